@@ -1,0 +1,54 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "retentiond",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "retentiond", targets: ["retentiond"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+    ],
+    targets: [
+        .target(
+            name: "RetentionCore",
+            dependencies: [
+                .product(name: "Yams", package: "Yams"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        .target(name: "RetentionStore", dependencies: ["RetentionCore"]),
+        .target(
+            name: "RetentionSQLite",
+            dependencies: [
+                "RetentionStore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .target(
+            name: "RetentionEngine",
+            dependencies: [
+                "RetentionCore", "RetentionStore",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "retentiond",
+            dependencies: [
+                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "RetentionCoreTests", dependencies: ["RetentionCore"]),
+        .testTarget(name: "RetentionSQLiteTests", dependencies: ["RetentionSQLite", "RetentionEngine",
+            .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(name: "EndToEndTests", dependencies: ["RetentionCore",
+            .product(name: "GRDB", package: "GRDB.swift")]),
+    ]
+)

@@ -1,0 +1,99 @@
+import Crypto
+import Foundation
+
+/// Seals audit entries into a keyed hash chain and checks a chain for tampering.
+///
+/// Each entry's MAC covers its own fields and the previous entry's MAC, so editing, deleting or
+/// reordering any entry breaks every MAC after it; the last head, kept outside the database,
+/// catches a truncated tail.
+public struct AuditChain: Sendable {
+    let key: AuditKey
+
+    public init(key: AuditKey) { self.key = key }
+
+    /// The pseudonymous reference of a record: a keyed digest of its table and key, stable across runs.
+    public func reference(table: String, key recordKey: RecordKey) -> String {
+        let input = Data((table + "\u{0}" + recordKey.canonical).utf8)
+        return Data(HMAC<SHA256>.authenticationCode(for: input, using: key.referenceKey)).hex
+    }
+
+    /// Seals drafts after `head`, returning the entries and the new head.
+    public func seal(_ drafts: [AuditDraft], after head: AuditHead, at time: Date) -> (entries: [AuditEntry], head: AuditHead) {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        let at = formatter.string(from: time)
+        var previous = head
+        var entries: [AuditEntry] = []
+        entries.reserveCapacity(drafts.count)
+        for draft in drafts {
+            var entry = AuditEntry(seq: previous.seq + 1, runID: draft.runID, at: at, actor: draft.actor, policyHash: draft.policyHash,
+                                   ruleID: draft.ruleID, action: draft.action, table: draft.table, subjectRef: draft.subjectRef,
+                                   fields: draft.fields.joined(separator: ","), detail: Self.detailJSON(draft.detail),
+                                   prevMAC: previous.mac, mac: "")
+            entry.mac = mac(of: entry)
+            entries.append(entry)
+            previous = AuditHead(seq: entry.seq, mac: entry.mac)
+        }
+        return (entries, previous)
+    }
+
+    public func mac(of entry: AuditEntry) -> String {
+        let fields = [String(entry.seq), entry.runID, entry.at, entry.actor, entry.policyHash, entry.ruleID, entry.action,
+                      entry.table, entry.subjectRef, entry.fields, entry.detail, entry.prevMAC]
+        // JSON of an array of strings is an unambiguous encoding: no two field lists give the same bytes.
+        let bytes = try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
+        return Data(HMAC<SHA256>.authenticationCode(for: bytes, using: key.chainKey)).hex
+    }
+
+    static func detailJSON(_ detail: [String: String]) -> String {
+        guard !detail.isEmpty else { return "{}" }
+        let data = try! JSONSerialization.data(withJSONObject: detail, options: [.sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// One problem found by `verify`.
+    public struct Problem: Sendable, Hashable, CustomStringConvertible {
+        public var seq: Int64
+        public var message: String
+        public var description: String { "entry \(seq): \(message)" }
+    }
+
+    /// Checks entries given in ascending `seq` order, one at a time, so a trail of any length
+    /// verifies in constant memory.
+    public struct Verifier {
+        let chain: AuditChain
+        public private(set) var head = AuditHead.genesis
+        public private(set) var problems: [Problem] = []
+        public private(set) var count = 0
+
+        public init(chain: AuditChain) { self.chain = chain }
+
+        public mutating func check(_ entry: AuditEntry) {
+            count += 1
+            if entry.seq != head.seq + 1 {
+                if entry.seq > head.seq + 1 {
+                    problems.append(Problem(seq: head.seq + 1, message: "entries \(head.seq + 1)…\(entry.seq - 1) are missing (deleted)"))
+                } else {
+                    problems.append(Problem(seq: entry.seq, message: "out of order after entry \(head.seq) (reordered or duplicated)"))
+                }
+            }
+            if entry.prevMAC != head.mac, entry.seq == head.seq + 1 {
+                problems.append(Problem(seq: entry.seq, message: "does not follow entry \(head.seq) (the chain was cut or reordered here)"))
+            }
+            if chain.mac(of: entry) != entry.mac {
+                problems.append(Problem(seq: entry.seq, message: "its content does not match its MAC (modified)"))
+            }
+            head = AuditHead(seq: entry.seq, mac: entry.mac)
+        }
+
+        /// Compares the end of the chain with the head recorded outside the database.
+        public mutating func finish(recordedHead: AuditHead?, macAtRecordedSeq: String?) {
+            guard let recorded = recordedHead, recorded.seq > 0 else { return }
+            if head.seq < recorded.seq {
+                problems.append(Problem(seq: head.seq + 1, message: "the trail ends at entry \(head.seq) but entry \(recorded.seq) was recorded: entries were removed from the end (truncated)"))
+            } else if let mac = macAtRecordedSeq, mac != recorded.mac {
+                problems.append(Problem(seq: recorded.seq, message: "differs from the head recorded in the state directory (rewritten)"))
+            }
+        }
+    }
+}

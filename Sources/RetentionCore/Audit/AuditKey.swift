@@ -1,0 +1,95 @@
+import Crypto
+import Foundation
+
+/// The secret behind the audit chain, record references and pseudonyms.
+///
+/// One 256-bit key in a file (hex), from which separate keys are derived per purpose, so a
+/// pseudonym can never be confused with an audit reference. The key is never logged or printed.
+public struct AuditKey: Sendable {
+    let master: SymmetricKey
+
+    public init(bytes: Data) { master = SymmetricKey(data: bytes) }
+
+    public var chainKey: SymmetricKey { derive("retentiond/audit-chain/v1") }
+    public var referenceKey: SymmetricKey { derive("retentiond/record-reference/v1") }
+    public var pseudonymKey: SymmetricKey { derive("retentiond/pseudonym/v1") }
+
+    private func derive(_ label: String) -> SymmetricKey {
+        SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(label.utf8), using: master)))
+    }
+
+    public enum LoadError: Error, CustomStringConvertible {
+        case unreadable(String)
+        case malformed(String)
+        case insecurePermissions(String, String)
+        case cannotCreate(String, String)
+
+        public var description: String {
+            switch self {
+            case .unreadable(let p): return "cannot read the audit key file \(p); check its owner and permissions"
+            case .malformed(let p): return "the audit key file \(p) does not hold 64 hexadecimal characters; restore it from your backup"
+            case .insecurePermissions(let p, let mode): return "the audit key file \(p) is readable by others (mode \(mode)); run `chmod 600 \(p)`"
+            case .cannotCreate(let p, let why): return "cannot create the audit key file \(p): \(why)"
+            }
+        }
+    }
+
+    /// Reads the key file; creates it (0600, 32 random bytes) when `createIfMissing` and absent.
+    public static func load(path: String, createIfMissing: Bool) throws -> (key: AuditKey, created: Bool) {
+        let fm = FileManager.default
+        if !fm.fileExists(atPath: path) {
+            guard createIfMissing else { throw LoadError.unreadable(path) }
+            let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
+            let hex = bytes.map { String(format: "%02x", $0) }.joined() + "\n"
+            do {
+                try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                                       attributes: [.posixPermissions: 0o700])
+            } catch {
+                throw LoadError.cannotCreate(path, "\(error.localizedDescription)")
+            }
+            // O_EXCL: two processes starting at once must not each write a different key.
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+            guard fd >= 0 else {
+                if errno == EEXIST { return try load(path: path, createIfMissing: false) }
+                throw LoadError.cannotCreate(path, String(cString: strerror(errno)))
+            }
+            defer { close(fd) }
+            let written = hex.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+            guard written == hex.utf8.count, fsync(fd) == 0 else { throw LoadError.cannotCreate(path, String(cString: strerror(errno))) }
+            return (AuditKey(bytes: bytes), true)
+        }
+        if let attributes = try? fm.attributesOfItem(atPath: path), let mode = attributes[.posixPermissions] as? Int,
+           mode & 0o077 != 0, !path.hasPrefix(ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] ?? "\u{0}") {
+            throw LoadError.insecurePermissions(path, String(mode, radix: 8))
+        }
+        guard let data = fm.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw LoadError.unreadable(path)
+        }
+        let hex = text.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard hex.count == 64, let bytes = Data(hexString: hex) else { throw LoadError.malformed(path) }
+        return (AuditKey(bytes: bytes), false)
+    }
+}
+
+extension Data {
+    init?(hexString: String) {
+        var data = Data(capacity: hexString.count / 2)
+        var iterator = hexString.utf8.makeIterator()
+        while let high = iterator.next() {
+            guard let low = iterator.next(), let h = Self.nibble(high), let l = Self.nibble(low) else { return nil }
+            data.append(h << 4 | l)
+        }
+        self = data
+    }
+
+    private static func nibble(_ c: UInt8) -> UInt8? {
+        switch c {
+        case 48...57: return c - 48
+        case 97...102: return c - 87
+        case 65...70: return c - 55
+        default: return nil
+        }
+    }
+
+    var hex: String { map { String(format: "%02x", $0) }.joined() }
+}

@@ -1,0 +1,245 @@
+import Foundation
+
+/// A validated retention policy: what to keep, for how long, and what to do when time is up.
+///
+/// Only `PolicyParser` builds one, and only from a document without errors; the schema checks
+/// (`SchemaValidator`) run on it before any planning.
+public struct Policy: Sendable {
+    /// Path of the policy file as given, for diagnostics.
+    public var path: String
+    /// SHA-256 of the policy file's bytes: plans and audit entries name the policy by it.
+    public var hash: String
+    public var timeZone: TimeZone
+    /// First day of the fiscal year (month, day); 1 January unless the policy says otherwise.
+    public var fiscalYearStart: MonthDay
+    public var database: DatabaseLocation
+    /// Where the audit chain head, the lock and (by default) the reports and key live.
+    public var stateDirectory: String
+    public var keyFile: String
+    public var reportsDirectory: String
+    public var batchSize: Int
+    public var defaultSafety: SafetyLimits
+    /// Storage formats declared for date columns, by `table.column`; others are introspected.
+    public var dateFormats: [String: DateStorage]
+    public var subjects: [Subject]
+
+    public var rules: [RetentionRule] { subjects.flatMap(\.rules) }
+
+    public func subject(for rule: RetentionRule) -> Subject {
+        subjects.first { $0.id == rule.subjectID }!
+    }
+
+    public var calendar: Calendar {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        return calendar
+    }
+}
+
+/// A month and day of the year, as in `fiscal_year: { starts: "04-01" }`.
+public struct MonthDay: Sendable, Hashable, Codable {
+    public var month: Int
+    public var day: Int
+    public init(month: Int, day: Int) { self.month = month; self.day = day }
+}
+
+/// Which database the policy governs.
+public enum DatabaseLocation: Sendable, Hashable {
+    case sqlite(path: String)
+
+    public var displayName: String {
+        switch self {
+        case .sqlite(let path): return "sqlite:\(path)"
+        }
+    }
+}
+
+/// How a date column stores its values; SQLite has no date type of its own.
+public enum DateStorage: String, Sendable, Hashable, Codable, CaseIterable {
+    /// ISO-8601 text (`2024-05-01`, `2024-05-01 13:45:00`, `2024-05-01T13:45:00Z`).
+    case iso8601
+    /// Seconds since 1970-01-01 UTC, as an integer.
+    case unix
+    /// Milliseconds since 1970-01-01 UTC, as an integer.
+    case unixMilliseconds = "unix_ms"
+    /// Julian day number, as a real.
+    case julian
+}
+
+/// An identifier from the policy (table or column name) with where it was written.
+public struct Name: Sendable, Hashable, CustomStringConvertible {
+    public var value: String
+    public var location: SourceLocation
+    public init(_ value: String, at location: SourceLocation) {
+        self.value = value
+        self.location = location
+    }
+    public var description: String { value }
+}
+
+/// A category of people (prospects, clients, support users) mapped onto rows of one table.
+public struct Subject: Sendable {
+    public var id: String
+    public var location: SourceLocation
+    public var table: Name
+    public var key: [Name]
+    public var filter: [FilterCondition]
+    /// Columns an operator may see in reports and `plan --detail`; nothing else of a record is shown.
+    public var reviewColumns: [Name]
+    public var rules: [RetentionRule]
+}
+
+/// One condition of a subject's filter; all conditions must hold.
+public struct FilterCondition: Sendable {
+    public enum Test: Sendable {
+        case equals(SQLValue)
+        case notEquals(SQLValue)
+        case oneOf([SQLValue])
+        case isNull(Bool)
+    }
+    public var column: Name
+    public var test: Test
+
+    public init(column: Name, test: Test) {
+        self.column = column
+        self.test = test
+    }
+}
+
+/// Per-run limits that stop everything before any change when exceeded.
+public struct SafetyLimits: Sendable, Hashable, Codable {
+    public var maxRecords: Int?
+    public var maxPercent: Double?
+    public init(maxRecords: Int? = nil, maxPercent: Double? = nil) {
+        self.maxRecords = maxRecords
+        self.maxPercent = maxPercent
+    }
+    public func overriding(with other: SafetyLimits?) -> SafetyLimits {
+        SafetyLimits(maxRecords: other?.maxRecords ?? maxRecords, maxPercent: other?.maxPercent ?? maxPercent)
+    }
+}
+
+/// One phase of a subject's retention: when the clock plus the duration has passed, do the action.
+public struct RetentionRule: Sendable {
+    public var id: String
+    public var subjectID: String
+    public var location: SourceLocation
+    /// The register entry this rule enforces, and its legal basis, quoted in reports.
+    public var register: String
+    public var legalBasis: String
+    public var clock: Clock
+    public var after: RetentionDuration
+    public var action: RuleAction
+    public var exemptions: Exemptions
+    public var safety: SafetyLimits
+}
+
+/// The moment retention starts counting from.
+public struct Clock: Sendable {
+    public enum Combination: String, Sendable, Codable {
+        /// The first non-NULL column in order (a column with its fallbacks).
+        case firstPresent
+        /// The latest non-NULL column.
+        case latest
+    }
+    public var columns: [Name]
+    public var combination: Combination
+    /// When true, the clock is the end of the fiscal year containing the date.
+    public var fiscalYearEnd: Bool
+
+    public init(columns: [Name], combination: Combination = .firstPresent, fiscalYearEnd: Bool = false) {
+        self.columns = columns
+        self.combination = combination
+        self.fiscalYearEnd = fiscalYearEnd
+    }
+
+    public var description: String {
+        let names = columns.map(\.value)
+        var text = names.count == 1 ? names[0] : "\(combination == .latest ? "latest" : "first of")(\(names.joined(separator: ", ")))"
+        if fiscalYearEnd { text = "end of fiscal year of \(text)" }
+        return text
+    }
+}
+
+/// What happens to a record whose time is up.
+public enum RuleAction: Sendable {
+    /// Record that it is due (audit and report), change nothing: a warning period.
+    case flag
+    /// Overwrite personal fields in place; the row stays.
+    case anonymise([FieldStrategy])
+    /// Delete the row and its declared (or foreign-key-found) child rows, children first.
+    case purge(ChildSelection)
+
+    public var name: String {
+        switch self {
+        case .flag: return "flag"
+        case .anonymise: return "anonymise"
+        case .purge: return "purge"
+        }
+    }
+}
+
+/// How a purge finds child rows.
+public enum ChildSelection: Sendable {
+    /// Only the listed child tables (and their own listed children).
+    case declared([ChildTable])
+    /// Every table whose foreign keys reference the purged table, recursively.
+    case foreignKeys
+}
+
+/// A table whose rows belong to a purged parent row.
+public struct ChildTable: Sendable {
+    public var table: Name
+    /// Columns of the child that reference the parent's key (or `references`).
+    public var foreignKey: [Name]
+    /// Parent columns referenced; the parent's key when empty.
+    public var references: [Name]
+    public var children: [ChildTable]
+
+    public init(table: Name, foreignKey: [Name], references: [Name] = [], children: [ChildTable] = []) {
+        self.table = table
+        self.foreignKey = foreignKey
+        self.references = references
+        self.children = children
+    }
+}
+
+/// What an anonymisation does to one column.
+public struct FieldStrategy: Sendable {
+    public var column: Name
+    public var strategy: AnonymisationStrategy
+}
+
+/// Reasons a due record must still be kept; a legal hold always applies and needs no declaration.
+public struct Exemptions: Sendable {
+    public var consent: [Consent]
+    public var related: [RelatedKeep]
+
+    public init(consent: [Consent] = [], related: [RelatedKeep] = []) {
+        self.consent = consent
+        self.related = related
+    }
+
+    public func merged(with other: Exemptions) -> Exemptions {
+        Exemptions(consent: consent + other.consent, related: related + other.related)
+    }
+}
+
+/// "Unless the person agreed otherwise": a column that extends retention.
+public struct Consent: Sendable {
+    public enum Kind: String, Sendable { case until, flag }
+    /// `until`: a date column, exempt while it is in the future. `flag`: exempt while true/non-zero.
+    public var kind: Kind
+    public var column: Name
+}
+
+/// A related record that must still be kept keeps this one too (a recent invoice keeps the client's billing identity).
+public struct RelatedKeep: Sendable {
+    public var table: Name
+    /// Columns of the related table that reference the subject's key, in key order.
+    public var foreignKey: [Name]
+    /// The related record keeps ours while its clock is younger than `within`; any related row keeps it when nil.
+    public var clock: Clock?
+    public var within: RetentionDuration?
+    public var location: SourceLocation
+}

@@ -1,0 +1,97 @@
+import Foundation
+
+/// A retention period in calendar units (`3y`, `24 months`, `90 days`).
+///
+/// Years and months are calendar units, not fixed numbers of days: subtracting one year from
+/// 29 February gives 28 February, and one month before 31 March is the last day of February.
+public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConvertible {
+    public var years: Int
+    public var months: Int
+    public var days: Int
+    public var hours: Int
+
+    public init(years: Int = 0, months: Int = 0, days: Int = 0, hours: Int = 0) {
+        self.years = years
+        self.months = months
+        self.days = days
+        self.hours = hours
+    }
+
+    public enum ParseError: Error, Sendable, Equatable, CustomStringConvertible {
+        case empty
+        case malformed(String)
+        case unknownUnit(String)
+        case ambiguousUnit(String)
+        case negative
+
+        public var description: String {
+            switch self {
+            case .empty:
+                return "empty duration; write a number and a unit, e.g. `3y`, `24 months` or `90 days`"
+            case .malformed(let text):
+                return "`\(text)` is not a duration; write a number and a unit, e.g. `3y`, `24 months` or `90 days`"
+            case .unknownUnit(let unit):
+                return "unknown duration unit `\(unit)`; use y/years, mo/months, w/weeks, d/days or h/hours"
+            case .ambiguousUnit(let unit):
+                return "`\(unit)` is ambiguous (months or minutes?); write `mo` or `months`"
+            case .negative:
+                return "a retention duration cannot be negative"
+            }
+        }
+    }
+
+    /// Parses one or more `<number><unit>` parts: `3y`, `3 years`, `1y 6mo`, `90 days`, `0d`.
+    public init(parsing text: String) throws(ParseError) {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        guard !trimmed.isEmpty else { throw .empty }
+        if trimmed.hasPrefix("-") { throw .negative }
+        var result = RetentionDuration()
+        var scalars = Substring(trimmed)
+        var sawPart = false
+        while !scalars.isEmpty {
+            scalars = scalars.drop(while: { $0 == " " })
+            let digits = scalars.prefix(while: { $0.isASCII && $0.isNumber })
+            guard !digits.isEmpty, let amount = Int(digits) else { throw .malformed(trimmed) }
+            scalars = scalars.dropFirst(digits.count).drop(while: { $0 == " " })
+            let unit = scalars.prefix(while: { $0.isLetter }).lowercased()
+            guard !unit.isEmpty else {
+                if amount == 0 && !sawPart && scalars.isEmpty { self = result; return }
+                throw .malformed(trimmed)
+            }
+            scalars = scalars.dropFirst(unit.count).drop(while: { $0 == " " || $0 == "," })
+            switch unit {
+            case "y", "yr", "yrs", "year", "years": result.years += amount
+            case "mo", "mon", "month", "months": result.months += amount
+            case "w", "week", "weeks": result.days += amount * 7
+            case "d", "day", "days": result.days += amount
+            case "h", "hour", "hours": result.hours += amount
+            case "m": throw .ambiguousUnit(unit)
+            default: throw .unknownUnit(unit)
+            }
+            sawPart = true
+        }
+        self = result
+    }
+
+    public var isZero: Bool { years == 0 && months == 0 && days == 0 && hours == 0 }
+
+    /// The moment this duration before `date`, in `calendar` (which carries the policy's time zone).
+    public func before(_ date: Date, in calendar: Calendar) -> Date {
+        var components = DateComponents()
+        components.year = -years
+        components.month = -months
+        components.day = -days
+        components.hour = -hours
+        // Foundation clamps to the end of a shorter month (31 March − 1 month = 28/29 February).
+        return calendar.date(byAdding: components, to: date) ?? date
+    }
+
+    public var description: String {
+        var parts: [String] = []
+        if years != 0 { parts.append("\(years)y") }
+        if months != 0 { parts.append("\(months)mo") }
+        if days != 0 { parts.append("\(days)d") }
+        if hours != 0 { parts.append("\(hours)h") }
+        return parts.isEmpty ? "0d" : parts.joined(separator: " ")
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+
+extension RunReport {
+    public func json() throws -> Data {
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return try encoder.encode(self)
+    }
+
+    /// The same content as `json()`, for people.
+    public func markdown() -> String {
+        let iso = ISO8601DateFormatter()
+        var out = """
+        # retentiond \(mode.rawValue) report
+
+        | | |
+        |---|---|
+        | run | `\(runID)` |
+        | status | **\(status.rawValue)**\(message.map { " — \($0)" } ?? "") |
+        | policy | `\(policyPath)` (sha256 `\(policyHash.prefix(16))…`) |
+        | database | `\(database)` |
+        | now | \(iso.string(from: now)) |
+        | started | \(iso.string(from: startedAt)) |
+        | duration | \(String(format: "%.3f", durationSeconds)) s |
+
+        ## Rules
+
+        | rule | subject | action | cutoff | past cutoff | due | flagged | anonymised | purged | exempt | already done | stale |
+        |---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|
+
+        """
+        for r in rules {
+            let exempt = r.exempt.isEmpty ? "0" : r.exempt.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            out += "| `\(r.rule)` | \(r.subject) (`\(r.table)`) | \(r.action) | \(iso.string(from: r.clockBound)) | \(r.pastCutoff) | \(r.due) | \(r.flagged) | \(r.anonymised) | \(r.purged) | \(exempt) | \(r.alreadyDone) | \(r.stale) |\n"
+        }
+        for r in rules {
+            out += "\n### `\(r.rule)`\n\n- register: \(r.register)\n- legal basis: \(r.legalBasis)\n"
+            if !r.childRowsPurged.isEmpty {
+                out += "- child rows purged: " + r.childRowsPurged.sorted { $0.key < $1.key }.map { "\($0.value) in `\($0.key)`" }.joined(separator: ", ") + "\n"
+            }
+            if !r.review.isEmpty {
+                let columns = r.review.first.map { Array($0.columns.keys).sorted() } ?? []
+                out += "\n| key | decision |" + columns.map { " \($0) |" }.joined() + "\n|---|---|" + columns.map { _ in "---|" }.joined() + "\n"
+                for line in r.review {
+                    out += "| \(line.key) | \(line.decision) |" + columns.map { " \(line.columns[$0]?.description ?? "") |" }.joined() + "\n"
+                }
+                if r.reviewTruncated { out += "\n(list truncated; the counts above are complete)\n" }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+
+/// What one run did or would do; written as JSON for machines and Markdown for people.
+public struct RunReport: Codable, Sendable {
+    public enum Mode: String, Codable, Sendable { case plan, dryRun = "dry-run", apply, run }
+    public enum Status: String, Codable, Sendable {
+        /// Every planned change was applied (or, for a dry run, planned).
+        case complete
+        /// Stopped before the end: committed batches stay, the next run finishes the work.
+        case incomplete
+        /// Refused before any change (safety limit, clock, lock, plan mismatch).
+        case refused
+    }
+
+    public var runID: String
+    public var mode: Mode
+    public var status: Status
+    public var message: String?
+    /// For an incomplete run: the exit status its cause maps to (6 when the database became unavailable).
+    public var failureStatus: Int32?
+    public var policyPath: String
+    public var policyHash: String
+    public var database: String
+    public var now: Date
+    public var startedAt: Date
+    public var finishedAt: Date
+    public var rules: [RuleTally]
+
+    public init(runID: String, mode: Mode, status: Status, message: String? = nil, policyPath: String, policyHash: String,
+                database: String, now: Date, startedAt: Date, finishedAt: Date, rules: [RuleTally]) {
+        self.runID = runID
+        self.mode = mode
+        self.status = status
+        self.message = message
+        self.policyPath = policyPath
+        self.policyHash = policyHash
+        self.database = database
+        self.now = now
+        self.startedAt = startedAt
+        self.finishedAt = finishedAt
+        self.rules = rules
+    }
+
+    public var durationSeconds: Double { finishedAt.timeIntervalSince(startedAt) }
+
+    public var totalDue: Int { rules.reduce(0) { $0 + $1.due } }
+    public var totalChanged: Int { rules.reduce(0) { $0 + $1.flagged + $1.anonymised + $1.purged } }
+}

@@ -1,0 +1,353 @@
+import Foundation
+import Logging
+import RetentionCore
+import RetentionStore
+
+/// One line of `plan --detail`: a record, its clock, and what the rule does to it.
+public struct DetailLine: Sendable {
+    public var rule: String
+    public var key: RecordKey
+    public var clock: [SQLValue]
+    public var decision: Decision
+}
+
+/// Plans and enforces a validated policy on one store: the only place where data changes.
+///
+/// Dry runs and enforcement share everything up to `applyBatch`: `run` writes a plan to the state
+/// directory and applies it exactly as `apply` applies a plan an operator saved and reviewed.
+public struct Enforcer: Sendable {
+    public let resolved: ResolvedPolicy
+    public let store: any RecordStore
+    /// The key behind references and the chain; nil only for a dry run on a database with no audit trail yet.
+    public let key: AuditKey?
+    /// Who acts, for the audit trail (`retentiond` and the Unix user, or an operator's name).
+    public let actor: String
+    public let logger: Logger
+
+    public var policy: Policy { resolved.policy }
+
+    public init(resolved: ResolvedPolicy, store: any RecordStore, key: AuditKey?, actor: String, logger: Logger) {
+        self.resolved = resolved
+        self.store = store
+        self.key = key
+        self.actor = actor
+        self.logger = logger
+    }
+
+    /// Parses nothing: checks an already parsed policy against the store's live schema.
+    public static func validate(_ policy: Policy, store: any RecordStore) async throws -> (ResolvedPolicy?, [Diagnostic]) {
+        let columns = SchemaValidator.dateColumns(of: policy)
+        let (schema, samples) = try await store.read { session -> (SchemaSnapshot, [String: [SQLValue]]) in
+            let schema = try session.schema()
+            var samples: [String: [SQLValue]] = [:]
+            for (table, column) in columns where schema.table(table)?.column(column) != nil {
+                samples["\(table).\(column)"] = try session.sample(table: table, column: column, limit: 200)
+            }
+            return (schema, samples)
+        }
+        var validator = SchemaValidator(policy: policy, schema: schema, samples: samples)
+        let (diagnostics, resolved) = validator.validate()
+        return (resolved, diagnostics)
+    }
+
+    public static func makeRunID(now: Date) -> String {
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(identifier: "UTC")
+        f.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        return f.string(from: now) + "-" + String(UInt32.random(in: 0...UInt32.max), radix: 16)
+    }
+
+    // MARK: Planning
+
+    /// Streams through every rule's due records, decides each, and (if `writer` is given) writes the plan.
+    func planPass(now: Date, planID: String, writer: PlanWriter?, detail: ((DetailLine) -> Void)?) async throws -> [RuleTally] {
+        let toolTables = try await store.read { try $0.toolTablesExist() }
+        let fingerprint = resolved.schema.fingerprint
+        if toolTables, key == nil {
+            throw EnforcementError.auditKey("the database has an audit trail but the audit key file \(policy.keyFile) is missing; restore it from your backup (a new key cannot verify the existing trail)")
+        }
+        let chain = key.map(AuditChain.init)
+        let headers = policy.rules.map { rule in
+            PlanDocument.RuleHeader(id: rule.id, action: rule.action.name, table: policy.subject(for: rule).table.value,
+                                    cutoff: Cutoff(rule: rule, policy: policy, now: now))
+        }
+        try writer?.write(.header(PlanDocument.Header(planID: planID, createdAt: Date(), now: now, policyHash: policy.hash,
+                                                      policyPath: policy.path, database: store.location,
+                                                      schemaFingerprint: fingerprint, rules: headers)))
+        var tallies: [RuleTally] = []
+        var entries = 0
+        for rule in policy.rules {
+            let subject = policy.subject(for: rule)
+            let query = resolved.query(for: rule, now: now, toolTablesExist: toolTables)
+            var tally = RuleTally(rule: rule, subject: subject, cutoff: Cutoff(rule: rule, policy: policy, now: now))
+            let table = subject.table.value
+            tally.tableRows = try await store.read { try $0.rowCount(table: table, filter: []) }
+            let batchSize = policy.batchSize
+            let action = rule.action.name
+            let checkDone = toolTables && rule.action.name != "purge"
+            var after: RecordKey?
+            while true {
+                let page = after
+                let (rows, done) = try await store.read { session -> ([CandidateRow], Set<String>) in
+                    let rows = try session.candidates(query, after: page, limit: batchSize)
+                    guard checkDone, let chain else { return (rows, []) }
+                    let refs = rows.map { chain.reference(table: table, key: $0.candidate.key) }
+                    return (rows, try session.auditedReferences(ruleID: rule.id, action: action, references: refs))
+                }
+                for row in rows {
+                    let ref = chain?.reference(table: table, key: row.candidate.key)
+                    let decision = Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: ref.map(done.contains) ?? false)
+                    tally.pastCutoff += 1
+                    switch decision {
+                    case .act:
+                        tally.due += 1
+                        entries += 1
+                        try writer?.write(.entry(PlanDocument.Entry(rule: rule.id, key: row.candidate.key, action: action, clock: row.candidate.clockValues)))
+                    case .exempt(let reason):
+                        tally.count(reason)
+                    case .alreadyDone:
+                        tally.alreadyDone += 1
+                    }
+                    if decision != .alreadyDone { addReview(row.candidate, decision: decision, subject: subject, to: &tally) }
+                    detail?(DetailLine(rule: rule.id, key: row.candidate.key, clock: row.candidate.clockValues, decision: decision))
+                }
+                guard rows.count == batchSize, let last = rows.last else { break }
+                after = last.candidate.key
+            }
+            tallies.append(tally)
+        }
+        try writer?.write(.trailer(PlanDocument.Trailer(complete: true, entries: entries, rules: tallies)))
+        try writer?.close()
+        return tallies
+    }
+
+    private func addReview(_ candidate: Candidate, decision: Decision, subject: Subject, to tally: inout RuleTally) {
+        guard !subject.reviewColumns.isEmpty else { return }
+        guard tally.review.count < 1000 else { tally.reviewTruncated = true; return }
+        let label: String
+        switch decision {
+        case .act: label = tally.action
+        case .exempt(let reason): label = "exempt: \(reason.rawValue)"
+        case .alreadyDone: label = "already done"
+        }
+        let columns = Dictionary(zip(subject.reviewColumns.map(\.value), candidate.reviewValues), uniquingKeysWith: { a, _ in a })
+        tally.review.append(ReviewLine(key: candidate.key, decision: label, columns: columns))
+    }
+
+    /// A dry run: what would happen at `now`, changing nothing. Writes the plan when `planPath` is given.
+    public func plan(now: Date, mode: RunReport.Mode, planPath: String?, detail: ((DetailLine) -> Void)? = nil) async throws -> RunReport {
+        let started = Date()
+        let runID = Self.makeRunID(now: started)
+        let writer = try planPath.map { try PlanWriter(path: $0) }
+        let tallies = try await planPass(now: now, planID: runID, writer: writer, detail: detail)
+        return RunReport(runID: runID, mode: mode, status: .complete, policyPath: policy.path, policyHash: policy.hash,
+                         database: store.location, now: now, startedAt: started, finishedAt: Date(), rules: tallies)
+    }
+
+    // MARK: Enforcement
+
+    /// Plans and applies in one go, under the run lock: what the timer runs.
+    public func run(now: Date, allowMore: Bool) async throws -> RunReport {
+        let lock = try store.acquireRunLock()
+        defer { withExtendedLifetime(lock) {} }
+        try await refuseIfClockWentBack(now: now)
+        let runID = Self.makeRunID(now: Date())
+        let planPath = policy.stateDirectory + "/plans/\(runID).plan"
+        defer { unlink(planPath) }
+        _ = try await planPass(now: now, planID: runID, writer: try PlanWriter(path: planPath), detail: nil)
+        return try await applyLocked(planPath: planPath, runID: runID, mode: .run, wallClock: now, allowMore: allowMore)
+    }
+
+    /// Applies a saved plan: re-checks each entry, skips stale ones, refuses a plan made elsewhere.
+    public func apply(planPath: String, wallClock: Date, allowMore: Bool) async throws -> RunReport {
+        let lock = try store.acquireRunLock()
+        defer { withExtendedLifetime(lock) {} }
+        try await refuseIfClockWentBack(now: wallClock)
+        return try await applyLocked(planPath: planPath, runID: Self.makeRunID(now: Date()), mode: .apply, wallClock: wallClock, allowMore: allowMore)
+    }
+
+    private func refuseIfClockWentBack(now: Date) async throws {
+        if let last = try await store.read({ try $0.lastCompletedRunTime() }), now < last {
+            let f = ISO8601DateFormatter()
+            throw EnforcementError.refused("the clock (\(f.string(from: now))) is earlier than the last completed run (\(f.string(from: last))); nothing was changed. Fix the system clock (or --now) before enforcing")
+        }
+    }
+
+    /// Checks every rule's planned count against its limits; all figures are reported at once.
+    static func safetyViolations(_ tallies: [RuleTally], policy: Policy) -> [String] {
+        var lines: [String] = []
+        for tally in tallies {
+            guard tally.action != "flag", let rule = policy.rules.first(where: { $0.id == tally.rule }) else { continue }
+            if let max = rule.safety.maxRecords, tally.due > max {
+                lines.append("rule `\(tally.rule)`: \(tally.due) records due, more than max_records \(max)")
+            }
+            if let percent = rule.safety.maxPercent, tally.tableRows > 0 {
+                let share = Double(tally.due) * 100 / Double(tally.tableRows)
+                if share > percent {
+                    lines.append("rule `\(tally.rule)`: \(tally.due) of \(tally.tableRows) rows of `\(tally.table)` (\(String(format: "%.1f", share))%), more than max_percent \(percent.formatted())%")
+                }
+            }
+        }
+        return lines
+    }
+
+    private func applyLocked(planPath: String, runID: String, mode: RunReport.Mode, wallClock: Date, allowMore: Bool) async throws -> RunReport {
+        let started = Date()
+        guard let key else { throw EnforcementError.auditKey("no audit key loaded") }
+        let chain = AuditChain(key: key)
+
+        // First pass: the plan must be whole and made for this policy and database.
+        let scan = try PlanReader(path: planPath)
+        guard case .header(let header)? = try scan.next(), header.format == PlanDocument.format else {
+            throw EnforcementError.refused("\(planPath) is not a retentiond plan (no header line)")
+        }
+        var trailer: PlanDocument.Trailer?
+        while let line = try scan.next() {
+            if case .trailer(let t) = line { trailer = t }
+        }
+        guard let trailer, trailer.complete else {
+            throw EnforcementError.refused("\(planPath) has no trailer: the plan was cut short; make a new one")
+        }
+        guard header.policyHash == policy.hash else {
+            throw EnforcementError.refused("the plan was made from a different policy (sha256 \(header.policyHash.prefix(12))…, this one is \(policy.hash.prefix(12))…); nothing was changed. Make a new plan with this policy")
+        }
+        guard header.database == store.location, header.schemaFingerprint == resolved.schema.fingerprint else {
+            throw EnforcementError.refused("the plan was made for another database (\(header.database)) or its schema has changed since; nothing was changed. Make a new plan")
+        }
+        let violations = Self.safetyViolations(trailer.rules, policy: policy)
+        if !violations.isEmpty {
+            if allowMore {
+                logger.warning("safety limits overridden with --allow-more", metadata: ["violations": "\(violations.count)"])
+            } else {
+                throw EnforcementError.safetyLimit(violations)
+            }
+        }
+
+        try await store.transaction { try $0.prepareToolTables() }
+        var tallies = trailer.rules
+        var status = RunReport.Status.complete
+        var message: String?
+        var failureStatus: Int32?
+        do {
+            let reader = try PlanReader(path: planPath)
+            var batch: [PlanDocument.Entry] = []
+            func flush() async throws {
+                guard let first = batch.first else { return }
+                guard let index = tallies.firstIndex(where: { $0.rule == first.rule }),
+                      let rule = policy.rules.first(where: { $0.id == first.rule }) else {
+                    throw EnforcementError.refused("the plan names rule `\(first.rule)`, which the policy does not have")
+                }
+                let outcome = try await applyBatch(rule: rule, keys: batch.map(\.key), planNow: header.now, wallClock: wallClock,
+                                                   runID: runID, chain: chain)
+                tallies[index].record(outcome, action: rule.action)
+                try StateFiles.recordHead(outcome.head, database: store.location, stateDirectory: policy.stateDirectory)
+                batch.removeAll(keepingCapacity: true)
+            }
+            while let line = try reader.next() {
+                guard case .entry(let entry) = line else { continue }
+                if let first = batch.first, first.rule != entry.rule || batch.count >= policy.batchSize { try await flush() }
+                batch.append(entry)
+            }
+            try await flush()
+        } catch {
+            let failure = EnforcementError.from(error)
+            status = .incomplete
+            failureStatus = failure.status.rawValue
+            message = "stopped: \(failure.description); committed batches stay, the next run finishes the work"
+            logger.error("run incomplete", metadata: ["run": "\(runID)", "error": "\(failure.description)"])
+        }
+        if status == .complete {
+            let f = ISO8601DateFormatter()
+            var detail = ["now": f.string(from: wallClock), "plan_now": f.string(from: header.now), "mode": mode.rawValue]
+            for t in tallies { detail["rule:\(t.rule)"] = "due=\(t.due) flagged=\(t.flagged) anonymised=\(t.anonymised) purged=\(t.purged) exempt=\(t.exemptTotal) stale=\(t.stale)" }
+            let draft = AuditDraft(runID: runID, actor: actor, policyHash: policy.hash, action: "run-completed", detail: detail)
+            let head = try await store.transaction { session -> AuditHead in
+                let (entries, head) = chain.seal([draft], after: try session.auditHead(), at: Date())
+                try session.appendAudit(entries)
+                return head
+            }
+            try StateFiles.recordHead(head, database: store.location, stateDirectory: policy.stateDirectory)
+        }
+        if tallies.contains(where: { $0.purged > 0 }) { try await store.scrubFreedSpace() }
+        var report = RunReport(runID: runID, mode: mode, status: status, message: message, policyPath: policy.path, policyHash: policy.hash,
+                               database: store.location, now: header.now, startedAt: started, finishedAt: Date(), rules: tallies)
+        report.failureStatus = failureStatus
+        return report
+    }
+
+    /// One batch in one transaction: re-check, change, audit. Returns what happened.
+    func applyBatch(rule: RetentionRule, keys: [RecordKey], planNow: Date, wallClock: Date, runID: String, chain: AuditChain) async throws -> BatchOutcome {
+        let subject = policy.subject(for: rule)
+        let query = resolved.query(for: rule, now: planNow, toolTablesExist: true)
+        let shape = resolved.shape(of: rule)
+        let table = subject.table.value
+        let keyColumns = subject.key.map(\.value)
+        let calendar = policy.calendar
+        let actor = self.actor
+        let policyHash = policy.hash
+        let pseudonymKey = key!.pseudonymKey
+        return try await store.transaction { session -> BatchOutcome in
+            let rows = try session.candidates(query, keys: keys)
+            let refs = rows.map { chain.reference(table: table, key: $0.candidate.key) }
+            let done = rule.action.name == "purge" ? [] : try session.auditedReferences(ruleID: rule.id, action: rule.action.name, references: refs)
+            var acting: [(candidate: Candidate, ref: String)] = []
+            for (row, ref) in zip(rows, refs)
+            where Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: done.contains(ref)) == .act {
+                acting.append((row.candidate, ref))
+            }
+            var outcome = BatchOutcome(acted: acting.count, stale: keys.count - acting.count)
+            var drafts: [AuditDraft] = []
+            func draft(_ action: String, ref: String, fields: [String], detail: [String: String] = [:], table: String = table) -> AuditDraft {
+                AuditDraft(runID: runID, actor: actor, policyHash: policyHash, ruleID: rule.id, action: action, table: table,
+                           subjectRef: ref, fields: fields, detail: detail)
+            }
+            switch rule.action {
+            case .flag:
+                drafts = acting.map { draft("flag", ref: $0.ref, fields: []) }
+            case .anonymise(let strategies):
+                let changed = strategies.enumerated().filter { $0.element.strategy != .keep }
+                let fields = changed.map(\.element.column.value)
+                let updates = acting.map { item -> (RecordKey, [SQLValue]) in
+                    (item.candidate.key, changed.map { index, field in
+                        field.strategy.apply(to: item.candidate.fieldValues[index], pseudonymKey: pseudonymKey,
+                                             dateStorage: shape.fieldDates[field.column.value]?.storage, calendar: calendar)
+                    })
+                }
+                _ = try session.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates)
+                drafts = acting.map { draft("anonymise", ref: $0.ref, fields: fields) }
+            case .purge:
+                let result = try session.purge(table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key), childPaths: shape.childPaths)
+                outcome.children = result.children
+                drafts = acting.map { draft("purge", ref: $0.ref, fields: ["*"]) }
+                for (child, count) in result.children.sorted(by: { $0.key < $1.key }) where count > 0 {
+                    drafts.append(draft("purge-children", ref: "", fields: ["*"], detail: ["rows": String(count), "parent_table": table], table: child))
+                }
+            }
+            let (entries, head) = chain.seal(drafts, after: try session.auditHead(), at: wallClock)
+            try session.appendAudit(entries)
+            outcome.head = head
+            return outcome
+        }
+    }
+}
+
+/// What one committed batch did.
+struct BatchOutcome: Sendable {
+    var acted: Int
+    var stale: Int
+    var children: [String: Int] = [:]
+    var head = AuditHead.genesis
+}
+
+extension RuleTally {
+    mutating func record(_ outcome: BatchOutcome, action: RuleAction) {
+        switch action {
+        case .flag: flagged += outcome.acted
+        case .anonymise: anonymised += outcome.acted
+        case .purge: purged += outcome.acted
+        }
+        stale += outcome.stale
+        for (table, count) in outcome.children { childRowsPurged[table, default: 0] += count }
+    }
+}

@@ -1,0 +1,64 @@
+import RetentionCore
+import RetentionStore
+
+/// The exit statuses of every command, documented in docs/operations.md.
+public enum ExitStatus: Int32, Sendable {
+    case success = 0
+    case failure = 1
+    /// A plan or dry run found records to change.
+    case changesPlanned = 2
+    case policyInvalid = 3
+    case safetyLimit = 4
+    case locked = 5
+    case databaseUnavailable = 6
+    case auditInvalid = 7
+    /// Refused before any change: the clock is earlier than the last run, or a plan does not match.
+    case refused = 8
+}
+
+/// Why an operation stopped, with the exit status it maps to. Messages never carry personal values.
+public enum EnforcementError: Error, CustomStringConvertible {
+    case policyInvalid([Diagnostic])
+    case safetyLimit([String])
+    case locked(String)
+    case databaseUnavailable(String)
+    case refused(String)
+    case auditKey(String)
+    case failed(String)
+
+    public var status: ExitStatus {
+        switch self {
+        case .policyInvalid: return .policyInvalid
+        case .safetyLimit: return .safetyLimit
+        case .locked: return .locked
+        case .databaseUnavailable: return .databaseUnavailable
+        case .refused, .auditKey: return .refused
+        case .failed: return .failure
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .policyInvalid(let diagnostics): return diagnostics.map(\.description).joined(separator: "\n")
+        case .safetyLimit(let lines):
+            return "safety limit exceeded, nothing was changed:\n" + lines.map { "  \($0)" }.joined(separator: "\n")
+                + "\nreview the plan (`retentiond plan --detail`), then re-run with --allow-more if it is right"
+        case .locked(let m), .databaseUnavailable(let m), .refused(let m), .auditKey(let m), .failed(let m): return m
+        }
+    }
+
+    /// Maps store and policy errors onto the operator-facing kinds.
+    public static func from(_ error: Error) -> EnforcementError {
+        switch error {
+        case let e as EnforcementError: return e
+        case let e as PolicyInvalid: return .policyInvalid(e.diagnostics)
+        case let e as DatabaseUnavailable: return .databaseUnavailable(e.description)
+        case let e as StoreFailure: return .failed(e.description)
+        case let e as AuditKey.LoadError: return .auditKey(e.description)
+        case let e as RunLocked:
+            if case .held(let message) = e { return .locked(message) }
+            return .failed(e.description)
+        default: return .failed("\(error)")
+        }
+    }
+}

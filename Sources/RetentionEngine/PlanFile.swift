@@ -1,0 +1,77 @@
+import Foundation
+import RetentionCore
+
+/// Writes a plan as JSON lines while the planner streams through the database.
+final class PlanWriter {
+    private let handle: FileHandle
+    private let encoder = PlanDocument.encoder()
+    private var buffer = Data()
+    let path: String
+
+    init(path: String) throws {
+        self.path = path
+        try StateFiles.ensureDirectory((path as NSString).deletingLastPathComponent)
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { throw EnforcementError.failed("cannot write the plan \(path): \(String(cString: strerror(errno)))") }
+        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+    }
+
+    func write(_ line: PlanDocument.Line) throws {
+        buffer.append(try encoder.encode(line))
+        buffer.append(0x0A)
+        if buffer.count > 1 << 16 { try flush() }
+    }
+
+    func flush() throws {
+        try handle.write(contentsOf: buffer)
+        buffer.removeAll(keepingCapacity: true)
+    }
+
+    func close() throws {
+        try flush()
+        try handle.synchronize()
+        try handle.close()
+    }
+}
+
+/// Reads a plan file line by line, in constant memory.
+final class PlanReader {
+    private let handle: FileHandle
+    private var buffer = Data()
+    private var atEnd = false
+    private let decoder = PlanDocument.decoder()
+    let path: String
+    private(set) var lineNumber = 0
+
+    init(path: String) throws {
+        self.path = path
+        guard let handle = FileHandle(forReadingAtPath: path) else {
+            throw EnforcementError.refused("cannot read the plan \(path); give the file written by `retentiond plan --out`")
+        }
+        self.handle = handle
+    }
+
+    func next() throws -> PlanDocument.Line? {
+        while true {
+            if let newline = buffer.firstIndex(of: 0x0A) {
+                let line = buffer[buffer.startIndex..<newline]
+                buffer.removeSubrange(buffer.startIndex...newline)
+                lineNumber += 1
+                if line.isEmpty { continue }
+                do {
+                    return try decoder.decode(PlanDocument.Line.self, from: line)
+                } catch {
+                    throw EnforcementError.refused("\(path):\(lineNumber): not a retentiond plan line; the plan is damaged, make a new one")
+                }
+            }
+            if atEnd {
+                guard buffer.isEmpty else {
+                    throw EnforcementError.refused("\(path):\(lineNumber + 1): the plan ends in the middle of a line (truncated); make a new one")
+                }
+                return nil
+            }
+            let chunk = handle.readData(ofLength: 1 << 16)
+            if chunk.isEmpty { atEnd = true } else { buffer.append(chunk) }
+        }
+    }
+}

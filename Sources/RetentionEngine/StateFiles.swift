@@ -1,0 +1,60 @@
+import Foundation
+import RetentionCore
+
+/// Files retentiond keeps outside the database: the audit chain head, reports, plans.
+/// Everything is written atomically (temporary file, fsync, rename) and readable by the owner only.
+public enum StateFiles {
+    public static func ensureDirectory(_ path: String) throws {
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+    }
+
+    /// Writes `data` to `path` atomically with mode 0600.
+    public static func writePrivate(_ data: Data, to path: String) throws {
+        try ensureDirectory((path as NSString).deletingLastPathComponent)
+        let temporary = path + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard fd >= 0 else { throw EnforcementError.failed("cannot write \(temporary): \(String(cString: strerror(errno)))") }
+        let ok = data.withUnsafeBytes { buffer -> Bool in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                if n <= 0 { return false }
+                offset += n
+            }
+            return fsync(fd) == 0
+        }
+        close(fd)
+        guard ok, rename(temporary, path) == 0 else {
+            unlink(temporary)
+            throw EnforcementError.failed("cannot write \(path): \(String(cString: strerror(errno)))")
+        }
+    }
+
+    public static func headPath(stateDirectory: String) -> String { stateDirectory + "/audit-head.json" }
+
+    public struct RecordedHead: Codable, Sendable {
+        public var database: String
+        public var seq: Int64
+        public var mac: String
+    }
+
+    public static func readHead(stateDirectory: String) -> RecordedHead? {
+        guard let data = FileManager.default.contents(atPath: headPath(stateDirectory: stateDirectory)) else { return nil }
+        return try? JSONDecoder().decode(RecordedHead.self, from: data)
+    }
+
+    /// Records the newest audit entry outside the database, so a truncated trail is detected.
+    public static func recordHead(_ head: AuditHead, database: String, stateDirectory: String) throws {
+        if let current = readHead(stateDirectory: stateDirectory), current.database == database, current.seq >= head.seq { return }
+        let data = try JSONEncoder().encode(RecordedHead(database: database, seq: head.seq, mac: head.mac))
+        try writePrivate(data, to: headPath(stateDirectory: stateDirectory))
+    }
+
+    /// Writes the JSON and Markdown forms of a report; returns their paths.
+    public static func writeReport(_ report: RunReport, directory: String) throws -> (json: String, markdown: String) {
+        let base = directory + "/" + report.runID
+        try writePrivate(try report.json(), to: base + ".json")
+        try writePrivate(Data(report.markdown().utf8), to: base + ".md")
+        return (base + ".json", base + ".md")
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+import GRDB
+import RetentionCore
+import RetentionStore
+
+/// The embedded default: a SQLite file, through GRDB on the system libsqlite3.
+///
+/// A read-only store (used by `check` and `plan`) opens the file with SQLITE_OPEN_READONLY, so a
+/// dry run cannot change a byte. A writing store turns on `secure_delete`, so deleted and
+/// overwritten values are zeroed in the file rather than left in free pages.
+public final class SQLiteStore: RecordStore {
+    public let path: String
+    public let readOnly: Bool
+    private let queue: DatabaseQueue
+
+    public var location: String { "sqlite:\(path)" }
+
+    public init(path: String, readOnly: Bool) throws {
+        self.path = path
+        self.readOnly = readOnly
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw DatabaseUnavailable(location: "sqlite:\(path)", reason: "no such file; check `database.sqlite` in the policy (a relative path is taken from state_dir)")
+        }
+        var config = Configuration()
+        config.readonly = readOnly
+        config.foreignKeysEnabled = true
+        config.busyMode = .timeout(10)
+        config.label = "retentiond"
+        config.prepareDatabase { db in
+            if !db.configuration.readonly {
+                try db.execute(sql: "PRAGMA secure_delete = ON")
+            }
+        }
+        do {
+            queue = try DatabaseQueue(path: path, configuration: config)
+            // Opening is lazy in SQLite: read the schema once so a file that is not a database fails here.
+            try queue.read { db in _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
+        } catch let error as DatabaseError {
+            throw DatabaseUnavailable(location: "sqlite:\(path)", reason: error.message ?? "\(error.resultCode)")
+        }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T {
+        try await translatingErrors { try await queue.read { db in try body(SQLiteSession(db: db)) } }
+    }
+
+    /// GRDB's errors carry the SQL text; operators get the SQLite message and code, and the
+    /// conditions that mean "the database is not usable now" become `DatabaseUnavailable`.
+    private func translatingErrors<T>(_ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let error as DatabaseError {
+            let message = "SQLite error \(error.resultCode.primaryResultCode.rawValue): \(error.message ?? "\(error.resultCode)")"
+            switch error.resultCode.primaryResultCode {
+            case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_CANTOPEN, .SQLITE_IOERR, .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_FULL,
+                 .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_AUTH:
+                throw DatabaseUnavailable(location: location, reason: message)
+            default:
+                throw StoreFailure(message)
+            }
+        }
+    }
+
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T {
+        precondition(!readOnly, "transaction on a read-only store")
+        return try await translatingErrors { try await queue.writeWithoutTransaction { db in
+            var result: T?
+            // IMMEDIATE: take the write lock before reading, so the re-check and the change see the same data.
+            try db.inTransaction(.immediate) {
+                result = try body(SQLiteSession(db: db))
+                return .commit
+            }
+            return result!
+        } }
+    }
+
+    /// A lock file beside the database: whoever can change the database can take it.
+    public func acquireRunLock() throws -> RunLock {
+        try RunLock.acquire(path: path + ".retentiond-lock")
+    }
+
+    public func scrubFreedSpace() async throws {
+        guard !readOnly else { return }
+        try await queue.writeWithoutTransaction { db in
+            // In WAL mode the old pages live on in the -wal file until a checkpoint copies and truncates it.
+            _ = try Row.fetchAll(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+        }
+    }
+}
+
+/// Converts between GRDB's values and the core's.
+extension SQLValue {
+    var databaseValue: DatabaseValue {
+        switch self {
+        case .null: return .null
+        case .integer(let i): return i.databaseValue
+        case .real(let d): return d.databaseValue
+        case .text(let s): return s.databaseValue
+        case .blob(let d): return d.databaseValue
+        }
+    }
+
+    init(_ value: DatabaseValue) {
+        switch value.storage {
+        case .null: self = .null
+        case .int64(let i): self = .integer(i)
+        case .double(let d): self = .real(d)
+        case .string(let s): self = .text(s)
+        case .blob(let d): self = .blob(d)
+        }
+    }
+}
+
+extension SQLDialect {
+    /// SQLite: `?` placeholders; a key's canonical text built from the value's dynamic type.
+    public static let sqlite = SQLDialect(
+        numberedPlaceholders: false,
+        flagIsSet: { column in "(\(column) IS NOT NULL AND \(column) NOT IN (0, '0', 'false', 'no', 'n', 'f', ''))" },
+        canonicalKey: { columns in
+            let parts = columns.map { c in
+                "CASE typeof(\(c)) WHEN 'integer' THEN CAST(\(c) AS TEXT) WHEN 'text' THEN '\"' || replace(replace(\(c), '\\', '\\\\'), '\"', '\\\"') || '\"' ELSE 'null' END"
+            }
+            return "('[' || " + parts.joined(separator: " || ',' || ") + " || ']')"
+        }
+    )
+}

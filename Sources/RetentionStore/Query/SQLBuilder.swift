@@ -1,0 +1,217 @@
+import Foundation
+import RetentionCore
+
+/// Where the SQL the two databases speak differs.
+public struct SQLDialect: Sendable {
+    /// `?` for SQLite, `$1, $2, …` for PostgreSQL.
+    public var numberedPlaceholders: Bool
+    /// SQL text that is true when a consent flag column is set.
+    public var flagIsSet: @Sendable (_ column: String) -> String
+    /// SQL text giving a row's key in `RecordKey.canonical` form, to match stored legal holds.
+    public var canonicalKey: @Sendable (_ qualifiedColumns: [String]) -> String
+
+    public init(numberedPlaceholders: Bool, flagIsSet: @escaping @Sendable (String) -> String,
+                canonicalKey: @escaping @Sendable ([String]) -> String) {
+        self.numberedPlaceholders = numberedPlaceholders
+        self.flagIsSet = flagIsSet
+        self.canonicalKey = canonicalKey
+    }
+}
+
+/// Builds SQL text from checked identifiers and collects the values to bind.
+///
+/// Identifiers come only from the introspected schema (the validator refuses any other) and are
+/// quoted; values are never written into the text.
+public struct SQLBuilder {
+    public let dialect: SQLDialect
+    public private(set) var bindings: [SQLValue] = []
+
+    public init(dialect: SQLDialect) { self.dialect = dialect }
+
+    public static func quote(_ identifier: String) -> String {
+        "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    public static func qualified(_ alias: String, _ column: String) -> String { "\(alias).\(quote(column))" }
+
+    public mutating func bind(_ value: SQLValue) -> String {
+        bindings.append(value)
+        return dialect.numberedPlaceholders ? "$\(bindings.count)" : "?"
+    }
+
+    /// `(a, b)` or `a`: a row value for one or several columns.
+    public static func tuple(_ alias: String, _ columns: [String]) -> String {
+        let cols = columns.map { qualified(alias, $0) }
+        return cols.count == 1 ? cols[0] : "(" + cols.joined(separator: ", ") + ")"
+    }
+
+    /// `key IN (?, ?)` or `(k1, k2) IN (VALUES (?, ?), (?, ?))`.
+    public mutating func keyIn(_ alias: String, _ columns: [String], _ keys: [RecordKey]) -> String {
+        if columns.count == 1 {
+            return Self.qualified(alias, columns[0]) + " IN (" + keys.map { bind($0.values[0]) }.joined(separator: ", ") + ")"
+        }
+        let rows = keys.map { key in "(" + key.values.map { bind($0) }.joined(separator: ", ") + ")" }
+        return Self.tuple(alias, columns) + " IN (VALUES " + rows.joined(separator: ", ") + ")"
+    }
+
+    /// True when the clock is past its bound; NULL-safe (always true or false, never NULL), so it can be negated.
+    public mutating func clockIsPast(_ alias: String, _ clock: ClockPredicate) -> String {
+        let cols = clock.columns.map { Self.qualified(alias, $0.name) }
+        switch clock.combination {
+        case .firstPresent:
+            var alternatives: [String] = []
+            for (i, col) in cols.enumerated() {
+                let earlierNull = cols[..<i].map { "\($0) IS NULL" }
+                let test = earlierNull + ["\(col) IS NOT NULL", "\(col) < \(bind(clock.bounds[i]))"]
+                alternatives.append("(" + test.joined(separator: " AND ") + ")")
+            }
+            return "(" + alternatives.joined(separator: " OR ") + ")"
+        case .latest:
+            let anyPresent = "(" + cols.map { "\($0) IS NOT NULL" }.joined(separator: " OR ") + ")"
+            let eachPast = cols.enumerated().map { i, col in "(\(col) IS NULL OR \(col) < \(bind(clock.bounds[i])))" }
+            return "(" + ([anyPresent] + eachPast).joined(separator: " AND ") + ")"
+        }
+    }
+
+    public mutating func filter(_ alias: String, _ conditions: [FilterCondition]) -> [String] {
+        conditions.map { condition in
+            let col = Self.qualified(alias, condition.column.value)
+            switch condition.test {
+            case .equals(.null), .isNull(true): return "\(col) IS NULL"
+            case .notEquals(.null), .isNull(false): return "\(col) IS NOT NULL"
+            case .equals(let v): return "\(col) = \(bind(v))"
+            case .notEquals(let v): return "(\(col) IS NULL OR \(col) <> \(bind(v)))"
+            case .oneOf(let values): return "\(col) IN (" + values.map { bind($0) }.joined(separator: ", ") + ")"
+            }
+        }
+    }
+
+    /// `EXISTS` rows of `link`'s table that belong to the subject row `s`, through the path so far.
+    /// Returns the subquery's FROM/WHERE text selecting rows of the last link as alias `c<depth>`;
+    /// each deeper link selects the rows whose foreign key is among the previous link's rows.
+    public static func childRows(_ path: [ChildLink], subjectAlias: String) -> String {
+        // Innermost link references the subject row directly; each further link references the previous child.
+        var text = ""
+        for (depth, link) in path.enumerated() {
+            let alias = "c\(depth)"
+            let parentAlias = depth == 0 ? subjectAlias : "c\(depth - 1)"
+            if depth == 0 {
+                text = "FROM \(quote(link.table)) AS \(alias) WHERE \(tuple(alias, link.foreignKey)) = \(tuple(parentAlias, link.referenced))"
+            } else {
+                text = "FROM \(quote(link.table)) AS \(alias) WHERE \(tuple(alias, link.foreignKey)) IN (SELECT \(link.referenced.map { qualified(parentAlias, $0) }.joined(separator: ", ")) \(text))"
+            }
+        }
+        return text
+    }
+
+    /// The query that lists due candidates of a rule with every fact the planner needs.
+    /// `after` pages by key; `keys` restricts to given records (re-checking a plan).
+    public mutating func candidates(_ q: RuleQuery, after: RecordKey?, keys: [RecordKey]?, limit: Int?) -> String {
+        let s = "s"
+        var select = q.keyColumns.map { Self.qualified(s, $0) }
+        select += q.clock.columns.map { Self.qualified(s, $0.name) }
+
+        var consent: [String] = q.consentUntil.map { "(\(Self.qualified(s, $0.column)) IS NOT NULL AND \(Self.qualified(s, $0.column)) > \(bind($0.now)))" }
+        consent += q.consentFlags.map { dialect.flagIsSet(Self.qualified(s, $0)) }
+        select.append(consent.isEmpty ? "0" : "CASE WHEN " + consent.joined(separator: " OR ") + " THEN 1 ELSE 0 END")
+
+        var related: [String] = []
+        for r in q.related {
+            var sub = "EXISTS (SELECT 1 FROM \(Self.quote(r.table)) AS r WHERE \(Self.tuple("r", r.foreignKey)) = \(Self.tuple(s, q.keyColumns))"
+            if let clock = r.clock { sub += " AND NOT \(clockIsPast("r", clock))" }
+            related.append(sub + ")")
+        }
+        select.append(related.isEmpty ? "0" : "CASE WHEN " + related.joined(separator: " OR ") + " THEN 1 ELSE 0 END")
+
+        let referenced = q.undeclaredReferences.map { fk in
+            "EXISTS (SELECT 1 FROM \(Self.quote(fk.table)) AS u WHERE \(Self.tuple("u", fk.columns)) = \(Self.tuple(s, fk.referencedColumns)))"
+        }
+        select.append(referenced.isEmpty ? "0" : "CASE WHEN " + referenced.joined(separator: " OR ") + " THEN 1 ELSE 0 END")
+
+        var held: [String] = []
+        if q.toolTablesExist {
+            let active = "h.released_at IS NULL AND (h.until IS NULL OR h.until > h_now.t)"
+            held.append("EXISTS (SELECT 1 FROM retentiond_holds AS h, (SELECT \(bind(.text(Self.holdTime(q.holdTime)))) AS t) AS h_now WHERE h.table_name = \(bind(.text(q.table))) AND h.record_key = \(dialect.canonicalKey(q.keyColumns.map { Self.qualified(s, $0) })) AND \(active))")
+            for path in q.childPaths {
+                guard let last = path.last, !last.primaryKey.isEmpty else { continue }
+                let alias = "c\(path.count - 1)"
+                held.append("EXISTS (SELECT 1 \(Self.childRows(path, subjectAlias: s)) AND EXISTS (SELECT 1 FROM retentiond_holds AS h, (SELECT \(bind(.text(Self.holdTime(q.holdTime)))) AS t) AS h_now WHERE h.table_name = \(bind(.text(last.table))) AND h.record_key = \(dialect.canonicalKey(last.primaryKey.map { Self.qualified(alias, $0) })) AND \(active)))")
+            }
+        }
+        select.append(held.isEmpty ? "0" : "CASE WHEN " + held.joined(separator: " OR ") + " THEN 1 ELSE 0 END")
+
+        select += q.fieldColumns.map { Self.qualified(s, $0) }
+        select += q.reviewColumns.map { Self.qualified(s, $0) }
+
+        var conditions = filter(s, q.filter)
+        conditions.append(clockIsPast(s, q.clock))
+        if let after {
+            if q.keyColumns.count == 1 {
+                conditions.append("\(Self.qualified(s, q.keyColumns[0])) > \(bind(after.values[0]))")
+            } else {
+                conditions.append("\(Self.tuple(s, q.keyColumns)) > (" + after.values.map { bind($0) }.joined(separator: ", ") + ")")
+            }
+        }
+        if let keys { conditions.append(keyIn(s, q.keyColumns, keys)) }
+
+        var sql = "SELECT " + select.joined(separator: ", ") + " FROM \(Self.quote(q.table)) AS s WHERE " + conditions.joined(separator: " AND ")
+        sql += " ORDER BY " + q.keyColumns.map { Self.qualified(s, $0) }.joined(separator: ", ")
+        if let limit { sql += " LIMIT \(bind(.integer(Int64(limit))))" }
+        return sql
+    }
+
+    /// Holds keep their `until` as UTC ISO-8601 text, so it compares as text in every database.
+    public static func holdTime(_ date: Date) -> String {
+        let f = ISO8601DateFormatter()
+        f.formatOptions = [.withInternetDateTime]
+        return f.string(from: date)
+    }
+
+    /// Decodes one row of `candidates(…)` given its values in select order.
+    public static func decodeCandidate(_ row: [SQLValue], query q: RuleQuery) -> CandidateRow {
+        var i = 0
+        func take(_ n: Int) -> [SQLValue] { defer { i += n }; return Array(row[i..<(i + n)]) }
+        func flag() -> Bool { let v = take(1)[0]; if case .integer(let n) = v { return n != 0 }; return false }
+        let key = RecordKey(take(q.keyColumns.count))
+        let clock = take(q.clock.columns.count)
+        let consented = flag()
+        let related = flag()
+        let referenced = flag()
+        let held = flag()
+        let fields = take(q.fieldColumns.count)
+        let review = take(q.reviewColumns.count)
+        return CandidateRow(candidate: Candidate(key: key, clockValues: clock, consented: consented, keptByRelated: related,
+                                                 referencedByUndeclared: referenced, fieldValues: fields, reviewValues: review),
+                            held: held)
+    }
+
+    /// One `UPDATE` for a whole batch: new values travel in a `VALUES` list joined on the key.
+    public mutating func anonymise(table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])]) -> String {
+        let values = rows.map { key, newValues in
+            "(" + (key.values + newValues).map { bind($0) }.joined(separator: ", ") + ")"
+        }
+        let k = keyColumns.count
+        let sets = fields.enumerated().map { i, f in "\(Self.quote(f)) = v.column\(k + i + 1)" }
+        let join = keyColumns.enumerated().map { i, c in "\(Self.quote(table)).\(Self.quote(c)) = v.column\(i + 1)" }
+        return "UPDATE \(Self.quote(table)) SET " + sets.joined(separator: ", ")
+            + " FROM (VALUES " + values.joined(separator: ", ") + ") AS v WHERE " + join.joined(separator: " AND ")
+    }
+
+    /// `DELETE` of one child table's rows that belong to the batch's subject rows.
+    public mutating func deleteChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> String {
+        var parentSelect = "SELECT \(path[0].referenced.map { Self.qualified("p", $0) }.joined(separator: ", ")) FROM \(Self.quote(subjectTable)) AS p WHERE \(keyIn("p", keyColumns, keys))"
+        for depth in path.indices.dropFirst() {
+            let parent = path[depth - 1]
+            let link = path[depth]
+            parentSelect = "SELECT \(link.referenced.map { Self.qualified("c", $0) }.joined(separator: ", ")) FROM \(Self.quote(parent.table)) AS c WHERE \(Self.tuple("c", parent.foreignKey)) IN (\(parentSelect))"
+        }
+        let last = path[path.count - 1]
+        let fk = last.foreignKey.map(Self.quote)
+        let lhs = fk.count == 1 ? fk[0] : "(" + fk.joined(separator: ", ") + ")"
+        return "DELETE FROM \(Self.quote(last.table)) WHERE \(lhs) IN (\(parentSelect))"
+    }
+
+    public mutating func deleteRows(table: String, keyColumns: [String], keys: [RecordKey]) -> String {
+        "DELETE FROM \(Self.quote(table)) AS p WHERE \(keyIn("p", keyColumns, keys))"
+    }
+}

@@ -1,0 +1,100 @@
+import Foundation
+import RetentionCore
+
+/// A database retentiond governs. Both backends implement it; the engine sees nothing else.
+///
+/// Work happens in sessions: `read` for planning (changes nothing), `transaction` for one batch
+/// (the data change and its audit entries commit together or not at all). Session methods are
+/// synchronous so a batch cannot interleave with other work on the connection.
+public protocol RecordStore: Sendable {
+    /// A name for the database in reports and plans (path or URL without credentials).
+    var location: String { get }
+    func read<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T
+    /// After purges: make sure deleted values do not linger in database files (checkpoint, etc.).
+    func scrubFreedSpace() async throws
+    /// Takes the single-run lock for this database, or throws `RunLocked.held` at once.
+    func acquireRunLock() throws -> RunLock
+}
+
+/// The operations of one read or one transaction.
+public protocol StoreSession {
+    func schema() throws -> SchemaSnapshot
+    func sample(table: String, column: String, limit: Int) throws -> [SQLValue]
+    func rowCount(table: String, filter: [FilterCondition]) throws -> Int
+    func candidates(_ query: RuleQuery, after: RecordKey?, limit: Int) throws -> [CandidateRow]
+    func candidates(_ query: RuleQuery, keys: [RecordKey]) throws -> [CandidateRow]
+
+    /// Creates the tool's own tables (audit, holds) if absent. Only writing sessions call it.
+    func prepareToolTables() throws
+    func toolTablesExist() throws -> Bool
+
+    /// Of these references, those `rule` already acted on with `action` (flag or anonymise).
+    func auditedReferences(ruleID: String, action: String, references: [String]) throws -> Set<String>
+    func anonymise(table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])]) throws -> Int
+    /// Deletes child rows (deepest first) then the records; returns rows deleted per child table and records deleted.
+    func purge(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]]) throws -> (records: Int, children: [String: Int])
+
+    func auditHead() throws -> AuditHead
+    func appendAudit(_ entries: [AuditEntry]) throws
+    /// Entries with `seq > after`, ascending, at most `limit`, narrowed by `filter`.
+    func auditEntries(after: Int64, limit: Int, filter: AuditFilter) throws -> [AuditEntry]
+    func auditEntry(seq: Int64) throws -> AuditEntry?
+    /// `now` of the newest completed enforcing run, if any.
+    func lastCompletedRunTime() throws -> Date?
+
+    func insertHold(_ hold: LegalHold) throws -> Int64
+    func holds(includeReleased: Bool) throws -> [LegalHold]
+    func releaseHold(id: Int64, by: String, at: Date) throws -> LegalHold?
+}
+
+/// Narrows `audit show`.
+public struct AuditFilter: Sendable {
+    public var runID: String?
+    public var ruleID: String?
+    public var subjectRef: String?
+    public init(runID: String? = nil, ruleID: String? = nil, subjectRef: String? = nil) {
+        self.runID = runID
+        self.ruleID = ruleID
+        self.subjectRef = subjectRef
+    }
+}
+
+/// A legal hold: while active, no rule changes or deletes the record (or purges it through a parent).
+public struct LegalHold: Sendable, Codable, Hashable {
+    public var id: Int64
+    public var table: String
+    public var key: RecordKey
+    public var reason: String
+    public var placedBy: String
+    public var placedAt: Date
+    public var until: Date?
+    public var releasedBy: String?
+    public var releasedAt: Date?
+
+    public init(id: Int64 = 0, table: String, key: RecordKey, reason: String, placedBy: String, placedAt: Date,
+                until: Date? = nil, releasedBy: String? = nil, releasedAt: Date? = nil) {
+        self.id = id
+        self.table = table
+        self.key = key
+        self.reason = reason
+        self.placedBy = placedBy
+        self.placedAt = placedAt
+        self.until = until
+        self.releasedBy = releasedBy
+        self.releasedAt = releasedAt
+    }
+
+    public func isActive(at date: Date) -> Bool { releasedAt == nil && (until.map { $0 > date } ?? true) }
+}
+
+/// Thrown by stores when the database cannot be opened or answered.
+public struct DatabaseUnavailable: Error, CustomStringConvertible {
+    public var location: String
+    public var reason: String
+    public init(location: String, reason: String) {
+        self.location = location
+        self.reason = reason
+    }
+    public var description: String { "database \(location) is unavailable: \(reason)" }
+}

@@ -1,0 +1,51 @@
+import Foundation
+
+/// An exclusive, non-blocking lock held for the length of an enforcing run.
+///
+/// For SQLite it is an advisory `flock` on a file beside the database: the kernel releases it if
+/// the process dies, so a crashed run never leaves a stale lock behind.
+public final class RunLock: @unchecked Sendable {
+    private let fd: Int32
+    public let path: String
+
+    private init(fd: Int32, path: String) {
+        self.fd = fd
+        self.path = path
+    }
+
+    /// Takes the lock or throws `RunLocked.held` at once if another process holds it.
+    public static func acquire(path: String) throws -> RunLock {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw RunLocked.failed("cannot open the lock file \(path): \(String(cString: strerror(errno)))") }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let why = errno
+            close(fd)
+            if why == EWOULDBLOCK {
+                throw RunLocked.held("another retentiond run holds the lock \(path); nothing was changed. Wait for it to finish, then run again")
+            }
+            throw RunLocked.failed("cannot lock \(path): \(String(cString: strerror(why)))")
+        }
+        let pid = "\(getpid())\n"
+        _ = ftruncate(fd, 0)
+        _ = pid.withCString { write(fd, $0, strlen($0)) }
+        return RunLock(fd: fd, path: path)
+    }
+
+    deinit {
+        flock(fd, LOCK_UN)
+        close(fd)
+    }
+}
+
+/// Why a run lock could not be taken.
+public enum RunLocked: Error, CustomStringConvertible {
+    /// Another process holds it.
+    case held(String)
+    case failed(String)
+
+    public var description: String {
+        switch self {
+        case .held(let m), .failed(let m): return m
+        }
+    }
+}

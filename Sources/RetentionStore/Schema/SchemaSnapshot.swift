@@ -1,0 +1,118 @@
+import Crypto
+import Foundation
+import RetentionCore
+
+/// What introspection found in the database: tables, columns, keys, foreign keys and indexes.
+public struct SchemaSnapshot: Sendable {
+    public var tables: [String: TableInfo]
+
+    public init(tables: [TableInfo]) {
+        self.tables = Dictionary(tables.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    public func table(_ name: String) -> TableInfo? { tables[name] }
+
+    /// Foreign keys of other tables that point at `table` (including self-references).
+    public func references(to table: String) -> [ForeignKey] {
+        tables.values.flatMap(\.foreignKeys).filter { $0.referencedTable == table }
+            .sorted { ($0.table, $0.columns.joined()) < ($1.table, $1.columns.joined()) }
+    }
+
+    /// A digest of the user tables' structure (the tool's own tables excluded): a plan made against
+    /// one database is refused on another whose schema differs.
+    public var fingerprint: String {
+        var text = ""
+        for table in tables.values.sorted(by: { $0.name < $1.name }) where !table.name.hasPrefix("retentiond_") {
+            text += table.name + "(" + table.columns.map { "\($0.name):\($0.declaredType)" }.joined(separator: ",") + ")"
+            text += "pk(" + table.primaryKey.joined(separator: ",") + ")"
+            for fk in table.foreignKeys.sorted(by: { $0.columns.joined() < $1.columns.joined() }) {
+                text += "fk(\(fk.columns.joined(separator: ","))->\(fk.referencedTable)(\(fk.referencedColumns.joined(separator: ","))))"
+            }
+            text += ";"
+        }
+        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+}
+
+public struct TableInfo: Sendable {
+    public var name: String
+    public var columns: [ColumnInfo]
+    public var primaryKey: [String]
+    public var foreignKeys: [ForeignKey]
+    public var indexes: [IndexInfo]
+
+    public init(name: String, columns: [ColumnInfo], primaryKey: [String], foreignKeys: [ForeignKey], indexes: [IndexInfo]) {
+        self.name = name
+        self.columns = columns
+        self.primaryKey = primaryKey
+        self.foreignKeys = foreignKeys
+        self.indexes = indexes
+    }
+
+    public func column(_ name: String) -> ColumnInfo? { columns.first { $0.name == name } }
+
+    /// True when these columns identify one row (primary key or unique index, in any order).
+    public func isUnique(_ columns: [String]) -> Bool {
+        let set = Set(columns)
+        if Set(primaryKey) == set, !primaryKey.isEmpty { return true }
+        return indexes.contains { $0.unique && Set($0.columns) == set }
+    }
+
+    /// True when `column` alone must hold distinct values.
+    public func isUniqueColumn(_ column: String) -> Bool {
+        primaryKey == [column] || indexes.contains { $0.unique && $0.columns == [column] }
+    }
+
+    /// True when an index starts with `column`, so `column < ?` need not scan the table.
+    public func hasIndex(leadingWith column: String) -> Bool {
+        primaryKey.first == column || indexes.contains { $0.columns.first == column }
+    }
+}
+
+public struct ColumnInfo: Sendable {
+    public var name: String
+    public var declaredType: String
+    public var notNull: Bool
+
+    public init(name: String, declaredType: String, notNull: Bool) {
+        self.name = name
+        self.declaredType = declaredType
+        self.notNull = notNull
+    }
+
+    /// How a date in this column is stored when the policy does not say: integers are Unix
+    /// seconds, reals Julian days, and everything else ISO-8601 text.
+    public var inferredDateStorage: DateStorage {
+        let t = declaredType.uppercased()
+        if t.contains("INT") { return .unix }
+        if t.contains("REAL") || t.contains("DOUB") || t.contains("FLOA") { return .julian }
+        return .iso8601
+    }
+}
+
+public struct ForeignKey: Sendable, Hashable {
+    /// The referencing table.
+    public var table: String
+    public var columns: [String]
+    public var referencedTable: String
+    public var referencedColumns: [String]
+
+    public init(table: String, columns: [String], referencedTable: String, referencedColumns: [String]) {
+        self.table = table
+        self.columns = columns
+        self.referencedTable = referencedTable
+        self.referencedColumns = referencedColumns
+    }
+}
+
+public struct IndexInfo: Sendable {
+    public var name: String
+    public var columns: [String]
+    public var unique: Bool
+
+    public init(name: String, columns: [String], unique: Bool) {
+        self.name = name
+        self.columns = columns
+        self.unique = unique
+    }
+}

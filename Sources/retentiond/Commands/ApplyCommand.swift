@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import RetentionCore
+import RetentionEngine
+
+struct ApplyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "apply",
+        abstract: "Execute a saved plan. Each record is re-checked first; one no longer due is skipped as stale, never forced.",
+        discussion: "A plan made from a different policy or database (or whose schema changed) is refused, as is a plan cut short. Safety limits apply unless --allow-more. Exit 0 on success."
+    )
+
+    @Argument(help: ArgumentHelp("The plan written by `retentiond plan --out`.", valueName: "plan"))
+    var plan: String
+
+    @OptionGroup var options: PolicyOptions
+
+    @Flag(name: .long, help: "Proceed even when a rule exceeds its safety limits (max_records, max_percent).")
+    var allowMore = false
+
+    @Option(name: .long, help: ArgumentHelp("Who applies the plan, for the audit trail (default: the Unix user).", valueName: "name"))
+    var actor: String?
+
+    func run() async throws {
+        try await reportingFailures {
+            let (enforcer, diagnostics) = try await options.loadEnforcer(readOnly: false, createKey: true, actor: actor ?? defaultActor())
+            printWarnings(diagnostics)
+            let report = try await enforcer.apply(planPath: plan, wallClock: try options.currentTime(), allowMore: allowMore)
+            return try finishEnforcement(report, policy: enforcer.policy)
+        }
+    }
+}
+
+/// Writes the report, prints the summary, and maps an incomplete run to its exit status.
+func finishEnforcement(_ report: RunReport, policy: Policy) throws -> ExitStatus {
+    let paths = try StateFiles.writeReport(report, directory: policy.reportsDirectory)
+    print(Summary.table(report, enforcing: true))
+    print("\nrun \(report.runID): \(report.status.rawValue), \(report.totalChanged) record(s) changed")
+    if let message = report.message { printError(message) }
+    print("report: \(paths.markdown)\n        \(paths.json)")
+    guard report.status != .complete else { return .success }
+    return report.failureStatus.flatMap(ExitStatus.init(rawValue:)) ?? .failure
+}

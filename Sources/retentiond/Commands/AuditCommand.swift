@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import RetentionCore
+import RetentionEngine
+import RetentionStore
+
+struct AuditCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "audit",
+        abstract: "Verify or read the audit trail (who did what, under which rule; never personal values).",
+        subcommands: [Verify.self, Show.self]
+    )
+
+    /// Opens the policy's database read-only with its audit key.
+    static func trail(_ options: PolicyOptions) async throws -> (AuditTrail, Policy) {
+        let (policy, _) = try options.loadPolicy()
+        let store = try options.openStore(policy, readOnly: true)
+        guard let key = try await loadKey(policy: policy, store: store, create: false) else {
+            throw CommandFailure(.success, "no audit trail yet: nothing has been enforced on \(store.location)")
+        }
+        return (AuditTrail(store: store, key: key, stateDirectory: policy.stateDirectory), policy)
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the chain: a modified, deleted, reordered or truncated entry is reported.",
+            discussion: "Exit 0 when the trail is intact, 7 when it is not. The last head is compared with the copy kept in the state directory (audit-head.json) to catch a truncated tail."
+        )
+        @OptionGroup var options: PolicyOptions
+
+        func run() async throws {
+            try await reportingFailures {
+                let (trail, policy) = try await AuditCommand.trail(options)
+                let result = try await trail.verify()
+                if result.recordedHead == nil, result.entries > 0 {
+                    printError("no recorded head in \(StateFiles.headPath(stateDirectory: policy.stateDirectory)): truncation of the newest entries cannot be detected", prefix: true)
+                }
+                guard result.isValid else {
+                    for problem in result.problems { printError(problem.description) }
+                    printError("audit trail of \(trail.store.location) is NOT intact: \(result.problems.count) problem(s) in \(result.entries) entries")
+                    return .auditInvalid
+                }
+                print("audit trail intact: \(result.entries) entries, head \(result.head.seq) \(result.head.mac.prefix(16))…")
+                return .success
+            }
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print audit entries, oldest first, optionally narrowed.")
+        @OptionGroup var options: PolicyOptions
+
+        @Option(name: .long, help: "Only entries of this run id.")
+        var run: String?
+
+        @Option(name: .long, help: "Only entries of this rule id.")
+        var rule: String?
+
+        @Option(name: .long, help: ArgumentHelp("Only entries about this record, as TABLE:KEY (KEY1,KEY2 for composite keys).", valueName: "table:key"))
+        var subject: String?
+
+        @Option(name: .long, help: "At most this many entries.")
+        var limit: Int = 1000
+
+        @Flag(name: .long, help: "Print JSON lines instead of a table.")
+        var json = false
+
+        func run() async throws {
+            try await reportingFailures {
+                let (trail, _) = try await AuditCommand.trail(options)
+                var reference: String?
+                if let subject {
+                    guard let colon = subject.firstIndex(of: ":") else { throw ValidationError("--subject takes TABLE:KEY, e.g. third_parties:42") }
+                    let table = String(subject[..<colon])
+                    let keyText = String(subject[subject.index(after: colon)...])
+                    let schema = try await trail.store.read { try $0.schema() }
+                    guard let info = schema.table(table), let key = RecordKey.parse(keyText, columnCount: max(1, info.primaryKey.count)) else {
+                        throw CommandFailure(.failure, "`\(subject)` does not name a record: give TABLE:KEY with the table's primary key")
+                    }
+                    reference = trail.reference(table: table, key: key)
+                }
+                let entries = try await trail.entries(filter: AuditFilter(runID: run, ruleID: rule, subjectRef: reference), limit: limit)
+                if json {
+                    let encoder = JSONEncoder()
+                    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+                    for entry in entries { print(String(decoding: try encoder.encode(entry), as: UTF8.self)) }
+                } else {
+                    for e in entries {
+                        let ref = e.subjectRef.isEmpty ? "-" : String(e.subjectRef.prefix(16))
+                        print("\(e.seq)\t\(e.at)\t\(e.actor)\t\(e.action)\t\(e.ruleID.isEmpty ? "-" : e.ruleID)\t\(e.table.isEmpty ? "-" : e.table)\t\(ref)\t\(e.fields.isEmpty ? "-" : e.fields)\t\(e.detail)")
+                    }
+                }
+                return .success
+            }
+        }
+    }
+}

@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import RetentionCore
+import RetentionEngine
+import RetentionSQLite
+import RetentionStore
+
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo",
+        abstract: "Create a demo CRM database (SQLite), run the shipped policy on it, and print what happened.",
+        discussion: """
+            Writes into --dir (default ./retentiond-demo): crm.sqlite, audit.key, audit-head.json and reports/. An earlier demo \
+            database there is replaced. The shipped policy etc/retentiond/retentiond.yaml is run unchanged, with --dir as its state directory.
+            The data is synthetic; with --seed it is the same every time (for the same --now).
+            """
+    )
+
+    @Option(name: .long, help: "Seed for the synthetic data (default: random, printed).")
+    var seed: UInt64?
+
+    @Option(name: .long, help: ArgumentHelp("Where to write the demo database, key, reports.", valueName: "dir"))
+    var dir: String = "retentiond-demo"
+
+    @Option(name: .long, help: ArgumentHelp("The policy to run (default: the shipped etc/retentiond/retentiond.yaml).", valueName: "file"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("Act as if the time were this ISO-8601 instant.", valueName: "time"))
+    var now: String?
+
+    func run() async throws {
+        try await reportingFailures {
+            let seed = self.seed ?? UInt64.random(in: 1...999_999)
+            var options = try PolicyOptions.parse([])
+            options.config = try config ?? Self.shippedPolicy()
+            options.stateDir = dir
+            options.now = now
+            let now = try options.currentTime()
+            let fm = FileManager.default
+            let dirURL = URL(fileURLWithPath: dir, relativeTo: URL(fileURLWithPath: fm.currentDirectoryPath)).standardizedFileURL
+            try StateFiles.ensureDirectory(dirURL.path)
+            let dbPath = dirURL.appendingPathComponent("crm.sqlite").path
+            for suffix in ["", "-journal", "-wal", "-shm", ".retentiond-lock"] { try? fm.removeItem(atPath: dbPath + suffix) }
+            try? fm.removeItem(atPath: StateFiles.headPath(stateDirectory: dirURL.path))
+
+            let dataset = DemoDataset(seed: seed, now: now)
+            try SQLiteDemo.create(at: dbPath, dataset: dataset)
+            print("demo database: \(dbPath) (seed \(seed); " + dataset.tables.map { "\($0.rows.count) \($0.name)" }.joined(separator: ", ") + ")")
+
+            let (policy, _) = try options.loadPolicy()
+            guard case .sqlite(let configured) = policy.database, configured == dbPath else {
+                throw CommandFailure(.policyInvalid, "the policy \(policy.path) names database \(policy.database.displayName); the demo needs `database: { sqlite: crm.sqlite }` (relative to state_dir)")
+            }
+            print("policy: \(policy.path) (\(policy.subjects.count) subjects, \(policy.rules.count) rules)")
+
+            // A dry run first, as an operator would; it also finds a record for the legal hold below.
+            let (dry, diagnostics) = try await options.loadEnforcer(readOnly: true, createKey: false, actor: "demo")
+            print("check: valid, \(diagnostics.filter { $0.severity == .warning }.count) warning(s) (see `retentiond check`)")
+            var heldCandidate: RecordKey?
+            let plan = try await dry.plan(now: now, mode: .dryRun, planPath: nil) { line in
+                if heldCandidate == nil, line.rule == "prospect-purge", line.decision == .act { heldCandidate = line.key }
+            }
+            let planPaths = try StateFiles.writeReport(plan, directory: policy.reportsDirectory)
+            print("\n== dry run: \(plan.totalDue) record(s) due, nothing changed ==\n" + Summary.table(plan, enforcing: false))
+
+            let (enforcer, _) = try await options.loadEnforcer(readOnly: false, createKey: true, actor: "retentiond/demo")
+            if let heldCandidate {
+                let registry = HoldRegistry(store: enforcer.store, key: enforcer.key!, stateDirectory: policy.stateDirectory)
+                let hold = try await registry.add(table: "third_parties", keyText: heldCandidate.description, reason: "demo: litigation case 2026-042",
+                                                  by: "dpo@example.fr", until: nil, now: now)
+                print("\nlegal hold \(hold.id) placed on third_parties:\(hold.key) (it is due for purge; the run must keep it)")
+            }
+            let report = try await enforcer.run(now: now, allowMore: false)
+            let paths = try StateFiles.writeReport(report, directory: policy.reportsDirectory)
+            print("\n== run \(report.runID): \(report.status.rawValue), \(report.totalChanged) record(s) changed ==\n" + Summary.table(report, enforcing: true))
+
+            let trail = AuditTrail(store: enforcer.store, key: enforcer.key!, stateDirectory: policy.stateDirectory)
+            let verification = try await trail.verify()
+            print("""
+
+                audit trail: table retentiond_audit in \(dbPath), \(verification.entries) entries, \(verification.isValid ? "verified intact" : "NOT INTACT")
+                chain head:  \(StateFiles.headPath(stateDirectory: policy.stateDirectory))
+                dry-run report: \(planPaths.markdown)
+                run report:     \(paths.markdown)
+                                \(paths.json)
+
+                try next:
+                  swift run retentiond plan --config \(policy.path) --state-dir \(dir) --detail
+                  swift run retentiond audit verify --config \(policy.path) --state-dir \(dir)
+                  swift run retentiond hold list --config \(policy.path) --state-dir \(dir)
+                """)
+            return verification.isValid && report.status == .complete ? .success : .failure
+        }
+    }
+
+    /// The shipped policy: beside the current directory, beside the binary (a build tree), or installed.
+    static func shippedPolicy() throws -> String {
+        let relative = "etc/retentiond/retentiond.yaml"
+        var candidates = [relative]
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        var folder = executable.deletingLastPathComponent()
+        for _ in 0..<5 {
+            candidates.append(folder.appendingPathComponent(relative).path)
+            folder = folder.deletingLastPathComponent()
+        }
+        candidates.append("/etc/retentiond/retentiond.yaml")
+        if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) { return found }
+        throw CommandFailure(.policyInvalid, "cannot find the shipped policy \(relative); run from the source tree or give --config")
+    }
+}

@@ -1,0 +1,101 @@
+import ArgumentParser
+import Foundation
+import RetentionCore
+import RetentionEngine
+import RetentionStore
+
+struct HoldCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hold",
+        abstract: "Manage legal holds: a held record is never anonymised or purged (nor purged through a parent).",
+        subcommands: [Add.self, List.self, Release.self]
+    )
+
+    static func registry(_ options: PolicyOptions) async throws -> HoldRegistry {
+        let (policy, _) = try options.loadPolicy()
+        let store = try options.openStore(policy, readOnly: false)
+        guard let key = try await loadKey(policy: policy, store: store, create: true) else {
+            throw CommandFailure(.failure, "no audit key")
+        }
+        return HoldRegistry(store: store, key: key, stateDirectory: policy.stateDirectory)
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Place a hold on one record (audited).")
+        @OptionGroup var options: PolicyOptions
+
+        @Option(name: .long, help: "The table of the record.")
+        var table: String
+
+        @Option(name: .long, help: "The record's primary key (KEY1,KEY2 for composite keys).")
+        var key: String
+
+        @Option(name: .long, help: "Why (a case reference, not personal details: the reason is shown by `hold list`).")
+        var reason: String
+
+        @Option(name: .long, help: "Who places the hold (recorded in the audit trail).")
+        var by: String
+
+        @Option(name: .long, help: ArgumentHelp("The hold lapses at this ISO-8601 date or instant; without it, it lasts until released.", valueName: "date"))
+        var until: String?
+
+        func run() async throws {
+            try await reportingFailures {
+                var untilDate: Date?
+                if let until {
+                    let f = ISO8601DateFormatter()
+                    untilDate = f.date(from: until) ?? { f.formatOptions = [.withFullDate]; return f.date(from: until) }()
+                    guard untilDate != nil else { throw ValidationError("--until takes an ISO-8601 date such as 2027-12-31") }
+                }
+                let registry = try await HoldCommand.registry(options)
+                let hold = try await registry.add(table: table, keyText: key, reason: reason, by: by, until: untilDate, now: try options.currentTime())
+                print("hold \(hold.id) placed on \(hold.table):\(hold.key)" + (untilDate.map { " until \(ISO8601DateFormatter().string(from: $0))" } ?? ""))
+                return .success
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List holds (active ones unless --all).")
+        @OptionGroup var options: PolicyOptions
+
+        @Flag(name: .long, help: "Include released holds.")
+        var all = false
+
+        func run() async throws {
+            try await reportingFailures {
+                let (policy, _) = try options.loadPolicy()
+                let store = try options.openStore(policy, readOnly: true)
+                let holds = try await store.read { try $0.holds(includeReleased: all) }
+                let f = ISO8601DateFormatter()
+                let now = try options.currentTime()
+                print("id\ttable:key\tplaced by\tplaced at\tuntil\tstate\treason")
+                for h in holds {
+                    let state = h.releasedAt.map { "released by \(h.releasedBy ?? "?") \(f.string(from: $0))" } ?? (h.isActive(at: now) ? "active" : "lapsed")
+                    print("\(h.id)\t\(h.table):\(h.key)\t\(h.placedBy)\t\(f.string(from: h.placedAt))\t\(h.until.map { f.string(from: $0) } ?? "-")\t\(state)\t\(h.reason)")
+                }
+                return .success
+            }
+        }
+    }
+
+    struct Release: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Release a hold (audited); the record is then subject to its rules again.")
+        @OptionGroup var options: PolicyOptions
+
+        @Argument(help: "The hold id (see `retentiond hold list`).")
+        var id: Int64
+
+        @Option(name: .long, help: "Who releases the hold (recorded in the audit trail).")
+        var by: String
+
+        func run() async throws {
+            try await reportingFailures {
+                let registry = try await HoldCommand.registry(options)
+                let hold = try await registry.release(id: id, by: by, now: try options.currentTime())
+                print("hold \(hold.id) on \(hold.table):\(hold.key) released")
+                return .success
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Foundation
+import RetentionCore
+import RetentionEngine
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Plan and apply in one go: what the systemd timer runs.",
+        discussion: """
+            Takes the run lock, refuses if the clock is earlier than the last completed run, plans every rule, checks the safety limits \
+            (stopping before any change), then applies in batches, each batch and its audit entries in one transaction.
+            --dry-run plans only (the database is opened read-only) and exits 2 when changes are planned.
+            """
+    )
+
+    @OptionGroup var options: PolicyOptions
+
+    @Flag(name: .long, help: "Plan only; change nothing.")
+    var dryRun = false
+
+    @Flag(name: .long, help: "Proceed even when a rule exceeds its safety limits (max_records, max_percent).")
+    var allowMore = false
+
+    @Option(name: .long, help: ArgumentHelp("Who runs, for the audit trail (default: retentiond/<Unix user>).", valueName: "name"))
+    var actor: String?
+
+    func run() async throws {
+        try await reportingFailures {
+            let who = actor ?? "retentiond/\(defaultActor())"
+            let (enforcer, diagnostics) = try await options.loadEnforcer(readOnly: dryRun, createKey: !dryRun, actor: who)
+            printWarnings(diagnostics)
+            let now = try options.currentTime()
+            if dryRun {
+                let report = try await enforcer.plan(now: now, mode: .dryRun, planPath: nil)
+                let paths = try StateFiles.writeReport(report, directory: enforcer.policy.reportsDirectory)
+                print(Summary.table(report, enforcing: false))
+                print("\ndry run: \(report.totalDue) record(s) due; nothing was changed.\nreport: \(paths.markdown)\n        \(paths.json)")
+                return report.totalDue > 0 ? .changesPlanned : .success
+            }
+            return try finishEnforcement(try await enforcer.run(now: now, allowMore: allowMore), policy: enforcer.policy)
+        }
+    }
+}

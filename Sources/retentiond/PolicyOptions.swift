@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RetentionCore
+import RetentionEngine
+import RetentionSQLite
+import RetentionStore
+
+/// Options every command that reads a policy shares.
+struct PolicyOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The policy file.", discussion: "Default: etc/retentiond/retentiond.yaml in the current directory, else /etc/retentiond/retentiond.yaml.", valueName: "file"))
+    var config: String?
+
+    @Option(name: .long, help: ArgumentHelp("Use this state directory instead of the policy's state_dir (systemd's $STATE_DIRECTORY is used when set).", valueName: "dir"))
+    var stateDir: String?
+
+    @Option(name: .long, help: ArgumentHelp("Act as if the time were this ISO-8601 instant, e.g. 2026-01-31T00:00:00Z (tests, reproducing a plan).", valueName: "time"))
+    var now: String?
+
+    @Option(name: .long, help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
+    var logLevel: String = "notice"
+
+    func configPath() throws -> String {
+        if let config { return config }
+        for candidate in ["etc/retentiond/retentiond.yaml", "/etc/retentiond/retentiond.yaml"]
+        where FileManager.default.fileExists(atPath: candidate) {
+            return candidate
+        }
+        throw CommandFailure(.policyInvalid, "no policy file found; give one with --config FILE (see docs/policy.md)")
+    }
+
+    func currentTime() throws -> Date {
+        guard let now else { return Date() }
+        let f = ISO8601DateFormatter()
+        if let date = f.date(from: now) { return date }
+        f.formatOptions = [.withFullDate]
+        if let date = f.date(from: now) { return date }
+        throw ValidationError("--now takes an ISO-8601 instant such as 2026-01-31T00:00:00Z")
+    }
+
+    func logger() -> Logger {
+        var logger = Logger(label: "retentiond") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
+        return logger
+    }
+
+    /// Parses the policy; prints warnings; throws with every error.
+    func loadPolicy() throws -> (Policy, [Diagnostic]) {
+        let path = try configPath()
+        let override = stateDir ?? ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init)
+        return try PolicyParser(path: path, stateDirectoryOverride: override).parseFile()
+    }
+
+    func openStore(_ policy: Policy, readOnly: Bool) throws -> any RecordStore {
+        switch policy.database {
+        case .sqlite(let path): return try SQLiteStore(path: path, readOnly: readOnly)
+        }
+    }
+
+    /// Parses, opens and validates: what every enforcing command starts with.
+    func loadEnforcer(readOnly: Bool, createKey: Bool, actor: String) async throws -> (Enforcer, [Diagnostic]) {
+        let (policy, parseWarnings) = try loadPolicy()
+        let store = try openStore(policy, readOnly: readOnly)
+        let (resolved, diagnostics) = try await Enforcer.validate(policy, store: store)
+        let all = parseWarnings + diagnostics
+        guard let resolved else { throw EnforcementError.policyInvalid(all) }
+        let key = try await loadKey(policy: policy, store: store, create: createKey)
+        return (Enforcer(resolved: resolved, store: store, key: key, actor: actor, logger: logger()), all)
+    }
+}
+
+/// Loads the audit key. A missing key is created only when nothing was ever audited with another one.
+func loadKey(policy: Policy, store: any RecordStore, create: Bool) async throws -> AuditKey? {
+    if FileManager.default.fileExists(atPath: policy.keyFile) {
+        return try AuditKey.load(path: policy.keyFile, createIfMissing: false).key
+    }
+    let audited = try await store.read { try $0.auditHead().seq > 0 }
+    if audited {
+        throw EnforcementError.auditKey("the audit key file \(policy.keyFile) is missing but the database has an audit trail; restore the key from your backup (a new key could not verify the trail)")
+    }
+    return create ? try AuditKey.load(path: policy.keyFile, createIfMissing: true).key : nil
+}
+
+/// The actor recorded in the audit trail when the operator does not name one.
+func defaultActor() -> String {
+    let env = ProcessInfo.processInfo.environment
+    return env["SUDO_USER"] ?? env["USER"] ?? env["LOGNAME"] ?? "uid-\(getuid())"
+}
+
+/// An error with the exit status it must end the process with.
+struct CommandFailure: Error {
+    var status: ExitStatus
+    var message: String
+    init(_ status: ExitStatus, _ message: String) {
+        self.status = status
+        self.message = message
+    }
+}
+
+/// Runs a command body, turning every failure into a message on stderr and a documented exit status.
+func reportingFailures(_ body: () async throws -> ExitStatus) async throws {
+    let status: ExitStatus
+    do {
+        status = try await body()
+    } catch let error as CommandFailure {
+        printError(error.message)
+        throw ExitCode(error.status.rawValue)
+    } catch let error as ExitCode {
+        throw error
+    } catch let error as ValidationError {
+        throw error
+    } catch {
+        let failure = EnforcementError.from(error)
+        if case .policyInvalid(let diagnostics) = failure {
+            for d in diagnostics { printError(d.description, prefix: false) }
+            let errors = diagnostics.filter { $0.severity == .error }.count
+            printError("policy invalid: \(errors) error(s); nothing was changed")
+        } else {
+            printError(failure.description)
+        }
+        throw ExitCode(failure.status.rawValue)
+    }
+    if status != .success { throw ExitCode(status.rawValue) }
+}
+
+func printError(_ message: String, prefix: Bool = true) {
+    FileHandle.standardError.write(Data(((prefix ? "retentiond: error: " : "") + message + "\n").utf8))
+}
+
+func printWarnings(_ diagnostics: [Diagnostic]) {
+    for d in diagnostics where d.severity == .warning { FileHandle.standardError.write(Data((d.description + "\n").utf8)) }
+}

@@ -1,0 +1,24 @@
+import Foundation
+import RetentionCore
+
+/// The per-rule table printed by plan, run and demo.
+enum Summary {
+    static func table(_ report: RunReport, enforcing: Bool) -> String {
+        let day = DateFormatter()
+        day.locale = Locale(identifier: "en_US_POSIX")
+        day.dateFormat = "yyyy-MM-dd"
+        day.timeZone = TimeZone(identifier: "UTC")
+        var rows = [["rule", "action", "clock before", "past cutoff", enforcing ? "done" : "due", "exempt", "already done", enforcing ? "stale" : ""]]
+        for r in report.rules {
+            let done = r.flagged + r.anonymised + r.purged
+            let exempt = r.exempt.isEmpty ? "0" : r.exempt.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            rows.append([r.rule, r.action, day.string(from: r.clockBound), String(r.pastCutoff), String(enforcing ? done : r.due), exempt,
+                         String(r.alreadyDone), enforcing ? String(r.stale) : ""])
+        }
+        let widths = rows[0].indices.map { i in rows.map { $0[i].count }.max() ?? 0 }
+        return rows.map { row in
+            row.enumerated().map { i, cell in cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n")
+    }
+}
