@@ -46,9 +46,17 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RetentionCoreTests", dependencies: ["RetentionCore"]),
-        .testTarget(name: "RetentionSQLiteTests", dependencies: ["RetentionSQLite", "RetentionEngine",
-            .product(name: "GRDB", package: "GRDB.swift")]),
-        .testTarget(name: "EndToEndTests", dependencies: ["RetentionCore",
-            .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "RetentionSQLiteTests",
+            dependencies: [
+                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionEngine",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "EndToEndTests",
+            dependencies: ["retentiond", .product(name: "GRDB", package: "GRDB.swift")]
+        ),
     ]
 )

@@ -260,7 +260,7 @@ public struct Enforcer: Sendable {
         if status == .complete {
             let f = ISO8601DateFormatter()
             var detail = ["now": f.string(from: wallClock), "plan_now": f.string(from: header.now), "mode": mode.rawValue]
-            for t in tallies { detail["rule:\(t.rule)"] = "due=\(t.due) flagged=\(t.flagged) anonymised=\(t.anonymised) purged=\(t.purged) exempt=\(t.exemptTotal) stale=\(t.stale)" }
+            for t in tallies { detail["rule:\(t.rule)"] = "due=\(t.due) flagged=\(t.flagged) anonymised=\(t.anonymised) purged=\(t.purged) exempt=\(t.exemptTotal) stale=\(t.stale) gone=\(t.gone)" }
             let draft = AuditDraft(runID: runID, actor: actor, policyHash: policy.hash, action: "run-completed", detail: detail)
             let head = try await store.transaction { session -> AuditHead in
                 let (entries, head) = chain.seal([draft], after: try session.auditHead(), at: Date())
@@ -296,7 +296,9 @@ public struct Enforcer: Sendable {
             where Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: done.contains(ref)) == .act {
                 acting.append((row.candidate, ref))
             }
-            var outcome = BatchOutcome(acted: acting.count, stale: keys.count - acting.count)
+            let skipped = Set(keys).subtracting(acting.map(\.candidate.key))
+            let existing = try session.existingKeys(table: table, keyColumns: keyColumns, keys: Array(skipped))
+            var outcome = BatchOutcome(acted: acting.count, stale: existing.count, gone: skipped.count - existing.count)
             var drafts: [AuditDraft] = []
             func draft(_ action: String, ref: String, fields: [String], detail: [String: String] = [:], table: String = table) -> AuditDraft {
                 AuditDraft(runID: runID, actor: actor, policyHash: policyHash, ruleID: rule.id, action: action, table: table,
@@ -336,6 +338,7 @@ public struct Enforcer: Sendable {
 struct BatchOutcome: Sendable {
     var acted: Int
     var stale: Int
+    var gone: Int
     var children: [String: Int] = [:]
     var head = AuditHead.genesis
 }
@@ -348,6 +351,7 @@ extension RuleTally {
         case .purge: purged += outcome.acted
         }
         stale += outcome.stale
+        gone += outcome.gone
         for (table, count) in outcome.children { childRowsPurged[table, default: 0] += count }
     }
 }

@@ -85,6 +85,14 @@ struct SQLiteSession: StoreSession {
         return try rows(sql, builder.bindings).map { SQLBuilder.decodeCandidate($0, query: query) }
     }
 
+    func existingKeys(table: String, keyColumns: [String], keys: [RecordKey]) throws -> Set<RecordKey> {
+        guard !keys.isEmpty else { return [] }
+        var builder = SQLBuilder(dialect: .sqlite)
+        let sql = "SELECT " + keyColumns.map { SQLBuilder.qualified("p", $0) }.joined(separator: ", ")
+            + " FROM \(SQLBuilder.quote(table)) AS p WHERE " + builder.keyIn("p", keyColumns, keys)
+        return Set(try rows(sql, builder.bindings).map(RecordKey.init))
+    }
+
     // MARK: Changes
 
     func anonymise(table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])]) throws -> Int {

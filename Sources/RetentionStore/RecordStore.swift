@@ -24,6 +24,8 @@ public protocol StoreSession {
     func rowCount(table: String, filter: [FilterCondition]) throws -> Int
     func candidates(_ query: RuleQuery, after: RecordKey?, limit: Int) throws -> [CandidateRow]
     func candidates(_ query: RuleQuery, keys: [RecordKey]) throws -> [CandidateRow]
+    /// Of these keys, those whose record still exists.
+    func existingKeys(table: String, keyColumns: [String], keys: [RecordKey]) throws -> Set<RecordKey>
 
     /// Creates the tool's own tables (audit, holds) if absent. Only writing sessions call it.
     func prepareToolTables() throws

@@ -8,12 +8,12 @@ enum Summary {
         day.locale = Locale(identifier: "en_US_POSIX")
         day.dateFormat = "yyyy-MM-dd"
         day.timeZone = TimeZone(identifier: "UTC")
-        var rows = [["rule", "action", "clock before", "past cutoff", enforcing ? "done" : "due", "exempt", "already done", enforcing ? "stale" : ""]]
+        var rows = [["rule", "action", "clock before", "past cutoff", enforcing ? "done" : "due", "exempt", "already done", enforcing ? "stale" : "", enforcing ? "gone" : ""]]
         for r in report.rules {
             let done = r.flagged + r.anonymised + r.purged
             let exempt = r.exempt.isEmpty ? "0" : r.exempt.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
             rows.append([r.rule, r.action, day.string(from: r.clockBound), String(r.pastCutoff), String(enforcing ? done : r.due), exempt,
-                         String(r.alreadyDone), enforcing ? String(r.stale) : ""])
+                         String(r.alreadyDone), enforcing ? String(r.stale) : "", enforcing ? String(r.gone) : ""])
         }
         let widths = rows[0].indices.map { i in rows.map { $0[i].count }.max() ?? 0 }
         return rows.map { row in

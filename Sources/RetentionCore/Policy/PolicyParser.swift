@@ -61,6 +61,8 @@ private struct Map {
 private struct Reader {
     var file: String
     var diagnostics: [Diagnostic] = []
+    /// Where each rule id was first seen, to report duplicates even among rules with other errors.
+    var ruleIDs: [String: SourceLocation] = [:]
 
     init(file: String) { self.file = file }
 
@@ -300,15 +302,6 @@ private struct Reader {
             error(map.node, "missing `subjects`", hint: "declare the categories of people and their rules, see docs/policy.md")
         }
 
-        var ruleIDs: [String: SourceLocation] = [:]
-        for rule in subjects.flatMap(\.rules) {
-            if let first = ruleIDs[rule.id] {
-                diagnostics.append(.error(rule.location, "rule id `\(rule.id)` is already used at \(first)", hint: "rule ids must be unique; the audit trail and reports name rules by id"))
-            } else {
-                ruleIDs[rule.id] = rule.location
-            }
-        }
-
         guard let database else { return nil }
         return Policy(path: policyPath, hash: hash, timeZone: timeZone, fiscalYearStart: fiscal, database: database,
                       stateDirectory: stateDir, keyFile: keyFile, reportsDirectory: reportsDir, batchSize: batchSize,
@@ -401,6 +394,11 @@ private struct Reader {
             return nil
         }
         let what = "rule `\(id)`"
+        if let first = ruleIDs[id] {
+            error(idNode, "rule id `\(id)` is already used at \(first)", hint: "rule ids must be unique; the audit trail and reports name rules by id")
+        } else {
+            ruleIDs[id] = at(idNode)
+        }
         checkKeys(map, allowed: Self.ruleKeys, in: what)
         let register = string(map.value("register"), "\(what).register")
         if map.value("register") == nil { error(node, "\(what) does not name its register entry", hint: "add `register: \"…\"` with the register of processing activities entry it enforces") }
@@ -520,7 +518,7 @@ private struct Reader {
         case "mask":
             guard let options = mapping(pair.value, "mask options") else { return nil }
             checkKeys(options, allowed: ["keep_first", "keep_last", "keep_domain", "character"], in: "mask")
-            let first = options.value("keep_first").flatMap { int($0, "keep_first") } ?? 1
+            let first = options.value("keep_first").flatMap { int($0, "keep_first") } ?? 0
             let last = options.value("keep_last").flatMap { int($0, "keep_last") } ?? 0
             var keepDomain = false
             if let d = options.value("keep_domain") {

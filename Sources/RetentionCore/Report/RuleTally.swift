@@ -23,8 +23,11 @@ public struct RuleTally: Codable, Sendable, Hashable {
     public var anonymised: Int = 0
     public var purged: Int = 0
     public var childRowsPurged: [String: Int] = [:]
-    /// Planned records that were no longer due when re-checked, skipped and never forced.
+    /// Planned records that still exist but were no longer due when re-checked (changed, held since):
+    /// skipped, never forced.
     public var stale: Int = 0
+    /// Planned records that no longer exist when applied (deleted by an earlier rule of the same run, or by someone else).
+    public var gone: Int = 0
     /// Records listed for review (only when the subject has review columns), capped.
     public var review: [ReviewLine] = []
     public var reviewTruncated: Bool = false

@@ -26,13 +26,13 @@ extension RunReport {
 
         ## Rules
 
-        | rule | subject | action | cutoff | past cutoff | due | flagged | anonymised | purged | exempt | already done | stale |
-        |---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|
+        | rule | subject | action | clock before | past cutoff | due | flagged | anonymised | purged | exempt | already done | stale | gone |
+        |---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 
         """
         for r in rules {
             let exempt = r.exempt.isEmpty ? "0" : r.exempt.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
-            out += "| `\(r.rule)` | \(r.subject) (`\(r.table)`) | \(r.action) | \(iso.string(from: r.clockBound)) | \(r.pastCutoff) | \(r.due) | \(r.flagged) | \(r.anonymised) | \(r.purged) | \(exempt) | \(r.alreadyDone) | \(r.stale) |\n"
+            out += "| `\(r.rule)` | \(r.subject) (`\(r.table)`) | \(r.action) | \(iso.string(from: r.clockBound)) | \(r.pastCutoff) | \(r.due) | \(r.flagged) | \(r.anonymised) | \(r.purged) | \(exempt) | \(r.alreadyDone) | \(r.stale) | \(r.gone) |\n"
         }
         for r in rules {
             out += "\n### `\(r.rule)`\n\n- register: \(r.register)\n- legal basis: \(r.legalBasis)\n"
