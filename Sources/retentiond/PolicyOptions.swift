@@ -112,7 +112,8 @@ func reportingFailures(_ body: () async throws -> ExitStatus) async throws {
     } catch {
         let failure = EnforcementError.from(error)
         if case .policyInvalid(let diagnostics) = failure {
-            for d in diagnostics { printError(d.description, prefix: false) }
+            let ordered = diagnostics.sorted { ($0.location.file, $0.location.line, $0.location.column) < ($1.location.file, $1.location.line, $1.location.column) }
+            for d in ordered { printError(d.description, prefix: false) }
             let errors = diagnostics.filter { $0.severity == .error }.count
             printError("policy invalid: \(errors) error(s); nothing was changed")
         } else {

@@ -1,0 +1,107 @@
+import Foundation
+import GRDB
+
+/// Runs the built `retentiond` binary as an operator would, capturing what it prints.
+struct BinaryRunner {
+    struct Result {
+        var status: Int32
+        var stdout: String
+        var stderr: String
+    }
+
+    /// The package root, where the shipped policy lives.
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// The binary sits beside the test bundle in the build folder.
+    static let binary: URL = {
+        let testBinary = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var folder = testBinary.deletingLastPathComponent()
+        for _ in 0..<4 {
+            let candidate = folder.appendingPathComponent("retentiond")
+            if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+            folder = folder.deletingLastPathComponent()
+        }
+        return packageRoot.appendingPathComponent(".build/debug/retentiond")
+    }()
+
+    @discardableResult
+    static func run(_ arguments: [String], in directory: URL = packageRoot) throws -> Result {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        var environment = ProcessInfo.processInfo.environment
+        environment.removeValue(forKey: "STATE_DIRECTORY")
+        environment.removeValue(forKey: "CREDENTIALS_DIRECTORY")
+        process.environment = environment
+        let out = Pipe(), err = Pipe()
+        process.standardOutput = out
+        process.standardError = err
+        try process.run()
+        // Read before waiting so a large output cannot fill the pipe and stall the child.
+        let stdout = out.fileHandleForReading.readDataToEndOfFile()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    }
+}
+
+/// A temporary directory with a small database and a policy for the binary to work on.
+final class Workspace {
+    let dir: URL
+    var policy: String { dir.appendingPathComponent("policy.yaml").path }
+    var database: String { dir.appendingPathComponent("crm.sqlite").path }
+
+    init(policyBody: String? = nil, maxRecords: Int? = nil) throws {
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-e2e-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let queue = try DatabaseQueue(path: database)
+        try queue.write { db in
+            try db.execute(sql: """
+                CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, phone TEXT, last_seen TEXT NOT NULL);
+                CREATE INDEX contacts_last_seen ON contacts(last_seen);
+                INSERT INTO contacts VALUES (1, 'old.one@example.fr', '0611223344', '2019-01-01');
+                INSERT INTO contacts VALUES (2, 'old.two@example.fr', '0655667788', '2020-06-01');
+                INSERT INTO contacts VALUES (3, 'recent@example.fr', '0699887766', '2026-01-01');
+                """)
+        }
+        try queue.close()
+        let safety = maxRecords.map { "\n        safety: { max_records: \($0) }" } ?? ""
+        try (policyBody ?? """
+            version: 1
+            time_zone: Europe/Paris
+            state_dir: .
+            database: { sqlite: crm.sqlite }
+            safety: { max_percent: 100 }
+            subjects:
+              contacts:
+                table: contacts
+                key: id
+                rules:
+                  - id: contact-purge
+                    register: "Prospection"
+                    legal_basis: "legitimate interest, 3 years"
+                    clock: last_seen
+                    after: 3y
+                    action: purge\(safety)
+            """).write(toFile: policy, atomically: true, encoding: .utf8)
+    }
+
+    deinit { try? FileManager.default.removeItem(at: dir) }
+
+    func run(_ arguments: [String]) throws -> BinaryRunner.Result {
+        try BinaryRunner.run(arguments + ["--config", policy], in: dir)
+    }
+
+    func execute(_ sql: String) throws {
+        let queue = try DatabaseQueue(path: database)
+        defer { try? queue.close() }
+        try queue.write { try $0.execute(sql: sql) }
+    }
+
+    func count(_ sql: String) throws -> Int {
+        let queue = try DatabaseQueue(path: database)
+        defer { try? queue.close() }
+        return try queue.read { try Int.fetchOne($0, sql: sql) ?? -1 }
+    }
+}

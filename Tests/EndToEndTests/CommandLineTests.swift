@@ -1,0 +1,194 @@
+import Foundation
+import Testing
+
+/// The built binary: exit statuses, messages and files, as an operator meets them.
+@Suite struct CommandLineTests {
+    let now = ["--now", "2026-06-01T00:00:00Z"]
+
+    @Test func theDemoCreatesADatabaseRunsTheShippedPolicyAndVerifiesItsTrail() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-demo-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let first = try BinaryRunner.run(["demo", "--seed", "7", "--dir", dir.path, "--now", "2026-11-23T10:00:00Z"])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("verified intact"))
+        #expect(first.stdout.contains("legal hold 1 placed on third_parties:"))
+        for file in ["crm.sqlite", "audit.key", "audit-head.json", "reports"] {
+            #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(file).path), "\(file) missing")
+        }
+        // Same seed, same time: the same data and the same outcome.
+        let second = try BinaryRunner.run(["demo", "--seed", "7", "--dir", dir.path, "--now", "2026-11-23T10:00:00Z"])
+        func table(_ text: String) -> String {
+            text.split(separator: "\n").filter { !$0.contains("run ") && !$0.contains("report") && !$0.contains("reports/") }.joined(separator: "\n")
+        }
+        #expect(second.status == 0)
+        #expect(table(first.stdout) == table(second.stdout))
+    }
+
+    @Test func checkPointsAtEachProblemAndExitsThree() throws {
+        let w = try Workspace(policyBody: """
+            version: 1
+            time_zone: Europe/Paris
+            state_dir: .
+            database: { sqlite: crm.sqlite }
+            subjects:
+              contacts:
+                table: contacts
+                key: id
+                rules:
+                  - id: contact-purge
+                    register: "Prospection"
+                    legal_basis: "legitimate interest"
+                    clock: last_sen
+                    after: 3 decades
+                    action: purge
+                    childrn: auto
+            """)
+        let result = try w.run(["check"])
+        #expect(result.status == 3)
+        #expect(result.stderr.contains("\(w.policy):14:16: error: rule `contact-purge`.after: unknown duration unit `decades`"))
+        #expect(result.stderr.contains("\(w.policy):16:9: error: unknown key `childrn` in rule `contact-purge`; did you mean `children`?"))
+        #expect(result.stderr.contains("policy invalid"))
+        #expect(result.stdout.isEmpty)
+
+        try String(contentsOfFile: w.policy, encoding: .utf8).replacingOccurrences(of: "3 decades", with: "3y")
+            .replacingOccurrences(of: "        childrn: auto\n", with: "").replacingOccurrences(of: "childrn: auto", with: "")
+            .write(toFile: w.policy, atomically: true, encoding: .utf8)
+        let schema = try w.run(["check"])
+        #expect(schema.status == 3)
+        #expect(schema.stderr.contains("\(w.policy):13:16: error: table `contacts` has no column `last_sen`; did you mean `last_seen`?"))
+    }
+
+    @Test func aMissingDatabaseExitsSix() throws {
+        let w = try Workspace()
+        try FileManager.default.removeItem(atPath: w.database)
+        for command in [["check"], ["plan"], ["run"]] {
+            let result = try w.run(command)
+            #expect(result.status == 6, "\(command)")
+            #expect(result.stderr.contains("is unavailable: no such file"))
+        }
+    }
+
+    @Test func planExitsTwoWhenChangesArePlannedAndRunEnforcesThem() throws {
+        let w = try Workspace()
+        let plan = try w.run(["plan", "--detail"] + now)
+        #expect(plan.status == 2)
+        #expect(plan.stdout.contains("contact-purge\t1\t2019-01-01\tdue"))
+        #expect(plan.stdout.contains("2 record(s) due; nothing was changed."))
+        #expect(try w.count("SELECT count(*) FROM contacts") == 3)
+
+        let dry = try w.run(["run", "--dry-run"] + now)
+        #expect(dry.status == 2)
+        #expect(try w.count("SELECT count(*) FROM contacts") == 3)
+
+        let run = try w.run(["run"] + now)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("complete, 2 record(s) changed"))
+        #expect(try w.count("SELECT count(*) FROM contacts") == 1)
+
+        let again = try w.run(["run", "--now", "2026-06-02T00:00:00Z"])
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("complete, 0 record(s) changed"))
+        #expect(try w.run(["plan", "--now", "2026-06-02T00:00:00Z"]).status == 0)
+
+        let reports = try FileManager.default.contentsOfDirectory(atPath: w.dir.appendingPathComponent("reports").path)
+        #expect(reports.filter { $0.hasSuffix(".json") }.count == 5)
+        #expect(reports.filter { $0.hasSuffix(".md") }.count == 5)
+    }
+
+    @Test func aSavedPlanIsAppliedAndAPlanFromAnotherPolicyIsRefused() throws {
+        let w = try Workspace()
+        let planPath = w.dir.appendingPathComponent("review.plan").path
+        #expect(try w.run(["plan", "--out", planPath] + now).status == 2)
+        let mode = try FileManager.default.attributesOfItem(atPath: planPath)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+
+        let original = try String(contentsOfFile: w.policy, encoding: .utf8)
+        try (original + "\n# changed\n").write(toFile: w.policy, atomically: true, encoding: .utf8)
+        let refused = try w.run(["apply", planPath] + now)
+        #expect(refused.status == 8)
+        #expect(refused.stderr.contains("different policy"))
+        #expect(try w.count("SELECT count(*) FROM contacts") == 3)
+
+        try original.write(toFile: w.policy, atomically: true, encoding: .utf8)
+        let applied = try w.run(["apply", planPath] + now)
+        #expect(applied.status == 0, "\(applied.stderr)")
+        #expect(try w.count("SELECT count(*) FROM contacts") == 1)
+    }
+
+    @Test func aSafetyLimitExitsFourAndChangesNothing() throws {
+        let w = try Workspace(maxRecords: 1)
+        let result = try w.run(["run"] + now)
+        #expect(result.status == 4)
+        #expect(result.stderr.contains("rule `contact-purge`: 2 records due, more than max_records 1"))
+        #expect(try w.count("SELECT count(*) FROM contacts") == 3)
+        #expect(try w.run(["run", "--allow-more"] + now).status == 0)
+        #expect(try w.count("SELECT count(*) FROM contacts") == 1)
+    }
+
+    @Test func anEarlierClockExitsEight() throws {
+        let w = try Workspace()
+        #expect(try w.run(["run"] + now).status == 0)
+        let result = try w.run(["run", "--now", "2026-05-01T00:00:00Z"])
+        #expect(result.status == 8)
+        #expect(result.stderr.contains("earlier than the last completed run"))
+    }
+
+    @Test func aHeldLockExitsFive() throws {
+        let w = try Workspace()
+        let fd = open(w.database + ".retentiond-lock", O_RDWR | O_CREAT, 0o600)
+        defer { close(fd) }
+        #expect(flock(fd, LOCK_EX | LOCK_NB) == 0)
+        let result = try w.run(["run"] + now)
+        #expect(result.status == 5)
+        #expect(result.stderr.contains("another retentiond run holds the lock"))
+        #expect(try w.count("SELECT count(*) FROM contacts") == 3)
+    }
+
+    @Test func auditVerifyExitsSevenWhenTheTrailWasTamperedWith() throws {
+        let w = try Workspace()
+        #expect(try w.run(["run"] + now).status == 0)
+        let ok = try w.run(["audit", "verify"])
+        #expect(ok.status == 0)
+        #expect(ok.stdout.contains("audit trail intact: 3 entries"))
+
+        let show = try w.run(["audit", "show", "--subject", "contacts:1"])
+        #expect(show.status == 0)
+        #expect(show.stdout.split(separator: "\n").count == 1)
+        #expect(show.stdout.contains("\tpurge\tcontact-purge\tcontacts\t"))
+        #expect(!show.stdout.contains("old.one@example.fr"))
+
+        try w.execute("DROP TRIGGER retentiond_audit_append_only_update; UPDATE retentiond_audit SET action = 'flag' WHERE seq = 1")
+        let tampered = try w.run(["audit", "verify"])
+        #expect(tampered.status == 7)
+        #expect(tampered.stderr.contains("entry 1: its content does not match its MAC (modified)"))
+    }
+
+    @Test func holdsAreManagedFromTheCommandLine() throws {
+        let w = try Workspace()
+        let add = try w.run(["hold", "add", "--table", "contacts", "--key", "1", "--reason", "case 7", "--by", "dpo"] + now)
+        #expect(add.status == 0, "\(add.stderr)")
+        #expect(add.stdout.contains("hold 1 placed on contacts:1"))
+        let list = try w.run(["hold", "list"] + now)
+        #expect(list.stdout.contains("1\tcontacts:1\tdpo\t"))
+        #expect(list.stdout.contains("active\tcase 7"))
+        #expect(try w.run(["run"] + now).status == 0)
+        #expect(try w.count("SELECT count(*) FROM contacts WHERE id = 1") == 1)
+        let release = try w.run(["hold", "release", "1", "--by", "dpo", "--now", "2026-06-01T01:00:00Z"])
+        #expect(release.status == 0)
+        #expect(try w.run(["run", "--now", "2026-06-01T02:00:00Z"]).status == 0)
+        #expect(try w.count("SELECT count(*) FROM contacts WHERE id = 1") == 0)
+        let missing = try w.run(["hold", "add", "--table", "contacts", "--key", "99", "--reason", "x", "--by", "y"])
+        #expect(missing.status == 1)
+        #expect(missing.stderr.contains("no record of `contacts` has key 99"))
+    }
+
+    @Test func everyCommandExplainsItself() throws {
+        for command in [[], ["demo"], ["check"], ["plan"], ["apply"], ["run"], ["audit", "verify"], ["audit", "show"], ["hold", "add"], ["hold", "list"], ["hold", "release"]] {
+            let result = try BinaryRunner.run(command + ["--help"])
+            #expect(result.status == 0, "\(command)")
+            #expect(result.stdout.contains("USAGE"), "\(command)")
+        }
+        let bad = try BinaryRunner.run(["plan", "--bogus"])
+        #expect(bad.status == 64)
+    }
+}
