@@ -220,7 +220,7 @@ public struct Enforcer: Sendable {
             if allowMore {
                 logger.warning("safety limits overridden with --allow-more", metadata: ["violations": "\(violations.count)"])
             } else {
-                throw EnforcementError.safetyLimit(violations)
+                throw EnforcementError.safetyLimit(violations, trailer.rules)
             }
         }
 

@@ -19,7 +19,8 @@ public enum ExitStatus: Int32, Sendable {
 /// Why an operation stopped, with the exit status it maps to. Messages never carry personal values.
 public enum EnforcementError: Error, CustomStringConvertible {
     case policyInvalid([Diagnostic])
-    case safetyLimit([String])
+    /// The figures, and the planned counts per rule for the report of the refused run.
+    case safetyLimit([String], [RuleTally])
     case locked(String)
     case databaseUnavailable(String)
     case refused(String)
@@ -40,7 +41,7 @@ public enum EnforcementError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .policyInvalid(let diagnostics): return diagnostics.map(\.description).joined(separator: "\n")
-        case .safetyLimit(let lines):
+        case .safetyLimit(let lines, _):
             return "safety limit exceeded, nothing was changed:\n" + lines.map { "  \($0)" }.joined(separator: "\n")
                 + "\nreview the plan (`retentiond plan --detail`), then re-run with --allow-more if it is right"
         case .locked(let m), .databaseUnavailable(let m), .refused(let m), .auditKey(let m), .failed(let m): return m

@@ -176,12 +176,15 @@ struct SQLiteSession: StoreSession {
         return AuditHead(seq: row["seq"], mac: row["mac"])
     }
 
+    /// One multi-row INSERT per chunk (13 values a row stay far below SQLite's 32766 variables).
     func appendAudit(_ entries: [AuditEntry]) throws {
-        for e in entries {
-            try db.execute(sql: """
-                INSERT INTO retentiond_audit (seq, run_id, at, actor, policy_hash, rule_id, action, table_name, subject_ref, fields, detail, prev_mac, mac)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [e.seq, e.runID, e.at, e.actor, e.policyHash, e.ruleID, e.action, e.table, e.subjectRef, e.fields, e.detail, e.prevMAC, e.mac])
+        for chunk in stride(from: 0, to: entries.count, by: 1000).map({ entries[$0..<min($0 + 1000, entries.count)] }) {
+            let rows = Array(repeating: "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", count: chunk.count).joined(separator: ", ")
+            let values: [SQLValue] = chunk.flatMap { e in
+                [.integer(e.seq), .text(e.runID), .text(e.at), .text(e.actor), .text(e.policyHash), .text(e.ruleID), .text(e.action),
+                 .text(e.table), .text(e.subjectRef), .text(e.fields), .text(e.detail), .text(e.prevMAC), .text(e.mac)]
+            }
+            _ = try execute("INSERT INTO retentiond_audit (seq, run_id, at, actor, policy_hash, rule_id, action, table_name, subject_ref, fields, detail, prev_mac, mac) VALUES " + rows, values)
         }
     }
 

@@ -17,6 +17,9 @@ struct PolicyOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Act as if the time were this ISO-8601 instant, e.g. 2026-01-31T00:00:00Z (tests, reproducing a plan).", valueName: "time"))
     var now: String?
 
+    @Option(name: .long, help: ArgumentHelp("Records per batch (one transaction each), 1 to 5000; overrides the policy's batch_size.", valueName: "n"))
+    var batchSize: Int?
+
     @Option(name: .long, help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
     var logLevel: String = "notice"
 
@@ -44,11 +47,19 @@ struct PolicyOptions: ParsableArguments {
         return logger
     }
 
-    /// Parses the policy; prints warnings; throws with every error.
+    func validate() throws {
+        if let batchSize, !(1...5000).contains(batchSize) {
+            throw ValidationError("--batch-size must be between 1 and 5000")
+        }
+    }
+
+    /// Parses the policy and applies the command-line overrides; throws with every error.
     func loadPolicy() throws -> (Policy, [Diagnostic]) {
         let path = try configPath()
         let override = stateDir ?? ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init)
-        return try PolicyParser(path: path, stateDirectoryOverride: override).parseFile()
+        var (policy, diagnostics) = try PolicyParser(path: path, stateDirectoryOverride: override).parseFile()
+        if let batchSize { policy.batchSize = batchSize }
+        return (policy, diagnostics)
     }
 
     func openStore(_ policy: Policy, readOnly: Bool) throws -> any RecordStore {

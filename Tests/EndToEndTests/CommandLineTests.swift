@@ -70,7 +70,7 @@ import Testing
 
     @Test func planExitsTwoWhenChangesArePlannedAndRunEnforcesThem() throws {
         let w = try Workspace()
-        let plan = try w.run(["plan", "--detail"] + now)
+        let plan = try w.run(["plan", "--detail", "--batch-size", "1"] + now)
         #expect(plan.status == 2)
         #expect(plan.stdout.contains("contact-purge\t1\t2019-01-01\tdue"))
         #expect(plan.stdout.contains("2 record(s) due; nothing was changed."))
@@ -121,6 +121,11 @@ import Testing
         #expect(result.status == 4)
         #expect(result.stderr.contains("rule `contact-purge`: 2 records due, more than max_records 1"))
         #expect(try w.count("SELECT count(*) FROM contacts") == 3)
+        let reports = w.dir.appendingPathComponent("reports")
+        let json = try #require(try FileManager.default.contentsOfDirectory(atPath: reports.path).first { $0.hasSuffix(".json") })
+        let refused = try String(contentsOf: reports.appendingPathComponent(json), encoding: .utf8)
+        #expect(refused.contains("\"status\" : \"refused\""))
+        #expect(refused.contains("\"due\" : 2"))
         #expect(try w.run(["run", "--allow-more"] + now).status == 0)
         #expect(try w.count("SELECT count(*) FROM contacts") == 1)
     }

@@ -25,9 +25,34 @@ struct ApplyCommand: AsyncParsableCommand {
         try await reportingFailures {
             let (enforcer, diagnostics) = try await options.loadEnforcer(readOnly: false, createKey: true, actor: actor ?? defaultActor())
             printWarnings(diagnostics)
-            let report = try await enforcer.apply(planPath: plan, wallClock: try options.currentTime(), allowMore: allowMore)
+            let now = try options.currentTime()
+            let report = try await reportingRefusal(enforcer, mode: .apply, now: now) {
+                try await enforcer.apply(planPath: plan, wallClock: now, allowMore: allowMore)
+            }
             return try finishEnforcement(report, policy: enforcer.policy)
         }
+    }
+}
+
+/// Runs an enforcing operation; when it is refused before any change (safety limit, lock, clock,
+/// plan mismatch), still writes a report saying so, with the planned figures when there are some.
+func reportingRefusal(_ enforcer: Enforcer, mode: RunReport.Mode, now: Date, _ body: () async throws -> RunReport) async throws -> RunReport {
+    do {
+        return try await body()
+    } catch {
+        let failure = EnforcementError.from(error)
+        if [.safetyLimit, .refused, .locked].contains(failure.status) {
+            var tallies: [RuleTally] = []
+            if case .safetyLimit(_, let planned) = failure { tallies = planned }
+            let started = Date()
+            let report = RunReport(runID: Enforcer.makeRunID(now: started), mode: mode, status: .refused, message: failure.description,
+                                   policyPath: enforcer.policy.path, policyHash: enforcer.policy.hash, database: enforcer.store.location,
+                                   now: now, startedAt: started, finishedAt: started, rules: tallies)
+            if let paths = try? StateFiles.writeReport(report, directory: enforcer.policy.reportsDirectory) {
+                printError("refused; report: \(paths.markdown)")
+            }
+        }
+        throw error
     }
 }
 

@@ -38,7 +38,10 @@ struct RunCommand: AsyncParsableCommand {
                 print("\ndry run: \(report.totalDue) record(s) due; nothing was changed.\nreport: \(paths.markdown)\n        \(paths.json)")
                 return report.totalDue > 0 ? .changesPlanned : .success
             }
-            return try finishEnforcement(try await enforcer.run(now: now, allowMore: allowMore), policy: enforcer.policy)
+            let report = try await reportingRefusal(enforcer, mode: .run, now: now) {
+                try await enforcer.run(now: now, allowMore: allowMore)
+            }
+            return try finishEnforcement(report, policy: enforcer.policy)
         }
     }
 }
