@@ -28,6 +28,16 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Act as if the time were this ISO-8601 instant.", valueName: "time"))
     var now: String?
 
+    @Option(name: .long, help: ArgumentHelp("Multiply the amount of data (1 = 1200 third parties and their records), up to 500.", valueName: "n"))
+    var scale: Int = 1
+
+    @Flag(name: .long, help: "Only create the demo database; run nothing (for trying commands by hand, or benchmarks).")
+    var noRun = false
+
+    func validate() throws {
+        guard (1...500).contains(scale) else { throw ValidationError("--scale must be between 1 and 500") }
+    }
+
     func run() async throws {
         try await reportingFailures {
             let seed = self.seed ?? UInt64.random(in: 1...999_999)
@@ -43,11 +53,15 @@ struct DemoCommand: AsyncParsableCommand {
             for suffix in ["", "-journal", "-wal", "-shm", ".retentiond-lock"] { try? fm.removeItem(atPath: dbPath + suffix) }
             try? fm.removeItem(atPath: StateFiles.headPath(stateDirectory: dirURL.path))
 
-            let dataset = DemoDataset(seed: seed, now: now)
+            let dataset = DemoDataset(seed: seed, now: now, scale: scale)
             try SQLiteDemo.create(at: dbPath, dataset: dataset)
             print("demo database: \(dbPath) (seed \(seed); " + dataset.tables.map { "\($0.rows.count) \($0.name)" }.joined(separator: ", ") + ")")
 
             let (policy, _) = try options.loadPolicy()
+            if noRun {
+                print("policy to try: retentiond plan --config \(policy.path) --state-dir \(dir)")
+                return .success
+            }
             guard case .sqlite(let configured) = policy.database, configured == dbPath else {
                 throw CommandFailure(.policyInvalid, "the policy \(policy.path) names database \(policy.database.displayName); the demo needs `database: { sqlite: crm.sqlite }` (relative to state_dir)")
             }
