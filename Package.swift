@@ -13,6 +13,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .target(
@@ -35,6 +36,8 @@ let package = Package(
             dependencies: [
                 "RetentionCore", "RetentionStore",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -43,6 +46,7 @@ let package = Package(
                 "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
         .testTarget(name: "RetentionCoreTests", dependencies: ["RetentionCore"]),
@@ -56,7 +60,7 @@ let package = Package(
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["retentiond", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["retentiond", "RetentionCore", .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]
 )

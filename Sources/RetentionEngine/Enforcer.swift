@@ -61,7 +61,8 @@ public struct Enforcer: Sendable {
     // MARK: Planning
 
     /// Streams through every rule's due records, decides each, and (if `writer` is given) writes the plan.
-    func planPass(now: Date, planID: String, writer: PlanWriter?, detail: ((DetailLine) -> Void)?) async throws -> [RuleTally] {
+    func planPass(now: Date, planID: String, writer: PlanWriter?, detail: ((DetailLine) -> Void)?,
+                  stop: StopRequest = StopRequest()) async throws -> [RuleTally] {
         let toolTables = try await store.read { try $0.toolTablesExist() }
         let fingerprint = resolved.schema.fingerprint
         if toolTables, key == nil {
@@ -88,6 +89,7 @@ public struct Enforcer: Sendable {
             let checkDone = toolTables && rule.action.name != "purge"
             var after: RecordKey?
             while true {
+                if stop.isRequested { throw StopRequest.Stopped() }
                 let page = after
                 let (rows, done) = try await store.read { session -> ([CandidateRow], Set<String>) in
                     let rows = try session.candidates(query, after: page, limit: batchSize)
@@ -148,15 +150,24 @@ public struct Enforcer: Sendable {
     // MARK: Enforcement
 
     /// Plans and applies in one go, under the run lock: what the timer runs.
-    public func run(now: Date, allowMore: Bool) async throws -> RunReport {
+    /// `stop` is asked before each batch: when it says yes, the run ends at that batch boundary.
+    public func run(now: Date, allowMore: Bool, stop: StopRequest = StopRequest()) async throws -> RunReport {
         let lock = try store.acquireRunLock()
         defer { withExtendedLifetime(lock) {} }
         try await refuseIfClockWentBack(now: now)
         let runID = Self.makeRunID(now: Date())
         let planPath = policy.stateDirectory + "/plans/\(runID).plan"
         defer { unlink(planPath) }
-        _ = try await planPass(now: now, planID: runID, writer: try PlanWriter(path: planPath), detail: nil)
-        return try await applyLocked(planPath: planPath, runID: runID, mode: .run, wallClock: now, allowMore: allowMore)
+        do {
+            _ = try await planPass(now: now, planID: runID, writer: try PlanWriter(path: planPath), detail: nil, stop: stop)
+        } catch is StopRequest.Stopped {
+            logger.notice("run stopped while planning; nothing was changed", metadata: ["run": "\(runID)"])
+            let stopped = Date()
+            return RunReport(runID: runID, mode: .run, status: .incomplete, message: "stopped on request while planning; nothing was changed",
+                             policyPath: policy.path, policyHash: policy.hash, database: store.location, now: now,
+                             startedAt: stopped, finishedAt: stopped, rules: [])
+        }
+        return try await applyLocked(planPath: planPath, runID: runID, mode: .run, wallClock: now, allowMore: allowMore, stop: stop)
     }
 
     /// Applies a saved plan: re-checks each entry, skips stale ones, refuses a plan made elsewhere.
@@ -174,6 +185,18 @@ public struct Enforcer: Sendable {
         }
     }
 
+    /// The report of a run refused before any change (safety limit, lock, clock, plan mismatch),
+    /// with the planned figures when the safety limit stopped it; nil for other failures.
+    public func refusedReport(for failure: EnforcementError, mode: RunReport.Mode, now: Date) -> RunReport? {
+        guard [.safetyLimit, .refused, .locked].contains(failure.status) else { return nil }
+        var tallies: [RuleTally] = []
+        if case .safetyLimit(_, let planned) = failure { tallies = planned }
+        let started = Date()
+        return RunReport(runID: Self.makeRunID(now: started), mode: mode, status: .refused, message: failure.description,
+                         policyPath: policy.path, policyHash: policy.hash, database: store.location,
+                         now: now, startedAt: started, finishedAt: started, rules: tallies)
+    }
+
     /// Checks every rule's planned count against its limits; all figures are reported at once.
     static func safetyViolations(_ tallies: [RuleTally], policy: Policy) -> [String] {
         var lines: [String] = []
@@ -185,14 +208,15 @@ public struct Enforcer: Sendable {
             if let percent = rule.safety.maxPercent, tally.tableRows > 0 {
                 let share = Double(tally.due) * 100 / Double(tally.tableRows)
                 if share > percent {
-                    lines.append("rule `\(tally.rule)`: \(tally.due) of \(tally.tableRows) rows of `\(tally.table)` (\(String(format: "%.1f", share))%), more than max_percent \(percent.formatted())%")
+                    lines.append("rule `\(tally.rule)`: \(tally.due) of \(tally.tableRows) rows of `\(tally.table)` (\(String(format: "%.2f", share))%), more than max_percent \(percent.formatted())%")
                 }
             }
         }
         return lines
     }
 
-    private func applyLocked(planPath: String, runID: String, mode: RunReport.Mode, wallClock: Date, allowMore: Bool) async throws -> RunReport {
+    private func applyLocked(planPath: String, runID: String, mode: RunReport.Mode, wallClock: Date, allowMore: Bool,
+                             stop: StopRequest = StopRequest()) async throws -> RunReport {
         let started = Date()
         guard let key else { throw EnforcementError.auditKey("no audit key loaded") }
         let chain = AuditChain(key: key)
@@ -234,6 +258,7 @@ public struct Enforcer: Sendable {
             var batch: [PlanDocument.Entry] = []
             func flush() async throws {
                 guard let first = batch.first else { return }
+                if stop.isRequested { throw StopRequest.Stopped() }
                 guard let index = tallies.firstIndex(where: { $0.rule == first.rule }),
                       let rule = policy.rules.first(where: { $0.id == first.rule }) else {
                     throw EnforcementError.refused("the plan names rule `\(first.rule)`, which the policy does not have")
@@ -250,6 +275,10 @@ public struct Enforcer: Sendable {
                 batch.append(entry)
             }
             try await flush()
+        } catch is StopRequest.Stopped {
+            status = .incomplete
+            message = "stopped on request between batches; committed batches stay, the next run finishes the work"
+            logger.notice("run stopped at a batch boundary", metadata: ["run": "\(runID)"])
         } catch {
             let failure = EnforcementError.from(error)
             status = .incomplete

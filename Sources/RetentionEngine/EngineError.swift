@@ -48,6 +48,19 @@ public enum EnforcementError: Error, CustomStringConvertible {
         }
     }
 
+    /// One line for a status display (systemd's STATUS=, logs).
+    public var summary: String {
+        switch self {
+        case .policyInvalid(let diagnostics):
+            let errors = diagnostics.filter { $0.severity == .error }
+            return "policy invalid (\(errors.count) error(s)), first: \(errors.first?.description ?? "")"
+        case .safetyLimit(let lines, _):
+            return "safety limit: " + (lines.first ?? "") + (lines.count > 1 ? " (and \(lines.count - 1) more)" : "")
+        default:
+            return String(description.split(separator: "\n").first ?? "")
+        }
+    }
+
     /// Maps store and policy errors onto the operator-facing kinds.
     public static func from(_ error: Error) -> EnforcementError {
         switch error {

@@ -14,6 +14,9 @@ struct PolicyOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Use this state directory instead of the policy's state_dir (systemd's $STATE_DIRECTORY is used when set).", valueName: "dir"))
     var stateDir: String?
 
+    @Option(name: .long, help: ArgumentHelp("Write reports into this directory instead of the policy's reports.dir.", valueName: "dir"))
+    var reportsDir: String?
+
     @Option(name: .long, help: ArgumentHelp("Act as if the time were this ISO-8601 instant, e.g. 2026-01-31T00:00:00Z (tests, reproducing a plan).", valueName: "time"))
     var now: String?
 
@@ -22,6 +25,9 @@ struct PolicyOptions: ParsableArguments {
 
     @Option(name: .long, help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
     var logLevel: String = "notice"
+
+    @Option(name: .long, help: ArgumentHelp("Log lines as text (under the journal: with syslog priorities, no timestamps) or json.", valueName: "format"))
+    var logFormat: LogFormat = .text
 
     func configPath() throws -> String {
         if let config { return config }
@@ -42,14 +48,16 @@ struct PolicyOptions: ParsableArguments {
     }
 
     func logger() -> Logger {
-        var logger = Logger(label: "retentiond") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .notice
-        return logger
+        let level = Logger.Level(rawValue: logLevel) ?? .notice
+        return Logger(label: "retentiond") { [logFormat] label in logFormat.handler(label: label, level: level) }
     }
 
     func validate() throws {
         if let batchSize, !(1...5000).contains(batchSize) {
             throw ValidationError("--batch-size must be between 1 and 5000")
+        }
+        if Logger.Level(rawValue: logLevel) == nil {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
     }
 
@@ -59,6 +67,7 @@ struct PolicyOptions: ParsableArguments {
         let override = stateDir ?? ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init)
         var (policy, diagnostics) = try PolicyParser(path: path, stateDirectoryOverride: override).parseFile()
         if let batchSize { policy.batchSize = batchSize }
+        if let reportsDir { policy.reportsDirectory = URL(fileURLWithPath: reportsDir).standardizedFileURL.path }
         return (policy, diagnostics)
     }
 
@@ -135,10 +144,15 @@ func reportingFailures(_ body: () async throws -> ExitStatus) async throws {
     if status != .success { throw ExitCode(status.rawValue) }
 }
 
+/// Under the journal, each line carries its syslog priority so errors are stored as errors.
+private let journalPrefixes = LogFormat.stderrIsJournal()
+
 func printError(_ message: String, prefix: Bool = true) {
-    FileHandle.standardError.write(Data(((prefix ? "retentiond: error: " : "") + message + "\n").utf8))
+    let priority = journalPrefixes ? "<3>" : ""
+    FileHandle.standardError.write(Data((priority + (prefix ? "retentiond: error: " : "") + message + "\n").utf8))
 }
 
 func printWarnings(_ diagnostics: [Diagnostic]) {
-    for d in diagnostics where d.severity == .warning { FileHandle.standardError.write(Data((d.description + "\n").utf8)) }
+    let priority = journalPrefixes ? "<4>" : ""
+    for d in diagnostics where d.severity == .warning { FileHandle.standardError.write(Data((priority + d.description + "\n").utf8)) }
 }

@@ -104,8 +104,8 @@ import Testing
     }
 
     @Test func badDurationsPointAtTheValue() {
-        let found = errors(Self.valid.replacingOccurrences(of: "after: 30 months", with: "after: 30 minutes"))
-        #expect(found == ["/etc/retentiond/policy.yaml:25:16: error: rule `prospect-anonymise`.after: unknown duration unit `minutes`; use y/years, mo/months, w/weeks, d/days or h/hours"])
+        let found = errors(Self.valid.replacingOccurrences(of: "after: 30 months", with: "after: 30 fortnights"))
+        #expect(found == ["/etc/retentiond/policy.yaml:25:16: error: rule `prospect-anonymise`.after: unknown duration unit `fortnights`; use y/years, mo/months, w/weeks, d/days, h/hours, min/minutes or s/seconds"])
     }
 
     @Test func yamlSyntaxErrorsCarryALine() {

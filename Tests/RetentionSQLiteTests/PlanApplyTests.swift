@@ -104,7 +104,7 @@ import RetentionStore
             _ = try await f.run()
             Issue.record("the safety limit did not stop the run")
         } catch let error as EnforcementError {
-            #expect(error.description.contains("4 of 7 rows of `people` (57.1%), more than max_percent 50%"))
+            #expect(error.description.contains("4 of 7 rows of `people` (57.14%), more than max_percent 50%"))
         }
     }
 

@@ -22,6 +22,8 @@ public struct Policy: Sendable {
     /// Storage formats declared for date columns, by `table.column`; others are introspected.
     public var dateFormats: [String: DateStorage]
     public var subjects: [Subject]
+    /// When `retentiond serve` runs; `Schedule.default` unless the policy says otherwise.
+    public var schedule: Schedule = .default
 
     public var rules: [RetentionRule] { subjects.flatMap(\.rules) }
 

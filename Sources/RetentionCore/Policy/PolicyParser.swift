@@ -197,7 +197,7 @@ private struct Reader {
     // MARK: The document
 
     static let topKeys = ["version", "time_zone", "fiscal_year", "database", "state_dir", "audit", "reports",
-                          "batch_size", "safety", "date_formats", "subjects"]
+                          "batch_size", "safety", "date_formats", "schedule", "subjects"]
 
     mutating func policy(_ map: Map, hash: String, stateDirectoryOverride: String?, policyPath: String) -> Policy? {
         checkKeys(map, allowed: Self.topKeys, in: "the policy")
@@ -302,10 +302,49 @@ private struct Reader {
             error(map.node, "missing `subjects`", hint: "declare the categories of people and their rules, see docs/policy.md")
         }
 
+        let schedule: Schedule = map.value("schedule").flatMap { self.schedule($0) } ?? Schedule.default
+
         guard let database else { return nil }
-        return Policy(path: policyPath, hash: hash, timeZone: timeZone, fiscalYearStart: fiscal, database: database,
-                      stateDirectory: stateDir, keyFile: keyFile, reportsDirectory: reportsDir, batchSize: batchSize,
-                      defaultSafety: defaultSafety, dateFormats: formats, subjects: subjects)
+        var policy = Policy(path: policyPath, hash: hash, timeZone: timeZone, fiscalYearStart: fiscal, database: database,
+                            stateDirectory: stateDir, keyFile: keyFile, reportsDirectory: reportsDir, batchSize: batchSize,
+                            defaultSafety: defaultSafety, dateFormats: formats, subjects: subjects)
+        policy.schedule = schedule
+        return policy
+    }
+
+    mutating func schedule(_ node: Node) -> Schedule? {
+        guard let map = mapping(node, "schedule") else { return nil }
+        checkKeys(map, allowed: ["every", "daily", "jitter", "run_at_start"], in: "schedule")
+        var kind: Schedule.Kind?
+        if let every = map.value("every"), let d = duration(every, "schedule.every") {
+            if let seconds = d.fixedSeconds, seconds >= 1 {
+                kind = .every(seconds: seconds)
+            } else {
+                error(every, "schedule.every must be a fixed length of at least one second", hint: "use days, hours, minutes or seconds, e.g. `every: 6h`")
+            }
+        }
+        if let daily = map.value("daily"), let text = string(daily, "schedule.daily") {
+            let parts = text.split(separator: ":").compactMap { Int($0) }
+            if kind != nil {
+                error(daily, "a schedule has either `every` or `daily`, not both")
+            } else if parts.count == 2, (0...23).contains(parts[0]), (0...59).contains(parts[1]) {
+                kind = .daily(hour: parts[0], minute: parts[1])
+            } else {
+                error(daily, "schedule.daily must be a time `HH:MM` in the policy's time zone", hint: "e.g. `daily: \"03:30\"`")
+            }
+        }
+        if kind == nil, map.value("every") == nil, map.value("daily") == nil {
+            error(node, "a schedule needs `every` or `daily`", hint: "e.g. `schedule: { daily: \"03:00\", jitter: 15min }`")
+        }
+        var jitter = 0
+        if let j = map.value("jitter"), let d = duration(j, "schedule.jitter") {
+            if let seconds = d.fixedSeconds { jitter = seconds } else { error(j, "schedule.jitter must be a fixed length (days, hours, minutes, seconds)") }
+        }
+        var atStart = false
+        if let s = map.value("run_at_start") {
+            if case .scalar(let scalar) = s, let b = Bool(scalar.string) { atStart = b } else { error(s, "run_at_start takes true or false") }
+        }
+        return kind.map { Schedule(kind: $0, jitterSeconds: jitter, runAtStart: atStart) }
     }
 
     func resolve(_ path: String, against base: String) -> String {

@@ -9,12 +9,16 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
     public var months: Int
     public var days: Int
     public var hours: Int
+    public var minutes: Int
+    public var seconds: Int
 
-    public init(years: Int = 0, months: Int = 0, days: Int = 0, hours: Int = 0) {
+    public init(years: Int = 0, months: Int = 0, days: Int = 0, hours: Int = 0, minutes: Int = 0, seconds: Int = 0) {
         self.years = years
         self.months = months
         self.days = days
         self.hours = hours
+        self.minutes = minutes
+        self.seconds = seconds
     }
 
     public enum ParseError: Error, Sendable, Equatable, CustomStringConvertible {
@@ -31,7 +35,7 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
             case .malformed(let text):
                 return "`\(text)` is not a duration; write a number and a unit, e.g. `3y`, `24 months` or `90 days`"
             case .unknownUnit(let unit):
-                return "unknown duration unit `\(unit)`; use y/years, mo/months, w/weeks, d/days or h/hours"
+                return "unknown duration unit `\(unit)`; use y/years, mo/months, w/weeks, d/days, h/hours, min/minutes or s/seconds"
             case .ambiguousUnit(let unit):
                 return "`\(unit)` is ambiguous (months or minutes?); write `mo` or `months`"
             case .negative:
@@ -65,6 +69,8 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
             case "w", "week", "weeks": result.days += amount * 7
             case "d", "day", "days": result.days += amount
             case "h", "hour", "hours": result.hours += amount
+            case "min", "mins", "minute", "minutes": result.minutes += amount
+            case "s", "sec", "secs", "second", "seconds": result.seconds += amount
             case "m": throw .ambiguousUnit(unit)
             default: throw .unknownUnit(unit)
             }
@@ -73,7 +79,14 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
         self = result
     }
 
-    public var isZero: Bool { years == 0 && months == 0 && days == 0 && hours == 0 }
+    public var isZero: Bool { years == 0 && months == 0 && days == 0 && hours == 0 && minutes == 0 && seconds == 0 }
+
+    /// The length in seconds of the parts that have a fixed length (days, hours, minutes, seconds);
+    /// nil when years or months make it depend on the calendar.
+    public var fixedSeconds: Int? {
+        guard years == 0, months == 0 else { return nil }
+        return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
+    }
 
     /// The moment this duration before `date`, in `calendar` (which carries the policy's time zone).
     public func before(_ date: Date, in calendar: Calendar) -> Date {
@@ -82,6 +95,8 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
         components.month = -months
         components.day = -days
         components.hour = -hours
+        components.minute = -minutes
+        components.second = -seconds
         // Foundation clamps to the end of a shorter month (31 March − 1 month = 28/29 February).
         return calendar.date(byAdding: components, to: date) ?? date
     }
@@ -92,6 +107,8 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
         if months != 0 { parts.append("\(months)mo") }
         if days != 0 { parts.append("\(days)d") }
         if hours != 0 { parts.append("\(hours)h") }
+        if minutes != 0 { parts.append("\(minutes)min") }
+        if seconds != 0 { parts.append("\(seconds)s") }
         return parts.isEmpty ? "0d" : parts.joined(separator: " ")
     }
 }

@@ -35,22 +35,14 @@ struct ApplyCommand: AsyncParsableCommand {
 }
 
 /// Runs an enforcing operation; when it is refused before any change (safety limit, lock, clock,
-/// plan mismatch), still writes a report saying so, with the planned figures when there are some.
+/// plan mismatch), still writes a report saying so.
 func reportingRefusal(_ enforcer: Enforcer, mode: RunReport.Mode, now: Date, _ body: () async throws -> RunReport) async throws -> RunReport {
     do {
         return try await body()
     } catch {
-        let failure = EnforcementError.from(error)
-        if [.safetyLimit, .refused, .locked].contains(failure.status) {
-            var tallies: [RuleTally] = []
-            if case .safetyLimit(_, let planned) = failure { tallies = planned }
-            let started = Date()
-            let report = RunReport(runID: Enforcer.makeRunID(now: started), mode: mode, status: .refused, message: failure.description,
-                                   policyPath: enforcer.policy.path, policyHash: enforcer.policy.hash, database: enforcer.store.location,
-                                   now: now, startedAt: started, finishedAt: started, rules: tallies)
-            if let paths = try? StateFiles.writeReport(report, directory: enforcer.policy.reportsDirectory) {
-                printError("refused; report: \(paths.markdown)")
-            }
+        if let report = enforcer.refusedReport(for: EnforcementError.from(error), mode: mode, now: now),
+           let paths = try? StateFiles.writeReport(report, directory: enforcer.policy.reportsDirectory) {
+            printError("refused; report: \(paths.markdown)")
         }
         throw error
     }

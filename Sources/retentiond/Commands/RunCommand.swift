@@ -25,6 +25,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Who runs, for the audit trail (default: retentiond/<Unix user>).", valueName: "name"))
     var actor: String?
 
+    @Option(name: .long, help: ArgumentHelp("After the run, write Prometheus metrics to this file (atomically; node_exporter textfile collector).", valueName: "file"))
+    var metricsFile: String?
+
     func run() async throws {
         try await reportingFailures {
             let who = actor ?? "retentiond/\(defaultActor())"
@@ -38,10 +41,25 @@ struct RunCommand: AsyncParsableCommand {
                 print("\ndry run: \(report.totalDue) record(s) due; nothing was changed.\nreport: \(paths.markdown)\n        \(paths.json)")
                 return report.totalDue > 0 ? .changesPlanned : .success
             }
-            let report = try await reportingRefusal(enforcer, mode: .run, now: now) {
-                try await enforcer.run(now: now, allowMore: allowMore)
+            var report: RunReport?
+            defer {
+                if let metricsFile {
+                    do {
+                        try MetricsFile.write(report: report, succeeded: report?.status == .complete, finishedAt: Date(), to: metricsFile)
+                    } catch {
+                        printError("cannot write the metrics file \(metricsFile): \(error)")
+                    }
+                }
             }
-            return try finishEnforcement(report, policy: enforcer.policy)
+            do {
+                report = try await reportingRefusal(enforcer, mode: .run, now: now) {
+                    try await enforcer.run(now: now, allowMore: allowMore)
+                }
+            } catch {
+                report = enforcer.refusedReport(for: EnforcementError.from(error), mode: .run, now: now)
+                throw error
+            }
+            return try finishEnforcement(report!, policy: enforcer.policy)
         }
     }
 }

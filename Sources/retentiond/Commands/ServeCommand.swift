@@ -1,0 +1,43 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RetentionCore
+import RetentionEngine
+import ServiceLifecycle
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run as a long-lived service, enforcing the policy on the schedule it gives (systemd Type=notify).",
+        discussion: """
+            The policy's `schedule:` says when (default: daily at 03:00 in its time zone, up to 15 minutes later). Each run is exactly \
+            `retentiond run`. SIGTERM or SIGINT stop at the next batch boundary (committed batches stay); SIGHUP re-reads the policy, \
+            keeping the old one if the new one is invalid. Under systemd: READY=1 once the policy is valid and the database answers, \
+            STATUS= after each run, WATCHDOG=1 at half of WatchdogSec=, STOPPING=1 on shutdown. A policy that is invalid at start \
+            exits with status 3 before READY.
+            """
+    )
+
+    @OptionGroup var options: PolicyOptions
+
+    @Option(name: .long, help: ArgumentHelp("After each run, write Prometheus metrics to this file (atomically; node_exporter textfile collector).", valueName: "file"))
+    var metricsFile: String?
+
+    func run() async throws {
+        try await reportingFailures {
+            let logger = options.logger()
+            let options = self.options
+            let load: EnforcementService.Loader = {
+                let (enforcer, diagnostics) = try await options.loadEnforcer(readOnly: false, createKey: true, actor: "retentiond/serve")
+                for d in diagnostics where d.severity == .warning { logger.warning("\(d.description)") }
+                return enforcer
+            }
+            let service = EnforcementService(enforcer: try await load(), load: load, notifier: SystemdNotifier(),
+                                             metricsPath: metricsFile, logger: logger)
+            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+                services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+            return .success
+        }
+    }
+}

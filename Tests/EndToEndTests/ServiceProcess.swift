@@ -1,0 +1,81 @@
+import Foundation
+
+/// A Unix datagram socket standing in for systemd's notification socket.
+final class NotifySocket {
+    let path: String
+    private let fd: Int32
+    private(set) var messages: [String] = []
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString.prefix(8)).sock").path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
+        var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit {
+        close(fd)
+        unlink(path)
+    }
+
+    /// Receives until a message satisfies `predicate` or `seconds` pass; returns that message.
+    @discardableResult
+    func waitFor(_ seconds: Double, _ predicate: (String) -> Bool) -> String? {
+        let deadline = Date().addingTimeInterval(seconds)
+        if let found = messages.first(where: predicate) { return found }
+        var buffer = [UInt8](repeating: 0, count: 8192)
+        while Date() < deadline {
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n > 0 {
+                let message = String(decoding: buffer[0..<n], as: UTF8.self)
+                messages.append(message)
+                if predicate(message) { return message }
+            }
+        }
+        return nil
+    }
+}
+
+/// `retentiond serve` started as systemd would start it.
+final class ServiceProcess {
+    let process = Process()
+    let stderrPath: String
+
+    init(arguments: [String], in directory: URL, notify: NotifySocket, watchdogMicroseconds: Int? = nil) throws {
+        stderrPath = directory.appendingPathComponent("serve-\(UUID().uuidString.prefix(8)).err").path
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.executableURL = BinaryRunner.binary
+        process.arguments = ["serve"] + arguments
+        process.currentDirectoryURL = directory
+        var environment = ProcessInfo.processInfo.environment
+        environment["NOTIFY_SOCKET"] = notify.path
+        environment.removeValue(forKey: "STATE_DIRECTORY")
+        environment.removeValue(forKey: "JOURNAL_STREAM")
+        if let watchdogMicroseconds { environment["WATCHDOG_USEC"] = String(watchdogMicroseconds) } else { environment.removeValue(forKey: "WATCHDOG_USEC") }
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        try process.run()
+    }
+
+    deinit { if process.isRunning { process.terminate() } }
+
+    func signal(_ number: Int32) { kill(process.processIdentifier, number) }
+
+    /// Waits for the process to exit; nil if it is still running after `seconds`.
+    func exitStatus(within seconds: Double) -> Int32? {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { usleep(20_000) }
+        return process.isRunning ? nil : process.terminationStatus
+    }
+
+    var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+}

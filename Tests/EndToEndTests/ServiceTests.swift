@@ -1,0 +1,208 @@
+import Foundation
+import GRDB
+import RetentionCore
+import Testing
+
+/// `retentiond serve` under a stand-in for systemd, and what a timer-run leaves for monitoring.
+@Suite struct ServiceTests {
+    static func policy(schedule: String, batchSize: Int = 500) -> String {
+        """
+        version: 1
+        time_zone: Europe/Paris
+        state_dir: .
+        database: { sqlite: crm.sqlite }
+        batch_size: \(batchSize)
+        safety: { max_percent: 100 }
+        schedule: \(schedule)
+        subjects:
+          contacts:
+            table: contacts
+            key: id
+            rules:
+              - id: contact-purge
+                register: "Prospection"
+                legal_basis: "legitimate interest, 3 years"
+                clock: last_seen
+                after: 3y
+                action: purge
+        """
+    }
+
+    @Test func itTellsSystemdItIsReadyKeepsTheWatchdogFedAndStopsCleanly() throws {
+        let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h }"))
+        let notify = try NotifySocket()
+        let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify, watchdogMicroseconds: 200_000)
+        #expect(notify.waitFor(10) { $0.contains("READY=1") } != nil, "no READY=1: \(service.stderr)")
+        #expect(notify.waitFor(3) { $0.contains("WATCHDOG=1") } != nil)
+        service.signal(SIGTERM)
+        #expect(notify.waitFor(5) { $0.contains("STOPPING=1") } != nil)
+        #expect(service.exitStatus(within: 5) == 0)
+        let ready = try #require(notify.messages.firstIndex { $0.contains("READY=1") })
+        let stopping = try #require(notify.messages.firstIndex { $0.contains("STOPPING=1") })
+        #expect(ready < stopping)
+    }
+
+    @Test func anInvalidPolicyAtStartExitsThreeBeforeReady() throws {
+        let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h }").replacingOccurrences(of: "clock: last_seen", with: "clock: last_sen"))
+        let notify = try NotifySocket()
+        let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify)
+        #expect(service.exitStatus(within: 10) == 3)
+        #expect(!notify.messages.contains { $0.contains("READY=1") })
+        #expect(service.stderr.contains("has no column `last_sen`"))
+    }
+
+    @Test func sigtermInTheMiddleOfALargeRunLeavesOnlyWholeBatchesAndTheNextRunFinishes() throws {
+        let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h, run_at_start: true }", batchSize: 2))
+        let total = 20_000
+        try w.execute("DELETE FROM contacts; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(total)) INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', NULL, '2019-01-01' FROM n;")
+        let notify = try NotifySocket()
+        let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify)
+        #expect(notify.waitFor(20) { $0.contains("STATUS=running") } != nil, "\(service.stderr)")
+
+        // Wait until some batches are committed, then ask the service to stop.
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(5)
+        let reader = try DatabaseQueue(path: w.database, configuration: config)
+        let deadline = Date().addingTimeInterval(30)
+        while Date() < deadline {
+            let purged = try reader.read { db -> Int in
+                guard try db.tableExists("retentiond_audit") else { return 0 }
+                return try Int.fetchOne(db, sql: "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") ?? 0
+            }
+            if purged > 0 { break }
+            usleep(20_000)
+        }
+        service.signal(SIGTERM)
+        #expect(service.exitStatus(within: 30) == 0, "\(service.stderr)")
+
+        let remaining = try reader.read { try Int64.fetchAll($0, sql: "SELECT id FROM contacts ORDER BY id") }
+        let refs = try reader.read { try String.fetchAll($0, sql: "SELECT subject_ref FROM retentiond_audit WHERE action = 'purge'") }
+        try reader.close()
+        let deleted = Set(Int64(1)...Int64(total)).subtracting(remaining)
+        #expect(!deleted.isEmpty && deleted.count < total, "the stop must land in the middle of the run (deleted \(deleted.count))")
+        #expect(deleted.count % 2 == 0, "only whole batches of 2 are applied")
+        let key = try AuditKey.load(path: w.dir.appendingPathComponent("audit.key").path, createIfMissing: false).key
+        let chain = AuditChain(key: key)
+        #expect(Set(refs) == Set(deleted.map { chain.reference(table: "contacts", key: RecordKey([.integer($0)])) }),
+                "every deleted record has its audit entry and no other has one")
+        #expect(service.stderr.contains("run stopped at a batch boundary"))
+
+        let next = try w.run(["run", "--batch-size", "1000"])
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(try w.count("SELECT count(*) FROM contacts") == 0)
+        #expect(try w.run(["audit", "verify"]).status == 0)
+    }
+
+    @Test func sighupWithABrokenPolicyKeepsTheServiceOnTheOldOne() throws {
+        let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h }"))
+        let notify = try NotifySocket()
+        let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify)
+        #expect(notify.waitFor(10) { $0.contains("READY=1") } != nil)
+        let valid = try String(contentsOfFile: w.policy, encoding: .utf8)
+        try valid.replacingOccurrences(of: "after: 3y", with: "after: 3 eons").write(toFile: w.policy, atomically: true, encoding: .utf8)
+        service.signal(SIGHUP)
+        let failed = notify.waitFor(10) { $0.contains("policy reload failed") }
+        #expect(failed?.contains("still enforcing the previous policy") == true)
+        #expect(service.process.isRunning)
+        #expect(service.stderr.contains("unknown duration unit `eons`"))
+
+        try valid.replacingOccurrences(of: "after: 3y", with: "after: 4y").write(toFile: w.policy, atomically: true, encoding: .utf8)
+        service.signal(SIGHUP)
+        #expect(notify.waitFor(10) { $0.contains("STATUS=policy reloaded") } != nil)
+        service.signal(SIGTERM)
+        #expect(service.exitStatus(within: 10) == 0)
+    }
+
+    /// Parses the Prometheus text exposition format strictly enough to catch a malformed file.
+    static func parseMetrics(_ text: String) throws -> [String: Double] {
+        var typed = Set<String>()
+        var samples: [String: Double] = [:]
+        let sample = try Regex(#"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*")*\})? (-?[0-9.]+(?:[eE][-+]?[0-9]+)?)$"#)
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
+            if line.hasPrefix("# TYPE ") {
+                let parts = line.split(separator: " ")
+                #expect(parts.count == 4 && ["gauge", "counter"].contains(parts[3]), "bad TYPE line: \(line)")
+                typed.insert(String(parts[2]))
+            } else if line.hasPrefix("# HELP ") {
+                continue
+            } else {
+                let match = try #require(try sample.wholeMatch(in: String(line)), "not a sample line: \(line)")
+                let name = String(match.output[1].substring!)
+                #expect(typed.contains(name), "\(name) has no TYPE line before it")
+                samples[name + (match.output[2].substring.map(String.init) ?? "")] = Double(String(match.output[3].substring!))
+            }
+        }
+        #expect(text.hasSuffix("\n"))
+        return samples
+    }
+
+    @Test func theMetricsFileParsesAndMatchesTheReport() throws {
+        let w = try Workspace()
+        let metrics = w.dir.appendingPathComponent("retentiond.prom").path
+        #expect(try w.run(["run", "--metrics-file", metrics, "--now", "2026-06-01T00:00:00Z"]).status == 0)
+        let samples = try Self.parseMetrics(try String(contentsOfFile: metrics, encoding: .utf8))
+        let reports = w.dir.appendingPathComponent("reports")
+        let json = try #require(try FileManager.default.contentsOfDirectory(atPath: reports.path).first { $0.hasSuffix(".json") })
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: reports.appendingPathComponent(json))) as! [String: Any]
+        let rule = (report["rules"] as! [[String: Any]])[0]
+        for field in ["due", "flagged", "anonymised", "purged", "stale"] {
+            #expect(samples["retentiond_records_\(field){rule=\"contact-purge\"}"] == Double(rule[field] as! Int), "\(field)")
+        }
+        #expect(samples["retentiond_records_purged{rule=\"contact-purge\"}"] == 2)
+        #expect(samples["retentiond_run_failures_total"] == 0)
+        #expect(samples["retentiond_last_run_success"] == 1)
+        let lastSuccess = try #require(samples["retentiond_last_success_timestamp_seconds"])
+        #expect(abs(lastSuccess - Date().timeIntervalSince1970) < 120)
+
+        // A refused run counts as a failure and leaves the last success where it was.
+        #expect(try w.run(["run", "--metrics-file", metrics, "--now", "2026-05-01T00:00:00Z"]).status == 8)
+        let after = try Self.parseMetrics(try String(contentsOfFile: metrics, encoding: .utf8))
+        #expect(after["retentiond_run_failures_total"] == 1)
+        #expect(after["retentiond_last_run_success"] == 0)
+        #expect(after["retentiond_last_success_timestamp_seconds"] == lastSuccess)
+        let mode = try FileManager.default.attributesOfItem(atPath: metrics)[.posixPermissions] as? Int
+        #expect(mode == 0o644, "node_exporter must be able to read it")
+    }
+
+    @Test func underTheJournalLinesCarrySyslogPrioritiesAndNoTimestamps() throws {
+        let w = try Workspace()
+        try w.execute("DROP INDEX contacts_last_seen")
+        let process = Process()
+        process.executableURL = BinaryRunner.binary
+        process.arguments = ["check", "--config", w.policy]
+        let err = Pipe()
+        var info = stat()
+        fstat(err.fileHandleForWriting.fileDescriptor, &info)
+        var environment = ProcessInfo.processInfo.environment
+        environment["JOURNAL_STREAM"] = "\(info.st_dev):\(info.st_ino)"
+        process.environment = environment
+        process.standardError = err
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        try err.fileHandleForWriting.close()
+        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let lines = text.split(separator: "\n")
+        #expect(!lines.isEmpty)
+        #expect(lines.allSatisfy { $0.hasPrefix("<4>") }, "\(text)")
+        #expect(text.contains("no index starts with `contacts.last_seen`"))
+    }
+
+    @Test func jsonLogsAreOneObjectPerLine() throws {
+        let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h }"))
+        let notify = try NotifySocket()
+        let service = try ServiceProcess(arguments: ["--config", w.policy, "--log-format", "json", "--log-level", "info"], in: w.dir, notify: notify)
+        #expect(notify.waitFor(10) { $0.contains("READY=1") } != nil)
+        service.signal(SIGTERM)
+        #expect(service.exitStatus(within: 10) == 0)
+        let lines = service.stderr.split(separator: "\n")
+        #expect(lines.count >= 2)
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["level"] != nil && object?["message"] != nil, "\(line)")
+        }
+        #expect(service.stderr.contains("\"message\":\"ready\""))
+    }
+}
