@@ -66,13 +66,19 @@ final class Workspace {
                 """)
         }
         try queue.close()
+        try (policyBody ?? Self.policy(maxRecords: maxRecords)).write(toFile: policy, atomically: true, encoding: .utf8)
+    }
+
+    /// A policy purging contacts not seen for 3 years, with the options the tests vary.
+    static func policy(maxRecords: Int? = nil, batchSize: Int = 500, schedule: String? = nil) -> String {
         let safety = maxRecords.map { "\n        safety: { max_records: \($0) }" } ?? ""
-        try (policyBody ?? """
+        return """
             version: 1
             time_zone: Europe/Paris
             state_dir: .
             database: { sqlite: crm.sqlite }
-            safety: { max_percent: 100 }
+            batch_size: \(batchSize)
+            safety: { max_percent: 100 }\(schedule.map { "\nschedule: \($0)" } ?? "")
             subjects:
               contacts:
                 table: contacts
@@ -84,7 +90,7 @@ final class Workspace {
                     clock: last_seen
                     after: 3y
                     action: purge\(safety)
-            """).write(toFile: policy, atomically: true, encoding: .utf8)
+            """
     }
 
     deinit { try? FileManager.default.removeItem(at: dir) }

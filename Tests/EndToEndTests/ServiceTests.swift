@@ -6,26 +6,7 @@ import Testing
 /// `retentiond serve` under a stand-in for systemd, and what a timer-run leaves for monitoring.
 @Suite struct ServiceTests {
     static func policy(schedule: String, batchSize: Int = 500) -> String {
-        """
-        version: 1
-        time_zone: Europe/Paris
-        state_dir: .
-        database: { sqlite: crm.sqlite }
-        batch_size: \(batchSize)
-        safety: { max_percent: 100 }
-        schedule: \(schedule)
-        subjects:
-          contacts:
-            table: contacts
-            key: id
-            rules:
-              - id: contact-purge
-                register: "Prospection"
-                legal_basis: "legitimate interest, 3 years"
-                clock: last_seen
-                after: 3y
-                action: purge
-        """
+        Workspace.policy(batchSize: batchSize, schedule: schedule)
     }
 
     @Test func itTellsSystemdItIsReadyKeepsTheWatchdogFedAndStopsCleanly() throws {

@@ -36,13 +36,17 @@ struct ApplyCommand: AsyncParsableCommand {
 
 /// Runs an enforcing operation; when it is refused before any change (safety limit, lock, clock,
 /// plan mismatch), still writes a report saying so.
-func reportingRefusal(_ enforcer: Enforcer, mode: RunReport.Mode, now: Date, _ body: () async throws -> RunReport) async throws -> RunReport {
+/// `onRefusal` receives that report (for the metrics file).
+func reportingRefusal(_ enforcer: Enforcer, mode: RunReport.Mode, now: Date, onRefusal: (RunReport) -> Void = { _ in },
+                      _ body: () async throws -> RunReport) async throws -> RunReport {
     do {
         return try await body()
     } catch {
-        if let report = enforcer.refusedReport(for: EnforcementError.from(error), mode: mode, now: now),
-           let paths = try? StateFiles.writeReport(report, directory: enforcer.policy.reportsDirectory) {
-            printError("refused; report: \(paths.markdown)")
+        if let report = enforcer.refusedReport(for: EnforcementError.from(error), mode: mode, now: now) {
+            onRefusal(report)
+            if let paths = try? StateFiles.writeReport(report, directory: enforcer.policy.reportsDirectory) {
+                printError("refused; report: \(paths.markdown)")
+            }
         }
         throw error
     }

@@ -51,13 +51,8 @@ struct RunCommand: AsyncParsableCommand {
                     }
                 }
             }
-            do {
-                report = try await reportingRefusal(enforcer, mode: .run, now: now) {
-                    try await enforcer.run(now: now, allowMore: allowMore)
-                }
-            } catch {
-                report = enforcer.refusedReport(for: EnforcementError.from(error), mode: .run, now: now)
-                throw error
+            report = try await reportingRefusal(enforcer, mode: .run, now: now, onRefusal: { report = $0 }) {
+                try await enforcer.run(now: now, allowMore: allowMore)
             }
             return try finishEnforcement(report!, policy: enforcer.policy)
         }
