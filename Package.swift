@@ -14,6 +14,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
     ],
     targets: [
         .target(
@@ -32,6 +34,14 @@ let package = Package(
             ]
         ),
         .target(
+            name: "RetentionPostgres",
+            dependencies: [
+                "RetentionStore",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ]
+        ),
+        .target(
             name: "RetentionEngine",
             dependencies: [
                 "RetentionCore", "RetentionStore",
@@ -43,7 +53,7 @@ let package = Package(
         .executableTarget(
             name: "retentiond",
             dependencies: [
-                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionEngine",
+                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -55,6 +65,13 @@ let package = Package(
             dependencies: [
                 "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionEngine",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "StoreContractTests",
+            dependencies: [
+                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionEngine",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

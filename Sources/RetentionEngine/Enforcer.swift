@@ -152,7 +152,7 @@ public struct Enforcer: Sendable {
     /// Plans and applies in one go, under the run lock: what the timer runs.
     /// `stop` is asked before each batch: when it says yes, the run ends at that batch boundary.
     public func run(now: Date, allowMore: Bool, stop: StopRequest = StopRequest()) async throws -> RunReport {
-        let lock = try store.acquireRunLock()
+        let lock = try await store.acquireRunLock()
         defer { withExtendedLifetime(lock) {} }
         try await refuseIfClockWentBack(now: now)
         let runID = Self.makeRunID(now: Date())
@@ -172,7 +172,7 @@ public struct Enforcer: Sendable {
 
     /// Applies a saved plan: re-checks each entry, skips stale ones, refuses a plan made elsewhere.
     public func apply(planPath: String, wallClock: Date, allowMore: Bool) async throws -> RunReport {
-        let lock = try store.acquireRunLock()
+        let lock = try await store.acquireRunLock()
         defer { withExtendedLifetime(lock) {} }
         try await refuseIfClockWentBack(now: wallClock)
         return try await applyLocked(planPath: planPath, runID: Self.makeRunID(now: Date()), mode: .apply, wallClock: wallClock, allowMore: allowMore)

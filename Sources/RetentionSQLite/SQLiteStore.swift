@@ -75,7 +75,7 @@ public final class SQLiteStore: RecordStore {
     }
 
     /// A lock file beside the database: whoever can change the database can take it.
-    public func acquireRunLock() throws -> RunLock {
+    public func acquireRunLock() async throws -> any RunLockHandle {
         try RunLock.acquire(path: path + ".retentiond-lock")
     }
 

@@ -13,8 +13,9 @@ public protocol RecordStore: Sendable {
     func transaction<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T
     /// After purges: make sure deleted values do not linger in database files (checkpoint, etc.).
     func scrubFreedSpace() async throws
-    /// Takes the single-run lock for this database, or throws `RunLocked.held` at once.
-    func acquireRunLock() throws -> RunLock
+    /// Takes the single-run lock for this database, or throws `RunLocked.held` at once. The lock
+    /// is held until the returned handle is released.
+    func acquireRunLock() async throws -> any RunLockHandle
 }
 
 /// The operations of one read or one transaction.

@@ -4,7 +4,7 @@ import Foundation
 ///
 /// For SQLite it is an advisory `flock` on a file beside the database: the kernel releases it if
 /// the process dies, so a crashed run never leaves a stale lock behind.
-public final class RunLock: @unchecked Sendable {
+public final class RunLock: RunLockHandle, @unchecked Sendable {
     private let fd: Int32
     public let path: String
 
@@ -36,6 +36,9 @@ public final class RunLock: @unchecked Sendable {
         close(fd)
     }
 }
+
+/// A held run lock; released when the last reference goes.
+public protocol RunLockHandle: AnyObject, Sendable {}
 
 /// Why a run lock could not be taken.
 public enum RunLocked: Error, CustomStringConvertible {

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import RetentionCore
 import RetentionEngine
+import RetentionPostgres
 import RetentionSQLite
 import RetentionStore
 
@@ -71,21 +72,27 @@ struct PolicyOptions: ParsableArguments {
         return (policy, diagnostics)
     }
 
-    func openStore(_ policy: Policy, readOnly: Bool) throws -> any RecordStore {
-        switch policy.database {
-        case .sqlite(let path): return try SQLiteStore(path: path, readOnly: readOnly)
-        }
+    func openStore(_ policy: Policy, readOnly: Bool) async throws -> any RecordStore {
+        try await openDatabase(policy.database, readOnly: readOnly, logger: logger())
     }
 
     /// Parses, opens and validates: what every enforcing command starts with.
     func loadEnforcer(readOnly: Bool, createKey: Bool, actor: String) async throws -> (Enforcer, [Diagnostic]) {
         let (policy, parseWarnings) = try loadPolicy()
-        let store = try openStore(policy, readOnly: readOnly)
+        let store = try await openStore(policy, readOnly: readOnly)
         let (resolved, diagnostics) = try await Enforcer.validate(policy, store: store)
         let all = parseWarnings + diagnostics
         guard let resolved else { throw EnforcementError.policyInvalid(all) }
         let key = try await loadKey(policy: policy, store: store, create: createKey)
         return (Enforcer(resolved: resolved, store: store, key: key, actor: actor, logger: logger()), all)
+    }
+}
+
+/// Opens the store for a database location: SQLite or PostgreSQL.
+func openDatabase(_ database: DatabaseLocation, readOnly: Bool, logger: Logger) async throws -> any RecordStore {
+    switch database {
+    case .sqlite(let path): return try SQLiteStore(path: path, readOnly: readOnly)
+    case .postgres(let location): return try await PostgresStore(settings: location, readOnly: readOnly, logger: logger)
     }
 }
 

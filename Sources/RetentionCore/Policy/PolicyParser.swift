@@ -236,11 +236,15 @@ private struct Reader {
 
         var database: DatabaseLocation?
         if let node = map.value("database"), let db = mapping(node, "database") {
-            checkKeys(db, allowed: ["sqlite"], in: "database")
-            if let p = db.value("sqlite"), let s = string(p, "database.sqlite") {
+            checkKeys(db, allowed: ["sqlite", "postgres"], in: "database")
+            if db.pairs.count != 1 {
+                error(node, "database is either `sqlite: PATH` or `postgres: { … }`")
+            } else if let p = db.value("sqlite"), let s = string(p, "database.sqlite") {
                 database = .sqlite(path: resolve(s, against: stateDir))
-            } else {
-                error(node, "database needs `sqlite: PATH`", hint: "a relative path is taken from state_dir")
+            } else if let p = db.value("postgres") {
+                database = postgres(p, stateDir: stateDir).map(DatabaseLocation.postgres)
+            } else if db.value("sqlite") == nil {
+                error(node, "database needs `sqlite: PATH` or `postgres: { host, database, user, … }`", hint: "a relative path is taken from state_dir")
             }
         } else if map.value("database") == nil {
             error(map.node, "missing `database`", hint: "add `database: { sqlite: crm.sqlite }`")
@@ -345,6 +349,35 @@ private struct Reader {
             if case .scalar(let scalar) = s, let b = Bool(scalar.string) { atStart = b } else { error(s, "run_at_start takes true or false") }
         }
         return kind.map { Schedule(kind: $0, jitterSeconds: jitter, runAtStart: atStart) }
+    }
+
+    static let postgresKeys = ["host", "port", "socket", "database", "user", "password_file", "password_env", "tls"]
+
+    mutating func postgres(_ node: Node, stateDir: String) -> PostgresLocation? {
+        guard let map = mapping(node, "database.postgres") else { return nil }
+        checkKeys(map, allowed: Self.postgresKeys + ["password"], in: "database.postgres")
+        if map.value("password") != nil {
+            error(map.pairs.first { $0.key == "password" }!.keyNode, "a password never goes in the policy file",
+                  hint: "use `password_file: PATH` (or a systemd credential named db-password) or `password_env: VARIABLE`")
+        }
+        let database = string(map.value("database"), "database.postgres.database")
+        let user = string(map.value("user"), "database.postgres.user")
+        if map.value("database") == nil { error(node, "database.postgres needs `database`") }
+        if map.value("user") == nil { error(node, "database.postgres needs `user`") }
+        var tls = PostgresLocation.TLSMode.prefer
+        if let t = map.value("tls"), let text = string(t, "tls") {
+            if let mode = PostgresLocation.TLSMode(rawValue: text) { tls = mode } else {
+                error(t, "unknown tls mode `\(text)`", hint: "use disable, prefer, require or verify-full")
+            }
+        }
+        let socket = map.value("socket").flatMap { string($0, "socket") }
+        guard let database, let user else { return nil }
+        return PostgresLocation(host: map.value("host").flatMap { string($0, "host") } ?? "localhost",
+                                port: map.value("port").flatMap { int($0, "port", min: 1) } ?? 5432,
+                                socketDirectory: socket, database: database, user: user,
+                                passwordFile: map.value("password_file").flatMap { string($0, "password_file") }.map { resolve($0, against: stateDir) },
+                                passwordEnvironment: map.value("password_env").flatMap { string($0, "password_env") },
+                                tls: socket == nil ? tls : .disable)
     }
 
     func resolve(_ path: String, against base: String) -> String {

@@ -32,6 +32,10 @@ public enum DateCodec {
             return .integer(Int64((date.timeIntervalSince1970 * 1000).rounded(.down)))
         case .julian:
             return .real(date.timeIntervalSince1970 / 86_400 + 2_440_587.5)
+        case .date, .timestamp:
+            return render(date, storage: .iso8601, layout: .local(separator: " "), calendar: calendar)
+        case .timestamptz:
+            return render(date, storage: .iso8601, layout: .utc(separator: "T"), calendar: calendar)
         case .iso8601:
             var cal = calendar
             let separator: String
@@ -63,7 +67,8 @@ public enum DateCodec {
         case (.unixMilliseconds, .integer(let ms)): return Date(timeIntervalSince1970: TimeInterval(ms) / 1000)
         case (.julian, .real(let j)): return Date(timeIntervalSince1970: (j - 2_440_587.5) * 86_400)
         case (.julian, .integer(let j)): return Date(timeIntervalSince1970: (Double(j) - 2_440_587.5) * 86_400)
-        case (.iso8601, .text(let text)): return parseISO(text, calendar: calendar)
+        case (.iso8601, .text(let text)), (.date, .text(let text)), (.timestamp, .text(let text)), (.timestamptz, .text(let text)):
+            return parseISO(text, calendar: calendar)
         default: return nil
         }
     }

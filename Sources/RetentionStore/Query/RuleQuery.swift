@@ -53,8 +53,9 @@ public struct RuleQuery: Sendable {
     public var keyColumns: [String]
     public var filter: [FilterCondition]
     public var clock: ClockPredicate
-    /// `until` consents with `now` rendered for the column; `flag` consents need no value.
-    public var consentUntil: [(column: String, now: SQLValue)]
+    /// `until` consents with `now` rendered for the column (and cast for native date columns);
+    /// `flag` consents need no value.
+    public var consentUntil: [(column: String, now: SQLValue, cast: String?)]
     public var consentFlags: [String]
     /// Related tables that keep the record: any row (clock nil) or a row whose clock is not yet past.
     public var related: [(table: String, foreignKey: [String], clock: ClockPredicate?)]
@@ -70,7 +71,7 @@ public struct RuleQuery: Sendable {
     public var holdTime: Date
 
     public init(ruleID: String, table: String, keyColumns: [String], filter: [FilterCondition], clock: ClockPredicate,
-                consentUntil: [(column: String, now: SQLValue)], consentFlags: [String],
+                consentUntil: [(column: String, now: SQLValue, cast: String?)], consentFlags: [String],
                 related: [(table: String, foreignKey: [String], clock: ClockPredicate?)], childPaths: [[ChildLink]],
                 undeclaredReferences: [ForeignKey], fieldColumns: [String], reviewColumns: [String], toolTablesExist: Bool, holdTime: Date) {
         self.ruleID = ruleID

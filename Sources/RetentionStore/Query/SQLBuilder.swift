@@ -62,16 +62,18 @@ public struct SQLBuilder {
             var alternatives: [String] = []
             for (i, col) in cols.enumerated() {
                 let earlierNull = cols[..<i].map { "\($0) IS NULL" }
-                let test = earlierNull + ["\(col) IS NOT NULL", "\(col) < \(bind(clock.bounds[i]))"]
+                let test = earlierNull + ["\(col) IS NOT NULL", "\(col) < \(bind(clock.bounds[i]))\(Self.cast(clock.columns[i]))"]
                 alternatives.append("(" + test.joined(separator: " AND ") + ")")
             }
             return "(" + alternatives.joined(separator: " OR ") + ")"
         case .latest:
             let anyPresent = "(" + cols.map { "\($0) IS NOT NULL" }.joined(separator: " OR ") + ")"
-            let eachPast = cols.enumerated().map { i, col in "(\(col) IS NULL OR \(col) < \(bind(clock.bounds[i])))" }
+            let eachPast = cols.enumerated().map { i, col in "(\(col) IS NULL OR \(col) < \(bind(clock.bounds[i]))\(Self.cast(clock.columns[i])))" }
             return "(" + ([anyPresent] + eachPast).joined(separator: " AND ") + ")"
         }
     }
+
+    static func cast(_ column: DateColumn) -> String { column.storage.sqlCast.map { "::\($0)" } ?? "" }
 
     public mutating func filter(_ alias: String, _ conditions: [FilterCondition]) -> [String] {
         conditions.map { condition in
@@ -111,7 +113,9 @@ public struct SQLBuilder {
         var select = q.keyColumns.map { Self.qualified(s, $0) }
         select += q.clock.columns.map { Self.qualified(s, $0.name) }
 
-        var consent: [String] = q.consentUntil.map { "(\(Self.qualified(s, $0.column)) IS NOT NULL AND \(Self.qualified(s, $0.column)) > \(bind($0.now)))" }
+        var consent: [String] = q.consentUntil.map {
+            "(\(Self.qualified(s, $0.column)) IS NOT NULL AND \(Self.qualified(s, $0.column)) > \(bind($0.now))\($0.cast.map { "::\($0)" } ?? ""))"
+        }
         consent += q.consentFlags.map { dialect.flagIsSet(Self.qualified(s, $0)) }
         select.append(consent.isEmpty ? "0" : "CASE WHEN " + consent.joined(separator: " OR ") + " THEN 1 ELSE 0 END")
 
@@ -186,12 +190,15 @@ public struct SQLBuilder {
     }
 
     /// One `UPDATE` for a whole batch: new values travel in a `VALUES` list joined on the key.
-    public mutating func anonymise(table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])]) -> String {
+    /// `casts` (PostgreSQL) gives each field's column type: values travel as text or integers and
+    /// are cast back to the column's type.
+    public mutating func anonymise(table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])],
+                                   casts: [String]? = nil) -> String {
         let values = rows.map { key, newValues in
             "(" + (key.values + newValues).map { bind($0) }.joined(separator: ", ") + ")"
         }
         let k = keyColumns.count
-        let sets = fields.enumerated().map { i, f in "\(Self.quote(f)) = v.column\(k + i + 1)" }
+        let sets = fields.enumerated().map { i, f in "\(Self.quote(f)) = v.column\(k + i + 1)" + (casts.map { "::\($0[i])" } ?? "") }
         let join = keyColumns.enumerated().map { i, c in "\(Self.quote(table)).\(Self.quote(c)) = v.column\(i + 1)" }
         return "UPDATE \(Self.quote(table)) SET " + sets.joined(separator: ", ")
             + " FROM (VALUES " + values.joined(separator: ", ") + ") AS v WHERE " + join.joined(separator: " AND ")

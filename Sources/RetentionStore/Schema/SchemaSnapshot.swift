@@ -73,16 +73,20 @@ public struct ColumnInfo: Sendable {
     public var name: String
     public var declaredType: String
     public var notNull: Bool
+    /// Set by stores whose columns have real date types (PostgreSQL's date, timestamp, timestamptz).
+    public var nativeDateStorage: DateStorage?
 
-    public init(name: String, declaredType: String, notNull: Bool) {
+    public init(name: String, declaredType: String, notNull: Bool, nativeDateStorage: DateStorage? = nil) {
         self.name = name
         self.declaredType = declaredType
         self.notNull = notNull
+        self.nativeDateStorage = nativeDateStorage
     }
 
     /// How a date in this column is stored when the policy does not say: integers are Unix
     /// seconds, reals Julian days, and everything else ISO-8601 text.
     public var inferredDateStorage: DateStorage {
+        if let nativeDateStorage { return nativeDateStorage }
         let t = declaredType.uppercased()
         if t.contains("INT") { return .unix }
         if t.contains("REAL") || t.contains("DOUB") || t.contains("FLOA") { return .julian }

@@ -28,7 +28,7 @@ public struct ResolvedPolicy: Sendable {
         let calendar = policy.calendar
         let cutoff = Cutoff(rule: rule, policy: policy, now: now)
         let clock = ClockPredicate(columns: shape.clock, combination: rule.clock.combination, bound: cutoff.clockBound, calendar: calendar)
-        let consentUntil = shape.consentUntil.map { ($0.name, DateCodec.render(now, storage: $0.storage, layout: $0.layout, calendar: calendar)) }
+        let consentUntil = shape.consentUntil.map { ($0.name, DateCodec.render(now, storage: $0.storage, layout: $0.layout, calendar: calendar), $0.storage.sqlCast) }
         let consentFlags = rule.exemptions.consent.filter { $0.kind == .flag }.map(\.column.value)
         let related = zip(rule.exemptions.related, shape.related).map { keep, resolved -> (table: String, foreignKey: [String], clock: ClockPredicate?) in
             var predicate: ClockPredicate?

@@ -14,7 +14,7 @@ struct AuditCommand: AsyncParsableCommand {
     /// Opens the policy's database read-only with its audit key.
     static func trail(_ options: PolicyOptions) async throws -> (AuditTrail, Policy) {
         let (policy, _) = try options.loadPolicy()
-        let store = try options.openStore(policy, readOnly: true)
+        let store = try await options.openStore(policy, readOnly: true)
         guard let key = try await loadKey(policy: policy, store: store, create: false) else {
             throw CommandFailure(.success, "no audit trail yet: nothing has been enforced on \(store.location)")
         }

@@ -1,0 +1,233 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+import RetentionCore
+import RetentionStore
+
+extension SQLDialect {
+    /// PostgreSQL: `$n` placeholders; a key's canonical text built from the column's type.
+    public static let postgres = SQLDialect(
+        numberedPlaceholders: true,
+        flagIsSet: { column in "(\(column) IS NOT NULL AND (\(column))::text NOT IN ('0', 'false', 'f', 'no', 'n', ''))" },
+        canonicalKey: { columns in
+            let parts = columns.map { c in
+                "CASE WHEN pg_typeof(\(c))::text IN ('smallint', 'integer', 'bigint') THEN (\(c))::text "
+                    + "ELSE '\"' || replace(replace((\(c))::text, '\\', '\\\\'), '\"', '\\\"') || '\"' END"
+            }
+            return "('[' || " + parts.joined(separator: " || ',' || ") + " || ']')"
+        }
+    )
+}
+
+/// One read or one transaction on a PostgreSQL connection. Runs on the store's own queue, never
+/// on an event loop or the cooperative pool, so waiting on a future is safe here.
+struct PostgresSession: StoreSession, SQLExecuting {
+    let connection: PostgresConnection
+    let logger: Logger
+    let location: String
+
+    var dialect: SQLDialect { .postgres }
+
+    private func run(_ sql: String, _ bindings: [SQLValue]) throws -> PostgresQueryResult {
+        var binds = PostgresBindings(capacity: bindings.count)
+        for value in bindings {
+            switch value {
+            case .null: binds.appendNull()
+            case .integer(let i): binds.append(i)
+            case .real(let d): binds.append(d)
+            case .text(let s): binds.append(s)
+            case .blob(let d): binds.append(ByteBuffer(bytes: d))
+            }
+        }
+        do {
+            return try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait()
+        } catch {
+            throw Self.translate(error, location: location)
+        }
+    }
+
+    func rows(_ sql: String, _ bindings: [SQLValue]) throws -> [[SQLValue]] {
+        try run(sql, bindings).rows.map { row in try row.map(Self.value) }
+    }
+
+    func execute(_ sql: String, _ bindings: [SQLValue]) throws -> Int {
+        try run(sql, bindings).metadata.rows ?? 0
+    }
+
+    /// PostgresNIO's errors can carry the query; operators get the server's message and SQLSTATE only,
+    /// and a lost connection becomes `DatabaseUnavailable`.
+    static func translate(_ error: Error, location: String) -> Error {
+        guard let psql = error as? PSQLError else { return error }
+        let lost: Set<PSQLError.Code> = [.serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .queryCancelled]
+        let state = psql.serverInfo?[.sqlState] ?? ""
+        if lost.contains(psql.code) || state.hasPrefix("08") || state.hasPrefix("57P") {
+            return DatabaseUnavailable(location: location, reason: describe(psql))
+        }
+        return StoreFailure(describe(psql))
+    }
+
+    static func describe(_ error: Error) -> String {
+        guard let psql = error as? PSQLError else { return "\(error)" }
+        if let message = psql.serverInfo?[.message] {
+            return "PostgreSQL error \(psql.serverInfo?[.sqlState] ?? "?"): \(message)"
+        }
+        return "PostgreSQL connection: \(psql.code)"
+    }
+
+    static let utc: Calendar = {
+        var c = Calendar(identifier: .gregorian)
+        c.timeZone = TimeZone(identifier: "UTC")!
+        return c
+    }()
+
+    /// Native dates come back as ISO-8601 text: `timestamp` and `date` as the wall-clock values they
+    /// hold (PostgresNIO decodes them as if UTC), `timestamptz` as an instant in UTC.
+    static func value(_ cell: PostgresCell) throws -> SQLValue {
+        guard cell.bytes != nil else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self))
+        case .bool: return .integer(try cell.decode(Bool.self) ? 1 : 0)
+        case .float4, .float8: return .real(try cell.decode(Double.self))
+        case .numeric: return .real(NSDecimalNumber(decimal: try cell.decode(Decimal.self)).doubleValue)
+        case .date:
+            return DateCodec.render(try cell.decode(Date.self), storage: .iso8601, layout: .date, calendar: utc)
+        case .timestamp:
+            return DateCodec.render(try cell.decode(Date.self), storage: .iso8601, layout: .local(separator: " "), calendar: utc)
+        case .timestamptz:
+            return DateCodec.render(try cell.decode(Date.self), storage: .iso8601, layout: .utc(separator: "T"), calendar: utc)
+        case .bytea: return .blob(Data(try cell.decode([UInt8].self)))
+        default:
+            if let text = try? cell.decode(String.self) { return .text(text) }
+            return .text(cell.bytes.map { String(buffer: $0) } ?? "")
+        }
+    }
+
+    // MARK: Schema
+
+    func schema() throws -> SchemaSnapshot {
+        let tableNames = try rows("""
+            SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') ORDER BY c.relname
+            """, []).compactMap { $0[0].textValue }
+        var columns: [String: [ColumnInfo]] = [:]
+        for row in try rows("""
+            SELECT table_name::text, column_name::text, data_type::text, is_nullable::text FROM information_schema.columns
+            WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position
+            """, []) {
+            let type = row[2].textValue ?? ""
+            let native: DateStorage? = switch type {
+            case "date": .date
+            case "timestamp without time zone": .timestamp
+            case "timestamp with time zone": .timestamptz
+            default: nil
+            }
+            columns[row[0].textValue ?? "", default: []].append(
+                ColumnInfo(name: row[1].textValue ?? "", declaredType: type, notNull: row[3].textValue == "NO", nativeDateStorage: native))
+        }
+        var indexes: [String: [String: (unique: Bool, primary: Bool, columns: [String])]] = [:]
+        for row in try rows("""
+            SELECT t.relname::text, i.relname::text, ix.indisunique, ix.indisprimary, a.attname::text
+            FROM pg_index ix
+            JOIN pg_class t ON t.oid = ix.indrelid
+            JOIN pg_class i ON i.oid = ix.indexrelid
+            JOIN pg_namespace n ON n.oid = t.relnamespace
+            CROSS JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ord)
+            JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+            WHERE n.nspname = current_schema()
+            ORDER BY t.relname, i.relname, k.ord
+            """, []) {
+            let table = row[0].textValue ?? "", index = row[1].textValue ?? ""
+            var entry = indexes[table, default: [:]][index] ?? (row[2] == .integer(1), row[3] == .integer(1), [])
+            entry.columns.append(row[4].textValue ?? "")
+            indexes[table, default: [:]][index] = entry
+        }
+        var foreignKeys: [String: [String: (referenced: String, from: [String], to: [String])]] = [:]
+        for row in try rows("""
+            SELECT con.conname::text, t.relname::text, rt.relname::text, a.attname::text, ra.attname::text
+            FROM pg_constraint con
+            JOIN pg_class t ON t.oid = con.conrelid
+            JOIN pg_class rt ON rt.oid = con.confrelid
+            JOIN pg_namespace n ON n.oid = t.relnamespace
+            CROSS JOIN LATERAL unnest(con.conkey, con.confkey) WITH ORDINALITY AS k(attnum, rattnum, ord)
+            JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+            JOIN pg_attribute ra ON ra.attrelid = rt.oid AND ra.attnum = k.rattnum
+            WHERE con.contype = 'f' AND n.nspname = current_schema()
+            ORDER BY con.conname, k.ord
+            """, []) {
+            let name = row[0].textValue ?? "", table = row[1].textValue ?? ""
+            var entry = foreignKeys[table, default: [:]][name] ?? (row[2].textValue ?? "", [], [])
+            entry.from.append(row[3].textValue ?? "")
+            entry.to.append(row[4].textValue ?? "")
+            foreignKeys[table, default: [:]][name] = entry
+        }
+        return SchemaSnapshot(tables: tableNames.map { name in
+            let tableIndexes = indexes[name] ?? [:]
+            return TableInfo(
+                name: name, columns: columns[name] ?? [],
+                primaryKey: tableIndexes.values.first { $0.primary }?.columns ?? [],
+                foreignKeys: (foreignKeys[name] ?? [:]).sorted { $0.key < $1.key }.map {
+                    RetentionStore.ForeignKey(table: name, columns: $0.value.from, referencedTable: $0.value.referenced, referencedColumns: $0.value.to)
+                },
+                indexes: tableIndexes.sorted { $0.key < $1.key }.map { IndexInfo(name: $0.key, columns: $0.value.columns, unique: $0.value.unique) })
+        })
+    }
+
+    // MARK: Changes
+
+    /// Values travel as text or integers; each is cast back to its column's type.
+    func anonymise(table: String, keyColumns: [String], fields: [String], rows updates: [(RecordKey, [SQLValue])]) throws -> Int {
+        guard !updates.isEmpty, !fields.isEmpty else { return 0 }
+        var typeQuery = SQLBuilder(dialect: dialect)
+        let sql = "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE a.attrelid = to_regclass(\(typeQuery.bind(.text(SQLBuilder.quote(table))))) AND a.attnum > 0"
+        let types = Dictionary(try rows(sql, typeQuery.bindings).map { ($0[0].textValue ?? "", $0[1].textValue ?? "text") }, uniquingKeysWith: { a, _ in a })
+        var b = SQLBuilder(dialect: dialect)
+        let update = b.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates, casts: fields.map { types[$0] ?? "text" })
+        return try execute(update, b.bindings)
+    }
+
+    // MARK: The tool's own tables
+
+    func toolTablesExist() throws -> Bool {
+        let row = try rows("SELECT to_regclass('retentiond_audit') IS NOT NULL AND to_regclass('retentiond_holds') IS NOT NULL", []).first
+        return row?.first == .integer(1)
+    }
+
+    func prepareToolTables() throws {
+        // Serialise concurrent first runs: CREATE … IF NOT EXISTS alone can still collide.
+        _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:ddl'))", [])
+        for statement in [
+            """
+            CREATE TABLE IF NOT EXISTS retentiond_audit (
+                seq BIGINT PRIMARY KEY, run_id TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, policy_hash TEXT NOT NULL,
+                rule_id TEXT NOT NULL, action TEXT NOT NULL, table_name TEXT NOT NULL, subject_ref TEXT NOT NULL,
+                fields TEXT NOT NULL, detail TEXT NOT NULL, prev_mac TEXT NOT NULL, mac TEXT NOT NULL)
+            """,
+            "CREATE INDEX IF NOT EXISTS retentiond_audit_rule_ref ON retentiond_audit(rule_id, subject_ref)",
+            "CREATE INDEX IF NOT EXISTS retentiond_audit_run ON retentiond_audit(run_id)",
+            "CREATE INDEX IF NOT EXISTS retentiond_audit_ref ON retentiond_audit(subject_ref)",
+            """
+            CREATE OR REPLACE FUNCTION retentiond_audit_append_only() RETURNS trigger LANGUAGE plpgsql
+            AS $f$ BEGIN RAISE EXCEPTION 'retentiond_audit is append-only'; END $f$
+            """,
+            """
+            DO $d$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'retentiond_audit_append_only' AND tgrelid = 'retentiond_audit'::regclass) THEN
+                    CREATE TRIGGER retentiond_audit_append_only BEFORE UPDATE OR DELETE ON retentiond_audit
+                        FOR EACH ROW EXECUTE FUNCTION retentiond_audit_append_only();
+                    CREATE TRIGGER retentiond_audit_no_truncate BEFORE TRUNCATE ON retentiond_audit
+                        FOR EACH STATEMENT EXECUTE FUNCTION retentiond_audit_append_only();
+                END IF;
+            END $d$
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS retentiond_holds (
+                id BIGSERIAL PRIMARY KEY, table_name TEXT NOT NULL, record_key TEXT NOT NULL, reason TEXT NOT NULL,
+                placed_by TEXT NOT NULL, placed_at TEXT NOT NULL, until TEXT, released_by TEXT, released_at TEXT)
+            """,
+            "CREATE INDEX IF NOT EXISTS retentiond_holds_record ON retentiond_holds(table_name, record_key)",
+        ] {
+            _ = try execute(statement, [])
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+
+/// A throwaway PostgreSQL server for the test process: initdb in a temporary directory, pg_ctl
+/// start on a free loopback port, stopped when the process exits. As root (CI), the server runs as
+/// the `postgres` user, since PostgreSQL refuses to run as root. If it cannot start, every test
+/// that needs it fails with the reason: nothing is skipped.
+final class PostgresServer: @unchecked Sendable {
+    let directory: URL
+    let port: Int
+    let binDirectory: String
+
+    static let shared: Result<PostgresServer, StartFailure> = {
+        do {
+            let server = try PostgresServer()
+            atexit { PostgresServer.stopShared() }
+            return .success(server)
+        } catch let failure as StartFailure {
+            return .failure(failure)
+        } catch {
+            return .failure(StartFailure(message: "\(error)"))
+        }
+    }()
+
+    struct StartFailure: Error, CustomStringConvertible {
+        var message: String
+        var description: String { "cannot start the test PostgreSQL server: \(message)" }
+    }
+
+    static func stopShared() {
+        if case .success(let server) = shared { server.stop() }
+    }
+
+    private init() throws {
+        binDirectory = Self.findBinDirectory()
+        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("retentiond-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        port = try Self.freePort()
+        if getuid() == 0 {
+            _ = try Self.run("/bin/chown", ["-R", "postgres:postgres", directory.path])
+        }
+        let data = directory.appendingPathComponent("data").path
+        try runAsServerUser("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "--locale=C"])
+        let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        try runAsServerUser("pg_ctl", ["-D", data, "-o", options, "-l", directory.appendingPathComponent("server.log").path, "-w", "-t", "60", "start"])
+    }
+
+    func stop() {
+        _ = try? runAsServerUser("pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "immediate", "-w", "stop"])
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    private func runAsServerUser(_ tool: String, _ arguments: [String]) throws {
+        let path = "\(binDirectory)/\(tool)"
+        let output = getuid() == 0
+            ? try Self.run("/usr/sbin/runuser", ["-u", "postgres", "--", path] + arguments)
+            : try Self.run(path, arguments)
+        _ = output
+    }
+
+    /// Runs a program and waits for it with posix_spawn/waitpid. Not Foundation's Process: it
+    /// notices a child's exit through a descriptor that the daemon pg_ctl starts inherits, and
+    /// would wait for the server instead of pg_ctl.
+    @discardableResult
+    static func run(_ executable: String, _ arguments: [String]) throws -> String {
+        let outputPath = NSTemporaryDirectory() + "retentiond-pg-output-\(UUID().uuidString)"
+        defer { unlink(outputPath) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid = pid_t()
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw StartFailure(message: "\(executable): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
+        let exited = (status & 0x7f) == 0
+        let code = (status >> 8) & 0xff
+        guard exited && code == 0 else {
+            throw StartFailure(message: "\(executable) \(arguments.joined(separator: " ")) failed (status \(status)): \(text)")
+        }
+        return text
+    }
+
+    static func findBinDirectory() -> String {
+        if let output = try? run("/usr/bin/pg_config", ["--bindir"]) {
+            let dir = output.trimmingCharacters(in: .whitespacesAndNewlines)
+            if FileManager.default.fileExists(atPath: dir + "/initdb") { return dir }
+        }
+        return "/usr/lib/postgresql/15/bin"
+    }
+
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let ok = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        }
+        guard ok else { throw StartFailure(message: "no free port on 127.0.0.1") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    /// Creates an empty database for one test.
+    func createDatabase() throws -> String {
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        try Self.run("\(binDirectory)/psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-q", "-v", "ON_ERROR_STOP=1",
+                                             "-c", "CREATE DATABASE \(name)"])
+        return name
+    }
+}
