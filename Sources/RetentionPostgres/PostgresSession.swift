@@ -4,6 +4,7 @@ import NIOCore
 import PostgresNIO
 import RetentionCore
 import RetentionStore
+import Synchronization
 
 extension SQLDialect {
     /// PostgreSQL: `$n` placeholders; a key's canonical text built from the column's type.
@@ -40,8 +41,18 @@ struct PostgresSession: StoreSession, SQLExecuting {
             case .blob(let d): binds.append(ByteBuffer(bytes: d))
             }
         }
+        let future = connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+        let outcome = Outcome()
+        future.whenComplete { outcome.set($0) }
+        // A query sent on a connection the server has just dropped may never complete: wait for the
+        // answer, but give up as soon as the connection is known to be closed.
+        while outcome.wait(milliseconds: 200) == nil {
+            if connection.isClosed {
+                throw DatabaseUnavailable(location: location, reason: "the connection to the server was lost")
+            }
+        }
         do {
-            return try connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).wait()
+            return try outcome.wait(milliseconds: 0)!.get()
         } catch {
             throw Self.translate(error, location: location)
         }
@@ -229,5 +240,23 @@ struct PostgresSession: StoreSession, SQLExecuting {
         ] {
             _ = try execute(statement, [])
         }
+    }
+}
+
+/// The result of one query, handed from the event loop to the waiting session thread.
+final class Outcome: Sendable {
+    private let semaphore = DispatchSemaphore(value: 0)
+    private let result = Mutex<Result<PostgresQueryResult, any Error>?>(nil)
+
+    func set(_ value: Result<PostgresQueryResult, any Error>) {
+        result.withLock { $0 = value }
+        semaphore.signal()
+    }
+
+    /// The result if it arrived within `milliseconds`, else nil.
+    func wait(milliseconds: Int) -> Result<PostgresQueryResult, any Error>? {
+        if let done = result.withLock({ $0 }) { return done }
+        _ = semaphore.wait(timeout: .now() + .milliseconds(milliseconds))
+        return result.withLock { $0 }
     }
 }
