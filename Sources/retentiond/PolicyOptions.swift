@@ -15,6 +15,9 @@ struct PolicyOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Use this state directory instead of the policy's state_dir (systemd's $STATE_DIRECTORY is used when set).", valueName: "dir"))
     var stateDir: String?
 
+    @Option(name: .long, help: ArgumentHelp("Use this PostgreSQL database instead of the policy's `database` (postgres://user@host:port/db?sslmode=disable|prefer|require|verify-full). A password in it is visible to other local users: prefer the policy's password_file.", valueName: "url"))
+    var databaseURL: String?
+
     @Option(name: .long, help: ArgumentHelp("Write reports into this directory instead of the policy's reports.dir.", valueName: "dir"))
     var reportsDir: String?
 
@@ -68,6 +71,12 @@ struct PolicyOptions: ParsableArguments {
         let override = stateDir ?? ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init)
         var (policy, diagnostics) = try PolicyParser(path: path, stateDirectoryOverride: override).parseFile()
         if let batchSize { policy.batchSize = batchSize }
+        if let databaseURL {
+            guard let location = PostgresLocation(url: databaseURL) else {
+                throw ValidationError("--database-url takes postgres://user@host:port/database (optionally ?sslmode=…)")
+            }
+            policy.database = .postgres(location)
+        }
         if let reportsDir { policy.reportsDirectory = URL(fileURLWithPath: reportsDir).standardizedFileURL.path }
         return (policy, diagnostics)
     }

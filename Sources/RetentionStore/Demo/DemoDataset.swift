@@ -16,6 +16,148 @@ public struct DemoDataset: Sendable {
     public static let tableOrder = ["third_parties", "prospection_events", "invoices", "invoice_lines", "web_accounts",
                                     "account_sessions", "support_users", "tickets", "ticket_messages"]
 
+    /// The demo schema, in SQL that SQLite and PostgreSQL both accept: what a small company's CRM
+    /// looks like, with dates as ISO-8601 text (most tables) and as Unix seconds (web accounts).
+    public static let schema: [String] = [
+        """
+        CREATE TABLE third_parties (
+            id INTEGER PRIMARY KEY,
+            kind TEXT NOT NULL CHECK (kind IN ('prospect', 'client', 'supplier')),
+            company TEXT,
+            civility TEXT,
+            last_name TEXT NOT NULL,
+            first_name TEXT,
+            email TEXT,
+            phone TEXT,
+            address TEXT,
+            billing_name TEXT,
+            billing_address TEXT,
+            source TEXT,
+            collected_at TEXT NOT NULL,
+            last_contact_at TEXT,
+            relationship_ended_at TEXT,
+            retention_consent_until TEXT,
+            marketing_opt_in INTEGER NOT NULL DEFAULT 0,
+            interests TEXT,
+            birth_date TEXT
+        )
+        """,
+        "CREATE INDEX third_parties_kind ON third_parties(kind)",
+        "CREATE INDEX third_parties_collected_at ON third_parties(collected_at)",
+        "CREATE INDEX third_parties_last_contact_at ON third_parties(last_contact_at)",
+        "CREATE INDEX third_parties_relationship_ended_at ON third_parties(relationship_ended_at)",
+        "CREATE UNIQUE INDEX third_parties_email ON third_parties(email)",
+        """
+        CREATE TABLE prospection_events (
+            id INTEGER PRIMARY KEY,
+            third_party_id INTEGER NOT NULL REFERENCES third_parties(id),
+            channel TEXT NOT NULL,
+            happened_at TEXT NOT NULL,
+            notes TEXT
+        )
+        """,
+        "CREATE INDEX prospection_events_third_party ON prospection_events(third_party_id)",
+        "CREATE INDEX prospection_events_happened_at ON prospection_events(happened_at)",
+        """
+        CREATE TABLE invoices (
+            id INTEGER PRIMARY KEY,
+            third_party_id INTEGER NOT NULL REFERENCES third_parties(id),
+            number TEXT NOT NULL UNIQUE,
+            issued_on TEXT NOT NULL,
+            amount_cents INTEGER NOT NULL,
+            billing_name TEXT NOT NULL,
+            billing_address TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX invoices_third_party ON invoices(third_party_id)",
+        "CREATE INDEX invoices_issued_on ON invoices(issued_on)",
+        """
+        CREATE TABLE invoice_lines (
+            id INTEGER PRIMARY KEY,
+            invoice_id INTEGER NOT NULL REFERENCES invoices(id),
+            description TEXT NOT NULL,
+            quantity INTEGER NOT NULL,
+            unit_price_cents INTEGER NOT NULL
+        )
+        """,
+        "CREATE INDEX invoice_lines_invoice ON invoice_lines(invoice_id)",
+        """
+        CREATE TABLE web_accounts (
+            id INTEGER PRIMARY KEY,
+            third_party_id INTEGER REFERENCES third_parties(id),
+            username TEXT NOT NULL,
+            email TEXT NOT NULL,
+            last_login_ip TEXT,
+            created_at INTEGER NOT NULL,
+            deleted_at INTEGER
+        )
+        """,
+        "CREATE INDEX web_accounts_third_party ON web_accounts(third_party_id)",
+        "CREATE INDEX web_accounts_deleted_at ON web_accounts(deleted_at)",
+        """
+        CREATE TABLE account_sessions (
+            id INTEGER PRIMARY KEY,
+            account_id INTEGER NOT NULL REFERENCES web_accounts(id),
+            ip TEXT NOT NULL,
+            started_at INTEGER NOT NULL
+        )
+        """,
+        "CREATE INDEX account_sessions_account ON account_sessions(account_id)",
+        """
+        CREATE TABLE support_users (
+            id INTEGER PRIMARY KEY,
+            client_id INTEGER NOT NULL REFERENCES third_parties(id),
+            name TEXT NOT NULL,
+            email TEXT NOT NULL,
+            phone TEXT,
+            job_title TEXT,
+            created_at TEXT NOT NULL,
+            removed_at TEXT
+        )
+        """,
+        "CREATE INDEX support_users_client ON support_users(client_id)",
+        "CREATE INDEX support_users_removed_at ON support_users(removed_at)",
+        """
+        CREATE TABLE tickets (
+            id INTEGER PRIMARY KEY,
+            support_user_id INTEGER REFERENCES support_users(id),
+            subject TEXT NOT NULL,
+            body TEXT,
+            requester_email TEXT,
+            opened_at TEXT NOT NULL,
+            closed_at TEXT
+        )
+        """,
+        "CREATE INDEX tickets_support_user ON tickets(support_user_id)",
+        "CREATE INDEX tickets_closed_at ON tickets(closed_at)",
+        """
+        CREATE TABLE ticket_messages (
+            id INTEGER PRIMARY KEY,
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+            author TEXT NOT NULL,
+            body TEXT NOT NULL,
+            sent_at TEXT NOT NULL
+        )
+        """,
+        "CREATE INDEX ticket_messages_ticket ON ticket_messages(ticket_id)",
+    ]
+
+    /// Creates the schema and inserts every row through `session`, in multi-row INSERTs.
+    public func load(into store: any StoreSession) throws {
+        guard let session = store as? any SQLExecuting else { throw StoreFailure("this store cannot load the demo data") }
+        for statement in Self.schema { _ = try session.execute(statement, []) }
+        for table in tables {
+            let columns = table.columns.map(SQLBuilder.quote).joined(separator: ", ")
+            for start in stride(from: 0, to: table.rows.count, by: 200) {
+                var b = SQLBuilder(dialect: session.dialect)
+                let values = table.rows[start..<min(start + 200, table.rows.count)].map { row in
+                    "(" + row.map { b.bind($0) }.joined(separator: ", ") + ")"
+                }
+                _ = try session.execute("INSERT INTO \(SQLBuilder.quote(table.name)) (\(columns)) VALUES " + values.joined(separator: ", "), b.bindings)
+            }
+        }
+    }
+
     public init(seed: UInt64, now: Date, scale: Int = 1) {
         var rng = SplitMix64(seed: seed)
         var calendar = Calendar(identifier: .gregorian)

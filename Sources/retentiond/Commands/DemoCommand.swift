@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import RetentionCore
 import RetentionEngine
+import RetentionPostgres
 import RetentionSQLite
 import RetentionStore
 
@@ -34,6 +35,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Only create the demo database; run nothing (for trying commands by hand, or benchmarks).")
     var noRun = false
 
+    @Option(name: .long, help: ArgumentHelp("Load the demo into this empty PostgreSQL database instead of a SQLite file in --dir (postgres://user@host:port/db?sslmode=…); --dir still holds the key and reports.", valueName: "url"))
+    var postgres: String?
+
     func validate() throws {
         guard (1...500).contains(scale) else { throw ValidationError("--scale must be between 1 and 500") }
     }
@@ -54,15 +58,30 @@ struct DemoCommand: AsyncParsableCommand {
             try? fm.removeItem(atPath: StateFiles.headPath(stateDirectory: dirURL.path))
 
             let dataset = DemoDataset(seed: seed, now: now, scale: scale)
-            try SQLiteDemo.create(at: dbPath, dataset: dataset)
-            print("demo database: \(dbPath) (seed \(seed); " + dataset.tables.map { "\($0.rows.count) \($0.name)" }.joined(separator: ", ") + ")")
+            let databaseName: String
+            if let postgres {
+                guard let location = PostgresLocation(url: postgres) else {
+                    throw ValidationError("--postgres takes postgres://user@host:port/database (optionally ?sslmode=…)")
+                }
+                options.databaseURL = postgres
+                let store = try await PostgresStore(settings: location, readOnly: false, logger: options.logger())
+                if try await store.read({ try $0.schema().table("third_parties") != nil }) {
+                    throw CommandFailure(.failure, "\(location.displayName) already has a third_parties table; the demo only loads into an empty database")
+                }
+                try await store.transaction { try dataset.load(into: $0) }
+                databaseName = location.displayName
+            } else {
+                try await SQLiteDemo.create(at: dbPath, dataset: dataset)
+                databaseName = dbPath
+            }
+            print("demo database: \(databaseName) (seed \(seed); " + dataset.tables.map { "\($0.rows.count) \($0.name)" }.joined(separator: ", ") + ")")
 
             let (policy, _) = try options.loadPolicy()
             if noRun {
                 print("policy to try: retentiond plan --config \(policy.path) --state-dir \(dir)")
                 return .success
             }
-            guard case .sqlite(let configured) = policy.database, configured == dbPath else {
+            if case .sqlite(let configured) = policy.database, configured != dbPath {
                 throw CommandFailure(.policyInvalid, "the policy \(policy.path) names database \(policy.database.displayName); the demo needs `database: { sqlite: crm.sqlite }` (relative to state_dir)")
             }
             print("policy: \(policy.path) (\(policy.subjects.count) subjects, \(policy.rules.count) rules)")
@@ -90,18 +109,19 @@ struct DemoCommand: AsyncParsableCommand {
 
             let trail = AuditTrail(store: enforcer.store, key: enforcer.key!, stateDirectory: policy.stateDirectory)
             let verification = try await trail.verify()
+            let urlOption = postgres.map { " --database-url '\($0)'" } ?? ""
             print("""
 
-                audit trail: table retentiond_audit in \(dbPath), \(verification.entries) entries, \(verification.isValid ? "verified intact" : "NOT INTACT")
+                audit trail: table retentiond_audit in \(databaseName), \(verification.entries) entries, \(verification.isValid ? "verified intact" : "NOT INTACT")
                 chain head:  \(StateFiles.headPath(stateDirectory: policy.stateDirectory))
                 dry-run report: \(planPaths.markdown)
                 run report:     \(paths.markdown)
                                 \(paths.json)
 
                 try next:
-                  swift run retentiond plan --config \(policy.path) --state-dir \(dir) --detail
-                  swift run retentiond audit verify --config \(policy.path) --state-dir \(dir)
-                  swift run retentiond hold list --config \(policy.path) --state-dir \(dir)
+                  swift run retentiond plan --config \(policy.path) --state-dir \(dir)\(urlOption) --detail
+                  swift run retentiond audit verify --config \(policy.path) --state-dir \(dir)\(urlOption)
+                  swift run retentiond hold list --config \(policy.path) --state-dir \(dir)\(urlOption)
                 """)
             return verification.isValid && report.status == .complete ? .success : .failure
         }
