@@ -68,16 +68,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(
             name: "StoreContractTests",
             dependencies: [
-                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionEngine",
+                "TestSupport", "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionEngine",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["retentiond", "RetentionCore", .product(name: "GRDB", package: "GRDB.swift")]
+            dependencies: ["retentiond", "RetentionCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]
         ),
     ]
 )

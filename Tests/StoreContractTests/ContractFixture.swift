@@ -5,6 +5,7 @@ import RetentionEngine
 import RetentionPostgres
 import RetentionSQLite
 import RetentionStore
+import TestSupport
 import Testing
 
 /// The databases every store contract test runs against.

@@ -4,12 +4,12 @@ import Foundation
 /// start on a free loopback port, stopped when the process exits. As root (CI), the server runs as
 /// the `postgres` user, since PostgreSQL refuses to run as root. If it cannot start, every test
 /// that needs it fails with the reason: nothing is skipped.
-final class PostgresServer: @unchecked Sendable {
-    let directory: URL
-    let port: Int
-    let binDirectory: String
+public final class PostgresServer: @unchecked Sendable {
+    public let directory: URL
+    public let port: Int
+    public let binDirectory: String
 
-    static let shared: Result<PostgresServer, StartFailure> = {
+    public static let shared: Result<PostgresServer, StartFailure> = {
         do {
             let server = try PostgresServer()
             atexit { PostgresServer.stopShared() }
@@ -21,9 +21,9 @@ final class PostgresServer: @unchecked Sendable {
         }
     }()
 
-    struct StartFailure: Error, CustomStringConvertible {
-        var message: String
-        var description: String { "cannot start the test PostgreSQL server: \(message)" }
+    public struct StartFailure: Error, CustomStringConvertible {
+        public var message: String
+        public var description: String { "cannot start the test PostgreSQL server: \(message)" }
     }
 
     static func stopShared() {
@@ -109,8 +109,13 @@ final class PostgresServer: @unchecked Sendable {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
+    /// A URL for `--database-url` / `demo --postgres`.
+    public func url(database: String) -> String {
+        "postgres://postgres@127.0.0.1:\(port)/\(database)?sslmode=disable"
+    }
+
     /// Creates an empty database for one test.
-    func createDatabase() throws -> String {
+    public func createDatabase() throws -> String {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         try Self.run("\(binDirectory)/psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-q", "-v", "ON_ERROR_STOP=1",
                                              "-c", "CREATE DATABASE \(name)"])
