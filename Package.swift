@@ -45,6 +45,7 @@ let package = Package(
             name: "RetentionEngine",
             dependencies: [
                 "RetentionCore", "RetentionStore",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import RetentionCore
@@ -178,7 +179,7 @@ public struct Enforcer: Sendable {
         return try await applyLocked(planPath: planPath, runID: Self.makeRunID(now: Date()), mode: .apply, wallClock: wallClock, allowMore: allowMore)
     }
 
-    private func refuseIfClockWentBack(now: Date) async throws {
+    func refuseIfClockWentBack(now: Date) async throws {
         if let last = try await store.read({ try $0.lastCompletedRunTime() }), now < last {
             let f = ISO8601DateFormatter()
             throw EnforcementError.refused("the clock (\(f.string(from: now))) is earlier than the last completed run (\(f.string(from: last))); nothing was changed. Fix the system clock (or --now) before enforcing")
@@ -292,7 +293,7 @@ public struct Enforcer: Sendable {
             for t in tallies { detail["rule:\(t.rule)"] = "due=\(t.due) flagged=\(t.flagged) anonymised=\(t.anonymised) purged=\(t.purged) exempt=\(t.exemptTotal) stale=\(t.stale) gone=\(t.gone)" }
             let draft = AuditDraft(runID: runID, actor: actor, policyHash: policy.hash, action: "run-completed", detail: detail)
             let head = try await store.transaction { session -> AuditHead in
-                let (entries, head) = chain.seal([draft], after: try session.auditHead(), at: Date())
+                let (entries, head) = chain.seal([draft], after: try session.lockedAuditHead(), at: Date())
                 try session.appendAudit(entries)
                 return head
             }
@@ -307,59 +308,78 @@ public struct Enforcer: Sendable {
 
     /// One batch in one transaction: re-check, change, audit. Returns what happened.
     func applyBatch(rule: RetentionRule, keys: [RecordKey], planNow: Date, wallClock: Date, runID: String, chain: AuditChain) async throws -> BatchOutcome {
+        let work = batchWork(rule: rule, planNow: planNow, wallClock: wallClock, runID: runID, chain: chain)
+        return try await store.transaction { try work.apply(in: $0, keys: keys) }
+    }
+
+    /// Everything a batch of `rule` needs, prepared outside the transaction.
+    func batchWork(rule: RetentionRule, planNow: Date, wallClock: Date, runID: String, chain: AuditChain) -> BatchWork {
         let subject = policy.subject(for: rule)
-        let query = resolved.query(for: rule, now: planNow, toolTablesExist: true)
-        let shape = resolved.shape(of: rule)
-        let table = subject.table.value
-        let keyColumns = subject.key.map(\.value)
-        let calendar = policy.calendar
-        let actor = self.actor
-        let policyHash = policy.hash
-        let pseudonymKey = key!.pseudonymKey
-        return try await store.transaction { session -> BatchOutcome in
-            let rows = try session.candidates(query, keys: keys)
-            let refs = rows.map { chain.reference(table: table, key: $0.candidate.key) }
-            let done = rule.action.name == "purge" ? [] : try session.auditedReferences(ruleID: rule.id, action: rule.action.name, references: refs)
-            var acting: [(candidate: Candidate, ref: String)] = []
-            for (row, ref) in zip(rows, refs)
-            where Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: done.contains(ref)) == .act {
-                acting.append((row.candidate, ref))
-            }
-            let skipped = Set(keys).subtracting(acting.map(\.candidate.key))
-            let existing = try session.existingKeys(table: table, keyColumns: keyColumns, keys: Array(skipped))
-            var outcome = BatchOutcome(acted: acting.count, stale: existing.count, gone: skipped.count - existing.count)
-            var drafts: [AuditDraft] = []
-            func draft(_ action: String, ref: String, fields: [String], detail: [String: String] = [:], table: String = table) -> AuditDraft {
-                AuditDraft(runID: runID, actor: actor, policyHash: policyHash, ruleID: rule.id, action: action, table: table,
-                           subjectRef: ref, fields: fields, detail: detail)
-            }
-            switch rule.action {
-            case .flag:
-                drafts = acting.map { draft("flag", ref: $0.ref, fields: []) }
-            case .anonymise(let strategies):
-                let changed = strategies.enumerated().filter { $0.element.strategy != .keep }
-                let fields = changed.map(\.element.column.value)
-                let updates = acting.map { item -> (RecordKey, [SQLValue]) in
-                    (item.candidate.key, changed.map { index, field in
-                        field.strategy.apply(to: item.candidate.fieldValues[index], pseudonymKey: pseudonymKey,
-                                             dateStorage: shape.fieldDates[field.column.value]?.storage, calendar: calendar)
-                    })
-                }
-                _ = try session.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates)
-                drafts = acting.map { draft("anonymise", ref: $0.ref, fields: fields) }
-            case .purge:
-                let result = try session.purge(table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key), childPaths: shape.childPaths)
-                outcome.children = result.children
-                drafts = acting.map { draft("purge", ref: $0.ref, fields: ["*"]) }
-                for (child, count) in result.children.sorted(by: { $0.key < $1.key }) where count > 0 {
-                    drafts.append(draft("purge-children", ref: "", fields: ["*"], detail: ["rows": String(count), "parent_table": table], table: child))
-                }
-            }
-            let (entries, head) = chain.seal(drafts, after: try session.auditHead(), at: wallClock)
-            try session.appendAudit(entries)
-            outcome.head = head
-            return outcome
+        return BatchWork(rule: rule, query: resolved.query(for: rule, now: planNow, toolTablesExist: true), shape: resolved.shape(of: rule),
+                         table: subject.table.value, keyColumns: subject.key.map(\.value), calendar: policy.calendar, actor: actor,
+                         policyHash: policy.hash, pseudonymKey: key!.pseudonymKey, runID: runID, wallClock: wallClock, chain: chain)
+    }
+}
+
+/// One batch's work for one rule: re-check the records, change those still due, append their audit
+/// entries to the chain. Runs inside a transaction the caller opened.
+struct BatchWork: Sendable {
+    let rule: RetentionRule
+    let query: RuleQuery
+    let shape: RuleShape
+    let table: String
+    let keyColumns: [String]
+    let calendar: Calendar
+    let actor: String
+    let policyHash: String
+    let pseudonymKey: SymmetricKey
+    let runID: String
+    let wallClock: Date
+    let chain: AuditChain
+
+    func apply(in session: any StoreSession, keys: [RecordKey]) throws -> BatchOutcome {
+        let rows = try session.candidates(query, keys: keys)
+        let refs = rows.map { chain.reference(table: table, key: $0.candidate.key) }
+        let done = rule.action.name == "purge" ? [] : try session.auditedReferences(ruleID: rule.id, action: rule.action.name, references: refs)
+        var acting: [(candidate: Candidate, ref: String)] = []
+        for (row, ref) in zip(rows, refs)
+        where Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: done.contains(ref)) == .act {
+            acting.append((row.candidate, ref))
         }
+        let skipped = Set(keys).subtracting(acting.map(\.candidate.key))
+        let existing = try session.existingKeys(table: table, keyColumns: keyColumns, keys: Array(skipped))
+        var outcome = BatchOutcome(acted: acting.count, stale: existing.count, gone: skipped.count - existing.count)
+        var drafts: [AuditDraft] = []
+        func draft(_ action: String, ref: String, fields: [String], detail: [String: String] = [:], table: String = table) -> AuditDraft {
+            AuditDraft(runID: runID, actor: actor, policyHash: policyHash, ruleID: rule.id, action: action, table: table,
+                       subjectRef: ref, fields: fields, detail: detail)
+        }
+        switch rule.action {
+        case .flag:
+            drafts = acting.map { draft("flag", ref: $0.ref, fields: []) }
+        case .anonymise(let strategies):
+            let changed = strategies.enumerated().filter { $0.element.strategy != .keep }
+            let fields = changed.map(\.element.column.value)
+            let updates = acting.map { item -> (RecordKey, [SQLValue]) in
+                (item.candidate.key, changed.map { index, field in
+                    field.strategy.apply(to: item.candidate.fieldValues[index], pseudonymKey: pseudonymKey,
+                                         dateStorage: shape.fieldDates[field.column.value]?.storage, calendar: calendar)
+                })
+            }
+            _ = try session.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates)
+            drafts = acting.map { draft("anonymise", ref: $0.ref, fields: fields) }
+        case .purge:
+            let result = try session.purge(table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key), childPaths: shape.childPaths)
+            outcome.children = result.children
+            drafts = acting.map { draft("purge", ref: $0.ref, fields: ["*"]) }
+            for (child, count) in result.children.sorted(by: { $0.key < $1.key }) where count > 0 {
+                drafts.append(draft("purge-children", ref: "", fields: ["*"], detail: ["rows": String(count), "parent_table": table], table: child))
+            }
+        }
+        let (entries, head) = chain.seal(drafts, after: try session.lockedAuditHead(), at: wallClock)
+        try session.appendAudit(entries)
+        outcome.head = head
+        return outcome
     }
 }
 

@@ -45,7 +45,7 @@ public struct HoldRegistry: Sendable {
             var detail = ["hold_id": String(id)]
             if let until { detail["until"] = ISO8601DateFormatter().string(from: until) }
             let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: "hold-add", table: table, subjectRef: ref, detail: detail)
-            let (entries, head) = chain.seal([draft], after: try session.auditHead(), at: now)
+            let (entries, head) = chain.seal([draft], after: try session.lockedAuditHead(), at: now)
             try session.appendAudit(entries)
             return (id, head)
         }
@@ -65,7 +65,7 @@ public struct HoldRegistry: Sendable {
             guard let hold = try session.releaseHold(id: id, by: actor, at: now) else { return (nil, .genesis) }
             let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: "hold-release", table: hold.table,
                                    subjectRef: chain.reference(table: hold.table, key: hold.key), detail: ["hold_id": String(id)])
-            let (entries, head) = chain.seal([draft], after: try session.auditHead(), at: now)
+            let (entries, head) = chain.seal([draft], after: try session.lockedAuditHead(), at: now)
             try session.appendAudit(entries)
             return (hold, head)
         }

@@ -199,6 +199,10 @@ struct PostgresSession: StoreSession, SQLExecuting {
 
     // MARK: The tool's own tables
 
+    func lockAuditChain() throws {
+        _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:audit-chain'))", [])
+    }
+
     func toolTablesExist() throws -> Bool {
         let row = try rows("SELECT to_regclass('retentiond_audit') IS NOT NULL AND to_regclass('retentiond_holds') IS NOT NULL", []).first
         return row?.first == .integer(1)
@@ -258,5 +262,58 @@ final class Outcome: Sendable {
         if let done = result.withLock({ $0 }) { return done }
         _ = semaphore.wait(timeout: .now() + .milliseconds(milliseconds))
         return result.withLock { $0 }
+    }
+}
+
+extension PostgresSession: WorkQueueSession {
+    func prepareWorkQueue() throws {
+        _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:ddl'))", [])
+        _ = try execute("CREATE TABLE IF NOT EXISTS retentiond_runs (run_id TEXT PRIMARY KEY, policy_hash TEXT NOT NULL, plan TEXT NOT NULL, opened_at TIMESTAMPTZ NOT NULL DEFAULT now())", [])
+        _ = try execute("CREATE TABLE IF NOT EXISTS retentiond_work (run_id TEXT NOT NULL, seq BIGINT NOT NULL, rule_id TEXT NOT NULL, record_key TEXT NOT NULL, PRIMARY KEY (run_id, seq))", [])
+    }
+
+    func openRun(id: String, policyHash: String, plan: Data) throws {
+        _ = try execute("INSERT INTO retentiond_runs (run_id, policy_hash, plan) VALUES ($1, $2, $3)",
+                        [.text(id), .text(policyHash), .text(String(decoding: plan, as: UTF8.self))])
+    }
+
+    func openRun(policyHash: String) throws -> (id: String, plan: Data)? {
+        guard try rows("SELECT to_regclass('retentiond_runs') IS NOT NULL", []).first?.first == .integer(1),
+              let row = try rows("SELECT run_id, plan FROM retentiond_runs WHERE policy_hash = $1 ORDER BY opened_at LIMIT 1", [.text(policyHash)]).first,
+              let id = row[0].textValue, let plan = row[1].textValue else { return nil }
+        return (id, Data(plan.utf8))
+    }
+
+    func enqueue(runID: String, entries: [(seq: Int64, rule: String, key: RecordKey)]) throws {
+        guard !entries.isEmpty else { return }
+        var b = SQLBuilder(dialect: dialect)
+        let values = entries.map { "(\(b.bind(.text(runID))), \(b.bind(.integer($0.seq))), \(b.bind(.text($0.rule))), \(b.bind(.text($0.key.canonical))))" }
+        _ = try execute("INSERT INTO retentiond_work (run_id, seq, rule_id, record_key) VALUES " + values.joined(separator: ", "), b.bindings)
+    }
+
+    func claim(runID: String, limit: Int) throws -> (rule: String, keys: [RecordKey])? {
+        let claimed = try rows("""
+            DELETE FROM retentiond_work WHERE (run_id, seq) IN (
+                SELECT run_id, seq FROM retentiond_work
+                WHERE run_id = $1 AND rule_id = (
+                    SELECT rule_id FROM retentiond_work WHERE run_id = $1 ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+                ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
+            RETURNING rule_id, record_key, seq
+            """, [.text(runID), .integer(Int64(limit))])
+        guard let rule = claimed.first?[0].textValue else { return nil }
+        let decoder = JSONDecoder()
+        let keys = try claimed.sorted { ($0[2].textValue.flatMap(Int64.init) ?? 0) < ($1[2].textValue.flatMap(Int64.init) ?? 0) }
+            .map { try decoder.decode(RecordKey.self, from: Data(($0[1].textValue ?? "[]").utf8)) }
+        return (rule, keys)
+    }
+
+    func remaining(runID: String) throws -> Int {
+        guard case .integer(let n) = try rows("SELECT count(*) FROM retentiond_work WHERE run_id = $1", [.text(runID)]).first?.first else { return 0 }
+        return Int(n)
+    }
+
+    func closeRun(id: String) throws {
+        _ = try execute("DELETE FROM retentiond_work WHERE run_id = $1", [.text(id)])
+        _ = try execute("DELETE FROM retentiond_runs WHERE run_id = $1", [.text(id)])
     }
 }

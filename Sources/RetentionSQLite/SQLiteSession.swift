@@ -61,6 +61,9 @@ struct SQLiteSession: StoreSession, SQLExecuting {
 
     // MARK: The tool's own tables
 
+    /// A SQLite writing transaction (BEGIN IMMEDIATE) already excludes every other writer.
+    func lockAuditChain() throws {}
+
     func toolTablesExist() throws -> Bool {
         try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('retentiond_audit', 'retentiond_holds')") == 2
     }

@@ -38,6 +38,9 @@ public protocol StoreSession {
     /// Deletes child rows (deepest first) then the records; returns rows deleted per child table and records deleted.
     func purge(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]]) throws -> (records: Int, children: [String: Int])
 
+    /// Serialises appends to the audit chain until the transaction ends (several writers at once
+    /// must each extend the head the previous one committed). Call before `auditHead()`.
+    func lockAuditChain() throws
     func auditHead() throws -> AuditHead
     func appendAudit(_ entries: [AuditEntry]) throws
     /// Entries with `seq > after`, ascending, at most `limit`, narrowed by `filter`.
@@ -100,4 +103,12 @@ public struct DatabaseUnavailable: Error, CustomStringConvertible {
         self.reason = reason
     }
     public var description: String { "database \(location) is unavailable: \(reason)" }
+}
+
+extension StoreSession {
+    /// The chain head to append after, with other appends held off until this transaction ends.
+    public func lockedAuditHead() throws -> AuditHead {
+        try lockAuditChain()
+        return try auditHead()
+    }
 }

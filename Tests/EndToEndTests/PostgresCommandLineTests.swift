@@ -55,3 +55,58 @@ final class ManagedResults: @unchecked Sendable {
     private(set) var values: [BinaryRunner.Result?] = []
     func append(_ value: BinaryRunner.Result?) { lock.withLock { values.append(value) } }
 }
+
+/// Several processes sharing one run's batches.
+@Suite struct WorkerTests {
+    @Test func threeWorkersProcessEachOf100kRecordsExactlyOnce() throws {
+        let server = try PostgresServer.shared.get()
+        let database = try server.createDatabase()
+        let total = 100_000
+        try server.psql(database, """
+            CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, last_seen TEXT NOT NULL);
+            CREATE INDEX contacts_last_seen ON contacts(last_seen);
+            INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', '2019-01-01' FROM generate_series(1, \(total)) AS i;
+            """)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-workers-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let policy = dir.appendingPathComponent("policy.yaml").path
+        try """
+            version: 1
+            time_zone: Europe/Paris
+            state_dir: \(dir.path)
+            database: { postgres: { host: 127.0.0.1, port: \(server.port), database: \(database), user: postgres, tls: disable } }
+            batch_size: 500
+            safety: { max_percent: 100 }
+            subjects:
+              contacts:
+                table: contacts
+                key: id
+                rules:
+                  - id: contact-purge
+                    register: "Prospection"
+                    legal_basis: "legitimate interest, 3 years"
+                    clock: last_seen
+                    after: 3y
+                    action: purge
+            """.write(toFile: policy, atomically: true, encoding: .utf8)
+
+        let results = ManagedResults()
+        DispatchQueue.concurrentPerform(iterations: 3) { i in
+            results.append(try? BinaryRunner.run(["run", "--worker", "--config", policy, "--actor", "worker-\(i)", "--now", "2026-06-01T00:00:00Z"], in: dir))
+        }
+        #expect(results.values.count == 3)
+        #expect(results.values.allSatisfy { $0?.status == 0 }, "\(results.values.map { $0?.stderr ?? "" })")
+
+        #expect(try server.psql(database, "SELECT count(*) FROM contacts") == "0")
+        #expect(try server.psql(database, "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") == String(total))
+        #expect(try server.psql(database, "SELECT count(DISTINCT subject_ref) FROM retentiond_audit WHERE action = 'purge'") == String(total),
+                "each record was processed exactly once")
+        #expect(try server.psql(database, "SELECT count(*) FROM retentiond_audit WHERE action = 'run-completed'") == "1")
+        #expect(try server.psql(database, "SELECT count(*) FROM retentiond_runs") == "0")
+        let workers = try server.psql(database, "SELECT count(DISTINCT actor) FROM retentiond_audit WHERE action = 'purge'")
+        #expect(Int(workers) ?? 0 >= 2, "the work was shared (\(workers) workers purged)")
+        let verify = try BinaryRunner.run(["audit", "verify", "--config", policy], in: dir)
+        #expect(verify.status == 0, "\(verify.stderr)")
+    }
+}

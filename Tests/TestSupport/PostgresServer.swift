@@ -114,6 +114,13 @@ public final class PostgresServer: @unchecked Sendable {
         "postgres://postgres@127.0.0.1:\(port)/\(database)?sslmode=disable"
     }
 
+    /// Runs SQL with psql and returns its unaligned, tuples-only output.
+    @discardableResult
+    public func psql(_ database: String, _ sql: String) throws -> String {
+        try Self.run("\(binDirectory)/psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database, "-q", "-t", "-A",
+                                              "-v", "ON_ERROR_STOP=1", "-c", sql]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Creates an empty database for one test.
     public func createDatabase() throws -> String {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()

@@ -22,6 +22,13 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Proceed even when a rule exceeds its safety limits (max_records, max_percent).")
     var allowMore = false
 
+    @Flag(name: .long, help: "PostgreSQL: share one run's batches with other `run --worker` processes (the first plans, all work).")
+    var worker = false
+
+    func validate() throws {
+        if worker && dryRun { throw ValidationError("--worker enforces; it cannot be combined with --dry-run") }
+    }
+
     @Option(name: .long, help: ArgumentHelp("Who runs, for the audit trail (default: retentiond/<Unix user>).", valueName: "name"))
     var actor: String?
 
@@ -52,7 +59,7 @@ struct RunCommand: AsyncParsableCommand {
                 }
             }
             report = try await reportingRefusal(enforcer, mode: .run, now: now, onRefusal: { report = $0 }) {
-                try await enforcer.run(now: now, allowMore: allowMore)
+                worker ? try await enforcer.runAsWorker(now: now, allowMore: allowMore) : try await enforcer.run(now: now, allowMore: allowMore)
             }
             return try finishEnforcement(report!, policy: enforcer.policy)
         }

@@ -1,0 +1,170 @@
+import Foundation
+import RetentionCore
+import RetentionStore
+
+/// The plan of a shared run, as workers read it back from the database.
+struct SharedPlan: Codable, Sendable {
+    var header: PlanDocument.Header
+    var trailer: PlanDocument.Trailer
+}
+
+extension Enforcer {
+    /// `retentiond run --worker` (PostgreSQL): several processes share one run's batches.
+    ///
+    /// The process that takes the run lock plans, checks the safety limits, enqueues every planned
+    /// record and opens the run; the others wait (up to `joinTimeout`) for that run and join it.
+    /// All of them claim batches until the queue is empty; the planner then waits for the batches
+    /// still in flight, writes `run-completed` and closes the run. Each worker reports what it did;
+    /// the planner's report also carries the plan's figures.
+    public func runAsWorker(now: Date, allowMore: Bool, stop: StopRequest = StopRequest(), joinTimeout: Duration = .seconds(60)) async throws -> RunReport {
+        guard try await store.read({ $0 is any WorkQueueSession }) else {
+            throw EnforcementError.failed("--worker needs a PostgreSQL database; on SQLite one run at a time is the only mode")
+        }
+        guard let key else { throw EnforcementError.auditKey("no audit key loaded") }
+        let started = Date()
+        let chain = AuditChain(key: key)
+        var lock: (any RunLockHandle)?
+        do {
+            lock = try await store.acquireRunLock()
+        } catch RunLocked.held {
+            lock = nil
+        }
+        let policyHash = policy.hash
+        let runID: String
+        let plan: SharedPlan
+        if lock != nil {
+            try await store.transaction { session in
+                try session.prepareToolTables()
+                try (session as! any WorkQueueSession).prepareWorkQueue()
+            }
+            if let open = try await store.read({ try ($0 as! any WorkQueueSession).openRun(policyHash: policyHash) }) {
+                runID = open.id
+                plan = try PlanDocument.decoder().decode(SharedPlan.self, from: open.plan)
+                logger.notice("resuming an open worker run", metadata: ["run": "\(runID)"])
+            } else {
+                try await refuseIfClockWentBack(now: now)
+                runID = Self.makeRunID(now: Date())
+                plan = try await planAndEnqueue(runID: runID, now: now, allowMore: allowMore)
+            }
+        } else {
+            let deadline = ContinuousClock.now + joinTimeout
+            var found: (id: String, plan: Data)?
+            while found == nil {
+                found = try await store.read { try ($0 as? any WorkQueueSession)?.openRun(policyHash: policyHash) }
+                if found == nil {
+                    guard ContinuousClock.now < deadline else {
+                        throw EnforcementError.locked("another retentiond run holds the lock and opened no worker run to join within \(joinTimeout); nothing was changed")
+                    }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+            runID = found!.id
+            plan = try PlanDocument.decoder().decode(SharedPlan.self, from: found!.plan)
+        }
+
+        // Work through the queue. A joiner's report counts only what it did.
+        var tallies = plan.trailer.rules
+        if lock == nil {
+            for i in tallies.indices {
+                tallies[i].pastCutoff = 0
+                tallies[i].due = 0
+                tallies[i].exempt = [:]
+                tallies[i].alreadyDone = 0
+                tallies[i].review = []
+            }
+        }
+        let works = Dictionary(uniqueKeysWithValues: policy.rules.map { ($0.id, batchWork(rule: $0, planNow: plan.header.now, wallClock: now, runID: runID, chain: chain)) })
+        let batchSize = policy.batchSize
+        var status = RunReport.Status.complete
+        var message: String?
+        var failureStatus: Int32?
+        do {
+            while true {
+                if stop.isRequested { throw StopRequest.Stopped() }
+                let claimed = try await store.transaction { session -> (String, BatchOutcome)? in
+                    guard let (rule, keys) = try (session as! any WorkQueueSession).claim(runID: runID, limit: batchSize) else { return nil }
+                    guard let work = works[rule] else { throw EnforcementError.refused("the shared run names rule `\(rule)`, which this policy does not have") }
+                    return (rule, try work.apply(in: session, keys: keys))
+                }
+                guard let (rule, outcome) = claimed else { break }
+                if let index = tallies.firstIndex(where: { $0.rule == rule }), let action = policy.rules.first(where: { $0.id == rule })?.action {
+                    tallies[index].record(outcome, action: action)
+                }
+                try StateFiles.recordHead(outcome.head, database: store.location, stateDirectory: policy.stateDirectory)
+            }
+            if lock != nil {
+                // The planner closes the run once every claimed batch has committed.
+                while try await store.read({ try ($0 as! any WorkQueueSession).remaining(runID: runID) }) > 0 {
+                    if stop.isRequested { throw StopRequest.Stopped() }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+                let f = ISO8601DateFormatter()
+                let draft = AuditDraft(runID: runID, actor: actor, policyHash: policyHash, action: "run-completed",
+                                       detail: ["now": f.string(from: now), "plan_now": f.string(from: plan.header.now), "mode": "workers"])
+                let head = try await store.transaction { session -> AuditHead in
+                    let (entries, head) = chain.seal([draft], after: try session.lockedAuditHead(), at: Date())
+                    try session.appendAudit(entries)
+                    try (session as! any WorkQueueSession).closeRun(id: runID)
+                    return head
+                }
+                try StateFiles.recordHead(head, database: store.location, stateDirectory: policy.stateDirectory)
+            }
+        } catch is StopRequest.Stopped {
+            status = .incomplete
+            message = "stopped on request between batches; the shared run stays open for the other workers and the next run"
+        } catch {
+            let failure = EnforcementError.from(error)
+            status = .incomplete
+            failureStatus = failure.status.rawValue
+            message = "stopped: \(failure.description); committed batches stay, the next worker run finishes the work"
+        }
+        withExtendedLifetime(lock) {}
+        var report = RunReport(runID: runID, mode: .run, status: status, message: message.map { "worker: \($0)" } ?? (lock == nil ? "worker joined the shared run" : "planned and worked the shared run"),
+                               policyPath: policy.path, policyHash: policyHash, database: store.location, now: plan.header.now,
+                               startedAt: started, finishedAt: Date(), rules: tallies)
+        report.failureStatus = failureStatus
+        return report
+    }
+
+    /// Plans to a file, checks the safety limits, then enqueues every entry and opens the run.
+    private func planAndEnqueue(runID: String, now: Date, allowMore: Bool) async throws -> SharedPlan {
+        let planPath = policy.stateDirectory + "/plans/\(runID).plan"
+        defer { unlink(planPath) }
+        _ = try await planPass(now: now, planID: runID, writer: try PlanWriter(path: planPath), detail: nil)
+        let reader = try PlanReader(path: planPath)
+        guard case .header(let header)? = try reader.next() else { throw EnforcementError.failed("the plan just written has no header") }
+        var batch: [(seq: Int64, rule: String, key: RecordKey)] = []
+        var seq: Int64 = 0
+        var trailer: PlanDocument.Trailer?
+        let store = self.store
+        func flush() async throws {
+            let entries = batch
+            batch.removeAll(keepingCapacity: true)
+            try await store.transaction { try ($0 as! any WorkQueueSession).enqueue(runID: runID, entries: entries) }
+        }
+        while let line = try reader.next() {
+            switch line {
+            case .entry(let entry):
+                seq += 1
+                batch.append((seq, entry.rule, entry.key))
+                if batch.count >= 1000 { try await flush() }
+            case .trailer(let t):
+                trailer = t
+            case .header:
+                break
+            }
+        }
+        guard let trailer else { throw EnforcementError.failed("the plan just written has no trailer") }
+        let violations = Self.safetyViolations(trailer.rules, policy: policy)
+        if !violations.isEmpty && !allowMore {
+            try await store.transaction { try ($0 as! any WorkQueueSession).closeRun(id: runID) }
+            throw EnforcementError.safetyLimit(violations, trailer.rules)
+        }
+        try await flush()
+        let shared = SharedPlan(header: header, trailer: trailer)
+        let data = try PlanDocument.encoder().encode(shared)
+        let policyHash = policy.hash
+        try await store.transaction { try ($0 as! any WorkQueueSession).openRun(id: runID, policyHash: policyHash, plan: data) }
+        return shared
+    }
+}

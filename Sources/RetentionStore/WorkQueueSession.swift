@@ -1,0 +1,20 @@
+import Foundation
+import RetentionCore
+
+/// A queue of one run's planned records that several worker processes empty together
+/// (`retentiond run --worker`, PostgreSQL). A batch is claimed by deleting its entries in the
+/// batch's own transaction, so each record is processed by exactly one worker, once: a failed
+/// batch rolls its claim back with its changes, and the entries return to the queue.
+public protocol WorkQueueSession: StoreSession {
+    func prepareWorkQueue() throws
+    /// Makes a fully enqueued run visible to workers; `plan` is the plan's header and trailer (JSON).
+    func openRun(id: String, policyHash: String, plan: Data) throws
+    /// The open run for this policy, if any.
+    func openRun(policyHash: String) throws -> (id: String, plan: Data)?
+    func enqueue(runID: String, entries: [(seq: Int64, rule: String, key: RecordKey)]) throws
+    /// Takes (and removes, for this transaction) up to `limit` entries of the earliest rule still queued.
+    func claim(runID: String, limit: Int) throws -> (rule: String, keys: [RecordKey])?
+    /// Entries not yet committed as done, including those other workers hold right now.
+    func remaining(runID: String) throws -> Int
+    func closeRun(id: String) throws
+}
