@@ -24,6 +24,33 @@ struct BinaryRunner {
         return packageRoot.appendingPathComponent(".build/debug/retentiond")
     }()
 
+    /// Starts several commands at once (each in its own process, output to files) and waits for all.
+    static func runTogether(_ commands: [[String]], in directory: URL = packageRoot) throws -> [Result] {
+        let started = try commands.map { arguments -> (Process, String, String) in
+            let process = Process()
+            process.executableURL = binary
+            process.arguments = arguments
+            process.currentDirectoryURL = directory
+            var environment = ProcessInfo.processInfo.environment
+            environment.removeValue(forKey: "STATE_DIRECTORY")
+            environment.removeValue(forKey: "CREDENTIALS_DIRECTORY")
+            process.environment = environment
+            let base = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-together-\(UUID().uuidString.prefix(8))").path
+            _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
+            _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
+            process.standardOutput = FileHandle(forWritingAtPath: base + ".out")
+            process.standardError = FileHandle(forWritingAtPath: base + ".err")
+            try process.run()
+            return (process, base + ".out", base + ".err")
+        }
+        return started.map { process, out, err in
+            process.waitUntilExit()
+            defer { unlink(out); unlink(err) }
+            return Result(status: process.terminationStatus, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+                          stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+        }
+    }
+
     @discardableResult
     static func run(_ arguments: [String], in directory: URL = packageRoot) throws -> Result {
         let process = Process()

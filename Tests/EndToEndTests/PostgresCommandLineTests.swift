@@ -35,25 +35,14 @@ import TestSupport
         #expect(try BinaryRunner.run(["plan"] + common).status == 2)
 
         // Small batches make the run that wins the lock last long enough for the other to meet it.
-        let results = ManagedResults()
-        DispatchQueue.concurrentPerform(iterations: 2) { i in
-            let result = try? BinaryRunner.run(["run", "--batch-size", "1", "--actor", "worker-\(i)"] + common)
-            results.append(result)
-        }
-        let statuses = results.values.compactMap { $0?.status }.sorted()
-        #expect(statuses == [0, 5], "\(results.values.map { $0?.stderr ?? "" })")
-        #expect(results.values.contains { $0?.stderr.contains("another retentiond run holds the advisory lock") == true })
+        let results = try BinaryRunner.runTogether((0..<2).map { ["run", "--batch-size", "1", "--actor", "runner-\($0)"] + common })
+        let statuses = results.map(\.status).sorted()
+        #expect(statuses == [0, 5], "\(results.map(\.stderr))")
+        #expect(results.contains { $0.stderr.contains("another retentiond run holds the advisory lock") })
 
         let verify = try BinaryRunner.run(["audit", "verify"] + common.dropLast(2))
         #expect(verify.status == 0, "\(verify.stderr)")
     }
-}
-
-/// Results gathered from concurrent threads.
-final class ManagedResults: @unchecked Sendable {
-    private let lock = NSLock()
-    private(set) var values: [BinaryRunner.Result?] = []
-    func append(_ value: BinaryRunner.Result?) { lock.withLock { values.append(value) } }
 }
 
 /// Several processes sharing one run's batches.
@@ -91,21 +80,19 @@ final class ManagedResults: @unchecked Sendable {
                     action: purge
             """.write(toFile: policy, atomically: true, encoding: .utf8)
 
-        let results = ManagedResults()
-        DispatchQueue.concurrentPerform(iterations: 3) { i in
-            results.append(try? BinaryRunner.run(["run", "--worker", "--config", policy, "--actor", "worker-\(i)", "--now", "2026-06-01T00:00:00Z"], in: dir))
-        }
-        #expect(results.values.count == 3)
-        #expect(results.values.allSatisfy { $0?.status == 0 }, "\(results.values.map { $0?.stderr ?? "" })")
+        let results = try BinaryRunner.runTogether((0..<3).map { ["run", "--worker", "--config", policy, "--actor", "worker-\($0)", "--now", "2026-06-01T00:00:00Z"] }, in: dir)
+        #expect(results.allSatisfy { $0.status == 0 }, "\(results.map(\.stderr))")
 
         #expect(try server.psql(database, "SELECT count(*) FROM contacts") == "0")
         #expect(try server.psql(database, "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") == String(total))
         #expect(try server.psql(database, "SELECT count(DISTINCT subject_ref) FROM retentiond_audit WHERE action = 'purge'") == String(total),
                 "each record was processed exactly once")
-        #expect(try server.psql(database, "SELECT count(*) FROM retentiond_audit WHERE action = 'run-completed'") == "1")
+        // A worker that starts after the shared run closed plans a run of its own, which finds nothing due.
+        let completed = try server.psql(database, "SELECT count(*) FROM retentiond_audit WHERE action = 'run-completed'")
+        #expect((Int(completed) ?? 0) >= 1, "run-completed entries: \(completed)")
         #expect(try server.psql(database, "SELECT count(*) FROM retentiond_runs") == "0")
         let workers = try server.psql(database, "SELECT count(DISTINCT actor) FROM retentiond_audit WHERE action = 'purge'")
-        #expect(Int(workers) ?? 0 >= 2, "the work was shared (\(workers) workers purged)")
+        #expect((Int(workers) ?? 0) >= 2, "the work was shared (\(workers) workers purged)")
         let verify = try BinaryRunner.run(["audit", "verify", "--config", policy], in: dir)
         #expect(verify.status == 0, "\(verify.stderr)")
     }
