@@ -302,7 +302,8 @@ extension PostgresSession: WorkQueueSession {
             """, [.text(runID), .integer(Int64(limit))])
         guard let rule = claimed.first?[0].textValue else { return nil }
         let decoder = JSONDecoder()
-        let keys = try claimed.sorted { ($0[2].textValue.flatMap(Int64.init) ?? 0) < ($1[2].textValue.flatMap(Int64.init) ?? 0) }
+        func seq(_ row: [SQLValue]) -> Int64 { if case .integer(let n) = row[2] { return n } else { return 0 } }
+        let keys = try claimed.sorted { seq($0) < seq($1) }
             .map { try decoder.decode(RecordKey.self, from: Data(($0[1].textValue ?? "[]").utf8)) }
         return (rule, keys)
     }

@@ -24,17 +24,25 @@ struct BinaryRunner {
         return packageRoot.appendingPathComponent(".build/debug/retentiond")
     }()
 
+    /// The binary set up to run `arguments` in `directory`, without the systemd variables of the
+    /// environment the tests run in.
+    static func process(_ arguments: [String], in directory: URL) -> Process {
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.currentDirectoryURL = directory
+        var environment = ProcessInfo.processInfo.environment
+        for name in ["STATE_DIRECTORY", "CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET", "WATCHDOG_USEC", "JOURNAL_STREAM"] {
+            environment.removeValue(forKey: name)
+        }
+        process.environment = environment
+        return process
+    }
+
     /// Starts several commands at once (each in its own process, output to files) and waits for all.
     static func runTogether(_ commands: [[String]], in directory: URL = packageRoot) throws -> [Result] {
         let started = try commands.map { arguments -> (Process, String, String) in
-            let process = Process()
-            process.executableURL = binary
-            process.arguments = arguments
-            process.currentDirectoryURL = directory
-            var environment = ProcessInfo.processInfo.environment
-            environment.removeValue(forKey: "STATE_DIRECTORY")
-            environment.removeValue(forKey: "CREDENTIALS_DIRECTORY")
-            process.environment = environment
+            let process = process(arguments, in: directory)
             let base = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-together-\(UUID().uuidString.prefix(8))").path
             _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
             _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
@@ -53,14 +61,7 @@ struct BinaryRunner {
 
     @discardableResult
     static func run(_ arguments: [String], in directory: URL = packageRoot) throws -> Result {
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.currentDirectoryURL = directory
-        var environment = ProcessInfo.processInfo.environment
-        environment.removeValue(forKey: "STATE_DIRECTORY")
-        environment.removeValue(forKey: "CREDENTIALS_DIRECTORY")
-        process.environment = environment
+        let process = process(arguments, in: directory)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err
@@ -97,13 +98,14 @@ final class Workspace {
     }
 
     /// A policy purging contacts not seen for 3 years, with the options the tests vary.
-    static func policy(maxRecords: Int? = nil, batchSize: Int = 500, schedule: String? = nil) -> String {
+    static func policy(maxRecords: Int? = nil, batchSize: Int = 500, schedule: String? = nil,
+                       stateDir: String = ".", database: String = "{ sqlite: crm.sqlite }") -> String {
         let safety = maxRecords.map { "\n        safety: { max_records: \($0) }" } ?? ""
         return """
             version: 1
             time_zone: Europe/Paris
-            state_dir: .
-            database: { sqlite: crm.sqlite }
+            state_dir: \(stateDir)
+            database: \(database)
             batch_size: \(batchSize)
             safety: { max_percent: 100 }\(schedule.map { "\nschedule: \($0)" } ?? "")
             subjects:

@@ -60,25 +60,8 @@ import TestSupport
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let policy = dir.appendingPathComponent("policy.yaml").path
-        try """
-            version: 1
-            time_zone: Europe/Paris
-            state_dir: \(dir.path)
-            database: { postgres: { host: 127.0.0.1, port: \(server.port), database: \(database), user: postgres, tls: disable } }
-            batch_size: 500
-            safety: { max_percent: 100 }
-            subjects:
-              contacts:
-                table: contacts
-                key: id
-                rules:
-                  - id: contact-purge
-                    register: "Prospection"
-                    legal_basis: "legitimate interest, 3 years"
-                    clock: last_seen
-                    after: 3y
-                    action: purge
-            """.write(toFile: policy, atomically: true, encoding: .utf8)
+        try Workspace.policy(stateDir: dir.path, database: "{ postgres: { host: 127.0.0.1, port: \(server.port), database: \(database), user: postgres, tls: disable } }")
+            .write(toFile: policy, atomically: true, encoding: .utf8)
 
         let results = try BinaryRunner.runTogether((0..<3).map { ["run", "--worker", "--config", policy, "--actor", "worker-\($0)", "--now", "2026-06-01T00:00:00Z"] }, in: dir)
         #expect(results.allSatisfy { $0.status == 0 }, "\(results.map(\.stderr))")

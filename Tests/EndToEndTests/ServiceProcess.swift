@@ -46,21 +46,15 @@ final class NotifySocket {
 
 /// `retentiond serve` started as systemd would start it.
 final class ServiceProcess {
-    let process = Process()
+    let process: Process
     let stderrPath: String
 
     init(arguments: [String], in directory: URL, notify: NotifySocket, watchdogMicroseconds: Int? = nil) throws {
         stderrPath = directory.appendingPathComponent("serve-\(UUID().uuidString.prefix(8)).err").path
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        process.executableURL = BinaryRunner.binary
-        process.arguments = ["serve"] + arguments
-        process.currentDirectoryURL = directory
-        var environment = ProcessInfo.processInfo.environment
-        environment["NOTIFY_SOCKET"] = notify.path
-        environment.removeValue(forKey: "STATE_DIRECTORY")
-        environment.removeValue(forKey: "JOURNAL_STREAM")
-        if let watchdogMicroseconds { environment["WATCHDOG_USEC"] = String(watchdogMicroseconds) } else { environment.removeValue(forKey: "WATCHDOG_USEC") }
-        process.environment = environment
+        process = BinaryRunner.process(["serve"] + arguments, in: directory)
+        process.environment?["NOTIFY_SOCKET"] = notify.path
+        if let watchdogMicroseconds { process.environment?["WATCHDOG_USEC"] = String(watchdogMicroseconds) }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         try process.run()
