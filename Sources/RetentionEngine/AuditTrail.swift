@@ -19,11 +19,15 @@ public struct AuditTrail: Sendable {
         public var head: AuditHead
         public var recordedHead: StateFiles.RecordedHead?
         public var problems: [AuditChain.Problem]
-        public var isValid: Bool { problems.isEmpty }
+        /// Differences between the holds table and the trail's hold entries (`failsClosed` ones are problems too).
+        public var holdProblems: [String] = []
+        /// Holds found without an audit entry: honoured, but not placed through retentiond.
+        public var holdWarnings: [String] = []
+        public var isValid: Bool { problems.isEmpty && holdProblems.isEmpty }
     }
 
-    /// Walks the whole chain in pages (constant memory) and compares its end with the recorded head.
-    public func verify() async throws -> Verification {
+    /// Walks the whole chain in pages (constant memory), checking each entry against the previous one.
+    func verifyEntries() async throws -> AuditChain.Verifier {
         var verifier = AuditChain.Verifier(chain: AuditChain(key: key))
         var after: Int64 = 0
         while true {
@@ -33,12 +37,27 @@ public struct AuditTrail: Sendable {
             guard let last = page.last, page.count == 2000 else { break }
             after = last.seq
         }
-        var recorded = StateFiles.readHead(stateDirectory: stateDirectory)
-        if recorded?.database != store.location { recorded = nil }
+        return verifier
+    }
+
+    /// The whole check: the chain, its end against the recorded head, the tool's tables, and the
+    /// holds table against the holds the trail vouches for.
+    public func verify() async throws -> Verification {
+        var verifier = try await verifyEntries()
+        let recorded = StateFiles.readHead(stateDirectory: stateDirectory, database: store.location)
         let seq = recorded?.seq ?? 0
-        let macThere = seq > 0 ? try await store.read { try $0.auditEntry(seq: seq)?.mac } : nil
+        let (macThere, tables, holdFindings) = try await store.read { session -> (String?, ToolTables, [HoldLedger.Finding]) in
+            (seq > 0 ? try session.auditEntry(seq: seq)?.mac : nil, try session.toolTables(),
+             try HoldLedger(chain: AuditChain(key: key)).findings(in: session))
+        }
         verifier.finish(recordedHead: recorded.map { AuditHead(seq: $0.seq, mac: $0.mac) }, macAtRecordedSeq: macThere)
-        return Verification(entries: verifier.count, head: verifier.head, recordedHead: recorded, problems: verifier.problems)
+        var result = Verification(entries: verifier.count, head: verifier.head, recordedHead: recorded, problems: verifier.problems)
+        if tables.any, !tables.complete {
+            result.holdProblems.append("the tool's table(s) \(tables.missing.joined(separator: ", ")) were dropped")
+        }
+        result.holdProblems += holdFindings.filter(\.failsClosed).map(\.message)
+        result.holdWarnings = holdFindings.filter { !$0.failsClosed }.map(\.message)
+        return result
     }
 
     /// Entries matching `filter`, oldest first.

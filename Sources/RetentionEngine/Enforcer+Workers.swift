@@ -33,6 +33,7 @@ extension Enforcer {
         let runID: String
         let plan: SharedPlan
         if lock != nil {
+            try await AuditAnchor(store: store, stateDirectory: policy.stateDirectory).check()
             try await store.transaction { session in
                 try session.prepareToolTables()
                 try (session as! any WorkQueueSession).prepareWorkQueue()
@@ -99,7 +100,7 @@ extension Enforcer {
                     try await Task.sleep(for: .milliseconds(100))
                 }
                 let f = ISO8601DateFormatter()
-                let draft = AuditDraft(runID: runID, actor: actor, policyHash: policyHash, action: "run-completed",
+                let draft = AuditDraft(runID: runID, actor: actor, policyHash: policyHash, action: AuditAction.runCompleted.rawValue,
                                        detail: ["now": f.string(from: now), "plan_now": f.string(from: plan.header.now), "mode": "workers"])
                 let head = try await store.transaction { session -> AuditHead in
                     let (entries, head) = chain.seal([draft], after: try session.lockedAuditHead(), at: Date())

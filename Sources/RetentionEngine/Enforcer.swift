@@ -64,12 +64,19 @@ public struct Enforcer: Sendable {
     /// Streams through every rule's due records, decides each, and (if `writer` is given) writes the plan.
     func planPass(now: Date, planID: String, writer: PlanWriter?, detail: ((DetailLine) -> Void)?,
                   stop: StopRequest = StopRequest()) async throws -> [RuleTally] {
-        let toolTables = try await store.read { try $0.toolTablesExist() }
+        let tables = try await AuditAnchor(store: store, stateDirectory: policy.stateDirectory).check()
+        let toolTables = tables.complete
         let fingerprint = resolved.schema.fingerprint
-        if toolTables, key == nil {
+        if tables.any, key == nil {
             throw EnforcementError.auditKey("the database has an audit trail but the audit key file \(policy.keyFile) is missing; restore it from your backup (a new key cannot verify the existing trail)")
         }
         let chain = key.map(AuditChain.init)
+        if toolTables, let chain {
+            let ledger = HoldLedger(chain: chain)
+            for finding in try await store.read({ try ledger.enforce(in: $0) }) {
+                logger.warning("\(finding.message)")
+            }
+        }
         let headers = policy.rules.map { rule in
             PlanDocument.RuleHeader(id: rule.id, action: rule.action.name, table: policy.subject(for: rule).table.value,
                                     cutoff: Cutoff(rule: rule, policy: policy, now: now))
@@ -249,6 +256,7 @@ public struct Enforcer: Sendable {
             }
         }
 
+        try await AuditAnchor(store: store, stateDirectory: policy.stateDirectory).check()
         try await store.transaction { try $0.prepareToolTables() }
         var tallies = trailer.rules
         var status = RunReport.Status.complete
@@ -291,7 +299,7 @@ public struct Enforcer: Sendable {
             let f = ISO8601DateFormatter()
             var detail = ["now": f.string(from: wallClock), "plan_now": f.string(from: header.now), "mode": mode.rawValue]
             for t in tallies { detail["rule:\(t.rule)"] = "due=\(t.due) flagged=\(t.flagged) anonymised=\(t.anonymised) purged=\(t.purged) exempt=\(t.exemptTotal) stale=\(t.stale) gone=\(t.gone)" }
-            let draft = AuditDraft(runID: runID, actor: actor, policyHash: policy.hash, action: "run-completed", detail: detail)
+            let draft = AuditDraft(runID: runID, actor: actor, policyHash: policy.hash, action: AuditAction.runCompleted.rawValue, detail: detail)
             let head = try await store.transaction { session -> AuditHead in
                 let (entries, head) = chain.seal([draft], after: try session.lockedAuditHead(), at: Date())
                 try session.appendAudit(entries)
@@ -338,6 +346,8 @@ struct BatchWork: Sendable {
     let chain: AuditChain
 
     func apply(in session: any StoreSession, keys: [RecordKey]) throws -> BatchOutcome {
+        // Holds are re-read in this transaction; first make sure none was removed behind the trail's back.
+        _ = try HoldLedger(chain: chain).enforce(in: session)
         let rows = try session.candidates(query, keys: keys)
         let refs = rows.map { chain.reference(table: table, key: $0.candidate.key) }
         let done = rule.action.name == "purge" ? [] : try session.auditedReferences(ruleID: rule.id, action: rule.action.name, references: refs)

@@ -25,6 +25,8 @@ public enum EnforcementError: Error, CustomStringConvertible {
     case databaseUnavailable(String)
     case refused(String)
     case auditKey(String)
+    /// The audit trail or the holds it vouches for were changed outside retentiond: nothing is changed.
+    case auditTampered(String)
     case failed(String)
 
     public var status: ExitStatus {
@@ -34,6 +36,7 @@ public enum EnforcementError: Error, CustomStringConvertible {
         case .locked: return .locked
         case .databaseUnavailable: return .databaseUnavailable
         case .refused, .auditKey: return .refused
+        case .auditTampered: return .auditInvalid
         case .failed: return .failure
         }
     }
@@ -44,7 +47,7 @@ public enum EnforcementError: Error, CustomStringConvertible {
         case .safetyLimit(let lines, _):
             return "safety limit exceeded, nothing was changed:\n" + lines.map { "  \($0)" }.joined(separator: "\n")
                 + "\nreview the plan (`retentiond plan --detail`), then re-run with --allow-more if it is right"
-        case .locked(let m), .databaseUnavailable(let m), .refused(let m), .auditKey(let m), .failed(let m): return m
+        case .locked(let m), .databaseUnavailable(let m), .refused(let m), .auditKey(let m), .auditTampered(let m), .failed(let m): return m
         }
     }
 

@@ -3,6 +3,10 @@ import RetentionCore
 import RetentionStore
 
 /// Places, lists and releases legal holds; every change is audited in the same transaction.
+///
+/// A hold names one row by its table's primary key, stored in canonical form as the database
+/// itself renders it (the same expression the planner matches holds with), so a hold placed here
+/// matches its record exactly, on every database, whatever key a subject declares.
 public struct HoldRegistry: Sendable {
     public let store: any RecordStore
     public let key: AuditKey
@@ -14,27 +18,67 @@ public struct HoldRegistry: Sendable {
         self.stateDirectory = stateDirectory
     }
 
-    /// Parses `TEXT` as the key of `table` (its primary key) and checks that the record exists.
-    public func recordKey(table: String, text: String) async throws -> RecordKey {
+    /// How the operator names the record: by the table's primary key, or by a subject's key.
+    public enum RecordName: Sendable {
+        case primaryKey(table: String)
+        case subjectKey(Subject)
+    }
+
+    /// Finds the one record `text` names and returns its table and primary key, canonical.
+    ///
+    /// Each comma-separated value must parse for its column's declared type: `2.0` is not an
+    /// integer key, `007` on a text key is the text `007`. A value that names no record, or a
+    /// table whose rows cannot be told apart, is refused with what to type instead.
+    public func record(_ name: RecordName, text: String) async throws -> (table: String, key: RecordKey) {
         let schema = try await store.read { try $0.schema() }
+        let table: String
+        let lookupColumns: [String]
+        let described: String
+        switch name {
+        case .primaryKey(let t):
+            table = t
+            lookupColumns = schema.table(t)?.primaryKey ?? []
+            described = "`\(t)`'s primary key"
+        case .subjectKey(let subject):
+            table = subject.table.value
+            lookupColumns = subject.key.map(\.value)
+            described = "subject `\(subject.id)`'s key"
+        }
         guard let info = schema.table(table), !table.hasPrefix("retentiond_") else {
             throw EnforcementError.failed("table `\(table)` does not exist in \(store.location)")
         }
         guard !info.primaryKey.isEmpty else {
             throw EnforcementError.failed("table `\(table)` has no primary key, so its rows cannot be held individually")
         }
-        guard let key = RecordKey.parse(text, columnCount: info.primaryKey.count) else {
-            throw EnforcementError.failed("`\(table)` is keyed by (\(info.primaryKey.joined(separator: ", "))): give \(info.primaryKey.count) value(s) separated by commas")
+        let parts = lookupColumns.count == 1 ? [Substring(text)] : text.split(separator: ",", omittingEmptySubsequences: false)
+        guard parts.count == lookupColumns.count else {
+            throw EnforcementError.failed("\(described) is (\(lookupColumns.joined(separator: ", "))): give \(lookupColumns.count) value(s) separated by commas")
         }
-        let here = SourceLocation(file: "--key", line: 1, column: 1)
-        let conditions = zip(info.primaryKey, key.values).map { FilterCondition(column: Name($0, at: here), test: .equals($1)) }
-        let count = try await store.read { try $0.rowCount(table: table, filter: conditions) }
-        guard count == 1 else { throw EnforcementError.failed("no record of `\(table)` has key \(key)") }
-        return key
+        let kindOf = try await store.read { $0.keyValueKind }
+        var lookup: [KeyLookup] = []
+        for (column, part) in zip(lookupColumns, parts) {
+            let item = KeyLookup(column: column, kind: kindOf(info.column(column)?.declaredType ?? ""), text: String(part))
+            guard item.value != nil else {
+                throw EnforcementError.failed("`\(item.text)` is not a value of `\(table).\(column)`, which holds whole numbers: type the key exactly as stored, e.g. 42")
+            }
+            lookup.append(item)
+        }
+        let primaryKey = info.primaryKey
+        let conditions = lookup
+        let found = try await store.read { try $0.canonicalKeys(table: table, keyColumns: primaryKey, matching: conditions) }
+        guard found.count == 1, let canonical = found.first,
+              let key = try? JSONDecoder().decode(RecordKey.self, from: Data(canonical.utf8)),
+              key.values.count == primaryKey.count, !key.values.contains(where: \.isNull) else {
+            if found.count > 1 { throw EnforcementError.failed("`\(text)` names more than one record of `\(table)`: use its primary key (\(primaryKey.joined(separator: ", ")))") }
+            if found.isEmpty { throw EnforcementError.failed("no record of `\(table)` has key \(text)") }
+            throw EnforcementError.failed("the record's primary key (\(primaryKey.joined(separator: ", "))) holds values that are neither integers nor text, so it cannot be held")
+        }
+        return (table, key)
     }
 
-    public func add(table: String, keyText: String, reason: String, by actor: String, until: Date?, now: Date) async throws -> LegalHold {
-        let recordKey = try await recordKey(table: table, text: keyText)
+    public func add(_ name: RecordName, keyText: String, reason: String, by actor: String, until: Date?, now: Date) async throws -> LegalHold {
+        let (table, recordKey) = try await record(name, text: keyText)
+        try await AuditAnchor(store: store, stateDirectory: stateDirectory).check()
         let chain = AuditChain(key: key)
         var hold = LegalHold(table: table, key: recordKey, reason: reason, placedBy: actor, placedAt: now, until: until)
         let ref = chain.reference(table: table, key: recordKey)
@@ -44,7 +88,7 @@ public struct HoldRegistry: Sendable {
             let id = try session.insertHold(pending)
             var detail = ["hold_id": String(id)]
             if let until { detail["until"] = ISO8601DateFormatter().string(from: until) }
-            let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: "hold-add", table: table, subjectRef: ref, detail: detail)
+            let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: AuditAction.holdAdd.rawValue, table: table, subjectRef: ref, detail: detail)
             let (entries, head) = chain.seal([draft], after: try session.lockedAuditHead(), at: now)
             try session.appendAudit(entries)
             return (id, head)
@@ -54,16 +98,22 @@ public struct HoldRegistry: Sendable {
         return hold
     }
 
+    /// Places a hold on the row of `table` whose primary key is `keyText`.
+    public func add(table: String, keyText: String, reason: String, by actor: String, until: Date?, now: Date) async throws -> LegalHold {
+        try await add(.primaryKey(table: table), keyText: keyText, reason: reason, by: actor, until: until, now: now)
+    }
+
     public func list(includeReleased: Bool) async throws -> [LegalHold] {
         try await store.read { try $0.holds(includeReleased: includeReleased) }
     }
 
     public func release(id: Int64, by actor: String, now: Date) async throws -> LegalHold {
+        try await AuditAnchor(store: store, stateDirectory: stateDirectory).check()
         let chain = AuditChain(key: key)
         let (hold, head) = try await store.transaction { session -> (LegalHold?, AuditHead) in
             try session.prepareToolTables()
             guard let hold = try session.releaseHold(id: id, by: actor, at: now) else { return (nil, .genesis) }
-            let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: "hold-release", table: hold.table,
+            let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: AuditAction.holdRelease.rawValue, table: hold.table,
                                    subjectRef: chain.reference(table: hold.table, key: hold.key), detail: ["hold_id": String(id)])
             let (entries, head) = chain.seal([draft], after: try session.lockedAuditHead(), at: now)
             try session.appendAudit(entries)

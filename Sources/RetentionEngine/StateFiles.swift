@@ -38,14 +38,20 @@ public enum StateFiles {
         public var mac: String
     }
 
+    /// The recorded head, if one was recorded for `database` (a head file of another database is ignored).
+    public static func readHead(stateDirectory: String, database: String) -> RecordedHead? {
+        readHead(stateDirectory: stateDirectory).flatMap { $0.database == database ? $0 : nil }
+    }
+
     public static func readHead(stateDirectory: String) -> RecordedHead? {
         guard let data = FileManager.default.contents(atPath: headPath(stateDirectory: stateDirectory)) else { return nil }
         return try? JSONDecoder().decode(RecordedHead.self, from: data)
     }
 
     /// Records the newest audit entry outside the database, so a truncated trail is detected.
-    public static func recordHead(_ head: AuditHead, database: String, stateDirectory: String) throws {
-        if let current = readHead(stateDirectory: stateDirectory), current.database == database, current.seq >= head.seq { return }
+    /// A head behind the recorded one is ignored, unless `replacing` (re-anchoring after a restore).
+    public static func recordHead(_ head: AuditHead, database: String, stateDirectory: String, replacing: Bool = false) throws {
+        if !replacing, let current = readHead(stateDirectory: stateDirectory), current.database == database, current.seq >= head.seq { return }
         let data = try JSONEncoder().encode(RecordedHead(database: database, seq: head.seq, mac: head.mac))
         try writePrivate(data, to: headPath(stateDirectory: stateDirectory))
     }

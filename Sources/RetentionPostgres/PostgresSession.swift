@@ -17,7 +17,15 @@ extension SQLDialect {
                     + "ELSE '\"' || replace(replace((\(c))::text, '\\', '\\\\'), '\"', '\\\"') || '\"' END"
             }
             return "('[' || " + parts.joined(separator: " || ',' || ") + " || ']')"
-        }
+        },
+        keyValueKind: { declaredType in
+            switch declaredType.lowercased() {
+            case "smallint", "integer", "bigint": return .integer
+            case "text", "character varying", "character", "varchar", "char", "bpchar": return .text
+            default: return .other
+            }
+        },
+        textOf: { column in "(\(column))::text" }
     )
 }
 
@@ -203,9 +211,9 @@ struct PostgresSession: StoreSession, SQLExecuting {
         _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:audit-chain'))", [])
     }
 
-    func toolTablesExist() throws -> Bool {
-        let row = try rows("SELECT to_regclass('retentiond_audit') IS NOT NULL AND to_regclass('retentiond_holds') IS NOT NULL", []).first
-        return row?.first == .integer(1)
+    func toolTables() throws -> ToolTables {
+        let row = try rows("SELECT to_regclass('retentiond_audit') IS NOT NULL, to_regclass('retentiond_holds') IS NOT NULL", []).first
+        return ToolTables(audit: row?[0] == .integer(1), holds: row?[1] == .integer(1))
     }
 
     func prepareToolTables() throws {
@@ -221,6 +229,7 @@ struct PostgresSession: StoreSession, SQLExecuting {
             "CREATE INDEX IF NOT EXISTS retentiond_audit_rule_ref ON retentiond_audit(rule_id, subject_ref)",
             "CREATE INDEX IF NOT EXISTS retentiond_audit_run ON retentiond_audit(run_id)",
             "CREATE INDEX IF NOT EXISTS retentiond_audit_ref ON retentiond_audit(subject_ref)",
+            "CREATE INDEX IF NOT EXISTS retentiond_audit_action ON retentiond_audit(action)",
             """
             CREATE OR REPLACE FUNCTION retentiond_audit_append_only() RETURNS trigger LANGUAGE plpgsql
             AS $f$ BEGIN RAISE EXCEPTION 'retentiond_audit is append-only'; END $f$
@@ -230,6 +239,8 @@ struct PostgresSession: StoreSession, SQLExecuting {
                 IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'retentiond_audit_append_only' AND tgrelid = 'retentiond_audit'::regclass) THEN
                     CREATE TRIGGER retentiond_audit_append_only BEFORE UPDATE OR DELETE ON retentiond_audit
                         FOR EACH ROW EXECUTE FUNCTION retentiond_audit_append_only();
+                END IF;
+                IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'retentiond_audit_no_truncate' AND tgrelid = 'retentiond_audit'::regclass) THEN
                     CREATE TRIGGER retentiond_audit_no_truncate BEFORE TRUNCATE ON retentiond_audit
                         FOR EACH STATEMENT EXECUTE FUNCTION retentiond_audit_append_only();
                 END IF;
@@ -241,6 +252,29 @@ struct PostgresSession: StoreSession, SQLExecuting {
                 placed_by TEXT NOT NULL, placed_at TEXT NOT NULL, until TEXT, released_by TEXT, released_at TEXT)
             """,
             "CREATE INDEX IF NOT EXISTS retentiond_holds_record ON retentiond_holds(table_name, record_key)",
+            """
+            CREATE OR REPLACE FUNCTION retentiond_holds_release_only() RETURNS trigger LANGUAGE plpgsql
+            AS $f$ BEGIN
+                IF TG_OP = 'UPDATE' AND OLD.released_at IS NULL AND NEW.released_at IS NOT NULL AND NEW.released_by IS NOT NULL
+                    AND (NEW.id, NEW.table_name, NEW.record_key, NEW.reason, NEW.placed_by, NEW.placed_at, NEW.until)
+                        IS NOT DISTINCT FROM (OLD.id, OLD.table_name, OLD.record_key, OLD.reason, OLD.placed_by, OLD.placed_at, OLD.until) THEN
+                    RETURN NEW;
+                END IF;
+                RAISE EXCEPTION 'retentiond_holds keeps every hold, and a row changes only when released, once: use retentiond hold release';
+            END $f$
+            """,
+            """
+            DO $d$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'retentiond_holds_release_only' AND tgrelid = 'retentiond_holds'::regclass) THEN
+                    CREATE TRIGGER retentiond_holds_release_only BEFORE UPDATE OR DELETE ON retentiond_holds
+                        FOR EACH ROW EXECUTE FUNCTION retentiond_holds_release_only();
+                END IF;
+                IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'retentiond_holds_no_truncate' AND tgrelid = 'retentiond_holds'::regclass) THEN
+                    CREATE TRIGGER retentiond_holds_no_truncate BEFORE TRUNCATE ON retentiond_holds
+                        FOR EACH STATEMENT EXECUTE FUNCTION retentiond_holds_release_only();
+                END IF;
+            END $d$
+            """,
         ] {
             _ = try execute(statement, [])
         }

@@ -64,8 +64,9 @@ struct SQLiteSession: StoreSession, SQLExecuting {
     /// A SQLite writing transaction (BEGIN IMMEDIATE) already excludes every other writer.
     func lockAuditChain() throws {}
 
-    func toolTablesExist() throws -> Bool {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('retentiond_audit', 'retentiond_holds')") == 2
+    func toolTables() throws -> ToolTables {
+        let names = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('retentiond_audit', 'retentiond_holds')"))
+        return ToolTables(audit: names.contains("retentiond_audit"), holds: names.contains("retentiond_holds"))
     }
 
     func prepareToolTables() throws {
@@ -88,6 +89,7 @@ struct SQLiteSession: StoreSession, SQLExecuting {
             CREATE INDEX IF NOT EXISTS retentiond_audit_rule_ref ON retentiond_audit(rule_id, subject_ref);
             CREATE INDEX IF NOT EXISTS retentiond_audit_run ON retentiond_audit(run_id);
             CREATE INDEX IF NOT EXISTS retentiond_audit_ref ON retentiond_audit(subject_ref);
+            CREATE INDEX IF NOT EXISTS retentiond_audit_action ON retentiond_audit(action);
             CREATE TRIGGER IF NOT EXISTS retentiond_audit_append_only_update BEFORE UPDATE ON retentiond_audit
                 BEGIN SELECT RAISE(ABORT, 'retentiond_audit is append-only'); END;
             CREATE TRIGGER IF NOT EXISTS retentiond_audit_append_only_delete BEFORE DELETE ON retentiond_audit
@@ -104,6 +106,14 @@ struct SQLiteSession: StoreSession, SQLExecuting {
                 released_at TEXT
             );
             CREATE INDEX IF NOT EXISTS retentiond_holds_record ON retentiond_holds(table_name, record_key);
+            CREATE TRIGGER IF NOT EXISTS retentiond_holds_keep_every_hold BEFORE DELETE ON retentiond_holds
+                BEGIN SELECT RAISE(ABORT, 'retentiond_holds keeps every hold: release one with retentiond hold release'); END;
+            CREATE TRIGGER IF NOT EXISTS retentiond_holds_release_only BEFORE UPDATE ON retentiond_holds
+                WHEN OLD.released_at IS NOT NULL OR NEW.released_at IS NULL OR NEW.released_by IS NULL
+                    OR NEW.id IS NOT OLD.id OR NEW.table_name IS NOT OLD.table_name OR NEW.record_key IS NOT OLD.record_key
+                    OR NEW.reason IS NOT OLD.reason OR NEW.placed_by IS NOT OLD.placed_by OR NEW.placed_at IS NOT OLD.placed_at
+                    OR NEW.until IS NOT OLD.until
+                BEGIN SELECT RAISE(ABORT, 'retentiond_holds rows change only when released, once: use retentiond hold release'); END;
             """)
     }
 }

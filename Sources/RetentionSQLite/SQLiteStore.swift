@@ -121,6 +121,14 @@ extension SQLDialect {
                 "CASE typeof(\(c)) WHEN 'integer' THEN CAST(\(c) AS TEXT) WHEN 'text' THEN '\"' || replace(replace(\(c), '\\', '\\\\'), '\"', '\\\"') || '\"' ELSE 'null' END"
             }
             return "('[' || " + parts.joined(separator: " || ',' || ") + " || ']')"
-        }
+        },
+        // SQLite's type affinity rules (https://sqlite.org/datatype3.html, 3.1).
+        keyValueKind: { declaredType in
+            let t = declaredType.uppercased()
+            if t.contains("INT") { return .integer }
+            if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") { return .text }
+            return .other
+        },
+        textOf: { column in "CAST(\(column) AS TEXT)" }
     )
 }

@@ -30,7 +30,8 @@ public protocol StoreSession {
 
     /// Creates the tool's own tables (audit, holds) if absent. Only writing sessions call it.
     func prepareToolTables() throws
-    func toolTablesExist() throws -> Bool
+    /// Which of the tool's own tables exist: all of them, none, or (after tampering) some.
+    func toolTables() throws -> ToolTables
 
     /// Of these references, those `rule` already acted on with `action` (flag or anonymise).
     func auditedReferences(ruleID: String, action: String, references: [String]) throws -> Set<String>
@@ -49,9 +50,35 @@ public protocol StoreSession {
     /// `now` of the newest completed enforcing run, if any.
     func lastCompletedRunTime() throws -> Date?
 
+    /// How key values of a column with this declared type are typed.
+    var keyValueKind: @Sendable (_ declaredType: String) -> KeyValueKind { get }
+    /// The canonical key texts (`RecordKey.canonical` of `keyColumns`, computed by the database as
+    /// hold matching does) of the rows of `table` whose columns equal what an operator typed; at most two.
+    func canonicalKeys(table: String, keyColumns: [String], matching lookup: [KeyLookup]) throws -> [String]
+    /// Every `hold-add` and `hold-release` entry of the trail, oldest first.
+    func holdAuditEntries() throws -> [AuditEntry]
     func insertHold(_ hold: LegalHold) throws -> Int64
     func holds(includeReleased: Bool) throws -> [LegalHold]
     func releaseHold(id: Int64, by: String, at: Date) throws -> LegalHold?
+}
+
+/// Which of the tool's own tables a database has. They are created together and never dropped by
+/// the tool, so a database with some but not all of them has been tampered with.
+public struct ToolTables: Sendable, Equatable {
+    public var audit: Bool
+    public var holds: Bool
+
+    public init(audit: Bool, holds: Bool) {
+        self.audit = audit
+        self.holds = holds
+    }
+
+    public var complete: Bool { audit && holds }
+    /// Any of them: the database has (or had) an audit trail.
+    public var any: Bool { audit || holds }
+    public var missing: [String] {
+        (audit ? [] : ["retentiond_audit"]) + (holds ? [] : ["retentiond_holds"])
+    }
 }
 
 /// Narrows `audit show`.
@@ -106,6 +133,9 @@ public struct DatabaseUnavailable: Error, CustomStringConvertible {
 }
 
 extension StoreSession {
+    /// True when all the tool's own tables exist (a never-enforced database has none).
+    public func toolTablesExist() throws -> Bool { try toolTables().complete }
+
     /// The chain head to append after, with other appends held off until this transaction ends.
     public func lockedAuditHead() throws -> AuditHead {
         try lockAuditChain()

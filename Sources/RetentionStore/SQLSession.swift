@@ -70,7 +70,7 @@ extension StoreSession where Self: SQLExecuting {
     }
 
     public func auditedReferences(ruleID: String, action: String, references: [String]) throws -> Set<String> {
-        guard !references.isEmpty, try toolTablesExist() else { return [] }
+        guard !references.isEmpty, try toolTables().audit else { return [] }
         var b = SQLBuilder(dialect: dialect)
         let sql = "SELECT subject_ref FROM retentiond_audit WHERE rule_id = \(b.bind(.text(ruleID))) AND action = \(b.bind(.text(action))) AND subject_ref IN ("
             + references.map { b.bind(.text($0)) }.joined(separator: ", ") + ")"
@@ -89,7 +89,7 @@ extension StoreSession where Self: SQLExecuting {
     }
 
     public func auditHead() throws -> AuditHead {
-        guard try toolTablesExist(),
+        guard try toolTables().audit,
               let row = try rows("SELECT seq, mac FROM retentiond_audit ORDER BY seq DESC LIMIT 1", []).first,
               case .integer(let seq) = row[0], let mac = row[1].textValue else { return .genesis }
         return AuditHead(seq: seq, mac: mac)
@@ -108,7 +108,7 @@ extension StoreSession where Self: SQLExecuting {
     }
 
     public func auditEntries(after: Int64, limit: Int, filter: AuditFilter) throws -> [AuditEntry] {
-        guard try toolTablesExist() else { return [] }
+        guard try toolTables().audit else { return [] }
         var b = SQLBuilder(dialect: dialect)
         var sql = "SELECT \(Self.auditColumns) FROM retentiond_audit WHERE seq > \(b.bind(.integer(after)))"
         if let run = filter.runID { sql += " AND run_id = \(b.bind(.text(run)))" }
@@ -119,13 +119,13 @@ extension StoreSession where Self: SQLExecuting {
     }
 
     public func auditEntry(seq: Int64) throws -> AuditEntry? {
-        guard try toolTablesExist() else { return nil }
+        guard try toolTables().audit else { return nil }
         var b = SQLBuilder(dialect: dialect)
         return try rows("SELECT \(Self.auditColumns) FROM retentiond_audit WHERE seq = \(b.bind(.integer(seq)))", b.bindings).first.flatMap(Self.auditEntry)
     }
 
     public func lastCompletedRunTime() throws -> Date? {
-        guard try toolTablesExist(),
+        guard try toolTables().audit,
               let detail = try rows("SELECT detail FROM retentiond_audit WHERE action = 'run-completed' ORDER BY seq DESC LIMIT 1", []).first?.first?.textValue,
               let object = try? JSONSerialization.jsonObject(with: Data(detail.utf8)) as? [String: String],
               let now = object["now"] else { return nil }
@@ -146,6 +146,27 @@ extension StoreSession where Self: SQLExecuting {
                          releasedAt: row[8].textValue.flatMap { f.date(from: $0) })
     }
 
+    public var keyValueKind: @Sendable (String) -> KeyValueKind { dialect.keyValueKind }
+
+    public func canonicalKeys(table: String, keyColumns: [String], matching lookup: [KeyLookup]) throws -> [String] {
+        var b = SQLBuilder(dialect: dialect)
+        var conditions: [String] = []
+        for item in lookup {
+            guard let value = item.value else { throw StoreFailure("`\(item.text)` is not a value of the \(item.kind) column `\(item.column)`") }
+            let column = SQLBuilder.qualified("p", item.column)
+            conditions.append((item.kind == .other ? dialect.textOf(column) : column) + " = " + b.bind(value))
+        }
+        let sql = "SELECT \(dialect.canonicalKey(keyColumns.map { SQLBuilder.qualified("p", $0) })) FROM \(SQLBuilder.quote(table)) AS p WHERE "
+            + conditions.joined(separator: " AND ") + " LIMIT 2"
+        return try rows(sql, b.bindings).compactMap { $0.first?.textValue }
+    }
+
+    public func holdAuditEntries() throws -> [AuditEntry] {
+        guard try toolTables().audit else { return [] }
+        return try rows("SELECT \(Self.auditColumns) FROM retentiond_audit WHERE action IN ('hold-add', 'hold-release') ORDER BY seq", [])
+            .compactMap(Self.auditEntry)
+    }
+
     public func insertHold(_ hold: LegalHold) throws -> Int64 {
         var b = SQLBuilder(dialect: dialect)
         let values = [SQLValue.text(hold.table), .text(hold.key.canonical), .text(hold.reason), .text(hold.placedBy),
@@ -157,7 +178,7 @@ extension StoreSession where Self: SQLExecuting {
     }
 
     public func holds(includeReleased: Bool) throws -> [LegalHold] {
-        guard try toolTablesExist() else { return [] }
+        guard try toolTables().holds else { return [] }
         let sql = "SELECT \(Self.holdColumns) FROM retentiond_holds" + (includeReleased ? "" : " WHERE released_at IS NULL") + " ORDER BY id"
         return try rows(sql, []).compactMap(Self.hold)
     }

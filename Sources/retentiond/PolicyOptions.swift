@@ -110,8 +110,7 @@ func loadKey(policy: Policy, store: any RecordStore, create: Bool) async throws 
     if FileManager.default.fileExists(atPath: policy.keyFile) {
         return try AuditKey.load(path: policy.keyFile, createIfMissing: false).key
     }
-    let audited = try await store.read { try $0.auditHead().seq > 0 }
-    if audited {
+    if try await AuditAnchor(store: store, stateDirectory: policy.stateDirectory).trailExists() {
         throw EnforcementError.auditKey("the audit key file \(policy.keyFile) is missing but the database has an audit trail; restore the key from your backup (a new key could not verify the trail)")
     }
     return create ? try AuditKey.load(path: policy.keyFile, createIfMissing: true).key : nil

@@ -187,8 +187,51 @@ import Testing
         #expect(missing.stderr.contains("no record of `contacts` has key 99"))
     }
 
+    @Test func aHoldKeyMustBeTypedAsStoredAndMayNameTheSubjectsKey() throws {
+        let w = try Workspace()
+        let fraction = try w.run(["hold", "add", "--table", "contacts", "--key", "1.0", "--reason", "x", "--by", "y"] + now)
+        #expect(fraction.status == 1)
+        #expect(fraction.stderr.contains("`1.0` is not a value of `contacts.id`, which holds whole numbers"))
+        let both = try w.run(["hold", "add", "--table", "contacts", "--subject", "contacts", "--key", "1", "--reason", "x", "--by", "y"])
+        #expect(both.status == 64)
+        let unknown = try w.run(["hold", "add", "--subject", "nobody", "--key", "1", "--reason", "x", "--by", "y"])
+        #expect(unknown.status == 64)
+        #expect(unknown.stderr.contains("the policy has no subject `nobody`; it has: contacts"))
+        let bySubject = try w.run(["hold", "add", "--subject", "contacts", "--key", "2", "--reason", "case 9", "--by", "dpo"] + now)
+        #expect(bySubject.status == 0, "\(bySubject.stderr)")
+        #expect(bySubject.stdout.contains("hold 1 placed on contacts:2"))
+        #expect(try w.run(["run"] + now).status == 0)
+        #expect(try w.count("SELECT count(*) FROM contacts") == 2, "contact 1 purged, 2 held, 3 not due")
+    }
+
+    @Test func aRestoredDatabaseIsRefusedUntilTheOperatorReanchorsIt() throws {
+        let w = try Workspace()
+        #expect(try w.run(["hold", "add", "--table", "contacts", "--key", "2", "--reason", "case 1", "--by", "dpo"] + now).status == 0)
+        let backup = w.dir.appendingPathComponent("backup.sqlite").path
+        try FileManager.default.copyItem(atPath: w.database, toPath: backup)
+        #expect(try w.run(["run"] + now).status == 0)
+        #expect(try w.count("SELECT count(*) FROM contacts") == 2)
+        for file in [w.database, w.database + "-wal", w.database + "-shm"] { try? FileManager.default.removeItem(atPath: file) }
+        try FileManager.default.copyItem(atPath: backup, toPath: w.database)
+
+        let refused = try w.run(["run", "--now", "2026-06-02T00:00:00Z"])
+        #expect(refused.status == 7)
+        #expect(refused.stderr.contains("no longer extends the head recorded in"))
+        #expect(try w.count("SELECT count(*) FROM contacts") == 3, "nothing changed")
+        let verify = try w.run(["audit", "verify"])
+        #expect(verify.status == 7)
+
+        let reanchor = try w.run(["audit", "reanchor", "--reason", "restore ticket 7", "--by", "ops", "--now", "2026-06-02T00:00:00Z"])
+        #expect(reanchor.status == 0, "\(reanchor.stderr)")
+        #expect(reanchor.stdout.contains("audit trail re-anchored at entry 2 (the recorded head was entry 3)"))
+        #expect(try w.run(["audit", "verify"]).status == 0)
+        #expect(try w.run(["run", "--now", "2026-06-02T00:01:00Z"]).status == 0)
+        #expect(try w.count("SELECT count(*) FROM contacts") == 2, "contact 1 purged again, 2 held, 3 not due")
+        #expect(try w.count("SELECT count(*) FROM retentiond_audit WHERE action = 'audit-reanchored' AND actor = 'ops'") == 1)
+    }
+
     @Test func everyCommandExplainsItself() throws {
-        for command in [[], ["demo"], ["check"], ["plan"], ["apply"], ["run"], ["audit", "verify"], ["audit", "show"], ["hold", "add"], ["hold", "list"], ["hold", "release"]] {
+        for command in [[], ["demo"], ["check"], ["plan"], ["apply"], ["run"], ["audit", "verify"], ["audit", "show"], ["audit", "reanchor"], ["hold", "add"], ["hold", "list"], ["hold", "release"]] {
             let result = try BinaryRunner.run(command + ["--help"])
             #expect(result.status == 0, "\(command)")
             #expect(result.stdout.contains("USAGE"), "\(command)")

@@ -141,6 +141,16 @@ final class ContractFixture: @unchecked Sendable {
         }
     }
 
+    /// The same, for the holds table.
+    func dropHoldProtection() async throws {
+        switch backend {
+        case .sqlite:
+            try await sql(["DROP TRIGGER retentiond_holds_keep_every_hold", "DROP TRIGGER retentiond_holds_release_only"])
+        case .postgres:
+            try await sql(["DROP TRIGGER retentiond_holds_release_only ON retentiond_holds"])
+        }
+    }
+
     /// A trigger that refuses to update one row, to make a batch fail.
     func refuseUpdates(of id: Int) async throws {
         switch backend {

@@ -51,6 +51,8 @@ public struct RuleQuery: Sendable {
     public var ruleID: String
     public var table: String
     public var keyColumns: [String]
+    /// The table's primary key, by which legal holds name its rows (empty: its rows cannot be held).
+    public var holdKeyColumns: [String]
     public var filter: [FilterCondition]
     public var clock: ClockPredicate
     /// `until` consents with `now` rendered for the column (and cast for native date columns);
@@ -70,13 +72,14 @@ public struct RuleQuery: Sendable {
     /// The moment legal holds are evaluated at (a hold whose `until` has passed no longer applies).
     public var holdTime: Date
 
-    public init(ruleID: String, table: String, keyColumns: [String], filter: [FilterCondition], clock: ClockPredicate,
+    public init(ruleID: String, table: String, keyColumns: [String], holdKeyColumns: [String], filter: [FilterCondition], clock: ClockPredicate,
                 consentUntil: [(column: String, now: SQLValue, cast: String?)], consentFlags: [String],
                 related: [(table: String, foreignKey: [String], clock: ClockPredicate?)], childPaths: [[ChildLink]],
                 undeclaredReferences: [ForeignKey], fieldColumns: [String], reviewColumns: [String], toolTablesExist: Bool, holdTime: Date) {
         self.ruleID = ruleID
         self.table = table
         self.keyColumns = keyColumns
+        self.holdKeyColumns = holdKeyColumns
         self.filter = filter
         self.clock = clock
         self.consentUntil = consentUntil

@@ -9,12 +9,20 @@ public struct SQLDialect: Sendable {
     public var flagIsSet: @Sendable (_ column: String) -> String
     /// SQL text giving a row's key in `RecordKey.canonical` form, to match stored legal holds.
     public var canonicalKey: @Sendable (_ qualifiedColumns: [String]) -> String
+    /// How values of a column with this declared type are typed in keys.
+    public var keyValueKind: @Sendable (_ declaredType: String) -> KeyValueKind
+    /// SQL text giving a column's value as text, to compare a `KeyValueKind.other` key with what was typed.
+    public var textOf: @Sendable (_ qualifiedColumn: String) -> String
 
     public init(numberedPlaceholders: Bool, flagIsSet: @escaping @Sendable (String) -> String,
-                canonicalKey: @escaping @Sendable ([String]) -> String) {
+                canonicalKey: @escaping @Sendable ([String]) -> String,
+                keyValueKind: @escaping @Sendable (String) -> KeyValueKind,
+                textOf: @escaping @Sendable (String) -> String) {
         self.numberedPlaceholders = numberedPlaceholders
         self.flagIsSet = flagIsSet
         self.canonicalKey = canonicalKey
+        self.keyValueKind = keyValueKind
+        self.textOf = textOf
     }
 }
 
@@ -135,7 +143,8 @@ public struct SQLBuilder {
         var held: [String] = []
         if q.toolTablesExist {
             let active = "h.released_at IS NULL AND (h.until IS NULL OR h.until > h_now.t)"
-            held.append("EXISTS (SELECT 1 FROM retentiond_holds AS h, (SELECT \(bind(.text(Self.holdTime(q.holdTime)))) AS t) AS h_now WHERE h.table_name = \(bind(.text(q.table))) AND h.record_key = \(dialect.canonicalKey(q.keyColumns.map { Self.qualified(s, $0) })) AND \(active))")
+            // A hold names a row by its table's primary key, whatever key the subject declares.
+            if !q.holdKeyColumns.isEmpty { held.append("EXISTS (SELECT 1 FROM retentiond_holds AS h, (SELECT \(bind(.text(Self.holdTime(q.holdTime)))) AS t) AS h_now WHERE h.table_name = \(bind(.text(q.table))) AND h.record_key = \(dialect.canonicalKey(q.holdKeyColumns.map { Self.qualified(s, $0) })) AND \(active))") }
             for path in q.childPaths {
                 guard let last = path.last, !last.primaryKey.isEmpty else { continue }
                 let alias = "c\(path.count - 1)"

@@ -41,7 +41,8 @@ public struct ResolvedPolicy: Sendable {
         }
         var fields: [String] = []
         if case .anonymise(let strategies) = rule.action { fields = strategies.map(\.column.value) }
-        return RuleQuery(ruleID: rule.id, table: subject.table.value, keyColumns: subject.key.map(\.value), filter: subject.filter,
+        return RuleQuery(ruleID: rule.id, table: subject.table.value, keyColumns: subject.key.map(\.value),
+                         holdKeyColumns: schema.table(subject.table.value)?.primaryKey ?? [], filter: subject.filter,
                          clock: clock, consentUntil: consentUntil, consentFlags: consentFlags, related: related,
                          childPaths: shape.childPaths, undeclaredReferences: shape.undeclaredReferences,
                          fieldColumns: fields, reviewColumns: subject.reviewColumns.map(\.value),
@@ -90,6 +91,10 @@ public struct SchemaValidator {
             if keyOK, !table.isUnique(subject.key.map(\.value)) {
                 error(subject.key[0].location, "key (\(subject.key.map(\.value).joined(separator: ", "))) does not identify one row of `\(table.name)`: it is neither the primary key nor a unique index",
                       hint: "use the primary key\(table.primaryKey.isEmpty ? "" : " (\(table.primaryKey.joined(separator: ", ")))") or add a unique index")
+            }
+            if table.primaryKey.isEmpty {
+                diagnostics.append(.warning(subject.table.location, "`\(table.name)` has no primary key: legal holds name rows by their primary key, so its records cannot be held one by one",
+                                            hint: "add a primary key to `\(table.name)` before relying on legal holds for subject `\(subject.id)`"))
             }
             for key in subject.key {
                 if let c = table.column(key.value), c.inferredDateStorage == .julian {

@@ -8,7 +8,7 @@ struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "Verify or read the audit trail (who did what, under which rule; never personal values).",
-        subcommands: [Verify.self, Show.self]
+        subcommands: [Verify.self, Show.self, Reanchor.self]
     )
 
     /// Opens the policy's database read-only with its audit key.
@@ -33,11 +33,13 @@ struct AuditCommand: AsyncParsableCommand {
                 let (trail, policy) = try await AuditCommand.trail(options)
                 let result = try await trail.verify()
                 if result.recordedHead == nil, result.entries > 0 {
-                    printError("no recorded head in \(StateFiles.headPath(stateDirectory: policy.stateDirectory)): truncation of the newest entries cannot be detected", prefix: true)
+                    printError("no recorded head for \(trail.store.location) in \(StateFiles.headPath(stateDirectory: policy.stateDirectory)): truncation of the newest entries cannot be detected", prefix: true)
                 }
+                for warning in result.holdWarnings { printError("warning: " + warning, prefix: false) }
                 guard result.isValid else {
                     for problem in result.problems { printError(problem.description) }
-                    printError("audit trail of \(trail.store.location) is NOT intact: \(result.problems.count) problem(s) in \(result.entries) entries")
+                    for problem in result.holdProblems { printError("legal holds: " + problem) }
+                    printError("audit trail of \(trail.store.location) is NOT intact: \(result.problems.count + result.holdProblems.count) problem(s) in \(result.entries) entries")
                     return .auditInvalid
                 }
                 print("audit trail intact: \(result.entries) entries, head \(result.head.seq) \(result.head.mac.prefix(16))…")
@@ -90,6 +92,39 @@ struct AuditCommand: AsyncParsableCommand {
                         print("\(e.seq)\t\(e.at)\t\(e.actor)\t\(e.action)\t\(e.ruleID.isEmpty ? "-" : e.ruleID)\t\(e.table.isEmpty ? "-" : e.table)\t\(ref)\t\(e.fields.isEmpty ? "-" : e.fields)\t\(e.detail)")
                     }
                 }
+                return .success
+            }
+        }
+    }
+
+    struct Reanchor: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "After a legitimate restore: accept the trail's current end as the recorded head (audited).",
+            discussion: """
+                When a database is restored from an older copy, its trail ends before the head recorded in the state \
+                directory, and enforcing commands refuse with exit 7. Once you have checked that the restore is \
+                legitimate, this appends an `audit-reanchored` entry (with the lost head and your reason) and records \
+                the new end. It refuses when the trail in the database does not verify on its own.
+                """
+        )
+        @OptionGroup var options: PolicyOptions
+
+        @Option(name: .long, help: "Why (e.g. the restore ticket), kept in the audit trail.")
+        var reason: String
+
+        @Option(name: .long, help: "Who re-anchors (recorded in the audit trail).")
+        var by: String
+
+        func run() async throws {
+            try await reportingFailures {
+                let (policy, _) = try options.loadPolicy()
+                let store = try await options.openStore(policy, readOnly: false)
+                guard let key = try await loadKey(policy: policy, store: store, create: false) else {
+                    throw CommandFailure(.failure, "no audit trail to re-anchor on \(store.location)")
+                }
+                let anchor = AuditAnchor(store: store, stateDirectory: policy.stateDirectory)
+                let (previous, head) = try await anchor.reanchor(key: key, reason: reason, by: by, now: try options.currentTime())
+                print("audit trail re-anchored at entry \(head.seq)" + (previous.map { " (the recorded head was entry \($0.seq))" } ?? ""))
                 return .success
             }
         }

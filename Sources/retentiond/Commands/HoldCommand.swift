@@ -24,11 +24,20 @@ struct HoldCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Place a hold on one record (audited).")
         @OptionGroup var options: PolicyOptions
 
-        @Option(name: .long, help: "The table of the record.")
-        var table: String
+        @Option(name: .long, help: "The table of the record, named by its primary key.")
+        var table: String?
 
-        @Option(name: .long, help: "The record's primary key (KEY1,KEY2 for composite keys).")
+        @Option(name: .long, help: ArgumentHelp("Or: the policy subject of the record, named by the subject's key.", valueName: "subject"))
+        var subject: String?
+
+        @Option(name: .long, help: ArgumentHelp("The record's key exactly as stored (KEY1,KEY2 for composite keys): a whole number for an integer column, the text as is for a text column (007 stays 007).", valueName: "key"))
         var key: String
+
+        func validate() throws {
+            guard (table == nil) != (subject == nil) else {
+                throw ValidationError("give either --table TABLE (with the primary key) or --subject SUBJECT (with the subject's key)")
+            }
+        }
 
         @Option(name: .long, help: "Why (a case reference, not personal details: the reason is shown by `hold list`).")
         var reason: String
@@ -47,8 +56,18 @@ struct HoldCommand: AsyncParsableCommand {
                     untilDate = f.date(from: until) ?? { f.formatOptions = [.withFullDate]; return f.date(from: until) }()
                     guard untilDate != nil else { throw ValidationError("--until takes an ISO-8601 date such as 2027-12-31") }
                 }
+                let (policy, _) = try options.loadPolicy()
+                let name: HoldRegistry.RecordName
+                if let subject {
+                    guard let found = policy.subjects.first(where: { $0.id == subject }) else {
+                        throw ValidationError("the policy has no subject `\(subject)`; it has: \(policy.subjects.map(\.id).joined(separator: ", "))")
+                    }
+                    name = .subjectKey(found)
+                } else {
+                    name = .primaryKey(table: table ?? "")
+                }
                 let registry = try await HoldCommand.registry(options)
-                let hold = try await registry.add(table: table, keyText: key, reason: reason, by: by, until: untilDate, now: try options.currentTime())
+                let hold = try await registry.add(name, keyText: key, reason: reason, by: by, until: untilDate, now: try options.currentTime())
                 print("hold \(hold.id) placed on \(hold.table):\(hold.key)" + (untilDate.map { " until \(ISO8601DateFormatter().string(from: $0))" } ?? ""))
                 return .success
             }

@@ -1,0 +1,12 @@
+/// What an audit entry records. The trail stores the raw value.
+public enum AuditAction: String, Sendable, CaseIterable {
+    case flag
+    case anonymise
+    case purge
+    case purgeChildren = "purge-children"
+    case runCompleted = "run-completed"
+    case holdAdd = "hold-add"
+    case holdRelease = "hold-release"
+    /// An operator re-anchored the trail after a legitimate restore (the lost head is in the detail).
+    case reanchored = "audit-reanchored"
+}

@@ -1,0 +1,198 @@
+import Foundation
+import Testing
+import RetentionCore
+import RetentionEngine
+import RetentionStore
+
+/// A held record is never touched, however its subject is keyed and however its key is typed;
+/// holds and the trail that vouches for them cannot be removed unnoticed. On both databases.
+@Suite struct LegalHoldContractTests {
+    /// Prospects keyed by a unique column that is not the primary key (docs/policy.md allows it).
+    static let anonymiseByEmail = """
+        subjects:
+          prospects:
+            table: people
+            key: email
+            filter: { kind: prospect }
+            rules:
+              - id: prospect-anonymise
+                register: "Prospection"
+                legal_basis: "legitimate interest"
+                clock: { column: last_seen, fallback: collected }
+                after: 3y
+                action: anonymise
+                fields:
+                  name: { pseudonym: { prefix: "p-", length: 10 } }
+                  phone: null
+        """
+
+    /// Invoices keyed by text that looks like numbers.
+    static let invoiceSchema = ContractFixture.schema + [
+        "CREATE TABLE invoices (ref TEXT PRIMARY KEY, issued TEXT NOT NULL)",
+        "CREATE INDEX invoices_issued ON invoices(issued)",
+        "INSERT INTO invoices VALUES ('007', '2001-01-01'), ('7', '2001-01-01'), ('10042', '2001-01-01'), ('A-1', '2001-01-01')",
+    ]
+
+    static let invoicePurge = """
+        subjects:
+          invoices:
+            table: invoices
+            key: ref
+            rules:
+              - id: invoice-purge
+                register: "Accounting"
+                legal_basis: "legal obligation, 10 years"
+                clock: issued
+                after: 10y
+                action: purge
+        """
+
+    func holds(_ f: ContractFixture) async throws -> HoldRegistry {
+        HoldRegistry(store: try await f.store(), key: try AuditKey.load(path: try f.policy().keyFile, createIfMissing: true).key, stateDirectory: f.dir.path)
+    }
+
+    /// Expects `body` to be refused as tampering (exit status 7), having changed nothing.
+    func expectTamperingRefused(sourceLocation: Testing.SourceLocation = #_sourceLocation, _ body: () async throws -> Void) async {
+        do {
+            try await body()
+            Issue.record("not refused", sourceLocation: sourceLocation)
+        } catch {
+            #expect(EnforcementError.from(error).status == .auditInvalid, "\(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aHeldRecordWhoseSubjectIsKeyedByAUniqueColumnSurvivesTheRun(_ backend: Backend) async throws {
+        let f = try await ContractFixture(backend, policy: Self.anonymiseByEmail)
+        let registry = try await holds(f)
+        // One hold by the table's primary key, one by the subject's own key: both name a row.
+        _ = try await registry.add(table: "people", keyText: "2", reason: "case 12", by: "dpo", until: nil, now: ContractFixture.now)
+        let subject = try #require(try f.policy().subjects.first)
+        let byEmail = try await registry.add(.subjectKey(subject), keyText: "alice.martin@example.fr", reason: "case 13", by: "dpo", until: nil, now: ContractFixture.now)
+        #expect(byEmail.key == RecordKey([.integer(1)]), "stored by the primary key")
+
+        let report = try await f.run()
+        #expect(report.rules[0].anonymised == 2)
+        #expect(report.rules[0].exempt["legal_hold"] == 2)
+        // Prospects 1, 2, 4 and 5 are past the cutoff (computed from the fixture's dates); 1 and 2 are held.
+        let rows = try await f.rows("SELECT id, name, phone FROM people ORDER BY id")
+        #expect(rows[0] == [.integer(1), .text("Alice Martin"), .text("+33 6 11 22 33 44")])
+        #expect(rows[1] == [.integer(2), .text("Bruno Petit"), .text("+33 6 55 66 77 88")])
+        #expect(rows[2][1] == .text("Chloé Durand"), "not due")
+        for row in rows[3...4] {
+            #expect(row[1].textValue?.hasPrefix("p-") == true && row[2] == .null, "\(row[0]) is anonymised")
+        }
+        #expect(rows[5][1] == .text("Fabien Morel"), "a client, another subject")
+        let chain = AuditChain(key: try f.key)
+        let expected = ["david.roux@example.fr", "emma.blanc@example.fr"].map { chain.reference(table: "people", key: RecordKey([.text($0)])) }
+        #expect(try await f.audit(action: "anonymise").map { $0[0] } == expected.map { .text($0) })
+    }
+
+    @Test(arguments: Backend.allCases)
+    func holdKeysAreTypedByTheirColumnAndMatchExactly(_ backend: Backend) async throws {
+        let f = try await ContractFixture(backend, schema: Self.invoiceSchema, policy: Self.invoicePurge)
+        let registry = try await holds(f)
+        for typed in ["2.0", "02", " 2", "2x"] {
+            await #expect(throws: EnforcementError.self, "`\(typed)` is not the integer key 2") {
+                _ = try await registry.add(table: "people", keyText: typed, reason: "x", by: "y", until: nil, now: ContractFixture.now)
+            }
+        }
+        await #expect(throws: EnforcementError.self, "no such invoice") {
+            _ = try await registry.add(table: "invoices", keyText: "99", reason: "x", by: "y", until: nil, now: ContractFixture.now)
+        }
+        let zeros = try await registry.add(table: "invoices", keyText: "007", reason: "tax audit", by: "cfo", until: nil, now: ContractFixture.now)
+        let number = try await registry.add(table: "invoices", keyText: "10042", reason: "tax audit", by: "cfo", until: nil, now: ContractFixture.now)
+        #expect(zeros.key == RecordKey([.text("007")]))
+        #expect(number.key == RecordKey([.text("10042")]))
+        #expect(try await f.rows("SELECT record_key FROM retentiond_holds ORDER BY id") == [[.text("[\"007\"]")], [.text("[\"10042\"]")]])
+
+        let report = try await f.run()
+        #expect(report.rules[0].purged == 2)
+        #expect(report.rules[0].exempt["legal_hold"] == 2)
+        #expect(try await f.rows("SELECT ref FROM invoices ORDER BY ref") == [[.text("007")], [.text("10042")]], "`7` and `A-1` are gone; the held texts stay")
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aHoldRemovedOrReleasedByHandStopsEnforcementAndFailsVerification(_ backend: Backend) async throws {
+        let f = try await ContractFixture(backend, policy: StoreContractTests.purge)
+        let registry = try await holds(f)
+        let hold = try await registry.add(table: "people", keyText: "1", reason: "case", by: "dpo", until: nil, now: ContractFixture.now)
+        // The table refuses it as the audit trail does.
+        await #expect(throws: (any Error).self) { try await f.sql(["DELETE FROM retentiond_holds WHERE id = \(hold.id)"]) }
+        await #expect(throws: (any Error).self) { try await f.sql(["UPDATE retentiond_holds SET until = '2000-01-01T00:00:00Z' WHERE id = \(hold.id)"]) }
+        if backend == .postgres {
+            await #expect(throws: (any Error).self) { try await f.sql(["TRUNCATE retentiond_holds"]) }
+        }
+        // A release is the one change the table allows: done by hand, only the trail tells.
+        try await f.sql(["UPDATE retentiond_holds SET released_at = '2026-01-01T00:00:00Z', released_by = 'x' WHERE id = \(hold.id)"])
+        await expectTamperingRefused { _ = try await f.run() }
+        // Someone with DDL rights drops the protection, then the hold.
+        try await f.dropHoldProtection()
+        try await f.sql(["DELETE FROM retentiond_holds WHERE id = \(hold.id)"])
+        await expectTamperingRefused { _ = try await f.run() }
+        await expectTamperingRefused { _ = try await f.enforcer(readOnly: true).plan(now: ContractFixture.now, mode: .plan, planPath: nil) }
+        #expect(try await f.ids("people") == [1, 2, 3, 4, 5, 6], "nothing was purged")
+        #expect(try await f.audit(action: "purge").isEmpty)
+
+        let verification = try await AuditTrail(store: try await f.store(readOnly: true), key: try f.key, stateDirectory: f.dir.path).verify()
+        #expect(!verification.isValid)
+        #expect(verification.holdProblems == ["hold \(hold.id) on `people` (audit entry 1) is missing from retentiond_holds: it was deleted by hand, without a release"])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aHoldInsertedByHandIsHonouredAndReported(_ backend: Backend) async throws {
+        let f = try await ContractFixture(backend, policy: StoreContractTests.purge)
+        _ = try await f.run(now: ContractFixture.now.addingTimeInterval(-86_400 * 3650))
+        try await f.sql(["INSERT INTO retentiond_holds (table_name, record_key, reason, placed_by, placed_at) VALUES ('people', '[1]', 'by hand', 'x', '2026-01-01T00:00:00Z')"])
+        let report = try await f.run()
+        #expect(report.rules[0].exempt["legal_hold"] == 1)
+        #expect(try await f.ids("people") == [1, 3, 4, 5, 6])
+        let verification = try await AuditTrail(store: try await f.store(readOnly: true), key: try f.key, stateDirectory: f.dir.path).verify()
+        #expect(verification.isValid)
+        #expect(verification.holdWarnings.count == 1)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aDroppedToolTableMeansATrailExistsAndIsRefused(_ backend: Backend) async throws {
+        let f = try await ContractFixture(backend, policy: StoreContractTests.anonymise)
+        _ = try await f.run()
+        try await f.sql(["DROP TABLE retentiond_holds"])
+        let anchor = AuditAnchor(store: try await f.store(), stateDirectory: f.dir.path)
+        #expect(try await anchor.trailExists())
+        await expectTamperingRefused { _ = try await f.run(now: ContractFixture.now.addingTimeInterval(60)) }
+        #expect(try await f.store(readOnly: true).read { try $0.toolTables() } == ToolTables(audit: true, holds: false), "not silently re-created")
+
+        try await f.dropAuditProtection()
+        try await f.sql(["DROP TABLE retentiond_audit"])
+        #expect(try await anchor.trailExists(), "the recorded head still says there was a trail")
+        let before = try await f.snapshot()
+        await expectTamperingRefused { _ = try await f.run(now: ContractFixture.now.addingTimeInterval(120)) }
+        #expect(try await f.snapshot() == before, "no pseudonym of a pseudonym")
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aTrailThatNoLongerExtendsTheRecordedHeadIsRefusedUntilReanchored(_ backend: Backend) async throws {
+        let f = try await ContractFixture(backend, policy: StoreContractTests.anonymise)
+        _ = try await f.run()
+        #expect(try await f.rows("SELECT count(*) FROM retentiond_audit") == [[.integer(5)]], "4 records and the run")
+        // As after a restore from an older copy: the newest entries are gone.
+        try await f.dropAuditProtection()
+        try await f.sql(["DELETE FROM retentiond_audit WHERE seq > 2"])
+        try await f.sql(["UPDATE people SET name = 'Back From Backup' WHERE id = 4"])
+        await expectTamperingRefused { _ = try await f.run(now: ContractFixture.now.addingTimeInterval(60)) }
+        let registry = try await holds(f)
+        await expectTamperingRefused { _ = try await registry.add(table: "people", keyText: "3", reason: "x", by: "y", until: nil, now: ContractFixture.now) }
+        #expect(try await f.rows("SELECT count(*) FROM retentiond_audit") == [[.integer(2)]], "nothing appended")
+        #expect(try await f.rows("SELECT name FROM people WHERE id = 4") == [[.text("Back From Backup")]], "nothing changed")
+
+        let anchor = AuditAnchor(store: try await f.store(), stateDirectory: f.dir.path)
+        let (previous, head) = try await anchor.reanchor(key: try f.key, reason: "restore ticket 7", by: "ops", now: ContractFixture.now.addingTimeInterval(90))
+        #expect(previous?.seq == 5 && head.seq == 3)
+        let entry = try #require(try await f.audit(action: "audit-reanchored").first)
+        let detail = try JSONSerialization.jsonObject(with: Data((entry[3].textValue ?? "").utf8)) as? [String: String]
+        #expect(detail == ["database": try await f.store().location, "previous_mac": previous?.mac ?? "", "previous_seq": "5", "reason": "restore ticket 7"])
+        let next = try await f.run(now: ContractFixture.now.addingTimeInterval(120))
+        #expect(next.rules[0].anonymised == 2, "the two records whose audit entries were lost are done again")
+        #expect(try await AuditTrail(store: try await f.store(readOnly: true), key: try f.key, stateDirectory: f.dir.path).verify().isValid)
+    }
+}
