@@ -74,7 +74,7 @@ extension Enforcer {
                 tallies[i].review = []
             }
         }
-        let works = Dictionary(uniqueKeysWithValues: policy.rules.map { ($0.id, batchWork(rule: $0, planNow: plan.header.now, wallClock: now, runID: runID, chain: chain)) })
+        let works = Dictionary(uniqueKeysWithValues: try policy.rules.map { ($0.id, try batchWork(rule: $0, planNow: plan.header.now, wallClock: now, runID: runID, chain: chain)) })
         let batchSize = policy.batchSize
         var status = RunReport.Status.complete
         var message: String?

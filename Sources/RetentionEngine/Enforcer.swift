@@ -77,9 +77,9 @@ public struct Enforcer: Sendable {
                 logger.warning("\(finding.message)")
             }
         }
-        let headers = policy.rules.map { rule in
+        let headers = try policy.rules.map { rule in
             PlanDocument.RuleHeader(id: rule.id, action: rule.action.name, table: policy.subject(for: rule).table.value,
-                                    cutoff: Cutoff(rule: rule, policy: policy, now: now))
+                                    cutoff: try Cutoff(rule: rule, policy: policy, now: now))
         }
         try writer?.write(.header(PlanDocument.Header(planID: planID, createdAt: Date(), now: now, policyHash: policy.hash,
                                                       policyPath: policy.path, database: store.location,
@@ -88,8 +88,8 @@ public struct Enforcer: Sendable {
         var entries = 0
         for rule in policy.rules {
             let subject = policy.subject(for: rule)
-            let query = resolved.query(for: rule, now: now, toolTablesExist: toolTables)
-            var tally = RuleTally(rule: rule, subject: subject, cutoff: Cutoff(rule: rule, policy: policy, now: now))
+            let query = try resolved.query(for: rule, now: now, toolTablesExist: toolTables)
+            var tally = RuleTally(rule: rule, subject: subject, cutoff: try Cutoff(rule: rule, policy: policy, now: now))
             let table = subject.table.value
             tally.tableRows = try await store.read { try $0.rowCount(table: table, filter: []) }
             let batchSize = policy.batchSize
@@ -316,14 +316,14 @@ public struct Enforcer: Sendable {
 
     /// One batch in one transaction: re-check, change, audit. Returns what happened.
     func applyBatch(rule: RetentionRule, keys: [RecordKey], planNow: Date, wallClock: Date, runID: String, chain: AuditChain) async throws -> BatchOutcome {
-        let work = batchWork(rule: rule, planNow: planNow, wallClock: wallClock, runID: runID, chain: chain)
+        let work = try batchWork(rule: rule, planNow: planNow, wallClock: wallClock, runID: runID, chain: chain)
         return try await store.transaction { try work.apply(in: $0, keys: keys) }
     }
 
     /// Everything a batch of `rule` needs, prepared outside the transaction.
-    func batchWork(rule: RetentionRule, planNow: Date, wallClock: Date, runID: String, chain: AuditChain) -> BatchWork {
+    func batchWork(rule: RetentionRule, planNow: Date, wallClock: Date, runID: String, chain: AuditChain) throws -> BatchWork {
         let subject = policy.subject(for: rule)
-        return BatchWork(rule: rule, query: resolved.query(for: rule, now: planNow, toolTablesExist: true), shape: resolved.shape(of: rule),
+        return BatchWork(rule: rule, query: try resolved.query(for: rule, now: planNow, toolTablesExist: true), shape: resolved.shape(of: rule),
                          table: subject.table.value, keyColumns: subject.key.map(\.value), calendar: policy.calendar, actor: actor,
                          policyHash: policy.hash, pseudonymKey: key!.pseudonymKey, runID: runID, wallClock: wallClock, chain: chain)
     }

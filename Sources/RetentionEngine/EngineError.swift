@@ -72,6 +72,7 @@ public enum EnforcementError: Error, CustomStringConvertible {
         case let e as DatabaseUnavailable: return .databaseUnavailable(e.description)
         case let e as StoreFailure: return .failed(e.description)
         case let e as AuditKey.LoadError: return .auditKey(e.description)
+        case let e as Cutoff.Unavailable: return .failed(e.description)
         case let e as RunLocked:
             if case .held(let message) = e { return .locked(message) }
             return .failed(e.description)

@@ -134,7 +134,7 @@ import Testing
 
     @Test func typesAreChecked() {
         let found = errors(Self.valid.replacingOccurrences(of: "state_dir:", with: "batch_size: lots\nstate_dir:"))
-        #expect(found.contains { $0.contains("batch_size must be a whole number of at least 1") })
+        #expect(found.contains { $0.contains("batch_size must be a whole number from 1 to 5000") })
         let list = errors(Self.valid.replacingOccurrences(of: "key: [country, number]", with: "key: [country, 12x]"))
         #expect(list.contains { $0.contains("`12x` is not a valid key column") })
     }

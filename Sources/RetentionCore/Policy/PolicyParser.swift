@@ -153,10 +153,11 @@ private struct Reader {
         return name(node, what).map { [$0] }
     }
 
-    mutating func int(_ node: Node?, _ what: String, min: Int = 0) -> Int? {
+    /// A whole number within `min...max` (every count in a policy has a documented bound).
+    mutating func int(_ node: Node?, _ what: String, min: Int = 0, max: Int) -> Int? {
         guard let node else { return nil }
-        guard case .scalar(let scalar) = node, let value = Int(scalar.string), value >= min else {
-            error(node, "\(what) must be a whole number of at least \(min)")
+        guard case .scalar(let scalar) = node, let value = Int(scalar.string), (min...max).contains(value) else {
+            error(node, "\(what) must be a whole number from \(min) to \(max)")
             return nil
         }
         return value
@@ -202,7 +203,7 @@ private struct Reader {
     mutating func policy(_ map: Map, hash: String, stateDirectoryOverride: String?, policyPath: String) -> Policy? {
         checkKeys(map, allowed: Self.topKeys, in: "the policy")
         if let v = map.value("version") {
-            if int(v, "version", min: 1) != 1 { error(v, "unsupported policy version", hint: "this retentiond reads `version: 1`") }
+            if int(v, "version", min: 1, max: 1) != 1 { error(v, "unsupported policy version", hint: "this retentiond reads `version: 1`") }
         } else {
             error(map.node, "missing `version`", hint: "add `version: 1` at the top")
         }
@@ -267,8 +268,8 @@ private struct Reader {
         }
 
         var batchSize = 500
-        if let node = map.value("batch_size"), let n = int(node, "batch_size", min: 1) {
-            if n > 5000 { error(node, "batch_size must be at most 5000", hint: "large batches hold locks longer; 500 is a good start") } else { batchSize = n }
+        if let node = map.value("batch_size"), let n = int(node, "batch_size", min: 1, max: 5000) {
+            batchSize = n
         }
 
         let safety = safetyLimits(map.value("safety"), "safety") ?? SafetyLimits(maxRecords: nil, maxPercent: 50)
@@ -321,10 +322,10 @@ private struct Reader {
         checkKeys(map, allowed: ["every", "daily", "jitter", "run_at_start"], in: "schedule")
         var kind: Schedule.Kind?
         if let every = map.value("every"), let d = duration(every, "schedule.every") {
-            if let seconds = d.fixedSeconds, seconds >= 1 {
+            if let seconds = d.fixedSeconds, (1...Schedule.maximumSeconds).contains(seconds) {
                 kind = .every(seconds: seconds)
             } else {
-                error(every, "schedule.every must be a fixed length of at least one second", hint: "use days, hours, minutes or seconds, e.g. `every: 6h`")
+                error(every, "schedule.every must be a fixed length from one second to 366 days", hint: "use days, hours, minutes or seconds, e.g. `every: 6h`")
             }
         }
         if let daily = map.value("daily"), let text = string(daily, "schedule.daily") {
@@ -342,7 +343,7 @@ private struct Reader {
         }
         var jitter = 0
         if let j = map.value("jitter"), let d = duration(j, "schedule.jitter") {
-            if let seconds = d.fixedSeconds { jitter = seconds } else { error(j, "schedule.jitter must be a fixed length (days, hours, minutes, seconds)") }
+            if let seconds = d.fixedSeconds, seconds <= Schedule.maximumSeconds { jitter = seconds } else { error(j, "schedule.jitter must be a fixed length (days, hours, minutes, seconds) of at most 366 days") }
         }
         var atStart = false
         if let s = map.value("run_at_start") {
@@ -373,7 +374,7 @@ private struct Reader {
         let socket = map.value("socket").flatMap { string($0, "socket") }
         guard let database, let user else { return nil }
         return PostgresLocation(host: map.value("host").flatMap { string($0, "host") } ?? "localhost",
-                                port: map.value("port").flatMap { int($0, "port", min: 1) } ?? 5432,
+                                port: map.value("port").flatMap { int($0, "port", min: 1, max: 65535) } ?? 5432,
                                 socketDirectory: socket, database: database, user: user,
                                 passwordFile: map.value("password_file").flatMap { string($0, "password_file") }.map { resolve($0, against: stateDir) },
                                 passwordEnvironment: map.value("password_env").flatMap { string($0, "password_env") },
@@ -388,7 +389,7 @@ private struct Reader {
     mutating func safetyLimits(_ node: Node?, _ what: String) -> SafetyLimits? {
         guard let node, let map = mapping(node, what) else { return nil }
         checkKeys(map, allowed: ["max_records", "max_percent"], in: what)
-        return SafetyLimits(maxRecords: int(map.value("max_records"), "\(what).max_records", min: 0),
+        return SafetyLimits(maxRecords: int(map.value("max_records"), "\(what).max_records", min: 0, max: 1_000_000_000),
                             maxPercent: double(map.value("max_percent"), "\(what).max_percent", range: 0...100))
     }
 
@@ -585,13 +586,13 @@ private struct Reader {
             guard let options = mapping(pair.value, "pseudonym options") else { return nil }
             checkKeys(options, allowed: ["prefix", "length"], in: "pseudonym")
             let prefix = options.value("prefix").flatMap { string($0, "prefix") } ?? ""
-            let length = options.value("length").flatMap { int($0, "length", min: 8) } ?? 16
-            return .pseudonym(prefix: prefix, length: min(length, 64))
+            let length = options.value("length").flatMap { int($0, "length", min: 8, max: 64) } ?? 16
+            return .pseudonym(prefix: prefix, length: length)
         case "mask":
             guard let options = mapping(pair.value, "mask options") else { return nil }
             checkKeys(options, allowed: ["keep_first", "keep_last", "keep_domain", "character"], in: "mask")
-            let first = options.value("keep_first").flatMap { int($0, "keep_first") } ?? 0
-            let last = options.value("keep_last").flatMap { int($0, "keep_last") } ?? 0
+            let first = options.value("keep_first").flatMap { int($0, "keep_first", max: 1000) } ?? 0
+            let last = options.value("keep_last").flatMap { int($0, "keep_last", max: 1000) } ?? 0
             var keepDomain = false
             if let d = options.value("keep_domain") {
                 if case .scalar(let s) = d, let b = Bool(s.string) { keepDomain = b } else { error(d, "keep_domain takes true or false") }

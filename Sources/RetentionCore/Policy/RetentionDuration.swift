@@ -27,6 +27,7 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
         case unknownUnit(String)
         case ambiguousUnit(String)
         case negative
+        case tooLong(String)
 
         public var description: String {
             switch self {
@@ -40,11 +41,27 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
                 return "`\(unit)` is ambiguous (months or minutes?); write `mo` or `months`"
             case .negative:
                 return "a retention duration cannot be negative"
+            case .tooLong(let text):
+                return "`\(text)` is longer than \(RetentionDuration.maximumYears) years, the longest duration retentiond accepts"
             }
         }
     }
 
+    /// The longest duration a policy may give (all parts together): far beyond any legal retention
+    /// period, and small enough that no date computation can overflow.
+    public static let maximumYears = 200
+    /// The same bound in seconds, counting a year as 365.2425 days and a month as a twelfth of it.
+    static let maximumSeconds = Double(maximumYears) * 365.2425 * 86_400
+
+    /// The length in seconds, approximate for years and months; used to bound durations only.
+    var approximateSeconds: Double {
+        let yearSeconds = 365.2425 * 86_400
+        return Double(years) * yearSeconds + Double(months) * yearSeconds / 12
+            + Double(days) * 86_400 + Double(hours) * 3600 + Double(minutes) * 60 + Double(seconds)
+    }
+
     /// Parses one or more `<number><unit>` parts: `3y`, `3 years`, `1y 6mo`, `90 days`, `0d`.
+    /// The whole may not exceed `maximumYears`.
     public init(parsing text: String) throws(ParseError) {
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard !trimmed.isEmpty else { throw .empty }
@@ -55,7 +72,9 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
         while !scalars.isEmpty {
             scalars = scalars.drop(while: { $0 == " " })
             let digits = scalars.prefix(while: { $0.isASCII && $0.isNumber })
-            guard !digits.isEmpty, let amount = Int(digits) else { throw .malformed(trimmed) }
+            guard !digits.isEmpty else { throw .malformed(trimmed) }
+            // Digits beyond what fits in an Int are far past the bound anyway.
+            guard digits.count <= 12, let amount = Int(digits) else { throw .tooLong(trimmed) }
             scalars = scalars.dropFirst(digits.count).drop(while: { $0 == " " })
             let unit = scalars.prefix(while: { $0.isLetter }).lowercased()
             guard !unit.isEmpty else {
@@ -75,6 +94,8 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
             default: throw .unknownUnit(unit)
             }
             sawPart = true
+            // Checked after every part, so no sum of parts can overflow.
+            if result.approximateSeconds > Self.maximumSeconds { throw .tooLong(trimmed) }
         }
         self = result
     }
@@ -88,8 +109,9 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
         return ((days * 24 + hours) * 60 + minutes) * 60 + seconds
     }
 
-    /// The moment this duration before `date`, in `calendar` (which carries the policy's time zone).
-    public func before(_ date: Date, in calendar: Calendar) -> Date {
+    /// The moment this duration before `date`, in `calendar` (which carries the policy's time zone);
+    /// nil when the calendar cannot represent it (never another date instead).
+    public func before(_ date: Date, in calendar: Calendar) -> Date? {
         var components = DateComponents()
         components.year = -years
         components.month = -months
@@ -98,7 +120,7 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
         components.minute = -minutes
         components.second = -seconds
         // Foundation clamps to the end of a shorter month (31 March − 1 month = 28/29 February).
-        return calendar.date(byAdding: components, to: date) ?? date
+        return calendar.date(byAdding: components, to: date)
     }
 
     public var description: String {

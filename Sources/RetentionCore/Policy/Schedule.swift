@@ -21,6 +21,9 @@ public struct Schedule: Sendable, Hashable {
         self.runAtStart = runAtStart
     }
 
+    /// The longest `every` and `jitter` a policy may give: 366 days.
+    public static let maximumSeconds = 366 * 86_400
+
     /// The default: every day at 03:00 in the policy's time zone, up to 15 minutes later.
     public static let `default` = Schedule(kind: .daily(hour: 3, minute: 0), jitterSeconds: 900)
 

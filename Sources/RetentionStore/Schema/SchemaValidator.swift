@@ -22,22 +22,29 @@ public struct ResolvedPolicy: Sendable {
     public func shape(of rule: RetentionRule) -> RuleShape { shapes[rule.id]! }
 
     /// The store query for `rule` at `now`.
-    public func query(for rule: RetentionRule, now: Date, toolTablesExist: Bool) -> RuleQuery {
+    public func query(for rule: RetentionRule, now: Date, toolTablesExist: Bool) throws(Cutoff.Unavailable) -> RuleQuery {
         let subject = policy.subject(for: rule)
         let shape = shape(of: rule)
         let calendar = policy.calendar
-        let cutoff = Cutoff(rule: rule, policy: policy, now: now)
+        let cutoff = try Cutoff(rule: rule, policy: policy, now: now)
         let clock = ClockPredicate(columns: shape.clock, combination: rule.clock.combination, bound: cutoff.clockBound, calendar: calendar)
         let consentUntil = shape.consentUntil.map { ($0.name, DateCodec.render(now, storage: $0.storage, layout: $0.layout, calendar: calendar), $0.storage.sqlCast) }
         let consentFlags = rule.exemptions.consent.filter { $0.kind == .flag }.map(\.column.value)
-        let related = zip(rule.exemptions.related, shape.related).map { keep, resolved -> (table: String, foreignKey: [String], clock: ClockPredicate?) in
+        var related: [(table: String, foreignKey: [String], clock: ClockPredicate?)] = []
+        for (keep, resolved) in zip(rule.exemptions.related, shape.related) {
             var predicate: ClockPredicate?
             if let columns = resolved.clock, let clock = keep.clock, let within = keep.within {
-                let bound = Cutoff(now: now, duration: within, fiscalYearEnd: clock.fiscalYearEnd,
-                                   fiscalYearStart: policy.fiscalYearStart, calendar: calendar).clockBound
-                predicate = ClockPredicate(columns: columns, combination: clock.combination, bound: bound, calendar: calendar)
+                do {
+                    let bound = try Cutoff(now: now, duration: within, fiscalYearEnd: clock.fiscalYearEnd,
+                                           fiscalYearStart: policy.fiscalYearStart, calendar: calendar).clockBound
+                    predicate = ClockPredicate(columns: columns, combination: clock.combination, bound: bound, calendar: calendar)
+                } catch {
+                    var named = error
+                    named.rule = rule.id
+                    throw named
+                }
             }
-            return (resolved.table, resolved.foreignKey, predicate)
+            related.append((resolved.table, resolved.foreignKey, predicate))
         }
         var fields: [String] = []
         if case .anonymise(let strategies) = rule.action { fields = strategies.map(\.column.value) }
