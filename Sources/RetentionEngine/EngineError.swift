@@ -14,6 +14,8 @@ public enum ExitStatus: Int32, Sendable {
     case auditInvalid = 7
     /// Refused before any change: the clock is earlier than the last run, or a plan does not match.
     case refused = 8
+    /// The state directory (plans, audit head, reports) or a file given on the command line cannot be written.
+    case cannotWrite = 9
 }
 
 /// Why an operation stopped, with the exit status it maps to. Messages never carry personal values.
@@ -27,6 +29,8 @@ public enum EnforcementError: Error, CustomStringConvertible {
     case auditKey(String)
     /// The audit trail or the holds it vouches for were changed outside retentiond: nothing is changed.
     case auditTampered(String)
+    /// A file retentiond keeps (plan, audit head, report) cannot be written: permissions, a full disk.
+    case cannotWrite(String)
     case failed(String)
 
     public var status: ExitStatus {
@@ -37,6 +41,7 @@ public enum EnforcementError: Error, CustomStringConvertible {
         case .databaseUnavailable: return .databaseUnavailable
         case .refused, .auditKey: return .refused
         case .auditTampered: return .auditInvalid
+        case .cannotWrite: return .cannotWrite
         case .failed: return .failure
         }
     }
@@ -47,7 +52,7 @@ public enum EnforcementError: Error, CustomStringConvertible {
         case .safetyLimit(let lines, _):
             return "safety limit exceeded, nothing was changed:\n" + lines.map { "  \($0)" }.joined(separator: "\n")
                 + "\nreview the plan (`retentiond plan --detail`), then re-run with --allow-more if it is right"
-        case .locked(let m), .databaseUnavailable(let m), .refused(let m), .auditKey(let m), .auditTampered(let m), .failed(let m): return m
+        case .locked(let m), .databaseUnavailable(let m), .refused(let m), .auditKey(let m), .auditTampered(let m), .cannotWrite(let m), .failed(let m): return m
         }
     }
 

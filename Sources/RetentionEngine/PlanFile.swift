@@ -12,7 +12,7 @@ final class PlanWriter {
         self.path = path
         try StateFiles.ensureDirectory((path as NSString).deletingLastPathComponent)
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard fd >= 0 else { throw EnforcementError.failed("cannot write the plan \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else { throw StateFiles.cannotWrite(path, errno: errno) }
         handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     }
 
@@ -22,15 +22,27 @@ final class PlanWriter {
         if buffer.count > 1 << 16 { try flush() }
     }
 
+    /// Foundation reports write errors as Cocoa errors; the operator gets the system's reason.
+    private func writing(_ body: () throws -> Void) throws {
+        do {
+            try body()
+        } catch {
+            let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
+            throw StateFiles.cannotWrite(path, errno: underlying?.domain == NSPOSIXErrorDomain ? Int32(underlying!.code) : EIO)
+        }
+    }
+
     func flush() throws {
-        try handle.write(contentsOf: buffer)
+        try writing { try handle.write(contentsOf: buffer) }
         buffer.removeAll(keepingCapacity: true)
     }
 
     func close() throws {
         try flush()
-        try handle.synchronize()
-        try handle.close()
+        try writing {
+            try handle.synchronize()
+            try handle.close()
+        }
     }
 }
 

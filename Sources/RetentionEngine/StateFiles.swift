@@ -4,8 +4,25 @@ import RetentionCore
 /// Files retentiond keeps outside the database: the audit chain head, reports, plans.
 /// Everything is written atomically (temporary file, fsync, rename) and readable by the owner only.
 public enum StateFiles {
+    /// The error for a file retentiond could not write, with what to do about it.
+    static func cannotWrite(_ path: String, errno code: Int32) -> EnforcementError {
+        .cannotWrite("cannot write \(path): \(String(cString: strerror(code))); "
+            + (code == ENOSPC || code == EDQUOT ? "free space on its file system" : "give the user running retentiond write access to its directory, or choose another with --state-dir / --reports-dir"))
+    }
+
+    /// Creates `path` and its parents (0700); the current directory when `path` is empty.
     public static func ensureDirectory(_ path: String) throws {
-        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        guard !path.isEmpty else { return }
+        var built = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            built += "/" + component
+            var info = stat()
+            if stat(built, &info) == 0 {
+                guard info.st_mode & S_IFMT == S_IFDIR else { throw cannotWrite(built, errno: ENOTDIR) }
+                continue
+            }
+            if mkdir(built, 0o700) != 0, errno != EEXIST { throw cannotWrite(built, errno: errno) }
+        }
     }
 
     /// Writes `data` to `path` atomically with mode 0600.
@@ -13,20 +30,22 @@ public enum StateFiles {
         try ensureDirectory((path as NSString).deletingLastPathComponent)
         let temporary = path + ".tmp-\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-        guard fd >= 0 else { throw EnforcementError.failed("cannot write \(temporary): \(String(cString: strerror(errno)))") }
-        let ok = data.withUnsafeBytes { buffer -> Bool in
+        guard fd >= 0 else { throw cannotWrite(temporary, errno: errno) }
+        var failure: Int32 = 0
+        data.withUnsafeBytes { buffer in
             var offset = 0
             while offset < buffer.count {
                 let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n <= 0 { return false }
+                if n <= 0 { failure = n == 0 ? EIO : errno; return }
                 offset += n
             }
-            return fsync(fd) == 0
+            if fsync(fd) != 0 { failure = errno }
         }
         close(fd)
-        guard ok, rename(temporary, path) == 0 else {
+        if failure == 0, rename(temporary, path) != 0 { failure = errno }
+        guard failure == 0 else {
             unlink(temporary)
-            throw EnforcementError.failed("cannot write \(path): \(String(cString: strerror(errno)))")
+            throw cannotWrite(path, errno: failure)
         }
     }
 

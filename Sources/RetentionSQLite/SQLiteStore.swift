@@ -15,12 +15,28 @@ public final class SQLiteStore: RecordStore {
 
     public var location: String { "sqlite:\(path)" }
 
+    /// The database file with every symbolic link resolved: the run lock sits beside it, so two
+    /// runs reaching one file by different paths still exclude each other.
+    public let resolvedPath: String
+
     public init(path: String, readOnly: Bool) throws {
         self.path = path
         self.readOnly = readOnly
-        guard FileManager.default.fileExists(atPath: path) else {
-            throw DatabaseUnavailable(location: "sqlite:\(path)", reason: "no such file; check `database.sqlite` in the policy (a relative path is taken from state_dir)")
+        var info = stat()
+        guard stat(path, &info) == 0 else {
+            throw DatabaseUnavailable(location: "sqlite:\(path)", reason: errno == ENOENT
+                ? "no such file; check `database.sqlite` in the policy (a relative path is taken from state_dir)"
+                : "cannot read it: \(String(cString: strerror(errno)))")
         }
+        // Opening a FIFO or a device would block or read garbage: only a regular file is a database.
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw DatabaseUnavailable(location: "sqlite:\(path)", reason: "not a regular file (a FIFO, device or directory); `database.sqlite` must name the SQLite database file")
+        }
+        guard let resolved = realpath(path, nil) else {
+            throw DatabaseUnavailable(location: "sqlite:\(path)", reason: "cannot resolve the path: \(String(cString: strerror(errno)))")
+        }
+        resolvedPath = String(cString: resolved)
+        free(resolved)
         var config = Configuration()
         config.readonly = readOnly
         config.foreignKeysEnabled = true
@@ -74,9 +90,14 @@ public final class SQLiteStore: RecordStore {
         } }
     }
 
-    /// A lock file beside the database: whoever can change the database can take it.
+    /// A lock file beside the database (its resolved path): whoever can change the database can take it.
     public func acquireRunLock() async throws -> any RunLockHandle {
-        try RunLock.acquire(path: path + ".retentiond-lock")
+        do {
+            return try RunLock.acquire(path: resolvedPath + ".retentiond-lock")
+        } catch RunLocked.failed(let message) {
+            // SQLite writes its journal in the same directory: without write access there, no run could commit.
+            throw DatabaseUnavailable(location: location, reason: message + "; retentiond needs write access to the database's directory (SQLite writes its journal there too): grant it to the user running retentiond (under systemd, ReadWritePaths=)")
+        }
     }
 
     public func scrubFreedSpace() async throws {

@@ -58,9 +58,11 @@ public struct AuditKey: Sendable {
             guard written == hex.utf8.count, fsync(fd) == 0 else { throw LoadError.cannotCreate(path, String(cString: strerror(errno))) }
             return (AuditKey(bytes: bytes), true)
         }
-        if let attributes = try? fm.attributesOfItem(atPath: path), let mode = attributes[.posixPermissions] as? Int,
-           mode & 0o077 != 0, !path.hasPrefix(ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] ?? "\u{0}") {
-            throw LoadError.insecurePermissions(path, String(mode, radix: 8))
+        // stat, not lstat: a symbolic link's own mode is always 777; what matters is the key file it names.
+        var info = stat()
+        if stat(path, &info) == 0, Int(info.st_mode) & 0o077 != 0,
+           !path.hasPrefix(ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] ?? "\u{0}") {
+            throw LoadError.insecurePermissions(path, String(Int(info.st_mode) & 0o777, radix: 8))
         }
         guard let data = fm.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
             throw LoadError.unreadable(path)

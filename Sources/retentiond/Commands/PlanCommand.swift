@@ -31,7 +31,11 @@ struct PlanCommand: AsyncParsableCommand {
             let paths = try StateFiles.writeReport(report, directory: enforcer.policy.reportsDirectory)
             print(Summary.table(report, enforcing: false))
             print("\n\(report.totalDue) record(s) due; nothing was changed.")
-            if let out { print("plan: \(out)  (apply with: retentiond apply \(out) --config \(enforcer.policy.path))") }
+            if let out {
+                let stateDir = options.stateDir.map { " --state-dir \($0)" } ?? ""
+                let database = options.databaseURL.map { " --database-url \($0)" } ?? ""
+                print("plan: \(out)  (apply with: retentiond apply \(out) --config \(enforcer.policy.path)\(stateDir)\(database))")
+            }
             print("report: \(paths.markdown)\n        \(paths.json)")
             return report.totalDue > 0 ? .changesPlanned : .success
         }

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+
+/// Files an operator gets wrong — a FIFO for a database, a symlinked key or database, a state
+/// directory that cannot be written — give a message saying what to do and a documented status.
+@Suite struct FileSystemTests {
+    let now = ["--now", "2026-06-01T00:00:00Z"]
+
+    @Test func aDatabasePathThatIsNotARegularFileIsRefusedAtOnce() throws {
+        let w = try Workspace()
+        let fifo = w.dir.appendingPathComponent("fifo.sqlite").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        try Workspace.policy(database: "{ sqlite: fifo.sqlite }").write(toFile: w.policy, atomically: true, encoding: .utf8)
+        let check = try w.run(["check"])
+        #expect(check.status == 6)
+        #expect(check.stderr.contains("not a regular file (a FIFO, device or directory)"))
+    }
+
+    @Test func aSymlinkedKeyFileIsJudgedByTheFileItNames() throws {
+        let w = try Workspace()
+        #expect(try w.run(["run"] + now).status == 0)
+        let key = w.dir.appendingPathComponent("audit.key").path
+        let kept = w.dir.appendingPathComponent("vault-audit.key").path
+        try FileManager.default.moveItem(atPath: key, toPath: kept)
+        try FileManager.default.createSymbolicLink(atPath: key, withDestinationPath: kept)
+        #expect(try w.run(["audit", "verify"]).status == 0, "a link to a 0600 key is fine")
+        #expect(chmod(kept, 0o644) == 0)
+        let open = try w.run(["audit", "verify"])
+        #expect(open.status == 8)
+        #expect(open.stderr.contains("is readable by others (mode 644)"))
+    }
+
+    @Test func aRunThroughASymlinkSharesTheLockOfTheRealFile() throws {
+        let w = try Workspace()
+        let link = w.dir.appendingPathComponent("link.sqlite").path
+        try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: w.database)
+        // Another run holds the lock of the real file.
+        let lock = open(w.database + ".retentiond-lock", O_RDWR | O_CREAT, 0o600)
+        #expect(flock(lock, LOCK_EX | LOCK_NB) == 0)
+        defer { close(lock) }
+        try Workspace.policy(database: "{ sqlite: link.sqlite }").write(toFile: w.policy, atomically: true, encoding: .utf8)
+        let run = try w.run(["run"] + now)
+        #expect(run.status == 5, "\(run.stderr)")
+        #expect(try w.count("SELECT count(*) FROM contacts") == 3)
+    }
+
+    @Test func aLockFileThatCannotBeOpenedSaysWhatToDo() throws {
+        let w = try Workspace()
+        try FileManager.default.createDirectory(atPath: w.database + ".retentiond-lock", withIntermediateDirectories: false)
+        let run = try w.run(["run"] + now)
+        #expect(run.status == 6)
+        #expect(run.stderr.contains("needs write access to the database's directory"))
+    }
+
+    @Test func anUnwritableStateOrReportsDirectoryIsNamedWithoutARawDump() throws {
+        let w = try Workspace()
+        let file = w.dir.appendingPathComponent("not-a-directory").path
+        #expect(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
+        let plan = try w.run(["plan", "--reports-dir", file + "/reports"] + now)
+        #expect(plan.status == 9)
+        #expect(plan.stderr.contains("cannot write \(file): Not a directory"))
+        #expect(!plan.stderr.contains("NSCocoaErrorDomain"))
+    }
+
+    @Test func aPlanSavedInTheCurrentDirectoryIsAppliedWithTheCommandItPrints() throws {
+        let w = try Workspace()
+        let plan = try w.run(["plan", "--out", "review.plan", "--state-dir", "."] + now)
+        #expect(plan.status == 2, "\(plan.stderr)")
+        let hint = try #require(plan.stdout.split(separator: "\n").first { $0.hasPrefix("plan: review.plan") })
+        #expect(hint.contains("--state-dir ."))
+        let apply = try w.run(["apply", "review.plan", "--state-dir", "."] + now)
+        #expect(apply.status == 0, "\(apply.stderr)")
+        #expect(try w.count("SELECT count(*) FROM contacts") == 1)
+    }
+}
