@@ -3,82 +3,132 @@ import RetentionCore
 import RetentionStore
 
 /// Where the audit trail must stand before anything is appended to it: whole (all the tool's
-/// tables present) and still extending the head recorded in the state directory.
+/// tables present) and still extending the head recorded outside the database.
 ///
-/// Every writer checks it first, so a database restored from an older copy, a trail truncated or
-/// dropped, or a holds table dropped is refused (exit 7) before the next entry could paper over it.
+/// A head names its trail by the MAC of the trail's first entry (`genesis`), not by a path: the
+/// same database reached by another path, or restored into another directory, is still checked.
+/// Every writer checks the anchor first, so a database restored from an older copy, a trail
+/// truncated, replaced or dropped, or a holds table dropped is refused (exit 7) before the next
+/// entry could paper over it.
 public struct AuditAnchor: Sendable {
     public let store: any RecordStore
     public let stateDirectory: String
+    /// The head file compared with: the state directory's, or a copy kept elsewhere.
+    public let headPath: String
 
-    public init(store: any RecordStore, stateDirectory: String) {
+    public init(store: any RecordStore, stateDirectory: String, headPath: String? = nil) {
         self.store = store
         self.stateDirectory = stateDirectory
+        self.headPath = headPath ?? StateFiles.headPath(stateDirectory: stateDirectory)
     }
 
-    /// The head recorded for this database in the state directory, if any.
-    public var recordedHead: StateFiles.RecordedHead? {
-        StateFiles.readHead(stateDirectory: stateDirectory, database: store.location)
-    }
+    /// What the database and the head file say, read together.
+    public struct Reading: Sendable {
+        public var tables: ToolTables
+        /// The MAC of the database trail's first entry; nil when it has none.
+        public var genesis: String?
+        /// The head file's content, if any (for this trail or not).
+        public var recorded: StateFiles.RecordedHead?
+        /// The MAC the database holds at the recorded head's sequence number.
+        public var macAtRecordedSeq: String?
 
-    /// True when the database has, or had, an audit trail: any of the tool's tables, or a recorded
-    /// head. A new audit key must never be created then (it could not verify the trail).
-    public func trailExists() async throws -> Bool {
-        if let recorded = recordedHead, recorded.seq > 0 { return true }
-        return try await store.read { try $0.toolTables().any }
-    }
-
-    /// Throws `auditTampered` when the trail is not whole or no longer extends the recorded head;
-    /// returns which tool tables exist (none on a database never enforced).
-    @discardableResult
-    public func check() async throws -> ToolTables {
-        let recorded = recordedHead
-        let (tables, macThere) = try await store.read { session -> (ToolTables, String?) in
-            let tables = try session.toolTables()
-            guard tables.audit, let seq = recorded?.seq, seq > 0 else { return (tables, nil) }
-            return (tables, try session.auditEntry(seq: seq)?.mac)
+        /// The recorded head when it names this database's trail.
+        public var head: StateFiles.RecordedHead? {
+            guard let recorded, recorded.seq > 0, genesis != nil,
+                  recorded.names(trailWithGenesis: genesis, at: location) else { return nil }
+            return recorded
         }
-        let headFile = StateFiles.headPath(stateDirectory: stateDirectory)
+        var location: String
+    }
+
+    public func read() async throws -> Reading {
+        let recorded = StateFiles.readHead(path: headPath)
+        let location = store.location
+        return try await store.read { session in
+            let tables = try session.toolTables()
+            guard tables.audit else { return Reading(tables: tables, recorded: recorded, location: location) }
+            let genesis = try session.auditEntry(seq: 1)?.mac
+            let mac = try recorded.flatMap { $0.seq > 0 ? try session.auditEntry(seq: $0.seq)?.mac : nil }
+            return Reading(tables: tables, genesis: genesis, recorded: recorded, macAtRecordedSeq: mac, location: location)
+        }
+    }
+
+    /// True when the database has, or had, an audit trail: any of the tool's tables, or a head
+    /// recorded for it. A new audit key must never be created then (it could not verify the trail).
+    public func trailExists() async throws -> Bool {
+        let reading = try await read()
+        if reading.tables.any { return true }
+        guard let recorded = reading.recorded, recorded.seq > 0 else { return false }
+        return recorded.genesis != nil || recorded.database == store.location
+    }
+
+    /// The outcome of a successful check.
+    public struct Standing: Sendable {
+        public var tables: ToolTables
+        /// False when the database has a trail but no head is recorded for it: truncation and
+        /// restores cannot be detected until one is (callers say so loudly).
+        public var anchored: Bool
+    }
+
+    /// Throws `auditTampered` when the trail is not whole or no longer extends the recorded head.
+    @discardableResult
+    public func check() async throws -> Standing {
+        let reading = try await read()
+        let tables = reading.tables
         if tables.any, !tables.complete {
             throw EnforcementError.auditTampered(
                 "\(store.location) has \(tables.audit ? "retentiond_audit" : "retentiond_holds") but not \(tables.missing.joined(separator: ", ")): the tool's own tables were dropped by hand; nothing was changed. Restore the database from a backup (docs/operations.md, \"When the trail is not intact\")")
         }
-        guard let recorded, recorded.seq > 0 else { return tables }
-        if !tables.audit {
-            throw EnforcementError.auditTampered(
-                "\(store.location) has no audit trail, but \(headFile) records entry \(recorded.seq) of it: the trail was dropped; nothing was changed. Restore the database from a backup, or see docs/operations.md on re-anchoring")
+        guard let recorded = reading.recorded, recorded.seq > 0 else {
+            return Standing(tables: tables, anchored: reading.genesis == nil)
         }
-        if macThere != recorded.mac {
+        // A head written by an older version names its database by path only.
+        let legacyElsewhere = recorded.genesis == nil && recorded.database != store.location
+        guard let genesis = reading.genesis else {
+            if legacyElsewhere { return Standing(tables: tables, anchored: true) }
             throw EnforcementError.auditTampered(
-                "the audit trail of \(store.location) no longer extends the head recorded in \(headFile) (entry \(recorded.seq)): the database was restored from an older copy or the trail was truncated or rewritten; nothing was changed. After a legitimate restore, re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md)")
+                "\(store.location) has no audit trail, but \(headPath) records entry \(recorded.seq) of the trail of \(recorded.database): the trail was dropped, or this is a new database using the state directory of another; nothing was changed. Restore the database from a backup; for a new database, use a state directory of its own (docs/operations.md, \"When the trail is not intact\")")
         }
-        return tables
+        if legacyElsewhere { return Standing(tables: tables, anchored: false) }
+        guard recorded.names(trailWithGenesis: genesis, at: store.location) else {
+            throw EnforcementError.auditTampered(
+                "\(headPath) belongs to another audit trail than the one in \(store.location) (their first entries differ): this state directory served another database, or this database's trail was replaced; nothing was changed. Use this database's own state directory, or after checking, re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md)")
+        }
+        if reading.macAtRecordedSeq != recorded.mac {
+            throw EnforcementError.auditTampered(
+                "the audit trail of \(store.location) no longer extends the head recorded in \(headPath) (entry \(recorded.seq)): the database was restored from an older copy or the trail was truncated or rewritten; nothing was changed. After a legitimate restore, re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md)")
+        }
+        return Standing(tables: tables, anchored: true)
+    }
+
+    /// Records where the trail now stands in the state directory (never behind what is recorded).
+    func record(_ position: TrailPosition) throws {
+        try StateFiles.recordHead(position, database: store.location, stateDirectory: stateDirectory)
     }
 
     /// After a legitimate restore: records in the trail itself that history before its current end
     /// was lost (with the old head and the reason), then makes the new end the recorded head.
     /// Refuses when the trail in the database does not verify on its own.
     public func reanchor(key: AuditKey, reason: String, by actor: String, now: Date) async throws -> (previous: StateFiles.RecordedHead?, head: AuditHead) {
-        let chain = AuditChain(key: key)
         let trail = AuditTrail(store: store, key: key, stateDirectory: stateDirectory)
         let own = try await trail.verifyEntries()
         guard own.problems.isEmpty else {
             throw EnforcementError.auditTampered("the audit trail in the database is itself not intact (\(own.problems.count) problem(s), first: \(own.problems[0])); re-anchoring would vouch for it, so nothing was changed")
         }
-        let previous = recordedHead
+        let previous = StateFiles.readHead(path: headPath)
         var detail = ["reason": reason, "database": store.location]
         if let previous {
             detail["previous_seq"] = String(previous.seq)
             detail["previous_mac"] = previous.mac
+            if let genesis = previous.genesis { detail["previous_genesis"] = genesis }
         }
         let draft = AuditDraft(runID: "reanchor-" + Enforcer.makeRunID(now: now), actor: actor, policyHash: "", action: AuditAction.reanchored.rawValue, detail: detail)
-        let head = try await store.transaction { session -> AuditHead in
+        let writer = AuditWriter(chain: AuditChain(key: key))
+        let position = try await store.transaction { session -> TrailPosition in
             try session.prepareToolTables()
-            let (entries, head) = chain.seal([draft], after: try session.lockedAuditHead(), at: now)
-            try session.appendAudit(entries)
-            return head
+            return try writer.append([draft], in: session, at: now)
         }
-        try StateFiles.recordHead(head, database: store.location, stateDirectory: stateDirectory, replacing: true)
-        return (previous, head)
+        try StateFiles.recordHead(position, database: store.location, stateDirectory: stateDirectory, replacing: true)
+        return (previous, position.head)
     }
 }

@@ -17,13 +17,17 @@ public struct AuditTrail: Sendable {
     public struct Verification: Sendable {
         public var entries: Int
         public var head: AuditHead
+        /// The head the trail was compared with (nil when none is recorded for this trail).
         public var recordedHead: StateFiles.RecordedHead?
         public var problems: [AuditChain.Problem]
-        /// Differences between the holds table and the trail's hold entries (`failsClosed` ones are problems too).
+        /// The trail against its recorded head and the tool's tables: dropped, replaced.
+        public var anchorProblems: [String] = []
+        /// Differences between the holds table and the trail's hold entries (`failsClosed` ones).
         public var holdProblems: [String] = []
         /// Holds found without an audit entry: honoured, but not placed through retentiond.
         public var holdWarnings: [String] = []
-        public var isValid: Bool { problems.isEmpty && holdProblems.isEmpty }
+        public var isValid: Bool { problems.isEmpty && anchorProblems.isEmpty && holdProblems.isEmpty }
+        public var problemCount: Int { problems.count + anchorProblems.count + holdProblems.count }
     }
 
     /// Walks the whole chain in pages (constant memory), checking each entry against the previous one.
@@ -40,22 +44,28 @@ public struct AuditTrail: Sendable {
         return verifier
     }
 
-    /// The whole check: the chain, its end against the recorded head, the tool's tables, and the
-    /// holds table against the holds the trail vouches for.
-    public func verify() async throws -> Verification {
+    /// The whole check: the chain, its end against the recorded head (the state directory's, or
+    /// the copy at `headPath`), the tool's tables, and the holds table against the holds the trail
+    /// vouches for.
+    public func verify(headPath: String? = nil) async throws -> Verification {
         var verifier = try await verifyEntries()
-        let recorded = StateFiles.readHead(stateDirectory: stateDirectory, database: store.location)
-        let seq = recorded?.seq ?? 0
-        let (macThere, tables, holdFindings) = try await store.read { session -> (String?, ToolTables, [HoldLedger.Finding]) in
-            (seq > 0 ? try session.auditEntry(seq: seq)?.mac : nil, try session.toolTables(),
-             try HoldLedger(chain: AuditChain(key: key)).findings(in: session))
+        let anchor = AuditAnchor(store: store, stateDirectory: stateDirectory, headPath: headPath)
+        let reading = try await anchor.read()
+        let holdFindings = try await store.read { try HoldLedger(chain: AuditChain(key: key)).findings(in: $0) }
+        let head = reading.head
+        verifier.finish(recordedHead: head.map { AuditHead(seq: $0.seq, mac: $0.mac) }, macAtRecordedSeq: reading.macAtRecordedSeq)
+        var result = Verification(entries: verifier.count, head: verifier.head, recordedHead: head, problems: verifier.problems)
+        if reading.tables.any, !reading.tables.complete {
+            result.anchorProblems.append("the tool's table(s) \(reading.tables.missing.joined(separator: ", ")) were dropped")
         }
-        verifier.finish(recordedHead: recorded.map { AuditHead(seq: $0.seq, mac: $0.mac) }, macAtRecordedSeq: macThere)
-        var result = Verification(entries: verifier.count, head: verifier.head, recordedHead: recorded, problems: verifier.problems)
-        if tables.any, !tables.complete {
-            result.holdProblems.append("the tool's table(s) \(tables.missing.joined(separator: ", ")) were dropped")
+        if let recorded = reading.recorded, recorded.seq > 0, head == nil {
+            if reading.genesis == nil, recorded.genesis != nil || recorded.database == store.location {
+                result.anchorProblems.append("\(anchor.headPath) records entry \(recorded.seq) of the trail, but the database has none: it was dropped")
+            } else if reading.genesis != nil, recorded.genesis != nil {
+                result.anchorProblems.append("\(anchor.headPath) belongs to another audit trail (its first entry differs): this trail was replaced, or the head is another database's")
+            }
         }
-        result.holdProblems += holdFindings.filter(\.failsClosed).map(\.message)
+        result.holdProblems = holdFindings.filter(\.failsClosed).map(\.message)
         result.holdWarnings = holdFindings.filter { !$0.failsClosed }.map(\.message)
         return result
     }

@@ -33,7 +33,7 @@ extension Enforcer {
         let runID: String
         let plan: SharedPlan
         if lock != nil {
-            try await AuditAnchor(store: store, stateDirectory: policy.stateDirectory).check()
+            try await anchor.check()
             try await store.transaction { session in
                 try session.prepareToolTables()
                 try (session as! any WorkQueueSession).prepareWorkQueue()
@@ -91,7 +91,7 @@ extension Enforcer {
                 if let index = tallies.firstIndex(where: { $0.rule == rule }), let action = policy.rules.first(where: { $0.id == rule })?.action {
                     tallies[index].record(outcome, action: action)
                 }
-                try StateFiles.recordHead(outcome.head, database: store.location, stateDirectory: policy.stateDirectory)
+                try anchor.record(outcome.position)
             }
             if lock != nil {
                 // The planner closes the run once every claimed batch has committed.
@@ -102,13 +102,13 @@ extension Enforcer {
                 let f = ISO8601DateFormatter()
                 let draft = AuditDraft(runID: runID, actor: actor, policyHash: policyHash, action: AuditAction.runCompleted.rawValue,
                                        detail: ["now": f.string(from: now), "plan_now": f.string(from: plan.header.now), "mode": "workers"])
-                let head = try await store.transaction { session -> AuditHead in
-                    let (entries, head) = chain.seal([draft], after: try session.lockedAuditHead(), at: Date())
-                    try session.appendAudit(entries)
+                let writer = AuditWriter(chain: chain)
+                let position = try await store.transaction { session -> TrailPosition in
+                    let position = try writer.append([draft], in: session, at: Date())
                     try (session as! any WorkQueueSession).closeRun(id: runID)
-                    return head
+                    return position
                 }
-                try StateFiles.recordHead(head, database: store.location, stateDirectory: policy.stateDirectory)
+                try anchor.record(position)
             }
         } catch is StopRequest.Stopped {
             status = .incomplete

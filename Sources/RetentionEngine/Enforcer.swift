@@ -26,6 +26,8 @@ public struct Enforcer: Sendable {
     public let logger: Logger
 
     public var policy: Policy { resolved.policy }
+    /// The trail's anchor in the policy's state directory.
+    var anchor: AuditAnchor { AuditAnchor(store: store, stateDirectory: policy.stateDirectory) }
 
     public init(resolved: ResolvedPolicy, store: any RecordStore, key: AuditKey?, actor: String, logger: Logger) {
         self.resolved = resolved
@@ -64,7 +66,11 @@ public struct Enforcer: Sendable {
     /// Streams through every rule's due records, decides each, and (if `writer` is given) writes the plan.
     func planPass(now: Date, planID: String, writer: PlanWriter?, detail: ((DetailLine) -> Void)?,
                   stop: StopRequest = StopRequest()) async throws -> [RuleTally] {
-        let tables = try await AuditAnchor(store: store, stateDirectory: policy.stateDirectory).check()
+        let standing = try await anchor.check()
+        let tables = standing.tables
+        if !standing.anchored {
+            logger.warning("no head is recorded for the audit trail of \(store.location) in \(anchor.headPath): a truncated or restored trail cannot be detected until this run records one; if the file was deleted, restore it from a copy kept elsewhere")
+        }
         let toolTables = tables.complete
         let fingerprint = resolved.schema.fingerprint
         if tables.any, key == nil {
@@ -256,7 +262,7 @@ public struct Enforcer: Sendable {
             }
         }
 
-        try await AuditAnchor(store: store, stateDirectory: policy.stateDirectory).check()
+        try await anchor.check()
         try await store.transaction { try $0.prepareToolTables() }
         var tallies = trailer.rules
         var status = RunReport.Status.complete
@@ -275,7 +281,7 @@ public struct Enforcer: Sendable {
                 let outcome = try await applyBatch(rule: rule, keys: batch.map(\.key), planNow: header.now, wallClock: wallClock,
                                                    runID: runID, chain: chain)
                 tallies[index].record(outcome, action: rule.action)
-                try StateFiles.recordHead(outcome.head, database: store.location, stateDirectory: policy.stateDirectory)
+                try anchor.record(outcome.position)
                 batch.removeAll(keepingCapacity: true)
             }
             while let line = try reader.next() {
@@ -300,12 +306,10 @@ public struct Enforcer: Sendable {
             var detail = ["now": f.string(from: wallClock), "plan_now": f.string(from: header.now), "mode": mode.rawValue]
             for t in tallies { detail["rule:\(t.rule)"] = "due=\(t.due) flagged=\(t.flagged) anonymised=\(t.anonymised) purged=\(t.purged) exempt=\(t.exemptTotal) stale=\(t.stale) gone=\(t.gone)" }
             let draft = AuditDraft(runID: runID, actor: actor, policyHash: policy.hash, action: AuditAction.runCompleted.rawValue, detail: detail)
-            let head = try await store.transaction { session -> AuditHead in
-                let (entries, head) = chain.seal([draft], after: try session.lockedAuditHead(), at: Date())
-                try session.appendAudit(entries)
-                return head
-            }
-            try StateFiles.recordHead(head, database: store.location, stateDirectory: policy.stateDirectory)
+            let writer = AuditWriter(chain: chain)
+            let position = try await store.transaction { try writer.append([draft], in: $0, at: Date()) }
+            try anchor.record(position)
+            logger.notice("audit head recorded", metadata: ["head": "\(position.head.seq)", "mac": "\(position.head.mac)", "genesis": "\(position.genesis)"])
         }
         if tallies.contains(where: { $0.purged > 0 }) { try await store.scrubFreedSpace() }
         var report = RunReport(runID: runID, mode: mode, status: status, message: message, policyPath: policy.path, policyHash: policy.hash,
@@ -386,9 +390,7 @@ struct BatchWork: Sendable {
                 drafts.append(draft("purge-children", ref: "", fields: ["*"], detail: ["rows": String(count), "parent_table": table], table: child))
             }
         }
-        let (entries, head) = chain.seal(drafts, after: try session.lockedAuditHead(), at: wallClock)
-        try session.appendAudit(entries)
-        outcome.head = head
+        outcome.position = try AuditWriter(chain: chain).append(drafts, in: session, at: wallClock)
         return outcome
     }
 }
@@ -399,7 +401,7 @@ struct BatchOutcome: Sendable {
     var stale: Int
     var gone: Int
     var children: [String: Int] = [:]
-    var head = AuditHead.genesis
+    var position = TrailPosition(head: .genesis, genesis: "")
 }
 
 extension RuleTally {

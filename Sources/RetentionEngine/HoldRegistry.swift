@@ -18,6 +18,8 @@ public struct HoldRegistry: Sendable {
         self.stateDirectory = stateDirectory
     }
 
+    var anchor: AuditAnchor { AuditAnchor(store: store, stateDirectory: stateDirectory) }
+
     /// How the operator names the record: by the table's primary key, or by a subject's key.
     public enum RecordName: Sendable {
         case primaryKey(table: String)
@@ -78,22 +80,21 @@ public struct HoldRegistry: Sendable {
 
     public func add(_ name: RecordName, keyText: String, reason: String, by actor: String, until: Date?, now: Date) async throws -> LegalHold {
         let (table, recordKey) = try await record(name, text: keyText)
-        try await AuditAnchor(store: store, stateDirectory: stateDirectory).check()
+        try await anchor.check()
         let chain = AuditChain(key: key)
         var hold = LegalHold(table: table, key: recordKey, reason: reason, placedBy: actor, placedAt: now, until: until)
         let ref = chain.reference(table: table, key: recordKey)
         let pending = hold
-        let (id, head) = try await store.transaction { session -> (Int64, AuditHead) in
+        let writer = AuditWriter(chain: chain)
+        let (id, position) = try await store.transaction { session -> (Int64, TrailPosition) in
             try session.prepareToolTables()
             let id = try session.insertHold(pending)
             var detail = ["hold_id": String(id)]
             if let until { detail["until"] = ISO8601DateFormatter().string(from: until) }
             let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: AuditAction.holdAdd.rawValue, table: table, subjectRef: ref, detail: detail)
-            let (entries, head) = chain.seal([draft], after: try session.lockedAuditHead(), at: now)
-            try session.appendAudit(entries)
-            return (id, head)
+            return (id, try writer.append([draft], in: session, at: now))
         }
-        try StateFiles.recordHead(head, database: store.location, stateDirectory: stateDirectory)
+        try anchor.record(position)
         hold.id = id
         return hold
     }
@@ -108,19 +109,18 @@ public struct HoldRegistry: Sendable {
     }
 
     public func release(id: Int64, by actor: String, now: Date) async throws -> LegalHold {
-        try await AuditAnchor(store: store, stateDirectory: stateDirectory).check()
+        try await anchor.check()
         let chain = AuditChain(key: key)
-        let (hold, head) = try await store.transaction { session -> (LegalHold?, AuditHead) in
+        let writer = AuditWriter(chain: chain)
+        let released = try await store.transaction { session -> (LegalHold, TrailPosition)? in
             try session.prepareToolTables()
-            guard let hold = try session.releaseHold(id: id, by: actor, at: now) else { return (nil, .genesis) }
+            guard let hold = try session.releaseHold(id: id, by: actor, at: now) else { return nil }
             let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: AuditAction.holdRelease.rawValue, table: hold.table,
                                    subjectRef: chain.reference(table: hold.table, key: hold.key), detail: ["hold_id": String(id)])
-            let (entries, head) = chain.seal([draft], after: try session.lockedAuditHead(), at: now)
-            try session.appendAudit(entries)
-            return (hold, head)
+            return (hold, try writer.append([draft], in: session, at: now))
         }
-        guard let hold else { throw EnforcementError.failed("no active hold has id \(id); see `retentiond hold list`") }
-        try StateFiles.recordHead(head, database: store.location, stateDirectory: stateDirectory)
+        guard let (hold, position) = released else { throw EnforcementError.failed("no active hold has id \(id); see `retentiond hold list`") }
+        try anchor.record(position)
         return hold
     }
 }

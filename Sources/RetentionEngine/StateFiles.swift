@@ -51,27 +51,49 @@ public enum StateFiles {
 
     public static func headPath(stateDirectory: String) -> String { stateDirectory + "/audit-head.json" }
 
-    public struct RecordedHead: Codable, Sendable {
+    /// The newest entry of one trail, kept outside its database.
+    public struct RecordedHead: Codable, Sendable, Equatable {
+        /// Where the trail was last written (for people; the trail is identified by `genesis`).
         public var database: String
+        /// The MAC of the trail's first entry; absent in heads written by older versions.
+        public var genesis: String?
         public var seq: Int64
         public var mac: String
-    }
 
-    /// The recorded head, if one was recorded for `database` (a head file of another database is ignored).
-    public static func readHead(stateDirectory: String, database: String) -> RecordedHead? {
-        readHead(stateDirectory: stateDirectory).flatMap { $0.database == database ? $0 : nil }
+        public init(database: String, genesis: String?, seq: Int64, mac: String) {
+            self.database = database
+            self.genesis = genesis
+            self.seq = seq
+            self.mac = mac
+        }
+
+        /// True when this head belongs to the trail whose first entry has MAC `genesis`, or — for an
+        /// older head without one — was recorded for `location`.
+        public func names(trailWithGenesis genesis: String?, at location: String) -> Bool {
+            if let own = self.genesis, let genesis { return own == genesis }
+            return database == location
+        }
     }
 
     public static func readHead(stateDirectory: String) -> RecordedHead? {
-        guard let data = FileManager.default.contents(atPath: headPath(stateDirectory: stateDirectory)) else { return nil }
+        readHead(path: headPath(stateDirectory: stateDirectory))
+    }
+
+    /// A head from any file: the state directory's, or a copy kept elsewhere (`audit verify --head`).
+    public static func readHead(path: String) -> RecordedHead? {
+        guard let data = FileManager.default.contents(atPath: path) else { return nil }
         return try? JSONDecoder().decode(RecordedHead.self, from: data)
     }
 
     /// Records the newest audit entry outside the database, so a truncated trail is detected.
-    /// A head behind the recorded one is ignored, unless `replacing` (re-anchoring after a restore).
-    public static func recordHead(_ head: AuditHead, database: String, stateDirectory: String, replacing: Bool = false) throws {
-        if !replacing, let current = readHead(stateDirectory: stateDirectory), current.database == database, current.seq >= head.seq { return }
-        let data = try JSONEncoder().encode(RecordedHead(database: database, seq: head.seq, mac: head.mac))
+    /// A head behind the recorded one of the same trail is ignored, unless `replacing`
+    /// (re-anchoring after a restore).
+    public static func recordHead(_ position: TrailPosition, database: String, stateDirectory: String, replacing: Bool = false) throws {
+        if !replacing, let current = readHead(stateDirectory: stateDirectory),
+           current.names(trailWithGenesis: position.genesis, at: database), current.seq >= position.head.seq { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let data = try encoder.encode(RecordedHead(database: database, genesis: position.genesis, seq: position.head.seq, mac: position.head.mac))
         try writePrivate(data, to: headPath(stateDirectory: stateDirectory))
     }
 

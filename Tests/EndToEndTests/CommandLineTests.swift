@@ -230,6 +230,20 @@ import Testing
         #expect(try w.count("SELECT count(*) FROM retentiond_audit WHERE action = 'audit-reanchored' AND actor = 'ops'") == 1)
     }
 
+    @Test func aMissingAnchorIsSaidLoudlyAndRecordedAgain() throws {
+        let w = try Workspace()
+        #expect(try w.run(["run"] + now).status == 0)
+        let head = w.dir.appendingPathComponent("audit-head.json").path
+        try FileManager.default.removeItem(atPath: head)
+        let verify = try w.run(["audit", "verify"])
+        #expect(verify.stderr.contains("no head is recorded for this trail"))
+        let run = try w.run(["run", "--now", "2026-06-02T00:00:00Z"])
+        #expect(run.status == 0)
+        #expect(run.stderr.contains("no head is recorded for the audit trail"))
+        #expect(FileManager.default.fileExists(atPath: head), "the run records it again")
+        #expect(try w.run(["audit", "verify", "--head", head]).status == 0)
+    }
+
     @Test func everyCommandExplainsItself() throws {
         for command in [[], ["demo"], ["check"], ["plan"], ["apply"], ["run"], ["audit", "verify"], ["audit", "show"], ["audit", "reanchor"], ["hold", "add"], ["hold", "list"], ["hold", "release"]] {
             let result = try BinaryRunner.run(command + ["--help"])

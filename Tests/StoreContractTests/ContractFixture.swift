@@ -19,7 +19,7 @@ enum Backend: String, CaseIterable, CustomTestStringConvertible, Sendable {
 final class ContractFixture: @unchecked Sendable {
     let backend: Backend
     let dir: URL
-    let databaseSection: String
+    private(set) var databaseSection: String
     var policyPath: String { dir.appendingPathComponent("policy.yaml").path }
 
     static let schema = [
@@ -61,6 +61,19 @@ final class ContractFixture: @unchecked Sendable {
     }
 
     deinit { try? FileManager.default.removeItem(at: dir) }
+
+    /// Points the policy at the same database by another name: a symlink (SQLite) or another
+    /// host name for the same server (PostgreSQL). Call `write(policy:)` after.
+    func reachDatabaseByAnotherPath() throws {
+        switch backend {
+        case .sqlite:
+            try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("link.sqlite").path,
+                                                       withDestinationPath: dir.appendingPathComponent("crm.sqlite").path)
+            databaseSection = "database: { sqlite: link.sqlite }"
+        case .postgres:
+            databaseSection = databaseSection.replacingOccurrences(of: "host: 127.0.0.1", with: "host: localhost")
+        }
+    }
 
     func write(policy body: String) throws {
         try ("""

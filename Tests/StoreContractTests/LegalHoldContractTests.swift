@@ -151,48 +151,4 @@ import RetentionStore
         #expect(verification.isValid)
         #expect(verification.holdWarnings.count == 1)
     }
-
-    @Test(arguments: Backend.allCases)
-    func aDroppedToolTableMeansATrailExistsAndIsRefused(_ backend: Backend) async throws {
-        let f = try await ContractFixture(backend, policy: StoreContractTests.anonymise)
-        _ = try await f.run()
-        try await f.sql(["DROP TABLE retentiond_holds"])
-        let anchor = AuditAnchor(store: try await f.store(), stateDirectory: f.dir.path)
-        #expect(try await anchor.trailExists())
-        await expectTamperingRefused { _ = try await f.run(now: ContractFixture.now.addingTimeInterval(60)) }
-        #expect(try await f.store(readOnly: true).read { try $0.toolTables() } == ToolTables(audit: true, holds: false), "not silently re-created")
-
-        try await f.dropAuditProtection()
-        try await f.sql(["DROP TABLE retentiond_audit"])
-        #expect(try await anchor.trailExists(), "the recorded head still says there was a trail")
-        let before = try await f.snapshot()
-        await expectTamperingRefused { _ = try await f.run(now: ContractFixture.now.addingTimeInterval(120)) }
-        #expect(try await f.snapshot() == before, "no pseudonym of a pseudonym")
-    }
-
-    @Test(arguments: Backend.allCases)
-    func aTrailThatNoLongerExtendsTheRecordedHeadIsRefusedUntilReanchored(_ backend: Backend) async throws {
-        let f = try await ContractFixture(backend, policy: StoreContractTests.anonymise)
-        _ = try await f.run()
-        #expect(try await f.rows("SELECT count(*) FROM retentiond_audit") == [[.integer(5)]], "4 records and the run")
-        // As after a restore from an older copy: the newest entries are gone.
-        try await f.dropAuditProtection()
-        try await f.sql(["DELETE FROM retentiond_audit WHERE seq > 2"])
-        try await f.sql(["UPDATE people SET name = 'Back From Backup' WHERE id = 4"])
-        await expectTamperingRefused { _ = try await f.run(now: ContractFixture.now.addingTimeInterval(60)) }
-        let registry = try await holds(f)
-        await expectTamperingRefused { _ = try await registry.add(table: "people", keyText: "3", reason: "x", by: "y", until: nil, now: ContractFixture.now) }
-        #expect(try await f.rows("SELECT count(*) FROM retentiond_audit") == [[.integer(2)]], "nothing appended")
-        #expect(try await f.rows("SELECT name FROM people WHERE id = 4") == [[.text("Back From Backup")]], "nothing changed")
-
-        let anchor = AuditAnchor(store: try await f.store(), stateDirectory: f.dir.path)
-        let (previous, head) = try await anchor.reanchor(key: try f.key, reason: "restore ticket 7", by: "ops", now: ContractFixture.now.addingTimeInterval(90))
-        #expect(previous?.seq == 5 && head.seq == 3)
-        let entry = try #require(try await f.audit(action: "audit-reanchored").first)
-        let detail = try JSONSerialization.jsonObject(with: Data((entry[3].textValue ?? "").utf8)) as? [String: String]
-        #expect(detail == ["database": try await f.store().location, "previous_mac": previous?.mac ?? "", "previous_seq": "5", "reason": "restore ticket 7"])
-        let next = try await f.run(now: ContractFixture.now.addingTimeInterval(120))
-        #expect(next.rules[0].anonymised == 2, "the two records whose audit entries were lost are done again")
-        #expect(try await AuditTrail(store: try await f.store(readOnly: true), key: try f.key, stateDirectory: f.dir.path).verify().isValid)
-    }
 }

@@ -47,15 +47,21 @@ public struct AuditKey: Sendable {
             } catch {
                 throw LoadError.cannotCreate(path, "\(error.localizedDescription)")
             }
-            // O_EXCL: two processes starting at once must not each write a different key.
-            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
-            guard fd >= 0 else {
+            // Written whole to a file of our own, then linked into place: link() fails if the key
+            // exists, so two processes starting at once never each write a different key, and no
+            // reader ever sees a key file that is still empty.
+            let temporary = path + ".new-\(getpid())"
+            let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+            guard fd >= 0 else { throw LoadError.cannotCreate(path, String(cString: strerror(errno))) }
+            defer { unlink(temporary) }
+            let written = hex.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+            let synced = fsync(fd) == 0
+            close(fd)
+            guard written == hex.utf8.count, synced else { throw LoadError.cannotCreate(path, String(cString: strerror(errno))) }
+            guard link(temporary, path) == 0 else {
                 if errno == EEXIST { return try load(path: path, createIfMissing: false) }
                 throw LoadError.cannotCreate(path, String(cString: strerror(errno)))
             }
-            defer { close(fd) }
-            let written = hex.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
-            guard written == hex.utf8.count, fsync(fd) == 0 else { throw LoadError.cannotCreate(path, String(cString: strerror(errno))) }
             return (AuditKey(bytes: bytes), true)
         }
         // stat, not lstat: a symbolic link's own mode is always 777; what matters is the key file it names.

@@ -24,22 +24,33 @@ struct AuditCommand: AsyncParsableCommand {
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check the chain: a modified, deleted, reordered or truncated entry is reported.",
-            discussion: "Exit 0 when the trail is intact, 7 when it is not. The last head is compared with the copy kept in the state directory (audit-head.json) to catch a truncated tail."
+            discussion: """
+                Exit 0 when the trail is intact, 7 when it is not. The newest entry is compared with the head recorded in the \
+                state directory (audit-head.json), or with a copy kept elsewhere (--head), to catch a truncated or replaced \
+                trail; the holds table is compared with the holds the trail records.
+                """
         )
         @OptionGroup var options: PolicyOptions
+
+        @Option(name: .long, help: ArgumentHelp("Compare with this copy of audit-head.json (kept off the host, or taken from the journal) instead of the state directory's.", valueName: "file"))
+        var head: String?
 
         func run() async throws {
             try await reportingFailures {
                 let (trail, policy) = try await AuditCommand.trail(options)
-                let result = try await trail.verify()
+                if let head, StateFiles.readHead(path: head) == nil {
+                    throw CommandFailure(.failure, "\(head) is not a recorded head: give a copy of audit-head.json")
+                }
+                let result = try await trail.verify(headPath: head)
                 if result.recordedHead == nil, result.entries > 0 {
-                    printError("no recorded head for \(trail.store.location) in \(StateFiles.headPath(stateDirectory: policy.stateDirectory)): truncation of the newest entries cannot be detected", prefix: true)
+                    printError("no head is recorded for this trail in \(head ?? StateFiles.headPath(stateDirectory: policy.stateDirectory)): truncation of the newest entries cannot be detected", prefix: true)
                 }
                 for warning in result.holdWarnings { printError("warning: " + warning, prefix: false) }
                 guard result.isValid else {
                     for problem in result.problems { printError(problem.description) }
+                    for problem in result.anchorProblems { printError(problem) }
                     for problem in result.holdProblems { printError("legal holds: " + problem) }
-                    printError("audit trail of \(trail.store.location) is NOT intact: \(result.problems.count + result.holdProblems.count) problem(s) in \(result.entries) entries")
+                    printError("audit trail of \(trail.store.location) is NOT intact: \(result.problemCount) problem(s) in \(result.entries) entries")
                     return .auditInvalid
                 }
                 print("audit trail intact: \(result.entries) entries, head \(result.head.seq) \(result.head.mac.prefix(16))…")
