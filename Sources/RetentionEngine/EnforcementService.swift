@@ -110,7 +110,7 @@ public final class EnforcementService: Service, Sendable {
         }
         if let metricsPath {
             do {
-                try MetricsFile.write(report: report, succeeded: report?.status == .complete, finishedAt: Date(), to: metricsPath)
+                try MetricsFile.write(report: report, succeeded: report?.succeeded == true, finishedAt: Date(), to: metricsPath)
             } catch {
                 logger.error("cannot write the metrics file", metadata: ["path": "\(metricsPath)", "error": "\(error)"])
             }

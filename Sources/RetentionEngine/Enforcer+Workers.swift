@@ -79,13 +79,14 @@ extension Enforcer {
         var status = RunReport.Status.complete
         var message: String?
         var failureStatus: Int32?
+        let heldLock = lock
         do {
             while true {
                 if stop.isRequested { throw StopRequest.Stopped() }
                 let claimed = try await store.transaction { session -> (String, BatchOutcome)? in
                     guard let (rule, keys) = try (session as! any WorkQueueSession).claim(runID: runID, limit: batchSize) else { return nil }
                     guard let work = works[rule] else { throw EnforcementError.refused("the shared run names rule `\(rule)`, which this policy does not have") }
-                    return (rule, try work.apply(in: session, keys: keys))
+                    return (rule, try work.apply(in: session, keys: keys, lock: heldLock))
                 }
                 guard let (rule, outcome) = claimed else { break }
                 if let index = tallies.firstIndex(where: { $0.rule == rule }), let action = policy.rules.first(where: { $0.id == rule })?.action {

@@ -181,7 +181,7 @@ public struct Enforcer: Sendable {
                              policyPath: policy.path, policyHash: policy.hash, database: store.location, now: now,
                              startedAt: stopped, finishedAt: stopped, rules: [])
         }
-        return try await applyLocked(planPath: planPath, runID: runID, mode: .run, wallClock: now, allowMore: allowMore, stop: stop)
+        return try await applyLocked(planPath: planPath, runID: runID, mode: .run, wallClock: now, allowMore: allowMore, lock: lock, stop: stop)
     }
 
     /// Applies a saved plan: re-checks each entry, skips stale ones, refuses a plan made elsewhere.
@@ -189,7 +189,7 @@ public struct Enforcer: Sendable {
         let lock = try await store.acquireRunLock()
         defer { withExtendedLifetime(lock) {} }
         try await refuseIfClockWentBack(now: wallClock)
-        return try await applyLocked(planPath: planPath, runID: Self.makeRunID(now: Date()), mode: .apply, wallClock: wallClock, allowMore: allowMore)
+        return try await applyLocked(planPath: planPath, runID: Self.makeRunID(now: Date()), mode: .apply, wallClock: wallClock, allowMore: allowMore, lock: lock)
     }
 
     func refuseIfClockWentBack(now: Date) async throws {
@@ -230,7 +230,7 @@ public struct Enforcer: Sendable {
     }
 
     private func applyLocked(planPath: String, runID: String, mode: RunReport.Mode, wallClock: Date, allowMore: Bool,
-                             stop: StopRequest = StopRequest()) async throws -> RunReport {
+                             lock: any RunLockHandle, stop: StopRequest = StopRequest()) async throws -> RunReport {
         let started = Date()
         guard let key else { throw EnforcementError.auditKey("no audit key loaded") }
         let chain = AuditChain(key: key)
@@ -265,6 +265,7 @@ public struct Enforcer: Sendable {
         try await anchor.check()
         try await store.transaction { try $0.prepareToolTables() }
         var tallies = trailer.rules
+        var failures: [RecordFailure] = []
         var status = RunReport.Status.complete
         var message: String?
         var failureStatus: Int32?
@@ -278,10 +279,8 @@ public struct Enforcer: Sendable {
                       let rule = policy.rules.first(where: { $0.id == first.rule }) else {
                     throw EnforcementError.refused("the plan names rule `\(first.rule)`, which the policy does not have")
                 }
-                let outcome = try await applyBatch(rule: rule, keys: batch.map(\.key), planNow: header.now, wallClock: wallClock,
-                                                   runID: runID, chain: chain)
-                tallies[index].record(outcome, action: rule.action)
-                try anchor.record(outcome.position)
+                let work = try batchWork(rule: rule, planNow: header.now, wallClock: wallClock, runID: runID, chain: chain)
+                try await applyIsolating(work, keys: batch.map(\.key), lock: lock, tally: &tallies[index], failures: &failures)
                 batch.removeAll(keepingCapacity: true)
             }
             while let line = try reader.next() {
@@ -304,7 +303,11 @@ public struct Enforcer: Sendable {
         if status == .complete {
             let f = ISO8601DateFormatter()
             var detail = ["now": f.string(from: wallClock), "plan_now": f.string(from: header.now), "mode": mode.rawValue]
-            for t in tallies { detail["rule:\(t.rule)"] = "due=\(t.due) flagged=\(t.flagged) anonymised=\(t.anonymised) purged=\(t.purged) exempt=\(t.exemptTotal) stale=\(t.stale) gone=\(t.gone)" }
+            let failed = failures.reduce(into: [String: Int]()) { $0[$1.rule, default: 0] += 1 }
+            for t in tallies {
+                detail["rule:\(t.rule)"] = "due=\(t.due) flagged=\(t.flagged) anonymised=\(t.anonymised) purged=\(t.purged) exempt=\(t.exemptTotal) stale=\(t.stale) gone=\(t.gone)"
+                    + (failed[t.rule].map { " failed=\($0)" } ?? "")
+            }
             let draft = AuditDraft(runID: runID, actor: actor, policyHash: policy.hash, action: AuditAction.runCompleted.rawValue, detail: detail)
             let writer = AuditWriter(chain: chain)
             let position = try await store.transaction { try writer.append([draft], in: $0, at: Date()) }
@@ -315,13 +318,44 @@ public struct Enforcer: Sendable {
         var report = RunReport(runID: runID, mode: mode, status: status, message: message, policyPath: policy.path, policyHash: policy.hash,
                                database: store.location, now: header.now, startedAt: started, finishedAt: Date(), rules: tallies)
         report.failureStatus = failureStatus
+        report.failures = failures
         return report
     }
 
-    /// One batch in one transaction: re-check, change, audit. Returns what happened.
-    func applyBatch(rule: RetentionRule, keys: [RecordKey], planNow: Date, wallClock: Date, runID: String, chain: AuditChain) async throws -> BatchOutcome {
-        let work = try batchWork(rule: rule, planNow: planNow, wallClock: wallClock, runID: runID, chain: chain)
-        return try await store.transaction { try work.apply(in: $0, keys: keys) }
+    /// Applies `keys` as one batch (one transaction: re-check, change, audit). When the database
+    /// refuses the batch (a constraint, a trigger), each half is applied again, down to single
+    /// records, so one record cannot stop the run: it is recorded as failed and the rest goes on.
+    /// A batch whose every record fails is not a record's problem (a missing grant, a broken
+    /// table): the run stops there, naming the rule.
+    func applyIsolating(_ work: BatchWork, keys: ArraySlice<RecordKey>, lock: any RunLockHandle,
+                        tally: inout RuleTally, failures: inout [RecordFailure]) async throws {
+        let before = failures.count
+        do {
+            let batch = Array(keys)
+            let outcome = try await store.transaction { try work.apply(in: $0, keys: batch, lock: lock) }
+            tally.record(outcome, action: work.rule.action)
+            try anchor.record(outcome.position)
+            return
+        } catch let refused as StoreFailure {
+            if keys.count == 1, let key = keys.first {
+                let reference = work.chain.reference(table: work.table, key: key)
+                failures.append(RecordFailure(rule: work.rule.id, reference: reference, reason: refused.message))
+                logger.error("record refused by the database; the run goes on", metadata: [
+                    "rule": "\(work.rule.id)", "reference": "\(reference)", "error": "\(refused.message)"])
+                return
+            }
+            let middle = keys.startIndex + keys.count / 2
+            try await applyIsolating(work, keys: keys[..<middle], lock: lock, tally: &tally, failures: &failures)
+            try await applyIsolating(work, keys: keys[middle...], lock: lock, tally: &tally, failures: &failures)
+            if failures.count - before == keys.count {
+                throw StoreFailure("rule `\(work.rule.id)` (table `\(work.table)`): the database refused every record of a batch, so the cause is not one record: \(refused.message)")
+            }
+        }
+    }
+
+    func applyIsolating(_ work: BatchWork, keys: [RecordKey], lock: any RunLockHandle,
+                        tally: inout RuleTally, failures: inout [RecordFailure]) async throws {
+        try await applyIsolating(work, keys: keys[...], lock: lock, tally: &tally, failures: &failures)
     }
 
     /// Everything a batch of `rule` needs, prepared outside the transaction.
@@ -349,10 +383,14 @@ struct BatchWork: Sendable {
     let wallClock: Date
     let chain: AuditChain
 
-    func apply(in session: any StoreSession, keys: [RecordKey]) throws -> BatchOutcome {
+    /// `lock`: the run lock this process holds (nil for a worker that joined a shared run), confirmed
+    /// before anything changes.
+    func apply(in session: any StoreSession, keys: [RecordKey], lock: (any RunLockHandle)?) throws -> BatchOutcome {
+        try lock?.confirm(in: session)
         // Holds are re-read in this transaction; first make sure none was removed behind the trail's back.
         _ = try HoldLedger(chain: chain).enforce(in: session)
-        let rows = try session.candidates(query, keys: keys)
+        // The re-check locks the batch's rows, so no concurrent change slips between it and the change.
+        let rows = try session.candidates(query, keys: keys, lockingRows: true)
         let refs = rows.map { chain.reference(table: table, key: $0.candidate.key) }
         let done = rule.action.name == "purge" ? [] : try session.auditedReferences(ruleID: rule.id, action: rule.action.name, references: refs)
         var acting: [(candidate: Candidate, ref: String)] = []
@@ -380,10 +418,12 @@ struct BatchWork: Sendable {
                                          dateStorage: shape.fieldDates[field.column.value]?.storage, calendar: calendar)
                 })
             }
-            _ = try session.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates)
+            let rowsChanged = try session.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates)
+            if !fields.isEmpty { try expectChanged(rowsChanged, audited: acting.count) }
             drafts = acting.map { draft("anonymise", ref: $0.ref, fields: fields) }
         case .purge:
             let result = try session.purge(table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key), childPaths: shape.childPaths)
+            try expectChanged(result.records, audited: acting.count)
             outcome.children = result.children
             drafts = acting.map { draft("purge", ref: $0.ref, fields: ["*"]) }
             for (child, count) in result.children.sorted(by: { $0.key < $1.key }) where count > 0 {
@@ -392,6 +432,17 @@ struct BatchWork: Sendable {
         }
         outcome.position = try AuditWriter(chain: chain).append(drafts, in: session, at: wallClock)
         return outcome
+    }
+}
+
+extension BatchWork {
+    /// The audit must match the effect: a batch whose statement changed another number of rows
+    /// than it is about to audit is rolled back (another writer got there first, or a trigger
+    /// changed the rows), and the run stops.
+    func expectChanged(_ changed: Int, audited: Int) throws {
+        guard changed == audited else {
+            throw StoreFailure("rule `\(rule.id)`: the batch changed \(changed) row(s) of `\(table)` but would audit \(audited); it was rolled back so the trail matches the data")
+        }
     }
 }
 

@@ -16,6 +16,8 @@ public enum ExitStatus: Int32, Sendable {
     case refused = 8
     /// The state directory (plans, audit head, reports) or a file given on the command line cannot be written.
     case cannotWrite = 9
+    /// The run went through, but the database refused to change some records (listed in the report).
+    case recordsFailed = 10
 }
 
 /// Why an operation stopped, with the exit status it maps to. Messages never carry personal values.
@@ -79,8 +81,10 @@ public enum EnforcementError: Error, CustomStringConvertible {
         case let e as AuditKey.LoadError: return .auditKey(e.description)
         case let e as Cutoff.Unavailable: return .failed(e.description)
         case let e as RunLocked:
-            if case .held(let message) = e { return .locked(message) }
-            return .failed(e.description)
+            switch e {
+            case .held(let message), .lost(let message): return .locked(message)
+            case .failed(let message): return .failed(message)
+            }
         default: return .failed("\(error)")
         }
     }

@@ -47,6 +47,9 @@ public enum MetricsFile {
         for (name, help, path) in perRule {
             metric(name, "gauge", help, rules.map { (label([("rule", $0.rule)]), String($0[keyPath: path])) })
         }
+        let failed = report?.failedByRule ?? [:]
+        metric("retentiond_records_failed", "gauge", "Records the database refused to change in the last run (isolated; the run went on), per rule.",
+               rules.map { (label([("rule", $0.rule)]), String(failed[$0.rule] ?? 0)) })
         metric("retentiond_records_exempt", "gauge", "Records past their cutoff but kept in the last run, per rule and reason.",
                rules.flatMap { r in r.exempt.sorted { $0.key < $1.key }.map { (label([("rule", r.rule), ("reason", $0.key)]), String($0.value)) } })
         metric("retentiond_run_duration_seconds", "gauge", "Duration of the last run.",

@@ -25,7 +25,9 @@ extension SQLDialect {
             default: return .other
             }
         },
-        textOf: { column in "(\(column))::text" }
+        textOf: { column in "(\(column))::text" },
+        // READ COMMITTED: lock the batch's subject rows, so the re-check and the change see the same data.
+        lockRows: " FOR UPDATE OF s"
     )
 }
 

@@ -6,6 +6,7 @@ import NIOSSL
 import PostgresNIO
 import RetentionCore
 import RetentionStore
+import Synchronization
 
 /// A PostgreSQL database, through PostgresNIO.
 ///
@@ -15,7 +16,9 @@ import RetentionStore
 public final class PostgresStore: RecordStore {
     public let settings: PostgresLocation
     public let readOnly: Bool
-    let connection: PostgresConnection
+    /// The session connection; replaced by a new one when the server or the network dropped it,
+    /// so a lost connection costs the run it happened in, not every run after it (`serve`).
+    private let current: Mutex<PostgresConnection>
     private let password: String?
     private let queue = DispatchQueue(label: "retentiond.postgres")
     private let logger: Logger
@@ -27,7 +30,21 @@ public final class PostgresStore: RecordStore {
         self.readOnly = readOnly
         self.logger = logger
         password = try Self.password(for: settings)
-        connection = try await Self.connect(settings, password: password, logger: logger)
+        current = Mutex(try await Self.connect(settings, password: password, logger: logger))
+    }
+
+    /// An open connection: the current one, or a new one when it was closed.
+    func connection() async throws -> PostgresConnection {
+        let existing = current.withLock { $0 }
+        guard existing.isClosed else { return existing }
+        logger.notice("reconnecting to PostgreSQL after a lost connection", metadata: ["database": "\(location)"])
+        let fresh = try await Self.connect(settings, password: password, logger: logger)
+        let replaced = current.withLock { connection -> PostgresConnection in
+            defer { connection = fresh }
+            return connection
+        }
+        replaced.close().whenComplete { _ in withExtendedLifetime(replaced) {} }
+        return fresh
     }
 
     static func password(for settings: PostgresLocation) throws -> String? {
@@ -80,7 +97,7 @@ public final class PostgresStore: RecordStore {
     }
 
     deinit {
-        let connection = self.connection
+        let connection = current.withLock { $0 }
         // The connection must outlive its close (PostgresNIO checks), so the completion holds it.
         connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
     }
@@ -95,7 +112,8 @@ public final class PostgresStore: RecordStore {
     }
 
     private func inTransaction<T: Sendable>(_ begin: String, _ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T {
-        let session = PostgresSession(connection: connection, logger: logger, location: location)
+        let session = PostgresSession(connection: try await connection(), logger: logger, location: location)
+        let logger = self.logger
         return try await withCheckedThrowingContinuation { continuation in
             queue.async {
                 do {
@@ -104,7 +122,12 @@ public final class PostgresStore: RecordStore {
                     _ = try session.execute("COMMIT", [])
                     continuation.resume(returning: result)
                 } catch {
-                    _ = try? session.execute("ROLLBACK", [])
+                    do {
+                        _ = try session.execute("ROLLBACK", [])
+                    } catch {
+                        // The transaction is gone with the connection (the server rolls it back); say so.
+                        logger.warning("ROLLBACK failed", metadata: ["error": "\(PostgresSession.describe(error))"])
+                    }
                     continuation.resume(throwing: error)
                 }
             }
@@ -121,19 +144,40 @@ public final class PostgresStore: RecordStore {
         let lockConnection = try await Self.connect(settings, password: password, logger: logger)
         var bindings = PostgresBindings()
         bindings.append("retentiond:\(settings.database)")
-        let rows = try await lockConnection.query(PostgresQuery(unsafeSQL: "SELECT pg_try_advisory_lock(hashtext($1))", binds: bindings), logger: logger).get().rows
-        guard let acquired = try rows.first?.decode(Bool.self), acquired else {
+        // The lock connection sits idle for the whole run: a server-wide idle_session_timeout must not close it.
+        _ = try await lockConnection.query(PostgresQuery(unsafeSQL: "SET idle_session_timeout = 0"), logger: logger).get()
+        let rows = try await lockConnection.query(PostgresQuery(unsafeSQL: "SELECT pg_try_advisory_lock(hashtext($1)), pg_backend_pid()", binds: bindings), logger: logger).get().rows
+        guard let row = rows.first, let (acquired, pid) = try? row.decode((Bool, Int32).self), acquired else {
             try? await lockConnection.close()
             throw RunLocked.held("another retentiond run holds the advisory lock on \(location); nothing was changed. Wait for it to finish, then run again")
         }
-        return AdvisoryLock(connection: lockConnection)
+        return AdvisoryLock(connection: lockConnection, backendPID: pid, location: location)
     }
 }
 
 /// Holds a PostgreSQL advisory lock; closing its connection releases it.
 final class AdvisoryLock: RunLockHandle {
     let connection: PostgresConnection
-    init(connection: PostgresConnection) { self.connection = connection }
+    /// The server process of the lock connection: the lock is held while it holds it.
+    let backendPID: Int32
+    let location: String
+
+    init(connection: PostgresConnection, backendPID: Int32, location: String) {
+        self.connection = connection
+        self.backendPID = backendPID
+        self.location = location
+    }
+
+    /// Asks the server, in the batch's own transaction, whether the lock connection still holds the
+    /// lock: a terminated or timed-out lock connection is noticed before the batch commits.
+    func confirm(in session: any StoreSession) throws {
+        guard let sql = session as? any SQLExecuting else { return }
+        let held = try sql.rows("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1", [.integer(Int64(backendPID))])
+        guard held.first?.first != .integer(0) else {
+            throw RunLocked.lost("the run lock on \(location) was lost (its connection was closed: terminated, or a server timeout); this batch was rolled back and the run stopped, so no other run can overlap it. Committed batches stay; the next run finishes the work")
+        }
+    }
+
     deinit {
         let connection = self.connection
         connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }

@@ -150,6 +150,8 @@ extension SQLDialect {
             if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") { return .text }
             return .other
         },
-        textOf: { column in "CAST(\(column) AS TEXT)" }
+        textOf: { column in "CAST(\(column) AS TEXT)" },
+        // A writing transaction is BEGIN IMMEDIATE: no other writer can change the rows meanwhile.
+        lockRows: ""
     )
 }

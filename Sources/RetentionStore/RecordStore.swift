@@ -24,7 +24,8 @@ public protocol StoreSession {
     func sample(table: String, column: String, limit: Int) throws -> [SQLValue]
     func rowCount(table: String, filter: [FilterCondition]) throws -> Int
     func candidates(_ query: RuleQuery, after: RecordKey?, limit: Int) throws -> [CandidateRow]
-    func candidates(_ query: RuleQuery, keys: [RecordKey]) throws -> [CandidateRow]
+    /// The candidates among `keys`; `lockingRows` (inside a batch's transaction) locks them until it ends.
+    func candidates(_ query: RuleQuery, keys: [RecordKey], lockingRows: Bool) throws -> [CandidateRow]
     /// Of these keys, those whose record still exists.
     func existingKeys(table: String, keyColumns: [String], keys: [RecordKey]) throws -> Set<RecordKey>
 

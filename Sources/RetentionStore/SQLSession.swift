@@ -34,10 +34,10 @@ extension StoreSession where Self: SQLExecuting {
         return try rows(sql, b.bindings).map { SQLBuilder.decodeCandidate($0, query: query) }
     }
 
-    public func candidates(_ query: RuleQuery, keys: [RecordKey]) throws -> [CandidateRow] {
+    public func candidates(_ query: RuleQuery, keys: [RecordKey], lockingRows: Bool) throws -> [CandidateRow] {
         guard !keys.isEmpty else { return [] }
         var b = SQLBuilder(dialect: dialect)
-        let sql = b.candidates(query, after: nil, keys: keys, limit: nil)
+        let sql = b.candidates(query, after: nil, keys: keys, limit: nil) + (lockingRows ? dialect.lockRows : "")
         return try rows(sql, b.bindings).map { SQLBuilder.decodeCandidate($0, query: query) }
     }
 

@@ -254,3 +254,23 @@ import Testing
         #expect(bad.status == 64)
     }
 }
+
+/// Records the database refuses, as an operator meets them: exit status, message, metrics.
+@Suite struct RecordFailureCommandLineTests {
+    @Test func aRefusedRecordExitsTenAfterDoingEverythingElse() throws {
+        let w = try Workspace()
+        try w.execute("CREATE TRIGGER keep_one BEFORE DELETE ON contacts WHEN old.id = 1 BEGIN SELECT RAISE(ABORT, 'kept by the CRM'); END")
+        let metrics = w.dir.appendingPathComponent("retentiond.prom").path
+        let run = try w.run(["run", "--now", "2026-06-01T00:00:00Z", "--metrics-file", metrics])
+        #expect(run.status == 10, "\(run.stderr)")
+        #expect(run.stderr.contains("the database refused to change 1 record(s) (1 of rule `contact-purge`)"))
+        #expect(try w.count("SELECT count(*) FROM contacts") == 2, "contact 2 purged, 1 refused, 3 not due")
+        let text = try String(contentsOfFile: metrics, encoding: .utf8)
+        #expect(text.contains("retentiond_records_failed{rule=\"contact-purge\"} 1"))
+        #expect(text.contains("retentiond_last_run_success 0"))
+        let report = try #require(try FileManager.default.contentsOfDirectory(atPath: w.dir.appendingPathComponent("reports").path).first { $0.hasSuffix(".md") })
+        let markdown = try String(contentsOfFile: w.dir.appendingPathComponent("reports/\(report)").path, encoding: .utf8)
+        #expect(markdown.contains("**failed: 1 record(s)**"))
+        #expect(markdown.contains("kept by the CRM"))
+    }
+}

@@ -45,6 +45,35 @@ import TestSupport
     }
 }
 
+/// `serve` on PostgreSQL: a lost connection costs one run, not every run after it.
+@Suite struct PostgresServiceTests {
+    @Test func serveReconnectsAfterTheServerDropsItsConnection() throws {
+        let server = try PostgresServer.shared.get()
+        let database = try server.createDatabase()
+        try server.psql(database, """
+            CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, phone TEXT, last_seen TEXT NOT NULL);
+            CREATE INDEX contacts_last_seen ON contacts(last_seen);
+            INSERT INTO contacts VALUES (1, 'old@example.fr', NULL, '2019-01-01');
+            """)
+        let w = try Workspace(policyBody: Workspace.policy(schedule: "{ every: 1s, run_at_start: true }",
+            database: "{ postgres: { host: 127.0.0.1, port: \(server.port), database: \(database), user: postgres, tls: disable } }"))
+        let notify = try NotifySocket()
+        let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify)
+        defer { service.signal(SIGTERM) }
+        let first = try #require(notify.waitFor(60) { $0.contains("complete: 1 changed") }, "\(service.stderr)")
+        // STATUS=last run <id> complete: …; the next completed run has another id.
+        let firstRun = try #require(first.split(separator: " ").drop { $0 != "run" }.dropFirst().first.map(String.init))
+
+        // Between two scheduled runs, the server drops every connection of the service.
+        _ = try server.psql(database, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        _ = try server.psql(database, "INSERT INTO contacts VALUES (2, 'older@example.fr', NULL, '2018-01-01')")
+        #expect(notify.waitFor(60) { $0.contains("complete: 1 changed") && !$0.contains(firstRun) } != nil, "a later run purges the new record: \(service.stderr)")
+        #expect(try server.psql(database, "SELECT count(*) FROM contacts") == "0")
+        service.signal(SIGTERM)
+        #expect(service.exitStatus(within: 30) == 0)
+    }
+}
+
 /// Several processes sharing one run's batches.
 @Suite struct WorkerTests {
     @Test func threeWorkersProcessEachOf100kRecordsExactlyOnce() throws {

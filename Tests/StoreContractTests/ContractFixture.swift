@@ -177,6 +177,19 @@ final class ContractFixture: @unchecked Sendable {
         }
     }
 
+    /// A trigger that silently skips the update of one row (the statement succeeds, the row stays).
+    func skipUpdates(of id: Int) async throws {
+        switch backend {
+        case .sqlite:
+            try await sql(["CREATE TRIGGER refuse BEFORE UPDATE ON people WHEN old.id = \(id) BEGIN SELECT RAISE(IGNORE); END"])
+        case .postgres:
+            try await sql([
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN IF OLD.id = \(id) THEN RETURN NULL; END IF; RETURN NEW; END $f$",
+                "CREATE TRIGGER refuse BEFORE UPDATE ON people FOR EACH ROW EXECUTE FUNCTION refuse()",
+            ])
+        }
+    }
+
     func allowUpdates() async throws {
         try await sql([backend == .sqlite ? "DROP TRIGGER refuse" : "DROP TRIGGER refuse ON people"])
     }

@@ -97,6 +97,73 @@ import RetentionStore
     }
 }
 
+/// A PostgreSQL run holds its lock where its loss is noticed, and locks the rows it re-checks.
+@Suite struct PostgresLockingTests {
+    static let anonymiseOneByOne = StoreContractTests.anonymise.replacingOccurrences(of: "subjects:", with: "batch_size: 1\nsubjects:")
+
+    @Test func aRunThatLosesItsLockStopsBeforeItsNextBatchCommits() async throws {
+        let f = try await ContractFixture(.postgres, policy: Self.anonymiseOneByOne)
+        // While the first batch runs, the lock connection is terminated (as by an administrator, or
+        // idle_session_timeout): nobody watches that connection, so the batches must ask.
+        try await f.sql([
+            """
+            CREATE FUNCTION drop_lock() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN
+                PERFORM pg_terminate_backend(pid, 10000) FROM pg_locks
+                WHERE locktype = 'advisory' AND granted AND pid <> pg_backend_pid()
+                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database());
+                RETURN NEW;
+            END $f$
+            """,
+            "CREATE TRIGGER drop_lock BEFORE UPDATE ON people FOR EACH ROW EXECUTE FUNCTION drop_lock()",
+        ])
+        let report = try await f.run()
+        #expect(report.status == .incomplete)
+        #expect(report.failureStatus == ExitStatus.locked.rawValue)
+        #expect(report.message?.contains("the run lock on") == true, "\(report.message ?? "")")
+        #expect(try await f.audit(action: "anonymise").count == 1, "only the batch that ran under the lock")
+        #expect(try await f.rows("SELECT count(*) FROM people WHERE email IS NULL") == [[.integer(1)]])
+
+        try await f.sql(["DROP TRIGGER drop_lock ON people"])
+        let next = try await f.run(now: ContractFixture.now.addingTimeInterval(60))
+        #expect(next.succeeded)
+        #expect(next.rules[0].anonymised == 3)
+        #expect(try await AuditTrail(store: try await f.store(readOnly: true), key: try f.key, stateDirectory: f.dir.path).verify().isValid)
+    }
+
+    @Test func aConcurrentUpdateCannotSlipBetweenTheRecheckAndTheChange() async throws {
+        let f = try await ContractFixture(.postgres, policy: StoreContractTests.anonymise)
+        // The CRM's own transaction: Alice comes back (no longer due), not yet committed.
+        let crm = try await f.store()
+        let updated = DispatchSemaphore(value: 0)
+        let commit = DispatchSemaphore(value: 0)
+        let application = Task {
+            try await crm.transaction { session in
+                _ = try (session as! any SQLExecuting).execute("UPDATE people SET last_seen = '2026-05-01' WHERE id = 1", [])
+                updated.signal()
+                commit.wait()
+            }
+        }
+        await withCheckedContinuation { continuation in DispatchQueue.global().async { updated.wait(); continuation.resume() } }
+
+        let running = Task { try await f.run() }
+        // Wait until the run's batch waits for Alice's row, then let the application commit.
+        let observer = try await f.store(readOnly: true)
+        while try await observer.read({ session in
+            try (session as! any SQLExecuting).rows("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", [])
+        }) == [[.integer(0)]] {
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        commit.signal()
+        try await application.value
+        let report = try await running.value
+
+        #expect(report.rules[0].stale == 1, "re-checked on the committed row: no longer due")
+        #expect(report.rules[0].anonymised == 3)
+        #expect(try await f.rows("SELECT name FROM people WHERE id = 1") == [[.text("Alice Martin")]])
+        #expect(!(try await f.audit(action: "anonymise").map { $0[0] }.contains(.text(try f.reference("people", 1)))))
+    }
+}
+
 extension ContractFixture {
     static func validate(_ f: ContractFixture) async throws -> (ResolvedPolicy?, [Diagnostic]) {
         try await Enforcer.validate(try f.policy(), store: try await f.store(readOnly: true))

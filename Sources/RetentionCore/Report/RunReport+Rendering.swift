@@ -34,8 +34,15 @@ extension RunReport {
             let exempt = r.exempt.isEmpty ? "0" : r.exempt.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
             out += "| `\(r.rule)` | \(r.subject) (`\(r.table)`) | \(r.action) | \(iso.string(from: r.clockBound)) | \(r.pastCutoff) | \(r.due) | \(r.flagged) | \(r.anonymised) | \(r.purged) | \(exempt) | \(r.alreadyDone) | \(r.stale) | \(r.gone) |\n"
         }
+        let failed = failedByRule
         for r in rules {
             out += "\n### `\(r.rule)`\n\n- register: \(r.register)\n- legal basis: \(r.legalBasis)\n"
+            if let count = failed[r.rule] {
+                out += "- **failed: \(count) record(s)** the database refused to change (a constraint or trigger); the rest of the run went on:\n"
+                for failure in failures where failure.rule == r.rule {
+                    out += "  - `\(failure.reference.prefix(16))…`: \(failure.reason)\n"
+                }
+            }
             if !r.childRowsPurged.isEmpty {
                 out += "- child rows purged: " + r.childRowsPurged.sorted { $0.key < $1.key }.map { "\($0.value) in `\($0.key)`" }.joined(separator: ", ") + "\n"
             }

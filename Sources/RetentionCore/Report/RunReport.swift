@@ -25,6 +25,9 @@ public struct RunReport: Codable, Sendable {
     public var startedAt: Date
     public var finishedAt: Date
     public var rules: [RuleTally]
+    /// Records a rule could not change (a constraint or trigger refused them): isolated from their
+    /// batch, so the rest of the run went on. Named by rule and pseudonymous reference.
+    public var failures: [RecordFailure] = []
 
     public init(runID: String, mode: Mode, status: Status, message: String? = nil, policyPath: String, policyHash: String,
                 database: String, now: Date, startedAt: Date, finishedAt: Date, rules: [RuleTally]) {
@@ -45,4 +48,25 @@ public struct RunReport: Codable, Sendable {
 
     public var totalDue: Int { rules.reduce(0) { $0 + $1.due } }
     public var totalChanged: Int { rules.reduce(0) { $0 + $1.flagged + $1.anonymised + $1.purged } }
+
+    /// Complete, with no record refused: what `last_run_success` and the exit status 0 mean.
+    public var succeeded: Bool { status == .complete && failures.isEmpty }
+
+    /// Failed records per rule id.
+    public var failedByRule: [String: Int] { failures.reduce(into: [:]) { $0[$1.rule, default: 0] += 1 } }
+}
+
+/// A record whose change the database refused; the rest of its batch and run went on.
+public struct RecordFailure: Codable, Sendable, Hashable {
+    public var rule: String
+    /// The record's pseudonymous reference, as in the audit trail (`audit show --subject` finds it).
+    public var reference: String
+    /// The database's message (never the record's values).
+    public var reason: String
+
+    public init(rule: String, reference: String, reason: String) {
+        self.rule = rule
+        self.reference = reference
+        self.reason = reason
+    }
 }

@@ -13,16 +13,20 @@ public struct SQLDialect: Sendable {
     public var keyValueKind: @Sendable (_ declaredType: String) -> KeyValueKind
     /// SQL text giving a column's value as text, to compare a `KeyValueKind.other` key with what was typed.
     public var textOf: @Sendable (_ qualifiedColumn: String) -> String
+    /// Appended to a candidates query to lock the subject rows it returns until the transaction
+    /// ends (empty where the transaction already excludes every other writer).
+    public var lockRows: String
 
     public init(numberedPlaceholders: Bool, flagIsSet: @escaping @Sendable (String) -> String,
                 canonicalKey: @escaping @Sendable ([String]) -> String,
                 keyValueKind: @escaping @Sendable (String) -> KeyValueKind,
-                textOf: @escaping @Sendable (String) -> String) {
+                textOf: @escaping @Sendable (String) -> String, lockRows: String) {
         self.numberedPlaceholders = numberedPlaceholders
         self.flagIsSet = flagIsSet
         self.canonicalKey = canonicalKey
         self.keyValueKind = keyValueKind
         self.textOf = textOf
+        self.lockRows = lockRows
     }
 }
 

@@ -52,7 +52,7 @@ struct RunCommand: AsyncParsableCommand {
             defer {
                 if let metricsFile {
                     do {
-                        try MetricsFile.write(report: report, succeeded: report?.status == .complete, finishedAt: Date(), to: metricsFile)
+                        try MetricsFile.write(report: report, succeeded: report?.succeeded == true, finishedAt: Date(), to: metricsFile)
                     } catch {
                         printError("cannot write the metrics file \(metricsFile): \(error)")
                     }
