@@ -185,11 +185,12 @@ public struct Enforcer: Sendable {
     }
 
     /// Applies a saved plan: re-checks each entry, skips stale ones, refuses a plan made elsewhere.
-    public func apply(planPath: String, wallClock: Date, allowMore: Bool) async throws -> RunReport {
+    public func apply(planPath: String, wallClock: Date, allowMore: Bool, stop: StopRequest = StopRequest()) async throws -> RunReport {
         let lock = try await store.acquireRunLock()
         defer { withExtendedLifetime(lock) {} }
         try await refuseIfClockWentBack(now: wallClock)
-        return try await applyLocked(planPath: planPath, runID: Self.makeRunID(now: Date()), mode: .apply, wallClock: wallClock, allowMore: allowMore, lock: lock)
+        return try await applyLocked(planPath: planPath, runID: Self.makeRunID(now: Date()), mode: .apply, wallClock: wallClock, allowMore: allowMore,
+                                     lock: lock, stop: stop)
     }
 
     func refuseIfClockWentBack(now: Date) async throws {

@@ -187,3 +187,55 @@ import Testing
         #expect(service.stderr.contains("\"message\":\"ready\""))
     }
 }
+
+/// `run` (the timer's oneshot) stopped by systemd: whole batches, its report and metrics.
+@Suite struct RunStopTests {
+    @Test func sigtermStopsARunAtABatchBoundaryAndItStillReports() throws {
+        let w = try Workspace(policyBody: Workspace.policy(batchSize: 2))
+        let total = 20_000
+        try w.execute("DELETE FROM contacts; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(total)) INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', NULL, '2019-01-01' FROM n;")
+        let metrics = w.dir.appendingPathComponent("retentiond.prom").path
+        let process = BinaryRunner.process(["run", "--config", w.policy, "--now", "2026-06-01T00:00:00Z", "--metrics-file", metrics], in: w.dir)
+        let stderrPath = w.dir.appendingPathComponent("run.err").path
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        try process.run()
+
+        // Wait until batches are being committed, then stop it as systemd would.
+        var config = Configuration()
+        config.readonly = true
+        config.busyMode = .timeout(5)
+        let reader = try DatabaseQueue(path: w.database, configuration: config)
+        while process.isRunning {
+            let purged = try reader.read { db -> Int in
+                // sqlite_master itself, not GRDB's schema cache: the run creates the table meanwhile.
+                guard try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'retentiond_audit'") == 1 else { return 0 }
+                return try Int.fetchOne(db, sql: "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") ?? 0
+            }
+            if purged > 0 { break }
+            usleep(10_000)
+        }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus == 143, "\(stderr)")
+        #expect(stderr.contains("stopping at the next batch boundary (SIGTERM)"))
+
+        let remaining = try reader.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM contacts") ?? -1 }
+        let purged = try reader.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") ?? -1 }
+        try reader.close()
+        #expect(remaining > 0 && remaining < total, "stopped in the middle (\(remaining) left)")
+        #expect(purged == total - remaining && purged % 2 == 0, "only whole batches, each audited")
+        let reports = w.dir.appendingPathComponent("reports").path
+        let json = try #require(try FileManager.default.contentsOfDirectory(atPath: reports).first { $0.hasSuffix(".json") })
+        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reports + "/" + json))) as? [String: Any]
+        #expect(report?["status"] as? String == "incomplete")
+        #expect(try String(contentsOfFile: metrics, encoding: .utf8).contains("retentiond_last_run_success 0"))
+
+        let next = try w.run(["run", "--now", "2026-06-01T00:01:00Z", "--batch-size", "1000"])
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(try w.count("SELECT count(*) FROM contacts") == 0)
+        #expect(try w.run(["audit", "verify"]).status == 0)
+    }
+}

@@ -26,10 +26,13 @@ struct ApplyCommand: AsyncParsableCommand {
             let (enforcer, diagnostics) = try await options.loadEnforcer(readOnly: false, createKey: true, actor: actor ?? defaultActor())
             printWarnings(diagnostics)
             let now = try options.currentTime()
+            let signals = StopOnSignals()
             let report = try await reportingRefusal(enforcer, mode: .apply, now: now) {
-                try await enforcer.apply(planPath: plan, wallClock: now, allowMore: allowMore)
+                try await enforcer.apply(planPath: plan, wallClock: now, allowMore: allowMore, stop: signals.stop)
             }
-            return try finishEnforcement(report, policy: enforcer.policy)
+            let status = try finishEnforcement(report, policy: enforcer.policy)
+            if let stopped = signals.exitStatus { throw ExitCode(stopped) }
+            return status
         }
     }
 }

@@ -11,6 +11,8 @@ struct RunCommand: AsyncParsableCommand {
             Takes the run lock, refuses if the clock is earlier than the last completed run, plans every rule, checks the safety limits \
             (stopping before any change), then applies in batches, each batch and its audit entries in one transaction.
             --dry-run plans only (the database is opened read-only) and exits 2 when changes are planned.
+            SIGTERM or SIGINT stop at the next batch boundary (committed batches stay), write the report and metrics of the \
+            incomplete run, and exit with 128 + the signal (143, 130); a second signal stops at once.
             """
     )
 
@@ -58,10 +60,14 @@ struct RunCommand: AsyncParsableCommand {
                     }
                 }
             }
+            let signals = StopOnSignals()
             report = try await reportingRefusal(enforcer, mode: .run, now: now, onRefusal: { report = $0 }) {
-                worker ? try await enforcer.runAsWorker(now: now, allowMore: allowMore) : try await enforcer.run(now: now, allowMore: allowMore)
+                worker ? try await enforcer.runAsWorker(now: now, allowMore: allowMore, stop: signals.stop)
+                    : try await enforcer.run(now: now, allowMore: allowMore, stop: signals.stop)
             }
-            return try finishEnforcement(report!, policy: enforcer.policy)
+            let status = try finishEnforcement(report!, policy: enforcer.policy)
+            if let stopped = signals.exitStatus { throw ExitCode(stopped) }
+            return status
         }
     }
 }
