@@ -48,12 +48,31 @@ public final class SQLiteStore: RecordStore {
             }
         }
         do {
-            queue = try DatabaseQueue(path: path, configuration: config)
-            // Opening is lazy in SQLite: read the schema once so a file that is not a database fails here.
-            try queue.read { db in _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
+            queue = try Self.open(path: path, configuration: config)
+        } catch let error as DatabaseError where readOnly && error.resultCode.primaryResultCode == .SQLITE_READONLY {
+            // A crash mid-commit left a hot journal (or a WAL without its index) that only a writer
+            // may recover: SQLite's own recovery, which restores the last committed state, is the
+            // one write a read-only command makes. Then the file is opened read-only as asked.
+            do {
+                var writer = config
+                writer.readonly = false
+                try Self.open(path: path, configuration: writer).close()
+                queue = try Self.open(path: path, configuration: config)
+            } catch let error as DatabaseError {
+                throw DatabaseUnavailable(location: "sqlite:\(path)", reason: (error.message ?? "\(error.resultCode)")
+                    + "; a crash left the database needing recovery, which needs write access: run any writing command (`retentiond run`) or `sqlite3 \(path) 'PRAGMA quick_check'` as a user who may write it")
+            }
         } catch let error as DatabaseError {
             throw DatabaseUnavailable(location: "sqlite:\(path)", reason: error.message ?? "\(error.resultCode)")
         }
+    }
+
+    /// Opens the file and reads its schema once: opening is lazy in SQLite, so a file that is not a
+    /// database (or needs recovery) fails here rather than in the middle of a command.
+    private static func open(path: String, configuration: Configuration) throws -> DatabaseQueue {
+        let queue = try DatabaseQueue(path: path, configuration: configuration)
+        try queue.read { db in _ = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master") }
+        return queue
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T {

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 
 /// Files an operator gets wrong — a FIFO for a database, a symlinked key or database, a state
@@ -60,6 +61,40 @@ import Testing
         #expect(plan.status == 9)
         #expect(plan.stderr.contains("cannot write \(file): Not a directory"))
         #expect(!plan.stderr.contains("NSCocoaErrorDomain"))
+    }
+
+    @Test func readOnlyCommandsRecoverADatabaseACrashLeftMidCommit() throws {
+        let w = try Workspace()
+        #expect(try w.run(["run", "--now", "2026-06-01T00:00:00Z"]).status == 0)
+        try w.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO contacts SELECT 100 + i, printf('%.500c', 'x'), NULL, '2026-01-01' FROM n")
+        // Freeze the files in the middle of a transaction, as a crash would leave them: the
+        // database half-written (a one-page cache spills) beside its hot journal.
+        let crashed = w.dir.appendingPathComponent("crashed")
+        try FileManager.default.createDirectory(at: crashed, withIntermediateDirectories: true)
+        let queue = try DatabaseQueue(path: w.database)
+        try queue.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA cache_size = 1")
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            try db.execute(sql: "UPDATE contacts SET email = upper(email)")
+            for suffix in ["", "-journal"] {
+                try FileManager.default.copyItem(atPath: w.database + suffix, toPath: crashed.appendingPathComponent("crm.sqlite" + suffix).path)
+            }
+            try db.execute(sql: "ROLLBACK")
+        }
+        try queue.close()
+        for file in ["policy.yaml", "audit.key", "audit-head.json"] {
+            try FileManager.default.copyItem(at: w.dir.appendingPathComponent(file), to: crashed.appendingPathComponent(file))
+        }
+        #expect(FileManager.default.fileExists(atPath: crashed.appendingPathComponent("crm.sqlite-journal").path))
+
+        let verify = try BinaryRunner.run(["audit", "verify", "--config", "policy.yaml"], in: crashed)
+        #expect(verify.status == 0, "\(verify.stderr)")
+        let plan = try BinaryRunner.run(["plan", "--config", "policy.yaml", "--now", "2026-06-01T00:00:00Z"], in: crashed)
+        #expect(plan.status == 0, "\(plan.stderr)")
+        let recovered = try DatabaseQueue(path: crashed.appendingPathComponent("crm.sqlite").path)
+        defer { try? recovered.close() }
+        #expect(try recovered.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM contacts WHERE email = upper(email) AND email LIKE '%X%'") } == 0,
+                "the interrupted transaction was rolled back")
     }
 
     @Test func aPlanSavedInTheCurrentDirectoryIsAppliedWithTheCommandItPrints() throws {
