@@ -12,24 +12,38 @@ extension Enforcer {
     /// `retentiond run --worker` (PostgreSQL): several processes share one run's batches.
     ///
     /// The process that takes the run lock plans, checks the safety limits, enqueues every planned
-    /// record and opens the run; the others wait (up to `joinTimeout`) for that run and join it.
+    /// record and opens the run; the others wait for that run and join it — for as long as the
+    /// lock's holder works, with no fixed limit: when it releases the lock without opening a run
+    /// (a plain `run`, or a planner that finished), the waiting worker takes the lock and plans.
     /// All of them claim batches until the queue is empty; the planner then waits for the batches
     /// still in flight, writes `run-completed` and closes the run. Each worker reports what it did;
     /// the planner's report also carries the plan's figures.
-    public func runAsWorker(now: Date, allowMore: Bool, stop: StopRequest = StopRequest(), joinTimeout: Duration = .seconds(60)) async throws -> RunReport {
+    public func runAsWorker(now: Date, allowMore: Bool, stop: StopRequest = StopRequest()) async throws -> RunReport {
         guard try await store.read({ $0 is any WorkQueueSession }) else {
             throw EnforcementError.failed("--worker needs a PostgreSQL database; on SQLite one run at a time is the only mode")
         }
         guard let key else { throw EnforcementError.auditKey("no audit key loaded") }
         let started = Date()
         let chain = AuditChain(key: key)
-        var lock: (any RunLockHandle)?
-        do {
-            lock = try await store.acquireRunLock()
-        } catch RunLocked.held {
-            lock = nil
-        }
         let policyHash = policy.hash
+        var lock: (any RunLockHandle)?
+        var found: (id: String, plan: Data)?
+        var waiting = false
+        while lock == nil && found == nil {
+            if stop.isRequested {
+                throw EnforcementError.locked("stopped on request while waiting to join the run that holds the lock; nothing was changed")
+            }
+            do {
+                lock = try await store.acquireRunLock()
+            } catch RunLocked.held {
+                found = try await store.read { try ($0 as? any WorkQueueSession)?.openRun(policyHash: policyHash) }
+                if found == nil {
+                    if !waiting { logger.notice("waiting for the run that holds the lock to open a shared run, or to finish") }
+                    waiting = true
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+            }
+        }
         let runID: String
         let plan: SharedPlan
         if lock != nil {
@@ -47,20 +61,11 @@ extension Enforcer {
                 runID = Self.makeRunID(now: Date())
                 plan = try await planAndEnqueue(runID: runID, now: now, allowMore: allowMore)
             }
+        } else if let found {
+            runID = found.id
+            plan = try PlanDocument.decoder().decode(SharedPlan.self, from: found.plan)
         } else {
-            let deadline = ContinuousClock.now + joinTimeout
-            var found: (id: String, plan: Data)?
-            while found == nil {
-                found = try await store.read { try ($0 as? any WorkQueueSession)?.openRun(policyHash: policyHash) }
-                if found == nil {
-                    guard ContinuousClock.now < deadline else {
-                        throw EnforcementError.locked("another retentiond run holds the lock and opened no worker run to join within \(joinTimeout); nothing was changed")
-                    }
-                    try await Task.sleep(for: .milliseconds(200))
-                }
-            }
-            runID = found!.id
-            plan = try PlanDocument.decoder().decode(SharedPlan.self, from: found!.plan)
+            throw EnforcementError.failed("a worker has neither the lock nor a run to join")
         }
 
         // Work through the queue. A joiner's report counts only what it did.
