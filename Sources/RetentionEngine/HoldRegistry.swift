@@ -104,6 +104,31 @@ public struct HoldRegistry: Sendable {
         try await add(.primaryKey(table: table), keyText: keyText, reason: reason, by: actor, until: until, now: now)
     }
 
+    /// Active holds that protect no record exactly, one message each (for `check`): the record is
+    /// gone, or the hold was placed by an older retentiond that stored a text key such as `10042`
+    /// as a number (or the reverse), so it never matched. Compares text forms, which scans each
+    /// held table once per hold: meant for `check`, not for every run.
+    public static func unmatched(in store: any RecordStore, at now: Date) async throws -> [String] {
+        try await store.read { session in
+            let schema = try session.schema()
+            var messages: [String] = []
+            for hold in try session.holds(includeReleased: false) where hold.isActive(at: now) {
+                guard let table = schema.table(hold.table), table.primaryKey.count == hold.key.values.count else {
+                    messages.append("hold \(hold.id) names table `\(hold.table)`, which has no such key any more: it protects nothing")
+                    continue
+                }
+                let lookup = zip(table.primaryKey, hold.key.values).map { KeyLookup(column: $0, kind: .other, text: $1.textValue ?? "") }
+                let found = try session.canonicalKeys(table: hold.table, keyColumns: table.primaryKey, matching: lookup)
+                if found.isEmpty {
+                    messages.append("hold \(hold.id) on `\(hold.table)`:\(hold.key) names no existing record (deleted since it was placed?)")
+                } else if !found.contains(hold.key.canonical) {
+                    messages.append("hold \(hold.id) on `\(hold.table)`:\(hold.key) does not match its record's key exactly (a number for a text key, or the reverse, as older versions stored it): the record is NOT protected; release the hold and place it again with `retentiond hold add`")
+                }
+            }
+            return messages
+        }
+    }
+
     public func list(includeReleased: Bool) async throws -> [LegalHold] {
         try await store.read { try $0.holds(includeReleased: includeReleased) }
     }

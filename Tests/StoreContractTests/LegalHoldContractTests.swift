@@ -151,4 +151,20 @@ import RetentionStore
         #expect(verification.isValid)
         #expect(verification.holdWarnings.count == 1)
     }
+
+    @Test(arguments: Backend.allCases)
+    func checkListsHoldsThatProtectNoRecordExactly(_ backend: Backend) async throws {
+        let f = try await ContractFixture(backend, schema: Self.invoiceSchema, policy: Self.invoicePurge)
+        let registry = try await holds(f)
+        _ = try await registry.add(table: "invoices", keyText: "007", reason: "kept", by: "cfo", until: nil, now: ContractFixture.now)
+        _ = try await registry.add(table: "invoices", keyText: "A-1", reason: "gone later", by: "cfo", until: nil, now: ContractFixture.now)
+        // What an older version stored for `--key 10042` on this text key: a number, which never matched.
+        try await f.sql(["INSERT INTO retentiond_holds (table_name, record_key, reason, placed_by, placed_at) VALUES ('invoices', '[10042]', 'old', 'x', '2026-01-01T00:00:00Z')",
+                         "DELETE FROM invoices WHERE ref = 'A-1'"])
+        let messages = try await HoldRegistry.unmatched(in: try await f.store(readOnly: true), at: ContractFixture.now)
+        #expect(messages == [
+            "hold 2 on `invoices`:A-1 names no existing record (deleted since it was placed?)",
+            "hold 3 on `invoices`:10042 does not match its record's key exactly (a number for a text key, or the reverse, as older versions stored it): the record is NOT protected; release the hold and place it again with `retentiond hold add`",
+        ])
+    }
 }

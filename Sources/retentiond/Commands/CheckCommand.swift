@@ -7,7 +7,7 @@ struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Validate a policy: YAML, keys, types, durations, then against the live database schema.",
-        discussion: "Problems are printed as file:line:column: error|warning: … with what to do. Exit 0 when valid (warnings allowed), 3 when invalid, 6 when the database is unavailable. Changes nothing."
+        discussion: "Problems are printed as file:line:column: error|warning: … with what to do; active legal holds that protect no record exactly are listed too. Exit 0 when valid (warnings allowed), 3 when invalid, 6 when the database is unavailable. Changes nothing."
     )
 
     @OptionGroup var options: PolicyOptions
@@ -20,7 +20,9 @@ struct CheckCommand: AsyncParsableCommand {
             let all = parseWarnings + diagnostics
             guard resolved != nil else { throw EnforcementError.policyInvalid(all) }
             printWarnings(all)
-            let warnings = all.filter { $0.severity == .warning }.count
+            let holds = try await HoldRegistry.unmatched(in: store, at: try options.currentTime())
+            for message in holds { printError("warning: " + message, prefix: false) }
+            let warnings = all.filter { $0.severity == .warning }.count + holds.count
             print("\(policy.path): valid: \(policy.subjects.count) subjects, \(policy.rules.count) rules, \(warnings) warning(s), database \(store.location)")
             return .success
         }
