@@ -122,7 +122,7 @@ public struct AuditAnchor: Sendable {
             detail["previous_mac"] = previous.mac
             if let genesis = previous.genesis { detail["previous_genesis"] = genesis }
         }
-        let draft = AuditDraft(runID: "reanchor-" + Enforcer.makeRunID(now: now), actor: actor, policyHash: "", action: AuditAction.reanchored.rawValue, detail: detail)
+        let draft = AuditDraft(runID: "reanchor-" + Enforcer.makeRunID(now: now), actor: actor, policyHash: "", action: .reanchored, detail: detail)
         let writer = AuditWriter(chain: AuditChain(key: key))
         let position = try await store.transaction { session -> TrailPosition in
             try session.prepareToolTables()

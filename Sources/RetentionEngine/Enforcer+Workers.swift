@@ -106,7 +106,7 @@ extension Enforcer {
                     try await Task.sleep(for: .milliseconds(100))
                 }
                 let f = ISO8601DateFormatter()
-                let draft = AuditDraft(runID: runID, actor: actor, policyHash: policyHash, action: AuditAction.runCompleted.rawValue,
+                let draft = AuditDraft(runID: runID, actor: actor, policyHash: policyHash, action: .runCompleted,
                                        detail: ["now": f.string(from: now), "plan_now": f.string(from: plan.header.now), "mode": "workers"])
                 let writer = AuditWriter(chain: chain)
                 let position = try await store.transaction { session -> TrailPosition in

@@ -99,8 +99,8 @@ public struct Enforcer: Sendable {
             let table = subject.table.value
             tally.tableRows = try await store.read { try $0.rowCount(table: table, filter: []) }
             let batchSize = policy.batchSize
-            let action = rule.action.name
-            let checkDone = toolTables && rule.action.name != "purge"
+            let action = rule.action.auditAction
+            let checkDone = toolTables && action != .purge
             var after: RecordKey?
             while true {
                 if stop.isRequested { throw StopRequest.Stopped() }
@@ -119,7 +119,7 @@ public struct Enforcer: Sendable {
                     case .act:
                         tally.due += 1
                         entries += 1
-                        try writer?.write(.entry(PlanDocument.Entry(rule: rule.id, key: row.candidate.key, action: action, clock: row.candidate.clockValues)))
+                        try writer?.write(.entry(PlanDocument.Entry(rule: rule.id, key: row.candidate.key, action: action.rawValue, clock: row.candidate.clockValues)))
                     case .exempt(let reason):
                         tally.count(reason)
                     case .alreadyDone:
@@ -309,7 +309,7 @@ public struct Enforcer: Sendable {
                 detail["rule:\(t.rule)"] = "due=\(t.due) flagged=\(t.flagged) anonymised=\(t.anonymised) purged=\(t.purged) exempt=\(t.exemptTotal) stale=\(t.stale) gone=\(t.gone)"
                     + (failed[t.rule].map { " failed=\($0)" } ?? "")
             }
-            let draft = AuditDraft(runID: runID, actor: actor, policyHash: policy.hash, action: AuditAction.runCompleted.rawValue, detail: detail)
+            let draft = AuditDraft(runID: runID, actor: actor, policyHash: policy.hash, action: .runCompleted, detail: detail)
             let writer = AuditWriter(chain: chain)
             let position = try await store.transaction { try writer.append([draft], in: $0, at: Date()) }
             try anchor.record(position)
@@ -393,7 +393,7 @@ struct BatchWork: Sendable {
         // The re-check locks the batch's rows, so no concurrent change slips between it and the change.
         let rows = try session.candidates(query, keys: keys, lockingRows: true)
         let refs = rows.map { chain.reference(table: table, key: $0.candidate.key) }
-        let done = rule.action.name == "purge" ? [] : try session.auditedReferences(ruleID: rule.id, action: rule.action.name, references: refs)
+        let done = rule.action.auditAction == .purge ? [] : try session.auditedReferences(ruleID: rule.id, action: rule.action.auditAction, references: refs)
         var acting: [(candidate: Candidate, ref: String)] = []
         for (row, ref) in zip(rows, refs)
         where Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: done.contains(ref)) == .act {
@@ -403,13 +403,13 @@ struct BatchWork: Sendable {
         let existing = try session.existingKeys(table: table, keyColumns: keyColumns, keys: Array(skipped))
         var outcome = BatchOutcome(acted: acting.count, stale: existing.count, gone: skipped.count - existing.count)
         var drafts: [AuditDraft] = []
-        func draft(_ action: String, ref: String, fields: [String], detail: [String: String] = [:], table: String = table) -> AuditDraft {
+        func draft(_ action: AuditAction, ref: String, fields: [String], detail: [String: String] = [:], table: String = table) -> AuditDraft {
             AuditDraft(runID: runID, actor: actor, policyHash: policyHash, ruleID: rule.id, action: action, table: table,
                        subjectRef: ref, fields: fields, detail: detail)
         }
         switch rule.action {
         case .flag:
-            drafts = acting.map { draft("flag", ref: $0.ref, fields: []) }
+            drafts = acting.map { draft(.flag, ref: $0.ref, fields: []) }
         case .anonymise(let strategies):
             let changed = strategies.enumerated().filter { $0.element.strategy != .keep }
             let fields = changed.map(\.element.column.value)
@@ -421,14 +421,14 @@ struct BatchWork: Sendable {
             }
             let rowsChanged = try session.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates)
             if !fields.isEmpty { try expectChanged(rowsChanged, audited: acting.count) }
-            drafts = acting.map { draft("anonymise", ref: $0.ref, fields: fields) }
+            drafts = acting.map { draft(.anonymise, ref: $0.ref, fields: fields) }
         case .purge:
             let result = try session.purge(table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key), childPaths: shape.childPaths)
             try expectChanged(result.records, audited: acting.count)
             outcome.children = result.children
-            drafts = acting.map { draft("purge", ref: $0.ref, fields: ["*"]) }
+            drafts = acting.map { draft(.purge, ref: $0.ref, fields: ["*"]) }
             for (child, count) in result.children.sorted(by: { $0.key < $1.key }) where count > 0 {
-                drafts.append(draft("purge-children", ref: "", fields: ["*"], detail: ["rows": String(count), "parent_table": table], table: child))
+                drafts.append(draft(.purgeChildren, ref: "", fields: ["*"], detail: ["rows": String(count), "parent_table": table], table: child))
             }
         }
         outcome.position = try AuditWriter(chain: chain).append(drafts, in: session, at: wallClock)

@@ -91,7 +91,7 @@ public struct HoldRegistry: Sendable {
             let id = try session.insertHold(pending)
             var detail = ["hold_id": String(id)]
             if let until { detail["until"] = ISO8601DateFormatter().string(from: until) }
-            let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: AuditAction.holdAdd.rawValue, table: table, subjectRef: ref, detail: detail)
+            let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: .holdAdd, table: table, subjectRef: ref, detail: detail)
             return (id, try writer.append([draft], in: session, at: now))
         }
         try anchor.record(position)
@@ -140,7 +140,7 @@ public struct HoldRegistry: Sendable {
         let released = try await store.transaction { session -> (LegalHold, TrailPosition)? in
             try session.prepareToolTables()
             guard let hold = try session.releaseHold(id: id, by: actor, at: now) else { return nil }
-            let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: AuditAction.holdRelease.rawValue, table: hold.table,
+            let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: .holdRelease, table: hold.table,
                                    subjectRef: chain.reference(table: hold.table, key: hold.key), detail: ["hold_id": String(id)])
             return (hold, try writer.append([draft], in: session, at: now))
         }

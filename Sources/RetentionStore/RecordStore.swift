@@ -35,7 +35,7 @@ public protocol StoreSession {
     func toolTables() throws -> ToolTables
 
     /// Of these references, those `rule` already acted on with `action` (flag or anonymise).
-    func auditedReferences(ruleID: String, action: String, references: [String]) throws -> Set<String>
+    func auditedReferences(ruleID: String, action: AuditAction, references: [String]) throws -> Set<String>
     func anonymise(table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])]) throws -> Int
     /// Deletes child rows (deepest first) then the records; returns rows deleted per child table and records deleted.
     func purge(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]]) throws -> (records: Int, children: [String: Int])

@@ -69,10 +69,10 @@ extension StoreSession where Self: SQLExecuting {
         return (try execute(sql, b.bindings), children)
     }
 
-    public func auditedReferences(ruleID: String, action: String, references: [String]) throws -> Set<String> {
+    public func auditedReferences(ruleID: String, action: AuditAction, references: [String]) throws -> Set<String> {
         guard !references.isEmpty, try toolTables().audit else { return [] }
         var b = SQLBuilder(dialect: dialect)
-        let sql = "SELECT subject_ref FROM retentiond_audit WHERE rule_id = \(b.bind(.text(ruleID))) AND action = \(b.bind(.text(action))) AND subject_ref IN ("
+        let sql = "SELECT subject_ref FROM retentiond_audit WHERE rule_id = \(b.bind(.text(ruleID))) AND action = \(b.bind(.text(action.rawValue))) AND subject_ref IN ("
             + references.map { b.bind(.text($0)) }.joined(separator: ", ") + ")"
         return Set(try rows(sql, b.bindings).compactMap { $0[0].textValue })
     }
@@ -126,7 +126,8 @@ extension StoreSession where Self: SQLExecuting {
 
     public func lastCompletedRunTime() throws -> Date? {
         guard try toolTables().audit,
-              let detail = try rows("SELECT detail FROM retentiond_audit WHERE action = 'run-completed' ORDER BY seq DESC LIMIT 1", []).first?.first?.textValue,
+              let detail = try rows("SELECT detail FROM retentiond_audit WHERE action = \(dialect.numberedPlaceholders ? "$1" : "?") ORDER BY seq DESC LIMIT 1",
+                                    [.text(AuditAction.runCompleted.rawValue)]).first?.first?.textValue,
               let object = try? JSONSerialization.jsonObject(with: Data(detail.utf8)) as? [String: String],
               let now = object["now"] else { return nil }
         return ISO8601DateFormatter().date(from: now)
@@ -163,7 +164,9 @@ extension StoreSession where Self: SQLExecuting {
 
     public func holdAuditEntries() throws -> [AuditEntry] {
         guard try toolTables().audit else { return [] }
-        return try rows("SELECT \(Self.auditColumns) FROM retentiond_audit WHERE action IN ('hold-add', 'hold-release') ORDER BY seq", [])
+        var b = SQLBuilder(dialect: dialect)
+        let actions = [AuditAction.holdAdd, .holdRelease].map { b.bind(.text($0.rawValue)) }.joined(separator: ", ")
+        return try rows("SELECT \(Self.auditColumns) FROM retentiond_audit WHERE action IN (\(actions)) ORDER BY seq", b.bindings)
             .compactMap(Self.auditEntry)
     }
 

@@ -142,6 +142,8 @@ func reportingFailures(_ body: () async throws -> ExitStatus) async throws {
         throw ExitCode(error.status.rawValue)
     } catch let error as ExitCode {
         throw error
+    } catch let error as CleanExit {
+        throw error
     } catch let error as ValidationError {
         throw error
     } catch {

@@ -7,7 +7,7 @@ import Testing
 
     func entries(_ n: Int) -> [AuditEntry] {
         let drafts = (1...n).map { i in
-            AuditDraft(runID: "r1", actor: "test", policyHash: "p", ruleID: "rule", action: "purge", table: "t",
+            AuditDraft(runID: "r1", actor: "test", policyHash: "p", ruleID: "rule", action: .purge, table: "t",
                        subjectRef: chain.reference(table: "t", key: RecordKey([.integer(Int64(i))])), fields: ["*"])
         }
         return chain.seal(drafts, after: .genesis, at: Date(timeIntervalSince1970: 0)).entries
@@ -59,7 +59,7 @@ import Testing
         let e = entries(5)
         let other = AuditChain(key: AuditKey(bytes: Data(repeating: 2, count: 32)))
         // Someone with another key rebuilds a consistent-looking chain: its MACs fail under the real key.
-        let forged = other.seal(e.map { AuditDraft(runID: $0.runID, actor: $0.actor, policyHash: $0.policyHash, action: $0.action) }, after: .genesis, at: Date()).entries
+        let forged = other.seal(e.map { AuditDraft(runID: $0.runID, actor: $0.actor, policyHash: $0.policyHash, action: AuditAction(rawValue: $0.action)!) }, after: .genesis, at: Date()).entries
         #expect(problems(forged, recorded: AuditHead(seq: 5, mac: e[4].mac)).count >= 5)
     }
 

@@ -48,7 +48,7 @@ public enum AnonymisationStrategy: Sendable, Hashable {
         case .pseudonym(let prefix, let length):
             let input = Data((value.textValue ?? value.description).utf8)
             let mac = HMAC<SHA256>.authenticationCode(for: input, using: pseudonymKey)
-            let hex = mac.map { String(format: "%02x", $0) }.joined()
+            let hex = mac.hexEncoded
             return .text(prefix + String(hex.prefix(max(4, min(length, 64)))))
         case .mask(let keepFirst, let keepLast, let character, let keepDomain):
             guard let text = value.textValue else { return .null }

@@ -14,7 +14,7 @@ public struct AuditChain: Sendable {
     /// The pseudonymous reference of a record: a keyed digest of its table and key, stable across runs.
     public func reference(table: String, key recordKey: RecordKey) -> String {
         let input = Data((table + "\u{0}" + recordKey.canonical).utf8)
-        return Data(HMAC<SHA256>.authenticationCode(for: input, using: key.referenceKey)).hex
+        return HMAC<SHA256>.authenticationCode(for: input, using: key.referenceKey).hexEncoded
     }
 
     /// Seals drafts after `head`, returning the entries and the new head.
@@ -27,7 +27,7 @@ public struct AuditChain: Sendable {
         entries.reserveCapacity(drafts.count)
         for draft in drafts {
             var entry = AuditEntry(seq: previous.seq + 1, runID: draft.runID, at: at, actor: draft.actor, policyHash: draft.policyHash,
-                                   ruleID: draft.ruleID, action: draft.action, table: draft.table, subjectRef: draft.subjectRef,
+                                   ruleID: draft.ruleID, action: draft.action.rawValue, table: draft.table, subjectRef: draft.subjectRef,
                                    fields: draft.fields.joined(separator: ","), detail: Self.detailJSON(draft.detail),
                                    prevMAC: previous.mac, mac: "")
             entry.mac = mac(of: entry)
@@ -42,7 +42,7 @@ public struct AuditChain: Sendable {
                       entry.table, entry.subjectRef, entry.fields, entry.detail, entry.prevMAC]
         // JSON of an array of strings is an unambiguous encoding: no two field lists give the same bytes.
         let bytes = try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys])
-        return Data(HMAC<SHA256>.authenticationCode(for: bytes, using: key.chainKey)).hex
+        return HMAC<SHA256>.authenticationCode(for: bytes, using: key.chainKey).hexEncoded
     }
 
     static func detailJSON(_ detail: [String: String]) -> String {

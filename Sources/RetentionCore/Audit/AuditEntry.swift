@@ -43,13 +43,13 @@ public struct AuditDraft: Sendable, Hashable {
     public var actor: String
     public var policyHash: String
     public var ruleID: String
-    public var action: String
+    public var action: AuditAction
     public var table: String
     public var subjectRef: String
     public var fields: [String]
     public var detail: [String: String]
 
-    public init(runID: String, actor: String, policyHash: String, ruleID: String = "", action: String, table: String = "",
+    public init(runID: String, actor: String, policyHash: String, ruleID: String = "", action: AuditAction, table: String = "",
                 subjectRef: String = "", fields: [String] = [], detail: [String: String] = [:]) {
         self.runID = runID
         self.actor = actor

@@ -6,16 +6,19 @@ import Foundation
 /// One 256-bit key in a file (hex), from which separate keys are derived per purpose, so a
 /// pseudonym can never be confused with an audit reference. The key is never logged or printed.
 public struct AuditKey: Sendable {
-    let master: SymmetricKey
+    /// Derived once: every reference, MAC and pseudonym uses one of these.
+    public let chainKey: SymmetricKey
+    public let referenceKey: SymmetricKey
+    public let pseudonymKey: SymmetricKey
 
-    public init(bytes: Data) { master = SymmetricKey(data: bytes) }
-
-    public var chainKey: SymmetricKey { derive("retentiond/audit-chain/v1") }
-    public var referenceKey: SymmetricKey { derive("retentiond/record-reference/v1") }
-    public var pseudonymKey: SymmetricKey { derive("retentiond/pseudonym/v1") }
-
-    private func derive(_ label: String) -> SymmetricKey {
-        SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(label.utf8), using: master)))
+    public init(bytes: Data) {
+        let master = SymmetricKey(data: bytes)
+        func derive(_ label: String) -> SymmetricKey {
+            SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(label.utf8), using: master)))
+        }
+        chainKey = derive("retentiond/audit-chain/v1")
+        referenceKey = derive("retentiond/record-reference/v1")
+        pseudonymKey = derive("retentiond/pseudonym/v1")
     }
 
     public enum LoadError: Error, CustomStringConvertible {
@@ -40,7 +43,7 @@ public struct AuditKey: Sendable {
         if !fm.fileExists(atPath: path) {
             guard createIfMissing else { throw LoadError.unreadable(path) }
             let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
-            let hex = bytes.map { String(format: "%02x", $0) }.joined() + "\n"
+            let hex = bytes.hexEncoded + "\n"
             do {
                 try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
                                        attributes: [.posixPermissions: 0o700])
@@ -77,27 +80,4 @@ public struct AuditKey: Sendable {
         guard hex.count == 64, let bytes = Data(hexString: hex) else { throw LoadError.malformed(path) }
         return (AuditKey(bytes: bytes), false)
     }
-}
-
-extension Data {
-    init?(hexString: String) {
-        var data = Data(capacity: hexString.count / 2)
-        var iterator = hexString.utf8.makeIterator()
-        while let high = iterator.next() {
-            guard let low = iterator.next(), let h = Self.nibble(high), let l = Self.nibble(low) else { return nil }
-            data.append(h << 4 | l)
-        }
-        self = data
-    }
-
-    private static func nibble(_ c: UInt8) -> UInt8? {
-        switch c {
-        case 48...57: return c - 48
-        case 97...102: return c - 87
-        case 65...70: return c - 55
-        default: return nil
-        }
-    }
-
-    var hex: String { map { String(format: "%02x", $0) }.joined() }
 }

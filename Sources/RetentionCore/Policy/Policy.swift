@@ -248,11 +248,14 @@ public enum RuleAction: Sendable {
     /// Delete the row and its declared (or foreign-key-found) child rows, children first.
     case purge(ChildSelection)
 
-    public var name: String {
+    public var name: String { auditAction.rawValue }
+
+    /// What the audit trail records for each record this action changes.
+    public var auditAction: AuditAction {
         switch self {
-        case .flag: return "flag"
-        case .anonymise: return "anonymise"
-        case .purge: return "purge"
+        case .flag: return .flag
+        case .anonymise: return .anonymise
+        case .purge: return .purge
         }
     }
 }

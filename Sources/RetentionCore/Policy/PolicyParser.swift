@@ -25,7 +25,7 @@ public struct PolicyParser {
         guard let text = String(data: data, encoding: .utf8) else {
             throw PolicyInvalid([.error(SourceLocation(file: path, line: 1, column: 1), "the policy file is not UTF-8 text")])
         }
-        let hash = SHA256.hash(data: data).map { String(format: "%02x", $0) }.joined()
+        let hash = SHA256.hash(data: data).hexEncoded
         return try parse(text, hash: hash)
     }
 

@@ -30,7 +30,7 @@ public struct SchemaSnapshot: Sendable {
             }
             text += ";"
         }
-        return SHA256.hash(data: Data(text.utf8)).map { String(format: "%02x", $0) }.joined()
+        return SHA256.hash(data: Data(text.utf8)).hexEncoded
     }
 }
 

@@ -60,7 +60,10 @@ func finishEnforcement(_ report: RunReport, policy: Policy) throws -> ExitStatus
     let paths = try StateFiles.writeReport(report, directory: policy.reportsDirectory)
     print(Summary.table(report, enforcing: true))
     print("\nrun \(report.runID): \(report.status.rawValue), \(report.totalChanged) record(s) changed")
-    if let message = report.message { printError(message) }
+    if let message = report.message {
+        // A worker's "joined the shared run" is news, not an error.
+        if report.status == .complete { print(message) } else { printError(message) }
+    }
     print("report: \(paths.markdown)\n        \(paths.json)")
     guard report.status == .complete else { return report.failureStatus.flatMap(ExitStatus.init(rawValue:)) ?? .failure }
     guard report.failures.isEmpty else {

@@ -16,7 +16,7 @@ struct AuditCommand: AsyncParsableCommand {
         let (policy, _) = try options.loadPolicy()
         let store = try await options.openStore(policy, readOnly: true)
         guard let key = try await loadKey(policy: policy, store: store, create: false) else {
-            throw CommandFailure(.success, "no audit trail yet: nothing has been enforced on \(store.location)")
+            throw CleanExit.message("no audit trail yet: nothing has been enforced on \(store.location)")
         }
         return (AuditTrail(store: store, key: key, stateDirectory: policy.stateDirectory), policy)
     }
