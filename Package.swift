@@ -42,6 +42,13 @@ let package = Package(
             ]
         ),
         .target(
+            name: "RetentionDemo",
+            dependencies: [
+                "RetentionCore", "RetentionStore", "RetentionSQLite",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]
+        ),
+        .target(
             name: "RetentionEngine",
             dependencies: [
                 "RetentionCore", "RetentionStore",
@@ -54,7 +61,7 @@ let package = Package(
         .executableTarget(
             name: "retentiond",
             dependencies: [
-                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionEngine",
+                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionEngine", "RetentionDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

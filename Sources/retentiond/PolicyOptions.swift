@@ -156,7 +156,7 @@ func reportingFailures(_ body: () async throws -> ExitStatus) async throws {
         } else {
             printError(failure.description)
         }
-        throw ExitCode(failure.status.rawValue)
+        throw ExitCode(ExitStatus(failure.kind).rawValue)
     }
     if status != .success { throw ExitCode(status.rawValue) }
 }

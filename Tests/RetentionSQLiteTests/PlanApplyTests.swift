@@ -41,7 +41,7 @@ import RetentionStore
         do {
             _ = try await f.enforcer().apply(planPath: planPath, wallClock: Fixture.now, allowMore: false)
         } catch let error as EnforcementError {
-            #expect(error.status == .refused)
+            #expect(error.kind == .refused)
             #expect(error.description.contains("different policy"))
         }
         #expect(try f.fileDigest() == digest)
@@ -60,7 +60,7 @@ import RetentionStore
             _ = try await g.enforcer().apply(planPath: planPath, wallClock: Fixture.now, allowMore: false)
             Issue.record("a plan for another database was applied")
         } catch let error as EnforcementError {
-            #expect(error.status == .refused)
+            #expect(error.kind == .refused)
             #expect(error.description.contains("another database"))
         }
         #expect(try g.query("SELECT count(*) AS n FROM people WHERE email IS NULL").first?["n"] == 0)
@@ -88,7 +88,7 @@ import RetentionStore
             _ = try await f.run()
             Issue.record("the safety limit did not stop the run")
         } catch let error as EnforcementError {
-            #expect(error.status == .safetyLimit)
+            #expect(error.kind == .safetyLimit)
             #expect(error.description.contains("rule `prospect-anonymise`: 4 records due, more than max_records 3"))
             #expect(error.description.contains("--allow-more"))
         }
@@ -115,7 +115,7 @@ import RetentionStore
             _ = try await f.run(now: Fixture.now.addingTimeInterval(-3600))
             Issue.record("ran with a clock earlier than the last run")
         } catch let error as EnforcementError {
-            #expect(error.status == .refused)
+            #expect(error.kind == .refused)
             #expect(error.description.contains("earlier than the last completed run"))
         }
     }
@@ -127,7 +127,7 @@ import RetentionStore
             _ = try await f.run()
             Issue.record("ran while another run held the lock")
         } catch {
-            #expect(EnforcementError.from(error).status == .locked)
+            #expect(EnforcementError.from(error).kind == .locked)
         }
         withExtendedLifetime(lock) {}
         #expect(try f.query("SELECT count(*) AS n FROM people WHERE email IS NULL").first?["n"] == 0)

@@ -51,13 +51,13 @@ import RetentionStore
         HoldRegistry(store: try await f.store(), key: try AuditKey.load(path: try f.policy().keyFile, createIfMissing: true).key, stateDirectory: f.dir.path)
     }
 
-    /// Expects `body` to be refused as tampering (exit status 7), having changed nothing.
+    /// Expects `body` to be refused as tampering (`audit-tampered`, exit status 7), having changed nothing.
     func expectTamperingRefused(sourceLocation: Testing.SourceLocation = #_sourceLocation, _ body: () async throws -> Void) async {
         do {
             try await body()
             Issue.record("not refused", sourceLocation: sourceLocation)
         } catch {
-            #expect(EnforcementError.from(error).status == .auditInvalid, "\(error)", sourceLocation: sourceLocation)
+            #expect(EnforcementError.from(error).kind == .auditTampered, "\(error)", sourceLocation: sourceLocation)
         }
     }
 

@@ -159,7 +159,7 @@ import RetentionStore
             _ = try await f.run()
             Issue.record("ran while another run held the lock")
         } catch {
-            #expect(EnforcementError.from(error).status == .locked)
+            #expect(EnforcementError.from(error).kind == .locked)
         }
         #expect(try await f.ids("people").count == 6)
         withExtendedLifetime(held) {}

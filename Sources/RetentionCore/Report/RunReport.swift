@@ -16,8 +16,8 @@ public struct RunReport: Codable, Sendable {
     public var mode: Mode
     public var status: Status
     public var message: String?
-    /// For an incomplete run: the exit status its cause maps to (6 when the database became unavailable).
-    public var failureStatus: Int32?
+    /// For an incomplete run: what stopped it (`database-unavailable` when the database went away).
+    public var failure: FailureKind?
     public var policyPath: String
     public var policyHash: String
     public var database: String

@@ -65,7 +65,7 @@ func finishEnforcement(_ report: RunReport, policy: Policy) throws -> ExitStatus
         if report.status == .complete { print(message) } else { printError(message) }
     }
     print("report: \(paths.markdown)\n        \(paths.json)")
-    guard report.status == .complete else { return report.failureStatus.flatMap(ExitStatus.init(rawValue:)) ?? .failure }
+    guard report.status == .complete else { return report.failure.map(ExitStatus.init) ?? .failure }
     guard report.failures.isEmpty else {
         let rules = report.failedByRule.sorted { $0.key < $1.key }.map { "\($0.value) of rule `\($0.key)`" }.joined(separator: ", ")
         printError("the database refused to change \(report.failures.count) record(s) (\(rules)); every other record was processed. The report lists each by reference and reason")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RetentionCore
+import RetentionDemo
 import RetentionEngine
 import RetentionPostgres
 import RetentionSQLite

@@ -95,8 +95,8 @@ public final class EnforcementService: Service, Sendable {
         } catch {
             let failure = EnforcementError.from(error)
             report = enforcer.refusedReport(for: failure, mode: .run, now: now)
-            logger.error("run failed", metadata: ["error": "\(failure.description)", "status": "\(failure.status.rawValue)"])
-            status.withLock { $0 = "last run failed (exit status \(failure.status.rawValue)): \(failure.summary)" }
+            logger.error("run failed", metadata: ["error": "\(failure.description)", "failure": "\(failure.kind.rawValue)"])
+            status.withLock { $0 = "last run failed (\(failure.kind.rawValue)): \(failure.summary)" }
         }
         if let report {
             if let paths = try? StateFiles.writeReport(report, directory: enforcer.policy.reportsDirectory) {

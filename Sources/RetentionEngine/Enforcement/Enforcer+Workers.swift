@@ -83,7 +83,7 @@ extension Enforcer {
         let batchSize = policy.batchSize
         var status = RunReport.Status.complete
         var message: String?
-        var failureStatus: Int32?
+        var failureKind: FailureKind?
         let heldLock = lock
         do {
             while true {
@@ -122,14 +122,14 @@ extension Enforcer {
         } catch {
             let failure = EnforcementError.from(error)
             status = .incomplete
-            failureStatus = failure.status.rawValue
+            failureKind = failure.kind
             message = "stopped: \(failure.description); committed batches stay, the next worker run finishes the work"
         }
         withExtendedLifetime(lock) {}
         var report = RunReport(runID: runID, mode: .run, status: status, message: message.map { "worker: \($0)" } ?? (lock == nil ? "worker joined the shared run" : "planned and worked the shared run"),
                                policyPath: policy.path, policyHash: policyHash, database: store.location, now: plan.header.now,
                                startedAt: started, finishedAt: Date(), rules: tallies)
-        report.failureStatus = failureStatus
+        report.failure = failureKind
         return report
     }
 

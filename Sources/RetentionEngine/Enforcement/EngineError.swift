@@ -1,26 +1,8 @@
 import RetentionCore
 import RetentionStore
 
-/// The exit statuses of every command, documented in docs/operations.md.
-public enum ExitStatus: Int32, Sendable {
-    case success = 0
-    case failure = 1
-    /// A plan or dry run found records to change.
-    case changesPlanned = 2
-    case policyInvalid = 3
-    case safetyLimit = 4
-    case locked = 5
-    case databaseUnavailable = 6
-    case auditInvalid = 7
-    /// Refused before any change: the clock is earlier than the last run, or a plan does not match.
-    case refused = 8
-    /// The state directory (plans, audit head, reports) or a file given on the command line cannot be written.
-    case cannotWrite = 9
-    /// The run went through, but the database refused to change some records (listed in the report).
-    case recordsFailed = 10
-}
-
-/// Why an operation stopped, with the exit status it maps to. Messages never carry personal values.
+/// Why an operation stopped, and its kind (which the command line maps to an exit status).
+/// Messages never carry personal values.
 public enum EnforcementError: Error, CustomStringConvertible {
     case policyInvalid([Diagnostic])
     /// The figures, and the planned counts per rule for the report of the refused run.
@@ -35,16 +17,16 @@ public enum EnforcementError: Error, CustomStringConvertible {
     case cannotWrite(String)
     case failed(String)
 
-    public var status: ExitStatus {
+    public var kind: FailureKind {
         switch self {
         case .policyInvalid: return .policyInvalid
         case .safetyLimit: return .safetyLimit
         case .locked: return .locked
         case .databaseUnavailable: return .databaseUnavailable
         case .refused, .auditKey: return .refused
-        case .auditTampered: return .auditInvalid
+        case .auditTampered: return .auditTampered
         case .cannotWrite: return .cannotWrite
-        case .failed: return .failure
+        case .failed: return .failed
         }
     }
 

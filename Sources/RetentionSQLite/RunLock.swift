@@ -1,8 +1,9 @@
 import Foundation
+import RetentionStore
 
-/// An exclusive, non-blocking lock held for the length of an enforcing run.
+/// The SQLite run lock: exclusive, non-blocking, held for the length of an enforcing run.
 ///
-/// For SQLite it is an advisory `flock` on a file beside the database: the kernel releases it if
+/// An advisory `flock` on a file beside the database: the kernel releases it if
 /// the process dies, so a crashed run never leaves a stale lock behind.
 public final class RunLock: RunLockHandle, @unchecked Sendable {
     private let fd: Int32
@@ -37,29 +38,7 @@ public final class RunLock: RunLockHandle, @unchecked Sendable {
     }
 }
 
-/// A held run lock; released when the last reference goes.
-public protocol RunLockHandle: AnyObject, Sendable {
-    /// Throws `RunLocked.lost` when the lock is no longer held. Called inside every batch's
-    /// transaction, before it commits, so a run that lost its lock changes nothing more.
-    func confirm(in session: any StoreSession) throws
-}
-
 extension RunLock {
     /// A `flock` lives as long as the process keeps its descriptor open: it cannot be lost.
     public func confirm(in session: any StoreSession) throws {}
-}
-
-/// Why a run lock could not be taken.
-public enum RunLocked: Error, CustomStringConvertible {
-    /// Another process holds it.
-    case held(String)
-    case failed(String)
-    /// It was held, and is no longer (its connection was closed).
-    case lost(String)
-
-    public var description: String {
-        switch self {
-        case .held(let m), .failed(let m), .lost(let m): return m
-        }
-    }
 }

@@ -203,7 +203,7 @@ public struct Enforcer: Sendable {
     /// The report of a run refused before any change (safety limit, lock, clock, plan mismatch),
     /// with the planned figures when the safety limit stopped it; nil for other failures.
     public func refusedReport(for failure: EnforcementError, mode: RunReport.Mode, now: Date) -> RunReport? {
-        guard [.safetyLimit, .refused, .locked].contains(failure.status) else { return nil }
+        guard [.safetyLimit, .refused, .locked].contains(failure.kind) else { return nil }
         var tallies: [RuleTally] = []
         if case .safetyLimit(_, let planned) = failure { tallies = planned }
         let started = Date()
@@ -269,7 +269,7 @@ public struct Enforcer: Sendable {
         var failures: [RecordFailure] = []
         var status = RunReport.Status.complete
         var message: String?
-        var failureStatus: Int32?
+        var failureKind: FailureKind?
         do {
             let reader = try PlanReader(path: planPath)
             var batch: [PlanDocument.Entry] = []
@@ -297,7 +297,7 @@ public struct Enforcer: Sendable {
         } catch {
             let failure = EnforcementError.from(error)
             status = .incomplete
-            failureStatus = failure.status.rawValue
+            failureKind = failure.kind
             message = "stopped: \(failure.description); committed batches stay, the next run finishes the work"
             logger.error("run incomplete", metadata: ["run": "\(runID)", "error": "\(failure.description)"])
         }
@@ -318,7 +318,7 @@ public struct Enforcer: Sendable {
         if tallies.contains(where: { $0.purged > 0 }) { try await store.scrubFreedSpace() }
         var report = RunReport(runID: runID, mode: mode, status: status, message: message, policyPath: policy.path, policyHash: policy.hash,
                                database: store.location, now: header.now, startedAt: started, finishedAt: Date(), rules: tallies)
-        report.failureStatus = failureStatus
+        report.failure = failureKind
         report.failures = failures
         return report
     }

@@ -1,5 +1,6 @@
 import Foundation
 import RetentionCore
+import RetentionStore
 
 /// A synthetic but realistic CRM (prospects, clients, suppliers, invoices, web accounts, support
 /// users and tickets) whose ages straddle the shipped policy's cutoffs. Same seed, same `now`: same data.
@@ -279,7 +280,7 @@ public struct DemoDataset: Sendable {
 }
 
 /// A small, fast, seedable generator (SplitMix64): the demo must not depend on the system's randomness.
-public struct SplitMix64: Sendable {
+struct SplitMix64: Sendable {
     private var state: UInt64
     public init(seed: UInt64) { state = seed }
     public mutating func next() -> UInt64 {

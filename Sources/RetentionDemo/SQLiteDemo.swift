@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import RetentionCore
+import RetentionSQLite
 import RetentionStore
 
 /// Creates the demo CRM database as a SQLite file.
