@@ -22,13 +22,13 @@ struct PolicyOptions: ParsableArguments {
     var reportsDir: String?
 
     @Option(name: .long, help: ArgumentHelp("Act as if the time were this ISO-8601 instant, e.g. 2026-01-31T00:00:00Z (tests, reproducing a plan).", valueName: "time"))
-    var now: String?
+    var now: Instant?
 
     @Option(name: .long, help: ArgumentHelp("Records per batch (one transaction each), 1 to 5000; overrides the policy's batch_size.", valueName: "n"))
     var batchSize: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Log level: trace, debug, info, notice, warning, error, critical.", valueName: "level"))
-    var logLevel: String = "notice"
+    @Option(name: .long, help: ArgumentHelp("How much to log.", valueName: "level"))
+    var logLevel: Logger.Level = .notice
 
     @Option(name: .long, help: ArgumentHelp("Log lines as text (under the journal: with syslog priorities, no timestamps) or json.", valueName: "format"))
     var logFormat: LogFormat = .text
@@ -42,26 +42,15 @@ struct PolicyOptions: ParsableArguments {
         throw CommandFailure(.policyInvalid, "no policy file found; give one with --config FILE (see docs/policy.md)")
     }
 
-    func currentTime() throws -> Date {
-        guard let now else { return Date() }
-        let f = ISO8601DateFormatter()
-        if let date = f.date(from: now) { return date }
-        f.formatOptions = [.withFullDate]
-        if let date = f.date(from: now) { return date }
-        throw ValidationError("--now takes an ISO-8601 instant such as 2026-01-31T00:00:00Z")
-    }
+    func currentTime() -> Date { now?.date ?? Date() }
 
     func logger() -> Logger {
-        let level = Logger.Level(rawValue: logLevel) ?? .notice
-        return Logger(label: "retentiond") { [logFormat] label in logFormat.handler(label: label, level: level) }
+        return Logger(label: "retentiond") { [logFormat, logLevel] label in logFormat.handler(label: label, level: logLevel) }
     }
 
     func validate() throws {
         if let batchSize, !(1...5000).contains(batchSize) {
             throw ValidationError("--batch-size must be between 1 and 5000")
-        }
-        if Logger.Level(rawValue: logLevel) == nil {
-            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
         }
     }
 

@@ -25,7 +25,7 @@ struct ApplyCommand: AsyncParsableCommand {
         try await reportingFailures {
             let (enforcer, diagnostics) = try await options.loadEnforcer(readOnly: false, createKey: true, actor: actor ?? defaultActor())
             printWarnings(diagnostics)
-            let now = try options.currentTime()
+            let now = options.currentTime()
             let signals = StopOnSignals()
             let report = try await reportingRefusal(enforcer, mode: .apply, now: now) {
                 try await enforcer.apply(planPath: plan, wallClock: now, allowMore: allowMore, stop: signals.stop)

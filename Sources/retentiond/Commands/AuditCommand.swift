@@ -134,7 +134,7 @@ struct AuditCommand: AsyncParsableCommand {
                     throw CommandFailure(.failure, "no audit trail to re-anchor on \(store.location)")
                 }
                 let anchor = AuditAnchor(store: store, stateDirectory: policy.stateDirectory)
-                let (previous, head) = try await anchor.reanchor(key: key, reason: reason, by: by, now: try options.currentTime())
+                let (previous, head) = try await anchor.reanchor(key: key, reason: reason, by: by, now: options.currentTime())
                 print("audit trail re-anchored at entry \(head.seq)" + (previous.map { " (the recorded head was entry \($0.seq))" } ?? ""))
                 return .success
             }

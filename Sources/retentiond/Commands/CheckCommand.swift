@@ -20,7 +20,7 @@ struct CheckCommand: AsyncParsableCommand {
             let all = parseWarnings + diagnostics
             guard resolved != nil else { throw EnforcementError.policyInvalid(all) }
             printWarnings(all)
-            let holds = try await HoldRegistry.unmatched(in: store, at: try options.currentTime())
+            let holds = try await HoldRegistry.unmatched(in: store, at: options.currentTime())
             for message in holds { printError("warning: " + message, prefix: false) }
             let warnings = all.filter { $0.severity == .warning }.count + holds.count
             print("\(policy.path): valid: \(policy.subjects.count) subjects, \(policy.rules.count) rules, \(warnings) warning(s), database \(store.location)")

@@ -28,7 +28,7 @@ struct DemoCommand: AsyncParsableCommand {
     var config: String?
 
     @Option(name: .long, help: ArgumentHelp("Act as if the time were this ISO-8601 instant.", valueName: "time"))
-    var now: String?
+    var now: Instant?
 
     @Option(name: .long, help: ArgumentHelp("Multiply the amount of data (1 = 1200 third parties and their records), up to 500.", valueName: "n"))
     var scale: Int = 1
@@ -50,7 +50,7 @@ struct DemoCommand: AsyncParsableCommand {
             options.config = try config ?? Self.shippedPolicy()
             options.stateDir = dir
             options.now = now
-            let now = try options.currentTime()
+            let now = options.currentTime()
             let fm = FileManager.default
             let dirURL = URL(fileURLWithPath: dir, relativeTo: URL(fileURLWithPath: fm.currentDirectoryPath)).standardizedFileURL
             try StateFiles.ensureDirectory(dirURL.path)

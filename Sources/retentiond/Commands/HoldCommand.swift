@@ -46,16 +46,11 @@ struct HoldCommand: AsyncParsableCommand {
         var by: String
 
         @Option(name: .long, help: ArgumentHelp("The hold lapses at this ISO-8601 date or instant; without it, it lasts until released.", valueName: "date"))
-        var until: String?
+        var until: Instant?
 
         func run() async throws {
             try await reportingFailures {
-                var untilDate: Date?
-                if let until {
-                    let f = ISO8601DateFormatter()
-                    untilDate = f.date(from: until) ?? { f.formatOptions = [.withFullDate]; return f.date(from: until) }()
-                    guard untilDate != nil else { throw ValidationError("--until takes an ISO-8601 date such as 2027-12-31") }
-                }
+                let untilDate = until?.date
                 let (policy, _) = try options.loadPolicy()
                 let name: HoldRegistry.RecordName
                 if let subject {
@@ -67,7 +62,7 @@ struct HoldCommand: AsyncParsableCommand {
                     name = .primaryKey(table: table ?? "")
                 }
                 let registry = try await HoldCommand.registry(options)
-                let hold = try await registry.add(name, keyText: key, reason: reason, by: by, until: untilDate, now: try options.currentTime())
+                let hold = try await registry.add(name, keyText: key, reason: reason, by: by, until: untilDate, now: options.currentTime())
                 print("hold \(hold.id) placed on \(hold.table):\(hold.key)" + (untilDate.map { " until \(ISO8601DateFormatter().string(from: $0))" } ?? ""))
                 return .success
             }
@@ -87,7 +82,7 @@ struct HoldCommand: AsyncParsableCommand {
                 let store = try await options.openStore(policy, readOnly: true)
                 let holds = try await store.read { try $0.holds(includeReleased: all) }
                 let f = ISO8601DateFormatter()
-                let now = try options.currentTime()
+                let now = options.currentTime()
                 print("id\ttable:key\tplaced by\tplaced at\tuntil\tstate\treason")
                 for h in holds {
                     let state = h.releasedAt.map { "released by \(h.releasedBy ?? "?") \(f.string(from: $0))" } ?? (h.isActive(at: now) ? "active" : "lapsed")
@@ -111,7 +106,7 @@ struct HoldCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingFailures {
                 let registry = try await HoldCommand.registry(options)
-                let hold = try await registry.release(id: id, by: by, now: try options.currentTime())
+                let hold = try await registry.release(id: id, by: by, now: options.currentTime())
                 print("hold \(hold.id) on \(hold.table):\(hold.key) released")
                 return .success
             }

@@ -26,7 +26,7 @@ struct PlanCommand: AsyncParsableCommand {
         try await reportingFailures {
             let (enforcer, diagnostics) = try await options.loadEnforcer(readOnly: true, createKey: false, actor: defaultActor())
             printWarnings(diagnostics)
-            let report = try await enforcer.plan(now: try options.currentTime(), mode: .plan, planPath: out,
+            let report = try await enforcer.plan(now: options.currentTime(), mode: .plan, planPath: out,
                                                  detail: detail ? { print(PlanCommand.describe($0)) } : nil)
             let paths = try StateFiles.writeReport(report, directory: enforcer.policy.reportsDirectory)
             print(Summary.table(report, enforcing: false))

@@ -42,7 +42,7 @@ struct RunCommand: AsyncParsableCommand {
             let who = actor ?? "retentiond/\(defaultActor())"
             let (enforcer, diagnostics) = try await options.loadEnforcer(readOnly: dryRun, createKey: !dryRun, actor: who)
             printWarnings(diagnostics)
-            let now = try options.currentTime()
+            let now = options.currentTime()
             if dryRun {
                 let report = try await enforcer.plan(now: now, mode: .dryRun, planPath: nil)
                 let paths = try StateFiles.writeReport(report, directory: enforcer.policy.reportsDirectory)
