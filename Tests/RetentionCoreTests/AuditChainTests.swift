@@ -86,3 +86,40 @@ import Testing
         #expect(throws: AuditKey.LoadError.self) { try AuditKey.load(path: path, createIfMissing: false) }
     }
 }
+
+/// The MAC input must stay byte for byte what sealed every existing trail.
+@Suite struct AuditMACInputTests {
+    static func foundation(_ fields: [String]) -> [UInt8] {
+        Array(try! JSONSerialization.data(withJSONObject: fields, options: [.sortedKeys]))
+    }
+
+    @Test func everyASCIICharacterIsWrittenAsJSONSerializationWritesIt() {
+        for byte in 0..<0x80 {
+            let text = String(UnicodeScalar(UInt8(byte)))
+            #expect(AuditChain.macInput([text, "x" + text + "y"]) == Self.foundation([text, "x" + text + "y"]), "byte \(byte)")
+        }
+    }
+
+    @Test func thousandsOfRandomStringsAreWrittenAsJSONSerializationWritesThem() {
+        let pools: [[UInt32]] = [
+            Array(0...0x7F), Array(0x80...0x2FF), [0x2028, 0x2029, 0xFEFF, 0xFFFD, 0x301, 0x85, 0xA0],
+            Array(0x4E00...0x4E40), [0x1F642, 0x1F469, 0x200D, 0x1F4BB, 0x10FFFF],
+        ]
+        var state: UInt64 = 42
+        func next() -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int(truncatingIfNeeded: state >> 33)
+        }
+        for _ in 0..<3000 {
+            let fields = (0..<(1 + next() % 12)).map { _ -> String in
+                var text = String.UnicodeScalarView()
+                for _ in 0..<(next() % 20) {
+                    let pool = pools[next() % pools.count]
+                    if let scalar = UnicodeScalar(pool[next() % pool.count]) { text.append(scalar) }
+                }
+                return String(text)
+            }
+            #expect(AuditChain.macInput(fields) == Self.foundation(fields), "\(fields.map { $0.unicodeScalars.map(\.value) })")
+        }
+    }
+}

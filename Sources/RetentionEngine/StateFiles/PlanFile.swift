@@ -50,6 +50,9 @@ final class PlanWriter {
 final class PlanReader {
     private let handle: FileHandle
     private var buffer = Data()
+    /// Where the next line starts in `buffer`: lines are read by moving it, and the consumed part
+    /// is dropped once per chunk (not once per line, which moved the rest of the chunk every time).
+    private var start = 0
     private var atEnd = false
     private let decoder = PlanDocument.decoder()
     let path: String
@@ -65,9 +68,9 @@ final class PlanReader {
 
     func next() throws -> PlanDocument.Line? {
         while true {
-            if let newline = buffer.firstIndex(of: 0x0A) {
-                let line = buffer[buffer.startIndex..<newline]
-                buffer.removeSubrange(buffer.startIndex...newline)
+            if let newline = buffer[start...].firstIndex(of: 0x0A) {
+                let line = buffer[start..<newline]
+                start = newline + 1
                 lineNumber += 1
                 if line.isEmpty { continue }
                 do {
@@ -77,13 +80,18 @@ final class PlanReader {
                 }
             }
             if atEnd {
-                guard buffer.isEmpty else {
+                guard start == buffer.endIndex else {
                     throw EnforcementError.refused("\(path):\(lineNumber + 1): the plan ends in the middle of a line (truncated); make a new one")
                 }
                 return nil
             }
             let chunk = handle.readData(ofLength: 1 << 16)
-            if chunk.isEmpty { atEnd = true } else { buffer.append(chunk) }
+            if chunk.isEmpty {
+                atEnd = true
+            } else {
+                buffer = buffer[start...] + chunk
+                start = buffer.startIndex
+            }
         }
     }
 }

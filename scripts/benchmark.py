@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""retentiond against plain SQL doing the same changes, side by side (called by scripts/benchmark.sh).
+
+For each size, a SQLite database is built with N tickets (3 messages each, purged 2 years after
+closing) and N/2 clients (3 fields anonymised 3 years after the last contact), about half of each
+due. Each contender works on a fresh copy of that database, in turn (A B C D A B C D ...), and the
+median of the runs is printed:
+
+  retentiond   `retentiond run` (release build), audit trail and all
+  raw          the same changes in set-based SQL, secure_delete on, no audit
+  raw+audit    the same, plus one audit row per record changed (an INSERT ... SELECT per table)
+  row-by-row   one statement per record from a Python loop, a commit every 500 records
+
+It checks that retentiond and the raw SQL leave identical rows, then times an idle run (nothing
+due, after enforcement), `retentiond plan`, and selecting the due rows. Peak memory is the
+retentiond process's maximum resident set, from /usr/bin/time.
+"""
+import hashlib
+import os
+import random
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+NOW = "2026-06-01T00:00:00Z"
+CLIENT_CUTOFF = "2023-06-01"   # 3 years before NOW, in UTC
+TICKET_CUTOFF = "2024-06-01"   # 2 years before NOW
+
+POLICY = """version: 1
+time_zone: UTC
+state_dir: .
+database: { sqlite: crm.sqlite }
+safety: { max_percent: 100 }
+subjects:
+  clients:
+    table: clients
+    key: id
+    rules:
+      - id: client-anonymise
+        register: "Clients"
+        legal_basis: "contract, then 3 years"
+        clock: last_contact
+        after: 3y
+        action: anonymise
+        fields:
+          name: { constant: "anonymised" }
+          email: null
+          phone: null
+  tickets:
+    table: tickets
+    key: id
+    rules:
+      - id: ticket-purge
+        register: "Support"
+        legal_basis: "legitimate interest, 2 years"
+        clock: closed_at
+        after: 2y
+        action: purge
+        children:
+          - { table: messages, foreign_key: ticket_id }
+"""
+
+
+def day(rng):
+    """A date between 2020-06-01 and 2026-05-31: about half before each cutoff."""
+    start = 18414  # 2020-06-01 in days since the epoch
+    return time.strftime("%Y-%m-%d", time.gmtime((start + rng.randrange(0, 2190)) * 86400))
+
+
+def build(path, tickets):
+    rng = random.Random(20261125)
+    con = sqlite3.connect(path)
+    con.executescript("""
+        CREATE TABLE clients (id INTEGER PRIMARY KEY, name TEXT, email TEXT, phone TEXT, last_contact TEXT NOT NULL);
+        CREATE INDEX clients_last_contact ON clients(last_contact);
+        CREATE TABLE tickets (id INTEGER PRIMARY KEY, client_id INTEGER REFERENCES clients(id), subject TEXT, closed_at TEXT NOT NULL);
+        CREATE INDEX tickets_closed_at ON tickets(closed_at);
+        CREATE INDEX tickets_client ON tickets(client_id);
+        CREATE TABLE messages (id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL REFERENCES tickets(id), body TEXT);
+        CREATE INDEX messages_ticket ON messages(ticket_id);
+    """)
+    clients = max(1, tickets // 2)
+    con.executemany("INSERT INTO clients VALUES (?, ?, ?, ?, ?)",
+                    ((i, f"Client {i}", f"client{i}@example.fr", f"+33 6 {i:08d}", day(rng)) for i in range(1, clients + 1)))
+    con.executemany("INSERT INTO tickets VALUES (?, ?, ?, ?)",
+                    ((i, rng.randrange(1, clients + 1), f"ticket {i}", day(rng)) for i in range(1, tickets + 1)))
+    con.executemany("INSERT INTO messages VALUES (?, ?, ?)",
+                    ((i, (i - 1) // 3 + 1, f"message {i} " + "x" * 80) for i in range(1, 3 * tickets + 1)))
+    con.commit()
+    con.close()
+
+
+def raw(path, audit=False):
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA secure_delete = ON")
+    con.execute("PRAGMA foreign_keys = ON")
+    con.execute("BEGIN")
+    if audit:
+        con.execute("CREATE TABLE audit (seq INTEGER PRIMARY KEY, action TEXT NOT NULL, table_name TEXT NOT NULL, ref TEXT NOT NULL)")
+        con.execute("INSERT INTO audit (action, table_name, ref) SELECT 'purge', 'tickets', id FROM tickets WHERE closed_at < ?", (TICKET_CUTOFF,))
+        con.execute("INSERT INTO audit (action, table_name, ref) SELECT 'anonymise', 'clients', id FROM clients WHERE last_contact < ?", (CLIENT_CUTOFF,))
+    con.execute("DELETE FROM messages WHERE ticket_id IN (SELECT id FROM tickets WHERE closed_at < ?)", (TICKET_CUTOFF,))
+    con.execute("DELETE FROM tickets WHERE closed_at < ?", (TICKET_CUTOFF,))
+    con.execute("UPDATE clients SET name = 'anonymised', email = NULL, phone = NULL WHERE last_contact < ?", (CLIENT_CUTOFF,))
+    con.execute("COMMIT")
+    con.close()
+
+
+def row_by_row(path):
+    con = sqlite3.connect(path)
+    con.execute("PRAGMA secure_delete = ON")
+    con.execute("PRAGMA foreign_keys = ON")
+    done = 0
+    for (ticket,) in con.execute("SELECT id FROM tickets WHERE closed_at < ?", (TICKET_CUTOFF,)).fetchall():
+        con.execute("DELETE FROM messages WHERE ticket_id = ?", (ticket,))
+        con.execute("DELETE FROM tickets WHERE id = ?", (ticket,))
+        done += 1
+        if done % 500 == 0:
+            con.commit()
+    for (client,) in con.execute("SELECT id FROM clients WHERE last_contact < ?", (CLIENT_CUTOFF,)).fetchall():
+        con.execute("UPDATE clients SET name = 'anonymised', email = NULL, phone = NULL WHERE id = ?", (client,))
+        done += 1
+        if done % 500 == 0:
+            con.commit()
+    con.commit()
+    con.close()
+
+
+def select_due(path):
+    con = sqlite3.connect(path)
+    con.execute("SELECT id FROM tickets WHERE closed_at < ?", (TICKET_CUTOFF,)).fetchall()
+    con.execute("SELECT id, name, email, phone FROM clients WHERE last_contact < ?", (CLIENT_CUTOFF,)).fetchall()
+    con.close()
+
+
+def fingerprint(path):
+    con = sqlite3.connect(path)
+    digest = hashlib.sha256()
+    for table in ("clients", "tickets", "messages"):
+        for row in con.execute(f"SELECT * FROM {table} ORDER BY id"):
+            digest.update(repr(row).encode())
+    con.close()
+    return digest.hexdigest()
+
+
+def retentiond(binary, folder, *arguments):
+    """Runs retentiond in `folder`; returns (seconds, peak RSS in MB)."""
+    timing = os.path.join(folder, "time.txt")
+    start = time.monotonic()
+    result = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", timing, binary, *arguments, "--config", "policy.yaml",
+                             "--now", NOW, "--log-level", "error"], cwd=folder, capture_output=True, text=True)
+    elapsed = time.monotonic() - start
+    if result.returncode not in (0, 2):
+        sys.exit(f"retentiond {' '.join(arguments)} failed ({result.returncode}): {result.stderr}")
+    with open(timing) as f:
+        peak = int(f.read().split()[-1]) / 1024
+    return elapsed, peak
+
+
+def timed(function, *arguments):
+    start = time.monotonic()
+    function(*arguments)
+    return time.monotonic() - start
+
+
+def main():
+    binary, rounds, sizes = sys.argv[1], int(sys.argv[2]), [int(s) for s in sys.argv[3:]]
+    print(f"{'tickets':>8} {'records':>8} {'retentiond':>10} {'raw':>7} {'raw+aud':>7} {'by-row':>7} "
+          f"{'ret/raw':>7} {'ret/r+a':>7} {'row/ret':>7} {'RSS MB':>7} {'idle':>6} {'plan':>6} {'select':>6} {'same':>5}")
+    for size in sizes:
+        work = tempfile.mkdtemp(prefix="retentiond-bench-")
+        try:
+            source = os.path.join(work, "source.sqlite")
+            build(source, size)
+            con = sqlite3.connect(source)
+            records = con.execute("SELECT count(*) FROM tickets WHERE closed_at < ?", (TICKET_CUTOFF,)).fetchone()[0] \
+                + con.execute("SELECT count(*) FROM clients WHERE last_contact < ?", (CLIENT_CUTOFF,)).fetchone()[0]
+            con.close()
+
+            def fresh(name):
+                folder = os.path.join(work, name)
+                shutil.rmtree(folder, ignore_errors=True)
+                os.makedirs(folder)
+                shutil.copy(source, os.path.join(folder, "crm.sqlite"))
+                with open(os.path.join(folder, "policy.yaml"), "w") as f:
+                    f.write(POLICY)
+                return folder
+
+            times = {"retentiond": [], "raw": [], "raw+audit": [], "row-by-row": [], "plan": [], "select": []}
+            peaks, idle, same = [], [], True
+            for _ in range(rounds):
+                folder = fresh("retentiond")
+                seconds, peak = retentiond(binary, folder, "run")
+                times["retentiond"].append(seconds)
+                peaks.append(peak)
+                idle.append(retentiond(binary, folder, "run")[0])
+                enforced = fingerprint(os.path.join(folder, "crm.sqlite"))
+                folder = fresh("raw")
+                times["raw"].append(timed(raw, os.path.join(folder, "crm.sqlite")))
+                same = same and fingerprint(os.path.join(folder, "crm.sqlite")) == enforced
+                folder = fresh("raw-audit")
+                times["raw+audit"].append(timed(raw, os.path.join(folder, "crm.sqlite"), True))
+                folder = fresh("row-by-row")
+                times["row-by-row"].append(timed(row_by_row, os.path.join(folder, "crm.sqlite")))
+                same = same and fingerprint(os.path.join(folder, "crm.sqlite")) == enforced
+                folder = fresh("plan")
+                times["plan"].append(retentiond(binary, folder, "plan")[0])
+                times["select"].append(timed(select_due, os.path.join(folder, "crm.sqlite")))
+            m = {k: statistics.median(v) for k, v in times.items()}
+            print(f"{size:>8} {records:>8} {m['retentiond']:>10.2f} {m['raw']:>7.2f} {m['raw+audit']:>7.2f} {m['row-by-row']:>7.2f} "
+                  f"{m['retentiond'] / m['raw']:>7.1f} {m['retentiond'] / m['raw+audit']:>7.1f} {m['row-by-row'] / m['retentiond']:>7.2f} "
+                  f"{max(peaks):>7.1f} {statistics.median(idle):>6.2f} {m['plan']:>6.2f} {m['select']:>6.2f} {'yes' if same else 'NO':>5}")
+            if not same:
+                sys.exit("retentiond and the raw SQL left different rows")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
