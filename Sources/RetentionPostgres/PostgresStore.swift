@@ -25,11 +25,14 @@ public final class PostgresStore: RecordStore {
 
     public var location: String { settings.displayName }
 
-    public init(settings: PostgresLocation, readOnly: Bool, logger: Logger = Logger(label: "retentiond.postgres")) async throws {
+    /// `credentialsDirectory`: systemd's (`$CREDENTIALS_DIRECTORY`, read by the command line), where
+    /// a `db-password` credential is used when the policy names no password.
+    public init(settings: PostgresLocation, readOnly: Bool, credentialsDirectory: String? = nil,
+                logger: Logger = Logger(label: "retentiond.postgres")) async throws {
         self.settings = settings
         self.readOnly = readOnly
         self.logger = logger
-        password = try Self.password(for: settings)
+        password = try Self.password(for: settings, credentialsDirectory: credentialsDirectory)
         current = Mutex(try await Self.connect(settings, password: password, logger: logger))
     }
 
@@ -47,11 +50,10 @@ public final class PostgresStore: RecordStore {
         return fresh
     }
 
-    static func password(for settings: PostgresLocation) throws -> String? {
+    static func password(for settings: PostgresLocation, credentialsDirectory: String?) throws -> String? {
         if let password = settings.password { return password }
         var file = settings.passwordFile
-        if file == nil, let credentials = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"],
-           FileManager.default.fileExists(atPath: credentials + "/db-password") {
+        if file == nil, let credentials = credentialsDirectory, FileManager.default.fileExists(atPath: credentials + "/db-password") {
             file = credentials + "/db-password"
         }
         if let file {

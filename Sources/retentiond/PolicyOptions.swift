@@ -58,7 +58,7 @@ struct PolicyOptions: ParsableArguments {
     func loadPolicy() throws -> (Policy, [Diagnostic]) {
         let path = try configPath()
         let override = stateDir ?? ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init)
-        var (policy, diagnostics) = try PolicyParser(path: path, stateDirectoryOverride: override).parseFile()
+        var (policy, diagnostics) = try PolicyParser(path: path, stateDirectoryOverride: override, credentialsDirectory: credentialsDirectory).parseFile()
         if let batchSize { policy.batchSize = batchSize }
         if let databaseURL {
             guard let location = PostgresLocation(url: databaseURL) else {
@@ -81,7 +81,7 @@ struct PolicyOptions: ParsableArguments {
         let (resolved, diagnostics) = try await Enforcer.validate(policy, store: store)
         let all = parseWarnings + diagnostics
         guard let resolved else { throw EnforcementError.policyInvalid(all) }
-        let key = try await loadKey(policy: policy, store: store, create: createKey)
+        let key = try await loadKey(policy: policy, store: store, create: createKey, logger: logger())
         return (Enforcer(resolved: resolved, store: store, key: key, actor: actor, logger: logger()), all)
     }
 }
@@ -90,19 +90,23 @@ struct PolicyOptions: ParsableArguments {
 func openDatabase(_ database: DatabaseLocation, readOnly: Bool, logger: Logger) async throws -> any RecordStore {
     switch database {
     case .sqlite(let path): return try SQLiteStore(path: path, readOnly: readOnly)
-    case .postgres(let location): return try await PostgresStore(settings: location, readOnly: readOnly, logger: logger)
+    case .postgres(let location):
+        return try await PostgresStore(settings: location, readOnly: readOnly, credentialsDirectory: credentialsDirectory, logger: logger)
     }
 }
 
-/// Loads the audit key. A missing key is created only when nothing was ever audited with another one.
-func loadKey(policy: Policy, store: any RecordStore, create: Bool) async throws -> AuditKey? {
-    if FileManager.default.fileExists(atPath: policy.keyFile) {
-        return try AuditKey.load(path: policy.keyFile, createIfMissing: false).key
+/// systemd's credentials directory, when the process runs under a unit with `LoadCredential=`.
+let credentialsDirectory = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"]
+
+/// Loads the audit key (AuditAnchor decides whether one may be created) and says so when a new
+/// one was: it must be backed up with the database.
+func loadKey(policy: Policy, store: any RecordStore, create: Bool, logger: Logger) async throws -> AuditKey? {
+    let anchor = AuditAnchor(store: store, stateDirectory: policy.stateDirectory)
+    guard let (key, created) = try await anchor.loadKey(path: policy.keyFile, create: create, credentialsDirectory: credentialsDirectory) else { return nil }
+    if created {
+        logger.notice("created a new audit key at \(policy.keyFile): back it up now, with the same care as the database; without it the audit trail cannot be verified (docs/deployment.md)")
     }
-    if try await AuditAnchor(store: store, stateDirectory: policy.stateDirectory).trailExists() {
-        throw EnforcementError.auditKey("the audit key file \(policy.keyFile) is missing but the database has an audit trail; restore the key from your backup (a new key could not verify the trail)")
-    }
-    return create ? try AuditKey.load(path: policy.keyFile, createIfMissing: true).key : nil
+    return key
 }
 
 /// The actor recorded in the audit trail when the operator does not name one.

@@ -244,6 +244,27 @@ import Testing
         #expect(try w.run(["audit", "verify", "--head", head]).status == 0)
     }
 
+    @Test func aNewKeyIsAnnouncedAndAWrongKeyIsReportedAsSuch() throws {
+        let w = try Workspace()
+        let first = try w.run(["run"] + now)
+        #expect(first.status == 0)
+        #expect(first.stderr.contains("created a new audit key at"))
+        #expect(first.stderr.contains("back it up now"))
+        #expect(!(try w.run(["run", "--now", "2026-06-01T00:01:00Z"]).stderr.contains("created a new audit key")))
+
+        // Another key in its place (a restore from the wrong backup, another host's credential).
+        let key = w.dir.appendingPathComponent("audit.key").path
+        try FileManager.default.removeItem(atPath: key)
+        try (String(repeating: "ab", count: 32) + "\n").write(toFile: key, atomically: true, encoding: .utf8)
+        #expect(chmod(key, 0o600) == 0)
+        for command in [["audit", "verify"], ["run", "--now", "2026-06-01T00:02:00Z"]] {
+            let result = try w.run(command)
+            #expect(result.status == 8, "\(command)")
+            #expect(result.stderr.contains("does not match the audit trail"), "\(command)")
+            #expect(result.stderr.contains("the wrong key, not tampering"), "\(command)")
+        }
+    }
+
     @Test func everyCommandExplainsItself() throws {
         for command in [[], ["demo"], ["check"], ["plan"], ["apply"], ["run"], ["audit", "verify"], ["audit", "show"], ["audit", "reanchor"], ["hold", "add"], ["hold", "list"], ["hold", "release"]] {
             let result = try BinaryRunner.run(command + ["--help"])

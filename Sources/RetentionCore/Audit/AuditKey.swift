@@ -38,7 +38,8 @@ public struct AuditKey: Sendable {
     }
 
     /// Reads the key file; creates it (0600, 32 random bytes) when `createIfMissing` and absent.
-    public static func load(path: String, createIfMissing: Bool) throws -> (key: AuditKey, created: Bool) {
+    /// A key inside `credentialsDirectory` (systemd's, which sets its own modes) is not mode-checked.
+    public static func load(path: String, createIfMissing: Bool, credentialsDirectory: String? = nil) throws -> (key: AuditKey, created: Bool) {
         let fm = FileManager.default
         if !fm.fileExists(atPath: path) {
             guard createIfMissing else { throw LoadError.unreadable(path) }
@@ -62,15 +63,14 @@ public struct AuditKey: Sendable {
             close(fd)
             guard written == hex.utf8.count, synced else { throw LoadError.cannotCreate(path, String(cString: strerror(errno))) }
             guard link(temporary, path) == 0 else {
-                if errno == EEXIST { return try load(path: path, createIfMissing: false) }
+                if errno == EEXIST { return try load(path: path, createIfMissing: false, credentialsDirectory: credentialsDirectory) }
                 throw LoadError.cannotCreate(path, String(cString: strerror(errno)))
             }
             return (AuditKey(bytes: bytes), true)
         }
         // stat, not lstat: a symbolic link's own mode is always 777; what matters is the key file it names.
         var info = stat()
-        if stat(path, &info) == 0, Int(info.st_mode) & 0o077 != 0,
-           !path.hasPrefix(ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"] ?? "\u{0}") {
+        if stat(path, &info) == 0, Int(info.st_mode) & 0o077 != 0, !path.hasPrefix((credentialsDirectory ?? "\u{0}") + "/") {
             throw LoadError.insecurePermissions(path, String(Int(info.st_mode) & 0o777, radix: 8))
         }
         guard let data = fm.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {

@@ -10,10 +10,14 @@ public struct PolicyParser {
     public var path: String
     /// Replaces the policy's `state_dir` (as systemd's `$STATE_DIRECTORY` or `demo --dir` do).
     public var stateDirectoryOverride: String?
+    /// systemd's credentials directory (`$CREDENTIALS_DIRECTORY`, read by the command line): an
+    /// `audit.key` there replaces the policy's `audit.key_file`.
+    public var credentialsDirectory: String?
 
-    public init(path: String, stateDirectoryOverride: String? = nil) {
+    public init(path: String, stateDirectoryOverride: String? = nil, credentialsDirectory: String? = nil) {
         self.path = path
         self.stateDirectoryOverride = stateDirectoryOverride
+        self.credentialsDirectory = credentialsDirectory
     }
 
     /// Reads and parses the file; throws `PolicyInvalid` with every error found.
@@ -42,7 +46,7 @@ public struct PolicyParser {
                                               hint: "start from etc/retentiond/retentiond.yaml and docs/policy.md"))
             throw PolicyInvalid(reader.diagnostics)
         }
-        let policy = reader.policy(map, hash: hash, stateDirectoryOverride: stateDirectoryOverride, policyPath: path)
+        let policy = reader.policy(map, hash: hash, stateDirectoryOverride: stateDirectoryOverride, credentialsDirectory: credentialsDirectory, policyPath: path)
         if let policy, !reader.diagnostics.contains(where: { $0.severity == .error }) {
             return (policy, reader.diagnostics)
         }
@@ -200,7 +204,7 @@ private struct Reader {
     static let topKeys = ["version", "time_zone", "fiscal_year", "database", "state_dir", "audit", "reports",
                           "batch_size", "safety", "date_formats", "schedule", "subjects"]
 
-    mutating func policy(_ map: Map, hash: String, stateDirectoryOverride: String?, policyPath: String) -> Policy? {
+    mutating func policy(_ map: Map, hash: String, stateDirectoryOverride: String?, credentialsDirectory: String?, policyPath: String) -> Policy? {
         checkKeys(map, allowed: Self.topKeys, in: "the policy")
         if let v = map.value("version") {
             if int(v, "version", min: 1, max: 1) != 1 { error(v, "unsupported policy version", hint: "this retentiond reads `version: 1`") }
@@ -256,8 +260,7 @@ private struct Reader {
             checkKeys(audit, allowed: ["key_file"], in: "audit")
             if let k = audit.value("key_file"), let s = string(k, "audit.key_file") { keyFile = resolve(s, against: stateDir) }
         }
-        if let credentials = ProcessInfo.processInfo.environment["CREDENTIALS_DIRECTORY"],
-           FileManager.default.fileExists(atPath: credentials + "/audit.key") {
+        if let credentials = credentialsDirectory, FileManager.default.fileExists(atPath: credentials + "/audit.key") {
             keyFile = credentials + "/audit.key"
         }
 

@@ -62,6 +62,29 @@ public struct AuditAnchor: Sendable {
         return recorded.genesis != nil || recorded.database == store.location
     }
 
+    /// Loads the audit key for this database: the one place that decides whether a key may be
+    /// created. A key file that exists is loaded and must verify the trail (a key that verifies none
+    /// of its first entries is the wrong key, reported as such rather than as tampering). Without a
+    /// key file, a database that has or had a trail is refused — a new key could not verify it and
+    /// would pseudonymise again what is already pseudonymised; one that never had a trail gets a new
+    /// key when `create` (`created` tells the caller to say so), else nil (a dry run).
+    public func loadKey(path: String, create: Bool, credentialsDirectory: String? = nil) async throws -> (key: AuditKey, created: Bool)? {
+        if FileManager.default.fileExists(atPath: path) {
+            let key = try AuditKey.load(path: path, createIfMissing: false, credentialsDirectory: credentialsDirectory).key
+            let chain = AuditChain(key: key)
+            let first = try await store.read { try $0.auditEntries(after: 0, limit: 3, filter: AuditFilter()) }
+            if !first.isEmpty, !first.contains(where: { chain.mac(of: $0) == $0.mac }) {
+                throw EnforcementError.auditKey("the audit key \(path) does not match the audit trail of \(store.location): none of its first entries verifies with it. This is the wrong key, not tampering: configure the key that sealed this trail (docs/deployment.md, \"The audit key\")")
+            }
+            return (key, false)
+        }
+        if try await trailExists() {
+            throw EnforcementError.auditKey("the audit key file \(path) is missing but the database has an audit trail; restore the key from your backup (a new key could not verify the trail)")
+        }
+        guard create else { return nil }
+        return try AuditKey.load(path: path, createIfMissing: true, credentialsDirectory: credentialsDirectory)
+    }
+
     /// The outcome of a successful check.
     public struct Standing: Sendable {
         public var tables: ToolTables

@@ -73,8 +73,8 @@ public struct Enforcer: Sendable {
         }
         let toolTables = tables.complete
         let fingerprint = resolved.schema.fingerprint
-        if tables.any, key == nil {
-            throw EnforcementError.auditKey("the database has an audit trail but the audit key file \(policy.keyFile) is missing; restore it from your backup (a new key cannot verify the existing trail)")
+        if key == nil, try await anchor.trailExists() {
+            throw EnforcementError.auditKey("the database has an audit trail but no audit key was loaded (\(policy.keyFile)); restore it from your backup (a new key cannot verify the existing trail)")
         }
         let chain = key.map(AuditChain.init)
         if toolTables, let chain {

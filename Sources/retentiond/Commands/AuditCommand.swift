@@ -15,7 +15,7 @@ struct AuditCommand: AsyncParsableCommand {
     static func trail(_ options: PolicyOptions) async throws -> (AuditTrail, Policy) {
         let (policy, _) = try options.loadPolicy()
         let store = try await options.openStore(policy, readOnly: true)
-        guard let key = try await loadKey(policy: policy, store: store, create: false) else {
+        guard let key = try await loadKey(policy: policy, store: store, create: false, logger: options.logger()) else {
             throw CleanExit.message("no audit trail yet: nothing has been enforced on \(store.location)")
         }
         return (AuditTrail(store: store, key: key, stateDirectory: policy.stateDirectory), policy)
@@ -130,7 +130,7 @@ struct AuditCommand: AsyncParsableCommand {
             try await reportingFailures {
                 let (policy, _) = try options.loadPolicy()
                 let store = try await options.openStore(policy, readOnly: false)
-                guard let key = try await loadKey(policy: policy, store: store, create: false) else {
+                guard let key = try await loadKey(policy: policy, store: store, create: false, logger: options.logger()) else {
                     throw CommandFailure(.failure, "no audit trail to re-anchor on \(store.location)")
                 }
                 let anchor = AuditAnchor(store: store, stateDirectory: policy.stateDirectory)

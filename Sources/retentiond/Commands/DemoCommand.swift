@@ -65,7 +65,7 @@ struct DemoCommand: AsyncParsableCommand {
                     throw ValidationError("--postgres takes postgres://user@host:port/database (optionally ?sslmode=…)")
                 }
                 options.databaseURL = postgres
-                let store = try await PostgresStore(settings: location, readOnly: false, logger: options.logger())
+                let store = try await PostgresStore(settings: location, readOnly: false, credentialsDirectory: credentialsDirectory, logger: options.logger())
                 if try await store.read({ try $0.schema().table("third_parties") != nil }) {
                     throw CommandFailure(.failure, "\(location.displayName) already has a third_parties table; the demo only loads into an empty database")
                 }

@@ -14,7 +14,7 @@ struct HoldCommand: AsyncParsableCommand {
     static func registry(_ options: PolicyOptions) async throws -> HoldRegistry {
         let (policy, _) = try options.loadPolicy()
         let store = try await options.openStore(policy, readOnly: false)
-        guard let key = try await loadKey(policy: policy, store: store, create: true) else {
+        guard let key = try await loadKey(policy: policy, store: store, create: true, logger: options.logger()) else {
             throw CommandFailure(.failure, "no audit key")
         }
         return HoldRegistry(store: store, key: key, stateDirectory: policy.stateDirectory)
