@@ -105,15 +105,15 @@ public final class PostgresStore: RecordStore {
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T {
-        try await inTransaction("BEGIN TRANSACTION READ ONLY", body)
+        try await inTransaction("BEGIN TRANSACTION READ ONLY") { try body($0) }
     }
 
     public func transaction<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T {
         precondition(!readOnly, "transaction on a read-only store")
-        return try await inTransaction("BEGIN", body)
+        return try await inTransaction("BEGIN") { try body($0) }
     }
 
-    private func inTransaction<T: Sendable>(_ begin: String, _ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T {
+    private func inTransaction<T: Sendable>(_ begin: String, _ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
         let session = PostgresSession(connection: try await connection(), logger: logger, location: location)
         let logger = self.logger
         return try await withCheckedThrowingContinuation { continuation in
@@ -154,6 +154,17 @@ public final class PostgresStore: RecordStore {
             throw RunLocked.held("another retentiond run holds the advisory lock on \(location); nothing was changed. Wait for it to finish, then run again")
         }
         return AdvisoryLock(connection: lockConnection, backendPID: pid, location: location)
+    }
+}
+
+extension PostgresStore: WorkQueueStore {
+    public func readQueue<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueSession) throws -> T) async throws -> T {
+        try await inTransaction("BEGIN TRANSACTION READ ONLY") { try body($0) }
+    }
+
+    public func queueTransaction<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueSession) throws -> T) async throws -> T {
+        precondition(!readOnly, "transaction on a read-only store")
+        return try await inTransaction("BEGIN") { try body($0) }
     }
 }
 

@@ -18,3 +18,10 @@ public protocol WorkQueueSession: StoreSession {
     func remaining(runID: String) throws -> Int
     func closeRun(id: String) throws
 }
+
+/// A store whose sessions can also work a shared run's queue (PostgreSQL): the engine reaches the
+/// queue through these, typed, instead of casting sessions.
+public protocol WorkQueueStore: RecordStore {
+    func readQueue<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueSession) throws -> T) async throws -> T
+    func queueTransaction<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueSession) throws -> T) async throws -> T
+}

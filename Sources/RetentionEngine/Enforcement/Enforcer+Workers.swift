@@ -19,7 +19,7 @@ extension Enforcer {
     /// still in flight, writes `run-completed` and closes the run. Each worker reports what it did;
     /// the planner's report also carries the plan's figures.
     public func runAsWorker(now: Date, allowMore: Bool, stop: StopRequest = StopRequest()) async throws -> RunReport {
-        guard try await store.read({ $0 is any WorkQueueSession }) else {
+        guard let queue = store as? any WorkQueueStore else {
             throw EnforcementError.failed("--worker needs a PostgreSQL database; on SQLite one run at a time is the only mode")
         }
         guard let key else { throw EnforcementError.auditKey("no audit key loaded") }
@@ -36,7 +36,7 @@ extension Enforcer {
             do {
                 lock = try await store.acquireRunLock()
             } catch RunLocked.held {
-                found = try await store.read { try ($0 as? any WorkQueueSession)?.openRun(policyHash: policyHash) }
+                found = try await queue.readQueue { try $0.openRun(policyHash: policyHash) }
                 if found == nil {
                     if !waiting { logger.notice("waiting for the run that holds the lock to open a shared run, or to finish") }
                     waiting = true
@@ -48,18 +48,18 @@ extension Enforcer {
         let plan: SharedPlan
         if lock != nil {
             try await anchor.check()
-            try await store.transaction { session in
+            try await queue.queueTransaction { session in
                 try session.prepareToolTables()
-                try (session as! any WorkQueueSession).prepareWorkQueue()
+                try session.prepareWorkQueue()
             }
-            if let open = try await store.read({ try ($0 as! any WorkQueueSession).openRun(policyHash: policyHash) }) {
+            if let open = try await queue.readQueue({ try $0.openRun(policyHash: policyHash) }) {
                 runID = open.id
                 plan = try PlanDocument.decoder().decode(SharedPlan.self, from: open.plan)
                 logger.notice("resuming an open worker run", metadata: ["run": "\(runID)"])
             } else {
                 try await refuseIfClockWentBack(now: now)
                 runID = Self.makeRunID(now: Date())
-                plan = try await planAndEnqueue(runID: runID, now: now, allowMore: allowMore)
+                plan = try await planAndEnqueue(runID: runID, now: now, allowMore: allowMore, queue: queue)
             }
         } else if let found {
             runID = found.id
@@ -88,8 +88,8 @@ extension Enforcer {
         do {
             while true {
                 if stop.isRequested { throw StopRequest.Stopped() }
-                let claimed = try await store.transaction { session -> (String, BatchOutcome)? in
-                    guard let (rule, keys) = try (session as! any WorkQueueSession).claim(runID: runID, limit: batchSize) else { return nil }
+                let claimed = try await queue.queueTransaction { session -> (String, BatchOutcome)? in
+                    guard let (rule, keys) = try session.claim(runID: runID, limit: batchSize) else { return nil }
                     guard let work = works[rule] else { throw EnforcementError.refused("the shared run names rule `\(rule)`, which this policy does not have") }
                     return (rule, try work.apply(in: session, keys: keys, lock: heldLock))
                 }
@@ -101,7 +101,7 @@ extension Enforcer {
             }
             if lock != nil {
                 // The planner closes the run once every claimed batch has committed.
-                while try await store.read({ try ($0 as! any WorkQueueSession).remaining(runID: runID) }) > 0 {
+                while try await queue.readQueue({ try $0.remaining(runID: runID) }) > 0 {
                     if stop.isRequested { throw StopRequest.Stopped() }
                     try await Task.sleep(for: .milliseconds(100))
                 }
@@ -109,9 +109,9 @@ extension Enforcer {
                 let draft = AuditDraft(runID: runID, actor: actor, policyHash: policyHash, action: .runCompleted,
                                        detail: ["now": f.string(from: now), "plan_now": f.string(from: plan.header.now), "mode": "workers"])
                 let writer = AuditWriter(chain: chain)
-                let position = try await store.transaction { session -> TrailPosition in
+                let position = try await queue.queueTransaction { session -> TrailPosition in
                     let position = try writer.append([draft], in: session, at: Date())
-                    try (session as! any WorkQueueSession).closeRun(id: runID)
+                    try session.closeRun(id: runID)
                     return position
                 }
                 try anchor.record(position)
@@ -134,7 +134,7 @@ extension Enforcer {
     }
 
     /// Plans to a file, checks the safety limits, then enqueues every entry and opens the run.
-    private func planAndEnqueue(runID: String, now: Date, allowMore: Bool) async throws -> SharedPlan {
+    private func planAndEnqueue(runID: String, now: Date, allowMore: Bool, queue: any WorkQueueStore) async throws -> SharedPlan {
         let planPath = policy.stateDirectory + "/plans/\(runID).plan"
         defer { unlink(planPath) }
         _ = try await planPass(now: now, planID: runID, writer: try PlanWriter(path: planPath), detail: nil)
@@ -143,11 +143,10 @@ extension Enforcer {
         var batch: [(seq: Int64, rule: String, key: RecordKey)] = []
         var seq: Int64 = 0
         var trailer: PlanDocument.Trailer?
-        let store = self.store
         func flush() async throws {
             let entries = batch
             batch.removeAll(keepingCapacity: true)
-            try await store.transaction { try ($0 as! any WorkQueueSession).enqueue(runID: runID, entries: entries) }
+            try await queue.queueTransaction { try $0.enqueue(runID: runID, entries: entries) }
         }
         while let line = try reader.next() {
             switch line {
@@ -164,14 +163,14 @@ extension Enforcer {
         guard let trailer else { throw EnforcementError.failed("the plan just written has no trailer") }
         let violations = Self.safetyViolations(trailer.rules, policy: policy)
         if !violations.isEmpty && !allowMore {
-            try await store.transaction { try ($0 as! any WorkQueueSession).closeRun(id: runID) }
+            try await queue.queueTransaction { try $0.closeRun(id: runID) }
             throw EnforcementError.safetyLimit(violations, trailer.rules)
         }
         try await flush()
         let shared = SharedPlan(header: header, trailer: trailer)
         let data = try PlanDocument.encoder().encode(shared)
         let policyHash = policy.hash
-        try await store.transaction { try ($0 as! any WorkQueueSession).openRun(id: runID, policyHash: policyHash, plan: data) }
+        try await queue.queueTransaction { try $0.openRun(id: runID, policyHash: policyHash, plan: data) }
         return shared
     }
 }
