@@ -116,10 +116,7 @@ private struct Reader {
 
     mutating func checkKeys(_ map: Map, allowed: [String], in what: String) {
         for pair in map.pairs where !allowed.contains(pair.key) {
-            let suggestion = allowed.min { editDistance($0, pair.key) < editDistance($1, pair.key) }
-            let hint = suggestion.flatMap { editDistance($0, pair.key) <= 3 ? "did you mean `\($0)`?" : nil }
-                ?? "allowed keys: \(allowed.joined(separator: ", "))"
-            error(pair.keyNode, "unknown key `\(pair.key)` in \(what)", hint: hint)
+            error(pair.keyNode, "unknown key `\(pair.key)` in \(what)", hint: Suggestion.hint(for: pair.key, among: allowed, listing: "allowed keys"))
         }
     }
 
@@ -680,20 +677,4 @@ private struct Reader {
         }
         return result
     }
-}
-
-/// Levenshtein distance, for "did you mean" hints on unknown keys.
-public func editDistance(_ a: String, _ b: String) -> Int {
-    let a = Array(a), b = Array(b)
-    if a.isEmpty { return b.count }
-    if b.isEmpty { return a.count }
-    var previous = Array(0...b.count)
-    for i in 1...a.count {
-        var current = [i] + Array(repeating: 0, count: b.count)
-        for j in 1...b.count {
-            current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (a[i - 1] == b[j - 1] ? 0 : 1))
-        }
-        previous = current
-    }
-    return previous[b.count]
 }

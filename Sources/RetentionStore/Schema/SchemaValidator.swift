@@ -261,17 +261,15 @@ public struct SchemaValidator {
     private mutating func tableNamed(_ name: Name) -> TableInfo? {
         if let t = schema.table(name.value) { return t }
         let known = schema.tables.keys.filter { !$0.hasPrefix("retentiond_") }.sorted()
-        let close = known.min { editDistance($0, name.value) < editDistance($1, name.value) }
         error(name.location, "table `\(name.value)` does not exist in \(policy.database.displayName)",
-              hint: close.map { editDistance($0, name.value) <= 3 ? "did you mean `\($0)`?" : "tables: \(known.joined(separator: ", "))" } ?? "the database has no tables")
+              hint: Suggestion.hint(for: name.value, among: known, listing: "tables") ?? "the database has no tables")
         return nil
     }
 
     private mutating func column(_ table: TableInfo, _ name: Name) -> ColumnInfo? {
         if let c = table.column(name.value) { return c }
-        let close = table.columns.map(\.name).min { editDistance($0, name.value) < editDistance($1, name.value) }
         error(name.location, "table `\(table.name)` has no column `\(name.value)`",
-              hint: close.map { editDistance($0, name.value) <= 3 ? "did you mean `\($0)`?" : "columns: \(table.columns.map(\.name).joined(separator: ", "))" } ?? "")
+              hint: Suggestion.hint(for: name.value, among: table.columns.map(\.name), listing: "columns") ?? "")
         return nil
     }
 
