@@ -1,0 +1,88 @@
+import Foundation
+import Yams
+
+/// What a rule does: anonymisation strategies, child tables of a purge.
+extension PolicyReader {
+    mutating func fieldStrategies(_ node: Node, _ what: String) -> [FieldStrategy]? {
+        guard let map = mapping(node, "\(what).fields") else { return nil }
+        if map.pairs.isEmpty { error(node, "\(what).fields is empty") }
+        var result: [FieldStrategy] = []
+        for pair in map.pairs {
+            guard let column = name(pair.keyNode, "column name") else { continue }
+            if let s = strategy(pair.value) { result.append(FieldStrategy(column: column, strategy: s)) }
+        }
+        return result.count == map.pairs.count ? result : nil
+    }
+
+    static let strategyHint = "use null, keep, year, pseudonym, { constant: VALUE }, { pseudonym: { prefix: P, length: N } } or { mask: { keep_first: N, keep_last: N, keep_domain: BOOL } }"
+
+    mutating func strategy(_ node: Node) -> AnonymisationStrategy? {
+        if case .scalar(let s) = node {
+            switch s.string {
+            case "null", "~", "": return .null
+            case "keep": return .keep
+            case "year": return .year
+            case "pseudonym": return .pseudonym(prefix: "", length: 16)
+            case "mask": return .mask(keepFirst: 1, keepLast: 0, character: "*", keepDomain: false)
+            default:
+                error(node, "unknown anonymisation strategy `\(s.string)`", hint: Self.strategyHint)
+                return nil
+            }
+        }
+        guard let map = mapping(node, "a strategy"), map.pairs.count == 1, let pair = map.pairs.first else {
+            error(node, "a strategy is one word or a mapping with one key", hint: Self.strategyHint)
+            return nil
+        }
+        switch pair.key {
+        case "constant":
+            return .constant(value(pair.value))
+        case "pseudonym":
+            guard let options = mapping(pair.value, "pseudonym options") else { return nil }
+            checkKeys(options, allowed: ["prefix", "length"], in: "pseudonym")
+            let prefix = options.value("prefix").flatMap { string($0, "prefix") } ?? ""
+            let length = options.value("length").flatMap { int($0, "length", min: 8, max: 64) } ?? 16
+            return .pseudonym(prefix: prefix, length: length)
+        case "mask":
+            guard let options = mapping(pair.value, "mask options") else { return nil }
+            checkKeys(options, allowed: ["keep_first", "keep_last", "keep_domain", "character"], in: "mask")
+            let first = options.value("keep_first").flatMap { int($0, "keep_first", max: 1000) } ?? 0
+            let last = options.value("keep_last").flatMap { int($0, "keep_last", max: 1000) } ?? 0
+            var keepDomain = false
+            if let d = options.value("keep_domain") {
+                if case .scalar(let s) = d, let b = Bool(s.string) { keepDomain = b } else { error(d, "keep_domain takes true or false") }
+            }
+            var character: Character = "*"
+            if let c = options.value("character"), let text = string(c, "character") {
+                if text.count == 1 { character = text.first! } else { error(c, "character is a single character") }
+            }
+            return .mask(keepFirst: first, keepLast: last, character: character, keepDomain: keepDomain)
+        default:
+            error(map.pairs[0].keyNode, "unknown anonymisation strategy `\(pair.key)`", hint: Self.strategyHint)
+            return nil
+        }
+    }
+
+    mutating func childTables(_ node: Node, _ what: String) -> [ChildTable]? {
+        guard case .sequence(let seq) = node else {
+            error(node, "\(what).children is `auto` or a list of `{ table, foreign_key }`")
+            return nil
+        }
+        var result: [ChildTable] = []
+        for item in seq {
+            guard let map = mapping(item, "a child table") else { continue }
+            checkKeys(map, allowed: ["table", "foreign_key", "references", "children"], in: "a child table")
+            guard let table = name(map.value("table"), "child table") else {
+                if map.value("table") == nil { error(item, "a child needs `table`") }
+                continue
+            }
+            guard let fk = names(map.value("foreign_key"), "foreign key column") else {
+                if map.value("foreign_key") == nil { error(item, "child `\(table)` needs `foreign_key`", hint: "the column(s) of \(table) that point at the parent row") }
+                continue
+            }
+            let references = map.value("references").flatMap { names($0, "referenced column") } ?? []
+            let children = map.value("children").flatMap { childTables($0, what) } ?? []
+            result.append(ChildTable(table: table, foreignKey: fk, references: references, children: children))
+        }
+        return result.count == seq.count ? result : nil
+    }
+}

@@ -1,0 +1,94 @@
+import Foundation
+import Yams
+
+/// A rule and its clock.
+extension PolicyReader {
+    mutating func rule(_ node: Node, subjectID: String, subjectExemptions: Exemptions, defaultSafety: SafetyLimits) -> RetentionRule? {
+        guard let map = mapping(node, "a rule") else { return nil }
+        guard let idNode = map.value("id"), let id = string(idNode, "rule id") else {
+            if map.value("id") == nil { error(node, "a rule of subject `\(subjectID)` has no `id`", hint: "add `id: some-name`; reports and the audit trail name rules by id") }
+            return nil
+        }
+        let what = "rule `\(id)`"
+        if let first = ruleIDs[id] {
+            error(idNode, "rule id `\(id)` is already used at \(first)", hint: "rule ids must be unique; the audit trail and reports name rules by id")
+        } else {
+            ruleIDs[id] = at(idNode)
+        }
+        checkKeys(map, allowed: Self.ruleKeys, in: what)
+        let register = string(map.value("register"), "\(what).register")
+        if map.value("register") == nil { error(node, "\(what) does not name its register entry", hint: "add `register: \"…\"` with the register of processing activities entry it enforces") }
+        let legalBasis = string(map.value("legal_basis"), "\(what).legal_basis")
+        if map.value("legal_basis") == nil { error(node, "\(what) has no `legal_basis`", hint: "say why the data may be kept until then, e.g. `legal_basis: \"contract\"`") }
+        let clock = self.clock(map.value("clock"), what)
+        if map.value("clock") == nil { error(node, "\(what) has no `clock`", hint: "name the date column retention counts from, e.g. `clock: closed_at`") }
+        let after = duration(map.value("after"), "\(what).after")
+        if map.value("after") == nil { error(node, "\(what) has no `after`", hint: "how long after the clock, e.g. `after: 3y`") }
+
+        var action: RuleAction?
+        if let a = map.value("action"), let text = string(a, "\(what).action") {
+            switch text {
+            case "flag":
+                action = .flag
+                if let f = map.value("fields") { error(f, "`fields` is for anonymise rules") }
+                if let c = map.value("children") { error(c, "`children` is for purge rules") }
+            case "anonymise", "anonymize":
+                if let c = map.value("children") { error(c, "`children` is for purge rules") }
+                if let f = map.value("fields") {
+                    if let fields = fieldStrategies(f, what) { action = .anonymise(fields) }
+                } else {
+                    error(a, "\(what) anonymises but lists no `fields`", hint: "add `fields: { email: null, … }`")
+                }
+            case "purge":
+                if let f = map.value("fields") { error(f, "`fields` is for anonymise rules") }
+                if let c = map.value("children") {
+                    if case .scalar(let s) = c, s.string == "auto" {
+                        action = .purge(.foreignKeys)
+                    } else if let list = childTables(c, what) {
+                        action = .purge(.declared(list))
+                    }
+                } else {
+                    action = .purge(.declared([]))
+                }
+            default:
+                error(a, "unknown action `\(text)`", hint: "use flag, anonymise or purge")
+            }
+        } else if map.value("action") == nil {
+            error(node, "\(what) has no `action`", hint: "use flag, anonymise or purge")
+        }
+
+        let exemptions = subjectExemptions.merged(with: exemptionList(map.value("exempt"), "\(what).exempt") ?? Exemptions())
+        let safety = defaultSafety.overriding(with: safetyLimits(map.value("safety"), "\(what).safety"))
+        guard let clock, let after, let action, let register, let legalBasis else { return nil }
+        return RetentionRule(id: id, subjectID: subjectID, location: at(idNode), register: register, legalBasis: legalBasis,
+                             clock: clock, after: after, action: action, exemptions: exemptions, safety: safety)
+    }
+
+    mutating func clock(_ node: Node?, _ what: String) -> Clock? {
+        guard let node else { return nil }
+        if case .scalar = node { return name(node, "clock column").map { Clock(columns: [$0]) } }
+        guard let map = mapping(node, "\(what).clock") else { return nil }
+        checkKeys(map, allowed: ["column", "fallback", "latest", "anchor"], in: "\(what).clock")
+        var fiscal = false
+        if let a = map.value("anchor"), let text = string(a, "anchor") {
+            if text == "fiscal_year_end" { fiscal = true } else {
+                error(a, "unknown anchor `\(text)`", hint: "the only anchor is `fiscal_year_end`")
+            }
+        }
+        if let latest = map.value("latest") {
+            if map.value("column") != nil || map.value("fallback") != nil {
+                error(node, "a clock has either `latest` or `column` (with an optional `fallback`), not both")
+                return nil
+            }
+            guard let cols = names(latest, "clock column") else { return nil }
+            return Clock(columns: cols, combination: .latest, fiscalYearEnd: fiscal)
+        }
+        guard let c = map.value("column") else {
+            error(node, "a clock needs `column` or `latest`", hint: "e.g. `clock: { column: last_contact_at, fallback: collected_at }`")
+            return nil
+        }
+        guard let column = name(c, "clock column") else { return nil }
+        let fallback = map.value("fallback").flatMap { names($0, "fallback column") } ?? []
+        return Clock(columns: [column] + fallback, combination: .firstPresent, fiscalYearEnd: fiscal)
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import Yams
+
+/// A YAML mapping with the keys read so far, so unknown keys can be reported.
+struct Map {
+    var pairs: [(key: String, keyNode: Node, value: Node)]
+    var node: Node
+
+    func value(_ key: String) -> Node? { pairs.first { $0.key == key }?.value }
+}
+
+/// Reads one policy document into the model, collecting every problem as a diagnostic at its
+/// line and column. This file holds the generic readers (mappings, names, numbers, durations);
+/// each section of the document has its own `PolicyReader+Section.swift`.
+struct PolicyReader {
+    var file: String
+    var diagnostics: [Diagnostic] = []
+    /// Where each rule id was first seen, to report duplicates even among rules with other errors.
+    var ruleIDs: [String: SourceLocation] = [:]
+
+    init(file: String) { self.file = file }
+
+    func at(_ node: Node?) -> SourceLocation {
+        SourceLocation(file: file, line: node?.mark?.line ?? 1, column: node?.mark?.column ?? 1)
+    }
+
+    mutating func error(_ node: Node?, _ message: String, hint: String? = nil) {
+        diagnostics.append(.error(at(node), message, hint: hint))
+    }
+
+    func yamlDiagnostic(_ error: YamlError) -> Diagnostic {
+        switch error {
+        case .scanner(let context, let problem, let mark, _),
+             .parser(let context, let problem, let mark, _),
+             .composer(let context, let problem, let mark, _):
+            let where_ = SourceLocation(file: file, line: mark.line, column: mark.column)
+            let ctx = context.map { "\($0.text) " } ?? ""
+            return .error(where_, "YAML syntax: \(ctx)\(problem)", hint: "fix the indentation or quoting at this position")
+        default:
+            return .error(SourceLocation(file: file, line: 1, column: 1), "YAML: \(error)")
+        }
+    }
+
+    // MARK: Node shapes
+
+    mutating func mapping(_ node: Node, _ what: String) -> Map? {
+        guard case .mapping(let mapping) = node else {
+            error(node, "\(what) must be a mapping (`key: value` lines)")
+            return nil
+        }
+        var pairs: [(String, Node, Node)] = []
+        var seen = Set<String>()
+        for (k, v) in mapping {
+            guard let key = k.scalar?.string else {
+                error(k, "keys must be plain names")
+                continue
+            }
+            if !seen.insert(key).inserted {
+                error(k, "`\(key)` is given twice in \(what)", hint: "keep one")
+                continue
+            }
+            pairs.append((key, k, v))
+        }
+        return Map(pairs: pairs, node: node)
+    }
+
+    mutating func checkKeys(_ map: Map, allowed: [String], in what: String) {
+        for pair in map.pairs where !allowed.contains(pair.key) {
+            error(pair.keyNode, "unknown key `\(pair.key)` in \(what)", hint: Suggestion.hint(for: pair.key, among: allowed, listing: "allowed keys"))
+        }
+    }
+
+    mutating func string(_ node: Node?, _ what: String) -> String? {
+        guard let node else { return nil }
+        guard case .scalar(let scalar) = node, !scalar.string.isEmpty else {
+            error(node, "\(what) must be a non-empty text value")
+            return nil
+        }
+        return scalar.string
+    }
+
+    mutating func name(_ node: Node?, _ what: String) -> Name? {
+        guard let node, let text = string(node, what) else { return nil }
+        guard Self.isIdentifier(text) else {
+            error(node, "`\(text)` is not a valid \(what)", hint: "use letters, digits and underscores, starting with a letter or underscore")
+            return nil
+        }
+        return Name(text, at: at(node))
+    }
+
+    static func isIdentifier(_ text: String) -> Bool {
+        guard let first = text.unicodeScalars.first, first == "_" || (first.isASCII && CharacterSet.letters.contains(first)) else { return false }
+        return text.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) } && text.count <= 63
+    }
+
+    /// A name or a list of names: `id` or `[country, number]`.
+    mutating func names(_ node: Node?, _ what: String) -> [Name]? {
+        guard let node else { return nil }
+        if case .sequence(let seq) = node {
+            let result = seq.compactMap { name($0, what) }
+            if result.isEmpty { error(node, "\(what) list is empty") }
+            return result.count == seq.count && !result.isEmpty ? result : nil
+        }
+        return name(node, what).map { [$0] }
+    }
+
+    /// A whole number within `min...max` (every count in a policy has a documented bound).
+    mutating func int(_ node: Node?, _ what: String, min: Int = 0, max: Int) -> Int? {
+        guard let node else { return nil }
+        guard case .scalar(let scalar) = node, let value = Int(scalar.string), (min...max).contains(value) else {
+            error(node, "\(what) must be a whole number from \(min) to \(max)")
+            return nil
+        }
+        return value
+    }
+
+    mutating func double(_ node: Node?, _ what: String, range: ClosedRange<Double>) -> Double? {
+        guard let node else { return nil }
+        guard case .scalar(let scalar) = node, let value = Double(scalar.string.replacingOccurrences(of: "%", with: "")),
+              range.contains(value) else {
+            error(node, "\(what) must be a number from \(range.lowerBound) to \(range.upperBound)")
+            return nil
+        }
+        return value
+    }
+
+    mutating func duration(_ node: Node?, _ what: String) -> RetentionDuration? {
+        guard let node, let text = string(node, what) else { return nil }
+        do {
+            return try RetentionDuration(parsing: text)
+        } catch {
+            self.error(node, "\(what): \(error)")
+            return nil
+        }
+    }
+
+    func value(_ node: Node) -> SQLValue {
+        guard case .scalar(let scalar) = node else { return .null }
+        if scalar.style == .plain {
+            if scalar.string == "null" || scalar.string == "~" { return .null }
+            if let i = Int64(scalar.string) { return .integer(i) }
+            if let d = Double(scalar.string), scalar.string.contains(".") { return .real(d) }
+            if scalar.string == "true" { return .integer(1) }
+            if scalar.string == "false" { return .integer(0) }
+        }
+        return .text(scalar.string)
+    }
+}
