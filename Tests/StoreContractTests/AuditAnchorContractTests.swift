@@ -7,20 +7,6 @@ import RetentionStore
 /// The audit trail stays anchored to the head recorded outside the database: whatever path the
 /// database is reached by, after a restore, a truncation or a dropped table. On both databases.
 @Suite struct AuditAnchorContractTests {
-    func holds(_ f: ContractFixture) async throws -> HoldRegistry {
-        HoldRegistry(store: try await f.store(), key: try AuditKey.load(path: try f.policy().keyFile, createIfMissing: true).key, stateDirectory: f.dir.path)
-    }
-
-    /// Expects `body` to be refused as tampering (`audit-tampered`, exit status 7), having changed nothing.
-    func expectTamperingRefused(sourceLocation: Testing.SourceLocation = #_sourceLocation, _ body: () async throws -> Void) async {
-        do {
-            try await body()
-            Issue.record("not refused", sourceLocation: sourceLocation)
-        } catch {
-            #expect(EnforcementError.from(error).kind == .auditTampered, "\(error)", sourceLocation: sourceLocation)
-        }
-    }
-
     @Test(arguments: Backend.allCases)
     func aDroppedToolTableMeansATrailExistsAndIsRefused(_ backend: Backend) async throws {
         let f = try await ContractFixture(backend, policy: StoreContractTests.anonymise)
@@ -49,7 +35,7 @@ import RetentionStore
         try await f.sql(["DELETE FROM retentiond_audit WHERE seq > 2"])
         try await f.sql(["UPDATE people SET name = 'Back From Backup' WHERE id = 4"])
         await expectTamperingRefused { _ = try await f.run(now: ContractFixture.now.addingTimeInterval(60)) }
-        let registry = try await holds(f)
+        let registry = try await f.holds()
         await expectTamperingRefused { _ = try await registry.add(table: "people", keyText: "3", reason: "x", by: "y", until: nil, now: ContractFixture.now) }
         #expect(try await f.rows("SELECT count(*) FROM retentiond_audit") == [[.integer(2)]], "nothing appended")
         #expect(try await f.rows("SELECT name FROM people WHERE id = 4") == [[.text("Back From Backup")]], "nothing changed")

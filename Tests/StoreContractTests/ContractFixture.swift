@@ -194,3 +194,20 @@ final class ContractFixture: @unchecked Sendable {
         try await sql([backend == .sqlite ? "DROP TRIGGER refuse" : "DROP TRIGGER refuse ON people"])
     }
 }
+
+extension ContractFixture {
+    /// The hold registry of this fixture's database, with its audit key (created if need be).
+    func holds() async throws -> HoldRegistry {
+        HoldRegistry(store: try await store(), key: try AuditKey.load(path: try policy().keyFile, createIfMissing: true).key, stateDirectory: dir.path)
+    }
+}
+
+/// Expects `body` to be refused as tampering (`audit-tampered`, exit status 7), having changed nothing.
+func expectTamperingRefused(sourceLocation: Testing.SourceLocation = #_sourceLocation, _ body: () async throws -> Void) async {
+    do {
+        try await body()
+        Issue.record("not refused", sourceLocation: sourceLocation)
+    } catch {
+        #expect(EnforcementError.from(error).kind == .auditTampered, "\(error)", sourceLocation: sourceLocation)
+    }
+}

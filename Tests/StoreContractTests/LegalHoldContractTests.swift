@@ -47,24 +47,10 @@ import RetentionStore
                 action: purge
         """
 
-    func holds(_ f: ContractFixture) async throws -> HoldRegistry {
-        HoldRegistry(store: try await f.store(), key: try AuditKey.load(path: try f.policy().keyFile, createIfMissing: true).key, stateDirectory: f.dir.path)
-    }
-
-    /// Expects `body` to be refused as tampering (`audit-tampered`, exit status 7), having changed nothing.
-    func expectTamperingRefused(sourceLocation: Testing.SourceLocation = #_sourceLocation, _ body: () async throws -> Void) async {
-        do {
-            try await body()
-            Issue.record("not refused", sourceLocation: sourceLocation)
-        } catch {
-            #expect(EnforcementError.from(error).kind == .auditTampered, "\(error)", sourceLocation: sourceLocation)
-        }
-    }
-
     @Test(arguments: Backend.allCases)
     func aHeldRecordWhoseSubjectIsKeyedByAUniqueColumnSurvivesTheRun(_ backend: Backend) async throws {
         let f = try await ContractFixture(backend, policy: Self.anonymiseByEmail)
-        let registry = try await holds(f)
+        let registry = try await f.holds()
         // One hold by the table's primary key, one by the subject's own key: both name a row.
         _ = try await registry.add(table: "people", keyText: "2", reason: "case 12", by: "dpo", until: nil, now: ContractFixture.now)
         let subject = try #require(try f.policy().subjects.first)
@@ -91,7 +77,7 @@ import RetentionStore
     @Test(arguments: Backend.allCases)
     func holdKeysAreTypedByTheirColumnAndMatchExactly(_ backend: Backend) async throws {
         let f = try await ContractFixture(backend, schema: Self.invoiceSchema, policy: Self.invoicePurge)
-        let registry = try await holds(f)
+        let registry = try await f.holds()
         for typed in ["2.0", "02", " 2", "2x"] {
             await #expect(throws: EnforcementError.self, "`\(typed)` is not the integer key 2") {
                 _ = try await registry.add(table: "people", keyText: typed, reason: "x", by: "y", until: nil, now: ContractFixture.now)
@@ -115,7 +101,7 @@ import RetentionStore
     @Test(arguments: Backend.allCases)
     func aHoldRemovedOrReleasedByHandStopsEnforcementAndFailsVerification(_ backend: Backend) async throws {
         let f = try await ContractFixture(backend, policy: StoreContractTests.purge)
-        let registry = try await holds(f)
+        let registry = try await f.holds()
         let hold = try await registry.add(table: "people", keyText: "1", reason: "case", by: "dpo", until: nil, now: ContractFixture.now)
         // The table refuses it as the audit trail does.
         await #expect(throws: (any Error).self) { try await f.sql(["DELETE FROM retentiond_holds WHERE id = \(hold.id)"]) }
@@ -155,7 +141,7 @@ import RetentionStore
     @Test(arguments: Backend.allCases)
     func checkListsHoldsThatProtectNoRecordExactly(_ backend: Backend) async throws {
         let f = try await ContractFixture(backend, schema: Self.invoiceSchema, policy: Self.invoicePurge)
-        let registry = try await holds(f)
+        let registry = try await f.holds()
         _ = try await registry.add(table: "invoices", keyText: "007", reason: "kept", by: "cfo", until: nil, now: ContractFixture.now)
         _ = try await registry.add(table: "invoices", keyText: "A-1", reason: "gone later", by: "cfo", until: nil, now: ContractFixture.now)
         // What an older version stored for `--key 10042` on this text key: a number, which never matched.

@@ -1,0 +1,105 @@
+import Crypto
+import Foundation
+import RetentionCore
+import RetentionStore
+
+/// One batch's work for one rule: re-check the records, change those still due, append their audit
+/// entries to the chain. Runs inside a transaction the caller opened.
+struct BatchWork: Sendable {
+    let rule: RetentionRule
+    let query: RuleQuery
+    let shape: RuleShape
+    let table: String
+    let keyColumns: [String]
+    let calendar: Calendar
+    let actor: String
+    let policyHash: String
+    let pseudonymKey: SymmetricKey
+    let runID: String
+    let wallClock: Date
+    let chain: AuditChain
+
+    /// `lock`: the run lock this process holds (nil for a worker that joined a shared run), confirmed
+    /// before anything changes.
+    func apply(in session: any StoreSession, keys: [RecordKey], lock: (any RunLockHandle)?) throws -> BatchOutcome {
+        try lock?.confirm(in: session)
+        // Holds are re-read in this transaction; first make sure none was removed behind the trail's back.
+        _ = try HoldLedger(chain: chain).enforce(in: session)
+        // The re-check locks the batch's rows, so no concurrent change slips between it and the change.
+        let rows = try session.candidates(query, keys: keys, lockingRows: true)
+        let refs = rows.map { chain.reference(table: table, key: $0.candidate.key) }
+        let done = rule.action.auditAction == .purge ? [] : try session.auditedReferences(ruleID: rule.id, action: rule.action.auditAction, references: refs)
+        var acting: [(candidate: Candidate, ref: String)] = []
+        for (row, ref) in zip(rows, refs)
+        where Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: done.contains(ref)) == .act {
+            acting.append((row.candidate, ref))
+        }
+        let skipped = Set(keys).subtracting(acting.map(\.candidate.key))
+        let existing = try session.existingKeys(table: table, keyColumns: keyColumns, keys: Array(skipped))
+        var outcome = BatchOutcome(acted: acting.count, stale: existing.count, gone: skipped.count - existing.count)
+        var drafts: [AuditDraft] = []
+        func draft(_ action: AuditAction, ref: String, fields: [String], detail: [String: String] = [:], table: String = table) -> AuditDraft {
+            AuditDraft(runID: runID, actor: actor, policyHash: policyHash, ruleID: rule.id, action: action, table: table,
+                       subjectRef: ref, fields: fields, detail: detail)
+        }
+        switch rule.action {
+        case .flag:
+            drafts = acting.map { draft(.flag, ref: $0.ref, fields: []) }
+        case .anonymise(let strategies):
+            let changed = strategies.enumerated().filter { $0.element.strategy != .keep }
+            let fields = changed.map(\.element.column.value)
+            let updates = acting.map { item -> (RecordKey, [SQLValue]) in
+                (item.candidate.key, changed.map { index, field in
+                    field.strategy.apply(to: item.candidate.fieldValues[index], pseudonymKey: pseudonymKey,
+                                         dateStorage: shape.fieldDates[field.column.value]?.storage, calendar: calendar)
+                })
+            }
+            let rowsChanged = try session.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates)
+            if !fields.isEmpty { try expectChanged(rowsChanged, audited: acting.count) }
+            drafts = acting.map { draft(.anonymise, ref: $0.ref, fields: fields) }
+        case .purge:
+            let result = try session.purge(table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key), childPaths: shape.childPaths)
+            try expectChanged(result.records, audited: acting.count)
+            outcome.children = result.children
+            drafts = acting.map { draft(.purge, ref: $0.ref, fields: ["*"]) }
+            for (child, count) in result.children.sorted(by: { $0.key < $1.key }) where count > 0 {
+                drafts.append(draft(.purgeChildren, ref: "", fields: ["*"], detail: ["rows": String(count), "parent_table": table], table: child))
+            }
+        }
+        outcome.position = try AuditWriter(chain: chain).append(drafts, in: session, at: wallClock)
+        return outcome
+    }
+}
+
+extension BatchWork {
+    /// The audit must match the effect: a batch whose statement changed another number of rows
+    /// than it is about to audit is rolled back (another writer got there first, or a trigger
+    /// changed the rows), and the run stops.
+    func expectChanged(_ changed: Int, audited: Int) throws {
+        guard changed == audited else {
+            throw StoreFailure("rule `\(rule.id)`: the batch changed \(changed) row(s) of `\(table)` but would audit \(audited); it was rolled back so the trail matches the data")
+        }
+    }
+}
+
+/// What one committed batch did.
+struct BatchOutcome: Sendable {
+    var acted: Int
+    var stale: Int
+    var gone: Int
+    var children: [String: Int] = [:]
+    var position = TrailPosition(head: .genesis, genesis: "")
+}
+
+extension RuleTally {
+    mutating func record(_ outcome: BatchOutcome, action: RuleAction) {
+        switch action {
+        case .flag: flagged += outcome.acted
+        case .anonymise: anonymised += outcome.acted
+        case .purge: purged += outcome.acted
+        }
+        stale += outcome.stale
+        gone += outcome.gone
+        for (table, count) in outcome.children { childRowsPurged[table, default: 0] += count }
+    }
+}
