@@ -74,6 +74,38 @@ import TestSupport
     }
 }
 
+/// `run` stopped by systemd on PostgreSQL: whole batches, and its report.
+@Suite struct PostgresRunStopTests {
+    @Test func sigtermStopsARunAtABatchBoundary() throws {
+        let server = try PostgresServer.shared.get()
+        let database = try server.createDatabase()
+        let total = 6_000
+        try server.psql(database, """
+            CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, phone TEXT, last_seen TEXT NOT NULL);
+            CREATE INDEX contacts_last_seen ON contacts(last_seen);
+            INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', NULL, '2019-01-01' FROM generate_series(1, \(total)) AS i;
+            """)
+        let w = try Workspace(policyBody: Workspace.policy(batchSize: 2,
+            database: "{ postgres: { host: 127.0.0.1, port: \(server.port), database: \(database), user: postgres, tls: disable } }"))
+        let process = BinaryRunner.process(["run", "--config", w.policy, "--now", "2026-06-01T00:00:00Z"], in: w.dir)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        func purged() -> Int { Int((try? server.psql(database, "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'")) ?? "") ?? 0 }
+        while process.isRunning, purged() == 0 { usleep(10_000) }
+        kill(process.processIdentifier, SIGTERM)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 143)
+        let remaining = Int(try server.psql(database, "SELECT count(*) FROM contacts")) ?? -1
+        #expect(remaining > 0 && remaining < total, "stopped in the middle (\(remaining) left)")
+        #expect(purged() == total - remaining && purged() % 2 == 0, "only whole batches, each audited")
+        let next = try w.run(["run", "--now", "2026-06-01T00:01:00Z", "--batch-size", "1000"])
+        #expect(next.status == 0, "\(next.stderr)")
+        #expect(try server.psql(database, "SELECT count(*) FROM contacts") == "0")
+        #expect(try w.run(["audit", "verify"]).status == 0)
+    }
+}
+
 /// Several processes sharing one run's batches.
 @Suite struct WorkerTests {
     @Test func threeWorkersProcessEachOf100kRecordsExactlyOnce() throws {
