@@ -118,6 +118,20 @@ import Testing
         return samples
     }
 
+    @Test func aRunThatFailsBeforePlanningStillUpdatesTheMetrics() throws {
+        let w = try Workspace()
+        let metrics = w.dir.appendingPathComponent("retentiond.prom").path
+        #expect(try w.run(["run", "--metrics-file", metrics, "--now", "2026-06-01T00:00:00Z"]).status == 0)
+        #expect(try Self.parseMetrics(try String(contentsOfFile: metrics, encoding: .utf8))["retentiond_last_run_success"] == 1)
+        // The database goes away: the next run fails before it plans, and monitoring must see it.
+        try FileManager.default.removeItem(atPath: w.database)
+        #expect(try w.run(["run", "--metrics-file", metrics, "--now", "2026-06-01T01:00:00Z"]).status == 6)
+        let samples = try Self.parseMetrics(try String(contentsOfFile: metrics, encoding: .utf8))
+        #expect(samples["retentiond_last_run_success"] == 0)
+        #expect(samples["retentiond_run_failures_total"] == 1)
+        #expect(samples["retentiond_last_success_timestamp_seconds"] != nil, "the last success is carried over")
+    }
+
     @Test func theMetricsFileParsesAndMatchesTheReport() throws {
         let w = try Workspace()
         let metrics = w.dir.appendingPathComponent("retentiond.prom").path

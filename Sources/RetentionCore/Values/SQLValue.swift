@@ -81,17 +81,6 @@ public struct RecordKey: Sendable, Hashable, Codable, Comparable, CustomStringCo
         return "[" + parts.joined(separator: ",") + "]"
     }
 
-    /// Parses what an operator types on the command line: `42`, `FR-1`, or `FR-1,3` for a composite key.
-    public static func parse(_ text: String, columnCount: Int) -> RecordKey? {
-        let parts = columnCount == 1 ? [Substring(text)] : text.split(separator: ",", omittingEmptySubsequences: false)
-        guard parts.count == columnCount else { return nil }
-        return RecordKey(parts.map { part in
-            let p = part.trimmingCharacters(in: .whitespaces)
-            if let i = Int64(p) { return .integer(i) }
-            return .text(p)
-        })
-    }
-
     public var description: String {
         values.count == 1 ? values[0].description : values.map(\.description).joined(separator: ",")
     }

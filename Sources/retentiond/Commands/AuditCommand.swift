@@ -86,10 +86,20 @@ struct AuditCommand: AsyncParsableCommand {
                     guard let colon = subject.firstIndex(of: ":") else { throw ValidationError("--subject takes TABLE:KEY, e.g. third_parties:42") }
                     let table = String(subject[..<colon])
                     let keyText = String(subject[subject.index(after: colon)...])
-                    let schema = try await trail.store.read { try $0.schema() }
-                    guard let info = schema.table(table), let key = RecordKey.parse(keyText, columnCount: max(1, info.primaryKey.count)) else {
+                    let (schema, kindOf) = try await trail.store.read { (try $0.schema(), $0.keyValueKind) }
+                    // Typed by each key column's declared type, as `hold add` reads keys (the record
+                    // itself may be gone): `10042` on a text key is the text, never the number.
+                    guard let info = schema.table(table), !info.primaryKey.isEmpty else {
                         throw CommandFailure(.failure, "`\(subject)` does not name a record: give TABLE:KEY with the table's primary key")
                     }
+                    let parts = info.primaryKey.count == 1 ? [Substring(keyText)] : keyText.split(separator: ",", omittingEmptySubsequences: false)
+                    let values = zip(info.primaryKey, parts).map { column, part in
+                        KeyLookup(column: column, kind: kindOf(info.column(column)?.declaredType ?? ""), text: String(part)).value
+                    }
+                    guard parts.count == info.primaryKey.count, !values.contains(where: { $0 == nil }) else {
+                        throw CommandFailure(.failure, "`\(subject)` does not name a record of `\(table)`: give its primary key (\(info.primaryKey.joined(separator: ", "))) exactly as stored")
+                    }
+                    let key = RecordKey(values.compactMap { $0 })
                     reference = trail.reference(table: table, key: key)
                 }
                 let entries = try await trail.entries(filter: AuditFilter(runID: run, ruleID: rule, subjectRef: reference), limit: limit)

@@ -40,6 +40,18 @@ struct RunCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let who = actor ?? "retentiond/\(defaultActor())"
+            var report: RunReport?
+            // Every outcome of an enforcing run updates the metrics, a run that fails before it
+            // plans (policy invalid, database unavailable) included: those are the ones to alert on.
+            defer {
+                if let metricsFile, !dryRun {
+                    do {
+                        try MetricsFile.write(report: report, succeeded: report?.succeeded == true, finishedAt: Date(), to: metricsFile)
+                    } catch {
+                        printError("cannot write the metrics file \(metricsFile): \(error)")
+                    }
+                }
+            }
             let (enforcer, diagnostics) = try await options.loadEnforcer(readOnly: dryRun, createKey: !dryRun, actor: who)
             printWarnings(diagnostics)
             let now = options.currentTime()
@@ -49,16 +61,6 @@ struct RunCommand: AsyncParsableCommand {
                 print(Summary.table(report, enforcing: false))
                 print("\ndry run: \(report.totalDue) record(s) due; nothing was changed.\nreport: \(paths.markdown)\n        \(paths.json)")
                 return report.totalDue > 0 ? .changesPlanned : .success
-            }
-            var report: RunReport?
-            defer {
-                if let metricsFile {
-                    do {
-                        try MetricsFile.write(report: report, succeeded: report?.succeeded == true, finishedAt: Date(), to: metricsFile)
-                    } catch {
-                        printError("cannot write the metrics file \(metricsFile): \(error)")
-                    }
-                }
             }
             let signals = StopOnSignals()
             report = try await reportingRefusal(enforcer, mode: .run, now: now, onRefusal: { report = $0 }) {
