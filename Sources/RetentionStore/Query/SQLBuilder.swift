@@ -100,22 +100,16 @@ public struct SQLBuilder {
         }
     }
 
-    /// `EXISTS` rows of `link`'s table that belong to the subject row `s`, through the path so far.
-    /// Returns the subquery's FROM/WHERE text selecting rows of the last link as alias `c<depth>`;
-    /// each deeper link selects the rows whose foreign key is among the previous link's rows.
+    /// The FROM/WHERE text of a subquery over the rows of the path's last table that belong to the
+    /// subject row `subjectAlias`, as alias `c<depth>`: a chain of joins, each on a child's foreign
+    /// key, so every step is an index probe from the row before it (never a scan of a child table
+    /// per parent, as nested `IN (SELECT …)` let PostgreSQL plan).
     public static func childRows(_ path: [ChildLink], subjectAlias: String) -> String {
-        // Innermost link references the subject row directly; each further link references the previous child.
-        var text = ""
-        for (depth, link) in path.enumerated() {
-            let alias = "c\(depth)"
-            let parentAlias = depth == 0 ? subjectAlias : "c\(depth - 1)"
-            if depth == 0 {
-                text = "FROM \(quote(link.table)) AS \(alias) WHERE \(tuple(alias, link.foreignKey)) = \(tuple(parentAlias, link.referenced))"
-            } else {
-                text = "FROM \(quote(link.table)) AS \(alias) WHERE \(tuple(alias, link.foreignKey)) IN (SELECT \(link.referenced.map { qualified(parentAlias, $0) }.joined(separator: ", ")) \(text))"
-            }
+        var from = "FROM \(quote(path[0].table)) AS c0"
+        for (depth, link) in path.enumerated().dropFirst() {
+            from += " JOIN \(quote(link.table)) AS c\(depth) ON \(tuple("c\(depth)", link.foreignKey)) = \(tuple("c\(depth - 1)", link.referenced))"
         }
-        return text
+        return from + " WHERE \(tuple("c0", path[0].foreignKey)) = \(tuple(subjectAlias, path[0].referenced))"
     }
 
     /// The query that lists due candidates of a rule with every fact the planner needs.
@@ -146,13 +140,15 @@ public struct SQLBuilder {
 
         var held: [String] = []
         if q.toolTablesExist {
-            let active = "h.released_at IS NULL AND (h.until IS NULL OR h.until > h_now.t)"
             // A hold names a row by its table's primary key, whatever key the subject declares.
-            if !q.holdKeyColumns.isEmpty { held.append("EXISTS (SELECT 1 FROM retentiond_holds AS h, (SELECT \(bind(.text(Self.holdTime(q.holdTime)))) AS t) AS h_now WHERE h.table_name = \(bind(.text(q.table))) AND h.record_key = \(dialect.canonicalKey(q.holdKeyColumns.map { Self.qualified(s, $0) })) AND \(active))") }
+            if !q.holdKeyColumns.isEmpty {
+                held.append(activeHold(table: q.table, keyColumns: q.holdKeyColumns.map { Self.qualified(s, $0) }, at: q.holdTime))
+            }
             for path in q.childPaths {
                 guard let last = path.last, !last.primaryKey.isEmpty else { continue }
                 let alias = "c\(path.count - 1)"
-                held.append("EXISTS (SELECT 1 \(Self.childRows(path, subjectAlias: s)) AND EXISTS (SELECT 1 FROM retentiond_holds AS h, (SELECT \(bind(.text(Self.holdTime(q.holdTime)))) AS t) AS h_now WHERE h.table_name = \(bind(.text(last.table))) AND h.record_key = \(dialect.canonicalKey(last.primaryKey.map { Self.qualified(alias, $0) })) AND \(active)))")
+                let hold = activeHold(table: last.table, keyColumns: last.primaryKey.map { Self.qualified(alias, $0) }, at: q.holdTime)
+                held.append("EXISTS (SELECT 1 \(Self.childRows(path, subjectAlias: s)) AND \(hold))")
             }
         }
         select.append(held.isEmpty ? "0" : "CASE WHEN " + held.joined(separator: " OR ") + " THEN 1 ELSE 0 END")
@@ -175,6 +171,16 @@ public struct SQLBuilder {
         sql += " ORDER BY " + q.keyColumns.map { Self.qualified(s, $0) }.joined(separator: ", ")
         if let limit { sql += " LIMIT \(bind(.integer(Int64(limit))))" }
         return sql
+    }
+
+    /// `EXISTS` an active legal hold on the row of `table` whose primary key columns are `keyColumns`
+    /// (qualified): one probe of the holds index on (table_name, record_key).
+    mutating func activeHold(table: String, keyColumns: [String], at time: Date) -> String {
+        let name = bind(.text(table))
+        let key = dialect.canonicalKey(keyColumns)
+        let now = bind(.text(Self.holdTime(time)))
+        return "EXISTS (SELECT 1 FROM retentiond_holds AS h WHERE h.table_name = \(name) AND h.record_key = \(key)"
+            + " AND h.released_at IS NULL AND (h.until IS NULL OR h.until > \(now)))"
     }
 
     /// Holds keep their `until` as UTC ISO-8601 text, so it compares as text in every database.
