@@ -112,7 +112,10 @@ func loadKey(policy: Policy, store: any RecordStore, create: Bool, logger: Logge
 /// The actor recorded in the audit trail when the operator does not name one.
 func defaultActor() -> String {
     let env = ProcessInfo.processInfo.environment
-    return env["SUDO_USER"] ?? env["USER"] ?? env["LOGNAME"] ?? "uid-\(getuid())"
+    if let name = env["SUDO_USER"] ?? env["USER"] ?? env["LOGNAME"] { return name }
+    // No login environment (a service, a container): the account's name, not its number.
+    if let entry = getpwuid(getuid()), let name = entry.pointee.pw_name { return String(cString: name) }
+    return "uid-\(getuid())"
 }
 
 /// An error with the exit status it must end the process with.

@@ -158,7 +158,8 @@ import Testing
 
         let show = try w.run(["audit", "show", "--subject", "contacts:1"])
         #expect(show.status == 0)
-        #expect(show.stdout.split(separator: "\n").count == 1)
+        #expect(show.stdout.split(separator: "\n").count == 2, "a header and the entry")
+        #expect(show.stdout.hasPrefix("seq\tat\trun\tactor\taction\trule\ttable\treference\tfields\tdetail\n"))
         #expect(show.stdout.contains("\tpurge\tcontact-purge\tcontacts\t"))
         #expect(!show.stdout.contains("old.one@example.fr"))
 

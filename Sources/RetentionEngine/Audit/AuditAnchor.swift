@@ -149,7 +149,7 @@ public struct AuditAnchor: Sendable {
         let writer = AuditWriter(chain: AuditChain(key: key))
         let position = try await store.transaction { session -> TrailPosition in
             try session.prepareToolTables()
-            return try writer.append([draft], in: session, at: now)
+            return try writer.append([draft], in: session)
         }
         try StateFiles.recordHead(position, database: store.location, stateDirectory: stateDirectory, replacing: true)
         return (previous, position.head)

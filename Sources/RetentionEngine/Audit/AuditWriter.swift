@@ -20,8 +20,10 @@ struct AuditWriter: Sendable {
     let chain: AuditChain
 
     /// Seals `drafts` after the current head and appends them; returns where the trail now stands.
-    func append(_ drafts: [AuditDraft], in session: any StoreSession, at time: Date) throws -> TrailPosition {
-        let (entries, head) = chain.seal(drafts, after: try session.lockedAuditHead(), at: time)
+    /// Each entry carries the moment it was written (the run's `now`, which `--now` may set, is in
+    /// the run's own entry).
+    func append(_ drafts: [AuditDraft], in session: any StoreSession) throws -> TrailPosition {
+        let (entries, head) = chain.seal(drafts, after: try session.lockedAuditHead(), at: Date())
         try session.appendAudit(entries)
         // The first entry is in this batch only once; afterwards one lookup by primary key.
         let genesis = try entries.first { $0.seq == 1 }?.mac ?? session.auditEntry(seq: 1)?.mac ?? ""

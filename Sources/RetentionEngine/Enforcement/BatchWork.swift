@@ -16,7 +16,6 @@ struct BatchWork: Sendable {
     let policyHash: String
     let pseudonymKey: SymmetricKey
     let runID: String
-    let wallClock: Date
     let chain: AuditChain
 
     /// `lock`: the run lock this process holds (nil for a worker that joined a shared run), confirmed
@@ -66,7 +65,7 @@ struct BatchWork: Sendable {
                 drafts.append(draft(.purgeChildren, ref: "", fields: ["*"], detail: ["rows": String(count), "parent_table": table], table: child))
             }
         }
-        outcome.position = try AuditWriter(chain: chain).append(drafts, in: session, at: wallClock)
+        outcome.position = try AuditWriter(chain: chain).append(drafts, in: session)
         return outcome
     }
 }

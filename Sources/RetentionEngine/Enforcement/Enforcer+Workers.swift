@@ -79,7 +79,7 @@ extension Enforcer {
                 tallies[i].review = []
             }
         }
-        let works = Dictionary(uniqueKeysWithValues: try policy.rules.map { ($0.id, try batchWork(rule: $0, planNow: plan.header.now, wallClock: now, runID: runID, chain: chain)) })
+        let works = Dictionary(uniqueKeysWithValues: try policy.rules.map { ($0.id, try batchWork(rule: $0, planNow: plan.header.now, runID: runID, chain: chain)) })
         let batchSize = policy.batchSize
         var status = RunReport.Status.complete
         var message: String?
@@ -110,7 +110,7 @@ extension Enforcer {
                                        detail: ["now": f.string(from: now), "plan_now": f.string(from: plan.header.now), "mode": "workers"])
                 let writer = AuditWriter(chain: chain)
                 let position = try await queue.queueTransaction { session -> TrailPosition in
-                    let position = try writer.append([draft], in: session, at: Date())
+                    let position = try writer.append([draft], in: session)
                     try session.closeRun(id: runID)
                     return position
                 }

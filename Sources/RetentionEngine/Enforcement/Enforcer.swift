@@ -280,7 +280,7 @@ public struct Enforcer: Sendable {
                       let rule = policy.rules.first(where: { $0.id == first.rule }) else {
                     throw EnforcementError.refused("the plan names rule `\(first.rule)`, which the policy does not have")
                 }
-                let work = try batchWork(rule: rule, planNow: header.now, wallClock: wallClock, runID: runID, chain: chain)
+                let work = try batchWork(rule: rule, planNow: header.now, runID: runID, chain: chain)
                 try await applyIsolating(work, keys: batch.map(\.key), lock: lock, tally: &tallies[index], failures: &failures)
                 batch.removeAll(keepingCapacity: true)
             }
@@ -311,7 +311,7 @@ public struct Enforcer: Sendable {
             }
             let draft = AuditDraft(runID: runID, actor: actor, policyHash: policy.hash, action: .runCompleted, detail: detail)
             let writer = AuditWriter(chain: chain)
-            let position = try await store.transaction { try writer.append([draft], in: $0, at: Date()) }
+            let position = try await store.transaction { try writer.append([draft], in: $0) }
             try anchor.record(position)
             logger.notice("audit head recorded", metadata: ["head": "\(position.head.seq)", "mac": "\(position.head.mac)", "genesis": "\(position.genesis)"])
         }
@@ -360,10 +360,10 @@ public struct Enforcer: Sendable {
     }
 
     /// Everything a batch of `rule` needs, prepared outside the transaction.
-    func batchWork(rule: RetentionRule, planNow: Date, wallClock: Date, runID: String, chain: AuditChain) throws -> BatchWork {
+    func batchWork(rule: RetentionRule, planNow: Date, runID: String, chain: AuditChain) throws -> BatchWork {
         let subject = policy.subject(for: rule)
         return BatchWork(rule: rule, query: try resolved.query(for: rule, now: planNow, toolTablesExist: true), shape: resolved.shape(of: rule),
                          table: subject.table.value, keyColumns: subject.key.map(\.value), calendar: policy.calendar, actor: actor,
-                         policyHash: policy.hash, pseudonymKey: key!.pseudonymKey, runID: runID, wallClock: wallClock, chain: chain)
+                         policyHash: policy.hash, pseudonymKey: key!.pseudonymKey, runID: runID, chain: chain)
     }
 }

@@ -92,7 +92,7 @@ public struct HoldRegistry: Sendable {
             var detail = ["hold_id": String(id)]
             if let until { detail["until"] = ISO8601DateFormatter().string(from: until) }
             let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: .holdAdd, table: table, subjectRef: ref, detail: detail)
-            return (id, try writer.append([draft], in: session, at: now))
+            return (id, try writer.append([draft], in: session))
         }
         try anchor.record(position)
         hold.id = id
@@ -142,7 +142,7 @@ public struct HoldRegistry: Sendable {
             guard let hold = try session.releaseHold(id: id, by: actor, at: now) else { return nil }
             let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: .holdRelease, table: hold.table,
                                    subjectRef: chain.reference(table: hold.table, key: hold.key), detail: ["hold_id": String(id)])
-            return (hold, try writer.append([draft], in: session, at: now))
+            return (hold, try writer.append([draft], in: session))
         }
         guard let (hold, position) = released else { throw EnforcementError.failed("no active hold has id \(id); see `retentiond hold list`") }
         try anchor.record(position)

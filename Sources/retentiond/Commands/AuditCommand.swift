@@ -72,8 +72,12 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(name: .long, help: ArgumentHelp("Only entries about this record, as TABLE:KEY (KEY1,KEY2 for composite keys).", valueName: "table:key"))
         var subject: String?
 
-        @Option(name: .long, help: "At most this many entries.")
+        @Option(name: .long, help: "At most this many entries (a note on stderr says when more match).")
         var limit: Int = 1000
+
+        func validate() throws {
+            guard (1...1_000_000).contains(limit) else { throw ValidationError("--limit must be between 1 and 1000000") }
+        }
 
         @Flag(name: .long, help: "Print JSON lines instead of a table.")
         var json = false
@@ -102,17 +106,22 @@ struct AuditCommand: AsyncParsableCommand {
                     let key = RecordKey(values.compactMap { $0 })
                     reference = trail.reference(table: table, key: key)
                 }
-                let entries = try await trail.entries(filter: AuditFilter(runID: run, ruleID: rule, subjectRef: reference), limit: limit)
+                // One more than asked, to say when the list was cut.
+                var entries = try await trail.entries(filter: AuditFilter(runID: run, ruleID: rule, subjectRef: reference), limit: limit + 1)
+                let cut = entries.count > limit
+                if cut { entries.removeLast() }
                 if json {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                     for entry in entries { print(String(decoding: try encoder.encode(entry), as: UTF8.self)) }
                 } else {
+                    print("seq\tat\trun\tactor\taction\trule\ttable\treference\tfields\tdetail")
                     for e in entries {
                         let ref = e.subjectRef.isEmpty ? "-" : String(e.subjectRef.prefix(16))
-                        print("\(e.seq)\t\(e.at)\t\(e.actor)\t\(e.action)\t\(e.ruleID.isEmpty ? "-" : e.ruleID)\t\(e.table.isEmpty ? "-" : e.table)\t\(ref)\t\(e.fields.isEmpty ? "-" : e.fields)\t\(e.detail)")
+                        print("\(e.seq)\t\(e.at)\t\(e.runID)\t\(e.actor)\t\(e.action)\t\(e.ruleID.isEmpty ? "-" : e.ruleID)\t\(e.table.isEmpty ? "-" : e.table)\t\(ref)\t\(e.fields.isEmpty ? "-" : e.fields)\t\(e.detail)")
                     }
                 }
+                if cut { printError("the first \(limit) entries are shown; more match (--limit N shows more)", prefix: false) }
                 return .success
             }
         }
