@@ -104,4 +104,20 @@ import RetentionStore
         #expect(!external.isValid)
         #expect(external.problems.contains { $0.message.contains("entry 5 was recorded") })
     }
+
+    @Test(arguments: Backend.allCases)
+    func aHeadFileOlderThanTheTrailIsSaidLoudly(_ backend: Backend) async throws {
+        let f = try await ContractFixture(backend, policy: StoreContractTests.anonymise)
+        _ = try await f.run()
+        let head = StateFiles.headPath(stateDirectory: f.dir.path)
+        let older = try Data(contentsOf: URL(fileURLWithPath: head))
+        // Two more runs: the trail grows by their run-completed entries.
+        try await f.sql(["UPDATE people SET last_seen = '2020-01-01' WHERE id = 3"])
+        _ = try await f.run(now: ContractFixture.now.addingTimeInterval(60))
+        try older.write(to: URL(fileURLWithPath: head))
+        let standing = try await AuditAnchor(store: try await f.store(readOnly: true), stateDirectory: f.dir.path).check()
+        #expect(standing.entriesPastHead == 2, "one anonymised record and one run-completed entry past the old head")
+        let verification = try await verify(f)
+        #expect(verification.isValid && verification.entriesPastHead == 2)
+    }
 }

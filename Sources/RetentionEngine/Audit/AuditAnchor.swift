@@ -31,6 +31,8 @@ public struct AuditAnchor: Sendable {
         public var recorded: StateFiles.RecordedHead?
         /// The MAC the database holds at the recorded head's sequence number.
         public var macAtRecordedSeq: String?
+        /// The newest entry's sequence number in the database (0 without a trail).
+        public var lastSeq: Int64 = 0
 
         /// The recorded head when it names this database's trail.
         public var head: StateFiles.RecordedHead? {
@@ -49,7 +51,8 @@ public struct AuditAnchor: Sendable {
             guard tables.audit else { return Reading(tables: tables, recorded: recorded, location: location) }
             let genesis = try session.auditEntry(seq: 1)?.mac
             let mac = try recorded.flatMap { $0.seq > 0 ? try session.auditEntry(seq: $0.seq)?.mac : nil }
-            return Reading(tables: tables, genesis: genesis, recorded: recorded, macAtRecordedSeq: mac, location: location)
+            return Reading(tables: tables, genesis: genesis, recorded: recorded, macAtRecordedSeq: mac,
+                           lastSeq: try session.auditHead().seq, location: location)
         }
     }
 
@@ -91,6 +94,10 @@ public struct AuditAnchor: Sendable {
         /// False when the database has a trail but no head is recorded for it: truncation and
         /// restores cannot be detected until one is (callers say so loudly).
         public var anchored: Bool
+        /// Entries the trail holds past the recorded head. Every batch records its head, so more
+        /// than a run's last batch means a run killed before recording it, or a head file replaced
+        /// by an older copy — which only a copy kept elsewhere can tell apart (callers say so).
+        public var entriesPastHead: Int64 = 0
     }
 
     /// Throws `auditTampered` when the trail is not whole or no longer extends the recorded head.
@@ -121,7 +128,7 @@ public struct AuditAnchor: Sendable {
             throw EnforcementError.auditTampered(
                 "the audit trail of \(store.location) no longer extends the head recorded in \(headPath) (entry \(recorded.seq)): the database was restored from an older copy or the trail was truncated or rewritten; nothing was changed. After a legitimate restore, re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md)")
         }
-        return Standing(tables: tables, anchored: true)
+        return Standing(tables: tables, anchored: true, entriesPastHead: max(0, reading.lastSeq - recorded.seq))
     }
 
     /// Records where the trail now stands in the state directory (never behind what is recorded).

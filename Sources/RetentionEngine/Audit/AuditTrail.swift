@@ -26,6 +26,8 @@ public struct AuditTrail: Sendable {
         public var holdProblems: [String] = []
         /// Holds found without an audit entry: honoured, but not placed through retentiond.
         public var holdWarnings: [String] = []
+        /// Entries past the recorded head (a run killed before recording it, or an older head file).
+        public var entriesPastHead: Int64 = 0
         public var isValid: Bool { problems.isEmpty && anchorProblems.isEmpty && holdProblems.isEmpty }
         public var problemCount: Int { problems.count + anchorProblems.count + holdProblems.count }
     }
@@ -55,6 +57,7 @@ public struct AuditTrail: Sendable {
         let head = reading.head
         verifier.finish(recordedHead: head.map { AuditHead(seq: $0.seq, mac: $0.mac) }, macAtRecordedSeq: reading.macAtRecordedSeq)
         var result = Verification(entries: verifier.count, head: verifier.head, recordedHead: head, problems: verifier.problems)
+        if let head { result.entriesPastHead = max(0, verifier.head.seq - head.seq) }
         if reading.tables.any, !reading.tables.complete {
             result.anchorProblems.append("the tool's table(s) \(reading.tables.missing.joined(separator: ", ")) were dropped")
         }

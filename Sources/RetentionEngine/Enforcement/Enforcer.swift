@@ -71,6 +71,9 @@ public struct Enforcer: Sendable {
         if !standing.anchored {
             logger.warning("no head is recorded for the audit trail of \(store.location) in \(anchor.headPath): a truncated or restored trail cannot be detected until this run records one; if the file was deleted, restore it from a copy kept elsewhere")
         }
+        if standing.entriesPastHead > 0 {
+            logger.warning("the audit trail holds \(standing.entriesPastHead) entries past the head recorded in \(anchor.headPath): a run was killed before recording its last batch, or the file was replaced by an older copy; check with `retentiond audit verify --head COPY` against a copy kept elsewhere")
+        }
         let toolTables = tables.complete
         let fingerprint = resolved.schema.fingerprint
         if key == nil, try await anchor.trailExists() {

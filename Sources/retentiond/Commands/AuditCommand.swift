@@ -46,6 +46,9 @@ struct AuditCommand: AsyncParsableCommand {
                     printError("no head is recorded for this trail in \(head ?? StateFiles.headPath(stateDirectory: policy.stateDirectory)): truncation of the newest entries cannot be detected", prefix: true)
                 }
                 for warning in result.holdWarnings { printError("warning: " + warning, prefix: false) }
+                if result.entriesPastHead > 0 {
+                    printError("warning: the trail holds \(result.entriesPastHead) entries past the recorded head: a run killed before recording it, or a head file replaced by an older copy; check against a copy kept elsewhere with --head", prefix: false)
+                }
                 guard result.isValid else {
                     for problem in result.problems { printError(problem.description) }
                     for problem in result.anchorProblems { printError(problem) }
