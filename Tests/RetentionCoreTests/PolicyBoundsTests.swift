@@ -40,6 +40,16 @@ import Testing
         }
     }
 
+    @Test func aKeyThatRepeatsAColumnIsRefused() {
+        let found = errors(PolicyParserTests.valid.replacingOccurrences(of: "key: [country, number]", with: "key: [country, country]"))
+        #expect(found.contains { $0.contains("error: key names `country` twice") }, "\(found)")
+    }
+
+    @Test func aListAsAFilterValueSuggestsIn() {
+        let found = errors(PolicyParserTests.valid.replacingOccurrences(of: "filter: { kind: prospect,", with: "filter: { kind: [prospect, lead],"))
+        #expect(found.contains { $0.contains("a filter value is one value, not a list") && $0.contains("`{ in: [ … ] }`") }, "\(found)")
+    }
+
     /// A deterministic generator, so a failing mutant can be reproduced from the seed.
     struct Mutator {
         var state: UInt64

@@ -10,6 +10,10 @@ extension PolicyReader {
         if map.value("table") == nil { error(node, "subject `\(id)` needs `table`") }
         let key = names(map.value("key"), "key column")
         if map.value("key") == nil { error(node, "subject `\(id)` needs `key`", hint: "the column(s) that identify one record, e.g. `key: id`") }
+        var seen = Set<String>()
+        for column in key ?? [] where !seen.insert(column.value).inserted {
+            diagnostics.append(.error(column.location, "key names `\(column.value)` twice", hint: "list each key column once, e.g. `key: [country, number]`"))
+        }
         var filter: [FilterCondition] = []
         if let f = map.value("filter"), let fm = mapping(f, "filter") {
             for pair in fm.pairs {
@@ -41,6 +45,10 @@ extension PolicyReader {
 
     mutating func filterTest(_ node: Node) -> FilterCondition.Test? {
         if case .scalar = node { return .equals(value(node)) }
+        if case .sequence = node {
+            error(node, "a filter value is one value, not a list", hint: "to match any of several values, write `{ in: [ … ] }`")
+            return nil
+        }
         guard let map = mapping(node, "a filter condition") else { return nil }
         checkKeys(map, allowed: ["equals", "not", "in", "is_null"], in: "a filter condition")
         guard map.pairs.count == 1, let pair = map.pairs.first else {
