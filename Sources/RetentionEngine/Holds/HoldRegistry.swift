@@ -32,7 +32,7 @@ public struct HoldRegistry: Sendable {
     /// integer key, `007` on a text key is the text `007`. A value that names no record, or a
     /// table whose rows cannot be told apart, is refused with what to type instead.
     public func record(_ name: RecordName, text: String) async throws -> (table: String, key: RecordKey) {
-        let schema = try await store.read { try $0.schema() }
+        let (schema, kindOf) = try await store.read { (try $0.schema(), $0.keyValueKind) }
         let table: String
         let lookupColumns: [String]
         let described: String
@@ -52,22 +52,16 @@ public struct HoldRegistry: Sendable {
         guard !info.primaryKey.isEmpty else {
             throw EnforcementError.failed("table `\(table)` has no primary key, so its rows cannot be held individually")
         }
-        let parts = lookupColumns.count == 1 ? [Substring(text)] : text.split(separator: ",", omittingEmptySubsequences: false)
-        guard parts.count == lookupColumns.count else {
-            throw EnforcementError.failed("\(described) is (\(lookupColumns.joined(separator: ", "))): give \(lookupColumns.count) value(s) separated by commas")
-        }
-        let kindOf = try await store.read { $0.keyValueKind }
-        var lookup: [KeyLookup] = []
-        for (column, part) in zip(lookupColumns, parts) {
-            let item = KeyLookup(column: column, kind: kindOf(info.column(column)?.declaredType ?? ""), text: String(part))
-            guard item.value != nil else {
-                throw EnforcementError.failed("`\(item.text)` is not a value of `\(table).\(column)`, which holds whole numbers: type the key exactly as stored, e.g. 42")
-            }
-            lookup.append(item)
+        let lookup: [KeyLookup]
+        do {
+            lookup = try KeyLookup.parse(text, columns: lookupColumns, of: info, kindOf: kindOf)
+        } catch .count(let expected) {
+            throw EnforcementError.failed("\(described) is (\(lookupColumns.joined(separator: ", "))): give \(expected) value(s) separated by commas")
+        } catch .notAValue(let column, let value) {
+            throw EnforcementError.failed("`\(value)` is not a value of `\(table).\(column)`, which holds whole numbers: type the key exactly as stored, e.g. 42")
         }
         let primaryKey = info.primaryKey
-        let conditions = lookup
-        let found = try await store.read { try $0.canonicalKeys(table: table, keyColumns: primaryKey, matching: conditions) }
+        let found = try await store.read { try $0.canonicalKeys(table: table, keyColumns: primaryKey, matching: lookup) }
         guard found.count == 1, let canonical = found.first,
               let key = try? JSONDecoder().decode(RecordKey.self, from: Data(canonical.utf8)),
               key.values.count == primaryKey.count, !key.values.contains(where: \.isNull) else {

@@ -37,3 +37,28 @@ public struct KeyLookup: Sendable, Equatable {
         }
     }
 }
+
+extension KeyLookup {
+    /// Why what an operator typed is not a key.
+    public enum ParseError: Error, Sendable {
+        /// Not as many comma-separated values as key columns.
+        case count(expected: Int)
+        /// A value that does not parse for its column's type (only whole-number columns refuse).
+        case notAValue(column: String, text: String)
+    }
+
+    /// What an operator typed for the key `columns` of `table` (`A,B` for several columns), each
+    /// value read by its column's declared type: the one reading `hold add` and `audit show` share.
+    public static func parse(_ text: String, columns: [String], of table: TableInfo,
+                             kindOf: (String) -> KeyValueKind) throws(ParseError) -> [KeyLookup] {
+        let parts = columns.count == 1 ? [Substring(text)] : text.split(separator: ",", omittingEmptySubsequences: false)
+        guard parts.count == columns.count else { throw .count(expected: columns.count) }
+        var lookups: [KeyLookup] = []
+        for (column, part) in zip(columns, parts) {
+            let item = KeyLookup(column: column, kind: kindOf(table.column(column)?.declaredType ?? ""), text: String(part))
+            guard item.value != nil else { throw .notAValue(column: column, text: item.text) }
+            lookups.append(item)
+        }
+        return lookups
+    }
+}

@@ -99,14 +99,10 @@ struct AuditCommand: AsyncParsableCommand {
                     guard let info = schema.table(table), !info.primaryKey.isEmpty else {
                         throw CommandFailure(.failure, "`\(subject)` does not name a record: give TABLE:KEY with the table's primary key")
                     }
-                    let parts = info.primaryKey.count == 1 ? [Substring(keyText)] : keyText.split(separator: ",", omittingEmptySubsequences: false)
-                    let values = zip(info.primaryKey, parts).map { column, part in
-                        KeyLookup(column: column, kind: kindOf(info.column(column)?.declaredType ?? ""), text: String(part)).value
-                    }
-                    guard parts.count == info.primaryKey.count, !values.contains(where: { $0 == nil }) else {
+                    guard let lookup = try? KeyLookup.parse(keyText, columns: info.primaryKey, of: info, kindOf: kindOf) else {
                         throw CommandFailure(.failure, "`\(subject)` does not name a record of `\(table)`: give its primary key (\(info.primaryKey.joined(separator: ", "))) exactly as stored")
                     }
-                    let key = RecordKey(values.compactMap { $0 })
+                    let key = RecordKey(lookup.compactMap(\.value))
                     reference = trail.reference(table: table, key: key)
                 }
                 // One more than asked, to say when the list was cut.
