@@ -68,21 +68,30 @@ let package = Package(
             ]
         ),
         .testTarget(name: "RetentionCoreTests", dependencies: ["RetentionCore"]),
-        .testTarget(
-            name: "RetentionSQLiteTests",
+        // The one test CRM (either database) and the suite's own PostgreSQL 15 server.
+        .target(
+            name: "TestSupport",
             dependencies: [
-                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionEngine",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionEngine",
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Tests/TestSupport"
+        ),
+        // The engine's behaviour, every test on both databases.
+        .testTarget(
+            name: "EngineTests",
+            dependencies: [
+                "TestSupport", "RetentionCore", "RetentionStore", "RetentionEngine",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        // What only SQLite has: its file (bytes left behind, a byte-identical dry run) and date storage formats.
+        .testTarget(name: "SQLiteStoreTests", dependencies: ["TestSupport", "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionEngine"]),
+        // What only PostgreSQL has: native date types, lost connections, row and advisory locks.
         .testTarget(
-            name: "StoreContractTests",
-            dependencies: [
-                "TestSupport", "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionEngine",
-                .product(name: "Logging", package: "swift-log"),
-            ]
+            name: "PostgresStoreTests",
+            dependencies: ["TestSupport", "RetentionCore", "RetentionStore", "RetentionPostgres", "RetentionEngine"]
         ),
         .testTarget(
             name: "EndToEndTests",

@@ -144,7 +144,7 @@ public struct DemoDataset: Sendable {
     ]
 
     /// Creates the schema and inserts every row through `session`, in multi-row INSERTs.
-    public func load(into store: any StoreSession) throws {
+    public func load(into store: any WritingSession) throws {
         guard let session = store as? any SQLExecuting else { throw StoreFailure("this store cannot load the demo data") }
         for statement in Self.schema { _ = try session.execute(statement, []) }
         for table in tables {

@@ -14,7 +14,7 @@ public enum SQLiteDemo {
         }
         let queue = try DatabaseQueue(path: path)
         try queue.close()
-        let store = try SQLiteStore(path: path, readOnly: false)
+        let store = try SQLiteStore(path: path)
         try await store.transaction { try dataset.load(into: $0) }
     }
 }

@@ -33,7 +33,7 @@ extension SQLDialect {
 
 /// One read or one transaction on a PostgreSQL connection. Runs on the store's own queue, never
 /// on an event loop or the cooperative pool, so waiting on a future is safe here.
-struct PostgresSession: StoreSession, SQLExecuting {
+struct PostgresSession: WritingSession, SQLExecuting {
     let connection: PostgresConnection
     let logger: Logger
     let location: String

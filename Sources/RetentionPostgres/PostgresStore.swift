@@ -12,10 +12,10 @@ import Synchronization
 ///
 /// Sessions are synchronous (see `StoreSession`): each read or transaction runs on the store's own
 /// serial queue, outside Swift's cooperative thread pool, and waits on the connection's futures.
-/// A read runs in a READ ONLY transaction, so a dry run cannot change anything.
+/// A read runs in a READ ONLY transaction, so a dry run cannot change anything;
+/// `PostgresStore.reader(…)` is typed as a `RecordReader` and only reads.
 public final class PostgresStore: RecordStore {
     public let settings: PostgresLocation
-    public let readOnly: Bool
     /// The session connection; replaced by a new one when the server or the network dropped it,
     /// so a lost connection costs the run it happened in, not every run after it (`serve`).
     private let current: Mutex<PostgresConnection>
@@ -27,13 +27,18 @@ public final class PostgresStore: RecordStore {
 
     /// `credentialsDirectory`: systemd's (`$CREDENTIALS_DIRECTORY`, read by the command line), where
     /// a `db-password` credential is used when the policy names no password.
-    public init(settings: PostgresLocation, readOnly: Bool, credentialsDirectory: String? = nil,
+    public init(settings: PostgresLocation, credentialsDirectory: String? = nil,
                 logger: Logger = Logger(label: "retentiond.postgres")) async throws {
         self.settings = settings
-        self.readOnly = readOnly
         self.logger = logger
         password = try Self.password(for: settings, credentialsDirectory: credentialsDirectory)
         current = Mutex(try await Self.connect(settings, password: password, logger: logger))
+    }
+
+    /// A store that only reads (every session a READ ONLY transaction).
+    public static func reader(settings: PostgresLocation, credentialsDirectory: String? = nil,
+                              logger: Logger = Logger(label: "retentiond.postgres")) async throws -> ReadOnlyStore {
+        ReadOnlyStore(opened: try await PostgresStore(settings: settings, credentialsDirectory: credentialsDirectory, logger: logger))
     }
 
     /// An open connection: the current one, or a new one when it was closed.
@@ -108,9 +113,8 @@ public final class PostgresStore: RecordStore {
         try await inTransaction("BEGIN TRANSACTION READ ONLY") { try body($0) }
     }
 
-    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T {
-        precondition(!readOnly, "transaction on a read-only store")
-        return try await inTransaction("BEGIN") { try body($0) }
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any WritingSession) throws -> T) async throws -> T {
+        try await inTransaction("BEGIN") { try body($0) }
     }
 
     private func inTransaction<T: Sendable>(_ begin: String, _ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
@@ -158,13 +162,12 @@ public final class PostgresStore: RecordStore {
 }
 
 extension PostgresStore: WorkQueueStore {
-    public func readQueue<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueSession) throws -> T) async throws -> T {
+    public func readQueue<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueReading) throws -> T) async throws -> T {
         try await inTransaction("BEGIN TRANSACTION READ ONLY") { try body($0) }
     }
 
     public func queueTransaction<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueSession) throws -> T) async throws -> T {
-        precondition(!readOnly, "transaction on a read-only store")
-        return try await inTransaction("BEGIN") { try body($0) }
+        try await inTransaction("BEGIN") { try body($0) }
     }
 }
 
@@ -183,7 +186,7 @@ final class AdvisoryLock: RunLockHandle {
 
     /// Asks the server, in the batch's own transaction, whether the lock connection still holds the
     /// lock: a terminated or timed-out lock connection is noticed before the batch commits.
-    func confirm(in session: any StoreSession) throws {
+    func confirm(in session: any WritingSession) throws {
         guard let sql = session as? any SQLExecuting else { return }
         let held = try sql.rows("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1", [.integer(Int64(backendPID))])
         guard held.first?.first != .integer(0) else {

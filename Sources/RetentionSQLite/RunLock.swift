@@ -40,5 +40,5 @@ public final class RunLock: RunLockHandle, @unchecked Sendable {
 
 extension RunLock {
     /// A `flock` lives as long as the process keeps its descriptor open: it cannot be lost.
-    public func confirm(in session: any StoreSession) throws {}
+    public func confirm(in session: any WritingSession) throws {}
 }

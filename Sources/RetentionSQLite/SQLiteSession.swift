@@ -4,7 +4,7 @@ import RetentionCore
 import RetentionStore
 
 /// One read or one transaction on a SQLite database.
-struct SQLiteSession: StoreSession, SQLExecuting {
+struct SQLiteSession: WritingSession, SQLExecuting {
     let db: Database
 
     var dialect: SQLDialect { .sqlite }

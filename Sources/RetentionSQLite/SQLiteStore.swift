@@ -5,12 +5,13 @@ import RetentionStore
 
 /// The embedded default: a SQLite file, through GRDB on the system libsqlite3.
 ///
-/// A read-only store (used by `check` and `plan`) opens the file with SQLITE_OPEN_READONLY, so a
-/// dry run cannot change a byte. A writing store turns on `secure_delete`, so deleted and
-/// overwritten values are zeroed in the file rather than left in free pages.
+/// `SQLiteStore.reader(path:)` (for `check`, `plan`, `audit verify`) opens the file with
+/// SQLITE_OPEN_READONLY and is typed as a `RecordReader`, so a dry run cannot change a byte. A
+/// writing store turns on `secure_delete`, so deleted and overwritten values are zeroed in the file
+/// rather than left in free pages.
 public final class SQLiteStore: RecordStore {
     public let path: String
-    public let readOnly: Bool
+    private let readOnly: Bool
     private let queue: DatabaseQueue
 
     public var location: String { "sqlite:\(path)" }
@@ -19,7 +20,18 @@ public final class SQLiteStore: RecordStore {
     /// runs reaching one file by different paths still exclude each other.
     public let resolvedPath: String
 
-    public init(path: String, readOnly: Bool) throws {
+    /// Opens the file for reading and writing. A missing file is refused (a typo in
+    /// `database.sqlite` must not create an empty database).
+    public convenience init(path: String) throws {
+        try self.init(path: path, readOnly: false)
+    }
+
+    /// Opens the file read-only.
+    public static func reader(path: String) throws -> ReadOnlyStore {
+        ReadOnlyStore(opened: try SQLiteStore(path: path, readOnly: true))
+    }
+
+    private init(path: String, readOnly: Bool) throws {
         self.path = path
         self.readOnly = readOnly
         var info = stat()
@@ -96,8 +108,9 @@ public final class SQLiteStore: RecordStore {
         }
     }
 
-    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T {
-        precondition(!readOnly, "transaction on a read-only store")
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any WritingSession) throws -> T) async throws -> T {
+        // Unreachable from outside: a read-only store is only handed out as a `ReadOnlyStore`.
+        guard !readOnly else { throw StoreFailure("internal error: a write through a read-only store") }
         return try await translatingErrors { try await queue.writeWithoutTransaction { db in
             var result: T?
             // IMMEDIATE: take the write lock before reading, so the re-check and the change see the same data.
@@ -120,7 +133,6 @@ public final class SQLiteStore: RecordStore {
     }
 
     public func scrubFreedSpace() async throws {
-        guard !readOnly else { return }
         try await queue.writeWithoutTransaction { db in
             // In WAL mode the old pages live on in the -wal file until a checkpoint copies and truncates it.
             _ = try Row.fetchAll(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")

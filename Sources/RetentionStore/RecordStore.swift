@@ -1,16 +1,23 @@
 import Foundation
 import RetentionCore
 
-/// A database retentiond governs. Both backends implement it; the engine sees nothing else.
+/// A database retentiond reads: what `check`, `plan`, `audit verify` and dry runs get, so that
+/// nothing they do can change it (the model is GRDB's `DatabaseReader` / `DatabaseWriter`).
 ///
-/// Work happens in sessions: `read` for planning (changes nothing), `transaction` for one batch
-/// (the data change and its audit entries commit together or not at all). Session methods are
-/// synchronous so a batch cannot interleave with other work on the connection.
-public protocol RecordStore: Sendable {
+/// Work happens in sessions. Session methods are synchronous so a batch cannot interleave with
+/// other work on the connection.
+public protocol RecordReader: Sendable {
     /// A name for the database in reports and plans (path or URL without credentials).
     var location: String { get }
+    /// One read-only transaction: changes nothing, sees one consistent state.
     func read<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T
-    func transaction<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T
+}
+
+/// A database retentiond governs: it reads, and it writes in transactions (one per batch: the data
+/// change and its audit entries commit together or not at all). Both backends implement it; the
+/// engine sees nothing else.
+public protocol RecordStore: RecordReader {
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (any WritingSession) throws -> T) async throws -> T
     /// After purges: make sure deleted values do not linger in database files (checkpoint, etc.).
     func scrubFreedSpace() async throws
     /// Takes the single-run lock for this database, or throws `RunLocked.held` at once. The lock
@@ -18,7 +25,18 @@ public protocol RecordStore: Sendable {
     func acquireRunLock() async throws -> any RunLockHandle
 }
 
-/// The operations of one read or one transaction.
+/// A store opened read-only, seen only through what reading can do: the type has no `transaction`.
+public struct ReadOnlyStore: RecordReader {
+    private let base: any RecordReader
+    /// `base` must have been opened read-only (SQLITE_OPEN_READONLY, READ ONLY transactions).
+    public init(opened base: any RecordReader) { self.base = base }
+    public var location: String { base.location }
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T {
+        try await base.read(body)
+    }
+}
+
+/// What one read can do: look, never change.
 public protocol StoreSession {
     func schema() throws -> SchemaSnapshot
     func sample(table: String, column: String, limit: Int) throws -> [SQLValue]
@@ -28,23 +46,12 @@ public protocol StoreSession {
     func candidates(_ query: RuleQuery, keys: [RecordKey], lockingRows: Bool) throws -> [CandidateRow]
     /// Of these keys, those whose record still exists.
     func existingKeys(table: String, keyColumns: [String], keys: [RecordKey]) throws -> Set<RecordKey>
-
-    /// Creates the tool's own tables (audit, holds) if absent. Only writing sessions call it.
-    func prepareToolTables() throws
     /// Which of the tool's own tables exist: all of them, none, or (after tampering) some.
     func toolTables() throws -> ToolTables
 
     /// Of these references, those `rule` already acted on with `action` (flag or anonymise).
     func auditedReferences(ruleID: String, action: AuditAction, references: [String]) throws -> Set<String>
-    func anonymise(table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])]) throws -> Int
-    /// Deletes child rows (deepest first) then the records; returns rows deleted per child table and records deleted.
-    func purge(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]]) throws -> (records: Int, children: [String: Int])
-
-    /// Serialises appends to the audit chain until the transaction ends (several writers at once
-    /// must each extend the head the previous one committed). Call before `auditHead()`.
-    func lockAuditChain() throws
     func auditHead() throws -> AuditHead
-    func appendAudit(_ entries: [AuditEntry]) throws
     /// Entries with `seq > after`, ascending, at most `limit`, narrowed by `filter`.
     func auditEntries(after: Int64, limit: Int, filter: AuditFilter) throws -> [AuditEntry]
     func auditEntry(seq: Int64) throws -> AuditEntry?
@@ -58,8 +65,22 @@ public protocol StoreSession {
     func canonicalKeys(table: String, keyColumns: [String], matching lookup: [KeyLookup]) throws -> [String]
     /// Every `hold-add` and `hold-release` entry of the trail, oldest first.
     func holdAuditEntries() throws -> [AuditEntry]
-    func insertHold(_ hold: LegalHold) throws -> Int64
     func holds(includeReleased: Bool) throws -> [LegalHold]
+}
+
+/// What one transaction of a writing store can do, on top of reading.
+public protocol WritingSession: StoreSession {
+    /// Creates the tool's own tables (audit, holds) if absent.
+    func prepareToolTables() throws
+    func anonymise(table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])]) throws -> Int
+    /// Deletes child rows (deepest first) then the records; returns rows deleted per child table and records deleted.
+    func purge(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]]) throws -> (records: Int, children: [String: Int])
+
+    /// Serialises appends to the audit chain until the transaction ends (several writers at once
+    /// must each extend the head the previous one committed). Call before `auditHead()`.
+    func lockAuditChain() throws
+    func appendAudit(_ entries: [AuditEntry]) throws
+    func insertHold(_ hold: LegalHold) throws -> Int64
     func releaseHold(id: Int64, by: String, at: Date) throws -> LegalHold?
 }
 
@@ -136,7 +157,9 @@ public struct DatabaseUnavailable: Error, CustomStringConvertible {
 extension StoreSession {
     /// True when all the tool's own tables exist (a never-enforced database has none).
     public func toolTablesExist() throws -> Bool { try toolTables().complete }
+}
 
+extension WritingSession {
     /// The chain head to append after, with other appends held off until this transaction ends.
     public func lockedAuditHead() throws -> AuditHead {
         try lockAuditChain()

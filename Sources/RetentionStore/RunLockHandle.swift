@@ -4,7 +4,7 @@ import Foundation
 public protocol RunLockHandle: AnyObject, Sendable {
     /// Throws `RunLocked.lost` when the lock is no longer held. Called inside every batch's
     /// transaction, before it commits, so a run that lost its lock changes nothing more.
-    func confirm(in session: any StoreSession) throws
+    func confirm(in session: any WritingSession) throws
 }
 
 /// Why a run lock could not be taken.

@@ -70,28 +70,48 @@ struct PolicyOptions: ParsableArguments {
         return (policy, diagnostics)
     }
 
-    func openStore(_ policy: Policy, readOnly: Bool) async throws -> any RecordStore {
-        try await openDatabase(policy.database, readOnly: readOnly, logger: logger())
+    /// Opens the policy's database to read only: what `check`, `plan`, `audit` and `hold list` use.
+    func openReader(_ policy: Policy) async throws -> ReadOnlyStore {
+        switch policy.database {
+        case .sqlite(let path): return try SQLiteStore.reader(path: path)
+        case .postgres(let location):
+            return try await PostgresStore.reader(settings: location, credentialsDirectory: credentialsDirectory, logger: logger())
+        }
     }
 
-    /// Parses, opens and validates: what every enforcing command starts with.
-    func loadEnforcer(readOnly: Bool, createKey: Bool, actor: String) async throws -> (Enforcer, [Diagnostic]) {
+    /// Opens the policy's database to read and write.
+    func openStore(_ policy: Policy) async throws -> any RecordStore {
+        switch policy.database {
+        case .sqlite(let path): return try SQLiteStore(path: path)
+        case .postgres(let location):
+            return try await PostgresStore(settings: location, credentialsDirectory: credentialsDirectory, logger: logger())
+        }
+    }
+
+    /// Parses, opens read-only and validates: what a dry run starts with. No audit key is created.
+    func loadPlanner() async throws -> (PlanningPass, [Diagnostic]) {
         let (policy, parseWarnings) = try loadPolicy()
-        let store = try await openStore(policy, readOnly: readOnly)
+        let reader = try await openReader(policy)
+        let (resolved, diagnostics) = try await validated(policy, parseWarnings: parseWarnings, store: reader)
+        let key = try await loadKey(policy: policy, store: reader, create: false, logger: logger())
+        return (PlanningPass(resolved: resolved, reader: reader, key: key, logger: logger()), diagnostics)
+    }
+
+    /// Parses, opens for writing and validates: what every enforcing command starts with. The audit
+    /// key is created on a database's first enforcing run (and said so).
+    func loadEnforcer(actor: String) async throws -> (Enforcer, [Diagnostic]) {
+        let (policy, parseWarnings) = try loadPolicy()
+        let store = try await openStore(policy)
+        let (resolved, diagnostics) = try await validated(policy, parseWarnings: parseWarnings, store: store)
+        let key = try await loadKey(policy: policy, store: store, create: true, logger: logger())
+        return (Enforcer(resolved: resolved, store: store, key: key, actor: actor, logger: logger()), diagnostics)
+    }
+
+    private func validated(_ policy: Policy, parseWarnings: [Diagnostic], store: any RecordReader) async throws -> (ResolvedPolicy, [Diagnostic]) {
         let (resolved, diagnostics) = try await Enforcer.validate(policy, store: store)
         let all = parseWarnings + diagnostics
         guard let resolved else { throw EnforcementError.policyInvalid(all) }
-        let key = try await loadKey(policy: policy, store: store, create: createKey, logger: logger())
-        return (Enforcer(resolved: resolved, store: store, key: key, actor: actor, logger: logger()), all)
-    }
-}
-
-/// Opens the store for a database location: SQLite or PostgreSQL.
-func openDatabase(_ database: DatabaseLocation, readOnly: Bool, logger: Logger) async throws -> any RecordStore {
-    switch database {
-    case .sqlite(let path): return try SQLiteStore(path: path, readOnly: readOnly)
-    case .postgres(let location):
-        return try await PostgresStore(settings: location, readOnly: readOnly, credentialsDirectory: credentialsDirectory, logger: logger)
+        return (resolved, all)
     }
 }
 
@@ -100,7 +120,7 @@ let credentialsDirectory = ProcessInfo.processInfo.environment["CREDENTIALS_DIRE
 
 /// Loads the audit key (AuditAnchor decides whether one may be created) and says so when a new
 /// one was: it must be backed up with the database.
-func loadKey(policy: Policy, store: any RecordStore, create: Bool, logger: Logger) async throws -> AuditKey? {
+func loadKey(policy: Policy, store: any RecordReader, create: Bool, logger: Logger) async throws -> AuditKey? {
     let anchor = AuditAnchor(store: store, stateDirectory: policy.stateDirectory)
     guard let (key, created) = try await anchor.loadKey(path: policy.keyFile, create: create, credentialsDirectory: credentialsDirectory) else { return nil }
     if created {

@@ -11,12 +11,12 @@ import RetentionStore
 /// truncated, replaced or dropped, or a holds table dropped is refused (exit 7) before the next
 /// entry could paper over it.
 public struct AuditAnchor: Sendable {
-    public let store: any RecordStore
+    public let store: any RecordReader
     public let stateDirectory: String
     /// The head file compared with: the state directory's, or a copy kept elsewhere.
     public let headPath: String
 
-    public init(store: any RecordStore, stateDirectory: String, headPath: String? = nil) {
+    public init(store: any RecordReader, stateDirectory: String, headPath: String? = nil) {
         self.store = store
         self.stateDirectory = stateDirectory
         self.headPath = headPath ?? StateFiles.headPath(stateDirectory: stateDirectory)
@@ -139,7 +139,9 @@ public struct AuditAnchor: Sendable {
     /// After a legitimate restore: records in the trail itself that history before its current end
     /// was lost (with the old head and the reason), then makes the new end the recorded head.
     /// Refuses when the trail in the database does not verify on its own.
-    public func reanchor(key: AuditKey, reason: String, by actor: String, now: Date) async throws -> (previous: StateFiles.RecordedHead?, head: AuditHead) {
+    public static func reanchor(_ store: any RecordStore, stateDirectory: String, key: AuditKey, reason: String, by actor: String,
+                                now: Date) async throws -> (previous: StateFiles.RecordedHead?, head: AuditHead) {
+        let headPath = StateFiles.headPath(stateDirectory: stateDirectory)
         let trail = AuditTrail(store: store, key: key, stateDirectory: stateDirectory)
         let own = try await trail.verifyEntries()
         guard own.problems.isEmpty else {
@@ -152,7 +154,7 @@ public struct AuditAnchor: Sendable {
             detail["previous_mac"] = previous.mac
             if let genesis = previous.genesis { detail["previous_genesis"] = genesis }
         }
-        let draft = AuditDraft(runID: "reanchor-" + Enforcer.makeRunID(now: now), actor: actor, policyHash: "", action: .reanchored, detail: detail)
+        let draft = AuditDraft(runID: "reanchor-" + RunID.make(at: now), actor: actor, policyHash: "", action: .reanchored, detail: detail)
         let writer = AuditWriter(chain: AuditChain(key: key))
         let position = try await store.transaction { session -> TrailPosition in
             try session.prepareToolTables()

@@ -4,11 +4,11 @@ import RetentionStore
 
 /// Reads and verifies the audit trail of one database.
 public struct AuditTrail: Sendable {
-    public let store: any RecordStore
+    public let store: any RecordReader
     public let key: AuditKey
     public let stateDirectory: String
 
-    public init(store: any RecordStore, key: AuditKey, stateDirectory: String) {
+    public init(store: any RecordReader, key: AuditKey, stateDirectory: String) {
         self.store = store
         self.key = key
         self.stateDirectory = stateDirectory

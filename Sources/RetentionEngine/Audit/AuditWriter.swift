@@ -22,7 +22,7 @@ struct AuditWriter: Sendable {
     /// Seals `drafts` after the current head and appends them; returns where the trail now stands.
     /// Each entry carries the moment it was written (the run's `now`, which `--now` may set, is in
     /// the run's own entry).
-    func append(_ drafts: [AuditDraft], in session: any StoreSession) throws -> TrailPosition {
+    func append(_ drafts: [AuditDraft], in session: any WritingSession) throws -> TrailPosition {
         let (entries, head) = chain.seal(drafts, after: try session.lockedAuditHead(), at: Date())
         try session.appendAudit(entries)
         // The first entry is in this batch only once; afterwards one lookup by primary key.

@@ -102,7 +102,7 @@ public struct HoldRegistry: Sendable {
     /// gone, or the hold was placed by an older retentiond that stored a text key such as `10042`
     /// as a number (or the reverse), so it never matched. Compares text forms, which scans each
     /// held table once per hold: meant for `check`, not for every run.
-    public static func unmatched(in store: any RecordStore, at now: Date) async throws -> [String] {
+    public static func unmatched(in store: any RecordReader, at now: Date) async throws -> [String] {
         try await store.read { session in
             let schema = try session.schema()
             var messages: [String] = []

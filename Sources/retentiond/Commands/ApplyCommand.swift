@@ -23,7 +23,7 @@ struct ApplyCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let (enforcer, diagnostics) = try await options.loadEnforcer(readOnly: false, createKey: true, actor: actor ?? defaultActor())
+            let (enforcer, diagnostics) = try await options.loadEnforcer(actor: actor ?? defaultActor())
             printWarnings(diagnostics)
             let now = options.currentTime()
             let signals = StopOnSignals()

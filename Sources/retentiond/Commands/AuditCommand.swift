@@ -14,7 +14,7 @@ struct AuditCommand: AsyncParsableCommand {
     /// Opens the policy's database read-only with its audit key.
     static func trail(_ options: PolicyOptions) async throws -> (AuditTrail, Policy) {
         let (policy, _) = try options.loadPolicy()
-        let store = try await options.openStore(policy, readOnly: true)
+        let store = try await options.openReader(policy)
         guard let key = try await loadKey(policy: policy, store: store, create: false, logger: options.logger()) else {
             throw CleanExit.message("no audit trail yet: nothing has been enforced on \(store.location)")
         }
@@ -147,12 +147,12 @@ struct AuditCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingFailures {
                 let (policy, _) = try options.loadPolicy()
-                let store = try await options.openStore(policy, readOnly: false)
+                let store = try await options.openStore(policy)
                 guard let key = try await loadKey(policy: policy, store: store, create: false, logger: options.logger()) else {
                     throw CommandFailure(.failure, "no audit trail to re-anchor on \(store.location)")
                 }
-                let anchor = AuditAnchor(store: store, stateDirectory: policy.stateDirectory)
-                let (previous, head) = try await anchor.reanchor(key: key, reason: reason, by: by, now: options.currentTime())
+                let (previous, head) = try await AuditAnchor.reanchor(store, stateDirectory: policy.stateDirectory, key: key, reason: reason,
+                                                                      by: by, now: options.currentTime())
                 print("audit trail re-anchored at entry \(head.seq)" + (previous.map { " (the recorded head was entry \($0.seq))" } ?? ""))
                 return .success
             }

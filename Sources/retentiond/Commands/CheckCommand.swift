@@ -15,7 +15,7 @@ struct CheckCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let (policy, parseWarnings) = try options.loadPolicy()
-            let store = try await options.openStore(policy, readOnly: true)
+            let store = try await options.openReader(policy)
             let (resolved, diagnostics) = try await Enforcer.validate(policy, store: store)
             let all = parseWarnings + diagnostics
             guard resolved != nil else { throw EnforcementError.policyInvalid(all) }

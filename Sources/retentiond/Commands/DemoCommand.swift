@@ -65,7 +65,7 @@ struct DemoCommand: AsyncParsableCommand {
                     throw ValidationError("--postgres takes postgres://user@host:port/database (optionally ?sslmode=…)")
                 }
                 options.databaseURL = postgres
-                let store = try await PostgresStore(settings: location, readOnly: false, credentialsDirectory: credentialsDirectory, logger: options.logger())
+                let store = try await PostgresStore(settings: location, credentialsDirectory: credentialsDirectory, logger: options.logger())
                 if try await store.read({ try $0.schema().table("third_parties") != nil }) {
                     throw CommandFailure(.failure, "\(location.displayName) already has a third_parties table; the demo only loads into an empty database")
                 }
@@ -88,16 +88,16 @@ struct DemoCommand: AsyncParsableCommand {
             print("policy: \(policy.path) (\(policy.subjects.count) subjects, \(policy.rules.count) rules)")
 
             // A dry run first, as an operator would; it also finds a record for the legal hold below.
-            let (dry, diagnostics) = try await options.loadEnforcer(readOnly: true, createKey: false, actor: "demo")
+            let (dry, diagnostics) = try await options.loadPlanner()
             print("check: valid, \(diagnostics.filter { $0.severity == .warning }.count) warning(s) (see `retentiond check`)")
             var heldCandidate: RecordKey?
-            let plan = try await dry.plan(now: now, mode: .dryRun, planPath: nil) { line in
+            let plan = try await dry.dryRun(now: now, mode: .dryRun, planPath: nil) { line in
                 if heldCandidate == nil, line.rule == "prospect-purge", line.decision == .act { heldCandidate = line.key }
             }
             let planPaths = try StateFiles.writeReport(plan, directory: policy.reportsDirectory)
             print("\n== dry run: \(plan.totalDue) record(s) due, nothing changed ==\n" + Summary.table(plan, enforcing: false))
 
-            let (enforcer, _) = try await options.loadEnforcer(readOnly: false, createKey: true, actor: "retentiond/demo")
+            let (enforcer, _) = try await options.loadEnforcer(actor: "retentiond/demo")
             if let heldCandidate {
                 let registry = HoldRegistry(store: enforcer.store, key: enforcer.key!, stateDirectory: policy.stateDirectory)
                 let hold = try await registry.add(table: "third_parties", keyText: heldCandidate.description, reason: "demo: litigation case 2026-042",

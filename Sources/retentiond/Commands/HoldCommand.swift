@@ -13,7 +13,7 @@ struct HoldCommand: AsyncParsableCommand {
 
     static func registry(_ options: PolicyOptions) async throws -> HoldRegistry {
         let (policy, _) = try options.loadPolicy()
-        let store = try await options.openStore(policy, readOnly: false)
+        let store = try await options.openStore(policy)
         guard let key = try await loadKey(policy: policy, store: store, create: true, logger: options.logger()) else {
             throw CommandFailure(.failure, "no audit key")
         }
@@ -79,7 +79,7 @@ struct HoldCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingFailures {
                 let (policy, _) = try options.loadPolicy()
-                let store = try await options.openStore(policy, readOnly: true)
+                let store = try await options.openReader(policy)
                 let holds = try await store.read { try $0.holds(includeReleased: all) }
                 let f = ISO8601DateFormatter()
                 let now = options.currentTime()

@@ -24,17 +24,17 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let (enforcer, diagnostics) = try await options.loadEnforcer(readOnly: true, createKey: false, actor: defaultActor())
+            let (planner, diagnostics) = try await options.loadPlanner()
             printWarnings(diagnostics)
-            let report = try await enforcer.plan(now: options.currentTime(), mode: .plan, planPath: out,
-                                                 detail: detail ? { print(PlanCommand.describe($0)) } : nil)
-            let paths = try StateFiles.writeReport(report, directory: enforcer.policy.reportsDirectory)
+            let report = try await planner.dryRun(now: options.currentTime(), mode: .plan, planPath: out,
+                                                  detail: detail ? { print(PlanCommand.describe($0)) } : nil)
+            let paths = try StateFiles.writeReport(report, directory: planner.policy.reportsDirectory)
             print(Summary.table(report, enforcing: false))
             print("\n\(report.totalDue) record(s) due; nothing was changed.")
             if let out {
                 let stateDir = options.stateDir.map { " --state-dir \($0)" } ?? ""
                 let database = options.databaseURL.map { " --database-url \($0)" } ?? ""
-                print("plan: \(out)  (apply with: retentiond apply \(out) --config \(enforcer.policy.path)\(stateDir)\(database))")
+                print("plan: \(out)  (apply with: retentiond apply \(out) --config \(planner.policy.path)\(stateDir)\(database))")
             }
             print("report: \(paths.markdown)\n        \(paths.json)")
             return report.totalDue > 0 ? .changesPlanned : .success

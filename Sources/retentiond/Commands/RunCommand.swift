@@ -52,16 +52,18 @@ struct RunCommand: AsyncParsableCommand {
                     }
                 }
             }
-            let (enforcer, diagnostics) = try await options.loadEnforcer(readOnly: dryRun, createKey: !dryRun, actor: who)
-            printWarnings(diagnostics)
             let now = options.currentTime()
             if dryRun {
-                let report = try await enforcer.plan(now: now, mode: .dryRun, planPath: nil)
-                let paths = try StateFiles.writeReport(report, directory: enforcer.policy.reportsDirectory)
+                let (planner, diagnostics) = try await options.loadPlanner()
+                printWarnings(diagnostics)
+                let report = try await planner.dryRun(now: now, mode: .dryRun, planPath: nil)
+                let paths = try StateFiles.writeReport(report, directory: planner.policy.reportsDirectory)
                 print(Summary.table(report, enforcing: false))
                 print("\ndry run: \(report.totalDue) record(s) due; nothing was changed.\nreport: \(paths.markdown)\n        \(paths.json)")
                 return report.totalDue > 0 ? .changesPlanned : .success
             }
+            let (enforcer, diagnostics) = try await options.loadEnforcer(actor: who)
+            printWarnings(diagnostics)
             let signals = StopOnSignals()
             report = try await reportingRefusal(enforcer, mode: .run, now: now, onRefusal: { report = $0 }) {
                 worker ? try await enforcer.runAsWorker(now: now, allowMore: allowMore, stop: signals.stop)

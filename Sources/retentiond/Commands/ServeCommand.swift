@@ -28,7 +28,7 @@ struct ServeCommand: AsyncParsableCommand {
             let logger = options.logger()
             let options = self.options
             let load: EnforcementService.Loader = {
-                let (enforcer, diagnostics) = try await options.loadEnforcer(readOnly: false, createKey: true, actor: "retentiond/serve")
+                let (enforcer, diagnostics) = try await options.loadEnforcer(actor: "retentiond/serve")
                 for d in diagnostics where d.severity == .warning { logger.warning("\(d.description)") }
                 return enforcer
             }

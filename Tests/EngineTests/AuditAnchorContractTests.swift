@@ -3,91 +3,91 @@ import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
+import TestSupport
 
 /// The audit trail stays anchored to the head recorded outside the database: whatever path the
 /// database is reached by, after a restore, a truncation or a dropped table. On both databases.
 @Suite struct AuditAnchorContractTests {
     @Test(arguments: Backend.allCases)
     func aDroppedToolTableMeansATrailExistsAndIsRefused(_ backend: Backend) async throws {
-        let f = try await ContractFixture(backend, policy: StoreContractTests.anonymise)
+        let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise)
         _ = try await f.run()
         try await f.sql(["DROP TABLE retentiond_holds"])
         let anchor = AuditAnchor(store: try await f.store(), stateDirectory: f.dir.path)
         #expect(try await anchor.trailExists())
-        await expectTamperingRefused { _ = try await f.run(now: ContractFixture.now.addingTimeInterval(60)) }
-        #expect(try await f.store(readOnly: true).read { try $0.toolTables() } == ToolTables(audit: true, holds: false), "not silently re-created")
+        await expectTamperingRefused { _ = try await f.run(now: CRMFixture.now.addingTimeInterval(60)) }
+        #expect(try await f.reader().read { try $0.toolTables() } == ToolTables(audit: true, holds: false), "not silently re-created")
 
         try await f.dropAuditProtection()
         try await f.sql(["DROP TABLE retentiond_audit"])
         #expect(try await anchor.trailExists(), "the recorded head still says there was a trail")
         let before = try await f.snapshot()
-        await expectTamperingRefused { _ = try await f.run(now: ContractFixture.now.addingTimeInterval(120)) }
+        await expectTamperingRefused { _ = try await f.run(now: CRMFixture.now.addingTimeInterval(120)) }
         #expect(try await f.snapshot() == before, "no pseudonym of a pseudonym")
     }
 
     @Test(arguments: Backend.allCases)
     func aTrailThatNoLongerExtendsTheRecordedHeadIsRefusedUntilReanchored(_ backend: Backend) async throws {
-        let f = try await ContractFixture(backend, policy: StoreContractTests.anonymise)
+        let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise)
         _ = try await f.run()
         #expect(try await f.rows("SELECT count(*) FROM retentiond_audit") == [[.integer(5)]], "4 records and the run")
         // As after a restore from an older copy: the newest entries are gone.
         try await f.dropAuditProtection()
         try await f.sql(["DELETE FROM retentiond_audit WHERE seq > 2"])
         try await f.sql(["UPDATE people SET name = 'Back From Backup' WHERE id = 4"])
-        await expectTamperingRefused { _ = try await f.run(now: ContractFixture.now.addingTimeInterval(60)) }
+        await expectTamperingRefused { _ = try await f.run(now: CRMFixture.now.addingTimeInterval(60)) }
         let registry = try await f.holds()
-        await expectTamperingRefused { _ = try await registry.add(table: "people", keyText: "3", reason: "x", by: "y", until: nil, now: ContractFixture.now) }
+        await expectTamperingRefused { _ = try await registry.add(table: "people", keyText: "3", reason: "x", by: "y", until: nil, now: CRMFixture.now) }
         #expect(try await f.rows("SELECT count(*) FROM retentiond_audit") == [[.integer(2)]], "nothing appended")
         #expect(try await f.rows("SELECT name FROM people WHERE id = 4") == [[.text("Back From Backup")]], "nothing changed")
 
-        let anchor = AuditAnchor(store: try await f.store(), stateDirectory: f.dir.path)
-        let (previous, head) = try await anchor.reanchor(key: try f.key, reason: "restore ticket 7", by: "ops", now: ContractFixture.now.addingTimeInterval(90))
+        let (previous, head) = try await AuditAnchor.reanchor(try await f.store(), stateDirectory: f.dir.path, key: try f.key, reason: "restore ticket 7", by: "ops", now: CRMFixture.now.addingTimeInterval(90))
         #expect(previous?.seq == 5 && head.seq == 3)
         let entry = try #require(try await f.audit(action: "audit-reanchored").first)
-        let detail = try JSONSerialization.jsonObject(with: Data((entry[3].textValue ?? "").utf8)) as? [String: String]
+        let detail = try JSONSerialization.jsonObject(with: Data((entry.detail).utf8)) as? [String: String]
         #expect(detail == ["database": try await f.store().location, "previous_mac": previous?.mac ?? "", "previous_seq": "5",
                            "previous_genesis": previous?.genesis ?? "", "reason": "restore ticket 7"])
         #expect(previous?.genesis?.count == 64)
-        let next = try await f.run(now: ContractFixture.now.addingTimeInterval(120))
+        let next = try await f.run(now: CRMFixture.now.addingTimeInterval(120))
         #expect(next.rules[0].anonymised == 2, "the two records whose audit entries were lost are done again")
-        #expect(try await AuditTrail(store: try await f.store(readOnly: true), key: try f.key, stateDirectory: f.dir.path).verify().isValid)
+        #expect(try await AuditTrail(store: try await f.reader(), key: try f.key, stateDirectory: f.dir.path).verify().isValid)
     }
 
-    func verify(_ f: ContractFixture, headPath: String? = nil) async throws -> AuditTrail.Verification {
-        try await AuditTrail(store: try await f.store(readOnly: true), key: try f.key, stateDirectory: f.dir.path).verify(headPath: headPath)
+    func verify(_ f: CRMFixture, headPath: String? = nil) async throws -> AuditTrail.Verification {
+        try await AuditTrail(store: try await f.reader(), key: try f.key, stateDirectory: f.dir.path).verify(headPath: headPath)
     }
 
     @Test(arguments: Backend.allCases)
     func theSameTrailReachedByAnotherPathIsStillCheckedAgainstItsHead(_ backend: Backend) async throws {
-        let f = try await ContractFixture(backend, policy: StoreContractTests.anonymise)
+        let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise)
         _ = try await f.run()
         // The docs' own situation: runs record one path, an operator reaches the database by another.
         try f.reachDatabaseByAnotherPath()
-        try f.write(policy: StoreContractTests.anonymise)
+        try f.write(policy: CRMPolicies.anonymise)
         #expect(try await f.store().location != (StateFiles.readHead(stateDirectory: f.dir.path)?.database ?? ""))
         try await f.dropAuditProtection()
         try await f.sql(["DELETE FROM retentiond_audit WHERE seq > 3"])
-        await expectTamperingRefused { _ = try await f.run(now: ContractFixture.now.addingTimeInterval(60)) }
+        await expectTamperingRefused { _ = try await f.run(now: CRMFixture.now.addingTimeInterval(60)) }
         let verification = try await verify(f)
         #expect(verification.problems.contains { $0.message.contains("truncated") })
     }
 
     @Test(arguments: Backend.allCases)
     func aHeadThatBelongsToAnotherTrailIsRefused(_ backend: Backend) async throws {
-        let mine = try await ContractFixture(backend, policy: StoreContractTests.anonymise)
-        let other = try await ContractFixture(backend, policy: StoreContractTests.anonymise)
+        let mine = try await CRMFixture(backend, policy: CRMPolicies.anonymise)
+        let other = try await CRMFixture(backend, policy: CRMPolicies.anonymise)
         _ = try await mine.run()
         _ = try await other.run()
         let head = StateFiles.headPath(stateDirectory: mine.dir.path)
         try FileManager.default.removeItem(atPath: head)
         try FileManager.default.copyItem(atPath: StateFiles.headPath(stateDirectory: other.dir.path), toPath: head)
-        await expectTamperingRefused { _ = try await mine.run(now: ContractFixture.now.addingTimeInterval(60)) }
+        await expectTamperingRefused { _ = try await mine.run(now: CRMFixture.now.addingTimeInterval(60)) }
         #expect(try await verify(mine).anchorProblems.contains { $0.contains("belongs to another audit trail") })
     }
 
     @Test(arguments: Backend.allCases)
     func aHeadKeptElsewhereCatchesWhatTheLocalOneNoLongerCan(_ backend: Backend) async throws {
-        let f = try await ContractFixture(backend, policy: StoreContractTests.anonymise)
+        let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise)
         _ = try await f.run()
         let offHost = f.dir.appendingPathComponent("off-host-head.json").path
         try FileManager.default.copyItem(atPath: StateFiles.headPath(stateDirectory: f.dir.path), toPath: offHost)
@@ -107,15 +107,15 @@ import RetentionStore
 
     @Test(arguments: Backend.allCases)
     func aHeadFileOlderThanTheTrailIsSaidLoudly(_ backend: Backend) async throws {
-        let f = try await ContractFixture(backend, policy: StoreContractTests.anonymise)
+        let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise)
         _ = try await f.run()
         let head = StateFiles.headPath(stateDirectory: f.dir.path)
         let older = try Data(contentsOf: URL(fileURLWithPath: head))
         // Two more runs: the trail grows by their run-completed entries.
         try await f.sql(["UPDATE people SET last_seen = '2020-01-01' WHERE id = 3"])
-        _ = try await f.run(now: ContractFixture.now.addingTimeInterval(60))
+        _ = try await f.run(now: CRMFixture.now.addingTimeInterval(60))
         try older.write(to: URL(fileURLWithPath: head))
-        let standing = try await AuditAnchor(store: try await f.store(readOnly: true), stateDirectory: f.dir.path).check()
+        let standing = try await AuditAnchor(store: try await f.reader(), stateDirectory: f.dir.path).check()
         #expect(standing.entriesPastHead == 2, "one anonymised record and one run-completed entry past the old head")
         let verification = try await verify(f)
         #expect(verification.isValid && verification.entriesPastHead == 2)

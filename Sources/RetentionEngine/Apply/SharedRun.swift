@@ -22,9 +22,8 @@ extension Enforcer {
         guard let queue = store as? any WorkQueueStore else {
             throw EnforcementError.failed("--worker needs a PostgreSQL database; on SQLite one run at a time is the only mode")
         }
-        guard let key else { throw EnforcementError.auditKey("no audit key loaded") }
+        guard key != nil else { throw EnforcementError.auditKey("no audit key loaded") }
         let started = Date()
-        let chain = AuditChain(key: key)
         let policyHash = policy.hash
         var lock: (any RunLockHandle)?
         var found: (id: String, plan: Data)?
@@ -58,7 +57,7 @@ extension Enforcer {
                 logger.notice("resuming an open worker run", metadata: ["run": "\(runID)"])
             } else {
                 try await refuseIfClockWentBack(now: now)
-                runID = Self.makeRunID(now: Date())
+                runID = RunID.make(at: Date())
                 plan = try await planAndEnqueue(runID: runID, now: now, allowMore: allowMore, queue: queue)
             }
         } else if let found {
@@ -79,13 +78,12 @@ extension Enforcer {
                 tallies[i].review = []
             }
         }
-        let works = Dictionary(uniqueKeysWithValues: try policy.rules.map { ($0.id, try batchWork(rule: $0, planNow: plan.header.now, runID: runID, chain: chain)) })
-        let batchSize = policy.batchSize
-        var status = RunReport.Status.complete
-        var message: String?
-        var failureKind: FailureKind?
+        let applier = try applier(runID: runID)
+        var outcome = Applier.Outcome(tallies: tallies)
         let heldLock = lock
         do {
+            let works = try applier.batchWorks(planNow: plan.header.now)
+            let batchSize = policy.batchSize
             while true {
                 if stop.isRequested { throw StopRequest.Stopped() }
                 let claimed = try await queue.queueTransaction { session -> (String, BatchOutcome)? in
@@ -93,11 +91,11 @@ extension Enforcer {
                     guard let work = works[rule] else { throw EnforcementError.refused("the shared run names rule `\(rule)`, which this policy does not have") }
                     return (rule, try work.apply(in: session, keys: keys, lock: heldLock))
                 }
-                guard let (rule, outcome) = claimed else { break }
-                if let index = tallies.firstIndex(where: { $0.rule == rule }), let action = policy.rules.first(where: { $0.id == rule })?.action {
-                    tallies[index].record(outcome, action: action)
+                guard let (rule, batch) = claimed else { break }
+                if let index = outcome.tallies.firstIndex(where: { $0.rule == rule }), let action = works[rule]?.rule.action {
+                    outcome.tallies[index].record(batch, action: action)
                 }
-                try anchor.record(outcome.position)
+                try applier.anchor.record(batch.position)
             }
             if lock != nil {
                 // The planner closes the run once every claimed batch has committed.
@@ -105,39 +103,24 @@ extension Enforcer {
                     if stop.isRequested { throw StopRequest.Stopped() }
                     try await Task.sleep(for: .milliseconds(100))
                 }
-                let f = ISO8601DateFormatter()
-                let draft = AuditDraft(runID: runID, actor: actor, policyHash: policyHash, action: .runCompleted,
-                                       detail: ["now": f.string(from: now), "plan_now": f.string(from: plan.header.now), "mode": "workers"])
-                let writer = AuditWriter(chain: chain)
-                let position = try await queue.queueTransaction { session -> TrailPosition in
-                    let position = try writer.append([draft], in: session)
-                    try session.closeRun(id: runID)
-                    return position
-                }
-                try anchor.record(position)
+                try await applier.recordCompletion(wallClock: now, planNow: plan.header.now, mode: "workers", tallies: nil, failures: [],
+                                                   closing: queue)
             }
-        } catch is StopRequest.Stopped {
-            status = .incomplete
-            message = "stopped on request between batches; the shared run stays open for the other workers and the next run"
         } catch {
-            let failure = EnforcementError.from(error)
-            status = .incomplete
-            failureKind = failure.kind
-            message = "stopped: \(failure.description); committed batches stay, the next worker run finishes the work"
+            outcome.stopped(by: error, logger: logger, runID: runID,
+                            resumeHint: error is StopRequest.Stopped ? "the shared run stays open for the other workers and the next run" : "the next worker run finishes the work")
         }
         withExtendedLifetime(lock) {}
-        var report = RunReport(runID: runID, mode: .run, status: status, message: message.map { "worker: \($0)" } ?? (lock == nil ? "worker joined the shared run" : "planned and worked the shared run"),
-                               policyPath: policy.path, policyHash: policyHash, database: store.location, now: plan.header.now,
-                               startedAt: started, finishedAt: Date(), rules: tallies)
-        report.failure = failureKind
-        return report
+        let message = outcome.message.map { "worker: \($0)" } ?? (lock == nil ? "worker joined the shared run" : "planned and worked the shared run")
+        return context.report(runID: runID, mode: .run, status: outcome.status, message: message, now: plan.header.now,
+                              startedAt: started, rules: outcome.tallies, failure: outcome.failure)
     }
 
     /// Plans to a file, checks the safety limits, then enqueues every entry and opens the run.
     private func planAndEnqueue(runID: String, now: Date, allowMore: Bool, queue: any WorkQueueStore) async throws -> SharedPlan {
         let planPath = policy.stateDirectory + "/plans/\(runID).plan"
         defer { unlink(planPath) }
-        _ = try await planPass(now: now, planID: runID, writer: try PlanWriter(path: planPath), detail: nil)
+        _ = try await planning.tallies(now: now, planID: runID, writer: try PlanWriter(path: planPath), detail: nil)
         let reader = try PlanReader(path: planPath)
         guard case .header(let header)? = try reader.next() else { throw EnforcementError.failed("the plan just written has no header") }
         var batch: [(seq: Int64, rule: String, key: RecordKey)] = []
@@ -161,7 +144,7 @@ extension Enforcer {
             }
         }
         guard let trailer else { throw EnforcementError.failed("the plan just written has no trailer") }
-        let violations = Self.safetyViolations(trailer.rules, policy: policy)
+        let violations = SafetyLimits.violations(trailer.rules, policy: policy)
         if !violations.isEmpty && !allowMore {
             try await queue.queueTransaction { try $0.closeRun(id: runID) }
             throw EnforcementError.safetyLimit(violations, trailer.rules)

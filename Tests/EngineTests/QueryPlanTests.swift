@@ -3,20 +3,21 @@ import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
+import TestSupport
 
 /// The statements a purge rule runs are served by indexes on both databases: the due test, and
 /// the re-check of a batch with its legal holds on children and grandchildren — never a scan of a
 /// child table per parent.
 @Suite struct QueryPlanTests {
     /// Three levels of children under the subject, each linked by an indexed foreign key.
-    static let schema = ContractFixture.schema + [
+    static let schema = CRMFixture.schema + [
         "CREATE INDEX notes_person ON notes(person_id)",
         "CREATE INDEX attachments_note ON attachments(note_id)",
         "CREATE TABLE annotations (id INTEGER PRIMARY KEY, attachment_id INTEGER NOT NULL REFERENCES attachments(id), body TEXT)",
         "CREATE INDEX annotations_attachment ON annotations(attachment_id)",
-        "INSERT INTO annotations VALUES (1000, 100, 'signed')",
         "CREATE INDEX orders_person ON orders(person_id)",
     ]
+    static let data = CRMFixture.data + ["INSERT INTO annotations VALUES (1000, 100, 'signed')"]
 
     static let policy = """
         subjects:
@@ -43,10 +44,9 @@ import RetentionStore
 
     /// The plan's lines, with PostgreSQL told to avoid sequential scans wherever an index can
     /// serve (so a scan that remains means no index could).
-    func plan(_ f: ContractFixture, _ sql: String, _ bindings: [SQLValue]) async throws -> [String] {
+    func plan(_ f: CRMFixture, _ sql: String, _ bindings: [SQLValue]) async throws -> [String] {
         let backend = f.backend
-        return try await f.store(readOnly: true).read { session in
-            let executing = session as! any SQLExecuting
+        return try await f.executing { executing in
             switch backend {
             case .sqlite:
                 return try executing.rows("EXPLAIN QUERY PLAN " + sql, bindings).compactMap { $0.last?.textValue }
@@ -70,17 +70,17 @@ import RetentionStore
 
     @Test(arguments: Backend.allCases)
     func theDueTestAndTheBatchRecheckUseIndexesAllTheWayDown(_ backend: Backend) async throws {
-        let f = try await ContractFixture(backend, schema: Self.schema, policy: Self.policy)
+        let f = try await CRMFixture(backend, schema: Self.schema, data: Self.data, policy: Self.policy)
         // The tool's tables, so the hold checks are part of the statements.
         let key = try AuditKey.load(path: try f.policy().keyFile, createIfMissing: true).key
         _ = try await HoldRegistry(store: try await f.store(), key: key, stateDirectory: f.dir.path)
-            .add(table: "annotations", keyText: "1000", reason: "evidence", by: "dpo", until: nil, now: ContractFixture.now)
+            .add(table: "annotations", keyText: "1000", reason: "evidence", by: "dpo", until: nil, now: CRMFixture.now)
         if backend == .postgres { try await f.sql(["ANALYZE"]) }
 
         let policy = try f.policy()
-        let (resolved, _) = try await Enforcer.validate(policy, store: try await f.store(readOnly: true))
-        let query = try #require(try resolved?.query(for: policy.rules[0], now: ContractFixture.now, toolTablesExist: true))
-        let dialect: SQLDialect = try await f.store(readOnly: true).read { ($0 as! any SQLExecuting).dialect }
+        let (resolved, _) = try await Enforcer.validate(policy, store: try await f.reader())
+        let query = try #require(try resolved?.query(for: policy.rules[0], now: CRMFixture.now, toolTablesExist: true))
+        let dialect: SQLDialect = try await f.executing { $0.dialect }
 
         var recheck = SQLBuilder(dialect: dialect)
         let recheckSQL = recheck.candidates(query, after: nil, keys: [RecordKey([.integer(1)]), RecordKey([.integer(2)])], limit: nil)

@@ -3,6 +3,7 @@ import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
+import TestSupport
 
 /// A held record is never touched, however its subject is keyed and however its key is typed;
 /// holds and the trail that vouches for them cannot be removed unnoticed. On both databases.
@@ -27,7 +28,7 @@ import RetentionStore
         """
 
     /// Invoices keyed by text that looks like numbers.
-    static let invoiceSchema = ContractFixture.schema + [
+    static let invoiceSchema = CRMFixture.schema + [
         "CREATE TABLE invoices (ref TEXT PRIMARY KEY, issued TEXT NOT NULL)",
         "CREATE INDEX invoices_issued ON invoices(issued)",
         "INSERT INTO invoices VALUES ('007', '2001-01-01'), ('7', '2001-01-01'), ('10042', '2001-01-01'), ('A-1', '2001-01-01')",
@@ -49,12 +50,12 @@ import RetentionStore
 
     @Test(arguments: Backend.allCases)
     func aHeldRecordWhoseSubjectIsKeyedByAUniqueColumnSurvivesTheRun(_ backend: Backend) async throws {
-        let f = try await ContractFixture(backend, policy: Self.anonymiseByEmail)
+        let f = try await CRMFixture(backend, policy: Self.anonymiseByEmail)
         let registry = try await f.holds()
         // One hold by the table's primary key, one by the subject's own key: both name a row.
-        _ = try await registry.add(table: "people", keyText: "2", reason: "case 12", by: "dpo", until: nil, now: ContractFixture.now)
+        _ = try await registry.add(table: "people", keyText: "2", reason: "case 12", by: "dpo", until: nil, now: CRMFixture.now)
         let subject = try #require(try f.policy().subjects.first)
-        let byEmail = try await registry.add(.subjectKey(subject), keyText: "alice.martin@example.fr", reason: "case 13", by: "dpo", until: nil, now: ContractFixture.now)
+        let byEmail = try await registry.add(.subjectKey(subject), keyText: "alice.martin@example.fr", reason: "case 13", by: "dpo", until: nil, now: CRMFixture.now)
         #expect(byEmail.key == RecordKey([.integer(1)]), "stored by the primary key")
 
         let report = try await f.run()
@@ -71,23 +72,23 @@ import RetentionStore
         #expect(rows[5][1] == .text("Fabien Morel"), "a client, another subject")
         let chain = AuditChain(key: try f.key)
         let expected = ["david.roux@example.fr", "emma.blanc@example.fr"].map { chain.reference(table: "people", key: RecordKey([.text($0)])) }
-        #expect(try await f.audit(action: "anonymise").map { $0[0] } == expected.map { .text($0) })
+        #expect(try await f.audit(action: "anonymise").map(\.subjectRef) == expected)
     }
 
     @Test(arguments: Backend.allCases)
     func holdKeysAreTypedByTheirColumnAndMatchExactly(_ backend: Backend) async throws {
-        let f = try await ContractFixture(backend, schema: Self.invoiceSchema, policy: Self.invoicePurge)
+        let f = try await CRMFixture(backend, schema: Self.invoiceSchema, policy: Self.invoicePurge)
         let registry = try await f.holds()
         for typed in ["2.0", "02", " 2", "2x"] {
             await #expect(throws: EnforcementError.self, "`\(typed)` is not the integer key 2") {
-                _ = try await registry.add(table: "people", keyText: typed, reason: "x", by: "y", until: nil, now: ContractFixture.now)
+                _ = try await registry.add(table: "people", keyText: typed, reason: "x", by: "y", until: nil, now: CRMFixture.now)
             }
         }
         await #expect(throws: EnforcementError.self, "no such invoice") {
-            _ = try await registry.add(table: "invoices", keyText: "99", reason: "x", by: "y", until: nil, now: ContractFixture.now)
+            _ = try await registry.add(table: "invoices", keyText: "99", reason: "x", by: "y", until: nil, now: CRMFixture.now)
         }
-        let zeros = try await registry.add(table: "invoices", keyText: "007", reason: "tax audit", by: "cfo", until: nil, now: ContractFixture.now)
-        let number = try await registry.add(table: "invoices", keyText: "10042", reason: "tax audit", by: "cfo", until: nil, now: ContractFixture.now)
+        let zeros = try await registry.add(table: "invoices", keyText: "007", reason: "tax audit", by: "cfo", until: nil, now: CRMFixture.now)
+        let number = try await registry.add(table: "invoices", keyText: "10042", reason: "tax audit", by: "cfo", until: nil, now: CRMFixture.now)
         #expect(zeros.key == RecordKey([.text("007")]))
         #expect(number.key == RecordKey([.text("10042")]))
         #expect(try await f.rows("SELECT record_key FROM retentiond_holds ORDER BY id") == [[.text("[\"007\"]")], [.text("[\"10042\"]")]])
@@ -100,9 +101,9 @@ import RetentionStore
 
     @Test(arguments: Backend.allCases)
     func aHoldRemovedOrReleasedByHandStopsEnforcementAndFailsVerification(_ backend: Backend) async throws {
-        let f = try await ContractFixture(backend, policy: StoreContractTests.purge)
+        let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
         let registry = try await f.holds()
-        let hold = try await registry.add(table: "people", keyText: "1", reason: "case", by: "dpo", until: nil, now: ContractFixture.now)
+        let hold = try await registry.add(table: "people", keyText: "1", reason: "case", by: "dpo", until: nil, now: CRMFixture.now)
         // The table refuses it as the audit trail does.
         await #expect(throws: (any Error).self) { try await f.sql(["DELETE FROM retentiond_holds WHERE id = \(hold.id)"]) }
         await #expect(throws: (any Error).self) { try await f.sql(["UPDATE retentiond_holds SET until = '2000-01-01T00:00:00Z' WHERE id = \(hold.id)"]) }
@@ -116,38 +117,38 @@ import RetentionStore
         try await f.dropHoldProtection()
         try await f.sql(["DELETE FROM retentiond_holds WHERE id = \(hold.id)"])
         await expectTamperingRefused { _ = try await f.run() }
-        await expectTamperingRefused { _ = try await f.enforcer(readOnly: true).plan(now: ContractFixture.now, mode: .plan, planPath: nil) }
-        #expect(try await f.ids("people") == [1, 2, 3, 4, 5, 6], "nothing was purged")
+        await expectTamperingRefused { _ = try await f.planner().dryRun(now: CRMFixture.now, mode: .plan, planPath: nil) }
+        #expect(try await f.ids("people") == [1, 2, 3, 4, 5, 6, 7], "nothing was purged")
         #expect(try await f.audit(action: "purge").isEmpty)
 
-        let verification = try await AuditTrail(store: try await f.store(readOnly: true), key: try f.key, stateDirectory: f.dir.path).verify()
+        let verification = try await AuditTrail(store: try await f.reader(), key: try f.key, stateDirectory: f.dir.path).verify()
         #expect(!verification.isValid)
         #expect(verification.holdProblems == ["hold \(hold.id) on `people` (audit entry 1) is missing from retentiond_holds: it was deleted by hand, without a release"])
     }
 
     @Test(arguments: Backend.allCases)
     func aHoldInsertedByHandIsHonouredAndReported(_ backend: Backend) async throws {
-        let f = try await ContractFixture(backend, policy: StoreContractTests.purge)
-        _ = try await f.run(now: ContractFixture.now.addingTimeInterval(-86_400 * 3650))
+        let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
+        _ = try await f.run(now: CRMFixture.now.addingTimeInterval(-86_400 * 3650))
         try await f.sql(["INSERT INTO retentiond_holds (table_name, record_key, reason, placed_by, placed_at) VALUES ('people', '[1]', 'by hand', 'x', '2026-01-01T00:00:00Z')"])
         let report = try await f.run()
         #expect(report.rules[0].exempt["legal_hold"] == 1)
-        #expect(try await f.ids("people") == [1, 3, 4, 5, 6])
-        let verification = try await AuditTrail(store: try await f.store(readOnly: true), key: try f.key, stateDirectory: f.dir.path).verify()
+        #expect(try await f.ids("people") == [1, 3, 4, 5, 6, 7])
+        let verification = try await AuditTrail(store: try await f.reader(), key: try f.key, stateDirectory: f.dir.path).verify()
         #expect(verification.isValid)
         #expect(verification.holdWarnings.count == 1)
     }
 
     @Test(arguments: Backend.allCases)
     func checkListsHoldsThatProtectNoRecordExactly(_ backend: Backend) async throws {
-        let f = try await ContractFixture(backend, schema: Self.invoiceSchema, policy: Self.invoicePurge)
+        let f = try await CRMFixture(backend, schema: Self.invoiceSchema, policy: Self.invoicePurge)
         let registry = try await f.holds()
-        _ = try await registry.add(table: "invoices", keyText: "007", reason: "kept", by: "cfo", until: nil, now: ContractFixture.now)
-        _ = try await registry.add(table: "invoices", keyText: "A-1", reason: "gone later", by: "cfo", until: nil, now: ContractFixture.now)
+        _ = try await registry.add(table: "invoices", keyText: "007", reason: "kept", by: "cfo", until: nil, now: CRMFixture.now)
+        _ = try await registry.add(table: "invoices", keyText: "A-1", reason: "gone later", by: "cfo", until: nil, now: CRMFixture.now)
         // What an older version stored for `--key 10042` on this text key: a number, which never matched.
         try await f.sql(["INSERT INTO retentiond_holds (table_name, record_key, reason, placed_by, placed_at) VALUES ('invoices', '[10042]', 'old', 'x', '2026-01-01T00:00:00Z')",
                          "DELETE FROM invoices WHERE ref = 'A-1'"])
-        let messages = try await HoldRegistry.unmatched(in: try await f.store(readOnly: true), at: ContractFixture.now)
+        let messages = try await HoldRegistry.unmatched(in: try await f.reader(), at: CRMFixture.now)
         #expect(messages == [
             "hold 2 on `invoices`:A-1 names no existing record (deleted since it was placed?)",
             "hold 3 on `invoices`:10042 does not match its record's key exactly (a number for a text key, or the reverse, as older versions stored it): the record is NOT protected; release the hold and place it again with `retentiond hold add`",

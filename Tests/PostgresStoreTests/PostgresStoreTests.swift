@@ -3,6 +3,7 @@ import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
+import TestSupport
 
 /// What only PostgreSQL has: native date types, and a server that can drop the connection mid-run.
 @Suite struct PostgresOnlyTests {
@@ -31,8 +32,8 @@ import RetentionStore
                         action: anonymise
                         fields: { visitor: { constant: "gone" }, born: year }
                 """
-            let f = try await ContractFixture(.postgres, schema: schema, policy: policy)
-            let (_, diagnostics) = try await ContractFixture.validate(f)
+            let f = try await CRMFixture(.postgres, schema: schema, policy: policy)
+            let (_, diagnostics) = try await CRMFixture.validate(f)
             #expect(diagnostics.filter { $0.severity == .error }.isEmpty, "\(diagnostics)")
             _ = try await f.run()
             // Now is 2026-06-01 00:00 UTC = 02:00 in Paris; the cutoff is 2023-06-01 02:00 Paris.
@@ -66,9 +67,9 @@ import RetentionStore
                     after: 3y
                     action: purge
             """
-        let f = try await ContractFixture(.postgres, schema: schema, policy: policy)
+        let f = try await CRMFixture(.postgres, schema: schema, policy: policy)
         let enforcer = try await f.enforcer()
-        let running = Task { try await enforcer.run(now: ContractFixture.now, allowMore: false) }
+        let running = Task { try await enforcer.run(now: CRMFixture.now, allowMore: false) }
         // Once some batches are committed, the server drops every other connection to the database.
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
@@ -95,17 +96,17 @@ import RetentionStore
         let next = try await f.run()
         #expect(next.status == .complete)
         #expect(try await f.ids("contacts").isEmpty)
-        let trail = AuditTrail(store: try await f.store(readOnly: true), key: try f.key, stateDirectory: f.dir.path)
+        let trail = AuditTrail(store: try await f.reader(), key: try f.key, stateDirectory: f.dir.path)
         #expect(try await trail.verify().isValid)
     }
 }
 
 /// A PostgreSQL run holds its lock where its loss is noticed, and locks the rows it re-checks.
 @Suite struct PostgresLockingTests {
-    static let anonymiseOneByOne = StoreContractTests.anonymise.replacingOccurrences(of: "subjects:", with: "batch_size: 1\nsubjects:")
+    static let anonymiseOneByOne = CRMPolicies.anonymise.replacingOccurrences(of: "subjects:", with: "batch_size: 1\nsubjects:")
 
     @Test func aRunThatLosesItsLockStopsBeforeItsNextBatchCommits() async throws {
-        let f = try await ContractFixture(.postgres, policy: Self.anonymiseOneByOne)
+        let f = try await CRMFixture(.postgres, policy: Self.anonymiseOneByOne)
         // While the first batch runs, the lock connection is terminated (as by an administrator, or
         // idle_session_timeout): nobody watches that connection, so the batches must ask.
         try await f.sql([
@@ -127,21 +128,20 @@ import RetentionStore
         #expect(try await f.rows("SELECT count(*) FROM people WHERE email IS NULL") == [[.integer(1)]])
 
         try await f.sql(["DROP TRIGGER drop_lock ON people"])
-        let next = try await f.run(now: ContractFixture.now.addingTimeInterval(60))
+        let next = try await f.run(now: CRMFixture.now.addingTimeInterval(60))
         #expect(next.succeeded)
         #expect(next.rules[0].anonymised == 3)
-        #expect(try await AuditTrail(store: try await f.store(readOnly: true), key: try f.key, stateDirectory: f.dir.path).verify().isValid)
+        #expect(try await AuditTrail(store: try await f.reader(), key: try f.key, stateDirectory: f.dir.path).verify().isValid)
     }
 
     @Test func aConcurrentUpdateCannotSlipBetweenTheRecheckAndTheChange() async throws {
-        let f = try await ContractFixture(.postgres, policy: StoreContractTests.anonymise)
+        let f = try await CRMFixture(.postgres, policy: CRMPolicies.anonymise)
         // The CRM's own transaction: Alice comes back (no longer due), not yet committed.
-        let crm = try await f.store()
         let updated = DispatchSemaphore(value: 0)
         let commit = DispatchSemaphore(value: 0)
         let application = Task {
-            try await crm.transaction { session in
-                _ = try (session as! any SQLExecuting).execute("UPDATE people SET last_seen = '2026-05-01' WHERE id = 1", [])
+            try await f.executing { sql in
+                _ = try sql.execute("UPDATE people SET last_seen = '2026-05-01' WHERE id = 1", [])
                 updated.signal()
                 commit.wait()
             }
@@ -150,10 +150,7 @@ import RetentionStore
 
         let running = Task { try await f.run() }
         // Wait until the run's batch waits for Alice's row, then let the application commit.
-        let observer = try await f.store(readOnly: true)
-        while try await observer.read({ session in
-            try (session as! any SQLExecuting).rows("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'", [])
-        }) == [[.integer(0)]] {
+        while try await f.count("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") == 0 {
             try await Task.sleep(for: .milliseconds(10))
         }
         commit.signal()
@@ -163,12 +160,12 @@ import RetentionStore
         #expect(report.rules[0].stale == 1, "re-checked on the committed row: no longer due")
         #expect(report.rules[0].anonymised == 3)
         #expect(try await f.rows("SELECT name FROM people WHERE id = 1") == [[.text("Alice Martin")]])
-        #expect(!(try await f.audit(action: "anonymise").map { $0[0] }.contains(.text(try f.reference("people", 1)))))
+        #expect(!(try await f.audit(action: "anonymise").map(\.subjectRef).contains(try f.reference("people", 1))))
     }
 }
 
-extension ContractFixture {
-    static func validate(_ f: ContractFixture) async throws -> (ResolvedPolicy?, [Diagnostic]) {
-        try await Enforcer.validate(try f.policy(), store: try await f.store(readOnly: true))
+extension CRMFixture {
+    static func validate(_ f: CRMFixture) async throws -> (ResolvedPolicy?, [Diagnostic]) {
+        try await Enforcer.validate(try f.policy(), store: try await f.reader())
     }
 }

@@ -20,7 +20,7 @@ struct BatchWork: Sendable {
 
     /// `lock`: the run lock this process holds (nil for a worker that joined a shared run), confirmed
     /// before anything changes.
-    func apply(in session: any StoreSession, keys: [RecordKey], lock: (any RunLockHandle)?) throws -> BatchOutcome {
+    func apply(in session: any WritingSession, keys: [RecordKey], lock: (any RunLockHandle)?) throws -> BatchOutcome {
         try lock?.confirm(in: session)
         // Holds are re-read in this transaction; first make sure none was removed behind the trail's back.
         _ = try HoldLedger(chain: chain).enforce(in: session)

@@ -1,0 +1,210 @@
+import Foundation
+import Logging
+import RetentionCore
+import RetentionStore
+
+/// Applies planned records in batches under the run lock: the only place data changes. `run`,
+/// `apply` and the workers of a shared run all go through it — batches, the isolation of a record
+/// the database refuses, and the `run-completed` entry that closes a run.
+struct Applier: Sendable {
+    let resolved: ResolvedPolicy
+    let store: any RecordStore
+    let key: AuditKey
+    let actor: String
+    let runID: String
+    let logger: Logger
+
+    var policy: Policy { resolved.policy }
+    var chain: AuditChain { AuditChain(key: key) }
+    var anchor: AuditAnchor { AuditAnchor(store: store, stateDirectory: policy.stateDirectory) }
+
+    /// A plan file, checked before anything changes: whole (it has its trailer), made from this
+    /// policy, for this database and its current schema.
+    func checkedPlan(at path: String) throws -> (header: PlanDocument.Header, trailer: PlanDocument.Trailer) {
+        let scan = try PlanReader(path: path)
+        guard case .header(let header)? = try scan.next(), header.format == PlanDocument.format else {
+            throw EnforcementError.refused("\(path) is not a retentiond plan (no header line)")
+        }
+        var trailer: PlanDocument.Trailer?
+        while let line = try scan.next() {
+            if case .trailer(let t) = line { trailer = t }
+        }
+        guard let trailer, trailer.complete else {
+            throw EnforcementError.refused("\(path) has no trailer: the plan was cut short; make a new one")
+        }
+        guard header.policyHash == policy.hash else {
+            throw EnforcementError.refused("the plan was made from a different policy (sha256 \(header.policyHash.prefix(12))…, this one is \(policy.hash.prefix(12))…); nothing was changed. Make a new plan with this policy")
+        }
+        guard header.database == store.location, header.schemaFingerprint == resolved.schema.fingerprint else {
+            throw EnforcementError.refused("the plan was made for another database (\(header.database)) or its schema has changed since; nothing was changed. Make a new plan")
+        }
+        return (header, trailer)
+    }
+
+    /// Refuses a plan over its rules' safety limits unless the operator allowed more.
+    func checkSafetyLimits(_ tallies: [RuleTally], allowMore: Bool) throws {
+        let violations = SafetyLimits.violations(tallies, policy: policy)
+        guard !violations.isEmpty else { return }
+        guard allowMore else { throw EnforcementError.safetyLimit(violations, tallies) }
+        logger.warning("safety limits overridden with --allow-more", metadata: ["violations": "\(violations.count)"])
+    }
+
+    /// Before the first batch: the trail still extends its recorded head, and the tool's tables exist.
+    /// Throws (nothing changed) rather than reporting a run.
+    func prepare() async throws {
+        try await anchor.check()
+        try await store.transaction { try $0.prepareToolTables() }
+    }
+
+    /// What applying a plan did, and why it stopped if it did.
+    struct Outcome {
+        var tallies: [RuleTally]
+        var failures: [RecordFailure] = []
+        var status = RunReport.Status.complete
+        var message: String?
+        var failure: FailureKind?
+    }
+
+    /// Applies every entry of the plan at `path`, batch by batch; a failure or a stop ends the
+    /// run at a batch boundary (committed batches stay) and is reported, not thrown.
+    func applyPlan(at path: String, header: PlanDocument.Header, tallies planned: [RuleTally], lock: any RunLockHandle,
+                   stop: StopRequest) async -> Outcome {
+        // Two variables, not one Outcome: a batch updates both through inout at once.
+        var tallies = planned
+        var failures: [RecordFailure] = []
+        var stoppedBy: Error?
+        do {
+            let works = try batchWorks(planNow: header.now)
+            let reader = try PlanReader(path: path)
+            var batch: [PlanDocument.Entry] = []
+            func flush() async throws {
+                guard let first = batch.first else { return }
+                if stop.isRequested { throw StopRequest.Stopped() }
+                guard let index = tallies.firstIndex(where: { $0.rule == first.rule }), let work = works[first.rule] else {
+                    throw EnforcementError.refused("the plan names rule `\(first.rule)`, which the policy does not have")
+                }
+                try await applyIsolating(work, keys: batch.map(\.key)[...], lock: lock, tally: &tallies[index], failures: &failures)
+                batch.removeAll(keepingCapacity: true)
+            }
+            while let line = try reader.next() {
+                guard case .entry(let entry) = line else { continue }
+                if let first = batch.first, first.rule != entry.rule || batch.count >= policy.batchSize { try await flush() }
+                batch.append(entry)
+            }
+            try await flush()
+        } catch {
+            stoppedBy = error
+        }
+        var outcome = Outcome(tallies: tallies, failures: failures)
+        if let stoppedBy { outcome.stopped(by: stoppedBy, logger: logger, runID: runID, resumeHint: "the next run finishes the work") }
+        return outcome
+    }
+
+    /// Applies `keys` as one batch (one transaction: re-check, change, audit). When the database
+    /// refuses the batch (a constraint, a trigger), each half is applied again, down to single
+    /// records, so one record cannot stop the run: it is recorded as failed and the rest goes on.
+    /// A batch whose every record fails is not a record's problem (a missing grant, a broken
+    /// table): the run stops there, naming the rule.
+    func applyIsolating(_ work: BatchWork, keys: ArraySlice<RecordKey>, lock: any RunLockHandle,
+                        tally: inout RuleTally, failures: inout [RecordFailure]) async throws {
+        let before = failures.count
+        do {
+            let batch = Array(keys)
+            let outcome = try await store.transaction { try work.apply(in: $0, keys: batch, lock: lock) }
+            tally.record(outcome, action: work.rule.action)
+            try anchor.record(outcome.position)
+            return
+        } catch let refused as StoreFailure {
+            if keys.count == 1, let key = keys.first {
+                let reference = work.chain.reference(table: work.table, key: key)
+                failures.append(RecordFailure(rule: work.rule.id, reference: reference, reason: refused.message))
+                logger.error("record refused by the database; the run goes on", metadata: [
+                    "rule": "\(work.rule.id)", "reference": "\(reference)", "error": "\(refused.message)"])
+                return
+            }
+            let middle = keys.startIndex + keys.count / 2
+            try await applyIsolating(work, keys: keys[..<middle], lock: lock, tally: &tally, failures: &failures)
+            try await applyIsolating(work, keys: keys[middle...], lock: lock, tally: &tally, failures: &failures)
+            if failures.count - before == keys.count {
+                throw StoreFailure("rule `\(work.rule.id)` (table `\(work.table)`): the database refused every record of a batch, so the cause is not one record: \(refused.message)")
+            }
+        }
+    }
+
+    /// Everything each rule's batches need, prepared once, outside any transaction.
+    func batchWorks(planNow: Date) throws -> [String: BatchWork] {
+        let chain = self.chain
+        return Dictionary(uniqueKeysWithValues: try policy.rules.map { rule in
+            let subject = policy.subject(for: rule)
+            return (rule.id, BatchWork(rule: rule, query: try resolved.query(for: rule, now: planNow, toolTablesExist: true),
+                                       shape: resolved.shape(of: rule), table: subject.table.value, keyColumns: subject.key.map(\.value),
+                                       calendar: policy.calendar, actor: actor, policyHash: policy.hash, pseudonymKey: key.pseudonymKey,
+                                       runID: runID, chain: chain))
+        })
+    }
+
+    /// The `run-completed` entry that closes a run: its clocks, and per rule what the run did when
+    /// `tallies` are given. A shared run is closed on its queue in the same transaction.
+    func recordCompletion(wallClock: Date, planNow: Date, mode: String, tallies: [RuleTally]?, failures: [RecordFailure],
+                          closing queue: (any WorkQueueStore)? = nil) async throws {
+        let f = ISO8601DateFormatter()
+        var detail = ["now": f.string(from: wallClock), "plan_now": f.string(from: planNow), "mode": mode]
+        let failed = failures.reduce(into: [String: Int]()) { $0[$1.rule, default: 0] += 1 }
+        for t in tallies ?? [] {
+            detail["rule:\(t.rule)"] = "due=\(t.due) flagged=\(t.flagged) anonymised=\(t.anonymised) purged=\(t.purged) exempt=\(t.exemptTotal) stale=\(t.stale) gone=\(t.gone)"
+                + (failed[t.rule].map { " failed=\($0)" } ?? "")
+        }
+        let draft = AuditDraft(runID: runID, actor: actor, policyHash: policy.hash, action: .runCompleted, detail: detail)
+        let writer = AuditWriter(chain: chain)
+        let runID = self.runID
+        let position: TrailPosition
+        if let queue {
+            position = try await queue.queueTransaction { session in
+                let position = try writer.append([draft], in: session)
+                try session.closeRun(id: runID)
+                return position
+            }
+        } else {
+            position = try await store.transaction { try writer.append([draft], in: $0) }
+        }
+        try anchor.record(position)
+        logger.notice("audit head recorded", metadata: ["head": "\(position.head.seq)", "mac": "\(position.head.mac)", "genesis": "\(position.genesis)"])
+    }
+}
+
+extension Applier.Outcome {
+    /// Records why applying stopped: on request (between batches) or on a failure.
+    mutating func stopped(by error: Error, logger: Logger, runID: String, resumeHint: String) {
+        status = .incomplete
+        if error is StopRequest.Stopped {
+            message = "stopped on request between batches; committed batches stay, \(resumeHint)"
+            logger.notice("run stopped at a batch boundary", metadata: ["run": "\(runID)"])
+        } else {
+            let failed = EnforcementError.from(error)
+            failure = failed.kind
+            message = "stopped: \(failed.description); committed batches stay, \(resumeHint)"
+            logger.error("run incomplete", metadata: ["run": "\(runID)", "error": "\(failed.description)"])
+        }
+    }
+}
+
+/// A rule's `max_records` and `max_percent`, checked against planned counts before any change.
+enum SafetyLimits {
+    /// Every rule's figures over its limits, all at once (flag rules change nothing and have none).
+    static func violations(_ tallies: [RuleTally], policy: Policy) -> [String] {
+        var lines: [String] = []
+        for tally in tallies {
+            guard tally.action != "flag", let rule = policy.rules.first(where: { $0.id == tally.rule }) else { continue }
+            if let max = rule.safety.maxRecords, tally.due > max {
+                lines.append("rule `\(tally.rule)`: \(tally.due) records due, more than max_records \(max)")
+            }
+            if let percent = rule.safety.maxPercent, tally.tableRows > 0 {
+                let share = Double(tally.due) * 100 / Double(tally.tableRows)
+                if share > percent {
+                    lines.append("rule `\(tally.rule)`: \(tally.due) of \(tally.tableRows) rows of `\(tally.table)` (\(String(format: "%.2f", share))%), more than max_percent \(percent.formatted())%")
+                }
+            }
+        }
+        return lines
+    }
+}

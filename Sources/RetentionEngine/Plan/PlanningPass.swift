@@ -1,0 +1,142 @@
+import Foundation
+import Logging
+import RetentionCore
+import RetentionStore
+
+/// One line of `plan --detail`: a record, its clock, and what the rule does to it.
+public struct DetailLine: Sendable {
+    public var rule: String
+    public var key: RecordKey
+    public var clock: [SQLValue]
+    public var decision: Decision
+}
+
+/// The planning pass: streams every rule's due records, decides each, counts them, and (given a
+/// writer) writes the plan. It only reads, so it runs on a read-only store: a dry run, `plan`, and
+/// the first half of every enforcing run are the same code.
+public struct PlanningPass: Sendable {
+    public let resolved: ResolvedPolicy
+    public let reader: any RecordReader
+    /// The key behind references; nil only on a database with no audit trail yet (nothing can be
+    /// "already done" there).
+    public let key: AuditKey?
+    public let logger: Logger
+
+    public var policy: Policy { resolved.policy }
+    var anchor: AuditAnchor { AuditAnchor(store: reader, stateDirectory: policy.stateDirectory) }
+
+    public init(resolved: ResolvedPolicy, reader: any RecordReader, key: AuditKey?, logger: Logger) {
+        self.resolved = resolved
+        self.reader = reader
+        self.key = key
+        self.logger = logger
+    }
+
+    /// A dry run: what would happen at `now`, changing nothing. Writes the plan when `planPath` is given.
+    public func dryRun(now: Date, mode: RunReport.Mode, planPath: String?, detail: ((DetailLine) -> Void)? = nil) async throws -> RunReport {
+        let started = Date()
+        let runID = RunID.make(at: started)
+        let writer = try planPath.map { try PlanWriter(path: $0) }
+        let tallies = try await tallies(now: now, planID: runID, writer: writer, detail: detail)
+        return RunContext(policy: policy, database: reader.location)
+            .report(runID: runID, mode: mode, status: .complete, now: now, startedAt: started, rules: tallies)
+    }
+
+    /// Decides every rule's due records at `now`; writes the plan to `writer` when given.
+    /// `stop` is asked between pages: a stopped pass throws `StopRequest.Stopped`.
+    func tallies(now: Date, planID: String, writer: PlanWriter?, detail: ((DetailLine) -> Void)?,
+                 stop: StopRequest = StopRequest()) async throws -> [RuleTally] {
+        let standing = try await anchor.check()
+        if !standing.anchored {
+            logger.warning("no head is recorded for the audit trail of \(reader.location) in \(anchor.headPath): a truncated or restored trail cannot be detected until this run records one; if the file was deleted, restore it from a copy kept elsewhere")
+        }
+        if standing.entriesPastHead > 0 {
+            logger.warning("the audit trail holds \(standing.entriesPastHead) entries past the head recorded in \(anchor.headPath): a run was killed before recording its last batch, or the file was replaced by an older copy; check with `retentiond audit verify --head COPY` against a copy kept elsewhere")
+        }
+        let toolTables = standing.tables.complete
+        if key == nil, try await anchor.trailExists() {
+            throw EnforcementError.auditKey("the database has an audit trail but no audit key was loaded (\(policy.keyFile)); restore it from your backup (a new key cannot verify the existing trail)")
+        }
+        let chain = key.map(AuditChain.init)
+        if toolTables, let chain {
+            let ledger = HoldLedger(chain: chain)
+            for finding in try await reader.read({ try ledger.enforce(in: $0) }) {
+                logger.warning("\(finding.message)")
+            }
+        }
+        let headers = try policy.rules.map { rule in
+            PlanDocument.RuleHeader(id: rule.id, action: rule.action.name, table: policy.subject(for: rule).table.value,
+                                    cutoff: try Cutoff(rule: rule, policy: policy, now: now))
+        }
+        try writer?.write(.header(PlanDocument.Header(planID: planID, createdAt: Date(), now: now, policyHash: policy.hash,
+                                                      policyPath: policy.path, database: reader.location,
+                                                      schemaFingerprint: resolved.schema.fingerprint, rules: headers)))
+        var tallies: [RuleTally] = []
+        var entries = 0
+        for rule in policy.rules {
+            var tally = try await plan(rule, now: now, toolTables: toolTables, chain: chain, stop: stop) { row, decision in
+                if decision == .act {
+                    entries += 1
+                    try writer?.write(.entry(PlanDocument.Entry(rule: rule.id, key: row.key, action: rule.action.auditAction.rawValue, clock: row.clockValues)))
+                }
+                detail?(DetailLine(rule: rule.id, key: row.key, clock: row.clockValues, decision: decision))
+            }
+            tally.tableRows = try await reader.read { [table = tally.table] in try $0.rowCount(table: table, filter: []) }
+            tallies.append(tally)
+        }
+        try writer?.write(.trailer(PlanDocument.Trailer(complete: true, entries: entries, rules: tallies)))
+        try writer?.close()
+        return tallies
+    }
+
+    /// Pages through one rule's candidates by key, deciding each; `each` sees every decision.
+    private func plan(_ rule: RetentionRule, now: Date, toolTables: Bool, chain: AuditChain?, stop: StopRequest,
+                      each: (Candidate, Decision) throws -> Void) async throws -> RuleTally {
+        let subject = policy.subject(for: rule)
+        let query = try resolved.query(for: rule, now: now, toolTablesExist: toolTables)
+        var tally = RuleTally(rule: rule, subject: subject, cutoff: try Cutoff(rule: rule, policy: policy, now: now))
+        let table = subject.table.value
+        let batchSize = policy.batchSize
+        let action = rule.action.auditAction
+        let checkDone = toolTables && action != .purge
+        var after: RecordKey?
+        while true {
+            if stop.isRequested { throw StopRequest.Stopped() }
+            let page = after
+            let (rows, done) = try await reader.read { session -> ([CandidateRow], Set<String>) in
+                let rows = try session.candidates(query, after: page, limit: batchSize)
+                guard checkDone, let chain else { return (rows, []) }
+                let refs = rows.map { chain.reference(table: table, key: $0.candidate.key) }
+                return (rows, try session.auditedReferences(ruleID: rule.id, action: action, references: refs))
+            }
+            for row in rows {
+                let ref = chain?.reference(table: table, key: row.candidate.key)
+                let decision = Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: ref.map(done.contains) ?? false)
+                tally.pastCutoff += 1
+                switch decision {
+                case .act: tally.due += 1
+                case .exempt(let reason): tally.count(reason)
+                case .alreadyDone: tally.alreadyDone += 1
+                }
+                if decision != .alreadyDone { addReview(row.candidate, decision: decision, subject: subject, to: &tally) }
+                try each(row.candidate, decision)
+            }
+            guard rows.count == batchSize, let last = rows.last else { break }
+            after = last.candidate.key
+        }
+        return tally
+    }
+
+    private func addReview(_ candidate: Candidate, decision: Decision, subject: Subject, to tally: inout RuleTally) {
+        guard !subject.reviewColumns.isEmpty else { return }
+        guard tally.review.count < 1000 else { tally.reviewTruncated = true; return }
+        let label: String
+        switch decision {
+        case .act: label = tally.action
+        case .exempt(let reason): label = "exempt: \(reason.rawValue)"
+        case .alreadyDone: label = "already done"
+        }
+        let columns = Dictionary(zip(subject.reviewColumns.map(\.value), candidate.reviewValues), uniquingKeysWith: { a, _ in a })
+        tally.review.append(ReviewLine(key: candidate.key, decision: label, columns: columns))
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Testing
+import RetentionCore
+import RetentionEngine
+import RetentionStore
+import TestSupport
+
+/// Each action, checked row by row in the database and in the audit trail beside it.
+@Suite struct EnforcementTests {
+    @Test(arguments: Backend.allCases)
+    func purgeDeletesTheRecordsAndTheirDeclaredChildrenAndNothingElse(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
+        let report = try await f.run()
+
+        // 1 (last seen 2020) and 2 (never seen, collected 2019) are past 3 years; 3 is recent;
+        // 4 consented until 2027; 5 has an order (orders is not a declared child); 6 and 7 are clients.
+        #expect(try await f.ids("people") == [3, 4, 5, 6, 7])
+        #expect(try await f.ids("notes") == [13])
+        #expect(try await f.ids("attachments") == [101])
+        #expect(try await f.ids("orders") == [1000, 1001])
+
+        let tally = try #require(report.rules.first)
+        #expect(report.status == .complete)
+        #expect(tally.pastCutoff == 4)
+        #expect(tally.purged == 2)
+        #expect(tally.exempt == ["consent": 1, "referenced_by_undeclared_table": 1])
+        #expect(tally.childRowsPurged == ["notes": 3, "attachments": 1])
+
+        let purges = try await f.audit(action: "purge")
+        #expect(purges.map(\.subjectRef) == [try f.reference("people", 1), try f.reference("people", 2)])
+        #expect(purges.allSatisfy { $0.ruleID == "prospect-purge" && $0.runID == report.runID && $0.fields == "*" })
+        let children = try await f.audit(action: "purge-children")
+        #expect(Set(children.map { "\($0.table):\($0.detail)" })
+                == ["notes:{\"parent_table\":\"people\",\"rows\":\"3\"}", "attachments:{\"parent_table\":\"people\",\"rows\":\"1\"}"])
+        #expect(try await f.audit(action: "run-completed").count == 1)
+        #expect(try await f.trail().verify().isValid)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func childrenAutoFollowsForeignKeysRecursively(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge(children: "        children: auto"))
+        let report = try await f.run()
+        // orders is now a child too, so person 5 goes with its order.
+        #expect(try await f.ids("people") == [3, 4, 6, 7])
+        #expect(try await f.ids("orders") == [1001])
+        #expect(try await f.ids("attachments") == [101])
+        #expect(report.rules[0].childRowsPurged == ["notes": 3, "attachments": 1, "orders": 1])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func anonymiseRewritesOnlyTheListedFieldsOfDueRecords(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise)
+        let before = try await f.records("people", CRMFixture.peopleColumns)
+        let report = try await f.run()
+        #expect(report.rules[0].anonymised == 4)
+
+        let after = try await f.records("people", CRMFixture.peopleColumns)
+        #expect(after.count == 7)
+        for (old, new) in zip(before, after) {
+            guard case .integer(let id)? = old["id"] else { Issue.record("no id"); continue }
+            if [1, 2, 4, 5].contains(id) {
+                #expect(new["email"] == .null)
+                let name = new["name"]?.textValue ?? ""
+                #expect(name.hasPrefix("p-") && name.count == 12 && new["name"] != old["name"])
+                #expect(new["collected"] == old["collected"], "unlisted columns are kept")
+                #expect(new["kind"] == .text("prospect"))
+                #expect(new["opted"] == old["opted"], "`keep` keeps")
+            } else {
+                #expect(old == new, "record \(id) is not due or not a prospect and must not change")
+            }
+        }
+        #expect(after[0]["phone"] == .text("***************44"))
+        #expect(after[0]["born"] == .text("1980-01-01"))
+        #expect(after[1]["born"] == .text("1975-01-01"))
+
+        let entries = try await f.audit(action: "anonymise")
+        #expect(entries.count == 4)
+        #expect(entries.allSatisfy { $0.fields == "email,name,phone,born" })
+        #expect(Set(entries.map(\.subjectRef)) == Set(try [1, 2, 4, 5].map { try f.reference("people", $0) }))
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aSecondRunChangesNothingNew(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise)
+        _ = try await f.run()
+        let afterFirst = try await f.snapshot()
+        let entriesAfterFirst = try await f.audit().count
+        let second = try await f.run(now: CRMFixture.now.addingTimeInterval(86_400))
+        #expect(second.rules[0].anonymised == 0)
+        #expect(second.rules[0].alreadyDone == 4)
+        #expect(second.rules[0].due == 0)
+        #expect(try await f.snapshot() == afterFirst)
+        #expect(try await f.audit().count == entriesAfterFirst + 1, "only the run-completed entry is new")
+    }
+
+    @Test(arguments: Backend.allCases)
+    func flagChangesNoDataAndFlagsEachRecordOnce(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise(action: "        action: flag"))
+        let before = try await f.snapshot()
+        let first = try await f.run()
+        #expect(first.rules[0].flagged == 4)
+        #expect(try await f.snapshot() == before)
+        #expect(try await f.audit(action: "flag").count == 4)
+        let second = try await f.run(now: CRMFixture.now.addingTimeInterval(86_400))
+        #expect(second.rules[0].flagged == 0)
+        #expect(try await f.audit(action: "flag").count == 4)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func batchesCoverEveryRecordWhateverTheBatchSize(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise, batchSize: 1)
+        let report = try await f.run()
+        #expect(report.rules[0].anonymised == 4)
+        #expect(try await f.count("SELECT count(*) FROM people WHERE email IS NULL") == 4)
+        #expect(try await f.trail().verify().isValid)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func theDryRunChangesNothingNotEvenTheToolsTables(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
+        let before = try await f.snapshot()
+        let plan = try await f.plan(out: f.dir.appendingPathComponent("p.plan").path)
+        #expect(plan.totalDue == 2)
+        #expect(try await f.snapshot() == before)
+        #expect(try await f.reader().read { try $0.toolTablesExist() } == false)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func theReportIsWrittenForPeopleAndMachinesAndOnlyForTheOwner(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
+        let report = try await f.run()
+        let paths = try StateFiles.writeReport(report, directory: f.dir.appendingPathComponent("reports").path)
+        for path in [paths.json, paths.markdown] {
+            let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+        }
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        let decoded = try decoder.decode(RunReport.self, from: Data(contentsOf: URL(fileURLWithPath: paths.json)))
+        #expect(decoded.rules.map(\.purged) == [2])
+        #expect(decoded.policyHash == report.policyHash)
+        let markdown = try String(contentsOfFile: paths.markdown, encoding: .utf8)
+        #expect(markdown.contains("| `prospect-purge` | prospects (`people`) | purge |"))
+        #expect(!markdown.contains("alice"), "no review columns: no personal values, not even keys")
+    }
+}

@@ -1,0 +1,93 @@
+import Foundation
+import Testing
+import RetentionCore
+import RetentionEngine
+import RetentionStore
+import TestSupport
+
+/// `check` against the live schema: every mismatch at its place in the file, with what to do.
+@Suite struct SchemaValidationTests {
+    func diagnostics(_ backend: Backend, _ policy: String, schema: [String] = CRMFixture.schema, data: [String] = CRMFixture.data) async throws -> [Diagnostic] {
+        let f = try await CRMFixture(backend, schema: schema, data: data, policy: policy)
+        return try await f.validate().1
+    }
+
+    func errors(_ backend: Backend, _ policy: String, schema: [String] = CRMFixture.schema, data: [String] = CRMFixture.data) async throws -> [String] {
+        try await diagnostics(backend, policy, schema: schema, data: data).filter { $0.severity == .error }.map(\.description)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func theFixturePoliciesAreValid(_ backend: Backend) async throws {
+        #expect(try await errors(backend, CRMPolicies.prospectPurge).isEmpty)
+        #expect(try await errors(backend, CRMPolicies.anonymise).isEmpty)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func anUnknownTableIsReportedAtItsLineWithASuggestion(_ backend: Backend) async throws {
+        let found = try await errors(backend, CRMPolicies.anonymise.replacingOccurrences(of: "table: people", with: "table: peple"))
+        #expect(found.count == 1)
+        #expect(found[0].contains("policy.yaml:8:12: error: table `peple` does not exist"))
+        #expect(found[0].hasSuffix("did you mean `people`?"))
+    }
+
+    @Test(arguments: Backend.allCases)
+    func anUnknownColumnIsReportedWhereverItIsUsed(_ backend: Backend) async throws {
+        let found = try await errors(backend, CRMPolicies.anonymise.replacingOccurrences(of: "fallback: collected", with: "fallback: colected")
+            .replacingOccurrences(of: "born: year", with: "birthday: year"))
+        #expect(found.contains { $0.contains("table `people` has no column `colected`; did you mean `collected`?") })
+        #expect(found.contains { $0.contains("table `people` has no column `birthday`") })
+    }
+
+    @Test(arguments: Backend.allCases)
+    func settingANotNullColumnToNullIsRefused(_ backend: Backend) async throws {
+        let found = try await errors(backend, CRMPolicies.anonymise.replacingOccurrences(of: "name: { pseudonym: { prefix: \"p-\", length: 10 } }", with: "name: null"))
+        #expect(found.count == 1)
+        #expect(found[0].contains("`people.name` is NOT NULL, so it cannot be set to null; use `{ constant: \"…\" }` or `pseudonym`"))
+    }
+
+    @Test(arguments: Backend.allCases)
+    func collidingStrategiesOnAUniqueColumnAreRefused(_ backend: Backend) async throws {
+        let found = try await errors(backend, CRMPolicies.anonymise.replacingOccurrences(of: "email: null", with: "email: { mask: { keep_first: 1, keep_domain: true } }"))
+        #expect(found.count == 1)
+        #expect(found[0].contains("`people.email` has a unique index"))
+    }
+
+    @Test(arguments: Backend.allCases)
+    func theKeyMustIdentifyOneRowAndCannotBeAnonymised(_ backend: Backend) async throws {
+        let notUnique = try await errors(backend, CRMPolicies.anonymise.replacingOccurrences(of: "key: id", with: "key: kind"))
+        #expect(notUnique.contains { $0.contains("key (kind) does not identify one row of `people`") })
+        let keyField = try await errors(backend, CRMPolicies.anonymise.replacingOccurrences(of: "opted: keep", with: "id: null"))
+        #expect(keyField.contains { $0.contains("`id` is part of the key of `prospects`") })
+    }
+
+    @Test(arguments: Backend.allCases)
+    func datesThatDoNotMatchTheirDeclaredFormatAreRefusedWithoutShowingThem(_ backend: Backend) async throws {
+        let policy = "date_formats: { people.last_seen: unix }\n" + CRMPolicies.anonymise
+        let found = try await errors(backend, policy)
+        #expect(found.count == 1)
+        #expect(found[0].contains("6 of 6 sampled values of `people.last_seen` (clock of rule `prospect-anonymise`) are not unix dates"))
+        #expect(!found[0].contains("2020-01-01"))
+    }
+
+    @Test(arguments: Backend.allCases)
+    func mixedTextLayoutsAreRefused(_ backend: Backend) async throws {
+        let data = CRMFixture.data + ["UPDATE people SET last_seen = '2020-01-01T10:00:00Z' WHERE id = 1"]
+        let found = try await errors(backend, CRMPolicies.anonymise, data: data)
+        #expect(found.contains { $0.contains("mixes ISO-8601 layouts") })
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aClockWithoutIndexIsAWarning(_ backend: Backend) async throws {
+        let schema = CRMFixture.schema.filter { !$0.hasPrefix("CREATE INDEX people_last_seen") }
+        let found = try await diagnostics(backend, CRMPolicies.anonymise, schema: schema)
+        #expect(found.filter { $0.severity == .error }.isEmpty)
+        #expect(found.contains { $0.severity == .warning && $0.description.contains("no index starts with `people.last_seen`") && $0.description.contains("CREATE INDEX ON people(last_seen)") })
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aTableThatReferencesADeclaredChildMustBeDeclaredToo(_ backend: Backend) async throws {
+        let policy = CRMPolicies.prospectPurge(children: "        children:\n          - { table: notes, foreign_key: person_id }\n")
+        let found = try await errors(backend, policy)
+        #expect(found.contains { $0.contains("`attachments`.(note_id) references child table `notes`") })
+    }
+}

@@ -1,0 +1,307 @@
+import Crypto
+import Foundation
+import Logging
+import RetentionCore
+import RetentionEngine
+import RetentionPostgres
+import RetentionSQLite
+import RetentionStore
+
+/// The databases the engine's tests run against.
+public enum Backend: String, CaseIterable, CustomStringConvertible, Sendable {
+    case sqlite, postgres
+    public var description: String { rawValue }
+}
+
+/// The one test CRM: people (prospects and clients), notes with attachments, orders — in a real
+/// database of either backend (a SQLite file, or a database of the suite's own PostgreSQL 15),
+/// with a policy over it and the engine on top. Raw SQL for setup and assertions goes through the
+/// store's own session, so a check reads what the store wrote.
+public final class CRMFixture: @unchecked Sendable {
+    public let backend: Backend
+    public let dir: URL
+    public private(set) var databaseSection: String
+    public var policyPath: String { dir.appendingPathComponent("policy.yaml").path }
+    /// The SQLite file (SQLite only).
+    public var dbPath: String { dir.appendingPathComponent("crm.sqlite").path }
+    /// As `--state-dir`: replaces the policy's state_dir.
+    public var stateDirectoryOverride: String?
+    /// As `--database-url`: replaces the policy's database (its hash stays the file's).
+    public var databaseOverride: DatabaseLocation?
+
+    public static let schema = [
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, kind TEXT NOT NULL, name TEXT NOT NULL, email TEXT UNIQUE, phone TEXT, born TEXT, last_seen TEXT, collected TEXT NOT NULL, keep_until TEXT, opted INTEGER NOT NULL DEFAULT 0)",
+        "CREATE INDEX people_last_seen ON people(last_seen)",
+        "CREATE INDEX people_collected ON people(collected)",
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL REFERENCES people(id), body TEXT)",
+        "CREATE TABLE attachments (id INTEGER PRIMARY KEY, note_id INTEGER NOT NULL REFERENCES notes(id), content TEXT)",
+        "CREATE TABLE orders (id INTEGER PRIMARY KEY, person_id INTEGER REFERENCES people(id), ordered_on TEXT NOT NULL)",
+        "CREATE INDEX orders_ordered_on ON orders(ordered_on)",
+    ]
+
+    /// Five prospects and two clients around a "now" of 2026-06-01.
+    public static let data = [
+        "INSERT INTO people VALUES (1, 'prospect', 'Alice Martin', 'alice.martin@example.fr', '+33 6 11 22 33 44', '1980-04-02', '2020-01-01', '2019-06-01', NULL, 0)",
+        "INSERT INTO people VALUES (2, 'prospect', 'Bruno Petit', 'bruno.petit@example.fr', '+33 6 55 66 77 88', '1975-09-30', NULL, '2019-05-05', NULL, 0)",
+        "INSERT INTO people VALUES (3, 'prospect', 'Chloé Durand', 'chloe.durand@example.fr', NULL, NULL, '2025-12-01', '2018-01-01', NULL, 0)",
+        "INSERT INTO people VALUES (4, 'prospect', 'David Roux', 'david.roux@example.fr', NULL, NULL, '2020-02-02', '2019-01-01', '2027-01-01', 0)",
+        "INSERT INTO people VALUES (5, 'prospect', 'Emma Blanc', 'emma.blanc@example.fr', NULL, NULL, '2020-03-03', '2019-01-01', NULL, 0)",
+        "INSERT INTO people VALUES (6, 'client', 'Fabien Morel', 'fabien.morel@example.fr', NULL, '1990-01-15', '2020-01-01', '2015-01-01', NULL, 1)",
+        "INSERT INTO people VALUES (7, 'client', 'Gaëlle Simon', 'gaelle.simon@example.fr', NULL, NULL, '2026-05-01', '2016-01-01', NULL, 0)",
+        "INSERT INTO notes VALUES (10, 1, 'called Alice about the offer'), (11, 1, 'Alice asked for a quote'), (12, 2, 'Bruno met at the fair'), (13, 3, 'Chloé wants a demo')",
+        "INSERT INTO attachments VALUES (100, 10, 'quote-alice.pdf'), (101, 13, 'demo-chloe.pdf')",
+        "INSERT INTO orders VALUES (1000, 5, '2024-01-01'), (1001, 6, '2019-03-01')",
+    ]
+
+    public static let now = ISO8601DateFormatter().date(from: "2026-06-01T00:00:00Z")!
+
+    /// `schema` and `data` run in order in one transaction (a schema of its own comes without the
+    /// CRM's data); `policy` is the policy's body after the common header (version, time zone,
+    /// state directory, database, no percentage limit, and `batch_size` when given).
+    public init(_ backend: Backend, schema: [String] = CRMFixture.schema, data: [String]? = nil,
+                policy: String, batchSize: Int? = nil) async throws {
+        self.backend = backend
+        dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-test-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        switch backend {
+        case .sqlite:
+            _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("crm.sqlite").path, contents: Data())
+            databaseSection = "database: { sqlite: crm.sqlite }"
+        case .postgres:
+            let server = try PostgresServer.shared.get()
+            let name = try server.createDatabase()
+            databaseSection = "database: { postgres: { host: 127.0.0.1, port: \(server.port), database: \(name), user: postgres, tls: disable } }"
+        }
+        try write(policy: policy, batchSize: batchSize)
+        try await sql(schema + (data ?? (schema == CRMFixture.schema ? CRMFixture.data : [])))
+    }
+
+    deinit { try? FileManager.default.removeItem(at: dir) }
+
+    /// Points the policy at the same database by another name: a symlink (SQLite) or another
+    /// host name for the same server (PostgreSQL). Call `write(policy:)` after.
+    public func reachDatabaseByAnotherPath() throws {
+        switch backend {
+        case .sqlite:
+            try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("link.sqlite").path, withDestinationPath: dbPath)
+            databaseSection = "database: { sqlite: link.sqlite }"
+        case .postgres:
+            databaseSection = databaseSection.replacingOccurrences(of: "host: 127.0.0.1", with: "host: localhost")
+        }
+    }
+
+    public func write(policy body: String, batchSize: Int? = nil) throws {
+        try ("""
+            version: 1
+            time_zone: Europe/Paris
+            state_dir: \(dir.path)
+            \(databaseSection)
+            safety: { max_percent: 100 }
+
+            """ + (batchSize.map { "batch_size: \($0)\n" } ?? "") + body).write(toFile: policyPath, atomically: true, encoding: .utf8)
+    }
+
+    // MARK: The engine over it
+
+    public func policy() throws -> Policy {
+        var policy = try PolicyParser(path: policyPath, stateDirectoryOverride: stateDirectoryOverride).parseFile().0
+        if let databaseOverride { policy.database = databaseOverride }
+        return policy
+    }
+
+    public func store() async throws -> any RecordStore {
+        switch try policy().database {
+        case .sqlite(let path): return try SQLiteStore(path: path)
+        case .postgres(let location): return try await PostgresStore(settings: location)
+        }
+    }
+
+    public func reader() async throws -> any RecordReader {
+        switch try policy().database {
+        case .sqlite(let path): return try SQLiteStore.reader(path: path)
+        case .postgres(let location): return try await PostgresStore.reader(settings: location)
+        }
+    }
+
+    public func validate() async throws -> (ResolvedPolicy?, [Diagnostic]) {
+        try await Enforcer.validate(try policy(), store: try await reader())
+    }
+
+    private func resolved(on store: any RecordReader) async throws -> ResolvedPolicy {
+        let (resolved, diagnostics) = try await Enforcer.validate(try policy(), store: store)
+        guard let resolved else { throw PolicyInvalid(diagnostics) }
+        return resolved
+    }
+
+    /// The engine on a writable store, with the audit key (created on first use, as a first run does).
+    public func enforcer() async throws -> Enforcer {
+        let store = try await store()
+        return Enforcer(resolved: try await resolved(on: store), store: store, key: try AuditKey.load(path: try policy().keyFile, createIfMissing: true).key,
+                        actor: "test", logger: Logger(label: "test"))
+    }
+
+    /// The planning pass on a read-only store, as `plan` runs it: no key is created.
+    public func planner() async throws -> PlanningPass {
+        let reader = try await reader()
+        let keyFile = try policy().keyFile
+        let key = FileManager.default.fileExists(atPath: keyFile) ? try AuditKey.load(path: keyFile, createIfMissing: false).key : nil
+        return PlanningPass(resolved: try await resolved(on: reader), reader: reader, key: key, logger: Logger(label: "test"))
+    }
+
+    public func run(now: Date = CRMFixture.now, allowMore: Bool = false) async throws -> RunReport {
+        try await enforcer().run(now: now, allowMore: allowMore)
+    }
+
+    public func plan(now: Date = CRMFixture.now, out: String? = nil) async throws -> RunReport {
+        try await planner().dryRun(now: now, mode: .plan, planPath: out)
+    }
+
+    public var key: AuditKey { get throws { try AuditKey.load(path: try policy().keyFile, createIfMissing: false).key } }
+
+    public func reference(_ table: String, _ id: Int64) throws -> String {
+        AuditChain(key: try key).reference(table: table, key: RecordKey([.integer(id)]))
+    }
+
+    public func trail() async throws -> AuditTrail {
+        AuditTrail(store: try await reader(), key: try key, stateDirectory: dir.path)
+    }
+
+    /// The hold registry of this fixture's database, with its audit key (created if need be).
+    public func holds() async throws -> HoldRegistry {
+        HoldRegistry(store: try await store(), key: try AuditKey.load(path: try policy().keyFile, createIfMissing: true).key, stateDirectory: dir.path)
+    }
+
+    // MARK: Raw SQL, through the store's own session
+
+    public func sql(_ statements: [String]) async throws {
+        try await executing { session in
+            for statement in statements { _ = try session.execute(statement, []) }
+        }
+    }
+
+    public func rows(_ sql: String) async throws -> [[SQLValue]] {
+        try await reader().read { session in
+            guard let executing = session as? any SQLExecuting else { throw StoreFailure("the session runs no SQL") }
+            return try executing.rows(sql, [])
+        }
+    }
+
+    /// Runs `body` in one writing transaction with raw SQL.
+    public func executing<T: Sendable>(_ body: @escaping @Sendable (any SQLExecuting) throws -> T) async throws -> T {
+        try await store().transaction { session in
+            guard let executing = session as? any SQLExecuting else { throw StoreFailure("the session runs no SQL") }
+            return try body(executing)
+        }
+    }
+
+    public func ids(_ table: String) async throws -> [Int64] {
+        try await rows("SELECT id FROM \(table) ORDER BY id").compactMap { if case .integer(let i) = $0[0] { return i } else { return nil } }
+    }
+
+    /// The rows of `table` ordered by id, each as column name → value.
+    public func records(_ table: String, _ columns: [String]) async throws -> [[String: SQLValue]] {
+        try await rows("SELECT \(columns.joined(separator: ", ")) FROM \(table) ORDER BY id").map {
+            Dictionary(uniqueKeysWithValues: zip(columns, $0))
+        }
+    }
+
+    public static let peopleColumns = ["id", "kind", "name", "email", "phone", "born", "last_seen", "collected", "keep_until", "opted"]
+
+    /// The first column of every row, as text (NULL as nil).
+    public func texts(_ sql: String) async throws -> [String?] {
+        try await rows(sql).map { $0[0].textValue }
+    }
+
+    public func count(_ sql: String) async throws -> Int {
+        guard case .integer(let n)? = try await rows(sql).first?.first else { return -1 }
+        return Int(n)
+    }
+
+    /// The audit trail's entries, oldest first, of one action or all.
+    public func audit(action: String? = nil) async throws -> [AuditEntry] {
+        try await reader().read { session in
+            try session.auditEntries(after: 0, limit: Int.max / 2, filter: AuditFilter()).filter { action == nil || $0.action == action }
+        }
+    }
+
+    /// Every user table's rows, to show that a dry run changed nothing.
+    public func snapshot() async throws -> [String: [[SQLValue]]] {
+        var result: [String: [[SQLValue]]] = [:]
+        for table in ["people", "notes", "attachments", "orders"] {
+            result[table] = try await rows("SELECT * FROM \(table) ORDER BY id")
+        }
+        return result
+    }
+
+    // MARK: What an attacker or a broken application does
+
+    /// What an attacker with write access does first: remove the append-only protection.
+    public func dropAuditProtection() async throws {
+        switch backend {
+        case .sqlite:
+            try await sql(["DROP TRIGGER retentiond_audit_append_only_update", "DROP TRIGGER retentiond_audit_append_only_delete"])
+        case .postgres:
+            try await sql(["DROP TRIGGER retentiond_audit_append_only ON retentiond_audit"])
+        }
+    }
+
+    /// The same, for the holds table.
+    public func dropHoldProtection() async throws {
+        switch backend {
+        case .sqlite:
+            try await sql(["DROP TRIGGER retentiond_holds_keep_every_hold", "DROP TRIGGER retentiond_holds_release_only"])
+        case .postgres:
+            try await sql(["DROP TRIGGER retentiond_holds_release_only ON retentiond_holds"])
+        }
+    }
+
+    /// A trigger that refuses to update one row, to make a batch fail.
+    public func refuseUpdates(of id: Int) async throws {
+        switch backend {
+        case .sqlite:
+            try await sql(["CREATE TRIGGER refuse BEFORE UPDATE ON people WHEN old.id = \(id) BEGIN SELECT RAISE(ABORT, 'refused'); END"])
+        case .postgres:
+            try await sql([
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN IF OLD.id = \(id) THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $f$",
+                "CREATE TRIGGER refuse BEFORE UPDATE ON people FOR EACH ROW EXECUTE FUNCTION refuse()",
+            ])
+        }
+    }
+
+    /// A trigger that silently skips the update of one row (the statement succeeds, the row stays).
+    public func skipUpdates(of id: Int) async throws {
+        switch backend {
+        case .sqlite:
+            try await sql(["CREATE TRIGGER refuse BEFORE UPDATE ON people WHEN old.id = \(id) BEGIN SELECT RAISE(IGNORE); END"])
+        case .postgres:
+            try await sql([
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN IF OLD.id = \(id) THEN RETURN NULL; END IF; RETURN NEW; END $f$",
+                "CREATE TRIGGER refuse BEFORE UPDATE ON people FOR EACH ROW EXECUTE FUNCTION refuse()",
+            ])
+        }
+    }
+
+    public func allowUpdates() async throws {
+        try await sql([backend == .sqlite ? "DROP TRIGGER refuse" : "DROP TRIGGER refuse ON people"])
+    }
+
+    // MARK: SQLite's file
+
+    /// The SQLite file's SHA-256, to show that a dry run left it byte-identical.
+    public func fileDigest() throws -> String {
+        SHA256.hash(data: try Data(contentsOf: URL(fileURLWithPath: dbPath))).hexEncoded
+    }
+
+    /// Every byte of the SQLite database and its journals, to look for values that must be gone.
+    public func rawBytes() throws -> Data {
+        var data = Data()
+        for suffix in ["", "-wal", "-journal"] where FileManager.default.fileExists(atPath: dbPath + suffix) {
+            data.append(try Data(contentsOf: URL(fileURLWithPath: dbPath + suffix)))
+        }
+        return data
+    }
+}
+
+extension Date {
+    public static func iso(_ text: String) -> Date { ISO8601DateFormatter().date(from: text)! }
+}

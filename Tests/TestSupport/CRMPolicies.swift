@@ -1,0 +1,64 @@
+import Foundation
+
+/// The policies over the test CRM that several suites share, written once.
+public enum CRMPolicies {
+    public static let declaredChildren = """
+                children:
+                  - table: notes
+                    foreign_key: person_id
+                    children:
+                      - { table: attachments, foreign_key: note_id }
+        """
+
+    public static func prospectPurge(children: String = declaredChildren) -> String {
+        """
+        subjects:
+          prospects:
+            table: people
+            key: id
+            filter: { kind: prospect }
+            exempt:
+              consent: { until: keep_until }
+            rules:
+              - id: prospect-purge
+                register: "Prospection"
+                legal_basis: "legitimate interest, 3 years"
+                clock: { latest: [last_seen, collected] }
+                after: 3y
+                action: purge
+
+        """ + children
+    }
+
+    public static let prospectPurge = prospectPurge()
+
+    public static let anonymiseAction = """
+                action: anonymise
+                fields:
+                  email: null
+                  name: { pseudonym: { prefix: "p-", length: 10 } }
+                  phone: { mask: { keep_last: 2 } }
+                  born: year
+                  opted: keep
+        """
+
+    public static func anonymise(action: String = anonymiseAction, filter: String = "{ kind: prospect }", exempt: String = "") -> String {
+        """
+        subjects:
+          prospects:
+            table: people
+            key: id
+            filter: \(filter)
+        \(exempt)    rules:
+              - id: prospect-anonymise
+                register: "Prospection"
+                legal_basis: "legitimate interest"
+                clock: { column: last_seen, fallback: collected }
+                after: 3y
+
+        """ + action
+    }
+
+    public static let anonymise = anonymise()
+
+}
