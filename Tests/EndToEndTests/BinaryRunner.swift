@@ -1,9 +1,10 @@
 import Foundation
 import GRDB
+import TestSupport
 
 /// Runs the built `retentiond` binary as an operator would, capturing what it prints.
 struct BinaryRunner {
-    struct Result {
+    struct Result: Sendable {
         var status: Int32
         var stdout: String
         var stderr: String
@@ -40,7 +41,11 @@ struct BinaryRunner {
     }
 
     /// Starts several commands at once (each in its own process, output to files) and waits for all.
-    static func runTogether(_ commands: [[String]], in directory: URL = packageRoot) throws -> [Result] {
+    static func runTogether(_ commands: [[String]], in directory: URL = packageRoot) async throws -> [Result] {
+        try await offThePool { try runTogetherBlocking(commands, in: directory) }
+    }
+
+    private static func runTogetherBlocking(_ commands: [[String]], in directory: URL) throws -> [Result] {
         let started = try commands.map { arguments -> (Process, String, String) in
             let process = process(arguments, in: directory)
             let base = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-together-\(UUID().uuidString.prefix(8))").path
@@ -59,8 +64,13 @@ struct BinaryRunner {
         }
     }
 
+    /// Runs the binary and waits for it to exit, off the cooperative pool.
     @discardableResult
-    static func run(_ arguments: [String], in directory: URL = packageRoot) throws -> Result {
+    static func run(_ arguments: [String], in directory: URL = packageRoot) async throws -> Result {
+        try await offThePool { try runBlocking(arguments, in: directory) }
+    }
+
+    private static func runBlocking(_ arguments: [String], in directory: URL) throws -> Result {
         let process = process(arguments, in: directory)
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
@@ -124,8 +134,8 @@ final class Workspace {
 
     deinit { try? FileManager.default.removeItem(at: dir) }
 
-    func run(_ arguments: [String]) throws -> BinaryRunner.Result {
-        try BinaryRunner.run(arguments + ["--config", policy], in: dir)
+    func run(_ arguments: [String]) async throws -> BinaryRunner.Result {
+        try await BinaryRunner.run(arguments + ["--config", policy], in: dir)
     }
 
     func execute(_ sql: String) throws {
@@ -138,5 +148,13 @@ final class Workspace {
         let queue = try DatabaseQueue(path: database)
         defer { try? queue.close() }
         return try queue.read { try Int.fetchOne($0, sql: sql) ?? -1 }
+    }
+}
+
+extension Process {
+    /// Waits for the process to exit without blocking a thread (`waitUntilExit` would hold one of
+    /// the test runner's cooperative threads).
+    func exited() async throws {
+        while isRunning { try await Task.sleep(for: .milliseconds(10)) }
     }
 }

@@ -2,13 +2,13 @@ import Foundation
 import Testing
 
 /// The built binary: exit statuses, messages and files, as an operator meets them.
-@Suite struct CommandLineTests {
+@Suite(.tags(.slow)) struct CommandLineTests {
     let now = ["--now", "2026-06-01T00:00:00Z"]
 
-    @Test func theDemoCreatesADatabaseRunsTheShippedPolicyAndVerifiesItsTrail() throws {
+    @Test func theDemoCreatesADatabaseRunsTheShippedPolicyAndVerifiesItsTrail() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-demo-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let first = try BinaryRunner.run(["demo", "--seed", "7", "--dir", dir.path, "--now", "2026-11-23T10:00:00Z"])
+        let first = try await BinaryRunner.run(["demo", "--seed", "7", "--dir", dir.path, "--now", "2026-11-23T10:00:00Z"])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("verified intact"))
         #expect(first.stdout.contains("legal hold 1 placed on third_parties:"))
@@ -16,7 +16,7 @@ import Testing
             #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(file).path), "\(file) missing")
         }
         // Same seed, same time: the same data and the same outcome.
-        let second = try BinaryRunner.run(["demo", "--seed", "7", "--dir", dir.path, "--now", "2026-11-23T10:00:00Z"])
+        let second = try await BinaryRunner.run(["demo", "--seed", "7", "--dir", dir.path, "--now", "2026-11-23T10:00:00Z"])
         func table(_ text: String) -> String {
             text.split(separator: "\n").filter { !$0.contains("run ") && !$0.contains("report") && !$0.contains("reports/") }.joined(separator: "\n")
         }
@@ -24,7 +24,7 @@ import Testing
         #expect(table(first.stdout) == table(second.stdout))
     }
 
-    @Test func checkPointsAtEachProblemAndExitsThree() throws {
+    @Test func checkPointsAtEachProblemAndExitsThree() async throws {
         let w = try Workspace(policyBody: """
             version: 1
             time_zone: Europe/Paris
@@ -43,7 +43,7 @@ import Testing
                     action: purge
                     childrn: auto
             """)
-        let result = try w.run(["check"])
+        let result = try await w.run(["check"])
         #expect(result.status == 3)
         #expect(result.stderr.contains("\(w.policy):14:16: error: rule `contact-purge`.after: unknown duration unit `decades`"))
         #expect(result.stderr.contains("\(w.policy):16:9: error: unknown key `childrn` in rule `contact-purge`; did you mean `children`?"))
@@ -53,71 +53,71 @@ import Testing
         try String(contentsOfFile: w.policy, encoding: .utf8).replacingOccurrences(of: "3 decades", with: "3y")
             .replacingOccurrences(of: "        childrn: auto\n", with: "").replacingOccurrences(of: "childrn: auto", with: "")
             .write(toFile: w.policy, atomically: true, encoding: .utf8)
-        let schema = try w.run(["check"])
+        let schema = try await w.run(["check"])
         #expect(schema.status == 3)
         #expect(schema.stderr.contains("\(w.policy):13:16: error: table `contacts` has no column `last_sen`; did you mean `last_seen`?"))
     }
 
-    @Test func aMissingDatabaseExitsSix() throws {
+    @Test func aMissingDatabaseExitsSix() async throws {
         let w = try Workspace()
         try FileManager.default.removeItem(atPath: w.database)
         for command in [["check"], ["plan"], ["run"]] {
-            let result = try w.run(command)
+            let result = try await w.run(command)
             #expect(result.status == 6, "\(command)")
             #expect(result.stderr.contains("is unavailable: no such file"))
         }
     }
 
-    @Test func planExitsTwoWhenChangesArePlannedAndRunEnforcesThem() throws {
+    @Test func planExitsTwoWhenChangesArePlannedAndRunEnforcesThem() async throws {
         let w = try Workspace()
-        let plan = try w.run(["plan", "--detail", "--batch-size", "1"] + now)
+        let plan = try await w.run(["plan", "--detail", "--batch-size", "1"] + now)
         #expect(plan.status == 2)
         #expect(plan.stdout.contains("contact-purge\t1\t2019-01-01\tdue"))
         #expect(plan.stdout.contains("2 record(s) due; nothing was changed."))
         #expect(try w.count("SELECT count(*) FROM contacts") == 3)
 
-        let dry = try w.run(["run", "--dry-run"] + now)
+        let dry = try await w.run(["run", "--dry-run"] + now)
         #expect(dry.status == 2)
         #expect(try w.count("SELECT count(*) FROM contacts") == 3)
 
-        let run = try w.run(["run"] + now)
+        let run = try await w.run(["run"] + now)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("complete, 2 record(s) changed"))
         #expect(try w.count("SELECT count(*) FROM contacts") == 1)
 
-        let again = try w.run(["run", "--now", "2026-06-02T00:00:00Z"])
+        let again = try await w.run(["run", "--now", "2026-06-02T00:00:00Z"])
         #expect(again.status == 0)
         #expect(again.stdout.contains("complete, 0 record(s) changed"))
-        #expect(try w.run(["plan", "--now", "2026-06-02T00:00:00Z"]).status == 0)
+        #expect(try await w.run(["plan", "--now", "2026-06-02T00:00:00Z"]).status == 0)
 
         let reports = try FileManager.default.contentsOfDirectory(atPath: w.dir.appendingPathComponent("reports").path)
         #expect(reports.filter { $0.hasSuffix(".json") }.count == 5)
         #expect(reports.filter { $0.hasSuffix(".md") }.count == 5)
     }
 
-    @Test func aSavedPlanIsAppliedAndAPlanFromAnotherPolicyIsRefused() throws {
+    @Test func aSavedPlanIsAppliedAndAPlanFromAnotherPolicyIsRefused() async throws {
         let w = try Workspace()
         let planPath = w.dir.appendingPathComponent("review.plan").path
-        #expect(try w.run(["plan", "--out", planPath] + now).status == 2)
+        #expect(try await w.run(["plan", "--out", planPath] + now).status == 2)
         let mode = try FileManager.default.attributesOfItem(atPath: planPath)[.posixPermissions] as? Int
         #expect(mode == 0o600)
 
         let original = try String(contentsOfFile: w.policy, encoding: .utf8)
         try (original + "\n# changed\n").write(toFile: w.policy, atomically: true, encoding: .utf8)
-        let refused = try w.run(["apply", planPath] + now)
+        let refused = try await w.run(["apply", planPath] + now)
         #expect(refused.status == 8)
         #expect(refused.stderr.contains("different policy"))
         #expect(try w.count("SELECT count(*) FROM contacts") == 3)
 
         try original.write(toFile: w.policy, atomically: true, encoding: .utf8)
-        let applied = try w.run(["apply", planPath] + now)
+        let applied = try await w.run(["apply", planPath] + now)
         #expect(applied.status == 0, "\(applied.stderr)")
         #expect(try w.count("SELECT count(*) FROM contacts") == 1)
     }
 
-    @Test func aSafetyLimitExitsFourAndChangesNothing() throws {
+    @Test func aSafetyLimitExitsFourAndChangesNothing() async throws {
         let w = try Workspace(maxRecords: 1)
-        let result = try w.run(["run"] + now)
+        let result = try await w.run(["run"] + now)
         #expect(result.status == 4)
         #expect(result.stderr.contains("rule `contact-purge`: 2 records due, more than max_records 1"))
         #expect(try w.count("SELECT count(*) FROM contacts") == 3)
@@ -126,37 +126,37 @@ import Testing
         let refused = try String(contentsOf: reports.appendingPathComponent(json), encoding: .utf8)
         #expect(refused.contains("\"status\" : \"refused\""))
         #expect(refused.contains("\"due\" : 2"))
-        #expect(try w.run(["run", "--allow-more"] + now).status == 0)
+        #expect(try await w.run(["run", "--allow-more"] + now).status == 0)
         #expect(try w.count("SELECT count(*) FROM contacts") == 1)
     }
 
-    @Test func anEarlierClockExitsEight() throws {
+    @Test func anEarlierClockExitsEight() async throws {
         let w = try Workspace()
-        #expect(try w.run(["run"] + now).status == 0)
-        let result = try w.run(["run", "--now", "2026-05-01T00:00:00Z"])
+        #expect(try await w.run(["run"] + now).status == 0)
+        let result = try await w.run(["run", "--now", "2026-05-01T00:00:00Z"])
         #expect(result.status == 8)
         #expect(result.stderr.contains("earlier than the last completed run"))
     }
 
-    @Test func aHeldLockExitsFive() throws {
+    @Test func aHeldLockExitsFive() async throws {
         let w = try Workspace()
         let fd = open(w.database + ".retentiond-lock", O_RDWR | O_CREAT, 0o600)
         defer { close(fd) }
         #expect(flock(fd, LOCK_EX | LOCK_NB) == 0)
-        let result = try w.run(["run"] + now)
+        let result = try await w.run(["run"] + now)
         #expect(result.status == 5)
         #expect(result.stderr.contains("another retentiond run holds the lock"))
         #expect(try w.count("SELECT count(*) FROM contacts") == 3)
     }
 
-    @Test func auditVerifyExitsSevenWhenTheTrailWasTamperedWith() throws {
+    @Test func auditVerifyExitsSevenWhenTheTrailWasTamperedWith() async throws {
         let w = try Workspace()
-        #expect(try w.run(["run"] + now).status == 0)
-        let ok = try w.run(["audit", "verify"])
+        #expect(try await w.run(["run"] + now).status == 0)
+        let ok = try await w.run(["audit", "verify"])
         #expect(ok.status == 0)
         #expect(ok.stdout.contains("audit trail intact: 3 entries"))
 
-        let show = try w.run(["audit", "show", "--subject", "contacts:1"])
+        let show = try await w.run(["audit", "show", "--subject", "contacts:1"])
         #expect(show.status == 0)
         #expect(show.stdout.split(separator: "\n").count == 2, "a header and the entry")
         #expect(show.stdout.hasPrefix("seq\tat\trun\tactor\taction\trule\ttable\treference\tfields\tdetail\n"))
@@ -164,94 +164,94 @@ import Testing
         #expect(!show.stdout.contains("old.one@example.fr"))
 
         try w.execute("DROP TRIGGER retentiond_audit_append_only_update; UPDATE retentiond_audit SET action = 'flag' WHERE seq = 1")
-        let tampered = try w.run(["audit", "verify"])
+        let tampered = try await w.run(["audit", "verify"])
         #expect(tampered.status == 7)
         #expect(tampered.stderr.contains("entry 1: its content does not match its MAC (modified)"))
     }
 
-    @Test func holdsAreManagedFromTheCommandLine() throws {
+    @Test func holdsAreManagedFromTheCommandLine() async throws {
         let w = try Workspace()
-        let add = try w.run(["hold", "add", "--table", "contacts", "--key", "1", "--reason", "case 7", "--by", "dpo"] + now)
+        let add = try await w.run(["hold", "add", "--table", "contacts", "--key", "1", "--reason", "case 7", "--by", "dpo"] + now)
         #expect(add.status == 0, "\(add.stderr)")
         #expect(add.stdout.contains("hold 1 placed on contacts:1"))
-        let list = try w.run(["hold", "list"] + now)
+        let list = try await w.run(["hold", "list"] + now)
         #expect(list.stdout.contains("1\tcontacts:1\tdpo\t"))
         #expect(list.stdout.contains("active\tcase 7"))
-        #expect(try w.run(["run"] + now).status == 0)
+        #expect(try await w.run(["run"] + now).status == 0)
         #expect(try w.count("SELECT count(*) FROM contacts WHERE id = 1") == 1)
-        let release = try w.run(["hold", "release", "1", "--by", "dpo", "--now", "2026-06-01T01:00:00Z"])
+        let release = try await w.run(["hold", "release", "1", "--by", "dpo", "--now", "2026-06-01T01:00:00Z"])
         #expect(release.status == 0)
-        #expect(try w.run(["run", "--now", "2026-06-01T02:00:00Z"]).status == 0)
+        #expect(try await w.run(["run", "--now", "2026-06-01T02:00:00Z"]).status == 0)
         #expect(try w.count("SELECT count(*) FROM contacts WHERE id = 1") == 0)
-        let missing = try w.run(["hold", "add", "--table", "contacts", "--key", "99", "--reason", "x", "--by", "y"])
+        let missing = try await w.run(["hold", "add", "--table", "contacts", "--key", "99", "--reason", "x", "--by", "y"])
         #expect(missing.status == 1)
         #expect(missing.stderr.contains("no record of `contacts` has key 99"))
     }
 
-    @Test func aHoldKeyMustBeTypedAsStoredAndMayNameTheSubjectsKey() throws {
+    @Test func aHoldKeyMustBeTypedAsStoredAndMayNameTheSubjectsKey() async throws {
         let w = try Workspace()
-        let fraction = try w.run(["hold", "add", "--table", "contacts", "--key", "1.0", "--reason", "x", "--by", "y"] + now)
+        let fraction = try await w.run(["hold", "add", "--table", "contacts", "--key", "1.0", "--reason", "x", "--by", "y"] + now)
         #expect(fraction.status == 1)
         #expect(fraction.stderr.contains("`1.0` is not a value of `contacts.id`, which holds whole numbers"))
-        let both = try w.run(["hold", "add", "--table", "contacts", "--subject", "contacts", "--key", "1", "--reason", "x", "--by", "y"])
+        let both = try await w.run(["hold", "add", "--table", "contacts", "--subject", "contacts", "--key", "1", "--reason", "x", "--by", "y"])
         #expect(both.status == 64)
-        let unknown = try w.run(["hold", "add", "--subject", "nobody", "--key", "1", "--reason", "x", "--by", "y"])
+        let unknown = try await w.run(["hold", "add", "--subject", "nobody", "--key", "1", "--reason", "x", "--by", "y"])
         #expect(unknown.status == 64)
         #expect(unknown.stderr.contains("the policy has no subject `nobody`; it has: contacts"))
-        let bySubject = try w.run(["hold", "add", "--subject", "contacts", "--key", "2", "--reason", "case 9", "--by", "dpo"] + now)
+        let bySubject = try await w.run(["hold", "add", "--subject", "contacts", "--key", "2", "--reason", "case 9", "--by", "dpo"] + now)
         #expect(bySubject.status == 0, "\(bySubject.stderr)")
         #expect(bySubject.stdout.contains("hold 1 placed on contacts:2"))
-        #expect(try w.run(["run"] + now).status == 0)
+        #expect(try await w.run(["run"] + now).status == 0)
         #expect(try w.count("SELECT count(*) FROM contacts") == 2, "contact 1 purged, 2 held, 3 not due")
     }
 
-    @Test func aRestoredDatabaseIsRefusedUntilTheOperatorReanchorsIt() throws {
+    @Test func aRestoredDatabaseIsRefusedUntilTheOperatorReanchorsIt() async throws {
         let w = try Workspace()
-        #expect(try w.run(["hold", "add", "--table", "contacts", "--key", "2", "--reason", "case 1", "--by", "dpo"] + now).status == 0)
+        #expect(try await w.run(["hold", "add", "--table", "contacts", "--key", "2", "--reason", "case 1", "--by", "dpo"] + now).status == 0)
         let backup = w.dir.appendingPathComponent("backup.sqlite").path
         try FileManager.default.copyItem(atPath: w.database, toPath: backup)
-        #expect(try w.run(["run"] + now).status == 0)
+        #expect(try await w.run(["run"] + now).status == 0)
         #expect(try w.count("SELECT count(*) FROM contacts") == 2)
         for file in [w.database, w.database + "-wal", w.database + "-shm"] { try? FileManager.default.removeItem(atPath: file) }
         try FileManager.default.copyItem(atPath: backup, toPath: w.database)
 
-        let refused = try w.run(["run", "--now", "2026-06-02T00:00:00Z"])
+        let refused = try await w.run(["run", "--now", "2026-06-02T00:00:00Z"])
         #expect(refused.status == 7)
         #expect(refused.stderr.contains("no longer extends the head recorded in"))
         #expect(try w.count("SELECT count(*) FROM contacts") == 3, "nothing changed")
-        let verify = try w.run(["audit", "verify"])
+        let verify = try await w.run(["audit", "verify"])
         #expect(verify.status == 7)
 
-        let reanchor = try w.run(["audit", "reanchor", "--reason", "restore ticket 7", "--by", "ops", "--now", "2026-06-02T00:00:00Z"])
+        let reanchor = try await w.run(["audit", "reanchor", "--reason", "restore ticket 7", "--by", "ops", "--now", "2026-06-02T00:00:00Z"])
         #expect(reanchor.status == 0, "\(reanchor.stderr)")
         #expect(reanchor.stdout.contains("audit trail re-anchored at entry 2 (the recorded head was entry 3)"))
-        #expect(try w.run(["audit", "verify"]).status == 0)
-        #expect(try w.run(["run", "--now", "2026-06-02T00:01:00Z"]).status == 0)
+        #expect(try await w.run(["audit", "verify"]).status == 0)
+        #expect(try await w.run(["run", "--now", "2026-06-02T00:01:00Z"]).status == 0)
         #expect(try w.count("SELECT count(*) FROM contacts") == 2, "contact 1 purged again, 2 held, 3 not due")
         #expect(try w.count("SELECT count(*) FROM retentiond_audit WHERE action = 'audit-reanchored' AND actor = 'ops'") == 1)
     }
 
-    @Test func aMissingAnchorIsSaidLoudlyAndRecordedAgain() throws {
+    @Test func aMissingAnchorIsSaidLoudlyAndRecordedAgain() async throws {
         let w = try Workspace()
-        #expect(try w.run(["run"] + now).status == 0)
+        #expect(try await w.run(["run"] + now).status == 0)
         let head = w.dir.appendingPathComponent("audit-head.json").path
         try FileManager.default.removeItem(atPath: head)
-        let verify = try w.run(["audit", "verify"])
+        let verify = try await w.run(["audit", "verify"])
         #expect(verify.stderr.contains("no head is recorded for this trail"))
-        let run = try w.run(["run", "--now", "2026-06-02T00:00:00Z"])
+        let run = try await w.run(["run", "--now", "2026-06-02T00:00:00Z"])
         #expect(run.status == 0)
         #expect(run.stderr.contains("no head is recorded for the audit trail"))
         #expect(FileManager.default.fileExists(atPath: head), "the run records it again")
-        #expect(try w.run(["audit", "verify", "--head", head]).status == 0)
+        #expect(try await w.run(["audit", "verify", "--head", head]).status == 0)
     }
 
-    @Test func aNewKeyIsAnnouncedAndAWrongKeyIsReportedAsSuch() throws {
+    @Test func aNewKeyIsAnnouncedAndAWrongKeyIsReportedAsSuch() async throws {
         let w = try Workspace()
-        let first = try w.run(["run"] + now)
+        let first = try await w.run(["run"] + now)
         #expect(first.status == 0)
         #expect(first.stderr.contains("created a new audit key at"))
         #expect(first.stderr.contains("back it up now"))
-        #expect(!(try w.run(["run", "--now", "2026-06-01T00:01:00Z"]).stderr.contains("created a new audit key")))
+        #expect(!(try await w.run(["run", "--now", "2026-06-01T00:01:00Z"]).stderr.contains("created a new audit key")))
 
         // Another key in its place (a restore from the wrong backup, another host's credential).
         let key = w.dir.appendingPathComponent("audit.key").path
@@ -259,31 +259,31 @@ import Testing
         try (String(repeating: "ab", count: 32) + "\n").write(toFile: key, atomically: true, encoding: .utf8)
         #expect(chmod(key, 0o600) == 0)
         for command in [["audit", "verify"], ["run", "--now", "2026-06-01T00:02:00Z"]] {
-            let result = try w.run(command)
+            let result = try await w.run(command)
             #expect(result.status == 8, "\(command)")
             #expect(result.stderr.contains("does not match the audit trail"), "\(command)")
             #expect(result.stderr.contains("the wrong key, not tampering"), "\(command)")
         }
     }
 
-    @Test func everyCommandExplainsItself() throws {
+    @Test func everyCommandExplainsItself() async throws {
         for command in [[], ["demo"], ["check"], ["plan"], ["apply"], ["run"], ["audit", "verify"], ["audit", "show"], ["audit", "reanchor"], ["hold", "add"], ["hold", "list"], ["hold", "release"]] {
-            let result = try BinaryRunner.run(command + ["--help"])
+            let result = try await BinaryRunner.run(command + ["--help"])
             #expect(result.status == 0, "\(command)")
             #expect(result.stdout.contains("USAGE"), "\(command)")
         }
-        let bad = try BinaryRunner.run(["plan", "--bogus"])
+        let bad = try await BinaryRunner.run(["plan", "--bogus"])
         #expect(bad.status == 64)
     }
 }
 
 /// Records the database refuses, as an operator meets them: exit status, message, metrics.
-@Suite struct RecordFailureCommandLineTests {
-    @Test func aRefusedRecordExitsTenAfterDoingEverythingElse() throws {
+@Suite(.tags(.slow)) struct RecordFailureCommandLineTests {
+    @Test func aRefusedRecordExitsTenAfterDoingEverythingElse() async throws {
         let w = try Workspace()
         try w.execute("CREATE TRIGGER keep_one BEFORE DELETE ON contacts WHEN old.id = 1 BEGIN SELECT RAISE(ABORT, 'kept by the CRM'); END")
         let metrics = w.dir.appendingPathComponent("retentiond.prom").path
-        let run = try w.run(["run", "--now", "2026-06-01T00:00:00Z", "--metrics-file", metrics])
+        let run = try await w.run(["run", "--now", "2026-06-01T00:00:00Z", "--metrics-file", metrics])
         #expect(run.status == 10, "\(run.stderr)")
         #expect(run.stderr.contains("the database refused to change 1 record(s) (1 of rule `contact-purge`)"))
         #expect(try w.count("SELECT count(*) FROM contacts") == 2, "contact 2 purged, 1 refused, 3 not due")

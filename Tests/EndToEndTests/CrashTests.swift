@@ -6,7 +6,7 @@ import Testing
 /// An enforcing run killed outright (SIGKILL) at random points never leaves a record half-changed,
 /// a change without its audit entry or an entry without its change; the chain verifies, and a
 /// re-run reaches exactly the state an uninterrupted run reaches.
-@Suite struct CrashTests {
+@Suite(.tags(.slow)) struct CrashTests {
     static let policy = """
         version: 1
         time_zone: Europe/Paris
@@ -90,7 +90,7 @@ import Testing
 
     static let now = ["--now", "2026-06-01T00:00:00Z"]
 
-    @Test func killedRunsLeaveOnlyWholeAuditedChangesAndReRunsFinishTheSame() throws {
+    @Test func killedRunsLeaveOnlyWholeAuditedChangesAndReRunsFinishTheSame() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-crash-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         let pristine = root.appendingPathComponent("pristine")
@@ -104,7 +104,7 @@ import Testing
         let reference = root.appendingPathComponent("reference")
         try Self.copy(pristine, to: reference)
         let started = Date()
-        let whole = try BinaryRunner.run(["run", "--config", "policy.yaml"] + Self.now, in: reference)
+        let whole = try await BinaryRunner.run(["run", "--config", "policy.yaml"] + Self.now, in: reference)
         let duration = Date().timeIntervalSince(started)
         #expect(whole.status == 0, "\(whole.stderr)")
         let expected = try Self.state(of: reference.appendingPathComponent("crm.sqlite").path)
@@ -120,9 +120,9 @@ import Testing
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            usleep(UInt32(Double.random(in: 0...duration, using: &generator) * 1_000_000))
+            try await Task.sleep(for: .seconds(Double.random(in: 0...duration, using: &generator)))
             kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
+            try await process.exited()
             let database = dir.appendingPathComponent("crm.sqlite").path
 
             // Whatever was committed is whole and audited, and nothing else is.
@@ -150,12 +150,12 @@ import Testing
             #expect(orphans == 0, "trial \(trial): no message outlives its ticket")
             if !anonymised.isEmpty || !purged.isEmpty, expected != (try Self.state(of: database)) { killedMidway += 1 }
 
-            let verify = try BinaryRunner.run(["audit", "verify", "--config", "policy.yaml"], in: dir)
+            let verify = try await BinaryRunner.run(["audit", "verify", "--config", "policy.yaml"], in: dir)
             #expect(verify.status == 0, "trial \(trial): \(verify.stderr)")
-            let rerun = try BinaryRunner.run(["run", "--config", "policy.yaml", "--now", "2026-06-01T00:10:00Z"], in: dir)
+            let rerun = try await BinaryRunner.run(["run", "--config", "policy.yaml", "--now", "2026-06-01T00:10:00Z"], in: dir)
             #expect(rerun.status == 0, "trial \(trial): \(rerun.stderr)")
             #expect(try Self.state(of: database) == expected, "trial \(trial): the re-run reaches the uninterrupted run's state")
-            #expect(try BinaryRunner.run(["audit", "verify", "--config", "policy.yaml"], in: dir).status == 0)
+            #expect(try await BinaryRunner.run(["audit", "verify", "--config", "policy.yaml"], in: dir).status == 0)
         }
         // Not an assertion on speed: the kills are spread over the whole run, so most land in it.
         print("crash test: \(killedMidway) of 8 kills landed between the first and the last batch")

@@ -4,34 +4,34 @@ import Testing
 
 /// Files an operator gets wrong — a FIFO for a database, a symlinked key or database, a state
 /// directory that cannot be written — give a message saying what to do and a documented status.
-@Suite struct FileSystemTests {
+@Suite(.tags(.slow)) struct FileSystemTests {
     let now = ["--now", "2026-06-01T00:00:00Z"]
 
-    @Test func aDatabasePathThatIsNotARegularFileIsRefusedAtOnce() throws {
+    @Test func aDatabasePathThatIsNotARegularFileIsRefusedAtOnce() async throws {
         let w = try Workspace()
         let fifo = w.dir.appendingPathComponent("fifo.sqlite").path
         #expect(mkfifo(fifo, 0o600) == 0)
         try Workspace.policy(database: "{ sqlite: fifo.sqlite }").write(toFile: w.policy, atomically: true, encoding: .utf8)
-        let check = try w.run(["check"])
+        let check = try await w.run(["check"])
         #expect(check.status == 6)
         #expect(check.stderr.contains("not a regular file (a FIFO, device or directory)"))
     }
 
-    @Test func aSymlinkedKeyFileIsJudgedByTheFileItNames() throws {
+    @Test func aSymlinkedKeyFileIsJudgedByTheFileItNames() async throws {
         let w = try Workspace()
-        #expect(try w.run(["run"] + now).status == 0)
+        #expect(try await w.run(["run"] + now).status == 0)
         let key = w.dir.appendingPathComponent("audit.key").path
         let kept = w.dir.appendingPathComponent("vault-audit.key").path
         try FileManager.default.moveItem(atPath: key, toPath: kept)
         try FileManager.default.createSymbolicLink(atPath: key, withDestinationPath: kept)
-        #expect(try w.run(["audit", "verify"]).status == 0, "a link to a 0600 key is fine")
+        #expect(try await w.run(["audit", "verify"]).status == 0, "a link to a 0600 key is fine")
         #expect(chmod(kept, 0o644) == 0)
-        let open = try w.run(["audit", "verify"])
+        let open = try await w.run(["audit", "verify"])
         #expect(open.status == 8)
         #expect(open.stderr.contains("is readable by others (mode 644)"))
     }
 
-    @Test func aRunThroughASymlinkSharesTheLockOfTheRealFile() throws {
+    @Test func aRunThroughASymlinkSharesTheLockOfTheRealFile() async throws {
         let w = try Workspace()
         let link = w.dir.appendingPathComponent("link.sqlite").path
         try FileManager.default.createSymbolicLink(atPath: link, withDestinationPath: w.database)
@@ -40,44 +40,45 @@ import Testing
         #expect(flock(lock, LOCK_EX | LOCK_NB) == 0)
         defer { close(lock) }
         try Workspace.policy(database: "{ sqlite: link.sqlite }").write(toFile: w.policy, atomically: true, encoding: .utf8)
-        let run = try w.run(["run"] + now)
+        let run = try await w.run(["run"] + now)
         #expect(run.status == 5, "\(run.stderr)")
         #expect(try w.count("SELECT count(*) FROM contacts") == 3)
     }
 
-    @Test func aLockFileThatCannotBeOpenedSaysWhatToDo() throws {
+    @Test func aLockFileThatCannotBeOpenedSaysWhatToDo() async throws {
         let w = try Workspace()
         try FileManager.default.createDirectory(atPath: w.database + ".retentiond-lock", withIntermediateDirectories: false)
-        let run = try w.run(["run"] + now)
+        let run = try await w.run(["run"] + now)
         #expect(run.status == 6)
         #expect(run.stderr.contains("needs write access to the database's directory"))
     }
 
-    @Test func anUnwritableStateOrReportsDirectoryIsNamedWithoutARawDump() throws {
+    @Test func anUnwritableStateOrReportsDirectoryIsNamedWithoutARawDump() async throws {
         let w = try Workspace()
         let file = w.dir.appendingPathComponent("not-a-directory").path
         #expect(FileManager.default.createFile(atPath: file, contents: Data("x".utf8)))
-        let plan = try w.run(["plan", "--reports-dir", file + "/reports"] + now)
+        let plan = try await w.run(["plan", "--reports-dir", file + "/reports"] + now)
         #expect(plan.status == 9)
         #expect(plan.stderr.contains("cannot write \(file): Not a directory"))
         #expect(!plan.stderr.contains("NSCocoaErrorDomain"))
     }
 
-    @Test func readOnlyCommandsRecoverADatabaseACrashLeftMidCommit() throws {
+    @Test func readOnlyCommandsRecoverADatabaseACrashLeftMidCommit() async throws {
         let w = try Workspace()
-        #expect(try w.run(["run", "--now", "2026-06-01T00:00:00Z"]).status == 0)
+        #expect(try await w.run(["run", "--now", "2026-06-01T00:00:00Z"]).status == 0)
         try w.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO contacts SELECT 100 + i, printf('%.500c', 'x'), NULL, '2026-01-01' FROM n")
         // Freeze the files in the middle of a transaction, as a crash would leave them: the
         // database half-written (a one-page cache spills) beside its hot journal.
         let crashed = w.dir.appendingPathComponent("crashed")
         try FileManager.default.createDirectory(at: crashed, withIntermediateDirectories: true)
         let queue = try DatabaseQueue(path: w.database)
-        try queue.writeWithoutTransaction { db in
+        let database = w.database
+        try await queue.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA cache_size = 1")
             try db.execute(sql: "BEGIN IMMEDIATE")
             try db.execute(sql: "UPDATE contacts SET email = upper(email)")
             for suffix in ["", "-journal"] {
-                try FileManager.default.copyItem(atPath: w.database + suffix, toPath: crashed.appendingPathComponent("crm.sqlite" + suffix).path)
+                try FileManager.default.copyItem(atPath: database + suffix, toPath: crashed.appendingPathComponent("crm.sqlite" + suffix).path)
             }
             try db.execute(sql: "ROLLBACK")
         }
@@ -87,23 +88,23 @@ import Testing
         }
         #expect(FileManager.default.fileExists(atPath: crashed.appendingPathComponent("crm.sqlite-journal").path))
 
-        let verify = try BinaryRunner.run(["audit", "verify", "--config", "policy.yaml"], in: crashed)
+        let verify = try await BinaryRunner.run(["audit", "verify", "--config", "policy.yaml"], in: crashed)
         #expect(verify.status == 0, "\(verify.stderr)")
-        let plan = try BinaryRunner.run(["plan", "--config", "policy.yaml", "--now", "2026-06-01T00:00:00Z"], in: crashed)
+        let plan = try await BinaryRunner.run(["plan", "--config", "policy.yaml", "--now", "2026-06-01T00:00:00Z"], in: crashed)
         #expect(plan.status == 0, "\(plan.stderr)")
         let recovered = try DatabaseQueue(path: crashed.appendingPathComponent("crm.sqlite").path)
         defer { try? recovered.close() }
-        #expect(try recovered.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM contacts WHERE email = upper(email) AND email LIKE '%X%'") } == 0,
+        #expect(try await recovered.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM contacts WHERE email = upper(email) AND email LIKE '%X%'") } == 0,
                 "the interrupted transaction was rolled back")
     }
 
-    @Test func aPlanSavedInTheCurrentDirectoryIsAppliedWithTheCommandItPrints() throws {
+    @Test func aPlanSavedInTheCurrentDirectoryIsAppliedWithTheCommandItPrints() async throws {
         let w = try Workspace()
-        let plan = try w.run(["plan", "--out", "review.plan", "--state-dir", "."] + now)
+        let plan = try await w.run(["plan", "--out", "review.plan", "--state-dir", "."] + now)
         #expect(plan.status == 2, "\(plan.stderr)")
         let hint = try #require(plan.stdout.split(separator: "\n").first { $0.hasPrefix("plan: review.plan") })
         #expect(hint.contains("--state-dir ."))
-        let apply = try w.run(["apply", "review.plan", "--state-dir", "."] + now)
+        let apply = try await w.run(["apply", "review.plan", "--state-dir", "."] + now)
         #expect(apply.status == 0, "\(apply.stderr)")
         #expect(try w.count("SELECT count(*) FROM contacts") == 1)
     }

@@ -3,52 +3,52 @@ import Testing
 import TestSupport
 
 /// The binary against a real PostgreSQL server: the demo, and two runs started at once.
-@Suite struct PostgresCommandLineTests {
-    func freshDatabase() throws -> String {
-        let server = try PostgresServer.shared.get()
+@Suite(.tags(.slow)) struct PostgresCommandLineTests {
+    func freshDatabase() async throws -> String {
+        let server = try await PostgresServer.start()
         return server.url(database: try server.createDatabase())
     }
 
-    @Test func theDemoRunsOnPostgreSQL() throws {
-        let url = try freshDatabase()
+    @Test func theDemoRunsOnPostgreSQL() async throws {
+        let url = try await freshDatabase()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-pgdemo-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let result = try BinaryRunner.run(["demo", "--seed", "11", "--dir", dir.path, "--postgres", url, "--now", "2026-11-23T10:00:00Z"])
+        let result = try await BinaryRunner.run(["demo", "--seed", "11", "--dir", dir.path, "--postgres", url, "--now", "2026-11-23T10:00:00Z"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("verified intact"))
         #expect(result.stdout.contains("complete"))
         // Loading twice into the same database is refused rather than mixed.
-        let again = try BinaryRunner.run(["demo", "--seed", "11", "--dir", dir.path, "--postgres", url])
+        let again = try await BinaryRunner.run(["demo", "--seed", "11", "--dir", dir.path, "--postgres", url])
         #expect(again.status == 1)
         #expect(again.stderr.contains("already has a third_parties table"))
     }
 
-    @Test func twoRunsStartedAtOnceOneActsTheOtherReportsTheLock() throws {
-        let url = try freshDatabase()
+    @Test func twoRunsStartedAtOnceOneActsTheOtherReportsTheLock() async throws {
+        let url = try await freshDatabase()
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-pgtwo-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         let now = "2026-11-23T10:00:00Z"
-        let created = try BinaryRunner.run(["demo", "--seed", "3", "--dir", dir.path, "--postgres", url, "--no-run", "--now", now])
+        let created = try await BinaryRunner.run(["demo", "--seed", "3", "--dir", dir.path, "--postgres", url, "--no-run", "--now", now])
         #expect(created.status == 0, "\(created.stderr)")
         let common = ["--config", "etc/retentiond/retentiond.yaml", "--state-dir", dir.path, "--database-url", url, "--now", now]
-        #expect(try BinaryRunner.run(["check"] + common).status == 0)
-        #expect(try BinaryRunner.run(["plan"] + common).status == 2)
+        #expect(try await BinaryRunner.run(["check"] + common).status == 0)
+        #expect(try await BinaryRunner.run(["plan"] + common).status == 2)
 
         // Small batches make the run that wins the lock last long enough for the other to meet it.
-        let results = try BinaryRunner.runTogether((0..<2).map { ["run", "--batch-size", "1", "--actor", "runner-\($0)"] + common })
+        let results = try await BinaryRunner.runTogether((0..<2).map { ["run", "--batch-size", "1", "--actor", "runner-\($0)"] + common })
         let statuses = results.map(\.status).sorted()
         #expect(statuses == [0, 5], "\(results.map(\.stderr))")
         #expect(results.contains { $0.stderr.contains("another retentiond run holds the advisory lock") })
 
-        let verify = try BinaryRunner.run(["audit", "verify"] + common.dropLast(2))
+        let verify = try await BinaryRunner.run(["audit", "verify"] + common.dropLast(2))
         #expect(verify.status == 0, "\(verify.stderr)")
     }
 }
 
 /// `serve` on PostgreSQL: a lost connection costs one run, not every run after it.
-@Suite struct PostgresServiceTests {
-    @Test func serveReconnectsAfterTheServerDropsItsConnection() throws {
-        let server = try PostgresServer.shared.get()
+@Suite(.tags(.slow)) struct PostgresServiceTests {
+    @Test func serveReconnectsAfterTheServerDropsItsConnection() async throws {
+        let server = try await PostgresServer.start()
         let database = try server.createDatabase()
         try server.psql(database, """
             CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, phone TEXT, last_seen TEXT NOT NULL);
@@ -60,24 +60,24 @@ import TestSupport
         let notify = try NotifySocket()
         let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify)
         defer { service.signal(SIGTERM) }
-        let first = try #require(notify.waitFor(60) { $0.contains("complete: 1 changed") }, "\(service.stderr)")
+        let first = try #require(try await notify.waitFor(60) { $0.contains("complete: 1 changed") }, "\(service.stderr)")
         // STATUS=last run <id> complete: …; the next completed run has another id.
         let firstRun = try #require(first.split(separator: " ").drop { $0 != "run" }.dropFirst().first.map(String.init))
 
         // Between two scheduled runs, the server drops every connection of the service.
         _ = try server.psql(database, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
         _ = try server.psql(database, "INSERT INTO contacts VALUES (2, 'older@example.fr', NULL, '2018-01-01')")
-        #expect(notify.waitFor(60) { $0.contains("complete: 1 changed") && !$0.contains(firstRun) } != nil, "a later run purges the new record: \(service.stderr)")
+        #expect(try await notify.waitFor(60) { $0.contains("complete: 1 changed") && !$0.contains(firstRun) } != nil, "a later run purges the new record: \(service.stderr)")
         #expect(try server.psql(database, "SELECT count(*) FROM contacts") == "0")
         service.signal(SIGTERM)
-        #expect(service.exitStatus(within: 30) == 0)
+        #expect(try await service.exitStatus(within: 30) == 0)
     }
 }
 
 /// `run` stopped by systemd on PostgreSQL: whole batches, and its report.
-@Suite struct PostgresRunStopTests {
-    @Test func sigtermStopsARunAtABatchBoundary() throws {
-        let server = try PostgresServer.shared.get()
+@Suite(.tags(.slow)) struct PostgresRunStopTests {
+    @Test func sigtermStopsARunAtABatchBoundary() async throws {
+        let server = try await PostgresServer.start()
         let database = try server.createDatabase()
         let total = 6_000
         try server.psql(database, """
@@ -92,24 +92,24 @@ import TestSupport
         process.standardError = FileHandle.nullDevice
         try process.run()
         func purged() -> Int { Int((try? server.psql(database, "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'")) ?? "") ?? 0 }
-        while process.isRunning, purged() == 0 { usleep(10_000) }
+        while process.isRunning, purged() == 0 { try await Task.sleep(for: .milliseconds(10)) }
         kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        try await process.exited()
         #expect(process.terminationStatus == 143)
         let remaining = Int(try server.psql(database, "SELECT count(*) FROM contacts")) ?? -1
         #expect(remaining > 0 && remaining < total, "stopped in the middle (\(remaining) left)")
         #expect(purged() == total - remaining && purged() % 2 == 0, "only whole batches, each audited")
-        let next = try w.run(["run", "--now", "2026-06-01T00:01:00Z", "--batch-size", "1000"])
+        let next = try await w.run(["run", "--now", "2026-06-01T00:01:00Z", "--batch-size", "1000"])
         #expect(next.status == 0, "\(next.stderr)")
         #expect(try server.psql(database, "SELECT count(*) FROM contacts") == "0")
-        #expect(try w.run(["audit", "verify"]).status == 0)
+        #expect(try await w.run(["audit", "verify"]).status == 0)
     }
 }
 
 /// Several processes sharing one run's batches.
-@Suite struct WorkerTests {
-    @Test func threeWorkersProcessEachOf100kRecordsExactlyOnce() throws {
-        let server = try PostgresServer.shared.get()
+@Suite(.tags(.slow)) struct WorkerTests {
+    @Test func threeWorkersProcessEachOf100kRecordsExactlyOnce() async throws {
+        let server = try await PostgresServer.start()
         let database = try server.createDatabase()
         let total = 100_000
         try server.psql(database, """
@@ -124,7 +124,7 @@ import TestSupport
         try Workspace.policy(stateDir: dir.path, database: "{ postgres: { host: 127.0.0.1, port: \(server.port), database: \(database), user: postgres, tls: disable } }")
             .write(toFile: policy, atomically: true, encoding: .utf8)
 
-        let results = try BinaryRunner.runTogether((0..<3).map { ["run", "--worker", "--config", policy, "--actor", "worker-\($0)", "--now", "2026-06-01T00:00:00Z"] }, in: dir)
+        let results = try await BinaryRunner.runTogether((0..<3).map { ["run", "--worker", "--config", policy, "--actor", "worker-\($0)", "--now", "2026-06-01T00:00:00Z"] }, in: dir)
         #expect(results.allSatisfy { $0.status == 0 }, "\(results.map(\.stderr))")
 
         #expect(try server.psql(database, "SELECT count(*) FROM contacts") == "0")
@@ -137,7 +137,7 @@ import TestSupport
         #expect(try server.psql(database, "SELECT count(*) FROM retentiond_runs") == "0")
         let workers = try server.psql(database, "SELECT count(DISTINCT actor) FROM retentiond_audit WHERE action = 'purge'")
         #expect((Int(workers) ?? 0) >= 2, "the work was shared (\(workers) workers purged)")
-        let verify = try BinaryRunner.run(["audit", "verify", "--config", policy], in: dir)
+        let verify = try await BinaryRunner.run(["audit", "verify", "--config", policy], in: dir)
         #expect(verify.status == 0, "\(verify.stderr)")
     }
 }

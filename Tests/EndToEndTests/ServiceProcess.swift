@@ -1,7 +1,8 @@
 import Foundation
+import TestSupport
 
 /// A Unix datagram socket standing in for systemd's notification socket.
-final class NotifySocket {
+final class NotifySocket: @unchecked Sendable {
     let path: String
     private let fd: Int32
     private(set) var messages: [String] = []
@@ -26,9 +27,14 @@ final class NotifySocket {
         unlink(path)
     }
 
-    /// Receives until a message satisfies `predicate` or `seconds` pass; returns that message.
+    /// Receives until a message satisfies `predicate` or `seconds` pass (a bound for a failing
+    /// test, not a delay); returns that message. Waits off the cooperative pool.
     @discardableResult
-    func waitFor(_ seconds: Double, _ predicate: (String) -> Bool) -> String? {
+    func waitFor(_ seconds: Double, _ predicate: @escaping @Sendable (String) -> Bool) async throws -> String? {
+        try await offThePool { self.receive(seconds, predicate) }
+    }
+
+    private func receive(_ seconds: Double, _ predicate: (String) -> Bool) -> String? {
         let deadline = Date().addingTimeInterval(seconds)
         if let found = messages.first(where: predicate) { return found }
         var buffer = [UInt8](repeating: 0, count: 8192)
@@ -45,7 +51,7 @@ final class NotifySocket {
 }
 
 /// `retentiond serve` started as systemd would start it.
-final class ServiceProcess {
+final class ServiceProcess: @unchecked Sendable {
     let process: Process
     let stderrPath: String
 
@@ -64,10 +70,11 @@ final class ServiceProcess {
 
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
-    /// Waits for the process to exit; nil if it is still running after `seconds`.
-    func exitStatus(within seconds: Double) -> Int32? {
+    /// Waits for the process to exit; nil if it is still running after `seconds` (a bound for a
+    /// failing test, not a delay).
+    func exitStatus(within seconds: Double) async throws -> Int32? {
         let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { usleep(20_000) }
+        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
         return process.isRunning ? nil : process.terminationStatus
     }
 

@@ -4,41 +4,41 @@ import RetentionCore
 import Testing
 
 /// `retentiond serve` under a stand-in for systemd, and what a timer-run leaves for monitoring.
-@Suite struct ServiceTests {
+@Suite(.tags(.slow)) struct ServiceTests {
     static func policy(schedule: String, batchSize: Int = 500) -> String {
         Workspace.policy(batchSize: batchSize, schedule: schedule)
     }
 
-    @Test func itTellsSystemdItIsReadyKeepsTheWatchdogFedAndStopsCleanly() throws {
+    @Test func itTellsSystemdItIsReadyKeepsTheWatchdogFedAndStopsCleanly() async throws {
         let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h }"))
         let notify = try NotifySocket()
         let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify, watchdogMicroseconds: 200_000)
-        #expect(notify.waitFor(10) { $0.contains("READY=1") } != nil, "no READY=1: \(service.stderr)")
-        #expect(notify.waitFor(3) { $0.contains("WATCHDOG=1") } != nil)
+        #expect(try await notify.waitFor(10) { $0.contains("READY=1") } != nil, "no READY=1: \(service.stderr)")
+        #expect(try await notify.waitFor(3) { $0.contains("WATCHDOG=1") } != nil)
         service.signal(SIGTERM)
-        #expect(notify.waitFor(5) { $0.contains("STOPPING=1") } != nil)
-        #expect(service.exitStatus(within: 5) == 0)
+        #expect(try await notify.waitFor(5) { $0.contains("STOPPING=1") } != nil)
+        #expect(try await service.exitStatus(within: 5) == 0)
         let ready = try #require(notify.messages.firstIndex { $0.contains("READY=1") })
         let stopping = try #require(notify.messages.firstIndex { $0.contains("STOPPING=1") })
         #expect(ready < stopping)
     }
 
-    @Test func anInvalidPolicyAtStartExitsThreeBeforeReady() throws {
+    @Test func anInvalidPolicyAtStartExitsThreeBeforeReady() async throws {
         let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h }").replacingOccurrences(of: "clock: last_seen", with: "clock: last_sen"))
         let notify = try NotifySocket()
         let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify)
-        #expect(service.exitStatus(within: 10) == 3)
+        #expect(try await service.exitStatus(within: 10) == 3)
         #expect(!notify.messages.contains { $0.contains("READY=1") })
         #expect(service.stderr.contains("has no column `last_sen`"))
     }
 
-    @Test func sigtermInTheMiddleOfALargeRunLeavesOnlyWholeBatchesAndTheNextRunFinishes() throws {
+    @Test func sigtermInTheMiddleOfALargeRunLeavesOnlyWholeBatchesAndTheNextRunFinishes() async throws {
         let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h, run_at_start: true }", batchSize: 2))
         let total = 20_000
         try w.execute("DELETE FROM contacts; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(total)) INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', NULL, '2019-01-01' FROM n;")
         let notify = try NotifySocket()
         let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify)
-        #expect(notify.waitFor(20) { $0.contains("STATUS=running") } != nil, "\(service.stderr)")
+        #expect(try await notify.waitFor(20) { $0.contains("STATUS=running") } != nil, "\(service.stderr)")
 
         // Wait until some batches are committed, then ask the service to stop.
         var config = Configuration()
@@ -47,18 +47,18 @@ import Testing
         let reader = try DatabaseQueue(path: w.database, configuration: config)
         let deadline = Date().addingTimeInterval(30)
         while Date() < deadline {
-            let purged = try reader.read { db -> Int in
+            let purged = try await reader.read { db -> Int in
                 guard try db.tableExists("retentiond_audit") else { return 0 }
                 return try Int.fetchOne(db, sql: "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") ?? 0
             }
             if purged > 0 { break }
-            usleep(20_000)
+            try await Task.sleep(for: .milliseconds(20))
         }
         service.signal(SIGTERM)
-        #expect(service.exitStatus(within: 30) == 0, "\(service.stderr)")
+        #expect(try await service.exitStatus(within: 30) == 0, "\(service.stderr)")
 
-        let remaining = try reader.read { try Int64.fetchAll($0, sql: "SELECT id FROM contacts ORDER BY id") }
-        let refs = try reader.read { try String.fetchAll($0, sql: "SELECT subject_ref FROM retentiond_audit WHERE action = 'purge'") }
+        let remaining = try await reader.read { try Int64.fetchAll($0, sql: "SELECT id FROM contacts ORDER BY id") }
+        let refs = try await reader.read { try String.fetchAll($0, sql: "SELECT subject_ref FROM retentiond_audit WHERE action = 'purge'") }
         try reader.close()
         let deleted = Set(Int64(1)...Int64(total)).subtracting(remaining)
         #expect(!deleted.isEmpty && deleted.count < total, "the stop must land in the middle of the run (deleted \(deleted.count))")
@@ -69,30 +69,30 @@ import Testing
                 "every deleted record has its audit entry and no other has one")
         #expect(service.stderr.contains("run stopped at a batch boundary"))
 
-        let next = try w.run(["run", "--batch-size", "1000"])
+        let next = try await w.run(["run", "--batch-size", "1000"])
         #expect(next.status == 0, "\(next.stderr)")
         #expect(try w.count("SELECT count(*) FROM contacts") == 0)
-        #expect(try w.run(["audit", "verify"]).status == 0)
+        #expect(try await w.run(["audit", "verify"]).status == 0)
     }
 
-    @Test func sighupWithABrokenPolicyKeepsTheServiceOnTheOldOne() throws {
+    @Test func sighupWithABrokenPolicyKeepsTheServiceOnTheOldOne() async throws {
         let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h }"))
         let notify = try NotifySocket()
         let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify)
-        #expect(notify.waitFor(10) { $0.contains("READY=1") } != nil)
+        #expect(try await notify.waitFor(10) { $0.contains("READY=1") } != nil)
         let valid = try String(contentsOfFile: w.policy, encoding: .utf8)
         try valid.replacingOccurrences(of: "after: 3y", with: "after: 3 eons").write(toFile: w.policy, atomically: true, encoding: .utf8)
         service.signal(SIGHUP)
-        let failed = notify.waitFor(10) { $0.contains("policy reload failed") }
+        let failed = try await notify.waitFor(10) { $0.contains("policy reload failed") }
         #expect(failed?.contains("still enforcing the previous policy") == true)
         #expect(service.process.isRunning)
         #expect(service.stderr.contains("unknown duration unit `eons`"))
 
         try valid.replacingOccurrences(of: "after: 3y", with: "after: 4y").write(toFile: w.policy, atomically: true, encoding: .utf8)
         service.signal(SIGHUP)
-        #expect(notify.waitFor(10) { $0.contains("STATUS=policy reloaded") } != nil)
+        #expect(try await notify.waitFor(10) { $0.contains("STATUS=policy reloaded") } != nil)
         service.signal(SIGTERM)
-        #expect(service.exitStatus(within: 10) == 0)
+        #expect(try await service.exitStatus(within: 10) == 0)
     }
 
     /// Parses the Prometheus text exposition format strictly enough to catch a malformed file.
@@ -118,24 +118,24 @@ import Testing
         return samples
     }
 
-    @Test func aRunThatFailsBeforePlanningStillUpdatesTheMetrics() throws {
+    @Test func aRunThatFailsBeforePlanningStillUpdatesTheMetrics() async throws {
         let w = try Workspace()
         let metrics = w.dir.appendingPathComponent("retentiond.prom").path
-        #expect(try w.run(["run", "--metrics-file", metrics, "--now", "2026-06-01T00:00:00Z"]).status == 0)
+        #expect(try await w.run(["run", "--metrics-file", metrics, "--now", "2026-06-01T00:00:00Z"]).status == 0)
         #expect(try Self.parseMetrics(try String(contentsOfFile: metrics, encoding: .utf8))["retentiond_last_run_success"] == 1)
         // The database goes away: the next run fails before it plans, and monitoring must see it.
         try FileManager.default.removeItem(atPath: w.database)
-        #expect(try w.run(["run", "--metrics-file", metrics, "--now", "2026-06-01T01:00:00Z"]).status == 6)
+        #expect(try await w.run(["run", "--metrics-file", metrics, "--now", "2026-06-01T01:00:00Z"]).status == 6)
         let samples = try Self.parseMetrics(try String(contentsOfFile: metrics, encoding: .utf8))
         #expect(samples["retentiond_last_run_success"] == 0)
         #expect(samples["retentiond_run_failures_total"] == 1)
         #expect(samples["retentiond_last_success_timestamp_seconds"] != nil, "the last success is carried over")
     }
 
-    @Test func theMetricsFileParsesAndMatchesTheReport() throws {
+    @Test func theMetricsFileParsesAndMatchesTheReport() async throws {
         let w = try Workspace()
         let metrics = w.dir.appendingPathComponent("retentiond.prom").path
-        #expect(try w.run(["run", "--metrics-file", metrics, "--now", "2026-06-01T00:00:00Z"]).status == 0)
+        #expect(try await w.run(["run", "--metrics-file", metrics, "--now", "2026-06-01T00:00:00Z"]).status == 0)
         let samples = try Self.parseMetrics(try String(contentsOfFile: metrics, encoding: .utf8))
         let reports = w.dir.appendingPathComponent("reports")
         let json = try #require(try FileManager.default.contentsOfDirectory(atPath: reports.path).first { $0.hasSuffix(".json") })
@@ -151,7 +151,7 @@ import Testing
         #expect(abs(lastSuccess - Date().timeIntervalSince1970) < 120)
 
         // A refused run counts as a failure and leaves the last success where it was.
-        #expect(try w.run(["run", "--metrics-file", metrics, "--now", "2026-05-01T00:00:00Z"]).status == 8)
+        #expect(try await w.run(["run", "--metrics-file", metrics, "--now", "2026-05-01T00:00:00Z"]).status == 8)
         let after = try Self.parseMetrics(try String(contentsOfFile: metrics, encoding: .utf8))
         #expect(after["retentiond_run_failures_total"] == 1)
         #expect(after["retentiond_last_run_success"] == 0)
@@ -160,7 +160,7 @@ import Testing
         #expect(mode == 0o644, "node_exporter must be able to read it")
     }
 
-    @Test func underTheJournalLinesCarrySyslogPrioritiesAndNoTimestamps() throws {
+    @Test func underTheJournalLinesCarrySyslogPrioritiesAndNoTimestamps() async throws {
         let w = try Workspace()
         try w.execute("DROP INDEX contacts_last_seen")
         let process = Process()
@@ -177,7 +177,7 @@ import Testing
         try process.run()
         try err.fileHandleForWriting.close()
         let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
+        try await process.exited()
         #expect(process.terminationStatus == 0)
         let lines = text.split(separator: "\n")
         #expect(!lines.isEmpty)
@@ -185,13 +185,13 @@ import Testing
         #expect(text.contains("no index starts with `contacts.last_seen`"))
     }
 
-    @Test func jsonLogsAreOneObjectPerLine() throws {
+    @Test func jsonLogsAreOneObjectPerLine() async throws {
         let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h }"))
         let notify = try NotifySocket()
         let service = try ServiceProcess(arguments: ["--config", w.policy, "--log-format", "json", "--log-level", "info"], in: w.dir, notify: notify)
-        #expect(notify.waitFor(10) { $0.contains("READY=1") } != nil)
+        #expect(try await notify.waitFor(10) { $0.contains("READY=1") } != nil)
         service.signal(SIGTERM)
-        #expect(service.exitStatus(within: 10) == 0)
+        #expect(try await service.exitStatus(within: 10) == 0)
         let lines = service.stderr.split(separator: "\n")
         #expect(lines.count >= 2)
         for line in lines {
@@ -203,8 +203,8 @@ import Testing
 }
 
 /// `run` (the timer's oneshot) stopped by systemd: whole batches, its report and metrics.
-@Suite struct RunStopTests {
-    @Test func sigtermStopsARunAtABatchBoundaryAndItStillReports() throws {
+@Suite(.tags(.slow)) struct RunStopTests {
+    @Test func sigtermStopsARunAtABatchBoundaryAndItStillReports() async throws {
         let w = try Workspace(policyBody: Workspace.policy(batchSize: 2))
         let total = 20_000
         try w.execute("DELETE FROM contacts; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(total)) INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', NULL, '2019-01-01' FROM n;")
@@ -222,22 +222,22 @@ import Testing
         config.busyMode = .timeout(5)
         let reader = try DatabaseQueue(path: w.database, configuration: config)
         while process.isRunning {
-            let purged = try reader.read { db -> Int in
+            let purged = try await reader.read { db -> Int in
                 // sqlite_master itself, not GRDB's schema cache: the run creates the table meanwhile.
                 guard try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'retentiond_audit'") == 1 else { return 0 }
                 return try Int.fetchOne(db, sql: "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") ?? 0
             }
             if purged > 0 { break }
-            usleep(10_000)
+            try await Task.sleep(for: .milliseconds(10))
         }
         kill(process.processIdentifier, SIGTERM)
-        process.waitUntilExit()
+        try await process.exited()
         let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
         #expect(process.terminationStatus == 143, "\(stderr)")
         #expect(stderr.contains("stopping at the next batch boundary (SIGTERM)"))
 
-        let remaining = try reader.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM contacts") ?? -1 }
-        let purged = try reader.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") ?? -1 }
+        let remaining = try await reader.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM contacts") ?? -1 }
+        let purged = try await reader.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") ?? -1 }
         try reader.close()
         #expect(remaining > 0 && remaining < total, "stopped in the middle (\(remaining) left)")
         #expect(purged == total - remaining && purged % 2 == 0, "only whole batches, each audited")
@@ -247,9 +247,9 @@ import Testing
         #expect(report?["status"] as? String == "incomplete")
         #expect(try String(contentsOfFile: metrics, encoding: .utf8).contains("retentiond_last_run_success 0"))
 
-        let next = try w.run(["run", "--now", "2026-06-01T00:01:00Z", "--batch-size", "1000"])
+        let next = try await w.run(["run", "--now", "2026-06-01T00:01:00Z", "--batch-size", "1000"])
         #expect(next.status == 0, "\(next.stderr)")
         #expect(try w.count("SELECT count(*) FROM contacts") == 0)
-        #expect(try w.run(["audit", "verify"]).status == 0)
+        #expect(try await w.run(["audit", "verify"]).status == 0)
     }
 }

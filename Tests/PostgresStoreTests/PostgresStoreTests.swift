@@ -6,7 +6,7 @@ import RetentionStore
 import TestSupport
 
 /// What only PostgreSQL has: native date types, and a server that can drop the connection mid-run.
-@Suite struct PostgresOnlyTests {
+@Suite(.tags(.slow)) struct PostgresOnlyTests {
     @Test func nativeDateTimestampAndTimestamptzColumnsWorkAsClocksAndWithYear() async throws {
         let schema = [
             "CREATE TABLE visits (id INTEGER PRIMARY KEY, visitor TEXT NOT NULL, born DATE, seen_on DATE, seen_at TIMESTAMP, seen_tz TIMESTAMPTZ)",

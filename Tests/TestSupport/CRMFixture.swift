@@ -68,7 +68,7 @@ public final class CRMFixture: @unchecked Sendable {
             _ = FileManager.default.createFile(atPath: dir.appendingPathComponent("crm.sqlite").path, contents: Data())
             databaseSection = "database: { sqlite: crm.sqlite }"
         case .postgres:
-            let server = try PostgresServer.shared.get()
+            let server = try await PostgresServer.start()
             let name = try server.createDatabase()
             databaseSection = "database: { postgres: { host: 127.0.0.1, port: \(server.port), database: \(name), user: postgres, tls: disable } }"
         }

@@ -26,6 +26,11 @@ public final class PostgresServer: @unchecked Sendable {
         public var description: String { "cannot start the test PostgreSQL server: \(message)" }
     }
 
+    /// The shared server, started on first use without blocking the cooperative pool.
+    public static func start() async throws -> PostgresServer {
+        try await offThePool { try shared.get() }
+    }
+
     static func stopShared() {
         if case .success(let server) = shared { server.stop() }
     }
