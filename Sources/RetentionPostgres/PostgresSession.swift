@@ -34,7 +34,8 @@ extension SQLDialect {
 /// One read or one transaction on a PostgreSQL connection. Runs on the store's own queue, never
 /// on an event loop or the cooperative pool, so waiting on a future is safe here.
 struct PostgresSession: WritingSession, SQLExecuting {
-    let connection: PostgresConnection
+    let link: PostgresLink
+    var connection: PostgresConnection { link.connection }
     let logger: Logger
     let location: String
 
@@ -51,18 +52,18 @@ struct PostgresSession: WritingSession, SQLExecuting {
             case .blob(let d): binds.append(ByteBuffer(bytes: d))
             }
         }
-        let future = connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger)
+        // A query sent on a connection the server has just dropped may never complete: the link
+        // fails the query in flight the moment its connection closes.
         let outcome = Outcome()
-        future.whenComplete { outcome.set($0) }
-        // A query sent on a connection the server has just dropped may never complete: wait for the
-        // answer, but give up as soon as the connection is known to be closed.
-        while outcome.wait(milliseconds: 200) == nil {
-            if connection.isClosed {
-                throw DatabaseUnavailable(location: location, reason: "the connection to the server was lost")
-            }
+        guard link.track(outcome) else {
+            throw DatabaseUnavailable(location: location, reason: "the connection to the server was lost")
         }
+        defer { link.untrack() }
+        connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).whenComplete { outcome.set($0) }
         do {
-            return try outcome.wait(milliseconds: 0)!.get()
+            return try outcome.wait().get()
+        } catch is PostgresLink.Closed {
+            throw DatabaseUnavailable(location: location, reason: "the connection to the server was lost")
         } catch {
             throw Self.translate(error, location: location)
         }
@@ -283,22 +284,61 @@ struct PostgresSession: WritingSession, SQLExecuting {
     }
 }
 
-/// The result of one query, handed from the event loop to the waiting session thread.
+/// The result of one query, handed from the event loop to the waiting session thread. The first
+/// answer wins: the query's own, or the link's news that the connection closed.
 final class Outcome: Sendable {
     private let semaphore = DispatchSemaphore(value: 0)
     private let result = Mutex<Result<PostgresQueryResult, any Error>?>(nil)
 
     func set(_ value: Result<PostgresQueryResult, any Error>) {
-        result.withLock { $0 = value }
-        semaphore.signal()
+        let first = result.withLock { current -> Bool in
+            guard current == nil else { return false }
+            current = value
+            return true
+        }
+        if first { semaphore.signal() }
     }
 
-    /// The result if it arrived within `milliseconds`, else nil.
-    func wait(milliseconds: Int) -> Result<PostgresQueryResult, any Error>? {
-        if let done = result.withLock({ $0 }) { return done }
-        _ = semaphore.wait(timeout: .now() + .milliseconds(milliseconds))
-        return result.withLock { $0 }
+    func wait() -> Result<PostgresQueryResult, any Error> {
+        semaphore.wait()
+        return result.withLock { $0! }
     }
+}
+
+/// A connection and the one query waiting on it. Sessions run one at a time on the store's queue,
+/// so at most one query is in flight; when the connection closes (the server or the network
+/// dropped it), that query is failed at once instead of waiting forever.
+final class PostgresLink: Sendable {
+    struct Closed: Error {}
+    let connection: PostgresConnection
+    private let state = Mutex<(inFlight: Outcome?, closed: Bool)>((nil, false))
+
+    init(_ connection: PostgresConnection) {
+        self.connection = connection
+        connection.closeFuture.whenComplete { [weak self] _ in self?.connectionClosed() }
+    }
+
+    private func connectionClosed() {
+        let waiting = state.withLock { state -> Outcome? in
+            state.closed = true
+            defer { state.inFlight = nil }
+            return state.inFlight
+        }
+        waiting?.set(.failure(Closed()))
+    }
+
+    /// Registers the query about to be sent; false when the connection is already closed.
+    func track(_ outcome: Outcome) -> Bool {
+        state.withLock { state in
+            guard !state.closed else { return false }
+            state.inFlight = outcome
+            return true
+        }
+    }
+
+    func untrack() { state.withLock { $0.inFlight = nil } }
+
+    var isClosed: Bool { state.withLock { $0.closed } || connection.isClosed }
 }
 
 extension PostgresSession: WorkQueueSession {

@@ -18,7 +18,7 @@ public final class PostgresStore: RecordStore {
     public let settings: PostgresLocation
     /// The session connection; replaced by a new one when the server or the network dropped it,
     /// so a lost connection costs the run it happened in, not every run after it (`serve`).
-    private let current: Mutex<PostgresConnection>
+    private let current: Mutex<PostgresLink>
     private let password: String?
     private let queue = DispatchQueue(label: "retentiond.postgres")
     private let logger: Logger
@@ -32,7 +32,7 @@ public final class PostgresStore: RecordStore {
         self.settings = settings
         self.logger = logger
         password = try Self.password(for: settings, credentialsDirectory: credentialsDirectory)
-        current = Mutex(try await Self.connect(settings, password: password, logger: logger))
+        current = Mutex(PostgresLink(try await Self.connect(settings, password: password, logger: logger)))
     }
 
     /// A store that only reads (every session a READ ONLY transaction).
@@ -42,16 +42,17 @@ public final class PostgresStore: RecordStore {
     }
 
     /// An open connection: the current one, or a new one when it was closed.
-    func connection() async throws -> PostgresConnection {
+    func link() async throws -> PostgresLink {
         let existing = current.withLock { $0 }
         guard existing.isClosed else { return existing }
         logger.notice("reconnecting to PostgreSQL after a lost connection", metadata: ["database": "\(location)"])
-        let fresh = try await Self.connect(settings, password: password, logger: logger)
-        let replaced = current.withLock { connection -> PostgresConnection in
-            defer { connection = fresh }
-            return connection
+        let fresh = PostgresLink(try await Self.connect(settings, password: password, logger: logger))
+        let replaced = current.withLock { link -> PostgresLink in
+            defer { link = fresh }
+            return link
         }
-        replaced.close().whenComplete { _ in withExtendedLifetime(replaced) {} }
+        let connection = replaced.connection
+        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
         return fresh
     }
 
@@ -104,7 +105,7 @@ public final class PostgresStore: RecordStore {
     }
 
     deinit {
-        let connection = current.withLock { $0 }
+        let connection = current.withLock { $0.connection }
         // The connection must outlive its close (PostgresNIO checks), so the completion holds it.
         connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
     }
@@ -118,7 +119,7 @@ public final class PostgresStore: RecordStore {
     }
 
     private func inTransaction<T: Sendable>(_ begin: String, _ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
-        let session = PostgresSession(connection: try await connection(), logger: logger, location: location)
+        let session = PostgresSession(link: try await link(), logger: logger, location: location)
         let logger = self.logger
         return try await withCheckedThrowingContinuation { continuation in
             queue.async {
