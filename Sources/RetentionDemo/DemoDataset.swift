@@ -148,13 +148,10 @@ public struct DemoDataset: Sendable {
         guard let session = store as? any SQLExecuting else { throw StoreFailure("this store cannot load the demo data") }
         for statement in Self.schema { _ = try session.execute(statement, []) }
         for table in tables {
-            let columns = table.columns.map(SQLBuilder.quote).joined(separator: ", ")
+            let columns = table.columns.map(SQL.quote).joined(separator: ", ")
             for start in stride(from: 0, to: table.rows.count, by: 200) {
-                var b = SQLBuilder(dialect: session.dialect)
-                let values = table.rows[start..<min(start + 200, table.rows.count)].map { row in
-                    "(" + row.map { b.bind($0) }.joined(separator: ", ") + ")"
-                }
-                _ = try session.execute("INSERT INTO \(SQLBuilder.quote(table.name)) (\(columns)) VALUES " + values.joined(separator: ", "), b.bindings)
+                let values = table.rows[start..<min(start + 200, table.rows.count)].map { row -> SQL in "(\(SQL.list(row)))" }
+                try session.execute("INSERT INTO \(ident: table.name) (\(raw: columns)) VALUES \(values.joined(separator: ", "))")
             }
         }
     }

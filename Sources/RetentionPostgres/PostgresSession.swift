@@ -200,12 +200,9 @@ struct PostgresSession: WritingSession, SQLExecuting {
     /// Values travel as text or integers; each is cast back to its column's type.
     func anonymise(table: String, keyColumns: [String], fields: [String], rows updates: [(RecordKey, [SQLValue])]) throws -> Int {
         guard !updates.isEmpty, !fields.isEmpty else { return 0 }
-        var typeQuery = SQLBuilder(dialect: dialect)
-        let sql = "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE a.attrelid = to_regclass(\(typeQuery.bind(.text(SQLBuilder.quote(table))))) AND a.attnum > 0"
-        let types = Dictionary(try rows(sql, typeQuery.bindings).map { ($0[0].textValue ?? "", $0[1].textValue ?? "text") }, uniquingKeysWith: { a, _ in a })
-        var b = SQLBuilder(dialect: dialect)
-        let update = b.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates, casts: fields.map { types[$0] ?? "text" })
-        return try execute(update, b.bindings)
+        let typeQuery: SQL = "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE a.attrelid = to_regclass(\(.text(SQL.quote(table)))) AND a.attnum > 0"
+        let types = Dictionary(try rows(typeQuery).map { ($0[0].textValue ?? "", $0[1].textValue ?? "text") }, uniquingKeysWith: { a, _ in a })
+        return try execute(builder.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates, casts: fields.map { types[$0] ?? "text" }))
     }
 
     // MARK: The tool's own tables
@@ -355,16 +352,15 @@ extension PostgresSession: WorkQueueSession {
 
     func openRun(policyHash: String) throws -> (id: String, plan: Data)? {
         guard try rows("SELECT to_regclass('retentiond_runs') IS NOT NULL", []).first?.first == .integer(1),
-              let row = try rows("SELECT run_id, plan FROM retentiond_runs WHERE policy_hash = $1 ORDER BY opened_at LIMIT 1", [.text(policyHash)]).first,
+              let row = try rows("SELECT run_id, plan FROM retentiond_runs WHERE policy_hash = \(.text(policyHash)) ORDER BY opened_at LIMIT 1").first,
               let id = row[0].textValue, let plan = row[1].textValue else { return nil }
         return (id, Data(plan.utf8))
     }
 
     func enqueue(runID: String, entries: [(seq: Int64, rule: String, key: RecordKey)]) throws {
         guard !entries.isEmpty else { return }
-        var b = SQLBuilder(dialect: dialect)
-        let values = entries.map { "(\(b.bind(.text(runID))), \(b.bind(.integer($0.seq))), \(b.bind(.text($0.rule))), \(b.bind(.text($0.key.canonical))))" }
-        _ = try execute("INSERT INTO retentiond_work (run_id, seq, rule_id, record_key) VALUES " + values.joined(separator: ", "), b.bindings)
+        let values = entries.map { entry -> SQL in "(\(SQL.list([.text(runID), .integer(entry.seq), .text(entry.rule), .text(entry.key.canonical)])))" }
+        try execute("INSERT INTO retentiond_work (run_id, seq, rule_id, record_key) VALUES \(values.joined(separator: ", "))")
     }
 
     func claim(runID: String, limit: Int) throws -> (rule: String, keys: [RecordKey])? {
@@ -385,12 +381,12 @@ extension PostgresSession: WorkQueueSession {
     }
 
     func remaining(runID: String) throws -> Int {
-        guard case .integer(let n) = try rows("SELECT count(*) FROM retentiond_work WHERE run_id = $1", [.text(runID)]).first?.first else { return 0 }
+        guard case .integer(let n) = try rows("SELECT count(*) FROM retentiond_work WHERE run_id = \(.text(runID))").first?.first else { return 0 }
         return Int(n)
     }
 
     func closeRun(id: String) throws {
-        _ = try execute("DELETE FROM retentiond_work WHERE run_id = $1", [.text(id)])
-        _ = try execute("DELETE FROM retentiond_runs WHERE run_id = $1", [.text(id)])
+        try execute("DELETE FROM retentiond_work WHERE run_id = \(.text(id))")
+        try execute("DELETE FROM retentiond_runs WHERE run_id = \(.text(id))")
     }
 }

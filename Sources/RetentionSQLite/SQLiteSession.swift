@@ -21,42 +21,25 @@ struct SQLiteSession: WritingSession, SQLExecuting {
 
     // MARK: Schema
 
+    /// The schema through GRDB's introspection. Its cache is dropped first: the application shares
+    /// the file and may have changed the schema since this connection last looked.
     func schema() throws -> SchemaSnapshot {
+        db.clearSchemaCache()
         let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-        var tables: [TableInfo] = []
-        for name in names {
-            let q = SQLBuilder.quote(name)
-            let columnRows = try Row.fetchAll(db, sql: "PRAGMA table_info(\(q))")
-            let columns = columnRows.map { ColumnInfo(name: $0["name"], declaredType: $0["type"] ?? "", notNull: ($0["notnull"] as Int? ?? 0) != 0) }
-            let primaryKey = columnRows.filter { ($0["pk"] as Int? ?? 0) > 0 }
-                .sorted { ($0["pk"] as Int) < ($1["pk"] as Int) }.map { $0["name"] as String }
-            var fks: [Int: (table: String, from: [String], to: [String?])] = [:]
-            for row in try Row.fetchAll(db, sql: "PRAGMA foreign_key_list(\(q))") {
-                let id: Int = row["id"]
-                var fk = fks[id] ?? (row["table"], [], [])
-                fk.from.append(row["from"])
-                fk.to.append(row["to"])
-                fks[id] = fk
-            }
-            var foreignKeys: [RetentionStore.ForeignKey] = []
-            for (_, fk) in fks.sorted(by: { $0.key < $1.key }) {
-                var referenced = fk.to.compactMap { $0 }
-                if referenced.count != fk.from.count {
-                    referenced = try Row.fetchAll(db, sql: "PRAGMA table_info(\(SQLBuilder.quote(fk.table)))")
-                        .filter { ($0["pk"] as Int? ?? 0) > 0 }.sorted { ($0["pk"] as Int) < ($1["pk"] as Int) }.map { $0["name"] as String }
-                }
-                foreignKeys.append(RetentionStore.ForeignKey(table: name, columns: fk.from, referencedTable: fk.table, referencedColumns: referenced))
-            }
-            var indexes: [RetentionStore.IndexInfo] = []
-            for row in try Row.fetchAll(db, sql: "PRAGMA index_list(\(q))") {
-                let indexName: String = row["name"]
-                let cols = try Row.fetchAll(db, sql: "PRAGMA index_info(\(SQLBuilder.quote(indexName)))")
-                    .sorted { ($0["seqno"] as Int) < ($1["seqno"] as Int) }.compactMap { $0["name"] as String? }
-                indexes.append(RetentionStore.IndexInfo(name: indexName, columns: cols, unique: (row["unique"] as Int? ?? 0) != 0))
-            }
-            tables.append(TableInfo(name: name, columns: columns, primaryKey: primaryKey, foreignKeys: foreignKeys, indexes: indexes))
-        }
-        return SchemaSnapshot(tables: tables)
+        return SchemaSnapshot(tables: try names.map { name in
+            let primaryKey = try db.primaryKey(name)
+            return TableInfo(
+                name: name,
+                columns: try db.columns(in: name).map { ColumnInfo(name: $0.name, declaredType: $0.type, notNull: $0.isNotNull) },
+                // A table without a declared key has only SQLite's hidden rowid: no key a policy can name.
+                primaryKey: primaryKey.isRowID && primaryKey.rowIDColumn == nil ? [] : primaryKey.columns,
+                foreignKeys: try db.foreignKeys(on: name).map {
+                    RetentionStore.ForeignKey(table: name, columns: $0.originColumns, referencedTable: $0.destinationTable,
+                                              referencedColumns: $0.destinationColumns)
+                },
+                // Indexes on expressions are left out by GRDB: they serve no column test the policy makes.
+                indexes: try db.indexes(on: name).map { RetentionStore.IndexInfo(name: $0.name, columns: $0.columns, unique: $0.isUnique) })
+        })
     }
 
     // MARK: The tool's own tables

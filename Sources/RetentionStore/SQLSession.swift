@@ -13,68 +13,54 @@ public protocol SQLExecuting {
 
 /// The operations both databases share, written once.
 extension StoreSession where Self: SQLExecuting {
+    public var builder: SQLBuilder { SQLBuilder(dialect: dialect) }
+
     public func sample(table: String, column: String, limit: Int) throws -> [SQLValue] {
-        var b = SQLBuilder(dialect: dialect)
-        let c = SQLBuilder.quote(column)
-        let sql = "SELECT \(c) FROM \(SQLBuilder.quote(table)) WHERE \(c) IS NOT NULL LIMIT \(b.bind(.integer(Int64(limit))))"
-        return try rows(sql, b.bindings).map { $0[0] }
+        try rows("SELECT \(ident: column) FROM \(ident: table) WHERE \(ident: column) IS NOT NULL LIMIT \(.integer(Int64(limit)))").map { $0[0] }
     }
 
     public func rowCount(table: String, filter: [FilterCondition]) throws -> Int {
-        var b = SQLBuilder(dialect: dialect)
-        let conditions = b.filter("s", filter)
-        let sql = "SELECT count(*) FROM \(SQLBuilder.quote(table)) AS s" + (conditions.isEmpty ? "" : " WHERE " + conditions.joined(separator: " AND "))
-        guard case .integer(let n) = try rows(sql, b.bindings).first?.first else { return 0 }
+        let conditions = builder.filter("s", filter)
+        let sql: SQL = "SELECT count(*) FROM \(ident: table) AS s" + (conditions.isEmpty ? "" : " WHERE \(conditions.joined(separator: " AND "))")
+        guard case .integer(let n) = try rows(sql).first?.first else { return 0 }
         return Int(n)
     }
 
     public func candidates(_ query: RuleQuery, after: RecordKey?, limit: Int) throws -> [CandidateRow] {
-        var b = SQLBuilder(dialect: dialect)
-        let sql = b.candidates(query, after: after, keys: nil, limit: limit)
-        return try rows(sql, b.bindings).map { SQLBuilder.decodeCandidate($0, query: query) }
+        try rows(builder.candidates(query, after: after, keys: nil, limit: limit)).map { SQLBuilder.decodeCandidate($0, query: query) }
     }
 
     public func candidates(_ query: RuleQuery, keys: [RecordKey], lockingRows: Bool) throws -> [CandidateRow] {
         guard !keys.isEmpty else { return [] }
-        var b = SQLBuilder(dialect: dialect)
-        let sql = b.candidates(query, after: nil, keys: keys, limit: nil) + (lockingRows ? dialect.lockRows : "")
-        return try rows(sql, b.bindings).map { SQLBuilder.decodeCandidate($0, query: query) }
+        let sql = builder.candidates(query, after: nil, keys: keys, limit: nil) + (lockingRows ? "\(raw: dialect.lockRows)" : "")
+        return try rows(sql).map { SQLBuilder.decodeCandidate($0, query: query) }
     }
 
     public func existingKeys(table: String, keyColumns: [String], keys: [RecordKey]) throws -> Set<RecordKey> {
         guard !keys.isEmpty else { return [] }
-        var b = SQLBuilder(dialect: dialect)
-        let sql = "SELECT " + keyColumns.map { SQLBuilder.qualified("p", $0) }.joined(separator: ", ")
-            + " FROM \(SQLBuilder.quote(table)) AS p WHERE " + b.keyIn("p", keyColumns, keys)
-        return Set(try rows(sql, b.bindings).map(RecordKey.init))
+        let columns = keyColumns.map { SQL.qualified("p", $0) }.joined(separator: ", ")
+        return Set(try rows("SELECT \(raw: columns) FROM \(ident: table) AS p WHERE \(builder.keyIn("p", keyColumns, keys))").map(RecordKey.init))
     }
 
     public func anonymise(table: String, keyColumns: [String], fields: [String], rows updates: [(RecordKey, [SQLValue])]) throws -> Int {
         guard !updates.isEmpty, !fields.isEmpty else { return 0 }
-        var b = SQLBuilder(dialect: dialect)
-        let sql = b.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates)
-        return try execute(sql, b.bindings)
+        return try execute(builder.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates))
     }
 
     public func purge(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]]) throws -> (records: Int, children: [String: Int]) {
         guard !keys.isEmpty else { return (0, [:]) }
         var children: [String: Int] = [:]
         for path in childPaths.reversed() {
-            var b = SQLBuilder(dialect: dialect)
-            let sql = b.deleteChildren(path, subjectTable: table, keyColumns: keyColumns, keys: keys)
-            children[path.last!.table, default: 0] += try execute(sql, b.bindings)
+            children[path.last!.table, default: 0] += try execute(builder.deleteChildren(path, subjectTable: table, keyColumns: keyColumns, keys: keys))
         }
-        var b = SQLBuilder(dialect: dialect)
-        let sql = b.deleteRows(table: table, keyColumns: keyColumns, keys: keys)
-        return (try execute(sql, b.bindings), children)
+        return (try execute(builder.deleteRows(table: table, keyColumns: keyColumns, keys: keys)), children)
     }
 
     public func auditedReferences(ruleID: String, action: AuditAction, references: [String]) throws -> Set<String> {
         guard !references.isEmpty, try toolTables().audit else { return [] }
-        var b = SQLBuilder(dialect: dialect)
-        let sql = "SELECT subject_ref FROM retentiond_audit WHERE rule_id = \(b.bind(.text(ruleID))) AND action = \(b.bind(.text(action.rawValue))) AND subject_ref IN ("
-            + references.map { b.bind(.text($0)) }.joined(separator: ", ") + ")"
-        return Set(try rows(sql, b.bindings).compactMap { $0[0].textValue })
+        let sql: SQL = "SELECT subject_ref FROM retentiond_audit WHERE rule_id = \(.text(ruleID)) AND action = \(.text(action.rawValue))"
+            + " AND subject_ref IN (\(SQL.list(references.map { .text($0) })))"
+        return Set(try rows(sql).compactMap { $0[0].textValue })
     }
 
     // MARK: Audit
@@ -98,36 +84,33 @@ extension StoreSession where Self: SQLExecuting {
     /// One multi-row INSERT per chunk (13 values a row stay far below either database's parameter limit).
     public func appendAudit(_ entries: [AuditEntry]) throws {
         for start in stride(from: 0, to: entries.count, by: 1000) {
-            var b = SQLBuilder(dialect: dialect)
-            let values = entries[start..<min(start + 1000, entries.count)].map { e in
-                "(" + ([.integer(e.seq)] + [e.runID, e.at, e.actor, e.policyHash, e.ruleID, e.action, e.table, e.subjectRef, e.fields, e.detail, e.prevMAC, e.mac]
-                    .map { SQLValue.text($0) }).map { b.bind($0) }.joined(separator: ", ") + ")"
+            let values = entries[start..<min(start + 1000, entries.count)].map { e -> SQL in
+                let texts = [e.runID, e.at, e.actor, e.policyHash, e.ruleID, e.action, e.table, e.subjectRef, e.fields, e.detail, e.prevMAC, e.mac]
+                return "(\(SQL.list([.integer(e.seq)] + texts.map { .text($0) })))"
             }
-            _ = try execute("INSERT INTO retentiond_audit (\(Self.auditColumns)) VALUES " + values.joined(separator: ", "), b.bindings)
+            try execute("INSERT INTO retentiond_audit (\(raw: Self.auditColumns)) VALUES \(values.joined(separator: ", "))")
         }
     }
 
     public func auditEntries(after: Int64, limit: Int, filter: AuditFilter) throws -> [AuditEntry] {
         guard try toolTables().audit else { return [] }
-        var b = SQLBuilder(dialect: dialect)
-        var sql = "SELECT \(Self.auditColumns) FROM retentiond_audit WHERE seq > \(b.bind(.integer(after)))"
-        if let run = filter.runID { sql += " AND run_id = \(b.bind(.text(run)))" }
-        if let rule = filter.ruleID { sql += " AND rule_id = \(b.bind(.text(rule)))" }
-        if let ref = filter.subjectRef { sql += " AND subject_ref = \(b.bind(.text(ref)))" }
-        sql += " ORDER BY seq LIMIT \(b.bind(.integer(Int64(limit))))"
-        return try rows(sql, b.bindings).compactMap(Self.auditEntry)
+        var sql: SQL = "SELECT \(raw: Self.auditColumns) FROM retentiond_audit WHERE seq > \(.integer(after))"
+        if let run = filter.runID { sql += " AND run_id = \(.text(run))" }
+        if let rule = filter.ruleID { sql += " AND rule_id = \(.text(rule))" }
+        if let ref = filter.subjectRef { sql += " AND subject_ref = \(.text(ref))" }
+        sql += " ORDER BY seq LIMIT \(.integer(Int64(limit)))"
+        return try rows(sql).compactMap(Self.auditEntry)
     }
 
     public func auditEntry(seq: Int64) throws -> AuditEntry? {
         guard try toolTables().audit else { return nil }
-        var b = SQLBuilder(dialect: dialect)
-        return try rows("SELECT \(Self.auditColumns) FROM retentiond_audit WHERE seq = \(b.bind(.integer(seq)))", b.bindings).first.flatMap(Self.auditEntry)
+        return try rows("SELECT \(raw: Self.auditColumns) FROM retentiond_audit WHERE seq = \(.integer(seq))").first.flatMap(Self.auditEntry)
     }
 
     public func lastCompletedRunTime() throws -> Date? {
         guard try toolTables().audit,
-              let detail = try rows("SELECT detail FROM retentiond_audit WHERE action = \(dialect.numberedPlaceholders ? "$1" : "?") ORDER BY seq DESC LIMIT 1",
-                                    [.text(AuditAction.runCompleted.rawValue)]).first?.first?.textValue,
+              let detail = try rows("SELECT detail FROM retentiond_audit WHERE action = \(.text(AuditAction.runCompleted.rawValue)) ORDER BY seq DESC LIMIT 1")
+                .first?.first?.textValue,
               let object = try? JSONSerialization.jsonObject(with: Data(detail.utf8)) as? [String: String],
               let now = object["now"] else { return nil }
         return ISO8601DateFormatter().date(from: now)
@@ -150,33 +133,28 @@ extension StoreSession where Self: SQLExecuting {
     public var keyValueKind: @Sendable (String) -> KeyValueKind { dialect.keyValueKind }
 
     public func canonicalKeys(table: String, keyColumns: [String], matching lookup: [KeyLookup]) throws -> [String] {
-        var b = SQLBuilder(dialect: dialect)
-        var conditions: [String] = []
+        var conditions: [SQL] = []
         for item in lookup {
             guard let value = item.value else { throw StoreFailure("`\(item.text)` is not a value of the \(item.kind) column `\(item.column)`") }
-            let column = SQLBuilder.qualified("p", item.column)
-            conditions.append((item.kind == .other ? dialect.textOf(column) : column) + " = " + b.bind(value))
+            let column = SQL.qualified("p", item.column)
+            conditions.append("\(raw: item.kind == .other ? dialect.textOf(column) : column) = \(value)")
         }
-        let sql = "SELECT \(dialect.canonicalKey(keyColumns.map { SQLBuilder.qualified("p", $0) })) FROM \(SQLBuilder.quote(table)) AS p WHERE "
-            + conditions.joined(separator: " AND ") + " LIMIT 2"
-        return try rows(sql, b.bindings).compactMap { $0.first?.textValue }
+        let key = dialect.canonicalKey(keyColumns.map { SQL.qualified("p", $0) })
+        return try rows("SELECT \(raw: key) FROM \(ident: table) AS p WHERE \(conditions.joined(separator: " AND ")) LIMIT 2")
+            .compactMap { $0.first?.textValue }
     }
 
     public func holdAuditEntries() throws -> [AuditEntry] {
         guard try toolTables().audit else { return [] }
-        var b = SQLBuilder(dialect: dialect)
-        let actions = [AuditAction.holdAdd, .holdRelease].map { b.bind(.text($0.rawValue)) }.joined(separator: ", ")
-        return try rows("SELECT \(Self.auditColumns) FROM retentiond_audit WHERE action IN (\(actions)) ORDER BY seq", b.bindings)
-            .compactMap(Self.auditEntry)
+        let actions = SQL.list([AuditAction.holdAdd, .holdRelease].map { .text($0.rawValue) })
+        return try rows("SELECT \(raw: Self.auditColumns) FROM retentiond_audit WHERE action IN (\(actions)) ORDER BY seq").compactMap(Self.auditEntry)
     }
 
     public func insertHold(_ hold: LegalHold) throws -> Int64 {
-        var b = SQLBuilder(dialect: dialect)
         let values = [SQLValue.text(hold.table), .text(hold.key.canonical), .text(hold.reason), .text(hold.placedBy),
                       .text(SQLBuilder.holdTime(hold.placedAt)), hold.until.map { .text(SQLBuilder.holdTime($0)) } ?? .null]
-        let sql = "INSERT INTO retentiond_holds (table_name, record_key, reason, placed_by, placed_at, until) VALUES ("
-            + values.map { b.bind($0) }.joined(separator: ", ") + ") RETURNING id"
-        guard case .integer(let id) = try rows(sql, b.bindings).first?.first else { throw StoreFailure("the new hold has no id") }
+        let sql: SQL = "INSERT INTO retentiond_holds (table_name, record_key, reason, placed_by, placed_at, until) VALUES (\(SQL.list(values))) RETURNING id"
+        guard case .integer(let id) = try rows(sql).first?.first else { throw StoreFailure("the new hold has no id") }
         return id
     }
 
@@ -187,9 +165,8 @@ extension StoreSession where Self: SQLExecuting {
     }
 
     public func releaseHold(id: Int64, by: String, at: Date) throws -> LegalHold? {
-        var b = SQLBuilder(dialect: dialect)
-        let sql = "UPDATE retentiond_holds SET released_by = \(b.bind(.text(by))), released_at = \(b.bind(.text(SQLBuilder.holdTime(at)))) "
-            + "WHERE id = \(b.bind(.integer(id))) AND released_at IS NULL RETURNING \(Self.holdColumns)"
-        return try rows(sql, b.bindings).first.flatMap(Self.hold)
+        let sql: SQL = "UPDATE retentiond_holds SET released_by = \(.text(by)), released_at = \(.text(SQLBuilder.holdTime(at)))"
+            + " WHERE id = \(.integer(id)) AND released_at IS NULL RETURNING \(raw: Self.holdColumns)"
+        return try rows(sql).first.flatMap(Self.hold)
     }
 }

@@ -44,15 +44,16 @@ import TestSupport
 
     /// The plan's lines, with PostgreSQL told to avoid sequential scans wherever an index can
     /// serve (so a scan that remains means no index could).
-    func plan(_ f: CRMFixture, _ sql: String, _ bindings: [SQLValue]) async throws -> [String] {
+    func plan(_ f: CRMFixture, _ sql: SQL) async throws -> [String] {
         let backend = f.backend
         return try await f.executing { executing in
+            let text = sql.text(for: executing.dialect)
             switch backend {
             case .sqlite:
-                return try executing.rows("EXPLAIN QUERY PLAN " + sql, bindings).compactMap { $0.last?.textValue }
+                return try executing.rows("EXPLAIN QUERY PLAN " + text, sql.bindings).compactMap { $0.last?.textValue }
             case .postgres:
                 _ = try executing.execute("SET LOCAL enable_seqscan = off", [])
-                return try executing.rows("EXPLAIN " + sql, bindings).compactMap { $0.first?.textValue }
+                return try executing.rows("EXPLAIN " + text, sql.bindings).compactMap { $0.first?.textValue }
             }
         }
     }
@@ -68,32 +69,58 @@ import TestSupport
         }
     }
 
-    @Test(arguments: Backend.allCases)
-    func theDueTestAndTheBatchRecheckUseIndexesAllTheWayDown(_ backend: Backend) async throws {
+    /// The tool's tables exist and an annotation is held, so hold checks are part of the statements.
+    func prepared(_ backend: Backend) async throws -> (CRMFixture, RuleQuery, SQLBuilder) {
         let f = try await CRMFixture(backend, schema: Self.schema, data: Self.data, policy: Self.policy)
-        // The tool's tables, so the hold checks are part of the statements.
-        let key = try AuditKey.load(path: try f.policy().keyFile, createIfMissing: true).key
-        _ = try await HoldRegistry(store: try await f.store(), key: key, stateDirectory: f.dir.path)
-            .add(table: "annotations", keyText: "1000", reason: "evidence", by: "dpo", until: nil, now: CRMFixture.now)
+        _ = try await f.holds().add(table: "annotations", keyText: "1000", reason: "evidence", by: "dpo", until: nil, now: CRMFixture.now)
         if backend == .postgres { try await f.sql(["ANALYZE"]) }
-
         let policy = try f.policy()
         let (resolved, _) = try await Enforcer.validate(policy, store: try await f.reader())
         let query = try #require(try resolved?.query(for: policy.rules[0], now: CRMFixture.now, toolTablesExist: true))
-        let dialect: SQLDialect = try await f.executing { $0.dialect }
+        return (f, query, SQLBuilder(dialect: try await f.executing { $0.dialect }))
+    }
 
-        var recheck = SQLBuilder(dialect: dialect)
-        let recheckSQL = recheck.candidates(query, after: nil, keys: [RecordKey([.integer(1)]), RecordKey([.integer(2)])], limit: nil)
-        let recheckPlan = try await plan(f, recheckSQL, recheck.bindings)
-        #expect(recheckSQL.contains("JOIN \"annotations\""), "three levels of children are checked for holds")
-        #expect(scans(recheckPlan, backend: backend, includingSubject: true).isEmpty, "\(recheckPlan.joined(separator: "\n"))")
+    @Test func theDueTestReadsAsTheSQLItIsWithEveryValueBound() async throws {
+        let (_, query, builder) = try await prepared(.sqlite)
+        let sql = builder.candidates(query, after: RecordKey([.integer(41)]), keys: nil, limit: 500)
+        let text = sql.description
+        #expect(text.hasPrefix("SELECT s.\"id\", s.\"last_seen\", 0, 0, CASE WHEN EXISTS (SELECT 1 FROM \"orders\" AS u WHERE u.\"person_id\" = s.\"id\") THEN 1 ELSE 0 END, CASE WHEN EXISTS (SELECT 1 FROM retentiond_holds AS h WHERE h.table_name = ? AND h.record_key = "))
+        #expect(text.contains("FROM \"notes\" AS c0 JOIN \"attachments\" AS c1 ON c1.\"note_id\" = c0.\"id\" JOIN \"annotations\" AS c2 ON c2.\"attachment_id\" = c1.\"id\" WHERE c0.\"person_id\" = s.\"id\""))
+        #expect(text.hasSuffix(" FROM \"people\" AS s WHERE s.\"kind\" = ? AND ((s.\"last_seen\" IS NOT NULL AND s.\"last_seen\" < ?)) AND s.\"id\" > ? ORDER BY s.\"id\" LIMIT ?"))
+        // Values travel as bindings, in the order of their placeholders: nothing from the data is in the text.
+        // The cutoff: 2026-06-01T00:00Z is 02:00 in Paris; three years before, in the column's own layout.
+        #expect(sql.bindings.first == .text("people"))
+        #expect(Array(sql.bindings.suffix(4)) == [.text("prospect"), .text("2023-06-01 02:00:00"), .integer(41), .integer(500)])
+        #expect(text.components(separatedBy: "?").count - 1 == sql.bindings.count)
+        let numbered = SQLDialect(numberedPlaceholders: true, flagIsSet: { $0 }, canonicalKey: { $0.joined() }, keyValueKind: { _ in .other },
+                                  textOf: { $0 }, lockRows: "")
+        #expect(sql.text(for: numbered).hasSuffix("LIMIT $\(sql.bindings.count)"))
+    }
 
-        var due = SQLBuilder(dialect: dialect)
-        let dueSQL = due.candidates(query, after: nil, keys: nil, limit: 500)
-        let duePlan = try await plan(f, dueSQL, due.bindings)
+    @Test(arguments: Backend.allCases)
+    func everyStatementOfABatchIsServedByIndexesAllTheWayDown(_ backend: Backend) async throws {
+        let (f, query, builder) = try await prepared(backend)
+        let keys = [RecordKey([.integer(1)]), RecordKey([.integer(2)])]
+        var statements: [(String, SQL)] = [
+            ("re-check", builder.candidates(query, after: nil, keys: keys, limit: nil)),
+            ("existing keys", "SELECT p.\"id\" FROM \"people\" AS p WHERE \(builder.keyIn("p", ["id"], keys))"),
+            ("delete records", builder.deleteRows(table: "people", keyColumns: ["id"], keys: keys)),
+            ("already done", "SELECT subject_ref FROM retentiond_audit WHERE rule_id = \(.text("r")) AND action = \(.text("anonymise")) AND subject_ref IN (\(.text("a")), \(.text("b")))"),
+        ]
+        for path in query.childPaths {
+            statements.append(("delete \(path.last!.table)", builder.deleteChildren(path, subjectTable: "people", keyColumns: ["id"], keys: keys)))
+        }
+        #expect(statements.count == 7, "notes, attachments and annotations are purged with their prospect")
+        #expect(statements[0].1.description.contains("JOIN \"annotations\""), "three levels of children are checked for holds")
+        for (name, sql) in statements {
+            let lines = try await plan(f, sql)
+            #expect(scans(lines, backend: backend, includingSubject: true).isEmpty, "\(name): \(lines.joined(separator: "\n"))")
+        }
+
+        let due = try await plan(f, builder.candidates(query, after: nil, keys: nil, limit: 500))
         // How the subject's due rows are found (clock index, or key order for paging) is the
         // planner's choice on a table this small; what hangs off each row must be probed.
-        #expect(scans(duePlan, backend: backend, includingSubject: false).isEmpty, "\(duePlan.joined(separator: "\n"))")
+        #expect(scans(due, backend: backend, includingSubject: false).isEmpty, "\(due.joined(separator: "\n"))")
 
         // And the hold on the grandchild's child keeps its prospect, through all of it.
         let report = try await f.run()

@@ -30,72 +30,59 @@ public struct SQLDialect: Sendable {
     }
 }
 
-/// Builds SQL text from checked identifiers and collects the values to bind.
+/// Builds the statements a rule runs, as `SQL` fragments that read as the SQL they build.
 ///
 /// Identifiers come only from the introspected schema (the validator refuses any other) and are
-/// quoted; values are never written into the text.
-public struct SQLBuilder {
+/// quoted; values are bound, never written into the text.
+public struct SQLBuilder: Sendable {
     public let dialect: SQLDialect
-    public private(set) var bindings: [SQLValue] = []
 
     public init(dialect: SQLDialect) { self.dialect = dialect }
 
-    public static func quote(_ identifier: String) -> String {
-        "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
-    }
-
-    public static func qualified(_ alias: String, _ column: String) -> String { "\(alias).\(quote(column))" }
-
-    public mutating func bind(_ value: SQLValue) -> String {
-        bindings.append(value)
-        return dialect.numberedPlaceholders ? "$\(bindings.count)" : "?"
-    }
-
-    /// `(a, b)` or `a`: a row value for one or several columns.
+    /// `(a, b)` or `a`: a row value for one or several columns (identifiers only).
     public static func tuple(_ alias: String, _ columns: [String]) -> String {
-        let cols = columns.map { qualified(alias, $0) }
+        let cols = columns.map { SQL.qualified(alias, $0) }
         return cols.count == 1 ? cols[0] : "(" + cols.joined(separator: ", ") + ")"
     }
 
     /// `key IN (?, ?)` or `(k1, k2) IN (VALUES (?, ?), (?, ?))`.
-    public mutating func keyIn(_ alias: String, _ columns: [String], _ keys: [RecordKey]) -> String {
+    public func keyIn(_ alias: String, _ columns: [String], _ keys: [RecordKey]) -> SQL {
         if columns.count == 1 {
-            return Self.qualified(alias, columns[0]) + " IN (" + keys.map { bind($0.values[0]) }.joined(separator: ", ") + ")"
+            return "\(column: columns[0], of: alias) IN (\(SQL.list(keys.map { $0.values[0] })))"
         }
-        let rows = keys.map { key in "(" + key.values.map { bind($0) }.joined(separator: ", ") + ")" }
-        return Self.tuple(alias, columns) + " IN (VALUES " + rows.joined(separator: ", ") + ")"
+        let rows = keys.map { key -> SQL in "(\(SQL.list(key.values)))" }.joined(separator: ", ")
+        return "\(raw: Self.tuple(alias, columns)) IN (VALUES \(rows))"
     }
 
     /// True when the clock is past its bound; NULL-safe (always true or false, never NULL), so it can be negated.
-    public mutating func clockIsPast(_ alias: String, _ clock: ClockPredicate) -> String {
-        let cols = clock.columns.map { Self.qualified(alias, $0.name) }
+    public func clockIsPast(_ alias: String, _ clock: ClockPredicate) -> SQL {
+        let cols = clock.columns.map { SQL.qualified(alias, $0.name) }
+        func past(_ i: Int) -> SQL { "\(raw: cols[i]) < \(clock.bounds[i])\(raw: Self.cast(clock.columns[i]))" }
         switch clock.combination {
         case .firstPresent:
-            var alternatives: [String] = []
-            for (i, col) in cols.enumerated() {
-                let earlierNull = cols[..<i].map { "\($0) IS NULL" }
-                let test = earlierNull + ["\(col) IS NOT NULL", "\(col) < \(bind(clock.bounds[i]))\(Self.cast(clock.columns[i]))"]
-                alternatives.append("(" + test.joined(separator: " AND ") + ")")
+            let alternatives = cols.indices.map { i -> SQL in
+                let earlierNull = cols[..<i].map { SQL(stringLiteral: "\($0) IS NULL") }
+                return "(\((earlierNull + ["\(raw: cols[i]) IS NOT NULL", past(i)]).joined(separator: " AND ")))"
             }
-            return "(" + alternatives.joined(separator: " OR ") + ")"
+            return "(\(alternatives.joined(separator: " OR ")))"
         case .latest:
-            let anyPresent = "(" + cols.map { "\($0) IS NOT NULL" }.joined(separator: " OR ") + ")"
-            let eachPast = cols.enumerated().map { i, col in "(\(col) IS NULL OR \(col) < \(bind(clock.bounds[i]))\(Self.cast(clock.columns[i])))" }
-            return "(" + ([anyPresent] + eachPast).joined(separator: " AND ") + ")"
+            let anyPresent = SQL(stringLiteral: "(" + cols.map { "\($0) IS NOT NULL" }.joined(separator: " OR ") + ")")
+            let eachPast = cols.indices.map { i -> SQL in "(\(raw: cols[i]) IS NULL OR \(past(i)))" }
+            return "(\(([anyPresent] + eachPast).joined(separator: " AND ")))"
         }
     }
 
     static func cast(_ column: DateColumn) -> String { column.storage.sqlCast.map { "::\($0)" } ?? "" }
 
-    public mutating func filter(_ alias: String, _ conditions: [FilterCondition]) -> [String] {
+    public func filter(_ alias: String, _ conditions: [FilterCondition]) -> [SQL] {
         conditions.map { condition in
-            let col = Self.qualified(alias, condition.column.value)
+            let col = SQL.qualified(alias, condition.column.value)
             switch condition.test {
-            case .equals(.null), .isNull(true): return "\(col) IS NULL"
-            case .notEquals(.null), .isNull(false): return "\(col) IS NOT NULL"
-            case .equals(let v): return "\(col) = \(bind(v))"
-            case .notEquals(let v): return "(\(col) IS NULL OR \(col) <> \(bind(v)))"
-            case .oneOf(let values): return "\(col) IN (" + values.map { bind($0) }.joined(separator: ", ") + ")"
+            case .equals(.null), .isNull(true): return "\(raw: col) IS NULL"
+            case .notEquals(.null), .isNull(false): return "\(raw: col) IS NOT NULL"
+            case .equals(let v): return "\(raw: col) = \(v)"
+            case .notEquals(let v): return "(\(raw: col) IS NULL OR \(raw: col) <> \(v))"
+            case .oneOf(let values): return "\(raw: col) IN (\(SQL.list(values)))"
             }
         }
     }
@@ -105,81 +92,77 @@ public struct SQLBuilder {
     /// key, so every step is an index probe from the row before it (never a scan of a child table
     /// per parent, as nested `IN (SELECT …)` let PostgreSQL plan).
     public static func childRows(_ path: [ChildLink], subjectAlias: String) -> String {
-        var from = "FROM \(quote(path[0].table)) AS c0"
+        var from = "FROM \(SQL.quote(path[0].table)) AS c0"
         for (depth, link) in path.enumerated().dropFirst() {
-            from += " JOIN \(quote(link.table)) AS c\(depth) ON \(tuple("c\(depth)", link.foreignKey)) = \(tuple("c\(depth - 1)", link.referenced))"
+            from += " JOIN \(SQL.quote(link.table)) AS c\(depth) ON \(tuple("c\(depth)", link.foreignKey)) = \(tuple("c\(depth - 1)", link.referenced))"
         }
         return from + " WHERE \(tuple("c0", path[0].foreignKey)) = \(tuple(subjectAlias, path[0].referenced))"
     }
 
+    /// `CASE WHEN a OR b THEN 1 ELSE 0 END`, or `0` when there is nothing to test.
+    static func flag(_ tests: [SQL]) -> SQL {
+        tests.isEmpty ? "0" : "CASE WHEN \(tests.joined(separator: " OR ")) THEN 1 ELSE 0 END"
+    }
+
     /// The query that lists due candidates of a rule with every fact the planner needs.
     /// `after` pages by key; `keys` restricts to given records (re-checking a plan).
-    public mutating func candidates(_ q: RuleQuery, after: RecordKey?, keys: [RecordKey]?, limit: Int?) -> String {
+    public func candidates(_ q: RuleQuery, after: RecordKey?, keys: [RecordKey]?, limit: Int?) -> SQL {
         let s = "s"
-        var select = q.keyColumns.map { Self.qualified(s, $0) }
-        select += q.clock.columns.map { Self.qualified(s, $0.name) }
+        let subjectKey = Self.tuple(s, q.keyColumns)
+        var select: [SQL] = (q.keyColumns + q.clock.columns.map(\.name)).map { "\(column: $0, of: s)" }
 
-        var consent: [String] = q.consentUntil.map {
-            "(\(Self.qualified(s, $0.column)) IS NOT NULL AND \(Self.qualified(s, $0.column)) > \(bind($0.now))\($0.cast.map { "::\($0)" } ?? ""))"
+        var consent: [SQL] = q.consentUntil.map {
+            let column = SQL.qualified(s, $0.column)
+            return "(\(raw: column) IS NOT NULL AND \(raw: column) > \($0.now)\(raw: $0.cast.map { "::\($0)" } ?? ""))"
         }
-        consent += q.consentFlags.map { dialect.flagIsSet(Self.qualified(s, $0)) }
-        select.append(consent.isEmpty ? "0" : "CASE WHEN " + consent.joined(separator: " OR ") + " THEN 1 ELSE 0 END")
+        consent += q.consentFlags.map { SQL(stringLiteral: dialect.flagIsSet(SQL.qualified(s, $0))) }
+        select.append(Self.flag(consent))
 
-        var related: [String] = []
-        for r in q.related {
-            var sub = "EXISTS (SELECT 1 FROM \(Self.quote(r.table)) AS r WHERE \(Self.tuple("r", r.foreignKey)) = \(Self.tuple(s, q.keyColumns))"
-            if let clock = r.clock { sub += " AND NOT \(clockIsPast("r", clock))" }
-            related.append(sub + ")")
-        }
-        select.append(related.isEmpty ? "0" : "CASE WHEN " + related.joined(separator: " OR ") + " THEN 1 ELSE 0 END")
+        select.append(Self.flag(q.related.map { r in
+            let recent: SQL = r.clock.map { " AND NOT \(clockIsPast("r", $0))" } ?? ""
+            return "EXISTS (SELECT 1 FROM \(ident: r.table) AS r WHERE \(raw: Self.tuple("r", r.foreignKey)) = \(raw: subjectKey)\(recent))"
+        }))
 
-        let referenced = q.undeclaredReferences.map { fk in
-            "EXISTS (SELECT 1 FROM \(Self.quote(fk.table)) AS u WHERE \(Self.tuple("u", fk.columns)) = \(Self.tuple(s, fk.referencedColumns)))"
-        }
-        select.append(referenced.isEmpty ? "0" : "CASE WHEN " + referenced.joined(separator: " OR ") + " THEN 1 ELSE 0 END")
+        select.append(Self.flag(q.undeclaredReferences.map { fk in
+            "EXISTS (SELECT 1 FROM \(ident: fk.table) AS u WHERE \(raw: Self.tuple("u", fk.columns)) = \(raw: Self.tuple(s, fk.referencedColumns)))"
+        }))
 
-        var held: [String] = []
+        var held: [SQL] = []
         if q.toolTablesExist {
             // A hold names a row by its table's primary key, whatever key the subject declares.
             if !q.holdKeyColumns.isEmpty {
-                held.append(activeHold(table: q.table, keyColumns: q.holdKeyColumns.map { Self.qualified(s, $0) }, at: q.holdTime))
+                held.append(activeHold(table: q.table, keyColumns: q.holdKeyColumns.map { SQL.qualified(s, $0) }, at: q.holdTime))
             }
             for path in q.childPaths {
                 guard let last = path.last, !last.primaryKey.isEmpty else { continue }
                 let alias = "c\(path.count - 1)"
-                let hold = activeHold(table: last.table, keyColumns: last.primaryKey.map { Self.qualified(alias, $0) }, at: q.holdTime)
-                held.append("EXISTS (SELECT 1 \(Self.childRows(path, subjectAlias: s)) AND \(hold))")
+                let hold = activeHold(table: last.table, keyColumns: last.primaryKey.map { SQL.qualified(alias, $0) }, at: q.holdTime)
+                held.append("EXISTS (SELECT 1 \(raw: Self.childRows(path, subjectAlias: s)) AND \(hold))")
             }
         }
-        select.append(held.isEmpty ? "0" : "CASE WHEN " + held.joined(separator: " OR ") + " THEN 1 ELSE 0 END")
-
-        select += q.fieldColumns.map { Self.qualified(s, $0) }
-        select += q.reviewColumns.map { Self.qualified(s, $0) }
+        select.append(Self.flag(held))
+        select += (q.fieldColumns + q.reviewColumns).map { "\(column: $0, of: s)" }
 
         var conditions = filter(s, q.filter)
         conditions.append(clockIsPast(s, q.clock))
         if let after {
-            if q.keyColumns.count == 1 {
-                conditions.append("\(Self.qualified(s, q.keyColumns[0])) > \(bind(after.values[0]))")
-            } else {
-                conditions.append("\(Self.tuple(s, q.keyColumns)) > (" + after.values.map { bind($0) }.joined(separator: ", ") + ")")
-            }
+            conditions.append(q.keyColumns.count == 1
+                ? "\(column: q.keyColumns[0], of: s) > \(after.values[0])"
+                : "\(raw: subjectKey) > (\(SQL.list(after.values)))")
         }
         if let keys { conditions.append(keyIn(s, q.keyColumns, keys)) }
 
-        var sql = "SELECT " + select.joined(separator: ", ") + " FROM \(Self.quote(q.table)) AS s WHERE " + conditions.joined(separator: " AND ")
-        sql += " ORDER BY " + q.keyColumns.map { Self.qualified(s, $0) }.joined(separator: ", ")
-        if let limit { sql += " LIMIT \(bind(.integer(Int64(limit))))" }
+        let order = q.keyColumns.map { SQL.qualified(s, $0) }.joined(separator: ", ")
+        var sql: SQL = "SELECT \(select.joined(separator: ", ")) FROM \(ident: q.table) AS s WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(raw: order)"
+        if let limit { sql += " LIMIT \(.integer(Int64(limit)))" }
         return sql
     }
 
     /// `EXISTS` an active legal hold on the row of `table` whose primary key columns are `keyColumns`
     /// (qualified): one probe of the holds index on (table_name, record_key).
-    mutating func activeHold(table: String, keyColumns: [String], at time: Date) -> String {
-        let name = bind(.text(table))
-        let key = dialect.canonicalKey(keyColumns)
-        let now = bind(.text(Self.holdTime(time)))
-        return "EXISTS (SELECT 1 FROM retentiond_holds AS h WHERE h.table_name = \(name) AND h.record_key = \(key)"
+    func activeHold(table: String, keyColumns: [String], at time: Date) -> SQL {
+        let now = SQLValue.text(Self.holdTime(time))
+        return "EXISTS (SELECT 1 FROM retentiond_holds AS h WHERE h.table_name = \(.text(table)) AND h.record_key = \(raw: dialect.canonicalKey(keyColumns))"
             + " AND h.released_at IS NULL AND (h.until IS NULL OR h.until > \(now)))"
     }
 
@@ -211,33 +194,32 @@ public struct SQLBuilder {
     /// One `UPDATE` for a whole batch: new values travel in a `VALUES` list joined on the key.
     /// `casts` (PostgreSQL) gives each field's column type: values travel as text or integers and
     /// are cast back to the column's type.
-    public mutating func anonymise(table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])],
-                                   casts: [String]? = nil) -> String {
-        let values = rows.map { key, newValues in
-            "(" + (key.values + newValues).map { bind($0) }.joined(separator: ", ") + ")"
-        }
+    public func anonymise(table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])],
+                          casts: [String]? = nil) -> SQL {
+        let values = rows.map { key, newValues -> SQL in "(\(SQL.list(key.values + newValues)))" }.joined(separator: ", ")
         let k = keyColumns.count
-        let sets = fields.enumerated().map { i, f in "\(Self.quote(f)) = v.column\(k + i + 1)" + (casts.map { "::\($0[i])" } ?? "") }
-        let join = keyColumns.enumerated().map { i, c in "\(Self.quote(table)).\(Self.quote(c)) = v.column\(i + 1)" }
-        return "UPDATE \(Self.quote(table)) SET " + sets.joined(separator: ", ")
-            + " FROM (VALUES " + values.joined(separator: ", ") + ") AS v WHERE " + join.joined(separator: " AND ")
+        let sets = fields.enumerated().map { i, f in "\(SQL.quote(f)) = v.column\(k + i + 1)" + (casts.map { "::\($0[i])" } ?? "") }
+        let join = keyColumns.enumerated().map { i, c in "\(SQL.quote(table)).\(SQL.quote(c)) = v.column\(i + 1)" }
+        return "UPDATE \(ident: table) SET \(raw: sets.joined(separator: ", ")) FROM (VALUES \(values)) AS v WHERE \(raw: join.joined(separator: " AND "))"
     }
 
     /// `DELETE` of one child table's rows that belong to the batch's subject rows.
-    public mutating func deleteChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> String {
-        var parentSelect = "SELECT \(path[0].referenced.map { Self.qualified("p", $0) }.joined(separator: ", ")) FROM \(Self.quote(subjectTable)) AS p WHERE \(keyIn("p", keyColumns, keys))"
+    public func deleteChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
+        let referenced = path[0].referenced.map { SQL.qualified("p", $0) }.joined(separator: ", ")
+        var parentSelect: SQL = "SELECT \(raw: referenced) FROM \(ident: subjectTable) AS p WHERE \(keyIn("p", keyColumns, keys))"
         for depth in path.indices.dropFirst() {
             let parent = path[depth - 1]
             let link = path[depth]
-            parentSelect = "SELECT \(link.referenced.map { Self.qualified("c", $0) }.joined(separator: ", ")) FROM \(Self.quote(parent.table)) AS c WHERE \(Self.tuple("c", parent.foreignKey)) IN (\(parentSelect))"
+            let columns = link.referenced.map { SQL.qualified("c", $0) }.joined(separator: ", ")
+            parentSelect = "SELECT \(raw: columns) FROM \(ident: parent.table) AS c WHERE \(raw: Self.tuple("c", parent.foreignKey)) IN (\(parentSelect))"
         }
         let last = path[path.count - 1]
-        let fk = last.foreignKey.map(Self.quote)
+        let fk = last.foreignKey.map(SQL.quote)
         let lhs = fk.count == 1 ? fk[0] : "(" + fk.joined(separator: ", ") + ")"
-        return "DELETE FROM \(Self.quote(last.table)) WHERE \(lhs) IN (\(parentSelect))"
+        return "DELETE FROM \(ident: last.table) WHERE \(raw: lhs) IN (\(parentSelect))"
     }
 
-    public mutating func deleteRows(table: String, keyColumns: [String], keys: [RecordKey]) -> String {
-        "DELETE FROM \(Self.quote(table)) AS p WHERE \(keyIn("p", keyColumns, keys))"
+    public func deleteRows(table: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
+        "DELETE FROM \(ident: table) AS p WHERE \(keyIn("p", keyColumns, keys))"
     }
 }

@@ -1,0 +1,110 @@
+import Foundation
+import RetentionCore
+
+/// A piece of SQL with its values, written as the SQL it builds:
+///
+///     let sql: SQL = "SELECT \(ident: "email") FROM \(ident: table) WHERE id = \(.integer(7))"
+///
+/// Identifiers are quoted (`\(ident:)`, `\(column:)`); a `SQLValue` is bound, never written into
+/// the text; fragments nest (`\(other)`) and join. A plain `String` cannot be interpolated: text
+/// that is neither an identifier nor a value must be said to be trusted (`\(raw:)`, for SQL the
+/// code itself writes, such as a dialect's expression). The dialect numbers the placeholders when
+/// the statement is rendered, so fragments combine in any order.
+public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConvertible {
+    enum Part: Sendable {
+        case text(String)
+        case value(SQLValue)
+    }
+
+    var parts: [Part] = []
+
+    public init(stringLiteral value: String) { parts = [.text(value)] }
+
+    public init(stringInterpolation: StringInterpolation) { parts = stringInterpolation.parts }
+
+    init(parts: [Part]) { self.parts = parts }
+
+    public struct StringInterpolation: StringInterpolationProtocol {
+        var parts: [Part] = []
+
+        public init(literalCapacity: Int, interpolationCount: Int) { parts.reserveCapacity(interpolationCount * 2 + 1) }
+
+        public mutating func appendLiteral(_ literal: String) { parts.append(.text(literal)) }
+
+        /// A value, bound.
+        public mutating func appendInterpolation(_ value: SQLValue) { parts.append(.value(value)) }
+
+        /// Another fragment, with its values.
+        public mutating func appendInterpolation(_ fragment: SQL) { parts += fragment.parts }
+
+        /// A table or column name, quoted.
+        public mutating func appendInterpolation(ident name: String) { parts.append(.text(SQL.quote(name))) }
+
+        /// `alias."column"`.
+        public mutating func appendInterpolation(column name: String, of alias: String) {
+            parts.append(.text(SQL.qualified(alias, name)))
+        }
+
+        /// Text the code wrote itself (never data, never a name from outside).
+        public mutating func appendInterpolation(raw text: String) { parts.append(.text(text)) }
+    }
+
+    public static func quote(_ identifier: String) -> String {
+        "\"" + identifier.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    public static func qualified(_ alias: String, _ column: String) -> String { "\(alias).\(quote(column))" }
+
+    /// One bound value per element, separated by `, `.
+    public static func list(_ values: [SQLValue]) -> SQL {
+        SQL(parts: values.enumerated().flatMap { i, v in (i == 0 ? [] : [Part.text(", ")]) + [.value(v)] })
+    }
+
+    public static func + (lhs: SQL, rhs: SQL) -> SQL { SQL(parts: lhs.parts + rhs.parts) }
+
+    public static func += (lhs: inout SQL, rhs: SQL) { lhs.parts += rhs.parts }
+
+    /// The values in the order they appear.
+    public var bindings: [SQLValue] {
+        parts.compactMap { if case .value(let v) = $0 { return v } else { return nil } }
+    }
+
+    /// The text with placeholders in the dialect's style (`?`, or `$1, $2, …`).
+    public func text(for dialect: SQLDialect) -> String {
+        var text = ""
+        var n = 0
+        for part in parts {
+            switch part {
+            case .text(let t): text += t
+            case .value:
+                n += 1
+                text += dialect.numberedPlaceholders ? "$\(n)" : "?"
+            }
+        }
+        return text
+    }
+
+    /// The text with `?` placeholders: for messages and tests.
+    public var description: String { text(for: .init(numberedPlaceholders: false, flagIsSet: { $0 }, canonicalKey: { $0.joined() },
+                                                      keyValueKind: { _ in .other }, textOf: { $0 }, lockRows: "")) }
+}
+
+extension Sequence where Element == SQL {
+    public func joined(separator: String) -> SQL {
+        var result = SQL(parts: [])
+        for (i, fragment) in enumerated() {
+            if i > 0 { result.parts.append(.text(separator)) }
+            result.parts += fragment.parts
+        }
+        return result
+    }
+}
+
+extension SQLExecuting {
+    /// Runs a query built as `SQL` and returns its rows, values in select order.
+    public func rows(_ sql: SQL) throws -> [[SQLValue]] { try rows(sql.text(for: dialect), sql.bindings) }
+
+    /// Runs a statement built as `SQL` and returns the number of rows it changed.
+    @discardableResult
+    public func execute(_ sql: SQL) throws -> Int { try execute(sql.text(for: dialect), sql.bindings) }
+}
