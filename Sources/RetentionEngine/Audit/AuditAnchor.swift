@@ -81,11 +81,17 @@ public struct AuditAnchor: Sendable {
             }
             return (key, false)
         }
+        try await refuseMissingKey(path: path)
+        guard create else { return nil }
+        return try AuditKey.load(path: path, createIfMissing: true, credentialsDirectory: credentialsDirectory)
+    }
+
+    /// Without a key, only a database that never had a trail can be worked on (a dry run before the
+    /// first enforcing run); the rule `loadKey` applies, for callers handed no key.
+    func refuseMissingKey(path: String) async throws {
         if try await trailExists() {
             throw EnforcementError.auditKey("the audit key file \(path) is missing but the database has an audit trail; restore the key from your backup (a new key could not verify the trail)")
         }
-        guard create else { return nil }
-        return try AuditKey.load(path: path, createIfMissing: true, credentialsDirectory: credentialsDirectory)
     }
 
     /// The outcome of a successful check.

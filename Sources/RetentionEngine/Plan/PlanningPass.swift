@@ -54,9 +54,7 @@ public struct PlanningPass: Sendable {
             logger.warning("the audit trail holds \(standing.entriesPastHead) entries past the head recorded in \(anchor.headPath): a run was killed before recording its last batch, or the file was replaced by an older copy; check with `retentiond audit verify --head COPY` against a copy kept elsewhere")
         }
         let toolTables = standing.tables.complete
-        if key == nil, try await anchor.trailExists() {
-            throw EnforcementError.auditKey("the database has an audit trail but no audit key was loaded (\(policy.keyFile)); restore it from your backup (a new key cannot verify the existing trail)")
-        }
+        if key == nil { try await anchor.refuseMissingKey(path: policy.keyFile) }
         let chain = key.map(AuditChain.init)
         if toolTables, let chain {
             let ledger = HoldLedger(chain: chain)
