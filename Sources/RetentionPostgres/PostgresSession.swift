@@ -216,6 +216,10 @@ struct PostgresSession: WritingSession, SQLExecuting {
         return ToolTables(audit: row?[0] == .integer(1), holds: row?[1] == .integer(1))
     }
 
+    func doneTableExists() throws -> Bool {
+        try rows("SELECT to_regclass('retentiond_done') IS NOT NULL", []).first?.first == .integer(1)
+    }
+
     func prepareToolTables() throws {
         // Serialise concurrent first runs: CREATE … IF NOT EXISTS alone can still collide.
         _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:ddl'))", [])
@@ -252,6 +256,7 @@ struct PostgresSession: WritingSession, SQLExecuting {
                 placed_by TEXT NOT NULL, placed_at TEXT NOT NULL, until TEXT, released_by TEXT, released_at TEXT)
             """,
             "CREATE INDEX IF NOT EXISTS retentiond_holds_record ON retentiond_holds(table_name, record_key)",
+            "CREATE TABLE IF NOT EXISTS retentiond_done (rule_id TEXT NOT NULL, record_key TEXT NOT NULL, PRIMARY KEY (rule_id, record_key))",
             """
             CREATE OR REPLACE FUNCTION retentiond_holds_release_only() RETURNS trigger LANGUAGE plpgsql
             AS $f$ BEGIN

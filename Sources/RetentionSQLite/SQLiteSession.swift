@@ -52,6 +52,10 @@ struct SQLiteSession: WritingSession, SQLExecuting {
         return ToolTables(audit: names.contains("retentiond_audit"), holds: names.contains("retentiond_holds"))
     }
 
+    func doneTableExists() throws -> Bool {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'retentiond_done'") == 1
+    }
+
     func prepareToolTables() throws {
         try db.execute(sql: """
             CREATE TABLE IF NOT EXISTS retentiond_audit (
@@ -89,6 +93,11 @@ struct SQLiteSession: WritingSession, SQLExecuting {
                 released_at TEXT
             );
             CREATE INDEX IF NOT EXISTS retentiond_holds_record ON retentiond_holds(table_name, record_key);
+            CREATE TABLE IF NOT EXISTS retentiond_done (
+                rule_id TEXT NOT NULL,
+                record_key TEXT NOT NULL,
+                PRIMARY KEY (rule_id, record_key)
+            ) WITHOUT ROWID;
             CREATE TRIGGER IF NOT EXISTS retentiond_holds_keep_every_hold BEFORE DELETE ON retentiond_holds
                 BEGIN SELECT RAISE(ABORT, 'retentiond_holds keeps every hold: release one with retentiond hold release'); END;
             CREATE TRIGGER IF NOT EXISTS retentiond_holds_release_only BEFORE UPDATE ON retentiond_holds

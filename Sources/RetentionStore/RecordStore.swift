@@ -48,9 +48,14 @@ public protocol StoreSession {
     func existingKeys(table: String, keyColumns: [String], keys: [RecordKey]) throws -> Set<RecordKey>
     /// Which of the tool's own tables exist: all of them, none, or (after tampering) some.
     func toolTables() throws -> ToolTables
+    /// Whether `retentiond_done` exists (derived data, outside `ToolTables`: a database enforced by
+    /// an older version has a trail but no marks yet).
+    func doneTableExists() throws -> Bool
 
     /// Of these references, those `rule` already acted on with `action` (flag or anonymise).
     func auditedReferences(ruleID: String, action: AuditAction, references: [String]) throws -> Set<String>
+    /// Whether `rule` ever acted with `action` (one probe of the audit index).
+    func hasAuditEntries(ruleID: String, action: AuditAction) throws -> Bool
     func auditHead() throws -> AuditHead
     /// Entries with `seq > after`, ascending, at most `limit`, narrowed by `filter`.
     func auditEntries(after: Int64, limit: Int, filter: AuditFilter) throws -> [AuditEntry]
@@ -66,6 +71,12 @@ public protocol StoreSession {
     /// Every `hold-add` and `hold-release` entry of the trail, oldest first.
     func holdAuditEntries() throws -> [AuditEntry]
     func holds(includeReleased: Bool) throws -> [LegalHold]
+
+    /// The rules whose marks in `retentiond_done` are complete (every record they flagged or
+    /// anonymised is marked), so their queries may leave marked records out.
+    func rulesWithCompleteMarks() throws -> Set<String>
+    /// How many records `rule` has marked as done.
+    func doneCount(ruleID: String) throws -> Int
 }
 
 /// What one transaction of a writing store can do, on top of reading.
@@ -80,6 +91,14 @@ public protocol WritingSession: StoreSession {
     /// must each extend the head the previous one committed). Call before `auditHead()`.
     func lockAuditChain() throws
     func appendAudit(_ entries: [AuditEntry]) throws
+    /// Marks records as done by a flag or anonymise rule (in the batch that changed them).
+    func markDone(ruleID: String, table: String, keyColumns: [String], keys: [RecordKey]) throws
+    /// Removes `rules`' marks on records about to be purged.
+    func unmarkDone(ruleIDs: [String], table: String, keyColumns: [String], keys: [RecordKey]) throws
+    /// Records that `rule`'s marks are complete from now on.
+    func completeMarks(ruleID: String) throws
+    /// Drops every mark (after a restore the trail, not the marks, says what was done).
+    func clearDoneMarks() throws
     func insertHold(_ hold: LegalHold) throws -> Int64
     func releaseHold(id: Int64, by: String, at: Date) throws -> LegalHold?
 }

@@ -116,6 +116,46 @@ extension StoreSession where Self: SQLExecuting {
         return ISO8601DateFormatter().date(from: now)
     }
 
+    public func hasAuditEntries(ruleID: String, action: AuditAction) throws -> Bool {
+        guard try toolTables().audit else { return false }
+        return try !rows("SELECT 1 FROM retentiond_audit WHERE rule_id = \(.text(ruleID)) AND action = \(.text(action.rawValue)) LIMIT 1").isEmpty
+    }
+
+    // MARK: Done marks
+
+    /// The row that says a rule's marks are complete; no canonical key is `*` (they start with `[`).
+    static var completeMark: SQLValue { .text("*") }
+
+    public func rulesWithCompleteMarks() throws -> Set<String> {
+        guard try doneTableExists() else { return [] }
+        return Set(try rows("SELECT rule_id FROM retentiond_done WHERE record_key = \(Self.completeMark)").compactMap { $0[0].textValue })
+    }
+
+    public func doneCount(ruleID: String) throws -> Int {
+        guard try doneTableExists(),
+              case .integer(let n)? = try rows("SELECT count(*) FROM retentiond_done WHERE rule_id = \(.text(ruleID)) AND record_key <> \(Self.completeMark)").first?.first
+        else { return 0 }
+        return Int(n)
+    }
+
+    public func markDone(ruleID: String, table: String, keyColumns: [String], keys: [RecordKey]) throws {
+        guard !keys.isEmpty else { return }
+        try execute(builder.markDone(rule: ruleID, table: table, keyColumns: keyColumns, keys: keys))
+    }
+
+    public func unmarkDone(ruleIDs: [String], table: String, keyColumns: [String], keys: [RecordKey]) throws {
+        guard !keys.isEmpty, !ruleIDs.isEmpty else { return }
+        try execute(builder.unmarkDone(rules: ruleIDs, table: table, keyColumns: keyColumns, keys: keys))
+    }
+
+    public func clearDoneMarks() throws {
+        if try doneTableExists() { try execute("DELETE FROM retentiond_done") }
+    }
+
+    public func completeMarks(ruleID: String) throws {
+        try execute("INSERT INTO retentiond_done (rule_id, record_key) VALUES (\(.text(ruleID)), \(Self.completeMark)) ON CONFLICT DO NOTHING")
+    }
+
     // MARK: Holds
 
     static var holdColumns: String { "id, table_name, record_key, reason, placed_by, placed_at, until, released_by, released_at" }

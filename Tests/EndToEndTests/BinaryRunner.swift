@@ -70,17 +70,10 @@ struct BinaryRunner {
         try await offThePool { try runBlocking(arguments, in: directory) }
     }
 
+    /// Output goes to files, not pipes: a pipe's end is seen only when every process holding it
+    /// has closed it, and a process another test starts at the same moment may inherit it.
     private static func runBlocking(_ arguments: [String], in directory: URL) throws -> Result {
-        let process = process(arguments, in: directory)
-        let out = Pipe(), err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        // Read before waiting so a large output cannot fill the pipe and stall the child.
-        let stdout = out.fileHandleForReading.readDataToEndOfFile()
-        let stderr = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+        try runTogetherBlocking([arguments], in: directory)[0]
     }
 }
 

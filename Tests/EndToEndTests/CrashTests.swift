@@ -6,7 +6,7 @@ import Testing
 /// An enforcing run killed outright (SIGKILL) at random points never leaves a record half-changed,
 /// a change without its audit entry or an entry without its change; the chain verifies, and a
 /// re-run reaches exactly the state an uninterrupted run reaches.
-@Suite(.tags(.slow)) struct CrashTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct CrashTests {
     static let policy = """
         version: 1
         time_zone: Europe/Paris

@@ -27,26 +27,26 @@ final class NotifySocket: @unchecked Sendable {
         unlink(path)
     }
 
-    /// Receives until a message satisfies `predicate` or `seconds` pass (a bound for a failing
-    /// test, not a delay); returns that message. Waits off the cooperative pool.
-    @discardableResult
-    func waitFor(_ seconds: Double, _ predicate: @escaping @Sendable (String) -> Bool) async throws -> String? {
-        try await offThePool { self.receive(seconds, predicate) }
+    /// Receives until a message satisfies `predicate`, or `stillWaiting` says there is no point
+    /// (the service exited); returns that message. Waits off the cooperative pool; the socket's
+    /// 100 ms receive timeout is how often `stillWaiting` is asked, not a bound.
+    func waitFor(while stillWaiting: @escaping @Sendable () -> Bool, _ predicate: @escaping @Sendable (String) -> Bool) async throws -> String? {
+        try await offThePool { self.receive(while: stillWaiting, predicate) }
     }
 
-    private func receive(_ seconds: Double, _ predicate: (String) -> Bool) -> String? {
-        let deadline = Date().addingTimeInterval(seconds)
+    private func receive(while stillWaiting: () -> Bool, _ predicate: (String) -> Bool) -> String? {
         if let found = messages.first(where: predicate) { return found }
         var buffer = [UInt8](repeating: 0, count: 8192)
-        while Date() < deadline {
+        while true {
             let n = recv(fd, &buffer, buffer.count, 0)
             if n > 0 {
                 let message = String(decoding: buffer[0..<n], as: UTF8.self)
                 messages.append(message)
                 if predicate(message) { return message }
+            } else if !stillWaiting() {
+                return nil
             }
         }
-        return nil
     }
 }
 
@@ -54,8 +54,10 @@ final class NotifySocket: @unchecked Sendable {
 final class ServiceProcess: @unchecked Sendable {
     let process: Process
     let stderrPath: String
+    let notify: NotifySocket
 
     init(arguments: [String], in directory: URL, notify: NotifySocket, watchdogMicroseconds: Int? = nil) throws {
+        self.notify = notify
         stderrPath = directory.appendingPathComponent("serve-\(UUID().uuidString.prefix(8)).err").path
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process = BinaryRunner.process(["serve"] + arguments, in: directory)
@@ -70,12 +72,17 @@ final class ServiceProcess: @unchecked Sendable {
 
     func signal(_ number: Int32) { kill(process.processIdentifier, number) }
 
-    /// Waits for the process to exit; nil if it is still running after `seconds` (a bound for a
-    /// failing test, not a delay).
-    func exitStatus(within seconds: Double) async throws -> Int32? {
-        let deadline = Date().addingTimeInterval(seconds)
-        while process.isRunning && Date() < deadline { try await Task.sleep(for: .milliseconds(20)) }
-        return process.isRunning ? nil : process.terminationStatus
+    /// The first notification satisfying `predicate`; nil if the service exited without sending it.
+    @discardableResult
+    func notification(_ predicate: @escaping @Sendable (String) -> Bool) async throws -> String? {
+        let process = self.process
+        return try await notify.waitFor(while: { process.isRunning }, predicate)
+    }
+
+    /// Waits for the process to exit (the suite's time limit guards against a hang).
+    func exitStatus() async throws -> Int32 {
+        try await process.exited()
+        return process.terminationStatus
     }
 
     var stderr: String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }

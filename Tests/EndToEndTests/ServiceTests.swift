@@ -4,7 +4,7 @@ import RetentionCore
 import Testing
 
 /// `retentiond serve` under a stand-in for systemd, and what a timer-run leaves for monitoring.
-@Suite(.tags(.slow)) struct ServiceTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct ServiceTests {
     static func policy(schedule: String, batchSize: Int = 500) -> String {
         Workspace.policy(batchSize: batchSize, schedule: schedule)
     }
@@ -13,11 +13,11 @@ import Testing
         let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h }"))
         let notify = try NotifySocket()
         let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify, watchdogMicroseconds: 200_000)
-        #expect(try await notify.waitFor(10) { $0.contains("READY=1") } != nil, "no READY=1: \(service.stderr)")
-        #expect(try await notify.waitFor(3) { $0.contains("WATCHDOG=1") } != nil)
+        #expect(try await service.notification { $0.contains("READY=1") } != nil, "no READY=1: \(service.stderr)")
+        #expect(try await service.notification { $0.contains("WATCHDOG=1") } != nil)
         service.signal(SIGTERM)
-        #expect(try await notify.waitFor(5) { $0.contains("STOPPING=1") } != nil)
-        #expect(try await service.exitStatus(within: 5) == 0)
+        #expect(try await service.notification { $0.contains("STOPPING=1") } != nil)
+        #expect(try await service.exitStatus() == 0)
         let ready = try #require(notify.messages.firstIndex { $0.contains("READY=1") })
         let stopping = try #require(notify.messages.firstIndex { $0.contains("STOPPING=1") })
         #expect(ready < stopping)
@@ -27,7 +27,7 @@ import Testing
         let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h }").replacingOccurrences(of: "clock: last_seen", with: "clock: last_sen"))
         let notify = try NotifySocket()
         let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify)
-        #expect(try await service.exitStatus(within: 10) == 3)
+        #expect(try await service.exitStatus() == 3)
         #expect(!notify.messages.contains { $0.contains("READY=1") })
         #expect(service.stderr.contains("has no column `last_sen`"))
     }
@@ -38,24 +38,24 @@ import Testing
         try w.execute("DELETE FROM contacts; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(total)) INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', NULL, '2019-01-01' FROM n;")
         let notify = try NotifySocket()
         let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify)
-        #expect(try await notify.waitFor(20) { $0.contains("STATUS=running") } != nil, "\(service.stderr)")
+        #expect(try await service.notification { $0.contains("STATUS=running") } != nil, "\(service.stderr)")
 
         // Wait until some batches are committed, then ask the service to stop.
         var config = Configuration()
         config.readonly = true
         config.busyMode = .timeout(5)
         let reader = try DatabaseQueue(path: w.database, configuration: config)
-        let deadline = Date().addingTimeInterval(30)
-        while Date() < deadline {
+        while service.process.isRunning {
             let purged = try await reader.read { db -> Int in
-                guard try db.tableExists("retentiond_audit") else { return 0 }
+                // sqlite_master itself, not GRDB's schema cache: the run creates the table meanwhile.
+                guard try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'retentiond_audit'") == 1 else { return 0 }
                 return try Int.fetchOne(db, sql: "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") ?? 0
             }
             if purged > 0 { break }
             try await Task.sleep(for: .milliseconds(20))
         }
         service.signal(SIGTERM)
-        #expect(try await service.exitStatus(within: 30) == 0, "\(service.stderr)")
+        #expect(try await service.exitStatus() == 0, "\(service.stderr)")
 
         let remaining = try await reader.read { try Int64.fetchAll($0, sql: "SELECT id FROM contacts ORDER BY id") }
         let refs = try await reader.read { try String.fetchAll($0, sql: "SELECT subject_ref FROM retentiond_audit WHERE action = 'purge'") }
@@ -79,20 +79,20 @@ import Testing
         let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h }"))
         let notify = try NotifySocket()
         let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify)
-        #expect(try await notify.waitFor(10) { $0.contains("READY=1") } != nil)
+        #expect(try await service.notification { $0.contains("READY=1") } != nil)
         let valid = try String(contentsOfFile: w.policy, encoding: .utf8)
         try valid.replacingOccurrences(of: "after: 3y", with: "after: 3 eons").write(toFile: w.policy, atomically: true, encoding: .utf8)
         service.signal(SIGHUP)
-        let failed = try await notify.waitFor(10) { $0.contains("policy reload failed") }
+        let failed = try await service.notification { $0.contains("policy reload failed") }
         #expect(failed?.contains("still enforcing the previous policy") == true)
         #expect(service.process.isRunning)
         #expect(service.stderr.contains("unknown duration unit `eons`"))
 
         try valid.replacingOccurrences(of: "after: 3y", with: "after: 4y").write(toFile: w.policy, atomically: true, encoding: .utf8)
         service.signal(SIGHUP)
-        #expect(try await notify.waitFor(10) { $0.contains("STATUS=policy reloaded") } != nil)
+        #expect(try await service.notification { $0.contains("STATUS=policy reloaded") } != nil)
         service.signal(SIGTERM)
-        #expect(try await service.exitStatus(within: 10) == 0)
+        #expect(try await service.exitStatus() == 0)
     }
 
     /// Parses the Prometheus text exposition format strictly enough to catch a malformed file.
@@ -166,18 +166,22 @@ import Testing
         let process = Process()
         process.executableURL = BinaryRunner.binary
         process.arguments = ["check", "--config", w.policy]
-        let err = Pipe()
+        // The journal's stream is whatever stderr is: a file here (a pipe could be inherited by
+        // another test's process and never end).
+        let errPath = w.dir.appendingPathComponent("journal.err").path
+        _ = FileManager.default.createFile(atPath: errPath, contents: nil)
+        let err = try #require(FileHandle(forWritingAtPath: errPath))
         var info = stat()
-        fstat(err.fileHandleForWriting.fileDescriptor, &info)
+        fstat(err.fileDescriptor, &info)
         var environment = ProcessInfo.processInfo.environment
         environment["JOURNAL_STREAM"] = "\(info.st_dev):\(info.st_ino)"
         process.environment = environment
         process.standardError = err
         process.standardOutput = FileHandle.nullDevice
         try process.run()
-        try err.fileHandleForWriting.close()
-        let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         try await process.exited()
+        try err.close()
+        let text = try String(contentsOfFile: errPath, encoding: .utf8)
         #expect(process.terminationStatus == 0)
         let lines = text.split(separator: "\n")
         #expect(!lines.isEmpty)
@@ -189,9 +193,9 @@ import Testing
         let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h }"))
         let notify = try NotifySocket()
         let service = try ServiceProcess(arguments: ["--config", w.policy, "--log-format", "json", "--log-level", "info"], in: w.dir, notify: notify)
-        #expect(try await notify.waitFor(10) { $0.contains("READY=1") } != nil)
+        #expect(try await service.notification { $0.contains("READY=1") } != nil)
         service.signal(SIGTERM)
-        #expect(try await service.exitStatus(within: 10) == 0)
+        #expect(try await service.exitStatus() == 0)
         let lines = service.stderr.split(separator: "\n")
         #expect(lines.count >= 2)
         for line in lines {
@@ -203,7 +207,7 @@ import Testing
 }
 
 /// `run` (the timer's oneshot) stopped by systemd: whole batches, its report and metrics.
-@Suite(.tags(.slow)) struct RunStopTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct RunStopTests {
     @Test func sigtermStopsARunAtABatchBoundaryAndItStillReports() async throws {
         let w = try Workspace(policyBody: Workspace.policy(batchSize: 2))
         let total = 20_000

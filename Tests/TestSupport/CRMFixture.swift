@@ -69,7 +69,7 @@ public final class CRMFixture: @unchecked Sendable {
             databaseSection = "database: { sqlite: crm.sqlite }"
         case .postgres:
             let server = try await PostgresServer.start()
-            let name = try server.createDatabase()
+            let name = try await server.createDatabase()
             databaseSection = "database: { postgres: { host: 127.0.0.1, port: \(server.port), database: \(name), user: postgres, tls: disable } }"
         }
         try write(policy: policy, batchSize: batchSize)

@@ -75,6 +75,9 @@ public final class PostgresServer: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        // Nothing else the test process has open may reach the server pg_ctl leaves running: a pipe
+        // another test is reading would never see its end while the server held a copy.
+        closeInheritedDescriptors(&actions)
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         var pid = pid_t()
@@ -89,6 +92,20 @@ public final class PostgresServer: @unchecked Sendable {
             throw StartFailure(message: "\(executable) \(arguments.joined(separator: " ")) failed (status \(status)): \(text)")
         }
         return text
+    }
+
+    /// Closes every descriptor from 3 up in the child: glibc's `posix_spawn_file_actions_addclosefrom_np`
+    /// (looked up at run time; Swift's Glibc module does not declare it), else one close per
+    /// descriptor open now.
+    static func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+        typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+        if let symbol = dlsym(UnsafeMutableRawPointer(bitPattern: 0), "posix_spawn_file_actions_addclosefrom_np") {
+            _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
+            return
+        }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? [] {
+            if let fd = Int32(name), fd > 2 { posix_spawn_file_actions_addclose(&actions, fd) }
+        }
     }
 
     static func findBinDirectory() -> String {
@@ -119,18 +136,24 @@ public final class PostgresServer: @unchecked Sendable {
         "postgres://postgres@127.0.0.1:\(port)/\(database)?sslmode=disable"
     }
 
-    /// Runs SQL with psql and returns its unaligned, tuples-only output.
+    /// Runs SQL with psql (off the cooperative pool) and returns its unaligned, tuples-only output.
     @discardableResult
-    public func psql(_ database: String, _ sql: String) throws -> String {
-        try Self.run("\(binDirectory)/psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database, "-q", "-t", "-A",
-                                              "-v", "ON_ERROR_STOP=1", "-c", sql]).trimmingCharacters(in: .whitespacesAndNewlines)
+    public func psql(_ database: String, _ sql: String) async throws -> String {
+        let (binDirectory, port) = (self.binDirectory, self.port)
+        return try await offThePool {
+            try Self.run("\(binDirectory)/psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database, "-q", "-t", "-A",
+                                                   "-v", "ON_ERROR_STOP=1", "-c", sql]).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
     }
 
     /// Creates an empty database for one test.
-    public func createDatabase() throws -> String {
+    public func createDatabase() async throws -> String {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
-        try Self.run("\(binDirectory)/psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-q", "-v", "ON_ERROR_STOP=1",
-                                             "-c", "CREATE DATABASE \(name)"])
+        let (binDirectory, port) = (self.binDirectory, self.port)
+        _ = try await offThePool {
+            try Self.run("\(binDirectory)/psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-q", "-v", "ON_ERROR_STOP=1",
+                                                   "-c", "CREATE DATABASE \(name)"])
+        }
         return name
     }
 }

@@ -54,6 +54,7 @@ struct Applier: Sendable {
     func prepare() async throws {
         try await anchor.check()
         try await store.transaction { try $0.prepareToolTables() }
+        try await completeMarks()
     }
 
     /// What applying a plan did, and why it stopped if it did.
@@ -136,11 +137,48 @@ struct Applier: Sendable {
         let chain = self.chain
         return Dictionary(uniqueKeysWithValues: try policy.rules.map { rule in
             let subject = policy.subject(for: rule)
-            return (rule.id, BatchWork(rule: rule, query: try resolved.query(for: rule, now: planNow, toolTablesExist: true),
-                                       shape: resolved.shape(of: rule), table: subject.table.value, keyColumns: subject.key.map(\.value),
-                                       calendar: policy.calendar, actor: actor, policyHash: policy.hash, pseudonymKey: key.pseudonymKey,
-                                       runID: runID, chain: chain))
+            var work = BatchWork(rule: rule, query: try resolved.query(for: rule, now: planNow, toolTablesExist: true),
+                                 shape: resolved.shape(of: rule), table: subject.table.value, keyColumns: subject.key.map(\.value),
+                                 calendar: policy.calendar, actor: actor, policyHash: policy.hash, pseudonymKey: key.pseudonymKey,
+                                 runID: runID, chain: chain)
+            work.markingRules = markingRules.filter { policy.subject(for: $0).table.value == work.table }.map(\.id)
+            // `prepare` completed every marking rule's marks before the first batch.
+            work.query.excludeDone = rule.action.auditAction != .purge
+            return (rule.id, work)
         })
+    }
+
+    /// The rules that mark what they did (flag, anonymise): their queries leave marked records out.
+    var markingRules: [RetentionRule] { policy.rules.filter { $0.action.auditAction != .purge } }
+
+    /// Completes the marks of every marking rule that has none yet: a rule that never acted is
+    /// complete at once; one that acted before marks existed (an older version) has the records
+    /// its trail names marked first — once, by reading its candidates and looking each up.
+    func completeMarks() async throws {
+        let complete = try await store.read { try $0.rulesWithCompleteMarks() }
+        let chain = self.chain
+        for rule in markingRules where !complete.contains(rule.id) {
+            let action = rule.action.auditAction
+            if try await store.read({ try $0.hasAuditEntries(ruleID: rule.id, action: action) }) {
+                logger.notice("marking the records rule `\(rule.id)` already processed (once: its trail predates the marks)")
+                let subject = policy.subject(for: rule)
+                let table = subject.table.value
+                let keyColumns = subject.key.map(\.value)
+                let query = try resolved.query(for: rule, now: Date(), toolTablesExist: true)
+                var after: RecordKey?
+                repeat {
+                    let page = after
+                    after = try await store.transaction { session -> RecordKey? in
+                        let rows = try session.candidates(query, after: page, limit: 2000)
+                        let refs = Dictionary(rows.map { (chain.reference(table: table, key: $0.candidate.key), $0.candidate.key) }, uniquingKeysWith: { a, _ in a })
+                        let done = try session.auditedReferences(ruleID: rule.id, action: action, references: Array(refs.keys))
+                        try session.markDone(ruleID: rule.id, table: table, keyColumns: keyColumns, keys: done.compactMap { refs[$0] })
+                        return rows.count == 2000 ? rows.last?.candidate.key : nil
+                    }
+                } while after != nil
+            }
+            try await store.transaction { try $0.completeMarks(ruleID: rule.id) }
+        }
     }
 
     /// The `run-completed` entry that closes a run: its clocks, and per rule what the run did when

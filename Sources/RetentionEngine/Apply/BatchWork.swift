@@ -7,7 +7,7 @@ import RetentionStore
 /// entries to the chain. Runs inside a transaction the caller opened.
 struct BatchWork: Sendable {
     let rule: RetentionRule
-    let query: RuleQuery
+    var query: RuleQuery
     let shape: RuleShape
     let table: String
     let keyColumns: [String]
@@ -17,6 +17,8 @@ struct BatchWork: Sendable {
     let pseudonymKey: SymmetricKey
     let runID: String
     let chain: AuditChain
+    /// The flag and anonymise rules on this table, whose marks a purge removes with the records.
+    var markingRules: [String] = []
 
     /// `lock`: the run lock this process holds (nil for a worker that joined a shared run), confirmed
     /// before anything changes.
@@ -27,7 +29,9 @@ struct BatchWork: Sendable {
         // The re-check locks the batch's rows, so no concurrent change slips between it and the change.
         let rows = try session.candidates(query, keys: keys, lockingRows: true)
         let refs = rows.map { chain.reference(table: table, key: $0.candidate.key) }
-        let done = rule.action.auditAction == .purge ? [] : try session.auditedReferences(ruleID: rule.id, action: rule.action.auditAction, references: refs)
+        // Marked records are left out by the query itself; the trail is asked only where marks are not kept.
+        let lookUp = rule.action.auditAction != .purge && !query.excludeDone
+        let done = lookUp ? try session.auditedReferences(ruleID: rule.id, action: rule.action.auditAction, references: refs) : []
         var acting: [(candidate: Candidate, ref: String)] = []
         for (row, ref) in zip(rows, refs)
         where Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: done.contains(ref)) == .act {
@@ -43,6 +47,7 @@ struct BatchWork: Sendable {
         }
         switch rule.action {
         case .flag:
+            try session.markDone(ruleID: rule.id, table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key))
             drafts = acting.map { draft(.flag, ref: $0.ref, fields: []) }
         case .anonymise(let strategies):
             let changed = strategies.enumerated().filter { $0.element.strategy != .keep }
@@ -55,8 +60,10 @@ struct BatchWork: Sendable {
             }
             let rowsChanged = try session.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates)
             if !fields.isEmpty { try expectChanged(rowsChanged, audited: acting.count) }
+            try session.markDone(ruleID: rule.id, table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key))
             drafts = acting.map { draft(.anonymise, ref: $0.ref, fields: fields) }
         case .purge:
+            try session.unmarkDone(ruleIDs: markingRules, table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key))
             let result = try session.purge(table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key), childPaths: shape.childPaths)
             try expectChanged(result.records, audited: acting.count)
             outcome.children = result.children

@@ -51,6 +51,7 @@ extension Enforcer {
                 try session.prepareToolTables()
                 try session.prepareWorkQueue()
             }
+            try await applier(runID: "marks").completeMarks()
             if let open = try await queue.readQueue({ try $0.openRun(policyHash: policyHash) }) {
                 runID = open.id
                 plan = try PlanDocument.decoder().decode(SharedPlan.self, from: open.plan)

@@ -164,6 +164,9 @@ public struct AuditAnchor: Sendable {
         let writer = AuditWriter(chain: AuditChain(key: key))
         let position = try await store.transaction { session -> TrailPosition in
             try session.prepareToolTables()
+            // The marks of what rules did may name records whose entries the restore lost: they
+            // are dropped, and the next run marks again what the trail vouches for.
+            try session.clearDoneMarks()
             return try writer.append([draft], in: session)
         }
         try StateFiles.recordHead(position, database: store.location, stateDirectory: stateDirectory, replacing: true)

@@ -17,7 +17,11 @@ final class PlanWriter {
     }
 
     func write(_ line: PlanDocument.Line) throws {
-        buffer.append(try encoder.encode(line))
+        if case .entry(let entry) = line, let bytes = PlanDocument.EntryLine.encode(entry) {
+            buffer.append(contentsOf: bytes)
+        } else {
+            buffer.append(try encoder.encode(line))
+        }
         buffer.append(0x0A)
         if buffer.count > 1 << 16 { try flush() }
     }
@@ -73,6 +77,7 @@ final class PlanReader {
                 start = newline + 1
                 lineNumber += 1
                 if line.isEmpty { continue }
+                if let entry = PlanDocument.EntryLine.decode(line) { return .entry(entry) }
                 do {
                     return try decoder.decode(PlanDocument.Line.self, from: line)
                 } catch {

@@ -69,10 +69,11 @@ public struct PlanningPass: Sendable {
         try writer?.write(.header(PlanDocument.Header(planID: planID, createdAt: Date(), now: now, policyHash: policy.hash,
                                                       policyPath: policy.path, database: reader.location,
                                                       schemaFingerprint: resolved.schema.fingerprint, rules: headers)))
+        let marked = toolTables ? try await reader.read { try $0.rulesWithCompleteMarks() } : []
         var tallies: [RuleTally] = []
         var entries = 0
         for rule in policy.rules {
-            var tally = try await plan(rule, now: now, toolTables: toolTables, chain: chain, stop: stop) { row, decision in
+            var tally = try await plan(rule, now: now, toolTables: toolTables, marked: marked.contains(rule.id), chain: chain, stop: stop) { row, decision in
                 if decision == .act {
                     entries += 1
                     try writer?.write(.entry(PlanDocument.Entry(rule: rule.id, key: row.key, action: rule.action.auditAction.rawValue, clock: row.clockValues)))
@@ -88,15 +89,28 @@ public struct PlanningPass: Sendable {
     }
 
     /// Pages through one rule's candidates by key, deciding each; `each` sees every decision.
-    private func plan(_ rule: RetentionRule, now: Date, toolTables: Bool, chain: AuditChain?, stop: StopRequest,
+    ///
+    /// When the rule's marks are complete (`marked`), the query leaves out what it already flagged or
+    /// anonymised, so the pass reads what is due and what is exempt, not the rule's whole history;
+    /// those records are counted from their marks. Without complete marks (a trail from before
+    /// them, a dry run before the first run that marks), each record read is looked up in the trail.
+    private func plan(_ rule: RetentionRule, now: Date, toolTables: Bool, marked: Bool, chain: AuditChain?, stop: StopRequest,
                       each: (Candidate, Decision) throws -> Void) async throws -> RuleTally {
         let subject = policy.subject(for: rule)
-        let query = try resolved.query(for: rule, now: now, toolTablesExist: toolTables)
-        var tally = RuleTally(rule: rule, subject: subject, cutoff: try Cutoff(rule: rule, policy: policy, now: now))
-        let table = subject.table.value
-        let batchSize = policy.batchSize
         let action = rule.action.auditAction
-        let checkDone = toolTables && action != .purge
+        var ruleQuery = try resolved.query(for: rule, now: now, toolTablesExist: toolTables)
+        ruleQuery.excludeDone = marked && action != .purge
+        let query = ruleQuery
+        var tally = RuleTally(rule: rule, subject: subject, cutoff: try Cutoff(rule: rule, policy: policy, now: now))
+        if query.excludeDone {
+            let done = try await reader.read { try $0.doneCount(ruleID: rule.id) }
+            tally.alreadyDone += done
+            tally.pastCutoff += done
+        }
+        let table = subject.table.value
+        // Pages are read-only and hold no lock: at least 2000 rows each, whatever the batch size.
+        let batchSize = max(policy.batchSize, 2000)
+        let checkDone = toolTables && action != .purge && !query.excludeDone
         var after: RecordKey?
         while true {
             if stop.isRequested { throw StopRequest.Stopped() }

@@ -71,6 +71,9 @@ public struct RuleQuery: Sendable {
     public var toolTablesExist: Bool
     /// The moment legal holds are evaluated at (a hold whose `until` has passed no longer applies).
     public var holdTime: Date
+    /// Leave out the records this rule already flagged or anonymised (their marks in
+    /// `retentiond_done`): an idle run reads what is due, not the whole history.
+    public var excludeDone = false
 
     public init(ruleID: String, table: String, keyColumns: [String], holdKeyColumns: [String], filter: [FilterCondition], clock: ClockPredicate,
                 consentUntil: [(column: String, now: SQLValue, cast: String?)], consentFlags: [String],

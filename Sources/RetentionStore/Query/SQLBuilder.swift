@@ -151,6 +151,7 @@ public struct SQLBuilder: Sendable {
                 : "\(raw: subjectKey) > (\(SQL.list(after.values)))")
         }
         if let keys { conditions.append(keyIn(s, q.keyColumns, keys)) }
+        if q.excludeDone { conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }))") }
 
         let order = q.keyColumns.map { SQL.qualified(s, $0) }.joined(separator: ", ")
         var sql: SQL = "SELECT \(select.joined(separator: ", ")) FROM \(ident: q.table) AS s WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(raw: order)"
@@ -164,6 +165,27 @@ public struct SQLBuilder: Sendable {
         let now = SQLValue.text(Self.holdTime(time))
         return "EXISTS (SELECT 1 FROM retentiond_holds AS h WHERE h.table_name = \(.text(table)) AND h.record_key = \(raw: dialect.canonicalKey(keyColumns))"
             + " AND h.released_at IS NULL AND (h.until IS NULL OR h.until > \(now)))"
+    }
+
+    /// `EXISTS` the mark `rule` left on the record whose key columns are `keyColumns` (qualified):
+    /// one probe of `retentiond_done`'s primary key, on the key as the database renders it.
+    func doneMark(rule: String, keyColumns: [String]) -> SQL {
+        "EXISTS (SELECT 1 FROM retentiond_done AS d WHERE d.rule_id = \(.text(rule)) AND d.record_key = \(raw: dialect.canonicalKey(keyColumns)))"
+    }
+
+    /// Marks the records `keys` of `table` as done by `rule`, in the same canonical form.
+    public func markDone(rule: String, table: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
+        let key = dialect.canonicalKey(keyColumns.map { SQL.qualified("p", $0) })
+        return "INSERT INTO retentiond_done (rule_id, record_key) SELECT \(.text(rule)), \(raw: key) FROM \(ident: table) AS p"
+            + " WHERE \(keyIn("p", keyColumns, keys)) ON CONFLICT DO NOTHING"
+    }
+
+    /// Removes the marks of `rules` on records about to be purged: a key the application reuses
+    /// later must not inherit them.
+    public func unmarkDone(rules: [String], table: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
+        let key = dialect.canonicalKey(keyColumns.map { SQL.qualified("p", $0) })
+        return "DELETE FROM retentiond_done WHERE rule_id IN (\(SQL.list(rules.map { .text($0) })))"
+            + " AND record_key IN (SELECT \(raw: key) FROM \(ident: table) AS p WHERE \(keyIn("p", keyColumns, keys)))"
     }
 
     /// Holds keep their `until` as UTC ISO-8601 text, so it compares as text in every database.
