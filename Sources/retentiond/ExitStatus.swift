@@ -18,6 +18,8 @@ enum ExitStatus: Int32, Sendable {
     case cannotWrite = 9
     /// The run went through, but the database refused to change some records (listed in the report).
     case recordsFailed = 10
+    /// `--max-duration` reached: committed batches stay, the next run continues.
+    case timeLimit = 11
 
     init(_ kind: FailureKind) {
         switch kind {
@@ -28,6 +30,7 @@ enum ExitStatus: Int32, Sendable {
         case .auditTampered: self = .auditInvalid
         case .refused: self = .refused
         case .cannotWrite: self = .cannotWrite
+        case .timeLimit: self = .timeLimit
         case .failed: self = .failure
         }
     }

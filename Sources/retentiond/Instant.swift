@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RetentionEngine
 
 /// A moment given on the command line: an ISO-8601 instant (`2026-01-31T00:00:00Z`) or a date
 /// (`2026-01-31`, midnight UTC). Parsed by the argument parser, so a bad value is a usage error.
@@ -25,4 +26,32 @@ struct Instant: ExpressibleByArgument, Sendable {
 
 extension Logger.Level: @retroactive ExpressibleByArgument {
     public static var allValueStrings: [String] { allCases.map(\.rawValue) }
+}
+
+/// A length of time given on the command line: a whole number and a unit, `ms`, `s`, `m` or `h`
+/// (`250ms`, `30s`, `45m`, `2h`), from 1 ms to 7 days.
+struct TimeSpan: Sendable {
+    let duration: Duration
+
+    static func parse(_ argument: String) throws -> TimeSpan {
+        let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
+        guard let (unit, milliseconds) = units.first(where: { argument.hasSuffix($0.0) && Int64(argument.dropLast($0.0.count)) != nil }),
+              let count = Int64(argument.dropLast(unit.count)), count > 0, count <= 7 * 24 * 3_600_000 / milliseconds else {
+            throw ValidationError("`\(argument)` is not a length of time: give a whole number and ms, s, m or h, e.g. 250ms or 45m (at most 7 days)")
+        }
+        return TimeSpan(duration: .milliseconds(count * milliseconds))
+    }
+}
+
+/// `--sleep` and `--max-duration`: how a run shares a database in production use.
+struct PacingOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Pause after each batch, so the application's own transactions get their locks in between (e.g. 200ms).", valueName: "time"),
+            transform: TimeSpan.parse)
+    var sleep: TimeSpan?
+
+    @Option(name: .long, help: ArgumentHelp("Start no batch after this much applying time (e.g. 45m; the first batch always runs): the run stops at a batch boundary, exit 11, and the next run continues.", valueName: "time"),
+            transform: TimeSpan.parse)
+    var maxDuration: TimeSpan?
+
+    var pacing: Pacing { Pacing(pause: sleep?.duration, maxDuration: maxDuration?.duration) }
 }

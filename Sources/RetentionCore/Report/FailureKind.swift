@@ -12,5 +12,7 @@ public enum FailureKind: String, Codable, Sendable, Hashable {
     case refused
     /// A file retentiond keeps cannot be written.
     case cannotWrite = "cannot-write"
+    /// The run reached its `--max-duration` at a batch boundary; the next run continues.
+    case timeLimit = "time-limit"
     case failed
 }

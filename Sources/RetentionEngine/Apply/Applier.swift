@@ -13,6 +13,7 @@ struct Applier: Sendable {
     let actor: String
     let runID: String
     let logger: Logger
+    var pacing = Pacing()
 
     var policy: Policy { resolved.policy }
     var chain: AuditChain { AuditChain(key: key) }
@@ -74,13 +75,21 @@ struct Applier: Sendable {
         var tallies = planned
         var failures: [RecordFailure] = []
         var stoppedBy: Error?
+        let deadline = pacing.deadline(from: .now)
         do {
             let works = try batchWorks(planNow: header.now)
             let reader = try PlanReader(path: path)
             var batch: [PlanDocument.Entry] = []
+            var batches = 0
             func flush() async throws {
                 guard let first = batch.first else { return }
                 if stop.isRequested { throw StopRequest.Stopped() }
+                // Every run makes progress: the first batch always starts; the pause comes before the check.
+                if batches > 0 {
+                    if let pause = pacing.pause { try await Task.sleep(for: pause) }
+                    if let deadline, ContinuousClock.now >= deadline { throw Pacing.TimeLimitReached() }
+                }
+                batches += 1
                 guard let index = tallies.firstIndex(where: { $0.rule == first.rule }), let work = works[first.rule] else {
                     throw EnforcementError.refused("the plan names rule `\(first.rule)`, which the policy does not have")
                 }
@@ -217,6 +226,10 @@ extension Applier.Outcome {
         if error is StopRequest.Stopped {
             message = "stopped on request between batches; committed batches stay, \(resumeHint)"
             logger.notice("run stopped at a batch boundary", metadata: ["run": "\(runID)"])
+        } else if error is Pacing.TimeLimitReached {
+            failure = .timeLimit
+            message = "stopped at a batch boundary after --max-duration; committed batches stay, \(resumeHint)"
+            logger.notice("run reached its maximum duration", metadata: ["run": "\(runID)"])
         } else {
             let failed = EnforcementError.from(error)
             failure = failed.kind

@@ -85,8 +85,16 @@ extension Enforcer {
         do {
             let works = try applier.batchWorks(planNow: plan.header.now)
             let batchSize = policy.batchSize
+            let deadline = pacing.deadline(from: .now)
+            var batches = 0
             while true {
                 if stop.isRequested { throw StopRequest.Stopped() }
+                // Every run makes progress: the first batch always starts; the pause comes before the check.
+                if batches > 0 {
+                    if let pause = pacing.pause { try await Task.sleep(for: pause) }
+                    if let deadline, ContinuousClock.now >= deadline { throw Pacing.TimeLimitReached() }
+                }
+                batches += 1
                 let claimed = try await queue.queueTransaction { session -> (String, BatchOutcome)? in
                     guard let (rule, keys) = try session.claim(runID: runID, limit: batchSize) else { return nil }
                     guard let work = works[rule] else { throw EnforcementError.refused("the shared run names rule `\(rule)`, which this policy does not have") }

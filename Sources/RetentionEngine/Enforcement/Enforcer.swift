@@ -23,6 +23,8 @@ public struct Enforcer: Sendable {
     /// Who acts, for the audit trail (`retentiond` and the Unix user, or an operator's name).
     public let actor: String
     public let logger: Logger
+    /// Pauses between batches and a maximum duration for applying (`--sleep`, `--max-duration`).
+    public var pacing = Pacing()
 
     public var policy: Policy { resolved.policy }
     var anchor: AuditAnchor { AuditAnchor(store: store, stateDirectory: policy.stateDirectory) }
@@ -61,7 +63,7 @@ public struct Enforcer: Sendable {
 
     func applier(runID: String) throws -> Applier {
         guard let key else { throw EnforcementError.auditKey("no audit key loaded") }
-        return Applier(resolved: resolved, store: store, key: key, actor: actor, runID: runID, logger: logger)
+        return Applier(resolved: resolved, store: store, key: key, actor: actor, runID: runID, logger: logger, pacing: pacing)
     }
 
     /// Plans and applies in one go, under the run lock: what the timer runs.

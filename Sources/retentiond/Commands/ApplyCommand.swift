@@ -15,6 +15,8 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @OptionGroup var options: PolicyOptions
 
+    @OptionGroup(title: "Sharing the database") var pacing: PacingOptions
+
     @Flag(name: .long, help: "Proceed even when a rule exceeds its safety limits (max_records, max_percent).")
     var allowMore = false
 
@@ -23,7 +25,8 @@ struct ApplyCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let (enforcer, diagnostics) = try await options.loadEnforcer(actor: actor ?? defaultActor())
+            var (enforcer, diagnostics) = try await options.loadEnforcer(actor: actor ?? defaultActor())
+            enforcer.pacing = pacing.pacing
             printWarnings(diagnostics)
             let now = options.currentTime()
             let signals = StopOnSignals()

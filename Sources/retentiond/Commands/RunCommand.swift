@@ -18,6 +18,8 @@ struct RunCommand: AsyncParsableCommand {
 
     @OptionGroup var options: PolicyOptions
 
+    @OptionGroup(title: "Sharing the database") var pacing: PacingOptions
+
     @Flag(name: .long, help: "Plan only; change nothing.")
     var dryRun = false
 
@@ -62,7 +64,8 @@ struct RunCommand: AsyncParsableCommand {
                 print("\ndry run: \(report.totalDue) record(s) due; nothing was changed.\nreport: \(paths.markdown)\n        \(paths.json)")
                 return report.totalDue > 0 ? .changesPlanned : .success
             }
-            let (enforcer, diagnostics) = try await options.loadEnforcer(actor: who)
+            var (enforcer, diagnostics) = try await options.loadEnforcer(actor: who)
+            enforcer.pacing = pacing.pacing
             printWarnings(diagnostics)
             let signals = StopOnSignals()
             report = try await reportingRefusal(enforcer, mode: .run, now: now, onRefusal: { report = $0 }) {

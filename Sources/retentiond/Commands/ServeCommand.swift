@@ -20,6 +20,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var options: PolicyOptions
 
+    @OptionGroup(title: "Sharing the database") var pacing: PacingOptions
+
     @Option(name: .long, help: ArgumentHelp("After each run, write Prometheus metrics to this file (atomically; node_exporter textfile collector).", valueName: "file"))
     var metricsFile: String?
 
@@ -28,7 +30,8 @@ struct ServeCommand: AsyncParsableCommand {
             let logger = options.logger()
             let options = self.options
             let load: EnforcementService.Loader = {
-                let (enforcer, diagnostics) = try await options.loadEnforcer(actor: "retentiond/serve")
+                var (enforcer, diagnostics) = try await options.loadEnforcer(actor: "retentiond/serve")
+                enforcer.pacing = pacing.pacing
                 for d in diagnostics where d.severity == .warning { logger.warning("\(d.description)") }
                 return enforcer
             }
