@@ -14,9 +14,17 @@ median of the runs is printed:
 It checks that retentiond and the raw SQL leave identical rows, then times an idle run (nothing
 due, after enforcement), `retentiond plan`, and selecting the due rows. Peak memory is the
 retentiond process's maximum resident set, from /usr/bin/time.
+
+With BACKENDS=sqlite,postgres (the default when PostgreSQL 15's server binaries are installed),
+the same is done on a throwaway PostgreSQL cluster started for the benchmark (initdb, a free
+port, stopped at the end; run as the `postgres` user when started as root): each contender gets
+its own copy of the source database (CREATE DATABASE … TEMPLATE), the raw SQL runs through psql,
+and the row-by-row contender is one statement per record sent through psql (a COMMIT every 500).
 """
 import hashlib
 import os
+import pwd
+import socket
 import random
 import shutil
 import sqlite3
@@ -167,58 +175,252 @@ def timed(function, *arguments):
     return time.monotonic() - start
 
 
+
+# ---------------------------------------------------------------- PostgreSQL
+
+PG_SCHEMA = """
+CREATE TABLE clients (id INTEGER PRIMARY KEY, name TEXT, email TEXT, phone TEXT, last_contact TEXT NOT NULL);
+CREATE INDEX clients_last_contact ON clients(last_contact);
+CREATE TABLE tickets (id INTEGER PRIMARY KEY, client_id INTEGER REFERENCES clients(id), subject TEXT, closed_at TEXT NOT NULL);
+CREATE INDEX tickets_closed_at ON tickets(closed_at);
+CREATE INDEX tickets_client ON tickets(client_id);
+CREATE TABLE messages (id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL REFERENCES tickets(id), body TEXT);
+CREATE INDEX messages_ticket ON messages(ticket_id);
+"""
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster for the benchmark."""
+
+    def __init__(self, bindir):
+        self.bindir = bindir
+        self.dir = tempfile.mkdtemp(prefix="retentiond-bench-pg-")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.as_postgres = os.geteuid() == 0
+        if self.as_postgres:
+            uid = pwd.getpwnam("postgres")
+            os.chown(self.dir, uid.pw_uid, uid.pw_gid)
+        self.server([f"{bindir}/initdb", "-D", f"{self.dir}/data", "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
+        self.server([f"{bindir}/pg_ctl", "-D", f"{self.dir}/data", "-l", f"{self.dir}/log", "-w", "-o",
+                     f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1", "start"])
+
+    def server(self, command):
+        if self.as_postgres:
+            command = ["runuser", "-u", "postgres", "--"] + command
+        subprocess.run(command, check=True, capture_output=True, stdin=subprocess.DEVNULL, close_fds=True)
+
+    def psql(self, database, sql=None, script=None):
+        command = [f"{self.bindir}/psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", database,
+                   "-q", "-t", "-A", "-v", "ON_ERROR_STOP=1"]
+        if sql is not None:
+            command += ["-c", sql]
+        result = subprocess.run(command, input=script, capture_output=True, text=True)
+        if result.returncode != 0:
+            sys.exit(f"psql failed: {result.stderr}")
+        return result.stdout.strip()
+
+    def stop(self):
+        try:
+            self.server([f"{self.bindir}/pg_ctl", "-D", f"{self.dir}/data", "-m", "immediate", "stop"])
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def pg_build(pg, name, tickets):
+    """The same shape and proportions as `build`, generated in the server (deterministic)."""
+    pg.psql("postgres", f"CREATE DATABASE {name}")
+    clients = max(1, tickets // 2)
+    def day(seed):
+        return f"to_char(date '2020-06-01' + ((hashtext({seed}) & 2147483647) % 2190), 'YYYY-MM-DD')"
+    pg.psql(name, script=PG_SCHEMA + f"""
+        INSERT INTO clients SELECT i, 'Client ' || i, 'client' || i || '@example.fr', '+33 6 ' || lpad(i::text, 8, '0'),
+               {day("'c' || i")} FROM generate_series(1, {clients}) AS i;
+        INSERT INTO tickets SELECT i, 1 + (hashtext('t' || i) & 2147483647) % {clients}, 'ticket ' || i,
+               {day("'d' || i")} FROM generate_series(1, {tickets}) AS i;
+        INSERT INTO messages SELECT i, (i - 1) / 3 + 1, 'message ' || i || ' ' || repeat('x', 80) FROM generate_series(1, {3 * tickets}) AS i;
+        ANALYZE;
+    """)
+
+
+PG_RAW = f"""
+BEGIN;
+DELETE FROM messages WHERE ticket_id IN (SELECT id FROM tickets WHERE closed_at < '{TICKET_CUTOFF}');
+DELETE FROM tickets WHERE closed_at < '{TICKET_CUTOFF}';
+UPDATE clients SET name = 'anonymised', email = NULL, phone = NULL WHERE last_contact < '{CLIENT_CUTOFF}';
+COMMIT;
+"""
+
+PG_RAW_AUDIT = f"""
+BEGIN;
+CREATE TABLE audit (seq BIGSERIAL PRIMARY KEY, action TEXT NOT NULL, table_name TEXT NOT NULL, ref TEXT NOT NULL);
+INSERT INTO audit (action, table_name, ref) SELECT 'purge', 'tickets', id FROM tickets WHERE closed_at < '{TICKET_CUTOFF}';
+INSERT INTO audit (action, table_name, ref) SELECT 'anonymise', 'clients', id FROM clients WHERE last_contact < '{CLIENT_CUTOFF}';
+COMMIT;
+""" + PG_RAW
+
+
+def pg_row_by_row(pg, database):
+    tickets = pg.psql(database, f"SELECT id FROM tickets WHERE closed_at < '{TICKET_CUTOFF}' ORDER BY id").split()
+    clients = pg.psql(database, f"SELECT id FROM clients WHERE last_contact < '{CLIENT_CUTOFF}' ORDER BY id").split()
+    lines, done = ["BEGIN;"], 0
+    for ticket in tickets:
+        lines += [f"DELETE FROM messages WHERE ticket_id = {ticket};", f"DELETE FROM tickets WHERE id = {ticket};"]
+        done += 1
+        if done % 500 == 0:
+            lines += ["COMMIT;", "BEGIN;"]
+    for client in clients:
+        lines.append(f"UPDATE clients SET name = 'anonymised', email = NULL, phone = NULL WHERE id = {client};")
+        done += 1
+        if done % 500 == 0:
+            lines += ["COMMIT;", "BEGIN;"]
+    lines.append("COMMIT;")
+    pg.psql(database, script="\n".join(lines))
+
+
+def pg_fingerprint(pg, database):
+    return pg.psql(database, "SELECT md5(string_agg(t, '|' ORDER BY t)) FROM ("
+                   "SELECT 'c' || row(c.*)::text AS t FROM clients c UNION ALL SELECT 't' || row(t.*)::text FROM tickets t "
+                   "UNION ALL SELECT 'm' || row(m.*)::text FROM messages m) AS rows")
+
+
+def pg_select_due(pg, database):
+    pg.psql(database, f"SELECT count(id) FROM tickets WHERE closed_at < '{TICKET_CUTOFF}'")
+    pg.psql(database, f"SELECT count(name) FROM clients WHERE last_contact < '{CLIENT_CUTOFF}'")
+
+
+def measure_postgres(binary, rounds, size, pg):
+    source = f"source_{size}"
+    pg_build(pg, source, size)
+    records = int(pg.psql(source, f"SELECT (SELECT count(*) FROM tickets WHERE closed_at < '{TICKET_CUTOFF}')"
+                                  f" + (SELECT count(*) FROM clients WHERE last_contact < '{CLIENT_CUTOFF}')"))
+    work = tempfile.mkdtemp(prefix="retentiond-bench-")
+    counter = [0]
+
+    def fresh():
+        counter[0] += 1
+        name = f"copy_{size}_{counter[0]}"
+        pg.psql("postgres", f"CREATE DATABASE {name} TEMPLATE {source}")
+        folder = os.path.join(work, name)
+        os.makedirs(folder)
+        policy = POLICY.replace("database: { sqlite: crm.sqlite }",
+                                f"database: {{ postgres: {{ host: 127.0.0.1, port: {pg.port}, database: {name}, user: postgres, tls: disable }} }}")
+        with open(os.path.join(folder, "policy.yaml"), "w") as f:
+            f.write(policy)
+        return name, folder
+
+    def timed_psql(name, script):
+        start = time.monotonic()
+        pg.psql(name, script=script)
+        return time.monotonic() - start
+
+    try:
+        times = {k: [] for k in ("retentiond", "raw", "raw+audit", "row-by-row", "plan", "select")}
+        peaks, idle, same = [], [], True
+        for _ in range(rounds):
+            name, folder = fresh()
+            seconds, peak = retentiond(binary, folder, "run")
+            times["retentiond"].append(seconds)
+            peaks.append(peak)
+            idle.append(retentiond(binary, folder, "run")[0])
+            enforced = pg_fingerprint(pg, name)
+            name, _ = fresh()
+            times["raw"].append(timed_psql(name, PG_RAW))
+            same = same and pg_fingerprint(pg, name) == enforced
+            name, _ = fresh()
+            times["raw+audit"].append(timed_psql(name, PG_RAW_AUDIT))
+            name, _ = fresh()
+            times["row-by-row"].append(timed(pg_row_by_row, pg, name))
+            same = same and pg_fingerprint(pg, name) == enforced
+            name, folder = fresh()
+            times["plan"].append(retentiond(binary, folder, "plan")[0])
+            times["select"].append(timed(pg_select_due, pg, name))
+        return records, times, peaks, idle, same
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+def measure_sqlite(binary, rounds, size):
+    work = tempfile.mkdtemp(prefix="retentiond-bench-")
+    try:
+        source = os.path.join(work, "source.sqlite")
+        build(source, size)
+        con = sqlite3.connect(source)
+        records = con.execute("SELECT count(*) FROM tickets WHERE closed_at < ?", (TICKET_CUTOFF,)).fetchone()[0] \
+            + con.execute("SELECT count(*) FROM clients WHERE last_contact < ?", (CLIENT_CUTOFF,)).fetchone()[0]
+        con.close()
+
+        def fresh(name):
+            folder = os.path.join(work, name)
+            shutil.rmtree(folder, ignore_errors=True)
+            os.makedirs(folder)
+            shutil.copy(source, os.path.join(folder, "crm.sqlite"))
+            with open(os.path.join(folder, "policy.yaml"), "w") as f:
+                f.write(POLICY)
+            return folder
+
+        times = {k: [] for k in ("retentiond", "raw", "raw+audit", "row-by-row", "plan", "select")}
+        peaks, idle, same = [], [], True
+        for _ in range(rounds):
+            folder = fresh("retentiond")
+            seconds, peak = retentiond(binary, folder, "run")
+            times["retentiond"].append(seconds)
+            peaks.append(peak)
+            idle.append(retentiond(binary, folder, "run")[0])
+            enforced = fingerprint(os.path.join(folder, "crm.sqlite"))
+            folder = fresh("raw")
+            times["raw"].append(timed(raw, os.path.join(folder, "crm.sqlite")))
+            same = same and fingerprint(os.path.join(folder, "crm.sqlite")) == enforced
+            folder = fresh("raw-audit")
+            times["raw+audit"].append(timed(raw, os.path.join(folder, "crm.sqlite"), True))
+            folder = fresh("row-by-row")
+            times["row-by-row"].append(timed(row_by_row, os.path.join(folder, "crm.sqlite")))
+            same = same and fingerprint(os.path.join(folder, "crm.sqlite")) == enforced
+            folder = fresh("plan")
+            times["plan"].append(retentiond(binary, folder, "plan")[0])
+            times["select"].append(timed(select_due, os.path.join(folder, "crm.sqlite")))
+        return records, times, peaks, idle, same
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def pg_bindir():
+    try:
+        bindir = subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True).stdout.strip()
+    except FileNotFoundError:
+        bindir = ""
+    for candidate in (bindir, "/usr/lib/postgresql/15/bin"):
+        if candidate and os.path.exists(os.path.join(candidate, "initdb")):
+            return candidate
+    return None
+
+
 def main():
     binary, rounds, sizes = sys.argv[1], int(sys.argv[2]), [int(s) for s in sys.argv[3:]]
-    print(f"{'tickets':>8} {'records':>8} {'retentiond':>10} {'raw':>7} {'raw+aud':>7} {'by-row':>7} "
+    bindir = pg_bindir()
+    backends = os.environ.get("BACKENDS", "sqlite,postgres" if bindir else "sqlite").split(",")
+    if "postgres" in backends and not bindir:
+        sys.exit("BACKENDS names postgres, but PostgreSQL's server binaries (initdb) are not installed")
+    print(f"{'database':>8} {'tickets':>8} {'records':>8} {'retentiond':>10} {'raw':>7} {'raw+aud':>7} {'by-row':>7} "
           f"{'ret/raw':>7} {'ret/r+a':>7} {'row/ret':>7} {'RSS MB':>7} {'idle':>6} {'plan':>6} {'select':>6} {'same':>5}")
-    for size in sizes:
-        work = tempfile.mkdtemp(prefix="retentiond-bench-")
-        try:
-            source = os.path.join(work, "source.sqlite")
-            build(source, size)
-            con = sqlite3.connect(source)
-            records = con.execute("SELECT count(*) FROM tickets WHERE closed_at < ?", (TICKET_CUTOFF,)).fetchone()[0] \
-                + con.execute("SELECT count(*) FROM clients WHERE last_contact < ?", (CLIENT_CUTOFF,)).fetchone()[0]
-            con.close()
-
-            def fresh(name):
-                folder = os.path.join(work, name)
-                shutil.rmtree(folder, ignore_errors=True)
-                os.makedirs(folder)
-                shutil.copy(source, os.path.join(folder, "crm.sqlite"))
-                with open(os.path.join(folder, "policy.yaml"), "w") as f:
-                    f.write(POLICY)
-                return folder
-
-            times = {"retentiond": [], "raw": [], "raw+audit": [], "row-by-row": [], "plan": [], "select": []}
-            peaks, idle, same = [], [], True
-            for _ in range(rounds):
-                folder = fresh("retentiond")
-                seconds, peak = retentiond(binary, folder, "run")
-                times["retentiond"].append(seconds)
-                peaks.append(peak)
-                idle.append(retentiond(binary, folder, "run")[0])
-                enforced = fingerprint(os.path.join(folder, "crm.sqlite"))
-                folder = fresh("raw")
-                times["raw"].append(timed(raw, os.path.join(folder, "crm.sqlite")))
-                same = same and fingerprint(os.path.join(folder, "crm.sqlite")) == enforced
-                folder = fresh("raw-audit")
-                times["raw+audit"].append(timed(raw, os.path.join(folder, "crm.sqlite"), True))
-                folder = fresh("row-by-row")
-                times["row-by-row"].append(timed(row_by_row, os.path.join(folder, "crm.sqlite")))
-                same = same and fingerprint(os.path.join(folder, "crm.sqlite")) == enforced
-                folder = fresh("plan")
-                times["plan"].append(retentiond(binary, folder, "plan")[0])
-                times["select"].append(timed(select_due, os.path.join(folder, "crm.sqlite")))
-            m = {k: statistics.median(v) for k, v in times.items()}
-            print(f"{size:>8} {records:>8} {m['retentiond']:>10.2f} {m['raw']:>7.2f} {m['raw+audit']:>7.2f} {m['row-by-row']:>7.2f} "
-                  f"{m['retentiond'] / m['raw']:>7.1f} {m['retentiond'] / m['raw+audit']:>7.1f} {m['row-by-row'] / m['retentiond']:>7.2f} "
-                  f"{max(peaks):>7.1f} {statistics.median(idle):>6.2f} {m['plan']:>6.2f} {m['select']:>6.2f} {'yes' if same else 'NO':>5}")
-            if not same:
-                sys.exit("retentiond and the raw SQL left different rows")
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-
+    pg = Postgres(bindir) if "postgres" in backends else None
+    try:
+        for backend in backends:
+            for size in sizes:
+                if backend == "sqlite":
+                    records, times, peaks, idle, same = measure_sqlite(binary, rounds, size)
+                else:
+                    records, times, peaks, idle, same = measure_postgres(binary, rounds, size, pg)
+                m = {k: statistics.median(v) for k, v in times.items()}
+                print(f"{backend:>8} {size:>8} {records:>8} {m['retentiond']:>10.2f} {m['raw']:>7.2f} {m['raw+audit']:>7.2f} {m['row-by-row']:>7.2f} "
+                      f"{m['retentiond'] / m['raw']:>7.1f} {m['retentiond'] / m['raw+audit']:>7.1f} {m['row-by-row'] / m['retentiond']:>7.2f} "
+                      f"{max(peaks):>7.1f} {statistics.median(idle):>6.2f} {m['plan']:>6.2f} {m['select']:>6.2f} {'yes' if same else 'NO':>5}",
+                      flush=True)
+                if not same:
+                    sys.exit(f"{backend}: retentiond and the raw SQL left different rows")
+    finally:
+        if pg:
+            pg.stop()
 
 if __name__ == "__main__":
     main()
