@@ -24,6 +24,10 @@ public struct Policy: Sendable {
     public var subjects: [Subject]
     /// When `retentiond serve` runs; `Schedule.default` unless the policy says otherwise.
     public var schedule: Schedule = .default
+    /// How long run reports are kept (they may hold record keys): older ones are deleted when a
+    /// new one is written. `reports.keep`, 400 days unless the policy says otherwise.
+    public var reportsKeep: RetentionDuration = Policy.defaultReportsKeep
+    public static let defaultReportsKeep = try! RetentionDuration(parsing: "400d")
 
     public var rules: [RetentionRule] { subjects.flatMap(\.rules) }
 

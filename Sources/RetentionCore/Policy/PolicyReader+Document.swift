@@ -67,9 +67,11 @@ extension PolicyReader {
         }
 
         var reportsDir = resolve("reports", against: stateDir)
+        var reportsKeep = Policy.defaultReportsKeep
         if let node = map.value("reports"), let reports = mapping(node, "reports") {
-            checkKeys(reports, allowed: ["dir"], in: "reports")
+            checkKeys(reports, allowed: ["dir", "keep"], in: "reports")
             if let d = reports.value("dir"), let s = string(d, "reports.dir") { reportsDir = resolve(s, against: stateDir) }
+            if let k = reports.value("keep"), let keep = duration(k, "reports.keep") { reportsKeep = keep }
         }
 
         // Measured (docs/operations.md, "Batch size"): 1.5x the speed of 500 on SQLite, ~0.15 s of lock per batch.
@@ -120,6 +122,7 @@ extension PolicyReader {
                             stateDirectory: stateDir, keyFile: keyFile, reportsDirectory: reportsDir, batchSize: batchSize,
                             defaultSafety: defaultSafety, dateFormats: formats, subjects: subjects)
         policy.schedule = schedule
+        policy.reportsKeep = reportsKeep
         return policy
     }
 

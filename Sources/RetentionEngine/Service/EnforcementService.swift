@@ -99,7 +99,7 @@ public final class EnforcementService: Service, Sendable {
             status.withLock { $0 = "last run failed (\(failure.kind.rawValue)): \(failure.summary)" }
         }
         if let report {
-            if let paths = try? StateFiles.writeReport(report, directory: enforcer.policy.reportsDirectory) {
+            if let paths = try? StateFiles.writeReport(report, policy: enforcer.policy) {
                 logger.info("report written", metadata: ["report": "\(paths.json)"])
             }
             if report.status != .refused {

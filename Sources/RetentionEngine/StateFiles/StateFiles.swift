@@ -97,11 +97,33 @@ public enum StateFiles {
         try writePrivate(data, to: headPath(stateDirectory: stateDirectory))
     }
 
-    /// Writes the JSON and Markdown forms of a report; returns their paths.
-    public static func writeReport(_ report: RunReport, directory: String) throws -> (json: String, markdown: String) {
+    /// Writes the JSON and Markdown forms of a report to the policy's reports directory, then
+    /// deletes the reports older than `reports.keep`; returns the new report's paths.
+    public static func writeReport(_ report: RunReport, policy: Policy, now: Date = Date()) throws -> (json: String, markdown: String) {
+        let directory = policy.reportsDirectory
         let base = directory + "/" + report.runID
         try writePrivate(try report.json(), to: base + ".json")
         try writePrivate(Data(report.markdown().utf8), to: base + ".md")
+        if let cutoff = policy.reportsKeep.before(now, in: policy.calendar) {
+            pruneReports(in: directory, before: cutoff)
+        }
         return (base + ".json", base + ".md")
+    }
+
+    /// Deletes the reports (`<run id>.json` and `.md`, as written above) whose run started before
+    /// `cutoff`, judged by the time in their name. Nothing else in the directory is touched.
+    static func pruneReports(in directory: String, before cutoff: Date) {
+        let parser = DateFormatter()
+        parser.locale = Locale(identifier: "en_US_POSIX")
+        parser.timeZone = TimeZone(identifier: "UTC")
+        parser.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
+            guard name.hasSuffix(".json") || name.hasSuffix(".md"), let dash = name.firstIndex(of: "-"),
+                  name.distance(from: name.startIndex, to: dash) == 16, let started = parser.date(from: String(name[..<dash])),
+                  started < cutoff else { continue }
+            let suffix = name[name.index(after: dash)...].split(separator: ".").first ?? ""
+            guard !suffix.isEmpty, suffix.allSatisfy(\.isHexDigit) else { continue }
+            unlink(directory + "/" + name)
+        }
     }
 }

@@ -50,7 +50,7 @@ func reportingRefusal(_ enforcer: Enforcer, mode: RunReport.Mode, now: Date, onR
     } catch {
         if let report = enforcer.refusedReport(for: EnforcementError.from(error), mode: mode, now: now) {
             onRefusal(report)
-            if let paths = try? StateFiles.writeReport(report, directory: enforcer.policy.reportsDirectory) {
+            if let paths = try? StateFiles.writeReport(report, policy: enforcer.policy) {
                 printError("refused; report: \(paths.markdown)")
             }
         }
@@ -60,7 +60,7 @@ func reportingRefusal(_ enforcer: Enforcer, mode: RunReport.Mode, now: Date, onR
 
 /// Writes the report, prints the summary, and maps an incomplete run to its exit status.
 func finishEnforcement(_ report: RunReport, policy: Policy) throws -> ExitStatus {
-    let paths = try StateFiles.writeReport(report, directory: policy.reportsDirectory)
+    let paths = try StateFiles.writeReport(report, policy: policy)
     print(Summary.table(report, enforcing: true))
     print("\nrun \(report.runID): \(report.status.rawValue), \(report.totalChanged) record(s) changed")
     if let message = report.message {

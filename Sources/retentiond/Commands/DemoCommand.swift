@@ -94,7 +94,7 @@ struct DemoCommand: AsyncParsableCommand {
             let plan = try await dry.dryRun(now: now, mode: .dryRun, planPath: nil) { line in
                 if heldCandidate == nil, line.rule == "prospect-purge", line.decision == .act { heldCandidate = line.key }
             }
-            let planPaths = try StateFiles.writeReport(plan, directory: policy.reportsDirectory)
+            let planPaths = try StateFiles.writeReport(plan, policy: policy)
             print("\n== dry run: \(plan.totalDue) record(s) due, nothing changed ==\n" + Summary.table(plan, enforcing: false))
 
             let (enforcer, _) = try await options.loadEnforcer(actor: "retentiond/demo")
@@ -105,7 +105,7 @@ struct DemoCommand: AsyncParsableCommand {
                 print("\nlegal hold \(hold.id) placed on third_parties:\(hold.key) (it is due for purge; the run must keep it)")
             }
             let report = try await enforcer.run(now: now, allowMore: false)
-            let paths = try StateFiles.writeReport(report, directory: policy.reportsDirectory)
+            let paths = try StateFiles.writeReport(report, policy: policy)
             print("\n== run \(report.runID): \(report.status.rawValue), \(report.totalChanged) record(s) changed ==\n" + Summary.table(report, enforcing: true))
 
             let trail = AuditTrail(store: enforcer.store, key: enforcer.key!, stateDirectory: policy.stateDirectory)

@@ -28,7 +28,7 @@ struct PlanCommand: AsyncParsableCommand {
             printWarnings(diagnostics)
             let report = try await planner.dryRun(now: options.currentTime(), mode: .plan, planPath: out,
                                                   detail: detail ? { print(PlanCommand.describe($0)) } : nil)
-            let paths = try StateFiles.writeReport(report, directory: planner.policy.reportsDirectory)
+            let paths = try StateFiles.writeReport(report, policy: planner.policy)
             print(Summary.table(report, enforcing: false))
             print("\n\(report.totalDue) record(s) due; nothing was changed.")
             if let out {

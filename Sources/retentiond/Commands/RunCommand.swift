@@ -59,7 +59,7 @@ struct RunCommand: AsyncParsableCommand {
                 let (planner, diagnostics) = try await options.loadPlanner()
                 printWarnings(diagnostics)
                 let report = try await planner.dryRun(now: now, mode: .dryRun, planPath: nil)
-                let paths = try StateFiles.writeReport(report, directory: planner.policy.reportsDirectory)
+                let paths = try StateFiles.writeReport(report, policy: planner.policy)
                 print(Summary.table(report, enforcing: false))
                 print("\ndry run: \(report.totalDue) record(s) due; nothing was changed.\nreport: \(paths.markdown)\n        \(paths.json)")
                 return report.totalDue > 0 ? .changesPlanned : .success
