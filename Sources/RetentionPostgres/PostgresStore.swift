@@ -151,10 +151,20 @@ public final class PostgresStore: RecordStore {
         let lockConnection = try await Self.connect(settings, password: password, logger: logger)
         var bindings = PostgresBindings()
         bindings.append("retentiond:\(settings.database)")
-        // The lock connection sits idle for the whole run: a server-wide idle_session_timeout must not close it.
-        _ = try await lockConnection.query(PostgresQuery(unsafeSQL: "SET idle_session_timeout = 0"), logger: logger).get()
-        let rows = try await lockConnection.query(PostgresQuery(unsafeSQL: "SELECT pg_try_advisory_lock(hashtext($1)), pg_backend_pid()", binds: bindings), logger: logger).get().rows
-        guard let row = rows.first, let (acquired, pid) = try? row.decode((Bool, Int32).self), acquired else {
+        let acquired: Bool
+        let pid: Int32
+        do {
+            // The lock connection sits idle for the whole run: a server-wide idle_session_timeout must not close it.
+            _ = try await lockConnection.query(PostgresQuery(unsafeSQL: "SET idle_session_timeout = 0"), logger: logger).get()
+            let rows = try await lockConnection.query(PostgresQuery(unsafeSQL: "SELECT pg_try_advisory_lock(hashtext($1)), pg_backend_pid()", binds: bindings), logger: logger).get().rows
+            guard let row = rows.first else { throw DatabaseUnavailable(location: location, reason: "the advisory lock query returned nothing") }
+            (acquired, pid) = try row.decode((Bool, Int32).self)
+        } catch {
+            // PostgresNIO asserts if a connection is freed before its close completes: close it on every way out.
+            try? await lockConnection.close()
+            throw PostgresSession.translate(error, location: location)
+        }
+        guard acquired else {
             try? await lockConnection.close()
             throw RunLocked.held("another retentiond run holds the advisory lock on \(location); nothing was changed. Wait for it to finish, then run again")
         }

@@ -77,6 +77,9 @@ public protocol StoreSession {
     func rulesWithCompleteMarks() throws -> Set<String>
     /// How many records `rule` has marked as done.
     func doneCount(ruleID: String) throws -> Int
+    /// The records of `table` that `rule` marked (and that still exist), by key order after
+    /// `after`: each row is the key columns' values then `columns`' values.
+    func markedRecords(ruleID: String, table: String, keyColumns: [String], columns: [String], after: RecordKey?, limit: Int) throws -> [[SQLValue]]
 }
 
 /// What one transaction of a writing store can do, on top of reading.

@@ -138,6 +138,19 @@ extension StoreSession where Self: SQLExecuting {
         return Int(n)
     }
 
+    public func markedRecords(ruleID: String, table: String, keyColumns: [String], columns: [String], after: RecordKey?, limit: Int) throws -> [[SQLValue]] {
+        guard try doneTableExists() else { return [] }
+        let s = "s"
+        let select = (keyColumns + columns).map { SQL.qualified(s, $0) }.joined(separator: ", ")
+        var sql: SQL = "SELECT \(raw: select) FROM \(ident: table) AS s WHERE \(builder.doneMark(rule: ruleID, keyColumns: keyColumns.map { SQL.qualified(s, $0) }))"
+        if let after {
+            sql += keyColumns.count == 1 ? " AND \(column: keyColumns[0], of: s) > \(after.values[0])"
+                : " AND \(raw: SQLBuilder.tuple(s, keyColumns)) > (\(SQL.list(after.values)))"
+        }
+        sql += " ORDER BY \(raw: keyColumns.map { SQL.qualified(s, $0) }.joined(separator: ", ")) LIMIT \(.integer(Int64(limit)))"
+        return try rows(sql)
+    }
+
     public func markDone(ruleID: String, table: String, keyColumns: [String], keys: [RecordKey]) throws {
         guard !keys.isEmpty else { return }
         try execute(builder.markDone(rule: ruleID, table: table, keyColumns: keyColumns, keys: keys))

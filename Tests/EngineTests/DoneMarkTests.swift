@@ -102,3 +102,23 @@ import TestSupport
         #expect(reused.rules[0].flagged == 1, "a new record under a reused key is flagged as new")
     }
 }
+
+/// `retentiond flagged` reads what a flag rule marked, with the subject's review columns.
+@Suite struct FlaggedRecordsTests {
+    @Test(arguments: Backend.allCases)
+    func theRecordsAFlagRuleMarkedAreListedWithTheirReviewColumnsInKeyOrder(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise(action: "        action: flag"))
+        _ = try await f.run()
+        try await f.sql(["DELETE FROM notes WHERE person_id = 2", "DELETE FROM people WHERE id = 2"])
+        let rows = try await f.reader().read {
+            try $0.markedRecords(ruleID: "prospect-anonymise", table: "people", keyColumns: ["id"], columns: ["name", "last_seen"], after: nil, limit: 10)
+        }
+        // Flagged: 1, 2, 4, 5; 2 is gone since.
+        #expect(rows == [[.integer(1), .text("Alice Martin"), .text("2020-01-01")], [.integer(4), .text("David Roux"), .text("2020-02-02")],
+                         [.integer(5), .text("Emma Blanc"), .text("2020-03-03")]])
+        let page = try await f.reader().read {
+            try $0.markedRecords(ruleID: "prospect-anonymise", table: "people", keyColumns: ["id"], columns: [], after: RecordKey([.integer(1)]), limit: 1)
+        }
+        #expect(page == [[.integer(4)]])
+    }
+}

@@ -169,7 +169,7 @@ public struct SQLBuilder: Sendable {
 
     /// `EXISTS` the mark `rule` left on the record whose key columns are `keyColumns` (qualified):
     /// one probe of `retentiond_done`'s primary key, on the key as the database renders it.
-    func doneMark(rule: String, keyColumns: [String]) -> SQL {
+    public func doneMark(rule: String, keyColumns: [String]) -> SQL {
         "EXISTS (SELECT 1 FROM retentiond_done AS d WHERE d.rule_id = \(.text(rule)) AND d.record_key = \(raw: dialect.canonicalKey(keyColumns)))"
     }
 
