@@ -60,25 +60,11 @@ public struct AuditChain: Sendable {
     /// backslash, `\b \t \n \f \r`, other control characters as `\u00xx`, everything else as
     /// UTF-8), without its cost per entry; a test compares the two on thousands of strings.
     static func macInput(_ fields: [String]) -> [UInt8] {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
         var out: [UInt8] = [UInt8(ascii: "[")]
         out.reserveCapacity(fields.reduce(2) { $0 + $1.utf8.count + 3 })
         for (index, field) in fields.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            out.append(UInt8(ascii: "\""))
-            for byte in field.utf8 {
-                switch byte {
-                case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): out += [UInt8(ascii: "\\"), byte]
-                case 0x08: out += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
-                case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-                case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-                case 0x0C: out += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
-                case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-                case 0x00..<0x20: out += Array("\\u00".utf8) + [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]]
-                default: out.append(byte)
-                }
-            }
-            out.append(UInt8(ascii: "\""))
+            JSONText.appendString(field, to: &out, escapingSlash: true)
         }
         out.append(UInt8(ascii: "]"))
         return out

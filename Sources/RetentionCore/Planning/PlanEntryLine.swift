@@ -41,24 +41,8 @@ extension PlanDocument {
             return true
         }
 
-        private static let hex = Array("0123456789abcdef".utf8)
-
         private static func string(_ s: String, into out: inout [UInt8]) {
-            out.append(UInt8(ascii: "\""))
-            for byte in s.utf8 {
-                switch byte {
-                case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
-                case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
-                case 0x0A: out += [UInt8(ascii: "\\"), UInt8(ascii: "n")]
-                case 0x0D: out += [UInt8(ascii: "\\"), UInt8(ascii: "r")]
-                case 0x09: out += [UInt8(ascii: "\\"), UInt8(ascii: "t")]
-                case 0x08: out += [UInt8(ascii: "\\"), UInt8(ascii: "b")]
-                case 0x0C: out += [UInt8(ascii: "\\"), UInt8(ascii: "f")]
-                case 0..<0x20: out += Array("\\u00".utf8) + [hex[Int(byte >> 4)], hex[Int(byte & 0x0F)]]
-                default: out.append(byte)
-                }
-            }
-            out.append(UInt8(ascii: "\""))
+            JSONText.appendString(s, to: &out, escapingSlash: false)
         }
 
         /// The entry of a line in the shape `encode` writes; nil for anything else.
