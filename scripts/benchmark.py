@@ -12,7 +12,7 @@ median of the runs is printed:
   row-by-row   one statement per record from a Python loop, a commit every 500 records
 
 It checks that retentiond and the raw SQL leave identical rows, then times an idle run (nothing
-due, after enforcement), `retentiond plan`, and selecting the due rows. Peak memory is the
+due, after enforcement), `retentiond plan`, `retentiond plan --out FILE`, and selecting the due rows. Peak memory is the
 retentiond process's maximum resident set, from /usr/bin/time.
 
 With BACKENDS=sqlite,postgres (the default when PostgreSQL 15's server binaries are installed),
@@ -316,7 +316,7 @@ def measure_postgres(binary, rounds, size, pg):
         return time.monotonic() - start
 
     try:
-        times = {k: [] for k in ("retentiond", "raw", "raw+audit", "row-by-row", "plan", "select")}
+        times = {k: [] for k in ("retentiond", "raw", "raw+audit", "row-by-row", "plan", "plan-out", "select")}
         peaks, idle, same = [], [], True
         for _ in range(rounds):
             name, folder = fresh()
@@ -335,6 +335,7 @@ def measure_postgres(binary, rounds, size, pg):
             same = same and pg_fingerprint(pg, name) == enforced
             name, folder = fresh()
             times["plan"].append(retentiond(binary, folder, "plan")[0])
+            times["plan-out"].append(retentiond(binary, folder, "plan", "--out", "review.plan")[0])
             times["select"].append(timed(pg_select_due, pg, name))
         return records, times, peaks, idle, same
     finally:
@@ -359,7 +360,7 @@ def measure_sqlite(binary, rounds, size):
                 f.write(POLICY)
             return folder
 
-        times = {k: [] for k in ("retentiond", "raw", "raw+audit", "row-by-row", "plan", "select")}
+        times = {k: [] for k in ("retentiond", "raw", "raw+audit", "row-by-row", "plan", "plan-out", "select")}
         peaks, idle, same = [], [], True
         for _ in range(rounds):
             folder = fresh("retentiond")
@@ -378,6 +379,7 @@ def measure_sqlite(binary, rounds, size):
             same = same and fingerprint(os.path.join(folder, "crm.sqlite")) == enforced
             folder = fresh("plan")
             times["plan"].append(retentiond(binary, folder, "plan")[0])
+            times["plan-out"].append(retentiond(binary, folder, "plan", "--out", "review.plan")[0])
             times["select"].append(timed(select_due, os.path.join(folder, "crm.sqlite")))
         return records, times, peaks, idle, same
     finally:
@@ -402,7 +404,7 @@ def main():
     if "postgres" in backends and not bindir:
         sys.exit("BACKENDS names postgres, but PostgreSQL's server binaries (initdb) are not installed")
     print(f"{'database':>8} {'tickets':>8} {'records':>8} {'retentiond':>10} {'raw':>7} {'raw+aud':>7} {'by-row':>7} "
-          f"{'ret/raw':>7} {'ret/r+a':>7} {'row/ret':>7} {'RSS MB':>7} {'idle':>6} {'plan':>6} {'select':>6} {'same':>5}")
+          f"{'ret/raw':>7} {'ret/r+a':>7} {'row/ret':>7} {'RSS MB':>7} {'idle':>6} {'plan':>6} {'--out':>6} {'select':>6} {'same':>5}")
     pg = Postgres(bindir) if "postgres" in backends else None
     try:
         for backend in backends:
@@ -414,7 +416,7 @@ def main():
                 m = {k: statistics.median(v) for k, v in times.items()}
                 print(f"{backend:>8} {size:>8} {records:>8} {m['retentiond']:>10.2f} {m['raw']:>7.2f} {m['raw+audit']:>7.2f} {m['row-by-row']:>7.2f} "
                       f"{m['retentiond'] / m['raw']:>7.1f} {m['retentiond'] / m['raw+audit']:>7.1f} {m['row-by-row'] / m['retentiond']:>7.2f} "
-                      f"{max(peaks):>7.1f} {statistics.median(idle):>6.2f} {m['plan']:>6.2f} {m['select']:>6.2f} {'yes' if same else 'NO':>5}",
+                      f"{max(peaks):>7.1f} {statistics.median(idle):>6.2f} {m['plan']:>6.2f} {m['plan-out']:>6.2f} {m['select']:>6.2f} {'yes' if same else 'NO':>5}",
                       flush=True)
                 if not same:
                     sys.exit(f"{backend}: retentiond and the raw SQL left different rows")
