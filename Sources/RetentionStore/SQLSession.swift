@@ -143,10 +143,7 @@ extension StoreSession where Self: SQLExecuting {
         let s = "s"
         let select = (keyColumns + columns).map { SQL.qualified(s, $0) }.joined(separator: ", ")
         var sql: SQL = "SELECT \(raw: select) FROM \(ident: table) AS s WHERE \(builder.doneMark(rule: ruleID, keyColumns: keyColumns.map { SQL.qualified(s, $0) }))"
-        if let after {
-            sql += keyColumns.count == 1 ? " AND \(column: keyColumns[0], of: s) > \(after.values[0])"
-                : " AND \(raw: SQLBuilder.tuple(s, keyColumns)) > (\(SQL.list(after.values)))"
-        }
+        if let after { sql += " AND \(builder.keyAfter(s, keyColumns, after))" }
         sql += " ORDER BY \(raw: keyColumns.map { SQL.qualified(s, $0) }.joined(separator: ", ")) LIMIT \(.integer(Int64(limit)))"
         return try rows(sql)
     }

@@ -54,6 +54,12 @@ public struct SQLBuilder: Sendable {
         return "\(raw: Self.tuple(alias, columns)) IN (VALUES \(rows))"
     }
 
+    /// `key > after` (a row value for several columns): the page after `after` in key order.
+    public func keyAfter(_ alias: String, _ columns: [String], _ after: RecordKey) -> SQL {
+        columns.count == 1 ? "\(column: columns[0], of: alias) > \(after.values[0])"
+            : "\(raw: Self.tuple(alias, columns)) > (\(SQL.list(after.values)))"
+    }
+
     /// True when the clock is past its bound; NULL-safe (always true or false, never NULL), so it can be negated.
     public func clockIsPast(_ alias: String, _ clock: ClockPredicate) -> SQL {
         let cols = clock.columns.map { SQL.qualified(alias, $0.name) }
@@ -146,9 +152,7 @@ public struct SQLBuilder: Sendable {
         var conditions = filter(s, q.filter)
         conditions.append(clockIsPast(s, q.clock))
         if let after {
-            conditions.append(q.keyColumns.count == 1
-                ? "\(column: q.keyColumns[0], of: s) > \(after.values[0])"
-                : "\(raw: subjectKey) > (\(SQL.list(after.values)))")
+            conditions.append(keyAfter(s, q.keyColumns, after))
         }
         if let keys { conditions.append(keyIn(s, q.keyColumns, keys)) }
         if q.excludeDone { conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }))") }
