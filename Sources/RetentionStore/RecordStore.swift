@@ -40,7 +40,7 @@ public struct ReadOnlyStore: RecordReader {
 public protocol StoreSession {
     func schema() throws -> SchemaSnapshot
     func sample(table: String, column: String, limit: Int) throws -> [SQLValue]
-    func rowCount(table: String, filter: [FilterCondition]) throws -> Int
+    func rowCount(table: String) throws -> Int
     func candidates(_ query: RuleQuery, after: RecordKey?, limit: Int) throws -> [CandidateRow]
     /// The candidates among `keys`; `lockingRows` (inside a batch's transaction) locks them until it ends.
     func candidates(_ query: RuleQuery, keys: [RecordKey], lockingRows: Bool) throws -> [CandidateRow]

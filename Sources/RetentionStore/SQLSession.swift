@@ -19,9 +19,8 @@ extension StoreSession where Self: SQLExecuting {
         try rows("SELECT \(ident: column) FROM \(ident: table) WHERE \(ident: column) IS NOT NULL LIMIT \(.integer(Int64(limit)))").map { $0[0] }
     }
 
-    public func rowCount(table: String, filter: [FilterCondition]) throws -> Int {
-        let conditions = builder.filter("s", filter)
-        let sql: SQL = "SELECT count(*) FROM \(ident: table) AS s" + (conditions.isEmpty ? "" : " WHERE \(conditions.joined(separator: " AND "))")
+    public func rowCount(table: String) throws -> Int {
+        let sql: SQL = "SELECT count(*) FROM \(ident: table)"
         guard case .integer(let n) = try rows(sql).first?.first else { return 0 }
         return Int(n)
     }

@@ -57,9 +57,10 @@ public final class CRMFixture: @unchecked Sendable {
 
     /// `schema` and `data` run in order in one transaction (a schema of its own comes without the
     /// CRM's data); `policy` is the policy's body after the common header (version, time zone,
-    /// state directory, database, no percentage limit, and `batch_size` when given).
+    /// state directory, database, no percentage limit, and `batch_size` when given) — or
+    /// `wholePolicy`, a complete policy (see `write(wholePolicy:)`).
     public init(_ backend: Backend, schema: [String] = CRMFixture.schema, data: [String]? = nil,
-                policy: String, batchSize: Int? = nil) async throws {
+                policy: String = "", wholePolicy: String? = nil, batchSize: Int? = nil) async throws {
         self.backend = backend
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -72,7 +73,7 @@ public final class CRMFixture: @unchecked Sendable {
             let name = try await server.createDatabase()
             databaseSection = "database: { postgres: { host: 127.0.0.1, port: \(server.port), database: \(name), user: postgres, tls: disable } }"
         }
-        try write(policy: policy, batchSize: batchSize)
+        if let wholePolicy { try write(wholePolicy: wholePolicy) } else { try write(policy: policy, batchSize: batchSize) }
         try await sql(schema + (data ?? (schema == CRMFixture.schema ? CRMFixture.data : [])))
     }
 
@@ -99,6 +100,24 @@ public final class CRMFixture: @unchecked Sendable {
             safety: { max_percent: 100 }
 
             """ + (batchSize.map { "batch_size: \($0)\n" } ?? "") + body).write(toFile: policyPath, atomically: true, encoding: .utf8)
+    }
+
+    /// Writes a complete policy (an example shipped in etc/examples/) pointed at this fixture's
+    /// database and state directory: its `state_dir:` and `database:` lines are replaced.
+    public func write(wholePolicy text: String) throws {
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
+            if line.hasPrefix("database:") { return databaseSection }
+            if line.hasPrefix("state_dir:") { return "state_dir: \(dir.path)" }
+            return String(line)
+        }
+        try lines.joined(separator: "\n").write(toFile: policyPath, atomically: true, encoding: .utf8)
+    }
+
+    /// The text of a file of the package (an example policy), found from this source file.
+    public static func packageFile(_ relativePath: String, from source: String = #filePath) throws -> String {
+        var dir = URL(fileURLWithPath: source).deletingLastPathComponent()
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { dir.deleteLastPathComponent() }
+        return try String(contentsOf: dir.appendingPathComponent(relativePath), encoding: .utf8)
     }
 
     // MARK: The engine over it

@@ -10,6 +10,9 @@ public struct Policy: Sendable {
     /// SHA-256 of the policy file's bytes: plans and audit entries name the policy by it.
     public var hash: String
     public var timeZone: TimeZone
+    /// The zone naive dates (ISO text without a zone, SQL `date` and `timestamp`) are stored in:
+    /// `storage_time_zone`, the policy's `time_zone` unless it says otherwise (Znuny stores UTC).
+    public var storageTimeZone: TimeZone?
     /// First day of the fiscal year (month, day); 1 January unless the policy says otherwise.
     public var fiscalYearStart: MonthDay
     public var database: DatabaseLocation
@@ -38,6 +41,13 @@ public struct Policy: Sendable {
     public var calendar: Calendar {
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = timeZone
+        return calendar
+    }
+
+    /// The calendar stored dates are read and cutoffs rendered in (cutoffs are computed in `calendar`).
+    public var storageCalendar: Calendar {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = storageTimeZone ?? timeZone
         return calendar
     }
 }
@@ -165,19 +175,51 @@ public struct Subject: Sendable {
     public var location: SourceLocation
     public var table: Name
     public var key: [Name]
+    /// Tables related to the subject's rows, by name; filters, clocks and exemptions reach their
+    /// columns as `relation.column`.
+    public var relations: [Relation] = []
     public var filter: [FilterCondition]
     /// Columns an operator may see in reports and `plan --detail`; nothing else of a record is shown.
     public var reviewColumns: [Name]
     public var rules: [RetentionRule]
 }
 
-/// One condition of a subject's filter; all conditions must hold.
+/// Rows of another table that belong to a subject's row (or to a related row, for a chain):
+/// `ticket_state` of a ticket, the events of a company, the extrafields row of a third party.
+public struct Relation: Sendable {
+    public var name: Name
+    public var table: Name
+    /// Each pair: a column of the related table equals a column of the parent row.
+    public var on: [(column: Name, parentColumn: Name)]
+    /// The relation this one starts from (`on: { id: state.type_id }`); nil: the subject's row.
+    public var parent: String?
+    /// Conditions on the related rows (`where:`): a discriminator, a state. Columns may name
+    /// relations chained from this one.
+    public var conditions: [FilterCondition]
+    /// Compare the `on` columns case-insensitively, as an application comparing logins does.
+    public var caseInsensitive: Bool
+
+    public init(name: Name, table: Name, on: [(column: Name, parentColumn: Name)], parent: String?,
+                conditions: [FilterCondition] = [], caseInsensitive: Bool = false) {
+        self.name = name
+        self.table = table
+        self.on = on
+        self.parent = parent
+        self.conditions = conditions
+        self.caseInsensitive = caseInsensitive
+    }
+}
+
+/// One condition of a filter; all conditions must hold. The column may be `relation.column` (some
+/// related row satisfies the test) or, with `exists`, a relation's name.
 public struct FilterCondition: Sendable {
     public enum Test: Sendable {
         case equals(SQLValue)
         case notEquals(SQLValue)
         case oneOf([SQLValue])
         case isNull(Bool)
+        /// The relation named by `column` has (true) or has no (false) rows.
+        case exists(Bool)
     }
     public var column: Name
     public var test: Test
@@ -224,19 +266,24 @@ public struct Clock: Sendable {
         /// The latest non-NULL column.
         case latest
     }
+    /// Columns of the row, or `relation.column`: the latest value among the related rows (the
+    /// earliest for the names in `earliest`).
     public var columns: [Name]
     public var combination: Combination
     /// When true, the clock is the end of the fiscal year containing the date.
     public var fiscalYearEnd: Bool
+    /// Related columns (`relation.column`) whose clock is their earliest related value, not their latest.
+    public var earliest: Set<String>
 
-    public init(columns: [Name], combination: Combination = .firstPresent, fiscalYearEnd: Bool = false) {
+    public init(columns: [Name], combination: Combination = .firstPresent, fiscalYearEnd: Bool = false, earliest: Set<String> = []) {
         self.columns = columns
         self.combination = combination
         self.fiscalYearEnd = fiscalYearEnd
+        self.earliest = earliest
     }
 
     public var description: String {
-        let names = columns.map(\.value)
+        let names = columns.map { earliest.contains($0.value) ? "earliest \($0.value)" : $0.value }
         var text = names.count == 1 ? names[0] : "\(combination == .latest ? "latest" : "first of")(\(names.joined(separator: ", ")))"
         if fiscalYearEnd { text = "end of fiscal year of \(text)" }
         return text
@@ -279,12 +326,22 @@ public struct ChildTable: Sendable {
     public var foreignKey: [Name]
     /// Parent columns referenced; the parent's key when empty.
     public var references: [Name]
+    /// Tables related to the child's rows, for its conditions (`dynamic_field.object_type`).
+    public var relations: [Relation] = []
+    /// Conditions a row must also meet to belong to the parent: the discriminator of a
+    /// polymorphic child (`elementtype: ticket`), on its columns or its relations'.
+    public var conditions: [FilterCondition]
+    /// Match `foreign_key` and `references` case-insensitively.
+    public var caseInsensitive: Bool
     public var children: [ChildTable]
 
-    public init(table: Name, foreignKey: [Name], references: [Name] = [], children: [ChildTable] = []) {
+    public init(table: Name, foreignKey: [Name], references: [Name] = [], conditions: [FilterCondition] = [],
+                caseInsensitive: Bool = false, children: [ChildTable] = []) {
         self.table = table
         self.foreignKey = foreignKey
         self.references = references
+        self.conditions = conditions
+        self.caseInsensitive = caseInsensitive
         self.children = children
     }
 }
@@ -320,11 +377,33 @@ public struct Consent: Sendable {
 
 /// A related record that must still be kept keeps this one too (a recent invoice keeps the client's billing identity).
 public struct RelatedKeep: Sendable {
-    public var table: Name
-    /// Columns of the related table that reference the subject's key, in key order.
-    public var foreignKey: [Name]
+    /// Where the related rows are: a relation of the subject, or a table and the columns of it
+    /// that hold the subject's key, in key order.
+    public enum Rows: Sendable {
+        case relation(Name)
+        case table(Name, foreignKey: [Name])
+    }
+    public var rows: Rows
     /// The related record keeps ours while its clock is younger than `within`; any related row keeps it when nil.
     public var clock: Clock?
     public var within: RetentionDuration?
+    /// Whether a related row whose clock is NULL keeps the record (`undated: keep`); by default it
+    /// does not, so an undated row cannot keep a record forever.
+    public var keepUndated: Bool
     public var location: SourceLocation
+
+    public init(rows: Rows, clock: Clock?, within: RetentionDuration?, keepUndated: Bool, location: SourceLocation) {
+        self.rows = rows
+        self.clock = clock
+        self.within = within
+        self.keepUndated = keepUndated
+        self.location = location
+    }
+
+    /// How reports and diagnostics name the related rows.
+    public var name: String {
+        switch rows {
+        case .relation(let n), .table(let n, _): return n.value
+        }
+    }
 }

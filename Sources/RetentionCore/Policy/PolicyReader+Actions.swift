@@ -70,7 +70,7 @@ extension PolicyReader {
         var result: [ChildTable] = []
         for item in seq {
             guard let map = mapping(item, "a child table") else { continue }
-            checkKeys(map, allowed: ["table", "foreign_key", "references", "children"], in: "a child table")
+            checkKeys(map, allowed: ["table", "foreign_key", "references", "relations", "where", "match", "children"], in: "a child table")
             guard let table = name(map.value("table"), "child table") else {
                 if map.value("table") == nil { error(item, "a child needs `table`") }
                 continue
@@ -81,7 +81,17 @@ extension PolicyReader {
             }
             let references = map.value("references").flatMap { names($0, "referenced column") } ?? []
             let children = map.value("children").flatMap { childTables($0, what) } ?? []
-            result.append(ChildTable(table: table, foreignKey: fk, references: references, children: children))
+            // A child's `where` reaches the child's own relations, not the subject's.
+            let outer = relationNames
+            relationNames = []
+            let relations = map.value("relations").map { self.relations($0) } ?? []
+            let conditions = map.value("where").map { filterConditions($0, "child `\(table)`.where") } ?? []
+            relationNames = outer
+            let caseInsensitive = matchesCaseInsensitively(map.value("match"), "child `\(table)`.match")
+            var child = ChildTable(table: table, foreignKey: fk, references: references, conditions: conditions,
+                                   caseInsensitive: caseInsensitive, children: children)
+            child.relations = relations
+            result.append(child)
         }
         return result.count == seq.count ? result : nil
     }

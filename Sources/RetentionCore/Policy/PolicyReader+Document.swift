@@ -3,7 +3,7 @@ import Yams
 
 /// The top level of a policy: where things live, defaults, and the sections below.
 extension PolicyReader {
-    static let topKeys = ["version", "time_zone", "fiscal_year", "database", "state_dir", "audit", "reports",
+    static let topKeys = ["version", "time_zone", "storage_time_zone", "fiscal_year", "database", "state_dir", "audit", "reports",
                           "batch_size", "safety", "date_formats", "schedule", "subjects"]
 
     mutating func policy(_ map: Map, hash: String, stateDirectoryOverride: String?, credentialsDirectory: String?, policyPath: String) -> Policy? {
@@ -21,6 +21,13 @@ extension PolicyReader {
             }
         } else {
             error(map.node, "missing `time_zone`", hint: "add e.g. `time_zone: Europe/Paris`; cutoffs are computed in it")
+        }
+
+        var storageTimeZone: TimeZone?
+        if let node = map.value("storage_time_zone"), let id = string(node, "storage_time_zone") {
+            if let tz = TimeZone(identifier: id) { storageTimeZone = tz } else {
+                error(node, "unknown time zone `\(id)`", hint: "use an IANA name such as UTC or Europe/Paris")
+            }
         }
 
         var fiscal = MonthDay(month: 1, day: 1)
@@ -122,6 +129,7 @@ extension PolicyReader {
                             stateDirectory: stateDir, keyFile: keyFile, reportsDirectory: reportsDir, batchSize: batchSize,
                             defaultSafety: defaultSafety, dateFormats: formats, subjects: subjects)
         policy.schedule = schedule
+        policy.storageTimeZone = storageTimeZone
         policy.reportsKeep = reportsKeep
         return policy
     }
@@ -138,5 +146,5 @@ extension PolicyReader {
                             maxPercent: double(map.value("max_percent"), "\(what).max_percent", range: 0...100))
     }
 
-    static let subjectKeys = ["table", "key", "filter", "review_columns", "exempt", "rules"]
+    static let subjectKeys = ["table", "key", "relations", "filter", "review_columns", "exempt", "rules"]
 }

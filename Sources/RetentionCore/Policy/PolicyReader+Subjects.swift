@@ -14,15 +14,10 @@ extension PolicyReader {
         for column in key ?? [] where !seen.insert(column.value).inserted {
             diagnostics.append(.error(column.location, "key names `\(column.value)` twice", hint: "list each key column once, e.g. `key: [country, number]`"))
         }
-        var filter: [FilterCondition] = []
-        if let f = map.value("filter"), let fm = mapping(f, "filter") {
-            for pair in fm.pairs {
-                guard let column = name(pair.keyNode, "filter column") else { continue }
-                if let condition = filterTest(pair.value) {
-                    filter.append(FilterCondition(column: column, test: condition))
-                }
-            }
-        }
+        let relations = map.value("relations").map { self.relations($0) } ?? []
+        relationNames = Set(relations.map(\.name.value))
+        defer { relationNames = [] }
+        let filter = map.value("filter").map { filterConditions($0, "filter") } ?? []
         let review = names(map.value("review_columns"), "review column") ?? []
         let exemptions = exemptionList(map.value("exempt"), "subject `\(id)`.exempt") ?? Exemptions()
         var rules: [RetentionRule] = []
@@ -40,7 +35,80 @@ extension PolicyReader {
             error(node, "subject `\(id)` has no `rules`")
         }
         guard let table, let key else { return nil }
-        return Subject(id: id, location: at(keyNode), table: table, key: key, filter: filter, reviewColumns: review, rules: rules)
+        var subject = Subject(id: id, location: at(keyNode), table: table, key: key, filter: filter, reviewColumns: review, rules: rules)
+        subject.relations = relations
+        return subject
+    }
+
+    /// `relations:`: a map from a relation's name to `{ table, on, where, match }`.
+    mutating func relations(_ node: Node) -> [Relation] {
+        guard let map = mapping(node, "relations") else { return [] }
+        // Every name is known before any `on` or `where` refers to it, in whatever order they are written.
+        relationNames = Set(map.pairs.map(\.key))
+        var result: [Relation] = []
+        for pair in map.pairs {
+            guard let name = name(pair.keyNode, "relation name"), let m = mapping(pair.value, "relation `\(pair.key)`") else { continue }
+            let what = "relation `\(pair.key)`"
+            checkKeys(m, allowed: ["table", "on", "where", "match"], in: what)
+            let table = self.name(m.value("table"), "\(what).table")
+            if m.value("table") == nil { error(pair.value, "\(what) needs `table`") }
+            var on: [(column: Name, parentColumn: Name)] = []
+            var parents = Set<String?>()
+            var onComplete = m.value("on") != nil
+            if let o = m.value("on"), let om = mapping(o, "\(what).on") {
+                for link in om.pairs {
+                    guard let column = self.name(link.keyNode, "column of `\(table?.value ?? pair.key)`"),
+                          let parentColumn = columnRef(link.value, "column the relation starts from") else { onComplete = false; continue }
+                    let parts = parentColumn.value.split(separator: ".")
+                    parents.insert(parts.count == 2 ? String(parts[0]) : nil)
+                    on.append((column, parentColumn))
+                }
+                if om.pairs.isEmpty { error(o, "\(what).on is empty") }
+            } else if m.value("on") == nil {
+                error(pair.value, "\(what) needs `on`", hint: "columns of `\(table?.value ?? pair.key)` and the columns they equal, e.g. `on: { fk_soc: rowid }`")
+            }
+            if parents.count > 1 {
+                error(m.value("on"), "\(what).on mixes columns of the subject's table and of other relations",
+                      hint: "a relation starts from one row: either this table's columns (`rowid`) or one relation's (`state.type_id`)")
+            }
+            let caseInsensitive = matchesCaseInsensitively(m.value("match"), "\(what).match")
+            let conditions = m.value("where").map { filterConditions($0, "\(what).where") } ?? []
+            guard let table, onComplete, parents.count == 1 else { continue }
+            result.append(Relation(name: name, table: table, on: on, parent: parents.first!, conditions: conditions, caseInsensitive: caseInsensitive))
+        }
+        return result
+    }
+
+    /// `match: exact` (the default) or `match: case_insensitive`, for the columns a relation or a child is matched on.
+    mutating func matchesCaseInsensitively(_ node: Node?, _ what: String) -> Bool {
+        guard let node, let text = string(node, what) else { return false }
+        switch text {
+        case "exact": return false
+        case "case_insensitive": return true
+        default:
+            error(node, "unknown match `\(text)`", hint: "use `exact` (the default) or `case_insensitive`")
+            return false
+        }
+    }
+
+    /// A filter or a relation's `where`: a map from a column (or `relation.column`, or a relation
+    /// for `exists`) to a condition.
+    mutating func filterConditions(_ node: Node, _ what: String) -> [FilterCondition] {
+        guard let fm = mapping(node, what) else { return [] }
+        var result: [FilterCondition] = []
+        for pair in fm.pairs {
+            guard let column = columnRef(pair.keyNode, "filter column"), let test = filterTest(pair.value) else { continue }
+            if case .exists = test, column.value.contains(".") || !relationNames.contains(column.value) {
+                error(pair.keyNode, "`exists` tests a relation, and `\(column.value)` is not one", hint: "declare it under the subject's `relations:` and write `\(column.value.split(separator: ".")[0]): { exists: true }`")
+                continue
+            }
+            if case .exists = test {} else if !column.value.contains("."), relationNames.contains(column.value) {
+                error(pair.keyNode, "`\(column.value)` is a relation: test one of its columns (`\(column.value).COLUMN`) or whether it has rows (`{ exists: true }`)")
+                continue
+            }
+            result.append(FilterCondition(column: column, test: test))
+        }
+        return result
     }
 
     mutating func filterTest(_ node: Node) -> FilterCondition.Test? {
@@ -50,9 +118,9 @@ extension PolicyReader {
             return nil
         }
         guard let map = mapping(node, "a filter condition") else { return nil }
-        checkKeys(map, allowed: ["equals", "not", "in", "is_null"], in: "a filter condition")
+        checkKeys(map, allowed: ["equals", "not", "in", "is_null", "exists"], in: "a filter condition")
         guard map.pairs.count == 1, let pair = map.pairs.first else {
-            error(node, "a filter condition has exactly one of `equals`, `not`, `in`, `is_null`")
+            error(node, "a filter condition has exactly one of `equals`, `not`, `in`, `is_null`, `exists`")
             return nil
         }
         switch pair.key {
@@ -70,6 +138,12 @@ extension PolicyReader {
                 return nil
             }
             return .isNull(b)
+        case "exists":
+            guard case .scalar(let s) = pair.value, let b = Bool(s.string) else {
+                error(pair.value, "`exists` takes true or false")
+                return nil
+            }
+            return .exists(b)
         default: return nil
         }
     }

@@ -17,6 +17,8 @@ struct PolicyReader {
     var diagnostics: [Diagnostic] = []
     /// Where each rule id was first seen, to report duplicates even among rules with other errors.
     var ruleIDs: [String: SourceLocation] = [:]
+    /// The relations of the subject being read: `name.column` may name their columns.
+    var relationNames: Set<String> = []
 
     init(file: String) { self.file = file }
 
@@ -83,6 +85,23 @@ struct PolicyReader {
         guard let node, let text = string(node, what) else { return nil }
         guard Self.isIdentifier(text) else {
             error(node, "`\(text)` is not a valid \(what)", hint: "use letters, digits and underscores, starting with a letter or underscore")
+            return nil
+        }
+        return Name(text, at: at(node))
+    }
+
+    /// A column of the row (`closed_at`) or of a relation (`state_type.name`). A dotted name whose
+    /// first part is not a relation is refused here, with how to declare one.
+    mutating func columnRef(_ node: Node?, _ what: String) -> Name? {
+        guard let node, let text = string(node, what) else { return nil }
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard parts.count <= 2, parts.allSatisfy(Self.isIdentifier) else {
+            error(node, "`\(text)` is not a valid \(what)", hint: "a column (`closed_at`) or a relation's column (`state_type.name`): letters, digits and underscores")
+            return nil
+        }
+        if parts.count == 2, !relationNames.contains(parts[0]) {
+            error(node, "`\(text)` names a column of another table, but `\(parts[0])` is not a relation of this subject",
+                  hint: "related tables are reached through relations: declare `relations: { \(parts[0]): { table: \(parts[0]), on: { COLUMN_OF_\(parts[0]): COLUMN_OF_THIS_TABLE } } }` on the subject, then write `\(text)`")
             return nil
         }
         return Name(text, at: at(node))

@@ -80,7 +80,7 @@ public struct PlanningPass: Sendable {
                 }
                 detail?(DetailLine(rule: rule.id, key: row.key, clock: row.clockValues, decision: decision))
             }
-            tally.tableRows = try await reader.read { [table = tally.table] in try $0.rowCount(table: table, filter: []) }
+            tally.tableRows = try await reader.read { [table = tally.table] in try $0.rowCount(table: table) }
             tallies.append(tally)
         }
         try writer?.write(.trailer(PlanDocument.Trailer(complete: true, entries: entries, rules: tallies)))

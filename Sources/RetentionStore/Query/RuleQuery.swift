@@ -3,15 +3,68 @@ import RetentionCore
 
 /// A date column as the store must compare it: its storage and text layout are known, so the
 /// cutoff can be bound in the same form and compared directly (and through an index).
-public struct DateColumn: Sendable, Hashable {
+public struct DateColumn: Sendable {
     public var name: String
     public var storage: DateStorage
     public var layout: DateCodec.TextLayout
+    /// For a column of related rows: the path to them (empty: a column of the row itself)…
+    public var path: [RelationStep]
+    /// …and whether the clock is their earliest value rather than their latest.
+    public var earliest: Bool
 
-    public init(name: String, storage: DateStorage, layout: DateCodec.TextLayout) {
+    public init(name: String, storage: DateStorage, layout: DateCodec.TextLayout, path: [RelationStep] = [], earliest: Bool = false) {
         self.name = name
         self.storage = storage
         self.layout = layout
+        self.path = path
+        self.earliest = earliest
+    }
+}
+
+/// One step from a row to its related rows: the rows of `table` whose `on` columns equal the
+/// starting row's, and that meet `conditions`.
+public struct RelationStep: Sendable {
+    public struct Pair: Sendable {
+        public var column: String
+        public var parentColumn: String
+        public init(column: String, parentColumn: String) {
+            self.column = column
+            self.parentColumn = parentColumn
+        }
+    }
+    public var table: String
+    public var on: [Pair]
+    public var caseInsensitive: Bool
+    public var conditions: [RowCondition]
+
+    public init(table: String, on: [Pair], caseInsensitive: Bool = false, conditions: [RowCondition] = []) {
+        self.table = table
+        self.on = on
+        self.caseInsensitive = caseInsensitive
+        self.conditions = conditions
+    }
+}
+
+/// A condition on a row, possibly through its relations; every form compiles to plain column
+/// tests and `EXISTS` probes that an index on the relation's columns serves.
+public indirect enum RowCondition: Sendable {
+    public enum Test: Sendable {
+        case filter(FilterCondition.Test)
+        /// Holds a date later than the value (rendered for the column; `cast` for native dates).
+        case laterThan(SQLValue, cast: String?)
+        /// A consent flag is set.
+        case flagSet
+    }
+    /// A test on a column of the row.
+    case column(String, Test)
+    /// Some row reached through the path meets every condition (`exists: false`: none does).
+    case related([RelationStep], [RowCondition], exists: Bool)
+    /// The row's clock is not yet past its bound; a NULL clock counts as recent only with `keepUndated`.
+    case recentClock(ClockPredicate, keepUndated: Bool)
+
+    /// `condition` on the row at the end of `path` (the row itself when the path is empty).
+    public static func through(_ path: [RelationStep], _ condition: RowCondition) -> RowCondition {
+        path.isEmpty ? condition : .related(path, [condition], exists: true)
     }
 }
 
@@ -21,6 +74,7 @@ public struct ClockPredicate: Sendable {
     public var combination: Clock.Combination
     public var bounds: [SQLValue]
 
+    /// `calendar` is the one dates are stored in (`Policy.storageCalendar`).
     public init(columns: [DateColumn], combination: Clock.Combination, bound: Date, calendar: Calendar) {
         self.columns = columns
         self.combination = combination
@@ -30,18 +84,25 @@ public struct ClockPredicate: Sendable {
 
 /// A path from the subject table down to one child table: each link names the child's foreign key
 /// columns and the parent columns they reference.
-public struct ChildLink: Sendable, Hashable {
+public struct ChildLink: Sendable {
     public var table: String
     public var foreignKey: [String]
     public var referenced: [String]
     /// The child's primary key, to look for legal holds on child rows (empty: cannot be held).
     public var primaryKey: [String]
+    /// Tests on the child's own columns (a polymorphic child's discriminator).
+    public var conditions: [RowCondition]
+    /// Match the foreign key case-insensitively.
+    public var caseInsensitive: Bool
 
-    public init(table: String, foreignKey: [String], referenced: [String], primaryKey: [String]) {
+    public init(table: String, foreignKey: [String], referenced: [String], primaryKey: [String],
+                conditions: [RowCondition] = [], caseInsensitive: Bool = false) {
         self.table = table
         self.foreignKey = foreignKey
         self.referenced = referenced
         self.primaryKey = primaryKey
+        self.conditions = conditions
+        self.caseInsensitive = caseInsensitive
     }
 }
 
@@ -53,14 +114,12 @@ public struct RuleQuery: Sendable {
     public var keyColumns: [String]
     /// The table's primary key, by which legal holds name its rows (empty: its rows cannot be held).
     public var holdKeyColumns: [String]
-    public var filter: [FilterCondition]
+    public var filter: [RowCondition]
     public var clock: ClockPredicate
-    /// `until` consents with `now` rendered for the column (and cast for native date columns);
-    /// `flag` consents need no value.
-    public var consentUntil: [(column: String, now: SQLValue, cast: String?)]
-    public var consentFlags: [String]
-    /// Related tables that keep the record: any row (clock nil) or a row whose clock is not yet past.
-    public var related: [(table: String, foreignKey: [String], clock: ClockPredicate?)]
+    /// The record is kept while any of these holds: a consent date after now, a consent flag set.
+    public var consent: [RowCondition]
+    /// The record is kept while any of these holds: a related row exists (whose clock is not yet past).
+    public var related: [RowCondition]
     /// For purges: child paths, deepest last in each path; used for hold checks and deletes.
     public var childPaths: [[ChildLink]]
     /// For purges: foreign keys pointing at the subject table that are not declared children.
@@ -75,9 +134,8 @@ public struct RuleQuery: Sendable {
     /// `retentiond_done`): an idle run reads what is due, not the whole history.
     public var excludeDone = false
 
-    public init(ruleID: String, table: String, keyColumns: [String], holdKeyColumns: [String], filter: [FilterCondition], clock: ClockPredicate,
-                consentUntil: [(column: String, now: SQLValue, cast: String?)], consentFlags: [String],
-                related: [(table: String, foreignKey: [String], clock: ClockPredicate?)], childPaths: [[ChildLink]],
+    public init(ruleID: String, table: String, keyColumns: [String], holdKeyColumns: [String], filter: [RowCondition], clock: ClockPredicate,
+                consent: [RowCondition], related: [RowCondition], childPaths: [[ChildLink]],
                 undeclaredReferences: [ForeignKey], fieldColumns: [String], reviewColumns: [String], toolTablesExist: Bool, holdTime: Date) {
         self.ruleID = ruleID
         self.table = table
@@ -85,8 +143,7 @@ public struct RuleQuery: Sendable {
         self.holdKeyColumns = holdKeyColumns
         self.filter = filter
         self.clock = clock
-        self.consentUntil = consentUntil
-        self.consentFlags = consentFlags
+        self.consent = consent
         self.related = related
         self.childPaths = childPaths
         self.undeclaredReferences = undeclaredReferences

@@ -60,49 +60,27 @@ public struct SQLBuilder: Sendable {
             : "\(raw: Self.tuple(alias, columns)) > (\(SQL.list(after.values)))"
     }
 
-    /// True when the clock is past its bound; NULL-safe (always true or false, never NULL), so it can be negated.
-    public func clockIsPast(_ alias: String, _ clock: ClockPredicate) -> SQL {
-        let cols = clock.columns.map { SQL.qualified(alias, $0.name) }
-        func past(_ i: Int) -> SQL { "\(raw: cols[i]) < \(clock.bounds[i])\(raw: Self.cast(clock.columns[i]))" }
-        switch clock.combination {
-        case .firstPresent:
-            let alternatives = cols.indices.map { i -> SQL in
-                let earlierNull = cols[..<i].map { SQL(stringLiteral: "\($0) IS NULL") }
-                return "(\((earlierNull + ["\(raw: cols[i]) IS NOT NULL", past(i)]).joined(separator: " AND ")))"
-            }
-            return "(\(alternatives.joined(separator: " OR ")))"
-        case .latest:
-            let anyPresent = SQL(stringLiteral: "(" + cols.map { "\($0) IS NOT NULL" }.joined(separator: " OR ") + ")")
-            let eachPast = cols.indices.map { i -> SQL in "(\(raw: cols[i]) IS NULL OR \(past(i)))" }
-            return "(\(([anyPresent] + eachPast).joined(separator: " AND ")))"
-        }
-    }
-
     static func cast(_ column: DateColumn) -> String { column.storage.sqlCast.map { "::\($0)" } ?? "" }
 
-    public func filter(_ alias: String, _ conditions: [FilterCondition]) -> [SQL] {
-        conditions.map { condition in
-            let col = SQL.qualified(alias, condition.column.value)
-            switch condition.test {
-            case .equals(.null), .isNull(true): return "\(raw: col) IS NULL"
-            case .notEquals(.null), .isNull(false): return "\(raw: col) IS NOT NULL"
-            case .equals(let v): return "\(raw: col) = \(v)"
-            case .notEquals(let v): return "(\(raw: col) IS NULL OR \(raw: col) <> \(v))"
-            case .oneOf(let values): return "\(raw: col) IN (\(SQL.list(values)))"
-            }
-        }
-    }
-
-    /// The FROM/WHERE text of a subquery over the rows of the path's last table that belong to the
+    /// The FROM/WHERE of a subquery over the rows of the path's last table that belong to the
     /// subject row `subjectAlias`, as alias `c<depth>`: a chain of joins, each on a child's foreign
-    /// key, so every step is an index probe from the row before it (never a scan of a child table
-    /// per parent, as nested `IN (SELECT …)` let PostgreSQL plan).
-    public static func childRows(_ path: [ChildLink], subjectAlias: String) -> String {
-        var from = "FROM \(SQL.quote(path[0].table)) AS c0"
-        for (depth, link) in path.enumerated().dropFirst() {
-            from += " JOIN \(SQL.quote(link.table)) AS c\(depth) ON \(tuple("c\(depth)", link.foreignKey)) = \(tuple("c\(depth - 1)", link.referenced))"
+    /// key (and discriminator), so every step is an index probe from the row before it (never a
+    /// scan of a child table per parent, as nested `IN (SELECT …)` let PostgreSQL plan).
+    public func childRows(_ path: [ChildLink], subjectAlias: String) -> SQL {
+        var from: SQL = "FROM \(ident: path[0].table) AS c0"
+        var conditions: [SQL] = []
+        for (depth, link) in path.enumerated() {
+            let alias = "c\(depth)"
+            let parent = depth == 0 ? subjectAlias : "c\(depth - 1)"
+            let join = Self.match(alias, link.foreignKey, parent, link.referenced, caseInsensitive: link.caseInsensitive)
+            if depth == 0 {
+                conditions.append(SQL(stringLiteral: join))
+            } else {
+                from += " JOIN \(ident: link.table) AS \(raw: alias) ON \(raw: join)"
+            }
+            conditions += link.conditions.map { condition($0, on: alias, level: depth + 1) }
         }
-        return from + " WHERE \(tuple("c0", path[0].foreignKey)) = \(tuple(subjectAlias, path[0].referenced))"
+        return from + " WHERE \(conditions.joined(separator: " AND "))"
     }
 
     /// `CASE WHEN a OR b THEN 1 ELSE 0 END`, or `0` when there is nothing to test.
@@ -114,21 +92,9 @@ public struct SQLBuilder: Sendable {
     /// `after` pages by key; `keys` restricts to given records (re-checking a plan).
     public func candidates(_ q: RuleQuery, after: RecordKey?, keys: [RecordKey]?, limit: Int?) -> SQL {
         let s = "s"
-        let subjectKey = Self.tuple(s, q.keyColumns)
-        var select: [SQL] = (q.keyColumns + q.clock.columns.map(\.name)).map { "\(column: $0, of: s)" }
-
-        var consent: [SQL] = q.consentUntil.map {
-            let column = SQL.qualified(s, $0.column)
-            return "(\(raw: column) IS NOT NULL AND \(raw: column) > \($0.now)\(raw: $0.cast.map { "::\($0)" } ?? ""))"
-        }
-        consent += q.consentFlags.map { SQL(stringLiteral: dialect.flagIsSet(SQL.qualified(s, $0))) }
-        select.append(Self.flag(consent))
-
-        select.append(Self.flag(q.related.map { r in
-            let recent: SQL = r.clock.map { " AND NOT \(clockIsPast("r", $0))" } ?? ""
-            return "EXISTS (SELECT 1 FROM \(ident: r.table) AS r WHERE \(raw: Self.tuple("r", r.foreignKey)) = \(raw: subjectKey)\(recent))"
-        }))
-
+        var select: [SQL] = q.keyColumns.map { "\(column: $0, of: s)" } + q.clock.columns.map { clockValue($0, on: s) }
+        select.append(Self.flag(q.consent.map { condition($0, on: s) }))
+        select.append(Self.flag(q.related.map { condition($0, on: s) }))
         select.append(Self.flag(q.undeclaredReferences.map { fk in
             "EXISTS (SELECT 1 FROM \(ident: fk.table) AS u WHERE \(raw: Self.tuple("u", fk.columns)) = \(raw: Self.tuple(s, fk.referencedColumns)))"
         }))
@@ -143,13 +109,13 @@ public struct SQLBuilder: Sendable {
                 guard let last = path.last, !last.primaryKey.isEmpty else { continue }
                 let alias = "c\(path.count - 1)"
                 let hold = activeHold(table: last.table, keyColumns: last.primaryKey.map { SQL.qualified(alias, $0) }, at: q.holdTime)
-                held.append("EXISTS (SELECT 1 \(raw: Self.childRows(path, subjectAlias: s)) AND \(hold))")
+                held.append("EXISTS (SELECT 1 \(childRows(path, subjectAlias: s)) AND \(hold))")
             }
         }
         select.append(Self.flag(held))
         select += (q.fieldColumns + q.reviewColumns).map { "\(column: $0, of: s)" }
 
-        var conditions = filter(s, q.filter)
+        var conditions = q.filter.map { condition($0, on: s) }
         conditions.append(clockIsPast(s, q.clock))
         if let after {
             conditions.append(keyAfter(s, q.keyColumns, after))
@@ -229,20 +195,26 @@ public struct SQLBuilder: Sendable {
         return "UPDATE \(ident: table) SET \(raw: sets.joined(separator: ", ")) FROM (VALUES \(values)) AS v WHERE \(raw: join.joined(separator: " AND "))"
     }
 
-    /// `DELETE` of one child table's rows that belong to the batch's subject rows.
+    /// `DELETE` of one child table's rows that belong to the batch's subject rows (and meet each
+    /// link's discriminator on the way down).
     public func deleteChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
-        let referenced = path[0].referenced.map { SQL.qualified("p", $0) }.joined(separator: ", ")
-        var parentSelect: SQL = "SELECT \(raw: referenced) FROM \(ident: subjectTable) AS p WHERE \(keyIn("p", keyColumns, keys))"
+        func columns(_ alias: String, _ names: [String], lower: Bool) -> String {
+            names.map { lower ? "LOWER(\(SQL.qualified(alias, $0)))" : SQL.qualified(alias, $0) }.joined(separator: ", ")
+        }
+        func rowValue(_ alias: String, _ names: [String], lower: Bool) -> String {
+            names.count == 1 ? columns(alias, names, lower: lower) : "(" + columns(alias, names, lower: lower) + ")"
+        }
+        var parentSelect: SQL = "SELECT \(raw: columns("p", path[0].referenced, lower: path[0].caseInsensitive)) FROM \(ident: subjectTable) AS p WHERE \(keyIn("p", keyColumns, keys))"
         for depth in path.indices.dropFirst() {
             let parent = path[depth - 1]
             let link = path[depth]
-            let columns = link.referenced.map { SQL.qualified("c", $0) }.joined(separator: ", ")
-            parentSelect = "SELECT \(raw: columns) FROM \(ident: parent.table) AS c WHERE \(raw: Self.tuple("c", parent.foreignKey)) IN (\(parentSelect))"
+            let tests = parent.conditions.map { c -> SQL in " AND \(condition(c, on: "c", level: 1))" }.joined(separator: "")
+            parentSelect = "SELECT \(raw: columns("c", link.referenced, lower: link.caseInsensitive)) FROM \(ident: parent.table) AS c"
+                + " WHERE \(raw: rowValue("c", parent.foreignKey, lower: parent.caseInsensitive)) IN (\(parentSelect))\(tests)"
         }
         let last = path[path.count - 1]
-        let fk = last.foreignKey.map(SQL.quote)
-        let lhs = fk.count == 1 ? fk[0] : "(" + fk.joined(separator: ", ") + ")"
-        return "DELETE FROM \(ident: last.table) WHERE \(raw: lhs) IN (\(parentSelect))"
+        let tests = last.conditions.map { c -> SQL in " AND \(condition(c, on: "x", level: 1))" }.joined(separator: "")
+        return "DELETE FROM \(ident: last.table) AS x WHERE \(raw: rowValue("x", last.foreignKey, lower: last.caseInsensitive)) IN (\(parentSelect))\(tests)"
     }
 
     public func deleteRows(table: String, keyColumns: [String], keys: [RecordKey]) -> SQL {

@@ -4,9 +4,18 @@ import RetentionCore
 /// A rule as it maps onto the live schema: its date columns' storage, the child tables a purge
 /// reaches, and the references a purge must respect.
 public struct RuleShape: Sendable {
+    public enum ConsentShape: Sendable {
+        /// A date column (at the end of a path), kept while it is after now.
+        case until([RelationStep], DateColumn)
+        /// A flag column (at the end of a path), kept while set.
+        case flag([RelationStep], String)
+    }
+    /// The subject's filter.
+    public var filter: [RowCondition]
     public var clock: [DateColumn]
-    public var consentUntil: [DateColumn]
-    public var related: [(table: String, foreignKey: [String], clock: [DateColumn]?)]
+    public var consent: [ConsentShape]
+    /// Related rows that keep the record, with their clock's columns (seen from them).
+    public var related: [(path: [RelationStep], clock: [DateColumn]?, keepUndated: Bool)]
     public var childPaths: [[ChildLink]]
     public var undeclaredReferences: [ForeignKey]
     /// Storage of each anonymised field that is a date (for `year`).
@@ -26,31 +35,40 @@ public struct ResolvedPolicy: Sendable {
         let subject = policy.subject(for: rule)
         let shape = shape(of: rule)
         let calendar = policy.calendar
+        let storage = policy.storageCalendar
         let cutoff = try Cutoff(rule: rule, policy: policy, now: now)
-        let clock = ClockPredicate(columns: shape.clock, combination: rule.clock.combination, bound: cutoff.clockBound, calendar: calendar)
-        let consentUntil = shape.consentUntil.map { ($0.name, DateCodec.render(now, storage: $0.storage, layout: $0.layout, calendar: calendar), $0.storage.sqlCast) }
-        let consentFlags = rule.exemptions.consent.filter { $0.kind == .flag }.map(\.column.value)
-        var related: [(table: String, foreignKey: [String], clock: ClockPredicate?)] = []
+        let clock = ClockPredicate(columns: shape.clock, combination: rule.clock.combination, bound: cutoff.clockBound, calendar: storage)
+        let consent = shape.consent.map { consent -> RowCondition in
+            switch consent {
+            case .until(let path, let date):
+                let value = DateCodec.render(now, storage: date.storage, layout: date.layout, calendar: storage)
+                return .through(path, .column(date.name, .laterThan(value, cast: date.storage.sqlCast)))
+            case .flag(let path, let column):
+                return .through(path, .column(column, .flagSet))
+            }
+        }
+        var related: [RowCondition] = []
         for (keep, resolved) in zip(rule.exemptions.related, shape.related) {
-            var predicate: ClockPredicate?
+            var recent: [RowCondition] = []
             if let columns = resolved.clock, let clock = keep.clock, let within = keep.within {
                 do {
                     let bound = try Cutoff(now: now, duration: within, fiscalYearEnd: clock.fiscalYearEnd,
                                            fiscalYearStart: policy.fiscalYearStart, calendar: calendar).clockBound
-                    predicate = ClockPredicate(columns: columns, combination: clock.combination, bound: bound, calendar: calendar)
+                    let predicate = ClockPredicate(columns: columns, combination: clock.combination, bound: bound, calendar: storage)
+                    recent = [.recentClock(predicate, keepUndated: resolved.keepUndated)]
                 } catch {
                     var named = error
                     named.rule = rule.id
                     throw named
                 }
             }
-            related.append((resolved.table, resolved.foreignKey, predicate))
+            related.append(.related(resolved.path, recent, exists: true))
         }
         var fields: [String] = []
         if case .anonymise(let strategies) = rule.action { fields = strategies.map(\.column.value) }
         return RuleQuery(ruleID: rule.id, table: subject.table.value, keyColumns: subject.key.map(\.value),
-                         holdKeyColumns: schema.table(subject.table.value)?.primaryKey ?? [], filter: subject.filter,
-                         clock: clock, consentUntil: consentUntil, consentFlags: consentFlags, related: related,
+                         holdKeyColumns: schema.table(subject.table.value)?.primaryKey ?? [], filter: shape.filter,
+                         clock: clock, consent: consent, related: related,
                          childPaths: shape.childPaths, undeclaredReferences: shape.undeclaredReferences,
                          fieldColumns: fields, reviewColumns: subject.reviewColumns.map(\.value),
                          toolTablesExist: toolTablesExist, holdTime: now)
@@ -63,7 +81,7 @@ public struct SchemaValidator {
     public let schema: SchemaSnapshot
     /// Up to a few hundred stored values of each date column the policy uses, to check their format.
     public let samples: [String: [SQLValue]]
-    private var diagnostics: [Diagnostic] = []
+    var diagnostics: [Diagnostic] = []
 
     public init(policy: Policy, schema: SchemaSnapshot, samples: [String: [SQLValue]]) {
         self.policy = policy
@@ -75,11 +93,24 @@ public struct SchemaValidator {
     public static func dateColumns(of policy: Policy) -> [(table: String, column: String)] {
         var result: [(String, String)] = []
         for subject in policy.subjects {
+            let relationTables = Dictionary(subject.relations.map { ($0.name.value, $0.table.value) }, uniquingKeysWith: { a, _ in a })
+            /// `column` of `table`, or `relation.column` of the relation's table.
+            func located(_ name: Name, in table: String) -> (String, String)? {
+                let parts = name.value.split(separator: ".").map(String.init)
+                guard parts.count == 2 else { return (table, name.value) }
+                return relationTables[parts[0]].map { ($0, parts[1]) }
+            }
             for rule in subject.rules {
-                result += rule.clock.columns.map { (subject.table.value, $0.value) }
-                result += rule.exemptions.consent.filter { $0.kind == .until }.map { (subject.table.value, $0.column.value) }
+                result += rule.clock.columns.compactMap { located($0, in: subject.table.value) }
+                result += rule.exemptions.consent.filter { $0.kind == .until }.compactMap { located($0.column, in: subject.table.value) }
                 for related in rule.exemptions.related {
-                    result += (related.clock?.columns ?? []).map { (related.table.value, $0.value) }
+                    let table: String?
+                    switch related.rows {
+                    case .relation(let name): table = relationTables[name.value]
+                    case .table(let name, _): table = name.value
+                    }
+                    guard let table else { continue }
+                    result += (related.clock?.columns ?? []).compactMap { located($0, in: table) }
                 }
                 if case .anonymise(let fields) = rule.action {
                     result += fields.filter { $0.strategy == .year }.map { (subject.table.value, $0.column.value) }
@@ -108,52 +139,66 @@ public struct SchemaValidator {
                     error(key.location, "key column `\(key.value)` holds real numbers, which cannot identify records reliably", hint: "use an integer or text key")
                 }
             }
-            for condition in subject.filter { _ = column(table, condition.column) }
             for review in subject.reviewColumns { _ = column(table, review) }
+            guard let relations = resolveRelations(subject.relations, of: table) else { continue }
+            let filter = rowConditions(subject.filter, in: relations.scope, relations: relations)
             for rule in subject.rules {
-                if let shape = validate(rule, subject: subject, table: table) { shapes[rule.id] = shape }
+                if var shape = validate(rule, subject: subject, relations: relations), let filter {
+                    shape.filter = filter
+                    shapes[rule.id] = shape
+                }
             }
         }
         let hasErrors = diagnostics.contains { $0.severity == .error }
         return (diagnostics, hasErrors ? nil : ResolvedPolicy(policy: policy, schema: schema, shapes: shapes))
     }
 
-    private mutating func validate(_ rule: RetentionRule, subject: Subject, table: TableInfo) -> RuleShape? {
+    private mutating func validate(_ rule: RetentionRule, subject: Subject, relations: SubjectRelations) -> RuleShape? {
+        let table = relations.table
         var ok = true
-        var clock: [DateColumn] = []
-        for name in rule.clock.columns {
-            guard let date = dateColumn(table, name, role: "clock of rule `\(rule.id)`") else { ok = false; continue }
-            clock.append(date)
-            if !table.hasIndex(leadingWith: name.value) {
-                diagnostics.append(.warning(name.location, "no index starts with `\(table.name).\(name.value)`: finding due records scans the whole table",
-                                            hint: "CREATE INDEX ON \(table.name)(\(name.value))"))
-            }
+        let clock = clockColumns(rule.clock, from: relations.scope, relations: relations, role: "clock of rule `\(rule.id)`")
+        if clock == nil { ok = false }
+        for (column, name) in zip(clock ?? [], rule.clock.columns) where column.path.isEmpty && !table.hasIndex(leadingWith: column.name) {
+            diagnostics.append(.warning(name.location, "no index starts with `\(table.name).\(column.name)`: finding due records scans the whole table",
+                                        hint: Self.createIndex(table.name, [SQL.quote(column.name)], suffix: column.name)))
         }
-        var consentUntil: [DateColumn] = []
-        for consent in rule.exemptions.consent {
-            switch consent.kind {
+        var consent: [RuleShape.ConsentShape] = []
+        for exemption in rule.exemptions.consent {
+            guard let (path, target, column) = reach(exemption.column, from: relations.scope, relations: relations) else { ok = false; continue }
+            switch exemption.kind {
             case .until:
-                if let date = dateColumn(table, consent.column, role: "consent of rule `\(rule.id)`") { consentUntil.append(date) } else { ok = false }
+                if let date = dateColumn(target, column, role: "consent of rule `\(rule.id)`") { consent.append(.until(path, date)) } else { ok = false }
             case .flag:
-                if column(table, consent.column) == nil { ok = false }
+                consent.append(.flag(path, column.value))
             }
         }
-        var related: [(table: String, foreignKey: [String], clock: [DateColumn]?)] = []
+        var related: [(path: [RelationStep], clock: [DateColumn]?, keepUndated: Bool)] = []
         for keep in rule.exemptions.related {
-            guard let other = tableNamed(keep.table) else { ok = false; continue }
-            guard keep.foreignKey.allSatisfy({ column(other, $0) != nil }) else { ok = false; continue }
-            if keep.foreignKey.count != subject.key.count {
-                error(keep.location, "`\(other.name)`.(\(keep.foreignKey.map(\.value).joined(separator: ", "))) has \(keep.foreignKey.count) column(s) but the key of `\(subject.id)` has \(subject.key.count)",
-                      hint: "list the related table's columns that hold the subject's key, in key order")
-                ok = false
-                continue
+            let path: [RelationStep]
+            let scope: NameScope
+            switch keep.rows {
+            case .relation(let name):
+                guard let chain = relations.chain(to: name.value, from: relations.scope), let other = relations.tables[name.value] else { ok = false; continue }
+                path = chain.map { relations.steps[$0]! }
+                scope = NameScope(table: other, relation: name.value)
+            case .table(let name, let foreignKey):
+                guard let other = tableNamed(name) else { ok = false; continue }
+                guard foreignKey.allSatisfy({ column(other, $0) != nil }) else { ok = false; continue }
+                if foreignKey.count != subject.key.count {
+                    error(keep.location, "`\(other.name)`.(\(foreignKey.map(\.value).joined(separator: ", "))) has \(foreignKey.count) column(s) but the key of `\(subject.id)` has \(subject.key.count)",
+                          hint: "list the related table's columns that hold the subject's key, in key order")
+                    ok = false
+                    continue
+                }
+                path = [RelationStep(table: other.name, on: zip(foreignKey, subject.key).map { .init(column: $0.value, parentColumn: $1.value) })]
+                scope = NameScope(table: other, relation: nil, reachesRelations: false)
             }
             var columns: [DateColumn]?
             if let c = keep.clock {
-                columns = c.columns.compactMap { dateColumn(other, $0, role: "related clock") }
-                if columns!.count != c.columns.count { ok = false }
+                columns = clockColumns(c, from: scope, relations: relations, role: "related clock")
+                if columns == nil { ok = false }
             }
-            related.append((other.name, keep.foreignKey.map(\.value), columns))
+            related.append((path, columns, keep.keepUndated))
         }
         var fieldDates: [String: DateColumn] = [:]
         var childPaths: [[ChildLink]] = []
@@ -200,8 +245,22 @@ public struct SchemaValidator {
                                             hint: "declare it under `children` if its rows must go with the record, or leave it to protect them"))
             }
         }
-        return ok ? RuleShape(clock: clock, consentUntil: consentUntil, related: related, childPaths: childPaths,
-                              undeclaredReferences: undeclared, fieldDates: fieldDates) : nil
+        guard ok, let clock else { return nil }
+        return RuleShape(filter: [], clock: clock, consent: consent, related: related, childPaths: childPaths,
+                         undeclaredReferences: undeclared, fieldDates: fieldDates)
+    }
+
+    /// The date columns of a clock seen from `scope`, each with the path to its related rows.
+    private mutating func clockColumns(_ clock: Clock, from scope: NameScope, relations: SubjectRelations, role: String) -> [DateColumn]? {
+        var result: [DateColumn] = []
+        for name in clock.columns {
+            guard let (path, table, column) = reach(name, from: scope, relations: relations),
+                  var date = dateColumn(table, column, role: role) else { continue }
+            date.path = path
+            date.earliest = clock.earliest.contains(name.value)
+            result.append(date)
+        }
+        return result.count == clock.columns.count ? result : nil
     }
 
     /// Paths for a declared child and its declared children; every table referencing a declared
@@ -221,7 +280,11 @@ public struct SchemaValidator {
                   hint: "give `references` with as many columns as `foreign_key`")
             return nil
         }
-        let link = ChildLink(table: table.name, foreignKey: child.foreignKey.map(\.value), referenced: referenced, primaryKey: table.primaryKey)
+        guard let relations = resolveRelations(child.relations, of: table),
+              let conditions = rowConditions(child.conditions, in: relations.scope, relations: relations) else { return nil }
+        warnWithoutIndex(table, child.foreignKey.map(\.value), at: child.table.location, what: "child `\(table.name)`", caseInsensitive: child.caseInsensitive)
+        let link = ChildLink(table: table.name, foreignKey: child.foreignKey.map(\.value), referenced: referenced, primaryKey: table.primaryKey,
+                             conditions: conditions, caseInsensitive: child.caseInsensitive)
         var paths: [[ChildLink]] = []
         var ok = true
         for grandchild in child.children {
@@ -258,7 +321,7 @@ public struct SchemaValidator {
 
     // MARK: Lookups with diagnostics
 
-    private mutating func tableNamed(_ name: Name) -> TableInfo? {
+    mutating func tableNamed(_ name: Name) -> TableInfo? {
         if let t = schema.table(name.value) { return t }
         let known = schema.tables.keys.filter { !$0.hasPrefix("retentiond_") }.sorted()
         error(name.location, "table `\(name.value)` does not exist in \(policy.database.displayName)",
@@ -266,7 +329,7 @@ public struct SchemaValidator {
         return nil
     }
 
-    private mutating func column(_ table: TableInfo, _ name: Name) -> ColumnInfo? {
+    mutating func column(_ table: TableInfo, _ name: Name) -> ColumnInfo? {
         if let c = table.column(name.value) { return c }
         error(name.location, "table `\(table.name)` has no column `\(name.value)`",
               hint: Suggestion.hint(for: name.value, among: table.columns.map(\.name), listing: "columns") ?? "")
@@ -275,12 +338,12 @@ public struct SchemaValidator {
 
     /// Resolves a date column's storage (policy's `date_formats`, else the declared type) and
     /// checks sampled values against it. Messages give counts, never the values themselves.
-    private mutating func dateColumn(_ table: TableInfo, _ name: Name, role: String) -> DateColumn? {
+    mutating func dateColumn(_ table: TableInfo, _ name: Name, role: String) -> DateColumn? {
         guard let info = column(table, name) else { return nil }
         let ref = "\(table.name).\(name.value)"
         let storage = policy.dateFormats[ref] ?? info.inferredDateStorage
         let values = (samples[ref] ?? []).filter { !$0.isNull }
-        let calendar = policy.calendar
+        let calendar = policy.storageCalendar
         let bad = values.filter { DateCodec.parse($0, storage: storage, calendar: calendar) == nil }.count
         if bad > 0 {
             error(name.location, "\(bad) of \(values.count) sampled values of `\(ref)` (\(role)) are not \(storage.rawValue) dates",
@@ -301,7 +364,7 @@ public struct SchemaValidator {
         return DateColumn(name: name.value, storage: storage, layout: layout)
     }
 
-    private mutating func error(_ at: SourceLocation, _ message: String, hint: String? = nil) {
+    mutating func error(_ at: SourceLocation, _ message: String, hint: String? = nil) {
         diagnostics.append(.error(at, message, hint: hint?.isEmpty == true ? nil : hint))
     }
 }

@@ -1,0 +1,125 @@
+import Foundation
+import RetentionCore
+
+/// Conditions through relations: every form is a column test or an `EXISTS` over the related rows
+/// joined on the relation's columns, so an index on those columns serves each probe and no
+/// statement scans a related table once per record.
+///
+/// Aliases: the rows of a path reached at nesting level `L` are `r<L>_0`, `r<L>_1`, …; a condition
+/// inside them nests at `L + 1`, so aliases never collide whatever the depth.
+extension SQLBuilder {
+    /// `condition` on the row `alias`.
+    public func condition(_ condition: RowCondition, on alias: String, level: Int = 0) -> SQL {
+        switch condition {
+        case .column(let column, let test):
+            return columnTest(SQL.qualified(alias, column), test)
+        case .related(let path, let conditions, let exists):
+            let probe = self.exists(path, from: alias, level: level) { last in
+                conditions.map { self.condition($0, on: last, level: level + 1) }
+            }
+            return exists ? probe : "NOT \(probe)"
+        case .recentClock(let clock, let keepUndated):
+            let notPast: SQL = "NOT \(clockIsPast(alias, clock, level: level))"
+            return keepUndated ? notPast : "(\(clockPresent(alias, clock, level: level)) AND \(notPast))"
+        }
+    }
+
+    func columnTest(_ column: String, _ test: RowCondition.Test) -> SQL {
+        switch test {
+        case .filter(.equals(.null)), .filter(.isNull(true)), .filter(.exists(false)): return "\(raw: column) IS NULL"
+        case .filter(.notEquals(.null)), .filter(.isNull(false)), .filter(.exists(true)): return "\(raw: column) IS NOT NULL"
+        case .filter(.equals(let v)): return "\(raw: column) = \(v)"
+        case .filter(.notEquals(let v)): return "(\(raw: column) IS NULL OR \(raw: column) <> \(v))"
+        case .filter(.oneOf(let values)): return "\(raw: column) IN (\(SQL.list(values)))"
+        case .laterThan(let value, let cast): return "(\(raw: column) IS NOT NULL AND \(raw: column) > \(value)\(raw: cast.map { "::\($0)" } ?? ""))"
+        case .flagSet: return SQL(stringLiteral: dialect.flagIsSet(column))
+        }
+    }
+
+    /// `FROM … WHERE …` over the rows reached from `alias` through `path`, and the alias of the last step.
+    func relatedRows(_ path: [RelationStep], from alias: String, level: Int) -> (rows: SQL, last: String) {
+        var from: SQL = ""
+        var conditions: [SQL] = []
+        var previous = alias
+        for (i, step) in path.enumerated() {
+            let current = "r\(level)_\(i)"
+            let join = Self.match(current, step.on.map(\.column), previous, step.on.map(\.parentColumn), caseInsensitive: step.caseInsensitive)
+            if i == 0 {
+                from = "FROM \(ident: step.table) AS \(raw: current)"
+                conditions.append(SQL(stringLiteral: join))
+            } else {
+                from += " JOIN \(ident: step.table) AS \(raw: current) ON \(raw: join)"
+            }
+            conditions += step.conditions.map { condition($0, on: current, level: level + 1) }
+            previous = current
+        }
+        return (from + " WHERE \(conditions.joined(separator: " AND "))", previous)
+    }
+
+    /// `EXISTS` a row reached through `path` that also meets `extra` (tests on the last step's alias).
+    func exists(_ path: [RelationStep], from alias: String, level: Int, where extra: (String) -> [SQL] = { _ in [] }) -> SQL {
+        let (rows, last) = relatedRows(path, from: alias, level: level)
+        let more = extra(last)
+        return "EXISTS (SELECT 1 \(rows)\(more.isEmpty ? "" : " AND " + more.joined(separator: " AND ")))"
+    }
+
+    /// `a.x = b.y AND …`, or with `caseInsensitive` `LOWER(a.x) = LOWER(b.y) AND …`; one tuple
+    /// comparison when exact, as the child joins have always been written.
+    static func match(_ alias: String, _ columns: [String], _ otherAlias: String, _ otherColumns: [String], caseInsensitive: Bool) -> String {
+        guard caseInsensitive else { return "\(tuple(alias, columns)) = \(tuple(otherAlias, otherColumns))" }
+        return zip(columns, otherColumns).map { "LOWER(\(SQL.qualified(alias, $0))) = LOWER(\(SQL.qualified(otherAlias, $1)))" }
+            .joined(separator: " AND ")
+    }
+
+    // MARK: Clocks
+
+    /// For one clock column at `bound`: SQL that is true when it has no value, when it has one,
+    /// and when (having one) it is before the bound. For related rows the value is their latest
+    /// (or earliest) date: "latest before the bound" is "no related date at or after it".
+    func dateTests(_ column: DateColumn, bound: SQLValue, on alias: String, level: Int) -> (isNull: SQL, present: SQL, past: SQL) {
+        let cast = Self.cast(column)
+        guard !column.path.isEmpty else {
+            let c = SQL.qualified(alias, column.name)
+            return ("\(raw: c) IS NULL", "\(raw: c) IS NOT NULL", "\(raw: c) < \(bound)\(raw: cast)")
+        }
+        let present = exists(column.path, from: alias, level: level) { ["\(column: column.name, of: $0) IS NOT NULL"] }
+        let past: SQL = column.earliest
+            ? exists(column.path, from: alias, level: level) { ["\(column: column.name, of: $0) < \(bound)\(raw: cast)"] }
+            : "NOT \(exists(column.path, from: alias, level: level) { ["\(column: column.name, of: $0) >= \(bound)\(raw: cast)"] })"
+        return ("NOT \(present)", present, past)
+    }
+
+    /// True when the clock is past its bound; NULL-safe (always true or false, never NULL), so it can be negated.
+    public func clockIsPast(_ alias: String, _ clock: ClockPredicate, level: Int = 0) -> SQL {
+        let tests = clock.columns.indices.map { dateTests(clock.columns[$0], bound: clock.bounds[$0], on: alias, level: level) }
+        switch clock.combination {
+        case .firstPresent:
+            let alternatives = tests.indices.map { i -> SQL in
+                "(\((tests[..<i].map(\.isNull) + [tests[i].present, tests[i].past]).joined(separator: " AND ")))"
+            }
+            return "(\(alternatives.joined(separator: " OR ")))"
+        case .latest:
+            let anyPresent: SQL = "(\(tests.map(\.present).joined(separator: " OR ")))"
+            let eachPast = tests.indices.map { i -> SQL in
+                // The latest related date "before the bound or none" is already NULL-safe.
+                let column = clock.columns[i]
+                return !column.path.isEmpty && !column.earliest ? tests[i].past : "(\(tests[i].isNull) OR \(tests[i].past))"
+            }
+            return "(\(([anyPresent] + eachPast).joined(separator: " AND ")))"
+        }
+    }
+
+    /// True when the clock has a value.
+    func clockPresent(_ alias: String, _ clock: ClockPredicate, level: Int) -> SQL {
+        let tests = clock.columns.indices.map { dateTests(clock.columns[$0], bound: clock.bounds[$0], on: alias, level: level) }
+        return "(\(tests.map(\.present).joined(separator: " OR ")))"
+    }
+
+    /// The value of one clock column for the row `alias`: the column, or the latest (earliest)
+    /// of the related rows' dates.
+    func clockValue(_ column: DateColumn, on alias: String) -> SQL {
+        guard !column.path.isEmpty else { return "\(column: column.name, of: alias)" }
+        let (rows, last) = relatedRows(column.path, from: alias, level: 0)
+        return "(SELECT \(raw: column.earliest ? "MIN" : "MAX")(\(column: column.name, of: last)) \(rows))"
+    }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import RetentionCore
+
+/// Where names are resolved from: the subject's row, one of its relations (a relation's `where`,
+/// a related exemption's clock), or a plain related table (the `table:`/`foreign_key:` form of
+/// `related`, which reaches no relation).
+struct NameScope {
+    var table: TableInfo
+    /// The relation whose rows `table` holds; nil for the subject's own row.
+    var relation: String?
+    var reachesRelations = true
+}
+
+/// The relations of a subject (or of a child table) checked against the schema, each turned into
+/// the `RelationStep` that reaches its rows from its parent.
+struct SubjectRelations {
+    var table: TableInfo
+    var relations: [String: Relation] = [:]
+    var tables: [String: TableInfo] = [:]
+    var steps: [String: RelationStep] = [:]
+
+    var scope: NameScope { NameScope(table: table, relation: nil) }
+
+    /// The relations from `scope` down to `relation`, or nil when `relation` does not start
+    /// (directly or through others) from the scope's row.
+    func chain(to relation: String, from scope: NameScope) -> [String]? {
+        var chain: [String] = []
+        var current: String? = relation
+        while let name = current, name != scope.relation {
+            chain.insert(name, at: 0)
+            current = relations[name]?.parent
+            if chain.count > relations.count { return nil }
+        }
+        return current == scope.relation ? chain : nil
+    }
+}
+
+extension SchemaValidator {
+    /// Checks the subject's relations (tables, columns, chains, conditions) and builds their steps.
+    /// Nil when any is wrong: the errors are reported at their place.
+    mutating func resolveRelations(_ declared: [Relation], of table: TableInfo) -> SubjectRelations? {
+        var resolved = SubjectRelations(table: table)
+        var ok = true
+        for relation in declared {
+            resolved.relations[relation.name.value] = relation
+            guard let related = tableNamed(relation.table) else { ok = false; continue }
+            resolved.tables[relation.name.value] = related
+        }
+        guard ok else { return nil }
+        // A chain must end at the subject's row: `a` from `b` from `a` reaches nothing.
+        for relation in declared where resolved.chain(to: relation.name.value, from: resolved.scope) == nil {
+            error(relation.name.location, "relation `\(relation.name.value)` does not lead back to the subject's row: its chain of `on` columns loops",
+                  hint: "each relation starts from the subject's columns (`on: { fk_soc: rowid }`) or from another relation's (`on: { id: state.type_id }`)")
+            return nil
+        }
+        // Parents first, so a relation's `on` can be checked against its parent's table.
+        let ordered = declared.sorted { (resolved.chain(to: $0.name.value, from: resolved.scope)?.count ?? 0) < (resolved.chain(to: $1.name.value, from: resolved.scope)?.count ?? 0) }
+        for relation in ordered {
+            let related = resolved.tables[relation.name.value]!
+            let parent = relation.parent.map { resolved.tables[$0]! } ?? table
+            var pairs: [RelationStep.Pair] = []
+            for (column, parentColumn) in relation.on {
+                let parentName = Name(String(parentColumn.value.split(separator: ".").last!), at: parentColumn.location)
+                guard self.column(related, column) != nil, self.column(parent, parentName) != nil else { ok = false; continue }
+                pairs.append(.init(column: column.value, parentColumn: parentName.value))
+            }
+            guard pairs.count == relation.on.count else { continue }
+            warnWithoutIndex(related, pairs.map(\.column), at: relation.table.location,
+                             what: "relation `\(relation.name.value)`", caseInsensitive: relation.caseInsensitive)
+            resolved.steps[relation.name.value] = RelationStep(table: related.name, on: pairs, caseInsensitive: relation.caseInsensitive)
+        }
+        guard ok else { return nil }
+        // A relation's conditions may name relations chained from it: deepest first, so each
+        // step they reach already carries its own conditions.
+        for relation in ordered.reversed() {
+            let scope = NameScope(table: resolved.tables[relation.name.value]!, relation: relation.name.value)
+            guard let conditions = rowConditions(relation.conditions, in: scope, relations: resolved) else { ok = false; continue }
+            resolved.steps[relation.name.value]!.conditions = conditions
+        }
+        return ok ? resolved : nil
+    }
+
+    /// A column as seen from `scope`: its own (`closed_at`), or a related one (`state_type.name`)
+    /// with the steps that reach it. Reports an error at the name when it cannot be reached.
+    mutating func reach(_ name: Name, from scope: NameScope, relations: SubjectRelations?) -> (path: [RelationStep], table: TableInfo, column: Name)? {
+        let parts = name.value.split(separator: ".").map(String.init)
+        guard parts.count == 2 else {
+            return column(scope.table, name) != nil ? ([], scope.table, name) : nil
+        }
+        let column = Name(parts[1], at: name.location)
+        guard scope.reachesRelations, let relations, relations.relations[parts[0]] != nil else {
+            error(name.location, "`\(name.value)` cannot be used here: `\(parts[0])` is not a relation reachable from `\(scope.table.name)`",
+                  hint: "a related table named by `table:`/`foreign_key:` reaches no relation; declare it as a relation and write `relation: NAME`")
+            return nil
+        }
+        guard let chain = relations.chain(to: parts[0], from: scope) else {
+            error(name.location, "relation `\(parts[0])` does not start from `\(scope.relation ?? relations.table.name)`, so `\(name.value)` cannot be used here",
+                  hint: "only relations chained from this one can be named here: `on: { COLUMN: \(scope.relation ?? "COLUMN").COLUMN }`")
+            return nil
+        }
+        let steps = chain.compactMap { relations.steps[$0] }
+        guard steps.count == chain.count, let table = relations.tables[parts[0]] else { return nil }
+        return self.column(table, column) != nil ? (steps, table, column) : nil
+    }
+
+    /// Filter conditions (or a relation's `where`) as row conditions seen from `scope`.
+    mutating func rowConditions(_ conditions: [FilterCondition], in scope: NameScope, relations: SubjectRelations?) -> [RowCondition]? {
+        var result: [RowCondition] = []
+        var ok = true
+        for condition in conditions {
+            if case .exists(let present) = condition.test {
+                guard let relations, scope.reachesRelations, let chain = relations.chain(to: condition.column.value, from: scope) else {
+                    error(condition.column.location, "relation `\(condition.column.value)` does not start from `\(scope.relation ?? scope.table.name)`",
+                          hint: "`exists` tests a relation chained from the rows being filtered")
+                    ok = false
+                    continue
+                }
+                result.append(.related(chain.map { relations.steps[$0]! }, [], exists: present))
+                continue
+            }
+            guard let (path, table, column) = reach(condition.column, from: scope, relations: relations) else { ok = false; continue }
+            checkValueType(condition, column: table.column(column.value)!, table: table)
+            result.append(.through(path, .column(column.value, .filter(condition.test))))
+        }
+        return ok ? result : nil
+    }
+
+    /// A filter value that the column's type cannot hold is refused by `check`, not by the
+    /// database in the middle of `plan` (`'closed successful'` against a `smallint`).
+    mutating func checkValueType(_ condition: FilterCondition, column: ColumnInfo, table: TableInfo) {
+        let type = column.declaredType.lowercased()
+        guard type.contains("int") || type == "numeric" || type.hasPrefix("numeric(") || type.contains("real") || type.contains("double") else { return }
+        let values: [SQLValue]
+        switch condition.test {
+        case .equals(let v), .notEquals(let v): values = [v]
+        case .oneOf(let vs): values = vs
+        case .isNull, .exists: values = []
+        }
+        for case .text(let text) in values where Double(text) == nil {
+            error(condition.column.location, "`\(table.name).\(column.name)` is \(column.declaredType), but the filter compares it with the text \"\(text)\"",
+                  hint: "compare with a number, or test the related table that holds the name through a relation (`state_type.name: { in: [closed] }`)")
+        }
+    }
+
+    /// Warns when no index starts with the columns a relation or child is matched on: each probe
+    /// would scan the table. The hint is a `CREATE INDEX` valid on both databases (named).
+    mutating func warnWithoutIndex(_ table: TableInfo, _ columns: [String], at location: SourceLocation, what: String, caseInsensitive: Bool) {
+        guard let first = columns.first else { return }
+        if caseInsensitive {
+            diagnostics.append(.warning(location, "\(what) compares `\(table.name)`.(\(columns.joined(separator: ", "))) case-insensitively: only an index on LOWER(…) serves it",
+                                        hint: Self.createIndex(table.name, columns.map { "LOWER(\(SQL.quote($0)))" }, suffix: columns.joined(separator: "_") + "_lower")))
+        } else if !table.hasIndex(leadingWith: first) {
+            diagnostics.append(.warning(location, "no index starts with `\(table.name).\(first)`: \(what) scans `\(table.name)` for every record",
+                                        hint: Self.createIndex(table.name, columns.map(SQL.quote), suffix: columns.joined(separator: "_"))))
+        }
+    }
+
+    /// `CREATE INDEX name ON table (columns)`: SQLite needs the name, PostgreSQL accepts it.
+    static func createIndex(_ table: String, _ expressions: [String], suffix: String) -> String {
+        "CREATE INDEX \(SQL.quote("\(table)_\(suffix)_idx")) ON \(SQL.quote(table)) (\(expressions.joined(separator: ", ")))"
+    }
+}

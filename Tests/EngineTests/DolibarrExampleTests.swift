@@ -1,0 +1,215 @@
+import Foundation
+import Testing
+import RetentionCore
+import TestSupport
+
+/// etc/examples/dolibarr.yaml on a database shaped like Dolibarr's (the tables, columns and
+/// foreign keys of its install SQL that the policy touches), on both databases. The expected
+/// outcome is computed here from the rows' facts, by the register's lines, not taken from a run.
+@Suite struct DolibarrExampleTests {
+    // "now" is 2026-06-01T00:00:00Z, 02:00 in Paris; the policy's zone is Europe/Paris and
+    // Dolibarr stores local wall-clock time, so the bounds below are Paris times.
+    static let now = "2026-06-01 02:00:00"
+    static let threeYearsAgo = "2023-06-01 02:00:00"
+    /// An invoice is kept until 10 years after the end of its fiscal year (calendar year): one
+    /// dated on or after 2016-01-01 is still kept at now.
+    static let keptInvoicesFrom = "2016-01-01"
+
+    struct Company {
+        var id: Int
+        var client: Int                  // 0 none, 1 client, 2 prospect, 3 both
+        var datec: String
+        var tms: String
+        var finRelation: String? = nil   // extrafields
+        var consentUntil: String? = nil  // extrafields
+    }
+    struct Event { var id: Int; var elementtype: String; var element: Int; var datep: String }
+    struct Invoice { var id: Int; var company: Int; var datef: String?; var lines: [Int] }
+    struct Contact { var id: Int; var company: Int }
+    struct Ticket { var id: Int; var status: Int; var closed: String? }
+
+    static let companies = [
+        Company(id: 1, client: 2, datec: "2020-01-01 10:00:00", tms: "2021-01-01 10:00:00"),
+        Company(id: 2, client: 2, datec: "2020-01-01 10:00:00", tms: "2021-01-01 10:00:00"),   // a recent event of its own
+        Company(id: 3, client: 2, datec: "2020-01-01 10:00:00", tms: "2021-01-01 10:00:00"),   // a recent event of ticket 3, not its own
+        Company(id: 4, client: 2, datec: "2019-01-01 10:00:00", tms: "2020-01-01 10:00:00"),   // invoiced: not a mere prospect
+        Company(id: 5, client: 2, datec: "2019-01-01 10:00:00", tms: "2020-01-01 10:00:00", consentUntil: "2027-01-01"),
+        Company(id: 6, client: 2, datec: "2019-01-01 10:00:00", tms: "2023-06-01 01:59:59"),   // a second before the bound
+        Company(id: 7, client: 2, datec: "2019-01-01 10:00:00", tms: "2023-06-01 02:00:00"),   // at the bound
+        Company(id: 10, client: 1, datec: "2015-01-01 10:00:00", tms: "2026-01-01 10:00:00", finRelation: "2026-01-01"),
+        Company(id: 11, client: 1, datec: "2015-01-01 10:00:00", tms: "2020-01-01 10:00:00", finRelation: "2020-01-01"),
+        Company(id: 12, client: 3, datec: "2012-01-01 10:00:00", tms: "2019-01-01 10:00:00", finRelation: "2019-01-01"),
+        Company(id: 13, client: 1, datec: "2012-01-01 10:00:00", tms: "2019-01-01 10:00:00"),
+        Company(id: 14, client: 1, datec: "2012-01-01 10:00:00", tms: "2020-01-01 10:00:00", finRelation: "2020-01-01", consentUntil: "2030-01-01"),
+        Company(id: 15, client: 1, datec: "2012-01-01 10:00:00", tms: "2018-01-01 10:00:00", finRelation: "2018-01-01"),
+        Company(id: 20, client: 0, datec: "2010-01-01 10:00:00", tms: "2010-01-01 10:00:00", finRelation: "2011-01-01"),
+    ]
+    static let events = [
+        Event(id: 201, elementtype: "societe", element: 1, datep: "2022-01-01 09:00:00"),
+        Event(id: 202, elementtype: "societe", element: 2, datep: "2024-01-01 09:00:00"),
+        Event(id: 203, elementtype: "ticket", element: 3, datep: "2025-01-01 09:00:00"),
+        Event(id: 204, elementtype: "societe", element: 3, datep: "2021-06-01 09:00:00"),
+        Event(id: 205, elementtype: "ticket", element: 2, datep: "2023-01-01 09:00:00"),
+        Event(id: 206, elementtype: "propal", element: 2, datep: "2020-01-01 09:00:00"),
+    ]
+    static let invoices = [
+        Invoice(id: 1100, company: 11, datef: "2019-05-01", lines: [11001]),
+        Invoice(id: 1200, company: 12, datef: "2014-03-01", lines: [12001, 12002]),
+        Invoice(id: 1500, company: 15, datef: nil, lines: []),
+        Invoice(id: 1600, company: 4, datef: "2022-02-01", lines: [16001]),
+    ]
+    static let contacts = [Contact(id: 101, company: 1), Contact(id: 110, company: 10), Contact(id: 111, company: 11),
+                           Contact(id: 130, company: 13), Contact(id: 140, company: 14), Contact(id: 150, company: 15)]
+    static let tickets = [Ticket(id: 2, status: 8, closed: "2023-01-01 12:00:00"), Ticket(id: 3, status: 1, closed: nil),
+                          Ticket(id: 4, status: 8, closed: "2025-01-01 12:00:00"), Ticket(id: 5, status: 9, closed: "2024-05-31 12:00:00")]
+
+    static let schema = [
+        "CREATE TABLE llx_societe (rowid INTEGER PRIMARY KEY, nom VARCHAR(128), client SMALLINT DEFAULT 0, fournisseur SMALLINT DEFAULT 0, address VARCHAR(255), zip VARCHAR(25), town VARCHAR(50), phone VARCHAR(30), email VARCHAR(128), datec TIMESTAMP, tms TIMESTAMP NOT NULL)",
+        "CREATE TABLE llx_societe_extrafields (rowid INTEGER PRIMARY KEY, tms TIMESTAMP, fk_object INTEGER NOT NULL, fin_relation DATE, consentement_jusqu_au DATE)",
+        "CREATE UNIQUE INDEX uk_societe_extrafields ON llx_societe_extrafields (fk_object)",
+        "CREATE TABLE llx_socpeople (rowid INTEGER PRIMARY KEY, fk_soc INTEGER REFERENCES llx_societe (rowid), lastname VARCHAR(50), firstname VARCHAR(50), email VARCHAR(255), phone VARCHAR(30))",
+        "CREATE INDEX idx_socpeople_fk_soc ON llx_socpeople (fk_soc)",
+        "CREATE TABLE llx_actioncomm (id INTEGER PRIMARY KEY, datep TIMESTAMP, fk_soc INTEGER, elementtype VARCHAR(255), fk_element INTEGER, label VARCHAR(255))",
+        "CREATE INDEX idx_actioncomm_fk_element ON llx_actioncomm (fk_element)",
+        "CREATE TABLE llx_facture (rowid INTEGER PRIMARY KEY, ref VARCHAR(30) NOT NULL, fk_soc INTEGER NOT NULL REFERENCES llx_societe (rowid), datef DATE, fk_statut SMALLINT DEFAULT 0)",
+        "CREATE INDEX idx_facture_fk_soc ON llx_facture (fk_soc)",
+        "CREATE INDEX idx_facture_datef ON llx_facture (datef)",
+        "CREATE TABLE llx_facturedet (rowid INTEGER PRIMARY KEY, fk_facture INTEGER NOT NULL REFERENCES llx_facture (rowid), description TEXT)",
+        "CREATE INDEX idx_facturedet_fk_facture ON llx_facturedet (fk_facture)",
+        "CREATE TABLE llx_ticket (rowid INTEGER PRIMARY KEY, ref VARCHAR(128) NOT NULL, fk_soc INTEGER DEFAULT 0, origin_email VARCHAR(128), subject VARCHAR(255), fk_statut INTEGER, date_close TIMESTAMP)",
+        "CREATE INDEX idx_ticket_date_close ON llx_ticket (date_close)",
+    ]
+
+    static func sqlText(_ value: String?) -> String { value.map { "'\($0)'" } ?? "NULL" }
+
+    static var data: [String] {
+        var rows: [String] = []
+        for c in companies {
+            rows.append("INSERT INTO llx_societe VALUES (\(c.id), 'Société \(c.id)', \(c.client), \(c.client == 0 ? 1 : 0), '\(c.id) rue de la Paix', '7500\(c.id % 10)', 'Paris', '+33 1 00 00 00 \(c.id)', 'contact\(c.id)@example.fr', '\(c.datec)', '\(c.tms)')")
+            if c.finRelation != nil || c.consentUntil != nil {
+                rows.append("INSERT INTO llx_societe_extrafields VALUES (\(c.id + 500), '\(c.tms)', \(c.id), \(sqlText(c.finRelation)), \(sqlText(c.consentUntil)))")
+            }
+        }
+        rows += events.map { "INSERT INTO llx_actioncomm VALUES (\($0.id), '\($0.datep)', NULL, '\($0.elementtype)', \($0.element), 'event \($0.id)')" }
+        for i in invoices {
+            rows.append("INSERT INTO llx_facture VALUES (\(i.id), 'FA\(i.id)', \(i.company), \(sqlText(i.datef)), \(i.datef == nil ? 0 : 1))")
+            rows += i.lines.map { "INSERT INTO llx_facturedet VALUES (\($0), \(i.id), 'line \($0)')" }
+        }
+        rows += contacts.map { "INSERT INTO llx_socpeople VALUES (\($0.id), \($0.company), 'Nom\($0.id)', 'Prénom\($0.id)', 'p\($0.id)@example.fr', '+33 6 00 00 0\($0.id)')" }
+        rows += tickets.map { "INSERT INTO llx_ticket VALUES (\($0.id), 'TS\($0.id)', 0, 'user\($0.id)@example.fr', 'help', \($0.status), \(sqlText($0.closed)))" }
+        return rows
+    }
+
+    // MARK: The register, applied by hand
+
+    static func consented(_ c: Company) -> Bool { (c.consentUntil ?? "") > now }
+
+    static var purgedCompanies: Set<Int> {
+        Set(companies.filter { c in
+            guard c.client == 2, !invoices.contains(where: { $0.company == c.id }), !consented(c) else { return false }
+            let ownEvents = events.filter { $0.elementtype == "societe" && $0.element == c.id }.map(\.datep)
+            return ([c.datec, c.tms] + ownEvents).max()! < threeYearsAgo
+        }.map(\.id))
+    }
+
+    static func isClient(_ c: Company) -> Bool { c.client == 1 || c.client == 3 }
+
+    /// End of relationship reached (contact data, contacts) and not consented.
+    static var contactDataGone: Set<Int> {
+        Set(companies.filter { isClient($0) && !consented($0) && ($0.finRelation ?? "9999") < now }.map(\.id))
+    }
+
+    static var billingIdentityGone: Set<Int> {
+        Set(companies.filter { c in
+            guard isClient(c), !consented(c), (c.finRelation ?? "9999") < threeYearsAgo else { return false }
+            let keeping = invoices.filter { $0.company == c.id && ($0.datef == nil || $0.datef! >= keptInvoicesFrom) }
+            return keeping.isEmpty
+        }.map(\.id))
+    }
+
+    static var purgedInvoices: Set<Int> {
+        Set(invoices.filter { ($0.datef ?? "9999") < keptInvoicesFrom }.map(\.id))
+    }
+
+    static var purgedTickets: Set<Int> {
+        let twoYearsAgo = "2024-06-01 02:00:00"
+        return Set(tickets.filter { [8, 9].contains($0.status) && ($0.closed ?? "9999") < twoYearsAgo }.map(\.id))
+    }
+
+    @Test(arguments: Backend.allCases)
+    func theExamplePolicyKeepsTheRegistersPromisesRowByRow(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, schema: Self.schema, data: Self.data,
+                                     wholePolicy: try CRMFixture.packageFile("etc/examples/dolibarr.yaml"))
+        let (resolved, diagnostics) = try await f.validate()
+        #expect(resolved != nil, "\(diagnostics)")
+        #expect(!diagnostics.contains { $0.severity == .error })
+
+        // Expected, by the register's lines (sanity: each case of the fixture is exercised).
+        #expect(Self.purgedCompanies == [1, 3, 6])
+        #expect(Self.contactDataGone == [10, 11, 12, 15])
+        #expect(Self.billingIdentityGone == [12])
+        #expect(Self.purgedInvoices == [1200])
+        #expect(Self.purgedTickets == [2, 5])
+
+        let report = try await f.run()
+        #expect(report.failure == nil)
+
+        let societe = try await f.rows("SELECT rowid, nom, address, zip, town, phone, email FROM llx_societe ORDER BY rowid")
+        #expect(Set(societe.map { $0[0].int }) == Set(Self.companies.map(\.id)).subtracting(Self.purgedCompanies))
+        for row in societe {
+            let id = row[0].int
+            let contactGone = Self.contactDataGone.contains(id)
+            let billingGone = Self.billingIdentityGone.contains(id)
+            #expect((row[5] == .null) == contactGone, "phone of \(id)")
+            #expect((row[6] == .null) == contactGone, "email of \(id)")
+            #expect(row[6] == .null || row[6] == .text("contact\(id)@example.fr"))
+            #expect((row[2] == .null && row[3] == .null && row[4] == .null) == billingGone, "address of \(id)")
+            if billingGone {
+                #expect(row[1].textValue?.hasPrefix("client-") == true && row[1].textValue?.count == 19)
+            } else {
+                #expect(row[1] == .text("Société \(id)"))
+            }
+        }
+
+        let contacts = try await f.rows("SELECT rowid, lastname, firstname, email, phone FROM llx_socpeople ORDER BY rowid")
+        let remainingContacts = Self.contacts.filter { !Self.purgedCompanies.contains($0.company) }
+        #expect(contacts.map { $0[0].int } == remainingContacts.map(\.id))
+        for (row, contact) in zip(contacts, remainingContacts) {
+            let gone = Self.contactDataGone.contains(contact.company)
+            #expect(row[1].textValue?.hasPrefix("contact-") == gone, "lastname of contact \(contact.id)")
+            #expect(row[2..<5].allSatisfy { $0 == .null } == gone, "firstname, email, phone of contact \(contact.id)")
+        }
+
+        let remainingEvents = Self.events.filter { e in
+            !(e.elementtype == "societe" && Self.purgedCompanies.contains(e.element)) && !(e.elementtype == "ticket" && Self.purgedTickets.contains(e.element))
+        }
+        #expect(try await f.rows("SELECT id FROM llx_actioncomm ORDER BY id").map { $0[0].int } == remainingEvents.map(\.id),
+                "a polymorphic child goes only with the object its elementtype names")
+        #expect(try await f.rows("SELECT fk_object FROM llx_societe_extrafields ORDER BY fk_object").map { $0[0].int }
+                == Self.companies.filter { ($0.finRelation != nil || $0.consentUntil != nil) && !Self.purgedCompanies.contains($0.id) }.map(\.id))
+        #expect(Set(try await f.rows("SELECT rowid FROM llx_facture").map { $0[0].int }) == Set(Self.invoices.map(\.id)).subtracting(Self.purgedInvoices))
+        #expect(Set(try await f.rows("SELECT rowid FROM llx_facturedet").map { $0[0].int })
+                == Set(Self.invoices.filter { !Self.purgedInvoices.contains($0.id) }.flatMap(\.lines)))
+        #expect(Set(try await f.rows("SELECT rowid FROM llx_ticket").map { $0[0].int }) == Set(Self.tickets.map(\.id)).subtracting(Self.purgedTickets))
+
+        // The audit trail has one entry per record changed, under the rule that changed it.
+        let audit = try await f.audit()
+        func audited(_ rule: String) -> Int { audit.filter { $0.ruleID == rule && ["purge", "anonymise"].contains($0.action) }.count }
+        #expect(audited("dolibarr-prospect") == Self.purgedCompanies.count)
+        #expect(audited("dolibarr-client-contact-data") == Self.contactDataGone.count)
+        #expect(audited("dolibarr-client-billing-identity") == Self.billingIdentityGone.count)
+        #expect(audited("dolibarr-client-contacts") == Self.contacts.filter { Self.contactDataGone.contains($0.company) }.count)
+        #expect(audited("dolibarr-invoices") == Self.purgedInvoices.count)
+        #expect(audited("dolibarr-tickets") == Self.purgedTickets.count)
+        #expect(try await f.trail().verify().isValid)
+
+        // A second run finds nothing new.
+        let again = try await f.run()
+        #expect(again.rules.allSatisfy { $0.purged == 0 && $0.anonymised == 0 })
+    }
+}
+
+extension SQLValue {
+    /// An integer column's value (-1 for anything else), for comparing ids.
+    var int: Int { if case .integer(let i) = self { return Int(i) } else { return -1 } }
+}

@@ -1,0 +1,162 @@
+import Foundation
+import Testing
+import RetentionCore
+import RetentionEngine
+import RetentionStore
+import TestSupport
+
+/// Filters, clocks, consent and exemptions through relations, at their boundaries, on both
+/// databases: which people a rule changes is read back from the database after the run.
+@Suite struct RelationTests {
+    /// The CRM plus a one-to-one profile, a one-to-many contact log and a mailing list keyed by address.
+    static let schema = CRMFixture.schema + [
+        "CREATE TABLE profiles (id INTEGER PRIMARY KEY, person_ref INTEGER NOT NULL UNIQUE, ended TEXT, consent_until TEXT)",
+        "CREATE TABLE contacts (id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL, kind TEXT NOT NULL, happened TEXT)",
+        "CREATE INDEX contacts_person ON contacts (person_id)",
+        "CREATE TABLE mailings (id INTEGER PRIMARY KEY, address TEXT NOT NULL)",
+    ]
+
+    /// One anonymise rule over the prospects (people 1–5) that marks what it changes: `subject` is
+    /// the subject's relations and exemptions (indented as subject keys), `rule` the rule's clock,
+    /// after and exemptions (indented as subject keys too).
+    static func policy(subject: String, rule: String, filter: String = "{ kind: prospect }") -> String {
+        let rule = rule.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n")
+        return """
+        subjects:
+          prospects:
+            table: people
+            key: id
+            filter: \(filter)
+        \(subject)
+            rules:
+              - id: mark
+                register: "Test"
+                legal_basis: "test"
+        \(rule)
+                action: anonymise
+                fields:
+                  name: { constant: "changed" }
+
+        """
+    }
+
+    /// Runs the policy on `data` added to the CRM's and returns the ids of the people it changed.
+    func changed(_ backend: Backend, _ policy: String, data: [String]) async throws -> [Int64] {
+        let f = try await CRMFixture(backend, schema: Self.schema, data: CRMFixture.data + data, policy: policy)
+        let (resolved, diagnostics) = try await f.validate()
+        try #require(resolved != nil, "\(diagnostics)")
+        let report = try await f.run()
+        let ids = try await f.rows("SELECT id FROM people WHERE name = 'changed' ORDER BY id").compactMap { row -> Int64? in
+            if case .integer(let i) = row[0] { return i } else { return nil }
+        }
+        #expect(report.rules[0].anonymised == ids.count)
+        #expect(try await f.audit(action: "anonymise").count == ids.count, "one audit entry per record changed")
+        return ids
+    }
+
+    // "now" is 2026-06-01T00:00:00Z, 02:00 in Paris (the fixture's zone, in which text dates are stored).
+
+    @Test(arguments: Backend.allCases)
+    func aClockInAOneToOneTableIsComparedAtTheSecond(_ backend: Backend) async throws {
+        let policy = Self.policy(subject: """
+                relations:
+                  profile: { table: profiles, on: { person_ref: id } }
+                exempt:
+                  consent: { until: profile.consent_until }
+            """, rule: """
+                clock: profile.ended
+                after: 1y
+            """)
+        let data = [
+            "INSERT INTO profiles VALUES (1, 1, '2025-06-01 01:59:59', NULL)",     // a second before the bound
+            "INSERT INTO profiles VALUES (2, 2, '2025-06-01 02:00:00', NULL)",     // at the bound
+            "INSERT INTO profiles VALUES (3, 3, NULL, NULL)",                      // no date: never due
+            "INSERT INTO profiles VALUES (4, 4, '2020-01-01 00:00:00', '2027-01-01 00:00:00')",  // consent in the related row
+        ]                                                                          // 5 has no profile: no clock
+        #expect(try await changed(backend, policy, data: data) == [1])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func theLatestRelatedDateCountsOnlyRowsThatMeetTheRelationsCondition(_ backend: Backend) async throws {
+        let data = [
+            "INSERT INTO contacts VALUES (1, 1, 'call', '2026-01-01 10:00:00')",   // 1: a recent call
+            "INSERT INTO contacts VALUES (2, 2, 'spam', '2026-01-01 10:00:00')",   // 2: recent, but not a call
+            "INSERT INTO contacts VALUES (3, 5, 'call', '2020-01-01 10:00:00')",   // 5: an old call
+            "INSERT INTO contacts VALUES (4, 3, 'call', '2019-01-01 10:00:00')",   // 3: an old and a recent call
+            "INSERT INTO contacts VALUES (5, 3, 'call', '2026-02-01 10:00:00')",
+        ]
+        let subject = """
+                relations:
+                  calls: { table: contacts, on: { person_id: id }, where: { kind: call } }
+            """
+        // People's own dates: 1, 2, 4, 5 last seen in 2020 (collected 2019), 3 seen 2025-12-01.
+        let latest = Self.policy(subject: subject, rule: """
+                clock: { latest: [last_seen, collected, calls.happened] }
+                after: 3y
+            """)
+        #expect(try await changed(backend, latest, data: data) == [2, 4, 5])
+
+        let earliest = Self.policy(subject: subject, rule: """
+                clock: { column: { earliest: calls.happened } }
+                after: 3y
+            """)
+        #expect(try await changed(backend, earliest, data: data) == [3, 5])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aFilterTestsWhetherARelationHasRows(_ backend: Backend) async throws {
+        let data = ["INSERT INTO contacts VALUES (1, 1, 'call', NULL)", "INSERT INTO contacts VALUES (2, 3, 'spam', NULL)"]
+        let subject = """
+                relations:
+                  contacts: { table: contacts, on: { person_id: id } }
+                  spam: { table: contacts, on: { person_id: id }, where: { kind: spam } }
+            """
+        let rule = """
+                clock: collected
+                after: 0d
+            """
+        #expect(try await changed(backend, Self.policy(subject: subject, rule: rule, filter: "{ kind: prospect, contacts: { exists: false } }"), data: data) == [2, 4, 5])
+        #expect(try await changed(backend, Self.policy(subject: subject, rule: rule, filter: "{ kind: prospect, contacts: { exists: true } }"), data: data) == [1, 3])
+        #expect(try await changed(backend, Self.policy(subject: subject, rule: rule, filter: "{ kind: prospect, spam.id: { in: [2, 9] } }"), data: data) == [3])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aRelatedRowWithoutADateKeepsTheRecordOnlyWhenThePolicySaysSo(_ backend: Backend) async throws {
+        let data = [
+            "INSERT INTO contacts VALUES (1, 2, 'call', NULL)",                    // 2: an undated call
+            "INSERT INTO contacts VALUES (2, 4, 'call', '2026-01-01 10:00:00')",   // 4: a recent call
+            "INSERT INTO contacts VALUES (3, 5, 'call', '2020-01-01 10:00:00')",   // 5: an old call
+        ]
+        func policy(_ undated: String) -> String {
+            Self.policy(subject: """
+                    relations:
+                      calls: { table: contacts, on: { person_id: id }, where: { kind: call } }
+                """, rule: """
+                    clock: { latest: [last_seen, collected] }
+                    after: 3y
+                    exempt:
+                      related:
+                        - { relation: calls, clock: happened, within: 1y\(undated) }
+                """)
+        }
+        // Due by their own dates: 1, 2, 4, 5; 4 has a recent call.
+        #expect(try await changed(backend, policy(""), data: data) == [1, 2, 5], "by default an undated row keeps nothing")
+        #expect(try await changed(backend, policy(", undated: keep"), data: data) == [1, 5])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aCaseInsensitiveRelationMatchesWhatTheApplicationTreatsAsEqual(_ backend: Backend) async throws {
+        let data = ["INSERT INTO mailings VALUES (1, 'ALICE.MARTIN@EXAMPLE.FR'), (2, 'bruno.petit@example.fr')"]
+        func policy(_ match: String) -> String {
+            Self.policy(subject: """
+                    relations:
+                      mailing: { table: mailings, on: { address: email }, match: \(match) }
+                """, rule: """
+                    clock: collected
+                    after: 0d
+                """, filter: "{ kind: prospect, mailing: { exists: true } }")
+        }
+        #expect(try await changed(backend, policy("case_insensitive"), data: data) == [1, 2])
+        #expect(try await changed(backend, policy("exact"), data: data) == [2])
+    }
+}

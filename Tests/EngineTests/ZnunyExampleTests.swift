@@ -1,0 +1,152 @@
+import Foundation
+import Testing
+import RetentionCore
+import TestSupport
+
+/// etc/examples/znuny.yaml on a database shaped like Znuny's (the tables, columns and foreign
+/// keys of otrs-schema.postgresql.sql that the policy touches), on both databases. The expected
+/// outcome is computed here from the rows' facts, not taken from a run.
+@Suite struct ZnunyExampleTests {
+    // "now" is 2026-06-01T00:00:00Z. Znuny stores UTC wall-clock time (storage_time_zone: UTC),
+    // so "two years ago" is 2024-06-01 00:00:00 as stored — not 02:00, the Paris time.
+    static let twoYearsAgo = "2024-06-01 00:00:00"
+    static let now = "2026-06-01 00:00:00"
+    static let closedTypes: Set<String> = ["closed", "merged", "removed"]
+    static let liveTypes: Set<String> = ["new", "open", "pending reminder", "pending auto"]
+
+    static let stateTypes = [1: "new", 2: "open", 3: "closed", 4: "pending reminder", 5: "pending auto", 6: "removed", 7: "merged"]
+    /// id: (name, type id); state 10 was added by an administrator.
+    static let states = [1: ("new", 1), 2: ("open", 2), 3: ("closed successful", 3), 4: ("closed unsuccessful", 3),
+                         5: ("merged", 7), 6: ("pending reminder", 4), 10: ("closed by admin", 3)]
+
+    struct Ticket {
+        var id: Int
+        var state: Int
+        var customer: String
+        var changed: String
+        /// (state it moved into, when), oldest first.
+        var history: [(Int, String)]
+    }
+    static let tickets = [
+        Ticket(id: 1, state: 3, customer: "Alice", changed: "2023-01-01 00:00:00", history: [(1, "2022-12-01 08:00:00"), (3, "2023-01-01 00:00:00")]),
+        Ticket(id: 2, state: 10, customer: "zoe", changed: "2024-05-31 23:59:59", history: [(1, "2024-01-01 08:00:00"), (10, "2024-05-31 23:59:59")]),
+        Ticket(id: 3, state: 4, customer: "zoe", changed: "2024-06-01 00:00:00", history: [(1, "2024-01-01 08:00:00"), (4, "2024-06-01 00:00:00")]),
+        Ticket(id: 4, state: 2, customer: "bob", changed: "2020-02-01 00:00:00", history: [(1, "2019-12-01 08:00:00"), (3, "2020-01-01 00:00:00"), (2, "2020-02-01 00:00:00")]),
+        Ticket(id: 5, state: 5, customer: "zoe", changed: "2021-01-01 00:00:00", history: [(1, "2020-12-01 08:00:00"), (5, "2021-01-01 00:00:00")]),
+        Ticket(id: 6, state: 3, customer: "carol", changed: "2025-03-01 00:00:00", history: [(3, "2020-01-01 00:00:00"), (2, "2024-12-01 00:00:00"), (3, "2025-03-01 00:00:00")]),
+    ]
+
+    struct CustomerUser { var id: Int; var login: String; var valid: Int; var changed: String }
+    static let customerUsers = [
+        CustomerUser(id: 1, login: "alice", valid: 2, changed: "2025-01-01 00:00:00"),   // only an old ticket, under "Alice"
+        CustomerUser(id: 2, login: "bob", valid: 2, changed: "2025-01-01 00:00:00"),     // a live ticket
+        CustomerUser(id: 3, login: "carol", valid: 2, changed: "2025-01-01 00:00:00"),   // a ticket changed less than 2 years ago
+        CustomerUser(id: 4, login: "dave", valid: 1, changed: "2019-01-01 00:00:00"),    // still valid
+        CustomerUser(id: 5, login: "erin", valid: 2, changed: "2026-01-01 00:00:00"),    // no ticket
+    ]
+    /// (user_id, key): Znuny's preferences name the user by login, in whatever case it was typed.
+    static let preferences = [("ALICE", "UserLanguage"), ("bob", "UserLanguage"), ("erin", "UserTheme"), ("erin2", "UserTheme")]
+
+    static let schema = [
+        "CREATE TABLE ticket_state_type (id SMALLINT PRIMARY KEY, name VARCHAR(200) NOT NULL UNIQUE)",
+        "CREATE TABLE ticket_state (id SMALLINT PRIMARY KEY, name VARCHAR(200) NOT NULL UNIQUE, type_id SMALLINT NOT NULL REFERENCES ticket_state_type (id))",
+        "CREATE TABLE ticket (id BIGINT PRIMARY KEY, tn VARCHAR(50) NOT NULL, title VARCHAR(255), ticket_state_id SMALLINT NOT NULL REFERENCES ticket_state (id), customer_user_id VARCHAR(250), create_time TIMESTAMP NOT NULL, change_time TIMESTAMP NOT NULL)",
+        "CREATE INDEX ticket_ticket_state_id ON ticket (ticket_state_id)",
+        "CREATE INDEX ticket_customer_user_id ON ticket (customer_user_id)",
+        "CREATE TABLE ticket_history (id BIGINT PRIMARY KEY, name VARCHAR(200) NOT NULL, ticket_id BIGINT NOT NULL REFERENCES ticket (id), state_id SMALLINT NOT NULL REFERENCES ticket_state (id), create_time TIMESTAMP NOT NULL)",
+        "CREATE INDEX ticket_history_ticket_id ON ticket_history (ticket_id)",
+        "CREATE TABLE article (id BIGINT PRIMARY KEY, ticket_id BIGINT NOT NULL REFERENCES ticket (id), create_time TIMESTAMP NOT NULL)",
+        "CREATE INDEX article_ticket_id ON article (ticket_id)",
+        "CREATE TABLE article_data_mime (id BIGINT PRIMARY KEY, article_id BIGINT NOT NULL REFERENCES article (id), a_from TEXT, a_subject TEXT, a_body TEXT)",
+        "CREATE INDEX article_data_mime_article_id ON article_data_mime (article_id)",
+        "CREATE TABLE dynamic_field (id INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL UNIQUE, object_type VARCHAR(100) NOT NULL)",
+        "CREATE TABLE dynamic_field_value (id INTEGER PRIMARY KEY, field_id INTEGER NOT NULL REFERENCES dynamic_field (id), object_id BIGINT NOT NULL, value_text TEXT)",
+        "CREATE INDEX dynamic_field_value_field_values ON dynamic_field_value (object_id, field_id)",
+        "CREATE TABLE customer_user (id INTEGER PRIMARY KEY, login VARCHAR(200) NOT NULL UNIQUE, email VARCHAR(150), first_name VARCHAR(100), last_name VARCHAR(100), valid_id SMALLINT NOT NULL, change_time TIMESTAMP NOT NULL)",
+        "CREATE INDEX customer_user_change_time ON customer_user (change_time)",
+        "CREATE TABLE customer_preferences (user_id VARCHAR(250) NOT NULL, preferences_key VARCHAR(150) NOT NULL, preferences_value TEXT)",
+        "CREATE INDEX customer_preferences_user_id ON customer_preferences (user_id)",
+    ]
+
+    static var data: [String] {
+        var rows = stateTypes.sorted { $0.key < $1.key }.map { "INSERT INTO ticket_state_type VALUES (\($0.key), '\($0.value)')" }
+        rows += states.sorted { $0.key < $1.key }.map { "INSERT INTO ticket_state VALUES (\($0.key), '\($0.value.0)', \($0.value.1))" }
+        rows += ["INSERT INTO dynamic_field VALUES (1, 'TicketProduct', 'Ticket'), (2, 'CustomerSize', 'CustomerUser')"]
+        var historyID = 100
+        for t in tickets {
+            rows.append("INSERT INTO ticket VALUES (\(t.id), '2026\(t.id)', 'ticket \(t.id)', \(t.state), '\(t.customer)', '\(t.history[0].1)', '\(t.changed)')")
+            for (state, at) in t.history {
+                historyID += 1
+                rows.append("INSERT INTO ticket_history VALUES (\(historyID), 'StateUpdate', \(t.id), \(state), '\(at)')")
+            }
+            rows.append("INSERT INTO article VALUES (\(t.id * 10), \(t.id), '\(t.history[0].1)')")
+            rows.append("INSERT INTO article_data_mime VALUES (\(t.id * 100), \(t.id * 10), 'customer\(t.id)@example.fr', 'help', 'body')")
+            // Field 1 is a ticket's; field 2 a customer user's, with the same object id.
+            rows.append("INSERT INTO dynamic_field_value VALUES (\(t.id * 1000 + 1), 1, \(t.id), 'product'), (\(t.id * 1000 + 2), 2, \(t.id), 'size')")
+        }
+        rows += customerUsers.map { "INSERT INTO customer_user VALUES (\($0.id), '\($0.login)', '\($0.login)@example.fr', 'First', 'Last', \($0.valid), '\($0.changed)')" }
+        rows += preferences.map { "INSERT INTO customer_preferences VALUES ('\($0.0)', '\($0.1)', 'x')" }
+        return rows
+    }
+
+    // MARK: The register, applied by hand
+
+    static func type(ofState state: Int) -> String { stateTypes[states[state]!.1]! }
+
+    static var purgedTickets: Set<Int> {
+        Set(tickets.filter { t in
+            guard closedTypes.contains(type(ofState: t.state)) else { return false }
+            let closings = t.history.filter { closedTypes.contains(type(ofState: $0.0)) }.map(\.1)
+            return closings.max().map { $0 < twoYearsAgo } ?? false
+        }.map(\.id))
+    }
+
+    static var purgedCustomerUsers: Set<Int> {
+        Set(customerUsers.filter { u in
+            guard u.valid == 2, u.changed < now else { return false }
+            let theirs = tickets.filter { $0.customer.lowercased() == u.login.lowercased() }
+            let live = theirs.contains { liveTypes.contains(type(ofState: $0.state)) }
+            let recent = theirs.contains { $0.changed >= twoYearsAgo }
+            return !live && !recent
+        }.map(\.id))
+    }
+
+    @Test(arguments: Backend.allCases)
+    func theExamplePolicyKeepsTheRegistersPromisesRowByRow(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, schema: Self.schema, data: Self.data,
+                                     wholePolicy: try CRMFixture.packageFile("etc/examples/znuny.yaml"))
+        let (resolved, diagnostics) = try await f.validate()
+        #expect(resolved != nil, "\(diagnostics)")
+
+        #expect(Self.purgedTickets == [1, 2, 5], "ticket 3 is closed at the bound (UTC), 4 is open, 6 was closed again recently")
+        #expect(Self.purgedCustomerUsers == [1, 5])
+
+        let report = try await f.run()
+        #expect(report.failure == nil)
+
+        let keptTickets = Self.tickets.map(\.id).filter { !Self.purgedTickets.contains($0) }
+        #expect(try await f.rows("SELECT id FROM ticket ORDER BY id").map { $0[0].int } == keptTickets)
+        #expect(try await f.rows("SELECT id FROM article ORDER BY id").map { $0[0].int } == keptTickets.map { $0 * 10 })
+        #expect(try await f.rows("SELECT id FROM article_data_mime ORDER BY id").map { $0[0].int } == keptTickets.map { $0 * 100 })
+        #expect(Set(try await f.rows("SELECT ticket_id FROM ticket_history").map { $0[0].int }) == Set(keptTickets))
+        let fieldValues = try await f.rows("SELECT id FROM dynamic_field_value ORDER BY id").map { $0[0].int }
+        let expectedValues: [Int] = Self.tickets.flatMap { t -> [Int] in
+            let theirs = Self.purgedTickets.contains(t.id) ? [] : [t.id * 1000 + 1]
+            return theirs + [t.id * 1000 + 2]
+        }
+        #expect(fieldValues == expectedValues,
+                "a ticket's dynamic field values go with it; another object's with the same id stay")
+
+        #expect(try await f.rows("SELECT id FROM customer_user ORDER BY id").map { $0[0].int }
+                == Self.customerUsers.map(\.id).filter { !Self.purgedCustomerUsers.contains($0) })
+        let purgedLogins = Set(Self.customerUsers.filter { Self.purgedCustomerUsers.contains($0.id) }.map(\.login))
+        #expect(try await f.texts("SELECT user_id FROM customer_preferences").compactMap { $0 }.sorted()
+                == Self.preferences.map(\.0).filter { !purgedLogins.contains($0.lowercased()) }.sorted(),
+                "preferences go with their user whatever the case of the login; erin2's stay")
+
+        let audit = try await f.audit(action: "purge")
+        #expect(audit.filter { $0.ruleID == "znuny-tickets" }.count == Self.purgedTickets.count)
+        #expect(audit.filter { $0.ruleID == "znuny-customer-users" }.count == Self.purgedCustomerUsers.count)
+        #expect(try await f.trail().verify().isValid)
+    }
+}
