@@ -46,7 +46,6 @@ extension SchemaValidator {
             guard let related = tableNamed(relation.table) else { ok = false; continue }
             resolved.tables[relation.name.value] = related
         }
-        guard ok else { return nil }
         // A chain must end at the subject's row: `a` from `b` from `a` reaches nothing.
         for relation in declared where resolved.chain(to: relation.name.value, from: resolved.scope) == nil {
             error(relation.name.location, "relation `\(relation.name.value)` does not lead back to the subject's row: its chain of `on` columns loops",
@@ -56,8 +55,9 @@ extension SchemaValidator {
         // Parents first, so a relation's `on` can be checked against its parent's table.
         let ordered = declared.sorted { (resolved.chain(to: $0.name.value, from: resolved.scope)?.count ?? 0) < (resolved.chain(to: $1.name.value, from: resolved.scope)?.count ?? 0) }
         for relation in ordered {
-            let related = resolved.tables[relation.name.value]!
-            let parent = relation.parent.map { resolved.tables[$0]! } ?? table
+            // A missing table was reported above; its relation and those chained from it are skipped.
+            guard let related = resolved.tables[relation.name.value] else { continue }
+            guard let parent = relation.parent.map({ resolved.tables[$0] }) ?? table else { continue }
             var pairs: [RelationStep.Pair] = []
             for (column, parentColumn) in relation.on {
                 let parentName = Name(String(parentColumn.value.split(separator: ".").last!), at: parentColumn.location)
@@ -73,7 +73,8 @@ extension SchemaValidator {
         // A relation's conditions may name relations chained from it: deepest first, so each
         // step they reach already carries its own conditions.
         for relation in ordered.reversed() {
-            let scope = NameScope(table: resolved.tables[relation.name.value]!, relation: relation.name.value)
+            guard let related = resolved.tables[relation.name.value] else { continue }
+            let scope = NameScope(table: related, relation: relation.name.value)
             guard let conditions = rowConditions(relation.conditions, in: scope, relations: resolved) else { ok = false; continue }
             resolved.steps[relation.name.value]!.conditions = conditions
         }

@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+import RetentionCore
+import RetentionStore
+import TestSupport
+
+/// `check` on relations against the live schema: each mistake at its place, with what to do.
+@Suite struct RelationCheckTests {
+    func diagnostics(_ backend: Backend, subject: String, clock: String = "collected", filter: String = "{ kind: prospect }") async throws -> [Diagnostic] {
+        let policy = """
+            subjects:
+              prospects:
+                table: people
+                key: id
+                filter: \(filter)
+            \(subject)
+                rules:
+                  - id: r
+                    register: "Test"
+                    legal_basis: "test"
+                    clock: \(clock)
+                    after: 3y
+                    action: flag
+
+            """
+        let f = try await CRMFixture(backend, schema: RelationTests.schema, data: CRMFixture.data, policy: policy)
+        return try await f.validate().1
+    }
+
+    func errors(_ backend: Backend, subject: String, clock: String = "collected", filter: String = "{ kind: prospect }") async throws -> [String] {
+        try await diagnostics(backend, subject: subject, clock: clock, filter: filter).filter { $0.severity == .error }.map(\.description)
+    }
+
+    @Test(arguments: Backend.allCases)
+    func unknownTablesAndColumnsOfARelationAreReportedWhereTheyAreWritten(_ backend: Backend) async throws {
+        let found = try await errors(backend, subject: """
+                relations:
+                  profile: { table: profile, on: { person_ref: id } }
+                  calls: { table: contacts, on: { person: id } }
+            """)
+        #expect(found.contains { $0.contains("policy.yaml:12:25: error: table `profile` does not exist") && $0.contains("did you mean `profiles`?") }, "\(found)")
+        #expect(found.contains { $0.contains("table `contacts` has no column `person`") && $0.contains("did you mean `person_id`?") }, "\(found)")
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aRelationsColumnIsCheckedInItsOwnTable(_ backend: Backend) async throws {
+        let found = try await errors(backend, subject: """
+                relations:
+                  calls: { table: contacts, on: { person_id: id } }
+            """, clock: "calls.happend")
+        #expect(found.contains { $0.contains("table `contacts` has no column `happend`; did you mean `happened`?") }, "\(found)")
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aChainThatLoopsIsRefused(_ backend: Backend) async throws {
+        let found = try await errors(backend, subject: """
+                relations:
+                  a: { table: contacts, on: { id: b.person_id } }
+                  b: { table: contacts, on: { id: a.person_id } }
+            """)
+        #expect(found.contains { $0.contains("relation `a` does not lead back to the subject's row") }, "\(found)")
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aTextValueForANumericColumnIsRefusedByCheckNotByTheDatabase(_ backend: Backend) async throws {
+        let found = try await errors(backend, subject: """
+                relations:
+                  calls: { table: contacts, on: { person_id: id } }
+            """, filter: "{ kind: prospect, calls.person_id: { in: [1, \"closed successful\"] } }")
+        #expect(found.contains { $0.contains("`contacts.person_id` is") && $0.contains("but the filter compares it with the text \"closed successful\"") }, "\(found)")
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aRelationWithoutAnIndexGetsAWarningWithTheIndexToCreate(_ backend: Backend) async throws {
+        let found = try await diagnostics(backend, subject: """
+                relations:
+                  mailing: { table: mailings, on: { address: email } }
+            """, filter: "{ kind: prospect, mailing: { exists: true } }")
+        #expect(found.filter { $0.severity == .error }.isEmpty)
+        #expect(found.contains { $0.severity == .warning && $0.description.contains("no index starts with `mailings.address`")
+                && $0.description.contains("CREATE INDEX \"mailings_address_idx\" ON \"mailings\" (\"address\")") })
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aRelatedTableNamedByForeignKeyReachesNoRelation(_ backend: Backend) async throws {
+        let found = try await errors(backend, subject: """
+                relations:
+                  calls: { table: contacts, on: { person_id: id } }
+                exempt:
+                  related:
+                    - { table: orders, foreign_key: person_id, clock: calls.happened, within: 1y }
+            """)
+        #expect(found.contains { $0.contains("`calls.happened` cannot be used here") }, "\(found)")
+    }
+}
