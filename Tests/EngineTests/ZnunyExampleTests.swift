@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import RetentionCore
+import RetentionEngine
+import RetentionStore
 import TestSupport
 
 /// etc/examples/znuny.yaml on a database shaped like Znuny's (the tables, columns and foreign
@@ -148,5 +150,40 @@ import TestSupport
         #expect(audit.filter { $0.ruleID == "znuny-tickets" }.count == Self.purgedTickets.count)
         #expect(audit.filter { $0.ruleID == "znuny-customer-users" }.count == Self.purgedCustomerUsers.count)
         #expect(try await f.trail().verify().isValid)
+    }
+
+    /// Every statement of a batch of either rule is served by indexes, with 40,000 history rows
+    /// and articles of a ticket that is not due: the relations are probes, not scans per record.
+    /// The case-insensitive matches use the LOWER(…) indexes `check` asks for.
+    @Test(arguments: Backend.allCases)
+    func everyStatementThroughRelationsIsServedByIndexes(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, schema: Self.schema + [
+            "CREATE INDEX ticket_customer_user_lower ON ticket (LOWER(customer_user_id))",
+            "CREATE INDEX customer_preferences_user_lower ON customer_preferences (LOWER(user_id))",
+        ], data: Self.data + [
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40000) INSERT INTO ticket_history SELECT 10000 + i, 'AddNote', 4, 2, '2020-03-01 00:00:00' FROM n",
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) INSERT INTO article SELECT 10000 + i, 4, '2020-03-01 00:00:00' FROM n",
+        ], wholePolicy: try CRMFixture.packageFile("etc/examples/znuny.yaml"))
+        if backend == .postgres { try await f.sql(["ANALYZE"]) }
+        _ = try await f.holds().add(table: "article_data_mime", keyText: "400", reason: "evidence", by: "dpo", until: nil, now: CRMFixture.now)
+        let policy = try f.policy()
+        let (resolved, diagnostics) = try await Enforcer.validate(policy, store: try await f.reader())
+        try #require(resolved != nil, "\(diagnostics)")
+        let builder = SQLBuilder(dialect: try await f.executing { $0.dialect })
+        let planner = QueryPlanTests()
+        for rule in policy.rules {
+            let query = try #require(try resolved?.query(for: rule, now: CRMFixture.now, toolTablesExist: true))
+            let keys = [RecordKey([.integer(1)]), RecordKey([.integer(2)])]
+            var statements: [(String, SQL)] = [("re-check", builder.candidates(query, after: nil, keys: keys, limit: nil))]
+            for path in query.childPaths {
+                statements.append(("delete \(path.last!.table)", builder.deleteChildren(path, subjectTable: query.table, keyColumns: query.keyColumns, keys: keys)))
+            }
+            for (name, sql) in statements {
+                let lines = try await planner.plan(f, sql)
+                #expect(planner.scans(lines, backend: backend, includingSubject: true).isEmpty, "\(rule.id) \(name): \(lines.joined(separator: "\n"))")
+            }
+            let due = try await planner.plan(f, builder.candidates(query, after: nil, keys: nil, limit: 500))
+            #expect(planner.scans(due, backend: backend, includingSubject: false, subjectTable: query.table).isEmpty, "\(rule.id): \(due.joined(separator: "\n"))")
+        }
     }
 }
