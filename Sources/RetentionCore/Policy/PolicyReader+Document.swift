@@ -4,7 +4,7 @@ import Yams
 /// The top level of a policy: where things live, defaults, and the sections below.
 extension PolicyReader {
     static let topKeys = ["version", "time_zone", "storage_time_zone", "fiscal_year", "database", "state_dir", "audit", "reports",
-                          "batch_size", "safety", "date_formats", "schedule", "subjects"]
+                          "batch_size", "safety", "date_formats", "schedule", "application_holds", "subjects"]
 
     mutating func policy(_ map: Map, hash: String, stateDirectoryOverride: String?, credentialsDirectory: String?, policyPath: String) -> Policy? {
         checkKeys(map, allowed: Self.topKeys, in: "the policy")
@@ -130,8 +130,34 @@ extension PolicyReader {
                             defaultSafety: defaultSafety, dateFormats: formats, subjects: subjects)
         policy.schedule = schedule
         policy.storageTimeZone = storageTimeZone
+        policy.applicationHolds = map.value("application_holds").map { applicationHolds($0) } ?? []
         policy.reportsKeep = reportsKeep
         return policy
+    }
+
+    /// `application_holds:`: a list of `{ table, table_column, key_column, until, where }`.
+    mutating func applicationHolds(_ node: Node) -> [ApplicationHolds] {
+        guard case .sequence(let seq) = node else {
+            error(node, "`application_holds` is a list of `{ table, table_column, key_column, until, where }`")
+            return []
+        }
+        var result: [ApplicationHolds] = []
+        for item in seq {
+            guard let map = mapping(item, "an application hold table") else { continue }
+            checkKeys(map, allowed: ["table", "table_column", "key_column", "until", "where"], in: "an application hold table")
+            let table = name(map.value("table"), "application hold table")
+            let tableColumn = name(map.value("table_column"), "table_column")
+            let keyColumn = name(map.value("key_column"), "key_column")
+            let until = name(map.value("until"), "until column")
+            let conditions = map.value("where").map { filterConditions($0, "application hold `where`") } ?? []
+            guard let table, let tableColumn, let keyColumn else {
+                error(item, "an application hold table needs `table`, `table_column` (the held row's table name) and `key_column` (its primary key)",
+                      hint: "e.g. `{ table: litigation_holds, table_column: object_table, key_column: object_id, until: until }`")
+                continue
+            }
+            result.append(ApplicationHolds(table: table, tableColumn: tableColumn, keyColumn: keyColumn, until: until, conditions: conditions))
+        }
+        return result
     }
 
     func resolve(_ path: String, against base: String) -> String {

@@ -130,6 +130,8 @@ public struct RuleQuery: Sendable {
     public var toolTablesExist: Bool
     /// The moment legal holds are evaluated at (a hold whose `until` has passed no longer applies).
     public var holdTime: Date
+    /// The application's own hold tables, checked beside retentiond's holds.
+    public var applicationHolds: [ApplicationHoldSource] = []
     /// Leave out the records this rule already flagged or anonymised (their marks in
     /// `retentiond_done`): an idle run reads what is due, not the whole history.
     public var excludeDone = false
@@ -151,6 +153,24 @@ public struct RuleQuery: Sendable {
         self.reviewColumns = reviewColumns
         self.toolTablesExist = toolTablesExist
         self.holdTime = holdTime
+    }
+}
+
+/// An application's hold table as the store reads it (see `ApplicationHolds`), with `now`
+/// rendered for its `until` column.
+public struct ApplicationHoldSource: Sendable {
+    public var table: String
+    public var tableColumn: String
+    public var keyColumn: String
+    public var until: (column: String, now: SQLValue, cast: String?)?
+    public var conditions: [RowCondition]
+
+    public init(table: String, tableColumn: String, keyColumn: String, until: (column: String, now: SQLValue, cast: String?)?, conditions: [RowCondition]) {
+        self.table = table
+        self.tableColumn = tableColumn
+        self.keyColumn = keyColumn
+        self.until = until
+        self.conditions = conditions
     }
 }
 

@@ -99,18 +99,16 @@ public struct SQLBuilder: Sendable {
             "EXISTS (SELECT 1 FROM \(ident: fk.table) AS u WHERE \(raw: Self.tuple("u", fk.columns)) = \(raw: Self.tuple(s, fk.referencedColumns)))"
         }))
 
+        // A hold names a row by its table's primary key, whatever key the subject declares.
         var held: [SQL] = []
-        if q.toolTablesExist {
-            // A hold names a row by its table's primary key, whatever key the subject declares.
-            if !q.holdKeyColumns.isEmpty {
-                held.append(activeHold(table: q.table, keyColumns: q.holdKeyColumns.map { SQL.qualified(s, $0) }, at: q.holdTime))
-            }
-            for path in q.childPaths {
-                guard let last = path.last, !last.primaryKey.isEmpty else { continue }
-                let alias = "c\(path.count - 1)"
-                let hold = activeHold(table: last.table, keyColumns: last.primaryKey.map { SQL.qualified(alias, $0) }, at: q.holdTime)
-                held.append("EXISTS (SELECT 1 \(childRows(path, subjectAlias: s)) AND \(hold))")
-            }
+        let subjectHolds = holds(q, table: q.table, keyColumns: q.holdKeyColumns.map { SQL.qualified(s, $0) })
+        if !subjectHolds.isEmpty { held.append("(\(subjectHolds.joined(separator: " OR ")))") }
+        for path in q.childPaths {
+            guard let last = path.last else { continue }
+            let alias = "c\(path.count - 1)"
+            let childHolds = holds(q, table: last.table, keyColumns: last.primaryKey.map { SQL.qualified(alias, $0) })
+            guard !childHolds.isEmpty else { continue }
+            held.append("EXISTS (SELECT 1 \(childRows(path, subjectAlias: s)) AND (\(childHolds.joined(separator: " OR "))))")
         }
         select.append(Self.flag(held))
         select += (q.fieldColumns + q.reviewColumns).map { "\(column: $0, of: s)" }
@@ -127,6 +125,29 @@ public struct SQLBuilder: Sendable {
         var sql: SQL = "SELECT \(select.joined(separator: ", ")) FROM \(ident: q.table) AS s WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(raw: order)"
         if let limit { sql += " LIMIT \(.integer(Int64(limit)))" }
         return sql
+    }
+
+    /// The tests that a legal hold covers the row of `table` whose primary key columns are
+    /// `keyColumns` (qualified): retentiond's own (once its tables exist) and the application's
+    /// (rows named by a one-column primary key). None for a table without a primary key.
+    func holds(_ q: RuleQuery, table: String, keyColumns: [String]) -> [SQL] {
+        guard !keyColumns.isEmpty else { return [] }
+        var tests: [SQL] = q.toolTablesExist ? [activeHold(table: table, keyColumns: keyColumns, at: q.holdTime)] : []
+        if keyColumns.count == 1 {
+            tests += q.applicationHolds.map { source in
+                var conditions: [SQL] = [
+                    "ah.\(ident: source.tableColumn) = \(.text(table))",
+                    "\(raw: dialect.textOf("ah." + SQL.quote(source.keyColumn))) = \(raw: dialect.textOf(keyColumns[0]))",
+                ]
+                if let until = source.until {
+                    let column = "ah." + SQL.quote(until.column)
+                    conditions.append("(\(raw: column) IS NULL OR \(raw: column) > \(until.now)\(raw: until.cast.map { "::\($0)" } ?? ""))")
+                }
+                conditions += source.conditions.map { condition($0, on: "ah", level: 1) }
+                return "EXISTS (SELECT 1 FROM \(ident: source.table) AS ah WHERE \(conditions.joined(separator: " AND ")))"
+            }
+        }
+        return tests
     }
 
     /// `EXISTS` an active legal hold on the row of `table` whose primary key columns are `keyColumns`

@@ -27,6 +27,14 @@ public struct ResolvedPolicy: Sendable {
     public var policy: Policy
     public var schema: SchemaSnapshot
     public var shapes: [String: RuleShape]
+    /// The application's hold tables, checked against the schema (`until` rendered per query).
+    var holdSources: [(source: ApplicationHoldSource, until: DateColumn?)] = []
+
+    public init(policy: Policy, schema: SchemaSnapshot, shapes: [String: RuleShape]) {
+        self.policy = policy
+        self.schema = schema
+        self.shapes = shapes
+    }
 
     public func shape(of rule: RetentionRule) -> RuleShape { shapes[rule.id]! }
 
@@ -64,14 +72,21 @@ public struct ResolvedPolicy: Sendable {
             }
             related.append(.related(resolved.path, recent, exists: true))
         }
+        let applicationHolds = holdSources.map { source, until -> ApplicationHoldSource in
+            var rendered = source
+            rendered.until = until.map { ($0.name, DateCodec.render(now, storage: $0.storage, layout: $0.layout, calendar: storage), $0.storage.sqlCast) }
+            return rendered
+        }
         var fields: [String] = []
         if case .anonymise(let strategies) = rule.action { fields = strategies.map(\.column.value) }
-        return RuleQuery(ruleID: rule.id, table: subject.table.value, keyColumns: subject.key.map(\.value),
+        var query = RuleQuery(ruleID: rule.id, table: subject.table.value, keyColumns: subject.key.map(\.value),
                          holdKeyColumns: schema.table(subject.table.value)?.primaryKey ?? [], filter: shape.filter,
                          clock: clock, consent: consent, related: related,
                          childPaths: shape.childPaths, undeclaredReferences: shape.undeclaredReferences,
                          fieldColumns: fields, reviewColumns: subject.reviewColumns.map(\.value),
                          toolTablesExist: toolTablesExist, holdTime: now)
+        query.applicationHolds = applicationHolds
+        return query
     }
 }
 
@@ -117,6 +132,7 @@ public struct SchemaValidator {
                 }
             }
         }
+        result += policy.applicationHolds.compactMap { holds in holds.until.map { (holds.table.value, $0.value) } }
         var seen = Set<String>()
         return result.filter { seen.insert("\($0.0).\($0.1)").inserted }
     }
@@ -149,8 +165,29 @@ public struct SchemaValidator {
                 }
             }
         }
+        let holdSources = policy.applicationHolds.compactMap { applicationHolds($0) }
         let hasErrors = diagnostics.contains { $0.severity == .error }
-        return (diagnostics, hasErrors ? nil : ResolvedPolicy(policy: policy, schema: schema, shapes: shapes))
+        var resolved = ResolvedPolicy(policy: policy, schema: schema, shapes: shapes)
+        resolved.holdSources = holdSources
+        return (diagnostics, hasErrors ? nil : resolved)
+    }
+
+    /// An application's hold table: its columns exist, `until` is a date column.
+    private mutating func applicationHolds(_ holds: ApplicationHolds) -> (source: ApplicationHoldSource, until: DateColumn?)? {
+        guard let table = tableNamed(holds.table) else { return nil }
+        guard column(table, holds.tableColumn) != nil, column(table, holds.keyColumn) != nil else { return nil }
+        var until: DateColumn?
+        if let name = holds.until {
+            guard let date = dateColumn(table, name, role: "end of an application hold") else { return nil }
+            until = date
+        }
+        guard let conditions = rowConditions(holds.conditions, in: NameScope(table: table, relation: nil, reachesRelations: false), relations: nil) else { return nil }
+        if !table.hasIndex(leadingWith: holds.tableColumn.value) && !table.hasIndex(leadingWith: holds.keyColumn.value) {
+            diagnostics.append(.warning(holds.table.location, "no index on `\(table.name)`.(\(holds.tableColumn.value), \(holds.keyColumn.value)): every hold check reads the whole table",
+                                        hint: Self.createIndex(table.name, [SQL.quote(holds.tableColumn.value), SQL.quote(holds.keyColumn.value)],
+                                                               suffix: "\(holds.tableColumn.value)_\(holds.keyColumn.value)")))
+        }
+        return (ApplicationHoldSource(table: table.name, tableColumn: holds.tableColumn.value, keyColumn: holds.keyColumn.value, until: nil, conditions: conditions), until)
     }
 
     private mutating func validate(_ rule: RetentionRule, subject: Subject, relations: SubjectRelations) -> RuleShape? {
