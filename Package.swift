@@ -82,7 +82,7 @@ let package = Package(
         .testTarget(
             name: "EngineTests",
             dependencies: [
-                "TestSupport", "RetentionCore", "RetentionStore", "RetentionEngine",
+                "TestSupport", "RetentionCore", "RetentionStore", "RetentionEngine", "RetentionDemo",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

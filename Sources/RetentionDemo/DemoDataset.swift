@@ -9,10 +9,23 @@ public struct DemoDataset: Sendable {
         public var name: String
         public var columns: [String]
         public var rows: [[SQLValue]]
+
+        public init(name: String, columns: [String], rows: [[SQLValue]] = []) {
+            self.name = name
+            self.columns = columns
+            self.rows = rows
+        }
     }
 
+    /// The statements that create the tables, in SQL both databases accept.
+    public var schemaStatements: [String]
     /// Tables in insertion order (parents before children).
     public var tables: [Table]
+
+    public init(schema: [String], tables: [Table]) {
+        schemaStatements = schema
+        self.tables = tables
+    }
 
     public static let tableOrder = ["third_parties", "prospection_events", "invoices", "invoice_lines", "web_accounts",
                                     "account_sessions", "support_users", "tickets", "ticket_messages"]
@@ -146,17 +159,24 @@ public struct DemoDataset: Sendable {
     /// Creates the schema and inserts every row through `session`, in multi-row INSERTs.
     public func load(into store: any WritingSession) throws {
         guard let session = store as? any SQLExecuting else { throw StoreFailure("this store cannot load the demo data") }
-        for statement in Self.schema { _ = try session.execute(statement, []) }
+        for statement in schemaStatements { _ = try session.execute(statement, []) }
+        let schema = try store.schema()
         for table in tables {
             let columns = table.columns.map(SQL.quote).joined(separator: ", ")
+            // Dates travel as text; PostgreSQL's date and timestamp columns take them through a cast.
+            let casts = table.columns.map { name in schema.table(table.name)?.column(name)?.nativeDateStorage?.sqlCast.map { "::\($0)" } ?? "" }
             for start in stride(from: 0, to: table.rows.count, by: 200) {
-                let values = table.rows[start..<min(start + 200, table.rows.count)].map { row -> SQL in "(\(SQL.list(row)))" }
+                let values = table.rows[start..<min(start + 200, table.rows.count)].map { row -> SQL in
+                    "(\(zip(row, casts).map { value, cast -> SQL in "\(value)\(raw: cast)" }.joined(separator: ", ")))"
+                }
                 try session.execute("INSERT INTO \(ident: table.name) (\(raw: columns)) VALUES \(values.joined(separator: ", "))")
             }
         }
     }
 
+    /// The demo CRM the shipped policy governs.
     public init(seed: UInt64, now: Date, scale: Int = 1) {
+        schemaStatements = Self.schema
         var rng = SplitMix64(seed: seed)
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "Europe/Paris")!

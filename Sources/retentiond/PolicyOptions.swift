@@ -15,7 +15,7 @@ struct PolicyOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Use this state directory instead of the policy's state_dir (systemd's $STATE_DIRECTORY is used when set).", valueName: "dir"))
     var stateDir: String?
 
-    @Option(name: .long, help: ArgumentHelp("Use this PostgreSQL database instead of the policy's `database` (postgres://user@host:port/db?sslmode=disable|prefer|require|verify-full). A password in it is visible to other local users: prefer the policy's password_file.", valueName: "url"))
+    @Option(name: .long, help: ArgumentHelp("Use this database instead of the policy's `database`: postgres://user@host:port/db?sslmode=disable|prefer|require|verify-full, or sqlite:PATH. A password in it is visible to other local users: prefer the policy's password_file.", valueName: "url"))
     var databaseURL: String?
 
     @Option(name: .long, help: ArgumentHelp("Write reports into this directory instead of the policy's reports.dir.", valueName: "dir"))
@@ -60,9 +60,13 @@ struct PolicyOptions: ParsableArguments {
         let override = stateDir ?? ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init)
         var (policy, diagnostics) = try PolicyParser(path: path, stateDirectoryOverride: override, credentialsDirectory: credentialsDirectory).parseFile()
         if let batchSize { policy.batchSize = batchSize }
-        if let databaseURL {
+        if let databaseURL, databaseURL.hasPrefix("sqlite:") {
+            let path = String(databaseURL.dropFirst("sqlite:".count))
+            guard !path.isEmpty else { throw ValidationError("--database-url sqlite:PATH needs the path of the database file") }
+            policy.database = .sqlite(path: URL(fileURLWithPath: path).standardizedFileURL.path)
+        } else if let databaseURL {
             guard let location = PostgresLocation(url: databaseURL) else {
-                throw ValidationError("--database-url takes postgres://user@host:port/database (optionally ?sslmode=…)")
+                throw ValidationError("--database-url takes postgres://user@host:port/database (optionally ?sslmode=…) or sqlite:PATH")
             }
             policy.database = .postgres(location)
         }

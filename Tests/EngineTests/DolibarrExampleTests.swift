@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import RetentionCore
+import RetentionDemo
 import TestSupport
 
 /// etc/examples/dolibarr.yaml on a database shaped like Dolibarr's (the tables, columns and
@@ -63,22 +64,8 @@ import TestSupport
     static let tickets = [Ticket(id: 2, status: 8, closed: "2023-01-01 12:00:00"), Ticket(id: 3, status: 1, closed: nil),
                           Ticket(id: 4, status: 8, closed: "2025-01-01 12:00:00"), Ticket(id: 5, status: 9, closed: "2024-05-31 12:00:00")]
 
-    static let schema = [
-        "CREATE TABLE llx_societe (rowid INTEGER PRIMARY KEY, nom VARCHAR(128), client SMALLINT DEFAULT 0, fournisseur SMALLINT DEFAULT 0, address VARCHAR(255), zip VARCHAR(25), town VARCHAR(50), phone VARCHAR(30), email VARCHAR(128), datec TIMESTAMP, tms TIMESTAMP NOT NULL)",
-        "CREATE TABLE llx_societe_extrafields (rowid INTEGER PRIMARY KEY, tms TIMESTAMP, fk_object INTEGER NOT NULL, fin_relation DATE, consentement_jusqu_au DATE)",
-        "CREATE UNIQUE INDEX uk_societe_extrafields ON llx_societe_extrafields (fk_object)",
-        "CREATE TABLE llx_socpeople (rowid INTEGER PRIMARY KEY, fk_soc INTEGER REFERENCES llx_societe (rowid), lastname VARCHAR(50), firstname VARCHAR(50), email VARCHAR(255), phone VARCHAR(30))",
-        "CREATE INDEX idx_socpeople_fk_soc ON llx_socpeople (fk_soc)",
-        "CREATE TABLE llx_actioncomm (id INTEGER PRIMARY KEY, datep TIMESTAMP, fk_soc INTEGER, elementtype VARCHAR(255), fk_element INTEGER, label VARCHAR(255))",
-        "CREATE INDEX idx_actioncomm_fk_element ON llx_actioncomm (fk_element)",
-        "CREATE TABLE llx_facture (rowid INTEGER PRIMARY KEY, ref VARCHAR(30) NOT NULL, fk_soc INTEGER NOT NULL REFERENCES llx_societe (rowid), datef DATE, fk_statut SMALLINT DEFAULT 0)",
-        "CREATE INDEX idx_facture_fk_soc ON llx_facture (fk_soc)",
-        "CREATE INDEX idx_facture_datef ON llx_facture (datef)",
-        "CREATE TABLE llx_facturedet (rowid INTEGER PRIMARY KEY, fk_facture INTEGER NOT NULL REFERENCES llx_facture (rowid), description TEXT)",
-        "CREATE INDEX idx_facturedet_fk_facture ON llx_facturedet (fk_facture)",
-        "CREATE TABLE llx_ticket (rowid INTEGER PRIMARY KEY, ref VARCHAR(128) NOT NULL, fk_soc INTEGER DEFAULT 0, origin_email VARCHAR(128), subject VARCHAR(255), fk_statut INTEGER, date_close TIMESTAMP)",
-        "CREATE INDEX idx_ticket_date_close ON llx_ticket (date_close)",
-    ]
+    /// The product's tables as the demo builds them (RetentionDemo.ProductSchemas).
+    static let schema = ProductSchemas.dolibarr
 
     static func sqlText(_ value: String?) -> String { value.map { "'\($0)'" } ?? "NULL" }
 

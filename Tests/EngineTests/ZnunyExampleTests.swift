@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import RetentionCore
+import RetentionDemo
 import RetentionEngine
 import RetentionStore
 import TestSupport
@@ -49,26 +50,8 @@ import TestSupport
     /// (user_id, key): Znuny's preferences name the user by login, in whatever case it was typed.
     static let preferences = [("ALICE", "UserLanguage"), ("bob", "UserLanguage"), ("erin", "UserTheme"), ("erin2", "UserTheme")]
 
-    static let schema = [
-        "CREATE TABLE ticket_state_type (id SMALLINT PRIMARY KEY, name VARCHAR(200) NOT NULL UNIQUE)",
-        "CREATE TABLE ticket_state (id SMALLINT PRIMARY KEY, name VARCHAR(200) NOT NULL UNIQUE, type_id SMALLINT NOT NULL REFERENCES ticket_state_type (id))",
-        "CREATE TABLE ticket (id BIGINT PRIMARY KEY, tn VARCHAR(50) NOT NULL, title VARCHAR(255), ticket_state_id SMALLINT NOT NULL REFERENCES ticket_state (id), customer_user_id VARCHAR(250), create_time TIMESTAMP NOT NULL, change_time TIMESTAMP NOT NULL)",
-        "CREATE INDEX ticket_ticket_state_id ON ticket (ticket_state_id)",
-        "CREATE INDEX ticket_customer_user_id ON ticket (customer_user_id)",
-        "CREATE TABLE ticket_history (id BIGINT PRIMARY KEY, name VARCHAR(200) NOT NULL, ticket_id BIGINT NOT NULL REFERENCES ticket (id), state_id SMALLINT NOT NULL REFERENCES ticket_state (id), create_time TIMESTAMP NOT NULL)",
-        "CREATE INDEX ticket_history_ticket_id ON ticket_history (ticket_id)",
-        "CREATE TABLE article (id BIGINT PRIMARY KEY, ticket_id BIGINT NOT NULL REFERENCES ticket (id), create_time TIMESTAMP NOT NULL)",
-        "CREATE INDEX article_ticket_id ON article (ticket_id)",
-        "CREATE TABLE article_data_mime (id BIGINT PRIMARY KEY, article_id BIGINT NOT NULL REFERENCES article (id), a_from TEXT, a_subject TEXT, a_body TEXT)",
-        "CREATE INDEX article_data_mime_article_id ON article_data_mime (article_id)",
-        "CREATE TABLE dynamic_field (id INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL UNIQUE, object_type VARCHAR(100) NOT NULL)",
-        "CREATE TABLE dynamic_field_value (id INTEGER PRIMARY KEY, field_id INTEGER NOT NULL REFERENCES dynamic_field (id), object_id BIGINT NOT NULL, value_text TEXT)",
-        "CREATE INDEX dynamic_field_value_field_values ON dynamic_field_value (object_id, field_id)",
-        "CREATE TABLE customer_user (id INTEGER PRIMARY KEY, login VARCHAR(200) NOT NULL UNIQUE, email VARCHAR(150), first_name VARCHAR(100), last_name VARCHAR(100), valid_id SMALLINT NOT NULL, change_time TIMESTAMP NOT NULL)",
-        "CREATE INDEX customer_user_change_time ON customer_user (change_time)",
-        "CREATE TABLE customer_preferences (user_id VARCHAR(250) NOT NULL, preferences_key VARCHAR(150) NOT NULL, preferences_value TEXT)",
-        "CREATE INDEX customer_preferences_user_id ON customer_preferences (user_id)",
-    ]
+    /// The product's tables as the demo builds them (RetentionDemo.ProductSchemas).
+    static let schema = ProductSchemas.znuny
 
     static var data: [String] {
         var rows = stateTypes.sorted { $0.key < $1.key }.map { "INSERT INTO ticket_state_type VALUES (\($0.key), '\($0.value)')" }

@@ -10,13 +10,34 @@ import RetentionStore
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "demo",
-        abstract: "Create a demo CRM database (SQLite), run the shipped policy on it, and print what happened.",
+        abstract: "Create a demo database (SQLite), run the matching policy on it, and print what happened.",
         discussion: """
-            Writes into --dir (default ./retentiond-demo): crm.sqlite, audit.key, audit-head.json and reports/. An earlier demo \
-            database there is replaced. The shipped policy etc/retentiond/retentiond.yaml is run unchanged, with --dir as its state directory.
-            The data is synthetic; with --seed it is the same every time (for the same --now).
+            Writes into --dir (default ./retentiond-demo): the database (crm.sqlite, dolibarr.sqlite or znuny.sqlite), audit.key, \
+            audit-head.json and reports/. An earlier demo database there is replaced. With --dataset crm (the default) the shipped \
+            policy etc/retentiond/retentiond.yaml is run unchanged, with --dir as its state directory; with --dataset dolibarr or \
+            znuny, a database shaped like that product's is built and etc/examples/<dataset>.yaml is run on it (its database \
+            replaced by the demo's). The data is synthetic; with --seed it is the same every time (for the same --now).
             """
     )
+
+    enum Dataset: String, ExpressibleByArgument, CaseIterable {
+        case crm, dolibarr, znuny
+
+        /// The policy the dataset is shaped for, relative to the source tree or /etc.
+        var policy: String { self == .crm ? "etc/retentiond/retentiond.yaml" : "etc/examples/\(rawValue).yaml" }
+        var fileName: String { "\(rawValue).sqlite" }
+
+        func build(seed: UInt64, now: Date, scale: Int) -> DemoDataset {
+            switch self {
+            case .crm: return DemoDataset(seed: seed, now: now, scale: scale)
+            case .dolibarr: return .dolibarr(seed: seed, now: now, scale: scale)
+            case .znuny: return .znuny(seed: seed, now: now, scale: scale)
+            }
+        }
+    }
+
+    @Option(name: .long, help: ArgumentHelp("Which database to build: crm (the shipped policy's demo schema), dolibarr or znuny (shaped like those products', with the policy from etc/examples/).", valueName: "name"))
+    var dataset: Dataset = .crm
 
     @Option(name: .long, help: "Seed for the synthetic data (default: random, printed).")
     var seed: UInt64?
@@ -47,18 +68,18 @@ struct DemoCommand: AsyncParsableCommand {
         try await reportingFailures {
             let seed = self.seed ?? UInt64.random(in: 1...999_999)
             var options = try PolicyOptions.parse([])
-            options.config = try config ?? Self.shippedPolicy()
+            options.config = try config ?? Self.shippedFile(dataset.policy)
             options.stateDir = dir
             options.now = now
             let now = options.currentTime()
             let fm = FileManager.default
             let dirURL = URL(fileURLWithPath: dir, relativeTo: URL(fileURLWithPath: fm.currentDirectoryPath)).standardizedFileURL
             try StateFiles.ensureDirectory(dirURL.path)
-            let dbPath = dirURL.appendingPathComponent("crm.sqlite").path
+            let dbPath = dirURL.appendingPathComponent(dataset.fileName).path
             for suffix in ["", "-journal", "-wal", "-shm", ".retentiond-lock"] { try? fm.removeItem(atPath: dbPath + suffix) }
             try? fm.removeItem(atPath: StateFiles.headPath(stateDirectory: dirURL.path))
 
-            let dataset = DemoDataset(seed: seed, now: now, scale: scale)
+            let data = dataset.build(seed: seed, now: now, scale: scale)
             let databaseName: String
             if let postgres {
                 guard let location = PostgresLocation(url: postgres) else {
@@ -66,23 +87,27 @@ struct DemoCommand: AsyncParsableCommand {
                 }
                 options.databaseURL = postgres
                 let store = try await PostgresStore(settings: location, credentialsDirectory: credentialsDirectory, logger: options.logger())
-                if try await store.read({ try $0.schema().table("third_parties") != nil }) {
-                    throw CommandFailure(.failure, "\(location.displayName) already has a third_parties table; the demo only loads into an empty database")
+                let first = data.tables[0].name
+                if try await store.read({ try $0.schema().table(first) != nil }) {
+                    throw CommandFailure(.failure, "\(location.displayName) already has a \(first) table; the demo only loads into an empty database")
                 }
-                try await store.transaction { try dataset.load(into: $0) }
+                try await store.transaction { try data.load(into: $0) }
                 databaseName = location.displayName
             } else {
-                try await SQLiteDemo.create(at: dbPath, dataset: dataset)
+                try await SQLiteDemo.create(at: dbPath, dataset: data)
                 databaseName = dbPath
+                // The example policies name a production database: the demo runs them on its own.
+                if dataset != .crm { options.databaseURL = "sqlite:" + dbPath }
             }
-            print("demo database: \(databaseName) (seed \(seed); " + dataset.tables.map { "\($0.rows.count) \($0.name)" }.joined(separator: ", ") + ")")
+            print("demo database: \(databaseName) (seed \(seed); " + data.tables.map { "\($0.rows.count) \($0.name)" }.joined(separator: ", ") + ")")
 
             let (policy, _) = try options.loadPolicy()
             if noRun {
-                print("policy to try: retentiond plan --config \(policy.path) --state-dir \(dir)")
+                let database = dataset == .crm ? "" : " --database-url " + (postgres.map { "'\($0)'" } ?? "sqlite:\(dbPath)")
+                print("policy to try: retentiond plan --config \(policy.path) --state-dir \(dir)\(database)")
                 return .success
             }
-            if case .sqlite(let configured) = policy.database, configured != dbPath {
+            if dataset == .crm, case .sqlite(let configured) = policy.database, configured != dbPath {
                 throw CommandFailure(.policyInvalid, "the policy \(policy.path) names database \(policy.database.displayName); the demo needs `database: { sqlite: crm.sqlite }` (relative to state_dir)")
             }
             print("policy: \(policy.path) (\(policy.subjects.count) subjects, \(policy.rules.count) rules)")
@@ -90,9 +115,12 @@ struct DemoCommand: AsyncParsableCommand {
             // A dry run first, as an operator would; it also finds a record for the legal hold below.
             let (dry, diagnostics) = try await options.loadPlanner()
             print("check: valid, \(diagnostics.filter { $0.severity == .warning }.count) warning(s) (see `retentiond check`)")
-            var heldCandidate: RecordKey?
+            // The first record a purge rule would delete gets a legal hold, to show that the run keeps it.
+            var heldCandidate: (table: String, key: RecordKey)?
+            let purgeTables = Dictionary(policy.rules.filter { if case .purge = $0.action { return true } else { return false } }
+                                            .map { ($0.id, policy.subject(for: $0).table.value) }, uniquingKeysWith: { a, _ in a })
             let plan = try await dry.dryRun(now: now, mode: .dryRun, planPath: nil) { line in
-                if heldCandidate == nil, line.rule == "prospect-purge", line.decision == .act { heldCandidate = line.key }
+                if heldCandidate == nil, line.decision == .act, let table = purgeTables[line.rule] { heldCandidate = (table, line.key) }
             }
             let planPaths = try StateFiles.writeReport(plan, policy: policy)
             print("\n== dry run: \(plan.totalDue) record(s) due, nothing changed ==\n" + Summary.table(plan, enforcing: false))
@@ -100,9 +128,9 @@ struct DemoCommand: AsyncParsableCommand {
             let (enforcer, _) = try await options.loadEnforcer(actor: "retentiond/demo")
             if let heldCandidate {
                 let registry = HoldRegistry(store: enforcer.store, key: enforcer.key!, stateDirectory: policy.stateDirectory)
-                let hold = try await registry.add(table: "third_parties", keyText: heldCandidate.description, reason: "demo: litigation case 2026-042",
+                let hold = try await registry.add(table: heldCandidate.table, keyText: heldCandidate.key.description, reason: "demo: litigation case 2026-042",
                                                   by: "dpo@example.fr", until: nil, now: now)
-                print("\nlegal hold \(hold.id) placed on third_parties:\(hold.key) (it is due for purge; the run must keep it)")
+                print("\nlegal hold \(hold.id) placed on \(heldCandidate.table):\(hold.key) (it is due for purge; the run must keep it)")
             }
             let report = try await enforcer.run(now: now, allowMore: false)
             let paths = try StateFiles.writeReport(report, policy: policy)
@@ -110,7 +138,7 @@ struct DemoCommand: AsyncParsableCommand {
 
             let trail = AuditTrail(store: enforcer.store, key: enforcer.key!, stateDirectory: policy.stateDirectory)
             let verification = try await trail.verify()
-            let urlOption = postgres.map { " --database-url '\($0)'" } ?? ""
+            let urlOption = postgres.map { " --database-url '\($0)'" } ?? (dataset == .crm ? "" : " --database-url sqlite:\(dbPath)")
             print("""
 
                 audit trail: table retentiond_audit in \(databaseName), \(verification.entries) entries, \(verification.isValid ? "verified intact" : "NOT INTACT")
@@ -128,9 +156,8 @@ struct DemoCommand: AsyncParsableCommand {
         }
     }
 
-    /// The shipped policy: beside the current directory, beside the binary (a build tree), or installed.
-    static func shippedPolicy() throws -> String {
-        let relative = "etc/retentiond/retentiond.yaml"
+    /// A shipped policy (`etc/…`): beside the current directory, beside the binary (a build tree), or installed under /etc.
+    static func shippedFile(_ relative: String) throws -> String {
         var candidates = [relative]
         let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
         var folder = executable.deletingLastPathComponent()
@@ -138,7 +165,7 @@ struct DemoCommand: AsyncParsableCommand {
             candidates.append(folder.appendingPathComponent(relative).path)
             folder = folder.deletingLastPathComponent()
         }
-        candidates.append("/etc/retentiond/retentiond.yaml")
+        candidates.append("/" + relative.replacingOccurrences(of: "etc/examples/", with: "etc/retentiond/examples/"))
         if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) { return found }
         throw CommandFailure(.policyInvalid, "cannot find the shipped policy \(relative); run from the source tree or give --config")
     }
