@@ -25,6 +25,12 @@ import TestSupport
         let verify = try await BinaryRunner.run(["audit", "verify", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
                                                  "--database-url", "sqlite:\(database)"])
         #expect(verify.status == 0, "\(verify.stderr)")
+        let check = try await BinaryRunner.run(["check", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
+                                                "--database-url", "sqlite:\(database)"])
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect(check.stdout.contains(dataset == "dolibarr"
+            ? "purge rule `dolibarr-prospect` deletes from llx_societe and, first:\n  llx_socpeople (fk_soc = llx_societe.rowid)\n"
+            : "purge rule `znuny-tickets` deletes from ticket and, first:\n  article (ticket_id = ticket.id)\n    article_data_mime (article_id = article.id)\n"), "\(check.stdout)")
         let again = try await BinaryRunner.run(["run", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
                                                 "--database-url", "sqlite:\(database)", "--now", "2026-06-01T00:00:00Z"])
         #expect(again.status == 0, "\(again.stderr)")

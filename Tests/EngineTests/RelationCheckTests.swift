@@ -92,4 +92,42 @@ import TestSupport
             """)
         #expect(found.contains { $0.contains("`calls.happened` cannot be used here") }, "\(found)")
     }
+
+    @Test(arguments: Backend.allCases)
+    func aPolymorphicChildWithoutItsDiscriminatorIsRefused(_ backend: Backend) async throws {
+        func policy(_ child: String) -> String {
+            """
+            subjects:
+              prospects:
+                table: people
+                key: id
+                rules:
+                  - id: r
+                    register: "Test"
+                    legal_basis: "test"
+                    clock: collected
+                    after: 3y
+                    action: purge
+                    children:
+                      - \(child)
+
+            """
+        }
+        let unsafe = try await CRMFixture(backend, schema: RelationTests.schema, data: CRMFixture.data,
+                                          policy: policy("{ table: events, foreign_key: fk_element, references: [id] }"))
+        let found = try await unsafe.validate().1.filter { $0.severity == .error }.map(\.description)
+        #expect(found.contains { $0.contains("child `events` is matched on (fk_element) without a foreign key to `people`, and `events` has `elementtype`")
+            && $0.contains("`where: { elementtype: VALUE_FOR_people }`") }, "\(found)")
+
+        let safe = try await CRMFixture(backend, schema: RelationTests.schema, data: CRMFixture.data + [
+            "INSERT INTO events VALUES (1, 'person', 4), (2, 'order', 4)",  // person 4 is due and referenced from nothing else
+        ], policy: policy("{ table: events, foreign_key: fk_element, references: [id], where: { elementtype: person } }"))
+        #expect(try await safe.validate().0 != nil)
+        _ = try await safe.run()
+        #expect(try await safe.ids("events") == [2], "the person's event went with it; the order's with the same number stayed")
+
+        let undiscriminated = try await CRMFixture(backend, schema: RelationTests.schema, data: CRMFixture.data,
+                                                   policy: policy("{ table: contacts, foreign_key: person_id }"))
+        #expect(try await undiscriminated.validate().1.contains { $0.severity == .warning && $0.description.contains("child `contacts` is matched on (person_id) without a foreign key to `people`") })
+    }
 }

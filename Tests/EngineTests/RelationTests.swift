@@ -14,6 +14,8 @@ import TestSupport
         "CREATE TABLE contacts (id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL, kind TEXT NOT NULL, happened TEXT)",
         "CREATE INDEX contacts_person ON contacts (person_id)",
         "CREATE TABLE mailings (id INTEGER PRIMARY KEY, address TEXT NOT NULL)",
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, elementtype TEXT NOT NULL, fk_element INTEGER NOT NULL)",
+        "CREATE INDEX events_element ON events (fk_element)",
     ]
 
     /// One anonymise rule over the prospects (people 1–5) that marks what it changes: `subject` is

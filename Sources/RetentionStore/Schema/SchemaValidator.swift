@@ -317,6 +317,17 @@ public struct SchemaValidator {
                   hint: "give `references` with as many columns as `foreign_key`")
             return nil
         }
+        let linkedByForeignKey = table.foreignKeys.contains { $0.referencedTable == parent.name && $0.columns == child.foreignKey.map(\.value) }
+        if !linkedByForeignKey, child.conditions.isEmpty {
+            let discriminators = table.columns.map(\.name).filter { Self.looksLikeDiscriminator($0) }
+            if !discriminators.isEmpty {
+                error(child.table.location, "child `\(table.name)` is matched on (\(child.foreignKey.map(\.value).joined(separator: ", "))) without a foreign key to `\(parent.name)`, and `\(table.name)` has \(discriminators.map { "`\($0)`" }.joined(separator: ", ")): its rows belong to several kinds of object that share those numbers, so this would delete other objects' rows",
+                      hint: "add the discriminator, e.g. `where: { \(discriminators[0]): VALUE_FOR_\(parent.name) }`")
+                return nil
+            }
+            diagnostics.append(.warning(child.table.location, "child `\(table.name)` is matched on (\(child.foreignKey.map(\.value).joined(separator: ", "))) without a foreign key to `\(parent.name)`: nothing in the database says those columns hold only `\(parent.name)` rows",
+                                        hint: "if other objects' ids are stored there too, add a `where` with the discriminator (through the child's `relations` if it lives in another table)"))
+        }
         guard let relations = resolveRelations(child.relations, of: table),
               let conditions = rowConditions(child.conditions, in: relations.scope, relations: relations) else { return nil }
         warnWithoutIndex(table, child.foreignKey.map(\.value), at: child.table.location, what: "child `\(table.name)`", caseInsensitive: child.caseInsensitive)
@@ -346,6 +357,12 @@ public struct SchemaValidator {
             paths += foreignKeyPaths(from: child, prefix: prefix + [link], visited: visited.union([child.name]))
         }
         return paths
+    }
+
+    /// A column that says which kind of object a row belongs to (`elementtype`, `object_type`).
+    static func looksLikeDiscriminator(_ column: String) -> Bool {
+        let name = column.lowercased().replacingOccurrences(of: "_", with: "")
+        return ["elementtype", "objecttype", "objecttable", "entitytype", "parenttype", "targettype"].contains(name)
     }
 
     /// Strategies that map different values to the same one.
