@@ -395,3 +395,19 @@ extension PostgresSession: WorkQueueSession {
         try execute("DELETE FROM retentiond_runs WHERE run_id = \(.text(id))")
     }
 }
+
+extension PostgresSession {
+    /// Asks the server, need by need, whether the current role holds the privilege (table
+    /// privileges, or column privileges for updates).
+    func privileges(_ needs: [PrivilegeNeed]) throws -> PrivilegeReport {
+        let role = try rows("SELECT current_user::text").first?.first?.textValue ?? "current_user"
+        var missing: [PrivilegeNeed] = []
+        for need in needs {
+            let table = SQLValue.text(SQL.quote(need.table))
+            let sql: SQL = need.column.map { "SELECT has_column_privilege(\(table), \(.text($0)), \(.text(need.kind.rawValue)))::int" }
+                ?? "SELECT has_table_privilege(\(table), \(.text(need.kind.rawValue)))::int"
+            if try rows(sql).first?.first != .integer(1) { missing.append(need) }
+        }
+        return PrivilegeReport(role: role, missing: missing)
+    }
+}

@@ -109,3 +109,9 @@ struct SQLiteSession: WritingSession, SQLExecuting {
             """)
     }
 }
+
+extension SQLiteSession {
+    /// SQLite has no roles: the file's permissions decide, and a file that cannot be written
+    /// fails when it is opened for a run, before anything changes.
+    func privileges(_ needs: [PrivilegeNeed]) throws -> PrivilegeReport { PrivilegeReport(role: nil, missing: []) }
+}

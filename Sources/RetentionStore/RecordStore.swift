@@ -80,6 +80,8 @@ public protocol StoreSession {
     /// The records of `table` that `rule` marked (and that still exist), by key order after
     /// `after`: each row is the key columns' values then `columns`' values.
     func markedRecords(ruleID: String, table: String, keyColumns: [String], columns: [String], after: RecordKey?, limit: Int) throws -> [[SQLValue]]
+    /// Which of `needs` the session's role lacks.
+    func privileges(_ needs: [PrivilegeNeed]) throws -> PrivilegeReport
 }
 
 /// What one transaction of a writing store can do, on top of reading.

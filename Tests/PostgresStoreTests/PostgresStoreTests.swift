@@ -103,6 +103,52 @@ import TestSupport
         let trail = AuditTrail(store: try await f.reader(), key: try f.key, stateDirectory: f.dir.path)
         #expect(try await trail.verify().isValid)
     }
+
+    /// `check`'s privilege test: a role that may read the people but not delete them or their
+    /// children, nor update the anonymised columns, is told everything it lacks at once.
+    @Test func everyMissingPrivilegeIsListedWithItsGrant() async throws {
+        let f = try await CRMFixture(.postgres, policy: CRMPolicies.prospectPurge + """
+
+              clients:
+                table: people
+                key: id
+                filter: { kind: client }
+                rules:
+                  - id: client-anonymise
+                    register: "Clients"
+                    legal_basis: "contract"
+                    clock: last_seen
+                    after: 1y
+                    action: anonymise
+                    fields:
+                      email: null
+                      name: keep
+
+            """)
+        try await f.sql(["CREATE ROLE limited LOGIN", "GRANT SELECT ON people, notes TO limited", "GRANT UPDATE (email) ON people TO limited"])
+        let policy = try f.policy()
+        let (resolved, _) = try await Enforcer.validate(policy, store: try await f.reader())
+        let needs = try #require(resolved).privilegesNeeded
+        #expect(Set(needs.map { "\($0.kind.rawValue) \($0.table)\($0.column.map { ".\($0)" } ?? "")" })
+                == ["SELECT people", "SELECT notes", "SELECT attachments", "SELECT orders", "DELETE people", "DELETE notes", "DELETE attachments", "UPDATE people.email"])
+
+        guard case .postgres(var location) = policy.database else { Issue.record("not PostgreSQL"); return }
+        location.user = "limited"
+        f.databaseOverride = .postgres(location)
+        let report = try await f.reader().read { try $0.privileges(needs) }
+        #expect(report.role == "limited")
+        #expect(report.missing.map { "\($0.kind.rawValue) \($0.table)" }.sorted() == ["DELETE attachments", "DELETE notes", "DELETE people", "SELECT attachments", "SELECT orders"])
+        #expect(report.grants == [
+            "GRANT DELETE ON \"attachments\" TO \"limited\";", "GRANT SELECT ON \"attachments\" TO \"limited\";",
+            "GRANT DELETE ON \"notes\" TO \"limited\";", "GRANT SELECT ON \"orders\" TO \"limited\";", "GRANT DELETE ON \"people\" TO \"limited\";",
+        ])
+
+        // Granted as told (by the owner), nothing is missing.
+        f.databaseOverride = nil
+        try await f.sql(report.grants.map { String($0.dropLast()) }.map { $0.replacingOccurrences(of: "\"limited\"", with: "limited") })
+        f.databaseOverride = .postgres(location)
+        #expect(try await f.reader().read { try $0.privileges(needs) }.missing.isEmpty)
+    }
 }
 
 /// A PostgreSQL run holds its lock where its loss is noticed, and locks the rows it re-checks.

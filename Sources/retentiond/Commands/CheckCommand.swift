@@ -8,10 +8,13 @@ struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Validate a policy: YAML, keys, types, durations, then against the live database schema.",
-        discussion: "Problems are printed as file:line:column: error|warning: … with what to do; active legal holds that protect no record exactly are listed too. For each purge rule, the tree of child tables it deletes from (declared, or found by `children: auto`) is printed with the columns that link them. Exit 0 when valid (warnings allowed), 3 when invalid, 6 when the database is unavailable. Changes nothing."
+        discussion: "Problems are printed as file:line:column: error|warning: … with what to do; active legal holds that protect no record exactly are listed too. For each purge rule, the tree of child tables it deletes from (declared, or found by `children: auto`) is printed with the columns that link them. On PostgreSQL, every privilege the policy needs (SELECT on what it reads, DELETE on what purges reach, UPDATE on anonymised columns) is checked for the connecting role, and all that are missing are listed with the GRANT statements to run (exit 3; with --for-planning, only what `plan` needs). Exit 0 when valid (warnings allowed), 3 when invalid, 6 when the database is unavailable. Changes nothing."
     )
 
     @OptionGroup var options: PolicyOptions
+
+    @Flag(name: .long, help: "Check only the privileges `plan` needs (SELECT), for a role that reviews but does not enforce.")
+    var forPlanning = false
 
     func run() async throws {
         try await reportingFailures {
@@ -22,6 +25,15 @@ struct CheckCommand: AsyncParsableCommand {
             guard let resolved else { throw EnforcementError.policyInvalid(all) }
             printWarnings(all)
             for rule in policy.rules { print(Self.childTree(rule, resolved: resolved), terminator: "") }
+            let needs = resolved.privilegesNeeded.filter { !forPlanning || $0.kind == .select }
+            let privileges = try await store.read { try $0.privileges(needs) }
+            if !privileges.missing.isEmpty {
+                for need in privileges.missing {
+                    printError("error: role `\(privileges.role ?? "?")` may not \(need.kind.rawValue) \(need.column.map { "column `\($0)` of " } ?? "")`\(need.table)`, which the policy needs", prefix: false)
+                }
+                printError("grant what is missing (as the tables' owner), then check again:\n  " + privileges.grants.joined(separator: "\n  "), prefix: false)
+                return .policyInvalid
+            }
             let holds = try await HoldRegistry.unmatched(in: store, at: options.currentTime())
             for message in holds { printError("warning: " + message, prefix: false) }
             let warnings = all.filter { $0.severity == .warning }.count + holds.count

@@ -1,0 +1,109 @@
+import Foundation
+import RetentionCore
+
+/// One thing the database role must be allowed to do for a policy to run to its end.
+public struct PrivilegeNeed: Sendable, Hashable, Comparable {
+    public enum Kind: String, Sendable, Hashable, Comparable {
+        case select = "SELECT", update = "UPDATE", delete = "DELETE"
+        public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }
+    }
+    public var table: String
+    public var kind: Kind
+    /// For `UPDATE`: the column (anonymised fields are granted column by column).
+    public var column: String?
+
+    public init(table: String, kind: Kind, column: String? = nil) {
+        self.table = table
+        self.kind = kind
+        self.column = column
+    }
+
+    public static func < (a: PrivilegeNeed, b: PrivilegeNeed) -> Bool {
+        (a.table, a.kind, a.column ?? "") < (b.table, b.kind, b.column ?? "")
+    }
+}
+
+/// What the role of a session lacks, of what was asked.
+public struct PrivilegeReport: Sendable {
+    /// The role the session runs as; nil where the database has no roles (SQLite: the file's
+    /// permissions decide, and opening it for writing fails before anything changes).
+    public var role: String?
+    public var missing: [PrivilegeNeed]
+
+    public init(role: String?, missing: [PrivilegeNeed]) {
+        self.role = role
+        self.missing = missing
+    }
+
+    /// The `GRANT` statements that give the role what it lacks, one per table and privilege.
+    public var grants: [String] {
+        guard let role else { return [] }
+        let byTable = Dictionary(grouping: missing) { "\($0.table)\u{0}\($0.kind.rawValue)" }
+        return byTable.keys.sorted().map { key in
+            let needs = byTable[key]!.sorted()
+            let columns = needs.compactMap(\.column)
+            let what = columns.isEmpty ? needs[0].kind.rawValue : "\(needs[0].kind.rawValue) (\(columns.map(SQL.quote).joined(separator: ", ")))"
+            return "GRANT \(what) ON \(SQL.quote(needs[0].table)) TO \(SQL.quote(role));"
+        }
+    }
+}
+
+extension ResolvedPolicy {
+    /// Everything the policy reads, deletes from and updates: every table a rule, a relation, a
+    /// child (including what `children: auto` found) or an application hold table names.
+    public var privilegesNeeded: [PrivilegeNeed] {
+        var needs = Set<PrivilegeNeed>()
+        func read(_ path: [RelationStep]) {
+            for step in path {
+                needs.insert(.init(table: step.table, kind: .select))
+                step.conditions.forEach(read)
+            }
+        }
+        func read(_ condition: RowCondition) {
+            switch condition {
+            case .column: break
+            case .related(let path, let conditions, _):
+                read(path)
+                conditions.forEach(read)
+            case .recentClock(let clock, _):
+                clock.columns.forEach { read($0.path) }
+            }
+        }
+        for rule in policy.rules {
+            let table = policy.subject(for: rule).table.value
+            let shape = shape(of: rule)
+            needs.insert(.init(table: table, kind: .select))
+            shape.filter.forEach(read)
+            shape.clock.forEach { read($0.path) }
+            for consent in shape.consent {
+                switch consent {
+                case .until(let path, _), .flag(let path, _): read(path)
+                }
+            }
+            for related in shape.related {
+                read(related.path)
+                related.clock?.forEach { read($0.path) }
+            }
+            switch rule.action {
+            case .flag:
+                break
+            case .anonymise(let fields):
+                for field in fields where field.strategy != .keep {
+                    needs.insert(.init(table: table, kind: .update, column: field.column.value))
+                }
+            case .purge:
+                needs.insert(.init(table: table, kind: .delete))
+                for path in shape.childPaths {
+                    for link in path {
+                        needs.insert(.init(table: link.table, kind: .select))
+                        link.conditions.forEach(read)
+                    }
+                    needs.insert(.init(table: path[path.count - 1].table, kind: .delete))
+                }
+                for reference in shape.undeclaredReferences { needs.insert(.init(table: reference.table, kind: .select)) }
+            }
+        }
+        for source in holdSources { needs.insert(.init(table: source.source.table, kind: .select)) }
+        return needs.sorted()
+    }
+}
