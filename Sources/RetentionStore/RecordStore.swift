@@ -91,6 +91,10 @@ public protocol WritingSession: StoreSession {
     func anonymise(table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])]) throws -> Int
     /// Deletes child rows (deepest first) then the records; returns rows deleted per child table and records deleted.
     func purge(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]]) throws -> (records: Int, children: [String: Int])
+    /// Deletes the child rows of the records `keys` along `childPaths` (deepest first), leaving the records.
+    func deleteChildren(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]]) throws -> [String: Int]
+    /// `columns` of the rows at the end of `path` that belong to the records `keys`, ordered by `order`.
+    func childRecords(_ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]) throws -> [[SQLValue]]
 
     /// Serialises appends to the audit chain until the transaction ends (several writers at once
     /// must each extend the head the previous one committed). Call before `auditHead()`.

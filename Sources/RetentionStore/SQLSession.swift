@@ -48,11 +48,23 @@ extension StoreSession where Self: SQLExecuting {
 
     public func purge(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]]) throws -> (records: Int, children: [String: Int]) {
         guard !keys.isEmpty else { return (0, [:]) }
+        let children = try deleteChildren(table: table, keyColumns: keyColumns, keys: keys, childPaths: childPaths)
+        return (try execute(builder.deleteRows(table: table, keyColumns: keyColumns, keys: keys)), children)
+    }
+
+    public func deleteChildren(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]]) throws -> [String: Int] {
+        guard !keys.isEmpty else { return [:] }
         var children: [String: Int] = [:]
+        // Paths list parents before their children: deleted in reverse, deepest first.
         for path in childPaths.reversed() {
             children[path.last!.table, default: 0] += try execute(builder.deleteChildren(path, subjectTable: table, keyColumns: keyColumns, keys: keys))
         }
-        return (try execute(builder.deleteRows(table: table, keyColumns: keyColumns, keys: keys)), children)
+        return children
+    }
+
+    public func childRecords(_ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]) throws -> [[SQLValue]] {
+        guard !keys.isEmpty else { return [] }
+        return try rows(builder.selectChildren(path, subjectTable: table, keyColumns: keyColumns, keys: keys, columns: columns, order: order))
     }
 
     public func auditedReferences(ruleID: String, action: AuditAction, references: [String]) throws -> Set<String> {

@@ -82,7 +82,7 @@ import Testing
         #expect(children.map(\.table.value) == ["events"])
         let anonymise = policy.rules[1]
         #expect(anonymise.clock.combination == .firstPresent)
-        guard case .anonymise(let fields) = anonymise.action else { Issue.record("not anonymise"); return }
+        guard case .anonymise(let fields, _) = anonymise.action else { Issue.record("not anonymise"); return }
         #expect(fields.map(\.strategy) == [.null, .pseudonym(prefix: "p-", length: 10), .mask(keepFirst: 0, keepLast: 2, character: "*", keepDomain: false),
                                            .year, .keep, .constant(.text("removed"))])
         #expect(policy.rules[2].clock.fiscalYearEnd)

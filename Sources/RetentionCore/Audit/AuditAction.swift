@@ -4,6 +4,8 @@ public enum AuditAction: String, Sendable, CaseIterable {
     case anonymise
     case purge
     case purgeChildren = "purge-children"
+    /// Child rows anonymised with their parent by an anonymise rule (a count per table, no keys).
+    case anonymiseChildren = "anonymise-children"
     case runCompleted = "run-completed"
     case holdAdd = "hold-add"
     case holdRelease = "hold-release"

@@ -319,8 +319,9 @@ public struct Clock: Sendable {
 public enum RuleAction: Sendable {
     /// Record that it is due (audit and report), change nothing: a warning period.
     case flag
-    /// Overwrite personal fields in place; the row stays.
-    case anonymise([FieldStrategy])
+    /// Overwrite personal fields in place; the row stays. Declared children are anonymised or
+    /// deleted with it (`ChildTable.action`).
+    case anonymise([FieldStrategy], children: [ChildTable] = [])
     /// Delete the row and its declared (or foreign-key-found) child rows, children first.
     case purge(ChildSelection)
 
@@ -344,7 +345,13 @@ public enum ChildSelection: Sendable {
     case foreignKeys
 }
 
-/// A table whose rows belong to a purged parent row.
+/// What an anonymise rule does to a child's rows when it anonymises their parent.
+public enum ChildAction: Sendable {
+    case purge
+    case anonymise([FieldStrategy])
+}
+
+/// A table whose rows belong to a purged (or anonymised) parent row.
 public struct ChildTable: Sendable {
     public var table: Name
     /// Columns of the child that reference the parent's key (or `references`).
@@ -358,6 +365,9 @@ public struct ChildTable: Sendable {
     public var conditions: [FilterCondition]
     /// Match `foreign_key` and `references` case-insensitively.
     public var caseInsensitive: Bool
+    /// What happens to the child's rows: deleted (a purge's children, always) or, under an
+    /// anonymise rule, deleted or anonymised with their parent, in its transaction.
+    public var action: ChildAction = .purge
     public var children: [ChildTable]
 
     public init(table: Name, foreignKey: [Name], references: [Name] = [], conditions: [FilterCondition] = [],

@@ -62,7 +62,9 @@ extension PolicyReader {
         }
     }
 
-    mutating func childTables(_ node: Node, _ what: String) -> [ChildTable]? {
+    /// A rule's `children`. Under a purge every child is deleted; under an anonymisation
+    /// (`anonymising`) each says `action: purge` or `action: anonymise` with its `fields`.
+    mutating func childTables(_ node: Node, _ what: String, anonymising: Bool) -> [ChildTable]? {
         guard case .sequence(let seq) = node else {
             error(node, "\(what).children is `auto` or a list of `{ table, foreign_key }`")
             return nil
@@ -70,7 +72,7 @@ extension PolicyReader {
         var result: [ChildTable] = []
         for item in seq {
             guard let map = mapping(item, "a child table") else { continue }
-            checkKeys(map, allowed: ["table", "foreign_key", "references", "relations", "where", "match", "children"], in: "a child table")
+            checkKeys(map, allowed: ["table", "foreign_key", "references", "relations", "where", "match", "action", "fields", "children"], in: "a child table")
             guard let table = name(map.value("table"), "child table") else {
                 if map.value("table") == nil { error(item, "a child needs `table`") }
                 continue
@@ -80,7 +82,38 @@ extension PolicyReader {
                 continue
             }
             let references = map.value("references").flatMap { names($0, "referenced column") } ?? []
-            let children = map.value("children").flatMap { childTables($0, what) } ?? []
+            var childAction = ChildAction.purge
+            if let a = map.value("action"), let text = string(a, "child `\(table)`.action") {
+                switch (text, anonymising) {
+                case ("purge", _): break
+                case ("anonymise", true), ("anonymize", true):
+                    if let f = map.value("fields") {
+                        guard let fields = fieldStrategies(f, "child `\(table)`") else { continue }
+                        childAction = .anonymise(fields)
+                    } else {
+                        error(a, "child `\(table)` is anonymised but lists no `fields`", hint: "add `fields: { email: null, … }`")
+                        continue
+                    }
+                case ("anonymise", false), ("anonymize", false):
+                    error(a, "the children of a purge are deleted with it", hint: "anonymise them in a rule of their own, or remove `action`")
+                    continue
+                default:
+                    error(a, "unknown child action `\(text)`", hint: "use purge or anonymise")
+                    continue
+                }
+            } else if anonymising {
+                error(item, "child `\(table)` of an anonymise rule needs an `action`", hint: "`action: anonymise` with its `fields`, or `action: purge` to delete its rows with the anonymisation")
+                continue
+            }
+            if map.value("fields") != nil, case .purge = childAction {
+                error(map.value("fields"), "`fields` is for a child with `action: anonymise`")
+            }
+            // Below a deleted child everything is deleted; an anonymised child keeps its own children.
+            if case .anonymise = childAction, let c = map.value("children") {
+                error(c, "an anonymised child keeps its rows, so it has no `children` to delete", hint: "declare them as children of the rule, or anonymise them in a rule of their own")
+                continue
+            }
+            let children = map.value("children").flatMap { childTables($0, what, anonymising: false) } ?? []
             // A child's `where` reaches the child's own relations, not the subject's.
             let outer = relationNames
             relationNames = []
@@ -91,6 +124,7 @@ extension PolicyReader {
             var child = ChildTable(table: table, foreignKey: fk, references: references, conditions: conditions,
                                    caseInsensitive: caseInsensitive, children: children)
             child.relations = relations
+            child.action = childAction
             result.append(child)
         }
         return result.count == seq.count ? result : nil

@@ -33,9 +33,16 @@ extension PolicyReader {
                 if let f = map.value("fields") { error(f, "`fields` is for anonymise rules") }
                 if let c = map.value("children") { error(c, "`children` is for purge rules") }
             case "anonymise", "anonymize":
-                if let c = map.value("children") { error(c, "`children` is for purge rules") }
+                var children: [ChildTable] = []
+                if let c = map.value("children") {
+                    if case .scalar(let s) = c, s.string == "auto" {
+                        error(c, "`children: auto` is for purge rules", hint: "list the children an anonymisation reaches, each with its `action` (purge or anonymise)")
+                    } else if let list = childTables(c, what, anonymising: true) {
+                        children = list
+                    }
+                }
                 if let f = map.value("fields") {
-                    if let fields = fieldStrategies(f, what) { action = .anonymise(fields) }
+                    if let fields = fieldStrategies(f, what) { action = .anonymise(fields, children: children) }
                 } else {
                     error(a, "\(what) anonymises but lists no `fields`", hint: "add `fields: { email: null, … }`")
                 }
@@ -44,7 +51,7 @@ extension PolicyReader {
                 if let c = map.value("children") {
                     if case .scalar(let s) = c, s.string == "auto" {
                         action = .purge(.foreignKeys)
-                    } else if let list = childTables(c, what) {
+                    } else if let list = childTables(c, what, anonymising: false) {
                         action = .purge(.declared(list))
                     }
                 } else {

@@ -23,6 +23,8 @@ public struct RuleTally: Codable, Sendable, Hashable {
     public var anonymised: Int = 0
     public var purged: Int = 0
     public var childRowsPurged: [String: Int] = [:]
+    /// Child rows an anonymise rule anonymised with their parents, per table.
+    public var childRowsAnonymised: [String: Int] = [:]
     /// Planned records that still exist but were no longer due when re-checked (changed, held since):
     /// skipped, never forced.
     public var stale: Int = 0

@@ -46,6 +46,9 @@ extension RunReport {
             if !r.childRowsPurged.isEmpty {
                 out += "- child rows purged: " + r.childRowsPurged.sorted { $0.key < $1.key }.map { "\($0.value) in `\($0.key)`" }.joined(separator: ", ") + "\n"
             }
+            if !r.childRowsAnonymised.isEmpty {
+                out += "- child rows anonymised: " + r.childRowsAnonymised.sorted { $0.key < $1.key }.map { "\($0.value) in `\($0.key)`" }.joined(separator: ", ") + "\n"
+            }
             if !r.review.isEmpty {
                 let columns = r.review.first.map { Array($0.columns.keys).sorted() } ?? []
                 out += "\n| key | decision |" + columns.map { " \($0) |" }.joined() + "\n|---|---|" + columns.map { _ in "---|" }.joined() + "\n"

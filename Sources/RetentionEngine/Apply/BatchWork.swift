@@ -49,7 +49,36 @@ struct BatchWork: Sendable {
         case .flag:
             try session.markDone(ruleID: rule.id, table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key))
             drafts = acting.map { draft(.flag, ref: $0.ref, fields: []) }
-        case .anonymise(let strategies):
+        case .anonymise(let strategies, _):
+            let keys = acting.map(\.candidate.key)
+            // Declared children first, in the same transaction: anonymised, or deleted (deepest first).
+            for work in shape.childWork {
+                guard case .anonymise(let path, let childFields, let childKey, let dates) = work else { continue }
+                let child = path[path.count - 1].table
+                let changed = childFields.filter { $0.strategy != .keep }
+                let found = try session.childRecords(path, table: table, keyColumns: keyColumns, keys: keys,
+                                                     columns: childKey + changed.map(\.column.value), order: childKey)
+                let updates = found.map { row -> (RecordKey, [SQLValue]) in
+                    (RecordKey(Array(row[..<childKey.count])), changed.enumerated().map { i, field in
+                        field.strategy.apply(to: row[childKey.count + i], pseudonymKey: pseudonymKey,
+                                             dateStorage: dates[field.column.value]?.storage, calendar: calendar)
+                    })
+                }
+                let rowsChanged = try session.anonymise(table: child, keyColumns: childKey, fields: changed.map(\.column.value), rows: updates)
+                if !changed.isEmpty, rowsChanged != updates.count {
+                    throw StoreFailure("rule `\(rule.id)`: the batch changed \(rowsChanged) row(s) of child `\(child)` but found \(updates.count); it was rolled back so the trail matches the data")
+                }
+                if !updates.isEmpty {
+                    outcome.childrenAnonymised[child, default: 0] += updates.count
+                    drafts.append(draft(.anonymiseChildren, ref: "", fields: changed.map(\.column.value),
+                                        detail: ["rows": String(updates.count), "parent_table": table], table: child))
+                }
+            }
+            let purged = shape.childWork.compactMap { work -> [ChildLink]? in if case .purge(let path) = work { return path } else { return nil } }
+            outcome.children = try session.deleteChildren(table: table, keyColumns: keyColumns, keys: keys, childPaths: purged)
+            for (child, count) in outcome.children.sorted(by: { $0.key < $1.key }) where count > 0 {
+                drafts.append(draft(.purgeChildren, ref: "", fields: ["*"], detail: ["rows": String(count), "parent_table": table], table: child))
+            }
             let changed = strategies.enumerated().filter { $0.element.strategy != .keep }
             let fields = changed.map(\.element.column.value)
             let updates = acting.map { item -> (RecordKey, [SQLValue]) in
@@ -60,8 +89,9 @@ struct BatchWork: Sendable {
             }
             let rowsChanged = try session.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates)
             if !fields.isEmpty { try expectChanged(rowsChanged, audited: acting.count) }
-            try session.markDone(ruleID: rule.id, table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key))
-            drafts = acting.map { draft(.anonymise, ref: $0.ref, fields: fields) }
+            try session.markDone(ruleID: rule.id, table: table, keyColumns: keyColumns, keys: keys)
+            // The records' entries first, then what their children had done, as for a purge.
+            drafts = acting.map { draft(.anonymise, ref: $0.ref, fields: fields) } + drafts
         case .purge:
             try session.unmarkDone(ruleIDs: markingRules, table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key))
             let result = try session.purge(table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key), childPaths: shape.childPaths)
@@ -94,6 +124,7 @@ struct BatchOutcome: Sendable {
     var stale: Int
     var gone: Int
     var children: [String: Int] = [:]
+    var childrenAnonymised: [String: Int] = [:]
     var position = TrailPosition(head: .genesis, genesis: "")
 }
 
@@ -107,5 +138,6 @@ extension RuleTally {
         stale += outcome.stale
         gone += outcome.gone
         for (table, count) in outcome.children { childRowsPurged[table, default: 0] += count }
+        for (table, count) in outcome.childrenAnonymised { childRowsAnonymised[table, default: 0] += count }
     }
 }

@@ -101,14 +101,15 @@ public struct SQLBuilder: Sendable {
 
         // A hold names a row by its table's primary key, whatever key the subject declares.
         var held: [SQL] = []
+        func any(_ tests: [SQL]) -> SQL { tests.count == 1 ? tests[0] : "(\(tests.joined(separator: " OR ")))" }
         let subjectHolds = holds(q, table: q.table, keyColumns: q.holdKeyColumns.map { SQL.qualified(s, $0) })
-        if !subjectHolds.isEmpty { held.append("(\(subjectHolds.joined(separator: " OR ")))") }
+        if !subjectHolds.isEmpty { held.append(any(subjectHolds)) }
         for path in q.childPaths {
             guard let last = path.last else { continue }
             let alias = "c\(path.count - 1)"
             let childHolds = holds(q, table: last.table, keyColumns: last.primaryKey.map { SQL.qualified(alias, $0) })
             guard !childHolds.isEmpty else { continue }
-            held.append("EXISTS (SELECT 1 \(childRows(path, subjectAlias: s)) AND (\(childHolds.joined(separator: " OR "))))")
+            held.append("EXISTS (SELECT 1 \(childRows(path, subjectAlias: s)) AND \(any(childHolds)))")
         }
         select.append(Self.flag(held))
         select += (q.fieldColumns + q.reviewColumns).map { "\(column: $0, of: s)" }
@@ -216,9 +217,9 @@ public struct SQLBuilder: Sendable {
         return "UPDATE \(ident: table) SET \(raw: sets.joined(separator: ", ")) FROM (VALUES \(values)) AS v WHERE \(raw: join.joined(separator: " AND "))"
     }
 
-    /// `DELETE` of one child table's rows that belong to the batch's subject rows (and meet each
-    /// link's discriminator on the way down).
-    public func deleteChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
+    /// The condition, on alias `x` of the path's last table, that a row belongs to the batch's
+    /// subject rows (and meets each link's discriminator on the way down).
+    func belongsToBatch(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
         func columns(_ alias: String, _ names: [String], lower: Bool) -> String {
             names.map { lower ? "LOWER(\(SQL.qualified(alias, $0)))" : SQL.qualified(alias, $0) }.joined(separator: ", ")
         }
@@ -235,7 +236,19 @@ public struct SQLBuilder: Sendable {
         }
         let last = path[path.count - 1]
         let tests = last.conditions.map { c -> SQL in " AND \(condition(c, on: "x", level: 1))" }.joined(separator: "")
-        return "DELETE FROM \(ident: last.table) AS x WHERE \(raw: rowValue("x", last.foreignKey, lower: last.caseInsensitive)) IN (\(parentSelect))\(tests)"
+        return "\(raw: rowValue("x", last.foreignKey, lower: last.caseInsensitive)) IN (\(parentSelect))\(tests)"
+    }
+
+    /// `DELETE` of one child table's rows that belong to the batch's subject rows.
+    public func deleteChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
+        "DELETE FROM \(ident: path[path.count - 1].table) AS x WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys))"
+    }
+
+    /// `columns` of one child table's rows that belong to the batch's subject rows, in `order`.
+    public func selectChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]) -> SQL {
+        let list = columns.map { SQL.qualified("x", $0) }.joined(separator: ", ")
+        let by = order.map { SQL.qualified("x", $0) }.joined(separator: ", ")
+        return "SELECT \(raw: list) FROM \(ident: path[path.count - 1].table) AS x WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys)) ORDER BY \(raw: by)"
     }
 
     public func deleteRows(table: String, keyColumns: [String], keys: [RecordKey]) -> SQL {

@@ -87,7 +87,7 @@ extension ResolvedPolicy {
             switch rule.action {
             case .flag:
                 break
-            case .anonymise(let fields):
+            case .anonymise(let fields, _):
                 for field in fields where field.strategy != .keep {
                     needs.insert(.init(table: table, kind: .update, column: field.column.value))
                 }

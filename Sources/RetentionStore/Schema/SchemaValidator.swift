@@ -20,6 +20,15 @@ public struct RuleShape: Sendable {
     public var undeclaredReferences: [ForeignKey]
     /// Storage of each anonymised field that is a date (for `year`).
     public var fieldDates: [String: DateColumn]
+
+    /// What an anonymise rule does to its declared children, in the batch's transaction.
+    public enum ChildWork: Sendable {
+        /// Delete the rows at the end of this path.
+        case purge([ChildLink])
+        /// Anonymise the rows at the end of this path (one link), found by their primary key.
+        case anonymise([ChildLink], fields: [FieldStrategy], keyColumns: [String], fieldDates: [String: DateColumn])
+    }
+    public var childWork: [ChildWork] = []
 }
 
 /// The policy checked against the schema: only this lets the engine build queries.
@@ -78,7 +87,7 @@ public struct ResolvedPolicy: Sendable {
             return rendered
         }
         var fields: [String] = []
-        if case .anonymise(let strategies) = rule.action { fields = strategies.map(\.column.value) }
+        if case .anonymise(let strategies, _) = rule.action { fields = strategies.map(\.column.value) }
         var query = RuleQuery(ruleID: rule.id, table: subject.table.value, keyColumns: subject.key.map(\.value),
                          holdKeyColumns: schema.table(subject.table.value)?.primaryKey ?? [], filter: shape.filter,
                          clock: clock, consent: consent, related: related,
@@ -127,7 +136,7 @@ public struct SchemaValidator {
                     guard let table else { continue }
                     result += (related.clock?.columns ?? []).compactMap { located($0, in: table) }
                 }
-                if case .anonymise(let fields) = rule.action {
+                if case .anonymise(let fields, _) = rule.action {
                     result += fields.filter { $0.strategy == .year }.map { (subject.table.value, $0.column.value) }
                 }
             }
@@ -239,30 +248,28 @@ public struct SchemaValidator {
         }
         var fieldDates: [String: DateColumn] = [:]
         var childPaths: [[ChildLink]] = []
+        var childWork: [RuleShape.ChildWork] = []
         var undeclared: [ForeignKey] = []
         switch rule.action {
         case .flag:
             break
-        case .anonymise(let fields):
-            for field in fields {
-                guard let c = column(table, field.column) else { ok = false; continue }
-                if subject.key.contains(where: { $0.value == field.column.value }) {
-                    error(field.column.location, "`\(field.column.value)` is part of the key of `\(subject.id)` and cannot be anonymised",
-                          hint: "records are found by their key; purge the record instead")
-                    ok = false
-                }
-                if c.notNull, field.strategy == .null {
-                    error(field.column.location, "`\(table.name).\(field.column.value)` is NOT NULL, so it cannot be set to null",
-                          hint: "use `{ constant: \"…\" }` or `pseudonym`")
-                    ok = false
-                }
-                if table.isUniqueColumn(field.column.value), Self.collides(field.strategy) {
-                    error(field.column.location, "`\(table.name).\(field.column.value)` has a unique index, and `\(field.strategy.name)` gives many records the same value, so the update would fail",
-                          hint: "use `null` or `pseudonym` for unique columns")
-                    ok = false
-                }
-                if field.strategy == .year {
-                    if let date = dateColumn(table, field.column, role: "year strategy") { fieldDates[field.column.value] = date } else { ok = false }
+        case .anonymise(let fields, let children):
+            if let dates = validateFields(fields, of: table, key: subject.key.map(\.value), owner: "the key of `\(subject.id)`") { fieldDates = dates } else { ok = false }
+            for child in children {
+                guard let paths = declaredPaths(child, parent: table, parentKey: subject.key.map(\.value), prefix: []) else { ok = false; continue }
+                childPaths += paths
+                let link = paths[0][0]
+                switch child.action {
+                case .purge:
+                    childWork += paths.map { .purge($0) }
+                case .anonymise(let childFields):
+                    guard let childTable = schema.table(link.table), !childTable.primaryKey.isEmpty else {
+                        error(child.table.location, "child `\(link.table)` has no primary key, so its rows cannot be anonymised one by one", hint: "give it a primary key, or purge its rows")
+                        ok = false
+                        continue
+                    }
+                    guard let dates = validateFields(childFields, of: childTable, key: childTable.primaryKey, owner: "the primary key of `\(childTable.name)`") else { ok = false; continue }
+                    childWork.append(.anonymise(paths[0], fields: childFields, keyColumns: childTable.primaryKey, fieldDates: dates))
                 }
             }
         case .purge(let selection):
@@ -283,8 +290,39 @@ public struct SchemaValidator {
             }
         }
         guard ok, let clock else { return nil }
-        return RuleShape(filter: [], clock: clock, consent: consent, related: related, childPaths: childPaths,
-                         undeclaredReferences: undeclared, fieldDates: fieldDates)
+        var shape = RuleShape(filter: [], clock: clock, consent: consent, related: related, childPaths: childPaths,
+                              undeclaredReferences: undeclared, fieldDates: fieldDates)
+        shape.childWork = childWork
+        return shape
+    }
+
+    /// Anonymised fields of `table`: they exist, are not part of `key`, and their strategy fits
+    /// the column (NOT NULL, unique, date). Returns the storage of the `year` fields.
+    private mutating func validateFields(_ fields: [FieldStrategy], of table: TableInfo, key: [String], owner: String) -> [String: DateColumn]? {
+        var ok = true
+        var fieldDates: [String: DateColumn] = [:]
+        for field in fields {
+            guard let c = column(table, field.column) else { ok = false; continue }
+            if key.contains(field.column.value) {
+                error(field.column.location, "`\(field.column.value)` is part of \(owner) and cannot be anonymised",
+                      hint: "records are found by their key; purge the record instead")
+                ok = false
+            }
+            if c.notNull, field.strategy == .null {
+                error(field.column.location, "`\(table.name).\(field.column.value)` is NOT NULL, so it cannot be set to null",
+                      hint: "use `{ constant: \"…\" }` or `pseudonym`")
+                ok = false
+            }
+            if table.isUniqueColumn(field.column.value), Self.collides(field.strategy) {
+                error(field.column.location, "`\(table.name).\(field.column.value)` has a unique index, and `\(field.strategy.name)` gives many records the same value, so the update would fail",
+                      hint: "use `null` or `pseudonym` for unique columns")
+                ok = false
+            }
+            if field.strategy == .year {
+                if let date = dateColumn(table, field.column, role: "year strategy") { fieldDates[field.column.value] = date } else { ok = false }
+            }
+        }
+        return ok ? fieldDates : nil
     }
 
     /// The date columns of a clock seen from `scope`, each with the path to its related rows.
