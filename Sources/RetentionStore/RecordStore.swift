@@ -44,6 +44,8 @@ public protocol StoreSession {
     func candidates(_ query: RuleQuery, after: RecordKey?, limit: Int) throws -> [CandidateRow]
     /// The candidates among `keys`; `lockingRows` (inside a batch's transaction) locks them until it ends.
     func candidates(_ query: RuleQuery, keys: [RecordKey], lockingRows: Bool) throws -> [CandidateRow]
+    /// How many rows at the end of `path` belong to the records `keys` (what a purge would delete).
+    func countChildren(_ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey]) throws -> Int
     /// Of these keys, those whose record still exists.
     func existingKeys(table: String, keyColumns: [String], keys: [RecordKey]) throws -> Set<RecordKey>
     /// Which of the tool's own tables exist: all of them, none, or (after tampering) some.

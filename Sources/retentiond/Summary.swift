@@ -19,6 +19,18 @@ enum Summary {
         return rows.map { row in
             row.enumerated().map { i, cell in cell.padding(toLength: widths[i], withPad: " ", startingAt: 0) }.joined(separator: "  ")
                 .trimmingCharacters(in: .whitespaces)
-        }.joined(separator: "\n")
+        }.joined(separator: "\n") + children(report, enforcing: enforcing)
+    }
+
+    /// The child rows each rule deletes or anonymises with its records, per table.
+    static func children(_ report: RunReport, enforcing: Bool) -> String {
+        var lines: [String] = []
+        for r in report.rules {
+            let deleted = r.childRowsPurged.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+            let anonymised = r.childRowsAnonymised.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
+            if !deleted.isEmpty { lines.append("\(r.rule): child rows \(enforcing ? "deleted" : "to delete"): \(deleted.joined(separator: ", "))") }
+            if !anonymised.isEmpty { lines.append("\(r.rule): child rows \(enforcing ? "anonymised" : "to anonymise"): \(anonymised.joined(separator: ", "))") }
+        }
+        return lines.isEmpty ? "" : "\n\n" + lines.joined(separator: "\n")
     }
 }

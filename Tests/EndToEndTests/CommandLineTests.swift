@@ -117,13 +117,19 @@ import Testing
 
     @Test func aSafetyLimitExitsFourAndChangesNothing() async throws {
         let w = try Workspace(maxRecords: 1)
+        // The dry run says so first.
+        let planned = try await w.run(["plan"] + now)
+        #expect(planned.status == 2)
+        #expect(planned.stdout.contains("a run would stop at its safety limits, before any change (exit 4):\n  rule `contact-purge`: 2 records due, more than max_records 1"), "\(planned.stdout)")
         let result = try await w.run(["run"] + now)
         #expect(result.status == 4)
         #expect(result.stderr.contains("rule `contact-purge`: 2 records due, more than max_records 1"))
         #expect(try w.count("SELECT count(*) FROM contacts") == 3)
         let reports = w.dir.appendingPathComponent("reports")
-        let json = try #require(try FileManager.default.contentsOfDirectory(atPath: reports.path).first { $0.hasSuffix(".json") })
-        let refused = try String(contentsOf: reports.appendingPathComponent(json), encoding: .utf8)
+        // The run's report (beside the plan's).
+        let texts = try FileManager.default.contentsOfDirectory(atPath: reports.path).filter { $0.hasSuffix(".json") }
+            .map { try String(contentsOf: reports.appendingPathComponent($0), encoding: .utf8) }
+        let refused = try #require(texts.first { $0.contains("\"mode\" : \"run\"") })
         #expect(refused.contains("\"status\" : \"refused\""))
         #expect(refused.contains("\"due\" : 2"))
         #expect(try await w.run(["run", "--allow-more"] + now).status == 0)

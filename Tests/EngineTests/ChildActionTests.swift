@@ -42,6 +42,10 @@ import TestSupport
     func childrenAreDeletedOrAnonymisedWithTheirRecordAndAuditedBesideIt(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, data: CRMFixture.data + ["UPDATE orders SET ordered_on = '2024-03-15' WHERE id = 1000"], policy: Self.policy)
         _ = try await f.holds().add(table: "notes", keyText: "12", reason: "evidence", by: "dpo", until: nil, now: CRMFixture.now)
+        // The dry run counts what would go with the records, per table.
+        let plan = try await f.plan()
+        #expect(plan.rules[0].childRowsPurged == ["notes": 2, "attachments": 1])
+        #expect(plan.rules[0].childRowsAnonymised == ["orders": 1])
         let report = try await f.run()
         #expect(report.rules[0].anonymised == 3)
         #expect(report.rules[0].exempt["legal_hold"] == 1, "a hold on a child keeps its record, and so the child")

@@ -11,6 +11,7 @@ extension RunReport {
     /// The same content as `json()`, for people.
     public func markdown() -> String {
         let iso = ISO8601DateFormatter()
+        let planned = mode == .plan || mode == .dryRun
         var out = """
         # retentiond \(mode.rawValue) report
 
@@ -44,10 +45,10 @@ extension RunReport {
                 }
             }
             if !r.childRowsPurged.isEmpty {
-                out += "- child rows purged: " + r.childRowsPurged.sorted { $0.key < $1.key }.map { "\($0.value) in `\($0.key)`" }.joined(separator: ", ") + "\n"
+                out += (planned ? "- child rows that would be deleted: " : "- child rows purged: ") + r.childRowsPurged.sorted { $0.key < $1.key }.map { "\($0.value) in `\($0.key)`" }.joined(separator: ", ") + "\n"
             }
             if !r.childRowsAnonymised.isEmpty {
-                out += "- child rows anonymised: " + r.childRowsAnonymised.sorted { $0.key < $1.key }.map { "\($0.value) in `\($0.key)`" }.joined(separator: ", ") + "\n"
+                out += (planned ? "- child rows that would be anonymised: " : "- child rows anonymised: ") + r.childRowsAnonymised.sorted { $0.key < $1.key }.map { "\($0.value) in `\($0.key)`" }.joined(separator: ", ") + "\n"
             }
             if !r.review.isEmpty {
                 let columns = r.review.first.map { Array($0.columns.keys).sorted() } ?? []

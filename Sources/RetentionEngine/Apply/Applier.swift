@@ -30,8 +30,13 @@ struct Applier: Sendable {
         while let line = try scan.next() {
             if case .trailer(let t) = line { trailer = t }
         }
-        guard let trailer, trailer.complete else {
+        guard var trailer, trailer.complete else {
             throw EnforcementError.refused("\(path) has no trailer: the plan was cut short; make a new one")
+        }
+        // Child rows a dry run predicted give way to those the batches actually change.
+        for i in trailer.rules.indices {
+            trailer.rules[i].childRowsPurged = [:]
+            trailer.rules[i].childRowsAnonymised = [:]
         }
         guard header.policyHash == policy.hash else {
             throw EnforcementError.refused("the plan was made from a different policy (sha256 \(header.policyHash.prefix(12))…, this one is \(policy.hash.prefix(12))…); nothing was changed. Make a new plan with this policy")
@@ -44,7 +49,7 @@ struct Applier: Sendable {
 
     /// Refuses a plan over its rules' safety limits unless the operator allowed more.
     func checkSafetyLimits(_ tallies: [RuleTally], allowMore: Bool) throws {
-        let violations = SafetyLimits.violations(tallies, policy: policy)
+        let violations = SafetyCheck.violations(tallies, policy: policy)
         guard !violations.isEmpty else { return }
         guard allowMore else { throw EnforcementError.safetyLimit(violations, tallies) }
         logger.warning("safety limits overridden with --allow-more", metadata: ["violations": "\(violations.count)"])
@@ -240,9 +245,9 @@ extension Applier.Outcome {
 }
 
 /// A rule's `max_records` and `max_percent`, checked against planned counts before any change.
-enum SafetyLimits {
+public enum SafetyCheck {
     /// Every rule's figures over its limits, all at once (flag rules change nothing and have none).
-    static func violations(_ tallies: [RuleTally], policy: Policy) -> [String] {
+    public static func violations(_ tallies: [RuleTally], policy: Policy) -> [String] {
         var lines: [String] = []
         for tally in tallies {
             guard tally.action != "flag", let rule = policy.rules.first(where: { $0.id == tally.rule }) else { continue }

@@ -153,7 +153,7 @@ extension Enforcer {
             }
         }
         guard let trailer else { throw EnforcementError.failed("the plan just written has no trailer") }
-        let violations = SafetyLimits.violations(trailer.rules, policy: policy)
+        let violations = SafetyCheck.violations(trailer.rules, policy: policy)
         if !violations.isEmpty && !allowMore {
             try await queue.queueTransaction { try $0.closeRun(id: runID) }
             throw EnforcementError.safetyLimit(violations, trailer.rules)

@@ -37,15 +37,17 @@ public struct PlanningPass: Sendable {
         let started = Date()
         let runID = RunID.make(at: started)
         let writer = try planPath.map { try PlanWriter(path: $0) }
-        let tallies = try await tallies(now: now, planID: runID, writer: writer, detail: detail)
+        let tallies = try await tallies(now: now, planID: runID, writer: writer, detail: detail, countChildren: true)
         return RunContext(policy: policy, database: reader.location)
             .report(runID: runID, mode: mode, status: .complete, now: now, startedAt: started, rules: tallies)
     }
 
     /// Decides every rule's due records at `now`; writes the plan to `writer` when given.
-    /// `stop` is asked between pages: a stopped pass throws `StopRequest.Stopped`.
+    /// `stop` is asked between pages: a stopped pass throws `StopRequest.Stopped`. With
+    /// `countChildren` (dry runs), the child rows the due records would take with them are
+    /// counted per table; an enforcing run counts what it does instead.
     func tallies(now: Date, planID: String, writer: PlanWriter?, detail: ((DetailLine) -> Void)?,
-                 stop: StopRequest = StopRequest()) async throws -> [RuleTally] {
+                 countChildren: Bool = false, stop: StopRequest = StopRequest()) async throws -> [RuleTally] {
         let standing = try await anchor.check()
         if !standing.anchored {
             logger.warning("no head is recorded for the audit trail of \(reader.location) in \(anchor.headPath): a truncated or restored trail cannot be detected until this run records one; if the file was deleted, restore it from a copy kept elsewhere")
@@ -73,7 +75,8 @@ public struct PlanningPass: Sendable {
         var tallies: [RuleTally] = []
         var entries = 0
         for rule in policy.rules {
-            var tally = try await plan(rule, now: now, toolTables: toolTables, marked: marked.contains(rule.id), chain: chain, stop: stop) { row, decision in
+            var tally = try await plan(rule, now: now, toolTables: toolTables, marked: marked.contains(rule.id), chain: chain,
+                                       countChildren: countChildren, stop: stop) { row, decision in
                 if decision == .act {
                     entries += 1
                     try writer?.write(.entry(PlanDocument.Entry(rule: rule.id, key: row.key, action: rule.action.auditAction.rawValue, clock: row.clockValues)))
@@ -94,7 +97,7 @@ public struct PlanningPass: Sendable {
     /// anonymised, so the pass reads what is due and what is exempt, not the rule's whole history;
     /// those records are counted from their marks. Without complete marks (a trail from before
     /// them, a dry run before the first run that marks), each record read is looked up in the trail.
-    private func plan(_ rule: RetentionRule, now: Date, toolTables: Bool, marked: Bool, chain: AuditChain?, stop: StopRequest,
+    private func plan(_ rule: RetentionRule, now: Date, toolTables: Bool, marked: Bool, chain: AuditChain?, countChildren: Bool, stop: StopRequest,
                       each: (Candidate, Decision) throws -> Void) async throws -> RuleTally {
         let subject = policy.subject(for: rule)
         let action = rule.action.auditAction
@@ -111,10 +114,25 @@ public struct PlanningPass: Sendable {
         // Pages are read-only and hold no lock: at least 2000 rows each, whatever the batch size.
         let batchSize = max(policy.batchSize, 2000)
         let checkDone = toolTables && action != .purge && !query.excludeDone
+        // The child rows the due records would take with them, per table (terraform's "N to destroy").
+        let shape = resolved.shape(of: rule)
+        let childCounts: [(path: [ChildLink], purged: Bool)]
+        switch rule.action {
+        case _ where !countChildren, .flag: childCounts = []
+        case .purge: childCounts = shape.childPaths.map { ($0, true) }
+        case .anonymise:
+            childCounts = shape.childWork.map { work in
+                switch work {
+                case .purge(let path): return (path, true)
+                case .anonymise(let path, _, _, _): return (path, false)
+                }
+            }
+        }
         var after: RecordKey?
         while true {
             if stop.isRequested { throw StopRequest.Stopped() }
             let page = after
+            var acting: [RecordKey] = []
             let (rows, done) = try await reader.read { session -> ([CandidateRow], Set<String>) in
                 let rows = try session.candidates(query, after: page, limit: batchSize)
                 guard checkDone, let chain else { return (rows, []) }
@@ -131,7 +149,18 @@ public struct PlanningPass: Sendable {
                 case .alreadyDone: tally.alreadyDone += 1
                 }
                 if decision != .alreadyDone { addReview(row.candidate, decision: decision, subject: subject, to: &tally) }
+                if decision == .act { acting.append(row.candidate.key) }
                 try each(row.candidate, decision)
+            }
+            if !childCounts.isEmpty, !acting.isEmpty {
+                let keys = acting
+                let counts = try await reader.read { session in
+                    try childCounts.map { try session.countChildren($0.path, table: table, keyColumns: query.keyColumns, keys: keys) }
+                }
+                for ((path, purged), count) in zip(childCounts, counts) where count > 0 {
+                    if purged { tally.childRowsPurged[path[path.count - 1].table, default: 0] += count }
+                    else { tally.childRowsAnonymised[path[path.count - 1].table, default: 0] += count }
+                }
             }
             guard rows.count == batchSize, let last = rows.last else { break }
             after = last.candidate.key

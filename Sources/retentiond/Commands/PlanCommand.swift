@@ -31,6 +31,11 @@ struct PlanCommand: AsyncParsableCommand {
             let paths = try StateFiles.writeReport(report, policy: planner.policy)
             print(Summary.table(report, enforcing: false))
             print("\n\(report.totalDue) record(s) due; nothing was changed.")
+            let limits = SafetyCheck.violations(report.rules, policy: planner.policy)
+            if !limits.isEmpty {
+                print("a run would stop at its safety limits, before any change (exit 4):\n  " + limits.joined(separator: "\n  ")
+                      + "\nif this plan is right, run with --allow-more")
+            }
             if let out {
                 let stateDir = options.stateDir.map { " --state-dir \($0)" } ?? ""
                 let database = options.databaseURL.map { " --database-url \($0)" } ?? ""
