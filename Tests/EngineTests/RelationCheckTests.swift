@@ -130,4 +130,18 @@ import TestSupport
                                                    policy: policy("{ table: contacts, foreign_key: person_id }"))
         #expect(try await undiscriminated.validate().1.contains { $0.severity == .warning && $0.description.contains("child `contacts` is matched on (person_id) without a foreign key to `people`") })
     }
+
+    @Test(arguments: Backend.allCases)
+    func aDatabaseErrorThatStillEscapesNamesTheRuleAndItsLine(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
+        let planner = try await f.planner()
+        // The schema changes between check and plan (the application's migration, say).
+        try await f.sql(["ALTER TABLE people RENAME COLUMN last_seen TO seen_at"])
+        do {
+            _ = try await planner.dryRun(now: CRMFixture.now, mode: .plan, planPath: nil)
+            Issue.record("planning over a renamed column succeeded")
+        } catch {
+            #expect("\(error)".contains("rule `prospect-purge` (\(f.policyPath):"), "\(error)")
+        }
+    }
 }

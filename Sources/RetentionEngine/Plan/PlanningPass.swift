@@ -133,12 +133,12 @@ public struct PlanningPass: Sendable {
             if stop.isRequested { throw StopRequest.Stopped() }
             let page = after
             var acting: [RecordKey] = []
-            let (rows, done) = try await reader.read { session -> ([CandidateRow], Set<String>) in
+            let (rows, done) = try await naming(rule) { try await reader.read { session -> ([CandidateRow], Set<String>) in
                 let rows = try session.candidates(query, after: page, limit: batchSize)
                 guard checkDone, let chain else { return (rows, []) }
                 let refs = rows.map { chain.reference(table: table, key: $0.candidate.key) }
                 return (rows, try session.auditedReferences(ruleID: rule.id, action: action, references: refs))
-            }
+            } }
             for row in rows {
                 let ref = chain?.reference(table: table, key: row.candidate.key)
                 let decision = Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: ref.map(done.contains) ?? false)
@@ -166,6 +166,16 @@ public struct PlanningPass: Sendable {
             after = last.candidate.key
         }
         return tally
+    }
+
+    /// A database error in a rule's query names the rule and where the policy declares it (the
+    /// SQL and values are never shown: they could hold personal data).
+    func naming<T>(_ rule: RetentionRule, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch let failure as StoreFailure {
+            throw StoreFailure("rule `\(rule.id)` (\(rule.location)): \(failure.message)")
+        }
     }
 
     private func addReview(_ candidate: Candidate, decision: Decision, subject: Subject, to tally: inout RuleTally) {
