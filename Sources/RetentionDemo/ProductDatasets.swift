@@ -111,6 +111,8 @@ extension DemoDataset {
         var articles = Table(name: "article", columns: ["id", "ticket_id", "create_time"])
         var mime = Table(name: "article_data_mime", columns: ["id", "article_id", "a_from", "a_subject", "a_body"])
         var values = Table(name: "dynamic_field_value", columns: ["id", "field_id", "object_id", "value_text"])
+        var appointments = Table(name: "calendar_appointment", columns: ["id", "title", "description", "start_time"])
+        var appointmentLinks = Table(name: "calendar_appointment_ticket", columns: ["calendar_id", "ticket_id", "rule_id", "appointment_id"])
 
         var logins: [String] = []
         for id in 1...(120 * scale) {
@@ -155,7 +157,16 @@ extension DemoDataset {
             if rng.next(upTo: 2) == 0 {
                 values.rows.append([.integer(Int64(values.rows.count + 1)), .integer(1), .integer(Int64(id)), .text("product")])
             }
+            // One ticket in ten has an appointment; some appointments are shared with the previous ticket.
+            if rng.next(upTo: 10) == 0 {
+                let shared = rng.next(upTo: 3) == 0 && !appointments.rows.isEmpty
+                if !shared {
+                    appointments.rows.append([.integer(Int64(appointments.rows.count + 1)), .text("visit"), .text("on site with \(login)"), clock.text(created)])
+                }
+                appointmentLinks.rows.append([.integer(1), .integer(Int64(id)), .text("rule-\(id)"), .integer(Int64(appointments.rows.count))])
+            }
         }
-        return DemoDataset(schema: ProductSchemas.znuny, tables: [types, states, fields, users, preferences, tickets, history, articles, mime, values])
+        return DemoDataset(schema: ProductSchemas.znuny, tables: [types, states, fields, users, preferences, tickets, history, articles, mime, values,
+                                                                  appointments, appointmentLinks])
     }
 }

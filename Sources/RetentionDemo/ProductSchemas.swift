@@ -24,6 +24,7 @@ public enum ProductSchemas {
 
     /// Znuny / OTRS (scripts/database/otrs-schema.postgresql.sql): tickets, their states and state
     /// types, history, articles, dynamic field values (object_id + the field's object_type),
+    /// calendar appointments linked to tickets (calendar_appointment_ticket),
     /// customer users and their preferences (by login, no foreign key). Timestamps are UTC.
     public static let znuny = [
         "CREATE TABLE ticket_state_type (id SMALLINT PRIMARY KEY, name VARCHAR(200) NOT NULL UNIQUE)",
@@ -40,6 +41,10 @@ public enum ProductSchemas {
         "CREATE TABLE dynamic_field (id INTEGER PRIMARY KEY, name VARCHAR(200) NOT NULL UNIQUE, object_type VARCHAR(100) NOT NULL)",
         "CREATE TABLE dynamic_field_value (id INTEGER PRIMARY KEY, field_id INTEGER NOT NULL REFERENCES dynamic_field (id), object_id BIGINT NOT NULL, value_text TEXT)",
         "CREATE INDEX dynamic_field_value_field_values ON dynamic_field_value (object_id, field_id)",
+        "CREATE TABLE calendar_appointment (id INTEGER PRIMARY KEY, title VARCHAR(255) NOT NULL, description TEXT, start_time TIMESTAMP NOT NULL)",
+        "CREATE TABLE calendar_appointment_ticket (calendar_id INTEGER NOT NULL, ticket_id BIGINT NOT NULL REFERENCES ticket (id), rule_id VARCHAR(32) NOT NULL, appointment_id INTEGER NOT NULL REFERENCES calendar_appointment (id), PRIMARY KEY (calendar_id, ticket_id, rule_id))",
+        "CREATE INDEX calendar_appointment_ticket_ticket_id ON calendar_appointment_ticket (ticket_id)",
+        "CREATE INDEX calendar_appointment_ticket_appointment_id ON calendar_appointment_ticket (appointment_id)",
         "CREATE TABLE customer_user (id INTEGER PRIMARY KEY, login VARCHAR(200) NOT NULL UNIQUE, email VARCHAR(150), first_name VARCHAR(100), last_name VARCHAR(100), valid_id SMALLINT NOT NULL, change_time TIMESTAMP NOT NULL)",
         "CREATE INDEX customer_user_change_time ON customer_user (change_time)",
         "CREATE TABLE customer_preferences (user_id VARCHAR(250) NOT NULL, preferences_key VARCHAR(150) NOT NULL, preferences_value TEXT)",

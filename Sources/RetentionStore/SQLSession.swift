@@ -55,9 +55,20 @@ extension StoreSession where Self: SQLExecuting {
     public func deleteChildren(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]]) throws -> [String: Int] {
         guard !keys.isEmpty else { return [:] }
         var children: [String: Int] = [:]
+        // Owned rows are found before the rows pointing at them go, and deleted after them.
+        var owned: [(link: ChildLink, keys: [RecordKey])] = []
+        for path in childPaths where path[path.count - 1].owned {
+            let link = path[path.count - 1]
+            let pointers = try rows(builder.selectChildren(Array(path.dropLast()), subjectTable: table, keyColumns: keyColumns, keys: keys,
+                                                           columns: link.referenced, order: link.referenced))
+            owned.append((link, Array(Set(pointers.filter { !$0.contains(.null) }.map(RecordKey.init)))))
+        }
         // Paths list parents before their children: deleted in reverse, deepest first.
-        for path in childPaths.reversed() {
+        for path in childPaths.reversed() where !path[path.count - 1].owned {
             children[path.last!.table, default: 0] += try execute(builder.deleteChildren(path, subjectTable: table, keyColumns: keyColumns, keys: keys))
+        }
+        for (link, ownedKeys) in owned where !ownedKeys.isEmpty {
+            children[link.table, default: 0] += try execute(builder.deleteOwned(link, keys: ownedKeys))
         }
         return children
     }

@@ -69,6 +69,9 @@ import TestSupport
             // Field 1 is a ticket's; field 2 a customer user's, with the same object id.
             rows.append("INSERT INTO dynamic_field_value VALUES (\(t.id * 1000 + 1), 1, \(t.id), 'product'), (\(t.id * 1000 + 2), 2, \(t.id), 'size')")
         }
+        // Appointment 1 is only ticket 1's; 2 is shared by tickets 1 and 4; 3 is ticket 5's and 4 ticket 6's.
+        rows += ["INSERT INTO calendar_appointment VALUES (1, 'visit', 'alice', '2022-12-02 09:00:00'), (2, 'training', 'all', '2022-12-03 09:00:00'), (3, 'call', 'zoe', '2020-12-02 09:00:00'), (4, 'call', 'carol', '2025-03-02 09:00:00')",
+                 "INSERT INTO calendar_appointment_ticket VALUES (1, 1, 'r1', 1), (1, 1, 'r2', 2), (1, 4, 'r3', 2), (1, 5, 'r4', 3), (1, 6, 'r5', 4)"]
         rows += customerUsers.map { "INSERT INTO customer_user VALUES (\($0.id), '\($0.login)', '\($0.login)@example.fr', 'First', 'Last', \($0.valid), '\($0.changed)')" }
         rows += preferences.map { "INSERT INTO customer_preferences VALUES ('\($0.0)', '\($0.1)', 'x')" }
         return rows
@@ -119,6 +122,9 @@ import TestSupport
             let theirs = Self.purgedTickets.contains(t.id) ? [] : [t.id * 1000 + 1]
             return theirs + [t.id * 1000 + 2]
         }
+        #expect(try await f.rows("SELECT ticket_id FROM calendar_appointment_ticket ORDER BY ticket_id").map { $0[0].int } == [4, 6])
+        #expect(try await f.rows("SELECT id FROM calendar_appointment ORDER BY id").map { $0[0].int } == [2, 4],
+                "an appointment goes with the last ticket that pointed at it, and stays while another does")
         #expect(fieldValues == expectedValues,
                 "a ticket's dynamic field values go with it; another object's with the same id stay")
 

@@ -345,6 +345,22 @@ public enum ChildSelection: Sendable {
     case foreignKeys
 }
 
+/// A table whose rows a child's rows point to (`foreign_key` of the child → `references` of the
+/// owned table), deleted with them when no other row points to them any more.
+public struct OwnedTable: Sendable {
+    public var table: Name
+    /// Columns of the child that point at the owned row.
+    public var foreignKey: [Name]
+    /// Columns of the owned table they hold; its primary key when empty.
+    public var references: [Name]
+
+    public init(table: Name, foreignKey: [Name], references: [Name]) {
+        self.table = table
+        self.foreignKey = foreignKey
+        self.references = references
+    }
+}
+
 /// What an anonymise rule does to a child's rows when it anonymises their parent.
 public enum ChildAction: Sendable {
     case purge
@@ -365,6 +381,9 @@ public struct ChildTable: Sendable {
     public var conditions: [FilterCondition]
     /// Match `foreign_key` and `references` case-insensitively.
     public var caseInsensitive: Bool
+    /// Rows the child's rows point to that go with them once nothing else points to them
+    /// (Znuny's `calendar_appointment` behind `calendar_appointment_ticket`).
+    public var owns: [OwnedTable] = []
     /// What happens to the child's rows: deleted (a purge's children, always) or, under an
     /// anonymise rule, deleted or anonymised with their parent, in its transaction.
     public var action: ChildAction = .purge

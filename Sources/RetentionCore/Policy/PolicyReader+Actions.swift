@@ -72,7 +72,7 @@ extension PolicyReader {
         var result: [ChildTable] = []
         for item in seq {
             guard let map = mapping(item, "a child table") else { continue }
-            checkKeys(map, allowed: ["table", "foreign_key", "references", "relations", "where", "match", "action", "fields", "children"], in: "a child table")
+            checkKeys(map, allowed: ["table", "foreign_key", "references", "relations", "where", "match", "action", "fields", "owns", "children"], in: "a child table")
             guard let table = name(map.value("table"), "child table") else {
                 if map.value("table") == nil { error(item, "a child needs `table`") }
                 continue
@@ -125,7 +125,35 @@ extension PolicyReader {
                                    caseInsensitive: caseInsensitive, children: children)
             child.relations = relations
             child.action = childAction
+            if let o = map.value("owns") {
+                if case .anonymise = childAction {
+                    error(o, "an anonymised child keeps its rows, so it owns nothing that would go with them")
+                } else if let owned = ownedTables(o) {
+                    child.owns = owned
+                }
+            }
             result.append(child)
+        }
+        return result.count == seq.count ? result : nil
+    }
+
+    /// `owns:`: `[{ table, foreign_key, references }]`, rows the child's rows point to.
+    mutating func ownedTables(_ node: Node) -> [OwnedTable]? {
+        guard case .sequence(let seq) = node else {
+            error(node, "`owns` is a list of `{ table, foreign_key, references }`", hint: "foreign_key: the child's columns that point at the owned row")
+            return nil
+        }
+        var result: [OwnedTable] = []
+        for item in seq {
+            guard let map = mapping(item, "an owned table") else { continue }
+            checkKeys(map, allowed: ["table", "foreign_key", "references"], in: "an owned table")
+            guard let table = name(map.value("table"), "owned table"), let fk = names(map.value("foreign_key"), "foreign key column") else {
+                if map.value("table") == nil || map.value("foreign_key") == nil {
+                    error(item, "an owned table needs `table` and `foreign_key` (the child's columns that point at it)")
+                }
+                continue
+            }
+            result.append(OwnedTable(table: table, foreignKey: fk, references: map.value("references").flatMap { names($0, "referenced column") } ?? []))
         }
         return result.count == seq.count ? result : nil
     }

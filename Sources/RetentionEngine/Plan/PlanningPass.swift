@@ -119,14 +119,15 @@ public struct PlanningPass: Sendable {
         let childCounts: [(path: [ChildLink], purged: Bool)]
         switch rule.action {
         case _ where !countChildren, .flag: childCounts = []
-        case .purge: childCounts = shape.childPaths.map { ($0, true) }
+        // Owned rows go only when nothing else points at them: known when the batch runs, not counted here.
+        case .purge: childCounts = shape.childPaths.filter { !$0[$0.count - 1].owned }.map { ($0, true) }
         case .anonymise:
             childCounts = shape.childWork.map { work in
                 switch work {
                 case .purge(let path): return (path, true)
                 case .anonymise(let path, _, _, _): return (path, false)
                 }
-            }
+            }.filter { !$0.path[$0.path.count - 1].owned }
         }
         var after: RecordKey?
         while true {

@@ -94,6 +94,11 @@ public struct ChildLink: Sendable {
     public var conditions: [RowCondition]
     /// Match the foreign key case-insensitively.
     public var caseInsensitive: Bool
+    /// A row the previous link's rows point to (`OwnedTable`), joined the other way round:
+    /// `foreignKey` are the owned table's columns, `referenced` the pointing columns. It is
+    /// deleted after them, and only where none of `stillReferencedBy` points to it any more.
+    public var owned = false
+    public var stillReferencedBy: [ForeignKey] = []
 
     public init(table: String, foreignKey: [String], referenced: [String], primaryKey: [String],
                 conditions: [RowCondition] = [], caseInsensitive: Bool = false) {

@@ -244,6 +244,15 @@ public struct SQLBuilder: Sendable {
         "DELETE FROM \(ident: path[path.count - 1].table) AS x WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys))"
     }
 
+    /// `DELETE` of the owned rows `keys` (of `link.foreignKey`) that nothing points to any more.
+    public func deleteOwned(_ link: ChildLink, keys: [RecordKey]) -> SQL {
+        var sql: SQL = "DELETE FROM \(ident: link.table) AS o WHERE \(keyIn("o", link.foreignKey, keys))"
+        for reference in link.stillReferencedBy {
+            sql += " AND NOT EXISTS (SELECT 1 FROM \(ident: reference.table) AS r WHERE \(raw: Self.tuple("r", reference.columns)) = \(raw: Self.tuple("o", reference.referencedColumns)))"
+        }
+        return sql
+    }
+
     /// `columns` of one child table's rows that belong to the batch's subject rows, in `order`.
     public func selectChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]) -> SQL {
         let list = columns.map { SQL.qualified("x", $0) }.joined(separator: ", ")

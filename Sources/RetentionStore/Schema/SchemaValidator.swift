@@ -373,6 +373,10 @@ public struct SchemaValidator {
                              conditions: conditions, caseInsensitive: child.caseInsensitive)
         var paths: [[ChildLink]] = []
         var ok = true
+        for owned in child.owns {
+            guard let ownedLink = ownedLink(owned, pointedFrom: table) else { ok = false; continue }
+            paths.append(prefix + [link, ownedLink])
+        }
         for grandchild in child.children {
             if let sub = declaredPaths(grandchild, parent: table, parentKey: table.primaryKey, prefix: prefix + [link]) { paths += sub } else { ok = false }
         }
@@ -384,6 +388,30 @@ public struct SchemaValidator {
         }
         // Children are deleted before their parent: deepest paths come first when executed in reverse.
         return ok ? [prefix + [link]] + paths : nil
+    }
+
+    /// The link to an owned table, joined from the child's pointing columns, with every foreign
+    /// key that may still point at an owned row (the child's own pointer included).
+    private mutating func ownedLink(_ owned: OwnedTable, pointedFrom child: TableInfo) -> ChildLink? {
+        guard let table = tableNamed(owned.table) else { return nil }
+        guard owned.foreignKey.allSatisfy({ column(child, $0) != nil }) else { return nil }
+        var referenced = owned.references.map(\.value)
+        if referenced.isEmpty {
+            let fk = child.foreignKeys.first { $0.referencedTable == table.name && $0.columns == owned.foreignKey.map(\.value) }
+            referenced = fk?.referencedColumns ?? table.primaryKey
+        } else if !owned.references.allSatisfy({ column(table, $0) != nil }) {
+            return nil
+        }
+        guard referenced.count == owned.foreignKey.count, !referenced.isEmpty else {
+            error(owned.table.location, "owned `\(table.name)`: \(owned.foreignKey.count) pointing column(s) for \(referenced.count) column(s) of `\(table.name)`",
+                  hint: "give `references` with as many columns as `foreign_key`")
+            return nil
+        }
+        var link = ChildLink(table: table.name, foreignKey: referenced, referenced: owned.foreignKey.map(\.value), primaryKey: table.primaryKey)
+        link.owned = true
+        let pointer = ForeignKey(table: child.name, columns: owned.foreignKey.map(\.value), referencedTable: table.name, referencedColumns: referenced)
+        link.stillReferencedBy = [pointer] + schema.references(to: table.name).filter { $0 != pointer }
+        return link
     }
 
     private func foreignKeyPaths(from table: TableInfo, prefix: [ChildLink], visited: Set<String>) -> [[ChildLink]] {

@@ -55,6 +55,7 @@ struct CheckCommand: AsyncParsableCommand {
             let parent = path.count > 1 ? path[path.count - 2].table : table
             let pairs = zip(link.foreignKey, link.referenced).map { "\($0) = \(parent).\($1)" }.joined(separator: ", ")
             let extras = (link.caseInsensitive ? ", case-insensitive" : "") + (link.conditions.isEmpty ? "" : ", \(link.conditions.count) condition(s)")
+                + (link.owned ? ", once nothing else points at it" : "")
             text += String(repeating: "  ", count: path.count) + "\(link.table) (\(pairs)\(extras))\n"
         }
         for reference in shape.undeclaredReferences {
