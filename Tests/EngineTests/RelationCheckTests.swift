@@ -144,4 +144,15 @@ import TestSupport
             #expect("\(error)".contains("rule `prospect-purge` (\(f.policyPath):"), "\(error)")
         }
     }
+
+    @Test(arguments: Backend.allCases)
+    func theTwoSidesOfARelationMustHoldTheSameKindOfValues(_ backend: Backend) async throws {
+        let found = try await errors(backend, subject: """
+                relations:
+                  by_name: { table: contacts, on: { person_id: name } }
+                  by_mail: { table: mailings, on: { id: email }, match: case_insensitive }
+            """)
+        #expect(found.contains { $0.contains("`contacts.person_id` (") && $0.contains("is compared with `people.name` (") && $0.contains("they hold different kinds of values") }, "\(found)")
+        #expect(found.contains { $0.contains("`match: case_insensitive` compares text, but `mailings.id` is") }, "\(found)")
+    }
 }

@@ -61,7 +61,8 @@ extension SchemaValidator {
             var pairs: [RelationStep.Pair] = []
             for (column, parentColumn) in relation.on {
                 let parentName = Name(String(parentColumn.value.split(separator: ".").last!), at: parentColumn.location)
-                guard self.column(related, column) != nil, self.column(parent, parentName) != nil else { ok = false; continue }
+                guard let left = self.column(related, column), let right = self.column(parent, parentName) else { ok = false; continue }
+                if !comparable(left, of: related, right, of: parent, at: column.location, caseInsensitive: relation.caseInsensitive) { ok = false }
                 pairs.append(.init(column: column.value, parentColumn: parentName.value))
             }
             guard pairs.count == relation.on.count else { continue }
@@ -124,6 +125,32 @@ extension SchemaValidator {
             result.append(.through(path, .column(column.value, .filter(condition.test))))
         }
         return ok ? result : nil
+    }
+
+    /// The kind of values a column holds, as far as comparing two columns is concerned.
+    static func typeFamily(_ column: ColumnInfo) -> String? {
+        if column.nativeDateStorage != nil { return "date" }
+        let t = column.declaredType.uppercased()
+        if ["INT", "NUMERIC", "DECIMAL", "REAL", "DOUBLE", "FLOAT", "SERIAL"].contains(where: t.contains) { return "number" }
+        if ["CHAR", "TEXT", "CLOB"].contains(where: t.contains) { return "text" }
+        return nil
+    }
+
+    /// Two columns a relation or a child compares must hold the same kind of values: PostgreSQL
+    /// refuses `integer = text` at plan time, and SQLite would compare them and never match.
+    /// Reports the mismatch where it is written; true when they compare.
+    mutating func comparable(_ left: ColumnInfo, of leftTable: TableInfo, _ right: ColumnInfo, of rightTable: TableInfo,
+                             at location: SourceLocation, caseInsensitive: Bool) -> Bool {
+        let a = Self.typeFamily(left), b = Self.typeFamily(right)
+        if caseInsensitive, a != "text" || b != "text", a != nil, b != nil {
+            error(location, "`match: case_insensitive` compares text, but `\(leftTable.name).\(left.name)` is \(left.declaredType) and `\(rightTable.name).\(right.name)` is \(right.declaredType)",
+                  hint: "use `match: exact` for numbers and dates")
+            return false
+        }
+        guard let a, let b, a != b else { return true }
+        error(location, "`\(leftTable.name).\(left.name)` (\(left.declaredType)) is compared with `\(rightTable.name).\(right.name)` (\(right.declaredType)): they hold different kinds of values",
+              hint: "link the columns that hold the same identifier (a \(a) column with a \(a) column)")
+        return false
     }
 
     /// A filter value that the column's type cannot hold is refused by `check`, not by the

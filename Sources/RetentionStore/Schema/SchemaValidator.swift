@@ -369,6 +369,10 @@ public struct SchemaValidator {
         guard let relations = resolveRelations(child.relations, of: table),
               let conditions = rowConditions(child.conditions, in: relations.scope, relations: relations) else { return nil }
         warnWithoutIndex(table, child.foreignKey.map(\.value), at: child.table.location, what: "child `\(table.name)`", caseInsensitive: child.caseInsensitive)
+        for (fk, ref) in zip(child.foreignKey, referenced) {
+            guard let left = table.column(fk.value), let right = parent.column(ref) else { continue }
+            if !comparable(left, of: table, right, of: parent, at: fk.location, caseInsensitive: child.caseInsensitive) { return nil }
+        }
         let link = ChildLink(table: table.name, foreignKey: child.foreignKey.map(\.value), referenced: referenced, primaryKey: table.primaryKey,
                              conditions: conditions, caseInsensitive: child.caseInsensitive)
         var paths: [[ChildLink]] = []
