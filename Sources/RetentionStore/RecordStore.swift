@@ -44,8 +44,8 @@ public protocol StoreSession {
     func candidates(_ query: RuleQuery, after: RecordKey?, limit: Int) throws -> [CandidateRow]
     /// The candidates among `keys`; `lockingRows` (inside a batch's transaction) locks them until it ends.
     func candidates(_ query: RuleQuery, keys: [RecordKey], lockingRows: Bool) throws -> [CandidateRow]
-    /// How many rows at the end of `path` belong to the records `keys` (what a purge would delete).
-    func countChildren(_ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey]) throws -> Int
+    /// One record's standing under a rule (`SQLBuilder.standing`), nil when it does not exist.
+    func standing(_ query: RuleQuery, key: RecordKey, marksKept: Bool) throws -> [SQLValue]?
     /// Of these keys, those whose record still exists.
     func existingKeys(table: String, keyColumns: [String], keys: [RecordKey]) throws -> Set<RecordKey>
     /// Which of the tool's own tables exist: all of them, none, or (after tampering) some.

@@ -73,11 +73,8 @@ extension StoreSession where Self: SQLExecuting {
         return children
     }
 
-    public func countChildren(_ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey]) throws -> Int {
-        guard !keys.isEmpty else { return 0 }
-        let sql: SQL = "SELECT count(*) FROM \(ident: path[path.count - 1].table) AS x WHERE \(builder.belongsToBatch(path, subjectTable: table, keyColumns: keyColumns, keys: keys))"
-        guard case .integer(let n) = try rows(sql).first?.first else { return 0 }
-        return Int(n)
+    public func standing(_ query: RuleQuery, key: RecordKey, marksKept: Bool) throws -> [SQLValue]? {
+        try rows(builder.standing(query, key: key, marksKept: marksKept)).first
     }
 
     public func childRecords(_ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]) throws -> [[SQLValue]] {

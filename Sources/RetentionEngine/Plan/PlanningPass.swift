@@ -103,6 +103,7 @@ public struct PlanningPass: Sendable {
         let action = rule.action.auditAction
         var ruleQuery = try resolved.query(for: rule, now: now, toolTablesExist: toolTables)
         ruleQuery.excludeDone = marked && action != .purge
+        ruleQuery.countedChildren = Self.countedChildren(rule, shape: resolved.shape(of: rule), counting: countChildren).map(\.path)
         let query = ruleQuery
         var tally = RuleTally(rule: rule, subject: subject, cutoff: try Cutoff(rule: rule, policy: policy, now: now))
         if query.excludeDone {
@@ -115,25 +116,11 @@ public struct PlanningPass: Sendable {
         let batchSize = max(policy.batchSize, 2000)
         let checkDone = toolTables && action != .purge && !query.excludeDone
         // The child rows the due records would take with them, per table (terraform's "N to destroy").
-        let shape = resolved.shape(of: rule)
-        let childCounts: [(path: [ChildLink], purged: Bool)]
-        switch rule.action {
-        case _ where !countChildren, .flag: childCounts = []
-        // Owned rows go only when nothing else points at them: known when the batch runs, not counted here.
-        case .purge: childCounts = shape.childPaths.filter { !$0[$0.count - 1].owned }.map { ($0, true) }
-        case .anonymise:
-            childCounts = shape.childWork.map { work in
-                switch work {
-                case .purge(let path): return (path, true)
-                case .anonymise(let path, _, _, _): return (path, false)
-                }
-            }.filter { !$0.path[$0.path.count - 1].owned }
-        }
+        let childCounts = Self.countedChildren(rule, shape: resolved.shape(of: rule), counting: countChildren)
         var after: RecordKey?
         while true {
             if stop.isRequested { throw StopRequest.Stopped() }
             let page = after
-            var acting: [RecordKey] = []
             let (rows, done) = try await naming(rule) { try await reader.read { session -> ([CandidateRow], Set<String>) in
                 let rows = try session.candidates(query, after: page, limit: batchSize)
                 guard checkDone, let chain else { return (rows, []) }
@@ -150,23 +137,36 @@ public struct PlanningPass: Sendable {
                 case .alreadyDone: tally.alreadyDone += 1
                 }
                 if decision != .alreadyDone { addReview(row.candidate, decision: decision, subject: subject, to: &tally) }
-                if decision == .act { acting.append(row.candidate.key) }
+                if decision == .act {
+                    for ((path, purged), count) in zip(childCounts, row.childCounts) where count > 0 {
+                        if purged { tally.childRowsPurged[path[path.count - 1].table, default: 0] += count }
+                        else { tally.childRowsAnonymised[path[path.count - 1].table, default: 0] += count }
+                    }
+                }
                 try each(row.candidate, decision)
-            }
-            if !childCounts.isEmpty, !acting.isEmpty {
-                let keys = acting
-                let counts = try await reader.read { session in
-                    try childCounts.map { try session.countChildren($0.path, table: table, keyColumns: query.keyColumns, keys: keys) }
-                }
-                for ((path, purged), count) in zip(childCounts, counts) where count > 0 {
-                    if purged { tally.childRowsPurged[path[path.count - 1].table, default: 0] += count }
-                    else { tally.childRowsAnonymised[path[path.count - 1].table, default: 0] += count }
-                }
             }
             guard rows.count == batchSize, let last = rows.last else { break }
             after = last.candidate.key
         }
         return tally
+    }
+
+    /// The child paths a dry run counts for `rule`, and whether their rows would be deleted (or
+    /// anonymised). Owned rows go only when nothing else points at them: known when the batch
+    /// runs, not counted here.
+    static func countedChildren(_ rule: RetentionRule, shape: RuleShape, counting: Bool) -> [(path: [ChildLink], purged: Bool)] {
+        guard counting else { return [] }
+        switch rule.action {
+        case .flag: return []
+        case .purge: return shape.childPaths.filter { !$0[$0.count - 1].owned }.map { ($0, true) }
+        case .anonymise:
+            return shape.childWork.map { work -> (path: [ChildLink], purged: Bool) in
+                switch work {
+                case .purge(let path): return (path, true)
+                case .anonymise(let path, _, _, _): return (path, false)
+                }
+            }.filter { !$0.path[$0.path.count - 1].owned }
+        }
     }
 
     /// A database error in a rule's query names the rule and where the policy declares it (the

@@ -135,6 +135,9 @@ public struct RuleQuery: Sendable {
     public var toolTablesExist: Bool
     /// The moment legal holds are evaluated at (a hold whose `until` has passed no longer applies).
     public var holdTime: Date
+    /// Dry runs: child paths whose rows each candidate would take with it, counted per row (one
+    /// index probe each, in the same statement).
+    public var countedChildren: [[ChildLink]] = []
     /// The application's own hold tables, checked beside retentiond's holds.
     public var applicationHolds: [ApplicationHoldSource] = []
     /// Leave out the records this rule already flagged or anonymised (their marks in
@@ -183,6 +186,8 @@ public struct ApplicationHoldSource: Sendable {
 public struct CandidateRow: Sendable {
     public var candidate: Candidate
     public var held: Bool
+    /// For `RuleQuery.countedChildren`: the rows of each path that belong to this record.
+    public var childCounts: [Int] = []
 
     public init(candidate: Candidate, held: Bool) {
         self.candidate = candidate

@@ -88,17 +88,14 @@ public struct SQLBuilder: Sendable {
         tests.isEmpty ? "0" : "CASE WHEN \(tests.joined(separator: " OR ")) THEN 1 ELSE 0 END"
     }
 
-    /// The query that lists due candidates of a rule with every fact the planner needs.
-    /// `after` pages by key; `keys` restricts to given records (re-checking a plan).
-    public func candidates(_ q: RuleQuery, after: RecordKey?, keys: [RecordKey]?, limit: Int?) -> SQL {
+    /// What keeps a record of the row `s`, as four 0/1 columns: consent, a related record, a
+    /// reference from an undeclared table, a legal hold (on the row or on a row a purge would take).
+    func keepingFacts(_ q: RuleQuery) -> [SQL] {
         let s = "s"
-        var select: [SQL] = q.keyColumns.map { "\(column: $0, of: s)" } + q.clock.columns.map { clockValue($0, on: s) }
-        select.append(Self.flag(q.consent.map { condition($0, on: s) }))
-        select.append(Self.flag(q.related.map { condition($0, on: s) }))
-        select.append(Self.flag(q.undeclaredReferences.map { fk in
+        var facts: [SQL] = [Self.flag(q.consent.map { condition($0, on: s) }), Self.flag(q.related.map { condition($0, on: s) })]
+        facts.append(Self.flag(q.undeclaredReferences.map { fk in
             "EXISTS (SELECT 1 FROM \(ident: fk.table) AS u WHERE \(raw: Self.tuple("u", fk.columns)) = \(raw: Self.tuple(s, fk.referencedColumns)))"
         }))
-
         // A hold names a row by its table's primary key, whatever key the subject declares.
         var held: [SQL] = []
         func any(_ tests: [SQL]) -> SQL { tests.count == 1 ? tests[0] : "(\(tests.joined(separator: " OR ")))" }
@@ -111,8 +108,18 @@ public struct SQLBuilder: Sendable {
             guard !childHolds.isEmpty else { continue }
             held.append("EXISTS (SELECT 1 \(childRows(path, subjectAlias: s)) AND \(any(childHolds)))")
         }
-        select.append(Self.flag(held))
+        facts.append(Self.flag(held))
+        return facts
+    }
+
+    /// The query that lists due candidates of a rule with every fact the planner needs.
+    /// `after` pages by key; `keys` restricts to given records (re-checking a plan).
+    public func candidates(_ q: RuleQuery, after: RecordKey?, keys: [RecordKey]?, limit: Int?) -> SQL {
+        let s = "s"
+        var select: [SQL] = q.keyColumns.map { "\(column: $0, of: s)" } + q.clock.columns.map { clockValue($0, on: s) }
+        select += keepingFacts(q)
         select += (q.fieldColumns + q.reviewColumns).map { "\(column: $0, of: s)" }
+        select += q.countedChildren.map { "(SELECT count(*) \(childRows($0, subjectAlias: s)))" }
 
         var conditions = q.filter.map { condition($0, on: s) }
         conditions.append(clockIsPast(s, q.clock))
@@ -149,6 +156,20 @@ public struct SQLBuilder: Sendable {
             }
         }
         return tests
+    }
+
+    /// One record's standing under a rule, whatever its clock: whether it is the rule's subject
+    /// (the filter), its clock values, whether the clock is past the cutoff, the four keeping
+    /// facts, and whether the rule already acted on it (`markedDone`: its mark, when marks are kept).
+    public func standing(_ q: RuleQuery, key: RecordKey, marksKept: Bool) -> SQL {
+        let s = "s"
+        let filter = q.filter.map { condition($0, on: s) }
+        var select: [SQL] = [filter.isEmpty ? "1" : Self.flag(["(\(filter.joined(separator: " AND ")))"])]
+        select += q.clock.columns.map { clockValue($0, on: s) }
+        select.append(Self.flag([clockIsPast(s, q.clock)]))
+        select += keepingFacts(q)
+        select.append(marksKept ? Self.flag([doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) })]) : "0")
+        return "SELECT \(select.joined(separator: ", ")) FROM \(ident: q.table) AS s WHERE \(keyIn(s, q.keyColumns, [key]))"
     }
 
     /// `EXISTS` an active legal hold on the row of `table` whose primary key columns are `keyColumns`
@@ -200,9 +221,11 @@ public struct SQLBuilder: Sendable {
         let held = flag()
         let fields = take(q.fieldColumns.count)
         let review = take(q.reviewColumns.count)
-        return CandidateRow(candidate: Candidate(key: key, clockValues: clock, consented: consented, keptByRelated: related,
-                                                 referencedByUndeclared: referenced, fieldValues: fields, reviewValues: review),
-                            held: held)
+        var row = CandidateRow(candidate: Candidate(key: key, clockValues: clock, consented: consented, keptByRelated: related,
+                                                    referencedByUndeclared: referenced, fieldValues: fields, reviewValues: review),
+                               held: held)
+        row.childCounts = take(q.countedChildren.count).map { if case .integer(let n) = $0 { return Int(n) } else { return 0 } }
+        return row
     }
 
     /// One `UPDATE` for a whole batch: new values travel in a `VALUES` list joined on the key.

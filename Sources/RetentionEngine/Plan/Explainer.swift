@@ -1,0 +1,141 @@
+import Foundation
+import RetentionCore
+import RetentionStore
+
+/// Why a record is still here and when it will go: for one record of a subject, every rule, its
+/// clock, when it becomes due, and what keeps it. Reads only; the same queries as `plan`.
+public struct Explanation: Sendable, Codable {
+    public struct RuleStanding: Sendable, Codable {
+        public var rule: String
+        public var action: String
+        public var register: String
+        public var legalBasis: String
+        /// Whether the record is the rule's subject (its filter holds).
+        public var applies: Bool
+        /// The clock's value (the date retention counts from), as stored; nil when it has none.
+        public var clock: String?
+        /// When the rule's time is up for this record (clock + after, anchored), in the policy's zone.
+        public var dueOn: Date?
+        public var due: Bool
+        /// What keeps it although due: legal_hold, consent, related_record, referenced_by_undeclared_table.
+        public var keptBy: [String]
+        /// The rule already flagged or anonymised it.
+        public var done: Bool
+        /// The answer in words.
+        public var verdict: String
+    }
+    public var subject: String
+    public var table: String
+    public var key: String
+    public var now: Date
+    public var rules: [RuleStanding]
+}
+
+public struct Explainer: Sendable {
+    let resolved: ResolvedPolicy
+    let reader: any RecordReader
+
+    public init(resolved: ResolvedPolicy, reader: any RecordReader) {
+        self.resolved = resolved
+        self.reader = reader
+    }
+
+    public func explain(subject: Subject, keyText: String, now: Date) async throws -> Explanation {
+        let table = subject.table.value
+        let keyColumns = subject.key.map(\.value)
+        let (info, kindOf, tables, marked) = try await reader.read { session in
+            (try session.schema().table(table), session.keyValueKind, try session.toolTables(), try session.doneTableExists() ? try session.rulesWithCompleteMarks() : [])
+        }
+        guard let info else { throw EnforcementError.failed("table `\(table)` does not exist in \(reader.location)") }
+        let lookup: [KeyLookup]
+        do {
+            lookup = try KeyLookup.parse(keyText, columns: keyColumns, of: info, kindOf: kindOf)
+        } catch .count(let expected) {
+            throw EnforcementError.failed("subject `\(subject.id)`'s key is (\(keyColumns.joined(separator: ", "))): give \(expected) value(s) separated by commas")
+        } catch .notAValue(let column, let value) {
+            throw EnforcementError.failed("`\(value)` is not a value of `\(table).\(column)`, which holds whole numbers: type the key exactly as stored")
+        }
+        let found = try await reader.read { try $0.canonicalKeys(table: table, keyColumns: keyColumns, matching: lookup) }
+        guard found.count == 1, let key = try? JSONDecoder().decode(RecordKey.self, from: Data(found[0].utf8)) else {
+            throw EnforcementError.failed(found.isEmpty ? "no record of `\(table)` has key \(keyText)" : "`\(keyText)` names more than one record of `\(table)`")
+        }
+        var standings: [Explanation.RuleStanding] = []
+        for rule in subject.rules {
+            let query = try resolved.query(for: rule, now: now, toolTablesExist: tables.complete)
+            let marksKept = marked.contains(rule.id) && rule.action.auditAction != .purge
+            guard let row = try await reader.read({ try $0.standing(query, key: key, marksKept: marksKept) }) else {
+                throw EnforcementError.failed("no record of `\(table)` has key \(keyText)")
+            }
+            standings.append(standing(rule, row: row, clockColumns: resolved.shape(of: rule).clock, now: now))
+        }
+        return Explanation(subject: subject.id, table: table, key: key.description, now: now, rules: standings)
+    }
+
+    func standing(_ rule: RetentionRule, row: [SQLValue], clockColumns: [DateColumn], now: Date) -> Explanation.RuleStanding {
+        let policy = resolved.policy
+        func flag(_ i: Int) -> Bool { row[i] == .integer(1) }
+        let count = clockColumns.count
+        let applies = flag(0)
+        let values = Array(row[1...count])
+        let due = flag(count + 1)
+        let kept = zip(["consent", "related_record", "referenced_by_undeclared_table", "legal_hold"], (count + 2)...(count + 5))
+            .filter { flag($0.1) }.map(\.0)
+        // A purge's undeclared references only matter to purges (see Planner).
+        let keptBy = kept.filter { $0 != "referenced_by_undeclared_table" || rule.action.auditAction == .purge }
+        let done = flag(count + 6)
+        let dates = zip(values, clockColumns).map { DateCodec.parse($0, storage: $1.storage, calendar: policy.storageCalendar) }
+        let clock: Date? = rule.clock.combination == .latest ? dates.compactMap { $0 }.max() : dates.first { $0 != nil } ?? nil
+        let clockText = zip(values, dates).first { $1 == clock && clock != nil }.map { $0.0.textValue ?? $0.0.description }
+        let dueOn = clock.flatMap { dueDate(of: rule, clock: $0) }
+
+        let verb = rule.action.auditAction == .purge ? "purge" : rule.action.auditAction == .anonymise ? "anonymise" : "flag"
+        let verdict: String
+        if !applies {
+            verdict = "does not apply: the record is not a `\(rule.subjectID)` record under the subject's filter"
+        } else if done {
+            verdict = "already done: this rule \(verb == "flag" ? "flagged" : "anonymised") it on an earlier run"
+        } else if clock == nil {
+            verdict = "never due while its clock (\(rule.clock.description)) is empty"
+        } else if !due {
+            verdict = "not due yet: the next run after \(Self.day(dueOn, policy.calendar)) will \(verb) it, unless something keeps it then"
+        } else if !keptBy.isEmpty {
+            verdict = "due since \(Self.day(dueOn, policy.calendar)), but kept: " + keptBy.map(Self.reason).joined(separator: "; ")
+        } else {
+            verdict = "due since \(Self.day(dueOn, policy.calendar)): the next run will \(verb) it"
+        }
+        return Explanation.RuleStanding(rule: rule.id, action: rule.action.name, register: rule.register, legalBasis: rule.legalBasis,
+                                        applies: applies, clock: clockText, dueOn: dueOn, due: applies && due, keptBy: applies && due ? keptBy : [],
+                                        done: done, verdict: verdict)
+    }
+
+    /// Clock plus the rule's duration (from the end of the clock's fiscal year when anchored), in
+    /// the policy's calendar: the first moment the record is due.
+    func dueDate(of rule: RetentionRule, clock: Date) -> Date? {
+        let policy = resolved.policy
+        let calendar = policy.calendar
+        var start = clock
+        if rule.clock.fiscalYearEnd {
+            guard let yearStart = Cutoff.fiscalYearStart(containing: clock, start: policy.fiscalYearStart, calendar: calendar),
+                  let next = calendar.date(byAdding: .year, value: 1, to: yearStart) else { return nil }
+            start = next
+        }
+        let d = rule.after
+        return calendar.date(byAdding: DateComponents(year: d.years, month: d.months, day: d.days, hour: d.hours, minute: d.minutes, second: d.seconds), to: start)
+    }
+
+    static func day(_ date: Date?, _ calendar: Calendar) -> String {
+        guard let date else { return "?" }
+        let c = calendar.dateComponents([.year, .month, .day], from: date)
+        return String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
+    }
+
+    static func reason(_ code: String) -> String {
+        switch code {
+        case "legal_hold": return "a legal hold (retentiond hold list)"
+        case "consent": return "consent: the person agreed to a longer retention"
+        case "related_record": return "a related record that must still be kept"
+        case "referenced_by_undeclared_table": return "still referenced from a table the purge does not declare"
+        default: return code
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import RetentionCore
+import RetentionEngine
+
+struct ExplainCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "explain",
+        abstract: "Why one record is still kept, and when it will go: every rule of its subject, its clock, when it is due, what keeps it.",
+        discussion: """
+            The answer to a data subject's "why do you still have my data?" and "when will it go?": for the record of \
+            --subject named by the subject's key, each rule's clock value, the day the rule's time is up, and what keeps it \
+            (a legal hold, consent, a related record that must still be kept, a reference) — computed by the same queries as \
+            `plan`, at --now. Prints no personal data beyond the key given. Changes nothing; the database is opened read-only. \
+            Exit 0; 3 when the subject is not in the policy; 1 when no record has the key.
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case text, json }
+
+    @OptionGroup var options: PolicyOptions
+
+    @Option(name: .long, help: ArgumentHelp("The policy subject the record belongs to.", valueName: "name"))
+    var subject: String
+
+    @Option(name: .long, help: ArgumentHelp("The record's key (the subject's key columns, comma-separated), exactly as stored.", valueName: "key"))
+    var key: String
+
+    @Option(name: .long, help: ArgumentHelp("text (for people) or json (for scripts).", valueName: "format"))
+    var format: Format = .text
+
+    func run() async throws {
+        try await reportingFailures {
+            let (policy, _) = try options.loadPolicy()
+            guard let found = policy.subjects.first(where: { $0.id == subject }) else {
+                throw CommandFailure(.policyInvalid, "the policy \(policy.path) has no subject `\(subject)`; it has: \(policy.subjects.map(\.id).joined(separator: ", "))")
+            }
+            let (planner, _) = try await options.loadPlanner()
+            let explanation = try await Explainer(resolved: planner.resolved, reader: planner.reader)
+                .explain(subject: found, keyText: key, now: options.currentTime())
+            switch format {
+            case .json:
+                let encoder = JSONEncoder()
+                encoder.dateEncodingStrategy = .iso8601
+                encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+                print(String(decoding: try encoder.encode(explanation), as: UTF8.self))
+            case .text:
+                print("\(explanation.subject) \(explanation.table):\(explanation.key)")
+                for rule in explanation.rules {
+                    print("\nrule \(rule.rule) (\(rule.action)) — \(rule.register)")
+                    print("  legal basis: \(rule.legalBasis)")
+                    if rule.applies { print("  clock: \(rule.clock ?? "(empty)")") }
+                    print("  \(rule.verdict)")
+                }
+            }
+            return .success
+        }
+    }
+}
