@@ -31,6 +31,18 @@ import TestSupport
         #expect(check.stdout.contains(dataset == "dolibarr"
             ? "purge rule `dolibarr-prospect` deletes from llx_societe and, first:\n  llx_socpeople (fk_soc = llx_societe.rowid)\n"
             : "purge rule `znuny-tickets` deletes from ticket and, first:\n  article (ticket_id = ticket.id)\n    article_data_mime (article_id = article.id)\n"), "\(check.stdout)")
+        // The register's retention section, from the policy, with the figures of this database.
+        let register = try await BinaryRunner.run(["register", "--figures", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
+                                                   "--database-url", "sqlite:\(database)", "--now", "2026-06-01T00:00:00Z"])
+        #expect(register.status == 0, "\(register.stderr)")
+        #expect(register.stdout.contains("## LoGeAs Assistance auprès des utilisateurs LoGeAs"))
+        #expect(register.stdout.contains(" due now"))
+        let html = try await BinaryRunner.run(["register", "--format", "html", "--config", "etc/examples/\(dataset).yaml"])
+        #expect(html.status == 0 && html.stdout.hasPrefix("<!DOCTYPE html>"))
+        let explain = try await BinaryRunner.run(["explain", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
+                                                  "--database-url", "sqlite:\(database)", "--subject", dataset == "dolibarr" ? "tickets" : "tickets",
+                                                  "--key", "1", "--format", "json", "--now", "2026-06-01T00:00:00Z"])
+        #expect(explain.status == 0 || explain.stderr.contains("no record"), "\(explain.stderr)")
         let again = try await BinaryRunner.run(["run", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
                                                 "--database-url", "sqlite:\(database)", "--now", "2026-06-01T00:00:00Z"])
         #expect(again.status == 0, "\(again.stderr)")

@@ -1,0 +1,182 @@
+import Foundation
+
+/// The retention section of the register of processing activities (GDPR art. 30), rendered from
+/// the policy that is enforced, so the document and the enforcement cannot drift apart: per
+/// register entry, each rule's data, duration in words, clock, action, exemptions and legal
+/// basis — and, when a dry run's figures are given, the records held, due and kept.
+public struct Register: Sendable {
+    public struct Line: Sendable {
+        public var rule: String
+        public var data: String
+        public var keptFor: String
+        public var countedFrom: String
+        public var then: String
+        public var unless: String
+        public var legalBasis: String
+        /// With figures: records of the subject now, due now, kept and why.
+        public var figures: String?
+    }
+    public struct Entry: Sendable {
+        public var register: String
+        public var lines: [Line]
+    }
+    public var policyPath: String
+    public var policyHash: String
+    public var timeZone: String
+    public var entries: [Entry]
+
+    /// `tallies` (a dry run's, by rule id) adds the live figures.
+    public init(policy: Policy, tallies: [String: RuleTally] = [:]) {
+        policyPath = policy.path
+        policyHash = policy.hash
+        timeZone = policy.timeZone.identifier
+        var entries: [Entry] = []
+        for rule in policy.rules {
+            let subject = policy.subject(for: rule)
+            let line = Line(rule: rule.id, data: Self.data(subject, rule), keptFor: Self.words(rule.after),
+                            countedFrom: Self.words(rule.clock), then: Self.words(rule.action), unless: Self.exemptions(rule),
+                            legalBasis: rule.legalBasis, figures: tallies[rule.id].map(Self.figures))
+            if let i = entries.firstIndex(where: { $0.register == rule.register }) {
+                entries[i].lines.append(line)
+            } else {
+                entries.append(Entry(register: rule.register, lines: [line]))
+            }
+        }
+        self.entries = entries
+    }
+
+    // MARK: Words
+
+    static func data(_ subject: Subject, _ rule: RetentionRule) -> String {
+        let filter = subject.filter.map { condition in
+            switch condition.test {
+            case .equals(let v): return "\(condition.column.value) = \(v)"
+            case .notEquals(let v): return "\(condition.column.value) ≠ \(v)"
+            case .oneOf(let vs): return "\(condition.column.value) in (\(vs.map(\.description).joined(separator: ", ")))"
+            case .isNull(let b): return "\(condition.column.value) is \(b ? "" : "not ")empty"
+            case .exists(let b): return "\(b ? "with" : "without") \(condition.column.value)"
+            }
+        }
+        return "\(subject.id): `\(subject.table.value)`" + (filter.isEmpty ? "" : " where " + filter.joined(separator: ", "))
+    }
+
+    public static func words(_ d: RetentionDuration) -> String {
+        let parts = [(d.years, "year"), (d.months, "month"), (d.days, "day"), (d.hours, "hour"), (d.minutes, "minute"), (d.seconds, "second")]
+            .filter { $0.0 != 0 }.map { "\($0.0) \($0.1)\($0.0 == 1 ? "" : "s")" }
+        return parts.isEmpty ? "until the date (no delay)" : parts.joined(separator: " ")
+    }
+
+    static func words(_ clock: Clock) -> String {
+        let names = clock.columns.map { clock.earliest.contains($0.value) ? "the earliest \($0.value)" : $0.value }
+        var text: String
+        switch (clock.combination, names.count) {
+        case (_, 1): text = names[0]
+        case (.latest, _): text = "the latest of " + names.dropLast().joined(separator: ", ") + " and " + names.last!
+        case (.firstPresent, _): text = names[0] + " (if empty: " + names.dropFirst().joined(separator: ", then ") + ")"
+        }
+        if clock.fiscalYearEnd { text = "the end of the fiscal year of " + text }
+        return text
+    }
+
+    static func words(_ action: RuleAction) -> String {
+        switch action {
+        case .flag:
+            return "flagged for review (nothing changed)"
+        case .anonymise(let fields, let children):
+            let changed = fields.filter { $0.strategy != .keep }.map { "\($0.column.value) (\(words($0.strategy)))" }
+            let kids = children.map { child -> String in
+                if case .anonymise(let childFields) = child.action {
+                    return "`\(child.table.value)` anonymised (" + childFields.filter { $0.strategy != .keep }.map(\.column.value).joined(separator: ", ") + ")"
+                }
+                return "`\(child.table.value)` deleted"
+            }
+            return "anonymised: " + changed.joined(separator: ", ") + (kids.isEmpty ? "" : "; with it " + kids.joined(separator: ", "))
+        case .purge(let selection):
+            switch selection {
+            case .foreignKeys: return "deleted, with every row that references it"
+            case .declared(let children):
+                func names(_ list: [ChildTable]) -> [String] { list.flatMap { ["`\($0.table.value)`"] + names($0.children) + $0.owns.map { "`\($0.table.value)`" } } }
+                let all = names(children)
+                return "deleted" + (all.isEmpty ? "" : ", with " + all.joined(separator: ", "))
+            }
+        }
+    }
+
+    static func words(_ strategy: AnonymisationStrategy) -> String {
+        switch strategy {
+        case .null: return "erased"
+        case .constant: return "replaced by a constant"
+        case .pseudonym: return "pseudonymised"
+        case .mask: return "masked"
+        case .year: return "reduced to the year"
+        case .keep: return "kept"
+        }
+    }
+
+    static func exemptions(_ rule: RetentionRule) -> String {
+        var reasons = ["a legal hold"]
+        for consent in rule.exemptions.consent {
+            reasons.append(consent.kind == .until ? "the person's agreement to keep it until \(consent.column.value)" : "the person's agreement (\(consent.column.value))")
+        }
+        for related in rule.exemptions.related {
+            if let within = related.within, let clock = related.clock {
+                reasons.append("a related \(related.name) younger than \(words(within)) (counted from \(words(clock)))")
+            } else {
+                reasons.append("any related \(related.name)")
+            }
+        }
+        return reasons.joined(separator: "; ")
+    }
+
+    static func figures(_ tally: RuleTally) -> String {
+        let kept = tally.exempt.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key.replacingOccurrences(of: "_", with: " "))" }
+        return "\(tally.tableRows) rows in `\(tally.table)`; \(tally.due) due now" + (kept.isEmpty ? "" : "; kept: " + kept.joined(separator: ", "))
+            + (tally.alreadyDone > 0 ? "; \(tally.alreadyDone) already done" : "")
+    }
+
+    // MARK: Rendering
+
+    var columns: [String] { ["data concerned", "kept for", "counted from", "then", "unless", "legal basis", "rule"] + (hasFigures ? ["now"] : []) }
+    var hasFigures: Bool { entries.contains { $0.lines.contains { $0.figures != nil } } }
+
+    func cells(_ line: Line) -> [String] {
+        [line.data, line.keptFor, line.countedFrom, line.then, line.unless, line.legalBasis, "`\(line.rule)`"] + (hasFigures ? [line.figures ?? ""] : [])
+    }
+
+    public func markdown() -> String {
+        var out = "# Retention — register of processing activities\n\n"
+        out += "Generated by retentiond from `\(policyPath)` (sha256 `\(policyHash.prefix(16))…`), the policy it enforces. Dates are counted in \(timeZone).\n"
+        for entry in entries {
+            out += "\n## \(entry.register)\n\n| " + columns.joined(separator: " | ") + " |\n|" + columns.map { _ in "---|" }.joined() + "\n"
+            for line in entry.lines {
+                out += "| " + cells(line).map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |\n"
+            }
+        }
+        return out
+    }
+
+    public func html() -> String {
+        func escape(_ text: String) -> String {
+            text.replacingOccurrences(of: "&", with: "&amp;").replacingOccurrences(of: "<", with: "&lt;")
+                .replacingOccurrences(of: ">", with: "&gt;").replacingOccurrences(of: "\"", with: "&quot;")
+                .replacingOccurrences(of: "`", with: "")
+        }
+        var out = """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>Retention — register of processing activities</title>
+            <style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;width:100%}th,td{border:1px solid #999;padding:.3em;text-align:left;vertical-align:top}th{background:#eee}</style>
+            </head><body>
+            <h1>Retention — register of processing activities</h1>
+            <p>Generated by retentiond from <code>\(escape(policyPath))</code> (sha256 <code>\(policyHash.prefix(16))…</code>), the policy it enforces. Dates are counted in \(escape(timeZone)).</p>
+
+            """
+        for entry in entries {
+            out += "<h2>\(escape(entry.register))</h2>\n<table><tr>" + columns.map { "<th>\(escape($0))</th>" }.joined() + "</tr>\n"
+            for line in entry.lines {
+                out += "<tr>" + cells(line).map { "<td>\(escape($0))</td>" }.joined() + "</tr>\n"
+            }
+            out += "</table>\n"
+        }
+        return out + "</body></html>\n"
+    }
+}

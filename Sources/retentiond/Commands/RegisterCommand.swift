@@ -1,0 +1,45 @@
+import ArgumentParser
+import Foundation
+import RetentionCore
+import RetentionEngine
+
+struct RegisterCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "register",
+        abstract: "Render the retention section of the register of processing activities from the policy that is enforced.",
+        discussion: """
+            Per register entry, each rule's data, how long it is kept (in words), counted from which date, what happens then, \
+            what keeps a record anyway, and its legal basis — from the policy itself, so the register and the enforcement \
+            cannot drift apart. --figures adds, from a dry run on the database (read-only), each rule's records, those due now \
+            and those kept and why. Prints to standard output (--format md or html); changes nothing. Exit 0.
+            """
+    )
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case md, html }
+
+    @OptionGroup var options: PolicyOptions
+
+    @Option(name: .long, help: ArgumentHelp("md (Markdown) or html (one self-contained page).", valueName: "format"))
+    var format: Format = .md
+
+    @Flag(name: .long, help: "Add live figures from a dry run on the database (records, due now, kept and why).")
+    var figures = false
+
+    func run() async throws {
+        try await reportingFailures {
+            let policy: Policy
+            var tallies: [String: RuleTally] = [:]
+            if figures {
+                let (planner, _) = try await options.loadPlanner()
+                policy = planner.policy
+                let report = try await planner.dryRun(now: options.currentTime(), mode: .plan, planPath: nil)
+                tallies = Dictionary(report.rules.map { ($0.rule, $0) }, uniquingKeysWith: { a, _ in a })
+            } else {
+                policy = try options.loadPolicy().0
+            }
+            let register = Register(policy: policy, tallies: tallies)
+            print(format == .md ? register.markdown() : register.html(), terminator: "")
+            return .success
+        }
+    }
+}
