@@ -48,6 +48,17 @@ import TestSupport
                                                   "--key", String(remaining), "--format", "json", "--now", "2026-06-01T00:00:00Z"])
         #expect(explain.status == 0, "\(explain.stderr)")
         #expect(explain.stdout.contains("\"verdict\" : "))
+        // An erasure request on that ticket, tried first, then carried out: it is gone, and the trail still verifies.
+        let erase = ["erase", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path, "--database-url", "sqlite:\(database)",
+                     "--subject", "tickets", "--key", String(remaining), "--request", "DSR-2026-7", "--by", "dpo@example.fr", "--now", "2026-06-01T00:00:00Z"]
+        let tried = try await BinaryRunner.run(erase + ["--dry-run"])
+        #expect(tried.status == 0, "\(tried.stderr)")
+        #expect(tried.stdout.contains("| `\(dataset)-tickets` | purge | **"), "\(tried.stdout)")
+        let erased = try await BinaryRunner.run(erase)
+        #expect(erased.status == 0, "\(erased.stderr)")
+        #expect(erased.stdout.contains("# Erasure request DSR-2026-7"))
+        #expect(try await BinaryRunner.run(["audit", "verify", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
+                                            "--database-url", "sqlite:\(database)"]).status == 0)
         let again = try await BinaryRunner.run(["run", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
                                                 "--database-url", "sqlite:\(database)", "--now", "2026-06-01T00:00:00Z"])
         #expect(again.status == 0, "\(again.stderr)")

@@ -19,6 +19,8 @@ struct BatchWork: Sendable {
     let chain: AuditChain
     /// The flag and anonymise rules on this table, whose marks a purge removes with the records.
     var markingRules: [String] = []
+    /// Added to every audit entry of the batch (an erasure request's reference).
+    var detail: [String: String] = [:]
 
     /// `lock`: the run lock this process holds (nil for a worker that joined a shared run), confirmed
     /// before anything changes.
@@ -43,7 +45,7 @@ struct BatchWork: Sendable {
         var drafts: [AuditDraft] = []
         func draft(_ action: AuditAction, ref: String, fields: [String], detail: [String: String] = [:], table: String = table) -> AuditDraft {
             AuditDraft(runID: runID, actor: actor, policyHash: policyHash, ruleID: rule.id, action: action, table: table,
-                       subjectRef: ref, fields: fields, detail: detail)
+                       subjectRef: ref, fields: fields, detail: detail.merging(self.detail) { a, _ in a })
         }
         switch rule.action {
         case .flag:

@@ -112,6 +112,20 @@ public struct Enforcer: Sendable {
                               startedAt: started, rules: outcome.tallies, failure: outcome.failure, failures: outcome.failures)
     }
 
+    /// Carries out a data subject's erasure request on the record of `subject` named by `keyText`
+    /// (the subject's key), under the run lock (see `Applier.erase`); `dryRun` says what it would do.
+    public func erase(subject: Subject, keyText: String, request: String, now: Date, dryRun: Bool) async throws -> ErasureReport {
+        let lock = try await store.acquireRunLock()
+        defer { withExtendedLifetime(lock) {} }
+        let key = try await Explainer(resolved: resolved, reader: store).recordKey(subject: subject, keyText: keyText)
+        let runID = RunID.make(at: Date())
+        let applier = try applier(runID: runID)
+        if !dryRun { try await applier.prepare() }
+        let steps = try await applier.erase(subject, key: key, request: request, lock: lock, now: now, dryRun: dryRun)
+        return ErasureReport(runID: runID, request: request, by: actor, subject: subject.id, table: subject.table.value, key: key.description,
+                             at: now, dryRun: dryRun, steps: steps)
+    }
+
     func refuseIfClockWentBack(now: Date) async throws {
         if let last = try await store.read({ try $0.lastCompletedRunTime() }), now < last {
             let f = ISO8601DateFormatter()

@@ -40,12 +40,11 @@ public struct Explainer: Sendable {
         self.reader = reader
     }
 
-    public func explain(subject: Subject, keyText: String, now: Date) async throws -> Explanation {
+    /// The subject's key of the one record `keyText` names (typed by its columns' types).
+    public func recordKey(subject: Subject, keyText: String) async throws -> RecordKey {
         let table = subject.table.value
         let keyColumns = subject.key.map(\.value)
-        let (info, kindOf, tables, marked) = try await reader.read { session in
-            (try session.schema().table(table), session.keyValueKind, try session.toolTables(), try session.doneTableExists() ? try session.rulesWithCompleteMarks() : [])
-        }
+        let (info, kindOf) = try await reader.read { (try $0.schema().table(table), $0.keyValueKind) }
         guard let info else { throw EnforcementError.failed("table `\(table)` does not exist in \(reader.location)") }
         let lookup: [KeyLookup]
         do {
@@ -58,6 +57,15 @@ public struct Explainer: Sendable {
         let found = try await reader.read { try $0.canonicalKeys(table: table, keyColumns: keyColumns, matching: lookup) }
         guard found.count == 1, let key = try? JSONDecoder().decode(RecordKey.self, from: Data(found[0].utf8)) else {
             throw EnforcementError.failed(found.isEmpty ? "no record of `\(table)` has key \(keyText)" : "`\(keyText)` names more than one record of `\(table)`")
+        }
+        return key
+    }
+
+    public func explain(subject: Subject, keyText: String, now: Date) async throws -> Explanation {
+        let table = subject.table.value
+        let key = try await recordKey(subject: subject, keyText: keyText)
+        let (tables, marked) = try await reader.read { session in
+            (try session.toolTables(), try session.doneTableExists() ? try session.rulesWithCompleteMarks() : [])
         }
         var standings: [Explanation.RuleStanding] = []
         for rule in subject.rules {

@@ -110,6 +110,21 @@ public enum StateFiles {
         return (base + ".json", base + ".md")
     }
 
+    /// An erasure request's report, beside the run reports (`<run id>.erasure.json` and `.md`,
+    /// 0600) and kept as long as they are: it names the record's key.
+    public static func writeErasure(_ report: ErasureReport, policy: Policy, now: Date = Date()) throws -> (json: String, markdown: String) {
+        let base = policy.reportsDirectory + "/" + report.runID + ".erasure"
+        let encoder = JSONEncoder()
+        encoder.dateEncodingStrategy = .iso8601
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try writePrivate(try encoder.encode(report), to: base + ".json")
+        try writePrivate(Data(report.markdown().utf8), to: base + ".md")
+        if let cutoff = policy.reportsKeep.before(now, in: policy.calendar) {
+            pruneReports(in: policy.reportsDirectory, before: cutoff)
+        }
+        return (base + ".json", base + ".md")
+    }
+
     /// Deletes the reports (`<run id>.json` and `.md`, as written above) whose run started before
     /// `cutoff`, judged by the time in their name. Nothing else in the directory is touched.
     static func pruneReports(in directory: String, before cutoff: Date) {

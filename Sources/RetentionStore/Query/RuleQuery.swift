@@ -135,6 +135,8 @@ public struct RuleQuery: Sendable {
     public var toolTablesExist: Bool
     /// The moment legal holds are evaluated at (a hold whose `until` has passed no longer applies).
     public var holdTime: Date
+    /// An erasure request: every record of the subject is due now, whatever its clock.
+    public var dueNow = false
     /// Dry runs: child paths whose rows each candidate would take with it, counted per row (one
     /// index probe each, in the same statement).
     public var countedChildren: [[ChildLink]] = []

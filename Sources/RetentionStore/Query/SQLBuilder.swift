@@ -122,7 +122,7 @@ public struct SQLBuilder: Sendable {
         select += q.countedChildren.map { "(SELECT count(*) \(childRows($0, subjectAlias: s)))" }
 
         var conditions = q.filter.map { condition($0, on: s) }
-        conditions.append(clockIsPast(s, q.clock))
+        if !q.dueNow { conditions.append(clockIsPast(s, q.clock)) }
         if let after {
             conditions.append(keyAfter(s, q.keyColumns, after))
         }

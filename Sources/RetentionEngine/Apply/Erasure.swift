@@ -1,0 +1,81 @@
+import Foundation
+import RetentionCore
+import RetentionStore
+
+/// What an erasure request (GDPR art. 17) did to one record, rule by rule, for the DPO.
+public struct ErasureReport: Sendable, Codable {
+    public struct Step: Sendable, Codable {
+        public var rule: String
+        public var action: String
+        /// purged, anonymised, kept, already done, not applicable — or, in a dry run, would purge / would anonymise.
+        public var outcome: String
+        /// Why a part was kept (legal hold, related record, reference), in words.
+        public var reason: String?
+        public var legalBasis: String
+    }
+    public var runID: String
+    public var request: String
+    public var by: String
+    public var subject: String
+    public var table: String
+    public var key: String
+    public var at: Date
+    public var dryRun: Bool
+    public var steps: [Step]
+
+    public func markdown() -> String {
+        var out = "# Erasure request \(request)\(dryRun ? " (dry run: nothing changed)" : "")\n\n"
+        out += "| | |\n|---|---|\n| record | `\(table)`:\(key) (subject `\(subject)`) |\n| by | \(by) |\n| at | \(ISO8601DateFormatter().string(from: at)) |\n| run | `\(runID)` |\n\n"
+        out += "| rule | action | outcome | why kept | legal basis |\n|---|---|---|---|---|\n"
+        for step in steps {
+            out += "| `\(step.rule)` | \(step.action) | **\(step.outcome)** | \(step.reason ?? "") | \(step.legalBasis) |\n"
+        }
+        return out
+    }
+}
+
+extension Applier {
+    /// Carries out an erasure request on one record now: each rule of its subject that changes
+    /// data, in order, as if due (the clock is not waited for and consent no longer keeps it — the
+    /// request withdraws it), while legal holds, related records that must still be kept and
+    /// references still keep what they keep. Each change is one transaction, audited with the
+    /// request's reference; a purge ends the sequence.
+    func erase(_ subject: Subject, key: RecordKey, request: String, lock: any RunLockHandle, now: Date, dryRun: Bool) async throws -> [ErasureReport.Step] {
+        let works = try batchWorks(planNow: now)
+        let marked = try await store.read { try $0.doneTableExists() ? try $0.rulesWithCompleteMarks() : [] }
+        var steps: [ErasureReport.Step] = []
+        for rule in subject.rules where rule.action.auditAction != .flag {
+            guard var work = works[rule.id] else { continue }
+            work.query.dueNow = true
+            work.query.consent = []
+            work.query.excludeDone = false
+            work.detail = ["request": request]
+            let query = work.query
+            let marksKept = marked.contains(rule.id) && rule.action.auditAction != .purge
+            func step(_ outcome: String, _ reason: String? = nil) -> ErasureReport.Step {
+                ErasureReport.Step(rule: rule.id, action: rule.action.name, outcome: outcome, reason: reason, legalBasis: rule.legalBasis)
+            }
+            guard let row = try await store.read({ try $0.standing(query, key: key, marksKept: marksKept) }) else {
+                steps.append(step("gone", "the record no longer exists"))
+                break
+            }
+            let clocks = query.clock.columns.count
+            func flag(_ i: Int) -> Bool { row[i] == .integer(1) }
+            // standing: applies, clock values, past, consent, related, referenced, held, done
+            let related = flag(clocks + 3), referenced = flag(clocks + 4) && rule.action.auditAction == .purge, held = flag(clocks + 5)
+            if !flag(0) { steps.append(step("not applicable", "the record is not a `\(subject.id)` record under this subject's filter")); continue }
+            if flag(clocks + 6) { steps.append(step("already done")); continue }
+            if held { steps.append(step("kept", Explainer.reason("legal_hold") + " — until it is released")); continue }
+            if related { steps.append(step("kept", Explainer.reason("related_record") + " (a legal obligation: see `retentiond explain`)")); continue }
+            if referenced { steps.append(step("kept", Explainer.reason("referenced_by_undeclared_table"))); continue }
+            let verb = rule.action.auditAction == .purge ? "purged" : "anonymised"
+            if dryRun { steps.append(step("would be \(verb)")); if verb == "purged" { break } else { continue } }
+            let erasing = work
+            let outcome = try await store.transaction { try erasing.apply(in: $0, keys: [key], lock: lock) }
+            try anchor.record(outcome.position)
+            steps.append(outcome.acted == 1 ? step(verb) : step("kept", "changed since it was read; run the request again"))
+            if verb == "purged", outcome.acted == 1 { break }
+        }
+        return steps
+    }
+}

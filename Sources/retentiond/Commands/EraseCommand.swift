@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import RetentionCore
+import RetentionEngine
+
+struct EraseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "erase",
+        abstract: "Carry out a data subject's erasure request (GDPR art. 17) on one record, through the policy's rules.",
+        discussion: """
+            Applies now, in order, each rule of --subject that changes data (anonymise, purge) to the record named by the \
+            subject's key, as if its time were up: the clock is not waited for and consent no longer keeps it (the request \
+            withdraws it), but legal holds, related records that must still be kept (a legal obligation such as invoices) and \
+            references still keep what they keep — and are reported as the reason. Children go as in a scheduled run. Every \
+            change is audited with the request's reference and --by; a report for the DPO (what was erased, what was kept and \
+            why) is printed and written to the reports directory. --dry-run says what would happen and changes nothing. \
+            Exit 0; 3 when the subject is not in the policy; 5 when a run holds the lock; 1 when no record has the key.
+            """
+    )
+
+    @OptionGroup var options: PolicyOptions
+
+    @Option(name: .long, help: ArgumentHelp("The policy subject the record belongs to.", valueName: "name"))
+    var subject: String
+
+    @Option(name: .long, help: ArgumentHelp("The record's key (the subject's key columns, comma-separated), exactly as stored.", valueName: "key"))
+    var key: String
+
+    @Option(name: .long, help: ArgumentHelp("The request's reference (a ticket or letter number), recorded in the audit trail.", valueName: "ref"))
+    var request: String
+
+    @Option(name: .long, help: ArgumentHelp("Who carries it out (recorded as the actor).", valueName: "name"))
+    var by: String
+
+    @Flag(name: .long, help: "Say what would happen; change nothing.")
+    var dryRun = false
+
+    func validate() throws {
+        guard !request.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--request needs the request's reference") }
+        guard !by.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--by needs who carries the request out") }
+    }
+
+    func run() async throws {
+        try await reportingFailures {
+            let (policy, _) = try options.loadPolicy()
+            guard let found = policy.subjects.first(where: { $0.id == subject }) else {
+                throw CommandFailure(.policyInvalid, "the policy \(policy.path) has no subject `\(subject)`; it has: \(policy.subjects.map(\.id).joined(separator: ", "))")
+            }
+            let (enforcer, _) = try await options.loadEnforcer(actor: by)
+            let report = try await enforcer.erase(subject: found, keyText: key, request: request, now: options.currentTime(), dryRun: dryRun)
+            let paths = try StateFiles.writeErasure(report, policy: policy)
+            print(report.markdown())
+            print("report: \(paths.markdown)\n        \(paths.json)")
+            return .success
+        }
+    }
+}
