@@ -209,52 +209,6 @@ public struct Subject: Sendable {
     public var rules: [RetentionRule]
 }
 
-/// Rows of another table that belong to a subject's row (or to a related row, for a chain):
-/// `ticket_state` of a ticket, the events of a company, the extrafields row of a third party.
-public struct Relation: Sendable {
-    public var name: Name
-    public var table: Name
-    /// Each pair: a column of the related table equals a column of the parent row.
-    public var on: [(column: Name, parentColumn: Name)]
-    /// The relation this one starts from (`on: { id: state.type_id }`); nil: the subject's row.
-    public var parent: String?
-    /// Conditions on the related rows (`where:`): a discriminator, a state. Columns may name
-    /// relations chained from this one.
-    public var conditions: [FilterCondition]
-    /// Compare the `on` columns case-insensitively, as an application comparing logins does.
-    public var caseInsensitive: Bool
-
-    public init(name: Name, table: Name, on: [(column: Name, parentColumn: Name)], parent: String?,
-                conditions: [FilterCondition] = [], caseInsensitive: Bool = false) {
-        self.name = name
-        self.table = table
-        self.on = on
-        self.parent = parent
-        self.conditions = conditions
-        self.caseInsensitive = caseInsensitive
-    }
-}
-
-/// One condition of a filter; all conditions must hold. The column may be `relation.column` (some
-/// related row satisfies the test) or, with `exists`, a relation's name.
-public struct FilterCondition: Sendable {
-    public enum Test: Sendable {
-        case equals(SQLValue)
-        case notEquals(SQLValue)
-        case oneOf([SQLValue])
-        case isNull(Bool)
-        /// The relation named by `column` has (true) or has no (false) rows.
-        case exists(Bool)
-    }
-    public var column: Name
-    public var test: Test
-
-    public init(column: Name, test: Test) {
-        self.column = column
-        self.test = test
-    }
-}
-
 /// Per-run limits that stop everything before any change when exceeded.
 public struct SafetyLimits: Sendable, Hashable, Codable {
     public var maxRecords: Int?
@@ -334,69 +288,6 @@ public enum RuleAction: Sendable {
         case .anonymise: return .anonymise
         case .purge: return .purge
         }
-    }
-}
-
-/// How a purge finds child rows.
-public enum ChildSelection: Sendable {
-    /// Only the listed child tables (and their own listed children).
-    case declared([ChildTable])
-    /// Every table whose foreign keys reference the purged table, recursively.
-    case foreignKeys
-}
-
-/// A table whose rows a child's rows point to (`foreign_key` of the child → `references` of the
-/// owned table), deleted with them when no other row points to them any more.
-public struct OwnedTable: Sendable {
-    public var table: Name
-    /// Columns of the child that point at the owned row.
-    public var foreignKey: [Name]
-    /// Columns of the owned table they hold; its primary key when empty.
-    public var references: [Name]
-
-    public init(table: Name, foreignKey: [Name], references: [Name]) {
-        self.table = table
-        self.foreignKey = foreignKey
-        self.references = references
-    }
-}
-
-/// What an anonymise rule does to a child's rows when it anonymises their parent.
-public enum ChildAction: Sendable {
-    case purge
-    case anonymise([FieldStrategy])
-}
-
-/// A table whose rows belong to a purged (or anonymised) parent row.
-public struct ChildTable: Sendable {
-    public var table: Name
-    /// Columns of the child that reference the parent's key (or `references`).
-    public var foreignKey: [Name]
-    /// Parent columns referenced; the parent's key when empty.
-    public var references: [Name]
-    /// Tables related to the child's rows, for its conditions (`dynamic_field.object_type`).
-    public var relations: [Relation] = []
-    /// Conditions a row must also meet to belong to the parent: the discriminator of a
-    /// polymorphic child (`elementtype: ticket`), on its columns or its relations'.
-    public var conditions: [FilterCondition]
-    /// Match `foreign_key` and `references` case-insensitively.
-    public var caseInsensitive: Bool
-    /// Rows the child's rows point to that go with them once nothing else points to them
-    /// (Znuny's `calendar_appointment` behind `calendar_appointment_ticket`).
-    public var owns: [OwnedTable] = []
-    /// What happens to the child's rows: deleted (a purge's children, always) or, under an
-    /// anonymise rule, deleted or anonymised with their parent, in its transaction.
-    public var action: ChildAction = .purge
-    public var children: [ChildTable]
-
-    public init(table: Name, foreignKey: [Name], references: [Name] = [], conditions: [FilterCondition] = [],
-                caseInsensitive: Bool = false, children: [ChildTable] = []) {
-        self.table = table
-        self.foreignKey = foreignKey
-        self.references = references
-        self.conditions = conditions
-        self.caseInsensitive = caseInsensitive
-        self.children = children
     }
 }
 

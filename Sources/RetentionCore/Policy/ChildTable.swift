@@ -1,0 +1,64 @@
+import Foundation
+
+/// How a purge finds child rows.
+public enum ChildSelection: Sendable {
+    /// Only the listed child tables (and their own listed children).
+    case declared([ChildTable])
+    /// Every table whose foreign keys reference the purged table, recursively.
+    case foreignKeys
+}
+
+/// A table whose rows a child's rows point to (`foreign_key` of the child → `references` of the
+/// owned table), deleted with them when no other row points to them any more.
+public struct OwnedTable: Sendable {
+    public var table: Name
+    /// Columns of the child that point at the owned row.
+    public var foreignKey: [Name]
+    /// Columns of the owned table they hold; its primary key when empty.
+    public var references: [Name]
+
+    public init(table: Name, foreignKey: [Name], references: [Name]) {
+        self.table = table
+        self.foreignKey = foreignKey
+        self.references = references
+    }
+}
+
+/// What an anonymise rule does to a child's rows when it anonymises their parent.
+public enum ChildAction: Sendable {
+    case purge
+    case anonymise([FieldStrategy])
+}
+
+/// A table whose rows belong to a purged (or anonymised) parent row.
+public struct ChildTable: Sendable {
+    public var table: Name
+    /// Columns of the child that reference the parent's key (or `references`).
+    public var foreignKey: [Name]
+    /// Parent columns referenced; the parent's key when empty.
+    public var references: [Name]
+    /// Tables related to the child's rows, for its conditions (`dynamic_field.object_type`).
+    public var relations: [Relation] = []
+    /// Conditions a row must also meet to belong to the parent: the discriminator of a
+    /// polymorphic child (`elementtype: ticket`), on its columns or its relations'.
+    public var conditions: [FilterCondition]
+    /// Match `foreign_key` and `references` case-insensitively.
+    public var caseInsensitive: Bool
+    /// Rows the child's rows point to that go with them once nothing else points to them
+    /// (Znuny's `calendar_appointment` behind `calendar_appointment_ticket`).
+    public var owns: [OwnedTable] = []
+    /// What happens to the child's rows: deleted (a purge's children, always) or, under an
+    /// anonymise rule, deleted or anonymised with their parent, in its transaction.
+    public var action: ChildAction = .purge
+    public var children: [ChildTable]
+
+    public init(table: Name, foreignKey: [Name], references: [Name] = [], conditions: [FilterCondition] = [],
+                caseInsensitive: Bool = false, children: [ChildTable] = []) {
+        self.table = table
+        self.foreignKey = foreignKey
+        self.references = references
+        self.conditions = conditions
+        self.caseInsensitive = caseInsensitive
+        self.children = children
+    }
+}

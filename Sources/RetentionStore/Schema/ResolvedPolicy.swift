@@ -1,0 +1,100 @@
+import Foundation
+import RetentionCore
+
+/// A rule as it maps onto the live schema: its date columns' storage, the child tables a purge
+/// reaches, and the references a purge must respect.
+public struct RuleShape: Sendable {
+    public enum ConsentShape: Sendable {
+        /// A date column (at the end of a path), kept while it is after now.
+        case until([RelationStep], DateColumn)
+        /// A flag column (at the end of a path), kept while set.
+        case flag([RelationStep], String)
+    }
+    /// The subject's filter.
+    public var filter: [RowCondition]
+    public var clock: [DateColumn]
+    public var consent: [ConsentShape]
+    /// Related rows that keep the record, with their clock's columns (seen from them).
+    public var related: [(path: [RelationStep], clock: [DateColumn]?, keepUndated: Bool)]
+    public var childPaths: [[ChildLink]]
+    public var undeclaredReferences: [ForeignKey]
+    /// Storage of each anonymised field that is a date (for `year`).
+    public var fieldDates: [String: DateColumn]
+
+    /// What an anonymise rule does to its declared children, in the batch's transaction.
+    public enum ChildWork: Sendable {
+        /// Delete the rows at the end of this path.
+        case purge([ChildLink])
+        /// Anonymise the rows at the end of this path (one link), found by their primary key.
+        case anonymise([ChildLink], fields: [FieldStrategy], keyColumns: [String], fieldDates: [String: DateColumn])
+    }
+    public var childWork: [ChildWork] = []
+}
+
+/// The policy checked against the schema: only this lets the engine build queries.
+public struct ResolvedPolicy: Sendable {
+    public var policy: Policy
+    public var schema: SchemaSnapshot
+    public var shapes: [String: RuleShape]
+    /// The application's hold tables, checked against the schema (`until` rendered per query).
+    var holdSources: [(source: ApplicationHoldSource, until: DateColumn?)] = []
+
+    public init(policy: Policy, schema: SchemaSnapshot, shapes: [String: RuleShape]) {
+        self.policy = policy
+        self.schema = schema
+        self.shapes = shapes
+    }
+
+    public func shape(of rule: RetentionRule) -> RuleShape { shapes[rule.id]! }
+
+    /// The store query for `rule` at `now`.
+    public func query(for rule: RetentionRule, now: Date, toolTablesExist: Bool) throws(Cutoff.Unavailable) -> RuleQuery {
+        let subject = policy.subject(for: rule)
+        let shape = shape(of: rule)
+        let calendar = policy.calendar
+        let storage = policy.storageCalendar
+        let cutoff = try Cutoff(rule: rule, policy: policy, now: now)
+        let clock = ClockPredicate(columns: shape.clock, combination: rule.clock.combination, bound: cutoff.clockBound, calendar: storage)
+        let consent = shape.consent.map { consent -> RowCondition in
+            switch consent {
+            case .until(let path, let date):
+                let value = DateCodec.render(now, storage: date.storage, layout: date.layout, calendar: storage)
+                return .through(path, .column(date.name, .laterThan(value, cast: date.storage.sqlCast)))
+            case .flag(let path, let column):
+                return .through(path, .column(column, .flagSet))
+            }
+        }
+        var related: [RowCondition] = []
+        for (keep, resolved) in zip(rule.exemptions.related, shape.related) {
+            var recent: [RowCondition] = []
+            if let columns = resolved.clock, let clock = keep.clock, let within = keep.within {
+                do {
+                    let bound = try Cutoff(now: now, duration: within, fiscalYearEnd: clock.fiscalYearEnd,
+                                           fiscalYearStart: policy.fiscalYearStart, calendar: calendar).clockBound
+                    let predicate = ClockPredicate(columns: columns, combination: clock.combination, bound: bound, calendar: storage)
+                    recent = [.recentClock(predicate, keepUndated: resolved.keepUndated)]
+                } catch {
+                    var named = error
+                    named.rule = rule.id
+                    throw named
+                }
+            }
+            related.append(.related(resolved.path, recent, exists: true))
+        }
+        let applicationHolds = holdSources.map { source, until -> ApplicationHoldSource in
+            var rendered = source
+            rendered.until = until.map { ($0.name, DateCodec.render(now, storage: $0.storage, layout: $0.layout, calendar: storage), $0.storage.sqlCast) }
+            return rendered
+        }
+        var fields: [String] = []
+        if case .anonymise(let strategies, _) = rule.action { fields = strategies.map(\.column.value) }
+        var query = RuleQuery(ruleID: rule.id, table: subject.table.value, keyColumns: subject.key.map(\.value),
+                         holdKeyColumns: schema.table(subject.table.value)?.primaryKey ?? [], filter: shape.filter,
+                         clock: clock, consent: consent, related: related,
+                         childPaths: shape.childPaths, undeclaredReferences: shape.undeclaredReferences,
+                         fieldColumns: fields, reviewColumns: subject.reviewColumns.map(\.value),
+                         toolTablesExist: toolTablesExist, holdTime: now)
+        query.applicationHolds = applicationHolds
+        return query
+    }
+}

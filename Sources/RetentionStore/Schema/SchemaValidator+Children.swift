@@ -1,0 +1,103 @@
+import Foundation
+import RetentionCore
+
+/// Child tables: declared (with their discriminators, owned rows and own children) or found by
+/// foreign keys for `children: auto`.
+extension SchemaValidator {
+    /// Paths for a declared child and its declared children; every table referencing a declared
+    /// child must itself be declared, or the purge could fail or cascade where nobody looked.
+    mutating func declaredPaths(_ child: ChildTable, parent: TableInfo, parentKey: [String], prefix: [ChildLink]) -> [[ChildLink]]? {
+        guard let table = tableNamed(child.table) else { return nil }
+        guard child.foreignKey.allSatisfy({ column(table, $0) != nil }) else { return nil }
+        var referenced = child.references.map(\.value)
+        if referenced.isEmpty {
+            let fk = table.foreignKeys.first { $0.referencedTable == parent.name && $0.columns == child.foreignKey.map(\.value) }
+            referenced = fk?.referencedColumns ?? parentKey
+        } else if !child.references.allSatisfy({ column(parent, $0) != nil }) {
+            return nil
+        }
+        guard referenced.count == child.foreignKey.count else {
+            error(child.table.location, "child `\(table.name)`: \(child.foreignKey.count) foreign key column(s) for \(referenced.count) referenced column(s) of `\(parent.name)`",
+                  hint: "give `references` with as many columns as `foreign_key`")
+            return nil
+        }
+        let linkedByForeignKey = table.foreignKeys.contains { $0.referencedTable == parent.name && $0.columns == child.foreignKey.map(\.value) }
+        if !linkedByForeignKey, child.conditions.isEmpty {
+            let discriminators = table.columns.map(\.name).filter { Self.looksLikeDiscriminator($0) }
+            if !discriminators.isEmpty {
+                error(child.table.location, "child `\(table.name)` is matched on (\(child.foreignKey.map(\.value).joined(separator: ", "))) without a foreign key to `\(parent.name)`, and `\(table.name)` has \(discriminators.map { "`\($0)`" }.joined(separator: ", ")): its rows belong to several kinds of object that share those numbers, so this would delete other objects' rows",
+                      hint: "add the discriminator, e.g. `where: { \(discriminators[0]): VALUE_FOR_\(parent.name) }`")
+                return nil
+            }
+            diagnostics.append(.warning(child.table.location, "child `\(table.name)` is matched on (\(child.foreignKey.map(\.value).joined(separator: ", "))) without a foreign key to `\(parent.name)`: nothing in the database says those columns hold only `\(parent.name)` rows",
+                                        hint: "if other objects' ids are stored there too, add a `where` with the discriminator (through the child's `relations` if it lives in another table)"))
+        }
+        guard let relations = resolveRelations(child.relations, of: table),
+              let conditions = rowConditions(child.conditions, in: relations.scope, relations: relations) else { return nil }
+        warnWithoutIndex(table, child.foreignKey.map(\.value), at: child.table.location, what: "child `\(table.name)`", caseInsensitive: child.caseInsensitive)
+        for (fk, ref) in zip(child.foreignKey, referenced) {
+            guard let left = table.column(fk.value), let right = parent.column(ref) else { continue }
+            if !comparable(left, of: table, right, of: parent, at: fk.location, caseInsensitive: child.caseInsensitive) { return nil }
+        }
+        let link = ChildLink(table: table.name, foreignKey: child.foreignKey.map(\.value), referenced: referenced, primaryKey: table.primaryKey,
+                             conditions: conditions, caseInsensitive: child.caseInsensitive)
+        var paths: [[ChildLink]] = []
+        var ok = true
+        for owned in child.owns {
+            guard let ownedLink = ownedLink(owned, pointedFrom: table) else { ok = false; continue }
+            paths.append(prefix + [link, ownedLink])
+        }
+        for grandchild in child.children {
+            if let sub = declaredPaths(grandchild, parent: table, parentKey: table.primaryKey, prefix: prefix + [link]) { paths += sub } else { ok = false }
+        }
+        let declared = Set(child.children.map { "\($0.table.value)(\($0.foreignKey.map(\.value).joined(separator: ",")))" })
+        for fk in schema.references(to: table.name) where !declared.contains("\(fk.table)(\(fk.columns.joined(separator: ",")))") {
+            error(child.table.location, "`\(fk.table)`.(\(fk.columns.joined(separator: ", "))) references child table `\(table.name)`, which this purge deletes from, but is not declared under its `children`",
+                  hint: "declare it (its rows go too) or use `children: auto`")
+            ok = false
+        }
+        // Children are deleted before their parent: deepest paths come first when executed in reverse.
+        return ok ? [prefix + [link]] + paths : nil
+    }
+
+    /// The link to an owned table, joined from the child's pointing columns, with every foreign
+    /// key that may still point at an owned row (the child's own pointer included).
+    mutating func ownedLink(_ owned: OwnedTable, pointedFrom child: TableInfo) -> ChildLink? {
+        guard let table = tableNamed(owned.table) else { return nil }
+        guard owned.foreignKey.allSatisfy({ column(child, $0) != nil }) else { return nil }
+        var referenced = owned.references.map(\.value)
+        if referenced.isEmpty {
+            let fk = child.foreignKeys.first { $0.referencedTable == table.name && $0.columns == owned.foreignKey.map(\.value) }
+            referenced = fk?.referencedColumns ?? table.primaryKey
+        } else if !owned.references.allSatisfy({ column(table, $0) != nil }) {
+            return nil
+        }
+        guard referenced.count == owned.foreignKey.count, !referenced.isEmpty else {
+            error(owned.table.location, "owned `\(table.name)`: \(owned.foreignKey.count) pointing column(s) for \(referenced.count) column(s) of `\(table.name)`",
+                  hint: "give `references` with as many columns as `foreign_key`")
+            return nil
+        }
+        var link = ChildLink(table: table.name, foreignKey: referenced, referenced: owned.foreignKey.map(\.value), primaryKey: table.primaryKey)
+        link.owned = true
+        let pointer = ForeignKey(table: child.name, columns: owned.foreignKey.map(\.value), referencedTable: table.name, referencedColumns: referenced)
+        link.stillReferencedBy = [pointer] + schema.references(to: table.name).filter { $0 != pointer }
+        return link
+    }
+
+    func foreignKeyPaths(from table: TableInfo, prefix: [ChildLink], visited: Set<String>) -> [[ChildLink]] {
+        var paths: [[ChildLink]] = []
+        for fk in schema.references(to: table.name) where !visited.contains(fk.table) {
+            guard let child = schema.table(fk.table) else { continue }
+            let link = ChildLink(table: child.name, foreignKey: fk.columns, referenced: fk.referencedColumns, primaryKey: child.primaryKey)
+            paths.append(prefix + [link])
+            paths += foreignKeyPaths(from: child, prefix: prefix + [link], visited: visited.union([child.name]))
+        }
+        return paths
+    }
+
+    /// A column that says which kind of object a row belongs to (`elementtype`, `object_type`).
+    static func looksLikeDiscriminator(_ column: String) -> Bool {
+        let name = column.lowercased().replacingOccurrences(of: "_", with: "")
+        return ["elementtype", "objecttype", "objecttable", "entitytype", "parenttype", "targettype"].contains(name)
+    }
+}
