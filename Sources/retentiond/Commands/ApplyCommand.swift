@@ -17,6 +17,9 @@ struct ApplyCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Sharing the database") var pacing: PacingOptions
 
+    @Option(name: .long, help: ArgumentHelp("text, or json: the run's report (docs/operations.md, \"Machine-readable output\") on standard output.", valueName: "format"))
+    var format: OutputFormat = .text
+
     @Flag(name: .long, help: "Proceed even when a rule exceeds its safety limits (max_records, max_percent).")
     var allowMore = false
 
@@ -33,7 +36,7 @@ struct ApplyCommand: AsyncParsableCommand {
             let report = try await reportingRefusal(enforcer, mode: .apply, now: now) {
                 try await enforcer.apply(planPath: plan, wallClock: now, allowMore: allowMore, stop: signals.stop)
             }
-            let status = try finishEnforcement(report, policy: enforcer.policy)
+            let status = try finishEnforcement(report, policy: enforcer.policy, format: format)
             if let stopped = signals.exitStatus { throw ExitCode(stopped) }
             return status
         }
@@ -59,15 +62,19 @@ func reportingRefusal(_ enforcer: Enforcer, mode: RunReport.Mode, now: Date, onR
 }
 
 /// Writes the report, prints the summary, and maps an incomplete run to its exit status.
-func finishEnforcement(_ report: RunReport, policy: Policy) throws -> ExitStatus {
+func finishEnforcement(_ report: RunReport, policy: Policy, format: OutputFormat = .text) throws -> ExitStatus {
     let paths = try StateFiles.writeReport(report, policy: policy)
-    print(Summary.table(report, enforcing: true))
-    print("\nrun \(report.runID): \(report.status.rawValue), \(report.totalChanged) record(s) changed")
-    if let message = report.message {
-        // A worker's "joined the shared run" is news, not an error.
-        if report.status == .complete { print(message) } else { printError(message) }
+    if format == .json {
+        try printJSON(report)
+    } else {
+        print(Summary.table(report, enforcing: true))
+        print("\nrun \(report.runID): \(report.status.rawValue), \(report.totalChanged) record(s) changed")
+        if let message = report.message {
+            // A worker's "joined the shared run" is news, not an error.
+            if report.status == .complete { print(message) } else { printError(message) }
+        }
+        print("report: \(paths.markdown)\n        \(paths.json)")
     }
-    print("report: \(paths.markdown)\n        \(paths.json)")
     guard report.status == .complete else { return report.failure.map(ExitStatus.init) ?? .failure }
     guard report.failures.isEmpty else {
         let rules = report.failedByRule.sorted { $0.key < $1.key }.map { "\($0.value) of rule `\($0.key)`" }.joined(separator: ", ")

@@ -82,8 +82,11 @@ struct AuditCommand: AsyncParsableCommand {
             guard (1...1_000_000).contains(limit) else { throw ValidationError("--limit must be between 1 and 1000000") }
         }
 
-        @Flag(name: .long, help: "Print JSON lines instead of a table.")
+        @Flag(name: .long, help: "Print JSON lines instead of a table (one entry per line).")
         var json = false
+
+        @Option(name: .long, help: ArgumentHelp("text, or json: an array of entries (docs/operations.md, \"Machine-readable output\").", valueName: "format"))
+        var format: OutputFormat = .text
 
         func run() async throws {
             try await reportingFailures {
@@ -109,7 +112,9 @@ struct AuditCommand: AsyncParsableCommand {
                 var entries = try await trail.entries(filter: AuditFilter(runID: run, ruleID: rule, subjectRef: reference), limit: limit + 1)
                 let cut = entries.count > limit
                 if cut { entries.removeLast() }
-                if json {
+                if format == .json {
+                    try printJSON(entries)
+                } else if json {
                     let encoder = JSONEncoder()
                     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
                     for entry in entries { print(String(decoding: try encoder.encode(entry), as: UTF8.self)) }

@@ -16,17 +16,75 @@ struct CheckCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Check only the privileges `plan` needs (SELECT), for a role that reviews but does not enforce.")
     var forPlanning = false
 
+    @Option(name: .long, help: ArgumentHelp("text, or json: one document with the verdict, every diagnostic, missing privileges and what each purge deletes (docs/operations.md, \"Machine-readable output\").", valueName: "format"))
+    var format: OutputFormat = .text
+
+    /// What `--format json` prints.
+    struct Result: Encodable {
+        struct Purge: Encodable {
+            var rule: String
+            var table: String
+            /// Child tables, parents first: each with its depth, the columns linking it, and how it is matched.
+            var children: [Child]
+            var keptWhileReferencedFrom: [String]
+        }
+        struct Child: Encodable {
+            var table: String
+            var depth: Int
+            var links: [String]
+            var conditions: Int
+            var caseInsensitive: Bool
+            var owned: Bool
+        }
+        struct Privilege: Encodable {
+            var table: String
+            var privilege: String
+            var column: String?
+        }
+        var policy: String
+        var valid: Bool
+        var database: String?
+        var subjects: Int
+        var rules: Int
+        var diagnostics: [Diagnostic]
+        var unmatchedHolds: [String] = []
+        var missingPrivileges: [Privilege] = []
+        var grants: [String] = []
+        var purges: [Purge] = []
+    }
+
     func run() async throws {
         try await reportingFailures {
-            let (policy, parseWarnings) = try options.loadPolicy()
+            let policy: Policy, parseWarnings: [Diagnostic]
+            do {
+                (policy, parseWarnings) = try options.loadPolicy()
+            } catch let invalid as PolicyInvalid where format == .json {
+                try printJSON(Result(policy: options.config ?? "", valid: false, database: nil, subjects: 0, rules: 0, diagnostics: invalid.diagnostics))
+                return .policyInvalid
+            }
             let store = try await options.openReader(policy)
             let (resolved, diagnostics) = try await Enforcer.validate(policy, store: store)
             let all = parseWarnings + diagnostics
-            guard let resolved else { throw EnforcementError.policyInvalid(all) }
-            printWarnings(all)
-            for rule in policy.rules { print(Self.childTree(rule, resolved: resolved), terminator: "") }
+            var result = Result(policy: policy.path, valid: resolved != nil, database: store.location, subjects: policy.subjects.count,
+                                rules: policy.rules.count, diagnostics: all)
+            guard let resolved else {
+                if format == .json { try printJSON(result); return .policyInvalid }
+                throw EnforcementError.policyInvalid(all)
+            }
+            result.unmatchedHolds = try await HoldRegistry.unmatched(in: store, at: options.currentTime())
             let needs = resolved.privilegesNeeded.filter { !forPlanning || $0.kind == .select }
             let privileges = try await store.read { try $0.privileges(needs) }
+            result.missingPrivileges = privileges.missing.map { .init(table: $0.table, privilege: $0.kind.rawValue, column: $0.column) }
+            result.grants = privileges.grants
+            result.valid = privileges.missing.isEmpty
+            result.purges = policy.rules.compactMap { Self.purge($0, resolved: resolved) }
+            if format == .json {
+                try printJSON(result)
+                return result.valid ? .success : .policyInvalid
+            }
+            printWarnings(all)
+            for rule in policy.rules { print(Self.childTree(rule, resolved: resolved), terminator: "") }
+            for message in result.unmatchedHolds { printError("warning: " + message, prefix: false) }
             if !privileges.missing.isEmpty {
                 for need in privileges.missing {
                     printError("error: role `\(privileges.role ?? "?")` may not \(need.kind.rawValue) \(need.column.map { "column `\($0)` of " } ?? "")`\(need.table)`, which the policy needs", prefix: false)
@@ -34,12 +92,24 @@ struct CheckCommand: AsyncParsableCommand {
                 printError("grant what is missing (as the tables' owner), then check again:\n  " + privileges.grants.joined(separator: "\n  "), prefix: false)
                 return .policyInvalid
             }
-            let holds = try await HoldRegistry.unmatched(in: store, at: options.currentTime())
-            for message in holds { printError("warning: " + message, prefix: false) }
-            let warnings = all.filter { $0.severity == .warning }.count + holds.count
+            let warnings = all.filter { $0.severity == .warning }.count + result.unmatchedHolds.count
             print("\(policy.path): valid: \(policy.subjects.count) subjects, \(policy.rules.count) rules, \(warnings) warning(s), database \(store.location)")
             return .success
         }
+    }
+
+    static func purge(_ rule: RetentionRule, resolved: ResolvedPolicy) -> Result.Purge? {
+        guard case .purge = rule.action else { return nil }
+        let table = resolved.policy.subject(for: rule).table.value
+        let shape = resolved.shape(of: rule)
+        let children = shape.childPaths.map { path -> Result.Child in
+            let link = path[path.count - 1]
+            let parent = path.count > 1 ? path[path.count - 2].table : table
+            return Result.Child(table: link.table, depth: path.count, links: zip(link.foreignKey, link.referenced).map { "\($0) = \(parent).\($1)" },
+                                conditions: link.conditions.count, caseInsensitive: link.caseInsensitive, owned: link.owned)
+        }
+        return Result.Purge(rule: rule.id, table: table, children: children,
+                            keptWhileReferencedFrom: shape.undeclaredReferences.map { "\($0.table)(\($0.columns.joined(separator: ", ")))" })
     }
 
     /// What a purge rule deletes, children before their parent: each child with the columns

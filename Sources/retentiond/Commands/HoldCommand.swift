@@ -76,6 +76,23 @@ struct HoldCommand: AsyncParsableCommand {
         @Flag(name: .long, help: "Include released holds.")
         var all = false
 
+        @Option(name: .long, help: ArgumentHelp("text, or json: an array of holds (docs/operations.md, \"Machine-readable output\").", valueName: "format"))
+        var format: OutputFormat = .text
+
+        /// One hold as `--format json` prints it.
+        struct Listed: Encodable {
+            var id: Int64
+            var table: String
+            var key: String
+            var reason: String
+            var placedBy: String
+            var placedAt: Date
+            var until: Date?
+            var releasedBy: String?
+            var releasedAt: Date?
+            var state: String
+        }
+
         func run() async throws {
             try await reportingFailures {
                 let (policy, _) = try options.loadPolicy()
@@ -83,6 +100,14 @@ struct HoldCommand: AsyncParsableCommand {
                 let holds = try await store.read { try $0.holds(includeReleased: all) }
                 let f = ISO8601DateFormatter()
                 let now = options.currentTime()
+                if format == .json {
+                    try printJSON(holds.map { h in
+                        Listed(id: h.id, table: h.table, key: h.key.description, reason: h.reason, placedBy: h.placedBy, placedAt: h.placedAt,
+                               until: h.until, releasedBy: h.releasedBy, releasedAt: h.releasedAt,
+                               state: h.releasedAt != nil ? "released" : h.isActive(at: now) ? "active" : "lapsed")
+                    })
+                    return .success
+                }
                 print("id\ttable:key\tplaced by\tplaced at\tuntil\tstate\treason")
                 for h in holds {
                     let state = h.releasedAt.map { "released by \(h.releasedBy ?? "?") \(f.string(from: $0))" } ?? (h.isActive(at: now) ? "active" : "lapsed")

@@ -19,29 +19,43 @@ struct PlanCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Save the plan to this file (0600) for `retentiond apply`.", valueName: "file"))
     var out: String?
 
-    @Flag(name: .long, help: "Print each record's key, clock value and planned action (or exemption).")
+    @Flag(name: .long, help: "Print each record's rule, key, clock value and planned action (or exemption) as tab-separated lines under a header on standard output; the summary then goes to standard error.")
     var detail = false
+
+    @Option(name: .long, help: ArgumentHelp("text, or json: the report (docs/operations.md, \"Machine-readable output\") on standard output.", valueName: "format"))
+    var format: OutputFormat = .text
+
+    func validate() throws {
+        if detail && format == .json { throw ValidationError("--detail prints lines of text; with --format json, read the report's rules instead") }
+    }
 
     func run() async throws {
         try await reportingFailures {
             let (planner, diagnostics) = try await options.loadPlanner()
             printWarnings(diagnostics)
+            if detail { print("rule\tkey\tclock\tdecision") }
             let report = try await planner.dryRun(now: options.currentTime(), mode: .plan, planPath: out,
                                                   detail: detail ? { print(PlanCommand.describe($0)) } : nil)
             let paths = try StateFiles.writeReport(report, policy: planner.policy)
-            print(Summary.table(report, enforcing: false))
-            print("\n\(report.totalDue) record(s) due; nothing was changed.")
+            if format == .json {
+                try printJSON(report)
+                return report.totalDue > 0 ? .changesPlanned : .success
+            }
+            // With --detail, standard output holds the detail lines only; the summary goes beside them.
+            let say: (String) -> Void = detail ? { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } : { print($0) }
+            say(Summary.table(report, enforcing: false))
+            say("\n\(report.totalDue) record(s) due; nothing was changed.")
             let limits = SafetyCheck.violations(report.rules, policy: planner.policy)
             if !limits.isEmpty {
-                print("a run would stop at its safety limits, before any change (exit 4):\n  " + limits.joined(separator: "\n  ")
-                      + "\nif this plan is right, run with --allow-more")
+                say("a run would stop at its safety limits, before any change (exit 4):\n  " + limits.joined(separator: "\n  ")
+                    + "\nif this plan is right, run with --allow-more")
             }
             if let out {
                 let stateDir = options.stateDir.map { " --state-dir \($0)" } ?? ""
                 let database = options.databaseURL.map { " --database-url \($0)" } ?? ""
-                print("plan: \(out)  (apply with: retentiond apply \(out) --config \(planner.policy.path)\(stateDir)\(database))")
+                say("plan: \(out)  (apply with: retentiond apply \(out) --config \(planner.policy.path)\(stateDir)\(database))")
             }
-            print("report: \(paths.markdown)\n        \(paths.json)")
+            say("report: \(paths.markdown)\n        \(paths.json)")
             return report.totalDue > 0 ? .changesPlanned : .success
         }
     }

@@ -23,6 +23,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Plan only; change nothing.")
     var dryRun = false
 
+    @Option(name: .long, help: ArgumentHelp("text, or json: the run's report (docs/operations.md, \"Machine-readable output\") on standard output.", valueName: "format"))
+    var format: OutputFormat = .text
+
     @Flag(name: .long, help: "Proceed even when a rule exceeds its safety limits (max_records, max_percent).")
     var allowMore = false
 
@@ -60,6 +63,10 @@ struct RunCommand: AsyncParsableCommand {
                 printWarnings(diagnostics)
                 let report = try await planner.dryRun(now: now, mode: .dryRun, planPath: nil)
                 let paths = try StateFiles.writeReport(report, policy: planner.policy)
+                if format == .json {
+                    try printJSON(report)
+                    return report.totalDue > 0 ? .changesPlanned : .success
+                }
                 print(Summary.table(report, enforcing: false))
                 print("\ndry run: \(report.totalDue) record(s) due; nothing was changed.\nreport: \(paths.markdown)\n        \(paths.json)")
                 return report.totalDue > 0 ? .changesPlanned : .success
@@ -72,7 +79,7 @@ struct RunCommand: AsyncParsableCommand {
                 worker ? try await enforcer.runAsWorker(now: now, allowMore: allowMore, stop: signals.stop)
                     : try await enforcer.run(now: now, allowMore: allowMore, stop: signals.stop)
             }
-            let status = try finishEnforcement(report!, policy: enforcer.policy)
+            let status = try finishEnforcement(report!, policy: enforcer.policy, format: format)
             if let stopped = signals.exitStatus { throw ExitCode(stopped) }
             return status
         }
