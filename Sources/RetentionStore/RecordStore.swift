@@ -44,6 +44,8 @@ public protocol StoreSession {
     func candidates(_ query: RuleQuery, after: RecordKey?, limit: Int) throws -> [CandidateRow]
     /// The candidates among `keys`; `lockingRows` (inside a batch's transaction) locks them until it ends.
     func candidates(_ query: RuleQuery, keys: [RecordKey], lockingRows: Bool) throws -> [CandidateRow]
+    /// For each boundary, how many records not yet due will have passed it (`SQLBuilder.forecast`).
+    func forecast(_ query: RuleQuery, boundaries: [ClockPredicate]) throws -> [Int]
     /// One record's standing under a rule (`SQLBuilder.standing`), nil when it does not exist.
     func standing(_ query: RuleQuery, key: RecordKey, marksKept: Bool) throws -> [SQLValue]?
     /// Of these keys, those whose record still exists.

@@ -73,6 +73,11 @@ extension StoreSession where Self: SQLExecuting {
         return children
     }
 
+    public func forecast(_ query: RuleQuery, boundaries: [ClockPredicate]) throws -> [Int] {
+        guard !boundaries.isEmpty, let row = try rows(builder.forecast(query, boundaries: boundaries)).first else { return boundaries.map { _ in 0 } }
+        return row.map { if case .integer(let n) = $0 { return Int(n) } else if case .real(let d) = $0 { return Int(d) } else { return 0 } }
+    }
+
     public func standing(_ query: RuleQuery, key: RecordKey, marksKept: Bool) throws -> [SQLValue]? {
         try rows(builder.standing(query, key: key, marksKept: marksKept)).first
     }

@@ -17,7 +17,7 @@ struct Retentiond: AsyncParsableCommand {
             policy or database, missing audit key), 64 bad command line. See docs/operations.md.
             """,
         version: "0.1.0",
-        subcommands: [DemoCommand.self, CheckCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, ServeCommand.self, FlaggedCommand.self, ExplainCommand.self, RegisterCommand.self, EraseCommand.self,
+        subcommands: [DemoCommand.self, CheckCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, ServeCommand.self, FlaggedCommand.self, ExplainCommand.self, RegisterCommand.self, EraseCommand.self, ForecastCommand.self,
                       AuditCommand.self, HoldCommand.self]
     )
 }

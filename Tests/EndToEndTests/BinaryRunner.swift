@@ -27,9 +27,9 @@ struct BinaryRunner {
 
     /// The binary set up to run `arguments` in `directory`, without the systemd variables of the
     /// environment the tests run in.
-    static func process(_ arguments: [String], in directory: URL) -> Process {
+    static func process(_ arguments: [String], in directory: URL, executable: URL = binary) -> Process {
         let process = Process()
-        process.executableURL = binary
+        process.executableURL = executable
         process.arguments = arguments
         process.currentDirectoryURL = directory
         var environment = ProcessInfo.processInfo.environment
@@ -45,9 +45,9 @@ struct BinaryRunner {
         try await offThePool { try runTogetherBlocking(commands, in: directory) }
     }
 
-    private static func runTogetherBlocking(_ commands: [[String]], in directory: URL) throws -> [Result] {
+    private static func runTogetherBlocking(_ commands: [[String]], in directory: URL, executable: URL = binary) throws -> [Result] {
         let started = try commands.map { arguments -> (Process, String, String) in
-            let process = process(arguments, in: directory)
+            let process = process(arguments, in: directory, executable: executable)
             let base = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-together-\(UUID().uuidString.prefix(8))").path
             _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
             _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
@@ -68,6 +68,11 @@ struct BinaryRunner {
     @discardableResult
     static func run(_ arguments: [String], in directory: URL = packageRoot) async throws -> Result {
         try await offThePool { try runBlocking(arguments, in: directory) }
+    }
+
+    /// Runs another program (a browser) the same way.
+    static func runProgram(_ executable: URL, _ arguments: [String]) async throws -> Result {
+        try await offThePool { try runTogetherBlocking([arguments], in: packageRoot, executable: executable)[0] }
     }
 
     /// Output goes to files, not pipes: a pipe's end is seen only when every process holding it

@@ -126,6 +126,11 @@ public struct Enforcer: Sendable {
                              at: now, dryRun: dryRun, steps: steps)
     }
 
+    /// The forecast for a report's chart (nil, logged, if it cannot be computed).
+    public func reportForecast(now: Date) async -> Forecast? {
+        await Forecaster(resolved: resolved, reader: store).forReport(now: now, logger: logger)
+    }
+
     func refuseIfClockWentBack(now: Date) async throws {
         if let last = try await store.read({ try $0.lastCompletedRunTime() }), now < last {
             let f = ISO8601DateFormatter()

@@ -99,7 +99,8 @@ public final class EnforcementService: Service, Sendable {
             status.withLock { $0 = "last run failed (\(failure.kind.rawValue)): \(failure.summary)" }
         }
         if let report {
-            if let paths = try? StateFiles.writeReport(report, policy: enforcer.policy) {
+            let forecast = await enforcer.reportForecast(now: now)
+            if let paths = try? StateFiles.writeReport(report, policy: enforcer.policy, forecast: forecast) {
                 logger.info("report written", metadata: ["report": "\(paths.json)"])
             }
             if report.status != .refused {

@@ -99,15 +99,16 @@ public enum StateFiles {
 
     /// Writes the JSON and Markdown forms of a report to the policy's reports directory, then
     /// deletes the reports older than `reports.keep`; returns the new report's paths.
-    public static func writeReport(_ report: RunReport, policy: Policy, now: Date = Date()) throws -> (json: String, markdown: String) {
+    public static func writeReport(_ report: RunReport, policy: Policy, forecast: Forecast? = nil, now: Date = Date()) throws -> (json: String, markdown: String, html: String) {
         let directory = policy.reportsDirectory
         let base = directory + "/" + report.runID
         try writePrivate(try report.json(), to: base + ".json")
         try writePrivate(Data(report.markdown().utf8), to: base + ".md")
+        try writePrivate(Data(report.html(policy: policy, forecast: forecast).utf8), to: base + ".html")
         if let cutoff = policy.reportsKeep.before(now, in: policy.calendar) {
             pruneReports(in: directory, before: cutoff)
         }
-        return (base + ".json", base + ".md")
+        return (base + ".json", base + ".md", base + ".html")
     }
 
     /// An erasure request's report, beside the run reports (`<run id>.erasure.json` and `.md`,
@@ -125,7 +126,7 @@ public enum StateFiles {
         return (base + ".json", base + ".md")
     }
 
-    /// Deletes the reports (`<run id>.json` and `.md`, as written above) whose run started before
+    /// Deletes the reports (`<run id>.json`, `.md` and `.html`, as written above) whose run started before
     /// `cutoff`, judged by the time in their name. Nothing else in the directory is touched.
     static func pruneReports(in directory: String, before cutoff: Date) {
         let parser = DateFormatter()
@@ -133,7 +134,7 @@ public enum StateFiles {
         parser.timeZone = TimeZone(identifier: "UTC")
         parser.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
-            guard name.hasSuffix(".json") || name.hasSuffix(".md"), let dash = name.firstIndex(of: "-"),
+            guard name.hasSuffix(".json") || name.hasSuffix(".md") || name.hasSuffix(".html"), let dash = name.firstIndex(of: "-"),
                   name.distance(from: name.startIndex, to: dash) == 16, let started = parser.date(from: String(name[..<dash])),
                   started < cutoff else { continue }
             let suffix = name[name.index(after: dash)...].split(separator: ".").first ?? ""

@@ -158,6 +158,19 @@ public struct SQLBuilder: Sendable {
         return tests
     }
 
+    /// How many of the rule's records, not due at `q`'s cutoff, not done and not held now, pass
+    /// each of `boundaries` (cutoffs at later moments): one statement, one row, one sum per boundary.
+    public func forecast(_ q: RuleQuery, boundaries: [ClockPredicate]) -> SQL {
+        let s = "s"
+        let sums = boundaries.map { "SUM(\(Self.flag([clockIsPast(s, $0)])))" as SQL }
+        var conditions = q.filter.map { condition($0, on: s) }
+        conditions.append("NOT \(clockIsPast(s, q.clock))")
+        if let last = boundaries.last { conditions.append(clockIsPast(s, last)) }
+        conditions.append("\(keepingFacts(q)[3]) = 0")
+        if q.excludeDone { conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }))") }
+        return "SELECT \(sums.joined(separator: ", ")) FROM \(ident: q.table) AS s WHERE \(conditions.joined(separator: " AND "))"
+    }
+
     /// One record's standing under a rule, whatever its clock: whether it is the rule's subject
     /// (the filter), its clock values, whether the clock is past the cutoff, the four keeping
     /// facts, and whether the rule already acted on it (`markedDone`: its mark, when marks are kept).

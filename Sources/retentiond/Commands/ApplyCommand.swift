@@ -36,7 +36,7 @@ struct ApplyCommand: AsyncParsableCommand {
             let report = try await reportingRefusal(enforcer, mode: .apply, now: now) {
                 try await enforcer.apply(planPath: plan, wallClock: now, allowMore: allowMore, stop: signals.stop)
             }
-            let status = try finishEnforcement(report, policy: enforcer.policy, format: format)
+            let status = try await finishEnforcement(report, enforcer: enforcer, format: format)
             if let stopped = signals.exitStatus { throw ExitCode(stopped) }
             return status
         }
@@ -53,7 +53,7 @@ func reportingRefusal(_ enforcer: Enforcer, mode: RunReport.Mode, now: Date, onR
     } catch {
         if let report = enforcer.refusedReport(for: EnforcementError.from(error), mode: mode, now: now) {
             onRefusal(report)
-            if let paths = try? StateFiles.writeReport(report, policy: enforcer.policy) {
+            if let paths = try? StateFiles.writeReport(report, policy: enforcer.policy, forecast: await enforcer.reportForecast(now: now)) {
                 printError("refused; report: \(paths.markdown)")
             }
         }
@@ -62,8 +62,8 @@ func reportingRefusal(_ enforcer: Enforcer, mode: RunReport.Mode, now: Date, onR
 }
 
 /// Writes the report, prints the summary, and maps an incomplete run to its exit status.
-func finishEnforcement(_ report: RunReport, policy: Policy, format: OutputFormat = .text) throws -> ExitStatus {
-    let paths = try StateFiles.writeReport(report, policy: policy)
+func finishEnforcement(_ report: RunReport, enforcer: Enforcer, format: OutputFormat = .text) async throws -> ExitStatus {
+    let paths = try StateFiles.writeReport(report, policy: enforcer.policy, forecast: await enforcer.reportForecast(now: report.now))
     if format == .json {
         try printJSON(report)
     } else {

@@ -122,7 +122,8 @@ struct DemoCommand: AsyncParsableCommand {
             let plan = try await dry.dryRun(now: now, mode: .dryRun, planPath: nil) { line in
                 if heldCandidate == nil, line.decision == .act, let table = purgeTables[line.rule] { heldCandidate = (table, line.key) }
             }
-            let planPaths = try StateFiles.writeReport(plan, policy: policy)
+            let forecast = await Forecaster(resolved: dry.resolved, reader: dry.reader).forReport(now: now, logger: options.logger())
+            let planPaths = try StateFiles.writeReport(plan, policy: policy, forecast: forecast)
             print("\n== dry run: \(plan.totalDue) record(s) due, nothing changed ==\n" + Summary.table(plan, enforcing: false))
 
             let (enforcer, _) = try await options.loadEnforcer(actor: "retentiond/demo")
@@ -133,7 +134,7 @@ struct DemoCommand: AsyncParsableCommand {
                 print("\nlegal hold \(hold.id) placed on \(heldCandidate.table):\(hold.key) (it is due for purge; the run must keep it)")
             }
             let report = try await enforcer.run(now: now, allowMore: false)
-            let paths = try StateFiles.writeReport(report, policy: policy)
+            let paths = try StateFiles.writeReport(report, policy: policy, forecast: await enforcer.reportForecast(now: now))
             print("\n== run \(report.runID): \(report.status.rawValue), \(report.totalChanged) record(s) changed ==\n" + Summary.table(report, enforcing: true))
 
             let trail = AuditTrail(store: enforcer.store, key: enforcer.key!, stateDirectory: policy.stateDirectory)
@@ -146,6 +147,7 @@ struct DemoCommand: AsyncParsableCommand {
                 dry-run report: \(planPaths.markdown)
                 run report:     \(paths.markdown)
                                 \(paths.json)
+                                \(paths.html) (for people: open it in a browser)
 
                 try next:
                   swift run retentiond plan --config \(policy.path) --state-dir \(dir)\(urlOption) --detail

@@ -36,7 +36,8 @@ struct PlanCommand: AsyncParsableCommand {
             if detail { print("rule\tkey\tclock\tdecision") }
             let report = try await planner.dryRun(now: options.currentTime(), mode: .plan, planPath: out,
                                                   detail: detail ? { print(PlanCommand.describe($0)) } : nil)
-            let paths = try StateFiles.writeReport(report, policy: planner.policy)
+            let forecast = await Forecaster(resolved: planner.resolved, reader: planner.reader).forReport(now: report.now, logger: options.logger())
+            let paths = try StateFiles.writeReport(report, policy: planner.policy, forecast: forecast)
             if format == .json {
                 try printJSON(report)
                 return report.totalDue > 0 ? .changesPlanned : .success

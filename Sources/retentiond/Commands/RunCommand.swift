@@ -62,7 +62,8 @@ struct RunCommand: AsyncParsableCommand {
                 let (planner, diagnostics) = try await options.loadPlanner()
                 printWarnings(diagnostics)
                 let report = try await planner.dryRun(now: now, mode: .dryRun, planPath: nil)
-                let paths = try StateFiles.writeReport(report, policy: planner.policy)
+                let forecast = await Forecaster(resolved: planner.resolved, reader: planner.reader).forReport(now: now, logger: options.logger())
+                let paths = try StateFiles.writeReport(report, policy: planner.policy, forecast: forecast)
                 if format == .json {
                     try printJSON(report)
                     return report.totalDue > 0 ? .changesPlanned : .success
@@ -79,7 +80,7 @@ struct RunCommand: AsyncParsableCommand {
                 worker ? try await enforcer.runAsWorker(now: now, allowMore: allowMore, stop: signals.stop)
                     : try await enforcer.run(now: now, allowMore: allowMore, stop: signals.stop)
             }
-            let status = try finishEnforcement(report!, policy: enforcer.policy, format: format)
+            let status = try await finishEnforcement(report!, enforcer: enforcer, format: format)
             if let stopped = signals.exitStatus { throw ExitCode(stopped) }
             return status
         }

@@ -1,0 +1,64 @@
+import Foundation
+import Logging
+import RetentionCore
+import RetentionStore
+
+/// How many records will become due, per rule, in each coming week and month: the same clocks,
+/// filters and relations as `plan`, one statement per rule (a sum per period boundary).
+public struct Forecaster: Sendable {
+    let resolved: ResolvedPolicy
+    let reader: any RecordReader
+
+    public init(resolved: ResolvedPolicy, reader: any RecordReader) {
+        self.resolved = resolved
+        self.reader = reader
+    }
+
+    /// The forecast for a report's chart: a failure is logged and leaves the chart out, it never
+    /// fails the run whose report it is.
+    public func forReport(now: Date, logger: Logger) async -> Forecast? {
+        do {
+            return try await forecast(now: now)
+        } catch {
+            logger.warning("the report's forecast could not be computed; the report has no chart", metadata: ["error": "\(error)"])
+            return nil
+        }
+    }
+
+    /// `months` calendar months ahead (and the weeks in them), from `now`. Records already due,
+    /// already done or under a legal hold now are not counted; consent and related records are
+    /// decided when the time comes.
+    public func forecast(now: Date, months: Int = 12) async throws -> Forecast {
+        let policy = resolved.policy
+        let calendar = policy.calendar
+        // Month periods end on the first day of each following month; week periods every 7 days.
+        let firstOfMonth = calendar.date(from: calendar.dateComponents([.year, .month], from: now))!
+        let monthEnds = (1...months).compactMap { calendar.date(byAdding: .month, value: $0, to: firstOfMonth) }
+        let horizon = monthEnds.last ?? now
+        var weekEnds: [Date] = []
+        while let next = calendar.date(byAdding: .day, value: 7 * (weekEnds.count + 1), to: now), next <= horizon { weekEnds.append(next) }
+        let boundaries = (weekEnds + monthEnds).sorted()
+        let tables = try await reader.read { try $0.toolTables() }
+        let marked = tables.complete ? try await reader.read { try $0.doneTableExists() ? try $0.rulesWithCompleteMarks() : [] } : []
+        var rules: [Forecast.RuleForecast] = []
+        for rule in policy.rules {
+            var query = try resolved.query(for: rule, now: now, toolTablesExist: tables.complete)
+            query.excludeDone = marked.contains(rule.id) && rule.action.auditAction != .purge
+            let predicates = try boundaries.map { try resolved.query(for: rule, now: $0, toolTablesExist: tables.complete).clock }
+            let finalQuery = query
+            let sums = try await reader.read { try $0.forecast(finalQuery, boundaries: predicates) }
+            let byBoundary = Dictionary(zip(boundaries, sums), uniquingKeysWith: { a, _ in a })
+            func periods(_ ends: [Date]) -> [Int] {
+                var previous = 0
+                return ends.map { end in
+                    let total = byBoundary[end] ?? previous
+                    defer { previous = total }
+                    return total - previous
+                }
+            }
+            rules.append(Forecast.RuleForecast(rule: rule.id, action: rule.action.name, table: policy.subject(for: rule).table.value,
+                                               weeks: periods(weekEnds), months: periods(monthEnds)))
+        }
+        return Forecast(now: now, timeZone: policy.timeZone.identifier, weekEnds: weekEnds, monthEnds: monthEnds, rules: rules)
+    }
+}
