@@ -189,6 +189,14 @@ func printError(_ message: String, prefix: Bool = true) {
     FileHandle.standardError.write(Data((priority + (prefix ? "retentiond: error: " : "") + message + "\n").utf8))
 }
 
+/// Outside `check`, a policy's warnings are one line, once per command: `check` lists them.
+func noteWarnings(_ diagnostics: [Diagnostic]) {
+    let count = diagnostics.filter { $0.severity == .warning }.count
+    guard count > 0 else { return }
+    let priority = journalPrefixes ? "<5>" : ""
+    FileHandle.standardError.write(Data((priority + "the policy has \(count) warning(s); `retentiond check` lists them\n").utf8))
+}
+
 func printWarnings(_ diagnostics: [Diagnostic]) {
     let priority = journalPrefixes ? "<4>" : ""
     for d in diagnostics where d.severity == .warning { FileHandle.standardError.write(Data((priority + d.description + "\n").utf8)) }

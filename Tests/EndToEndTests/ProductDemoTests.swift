@@ -25,9 +25,14 @@ import TestSupport
         let verify = try await BinaryRunner.run(["audit", "verify", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
                                                  "--database-url", "sqlite:\(database)"])
         #expect(verify.status == 0, "\(verify.stderr)")
+        // Outside `check`, the policy's warnings are one line; `check` lists them.
+        let plan = try await BinaryRunner.run(["plan", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
+                                               "--database-url", "sqlite:\(database)", "--now", "2026-06-01T00:00:00Z"])
+        #expect(plan.stderr.contains("warning(s); `retentiond check` lists them") && !plan.stderr.contains(": warning: "), "\(plan.stderr)")
         let check = try await BinaryRunner.run(["check", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
                                                 "--database-url", "sqlite:\(database)"])
         #expect(check.status == 0, "\(check.stderr)")
+        #expect(check.stderr.contains(": warning: "), "check lists the warnings")
         #expect(check.stdout.contains(dataset == "dolibarr"
             ? "purge rule `dolibarr-prospect` deletes from llx_societe and, first:\n  llx_socpeople (fk_soc = llx_societe.rowid)\n"
             : "purge rule `znuny-tickets` deletes from ticket and, first:\n  article (ticket_id = ticket.id)\n    article_data_mime (article_id = article.id)\n"), "\(check.stdout)")
@@ -74,5 +79,25 @@ import TestSupport
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("verified intact"))
         #expect(result.stdout.contains("complete"))
+    }
+}
+
+/// `demo` at a scale beyond the policy's safety limits says so, and `--allow-more` goes through.
+@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct DemoSafetyLimitTests {
+    @Test func theDemoStopsAtASafetyLimitAndAllowMoreGoesThrough() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-demo-limit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // The shipped policy with a limit the demo's data exceeds, as a larger --scale does with its 5000.
+        let shipped = try String(contentsOf: BinaryRunner.packageRoot.appendingPathComponent("etc/retentiond/retentiond.yaml"), encoding: .utf8)
+        let policy = dir.appendingPathComponent("policy.yaml").path
+        try shipped.replacingOccurrences(of: "safety: { max_records: 5000 }", with: "safety: { max_records: 10 }").write(toFile: policy, atomically: true, encoding: .utf8)
+        let common = ["demo", "--seed", "2", "--dir", dir.appendingPathComponent("state").path, "--config", policy, "--now", "2026-06-01T00:00:00Z"]
+        let stopped = try await BinaryRunner.run(common)
+        #expect(stopped.status == 4, "\(stopped.stderr)")
+        #expect(stopped.stderr.contains("more than max_records 10") && stopped.stderr.contains("--allow-more"), "\(stopped.stderr)")
+        let allowed = try await BinaryRunner.run(common + ["--allow-more"])
+        #expect(allowed.status == 0, "\(allowed.stderr)")
+        #expect(allowed.stdout.contains("verified intact"))
     }
 }

@@ -14,6 +14,7 @@ struct Applier: Sendable {
     let runID: String
     let logger: Logger
     var pacing = Pacing()
+    var progress = ProgressOutput.log
 
     var policy: Policy { resolved.policy }
     var chain: AuditChain { AuditChain(key: key) }
@@ -81,6 +82,8 @@ struct Applier: Sendable {
         var failures: [RecordFailure] = []
         var stoppedBy: Error?
         let deadline = pacing.deadline(from: .now)
+        var meter = ProgressMeter(output: progress, logger: logger, runID: runID)
+        defer { meter.finish() }
         do {
             let works = try batchWorks(planNow: header.now)
             let reader = try PlanReader(path: path)
@@ -99,6 +102,8 @@ struct Applier: Sendable {
                     throw EnforcementError.refused("the plan names rule `\(first.rule)`, which the policy does not have")
                 }
                 try await applyIsolating(work, keys: batch.map(\.key)[...], lock: lock, tally: &tallies[index], failures: &failures)
+                let t = tallies[index]
+                meter.update(rule: t.rule, done: t.flagged + t.anonymised + t.purged + t.stale + t.gone, due: t.due)
                 batch.removeAll(keepingCapacity: true)
             }
             while let line = try reader.next() {

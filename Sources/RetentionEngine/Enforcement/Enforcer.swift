@@ -25,6 +25,8 @@ public struct Enforcer: Sendable {
     public let logger: Logger
     /// Pauses between batches and a maximum duration for applying (`--sleep`, `--max-duration`).
     public var pacing = Pacing()
+    /// Where a run's progress goes: log lines (the journal) or one redrawn line on a terminal.
+    public var progress = ProgressOutput.log
 
     public var policy: Policy { resolved.policy }
     var anchor: AuditAnchor { AuditAnchor(store: store, stateDirectory: policy.stateDirectory) }
@@ -63,7 +65,9 @@ public struct Enforcer: Sendable {
 
     func applier(runID: String) throws -> Applier {
         guard let key else { throw EnforcementError.auditKey("no audit key loaded") }
-        return Applier(resolved: resolved, store: store, key: key, actor: actor, runID: runID, logger: logger, pacing: pacing)
+        var applier = Applier(resolved: resolved, store: store, key: key, actor: actor, runID: runID, logger: logger, pacing: pacing)
+        applier.progress = progress
+        return applier
     }
 
     /// Plans and applies in one go, under the run lock: what the timer runs.

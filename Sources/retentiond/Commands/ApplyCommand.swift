@@ -30,7 +30,9 @@ struct ApplyCommand: AsyncParsableCommand {
         try await reportingFailures {
             var (enforcer, diagnostics) = try await options.loadEnforcer(actor: actor ?? defaultActor())
             enforcer.pacing = pacing.pacing
-            printWarnings(diagnostics)
+            // A person watching a terminal sees one line per rule redrawn; the journal gets a line every few seconds.
+            if isatty(STDERR_FILENO) == 1 && format == .text { enforcer.progress = .terminal }
+            noteWarnings(diagnostics)
             let now = options.currentTime()
             let signals = StopOnSignals()
             let report = try await reportingRefusal(enforcer, mode: .apply, now: now) {

@@ -54,6 +54,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Multiply the amount of data (1 = 1200 third parties and their records), up to 500.", valueName: "n"))
     var scale: Int = 1
 
+    @Flag(name: .long, help: "Let the run go beyond the policy's safety limits (the shipped policy caps a prospect purge at 5000 records, which larger --scale values exceed).")
+    var allowMore = false
+
     @Flag(name: .long, help: "Only create the demo database; run nothing (for trying commands by hand, or benchmarks).")
     var noRun = false
 
@@ -133,7 +136,7 @@ struct DemoCommand: AsyncParsableCommand {
                                                   by: "dpo@example.fr", until: nil, now: now)
                 print("\nlegal hold \(hold.id) placed on \(heldCandidate.table):\(hold.key) (it is due for purge; the run must keep it)")
             }
-            let report = try await enforcer.run(now: now, allowMore: false)
+            let report = try await enforcer.run(now: now, allowMore: allowMore)
             let paths = try StateFiles.writeReport(report, policy: policy, forecast: await enforcer.reportForecast(now: now))
             print("\n== run \(report.runID): \(report.status.rawValue), \(report.totalChanged) record(s) changed ==\n" + Summary.table(report, enforcing: true))
 

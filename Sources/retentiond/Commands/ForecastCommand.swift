@@ -36,7 +36,7 @@ struct ForecastCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let (planner, diagnostics) = try await options.loadPlanner()
-            printWarnings(diagnostics)
+            noteWarnings(diagnostics)
             let forecast = try await Forecaster(resolved: planner.resolved, reader: planner.reader).forecast(now: options.currentTime(), months: try months())
             if format == .json { try printJSON(forecast) } else { print(forecast.text(), terminator: "") }
             return .success

@@ -32,7 +32,7 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let (planner, diagnostics) = try await options.loadPlanner()
-            printWarnings(diagnostics)
+            noteWarnings(diagnostics)
             if detail { print("rule\tkey\tclock\tdecision") }
             let report = try await planner.dryRun(now: options.currentTime(), mode: .plan, planPath: out,
                                                   detail: detail ? { print(PlanCommand.describe($0)) } : nil)

@@ -60,7 +60,7 @@ struct RunCommand: AsyncParsableCommand {
             let now = options.currentTime()
             if dryRun {
                 let (planner, diagnostics) = try await options.loadPlanner()
-                printWarnings(diagnostics)
+                noteWarnings(diagnostics)
                 let report = try await planner.dryRun(now: now, mode: .dryRun, planPath: nil)
                 let forecast = await Forecaster(resolved: planner.resolved, reader: planner.reader).forReport(now: now, logger: options.logger())
                 let paths = try StateFiles.writeReport(report, policy: planner.policy, forecast: forecast)
@@ -74,7 +74,9 @@ struct RunCommand: AsyncParsableCommand {
             }
             var (enforcer, diagnostics) = try await options.loadEnforcer(actor: who)
             enforcer.pacing = pacing.pacing
-            printWarnings(diagnostics)
+            // A person watching a terminal sees one line per rule redrawn; the journal gets a line every few seconds.
+            if isatty(STDERR_FILENO) == 1 && format == .text { enforcer.progress = .terminal }
+            noteWarnings(diagnostics)
             let signals = StopOnSignals()
             report = try await reportingRefusal(enforcer, mode: .run, now: now, onRefusal: { report = $0 }) {
                 worker ? try await enforcer.runAsWorker(now: now, allowMore: allowMore, stop: signals.stop)
