@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Installs retentiond: the binary, the systemd units, the policy (never over an existing one), the
+# example policies, the man pages and the bash completion, and the directories they need.
+#
+#   sudo scripts/install.sh                      build a binary that needs no Swift toolchain at run
+#                                                time (--static-swift-stdlib) and install it under /
+#   scripts/install.sh --root /tmp/stage         install into a staging root (packaging, tests)
+#   scripts/install.sh --binary PATH             install this binary instead of building one
+#
+# The units run as a systemd dynamic user: no account is created. After installing, follow
+# docs/deployment.md from "2. Configure" (the audit key, then `check` and a dry run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=""
+binary=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --root) root="${2:?--root needs a directory}"; shift 2 ;;
+    --binary) binary="${2:?--binary needs a path}"; shift 2 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    *) echo "install.sh: unknown argument $1 (see --help)" >&2; exit 64 ;;
+  esac
+done
+
+if [ -z "$binary" ]; then
+  # The Swift runtime libraries are linked in, so the binary runs where no toolchain is installed.
+  swift build -c release --static-swift-stdlib --product retentiond
+  binary=.build/release/retentiond
+fi
+[ -x "$binary" ] || { echo "install.sh: $binary is not an executable" >&2; exit 1; }
+
+install -d -m 0755 "$root/usr/local/bin" "$root/etc/retentiond" "$root/etc/retentiond/examples" "$root/etc/systemd/system" \
+  "$root/usr/local/share/man/man1" "$root/usr/share/bash-completion/completions"
+install -d -m 0700 "$root/etc/retentiond/credentials"
+install -m 0755 "$binary" "$root/usr/local/bin/retentiond"
+if [ -e "$root/etc/retentiond/retentiond.yaml" ]; then
+  echo "install.sh: keeping the existing $root/etc/retentiond/retentiond.yaml (the shipped one is in etc/retentiond/)"
+else
+  install -m 0644 etc/retentiond/retentiond.yaml "$root/etc/retentiond/retentiond.yaml"
+fi
+install -m 0644 etc/examples/dolibarr.yaml etc/examples/znuny.yaml "$root/etc/retentiond/examples/"
+install -m 0644 systemd/retentiond.service systemd/retentiond-run.service systemd/retentiond-run.timer \
+  systemd/retentiond-dry-run.service "$root/etc/systemd/system/"
+install -m 0644 docs/man/*.1 "$root/usr/local/share/man/man1/"
+"$root/usr/local/bin/retentiond" --generate-completion-script bash > "$root/usr/share/bash-completion/completions/retentiond"
+chmod 0644 "$root/usr/share/bash-completion/completions/retentiond"
+
+if [ -z "$root" ] && command -v systemctl >/dev/null && [ -d /run/systemd/system ]; then
+  systemctl daemon-reload
+fi
+echo "installed retentiond into ${root:-/}; next: docs/deployment.md, \"2. Configure\""
