@@ -33,6 +33,8 @@ install -d -m 0755 "$root/usr/local/bin" "$root/etc/retentiond" "$root/etc/reten
   "$root/usr/local/share/man/man1" "$root/usr/share/bash-completion/completions"
 install -d -m 0700 "$root/etc/retentiond/credentials"
 install -m 0755 "$binary" "$root/usr/local/bin/retentiond"
+# Debug information is half the size of a release binary; the installed one does without it.
+strip "$root/usr/local/bin/retentiond" 2>/dev/null || true
 if [ -e "$root/etc/retentiond/retentiond.yaml" ]; then
   echo "install.sh: keeping the existing $root/etc/retentiond/retentiond.yaml (the shipped one is in etc/retentiond/)"
 else

@@ -61,4 +61,21 @@ import TestSupport
         let errors = try await f.validate().1.filter { $0.severity == .error }.map(\.description)
         #expect(errors.contains { $0.contains("table `litigation` has no column `object_tabel`; did you mean `object_table`?") }, "\(errors)")
     }
+
+    @Test(arguments: Backend.allCases)
+    func aTableWithACompositeKeyIsSaidToBeOutOfTheirReach(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, schema: Self.schema + ["CREATE TABLE pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, seen TEXT, PRIMARY KEY (a, b))"],
+                                     data: [], policy: Self.holds + """
+            subjects:
+              pairs:
+                table: pairs
+                key: [a, b]
+                rules:
+                  - { id: r, register: "Test", legal_basis: "test", clock: seen, after: 1y, action: purge }
+
+            """)
+        let (resolved, diagnostics) = try await f.validate()
+        #expect(resolved != nil)
+        #expect(diagnostics.contains { $0.severity == .warning && $0.description.contains("`pairs` has a primary key of 2 columns: the application's hold tables name one key value") }, "\(diagnostics)")
+    }
 }

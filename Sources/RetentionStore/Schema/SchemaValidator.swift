@@ -77,6 +77,16 @@ public struct SchemaValidator {
             }
         }
         let holdSources = policy.applicationHolds.compactMap { applicationHolds($0) }
+        // The application's holds name a row by one key value: tables with a composite primary key cannot be held through them.
+        if let first = policy.applicationHolds.first {
+            var tables = Set(policy.subjects.map(\.table.value))
+            for shape in shapes.values { for path in shape.childPaths { tables.insert(path[path.count - 1].table) } }
+            for name in tables.sorted() {
+                guard let table = schema.table(name), table.primaryKey.count > 1 else { continue }
+                diagnostics.append(.warning(first.table.location, "`\(name)` has a primary key of \(table.primaryKey.count) columns: the application's hold tables name one key value, so they cannot hold its rows",
+                                            hint: "hold its rows with `retentiond hold add`, which names every key column"))
+            }
+        }
         let hasErrors = diagnostics.contains { $0.severity == .error }
         var resolved = ResolvedPolicy(policy: policy, schema: schema, shapes: shapes)
         resolved.holdSources = holdSources
