@@ -26,49 +26,23 @@ public struct HoldRegistry: Sendable {
         case subjectKey(Subject)
     }
 
-    /// Finds the one record `text` names and returns its table and primary key, canonical.
-    ///
-    /// Each comma-separated value must parse for its column's declared type: `2.0` is not an
-    /// integer key, `007` on a text key is the text `007`. A value that names no record, or a
-    /// table whose rows cannot be told apart, is refused with what to type instead.
+    /// Finds the one record `text` names and returns its table and primary key, canonical
+    /// (see `RecordLocator`): holds name rows by their table's primary key.
     public func record(_ name: RecordName, text: String) async throws -> (table: String, key: RecordKey) {
-        let (schema, kindOf) = try await store.read { (try $0.schema(), $0.keyValueKind) }
         let table: String
-        let lookupColumns: [String]
+        let columns: @Sendable (TableInfo) -> [String]
         let described: String
         switch name {
         case .primaryKey(let t):
-            table = t
-            lookupColumns = schema.table(t)?.primaryKey ?? []
-            described = "`\(t)`'s primary key"
+            (table, columns, described) = (t, { $0.primaryKey }, "`\(t)`'s primary key")
         case .subjectKey(let subject):
-            table = subject.table.value
-            lookupColumns = subject.key.map(\.value)
-            described = "subject `\(subject.id)`'s key"
+            let key = subject.key.map(\.value)
+            (table, columns, described) = (subject.table.value, { _ in key }, "subject `\(subject.id)`'s key")
         }
-        guard let info = schema.table(table), !table.hasPrefix("retentiond_") else {
-            throw EnforcementError.failed("table `\(table)` does not exist in \(store.location)")
-        }
-        guard !info.primaryKey.isEmpty else {
+        if let info = try await store.read({ try $0.schema().table(table) }), info.primaryKey.isEmpty {
             throw EnforcementError.failed("table `\(table)` has no primary key, so its rows cannot be held individually")
         }
-        let lookup: [KeyLookup]
-        do {
-            lookup = try KeyLookup.parse(text, columns: lookupColumns, of: info, kindOf: kindOf)
-        } catch .count(let expected) {
-            throw EnforcementError.failed("\(described) is (\(lookupColumns.joined(separator: ", "))): give \(expected) value(s) separated by commas")
-        } catch .notAValue(let column, let value) {
-            throw EnforcementError.failed("`\(value)` is not a value of `\(table).\(column)`, which holds whole numbers: type the key exactly as stored, e.g. 42")
-        }
-        let primaryKey = info.primaryKey
-        let found = try await store.read { try $0.canonicalKeys(table: table, keyColumns: primaryKey, matching: lookup) }
-        guard found.count == 1, let canonical = found.first,
-              let key = try? JSONDecoder().decode(RecordKey.self, from: Data(canonical.utf8)),
-              key.values.count == primaryKey.count, !key.values.contains(where: \.isNull) else {
-            if found.count > 1 { throw EnforcementError.failed("`\(text)` names more than one record of `\(table)`: use its primary key (\(primaryKey.joined(separator: ", ")))") }
-            if found.isEmpty { throw EnforcementError.failed("no record of `\(table)` has key \(text)") }
-            throw EnforcementError.failed("the record's primary key (\(primaryKey.joined(separator: ", "))) holds values that are neither integers nor text, so it cannot be held")
-        }
+        let key = try await RecordLocator(reader: store).locate(table: table, text: text, columns: columns, described: described, keyOf: { $0.primaryKey })
         return (table, key)
     }
 

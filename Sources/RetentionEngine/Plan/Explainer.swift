@@ -42,23 +42,9 @@ public struct Explainer: Sendable {
 
     /// The subject's key of the one record `keyText` names (typed by its columns' types).
     public func recordKey(subject: Subject, keyText: String) async throws -> RecordKey {
-        let table = subject.table.value
-        let keyColumns = subject.key.map(\.value)
-        let (info, kindOf) = try await reader.read { (try $0.schema().table(table), $0.keyValueKind) }
-        guard let info else { throw EnforcementError.failed("table `\(table)` does not exist in \(reader.location)") }
-        let lookup: [KeyLookup]
-        do {
-            lookup = try KeyLookup.parse(keyText, columns: keyColumns, of: info, kindOf: kindOf)
-        } catch .count(let expected) {
-            throw EnforcementError.failed("subject `\(subject.id)`'s key is (\(keyColumns.joined(separator: ", "))): give \(expected) value(s) separated by commas")
-        } catch .notAValue(let column, let value) {
-            throw EnforcementError.failed("`\(value)` is not a value of `\(table).\(column)`, which holds whole numbers: type the key exactly as stored")
-        }
-        let found = try await reader.read { try $0.canonicalKeys(table: table, keyColumns: keyColumns, matching: lookup) }
-        guard found.count == 1, let key = try? JSONDecoder().decode(RecordKey.self, from: Data(found[0].utf8)) else {
-            throw EnforcementError.failed(found.isEmpty ? "no record of `\(table)` has key \(keyText)" : "`\(keyText)` names more than one record of `\(table)`")
-        }
-        return key
+        let key = subject.key.map(\.value)
+        return try await RecordLocator(reader: reader).locate(table: subject.table.value, text: keyText, columns: { _ in key },
+                                                              described: "subject `\(subject.id)`'s key", keyOf: { _ in key })
     }
 
     public func explain(subject: Subject, keyText: String, now: Date) async throws -> Explanation {

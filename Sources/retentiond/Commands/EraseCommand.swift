@@ -20,11 +20,7 @@ struct EraseCommand: AsyncParsableCommand {
 
     @OptionGroup var options: PolicyOptions
 
-    @Option(name: .long, help: ArgumentHelp("The policy subject the record belongs to.", valueName: "name"))
-    var subject: String
-
-    @Option(name: .long, help: ArgumentHelp("The record's key (the subject's key columns, comma-separated), exactly as stored.", valueName: "key"))
-    var key: String
+    @OptionGroup var record: RecordOptions
 
     @Option(name: .long, help: ArgumentHelp("The request's reference (a ticket or letter number), recorded in the audit trail.", valueName: "ref"))
     var request: String
@@ -43,11 +39,9 @@ struct EraseCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let (policy, _) = try options.loadPolicy()
-            guard let found = policy.subjects.first(where: { $0.id == subject }) else {
-                throw CommandFailure(.policyInvalid, "the policy \(policy.path) has no subject `\(subject)`; it has: \(policy.subjects.map(\.id).joined(separator: ", "))")
-            }
+            let found = try record.subject(in: policy)
             let (enforcer, _) = try await options.loadEnforcer(actor: by)
-            let report = try await enforcer.erase(subject: found, keyText: key, request: request, now: options.currentTime(), dryRun: dryRun)
+            let report = try await enforcer.erase(subject: found, keyText: record.key, request: request, now: options.currentTime(), dryRun: dryRun)
             let paths = try StateFiles.writeErasure(report, policy: policy)
             print(report.markdown())
             print("report: \(paths.markdown)\n        \(paths.json)")

@@ -20,11 +20,7 @@ struct ExplainCommand: AsyncParsableCommand {
 
     @OptionGroup var options: PolicyOptions
 
-    @Option(name: .long, help: ArgumentHelp("The policy subject the record belongs to.", valueName: "name"))
-    var subject: String
-
-    @Option(name: .long, help: ArgumentHelp("The record's key (the subject's key columns, comma-separated), exactly as stored.", valueName: "key"))
-    var key: String
+    @OptionGroup var record: RecordOptions
 
     @Option(name: .long, help: ArgumentHelp("text (for people) or json (for scripts).", valueName: "format"))
     var format: Format = .text
@@ -32,12 +28,10 @@ struct ExplainCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let (policy, _) = try options.loadPolicy()
-            guard let found = policy.subjects.first(where: { $0.id == subject }) else {
-                throw CommandFailure(.policyInvalid, "the policy \(policy.path) has no subject `\(subject)`; it has: \(policy.subjects.map(\.id).joined(separator: ", "))")
-            }
+            let found = try record.subject(in: policy)
             let (planner, _) = try await options.loadPlanner()
             let explanation = try await Explainer(resolved: planner.resolved, reader: planner.reader)
-                .explain(subject: found, keyText: key, now: options.currentTime())
+                .explain(subject: found, keyText: record.key, now: options.currentTime())
             switch format {
             case .json:
                 let encoder = JSONEncoder()

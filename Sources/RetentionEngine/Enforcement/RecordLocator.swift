@@ -1,0 +1,41 @@
+import Foundation
+import RetentionCore
+import RetentionStore
+
+/// Finds the one record an operator names by typing its key (`hold add`, `explain`, `erase`).
+///
+/// Each comma-separated value must parse for its column's declared type: `2.0` is not an integer
+/// key, `007` on a text key is the text `007`. A value that names no record, or several, is
+/// refused with what to type instead.
+struct RecordLocator: Sendable {
+    let reader: any RecordReader
+
+    /// The record of `table` whose `columns` hold `text`, as its key over `keyOf(table)`.
+    /// `described` names the columns for messages ("subject `clients`'s key").
+    func locate(table: String, text: String, columns: @Sendable (TableInfo) -> [String], described: String,
+                keyOf: @Sendable (TableInfo) -> [String]) async throws -> RecordKey {
+        let (schema, kindOf) = try await reader.read { (try $0.schema(), $0.keyValueKind) }
+        guard let info = schema.table(table), !table.hasPrefix("retentiond_") else {
+            throw EnforcementError.failed("table `\(table)` does not exist in \(reader.location)")
+        }
+        let lookupColumns = columns(info)
+        let lookup: [KeyLookup]
+        do {
+            lookup = try KeyLookup.parse(text, columns: lookupColumns, of: info, kindOf: kindOf)
+        } catch .count(let expected) {
+            throw EnforcementError.failed("\(described) is (\(lookupColumns.joined(separator: ", "))): give \(expected) value(s) separated by commas")
+        } catch .notAValue(let column, let value) {
+            throw EnforcementError.failed("`\(value)` is not a value of `\(table).\(column)`, which holds whole numbers: type the key exactly as stored, e.g. 42")
+        }
+        let keyColumns = keyOf(info)
+        let found = try await reader.read { try $0.canonicalKeys(table: table, keyColumns: keyColumns, matching: lookup) }
+        guard found.count == 1, let canonical = found.first,
+              let key = try? JSONDecoder().decode(RecordKey.self, from: Data(canonical.utf8)),
+              key.values.count == keyColumns.count, !key.values.contains(where: \.isNull) else {
+            if found.count > 1 { throw EnforcementError.failed("`\(text)` names more than one record of `\(table)`: use its key (\(keyColumns.joined(separator: ", ")))") }
+            if found.isEmpty { throw EnforcementError.failed("no record of `\(table)` has key \(text)") }
+            throw EnforcementError.failed("the record's key (\(keyColumns.joined(separator: ", "))) holds values that are neither integers nor text, so it cannot be named")
+        }
+        return key
+    }
+}
