@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import Synchronization
 import RetentionCore
 import RetentionEngine
 import RetentionPostgres
@@ -49,6 +50,8 @@ struct PolicyOptions: ParsableArguments {
     }
 
     func validate() throws {
+        // Messages written beside the log (errors, the warnings' count) follow its format.
+        messagesAsJSON.store(logFormat == .json, ordering: .relaxed)
         if let batchSize, !(1...5000).contains(batchSize) {
             throw ValidationError("--batch-size must be between 1 and 5000")
         }
@@ -183,21 +186,33 @@ func reportingFailures(_ body: () async throws -> ExitStatus) async throws {
 
 /// Under the journal, each line carries its syslog priority so errors are stored as errors.
 private let journalPrefixes = LogFormat.stderrIsJournal()
+/// With `--log-format json`, what the commands write to stderr beside the log is JSON too.
+let messagesAsJSON = Atomic<Bool>(false)
+
+/// One message on stderr: a line (with its syslog priority under the journal) or, with
+/// `--log-format json`, one JSON object like the log's.
+func writeMessage(_ text: String, level: Logger.Level) {
+    if messagesAsJSON.load(ordering: .relaxed) {
+        let object: [String: Any] = ["time": ISO8601DateFormatter().string(from: Date()), "level": level.rawValue, "label": "retentiond", "message": text]
+        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        FileHandle.standardError.write(data + Data("\n".utf8))
+    } else {
+        let priority = journalPrefixes ? "<\(LineLogHandler.priority(level))>" : ""
+        FileHandle.standardError.write(Data((priority + text + "\n").utf8))
+    }
+}
 
 func printError(_ message: String, prefix: Bool = true) {
-    let priority = journalPrefixes ? "<3>" : ""
-    FileHandle.standardError.write(Data((priority + (prefix ? "retentiond: error: " : "") + message + "\n").utf8))
+    writeMessage((prefix ? "retentiond: error: " : "") + message, level: .error)
 }
 
 /// Outside `check`, a policy's warnings are one line, once per command: `check` lists them.
 func noteWarnings(_ diagnostics: [Diagnostic]) {
     let count = diagnostics.filter { $0.severity == .warning }.count
     guard count > 0 else { return }
-    let priority = journalPrefixes ? "<5>" : ""
-    FileHandle.standardError.write(Data((priority + "the policy has \(count) warning(s); `retentiond check` lists them\n").utf8))
+    writeMessage("the policy has \(count) warning(s); `retentiond check` lists them", level: .notice)
 }
 
 func printWarnings(_ diagnostics: [Diagnostic]) {
-    let priority = journalPrefixes ? "<4>" : ""
-    for d in diagnostics where d.severity == .warning { FileHandle.standardError.write(Data((priority + d.description + "\n").utf8)) }
+    for d in diagnostics where d.severity == .warning { writeMessage(d.description, level: .warning) }
 }

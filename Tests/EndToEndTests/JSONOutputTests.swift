@@ -51,4 +51,17 @@ import Testing
         #expect(verdict["valid"] as? Bool == false)
         #expect((verdict["diagnostics"] as? [[String: Any]])?.contains { ($0["message"] as? String)?.contains("missing `time_zone`") == true } == true, "\(invalid.stdout)")
     }
+
+    @Test func withJSONLogsEveryLineOnStandardErrorIsAJSONObject() async throws {
+        let w = try Workspace()
+        try "version: 1\n".write(toFile: w.policy, atomically: true, encoding: .utf8)
+        let invalid = try await w.run(["check", "--log-format", "json"])
+        #expect(invalid.status == 3)
+        let lines = invalid.stderr.split(separator: "\n")
+        #expect(lines.count >= 3)
+        for line in lines {
+            let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["level"] as? String == "error" && (object?["message"] as? String)?.isEmpty == false, "\(line)")
+        }
+    }
 }
