@@ -27,9 +27,9 @@ struct BinaryRunner {
 
     /// The binary set up to run `arguments` in `directory`, without the systemd variables of the
     /// environment the tests run in.
-    static func process(_ arguments: [String], in directory: URL, executable: URL = binary) -> Process {
+    static func process(_ arguments: [String], in directory: URL) -> Process {
         let process = Process()
-        process.executableURL = executable
+        process.executableURL = binary
         process.arguments = arguments
         process.currentDirectoryURL = directory
         var environment = ProcessInfo.processInfo.environment
@@ -45,9 +45,9 @@ struct BinaryRunner {
         try await offThePool { try runTogetherBlocking(commands, in: directory) }
     }
 
-    private static func runTogetherBlocking(_ commands: [[String]], in directory: URL, executable: URL = binary) throws -> [Result] {
+    private static func runTogetherBlocking(_ commands: [[String]], in directory: URL) throws -> [Result] {
         let started = try commands.map { arguments -> (Process, String, String) in
-            let process = process(arguments, in: directory, executable: executable)
+            let process = process(arguments, in: directory)
             let base = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-together-\(UUID().uuidString.prefix(8))").path
             _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
             _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
@@ -70,9 +70,12 @@ struct BinaryRunner {
         try await offThePool { try runBlocking(arguments, in: directory) }
     }
 
-    /// Runs another program (a browser) the same way.
+    /// Runs another program (a browser, a shell script, script(1)) through posix_spawn: a browser
+    /// leaves a crash handler running with the descriptor Foundation's Process watches for the
+    /// exit, which would then never be seen.
     static func runProgram(_ executable: URL, _ arguments: [String]) async throws -> Result {
-        try await offThePool { try runTogetherBlocking([arguments], in: packageRoot, executable: executable)[0] }
+        let result = try await Spawn.run(executable.path, arguments)
+        return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 
     /// Output goes to files, not pipes: a pipe's end is seen only when every process holding it

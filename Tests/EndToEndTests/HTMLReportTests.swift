@@ -22,7 +22,7 @@ import Testing
         #expect((attributes[.posixPermissions] as? Int) == 0o600, "reports may hold keys: 0600 like the others")
 
         let rendered = try await BinaryRunner.runProgram(URL(fileURLWithPath: browser),
-                                                         ["--headless", "--no-sandbox", "--disable-gpu", "--dump-dom", "file://" + htmlPath])
+                                                         ["--headless", "--no-sandbox", "--disable-gpu", "--disable-crash-reporter", "--disable-breakpad", "--dump-dom", "file://" + htmlPath])
         #expect(rendered.status == 0, "\(rendered.stderr)")
         let page = rendered.stdout
 

@@ -62,36 +62,20 @@ public final class PostgresServer: @unchecked Sendable {
         _ = output
     }
 
-    /// Runs a program and waits for it with posix_spawn/waitpid. Not Foundation's Process: it
-    /// notices a child's exit through a descriptor that the daemon pg_ctl starts inherits, and
-    /// would wait for the server instead of pg_ctl.
+    /// Runs a program and waits for it (`Spawn`: Foundation's Process would wait for the server
+    /// pg_ctl leaves running); its output when it succeeds.
     @discardableResult
     static func run(_ executable: String, _ arguments: [String]) throws -> String {
-        let outputPath = NSTemporaryDirectory() + "retentiond-pg-output-\(UUID().uuidString)"
-        defer { unlink(outputPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // Nothing else the test process has open may reach the server pg_ctl leaves running: a pipe
-        // another test is reading would never see its end while the server held a copy.
-        closeInheritedDescriptors(&actions)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid = pid_t()
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw StartFailure(message: "\(executable): \(String(cString: strerror(spawned)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
-        let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-        let exited = (status & 0x7f) == 0
-        let code = (status >> 8) & 0xff
-        guard exited && code == 0 else {
-            throw StartFailure(message: "\(executable) \(arguments.joined(separator: " ")) failed (status \(status)): \(text)")
+        let result: Spawn.Result
+        do {
+            result = try Spawn.runBlocking(executable, arguments)
+        } catch {
+            throw StartFailure(message: "\(error)")
         }
-        return text
+        guard result.succeeded else {
+            throw StartFailure(message: "\(executable) \(arguments.joined(separator: " ")) failed (status \(result.status)): \(result.stdout)\(result.stderr)")
+        }
+        return result.stdout + result.stderr
     }
 
     /// Closes every descriptor from 3 up in the child: glibc's `posix_spawn_file_actions_addclosefrom_np`
