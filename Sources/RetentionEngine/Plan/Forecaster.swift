@@ -18,7 +18,8 @@ public struct Forecaster: Sendable {
     /// fails the run whose report it is.
     public func forReport(now: Date, logger: Logger) async -> Forecast? {
         do {
-            return try await forecast(now: now)
+            // The chart shows months: the weeks' boundaries would only make the statement longer.
+            return try await forecast(now: now, weeks: false)
         } catch {
             logger.warning("the report's forecast could not be computed; the report has no chart", metadata: ["error": "\(error)"])
             return nil
@@ -28,7 +29,7 @@ public struct Forecaster: Sendable {
     /// `months` calendar months ahead (and the weeks in them), from `now`. Records already due,
     /// already done or under a legal hold now are not counted; consent and related records are
     /// decided when the time comes.
-    public func forecast(now: Date, months: Int = 12) async throws -> Forecast {
+    public func forecast(now: Date, months: Int = 12, weeks: Bool = true) async throws -> Forecast {
         let policy = resolved.policy
         let calendar = policy.calendar
         // Month periods end on the first day of each following month; week periods every 7 days.
@@ -36,7 +37,7 @@ public struct Forecaster: Sendable {
         let monthEnds = (1...months).compactMap { calendar.date(byAdding: .month, value: $0, to: firstOfMonth) }
         let horizon = monthEnds.last ?? now
         var weekEnds: [Date] = []
-        while let next = calendar.date(byAdding: .day, value: 7 * (weekEnds.count + 1), to: now), next <= horizon { weekEnds.append(next) }
+        while weeks, let next = calendar.date(byAdding: .day, value: 7 * (weekEnds.count + 1), to: now), next <= horizon { weekEnds.append(next) }
         let boundaries = (weekEnds + monthEnds).sorted()
         let tables = try await reader.read { try $0.toolTables() }
         let marked = tables.complete ? try await reader.read { try $0.doneTableExists() ? try $0.rulesWithCompleteMarks() : [] } : []
