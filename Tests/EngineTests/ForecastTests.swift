@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import Testing
 import RetentionCore
 import RetentionEngine
@@ -24,5 +25,16 @@ import TestSupport
         #expect(rule.weeks.enumerated().filter { $0.element > 0 }.map(\.offset) == [1, 10], "9 in the week to June 15, 8 in the week to August 17: \(forecast.weekEnds.map { ISO8601DateFormatter().string(from: $0) })")
         // Nothing already due is counted again: the plan's due records are not in the forecast.
         #expect(try await f.plan().rules[0].due == 2, "1 and 2 (4 has consent, 5 an order)")
+    }
+
+    @Test func aPolicyCanLeaveTheForecastOutOfItsReports() async throws {
+        let f = try await CRMFixture(.sqlite, policy: "reports: { forecast: false }\n" + CRMPolicies.prospectPurge)
+        let planner = try await f.planner()
+        let forecaster = Forecaster(resolved: planner.resolved, reader: planner.reader)
+        #expect(await forecaster.forReport(now: CRMFixture.now, logger: Logger(label: "test")) == nil)
+        #expect(try await forecaster.forecast(now: CRMFixture.now).rules.count == 1, "`forecast` itself still answers")
+        try f.write(policy: CRMPolicies.prospectPurge)
+        let planner2 = try await f.planner()
+        #expect(await Forecaster(resolved: planner2.resolved, reader: planner2.reader).forReport(now: CRMFixture.now, logger: Logger(label: "test")) != nil)
     }
 }

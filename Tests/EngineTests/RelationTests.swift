@@ -15,6 +15,8 @@ import TestSupport
         "CREATE INDEX contacts_person ON contacts (person_id)",
         "CREATE TABLE mailings (id INTEGER PRIMARY KEY, address TEXT NOT NULL)",
         "CREATE TABLE events (id INTEGER PRIMARY KEY, elementtype TEXT NOT NULL, fk_element INTEGER NOT NULL)",
+        "CREATE TABLE stamps (id INTEGER PRIMARY KEY, owner_kind TEXT NOT NULL, owner_id INTEGER NOT NULL, stamped TEXT NOT NULL)",
+        "CREATE INDEX stamps_owner ON stamps (owner_id, owner_kind)",
         "CREATE INDEX events_element ON events (fk_element)",
     ]
 
@@ -160,5 +162,22 @@ import TestSupport
         }
         #expect(try await changed(backend, policy("case_insensitive"), data: data) == [1, 2])
         #expect(try await changed(backend, policy("exact"), data: data) == [2])
+    }
+
+    @Test(arguments: Backend.allCases)
+    func aRelationOnSeveralColumnsMatchesThemAll(_ backend: Backend) async throws {
+        // A stamp belongs to a person when both its owner_id and owner_kind match the person's id and kind.
+        let data = [
+            "INSERT INTO stamps VALUES (1, 'prospect', 1, '2026-01-01 00:00:00')",  // 1: a recent stamp of its own
+            "INSERT INTO stamps VALUES (2, 'client', 2, '2026-01-01 00:00:00')",    // id 2, but a client's: not 2's
+        ]
+        let policy = Self.policy(subject: """
+                relations:
+                  stamps: { table: stamps, on: { owner_id: id, owner_kind: kind } }
+            """, rule: """
+                clock: { latest: [last_seen, collected, stamps.stamped] }
+                after: 3y
+            """)
+        #expect(try await changed(backend, policy, data: data) == [2, 4, 5], "1 is kept by its own recent stamp; 2's only stamp is another kind's")
     }
 }

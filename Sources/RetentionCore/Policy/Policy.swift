@@ -33,6 +33,10 @@ public struct Policy: Sendable {
     /// Tables in which the application keeps legal holds of its own, honoured like retentiond's.
     public var applicationHolds: [ApplicationHolds] = []
     public static let defaultReportsKeep = try! RetentionDuration(parsing: "400d")
+    /// Whether reports carry a forecast (`reports.forecast`, true unless the policy says otherwise):
+    /// one statement per rule over the coming year's records, which a very large table may not want
+    /// on every run.
+    public var reportsForecast = true
 
     public var rules: [RetentionRule] { subjects.flatMap(\.rules) }
 

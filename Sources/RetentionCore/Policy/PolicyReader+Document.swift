@@ -75,8 +75,12 @@ extension PolicyReader {
 
         var reportsDir = resolve("reports", against: stateDir)
         var reportsKeep = Policy.defaultReportsKeep
+        var reportsForecast = true
         if let node = map.value("reports"), let reports = mapping(node, "reports") {
-            checkKeys(reports, allowed: ["dir", "keep"], in: "reports")
+            checkKeys(reports, allowed: ["dir", "keep", "forecast"], in: "reports")
+            if let f = reports.value("forecast") {
+                if case .scalar(let v) = f, let b = Bool(v.string) { reportsForecast = b } else { error(f, "reports.forecast takes true or false") }
+            }
             if let d = reports.value("dir"), let s = string(d, "reports.dir") { reportsDir = resolve(s, against: stateDir) }
             if let k = reports.value("keep"), let keep = duration(k, "reports.keep") { reportsKeep = keep }
         }
@@ -132,6 +136,7 @@ extension PolicyReader {
         policy.storageTimeZone = storageTimeZone
         policy.applicationHolds = map.value("application_holds").map { applicationHolds($0) } ?? []
         policy.reportsKeep = reportsKeep
+        policy.reportsForecast = reportsForecast
         return policy
     }
 
