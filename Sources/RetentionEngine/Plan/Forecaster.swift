@@ -28,7 +28,7 @@ public struct Forecaster: Sendable {
     }
 
     /// `months` calendar months ahead (and the weeks in them), from `now`. Records already due,
-    /// already done or under a legal hold now are not counted; consent and related records are
+    /// already done or held themselves now are not counted; holds on child rows, consent and related records are
     /// decided when the time comes.
     public func forecast(now: Date, months: Int = 12, weeks: Bool = true) async throws -> Forecast {
         let policy = resolved.policy

@@ -90,7 +90,7 @@ public struct SQLBuilder: Sendable {
 
     /// What keeps a record of the row `s`, as four 0/1 columns: consent, a related record, a
     /// reference from an undeclared table, a legal hold (on the row or on a row a purge would take).
-    func keepingFacts(_ q: RuleQuery) -> [SQL] {
+    func keepingFacts(_ q: RuleQuery, childHolds: Bool = true) -> [SQL] {
         let s = "s"
         var facts: [SQL] = [Self.flag(q.consent.map { condition($0, on: s) }), Self.flag(q.related.map { condition($0, on: s) })]
         facts.append(Self.flag(q.undeclaredReferences.map { fk in
@@ -101,12 +101,12 @@ public struct SQLBuilder: Sendable {
         func any(_ tests: [SQL]) -> SQL { tests.count == 1 ? tests[0] : "(\(tests.joined(separator: " OR ")))" }
         let subjectHolds = holds(q, table: q.table, keyColumns: q.holdKeyColumns.map { SQL.qualified(s, $0) })
         if !subjectHolds.isEmpty { held.append(any(subjectHolds)) }
-        for path in q.childPaths {
+        for path in childHolds ? q.childPaths : [] {
             guard let last = path.last else { continue }
             let alias = "c\(path.count - 1)"
-            let childHolds = holds(q, table: last.table, keyColumns: last.primaryKey.map { SQL.qualified(alias, $0) })
-            guard !childHolds.isEmpty else { continue }
-            held.append("EXISTS (SELECT 1 \(childRows(path, subjectAlias: s)) AND \(any(childHolds)))")
+            let linkHolds = holds(q, table: last.table, keyColumns: last.primaryKey.map { SQL.qualified(alias, $0) })
+            guard !linkHolds.isEmpty else { continue }
+            held.append("EXISTS (SELECT 1 \(childRows(path, subjectAlias: s)) AND \(any(linkHolds)))")
         }
         facts.append(Self.flag(held))
         return facts
@@ -158,7 +158,7 @@ public struct SQLBuilder: Sendable {
         return tests
     }
 
-    /// How many of the rule's records, not due at `q`'s cutoff, not done and not held now, pass
+    /// How many of the rule's records, not due at `q`'s cutoff, not done and not held themselves now, pass
     /// each of `boundaries` (cutoffs at later moments): one statement, one row, one sum per boundary.
     public func forecast(_ q: RuleQuery, boundaries: [ClockPredicate]) -> SQL {
         let s = "s"
@@ -166,7 +166,14 @@ public struct SQLBuilder: Sendable {
         var conditions = q.filter.map { condition($0, on: s) }
         conditions.append("NOT \(clockIsPast(s, q.clock))")
         if let last = boundaries.last { conditions.append(clockIsPast(s, last)) }
-        conditions.append("\(keepingFacts(q)[3]) = 0")
+        // A clock that is one column of the row: the same range, written so its index serves it.
+        if q.clock.columns.count == 1, q.clock.columns[0].path.isEmpty, let last = boundaries.last {
+            let column = q.clock.columns[0]
+            conditions.append("\(column: column.name, of: s) >= \(q.clock.bounds[0])\(raw: Self.cast(column))")
+            conditions.append("\(column: column.name, of: s) < \(last.bounds[0])\(raw: Self.cast(column))")
+        }
+        // Records held themselves are left out; holds on their child rows are decided when the time comes.
+        conditions.append("\(keepingFacts(q, childHolds: false)[3]) = 0")
         if q.excludeDone { conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }))") }
         return "SELECT \(sums.joined(separator: ", ")) FROM \(ident: q.table) AS s WHERE \(conditions.joined(separator: " AND "))"
     }

@@ -10,7 +10,7 @@ struct ForecastCommand: AsyncParsableCommand {
         discussion: """
             What the warning periods and the next timer runs will meet: per rule, the records whose time will be up in each \
             calendar month (and each week) of --horizon, counted with the same clocks, filters and relations as `plan`, one \
-            statement per rule. Records already due, already done or under a legal hold now are not counted; consent and related \
+            statement per rule. Records already due, already done or held themselves now are not counted (a hold on a child row is decided when the time comes); consent and related \
             records are decided when the time comes. Changes nothing; the database is opened read-only. Exit 0.
             """
     )
