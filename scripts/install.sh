@@ -38,7 +38,14 @@ strip "$root/usr/local/bin/retentiond" 2>/dev/null || true
 if [ -e "$root/etc/retentiond/retentiond.yaml" ]; then
   echo "install.sh: keeping the existing $root/etc/retentiond/retentiond.yaml (the shipped one is in etc/retentiond/)"
 else
-  install -m 0644 etc/retentiond/retentiond.yaml "$root/etc/retentiond/retentiond.yaml"
+  # The installed policy names the key the units load as a credential, so that a command run by
+  # hand (as root) reads the same key as the units.
+  sed 's|^audit: { key_file: audit.key }$|audit: { key_file: /etc/retentiond/credentials/audit.key }|' \
+    etc/retentiond/retentiond.yaml > "$root/etc/retentiond/retentiond.yaml.new"
+  grep -q '^audit: { key_file: /etc/retentiond/credentials/audit.key }$' "$root/etc/retentiond/retentiond.yaml.new" \
+    || { rm -f "$root/etc/retentiond/retentiond.yaml.new"; echo "install.sh: etc/retentiond/retentiond.yaml has no 'audit: { key_file: audit.key }' line to point at the credential" >&2; exit 1; }
+  chmod 0644 "$root/etc/retentiond/retentiond.yaml.new"
+  mv "$root/etc/retentiond/retentiond.yaml.new" "$root/etc/retentiond/retentiond.yaml"
 fi
 install -m 0644 etc/examples/dolibarr.yaml etc/examples/znuny.yaml "$root/etc/retentiond/examples/"
 install -m 0644 systemd/retentiond.service systemd/retentiond-run.service systemd/retentiond-run.timer \

@@ -34,6 +34,10 @@ struct PolicyOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Log lines as text (under the journal: with syslog priorities, no timestamps) or json.", valueName: "format"))
     var logFormat: LogFormat = .text
 
+    /// Not an option: the demo's own key, whatever the policy's `audit.key_file` names (an
+    /// installed policy names the production key).
+    var keyFileOverride: String? = nil
+
     func configPath() throws -> String {
         if let config { return config }
         for candidate in ["etc/retentiond/retentiond.yaml", "/etc/retentiond/retentiond.yaml"]
@@ -63,6 +67,7 @@ struct PolicyOptions: ParsableArguments {
         let override = stateDir ?? ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init)
         var (policy, diagnostics) = try PolicyParser(path: path, stateDirectoryOverride: override, credentialsDirectory: credentialsDirectory).parseFile()
         if let batchSize { policy.batchSize = batchSize }
+        if let keyFileOverride { policy.keyFile = keyFileOverride }
         if let databaseURL, databaseURL.hasPrefix("sqlite:") {
             let path = String(databaseURL.dropFirst("sqlite:".count))
             guard !path.isEmpty else { throw ValidationError("--database-url sqlite:PATH needs the path of the database file") }

@@ -35,6 +35,58 @@ import Testing
         #expect(try String(contentsOfFile: policy, encoding: .utf8) == "# edited by the operator\n")
     }
 
+    /// The installed policy names the file the units load as a credential: a command run by hand
+    /// uses the key the units use, and never creates a second one.
+    @Test func byHandAndUnderTheUnitsTheSameKeyIsUsed() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-root-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let script = BinaryRunner.packageRoot.appendingPathComponent("scripts/install.sh").path
+        let installed = try await BinaryRunner.runProgram(URL(fileURLWithPath: "/bin/bash"), [script, "--root", root, "--binary", BinaryRunner.binary.path])
+        #expect(installed.status == 0, "\(installed.stderr)")
+        let credential = "/etc/retentiond/credentials/audit.key"
+        let policy = try String(contentsOfFile: root + "/etc/retentiond/retentiond.yaml", encoding: .utf8)
+        #expect(policy.split(separator: "\n").filter { $0.hasPrefix("audit:") } == ["audit: { key_file: \(credential) }"])
+        for unit in ["retentiond.service", "retentiond-run.service", "retentiond-dry-run.service"] {
+            let text = try String(contentsOfFile: root + "/etc/systemd/system/" + unit, encoding: .utf8)
+            #expect(text.contains("LoadCredential=audit.key:\(credential)\n"), "\(unit) loads the key the policy names")
+        }
+
+        // The same policy with its paths moved under the temporary root, a database in its state
+        // directory, and the key made as docs/deployment.md says.
+        let state = root + "/var/lib/retentiond"
+        let moved = root + "/etc/retentiond/moved.yaml"
+        try policy.replacingOccurrences(of: credential, with: root + credential)
+            .replacingOccurrences(of: "state_dir: /var/lib/retentiond", with: "state_dir: \(state)")
+            .write(toFile: moved, atomically: true, encoding: .utf8)
+        let now = "2026-06-01T00:00:00Z"
+        #expect(try await BinaryRunner.run(["demo", "--no-run", "--dir", state, "--seed", "3", "--now", now]).status == 0)
+        try? FileManager.default.removeItem(atPath: state + "/audit.key")
+        let makeKey = "umask 077; od -An -tx1 -N32 /dev/urandom | tr -d \" \\n\" > \(root + credential); echo >> \(root + credential)"
+        #expect(try await BinaryRunner.runProgram(URL(fileURLWithPath: "/bin/sh"), ["-c", makeKey]).status == 0)
+
+        // Under a unit: systemd hands a copy of the file in $CREDENTIALS_DIRECTORY.
+        let credentials = root + "/run/credentials/retentiond-run.service"
+        try FileManager.default.createDirectory(atPath: credentials, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: root + credential, toPath: credentials + "/audit.key")
+        let env = URL(fileURLWithPath: "/usr/bin/env")
+        let unit = try await BinaryRunner.runProgram(env, ["-u", "STATE_DIRECTORY", "CREDENTIALS_DIRECTORY=\(credentials)",
+                                                            BinaryRunner.binary.path, "run", "--config", moved, "--now", now])
+        #expect(unit.status == 0, "\(unit.stderr)")
+        #expect(!unit.stderr.contains("created a new audit key"))
+        // By hand, later: the same key, read from the file the policy names.
+        let byHand = try await BinaryRunner.run(["run", "--config", moved, "--now", "2026-06-02T00:00:00Z"])
+        #expect(byHand.status == 0, "\(byHand.stderr)")
+        #expect(!byHand.stderr.contains("created a new audit key"))
+        #expect(try await BinaryRunner.run(["audit", "verify", "--config", moved]).status == 0)
+        #expect(!FileManager.default.fileExists(atPath: state + "/audit.key"), "no second key in the state directory")
+
+        // Without the file, by hand: refused, and told where the key is expected, not that it is lost.
+        try FileManager.default.removeItem(atPath: root + credential)
+        let missing = try await BinaryRunner.run(["audit", "verify", "--config", moved])
+        #expect(missing.status == 8)
+        #expect(missing.stderr.contains("audit.key_file") && missing.stderr.contains("/etc/retentiond/credentials/audit.key"), "\(missing.stderr)")
+    }
+
     /// The pages in docs/man are generated from the command definitions; a command or option
     /// added without regenerating them is caught here.
     @Test func everyCommandAndOptionHasItsManPage() async throws {

@@ -90,7 +90,7 @@ public struct AuditAnchor: Sendable {
     /// first enforcing run); the rule `loadKey` applies, for callers handed no key.
     func refuseMissingKey(path: String) async throws {
         if try await trailExists() {
-            throw EnforcementError.auditKey("the audit key file \(path) is missing but the database has an audit trail; restore the key from your backup (a new key could not verify the trail)")
+            throw EnforcementError.auditKey("the audit key file \(path) (the policy's audit.key_file) is missing but the database has an audit trail, and a new key could not verify it. If the key is kept elsewhere (an install keeps it in /etc/retentiond/credentials/audit.key, the file the units load as a credential), name that file in audit.key_file; otherwise restore the key from your backup (docs/deployment.md, \"The audit key\")")
         }
     }
 

@@ -78,6 +78,7 @@ struct DemoCommand: AsyncParsableCommand {
             let fm = FileManager.default
             let dirURL = URL(fileURLWithPath: dir, relativeTo: URL(fileURLWithPath: fm.currentDirectoryPath)).standardizedFileURL
             try StateFiles.ensureDirectory(dirURL.path)
+            options.keyFileOverride = dirURL.appendingPathComponent("audit.key").path
             let dbPath = dirURL.appendingPathComponent(dataset.fileName).path
             for suffix in ["", "-journal", "-wal", "-shm", ".retentiond-lock"] { try? fm.removeItem(atPath: dbPath + suffix) }
             try? fm.removeItem(atPath: StateFiles.headPath(stateDirectory: dirURL.path))
