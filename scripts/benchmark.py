@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """retentiond against plain SQL doing the same changes, side by side (called by scripts/benchmark.sh).
 
-For each size, a SQLite database is built with N tickets (3 messages each, purged 2 years after
-closing) and N/2 clients (3 fields anonymised 3 years after the last contact), about half of each
+For each size, a SQLite database is built with N tickets (3 messages each, each message with an
+attachment: three levels, the shape of a help desk's tickets, articles and attachments; purged 2
+years after closing) and N/2 clients (3 fields anonymised 3 years after the last contact), about half of each
 due. Each contender works on a fresh copy of that database, in turn (A B C D A B C D ...), and the
 median of the runs is printed:
 
@@ -13,7 +14,9 @@ median of the runs is printed:
 
 It checks that retentiond and the raw SQL leave identical rows, then times an idle run (nothing
 due, after enforcement), `retentiond plan`, `retentiond plan --out FILE`, and selecting the due rows. Peak memory is the
-retentiond process's maximum resident set, from /usr/bin/time.
+retentiond process's maximum resident set, from /usr/bin/time. On PostgreSQL it also times two
+`retentiond run --worker` processes started together on a fresh copy (one run shared by both) and
+prints how much faster than one `run` that is.
 
 With BACKENDS=sqlite,postgres (the default when PostgreSQL 15's server binaries are installed),
 the same is done on a throwaway PostgreSQL cluster started for the benchmark (initdb, a free
@@ -69,7 +72,10 @@ subjects:
         after: 2y
         action: purge
         children:
-          - { table: messages, foreign_key: ticket_id }
+          - table: messages
+            foreign_key: ticket_id
+            children:
+              - { table: attachments, foreign_key: message_id }
 """
 
 
@@ -90,6 +96,8 @@ def build(path, tickets):
         CREATE INDEX tickets_client ON tickets(client_id);
         CREATE TABLE messages (id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL REFERENCES tickets(id), body TEXT);
         CREATE INDEX messages_ticket ON messages(ticket_id);
+        CREATE TABLE attachments (id INTEGER PRIMARY KEY, message_id INTEGER NOT NULL REFERENCES messages(id), filename TEXT, content BLOB);
+        CREATE INDEX attachments_message ON attachments(message_id);
     """)
     clients = max(1, tickets // 2)
     con.executemany("INSERT INTO clients VALUES (?, ?, ?, ?, ?)",
@@ -98,6 +106,8 @@ def build(path, tickets):
                     ((i, rng.randrange(1, clients + 1), f"ticket {i}", day(rng)) for i in range(1, tickets + 1)))
     con.executemany("INSERT INTO messages VALUES (?, ?, ?)",
                     ((i, (i - 1) // 3 + 1, f"message {i} " + "x" * 80) for i in range(1, 3 * tickets + 1)))
+    con.executemany("INSERT INTO attachments VALUES (?, ?, ?, ?)",
+                    ((i, i, f"scan-{i}.pdf", b"%PDF" + b"y" * 60) for i in range(1, 3 * tickets + 1)))
     con.commit()
     con.close()
 
@@ -111,6 +121,8 @@ def raw(path, audit=False):
         con.execute("CREATE TABLE audit (seq INTEGER PRIMARY KEY, action TEXT NOT NULL, table_name TEXT NOT NULL, ref TEXT NOT NULL)")
         con.execute("INSERT INTO audit (action, table_name, ref) SELECT 'purge', 'tickets', id FROM tickets WHERE closed_at < ?", (TICKET_CUTOFF,))
         con.execute("INSERT INTO audit (action, table_name, ref) SELECT 'anonymise', 'clients', id FROM clients WHERE last_contact < ?", (CLIENT_CUTOFF,))
+    con.execute("DELETE FROM attachments WHERE message_id IN (SELECT m.id FROM messages m JOIN tickets t ON t.id = m.ticket_id"
+                " WHERE t.closed_at < ?)", (TICKET_CUTOFF,))
     con.execute("DELETE FROM messages WHERE ticket_id IN (SELECT id FROM tickets WHERE closed_at < ?)", (TICKET_CUTOFF,))
     con.execute("DELETE FROM tickets WHERE closed_at < ?", (TICKET_CUTOFF,))
     con.execute("UPDATE clients SET name = 'anonymised', email = NULL, phone = NULL WHERE last_contact < ?", (CLIENT_CUTOFF,))
@@ -124,6 +136,7 @@ def row_by_row(path):
     con.execute("PRAGMA foreign_keys = ON")
     done = 0
     for (ticket,) in con.execute("SELECT id FROM tickets WHERE closed_at < ?", (TICKET_CUTOFF,)).fetchall():
+        con.execute("DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages WHERE ticket_id = ?)", (ticket,))
         con.execute("DELETE FROM messages WHERE ticket_id = ?", (ticket,))
         con.execute("DELETE FROM tickets WHERE id = ?", (ticket,))
         done += 1
@@ -148,7 +161,7 @@ def select_due(path):
 def fingerprint(path):
     con = sqlite3.connect(path)
     digest = hashlib.sha256()
-    for table in ("clients", "tickets", "messages"):
+    for table in ("clients", "tickets", "messages", "attachments"):
         for row in con.execute(f"SELECT * FROM {table} ORDER BY id"):
             digest.update(repr(row).encode())
     con.close()
@@ -169,6 +182,18 @@ def retentiond(binary, folder, *arguments):
     return elapsed, peak
 
 
+def workers(binary, folder, count):
+    """Starts `count` `retentiond run --worker` processes together in `folder`; seconds until all exit."""
+    start = time.monotonic()
+    processes = [subprocess.Popen([binary, "run", "--worker", "--config", "policy.yaml", "--now", NOW, "--log-level", "error"],
+                                  cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) for _ in range(count)]
+    for process in processes:
+        _, errors = process.communicate()
+        if process.returncode != 0:
+            sys.exit(f"retentiond run --worker failed ({process.returncode}): {errors}")
+    return time.monotonic() - start
+
+
 def timed(function, *arguments):
     start = time.monotonic()
     function(*arguments)
@@ -186,6 +211,8 @@ CREATE INDEX tickets_closed_at ON tickets(closed_at);
 CREATE INDEX tickets_client ON tickets(client_id);
 CREATE TABLE messages (id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL REFERENCES tickets(id), body TEXT);
 CREATE INDEX messages_ticket ON messages(ticket_id);
+CREATE TABLE attachments (id INTEGER PRIMARY KEY, message_id INTEGER NOT NULL REFERENCES messages(id), filename TEXT, content BYTEA);
+CREATE INDEX attachments_message ON attachments(message_id);
 """
 
 
@@ -240,12 +267,14 @@ def pg_build(pg, name, tickets):
         INSERT INTO tickets SELECT i, 1 + (hashtext('t' || i) & 2147483647) % {clients}, 'ticket ' || i,
                {day("'d' || i")} FROM generate_series(1, {tickets}) AS i;
         INSERT INTO messages SELECT i, (i - 1) / 3 + 1, 'message ' || i || ' ' || repeat('x', 80) FROM generate_series(1, {3 * tickets}) AS i;
+        INSERT INTO attachments SELECT i, i, 'scan-' || i || '.pdf', convert_to('%PDF' || repeat('y', 60), 'UTF8') FROM generate_series(1, {3 * tickets}) AS i;
         ANALYZE;
     """)
 
 
 PG_RAW = f"""
 BEGIN;
+DELETE FROM attachments WHERE message_id IN (SELECT m.id FROM messages m JOIN tickets t ON t.id = m.ticket_id WHERE t.closed_at < '{TICKET_CUTOFF}');
 DELETE FROM messages WHERE ticket_id IN (SELECT id FROM tickets WHERE closed_at < '{TICKET_CUTOFF}');
 DELETE FROM tickets WHERE closed_at < '{TICKET_CUTOFF}';
 UPDATE clients SET name = 'anonymised', email = NULL, phone = NULL WHERE last_contact < '{CLIENT_CUTOFF}';
@@ -266,7 +295,8 @@ def pg_row_by_row(pg, database):
     clients = pg.psql(database, f"SELECT id FROM clients WHERE last_contact < '{CLIENT_CUTOFF}' ORDER BY id").split()
     lines, done = ["BEGIN;"], 0
     for ticket in tickets:
-        lines += [f"DELETE FROM messages WHERE ticket_id = {ticket};", f"DELETE FROM tickets WHERE id = {ticket};"]
+        lines += [f"DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages WHERE ticket_id = {ticket});",
+                  f"DELETE FROM messages WHERE ticket_id = {ticket};", f"DELETE FROM tickets WHERE id = {ticket};"]
         done += 1
         if done % 500 == 0:
             lines += ["COMMIT;", "BEGIN;"]
@@ -282,7 +312,7 @@ def pg_row_by_row(pg, database):
 def pg_fingerprint(pg, database):
     return pg.psql(database, "SELECT md5(string_agg(t, '|' ORDER BY t)) FROM ("
                    "SELECT 'c' || row(c.*)::text AS t FROM clients c UNION ALL SELECT 't' || row(t.*)::text FROM tickets t "
-                   "UNION ALL SELECT 'm' || row(m.*)::text FROM messages m) AS rows")
+                   "UNION ALL SELECT 'm' || row(m.*)::text FROM messages m UNION ALL SELECT 'a' || row(a.*)::text FROM attachments a) AS rows")
 
 
 def pg_select_due(pg, database):
@@ -316,7 +346,7 @@ def measure_postgres(binary, rounds, size, pg):
         return time.monotonic() - start
 
     try:
-        times = {k: [] for k in ("retentiond", "raw", "raw+audit", "row-by-row", "plan", "plan-out", "select")}
+        times = {k: [] for k in ("retentiond", "raw", "raw+audit", "row-by-row", "plan", "plan-out", "select", "worker", "workers")}
         peaks, idle, same = [], [], True
         for _ in range(rounds):
             name, folder = fresh()
@@ -337,6 +367,12 @@ def measure_postgres(binary, rounds, size, pg):
             times["plan"].append(retentiond(binary, folder, "plan")[0])
             times["plan-out"].append(retentiond(binary, folder, "plan", "--out", "review.plan")[0])
             times["select"].append(timed(pg_select_due, pg, name))
+            name, folder = fresh()
+            times["worker"].append(workers(binary, folder, 1))
+            same = same and pg_fingerprint(pg, name) == enforced
+            name, folder = fresh()
+            times["workers"].append(workers(binary, folder, 2))
+            same = same and pg_fingerprint(pg, name) == enforced
         return records, times, peaks, idle, same
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -418,6 +454,9 @@ def main():
                       f"{m['retentiond'] / m['raw']:>7.1f} {m['retentiond'] / m['raw+audit']:>7.1f} {m['row-by-row'] / m['retentiond']:>7.2f} "
                       f"{max(peaks):>7.1f} {statistics.median(idle):>6.2f} {m['plan']:>6.2f} {m['plan-out']:>6.2f} {m['select']:>6.2f} {'yes' if same else 'NO':>5}",
                       flush=True)
+                if "workers" in m:
+                    print(f"{'':>8} {size:>8} run --worker: one process {m['worker']:.2f} s, two together {m['workers']:.2f} s "
+                          f"({m['worker'] / m['workers']:.2f}x faster with two)", flush=True)
                 if not same:
                     sys.exit(f"{backend}: retentiond and the raw SQL left different rows")
     finally:

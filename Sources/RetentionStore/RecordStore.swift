@@ -75,6 +75,8 @@ public protocol StoreSession {
     /// Every `hold-add` and `hold-release` entry of the trail, oldest first.
     func holdAuditEntries() throws -> [AuditEntry]
     func holds(includeReleased: Bool) throws -> [LegalHold]
+    /// The tables with a retentiond hold in force at `time` (none before the tool's tables exist).
+    func heldTables(at time: Date) throws -> Set<String>
 
     /// The rules whose marks in `retentiond_done` are complete (every record they flagged or
     /// anonymised is marked), so their queries may leave marked records out.

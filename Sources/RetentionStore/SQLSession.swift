@@ -245,6 +245,13 @@ extension StoreSession where Self: SQLExecuting {
         return try rows(sql, []).compactMap(Self.hold)
     }
 
+    public func heldTables(at time: Date) throws -> Set<String> {
+        guard try toolTables().holds else { return [] }
+        let now = SQLValue.text(SQLBuilder.holdTime(time))
+        let sql: SQL = "SELECT DISTINCT table_name FROM retentiond_holds WHERE released_at IS NULL AND (until IS NULL OR until > \(now))"
+        return Set(try rows(sql).compactMap { $0[0].textValue })
+    }
+
     public func releaseHold(id: Int64, by: String, at: Date) throws -> LegalHold? {
         let sql: SQL = "UPDATE retentiond_holds SET released_by = \(.text(by)), released_at = \(.text(SQLBuilder.holdTime(at)))"
             + " WHERE id = \(.integer(id)) AND released_at IS NULL RETURNING \(raw: Self.holdColumns)"

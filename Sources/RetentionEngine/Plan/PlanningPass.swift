@@ -72,10 +72,12 @@ public struct PlanningPass: Sendable {
                                                       policyPath: policy.path, database: reader.location,
                                                       schemaFingerprint: resolved.schema.fingerprint, rules: headers)))
         let marked = toolTables ? try await reader.read { try $0.rulesWithCompleteMarks() } : []
+        // Holds are probed only on the tables that have some; each batch re-checks every table.
+        let heldTables = toolTables ? try await reader.read { try $0.heldTables(at: now) } : []
         var tallies: [RuleTally] = []
         var entries = 0
         for rule in policy.rules {
-            var tally = try await plan(rule, now: now, toolTables: toolTables, marked: marked.contains(rule.id), chain: chain,
+            var tally = try await plan(rule, now: now, toolTables: toolTables, heldTables: heldTables, marked: marked.contains(rule.id), chain: chain,
                                        countChildren: countChildren, stop: stop) { row, decision in
                 if decision == .act {
                     entries += 1
@@ -97,12 +99,13 @@ public struct PlanningPass: Sendable {
     /// anonymised, so the pass reads what is due and what is exempt, not the rule's whole history;
     /// those records are counted from their marks. Without complete marks (a trail from before
     /// them, a dry run before the first run that marks), each record read is looked up in the trail.
-    private func plan(_ rule: RetentionRule, now: Date, toolTables: Bool, marked: Bool, chain: AuditChain?, countChildren: Bool, stop: StopRequest,
+    private func plan(_ rule: RetentionRule, now: Date, toolTables: Bool, heldTables: Set<String>, marked: Bool, chain: AuditChain?, countChildren: Bool, stop: StopRequest,
                       each: (Candidate, Decision) throws -> Void) async throws -> RuleTally {
         let subject = policy.subject(for: rule)
         let action = rule.action.auditAction
         var ruleQuery = try resolved.query(for: rule, now: now, toolTablesExist: toolTables)
         ruleQuery.excludeDone = marked && action != .purge
+        ruleQuery.heldTables = heldTables
         ruleQuery.countedChildren = Self.countedChildren(rule, shape: resolved.shape(of: rule), counting: countChildren).map(\.path)
         let query = ruleQuery
         var tally = RuleTally(rule: rule, subject: subject, cutoff: try Cutoff(rule: rule, policy: policy, now: now))

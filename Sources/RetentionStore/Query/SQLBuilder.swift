@@ -140,7 +140,8 @@ public struct SQLBuilder: Sendable {
     /// (rows named by a one-column primary key). None for a table without a primary key.
     func holds(_ q: RuleQuery, table: String, keyColumns: [String]) -> [SQL] {
         guard !keyColumns.isEmpty else { return [] }
-        var tests: [SQL] = q.toolTablesExist ? [activeHold(table: table, keyColumns: keyColumns, at: q.holdTime)] : []
+        let mayBeHeld = q.toolTablesExist && (q.heldTables?.contains(table) ?? true)
+        var tests: [SQL] = mayBeHeld ? [activeHold(table: table, keyColumns: keyColumns, at: q.holdTime)] : []
         if keyColumns.count == 1 {
             tests += q.applicationHolds.map { source in
                 var conditions: [SQL] = [
