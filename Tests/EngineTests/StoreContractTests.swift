@@ -8,6 +8,27 @@ import TestSupport
 /// What any store must give the engine, beyond running its statements: the schema as the
 /// validator sees it, and the single-run lock.
 @Suite struct StoreContractTests {
+    /// Audit rows hold whatever their texts are and read back exactly, across more than one
+    /// statement's chunk (PostgreSQL sends each column as one array literal).
+    @Test(arguments: Backend.allCases)
+    func auditTextsRoundTripExactly(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
+        let awkward = ["", "NULL", "a \"quoted\" word", "back\\slash \\\" end\\", "{braces},commas", "line\nbreak\ttab", "Chloé 日本 🙂", "  spaced  "]
+        let entries = (0..<1500).map { i in
+            let t = awkward[i % awkward.count]
+            return AuditEntry(seq: Int64(i + 1), runID: "run-" + t, at: t, actor: t, policyHash: t, ruleID: t, action: t, table: t,
+                              subjectRef: "\(i)" + t, fields: t, detail: t, prevMAC: t, mac: t)
+        }
+        let store = try await f.store()
+        try await store.transaction { session in
+            try session.prepareToolTables()
+            try session.appendAudit(entries)
+        }
+        let read = try await store.read { try $0.auditEntries(after: 0, limit: 2000, filter: AuditFilter()) }
+        #expect(read.count == entries.count)
+        #expect(read == entries)
+    }
+
     @Test(arguments: Backend.allCases)
     func introspectionFindsTablesKeysForeignKeysAndIndexes(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
