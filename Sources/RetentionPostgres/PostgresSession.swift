@@ -216,13 +216,14 @@ struct PostgresSession: WritingSession, SQLExecuting {
         return ToolTables(audit: row?[0] == .integer(1), holds: row?[1] == .integer(1))
     }
 
-    func doneTableExists() throws -> Bool {
-        try rows("SELECT to_regclass('retentiond_done') IS NOT NULL", []).first?.first == .integer(1)
+    func tableExists(_ name: String) throws -> Bool {
+        try rows("SELECT to_regclass($1) IS NOT NULL", [.text(name)]).first?.first == .integer(1)
     }
 
     func prepareToolTables() throws {
         // Serialise concurrent first runs: CREATE … IF NOT EXISTS alone can still collide.
         _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:ddl'))", [])
+        let refsFiled = try tableExists("retentiond_audit_refs")
         for statement in [
             """
             CREATE TABLE IF NOT EXISTS retentiond_audit (
@@ -230,10 +231,20 @@ struct PostgresSession: WritingSession, SQLExecuting {
                 rule_id TEXT NOT NULL, action TEXT NOT NULL, table_name TEXT NOT NULL, subject_ref TEXT NOT NULL,
                 fields TEXT NOT NULL, detail TEXT NOT NULL, prev_mac TEXT NOT NULL, mac TEXT NOT NULL)
             """,
-            "CREATE INDEX IF NOT EXISTS retentiond_audit_rule_ref ON retentiond_audit(rule_id, subject_ref)",
             "CREATE INDEX IF NOT EXISTS retentiond_audit_run ON retentiond_audit(run_id)",
-            "CREATE INDEX IF NOT EXISTS retentiond_audit_ref ON retentiond_audit(subject_ref)",
-            "CREATE INDEX IF NOT EXISTS retentiond_audit_action ON retentiond_audit(action)",
+            "CREATE INDEX IF NOT EXISTS retentiond_audit_action_rule ON retentiond_audit(action, rule_id)",
+            """
+            CREATE TABLE IF NOT EXISTS retentiond_audit_refs (
+                segment BIGINT NOT NULL, ref TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (segment, ref, seq))
+            """,
+            // The indexes an older version kept on the trail; a role that does not own them (tables
+            // created by another role) leaves them, and its appends stay slower until their owner drops them.
+            """
+            DO $d$ BEGIN
+                DROP INDEX IF EXISTS retentiond_audit_rule_ref, retentiond_audit_ref, retentiond_audit_action;
+            EXCEPTION WHEN insufficient_privilege THEN NULL;
+            END $d$
+            """,
             """
             CREATE OR REPLACE FUNCTION retentiond_audit_append_only() RETURNS trigger LANGUAGE plpgsql
             AS $f$ BEGIN RAISE EXCEPTION 'retentiond_audit is append-only'; END $f$
@@ -283,6 +294,8 @@ struct PostgresSession: WritingSession, SQLExecuting {
         ] {
             _ = try execute(statement, [])
         }
+        // Same transaction as the table: a trail is never left with half its references filed.
+        if !refsFiled { try execute(builder.fileExistingAuditRefs) }
     }
 }
 

@@ -52,11 +52,12 @@ struct SQLiteSession: WritingSession, SQLExecuting {
         return ToolTables(audit: names.contains("retentiond_audit"), holds: names.contains("retentiond_holds"))
     }
 
-    func doneTableExists() throws -> Bool {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'retentiond_done'") == 1
+    func tableExists(_ name: String) throws -> Bool {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?", arguments: [name]) == 1
     }
 
     func prepareToolTables() throws {
+        let refsFiled = try tableExists("retentiond_audit_refs")
         try db.execute(sql: """
             CREATE TABLE IF NOT EXISTS retentiond_audit (
                 seq INTEGER PRIMARY KEY,
@@ -73,10 +74,17 @@ struct SQLiteSession: WritingSession, SQLExecuting {
                 prev_mac TEXT NOT NULL,
                 mac TEXT NOT NULL
             );
-            CREATE INDEX IF NOT EXISTS retentiond_audit_rule_ref ON retentiond_audit(rule_id, subject_ref);
             CREATE INDEX IF NOT EXISTS retentiond_audit_run ON retentiond_audit(run_id);
-            CREATE INDEX IF NOT EXISTS retentiond_audit_ref ON retentiond_audit(subject_ref);
-            CREATE INDEX IF NOT EXISTS retentiond_audit_action ON retentiond_audit(action);
+            CREATE INDEX IF NOT EXISTS retentiond_audit_action_rule ON retentiond_audit(action, rule_id);
+            CREATE TABLE IF NOT EXISTS retentiond_audit_refs (
+                segment INTEGER NOT NULL,
+                ref TEXT NOT NULL,
+                seq INTEGER NOT NULL,
+                PRIMARY KEY (segment, ref, seq)
+            ) WITHOUT ROWID;
+            DROP INDEX IF EXISTS retentiond_audit_rule_ref;
+            DROP INDEX IF EXISTS retentiond_audit_ref;
+            DROP INDEX IF EXISTS retentiond_audit_action;
             CREATE TRIGGER IF NOT EXISTS retentiond_audit_append_only_update BEFORE UPDATE ON retentiond_audit
                 BEGIN SELECT RAISE(ABORT, 'retentiond_audit is append-only'); END;
             CREATE TRIGGER IF NOT EXISTS retentiond_audit_append_only_delete BEFORE DELETE ON retentiond_audit
@@ -107,6 +115,8 @@ struct SQLiteSession: WritingSession, SQLExecuting {
                     OR NEW.until IS NOT OLD.until
                 BEGIN SELECT RAISE(ABORT, 'retentiond_holds rows change only when released, once: use retentiond hold release'); END;
             """)
+        // Same transaction as the table: a trail is never left with half its references filed.
+        if !refsFiled { try execute(builder.fileExistingAuditRefs) }
     }
 }
 

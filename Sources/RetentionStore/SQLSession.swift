@@ -9,6 +9,8 @@ public protocol SQLExecuting {
     func rows(_ sql: String, _ bindings: [SQLValue]) throws -> [[SQLValue]]
     /// Runs a statement and returns the number of rows it changed.
     func execute(_ sql: String, _ bindings: [SQLValue]) throws -> Int
+    /// Whether the table exists (the tool's own tables; unquoted names).
+    func tableExists(_ name: String) throws -> Bool
 }
 
 /// The operations both databases share, written once.
@@ -89,14 +91,18 @@ extension StoreSession where Self: SQLExecuting {
 
     public func auditedReferences(ruleID: String, action: AuditAction, references: [String]) throws -> Set<String> {
         guard !references.isEmpty, try toolTables().audit else { return [] }
-        let sql: SQL = "SELECT subject_ref FROM retentiond_audit WHERE rule_id = \(.text(ruleID)) AND action = \(.text(action.rawValue))"
-            + " AND subject_ref IN (\(SQL.list(references.map { .text($0) })))"
+        let sql = builder.auditedReferences(rule: ruleID, action: action.rawValue, references: references, indexed: try auditRefsExist())
         return Set(try rows(sql).compactMap { $0[0].textValue })
     }
 
+    public func doneTableExists() throws -> Bool { try tableExists("retentiond_done") }
+
+    /// Whether `retentiond_audit_refs` exists: it does once a writing command ran this version.
+    func auditRefsExist() throws -> Bool { try tableExists("retentiond_audit_refs") }
+
     // MARK: Audit
 
-    static var auditColumns: String { "seq, run_id, at, actor, policy_hash, rule_id, action, table_name, subject_ref, fields, detail, prev_mac, mac" }
+    static var auditColumns: String { SQLBuilder.auditColumns }
 
     static func auditEntry(_ row: [SQLValue]) -> AuditEntry? {
         guard row.count == 13, case .integer(let seq) = row[0] else { return nil }
@@ -112,7 +118,8 @@ extension StoreSession where Self: SQLExecuting {
         return AuditHead(seq: seq, mac: mac)
     }
 
-    /// One multi-row INSERT per chunk (13 values a row stay far below either database's parameter limit).
+    /// One multi-row INSERT per chunk (13 values a row stay far below either database's parameter
+    /// limit), then the entries' references filed as one segment of `retentiond_audit_refs`.
     public func appendAudit(_ entries: [AuditEntry]) throws {
         for start in stride(from: 0, to: entries.count, by: 1000) {
             let values = entries[start..<min(start + 1000, entries.count)].map { e -> SQL in
@@ -121,16 +128,15 @@ extension StoreSession where Self: SQLExecuting {
             }
             try execute("INSERT INTO retentiond_audit (\(raw: Self.auditColumns)) VALUES \(values.joined(separator: ", "))")
         }
+        if let first = entries.first?.seq, let last = entries.last?.seq {
+            try execute(builder.appendAuditRefs(from: first, through: last))
+        }
     }
 
     public func auditEntries(after: Int64, limit: Int, filter: AuditFilter) throws -> [AuditEntry] {
         guard try toolTables().audit else { return [] }
-        var sql: SQL = "SELECT \(raw: Self.auditColumns) FROM retentiond_audit WHERE seq > \(.integer(after))"
-        if let run = filter.runID { sql += " AND run_id = \(.text(run))" }
-        if let rule = filter.ruleID { sql += " AND rule_id = \(.text(rule))" }
-        if let ref = filter.subjectRef { sql += " AND subject_ref = \(.text(ref))" }
-        sql += " ORDER BY seq LIMIT \(.integer(Int64(limit)))"
-        return try rows(sql).compactMap(Self.auditEntry)
+        let indexed = try filter.subjectRef != nil && auditRefsExist()
+        return try rows(builder.auditEntries(after: after, limit: limit, filter: filter, indexed: indexed)).compactMap(Self.auditEntry)
     }
 
     public func auditEntry(seq: Int64) throws -> AuditEntry? {
@@ -149,7 +155,7 @@ extension StoreSession where Self: SQLExecuting {
 
     public func hasAuditEntries(ruleID: String, action: AuditAction) throws -> Bool {
         guard try toolTables().audit else { return false }
-        return try !rows("SELECT 1 FROM retentiond_audit WHERE rule_id = \(.text(ruleID)) AND action = \(.text(action.rawValue)) LIMIT 1").isEmpty
+        return try !rows("SELECT 1 FROM retentiond_audit WHERE action = \(.text(action.rawValue)) AND rule_id = \(.text(ruleID)) LIMIT 1").isEmpty
     }
 
     // MARK: Done marks

@@ -117,7 +117,9 @@ public struct PlanningPass: Sendable {
         let table = subject.table.value
         // Pages are read-only and hold no lock: at least 2000 rows each, whatever the batch size.
         let batchSize = max(policy.batchSize, 2000)
-        let checkDone = toolTables && action != .purge && !query.excludeDone
+        // A rule that never acted has nothing to look up (a rule just added, before the run that marks).
+        let lookUp = toolTables && action != .purge && !query.excludeDone
+        let checkDone = lookUp ? try await reader.read { try $0.hasAuditEntries(ruleID: rule.id, action: action) } : false
         // The child rows the due records would take with them, per table (terraform's "N to destroy").
         let childCounts = Self.countedChildren(rule, shape: resolved.shape(of: rule), counting: countChildren)
         var after: RecordKey?
