@@ -53,7 +53,7 @@ final class PlanWriter {
 /// Reads a plan file line by line, in constant memory.
 final class PlanReader {
     private let handle: FileHandle
-    private var buffer = Data()
+    private var buffer: [UInt8] = []
     /// Where the next line starts in `buffer`: lines are read by moving it, and the consumed part
     /// is dropped once per chunk (not once per line, which moved the rest of the chunk every time).
     private var start = 0
@@ -72,20 +72,20 @@ final class PlanReader {
 
     func next() throws -> PlanDocument.Line? {
         while true {
-            if let newline = buffer[start...].firstIndex(of: 0x0A) {
+            if let newline = nextNewline() {
                 let line = buffer[start..<newline]
                 start = newline + 1
                 lineNumber += 1
                 if line.isEmpty { continue }
                 if let entry = PlanDocument.EntryLine.decode(line) { return .entry(entry) }
                 do {
-                    return try decoder.decode(PlanDocument.Line.self, from: line)
+                    return try decoder.decode(PlanDocument.Line.self, from: Data(line))
                 } catch {
                     throw EnforcementError.refused("\(path):\(lineNumber): not a retentiond plan line; the plan is damaged, make a new one")
                 }
             }
             if atEnd {
-                guard start == buffer.endIndex else {
+                guard start == buffer.count else {
                     throw EnforcementError.refused("\(path):\(lineNumber + 1): the plan ends in the middle of a line (truncated); make a new one")
                 }
                 return nil
@@ -94,9 +94,19 @@ final class PlanReader {
             if chunk.isEmpty {
                 atEnd = true
             } else {
-                buffer = buffer[start...] + chunk
-                start = buffer.startIndex
+                buffer.removeSubrange(..<start)
+                buffer.append(contentsOf: chunk)
+                start = 0
             }
+        }
+    }
+
+    /// The index of the next newline at or after `start` (memchr: a plan is millions of bytes).
+    private func nextNewline() -> Int? {
+        buffer.withUnsafeBufferPointer { bytes in
+            guard start < bytes.count, let base = bytes.baseAddress,
+                  let hit = memchr(base + start, 0x0A, bytes.count - start) else { return nil }
+            return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
         }
     }
 }
