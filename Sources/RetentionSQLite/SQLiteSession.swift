@@ -19,6 +19,18 @@ struct SQLiteSession: WritingSession, SQLExecuting {
         return db.changesCount
     }
 
+    /// One prepared single-row INSERT, bound and stepped per row: in-process SQLite has no round
+    /// trips to save, and parsing a statement of thousands of values cost more than the inserts.
+    func insert(into table: String, columns: [String], rows: [[SQLValue]]) throws {
+        guard !rows.isEmpty else { return }
+        let names = columns.map(SQL.quote).joined(separator: ", ")
+        let statement = try db.cachedStatement(sql: "INSERT INTO \(SQL.quote(table)) (\(names)) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))")
+        for row in rows {
+            statement.setUncheckedArguments(StatementArguments(row.map(\.databaseValue)))
+            try statement.execute()
+        }
+    }
+
     // MARK: Schema
 
     /// The schema through GRDB's introspection. Its cache is dropped first: the application shares

@@ -11,6 +11,21 @@ public protocol SQLExecuting {
     func execute(_ sql: String, _ bindings: [SQLValue]) throws -> Int
     /// Whether the table exists (the tool's own tables; unquoted names).
     func tableExists(_ name: String) throws -> Bool
+    /// Inserts `rows` (values in `columns` order) into `table`.
+    func insert(into table: String, columns: [String], rows: [[SQLValue]]) throws
+}
+
+extension SQLExecuting {
+    /// Multi-row INSERTs of up to 1000 rows: one statement, one round trip, per chunk (13 values a
+    /// row stay far below either database's parameter limit).
+    public func insert(into table: String, columns: [String], rows: [[SQLValue]]) throws {
+        let names = columns.map(SQL.quote).joined(separator: ", ")
+        for start in stride(from: 0, to: rows.count, by: 1000) {
+            let values = rows[start..<min(start + 1000, rows.count)].map { "(\(SQL.list($0)))" as SQL }
+            let sql: SQL = "INSERT INTO \(ident: table) (\(raw: names)) VALUES \(values.joined(separator: ", "))"
+            _ = try execute(sql.text(for: dialect), sql.bindings)
+        }
+    }
 }
 
 /// The operations both databases share, written once.
@@ -118,16 +133,11 @@ extension StoreSession where Self: SQLExecuting {
         return AuditHead(seq: seq, mac: mac)
     }
 
-    /// One multi-row INSERT per chunk (13 values a row stay far below either database's parameter
-    /// limit), then the entries' references filed as one segment of `retentiond_audit_refs`.
+    /// The entries, then their references filed as one segment of `retentiond_audit_refs`.
     public func appendAudit(_ entries: [AuditEntry]) throws {
-        for start in stride(from: 0, to: entries.count, by: 1000) {
-            let values = entries[start..<min(start + 1000, entries.count)].map { e -> SQL in
-                let texts = [e.runID, e.at, e.actor, e.policyHash, e.ruleID, e.action, e.table, e.subjectRef, e.fields, e.detail, e.prevMAC, e.mac]
-                return "(\(SQL.list([.integer(e.seq)] + texts.map { .text($0) })))"
-            }
-            try execute("INSERT INTO retentiond_audit (\(raw: Self.auditColumns)) VALUES \(values.joined(separator: ", "))")
-        }
+        try insert(into: "retentiond_audit", columns: Self.auditColumns.components(separatedBy: ", "), rows: entries.map { e in
+            [.integer(e.seq)] + [e.runID, e.at, e.actor, e.policyHash, e.ruleID, e.action, e.table, e.subjectRef, e.fields, e.detail, e.prevMAC, e.mac].map { .text($0) }
+        })
         if let first = entries.first?.seq, let last = entries.last?.seq {
             try execute(builder.appendAuditRefs(from: first, through: last))
         }
