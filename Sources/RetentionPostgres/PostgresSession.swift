@@ -27,7 +27,8 @@ extension SQLDialect {
         },
         textOf: { column in "(\(column))::text" },
         // READ COMMITTED: lock the batch's subject rows, so the re-check and the change see the same data.
-        lockRows: " FOR UPDATE OF s"
+        lockRows: " FOR UPDATE OF s",
+        matchesThroughArrays: true
     )
 }
 

@@ -16,17 +16,21 @@ public struct SQLDialect: Sendable {
     /// Appended to a candidates query to lock the subject rows it returns until the transaction
     /// ends (empty where the transaction already excludes every other writer).
     public var lockRows: String
+    /// Whether a batch's child rows are matched with `column = ANY (ARRAY(subquery))` rather than
+    /// `column IN (subquery)` (PostgreSQL): see `belongsToBatch`.
+    public var matchesThroughArrays: Bool
 
     public init(numberedPlaceholders: Bool, flagIsSet: @escaping @Sendable (String) -> String,
                 canonicalKey: @escaping @Sendable ([String]) -> String,
                 keyValueKind: @escaping @Sendable (String) -> KeyValueKind,
-                textOf: @escaping @Sendable (String) -> String, lockRows: String) {
+                textOf: @escaping @Sendable (String) -> String, lockRows: String, matchesThroughArrays: Bool = false) {
         self.numberedPlaceholders = numberedPlaceholders
         self.flagIsSet = flagIsSet
         self.canonicalKey = canonicalKey
         self.keyValueKind = keyValueKind
         self.textOf = textOf
         self.lockRows = lockRows
+        self.matchesThroughArrays = matchesThroughArrays
     }
 }
 
@@ -321,6 +325,11 @@ public struct SQLBuilder: Sendable {
 
     /// The condition, on alias `x` of the path's last table, that a row belongs to the batch's
     /// subject rows (and meets each link's discriminator on the way down).
+    ///
+    /// On PostgreSQL each level is `column = ANY (ARRAY(…))`: the level above is computed once
+    /// (an InitPlan) and this level found through the foreign key's index. As `IN (…)` the planner
+    /// costed a hash join on a scan of the whole child table as cheaper for one statement (it is,
+    /// once), and ran that scan again in every batch: a run grew with batches × table size.
     func belongsToBatch(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
         func columns(_ alias: String, _ names: [String], lower: Bool) -> String {
             names.map { lower ? "LOWER(\(SQL.qualified(alias, $0)))" : SQL.qualified(alias, $0) }.joined(separator: ", ")
@@ -334,11 +343,17 @@ public struct SQLBuilder: Sendable {
             let link = path[depth]
             let tests = parent.conditions.map { c -> SQL in " AND \(condition(c, on: "c", level: 1))" }.joined(separator: "")
             parentSelect = "SELECT \(raw: columns("c", link.referenced, lower: link.caseInsensitive)) FROM \(ident: parent.table) AS c"
-                + " WHERE \(raw: rowValue("c", parent.foreignKey, lower: parent.caseInsensitive)) IN (\(parentSelect))\(tests)"
+                + " WHERE \(member(rowValue("c", parent.foreignKey, lower: parent.caseInsensitive), of: parentSelect, columns: parent.foreignKey.count))\(tests)"
         }
         let last = path[path.count - 1]
         let tests = last.conditions.map { c -> SQL in " AND \(condition(c, on: "x", level: 1))" }.joined(separator: "")
-        return "\(raw: rowValue("x", last.foreignKey, lower: last.caseInsensitive)) IN (\(parentSelect))\(tests)"
+        return member(rowValue("x", last.foreignKey, lower: last.caseInsensitive), of: parentSelect, columns: last.foreignKey.count) + tests
+    }
+
+    /// `value IN (subquery)`, or `value = ANY (ARRAY(subquery))` for one column where the dialect
+    /// matches through arrays.
+    private func member(_ value: String, of subquery: SQL, columns: Int) -> SQL {
+        dialect.matchesThroughArrays && columns == 1 ? "\(raw: value) = ANY (ARRAY(\(subquery)))" : "\(raw: value) IN (\(subquery))"
     }
 
     /// `DELETE` of one child table's rows that belong to the batch's subject rows.
