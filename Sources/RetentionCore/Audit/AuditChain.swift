@@ -22,7 +22,8 @@ public struct AuditChain: Sendable {
     /// The pseudonymous reference of a record: a keyed digest of its table and key, stable across runs.
     public func reference(table: String, key recordKey: RecordKey) -> String {
         var mac = referenceMAC
-        mac.update(data: Data((table + "\u{0}" + recordKey.canonical).utf8))
+        var input = table + "\u{0}" + recordKey.canonical
+        input.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
         return mac.finalize().hexEncoded
     }
 

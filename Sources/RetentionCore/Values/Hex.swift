@@ -2,18 +2,21 @@ import Foundation
 
 extension Sequence where Element == UInt8 {
     /// Lower-case hexadecimal, two digits a byte: MACs, references, pseudonyms, hashes, the key file.
-    /// Built from a table into one buffer (`String(format:)` per byte dominated the audit's cost).
+    /// Written from a table straight into the string's storage (`String(format:)` per byte once
+    /// dominated the audit's cost).
     public var hexEncoded: String {
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(underestimatedCount * 2)
-        for byte in self {
-            bytes.append(digits[Int(byte >> 4)])
-            bytes.append(digits[Int(byte & 0x0F)])
+        let bytes = Array(self)
+        return String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+            for (i, byte) in bytes.enumerated() {
+                out[2 * i] = hexDigits[Int(byte >> 4)]
+                out[2 * i + 1] = hexDigits[Int(byte & 0x0F)]
+            }
+            return bytes.count * 2
         }
-        return String(decoding: bytes, as: UTF8.self)
     }
 }
+
+private let hexDigits: [UInt8] = Array("0123456789abcdef".utf8)
 
 extension Data {
     /// Parses hexadecimal text (either case); nil when it is not an even number of hex digits.
