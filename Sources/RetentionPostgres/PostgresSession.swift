@@ -232,8 +232,8 @@ struct PostgresSession: WritingSession, SQLExecuting {
                 rule_id TEXT NOT NULL, action TEXT NOT NULL, table_name TEXT NOT NULL, subject_ref TEXT NOT NULL,
                 fields TEXT NOT NULL, detail TEXT NOT NULL, prev_mac TEXT NOT NULL, mac TEXT NOT NULL)
             """,
-            "CREATE INDEX IF NOT EXISTS retentiond_audit_run ON retentiond_audit(run_id)",
-            "CREATE INDEX IF NOT EXISTS retentiond_audit_action_rule ON retentiond_audit(action, rule_id)",
+            Self.indexIfMissing("retentiond_audit_run", on: "retentiond_audit(run_id)"),
+            Self.indexIfMissing("retentiond_audit_action_rule", on: "retentiond_audit(action, rule_id)"),
             """
             CREATE TABLE IF NOT EXISTS retentiond_audit_refs (
                 segment BIGINT NOT NULL, ref TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (segment, ref, seq))
@@ -246,10 +246,10 @@ struct PostgresSession: WritingSession, SQLExecuting {
             EXCEPTION WHEN insufficient_privilege THEN NULL;
             END $d$
             """,
-            """
-            CREATE OR REPLACE FUNCTION retentiond_audit_append_only() RETURNS trigger LANGUAGE plpgsql
-            AS $f$ BEGIN RAISE EXCEPTION 'retentiond_audit is append-only'; END $f$
-            """,
+            Self.ownFunction("""
+                CREATE OR REPLACE FUNCTION retentiond_audit_append_only() RETURNS trigger LANGUAGE plpgsql
+                AS $f$ BEGIN RAISE EXCEPTION 'retentiond_audit is append-only'; END $f$
+                """),
             """
             DO $d$ BEGIN
                 IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'retentiond_audit_append_only' AND tgrelid = 'retentiond_audit'::regclass) THEN
@@ -267,19 +267,19 @@ struct PostgresSession: WritingSession, SQLExecuting {
                 id BIGSERIAL PRIMARY KEY, table_name TEXT NOT NULL, record_key TEXT NOT NULL, reason TEXT NOT NULL,
                 placed_by TEXT NOT NULL, placed_at TEXT NOT NULL, until TEXT, released_by TEXT, released_at TEXT)
             """,
-            "CREATE INDEX IF NOT EXISTS retentiond_holds_record ON retentiond_holds(table_name, record_key)",
+            Self.indexIfMissing("retentiond_holds_record", on: "retentiond_holds(table_name, record_key)"),
             "CREATE TABLE IF NOT EXISTS retentiond_done (rule_id TEXT NOT NULL, record_key TEXT NOT NULL, PRIMARY KEY (rule_id, record_key))",
-            """
-            CREATE OR REPLACE FUNCTION retentiond_holds_release_only() RETURNS trigger LANGUAGE plpgsql
-            AS $f$ BEGIN
-                IF TG_OP = 'UPDATE' AND OLD.released_at IS NULL AND NEW.released_at IS NOT NULL AND NEW.released_by IS NOT NULL
-                    AND (NEW.id, NEW.table_name, NEW.record_key, NEW.reason, NEW.placed_by, NEW.placed_at, NEW.until)
-                        IS NOT DISTINCT FROM (OLD.id, OLD.table_name, OLD.record_key, OLD.reason, OLD.placed_by, OLD.placed_at, OLD.until) THEN
-                    RETURN NEW;
-                END IF;
-                RAISE EXCEPTION 'retentiond_holds keeps every hold, and a row changes only when released, once: use retentiond hold release';
-            END $f$
-            """,
+            Self.ownFunction("""
+                CREATE OR REPLACE FUNCTION retentiond_holds_release_only() RETURNS trigger LANGUAGE plpgsql
+                AS $f$ BEGIN
+                    IF TG_OP = 'UPDATE' AND OLD.released_at IS NULL AND NEW.released_at IS NOT NULL AND NEW.released_by IS NOT NULL
+                        AND (NEW.id, NEW.table_name, NEW.record_key, NEW.reason, NEW.placed_by, NEW.placed_at, NEW.until)
+                            IS NOT DISTINCT FROM (OLD.id, OLD.table_name, OLD.record_key, OLD.reason, OLD.placed_by, OLD.placed_at, OLD.until) THEN
+                        RETURN NEW;
+                    END IF;
+                    RAISE EXCEPTION 'retentiond_holds keeps every hold, and a row changes only when released, once: use retentiond hold release';
+                END $f$
+                """),
             """
             DO $d$ BEGIN
                 IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'retentiond_holds_release_only' AND tgrelid = 'retentiond_holds'::regclass) THEN
@@ -297,6 +297,18 @@ struct PostgresSession: WritingSession, SQLExecuting {
         }
         // Same transaction as the table: a trail is never left with half its references filed.
         if !refsFiled { try execute(builder.fileExistingAuditRefs) }
+    }
+
+    /// Where another role created the tool's tables (docs/postgresql.md, a stricter separation),
+    /// only their owner may add indexes or replace functions: `CREATE INDEX IF NOT EXISTS` checks
+    /// ownership before existence, so each index is created only when missing, and a function
+    /// owned by another role is left as it is.
+    static func indexIfMissing(_ name: String, on definition: String) -> String {
+        "DO $d$ BEGIN IF to_regclass('\(name)') IS NULL THEN CREATE INDEX \(name) ON \(definition); END IF; END $d$"
+    }
+
+    static func ownFunction(_ definition: String) -> String {
+        "DO $d$ BEGIN\n\(definition);\nEXCEPTION WHEN insufficient_privilege THEN NULL;\nEND $d$"
     }
 }
 
