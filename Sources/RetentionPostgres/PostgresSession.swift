@@ -212,6 +212,9 @@ struct PostgresSession: WritingSession, SQLExecuting {
         _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:audit-chain'))", [])
     }
 
+    /// READ COMMITTED: another session may commit (a hold, say) between two statements.
+    var excludesOtherWriters: Bool { false }
+
     func toolTables() throws -> ToolTables {
         let row = try rows("SELECT to_regclass('retentiond_audit') IS NOT NULL, to_regclass('retentiond_holds') IS NOT NULL", []).first
         return ToolTables(audit: row?[0] == .integer(1), holds: row?[1] == .integer(1))

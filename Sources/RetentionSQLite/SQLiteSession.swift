@@ -87,6 +87,8 @@ struct SQLiteSession: WritingSession, SQLExecuting {
     /// A SQLite writing transaction (BEGIN IMMEDIATE) already excludes every other writer.
     func lockAuditChain() throws {}
 
+    var excludesOtherWriters: Bool { true }
+
     func toolTables() throws -> ToolTables {
         let names = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('retentiond_audit', 'retentiond_holds')"))
         return ToolTables(audit: names.contains("retentiond_audit"), holds: names.contains("retentiond_holds"))

@@ -105,6 +105,9 @@ public protocol WritingSession: StoreSession {
     /// Serialises appends to the audit chain until the transaction ends (several writers at once
     /// must each extend the head the previous one committed). Call before `auditHead()`.
     func lockAuditChain() throws
+    /// Whether this transaction keeps every other writer out until it ends (SQLite's BEGIN
+    /// IMMEDIATE): what it reads cannot change under it, holds included.
+    var excludesOtherWriters: Bool { get }
     func appendAudit(_ entries: [AuditEntry]) throws
     /// Marks records as done by a flag or anonymise rule (in the batch that changed them).
     func markDone(ruleID: String, table: String, keyColumns: [String], keys: [RecordKey]) throws

@@ -29,6 +29,11 @@ struct BatchWork: Sendable {
         // Holds are re-read in this transaction; first make sure none was removed behind the trail's back.
         _ = try HoldLedger(chain: chain).enforce(in: session)
         // The re-check locks the batch's rows, so no concurrent change slips between it and the change.
+        // Where no other writer can commit until this transaction ends (SQLite), the holds in force
+        // now are the holds in force when the rows change: only their tables are probed. Elsewhere
+        // every table is, in the same statement as the rows' re-check.
+        var query = query
+        if session.excludesOtherWriters { query.heldTables = try session.heldTables(at: query.holdTime) }
         let rows = try session.candidates(query, keys: keys, lockingRows: true)
         let refs = rows.map { chain.reference(table: table, key: $0.candidate.key) }
         // Marked records are left out by the query itself; the trail is asked only where marks are not kept.

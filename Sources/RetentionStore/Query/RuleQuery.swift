@@ -133,10 +133,11 @@ public struct RuleQuery: Sendable {
     public var reviewColumns: [String]
     /// Whether the tool's own tables exist yet (a never-enforced database has no holds or audit).
     public var toolTablesExist: Bool
-    /// When known (planning), the tables with a retentiond hold in force: hold tests are written
-    /// for those only, so a plan over records whose tables hold nothing probes no child rows for
-    /// holds. The batch's re-check leaves it nil and tests every table, in the transaction that
-    /// changes the rows — a hold placed after planning is still found there.
+    /// When known, the tables with a retentiond hold in force: hold tests are written for those
+    /// only, so records whose tables hold nothing have no child rows probed for holds. Planning
+    /// sets it; so does a batch's re-check where its transaction excludes every other writer
+    /// (SQLite), reading it in that transaction. Elsewhere (PostgreSQL) the re-check leaves it
+    /// nil and tests every table in its one statement — a hold placed after planning is found either way.
     public var heldTables: Set<String>?
     /// The moment legal holds are evaluated at (a hold whose `until` has passed no longer applies).
     public var holdTime: Date
