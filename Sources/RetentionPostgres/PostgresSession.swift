@@ -55,18 +55,81 @@ struct PostgresSession: WritingSession, SQLExecuting {
         }
         // A query sent on a connection the server has just dropped may never complete: the link
         // fails the query in flight the moment its connection closes.
-        let outcome = Outcome()
+        return try waiting { outcome in
+            connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).whenComplete { outcome.set($0) }
+        }
+    }
+
+    /// Starts one exchange with the server (`start` completes the outcome) and waits for it.
+    private func waiting<Value: Sendable>(_ start: (Outcome<Value>) -> Void) throws -> Value {
+        let outcome = Outcome<Value>()
         guard link.track(outcome) else {
             throw DatabaseUnavailable(location: location, reason: "the connection to the server was lost")
         }
         defer { link.untrack() }
-        connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).whenComplete { outcome.set($0) }
+        start(outcome)
         do {
             return try outcome.wait().get()
         } catch is PostgresLink.Closed {
             throw DatabaseUnavailable(location: location, reason: "the connection to the server was lost")
         } catch {
             throw Self.translate(error, location: location)
+        }
+    }
+
+    /// `COPY … FROM STDIN` in text format: the server reads rows of tab-separated text instead of
+    /// parsing and binding a statement of thousands of parameters (the audit rows of a batch).
+    func insert(into table: String, columns: [String], rows: [[SQLValue]]) throws {
+        guard !rows.isEmpty else { return }
+        var text: [UInt8] = []
+        text.reserveCapacity(rows.count * 400)
+        for row in rows {
+            for (i, value) in row.enumerated() {
+                if i > 0 { text.append(0x09) }
+                Self.copyText(value, into: &text)
+            }
+            text.append(0x0A)
+        }
+        let data = ByteBuffer(bytes: text)
+        let connection = self.connection, logger = self.logger
+        _ = try waiting { (outcome: Outcome<Bool>) in
+            Task {
+                do {
+                    try await connection.copyFrom(table: table, columns: columns, logger: logger) { writer in try await writer.write(data) }
+                    outcome.set(.success(true))
+                } catch {
+                    outcome.set(.failure(error))
+                }
+            }
+        }
+    }
+
+    /// One value in COPY's text format: `\N` for NULL; backslash, newline, carriage return and tab
+    /// escaped; bytes as `bytea` hex.
+    static func copyText(_ value: SQLValue, into out: inout [UInt8]) {
+        switch value {
+        case .null: out += [UInt8(ascii: "\\"), UInt8(ascii: "N")]
+        case .integer(let n): out += Array(String(n).utf8)
+        case .real(let d): out += Array("\(d)".utf8)
+        case .blob(let bytes): out += Array("\\\\x".utf8) + Array(bytes.hexEncoded.utf8)
+        case .text(var s):
+            s.withUTF8 { bytes in
+                var clean = 0
+                for i in bytes.indices {
+                    let escaped: UInt8
+                    switch bytes[i] {
+                    case UInt8(ascii: "\\"): escaped = UInt8(ascii: "\\")
+                    case 0x0A: escaped = UInt8(ascii: "n")
+                    case 0x0D: escaped = UInt8(ascii: "r")
+                    case 0x09: escaped = UInt8(ascii: "t")
+                    default: continue
+                    }
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean..<i]))
+                    out += [UInt8(ascii: "\\"), escaped]
+                    clean = i + 1
+                }
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean...]))
+            }
         }
     }
 
@@ -317,11 +380,13 @@ struct PostgresSession: WritingSession, SQLExecuting {
 
 /// The result of one query, handed from the event loop to the waiting session thread. The first
 /// answer wins: the query's own, or the link's news that the connection closed.
-final class Outcome: Sendable {
+final class Outcome<Value: Sendable>: InFlight {
     private let semaphore = DispatchSemaphore(value: 0)
-    private let result = Mutex<Result<PostgresQueryResult, any Error>?>(nil)
+    private let result = Mutex<Result<Value, any Error>?>(nil)
 
-    func set(_ value: Result<PostgresQueryResult, any Error>) {
+    func fail(_ error: any Error) { set(.failure(error)) }
+
+    func set(_ value: Result<Value, any Error>) {
         let first = result.withLock { current -> Bool in
             guard current == nil else { return false }
             current = value
@@ -330,10 +395,15 @@ final class Outcome: Sendable {
         if first { semaphore.signal() }
     }
 
-    func wait() -> Result<PostgresQueryResult, any Error> {
+    func wait() -> Result<Value, any Error> {
         semaphore.wait()
         return result.withLock { $0! }
     }
+}
+
+/// What a session waits on: a query's result, or the end of a COPY.
+protocol InFlight: AnyObject, Sendable {
+    func fail(_ error: any Error)
 }
 
 /// A connection and the one query waiting on it. Sessions run one at a time on the store's queue,
@@ -342,7 +412,7 @@ final class Outcome: Sendable {
 final class PostgresLink: Sendable {
     struct Closed: Error {}
     let connection: PostgresConnection
-    private let state = Mutex<(inFlight: Outcome?, closed: Bool)>((nil, false))
+    private let state = Mutex<(inFlight: (any InFlight)?, closed: Bool)>((nil, false))
 
     init(_ connection: PostgresConnection) {
         self.connection = connection
@@ -350,16 +420,16 @@ final class PostgresLink: Sendable {
     }
 
     private func connectionClosed() {
-        let waiting = state.withLock { state -> Outcome? in
+        let waiting = state.withLock { state -> (any InFlight)? in
             state.closed = true
             defer { state.inFlight = nil }
             return state.inFlight
         }
-        waiting?.set(.failure(Closed()))
+        waiting?.fail(Closed())
     }
 
     /// Registers the query about to be sent; false when the connection is already closed.
-    func track(_ outcome: Outcome) -> Bool {
+    func track(_ outcome: any InFlight) -> Bool {
         state.withLock { state in
             guard !state.closed else { return false }
             state.inFlight = outcome
@@ -396,8 +466,8 @@ extension PostgresSession: WorkQueueSession {
 
     func enqueue(runID: String, entries: [(seq: Int64, rule: String, key: RecordKey)]) throws {
         guard !entries.isEmpty else { return }
-        let values = entries.map { entry -> SQL in "(\(SQL.list([.text(runID), .integer(entry.seq), .text(entry.rule), .text(entry.key.canonical)])))" }
-        try execute("INSERT INTO retentiond_work (run_id, seq, rule_id, record_key) VALUES \(values.joined(separator: ", "))")
+        try insert(into: "retentiond_work", columns: ["run_id", "seq", "rule_id", "record_key"],
+                   rows: entries.map { [.text(runID), .integer($0.seq), .text($0.rule), .text($0.key.canonical)] })
     }
 
     func claim(runID: String, limit: Int) throws -> (rule: String, keys: [RecordKey])? {
