@@ -1,0 +1,97 @@
+import Foundation
+import RetentionCore
+import RetentionStore
+
+/// The tool's own tables on PostgreSQL: created (and an older version's trail upgraded) by the
+/// first writing command, in its transaction.
+extension PostgresSession {
+    func prepareToolTables() throws {
+        // Serialise concurrent first runs: CREATE … IF NOT EXISTS alone can still collide.
+        _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:ddl'))", [])
+        let refsFiled = try tableExists("retentiond_audit_refs")
+        for statement in [
+            """
+            CREATE TABLE IF NOT EXISTS retentiond_audit (
+                seq BIGINT PRIMARY KEY, run_id TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, policy_hash TEXT NOT NULL,
+                rule_id TEXT NOT NULL, action TEXT NOT NULL, table_name TEXT NOT NULL, subject_ref TEXT NOT NULL,
+                fields TEXT NOT NULL, detail TEXT NOT NULL, prev_mac TEXT NOT NULL, mac TEXT NOT NULL)
+            """,
+            Self.indexIfMissing("retentiond_audit_run", on: "retentiond_audit(run_id)"),
+            Self.indexIfMissing("retentiond_audit_action_rule", on: "retentiond_audit(action, rule_id)"),
+            """
+            CREATE TABLE IF NOT EXISTS retentiond_audit_refs (
+                segment BIGINT NOT NULL, ref TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (segment, ref, seq))
+            """,
+            // The indexes an older version kept on the trail; a role that does not own them (tables
+            // created by another role) leaves them, and its appends stay slower until their owner drops them.
+            """
+            DO $d$ BEGIN
+                DROP INDEX IF EXISTS retentiond_audit_rule_ref, retentiond_audit_ref, retentiond_audit_action;
+            EXCEPTION WHEN insufficient_privilege THEN NULL;
+            END $d$
+            """,
+            Self.ownFunction("""
+                CREATE OR REPLACE FUNCTION retentiond_audit_append_only() RETURNS trigger LANGUAGE plpgsql
+                AS $f$ BEGIN RAISE EXCEPTION 'retentiond_audit is append-only'; END $f$
+                """),
+            """
+            DO $d$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'retentiond_audit_append_only' AND tgrelid = 'retentiond_audit'::regclass) THEN
+                    CREATE TRIGGER retentiond_audit_append_only BEFORE UPDATE OR DELETE ON retentiond_audit
+                        FOR EACH ROW EXECUTE FUNCTION retentiond_audit_append_only();
+                END IF;
+                IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'retentiond_audit_no_truncate' AND tgrelid = 'retentiond_audit'::regclass) THEN
+                    CREATE TRIGGER retentiond_audit_no_truncate BEFORE TRUNCATE ON retentiond_audit
+                        FOR EACH STATEMENT EXECUTE FUNCTION retentiond_audit_append_only();
+                END IF;
+            END $d$
+            """,
+            """
+            CREATE TABLE IF NOT EXISTS retentiond_holds (
+                id BIGSERIAL PRIMARY KEY, table_name TEXT NOT NULL, record_key TEXT NOT NULL, reason TEXT NOT NULL,
+                placed_by TEXT NOT NULL, placed_at TEXT NOT NULL, until TEXT, released_by TEXT, released_at TEXT)
+            """,
+            Self.indexIfMissing("retentiond_holds_record", on: "retentiond_holds(table_name, record_key)"),
+            "CREATE TABLE IF NOT EXISTS retentiond_done (rule_id TEXT NOT NULL, record_key TEXT NOT NULL, PRIMARY KEY (rule_id, record_key))",
+            Self.ownFunction("""
+                CREATE OR REPLACE FUNCTION retentiond_holds_release_only() RETURNS trigger LANGUAGE plpgsql
+                AS $f$ BEGIN
+                    IF TG_OP = 'UPDATE' AND OLD.released_at IS NULL AND NEW.released_at IS NOT NULL AND NEW.released_by IS NOT NULL
+                        AND (NEW.id, NEW.table_name, NEW.record_key, NEW.reason, NEW.placed_by, NEW.placed_at, NEW.until)
+                            IS NOT DISTINCT FROM (OLD.id, OLD.table_name, OLD.record_key, OLD.reason, OLD.placed_by, OLD.placed_at, OLD.until) THEN
+                        RETURN NEW;
+                    END IF;
+                    RAISE EXCEPTION 'retentiond_holds keeps every hold, and a row changes only when released, once: use retentiond hold release';
+                END $f$
+                """),
+            """
+            DO $d$ BEGIN
+                IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'retentiond_holds_release_only' AND tgrelid = 'retentiond_holds'::regclass) THEN
+                    CREATE TRIGGER retentiond_holds_release_only BEFORE UPDATE OR DELETE ON retentiond_holds
+                        FOR EACH ROW EXECUTE FUNCTION retentiond_holds_release_only();
+                END IF;
+                IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'retentiond_holds_no_truncate' AND tgrelid = 'retentiond_holds'::regclass) THEN
+                    CREATE TRIGGER retentiond_holds_no_truncate BEFORE TRUNCATE ON retentiond_holds
+                        FOR EACH STATEMENT EXECUTE FUNCTION retentiond_holds_release_only();
+                END IF;
+            END $d$
+            """,
+        ] {
+            _ = try execute(statement, [])
+        }
+        // Same transaction as the table: a trail is never left with half its references filed.
+        if !refsFiled { try execute(builder.fileExistingAuditRefs) }
+    }
+
+    /// Where another role created the tool's tables (docs/postgresql.md, a stricter separation),
+    /// only their owner may add indexes or replace functions: `CREATE INDEX IF NOT EXISTS` checks
+    /// ownership before existence, so each index is created only when missing, and a function
+    /// owned by another role is left as it is.
+    static func indexIfMissing(_ name: String, on definition: String) -> String {
+        "DO $d$ BEGIN IF to_regclass('\(name)') IS NULL THEN CREATE INDEX \(name) ON \(definition); END IF; END $d$"
+    }
+
+    static func ownFunction(_ definition: String) -> String {
+        "DO $d$ BEGIN\n\(definition);\nEXCEPTION WHEN insufficient_privilege THEN NULL;\nEND $d$"
+    }
+}
