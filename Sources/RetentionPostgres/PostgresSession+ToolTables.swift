@@ -34,18 +34,8 @@ extension PostgresSession {
                 CREATE OR REPLACE FUNCTION retentiond_audit_append_only() RETURNS trigger LANGUAGE plpgsql
                 AS $f$ BEGIN RAISE EXCEPTION 'retentiond_audit is append-only'; END $f$
                 """),
-            """
-            DO $d$ BEGIN
-                IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'retentiond_audit_append_only' AND tgrelid = 'retentiond_audit'::regclass) THEN
-                    CREATE TRIGGER retentiond_audit_append_only BEFORE UPDATE OR DELETE ON retentiond_audit
-                        FOR EACH ROW EXECUTE FUNCTION retentiond_audit_append_only();
-                END IF;
-                IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'retentiond_audit_no_truncate' AND tgrelid = 'retentiond_audit'::regclass) THEN
-                    CREATE TRIGGER retentiond_audit_no_truncate BEFORE TRUNCATE ON retentiond_audit
-                        FOR EACH STATEMENT EXECUTE FUNCTION retentiond_audit_append_only();
-                END IF;
-            END $d$
-            """,
+            Self.guardTriggers(on: "retentiond_audit", function: "retentiond_audit_append_only", rowTrigger: "retentiond_audit_append_only",
+                               truncateTrigger: "retentiond_audit_no_truncate"),
             """
             CREATE TABLE IF NOT EXISTS retentiond_holds (
                 id BIGSERIAL PRIMARY KEY, table_name TEXT NOT NULL, record_key TEXT NOT NULL, reason TEXT NOT NULL,
@@ -64,18 +54,8 @@ extension PostgresSession {
                     RAISE EXCEPTION 'retentiond_holds keeps every hold, and a row changes only when released, once: use retentiond hold release';
                 END $f$
                 """),
-            """
-            DO $d$ BEGIN
-                IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'retentiond_holds_release_only' AND tgrelid = 'retentiond_holds'::regclass) THEN
-                    CREATE TRIGGER retentiond_holds_release_only BEFORE UPDATE OR DELETE ON retentiond_holds
-                        FOR EACH ROW EXECUTE FUNCTION retentiond_holds_release_only();
-                END IF;
-                IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'retentiond_holds_no_truncate' AND tgrelid = 'retentiond_holds'::regclass) THEN
-                    CREATE TRIGGER retentiond_holds_no_truncate BEFORE TRUNCATE ON retentiond_holds
-                        FOR EACH STATEMENT EXECUTE FUNCTION retentiond_holds_release_only();
-                END IF;
-            END $d$
-            """,
+            Self.guardTriggers(on: "retentiond_holds", function: "retentiond_holds_release_only", rowTrigger: "retentiond_holds_release_only",
+                               truncateTrigger: "retentiond_holds_no_truncate"),
         ] {
             _ = try execute(statement, [])
         }
@@ -89,6 +69,18 @@ extension PostgresSession {
     /// owned by another role is left as it is.
     static func indexIfMissing(_ name: String, on definition: String) -> String {
         "DO $d$ BEGIN IF to_regclass('\(name)') IS NULL THEN CREATE INDEX \(name) ON \(definition); END IF; END $d$"
+    }
+
+    /// The triggers that make `function` judge every `UPDATE` and `DELETE` (per row) and `TRUNCATE`
+    /// of `table`, each created when missing.
+    static func guardTriggers(on table: String, function: String, rowTrigger: String, truncateTrigger: String) -> String {
+        func ifMissing(_ name: String, _ definition: String) -> String {
+            "IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '\(name)' AND tgrelid = '\(table)'::regclass) THEN CREATE TRIGGER \(name) \(definition); END IF;"
+        }
+        return "DO $d$ BEGIN "
+            + ifMissing(rowTrigger, "BEFORE UPDATE OR DELETE ON \(table) FOR EACH ROW EXECUTE FUNCTION \(function)()")
+            + ifMissing(truncateTrigger, "BEFORE TRUNCATE ON \(table) FOR EACH STATEMENT EXECUTE FUNCTION \(function)()")
+            + " END $d$"
     }
 
     static func ownFunction(_ definition: String) -> String {
