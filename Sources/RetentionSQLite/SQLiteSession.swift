@@ -10,9 +10,22 @@ struct SQLiteSession: WritingSession, SQLExecuting {
 
     var dialect: SQLDialect { .sqlite }
 
+    /// Read through SQLite's own calls (GRDB's `Row`s and `DatabaseValue`s per value cost more
+    /// than the reading); values convert as GRDB converts them.
     func rows(_ sql: String, _ bindings: [SQLValue]) throws -> [[SQLValue]] {
-        try Row.fetchAll(db, sql: sql, arguments: StatementArguments(bindings.map(\.databaseValue)))
-            .map { row in row.databaseValues.map(SQLValue.init) }
+        let statement = try db.makeStatement(sql: sql)
+        // The statement finalizes its handle when released: it lives until the rows are read.
+        defer { withExtendedLifetime(statement) {} }
+        let handle = statement.sqliteStatement
+        try bind(bindings, to: handle, sql: sql)
+        let columns = sqlite3_column_count(handle)
+        var rows: [[SQLValue]] = []
+        while true {
+            let code = sqlite3_step(handle)
+            if code == SQLITE_DONE { return rows }
+            try check(code, expected: SQLITE_ROW, sql: sql)
+            rows.append((0..<columns).map { Self.value(handle, column: $0) })
+        }
     }
 
     func execute(_ sql: String, _ bindings: [SQLValue]) throws -> Int {
@@ -20,44 +33,23 @@ struct SQLiteSession: WritingSession, SQLExecuting {
         return db.changesCount
     }
 
-    /// One prepared single-row INSERT, bound and stepped per row through SQLite's own calls:
-    /// in-process SQLite has no round trips to save, and assembling a statement of thousands of
-    /// values (or GRDB's arguments for each row) cost more than the inserts.
+    /// One prepared single-row INSERT, bound and stepped per row: in-process SQLite has no round
+    /// trips to save, and assembling a statement of thousands of values (or GRDB's arguments for
+    /// each row) cost more than the inserts.
     func insert(into table: String, columns: [String], rows: [[SQLValue]]) throws {
         guard !rows.isEmpty else { return }
         let sql = "INSERT INTO \(SQL.quote(table)) (\(columns.map(SQL.quote).joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", ")))"
-        let handle = try db.cachedStatement(sql: sql).sqliteStatement
+        let statement = try db.cachedStatement(sql: sql)
+        let handle = statement.sqliteStatement
         defer {
             sqlite3_reset(handle)
-            sqlite3_clear_bindings(handle)
-        }
-        func check(_ code: Int32, _ expected: Int32 = SQLITE_OK) throws {
-            guard code != expected else { return }
-            throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
+            withExtendedLifetime(statement) {}
         }
         for row in rows {
-            sqlite3_reset(handle)
-            for (i, value) in row.enumerated() {
-                let index = Int32(i + 1)
-                switch value {
-                case .null: try check(sqlite3_bind_null(handle, index))
-                case .integer(let n): try check(sqlite3_bind_int64(handle, index, n))
-                case .real(let d): try check(sqlite3_bind_double(handle, index, d))
-                case .text(var text):
-                    // An empty buffer may have no address, which SQLite would bind as NULL.
-                    try check(text.isEmpty ? sqlite3_bind_text(handle, index, "", 0, Self.transient)
-                                           : text.withUTF8 { sqlite3_bind_text(handle, index, $0.baseAddress, Int32($0.count), Self.transient) })
-                case .blob(let bytes):
-                    try check(bytes.isEmpty ? sqlite3_bind_zeroblob(handle, index, 0)
-                                            : bytes.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) })
-                }
-            }
-            try check(sqlite3_step(handle), SQLITE_DONE)
+            try bind(row, to: handle, sql: sql)
+            try check(sqlite3_step(handle), expected: SQLITE_DONE, sql: sql)
         }
     }
-
-    /// SQLITE_TRANSIENT: SQLite copies the bound bytes before the call returns.
-    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
 
     // MARK: Schema
 
