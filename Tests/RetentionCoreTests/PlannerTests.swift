@@ -68,6 +68,18 @@ import Testing
         }
     }
 
+    @Test func integerEdgesReadBackExactly() throws {
+        for n in [Int64.min, Int64.min + 1, -10, -1, 0, 1, 9, 10, Int64.max - 1, Int64.max] {
+            let entry = PlanDocument.Entry(rule: "r", key: RecordKey([.integer(n)]), action: "purge", clock: [.integer(n)])
+            let line = try #require(PlanDocument.EntryLine.encode(entry))
+            #expect(PlanDocument.EntryLine.decode(line)?.key == entry.key, "\(n)")
+            #expect(PlanDocument.EntryLine.decode(line)?.clock == entry.clock, "\(n)")
+        }
+        for text in ["9223372036854775808", "-9223372036854775809", "-", "--1", "1-"] {
+            #expect(PlanDocument.EntryLine.decode(Array(#"{"entry":{"action":"purge","clock":[],"key":[\#(text)],"rule":"r"}}"#.utf8)) == nil, "\(text)")
+        }
+    }
+
     @Test func otherShapesAreLeftToCodable() throws {
         let real = PlanDocument.Entry(rule: "r", key: RecordKey([.real(2460000.5)]), action: "purge", clock: [])
         #expect(PlanDocument.EntryLine.encode(real) == nil)

@@ -85,7 +85,16 @@ extension PlanDocument {
             /// A string with the escapes `encode` writes (and `\/`); nil for `\u` beyond control characters.
             mutating func string() -> String? {
                 guard byte(UInt8(ascii: "\"")) else { return nil }
-                var out: [UInt8] = []
+                // Nearly every string has no escape: taken whole up to its closing quote.
+                let start = i
+                while i < bytes.count, bytes[i] != UInt8(ascii: "\\"), bytes[i] >= 0x20 {
+                    if bytes[i] == UInt8(ascii: "\"") {
+                        defer { i += 1 }
+                        return String(decoding: bytes[start..<i], as: UTF8.self)
+                    }
+                    i += 1
+                }
+                var out = Array(bytes[start..<i])
                 while i < bytes.count {
                     let b = bytes[i]
                     i += 1
@@ -116,6 +125,27 @@ extension PlanDocument {
                 return nil
             }
 
+            /// An integer in decimal, `-` for a negative one; nil when there are no digits or it
+            /// does not fit in 64 bits.
+            mutating func integer() -> Int64? {
+                let negative = byte(UInt8(ascii: "-"))
+                let start = i
+                var n: Int64 = 0
+                while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") {
+                    let digit = Int64(bytes[i] - UInt8(ascii: "0"))
+                    // Accumulated as a negative number: Int64.min has no positive counterpart.
+                    let (times, o1) = n.multipliedReportingOverflow(by: 10)
+                    let (next, o2) = times.subtractingReportingOverflow(digit)
+                    guard !o1, !o2 else { return nil }
+                    n = next
+                    i += 1
+                }
+                guard i > start else { return nil }
+                if negative { return n }
+                guard n != .min else { return nil }
+                return -n
+            }
+
             /// `[…]` of strings, integers and nulls; nil for anything else (reals go through Codable).
             mutating func values() -> [SQLValue]? {
                 guard byte(UInt8(ascii: "[")) else { return nil }
@@ -131,10 +161,7 @@ extension PlanDocument {
                         guard literal(Array("null".utf8)) else { return nil }
                         values.append(.null)
                     default:
-                        let start = i
-                        if bytes[i] == UInt8(ascii: "-") { i += 1 }
-                        while i < bytes.count, bytes[i] >= UInt8(ascii: "0"), bytes[i] <= UInt8(ascii: "9") { i += 1 }
-                        guard i > start, let n = Int64(String(decoding: bytes[start..<i], as: UTF8.self)) else { return nil }
+                        guard let n = integer() else { return nil }
                         values.append(.integer(n))
                     }
                     if byte(UInt8(ascii: "]")) { return values }
