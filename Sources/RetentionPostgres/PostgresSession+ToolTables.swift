@@ -60,7 +60,7 @@ extension PostgresSession {
             _ = try execute(statement, [])
         }
         // Same transaction as the table: a trail is never left with half its references filed.
-        if !refsFiled { try execute(builder.fileExistingAuditRefs) }
+        if refsFiled { try fileUnfiledAuditRefs() } else { try execute(builder.fileExistingAuditRefs) }
     }
 
     /// Where another role created the tool's tables (docs/postgresql.md, a stricter separation),

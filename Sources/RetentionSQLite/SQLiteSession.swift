@@ -150,7 +150,7 @@ struct SQLiteSession: WritingSession, SQLExecuting {
                 BEGIN SELECT RAISE(ABORT, 'retentiond_holds rows change only when released, once: use retentiond hold release'); END;
             """)
         // Same transaction as the table: a trail is never left with half its references filed.
-        if !refsFiled { try execute(builder.fileExistingAuditRefs) }
+        if refsFiled { try fileUnfiledAuditRefs() } else { try execute(builder.fileExistingAuditRefs) }
     }
 }
 

@@ -127,6 +127,14 @@ extension StoreSession where Self: SQLExecuting {
     /// Whether `retentiond_audit_refs` exists: it does once a writing command ran this version.
     func auditRefsExist() throws -> Bool { try tableExists("retentiond_audit_refs") }
 
+    /// Files, as one segment, the entries appended after the last one filed (by an older version,
+    /// after a downgrade): called by `prepareToolTables` when the table already exists.
+    public func fileUnfiledAuditRefs() throws {
+        let range: SQL = "SELECT min(seq), max(seq) FROM retentiond_audit WHERE seq > \(SQLBuilder.lastFiledSeq) AND subject_ref <> ''"
+        guard let row = try rows(range).first, case .integer(let first) = row[0], case .integer(let last) = row[1] else { return }
+        try execute(builder.appendAuditRefs(from: first, through: last))
+    }
+
     // MARK: Audit
 
     static var auditColumns: String { SQLBuilder.auditColumns }

@@ -254,12 +254,18 @@ public struct SQLBuilder: Sendable {
     static let auditRefSegments: SQL = "WITH RECURSIVE segments(segment) AS (SELECT min(segment) FROM retentiond_audit_refs"
         + " UNION ALL SELECT (SELECT min(r.segment) FROM retentiond_audit_refs AS r WHERE r.segment > g.segment) FROM segments AS g WHERE g.segment IS NOT NULL) "
 
-    /// `seq IN (…)` of the entries whose reference is one of `references` (to be matched on the
-    /// whole reference by the caller), in a statement that starts with `auditRefSegments`.
+    /// The entries that may have one of `references` (to be matched on the whole reference by the
+    /// caller), in a statement that starts with `auditRefSegments`: those filed under one of their
+    /// prefixes, and every entry after the last one filed — normally only run records, but entries
+    /// an older version appended (after a downgrade) until the next writing command files them.
     static func seqOfReferences(_ references: [String]) -> SQL {
         let prefixes = Set(references.map { String($0.prefix(refPrefixLength)) }).sorted().map { SQLValue.text($0) }
-        return "seq IN (SELECT r.seq FROM segments AS g JOIN retentiond_audit_refs AS r ON r.segment = g.segment AND r.ref IN (\(SQL.list(prefixes))))"
+        return "(seq IN (SELECT r.seq FROM segments AS g JOIN retentiond_audit_refs AS r ON r.segment = g.segment AND r.ref IN (\(SQL.list(prefixes)))) OR seq > \(lastFiledSeq))"
     }
+
+    /// The `seq` of the last entry filed in `retentiond_audit_refs` (0 when none): the largest of
+    /// the newest segment.
+    static let lastFiledSeq: SQL = "(SELECT coalesce(max(l.seq), 0) FROM retentiond_audit_refs AS l WHERE l.segment = (SELECT max(segment) FROM retentiond_audit_refs))"
 
     static var auditColumns: String { "seq, run_id, at, actor, policy_hash, rule_id, action, table_name, subject_ref, fields, detail, prev_mac, mac" }
 
