@@ -11,33 +11,9 @@ public protocol SQLExecuting {
     func execute(_ sql: String, _ bindings: [SQLValue]) throws -> Int
     /// Whether the table exists (the tool's own tables; unquoted names).
     func tableExists(_ name: String) throws -> Bool
-    /// Inserts `rows` (values in `columns` order) into `table`.
+    /// Inserts `rows` (values in `columns` order) into `table`, the way the database takes many
+    /// rows fastest (SQLite: one prepared statement stepped per row; PostgreSQL: `COPY`).
     func insert(into table: String, columns: [String], rows: [[SQLValue]]) throws
-}
-
-extension SQLExecuting {
-    /// Multi-row INSERTs of up to 1000 rows: one statement, one round trip, per chunk (13 values a
-    /// row stay far below either database's parameter limit). The text is written directly: as
-    /// `SQL` fragments, thirteen thousand values cost more to assemble than to send.
-    public func insert(into table: String, columns: [String], rows: [[SQLValue]]) throws {
-        let head = "INSERT INTO \(SQL.quote(table)) (\(columns.map(SQL.quote).joined(separator: ", "))) VALUES "
-        for start in stride(from: 0, to: rows.count, by: 1000) {
-            let chunk = rows[start..<min(start + 1000, rows.count)]
-            var text = head
-            var bindings: [SQLValue] = []
-            bindings.reserveCapacity(chunk.count * columns.count)
-            for (i, row) in chunk.enumerated() {
-                text += i == 0 ? "(" : ", ("
-                for (j, value) in row.enumerated() {
-                    bindings.append(value)
-                    if j > 0 { text += ", " }
-                    text += dialect.numberedPlaceholders ? "$\(bindings.count)" : "?"
-                }
-                text += ")"
-            }
-            _ = try execute(text, bindings)
-        }
-    }
 }
 
 /// The operations both databases share, written once.
