@@ -64,6 +64,9 @@ public protocol StoreSession {
     /// Entries with `seq > after`, ascending, at most `limit`, narrowed by `filter`.
     func auditEntries(after: Int64, limit: Int, filter: AuditFilter) throws -> [AuditEntry]
     func auditEntry(seq: Int64) throws -> AuditEntry?
+    /// How many of the trail's entries with a reference, up to the last one filed, are missing
+    /// from `retentiond_audit_refs` (negative: rows that file no entry); 0 without that table.
+    func auditRefsMismatch() throws -> Int
     /// `now` of the newest completed enforcing run, if any.
     func lastCompletedRunTime() throws -> Date?
 
@@ -117,6 +120,8 @@ public protocol WritingSession: StoreSession {
     func completeMarks(ruleID: String) throws
     /// Drops every mark (after a restore the trail, not the marks, says what was done).
     func clearDoneMarks() throws
+    /// Files every entry of the trail again, as one segment (after a restore: `audit reanchor`).
+    func refileAuditRefs() throws
     func insertHold(_ hold: LegalHold) throws -> Int64
     func releaseHold(id: Int64, by: String, at: Date) throws -> LegalHold?
 }

@@ -103,6 +103,19 @@ extension StoreSession where Self: SQLExecuting {
     /// Whether `retentiond_audit_refs` exists: it does once a writing command ran this version.
     func auditRefsExist() throws -> Bool { try tableExists("retentiond_audit_refs") }
 
+    public func refileAuditRefs() throws {
+        try execute("DELETE FROM retentiond_audit_refs")
+        try execute(builder.fileExistingAuditRefs)
+    }
+
+    public func auditRefsMismatch() throws -> Int {
+        guard try toolTables().audit, try auditRefsExist() else { return 0 }
+        let sql: SQL = "SELECT (SELECT count(*) FROM retentiond_audit WHERE subject_ref <> '' AND seq <= \(SQLBuilder.lastFiledSeq))"
+            + " - (SELECT count(*) FROM retentiond_audit_refs)"
+        guard case .integer(let n)? = try rows(sql).first?.first else { return 0 }
+        return Int(n)
+    }
+
     /// Files, as one segment, the entries appended after the last one filed (by an older version,
     /// after a downgrade): called by `prepareToolTables` when the table already exists.
     public func fileUnfiledAuditRefs() throws {

@@ -92,9 +92,9 @@ import TestSupport
         let offHost = f.dir.appendingPathComponent("off-host-head.json").path
         try FileManager.default.copyItem(atPath: StateFiles.headPath(stateDirectory: f.dir.path), toPath: offHost)
         // An attacker who can write both the database and the state directory truncates the trail
-        // and rewrites the local head to match it.
+        // (and the references filed beside it) and rewrites the local head to match it.
         try await f.dropAuditProtection()
-        try await f.sql(["DELETE FROM retentiond_audit WHERE seq > 3"])
+        try await f.sql(["DELETE FROM retentiond_audit WHERE seq > 3", "DELETE FROM retentiond_audit_refs WHERE seq > 3"])
         let three = try await f.rows("SELECT mac FROM retentiond_audit WHERE seq = 3")[0][0].textValue ?? ""
         let local = try #require(StateFiles.readHead(stateDirectory: f.dir.path))
         try StateFiles.recordHead(TrailPosition(head: AuditHead(seq: 3, mac: three), genesis: local.genesis ?? ""), database: local.database,

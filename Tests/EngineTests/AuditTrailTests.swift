@@ -41,6 +41,21 @@ import TestSupport
         #expect(try await f.audit().count == 5)
     }
 
+    /// The references filed beside the trail are derived data, but a filing removed would hide an
+    /// entry from lookups by record: verify reports it, and a rebuild mends it.
+    @Test(arguments: Backend.allCases)
+    func aRemovedFilingIsReportedAndARebuildMendsIt(_ backend: Backend) async throws {
+        let f = try await enforced(backend)
+        try await f.sql(["DELETE FROM retentiond_audit_refs WHERE seq = (SELECT min(seq) FROM retentiond_audit_refs)"])
+        let result = try await f.trail().verify()
+        #expect(!result.isValid)
+        #expect(result.problems.isEmpty, "the chain itself is intact")
+        #expect(result.anchorProblems.count == 1 && result.anchorProblems[0].contains("retentiond_audit_refs") && result.anchorProblems[0].contains("1 entries missing"))
+        try await f.sql(["DROP TABLE retentiond_audit_refs"])
+        try await f.store().transaction { try $0.prepareToolTables() }
+        #expect(try await f.trail().verify().isValid)
+    }
+
     @Test(arguments: Backend.allCases)
     func aModifiedEntryIsDetected(_ backend: Backend) async throws {
         let f = try await enforced(backend)

@@ -170,7 +170,8 @@ import TestSupport
             "GRANT USAGE, CREATE ON SCHEMA public TO \(role)",
             "GRANT SELECT, UPDATE, DELETE ON people, notes, attachments, orders TO \(role)",
             // The grants docs/postgresql.md lists for the tool's tables.
-            "GRANT SELECT, INSERT ON retentiond_audit, retentiond_audit_refs TO \(role)",
+            "GRANT SELECT, INSERT ON retentiond_audit TO \(role)",
+            "GRANT SELECT, INSERT, DELETE ON retentiond_audit_refs TO \(role)",
             "GRANT SELECT, INSERT, UPDATE ON retentiond_holds TO \(role)",
             "GRANT USAGE ON SEQUENCE retentiond_holds_id_seq TO \(role)",
             "GRANT SELECT, INSERT, DELETE ON retentiond_done TO \(role)",

@@ -167,6 +167,8 @@ public struct AuditAnchor: Sendable {
             // The marks of what rules did may name records whose entries the restore lost: they
             // are dropped, and the next run marks again what the trail vouches for.
             try session.clearDoneMarks()
+            // So may the references filed for lookups: they are filed again from the trail.
+            try session.refileAuditRefs()
             return try writer.append([draft], in: session)
         }
         try StateFiles.recordHead(position, database: store.location, stateDirectory: stateDirectory, replacing: true)

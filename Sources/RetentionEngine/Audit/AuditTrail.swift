@@ -54,6 +54,7 @@ public struct AuditTrail: Sendable {
         let anchor = AuditAnchor(store: store, stateDirectory: stateDirectory, headPath: headPath)
         let reading = try await anchor.read()
         let holdFindings = try await store.read { try HoldLedger(chain: AuditChain(key: key)).findings(in: $0) }
+        let unfiled = try await store.read { try $0.auditRefsMismatch() }
         let head = reading.head
         verifier.finish(recordedHead: head.map { AuditHead(seq: $0.seq, mac: $0.mac) }, macAtRecordedSeq: reading.macAtRecordedSeq)
         var result = Verification(entries: verifier.count, head: verifier.head, recordedHead: head, problems: verifier.problems)
@@ -67,6 +68,11 @@ public struct AuditTrail: Sendable {
             } else if reading.genesis != nil, recorded.genesis != nil {
                 result.anchorProblems.append("\(anchor.headPath) belongs to another audit trail (its first entry differs): this trail was replaced, or the head is another database's")
             }
+        }
+        if unfiled != 0 {
+            result.anchorProblems.append("retentiond_audit_refs, where each entry's reference is filed, does not match the trail "
+                + "(\(abs(unfiled)) entries \(unfiled > 0 ? "missing from it" : "too many")): `audit show --subject` and erasure requests may "
+                + "miss entries. It is derived from the trail: drop the table, and the next writing command (`retentiond run`) rebuilds it")
         }
         result.holdProblems = holdFindings.filter(\.failsClosed).map(\.message)
         result.holdWarnings = holdFindings.filter { !$0.failsClosed }.map(\.message)

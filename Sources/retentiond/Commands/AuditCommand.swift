@@ -27,7 +27,8 @@ struct AuditCommand: AsyncParsableCommand {
             discussion: """
                 Exit 0 when the trail is intact, 7 when it is not. The newest entry is compared with the head recorded in the \
                 state directory (audit-head.json), or with a copy kept elsewhere (--head), to catch a truncated or replaced \
-                trail; the holds table is compared with the holds the trail records.
+                trail; the holds table is compared with the holds the trail records, and the references filed for lookups by \
+                record (retentiond_audit_refs) with the trail's entries.
                 """
         )
         @OptionGroup var options: PolicyOptions
