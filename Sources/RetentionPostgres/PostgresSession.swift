@@ -28,7 +28,8 @@ extension SQLDialect {
         textOf: { column in "(\(column))::text" },
         // READ COMMITTED: lock the batch's subject rows, so the re-check and the change see the same data.
         lockRows: " FOR UPDATE OF s",
-        matchesThroughArrays: true
+        matchesThroughArrays: true,
+        probeEachRow: " OFFSET 0"
     )
 }
 
@@ -275,8 +276,12 @@ struct PostgresSession: WritingSession, SQLExecuting {
         _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:audit-chain'))", [])
     }
 
-    /// READ COMMITTED: another session may commit (a hold, say) between two statements.
-    var excludesOtherWriters: Bool { false }
+    /// READ COMMITTED lets another session commit between two statements, so batches (shared)
+    /// and hold placements (exclusive) meet on an advisory lock held until their commit.
+    func lockHolds(exclusive: Bool) throws {
+        let function = exclusive ? "pg_advisory_xact_lock" : "pg_advisory_xact_lock_shared"
+        _ = try execute("SELECT \(function)(hashtext('retentiond:holds'))", [])
+    }
 
     func toolTables() throws -> ToolTables {
         let row = try rows("SELECT to_regclass('retentiond_audit') IS NOT NULL, to_regclass('retentiond_holds') IS NOT NULL", []).first

@@ -79,7 +79,8 @@ struct SQLiteSession: WritingSession, SQLExecuting {
     /// A SQLite writing transaction (BEGIN IMMEDIATE) already excludes every other writer.
     func lockAuditChain() throws {}
 
-    var excludesOtherWriters: Bool { true }
+    /// A SQLite writing transaction (BEGIN IMMEDIATE) already excludes every other writer.
+    func lockHolds(exclusive: Bool) throws {}
 
     func toolTables() throws -> ToolTables {
         let names = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('retentiond_audit', 'retentiond_holds')"))

@@ -108,9 +108,12 @@ public protocol WritingSession: StoreSession {
     /// Serialises appends to the audit chain until the transaction ends (several writers at once
     /// must each extend the head the previous one committed). Call before `auditHead()`.
     func lockAuditChain() throws
-    /// Whether this transaction keeps every other writer out until it ends (SQLite's BEGIN
-    /// IMMEDIATE): what it reads cannot change under it, holds included.
-    var excludesOtherWriters: Bool { get }
+    /// Keeps the legal holds in force as they are until the transaction ends: `exclusive: false`
+    /// for a batch, which then decides on the holds it reads and changes its rows knowing no new
+    /// hold can commit before it does; `exclusive: true` to place a hold, which waits for the
+    /// batches in flight and keeps new ones waiting. Call before the first statement that reads
+    /// holds. (SQLite's BEGIN IMMEDIATE already keeps every other writer out.)
+    func lockHolds(exclusive: Bool) throws
     func appendAudit(_ entries: [AuditEntry]) throws
     /// Marks records as done by a flag or anonymise rule (in the batch that changed them).
     func markDone(ruleID: String, table: String, keyColumns: [String], keys: [RecordKey]) throws
@@ -122,6 +125,7 @@ public protocol WritingSession: StoreSession {
     func clearDoneMarks() throws
     /// Files every entry of the trail again, as one segment (after a restore: `audit reanchor`).
     func refileAuditRefs() throws
+    /// Inserts a hold; call `lockHolds(exclusive: true)` first in the same transaction.
     func insertHold(_ hold: LegalHold) throws -> Int64
     func releaseHold(id: Int64, by: String, at: Date) throws -> LegalHold?
 }

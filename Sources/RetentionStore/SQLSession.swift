@@ -37,7 +37,7 @@ extension StoreSession where Self: SQLExecuting {
     public func candidates(_ query: RuleQuery, keys: [RecordKey], lockingRows: Bool) throws -> [CandidateRow] {
         guard !keys.isEmpty else { return [] }
         let sql = builder.candidates(query, after: nil, keys: keys, limit: nil) + (lockingRows ? "\(raw: dialect.lockRows)" : "")
-        return try rows(sql).map { SQLBuilder.decodeCandidate($0, query: query) }
+        return try rows(sql).map { SQLBuilder.decodeCandidate($0, query: query, keys: true) }
     }
 
     public func existingKeys(table: String, keyColumns: [String], keys: [RecordKey]) throws -> Set<RecordKey> {

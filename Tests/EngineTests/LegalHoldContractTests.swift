@@ -154,4 +154,37 @@ import TestSupport
             "hold 3 on `invoices`:10042 does not match its record's key exactly (a number for a text key, or the reverse, as older versions stored it): the record is NOT protected; release the hold and place it again with `retentiond hold add`",
         ])
     }
+
+    /// PostgreSQL lets another session commit between two statements of a batch: a hold placed
+    /// while a batch is in flight waits for the batch to commit, so no batch changes a record under
+    /// a hold it did not see. (On SQLite the batch's writing transaction already keeps it out.)
+    @Test func aHoldPlacedWhileABatchIsInFlightWaitsForItsCommit() async throws {
+        let f = try await CRMFixture(.postgres, policy: CRMPolicies.prospectPurge)
+        _ = try await f.run(now: CRMFixture.now.addingTimeInterval(-86_400 * 3650))  // the tool's tables, nothing due yet
+        let store = try await f.store()
+        let release = DispatchSemaphore(value: 0)
+        let batch = Task { try await store.transaction { session in
+            try session.lockHolds(exclusive: false)
+            release.wait()
+        } }
+        func advisoryLocks(_ condition: String) async throws -> Int {
+            try await f.count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND \(condition)")
+        }
+        while try await advisoryLocks("mode = 'ShareLock' AND granted") == 0 { try await Task.sleep(for: .milliseconds(20)) }
+
+        let registry = try await f.holds()
+        let finished = Finished()
+        let hold = Task {
+            defer { finished.set() }
+            return try await registry.add(table: "people", keyText: "1", reason: "case", by: "dpo", until: nil, now: CRMFixture.now)
+        }
+        while try await advisoryLocks("NOT granted") == 0, !finished.isSet { try await Task.sleep(for: .milliseconds(20)) }
+        #expect(!finished.isSet, "the hold waits for the batch")
+        #expect(try await f.count("SELECT count(*) FROM retentiond_holds") == 0)
+        release.signal()
+        try await batch.value
+        _ = try await hold.value
+        #expect(try await f.count("SELECT count(*) FROM retentiond_holds") == 1)
+        #expect(try await f.audit(action: "hold-add").count == 1)
+    }
 }

@@ -25,23 +25,23 @@ struct BatchWork: Sendable {
     /// `lock`: the run lock this process holds (nil for a worker that joined a shared run), confirmed
     /// before anything changes.
     func apply(in session: any WritingSession, keys: [RecordKey], lock: (any RunLockHandle)?) throws -> BatchOutcome {
+        // No hold can be placed from here until this transaction ends, so the holds read below are
+        // the holds in force when the rows change: only the tables that have one are probed.
+        try session.lockHolds(exclusive: false)
         try lock?.confirm(in: session)
         // Holds are re-read in this transaction; first make sure none was removed behind the trail's back.
         _ = try HoldLedger(chain: chain).enforce(in: session)
         // The re-check locks the batch's rows, so no concurrent change slips between it and the change.
-        // Where no other writer can commit until this transaction ends (SQLite), the holds in force
-        // now are the holds in force when the rows change: only their tables are probed. Elsewhere
-        // every table is, in the same statement as the rows' re-check.
         var query = query
-        if session.excludesOtherWriters { query.heldTables = try session.heldTables(at: query.holdTime) }
+        query.heldTables = try session.heldTables(at: query.holdTime)
         let rows = try session.candidates(query, keys: keys, lockingRows: true)
         let refs = rows.map { chain.reference(table: table, key: $0.candidate.key) }
-        // Marked records are left out by the query itself; the trail is asked only where marks are not kept.
+        // Marked records come back flagged (`markedDone`); the trail is asked only where marks are not kept.
         let lookUp = rule.action.auditAction != .purge && !query.excludeDone
         let done = lookUp ? try session.auditedReferences(ruleID: rule.id, action: rule.action.auditAction, references: refs) : []
         var acting: [(candidate: Candidate, ref: String)] = []
         for (row, ref) in zip(rows, refs)
-        where Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: done.contains(ref)) == .act {
+        where Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: row.markedDone || done.contains(ref)) == .act {
             acting.append((row.candidate, ref))
         }
         let skipped = Set(keys).subtracting(acting.map(\.candidate.key))

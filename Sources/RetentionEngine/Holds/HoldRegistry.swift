@@ -56,6 +56,8 @@ public struct HoldRegistry: Sendable {
         let writer = AuditWriter(chain: chain)
         let (id, position) = try await store.transaction { session -> (Int64, TrailPosition) in
             try session.prepareToolTables()
+            // Not while a batch that decided without this hold can still commit its changes.
+            try session.lockHolds(exclusive: true)
             let id = try session.insertHold(pending)
             var detail = ["hold_id": String(id)]
             if let until { detail["until"] = ISO8601DateFormatter().string(from: until) }

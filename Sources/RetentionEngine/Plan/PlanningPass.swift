@@ -72,8 +72,8 @@ public struct PlanningPass: Sendable {
                                                       policyPath: policy.path, database: reader.location,
                                                       schemaFingerprint: resolved.schema.fingerprint, rules: headers)))
         let marked = toolTables ? try await reader.read { try $0.rulesWithCompleteMarks() } : []
-        // Holds are probed only on the tables that have some; each batch re-checks in its own
-        // transaction (every table on PostgreSQL, the tables held then on SQLite).
+        // Holds are probed only on the tables that have some; each batch re-checks the tables
+        // held then, in its own transaction, where no new hold can commit before it does.
         let heldTables = toolTables ? try await reader.read { try $0.heldTables(at: now) } : []
         var tallies: [RuleTally] = []
         var entries = 0

@@ -196,6 +196,9 @@ public struct CandidateRow: Sendable {
     public var held: Bool
     /// For `RuleQuery.countedChildren`: the rows of each path that belong to this record.
     public var childCounts: [Int] = []
+    /// In a re-check of given keys with `RuleQuery.excludeDone`: the rule's mark is on the record
+    /// (another run did it meanwhile). Paged reads leave marked records out instead.
+    public var markedDone = false
 
     public init(candidate: Candidate, held: Bool) {
         self.candidate = candidate

@@ -19,11 +19,15 @@ public struct SQLDialect: Sendable {
     /// Whether a batch's child rows are matched with `column = ANY (ARRAY(subquery))` rather than
     /// `column IN (subquery)` (PostgreSQL): see `belongsToBatch`.
     public var matchesThroughArrays: Bool
+    /// Appended to a mark's `EXISTS` subquery so it stays one index probe per row (PostgreSQL's
+    /// ` OFFSET 0`): see `doneMark`.
+    public var probeEachRow: String
 
     public init(numberedPlaceholders: Bool, flagIsSet: @escaping @Sendable (String) -> String,
                 canonicalKey: @escaping @Sendable ([String]) -> String,
                 keyValueKind: @escaping @Sendable (String) -> KeyValueKind,
-                textOf: @escaping @Sendable (String) -> String, lockRows: String, matchesThroughArrays: Bool = false) {
+                textOf: @escaping @Sendable (String) -> String, lockRows: String, matchesThroughArrays: Bool = false,
+                probeEachRow: String = "") {
         self.numberedPlaceholders = numberedPlaceholders
         self.flagIsSet = flagIsSet
         self.canonicalKey = canonicalKey
@@ -31,6 +35,7 @@ public struct SQLDialect: Sendable {
         self.textOf = textOf
         self.lockRows = lockRows
         self.matchesThroughArrays = matchesThroughArrays
+        self.probeEachRow = probeEachRow
     }
 }
 
@@ -117,13 +122,18 @@ public struct SQLBuilder: Sendable {
     }
 
     /// The query that lists due candidates of a rule with every fact the planner needs.
-    /// `after` pages by key; `keys` restricts to given records (re-checking a plan).
+    /// `after` pages by key; `keys` restricts to given records (re-checking a plan). A re-check
+    /// reads the rule's mark as a column (`CandidateRow.markedDone`) rather than testing it in the
+    /// condition: PostgreSQL would otherwise weigh the mark's probes against reading the clock's
+    /// index over the rule's whole past (BitmapAnd), a cost that grows with every batch done.
     public func candidates(_ q: RuleQuery, after: RecordKey?, keys: [RecordKey]?, limit: Int?) -> SQL {
         let s = "s"
+        let markSelected = keys != nil && q.excludeDone
         var select: [SQL] = q.keyColumns.map { "\(column: $0, of: s)" } + q.clock.columns.map { clockValue($0, on: s) }
         select += keepingFacts(q)
         select += (q.fieldColumns + q.reviewColumns).map { "\(column: $0, of: s)" }
         select += q.countedChildren.map { "(SELECT count(*) \(childRows($0, subjectAlias: s)))" }
+        if markSelected { select.append(Self.flag([doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) })])) }
 
         var conditions = q.filter.map { condition($0, on: s) }
         if !q.dueNow { conditions.append(clockIsPast(s, q.clock)) }
@@ -131,7 +141,7 @@ public struct SQLBuilder: Sendable {
             conditions.append(keyAfter(s, q.keyColumns, after))
         }
         if let keys { conditions.append(keyIn(s, q.keyColumns, keys)) }
-        if q.excludeDone { conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }))") }
+        if q.excludeDone && !markSelected { conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }))") }
 
         let order = q.keyColumns.map { SQL.qualified(s, $0) }.joined(separator: ", ")
         var sql: SQL = "SELECT \(select.joined(separator: ", ")) FROM \(ident: q.table) AS s WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(raw: order)"
@@ -207,8 +217,11 @@ public struct SQLBuilder: Sendable {
 
     /// `EXISTS` the mark `rule` left on the record whose key columns are `keyColumns` (qualified):
     /// one probe of `retentiond_done`'s primary key, on the key as the database renders it.
+    /// PostgreSQL would otherwise turn `NOT EXISTS` into an anti-join and, its statistics taken
+    /// while the table was small, hash every mark of the rule for each batch (250,000 marks read
+    /// to re-check 2000 records): `OFFSET 0` keeps the subquery a probe per row.
     public func doneMark(rule: String, keyColumns: [String]) -> SQL {
-        "EXISTS (SELECT 1 FROM retentiond_done AS d WHERE d.rule_id = \(.text(rule)) AND d.record_key = \(raw: dialect.canonicalKey(keyColumns)))"
+        "EXISTS (SELECT 1 FROM retentiond_done AS d WHERE d.rule_id = \(.text(rule)) AND d.record_key = \(raw: dialect.canonicalKey(keyColumns))\(raw: dialect.probeEachRow))"
     }
 
     /// Marks the records `keys` of `table` as done by `rule`, in the same canonical form.
@@ -298,7 +311,8 @@ public struct SQLBuilder: Sendable {
     }
 
     /// Decodes one row of `candidates(…)` given its values in select order.
-    public static func decodeCandidate(_ row: [SQLValue], query q: RuleQuery) -> CandidateRow {
+    /// `keys`: whether the row comes from a re-check of given keys (`candidates(_:after:keys:limit:)`).
+    public static func decodeCandidate(_ row: [SQLValue], query q: RuleQuery, keys: Bool = false) -> CandidateRow {
         var i = 0
         func take(_ n: Int) -> [SQLValue] { defer { i += n }; return Array(row[i..<(i + n)]) }
         func flag() -> Bool { let v = take(1)[0]; if case .integer(let n) = v { return n != 0 }; return false }
@@ -314,6 +328,7 @@ public struct SQLBuilder: Sendable {
                                                     referencedByUndeclared: referenced, fieldValues: fields, reviewValues: review),
                                held: held)
         row.childCounts = take(q.countedChildren.count).map { if case .integer(let n) = $0 { return Int(n) } else { return 0 } }
+        if keys && q.excludeDone { row.markedDone = flag() }
         return row
     }
 
