@@ -297,23 +297,41 @@ struct PostgresSession: WritingSession, SQLExecuting {
 extension PostgresSession: WorkQueueSession {
     func prepareWorkQueue() throws {
         _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:ddl'))", [])
-        _ = try execute("CREATE TABLE IF NOT EXISTS retentiond_runs (run_id TEXT PRIMARY KEY, policy_hash TEXT NOT NULL, plan TEXT NOT NULL, opened_at TIMESTAMPTZ NOT NULL DEFAULT now())", [])
+        _ = try execute("CREATE TABLE IF NOT EXISTS retentiond_runs (run_id TEXT PRIMARY KEY, policy_hash TEXT NOT NULL, plan TEXT NOT NULL, opened_at TIMESTAMPTZ NOT NULL DEFAULT now(), filling BOOLEAN NOT NULL DEFAULT false)", [])
         _ = try execute("CREATE TABLE IF NOT EXISTS retentiond_work (run_id TEXT NOT NULL, seq BIGINT NOT NULL, rule_id TEXT NOT NULL, record_key TEXT NOT NULL, PRIMARY KEY (run_id, seq))", [])
+        // Made by a version whose runs opened only once filled (ALTER needs the owner: only when missing).
+        if try rows("SELECT count(*) FROM information_schema.columns WHERE table_name = 'retentiond_runs' AND column_name = 'filling' AND table_schema = current_schema()", []).first?.first == .integer(0) {
+            _ = try execute("ALTER TABLE retentiond_runs ADD COLUMN filling BOOLEAN NOT NULL DEFAULT false", [])
+        }
     }
 
     func openRun(id: String, policyHash: String, plan: Data) throws {
-        // The queue was just filled: without fresh statistics, claims planned against an empty
-        // table scan and sort it whole each time (100-175 ms a claim at 1,000,000 entries).
-        _ = try execute("ANALYZE retentiond_work", [])
-        _ = try execute("INSERT INTO retentiond_runs (run_id, policy_hash, plan) VALUES ($1, $2, $3)",
+        _ = try execute("INSERT INTO retentiond_runs (run_id, policy_hash, plan, filling) VALUES ($1, $2, $3, true)",
                         [.text(id), .text(policyHash), .text(String(decoding: plan, as: UTF8.self))])
     }
 
-    func openRun(policyHash: String) throws -> (id: String, plan: Data)? {
+    /// Without fresh statistics, claims planned against an empty table scan and sort the whole
+    /// queue each time (100-175 ms a claim at 1,000,000 entries).
+    func analyzeQueue() throws {
+        _ = try execute("ANALYZE retentiond_work", [])
+    }
+
+    func finishFilling(id: String) throws {
+        try analyzeQueue()
+        try execute("UPDATE retentiond_runs SET filling = false WHERE run_id = \(.text(id))")
+    }
+
+    func openRun(policyHash: String) throws -> (id: String, plan: Data, filling: Bool)? {
         guard try rows("SELECT to_regclass('retentiond_runs') IS NOT NULL", []).first?.first == .integer(1),
-              let row = try rows("SELECT run_id, plan FROM retentiond_runs WHERE policy_hash = \(.text(policyHash)) ORDER BY opened_at LIMIT 1").first,
+              let row = try rows("SELECT run_id, plan, filling FROM retentiond_runs WHERE policy_hash = \(.text(policyHash)) ORDER BY opened_at LIMIT 1").first,
               let id = row[0].textValue, let plan = row[1].textValue else { return nil }
-        return (id, Data(plan.utf8))
+        return (id, Data(plan.utf8), row[2] == .integer(1))
+    }
+
+    func runFilling(id: String) throws -> Bool? {
+        guard try rows("SELECT to_regclass('retentiond_runs') IS NOT NULL", []).first?.first == .integer(1),
+              let row = try rows("SELECT filling FROM retentiond_runs WHERE run_id = \(.text(id))").first else { return nil }
+        return row[0] == .integer(1)
     }
 
     func enqueue(runID: String, entries: [(seq: Int64, rule: String, key: RecordKey)]) throws {

@@ -11,13 +11,14 @@ struct SharedPlan: Codable, Sendable {
 extension Enforcer {
     /// `retentiond run --worker` (PostgreSQL): several processes share one run's batches.
     ///
-    /// The process that takes the run lock plans, checks the safety limits, enqueues every planned
-    /// record and opens the run; the others wait for that run and join it — for as long as the
+    /// The process that takes the run lock plans, checks the safety limits on the whole plan, opens
+    /// the run and enqueues every planned record; the others wait for that run — for as long as the
     /// lock's holder works, with no fixed limit: when it releases the lock without opening a run
-    /// (a plain `run`, or a planner that finished), the waiting worker takes the lock and plans.
-    /// All of them claim batches until the queue is empty; the planner then waits for the batches
-    /// still in flight, writes `run-completed` and closes the run. Each worker reports what it did;
-    /// the planner's report also carries the plan's figures.
+    /// (a plain `run`, or a planner that finished), the waiting worker takes the lock and plans —
+    /// and join it as soon as it opens, claiming batches while the queue is still being filled.
+    /// All of them claim batches until the queue is empty and filled; the planner then waits for
+    /// the batches still in flight, writes `run-completed` and closes the run. Each worker reports
+    /// what it did; the planner's report also carries the plan's figures.
     public func runAsWorker(now: Date, allowMore: Bool, stop: StopRequest = StopRequest()) async throws -> RunReport {
         guard let queue = store as? any WorkQueueStore else {
             throw EnforcementError.failed("--worker needs a PostgreSQL database; on SQLite one run at a time is the only mode")
@@ -26,7 +27,7 @@ extension Enforcer {
         let started = Date()
         let policyHash = policy.hash
         var lock: (any RunLockHandle)?
-        var found: (id: String, plan: Data)?
+        var found: (id: String, plan: Data, filling: Bool)?
         var waiting = false
         while lock == nil && found == nil {
             if stop.isRequested {
@@ -52,14 +53,25 @@ extension Enforcer {
                 try session.prepareWorkQueue()
             }
             try await applier(runID: "marks").completeMarks()
-            if let open = try await queue.readQueue({ try $0.openRun(policyHash: policyHash) }) {
+            var open = try await queue.readQueue { try $0.openRun(policyHash: policyHash) }
+            if let stale = open, stale.filling {
+                // Its planner let the lock go before enqueuing the whole plan: it stopped. What its
+                // joiners did stays done; the rest is planned again.
+                logger.notice("closing a shared run whose planner stopped while filling its queue; planning again", metadata: ["run": "\(stale.id)"])
+                try await queue.queueTransaction { try $0.closeRun(id: stale.id) }
+                open = nil
+            }
+            if let open {
                 runID = open.id
                 plan = try PlanDocument.decoder().decode(SharedPlan.self, from: open.plan)
                 logger.notice("resuming an open worker run", metadata: ["run": "\(runID)"])
             } else {
                 try await refuseIfClockWentBack(now: now)
                 runID = RunID.make(at: Date())
-                plan = try await planAndEnqueue(runID: runID, now: now, allowMore: allowMore, queue: queue)
+                let planPath = policy.stateDirectory + "/plans/\(runID).plan"
+                defer { unlink(planPath) }
+                plan = try await planAndOpen(runID: runID, now: now, allowMore: allowMore, queue: queue, planPath: planPath)
+                try await fill(runID: runID, from: planPath, queue: queue)
             }
         } else if let found {
             runID = found.id
@@ -87,6 +99,8 @@ extension Enforcer {
             let batchSize = policy.batchSize
             let deadline = pacing.deadline(from: .now)
             var batches = 0
+            // A joiner may find the queue empty while the planner is still filling it.
+            var filling = lock == nil
             while true {
                 if stop.isRequested { throw StopRequest.Stopped() }
                 // Every run makes progress: the first batch always starts; the pause comes before the check.
@@ -100,7 +114,12 @@ extension Enforcer {
                     guard let work = works[rule] else { throw EnforcementError.refused("the shared run names rule `\(rule)`, which this policy does not have") }
                     return (rule, try work.apply(in: session, keys: keys, lock: heldLock))
                 }
-                guard let (rule, batch) = claimed else { break }
+                guard let (rule, batch) = claimed else {
+                    if !filling { break }
+                    // Claim again even once filled: the last entries came before the flag.
+                    filling = try await stillFilling(runID: runID, queue: queue)
+                    continue
+                }
                 if let index = outcome.tallies.firstIndex(where: { $0.rule == rule }), let action = works[rule]?.rule.action {
                     outcome.tallies[index].record(batch, action: action)
                 }
@@ -125,44 +144,65 @@ extension Enforcer {
                               startedAt: started, rules: outcome.tallies, failure: outcome.failure)
     }
 
-    /// Plans to a file, checks the safety limits, then enqueues every entry and opens the run.
-    private func planAndEnqueue(runID: String, now: Date, allowMore: Bool, queue: any WorkQueueStore) async throws -> SharedPlan {
-        let planPath = policy.stateDirectory + "/plans/\(runID).plan"
-        defer { unlink(planPath) }
+    /// Plans to `planPath`, checks the safety limits on the whole plan, then opens the run, still
+    /// empty: workers join it while `fill` enqueues the entries.
+    func planAndOpen(runID: String, now: Date, allowMore: Bool, queue: any WorkQueueStore, planPath: String) async throws -> SharedPlan {
         _ = try await planning.tallies(now: now, planID: runID, writer: try PlanWriter(path: planPath), detail: nil)
-        let reader = try PlanReader(path: planPath)
-        guard case .header(let header)? = try reader.next() else { throw EnforcementError.failed("the plan just written has no header") }
-        var batch: [(seq: Int64, rule: String, key: RecordKey)] = []
-        var seq: Int64 = 0
-        var trailer: PlanDocument.Trailer?
-        func flush() async throws {
-            let entries = batch
-            batch.removeAll(keepingCapacity: true)
-            try await queue.queueTransaction { try $0.enqueue(runID: runID, entries: entries) }
-        }
-        while let line = try reader.next() {
-            switch line {
-            case .entry(let entry):
-                seq += 1
-                batch.append((seq, entry.rule, entry.key))
-                if batch.count >= 1000 { try await flush() }
-            case .trailer(let t):
-                trailer = t
-            case .header:
-                break
-            }
-        }
-        guard let trailer else { throw EnforcementError.failed("the plan just written has no trailer") }
-        let violations = SafetyCheck.violations(trailer.rules, policy: policy)
-        if !violations.isEmpty && !allowMore {
-            try await queue.queueTransaction { try $0.closeRun(id: runID) }
-            throw EnforcementError.safetyLimit(violations, trailer.rules)
-        }
-        try await flush()
+        let applier = try applier(runID: runID)
+        let (header, trailer) = try applier.checkedPlan(at: planPath)
+        try applier.checkSafetyLimits(trailer.rules, allowMore: allowMore)
         let shared = SharedPlan(header: header, trailer: trailer)
         let data = try PlanDocument.encoder().encode(shared)
         let policyHash = policy.hash
         try await queue.queueTransaction { try $0.openRun(id: runID, policyHash: policyHash, plan: data) }
         return shared
+    }
+
+    /// Enqueues the entries of the plan at `planPath`, `fillChunk` per transaction, each chunk
+    /// claimable once committed; then marks the run filled.
+    func fill(runID: String, from planPath: String, queue: any WorkQueueStore) async throws {
+        let reader = try PlanReader(path: planPath)
+        var chunk: [(seq: Int64, rule: String, key: RecordKey)] = []
+        var seq: Int64 = 0
+        func flush() async throws {
+            let entries = chunk
+            let first = entries.first?.seq == 1
+            chunk.removeAll(keepingCapacity: true)
+            try await queue.queueTransaction { session in
+                try session.enqueue(runID: runID, entries: entries)
+                if first { try session.analyzeQueue() }
+            }
+        }
+        while let line = try reader.next() {
+            guard case .entry(let entry) = line else { continue }
+            seq += 1
+            chunk.append((seq, entry.rule, entry.key))
+            if chunk.count >= Self.fillChunk { try await flush() }
+        }
+        try await flush()
+        try await queue.queueTransaction { try $0.finishFilling(id: runID) }
+    }
+
+    /// Entries enqueued per transaction: large enough that filling costs little next to the
+    /// batches, small enough that joiners start within a moment of the run opening.
+    static let fillChunk = 10_000
+
+    /// Called by a joiner that found the queue empty: whether the run is still being filled (after
+    /// a short pause, to claim again). A run left filling by a planner that no longer holds the
+    /// lock will never be filled: this worker closes it and stops.
+    private func stillFilling(runID: String, queue: any WorkQueueStore) async throws -> Bool {
+        guard try await queue.readQueue({ try $0.runFilling(id: runID) }) == true else { return false }
+        let orphaned: any RunLockHandle
+        do {
+            orphaned = try await store.acquireRunLock()
+        } catch RunLocked.held {
+            try await Task.sleep(for: .milliseconds(100))
+            return true
+        }
+        defer { withExtendedLifetime(orphaned) {} }
+        // The planner may have finished the run between the two reads.
+        guard try await queue.readQueue({ try $0.runFilling(id: runID) }) == true else { return false }
+        try await queue.queueTransaction { try $0.closeRun(id: runID) }
+        throw EnforcementError.failed("the planner of shared run \(runID) stopped before enqueuing its whole plan; the run was closed (what was done stays done) and the next `run --worker` plans again")
     }
 }

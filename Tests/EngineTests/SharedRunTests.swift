@@ -1,0 +1,142 @@
+import Foundation
+import Testing
+import RetentionCore
+@testable import RetentionEngine
+import RetentionStore
+import TestSupport
+
+/// `run --worker` on PostgreSQL: workers join a shared run as soon as it opens, while its planner
+/// is still filling the queue — and a run whose planner stopped mid-fill is never taken for done.
+/// The planner's steps are driven by hand here, so each state is reached for certain, not by timing.
+@Suite(.timeLimit(.minutes(3))) struct SharedRunTests {
+    static let total = 40
+    static let schema = ["CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, last_seen TEXT NOT NULL)"]
+    static let data = ["INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', '2019-01-01' FROM generate_series(1, \(total)) AS i"]
+    static let policy = """
+        subjects:
+          contacts:
+            table: contacts
+            key: id
+            rules:
+              - id: contact-purge
+                register: "Contacts"
+                legal_basis: "legitimate interest, 3 years"
+                clock: last_seen
+                after: 3y
+                action: purge
+        """
+
+    /// A planner's first steps: the run lock (in `lock`: the planner is alive while it is held),
+    /// the queue's tables, the whole plan checked and the run opened — still empty. Returns the
+    /// run and the plan's entries in plan order.
+    func openedRun(_ f: CRMFixture, lock: inout (any RunLockHandle)?) async throws
+        -> (queue: any WorkQueueStore, runID: String, entries: [(seq: Int64, rule: String, key: RecordKey)]) {
+        let planner = try await f.enforcer()
+        let queue = try #require(planner.store as? any WorkQueueStore)
+        lock = try await planner.store.acquireRunLock()
+        try await queue.queueTransaction { session in
+            try session.prepareToolTables()
+            try session.prepareWorkQueue()
+        }
+        let runID = RunID.make(at: Date())
+        let planPath = f.dir.appendingPathComponent("shared.plan").path
+        let plan = try await planner.planAndOpen(runID: runID, now: CRMFixture.now, allowMore: false, queue: queue, planPath: planPath)
+        #expect(plan.trailer.rules[0].due == Self.total)
+        var entries: [(seq: Int64, rule: String, key: RecordKey)] = []
+        let reader = try PlanReader(path: planPath)
+        while let line = try reader.next() {
+            if case .entry(let entry) = line { entries.append((Int64(entries.count + 1), entry.rule, entry.key)) }
+        }
+        #expect(try await queue.readQueue { try $0.runFilling(id: runID) } == true)
+        return (queue, runID, entries)
+    }
+
+    func left(_ f: CRMFixture) async throws -> Int { try await f.count("SELECT count(*) FROM contacts") }
+
+    /// Starts a worker that joins the open run; `finished` is set when it returns.
+    func joiner(_ f: CRMFixture, finished: Finished) -> Task<RunReport, Error> {
+        Task {
+            defer { finished.set() }
+            return try await f.enforcer().runAsWorker(now: CRMFixture.now, allowMore: false)
+        }
+    }
+
+    /// Waits (on the database) until the joiner has purged down to `count` records, or has returned.
+    func waitUntil(_ f: CRMFixture, left count: Int, or finished: Finished) async throws {
+        while try await left(f) > count, !finished.isSet { try await Task.sleep(for: .milliseconds(20)) }
+    }
+
+    @Test func aWorkerJoinsARunWhileItsQueueIsStillBeingFilled() async throws {
+        let f = try await CRMFixture(.postgres, schema: Self.schema, data: Self.data, policy: Self.policy, batchSize: 5)
+        var lock: (any RunLockHandle)?
+        let (queue, runID, entries) = try await openedRun(f, lock: &lock)
+        let first = Array(entries[..<15]), rest = Array(entries[15...])
+        try await queue.queueTransaction { try $0.enqueue(runID: runID, entries: first) }
+
+        let finished = Finished()
+        let joiner = joiner(f, finished: finished)
+        // The joiner empties what is queued so far, then waits for the rest instead of leaving.
+        try await waitUntil(f, left: Self.total - 15, or: finished)
+        #expect(!finished.isSet, "the joiner waits while the run is filling")
+        #expect(try await queue.readQueue { try $0.remaining(runID: runID) } == 0)
+        try await queue.queueTransaction { session in
+            try session.enqueue(runID: runID, entries: rest)
+            try session.finishFilling(id: runID)
+        }
+        let report = try await joiner.value
+        #expect(report.status == .complete, "\(report.message ?? "")")
+        #expect(report.rules[0].purged == Self.total, "the joiner did the whole queue, before and after the fill ended")
+        #expect(try await left(f) == 0)
+        let purges = try await f.audit(action: "purge")
+        #expect(purges.count == Self.total && Set(purges.map(\.subjectRef)).count == Self.total, "each record purged once, audited once")
+        #expect(try await f.count("SELECT count(*) FROM retentiond_runs") == 1, "closing the run is the planner's")
+        #expect(try await f.trail().verify().isValid)
+        withExtendedLifetime(lock) {}
+    }
+
+    @Test func aRunWhosePlannerStoppedMidFillIsClosedAndPlannedAgain() async throws {
+        let f = try await CRMFixture(.postgres, schema: Self.schema, data: Self.data, policy: Self.policy, batchSize: 5)
+        var lock: (any RunLockHandle)?
+        let (queue, runID, entries) = try await openedRun(f, lock: &lock)
+        let first = Array(entries[..<10])
+        try await queue.queueTransaction { try $0.enqueue(runID: runID, entries: first) }
+        #expect(lock != nil)
+        lock = nil
+        // The planner is gone (its lock with it): the next worker takes the lock, finds the run
+        // half filled, and does not resume it as if it were whole.
+        let report = try await f.enforcer().runAsWorker(now: CRMFixture.now, allowMore: false)
+        #expect(report.status == .complete, "\(report.message ?? "")")
+        #expect(report.rules[0].purged == Self.total)
+        #expect(try await left(f) == 0)
+        #expect(try await f.count("SELECT count(*) FROM retentiond_runs") == 0)
+        #expect(try await f.count("SELECT count(*) FROM retentiond_work") == 0)
+        #expect(try await f.audit(action: "purge").count == Self.total)
+        #expect(try await f.audit(action: "run-completed").count == 1)
+        #expect(try await f.trail().verify().isValid)
+    }
+
+    @Test func aJoinerWaitingOnAFillWhosePlannerStoppedClosesTheRunAndStops() async throws {
+        let f = try await CRMFixture(.postgres, schema: Self.schema, data: Self.data, policy: Self.policy, batchSize: 5)
+        var lock: (any RunLockHandle)?
+        let (queue, runID, entries) = try await openedRun(f, lock: &lock)
+        let first = Array(entries[..<10])
+        try await queue.queueTransaction { try $0.enqueue(runID: runID, entries: first) }
+        let finished = Finished()
+        let joiner = joiner(f, finished: finished)
+        try await waitUntil(f, left: Self.total - 10, or: finished)
+        #expect(!finished.isSet, "the joiner waits while the run is filling")
+        #expect(lock != nil)
+        lock = nil  // the planner stops: its lock goes with its connection
+        let report = try await joiner.value
+        #expect(report.status == .incomplete)
+        #expect(report.message?.contains("stopped before enqueuing its whole plan") == true, "\(report.message ?? "")")
+        #expect(report.rules[0].purged == 10, "what it did stays done")
+        #expect(try await left(f) == Self.total - 10)
+        #expect(try await f.count("SELECT count(*) FROM retentiond_runs") == 0, "the half-filled run is closed")
+        #expect(try await f.trail().verify().isValid)
+        // The next worker plans what is left.
+        let next = try await f.enforcer().runAsWorker(now: CRMFixture.now, allowMore: false)
+        #expect(next.rules[0].purged == Self.total - 10)
+        #expect(try await left(f) == 0)
+    }
+}
