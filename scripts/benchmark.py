@@ -316,8 +316,9 @@ def pg_fingerprint(pg, database):
 
 
 def pg_select_due(pg, database):
-    pg.psql(database, f"SELECT count(id) FROM tickets WHERE closed_at < '{TICKET_CUTOFF}'")
-    pg.psql(database, f"SELECT count(name) FROM clients WHERE last_contact < '{CLIENT_CUTOFF}'")
+    # The rows themselves, to the client, as on SQLite (and as `plan` reads them): not a count.
+    pg.psql(database, f"SELECT id FROM tickets WHERE closed_at < '{TICKET_CUTOFF}'")
+    pg.psql(database, f"SELECT id, name, email, phone FROM clients WHERE last_contact < '{CLIENT_CUTOFF}'")
 
 
 def measure_postgres(binary, rounds, size, pg):
