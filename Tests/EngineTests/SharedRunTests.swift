@@ -10,21 +10,6 @@ import TestSupport
 /// The planner's steps are driven by hand here, so each state is reached for certain, not by timing.
 @Suite(.timeLimit(.minutes(3))) struct SharedRunTests {
     static let total = 40
-    static let schema = ["CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, last_seen TEXT NOT NULL)"]
-    static let data = ["INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', '2019-01-01' FROM generate_series(1, \(total)) AS i"]
-    static let policy = """
-        subjects:
-          contacts:
-            table: contacts
-            key: id
-            rules:
-              - id: contact-purge
-                register: "Contacts"
-                legal_basis: "legitimate interest, 3 years"
-                clock: last_seen
-                after: 3y
-                action: purge
-        """
 
     /// A planner's first steps: the run lock (in `lock`: the planner is alive while it is held),
     /// the queue's tables, the whole plan checked and the run opened — still empty. Returns the
@@ -67,7 +52,7 @@ import TestSupport
     }
 
     @Test func aWorkerJoinsARunWhileItsQueueIsStillBeingFilled() async throws {
-        let f = try await CRMFixture(.postgres, schema: Self.schema, data: Self.data, policy: Self.policy, batchSize: 5)
+        let f = try await CRMFixture(.postgres, schema: CRMPolicies.contacts(Self.total), policy: CRMPolicies.contactPurge, batchSize: 5)
         var lock: (any RunLockHandle)?
         let (queue, runID, entries) = try await openedRun(f, lock: &lock)
         let first = Array(entries[..<15]), rest = Array(entries[15...])
@@ -95,7 +80,7 @@ import TestSupport
     }
 
     @Test func aRunWhosePlannerStoppedMidFillIsClosedAndPlannedAgain() async throws {
-        let f = try await CRMFixture(.postgres, schema: Self.schema, data: Self.data, policy: Self.policy, batchSize: 5)
+        let f = try await CRMFixture(.postgres, schema: CRMPolicies.contacts(Self.total), policy: CRMPolicies.contactPurge, batchSize: 5)
         var lock: (any RunLockHandle)?
         let (queue, runID, entries) = try await openedRun(f, lock: &lock)
         let first = Array(entries[..<10])
@@ -116,7 +101,7 @@ import TestSupport
     }
 
     @Test func aJoinerWaitingOnAFillWhosePlannerStoppedClosesTheRunAndStops() async throws {
-        let f = try await CRMFixture(.postgres, schema: Self.schema, data: Self.data, policy: Self.policy, batchSize: 5)
+        let f = try await CRMFixture(.postgres, schema: CRMPolicies.contacts(Self.total), policy: CRMPolicies.contactPurge, batchSize: 5)
         var lock: (any RunLockHandle)?
         let (queue, runID, entries) = try await openedRun(f, lock: &lock)
         let first = Array(entries[..<10])

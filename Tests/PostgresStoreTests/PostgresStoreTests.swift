@@ -49,26 +49,7 @@ import TestSupport
 
     @Test func losingTheConnectionMidRunFailsCleanlyAndTheNextRunFinishes() async throws {
         let total = 4000
-        let schema = [
-            "CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, last_seen TEXT NOT NULL)",
-            "CREATE INDEX contacts_last_seen ON contacts(last_seen)",
-            "INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', '2019-01-01' FROM generate_series(1, \(total)) AS i",
-        ]
-        let policy = """
-            batch_size: 2
-            subjects:
-              contacts:
-                table: contacts
-                key: id
-                rules:
-                  - id: contact-purge
-                    register: "Prospection"
-                    legal_basis: "legitimate interest"
-                    clock: last_seen
-                    after: 3y
-                    action: purge
-            """
-        let f = try await CRMFixture(.postgres, schema: schema, policy: policy)
+        let f = try await CRMFixture(.postgres, schema: CRMPolicies.contacts(total), policy: "batch_size: 2\n" + CRMPolicies.contactPurge)
         let enforcer = try await f.enforcer()
         let finished = Atomic(false)
         let running = Task {

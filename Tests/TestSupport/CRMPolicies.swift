@@ -61,4 +61,26 @@ public enum CRMPolicies {
 
     public static let anonymise = anonymise()
 
+    /// `contacts (id, email, last_seen)` with `total` rows, all last seen in 2019: every one due
+    /// under `contactPurge`.
+    public static func contacts(_ total: Int) -> [String] {
+        ["CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, last_seen TEXT NOT NULL)",
+         "CREATE INDEX contacts_last_seen ON contacts(last_seen)",
+         "INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', '2019-01-01' FROM generate_series(1, \(total)) AS i"]
+    }
+
+    /// The smallest policy that deletes: contacts purged three years after they were last seen.
+    public static let contactPurge = """
+        subjects:
+          contacts:
+            table: contacts
+            key: id
+            rules:
+              - id: contact-purge
+                register: "Prospection"
+                legal_basis: "legitimate interest"
+                clock: last_seen
+                after: 3y
+                action: purge
+        """
 }
