@@ -64,9 +64,10 @@ public protocol StoreSession {
     /// Entries with `seq > after`, ascending, at most `limit`, narrowed by `filter`.
     func auditEntries(after: Int64, limit: Int, filter: AuditFilter) throws -> [AuditEntry]
     func auditEntry(seq: Int64) throws -> AuditEntry?
-    /// How many of the trail's entries with a reference, up to the last one filed, are missing
-    /// from `retentiond_audit_refs` (negative: rows that file no entry); 0 without that table.
-    func auditRefsMismatch() throws -> Int
+    /// How many of the trail's entries with a reference, up to the last one filed, have no filing
+    /// of their own in `retentiond_audit_refs`, and how many of its rows file no entry; zeros
+    /// without that table.
+    func auditRefsMismatch() throws -> (missing: Int, extra: Int)
     /// `now` of the newest completed enforcing run, if any.
     func lastCompletedRunTime() throws -> Date?
 

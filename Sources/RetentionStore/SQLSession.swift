@@ -108,12 +108,13 @@ extension StoreSession where Self: SQLExecuting {
         try execute(builder.fileExistingAuditRefs)
     }
 
-    public func auditRefsMismatch() throws -> Int {
-        guard try toolTables().audit, try auditRefsExist() else { return 0 }
-        let sql: SQL = "SELECT (SELECT count(*) FROM retentiond_audit WHERE subject_ref <> '' AND seq <= \(SQLBuilder.lastFiledSeq))"
-            + " - (SELECT count(*) FROM retentiond_audit_refs)"
-        guard case .integer(let n)? = try rows(sql).first?.first else { return 0 }
-        return Int(n)
+    public func auditRefsMismatch() throws -> (missing: Int, extra: Int) {
+        guard try toolTables().audit, try auditRefsExist() else { return (0, 0) }
+        func count(_ sql: SQL) throws -> Int {
+            guard case .integer(let n)? = try rows(sql).first?.first else { return 0 }
+            return Int(n)
+        }
+        return (try count(builder.unfiledAuditEntries), try count(builder.strayAuditRefs))
     }
 
     /// Files, as one segment, the entries appended after the last one filed (by an older version,

@@ -51,6 +51,11 @@ import TestSupport
         #expect(!result.isValid)
         #expect(result.problems.isEmpty, "the chain itself is intact")
         #expect(result.anchorProblems.count == 1 && result.anchorProblems[0].contains("retentiond_audit_refs") && result.anchorProblems[0].contains("1 entries missing"))
+        // Another filing in its place, so that the counts agree, still leaves that entry unfiled.
+        try await f.sql(["INSERT INTO retentiond_audit_refs (segment, ref, seq) VALUES (0, '0123456789abcdef', 999999)"])
+        let swapped = try await f.trail().verify()
+        #expect(swapped.anchorProblems == [result.anchorProblems[0].replacingOccurrences(of: "1 entries missing from it", with: "1 entries missing from it, 1 rows that file no entry")],
+                "\(swapped.anchorProblems)")
         try await f.sql(["DROP TABLE retentiond_audit_refs"])
         try await f.store().transaction { try $0.prepareToolTables() }
         #expect(try await f.trail().verify().isValid)

@@ -69,9 +69,11 @@ public struct AuditTrail: Sendable {
                 result.anchorProblems.append("\(anchor.headPath) belongs to another audit trail (its first entry differs): this trail was replaced, or the head is another database's")
             }
         }
-        if unfiled != 0 {
+        if unfiled.missing != 0 || unfiled.extra != 0 {
+            let counts = [unfiled.missing > 0 ? "\(unfiled.missing) entries missing from it" : nil,
+                          unfiled.extra > 0 ? "\(unfiled.extra) rows that file no entry" : nil].compactMap { $0 }
             result.anchorProblems.append("retentiond_audit_refs, where each entry's reference is filed, does not match the trail "
-                + "(\(abs(unfiled)) entries \(unfiled > 0 ? "missing from it" : "too many")): `audit show --subject` and erasure requests may "
+                + "(\(counts.joined(separator: ", "))): `audit show --subject` and erasure requests may "
                 + "miss entries. It is derived from the trail: drop the table, and the next writing command (`retentiond run`) rebuilds it")
         }
         result.holdProblems = holdFindings.filter(\.failsClosed).map(\.message)

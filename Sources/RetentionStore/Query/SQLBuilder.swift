@@ -276,6 +276,22 @@ public struct SQLBuilder: Sendable {
         return "(seq IN (SELECT r.seq FROM segments AS g JOIN retentiond_audit_refs AS r ON r.segment = g.segment AND r.ref IN (\(SQL.list(prefixes)))) OR seq > \(lastFiledSeq))"
     }
 
+    /// How many entries up to the last one filed have no filing of their own: their reference's
+    /// prefix and seq in the segment that covers their seq (the last one starting at or before
+    /// it). Two key probes per entry; for `audit verify`.
+    public var unfiledAuditEntries: SQL {
+        let prefix = "substr(a.subject_ref, 1, \(Self.refPrefixLength))"
+        return "SELECT count(*) FROM retentiond_audit AS a WHERE a.subject_ref <> '' AND a.seq <= \(Self.lastFiledSeq)"
+            + " AND NOT EXISTS (SELECT 1 FROM retentiond_audit_refs AS r WHERE r.segment = (SELECT max(g.segment) FROM retentiond_audit_refs AS g WHERE g.segment <= a.seq)"
+            + " AND r.ref = \(raw: prefix) AND r.seq = a.seq)"
+    }
+
+    /// How many filings name no entry of the trail (its seq with that reference's prefix).
+    public var strayAuditRefs: SQL {
+        "SELECT count(*) FROM retentiond_audit_refs AS r WHERE NOT EXISTS (SELECT 1 FROM retentiond_audit AS a"
+            + " WHERE a.seq = r.seq AND substr(a.subject_ref, 1, \(raw: String(Self.refPrefixLength))) = r.ref)"
+    }
+
     /// The `seq` of the last entry filed in `retentiond_audit_refs` (0 when none): the largest of
     /// the newest segment.
     static let lastFiledSeq: SQL = "(SELECT coalesce(max(l.seq), 0) FROM retentiond_audit_refs AS l WHERE l.segment = (SELECT max(segment) FROM retentiond_audit_refs))"
