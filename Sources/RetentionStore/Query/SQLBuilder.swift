@@ -141,7 +141,9 @@ public struct SQLBuilder: Sendable {
             conditions.append(keyAfter(s, q.keyColumns, after))
         }
         if let keys { conditions.append(keyIn(s, q.keyColumns, keys)) }
-        if q.excludeDone && !markSelected { conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }))") }
+        if q.excludeDone && !markSelected {
+            conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }, probedPerRow: true))")
+        }
 
         let order = q.keyColumns.map { SQL.qualified(s, $0) }.joined(separator: ", ")
         var sql: SQL = "SELECT \(select.joined(separator: ", ")) FROM \(ident: q.table) AS s WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(raw: order)"
@@ -217,11 +219,13 @@ public struct SQLBuilder: Sendable {
 
     /// `EXISTS` the mark `rule` left on the record whose key columns are `keyColumns` (qualified):
     /// one probe of `retentiond_done`'s primary key, on the key as the database renders it.
-    /// PostgreSQL would otherwise turn `NOT EXISTS` into an anti-join and, its statistics taken
-    /// while the table was small, hash every mark of the rule for each batch (250,000 marks read
-    /// to re-check 2000 records): `OFFSET 0` keeps the subquery a probe per row.
-    public func doneMark(rule: String, keyColumns: [String]) -> SQL {
-        "EXISTS (SELECT 1 FROM retentiond_done AS d WHERE d.rule_id = \(.text(rule)) AND d.record_key = \(raw: dialect.canonicalKey(keyColumns))\(raw: dialect.probeEachRow))"
+    /// `probedPerRow` for a statement read page by page: PostgreSQL could otherwise turn `NOT
+    /// EXISTS` into an anti-join and, its statistics taken while the table was small, hash every
+    /// mark of the rule for each page (`OFFSET 0` keeps the subquery a probe per row). A statement
+    /// that reads a whole range once (the forecast) is better left to the planner, which hashes.
+    public func doneMark(rule: String, keyColumns: [String], probedPerRow: Bool = false) -> SQL {
+        "EXISTS (SELECT 1 FROM retentiond_done AS d WHERE d.rule_id = \(.text(rule)) AND d.record_key = \(raw: dialect.canonicalKey(keyColumns))"
+            + "\(raw: probedPerRow ? dialect.probeEachRow : ""))"
     }
 
     /// Marks the records `keys` of `table` as done by `rule`, in the same canonical form.
