@@ -141,9 +141,7 @@ public struct SQLBuilder: Sendable {
             conditions.append(keyAfter(s, q.keyColumns, after))
         }
         if let keys { conditions.append(keyIn(s, q.keyColumns, keys)) }
-        if q.excludeDone && !markSelected {
-            conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }, probedPerRow: true))")
-        }
+        if q.excludeDone && !markSelected { conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }))") }
 
         let order = q.keyColumns.map { SQL.qualified(s, $0) }.joined(separator: ", ")
         var sql: SQL = "SELECT \(select.joined(separator: ", ")) FROM \(ident: q.table) AS s WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(raw: order)"
@@ -191,7 +189,7 @@ public struct SQLBuilder: Sendable {
         }
         // Records held themselves are left out; holds on their child rows are decided when the time comes.
         conditions.append("\(keepingFacts(q, childHolds: false)[3]) = 0")
-        if q.excludeDone { conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }))") }
+        if q.excludeDone { conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }, probedPerRow: false))") }
         return "SELECT \(sums.joined(separator: ", ")) FROM \(ident: q.table) AS s WHERE \(conditions.joined(separator: " AND "))"
     }
 
@@ -219,11 +217,13 @@ public struct SQLBuilder: Sendable {
 
     /// `EXISTS` the mark `rule` left on the record whose key columns are `keyColumns` (qualified):
     /// one probe of `retentiond_done`'s primary key, on the key as the database renders it.
-    /// `probedPerRow` for a statement read page by page: PostgreSQL could otherwise turn `NOT
-    /// EXISTS` into an anti-join and, its statistics taken while the table was small, hash every
-    /// mark of the rule for each page (`OFFSET 0` keeps the subquery a probe per row). A statement
-    /// that reads a whole range once (the forecast) is better left to the planner, which hashes.
-    public func doneMark(rule: String, keyColumns: [String], probedPerRow: Bool = false) -> SQL {
+    /// `probedPerRow` (PostgreSQL's `OFFSET 0`, which keeps the subquery a probe per row): for
+    /// statements run page by page or batch by batch. Otherwise PostgreSQL may turn the test into
+    /// an anti-join, or a hashed subplan, and — its statistics taken while the table was small —
+    /// hash every mark of the rule for each page or batch (250,000 marks read to re-check 2000
+    /// records, 35 ms a batch and growing). A statement that reads a whole range once (the
+    /// forecast) is better left to the planner: hashing once is right there.
+    public func doneMark(rule: String, keyColumns: [String], probedPerRow: Bool = true) -> SQL {
         "EXISTS (SELECT 1 FROM retentiond_done AS d WHERE d.rule_id = \(.text(rule)) AND d.record_key = \(raw: dialect.canonicalKey(keyColumns))"
             + "\(raw: probedPerRow ? dialect.probeEachRow : ""))"
     }
