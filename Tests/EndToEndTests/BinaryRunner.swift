@@ -108,7 +108,7 @@ final class Workspace {
         try (policyBody ?? Self.policy(maxRecords: maxRecords)).write(toFile: policy, atomically: true, encoding: .utf8)
     }
 
-    /// A policy purging contacts not seen for 3 years, with the options the tests vary.
+    /// `CRMPolicies.contactPurge` as a whole policy, with the options the tests vary.
     static func policy(maxRecords: Int? = nil, batchSize: Int = 500, schedule: String? = nil,
                        stateDir: String = ".", database: String = "{ sqlite: crm.sqlite }") -> String {
         let safety = maxRecords.map { "\n        safety: { max_records: \($0) }" } ?? ""
@@ -119,18 +119,8 @@ final class Workspace {
             database: \(database)
             batch_size: \(batchSize)
             safety: { max_percent: 100 }\(schedule.map { "\nschedule: \($0)" } ?? "")
-            subjects:
-              contacts:
-                table: contacts
-                key: id
-                rules:
-                  - id: contact-purge
-                    register: "Prospection"
-                    legal_basis: "legitimate interest, 3 years"
-                    clock: last_seen
-                    after: 3y
-                    action: purge\(safety)
-            """
+
+            """ + CRMPolicies.contactPurge + safety
     }
 
     deinit { try? FileManager.default.removeItem(at: dir) }
