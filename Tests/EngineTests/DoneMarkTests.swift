@@ -33,6 +33,20 @@ import TestSupport
     }
 
     @Test(arguments: Backend.allCases)
+    func aSavedPlanAppliedAfterAnotherRunMarkedItsRecordsChangesThemNoMore(_ backend: Backend) async throws {
+        // The batch re-check reads each record's mark: what another run did since the plan was
+        // made is stale, not done twice (no second anonymisation, no second audit entry).
+        let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise)
+        let planPath = f.dir.appendingPathComponent("review.plan").path
+        #expect(try await f.plan(out: planPath).totalDue == 4)
+        _ = try await f.run()
+        let report = try await f.enforcer().apply(planPath: planPath, wallClock: CRMFixture.now.addingTimeInterval(60), allowMore: false)
+        #expect(report.rules[0].anonymised == 0 && report.rules[0].stale == 4, "\(report.rules[0])")
+        #expect(try await f.audit(action: "anonymise").count == 4)
+        #expect(try await f.trail().verify().isValid)
+    }
+
+    @Test(arguments: Backend.allCases)
     func aRecordWithoutItsMarkIsProcessedAgainNeverSkipped(_ backend: Backend) async throws {
         // The safer side for the data: a record the marks do not name may be a new one under a
         // reused key, so it is treated as not done. Anonymising an anonymised record again keeps
