@@ -86,11 +86,13 @@ struct Applier: Sendable {
         defer { meter.finish() }
         do {
             let works = try batchWorks(planNow: header.now)
-            let reader = try PlanReader(path: path)
-            var batch: [PlanDocument.Entry] = []
+            let plan = PlanBatches(reader: try PlanReader(path: path), size: policy.batchSize,
+                                   tables: works.mapValues(\.table), chain: chain)
             var batches = 0
-            func flush() async throws {
-                guard let first = batch.first else { return }
+            // The next batch is read (and its references hashed) while this one's transaction runs.
+            var next = Task { try plan.next() }
+            while let batch = try await next.value {
+                next = Task { try plan.next() }
                 if stop.isRequested { throw StopRequest.Stopped() }
                 // Every run makes progress: the first batch always starts; the pause comes before the check.
                 if batches > 0 {
@@ -98,20 +100,14 @@ struct Applier: Sendable {
                     if let deadline, ContinuousClock.now >= deadline { throw Pacing.TimeLimitReached() }
                 }
                 batches += 1
-                guard let index = tallies.firstIndex(where: { $0.rule == first.rule }), let work = works[first.rule] else {
-                    throw EnforcementError.refused("the plan names rule `\(first.rule)`, which the policy does not have")
+                guard let index = tallies.firstIndex(where: { $0.rule == batch.rule }), let work = works[batch.rule] else {
+                    throw EnforcementError.refused("the plan names rule `\(batch.rule)`, which the policy does not have")
                 }
-                try await applyIsolating(work, keys: batch.map(\.key)[...], lock: lock, tally: &tallies[index], failures: &failures)
+                try await applyIsolating(work, keys: batch.keys[...], references: batch.references, lock: lock,
+                                         tally: &tallies[index], failures: &failures)
                 let t = tallies[index]
                 meter.update(rule: t.rule, done: t.flagged + t.anonymised + t.purged + t.stale + t.gone, due: t.due)
-                batch.removeAll(keepingCapacity: true)
             }
-            while let line = try reader.next() {
-                guard case .entry(let entry) = line else { continue }
-                if let first = batch.first, first.rule != entry.rule || batch.count >= policy.batchSize { try await flush() }
-                batch.append(entry)
-            }
-            try await flush()
         } catch {
             stoppedBy = error
         }
@@ -125,26 +121,26 @@ struct Applier: Sendable {
     /// records, so one record cannot stop the run: it is recorded as failed and the rest goes on.
     /// A batch whose every record fails is not a record's problem (a missing grant, a broken
     /// table): the run stops there, naming the rule.
-    func applyIsolating(_ work: BatchWork, keys: ArraySlice<RecordKey>, lock: any RunLockHandle,
+    func applyIsolating(_ work: BatchWork, keys: ArraySlice<RecordKey>, references: [RecordKey: String] = [:], lock: any RunLockHandle,
                         tally: inout RuleTally, failures: inout [RecordFailure]) async throws {
         let before = failures.count
         do {
             let batch = Array(keys)
-            let outcome = try await store.transaction { try work.apply(in: $0, keys: batch, lock: lock) }
+            let outcome = try await store.transaction { try work.apply(in: $0, keys: batch, references: references, lock: lock) }
             tally.record(outcome, action: work.rule.action)
             try anchor.record(outcome.position)
             return
         } catch let refused as StoreFailure {
             if keys.count == 1, let key = keys.first {
-                let reference = work.chain.reference(table: work.table, key: key)
+                let reference = references[key] ?? work.chain.reference(table: work.table, key: key)
                 failures.append(RecordFailure(rule: work.rule.id, reference: reference, reason: refused.message))
                 logger.error("record refused by the database; the run goes on", metadata: [
                     "rule": "\(work.rule.id)", "reference": "\(reference)", "error": "\(refused.message)"])
                 return
             }
             let middle = keys.startIndex + keys.count / 2
-            try await applyIsolating(work, keys: keys[..<middle], lock: lock, tally: &tally, failures: &failures)
-            try await applyIsolating(work, keys: keys[middle...], lock: lock, tally: &tally, failures: &failures)
+            try await applyIsolating(work, keys: keys[..<middle], references: references, lock: lock, tally: &tally, failures: &failures)
+            try await applyIsolating(work, keys: keys[middle...], references: references, lock: lock, tally: &tally, failures: &failures)
             if failures.count - before == keys.count {
                 throw StoreFailure("rule `\(work.rule.id)` (table `\(work.table)`): the database refused every record of a batch, so the cause is not one record: \(refused.message)")
             }

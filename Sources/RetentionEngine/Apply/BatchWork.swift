@@ -23,8 +23,9 @@ struct BatchWork: Sendable {
     var detail: [String: String] = [:]
 
     /// `lock`: the run lock this process holds (nil for a worker that joined a shared run), confirmed
-    /// before anything changes.
-    func apply(in session: any WritingSession, keys: [RecordKey], lock: (any RunLockHandle)?) throws -> BatchOutcome {
+    /// before anything changes. `references`: the keys' references when already computed.
+    func apply(in session: any WritingSession, keys: [RecordKey], references: [RecordKey: String] = [:],
+               lock: (any RunLockHandle)?) throws -> BatchOutcome {
         // No hold can be placed from here until this transaction ends, so the holds read below are
         // the holds in force when the rows change: only the tables that have one are probed.
         try session.lockHolds(exclusive: false)
@@ -35,7 +36,7 @@ struct BatchWork: Sendable {
         var query = query
         query.heldTables = try session.heldTables(at: query.holdTime)
         let rows = try session.candidates(query, keys: keys, lockingRows: true)
-        let refs = rows.map { chain.reference(table: table, key: $0.candidate.key) }
+        let refs = rows.map { references[$0.candidate.key] ?? chain.reference(table: table, key: $0.candidate.key) }
         // Marked records come back flagged (`markedDone`); the trail is asked only where marks are not kept.
         let lookUp = rule.action.auditAction != .purge && !query.excludeDone
         let done = lookUp ? try session.auditedReferences(ruleID: rule.id, action: rule.action.auditAction, references: refs) : []

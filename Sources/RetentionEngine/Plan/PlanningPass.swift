@@ -134,8 +134,9 @@ public struct PlanningPass: Sendable {
                 return (rows, try session.auditedReferences(ruleID: rule.id, action: action, references: refs))
             } }
             for row in rows {
-                let ref = chain?.reference(table: table, key: row.candidate.key)
-                let decision = Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: ref.map(done.contains) ?? false)
+                // Only a rule whose trail is looked up needs the records' references (one HMAC each).
+                let alreadyDone = !done.isEmpty && chain.map { done.contains($0.reference(table: table, key: row.candidate.key)) } == true
+                let decision = Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: alreadyDone)
                 tally.pastCutoff += 1
                 switch decision {
                 case .act: tally.due += 1
