@@ -295,25 +295,31 @@ struct PostgresSession: WritingSession, SQLExecuting {
 }
 
 extension PostgresSession: WorkQueueSession {
+    /// The runs' queue format this version writes and claims: one row per batch
+    /// (`retentiond_batches`). Format 1, one row per record (`retentiond_work`), was an older
+    /// version's; its runs are closed, not joined (`closeRunsOfOtherQueueFormats`).
+    static let queueFormat: Int64 = 2
+
     func prepareWorkQueue() throws {
         _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:ddl'))", [])
-        _ = try execute("CREATE TABLE IF NOT EXISTS retentiond_runs (run_id TEXT PRIMARY KEY, policy_hash TEXT NOT NULL, plan TEXT NOT NULL, opened_at TIMESTAMPTZ NOT NULL DEFAULT now(), filling BOOLEAN NOT NULL DEFAULT false)", [])
-        _ = try execute("CREATE TABLE IF NOT EXISTS retentiond_work (run_id TEXT NOT NULL, seq BIGINT NOT NULL, rule_id TEXT NOT NULL, record_key TEXT NOT NULL, PRIMARY KEY (run_id, seq))", [])
-        // Made by a version whose runs opened only once filled (ALTER needs the owner: only when missing).
-        if try rows("SELECT count(*) FROM information_schema.columns WHERE table_name = 'retentiond_runs' AND column_name = 'filling' AND table_schema = current_schema()", []).first?.first == .integer(0) {
-            _ = try execute("ALTER TABLE retentiond_runs ADD COLUMN filling BOOLEAN NOT NULL DEFAULT false", [])
+        _ = try execute("CREATE TABLE IF NOT EXISTS retentiond_runs (run_id TEXT PRIMARY KEY, policy_hash TEXT NOT NULL, plan TEXT NOT NULL, opened_at TIMESTAMPTZ NOT NULL DEFAULT now(), filling BOOLEAN NOT NULL DEFAULT false, queue_format INTEGER NOT NULL DEFAULT 1)", [])
+        _ = try execute("CREATE TABLE IF NOT EXISTS retentiond_batches (run_id TEXT NOT NULL, seq BIGINT NOT NULL, rule_id TEXT NOT NULL, record_keys TEXT NOT NULL, PRIMARY KEY (run_id, seq))", [])
+        // Made by older versions, whose runs opened only once filled, queued one row per record
+        // (ALTER needs the table's owner: only when a column is missing).
+        for (column, definition) in [("filling", "BOOLEAN NOT NULL DEFAULT false"), ("queue_format", "INTEGER NOT NULL DEFAULT 1")] {
+            if try !columnExists(column, of: "retentiond_runs") {
+                _ = try execute("ALTER TABLE retentiond_runs ADD COLUMN \(column) \(definition)", [])
+            }
         }
     }
 
     func openRun(id: String, policyHash: String, plan: Data) throws {
-        _ = try execute("INSERT INTO retentiond_runs (run_id, policy_hash, plan, filling) VALUES ($1, $2, $3, true)",
-                        [.text(id), .text(policyHash), .text(String(decoding: plan, as: UTF8.self))])
+        try execute("INSERT INTO retentiond_runs (run_id, policy_hash, plan, filling, queue_format) VALUES (\(.text(id)), \(.text(policyHash)), \(.text(String(decoding: plan, as: UTF8.self))), true, \(.integer(Self.queueFormat)))")
     }
 
-    /// Without fresh statistics, claims planned against an empty table scan and sort the whole
-    /// queue each time (100-175 ms a claim at 1,000,000 entries).
+    /// Without fresh statistics, claims planned against an empty table scan and sort the whole queue.
     func analyzeQueue() throws {
-        _ = try execute("ANALYZE retentiond_work", [])
+        _ = try execute("ANALYZE retentiond_batches", [])
     }
 
     func finishFilling(id: String) throws {
@@ -323,7 +329,8 @@ extension PostgresSession: WorkQueueSession {
 
     func openRun(policyHash: String) throws -> (id: String, plan: Data, filling: Bool)? {
         guard try rows("SELECT to_regclass('retentiond_runs') IS NOT NULL", []).first?.first == .integer(1),
-              let row = try rows("SELECT run_id, plan, filling FROM retentiond_runs WHERE policy_hash = \(.text(policyHash)) ORDER BY opened_at LIMIT 1").first,
+              try columnExists("queue_format", of: "retentiond_runs"),
+              let row = try rows("SELECT run_id, plan, filling FROM retentiond_runs WHERE policy_hash = \(.text(policyHash)) AND queue_format = \(.integer(Self.queueFormat)) ORDER BY opened_at LIMIT 1").first,
               let id = row[0].textValue, let plan = row[1].textValue else { return nil }
         return (id, Data(plan.utf8), row[2] == .integer(1))
     }
@@ -334,37 +341,43 @@ extension PostgresSession: WorkQueueSession {
         return row[0] == .integer(1)
     }
 
-    func enqueue(runID: String, entries: [(seq: Int64, rule: String, key: RecordKey)]) throws {
-        guard !entries.isEmpty else { return }
-        try insert(into: "retentiond_work", columns: ["run_id", "seq", "rule_id", "record_key"],
-                   rows: entries.map { [.text(runID), .integer($0.seq), .text($0.rule), .text($0.key.canonical)] })
+    func enqueue(runID: String, batches: [QueuedBatch]) throws {
+        guard !batches.isEmpty else { return }
+        let encoder = JSONEncoder()
+        try insert(into: "retentiond_batches", columns: ["run_id", "seq", "rule_id", "record_keys"], rows: batches.map { batch in
+            [.text(runID), .integer(batch.seq), .text(batch.rule), .text(String(decoding: try encoder.encode(batch.keys), as: UTF8.self))]
+        })
     }
 
-    func claim(runID: String, limit: Int) throws -> (rule: String, keys: [RecordKey])? {
+    func claim(runID: String) throws -> QueuedBatch? {
         let claimed = try rows("""
-            DELETE FROM retentiond_work WHERE (run_id, seq) IN (
-                SELECT run_id, seq FROM retentiond_work
-                WHERE run_id = $1 AND rule_id = (
-                    SELECT rule_id FROM retentiond_work WHERE run_id = $1 ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
-                ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED)
-            RETURNING rule_id, record_key, seq
-            """, [.text(runID), .integer(Int64(limit))])
-        guard let rule = claimed.first?[0].textValue else { return nil }
-        let decoder = JSONDecoder()
-        func seq(_ row: [SQLValue]) -> Int64 { if case .integer(let n) = row[2] { return n } else { return 0 } }
-        let keys = try claimed.sorted { seq($0) < seq($1) }
-            .map { try decoder.decode(RecordKey.self, from: Data(($0[1].textValue ?? "[]").utf8)) }
-        return (rule, keys)
+            DELETE FROM retentiond_batches WHERE run_id = $1 AND seq = (
+                SELECT seq FROM retentiond_batches WHERE run_id = $1 ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
+            RETURNING seq, rule_id, record_keys
+            """, [.text(runID)])
+        guard let row = claimed.first, case .integer(let seq) = row[0], let rule = row[1].textValue, let keys = row[2].textValue else { return nil }
+        return QueuedBatch(seq: seq, rule: rule, keys: try JSONDecoder().decode([RecordKey].self, from: Data(keys.utf8)))
     }
 
     func remaining(runID: String) throws -> Int {
-        guard case .integer(let n) = try rows("SELECT count(*) FROM retentiond_work WHERE run_id = \(.text(runID))").first?.first else { return 0 }
+        guard case .integer(let n) = try rows("SELECT count(*) FROM retentiond_batches WHERE run_id = \(.text(runID))").first?.first else { return 0 }
         return Int(n)
     }
 
     func closeRun(id: String) throws {
-        try execute("DELETE FROM retentiond_work WHERE run_id = \(.text(id))")
+        try execute("DELETE FROM retentiond_batches WHERE run_id = \(.text(id))")
         try execute("DELETE FROM retentiond_runs WHERE run_id = \(.text(id))")
+    }
+
+    func closeRunsOfOtherQueueFormats() throws {
+        let others: SQL = "SELECT run_id FROM retentiond_runs WHERE queue_format <> \(.integer(Self.queueFormat))"
+        if try tableExists("retentiond_work") { try execute("DELETE FROM retentiond_work WHERE run_id IN (\(others))") }
+        try execute("DELETE FROM retentiond_batches WHERE run_id IN (\(others))")
+        try execute("DELETE FROM retentiond_runs WHERE queue_format <> \(.integer(Self.queueFormat))")
+    }
+
+    private func columnExists(_ column: String, of table: String) throws -> Bool {
+        try rows("SELECT count(*) FROM information_schema.columns WHERE table_name = \(.text(table)) AND column_name = \(.text(column)) AND table_schema = current_schema()").first?.first != .integer(0)
     }
 }
 

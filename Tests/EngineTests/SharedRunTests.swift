@@ -13,9 +13,9 @@ import TestSupport
 
     /// A planner's first steps: the run lock (in `lock`: the planner is alive while it is held),
     /// the queue's tables, the whole plan checked and the run opened — still empty. Returns the
-    /// run and the plan's entries in plan order.
+    /// run and the plan's batches (of the policy's 5 records) in plan order.
     func openedRun(_ f: CRMFixture, lock: inout (any RunLockHandle)?) async throws
-        -> (queue: any WorkQueueStore, runID: String, entries: [(seq: Int64, rule: String, key: RecordKey)]) {
+        -> (queue: any WorkQueueStore, runID: String, batches: [QueuedBatch]) {
         let planner = try await f.enforcer()
         let queue = try #require(planner.store as? any WorkQueueStore)
         lock = try await planner.store.acquireRunLock()
@@ -27,13 +27,12 @@ import TestSupport
         let planPath = f.dir.appendingPathComponent("shared.plan").path
         let plan = try await planner.planAndOpen(runID: runID, now: CRMFixture.now, allowMore: false, queue: queue, planPath: planPath)
         #expect(plan.trailer.rules[0].due == Self.total)
-        var entries: [(seq: Int64, rule: String, key: RecordKey)] = []
-        let reader = try PlanReader(path: planPath)
-        while let line = try reader.next() {
-            if case .entry(let entry) = line { entries.append((Int64(entries.count + 1), entry.rule, entry.key)) }
-        }
+        var batches: [QueuedBatch] = []
+        let planned = PlanBatches(reader: try PlanReader(path: planPath), size: 5)
+        while let batch = try planned.next() { batches.append(QueuedBatch(seq: Int64(batches.count + 1), rule: batch.rule, keys: batch.keys)) }
+        #expect(batches.count == Self.total / 5 && batches.allSatisfy { $0.keys.count == 5 })
         #expect(try await queue.readQueue { try $0.runFilling(id: runID) } == true)
-        return (queue, runID, entries)
+        return (queue, runID, batches)
     }
 
     func left(_ f: CRMFixture) async throws -> Int { try await f.count("SELECT count(*) FROM contacts") }
@@ -54,9 +53,9 @@ import TestSupport
     @Test func aWorkerJoinsARunWhileItsQueueIsStillBeingFilled() async throws {
         let f = try await CRMFixture(.postgres, schema: CRMPolicies.contacts(Self.total), policy: CRMPolicies.contactPurge, batchSize: 5)
         var lock: (any RunLockHandle)?
-        let (queue, runID, entries) = try await openedRun(f, lock: &lock)
-        let first = Array(entries[..<15]), rest = Array(entries[15...])
-        try await queue.queueTransaction { try $0.enqueue(runID: runID, entries: first) }
+        let (queue, runID, batches) = try await openedRun(f, lock: &lock)
+        let first = Array(batches[..<3]), rest = Array(batches[3...])
+        try await queue.queueTransaction { try $0.enqueue(runID: runID, batches: first) }
 
         let finished = Finished()
         let joiner = joiner(f, finished: finished)
@@ -65,7 +64,7 @@ import TestSupport
         #expect(!finished.isSet, "the joiner waits while the run is filling")
         #expect(try await queue.readQueue { try $0.remaining(runID: runID) } == 0)
         try await queue.queueTransaction { session in
-            try session.enqueue(runID: runID, entries: rest)
+            try session.enqueue(runID: runID, batches: rest)
             try session.finishFilling(id: runID)
         }
         let report = try await joiner.value
@@ -82,9 +81,9 @@ import TestSupport
     @Test func aRunWhosePlannerStoppedMidFillIsClosedAndPlannedAgain() async throws {
         let f = try await CRMFixture(.postgres, schema: CRMPolicies.contacts(Self.total), policy: CRMPolicies.contactPurge, batchSize: 5)
         var lock: (any RunLockHandle)?
-        let (queue, runID, entries) = try await openedRun(f, lock: &lock)
-        let first = Array(entries[..<10])
-        try await queue.queueTransaction { try $0.enqueue(runID: runID, entries: first) }
+        let (queue, runID, batches) = try await openedRun(f, lock: &lock)
+        let first = Array(batches[..<2])
+        try await queue.queueTransaction { try $0.enqueue(runID: runID, batches: first) }
         #expect(lock != nil)
         lock = nil
         // The planner is gone (its lock with it): the next worker takes the lock, finds the run
@@ -94,7 +93,7 @@ import TestSupport
         #expect(report.rules[0].purged == Self.total)
         #expect(try await left(f) == 0)
         #expect(try await f.count("SELECT count(*) FROM retentiond_runs") == 0)
-        #expect(try await f.count("SELECT count(*) FROM retentiond_work") == 0)
+        #expect(try await f.count("SELECT count(*) FROM retentiond_batches") == 0)
         #expect(try await f.audit(action: "purge").count == Self.total)
         #expect(try await f.audit(action: "run-completed").count == 1)
         #expect(try await f.trail().verify().isValid)
@@ -103,9 +102,9 @@ import TestSupport
     @Test func aJoinerWaitingOnAFillWhosePlannerStoppedClosesTheRunAndStops() async throws {
         let f = try await CRMFixture(.postgres, schema: CRMPolicies.contacts(Self.total), policy: CRMPolicies.contactPurge, batchSize: 5)
         var lock: (any RunLockHandle)?
-        let (queue, runID, entries) = try await openedRun(f, lock: &lock)
-        let first = Array(entries[..<10])
-        try await queue.queueTransaction { try $0.enqueue(runID: runID, entries: first) }
+        let (queue, runID, batches) = try await openedRun(f, lock: &lock)
+        let first = Array(batches[..<2])
+        try await queue.queueTransaction { try $0.enqueue(runID: runID, batches: first) }
         let finished = Finished()
         let joiner = joiner(f, finished: finished)
         try await waitUntil(f, left: Self.total - 10, or: finished)
@@ -123,5 +122,31 @@ import TestSupport
         let next = try await f.enforcer().runAsWorker(now: CRMFixture.now, allowMore: false)
         #expect(next.rules[0].purged == Self.total - 10)
         #expect(try await left(f) == 0)
+    }
+
+    /// An older version queued one row per record (`retentiond_work`, no `queue_format`): its open
+    /// run is not joined, but closed under the lock, and its records planned again.
+    @Test func aRunOpenedByAnOlderVersionIsClosedAndPlannedAgain() async throws {
+        let f = try await CRMFixture(.postgres, schema: CRMPolicies.contacts(Self.total), policy: CRMPolicies.contactPurge, batchSize: 5)
+        let planner = try await f.enforcer()
+        try await planner.store.transaction { try $0.prepareToolTables() }
+        // The older version's tables, and a run it opened and filled with the first 10 records.
+        try await f.sql([
+            """
+            CREATE TABLE retentiond_runs (run_id TEXT PRIMARY KEY, policy_hash TEXT NOT NULL, plan TEXT NOT NULL,
+                opened_at TIMESTAMPTZ NOT NULL DEFAULT now(), filling BOOLEAN NOT NULL DEFAULT false)
+            """,
+            "CREATE TABLE retentiond_work (run_id TEXT NOT NULL, seq BIGINT NOT NULL, rule_id TEXT NOT NULL, record_key TEXT NOT NULL, PRIMARY KEY (run_id, seq))",
+            "INSERT INTO retentiond_runs (run_id, policy_hash, plan) VALUES ('old-run', '\(planner.policy.hash)', '{}')",
+            "INSERT INTO retentiond_work SELECT 'old-run', n, 'contact-purge', '[' || n || ']' FROM generate_series(1, 10) AS n",
+        ])
+        let report = try await f.enforcer().runAsWorker(now: CRMFixture.now, allowMore: false)
+        #expect(report.status == .complete, "\(report.message ?? "")")
+        #expect(report.rules[0].purged == Self.total, "every record planned again and purged once")
+        #expect(try await left(f) == 0)
+        #expect(try await f.count("SELECT count(*) FROM retentiond_runs") == 0, "the older run is closed, and this one too")
+        #expect(try await f.count("SELECT count(*) FROM retentiond_work") == 0)
+        #expect(try await f.audit(action: "purge").count == Self.total)
+        #expect(try await f.trail().verify().isValid)
     }
 }

@@ -53,6 +53,9 @@ extension Enforcer {
                 try session.prepareWorkQueue()
             }
             try await applier(runID: "marks").completeMarks()
+            // A run an older version opened queues records in a form this one cannot claim: what
+            // its workers did stays done, the rest is planned again.
+            try await queue.queueTransaction { try $0.closeRunsOfOtherQueueFormats() }
             var open = try await queue.readQueue { try $0.openRun(policyHash: policyHash) }
             if let stale = open, stale.filling {
                 // Its planner let the lock go before enqueuing the whole plan: it stopped. What its
@@ -96,7 +99,6 @@ extension Enforcer {
         let heldLock = lock
         do {
             let works = try applier.batchWorks(planNow: plan.header.now)
-            let batchSize = policy.batchSize
             let deadline = pacing.deadline(from: .now)
             var batches = 0
             // A joiner may find the queue empty while the planner is still filling it.
@@ -110,9 +112,9 @@ extension Enforcer {
                 }
                 batches += 1
                 let claimed = try await queue.queueTransaction { session -> (String, BatchOutcome)? in
-                    guard let (rule, keys) = try session.claim(runID: runID, limit: batchSize) else { return nil }
-                    guard let work = works[rule] else { throw EnforcementError.refused("the shared run names rule `\(rule)`, which this policy does not have") }
-                    return (rule, try work.apply(in: session, keys: keys, lock: heldLock))
+                    guard let batch = try session.claim(runID: runID) else { return nil }
+                    guard let work = works[batch.rule] else { throw EnforcementError.refused("the shared run names rule `\(batch.rule)`, which this policy does not have") }
+                    return (batch.rule, try work.apply(in: session, keys: batch.keys, lock: heldLock))
                 }
                 guard let (rule, batch) = claimed else {
                     if !filling { break }
@@ -158,32 +160,35 @@ extension Enforcer {
         return shared
     }
 
-    /// Enqueues the entries of the plan at `planPath`, `fillChunk` per transaction, each chunk
-    /// claimable once committed; then marks the run filled.
+    /// Queues the plan at `planPath` in batches of the policy's `batch_size` (one rule's records
+    /// each), about `fillChunk` records per transaction, each chunk claimable once committed; then
+    /// marks the run filled.
     func fill(runID: String, from planPath: String, queue: any WorkQueueStore) async throws {
-        let reader = try PlanReader(path: planPath)
-        var chunk: [(seq: Int64, rule: String, key: RecordKey)] = []
+        let plan = PlanBatches(reader: try PlanReader(path: planPath), size: policy.batchSize)
+        var chunk: [QueuedBatch] = []
+        var records = 0
         var seq: Int64 = 0
         func flush() async throws {
-            let entries = chunk
-            let first = entries.first?.seq == 1
+            let batches = chunk
+            let first = batches.first?.seq == 1
             chunk.removeAll(keepingCapacity: true)
+            records = 0
             try await queue.queueTransaction { session in
-                try session.enqueue(runID: runID, entries: entries)
+                try session.enqueue(runID: runID, batches: batches)
                 if first { try session.analyzeQueue() }
             }
         }
-        while let line = try reader.next() {
-            guard case .entry(let entry) = line else { continue }
+        while let batch = try plan.next() {
             seq += 1
-            chunk.append((seq, entry.rule, entry.key))
-            if chunk.count >= Self.fillChunk { try await flush() }
+            chunk.append(QueuedBatch(seq: seq, rule: batch.rule, keys: batch.keys))
+            records += batch.keys.count
+            if records >= Self.fillChunk { try await flush() }
         }
         try await flush()
         try await queue.queueTransaction { try $0.finishFilling(id: runID) }
     }
 
-    /// Entries enqueued per transaction: large enough that filling costs little next to the
+    /// Records queued per transaction: large enough that filling costs little next to the
     /// batches, small enough that joiners start within a moment of the run opening.
     static let fillChunk = 10_000
 
