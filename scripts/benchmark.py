@@ -4,12 +4,15 @@
 For each size, a SQLite database is built with N tickets (3 messages each, each message with an
 attachment: three levels, the shape of a help desk's tickets, articles and attachments; purged 2
 years after closing) and N/2 clients (3 fields anonymised 3 years after the last contact), about half of each
-due. Each contender works on a fresh copy of that database, in turn (A B C D A B C D ...), and the
+due. Each contender works on a fresh copy of that database, in turn (A B C D E A B C D E ...), and the
 median of the runs is printed:
 
   retentiond   `retentiond run` (release build), audit trail and all
   raw          the same changes in set-based SQL, secure_delete on, no audit
   raw+audit    the same, plus one audit row per record changed (an INSERT ... SELECT per table)
+  batched      the same changes and audit rows in batches of 2000 records (retentiond's default
+               batch_size), one transaction each: the least a tool that commits as it goes and
+               audits every record has to do, before any planning, re-check or keyed hashing
   row-by-row   one statement per record from a Python loop, a commit every 500 records
 
 It checks that retentiond and the raw SQL leave identical rows, then times an idle run (nothing
@@ -127,6 +130,37 @@ def raw(path, audit=False):
     con.execute("DELETE FROM tickets WHERE closed_at < ?", (TICKET_CUTOFF,))
     con.execute("UPDATE clients SET name = 'anonymised', email = NULL, phone = NULL WHERE last_contact < ?", (CLIENT_CUTOFF,))
     con.execute("COMMIT")
+    con.close()
+
+
+BATCH = 2000
+
+
+def chunks(keys):
+    return [keys[i:i + BATCH] for i in range(0, len(keys), BATCH)]
+
+
+def batched(path):
+    con = sqlite3.connect(path, isolation_level=None)
+    con.execute("PRAGMA secure_delete = ON")
+    con.execute("PRAGMA foreign_keys = ON")
+    con.execute("CREATE TABLE audit (seq INTEGER PRIMARY KEY, action TEXT NOT NULL, table_name TEXT NOT NULL, ref TEXT NOT NULL)")
+    clients = [r[0] for r in con.execute("SELECT id FROM clients WHERE last_contact < ? ORDER BY id", (CLIENT_CUTOFF,))]
+    tickets = [r[0] for r in con.execute("SELECT id FROM tickets WHERE closed_at < ? ORDER BY id", (TICKET_CUTOFF,))]
+    for keys in chunks(clients):
+        marks = ",".join("?" * len(keys))
+        con.execute("BEGIN IMMEDIATE")
+        con.execute(f"UPDATE clients SET name = 'anonymised', email = NULL, phone = NULL WHERE id IN ({marks})", keys)
+        con.executemany("INSERT INTO audit (action, table_name, ref) VALUES ('anonymise', 'clients', ?)", [(k,) for k in keys])
+        con.execute("COMMIT")
+    for keys in chunks(tickets):
+        marks = ",".join("?" * len(keys))
+        con.execute("BEGIN IMMEDIATE")
+        con.execute(f"DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages WHERE ticket_id IN ({marks}))", keys)
+        con.execute(f"DELETE FROM messages WHERE ticket_id IN ({marks})", keys)
+        con.execute(f"DELETE FROM tickets WHERE id IN ({marks})", keys)
+        con.executemany("INSERT INTO audit (action, table_name, ref) VALUES ('purge', 'tickets', ?)", [(k,) for k in keys])
+        con.execute("COMMIT")
     con.close()
 
 
@@ -309,6 +343,24 @@ def pg_row_by_row(pg, database):
     pg.psql(database, script="\n".join(lines))
 
 
+def pg_batched(pg, database):
+    clients = pg.psql(database, f"SELECT id FROM clients WHERE last_contact < '{CLIENT_CUTOFF}' ORDER BY id").split()
+    tickets = pg.psql(database, f"SELECT id FROM tickets WHERE closed_at < '{TICKET_CUTOFF}' ORDER BY id").split()
+    lines = ["CREATE TABLE audit (seq BIGSERIAL PRIMARY KEY, action TEXT NOT NULL, table_name TEXT NOT NULL, ref TEXT NOT NULL);"]
+    for keys in chunks(clients):
+        listed = ",".join(keys)
+        lines += ["BEGIN;", f"UPDATE clients SET name = 'anonymised', email = NULL, phone = NULL WHERE id IN ({listed});",
+                  f"INSERT INTO audit (action, table_name, ref) SELECT 'anonymise', 'clients', k FROM unnest('{{{listed}}}'::text[]) AS k;",
+                  "COMMIT;"]
+    for keys in chunks(tickets):
+        listed = ",".join(keys)
+        lines += ["BEGIN;", f"DELETE FROM attachments WHERE message_id IN (SELECT id FROM messages WHERE ticket_id IN ({listed}));",
+                  f"DELETE FROM messages WHERE ticket_id IN ({listed});", f"DELETE FROM tickets WHERE id IN ({listed});",
+                  f"INSERT INTO audit (action, table_name, ref) SELECT 'purge', 'tickets', k FROM unnest('{{{listed}}}'::text[]) AS k;",
+                  "COMMIT;"]
+    pg.psql(database, script="\n".join(lines))
+
+
 def pg_fingerprint(pg, database):
     return pg.psql(database, "SELECT md5(string_agg(t, '|' ORDER BY t)) FROM ("
                    "SELECT 'c' || row(c.*)::text AS t FROM clients c UNION ALL SELECT 't' || row(t.*)::text FROM tickets t "
@@ -347,7 +399,7 @@ def measure_postgres(binary, rounds, size, pg):
         return time.monotonic() - start
 
     try:
-        times = {k: [] for k in ("retentiond", "raw", "raw+audit", "row-by-row", "plan", "plan-out", "select", "worker", "workers")}
+        times = {k: [] for k in ("retentiond", "raw", "raw+audit", "batched", "row-by-row", "plan", "plan-out", "select", "worker", "workers")}
         peaks, idle, same = [], [], True
         for _ in range(rounds):
             name, folder = fresh()
@@ -361,6 +413,9 @@ def measure_postgres(binary, rounds, size, pg):
             same = same and pg_fingerprint(pg, name) == enforced
             name, _ = fresh()
             times["raw+audit"].append(timed_psql(name, PG_RAW_AUDIT))
+            name, _ = fresh()
+            times["batched"].append(timed(pg_batched, pg, name))
+            same = same and pg_fingerprint(pg, name) == enforced
             name, _ = fresh()
             times["row-by-row"].append(timed(pg_row_by_row, pg, name))
             same = same and pg_fingerprint(pg, name) == enforced
@@ -397,7 +452,7 @@ def measure_sqlite(binary, rounds, size):
                 f.write(POLICY)
             return folder
 
-        times = {k: [] for k in ("retentiond", "raw", "raw+audit", "row-by-row", "plan", "plan-out", "select")}
+        times = {k: [] for k in ("retentiond", "raw", "raw+audit", "batched", "row-by-row", "plan", "plan-out", "select")}
         peaks, idle, same = [], [], True
         for _ in range(rounds):
             folder = fresh("retentiond")
@@ -411,6 +466,9 @@ def measure_sqlite(binary, rounds, size):
             same = same and fingerprint(os.path.join(folder, "crm.sqlite")) == enforced
             folder = fresh("raw-audit")
             times["raw+audit"].append(timed(raw, os.path.join(folder, "crm.sqlite"), True))
+            folder = fresh("batched")
+            times["batched"].append(timed(batched, os.path.join(folder, "crm.sqlite")))
+            same = same and fingerprint(os.path.join(folder, "crm.sqlite")) == enforced
             folder = fresh("row-by-row")
             times["row-by-row"].append(timed(row_by_row, os.path.join(folder, "crm.sqlite")))
             same = same and fingerprint(os.path.join(folder, "crm.sqlite")) == enforced
@@ -440,8 +498,8 @@ def main():
     backends = os.environ.get("BACKENDS", "sqlite,postgres" if bindir else "sqlite").split(",")
     if "postgres" in backends and not bindir:
         sys.exit("BACKENDS names postgres, but PostgreSQL's server binaries (initdb) are not installed")
-    print(f"{'database':>8} {'tickets':>8} {'records':>8} {'retentiond':>10} {'raw':>7} {'raw+aud':>7} {'by-row':>7} "
-          f"{'ret/raw':>7} {'ret/r+a':>7} {'row/ret':>7} {'RSS MB':>7} {'idle':>6} {'plan':>6} {'--out':>6} {'select':>6} {'same':>5}")
+    print(f"{'database':>8} {'tickets':>8} {'records':>8} {'retentiond':>10} {'raw':>7} {'raw+aud':>7} {'batched':>7} {'by-row':>7} "
+          f"{'ret/raw':>7} {'ret/r+a':>7} {'ret/bat':>7} {'row/ret':>7} {'RSS MB':>7} {'idle':>6} {'plan':>6} {'--out':>6} {'select':>6} {'same':>5}")
     pg = Postgres(bindir) if "postgres" in backends else None
     try:
         for backend in backends:
@@ -451,8 +509,8 @@ def main():
                 else:
                     records, times, peaks, idle, same = measure_postgres(binary, rounds, size, pg)
                 m = {k: statistics.median(v) for k, v in times.items()}
-                print(f"{backend:>8} {size:>8} {records:>8} {m['retentiond']:>10.2f} {m['raw']:>7.2f} {m['raw+audit']:>7.2f} {m['row-by-row']:>7.2f} "
-                      f"{m['retentiond'] / m['raw']:>7.1f} {m['retentiond'] / m['raw+audit']:>7.1f} {m['row-by-row'] / m['retentiond']:>7.2f} "
+                print(f"{backend:>8} {size:>8} {records:>8} {m['retentiond']:>10.2f} {m['raw']:>7.2f} {m['raw+audit']:>7.2f} {m['batched']:>7.2f} {m['row-by-row']:>7.2f} "
+                      f"{m['retentiond'] / m['raw']:>7.1f} {m['retentiond'] / m['raw+audit']:>7.1f} {m['retentiond'] / m['batched']:>7.1f} {m['row-by-row'] / m['retentiond']:>7.2f} "
                       f"{max(peaks):>7.1f} {statistics.median(idle):>6.2f} {m['plan']:>6.2f} {m['plan-out']:>6.2f} {m['select']:>6.2f} {'yes' if same else 'NO':>5}",
                       flush=True)
                 if "workers" in m:
