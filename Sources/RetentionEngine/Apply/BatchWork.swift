@@ -48,15 +48,23 @@ struct BatchWork: Sendable {
         let skipped = Set(keys).subtracting(acting.map(\.candidate.key))
         let existing = try session.existingKeys(table: table, keyColumns: keyColumns, keys: Array(skipped))
         var outcome = BatchOutcome(acted: acting.count, stale: existing.count, gone: skipped.count - existing.count)
+        // What their children had done is appended after the records' own entries.
         var drafts: [AuditDraft] = []
         func draft(_ action: AuditAction, ref: String, fields: [String], detail: [String: String] = [:], table: String = table) -> AuditDraft {
             AuditDraft(runID: runID, actor: actor, policyHash: policyHash, ruleID: rule.id, action: action, table: table,
                        subjectRef: ref, fields: fields, detail: detail.merging(self.detail) { a, _ in a })
         }
+        // The records' own entries are known now: they are sealed on another core while the rows change.
+        let fields: [String]
+        switch rule.action {
+        case .flag: fields = []
+        case .anonymise(let strategies, _): fields = strategies.filter { $0.strategy != .keep }.map(\.column.value)
+        case .purge: fields = ["*"]
+        }
+        let early = try EarlySeal(acting.map { draft(rule.action.auditAction, ref: $0.ref, fields: fields) }, chain: chain, in: session)
         switch rule.action {
         case .flag:
             try session.markDone(ruleID: rule.id, table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key))
-            drafts = acting.map { draft(.flag, ref: $0.ref, fields: []) }
         case .anonymise(let strategies, _):
             let keys = acting.map(\.candidate.key)
             // Declared children first, in the same transaction: anonymised, or deleted (deepest first).
@@ -88,7 +96,6 @@ struct BatchWork: Sendable {
                 drafts.append(draft(.purgeChildren, ref: "", fields: ["*"], detail: ["rows": String(count), "parent_table": table], table: child))
             }
             let changed = strategies.enumerated().filter { $0.element.strategy != .keep }
-            let fields = changed.map(\.element.column.value)
             let updates = acting.map { item -> (RecordKey, [SQLValue]) in
                 (item.candidate.key, changed.map { index, field in
                     field.strategy.apply(to: item.candidate.fieldValues[index], pseudonymKey: pseudonymKey,
@@ -98,19 +105,16 @@ struct BatchWork: Sendable {
             let rowsChanged = try session.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates)
             if !fields.isEmpty { try expectChanged(rowsChanged, audited: acting.count) }
             try session.markDone(ruleID: rule.id, table: table, keyColumns: keyColumns, keys: keys)
-            // The records' entries first, then what their children had done, as for a purge.
-            drafts = acting.map { draft(.anonymise, ref: $0.ref, fields: fields) } + drafts
         case .purge:
             try session.unmarkDone(ruleIDs: markingRules, table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key))
             let result = try session.purge(table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key), childPaths: shape.childPaths)
             try expectChanged(result.records, audited: acting.count)
             outcome.children = result.children
-            drafts = acting.map { draft(.purge, ref: $0.ref, fields: ["*"]) }
             for (child, count) in result.children.sorted(by: { $0.key < $1.key }) where count > 0 {
                 drafts.append(draft(.purgeChildren, ref: "", fields: ["*"], detail: ["rows": String(count), "parent_table": table], table: child))
             }
         }
-        outcome.position = try AuditWriter(chain: chain).append(drafts, in: session)
+        outcome.position = try AuditWriter(chain: chain).append(drafts, in: session, after: early)
         return outcome
     }
 }
