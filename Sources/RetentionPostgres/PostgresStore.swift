@@ -96,6 +96,10 @@ public final class PostgresStore: RecordStore {
                                   database: settings.database, tls: tls)
         }
         configuration.options.connectTimeout = .seconds(10)
+        // retentiond's statements are many and short, each with its own parameters: the server's
+        // JIT compiled them one by one (100-200 ms each where a plan's estimated cost is high),
+        // which cost more than it ever saved (docs/postgresql.md, "JIT"). Off for this session only.
+        configuration.options.additionalStartupParameters = [("jit", "off")]
         do {
             return try await PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration,
                                                         id: Int.random(in: 1...Int(Int32.max)), logger: logger)

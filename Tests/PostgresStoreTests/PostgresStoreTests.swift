@@ -8,6 +8,15 @@ import TestSupport
 
 /// What only PostgreSQL has: native date types, and a server that can drop the connection mid-run.
 @Suite(.tags(.slow), .timeLimit(.minutes(10))) struct PostgresOnlyTests {
+    /// The server's JIT compiles statements one by one, which retentiond's many short statements
+    /// pay for and never gain from: its sessions turn it off (for themselves only).
+    @Test func retentiondsSessionsRunWithoutJIT() async throws {
+        let f = try await CRMFixture(.postgres, policy: CRMPolicies.anonymise)
+        #expect(try await f.rows("SHOW jit") == [[.text("off")]])
+        let other = try await f.rows("SELECT setting FROM pg_settings WHERE name = 'jit' AND source = 'default'")
+        #expect(other.isEmpty, "the setting is this session's, not the server's default")
+    }
+
     @Test func nativeDateTimestampAndTimestamptzColumnsWorkAsClocksAndWithYear() async throws {
         let schema = [
             "CREATE TABLE visits (id INTEGER PRIMARY KEY, visitor TEXT NOT NULL, born DATE, seen_on DATE, seen_at TIMESTAMP, seen_tz TIMESTAMPTZ)",
