@@ -12,7 +12,7 @@ extension Enforcer {
     /// `retentiond run --worker` (PostgreSQL): several processes share one run's batches.
     ///
     /// The process that takes the run lock plans, checks the safety limits on the whole plan, opens
-    /// the run and enqueues every planned record; the others wait for that run — for as long as the
+    /// the run and queues the plan, batch by batch; the others wait for that run — for as long as the
     /// lock's holder works, with no fixed limit: when it releases the lock without opening a run
     /// (a plain `run`, or a planner that finished), the waiting worker takes the lock and plans —
     /// and join it as soon as it opens, claiming batches while the queue is still being filled.
@@ -147,7 +147,7 @@ extension Enforcer {
     }
 
     /// Plans to `planPath`, checks the safety limits on the whole plan, then opens the run, still
-    /// empty: workers join it while `fill` enqueues the entries.
+    /// empty: workers join it while `fill` queues its batches.
     func planAndOpen(runID: String, now: Date, allowMore: Bool, queue: any WorkQueueStore, planPath: String) async throws -> SharedPlan {
         _ = try await planning.tallies(now: now, planID: runID, writer: try PlanWriter(path: planPath), detail: nil)
         let applier = try applier(runID: runID)
