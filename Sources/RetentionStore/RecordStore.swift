@@ -82,9 +82,9 @@ public protocol StoreSession {
     /// The tables with a retentiond hold in force at `time` (none before the tool's tables exist).
     func heldTables(at time: Date) throws -> Set<String>
 
-    /// The rules whose marks in `retentiond_done` are complete (every record they flagged or
-    /// anonymised is marked), so their queries may leave marked records out.
-    func rulesWithCompleteMarks() throws -> Set<String>
+    /// Those of `rules` whose marks in `retentiond_done` are complete (every record they flagged
+    /// or anonymised is marked), so their queries may leave marked records out.
+    func rulesWithCompleteMarks(among rules: [String]) throws -> Set<String>
     /// How many records `rule` has marked as done.
     func doneCount(ruleID: String) throws -> Int
     /// The records of `table` that `rule` marked (and that still exist), by key order after

@@ -183,9 +183,11 @@ extension StoreSession where Self: SQLExecuting {
     /// The row that says a rule's marks are complete; no canonical key is `*` (they start with `[`).
     static var completeMark: SQLValue { .text("*") }
 
-    public func rulesWithCompleteMarks() throws -> Set<String> {
-        guard try doneTableExists() else { return [] }
-        return Set(try rows("SELECT rule_id FROM retentiond_done WHERE record_key = \(Self.completeMark)").compactMap { $0[0].textValue })
+    public func rulesWithCompleteMarks(among rules: [String]) throws -> Set<String> {
+        guard !rules.isEmpty, try doneTableExists() else { return [] }
+        // By rule: the key's first column (a scan of every mark otherwise).
+        let sql: SQL = "SELECT rule_id FROM retentiond_done WHERE rule_id IN (\(SQL.list(rules.map { .text($0) }))) AND record_key = \(Self.completeMark)"
+        return Set(try rows(sql).compactMap { $0[0].textValue })
     }
 
     public func doneCount(ruleID: String) throws -> Int {

@@ -170,7 +170,7 @@ struct Applier: Sendable {
     /// complete at once; one that acted before marks existed (an older version) has the records
     /// its trail names marked first — once, by reading its candidates and looking each up.
     func completeMarks() async throws {
-        let complete = try await store.read { try $0.rulesWithCompleteMarks() }
+        let complete = try await store.read { [ids = markingRules.map(\.id)] in try $0.rulesWithCompleteMarks(among: ids) }
         let chain = self.chain
         for rule in markingRules where !complete.contains(rule.id) {
             let action = rule.action.auditAction

@@ -42,7 +42,7 @@ extension Applier {
     /// request's reference; a purge ends the sequence.
     func erase(_ subject: Subject, key: RecordKey, request: String, lock: any RunLockHandle, now: Date, dryRun: Bool) async throws -> [ErasureReport.Step] {
         let works = try batchWorks(planNow: now)
-        let marked = try await store.read { try $0.doneTableExists() ? try $0.rulesWithCompleteMarks() : [] }
+        let marked = try await store.read { [ids = subject.rules.map(\.id)] in try $0.doneTableExists() ? try $0.rulesWithCompleteMarks(among: ids) : [] }
         var steps: [ErasureReport.Step] = []
         for rule in subject.rules where rule.action.auditAction != .flag {
             guard var work = works[rule.id] else { continue }

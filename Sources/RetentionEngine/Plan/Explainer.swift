@@ -50,8 +50,9 @@ public struct Explainer: Sendable {
     public func explain(subject: Subject, keyText: String, now: Date) async throws -> Explanation {
         let table = subject.table.value
         let key = try await recordKey(subject: subject, keyText: keyText)
+        let ids = subject.rules.map(\.id)
         let (tables, marked) = try await reader.read { session in
-            (try session.toolTables(), try session.doneTableExists() ? try session.rulesWithCompleteMarks() : [])
+            (try session.toolTables(), try session.doneTableExists() ? try session.rulesWithCompleteMarks(among: ids) : [])
         }
         var standings: [Explanation.RuleStanding] = []
         for rule in subject.rules {

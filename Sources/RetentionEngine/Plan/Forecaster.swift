@@ -41,7 +41,7 @@ public struct Forecaster: Sendable {
         while weeks, let next = calendar.date(byAdding: .day, value: 7 * (weekEnds.count + 1), to: now), next <= horizon { weekEnds.append(next) }
         let boundaries = (weekEnds + monthEnds).sorted()
         let tables = try await reader.read { try $0.toolTables() }
-        let marked = tables.complete ? try await reader.read { try $0.doneTableExists() ? try $0.rulesWithCompleteMarks() : [] } : []
+        let marked = tables.complete ? try await reader.read { [ids = policy.rules.map(\.id)] in try $0.doneTableExists() ? try $0.rulesWithCompleteMarks(among: ids) : [] } : []
         var rules: [Forecast.RuleForecast] = []
         for rule in policy.rules {
             var query = try resolved.query(for: rule, now: now, toolTablesExist: tables.complete)

@@ -71,7 +71,7 @@ public struct PlanningPass: Sendable {
         try writer?.write(.header(PlanDocument.Header(planID: planID, createdAt: Date(), now: now, policyHash: policy.hash,
                                                       policyPath: policy.path, database: reader.location,
                                                       schemaFingerprint: resolved.schema.fingerprint, rules: headers)))
-        let marked = toolTables ? try await reader.read { try $0.rulesWithCompleteMarks() } : []
+        let marked = toolTables ? try await reader.read { [ids = policy.rules.map(\.id)] in try $0.rulesWithCompleteMarks(among: ids) } : []
         // Holds are probed only on the tables that have some; each batch re-checks the tables
         // held then, in its own transaction, where no new hold can commit before it does.
         let heldTables = toolTables ? try await reader.read { try $0.heldTables(at: now) } : []

@@ -42,7 +42,7 @@ struct FlaggedCommand: AsyncParsableCommand {
             let keyColumns = subject.key.map(\.value)
             let columns = subject.reviewColumns.map(\.value)
             let ruleID = rule
-            let complete = try await store.read { try $0.rulesWithCompleteMarks().contains(ruleID) }
+            let complete = try await store.read { try $0.rulesWithCompleteMarks(among: [ruleID]).contains(ruleID) }
             if !complete {
                 printError("rule `\(rule)` has no complete marks yet (no enforcing run since retentiond began marking): run `retentiond run` once, then list again", prefix: false)
             }
