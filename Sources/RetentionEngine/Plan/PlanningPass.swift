@@ -123,6 +123,8 @@ public struct PlanningPass: Sendable {
         let checkDone = lookUp ? try await reader.read { try $0.hasAuditEntries(ruleID: rule.id, action: action) } : false
         // The child rows the due records would take with them, per table (terraform's "N to destroy").
         let childCounts = Self.countedChildren(rule, shape: resolved.shape(of: rule), counting: countChildren)
+        // Per path, summed over the pass and added to the tally once (not a dictionary update per record).
+        var childTotals = [Int](repeating: 0, count: childCounts.count)
         var after: RecordKey?
         while true {
             if stop.isRequested { throw StopRequest.Stopped() }
@@ -145,15 +147,16 @@ public struct PlanningPass: Sendable {
                 }
                 if decision != .alreadyDone { addReview(row.candidate, decision: decision, subject: subject, to: &tally) }
                 if decision == .act {
-                    for ((path, purged), count) in zip(childCounts, row.childCounts) where count > 0 {
-                        if purged { tally.childRowsPurged[path[path.count - 1].table, default: 0] += count }
-                        else { tally.childRowsAnonymised[path[path.count - 1].table, default: 0] += count }
-                    }
+                    for (index, count) in row.childCounts.enumerated() { childTotals[index] += count }
                 }
                 try each(row.candidate, decision)
             }
             guard rows.count == batchSize, let last = rows.last else { break }
             after = last.candidate.key
+        }
+        for ((path, purged), count) in zip(childCounts, childTotals) where count > 0 {
+            if purged { tally.childRowsPurged[path[path.count - 1].table, default: 0] += count }
+            else { tally.childRowsAnonymised[path[path.count - 1].table, default: 0] += count }
         }
         return tally
     }

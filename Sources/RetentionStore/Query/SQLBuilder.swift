@@ -333,9 +333,10 @@ public struct SQLBuilder: Sendable {
     /// Decodes one row of `candidates(…)` given its values in select order.
     /// `keys`: whether the row comes from a re-check of given keys (`candidates(_:after:keys:limit:)`).
     public static func decodeCandidate(_ row: [SQLValue], query q: RuleQuery, keys: Bool = false) -> CandidateRow {
+        // Runs for every row a plan reads: no array is made for a value read alone, nor for none.
         var i = 0
-        func take(_ n: Int) -> [SQLValue] { defer { i += n }; return Array(row[i..<(i + n)]) }
-        func flag() -> Bool { let v = take(1)[0]; if case .integer(let n) = v { return n != 0 }; return false }
+        func take(_ n: Int) -> [SQLValue] { defer { i += n }; return n == 0 ? [] : Array(row[i..<(i + n)]) }
+        func flag() -> Bool { defer { i += 1 }; if case .integer(let n) = row[i] { return n != 0 }; return false }
         let key = RecordKey(take(q.keyColumns.count))
         let clock = take(q.clock.columns.count)
         let consented = flag()
@@ -347,7 +348,9 @@ public struct SQLBuilder: Sendable {
         var row = CandidateRow(candidate: Candidate(key: key, clockValues: clock, consented: consented, keptByRelated: related,
                                                     referencedByUndeclared: referenced, fieldValues: fields, reviewValues: review),
                                held: held)
-        row.childCounts = take(q.countedChildren.count).map { if case .integer(let n) = $0 { return Int(n) } else { return 0 } }
+        if !q.countedChildren.isEmpty {
+            row.childCounts = take(q.countedChildren.count).map { if case .integer(let n) = $0 { return Int(n) } else { return 0 } }
+        }
         if keys && q.excludeDone { row.markedDone = flag() }
         return row
     }
