@@ -48,7 +48,7 @@ struct BatchWork: Sendable {
         let skipped = Set(keys).subtracting(acting.map(\.candidate.key))
         let existing = try session.existingKeys(table: table, keyColumns: keyColumns, keys: Array(skipped))
         var outcome = BatchOutcome(acted: acting.count, stale: existing.count, gone: skipped.count - existing.count)
-        // What their children had done is appended after the records' own entries.
+        // The entries for what the batch did to children, appended after the records' own.
         var drafts: [AuditDraft] = []
         func draft(_ action: AuditAction, ref: String, fields: [String], detail: [String: String] = [:], table: String = table) -> AuditDraft {
             AuditDraft(runID: runID, actor: actor, policyHash: policyHash, ruleID: rule.id, action: action, table: table,
