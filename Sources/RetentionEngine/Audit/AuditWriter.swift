@@ -22,8 +22,8 @@ struct AuditWriter: Sendable {
     let chain: AuditChain
 
     /// Seals `drafts` after the current head and appends them; returns where the trail now stands.
-    /// Each entry carries the moment it was written (the run's `now`, which `--now` may set, is in
-    /// the run's own entry).
+    /// Each entry carries the moment it was sealed (the run's `now`, which `--now` may set, is in
+    /// the run's own entry); a batch's entries all carry one.
     ///
     /// With `early`, its drafts come first: the entries it sealed while the batch's statements ran
     /// are used as they are if the locked head is the one it sealed after; otherwise (another
@@ -50,8 +50,8 @@ struct AuditWriter: Sendable {
 }
 
 /// Audit entries sealed on another core while a batch's statements run: after the trail's head as
-/// it stood when the batch began (read without the chain's lock, which a batch takes only to
-/// append, so that workers' batches run side by side). `AuditWriter.append` uses them only if
+/// it stood once the batch knew its records (read without the chain's lock, which a batch takes
+/// only to append, so that workers' batches run side by side). `AuditWriter.append` uses them only if
 /// that is still the head once locked; the MACs cost the database's time nothing then.
 final class EarlySeal: Sendable {
     let drafts: [AuditDraft]
