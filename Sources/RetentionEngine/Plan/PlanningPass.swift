@@ -129,15 +129,17 @@ public struct PlanningPass: Sendable {
         while true {
             if stop.isRequested { throw StopRequest.Stopped() }
             let page = after
-            let (rows, done) = try await naming(rule) { try await reader.read { session -> ([CandidateRow], Set<String>) in
+            // Only a rule whose trail is looked up needs the records' references (one HMAC each): the
+            // page's rows come with the keys of those the trail says were done.
+            let (rows, doneKeys) = try await naming(rule) { try await reader.read { session -> ([CandidateRow], Set<RecordKey>) in
                 let rows = try session.candidates(query, after: page, limit: batchSize)
                 guard checkDone, let chain else { return (rows, []) }
                 let refs = rows.map { chain.reference(table: table, key: $0.candidate.key) }
-                return (rows, try session.auditedReferences(ruleID: rule.id, action: action, references: refs))
+                let done = try session.auditedReferences(ruleID: rule.id, action: action, references: refs)
+                return (rows, Set(zip(rows, refs).filter { done.contains($0.1) }.map(\.0.candidate.key)))
             } }
             for row in rows {
-                // Only a rule whose trail is looked up needs the records' references (one HMAC each).
-                let alreadyDone = !done.isEmpty && chain.map { done.contains($0.reference(table: table, key: row.candidate.key)) } == true
+                let alreadyDone = !doneKeys.isEmpty && doneKeys.contains(row.candidate.key)
                 let decision = Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: alreadyDone)
                 tally.pastCutoff += 1
                 switch decision {
