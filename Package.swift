@@ -88,7 +88,8 @@ let package = Package(
             ]
         ),
         // What only SQLite has: its file (bytes left behind, a byte-identical dry run) and date storage formats.
-        .testTarget(name: "SQLiteStoreTests", dependencies: ["TestSupport", "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionEngine"]),
+        .testTarget(name: "SQLiteStoreTests", dependencies: ["TestSupport", "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionEngine",
+                                                   .product(name: "GRDB", package: "GRDB.swift")]),
         // What only PostgreSQL has: native date types, lost connections, row and advisory locks.
         .testTarget(
             name: "PostgresStoreTests",

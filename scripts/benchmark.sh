@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # retentiond side by side with plain SQL doing the same changes (release build):
 # per size, the median wall time of `retentiond run`, of the raw set-based SQL (no audit), of the
-# raw SQL plus one audit row per record, of the same in batches of 2000 with their audit rows
+# raw SQL plus one audit row per record, of the same in batches of 5000 with their audit rows
 # (one transaction each), and of one statement per record (a Python loop), their
 # ratios, retentiond's peak memory, an idle run (nothing due), `plan`, and selecting the due rows;
 # and a check that retentiond and the raw SQL leave identical rows — on SQLite and, when PostgreSQL

@@ -149,6 +149,8 @@ public final class PostgresStore: RecordStore {
     /// the operator (docs/postgresql.md) rather than running it inside enforcement.
     public func scrubFreedSpace() async throws {}
 
+    public func inSuccession<T: Sendable>(_ body: () async throws -> T) async throws -> T { try await body() }
+
     /// A session-level advisory lock, held on a connection of its own for as long as the handle lives;
     /// the server releases it if the process dies.
     public func acquireRunLock() async throws -> any RunLockHandle {

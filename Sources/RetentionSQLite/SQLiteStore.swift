@@ -132,6 +132,36 @@ public final class SQLiteStore: RecordStore {
         }
     }
 
+    /// In SQLite's default journal mode (DELETE) every commit deletes the rollback journal and the
+    /// next transaction creates it again: a file allocated, synced into its directory and freed
+    /// per batch. For a run's batches the connection switches to PERSIST (the journal stays, a
+    /// commit zeroes its header; as safe against a crash) and back to DELETE afterwards, which
+    /// deletes it: left behind, it would keep the last batches' pages as they were before, the
+    /// values they removed included. A WAL database, or one the connection opens in another mode,
+    /// is left as it is. Should another connection be writing at that moment, SQLite leaves the
+    /// file to it: a connection in DELETE mode deletes it when it commits.
+    public func inSuccession<T: Sendable>(_ body: () async throws -> T) async throws -> T {
+        guard !readOnly, try await journalMode() == "delete", try await journalMode(set: "persist") == "persist" else {
+            return try await body()
+        }
+        let result: T
+        do {
+            result = try await body()
+        } catch {
+            _ = try? await journalMode(set: "delete")
+            throw error
+        }
+        _ = try await journalMode(set: "delete")
+        return result
+    }
+
+    /// The connection's journal mode, after setting it to `mode` when given (outside any transaction).
+    private func journalMode(set mode: String? = nil) async throws -> String? {
+        try await translatingErrors { try await queue.writeWithoutTransaction { db in
+            try String.fetchOne(db, sql: mode.map { "PRAGMA journal_mode = \($0)" } ?? "PRAGMA journal_mode")?.lowercased()
+        } }
+    }
+
     public func scrubFreedSpace() async throws {
         try await queue.writeWithoutTransaction { db in
             // In WAL mode the old pages live on in the -wal file until a checkpoint copies and truncates it.

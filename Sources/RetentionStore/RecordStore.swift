@@ -20,6 +20,11 @@ public protocol RecordStore: RecordReader {
     func transaction<T: Sendable>(_ body: @escaping @Sendable (any WritingSession) throws -> T) async throws -> T
     /// After purges: make sure deleted values do not linger in database files (checkpoint, etc.).
     func scrubFreedSpace() async throws
+    /// Runs `body`, which commits transactions one after another (a run's batches). SQLite keeps
+    /// its rollback journal from one to the next instead of creating and deleting it each time,
+    /// then deletes it, whatever `body` did: the journal holds the pages as they were before the
+    /// last batches, values included. Other stores just run `body`.
+    func inSuccession<T: Sendable>(_ body: () async throws -> T) async throws -> T
     /// Takes the single-run lock for this database, or throws `RunLocked.held` at once. The lock
     /// is held until the returned handle is released.
     func acquireRunLock() async throws -> any RunLockHandle

@@ -25,7 +25,7 @@ struct PolicyOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Act as if the time were this ISO-8601 instant, e.g. 2026-01-31T00:00:00Z (tests, reproducing a plan).", valueName: "time"))
     var now: Instant?
 
-    @Option(name: .long, help: ArgumentHelp("Records per batch (one transaction each), 1 to 5000; overrides the policy's batch_size.", valueName: "n"))
+    @Option(name: .long, help: ArgumentHelp("Records per batch (one transaction each), 1 to 5000; overrides the policy's batch_size (default 5000).", valueName: "n"))
     var batchSize: Int?
 
     @Option(name: .long, help: ArgumentHelp("How much to log.", valueName: "level"))
@@ -56,8 +56,8 @@ struct PolicyOptions: ParsableArguments {
     func validate() throws {
         // Messages written beside the log (errors, the warnings' count) follow its format.
         messagesAsJSON.store(logFormat == .json, ordering: .relaxed)
-        if let batchSize, !(1...5000).contains(batchSize) {
-            throw ValidationError("--batch-size must be between 1 and 5000")
+        if let batchSize, !Policy.batchSizes.contains(batchSize) {
+            throw ValidationError("--batch-size must be between \(Policy.batchSizes.lowerBound) and \(Policy.batchSizes.upperBound)")
         }
     }
 

@@ -145,7 +145,7 @@ import TestSupport
         #expect(try await f.ids("people").contains(1))
     }
 
-    /// PostgreSQL left to its own plans (statistics, no hints): a batch of 2000 records whose
+    /// PostgreSQL left to its own plans (statistics, no hints): a batch of the default size whose
     /// children are a few percent of their tables reaches them through the foreign keys' indexes.
     /// Written as `IN (subquery)`, the planner costed a hash join on a scan of the whole child
     /// table as cheaper — and ran that scan in every batch.
@@ -160,7 +160,7 @@ import TestSupport
         let (resolved, _) = try await Enforcer.validate(policy, store: try await f.reader())
         let query = try #require(try resolved?.query(for: policy.rules[0], now: CRMFixture.now, toolTablesExist: false))
         let builder = SQLBuilder(dialect: try await f.executing { $0.dialect })
-        let keys = (101...2100).map { RecordKey([.integer(Int64($0))]) }
+        let keys = (101..<101 + Policy.defaultBatchSize).map { RecordKey([.integer(Int64($0))]) }
         #expect(query.childPaths.count == 3)
         for path in query.childPaths {
             for sql in [builder.deleteChildren(path, subjectTable: "people", keyColumns: ["id"], keys: keys),
@@ -191,7 +191,7 @@ import TestSupport
         query.excludeDone = true
         query.heldTables = []  // as a batch reads them: no hold in force
         let builder = SQLBuilder(dialect: try await f.executing { $0.dialect })
-        let keys = (40_101...42_100).map { RecordKey([.integer(Int64($0))]) }
+        let keys = (40_101..<40_101 + Policy.defaultBatchSize).map { RecordKey([.integer(Int64($0))]) }
         let lines = try await plan(f, builder.candidates(query, after: nil, keys: keys, limit: nil), hinted: false)
         let plan = lines.joined(separator: "\n")
         #expect(!lines.contains { $0.contains("Hash") || $0.contains("Seq Scan") || $0.contains("people_last_seen") || $0.contains("people_collected") }, "\(plan)")
@@ -200,6 +200,6 @@ import TestSupport
         // The marked records come back flagged, and a run counts them as already done.
         let recheck = builder.candidates(query, after: nil, keys: keys, limit: nil)
         let rows = try await f.executing { try $0.rows(recheck) }
-        #expect(rows.map { SQLBuilder.decodeCandidate($0, query: query, keys: true).markedDone }.filter { $0 }.count == 2000)
+        #expect(rows.map { SQLBuilder.decodeCandidate($0, query: query, keys: true).markedDone }.filter { $0 }.count == Policy.defaultBatchSize)
     }
 }

@@ -70,7 +70,7 @@ import Testing
         #expect(policy.database == .sqlite(path: "/srv/retention/crm.sqlite"))
         #expect(policy.keyFile == "/srv/retention/audit.key")
         #expect(policy.reportsDirectory == "/srv/retention/reports")
-        #expect(policy.batchSize == 2000, "the documented default")
+        #expect(policy.batchSize == 5000, "the documented default")
         #expect(policy.defaultSafety.maxPercent == 50)
         #expect(policy.rules.map(\.id) == ["prospect-purge", "prospect-anonymise", "accounting"])
         let purge = policy.rules[0]

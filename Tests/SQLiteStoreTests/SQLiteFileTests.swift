@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import Testing
 import RetentionCore
 import RetentionEngine
@@ -35,5 +36,33 @@ import TestSupport
         let g = try await CRMFixture(.sqlite, policy: CRMPolicies.anonymise)
         _ = try await g.run()
         #expect(try g.rawBytes().range(of: Data("alice.martin@example.fr".utf8)) == nil)
+    }
+
+    /// A run keeps SQLite's rollback journal between its batches (PERSIST) and deletes it at the end:
+    /// it holds pages as they were before the last batches, the values they removed included.
+    @Test func aRunLeavesNoJournalBesideTheDatabase() async throws {
+        let f = try await CRMFixture(.sqlite, policy: CRMPolicies.prospectPurge)
+        let report = try await f.run()
+        #expect(report.rules.reduce(0) { $0 + $1.purged } == 2)
+        #expect(!FileManager.default.fileExists(atPath: f.dbPath + "-journal"))
+
+        // Also when a batch is refused and the run stops incomplete.
+        let g = try await CRMFixture(.sqlite, policy: CRMPolicies.anonymise)
+        try await g.sql(["CREATE TRIGGER refuse_all BEFORE UPDATE ON people BEGIN SELECT RAISE(ABORT, 'no updates today'); END"])
+        #expect(try await g.run().status == .incomplete)
+        #expect(!FileManager.default.fileExists(atPath: g.dbPath + "-journal"))
+    }
+
+    /// A database in WAL mode stays in it (WAL is a property of the file; the run changes nothing of it).
+    @Test func aWALDatabaseStaysInWALMode() async throws {
+        let f = try await CRMFixture(.sqlite, policy: CRMPolicies.prospectPurge)
+        // WAL is set outside a transaction, as an application would.
+        try await DatabaseQueue(path: f.dbPath).writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") }
+        let before = try await f.rows("SELECT count(*) FROM people")
+        _ = try await f.run()
+        #expect(try await f.rows("SELECT count(*) + 2 FROM people") == before)
+        #expect(try await f.rows("PRAGMA journal_mode") == [[.text("wal")]])
+        let raw = try f.rawBytes()
+        #expect(raw.range(of: Data("alice.martin@example.fr".utf8)) == nil)
     }
 }

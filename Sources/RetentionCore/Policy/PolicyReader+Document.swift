@@ -85,9 +85,8 @@ extension PolicyReader {
             if let k = reports.value("keep"), let keep = duration(k, "reports.keep") { reportsKeep = keep }
         }
 
-        // Measured (docs/operations.md, "Batch size"): 1.5x the speed of 500 on SQLite, ~0.15 s of lock per batch.
-        var batchSize = 2000
-        if let node = map.value("batch_size"), let n = int(node, "batch_size", min: 1, max: 5000) {
+        var batchSize = Policy.defaultBatchSize
+        if let node = map.value("batch_size"), let n = int(node, "batch_size", min: Policy.batchSizes.lowerBound, max: Policy.batchSizes.upperBound) {
             batchSize = n
         }
 

@@ -105,11 +105,14 @@ public struct Enforcer: Sendable {
         let applier = try applier(runID: runID)
         let (header, trailer) = try applier.checkedPlan(at: planPath)
         try applier.checkSafetyLimits(trailer.rules, allowMore: allowMore)
-        try await applier.prepare()
-        let outcome = await applier.applyPlan(at: planPath, header: header, tallies: trailer.rules, lock: lock, stop: stop)
-        if outcome.status == .complete {
-            try await applier.recordCompletion(wallClock: wallClock, planNow: header.now, mode: mode.rawValue,
-                                               tallies: outcome.tallies, failures: outcome.failures)
+        let outcome = try await store.inSuccession {
+            try await applier.prepare()
+            let outcome = await applier.applyPlan(at: planPath, header: header, tallies: trailer.rules, lock: lock, stop: stop)
+            if outcome.status == .complete {
+                try await applier.recordCompletion(wallClock: wallClock, planNow: header.now, mode: mode.rawValue,
+                                                   tallies: outcome.tallies, failures: outcome.failures)
+            }
+            return outcome
         }
         if outcome.tallies.contains(where: { $0.purged > 0 }) { try await store.scrubFreedSpace() }
         return context.report(runID: runID, mode: mode, status: outcome.status, message: outcome.message, now: header.now,
