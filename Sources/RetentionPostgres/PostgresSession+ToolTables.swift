@@ -16,17 +16,17 @@ extension PostgresSession {
                 rule_id TEXT NOT NULL, action TEXT NOT NULL, table_name TEXT NOT NULL, subject_ref TEXT NOT NULL,
                 fields TEXT NOT NULL, detail TEXT NOT NULL, prev_mac TEXT NOT NULL, mac TEXT NOT NULL)
             """,
-            Self.indexIfMissing("retentiond_audit_run", on: "retentiond_audit(run_id)"),
             Self.indexIfMissing("retentiond_audit_action_rule", on: "retentiond_audit(action, rule_id)"),
             """
             CREATE TABLE IF NOT EXISTS retentiond_audit_refs (
                 segment BIGINT NOT NULL, ref TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (segment, ref, seq))
             """,
-            // The indexes an older version kept on the trail; a role that does not own them (tables
-            // created by another role) leaves them, and its appends stay slower until their owner drops them.
+            // The indexes an older version kept on the trail (the run's, written by every entry, served
+            // only `audit show --run`); a role that does not own them (tables created by another
+            // role) leaves them, and its appends stay slower until their owner drops them.
             """
             DO $d$ BEGIN
-                DROP INDEX IF EXISTS retentiond_audit_rule_ref, retentiond_audit_ref, retentiond_audit_action;
+                DROP INDEX IF EXISTS retentiond_audit_rule_ref, retentiond_audit_ref, retentiond_audit_action, retentiond_audit_run;
             EXCEPTION WHEN insufficient_privilege THEN NULL;
             END $d$
             """,

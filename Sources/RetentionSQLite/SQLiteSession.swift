@@ -109,7 +109,6 @@ struct SQLiteSession: WritingSession, SQLExecuting {
                 prev_mac TEXT NOT NULL,
                 mac TEXT NOT NULL
             );
-            CREATE INDEX IF NOT EXISTS retentiond_audit_run ON retentiond_audit(run_id);
             CREATE INDEX IF NOT EXISTS retentiond_audit_action_rule ON retentiond_audit(action, rule_id);
             CREATE TABLE IF NOT EXISTS retentiond_audit_refs (
                 segment INTEGER NOT NULL,
@@ -120,6 +119,7 @@ struct SQLiteSession: WritingSession, SQLExecuting {
             DROP INDEX IF EXISTS retentiond_audit_rule_ref;
             DROP INDEX IF EXISTS retentiond_audit_ref;
             DROP INDEX IF EXISTS retentiond_audit_action;
+            DROP INDEX IF EXISTS retentiond_audit_run;
             CREATE TRIGGER IF NOT EXISTS retentiond_audit_append_only_update BEFORE UPDATE ON retentiond_audit
                 BEGIN SELECT RAISE(ABORT, 'retentiond_audit is append-only'); END;
             CREATE TRIGGER IF NOT EXISTS retentiond_audit_append_only_delete BEFORE DELETE ON retentiond_audit

@@ -31,9 +31,24 @@ struct Applier: Sendable {
         while let line = try scan.next() {
             if case .trailer(let t) = line { trailer = t }
         }
-        guard var trailer, trailer.complete else {
+        guard let trailer, trailer.complete else {
             throw EnforcementError.refused("\(path) has no trailer: the plan was cut short; make a new one")
         }
+        return try checked(header, trailer)
+    }
+
+    /// The plan this process just wrote (`writer`), closed: its header and trailer as written, checked
+    /// like a saved plan's but without reading the file through again.
+    func checkedPlan(writtenBy writer: PlanWriter) throws -> (header: PlanDocument.Header, trailer: PlanDocument.Trailer) {
+        guard let header = writer.header, let trailer = writer.trailer, trailer.complete else {
+            throw EnforcementError.refused("\(writer.path) has no trailer: the plan was cut short; make a new one")
+        }
+        return try checked(header, trailer)
+    }
+
+    /// Refuses a plan made from another policy or for another database or schema.
+    private func checked(_ header: PlanDocument.Header, _ trailer: PlanDocument.Trailer) throws -> (header: PlanDocument.Header, trailer: PlanDocument.Trailer) {
+        var trailer = trailer
         // Child rows a dry run predicted give way to those the batches actually change.
         for i in trailer.rules.indices {
             trailer.rules[i].childRowsPurged = [:]

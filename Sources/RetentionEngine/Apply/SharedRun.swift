@@ -149,9 +149,10 @@ extension Enforcer {
     /// Plans to `planPath`, checks the safety limits on the whole plan, then opens the run, still
     /// empty: workers join it while `fill` queues its batches.
     func planAndOpen(runID: String, now: Date, allowMore: Bool, queue: any WorkQueueStore, planPath: String) async throws -> SharedPlan {
-        _ = try await planning.tallies(now: now, planID: runID, writer: try PlanWriter(path: planPath), detail: nil)
+        let writer = try PlanWriter(path: planPath)
+        _ = try await planning.tallies(now: now, planID: runID, writer: writer, detail: nil)
         let applier = try applier(runID: runID)
-        let (header, trailer) = try applier.checkedPlan(at: planPath)
+        let (header, trailer) = try applier.checkedPlan(writtenBy: writer)
         try applier.checkSafetyLimits(trailer.rules, allowMore: allowMore)
         let shared = SharedPlan(header: header, trailer: trailer)
         let data = try PlanDocument.encoder().encode(shared)

@@ -79,15 +79,17 @@ public struct Enforcer: Sendable {
         let runID = RunID.make(at: Date())
         let planPath = policy.stateDirectory + "/plans/\(runID).plan"
         defer { unlink(planPath) }
+        let writer = try PlanWriter(path: planPath)
         do {
-            _ = try await planning.tallies(now: now, planID: runID, writer: try PlanWriter(path: planPath), detail: nil, stop: stop)
+            _ = try await planning.tallies(now: now, planID: runID, writer: writer, detail: nil, stop: stop)
         } catch is StopRequest.Stopped {
             logger.notice("run stopped while planning; nothing was changed", metadata: ["run": "\(runID)"])
             let stopped = Date()
             return context.report(runID: runID, mode: .run, status: .incomplete, message: "stopped on request while planning; nothing was changed",
                                   now: now, startedAt: stopped, finishedAt: stopped, rules: [])
         }
-        return try await applyLocked(planPath: planPath, runID: runID, mode: .run, wallClock: now, allowMore: allowMore, lock: lock, stop: stop)
+        return try await applyLocked(planPath: planPath, writtenBy: writer, runID: runID, mode: .run, wallClock: now, allowMore: allowMore,
+                                     lock: lock, stop: stop)
     }
 
     /// Applies a saved plan: re-checks each entry, skips stale ones, refuses a plan made elsewhere.
@@ -99,11 +101,13 @@ public struct Enforcer: Sendable {
                                      allowMore: allowMore, lock: lock, stop: stop)
     }
 
-    private func applyLocked(planPath: String, runID: String, mode: RunReport.Mode, wallClock: Date, allowMore: Bool,
-                             lock: any RunLockHandle, stop: StopRequest) async throws -> RunReport {
+    /// `writer`: the plan's writer when this process just made it (`run`), whose header and
+    /// trailer need not be read back from the file.
+    private func applyLocked(planPath: String, writtenBy writer: PlanWriter? = nil, runID: String, mode: RunReport.Mode, wallClock: Date,
+                             allowMore: Bool, lock: any RunLockHandle, stop: StopRequest) async throws -> RunReport {
         let started = Date()
         let applier = try applier(runID: runID)
-        let (header, trailer) = try applier.checkedPlan(at: planPath)
+        let (header, trailer) = try writer.map(applier.checkedPlan(writtenBy:)) ?? applier.checkedPlan(at: planPath)
         try applier.checkSafetyLimits(trailer.rules, allowMore: allowMore)
         let outcome = try await store.inSuccession {
             try await applier.prepare()

@@ -7,6 +7,10 @@ final class PlanWriter {
     private let encoder = PlanDocument.encoder()
     private var buffer = Data()
     let path: String
+    /// The header and trailer written, so that the process that planned can apply its own plan
+    /// without reading the file through once more to find them.
+    private(set) var header: PlanDocument.Header?
+    private(set) var trailer: PlanDocument.Trailer?
 
     init(path: String) throws {
         self.path = path
@@ -17,6 +21,8 @@ final class PlanWriter {
     }
 
     func write(_ line: PlanDocument.Line) throws {
+        if case .header(let h) = line { header = h }
+        if case .trailer(let t) = line { trailer = t }
         if case .entry(let entry) = line, let bytes = PlanDocument.EntryLine.encode(entry) {
             buffer.append(contentsOf: bytes)
         } else {
