@@ -79,6 +79,52 @@ import TestSupport
         #expect(Set(entries.map(\.subjectRef)) == Set(try [1, 2, 4, 5].map { try f.reference("people", $0) }))
     }
 
+    /// Fields set to one value for every record (`constant`, `null`) are written without a list of
+    /// values: the keys alone name the rows, single or composite.
+    @Test(arguments: Backend.allCases)
+    func fieldsWithOneValueForEveryRecordAreSetThroughTheKeysAlone(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise(action: """
+                    action: anonymise
+                    fields:
+                      email: null
+                      name: { constant: "gone" }
+            """))
+        let before = try await f.records("people", CRMFixture.peopleColumns)
+        #expect(try await f.run().rules[0].anonymised == 4)
+        let after = try await f.records("people", CRMFixture.peopleColumns)
+        for (old, new) in zip(before, after) {
+            guard case .integer(let id)? = old["id"] else { Issue.record("no id"); continue }
+            var expected = old
+            if [1, 2, 4, 5].contains(id) {
+                expected["email"] = .null
+                expected["name"] = .text("gone")
+            }
+            #expect(new == expected, "record \(id)")
+        }
+        #expect(try await f.audit(action: "anonymise").map(\.subjectRef).sorted() == (try [1, 2, 4, 5].map { try f.reference("people", $0) }).sorted())
+
+        let g = try await CRMFixture(backend, schema: CompositeKeyTests.schema,
+                                     data: CompositeKeyTests.data + ["INSERT INTO invoices VALUES ('FR', 'F-3', '2020-01-01', 40)"], policy: """
+            subjects:
+              invoices:
+                table: invoices
+                key: [country, number]
+                rules:
+                  - id: amounts
+                    register: "Comptabilité"
+                    legal_basis: "legal obligation, 10 years"
+                    clock: issued_on
+                    after: 10y
+                    action: anonymise
+                    fields: { amount: null }
+            """)
+        // Issued before 2016-06-01: the first three; the fourth keeps its amount.
+        #expect(try await g.run().rules[0].anonymised == 3)
+        #expect(try await g.rows("SELECT country || '/' || number, amount FROM invoices ORDER BY 1")
+                == [[.text("DE/F-1"), .null], [.text("FR/F-\"quoted\"\\1"), .null], [.text("FR/F-2"), .null], [.text("FR/F-3"), .integer(40)]])
+        #expect(try await g.trail().verify().isValid)
+    }
+
     @Test(arguments: Backend.allCases)
     func aSecondRunChangesNothingNew(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise)

@@ -356,15 +356,24 @@ public struct SQLBuilder: Sendable {
     }
 
     /// One `UPDATE` for a whole batch: new values travel in a `VALUES` list joined on the key.
-    /// `casts` (PostgreSQL) gives each field's column type: values travel as text or integers and
-    /// are cast back to the column's type.
+    /// A field whose new value is the same for every row (`constant`, `null`, `year` of one
+    /// year…) is set once instead, and with no other field the statement needs no list at all,
+    /// only the keys (PostgreSQL: 16 → 10 ms a batch of 2000). `casts` (PostgreSQL) gives each
+    /// field's column type: values travel as text or integers and are cast back to the column's type.
     public func anonymise(table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])],
                           casts: [String]? = nil) -> SQL {
-        let values = rows.map { key, newValues -> SQL in "(\(SQL.list(key.values + newValues)))" }.joined(separator: ", ")
+        func cast(_ i: Int) -> String { casts.map { "::\($0[i])" } ?? "" }
+        let first = rows.first?.1 ?? []
+        let varying = fields.indices.filter { i in rows.contains { $0.1[i] != first[i] } }
+        var sets: [SQL] = fields.indices.filter { !varying.contains($0) }.map { i in "\(ident: fields[i]) = \(first[i])\(raw: cast(i))" }
+        guard !varying.isEmpty else {
+            return "UPDATE \(ident: table) SET \(sets.joined(separator: ", ")) WHERE \(keyIn(table, keyColumns, rows.map(\.0)))"
+        }
         let k = keyColumns.count
-        let sets = fields.enumerated().map { i, f in "\(SQL.quote(f)) = v.column\(k + i + 1)" + (casts.map { "::\($0[i])" } ?? "") }
+        let values = rows.map { key, newValues -> SQL in "(\(SQL.list(key.values + varying.map { newValues[$0] })))" }.joined(separator: ", ")
+        sets += varying.enumerated().map { j, i in "\(ident: fields[i]) = v.column\(raw: String(k + j + 1))\(raw: cast(i))" }
         let join = keyColumns.enumerated().map { i, c in "\(SQL.quote(table)).\(SQL.quote(c)) = v.column\(i + 1)" }
-        return "UPDATE \(ident: table) SET \(raw: sets.joined(separator: ", ")) FROM (VALUES \(values)) AS v WHERE \(raw: join.joined(separator: " AND "))"
+        return "UPDATE \(ident: table) SET \(sets.joined(separator: ", ")) FROM (VALUES \(values)) AS v WHERE \(raw: join.joined(separator: " AND "))"
     }
 
     /// The condition, on alias `x` of the path's last table, that a row belongs to the batch's
