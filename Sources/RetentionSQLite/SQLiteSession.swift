@@ -28,9 +28,17 @@ struct SQLiteSession: WritingSession, SQLExecuting {
         }
     }
 
+    /// One statement, bound and stepped through SQLite's own calls like `rows` (a batch's deletes
+    /// carry thousands of keys: GRDB's arguments for them cost more than binding them).
     func execute(_ sql: String, _ bindings: [SQLValue]) throws -> Int {
-        try db.execute(sql: sql, arguments: StatementArguments(bindings.map(\.databaseValue)))
-        return db.changesCount
+        let statement = try db.makeStatement(sql: sql)
+        defer { withExtendedLifetime(statement) {} }
+        let handle = statement.sqliteStatement
+        try bind(bindings, to: handle, sql: sql)
+        var code = sqlite3_step(handle)
+        while code == SQLITE_ROW { code = sqlite3_step(handle) }
+        try check(code, expected: SQLITE_DONE, sql: sql)
+        return Int(sqlite3_changes(db.sqliteConnection))
     }
 
     /// One prepared single-row INSERT, bound and stepped per row: in-process SQLite has no round
