@@ -79,8 +79,15 @@ extension StoreSession where Self: SQLExecuting {
     }
 
     public func forecast(_ query: RuleQuery, boundaries: [ClockPredicate]) throws -> [Int] {
-        guard !boundaries.isEmpty, let row = try rows(builder.forecast(query, boundaries: boundaries)).first else { return boundaries.map { _ in 0 } }
-        return row.map { if case .integer(let n) = $0 { return Int(n) } else if case .real(let d) = $0 { return Int(d) } else { return 0 } }
+        guard !boundaries.isEmpty else { return [] }
+        // Counted by first boundary passed; a boundary's total is every count up to it.
+        var first = [Int](repeating: 0, count: boundaries.count)
+        for row in try rows(builder.forecast(query, boundaries: boundaries)) {
+            guard row.count == 2, case .integer(let bucket) = row[0], first.indices.contains(Int(bucket)), case .integer(let n) = row[1] else { continue }
+            first[Int(bucket)] += Int(n)
+        }
+        var total = 0
+        return first.map { total += $0; return total }
     }
 
     public func standing(_ query: RuleQuery, key: RecordKey, marksKept: Bool) throws -> [SQLValue]? {

@@ -42,10 +42,13 @@ public struct Forecaster: Sendable {
         let boundaries = (weekEnds + monthEnds).sorted()
         let tables = try await reader.read { try $0.toolTables() }
         let marked = tables.complete ? try await reader.read { [ids = policy.rules.map(\.id)] in try $0.doneTableExists() ? try $0.rulesWithCompleteMarks(among: ids) : [] } : []
+        // As when planning, holds are probed only on the tables that have one in force.
+        let heldTables = tables.complete ? try await reader.read { try $0.heldTables(at: now) } : []
         var rules: [Forecast.RuleForecast] = []
         for rule in policy.rules {
             var query = try resolved.query(for: rule, now: now, toolTablesExist: tables.complete)
             query.excludeDone = marked.contains(rule.id) && rule.action.auditAction != .purge
+            query.heldTables = heldTables
             let predicates = try boundaries.map { try resolved.query(for: rule, now: $0, toolTablesExist: tables.complete).clock }
             let finalQuery = query
             let sums = try await reader.read { try $0.forecast(finalQuery, boundaries: predicates) }
