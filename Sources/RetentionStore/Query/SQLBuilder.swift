@@ -373,7 +373,7 @@ public struct SQLBuilder: Sendable {
         let varying = fields.indices.filter { i in rows.contains { $0.1[i] != first[i] } }
         var sets: [SQL] = fields.indices.filter { !varying.contains($0) }.map { i in "\(ident: fields[i]) = \(first[i])\(raw: cast(i))" }
         guard !varying.isEmpty else {
-            return "UPDATE \(ident: table) SET \(sets.joined(separator: ", ")) WHERE \(keyIn(table, keyColumns, rows.map(\.0)))"
+            return "UPDATE \(ident: table) AS p SET \(sets.joined(separator: ", ")) WHERE \(keyIn("p", keyColumns, rows.map(\.0)))"
         }
         let k = keyColumns.count
         let values = rows.map { key, newValues -> SQL in "(\(SQL.list(key.values + varying.map { newValues[$0] })))" }.joined(separator: ", ")
