@@ -107,6 +107,25 @@ import TestSupport
         #expect(sql.text(for: numbered).hasSuffix("LIMIT $\(sql.bindings.count)"))
     }
 
+    /// A batch's keys are one list, whose placeholders are numbered in turn with the values around it.
+    @Test func aBatchsKeysAreBoundInTheOrderOfTheirPlaceholders() async throws {
+        let keys: [SQLValue] = [.integer(7), .integer(8), .integer(9)]
+        let sql: SQL = "SELECT \(.integer(1)) FROM t WHERE k IN (\(SQL.list(keys))) AND s = \(.text("z"))\(SQL.list([]))"
+        #expect(sql.description == "SELECT ? FROM t WHERE k IN (?, ?, ?) AND s = ?")
+        let numbered = SQLDialect(numberedPlaceholders: true, flagIsSet: { $0 }, canonicalKey: { $0.joined() }, keyValueKind: { _ in .other },
+                                  textOf: { $0 }, lockRows: "")
+        #expect(sql.text(for: numbered) == "SELECT $1 FROM t WHERE k IN ($2, $3, $4) AND s = $5")
+        #expect(sql.bindings == [.integer(1), .integer(7), .integer(8), .integer(9), .text("z")])
+
+        // Children whose foreign key references the subject's key are matched on the batch's keys,
+        // without reading the subject's rows again; the levels below go through the level above.
+        let (_, query, builder) = try await prepared(.sqlite)
+        let batch = [RecordKey([.integer(1)]), RecordKey([.integer(2)])]
+        let paths = query.childPaths.map { builder.deleteChildren($0, subjectTable: "people", keyColumns: ["id"], keys: batch).description }
+        #expect(paths.first == "DELETE FROM \"notes\" AS x WHERE x.\"person_id\" IN (?, ?)")
+        #expect(paths.dropFirst().first == "DELETE FROM \"attachments\" AS x WHERE x.\"note_id\" IN (SELECT c.\"id\" FROM \"notes\" AS c WHERE c.\"person_id\" IN (?, ?))")
+    }
+
     @Test(arguments: Backend.allCases)
     func everyStatementOfABatchIsServedByIndexesAllTheWayDown(_ backend: Backend) async throws {
         let (f, query, builder) = try await prepared(backend)

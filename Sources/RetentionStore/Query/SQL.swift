@@ -14,6 +14,9 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
     enum Part: Sendable {
         case text(String)
         case value(SQLValue)
+        /// Values separated by `, `, kept as one part: a batch's thousands of keys travel through
+        /// every fragment that nests them as one array, not a part (and its copies) per key.
+        case list([SQLValue])
     }
 
     var parts: [Part] = []
@@ -57,7 +60,7 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
 
     /// One bound value per element, separated by `, `.
     public static func list(_ values: [SQLValue]) -> SQL {
-        SQL(parts: values.enumerated().flatMap { i, v in (i == 0 ? [] : [Part.text(", ")]) + [.value(v)] })
+        SQL(parts: values.isEmpty ? [] : [.list(values)])
     }
 
     public static func + (lhs: SQL, rhs: SQL) -> SQL { SQL(parts: lhs.parts + rhs.parts) }
@@ -66,7 +69,15 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
 
     /// The values in the order they appear.
     public var bindings: [SQLValue] {
-        parts.compactMap { if case .value(let v) = $0 { return v } else { return nil } }
+        var values: [SQLValue] = []
+        for part in parts {
+            switch part {
+            case .text: break
+            case .value(let value): values.append(value)
+            case .list(let list): values += list
+            }
+        }
+        return values
     }
 
     /// The text with placeholders in the dialect's style (`?`, or `$1, $2, …`).
@@ -79,6 +90,16 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
             case .value:
                 n += 1
                 text += dialect.numberedPlaceholders ? "$\(n)" : "?"
+            case .list(let values):
+                guard dialect.numberedPlaceholders else {
+                    text += String(repeating: "?, ", count: values.count - 1) + "?"
+                    n += values.count
+                    continue
+                }
+                for i in values.indices {
+                    n += 1
+                    text += i == 0 ? "$\(n)" : ", $\(n)"
+                }
             }
         }
         return text
