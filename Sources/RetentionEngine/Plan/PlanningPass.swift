@@ -107,6 +107,9 @@ public struct PlanningPass: Sendable {
         var ruleQuery = try resolved.query(for: rule, now: now, toolTablesExist: toolTables)
         ruleQuery.excludeDone = marked && action != .purge
         ruleQuery.heldTables = heldTables
+        // A plan decides on facts, never on the values an anonymise rule replaces: the batch reads
+        // those itself, in its transaction. Not reading them here saves transferring and decoding them.
+        ruleQuery.fieldColumns = []
         ruleQuery.countedChildren = Self.countedChildren(rule, shape: resolved.shape(of: rule), counting: countChildren).map(\.path)
         let query = ruleQuery
         var tally = RuleTally(rule: rule, subject: subject, cutoff: try Cutoff(rule: rule, policy: policy, now: now))
