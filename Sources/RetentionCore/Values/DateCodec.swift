@@ -60,17 +60,9 @@ public enum DateCodec {
 
     /// `n` in decimal, zero-padded to `width` (as `%0<width>d` would write it).
     static func digits(_ n: Int, _ width: Int) -> String {
-        guard n >= 0 else { return "-" + digits(-n, width - 1) }
-        var bytes = [UInt8](repeating: UInt8(ascii: "0"), count: max(width, 1))
-        var rest = n
-        var i = bytes.count - 1
-        while rest > 0 {
-            if i < 0 { bytes.insert(UInt8(ascii: "0"), at: 0); i = 0 }
-            bytes[i] = UInt8(ascii: "0") + UInt8(rest % 10)
-            rest /= 10
-            i -= 1
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        let magnitude = String(n.magnitude)
+        let zeros = String(repeating: "0", count: max(0, width - magnitude.count - (n < 0 ? 1 : 0)))
+        return (n < 0 ? "-" : "") + zeros + magnitude
     }
 
     /// A moment's date and time of day in a calendar's time zone. Gregorian calendars (every
