@@ -283,6 +283,10 @@ struct PostgresSession: WritingSession, SQLExecuting {
         _ = try execute("SELECT \(function)(hashtext('retentiond:holds'))", [])
     }
 
+    func tryLockHoldsExclusively() throws -> Bool {
+        try rows("SELECT pg_try_advisory_xact_lock(hashtext('retentiond:holds'))", []).first?.first == .integer(1)
+    }
+
     func toolTables() throws -> ToolTables {
         let row = try rows("SELECT to_regclass('retentiond_audit') IS NOT NULL, to_regclass('retentiond_holds') IS NOT NULL", []).first
         return ToolTables(audit: row?[0] == .integer(1), holds: row?[1] == .integer(1))

@@ -90,6 +90,9 @@ struct SQLiteSession: WritingSession, SQLExecuting {
     /// A SQLite writing transaction (BEGIN IMMEDIATE) already excludes every other writer.
     func lockHolds(exclusive: Bool) throws {}
 
+    /// A SQLite writing transaction (BEGIN IMMEDIATE) already excludes every other writer.
+    func tryLockHoldsExclusively() throws -> Bool { true }
+
     func toolTables() throws -> ToolTables {
         let names = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('retentiond_audit', 'retentiond_holds')"))
         return ToolTables(audit: names.contains("retentiond_audit"), holds: names.contains("retentiond_holds"))

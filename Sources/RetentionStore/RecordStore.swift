@@ -120,6 +120,9 @@ public protocol WritingSession: StoreSession {
     /// batches in flight and keeps new ones waiting. Call before the first statement that reads
     /// holds. (SQLite's BEGIN IMMEDIATE already keeps every other writer out.)
     func lockHolds(exclusive: Bool) throws
+    /// `lockHolds(exclusive: true)` if no batch holds the lock now; false, without waiting, when
+    /// one does (SQLite: always true — its writing transaction already has the database alone).
+    func tryLockHoldsExclusively() throws -> Bool
     func appendAudit(_ entries: [AuditEntry]) throws
     /// Marks records as done by a flag or anonymise rule (in the batch that changed them).
     func markDone(ruleID: String, table: String, keyColumns: [String], keys: [RecordKey]) throws

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import RetentionCore
 import RetentionEngine
@@ -172,19 +173,29 @@ import TestSupport
         }
         while try await advisoryLocks("mode = 'ShareLock' AND granted") == 0 { try await Task.sleep(for: .milliseconds(20)) }
 
-        let registry = try await f.holds()
+        var registry = try await f.holds()
+        let told = Mutex<[String]>([])
+        registry.onWait = { message in told.withLock { $0.append(message) } }
         let finished = Finished()
-        let hold = Task {
+        let hold = Task { [registry] in
             defer { finished.set() }
             return try await registry.add(table: "people", keyText: "1", reason: "case", by: "dpo", until: nil, now: CRMFixture.now)
         }
         while try await advisoryLocks("NOT granted") == 0, !finished.isSet { try await Task.sleep(for: .milliseconds(20)) }
         #expect(!finished.isSet, "the hold waits for the batch")
         #expect(try await f.count("SELECT count(*) FROM retentiond_holds") == 0)
+        // And says why, before waiting, so that the operator is not left guessing.
+        #expect(told.withLock { $0 }.count == 1)
+        #expect(told.withLock { $0 }.first?.contains("a run's batch is in progress") == true)
         release.signal()
         try await batch.value
         _ = try await hold.value
         #expect(try await f.count("SELECT count(*) FROM retentiond_holds") == 1)
         #expect(try await f.audit(action: "hold-add").count == 1)
+
+        // With no batch in flight, a hold is placed at once, without a word.
+        _ = try await registry.add(table: "people", keyText: "2", reason: "case", by: "dpo", until: nil, now: CRMFixture.now)
+        #expect(told.withLock { $0 }.count == 1)
+        #expect(try await f.count("SELECT count(*) FROM retentiond_holds") == 2)
     }
 }

@@ -11,6 +11,10 @@ public struct HoldRegistry: Sendable {
     public let store: any RecordStore
     public let key: AuditKey
     public let stateDirectory: String
+    /// Told when placing a hold has to wait for a run's batch in flight (PostgreSQL: see
+    /// `lockHolds`), before the wait: the command line prints it, so that an operator knows why
+    /// `hold add` has not returned.
+    public var onWait: (@Sendable (String) -> Void)?
 
     public init(store: any RecordStore, key: AuditKey, stateDirectory: String) {
         self.store = store
@@ -57,7 +61,10 @@ public struct HoldRegistry: Sendable {
         let (id, position) = try await store.transaction { session -> (Int64, TrailPosition) in
             try session.prepareToolTables()
             // Not while a batch that decided without this hold can still commit its changes.
-            try session.lockHolds(exclusive: true)
+            if try !session.tryLockHoldsExclusively() {
+                onWait?(Self.waitingForABatch)
+                try session.lockHolds(exclusive: true)
+            }
             let id = try session.insertHold(pending)
             var detail = ["hold_id": String(id)]
             if let until { detail["until"] = ISO8601DateFormatter().string(from: until) }
@@ -68,6 +75,8 @@ public struct HoldRegistry: Sendable {
         hold.id = id
         return hold
     }
+
+    static let waitingForABatch = "a run's batch is in progress: the hold is placed as soon as that batch commits (within a fraction of a second, unless the batch waits for rows an application keeps locked: then when that application's transaction ends)"
 
     /// Places a hold on the row of `table` whose primary key is `keyText`.
     public func add(table: String, keyText: String, reason: String, by actor: String, until: Date?, now: Date) async throws -> LegalHold {

@@ -61,7 +61,8 @@ struct HoldCommand: AsyncParsableCommand {
                 } else {
                     name = .primaryKey(table: table ?? "")
                 }
-                let registry = try await HoldCommand.registry(options)
+                var registry = try await HoldCommand.registry(options)
+                registry.onWait = { writeMessage("retentiond: waiting: \($0)", level: .notice) }
                 let hold = try await registry.add(name, keyText: key, reason: reason, by: by, until: untilDate, now: options.currentTime())
                 print("hold \(hold.id) placed on \(hold.table):\(hold.key)" + (untilDate.map { " until \(ISO8601DateFormatter().string(from: $0))" } ?? ""))
                 return .success
