@@ -40,6 +40,8 @@ struct PostgresSession: WritingSession, SQLExecuting {
     var connection: PostgresConnection { link.connection }
     let logger: Logger
     let location: String
+    /// How long a batch's statements wait for a lock another session holds (`limitLockWaits`).
+    var lockWait: Duration = defaultLockWait
 
     var dialect: SQLDialect { .postgres }
 
@@ -74,7 +76,7 @@ struct PostgresSession: WritingSession, SQLExecuting {
         } catch is PostgresLink.Closed {
             throw DatabaseUnavailable(location: location, reason: "the connection to the server was lost")
         } catch {
-            throw Self.translate(error, location: location)
+            throw Self.translate(error, location: location, lockWait: lockWait)
         }
     }
 
@@ -144,10 +146,14 @@ struct PostgresSession: WritingSession, SQLExecuting {
 
     /// PostgresNIO's errors can carry the query; operators get the server's message and SQLSTATE only,
     /// and a lost connection becomes `DatabaseUnavailable`.
-    static func translate(_ error: Error, location: String) -> Error {
+    static func translate(_ error: Error, location: String, lockWait: Duration = defaultLockWait) -> Error {
         guard let psql = error as? PSQLError else { return error }
         let lost: Set<PSQLError.Code> = [.serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .queryCancelled]
         let state = psql.serverInfo?[.sqlState] ?? ""
+        // lock_not_available: the batch's `lock_timeout` (retentiond never locks with NOWAIT).
+        if state == "55P03" {
+            return DatabaseUnavailable(location: location, reason: lockWaitExceeded(lockWait, detail: describe(psql)))
+        }
         if lost.contains(psql.code) || state.hasPrefix("08") || state.hasPrefix("57P") {
             return DatabaseUnavailable(location: location, reason: describe(psql))
         }
@@ -285,6 +291,12 @@ struct PostgresSession: WritingSession, SQLExecuting {
 
     func tryLockHoldsExclusively() throws -> Bool {
         try rows("SELECT pg_try_advisory_xact_lock(hashtext('retentiond:holds'))", []).first?.first == .integer(1)
+    }
+
+    /// `lock_timeout` for the rest of the transaction; a statement that reaches it fails with
+    /// SQLSTATE 55P03, which `translate` turns into `DatabaseUnavailable`.
+    func limitLockWaits() throws {
+        _ = try execute("SET LOCAL lock_timeout = \(max(lockWait.milliseconds, 1))", [])
     }
 
     func toolTables() throws -> ToolTables {

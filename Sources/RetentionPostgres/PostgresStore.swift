@@ -22,15 +22,19 @@ public final class PostgresStore: RecordStore {
     private let password: String?
     private let queue = DispatchQueue(label: "retentiond.postgres")
     private let logger: Logger
+    /// How long a batch waits for a lock another session holds (`WritingSession.limitLockWaits`).
+    private let lockWait: Duration
 
     public var location: String { settings.displayName }
 
     /// `credentialsDirectory`: systemd's (`$CREDENTIALS_DIRECTORY`, read by the command line), where
-    /// a `db-password` credential is used when the policy names no password.
+    /// a `db-password` credential is used when the policy names no password. `lockWait`: how long
+    /// a batch's statements wait for a lock another session holds (`lock_timeout`).
     public init(settings: PostgresLocation, credentialsDirectory: String? = nil,
-                logger: Logger = Logger(label: "retentiond.postgres")) async throws {
+                logger: Logger = Logger(label: "retentiond.postgres"), lockWait: Duration = defaultLockWait) async throws {
         self.settings = settings
         self.logger = logger
+        self.lockWait = lockWait
         password = try Self.password(for: settings, credentialsDirectory: credentialsDirectory)
         current = Mutex(PostgresLink(try await Self.connect(settings, password: password, logger: logger)))
     }
@@ -123,7 +127,7 @@ public final class PostgresStore: RecordStore {
     }
 
     private func inTransaction<T: Sendable>(_ begin: String, _ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
-        let session = PostgresSession(link: try await link(), logger: logger, location: location)
+        let session = PostgresSession(link: try await link(), logger: logger, location: location, lockWait: lockWait)
         let logger = self.logger
         return try await withCheckedThrowingContinuation { continuation in
             queue.async {

@@ -93,6 +93,9 @@ struct SQLiteSession: WritingSession, SQLExecuting {
     /// A SQLite writing transaction (BEGIN IMMEDIATE) already excludes every other writer.
     func tryLockHoldsExclusively() throws -> Bool { true }
 
+    /// The connection's busy timeout is the store's lock wait already (`SQLiteStore.init`).
+    func limitLockWaits() throws {}
+
     func toolTables() throws -> ToolTables {
         let names = Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name IN ('retentiond_audit', 'retentiond_holds')"))
         return ToolTables(audit: names.contains("retentiond_audit"), holds: names.contains("retentiond_holds"))

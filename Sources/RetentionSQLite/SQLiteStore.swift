@@ -13,6 +13,8 @@ public final class SQLiteStore: RecordStore {
     public let path: String
     private let readOnly: Bool
     private let queue: DatabaseQueue
+    /// How long a transaction waits for the database's lock (the connection's busy timeout).
+    private let lockWait: Duration
 
     public var location: String { "sqlite:\(path)" }
 
@@ -21,9 +23,10 @@ public final class SQLiteStore: RecordStore {
     public let resolvedPath: String
 
     /// Opens the file for reading and writing. A missing file is refused (a typo in
-    /// `database.sqlite` must not create an empty database).
-    public convenience init(path: String) throws {
-        try self.init(path: path, readOnly: false)
+    /// `database.sqlite` must not create an empty database). `lockWait`: how long a transaction
+    /// waits for the database's lock while another connection holds it (its busy timeout).
+    public convenience init(path: String, lockWait: Duration = defaultLockWait) throws {
+        try self.init(path: path, readOnly: false, lockWait: lockWait)
     }
 
     /// Opens the file read-only.
@@ -31,9 +34,10 @@ public final class SQLiteStore: RecordStore {
         ReadOnlyStore(opened: try SQLiteStore(path: path, readOnly: true))
     }
 
-    private init(path: String, readOnly: Bool) throws {
+    private init(path: String, readOnly: Bool, lockWait: Duration = defaultLockWait) throws {
         self.path = path
         self.readOnly = readOnly
+        self.lockWait = lockWait
         var info = stat()
         guard stat(path, &info) == 0 else {
             throw DatabaseUnavailable(location: "sqlite:\(path)", reason: errno == ENOENT
@@ -52,7 +56,7 @@ public final class SQLiteStore: RecordStore {
         var config = Configuration()
         config.readonly = readOnly
         config.foreignKeysEnabled = true
-        config.busyMode = .timeout(10)
+        config.busyMode = .timeout(Double(lockWait.milliseconds) / 1000)
         config.label = "retentiond"
         config.prepareDatabase { db in
             if !db.configuration.readonly {
@@ -99,7 +103,9 @@ public final class SQLiteStore: RecordStore {
         } catch let error as DatabaseError {
             let message = "SQLite error \(error.resultCode.primaryResultCode.rawValue): \(error.message ?? "\(error.resultCode)")"
             switch error.resultCode.primaryResultCode {
-            case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_CANTOPEN, .SQLITE_IOERR, .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_FULL,
+            case .SQLITE_BUSY:
+                throw DatabaseUnavailable(location: location, reason: lockWaitExceeded(lockWait, detail: message))
+            case .SQLITE_LOCKED, .SQLITE_CANTOPEN, .SQLITE_IOERR, .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_FULL,
                  .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_AUTH:
                 throw DatabaseUnavailable(location: location, reason: message)
             default:

@@ -123,6 +123,11 @@ public protocol WritingSession: StoreSession {
     /// `lockHolds(exclusive: true)` if no batch holds the lock now; false, without waiting, when
     /// one does (SQLite: always true — its writing transaction already has the database alone).
     func tryLockHoldsExclusively() throws -> Bool
+    /// From here to the end of the transaction, a statement that waits for a lock another session
+    /// holds (a row the application is changing) gives up after the store's lock wait, and the
+    /// transaction fails as `DatabaseUnavailable`: a batch never waits without end. (SQLite's
+    /// connection already waits that long, and no longer, for the database's lock.)
+    func limitLockWaits() throws
     func appendAudit(_ entries: [AuditEntry]) throws
     /// Marks records as done by a flag or anonymise rule (in the batch that changed them).
     func markDone(ruleID: String, table: String, keyColumns: [String], keys: [RecordKey]) throws
@@ -196,6 +201,23 @@ public struct LegalHold: Sendable, Codable, Hashable {
     }
 
     public func isActive(at date: Date) -> Bool { releasedAt == nil && (until.map { $0 > date } ?? true) }
+}
+
+/// How long a writing transaction waits for a lock another session holds before it gives up,
+/// unless the store is opened with another (`retentiond run --lock-wait`).
+public let defaultLockWait: Duration = .seconds(10)
+
+extension Duration {
+    /// Whole milliseconds, as `--lock-wait` takes them and PostgreSQL's `lock_timeout` reads them.
+    public var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
+
+    /// `10s`, `1500ms`: a lock wait in a message.
+    public var lockWaitText: String { milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms" }
+}
+
+/// Why a transaction gave up waiting for a lock: what the operator reads, on either database.
+public func lockWaitExceeded(_ wait: Duration, detail: String) -> String {
+    "another session held a lock a batch needed (a row the application is changing; on SQLite, the database) for longer than the lock wait, \(wait.lockWaitText), and the batch was rolled back; `run`, `apply` and `serve` wait longer with `--lock-wait` (\(detail))"
 }
 
 /// Thrown by stores when the database cannot be opened or answered.

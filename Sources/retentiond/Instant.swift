@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import RetentionEngine
+import RetentionStore
 
 /// A moment given on the command line: an ISO-8601 instant (`2026-01-31T00:00:00Z`) or a date
 /// (`2026-01-31`, midnight UTC). Parsed by the argument parser, so a bad value is a usage error.
@@ -52,6 +53,10 @@ struct PacingOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Start no batch after this much applying time (e.g. 45m; the first batch always runs): the run stops at a batch boundary, exit 11, and the next run continues.", valueName: "time"),
             transform: TimeSpan.parse)
     var maxDuration: TimeSpan?
+
+    @Option(name: .long, help: ArgumentHelp("How long a batch waits for a lock another session holds (a row the application is changing; on SQLite, the database) before it is rolled back and the run stops, exit 6; the next run continues (default: 10s).", valueName: "time"),
+            transform: TimeSpan.parse)
+    var lockWait: TimeSpan = TimeSpan(duration: defaultLockWait)
 
     var pacing: Pacing { Pacing(pause: sleep?.duration, maxDuration: maxDuration?.duration) }
 }

@@ -91,12 +91,13 @@ struct PolicyOptions: ParsableArguments {
         }
     }
 
-    /// Opens the policy's database to read and write.
-    func openStore(_ policy: Policy) async throws -> any RecordStore {
+    /// Opens the policy's database to read and write; its batches wait `lockWait` at most for a
+    /// lock another session holds.
+    func openStore(_ policy: Policy, lockWait: Duration = defaultLockWait) async throws -> any RecordStore {
         switch policy.database {
-        case .sqlite(let path): return try SQLiteStore(path: path)
+        case .sqlite(let path): return try SQLiteStore(path: path, lockWait: lockWait)
         case .postgres(let location):
-            return try await PostgresStore(settings: location, credentialsDirectory: credentialsDirectory, logger: logger())
+            return try await PostgresStore(settings: location, credentialsDirectory: credentialsDirectory, logger: logger(), lockWait: lockWait)
         }
     }
 
@@ -111,9 +112,9 @@ struct PolicyOptions: ParsableArguments {
 
     /// Parses, opens for writing and validates: what every enforcing command starts with. The audit
     /// key is created on a database's first enforcing run (and said so).
-    func loadEnforcer(actor: String) async throws -> (Enforcer, [Diagnostic]) {
+    func loadEnforcer(actor: String, lockWait: Duration = defaultLockWait) async throws -> (Enforcer, [Diagnostic]) {
         let (policy, parseWarnings) = try loadPolicy()
-        let store = try await openStore(policy)
+        let store = try await openStore(policy, lockWait: lockWait)
         let (resolved, diagnostics) = try await validated(policy, parseWarnings: parseWarnings, store: store)
         let key = try await loadKey(policy: policy, store: store, create: true, logger: logger())
         return (Enforcer(resolved: resolved, store: store, key: key, actor: actor, logger: logger()), diagnostics)

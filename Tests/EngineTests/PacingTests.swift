@@ -26,3 +26,66 @@ import TestSupport
         #expect(try await f.trail().verify().isValid)
     }
 }
+
+/// A batch that meets a lock the application holds waits `--lock-wait`, then is rolled back and
+/// the run stops (database unavailable): it never holds the run, or `hold add`, without end.
+@Suite(.timeLimit(.minutes(2))) struct LockWaitTests {
+    /// Six prospects, all due (last seen in 2020), each with a note.
+    static let data = (1...6).flatMap { id in [
+        "INSERT INTO people VALUES (\(id), 'prospect', 'Prospect \(id)', 'p\(id)@example.fr', NULL, NULL, '2020-01-01', '2019-01-01', NULL, 0)",
+        "INSERT INTO notes VALUES (\(10 + id), \(id), 'note \(id)')",
+    ] }
+
+    @Test(arguments: Backend.allCases)
+    func aBatchBlockedByTheApplicationGivesUpAfterTheLockWait(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, data: Self.data, policy: CRMPolicies.prospectPurge, batchSize: 2)
+        _ = try await f.run(now: CRMFixture.now.addingTimeInterval(-86_400 * 3650))  // the tool's tables, nothing due yet
+
+        // The application changes prospect 3 and keeps its transaction open: on PostgreSQL it locks
+        // that row (the second batch's), on SQLite the whole database.
+        let application = try await f.store()
+        let locked = Finished()
+        let release = DispatchSemaphore(value: 0)
+        let open = Task { try await application.transaction { session in
+            _ = try (session as! any SQLExecuting).execute("UPDATE people SET phone = '+33 1 00 00 00 03' WHERE id = 3", [])
+            locked.set()
+            // Released once the run stopped; the minute is only a way out should the run wait
+            // without end (the bug this test is for), so that it fails instead of hanging.
+            _ = release.wait(timeout: .now() + 60)
+        } }
+        while !locked.isSet { try await Task.sleep(for: .milliseconds(20)) }
+
+        // PostgreSQL: the second batch meets the row lock, and the run ends incomplete. SQLite: the
+        // run's first transaction meets the database's lock, and the run stops before any batch.
+        let stopped: (kind: FailureKind?, message: String)
+        do {
+            let report = try await f.enforcer(lockWait: .milliseconds(300)).run(now: CRMFixture.now, allowMore: false)
+            #expect(report.status == .incomplete)
+            stopped = (report.failure, report.message ?? "")
+        } catch {
+            stopped = (EnforcementError.from(error).kind, "\(error)")
+        }
+        release.signal()
+        try await open.value
+        #expect(stopped.kind == .databaseUnavailable, "\(stopped)")
+        #expect(stopped.message.contains("for longer than the lock wait, 300ms"), "\(stopped.message)")
+        // PostgreSQL: the first batch (prospects 1 and 2) committed before the second met the
+        // row lock. SQLite: the first batch already waited for the database.
+        let purgedFirst: [Int64] = backend == .postgres ? [1, 2] : []
+        #expect(try await f.ids("people") == [1, 2, 3, 4, 5, 6].filter { !purgedFirst.contains($0) })
+        #expect(try await f.ids("notes") == [11, 12, 13, 14, 15, 16].filter { !purgedFirst.contains($0 - 10) })
+        let audited = Set(try await f.audit(action: "purge").map(\.subjectRef))
+        #expect(audited == Set(try purgedFirst.map { try f.reference("people", $0) }))
+        // The application's own change committed whole, untouched by the failed batch.
+        #expect(try await f.texts("SELECT phone FROM people WHERE id = 3") == ["+33 1 00 00 00 03"])
+
+        // Once the application let go, the next run finishes the work.
+        let next = try await f.run()
+        #expect(next.succeeded, "\(next.message ?? "")")
+        #expect(try await f.ids("people").isEmpty)
+        #expect(try await f.ids("notes").isEmpty)
+        let all = Set(try await f.audit(action: "purge").map(\.subjectRef))
+        #expect(all == Set(try (1...6).map { try f.reference("people", Int64($0)) }))
+        #expect(try await f.trail().verify().isValid)
+    }
+}

@@ -128,10 +128,11 @@ public final class CRMFixture: @unchecked Sendable {
         return policy
     }
 
-    public func store() async throws -> any RecordStore {
+    /// `lockWait`: how long its batches wait for a lock another session holds (`--lock-wait`).
+    public func store(lockWait: Duration = defaultLockWait) async throws -> any RecordStore {
         switch try policy().database {
-        case .sqlite(let path): return try SQLiteStore(path: path)
-        case .postgres(let location): return try await PostgresStore(settings: location)
+        case .sqlite(let path): return try SQLiteStore(path: path, lockWait: lockWait)
+        case .postgres(let location): return try await PostgresStore(settings: location, lockWait: lockWait)
         }
     }
 
@@ -153,8 +154,8 @@ public final class CRMFixture: @unchecked Sendable {
     }
 
     /// The engine on a writable store, with the audit key (created on first use, as a first run does).
-    public func enforcer() async throws -> Enforcer {
-        let store = try await store()
+    public func enforcer(lockWait: Duration = defaultLockWait) async throws -> Enforcer {
+        let store = try await store(lockWait: lockWait)
         return Enforcer(resolved: try await resolved(on: store), store: store, key: try AuditKey.load(path: try policy().keyFile, createIfMissing: true).key,
                         actor: "test", logger: Logger(label: "test"))
     }

@@ -30,6 +30,10 @@ struct BatchWork: Sendable {
         // the holds in force when the rows change: only the tables that have one are probed.
         try session.lockHolds(exclusive: false)
         try lock?.confirm(in: session)
+        // From here on the batch waits for the application's locks only so long: a row an
+        // application keeps locked fails the batch (rolled back whole) instead of holding the run,
+        // and `hold add` behind it, without end.
+        try session.limitLockWaits()
         // Holds are re-read in this transaction; first make sure none was removed behind the trail's back.
         _ = try HoldLedger(chain: chain).enforce(in: session)
         // The re-check locks the batch's rows, so no concurrent change slips between it and the change.

@@ -28,7 +28,7 @@ struct ApplyCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            var (enforcer, diagnostics) = try await options.loadEnforcer(actor: actor ?? defaultActor())
+            var (enforcer, diagnostics) = try await options.loadEnforcer(actor: actor ?? defaultActor(), lockWait: pacing.lockWait.duration)
             enforcer.pacing = pacing.pacing
             // A person watching a terminal sees one line per rule redrawn; the journal gets a line every few seconds.
             if isatty(STDERR_FILENO) == 1 && format == .text { enforcer.progress = .terminal }

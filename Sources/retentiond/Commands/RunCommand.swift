@@ -72,7 +72,7 @@ struct RunCommand: AsyncParsableCommand {
                 print("\ndry run: \(report.totalDue) record(s) due; nothing was changed.\nreport: \(paths.markdown)\n        \(paths.json)")
                 return report.totalDue > 0 ? .changesPlanned : .success
             }
-            var (enforcer, diagnostics) = try await options.loadEnforcer(actor: who)
+            var (enforcer, diagnostics) = try await options.loadEnforcer(actor: who, lockWait: pacing.lockWait.duration)
             enforcer.pacing = pacing.pacing
             // A person watching a terminal sees one line per rule redrawn; the journal gets a line every few seconds.
             if isatty(STDERR_FILENO) == 1 && format == .text { enforcer.progress = .terminal }

@@ -30,7 +30,7 @@ struct ServeCommand: AsyncParsableCommand {
             let logger = options.logger()
             let options = self.options
             let load: EnforcementService.Loader = {
-                var (enforcer, diagnostics) = try await options.loadEnforcer(actor: "retentiond/serve")
+                var (enforcer, diagnostics) = try await options.loadEnforcer(actor: "retentiond/serve", lockWait: pacing.lockWait.duration)
                 enforcer.pacing = pacing.pacing
                 for d in diagnostics where d.severity == .warning { logger.warning("\(d.description)") }
                 return enforcer
