@@ -26,6 +26,14 @@ import Testing
         #expect(completion.contains("retentiond") && completion.contains("explain"), "bash completion for every command")
         let installed = try await BinaryRunner.runProgram(URL(fileURLWithPath: root + "/usr/local/bin/retentiond"), ["check", "--help"])
         #expect(installed.status == 0 && installed.stdout.contains("--config"))
+        // The installed demo finds the installed policy and suggests the installed command, not `swift run`.
+        // (From a directory of its own: a relative etc/retentiond/retentiond.yaml, as in the package, comes first.)
+        try FileManager.default.createDirectory(atPath: root + "/home", withIntermediateDirectories: true)
+        let demo = try await BinaryRunner.runProgram(URL(fileURLWithPath: "/bin/sh"), [
+            "-c", "cd \"$0\"/home && exec \"$0\"/usr/local/bin/retentiond demo --dir demo --seed 3 --now 2026-06-01T00:00:00Z", root])
+        #expect(demo.status == 0, "\(demo.stderr)")
+        #expect(demo.stdout.contains("policy: \(root)/etc/retentiond/retentiond.yaml"), "\(demo.stdout)")
+        #expect(demo.stdout.contains("\n  retentiond audit verify --config ") && !demo.stdout.contains("swift run"), "\(demo.stdout)")
 
         // Installing again keeps the operator's policy.
         let policy = root + "/etc/retentiond/retentiond.yaml"

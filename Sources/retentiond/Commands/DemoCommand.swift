@@ -154,12 +154,19 @@ struct DemoCommand: AsyncParsableCommand {
                                 \(paths.html) (for people: open it in a browser)
 
                 try next:
-                  swift run retentiond plan --config \(policy.path) --state-dir \(dir)\(urlOption) --detail
-                  swift run retentiond audit verify --config \(policy.path) --state-dir \(dir)\(urlOption)
-                  swift run retentiond hold list --config \(policy.path) --state-dir \(dir)\(urlOption)
+                  \(Self.invocation) plan --config \(policy.path) --state-dir \(dir)\(urlOption) --detail
+                  \(Self.invocation) audit verify --config \(policy.path) --state-dir \(dir)\(urlOption)
+                  \(Self.invocation) hold list --config \(policy.path) --state-dir \(dir)\(urlOption)
                 """)
             return verification.isValid && report.status == .complete ? .success : .failure
         }
+    }
+
+    /// How to run retentiond again: `swift run retentiond` from a build tree (`.build/…`), the
+    /// installed command otherwise.
+    static var invocation: String {
+        let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().path
+        return executable.contains("/.build/") ? "swift run retentiond" : "retentiond"
     }
 
     /// A shipped policy (`etc/…`): beside the current directory, beside the binary (a build tree), or installed under /etc.
