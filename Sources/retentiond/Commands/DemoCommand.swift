@@ -118,7 +118,8 @@ struct DemoCommand: AsyncParsableCommand {
 
             // A dry run first, as an operator would; it also finds a record for the legal hold below.
             let (dry, diagnostics) = try await options.loadPlanner()
-            print("check: valid, \(diagnostics.filter { $0.severity == .warning }.count) warning(s) (see `retentiond check`)")
+            let warnings = diagnostics.filter { $0.severity == .warning }.count
+            print(warnings == 0 ? "check: valid, no warnings" : "check: valid, \(warnings) warning(s): `check` lists them (the first command under \"try next\")")
             // The first record a purge rule would delete gets a legal hold, to show that the run keeps it.
             var heldCandidate: (table: String, key: RecordKey)?
             let purgeTables = Dictionary(policy.rules.filter { if case .purge = $0.action { return true } else { return false } }
@@ -154,6 +155,7 @@ struct DemoCommand: AsyncParsableCommand {
                                 \(paths.html) (for people: open it in a browser)
 
                 try next:
+                  \(Self.invocation) check --config \(policy.path) --state-dir \(dir)\(urlOption)
                   \(Self.invocation) plan --config \(policy.path) --state-dir \(dir)\(urlOption) --detail
                   \(Self.invocation) audit verify --config \(policy.path) --state-dir \(dir)\(urlOption)
                   \(Self.invocation) hold list --config \(policy.path) --state-dir \(dir)\(urlOption)
