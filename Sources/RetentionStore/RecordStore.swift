@@ -217,7 +217,7 @@ extension Duration {
 
 /// Why a transaction gave up waiting for a lock: what the operator reads, on either database.
 public func lockWaitExceeded(_ wait: Duration, detail: String) -> String {
-    "another session held a lock a batch needed (a row the application is changing; on SQLite, the database) for longer than the lock wait, \(wait.lockWaitText), and the batch was rolled back; `run`, `apply` and `serve` wait longer with `--lock-wait` (\(detail))"
+    "another session held a lock this transaction needed (a row the application is changing; on SQLite, the database) for longer than the lock wait, \(wait.lockWaitText), and the transaction was rolled back; `run`, `apply` and `serve` wait longer with `--lock-wait` (\(detail))"
 }
 
 /// Thrown by stores when the database cannot be opened or answered.
