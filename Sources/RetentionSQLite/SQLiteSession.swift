@@ -173,4 +173,9 @@ extension SQLiteSession {
     /// SQLite has no roles: the file's permissions decide, and a file that cannot be written
     /// fails when it is opened for a run, before anything changes.
     func privileges(_ needs: [PrivilegeNeed]) throws -> PrivilegeReport { PrivilegeReport(role: nil, missing: []) }
+
+    /// SQLite's planner works from its indexes without statistics (no `sqlite_stat1` needed).
+    func tablesWithoutStatistics(among tables: [String]) throws -> [String] { [] }
+
+    func analyze(tables: [String]) throws {}
 }

@@ -97,6 +97,9 @@ public protocol StoreSession {
     func markedRecords(ruleID: String, table: String, keyColumns: [String], columns: [String], after: RecordKey?, limit: Int) throws -> [[SQLValue]]
     /// Which of `needs` the session's role lacks.
     func privileges(_ needs: [PrivilegeNeed]) throws -> PrivilegeReport
+    /// Of `tables`, those that hold rows but have no planner statistics (PostgreSQL: never
+    /// analyzed); SQLite plans without them.
+    func tablesWithoutStatistics(among tables: [String]) throws -> [String]
 }
 
 /// What one transaction of a writing store can do, on top of reading.
@@ -128,6 +131,8 @@ public protocol WritingSession: StoreSession {
     /// transaction fails as `DatabaseUnavailable`: a batch never waits without end. (SQLite's
     /// connection already waits that long, and no longer, for the database's lock.)
     func limitLockWaits() throws
+    /// Gathers planner statistics on `tables` (PostgreSQL's `ANALYZE`; nothing on SQLite).
+    func analyze(tables: [String]) throws
     func appendAudit(_ entries: [AuditEntry]) throws
     /// Marks records as done by a flag or anonymise rule (in the batch that changed them).
     func markDone(ruleID: String, table: String, keyColumns: [String], keys: [RecordKey]) throws

@@ -48,6 +48,7 @@ extension Enforcer {
         let plan: SharedPlan
         if lock != nil {
             try await anchor.check()
+            await analyzeTablesWithoutStatistics()
             try await queue.queueTransaction { session in
                 try session.prepareToolTables()
                 try session.prepareWorkQueue()

@@ -55,7 +55,9 @@ public struct Enforcer: Sendable {
         }
         var validator = SchemaValidator(policy: policy, schema: schema, samples: samples)
         let (diagnostics, resolved) = validator.validate()
-        return (resolved, diagnostics)
+        guard let resolved else { return (nil, diagnostics) }
+        let missing = try await store.read { [tables = resolved.tablesRead] in try $0.tablesWithoutStatistics(among: tables) }
+        return (resolved, diagnostics + statisticsWarnings(resolved, missing: missing))
     }
 
     /// A dry run on this store (see `PlanningPass.dryRun`).
@@ -76,6 +78,7 @@ public struct Enforcer: Sendable {
         let lock = try await store.acquireRunLock()
         defer { withExtendedLifetime(lock) {} }
         try await refuseIfClockWentBack(now: now)
+        await analyzeTablesWithoutStatistics()
         let runID = RunID.make(at: Date())
         let planPath = policy.stateDirectory + "/plans/\(runID).plan"
         defer { unlink(planPath) }
@@ -97,6 +100,7 @@ public struct Enforcer: Sendable {
         let lock = try await store.acquireRunLock()
         defer { withExtendedLifetime(lock) {} }
         try await refuseIfClockWentBack(now: wallClock)
+        await analyzeTablesWithoutStatistics()
         return try await applyLocked(planPath: planPath, runID: RunID.make(at: Date()), mode: .apply, wallClock: wallClock,
                                      allowMore: allowMore, lock: lock, stop: stop)
     }

@@ -52,6 +52,18 @@ extension ResolvedPolicy {
     /// Everything the policy reads, deletes from and updates: every table a rule, a relation, a
     /// child (including what `children: auto` found) or an application hold table names.
     public var privilegesNeeded: [PrivilegeNeed] {
+        var needs = Set(policy.rules.flatMap(privilegesNeeded(by:)))
+        for source in holdSources { needs.insert(.init(table: source.source.table, kind: .select)) }
+        return needs.sorted()
+    }
+
+    /// Every table the policy reads (`SELECT` in `privilegesNeeded`), in name order.
+    public var tablesRead: [String] {
+        Set(privilegesNeeded.filter { $0.kind == .select }.map(\.table)).sorted()
+    }
+
+    /// What one rule reads, deletes from and updates.
+    public func privilegesNeeded(by rule: RetentionRule) -> Set<PrivilegeNeed> {
         var needs = Set<PrivilegeNeed>()
         func read(_ path: [RelationStep]) {
             for step in path {
@@ -69,41 +81,38 @@ extension ResolvedPolicy {
                 clock.columns.forEach { read($0.path) }
             }
         }
-        for rule in policy.rules {
-            let table = policy.subject(for: rule).table.value
-            let shape = shape(of: rule)
-            needs.insert(.init(table: table, kind: .select))
-            shape.filter.forEach(read)
-            shape.clock.forEach { read($0.path) }
-            for consent in shape.consent {
-                switch consent {
-                case .until(let path, _), .flag(let path, _): read(path)
-                }
-            }
-            for related in shape.related {
-                read(related.path)
-                related.clock?.forEach { read($0.path) }
-            }
-            switch rule.action {
-            case .flag:
-                break
-            case .anonymise(let fields, _):
-                for field in fields where field.strategy != .keep {
-                    needs.insert(.init(table: table, kind: .update, column: field.column.value))
-                }
-            case .purge:
-                needs.insert(.init(table: table, kind: .delete))
-                for path in shape.childPaths {
-                    for link in path {
-                        needs.insert(.init(table: link.table, kind: .select))
-                        link.conditions.forEach(read)
-                    }
-                    needs.insert(.init(table: path[path.count - 1].table, kind: .delete))
-                }
-                for reference in shape.undeclaredReferences { needs.insert(.init(table: reference.table, kind: .select)) }
+        let table = policy.subject(for: rule).table.value
+        let shape = shape(of: rule)
+        needs.insert(.init(table: table, kind: .select))
+        shape.filter.forEach(read)
+        shape.clock.forEach { read($0.path) }
+        for consent in shape.consent {
+            switch consent {
+            case .until(let path, _), .flag(let path, _): read(path)
             }
         }
-        for source in holdSources { needs.insert(.init(table: source.source.table, kind: .select)) }
-        return needs.sorted()
+        for related in shape.related {
+            read(related.path)
+            related.clock?.forEach { read($0.path) }
+        }
+        switch rule.action {
+        case .flag:
+            break
+        case .anonymise(let fields, _):
+            for field in fields where field.strategy != .keep {
+                needs.insert(.init(table: table, kind: .update, column: field.column.value))
+            }
+        case .purge:
+            needs.insert(.init(table: table, kind: .delete))
+            for path in shape.childPaths {
+                for link in path {
+                    needs.insert(.init(table: link.table, kind: .select))
+                    link.conditions.forEach(read)
+                }
+                needs.insert(.init(table: path[path.count - 1].table, kind: .delete))
+            }
+            for reference in shape.undeclaredReferences { needs.insert(.init(table: reference.table, kind: .select)) }
+        }
+        return needs
     }
 }

@@ -96,6 +96,8 @@ struct DemoCommand: AsyncParsableCommand {
                     throw CommandFailure(.failure, "\(location.displayName) already has a \(first) table; the demo only loads into an empty database")
                 }
                 try await store.transaction { try data.load(into: $0) }
+                // As any bulk load should: the dry run below reads before autovacuum would have analyzed.
+                try await store.transaction { [tables = data.tables.map(\.name)] in try $0.analyze(tables: tables) }
                 databaseName = location.displayName
             } else {
                 try await SQLiteDemo.create(at: dbPath, dataset: data)
