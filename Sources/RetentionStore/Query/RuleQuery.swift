@@ -36,12 +36,16 @@ public struct RelationStep: Sendable {
     public var on: [Pair]
     public var caseInsensitive: Bool
     public var conditions: [RowCondition]
+    /// An index leads with the step's first `on` column (an exact match): a test through the step
+    /// is then written as one index probe per record (see `SQLBuilder.exists`).
+    public var indexed: Bool
 
-    public init(table: String, on: [Pair], caseInsensitive: Bool = false, conditions: [RowCondition] = []) {
+    public init(table: String, on: [Pair], caseInsensitive: Bool = false, conditions: [RowCondition] = [], indexed: Bool = false) {
         self.table = table
         self.on = on
         self.caseInsensitive = caseInsensitive
         self.conditions = conditions
+        self.indexed = indexed
     }
 }
 

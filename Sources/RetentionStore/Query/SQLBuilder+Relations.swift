@@ -57,10 +57,18 @@ extension SQLBuilder {
     }
 
     /// `EXISTS` a row reached through `path` that also meets `extra` (tests on the last step's alias).
+    ///
+    /// Where an index serves the first step, the test is kept one probe per record (PostgreSQL's
+    /// `OFFSET 0`): otherwise PostgreSQL may turn an `EXISTS` in a condition into a join, and, when
+    /// its estimates are off (tables never analyzed, or a relation's `where` it cannot judge), plan
+    /// it as a nested loop over a scan of the related table — on the Dolibarr example at 80,000
+    /// third parties, a forecast took 3.2 s that way against 0.09 s by probes. Without such an index
+    /// (`check` warns), the planner keeps its choice: a hash join then beats a scan per record.
     func exists(_ path: [RelationStep], from alias: String, level: Int, where extra: (String) -> [SQL] = { _ in [] }) -> SQL {
         let (rows, last) = relatedRows(path, from: alias, level: level)
         let more = extra(last)
-        return "EXISTS (SELECT 1 \(rows)\(more.isEmpty ? "" : " AND " + more.joined(separator: " AND ")))"
+        let probe = path.first?.indexed == true ? dialect.probeEachRow : ""
+        return "EXISTS (SELECT 1 \(rows)\(more.isEmpty ? "" : " AND " + more.joined(separator: " AND "))\(raw: probe))"
     }
 
     /// `a.x = b.y AND …`, or with `caseInsensitive` `LOWER(a.x) = LOWER(b.y) AND …`; one tuple

@@ -68,7 +68,8 @@ extension SchemaValidator {
             guard pairs.count == relation.on.count else { continue }
             warnWithoutIndex(related, pairs.map(\.column), at: relation.table.location,
                              what: "relation `\(relation.name.value)`", caseInsensitive: relation.caseInsensitive)
-            resolved.steps[relation.name.value] = RelationStep(table: related.name, on: pairs, caseInsensitive: relation.caseInsensitive)
+            resolved.steps[relation.name.value] = RelationStep(table: related.name, on: pairs, caseInsensitive: relation.caseInsensitive,
+                                                               indexed: !relation.caseInsensitive && related.hasIndex(leadingWith: pairs[0].column))
         }
         guard ok else { return nil }
         // A relation's conditions may name relations chained from it: deepest first, so each
