@@ -157,6 +157,16 @@ public struct DemoDataset: Sendable {
     ]
 
     /// Creates the schema and inserts every row through `session`, in multi-row INSERTs.
+    /// Creates the indexes `check` advises (its hints that are `CREATE INDEX` statements), as an
+    /// operator following them would: on the demo's own database only. Returns their names.
+    public static func createAdvisedIndexes(_ hints: [String], in store: any WritingSession) throws -> [String] {
+        guard let session = store as? any SQLExecuting else { throw StoreFailure("this store cannot create the advised indexes") }
+        let prefix = "CREATE INDEX "
+        let statements = Set(hints.filter { $0.hasPrefix(prefix) }).sorted()
+        for statement in statements { _ = try session.execute("CREATE INDEX IF NOT EXISTS " + statement.dropFirst(prefix.count), []) }
+        return statements.compactMap { $0.dropFirst(prefix.count).split(separator: " ").first.map { $0.replacingOccurrences(of: "\"", with: "") } }
+    }
+
     public func load(into store: any WritingSession) throws {
         guard let session = store as? any SQLExecuting else { throw StoreFailure("this store cannot load the demo data") }
         for statement in schemaStatements { _ = try session.execute(statement, []) }

@@ -21,6 +21,12 @@ import TestSupport
         let queue = try DatabaseQueue(path: database)
         let purged = try await queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") ?? 0 }
         #expect(purged > 0)
+        // The indexes `check` advises for the example (real Dolibarr and Znuny lack them), created as it says.
+        let advised = dataset == "dolibarr" ? ["llx_societe_datec_idx", "llx_societe_tms_idx"]
+            : ["customer_preferences_user_id_lower_idx", "ticket_customer_user_id_lower_idx"]
+        #expect(result.stdout.contains("created the 2 index(es) `check` advises, as an operator would: " + advised.joined(separator: ", ")), "\(result.stdout)")
+        let indexes = try await queue.read { try String.fetchAll($0, sql: "SELECT name FROM sqlite_master WHERE type = 'index' AND name LIKE '%_idx' ORDER BY name") }
+        #expect(indexes == advised)
         try queue.close()
         let verify = try await BinaryRunner.run(["audit", "verify", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
                                                  "--database-url", "sqlite:\(database)"])
