@@ -176,13 +176,18 @@ public struct SQLBuilder: Sendable {
     /// The rule's records not due at `q`'s cutoff, not done and not held themselves now, counted by
     /// the first of `boundaries` (cutoffs at later moments, in order) each passes: one statement,
     /// a row per boundary reached (`bucket`, `count`). A record past one boundary is past every
-    /// later one, so each record is tested until its first, not against all of them (a year of
-    /// weeks and months is 64 boundaries: half the time of one sum per boundary).
+    /// later one, and every record counted is past the last: its first is found by halving the
+    /// boundaries, four tests for a year of months and six for 64 weeks and months, instead of one
+    /// test per boundary up to it (a clock through a relation is an index probe or two per test).
     public func forecast(_ q: RuleQuery, boundaries: [ClockPredicate]) -> SQL {
         let s = "s"
-        let bucket: SQL = "CASE " + boundaries.enumerated().map { i, boundary in
-            "WHEN \(clockIsPast(s, boundary)) THEN \(raw: String(i)) " as SQL
-        }.joined(separator: "") + "END"
+        // The first boundary passed among `lo..<hi`, knowing the record is past `hi - 1`.
+        func first(_ lo: Int, _ hi: Int) -> SQL {
+            guard hi - lo > 1 else { return SQL(stringLiteral: String(lo)) }
+            let mid = (lo + hi) / 2
+            return "CASE WHEN \(clockIsPast(s, boundaries[mid - 1])) THEN \(first(lo, mid)) ELSE \(first(mid, hi)) END"
+        }
+        let bucket = first(0, boundaries.count)
         var conditions = q.filter.map { condition($0, on: s) }
         conditions.append("NOT \(clockIsPast(s, q.clock))")
         if let last = boundaries.last { conditions.append(clockIsPast(s, last)) }
