@@ -94,6 +94,12 @@ extension StoreSession where Self: SQLExecuting {
         try rows(builder.standing(query, key: key, marksKept: marksKept)).first
     }
 
+    public func childRowCount(_ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey]) throws -> Int {
+        guard !keys.isEmpty else { return 0 }
+        guard case .integer(let count) = try rows(builder.countChildren(path, subjectTable: table, keyColumns: keyColumns, keys: keys)).first?.first else { return 0 }
+        return Int(count)
+    }
+
     public func childRecords(_ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]) throws -> [[SQLValue]] {
         guard !keys.isEmpty else { return [] }
         return try rows(builder.selectChildren(path, subjectTable: table, keyColumns: keyColumns, keys: keys, columns: columns, order: order))

@@ -110,7 +110,14 @@ public struct PlanningPass: Sendable {
         // A plan decides on facts, never on the values an anonymise rule replaces: the batch reads
         // those itself, in its transaction. Not reading them here saves transferring and decoding them.
         ruleQuery.fieldColumns = []
-        ruleQuery.countedChildren = Self.countedChildren(rule, shape: resolved.shape(of: rule), counting: countChildren).map(\.path)
+        // The child rows the due records would take with them, per table (terraform's "N to destroy"):
+        // counted per record in the candidates query where every link is found by an index probe;
+        // otherwise each probe would scan the link's table, so those paths are counted once per
+        // page, for the page's due records, in one statement each.
+        let childCounts = Self.countedChildren(rule, shape: resolved.shape(of: rule), counting: countChildren)
+        let probed = childCounts.indices.filter { childCounts[$0].path.allSatisfy(\.indexed) }
+        let paged = childCounts.indices.filter { !childCounts[$0].path.allSatisfy(\.indexed) }
+        ruleQuery.countedChildren = probed.map { childCounts[$0].path }
         let query = ruleQuery
         var tally = RuleTally(rule: rule, subject: subject, cutoff: try Cutoff(rule: rule, policy: policy, now: now))
         if query.excludeDone {
@@ -124,8 +131,6 @@ public struct PlanningPass: Sendable {
         // A rule that never acted has nothing to look up (a rule just added, before the run that marks).
         let lookUp = toolTables && action != .purge && !query.excludeDone
         let checkDone = lookUp ? try await reader.read { try $0.hasAuditEntries(ruleID: rule.id, action: action) } : false
-        // The child rows the due records would take with them, per table (terraform's "N to destroy").
-        let childCounts = Self.countedChildren(rule, shape: resolved.shape(of: rule), counting: countChildren)
         // Per path, summed over the pass and added to the tally once (not a dictionary update per record).
         var childTotals = [Int](repeating: 0, count: childCounts.count)
         var after: RecordKey?
@@ -141,6 +146,7 @@ public struct PlanningPass: Sendable {
                 let done = try session.auditedReferences(ruleID: rule.id, action: action, references: refs)
                 return (rows, Set(zip(rows, refs).filter { done.contains($0.1) }.map(\.0.candidate.key)))
             } }
+            var acting: [RecordKey] = []
             for row in rows {
                 let alreadyDone = !doneKeys.isEmpty && doneKeys.contains(row.candidate.key)
                 let decision = Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: alreadyDone)
@@ -152,9 +158,16 @@ public struct PlanningPass: Sendable {
                 }
                 if decision != .alreadyDone { addReview(row.candidate, decision: decision, subject: subject, to: &tally) }
                 if decision == .act {
-                    for (index, count) in row.childCounts.enumerated() { childTotals[index] += count }
+                    for (index, count) in zip(probed, row.childCounts) { childTotals[index] += count }
+                    if !paged.isEmpty { acting.append(row.candidate.key) }
                 }
                 try each(row.candidate, decision)
+            }
+            if !acting.isEmpty {
+                let counts = try await naming(rule) { try await reader.read { [acting] session in
+                    try paged.map { try session.childRowCount(childCounts[$0].path, table: table, keyColumns: query.keyColumns, keys: acting) }
+                } }
+                for (index, count) in zip(paged, counts) { childTotals[index] += count }
             }
             guard rows.count == batchSize, let last = rows.last else { break }
             after = last.candidate.key

@@ -103,15 +103,20 @@ public struct ChildLink: Sendable {
     /// deleted after them, and only where none of `stillReferencedBy` points to it any more.
     public var owned = false
     public var stillReferencedBy: [ForeignKey] = []
+    /// An index leads with `foreignKey`'s first column (an exact match): the link's rows are
+    /// found from a row above by one probe (see `PlanningPass`, which counts a dry run's children
+    /// per record only along such links).
+    public var indexed: Bool
 
     public init(table: String, foreignKey: [String], referenced: [String], primaryKey: [String],
-                conditions: [RowCondition] = [], caseInsensitive: Bool = false) {
+                conditions: [RowCondition] = [], caseInsensitive: Bool = false, indexed: Bool = false) {
         self.table = table
         self.foreignKey = foreignKey
         self.referenced = referenced
         self.primaryKey = primaryKey
         self.conditions = conditions
         self.caseInsensitive = caseInsensitive
+        self.indexed = indexed
     }
 }
 

@@ -365,6 +365,12 @@ public struct SQLBuilder: Sendable {
         return sql
     }
 
+    /// How many rows of the path's last table belong to the subject rows `keys`: one statement for
+    /// all of them, which a database without an index for a link answers with one scan.
+    public func countChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
+        "SELECT count(*) FROM \(ident: path[path.count - 1].table) AS x WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys))"
+    }
+
     /// `columns` of one child table's rows that belong to the batch's subject rows, in `order`.
     public func selectChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]) -> SQL {
         let list = columns.map { SQL.qualified("x", $0) }.joined(separator: ", ")

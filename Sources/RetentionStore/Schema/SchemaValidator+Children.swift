@@ -40,7 +40,8 @@ extension SchemaValidator {
             if !comparable(left, of: table, right, of: parent, at: fk.location, caseInsensitive: child.caseInsensitive) { return nil }
         }
         let link = ChildLink(table: table.name, foreignKey: child.foreignKey.map(\.value), referenced: referenced, primaryKey: table.primaryKey,
-                             conditions: conditions, caseInsensitive: child.caseInsensitive)
+                             conditions: conditions, caseInsensitive: child.caseInsensitive,
+                             indexed: !child.caseInsensitive && table.hasIndex(leadingWith: child.foreignKey[0].value))
         var paths: [[ChildLink]] = []
         var ok = true
         for owned in child.owns {
@@ -77,7 +78,8 @@ extension SchemaValidator {
                   hint: "give `references` with as many columns as `foreign_key`")
             return nil
         }
-        var link = ChildLink(table: table.name, foreignKey: referenced, referenced: owned.foreignKey.map(\.value), primaryKey: table.primaryKey)
+        var link = ChildLink(table: table.name, foreignKey: referenced, referenced: owned.foreignKey.map(\.value), primaryKey: table.primaryKey,
+                             indexed: table.hasIndex(leadingWith: referenced[0]))
         link.owned = true
         let pointer = ForeignKey(table: child.name, columns: owned.foreignKey.map(\.value), referencedTable: table.name, referencedColumns: referenced)
         link.stillReferencedBy = [pointer] + schema.references(to: table.name).filter { $0 != pointer }
@@ -88,7 +90,8 @@ extension SchemaValidator {
         var paths: [[ChildLink]] = []
         for fk in schema.references(to: table.name) where !visited.contains(fk.table) {
             guard let child = schema.table(fk.table) else { continue }
-            let link = ChildLink(table: child.name, foreignKey: fk.columns, referenced: fk.referencedColumns, primaryKey: child.primaryKey)
+            let link = ChildLink(table: child.name, foreignKey: fk.columns, referenced: fk.referencedColumns, primaryKey: child.primaryKey,
+                                 indexed: child.hasIndex(leadingWith: fk.columns[0]))
             paths.append(prefix + [link])
             paths += foreignKeyPaths(from: child, prefix: prefix + [link], visited: visited.union([child.name]))
         }
