@@ -220,19 +220,28 @@ struct PostgresSession: WritingSession, SQLExecuting {
         }
         var indexes: [String: [String: (unique: Bool, primary: Bool, columns: [String])]] = [:]
         for row in try rows("""
-            SELECT t.relname::text, i.relname::text, ix.indisunique, ix.indisprimary, a.attname::text
+            SELECT t.relname::text, i.relname::text, ix.indisunique, ix.indisprimary, a.attname::text,
+                   CASE WHEN k.attnum = 0 THEN pg_get_indexdef(ix.indexrelid, k.ord::int, true) END
             FROM pg_index ix
             JOIN pg_class t ON t.oid = ix.indrelid
             JOIN pg_class i ON i.oid = ix.indexrelid
             JOIN pg_namespace n ON n.oid = t.relnamespace
             CROSS JOIN LATERAL unnest(ix.indkey) WITH ORDINALITY AS k(attnum, ord)
-            JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum
+            LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum AND k.attnum > 0
             WHERE n.nspname = current_schema()
             ORDER BY t.relname, i.relname, k.ord
             """, []) {
             let table = row[0].textValue ?? "", index = row[1].textValue ?? ""
             var entry = indexes[table, default: [:]][index] ?? (row[2] == .integer(1), row[3] == .integer(1), [])
-            entry.columns.append(row[4].textValue ?? "")
+            // An expression key (attnum 0): only LOWER(column) is kept; the index's later keys are
+            // then left out as well, since a key that is not kept ends what the index is known to serve.
+            if let column = row[4].textValue {
+                entry.columns.append(column)
+            } else if let key = row[5].textValue.flatMap(IndexInfo.lowerKey), entry.columns.isEmpty {
+                entry.columns.append(IndexInfo.lower(key))
+            } else {
+                entry.columns.append("")
+            }
             indexes[table, default: [:]][index] = entry
         }
         var foreignKeys: [String: [String: (referenced: String, from: [String], to: [String])]] = [:]

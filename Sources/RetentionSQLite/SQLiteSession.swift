@@ -77,9 +77,29 @@ struct SQLiteSession: WritingSession, SQLExecuting {
                     RetentionStore.ForeignKey(table: name, columns: $0.originColumns, referencedTable: $0.destinationTable,
                                               referencedColumns: $0.destinationColumns)
                 },
-                // Indexes on expressions are left out by GRDB: they serve no column test the policy makes.
-                indexes: try db.indexes(on: name).map { RetentionStore.IndexInfo(name: $0.name, columns: $0.columns, unique: $0.isUnique) })
+                // GRDB leaves out indexes on expressions; those led by LOWER(column), which serve a
+                // case-insensitive match, are read from their definition.
+                indexes: try db.indexes(on: name).map { RetentionStore.IndexInfo(name: $0.name, columns: $0.columns, unique: $0.isUnique) }
+                    + lowerIndexes(on: name))
         })
+    }
+
+    /// The indexes on `table` whose first key is `LOWER(column)`, from their `CREATE INDEX` text.
+    private func lowerIndexes(on table: String) throws -> [RetentionStore.IndexInfo] {
+        try Row.fetchAll(db, sql: "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL", arguments: [table])
+            .compactMap { row -> RetentionStore.IndexInfo? in
+                guard let name: String = row["name"], let sql: String = row["sql"],
+                      let on = sql.range(of: " ON ", options: .caseInsensitive),
+                      let open = sql[on.upperBound...].firstIndex(of: "(") else { return nil }
+                // The first key: up to the first comma or closing parenthesis at depth 0.
+                var depth = 0, end = sql.endIndex
+                for index in sql[sql.index(after: open)...].indices {
+                    let c = sql[index]
+                    if c == "(" { depth += 1 } else if c == ")" { if depth == 0 { end = index; break }; depth -= 1 } else if c == ",", depth == 0 { end = index; break }
+                }
+                guard let column = IndexInfo.lowerKey(String(sql[sql.index(after: open)..<end])) else { return nil }
+                return RetentionStore.IndexInfo(name: name, columns: [IndexInfo.lower(column)], unique: sql.uppercased().hasPrefix("CREATE UNIQUE"))
+            }
     }
 
     // MARK: The tool's own tables

@@ -105,6 +105,8 @@ import TestSupport
                                      wholePolicy: try CRMFixture.packageFile("etc/examples/znuny.yaml"))
         let (resolved, diagnostics) = try await f.validate()
         #expect(resolved != nil, "\(diagnostics)")
+        // Znuny has no LOWER(…) indexes: `check` asks for one per case-insensitive match.
+        #expect(diagnostics.filter { $0.message.contains("case-insensitively: only an index on LOWER") }.count == 3, "\(diagnostics)")
 
         #expect(Self.purgedTickets == [1, 2, 5], "ticket 3 is closed at the bound (UTC), 4 is open, 6 was closed again recently")
         #expect(Self.purgedCustomerUsers == [1, 5])
@@ -158,6 +160,8 @@ import TestSupport
         let policy = try f.policy()
         let (resolved, diagnostics) = try await Enforcer.validate(policy, store: try await f.reader())
         try #require(resolved != nil, "\(diagnostics)")
+        // Once the LOWER(…) indexes exist, `check` no longer asks for them.
+        #expect(!diagnostics.contains { $0.message.contains("case-insensitively") }, "\(diagnostics)")
         let builder = SQLBuilder(dialect: try await f.executing { $0.dialect })
         let planner = QueryPlanTests()
         for rule in policy.rules {
@@ -174,5 +178,16 @@ import TestSupport
             let due = try await planner.plan(f, builder.candidates(query, after: nil, keys: nil, limit: 500))
             #expect(planner.scans(due, backend: backend, includingSubject: false, subjectTable: query.table).isEmpty, "\(rule.id): \(due.joined(separator: "\n"))")
         }
+    }
+
+    /// An index key on LOWER(column) as each database writes it back: PostgreSQL casts a varchar
+    /// (`lower((customer_user_id)::text)`), SQLite keeps the statement's text.
+    @Test func aLowerKeyIsReadAsTheDatabasesWriteItBack() {
+        #expect(IndexInfo.lowerKey("lower((customer_user_id)::text)") == "customer_user_id")
+        #expect(IndexInfo.lowerKey("lower(user_id)") == "user_id")
+        #expect(IndexInfo.lowerKey("LOWER(\"user_id\")") == "user_id")
+        #expect(IndexInfo.lowerKey("upper(user_id)") == nil)
+        #expect(IndexInfo.lowerKey("lower(a || b)") == nil)
+        #expect(IndexInfo.lowerKey("lower(substr(login, 1, 3))") == nil)
     }
 }

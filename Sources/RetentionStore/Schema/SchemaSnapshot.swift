@@ -67,6 +67,16 @@ public struct TableInfo: Sendable {
     public func hasIndex(leadingWith column: String) -> Bool {
         primaryKey.first == column || indexes.contains { $0.columns.first == column }
     }
+
+    /// True when an index starts with `LOWER(column)`, which serves a case-insensitive match.
+    public func hasLowerIndex(leadingWith column: String) -> Bool {
+        indexes.contains { $0.columns.first == IndexInfo.lower(column) }
+    }
+
+    /// True when an index finds the rows matching on `column` (compared as is, or with `LOWER`).
+    public func serves(_ column: String, caseInsensitive: Bool) -> Bool {
+        caseInsensitive ? hasLowerIndex(leadingWith: column) : hasIndex(leadingWith: column)
+    }
 }
 
 public struct ColumnInfo: Sendable {
@@ -111,8 +121,29 @@ public struct ForeignKey: Sendable, Hashable {
 
 public struct IndexInfo: Sendable {
     public var name: String
+    /// Column names; an index key on `LOWER(column)` is written `IndexInfo.lower(column)`, and
+    /// other expressions are left out.
     public var columns: [String]
     public var unique: Bool
+
+    /// How a key on `LOWER(column)` is named in `columns`.
+    public static func lower(_ column: String) -> String { "LOWER(\(column))" }
+
+    /// The column of an index key written `lower(column)` as databases print it back
+    /// (`lower((customer_user_id)::text)`, `LOWER("user_id")`), or nil for any other expression.
+    public static func lowerKey(_ expression: String) -> String? {
+        var text = expression.trimmingCharacters(in: .whitespaces)
+        guard text.lowercased().hasPrefix("lower("), text.hasSuffix(")") else { return nil }
+        text = String(text.dropFirst(6).dropLast())
+        // A cast PostgreSQL adds for a varchar column, and the parentheses around what it casts.
+        if let cast = text.range(of: "::") { text = String(text[..<cast.lowerBound]) }
+        text = text.trimmingCharacters(in: CharacterSet(charactersIn: "() "))
+        if text.hasPrefix("\""), text.hasSuffix("\""), text.count >= 2 {
+            text = String(text.dropFirst().dropLast()).replacingOccurrences(of: "\"\"", with: "\"")
+        }
+        guard !text.isEmpty, text.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "$" }) else { return nil }
+        return text
+    }
 
     public init(name: String, columns: [String], unique: Bool) {
         self.name = name

@@ -41,7 +41,7 @@ extension SchemaValidator {
         }
         let link = ChildLink(table: table.name, foreignKey: child.foreignKey.map(\.value), referenced: referenced, primaryKey: table.primaryKey,
                              conditions: conditions, caseInsensitive: child.caseInsensitive,
-                             indexed: !child.caseInsensitive && table.hasIndex(leadingWith: child.foreignKey[0].value))
+                             indexed: table.serves(child.foreignKey[0].value, caseInsensitive: child.caseInsensitive))
         var paths: [[ChildLink]] = []
         var ok = true
         for owned in child.owns {

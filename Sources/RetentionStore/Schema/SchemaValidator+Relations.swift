@@ -69,7 +69,7 @@ extension SchemaValidator {
             warnWithoutIndex(related, pairs.map(\.column), at: relation.table.location,
                              what: "relation `\(relation.name.value)`", caseInsensitive: relation.caseInsensitive)
             resolved.steps[relation.name.value] = RelationStep(table: related.name, on: pairs, caseInsensitive: relation.caseInsensitive,
-                                                               indexed: !relation.caseInsensitive && related.hasIndex(leadingWith: pairs[0].column))
+                                                               indexed: related.serves(pairs[0].column, caseInsensitive: relation.caseInsensitive))
         }
         guard ok else { return nil }
         // A relation's conditions may name relations chained from it: deepest first, so each
@@ -176,6 +176,7 @@ extension SchemaValidator {
     mutating func warnWithoutIndex(_ table: TableInfo, _ columns: [String], at location: SourceLocation, what: String, caseInsensitive: Bool) {
         guard let first = columns.first else { return }
         if caseInsensitive {
+            guard !table.hasLowerIndex(leadingWith: first) else { return }
             diagnostics.append(.warning(location, "\(what) compares `\(table.name)`.(\(columns.joined(separator: ", "))) case-insensitively: only an index on LOWER(…) serves it",
                                         hint: Self.createIndex(table.name, columns.map { "LOWER(\(SQL.quote($0)))" }, suffix: columns.joined(separator: "_") + "_lower")))
         } else if !table.hasIndex(leadingWith: first) {
