@@ -153,7 +153,8 @@ extension RuleTally {
         }
         stale += outcome.stale
         gone += outcome.gone
-        for (table, count) in outcome.children { childRowsPurged[table, default: 0] += count }
-        for (table, count) in outcome.childrenAnonymised { childRowsAnonymised[table, default: 0] += count }
+        // Tables a batch reached without changing a row are left out, as a plan leaves them out.
+        for (table, count) in outcome.children where count > 0 { childRowsPurged[table, default: 0] += count }
+        for (table, count) in outcome.childrenAnonymised where count > 0 { childRowsAnonymised[table, default: 0] += count }
     }
 }
