@@ -6,11 +6,14 @@ import RetentionStore
 /// relation's `NOT EXISTS` may then be planned as a scan of the related table once per record:
 /// seconds become hours as tables grow.
 extension PostgresSession {
+    /// Only tables the role may read: pg_stats hides the others' statistics, and the privilege
+    /// check names what is missing there.
     func tablesWithoutStatistics(among tables: [String]) throws -> [String] {
         guard !tables.isEmpty else { return [] }
         let never = try rows("""
             SELECT c.relname::text FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname IN (\(SQL.list(tables.map { .text($0) })))
+            AND has_any_column_privilege(c.oid, 'SELECT')
             AND NOT EXISTS (SELECT 1 FROM pg_stats AS s WHERE s.schemaname = n.nspname AND s.tablename = c.relname)
             ORDER BY 1
             """).compactMap { $0.first?.textValue }

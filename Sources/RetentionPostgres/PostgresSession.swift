@@ -204,9 +204,23 @@ struct PostgresSession: WritingSession, SQLExecuting {
             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') ORDER BY c.relname
             """, []).compactMap { $0[0].textValue }
         var columns: [String: [ColumnInfo]] = [:]
+        // From the catalog, which every role may read: information_schema.columns hides the columns
+        // of a table the role holds no privilege on, and `check` would report them missing instead of
+        // listing the GRANT it needs. The type is named as information_schema's `data_type` names it.
         for row in try rows("""
-            SELECT table_name::text, column_name::text, data_type::text, is_nullable::text FROM information_schema.columns
-            WHERE table_schema = current_schema() ORDER BY table_name, ordinal_position
+            SELECT c.relname::text, a.attname::text,
+                   CASE WHEN b.typelem <> 0 AND b.typlen = -1 THEN 'ARRAY'
+                        WHEN bn.nspname = 'pg_catalog' THEN format_type(b.oid, NULL)
+                        ELSE 'USER-DEFINED' END,
+                   CASE WHEN a.attnotnull OR (t.typtype = 'd' AND t.typnotnull) THEN 'NO' ELSE 'YES' END
+            FROM pg_attribute AS a
+            JOIN pg_class AS c ON c.oid = a.attrelid
+            JOIN pg_namespace AS n ON n.oid = c.relnamespace
+            JOIN pg_type AS t ON t.oid = a.atttypid
+            JOIN pg_type AS b ON b.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+            JOIN pg_namespace AS bn ON bn.oid = b.typnamespace
+            WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+            ORDER BY c.relname, a.attnum
             """, []) {
             let type = row[2].textValue ?? ""
             let native: DateStorage? = switch type {

@@ -115,13 +115,14 @@ struct PolicyOptions: ParsableArguments {
     func loadEnforcer(actor: String, lockWait: Duration = defaultLockWait) async throws -> (Enforcer, [Diagnostic]) {
         let (policy, parseWarnings) = try loadPolicy()
         let store = try await openStore(policy, lockWait: lockWait)
-        let (resolved, diagnostics) = try await validated(policy, parseWarnings: parseWarnings, store: store)
+        let (resolved, diagnostics) = try await validated(policy, parseWarnings: parseWarnings, store: store, statistics: false)
         let key = try await loadKey(policy: policy, store: store, create: true, logger: logger())
         return (Enforcer(resolved: resolved, store: store, key: key, actor: actor, logger: logger()), diagnostics)
     }
 
-    private func validated(_ policy: Policy, parseWarnings: [Diagnostic], store: any RecordReader) async throws -> (ResolvedPolicy, [Diagnostic]) {
-        let (resolved, diagnostics) = try await Enforcer.validate(policy, store: store)
+    private func validated(_ policy: Policy, parseWarnings: [Diagnostic], store: any RecordReader,
+                           statistics: Bool = true) async throws -> (ResolvedPolicy, [Diagnostic]) {
+        let (resolved, diagnostics) = try await Enforcer.validate(policy, store: store, statistics: statistics)
         let all = parseWarnings + diagnostics
         guard let resolved else { throw EnforcementError.policyInvalid(all) }
         return (resolved, all)

@@ -43,6 +43,39 @@ import TestSupport
         let verify = try await BinaryRunner.run(["audit", "verify"] + common.dropLast(2))
         #expect(verify.status == 0, "\(verify.stderr)")
     }
+
+    /// `check` warns about tables PostgreSQL never analyzed; `run` analyzes them itself, so it
+    /// says so and leaves them out of the warnings it counts (`check` would list none of them after).
+    @Test func aRunAnalyzesTablesWithoutStatisticsInsteadOfCountingThemAsWarnings() async throws {
+        let server = try await PostgresServer.start()
+        let database = try await server.createDatabase()
+        let url = server.url(database: database)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-pgstats-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let now = "2026-11-23T10:00:00Z"
+        let created = try await BinaryRunner.run(["demo", "--seed", "5", "--dir", dir.path, "--postgres", url, "--no-run", "--now", now])
+        #expect(created.status == 0, "\(created.stderr)")
+        let common = ["--config", "etc/retentiond/retentiond.yaml", "--state-dir", dir.path, "--database-url", url, "--now", now]
+        func warnings() async throws -> [String] {
+            let check = try await BinaryRunner.run(["check"] + common)
+            #expect(check.status == 0, "\(check.stderr)")
+            return check.stderr.split(separator: "\n").filter { $0.contains("warning:") }.map(String.init)
+        }
+        let analyzed = try await warnings()
+        #expect(!analyzed.contains { $0.contains("no statistics") })
+
+        // As after a restore: the demo's tables lose their statistics (the suite's role is a superuser).
+        try await server.psql(database, "DELETE FROM pg_statistic WHERE starelid IN (SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace)")
+        let unanalyzed = try await warnings()
+        #expect(unanalyzed.count > analyzed.count)
+        #expect(unanalyzed.filter { !$0.contains("no statistics") } == analyzed)
+
+        let run = try await BinaryRunner.run(["run"] + common)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("analyzed before planning"))
+        #expect(analyzed.isEmpty ? !run.stderr.contains("warning(s)") : run.stderr.contains("the policy has \(analyzed.count) warning(s)"), "\(run.stderr)")
+        #expect(try await warnings() == analyzed)
+    }
 }
 
 /// `serve` on PostgreSQL: a lost connection costs one run, not every run after it.

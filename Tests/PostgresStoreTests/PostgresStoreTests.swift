@@ -149,6 +149,13 @@ import TestSupport
         guard case .postgres(var location) = policy.database else { Issue.record("not PostgreSQL"); return }
         location.user = "limited"
         f.databaseOverride = .postgres(location)
+        // The role that may not read `attachments` and `orders` still sees their columns (the
+        // catalog, not information_schema, which hides them): `check` lists the grants instead of
+        // reporting columns missing, and names no table it cannot read as lacking statistics.
+        let (asLimited, diagnostics) = try await Enforcer.validate(policy, store: try await f.reader())
+        #expect(asLimited != nil)
+        #expect(diagnostics.filter { $0.severity == .error }.map(\.message) == [])
+        #expect(!diagnostics.contains { $0.message.contains("statistics on `attachments`") || $0.message.contains("statistics on `orders`") })
         let report = try await f.reader().read { try $0.privileges(needs) }
         #expect(report.role == "limited")
         #expect(report.missing.map { "\($0.kind.rawValue) \($0.table)" }.sorted() == ["DELETE attachments", "DELETE notes", "DELETE people", "SELECT attachments", "SELECT orders"])

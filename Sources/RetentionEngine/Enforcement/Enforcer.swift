@@ -43,7 +43,9 @@ public struct Enforcer: Sendable {
     }
 
     /// Parses nothing: checks an already parsed policy against the store's live schema.
-    public static func validate(_ policy: Policy, store: any RecordReader) async throws -> (ResolvedPolicy?, [Diagnostic]) {
+    /// `statistics`: warn about tables PostgreSQL has no statistics on — not for an enforcing
+    /// command, which analyzes them itself before planning and says so.
+    public static func validate(_ policy: Policy, store: any RecordReader, statistics: Bool = true) async throws -> (ResolvedPolicy?, [Diagnostic]) {
         let columns = SchemaValidator.dateColumns(of: policy)
         let (schema, samples) = try await store.read { session -> (SchemaSnapshot, [String: [SQLValue]]) in
             let schema = try session.schema()
@@ -56,6 +58,7 @@ public struct Enforcer: Sendable {
         var validator = SchemaValidator(policy: policy, schema: schema, samples: samples)
         let (diagnostics, resolved) = validator.validate()
         guard let resolved else { return (nil, diagnostics) }
+        guard statistics else { return (resolved, diagnostics) }
         let missing = try await store.read { [tables = resolved.tablesRead] in try $0.tablesWithoutStatistics(among: tables) }
         return (resolved, diagnostics + statisticsWarnings(resolved, missing: missing))
     }
