@@ -57,7 +57,7 @@ struct DemoCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Let the run go beyond the policy's safety limits (the shipped policy caps a prospect purge at 5000 records, which larger --scale values exceed).")
     var allowMore = false
 
-    @Flag(name: .long, help: "Only create the demo database; run nothing (for trying commands by hand, or benchmarks).")
+    @Flag(name: .long, help: "Only create the demo database, as the product would have it (without the indexes `check` advises: run `check` to see them); run nothing (for trying commands by hand, or benchmarks).")
     var noRun = false
 
     @Option(name: .long, help: ArgumentHelp("Load the demo into this empty PostgreSQL database instead of a SQLite file in --dir (postgres://user@host:port/db?sslmode=…); --dir still holds the key and reports.", valueName: "url"))
