@@ -157,6 +157,10 @@ struct PostgresSession: WritingSession, SQLExecuting {
         if lost.contains(psql.code) || state.hasPrefix("08") || state.hasPrefix("57P") {
             return DatabaseUnavailable(location: location, reason: describe(psql))
         }
+        // insufficient_privilege: `check` lists everything the role lacks at once.
+        if state == "42501" {
+            return StoreFailure(describe(psql) + "; `retentiond check` lists every privilege the role lacks, with the GRANT statements to run (docs/postgresql.md, \"Privileges\")")
+        }
         return StoreFailure(describe(psql))
     }
 
@@ -417,21 +421,5 @@ extension PostgresSession: WorkQueueSession {
 
     private func columnExists(_ column: String, of table: String) throws -> Bool {
         try rows("SELECT count(*) FROM information_schema.columns WHERE table_name = \(.text(table)) AND column_name = \(.text(column)) AND table_schema = current_schema()").first?.first != .integer(0)
-    }
-}
-
-extension PostgresSession {
-    /// Asks the server, need by need, whether the current role holds the privilege (table
-    /// privileges, or column privileges for updates).
-    func privileges(_ needs: [PrivilegeNeed]) throws -> PrivilegeReport {
-        let role = try rows("SELECT current_user::text").first?.first?.textValue ?? "current_user"
-        var missing: [PrivilegeNeed] = []
-        for need in needs {
-            let table = SQLValue.text(SQL.quote(need.table))
-            let sql: SQL = need.column.map { "SELECT has_column_privilege(\(table), \(.text($0)), \(.text(need.kind.rawValue)))::int" }
-                ?? "SELECT has_table_privilege(\(table), \(.text(need.kind.rawValue)))::int"
-            if try rows(sql).first?.first != .integer(1) { missing.append(need) }
-        }
-        return PrivilegeReport(role: role, missing: missing)
     }
 }

@@ -44,6 +44,47 @@ import TestSupport
         #expect(verify.status == 0, "\(verify.stderr)")
     }
 
+    /// A reviewing role: `check --for-planning` lists what it may not read, the tool's tables once
+    /// a run created them included; `plan` refused says to run `check`; the grants printed suffice.
+    @Test func checkListsTheGrantsAReviewingRoleNeedsThenPlanWorks() async throws {
+        let server = try await PostgresServer.start()
+        let database = try await server.createDatabase()
+        let url = server.url(database: database)
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-pgreview-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let now = "2026-11-23T10:00:00Z"
+        let created = try await BinaryRunner.run(["demo", "--seed", "7", "--dir", dir.path, "--postgres", url, "--no-run", "--now", now])
+        #expect(created.status == 0, "\(created.stderr)")
+        let role = "reviewer_\(UInt32.random(in: 0...UInt32.max))"
+        let tables = try await server.psql(database, "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables WHERE schemaname = 'public'")
+        try await server.psql(database, "CREATE ROLE \(role) LOGIN; GRANT SELECT ON \(tables) TO \(role)")
+        let owner = ["--config", "etc/retentiond/retentiond.yaml", "--state-dir", dir.path, "--database-url", url, "--now", now]
+        let reviewer = ["--config", "etc/retentiond/retentiond.yaml", "--state-dir", dir.path,
+                        "--database-url", url.replacingOccurrences(of: "postgres@", with: "\(role)@"), "--now", now]
+        #expect(try await BinaryRunner.run(["check", "--for-planning"] + reviewer).status == 0, "nothing to read of the tool's yet")
+
+        let run = try await BinaryRunner.run(["run"] + owner)
+        #expect(run.status == 0, "\(run.stderr)")
+        let check = try await BinaryRunner.run(["check", "--for-planning"] + reviewer)
+        #expect(check.status == 3)
+        #expect(check.stderr.contains("error: role `\(role)` may not SELECT `retentiond_holds`, which retentiond's own tables need"), "\(check.stderr)")
+        let grants = check.stderr.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }.filter { $0.hasPrefix("GRANT ") }
+        #expect(grants.count == 4, "\(check.stderr)")
+        let refused = try await BinaryRunner.run(["plan"] + reviewer)
+        #expect(refused.status == 1)
+        #expect(refused.stderr.contains("permission denied") && refused.stderr.contains("`retentiond check` lists every privilege"), "\(refused.stderr)")
+
+        try await server.psql(database, grants.joined(separator: " "))
+        #expect(try await BinaryRunner.run(["check", "--for-planning"] + reviewer).status == 0)
+        let plan = try await BinaryRunner.run(["plan"] + reviewer)
+        #expect([0, 2].contains(plan.status) && plan.stdout.contains("nothing was changed"), "\(plan.stderr)")
+        // Enforcing needs more: `check` without --for-planning lists it.
+        let enforcing = try await BinaryRunner.run(["check"] + reviewer)
+        #expect(enforcing.status == 3)
+        #expect(enforcing.stderr.contains("may not CREATE in schema `public`, to create retentiond's own tables"), "\(enforcing.stderr)")
+        #expect(enforcing.stderr.contains("GRANT USAGE ON SEQUENCE \"retentiond_holds_id_seq\""), "\(enforcing.stderr)")
+    }
+
     /// `check` warns about tables PostgreSQL never analyzed; `run` analyzes them itself, so it
     /// says so and leaves them out of the warnings it counts (`check` would list none of them after).
     @Test func aRunAnalyzesTablesWithoutStatisticsInsteadOfCountingThemAsWarnings() async throws {

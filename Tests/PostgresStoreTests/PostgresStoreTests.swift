@@ -172,6 +172,41 @@ import TestSupport
     }
 }
 
+extension PostgresOnlyTests {
+    /// A role that reviews plans reads the tool's tables too, once a run created them: `check
+    /// --for-planning` names them, and a plan without them says where to look.
+    @Test func aReviewingRoleIsToldToReadTheToolsTables() async throws {
+        let f = try await CRMFixture(.postgres, policy: CRMPolicies.prospectPurge)
+        let first = try await f.run()
+        #expect(first.succeeded)
+        let role = "reviewer_\(UInt32.random(in: 0...UInt32.max))"
+        guard case .postgres(var location) = try f.policy().database else { Issue.record("not PostgreSQL"); return }
+        try await f.sql(["CREATE ROLE \(role) LOGIN", "GRANT SELECT ON people, notes, attachments, orders TO \(role)"])
+        location.user = role
+        f.databaseOverride = .postgres(location)
+        let (resolved, _) = try await Enforcer.validate(try f.policy(), store: try await f.reader())
+        let resolvedPolicy = try #require(resolved)
+        let needs = resolvedPolicy.privilegesNeeded.filter { $0.kind == .select }
+            + PrivilegeNeed.toolTables(existing: resolvedPolicy.schema, enforcing: false)
+        let report = try await f.reader().read { try $0.privileges(needs) }
+        #expect(report.grants == ["retentiond_audit", "retentiond_audit_refs", "retentiond_done", "retentiond_holds"].map {
+            "GRANT SELECT ON \"\($0)\" TO \"\(role)\";"
+        })
+        await #expect {
+            _ = try await f.plan()
+        } throws: { error in
+            "\(error)".contains("permission denied") && "\(error)".contains("`retentiond check` lists every privilege the role lacks")
+        }
+
+        f.databaseOverride = nil
+        try await f.sql(report.grants.map { String($0.dropLast()) })
+        f.databaseOverride = .postgres(location)
+        #expect(try await f.reader().read { try $0.privileges(needs) }.missing.isEmpty)
+        let plan = try await f.plan()
+        #expect(plan.totalDue == 0, "the first run did the work; the reviewer sees it done")
+    }
+}
+
 /// docs/postgresql.md's stricter separation: the tool's tables created by another role, the
 /// enforcing role given only the grants the page lists — runs, holds and the trail's check work.
 @Suite struct PostgresSeparateOwnerTests {
@@ -182,22 +217,43 @@ import TestSupport
 
         let f = try await CRMFixture(.postgres, policy: CRMPolicies.prospectPurge)
         let before = try await f.ids("people")
-        try await f.store().transaction { try $0.prepareToolTables() }
         let role = "enforcer_\(UInt32.random(in: 0...UInt32.max))"
         guard case .postgres(var location) = try f.policy().database else { Issue.record("not PostgreSQL"); return }
         try await f.sql([
             "CREATE ROLE \(role) LOGIN",
             "GRANT CONNECT ON DATABASE \(location.database) TO \(role)",
-            "GRANT USAGE, CREATE ON SCHEMA public TO \(role)",
+            "GRANT USAGE ON SCHEMA public TO \(role)",
             "GRANT SELECT, UPDATE, DELETE ON people, notes, attachments, orders TO \(role)",
-            // The grants docs/postgresql.md lists for the tool's tables.
-            "GRANT SELECT, INSERT ON retentiond_audit TO \(role)",
-            "GRANT SELECT, INSERT, DELETE ON retentiond_audit_refs TO \(role)",
-            "GRANT SELECT, INSERT, UPDATE ON retentiond_holds TO \(role)",
-            "GRANT USAGE ON SEQUENCE retentiond_holds_id_seq TO \(role)",
-            "GRANT SELECT, INSERT, DELETE ON retentiond_done TO \(role)",
         ])
+        let asOwner = f.databaseOverride
         location.user = role
+        // What `check` asks of the role: the policy's privileges and the tool's tables'.
+        func missing() async throws -> PrivilegeReport {
+            f.databaseOverride = .postgres(location)
+            defer { f.databaseOverride = asOwner }
+            let (resolved, _) = try await Enforcer.validate(try f.policy(), store: try await f.reader())
+            let resolvedPolicy = try #require(resolved)
+            return try await f.reader().read {
+                try $0.privileges(resolvedPolicy.privilegesNeeded + PrivilegeNeed.toolTables(existing: resolvedPolicy.schema, enforcing: true))
+            }
+        }
+        // Before the tool's tables exist: CREATE, for the first run to create them (PostgreSQL 15
+        // grants no one CREATE on public).
+        #expect(try await missing().grants == ["GRANT CREATE ON SCHEMA \"public\" TO \"\(role)\";"])
+
+        // Created by their owner instead: the grants docs/postgresql.md lists for the tool's tables
+        // (and still CREATE: each enforcing command creates what is absent).
+        try await f.store().transaction { try $0.prepareToolTables() }
+        let report = try await missing()
+        #expect(Set(report.missing.map { "\($0.kind.rawValue) \($0.table)" }) == [
+            "CREATE public",
+            "SELECT retentiond_audit", "INSERT retentiond_audit",
+            "SELECT retentiond_audit_refs", "INSERT retentiond_audit_refs", "DELETE retentiond_audit_refs",
+            "SELECT retentiond_holds", "INSERT retentiond_holds", "UPDATE retentiond_holds", "USAGE retentiond_holds_id_seq",
+            "SELECT retentiond_done", "INSERT retentiond_done", "DELETE retentiond_done",
+        ])
+        try await f.sql(report.grants.map { String($0.dropLast()) })
+        #expect(try await missing().missing.isEmpty)
         f.databaseOverride = .postgres(location)
         _ = try await f.holds().add(table: "people", keyText: "1", reason: "case 1", by: "dpo", until: nil, now: CRMFixture.now)
         _ = try await f.run()

@@ -4,22 +4,64 @@ import RetentionCore
 /// One thing the database role must be allowed to do for a policy to run to its end.
 public struct PrivilegeNeed: Sendable, Hashable, Comparable {
     public enum Kind: String, Sendable, Hashable, Comparable {
-        case select = "SELECT", update = "UPDATE", delete = "DELETE"
+        case select = "SELECT", insert = "INSERT", update = "UPDATE", delete = "DELETE", create = "CREATE", usage = "USAGE"
         public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }
     }
+    /// What the privilege is granted on: a table, a sequence (`USAGE`), or a schema (`CREATE`).
+    public enum Object: String, Sendable, Hashable, Comparable {
+        case table = "TABLE", sequence = "SEQUENCE", schema = "SCHEMA"
+        public static func < (a: Object, b: Object) -> Bool { a.rawValue < b.rawValue }
+    }
+    /// The table's name (or the sequence's, or the schema's: empty for the connection's current schema).
     public var table: String
     public var kind: Kind
     /// For `UPDATE`: the column (anonymised fields are granted column by column).
     public var column: String?
+    public var object: Object
 
-    public init(table: String, kind: Kind, column: String? = nil) {
+    public init(table: String, kind: Kind, column: String? = nil, object: Object = .table) {
         self.table = table
         self.kind = kind
         self.column = column
+        self.object = object
     }
 
     public static func < (a: PrivilegeNeed, b: PrivilegeNeed) -> Bool {
-        (a.table, a.kind, a.column ?? "") < (b.table, b.kind, b.column ?? "")
+        (a.object, a.table, a.kind, a.column ?? "") < (b.object, b.table, b.kind, b.column ?? "")
+    }
+
+    /// What the role may not do: "SELECT `orders`", "UPDATE column `email` of `people`",
+    /// "use sequence `retentiond_holds_id_seq` (USAGE)", "CREATE in schema `public`".
+    public var description: String {
+        switch object {
+        case .table: return "\(kind.rawValue) \(column.map { "column `\($0)` of " } ?? "")`\(table)`"
+        case .sequence: return "use sequence `\(table)` (\(kind.rawValue))"
+        case .schema: return "\(kind.rawValue) in schema `\(table)`"
+        }
+    }
+
+    /// The tool's own tables (docs/postgresql.md, "Privileges"): `CREATE` on the schema, since
+    /// every enforcing command creates them if absent (PostgreSQL asks for it even when they exist,
+    /// created by another role), and for each that exists, what the commands do to it.
+    /// `enforcing: false`: what `plan` reads (`SELECT`), for a reviewing role. Worker tables
+    /// (`run --worker`) are left out.
+    public static func toolTables(existing schema: SchemaSnapshot, enforcing: Bool) -> [PrivilegeNeed] {
+        let tables: [(name: String, enforcing: [Kind])] = [
+            ("retentiond_audit", [.select, .insert]),
+            ("retentiond_audit_refs", [.select, .insert, .delete]),
+            ("retentiond_holds", [.select, .insert, .update]),
+            ("retentiond_done", [.select, .insert, .delete]),
+        ]
+        var needs: [PrivilegeNeed] = []
+        for table in tables where schema.table(table.name) != nil {
+            for kind in enforcing ? table.enforcing : [.select] { needs.append(PrivilegeNeed(table: table.name, kind: kind)) }
+            // `hold add` numbers holds from the table's sequence.
+            if enforcing && table.name == "retentiond_holds" {
+                needs.append(PrivilegeNeed(table: "retentiond_holds_id_seq", kind: .usage, object: .sequence))
+            }
+        }
+        if enforcing { needs.append(PrivilegeNeed(table: "", kind: .create, object: .schema)) }
+        return needs
     }
 }
 
@@ -38,12 +80,13 @@ public struct PrivilegeReport: Sendable {
     /// The `GRANT` statements that give the role what it lacks, one per table and privilege.
     public var grants: [String] {
         guard let role else { return [] }
-        let byTable = Dictionary(grouping: missing) { "\($0.table)\u{0}\($0.kind.rawValue)" }
-        return byTable.keys.sorted().map { key in
+        let byTable = Dictionary(grouping: missing) { "\($0.object.rawValue)\u{0}\($0.table)\u{0}\($0.kind.rawValue)" }
+        return byTable.keys.sorted { byTable[$0]![0] < byTable[$1]![0] }.map { key in
             let needs = byTable[key]!.sorted()
             let columns = needs.compactMap(\.column)
             let what = columns.isEmpty ? needs[0].kind.rawValue : "\(needs[0].kind.rawValue) (\(columns.map(SQL.quote).joined(separator: ", ")))"
-            return "GRANT \(what) ON \(SQL.quote(needs[0].table)) TO \(SQL.quote(role));"
+            let on = needs[0].object == .table ? "" : needs[0].object.rawValue + " "
+            return "GRANT \(what) ON \(on)\(SQL.quote(needs[0].table)) TO \(SQL.quote(role));"
         }
     }
 }

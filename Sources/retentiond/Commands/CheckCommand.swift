@@ -8,7 +8,7 @@ struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Validate a policy: YAML, keys, types, durations, then against the live database schema.",
-        discussion: "Problems are printed as file:line:column: error|warning: … with what to do; active legal holds that protect no record exactly are listed too. For each purge rule, the tree of child tables it deletes from (declared, or found by `children: auto`) is printed with the columns that link them. On PostgreSQL, every privilege the policy needs (SELECT on what it reads, DELETE on what purges reach, UPDATE on anonymised columns) is checked for the connecting role, and all that are missing are listed with the GRANT statements to run (exit 3; with --for-planning, only what `plan` needs). Exit 0 when valid (warnings allowed), 3 when invalid, 6 when the database is unavailable. Changes nothing."
+        discussion: "Problems are printed as file:line:column: error|warning: … with what to do; active legal holds that protect no record exactly are listed too. For each purge rule, the tree of child tables it deletes from (declared, or found by `children: auto`) is printed with the columns that link them. On PostgreSQL, every privilege the policy needs (SELECT on what it reads, DELETE on what purges reach, UPDATE on anonymised columns) and the tool's own tables need (CREATE on the schema; SELECT, INSERT… on the retentiond_* tables once they exist) is checked for the connecting role, and all that are missing are listed with the GRANT statements to run (exit 3; with --for-planning, only the SELECTs `plan` needs). Exit 0 when valid (warnings allowed), 3 when invalid, 6 when the database is unavailable. Changes nothing."
     )
 
     @OptionGroup var options: PolicyOptions
@@ -37,9 +37,12 @@ struct CheckCommand: AsyncParsableCommand {
             var owned: Bool
         }
         struct Privilege: Encodable {
+            /// The table's name (or the sequence's, or the schema's: see `on`).
             var table: String
             var privilege: String
             var column: String?
+            /// table, sequence or schema.
+            var on: String
         }
         var policy: String
         var valid: Bool
@@ -71,10 +74,16 @@ struct CheckCommand: AsyncParsableCommand {
                 if format == .json { try printJSON(result); return .policyInvalid }
                 throw EnforcementError.policyInvalid(all)
             }
-            result.unmatchedHolds = try await HoldRegistry.unmatched(in: store, at: options.currentTime())
-            let needs = resolved.privilegesNeeded.filter { !forPlanning || $0.kind == .select }
+            let toolNeeds = PrivilegeNeed.toolTables(existing: resolved.schema, enforcing: !forPlanning)
+            let needs = resolved.privilegesNeeded.filter { !forPlanning || $0.kind == .select } + toolNeeds
             let privileges = try await store.read { try $0.privileges(needs) }
-            result.missingPrivileges = privileges.missing.map { .init(table: $0.table, privilege: $0.kind.rawValue, column: $0.column) }
+            // Holds are read only where the role may: otherwise the missing SELECT is what `check` reports.
+            if !privileges.missing.contains(where: { $0.table == "retentiond_holds" && $0.kind == .select }) {
+                result.unmatchedHolds = try await HoldRegistry.unmatched(in: store, at: options.currentTime())
+            }
+            result.missingPrivileges = privileges.missing.map {
+                .init(table: $0.table, privilege: $0.kind.rawValue, column: $0.column, on: $0.object.rawValue.lowercased())
+            }
             result.grants = privileges.grants
             result.valid = privileges.missing.isEmpty
             result.purges = policy.rules.compactMap { Self.purge($0, resolved: resolved) }
@@ -87,7 +96,9 @@ struct CheckCommand: AsyncParsableCommand {
             for message in result.unmatchedHolds { printError("warning: " + message, prefix: false) }
             if !privileges.missing.isEmpty {
                 for need in privileges.missing {
-                    printError("error: role `\(privileges.role ?? "?")` may not \(need.kind.rawValue) \(need.column.map { "column `\($0)` of " } ?? "")`\(need.table)`, which the policy needs", prefix: false)
+                    let neededBy = need.object == .schema ? "to create retentiond's own tables"
+                        : toolNeeds.contains(need) ? "which retentiond's own tables need" : "which the policy needs"
+                    printError("error: role `\(privileges.role ?? "?")` may not \(need.description), \(neededBy)", prefix: false)
                 }
                 printError("grant what is missing (as the tables' owner), then check again:\n  " + privileges.grants.joined(separator: "\n  "), prefix: false)
                 return .policyInvalid

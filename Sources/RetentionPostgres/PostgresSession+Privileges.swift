@@ -1,0 +1,26 @@
+import RetentionCore
+import RetentionStore
+
+/// What the connecting role may do, asked of the server before a run needs it: `check` lists
+/// every privilege missing at once, with the GRANT statements to run.
+extension PostgresSession {
+    /// Asks the server, need by need, whether the current role holds the privilege (table
+    /// privileges, column privileges for updates, a sequence's or a schema's).
+    func privileges(_ needs: [PrivilegeNeed]) throws -> PrivilegeReport {
+        let current = try rows("SELECT current_user::text, current_schema()::text").first
+        let role = current?[0].textValue ?? "current_user"
+        var missing: [PrivilegeNeed] = []
+        for var need in needs {
+            if need.object == .schema && need.table.isEmpty { need.table = current?[1].textValue ?? "public" }
+            let name = SQLValue.text(SQL.quote(need.table)), kind = SQLValue.text(need.kind.rawValue)
+            let sql: SQL = switch (need.object, need.column) {
+            case (.table, let column?): "SELECT has_column_privilege(\(name), \(.text(column)), \(kind))::int"
+            case (.table, nil): "SELECT has_table_privilege(\(name), \(kind))::int"
+            case (.sequence, _): "SELECT has_sequence_privilege(\(name), \(kind))::int"
+            case (.schema, _): "SELECT has_schema_privilege(\(.text(need.table)), \(kind))::int"
+            }
+            if try rows(sql).first?.first != .integer(1) { missing.append(need) }
+        }
+        return PrivilegeReport(role: role, missing: missing)
+    }
+}
