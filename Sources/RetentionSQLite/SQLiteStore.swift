@@ -41,7 +41,7 @@ public final class SQLiteStore: RecordStore {
         var info = stat()
         guard stat(path, &info) == 0 else {
             throw DatabaseUnavailable(location: "sqlite:\(path)", reason: errno == ENOENT
-                ? "no such file; check `database.sqlite` in the policy (a relative path is taken from state_dir)"
+                ? "no such file; check the path: `database.sqlite` in the policy (a relative path is taken from state_dir), or --database-url"
                 : "cannot read it: \(String(cString: strerror(errno)))")
         }
         // Opening a FIFO or a device would block or read garbage: only a regular file is a database.

@@ -91,3 +91,27 @@ import TestSupport
         #expect(found.contains { $0.contains("`attachments`.(note_id) references child table `notes`") })
     }
 }
+
+/// The GRANT statements `check` prints: one per table, sequence or schema, privileges in GRANT's
+/// order, a column list only where no need asks for the whole table.
+@Suite struct GrantStatementTests {
+    @Test func oneStatementPerObjectWithColumnListsWhereNeeded() {
+        let report = PrivilegeReport(role: "ret", missing: [
+            PrivilegeNeed(table: "people", kind: .delete),
+            PrivilegeNeed(table: "people", kind: .update, column: "name"),
+            PrivilegeNeed(table: "people", kind: .select),
+            PrivilegeNeed(table: "people", kind: .update, column: "email"),
+            PrivilegeNeed(table: "retentiond_holds_id_seq", kind: .usage, object: .sequence),
+            PrivilegeNeed(table: "notes", kind: .update, column: "body"),
+            PrivilegeNeed(table: "notes", kind: .update),
+            PrivilegeNeed(table: "public", kind: .create, object: .schema),
+        ])
+        #expect(report.grants == [
+            "GRANT CREATE ON SCHEMA \"public\" TO \"ret\";",
+            "GRANT USAGE ON SEQUENCE \"retentiond_holds_id_seq\" TO \"ret\";",
+            "GRANT UPDATE ON \"notes\" TO \"ret\";",
+            "GRANT SELECT, UPDATE (\"email\", \"name\"), DELETE ON \"people\" TO \"ret\";",
+        ])
+        #expect(PrivilegeReport(role: nil, missing: report.missing).grants.isEmpty, "SQLite: no roles, nothing to grant")
+    }
+}

@@ -160,8 +160,8 @@ import TestSupport
         #expect(report.role == "limited")
         #expect(report.missing.map { "\($0.kind.rawValue) \($0.table)" }.sorted() == ["DELETE attachments", "DELETE notes", "DELETE people", "SELECT attachments", "SELECT orders"])
         #expect(report.grants == [
-            "GRANT DELETE ON \"attachments\" TO \"limited\";", "GRANT SELECT ON \"attachments\" TO \"limited\";",
-            "GRANT DELETE ON \"notes\" TO \"limited\";", "GRANT SELECT ON \"orders\" TO \"limited\";", "GRANT DELETE ON \"people\" TO \"limited\";",
+            "GRANT SELECT, DELETE ON \"attachments\" TO \"limited\";", "GRANT DELETE ON \"notes\" TO \"limited\";",
+            "GRANT SELECT ON \"orders\" TO \"limited\";", "GRANT DELETE ON \"people\" TO \"limited\";",
         ])
 
         // Granted as told (by the owner), nothing is missing.

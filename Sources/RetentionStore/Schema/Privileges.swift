@@ -3,7 +3,8 @@ import RetentionCore
 
 /// One thing the database role must be allowed to do for a policy to run to its end.
 public struct PrivilegeNeed: Sendable, Hashable, Comparable {
-    public enum Kind: String, Sendable, Hashable, Comparable {
+    /// In the order a `GRANT` lists them.
+    public enum Kind: String, Sendable, Hashable, Comparable, CaseIterable {
         case select = "SELECT", insert = "INSERT", update = "UPDATE", delete = "DELETE", create = "CREATE", usage = "USAGE"
         public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }
     }
@@ -77,14 +78,19 @@ public struct PrivilegeReport: Sendable {
         self.missing = missing
     }
 
-    /// The `GRANT` statements that give the role what it lacks, one per table and privilege.
+    /// The `GRANT` statements that give the role what it lacks, one per table (or sequence, or
+    /// schema): `GRANT SELECT, INSERT, UPDATE ("email") ON "people" TO "role";`.
     public var grants: [String] {
         guard let role else { return [] }
-        let byTable = Dictionary(grouping: missing) { "\($0.object.rawValue)\u{0}\($0.table)\u{0}\($0.kind.rawValue)" }
-        return byTable.keys.sorted { byTable[$0]![0] < byTable[$1]![0] }.map { key in
-            let needs = byTable[key]!.sorted()
-            let columns = needs.compactMap(\.column)
-            let what = columns.isEmpty ? needs[0].kind.rawValue : "\(needs[0].kind.rawValue) (\(columns.map(SQL.quote).joined(separator: ", ")))"
+        let byObject = Dictionary(grouping: missing) { "\($0.object.rawValue)\u{0}\($0.table)" }
+        return byObject.values.map { $0.sorted() }.sorted { $0[0] < $1[0] }.map { needs in
+            let byKind = Dictionary(grouping: needs, by: \.kind)
+            let what = PrivilegeNeed.Kind.allCases.compactMap { kind -> String? in
+                guard let needs = byKind[kind] else { return nil }
+                let columns = needs.compactMap(\.column)
+                // A column list only when no need asks for the whole table.
+                return columns.count < needs.count ? kind.rawValue : "\(kind.rawValue) (\(columns.map(SQL.quote).joined(separator: ", ")))"
+            }.joined(separator: ", ")
             let on = needs[0].object == .table ? "" : needs[0].object.rawValue + " "
             return "GRANT \(what) ON \(on)\(SQL.quote(needs[0].table)) TO \(SQL.quote(role));"
         }
