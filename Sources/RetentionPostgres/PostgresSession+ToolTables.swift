@@ -10,17 +10,15 @@ extension PostgresSession {
         _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:ddl'))", [])
         let refsFiled = try tableExists("retentiond_audit_refs")
         for statement in [
-            """
-            CREATE TABLE IF NOT EXISTS retentiond_audit (
+            Self.tableIfMissing("retentiond_audit", """
                 seq BIGINT PRIMARY KEY, run_id TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, policy_hash TEXT NOT NULL,
                 rule_id TEXT NOT NULL, action TEXT NOT NULL, table_name TEXT NOT NULL, subject_ref TEXT NOT NULL,
-                fields TEXT NOT NULL, detail TEXT NOT NULL, prev_mac TEXT NOT NULL, mac TEXT NOT NULL)
-            """,
+                fields TEXT NOT NULL, detail TEXT NOT NULL, prev_mac TEXT NOT NULL, mac TEXT NOT NULL
+                """),
             Self.indexIfMissing("retentiond_audit_action_rule", on: "retentiond_audit(action, rule_id)"),
-            """
-            CREATE TABLE IF NOT EXISTS retentiond_audit_refs (
-                segment BIGINT NOT NULL, ref TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (segment, ref, seq))
-            """,
+            Self.tableIfMissing("retentiond_audit_refs", """
+                segment BIGINT NOT NULL, ref TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (segment, ref, seq)
+                """),
             // The indexes an older version kept on the trail (the run's, written by every entry, served
             // only `audit show --run`); a role that does not own them (tables created by another
             // role) leaves them, and its appends stay slower until their owner drops them.
@@ -36,13 +34,12 @@ extension PostgresSession {
                 """),
             Self.guardTriggers(on: "retentiond_audit", function: "retentiond_audit_append_only", rowTrigger: "retentiond_audit_append_only",
                                truncateTrigger: "retentiond_audit_no_truncate"),
-            """
-            CREATE TABLE IF NOT EXISTS retentiond_holds (
+            Self.tableIfMissing("retentiond_holds", """
                 id BIGSERIAL PRIMARY KEY, table_name TEXT NOT NULL, record_key TEXT NOT NULL, reason TEXT NOT NULL,
-                placed_by TEXT NOT NULL, placed_at TEXT NOT NULL, until TEXT, released_by TEXT, released_at TEXT)
-            """,
+                placed_by TEXT NOT NULL, placed_at TEXT NOT NULL, until TEXT, released_by TEXT, released_at TEXT
+                """),
             Self.indexIfMissing("retentiond_holds_record", on: "retentiond_holds(table_name, record_key)"),
-            "CREATE TABLE IF NOT EXISTS retentiond_done (rule_id TEXT NOT NULL, record_key TEXT NOT NULL, PRIMARY KEY (rule_id, record_key))",
+            Self.tableIfMissing("retentiond_done", "rule_id TEXT NOT NULL, record_key TEXT NOT NULL, PRIMARY KEY (rule_id, record_key)"),
             Self.ownFunction("""
                 CREATE OR REPLACE FUNCTION retentiond_holds_release_only() RETURNS trigger LANGUAGE plpgsql
                 AS $f$ BEGIN
@@ -61,6 +58,13 @@ extension PostgresSession {
         }
         // Same transaction as the table: a trail is never left with half its references filed.
         if refsFiled { try fileUnfiledAuditRefs() } else { try execute(builder.fileExistingAuditRefs) }
+    }
+
+    /// `CREATE TABLE IF NOT EXISTS` asks for `CREATE` on the schema even when the table exists:
+    /// each table is created only when missing, so a role given the tables by their owner
+    /// (docs/postgresql.md, a stricter separation) needs no `CREATE` at all.
+    static func tableIfMissing(_ name: String, _ columns: String) -> String {
+        "DO $d$ BEGIN IF to_regclass('\(name)') IS NULL THEN CREATE TABLE \(name) (\(columns)); END IF; END $d$"
     }
 
     /// Where another role created the tool's tables (docs/postgresql.md, a stricter separation),

@@ -345,8 +345,8 @@ extension PostgresSession: WorkQueueSession {
 
     func prepareWorkQueue() throws {
         _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:ddl'))", [])
-        _ = try execute("CREATE TABLE IF NOT EXISTS retentiond_runs (run_id TEXT PRIMARY KEY, policy_hash TEXT NOT NULL, plan TEXT NOT NULL, opened_at TIMESTAMPTZ NOT NULL DEFAULT now(), filling BOOLEAN NOT NULL DEFAULT false, queue_format INTEGER NOT NULL DEFAULT 1)", [])
-        _ = try execute("CREATE TABLE IF NOT EXISTS retentiond_batches (run_id TEXT NOT NULL, seq BIGINT NOT NULL, rule_id TEXT NOT NULL, record_keys TEXT NOT NULL, PRIMARY KEY (run_id, seq))", [])
+        _ = try execute(Self.tableIfMissing("retentiond_runs", "run_id TEXT PRIMARY KEY, policy_hash TEXT NOT NULL, plan TEXT NOT NULL, opened_at TIMESTAMPTZ NOT NULL DEFAULT now(), filling BOOLEAN NOT NULL DEFAULT false, queue_format INTEGER NOT NULL DEFAULT 1"), [])
+        _ = try execute(Self.tableIfMissing("retentiond_batches", "run_id TEXT NOT NULL, seq BIGINT NOT NULL, rule_id TEXT NOT NULL, record_keys TEXT NOT NULL, PRIMARY KEY (run_id, seq)"), [])
         // Made by older versions, whose runs opened only once filled, queued one row per record
         // (ALTER needs the table's owner: only when a column is missing).
         for (column, definition) in [("filling", "BOOLEAN NOT NULL DEFAULT false"), ("queue_format", "INTEGER NOT NULL DEFAULT 1")] {

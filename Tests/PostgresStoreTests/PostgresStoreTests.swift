@@ -241,12 +241,11 @@ extension PostgresOnlyTests {
         // grants no one CREATE on public).
         #expect(try await missing().grants == ["GRANT CREATE ON SCHEMA \"public\" TO \"\(role)\";"])
 
-        // Created by their owner instead: the grants docs/postgresql.md lists for the tool's tables
-        // (and still CREATE: each enforcing command creates what is absent).
+        // Created by their owner instead: the grants docs/postgresql.md lists for the tool's tables,
+        // and no CREATE (each is created only when missing).
         try await f.store().transaction { try $0.prepareToolTables() }
         let report = try await missing()
         #expect(Set(report.missing.map { "\($0.kind.rawValue) \($0.table)" }) == [
-            "CREATE public",
             "SELECT retentiond_audit", "INSERT retentiond_audit",
             "SELECT retentiond_audit_refs", "INSERT retentiond_audit_refs", "DELETE retentiond_audit_refs",
             "SELECT retentiond_holds", "INSERT retentiond_holds", "UPDATE retentiond_holds", "USAGE retentiond_holds_id_seq",

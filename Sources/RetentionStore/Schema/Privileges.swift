@@ -41,9 +41,9 @@ public struct PrivilegeNeed: Sendable, Hashable, Comparable {
         }
     }
 
-    /// The tool's own tables (docs/postgresql.md, "Privileges"): `CREATE` on the schema, since
-    /// every enforcing command creates them if absent (PostgreSQL asks for it even when they exist,
-    /// created by another role), and for each that exists, what the commands do to it.
+    /// The tool's own tables (docs/postgresql.md, "Privileges"): while one is missing, `CREATE` on
+    /// the schema, for the first enforcing command to create it; for each that exists (created by
+    /// this role or by another), what the commands do to it.
     /// `enforcing: false`: what `plan` reads (`SELECT`), for a reviewing role. Worker tables
     /// (`run --worker`) are left out.
     public static func toolTables(existing schema: SchemaSnapshot, enforcing: Bool) -> [PrivilegeNeed] {
@@ -61,7 +61,9 @@ public struct PrivilegeNeed: Sendable, Hashable, Comparable {
                 needs.append(PrivilegeNeed(table: "retentiond_holds_id_seq", kind: .usage, object: .sequence))
             }
         }
-        if enforcing { needs.append(PrivilegeNeed(table: "", kind: .create, object: .schema)) }
+        if enforcing && tables.contains(where: { schema.table($0.name) == nil }) {
+            needs.append(PrivilegeNeed(table: "", kind: .create, object: .schema))
+        }
         return needs
     }
 }
