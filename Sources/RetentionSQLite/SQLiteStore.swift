@@ -105,8 +105,9 @@ public final class SQLiteStore: RecordStore {
             switch error.resultCode.primaryResultCode {
             case .SQLITE_BUSY:
                 throw DatabaseUnavailable(location: location, reason: lockWaitExceeded(lockWait, detail: message))
-            case .SQLITE_LOCKED, .SQLITE_CANTOPEN, .SQLITE_IOERR, .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_FULL,
-                 .SQLITE_READONLY, .SQLITE_PERM, .SQLITE_AUTH:
+            case .SQLITE_READONLY, .SQLITE_PERM:
+                throw DatabaseUnavailable(location: location, reason: message + "; " + Self.writeAccessHint)
+            case .SQLITE_LOCKED, .SQLITE_CANTOPEN, .SQLITE_IOERR, .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_FULL, .SQLITE_AUTH:
                 throw DatabaseUnavailable(location: location, reason: message)
             default:
                 throw StoreFailure(message)
@@ -126,6 +127,25 @@ public final class SQLiteStore: RecordStore {
             }
             return result!
         } }
+    }
+
+    static let writeAccessHint = "the user running retentiond must be able to write the database file and its directory (SQLite writes its journal beside the file): grant it both (under systemd, ReadWritePaths=); `retentiond check` says which is missing"
+
+    /// What keeps the current user from writing the database at `path`: the file, or its directory
+    /// (the rollback journal and the run's lock file are created there). Empty when both are writable.
+    public static func writeAccessProblems(path: String) -> [String] {
+        guard let resolved = realpath(path, nil) else { return [] }
+        let file = String(cString: resolved)
+        free(resolved)
+        let directory = (file as NSString).deletingLastPathComponent
+        var problems: [String] = []
+        if access(file, W_OK) != 0 {
+            problems.append("the database file \(file) is not writable by this user (uid \(getuid())): enforcing commands change it; grant write access to the user running retentiond")
+        }
+        if access(directory, W_OK) != 0 {
+            problems.append("the directory \(directory) is not writable by this user (uid \(getuid())): SQLite writes its rollback journal there, and retentiond its run lock; grant write access (under systemd, ReadWritePaths=)")
+        }
+        return problems
     }
 
     /// A lock file beside the database (its resolved path): whoever can change the database can take it.

@@ -53,6 +53,36 @@ import Testing
         #expect(run.stderr.contains("needs write access to the database's directory"))
     }
 
+    /// A user who may read the database but not write it, nor its directory: `check` names both
+    /// (as `check` names a PostgreSQL role's missing grants), and a run that goes ahead anyway
+    /// says what to grant. Run as `nobody` when the tests run as root, who may write anything.
+    @Test func checkNamesADatabaseFileOrDirectoryTheUserCannotWrite() async throws {
+        let w = try Workspace()
+        let asRoot = getuid() == 0
+        // A copy the other user can reach, wherever the build folder is (under /root, say).
+        let binary = w.dir.appendingPathComponent("retentiond-copy").path
+        try FileManager.default.copyItem(atPath: BinaryRunner.binary.path, toPath: binary)
+        func run(_ arguments: [String]) async throws -> BinaryRunner.Result {
+            let command = [binary] + arguments + ["--config", w.policy, "--now", "2026-06-01T00:00:00Z"]
+            return asRoot ? try await BinaryRunner.runProgram(URL(fileURLWithPath: "/usr/sbin/runuser"), ["-u", "nobody", "--"] + command)
+                : try await BinaryRunner.runProgram(URL(fileURLWithPath: binary), Array(command.dropFirst()))
+        }
+        if !asRoot { #expect(chmod(w.database, 0o444) == 0 && chmod(w.dir.path, 0o555) == 0) }
+        defer { _ = chmod(w.dir.path, 0o755) }
+        let check = try await run(["check"])
+        #expect(check.status == 3, "\(check.stderr)")
+        #expect(check.stderr.contains("error: the database file \(w.database) is not writable by this user"), "\(check.stderr)")
+        #expect(check.stderr.contains("error: the directory \(w.dir.path) is not writable by this user"), "\(check.stderr)")
+        #expect(try await run(["check", "--for-planning"]).status == 0, "reading is enough to plan")
+
+        // The directory writable (the audit key, the run lock, the journal go there), not the file.
+        #expect(chmod(w.dir.path, 0o777) == 0)
+        let enforce = try await run(["run"])
+        #expect(enforce.status == 6, "\(enforce.stderr)")
+        #expect(enforce.stderr.contains("must be able to write the database file and its directory"), "\(enforce.stderr)")
+        #expect(try w.count("SELECT count(*) FROM contacts") == 3)
+    }
+
     @Test func anUnwritableStateOrReportsDirectoryIsNamedWithoutARawDump() async throws {
         let w = try Workspace()
         let file = w.dir.appendingPathComponent("not-a-directory").path

@@ -2,13 +2,14 @@ import ArgumentParser
 import Foundation
 import RetentionCore
 import RetentionEngine
+import RetentionSQLite
 import RetentionStore
 
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Validate a policy: YAML, keys, types, durations, then against the live database schema.",
-        discussion: "Problems are printed as file:line:column: error|warning: … with what to do; active legal holds that protect no record exactly are listed too. For each purge rule, the tree of child tables it deletes from (declared, or found by `children: auto`) is printed with the columns that link them. On PostgreSQL, every privilege the policy needs (SELECT on what it reads, DELETE on what purges reach, UPDATE on anonymised columns) and the tool's own tables need (CREATE on the schema; SELECT, INSERT… on the retentiond_* tables once they exist) is checked for the connecting role, and all that are missing are listed with the GRANT statements to run (exit 3; with --for-planning, only the SELECTs `plan` needs). Exit 0 when valid (warnings allowed), 3 when invalid, 6 when the database is unavailable. Changes nothing."
+        discussion: "Problems are printed as file:line:column: error|warning: … with what to do; active legal holds that protect no record exactly are listed too. For each purge rule, the tree of child tables it deletes from (declared, or found by `children: auto`) is printed with the columns that link them. On PostgreSQL, every privilege the policy needs (SELECT on what it reads, DELETE on what purges reach, UPDATE on anonymised columns) and the tool's own tables need (CREATE on the schema; SELECT, INSERT… on the retentiond_* tables once they exist) is checked for the connecting role, and all that are missing are listed with the GRANT statements to run (exit 3; with --for-planning, only the SELECTs `plan` needs). On SQLite, the user running it must be able to write the database file and its directory (exit 3 otherwise; not asked with --for-planning). Exit 0 when valid (warnings allowed), 3 when invalid, 6 when the database is unavailable. Changes nothing."
     )
 
     @OptionGroup var options: PolicyOptions
@@ -53,6 +54,8 @@ struct CheckCommand: AsyncParsableCommand {
         var unmatchedHolds: [String] = []
         var missingPrivileges: [Privilege] = []
         var grants: [String] = []
+        /// SQLite: what keeps this user from writing the database file or its directory.
+        var writeAccess: [String] = []
         var purges: [Purge] = []
     }
 
@@ -85,7 +88,8 @@ struct CheckCommand: AsyncParsableCommand {
                 .init(table: $0.table, privilege: $0.kind.rawValue, column: $0.column, on: $0.object.rawValue.lowercased())
             }
             result.grants = privileges.grants
-            result.valid = privileges.missing.isEmpty
+            if case .sqlite(let path) = policy.database, !forPlanning { result.writeAccess = SQLiteStore.writeAccessProblems(path: path) }
+            result.valid = privileges.missing.isEmpty && result.writeAccess.isEmpty
             result.purges = policy.rules.compactMap { Self.purge($0, resolved: resolved) }
             if format == .json {
                 try printJSON(result)
@@ -101,8 +105,9 @@ struct CheckCommand: AsyncParsableCommand {
                     printError("error: role `\(privileges.role ?? "?")` may not \(need.description), \(neededBy)", prefix: false)
                 }
                 printError("grant what is missing (as the tables' owner), then check again:\n  " + privileges.grants.joined(separator: "\n  "), prefix: false)
-                return .policyInvalid
             }
+            for problem in result.writeAccess { printError("error: " + problem, prefix: false) }
+            if !result.valid { return .policyInvalid }
             let warnings = all.filter { $0.severity == .warning }.count + result.unmatchedHolds.count
             print("\(policy.path): valid: \(policy.subjects.count) subjects, \(policy.rules.count) rules, \(warnings) warning(s), database \(store.location)")
             return .success
