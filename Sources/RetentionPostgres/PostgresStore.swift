@@ -178,7 +178,7 @@ public final class PostgresStore: RecordStore {
             try? await lockConnection.close()
             throw RunLocked.held("another retentiond run holds the advisory lock on \(location); nothing was changed. Wait for it to finish, then run again")
         }
-        return AdvisoryLock(connection: lockConnection, backendPID: pid, location: location)
+        return AdvisoryLock(connection: lockConnection, backendPID: pid, location: location, database: settings.database, logger: logger)
     }
 }
 
@@ -199,10 +199,16 @@ final class AdvisoryLock: RunLockHandle {
     let backendPID: Int32
     let location: String
 
-    init(connection: PostgresConnection, backendPID: Int32, location: String) {
+    /// The database name the lock's key is made of.
+    let database: String
+    let logger: Logger
+
+    init(connection: PostgresConnection, backendPID: Int32, location: String, database: String, logger: Logger) {
         self.connection = connection
         self.backendPID = backendPID
         self.location = location
+        self.database = database
+        self.logger = logger
     }
 
     /// Asks the server, in the batch's own transaction, whether the lock connection still holds the
@@ -215,6 +221,17 @@ final class AdvisoryLock: RunLockHandle {
         }
     }
 
+    /// The server releases a session's advisory lock when it notices the connection closed,
+    /// some time after the close: unlocking first, and waiting for the answer, frees it now.
+    func release() async {
+        guard !connection.isClosed else { return }
+        var bindings = PostgresBindings()
+        bindings.append("retentiond:\(database)")
+        _ = try? await connection.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_unlock(hashtext($1))", binds: bindings), logger: logger).get()
+        try? await connection.close()
+    }
+
+    /// Without `release()` (a task cancelled mid-way): the close alone, which releases the lock soon.
     deinit {
         let connection = self.connection
         connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }

@@ -41,4 +41,9 @@ public final class RunLock: RunLockHandle, @unchecked Sendable {
 extension RunLock {
     /// A `flock` lives as long as the process keeps its descriptor open: it cannot be lost.
     public func confirm(in session: any WritingSession) throws {}
+
+    /// Unlocks now; the descriptor is closed with the handle.
+    public func release() async {
+        flock(fd, LOCK_UN)
+    }
 }

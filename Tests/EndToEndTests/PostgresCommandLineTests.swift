@@ -2,6 +2,32 @@ import Foundation
 import Testing
 import TestSupport
 
+/// The demo CRM loaded, not run, into a fresh database of the suite's server; its folder (key,
+/// reports) goes with it.
+final class PostgresDemo {
+    let server: PostgresServer
+    let database: String
+    let url: String
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-pgdemo-\(UUID().uuidString)")
+    let now = "2026-11-23T10:00:00Z"
+
+    init(seed: Int) async throws {
+        server = try await PostgresServer.start()
+        database = try await server.createDatabase()
+        url = server.url(database: database)
+        let created = try await BinaryRunner.run(["demo", "--seed", String(seed), "--dir", dir.path, "--postgres", url, "--no-run", "--now", now])
+        #expect(created.status == 0, "\(created.stderr)")
+    }
+
+    deinit { try? FileManager.default.removeItem(at: dir) }
+
+    /// The options that point a command at the demo's policy and database, as `role` when given.
+    func options(as role: String? = nil) -> [String] {
+        let url = role.map { self.url.replacingOccurrences(of: "postgres@", with: "\($0)@") } ?? url
+        return ["--config", "etc/retentiond/retentiond.yaml", "--state-dir", dir.path, "--database-url", url, "--now", now]
+    }
+}
+
 /// The binary against a real PostgreSQL server: the demo, and two runs started at once.
 @Suite(.tags(.slow), .timeLimit(.minutes(10))) struct PostgresCommandLineTests {
     func freshDatabase() async throws -> String {
@@ -24,13 +50,8 @@ import TestSupport
     }
 
     @Test func twoRunsStartedAtOnceOneActsTheOtherReportsTheLock() async throws {
-        let url = try await freshDatabase()
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-pgtwo-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let now = "2026-11-23T10:00:00Z"
-        let created = try await BinaryRunner.run(["demo", "--seed", "3", "--dir", dir.path, "--postgres", url, "--no-run", "--now", now])
-        #expect(created.status == 0, "\(created.stderr)")
-        let common = ["--config", "etc/retentiond/retentiond.yaml", "--state-dir", dir.path, "--database-url", url, "--now", now]
+        let demo = try await PostgresDemo(seed: 3)
+        let common = demo.options()
         #expect(try await BinaryRunner.run(["check"] + common).status == 0)
         #expect(try await BinaryRunner.run(["plan"] + common).status == 2)
 
@@ -47,20 +68,11 @@ import TestSupport
     /// A reviewing role: `check --for-planning` lists what it may not read, the tool's tables once
     /// a run created them included; `plan` refused says to run `check`; the grants printed suffice.
     @Test func checkListsTheGrantsAReviewingRoleNeedsThenPlanWorks() async throws {
-        let server = try await PostgresServer.start()
-        let database = try await server.createDatabase()
-        let url = server.url(database: database)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-pgreview-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let now = "2026-11-23T10:00:00Z"
-        let created = try await BinaryRunner.run(["demo", "--seed", "7", "--dir", dir.path, "--postgres", url, "--no-run", "--now", now])
-        #expect(created.status == 0, "\(created.stderr)")
+        let demo = try await PostgresDemo(seed: 7)
         let role = "reviewer_\(UInt32.random(in: 0...UInt32.max))"
-        let tables = try await server.psql(database, "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables WHERE schemaname = 'public'")
-        try await server.psql(database, "CREATE ROLE \(role) LOGIN; GRANT SELECT ON \(tables) TO \(role)")
-        let owner = ["--config", "etc/retentiond/retentiond.yaml", "--state-dir", dir.path, "--database-url", url, "--now", now]
-        let reviewer = ["--config", "etc/retentiond/retentiond.yaml", "--state-dir", dir.path,
-                        "--database-url", url.replacingOccurrences(of: "postgres@", with: "\(role)@"), "--now", now]
+        let tables = try await demo.server.psql(demo.database, "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables WHERE schemaname = 'public'")
+        try await demo.server.psql(demo.database, "CREATE ROLE \(role) LOGIN; GRANT SELECT ON \(tables) TO \(role)")
+        let owner = demo.options(), reviewer = demo.options(as: role)
         #expect(try await BinaryRunner.run(["check", "--for-planning"] + reviewer).status == 0, "nothing to read of the tool's yet")
         let toEnforce = try await BinaryRunner.run(["check"] + reviewer)
         #expect(toEnforce.status == 3)
@@ -78,7 +90,7 @@ import TestSupport
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("permission denied") && refused.stderr.contains("`retentiond check` lists every privilege"), "\(refused.stderr)")
 
-        try await server.psql(database, grants.joined(separator: " "))
+        try await demo.server.psql(demo.database, grants.joined(separator: " "))
         #expect(try await BinaryRunner.run(["check", "--for-planning"] + reviewer).status == 0)
         let plan = try await BinaryRunner.run(["plan"] + reviewer)
         #expect([0, 2].contains(plan.status) && plan.stdout.contains("nothing was changed"), "\(plan.stderr)")
@@ -93,15 +105,8 @@ import TestSupport
     /// `check` warns about tables PostgreSQL never analyzed; `run` analyzes them itself, so it
     /// says so and leaves them out of the warnings it counts (`check` would list none of them after).
     @Test func aRunAnalyzesTablesWithoutStatisticsInsteadOfCountingThemAsWarnings() async throws {
-        let server = try await PostgresServer.start()
-        let database = try await server.createDatabase()
-        let url = server.url(database: database)
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-pgstats-\(UUID().uuidString)")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        let now = "2026-11-23T10:00:00Z"
-        let created = try await BinaryRunner.run(["demo", "--seed", "5", "--dir", dir.path, "--postgres", url, "--no-run", "--now", now])
-        #expect(created.status == 0, "\(created.stderr)")
-        let common = ["--config", "etc/retentiond/retentiond.yaml", "--state-dir", dir.path, "--database-url", url, "--now", now]
+        let demo = try await PostgresDemo(seed: 5)
+        let common = demo.options()
         func warnings() async throws -> [String] {
             let check = try await BinaryRunner.run(["check"] + common)
             #expect(check.status == 0, "\(check.stderr)")
@@ -111,7 +116,7 @@ import TestSupport
         #expect(!analyzed.contains { $0.contains("no statistics") })
 
         // As after a restore: the demo's tables lose their statistics (the suite's role is a superuser).
-        try await server.psql(database, "DELETE FROM pg_statistic WHERE starelid IN (SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace)")
+        try await demo.server.psql(demo.database, "DELETE FROM pg_statistic WHERE starelid IN (SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace)")
         let unanalyzed = try await warnings()
         #expect(unanalyzed.count > analyzed.count)
         #expect(unanalyzed.filter { !$0.contains("no statistics") } == analyzed)

@@ -58,4 +58,39 @@ import TestSupport
         #expect(try await f.ids("people").count == 7)
         withExtendedLifetime(held) {}
     }
+
+    /// Erasure requests scripted one after another (or any two commands in a row): the lock one
+    /// let go is free for the next at once, not once the server has noticed a closed connection.
+    @Test(arguments: Backend.allCases)
+    func aReleasedRunLockIsFreeForTheNextCommandAtOnce(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
+        let store = try await f.store()
+        for round in 0..<20 {
+            // The handle kept alive past the call: released by the call itself, not by its deinit.
+            var kept: (any RunLockHandle)?
+            let taken = try await store.withRunLock { lock in
+                kept = lock
+                return round
+            }
+            #expect(taken == round)
+            defer { withExtendedLifetime(kept) {} }
+            let again = try await store.acquireRunLock()
+            await again.release()
+            // PostgreSQL: asked on another connection, the lock is gone the moment the call returns.
+            if backend == .postgres {
+                let held = try await store.read {
+                    try ($0 as! any SQLExecuting).rows("""
+                        SELECT count(*) FROM pg_locks
+                        WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                        """, [])
+                }
+                #expect(held == [[.integer(0)]], "round \(round)")
+            }
+        }
+        let enforcer = try await f.enforcer()
+        let prospects = try f.policy().subjects[0]
+        for key in ["1", "2", "3", "4"] {
+            _ = try await enforcer.erase(subject: prospects, keyText: key, request: "REQ-\(key)", now: CRMFixture.now, dryRun: true)
+        }
+    }
 }

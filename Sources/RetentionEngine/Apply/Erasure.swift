@@ -42,10 +42,14 @@ extension Applier {
     /// request's reference; a purge ends the sequence.
     func erase(_ subject: Subject, key: RecordKey, request: String, lock: any RunLockHandle, now: Date, dryRun: Bool) async throws -> [ErasureReport.Step] {
         let works = try batchWorks(planNow: now)
-        let marked = try await store.read { [ids = subject.rules.map(\.id)] in try $0.doneTableExists() ? try $0.rulesWithCompleteMarks(among: ids) : [] }
+        let (toolTables, marked) = try await store.read { [ids = subject.rules.map(\.id)] session in
+            (try session.toolTables().complete, try session.doneTableExists() ? try session.rulesWithCompleteMarks(among: ids) : [])
+        }
         var steps: [ErasureReport.Step] = []
         for rule in subject.rules where rule.action.auditAction != .flag {
             guard var work = works[rule.id] else { continue }
+            // A dry run before the first run: no tool tables yet (so no holds, no marks) to read.
+            if !toolTables { work.query = try resolved.query(for: rule, now: now, toolTablesExist: false) }
             work.query.dueNow = true
             work.query.consent = []
             work.query.excludeDone = false

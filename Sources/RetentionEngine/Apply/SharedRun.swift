@@ -141,7 +141,7 @@ extension Enforcer {
             outcome.stopped(by: error, logger: logger, runID: runID,
                             resumeHint: error is StopRequest.Stopped ? "the shared run stays open for the other workers and the next run" : "the next worker run finishes the work")
         }
-        withExtendedLifetime(lock) {}
+        await lock?.release()
         let message = outcome.message.map { "worker: \($0)" } ?? (lock == nil ? "worker joined the shared run" : "planned and worked the shared run")
         return context.report(runID: runID, mode: .run, status: outcome.status, message: message, now: plan.header.now,
                               startedAt: started, rules: outcome.tallies, failure: outcome.failure)

@@ -78,34 +78,34 @@ public struct Enforcer: Sendable {
     /// Plans and applies in one go, under the run lock: what the timer runs.
     /// `stop` is asked before each batch: when it says yes, the run ends at that batch boundary.
     public func run(now: Date, allowMore: Bool, stop: StopRequest = StopRequest()) async throws -> RunReport {
-        let lock = try await store.acquireRunLock()
-        defer { withExtendedLifetime(lock) {} }
-        try await refuseIfClockWentBack(now: now)
-        await analyzeTablesWithoutStatistics()
-        let runID = RunID.make(at: Date())
-        let planPath = policy.stateDirectory + "/plans/\(runID).plan"
-        defer { unlink(planPath) }
-        let writer = try PlanWriter(path: planPath)
-        do {
-            _ = try await planning.tallies(now: now, planID: runID, writer: writer, detail: nil, stop: stop)
-        } catch is StopRequest.Stopped {
-            logger.notice("run stopped while planning; nothing was changed", metadata: ["run": "\(runID)"])
-            let stopped = Date()
-            return context.report(runID: runID, mode: .run, status: .incomplete, message: "stopped on request while planning; nothing was changed",
-                                  now: now, startedAt: stopped, finishedAt: stopped, rules: [])
+        try await store.withRunLock { lock in
+            try await refuseIfClockWentBack(now: now)
+            await analyzeTablesWithoutStatistics()
+            let runID = RunID.make(at: Date())
+            let planPath = policy.stateDirectory + "/plans/\(runID).plan"
+            defer { unlink(planPath) }
+            let writer = try PlanWriter(path: planPath)
+            do {
+                _ = try await planning.tallies(now: now, planID: runID, writer: writer, detail: nil, stop: stop)
+            } catch is StopRequest.Stopped {
+                logger.notice("run stopped while planning; nothing was changed", metadata: ["run": "\(runID)"])
+                let stopped = Date()
+                return context.report(runID: runID, mode: .run, status: .incomplete, message: "stopped on request while planning; nothing was changed",
+                                      now: now, startedAt: stopped, finishedAt: stopped, rules: [])
+            }
+            return try await applyLocked(planPath: planPath, writtenBy: writer, runID: runID, mode: .run, wallClock: now, allowMore: allowMore,
+                                         lock: lock, stop: stop)
         }
-        return try await applyLocked(planPath: planPath, writtenBy: writer, runID: runID, mode: .run, wallClock: now, allowMore: allowMore,
-                                     lock: lock, stop: stop)
     }
 
     /// Applies a saved plan: re-checks each entry, skips stale ones, refuses a plan made elsewhere.
     public func apply(planPath: String, wallClock: Date, allowMore: Bool, stop: StopRequest = StopRequest()) async throws -> RunReport {
-        let lock = try await store.acquireRunLock()
-        defer { withExtendedLifetime(lock) {} }
-        try await refuseIfClockWentBack(now: wallClock)
-        await analyzeTablesWithoutStatistics()
-        return try await applyLocked(planPath: planPath, runID: RunID.make(at: Date()), mode: .apply, wallClock: wallClock,
-                                     allowMore: allowMore, lock: lock, stop: stop)
+        try await store.withRunLock { lock in
+            try await refuseIfClockWentBack(now: wallClock)
+            await analyzeTablesWithoutStatistics()
+            return try await applyLocked(planPath: planPath, runID: RunID.make(at: Date()), mode: .apply, wallClock: wallClock,
+                                         allowMore: allowMore, lock: lock, stop: stop)
+        }
     }
 
     /// `writer`: the plan's writer when this process just made it (`run`), whose header and
@@ -133,15 +133,15 @@ public struct Enforcer: Sendable {
     /// Carries out a data subject's erasure request on the record of `subject` named by `keyText`
     /// (the subject's key), under the run lock (see `Applier.erase`); `dryRun` says what it would do.
     public func erase(subject: Subject, keyText: String, request: String, now: Date, dryRun: Bool) async throws -> ErasureReport {
-        let lock = try await store.acquireRunLock()
-        defer { withExtendedLifetime(lock) {} }
-        let key = try await Explainer(resolved: resolved, reader: store).recordKey(subject: subject, keyText: keyText)
-        let runID = RunID.make(at: Date())
-        let applier = try applier(runID: runID)
-        if !dryRun { try await applier.prepare() }
-        let steps = try await applier.erase(subject, key: key, request: request, lock: lock, now: now, dryRun: dryRun)
-        return ErasureReport(runID: runID, request: request, by: actor, subject: subject.id, table: subject.table.value, key: key.description,
-                             at: now, dryRun: dryRun, steps: steps)
+        try await store.withRunLock { lock in
+            let key = try await Explainer(resolved: resolved, reader: store).recordKey(subject: subject, keyText: keyText)
+            let runID = RunID.make(at: Date())
+            let applier = try applier(runID: runID)
+            if !dryRun { try await applier.prepare() }
+            let steps = try await applier.erase(subject, key: key, request: request, lock: lock, now: now, dryRun: dryRun)
+            return ErasureReport(runID: runID, request: request, by: actor, subject: subject.id, table: subject.table.value, key: key.description,
+                                 at: now, dryRun: dryRun, steps: steps)
+        }
     }
 
     /// The forecast for a report's chart (nil, logged, if it cannot be computed).
