@@ -159,8 +159,9 @@ public final class PostgresStore: RecordStore {
     /// the server releases it if the process dies.
     public func acquireRunLock() async throws -> any RunLockHandle {
         let lockConnection = try await Self.connect(settings, password: password, logger: logger)
+        let key = "retentiond:\(settings.database)"
         var bindings = PostgresBindings()
-        bindings.append("retentiond:\(settings.database)")
+        bindings.append(key)
         let acquired: Bool
         let pid: Int32
         do {
@@ -178,7 +179,7 @@ public final class PostgresStore: RecordStore {
             try? await lockConnection.close()
             throw RunLocked.held("another retentiond run holds the advisory lock on \(location); nothing was changed. Wait for it to finish, then run again")
         }
-        return AdvisoryLock(connection: lockConnection, backendPID: pid, location: location, database: settings.database, logger: logger)
+        return AdvisoryLock(connection: lockConnection, backendPID: pid, location: location, key: key, logger: logger)
     }
 }
 
@@ -199,15 +200,15 @@ final class AdvisoryLock: RunLockHandle {
     let backendPID: Int32
     let location: String
 
-    /// The database name the lock's key is made of.
-    let database: String
+    /// Hashed into the lock's number (`hashtext`).
+    let key: String
     let logger: Logger
 
-    init(connection: PostgresConnection, backendPID: Int32, location: String, database: String, logger: Logger) {
+    init(connection: PostgresConnection, backendPID: Int32, location: String, key: String, logger: Logger) {
         self.connection = connection
         self.backendPID = backendPID
         self.location = location
-        self.database = database
+        self.key = key
         self.logger = logger
     }
 
@@ -226,7 +227,7 @@ final class AdvisoryLock: RunLockHandle {
     func release() async {
         guard !connection.isClosed else { return }
         var bindings = PostgresBindings()
-        bindings.append("retentiond:\(database)")
+        bindings.append(key)
         _ = try? await connection.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_unlock(hashtext($1))", binds: bindings), logger: logger).get()
         try? await connection.close()
     }
