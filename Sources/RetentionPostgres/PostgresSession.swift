@@ -203,6 +203,13 @@ struct PostgresSession: WritingSession, SQLExecuting {
     // MARK: Schema
 
     func schema() throws -> SchemaSnapshot {
+        // The search path leaves out every schema the role may not use: without USAGE on the one
+        // holding the tables, there is no current schema, and every table would seem missing.
+        let current = try rows("SELECT current_schema()::text, current_user::text, current_setting('search_path')", []).first
+        guard current?[0].textValue != nil else {
+            let role = current?[1].textValue ?? "?", path = current?[2].textValue ?? "?"
+            throw StoreFailure("role `\(role)` may use no schema of its search_path (\(path)), so it sees no table: grant it USAGE on the schema holding the tables, as their owner (`GRANT USAGE ON SCHEMA public TO \(SQL.quote(role))`), then run `retentiond check` for the rest")
+        }
         let tableNames = try rows("""
             SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') ORDER BY c.relname

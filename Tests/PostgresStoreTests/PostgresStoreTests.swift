@@ -204,6 +204,16 @@ extension PostgresOnlyTests {
         #expect(try await f.reader().read { try $0.privileges(needs) }.missing.isEmpty)
         let plan = try await f.plan()
         #expect(plan.totalDue == 0, "the first run did the work; the reviewer sees it done")
+
+        // Without USAGE on the schema, no table is visible at all: said as such, not as missing tables.
+        f.databaseOverride = nil
+        try await f.sql(["REVOKE USAGE ON SCHEMA public FROM PUBLIC"])
+        f.databaseOverride = .postgres(location)
+        await #expect {
+            _ = try await Enforcer.validate(try f.policy(), store: try await f.reader())
+        } throws: { error in
+            "\(error)".contains("role `\(role)` may use no schema of its search_path") && "\(error)".contains("GRANT USAGE ON SCHEMA public")
+        }
     }
 }
 
