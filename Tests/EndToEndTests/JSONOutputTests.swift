@@ -22,6 +22,7 @@ import Testing
         #expect(checked["valid"] as? Bool == true)
         #expect((checked["purges"] as? [[String: Any]])?.first?["rule"] as? String == "contact-purge")
         #expect(checked["missingPrivileges"] as? [Any] != nil && checked["diagnostics"] as? [Any] != nil)
+        #expect((checked["writeAccess"] as? [Any])?.isEmpty == true, "the test's user may write the database")
 
         let plan = try await w.run(["plan", "--format", "json"] + now)
         #expect(plan.status == 2)
