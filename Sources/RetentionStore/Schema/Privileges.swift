@@ -44,14 +44,19 @@ public struct PrivilegeNeed: Sendable, Hashable, Comparable {
     /// The tool's own tables (docs/postgresql.md, "Privileges"): while one is missing, `CREATE` on
     /// the schema, for the first enforcing command to create it; for each that exists (created by
     /// this role or by another), what the commands do to it.
-    /// `enforcing: false`: what `plan` reads (`SELECT`), for a reviewing role. Worker tables
-    /// (`run --worker`) are left out.
+    /// `enforcing: false`: what `plan` reads (`SELECT`), for a reviewing role. The worker tables
+    /// (`run --worker`'s queue) count once they exist; `plan` never reads them.
     public static func toolTables(existing schema: SchemaSnapshot, enforcing: Bool) -> [PrivilegeNeed] {
         let tables: [(name: String, enforcing: [Kind])] = [
             ("retentiond_audit", [.select, .insert]),
             ("retentiond_audit_refs", [.select, .insert, .delete]),
             ("retentiond_holds", [.select, .insert, .update]),
             ("retentiond_done", [.select, .insert, .delete]),
+        ]
+        let workerTables: [(name: String, enforcing: [Kind])] = [
+            // Claiming a batch locks it (`FOR UPDATE SKIP LOCKED`), which asks for UPDATE.
+            ("retentiond_runs", [.select, .insert, .update, .delete]),
+            ("retentiond_batches", [.select, .insert, .update, .delete]),
         ]
         var needs: [PrivilegeNeed] = []
         for table in tables where schema.table(table.name) != nil {
@@ -60,6 +65,9 @@ public struct PrivilegeNeed: Sendable, Hashable, Comparable {
             if enforcing && table.name == "retentiond_holds" {
                 needs.append(PrivilegeNeed(table: "retentiond_holds_id_seq", kind: .usage, object: .sequence))
             }
+        }
+        for table in workerTables where enforcing && schema.table(table.name) != nil {
+            needs += table.enforcing.map { PrivilegeNeed(table: table.name, kind: $0) }
         }
         if enforcing && tables.contains(where: { schema.table($0.name) == nil }) {
             needs.append(PrivilegeNeed(table: "", kind: .create, object: .schema))
