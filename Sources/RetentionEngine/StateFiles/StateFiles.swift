@@ -10,6 +10,24 @@ public enum StateFiles {
             + (code == ENOSPC || code == EDQUOT ? "free space on its file system" : "give the user running retentiond write access to its directory, or choose another with --state-dir / --reports-dir"))
     }
 
+    /// Why this user could not write into directory `path` (`what` says what goes there), or nil:
+    /// the directory, or the nearest ancestor it would be created in, must be a writable directory.
+    public static func writeProblem(directory path: String, holding what: String) -> String? {
+        var candidate = path.isEmpty ? "." : path
+        var info = stat()
+        while stat(candidate, &info) != 0 {
+            let parent = (candidate as NSString).deletingLastPathComponent
+            if parent == candidate || parent.isEmpty { candidate = "."; break }
+            candidate = parent
+        }
+        let created = candidate == path ? "" : " (where \(path) would be created)"
+        if stat(candidate, &info) == 0, info.st_mode & S_IFMT != S_IFDIR {
+            return "\(candidate)\(created) is not a directory: \(what) cannot be written; choose another with --state-dir / --reports-dir"
+        }
+        guard access(candidate, W_OK) != 0 else { return nil }
+        return "the directory \(candidate)\(created) is not writable by this user (uid \(getuid())): \(what) go there; grant write access (under systemd, the unit's StateDirectory= or ReadWritePaths=), or choose another with --state-dir / --reports-dir"
+    }
+
     /// Creates `path` and its parents (0700); the current directory when `path` is empty.
     public static func ensureDirectory(_ path: String) throws {
         guard !path.isEmpty else { return }

@@ -9,7 +9,7 @@ struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "check",
         abstract: "Validate a policy: YAML, keys, types, durations, then against the live database schema.",
-        discussion: "Problems are printed as file:line:column: error|warning: … with what to do; active legal holds that protect no record exactly are listed too. For each purge rule, the tree of child tables it deletes from (declared, or found by `children: auto`) is printed with the columns that link them. On PostgreSQL, every privilege the policy needs (SELECT on what it reads, DELETE on what purges reach, UPDATE on anonymised columns) and the tool's own tables need (CREATE on the schema; SELECT, INSERT… on the retentiond_* tables once they exist) is checked for the connecting role, and all that are missing are listed with the GRANT statements to run (exit 3; with --for-planning, only the SELECTs `plan` needs). On SQLite, the user running it must be able to write the database file and its directory (exit 3 otherwise; not asked with --for-planning). Exit 0 when valid (warnings allowed), 3 when invalid, 6 when the database is unavailable. Changes nothing."
+        discussion: "Problems are printed as file:line:column: error|warning: … with what to do; active legal holds that protect no record exactly are listed too. For each purge rule, the tree of child tables it deletes from (declared, or found by `children: auto`) is printed with the columns that link them. On PostgreSQL, every privilege the policy needs (SELECT on what it reads, DELETE on what purges reach, UPDATE on anonymised columns) and the tool's own tables need (CREATE on the schema; SELECT, INSERT… on the retentiond_* tables once they exist) is checked for the connecting role, and all that are missing are listed with the GRANT statements to run (exit 3; with --for-planning, only the SELECTs `plan` needs). The user running it must be able to write the reports directory and, to enforce, the state directory and (SQLite) the database file and its directory: each that is not is named (exit 3). Exit 0 when valid (warnings allowed), 3 when invalid, 6 when the database is unavailable. Changes nothing."
     )
 
     @OptionGroup var options: PolicyOptions
@@ -54,7 +54,8 @@ struct CheckCommand: AsyncParsableCommand {
         var unmatchedHolds: [String] = []
         var missingPrivileges: [Privilege] = []
         var grants: [String] = []
-        /// SQLite: what keeps this user from writing the database file or its directory.
+        /// What keeps this user from writing what the commands write: the reports and state
+        /// directories, and on SQLite the database file and its directory.
         var writeAccess: [String] = []
         var purges: [Purge] = []
     }
@@ -89,6 +90,11 @@ struct CheckCommand: AsyncParsableCommand {
             }
             result.grants = privileges.grants
             if case .sqlite(let path) = policy.database, !forPlanning { result.writeAccess = SQLiteStore.writeAccessProblems(path: path) }
+            // `plan` writes reports; an enforcing command also the chain head and its plans.
+            result.writeAccess += [
+                StateFiles.writeProblem(directory: policy.reportsDirectory, holding: "reports"),
+                forPlanning ? nil : StateFiles.writeProblem(directory: policy.stateDirectory, holding: "the audit chain head and plans"),
+            ].compactMap { $0 }
             result.valid = privileges.missing.isEmpty && result.writeAccess.isEmpty
             result.purges = policy.rules.compactMap { Self.purge($0, resolved: resolved) }
             if format == .json {
