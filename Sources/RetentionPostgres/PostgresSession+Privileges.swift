@@ -14,6 +14,7 @@ extension PostgresSession {
             if need.object == .schema && need.table.isEmpty { need.table = current?[1].textValue ?? "public" }
             let name = SQLValue.text(SQL.quote(need.table)), kind = SQLValue.text(need.kind.rawValue)
             let sql: SQL = switch (need.object, need.column) {
+            case (.table, _) where need.anyColumn: "SELECT has_any_column_privilege(\(name), \(kind))::int"
             case (.table, let column?): "SELECT has_column_privilege(\(name), \(.text(column)), \(kind))::int"
             case (.table, nil): "SELECT has_table_privilege(\(name), \(kind))::int"
             case (.sequence, _): "SELECT has_sequence_privilege(\(name), \(kind))::int"

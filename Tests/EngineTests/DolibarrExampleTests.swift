@@ -2,6 +2,8 @@ import Foundation
 import Testing
 import RetentionCore
 import RetentionDemo
+import RetentionEngine
+import RetentionStore
 import TestSupport
 
 /// etc/examples/dolibarr.yaml on a database shaped like Dolibarr's (the tables, columns and
@@ -199,6 +201,36 @@ import TestSupport
         // A second run finds nothing new.
         let again = try await f.run()
         #expect(again.rules.allSatisfy { $0.purged == 0 && $0.anonymised == 0 })
+    }
+
+    /// On PostgreSQL, a role given what docs/postgresql.md's role example grants besides (CONNECT,
+    /// USAGE and CREATE on the schema) and then exactly the GRANTs `check` lists runs the example
+    /// to its end: the contacts' columns the clients' rule anonymises included.
+    @Test func aRoleGivenTheGrantsCheckListsRunsTheExample() async throws {
+        let f = try await CRMFixture(.postgres, schema: Self.schema, data: Self.data,
+                                     wholePolicy: try CRMFixture.packageFile("etc/examples/dolibarr.yaml"))
+        let role = "dolibarr_\(UInt32.random(in: 0...UInt32.max))"
+        guard case .postgres(var location) = try f.policy().database else { Issue.record("not PostgreSQL"); return }
+        try await f.sql(["CREATE ROLE \(role) LOGIN", "GRANT CONNECT ON DATABASE \(location.database) TO \(role)",
+                         "GRANT USAGE, CREATE ON SCHEMA public TO \(role)"])
+        location.user = role
+        f.databaseOverride = .postgres(location)
+        let (resolved, _) = try await f.validate()
+        let policy = try #require(resolved)
+        let report = try await f.reader().read {
+            try $0.privileges(policy.privilegesNeeded + PrivilegeNeed.toolTables(existing: policy.schema, enforcing: true))
+        }
+        #expect(report.grants.contains("GRANT SELECT, UPDATE (\"email\", \"firstname\", \"lastname\", \"phone\"), DELETE ON \"llx_socpeople\" TO \"\(role)\";"),
+                "\(report.grants)")
+        f.databaseOverride = nil
+        try await f.sql(report.grants.map { String($0.dropLast()) })
+        f.databaseOverride = .postgres(location)
+
+        let run = try await f.run()
+        #expect(run.failure == nil, "\(run.message ?? "")")
+        let anonymised = try await f.rows("SELECT count(*) FROM llx_socpeople WHERE lastname LIKE 'contact-%'")
+        #expect(anonymised == [[.integer(Int64(Self.contacts.filter { Self.contactDataGone.contains($0.company) }.count))]])
+        #expect(try await f.trail().verify().isValid)
     }
 }
 

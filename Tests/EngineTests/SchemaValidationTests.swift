@@ -114,4 +114,15 @@ import TestSupport
         ])
         #expect(PrivilegeReport(role: nil, missing: report.missing).grants.isEmpty, "SQLite: no roles, nothing to grant")
     }
+
+    /// UPDATE on any one column (to lock rows) is granted on the key, unless another UPDATE the
+    /// role lacks on the same table gives it already.
+    @Test func anUpdateLockIsGrantedOnTheKeyOnlyWhenNothingElseGivesIt() {
+        let lock = PrivilegeNeed(table: "tickets", kind: .update, column: "id", anyColumn: true)
+        #expect(PrivilegeReport(role: "ret", missing: [lock, PrivilegeNeed(table: "tickets", kind: .delete)]).grants
+                == ["GRANT UPDATE (\"id\"), DELETE ON \"tickets\" TO \"ret\";"])
+        #expect(PrivilegeReport(role: "ret", missing: [lock, PrivilegeNeed(table: "tickets", kind: .update, column: "email")]).grants
+                == ["GRANT UPDATE (\"email\") ON \"tickets\" TO \"ret\";"])
+        #expect(lock.description.contains("UPDATE any column of `tickets`"))
+    }
 }

@@ -144,7 +144,10 @@ import TestSupport
         let (resolved, _) = try await Enforcer.validate(policy, store: try await f.reader())
         let needs = try #require(resolved).privilegesNeeded
         #expect(Set(needs.map { "\($0.kind.rawValue) \($0.table)\($0.column.map { ".\($0)" } ?? "")" })
-                == ["SELECT people", "SELECT notes", "SELECT attachments", "SELECT orders", "DELETE people", "DELETE notes", "DELETE attachments", "UPDATE people.email"])
+                == ["SELECT people", "SELECT notes", "SELECT attachments", "SELECT orders", "DELETE people", "DELETE notes", "DELETE attachments", "UPDATE people.email",
+                    "UPDATE people.id"])
+        // The purge's batches lock the rows they re-check: UPDATE on any one column of `people` will do.
+        #expect(needs.filter(\.anyColumn).map(\.table) == ["people"])
 
         guard case .postgres(var location) = policy.database else { Issue.record("not PostgreSQL"); return }
         location.user = "limited"
@@ -158,6 +161,19 @@ import TestSupport
         #expect(!diagnostics.contains { $0.message.contains("statistics on `attachments`") || $0.message.contains("statistics on `orders`") })
         let report = try await f.reader().read { try $0.privileges(needs) }
         #expect(report.role == "limited")
+
+        // A role that may read nothing at all: the date columns are not sampled, the policy still
+        // resolves, and every SELECT is listed.
+        let nobody = "nothing_\(UInt32.random(in: 0...UInt32.max))"
+        f.databaseOverride = nil
+        try await f.sql(["CREATE ROLE \(nobody) LOGIN"])
+        var bare = location
+        bare.user = nobody
+        f.databaseOverride = .postgres(bare)
+        let (asNothing, _) = try await Enforcer.validate(policy, store: try await f.reader())
+        #expect(asNothing != nil)
+        #expect(try await f.reader().read { try $0.privileges(needs) }.missing.filter { $0.kind == .select }.count == 4)
+        f.databaseOverride = .postgres(location)
         #expect(report.missing.map { "\($0.kind.rawValue) \($0.table)" }.sorted() == ["DELETE attachments", "DELETE notes", "DELETE people", "SELECT attachments", "SELECT orders"])
         #expect(report.grants == [
             "GRANT SELECT, DELETE ON \"attachments\" TO \"limited\";", "GRANT DELETE ON \"notes\" TO \"limited\";",

@@ -49,8 +49,11 @@ public struct Enforcer: Sendable {
         let columns = SchemaValidator.dateColumns(of: policy)
         let (schema, samples) = try await store.read { session -> (SchemaSnapshot, [String: [SQLValue]]) in
             let schema = try session.schema()
+            let present = columns.filter { schema.table($0.table)?.column($0.column) != nil }
+            // A table the role may not read is not sampled: `check` lists the SELECT it needs.
+            let unreadable = Set(try session.privileges(Set(present.map(\.table)).map { PrivilegeNeed(table: $0, kind: .select) }).missing.map(\.table))
             var samples: [String: [SQLValue]] = [:]
-            for (table, column) in columns where schema.table(table)?.column(column) != nil {
+            for (table, column) in present where !unreadable.contains(table) {
                 samples["\(table).\(column)"] = try session.sample(table: table, column: column, limit: 200)
             }
             return (schema, samples)

@@ -6,7 +6,7 @@ public struct PrivilegeNeed: Sendable, Hashable, Comparable {
     /// In the order a `GRANT` lists them.
     public enum Kind: String, Sendable, Hashable, Comparable, CaseIterable {
         case select = "SELECT", insert = "INSERT", update = "UPDATE", delete = "DELETE", create = "CREATE", usage = "USAGE"
-        public static func < (a: Kind, b: Kind) -> Bool { a.rawValue < b.rawValue }
+        public static func < (a: Kind, b: Kind) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
     }
     /// What the privilege is granted on: a table, a sequence (`USAGE`), or a schema (`CREATE`).
     public enum Object: String, Sendable, Hashable, Comparable {
@@ -19,12 +19,17 @@ public struct PrivilegeNeed: Sendable, Hashable, Comparable {
     /// For `UPDATE`: the column (anonymised fields are granted column by column).
     public var column: String?
     public var object: Object
+    /// `UPDATE` on any one column of the table will do, `column` being the one to grant: PostgreSQL
+    /// asks for it to lock rows (`SELECT … FOR UPDATE`), which every batch does to the records it
+    /// re-checks, also for rules that change no column of the table (purge, flag).
+    public var anyColumn: Bool
 
-    public init(table: String, kind: Kind, column: String? = nil, object: Object = .table) {
+    public init(table: String, kind: Kind, column: String? = nil, object: Object = .table, anyColumn: Bool = false) {
         self.table = table
         self.kind = kind
         self.column = column
         self.object = object
+        self.anyColumn = anyColumn
     }
 
     public static func < (a: PrivilegeNeed, b: PrivilegeNeed) -> Bool {
@@ -35,6 +40,7 @@ public struct PrivilegeNeed: Sendable, Hashable, Comparable {
     /// "use sequence `retentiond_holds_id_seq` (USAGE)", "CREATE in schema `public`".
     public var description: String {
         switch object {
+        case .table where anyColumn: return "\(kind.rawValue) any column of `\(table)` (a batch locks the rows it re-checks: SELECT … FOR UPDATE)"
         case .table: return "\(kind.rawValue) \(column.map { "column `\($0)` of " } ?? "")`\(table)`"
         case .sequence: return "use sequence `\(table)` (\(kind.rawValue))"
         case .schema: return "\(kind.rawValue) in schema `\(table)`"
@@ -92,7 +98,11 @@ public struct PrivilegeReport: Sendable {
     /// schema): `GRANT SELECT, INSERT, UPDATE ("email") ON "people" TO "role";`.
     public var grants: [String] {
         guard let role else { return [] }
-        let byObject = Dictionary(grouping: missing) { "\($0.object.rawValue)\u{0}\($0.table)" }
+        // Granting the other columns also gives the "any column" an UPDATE lock asks for.
+        let granted = missing.filter { need in
+            !(need.anyColumn && missing.contains { $0.table == need.table && $0.kind == .update && !$0.anyColumn })
+        }
+        let byObject = Dictionary(grouping: granted) { "\($0.object.rawValue)\u{0}\($0.table)" }
         return byObject.values.map { $0.sorted() }.sorted { $0[0] < $1[0] }.map { needs in
             let byKind = Dictionary(grouping: needs, by: \.kind)
             let what = PrivilegeNeed.Kind.allCases.compactMap { kind -> String? in
@@ -140,6 +150,13 @@ extension ResolvedPolicy {
                 clock.columns.forEach { read($0.path) }
             }
         }
+        /// The tables a child path goes through, read to find its rows.
+        func reach(_ path: [ChildLink]) {
+            for link in path {
+                needs.insert(.init(table: link.table, kind: .select))
+                link.conditions.forEach(read)
+            }
+        }
         let table = policy.subject(for: rule).table.value
         let shape = shape(of: rule)
         needs.insert(.init(table: table, kind: .select))
@@ -161,16 +178,29 @@ extension ResolvedPolicy {
             for field in fields where field.strategy != .keep {
                 needs.insert(.init(table: table, kind: .update, column: field.column.value))
             }
+            // What it does to children: rows deleted, or their own fields anonymised.
+            for work in shape.childWork {
+                switch work {
+                case .purge(let path):
+                    reach(path)
+                    needs.insert(.init(table: path[path.count - 1].table, kind: .delete))
+                case .anonymise(let path, let fields, _, _):
+                    reach(path)
+                    for field in fields where field.strategy != .keep {
+                        needs.insert(.init(table: path[path.count - 1].table, kind: .update, column: field.column.value))
+                    }
+                }
+            }
         case .purge:
             needs.insert(.init(table: table, kind: .delete))
             for path in shape.childPaths {
-                for link in path {
-                    needs.insert(.init(table: link.table, kind: .select))
-                    link.conditions.forEach(read)
-                }
+                reach(path)
                 needs.insert(.init(table: path[path.count - 1].table, kind: .delete))
             }
             for reference in shape.undeclaredReferences { needs.insert(.init(table: reference.table, kind: .select)) }
+        }
+        if !needs.contains(where: { $0.table == table && $0.kind == .update }), let key = policy.subject(for: rule).key.first {
+            needs.insert(.init(table: table, kind: .update, column: key.value, anyColumn: true))
         }
         return needs
     }
