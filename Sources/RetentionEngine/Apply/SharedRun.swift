@@ -199,17 +199,19 @@ extension Enforcer {
     /// lock will never be filled: this worker closes it and stops.
     private func stillFilling(runID: String, queue: any WorkQueueStore) async throws -> Bool {
         guard try await queue.readQueue({ try $0.runFilling(id: runID) }) == true else { return false }
-        let orphaned: any RunLockHandle
+        let closed: Bool
         do {
-            orphaned = try await store.acquireRunLock()
+            closed = try await store.withRunLock { _ in
+                // The planner may have finished the run between the two reads.
+                guard try await queue.readQueue({ try $0.runFilling(id: runID) }) == true else { return false }
+                try await queue.queueTransaction { try $0.closeRun(id: runID) }
+                return true
+            }
         } catch RunLocked.held {
             try await Task.sleep(for: .milliseconds(100))
             return true
         }
-        defer { withExtendedLifetime(orphaned) {} }
-        // The planner may have finished the run between the two reads.
-        guard try await queue.readQueue({ try $0.runFilling(id: runID) }) == true else { return false }
-        try await queue.queueTransaction { try $0.closeRun(id: runID) }
+        guard closed else { return false }
         throw EnforcementError.failed("the planner of shared run \(runID) stopped before enqueuing its whole plan; the run was closed (what was done stays done) and the next `run --worker` plans again")
     }
 }
