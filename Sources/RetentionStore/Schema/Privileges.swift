@@ -47,35 +47,30 @@ public struct PrivilegeNeed: Sendable, Hashable, Comparable {
         }
     }
 
-    /// The tool's own tables (docs/postgresql.md, "Privileges"): while one is missing, `CREATE` on
-    /// the schema, for the first enforcing command to create it; for each that exists (created by
-    /// this role or by another), what the commands do to it.
-    /// `enforcing: false`: what `plan` reads (`SELECT`), for a reviewing role. The worker tables
-    /// (`run --worker`'s queue) count once they exist; `plan` never reads them.
+    /// The tool's own tables (docs/postgresql.md, "Privileges"): while one every enforcing command
+    /// creates is missing, `CREATE` on the schema; for each that exists (created by this role or by
+    /// another), what the commands do to it. `enforcing: false`: what `plan` reads, for a reviewing
+    /// role.
     public static func toolTables(existing schema: SchemaSnapshot, enforcing: Bool) -> [PrivilegeNeed] {
-        let tables: [(name: String, enforcing: [Kind])] = [
-            ("retentiond_audit", [.select, .insert]),
-            ("retentiond_audit_refs", [.select, .insert, .delete]),
-            ("retentiond_holds", [.select, .insert, .update]),
-            ("retentiond_done", [.select, .insert, .delete]),
-        ]
-        let workerTables: [(name: String, enforcing: [Kind])] = [
-            // Claiming a batch locks it (`FOR UPDATE SKIP LOCKED`), which asks for UPDATE.
-            ("retentiond_runs", [.select, .insert, .update, .delete]),
-            ("retentiond_batches", [.select, .insert, .update, .delete]),
+        let tables: [(name: String, enforcing: [Kind], planning: [Kind], createdByEveryRun: Bool)] = [
+            ("retentiond_audit", [.select, .insert], [.select], true),
+            ("retentiond_audit_refs", [.select, .insert, .delete], [.select], true),
+            ("retentiond_holds", [.select, .insert, .update], [.select], true),
+            ("retentiond_done", [.select, .insert, .delete], [.select], true),
+            // `run --worker`'s queue, created by the first worker run; claiming a batch locks it
+            // (`FOR UPDATE SKIP LOCKED`), which asks for UPDATE.
+            ("retentiond_runs", [.select, .insert, .update, .delete], [], false),
+            ("retentiond_batches", [.select, .insert, .update, .delete], [], false),
         ]
         var needs: [PrivilegeNeed] = []
         for table in tables where schema.table(table.name) != nil {
-            for kind in enforcing ? table.enforcing : [.select] { needs.append(PrivilegeNeed(table: table.name, kind: kind)) }
-            // `hold add` numbers holds from the table's sequence.
-            if enforcing && table.name == "retentiond_holds" {
-                needs.append(PrivilegeNeed(table: "retentiond_holds_id_seq", kind: .usage, object: .sequence))
-            }
+            needs += (enforcing ? table.enforcing : table.planning).map { PrivilegeNeed(table: table.name, kind: $0) }
         }
-        for table in workerTables where enforcing && schema.table(table.name) != nil {
-            needs += table.enforcing.map { PrivilegeNeed(table: table.name, kind: $0) }
+        // `hold add` numbers holds from the table's sequence.
+        if enforcing && schema.table("retentiond_holds") != nil {
+            needs.append(PrivilegeNeed(table: "retentiond_holds_id_seq", kind: .usage, object: .sequence))
         }
-        if enforcing && tables.contains(where: { schema.table($0.name) == nil }) {
+        if enforcing && tables.contains(where: { $0.createdByEveryRun && schema.table($0.name) == nil }) {
             needs.append(PrivilegeNeed(table: "", kind: .create, object: .schema))
         }
         return needs
