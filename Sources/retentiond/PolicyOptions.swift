@@ -101,13 +101,30 @@ struct PolicyOptions: ParsableArguments {
         }
     }
 
+    /// How many read-only connections a dry run opens beside its own to count child rows: two keep
+    /// both cores of a small machine busy while the plan reads its pages (docs/operations.md).
+    static let childCountingConnections = 2
+
     /// Parses, opens read-only and validates: what a dry run starts with. No audit key is created.
-    func loadPlanner() async throws -> (PlanningPass, [Diagnostic]) {
+    /// `countingChildren` (a dry run that counts the child rows due records would take) opens
+    /// read-only connections of their own for those counts (`PlanningPass.counters`), when a rule
+    /// has child rows to count.
+    func loadPlanner(countingChildren: Bool = false) async throws -> (PlanningPass, [Diagnostic]) {
         let (policy, parseWarnings) = try loadPolicy()
         let reader = try await openReader(policy)
         let (resolved, diagnostics) = try await validated(policy, parseWarnings: parseWarnings, store: reader)
         let key = try await loadKey(policy: policy, store: reader, create: false, logger: logger())
-        return (PlanningPass(resolved: resolved, reader: reader, key: key, logger: logger()), diagnostics)
+        let counted = countingChildren && PlanningPass.countsChildren(resolved)
+        var counters: [any RecordReader] = []
+        while counted && counters.count < Self.childCountingConnections {
+            do {
+                counters.append(try await openReader(policy))
+            } catch {
+                logger().notice("child rows are counted on the plan's own connection: another could not be opened (\(error))")
+                break
+            }
+        }
+        return (PlanningPass(resolved: resolved, reader: reader, key: key, logger: logger(), counters: counters), diagnostics)
     }
 
     /// Parses, opens for writing and validates: what every enforcing command starts with. The audit

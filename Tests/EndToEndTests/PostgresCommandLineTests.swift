@@ -102,6 +102,25 @@ final class PostgresDemo {
         #expect(!enforcing.stderr.contains("CREATE in schema"), "the tables exist: CREATE is no longer needed")
     }
 
+    /// A dry run counts child rows on two sessions of its own; a role the server lets open only
+    /// one session gets the same plan, counted on that session, and a notice that says so.
+    @Test func aPlanCountsChildRowsOnItsOwnSessionWhenNoOtherMayOpen() async throws {
+        let demo = try await PostgresDemo(seed: 5)
+        let role = "single_\(UInt32.random(in: 0...UInt32.max))"
+        let tables = try await demo.server.psql(demo.database, "SELECT string_agg(quote_ident(tablename), ', ') FROM pg_tables WHERE schemaname = 'public'")
+        try await demo.server.psql(demo.database, "CREATE ROLE \(role) LOGIN CONNECTION LIMIT 1; GRANT SELECT ON \(tables) TO \(role)")
+        func childLines(_ output: String) -> [Substring] { output.split(separator: "\n").filter { $0.contains("child rows") } }
+
+        let full = try await BinaryRunner.run(["plan"] + demo.options())
+        #expect(full.status == 2, "\(full.stderr)")
+        #expect(!childLines(full.stdout).isEmpty, "the demo's purges take child rows: \(full.stdout)")
+        #expect(!full.stderr.contains("counted on the plan's own connection"), "\(full.stderr)")
+        let single = try await BinaryRunner.run(["plan"] + demo.options(as: role))
+        #expect(single.status == 2, "\(single.stderr)")
+        #expect(childLines(single.stdout) == childLines(full.stdout), "\(single.stdout)")
+        #expect(single.stderr.contains("child rows are counted on the plan's own connection: another could not be opened"), "\(single.stderr)")
+    }
+
     /// `check` warns about tables PostgreSQL never analyzed; `run` analyzes them itself, so it
     /// says so and leaves them out of the warnings it counts (`check` would list none of them after).
     @Test func aRunAnalyzesTablesWithoutStatisticsInsteadOfCountingThemAsWarnings() async throws {

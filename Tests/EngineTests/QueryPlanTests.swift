@@ -146,6 +146,10 @@ import TestSupport
             statements.append(("delete \(path.last!.table)", builder.deleteChildren(path, subjectTable: "people", keyColumns: ["id"], keys: keys)))
         }
         #expect(statements.count == 11, "notes, attachments and annotations are purged with their prospect")
+        // A dry run's count of what a page's due records would take with them.
+        for path in query.childPaths {
+            statements.append(("count \(path.last!.table)", builder.countChildren(path, subjectTable: "people", keyColumns: ["id"], keys: keys)))
+        }
         #expect(!statements[7].1.description.contains("VALUES"), "\(statements[7].1.description)")
         #expect(statements[0].1.description.contains("JOIN \"annotations\""), "three levels of children are checked for holds")
         for (name, sql) in statements {

@@ -170,6 +170,7 @@ import TestSupport
             var statements: [(String, SQL)] = [("re-check", builder.candidates(query, after: nil, keys: keys, limit: nil))]
             for path in query.childPaths {
                 statements.append(("delete \(path.last!.table)", builder.deleteChildren(path, subjectTable: query.table, keyColumns: query.keyColumns, keys: keys)))
+                statements.append(("count \(path.last!.table)", builder.countChildren(path, subjectTable: query.table, keyColumns: query.keyColumns, keys: keys)))
             }
             for (name, sql) in statements {
                 let lines = try await planner.plan(f, sql)

@@ -160,20 +160,23 @@ public final class CRMFixture: @unchecked Sendable {
                         actor: "test", logger: Logger(label: "test"))
     }
 
-    /// The planning pass on a read-only store, as `plan` runs it: no key is created.
-    public func planner() async throws -> PlanningPass {
+    /// The planning pass on a read-only store, as `plan` runs it: no key is created. `counters`:
+    /// how many connections of their own count child rows (`plan` opens two).
+    public func planner(counters: Int = 0) async throws -> PlanningPass {
         let reader = try await reader()
         let keyFile = try policy().keyFile
         let key = FileManager.default.fileExists(atPath: keyFile) ? try AuditKey.load(path: keyFile, createIfMissing: false).key : nil
-        return PlanningPass(resolved: try await resolved(on: reader), reader: reader, key: key, logger: Logger(label: "test"))
+        var others: [any RecordReader] = []
+        for _ in 0..<counters { others.append(try await self.reader()) }
+        return PlanningPass(resolved: try await resolved(on: reader), reader: reader, key: key, logger: Logger(label: "test"), counters: others)
     }
 
     public func run(now: Date = CRMFixture.now, allowMore: Bool = false) async throws -> RunReport {
         try await enforcer().run(now: now, allowMore: allowMore)
     }
 
-    public func plan(now: Date = CRMFixture.now, out: String? = nil) async throws -> RunReport {
-        try await planner().dryRun(now: now, mode: .plan, planPath: out)
+    public func plan(now: Date = CRMFixture.now, out: String? = nil, counters: Int = 0) async throws -> RunReport {
+        try await planner(counters: counters).dryRun(now: now, mode: .plan, planPath: out)
     }
 
     public var key: AuditKey { get throws { try AuditKey.load(path: try policy().keyFile, createIfMissing: false).key } }

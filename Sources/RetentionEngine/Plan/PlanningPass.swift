@@ -21,15 +21,20 @@ public struct PlanningPass: Sendable {
     /// "already done" there).
     public let key: AuditKey?
     public let logger: Logger
+    /// Read-only connections of their own to the same database, for a dry run's child counts:
+    /// they run there while the next pages of candidates are read on `reader` (`ChildCounter`).
+    /// Without, a dry run counts on `reader`, between pages.
+    public let counters: [any RecordReader]
 
     public var policy: Policy { resolved.policy }
     var anchor: AuditAnchor { AuditAnchor(store: reader, stateDirectory: policy.stateDirectory) }
 
-    public init(resolved: ResolvedPolicy, reader: any RecordReader, key: AuditKey?, logger: Logger) {
+    public init(resolved: ResolvedPolicy, reader: any RecordReader, key: AuditKey?, logger: Logger, counters: [any RecordReader] = []) {
         self.resolved = resolved
         self.reader = reader
         self.key = key
         self.logger = logger
+        self.counters = counters
     }
 
     /// A dry run: what would happen at `now`, changing nothing. Writes the plan when `planPath` is given.
@@ -110,14 +115,7 @@ public struct PlanningPass: Sendable {
         // A plan decides on facts, never on the values an anonymise rule replaces: the batch reads
         // those itself, in its transaction. Not reading them here saves transferring and decoding them.
         ruleQuery.fieldColumns = []
-        // The child rows the due records would take with them, per table (terraform's "N to destroy"):
-        // counted per record in the candidates query where every link is found by an index probe;
-        // otherwise each probe would scan the link's table, so those paths are counted once per
-        // page, for the page's due records, in one statement each.
         let childCounts = Self.countedChildren(rule, shape: resolved.shape(of: rule), counting: countChildren)
-        let probed = childCounts.indices.filter { childCounts[$0].path.allSatisfy(\.indexed) }
-        let paged = childCounts.indices.filter { !childCounts[$0].path.allSatisfy(\.indexed) }
-        ruleQuery.countedChildren = probed.map { childCounts[$0].path }
         let query = ruleQuery
         var tally = RuleTally(rule: rule, subject: subject, cutoff: try Cutoff(rule: rule, policy: policy, now: now))
         if query.excludeDone {
@@ -131,8 +129,9 @@ public struct PlanningPass: Sendable {
         // A rule that never acted has nothing to look up (a rule just added, before the run that marks).
         let lookUp = toolTables && action != .purge && !query.excludeDone
         let checkDone = lookUp ? try await reader.read { try $0.hasAuditEntries(ruleID: rule.id, action: action) } : false
-        // Per path, summed over the pass and added to the tally once (not a dictionary update per record).
-        var childTotals = [Int](repeating: 0, count: childCounts.count)
+        var children = ChildCounter(paths: childCounts.map(\.path), table: table, keyColumns: query.keyColumns,
+                                    reader: reader, counters: counters)
+        defer { children.cancel() }
         var after: RecordKey?
         while true {
             if stop.isRequested { throw StopRequest.Stopped() }
@@ -157,26 +156,24 @@ public struct PlanningPass: Sendable {
                 case .alreadyDone: tally.alreadyDone += 1
                 }
                 if decision != .alreadyDone { addReview(row.candidate, decision: decision, subject: subject, to: &tally) }
-                if decision == .act {
-                    for (index, count) in zip(probed, row.childCounts) { childTotals[index] += count }
-                    if !paged.isEmpty { acting.append(row.candidate.key) }
-                }
+                if decision == .act && !childCounts.isEmpty { acting.append(row.candidate.key) }
                 try each(row.candidate, decision)
             }
-            if !acting.isEmpty {
-                let counts = try await naming(rule) { try await reader.read { [acting] session in
-                    try paged.map { try session.childRowCount(childCounts[$0].path, table: table, keyColumns: query.keyColumns, keys: acting) }
-                } }
-                for (index, count) in zip(paged, counts) { childTotals[index] += count }
-            }
+            try await naming(rule) { try await children.count(acting) }
             guard rows.count == batchSize, let last = rows.last else { break }
             after = last.candidate.key
         }
-        for ((path, purged), count) in zip(childCounts, childTotals) where count > 0 {
+        try await naming(rule) { try await children.finish() }
+        for ((path, purged), count) in zip(childCounts, children.totals) where count > 0 {
             if purged { tally.childRowsPurged[path[path.count - 1].table, default: 0] += count }
             else { tally.childRowsAnonymised[path[path.count - 1].table, default: 0] += count }
         }
         return tally
+    }
+
+    /// Whether a dry run of `resolved` has child rows to count (and `counters` to use).
+    public static func countsChildren(_ resolved: ResolvedPolicy) -> Bool {
+        resolved.policy.rules.contains { !countedChildren($0, shape: resolved.shape(of: $0), counting: true).isEmpty }
     }
 
     /// The child paths a dry run counts for `rule`, and whether their rows would be deleted (or

@@ -152,9 +152,6 @@ public struct RuleQuery: Sendable {
     public var holdTime: Date
     /// An erasure request: every record of the subject is due now, whatever its clock.
     public var dueNow = false
-    /// Dry runs: child paths whose rows each candidate would take with it, counted per row (one
-    /// index probe each, in the same statement).
-    public var countedChildren: [[ChildLink]] = []
     /// The application's own hold tables, checked beside retentiond's holds.
     public var applicationHolds: [ApplicationHoldSource] = []
     /// Leave out the records this rule already flagged or anonymised (their marks in
@@ -203,8 +200,6 @@ public struct ApplicationHoldSource: Sendable {
 public struct CandidateRow: Sendable {
     public var candidate: Candidate
     public var held: Bool
-    /// For `RuleQuery.countedChildren`: the rows of each path that belong to this record.
-    public var childCounts: [Int] = []
     /// In a re-check of given keys with `RuleQuery.excludeDone`: the rule's mark is on the record
     /// (another run did it meanwhile). Paged reads leave marked records out instead.
     public var markedDone = false

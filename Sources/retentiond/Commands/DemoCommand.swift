@@ -119,7 +119,7 @@ struct DemoCommand: AsyncParsableCommand {
             print("policy: \(policy.path) (\(policy.subjects.count) subjects, \(policy.rules.count) rules)")
 
             // A dry run first, as an operator would; it also finds a record for the legal hold below.
-            let (dry, diagnostics) = try await options.loadPlanner()
+            let (dry, diagnostics) = try await options.loadPlanner(countingChildren: true)
             let warnings = diagnostics.filter { $0.severity == .warning }.count
             print(warnings == 0 ? "check: valid, no warnings" : "check: valid, \(warnings) warning(s): `check` lists them (the first command under \"try next\")")
             // Real Dolibarr and Znuny lack indexes the policies need (on clocks, on LOWER(login)):

@@ -31,7 +31,7 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let (planner, diagnostics) = try await options.loadPlanner()
+            let (planner, diagnostics) = try await options.loadPlanner(countingChildren: true)
             noteWarnings(diagnostics)
             if detail { print("rule\tkey\tclock\tdecision") }
             let report = try await planner.dryRun(now: options.currentTime(), mode: .plan, planPath: out,

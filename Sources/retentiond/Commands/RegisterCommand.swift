@@ -30,7 +30,7 @@ struct RegisterCommand: AsyncParsableCommand {
             let policy: Policy
             var tallies: [String: RuleTally] = [:]
             if figures {
-                let (planner, _) = try await options.loadPlanner()
+                let (planner, _) = try await options.loadPlanner(countingChildren: true)
                 policy = planner.policy
                 let report = try await planner.dryRun(now: options.currentTime(), mode: .plan, planPath: nil)
                 tallies = Dictionary(report.rules.map { ($0.rule, $0) }, uniquingKeysWith: { a, _ in a })

@@ -59,7 +59,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             let now = options.currentTime()
             if dryRun {
-                let (planner, diagnostics) = try await options.loadPlanner()
+                let (planner, diagnostics) = try await options.loadPlanner(countingChildren: true)
                 noteWarnings(diagnostics)
                 let report = try await planner.dryRun(now: now, mode: .dryRun, planPath: nil)
                 let forecast = await Forecaster(resolved: planner.resolved, reader: planner.reader).forReport(now: now, logger: options.logger())
