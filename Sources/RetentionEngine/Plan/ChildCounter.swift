@@ -6,7 +6,7 @@ import Synchronization
 /// "N to destroy"), one page of due records at a time: one statement per path and page
 /// (`StoreSession.childRowCount`).
 ///
-/// Given connections of their own (`PlanningPass.counter`), a page's statements run on them while
+/// Given connections of their own (`PlanningPass.counters`), a page's statements run on them while
 /// the pass reads the next pages, each on the connection with the fewest statements not yet done
 /// (paths cost unlike amounts: a grandchild table's count probes every child row), at most
 /// `pagesAhead` pages behind the pass (so the keys held stay bounded). Without, each page is
