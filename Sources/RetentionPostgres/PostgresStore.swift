@@ -218,7 +218,7 @@ final class AdvisoryLock: RunLockHandle {
         guard let sql = session as? any SQLExecuting else { return }
         let held = try sql.rows("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1", [.integer(Int64(backendPID))])
         guard held.first?.first != .integer(0) else {
-            throw RunLocked.lost("the run lock on \(location) was lost (its connection was closed: terminated, or a server timeout); this batch was rolled back and the run stopped, so no other run can overlap it. Committed batches stay; the next run finishes the work")
+            throw RunLocked.lost("the run lock on \(location) was lost (its connection was closed: terminated, or a server timeout); this batch was rolled back and the run stopped, so no other run can overlap it")
         }
     }
 

@@ -319,6 +319,7 @@ extension PostgresOnlyTests {
         #expect(report.status == .incomplete)
         #expect(report.failure == .locked)
         #expect(report.message?.contains("the run lock on") == true, "\(report.message ?? "")")
+        #expect(report.message?.lowercased().components(separatedBy: "committed batches stay").count == 2, "said once: \(report.message ?? "")")
         #expect(try await f.audit(action: "anonymise").count == 1, "only the batch that ran under the lock")
         #expect(try await f.rows("SELECT count(*) FROM people WHERE email IS NULL") == [[.integer(1)]])
 

@@ -254,7 +254,8 @@ extension Applier.Outcome {
         } else {
             let failed = EnforcementError.from(error)
             failure = failed.kind
-            message = "stopped: \(failed.description); committed batches stay, \(resumeHint)"
+            // Unlike a stop asked for, a failure comes back on the next run until its cause is gone.
+            message = "stopped: \(failed.description); committed batches stay, and once the cause is fixed \(resumeHint)"
             logger.error("run incomplete", metadata: ["run": "\(runID)", "error": "\(failed.description)"])
         }
     }
