@@ -76,9 +76,14 @@ public struct SQLBuilder: Sendable {
     /// key (and discriminator), so every step is an index probe from the row before it (never a
     /// scan of a child table per parent, as nested `IN (SELECT …)` let PostgreSQL plan).
     public func childRows(_ path: [ChildLink], subjectAlias: String) -> SQL {
-        let (from, conditions) = childJoins(path, first: SQL(stringLiteral: Self.match("c0", path[0].foreignKey, subjectAlias, path[0].referenced,
-                                                                                     caseInsensitive: path[0].caseInsensitive)))
+        let (from, conditions) = childJoins(path, below: subjectAlias)
         return "FROM \(from) WHERE \(conditions.joined(separator: " AND "))"
+    }
+
+    /// `childJoins` with the first table tied to the subject row `subjectAlias` by its link.
+    private func childJoins(_ path: [ChildLink], below subjectAlias: String) -> (from: SQL, conditions: [SQL]) {
+        let first = path[0]
+        return childJoins(path, first: SQL(stringLiteral: Self.match("c0", first.foreignKey, subjectAlias, first.referenced, caseInsensitive: first.caseInsensitive)))
     }
 
     /// The joins down `path` from its first table (`c0`, which `first` ties to the subject rows) to
@@ -382,7 +387,7 @@ public struct SQLBuilder: Sendable {
             let (from, conditions) = childJoins(path, first: keyIn("c0", first.foreignKey, keys))
             return "SELECT count(*) FROM \(from) WHERE \(conditions.joined(separator: " AND "))"
         }
-        let (from, conditions) = childJoins(path, first: SQL(stringLiteral: Self.match("c0", first.foreignKey, "s", first.referenced, caseInsensitive: first.caseInsensitive)))
+        let (from, conditions) = childJoins(path, below: "s")
         return "SELECT count(*) FROM \(ident: subjectTable) AS s, \(from) WHERE \(([keyIn("s", keyColumns, keys)] + conditions).joined(separator: " AND "))"
     }
 
