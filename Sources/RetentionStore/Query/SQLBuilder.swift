@@ -131,6 +131,14 @@ public struct SQLBuilder: Sendable {
         return facts
     }
 
+    /// `keepingFacts` as one column, fact n (0/1) weighing 2ⁿ, those that test nothing left out:
+    /// every candidate a plan or a batch reads is one value to decode instead of four, on most
+    /// rules a constant 0 (`decodeCandidate` reads the bits back).
+    static func factMask(_ facts: [SQL]) -> SQL {
+        let weighed = facts.enumerated().filter { $0.element.description != "0" }.map { "\($0.element) * \(raw: String(1 << $0.offset))" as SQL }
+        return weighed.isEmpty ? "0" : weighed.joined(separator: " + ")
+    }
+
     /// The query that lists due candidates of a rule with every fact the planner needs.
     /// `after` pages by key; `keys` restricts to given records (re-checking a plan). A re-check
     /// reads the rule's mark as a column (`CandidateRow.markedDone`) rather than testing it in the
@@ -140,7 +148,7 @@ public struct SQLBuilder: Sendable {
         let s = "s"
         let markSelected = keys != nil && q.excludeDone
         var select: [SQL] = q.keyColumns.map { "\(column: $0, of: s)" } + q.clock.columns.map { clockValue($0, on: s) }
-        select += keepingFacts(q)
+        select.append(Self.factMask(keepingFacts(q)))
         select += (q.fieldColumns + q.reviewColumns).map { "\(column: $0, of: s)" }
         if markSelected { select.append(Self.flag([doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) })])) }
 
@@ -279,10 +287,11 @@ public struct SQLBuilder: Sendable {
         func flag() -> Bool { defer { i += 1 }; if case .integer(let n) = row[i] { return n != 0 }; return false }
         let key = RecordKey(take(q.keyColumns.count))
         let clock = take(q.clock.columns.count)
-        let consented = flag()
-        let related = flag()
-        let referenced = flag()
-        let held = flag()
+        // `factMask`: consent 1, a related record 2, an undeclared reference 4, a legal hold 8.
+        var facts: Int64 = 0
+        if case .integer(let n) = row[i] { facts = n }
+        i += 1
+        let consented = facts & 1 != 0, related = facts & 2 != 0, referenced = facts & 4 != 0, held = facts & 8 != 0
         let fields = take(q.fieldColumns.count)
         let review = take(q.reviewColumns.count)
         var row = CandidateRow(candidate: Candidate(key: key, clockValues: clock, consented: consented, keptByRelated: related,
