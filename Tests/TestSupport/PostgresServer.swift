@@ -45,7 +45,10 @@ public final class PostgresServer: @unchecked Sendable {
         }
         let data = directory.appendingPathComponent("data").path
         try runAsServerUser("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "--locale=C"])
-        let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
+        // Swift Testing runs every test at once and each PostgreSQL test holds a few sessions while
+        // it waits: the engine's tests alone peaked at 188 sessions (268 tests), and the binary's
+        // tests share this server too. Idle sessions cost this server little; refused ones fail tests.
+        let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=600"
         try runAsServerUser("pg_ctl", ["-D", data, "-o", options, "-l", directory.appendingPathComponent("server.log").path, "-w", "-t", "60", "start"])
     }
 
