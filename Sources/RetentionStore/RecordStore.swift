@@ -110,9 +110,10 @@ public protocol WritingSession: StoreSession {
     func prepareToolTables() throws
     func anonymise(table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])]) throws -> Int
     /// Deletes child rows (deepest first) then the records; returns rows deleted per child table and records deleted.
-    func purge(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]]) throws -> (records: Int, children: [String: Int])
+    /// Owned rows that one of `keepers` keeps stay (see `RowKeeper`).
+    func purge(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]], keepers: [RowKeeper]) throws -> (records: Int, children: [String: Int])
     /// Deletes the child rows of the records `keys` along `childPaths` (deepest first), leaving the records.
-    func deleteChildren(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]]) throws -> [String: Int]
+    func deleteChildren(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]], keepers: [RowKeeper]) throws -> [String: Int]
     /// `columns` of the rows at the end of `path` that belong to the records `keys`, ordered by `order`.
     func childRecords(_ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]) throws -> [[SQLValue]]
 

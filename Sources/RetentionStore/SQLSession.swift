@@ -51,13 +51,13 @@ extension StoreSession where Self: SQLExecuting {
         return try execute(builder.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates))
     }
 
-    public func purge(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]]) throws -> (records: Int, children: [String: Int]) {
+    public func purge(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]], keepers: [RowKeeper]) throws -> (records: Int, children: [String: Int]) {
         guard !keys.isEmpty else { return (0, [:]) }
-        let children = try deleteChildren(table: table, keyColumns: keyColumns, keys: keys, childPaths: childPaths)
+        let children = try deleteChildren(table: table, keyColumns: keyColumns, keys: keys, childPaths: childPaths, keepers: keepers)
         return (try execute(builder.deleteRows(table: table, keyColumns: keyColumns, keys: keys)), children)
     }
 
-    public func deleteChildren(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]]) throws -> [String: Int] {
+    public func deleteChildren(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]], keepers: [RowKeeper]) throws -> [String: Int] {
         guard !keys.isEmpty else { return [:] }
         var children: [String: Int] = [:]
         // Owned rows are found before the rows pointing at them go, and deleted after them.
@@ -73,7 +73,7 @@ extension StoreSession where Self: SQLExecuting {
             children[path.last!.table, default: 0] += try execute(builder.deleteChildren(path, subjectTable: table, keyColumns: keyColumns, keys: keys))
         }
         for (link, ownedKeys) in owned where !ownedKeys.isEmpty {
-            children[link.table, default: 0] += try execute(builder.deleteOwned(link, keys: ownedKeys))
+            children[link.table, default: 0] += try execute(builder.deleteOwned(link, keys: ownedKeys, keepers: keepers))
         }
         return children
     }

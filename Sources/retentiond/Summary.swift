@@ -11,7 +11,7 @@ enum Summary {
         var rows = [["rule", "action", "clock before", "past cutoff", enforcing ? "done" : "due", "exempt", "already done", enforcing ? "stale" : "", enforcing ? "gone" : ""]]
         for r in report.rules {
             let done = r.flagged + r.anonymised + r.purged
-            let exempt = r.exempt.isEmpty ? "0" : r.exempt.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            let exempt = r.exemptSummary
             rows.append([r.rule, r.action, day.string(from: r.clockBound), String(r.pastCutoff), String(enforcing ? done : r.due), exempt,
                          String(r.alreadyDone), enforcing ? String(r.stale) : "", enforcing ? String(r.gone) : ""])
         }

@@ -173,6 +173,82 @@ import TestSupport
         #expect(try await f.ids("people").contains(1))
     }
 
+    /// What another subject's rules say of a purge's child rows ("keeping wins") is read on the
+    /// rows the foreign key's index finds, in the same probe as their holds: 20,000 invoices under
+    /// a ticket that is not due are never read for the tickets that are; an owned row's is one
+    /// primary-key probe.
+    @Test(arguments: Backend.allCases)
+    func anotherSubjectsSayOverChildRowsIsReadThroughTheirIndexes(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, schema: PrecedenceTests.ticketSchema + [
+            "CREATE TABLE appointments (id INTEGER PRIMARY KEY, starts_at TEXT)",
+            "CREATE TABLE appointment_links (id INTEGER PRIMARY KEY, ticket_id INTEGER REFERENCES tickets(id), appointment_id INTEGER REFERENCES appointments(id))",
+            "CREATE INDEX links_ticket ON appointment_links(ticket_id)",
+            "CREATE INDEX links_appointment ON appointment_links(appointment_id)",
+        ], data: PrecedenceTests.ticketData + [
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) INSERT INTO invoices SELECT 1000 + i, 5, '2025-01-01', 0 FROM n",
+        ], policy: """
+            subjects:
+              tickets:
+                table: tickets
+                key: id
+                rules:
+                  - id: ticket-purge
+                    register: "Support"
+                    legal_basis: "contract, 1 year after closing"
+                    clock: closed_at
+                    after: 1y
+                    action: purge
+                    children:
+                      - { table: messages, foreign_key: ticket_id }
+                      - { table: invoices, foreign_key: ticket_id, children: [{ table: invoice_lines, foreign_key: invoice_id }] }
+                      - { table: appointment_links, foreign_key: ticket_id, owns: [{ table: appointments, foreign_key: appointment_id }] }
+              invoices:
+                table: invoices
+                key: id
+                exempt:
+                  consent: { flag: hold_flag }
+                rules:
+                  - id: accounting
+                    register: "Accounting"
+                    legal_basis: "legal obligation, 10 years"
+                    clock: { column: issued_on, anchor: fiscal_year_end }
+                    after: 10y
+                    action: purge
+                    children: auto
+              appointments:
+                table: appointments
+                key: id
+                rules:
+                  - id: agenda
+                    register: "Agenda"
+                    legal_basis: "legal obligation, 10 years"
+                    clock: starts_at
+                    after: 10y
+                    action: purge
+
+            """)
+        if backend == .postgres { try await f.sql(["ANALYZE"]) }
+        let policy = try f.policy()
+        let (resolved, _) = try await Enforcer.validate(policy, store: try await f.reader())
+        let query = try #require(try resolved?.query(for: policy.rules[0], now: CRMFixture.now, toolTablesExist: false))
+        #expect(query.keepers.map(\.subject) == ["invoices", "appointments"])
+        let builder = SQLBuilder(dialect: try await f.executing { $0.dialect })
+        let keys = [RecordKey([.integer(1)]), RecordKey([.integer(2)])]
+        let recheck = builder.candidates(query, after: nil, keys: keys, limit: nil)
+        #expect(recheck.description.contains("FROM \"invoices\" AS c0 WHERE c0.\"ticket_id\" = s.\"id\" AND ("), "\(recheck.description)")
+        for (name, sql) in [("re-check", recheck), ("page", builder.candidates(query, after: nil, keys: nil, limit: 500))] {
+            let lines = try await plan(f, sql)
+            #expect(scans(lines, backend: backend, includingSubject: false, subjectTable: "tickets").isEmpty, "\(name): \(lines.joined(separator: "\n"))")
+        }
+        // An owned row is tested where the delete finds it, by its primary key.
+        let owned = try #require(query.childPaths.first { $0[$0.count - 1].owned }?.last)
+        #expect(owned.keptBy == ["appointments"])
+        let delete = builder.deleteOwned(owned, keys: [RecordKey([.integer(100)])], keepers: query.keepers)
+        #expect(delete.description.hasSuffix("AND NOT (NOT (CASE WHEN (((o.\"starts_at\" IS NOT NULL AND o.\"starts_at\" < ?))) THEN 1 ELSE 0 END = 1))"), "\(delete.description)")
+        let lines = try await plan(f, delete)
+        #expect(scans(lines, backend: backend, includingSubject: true).isEmpty, "\(lines.joined(separator: "\n"))")
+    }
+
     /// PostgreSQL left to its own plans (statistics, no hints): a batch of the default size whose
     /// children are a few percent of their tables reaches them through the foreign keys' indexes.
     /// Written as `IN (subquery)`, the planner costed a hash join on a scan of the whole child

@@ -12,6 +12,9 @@ public struct Candidate: Sendable {
     public var keptByRelated: Bool
     /// For purges: rows in tables that reference this record but are not declared as children.
     public var referencedByUndeclared: Bool
+    /// The rules that keep the record itself or a row its deletion would take (a child, or the
+    /// record under another subject sharing its table): "keeping wins" (docs/policy.md, "Precedence").
+    public var keptByRules: [String] = []
     /// Current values of the anonymised fields, in the rule's field order.
     public var fieldValues: [SQLValue]
     /// Values of the subject's review columns.
@@ -34,6 +37,8 @@ public enum ExemptionReason: String, Sendable, Hashable, Codable, CaseIterable, 
     case legalHold = "legal_hold"
     case consent
     case relatedRecord = "related_record"
+    /// Another rule keeps a row the deletion would take (`Candidate.keptByRules` names it).
+    case keptByRule = "kept_by_rule"
     case referenced = "referenced_by_undeclared_table"
 
     public static func < (lhs: ExemptionReason, rhs: ExemptionReason) -> Bool { lhs.rawValue < rhs.rawValue }

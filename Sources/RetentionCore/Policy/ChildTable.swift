@@ -16,6 +16,8 @@ public struct OwnedTable: Sendable {
     public var foreignKey: [Name]
     /// Columns of the owned table they hold; its primary key when empty.
     public var references: [Name]
+    /// Rules whose keeping this deletion is declared to override (docs/policy.md, "Precedence").
+    public var overrides: [Name] = []
 
     public init(table: Name, foreignKey: [Name], references: [Name]) {
         self.table = table
@@ -50,6 +52,9 @@ public struct ChildTable: Sendable {
     /// What happens to the child's rows: deleted (a purge's children, always) or, under an
     /// anonymise rule, deleted or anonymised with their parent, in its transaction.
     public var action: ChildAction = .purge
+    /// Rules whose keeping the deletion of this child's rows (and of everything below them) is
+    /// declared to override: without it, a row another rule keeps keeps its record (docs/policy.md, "Precedence").
+    public var overrides: [Name] = []
     public var children: [ChildTable]
 
     public init(table: Name, foreignKey: [Name], references: [Name] = [], conditions: [FilterCondition] = [],

@@ -244,6 +244,9 @@ public struct RetentionRule: Sendable {
     public var action: RuleAction
     public var exemptions: Exemptions
     public var safety: SafetyLimits
+    /// Rules whose keeping every row this rule deletes (its records, their children, owned rows)
+    /// is declared to override (docs/policy.md, "Precedence").
+    public var overrides: [Name] = []
 }
 
 /// The moment retention starts counting from.

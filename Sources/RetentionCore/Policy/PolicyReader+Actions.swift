@@ -72,7 +72,7 @@ extension PolicyReader {
         var result: [ChildTable] = []
         for item in seq {
             guard let map = mapping(item, "a child table") else { continue }
-            checkKeys(map, allowed: ["table", "foreign_key", "references", "relations", "where", "match", "action", "fields", "owns", "children"], in: "a child table")
+            checkKeys(map, allowed: ["table", "foreign_key", "references", "relations", "where", "match", "action", "fields", "owns", "children", "overrides"], in: "a child table")
             guard let table = name(map.value("table"), "child table") else {
                 if map.value("table") == nil { error(item, "a child needs `table`") }
                 continue
@@ -125,6 +125,13 @@ extension PolicyReader {
                                    caseInsensitive: caseInsensitive, children: children)
             child.relations = relations
             child.action = childAction
+            if let o = map.value("overrides") {
+                if case .anonymise = childAction {
+                    error(o, "an anonymised child keeps its rows: `overrides` is for rows that are deleted")
+                } else {
+                    child.overrides = ruleReferences(o, "child `\(table)`.overrides") ?? []
+                }
+            }
             if let o = map.value("owns") {
                 if case .anonymise = childAction {
                     error(o, "an anonymised child keeps its rows, so it owns nothing that would go with them")
@@ -137,6 +144,17 @@ extension PolicyReader {
         return result.count == seq.count ? result : nil
     }
 
+    /// `overrides: [rule-id, …]`: rules named by id (checked to exist once every rule is read).
+    mutating func ruleReferences(_ node: Node, _ what: String) -> [Name]? {
+        let items: [Node]
+        if case .sequence(let seq) = node { items = Array(seq) } else { items = [node] }
+        if items.isEmpty { error(node, "\(what) is empty", hint: "list the ids of the rules whose keeping this deletion overrides, or remove it") }
+        let ids = items.compactMap { item in string(item, "a rule id in \(what)").map { Name($0, at: at(item)) } }
+        guard ids.count == items.count, !ids.isEmpty else { return nil }
+        overrideReferences += ids
+        return ids
+    }
+
     /// `owns:`: `[{ table, foreign_key, references }]`, rows the child's rows point to.
     mutating func ownedTables(_ node: Node) -> [OwnedTable]? {
         guard case .sequence(let seq) = node else {
@@ -146,14 +164,16 @@ extension PolicyReader {
         var result: [OwnedTable] = []
         for item in seq {
             guard let map = mapping(item, "an owned table") else { continue }
-            checkKeys(map, allowed: ["table", "foreign_key", "references"], in: "an owned table")
+            checkKeys(map, allowed: ["table", "foreign_key", "references", "overrides"], in: "an owned table")
             guard let table = name(map.value("table"), "owned table"), let fk = names(map.value("foreign_key"), "foreign key column") else {
                 if map.value("table") == nil || map.value("foreign_key") == nil {
                     error(item, "an owned table needs `table` and `foreign_key` (the child's columns that point at it)")
                 }
                 continue
             }
-            result.append(OwnedTable(table: table, foreignKey: fk, references: map.value("references").flatMap { names($0, "referenced column") } ?? []))
+            var owned = OwnedTable(table: table, foreignKey: fk, references: map.value("references").flatMap { names($0, "referenced column") } ?? [])
+            owned.overrides = map.value("overrides").flatMap { ruleReferences($0, "owned `\(table)`.overrides") } ?? []
+            result.append(owned)
         }
         return result.count == seq.count ? result : nil
     }

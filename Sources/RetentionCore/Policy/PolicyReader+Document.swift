@@ -125,6 +125,11 @@ extension PolicyReader {
             error(map.node, "missing `subjects`", hint: "declare the categories of people and their rules, see docs/policy.md")
         }
 
+        for reference in overrideReferences where ruleIDs[reference.value] == nil {
+            diagnostics.append(.error(reference.location, "`overrides` names rule `\(reference.value)`, which the policy does not declare",
+                                      hint: Suggestion.hint(for: reference.value, among: ruleIDs.keys.sorted(), listing: "rules")))
+        }
+
         let schedule: Schedule = map.value("schedule").flatMap { self.schedule($0) } ?? Schedule.default
 
         guard let database else { return nil }

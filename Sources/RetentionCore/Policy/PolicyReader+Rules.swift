@@ -66,9 +66,16 @@ extension PolicyReader {
 
         let exemptions = subjectExemptions.merged(with: exemptionList(map.value("exempt"), "\(what).exempt") ?? Exemptions())
         let safety = defaultSafety.overriding(with: safetyLimits(map.value("safety"), "\(what).safety"))
+        var overrides: [Name] = []
+        if let o = map.value("overrides") {
+            if case .flag? = action { error(o, "`overrides` is for rules that delete (purge, or anonymise with children)") }
+            overrides = ruleReferences(o, "\(what).overrides") ?? []
+        }
         guard let clock, let after, let action, let register, let legalBasis else { return nil }
-        return RetentionRule(id: id, subjectID: subjectID, location: at(idNode), register: register, legalBasis: legalBasis,
-                             clock: clock, after: after, action: action, exemptions: exemptions, safety: safety)
+        var rule = RetentionRule(id: id, subjectID: subjectID, location: at(idNode), register: register, legalBasis: legalBasis,
+                                 clock: clock, after: after, action: action, exemptions: exemptions, safety: safety)
+        rule.overrides = overrides
+        return rule
     }
 
     mutating func clock(_ node: Node?, _ what: String) -> Clock? {

@@ -148,5 +148,5 @@ extension PolicyReader {
         }
     }
 
-    static let ruleKeys = ["id", "register", "legal_basis", "clock", "after", "action", "fields", "children", "exempt", "safety"]
+    static let ruleKeys = ["id", "register", "legal_basis", "clock", "after", "action", "fields", "children", "exempt", "safety", "overrides"]
 }

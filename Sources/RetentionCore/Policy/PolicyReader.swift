@@ -17,6 +17,8 @@ struct PolicyReader {
     var diagnostics: [Diagnostic] = []
     /// Where each rule id was first seen, to report duplicates even among rules with other errors.
     var ruleIDs: [String: SourceLocation] = [:]
+    /// Every rule id an `overrides` names, checked against `ruleIDs` once the whole file is read.
+    var overrideReferences: [Name] = []
     /// The relations of the subject being read: `name.column` may name their columns.
     var relationNames: Set<String> = []
 

@@ -17,6 +17,9 @@ public struct RuleTally: Codable, Sendable, Hashable {
     /// Records the rule acts on (planned, or done in an enforcing run).
     public var due: Int = 0
     public var exempt: [String: Int] = [:]
+    /// Of the records exempt as `kept_by_rule`, how many each rule kept (a record kept by two
+    /// rules counts under both). Nil in reports written before precedence was reported.
+    public var keptByRule: [String: Int]?
     /// Records this rule already flagged or anonymised in an earlier run.
     public var alreadyDone: Int = 0
     public var flagged: Int = 0
@@ -47,7 +50,28 @@ public struct RuleTally: Codable, Sendable, Hashable {
 
     public var exemptTotal: Int { exempt.values.reduce(0, +) }
 
+    /// "19 consent, 2 kept_by_rule (accounting: 2)", or "0": the exemptions for a table cell.
+    public var exemptSummary: String {
+        guard !exempt.isEmpty else { return "0" }
+        return exempt.sorted { $0.key < $1.key }.map { reason, count in
+            reason == ExemptionReason.keptByRule.rawValue ? "\(count) \(reason) (\(keptByRuleSummary))" : "\(count) \(reason)"
+        }.joined(separator: ", ")
+    }
+
+    /// "accounting: 2, contracts: 1": the rules that kept records, most first.
+    public var keptByRuleSummary: String {
+        (keptByRule ?? [:]).sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+    }
+
     public mutating func count(_ reason: ExemptionReason) { exempt[reason.rawValue, default: 0] += 1 }
+
+    /// Counts a record exempt because `rules` keep it (or a row its deletion would take).
+    public mutating func countKept(by rules: [String]) {
+        count(.keptByRule)
+        var kept = keptByRule ?? [:]
+        for rule in rules { kept[rule, default: 0] += 1 }
+        keptByRule = kept
+    }
 }
 
 /// A record shown to reviewers: its key and the review columns the policy allows, nothing more.

@@ -38,7 +38,10 @@ extension RunReport {
                                             ("already done", tally.alreadyDone)] + (planned ? [] : [("stale", tally.stale), ("gone", tally.gone)])
             out += "<table class=\"figures\">" + figures.map { "<tr><th>\($0.0)</th><td class=\"n\">\($0.1)</td></tr>" }.joined() + "</table>\n"
             if !tally.exempt.isEmpty {
-                out += "<p>Kept: " + tally.exempt.sorted { $0.key < $1.key }.map { "\($0.value) by \(Self.reason($0.key))" }.joined(separator: "; ") + "</p>\n"
+                out += "<p>Kept: " + tally.exempt.sorted { $0.key < $1.key }.map { reason, count in
+                    let rules = reason == ExemptionReason.keptByRule.rawValue ? " (" + Self.escape(tally.keptByRuleSummary) + ")" : ""
+                    return "\(count) by \(Self.reason(reason))\(rules)"
+                }.joined(separator: "; ") + "</p>\n"
             }
             let children = tally.childRowsPurged.sorted { $0.key < $1.key }.map { "\($0.value) in \(Self.escape($0.key))" }
             if !children.isEmpty { out += "<p>Child rows \(planned ? "that would be deleted" : "deleted"): \(children.joined(separator: ", "))</p>\n" }
@@ -62,7 +65,7 @@ extension RunReport {
             <h2>Terms</h2><dl>
             <dt>past the cutoff</dt><dd>records whose clock is before the cutoff: their time is up, unless something keeps them.</dd>
             <dt>due</dt><dd>past the cutoff and kept by nothing: the run changes them.</dd>
-            <dt>exempt</dt><dd>past the cutoff but kept: by a legal hold, the person's consent, a related record that must still be kept, or a reference from a table the purge does not declare.</dd>
+            <dt>exempt</dt><dd>past the cutoff but kept: by a legal hold, the person's consent, a related record that must still be kept, another rule that keeps a row the change would delete (kept by rule), or a reference from a table the purge does not declare.</dd>
             <dt>already done</dt><dd>flagged or anonymised by this rule on an earlier run; not done again.</dd>
             <dt>stale</dt><dd>planned, but no longer due when its batch ran (a new date, a hold): left alone.</dd>
             <dt>gone</dt><dd>planned, but deleted by someone else before its batch ran.</dd>
@@ -91,6 +94,7 @@ extension RunReport {
         case "legal_hold": return "a legal hold"
         case "consent": return "the person's consent"
         case "related_record": return "a related record that must still be kept"
+        case "kept_by_rule": return "another rule that keeps it or a row its deletion would take"
         case "referenced_by_undeclared_table": return "a reference from another table"
         default: return code.replacingOccurrences(of: "_", with: " ")
         }

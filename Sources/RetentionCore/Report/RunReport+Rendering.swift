@@ -32,7 +32,7 @@ extension RunReport {
 
         """
         for r in rules {
-            let exempt = r.exempt.isEmpty ? "0" : r.exempt.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")
+            let exempt = r.exemptSummary
             out += "| `\(r.rule)` | \(r.subject) (`\(r.table)`) | \(r.action) | \(iso.string(from: r.clockBound)) | \(r.pastCutoff) | \(r.due) | \(r.flagged) | \(r.anonymised) | \(r.purged) | \(exempt) | \(r.alreadyDone) | \(r.stale) | \(r.gone) |\n"
         }
         let failed = failedByRule

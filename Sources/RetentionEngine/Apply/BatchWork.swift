@@ -95,7 +95,7 @@ struct BatchWork: Sendable {
                 }
             }
             let purged = shape.childWork.compactMap { work -> [ChildLink]? in if case .purge(let path) = work { return path } else { return nil } }
-            outcome.children = try session.deleteChildren(table: table, keyColumns: keyColumns, keys: keys, childPaths: purged)
+            outcome.children = try session.deleteChildren(table: table, keyColumns: keyColumns, keys: keys, childPaths: purged, keepers: query.keepers)
             for (child, count) in outcome.children.sorted(by: { $0.key < $1.key }) where count > 0 {
                 drafts.append(draft(.purgeChildren, ref: "", fields: ["*"], detail: ["rows": String(count), "parent_table": table], table: child))
             }
@@ -111,7 +111,8 @@ struct BatchWork: Sendable {
             try session.markDone(ruleID: rule.id, table: table, keyColumns: keyColumns, keys: keys)
         case .purge:
             try session.unmarkDone(ruleIDs: markingRules, table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key))
-            let result = try session.purge(table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key), childPaths: shape.childPaths)
+            let result = try session.purge(table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key), childPaths: shape.childPaths,
+                                         keepers: query.keepers)
             try expectChanged(result.records, audited: acting.count)
             outcome.children = result.children
             for (child, count) in result.children.sorted(by: { $0.key < $1.key }) where count > 0 {

@@ -9,7 +9,7 @@ public struct ErasureReport: Sendable, Codable {
         public var action: String
         /// purged, anonymised, kept, already done, not applicable — or, in a dry run, would purge / would anonymise.
         public var outcome: String
-        /// Why a part was kept (legal hold, related record, reference), in words.
+        /// Why a part was kept (legal hold, related record, another rule, reference), in words.
         public var reason: String?
         public var legalBasis: String
     }
@@ -37,7 +37,8 @@ public struct ErasureReport: Sendable, Codable {
 extension Applier {
     /// Carries out an erasure request on one record now: each rule of its subject that changes
     /// data, in order, as if due (the clock is not waited for and consent no longer keeps it — the
-    /// request withdraws it), while legal holds, related records that must still be kept and
+    /// request withdraws it), while legal holds, related records that must still be kept, other
+    /// rules that keep a row the change would delete (docs/policy.md, "Precedence") and
     /// references still keep what they keep. Each change is one transaction, audited with the
     /// request's reference; a purge ends the sequence.
     func erase(_ subject: Subject, key: RecordKey, request: String, lock: any RunLockHandle, now: Date, dryRun: Bool) async throws -> [ErasureReport.Step] {
@@ -63,15 +64,14 @@ extension Applier {
                 steps.append(step("gone", "the record no longer exists"))
                 break
             }
-            let clocks = query.clock.columns.count
-            func flag(_ i: Int) -> Bool { row[i] == .integer(1) }
-            // standing: applies, clock values, past, consent, related, referenced, held, done
-            let related = flag(clocks + 3), referenced = flag(clocks + 4) && rule.action.auditAction == .purge, held = flag(clocks + 5)
-            if !flag(0) { steps.append(step("not applicable", "the record is not a `\(subject.id)` record under this subject's filter")); continue }
-            if flag(clocks + 6) { steps.append(step("already done")); continue }
-            if held { steps.append(step("kept", Explainer.reason("legal_hold") + " — until it is released")); continue }
-            if related { steps.append(step("kept", Explainer.reason("related_record") + " (a legal obligation: see `retentiond explain`)")); continue }
-            if referenced { steps.append(step("kept", Explainer.reason("referenced_by_undeclared_table"))); continue }
+            let record = SQLBuilder.decodeStanding(row, query: query)
+            let purges = rule.action.auditAction == .purge
+            if !record.applies { steps.append(step("not applicable", "the record is not a `\(subject.id)` record under this subject's filter")); continue }
+            if record.done { steps.append(step("already done")); continue }
+            if record.held { steps.append(step("kept", Explainer.reason("legal_hold") + " — until it is released")); continue }
+            if record.keptByRelated { steps.append(step("kept", Explainer.reason("related_record") + " (a legal obligation: see `retentiond explain`)")); continue }
+            if !record.keptByRules.isEmpty { steps.append(step("kept", Explainer.keptByRules(record.keptByRules, policy: resolved.policy))); continue }
+            if record.referencedByUndeclared && purges { steps.append(step("kept", Explainer.reason("referenced_by_undeclared_table"))); continue }
             let verb = rule.action.auditAction == .purge ? "purged" : "anonymised"
             if dryRun { steps.append(step("would be \(verb)")); if verb == "purged" { break } else { continue } }
             let erasing = work

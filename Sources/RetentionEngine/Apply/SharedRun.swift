@@ -91,6 +91,7 @@ extension Enforcer {
                 tallies[i].pastCutoff = 0
                 tallies[i].due = 0
                 tallies[i].exempt = [:]
+                tallies[i].keptByRule = nil
                 tallies[i].alreadyDone = 0
                 tallies[i].review = []
             }

@@ -17,8 +17,11 @@ public struct Explanation: Sendable, Codable {
         /// When the rule's time is up for this record (clock + after, anchored), in the policy's zone.
         public var dueOn: Date?
         public var due: Bool
-        /// What keeps it although due: legal_hold, consent, related_record, referenced_by_undeclared_table.
+        /// What keeps it although due: legal_hold, consent, related_record, kept_by_rule,
+        /// referenced_by_undeclared_table.
         public var keptBy: [String]
+        /// With `kept_by_rule`: the rules that keep it, or a row its deletion would take.
+        public var keptByRules: [String]
         /// The rule already flagged or anonymised it.
         public var done: Bool
         /// The answer in words.
@@ -61,23 +64,22 @@ public struct Explainer: Sendable {
             guard let row = try await reader.read({ try $0.standing(query, key: key, marksKept: marksKept) }) else {
                 throw EnforcementError.failed("no record of `\(table)` has key \(keyText)")
             }
-            standings.append(standing(rule, row: row, clockColumns: resolved.shape(of: rule).clock, now: now))
+            standings.append(standing(rule, SQLBuilder.decodeStanding(row, query: query), clockColumns: resolved.shape(of: rule).clock, now: now))
         }
         return Explanation(subject: subject.id, table: table, key: key.description, now: now, rules: standings)
     }
 
-    func standing(_ rule: RetentionRule, row: [SQLValue], clockColumns: [DateColumn], now: Date) -> Explanation.RuleStanding {
+    func standing(_ rule: RetentionRule, _ record: RecordStanding, clockColumns: [DateColumn], now: Date) -> Explanation.RuleStanding {
         let policy = resolved.policy
-        func flag(_ i: Int) -> Bool { row[i] == .integer(1) }
-        let count = clockColumns.count
-        let applies = flag(0)
-        let values = Array(row[1...count])
-        let due = flag(count + 1)
-        let kept = zip(["consent", "related_record", "referenced_by_undeclared_table", "legal_hold"], (count + 2)...(count + 5))
-            .filter { flag($0.1) }.map(\.0)
-        // A purge's undeclared references only matter to purges (see Planner).
-        let keptBy = kept.filter { $0 != "referenced_by_undeclared_table" || rule.action.auditAction == .purge }
-        let done = flag(count + 6)
+        let applies = record.applies
+        let values = record.clockValues
+        let due = record.past
+        let purges = rule.action.auditAction == .purge
+        // In the planner's order; a purge's undeclared references only matter to purges (see Planner).
+        let kept = [("legal_hold", record.held), ("consent", record.consented), ("related_record", record.keptByRelated),
+                    ("kept_by_rule", !record.keptByRules.isEmpty), ("referenced_by_undeclared_table", record.referencedByUndeclared && purges)]
+        let keptBy = kept.filter(\.1).map(\.0)
+        let done = record.done
         let dates = zip(values, clockColumns).map { DateCodec.parse($0, storage: $1.storage, calendar: policy.storageCalendar) }
         let clock: Date? = rule.clock.combination == .latest ? dates.compactMap { $0 }.max() : dates.first { $0 != nil } ?? nil
         let clockText = zip(values, dates).first { $1 == clock && clock != nil }.map { $0.0.textValue ?? $0.0.description }
@@ -94,13 +96,14 @@ public struct Explainer: Sendable {
         } else if !due {
             verdict = "not due yet: the next run after \(Self.day(dueOn, policy.calendar)) will \(verb) it, unless something keeps it then"
         } else if !keptBy.isEmpty {
-            verdict = "due since \(Self.day(dueOn, policy.calendar)), but kept: " + keptBy.map(Self.reason).joined(separator: "; ")
+            verdict = "due since \(Self.day(dueOn, policy.calendar)), but kept: "
+                + keptBy.map { $0 == "kept_by_rule" ? Self.keptByRules(record.keptByRules, policy: policy) : Self.reason($0) }.joined(separator: "; ")
         } else {
             verdict = "due since \(Self.day(dueOn, policy.calendar)): the next run will \(verb) it"
         }
         return Explanation.RuleStanding(rule: rule.id, action: rule.action.name, register: rule.register, legalBasis: rule.legalBasis,
                                         applies: applies, clock: clockText, dueOn: dueOn, due: applies && due, keptBy: applies && due ? keptBy : [],
-                                        done: done, verdict: verdict)
+                                        keptByRules: applies && due ? record.keptByRules : [], done: done, verdict: verdict)
     }
 
     /// Clock plus the rule's duration (from the end of the clock's fiscal year when anchored), in
@@ -124,11 +127,21 @@ public struct Explainer: Sendable {
         return String(format: "%04d-%02d-%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0)
     }
 
+    /// `kept_by_rule` in words, naming the rules and the tables they govern.
+    static func keptByRules(_ rules: [String], policy: Policy) -> String {
+        let named = rules.map { id -> String in
+            guard let rule = policy.rules.first(where: { $0.id == id }) else { return "`\(id)`" }
+            return "`\(id)` (\(policy.subject(for: rule).table.value))"
+        }
+        return "rule \(named.joined(separator: ", ")) keeps it or a row its deletion would take (docs/policy.md, \"Precedence\")"
+    }
+
     static func reason(_ code: String) -> String {
         switch code {
         case "legal_hold": return "a legal hold (retentiond hold list)"
         case "consent": return "consent: the person agreed to a longer retention"
         case "related_record": return "a related record that must still be kept"
+        case "kept_by_rule": return "another rule keeps it, or a row its deletion would take"
         case "referenced_by_undeclared_table": return "still referenced from a table the purge does not declare"
         default: return code
         }

@@ -9,6 +9,8 @@ public struct DetailLine: Sendable {
     public var key: RecordKey
     public var clock: [SQLValue]
     public var decision: Decision
+    /// For `kept_by_rule`: the rules that keep the record or a row its deletion would take.
+    public var keptBy: [String] = []
 }
 
 /// The planning pass: streams every rule's due records, decides each, counts them, and (given a
@@ -89,7 +91,7 @@ public struct PlanningPass: Sendable {
                     entries += 1
                     try writer?.write(.entry(PlanDocument.Entry(rule: rule.id, key: row.key, action: rule.action.auditAction.rawValue, clock: row.clockValues)))
                 }
-                detail?(DetailLine(rule: rule.id, key: row.key, clock: row.clockValues, decision: decision))
+                detail?(DetailLine(rule: rule.id, key: row.key, clock: row.clockValues, decision: decision, keptBy: row.keptByRules))
             }
             tally.tableRows = try await reader.read { [table = tally.table] in try $0.rowCount(table: table) }
             tallies.append(tally)
@@ -152,6 +154,7 @@ public struct PlanningPass: Sendable {
                 tally.pastCutoff += 1
                 switch decision {
                 case .act: tally.due += 1
+                case .exempt(.keptByRule): tally.countKept(by: row.candidate.keptByRules)
                 case .exempt(let reason): tally.count(reason)
                 case .alreadyDone: tally.alreadyDone += 1
                 }
@@ -210,6 +213,7 @@ public struct PlanningPass: Sendable {
         let label: String
         switch decision {
         case .act: label = tally.action
+        case .exempt(.keptByRule): label = "exempt: kept_by_rule (\(candidate.keptByRules.joined(separator: ", ")))"
         case .exempt(let reason): label = "exempt: \(reason.rawValue)"
         case .alreadyDone: label = "already done"
         }

@@ -103,6 +103,12 @@ public struct ChildLink: Sendable {
     /// deleted after them, and only where none of `stillReferencedBy` points to it any more.
     public var owned = false
     public var stillReferencedBy: [ForeignKey] = []
+    /// The subjects whose rules govern this table's rows where the rule deletes them (none for
+    /// rows it anonymises, and none that an `overrides` names): while one keeps a row, the row
+    /// stays — and so does its record, unless the row is owned (see `RowKeeper`).
+    public var keptBy: [String] = []
+    /// The rules an `overrides` named for these rows, which would have kept them otherwise (for `check`).
+    public var overrides: [String] = []
     /// An index leads with `foreignKey`'s first column (an exact match): the link's rows are
     /// found from a row above by one probe (see `PlanningPass`, which counts a dry run's children
     /// per record only along such links).
@@ -138,6 +144,11 @@ public struct RuleQuery: Sendable {
     public var childPaths: [[ChildLink]]
     /// For purges: foreign keys pointing at the subject table that are not declared children.
     public var undeclaredReferences: [ForeignKey]
+    /// The other subjects' say over the rows this rule deletes (`ChildLink.keptBy`,
+    /// `subjectKeptBy`), each read as a fact of its own (`CandidateRow.candidate.keptByRules`).
+    public var keepers: [RowKeeper] = []
+    /// For purges: the other subjects sharing the table whose rules must also let the record go.
+    public var subjectKeptBy: [String] = []
     public var fieldColumns: [String]
     public var reviewColumns: [String]
     /// Whether the tool's own tables exist yet (a never-enforced database has no holds or audit).
@@ -208,4 +219,22 @@ public struct CandidateRow: Sendable {
         self.candidate = candidate
         self.held = held
     }
+}
+
+/// One record's standing under a rule, whatever its clock (`SQLBuilder.standing`): what `explain`
+/// and an erasure request decide on.
+public struct RecordStanding: Sendable {
+    /// The record is the rule's subject (its filter holds).
+    public var applies: Bool
+    public var clockValues: [SQLValue]
+    /// The clock is past the rule's cutoff.
+    public var past: Bool
+    /// The rule already flagged or anonymised it.
+    public var done: Bool
+    public var consented: Bool
+    public var keptByRelated: Bool
+    public var referencedByUndeclared: Bool
+    public var held: Bool
+    /// The rules that keep it or a row its deletion would take (see `RowKeeper`).
+    public var keptByRules: [String]
 }

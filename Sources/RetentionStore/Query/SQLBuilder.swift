@@ -107,8 +107,9 @@ public struct SQLBuilder: Sendable {
         tests.isEmpty ? "0" : "CASE WHEN \(tests.joined(separator: " OR ")) THEN 1 ELSE 0 END"
     }
 
-    /// What keeps a record of the row `s`, as four 0/1 columns: consent, a related record, a
-    /// reference from an undeclared table, a legal hold (on the row or on a row a purge would take).
+    /// What keeps a record of the row `s`, as 0/1 columns: consent, a related record, a reference
+    /// from an undeclared table, a legal hold (on the row or on a row a purge would take), then
+    /// one per `q.keepers`: that subject keeps the record itself, or a row its deletion would take.
     func keepingFacts(_ q: RuleQuery, childHolds: Bool = true) -> [SQL] {
         let s = "s"
         var facts: [SQL] = [Self.flag(q.consent.map { condition($0, on: s) }), Self.flag(q.related.map { condition($0, on: s) })]
@@ -128,12 +129,20 @@ public struct SQLBuilder: Sendable {
             held.append("EXISTS (SELECT 1 \(childRows(path, subjectAlias: s)) AND \(any(linkHolds)))")
         }
         facts.append(Self.flag(held))
+        // Owned rows another subject keeps stay behind (`deleteOwned`); they do not keep the record.
+        for keeper in childHolds ? q.keepers : [] {
+            var kept: [SQL] = q.subjectKeptBy.contains(keeper.subject) ? [keeps(keeper, on: s, level: 1)] : []
+            for path in q.childPaths where !path[path.count - 1].owned && path[path.count - 1].keptBy.contains(keeper.subject) {
+                kept.append("EXISTS (SELECT 1 \(childRows(path, subjectAlias: s)) AND \(keeps(keeper, on: "c\(path.count - 1)", level: path.count + 1)))")
+            }
+            facts.append(Self.flag(kept))
+        }
         return facts
     }
 
     /// `keepingFacts` as one column, fact n (0/1) weighing 2ⁿ, those that test nothing left out:
-    /// every candidate a plan or a batch reads is one value to decode instead of four, on most
-    /// rules a constant 0 (`decodeCandidate` reads the bits back).
+    /// every candidate a plan or a batch reads is one value to decode instead of four or more, on
+    /// most rules a constant 0 (`decodeCandidate` reads the bits back).
     static func factMask(_ facts: [SQL]) -> SQL {
         let weighed = facts.enumerated().filter { $0.element.description != "0" }.map { "\($0.element) * \(raw: String(1 << $0.offset))" as SQL }
         return weighed.isEmpty ? "0" : weighed.joined(separator: " + ")
@@ -222,17 +231,29 @@ public struct SQLBuilder: Sendable {
     }
 
     /// One record's standing under a rule, whatever its clock: whether it is the rule's subject
-    /// (the filter), its clock values, whether the clock is past the cutoff, the four keeping
-    /// facts, and whether the rule already acted on it (`markedDone`: its mark, when marks are kept).
+    /// (the filter), its clock values, whether the clock is past the cutoff, whether the rule
+    /// already acted on it (`markedDone`: its mark, when marks are kept), and the keeping facts.
+    /// `decodeStanding` reads it.
     public func standing(_ q: RuleQuery, key: RecordKey, marksKept: Bool) -> SQL {
         let s = "s"
         let filter = q.filter.map { condition($0, on: s) }
         var select: [SQL] = [filter.isEmpty ? "1" : Self.flag(["(\(filter.joined(separator: " AND ")))"])]
         select += q.clock.columns.map { clockValue($0, on: s) }
         select.append(Self.flag([clockIsPast(s, q.clock)]))
-        select += keepingFacts(q)
         select.append(marksKept ? Self.flag([doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) })]) : "0")
+        select += keepingFacts(q)
         return "SELECT \(select.joined(separator: ", ")) FROM \(ident: q.table) AS s WHERE \(keyIn(s, q.keyColumns, [key]))"
+    }
+
+    /// Decodes the row of `standing(q, …)`.
+    public static func decodeStanding(_ row: [SQLValue], query q: RuleQuery) -> RecordStanding {
+        func flag(_ i: Int) -> Bool { row[i] == .integer(1) }
+        let clocks = q.clock.columns.count
+        let facts = clocks + 3
+        let keepers = q.keepers.indices.filter { flag(facts + 4 + $0) }.reduce(Int64(0)) { $0 | (1 << $1) }
+        return RecordStanding(applies: flag(0), clockValues: Array(row[1...clocks]), past: flag(clocks + 1), done: flag(clocks + 2),
+                              consented: flag(facts), keptByRelated: flag(facts + 1), referencedByUndeclared: flag(facts + 2),
+                              held: flag(facts + 3), keptByRules: keptByRules(q, mask: keepers))
     }
 
     /// `EXISTS` an active legal hold on the row of `table` whose primary key columns are `keyColumns`
@@ -287,18 +308,27 @@ public struct SQLBuilder: Sendable {
         func flag() -> Bool { defer { i += 1 }; if case .integer(let n) = row[i] { return n != 0 }; return false }
         let key = RecordKey(take(q.keyColumns.count))
         let clock = take(q.clock.columns.count)
-        // `factMask`: consent 1, a related record 2, an undeclared reference 4, a legal hold 8.
+        // `factMask`: consent 1, a related record 2, an undeclared reference 4, a legal hold 8,
+        // then keeper k 16·2ᵏ.
         var facts: Int64 = 0
         if case .integer(let n) = row[i] { facts = n }
         i += 1
         let consented = facts & 1 != 0, related = facts & 2 != 0, referenced = facts & 4 != 0, held = facts & 8 != 0
         let fields = take(q.fieldColumns.count)
         let review = take(q.reviewColumns.count)
-        var row = CandidateRow(candidate: Candidate(key: key, clockValues: clock, consented: consented, keptByRelated: related,
-                                                    referencedByUndeclared: referenced, fieldValues: fields, reviewValues: review),
-                               held: held)
+        var candidate = Candidate(key: key, clockValues: clock, consented: consented, keptByRelated: related,
+                                  referencedByUndeclared: referenced, fieldValues: fields, reviewValues: review)
+        if facts >> 4 != 0 { candidate.keptByRules = Self.keptByRules(q, mask: facts >> 4) }
+        var row = CandidateRow(candidate: candidate, held: held)
         if keys && q.excludeDone { row.markedDone = flag() }
         return row
+    }
+
+    /// The rules of the keepers whose bits are set in `mask` (keeper k at bit k), each named once.
+    static func keptByRules(_ q: RuleQuery, mask: Int64) -> [String] {
+        var rules: [String] = []
+        for (k, keeper) in q.keepers.enumerated() where mask & (1 << k) != 0 && !rules.contains(keeper.rule) { rules.append(keeper.rule) }
+        return rules
     }
 
     /// One `UPDATE` for a whole batch: new values travel in a `VALUES` list joined on the key.
@@ -371,11 +401,15 @@ public struct SQLBuilder: Sendable {
         "DELETE FROM \(ident: path[path.count - 1].table) AS x WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys))"
     }
 
-    /// `DELETE` of the owned rows `keys` (of `link.foreignKey`) that nothing points to any more.
-    public func deleteOwned(_ link: ChildLink, keys: [RecordKey]) -> SQL {
+    /// `DELETE` of the owned rows `keys` (of `link.foreignKey`) that nothing points to any more,
+    /// and that no subject of `keepers` governing the table (`link.keptBy`) keeps.
+    public func deleteOwned(_ link: ChildLink, keys: [RecordKey], keepers: [RowKeeper]) -> SQL {
         var sql: SQL = "DELETE FROM \(ident: link.table) AS o WHERE \(keyIn("o", link.foreignKey, keys))"
         for reference in link.stillReferencedBy {
             sql += " AND NOT EXISTS (SELECT 1 FROM \(ident: reference.table) AS r WHERE \(raw: Self.tuple("r", reference.columns)) = \(raw: Self.tuple("o", reference.referencedColumns)))"
+        }
+        for keeper in keepers where link.keptBy.contains(keeper.subject) {
+            sql += " AND NOT \(keeps(keeper, on: "o", level: 1))"
         }
         return sql
     }

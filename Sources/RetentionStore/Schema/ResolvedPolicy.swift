@@ -18,6 +18,10 @@ public struct RuleShape: Sendable {
     public var related: [(path: [RelationStep], clock: [DateColumn]?, keepUndated: Bool)]
     public var childPaths: [[ChildLink]]
     public var undeclaredReferences: [ForeignKey]
+    /// For purges: the other subjects on the same table whose rules must also let a record go.
+    public var subjectKeptBy: [String] = []
+    /// The rules of those subjects that an `overrides` named (for `check`).
+    public var subjectOverrides: [String] = []
     /// Storage of each anonymised field that is a date (for `year`).
     public var fieldDates: [String: DateColumn]
 
@@ -51,6 +55,43 @@ public struct ResolvedPolicy: Sendable {
     public func query(for rule: RetentionRule, now: Date, toolTablesExist: Bool) throws(Cutoff.Unavailable) -> RuleQuery {
         let subject = policy.subject(for: rule)
         let shape = shape(of: rule)
+        let storage = policy.storageCalendar
+        let (clock, consent, related) = try conditions(of: rule, now: now)
+        let applicationHolds = holdSources.map { source, until -> ApplicationHoldSource in
+            var rendered = source
+            rendered.until = until.map { ($0.name, DateCodec.render(now, storage: $0.storage, layout: $0.layout, calendar: storage), $0.storage.sqlCast) }
+            return rendered
+        }
+        var fields: [String] = []
+        if case .anonymise(let strategies, _) = rule.action { fields = strategies.map(\.column.value) }
+        var query = RuleQuery(ruleID: rule.id, table: subject.table.value, keyColumns: subject.key.map(\.value),
+                         holdKeyColumns: schema.table(subject.table.value)?.primaryKey ?? [], filter: shape.filter,
+                         clock: clock, consent: consent, related: related,
+                         childPaths: shape.childPaths, undeclaredReferences: shape.undeclaredReferences,
+                         fieldColumns: fields, reviewColumns: subject.reviewColumns.map(\.value),
+                         toolTablesExist: toolTablesExist, holdTime: now)
+        query.applicationHolds = applicationHolds
+        query.subjectKeptBy = shape.subjectKeptBy
+        let governing = Set(shape.subjectKeptBy + shape.childPaths.flatMap { $0.flatMap(\.keptBy) })
+        for subject in policy.subjects where governing.contains(subject.id) { query.keepers.append(try keeper(subject, now: now)) }
+        return query
+    }
+
+    /// `subject`'s say over its table's rows at `now` (see `RowKeeper`).
+    func keeper(_ subject: Subject, now: Date) throws(Cutoff.Unavailable) -> RowKeeper {
+        var releases: [RowKeeper.Release] = []
+        for rule in subject.rules {
+            guard case .purge = rule.action else { continue }
+            let (clock, consent, related) = try conditions(of: rule, now: now)
+            releases.append(RowKeeper.Release(clock: clock, keeps: consent + related))
+        }
+        let named = subject.rules.first { if case .purge = $0.action { return true } else { return false } } ?? subject.rules[subject.rules.count - 1]
+        return RowKeeper(subject: subject.id, rule: named.id, filter: shape(of: subject.rules[0]).filter, releases: releases)
+    }
+
+    /// A rule's due test and what keeps a due record (consent, related records), rendered at `now`.
+    func conditions(of rule: RetentionRule, now: Date) throws(Cutoff.Unavailable) -> (clock: ClockPredicate, consent: [RowCondition], related: [RowCondition]) {
+        let shape = shape(of: rule)
         let calendar = policy.calendar
         let storage = policy.storageCalendar
         let cutoff = try Cutoff(rule: rule, policy: policy, now: now)
@@ -81,20 +122,6 @@ public struct ResolvedPolicy: Sendable {
             }
             related.append(.related(resolved.path, recent, exists: true))
         }
-        let applicationHolds = holdSources.map { source, until -> ApplicationHoldSource in
-            var rendered = source
-            rendered.until = until.map { ($0.name, DateCodec.render(now, storage: $0.storage, layout: $0.layout, calendar: storage), $0.storage.sqlCast) }
-            return rendered
-        }
-        var fields: [String] = []
-        if case .anonymise(let strategies, _) = rule.action { fields = strategies.map(\.column.value) }
-        var query = RuleQuery(ruleID: rule.id, table: subject.table.value, keyColumns: subject.key.map(\.value),
-                         holdKeyColumns: schema.table(subject.table.value)?.primaryKey ?? [], filter: shape.filter,
-                         clock: clock, consent: consent, related: related,
-                         childPaths: shape.childPaths, undeclaredReferences: shape.undeclaredReferences,
-                         fieldColumns: fields, reviewColumns: subject.reviewColumns.map(\.value),
-                         toolTablesExist: toolTablesExist, holdTime: now)
-        query.applicationHolds = applicationHolds
-        return query
+        return (clock, consent, related)
     }
 }

@@ -6,7 +6,8 @@ import RetentionCore
 extension SchemaValidator {
     /// Paths for a declared child and its declared children; every table referencing a declared
     /// child must itself be declared, or the purge could fail or cascade where nobody looked.
-    mutating func declaredPaths(_ child: ChildTable, parent: TableInfo, parentKey: [String], prefix: [ChildLink]) -> [[ChildLink]]? {
+    /// `deletion`: the rows are deleted (not anonymised), so other subjects' rules govern them too.
+    mutating func declaredPaths(_ child: ChildTable, parent: TableInfo, parentKey: [String], prefix: [ChildLink], deletion: Deletion?) -> [[ChildLink]]? {
         guard let table = tableNamed(child.table) else { return nil }
         guard child.foreignKey.allSatisfy({ column(table, $0) != nil }) else { return nil }
         var referenced = child.references.map(\.value)
@@ -39,17 +40,25 @@ extension SchemaValidator {
             guard let left = table.column(fk.value), let right = parent.column(ref) else { continue }
             if !comparable(left, of: table, right, of: parent, at: fk.location, caseInsensitive: child.caseInsensitive) { return nil }
         }
-        let link = ChildLink(table: table.name, foreignKey: child.foreignKey.map(\.value), referenced: referenced, primaryKey: table.primaryKey,
+        var link = ChildLink(table: table.name, foreignKey: child.foreignKey.map(\.value), referenced: referenced, primaryKey: table.primaryKey,
                              conditions: conditions, caseInsensitive: child.caseInsensitive,
                              indexed: table.serves(child.foreignKey[0].value, caseInsensitive: child.caseInsensitive))
+        let below = deletion?.overriding(child.overrides)
+        if let below {
+            (link.keptBy, link.overrides) = keepers(of: table.name, conditions: child.conditions, deletion: below, at: child.table.location, owned: false)
+        }
         var paths: [[ChildLink]] = []
         var ok = true
         for owned in child.owns {
-            guard let ownedLink = ownedLink(owned, pointedFrom: table) else { ok = false; continue }
+            guard var ownedLink = ownedLink(owned, pointedFrom: table) else { ok = false; continue }
+            if let below {
+                (ownedLink.keptBy, ownedLink.overrides) = keepers(of: ownedLink.table, conditions: [], deletion: below.overriding(owned.overrides),
+                                                                   at: owned.table.location, owned: true)
+            }
             paths.append(prefix + [link, ownedLink])
         }
         for grandchild in child.children {
-            if let sub = declaredPaths(grandchild, parent: table, parentKey: table.primaryKey, prefix: prefix + [link]) { paths += sub } else { ok = false }
+            if let sub = declaredPaths(grandchild, parent: table, parentKey: table.primaryKey, prefix: prefix + [link], deletion: below) { paths += sub } else { ok = false }
         }
         let declared = Set(child.children.map { "\($0.table.value)(\($0.foreignKey.map(\.value).joined(separator: ",")))" })
         for fk in schema.references(to: table.name) where !declared.contains("\(fk.table)(\(fk.columns.joined(separator: ",")))") {
@@ -86,14 +95,16 @@ extension SchemaValidator {
         return link
     }
 
-    func foreignKeyPaths(from table: TableInfo, prefix: [ChildLink], visited: Set<String>) -> [[ChildLink]] {
+    /// `children: auto`: every table referencing `table`, recursively, once per path.
+    mutating func foreignKeyPaths(from table: TableInfo, prefix: [ChildLink], visited: Set<String>, deletion: Deletion) -> [[ChildLink]] {
         var paths: [[ChildLink]] = []
         for fk in schema.references(to: table.name) where !visited.contains(fk.table) {
             guard let child = schema.table(fk.table) else { continue }
-            let link = ChildLink(table: child.name, foreignKey: fk.columns, referenced: fk.referencedColumns, primaryKey: child.primaryKey,
+            var link = ChildLink(table: child.name, foreignKey: fk.columns, referenced: fk.referencedColumns, primaryKey: child.primaryKey,
                                  indexed: child.hasIndex(leadingWith: fk.columns[0]))
+            (link.keptBy, link.overrides) = keepers(of: child.name, conditions: [], deletion: deletion, at: deletion.rule.location, owned: false)
             paths.append(prefix + [link])
-            paths += foreignKeyPaths(from: child, prefix: prefix + [link], visited: visited.union([child.name]))
+            paths += foreignKeyPaths(from: child, prefix: prefix + [link], visited: visited.union([child.name]), deletion: deletion)
         }
         return paths
     }

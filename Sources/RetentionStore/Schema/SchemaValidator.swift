@@ -159,6 +159,8 @@ public struct SchemaValidator {
             related.append((path, columns, keep.keepUndated))
         }
         var fieldDates: [String: DateColumn] = [:]
+        let deletion = Deletion(rule: rule, overrides: Set(rule.overrides.map(\.value)))
+        var subjectKeptBy: [String] = [], subjectOverrides: [String] = []
         var childPaths: [[ChildLink]] = []
         var childWork: [RuleShape.ChildWork] = []
         var undeclared: [ForeignKey] = []
@@ -168,7 +170,9 @@ public struct SchemaValidator {
         case .anonymise(let fields, let children):
             if let dates = validateFields(fields, of: table, key: subject.key.map(\.value), owner: "the key of `\(subject.id)`") { fieldDates = dates } else { ok = false }
             for child in children {
-                guard let paths = declaredPaths(child, parent: table, parentKey: subject.key.map(\.value), prefix: []) else { ok = false; continue }
+                let deleted: Deletion?
+                if case .purge = child.action { deleted = deletion } else { deleted = nil }
+                guard let paths = declaredPaths(child, parent: table, parentKey: subject.key.map(\.value), prefix: [], deletion: deleted) else { ok = false; continue }
                 childPaths += paths
                 let link = paths[0][0]
                 switch child.action {
@@ -188,12 +192,14 @@ public struct SchemaValidator {
             switch selection {
             case .declared(let children):
                 for child in children {
-                    guard let paths = declaredPaths(child, parent: table, parentKey: subject.key.map(\.value), prefix: []) else { ok = false; continue }
+                    guard let paths = declaredPaths(child, parent: table, parentKey: subject.key.map(\.value), prefix: [], deletion: deletion) else { ok = false; continue }
                     childPaths += paths
                 }
             case .foreignKeys:
-                childPaths = foreignKeyPaths(from: table, prefix: [], visited: [table.name])
+                childPaths = foreignKeyPaths(from: table, prefix: [], visited: [table.name], deletion: deletion)
             }
+            (subjectKeptBy, subjectOverrides) = keepers(of: table.name, conditions: subject.filter, deletion: deletion, excluded: subject.id,
+                                                        at: rule.location, owned: false)
             let direct = Set(childPaths.filter { $0.count == 1 }.map { "\($0[0].table)(\($0[0].foreignKey.joined(separator: ",")))" })
             undeclared = schema.references(to: table.name).filter { !direct.contains("\($0.table)(\($0.columns.joined(separator: ",")))") }
             for fk in undeclared {
@@ -201,10 +207,19 @@ public struct SchemaValidator {
                                             hint: "declare it under `children` if its rows must go with the record, or leave it to protect them"))
             }
         }
+        checkOverrides(of: rule, reached: Set([table.name] + childPaths.map { $0[$0.count - 1].table }))
+        let governing = Set(subjectKeptBy + childPaths.flatMap { $0.flatMap(\.keptBy) })
+        if governing.count > Self.keepersPerRule {
+            error(rule.location, "rule `\(rule.id)` deletes rows that \(governing.count) other subjects govern; at most \(Self.keepersPerRule) can be weighed in one rule",
+                  hint: "split the purge, or declare the intended deletions with `overrides`")
+            ok = false
+        }
         guard ok, let clock else { return nil }
         var shape = RuleShape(filter: [], clock: clock, consent: consent, related: related, childPaths: childPaths,
                               undeclaredReferences: undeclared, fieldDates: fieldDates)
         shape.childWork = childWork
+        shape.subjectKeptBy = subjectKeptBy
+        shape.subjectOverrides = subjectOverrides
         return shape
     }
 

@@ -28,6 +28,10 @@ struct CheckCommand: AsyncParsableCommand {
             /// Child tables, parents first: each with its depth, the columns linking it, and how it is matched.
             var children: [Child]
             var keptWhileReferencedFrom: [String]
+            /// Other subjects sharing the purged table whose rules must also let a record go
+            /// (docs/policy.md, "Precedence"), and the rules an `overrides` named there.
+            var keptBy: [String]
+            var overrides: [String]
         }
         struct Child: Encodable {
             var table: String
@@ -36,6 +40,9 @@ struct CheckCommand: AsyncParsableCommand {
             var conditions: Int
             var caseInsensitive: Bool
             var owned: Bool
+            /// The subjects whose rules must also let these rows go, and the rules an `overrides` named.
+            var keptBy: [String]
+            var overrides: [String]
         }
         struct Privilege: Encodable {
             /// The table's name (or the sequence's, or the schema's: see `on`).
@@ -58,6 +65,12 @@ struct CheckCommand: AsyncParsableCommand {
         /// directories, and on SQLite the database file and its directory.
         var writeAccess: [String] = []
         var purges: [Purge] = []
+        /// Tables more than one rule acts on (as subject, child or owned rows), with how each does.
+        var overlaps: [Overlap] = []
+    }
+    struct Overlap: Encodable {
+        var table: String
+        var rules: [String]
     }
 
     func run() async throws {
@@ -97,12 +110,17 @@ struct CheckCommand: AsyncParsableCommand {
             ].compactMap { $0 }
             result.valid = privileges.missing.isEmpty && result.writeAccess.isEmpty
             result.purges = policy.rules.compactMap { Self.purge($0, resolved: resolved) }
+            result.overlaps = Self.overlaps(resolved)
             if format == .json {
                 try printJSON(result)
                 return result.valid ? .success : .policyInvalid
             }
             printWarnings(all)
             for rule in policy.rules { print(Self.childTree(rule, resolved: resolved), terminator: "") }
+            if !result.overlaps.isEmpty {
+                print("tables more than one rule acts on (keeping wins: docs/policy.md, \"Precedence\"):")
+                for overlap in result.overlaps { print("  \(overlap.table): " + overlap.rules.joined(separator: "; ")) }
+            }
             for message in result.unmatchedHolds { printError("warning: " + message, prefix: false) }
             if !privileges.missing.isEmpty {
                 for need in privileges.missing {
@@ -128,14 +146,17 @@ struct CheckCommand: AsyncParsableCommand {
             let link = path[path.count - 1]
             let parent = path.count > 1 ? path[path.count - 2].table : table
             return Result.Child(table: link.table, depth: path.count, links: zip(link.foreignKey, link.referenced).map { "\($0) = \(parent).\($1)" },
-                                conditions: link.conditions.count, caseInsensitive: link.caseInsensitive, owned: link.owned)
+                                conditions: link.conditions.count, caseInsensitive: link.caseInsensitive, owned: link.owned,
+                                keptBy: link.keptBy, overrides: link.overrides)
         }
         return Result.Purge(rule: rule.id, table: table, children: children,
-                            keptWhileReferencedFrom: shape.undeclaredReferences.map { "\($0.table)(\($0.columns.joined(separator: ", ")))" })
+                            keptWhileReferencedFrom: shape.undeclaredReferences.map { "\($0.table)(\($0.columns.joined(separator: ", ")))" },
+                            keptBy: shape.subjectKeptBy, overrides: shape.subjectOverrides)
     }
 
     /// What a purge rule deletes, children before their parent: each child with the columns
-    /// linking it to its parent, and whether conditions (a discriminator) restrict it.
+    /// linking it to its parent, whether conditions (a discriminator) restrict it, and which other
+    /// subjects' rules must also let its rows go (or which an `overrides` set aside).
     static func childTree(_ rule: RetentionRule, resolved: ResolvedPolicy) -> String {
         guard case .purge = rule.action else { return "" }
         let table = resolved.policy.subject(for: rule).table.value
@@ -147,12 +168,57 @@ struct CheckCommand: AsyncParsableCommand {
             let parent = path.count > 1 ? path[path.count - 2].table : table
             let pairs = zip(link.foreignKey, link.referenced).map { "\($0) = \(parent).\($1)" }.joined(separator: ", ")
             let extras = (link.caseInsensitive ? ", case-insensitive" : "") + (link.conditions.isEmpty ? "" : ", \(link.conditions.count) condition(s)")
-                + (link.owned ? ", once nothing else points at it" : "")
+                + (link.owned ? ", once nothing else points at it" : "") + Self.precedence(link.keptBy, link.overrides, policy: resolved.policy)
             text += String(repeating: "  ", count: path.count) + "\(link.table) (\(pairs)\(extras))\n"
+        }
+        if !shape.subjectKeptBy.isEmpty || !shape.subjectOverrides.isEmpty {
+            text += "  each record \(Self.precedence(shape.subjectKeptBy, shape.subjectOverrides, policy: resolved.policy).dropFirst(2))\n"
         }
         for reference in shape.undeclaredReferences {
             text += "  kept while referenced from \(reference.table) (\(reference.columns.joined(separator: ", ")))\n"
         }
+        return text
+    }
+
+    /// Every table that more than one rule acts on — as its subject, or on child or owned rows —
+    /// and how each rule does, with what decides where one deletes and another keeps.
+    static func overlaps(_ resolved: ResolvedPolicy) -> [Overlap] {
+        let policy = resolved.policy
+        var byTable: [String: [String]] = [:]
+        var rulesByTable: [String: Set<String>] = [:]
+        for rule in policy.rules {
+            let table = policy.subject(for: rule).table.value
+            byTable[table, default: []].append("`\(rule.id)` (\(rule.action.name), subject `\(rule.subjectID)`)")
+            rulesByTable[table, default: []].insert(rule.id)
+        }
+        for rule in policy.rules {
+            let shape = resolved.shape(of: rule)
+            let anonymised = Set(shape.childWork.compactMap { work -> String? in
+                if case .anonymise(let path, _, _, _) = work { return path[path.count - 1].table } else { return nil }
+            })
+            var seen = Set<String>()
+            for path in shape.childPaths {
+                let link = path[path.count - 1]
+                guard seen.insert(link.table + (link.owned ? "/owned" : "")).inserted else { continue }
+                let how = anonymised.contains(link.table) && !link.owned ? "anonymises child rows"
+                    : link.owned ? "deletes owned rows" : "deletes child rows"
+                byTable[link.table, default: []].append("`\(rule.id)` \(how)" + precedence(link.keptBy, link.overrides, policy: policy))
+                rulesByTable[link.table, default: []].insert(rule.id)
+            }
+        }
+        return byTable.keys.sorted().filter { rulesByTable[$0, default: []].count > 1 }.map { Overlap(table: $0, rules: byTable[$0]!) }
+    }
+
+    /// ", only where subject `invoices` (rule `accounting-records`) lets it go", ", overriding `x`".
+    static func precedence(_ keptBy: [String], _ overrides: [String], policy: Policy) -> String {
+        var text = ""
+        for id in keptBy {
+            guard let subject = policy.subjects.first(where: { $0.id == id }) else { continue }
+            let rules = subject.rules.filter { if case .purge = $0.action { return true } else { return false } }.map { "`\($0.id)`" }
+            text += rules.isEmpty ? ", never while subject `\(id)` holds it (it purges nothing)"
+                : ", only where subject `\(id)` lets it go (\(rules.joined(separator: ", ")))"
+        }
+        if !overrides.isEmpty { text += ", overriding \(overrides.map { "`\($0)`" }.joined(separator: ", "))" }
         return text
     }
 }
