@@ -63,25 +63,59 @@ struct SQLiteSession: WritingSession, SQLExecuting {
 
     /// The schema through GRDB's introspection. Its cache is dropped first: the application shares
     /// the file and may have changed the schema since this connection last looked.
+    /// The schema, read through SQLite's table-valued pragma functions with each table's name
+    /// bound as a value: no name is ever written into a statement, so a table or index called
+    /// `a"b`, `select` or `sp ace` is read like any other (GRDB's helpers quote names without
+    /// doubling an embedded quote).
     func schema() throws -> SchemaSnapshot {
-        db.clearSchemaCache()
         let names = try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name")
-        return SchemaSnapshot(tables: try names.map { name in
-            let primaryKey = try db.primaryKey(name)
+        // Hidden columns (1) belong to virtual tables; generated columns (2, 3) are columns like any other.
+        var tables = try names.map { name -> TableInfo in
+            let columns = try Row.fetchAll(db, sql: "SELECT name, type, \"notnull\", pk FROM pragma_table_xinfo(?) WHERE hidden <> 1 ORDER BY cid",
+                                           arguments: [name])
+            // A table without a declared key has only SQLite's hidden rowid: no key a policy can name.
+            let primaryKey = columns.filter { ($0[3] as Int) > 0 }.sorted { ($0[3] as Int) < ($1[3] as Int) }.map { $0[0] as String }
             return TableInfo(
                 name: name,
-                columns: try db.columns(in: name).map { ColumnInfo(name: $0.name, declaredType: $0.type, notNull: $0.isNotNull) },
-                // A table without a declared key has only SQLite's hidden rowid: no key a policy can name.
-                primaryKey: primaryKey.isRowID && primaryKey.rowIDColumn == nil ? [] : primaryKey.columns,
-                foreignKeys: try db.foreignKeys(on: name).map {
-                    RetentionStore.ForeignKey(table: name, columns: $0.originColumns, referencedTable: $0.destinationTable,
-                                              referencedColumns: $0.destinationColumns)
-                },
-                // GRDB leaves out indexes on expressions; those led by LOWER(column), which serve a
-                // case-insensitive match, are read from their definition.
-                indexes: try db.indexes(on: name).map { RetentionStore.IndexInfo(name: $0.name, columns: $0.columns, unique: $0.isUnique) }
-                    + lowerIndexes(on: name))
-        })
+                columns: columns.map { ColumnInfo(name: $0[0], declaredType: $0[1], notNull: $0[2]) },
+                primaryKey: primaryKey,
+                foreignKeys: try foreignKeys(on: name),
+                indexes: try indexes(on: name) + lowerIndexes(on: name))
+        }
+        // A foreign key that names no column references its table's primary key (the rowid without one).
+        let keys = Dictionary(tables.map { ($0.name, $0.primaryKey.isEmpty ? ["rowid"] : $0.primaryKey) }, uniquingKeysWith: { a, _ in a })
+        for t in tables.indices {
+            tables[t].foreignKeys = tables[t].foreignKeys.map { fk in
+                var fk = fk
+                if fk.referencedColumns.contains("") { fk.referencedColumns = keys[fk.referencedTable] ?? fk.referencedColumns }
+                return fk
+            }
+        }
+        return SchemaSnapshot(tables: tables)
+    }
+
+    /// The table's foreign keys, each with its columns in order (a referenced column left empty
+    /// when the key names none: the referenced table's primary key, resolved by `schema`).
+    private func foreignKeys(on table: String) throws -> [RetentionStore.ForeignKey] {
+        var byID: [(id: Int, referenced: String, from: [String], to: [String])] = []
+        for row in try Row.fetchAll(db, sql: "SELECT id, \"table\", \"from\", \"to\" FROM pragma_foreign_key_list(?) ORDER BY id, seq", arguments: [table]) {
+            let id: Int = row[0]
+            if byID.last?.id != id { byID.append((id, row[1], [], [])) }
+            byID[byID.count - 1].from.append(row[2])
+            byID[byID.count - 1].to.append(row[3] as String? ?? "")
+        }
+        return byID.map { RetentionStore.ForeignKey(table: table, columns: $0.from, referencedTable: $0.referenced, referencedColumns: $0.to) }
+    }
+
+    /// The table's indexes on plain columns (an index with an expression key is left out here;
+    /// `lowerIndexes` reads those led by LOWER(column)).
+    private func indexes(on table: String) throws -> [RetentionStore.IndexInfo] {
+        try Row.fetchAll(db, sql: "SELECT name, \"unique\" FROM pragma_index_list(?) ORDER BY seq", arguments: [table]).compactMap { row in
+            let name: String = row[0]
+            let columns = try Row.fetchAll(db, sql: "SELECT name FROM pragma_index_info(?) ORDER BY seqno", arguments: [name]).map { $0[0] as String? }
+            guard !columns.isEmpty, !columns.contains(nil) else { return nil }
+            return RetentionStore.IndexInfo(name: name, columns: columns.compactMap { $0 }, unique: row[1])
+        }
     }
 
     /// The indexes on `table` whose first key is `LOWER(column)`, from their `CREATE INDEX` text.
