@@ -140,6 +140,13 @@ final class Workspace {
         defer { try? queue.close() }
         return try queue.read { try Int.fetchOne($0, sql: sql) ?? -1 }
     }
+
+    /// Runs `statements` on the database in one transaction, as someone with the file would.
+    func sql(_ statements: [String]) throws {
+        let queue = try DatabaseQueue(path: database)
+        defer { try? queue.close() }
+        try queue.write { db in for statement in statements { try db.execute(sql: statement) } }
+    }
 }
 
 extension Process {

@@ -251,6 +251,36 @@ import Testing
         #expect(try await w.run(["audit", "verify", "--head", head]).status == 0)
     }
 
+    /// A copy of the head kept elsewhere vouches for the trail even when everything on the host is
+    /// gone: the tool's tables dropped, the head and the key deleted. A `--head` naming no file is a
+    /// mistake on the command line, not "no trail".
+    @Test func aHeadCopyFindsATrailWipedWithItsKeyAndHead() async throws {
+        let w = try Workspace()
+        #expect(try await w.run(["run"] + now).status == 0)
+        let copy = w.dir.appendingPathComponent("offsite-head.json").path
+        try FileManager.default.copyItem(atPath: w.dir.appendingPathComponent("audit-head.json").path, toPath: copy)
+        #expect(try await w.run(["audit", "verify", "--head", copy]).status == 0)
+
+        let missing = try await w.run(["audit", "verify", "--head", w.dir.appendingPathComponent("nowhere.json").path])
+        #expect(missing.status == 64)
+        #expect(missing.stderr.contains("nowhere.json: no such file"), "\(missing.stderr)")
+
+        try w.sql(["retentiond_audit", "retentiond_holds", "retentiond_done", "retentiond_audit_refs"].map { "DROP TABLE IF EXISTS \($0)" })
+        for file in ["audit-head.json", "audit.key"] { try FileManager.default.removeItem(atPath: w.dir.appendingPathComponent(file).path) }
+        let wiped = try await w.run(["audit", "verify", "--head", copy])
+        #expect(wiped.status == 7, "\(wiped.stdout) \(wiped.stderr)")
+        #expect(wiped.stderr.contains("has no audit trail and there is no audit key"), "\(wiped.stderr)")
+    }
+
+    @Test func reanchorRefusesAnIntactTrail() async throws {
+        let w = try Workspace()
+        #expect(try await w.run(["run"] + now).status == 0)
+        let reanchor = try await w.run(["audit", "reanchor", "--reason", "just because", "--by", "ops"])
+        #expect(reanchor.status == 8)
+        #expect(reanchor.stderr.contains("there is nothing to re-anchor"), "\(reanchor.stderr)")
+        #expect(try w.count("SELECT count(*) FROM retentiond_audit WHERE action = 'audit-reanchored'") == 0)
+    }
+
     @Test func aNewKeyIsAnnouncedAndAWrongKeyIsReportedAsSuch() async throws {
         let w = try Workspace()
         let first = try await w.run(["run"] + now)

@@ -120,4 +120,49 @@ import TestSupport
         let verification = try await verify(f)
         #expect(verification.isValid && verification.entriesPastHead == 2)
     }
+
+    /// A head file that exists but is not a head (corrupted, replaced by a directory) is a finding,
+    /// never "no head": every writer refuses and `verify` fails until it is restored or re-anchored.
+    @Test(arguments: Backend.allCases)
+    func anUnreadableHeadIsRefusedUntilReanchored(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise)
+        _ = try await f.run()
+        let head = StateFiles.headPath(stateDirectory: f.dir.path)
+        try Data("{\"seq\": ".utf8).write(to: URL(fileURLWithPath: head))
+        try await f.sql(["UPDATE people SET email = 'new@example.fr' WHERE id = 6"])
+        let before = try await f.snapshot()
+        await expectTamperingRefused { _ = try await f.run(now: CRMFixture.now.addingTimeInterval(60)) }
+        #expect(try await f.snapshot() == before, "nothing changed")
+        let verification = try await verify(f)
+        #expect(!verification.isValid && verification.anchorProblems.contains { $0.contains("cannot be read (it does not hold a recorded head)") },
+                "\(verification.anchorProblems)")
+
+        try FileManager.default.removeItem(atPath: head)
+        try FileManager.default.createDirectory(atPath: head, withIntermediateDirectories: false)
+        await expectTamperingRefused { _ = try await f.run(now: CRMFixture.now.addingTimeInterval(60)) }
+        #expect(try await verify(f).anchorProblems.contains { $0.contains("cannot be read (it is a directory)") })
+
+        // Removed and re-anchored by the operator: the trail is anchored again and runs go on.
+        try FileManager.default.removeItem(atPath: head)
+        _ = try await AuditAnchor.reanchor(try await f.store(), stateDirectory: f.dir.path, key: try f.key, reason: "head lost", by: "ops", now: CRMFixture.now.addingTimeInterval(90))
+        #expect(try await verify(f).isValid)
+        #expect(try await f.run(now: CRMFixture.now.addingTimeInterval(120)).succeeded)
+    }
+
+    /// Re-anchoring vouches for the trail's end: on a trail that is intact and ends at its head
+    /// there is nothing to accept, and it is refused with nothing appended.
+    @Test(arguments: Backend.allCases)
+    func reanchoringAnIntactTrailIsRefused(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise)
+        _ = try await f.run()
+        let entries = try await f.audit().count
+        do {
+            _ = try await AuditAnchor.reanchor(try await f.store(), stateDirectory: f.dir.path, key: try f.key, reason: "why not", by: "ops", now: CRMFixture.now.addingTimeInterval(90))
+            Issue.record("an intact trail was re-anchored")
+        } catch {
+            #expect(EnforcementError.from(error).kind == .refused, "\(error)")
+            #expect("\(error)".contains("nothing to re-anchor"))
+        }
+        #expect(try await f.audit().count == entries, "nothing appended")
+    }
 }

@@ -109,6 +109,10 @@ public struct AuditAnchor: Sendable {
     /// Throws `auditTampered` when the trail is not whole or no longer extends the recorded head.
     @discardableResult
     public func check() async throws -> Standing {
+        if case .unreadable(let why) = StateFiles.headFile(path: headPath) {
+            throw EnforcementError.auditTampered(
+                "the audit head \(headPath) cannot be read (\(why)), so a truncated or restored trail could not be detected; nothing was changed. Restore the file from a copy kept elsewhere (`retentiond audit verify --head COPY` compares with one), or, after checking the trail, remove it and re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md, \"When the trail is not intact\")")
+        }
         let reading = try await read()
         let tables = reading.tables
         if tables.any, !tables.complete {
@@ -152,6 +156,12 @@ public struct AuditAnchor: Sendable {
         let own = try await trail.verifyEntries()
         guard own.problems.isEmpty else {
             throw EnforcementError.auditTampered("the audit trail in the database is itself not intact (\(own.problems.count) problem(s), first: \(own.problems[0])); re-anchoring would vouch for it, so nothing was changed")
+        }
+        // Re-anchoring vouches for the trail's end: only when there is something to accept.
+        if case .recorded = StateFiles.headFile(path: headPath),
+           let standing = try? await AuditAnchor(store: store, stateDirectory: stateDirectory).check(),
+           standing.anchored, standing.entriesPastHead == 0 {
+            throw EnforcementError.refused("the audit trail of \(store.location) is intact and ends at the head recorded in \(headPath): there is nothing to re-anchor, and nothing was changed (`retentiond audit verify` checks it)")
         }
         let previous = StateFiles.readHead(path: headPath)
         var detail = ["reason": reason, "database": store.location]

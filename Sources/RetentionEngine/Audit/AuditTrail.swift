@@ -62,6 +62,9 @@ public struct AuditTrail: Sendable {
         if reading.tables.any, !reading.tables.complete {
             result.anchorProblems.append("the tool's table(s) \(reading.tables.missing.joined(separator: ", ")) were dropped")
         }
+        if case .unreadable(let why) = StateFiles.headFile(path: anchor.headPath) {
+            result.anchorProblems.append("the audit head \(anchor.headPath) cannot be read (\(why)): a truncated or restored trail could not be detected")
+        }
         if let recorded = reading.recorded, recorded.seq > 0, head == nil {
             if reading.genesis == nil, recorded.genesis != nil || recorded.database == store.location {
                 result.anchorProblems.append("\(anchor.headPath) records entry \(recorded.seq) of the trail, but the database has none: it was dropped")

@@ -99,8 +99,25 @@ public enum StateFiles {
 
     /// A head from any file: the state directory's, or a copy kept elsewhere (`audit verify --head`).
     public static func readHead(path: String) -> RecordedHead? {
-        guard let data = FileManager.default.contents(atPath: path) else { return nil }
-        return try? JSONDecoder().decode(RecordedHead.self, from: data)
+        if case .recorded(let head) = headFile(path: path) { return head }
+        return nil
+    }
+
+    /// What a head file holds: nothing (no such file), something that is not a head (a directory,
+    /// a file this user may not read, text that is not a head — a finding, never "no head"), or a head.
+    public enum HeadFile: Sendable {
+        case missing
+        case unreadable(String)
+        case recorded(RecordedHead)
+    }
+
+    public static func headFile(path: String) -> HeadFile {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return .missing }
+        if isDirectory.boolValue { return .unreadable("it is a directory") }
+        guard let data = FileManager.default.contents(atPath: path) else { return .unreadable("this user may not read it") }
+        guard let head = try? JSONDecoder().decode(RecordedHead.self, from: data) else { return .unreadable("it does not hold a recorded head") }
+        return .recorded(head)
     }
 
     /// Records the newest audit entry outside the database, so a truncated trail is detected.

@@ -38,10 +38,27 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let (trail, policy) = try await AuditCommand.trail(options)
-                if let head, StateFiles.readHead(path: head) == nil {
-                    throw CommandFailure(.failure, "\(head) is not a recorded head: give a copy of audit-head.json")
+                var copy: StateFiles.RecordedHead?
+                if let head {
+                    switch StateFiles.headFile(path: head) {
+                    case .missing: throw ValidationError("--head \(head): no such file; give a copy of audit-head.json (docs/operations.md, \"What is detected, and what needs a copy kept elsewhere\")")
+                    case .unreadable(let why): throw ValidationError("--head \(head) is not a recorded head (\(why)); give a copy of audit-head.json")
+                    case .recorded(let recorded): copy = recorded
+                    }
                 }
+                let (policy, _) = try options.loadPolicy()
+                let store = try await options.openReader(policy)
+                guard let key = try await loadKey(policy: policy, store: store, create: false, logger: options.logger()) else {
+                    // No key and no trail: nothing was ever enforced — unless a head says otherwise.
+                    let recorded = copy ?? StateFiles.readHead(stateDirectory: policy.stateDirectory)
+                    if let recorded, recorded.seq > 0 {
+                        printError("\(head ?? StateFiles.headPath(stateDirectory: policy.stateDirectory)) records entry \(recorded.seq) of the audit trail of \(recorded.database), but \(store.location) has no audit trail and there is no audit key: the trail and its key were removed, or this is another database")
+                        printError("audit trail of \(store.location) is NOT intact")
+                        return .auditInvalid
+                    }
+                    throw CleanExit.message("no audit trail yet: nothing has been enforced on \(store.location)")
+                }
+                let trail = AuditTrail(store: store, key: key, stateDirectory: policy.stateDirectory)
                 let result = try await trail.verify(headPath: head)
                 if result.recordedHead == nil, result.entries > 0 {
                     printError("no head is recorded for this trail in \(head ?? StateFiles.headPath(stateDirectory: policy.stateDirectory)): truncation of the newest entries cannot be detected", prefix: true)
