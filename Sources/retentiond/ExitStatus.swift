@@ -20,6 +20,8 @@ enum ExitStatus: Int32, Sendable {
     case recordsFailed = 10
     /// `--max-duration` reached: committed batches stay, the next run continues.
     case timeLimit = 11
+    /// A bad command line, or one naming what is not there (a record, a table, a hold).
+    case usage = 64
 
     init(_ kind: FailureKind) {
         switch kind {
@@ -31,6 +33,7 @@ enum ExitStatus: Int32, Sendable {
         case .refused: self = .refused
         case .cannotWrite: self = .cannotWrite
         case .timeLimit: self = .timeLimit
+        case .invalidRequest: self = .usage
         case .failed: self = .failure
         }
     }

@@ -5,21 +5,39 @@ import RetentionEngine
 import RetentionStore
 
 /// A moment given on the command line: an ISO-8601 instant (`2026-01-31T00:00:00Z`) or a date
-/// (`2026-01-31`, midnight UTC). Parsed by the argument parser, so a bad value is a usage error.
+/// (`2026-01-31`, midnight UTC, or midnight in a time zone given by the command: `date(in:)`).
+/// Parsed by the argument parser, so a bad value is a usage error.
 struct Instant: ExpressibleByArgument, Sendable {
     let date: Date
+    /// For a bare date: its year, month and day, to be placed in a time zone.
+    let day: DateComponents?
 
-    init(_ date: Date) { self.date = date }
+    init(_ date: Date) {
+        self.date = date
+        day = nil
+    }
 
     init?(argument: String) {
         let formatter = ISO8601DateFormatter()
         if let date = formatter.date(from: argument) {
             self.date = date
+            day = nil
             return
         }
         formatter.formatOptions = [.withFullDate]
         guard let date = formatter.date(from: argument) else { return nil }
         self.date = date
+        var utc = Calendar(identifier: .gregorian)
+        utc.timeZone = TimeZone(identifier: "UTC")!
+        day = utc.dateComponents([.year, .month, .day], from: date)
+    }
+
+    /// The moment: an instant as given, a bare date at midnight in `timeZone`.
+    func date(in timeZone: TimeZone) -> Date {
+        guard let day else { return date }
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        return calendar.date(from: day) ?? date
     }
 
     static var defaultValueDescription: String { "ISO-8601, e.g. 2026-01-31T00:00:00Z or 2026-01-31" }

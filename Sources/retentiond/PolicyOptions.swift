@@ -222,7 +222,7 @@ func writeMessage(_ text: String, level: Logger.Level) {
         FileHandle.standardError.write(data + Data("\n".utf8))
     } else {
         let priority = journalPrefixes ? "<\(LineLogHandler.priority(level))>" : ""
-        FileHandle.standardError.write(Data((priority + text + "\n").utf8))
+        FileHandle.standardError.write(Data((priority + text.printable + "\n").utf8))
     }
 }
 

@@ -190,14 +190,20 @@ import Testing
         #expect(try await w.run(["run", "--now", "2026-06-01T02:00:00Z"]).status == 0)
         #expect(try w.count("SELECT count(*) FROM contacts WHERE id = 1") == 0)
         let missing = try await w.run(["hold", "add", "--table", "contacts", "--key", "99", "--reason", "x", "--by", "y"])
-        #expect(missing.status == 1)
+        #expect(missing.status == 64, "a mistake in the request, not an internal error")
         #expect(missing.stderr.contains("no record of `contacts` has key 99"))
+        let noHold = try await w.run(["hold", "release", "42", "--by", "dpo"])
+        #expect(noHold.status == 64 && noHold.stderr.contains("no active hold has id 42"), "\(noHold.stderr)")
+        let noSubject = try await w.run(["erase", "--subject", "nosuch", "--key", "1", "--request", "R", "--by", "dpo"])
+        #expect(noSubject.status == 64 && noSubject.stderr.contains("has no subject `nosuch`"), "\(noSubject.stderr)")
+        let noRecord = try await w.run(["audit", "show", "--subject", "nosuch:1"])
+        #expect(noRecord.status == 64, "\(noRecord.stderr)")
     }
 
     @Test func aHoldKeyMustBeTypedAsStoredAndMayNameTheSubjectsKey() async throws {
         let w = try Workspace()
         let fraction = try await w.run(["hold", "add", "--table", "contacts", "--key", "1.0", "--reason", "x", "--by", "y"] + now)
-        #expect(fraction.status == 1)
+        #expect(fraction.status == 64)
         #expect(fraction.stderr.contains("`1.0` is not a value of `contacts.id`, which holds whole numbers"))
         let both = try await w.run(["hold", "add", "--table", "contacts", "--subject", "contacts", "--key", "1", "--reason", "x", "--by", "y"])
         #expect(both.status == 64)
@@ -270,6 +276,58 @@ import Testing
         let wiped = try await w.run(["audit", "verify", "--head", copy])
         #expect(wiped.status == 7, "\(wiped.stdout) \(wiped.stderr)")
         #expect(wiped.stderr.contains("has no audit trail and there is no audit key"), "\(wiped.stderr)")
+    }
+
+    /// What an operator types is shown as typed, never obeyed: a reason with terminal escapes is
+    /// listed with them made visible; a request with a line break stays one row of the erasure report.
+    @Test func textFromTheCommandLineCannotRewriteTheTerminalOrForgeReportRows() async throws {
+        let w = try Workspace()
+        let reason = "case 1\u{1B}[2J\u{1B}[31m cleared"
+        #expect(try await w.run(["hold", "add", "--table", "contacts", "--key", "2", "--reason", reason, "--by", "dpo"] + now).status == 0)
+        let list = try await w.run(["hold", "list"])
+        #expect(!list.stdout.contains("\u{1B}") && list.stdout.contains("case 1\u{FFFD}[2J\u{FFFD}[31m cleared"), "\(list.stdout)")
+
+        let erase = try await w.run(["erase", "--subject", "contacts", "--key", "1", "--request", "DSR-1\n| forged | row |", "--by", "dpo\u{1B}[0m"] + now)
+        #expect(erase.status == 0, "\(erase.stderr)")
+        #expect(!erase.stdout.contains("\u{1B}"))
+        let rows = erase.stdout.split(separator: "\n").filter { $0.hasPrefix("|") }
+        #expect(!rows.contains { $0.hasPrefix("| forged") }, "\(erase.stdout)")
+        #expect(erase.stdout.contains(#"# Erasure request DSR-1 \| forged \| row \|"#), "\(erase.stdout)")
+    }
+
+    /// A hold that would have lapsed already (2020 for 2030) is refused; a date is read in the
+    /// policy's time zone, and said so; a record held twice says so.
+    @Test func aHoldsEndIsInTheFutureInThePolicysTimeZone() async throws {
+        let w = try Workspace()
+        let past = try await w.run(["hold", "add", "--table", "contacts", "--key", "1", "--reason", "case 1", "--by", "dpo", "--until", "2020-01-01"] + now)
+        #expect(past.status == 64)
+        #expect(past.stderr.contains("--until 2020-01-01T00:00:00+01:00 (Europe/Paris) is not in the future"), "\(past.stderr)")
+        #expect(try w.count("SELECT count(*) FROM sqlite_master WHERE name = 'retentiond_holds'") == 0 || (try w.count("SELECT count(*) FROM retentiond_holds")) == 0)
+
+        let first = try await w.run(["hold", "add", "--table", "contacts", "--key", "1", "--reason", "case 1", "--by", "dpo", "--until", "2030-01-01"] + now)
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("hold 1 placed on contacts:1 until 2030-01-01T00:00:00+01:00 (Europe/Paris)"), "\(first.stdout)")
+        #expect(!first.stderr.contains("already held"))
+        let second = try await w.run(["hold", "add", "--table", "contacts", "--key", "1", "--reason", "case 2", "--by", "dpo"] + now)
+        #expect(second.status == 0)
+        #expect(second.stderr.contains("contacts:1 was already held by hold 1"), "\(second.stderr)")
+    }
+
+    /// Everything a run writes after its first change is checked before it: a reports directory
+    /// that cannot be one (here a file in its place) stops the run with nothing changed.
+    @Test func aRunThatCouldNotWriteItsReportsChangesNothing() async throws {
+        let w = try Workspace()
+        let blocked = w.dir.appendingPathComponent("reports-here").path
+        _ = FileManager.default.createFile(atPath: blocked, contents: Data("not a directory".utf8))
+        let run = try await w.run(["run", "--reports-dir", blocked] + now)
+        #expect(run.status == 9, "\(run.stderr)")
+        #expect(run.stderr.contains("reports-here is not a directory") && run.stderr.contains("nothing was changed"), "\(run.stderr)")
+        #expect(try w.count("SELECT count(*) FROM contacts") == 3)
+        #expect(try w.count("SELECT count(*) FROM sqlite_master WHERE name = 'retentiond_audit'") == 0
+                || (try w.count("SELECT count(*) FROM retentiond_audit WHERE action = 'purge'")) == 0)
+        let metrics = try await w.run(["run", "--metrics-file", blocked + "/retentiond.prom"] + now)
+        #expect(metrics.status == 9 && metrics.stderr.contains("the metrics file"), "\(metrics.stderr)")
+        #expect(try w.count("SELECT count(*) FROM contacts") == 3)
     }
 
     @Test func reanchorRefusesAnIntactTrail() async throws {

@@ -14,5 +14,8 @@ public enum FailureKind: String, Codable, Sendable, Hashable {
     case cannotWrite = "cannot-write"
     /// The run reached its `--max-duration` at a batch boundary; the next run continues.
     case timeLimit = "time-limit"
+    /// The command named something that is not there: a record by a key no row has, a table, a
+    /// hold id. A mistake in the request, not in retentiond.
+    case invalidRequest = "invalid-request"
     case failed
 }

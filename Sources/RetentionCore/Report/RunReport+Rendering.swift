@@ -17,10 +17,10 @@ extension RunReport {
 
         | | |
         |---|---|
-        | run | `\(runID)` |
-        | status | **\(status.rawValue)**\(message.map { " — \($0)" } ?? "") |
-        | policy | `\(policyPath)` (sha256 `\(policyHash.prefix(16))…`) |
-        | database | `\(database)` |
+        | run | \(Markdown.code(runID)) |
+        | status | **\(status.rawValue)**\(message.map { " — " + Markdown.text($0) } ?? "") |
+        | policy | \(Markdown.code(policyPath)) (sha256 `\(policyHash.prefix(16))…`) |
+        | database | \(Markdown.code(database)) |
         | now | \(iso.string(from: now)) |
         | started | \(iso.string(from: startedAt)) |
         | duration | \(String(format: "%.3f", durationSeconds)) s |
@@ -33,28 +33,29 @@ extension RunReport {
         """
         for r in rules {
             let exempt = r.exemptSummary
-            out += "| `\(r.rule)` | \(r.subject) (`\(r.table)`) | \(r.action) | \(iso.string(from: r.clockBound)) | \(r.pastCutoff) | \(r.due) | \(r.flagged) | \(r.anonymised) | \(r.purged) | \(exempt) | \(r.alreadyDone) | \(r.stale) | \(r.gone) |\n"
+            out += "| \(Markdown.code(r.rule)) | \(Markdown.cell(r.subject)) (\(Markdown.code(r.table))) | \(r.action) | \(iso.string(from: r.clockBound)) | \(r.pastCutoff) | \(r.due) | \(r.flagged) | \(r.anonymised) | \(r.purged) | \(Markdown.cell(exempt)) | \(r.alreadyDone) | \(r.stale) | \(r.gone) |\n"
         }
         let failed = failedByRule
         for r in rules {
-            out += "\n### `\(r.rule)`\n\n- register: \(r.register)\n- legal basis: \(r.legalBasis)\n"
+            out += "\n### \(Markdown.code(r.rule))\n\n- register: \(Markdown.cell(r.register))\n- legal basis: \(Markdown.cell(r.legalBasis))\n"
             if let count = failed[r.rule] {
                 out += "- **failed: \(count) record(s)** the database refused to change (a constraint or trigger); the rest of the run went on:\n"
                 for failure in failures where failure.rule == r.rule {
-                    out += "  - `\(failure.reference.prefix(16))…`: \(failure.reason)\n"
+                    out += "  - \(Markdown.code(String(failure.reference.prefix(16))))…: \(Markdown.text(failure.reason))\n"
                 }
             }
             if !r.childRowsPurged.isEmpty {
-                out += (planned ? "- child rows that would be deleted: " : "- child rows purged: ") + r.childRowsPurged.sorted { $0.key < $1.key }.map { "\($0.value) in `\($0.key)`" }.joined(separator: ", ") + "\n"
+                out += (planned ? "- child rows that would be deleted: " : "- child rows purged: ") + r.childRowsPurged.sorted { $0.key < $1.key }.map { "\($0.value) in \(Markdown.code($0.key))" }.joined(separator: ", ") + "\n"
             }
             if !r.childRowsAnonymised.isEmpty {
-                out += (planned ? "- child rows that would be anonymised: " : "- child rows anonymised: ") + r.childRowsAnonymised.sorted { $0.key < $1.key }.map { "\($0.value) in `\($0.key)`" }.joined(separator: ", ") + "\n"
+                out += (planned ? "- child rows that would be anonymised: " : "- child rows anonymised: ") + r.childRowsAnonymised.sorted { $0.key < $1.key }.map { "\($0.value) in \(Markdown.code($0.key))" }.joined(separator: ", ") + "\n"
             }
             if !r.review.isEmpty {
                 let columns = r.review.first.map { Array($0.columns.keys).sorted() } ?? []
-                out += "\n| key | decision |" + columns.map { " \($0) |" }.joined() + "\n|---|---|" + columns.map { _ in "---|" }.joined() + "\n"
+                out += "\n| key | decision |" + columns.map { " \(Markdown.text($0)) |" }.joined() + "\n|---|---|" + columns.map { _ in "---|" }.joined() + "\n"
                 for line in r.review {
-                    out += "| \(line.key) | \(line.decision) |" + columns.map { " \(line.columns[$0]?.description ?? "") |" }.joined() + "\n"
+                    out += "| \(Markdown.text(line.key.description)) | \(Markdown.cell(line.decision)) |"
+                        + columns.map { " \(Markdown.text(line.columns[$0]?.description ?? "")) |" }.joined() + "\n"
                 }
                 if r.reviewTruncated { out += "\n(list truncated; the counts above are complete)\n" }
             }

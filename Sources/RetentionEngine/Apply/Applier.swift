@@ -75,6 +75,12 @@ struct Applier: Sendable {
     /// Throws (nothing changed) rather than reporting a run.
     func prepare() async throws {
         try await anchor.check()
+        // What a run writes after its first change — the chain head after each batch, then its
+        // reports — must be writable before it: a run that changed records and then could not
+        // record them would leave its head behind its trail.
+        let unwritable = [StateFiles.writeProblem(directory: policy.stateDirectory, holding: "the audit chain head and plans"),
+                          StateFiles.writeProblem(directory: policy.reportsDirectory, holding: "reports")].compactMap { $0 }
+        if !unwritable.isEmpty { throw EnforcementError.cannotWrite(unwritable.joined(separator: "; ") + "; nothing was changed") }
         try await store.transaction { try $0.prepareToolTables() }
         try await completeMarks()
     }

@@ -24,11 +24,12 @@ public struct ErasureReport: Sendable, Codable {
     public var steps: [Step]
 
     public func markdown() -> String {
-        var out = "# Erasure request \(request)\(dryRun ? " (dry run: nothing changed)" : "")\n\n"
-        out += "| | |\n|---|---|\n| record | `\(table)`:\(key) (subject `\(subject)`) |\n| by | \(by) |\n| at | \(ISO8601DateFormatter().string(from: at)) |\n| run | `\(runID)` |\n\n"
+        var out = "# Erasure request \(Markdown.text(request))\(dryRun ? " (dry run: nothing changed)" : "")\n\n"
+        out += "| | |\n|---|---|\n| record | \(Markdown.code(table)):\(Markdown.text(key)) (subject \(Markdown.code(subject))) |\n"
+        out += "| by | \(Markdown.text(by)) |\n| at | \(ISO8601DateFormatter().string(from: at)) |\n| run | \(Markdown.code(runID)) |\n\n"
         out += "| rule | action | outcome | why kept | legal basis |\n|---|---|---|---|---|\n"
         for step in steps {
-            out += "| `\(step.rule)` | \(step.action) | **\(step.outcome)** | \(step.reason ?? "") | \(step.legalBasis) |\n"
+            out += "| \(Markdown.code(step.rule)) | \(step.action) | **\(Markdown.text(step.outcome))** | \(Markdown.cell(step.reason ?? "")) | \(Markdown.cell(step.legalBasis)) |\n"
         }
         return out
     }

@@ -15,6 +15,8 @@ public enum EnforcementError: Error, CustomStringConvertible {
     case auditTampered(String)
     /// A file retentiond keeps (plan, audit head, report) cannot be written: permissions, a full disk.
     case cannotWrite(String)
+    /// The command named a record, table or hold that is not there, or a key that cannot be one.
+    case invalidRequest(String)
     case failed(String)
 
     public var kind: FailureKind {
@@ -26,6 +28,7 @@ public enum EnforcementError: Error, CustomStringConvertible {
         case .refused, .auditKey: return .refused
         case .auditTampered: return .auditTampered
         case .cannotWrite: return .cannotWrite
+        case .invalidRequest: return .invalidRequest
         case .failed: return .failed
         }
     }
@@ -36,7 +39,7 @@ public enum EnforcementError: Error, CustomStringConvertible {
         case .safetyLimit(let lines, _):
             return "safety limit exceeded, nothing was changed:\n" + lines.map { "  \($0)" }.joined(separator: "\n")
                 + "\nreview the plan (`retentiond plan --detail`), then re-run with --allow-more if it is right"
-        case .locked(let m), .databaseUnavailable(let m), .refused(let m), .auditKey(let m), .auditTampered(let m), .cannotWrite(let m), .failed(let m): return m
+        case .locked(let m), .databaseUnavailable(let m), .refused(let m), .auditKey(let m), .auditTampered(let m), .cannotWrite(let m), .invalidRequest(let m), .failed(let m): return m
         }
     }
 

@@ -16,25 +16,25 @@ struct RecordLocator: Sendable {
                 keyOf: @Sendable (TableInfo) -> [String]) async throws -> RecordKey {
         let (schema, kindOf) = try await reader.read { (try $0.schema(), $0.keyValueKind) }
         guard let info = schema.table(table), !table.hasPrefix("retentiond_") else {
-            throw EnforcementError.failed("table `\(table)` does not exist in \(reader.location)")
+            throw EnforcementError.invalidRequest("table `\(table)` does not exist in \(reader.location)")
         }
         let lookupColumns = columns(info)
         let lookup: [KeyLookup]
         do {
             lookup = try KeyLookup.parse(text, columns: lookupColumns, of: info, kindOf: kindOf)
         } catch .count(let expected) {
-            throw EnforcementError.failed("\(described) is (\(lookupColumns.joined(separator: ", "))): give \(expected) value(s) separated by commas")
+            throw EnforcementError.invalidRequest("\(described) is (\(lookupColumns.joined(separator: ", "))): give \(expected) value(s) separated by commas")
         } catch .notAValue(let column, let value) {
-            throw EnforcementError.failed("`\(value)` is not a value of `\(table).\(column)`, which holds whole numbers: type the key exactly as stored, e.g. 42")
+            throw EnforcementError.invalidRequest("`\(value)` is not a value of `\(table).\(column)`, which holds whole numbers: type the key exactly as stored, e.g. 42")
         }
         let keyColumns = keyOf(info)
         let found = try await reader.read { try $0.canonicalKeys(table: table, keyColumns: keyColumns, matching: lookup) }
         guard found.count == 1, let canonical = found.first,
               let key = try? JSONDecoder().decode(RecordKey.self, from: Data(canonical.utf8)),
               key.values.count == keyColumns.count, !key.values.contains(where: \.isNull) else {
-            if found.count > 1 { throw EnforcementError.failed("`\(text)` names more than one record of `\(table)`: use its key (\(keyColumns.joined(separator: ", ")))") }
-            if found.isEmpty { throw EnforcementError.failed("no record of `\(table)` has key \(text)") }
-            throw EnforcementError.failed("the record's key (\(keyColumns.joined(separator: ", "))) holds values that are neither integers nor text, so it cannot be named")
+            if found.count > 1 { throw EnforcementError.invalidRequest("`\(text)` names more than one record of `\(table)`: use its key (\(keyColumns.joined(separator: ", ")))") }
+            if found.isEmpty { throw EnforcementError.invalidRequest("no record of `\(table)` has key \(text)") }
+            throw EnforcementError.invalidRequest("the record's key (\(keyColumns.joined(separator: ", "))) holds values that are neither integers nor text, so it cannot be named")
         }
         return key
     }

@@ -44,7 +44,7 @@ public struct HoldRegistry: Sendable {
             (table, columns, described) = (subject.table.value, { _ in key }, "subject `\(subject.id)`'s key")
         }
         if let info = try await store.read({ try $0.schema().table(table) }), info.primaryKey.isEmpty {
-            throw EnforcementError.failed("table `\(table)` has no primary key, so its rows cannot be held individually")
+            throw EnforcementError.invalidRequest("table `\(table)` has no primary key, so its rows cannot be held individually")
         }
         let key = try await RecordLocator(reader: store).locate(table: table, text: text, columns: columns, described: described, keyOf: { $0.primaryKey })
         return (table, key)
@@ -123,7 +123,7 @@ public struct HoldRegistry: Sendable {
                                    subjectRef: chain.reference(table: hold.table, key: hold.key), detail: ["hold_id": String(id)])
             return (hold, try writer.append([draft], in: session))
         }
-        guard let (hold, position) = released else { throw EnforcementError.failed("no active hold has id \(id); see `retentiond hold list`") }
+        guard let (hold, position) = released else { throw EnforcementError.invalidRequest("no active hold has id \(id); see `retentiond hold list`") }
         try anchor.record(position)
         return hold
     }

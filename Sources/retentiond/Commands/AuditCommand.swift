@@ -118,10 +118,10 @@ struct AuditCommand: AsyncParsableCommand {
                     // Typed by each key column's declared type, as `hold add` reads keys (the record
                     // itself may be gone): `10042` on a text key is the text, never the number.
                     guard let info = schema.table(table), !info.primaryKey.isEmpty else {
-                        throw CommandFailure(.failure, "`\(subject)` does not name a record: give TABLE:KEY with the table's primary key")
+                        throw CommandFailure(.usage, "`\(subject)` does not name a record: give TABLE:KEY with the table's primary key")
                     }
                     guard let lookup = try? KeyLookup.parse(keyText, columns: info.primaryKey, of: info, kindOf: kindOf) else {
-                        throw CommandFailure(.failure, "`\(subject)` does not name a record of `\(table)`: give its primary key (\(info.primaryKey.joined(separator: ", "))) exactly as stored")
+                        throw CommandFailure(.usage, "`\(subject)` does not name a record of `\(table)`: give its primary key (\(info.primaryKey.joined(separator: ", "))) exactly as stored")
                     }
                     let key = RecordKey(lookup.compactMap(\.value))
                     reference = trail.reference(table: table, key: key)

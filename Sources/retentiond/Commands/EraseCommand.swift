@@ -14,7 +14,7 @@ struct EraseCommand: AsyncParsableCommand {
             references still keep what they keep — and are reported as the reason. Children go as in a scheduled run. Every \
             change is audited with the request's reference and --by; a report for the DPO (what was erased, what was kept and \
             why) is printed and written to the reports directory. --dry-run says what would happen and changes nothing. \
-            Exit 0; 3 when the subject is not in the policy; 5 when a run holds the lock; 1 when no record has the key.
+            Exit 0; 64 when the subject is not in the policy or no record has the key; 5 when a run holds the lock.
             """
     )
 

@@ -12,7 +12,7 @@ struct ExplainCommand: AsyncParsableCommand {
             --subject named by the subject's key, each rule's clock value, the day the rule's time is up, and what keeps it \
             (a legal hold, consent, a related record that must still be kept, a reference) — computed by the same queries as \
             `plan`, at --now. Prints no personal data beyond the key given. Changes nothing; the database is opened read-only. \
-            Exit 0; 3 when the subject is not in the policy; 1 when no record has the key.
+            Exit 0; 64 when the subject is not in the policy or no record has the key.
             """
     )
 

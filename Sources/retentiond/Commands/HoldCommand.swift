@@ -45,13 +45,17 @@ struct HoldCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Who places the hold (recorded in the audit trail).")
         var by: String
 
-        @Option(name: .long, help: ArgumentHelp("The hold lapses at this ISO-8601 date or instant; without it, it lasts until released.", valueName: "date"))
+        @Option(name: .long, help: ArgumentHelp("The hold lapses at this ISO-8601 instant, or at the start of this date in the policy's time zone; it must be in the future. Without it, the hold lasts until released.", valueName: "date"))
         var until: Instant?
 
         func run() async throws {
             try await reportingFailures {
-                let untilDate = until?.date
                 let (policy, _) = try options.loadPolicy()
+                let now = options.currentTime()
+                let untilDate = until?.date(in: policy.timeZone)
+                if let untilDate, untilDate <= now {
+                    throw ValidationError("--until \(Self.describe(untilDate, policy.timeZone)) is not in the future (now: \(Self.describe(now, policy.timeZone))): a hold that has lapsed holds nothing; give the date it must last until")
+                }
                 let name: HoldRegistry.RecordName
                 if let subject {
                     guard let found = policy.subjects.first(where: { $0.id == subject }) else {
@@ -63,10 +67,22 @@ struct HoldCommand: AsyncParsableCommand {
                 }
                 var registry = try await HoldCommand.registry(options)
                 registry.onWait = { writeMessage("retentiond: waiting: \($0)", level: .notice) }
-                let hold = try await registry.add(name, keyText: key, reason: reason, by: by, until: untilDate, now: options.currentTime())
-                print("hold \(hold.id) placed on \(hold.table):\(hold.key)" + (untilDate.map { " until \(ISO8601DateFormatter().string(from: $0))" } ?? ""))
+                let hold = try await registry.add(name, keyText: key, reason: reason, by: by, until: untilDate, now: now)
+                print("hold \(hold.id) placed on \(hold.table):\(hold.key)" + (untilDate.map { " until \(Self.describe($0, policy.timeZone))" } ?? ""))
+                let others = try await registry.list(includeReleased: false)
+                    .filter { $0.id != hold.id && $0.table == hold.table && $0.key == hold.key && $0.isActive(at: now) }
+                if !others.isEmpty {
+                    writeMessage("note: \(hold.table):\(hold.key) was already held by hold \(others.map { String($0.id) }.joined(separator: ", ")); it stays held until every hold on it is released or lapses", level: .notice)
+                }
                 return .success
             }
+        }
+
+        /// `2030-01-01T00:00:00+01:00 (Europe/Paris)`: the moment in the zone dates are read in.
+        static func describe(_ date: Date, _ zone: TimeZone) -> String {
+            let formatter = ISO8601DateFormatter()
+            formatter.timeZone = zone
+            return "\(formatter.string(from: date)) (\(zone.identifier))"
         }
     }
 

@@ -57,6 +57,10 @@ struct RunCommand: AsyncParsableCommand {
                     }
                 }
             }
+            if let metricsFile, !dryRun,
+               let problem = StateFiles.writeProblem(directory: (metricsFile as NSString).deletingLastPathComponent, holding: "the metrics file") {
+                throw CommandFailure(.cannotWrite, problem + "; nothing was changed")
+            }
             let now = options.currentTime()
             if dryRun {
                 let (planner, diagnostics) = try await options.loadPlanner(countingChildren: true)

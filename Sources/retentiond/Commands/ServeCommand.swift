@@ -28,6 +28,9 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let logger = options.logger()
+            if let metricsFile, let problem = StateFiles.writeProblem(directory: (metricsFile as NSString).deletingLastPathComponent, holding: "the metrics file") {
+                throw CommandFailure(.cannotWrite, problem)
+            }
             let options = self.options
             let load: EnforcementService.Loader = {
                 var (enforcer, diagnostics) = try await options.loadEnforcer(actor: "retentiond/serve", lockWait: pacing.lockWait.duration)
