@@ -57,6 +57,8 @@ import Testing
         for unit in ["retentiond.service", "retentiond-run.service", "retentiond-dry-run.service"] {
             let text = try String(contentsOfFile: root + "/etc/systemd/system/" + unit, encoding: .utf8)
             #expect(text.contains("LoadCredential=audit.key:\(credential)\n"), "\(unit) loads the key the policy names")
+            // A Condition would skip the unit in silence when the policy is missing; an Assert fails it.
+            #expect(text.contains("\nAssertPathExists=/etc/retentiond/retentiond.yaml\n") && !text.contains("ConditionPathExists="), "\(unit)")
         }
 
         // The same policy with its paths moved under the temporary root, a database in its state

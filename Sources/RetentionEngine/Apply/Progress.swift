@@ -2,7 +2,8 @@ import Foundation
 import Logging
 
 /// How a long run says where it is: per rule, records done of due, the rate and the time left —
-/// redrawn on one line of a terminal, or a log line at info level every few seconds (the journal).
+/// redrawn on one line of a terminal, or a log line every few seconds (the journal) at `notice`,
+/// the level the shipped units log at: a long run under systemd is not silent.
 public enum ProgressOutput: Sendable {
     case log
     case terminal
@@ -44,7 +45,7 @@ struct ProgressMeter {
         let text = "\(rule): \(done) of \(due) records (\(Int(rate))/s, \(left) s left)"
         switch output {
         case .terminal: FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
-        case .log: logger.info("progress", metadata: ["run": "\(runID)", "rule": "\(rule)", "done": "\(done)", "due": "\(due)", "rate": "\(Int(rate))", "left_s": "\(left)"])
+        case .log: logger.notice("progress", metadata: ["run": "\(runID)", "rule": "\(rule)", "done": "\(done)", "due": "\(due)", "rate": "\(Int(rate))", "left_s": "\(left)"])
         }
     }
 
