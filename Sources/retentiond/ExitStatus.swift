@@ -2,7 +2,7 @@ import ArgumentParser
 import RetentionCore
 
 /// The exit statuses of every command, documented in docs/operations.md and README.md.
-enum ExitStatus: Int32, Sendable {
+enum ExitStatus: Int32, Sendable, CaseIterable {
     case success = 0
     case failure = 1
     /// A plan or dry run found records to change.
@@ -22,6 +22,42 @@ enum ExitStatus: Int32, Sendable {
     case timeLimit = 11
     /// A bad command line, or one naming what is not there (a record, a table, a hold).
     case usage = 64
+
+    /// A few words for the overview of `retentiond --help`.
+    var brief: String {
+        switch self {
+        case .success: "success"
+        case .failure: "internal error"
+        case .changesPlanned: "changes planned (plan, dry run)"
+        case .policyInvalid: "policy invalid"
+        case .safetyLimit: "safety limit hit"
+        case .locked: "locked by another run"
+        case .databaseUnavailable: "database unavailable"
+        case .auditInvalid: "audit trail tampered"
+        case .refused: "refused (clock, plan, audit key)"
+        case .cannotWrite: "a state file cannot be written"
+        case .recordsFailed: "the database refused some records"
+        case .timeLimit: "stopped at --max-duration"
+        case .usage: "bad command line"
+        }
+    }
+
+    /// "Exit statuses: 0 success, 1 internal error, …", every status once, wrapped at 80 columns:
+    /// written from the statuses themselves, so the help cannot leave one out.
+    static var overview: String {
+        var lines = [""]
+        for (i, status) in allCases.enumerated() {
+            // A status's number stays with the first word of its meaning.
+            var words = (status.brief + (i == allCases.count - 1 ? "." : ",")).split(separator: " ").map(String.init)
+            words[0] = "\(status.rawValue) " + words[0]
+            if i == 0 { words.insert(contentsOf: ["Exit", "statuses:"], at: 0) }
+            for word in words {
+                if lines[lines.count - 1].count + word.count + 1 > 76 { lines.append("") }
+                lines[lines.count - 1] += (lines[lines.count - 1].isEmpty ? "" : " ") + word
+            }
+        }
+        return lines.joined(separator: "\n")
+    }
 
     init(_ kind: FailureKind) {
         switch kind {

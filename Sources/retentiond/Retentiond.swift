@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RetentionCore
 
 @main
 struct Retentiond: AsyncParsableCommand {
@@ -12,14 +13,26 @@ struct Retentiond: AsyncParsableCommand {
               retentiond plan --config FILE    dry run: what would happen (no change)
               retentiond run --config FILE     plan and enforce (what the timer runs)
 
-            Exit statuses: 0 success, 1 internal error, 2 changes planned (plan, dry
-            run), 3 policy invalid, 4 safety limit hit, 5 locked by another run,
-            6 database unavailable, 7 audit trail tampered, 8 refused (clock earlier
-            than the last run, plan from another policy or database, missing audit
-            key), 64 bad command line. See docs/operations.md.
+            \(ExitStatus.overview) See docs/operations.md.
             """,
         version: "0.1.0",
         subcommands: [DemoCommand.self, CheckCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, ServeCommand.self, FlaggedCommand.self, ExplainCommand.self, RegisterCommand.self, EraseCommand.self, ForecastCommand.self,
                       AuditCommand.self, HoldCommand.self]
     )
+
+    /// As the argument parser runs a command, except that a first word that names no command is
+    /// said to be one, with the nearest command: the parser would stop at the first option it
+    /// cannot place instead (`retentiond plna --state-dir x`: "Unknown option '--state-dir'").
+    static func main() async {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if let first = arguments.first, !first.hasPrefix("-") {
+            let commands = configuration.subcommands.compactMap { $0.configuration.commandName } + ["help"]
+            if !commands.contains(first) {
+                let hint = Suggestion.hint(for: first, among: commands, listing: "the commands are") ?? ""
+                FileHandle.standardError.write(Data("Error: `\(first)` is not a retentiond command; \(hint)\n  See 'retentiond --help' for more information.\n".utf8))
+                Foundation.exit(ExitStatus.usage.rawValue)
+            }
+        }
+        await main(arguments)
+    }
 }

@@ -330,6 +330,21 @@ import Testing
         #expect(try w.count("SELECT count(*) FROM contacts") == 3)
     }
 
+    /// A mistyped command is named as one, with the nearest command, whatever options follow it;
+    /// the overview lists every exit status there is.
+    @Test func aMistypedCommandIsSuggestedAndTheHelpListsEveryExitStatus() async throws {
+        let typo = try await BinaryRunner.run(["plna", "--state-dir", "x"])
+        #expect(typo.status == 64)
+        #expect(typo.stderr.contains("`plna` is not a retentiond command; did you mean `plan`?"), "\(typo.stderr)")
+        let help = try await BinaryRunner.run(["--help"])
+        let overview = help.stdout.replacingOccurrences(of: "\n", with: " ")
+        for status in ["0 success", "8 refused", "9 a state file cannot be written", "10 the database refused some records",
+                       "11 stopped at --max-duration", "64 bad command line"] {
+            #expect(overview.contains(status), "\(status) missing from --help")
+        }
+        #expect(help.stdout.split(separator: "\n").allSatisfy { $0.count <= 80 }, "the overview fits 80 columns")
+    }
+
     @Test func reanchorRefusesAnIntactTrail() async throws {
         let w = try Workspace()
         #expect(try await w.run(["run"] + now).status == 0)
