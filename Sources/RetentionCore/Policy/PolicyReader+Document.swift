@@ -181,5 +181,12 @@ extension PolicyReader {
                             maxPercent: double(map.value("max_percent"), "\(what).max_percent", range: 0...100))
     }
 
+    /// The most values an `in:` list may hold (see `filterCondition`).
+    static let maxListValues = 1000
+
+    static func isMapping(_ node: Node) -> Bool {
+        if case .mapping = node { return true } else { return false }
+    }
+
     static let subjectKeys = ["table", "key", "relations", "filter", "review_columns", "exempt", "rules"]
 }

@@ -131,6 +131,18 @@ extension PolicyReader {
                 error(pair.value, "`in` takes a non-empty list of values")
                 return nil
             }
+            // Each value is bound in every statement the condition is part of, beside a batch's keys:
+            // a database takes only so many (SQLite 32,766 per statement).
+            guard seq.count <= Self.maxListValues else {
+                error(pair.value, "`in` lists \(seq.count) values; at most \(Self.maxListValues) are accepted, since each is bound in every statement that tests it",
+                      hint: "test a column that groups them (a state type rather than every state), or keep the values in a table and reach it through a relation")
+                return nil
+            }
+            if let item = seq.first(where: { if case .scalar = $0 { return false } else { return true } }) {
+                error(item, "`in` takes plain values; this item is a \(Self.isMapping(item) ? "mapping" : "list"), which no value equals",
+                      hint: "write each value on its own, e.g. `in: [closed, merged]`")
+                return nil
+            }
             return .oneOf(seq.map { value($0) })
         case "is_null":
             guard case .scalar(let s) = pair.value, let b = Bool(s.string) else {

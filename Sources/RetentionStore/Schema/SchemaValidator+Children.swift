@@ -9,6 +9,11 @@ extension SchemaValidator {
     /// `deletion`: the rows are deleted (not anonymised), so other subjects' rules govern them too.
     mutating func declaredPaths(_ child: ChildTable, parent: TableInfo, parentKey: [String], prefix: [ChildLink], deletion: Deletion?) -> [[ChildLink]]? {
         guard let table = tableNamed(child.table) else { return nil }
+        guard prefix.count < Self.maxChildDepth else {
+            error(child.table.location, "child `\(table.name)` is \(prefix.count + 1) levels below the subject; at most \(Self.maxChildDepth) are accepted, since each level nests one more subquery in the statements that delete it",
+                  hint: "purge the deeper rows with a rule of their own on a table nearer to them")
+            return nil
+        }
         guard child.foreignKey.allSatisfy({ column(table, $0) != nil }) else { return nil }
         var referenced = child.references.map(\.value)
         if referenced.isEmpty {
@@ -100,6 +105,11 @@ extension SchemaValidator {
         var paths: [[ChildLink]] = []
         for fk in schema.references(to: table.name) where !visited.contains(fk.table) {
             guard let child = schema.table(fk.table) else { continue }
+            guard prefix.count < Self.maxChildDepth else {
+                error(deletion.rule.location, "`children: auto` of rule `\(deletion.rule.id)` reaches `\(child.name)` \(prefix.count + 1) levels below the subject; at most \(Self.maxChildDepth) are accepted, since each level nests one more subquery in the statements that delete it",
+                      hint: "declare the children of the levels near the subject, and purge the deeper rows with a rule of their own")
+                continue
+            }
             var link = ChildLink(table: child.name, foreignKey: fk.columns, referenced: fk.referencedColumns, primaryKey: child.primaryKey,
                                  indexed: child.hasIndex(leadingWith: fk.columns[0]))
             (link.keptBy, link.overrides) = keepers(of: child.name, conditions: [], deletion: deletion, at: deletion.rule.location, owned: false)
@@ -108,6 +118,13 @@ extension SchemaValidator {
         }
         return paths
     }
+
+    /// The deepest a child may be below its subject: SQLite's parser stops at 13 nested subqueries
+    /// (a batch's delete nests one per level), and a level's conditions may nest more.
+    static let maxChildDepth = 10
+
+    /// The most steps a relation may be from the subject's row.
+    static let maxRelationSteps = 16
 
     /// A column that says which kind of object a row belongs to (`elementtype`, `object_type`).
     static func looksLikeDiscriminator(_ column: String) -> Bool {

@@ -52,6 +52,13 @@ extension SchemaValidator {
                   hint: "each relation starts from the subject's columns (`on: { fk_soc: rowid }`) or from another relation's (`on: { id: state.type_id }`)")
             return nil
         }
+        // Each step of a chain is one more table joined in every probe that reaches its end.
+        for relation in declared {
+            guard let steps = resolved.chain(to: relation.name.value, from: resolved.scope)?.count, steps > Self.maxRelationSteps else { continue }
+            error(relation.name.location, "relation `\(relation.name.value)` is \(steps) steps from the subject's row; at most \(Self.maxRelationSteps) are accepted, since every probe joins each step's table",
+                  hint: "start it from a relation closer to the subject, or from the subject's own columns")
+            ok = false
+        }
         // Parents first, so a relation's `on` can be checked against its parent's table.
         let ordered = declared.sorted { (resolved.chain(to: $0.name.value, from: resolved.scope)?.count ?? 0) < (resolved.chain(to: $1.name.value, from: resolved.scope)?.count ?? 0) }
         for relation in ordered {
