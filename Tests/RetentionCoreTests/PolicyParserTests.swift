@@ -103,6 +103,17 @@ import Testing
         #expect(found.contains { $0.contains("rule `accounting` has no `after`") })
     }
 
+    /// A key given twice, or a character no text holds, is reported where it is, not at 1:1.
+    @Test func aDuplicateKeyAndAControlCharacterPointAtTheirPlace() {
+        let twice = errors(Self.valid.replacingOccurrences(of: "        after: 10y", with: "        after: 10y\n        after: 1y"))
+        #expect(twice == ["/etc/retentiond/policy.yaml:43:9: error: `after` is given twice in the same mapping (first at line 42); keep one"], "\(twice)")
+        let nul = errors(Self.valid.replacingOccurrences(of: "        after: 10y", with: "        after: 1\u{0}0y"))
+        // libyaml reports the position its decoder had reached: the character (as from the files
+        // tried by hand), or in this longer document the one just before it.
+        #expect(nul.count == 1 && (nul[0].hasPrefix("/etc/retentiond/policy.yaml:42:17: error: YAML: control characters are not allowed")
+                                   || nul[0].hasPrefix("/etc/retentiond/policy.yaml:42:16: error: YAML: control characters are not allowed")), "\(nul)")
+    }
+
     @Test func badDurationsPointAtTheValue() {
         let found = errors(Self.valid.replacingOccurrences(of: "after: 30 months", with: "after: 30 fortnights"))
         #expect(found == ["/etc/retentiond/policy.yaml:25:16: error: rule `prospect-anonymise`.after: unknown duration unit `fortnights`; use y/years, mo/months, w/weeks, d/days, h/hours, min/minutes or s/seconds"])

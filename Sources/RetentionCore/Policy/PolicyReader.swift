@@ -40,6 +40,23 @@ struct PolicyReader {
             let where_ = SourceLocation(file: file, line: mark.line, column: mark.column)
             let ctx = context.map { "\($0.text) " } ?? ""
             return .error(where_, "YAML syntax: \(ctx)\(problem)", hint: "fix the indentation or quoting at this position")
+        case .duplicatedKeysInMapping(let duplicates, let context):
+            // Yams marks the key's first occurrence; the mistake is the next one at the same indentation.
+            let first = context.mark
+            let lines = context.text.split(separator: "\n", omittingEmptySubsequences: false)
+            let indent = String(repeating: " ", count: max(first.column - 1, 0))
+            let again = duplicates.first.flatMap { key in
+                lines.indices.dropFirst(first.line).first { lines[$0].hasPrefix(indent + key + ":") }
+            }
+            return .error(SourceLocation(file: file, line: again.map { $0 + 1 } ?? first.line, column: first.column),
+                          "\(duplicates.map { "`\($0)`" }.joined(separator: ", ")) is given twice in the same mapping (first at line \(first.line))", hint: "keep one")
+        case .reader(let problem, let offset, _, let yaml):
+            // The reader names a byte of the file: counted into a line and a column (in characters).
+            let before = yaml.utf8.prefix(max(offset ?? 0, 0))
+            let line = before.filter { $0 == UInt8(ascii: "\n") }.count + 1
+            let column = (String(decoding: before.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).last ?? [], as: UTF8.self)).count + 1
+            return .error(SourceLocation(file: file, line: line, column: column), "YAML: \(problem)",
+                          hint: "remove the character at this position (a policy is text: no NUL or other control character)")
         default:
             return .error(SourceLocation(file: file, line: 1, column: 1), "YAML: \(error)")
         }
