@@ -23,6 +23,31 @@ import Testing
         #expect(ready < stopping)
     }
 
+    /// The metrics file exists once the service is ready, though its first run is an hour away:
+    /// what carries over from earlier runs, and no sample that claims a run of its own.
+    @Test func itWritesItsMetricsAtStartWithoutClaimingARun() async throws {
+        let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h }"))
+        let metrics = w.dir.appendingPathComponent("retentiond.prom").path
+        #expect(try await w.run(["run", "--metrics-file", metrics, "--now", "2026-06-01T00:00:00Z"]).status == 0)
+        let before = try Self.parseMetrics(try String(contentsOfFile: metrics, encoding: .utf8))
+        try FileManager.default.removeItem(atPath: metrics)
+        try "retentiond_run_failures_total 2\nretentiond_last_success_timestamp_seconds \(before["retentiond_last_success_timestamp_seconds"] ?? 0)\n"
+            .write(toFile: metrics, atomically: true, encoding: .utf8)
+
+        let notify = try NotifySocket()
+        let service = try ServiceProcess(arguments: ["--config", w.policy, "--metrics-file", metrics], in: w.dir, notify: notify)
+        defer { service.signal(SIGTERM) }
+        #expect(try await service.notification { $0.contains("READY=1") } != nil, "no READY=1: \(service.stderr)")
+        let text = try String(contentsOfFile: metrics, encoding: .utf8)
+        #expect(text.contains("# TYPE retentiond_run_failures_total counter"), "written by the service at start: \(text)")
+        let started = try Self.parseMetrics(text)
+        #expect(started["retentiond_run_failures_total"] == 2, "carried over, not counted again")
+        #expect(started["retentiond_last_success_timestamp_seconds"] == before["retentiond_last_success_timestamp_seconds"])
+        #expect(started["retentiond_last_run_success"] == nil && started["retentiond_last_run_timestamp_seconds"] == nil, "no run claimed: \(started)")
+        service.signal(SIGTERM)
+        #expect(try await service.exitStatus() == 0)
+    }
+
     @Test func anInvalidPolicyAtStartExitsThreeBeforeReady() async throws {
         let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h }").replacingOccurrences(of: "clock: last_seen", with: "clock: last_sen"))
         let notify = try NotifySocket()

@@ -48,6 +48,15 @@ public final class EnforcementService: Service, Sendable {
                 group.addTask { [self] in
                     for await _ in hangups { await self.reload() }
                 }
+                // The metrics exist from the start: a service whose first run is hours away is not
+                // mistaken for one that is not there.
+                if let metricsPath {
+                    do {
+                        try MetricsFile.write(report: nil, succeeded: false, finishedAt: nil, to: metricsPath)
+                    } catch {
+                        logger.error("cannot write the metrics file", metadata: ["path": "\(metricsPath)", "error": "\(error)"])
+                    }
+                }
                 notifier.send("READY=1\nSTATUS=ready: \(enforcer.policy.rules.count) rules, \(enforcer.policy.schedule.description)")
                 logger.notice("ready", metadata: ["policy": "\(enforcer.policy.path)", "schedule": "\(enforcer.policy.schedule.description)"])
                 await schedulingLoop()

@@ -25,8 +25,10 @@ public enum MetricsFile {
         return carried
     }
 
-    /// The file's text after a run that produced `report` (nil when the run failed before reporting).
-    public static func render(report: RunReport?, succeeded: Bool, finishedAt: Date, carried: Carried) -> String {
+    /// The file's text after a run that produced `report` (nil when the run failed before reporting);
+    /// with `finishedAt` nil, before any run of this process (a service starting): only what
+    /// carries over, so the file exists from the start and nothing in it claims a run.
+    public static func render(report: RunReport?, succeeded: Bool, finishedAt: Date?, carried: Carried) -> String {
         var lines: [String] = []
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(labels: String, value: String)]) {
             lines.append("# HELP \(name) \(help)")
@@ -53,15 +55,17 @@ public enum MetricsFile {
         metric("retentiond_records_exempt", "gauge", "Records past their cutoff but kept in the last run, per rule and reason.",
                rules.flatMap { r in r.exempt.sorted { $0.key < $1.key }.map { (label([("rule", r.rule), ("reason", $0.key)]), String($0.value)) } })
         metric("retentiond_run_duration_seconds", "gauge", "Duration of the last run.",
-               [("", String(format: "%.3f", report?.durationSeconds ?? 0))])
+               finishedAt == nil ? [] : [("", String(format: "%.3f", report?.durationSeconds ?? 0))])
         metric("retentiond_last_run_timestamp_seconds", "gauge", "When the last run ended (Unix time).",
-               [("", String(format: "%.3f", finishedAt.timeIntervalSince1970))])
-        let lastSuccess = succeeded ? finishedAt.timeIntervalSince1970 : carried.lastSuccess
+               finishedAt.map { [("", String(format: "%.3f", $0.timeIntervalSince1970))] } ?? [])
+        let lastSuccess = succeeded ? finishedAt?.timeIntervalSince1970 ?? carried.lastSuccess : carried.lastSuccess
         metric("retentiond_last_success_timestamp_seconds", "gauge", "When the last complete enforcing run ended (Unix time); alert when it stops moving.",
                lastSuccess.map { [("", String(format: "%.3f", $0))] } ?? [])
+        let runFailed = finishedAt != nil && !succeeded
         metric("retentiond_run_failures_total", "counter", "Runs that failed, stopped early or were refused.",
-               [("", String(carried.failures + (succeeded ? 0 : 1)))])
-        metric("retentiond_last_run_success", "gauge", "1 if the last run completed, 0 otherwise.", [("", succeeded ? "1" : "0")])
+               [("", String(carried.failures + (runFailed ? 1 : 0)))])
+        metric("retentiond_last_run_success", "gauge", "1 if the last run completed, 0 otherwise.",
+               finishedAt == nil ? [] : [("", succeeded ? "1" : "0")])
         return lines.joined(separator: "\n") + "\n"
     }
 
@@ -69,8 +73,9 @@ public enum MetricsFile {
         value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
     }
 
-    /// Writes the metrics atomically (node_exporter never reads half a file), readable by all.
-    public static func write(report: RunReport?, succeeded: Bool, finishedAt: Date, to path: String) throws {
+    /// Writes the metrics atomically (node_exporter never reads half a file), readable by all;
+    /// `finishedAt` nil before any run (see `render`).
+    public static func write(report: RunReport?, succeeded: Bool, finishedAt: Date?, to path: String) throws {
         let text = render(report: report, succeeded: succeeded, finishedAt: finishedAt, carried: carried(from: path))
         try StateFiles.writePrivate(Data(text.utf8), to: path)
         chmod(path, 0o644)
