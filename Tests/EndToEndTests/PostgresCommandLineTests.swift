@@ -47,6 +47,9 @@ final class PostgresDemo {
         let again = try await BinaryRunner.run(["demo", "--seed", "11", "--dir", dir.path, "--postgres", url])
         #expect(again.status == 1)
         #expect(again.stderr.contains("already has a third_parties table"))
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("audit-head.json").path), "the refused demo left the earlier one's head")
+        #expect(try await BinaryRunner.run(["audit", "verify", "--config", "etc/retentiond/retentiond.yaml", "--state-dir", dir.path,
+                                            "--database-url", url]).status == 0)
     }
 
     @Test func twoRunsStartedAtOnceOneActsTheOtherReportsTheLock() async throws {

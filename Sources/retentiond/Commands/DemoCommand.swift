@@ -80,8 +80,11 @@ struct DemoCommand: AsyncParsableCommand {
             try StateFiles.ensureDirectory(dirURL.path)
             options.keyFileOverride = dirURL.appendingPathComponent("audit.key").path
             let dbPath = dirURL.appendingPathComponent(dataset.fileName).path
-            for suffix in ["", "-journal", "-wal", "-shm", ".retentiond-lock"] { try? fm.removeItem(atPath: dbPath + suffix) }
-            try? fm.removeItem(atPath: StateFiles.headPath(stateDirectory: dirURL.path))
+            // The earlier demo's database and head go only once this one is sure to replace them.
+            func replaceEarlierDemo() {
+                for suffix in ["", "-journal", "-wal", "-shm", ".retentiond-lock"] { try? fm.removeItem(atPath: dbPath + suffix) }
+                try? fm.removeItem(atPath: StateFiles.headPath(stateDirectory: dirURL.path))
+            }
 
             let data = dataset.build(seed: seed, now: now, scale: scale)
             let databaseName: String
@@ -95,11 +98,13 @@ struct DemoCommand: AsyncParsableCommand {
                 if try await store.read({ try $0.schema().table(first) != nil }) {
                     throw CommandFailure(.failure, "\(location.displayName) already has a \(first) table; the demo only loads into an empty database")
                 }
+                replaceEarlierDemo()
                 try await store.transaction { try data.load(into: $0) }
                 // As any bulk load should: the dry run below reads before autovacuum would have analyzed.
                 try await store.transaction { [tables = data.tables.map(\.name)] in try $0.analyze(tables: tables) }
                 databaseName = location.displayName
             } else {
+                replaceEarlierDemo()
                 try await SQLiteDemo.create(at: dbPath, dataset: data)
                 databaseName = dbPath
                 // The example policies name a production database: the demo runs them on its own.
