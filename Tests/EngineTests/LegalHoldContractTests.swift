@@ -168,8 +168,14 @@ import TestSupport
             try session.lockHolds(exclusive: false)
             release.wait()
         } }
+        // This test's database only: pg_locks is the whole server's, and the suite's other tests share
+        // it. Counting their waiting locks let the wait below end before this hold had asked (and
+        // said why), which failed the test on a loaded machine.
         func advisoryLocks(_ condition: String) async throws -> Int {
-            try await f.count("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND \(condition)")
+            try await f.count("""
+                SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND \(condition)
+                  AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                """)
         }
         while try await advisoryLocks("mode = 'ShareLock' AND granted") == 0 { try await Task.sleep(for: .milliseconds(20)) }
 
