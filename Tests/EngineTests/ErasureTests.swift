@@ -51,6 +51,9 @@ import TestSupport
         // 3 was seen recently (not due by the clock) and 4 agreed to be kept: a request erases both, with 3's notes.
         let three = try await enforcer.erase(subject: prospects, keyText: "3", request: "REQ-1", now: CRMFixture.now, dryRun: false)
         #expect(three.steps.map(\.outcome) == ["purged"])
+        // What went with the record is said, per table: note 13 and its attachment 101.
+        #expect(three.steps[0].childRowsDeleted == ["notes": 1, "attachments": 1])
+        #expect(three.markdown().contains("| 1 `attachments` deleted, 1 `notes` deleted |"), "\(three.markdown())")
         let four = try await enforcer.erase(subject: prospects, keyText: "4", request: "REQ-2", now: CRMFixture.now, dryRun: false)
         #expect(four.steps.map(\.outcome) == ["purged"])
         #expect(try await f.ids("people") == [1, 2, 5, 6, 7])

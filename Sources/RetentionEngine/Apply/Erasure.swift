@@ -12,6 +12,9 @@ public struct ErasureReport: Sendable, Codable {
         /// Why a part was kept (legal hold, related record, another rule, reference), in words.
         public var reason: String?
         public var legalBasis: String
+        /// Rows of other tables deleted (or anonymised) with the record by this step, per table.
+        public var childRowsDeleted: [String: Int] = [:]
+        public var childRowsAnonymised: [String: Int] = [:]
     }
     public var runID: String
     public var request: String
@@ -27,9 +30,11 @@ public struct ErasureReport: Sendable, Codable {
         var out = "# Erasure request \(Markdown.text(request))\(dryRun ? " (dry run: nothing changed)" : "")\n\n"
         out += "| | |\n|---|---|\n| record | \(Markdown.code(table)):\(Markdown.text(key)) (subject \(Markdown.code(subject))) |\n"
         out += "| by | \(Markdown.text(by)) |\n| at | \(ISO8601DateFormatter().string(from: at)) |\n| run | \(Markdown.code(runID)) |\n\n"
-        out += "| rule | action | outcome | why kept | legal basis |\n|---|---|---|---|---|\n"
+        out += "| rule | action | outcome | with it | why kept | legal basis |\n|---|---|---|---|---|---|\n"
         for step in steps {
-            out += "| \(Markdown.code(step.rule)) | \(step.action) | **\(Markdown.text(step.outcome))** | \(Markdown.cell(step.reason ?? "")) | \(Markdown.cell(step.legalBasis)) |\n"
+            let rows = step.childRowsDeleted.sorted { $0.key < $1.key }.map { "\($0.value) \(Markdown.code($0.key)) deleted" }
+                + step.childRowsAnonymised.sorted { $0.key < $1.key }.map { "\($0.value) \(Markdown.code($0.key)) anonymised" }
+            out += "| \(Markdown.code(step.rule)) | \(step.action) | **\(Markdown.text(step.outcome))** | \(rows.joined(separator: ", ")) | \(Markdown.cell(step.reason ?? "")) | \(Markdown.cell(step.legalBasis)) |\n"
         }
         return out
     }
@@ -78,7 +83,10 @@ extension Applier {
             let erasing = work
             let outcome = try await store.transaction { try erasing.apply(in: $0, keys: [key], lock: lock) }
             try anchor.record(outcome.position)
-            steps.append(outcome.acted == 1 ? step(verb) : step("kept", "changed since it was read; run the request again"))
+            var done = outcome.acted == 1 ? step(verb) : step("kept", "changed since it was read; run the request again")
+            done.childRowsDeleted = outcome.children.filter { $0.value > 0 }
+            done.childRowsAnonymised = outcome.childrenAnonymised.filter { $0.value > 0 }
+            steps.append(done)
             if verb == "purged", outcome.acted == 1 { break }
         }
         return steps
