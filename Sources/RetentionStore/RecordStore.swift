@@ -95,8 +95,9 @@ public protocol StoreSession {
     /// The records of `table` that `rule` marked (and that still exist), by key order after
     /// `after`: each row is the key columns' values then `columns`' values.
     func markedRecords(ruleID: String, table: String, keyColumns: [String], columns: [String], after: RecordKey?, limit: Int) throws -> [[SQLValue]]
-    /// How many rows at the end of `path` belong to the records `keys` of `table`.
-    func childRowCount(_ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey]) throws -> Int
+    /// How many rows of one child table belong to the records `keys` of `table` through any of
+    /// `paths` (every path ending in that table): each row once, however many paths reach it.
+    func childRowCount(_ paths: [[ChildLink]], table: String, keyColumns: [String], keys: [RecordKey]) throws -> Int
     /// Which of `needs` the session's role lacks.
     func privileges(_ needs: [PrivilegeNeed]) throws -> PrivilegeReport
     /// Of `tables`, those that hold rows but have no planner statistics (PostgreSQL: never

@@ -94,9 +94,9 @@ extension StoreSession where Self: SQLExecuting {
         try rows(builder.standing(query, key: key, marksKept: marksKept)).first
     }
 
-    public func childRowCount(_ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey]) throws -> Int {
-        guard !keys.isEmpty else { return 0 }
-        guard case .integer(let count) = try rows(builder.countChildren(path, subjectTable: table, keyColumns: keyColumns, keys: keys)).first?.first else { return 0 }
+    public func childRowCount(_ paths: [[ChildLink]], table: String, keyColumns: [String], keys: [RecordKey]) throws -> Int {
+        guard !keys.isEmpty, !paths.isEmpty else { return 0 }
+        guard case .integer(let count) = try rows(builder.countChildren(paths, subjectTable: table, keyColumns: keyColumns, keys: keys)).first?.first else { return 0 }
         return Int(count)
     }
 

@@ -41,6 +41,48 @@ import TestSupport
     /// one statement per child table (joined through the links' indexes, or, without them, through
     /// nested subqueries); on the pass's own connection, and on two of their own while the next
     /// pages are read, as `plan` counts.
+    /// A table two declarations reach (history by its article, and by its ticket) is counted once
+    /// per row in the dry run, as the run deletes each row once: the preview is what happens.
+    @Test(arguments: Backend.allCases, [0, 2])
+    func aChildTableReachedByTwoDeclarationsIsCountedOncePerRow(_ backend: Backend, counters: Int) async throws {
+        let schema = [
+            "CREATE TABLE ticket (id INTEGER PRIMARY KEY, closed_at TEXT)",
+            "CREATE TABLE article (id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL REFERENCES ticket(id))",
+            "CREATE TABLE history (id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL REFERENCES ticket(id), article_id INTEGER REFERENCES article(id))",
+        ]
+        // Ticket 1 is due: history 100 is its own (no article), 101 its article 10's (and its own).
+        // Ticket 2 is recent, with the same shape.
+        let data = [
+            "INSERT INTO ticket VALUES (1, '2019-01-01'), (2, '2026-05-01')",
+            "INSERT INTO article VALUES (10, 1), (20, 2)",
+            "INSERT INTO history VALUES (100, 1, NULL), (101, 1, 10), (200, 2, NULL), (201, 2, 20)",
+        ]
+        let policy = """
+            subjects:
+              tickets:
+                table: ticket
+                key: id
+                rules:
+                  - id: ticket-purge
+                    register: "Support"
+                    legal_basis: "contract, 2 years"
+                    clock: closed_at
+                    after: 2y
+                    action: purge
+                    children:
+                      - { table: article, foreign_key: ticket_id, children: [{ table: history, foreign_key: article_id }] }
+                      - { table: history, foreign_key: ticket_id }
+
+            """
+        let f = try await CRMFixture(backend, schema: schema, data: data, policy: policy)
+        let plan = try await f.plan(counters: counters)
+        #expect(plan.rules[0].childRowsPurged == ["article": 1, "history": 2], "history 100 and 101, each once")
+        let report = try await f.run()
+        #expect(report.rules[0].childRowsPurged == plan.rules[0].childRowsPurged)
+        #expect(try await f.ids("history") == [200, 201])
+        #expect(try await f.ids("article") == [20])
+    }
+
     @Test(arguments: Backend.allCases, [false, true])
     func aDryRunCountsTheChildrenOfEveryDueRecordAcrossPages(_ backend: Backend, indexed: Bool) async throws {
         // Prospects 100…4599, last seen in 2020, each with two notes and an attachment on each:

@@ -3,8 +3,8 @@ import RetentionStore
 import Synchronization
 
 /// Counts, for a dry run, the child rows a rule's due records would take with them (terraform's
-/// "N to destroy"), one page of due records at a time: one statement per path and page
-/// (`StoreSession.childRowCount`).
+/// "N to destroy"), one page of due records at a time: one statement per child table and page,
+/// over every path of the rule that ends in it (`StoreSession.childRowCount`).
 ///
 /// Given connections of their own (`PlanningPass.counters`), a page's statements run on them while
 /// the pass reads the next pages, each on the connection with the fewest statements not yet done
@@ -12,39 +12,40 @@ import Synchronization
 /// `pagesAhead` pages behind the pass (so the keys held stay bounded). Without, each page is
 /// counted on the pass's own connection before the next is read.
 struct ChildCounter {
-    let paths: [[ChildLink]]
+    /// The paths to count, grouped by the table they end in.
+    let groups: [[[ChildLink]]]
     let table: String
     let keyColumns: [String]
     private let connections: [any RecordReader]
     private let pagesAhead: Int
-    /// Rows per path, summed over the pages counted so far.
+    /// Rows per group, summed over the pages counted so far.
     private(set) var totals: [Int]
-    private var pending: [(path: Int, task: Task<Int, any Error>)] = []
+    private var pending: [(group: Int, task: Task<Int, any Error>)] = []
     /// Per connection, the statements given to it and not yet done.
     private let unfinished: Unfinished
 
-    init(paths: [[ChildLink]], table: String, keyColumns: [String], reader: any RecordReader, counters: [any RecordReader]) {
-        self.paths = paths
+    init(groups: [[[ChildLink]]], table: String, keyColumns: [String], reader: any RecordReader, counters: [any RecordReader]) {
+        self.groups = groups
         self.table = table
         self.keyColumns = keyColumns
         connections = counters.isEmpty ? [reader] : counters
         pagesAhead = counters.isEmpty ? 0 : 4
-        totals = Array(repeating: 0, count: paths.count)
+        totals = Array(repeating: 0, count: groups.count)
         unfinished = Unfinished(connections: connections.count)
     }
 
     /// Counts the child rows of the records `keys` (one page's due records).
     mutating func count(_ keys: [RecordKey]) async throws {
-        guard !keys.isEmpty, !paths.isEmpty else { return }
-        for (index, path) in paths.enumerated() {
+        guard !keys.isEmpty, !groups.isEmpty else { return }
+        for (index, paths) in groups.enumerated() {
             let connection = unfinished.take()
             let (reader, table, keyColumns, unfinished) = (connections[connection], table, keyColumns, unfinished)
             pending.append((index, Task {
                 defer { unfinished.done(connection) }
-                return try await reader.read { try $0.childRowCount(path, table: table, keyColumns: keyColumns, keys: keys) }
+                return try await reader.read { try $0.childRowCount(paths, table: table, keyColumns: keyColumns, keys: keys) }
             }))
         }
-        while pending.count > paths.count * pagesAhead { try await settleOldest() }
+        while pending.count > groups.count * pagesAhead { try await settleOldest() }
     }
 
     /// Waits for every count still running.
@@ -59,7 +60,7 @@ struct ChildCounter {
 
     private mutating func settleOldest() async throws {
         let job = pending.removeFirst()
-        totals[job.path] += try await job.task.value
+        totals[job.group] += try await job.task.value
     }
 
     /// The statements each connection has been given and not finished.

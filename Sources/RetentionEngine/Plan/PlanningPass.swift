@@ -131,7 +131,7 @@ public struct PlanningPass: Sendable {
         // A rule that never acted has nothing to look up (a rule just added, before the run that marks).
         let lookUp = toolTables && action != .purge && !query.excludeDone
         let checkDone = lookUp ? try await reader.read { try $0.hasAuditEntries(ruleID: rule.id, action: action) } : false
-        var children = ChildCounter(paths: childCounts.map(\.path), table: table, keyColumns: query.keyColumns,
+        var children = ChildCounter(groups: childCounts.map(\.paths), table: table, keyColumns: query.keyColumns,
                                     reader: reader, counters: counters)
         defer { children.cancel() }
         var after: RecordKey?
@@ -167,9 +167,9 @@ public struct PlanningPass: Sendable {
             after = last.candidate.key
         }
         try await naming(rule) { try await children.finish() }
-        for ((path, purged), count) in zip(childCounts, children.totals) where count > 0 {
-            if purged { tally.childRowsPurged[path[path.count - 1].table, default: 0] += count }
-            else { tally.childRowsAnonymised[path[path.count - 1].table, default: 0] += count }
+        for ((paths, purged), count) in zip(childCounts, children.totals) where count > 0 {
+            let child = paths[0][paths[0].count - 1].table
+            if purged { tally.childRowsPurged[child, default: 0] += count } else { tally.childRowsAnonymised[child, default: 0] += count }
         }
         return tally
     }
@@ -179,22 +179,34 @@ public struct PlanningPass: Sendable {
         resolved.policy.rules.contains { !countedChildren($0, shape: resolved.shape(of: $0), counting: true).isEmpty }
     }
 
-    /// The child paths a dry run counts for `rule`, and whether their rows would be deleted (or
-    /// anonymised). Owned rows go only when nothing else points at them: known when the batch
-    /// runs, not counted here.
-    static func countedChildren(_ rule: RetentionRule, shape: RuleShape, counting: Bool) -> [(path: [ChildLink], purged: Bool)] {
+    /// The child paths a dry run counts for `rule`, grouped by the table they end in (a table two
+    /// declarations reach is counted once per row), and whether its rows would be deleted (or
+    /// anonymised). Owned rows go only when nothing else points at them: known when the batch runs,
+    /// not counted here.
+    static func countedChildren(_ rule: RetentionRule, shape: RuleShape, counting: Bool) -> [(paths: [[ChildLink]], purged: Bool)] {
         guard counting else { return [] }
+        let counted: [(path: [ChildLink], purged: Bool)]
         switch rule.action {
         case .flag: return []
-        case .purge: return shape.childPaths.filter { !$0[$0.count - 1].owned }.map { ($0, true) }
+        case .purge: counted = shape.childPaths.map { ($0, true) }
         case .anonymise:
-            return shape.childWork.map { work -> (path: [ChildLink], purged: Bool) in
+            counted = shape.childWork.map { work -> (path: [ChildLink], purged: Bool) in
                 switch work {
                 case .purge(let path): return (path, true)
                 case .anonymise(let path, _, _, _): return (path, false)
                 }
-            }.filter { !$0.path[$0.path.count - 1].owned }
+            }
         }
+        var groups: [(paths: [[ChildLink]], purged: Bool)] = []
+        for (path, purged) in counted where !path[path.count - 1].owned {
+            let table = path[path.count - 1].table
+            if let i = groups.firstIndex(where: { $0.purged == purged && $0.paths[0][$0.paths[0].count - 1].table == table }) {
+                groups[i].paths.append(path)
+            } else {
+                groups.append(([path], purged))
+            }
+        }
+        return groups
     }
 
     /// A database error in a rule's query names the rule and where the policy declares it (the

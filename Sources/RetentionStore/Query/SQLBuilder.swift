@@ -434,6 +434,16 @@ public struct SQLBuilder: Sendable {
         return "SELECT count(*) FROM \(ident: subjectTable) AS s, \(from) WHERE \(([keyIn("s", keyColumns, keys)] + conditions).joined(separator: " AND "))"
     }
 
+    /// How many rows of one child table belong to the subject rows `keys` through any of `paths`
+    /// (every path ending in that table, as a table reached by two declarations is): each row is
+    /// counted once — the paths' conditions on the same row, joined by OR — as the deletes, one
+    /// per path, delete it once.
+    public func countChildren(_ paths: [[ChildLink]], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
+        guard paths.count > 1 else { return countChildren(paths[0], subjectTable: subjectTable, keyColumns: keyColumns, keys: keys) }
+        let reached = paths.map { "(\(belongsToBatch($0, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys)))" as SQL }
+        return "SELECT count(*) FROM \(ident: paths[0][paths[0].count - 1].table) AS x WHERE \(reached.joined(separator: " OR "))"
+    }
+
     /// `columns` of one child table's rows that belong to the batch's subject rows, in `order`.
     public func selectChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]) -> SQL {
         let list = columns.map { SQL.qualified("x", $0) }.joined(separator: ", ")
