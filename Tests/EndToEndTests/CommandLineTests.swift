@@ -162,12 +162,16 @@ import Testing
         #expect(ok.status == 0)
         #expect(ok.stdout.contains("audit trail intact: 3 entries"))
 
-        let show = try await w.run(["audit", "show", "--subject", "contacts:1"])
+        let show = try await w.run(["audit", "show", "--subject", "contacts", "--key", "1"])
         #expect(show.status == 0)
         #expect(show.stdout.split(separator: "\n").count == 2, "a header and the entry")
         #expect(show.stdout.hasPrefix("seq\tat\trun\tactor\taction\trule\ttable\treference\tfields\tdetail\n"))
         #expect(show.stdout.contains("\tpurge\tcontact-purge\tcontacts\t"))
         #expect(!show.stdout.contains("old.one@example.fr"))
+        // The same record by its table, and in the older spelling, which says how to write it now.
+        #expect(try await w.run(["audit", "show", "--table", "contacts", "--key", "1"]).stdout == show.stdout)
+        let older = try await w.run(["audit", "show", "--subject", "contacts:1"])
+        #expect(older.stdout == show.stdout && older.stderr.contains("say `--table contacts --key 1`"), "\(older.stderr)")
 
         try w.execute("DROP TRIGGER retentiond_audit_append_only_update; UPDATE retentiond_audit SET action = 'flag' WHERE seq = 1")
         let tampered = try await w.run(["audit", "verify"])
@@ -196,7 +200,7 @@ import Testing
         #expect(noHold.status == 64 && noHold.stderr.contains("no active hold has id 42"), "\(noHold.stderr)")
         let noSubject = try await w.run(["erase", "--subject", "nosuch", "--key", "1", "--request", "R", "--by", "dpo"])
         #expect(noSubject.status == 64 && noSubject.stderr.contains("has no subject `nosuch`"), "\(noSubject.stderr)")
-        let noRecord = try await w.run(["audit", "show", "--subject", "nosuch:1"])
+        let noRecord = try await w.run(["audit", "show", "--subject", "nosuch", "--key", "1"])
         #expect(noRecord.status == 64, "\(noRecord.stderr)")
     }
 

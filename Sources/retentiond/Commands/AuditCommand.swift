@@ -90,14 +90,24 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Only entries of this rule id.")
         var rule: String?
 
-        @Option(name: .long, help: ArgumentHelp("Only entries about this record, as TABLE:KEY (KEY1,KEY2 for composite keys).", valueName: "table:key"))
+        @Option(name: .long, help: ArgumentHelp("Only entries about one record of this policy subject, named by --key (as explain and erase name it). The older TABLE:KEY form still works.", valueName: "name"))
         var subject: String?
+
+        @Option(name: .long, help: ArgumentHelp("Or: only entries about one record of this table, named by --key (its primary key).", valueName: "table"))
+        var table: String?
+
+        @Option(name: .long, help: ArgumentHelp("The record's key, exactly as stored (KEY1,KEY2 for composite keys): the subject's key with --subject, the primary key with --table.", valueName: "key"))
+        var key: String?
 
         @Option(name: .long, help: "At most this many entries (a note on stderr says when more match).")
         var limit: Int = 1000
 
         func validate() throws {
             guard (1...1_000_000).contains(limit) else { throw ValidationError("--limit must be between 1 and 1000000") }
+            if subject != nil && table != nil { throw ValidationError("give either --subject NAME or --table TABLE, with --key") }
+            if (subject != nil || table != nil) != (key != nil) && !(subject?.contains(":") == true && key == nil) {
+                throw ValidationError("--key names the record: give it with --subject NAME or --table TABLE")
+            }
         }
 
         @Flag(name: .long, help: "Print JSON lines instead of a table (one entry per line).")
@@ -110,21 +120,33 @@ struct AuditCommand: AsyncParsableCommand {
             try await reportingFailures {
                 let (trail, _) = try await AuditCommand.trail(options)
                 var reference: String?
-                if let subject {
-                    guard let colon = subject.firstIndex(of: ":") else { throw ValidationError("--subject takes TABLE:KEY, e.g. third_parties:42") }
-                    let table = String(subject[..<colon])
-                    let keyText = String(subject[subject.index(after: colon)...])
+                var named: (table: String, keyText: String, columns: (TableInfo) -> [String])?
+                if let subject, let key {
+                    let (policy, _) = try options.loadPolicy()
+                    guard let found = policy.subjects.first(where: { $0.id == subject }) else {
+                        throw CommandFailure(.usage, "the policy \(policy.path) has no subject `\(subject)`; it has: \(policy.subjects.map(\.id).joined(separator: ", "))")
+                    }
+                    named = (found.table.value, key, { _ in found.key.map(\.value) })
+                } else if let table, let key {
+                    named = (table, key, { $0.primaryKey })
+                } else if let subject, let colon = subject.firstIndex(of: ":") {
+                    writeMessage("retentiond: `--subject TABLE:KEY` is the older form; say `--table \(subject[..<colon]) --key \(subject[subject.index(after: colon)...])` (or `--subject NAME --key KEY`, as explain and erase do)", level: .notice)
+                    named = (String(subject[..<colon]), String(subject[subject.index(after: colon)...]), { $0.primaryKey })
+                } else if let subject {
+                    throw ValidationError("--subject `\(subject)` needs --key: the record's key")
+                }
+                if let named {
                     let (schema, kindOf) = try await trail.store.read { (try $0.schema(), $0.keyValueKind) }
                     // Typed by each key column's declared type, as `hold add` reads keys (the record
                     // itself may be gone): `10042` on a text key is the text, never the number.
-                    guard let info = schema.table(table), !info.primaryKey.isEmpty else {
-                        throw CommandFailure(.usage, "`\(subject)` does not name a record: give TABLE:KEY with the table's primary key")
+                    guard let info = schema.table(named.table), !named.columns(info).isEmpty else {
+                        throw CommandFailure(.usage, "`\(named.table)` does not name a table with a key: give a table of the database with its primary key, or a subject of the policy")
                     }
-                    guard let lookup = try? KeyLookup.parse(keyText, columns: info.primaryKey, of: info, kindOf: kindOf) else {
-                        throw CommandFailure(.usage, "`\(subject)` does not name a record of `\(table)`: give its primary key (\(info.primaryKey.joined(separator: ", "))) exactly as stored")
+                    let columns = named.columns(info)
+                    guard let lookup = try? KeyLookup.parse(named.keyText, columns: columns, of: info, kindOf: kindOf) else {
+                        throw CommandFailure(.usage, "`\(named.keyText)` is not a key of `\(named.table)`: give its key (\(columns.joined(separator: ", "))) exactly as stored")
                     }
-                    let key = RecordKey(lookup.compactMap(\.value))
-                    reference = trail.reference(table: table, key: key)
+                    reference = trail.reference(table: named.table, key: RecordKey(lookup.compactMap(\.value)))
                 }
                 // One more than asked, to say when the list was cut.
                 var entries = try await trail.entries(filter: AuditFilter(runID: run, ruleID: rule, subjectRef: reference), limit: limit + 1)
