@@ -89,6 +89,9 @@ import TestSupport
         let policy = CRMPolicies.prospectPurge(children: "        children:\n          - { table: notes, foreign_key: person_id }\n")
         let found = try await errors(backend, policy)
         #expect(found.contains { $0.contains("`attachments`.(note_id) references child table `notes`") })
+        // The declared child with an error of its own is not also said to be undeclared.
+        let all = try await diagnostics(backend, policy)
+        #expect(!all.contains { $0.description.contains("`notes`.(person_id) references `people` but is not a declared child") }, "\(all)")
     }
 }
 

@@ -200,7 +200,12 @@ public struct SchemaValidator {
             }
             (subjectKeptBy, subjectOverrides) = keepers(of: table.name, conditions: subject.filter, deletion: deletion, excluded: subject.id,
                                                         at: rule.location, owned: false)
-            let direct = Set(childPaths.filter { $0.count == 1 }.map { "\($0[0].table)(\($0[0].foreignKey.joined(separator: ",")))" })
+            // What the policy declares, whether or not it resolved: a declared child with an error of
+            // its own is reported there, not also as an undeclared reference.
+            var direct = Set(childPaths.filter { $0.count == 1 }.map { "\($0[0].table)(\($0[0].foreignKey.joined(separator: ",")))" })
+            if case .declared(let children) = selection {
+                direct.formUnion(children.map { "\($0.table.value)(\($0.foreignKey.map(\.value).joined(separator: ",")))" })
+            }
             undeclared = schema.references(to: table.name).filter { !direct.contains("\($0.table)(\($0.columns.joined(separator: ",")))") }
             for fk in undeclared {
                 diagnostics.append(.warning(rule.location, "`\(fk.table)`.(\(fk.columns.joined(separator: ", "))) references `\(table.name)` but is not a declared child of purge rule `\(rule.id)`: records still referenced from it are kept, never purged",
