@@ -349,6 +349,29 @@ import Testing
         #expect(help.stdout.split(separator: "\n").allSatisfy { $0.count <= 80 }, "the overview fits 80 columns")
     }
 
+    /// A clock of several inputs says, per record, which one it took: the latest of the
+    /// prospects' last contact and collection, whichever it is.
+    @Test func planDetailSaysWhichClockInputCounts() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-clock-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try await BinaryRunner.run(["demo", "--seed", "3", "--dir", dir.path, "--no-run"] + now).status == 0)
+        let plan = try await BinaryRunner.run(["plan", "--detail", "--config", "etc/retentiond/retentiond.yaml", "--state-dir", dir.path] + now)
+        #expect(plan.status == 2, "\(plan.stderr)")
+        let lines = plan.stdout.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }.filter { $0.first == "prospect-purge" }
+        #expect(!lines.isEmpty)
+        var fromEach = Set<String>()
+        for line in lines {
+            // "2018-10-04 from last_contact_at (collected_at 2017-08-06)"
+            let clock = line[2].split(separator: " ").map(String.init)
+            #expect(clock.count == 5 && clock[1] == "from", "\(line)")
+            guard clock.count == 5 else { continue }
+            fromEach.insert(clock[2])
+            let other = String(clock[4].dropLast())
+            #expect(other == "NULL" || clock[0] >= other, "the latest is taken: \(line)")
+        }
+        #expect(fromEach == ["last_contact_at", "collected_at"], "both inputs win somewhere in the demo: \(fromEach)")
+    }
+
     @Test func reanchorRefusesAnIntactTrail() async throws {
         let w = try Workspace()
         #expect(try await w.run(["run"] + now).status == 0)

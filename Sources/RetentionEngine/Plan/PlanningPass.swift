@@ -11,6 +11,10 @@ public struct DetailLine: Sendable {
     public var decision: Decision
     /// For `kept_by_rule`: the rules that keep the record or a row its deletion would take.
     public var keptBy: [String] = []
+    /// The clock's inputs by name (`last_contact_at`, `events.datep`), and which of them the
+    /// clock took (the latest, or the first set), when any is set.
+    public var clockNames: [String] = []
+    public var clockUsed: Int?
 }
 
 /// The planning pass: streams every rule's due records, decides each, counts them, and (given a
@@ -91,7 +95,10 @@ public struct PlanningPass: Sendable {
                     entries += 1
                     try writer?.write(.entry(PlanDocument.Entry(rule: rule.id, key: row.key, action: rule.action.auditAction.rawValue, clock: row.clockValues)))
                 }
-                detail?(DetailLine(rule: rule.id, key: row.key, clock: row.clockValues, decision: decision, keptBy: row.keptByRules))
+                if let detail {
+                    detail(DetailLine(rule: rule.id, key: row.key, clock: row.clockValues, decision: decision, keptBy: row.keptByRules,
+                                      clockNames: rule.clock.columns.map(\.value), clockUsed: clockUsed(rule, row.clockValues)))
+                }
             }
             tally.tableRows = try await reader.read { [table = tally.table] in try $0.rowCount(table: table) }
             tallies.append(tally)
@@ -207,6 +214,17 @@ public struct PlanningPass: Sendable {
             }
         }
         return groups
+    }
+
+    /// Which of the clock's values the clock is: the first set, or the latest set (by date, each
+    /// read in its column's storage), as the due test compares them.
+    func clockUsed(_ rule: RetentionRule, _ values: [SQLValue]) -> Int? {
+        let columns = resolved.shape(of: rule).clock
+        let dates = zip(values, columns).map { DateCodec.parse($0, storage: $1.storage, calendar: policy.storageCalendar) }
+        switch rule.clock.combination {
+        case .firstPresent: return dates.firstIndex { $0 != nil }
+        case .latest: return dates.indices.filter { dates[$0] != nil }.max { dates[$0]! < dates[$1]! }
+        }
     }
 
     /// A database error in a rule's query names the rule and where the policy declares it (the

@@ -69,6 +69,15 @@ struct PlanCommand: AsyncParsableCommand {
         case .exempt(let reason): decision = "exempt (\(reason.rawValue))"
         case .alreadyDone: decision = "already done"
         }
-        return "\(line.rule)\t\(line.key)\t\(line.clock.map(\.description).joined(separator: ","))\t\(decision)"
+        return "\(line.rule)\t\(line.key)\t\(clock(line))\t\(decision)"
+    }
+
+    /// One value as it is; several as the one the clock took, where from, and the others:
+    /// `2018-10-04 from last_contact_at (collected_at 2017-08-06)`.
+    static func clock(_ line: DetailLine) -> String {
+        guard line.clock.count > 1, line.clockNames.count == line.clock.count else { return line.clock.map(\.description).joined(separator: ",") }
+        guard let used = line.clockUsed else { return "none set (" + zip(line.clockNames, line.clock).map { "\($0) \($1)" }.joined(separator: ", ") + ")" }
+        let others = line.clock.indices.filter { $0 != used }.map { "\(line.clockNames[$0]) \(line.clock[$0])" }
+        return "\(line.clock[used]) from \(line.clockNames[used]) (\(others.joined(separator: ", ")))"
     }
 }
