@@ -132,6 +132,8 @@ struct PolicyOptions: ParsableArguments {
     func loadEnforcer(actor: String, lockWait: Duration = defaultLockWait) async throws -> (Enforcer, [Diagnostic]) {
         let (policy, parseWarnings) = try loadPolicy()
         let store = try await openStore(policy, lockWait: lockWait)
+        // The first thing a command that may change data says: what it reads and what it changes.
+        writeMessage("retentiond: policy \(policy.path) (sha256 \(policy.hash.prefix(16))…), database \(store.location)", level: .notice)
         let (resolved, diagnostics) = try await validated(policy, parseWarnings: parseWarnings, store: store, statistics: false)
         let key = try await loadKey(policy: policy, store: store, create: true, logger: logger())
         return (Enforcer(resolved: resolved, store: store, key: key, actor: actor, logger: logger()), diagnostics)

@@ -35,7 +35,8 @@ final class StopOnSignals {
                     raise(number)
                     return
                 }
-                printError("stopping at the next batch boundary (\(number == SIGTERM ? "SIGTERM" : "SIGINT")); send it again to stop at once")
+                // Asked for, not an error: said at notice, as the run's own lines are.
+                writeMessage("retentiond: stopping at the next batch boundary (\(number == SIGTERM ? "SIGTERM" : "SIGINT")); send it again to stop at once", level: .notice)
                 stop.request()
             }
             source.resume()

@@ -83,6 +83,9 @@ import Testing
         let run = try await w.run(["run"] + now)
         #expect(run.status == 0, "\(run.stderr)")
         #expect(run.stdout.contains("complete, 2 record(s) changed"))
+        // Its first word is what it read and changed.
+        #expect(run.stderr.hasPrefix("retentiond: policy \(w.policy) (sha256 "), "\(run.stderr)")
+        #expect(run.stderr.split(separator: "\n").first?.hasSuffix("database sqlite:\(w.database)") == true, "\(run.stderr)")
         #expect(try w.count("SELECT count(*) FROM contacts") == 1)
 
         let again = try await w.run(["run", "--now", "2026-06-02T00:00:00Z"])

@@ -263,7 +263,8 @@ import Testing
         try await process.exited()
         let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
         #expect(process.terminationStatus == 143, "\(stderr)")
-        #expect(stderr.contains("stopping at the next batch boundary (SIGTERM)"))
+        #expect(stderr.contains("retentiond: stopping at the next batch boundary (SIGTERM)"))
+        #expect(!stderr.contains("error: stopping"), "stopping on request is not an error")
 
         let remaining = try await reader.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM contacts") ?? -1 }
         let purged = try await reader.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") ?? -1 }
