@@ -48,4 +48,36 @@ import TestSupport
         #expect(try await f.ids("invoice_lines") == [1, 2])
         #expect(try await f.trail().verify().isValid)
     }
+
+    /// A composite key whose text holds a comma is named as a JSON array: held, and kept by the run.
+    @Test(arguments: Backend.allCases)
+    func aKeyWhoseTextHoldsACommaIsNamedAsAJSONArray(_ backend: Backend) async throws {
+        let policy = """
+            subjects:
+              invoices:
+                table: invoices
+                key: [country, number]
+                rules:
+                  - id: accounting
+                    register: "Comptabilité"
+                    legal_basis: "legal obligation, 10 years"
+                    clock: { column: issued_on, anchor: fiscal_year_end }
+                    after: 10y
+                    action: purge
+                    children: auto
+            """
+        let f = try await CRMFixture(backend, schema: Self.schema, data: Self.data + [
+            "INSERT INTO invoices VALUES ('FR', 'F-3,bis', '2010-05-01', 40)",
+        ], policy: policy)
+        // `FR,F-3,bis` is three values for two columns: refused, never read as another record.
+        await #expect(throws: (any Error).self) {
+            _ = try await f.holds().add(table: "invoices", keyText: "FR,F-3,bis", reason: "audit", by: "cfo", until: nil, now: CRMFixture.now)
+        }
+        let hold = try await f.holds().add(table: "invoices", keyText: #"["FR", "F-3,bis"]"#, reason: "audit", by: "cfo", until: nil, now: CRMFixture.now)
+        #expect(hold.key == RecordKey([.text("FR"), .text("F-3,bis")]))
+        let report = try await f.run()
+        #expect(report.rules[0].exempt == ["legal_hold": 1])
+        let left = try await f.texts("SELECT country || '/' || number AS k FROM invoices ORDER BY k")
+        #expect(left == ["FR/F-2", "FR/F-3,bis"], "the 2015 and 2014 invoices go; the held 2010 one stays, 2016 is not due")
+    }
 }

@@ -47,11 +47,17 @@ extension KeyLookup {
         case notAValue(column: String, text: String)
     }
 
-    /// What an operator typed for the key `columns` of `table` (`A,B` for several columns), each
-    /// value read by its column's declared type: the one reading `hold add` and `audit show` share.
+    /// What an operator typed for the key `columns` of `table` (`A,B` for several columns, or a
+    /// JSON array, `["a,b", 3]`, when a value holds a comma), each value read by its column's
+    /// declared type: the one reading `hold add`, `explain`, `erase` and `audit show` share.
     public static func parse(_ text: String, columns: [String], of table: TableInfo,
                              kindOf: (String) -> KeyValueKind) throws(ParseError) -> [KeyLookup] {
-        let parts = columns.count == 1 ? [Substring(text)] : text.split(separator: ",", omittingEmptySubsequences: false)
+        let parts: [Substring]
+        if columns.count > 1, text.hasPrefix("["), let array = jsonArray(text) {
+            parts = array.map { Substring($0) }
+        } else {
+            parts = columns.count == 1 ? [Substring(text)] : text.split(separator: ",", omittingEmptySubsequences: false)
+        }
         guard parts.count == columns.count else { throw .count(expected: columns.count) }
         var lookups: [KeyLookup] = []
         for (column, part) in zip(columns, parts) {
@@ -60,5 +66,17 @@ extension KeyLookup {
             lookups.append(item)
         }
         return lookups
+    }
+
+    /// A JSON array of strings and whole numbers, as text per element; nil for anything else.
+    static func jsonArray(_ text: String) -> [String]? {
+        struct Element: Decodable {
+            let text: String
+            init(from decoder: any Decoder) throws {
+                let value = try decoder.singleValueContainer()
+                if let string = try? value.decode(String.self) { text = string } else { text = String(try value.decode(Int64.self)) }
+            }
+        }
+        return (try? JSONDecoder().decode([Element].self, from: Data(text.utf8)))?.map(\.text)
     }
 }

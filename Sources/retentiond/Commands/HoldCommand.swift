@@ -30,7 +30,7 @@ struct HoldCommand: AsyncParsableCommand {
         @Option(name: .long, help: ArgumentHelp("Or: the policy subject of the record, named by the subject's key.", valueName: "subject"))
         var subject: String?
 
-        @Option(name: .long, help: ArgumentHelp("The record's key exactly as stored (KEY1,KEY2 for composite keys): a whole number for an integer column, the text as is for a text column (007 stays 007).", valueName: "key"))
+        @Option(name: .long, help: ArgumentHelp("The record's key exactly as stored (KEY1,KEY2 for composite keys, or a JSON array such as [\"FR\", \"F-3,bis\"] when a value holds a comma): a whole number for an integer column, the text as is for a text column (007 stays 007).", valueName: "key"))
         var key: String
 
         func validate() throws {
