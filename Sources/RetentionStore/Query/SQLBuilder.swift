@@ -81,14 +81,14 @@ public struct SQLBuilder: Sendable {
     }
 
     /// `childJoins` with the first table tied to the subject row `subjectAlias` by its link.
-    private func childJoins(_ path: [ChildLink], below subjectAlias: String) -> (from: SQL, conditions: [SQL]) {
+    func childJoins(_ path: [ChildLink], below subjectAlias: String) -> (from: SQL, conditions: [SQL]) {
         let first = path[0]
         return childJoins(path, first: SQL(stringLiteral: Self.match("c0", first.foreignKey, subjectAlias, first.referenced, caseInsensitive: first.caseInsensitive)))
     }
 
     /// The joins down `path` from its first table (`c0`, which `first` ties to the subject rows) to
     /// its last (`c0 JOIN c1 ON … JOIN c2 ON …`, for a FROM clause), and the conditions that go with them.
-    private func childJoins(_ path: [ChildLink], first: SQL) -> (from: SQL, conditions: [SQL]) {
+    func childJoins(_ path: [ChildLink], first: SQL) -> (from: SQL, conditions: [SQL]) {
         var from: SQL = "\(ident: path[0].table) AS c0"
         var conditions: [SQL] = [first]
         for (depth, link) in path.enumerated() {
@@ -350,105 +350,6 @@ public struct SQLBuilder: Sendable {
         sets += varying.enumerated().map { j, i in "\(ident: fields[i]) = v.column\(raw: String(k + j + 1))\(raw: cast(i))" }
         let join = keyColumns.enumerated().map { i, c in "\(SQL.quote(table)).\(SQL.quote(c)) = v.column\(i + 1)" }
         return "UPDATE \(ident: table) SET \(sets.joined(separator: ", ")) FROM (VALUES \(values)) AS v WHERE \(raw: join.joined(separator: " AND "))"
-    }
-
-    /// The condition, on alias `x` of the path's last table, that a row belongs to the batch's
-    /// subject rows (and meets each link's discriminator on the way down).
-    ///
-    /// On PostgreSQL each level is `column = ANY (ARRAY(…))`: the level above is computed once
-    /// (an InitPlan) and this level found through the foreign key's index. As `IN (…)` the planner
-    /// costed a hash join on a scan of the whole child table as cheaper for one statement (it is,
-    /// once), and ran that scan again in every batch: a run grew with batches × table size.
-    /// A first link whose foreign key references the subject's key columns (as they are, not
-    /// case-insensitively) is matched against the batch's keys themselves: reading the records
-    /// again to list the keys the batch already holds cost SQLite 10 % of a child delete.
-    func belongsToBatch(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
-        func columns(_ alias: String, _ names: [String], lower: Bool) -> String {
-            names.map { lower ? "LOWER(\(SQL.qualified(alias, $0)))" : SQL.qualified(alias, $0) }.joined(separator: ", ")
-        }
-        func rowValue(_ alias: String, _ names: [String], lower: Bool) -> String {
-            names.count == 1 ? columns(alias, names, lower: lower) : "(" + columns(alias, names, lower: lower) + ")"
-        }
-        // The rows of `link` (as `alias`) whose foreign key is among the level above's: the batch's
-        // keys themselves where the first link references them as they are, else a subquery.
-        func belongs(_ alias: String, _ link: ChildLink, to above: SQL?) -> SQL {
-            guard let above else { return keyIn(alias, link.foreignKey, keys) }
-            return member(rowValue(alias, link.foreignKey, lower: link.caseInsensitive), of: above, columns: link.foreignKey.count)
-        }
-        let first = path[0]
-        var above: SQL? = first.referenced == keyColumns && !first.caseInsensitive ? nil
-            : "SELECT \(raw: columns("p", first.referenced, lower: first.caseInsensitive)) FROM \(ident: subjectTable) AS p WHERE \(keyIn("p", keyColumns, keys))"
-        for depth in path.indices.dropFirst() {
-            let parent = path[depth - 1]
-            let link = path[depth]
-            let tests = parent.conditions.map { c -> SQL in " AND \(condition(c, on: "c", level: 1))" }.joined(separator: "")
-            above = "SELECT \(raw: columns("c", link.referenced, lower: link.caseInsensitive)) FROM \(ident: parent.table) AS c"
-                + " WHERE \(belongs("c", parent, to: above))\(tests)"
-        }
-        let last = path[path.count - 1]
-        let tests = last.conditions.map { c -> SQL in " AND \(condition(c, on: "x", level: 1))" }.joined(separator: "")
-        return belongs("x", last, to: above) + tests
-    }
-
-    /// `value IN (subquery)`, or `value = ANY (ARRAY(subquery))` for one column where the dialect
-    /// matches through arrays.
-    private func member(_ value: String, of subquery: SQL, columns: Int) -> SQL {
-        dialect.matchesThroughArrays && columns == 1 ? "\(raw: value) = ANY (ARRAY(\(subquery)))" : "\(raw: value) IN (\(subquery))"
-    }
-
-    /// `DELETE` of one child table's rows that belong to the batch's subject rows.
-    public func deleteChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
-        "DELETE FROM \(ident: path[path.count - 1].table) AS x WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys))"
-    }
-
-    /// `DELETE` of the owned rows `keys` (of `link.foreignKey`) that nothing points to any more,
-    /// and that no subject of `keepers` governing the table (`link.keptBy`) keeps.
-    public func deleteOwned(_ link: ChildLink, keys: [RecordKey], keepers: [RowKeeper]) -> SQL {
-        var sql: SQL = "DELETE FROM \(ident: link.table) AS o WHERE \(keyIn("o", link.foreignKey, keys))"
-        for reference in link.stillReferencedBy {
-            sql += " AND NOT EXISTS (SELECT 1 FROM \(ident: reference.table) AS r WHERE \(raw: Self.tuple("r", reference.columns)) = \(raw: Self.tuple("o", reference.referencedColumns)))"
-        }
-        for keeper in keepers where link.keptBy.contains(keeper.subject) {
-            sql += " AND NOT \(keeps(keeper, on: "o", level: 1))"
-        }
-        return sql
-    }
-
-    /// How many rows of the path's last table belong to the subject rows `keys`, in one statement.
-    /// On SQLite, where every link has an index (`ChildLink.indexed`), the joins of `childRows`
-    /// from the keys, each step an index probe (a quarter less than `IN (SELECT …)` per level).
-    /// Otherwise the nested subqueries a batch deletes with: a database answers them with one scan
-    /// of a table that has no index for its link, and PostgreSQL keeps its `= ANY (ARRAY(…))`
-    /// levels index probes, where it would hash-join a page of thousands of keys with a scan of a
-    /// child table of a few hundred thousand rows (50–110 ms a page instead of 7).
-    public func countChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
-        guard path.allSatisfy(\.indexed), !dialect.matchesThroughArrays else {
-            return "SELECT count(*) FROM \(ident: path[path.count - 1].table) AS x WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys))"
-        }
-        let first = path[0]
-        if first.referenced == keyColumns && !first.caseInsensitive {
-            let (from, conditions) = childJoins(path, first: keyIn("c0", first.foreignKey, keys))
-            return "SELECT count(*) FROM \(from) WHERE \(conditions.joined(separator: " AND "))"
-        }
-        let (from, conditions) = childJoins(path, below: "s")
-        return "SELECT count(*) FROM \(ident: subjectTable) AS s, \(from) WHERE \(([keyIn("s", keyColumns, keys)] + conditions).joined(separator: " AND "))"
-    }
-
-    /// How many rows of one child table belong to the subject rows `keys` through any of `paths`
-    /// (every path ending in that table, as a table reached by two declarations is): each row is
-    /// counted once — the paths' conditions on the same row, joined by OR — as the deletes, one
-    /// per path, delete it once.
-    public func countChildren(_ paths: [[ChildLink]], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
-        guard paths.count > 1 else { return countChildren(paths[0], subjectTable: subjectTable, keyColumns: keyColumns, keys: keys) }
-        let reached = paths.map { "(\(belongsToBatch($0, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys)))" as SQL }
-        return "SELECT count(*) FROM \(ident: paths[0][paths[0].count - 1].table) AS x WHERE \(reached.joined(separator: " OR "))"
-    }
-
-    /// `columns` of one child table's rows that belong to the batch's subject rows, in `order`.
-    public func selectChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]) -> SQL {
-        let list = columns.map { SQL.qualified("x", $0) }.joined(separator: ", ")
-        let by = order.map { SQL.qualified("x", $0) }.joined(separator: ", ")
-        return "SELECT \(raw: list) FROM \(ident: path[path.count - 1].table) AS x WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys)) ORDER BY \(raw: by)"
     }
 
     public func deleteRows(table: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
