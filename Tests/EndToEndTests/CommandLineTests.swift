@@ -375,6 +375,17 @@ import Testing
         #expect(fromEach == ["last_contact_at", "collected_at"], "both inputs win somewhere in the demo: \(fromEach)")
     }
 
+    /// An unreachable PostgreSQL says why: nothing listening on the port, or no such host.
+    @Test func anUnreachablePostgreSQLSaysWhy() async throws {
+        let w = try Workspace()
+        let refused = try await w.run(["check", "--database-url", "postgres://postgres@127.0.0.1:1/x"])
+        #expect(refused.status == 6)
+        #expect(refused.stderr.contains("127.0.0.1:1") && refused.stderr.contains("refused: no server listens on that host and port"), "\(refused.stderr)")
+        let unknown = try await w.run(["check", "--database-url", "postgres://postgres@no-such-host.invalid:5432/x"])
+        #expect(unknown.status == 6)
+        #expect(unknown.stderr.contains("no such host `no-such-host.invalid`"), "\(unknown.stderr)")
+    }
+
     @Test func reanchorRefusesAnIntactTrail() async throws {
         let w = try Workspace()
         #expect(try await w.run(["run"] + now).status == 0)
