@@ -19,23 +19,24 @@ import TestSupport
         "INSERT INTO invoice_lines VALUES (1, 'FR', 'F-\"quoted\"\\1', 'x'), (2, 'FR', 'F-2', 'y'), (3, 'DE', 'F-1', 'z')",
     ]
 
+    static let policy = """
+        subjects:
+          invoices:
+            table: invoices
+            key: [country, number]
+            rules:
+              - id: accounting
+                register: "Comptabilité"
+                legal_basis: "legal obligation, 10 years"
+                clock: { column: issued_on, anchor: fiscal_year_end }
+                after: 10y
+                action: purge
+                children: auto
+        """
+
     @Test(arguments: Backend.allCases)
     func accountingRecordsCountFromTheEndOfTheirFiscalYearAndCompositeKeysWork(_ backend: Backend) async throws {
-        let policy = """
-            subjects:
-              invoices:
-                table: invoices
-                key: [country, number]
-                rules:
-                  - id: accounting
-                    register: "Comptabilité"
-                    legal_basis: "legal obligation, 10 years"
-                    clock: { column: issued_on, anchor: fiscal_year_end }
-                    after: 10y
-                    action: purge
-                    children: auto
-            """
-        let f = try await CRMFixture(backend, schema: Self.schema, data: Self.data, policy: policy)
+        let f = try await CRMFixture(backend, schema: Self.schema, data: Self.data, policy: Self.policy)
         // Now is 2026-06-01: invoices of fiscal years up to 2015 are past 10 years; 2016 is not.
         // Hold one of them, with a key holding quotes and a backslash, to check keys match in SQL and Swift alike.
         _ = try await f.holds().add(table: "invoices", keyText: "FR,F-\"quoted\"\\1", reason: "tax audit", by: "cfo", until: nil, now: CRMFixture.now)
@@ -52,23 +53,9 @@ import TestSupport
     /// A composite key whose text holds a comma is named as a JSON array: held, and kept by the run.
     @Test(arguments: Backend.allCases)
     func aKeyWhoseTextHoldsACommaIsNamedAsAJSONArray(_ backend: Backend) async throws {
-        let policy = """
-            subjects:
-              invoices:
-                table: invoices
-                key: [country, number]
-                rules:
-                  - id: accounting
-                    register: "Comptabilité"
-                    legal_basis: "legal obligation, 10 years"
-                    clock: { column: issued_on, anchor: fiscal_year_end }
-                    after: 10y
-                    action: purge
-                    children: auto
-            """
         let f = try await CRMFixture(backend, schema: Self.schema, data: Self.data + [
             "INSERT INTO invoices VALUES ('FR', 'F-3,bis', '2010-05-01', 40)",
-        ], policy: policy)
+        ], policy: Self.policy)
         // `FR,F-3,bis` is three values for two columns: refused, never read as another record.
         await #expect(throws: (any Error).self) {
             _ = try await f.holds().add(table: "invoices", keyText: "FR,F-3,bis", reason: "audit", by: "cfo", until: nil, now: CRMFixture.now)

@@ -40,9 +40,9 @@ import TestSupport
 
     /// `children:` declared as a chain `t1 → t2 → … → t<levels>`, in flow style on one line.
     static func declared(_ levels: Int) -> String {
-        (1...levels).reversed().reduce("") { inner, level in
+        "[" + (1...levels).reversed().reduce("") { inner, level in
             "{ table: t\(level), foreign_key: up" + (inner.isEmpty ? "" : ", children: [\(inner)]") + " }"
-        }.wrappedInList
+        } + "]"
     }
 
     @Test(arguments: Backend.allCases)
@@ -112,8 +112,4 @@ import TestSupport
         #expect(error?.message.hasPrefix("relation `r17` is 17 steps from the subject's row; at most 16") == true, "\(diagnostics)")
         #expect(error?.location.line == 27, "at the relation: \(diagnostics)")
     }
-}
-
-private extension String {
-    var wrappedInList: String { "[" + self + "]" }
 }
