@@ -235,14 +235,14 @@ extension StoreSession where Self: SQLExecuting {
     }
 
     public func completeMarks(ruleID: String) throws {
-        try execute("INSERT INTO retentiond_done (rule_id, record_key) VALUES (\(.text(ruleID)), \(Self.completeMark)) ON CONFLICT DO NOTHING")
+        try execute("INSERT INTO retentiond_done (rule_id, record_key) VALUES (\(.text(ruleID)), \(Self.completeMark))\(raw: dialect.ignoringDuplicates)")
     }
 
     // MARK: Holds
 
-    static var holdColumns: String { "id, table_name, record_key, reason, placed_by, placed_at, until, released_by, released_at" }
+    public static var holdColumns: String { "id, table_name, record_key, reason, placed_by, placed_at, until, released_by, released_at" }
 
-    static func hold(_ row: [SQLValue]) -> LegalHold? {
+    public static func hold(_ row: [SQLValue]) -> LegalHold? {
         let f = ISO8601DateFormatter()
         guard row.count == 9, case .integer(let id) = row[0], let keyText = row[2].textValue,
               let key = try? JSONDecoder().decode(RecordKey.self, from: Data(keyText.utf8)) else { return nil }

@@ -50,13 +50,13 @@ extension SQLBuilder {
 
     /// `DELETE` of one child table's rows that belong to the batch's subject rows.
     public func deleteChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
-        "DELETE FROM \(ident: path[path.count - 1].table) AS x WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys))"
+        "\(dialect.deleteFrom(path[path.count - 1].table, as: "x")) WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys))"
     }
 
     /// `DELETE` of the owned rows `keys` (of `link.foreignKey`) that nothing points to any more,
     /// and that no subject of `keepers` governing the table (`link.keptBy`) keeps.
     public func deleteOwned(_ link: ChildLink, keys: [RecordKey], keepers: [RowKeeper]) -> SQL {
-        var sql: SQL = "DELETE FROM \(ident: link.table) AS o WHERE \(keyIn("o", link.foreignKey, keys))"
+        var sql: SQL = "\(dialect.deleteFrom(link.table, as: "o")) WHERE \(keyIn("o", link.foreignKey, keys))"
         for reference in link.stillReferencedBy {
             sql += " AND NOT EXISTS (SELECT 1 FROM \(ident: reference.table) AS r WHERE \(raw: Self.tuple("r", reference.columns)) = \(raw: Self.tuple("o", reference.referencedColumns)))"
         }

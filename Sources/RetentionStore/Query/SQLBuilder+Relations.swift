@@ -28,12 +28,17 @@ extension SQLBuilder {
         switch test {
         case .filter(.equals(.null)), .filter(.isNull(true)), .filter(.exists(false)): return "\(raw: column) IS NULL"
         case .filter(.notEquals(.null)), .filter(.isNull(false)), .filter(.exists(true)): return "\(raw: column) IS NOT NULL"
-        case .filter(.equals(let v)): return "\(raw: column) = \(v)"
-        case .filter(.notEquals(let v)): return "(\(raw: column) IS NULL OR \(raw: column) <> \(v))"
-        case .filter(.oneOf(let values)): return "\(raw: column) IN (\(SQL.list(values)))"
-        case .laterThan(let value, let cast): return "(\(raw: column) IS NOT NULL AND \(raw: column) > \(value)\(raw: cast.map { "::\($0)" } ?? ""))"
+        case .filter(.equals(let v)): return "\(raw: exact(column, v)) = \(v)"
+        case .filter(.notEquals(let v)): return "(\(raw: column) IS NULL OR \(raw: exact(column, v)) <> \(v))"
+        case .filter(.oneOf(let values)): return "\(raw: values.contains { $0.textValue != nil } ? dialect.exactly(column) : column) IN (\(SQL.list(values)))"
+        case .laterThan(let value, let cast): return "(\(raw: column) IS NOT NULL AND \(raw: column) > \(dialect.bound(value, as: cast)))"
         case .flagSet: return SQL(stringLiteral: dialect.flagIsSet(column))
         }
+    }
+
+    /// The column as compared with a text value: exactly, whatever the column's collation.
+    private func exact(_ column: String, _ value: SQLValue) -> String {
+        value.textValue != nil ? dialect.exactly(column) : column
     }
 
     /// `FROM … WHERE …` over the rows reached from `alias` through `path`, and the alias of the last step.
@@ -85,15 +90,15 @@ extension SQLBuilder {
     /// and when (having one) it is before the bound. For related rows the value is their latest
     /// (or earliest) date: "latest before the bound" is "no related date at or after it".
     func dateTests(_ column: DateColumn, bound: SQLValue, on alias: String, level: Int) -> (isNull: SQL, present: SQL, past: SQL) {
-        let cast = Self.cast(column)
+        let value = self.bound(bound, for: column)
         guard !column.path.isEmpty else {
             let c = SQL.qualified(alias, column.name)
-            return ("\(raw: c) IS NULL", "\(raw: c) IS NOT NULL", "\(raw: c) < \(bound)\(raw: cast)")
+            return ("\(raw: c) IS NULL", "\(raw: c) IS NOT NULL", "\(raw: c) < \(value)")
         }
         let present = exists(column.path, from: alias, level: level) { ["\(column: column.name, of: $0) IS NOT NULL"] }
         let past: SQL = column.earliest
-            ? exists(column.path, from: alias, level: level) { ["\(column: column.name, of: $0) < \(bound)\(raw: cast)"] }
-            : "NOT \(exists(column.path, from: alias, level: level) { ["\(column: column.name, of: $0) >= \(bound)\(raw: cast)"] })"
+            ? exists(column.path, from: alias, level: level) { ["\(column: column.name, of: $0) < \(value)"] }
+            : "NOT \(exists(column.path, from: alias, level: level) { ["\(column: column.name, of: $0) >= \(value)"] })"
         return ("NOT \(present)", present, past)
     }
 

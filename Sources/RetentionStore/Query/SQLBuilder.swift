@@ -1,9 +1,9 @@
 import Foundation
 import RetentionCore
 
-/// Where the SQL the two databases speak differs.
+/// Where the SQL the databases speak differs.
 public struct SQLDialect: Sendable {
-    /// `?` for SQLite, `$1, $2, …` for PostgreSQL.
+    /// `?` for SQLite and MariaDB, `$1, $2, …` for PostgreSQL.
     public var numberedPlaceholders: Bool
     /// SQL text that is true when a consent flag column is set.
     public var flagIsSet: @Sendable (_ column: String) -> String
@@ -22,12 +22,34 @@ public struct SQLDialect: Sendable {
     /// Appended to a mark's `EXISTS` subquery so it stays one index probe per row (PostgreSQL's
     /// ` OFFSET 0`): see `doneMark`.
     public var probeEachRow: String
+    /// A bound value compared with a native date column, given the SQL type it is read as
+    /// (`DateStorage.sqlCast`): PostgreSQL's `$1::timestamp`, MariaDB's `CAST(? AS DATETIME)`.
+    public var castValue: @Sendable (_ placeholder: SQL, _ type: String) -> SQL
+    /// The column side of a test against a value from the policy (`kind: prospect`, `in: […]`):
+    /// MariaDB's default collations ignore case and trailing spaces, and a policy's values are
+    /// exact unless it says otherwise.
+    public var exactly: @Sendable (_ qualifiedColumn: String) -> String
+    /// Ends an `INSERT` that leaves out rows whose key is already there.
+    public var ignoringDuplicates: String
+    /// Whether a single-table `DELETE` names its alias first (`DELETE x FROM t AS x`: MariaDB
+    /// takes no alias otherwise).
+    public var deletesNameTheirAlias: Bool
+    /// Whether an `UPDATE` takes its rows' new values by joining them (MariaDB) rather than `FROM`
+    /// a `VALUES` list (PostgreSQL, SQLite).
+    public var updatesByJoin: Bool
+    /// Whether several-column keys are listed as `IN (VALUES (…), …)` (SQLite, PostgreSQL) or as
+    /// `IN ((…), …)` (MariaDB, whose `VALUES` table names its columns after the first row's values).
+    public var listsRowsAsValues: Bool
 
     public init(numberedPlaceholders: Bool, flagIsSet: @escaping @Sendable (String) -> String,
                 canonicalKey: @escaping @Sendable ([String]) -> String,
                 keyValueKind: @escaping @Sendable (String) -> KeyValueKind,
                 textOf: @escaping @Sendable (String) -> String, lockRows: String, matchesThroughArrays: Bool = false,
-                probeEachRow: String = "") {
+                probeEachRow: String = "",
+                castValue: @escaping @Sendable (SQL, String) -> SQL = { value, type in "\(value)::\(raw: type)" },
+                exactly: @escaping @Sendable (String) -> String = { $0 },
+                ignoringDuplicates: String = " ON CONFLICT DO NOTHING", deletesNameTheirAlias: Bool = false, updatesByJoin: Bool = false,
+                listsRowsAsValues: Bool = true) {
         self.numberedPlaceholders = numberedPlaceholders
         self.flagIsSet = flagIsSet
         self.canonicalKey = canonicalKey
@@ -36,6 +58,22 @@ public struct SQLDialect: Sendable {
         self.lockRows = lockRows
         self.matchesThroughArrays = matchesThroughArrays
         self.probeEachRow = probeEachRow
+        self.castValue = castValue
+        self.exactly = exactly
+        self.ignoringDuplicates = ignoringDuplicates
+        self.deletesNameTheirAlias = deletesNameTheirAlias
+        self.updatesByJoin = updatesByJoin
+        self.listsRowsAsValues = listsRowsAsValues
+    }
+
+    /// `value`, read as `type` when one is given (a native date column's).
+    public func bound(_ value: SQLValue, as type: String?) -> SQL {
+        type.map { castValue("\(value)", $0) } ?? "\(value)"
+    }
+
+    /// `DELETE FROM table AS alias`, or `DELETE alias FROM table AS alias`.
+    public func deleteFrom(_ table: String, as alias: String) -> SQL {
+        deletesNameTheirAlias ? "DELETE \(raw: alias) FROM \(ident: table) AS \(raw: alias)" : "DELETE FROM \(ident: table) AS \(raw: alias)"
     }
 }
 
@@ -54,13 +92,13 @@ public struct SQLBuilder: Sendable {
         return cols.count == 1 ? cols[0] : "(" + cols.joined(separator: ", ") + ")"
     }
 
-    /// `key IN (?, ?)` or `(k1, k2) IN (VALUES (?, ?), (?, ?))`.
+    /// `key IN (?, ?)` or `(k1, k2) IN (VALUES (?, ?), (?, ?))` (MariaDB: without `VALUES`).
     public func keyIn(_ alias: String, _ columns: [String], _ keys: [RecordKey]) -> SQL {
         if columns.count == 1 {
             return "\(column: columns[0], of: alias) IN (\(SQL.list(keys.map { $0.values[0] })))"
         }
         let rows = keys.map { key -> SQL in "(\(SQL.list(key.values)))" }.joined(separator: ", ")
-        return "\(raw: Self.tuple(alias, columns)) IN (VALUES \(rows))"
+        return "\(raw: Self.tuple(alias, columns)) IN (\(raw: dialect.listsRowsAsValues ? "VALUES " : "")\(rows))"
     }
 
     /// `key > after` (a row value for several columns): the page after `after` in key order.
@@ -69,7 +107,8 @@ public struct SQLBuilder: Sendable {
             : "\(raw: Self.tuple(alias, columns)) > (\(SQL.list(after.values)))"
     }
 
-    static func cast(_ column: DateColumn) -> String { column.storage.sqlCast.map { "::\($0)" } ?? "" }
+    /// A bound value compared with `column`, read as the column's type where it is a native date.
+    func bound(_ value: SQLValue, for column: DateColumn) -> SQL { dialect.bound(value, as: column.storage.sqlCast) }
 
     /// The FROM/WHERE of a subquery over the rows of the path's last table that belong to the
     /// subject row `subjectAlias`, as alias `c<depth>`: a chain of joins, each on a child's foreign
@@ -190,7 +229,7 @@ public struct SQLBuilder: Sendable {
                 ]
                 if let until = source.until {
                     let column = "ah." + SQL.quote(until.column)
-                    conditions.append("(\(raw: column) IS NULL OR \(raw: column) > \(until.now)\(raw: until.cast.map { "::\($0)" } ?? ""))")
+                    conditions.append("(\(raw: column) IS NULL OR \(raw: column) > \(dialect.bound(until.now, as: until.cast)))")
                 }
                 conditions += source.conditions.map { condition($0, on: "ah", level: 1) }
                 return "EXISTS (SELECT 1 FROM \(ident: source.table) AS ah WHERE \(conditions.joined(separator: " AND ")))"
@@ -220,8 +259,8 @@ public struct SQLBuilder: Sendable {
         // A clock that is one column of the row: the same range, written so its index serves it.
         if q.clock.columns.count == 1, q.clock.columns[0].path.isEmpty, let last = boundaries.last {
             let column = q.clock.columns[0]
-            conditions.append("\(column: column.name, of: s) >= \(q.clock.bounds[0])\(raw: Self.cast(column))")
-            conditions.append("\(column: column.name, of: s) < \(last.bounds[0])\(raw: Self.cast(column))")
+            conditions.append("\(column: column.name, of: s) >= \(bound(q.clock.bounds[0], for: column))")
+            conditions.append("\(column: column.name, of: s) < \(bound(last.bounds[0], for: column))")
         }
         // Records held themselves are left out; holds on their child rows are decided when the time comes.
         conditions.append("\(keepingFacts(q, childHolds: false)[3]) = 0")
@@ -281,7 +320,7 @@ public struct SQLBuilder: Sendable {
     public func markDone(rule: String, table: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
         let key = dialect.canonicalKey(keyColumns.map { SQL.qualified("p", $0) })
         return "INSERT INTO retentiond_done (rule_id, record_key) SELECT \(.text(rule)), \(raw: key) FROM \(ident: table) AS p"
-            + " WHERE \(keyIn("p", keyColumns, keys)) ON CONFLICT DO NOTHING"
+            + " WHERE \(keyIn("p", keyColumns, keys))\(raw: dialect.ignoringDuplicates)"
     }
 
     /// Removes the marks of `rules` on records about to be purged: a key the application reuses
@@ -348,11 +387,27 @@ public struct SQLBuilder: Sendable {
         let k = keyColumns.count
         let values = rows.map { key, newValues -> SQL in "(\(SQL.list(key.values + varying.map { newValues[$0] })))" }.joined(separator: ", ")
         sets += varying.enumerated().map { j, i in "\(ident: fields[i]) = v.column\(raw: String(k + j + 1))\(raw: cast(i))" }
+        if dialect.updatesByJoin {
+            // Every column named with its table: the joined list's columns could share a name with one.
+            sets = fields.indices.map { i in
+                let value: SQL = varying.firstIndex(of: i).map { j in "v.column\(raw: String(k + j + 1))" } ?? "\(first[i])"
+                return "\(raw: SQL.quote(table)).\(ident: fields[i]) = \(value)"
+            }
+        }
         let join = keyColumns.enumerated().map { i, c in "\(SQL.quote(table)).\(SQL.quote(c)) = v.column\(i + 1)" }
+        if dialect.updatesByJoin {
+            // The list as a derived table of `SELECT`s, its columns named by the first.
+            let names = (1...(k + varying.count)).map { " AS column\($0)" }
+            let selects = rows.enumerated().map { n, row -> SQL in
+                let values = row.0.values + varying.map { row.1[$0] }
+                return "SELECT " + values.enumerated().map { i, v -> SQL in "\(v)\(raw: n == 0 ? names[i] : "")" }.joined(separator: ", ")
+            }.joined(separator: " UNION ALL ")
+            return "UPDATE \(ident: table) JOIN (\(selects)) AS v ON \(raw: join.joined(separator: " AND ")) SET \(sets.joined(separator: ", "))"
+        }
         return "UPDATE \(ident: table) SET \(sets.joined(separator: ", ")) FROM (VALUES \(values)) AS v WHERE \(raw: join.joined(separator: " AND "))"
     }
 
     public func deleteRows(table: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
-        "DELETE FROM \(ident: table) AS p WHERE \(keyIn("p", keyColumns, keys))"
+        "\(dialect.deleteFrom(table, as: "p")) WHERE \(keyIn("p", keyColumns, keys))"
     }
 }

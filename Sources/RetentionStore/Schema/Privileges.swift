@@ -83,10 +83,19 @@ public struct PrivilegeReport: Sendable {
     /// permissions decide, and opening it for writing fails before anything changes).
     public var role: String?
     public var missing: [PrivilegeNeed]
+    /// Whose `GRANT` syntax the statements are written in.
+    public var grantTarget: GrantTarget
 
-    public init(role: String?, missing: [PrivilegeNeed]) {
+    /// PostgreSQL grants to a role; MariaDB to `'user'@'host'`, on `database.table`, names in backticks.
+    public enum GrantTarget: Sendable, Equatable {
+        case postgres
+        case mariadb(database: String)
+    }
+
+    public init(role: String?, missing: [PrivilegeNeed], grantTarget: GrantTarget = .postgres) {
         self.role = role
         self.missing = missing
+        self.grantTarget = grantTarget
     }
 
     /// The `GRANT` statements that give the role what it lacks, one per table (or sequence, or
@@ -104,11 +113,34 @@ public struct PrivilegeReport: Sendable {
                 guard let needs = byKind[kind] else { return nil }
                 let columns = needs.compactMap(\.column)
                 // A column list only when no need asks for the whole table.
-                return columns.count < needs.count ? kind.rawValue : "\(kind.rawValue) (\(columns.map(SQL.quote).joined(separator: ", ")))"
+                return columns.count < needs.count ? kind.rawValue : "\(kind.rawValue) (\(columns.map(quote).joined(separator: ", ")))"
             }.joined(separator: ", ")
-            let on = needs[0].object == .table ? "" : needs[0].object.rawValue + " "
-            return "GRANT \(what) ON \(on)\(SQL.quote(needs[0].table)) TO \(SQL.quote(role));"
+            return "GRANT \(what) ON \(object(needs[0])) TO \(grantee(role));"
         }
+    }
+}
+
+extension PrivilegeReport {
+    private func quote(_ name: String) -> String {
+        switch grantTarget {
+        case .postgres: return SQL.quote(name)
+        case .mariadb: return "`" + name.replacingOccurrences(of: "`", with: "``") + "`"
+        }
+    }
+
+    /// `"people"`, `SEQUENCE "…"`, `SCHEMA "public"`; on MariaDB `` `crm`.`people` `` or `` `crm`.* ``.
+    private func object(_ need: PrivilegeNeed) -> String {
+        switch grantTarget {
+        case .postgres: return (need.object == .table ? "" : need.object.rawValue + " ") + SQL.quote(need.table)
+        case .mariadb(let database): return quote(database) + "." + (need.object == .schema ? "*" : quote(need.table))
+        }
+    }
+
+    /// `"role"`, or `'user'@'host'` from MariaDB's `CURRENT_USER()` (`user@host`).
+    private func grantee(_ role: String) -> String {
+        guard case .mariadb = grantTarget, let at = role.lastIndex(of: "@") else { return SQL.quote(role) }
+        func literal(_ s: Substring) -> String { "'" + s.replacingOccurrences(of: "'", with: "''") + "'" }
+        return literal(role[..<at]) + "@" + literal(role[role.index(after: at)...])
     }
 }
 
