@@ -46,6 +46,15 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
+        // MariaDB Connector/C, from Debian's libmariadb-dev, as GRDB uses the system libsqlite3.
+        .systemLibrary(name: "CMariaDB", pkgConfig: "libmariadb", providers: [.apt(["libmariadb-dev"])]),
+        .target(
+            name: "RetentionMariaDB",
+            dependencies: [
+                "RetentionStore", "CMariaDB",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "RetentionDemo",
             dependencies: [
@@ -66,7 +75,7 @@ let package = Package(
         .executableTarget(
             name: "retentiond",
             dependencies: [
-                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionEngine", "RetentionDemo",
+                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionMariaDB", "RetentionEngine", "RetentionDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -77,7 +86,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionEngine",
+                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionMariaDB", "RetentionEngine",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

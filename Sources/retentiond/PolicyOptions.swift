@@ -4,6 +4,7 @@ import Logging
 import Synchronization
 import RetentionCore
 import RetentionEngine
+import RetentionMariaDB
 import RetentionPostgres
 import RetentionSQLite
 import RetentionStore
@@ -16,7 +17,7 @@ struct PolicyOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Use this state directory instead of the policy's state_dir (systemd's $STATE_DIRECTORY is used when set).", valueName: "dir"))
     var stateDir: String?
 
-    @Option(name: .long, help: ArgumentHelp("Use this database instead of the policy's `database`: postgres://user@host:port/db?sslmode=disable|prefer|require|verify-full, or sqlite:PATH. A password in it is visible to other local users: prefer the policy's password_file.", valueName: "url"))
+    @Option(name: .long, help: ArgumentHelp("Use this database instead of the policy's `database`: postgres://user@host:port/db?sslmode=disable|prefer|require|verify-full, mariadb://user@host:port/db?ssl-mode=… (or mysql://), or sqlite:PATH. A password in it is visible to other local users: prefer the policy's password_file.", valueName: "url"))
     var databaseURL: String?
 
     @Option(name: .long, help: ArgumentHelp("Write reports into this directory instead of the policy's reports.dir.", valueName: "dir"))
@@ -72,9 +73,11 @@ struct PolicyOptions: ParsableArguments {
             let path = String(databaseURL.dropFirst("sqlite:".count))
             guard !path.isEmpty else { throw ValidationError("--database-url sqlite:PATH needs the path of the database file") }
             policy.database = .sqlite(path: URL(fileURLWithPath: path).standardizedFileURL.path)
+        } else if let databaseURL, let location = MariaDBLocation(url: databaseURL) {
+            policy.database = .mariadb(location)
         } else if let databaseURL {
             guard let location = PostgresLocation(url: databaseURL) else {
-                throw ValidationError("--database-url takes postgres://user@host:port/database (optionally ?sslmode=…) or sqlite:PATH")
+                throw ValidationError("--database-url takes postgres://user@host:port/database (optionally ?sslmode=…), mariadb://user@host:port/database (or mysql://) or sqlite:PATH")
             }
             policy.database = .postgres(location)
         }
@@ -88,6 +91,8 @@ struct PolicyOptions: ParsableArguments {
         case .sqlite(let path): return try SQLiteStore.reader(path: path)
         case .postgres(let location):
             return try await PostgresStore.reader(settings: location, credentialsDirectory: credentialsDirectory, logger: logger())
+        case .mariadb(let location):
+            return try await MariaDBStore.reader(settings: location, credentialsDirectory: credentialsDirectory, logger: logger())
         }
     }
 
@@ -98,6 +103,8 @@ struct PolicyOptions: ParsableArguments {
         case .sqlite(let path): return try SQLiteStore(path: path, lockWait: lockWait)
         case .postgres(let location):
             return try await PostgresStore(settings: location, credentialsDirectory: credentialsDirectory, logger: logger(), lockWait: lockWait)
+        case .mariadb(let location):
+            return try await MariaDBStore(settings: location, credentialsDirectory: credentialsDirectory, logger: logger(), lockWait: lockWait)
         }
     }
 

@@ -42,7 +42,8 @@ import TestSupport
         try await store.read { try $0.auditEntries(after: after, limit: limit, filter: AuditFilter(subjectRef: ref)) }.map(\.seq)
     }
 
-    @Test(arguments: Backend.allCases)
+    /// No older version ever wrote a trail on MariaDB: there is no older layout to upgrade from.
+    @Test(arguments: [Backend.sqlite, .postgres])
     func aRecordsEntriesAreFoundInEverySegmentOfAnUpgradedTrail(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
         // Entries 1–4 written by the older version, without references filed.

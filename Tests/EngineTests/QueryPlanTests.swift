@@ -60,6 +60,11 @@ import TestSupport
             case .postgres:
                 if hinted { _ = try executing.execute("SET LOCAL enable_seqscan = off", []) }
                 return try executing.rows("EXPLAIN " + text, sql.bindings).compactMap { $0.first?.textValue }
+            case .mariadb:
+                // One line per table read: "alias access-type key" (type ALL reads the whole table).
+                return try executing.rows("EXPLAIN " + text, sql.bindings).map { row in
+                    [row[2], row[3], row[5]].map { $0.textValue ?? "-" }.joined(separator: " ")
+                }
             }
         }
     }
@@ -72,6 +77,8 @@ import TestSupport
             // `SCAN g` walks the trail's reference segments, found one primary-key probe each.
             case .sqlite: return line.hasPrefix("SCAN ") && line != "SCAN g" && (includingSubject || !line.hasPrefix("SCAN s"))
             case .postgres: return line.contains("Seq Scan") && (includingSubject || !line.contains(" \(subjectTable) s "))
+            // Derived tables (`<derived2>`) and the segments' recursive walk are not tables of the database.
+            case .mariadb: return line.contains(" ALL ") && !line.hasPrefix("<") && !line.hasPrefix("g ") && (includingSubject || !line.hasPrefix("s "))
             }
         }
     }
@@ -128,7 +135,9 @@ import TestSupport
         #expect(paths.dropFirst().first == "DELETE FROM \"attachments\" AS x WHERE x.\"note_id\" IN (SELECT c.\"id\" FROM \"notes\" AS c WHERE c.\"person_id\" IN (?, ?))")
     }
 
-    @Test(arguments: Backend.allCases)
+    /// Not yet on MariaDB (issue #26): its data, generated in one statement, references rows
+    /// MariaDB's immediate foreign-key checks do not yet see.
+    @Test(arguments: [Backend.sqlite, .postgres])
     func everyStatementOfABatchIsServedByIndexesAllTheWayDown(_ backend: Backend) async throws {
         let (f, query, builder) = try await prepared(backend)
         let keys = [RecordKey([.integer(1)]), RecordKey([.integer(2)])]
@@ -360,6 +369,8 @@ import TestSupport
             case .postgres:
                 #expect(!lines.contains { $0.contains("on events") && !$0.contains("events_person") }, "\(text)")
                 #expect(!lines.contains { $0.contains("Hash") || $0.contains("Materialize") }, "\(text)")
+            case .mariadb:
+                #expect(!lines.contains { $0.hasPrefix("r") && $0.contains(" ALL ") }, "\(text)")
             }
         }
     }

@@ -52,7 +52,8 @@ import TestSupport
         #expect(try await AuditTrail(store: try await f.reader(), key: try f.key, stateDirectory: f.dir.path).verify().isValid)
     }
 
-    @Test(arguments: Backend.allCases)
+    /// MariaDB has no trigger that skips a row: an UPDATE either changes every row it matches or fails.
+    @Test(arguments: [Backend.sqlite, .postgres])
     func aChangeTheDatabaseSilentlySkippedIsNeverAudited(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise)
         try await f.skipUpdates(of: 2)
@@ -67,10 +68,14 @@ import TestSupport
     func aBatchRefusedForEveryRecordStopsTheRunAndNamesTheRule(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, policy: Self.twoRules)
         // As with a missing grant or a broken table: no record of the batch can be changed.
-        try await f.sql(backend == .sqlite
-            ? ["CREATE TRIGGER refuse_all BEFORE UPDATE ON people BEGIN SELECT RAISE(ABORT, 'no updates today'); END"]
-            : ["CREATE FUNCTION refuse_all() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RAISE EXCEPTION 'no updates today'; END $f$",
-               "CREATE TRIGGER refuse_all BEFORE UPDATE ON people FOR EACH ROW EXECUTE FUNCTION refuse_all()"])
+        switch backend {
+        case .sqlite: try await f.sql(["CREATE TRIGGER refuse_all BEFORE UPDATE ON people BEGIN SELECT RAISE(ABORT, 'no updates today'); END"])
+        case .postgres:
+            try await f.sql(["CREATE FUNCTION refuse_all() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RAISE EXCEPTION 'no updates today'; END $f$",
+                             "CREATE TRIGGER refuse_all BEFORE UPDATE ON people FOR EACH ROW EXECUTE FUNCTION refuse_all()"])
+        case .mariadb:
+            try await f.sql(["CREATE TRIGGER refuse_all BEFORE UPDATE ON people FOR EACH ROW SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'no updates today'"])
+        }
         let report = try await f.run()
         #expect(report.status == .incomplete)
         #expect(report.message?.contains("rule `prospect-anonymise` (table `people`): the database refused every record of a batch") == true, "\(report.message ?? "")")

@@ -161,7 +161,9 @@ import TestSupport
                 """, filter: "{ kind: prospect, mailing: { exists: true } }")
         }
         #expect(try await changed(backend, policy("case_insensitive"), data: data) == [1, 2])
-        #expect(try await changed(backend, policy("exact"), data: data) == [2])
+        // MariaDB compares two columns under their collation, case-insensitive here, as the
+        // application's own joins do (docs/mariadb.md): `exact` cannot be stricter than the database.
+        #expect(try await changed(backend, policy("exact"), data: data) == (backend == .mariadb ? [1, 2] : [2]))
     }
 
     @Test(arguments: Backend.allCases)

@@ -145,8 +145,9 @@ import TestSupport
 
     /// Every statement of a batch of either rule is served by indexes, with 40,000 history rows
     /// and articles of a ticket that is not due: the relations are probes, not scans per record.
-    /// The case-insensitive matches use the LOWER(…) indexes `check` asks for.
-    @Test(arguments: Backend.allCases)
+    /// The case-insensitive matches use the LOWER(…) indexes `check` asks for. Not on MariaDB
+    /// 10.11, which has no expression index (docs/mariadb.md; issue #26).
+    @Test(arguments: [Backend.sqlite, .postgres])
     func everyStatementThroughRelationsIsServedByIndexes(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, schema: Self.schema + [
             "CREATE INDEX ticket_customer_user_lower ON ticket (LOWER(customer_user_id))",

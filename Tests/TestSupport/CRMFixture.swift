@@ -3,13 +3,14 @@ import Foundation
 import Logging
 import RetentionCore
 import RetentionEngine
+import RetentionMariaDB
 import RetentionPostgres
 import RetentionSQLite
 import RetentionStore
 
 /// The databases the engine's tests run against.
 public enum Backend: String, CaseIterable, CustomStringConvertible, Sendable {
-    case sqlite, postgres
+    case sqlite, postgres, mariadb
     public var description: String { rawValue }
 }
 
@@ -72,6 +73,10 @@ public final class CRMFixture: @unchecked Sendable {
             let server = try await PostgresServer.start()
             let name = try await server.createDatabase()
             databaseSection = "database: { postgres: { host: 127.0.0.1, port: \(server.port), database: \(name), user: postgres, tls: disable } }"
+        case .mariadb:
+            let server = try await MariaDBServer.start()
+            let name = try await server.createDatabase()
+            databaseSection = "database: { mariadb: { host: 127.0.0.1, port: \(server.port), database: \(name), user: root, tls: disable } }"
         }
         if let wholePolicy { try write(wholePolicy: wholePolicy) } else { try write(policy: policy, batchSize: batchSize) }
         try await sql(schema + (data ?? (schema == CRMFixture.schema ? CRMFixture.data : [])))
@@ -88,6 +93,10 @@ public final class CRMFixture: @unchecked Sendable {
             databaseSection = "database: { sqlite: link.sqlite }"
         case .postgres:
             databaseSection = databaseSection.replacingOccurrences(of: "host: 127.0.0.1", with: "host: localhost")
+        case .mariadb:
+            // The server's Unix socket instead of TCP.
+            let server = try MariaDBServer.shared.get()
+            databaseSection = databaseSection.replacingOccurrences(of: "host: 127.0.0.1, port: \(server.port)", with: "socket: \(server.socket)")
         }
     }
 
@@ -133,6 +142,7 @@ public final class CRMFixture: @unchecked Sendable {
         switch try policy().database {
         case .sqlite(let path): return try SQLiteStore(path: path, lockWait: lockWait)
         case .postgres(let location): return try await PostgresStore(settings: location, lockWait: lockWait)
+        case .mariadb(let location): return try await MariaDBStore(settings: location, lockWait: lockWait)
         }
     }
 
@@ -140,6 +150,7 @@ public final class CRMFixture: @unchecked Sendable {
         switch try policy().database {
         case .sqlite(let path): return try SQLiteStore.reader(path: path)
         case .postgres(let location): return try await PostgresStore.reader(settings: location)
+        case .mariadb(let location): return try await MariaDBStore.reader(settings: location)
         }
     }
 
@@ -197,15 +208,37 @@ public final class CRMFixture: @unchecked Sendable {
     // MARK: Raw SQL, through the store's own session
 
     public func sql(_ statements: [String]) async throws {
+        let statements = backend == .mariadb ? statements.map(Self.inMariaDBTerms) : statements
         try await executing { session in
             for statement in statements { _ = try session.execute(statement, []) }
         }
     }
 
+    /// A test's `CREATE TABLE` in MariaDB's terms: `TEXT` columns become `VARCHAR(255)`, which
+    /// MariaDB indexes without a prefix length, as the applications retentiond meets declare them.
+    /// A generated `WITH RECURSIVE … INSERT INTO t SELECT …` is written `INSERT INTO t WITH RECURSIVE … SELECT …`;
+    /// an index on `lower(column)` (MariaDB 10.11 has no expression index) is one on the column,
+    /// whose case-insensitive collation already compares as LOWER does.
+    public static func inMariaDBTerms(_ statement: String) -> String {
+        var statement = statement
+        if statement.uppercased().hasPrefix("CREATE TABLE") {
+            statement = statement.replacingOccurrences(of: #"\bTEXT\b"#, with: "VARCHAR(255)", options: [.regularExpression, .caseInsensitive])
+        }
+        if statement.uppercased().hasPrefix("CREATE INDEX") || statement.uppercased().hasPrefix("CREATE UNIQUE INDEX") {
+            statement = statement.replacingOccurrences(of: #"\blower\((\w+)\)"#, with: "$1", options: [.regularExpression, .caseInsensitive])
+        }
+        if statement.uppercased().hasPrefix("WITH RECURSIVE"),
+           let insert = statement.range(of: #"\s*INSERT INTO \w+\s*"#, options: .regularExpression) {
+            statement = statement[insert].trimmingCharacters(in: .whitespaces) + " " + statement[..<insert.lowerBound] + " " + statement[insert.upperBound...]
+        }
+        return statement.replacingOccurrences(of: " AS TEXT)", with: " AS CHAR)")
+    }
+
     public func rows(_ sql: String) async throws -> [[SQLValue]] {
-        try await reader().read { session in
+        let backend = self.backend
+        return try await reader().read { session in
             guard let executing = session as? any SQLExecuting else { throw StoreFailure("the session runs no SQL") }
-            return try executing.rows(sql, [])
+            return try executing.rows(backend == .mariadb ? Self.inMariaDBTerms(sql) : sql, [])
         }
     }
 
@@ -265,6 +298,8 @@ public final class CRMFixture: @unchecked Sendable {
             try await sql(["DROP TRIGGER retentiond_audit_append_only_update", "DROP TRIGGER retentiond_audit_append_only_delete"])
         case .postgres:
             try await sql(["DROP TRIGGER retentiond_audit_append_only ON retentiond_audit"])
+        case .mariadb:
+            try await sql(["DROP TRIGGER retentiond_audit_no_update", "DROP TRIGGER retentiond_audit_no_delete"])
         }
     }
 
@@ -275,6 +310,8 @@ public final class CRMFixture: @unchecked Sendable {
             try await sql(["DROP TRIGGER retentiond_holds_keep_every_hold", "DROP TRIGGER retentiond_holds_release_only"])
         case .postgres:
             try await sql(["DROP TRIGGER retentiond_holds_release_only ON retentiond_holds"])
+        case .mariadb:
+            try await sql(["DROP TRIGGER retentiond_holds_release_only", "DROP TRIGGER retentiond_holds_no_delete"])
         }
     }
 
@@ -288,6 +325,8 @@ public final class CRMFixture: @unchecked Sendable {
                 "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN IF OLD.id = \(id) THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $f$",
                 "CREATE TRIGGER refuse BEFORE UPDATE ON people FOR EACH ROW EXECUTE FUNCTION refuse()",
             ])
+        case .mariadb:
+            try await sql(["CREATE TRIGGER refuse BEFORE UPDATE ON people FOR EACH ROW IF OLD.id = \(id) THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'; END IF"])
         }
     }
 
@@ -301,11 +340,15 @@ public final class CRMFixture: @unchecked Sendable {
                 "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN IF OLD.id = \(id) THEN RETURN NULL; END IF; RETURN NEW; END $f$",
                 "CREATE TRIGGER refuse BEFORE UPDATE ON people FOR EACH ROW EXECUTE FUNCTION refuse()",
             ])
+        case .mariadb:
+            // No trigger skips a row on MariaDB: this one puts every value back.
+            let columns = CRMFixture.peopleColumns.filter { $0 != "id" }.map { "SET NEW.\($0) = OLD.\($0);" }.joined(separator: " ")
+            try await sql(["CREATE TRIGGER refuse BEFORE UPDATE ON people FOR EACH ROW IF OLD.id = \(id) THEN \(columns) END IF"])
         }
     }
 
     public func allowUpdates() async throws {
-        try await sql([backend == .sqlite ? "DROP TRIGGER refuse" : "DROP TRIGGER refuse ON people"])
+        try await sql([backend == .postgres ? "DROP TRIGGER refuse ON people" : "DROP TRIGGER refuse"])
     }
 
     // MARK: SQLite's file

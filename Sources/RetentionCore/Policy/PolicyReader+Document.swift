@@ -50,15 +50,18 @@ extension PolicyReader {
 
         var database: DatabaseLocation?
         if let node = map.value("database"), let db = mapping(node, "database") {
-            checkKeys(db, allowed: ["sqlite", "postgres"], in: "database")
+            checkKeys(db, allowed: ["sqlite", "postgres", "mariadb"], in: "database")
             if db.pairs.count != 1 {
-                error(node, "database is either `sqlite: PATH` or `postgres: { … }`")
+                error(node, "database is one of `sqlite: PATH`, `postgres: { … }` or `mariadb: { … }`")
             } else if let p = db.value("sqlite"), let s = string(p, "database.sqlite") {
                 database = .sqlite(path: resolve(s, against: stateDir))
             } else if let p = db.value("postgres") {
                 database = postgres(p, stateDir: stateDir).map(DatabaseLocation.postgres)
+            } else if let p = db.value("mariadb") {
+                database = mariadb(p, stateDir: stateDir).map(DatabaseLocation.mariadb)
             } else if db.value("sqlite") == nil {
-                error(node, "database needs `sqlite: PATH` or `postgres: { host, database, user, … }`", hint: "a relative path is taken from state_dir")
+                error(node, "database needs `sqlite: PATH`, `postgres: { host, database, user, … }` or `mariadb: { host, database, user, … }`",
+                      hint: "a relative path is taken from state_dir")
             }
         } else if map.value("database") == nil {
             error(map.node, "missing `database`", hint: "add `database: { sqlite: crm.sqlite }`")

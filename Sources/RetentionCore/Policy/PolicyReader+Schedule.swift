@@ -38,5 +38,5 @@ extension PolicyReader {
         return kind.map { Schedule(kind: $0, jitterSeconds: jitter, runAtStart: atStart) }
     }
 
-    static let postgresKeys = ["host", "port", "socket", "database", "user", "password_file", "password_env", "tls"]
+    static let serverKeys = ["host", "port", "socket", "database", "user", "password_file", "password_env", "tls"]
 }

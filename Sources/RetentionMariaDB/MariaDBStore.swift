@@ -1,0 +1,209 @@
+import Foundation
+import Logging
+import RetentionCore
+import RetentionStore
+import Synchronization
+
+/// A MariaDB (or MySQL) database, through MariaDB Connector/C.
+///
+/// Sessions are synchronous (see `StoreSession`): each read or transaction runs on the store's own
+/// serial queue, outside Swift's cooperative thread pool. A read is a READ ONLY transaction on a
+/// consistent snapshot; a writing transaction is READ COMMITTED, as on PostgreSQL.
+public final class MariaDBStore: RecordStore, WorkQueueStore {
+    public let settings: MariaDBLocation
+    private let password: String?
+    /// The session connection; replaced by a new one once the server or the network dropped it.
+    private let current: Mutex<MariaDBConnection>
+    private let queue = DispatchQueue(label: "retentiond.mariadb")
+    private let logger: Logger
+    private let lockWait: Duration
+
+    public var location: String { settings.displayName }
+
+    public init(settings: MariaDBLocation, credentialsDirectory: String? = nil,
+                logger: Logger = Logger(label: "retentiond.mariadb"), lockWait: Duration = defaultLockWait) async throws {
+        self.settings = settings
+        self.logger = logger
+        self.lockWait = lockWait
+        password = try Self.password(for: settings, credentialsDirectory: credentialsDirectory)
+        current = Mutex(try await Self.connect(settings, password: password, on: queue))
+    }
+
+    /// A store that only reads (every session a READ ONLY transaction).
+    public static func reader(settings: MariaDBLocation, credentialsDirectory: String? = nil,
+                              logger: Logger = Logger(label: "retentiond.mariadb")) async throws -> ReadOnlyStore {
+        ReadOnlyStore(opened: try await MariaDBStore(settings: settings, credentialsDirectory: credentialsDirectory, logger: logger))
+    }
+
+    static func password(for settings: MariaDBLocation, credentialsDirectory: String?) throws -> String? {
+        if let password = settings.password { return password }
+        var file = settings.passwordFile
+        if file == nil, let credentials = credentialsDirectory, FileManager.default.fileExists(atPath: credentials + "/db-password") {
+            file = credentials + "/db-password"
+        }
+        if let file {
+            guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+                throw DatabaseUnavailable(location: settings.displayName, reason: "cannot read the password file \(file)")
+            }
+            return text.trimmingCharacters(in: .newlines)
+        }
+        if let variable = settings.passwordEnvironment {
+            guard let value = ProcessInfo.processInfo.environment[variable] else {
+                throw DatabaseUnavailable(location: settings.displayName, reason: "the environment variable \(variable) (password_env) is not set")
+            }
+            return value
+        }
+        return nil
+    }
+
+    /// Connects on `queue` (Connector/C blocks until the server answers or the timeout).
+    static func connect(_ settings: MariaDBLocation, password: String?, on queue: DispatchQueue) async throws -> MariaDBConnection {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                do {
+                    continuation.resume(returning: try MariaDBConnection(settings, password: password))
+                } catch let failure as MariaDBConnection.Failure {
+                    continuation.resume(throwing: DatabaseUnavailable(location: settings.displayName, reason: Self.reason(failure)))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    /// Why the server could not be reached or refused the login, as an operator reads it.
+    static func reason(_ failure: MariaDBConnection.Failure) -> String {
+        switch failure.code {
+        case 1045: return "the server refused the login (\(failure.message)): check `user` and the password file"
+        case 1049: return "the database does not exist (\(failure.message))"
+        case 2002, 2003: return "no server answers there (\(failure.message)): check `host`, `port` or `socket`, and that MariaDB runs"
+        case 2005: return "no such host (\(failure.message))"
+        default: return "\(failure)"
+        }
+    }
+
+    /// An open connection: the current one, or a new one after a lost connection.
+    private func connection() async throws -> MariaDBConnection {
+        let existing = current.withLock { $0 }
+        guard existing.isLost else { return existing }
+        logger.notice("reconnecting to MariaDB after a lost connection", metadata: ["database": "\(location)"])
+        let fresh = try await Self.connect(settings, password: password, on: queue)
+        current.withLock { $0 = fresh }
+        return fresh
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T {
+        try await inTransaction(readOnly: true) { try body($0) }
+    }
+
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any WritingSession) throws -> T) async throws -> T {
+        try await inTransaction(readOnly: false) { try body($0) }
+    }
+
+    public func readQueue<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueReading) throws -> T) async throws -> T {
+        try await inTransaction(readOnly: true) { try body($0) }
+    }
+
+    public func queueTransaction<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueSession) throws -> T) async throws -> T {
+        try await inTransaction(readOnly: false) { try body($0) }
+    }
+
+    private func inTransaction<T: Sendable>(readOnly: Bool, _ body: @escaping @Sendable (MariaDBSession) throws -> T) async throws -> T {
+        let session = MariaDBSession(connection: try await connection(), location: location, lockWait: lockWait)
+        let logger = self.logger
+        return try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                do {
+                    if readOnly {
+                        // One snapshot for every statement of the read.
+                        _ = try session.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", [])
+                        _ = try session.execute("START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT", [])
+                    } else {
+                        _ = try session.execute("START TRANSACTION", [])
+                    }
+                    let result = try body(session)
+                    _ = try session.execute("COMMIT", [])
+                    continuation.resume(returning: result)
+                } catch {
+                    do {
+                        _ = try session.execute("ROLLBACK", [])
+                    } catch {
+                        logger.warning("ROLLBACK failed", metadata: ["error": "\(error)"])
+                    }
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+
+    /// InnoDB reuses freed pages and purges old row versions itself; what stays on disk, and what
+    /// to configure (binary logs above all), is in docs/mariadb.md.
+    public func scrubFreedSpace() async throws {}
+
+    public func inSuccession<T: Sendable>(_ body: () async throws -> T) async throws -> T { try await body() }
+
+    /// `GET_LOCK` on a connection of its own, held for as long as the handle lives; the server
+    /// releases it when that connection ends (the process died).
+    public func acquireRunLock() async throws -> any RunLockHandle {
+        let lockQueue = DispatchQueue(label: "retentiond.mariadb.lock")
+        let connection = try await Self.connect(settings, password: password, on: lockQueue)
+        let name = "retentiond:\(settings.database)"
+        let location = self.location
+        let acquired: Bool = try await withCheckedThrowingContinuation { continuation in
+            lockQueue.async {
+                do {
+                    // The lock connection sits idle for the whole run: the server's wait_timeout must not close it.
+                    try connection.execute("SET SESSION wait_timeout = 31536000")
+                    let row = try connection.run("SELECT GET_LOCK(?, 0)", [.text(name)]).rows.first
+                    continuation.resume(returning: row?.first == .integer(1))
+                } catch {
+                    continuation.resume(throwing: DatabaseUnavailable(location: location, reason: "\(error)"))
+                }
+            }
+        }
+        guard acquired else {
+            throw RunLocked.held("another retentiond run holds the run lock on \(location); nothing was changed. Wait for it to finish, then run again")
+        }
+        return NamedLock(connection: connection, queue: lockQueue, name: name, location: location)
+    }
+}
+
+/// Holds a MariaDB named lock (`GET_LOCK`); closing its connection releases it.
+final class NamedLock: RunLockHandle, @unchecked Sendable {
+    private var connection: MariaDBConnection?
+    private let queue: DispatchQueue
+    let name: String
+    let location: String
+    /// The lock connection's id: the lock is held while `IS_USED_LOCK` names it.
+    let holder: Int64
+
+    init(connection: MariaDBConnection, queue: DispatchQueue, name: String, location: String) {
+        self.connection = connection
+        self.queue = queue
+        self.name = name
+        self.location = location
+        holder = connection.id
+    }
+
+    /// Asks the server, in the batch's own transaction, whether the lock connection still holds the
+    /// lock: a killed or timed-out lock connection is noticed before the batch commits.
+    func confirm(in session: any WritingSession) throws {
+        guard let sql = session as? any SQLExecuting else { return }
+        let held = try sql.rows("SELECT IS_USED_LOCK(?)", [.text(name)]).first?.first
+        guard held == .integer(holder) else {
+            throw RunLocked.lost("the run lock on \(location) was lost (its connection was closed: killed, or a server timeout); this batch was rolled back and the run stopped, so no other run can overlap it")
+        }
+    }
+
+    func release() async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
+                if let connection = self.connection, !connection.isLost {
+                    _ = try? connection.run("SELECT RELEASE_LOCK(?)", [.text(self.name)])
+                }
+                self.connection = nil
+                continuation.resume()
+            }
+        }
+    }
+}

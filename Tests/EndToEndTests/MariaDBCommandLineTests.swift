@@ -1,0 +1,36 @@
+import Foundation
+import RetentionCore
+import Testing
+import TestSupport
+
+/// The binary against the suite's real MariaDB server, through the policy's `database: { mariadb: … }`
+/// and through `--database-url mariadb://…`.
+@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct MariaDBCommandLineTests {
+    @Test func theCommandsEnforceThePolicyOnMariaDB() async throws {
+        let f = try await CRMFixture(.mariadb, policy: CRMPolicies.prospectPurge)
+        let server = try await MariaDBServer.start()
+        let database = try #require(f.databaseSection.split(separator: "database: ").last?.split(separator: ",").first).trimmingCharacters(in: .whitespaces)
+        let common = ["--config", f.policyPath, "--now", "2026-06-01T00:00:00Z"]
+
+        let check = try await BinaryRunner.run(["check"] + common)
+        #expect(check.status == 0, "\(check.stderr)")
+        #expect(check.stdout.contains("database mariadb://root@127.0.0.1:\(server.port)/\(database)"), "\(check.stdout)")
+        #expect(try await BinaryRunner.run(["plan"] + common).status == 2)
+        #expect(try await f.ids("people") == [1, 2, 3, 4, 5, 6, 7], "the dry run changed nothing")
+
+        // The same database named on the command line, as a URL.
+        let run = try await BinaryRunner.run(["run", "--database-url", server.url(database: database)] + common)
+        #expect(run.status == 0, "\(run.stderr)")
+        // 1 and 2 are past 3 years; 4 consented; 5 has an order; 6 and 7 are clients (as on the other databases).
+        #expect(try await f.ids("people") == [3, 4, 5, 6, 7])
+        #expect(try await f.ids("notes") == [13])
+        #expect(try await f.ids("attachments") == [101])
+        #expect(try await f.audit(action: "purge").map(\.subjectRef) == [try f.reference("people", 1), try f.reference("people", 2)])
+        #expect(try await BinaryRunner.run(["audit", "verify"] + common).status == 0)
+        #expect(try await BinaryRunner.run(["run"] + common).stdout.contains("0 record(s) changed"))
+
+        // A URL that names no database is a usage error, said before anything is opened.
+        let bad = try await BinaryRunner.run(["check", "--database-url", "mariadb://root@127.0.0.1:\(server.port)/"] + common)
+        #expect(bad.status == 64, "\(bad.stderr)")
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+
+/// A throwaway MariaDB server for the test process: `mariadb-install-db` in a temporary directory,
+/// `mariadbd` on a free loopback port, stopped when the process exits. As root (CI), the server
+/// runs as the `mysql` user. If it cannot start, every test that needs it fails with the reason:
+/// nothing is skipped.
+public final class MariaDBServer: @unchecked Sendable {
+    public let directory: URL
+    public let port: Int
+    public var socket: String { directory.appendingPathComponent("mysqld.sock").path }
+    private var pid: pid_t = 0
+
+    public static let shared: Result<MariaDBServer, PostgresServer.StartFailure> = {
+        do {
+            let server = try MariaDBServer()
+            atexit { MariaDBServer.stopShared() }
+            return .success(server)
+        } catch let failure as PostgresServer.StartFailure {
+            return .failure(PostgresServer.StartFailure(message: "MariaDB: " + failure.message))
+        } catch {
+            return .failure(PostgresServer.StartFailure(message: "MariaDB: \(error)"))
+        }
+    }()
+
+    /// The shared server, started on first use without blocking the cooperative pool.
+    public static func start() async throws -> MariaDBServer {
+        try await offThePool { try shared.get() }
+    }
+
+    static func stopShared() {
+        if case .success(let server) = shared { server.stop() }
+    }
+
+    private init() throws {
+        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("retentiond-mariadb-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        port = try PostgresServer.freePort()
+        let data = directory.appendingPathComponent("data").path
+        let user = getuid() == 0 ? ["--user=mysql"] : []
+        if getuid() == 0 { try PostgresServer.run("/bin/chown", ["-R", "mysql:mysql", directory.path]) }
+        try PostgresServer.run("/usr/bin/mariadb-install-db", ["--no-defaults", "--datadir=\(data)", "--auth-root-authentication-method=normal",
+                                                                "--skip-test-db"] + user)
+        // Every test at once, as for PostgreSQL: many sessions; durability is not what is tested here.
+        var arguments = ["mariadbd", "--no-defaults", "--datadir=\(data)", "--port=\(port)", "--socket=\(socket)", "--bind-address=127.0.0.1",
+                         "--skip-name-resolve", "--max-connections=600", "--max-recursive-iterations=100000", "--innodb-flush-log-at-trx-commit=0", "--innodb-buffer-pool-size=256M",
+                         "--log-error=\(directory.appendingPathComponent("server.log").path)", "--pid-file=\(directory.appendingPathComponent("mariadbd.pid").path)"] + user
+        var spawned: pid_t = 0
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        PostgresServer.closeInheritedDescriptors(&actions)
+        let argv = arguments.map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        guard posix_spawn(&spawned, "/usr/sbin/mariadbd", &actions, nil, argv, environ) == 0 else {
+            throw PostgresServer.StartFailure(message: "cannot start /usr/sbin/mariadbd")
+        }
+        pid = spawned
+        arguments.removeAll()
+        // Ready once it answers a ping over its socket (each ping waits for the server's answer).
+        var lastError = ""
+        for _ in 0..<600 {
+            let result = try Spawn.runBlocking("/usr/bin/mariadb-admin", ["--no-defaults", "--socket=\(socket)", "--user=root", "--connect-timeout=2", "ping"])
+            if result.succeeded { return }
+            lastError = result.stdout + result.stderr
+            var status: Int32 = 0
+            if waitpid(spawned, &status, WNOHANG) == spawned {
+                let log = (try? String(contentsOfFile: directory.appendingPathComponent("server.log").path, encoding: .utf8)) ?? ""
+                throw PostgresServer.StartFailure(message: "mariadbd exited (status \(status)): \(log.suffix(2000))")
+            }
+            usleep(100_000)
+        }
+        throw PostgresServer.StartFailure(message: "mariadbd did not answer within a minute: \(lastError)")
+    }
+
+    func stop() {
+        if pid > 0 {
+            kill(pid, SIGKILL)
+            var status: Int32 = 0
+            waitpid(pid, &status, 0)
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// A URL for `--database-url` / `demo --mariadb`.
+    public func url(database: String) -> String {
+        "mariadb://root@127.0.0.1:\(port)/\(database)?ssl-mode=disable"
+    }
+
+    /// Runs SQL with the `mariadb` client (off the cooperative pool) and returns its tab-separated output.
+    @discardableResult
+    public func sql(_ database: String, _ sql: String) async throws -> String {
+        let (socket, database) = (self.socket, database)
+        return try await offThePool {
+            try PostgresServer.run("/usr/bin/mariadb", ["--no-defaults", "--socket=\(socket)", "--user=root", "--batch", "--skip-column-names",
+                                                        database, "-e", sql]).trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+    }
+
+    /// Creates an empty database for one test, with the server's usual default collation
+    /// (case-insensitive, trailing spaces ignored), the one most applications run with.
+    public func createDatabase() async throws -> String {
+        let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
+        try await sql("mysql", "CREATE DATABASE \(name) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+        return name
+    }
+}
