@@ -86,7 +86,7 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionMariaDB", "RetentionEngine",
+                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionMariaDB", "RetentionEngine", "RetentionDemo",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],

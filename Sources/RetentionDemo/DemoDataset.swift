@@ -167,17 +167,18 @@ public struct DemoDataset: Sendable {
         return statements.compactMap { $0.dropFirst(prefix.count).split(separator: " ").first.map { $0.replacingOccurrences(of: "\"", with: "") } }
     }
 
-    public func load(into store: any WritingSession) throws {
+    /// `terms` says each schema statement in the database's own terms (`MariaDBTerms.statement` on MariaDB).
+    public func load(into store: any WritingSession, terms: @Sendable (String) -> String = { $0 }) throws {
         guard let session = store as? any SQLExecuting else { throw StoreFailure("this store cannot load the demo data") }
-        for statement in schemaStatements { _ = try session.execute(statement, []) }
+        for statement in schemaStatements { _ = try session.execute(terms(statement), []) }
         let schema = try store.schema()
         for table in tables {
             let columns = table.columns.map(SQL.quote).joined(separator: ", ")
-            // Dates travel as text; PostgreSQL's date and timestamp columns take them through a cast.
-            let casts = table.columns.map { name in schema.table(table.name)?.column(name)?.nativeDateStorage?.sqlCast.map { "::\($0)" } ?? "" }
+            // Dates travel as text; native date columns take them through a cast.
+            let casts = table.columns.map { name in schema.table(table.name)?.column(name)?.nativeDateStorage?.sqlCast }
             for start in stride(from: 0, to: table.rows.count, by: 200) {
                 let values = table.rows[start..<min(start + 200, table.rows.count)].map { row -> SQL in
-                    "(\(zip(row, casts).map { value, cast -> SQL in "\(value)\(raw: cast)" }.joined(separator: ", ")))"
+                    "(\(zip(row, casts).map { value, cast in session.dialect.bound(value, as: cast) }.joined(separator: ", ")))"
                 }
                 try session.execute("INSERT INTO \(ident: table.name) (\(raw: columns)) VALUES \(values.joined(separator: ", "))")
             }

@@ -6,11 +6,20 @@ import RetentionStore
 /// information_schema, and what the connecting user may do.
 extension MariaDBSession {
     func schema() throws -> SchemaSnapshot {
-        let tableNames = try rows("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name", [])
-            .compactMap { $0[0].textValue }
+        // With the engine of each table that cannot roll back (MyISAM, Aria, MEMORY…).
+        var nonTransactional: [String: String] = [:]
+        let tableNames = try rows("""
+            SELECT t.table_name, CASE WHEN e.transactions = 'YES' THEN NULL ELSE t.engine END
+            FROM information_schema.tables AS t LEFT JOIN information_schema.engines AS e ON e.engine = t.engine
+            WHERE t.table_schema = DATABASE() AND t.table_type = 'BASE TABLE' ORDER BY t.table_name
+            """, []).compactMap { row -> String? in
+            guard let name = row[0].textValue else { return nil }
+            nonTransactional[name] = row[1].textValue
+            return name
+        }
         var columns: [String: [ColumnInfo]] = [:]
         for row in try rows("""
-            SELECT table_name, column_name, data_type, is_nullable FROM information_schema.columns
+            SELECT table_name, column_name, data_type, is_nullable, collation_name FROM information_schema.columns
             WHERE table_schema = DATABASE() ORDER BY table_name, ordinal_position
             """, []) {
             let type = row[2].textValue?.lowercased() ?? ""
@@ -23,7 +32,8 @@ extension MariaDBSession {
             default: nil
             }
             columns[row[0].textValue ?? "", default: []].append(
-                ColumnInfo(name: row[1].textValue ?? "", declaredType: type, notNull: row[3].textValue == "NO", nativeDateStorage: native))
+                ColumnInfo(name: row[1].textValue ?? "", declaredType: type, notNull: row[3].textValue == "NO", nativeDateStorage: native,
+                           comparesCaseInsensitively: row[4].textValue?.hasSuffix("_ci") == true))
         }
         // A prefix index (`sub_part`) still finds rows by the column; a unique one keeps the whole column unique.
         var indexes: [String: [String: (unique: Bool, columns: [String])]] = [:]
@@ -57,20 +67,9 @@ extension MariaDBSession {
                 foreignKeys: (foreignKeys[name] ?? [:]).sorted { $0.key < $1.key }.map {
                     ForeignKey(table: name, columns: $0.value.from, referencedTable: $0.value.referenced, referencedColumns: $0.value.to)
                 },
-                indexes: tableIndexes.sorted { $0.key < $1.key }.map { IndexInfo(name: $0.key, columns: $0.value.columns, unique: $0.value.unique) })
+                indexes: tableIndexes.sorted { $0.key < $1.key }.map { IndexInfo(name: $0.key, columns: $0.value.columns, unique: $0.value.unique) },
+                nonTransactionalEngine: nonTransactional[name])
         })
-    }
-
-    /// The tables of `names` on an engine without transactions (MyISAM, Aria, MEMORY…), by name
-    /// with their engine: a batch on them could not be rolled back.
-    func nonTransactionalTables(among names: [String]) throws -> [(table: String, engine: String)] {
-        guard !names.isEmpty else { return [] }
-        return try rows("""
-            SELECT t.table_name, t.engine FROM information_schema.tables AS t
-            JOIN information_schema.engines AS e ON e.engine = t.engine
-            WHERE t.table_schema = DATABASE() AND t.table_name IN (\(SQL.list(names.map { .text($0) }))) AND e.transactions <> 'YES'
-            ORDER BY t.table_name
-            """).map { ($0[0].textValue ?? "", $0[1].textValue ?? "") }
     }
 
     /// Whether the user holds each privilege: on every database (`*.*`), on this one (`db.*`), on

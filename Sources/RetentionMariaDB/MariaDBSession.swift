@@ -32,7 +32,9 @@ extension SQLDialect {
         ignoringDuplicates: " ON DUPLICATE KEY UPDATE rule_id = rule_id",
         deletesNameTheirAlias: true,
         updatesByJoin: true,
-        listsRowsAsValues: false
+        listsRowsAsValues: false,
+        // A zero date (`0000-00-00`) is earlier than 0001-01-01, the first real date.
+        holdsDate: { column in "(\(column) IS NOT NULL AND \(column) >= '0001-01-01')" }
     )
 }
 

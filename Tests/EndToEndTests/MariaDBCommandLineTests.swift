@@ -34,3 +34,32 @@ import TestSupport
         #expect(bad.status == 64, "\(bad.stderr)")
     }
 }
+
+/// `demo --mariadb`: each dataset loaded into an empty MariaDB database and run comes out as on SQLite.
+@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct MariaDBDemoTests {
+    /// The run's summary table: its rules' counts, whatever the database.
+    func summary(_ output: String) -> String {
+        guard let start = output.range(of: "== run "), let end = output.range(of: "audit trail:") else { return "" }
+        return output[start.lowerBound..<end.lowerBound].split(separator: "\n").dropFirst().joined(separator: "\n")
+    }
+
+    @Test(arguments: ["crm", "dolibarr", "znuny"])
+    func theDemoComesOutOnMariaDBAsOnSQLite(_ dataset: String) async throws {
+        let server = try await MariaDBServer.start()
+        let url = server.url(database: try await server.createDatabase())
+        let dirs = (0..<2).map { _ in FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-mariadbdemo-\(UUID().uuidString)") }
+        defer { dirs.forEach { try? FileManager.default.removeItem(at: $0) } }
+        let common = ["demo", "--dataset", dataset, "--seed", "5", "--now", "2026-11-23T10:00:00Z"]
+        let onMariaDB = try await BinaryRunner.run(common + ["--dir", dirs[0].path, "--mariadb", url])
+        #expect(onMariaDB.status == 0, "\(onMariaDB.stderr)")
+        #expect(onMariaDB.stdout.contains("verified intact"))
+        let onSQLite = try await BinaryRunner.run(common + ["--dir", dirs[1].path])
+        #expect(onSQLite.status == 0, "\(onSQLite.stderr)")
+        #expect(!summary(onMariaDB.stdout).isEmpty)
+        #expect(summary(onMariaDB.stdout) == summary(onSQLite.stdout))
+        // Loading twice into the same database is refused rather than mixed.
+        let again = try await BinaryRunner.run(common + ["--dir", dirs[0].path, "--mariadb", url])
+        #expect(again.status == 1)
+        #expect(again.stderr.contains("already has a"))
+    }
+}

@@ -125,9 +125,7 @@ import TestSupport
         return Set(tickets.filter { [8, 9].contains($0.status) && ($0.closed ?? "9999") < twoYearsAgo }.map(\.id))
     }
 
-    /// Not yet on MariaDB (issue #26): its TIMESTAMP columns hold instants, written here as Paris
-    /// wall-clock times through a UTC session; the test is to load Dolibarr's real MySQL schema.
-    @Test(arguments: [Backend.sqlite, .postgres])
+    @Test(arguments: Backend.allCases)
     func theExamplePolicyKeepsTheRegistersPromisesRowByRow(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, schema: Self.schema, data: Self.data,
                                      wholePolicy: try CRMFixture.packageFile("etc/examples/dolibarr.yaml"))

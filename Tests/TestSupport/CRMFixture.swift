@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import Logging
 import RetentionCore
+import RetentionDemo
 import RetentionEngine
 import RetentionMariaDB
 import RetentionPostgres
@@ -208,37 +209,18 @@ public final class CRMFixture: @unchecked Sendable {
     // MARK: Raw SQL, through the store's own session
 
     public func sql(_ statements: [String]) async throws {
-        let statements = backend == .mariadb ? statements.map(Self.inMariaDBTerms) : statements
+        let statements = backend == .mariadb ? statements.map(MariaDBTerms.statement) : statements
         try await executing { session in
             for statement in statements { _ = try session.execute(statement, []) }
         }
     }
 
-    /// A test's `CREATE TABLE` in MariaDB's terms: `TEXT` columns become `VARCHAR(255)`, which
-    /// MariaDB indexes without a prefix length, as the applications retentiond meets declare them.
-    /// A generated `WITH RECURSIVE … INSERT INTO t SELECT …` is written `INSERT INTO t WITH RECURSIVE … SELECT …`;
-    /// an index on `lower(column)` (MariaDB 10.11 has no expression index) is one on the column,
-    /// whose case-insensitive collation already compares as LOWER does.
-    public static func inMariaDBTerms(_ statement: String) -> String {
-        var statement = statement
-        if statement.uppercased().hasPrefix("CREATE TABLE") {
-            statement = statement.replacingOccurrences(of: #"\bTEXT\b"#, with: "VARCHAR(255)", options: [.regularExpression, .caseInsensitive])
-        }
-        if statement.uppercased().hasPrefix("CREATE INDEX") || statement.uppercased().hasPrefix("CREATE UNIQUE INDEX") {
-            statement = statement.replacingOccurrences(of: #"\blower\((\w+)\)"#, with: "$1", options: [.regularExpression, .caseInsensitive])
-        }
-        if statement.uppercased().hasPrefix("WITH RECURSIVE"),
-           let insert = statement.range(of: #"\s*INSERT INTO \w+\s*"#, options: .regularExpression) {
-            statement = statement[insert].trimmingCharacters(in: .whitespaces) + " " + statement[..<insert.lowerBound] + " " + statement[insert.upperBound...]
-        }
-        return statement.replacingOccurrences(of: " AS TEXT)", with: " AS CHAR)")
-    }
 
     public func rows(_ sql: String) async throws -> [[SQLValue]] {
         let backend = self.backend
         return try await reader().read { session in
             guard let executing = session as? any SQLExecuting else { throw StoreFailure("the session runs no SQL") }
-            return try executing.rows(backend == .mariadb ? Self.inMariaDBTerms(sql) : sql, [])
+            return try executing.rows(backend == .mariadb ? MariaDBTerms.statement(sql) : sql, [])
         }
     }
 
@@ -277,6 +259,19 @@ public final class CRMFixture: @unchecked Sendable {
     public func audit(action: String? = nil) async throws -> [AuditEntry] {
         try await reader().read { session in
             try session.auditEntries(after: 0, limit: Int.max / 2, filter: AuditFilter()).filter { action == nil || $0.action == action }
+        }
+    }
+
+    /// The planner statistics PostgreSQL and MariaDB plan from, taken after a bulk load as an
+    /// operator (or autovacuum, or InnoDB's own sampling, later) would; SQLite plans without them.
+    public func gatherStatistics() async throws {
+        switch backend {
+        case .sqlite: break
+        case .postgres: try await sql(["ANALYZE"])
+        case .mariadb:
+            try await store().transaction { session in
+                try session.analyze(tables: try session.schema().tables.keys.sorted())
+            }
         }
     }
 

@@ -30,7 +30,7 @@ extension SQLBuilder {
         case .filter(.notEquals(.null)), .filter(.isNull(false)), .filter(.exists(true)): return "\(raw: column) IS NOT NULL"
         case .filter(.equals(let v)): return "\(raw: exact(column, v)) = \(v)"
         case .filter(.notEquals(let v)): return "(\(raw: column) IS NULL OR \(raw: exact(column, v)) <> \(v))"
-        case .filter(.oneOf(let values)): return "\(raw: values.contains { $0.textValue != nil } ? dialect.exactly(column) : column) IN (\(SQL.list(values)))"
+        case .filter(.oneOf(let values)): return "\(raw: values.contains(where: Self.isText) ? dialect.exactly(column) : column) IN (\(SQL.list(values)))"
         case .laterThan(let value, let cast): return "(\(raw: column) IS NOT NULL AND \(raw: column) > \(dialect.bound(value, as: cast)))"
         case .flagSet: return SQL(stringLiteral: dialect.flagIsSet(column))
         }
@@ -38,7 +38,12 @@ extension SQLBuilder {
 
     /// The column as compared with a text value: exactly, whatever the column's collation.
     private func exact(_ column: String, _ value: SQLValue) -> String {
-        value.textValue != nil ? dialect.exactly(column) : column
+        Self.isText(value) ? dialect.exactly(column) : column
+    }
+
+    private static func isText(_ value: SQLValue) -> Bool {
+        if case .text = value { return true }
+        return false
     }
 
     /// `FROM … WHERE …` over the rows reached from `alias` through `path`, and the alias of the last step.
@@ -91,13 +96,20 @@ extension SQLBuilder {
     /// (or earliest) date: "latest before the bound" is "no related date at or after it".
     func dateTests(_ column: DateColumn, bound: SQLValue, on alias: String, level: Int) -> (isNull: SQL, present: SQL, past: SQL) {
         let value = self.bound(bound, for: column)
+        // A native date column may hold a value that is no date (MariaDB's zero date): it counts as none.
+        let plain = column.storage.sqlCast == nil || dialect.holdsDate("c") == "c IS NOT NULL"
+        func holds(_ c: String) -> String { plain ? "\(c) IS NOT NULL" : dialect.holdsDate(c) }
         guard !column.path.isEmpty else {
             let c = SQL.qualified(alias, column.name)
-            return ("\(raw: c) IS NULL", "\(raw: c) IS NOT NULL", "\(raw: c) < \(value)")
+            guard !plain else { return ("\(raw: c) IS NULL", "\(raw: c) IS NOT NULL", "\(raw: c) < \(value)") }
+            return ("NOT \(raw: holds(c))", "\(raw: holds(c))", "(\(raw: holds(c)) AND \(raw: c) < \(value))")
         }
-        let present = exists(column.path, from: alias, level: level) { ["\(column: column.name, of: $0) IS NOT NULL"] }
+        let present = exists(column.path, from: alias, level: level) { [SQL(stringLiteral: holds(SQL.qualified($0, column.name)))] }
         let past: SQL = column.earliest
-            ? exists(column.path, from: alias, level: level) { ["\(column: column.name, of: $0) < \(value)"] }
+            ? exists(column.path, from: alias, level: level) { last in
+                let before: SQL = "\(column: column.name, of: last) < \(value)"
+                return plain ? [before] : ["\(raw: holds(SQL.qualified(last, column.name)))", before]
+            }
             : "NOT \(exists(column.path, from: alias, level: level) { ["\(column: column.name, of: $0) >= \(value)"] })"
         return ("NOT \(present)", present, past)
     }

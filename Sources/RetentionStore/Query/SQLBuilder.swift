@@ -37,6 +37,10 @@ public struct SQLDialect: Sendable {
     /// Whether an `UPDATE` takes its rows' new values by joining them (MariaDB) rather than `FROM`
     /// a `VALUES` list (PostgreSQL, SQLite).
     public var updatesByJoin: Bool
+    /// SQL that is true when a native date column (`DateStorage.sqlCast` set) holds a date:
+    /// `IS NOT NULL`, and on MariaDB not a zero date (`0000-00-00`, which compares as older than
+    /// every date: a record holding one must not be due by it).
+    public var holdsDate: @Sendable (_ qualifiedColumn: String) -> String
     /// Whether several-column keys are listed as `IN (VALUES (…), …)` (SQLite, PostgreSQL) or as
     /// `IN ((…), …)` (MariaDB, whose `VALUES` table names its columns after the first row's values).
     public var listsRowsAsValues: Bool
@@ -49,7 +53,7 @@ public struct SQLDialect: Sendable {
                 castValue: @escaping @Sendable (SQL, String) -> SQL = { value, type in "\(value)::\(raw: type)" },
                 exactly: @escaping @Sendable (String) -> String = { $0 },
                 ignoringDuplicates: String = " ON CONFLICT DO NOTHING", deletesNameTheirAlias: Bool = false, updatesByJoin: Bool = false,
-                listsRowsAsValues: Bool = true) {
+                listsRowsAsValues: Bool = true, holdsDate: @escaping @Sendable (String) -> String = { "\($0) IS NOT NULL" }) {
         self.numberedPlaceholders = numberedPlaceholders
         self.flagIsSet = flagIsSet
         self.canonicalKey = canonicalKey
@@ -64,6 +68,7 @@ public struct SQLDialect: Sendable {
         self.deletesNameTheirAlias = deletesNameTheirAlias
         self.updatesByJoin = updatesByJoin
         self.listsRowsAsValues = listsRowsAsValues
+        self.holdsDate = holdsDate
     }
 
     /// `value`, read as `type` when one is given (a native date column's).

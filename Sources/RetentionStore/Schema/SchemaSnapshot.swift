@@ -40,13 +40,18 @@ public struct TableInfo: Sendable {
     public var primaryKey: [String]
     public var foreignKeys: [ForeignKey]
     public var indexes: [IndexInfo]
+    /// The storage engine of a table whose changes cannot be rolled back (MariaDB's MyISAM, Aria,
+    /// MEMORY…); nil where every change is transactional (InnoDB, and always on SQLite and PostgreSQL).
+    public var nonTransactionalEngine: String?
 
-    public init(name: String, columns: [ColumnInfo], primaryKey: [String], foreignKeys: [ForeignKey], indexes: [IndexInfo]) {
+    public init(name: String, columns: [ColumnInfo], primaryKey: [String], foreignKeys: [ForeignKey], indexes: [IndexInfo],
+                nonTransactionalEngine: String? = nil) {
         self.name = name
         self.columns = columns
         self.primaryKey = primaryKey
         self.foreignKeys = foreignKeys
         self.indexes = indexes
+        self.nonTransactionalEngine = nonTransactionalEngine
     }
 
     public func column(_ name: String) -> ColumnInfo? { columns.first { $0.name == name } }
@@ -85,12 +90,15 @@ public struct ColumnInfo: Sendable {
     public var notNull: Bool
     /// Set by stores whose columns have real date types (PostgreSQL's date, timestamp, timestamptz).
     public var nativeDateStorage: DateStorage?
+    /// The database's own `=` on this column ignores case (MariaDB's `_ci` collations).
+    public var comparesCaseInsensitively: Bool
 
-    public init(name: String, declaredType: String, notNull: Bool, nativeDateStorage: DateStorage? = nil) {
+    public init(name: String, declaredType: String, notNull: Bool, nativeDateStorage: DateStorage? = nil, comparesCaseInsensitively: Bool = false) {
         self.name = name
         self.declaredType = declaredType
         self.notNull = notNull
         self.nativeDateStorage = nativeDateStorage
+        self.comparesCaseInsensitively = comparesCaseInsensitively
     }
 
     /// How a date in this column is stored when the policy does not say: integers are Unix

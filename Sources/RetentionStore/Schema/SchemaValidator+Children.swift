@@ -40,14 +40,17 @@ extension SchemaValidator {
         }
         guard let relations = resolveRelations(child.relations, of: table),
               let conditions = rowConditions(child.conditions, in: relations.scope, relations: relations) else { return nil }
-        warnWithoutIndex(table, child.foreignKey.map(\.value), at: child.table.location, what: "child `\(table.name)`", caseInsensitive: child.caseInsensitive)
+        var columns: [(ColumnInfo, ColumnInfo)] = []
         for (fk, ref) in zip(child.foreignKey, referenced) {
             guard let left = table.column(fk.value), let right = parent.column(ref) else { continue }
             if !comparable(left, of: table, right, of: parent, at: fk.location, caseInsensitive: child.caseInsensitive) { return nil }
+            columns.append((left, right))
         }
+        let lower = Self.needsLower(child.caseInsensitive, columns)
+        warnWithoutIndex(table, child.foreignKey.map(\.value), at: child.table.location, what: "child `\(table.name)`", caseInsensitive: lower)
         var link = ChildLink(table: table.name, foreignKey: child.foreignKey.map(\.value), referenced: referenced, primaryKey: table.primaryKey,
-                             conditions: conditions, caseInsensitive: child.caseInsensitive,
-                             indexed: table.serves(child.foreignKey[0].value, caseInsensitive: child.caseInsensitive))
+                             conditions: conditions, caseInsensitive: lower,
+                             indexed: table.serves(child.foreignKey[0].value, caseInsensitive: lower))
         let below = deletion?.overriding(child.overrides)
         if let below {
             (link.keptBy, link.overrides) = keepers(of: table.name, conditions: child.conditions, deletion: below, at: child.table.location, owned: false)

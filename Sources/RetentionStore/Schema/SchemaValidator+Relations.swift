@@ -66,17 +66,19 @@ extension SchemaValidator {
             guard let related = resolved.tables[relation.name.value] else { continue }
             guard let parent = relation.parent.map({ resolved.tables[$0] }) ?? table else { continue }
             var pairs: [RelationStep.Pair] = []
+            var columns: [(ColumnInfo, ColumnInfo)] = []
             for (column, parentColumn) in relation.on {
                 let parentName = Name(String(parentColumn.value.split(separator: ".").last!), at: parentColumn.location)
                 guard let left = self.column(related, column), let right = self.column(parent, parentName) else { ok = false; continue }
                 if !comparable(left, of: related, right, of: parent, at: column.location, caseInsensitive: relation.caseInsensitive) { ok = false }
                 pairs.append(.init(column: column.value, parentColumn: parentName.value))
+                columns.append((left, right))
             }
             guard pairs.count == relation.on.count else { continue }
-            warnWithoutIndex(related, pairs.map(\.column), at: relation.table.location,
-                             what: "relation `\(relation.name.value)`", caseInsensitive: relation.caseInsensitive)
-            resolved.steps[relation.name.value] = RelationStep(table: related.name, on: pairs, caseInsensitive: relation.caseInsensitive,
-                                                               indexed: related.serves(pairs[0].column, caseInsensitive: relation.caseInsensitive))
+            let lower = Self.needsLower(relation.caseInsensitive, columns)
+            warnWithoutIndex(related, pairs.map(\.column), at: relation.table.location, what: "relation `\(relation.name.value)`", caseInsensitive: lower)
+            resolved.steps[relation.name.value] = RelationStep(table: related.name, on: pairs, caseInsensitive: lower,
+                                                               indexed: related.serves(pairs[0].column, caseInsensitive: lower))
         }
         guard ok else { return nil }
         // A relation's conditions may name relations chained from it: deepest first, so each
@@ -142,6 +144,13 @@ extension SchemaValidator {
         if ["INT", "NUMERIC", "DECIMAL", "REAL", "DOUBLE", "FLOAT", "SERIAL"].contains(where: t.contains) { return "number" }
         if ["CHAR", "TEXT", "CLOB"].contains(where: t.contains) { return "text" }
         return nil
+    }
+
+    /// Whether a case-insensitive match (`match: case_insensitive`) is written with LOWER(…): not
+    /// where the database's own `=` already ignores case on every column compared (MariaDB's
+    /// `_ci` collations, under which LOWER changes nothing), so that a plain index serves it.
+    static func needsLower(_ caseInsensitive: Bool, _ columns: [(ColumnInfo, ColumnInfo)]) -> Bool {
+        caseInsensitive && !columns.allSatisfy { $0.0.comparesCaseInsensitively && $0.1.comparesCaseInsensitively }
     }
 
     /// Two columns a relation or a child compares must hold the same kind of values: PostgreSQL

@@ -87,10 +87,26 @@ public struct SchemaValidator {
                                             hint: "hold its rows with `retentiond hold add`, which names every key column"))
             }
         }
-        let hasErrors = diagnostics.contains { $0.severity == .error }
         var resolved = ResolvedPolicy(policy: policy, schema: schema, shapes: shapes)
         resolved.holdSources = holdSources
+        refuseNonTransactionalChanges(resolved)
+        let hasErrors = diagnostics.contains { $0.severity == .error }
         return (diagnostics, hasErrors ? nil : resolved)
+    }
+
+    /// A batch changes its rows and writes their audit entries in one transaction: on a table
+    /// whose engine cannot roll back (MariaDB's MyISAM or Aria), a failed batch would leave rows
+    /// changed with no entry saying so. Every table a rule deletes from or updates must be
+    /// transactional.
+    private mutating func refuseNonTransactionalChanges(_ resolved: ResolvedPolicy) {
+        for rule in policy.rules where resolved.shapes[rule.id] != nil {
+            let changed = Set(resolved.privilegesNeeded(by: rule).filter { ($0.kind == .delete || $0.kind == .update) && !$0.anyColumn }.map(\.table))
+            for name in changed.sorted() {
+                guard let engine = schema.table(name)?.nonTransactionalEngine else { continue }
+                error(rule.location, "rule `\(rule.id)` changes `\(name)`, a table on the \(engine) engine, which cannot roll back a failed batch: its rows could change with no audit entry",
+                      hint: "convert it to InnoDB first (`ALTER TABLE \(name) ENGINE=InnoDB`, docs/mariadb.md), or leave it out of the policy")
+            }
+        }
     }
 
     /// An application's hold table: its columns exist, `until` is a date column.

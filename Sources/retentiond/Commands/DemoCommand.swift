@@ -3,6 +3,7 @@ import Foundation
 import RetentionCore
 import RetentionDemo
 import RetentionEngine
+import RetentionMariaDB
 import RetentionPostgres
 import RetentionSQLite
 import RetentionStore
@@ -63,8 +64,31 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Load the demo into this empty PostgreSQL database instead of a SQLite file in --dir (postgres://user@host:port/db?sslmode=…); --dir still holds the key and reports.", valueName: "url"))
     var postgres: String?
 
+    @Option(name: .long, help: ArgumentHelp("Load the demo into this empty MariaDB database instead (mariadb://user@host:port/db?ssl-mode=…, or mysql://); --dir still holds the key and reports.", valueName: "url"))
+    var mariadb: String?
+
     func validate() throws {
         guard (1...500).contains(scale) else { throw ValidationError("--scale must be between 1 and 500") }
+        guard postgres == nil || mariadb == nil else { throw ValidationError("--postgres and --mariadb each name the demo's one database: give one") }
+    }
+
+    /// The server database named by --postgres or --mariadb, opened, and how its schema is said there.
+    func serverStore(_ options: PolicyOptions) async throws -> (store: any RecordStore, name: String, url: String, terms: @Sendable (String) -> String)? {
+        if let postgres {
+            guard let location = PostgresLocation(url: postgres) else {
+                throw ValidationError("--postgres takes postgres://user@host:port/database (optionally ?sslmode=…)")
+            }
+            let store = try await PostgresStore(settings: location, credentialsDirectory: credentialsDirectory, logger: options.logger())
+            return (store, location.displayName, postgres, { $0 })
+        }
+        if let mariadb {
+            guard let location = MariaDBLocation(url: mariadb) else {
+                throw ValidationError("--mariadb takes mariadb://user@host:port/database (or mysql://, optionally ?ssl-mode=…)")
+            }
+            let store = try await MariaDBStore(settings: location, credentialsDirectory: credentialsDirectory, logger: options.logger())
+            return (store, location.displayName, mariadb, MariaDBTerms.statement)
+        }
+        return nil
     }
 
     func run() async throws {
@@ -88,21 +112,18 @@ struct DemoCommand: AsyncParsableCommand {
 
             let data = dataset.build(seed: seed, now: now, scale: scale)
             let databaseName: String
-            if let postgres {
-                guard let location = PostgresLocation(url: postgres) else {
-                    throw ValidationError("--postgres takes postgres://user@host:port/database (optionally ?sslmode=…)")
-                }
-                options.databaseURL = postgres
-                let store = try await PostgresStore(settings: location, credentialsDirectory: credentialsDirectory, logger: options.logger())
+            let server = try await serverStore(options)
+            if let (store, name, url, terms) = server {
+                options.databaseURL = url
                 let first = data.tables[0].name
                 if try await store.read({ try $0.schema().table(first) != nil }) {
-                    throw CommandFailure(.failure, "\(location.displayName) already has a \(first) table; the demo only loads into an empty database")
+                    throw CommandFailure(.failure, "\(name) already has a \(first) table; the demo only loads into an empty database")
                 }
                 replaceEarlierDemo()
-                try await store.transaction { try data.load(into: $0) }
+                try await store.transaction { try data.load(into: $0, terms: terms) }
                 // As any bulk load should: the dry run below reads before autovacuum would have analyzed.
                 try await store.transaction { [tables = data.tables.map(\.name)] in try $0.analyze(tables: tables) }
-                databaseName = location.displayName
+                databaseName = name
             } else {
                 replaceEarlierDemo()
                 try await SQLiteDemo.create(at: dbPath, dataset: data)
@@ -114,7 +135,7 @@ struct DemoCommand: AsyncParsableCommand {
 
             let (policy, _) = try options.loadPolicy()
             if noRun {
-                let database = dataset == .crm ? "" : " --database-url " + (postgres.map { "'\($0)'" } ?? "sqlite:\(dbPath)")
+                let database = dataset == .crm ? "" : " --database-url " + (server.map { "'\($0.url)'" } ?? "sqlite:\(dbPath)")
                 print("policy to try: retentiond plan --config \(policy.path) --state-dir \(dir)\(database)")
                 return .success
             }
@@ -158,7 +179,7 @@ struct DemoCommand: AsyncParsableCommand {
 
             let trail = AuditTrail(store: enforcer.store, key: enforcer.key!, stateDirectory: policy.stateDirectory)
             let verification = try await trail.verify()
-            let urlOption = postgres.map { " --database-url '\($0)'" } ?? (dataset == .crm ? "" : " --database-url sqlite:\(dbPath)")
+            let urlOption = server.map { " --database-url '\($0.url)'" } ?? (dataset == .crm ? "" : " --database-url sqlite:\(dbPath)")
             print("""
 
                 audit trail: table retentiond_audit in \(databaseName), \(verification.entries) entries, \(verification.isValid ? "verified intact" : "NOT INTACT")
