@@ -108,6 +108,11 @@ let package = Package(
             name: "PostgresStoreTests",
             dependencies: ["TestSupport", "RetentionCore", "RetentionStore", "RetentionPostgres", "RetentionEngine"]
         ),
+        // What only MariaDB's server does: connections killed mid-run, row locks.
+        .testTarget(
+            name: "MariaDBStoreTests",
+            dependencies: ["TestSupport", "RetentionCore", "RetentionStore", "RetentionMariaDB", "RetentionEngine"]
+        ),
         .testTarget(
             name: "EndToEndTests",
             dependencies: ["retentiond", "RetentionCore", "TestSupport", .product(name: "GRDB", package: "GRDB.swift")]

@@ -27,6 +27,8 @@ the same is done on a throwaway PostgreSQL cluster started for the benchmark (in
 port, stopped at the end; run as the `postgres` user when started as root): each contender gets
 its own copy of the source database (CREATE DATABASE … TEMPLATE), the raw SQL runs through psql,
 and the row-by-row contender is one statement per record sent through psql (a COMMIT every 500).
+With mariadb in BACKENDS (the default when mariadbd is installed), the same on a throwaway MariaDB
+server: scripts/benchmark_mariadb.py.
 """
 import hashlib
 import os
@@ -500,17 +502,27 @@ def pg_bindir():
 def main():
     binary, rounds, sizes = sys.argv[1], int(sys.argv[2]), [int(s) for s in sys.argv[3:]]
     bindir = pg_bindir()
-    backends = os.environ.get("BACKENDS", "sqlite,postgres" if bindir else "sqlite").split(",")
+    mariadb = shutil.which("mariadbd") or os.path.exists("/usr/sbin/mariadbd")
+    default = ["sqlite"] + (["postgres"] if bindir else []) + (["mariadb"] if mariadb else [])
+    backends = os.environ.get("BACKENDS", ",".join(default)).split(",")
     if "postgres" in backends and not bindir:
         sys.exit("BACKENDS names postgres, but PostgreSQL's server binaries (initdb) are not installed")
+    if "mariadb" in backends and not mariadb:
+        sys.exit("BACKENDS names mariadb, but MariaDB's server (mariadbd, Debian: mariadb-server) is not installed")
+    if "mariadb" in backends:
+        os.environ["PATH"] += ":/usr/sbin"
+        import benchmark_mariadb
     print(f"{'database':>8} {'tickets':>8} {'records':>8} {'retentiond':>10} {'raw':>7} {'raw+aud':>7} {'batched':>7} {'by-row':>7} "
           f"{'ret/raw':>7} {'ret/r+a':>7} {'ret/bat':>7} {'row/ret':>7} {'RSS MB':>7} {'idle':>6} {'plan':>6} {'--out':>6} {'select':>6} {'same':>5}")
     pg = Postgres(bindir) if "postgres" in backends else None
+    mdb = benchmark_mariadb.MariaDB() if "mariadb" in backends else None
     try:
         for backend in backends:
             for size in sizes:
                 if backend == "sqlite":
                     records, times, peaks, idle, same = measure_sqlite(binary, rounds, size)
+                elif backend == "mariadb":
+                    records, times, peaks, idle, same = benchmark_mariadb.measure(binary, rounds, size, mdb)
                 else:
                     records, times, peaks, idle, same = measure_postgres(binary, rounds, size, pg)
                 m = {k: statistics.median(v) for k, v in times.items()}
@@ -526,6 +538,8 @@ def main():
     finally:
         if pg:
             pg.stop()
+        if mdb:
+            mdb.stop()
 
 if __name__ == "__main__":
     main()

@@ -224,12 +224,25 @@ final class AdvisoryLock: RunLockHandle {
 
     /// The server releases a session's advisory lock when it notices the connection closed,
     /// some time after the close: unlocking first, and waiting for the answer, frees it now.
+    /// Neither answer is waited for beyond a few seconds: a connection the server drops while
+    /// the unlock is in flight may never answer it (a `serve` once waited forever there), and the
+    /// server releases the lock of a closed connection anyway.
     func release() async {
         guard !connection.isClosed else { return }
         var bindings = PostgresBindings()
         bindings.append(key)
-        _ = try? await connection.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_unlock(hashtext($1))", binds: bindings), logger: logger).get()
-        try? await connection.close()
+        _ = await Self.answer(connection.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_unlock(hashtext($1))", binds: bindings), logger: logger), within: .seconds(5))
+        _ = await Self.answer(connection.close(), within: .seconds(5))
+    }
+
+    /// `future`'s value, or nil if it failed or did not complete within `limit`.
+    static func answer<T: Sendable>(_ future: EventLoopFuture<T>, within limit: Duration) async -> T? {
+        let outcome = Outcome<T?>()
+        future.whenComplete { outcome.set(.success(try? $0.get())) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(limit.milliseconds))) { outcome.set(.success(nil)) }
+        return await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: (try? outcome.wait().get()) ?? nil) }
+        }
     }
 
     /// Without `release()` (a task cancelled mid-way): the close alone, which releases the lock soon.

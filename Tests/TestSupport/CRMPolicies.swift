@@ -66,7 +66,7 @@ public enum CRMPolicies {
     public static func contacts(_ total: Int) -> [String] {
         ["CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, last_seen TEXT NOT NULL)",
          "CREATE INDEX contacts_last_seen ON contacts(last_seen)",
-         "INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', '2019-01-01' FROM generate_series(1, \(total)) AS i"]
+         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(total)) INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', '2019-01-01' FROM n"]
     }
 
     /// The smallest policy that deletes: contacts purged three years after they were last seen.

@@ -1,0 +1,224 @@
+"""The MariaDB side of scripts/benchmark.py: the same database, contenders and checks as on
+PostgreSQL, on a throwaway MariaDB server started for the benchmark (mariadb-install-db, mariadbd
+on a free port, as the `mysql` user when started as root, stopped at the end). Each contender gets
+its own copy of the source database (CREATE TABLE … LIKE, INSERT … SELECT); the raw SQL, the
+batches and the row-by-row statements go through the `mariadb` client."""
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+from benchmark import CLIENT_CUTOFF, NOW, POLICY, TICKET_CUTOFF, chunks, retentiond, timed, workers
+
+TABLES = ("clients", "tickets", "messages", "attachments")
+
+SCHEMA = """
+CREATE TABLE clients (id INTEGER PRIMARY KEY, name VARCHAR(100), email VARCHAR(100), phone VARCHAR(40), last_contact VARCHAR(10) NOT NULL, KEY clients_last_contact (last_contact));
+CREATE TABLE tickets (id INTEGER PRIMARY KEY, client_id INTEGER REFERENCES clients(id), subject VARCHAR(100), closed_at VARCHAR(10) NOT NULL,
+    KEY tickets_closed_at (closed_at), KEY tickets_client (client_id));
+CREATE TABLE messages (id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL REFERENCES tickets(id), body VARCHAR(200), KEY messages_ticket (ticket_id));
+CREATE TABLE attachments (id INTEGER PRIMARY KEY, message_id INTEGER NOT NULL REFERENCES messages(id), filename VARCHAR(100), content BLOB,
+    KEY attachments_message (message_id));
+"""
+
+RAW = f"""
+START TRANSACTION;
+DELETE a FROM attachments AS a JOIN messages AS m ON m.id = a.message_id JOIN tickets AS t ON t.id = m.ticket_id WHERE t.closed_at < '{TICKET_CUTOFF}';
+DELETE m FROM messages AS m JOIN tickets AS t ON t.id = m.ticket_id WHERE t.closed_at < '{TICKET_CUTOFF}';
+DELETE FROM tickets WHERE closed_at < '{TICKET_CUTOFF}';
+UPDATE clients SET name = 'anonymised', email = NULL, phone = NULL WHERE last_contact < '{CLIENT_CUTOFF}';
+COMMIT;
+"""
+
+RAW_AUDIT = f"""
+CREATE TABLE audit (seq BIGINT AUTO_INCREMENT PRIMARY KEY, action VARCHAR(20) NOT NULL, table_name VARCHAR(40) NOT NULL, ref VARCHAR(40) NOT NULL);
+START TRANSACTION;
+INSERT INTO audit (action, table_name, ref) SELECT 'purge', 'tickets', id FROM tickets WHERE closed_at < '{TICKET_CUTOFF}';
+INSERT INTO audit (action, table_name, ref) SELECT 'anonymise', 'clients', id FROM clients WHERE last_contact < '{CLIENT_CUTOFF}';
+COMMIT;
+""" + RAW
+
+
+class MariaDB:
+    """A throwaway MariaDB server for the benchmark."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="retentiond-bench-mariadb-")
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.socket = os.path.join(self.dir, "mysqld.sock")
+        user = ["--user=mysql"] if os.geteuid() == 0 else []
+        if os.geteuid() == 0:
+            shutil.chown(self.dir, "mysql", "mysql")
+        subprocess.run(["mariadb-install-db", "--no-defaults", f"--datadir={self.dir}/data", "--auth-root-authentication-method=normal",
+                        "--skip-test-db"] + user, check=True, capture_output=True)
+        # Durable commits, as a production server has them (innodb_flush_log_at_trx_commit=1, the default).
+        self.server = subprocess.Popen(["mariadbd", "--no-defaults", f"--datadir={self.dir}/data", f"--port={self.port}", f"--socket={self.socket}",
+                                        "--bind-address=127.0.0.1", "--skip-name-resolve", "--innodb-buffer-pool-size=1G",
+                                        "--max-recursive-iterations=100000000", f"--log-error={self.dir}/log"] + user,
+                                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(600):
+            if subprocess.run(["mariadb-admin", "--no-defaults", f"--socket={self.socket}", "--user=root", "ping"],
+                              capture_output=True).returncode == 0:
+                return
+            time.sleep(0.1)
+        sys.exit("mariadbd did not start")
+
+    def sql(self, database, sql=None, script=None):
+        command = ["mariadb", "--no-defaults", f"--socket={self.socket}", "--user=root", "--batch", "--skip-column-names", database]
+        if sql is not None:
+            command += ["-e", sql]
+        result = subprocess.run(command, input=script, capture_output=True, text=True)
+        if result.returncode != 0:
+            sys.exit(f"mariadb failed: {result.stderr}")
+        return result.stdout.strip()
+
+    def stop(self):
+        self.server.kill()
+        self.server.wait()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def build(db, name, tickets):
+    """The same shape and proportions as `benchmark.build`, generated in the server (deterministic)."""
+    db.sql("mysql", f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+    clients = max(1, tickets // 2)
+
+    def day(seed):
+        return f"DATE_FORMAT(DATE '2020-06-01' + INTERVAL (CRC32({seed}) % 2190) DAY, '%Y-%m-%d')"
+
+    def series(n):
+        return f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) "
+    db.sql(name, script=SCHEMA + f"""
+        INSERT INTO clients {series(clients)} SELECT i, CONCAT('Client ', i), CONCAT('client', i, '@example.fr'), CONCAT('+33 6 ', LPAD(i, 8, '0')),
+               {day("CONCAT('c', i)")} FROM n;
+        INSERT INTO tickets {series(tickets)} SELECT i, 1 + CRC32(CONCAT('t', i)) % {clients}, CONCAT('ticket ', i), {day("CONCAT('d', i)")} FROM n;
+        INSERT INTO messages {series(3 * tickets)} SELECT i, (i - 1) DIV 3 + 1, CONCAT('message ', i, ' ', REPEAT('x', 80)) FROM n;
+        INSERT INTO attachments {series(3 * tickets)} SELECT i, i, CONCAT('scan-', i, '.pdf'), CONCAT('%PDF', REPEAT('y', 60)) FROM n;
+        ANALYZE TABLE clients, tickets, messages, attachments;
+    """)
+
+
+def copy(db, source, name):
+    db.sql("mysql", f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
+    db.sql(name, script="SET foreign_key_checks = 0;\n" + "".join(
+        f"CREATE TABLE {t} LIKE {source}.{t}; INSERT INTO {t} SELECT * FROM {source}.{t};\n" for t in TABLES)
+        + "ANALYZE TABLE clients, tickets, messages, attachments;")
+
+
+def row_by_row(db, database):
+    tickets = db.sql(database, f"SELECT id FROM tickets WHERE closed_at < '{TICKET_CUTOFF}' ORDER BY id").split()
+    clients = db.sql(database, f"SELECT id FROM clients WHERE last_contact < '{CLIENT_CUTOFF}' ORDER BY id").split()
+    lines, done = ["START TRANSACTION;"], 0
+    for ticket in tickets:
+        lines += [f"DELETE a FROM attachments AS a JOIN messages AS m ON m.id = a.message_id WHERE m.ticket_id = {ticket};",
+                  f"DELETE FROM messages WHERE ticket_id = {ticket};", f"DELETE FROM tickets WHERE id = {ticket};"]
+        done += 1
+        if done % 500 == 0:
+            lines += ["COMMIT;", "START TRANSACTION;"]
+    for client in clients:
+        lines.append(f"UPDATE clients SET name = 'anonymised', email = NULL, phone = NULL WHERE id = {client};")
+        done += 1
+        if done % 500 == 0:
+            lines += ["COMMIT;", "START TRANSACTION;"]
+    lines.append("COMMIT;")
+    db.sql(database, script="\n".join(lines))
+
+
+def batched(db, database):
+    clients = db.sql(database, f"SELECT id FROM clients WHERE last_contact < '{CLIENT_CUTOFF}' ORDER BY id").split()
+    tickets = db.sql(database, f"SELECT id FROM tickets WHERE closed_at < '{TICKET_CUTOFF}' ORDER BY id").split()
+    lines = ["CREATE TABLE audit (seq BIGINT AUTO_INCREMENT PRIMARY KEY, action VARCHAR(20) NOT NULL, table_name VARCHAR(40) NOT NULL, ref VARCHAR(40) NOT NULL);"]
+    for keys in chunks(clients):
+        listed = ",".join(keys)
+        lines += ["START TRANSACTION;", f"UPDATE clients SET name = 'anonymised', email = NULL, phone = NULL WHERE id IN ({listed});",
+                  "INSERT INTO audit (action, table_name, ref) VALUES " + ",".join(f"('anonymise','clients','{k}')" for k in keys) + ";",
+                  "COMMIT;"]
+    for keys in chunks(tickets):
+        listed = ",".join(keys)
+        lines += ["START TRANSACTION;",
+                  f"DELETE a FROM attachments AS a JOIN messages AS m ON m.id = a.message_id WHERE m.ticket_id IN ({listed});",
+                  f"DELETE FROM messages WHERE ticket_id IN ({listed});", f"DELETE FROM tickets WHERE id IN ({listed});",
+                  "INSERT INTO audit (action, table_name, ref) VALUES " + ",".join(f"('purge','tickets','{k}')" for k in keys) + ";",
+                  "COMMIT;"]
+    db.sql(database, script="\n".join(lines))
+
+
+def fingerprint(db, database):
+    return db.sql(database, "SET SESSION group_concat_max_len = 4294967295; SELECT SHA2(CONCAT_WS('#', "
+                  "(SELECT GROUP_CONCAT(CONCAT_WS('|', id, name, email, phone, last_contact) ORDER BY id SEPARATOR ';') FROM clients), "
+                  "(SELECT GROUP_CONCAT(CONCAT_WS('|', id, client_id, subject, closed_at) ORDER BY id SEPARATOR ';') FROM tickets), "
+                  "(SELECT GROUP_CONCAT(CONCAT_WS('|', id, ticket_id, body) ORDER BY id SEPARATOR ';') FROM messages), "
+                  "(SELECT GROUP_CONCAT(CONCAT_WS('|', id, message_id, filename, HEX(content)) ORDER BY id SEPARATOR ';') FROM attachments)), 256)")
+
+
+def select_due(db, database):
+    db.sql(database, f"SELECT id FROM tickets WHERE closed_at < '{TICKET_CUTOFF}'")
+    db.sql(database, f"SELECT id, name, email, phone FROM clients WHERE last_contact < '{CLIENT_CUTOFF}'")
+
+
+def measure(binary, rounds, size, db):
+    source = f"source_{size}"
+    build(db, source, size)
+    records = int(db.sql(source, f"SELECT (SELECT count(*) FROM tickets WHERE closed_at < '{TICKET_CUTOFF}')"
+                                 f" + (SELECT count(*) FROM clients WHERE last_contact < '{CLIENT_CUTOFF}')"))
+    work = tempfile.mkdtemp(prefix="retentiond-bench-")
+    counter = [0]
+
+    def fresh():
+        counter[0] += 1
+        name = f"copy_{size}_{counter[0]}"
+        copy(db, source, name)
+        folder = os.path.join(work, name)
+        os.makedirs(folder)
+        policy = POLICY.replace("database: { sqlite: crm.sqlite }",
+                                f"database: {{ mariadb: {{ host: 127.0.0.1, port: {db.port}, database: {name}, user: root, tls: disable }} }}")
+        with open(os.path.join(folder, "policy.yaml"), "w") as f:
+            f.write(policy)
+        return name, folder
+
+    def timed_sql(name, script):
+        start = time.monotonic()
+        db.sql(name, script=script)
+        return time.monotonic() - start
+
+    try:
+        times = {k: [] for k in ("retentiond", "raw", "raw+audit", "batched", "row-by-row", "plan", "plan-out", "select", "worker", "workers")}
+        peaks, idle, same = [], [], True
+        for _ in range(rounds):
+            name, folder = fresh()
+            seconds, peak = retentiond(binary, folder, "run")
+            times["retentiond"].append(seconds)
+            peaks.append(peak)
+            idle.append(retentiond(binary, folder, "run")[0])
+            enforced = fingerprint(db, name)
+            name, _ = fresh()
+            times["raw"].append(timed_sql(name, RAW))
+            same = same and fingerprint(db, name) == enforced
+            name, _ = fresh()
+            times["raw+audit"].append(timed_sql(name, RAW_AUDIT))
+            name, _ = fresh()
+            times["batched"].append(timed(batched, db, name))
+            same = same and fingerprint(db, name) == enforced
+            name, _ = fresh()
+            times["row-by-row"].append(timed(row_by_row, db, name))
+            same = same and fingerprint(db, name) == enforced
+            name, folder = fresh()
+            times["plan"].append(retentiond(binary, folder, "plan")[0])
+            times["plan-out"].append(retentiond(binary, folder, "plan", "--out", "review.plan")[0])
+            times["select"].append(timed(select_due, db, name))
+            name, folder = fresh()
+            times["worker"].append(workers(binary, folder, 1))
+            same = same and fingerprint(db, name) == enforced
+            name, folder = fresh()
+            times["workers"].append(workers(binary, folder, 2))
+            same = same and fingerprint(db, name) == enforced
+            for database in db.sql("mysql", f"SHOW DATABASES LIKE 'copy!_{size}!_%'".replace("!", "\\")).split():
+                db.sql("mysql", f"DROP DATABASE {database}")
+        return records, times, peaks, idle, same
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
