@@ -25,8 +25,8 @@ extension SQLDialect {
             }
         },
         textOf: { column in "(CONVERT(\(column) USING utf8mb4) COLLATE utf8mb4_bin)" },
-        // READ COMMITTED: lock the batch's subject rows (a locking read locks the outer query's rows only).
-        lockRows: " FOR UPDATE",
+        // READ COMMITTED: a batch locks its subject rows by key first (`locksKeysFirst`).
+        lockRows: "",
         castValue: { value, type in type == "timestamptz" ? "STR_TO_DATE(\(value), '%Y-%m-%dT%H:%i:%sZ')" : "CAST(\(value) AS DATETIME)" },
         exactly: { column in "CAST(CONVERT(\(column) USING utf8mb4) AS BINARY)" },
         ignoringDuplicates: " ON DUPLICATE KEY UPDATE rule_id = rule_id",
@@ -34,7 +34,8 @@ extension SQLDialect {
         updatesByJoin: true,
         listsRowsAsValues: false,
         // A zero date (`0000-00-00`) is earlier than 0001-01-01, the first real date.
-        holdsDate: { column in "(\(column) IS NOT NULL AND \(column) >= '0001-01-01')" }
+        holdsDate: { column in "(\(column) IS NOT NULL AND \(column) >= '0001-01-01')" },
+        locksKeysFirst: true
     )
 }
 

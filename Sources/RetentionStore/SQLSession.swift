@@ -36,6 +36,12 @@ extension StoreSession where Self: SQLExecuting {
 
     public func candidates(_ query: RuleQuery, keys: [RecordKey], lockingRows: Bool) throws -> [CandidateRow] {
         guard !keys.isEmpty else { return [] }
+        if lockingRows && dialect.locksKeysFirst {
+            // Exactly the batch's rows, through the key's index, in key order; the re-check then
+            // reads them as committed, and no one else can change them until this transaction ends.
+            let columns = query.keyColumns.map { SQL.qualified("s", $0) }.joined(separator: ", ")
+            _ = try rows("SELECT \(raw: columns) FROM \(ident: query.table) AS s WHERE \(builder.keyIn("s", query.keyColumns, keys)) ORDER BY \(raw: columns) FOR UPDATE")
+        }
         let sql = builder.candidates(query, after: nil, keys: keys, limit: nil) + (lockingRows ? "\(raw: dialect.lockRows)" : "")
         return try rows(sql).map { SQLBuilder.decodeCandidate($0, query: query, keys: true) }
     }

@@ -50,8 +50,8 @@ import TestSupport
         while try await left(f) > count, !finished.isSet { try await Task.sleep(for: .milliseconds(20)) }
     }
 
-    @Test func aWorkerJoinsARunWhileItsQueueIsStillBeingFilled() async throws {
-        let f = try await CRMFixture(.postgres, schema: CRMPolicies.contacts(Self.total), policy: CRMPolicies.contactPurge, batchSize: 5)
+    @Test(arguments: [Backend.postgres, .mariadb]) func aWorkerJoinsARunWhileItsQueueIsStillBeingFilled(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, schema: CRMPolicies.contacts(Self.total), policy: CRMPolicies.contactPurge, batchSize: 5)
         var lock: (any RunLockHandle)?
         let (queue, runID, batches) = try await openedRun(f, lock: &lock)
         let first = Array(batches[..<3]), rest = Array(batches[3...])
@@ -78,8 +78,8 @@ import TestSupport
         withExtendedLifetime(lock) {}
     }
 
-    @Test func aRunWhosePlannerStoppedMidFillIsClosedAndPlannedAgain() async throws {
-        let f = try await CRMFixture(.postgres, schema: CRMPolicies.contacts(Self.total), policy: CRMPolicies.contactPurge, batchSize: 5)
+    @Test(arguments: [Backend.postgres, .mariadb]) func aRunWhosePlannerStoppedMidFillIsClosedAndPlannedAgain(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, schema: CRMPolicies.contacts(Self.total), policy: CRMPolicies.contactPurge, batchSize: 5)
         var lock: (any RunLockHandle)?
         let (queue, runID, batches) = try await openedRun(f, lock: &lock)
         let first = Array(batches[..<2])
@@ -99,8 +99,8 @@ import TestSupport
         #expect(try await f.trail().verify().isValid)
     }
 
-    @Test func aJoinerWaitingOnAFillWhosePlannerStoppedClosesTheRunAndStops() async throws {
-        let f = try await CRMFixture(.postgres, schema: CRMPolicies.contacts(Self.total), policy: CRMPolicies.contactPurge, batchSize: 5)
+    @Test(arguments: [Backend.postgres, .mariadb]) func aJoinerWaitingOnAFillWhosePlannerStoppedClosesTheRunAndStops(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, schema: CRMPolicies.contacts(Self.total), policy: CRMPolicies.contactPurge, batchSize: 5)
         var lock: (any RunLockHandle)?
         let (queue, runID, batches) = try await openedRun(f, lock: &lock)
         let first = Array(batches[..<2])

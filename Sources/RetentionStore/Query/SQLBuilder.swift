@@ -14,8 +14,13 @@ public struct SQLDialect: Sendable {
     /// SQL text giving a column's value as text, to compare a `KeyValueKind.other` key with what was typed.
     public var textOf: @Sendable (_ qualifiedColumn: String) -> String
     /// Appended to a candidates query to lock the subject rows it returns until the transaction
-    /// ends (empty where the transaction already excludes every other writer).
+    /// ends (empty where the transaction already excludes every other writer, or where
+    /// `locksKeysFirst`).
     public var lockRows: String
+    /// Whether a batch locks its records by their keys alone, in key order, before re-checking
+    /// them (MariaDB): InnoDB locks every index record a locking read passes through, and a
+    /// re-check read through the clock's index locked other batches' rows — two workers deadlocked.
+    public var locksKeysFirst: Bool
     /// Whether a batch's child rows are matched with `column = ANY (ARRAY(subquery))` rather than
     /// `column IN (subquery)` (PostgreSQL): see `belongsToBatch`.
     public var matchesThroughArrays: Bool
@@ -53,7 +58,8 @@ public struct SQLDialect: Sendable {
                 castValue: @escaping @Sendable (SQL, String) -> SQL = { value, type in "\(value)::\(raw: type)" },
                 exactly: @escaping @Sendable (String) -> String = { $0 },
                 ignoringDuplicates: String = " ON CONFLICT DO NOTHING", deletesNameTheirAlias: Bool = false, updatesByJoin: Bool = false,
-                listsRowsAsValues: Bool = true, holdsDate: @escaping @Sendable (String) -> String = { "\($0) IS NOT NULL" }) {
+                listsRowsAsValues: Bool = true, holdsDate: @escaping @Sendable (String) -> String = { "\($0) IS NOT NULL" },
+                locksKeysFirst: Bool = false) {
         self.numberedPlaceholders = numberedPlaceholders
         self.flagIsSet = flagIsSet
         self.canonicalKey = canonicalKey
@@ -69,6 +75,7 @@ public struct SQLDialect: Sendable {
         self.updatesByJoin = updatesByJoin
         self.listsRowsAsValues = listsRowsAsValues
         self.holdsDate = holdsDate
+        self.locksKeysFirst = locksKeysFirst
     }
 
     /// `value`, read as `type` when one is given (a native date column's).
