@@ -25,7 +25,8 @@ public final class MariaDBStore: RecordStore, WorkQueueStore {
         self.settings = settings
         self.logger = logger
         self.lockWait = lockWait
-        password = try Self.password(for: settings, credentialsDirectory: credentialsDirectory)
+        password = try serverPassword(given: settings.password, file: settings.passwordFile, environment: settings.passwordEnvironment,
+                                      credentialsDirectory: credentialsDirectory, location: settings.displayName)
         current = Mutex(try await Self.connect(settings, password: password, on: queue))
     }
 
@@ -33,27 +34,6 @@ public final class MariaDBStore: RecordStore, WorkQueueStore {
     public static func reader(settings: MariaDBLocation, credentialsDirectory: String? = nil,
                               logger: Logger = Logger(label: "retentiond.mariadb")) async throws -> ReadOnlyStore {
         ReadOnlyStore(opened: try await MariaDBStore(settings: settings, credentialsDirectory: credentialsDirectory, logger: logger))
-    }
-
-    static func password(for settings: MariaDBLocation, credentialsDirectory: String?) throws -> String? {
-        if let password = settings.password { return password }
-        var file = settings.passwordFile
-        if file == nil, let credentials = credentialsDirectory, FileManager.default.fileExists(atPath: credentials + "/db-password") {
-            file = credentials + "/db-password"
-        }
-        if let file {
-            guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-                throw DatabaseUnavailable(location: settings.displayName, reason: "cannot read the password file \(file)")
-            }
-            return text.trimmingCharacters(in: .newlines)
-        }
-        if let variable = settings.passwordEnvironment {
-            guard let value = ProcessInfo.processInfo.environment[variable] else {
-                throw DatabaseUnavailable(location: settings.displayName, reason: "the environment variable \(variable) (password_env) is not set")
-            }
-            return value
-        }
-        return nil
     }
 
     /// Connects on `queue` (Connector/C blocks until the server answers or the timeout).

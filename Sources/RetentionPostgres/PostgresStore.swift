@@ -35,7 +35,8 @@ public final class PostgresStore: RecordStore {
         self.settings = settings
         self.logger = logger
         self.lockWait = lockWait
-        password = try Self.password(for: settings, credentialsDirectory: credentialsDirectory)
+        password = try serverPassword(given: settings.password, file: settings.passwordFile, environment: settings.passwordEnvironment,
+                                      credentialsDirectory: credentialsDirectory, location: settings.displayName)
         current = Mutex(PostgresLink(try await Self.connect(settings, password: password, logger: logger)))
     }
 
@@ -58,27 +59,6 @@ public final class PostgresStore: RecordStore {
         let connection = replaced.connection
         connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
         return fresh
-    }
-
-    static func password(for settings: PostgresLocation, credentialsDirectory: String?) throws -> String? {
-        if let password = settings.password { return password }
-        var file = settings.passwordFile
-        if file == nil, let credentials = credentialsDirectory, FileManager.default.fileExists(atPath: credentials + "/db-password") {
-            file = credentials + "/db-password"
-        }
-        if let file {
-            guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
-                throw DatabaseUnavailable(location: settings.displayName, reason: "cannot read the password file \(file)")
-            }
-            return text.trimmingCharacters(in: .newlines)
-        }
-        if let variable = settings.passwordEnvironment {
-            guard let value = ProcessInfo.processInfo.environment[variable] else {
-                throw DatabaseUnavailable(location: settings.displayName, reason: "the environment variable \(variable) (password_env) is not set")
-            }
-            return value
-        }
-        return nil
     }
 
     static func connect(_ settings: PostgresLocation, password: String?, logger: Logger) async throws -> PostgresConnection {

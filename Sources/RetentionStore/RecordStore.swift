@@ -229,6 +229,31 @@ public func lockWaitExceeded(_ wait: Duration, detail: String) -> String {
     "another session held a lock this transaction needed (a row the application is changing; on SQLite, the database) for longer than the lock wait, \(wait.lockWaitText), and the transaction was rolled back; `run`, `apply` and `serve` wait longer with `--lock-wait` (\(detail))"
 }
 
+/// The password a server connection logs in with, whichever store opens it: the one a
+/// command-line URL gave, else a password file (or systemd's `db-password` credential in
+/// `credentialsDirectory`), else an environment variable; nil for none. `location` names the
+/// database in the error when the file or variable cannot be read.
+public func serverPassword(given: String?, file: String?, environment: String?, credentialsDirectory: String?, location: String) throws -> String? {
+    if let given { return given }
+    var file = file
+    if file == nil, let credentials = credentialsDirectory, FileManager.default.fileExists(atPath: credentials + "/db-password") {
+        file = credentials + "/db-password"
+    }
+    if let file {
+        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+            throw DatabaseUnavailable(location: location, reason: "cannot read the password file \(file)")
+        }
+        return text.trimmingCharacters(in: .newlines)
+    }
+    if let variable = environment {
+        guard let value = ProcessInfo.processInfo.environment[variable] else {
+            throw DatabaseUnavailable(location: location, reason: "the environment variable \(variable) (password_env) is not set")
+        }
+        return value
+    }
+    return nil
+}
+
 /// Thrown by stores when the database cannot be opened or answered.
 public struct DatabaseUnavailable: Error, CustomStringConvertible {
     public var location: String
