@@ -19,12 +19,26 @@ public struct DemoDataset: Sendable {
 
     /// The statements that create the tables, in SQL both databases accept.
     public var schemaStatements: [String]
+    /// The product's own MySQL/MariaDB DDL for the same tables, run as it is on MariaDB; without
+    /// it, MariaDB gets `schemaStatements` in its terms (`MariaDBTerms`).
+    public var mariadbSchemaStatements: [String]?
+    /// The zone the dataset's wall-clock times are in: a column that stores an instant (MariaDB's
+    /// TIMESTAMP) takes the instant that wall-clock time names there, as the product's server would.
+    public var wallClockZone: TimeZone
     /// Tables in insertion order (parents before children).
     public var tables: [Table]
 
-    public init(schema: [String], tables: [Table]) {
+    public init(schema: [String], mariadbSchema: [String]? = nil, wallClockZone: TimeZone = TimeZone(identifier: "UTC")!, tables: [Table]) {
         schemaStatements = schema
+        mariadbSchemaStatements = mariadbSchema
+        self.wallClockZone = wallClockZone
         self.tables = tables
+    }
+
+    /// The statements that create the tables on MariaDB (`mariadb`) or on SQLite and PostgreSQL.
+    public func schema(mariadb: Bool) -> [String] {
+        guard mariadb else { return schemaStatements }
+        return mariadbSchemaStatements ?? schemaStatements.map(MariaDBTerms.statement)
     }
 
     public static let tableOrder = ["third_parties", "prospection_events", "invoices", "invoice_lines", "web_accounts",
@@ -156,7 +170,6 @@ public struct DemoDataset: Sendable {
         "CREATE INDEX ticket_messages_ticket ON ticket_messages(ticket_id)",
     ]
 
-    /// Creates the schema and inserts every row through `session`, in multi-row INSERTs.
     /// Creates the indexes `check` advises (its hints that are `CREATE INDEX` statements), as an
     /// operator following them would: on the demo's own database only. Returns their names.
     public static func createAdvisedIndexes(_ hints: [String], in store: any WritingSession) throws -> [String] {
@@ -164,30 +177,46 @@ public struct DemoDataset: Sendable {
         let prefix = "CREATE INDEX "
         let statements = Set(hints.filter { $0.hasPrefix(prefix) }).sorted()
         for statement in statements { _ = try session.execute("CREATE INDEX IF NOT EXISTS " + statement.dropFirst(prefix.count), []) }
-        return statements.compactMap { $0.dropFirst(prefix.count).split(separator: " ").first.map { $0.replacingOccurrences(of: "\"", with: "") } }
+        return statements.compactMap { $0.dropFirst(prefix.count).split(separator: " ").first.map { $0.filter { $0 != "\"" && $0 != "`" } } }
     }
 
-    /// `terms` says each schema statement in the database's own terms (`MariaDBTerms.statement` on MariaDB).
-    public func load(into store: any WritingSession, terms: @Sendable (String) -> String = { $0 }) throws {
+    /// Creates the schema and inserts every row through `store`, in multi-row INSERTs. `mariadb`:
+    /// the database is MariaDB (see `schema(mariadb:)`).
+    public func load(into store: any WritingSession, mariadb: Bool = false) throws {
         guard let session = store as? any SQLExecuting else { throw StoreFailure("this store cannot load the demo data") }
-        for statement in schemaStatements { _ = try session.execute(terms(statement), []) }
+        for statement in schema(mariadb: mariadb) { _ = try session.execute(statement, []) }
         let schema = try store.schema()
         for table in tables {
             let columns = table.columns.map(SQL.quote).joined(separator: ", ")
             // Dates travel as text; native date columns take them through a cast.
-            let casts = table.columns.map { name in schema.table(table.name)?.column(name)?.nativeDateStorage?.sqlCast }
+            let storage = table.columns.map { name in schema.table(table.name)?.column(name)?.nativeDateStorage }
             for start in stride(from: 0, to: table.rows.count, by: 200) {
                 let values = table.rows[start..<min(start + 200, table.rows.count)].map { row -> SQL in
-                    "(\(zip(row, casts).map { value, cast in session.dialect.bound(value, as: cast) }.joined(separator: ", ")))"
+                    "(\(zip(row, storage).map { value, storage in session.dialect.bound(storage == .timestamptz ? instant(value) : value, as: storage?.sqlCast) }.joined(separator: ", ")))"
                 }
                 try session.execute("INSERT INTO \(ident: table.name) (\(raw: columns)) VALUES \(values.joined(separator: ", "))")
             }
         }
     }
 
+    /// A wall-clock text in `wallClockZone` as the instant it names (`…T…Z`, as instants are bound).
+    func instant(_ value: SQLValue) -> SQLValue {
+        guard case .text(let text) = value else { return value }
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        formatter.timeZone = wallClockZone
+        guard let date = formatter.date(from: text) else { return value }
+        formatter.timeZone = TimeZone(identifier: "UTC")!
+        formatter.dateFormat = "yyyy-MM-dd'T'HH:mm:ss'Z'"
+        return .text(formatter.string(from: date))
+    }
+
     /// The demo CRM the shipped policy governs.
     public init(seed: UInt64, now: Date, scale: Int = 1) {
         schemaStatements = Self.schema
+        mariadbSchemaStatements = nil
+        wallClockZone = TimeZone(identifier: "Europe/Paris")!
         var rng = SplitMix64(seed: seed)
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "Europe/Paris")!

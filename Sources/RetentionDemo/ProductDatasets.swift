@@ -89,7 +89,7 @@ extension DemoDataset {
                 events.rows.append([.integer(Int64(events.rows.count + 1)), clock.text(ago(5 * 365)), .null, .text("ticket"), .integer(Int64(id)), .text("reply")])
             }
         }
-        return DemoDataset(schema: ProductSchemas.dolibarr, tables: [societe, extra, contacts, events, invoices, lines, tickets])
+        return DemoDataset(schema: ProductSchemas.dolibarr, mariadbSchema: ProductSchemas.dolibarrMySQL, wallClockZone: clock.calendar.timeZone, tables: [societe, extra, contacts, events, invoices, lines, tickets])
     }
 
     /// A Znuny database: 400 tickets per unit of scale with their history, articles and dynamic
@@ -166,7 +166,7 @@ extension DemoDataset {
                 appointmentLinks.rows.append([.integer(1), .integer(Int64(id)), .text("rule-\(id)"), .integer(Int64(appointments.rows.count))])
             }
         }
-        return DemoDataset(schema: ProductSchemas.znuny, tables: [types, states, fields, users, preferences, tickets, history, articles, mime, values,
+        return DemoDataset(schema: ProductSchemas.znuny, mariadbSchema: ProductSchemas.znunyMySQL, wallClockZone: clock.calendar.timeZone, tables: [types, states, fields, users, preferences, tickets, history, articles, mime, values,
                                                                   appointments, appointmentLinks])
     }
 }

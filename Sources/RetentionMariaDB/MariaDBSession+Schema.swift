@@ -59,7 +59,7 @@ extension MariaDBSession {
             entry.to.append(row[4].textValue ?? "")
             foreignKeys[table, default: [:]][name] = entry
         }
-        return SchemaSnapshot(tables: tableNames.map { name in
+        var snapshot = SchemaSnapshot(tables: tableNames.map { name in
             let tableIndexes = indexes[name] ?? [:]
             return TableInfo(
                 name: name, columns: columns[name] ?? [],
@@ -70,6 +70,9 @@ extension MariaDBSession {
                 indexes: tableIndexes.sorted { $0.key < $1.key }.map { IndexInfo(name: $0.key, columns: $0.value.columns, unique: $0.value.unique) },
                 nonTransactionalEngine: nonTransactional[name])
         })
+        snapshot.advisesBackticks = true
+        snapshot.indexesExpressions = false
+        return snapshot
     }
 
     /// Whether the user holds each privilege: on every database (`*.*`), on this one (`db.*`), on

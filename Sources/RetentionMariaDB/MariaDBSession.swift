@@ -91,6 +91,18 @@ struct MariaDBSession: WritingSession, SQLExecuting {
 
     // MARK: Changes
 
+    /// An anonymisation changes the fields the policy names and nothing else: a column MariaDB
+    /// would set on every UPDATE (Dolibarr's `tms … ON UPDATE CURRENT_TIMESTAMP`) keeps its value,
+    /// so that a clock the policy reads is not restarted by the policy's own change.
+    func anonymise(table: String, keyColumns: [String], fields: [String], rows updates: [(RecordKey, [SQLValue])]) throws -> Int {
+        guard !updates.isEmpty, !fields.isEmpty else { return 0 }
+        let setOnUpdate = try rows("""
+            SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = \(.text(table))
+            AND LOWER(extra) LIKE '%on update%' ORDER BY ordinal_position
+            """).compactMap { $0.first?.textValue }
+        return try execute(builder.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates, unchanged: setOnUpdate))
+    }
+
     /// MariaDB has no `UPDATE … RETURNING`: the hold is read back in the same transaction.
     func releaseHold(id: Int64, by: String, at: Date) throws -> LegalHold? {
         let changed = try execute("UPDATE retentiond_holds SET released_by = \(.text(by)), released_at = \(.text(SQLBuilder.holdTime(at))) WHERE id = \(.integer(id)) AND released_at IS NULL")

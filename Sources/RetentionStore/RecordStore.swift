@@ -103,6 +103,9 @@ public protocol StoreSession {
     /// Of `tables`, those that hold rows but have no planner statistics (PostgreSQL: never
     /// analyzed); SQLite plans without them.
     func tablesWithoutStatistics(among tables: [String]) throws -> [String]
+    /// How many rows of a native date column hold a value that is no date (MariaDB's
+    /// `0000-00-00`, read as missing); 0 where the database has no such values.
+    func zeroDates(table: String, column: String) throws -> Int
 }
 
 /// What one transaction of a writing store can do, on top of reading.

@@ -24,6 +24,14 @@ extension StoreSession where Self: SQLExecuting {
         try rows("SELECT \(ident: column) FROM \(ident: table) WHERE \(ident: column) IS NOT NULL LIMIT \(.integer(Int64(limit)))").map { $0[0] }
     }
 
+    public func zeroDates(table: String, column: String) throws -> Int {
+        let holds = dialect.holdsDate(SQL.quote(column))
+        guard holds != "\(SQL.quote(column)) IS NOT NULL" else { return 0 }
+        let sql: SQL = "SELECT count(*) FROM \(ident: table) WHERE \(ident: column) IS NOT NULL AND NOT \(raw: holds)"
+        guard case .integer(let n) = try rows(sql).first?.first else { return 0 }
+        return Int(n)
+    }
+
     public func rowCount(table: String) throws -> Int {
         let sql: SQL = "SELECT count(*) FROM \(ident: table)"
         guard case .integer(let n) = try rows(sql).first?.first else { return 0 }

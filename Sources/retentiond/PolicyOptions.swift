@@ -141,14 +141,14 @@ struct PolicyOptions: ParsableArguments {
         let store = try await openStore(policy, lockWait: lockWait)
         // The first thing a command that may change data says: what it reads and what it changes.
         writeMessage("retentiond: policy \(policy.path) (sha256 \(policy.hash.prefix(16))…), database \(store.location)", level: .notice)
-        let (resolved, diagnostics) = try await validated(policy, parseWarnings: parseWarnings, store: store, statistics: false)
+        let (resolved, diagnostics) = try await validated(policy, parseWarnings: parseWarnings, store: store, advising: false)
         let key = try await loadKey(policy: policy, store: store, create: true, logger: logger())
         return (Enforcer(resolved: resolved, store: store, key: key, actor: actor, logger: logger()), diagnostics)
     }
 
     private func validated(_ policy: Policy, parseWarnings: [Diagnostic], store: any RecordReader,
-                           statistics: Bool = true) async throws -> (ResolvedPolicy, [Diagnostic]) {
-        let (resolved, diagnostics) = try await Enforcer.validate(policy, store: store, statistics: statistics)
+                           advising: Bool = true) async throws -> (ResolvedPolicy, [Diagnostic]) {
+        let (resolved, diagnostics) = try await Enforcer.validate(policy, store: store, advising: advising)
         let all = parseWarnings + diagnostics
         guard let resolved else { throw EnforcementError.policyInvalid(all) }
         return (resolved, all)

@@ -44,6 +44,12 @@ import TestSupport
             "INSERT INTO people VALUES (3, 'prospect', 'none', NULL, NULL)",
             "INSERT INTO people VALUES (4, 'prospect', 'recent', '2026-01-01 10:00:00', NULL)",
         ])
+        // `check` says so, where the subject names the table, with how to find them.
+        let (_, diagnostics) = try await f.validate()
+        let warning = try #require(diagnostics.first { $0.message.contains("zero date") }, "\(diagnostics)")
+        #expect(warning.severity == .warning)
+        #expect(warning.message.hasPrefix("`people.last_seen` holds 1 zero date(s) (0000-00-00)"), "\(warning.message)")
+        #expect(warning.hint?.contains("WHERE `last_seen` < '0001-01-01'") == true)
         let plan = try await f.plan()
         #expect(plan.rules[0].pastCutoff == 1, "only the 2020 record; the zero date compares as older than every date, and is none")
         let report = try await f.run()
@@ -71,7 +77,7 @@ import TestSupport
         #expect(resolved == nil)
         let refusal = try #require(diagnostics.first { $0.severity == .error })
         #expect(refusal.message.contains("rule `prospect-purge` changes `people`, a table on the MyISAM engine"), "\(refusal.message)")
-        #expect(refusal.hint?.contains("ALTER TABLE people ENGINE=InnoDB") == true)
+        #expect(refusal.hint?.contains("ALTER TABLE `people` ENGINE=InnoDB") == true)
         await #expect(throws: (any Error).self) { _ = try await f.run() }
         #expect(try await f.ids("people") == [2], "nothing was deleted")
     }

@@ -52,6 +52,8 @@ import TestSupport
 
     /// The product's tables as the demo builds them (RetentionDemo.ProductSchemas).
     static let schema = ProductSchemas.znuny
+    /// On MariaDB, as Znuny's own MySQL schema creates them.
+    static let mariadbSchema = ProductSchemas.znunyMySQL
 
     static var data: [String] {
         var rows = stateTypes.sorted { $0.key < $1.key }.map { "INSERT INTO ticket_state_type VALUES (\($0.key), '\($0.value)')" }
@@ -101,7 +103,7 @@ import TestSupport
 
     @Test(arguments: Backend.allCases)
     func theExamplePolicyKeepsTheRegistersPromisesRowByRow(_ backend: Backend) async throws {
-        let f = try await CRMFixture(backend, schema: Self.schema, data: Self.data,
+        let f = try await CRMFixture(backend, schema: Self.schema, mariadbSchema: Self.mariadbSchema, data: Self.data,
                                      wholePolicy: try CRMFixture.packageFile("etc/examples/znuny.yaml"))
         let (resolved, diagnostics) = try await f.validate()
         #expect(resolved != nil, "\(diagnostics)")
@@ -147,13 +149,13 @@ import TestSupport
     /// Every statement of a batch of either rule is served by indexes, with 40,000 history rows
     /// and articles of a ticket that is not due: the relations are probes, not scans per record.
     /// The case-insensitive matches use the LOWER(…) indexes `check` asks for (on MariaDB, whose
-    /// case-insensitive collations compare as LOWER does, plain indexes).
+    /// case-insensitive collations compare as LOWER does, Znuny's own plain indexes).
     @Test(arguments: Backend.allCases)
     func everyStatementThroughRelationsIsServedByIndexes(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, schema: Self.schema + [
             "CREATE INDEX ticket_customer_user_lower ON ticket (LOWER(customer_user_id))",
             "CREATE INDEX customer_preferences_user_lower ON customer_preferences (LOWER(user_id))",
-        ], data: Self.data + [
+        ], mariadbSchema: Self.mariadbSchema, data: Self.data + [
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40000) INSERT INTO ticket_history SELECT 10000 + i, 'AddNote', 4, 2, '2020-03-01 00:00:00' FROM n",
             "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) INSERT INTO article SELECT 10000 + i, 4, '2020-03-01 00:00:00' FROM n",
         ], wholePolicy: try CRMFixture.packageFile("etc/examples/znuny.yaml"))

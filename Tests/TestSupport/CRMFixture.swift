@@ -60,8 +60,9 @@ public final class CRMFixture: @unchecked Sendable {
     /// `schema` and `data` run in order in one transaction (a schema of its own comes without the
     /// CRM's data); `policy` is the policy's body after the common header (version, time zone,
     /// state directory, database, no percentage limit, and `batch_size` when given) — or
-    /// `wholePolicy`, a complete policy (see `write(wholePolicy:)`).
-    public init(_ backend: Backend, schema: [String] = CRMFixture.schema, data: [String]? = nil,
+    /// `wholePolicy`, a complete policy (see `write(wholePolicy:)`). `mariadbSchema`, when given,
+    /// replaces `schema` on MariaDB and runs as it is (a product's own MySQL DDL).
+    public init(_ backend: Backend, schema: [String] = CRMFixture.schema, mariadbSchema: [String]? = nil, data: [String]? = nil,
                 policy: String = "", wholePolicy: String? = nil, batchSize: Int? = nil) async throws {
         self.backend = backend
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-test-\(UUID().uuidString)")
@@ -80,7 +81,13 @@ public final class CRMFixture: @unchecked Sendable {
             databaseSection = "database: { mariadb: { host: 127.0.0.1, port: \(server.port), database: \(name), user: root, tls: disable } }"
         }
         if let wholePolicy { try write(wholePolicy: wholePolicy) } else { try write(policy: policy, batchSize: batchSize) }
-        try await sql(schema + (data ?? (schema == CRMFixture.schema ? CRMFixture.data : [])))
+        let data = data ?? (schema == CRMFixture.schema ? CRMFixture.data : [])
+        if backend == .mariadb, let mariadbSchema {
+            try await sql(mariadbSchema, asWritten: true)
+            try await sql(data)
+        } else {
+            try await sql(schema + data)
+        }
     }
 
     deinit { try? FileManager.default.removeItem(at: dir) }
@@ -208,8 +215,10 @@ public final class CRMFixture: @unchecked Sendable {
 
     // MARK: Raw SQL, through the store's own session
 
-    public func sql(_ statements: [String]) async throws {
-        let statements = backend == .mariadb ? statements.map(MariaDBTerms.statement) : statements
+    /// Statements in the SQL SQLite and PostgreSQL share, said in MariaDB's terms on MariaDB
+    /// (`MariaDBTerms`) unless `asWritten`.
+    public func sql(_ statements: [String], asWritten: Bool = false) async throws {
+        let statements = backend == .mariadb && !asWritten ? statements.map(MariaDBTerms.statement) : statements
         try await executing { session in
             for statement in statements { _ = try session.execute(statement, []) }
         }

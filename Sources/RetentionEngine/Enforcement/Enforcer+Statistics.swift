@@ -24,6 +24,19 @@ extension Enforcer {
         }
     }
 
+    /// A zero date (MariaDB's `0000-00-00`, common in older Dolibarr and OTRS data) is read as no
+    /// date: a record whose clock holds one never comes due by it. Said at the first subject on
+    /// the table, so the operator can give those rows their real date or the rule another clock.
+    static func zeroDateWarnings(_ policy: Policy, schema: SchemaSnapshot, counts: [String: Int]) -> [Diagnostic] {
+        counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { name, count in
+            let (table, column) = (String(name.split(separator: ".")[0]), String(name.split(separator: ".").dropFirst().joined(separator: ".")))
+            let location = policy.subjects.first { $0.table.value == table }?.table.location
+                ?? policy.subjects.first?.location ?? SourceLocation(file: policy.path, line: 1, column: 1)
+            return .warning(location, "`\(table).\(column)` holds \(count) zero date(s) (0000-00-00): retentiond reads them as no date, so a record whose clock is one of them never comes due by it",
+                            hint: "find them with `SELECT … FROM \(schema.quotedForAdvice(table)) WHERE \(schema.quotedForAdvice(column)) < '0001-01-01'`; give them their real date, or the rule a clock that falls back on another column (`clock: { latest: […] }`; docs/mariadb.md, \"Zero dates\")")
+        }
+    }
+
     /// Analyzes the tables the policy reads that have rows but no statistics; says what it did.
     /// Never fails the run: statistics only make it faster.
     func analyzeTablesWithoutStatistics() async {

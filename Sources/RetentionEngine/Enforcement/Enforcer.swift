@@ -43,27 +43,31 @@ public struct Enforcer: Sendable {
     }
 
     /// Parses nothing: checks an already parsed policy against the store's live schema.
-    /// `statistics`: warn about tables PostgreSQL has no statistics on — not for an enforcing
-    /// command, which analyzes them itself before planning and says so.
-    public static func validate(_ policy: Policy, store: any RecordReader, statistics: Bool = true) async throws -> (ResolvedPolicy?, [Diagnostic]) {
+    /// `advising` (`check`): also read what only advice needs — tables PostgreSQL has no
+    /// statistics on (an enforcing command analyzes them itself and says so), and zero dates in
+    /// the date columns the policy reads (counted over whole tables).
+    public static func validate(_ policy: Policy, store: any RecordReader, advising: Bool = true) async throws -> (ResolvedPolicy?, [Diagnostic]) {
         let columns = SchemaValidator.dateColumns(of: policy)
-        let (schema, samples) = try await store.read { session -> (SchemaSnapshot, [String: [SQLValue]]) in
+        let (schema, samples, zeroDates) = try await store.read { session -> (SchemaSnapshot, [String: [SQLValue]], [String: Int]) in
             let schema = try session.schema()
             let present = columns.filter { schema.table($0.table)?.column($0.column) != nil }
             // A table the role may not read is not sampled: `check` lists the SELECT it needs.
             let unreadable = Set(try session.privileges(Set(present.map(\.table)).map { PrivilegeNeed(table: $0, kind: .select) }).missing.map(\.table))
-            var samples: [String: [SQLValue]] = [:]
+            var samples: [String: [SQLValue]] = [:], zeroDates: [String: Int] = [:]
             for (table, column) in present where !unreadable.contains(table) {
                 samples["\(table).\(column)"] = try session.sample(table: table, column: column, limit: 200)
+                if advising, schema.table(table)?.column(column)?.nativeDateStorage != nil {
+                    zeroDates["\(table).\(column)"] = try session.zeroDates(table: table, column: column)
+                }
             }
-            return (schema, samples)
+            return (schema, samples, zeroDates)
         }
         var validator = SchemaValidator(policy: policy, schema: schema, samples: samples)
         let (diagnostics, resolved) = validator.validate()
         guard let resolved else { return (nil, diagnostics) }
-        guard statistics else { return (resolved, diagnostics) }
+        guard advising else { return (resolved, diagnostics) }
         let missing = try await store.read { [tables = resolved.tablesRead] in try $0.tablesWithoutStatistics(among: tables) }
-        return (resolved, diagnostics + statisticsWarnings(resolved, missing: missing))
+        return (resolved, diagnostics + statisticsWarnings(resolved, missing: missing) + zeroDateWarnings(policy, schema: schema, counts: zeroDates))
     }
 
     /// A dry run on this store (see `PlanningPass.dryRun`).

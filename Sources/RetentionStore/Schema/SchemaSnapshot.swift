@@ -5,6 +5,16 @@ import RetentionCore
 /// What introspection found in the database: tables, columns, keys, foreign keys and indexes.
 public struct SchemaSnapshot: Sendable {
     public var tables: [String: TableInfo]
+    /// The SQL `check` advises running quotes names with backticks: MariaDB's default SQL mode
+    /// (the one an operator's `mariadb` client has) reads "name" as a string.
+    public var advisesBackticks = false
+    /// Whether an index can be built on an expression such as LOWER(column) (not on MariaDB 10.11).
+    public var indexesExpressions = true
+
+    /// `name` quoted for SQL an operator runs in the database's own client.
+    public func quotedForAdvice(_ name: String) -> String {
+        advisesBackticks ? "`" + name.replacingOccurrences(of: "`", with: "``") + "`" : SQL.quote(name)
+    }
 
     public init(tables: [TableInfo]) {
         self.tables = Dictionary(tables.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })

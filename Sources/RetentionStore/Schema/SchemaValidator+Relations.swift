@@ -188,21 +188,29 @@ extension SchemaValidator {
     }
 
     /// Warns when no index starts with the columns a relation or child is matched on: each probe
-    /// would scan the table. The hint is a `CREATE INDEX` valid on both databases (named).
+    /// would scan the table. The hint is a `CREATE INDEX` for this database (named).
     mutating func warnWithoutIndex(_ table: TableInfo, _ columns: [String], at location: SourceLocation, what: String, caseInsensitive: Bool) {
         guard let first = columns.first else { return }
         if caseInsensitive {
             guard !table.hasLowerIndex(leadingWith: first) else { return }
-            diagnostics.append(.warning(location, "\(what) compares `\(table.name)`.(\(columns.joined(separator: ", "))) case-insensitively: only an index on LOWER(…) serves it",
-                                        hint: Self.createIndex(table.name, columns.map { "LOWER(\(SQL.quote($0)))" }, suffix: columns.joined(separator: "_") + "_lower")))
+            let message = "\(what) compares `\(table.name)`.(\(columns.joined(separator: ", "))) case-insensitively: only an index on LOWER(…) serves it"
+            guard schema.indexesExpressions else {
+                // MariaDB indexes no expression; a case-insensitive collation makes `=` ignore case, and a plain index serves it.
+                diagnostics.append(.warning(location, message, hint: "MariaDB has no index on LOWER(…): if the application allows it, give the compared columns a case-insensitive collation (`ALTER TABLE \(schema.quotedForAdvice(table.name)) MODIFY … COLLATE utf8mb4_general_ci`, then index them); otherwise each probe scans the table"))
+                return
+            }
+            diagnostics.append(.warning(location, message,
+                                        hint: createIndex(table.name, columns, lower: true, suffix: columns.joined(separator: "_") + "_lower")))
         } else if !table.hasIndex(leadingWith: first) {
             diagnostics.append(.warning(location, "no index starts with `\(table.name).\(first)`: \(what) scans `\(table.name)` for every record",
-                                        hint: Self.createIndex(table.name, columns.map(SQL.quote), suffix: columns.joined(separator: "_"))))
+                                        hint: createIndex(table.name, columns, suffix: columns.joined(separator: "_"))))
         }
     }
 
-    /// `CREATE INDEX name ON table (columns)`: SQLite needs the name, PostgreSQL accepts it.
-    static func createIndex(_ table: String, _ expressions: [String], suffix: String) -> String {
-        "CREATE INDEX \(SQL.quote("\(table)_\(suffix)_idx")) ON \(SQL.quote(table)) (\(expressions.joined(separator: ", ")))"
+    /// `CREATE INDEX name ON table (columns)` in this database's quoting: SQLite needs the name,
+    /// PostgreSQL and MariaDB accept it. `lower`: on LOWER(column) of each column.
+    func createIndex(_ table: String, _ columns: [String], lower: Bool = false, suffix: String) -> String {
+        let keys = columns.map { lower ? "LOWER(\(schema.quotedForAdvice($0)))" : schema.quotedForAdvice($0) }
+        return "CREATE INDEX \(schema.quotedForAdvice("\(table)_\(suffix)_idx")) ON \(schema.quotedForAdvice(table)) (\(keys.joined(separator: ", ")))"
     }
 }

@@ -104,7 +104,7 @@ public struct SchemaValidator {
             for name in changed.sorted() {
                 guard let engine = schema.table(name)?.nonTransactionalEngine else { continue }
                 error(rule.location, "rule `\(rule.id)` changes `\(name)`, a table on the \(engine) engine, which cannot roll back a failed batch: its rows could change with no audit entry",
-                      hint: "convert it to InnoDB first (`ALTER TABLE \(name) ENGINE=InnoDB`, docs/mariadb.md), or leave it out of the policy")
+                      hint: "convert it to InnoDB first (`ALTER TABLE \(schema.quotedForAdvice(name)) ENGINE=InnoDB`, docs/mariadb.md), or leave it out of the policy")
             }
         }
     }
@@ -121,7 +121,7 @@ public struct SchemaValidator {
         guard let conditions = rowConditions(holds.conditions, in: NameScope(table: table, relation: nil, reachesRelations: false), relations: nil) else { return nil }
         if !table.hasIndex(leadingWith: holds.tableColumn.value) && !table.hasIndex(leadingWith: holds.keyColumn.value) {
             diagnostics.append(.warning(holds.table.location, "no index on `\(table.name)`.(\(holds.tableColumn.value), \(holds.keyColumn.value)): every hold check reads the whole table",
-                                        hint: Self.createIndex(table.name, [SQL.quote(holds.tableColumn.value), SQL.quote(holds.keyColumn.value)],
+                                        hint: createIndex(table.name, [holds.tableColumn.value, holds.keyColumn.value],
                                                                suffix: "\(holds.tableColumn.value)_\(holds.keyColumn.value)")))
         }
         return (ApplicationHoldSource(table: table.name, tableColumn: holds.tableColumn.value, keyColumn: holds.keyColumn.value, until: nil, conditions: conditions), until)
@@ -134,7 +134,7 @@ public struct SchemaValidator {
         if clock == nil { ok = false }
         for (column, name) in zip(clock ?? [], rule.clock.columns) where column.path.isEmpty && !table.hasIndex(leadingWith: column.name) {
             diagnostics.append(.warning(name.location, "no index starts with `\(table.name).\(column.name)`: finding due records scans the whole table",
-                                        hint: Self.createIndex(table.name, [SQL.quote(column.name)], suffix: column.name)))
+                                        hint: createIndex(table.name, [column.name], suffix: column.name)))
         }
         var consent: [RuleShape.ConsentShape] = []
         for exemption in rule.exemptions.consent {

@@ -72,21 +72,21 @@ struct DemoCommand: AsyncParsableCommand {
         guard postgres == nil || mariadb == nil else { throw ValidationError("--postgres and --mariadb each name the demo's one database: give one") }
     }
 
-    /// The server database named by --postgres or --mariadb, opened, and how its schema is said there.
-    func serverStore(_ options: PolicyOptions) async throws -> (store: any RecordStore, name: String, url: String, terms: @Sendable (String) -> String)? {
+    /// The server database named by --postgres or --mariadb, opened, and whether it is MariaDB.
+    func serverStore(_ options: PolicyOptions) async throws -> (store: any RecordStore, name: String, url: String, mariadb: Bool)? {
         if let postgres {
             guard let location = PostgresLocation(url: postgres) else {
                 throw ValidationError("--postgres takes postgres://user@host:port/database (optionally ?sslmode=…)")
             }
             let store = try await PostgresStore(settings: location, credentialsDirectory: credentialsDirectory, logger: options.logger())
-            return (store, location.displayName, postgres, { $0 })
+            return (store, location.displayName, postgres, false)
         }
         if let mariadb {
             guard let location = MariaDBLocation(url: mariadb) else {
                 throw ValidationError("--mariadb takes mariadb://user@host:port/database (or mysql://, optionally ?ssl-mode=…)")
             }
             let store = try await MariaDBStore(settings: location, credentialsDirectory: credentialsDirectory, logger: options.logger())
-            return (store, location.displayName, mariadb, MariaDBTerms.statement)
+            return (store, location.displayName, mariadb, true)
         }
         return nil
     }
@@ -113,14 +113,14 @@ struct DemoCommand: AsyncParsableCommand {
             let data = dataset.build(seed: seed, now: now, scale: scale)
             let databaseName: String
             let server = try await serverStore(options)
-            if let (store, name, url, terms) = server {
+            if let (store, name, url, mariadb) = server {
                 options.databaseURL = url
                 let first = data.tables[0].name
                 if try await store.read({ try $0.schema().table(first) != nil }) {
                     throw CommandFailure(.failure, "\(name) already has a \(first) table; the demo only loads into an empty database")
                 }
                 replaceEarlierDemo()
-                try await store.transaction { try data.load(into: $0, terms: terms) }
+                try await store.transaction { try data.load(into: $0, mariadb: mariadb) }
                 // As any bulk load should: the dry run below reads before autovacuum would have analyzed.
                 try await store.transaction { [tables = data.tables.map(\.name)] in try $0.analyze(tables: tables) }
                 databaseName = name
