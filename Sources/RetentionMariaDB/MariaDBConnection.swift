@@ -16,6 +16,9 @@ final class MariaDBConnection: @unchecked Sendable {
     private(set) var id: Int64 = 0
     /// Set once the server or the network dropped the connection: the store opens a new one.
     private(set) var isLost = false
+    /// The node this connection reached when the server is a node of a Galera cluster
+    /// (`wsrep_on`): its name and its UUID in the group (`wsrep_gcomm_uuid`, new at each start).
+    private(set) var clusterNode: String?
 
     /// A failure the server or the library reported: its error number, SQLSTATE and message.
     struct Failure: Error, CustomStringConvertible {
@@ -66,6 +69,11 @@ final class MariaDBConnection: @unchecked Sendable {
         // Nor may it rewrite an `EXISTS` as `IN` (which fails the same way with a correlated row):
         // each `EXISTS` stays the index probe per row it is written as, as PostgreSQL's `OFFSET 0` keeps it.
         do { try execute("SET SESSION optimizer_switch = 'exists_to_in=off'") } catch let failure as Failure where failure.code == 1231 {}
+        if try execute("SHOW VARIABLES LIKE 'wsrep_on'").rows.first?.last?.textValue == "ON" {
+            let name = try execute("SELECT @@wsrep_node_name").rows.first?.first?.textValue ?? "?"
+            let uuid = try execute("SHOW STATUS LIKE 'wsrep_gcomm_uuid'").rows.first?.last?.textValue ?? "?"
+            clusterNode = "\(name) (\(uuid))"
+        }
     }
 
     deinit { mysql_close(handle) }

@@ -19,7 +19,7 @@ extension MariaDBSession {
         }
         var columns: [String: [ColumnInfo]] = [:]
         for row in try rows("""
-            SELECT table_name, column_name, data_type, is_nullable, collation_name FROM information_schema.columns
+            SELECT table_name, column_name, data_type, is_nullable, collation_name, LOWER(extra) LIKE '%on update%' FROM information_schema.columns
             WHERE table_schema = DATABASE() ORDER BY table_name, ordinal_position
             """, []) {
             let type = row[2].textValue?.lowercased() ?? ""
@@ -33,7 +33,7 @@ extension MariaDBSession {
             }
             columns[row[0].textValue ?? "", default: []].append(
                 ColumnInfo(name: row[1].textValue ?? "", declaredType: type, notNull: row[3].textValue == "NO", nativeDateStorage: native,
-                           comparesCaseInsensitively: row[4].textValue?.hasSuffix("_ci") == true))
+                           comparesCaseInsensitively: row[4].textValue?.hasSuffix("_ci") == true, setOnUpdate: row[5] == .integer(1)))
         }
         // A prefix index (`sub_part`) still finds rows by the column; a unique one keeps the whole column unique.
         var indexes: [String: [String: (unique: Bool, columns: [String])]] = [:]
@@ -77,37 +77,120 @@ extension MariaDBSession {
 
     /// Whether the user holds each privilege: on every database (`*.*`), on this one (`db.*`), on
     /// the table, or — for an `UPDATE` of one column — on that column, as information_schema lists
-    /// the grants of the current user. MariaDB numbers rows with AUTO_INCREMENT: no sequence to grant.
+    /// the grants of the current user, or as its enabled role holds it (`SET DEFAULT ROLE`), whose
+    /// grants information_schema does not list: read from `SHOW GRANTS FOR CURRENT_ROLE`. MariaDB
+    /// numbers rows with AUTO_INCREMENT (no sequence to grant), and locks rows with SELECT alone
+    /// (no UPDATE asked for `FOR UPDATE`).
     func privileges(_ needs: [PrivilegeNeed]) throws -> PrivilegeReport {
-        guard let current = try rows("SELECT CURRENT_USER(), DATABASE()", []).first, let user = current[0].textValue,
+        var needs = needs.filter { !$0.anyColumn && $0.object != .sequence }
+        // A done mark written twice is kept once by `INSERT … ON DUPLICATE KEY UPDATE`, which asks for UPDATE.
+        if needs.contains(PrivilegeNeed(table: "retentiond_done", kind: .insert)) { needs.append(PrivilegeNeed(table: "retentiond_done", kind: .update)) }
+        guard let current = try rows("SELECT CURRENT_USER(), DATABASE(), CURRENT_ROLE()", []).first, let user = current[0].textValue,
               let database = current[1].textValue, let at = user.lastIndex(of: "@") else {
             return PrivilegeReport(role: nil, missing: [])
         }
         let grantee = "'\(user[..<at])'@'\(user[user.index(after: at)...])'"
-        let global = Set(try rows("SELECT privilege_type FROM information_schema.user_privileges WHERE grantee = ?", [.text(grantee)]).compactMap { $0[0].textValue })
-        let onDatabase = Set(try rows("SELECT privilege_type FROM information_schema.schema_privileges WHERE grantee = ? AND table_schema = ?",
-                                      [.text(grantee), .text(database)]).compactMap { $0[0].textValue })
-        var onTable: [String: Set<String>] = [:]
+        var held = HeldPrivileges()
+        held.everywhere = Set(try rows("SELECT privilege_type FROM information_schema.user_privileges WHERE grantee = ?", [.text(grantee)]).compactMap { $0[0].textValue })
+        held.onDatabase = Set(try rows("SELECT privilege_type FROM information_schema.schema_privileges WHERE grantee = ? AND table_schema = ?",
+                                       [.text(grantee), .text(database)]).compactMap { $0[0].textValue })
         for row in try rows("SELECT table_name, privilege_type FROM information_schema.table_privileges WHERE grantee = ? AND table_schema = ?", [.text(grantee), .text(database)]) {
-            onTable[row[0].textValue ?? "", default: []].insert(row[1].textValue ?? "")
+            held.onTable[row[0].textValue ?? "", default: []].insert(row[1].textValue ?? "")
         }
-        var onColumn: [String: Set<String>] = [:]
         for row in try rows("SELECT table_name, column_name, privilege_type FROM information_schema.column_privileges WHERE grantee = ? AND table_schema = ?", [.text(grantee), .text(database)]) {
-            onColumn["\(row[0].textValue ?? "")\u{0}\(row[1].textValue ?? "")", default: []].insert(row[2].textValue ?? "")
+            held.onColumn["\(row[0].textValue ?? "")\u{0}\(row[1].textValue ?? "")", default: []].insert(row[2].textValue ?? "")
         }
-        let missing = needs.filter { need in
-            let kind = need.kind.rawValue
-            if global.contains(kind) || onDatabase.contains(kind) { return false }
-            switch need.object {
-            case .sequence: return false
-            case .schema: return true
-            case .table:
-                if onTable[need.table]?.contains(kind) == true { return false }
-                if need.anyColumn { return !onColumn.contains { $0.key.hasPrefix(need.table + "\u{0}") && $0.value.contains(kind) } }
-                if let column = need.column { return onColumn["\(need.table)\u{0}\(column)"]?.contains(kind) != true }
-                return true
+        if current[2] != .null {
+            for row in try connection.execute("SHOW GRANTS FOR CURRENT_ROLE").rows {
+                if let line = row.first?.textValue, let grant = Self.grant(line) { held.add(grant, database: database) }
             }
         }
+        let missing = needs.filter { !held.holds($0) }
         return PrivilegeReport(role: user, missing: missing, grantTarget: .mariadb(database: database))
+    }
+
+    /// The privileges a user holds, from wherever they come.
+    struct HeldPrivileges {
+        var everywhere: Set<String> = [], onDatabase: Set<String> = []
+        var onTable: [String: Set<String>] = [:], onColumn: [String: Set<String>] = [:]
+
+        mutating func add(_ grant: (privileges: [(kind: String, columns: [String])], database: String, table: String), database: String) {
+            guard grant.database == "*" || grant.database == database else { return }
+            for (kind, columns) in grant.privileges {
+                let kinds = kind == "ALL PRIVILEGES" || kind == "ALL" ? Set(PrivilegeNeed.Kind.allCases.map(\.rawValue)) : [kind]
+                switch (grant.database, grant.table) {
+                case ("*", _): everywhere.formUnion(kinds)
+                case (_, "*"): onDatabase.formUnion(kinds)
+                case (_, let table) where columns.isEmpty: onTable[table, default: []].formUnion(kinds)
+                case (_, let table): for column in columns { onColumn["\(table)\u{0}\(column)", default: []].formUnion(kinds) }
+                }
+            }
+        }
+
+        func holds(_ need: PrivilegeNeed) -> Bool {
+            let kind = need.kind.rawValue
+            if everywhere.contains(kind) || onDatabase.contains(kind) { return true }
+            switch need.object {
+            case .sequence: return true
+            case .schema: return false
+            case .table:
+                if onTable[need.table]?.contains(kind) == true { return true }
+                guard let column = need.column else { return false }
+                return onColumn["\(need.table)\u{0}\(column)"]?.contains(kind) == true
+            }
+        }
+    }
+
+    /// One line of `SHOW GRANTS`: ``GRANT SELECT, UPDATE (`a`, `b`) ON `db`.`t` TO `role` `` (names
+    /// in double quotes under the session's ANSI mode) as its privileges (with their columns) and
+    /// object (`*` for all); nil for other lines (roles granted, `SET DEFAULT ROLE`).
+    static func grant(_ line: String) -> (privileges: [(kind: String, columns: [String])], database: String, table: String)? {
+        let c = Array(line)
+        guard line.hasPrefix("GRANT ") else { return nil }
+        var i = 6
+        /// A quoted name at `i` (the quote doubled inside), unquoted; `*` as is.
+        func name() -> String? {
+            if i < c.count, c[i] == "*" { i += 1; return "*" }
+            guard i < c.count, c[i] == "`" || c[i] == "\"" else { return nil }
+            let quote = c[i]
+            var text = ""
+            i += 1
+            while i < c.count {
+                if c[i] == quote {
+                    if i + 1 < c.count, c[i + 1] == quote { text.append(quote); i += 2; continue }
+                    i += 1
+                    return text
+                }
+                text.append(c[i])
+                i += 1
+            }
+            return nil
+        }
+        var privileges: [(kind: String, columns: [String])] = []
+        var kind = "", columns: [String] = [], inColumns = false
+        while i < c.count {
+            if !inColumns, String(c[i..<min(i + 4, c.count)]) == " ON " {
+                privileges.append((kind.trimmingCharacters(in: .whitespaces), columns))
+                i += 4
+                guard let database = name(), i < c.count, c[i] == "." else { return nil }
+                i += 1
+                guard let table = name(), !privileges.contains(where: { $0.kind.isEmpty }) else { return nil }
+                return (privileges, database, table)
+            }
+            switch c[i] {
+            case "`" where inColumns, "\"" where inColumns:
+                guard let column = name() else { return nil }
+                columns.append(column)
+                continue
+            case "(": inColumns = true
+            case ")": inColumns = false
+            case "," where !inColumns:
+                privileges.append((kind.trimmingCharacters(in: .whitespaces), columns))
+                (kind, columns) = ("", [])
+            default: if !inColumns { kind.append(c[i]) }
+            }
+            i += 1
+        }
+        return nil
     }
 }

@@ -114,8 +114,9 @@ extension MariaDBSession: WorkQueueSession {
     }
 
     /// The earliest batch no other worker holds, locked (`SKIP LOCKED`), then deleted in this
-    /// transaction: a rollback puts it back.
+    /// transaction: a rollback puts it back. On a Galera cluster, only on the planner's node.
     func claim(runID: String) throws -> QueuedBatch? {
+        if let node = connection.clusterNode { try ClusterLease.refuseAnotherNode(self, node: node, location: location) }
         guard let row = try rows("SELECT seq, rule_id, record_keys FROM retentiond_batches WHERE run_id = \(.text(runID)) ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED").first,
               case .integer(let seq) = row[0], let rule = row[1].textValue, let keys = row[2].textValue else { return nil }
         try execute("DELETE FROM retentiond_batches WHERE run_id = \(.text(runID)) AND seq = \(.integer(seq))")

@@ -17,14 +17,18 @@ public final class MariaDBStore: RecordStore, WorkQueueStore {
     private let queue = DispatchQueue(label: "retentiond.mariadb")
     private let logger: Logger
     private let lockWait: Duration
+    /// On a Galera cluster, how long a run lock's lease outlives its last renewal (`ClusterLease`).
+    private let clusterLeaseTTL: Duration
 
     public var location: String { settings.displayName }
 
     public init(settings: MariaDBLocation, credentialsDirectory: String? = nil,
-                logger: Logger = Logger(label: "retentiond.mariadb"), lockWait: Duration = defaultLockWait) async throws {
+                logger: Logger = Logger(label: "retentiond.mariadb"), lockWait: Duration = defaultLockWait,
+                clusterLeaseTTL: Duration = .seconds(60)) async throws {
         self.settings = settings
         self.logger = logger
         self.lockWait = lockWait
+        self.clusterLeaseTTL = clusterLeaseTTL
         password = try serverPassword(given: settings.password, file: settings.passwordFile, environment: settings.passwordEnvironment,
                                       credentialsDirectory: credentialsDirectory, location: settings.displayName)
         current = Mutex(try await Self.connect(settings, password: password, on: queue))
@@ -123,32 +127,41 @@ public final class MariaDBStore: RecordStore, WorkQueueStore {
     public func inSuccession<T: Sendable>(_ body: () async throws -> T) async throws -> T { try await body() }
 
     /// `GET_LOCK` on a connection of its own, held for as long as the handle lives; the server
-    /// releases it when that connection ends (the process died).
+    /// releases it when that connection ends (the process died). On a Galera node, also the
+    /// cluster's lease (`ClusterLease`), since `GET_LOCK` holds on one node only.
     public func acquireRunLock() async throws -> any RunLockHandle {
         let lockQueue = DispatchQueue(label: "retentiond.mariadb.lock")
         let connection = try await Self.connect(settings, password: password, on: lockQueue)
         let name = "retentiond:\(settings.database)"
-        let location = self.location
-        let acquired: Bool = try await withCheckedThrowingContinuation { continuation in
+        let (location, ttl) = (self.location, clusterLeaseTTL)
+        let lease: ClusterLease? = try await withCheckedThrowingContinuation { continuation in
             lockQueue.async {
                 do {
                     // The lock connection sits idle for the whole run: the server's wait_timeout must not close it.
                     try connection.execute("SET SESSION wait_timeout = 31536000")
-                    let row = try connection.run("SELECT GET_LOCK(?, 0)", [.text(name)]).rows.first
-                    continuation.resume(returning: row?.first == .integer(1))
+                    guard try connection.run("SELECT GET_LOCK(?, 0)", [.text(name)]).rows.first?.first == .integer(1) else {
+                        throw RunLocked.held("another retentiond run holds the run lock on \(location); nothing was changed. Wait for it to finish, then run again")
+                    }
+                    do {
+                        continuation.resume(returning: try connection.clusterNode.map { try ClusterLease.take(on: connection, node: $0, ttl: ttl, location: location) })
+                    } catch {
+                        _ = try? connection.run("SELECT RELEASE_LOCK(?)", [.text(name)])
+                        throw error
+                    }
+                } catch let refusal as RunLocked {
+                    continuation.resume(throwing: refusal)
                 } catch {
                     continuation.resume(throwing: DatabaseUnavailable(location: location, reason: "\(error)"))
                 }
             }
         }
-        guard acquired else {
-            throw RunLocked.held("another retentiond run holds the run lock on \(location); nothing was changed. Wait for it to finish, then run again")
-        }
-        return NamedLock(connection: connection, queue: lockQueue, name: name, location: location)
+        if let lease { logger.info("Galera cluster: the run lock is also the cluster's lease", metadata: ["node": "\(lease.node)"]) }
+        return NamedLock(connection: connection, queue: lockQueue, name: name, location: location, lease: lease)
     }
 }
 
-/// Holds a MariaDB named lock (`GET_LOCK`); closing its connection releases it.
+/// Holds a MariaDB named lock (`GET_LOCK`), and on a Galera node the cluster's lease, renewed
+/// until released; closing its connection releases the named lock.
 final class NamedLock: RunLockHandle, @unchecked Sendable {
     private var connection: MariaDBConnection?
     private let queue: DispatchQueue
@@ -156,29 +169,54 @@ final class NamedLock: RunLockHandle, @unchecked Sendable {
     let location: String
     /// The lock connection's id: the lock is held while `IS_USED_LOCK` names it.
     let holder: Int64
+    let lease: ClusterLease?
+    private var renewal: Task<Void, Never>?
 
-    init(connection: MariaDBConnection, queue: DispatchQueue, name: String, location: String) {
+    init(connection: MariaDBConnection, queue: DispatchQueue, name: String, location: String, lease: ClusterLease? = nil) {
         self.connection = connection
         self.queue = queue
         self.name = name
         self.location = location
+        self.lease = lease
         holder = connection.id
+        if let lease {
+            renewal = Task.detached { [weak self] in
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: lease.renewalInterval)
+                    guard !Task.isCancelled, let self else { return }
+                    await self.onLockConnection { connection in _ = try? lease.renew(on: connection) }
+                }
+            }
+        }
+    }
+
+    private func onLockConnection(_ body: @escaping @Sendable (MariaDBConnection) -> Void) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            queue.async {
+                if let connection = self.connection, !connection.isLost { body(connection) }
+                continuation.resume()
+            }
+        }
     }
 
     /// Asks the server, in the batch's own transaction, whether the lock connection still holds the
-    /// lock: a killed or timed-out lock connection is noticed before the batch commits.
+    /// lock: a killed or timed-out lock connection is noticed before the batch commits. On a
+    /// cluster the batch also writes the lease, so that it cannot commit once another node's run took it.
     func confirm(in session: any WritingSession) throws {
         guard let sql = session as? any SQLExecuting else { return }
         let held = try sql.rows("SELECT IS_USED_LOCK(?)", [.text(name)]).first?.first
         guard held == .integer(holder) else {
             throw RunLocked.lost("the run lock on \(location) was lost (its connection was closed: killed, or a server timeout); this batch was rolled back and the run stopped, so no other run can overlap it")
         }
+        try lease?.confirm(in: sql, location: location)
     }
 
     func release() async {
+        renewal?.cancel()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async {
                 if let connection = self.connection, !connection.isLost {
+                    self.lease?.release(on: connection)
                     _ = try? connection.run("SELECT RELEASE_LOCK(?)", [.text(self.name)])
                 }
                 self.connection = nil

@@ -62,4 +62,24 @@ import TestSupport
         #expect(again.status == 1)
         #expect(again.stderr.contains("already has a"))
     }
+
+    /// On a node of a Galera cluster the demo runs as on one server (each batch also writes the
+    /// cluster's lease), and the other node holds the same trail, which verifies there.
+    @Test func theDemoRunsOnAGaleraNodeAndTheOtherNodeVerifiesItsTrail() async throws {
+        let (first, second) = try await MariaDBServer.startGaleraCluster()
+        let database = try await first.createDatabase()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-galerademo-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let demo = try await BinaryRunner.run(["demo", "--dataset", "dolibarr", "--seed", "5", "--now", "2026-11-23T10:00:00Z",
+                                               "--dir", dir.path, "--mariadb", first.url(database: database)])
+        #expect(demo.status == 0, "\(demo.stderr)")
+        #expect(demo.stdout.contains("complete, 194 record(s) changed"), "\(demo.stdout)")
+        let verifyLine = try #require(demo.stdout.split(separator: "\n").first { $0.contains("audit verify") })
+        var arguments = Array(verifyLine.split(separator: " ").dropFirst(3).map(String.init))  // after `swift run retentiond`
+        arguments = arguments.map { $0.hasPrefix("'mariadb://") ? second.url(database: database) : $0 }
+        let verify = try await BinaryRunner.run(arguments)
+        #expect(verify.status == 0, "\(verify.stdout)\(verify.stderr)")
+        #expect(verify.stdout.contains("intact"), "\(verify.stdout)")
+        #expect(try await second.sql(database, "SELECT holder IS NULL FROM retentiond_run_lease") == "1", "the lease was given back")
+    }
 }

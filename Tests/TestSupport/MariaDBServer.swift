@@ -31,8 +31,60 @@ public final class MariaDBServer: @unchecked Sendable {
         if case .success(let server) = shared { server.stop() }
     }
 
-    private init() throws {
-        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("retentiond-mariadb-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+    static func stopGalera() {
+        if case .success(let (first, second)) = galera { second.stop(); first.stop() }
+    }
+
+    /// Two servers joined in one Galera cluster (galera-4, a dependency of Debian's
+    /// mariadb-server): the first starts the cluster, the second joins it (state transfer by
+    /// rsync) and is returned once synced. A database created on one is on both.
+    public static let galera: Result<(MariaDBServer, MariaDBServer), PostgresServer.StartFailure> = {
+        do {
+            let (first, second) = (try PostgresServer.freePort(), try PostgresServer.freePort())
+            func node(_ n: Int, base: Int, joining: String) throws -> MariaDBServer {
+                let (ist, sst) = (try PostgresServer.freePort(), try PostgresServer.freePort())
+                return try MariaDBServer(arguments: [
+                    "--wsrep_on=ON", "--wsrep_provider=/usr/lib/galera/libgalera_smm.so", "--wsrep_cluster_address=gcomm://\(joining)",
+                    "--wsrep_node_name=node\(n)", "--wsrep_node_address=127.0.0.1:\(base)",
+                    "--wsrep_provider_options=base_port=\(base);ist.recv_addr=127.0.0.1:\(ist)",
+                    "--wsrep_sst_method=rsync", "--wsrep_sst_receive_address=127.0.0.1:\(sst)",
+                    "--binlog_format=ROW", "--innodb_autoinc_lock_mode=2",
+                ] + (joining.isEmpty ? ["--wsrep-new-cluster"] : []), label: "galera\(n)")
+            }
+            let starter = try node(1, base: first, joining: "")
+            var joiner: MariaDBServer?
+            do {
+                let second = try node(2, base: second, joining: "127.0.0.1:\(first)")
+                joiner = second
+                for _ in 0..<600 {
+                    let state = try Spawn.runBlocking("/usr/bin/mariadb", ["--no-defaults", "--socket=\(second.socket)", "--user=root", "--batch",
+                                                                            "--skip-column-names", "-e", "SHOW STATUS LIKE 'wsrep_local_state_comment'"])
+                    if state.stdout.contains("Synced") {
+                        atexit { MariaDBServer.stopGalera() }
+                        return .success((starter, second))
+                    }
+                    usleep(100_000)
+                }
+                throw PostgresServer.StartFailure(message: "the second Galera node did not sync within a minute")
+            } catch {
+                joiner?.stop()
+                starter.stop()
+                throw error
+            }
+        } catch let failure as PostgresServer.StartFailure {
+            return .failure(PostgresServer.StartFailure(message: "Galera: " + failure.message))
+        } catch {
+            return .failure(PostgresServer.StartFailure(message: "Galera: \(error)"))
+        }
+    }()
+
+    /// The two nodes of the shared Galera cluster, started on first use.
+    public static func startGaleraCluster() async throws -> (MariaDBServer, MariaDBServer) {
+        try await offThePool { try galera.get() }
+    }
+
+    private init(arguments extra: [String] = [], label: String = "mariadb") throws {
+        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("retentiond-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try PostgresServer.freePort()
         let data = directory.appendingPathComponent("data").path
@@ -43,7 +95,7 @@ public final class MariaDBServer: @unchecked Sendable {
         // Every test at once, as for PostgreSQL: many sessions; durability is not what is tested here.
         var arguments = ["mariadbd", "--no-defaults", "--datadir=\(data)", "--port=\(port)", "--socket=\(socket)", "--bind-address=127.0.0.1",
                          "--skip-name-resolve", "--max-connections=600", "--max-recursive-iterations=100000", "--innodb-flush-log-at-trx-commit=0", "--innodb-buffer-pool-size=256M",
-                         "--log-error=\(directory.appendingPathComponent("server.log").path)", "--pid-file=\(directory.appendingPathComponent("mariadbd.pid").path)"] + user
+                         "--log-error=\(directory.appendingPathComponent("server.log").path)", "--pid-file=\(directory.appendingPathComponent("mariadbd.pid").path)"] + user + extra
         var spawned: pid_t = 0
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

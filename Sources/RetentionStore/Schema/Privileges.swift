@@ -61,6 +61,10 @@ public struct PrivilegeNeed: Sendable, Hashable, Comparable {
             // (`FOR UPDATE SKIP LOCKED`), which asks for UPDATE.
             ("retentiond_runs", [.select, .insert, .update, .delete], [], false),
             ("retentiond_batches", [.select, .insert, .update, .delete], [], false),
+            // MariaDB's: the rows a batch locks for the audit chain and holds, and a Galera
+            // cluster's run lease (`ClusterLease`).
+            ("retentiond_locks", [.select], [.select], false),
+            ("retentiond_run_lease", [.select, .insert, .update], [], false),
         ]
         var needs: [PrivilegeNeed] = []
         for table in tables where schema.table(table.name) != nil {
@@ -184,6 +188,12 @@ extension ResolvedPolicy {
                 link.conditions.forEach(read)
             }
         }
+        /// An anonymisation keeps the columns the database sets on every UPDATE by assigning them.
+        func keepsSetOnUpdate(_ table: String) {
+            for column in schema.table(table)?.columns ?? [] where column.setOnUpdate {
+                needs.insert(.init(table: table, kind: .update, column: column.name))
+            }
+        }
         let table = policy.subject(for: rule).table.value
         let shape = shape(of: rule)
         needs.insert(.init(table: table, kind: .select))
@@ -205,6 +215,7 @@ extension ResolvedPolicy {
             for field in fields where field.strategy != .keep {
                 needs.insert(.init(table: table, kind: .update, column: field.column.value))
             }
+            keepsSetOnUpdate(table)
             // What it does to children: rows deleted, or their own fields anonymised.
             for work in shape.childWork {
                 switch work {
@@ -216,6 +227,7 @@ extension ResolvedPolicy {
                     for field in fields where field.strategy != .keep {
                         needs.insert(.init(table: path[path.count - 1].table, kind: .update, column: field.column.value))
                     }
+                    keepsSetOnUpdate(path[path.count - 1].table)
                 }
             }
         case .purge:

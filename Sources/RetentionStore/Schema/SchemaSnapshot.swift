@@ -102,13 +102,18 @@ public struct ColumnInfo: Sendable {
     public var nativeDateStorage: DateStorage?
     /// The database's own `=` on this column ignores case (MariaDB's `_ci` collations).
     public var comparesCaseInsensitively: Bool
+    /// The database sets it on every UPDATE of its row (MariaDB's `ON UPDATE CURRENT_TIMESTAMP`):
+    /// an anonymisation assigns it its own value to keep it, which takes UPDATE on it.
+    public var setOnUpdate: Bool
 
-    public init(name: String, declaredType: String, notNull: Bool, nativeDateStorage: DateStorage? = nil, comparesCaseInsensitively: Bool = false) {
+    public init(name: String, declaredType: String, notNull: Bool, nativeDateStorage: DateStorage? = nil, comparesCaseInsensitively: Bool = false,
+                setOnUpdate: Bool = false) {
         self.name = name
         self.declaredType = declaredType
         self.notNull = notNull
         self.nativeDateStorage = nativeDateStorage
         self.comparesCaseInsensitively = comparesCaseInsensitively
+        self.setOnUpdate = setOnUpdate
     }
 
     /// How a date in this column is stored when the policy does not say: integers are Unix

@@ -306,6 +306,12 @@ public struct SchemaValidator {
 
     mutating func column(_ table: TableInfo, _ name: Name) -> ColumnInfo? {
         if let c = table.column(name.value) { return c }
+        if table.columns.isEmpty {
+            // Every table has a column: these are hidden (MariaDB lists only the columns a user holds a privilege on).
+            error(name.location, "the columns of `\(table.name)` are hidden from this database user: it holds no privilege on the table",
+                  hint: "grant it SELECT on the table (\(schema.advisesBackticks ? "GRANT SELECT ON `database`." + schema.quotedForAdvice(table.name) : "GRANT SELECT ON " + schema.quotedForAdvice(table.name)) TO …), then run `check` again: it lists every other privilege the policy needs")
+            return nil
+        }
         error(name.location, "table `\(table.name)` has no column `\(name.value)`",
               hint: Suggestion.hint(for: name.value, among: table.columns.map(\.name), listing: "columns") ?? "")
         return nil
