@@ -28,6 +28,16 @@ if [ -z "$binary" ]; then
   binary=.build/release/retentiond
 fi
 [ -x "$binary" ] || { echo "install.sh: $binary is not an executable" >&2; exit 1; }
+# The binary links the system's SQLite and MariaDB Connector/C, and — built without
+# --static-swift-stdlib — the Swift runtime: refuse to install what could not start here.
+if command -v ldd >/dev/null; then
+  missing=$({ ldd "$binary" 2>/dev/null || true; } | awk '/not found/ { print $1 }' | tr '\n' ' ')
+  if [ -n "$missing" ]; then
+    echo "install.sh: $binary needs libraries this machine lacks: $missing" >&2
+    echo "  on Debian: apt-get install libsqlite3-0 libmariadb3; for libswift*, build with --static-swift-stdlib (as install.sh does without --binary)" >&2
+    exit 1
+  fi
+fi
 
 install -d -m 0755 "$root/usr/local/bin" "$root/etc/retentiond" "$root/etc/retentiond/examples" "$root/etc/systemd/system" \
   "$root/usr/local/share/man/man1" "$root/usr/share/bash-completion/completions"

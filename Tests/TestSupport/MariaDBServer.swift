@@ -88,13 +88,16 @@ public final class MariaDBServer: @unchecked Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try PostgresServer.freePort()
         let data = directory.appendingPathComponent("data").path
+        // Temporary tables in a directory of its own: not in /tmp, which other processes clean.
+        let temporary = directory.appendingPathComponent("tmp")
+        try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
         let user = getuid() == 0 ? ["--user=mysql"] : []
         if getuid() == 0 { try PostgresServer.run("/bin/chown", ["-R", "mysql:mysql", directory.path]) }
         try PostgresServer.run("/usr/bin/mariadb-install-db", ["--no-defaults", "--datadir=\(data)", "--auth-root-authentication-method=normal",
                                                                 "--skip-test-db"] + user)
         // Every test at once, as for PostgreSQL: many sessions; durability is not what is tested here.
         var arguments = ["mariadbd", "--no-defaults", "--datadir=\(data)", "--port=\(port)", "--socket=\(socket)", "--bind-address=127.0.0.1",
-                         "--skip-name-resolve", "--max-connections=600", "--max-recursive-iterations=100000", "--innodb-flush-log-at-trx-commit=0", "--innodb-buffer-pool-size=256M",
+                         "--skip-name-resolve", "--tmpdir=\(temporary.path)", "--max-connections=600", "--max-recursive-iterations=100000", "--innodb-flush-log-at-trx-commit=0", "--innodb-buffer-pool-size=256M",
                          "--log-error=\(directory.appendingPathComponent("server.log").path)", "--pid-file=\(directory.appendingPathComponent("mariadbd.pid").path)"] + user + extra
         var spawned: pid_t = 0
         var actions = posix_spawn_file_actions_t()
