@@ -96,6 +96,28 @@ import TestSupport
         #expect(errors(thousand).isEmpty)
     }
 
+    /// `equals` and `not` take one plain value: a list or a mapping would have been read as null
+    /// (`IS NULL`), matching records nobody meant.
+    @Test func anEqualsOrNotHoldingAListOrAMappingIsRefusedAtItsLine() throws {
+        let header = "version: 1\ntime_zone: UTC\ndatabase: { sqlite: crm.sqlite }\n"
+        func errors(_ condition: String) -> [Diagnostic] {
+            let text = header + Self.policy(children: "[]").replacingOccurrences(of: "    key: id\n", with: "    key: id\n    filter: { kind: \(condition) }\n")
+            do {
+                _ = try PolicyParser(path: "policy.yaml").parse(text, hash: "h")
+                return []
+            } catch let invalid as PolicyInvalid {
+                return invalid.errors
+            } catch {
+                return []
+            }
+        }
+        let list = errors("{ equals: [prospect, client] }")
+        #expect(list.first?.message == "`equals` takes one plain value; this is a list" && list.first?.hint?.contains("in: [a, b]") == true, "\(list)")
+        #expect(list.first?.location.line == 8, "at the filter")
+        #expect(errors("{ not: { a: b } }").first?.message == "`not` takes one plain value; this is a mapping", "\(errors("{ not: { a: b } }"))")
+        #expect(errors("{ equals: prospect }").isEmpty && errors("{ not: null }").isEmpty)
+    }
+
     @Test func aRelationChainTooLongIsRefusedAtItsLine() async throws {
         let steps = 17
         var schema = ["CREATE TABLE t0 (id INTEGER PRIMARY KEY, closed_at TEXT)"]

@@ -82,6 +82,24 @@ import TestSupport
                                                                : "CREATE INDEX \"mailings_address_idx\" ON \"mailings\" (\"address\")") })
     }
 
+    /// The legacy form of a related exemption (`table` and `foreign_key`) is type-checked as a
+    /// relation's `on` is: a text column against an integer key is refused where it is written,
+    /// not by PostgreSQL in the middle of `plan`.
+    @Test(arguments: Backend.allCases)
+    func aRelatedTableNamedByForeignKeyMustHoldTheKeysKindOfValues(_ backend: Backend) async throws {
+        let found = try await errors(backend, subject: """
+                exempt:
+                  related:
+                    - { table: mailings, foreign_key: address }
+            """)
+        #expect(found.contains { $0.contains("`mailings.address` (") && $0.contains("is compared with `people.id`") && $0.contains("different kinds of values") }, "\(found)")
+        #expect(try await errors(backend, subject: """
+                exempt:
+                  related:
+                    - { table: contacts, foreign_key: person_id, clock: happened, within: 1y }
+            """).isEmpty)
+    }
+
     @Test(arguments: Backend.allCases)
     func aRelatedTableNamedByForeignKeyReachesNoRelation(_ backend: Backend) async throws {
         let found = try await errors(backend, subject: """
@@ -130,6 +148,50 @@ import TestSupport
         let undiscriminated = try await CRMFixture(backend, schema: RelationTests.schema, data: CRMFixture.data,
                                                    policy: policy("{ table: contacts, foreign_key: person_id }"))
         #expect(try await undiscriminated.validate().1.contains { $0.severity == .warning && $0.description.contains("child `contacts` is matched on (person_id) without a foreign key to `people`") })
+    }
+
+    /// An index led by the discriminator a child's `where` fixes, then its foreign key, serves the
+    /// probe (`fk_element = ? AND elementtype = 'person'`): no advice. One led by the
+    /// discriminator alone, or with another column before the key, does not.
+    @Test(arguments: Backend.allCases)
+    func aCompositeIndexLedByTheFixedDiscriminatorServesADiscriminatedChild(_ backend: Backend) async throws {
+        let policy = """
+            subjects:
+              prospects:
+                table: people
+                key: id
+                rules:
+                  - id: r
+                    register: "Test"
+                    legal_basis: "test"
+                    clock: collected
+                    after: 3y
+                    action: purge
+                    children:
+                      - { table: events, foreign_key: fk_element, references: [id], where: { elementtype: person } }
+
+            """
+        let schema = RelationTests.schema.filter { !$0.hasPrefix("CREATE INDEX events_element") }
+        func advice(_ index: String, explain: Bool = false) async throws -> [Diagnostic] {
+            let f = try await CRMFixture(backend, schema: schema + [index], data: CRMFixture.data, policy: policy)
+            let (resolved, diagnostics) = try await f.validate()
+            let policy = try #require(resolved, "\(diagnostics)")
+            if explain {
+                // The database agrees: deleting a page's events probes the index, scans nothing.
+                try await f.gatherStatistics()
+                let builder = SQLBuilder(dialect: try await f.executing { $0.dialect })
+                let query = try policy.query(for: try f.policy().rules[0], now: CRMFixture.now, toolTablesExist: true)
+                for path in query.childPaths {
+                    let lines = try await QueryPlanTests().plan(f, builder.deleteChildren(path, subjectTable: query.table, keyColumns: query.keyColumns,
+                                                                                           keys: [RecordKey([.integer(1)]), RecordKey([.integer(2)])]))
+                    #expect(QueryPlanTests().scans(lines, backend: backend, includingSubject: true).isEmpty, "\(lines.joined(separator: "\n"))")
+                }
+            }
+            return diagnostics.filter { $0.message.contains("no index starts with `events.fk_element`") }
+        }
+        #expect(try await advice("CREATE INDEX events_kind_element ON events (elementtype, fk_element)", explain: true).isEmpty)
+        #expect(try await advice("CREATE INDEX events_kind ON events (elementtype)").count == 1)
+        #expect(try await advice("CREATE INDEX events_kind_id_element ON events (elementtype, id, fk_element)").count == 1)
     }
 
     @Test(arguments: Backend.allCases)

@@ -191,5 +191,9 @@ extension PolicyReader {
         if case .mapping = node { return true } else { return false }
     }
 
+    static func isScalar(_ node: Node) -> Bool {
+        if case .scalar = node { return true } else { return false }
+    }
+
     static let subjectKeys = ["table", "key", "relations", "filter", "review_columns", "exempt", "rules"]
 }

@@ -123,6 +123,12 @@ extension PolicyReader {
             error(node, "a filter condition has exactly one of `equals`, `not`, `in`, `is_null`, `exists`")
             return nil
         }
+        if pair.key == "equals" || pair.key == "not", !Self.isScalar(pair.value) {
+            // `value` reads anything but a scalar as null: `equals: [a, b]` would test IS NULL.
+            error(pair.value, "`\(pair.key)` takes one plain value; this is a \(Self.isMapping(pair.value) ? "mapping" : "list")",
+                  hint: pair.key == "equals" ? "for several values write `in: [a, b]`" : "write the value on its own, e.g. `not: closed`")
+            return nil
+        }
         switch pair.key {
         case "equals": return .equals(value(pair.value))
         case "not": return .notEquals(value(pair.value))
@@ -138,7 +144,7 @@ extension PolicyReader {
                       hint: "test a column that groups them (a state type rather than every state), or keep the values in a table and reach it through a relation")
                 return nil
             }
-            if let item = seq.first(where: { if case .scalar = $0 { return false } else { return true } }) {
+            if let item = seq.first(where: { !Self.isScalar($0) }) {
                 error(item, "`in` takes plain values; this item is a \(Self.isMapping(item) ? "mapping" : "list"), which no value equals",
                       hint: "write each value on its own, e.g. `in: [closed, merged]`")
                 return nil

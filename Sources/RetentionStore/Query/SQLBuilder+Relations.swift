@@ -28,9 +28,9 @@ extension SQLBuilder {
         switch test {
         case .filter(.equals(.null)), .filter(.isNull(true)), .filter(.exists(false)): return "\(raw: column) IS NULL"
         case .filter(.notEquals(.null)), .filter(.isNull(false)), .filter(.exists(true)): return "\(raw: column) IS NOT NULL"
-        case .filter(.equals(let v)): return "\(raw: exact(column, v)) = \(v)"
+        case .filter(.equals(let v)): return equalsExactly(column, [v])
         case .filter(.notEquals(let v)): return "(\(raw: column) IS NULL OR \(raw: exact(column, v)) <> \(v))"
-        case .filter(.oneOf(let values)): return "\(raw: values.contains(where: Self.isText) ? dialect.exactly(column) : column) IN (\(SQL.list(values)))"
+        case .filter(.oneOf(let values)): return equalsExactly(column, values)
         case .laterThan(let value, let cast): return "(\(raw: column) IS NOT NULL AND \(raw: column) > \(dialect.bound(value, as: cast)))"
         case .flagSet: return SQL(stringLiteral: dialect.flagIsSet(column))
         }
@@ -39,6 +39,17 @@ extension SQLBuilder {
     /// The column as compared with a text value: exactly, whatever the column's collation.
     private func exact(_ column: String, _ value: SQLValue) -> String {
         Self.isText(value) ? dialect.exactly(column) : column
+    }
+
+    /// `column = value` (or `IN (values)`), text compared exactly. Where the dialect compares
+    /// exactly through an expression (MariaDB's collations), the column is first compared as is —
+    /// what is exactly equal is equal under any collation —, so that an index on it still finds
+    /// the rows (a discriminator leading a composite index: `(elementtype, fk_element)`).
+    private func equalsExactly(_ column: String, _ values: [SQLValue]) -> SQL {
+        let test: (String) -> SQL = { compared in values.count == 1 ? "\(raw: compared) = \(values[0])" : "\(raw: compared) IN (\(SQL.list(values)))" }
+        let exactly = dialect.exactly(column)
+        guard values.contains(where: Self.isText), exactly != column else { return test(column) }
+        return "(\(test(column)) AND \(test(exactly)))"
     }
 
     private static func isText(_ value: SQLValue) -> Bool {

@@ -83,14 +83,24 @@ public struct TableInfo: Sendable {
         primaryKey.first == column || indexes.contains { $0.columns.first == column }
     }
 
+    /// True when an index finds the rows matching on `columns` where the `fixed` columns are each
+    /// compared with given values: its leading columns, up to one of `columns`, are all among
+    /// them — `(elementtype, fk_element)` serves `fk_element = ? AND elementtype = 'societe'`.
+    public func hasIndex(on columns: [String], fixed: Set<String>) -> Bool {
+        let probed = fixed.union(columns)
+        return ([primaryKey] + indexes.map(\.columns)).contains { key in key.prefix { probed.contains($0) }.contains { columns.contains($0) } }
+    }
+
     /// True when an index starts with `LOWER(column)`, which serves a case-insensitive match.
     public func hasLowerIndex(leadingWith column: String) -> Bool {
         indexes.contains { $0.columns.first == IndexInfo.lower(column) }
     }
 
-    /// True when an index finds the rows matching on `column` (compared as is, or with `LOWER`).
-    public func serves(_ column: String, caseInsensitive: Bool) -> Bool {
-        caseInsensitive ? hasLowerIndex(leadingWith: column) : hasIndex(leadingWith: column)
+    /// True when an index finds the rows matching on `columns` (compared as is, or with `LOWER`),
+    /// with the `fixed` columns each compared with given values (`hasIndex(on:fixed:)`).
+    public func serves(_ columns: [String], fixed: Set<String> = [], caseInsensitive: Bool) -> Bool {
+        guard let first = columns.first else { return false }
+        return caseInsensitive ? hasLowerIndex(leadingWith: first) : hasIndex(on: columns, fixed: fixed)
     }
 }
 

@@ -47,10 +47,11 @@ extension SchemaValidator {
             columns.append((left, right))
         }
         let lower = Self.needsLower(child.caseInsensitive, columns)
-        warnWithoutIndex(table, child.foreignKey.map(\.value), at: child.table.location, what: "child `\(table.name)`", caseInsensitive: lower)
+        let fixed = Self.fixedColumns(child.conditions)
+        warnWithoutIndex(table, child.foreignKey.map(\.value), fixed: fixed, at: child.table.location, what: "child `\(table.name)`", caseInsensitive: lower)
         var link = ChildLink(table: table.name, foreignKey: child.foreignKey.map(\.value), referenced: referenced, primaryKey: table.primaryKey,
                              conditions: conditions, caseInsensitive: lower,
-                             indexed: table.serves(child.foreignKey[0].value, caseInsensitive: lower))
+                             indexed: table.serves(child.foreignKey.map(\.value), fixed: fixed, caseInsensitive: lower))
         let below = deletion?.overriding(child.overrides)
         if let below {
             (link.keptBy, link.overrides) = keepers(of: table.name, conditions: child.conditions, deletion: below, at: child.table.location, owned: false)

@@ -76,9 +76,10 @@ extension SchemaValidator {
             }
             guard pairs.count == relation.on.count else { continue }
             let lower = Self.needsLower(relation.caseInsensitive, columns)
-            warnWithoutIndex(related, pairs.map(\.column), at: relation.table.location, what: "relation `\(relation.name.value)`", caseInsensitive: lower)
+            let fixed = Self.fixedColumns(relation.conditions)
+            warnWithoutIndex(related, pairs.map(\.column), fixed: fixed, at: relation.table.location, what: "relation `\(relation.name.value)`", caseInsensitive: lower)
             resolved.steps[relation.name.value] = RelationStep(table: related.name, on: pairs, caseInsensitive: lower,
-                                                               indexed: related.serves(pairs[0].column, caseInsensitive: lower))
+                                                               indexed: related.serves(pairs.map(\.column), fixed: fixed, caseInsensitive: lower))
         }
         guard ok else { return nil }
         // A relation's conditions may name relations chained from it: deepest first, so each
@@ -187,9 +188,22 @@ extension SchemaValidator {
         }
     }
 
-    /// Warns when no index starts with the columns a relation or child is matched on: each probe
-    /// would scan the table. The hint is a `CREATE INDEX` for this database (named).
-    mutating func warnWithoutIndex(_ table: TableInfo, _ columns: [String], at location: SourceLocation, what: String, caseInsensitive: Bool) {
+    /// The columns of the table itself that `conditions` compare with given values (`kind: x`,
+    /// `in: [...]`): an index leading with them still finds a link's rows (`hasIndex(on:fixed:)`).
+    static func fixedColumns(_ conditions: [FilterCondition]) -> Set<String> {
+        Set(conditions.filter { condition in
+            guard !condition.column.value.contains(".") else { return false }
+            switch condition.test {
+            case .equals, .oneOf: return true
+            case .notEquals, .isNull, .exists: return false
+            }
+        }.map(\.column.value))
+    }
+
+    /// Warns when no index finds the rows by the columns a relation or child is matched on (with
+    /// its conditions' fixed columns): each probe would scan the table. The hint is a
+    /// `CREATE INDEX` for this database (named).
+    mutating func warnWithoutIndex(_ table: TableInfo, _ columns: [String], fixed: Set<String> = [], at location: SourceLocation, what: String, caseInsensitive: Bool) {
         guard let first = columns.first else { return }
         if caseInsensitive {
             guard !table.hasLowerIndex(leadingWith: first) else { return }
@@ -201,7 +215,7 @@ extension SchemaValidator {
             }
             diagnostics.append(.warning(location, message,
                                         hint: createIndex(table.name, columns, lower: true, suffix: columns.joined(separator: "_") + "_lower")))
-        } else if !table.hasIndex(leadingWith: first) {
+        } else if !table.hasIndex(on: columns, fixed: fixed) {
             diagnostics.append(.warning(location, "no index starts with `\(table.name).\(first)`: \(what) scans `\(table.name)` for every record",
                                         hint: createIndex(table.name, columns, suffix: columns.joined(separator: "_"))))
         }

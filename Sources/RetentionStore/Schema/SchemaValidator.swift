@@ -164,6 +164,13 @@ public struct SchemaValidator {
                     ok = false
                     continue
                 }
+                // The same kinds of values on both sides, as a relation's `on` (PostgreSQL refuses `varchar = integer` at plan time).
+                var kinds = true
+                for (fk, key) in zip(foreignKey, subject.key) {
+                    guard let left = other.column(fk.value), let right = relations.scope.table.column(key.value) else { continue }
+                    if !comparable(left, of: other, right, of: relations.scope.table, at: fk.location, caseInsensitive: false) { kinds = false }
+                }
+                guard kinds else { ok = false; continue }
                 path = [RelationStep(table: other.name, on: zip(foreignKey, subject.key).map { .init(column: $0.value, parentColumn: $1.value) })]
                 scope = NameScope(table: other, relation: nil, reachesRelations: false)
             }
