@@ -194,6 +194,45 @@ import TestSupport
         #expect(try await advice("CREATE INDEX events_kind_id_element ON events (elementtype, id, fk_element)").count == 1)
     }
 
+    /// A child shared by two subjects through a YAML anchor is one declaration: its warning is
+    /// said once.
+    @Test func aWarningAboutASharedChildIsSaidOnce() async throws {
+        let policy = """
+            subjects:
+              prospects:
+                table: people
+                key: id
+                filter: { kind: prospect }
+                rules:
+                  - id: r1
+                    register: "Test"
+                    legal_basis: "test"
+                    clock: collected
+                    after: 3y
+                    action: purge
+                    children: &events
+                      - { table: events, foreign_key: fk_element, references: [id], where: { elementtype: person } }
+              clients:
+                table: people
+                key: id
+                filter: { kind: client }
+                rules:
+                  - id: r2
+                    register: "Test"
+                    legal_basis: "test"
+                    clock: collected
+                    after: 5y
+                    action: purge
+                    children: *events
+
+            """
+        let schema = RelationTests.schema.filter { !$0.hasPrefix("CREATE INDEX events_element") }
+        let f = try await CRMFixture(.sqlite, schema: schema, data: CRMFixture.data, policy: policy)
+        let (resolved, diagnostics) = try await f.validate()
+        #expect(resolved != nil, "\(diagnostics)")
+        #expect(diagnostics.filter { $0.message.contains("no index starts with `events.fk_element`") }.count == 1, "\(diagnostics)")
+    }
+
     @Test(arguments: Backend.allCases)
     func aDatabaseErrorThatStillEscapesNamesTheRuleAndItsLine(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)

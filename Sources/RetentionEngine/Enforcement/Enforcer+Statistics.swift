@@ -9,19 +9,20 @@ import RetentionStore
 /// and hours as the tables grow. `check` and `plan` say so; enforcing commands analyze such tables
 /// first — what autovacuum would do, reading a sample and changing no row.
 extension Enforcer {
-    /// A warning per table the policy reads that holds rows without statistics, at the rule (or
-    /// subject table) that reads it first.
+    /// One warning for every table the policy reads that holds rows without statistics (a
+    /// freshly restored database has dozens), with the one statement that analyzes them all; at
+    /// the rule (or subject table) that reads the first of them.
     static func statisticsWarnings(_ resolved: ResolvedPolicy, missing: [String]) -> [Diagnostic] {
+        guard let first = missing.first else { return [] }
         let policy = resolved.policy
-        return missing.map { table in
-            let rule = policy.rules.first { rule in resolved.privilegesNeeded(by: rule).contains { $0.table == table } }
-            let location = rule.map { rule in
-                let subject = policy.subject(for: rule)
-                return subject.table.value == table ? subject.table.location : rule.location
-            } ?? policy.subjects.first?.location ?? SourceLocation(file: policy.path, line: 1, column: 1)
-            return .warning(location, "PostgreSQL has no statistics on `\(table)` (never analyzed: restored or loaded since autovacuum last came by), and may test a relation by scanning a related table once per record: planning and runs can take far longer than they should",
-                            hint: "run `ANALYZE \(SQL.quote(table))` as the table's owner, or wait for autovacuum; `run`, `apply` and `serve` analyze it themselves before planning")
-        }
+        let rule = policy.rules.first { rule in resolved.privilegesNeeded(by: rule).contains { $0.table == first } }
+        let location = rule.map { rule in
+            let subject = policy.subject(for: rule)
+            return subject.table.value == first ? subject.table.location : rule.location
+        } ?? policy.subjects.first?.location ?? SourceLocation(file: policy.path, line: 1, column: 1)
+        let tables = missing.map { "`\($0)`" }.joined(separator: ", ")
+        return [.warning(location, "PostgreSQL has no statistics on \(tables) (never analyzed: restored or loaded since autovacuum last came by), and may test a relation by scanning a related table once per record: planning and runs can take far longer than they should",
+                         hint: "run `ANALYZE \(missing.map(SQL.quote).joined(separator: ", "))` as the tables' owner, or wait for autovacuum; `run`, `apply` and `serve` analyze them themselves before planning")]
     }
 
     /// A zero date (MariaDB's `0000-00-00`, common in older Dolibarr and OTRS data) is read as no

@@ -63,7 +63,10 @@ public struct Enforcer: Sendable {
             return (schema, samples, zeroDates)
         }
         var validator = SchemaValidator(policy: policy, schema: schema, samples: samples)
-        let (diagnostics, resolved) = validator.validate()
+        let (all, resolved) = validator.validate()
+        // A child or relation shared through a YAML anchor is checked once per subject that uses it: said once.
+        var said = Set<String>()
+        let diagnostics = all.filter { said.insert($0.description).inserted }
         guard let resolved else { return (nil, diagnostics) }
         guard advising else { return (resolved, diagnostics) }
         let missing = try await store.read { [tables = resolved.tablesRead] in try $0.tablesWithoutStatistics(among: tables) }
