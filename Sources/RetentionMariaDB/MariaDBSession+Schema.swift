@@ -100,8 +100,10 @@ extension MariaDBSession {
         for row in try rows("SELECT table_name, column_name, privilege_type FROM information_schema.column_privileges WHERE grantee = ? AND table_schema = ?", [.text(grantee), .text(database)]) {
             held.onColumn["\(row[0].textValue ?? "")\u{0}\(row[1].textValue ?? "")", default: []].insert(row[2].textValue ?? "")
         }
-        if current[2] != .null {
-            for row in try connection.execute("SHOW GRANTS FOR CURRENT_ROLE").rows {
+        // MariaDB's syntax (MySQL 8 says `SHOW GRANTS … USING role` and `NONE` for no role): where
+        // the server refuses it, the role's grants are not read, and `check` lists them as missing.
+        if current[2] != .null, let grants = try? connection.execute("SHOW GRANTS FOR CURRENT_ROLE").rows {
+            for row in grants {
                 if let line = row.first?.textValue, let grant = Self.grant(line) { held.add(grant, database: database) }
             }
         }
