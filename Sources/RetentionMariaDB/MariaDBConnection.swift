@@ -76,7 +76,42 @@ final class MariaDBConnection: @unchecked Sendable {
         }
     }
 
-    deinit { mysql_close(handle) }
+    /// Prepared `INSERT`s kept for their next run, most recently used last: one run again (a
+    /// batch's audit rows, 500 at a time) is parsed and described by the server once. Only
+    /// inserts: a kept statement that reads, run in a later snapshot after another session's DDL,
+    /// failed with "Table definition has changed" (1412).
+    private var prepared: [(sql: String, statement: UnsafeMutablePointer<MYSQL_STMT>)] = []
+    private static let preparedKept = 16
+
+    deinit {
+        for entry in prepared { mysql_stmt_close(entry.statement) }
+        mysql_close(handle)
+    }
+
+    /// The prepared statement for `sql`: kept from an earlier run, or prepared now (and kept,
+    /// the least recently used one closed beyond `preparedKept`).
+    private func statement(for sql: String) throws -> UnsafeMutablePointer<MYSQL_STMT> {
+        if let i = prepared.firstIndex(where: { $0.sql == sql }) {
+            let entry = prepared.remove(at: i)
+            prepared.append(entry)
+            return entry.statement
+        }
+        guard let statement = mysql_stmt_init(handle) else { throw Self.failure(of: handle) }
+        guard mysql_stmt_prepare(statement, sql, UInt(sql.utf8.count)) == 0 else {
+            let failure = failure(of: statement)
+            mysql_stmt_close(statement)
+            throw failure
+        }
+        prepared.append((sql, statement))
+        if prepared.count > Self.preparedKept { mysql_stmt_close(prepared.removeFirst().statement) }
+        return statement
+    }
+
+    /// Closes a kept statement after a failure: its state is not known.
+    private func discard(_ statement: UnsafeMutablePointer<MYSQL_STMT>) {
+        prepared.removeAll { $0.statement == statement }
+        mysql_stmt_close(statement)
+    }
 
     private static func failure(of handle: UnsafeMutablePointer<MYSQL>) -> Failure {
         Failure(code: mysql_errno(handle), state: String(cString: mysql_sqlstate(handle)), message: String(cString: mysql_error(handle)))
@@ -119,9 +154,24 @@ final class MariaDBConnection: @unchecked Sendable {
     /// Runs one statement with `?` placeholders and its values bound, as a prepared statement.
     func run(_ sql: String, _ bindings: [SQLValue]) throws -> (rows: [[SQLValue]], changed: Int) {
         guard !bindings.isEmpty else { return try execute(sql) }
-        guard let statement = mysql_stmt_init(handle) else { throw Self.failure(of: handle) }
-        defer { mysql_stmt_close(statement) }
-        guard mysql_stmt_prepare(statement, sql, UInt(sql.utf8.count)) == 0 else { throw failure(of: statement) }
+        guard sql.hasPrefix("INSERT ") else {
+            guard let statement = mysql_stmt_init(handle) else { throw Self.failure(of: handle) }
+            defer { mysql_stmt_close(statement) }
+            guard mysql_stmt_prepare(statement, sql, UInt(sql.utf8.count)) == 0 else { throw failure(of: statement) }
+            return try run(statement, bindings)
+        }
+        let statement = try statement(for: sql)
+        do {
+            let result = try run(statement, bindings)
+            mysql_stmt_free_result(statement)
+            return result
+        } catch {
+            discard(statement)
+            throw error
+        }
+    }
+
+    private func run(_ statement: UnsafeMutablePointer<MYSQL_STMT>, _ bindings: [SQLValue]) throws -> (rows: [[SQLValue]], changed: Int) {
 
         // The values stay allocated until the statement has run.
         var storage: [UnsafeMutableRawPointer] = []

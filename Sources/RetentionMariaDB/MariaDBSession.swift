@@ -39,6 +39,13 @@ extension SQLDialect {
     )
 }
 
+/// A consistent-snapshot read reached a table whose definition changed after the snapshot began
+/// (another session's DDL: the first worker creating the work queue): the read is run again.
+struct SnapshotOutdated: Error, CustomStringConvertible {
+    var failure: MariaDBConnection.Failure
+    var description: String { "\(failure)" }
+}
+
 /// One read or one transaction on a MariaDB connection, on the store's own queue.
 struct MariaDBSession: WritingSession, SQLExecuting {
     let connection: MariaDBConnection
@@ -56,10 +63,11 @@ struct MariaDBSession: WritingSession, SQLExecuting {
         do { return try connection.run(sql, bindings).changed } catch { throw translate(error) }
     }
 
-    /// Multi-row `INSERT`s, each under the server's 65,535 placeholders.
+    /// Multi-row `INSERT`s, each under the server's 65,535 placeholders, of 500 rows but the last:
+    /// the same statement each time, which the connection prepares once.
     func insert(into table: String, columns: [String], rows values: [[SQLValue]]) throws {
         guard let width = values.first?.count, width > 0 else { return }
-        let perStatement = max(1, 60_000 / width)
+        let perStatement = max(1, min(500, 60_000 / width))
         var start = 0
         while start < values.count {
             let chunk = values[start..<min(values.count, start + perStatement)]
@@ -82,6 +90,8 @@ struct MariaDBSession: WritingSession, SQLExecuting {
         // ER_LOCK_WAIT_TIMEOUT (innodb_lock_wait_timeout), ER_LOCK_DEADLOCK: the transaction is rolled back.
         case 1205: return DatabaseUnavailable(location: location, reason: lockWaitExceeded(lockWait, detail: "\(failure)"))
         case 1213: return DatabaseUnavailable(location: location, reason: "the server broke a deadlock by rolling this transaction back (\(failure))")
+        // ER_TABLE_DEF_CHANGED: a snapshot read reached a table another session created or altered since.
+        case 1412: return SnapshotOutdated(failure: failure)
         // ER_TABLEACCESS_DENIED_ERROR, ER_COLUMNACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR, ER_SPECIFIC_ACCESS_DENIED_ERROR.
         case 1142, 1143, 1044, 1227:
             return StoreFailure("\(failure); `retentiond check` lists every privilege the user lacks, with the GRANT statements to run (docs/mariadb.md, \"Privileges\")")

@@ -92,7 +92,22 @@ public final class MariaDBStore: RecordStore, WorkQueueStore {
         try await inTransaction(readOnly: false) { try body($0) }
     }
 
+    /// A read that reached a table whose definition changed since its snapshot began is run again
+    /// on a new snapshot (reads change nothing), a few times; the error then stays.
     private func inTransaction<T: Sendable>(readOnly: Bool, _ body: @escaping @Sendable (MariaDBSession) throws -> T) async throws -> T {
+        var attempts = 0
+        while true {
+            do {
+                return try await inTransactionOnce(readOnly: readOnly, body)
+            } catch let outdated as SnapshotOutdated where readOnly {
+                attempts += 1
+                guard attempts < 3 else { throw StoreFailure(outdated.description) }
+                logger.debug("a table changed definition during a read; reading again", metadata: ["error": "\(outdated)"])
+            }
+        }
+    }
+
+    private func inTransactionOnce<T: Sendable>(readOnly: Bool, _ body: @escaping @Sendable (MariaDBSession) throws -> T) async throws -> T {
         let session = MariaDBSession(connection: try await connection(), location: location, lockWait: lockWait)
         let logger = self.logger
         return try await withCheckedThrowingContinuation { continuation in

@@ -112,4 +112,25 @@ import TestSupport
         #expect(try await f.rows("SELECT name FROM people WHERE id = 1") == [[.text("Alice Martin")]])
         #expect(!(try await f.audit(action: "anonymise").map(\.subjectRef).contains(try f.reference("people", 1))))
     }
+
+    /// A snapshot read that reaches a table another session created after the snapshot began
+    /// (the first worker creating the work queue while another reads it) fails on MariaDB with
+    /// "Table definition has changed" (1412): the store reads again on a new snapshot.
+    @Test func aReadOverTakenByAnotherSessionsDDLIsReadAgain() async throws {
+        let f = try await CRMFixture(.mariadb, policy: CRMPolicies.prospectPurge)
+        let server = try await MariaDBServer.start()
+        let database = try database(f)
+        let attempts = Atomic(0)
+        let rows = try await f.reader().read { session -> Int in
+            attempts.add(1, ordering: .relaxed)
+            guard let sql = session as? any SQLExecuting else { return -1 }
+            // The snapshot has begun; another session creates the table now (no-op the second time).
+            let created = try Spawn.runBlocking("/usr/bin/mariadb", ["--no-defaults", "--socket=\(server.socket)", "--user=root", database, "-e",
+                                                                     "CREATE TABLE IF NOT EXISTS late (id INTEGER PRIMARY KEY); INSERT IGNORE INTO late VALUES (1)"])
+            guard created.succeeded else { return -2 }
+            return try sql.rows("SELECT id FROM late WHERE id = ?", [.integer(1)]).count
+        }
+        #expect(rows == 1)
+        #expect(attempts.load(ordering: .relaxed) == 2, "the first snapshot was older than the table")
+    }
 }
