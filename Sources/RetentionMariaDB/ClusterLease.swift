@@ -37,9 +37,10 @@ struct ClusterLease: Sendable {
                 CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(40) PRIMARY KEY, holder VARCHAR(64), node VARCHAR(300), renewed_at DATETIME(6))
                 \(MariaDBSession.toolTableOptions)
                 """)
-            try connection.execute("INSERT IGNORE INTO \(table) (name) VALUES ('run')")
-            try connection.execute("COMMIT")
         }
+        // The lease's row, whoever made the table (or removed the row).
+        try connection.execute("INSERT IGNORE INTO \(table) (name) VALUES ('run')")
+        try connection.execute("COMMIT")
         let lease = ClusterLease(holder: UUID().uuidString, node: node, ttl: ttl)
         do {
             let row = try connection.execute("""

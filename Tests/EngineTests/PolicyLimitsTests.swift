@@ -75,19 +75,22 @@ import TestSupport
         #expect(tenResolved != nil, "ten levels declared are accepted: \(tenDiagnostics)")
     }
 
-    @Test func anInListTooLongOrHoldingAMappingIsRefusedAtItsLine() throws {
+    /// The errors of the policy whose subject filters `kind` on `condition`.
+    static func errors(filteringKindOn condition: String) -> [Diagnostic] {
         let header = "version: 1\ntime_zone: UTC\ndatabase: { sqlite: crm.sqlite }\n"
-        func errors(_ filter: String) -> [Diagnostic] {
-            let text = header + Self.policy(children: "[]").replacingOccurrences(of: "    key: id\n", with: "    key: id\n    filter: { kind: { in: \(filter) } }\n")
-            do {
-                _ = try PolicyParser(path: "policy.yaml").parse(text, hash: "h")
-                return []
-            } catch let invalid as PolicyInvalid {
-                return invalid.errors
-            } catch {
-                return []
-            }
+        let text = header + policy(children: "[]").replacingOccurrences(of: "    key: id\n", with: "    key: id\n    filter: { kind: \(condition) }\n")
+        do {
+            _ = try PolicyParser(path: "policy.yaml").parse(text, hash: "h")
+            return []
+        } catch let invalid as PolicyInvalid {
+            return invalid.errors
+        } catch {
+            return []
         }
+    }
+
+    @Test func anInListTooLongOrHoldingAMappingIsRefusedAtItsLine() throws {
+        func errors(_ list: String) -> [Diagnostic] { Self.errors(filteringKindOn: "{ in: \(list) }") }
         let long = "[" + (1...1001).map(String.init).joined(separator: ", ") + "]"
         #expect(errors(long).first?.message.hasPrefix("`in` lists 1001 values; at most 1000") == true, "\(errors(long))")
         #expect(errors(long).first?.location.line == 8, "at the filter")
@@ -99,18 +102,7 @@ import TestSupport
     /// `equals` and `not` take one plain value: a list or a mapping would have been read as null
     /// (`IS NULL`), matching records nobody meant.
     @Test func anEqualsOrNotHoldingAListOrAMappingIsRefusedAtItsLine() throws {
-        let header = "version: 1\ntime_zone: UTC\ndatabase: { sqlite: crm.sqlite }\n"
-        func errors(_ condition: String) -> [Diagnostic] {
-            let text = header + Self.policy(children: "[]").replacingOccurrences(of: "    key: id\n", with: "    key: id\n    filter: { kind: \(condition) }\n")
-            do {
-                _ = try PolicyParser(path: "policy.yaml").parse(text, hash: "h")
-                return []
-            } catch let invalid as PolicyInvalid {
-                return invalid.errors
-            } catch {
-                return []
-            }
-        }
+        func errors(_ condition: String) -> [Diagnostic] { Self.errors(filteringKindOn: condition) }
         let list = errors("{ equals: [prospect, client] }")
         #expect(list.first?.message == "`equals` takes one plain value; this is a list" && list.first?.hint?.contains("in: [a, b]") == true, "\(list)")
         #expect(list.first?.location.line == 8, "at the filter")

@@ -112,26 +112,29 @@ import TestSupport
         #expect(found.contains { $0.contains("`calls.happened` cannot be used here") }, "\(found)")
     }
 
+    /// A purge of every person collected over three years ago, with one child.
+    static func purge(child: String) -> String {
+        """
+        subjects:
+          prospects:
+            table: people
+            key: id
+            rules:
+              - id: r
+                register: "Test"
+                legal_basis: "test"
+                clock: collected
+                after: 3y
+                action: purge
+                children:
+                  - \(child)
+
+        """
+    }
+
     @Test(arguments: Backend.allCases)
     func aPolymorphicChildWithoutItsDiscriminatorIsRefused(_ backend: Backend) async throws {
-        func policy(_ child: String) -> String {
-            """
-            subjects:
-              prospects:
-                table: people
-                key: id
-                rules:
-                  - id: r
-                    register: "Test"
-                    legal_basis: "test"
-                    clock: collected
-                    after: 3y
-                    action: purge
-                    children:
-                      - \(child)
-
-            """
-        }
+        func policy(_ child: String) -> String { Self.purge(child: child) }
         let unsafe = try await CRMFixture(backend, schema: RelationTests.schema, data: CRMFixture.data,
                                           policy: policy("{ table: events, foreign_key: fk_element, references: [id] }"))
         let found = try await unsafe.validate().1.filter { $0.severity == .error }.map(\.description)
@@ -155,22 +158,7 @@ import TestSupport
     /// discriminator alone, or with another column before the key, does not.
     @Test(arguments: Backend.allCases)
     func aCompositeIndexLedByTheFixedDiscriminatorServesADiscriminatedChild(_ backend: Backend) async throws {
-        let policy = """
-            subjects:
-              prospects:
-                table: people
-                key: id
-                rules:
-                  - id: r
-                    register: "Test"
-                    legal_basis: "test"
-                    clock: collected
-                    after: 3y
-                    action: purge
-                    children:
-                      - { table: events, foreign_key: fk_element, references: [id], where: { elementtype: person } }
-
-            """
+        let policy = Self.purge(child: "{ table: events, foreign_key: fk_element, references: [id], where: { elementtype: person } }")
         let schema = RelationTests.schema.filter { !$0.hasPrefix("CREATE INDEX events_element") }
         func advice(_ index: String, explain: Bool = false) async throws -> [Diagnostic] {
             let f = try await CRMFixture(backend, schema: schema + [index], data: CRMFixture.data, policy: policy)
