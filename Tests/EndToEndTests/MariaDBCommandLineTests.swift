@@ -83,3 +83,51 @@ import TestSupport
         #expect(try await second.sql(database, "SELECT holder IS NULL FROM retentiond_run_lease") == "1", "the lease was given back")
     }
 }
+
+/// `serve` on MariaDB, as on PostgreSQL: a lost connection costs one run, not every run after it;
+/// then the DPO's commands against the same database.
+@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct MariaDBServiceTests {
+    @Test func serveReconnectsAndTheDPOsCommandsWorkOnMariaDB() async throws {
+        let server = try await MariaDBServer.start()
+        let database = try await server.createDatabase()
+        try await server.sql(database, """
+            CREATE TABLE contacts (id INTEGER PRIMARY KEY, email VARCHAR(100), phone VARCHAR(40), last_seen VARCHAR(10) NOT NULL);
+            CREATE INDEX contacts_last_seen ON contacts(last_seen);
+            INSERT INTO contacts VALUES (1, 'old@example.fr', NULL, '2019-01-01'), (3, 'recent@example.fr', NULL, '2026-11-01'), (4, 'asked@example.fr', NULL, '2026-10-01');
+            """)
+        let w = try Workspace(policyBody: Workspace.policy(schedule: "{ every: 1s, run_at_start: true }",
+            database: "{ mariadb: { host: 127.0.0.1, port: \(server.port), database: \(database), user: root, tls: disable } }"))
+        let notify = try NotifySocket()
+        let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify)
+        defer { service.signal(SIGTERM) }
+        let first = try #require(try await service.notification { $0.contains("complete: 1 changed") }, "\(service.stderr)")
+        let firstRun = try #require(first.split(separator: " ").drop { $0 != "run" }.dropFirst().first.map(String.init))
+
+        // Between two scheduled runs, the server drops every connection of the service (its lock's too).
+        for id in try await server.sql("mysql", "SELECT id FROM information_schema.processlist WHERE db = '\(database)'").split(separator: "\n") {
+            _ = try? await server.sql("mysql", "KILL \(id)")
+        }
+        try await server.sql(database, "INSERT INTO contacts VALUES (2, 'older@example.fr', NULL, '2018-01-01')")
+        #expect(try await service.notification { $0.contains("complete: 1 changed") && !$0.contains(firstRun) } != nil, "a later run purges the new record: \(service.stderr)")
+        #expect(try await server.sql(database, "SELECT GROUP_CONCAT(id ORDER BY id) FROM contacts") == "3,4")
+        service.signal(SIGTERM)
+        #expect(try await service.exitStatus() == 0)
+
+        // What a DPO runs, on the same database.
+        let explain = try await w.run(["explain", "--subject", "contacts", "--key", "3"])
+        #expect(explain.status == 0 && explain.stdout.contains("contact-purge"), "\(explain.stdout)\(explain.stderr)")
+        let forecast = try await w.run(["forecast", "--format", "json"])
+        #expect(forecast.status == 0, "\(forecast.stderr)")
+        let register = try await w.run(["register"])
+        #expect(register.status == 0 && register.stdout.contains("Prospection"), "\(register.stderr)")
+        let hold = try await w.run(["hold", "add", "--subject", "contacts", "--key", "3", "--reason", "litigation", "--by", "dpo"])
+        #expect(hold.status == 0, "\(hold.stderr)")
+        #expect(try await w.run(["hold", "list"]).stdout.contains("litigation"))
+        let erase = try await w.run(["erase", "--subject", "contacts", "--key", "4", "--request", "R-4", "--by", "dpo"])
+        #expect(erase.status == 0, "\(erase.stdout)\(erase.stderr)")
+        #expect(try await server.sql(database, "SELECT GROUP_CONCAT(id ORDER BY id) FROM contacts") == "3", "the erased record went; the held one stayed")
+        let show = try await w.run(["audit", "show", "--rule", "contact-purge"])
+        #expect(show.status == 0, "\(show.stderr)")
+        #expect(try await w.run(["audit", "verify"]).status == 0)
+    }
+}
