@@ -96,4 +96,26 @@ import TestSupport
         #expect(report.rules[0].purged == 1)
         #expect(try await f.ids("people") == [1])
     }
+
+    /// With `lower_case_table_names = 1` the server stores table names in lower case: the policy
+    /// names them as stored — another spelling is refused by `check`, naming the stored one — and
+    /// enforces as on any server.
+    @Test func tablesOfAServerThatStoresNamesInLowerCaseAreNamedAsStored() async throws {
+        let server = try await MariaDBServer.startLowerCaseNames()
+        let database = try await server.createDatabase()
+        try await server.sql(database, (["CREATE TABLE People (id INTEGER PRIMARY KEY, kind VARCHAR(20) NOT NULL, name VARCHAR(50) NOT NULL, last_seen DATETIME, seen_at TIMESTAMP NULL)",
+                                          "CREATE INDEX people_last_seen ON People(last_seen)",
+                                          "INSERT INTO People VALUES (1, 'prospect', 'old', '2020-01-01 10:00:00', NULL), (2, 'prospect', 'recent', '2026-01-01 10:00:00', NULL)"]).joined(separator: "; "))
+        #expect(try await server.sql(database, "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()") == "people")
+        let f = try await CRMFixture(.mariadb, schema: [], data: [], policy: Self.policy.replacingOccurrences(of: "table: people", with: "table: People"))
+        f.databaseOverride = .mariadb(MariaDBLocation(host: "127.0.0.1", port: server.port, database: database, user: "root", tls: .disable))
+        let (refused, diagnostics) = try await f.validate()
+        #expect(refused == nil)
+        #expect(diagnostics.contains { $0.message.hasPrefix("table `People` does not exist") && $0.hint?.contains("`people`") == true }, "\(diagnostics)")
+
+        try f.write(policy: Self.policy)
+        let report = try await f.run()
+        #expect(report.rules[0].purged == 1, "\(report.message ?? "")")
+        #expect(try await server.sql(database, "SELECT id FROM people") == "2")
+    }
 }

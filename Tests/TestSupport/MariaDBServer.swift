@@ -78,12 +78,31 @@ public final class MariaDBServer: @unchecked Sendable {
         }
     }()
 
+    /// A server that stores table names in lower case (`lower_case_table_names = 1`, set when its
+    /// data directory is made, as on Windows and macOS servers and some Linux installations).
+    public static let lowerCaseNames: Result<MariaDBServer, PostgresServer.StartFailure> = {
+        do {
+            let server = try MariaDBServer(arguments: ["--lower-case-table-names=1"], installArguments: ["--lower-case-table-names=1"], label: "mariadb-lctn")
+            atexit { if case .success(let server) = MariaDBServer.lowerCaseNames { server.stop() } }
+            return .success(server)
+        } catch let failure as PostgresServer.StartFailure {
+            return .failure(failure)
+        } catch {
+            return .failure(PostgresServer.StartFailure(message: "MariaDB (lower_case_table_names): \(error)"))
+        }
+    }()
+
+    /// The server that stores table names in lower case, started on first use.
+    public static func startLowerCaseNames() async throws -> MariaDBServer {
+        try await offThePool { try lowerCaseNames.get() }
+    }
+
     /// The two nodes of the shared Galera cluster, started on first use.
     public static func startGaleraCluster() async throws -> (MariaDBServer, MariaDBServer) {
         try await offThePool { try galera.get() }
     }
 
-    private init(arguments extra: [String] = [], label: String = "mariadb") throws {
+    private init(arguments extra: [String] = [], installArguments: [String] = [], label: String = "mariadb") throws {
         directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("retentiond-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try PostgresServer.freePort()
@@ -94,7 +113,7 @@ public final class MariaDBServer: @unchecked Sendable {
         let user = getuid() == 0 ? ["--user=mysql"] : []
         if getuid() == 0 { try PostgresServer.run("/bin/chown", ["-R", "mysql:mysql", directory.path]) }
         try PostgresServer.run("/usr/bin/mariadb-install-db", ["--no-defaults", "--datadir=\(data)", "--auth-root-authentication-method=normal",
-                                                                "--skip-test-db"] + user)
+                                                                "--skip-test-db"] + user + installArguments)
         // Every test at once, as for PostgreSQL: many sessions; durability is not what is tested here.
         var arguments = ["mariadbd", "--no-defaults", "--datadir=\(data)", "--port=\(port)", "--socket=\(socket)", "--bind-address=127.0.0.1",
                          "--skip-name-resolve", "--tmpdir=\(temporary.path)", "--max-connections=600", "--max-recursive-iterations=100000", "--innodb-flush-log-at-trx-commit=0", "--innodb-buffer-pool-size=256M",
