@@ -85,7 +85,7 @@ import TestSupport
 }
 
 /// `serve` on MariaDB, as on PostgreSQL: a lost connection costs one run, not every run after it;
-/// then the DPO's commands against the same database.
+/// then the DPO's commands against the same database, `flagged` included.
 @Suite(.tags(.slow), .timeLimit(.minutes(10))) struct MariaDBServiceTests {
     @Test func serveReconnectsAndTheDPOsCommandsWorkOnMariaDB() async throws {
         let server = try await MariaDBServer.start()
@@ -129,5 +129,15 @@ import TestSupport
         let show = try await w.run(["audit", "show", "--rule", "contact-purge"])
         #expect(show.status == 0, "\(show.stderr)")
         #expect(try await w.run(["audit", "verify"]).status == 0)
+
+        // A flag rule's records, listed with their review columns for the people who act on them.
+        try await server.sql(database, "INSERT INTO contacts VALUES (5, 'flag@example.fr', NULL, '2020-01-01')")
+        try FlaggedCommandLineTests.policy.replacingOccurrences(of: "database: { sqlite: crm.sqlite }", with:
+            "database: { mariadb: { host: 127.0.0.1, port: \(server.port), database: \(database), user: root, tls: disable } }")
+            .write(toFile: w.policy, atomically: true, encoding: .utf8)
+        let flagRun = try await w.run(["run", "--now", "2027-01-01T00:00:00Z"])
+        #expect(flagRun.status == 0, "\(flagRun.stdout)\(flagRun.stderr)")
+        let flagged = try await w.run(["flagged", "--rule", "contact-warning"])
+        #expect(flagged.stdout == "id\temail\n5\tflag@example.fr\n", "\(flagged.stdout)\(flagged.stderr)")
     }
 }
