@@ -380,29 +380,51 @@ def pg_select_due(pg, database):
     pg.psql(database, f"SELECT id, name, email, phone FROM clients WHERE last_contact < '{CLIENT_CUTOFF}'")
 
 
-def measure_postgres(binary, rounds, size, pg):
+class Server:
+    """What `measure_server` needs of a database server: how to build the source database, copy
+    it, run SQL on a copy, fingerprint a copy's rows, and the contenders written in its SQL."""
+
+    def __init__(self, build, query, copy, database, raw, raw_audit, batched, row_by_row, fingerprint, select_due,
+                 end_round=lambda size: None):
+        self.build, self.query, self.copy, self.database = build, query, copy, database
+        self.raw, self.raw_audit, self.batched, self.row_by_row = raw, raw_audit, batched, row_by_row
+        self.fingerprint, self.select_due, self.end_round = fingerprint, select_due, end_round
+
+
+def postgres_server(pg):
+    return Server(
+        build=lambda name, size: pg_build(pg, name, size),
+        query=pg.psql,
+        copy=lambda source, name: pg.psql("postgres", f"CREATE DATABASE {name} TEMPLATE {source}"),
+        database=lambda name: f"{{ postgres: {{ host: 127.0.0.1, port: {pg.port}, database: {name}, user: postgres, tls: disable }} }}",
+        raw=PG_RAW, raw_audit=PG_RAW_AUDIT,
+        batched=lambda name: pg_batched(pg, name), row_by_row=lambda name: pg_row_by_row(pg, name),
+        fingerprint=lambda name: pg_fingerprint(pg, name), select_due=lambda name: pg_select_due(pg, name))
+
+
+def measure_server(binary, rounds, size, server):
+    """The contenders on a database server (PostgreSQL, MariaDB), each on a fresh copy of one
+    source database, alternated round by round; whether each left the rows retentiond left."""
     source = f"source_{size}"
-    pg_build(pg, source, size)
-    records = int(pg.psql(source, f"SELECT (SELECT count(*) FROM tickets WHERE closed_at < '{TICKET_CUTOFF}')"
-                                  f" + (SELECT count(*) FROM clients WHERE last_contact < '{CLIENT_CUTOFF}')"))
+    server.build(source, size)
+    records = int(server.query(source, f"SELECT (SELECT count(*) FROM tickets WHERE closed_at < '{TICKET_CUTOFF}')"
+                                       f" + (SELECT count(*) FROM clients WHERE last_contact < '{CLIENT_CUTOFF}')"))
     work = tempfile.mkdtemp(prefix="retentiond-bench-")
     counter = [0]
 
     def fresh():
         counter[0] += 1
         name = f"copy_{size}_{counter[0]}"
-        pg.psql("postgres", f"CREATE DATABASE {name} TEMPLATE {source}")
+        server.copy(source, name)
         folder = os.path.join(work, name)
         os.makedirs(folder)
-        policy = POLICY.replace("database: { sqlite: crm.sqlite }",
-                                f"database: {{ postgres: {{ host: 127.0.0.1, port: {pg.port}, database: {name}, user: postgres, tls: disable }} }}")
         with open(os.path.join(folder, "policy.yaml"), "w") as f:
-            f.write(policy)
+            f.write(POLICY.replace("database: { sqlite: crm.sqlite }", f"database: {server.database(name)}"))
         return name, folder
 
-    def timed_psql(name, script):
+    def timed_script(name, script):
         start = time.monotonic()
-        pg.psql(name, script=script)
+        server.query(name, script=script)
         return time.monotonic() - start
 
     try:
@@ -414,28 +436,29 @@ def measure_postgres(binary, rounds, size, pg):
             times["retentiond"].append(seconds)
             peaks.append(peak)
             idle.append(retentiond(binary, folder, "run")[0])
-            enforced = pg_fingerprint(pg, name)
+            enforced = server.fingerprint(name)
             name, _ = fresh()
-            times["raw"].append(timed_psql(name, PG_RAW))
-            same = same and pg_fingerprint(pg, name) == enforced
+            times["raw"].append(timed_script(name, server.raw))
+            same = same and server.fingerprint(name) == enforced
             name, _ = fresh()
-            times["raw+audit"].append(timed_psql(name, PG_RAW_AUDIT))
+            times["raw+audit"].append(timed_script(name, server.raw_audit))
             name, _ = fresh()
-            times["batched"].append(timed(pg_batched, pg, name))
-            same = same and pg_fingerprint(pg, name) == enforced
+            times["batched"].append(timed(server.batched, name))
+            same = same and server.fingerprint(name) == enforced
             name, _ = fresh()
-            times["row-by-row"].append(timed(pg_row_by_row, pg, name))
-            same = same and pg_fingerprint(pg, name) == enforced
+            times["row-by-row"].append(timed(server.row_by_row, name))
+            same = same and server.fingerprint(name) == enforced
             name, folder = fresh()
             times["plan"].append(retentiond(binary, folder, "plan")[0])
             times["plan-out"].append(retentiond(binary, folder, "plan", "--out", "review.plan")[0])
-            times["select"].append(timed(pg_select_due, pg, name))
+            times["select"].append(timed(server.select_due, name))
             name, folder = fresh()
             times["worker"].append(workers(binary, folder, 1))
-            same = same and pg_fingerprint(pg, name) == enforced
+            same = same and server.fingerprint(name) == enforced
             name, folder = fresh()
             times["workers"].append(workers(binary, folder, 2))
-            same = same and pg_fingerprint(pg, name) == enforced
+            same = same and server.fingerprint(name) == enforced
+            server.end_round(size)
         return records, times, peaks, idle, same
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -522,9 +545,9 @@ def main():
                 if backend == "sqlite":
                     records, times, peaks, idle, same = measure_sqlite(binary, rounds, size)
                 elif backend == "mariadb":
-                    records, times, peaks, idle, same = benchmark_mariadb.measure(binary, rounds, size, mdb)
+                    records, times, peaks, idle, same = measure_server(binary, rounds, size, benchmark_mariadb.server(mdb))
                 else:
-                    records, times, peaks, idle, same = measure_postgres(binary, rounds, size, pg)
+                    records, times, peaks, idle, same = measure_server(binary, rounds, size, postgres_server(pg))
                 m = {k: statistics.median(v) for k, v in times.items()}
                 print(f"{backend:>8} {size:>8} {records:>8} {m['retentiond']:>10.2f} {m['raw']:>7.2f} {m['raw+audit']:>7.2f} {m['batched']:>7.2f} {m['row-by-row']:>7.2f} "
                       f"{m['retentiond'] / m['raw']:>7.1f} {m['retentiond'] / m['raw+audit']:>7.1f} {m['retentiond'] / m['batched']:>7.1f} {m['row-by-row'] / m['retentiond']:>7.2f} "

@@ -11,7 +11,7 @@ import sys
 import tempfile
 import time
 
-from benchmark import CLIENT_CUTOFF, NOW, POLICY, TICKET_CUTOFF, chunks, retentiond, timed, workers
+from benchmark import CLIENT_CUTOFF, TICKET_CUTOFF, Server, chunks
 
 TABLES = ("clients", "tickets", "messages", "attachments")
 
@@ -161,64 +161,17 @@ def select_due(db, database):
     db.sql(database, f"SELECT id, name, email, phone FROM clients WHERE last_contact < '{CLIENT_CUTOFF}'")
 
 
-def measure(binary, rounds, size, db):
-    source = f"source_{size}"
-    build(db, source, size)
-    records = int(db.sql(source, f"SELECT (SELECT count(*) FROM tickets WHERE closed_at < '{TICKET_CUTOFF}')"
-                                 f" + (SELECT count(*) FROM clients WHERE last_contact < '{CLIENT_CUTOFF}')"))
-    work = tempfile.mkdtemp(prefix="retentiond-bench-")
-    counter = [0]
-
-    def fresh():
-        counter[0] += 1
-        name = f"copy_{size}_{counter[0]}"
-        copy(db, source, name)
-        folder = os.path.join(work, name)
-        os.makedirs(folder)
-        policy = POLICY.replace("database: { sqlite: crm.sqlite }",
-                                f"database: {{ mariadb: {{ host: 127.0.0.1, port: {db.port}, database: {name}, user: root, tls: disable }} }}")
-        with open(os.path.join(folder, "policy.yaml"), "w") as f:
-            f.write(policy)
-        return name, folder
-
-    def timed_sql(name, script):
-        start = time.monotonic()
-        db.sql(name, script=script)
-        return time.monotonic() - start
-
-    try:
-        times = {k: [] for k in ("retentiond", "raw", "raw+audit", "batched", "row-by-row", "plan", "plan-out", "select", "worker", "workers")}
-        peaks, idle, same = [], [], True
-        for _ in range(rounds):
-            name, folder = fresh()
-            seconds, peak = retentiond(binary, folder, "run")
-            times["retentiond"].append(seconds)
-            peaks.append(peak)
-            idle.append(retentiond(binary, folder, "run")[0])
-            enforced = fingerprint(db, name)
-            name, _ = fresh()
-            times["raw"].append(timed_sql(name, RAW))
-            same = same and fingerprint(db, name) == enforced
-            name, _ = fresh()
-            times["raw+audit"].append(timed_sql(name, RAW_AUDIT))
-            name, _ = fresh()
-            times["batched"].append(timed(batched, db, name))
-            same = same and fingerprint(db, name) == enforced
-            name, _ = fresh()
-            times["row-by-row"].append(timed(row_by_row, db, name))
-            same = same and fingerprint(db, name) == enforced
-            name, folder = fresh()
-            times["plan"].append(retentiond(binary, folder, "plan")[0])
-            times["plan-out"].append(retentiond(binary, folder, "plan", "--out", "review.plan")[0])
-            times["select"].append(timed(select_due, db, name))
-            name, folder = fresh()
-            times["worker"].append(workers(binary, folder, 1))
-            same = same and fingerprint(db, name) == enforced
-            name, folder = fresh()
-            times["workers"].append(workers(binary, folder, 2))
-            same = same and fingerprint(db, name) == enforced
-            for database in db.sql("mysql", f"SHOW DATABASES LIKE 'copy!_{size}!_%'".replace("!", "\\")).split():
-                db.sql("mysql", f"DROP DATABASE {database}")
-        return records, times, peaks, idle, same
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+def server(db):
+    """This server as `benchmark.measure_server` drives it; each round's copies dropped after it."""
+    def drop_copies(size):
+        for database in db.sql("mysql", f"SHOW DATABASES LIKE 'copy!_{size}!_%'".replace("!", "\\")).split():
+            db.sql("mysql", f"DROP DATABASE {database}")
+    return Server(
+        build=lambda name, size: build(db, name, size),
+        query=db.sql,
+        copy=lambda source, name: copy(db, source, name),
+        database=lambda name: f"{{ mariadb: {{ host: 127.0.0.1, port: {db.port}, database: {name}, user: root, tls: disable }} }}",
+        raw=RAW, raw_audit=RAW_AUDIT,
+        batched=lambda name: batched(db, name), row_by_row=lambda name: row_by_row(db, name),
+        fingerprint=lambda name: fingerprint(db, name), select_due=lambda name: select_due(db, name),
+        end_round=drop_copies)
