@@ -154,6 +154,10 @@ struct PostgresSession: WritingSession, SQLExecuting {
         if state == "55P03" {
             return DatabaseUnavailable(location: location, reason: lockWaitExceeded(lockWait, detail: describe(psql)))
         }
+        // deadlock_detected, serialization_failure: the transaction was rolled back, and may run again.
+        if state == "40P01" || state == "40001" {
+            return TransactionConflict(location: location, reason: describe(psql))
+        }
         if lost.contains(psql.code) || state.hasPrefix("08") || state.hasPrefix("57P") {
             return DatabaseUnavailable(location: location, reason: describe(psql))
         }

@@ -268,6 +268,20 @@ public struct DatabaseUnavailable: Error, CustomStringConvertible {
     public var description: String { "database \(location) is unavailable: \(reason)" }
 }
 
+/// The database rolled a transaction back to break a deadlock (or a serialisation conflict) with
+/// another transaction: nothing of it stays, and running it again is the database's own remedy —
+/// which the engine takes for its batches (`ConflictRetry`). Reported like `DatabaseUnavailable`
+/// once the attempts run out.
+public struct TransactionConflict: Error, CustomStringConvertible {
+    public var location: String
+    public var reason: String
+    public init(location: String, reason: String) {
+        self.location = location
+        self.reason = reason
+    }
+    public var description: String { "database \(location) is unavailable: \(reason)" }
+}
+
 extension StoreSession {
     /// True when all the tool's own tables exist (a never-enforced database has none).
     public func toolTablesExist() throws -> Bool { try toolTables().complete }

@@ -124,6 +124,37 @@ import TestSupport
         #expect(try await left(f) == 0)
     }
 
+    /// Two workers whose batches are each a large share of their tables: InnoDB deletes a long
+    /// key list by scanning, locking the other worker's rows on its way, and breaks the deadlock by
+    /// rolling one batch back. That batch is claimed and run again: both workers finish, every
+    /// record and child row is deleted once and audited once.
+    @Test(arguments: [Backend.postgres, .mariadb]) func twoWorkersWhoseBatchesAreALargeShareOfTheirTablesBothFinish(_ backend: Backend) async throws {
+        let total = 8000
+        let schema = CRMPolicies.contacts(total) + [
+            "CREATE TABLE notes (id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL REFERENCES contacts(id), body TEXT)",
+            "CREATE INDEX notes_contact ON notes(contact_id)",
+            "INSERT INTO notes SELECT id * 2, id, 'a' FROM contacts UNION ALL SELECT id * 2 + 1, id, 'b' FROM contacts",
+        ]
+        let policy = CRMPolicies.contactPurge + "\n        children:\n          - { table: notes, foreign_key: contact_id }\n"
+        let f = try await CRMFixture(backend, schema: schema, policy: policy, batchSize: 1000)
+        let reports = try await withThrowingTaskGroup(of: RunReport.self) { group in
+            for _ in 0..<2 { group.addTask { try await f.enforcer().runAsWorker(now: CRMFixture.now, allowMore: false) } }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        for report in reports { #expect(report.status == .complete, "\(report.message ?? "")") }
+        #expect(try await left(f) == 0)
+        #expect(try await f.count("SELECT count(*) FROM notes") == 0)
+        let purges = try await f.audit(action: "purge")
+        #expect(purges.count == total && Set(purges.map(\.subjectRef)).count == total, "each record purged once, audited once")
+        let children = try await f.audit(action: "purge-children")
+        let rows = try children.map { entry -> Int in
+            let detail = try JSONDecoder().decode([String: String].self, from: Data(entry.detail.utf8))
+            return Int(detail["rows"] ?? "") ?? 0
+        }
+        #expect(rows.reduce(0, +) == 2 * total, "each note's deletion audited once")
+        #expect(try await f.trail().verify().isValid)
+    }
+
     /// An older version queued one row per record (`retentiond_work`, no `queue_format`): its open
     /// run is not joined, but closed under the lock, and its records planned again.
     @Test func aRunOpenedByAnOlderVersionIsClosedAndPlannedAgain() async throws {

@@ -54,7 +54,8 @@ public struct AuditKey: Sendable {
             // Written whole to a file of our own, then linked into place: link() fails if the key
             // exists, so two processes starting at once never each write a different key, and no
             // reader ever sees a key file that is still empty.
-            let temporary = path + ".new-\(getpid())"
+            // Named per call, not per process: two engines of one process may create it at once.
+            let temporary = path + ".new-\(getpid())-\(UUID().uuidString)"
             let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
             guard fd >= 0 else { throw LoadError.cannotCreate(path, String(cString: strerror(errno))) }
             defer { unlink(temporary) }

@@ -147,7 +147,9 @@ struct Applier: Sendable {
         let before = failures.count
         do {
             let batch = Array(keys)
-            let outcome = try await store.transaction { try work.apply(in: $0, keys: batch, references: references, lock: lock) }
+            let outcome = try await ConflictRetry.run(logger: logger) {
+                try await store.transaction { try work.apply(in: $0, keys: batch, references: references, lock: lock) }
+            }
             tally.record(outcome, action: work.rule.action)
             try anchor.record(outcome.position)
             return

@@ -81,7 +81,9 @@ extension Applier {
             let verb = rule.action.auditAction == .purge ? "purged" : "anonymised"
             if dryRun { steps.append(step("would be \(verb)")); if verb == "purged" { break } else { continue } }
             let erasing = work
-            let outcome = try await store.transaction { try erasing.apply(in: $0, keys: [key], lock: lock) }
+            let outcome = try await ConflictRetry.run(logger: logger) {
+                try await store.transaction { try erasing.apply(in: $0, keys: [key], lock: lock) }
+            }
             try anchor.record(outcome.position)
             var done = outcome.acted == 1 ? step(verb) : step("kept", "changed since it was read; run the request again")
             done.childRowsDeleted = outcome.children.filter { $0.value > 0 }

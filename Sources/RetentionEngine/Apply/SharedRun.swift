@@ -21,7 +21,7 @@ extension Enforcer {
     /// what it did; the planner's report also carries the plan's figures.
     public func runAsWorker(now: Date, allowMore: Bool, stop: StopRequest = StopRequest()) async throws -> RunReport {
         guard let queue = store as? any WorkQueueStore else {
-            throw EnforcementError.failed("--worker needs a PostgreSQL database; on SQLite one run at a time is the only mode")
+            throw EnforcementError.failed("--worker needs a PostgreSQL or MariaDB database; on SQLite one run at a time is the only mode")
         }
         guard key != nil else { throw EnforcementError.auditKey("no audit key loaded") }
         let started = Date()
@@ -113,10 +113,13 @@ extension Enforcer {
                     if let deadline, ContinuousClock.now >= deadline { throw Pacing.TimeLimitReached() }
                 }
                 batches += 1
-                let claimed = try await queue.queueTransaction { session -> (String, BatchOutcome)? in
-                    guard let batch = try session.claim(runID: runID) else { return nil }
-                    guard let work = works[batch.rule] else { throw EnforcementError.refused("the shared run names rule `\(batch.rule)`, which this policy does not have") }
-                    return (batch.rule, try work.apply(in: session, keys: batch.keys, lock: heldLock))
+                // A batch rolled back by a deadlock goes back to the queue with its claim, and is claimed again.
+                let claimed = try await ConflictRetry.run(logger: logger) {
+                    try await queue.queueTransaction { session -> (String, BatchOutcome)? in
+                        guard let batch = try session.claim(runID: runID) else { return nil }
+                        guard let work = works[batch.rule] else { throw EnforcementError.refused("the shared run names rule `\(batch.rule)`, which this policy does not have") }
+                        return (batch.rule, try work.apply(in: session, keys: batch.keys, lock: heldLock))
+                    }
                 }
                 guard let (rule, batch) = claimed else {
                     if !filling { break }
