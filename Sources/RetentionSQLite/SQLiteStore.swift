@@ -233,7 +233,7 @@ extension SQLDialect {
         // SQLite's type affinity rules (https://sqlite.org/datatype3.html, 3.1).
         keyValueKind: { declaredType in
             let t = declaredType.uppercased()
-            if t.contains("INT") { return .integer }
+            if t.contains("INT") { return .integerOrText }
             if t.contains("CHAR") || t.contains("CLOB") || t.contains("TEXT") { return .text }
             return .other
         },

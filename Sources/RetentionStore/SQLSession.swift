@@ -273,7 +273,15 @@ extension StoreSession where Self: SQLExecuting {
         for item in lookup {
             guard let value = item.value else { throw StoreFailure("`\(item.text)` is not a value of the \(item.kind) column `\(item.column)`") }
             let column = SQL.qualified("p", item.column)
-            conditions.append("\(raw: item.kind == .other ? dialect.textOf(column) : column) = \(value)")
+            switch (item.kind, value) {
+            case (.other, _):
+                conditions.append("\(raw: dialect.textOf(column)) = \(value)")
+            case (.integerOrText, .text):
+                // SQLite compares `02` with an INTEGER column as the number 2: only text stored as typed names the row.
+                conditions.append("\(raw: column) = \(value) AND \(raw: dialect.textOf(column)) = \(value)")
+            default:
+                conditions.append("\(raw: column) = \(value)")
+            }
         }
         let key = dialect.canonicalKey(keyColumns.map { SQL.qualified("p", $0) })
         return try rows("SELECT \(raw: key) FROM \(ident: table) AS p WHERE \(conditions.joined(separator: " AND ")) LIMIT 2")

@@ -100,6 +100,27 @@ import TestSupport
         #expect(try await f.rows("SELECT ref FROM invoices ORDER BY ref") == [[.text("007")], [.text("10042")]], "`7` and `A-1` are gone; the held texts stay")
     }
 
+    /// SQLite keeps text that does not read as a number as text, even in an INTEGER key (all but a
+    /// rowid table's `INTEGER PRIMARY KEY`): such a record is due like the others, so it is holdable.
+    @Test func textInAnIntegerKeyOfAWithoutRowidTableCanBeHeld() async throws {
+        let schema = ["CREATE TABLE tickets (id INTEGER PRIMARY KEY, closed TEXT NOT NULL) WITHOUT ROWID",
+                      "INSERT INTO tickets VALUES (1, '2001-01-01'), ('abc', '2001-01-01'), ('7x', '2001-01-01'), (2, '2001-01-01')"]
+        let f = try await CRMFixture(.sqlite, schema: schema, policy: Self.invoicePurge
+            .replacingOccurrences(of: "table: invoices", with: "table: tickets").replacingOccurrences(of: "key: ref", with: "key: id")
+            .replacingOccurrences(of: "clock: issued", with: "clock: closed"))
+        let registry = try await f.holds()
+        let text = try await registry.add(table: "tickets", keyText: "abc", reason: "case 1", by: "dpo", until: nil, now: CRMFixture.now)
+        let number = try await registry.add(table: "tickets", keyText: "2", reason: "case 2", by: "dpo", until: nil, now: CRMFixture.now)
+        #expect(text.key == RecordKey([.text("abc")]) && number.key == RecordKey([.integer(2)]))
+        // `02` cannot be stored as text in that column (SQLite makes it 2): no such record, said so.
+        await #expect(throws: EnforcementError.self) {
+            _ = try await registry.add(table: "tickets", keyText: "02", reason: "x", by: "y", until: nil, now: CRMFixture.now)
+        }
+        let report = try await f.run()
+        #expect(report.rules[0].purged == 2 && report.rules[0].exempt["legal_hold"] == 2)
+        #expect(try await f.rows("SELECT id FROM tickets ORDER BY id") == [[.integer(2)], [.text("abc")]], "1 and `7x` purged; the held two stay")
+    }
+
     @Test(arguments: Backend.allCases)
     func aHoldRemovedOrReleasedByHandStopsEnforcementAndFailsVerification(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)

@@ -33,7 +33,11 @@ struct RecordLocator: Sendable {
               let key = try? JSONDecoder().decode(RecordKey.self, from: Data(canonical.utf8)),
               key.values.count == keyColumns.count, !key.values.contains(where: \.isNull) else {
             if found.count > 1 { throw EnforcementError.invalidRequest("`\(text)` names more than one record of `\(table)`: use its key (\(keyColumns.joined(separator: ", ")))") }
-            if found.isEmpty { throw EnforcementError.invalidRequest("no record of `\(table)` has key \(text)") }
+            if found.isEmpty {
+                // SQLite: `07` typed for an INTEGER column was looked up as text, which such a column cannot hold.
+                let numeric = lookup.filter { $0.kind == .integerOrText && $0.value?.textValue != nil }.map { "`\(table).\($0.column)` holds whole numbers" }
+                throw EnforcementError.invalidRequest("no record of `\(table)` has key \(text)" + (numeric.isEmpty ? "" : " (\(numeric.joined(separator: ", ")), and text only where a value does not read as one: type the key exactly as stored, e.g. 42)"))
+            }
             throw EnforcementError.invalidRequest("the record's key (\(keyColumns.joined(separator: ", "))) holds values that are neither integers nor text, so it cannot be named")
         }
         return key

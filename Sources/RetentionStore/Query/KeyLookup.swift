@@ -6,6 +6,10 @@ import RetentionCore
 public enum KeyValueKind: Sendable, Equatable {
     /// Whole numbers only: `2` names the row whose key is 2; `2.0` or `02` are refused.
     case integer
+    /// A whole number, else the text as typed: SQLite keeps text that does not read as a number
+    /// as text even in an INTEGER column (all but a rowid table's `INTEGER PRIMARY KEY`), so a
+    /// key `abc` there names a record that must be holdable like any other.
+    case integerOrText
     /// The text exactly as typed: `007` and `10042` are text, never numbers.
     case text
     /// Any other type (uuid, numeric, date…): compared with the column's own text form.
@@ -28,9 +32,9 @@ public struct KeyLookup: Sendable, Equatable {
     /// text does not parse for the column's type.
     public var value: SQLValue? {
         switch kind {
-        case .integer:
+        case .integer, .integerOrText:
             // Strict: an optional minus sign and digits, no leading zeros, no spaces, no fraction.
-            guard let number = Int64(text), String(number) == text else { return nil }
+            guard let number = Int64(text), String(number) == text else { return kind == .integerOrText ? .text(text) : nil }
             return .integer(number)
         case .text, .other:
             return .text(text)
