@@ -28,15 +28,23 @@ if [ -z "$binary" ]; then
   binary=.build/release/retentiond
 fi
 [ -x "$binary" ] || { echo "install.sh: $binary is not an executable" >&2; exit 1; }
-# The binary links the system's SQLite and MariaDB Connector/C, and — built without
-# --static-swift-stdlib — the Swift runtime: refuse to install what could not start here.
-if command -v ldd >/dev/null; then
-  missing=$({ ldd "$binary" 2>/dev/null || true; } | awk '/not found/ { print $1 }' | tr '\n' ' ')
-  if [ -n "$missing" ]; then
-    echo "install.sh: $binary needs libraries this machine lacks: $missing" >&2
-    echo "  on Debian: apt-get install libsqlite3-0 libmariadb3; for libswift*, build with --static-swift-stdlib (as install.sh does without --binary)" >&2
-    exit 1
-  fi
+# The binary links the system's SQLite and MariaDB Connector/C only. Built without
+# --static-swift-stdlib it also links the Swift runtime from the toolchain's own directory: it
+# starts here, but stops with "libswiftCore.so: cannot open shared object file" wherever the
+# toolchain is not installed, or once it is upgraded or removed. Refuse both.
+command -v ldd >/dev/null || { echo "install.sh: ldd is needed to check the binary's libraries (Debian: libc-bin)" >&2; exit 1; }
+libraries=$(ldd "$binary" 2>/dev/null || true)
+missing=$(echo "$libraries" | awk '/not found/ { print $1 }' | paste -sd ' ')
+if [ -n "$missing" ]; then
+  echo "install.sh: $binary needs libraries this machine lacks: $missing" >&2
+  echo "  on Debian: apt-get install libsqlite3-0 libmariadb3; for libswift*, build with --static-swift-stdlib (as install.sh does without --binary)" >&2
+  exit 1
+fi
+swift_runtime=$(echo "$libraries" | awk '$1 ~ /^lib(swift|_?Foundation|dispatch|BlocksRuntime)/ { print $1 }' | paste -sd ' ')
+if [ -n "$swift_runtime" ]; then
+  echo "install.sh: $binary is linked to the Swift toolchain's runtime ($swift_runtime): it would stop working where the toolchain is not installed" >&2
+  echo "  build it with: swift build -c release --static-swift-stdlib --product retentiond (what install.sh does without --binary)" >&2
+  exit 1
 fi
 
 install -d -m 0755 "$root/usr/local/bin" "$root/etc/retentiond" "$root/etc/retentiond/examples" "$root/etc/systemd/system" \

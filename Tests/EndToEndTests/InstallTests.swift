@@ -1,17 +1,62 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// scripts/install.sh into a temporary root, and the man pages it installs kept in step with the
-/// commands.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct InstallTests {
+/// commands. What it installs is a binary with the Swift runtime linked in, as install.sh builds
+/// it: built once per test run into a build folder of its own (minutes when cold).
+@Suite(.tags(.slow), .timeLimit(.minutes(20))) struct InstallTests {
     func mode(_ path: String) throws -> Int { (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1 }
+
+    /// `retentiond` built with `--static-swift-stdlib` (debug, to share nothing with the release
+    /// build an operator may have), once for every test that needs it.
+    static let staticBinary = Task<URL, Error> {
+        let scratch = BinaryRunner.packageRoot.appendingPathComponent(".build-static").path
+        let build = try await Spawn.run("/usr/bin/env", ["swift", "build", "--package-path", BinaryRunner.packageRoot.path,
+                                                         "--scratch-path", scratch, "--static-swift-stdlib", "--product", "retentiond"])
+        guard build.status == 0 else { throw StaticBuildFailed(output: build.stdout + build.stderr) }
+        return URL(fileURLWithPath: scratch + "/debug/retentiond")
+    }
+
+    struct StaticBuildFailed: Error, CustomStringConvertible {
+        var output: String
+        var description: String { "swift build --static-swift-stdlib failed:\n" + String(output.suffix(4000)) }
+    }
+
+    /// A binary linked to the toolchain's Swift libraries (as `swift build` makes them) starts only
+    /// where that toolchain stays installed: refused, naming the libraries. The installed binary
+    /// links no Swift library and runs with an empty environment.
+    @Test func theInstalledBinaryNeedsNoSwiftToolchain() async throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-root-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let bash = URL(fileURLWithPath: "/bin/bash")
+        let script = BinaryRunner.packageRoot.appendingPathComponent("scripts/install.sh").path
+        let linked = try await BinaryRunner.runProgram(bash, [script, "--root", root, "--binary", BinaryRunner.binary.path])
+        #expect(linked.status == 1)
+        #expect(linked.stderr.contains("linked to the Swift toolchain's runtime (") && linked.stderr.contains("libswiftCore.so"), "\(linked.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: root + "/usr/local/bin/retentiond"), "nothing installed")
+
+        let installed = try await BinaryRunner.runProgram(bash, [script, "--root", root, "--binary", try await Self.staticBinary.value.path])
+        #expect(installed.status == 0, "\(installed.stderr)")
+        let binary = root + "/usr/local/bin/retentiond"
+        let libraries = try await BinaryRunner.runProgram(URL(fileURLWithPath: "/usr/bin/ldd"), [binary])
+        #expect(libraries.status == 0 && libraries.stdout.contains("libsqlite3") && libraries.stdout.contains("libmariadb"), "\(libraries.stdout)")
+        #expect(!libraries.stdout.contains("libswift") && !libraries.stdout.contains("Foundation") && !libraries.stdout.contains("/swift/"),
+                "no library from the toolchain: \(libraries.stdout)")
+        // No PATH, no LD_LIBRARY_PATH, no HOME: the demo runs start to end.
+        let demo = try await BinaryRunner.runProgram(URL(fileURLWithPath: "/usr/bin/env"), [
+            "-i", "/bin/sh", "-c", "cd \"$0\" && exec \"$0\"/usr/local/bin/retentiond demo --dir demo --seed 3 --now 2026-06-01T00:00:00Z", root])
+        #expect(demo.status == 0, "\(demo.stderr)")
+        #expect(demo.stdout.contains("retentiond audit verify"), "\(demo.stdout)")
+    }
 
     @Test func theInstallScriptPutsEverythingInPlaceAndKeepsAnEditedPolicy() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-root-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
         let bash = URL(fileURLWithPath: "/bin/bash")
         let script = BinaryRunner.packageRoot.appendingPathComponent("scripts/install.sh").path
-        let first = try await BinaryRunner.runProgram(bash, [script, "--root", root, "--binary", BinaryRunner.binary.path])
+        let binary = try await Self.staticBinary.value.path
+        let first = try await BinaryRunner.runProgram(bash, [script, "--root", root, "--binary", binary])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(try mode(root + "/usr/local/bin/retentiond") == 0o755)
         #expect(try mode(root + "/etc/retentiond/credentials") == 0o700, "the audit key's credential directory")
@@ -38,7 +83,7 @@ import Testing
         // Installing again keeps the operator's policy.
         let policy = root + "/etc/retentiond/retentiond.yaml"
         try "# edited by the operator\n".write(toFile: policy, atomically: true, encoding: .utf8)
-        let again = try await BinaryRunner.runProgram(bash, [script, "--root", root, "--binary", BinaryRunner.binary.path])
+        let again = try await BinaryRunner.runProgram(bash, [script, "--root", root, "--binary", binary])
         #expect(again.status == 0 && again.stdout.contains("keeping the existing"))
         #expect(try String(contentsOfFile: policy, encoding: .utf8) == "# edited by the operator\n")
     }
@@ -49,7 +94,7 @@ import Testing
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-root-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: root) }
         let script = BinaryRunner.packageRoot.appendingPathComponent("scripts/install.sh").path
-        let installed = try await BinaryRunner.runProgram(URL(fileURLWithPath: "/bin/bash"), [script, "--root", root, "--binary", BinaryRunner.binary.path])
+        let installed = try await BinaryRunner.runProgram(URL(fileURLWithPath: "/bin/bash"), [script, "--root", root, "--binary", try await Self.staticBinary.value.path])
         #expect(installed.status == 0, "\(installed.stderr)")
         let credential = "/etc/retentiond/credentials/audit.key"
         let policy = try String(contentsOfFile: root + "/etc/retentiond/retentiond.yaml", encoding: .utf8)
