@@ -75,13 +75,16 @@ public protocol StoreSession {
     func auditRefsMismatch() throws -> (missing: Int, extra: Int)
     /// `now` of the newest completed enforcing run, if any.
     func lastCompletedRunTime() throws -> Date?
+    /// The sequence number of the newest `audit-key-rotated` entry, if the key was ever rotated.
+    func lastKeyRotation() throws -> Int64?
 
     /// How key values of a column with this declared type are typed.
     var keyValueKind: @Sendable (_ declaredType: String) -> KeyValueKind { get }
     /// The canonical key texts (`RecordKey.canonical` of `keyColumns`, computed by the database as
     /// hold matching does) of the rows of `table` whose columns equal what an operator typed; at most two.
     func canonicalKeys(table: String, keyColumns: [String], matching lookup: [KeyLookup]) throws -> [String]
-    /// Every `hold-add` and `hold-release` entry of the trail, oldest first.
+    /// Every `hold-add`, `hold-release` and `audit-key-rotated` entry of the trail, oldest first
+    /// (a rotation restates every hold after it, under the new key).
     func holdAuditEntries() throws -> [AuditEntry]
     func holds(includeReleased: Bool) throws -> [LegalHold]
     /// The tables with a retentiond hold in force at `time` (none before the tool's tables exist).

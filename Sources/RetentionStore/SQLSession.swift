@@ -200,6 +200,13 @@ extension StoreSession where Self: SQLExecuting {
         return ISO8601DateFormatter().date(from: now)
     }
 
+    public func lastKeyRotation() throws -> Int64? {
+        guard try toolTables().audit,
+              case .integer(let seq)? = try rows("SELECT max(seq) FROM retentiond_audit WHERE action = \(.text(AuditAction.keyRotated.rawValue))").first?.first
+        else { return nil }
+        return seq
+    }
+
     public func hasAuditEntries(ruleID: String, action: AuditAction) throws -> Bool {
         guard try toolTables().audit else { return false }
         return try !rows("SELECT 1 FROM retentiond_audit WHERE action = \(.text(action.rawValue)) AND rule_id = \(.text(ruleID)) LIMIT 1").isEmpty
@@ -290,7 +297,7 @@ extension StoreSession where Self: SQLExecuting {
 
     public func holdAuditEntries() throws -> [AuditEntry] {
         guard try toolTables().audit else { return [] }
-        let actions = SQL.list([AuditAction.holdAdd, .holdRelease].map { .text($0.rawValue) })
+        let actions = SQL.list([AuditAction.holdAdd, .holdRelease, .keyRotated].map { .text($0.rawValue) })
         return try rows("SELECT \(raw: Self.auditColumns) FROM retentiond_audit WHERE action IN (\(actions)) ORDER BY seq").compactMap(Self.auditEntry)
     }
 

@@ -136,13 +136,14 @@ struct PolicyOptions: ParsableArguments {
 
     /// Parses, opens for writing and validates: what every enforcing command starts with. The audit
     /// key is created on a database's first enforcing run (and said so).
-    func loadEnforcer(actor: String, lockWait: Duration = defaultLockWait) async throws -> (Enforcer, [Diagnostic]) {
+    /// `loadingKey` false: the engine gets no key (`audit rotate-key` reads the key file itself).
+    func loadEnforcer(actor: String, lockWait: Duration = defaultLockWait, loadingKey: Bool = true) async throws -> (Enforcer, [Diagnostic]) {
         let (policy, parseWarnings) = try loadPolicy()
         let store = try await openStore(policy, lockWait: lockWait)
         // The first thing a command that may change data says: what it reads and what it changes.
         writeMessage("retentiond: policy \(policy.path) (sha256 \(policy.hash.prefix(16))…), database \(store.location)", level: .notice)
         let (resolved, diagnostics) = try await validated(policy, parseWarnings: parseWarnings, store: store, advising: false)
-        let key = try await loadKey(policy: policy, store: store, create: true, logger: logger())
+        let key = loadingKey ? try await loadKey(policy: policy, store: store, create: true, logger: logger()) : nil
         return (Enforcer(resolved: resolved, store: store, key: key, actor: actor, logger: logger()), diagnostics)
     }
 

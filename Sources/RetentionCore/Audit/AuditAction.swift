@@ -11,4 +11,7 @@ public enum AuditAction: String, Sendable, CaseIterable {
     case holdRelease = "hold-release"
     /// An operator re-anchored the trail after a legitimate restore (the lost head is in the detail).
     case reanchored = "audit-reanchored"
+    /// The audit key was replaced: this entry, the first sealed with the new key, seals every entry
+    /// before it by their digest (so the trail verifies with the new key alone) and names the old head.
+    case keyRotated = "audit-key-rotated"
 }

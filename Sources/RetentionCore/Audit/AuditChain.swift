@@ -84,17 +84,75 @@ public struct AuditChain: Sendable {
         public var description: String { "entry \(seq): \(message)" }
     }
 
+    /// A SHA-256 over every field of entries, in order, MAC included: what a key rotation seals the
+    /// entries before it with. Unlike their MACs, it needs no key to recompute, so the trail verifies
+    /// with the new key alone; any change to a sealed entry (even by someone holding the old key)
+    /// changes it.
+    public struct SealDigest {
+        private var hash = SHA256()
+        public private(set) var count: Int64 = 0
+
+        public init() {}
+
+        public mutating func add(_ entry: AuditEntry) {
+            hash.update(data: AuditChain.macInput([String(entry.seq), entry.runID, entry.at, entry.actor, entry.policyHash, entry.ruleID,
+                                                   entry.action, entry.table, entry.subjectRef, entry.fields, entry.detail,
+                                                   entry.prevMAC, entry.mac]))
+            count += 1
+        }
+
+        /// The digest so far, as hex (the hash itself goes on).
+        public var hex: String { hash.finalize().hexEncoded }
+    }
+
     /// Checks entries given in ascending `seq` order, one at a time, so a trail of any length
     /// verifies in constant memory.
+    ///
+    /// `sealedThrough`: the entries up to this one were sealed by a key rotation (the entry after
+    /// it, sealed with this chain's key): they are checked by their order, their links and the
+    /// rotation's digest, not by MACs of a key that is gone.
     public struct Verifier {
         let chain: AuditChain
+        let sealedThrough: Int64
+        private var sealed = SealDigest()
         public private(set) var head = AuditHead.genesis
         public private(set) var problems: [Problem] = []
         public private(set) var count = 0
 
-        public init(chain: AuditChain) { self.chain = chain }
+        public init(chain: AuditChain, sealedThrough: Int64 = 0) {
+            self.chain = chain
+            self.sealedThrough = sealedThrough
+        }
 
         public mutating func check(_ entry: AuditEntry) {
+            if entry.seq <= sealedThrough {
+                sealed.add(entry)
+                checkOrder(entry)
+                head = AuditHead(seq: entry.seq, mac: entry.mac)
+                return
+            }
+            if sealedThrough > 0, entry.seq == sealedThrough + 1 { checkSeal(entry) }
+            checkOrder(entry)
+            if chain.mac(of: entry) != entry.mac {
+                problems.append(Problem(seq: entry.seq, message: "its content does not match its MAC (modified)"))
+            }
+            head = AuditHead(seq: entry.seq, mac: entry.mac)
+        }
+
+        /// The rotation entry against the entries it sealed: their number, their digest, the old head.
+        private mutating func checkSeal(_ entry: AuditEntry) {
+            let detail = (try? JSONSerialization.jsonObject(with: Data(entry.detail.utf8))) as? [String: String] ?? [:]
+            guard entry.action == AuditAction.keyRotated.rawValue, let digest = detail["sealed_digest"],
+                  let entries = detail["sealed_entries"].flatMap({ Int64($0) }) else {
+                problems.append(Problem(seq: entry.seq, message: "is not the key rotation that sealed the entries before it (replaced)"))
+                return
+            }
+            if entries != sealed.count || digest != sealed.hex {
+                problems.append(Problem(seq: entry.seq, message: "the \(entries) entries this key rotation sealed no longer match its digest: an entry before it was modified, removed or added"))
+            }
+        }
+
+        private mutating func checkOrder(_ entry: AuditEntry) {
             count += 1
             if entry.seq != head.seq + 1 {
                 if entry.seq > head.seq + 1 {
@@ -106,10 +164,6 @@ public struct AuditChain: Sendable {
             if entry.prevMAC != head.mac, entry.seq == head.seq + 1 {
                 problems.append(Problem(seq: entry.seq, message: "does not follow entry \(head.seq) (the chain was cut or reordered here)"))
             }
-            if chain.mac(of: entry) != entry.mac {
-                problems.append(Problem(seq: entry.seq, message: "its content does not match its MAC (modified)"))
-            }
-            head = AuditHead(seq: entry.seq, mac: entry.mac)
         }
 
         /// Compares the end of the chain with the head recorded outside the database.

@@ -73,17 +73,29 @@ public struct AuditAnchor: Sendable {
     /// key when `create` (`created` tells the caller to say so), else nil (a dry run).
     public func loadKey(path: String, create: Bool, credentialsDirectory: String? = nil) async throws -> (key: AuditKey, created: Bool)? {
         if FileManager.default.fileExists(atPath: path) {
+            if FileManager.default.fileExists(atPath: KeyRotation.pendingPath(path)) {
+                throw EnforcementError.auditKey("a rotation of the audit key \(path) was interrupted (\(KeyRotation.pendingPath(path)) is still there); nothing was changed. Run `retentiond audit rotate-key` again: it finishes the rotation, or starts it afresh if it never reached the database")
+            }
             let key = try AuditKey.load(path: path, createIfMissing: false, credentialsDirectory: credentialsDirectory).key
-            let chain = AuditChain(key: key)
-            let first = try await store.read { try $0.auditEntries(after: 0, limit: 3, filter: AuditFilter()) }
-            if !first.isEmpty, !first.contains(where: { chain.mac(of: $0) == $0.mac }) {
-                throw EnforcementError.auditKey("the audit key \(path) does not match the audit trail of \(store.location): none of its first entries verifies with it. This is the wrong key, not tampering: configure the key that sealed this trail (docs/deployment.md, \"The audit key\")")
+            guard try await sealsTrail(key) else {
+                throw EnforcementError.auditKey("the audit key \(path) does not match the audit trail of \(store.location): none of its first entries (or its last key rotation) verifies with it. This is the wrong key, not tampering: configure the key that sealed this trail (docs/deployment.md, \"The audit key\")")
             }
             return (key, false)
         }
         try await refuseMissingKey(path: path)
         guard create else { return nil }
         return try AuditKey.load(path: path, createIfMissing: true, credentialsDirectory: credentialsDirectory)
+    }
+
+    /// Whether `key` sealed this trail: its first entries, or since a rotation, the rotation's entry
+    /// (true for a database without a trail).
+    func sealsTrail(_ key: AuditKey) async throws -> Bool {
+        let chain = AuditChain(key: key)
+        let entries = try await store.read { session -> [AuditEntry] in
+            if let rotation = try session.lastKeyRotation() { return try session.auditEntry(seq: rotation).map { [$0] } ?? [] }
+            return try session.auditEntries(after: 0, limit: 3, filter: AuditFilter())
+        }
+        return entries.isEmpty || entries.contains { chain.mac(of: $0) == $0.mac }
     }
 
     /// Without a key, only a database that never had a trail can be worked on (a dry run before the
@@ -179,7 +191,7 @@ public struct AuditAnchor: Sendable {
             try session.clearDoneMarks()
             // So may the references filed for lookups: they are filed again from the trail.
             try session.refileAuditRefs()
-            return try writer.append([draft], in: session)
+            return try writer.append([draft], in: session, confirmingKey: true)
         }
         try StateFiles.recordHead(position, database: store.location, stateDirectory: stateDirectory, replacing: true)
         return (previous, position.head)

@@ -28,8 +28,15 @@ struct AuditWriter: Sendable {
     /// With `early`, its drafts come first: the entries it sealed while the batch's statements ran
     /// are used as they are if the locked head is the one it sealed after; otherwise (another
     /// writer appended meanwhile) every draft is sealed again here, after the locked head.
-    func append(_ drafts: [AuditDraft], in session: any WritingSession, after early: EarlySeal? = nil) throws -> TrailPosition {
+    ///
+    /// `confirmingKey`: for writers that do not hold the run lock (holds), which a key rotation
+    /// could have overtaken since they loaded their key: once the chain is locked, refuse to append
+    /// after a rotation this key did not seal.
+    func append(_ drafts: [AuditDraft], in session: any WritingSession, after early: EarlySeal? = nil, confirmingKey: Bool = false) throws -> TrailPosition {
         let locked = try session.lockedAuditHead()
+        if confirmingKey, let rotation = try session.lastKeyRotation(), let entry = try session.auditEntry(seq: rotation), chain.mac(of: entry) != entry.mac {
+            throw EnforcementError.auditKey("the audit key was rotated while this command ran, so its key no longer seals the trail; nothing was changed. Run the command again")
+        }
         let at = early?.at ?? Date()
         var entries: [AuditEntry] = []
         var head = locked

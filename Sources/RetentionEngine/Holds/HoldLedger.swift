@@ -28,10 +28,13 @@ struct HoldLedger: Sendable {
         var released = false
     }
 
+    /// `entries`: the trail's hold entries and key rotations, oldest first. A rotation restates
+    /// every hold under the new key right after it: the record of holds starts again there.
     func findings(entries: [AuditEntry], holds: [LegalHold]) -> [Finding] {
         var findings: [Finding] = []
         var expected: [Int64: Expected] = [:]
-        for entry in entries {
+        let rotation = entries.lastIndex { $0.action == AuditAction.keyRotated.rawValue }
+        for entry in entries[(rotation.map { $0 + 1 } ?? 0)...] {
             guard chain.mac(of: entry) == entry.mac else {
                 findings.append(Finding(message: "audit entry \(entry.seq) (\(entry.action)) does not match its MAC: the record of holds was forged", failsClosed: true))
                 continue

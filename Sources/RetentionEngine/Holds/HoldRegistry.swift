@@ -69,7 +69,7 @@ public struct HoldRegistry: Sendable {
             var detail = ["hold_id": String(id)]
             if let until { detail["until"] = ISO8601DateFormatter().string(from: until) }
             let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: .holdAdd, table: table, subjectRef: ref, detail: detail)
-            return (id, try writer.append([draft], in: session))
+            return (id, try writer.append([draft], in: session, confirmingKey: true))
         }
         try anchor.record(position)
         hold.id = id
@@ -121,7 +121,7 @@ public struct HoldRegistry: Sendable {
             guard let hold = try session.releaseHold(id: id, by: actor, at: now) else { return nil }
             let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: .holdRelease, table: hold.table,
                                    subjectRef: chain.reference(table: hold.table, key: hold.key), detail: ["hold_id": String(id)])
-            return (hold, try writer.append([draft], in: session))
+            return (hold, try writer.append([draft], in: session, confirmingKey: true))
         }
         guard let (hold, position) = released else { throw EnforcementError.invalidRequest("no active hold has id \(id); see `retentiond hold list`") }
         try anchor.record(position)

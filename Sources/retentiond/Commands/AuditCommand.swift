@@ -8,7 +8,7 @@ struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "audit",
         abstract: "Verify or read the audit trail (who did what, under which rule; never personal values).",
-        subcommands: [Verify.self, Show.self, Reanchor.self]
+        subcommands: [Verify.self, Show.self, Reanchor.self, RotateKey.self]
     )
 
     /// Opens the policy's database read-only with its audit key.
@@ -166,6 +166,52 @@ struct AuditCommand: AsyncParsableCommand {
                     }
                 }
                 if cut { printError("the first \(limit) entries are shown; more match (--limit N shows more)", prefix: false) }
+                return .success
+            }
+        }
+    }
+
+    struct RotateKey: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rotate-key",
+            abstract: "Replace the audit key: the trail so far is sealed under the new one, holds restated (audited).",
+            discussion: """
+                Under the run lock, after checking the whole trail with the current key: writes a new key, appends an \
+                `audit-key-rotated` entry sealed with it that names the old head and holds the digest of every entry before \
+                it (so the trail verifies with the new key alone, and a change to an old entry is still found), restates every \
+                legal hold under the new key, then puts the new key in the key file and records the head. The old key is \
+                kept beside it as <key file>.retired-<time>. Interrupted, it is finished by running it again; other commands \
+                refuse until then. Pseudonyms made after the rotation differ from those made before (docs/deployment.md, \
+                "Rotate the key").
+                """
+        )
+        @OptionGroup var options: PolicyOptions
+
+        @Option(name: .long, help: "Why (e.g. the key's yearly rotation, or a suspected leak), kept in the audit trail.")
+        var reason: String
+
+        @Option(name: .long, help: "Who rotates (recorded in the audit trail).")
+        var by: String
+
+        func run() async throws {
+            try await reportingFailures {
+                let (enforcer, _) = try await options.loadEnforcer(actor: by, loadingKey: false)
+                let keyFile = enforcer.policy.keyFile
+                if let credentialsDirectory, keyFile.hasPrefix(credentialsDirectory + "/") {
+                    throw CommandFailure(.usage, "the audit key is systemd's credential \(keyFile), which a unit cannot change: run `retentiond audit rotate-key` by hand (as root), where the policy's audit.key_file is the file the units load")
+                }
+                guard FileManager.default.fileExists(atPath: keyFile) || FileManager.default.fileExists(atPath: keyFile + ".rotating") else {
+                    throw CommandFailure(.refused, "there is no audit key at \(keyFile) (the policy's audit.key_file) to rotate: restore it first, or name the right file (docs/deployment.md, \"The audit key\")")
+                }
+                let done = try await enforcer.rotateKey(keyPath: keyFile, reason: reason, now: options.currentTime())
+                print("audit key rotated: entry \(done.rotationSeq) seals entries 1…\(done.sealedEntries) under the new key in \(keyFile)"
+                      + (done.restatedHolds > 0 ? "; \(done.restatedHolds) hold(s) restated" : ""))
+                if let retired = done.retiredKey {
+                    print("the old key is kept at \(retired): the trail no longer needs it; keep it with your records or destroy it")
+                } else {
+                    print("(an interrupted rotation was finished)")
+                }
+                print("back up the new key now, and copy \(StateFiles.headPath(stateDirectory: enforcer.policy.stateDirectory)) off the host as after every run")
                 return .success
             }
         }
