@@ -77,6 +77,9 @@ public protocol StoreSession {
     func lastCompletedRunTime() throws -> Date?
     /// The sequence number of the newest `audit-key-rotated` entry, if the key was ever rotated.
     func lastKeyRotation() throws -> Int64?
+    /// Whether an entry that recorded the head (`run-completed`, `audit-reanchored`,
+    /// `audit-key-rotated`) names the head file `identity` (`head_file` in its detail).
+    func trailNamesHeadFile(_ identity: String) throws -> Bool
 
     /// How key values of a column with this declared type are typed.
     var keyValueKind: @Sendable (_ declaredType: String) -> KeyValueKind { get }

@@ -207,6 +207,14 @@ extension StoreSession where Self: SQLExecuting {
         return seq
     }
 
+    public func trailNamesHeadFile(_ identity: String) throws -> Bool {
+        guard try toolTables().audit else { return false }
+        let actions = SQL.list([AuditAction.runCompleted, .reanchored, .keyRotated].map { .text($0.rawValue) })
+        // The detail is JSON with sorted keys and no spaces; the identity is hexadecimal (no LIKE wildcard).
+        let pattern = SQLValue.text("%\"head_file\":\"\(identity)\"%")
+        return try !rows("SELECT 1 FROM retentiond_audit WHERE action IN (\(actions)) AND detail LIKE \(pattern) LIMIT 1").isEmpty
+    }
+
     public func hasAuditEntries(ruleID: String, action: AuditAction) throws -> Bool {
         guard try toolTables().audit else { return false }
         return try !rows("SELECT 1 FROM retentiond_audit WHERE action = \(.text(action.rawValue)) AND rule_id = \(.text(ruleID)) LIMIT 1").isEmpty

@@ -250,18 +250,30 @@ import Testing
         #expect(try w.count("SELECT count(*) FROM retentiond_audit WHERE action = 'audit-reanchored' AND actor = 'ops'") == 1)
     }
 
-    @Test func aMissingAnchorIsSaidLoudlyAndRecordedAgain() async throws {
+    /// A head removed from the state directory that recorded it is a finding (exit 7) until it is
+    /// restored or the trail re-anchored; a state directory that never recorded one (a new host
+    /// joining a shared run) is only warned about, and records it.
+    @Test func aRemovedHeadIsRefusedAndAHeadNeverRecordedHereIsSaidAndRecorded() async throws {
         let w = try Workspace()
         #expect(try await w.run(["run"] + now).status == 0)
         let head = w.dir.appendingPathComponent("audit-head.json").path
+        let copy = try Data(contentsOf: URL(fileURLWithPath: head))
         try FileManager.default.removeItem(atPath: head)
         let verify = try await w.run(["audit", "verify"])
-        #expect(verify.stderr.contains("no head is recorded for this trail"))
+        #expect(verify.status == 7 && verify.stderr.contains("is gone, but the trail"), "\(verify.stderr)")
         let run = try await w.run(["run", "--now", "2026-06-02T00:00:00Z"])
-        #expect(run.status == 0)
-        #expect(run.stderr.contains("no head is recorded for the audit trail"))
-        #expect(FileManager.default.fileExists(atPath: head), "the run records it again")
-        #expect(try await w.run(["audit", "verify", "--head", head]).status == 0)
+        #expect(run.status == 7 && run.stderr.contains("re-anchor"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: head), "nothing recorded over the loss")
+        try copy.write(to: URL(fileURLWithPath: head))
+        #expect(try await w.run(["audit", "verify"]).status == 0, "restored from the copy")
+
+        let other = w.dir.appendingPathComponent("other").path
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: w.dir.appendingPathComponent("audit.key").path, toPath: other + "/audit.key")
+        let elsewhere = try await w.run(["run", "--now", "2026-06-02T00:00:00Z", "--state-dir", other, "--database-url", "sqlite:" + w.database])
+        #expect(elsewhere.status == 0, "\(elsewhere.stderr)")
+        #expect(elsewhere.stderr.contains("no head is recorded for the audit trail"))
+        #expect(FileManager.default.fileExists(atPath: other + "/audit-head.json"), "the run records it there")
     }
 
     /// A copy of the head kept elsewhere vouches for the trail even when everything on the host is

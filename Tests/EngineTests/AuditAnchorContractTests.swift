@@ -46,7 +46,8 @@ import TestSupport
         let entry = try #require(try await f.audit(action: "audit-reanchored").first)
         let detail = try JSONSerialization.jsonObject(with: Data((entry.detail).utf8)) as? [String: String]
         #expect(detail == ["database": try await f.store().location, "previous_mac": previous?.mac ?? "", "previous_seq": "5",
-                           "previous_genesis": previous?.genesis ?? "", "reason": "restore ticket 7"])
+                           "previous_genesis": previous?.genesis ?? "", "reason": "restore ticket 7",
+                           "head_file": StateFiles.headFileIdentity(stateDirectory: f.dir.path)])
         #expect(previous?.genesis?.count == 64)
         let next = try await f.run(now: CRMFixture.now.addingTimeInterval(120))
         #expect(next.rules[0].anonymised == 2, "the two records whose audit entries were lost are done again")
@@ -70,6 +71,23 @@ import TestSupport
         await expectTamperingRefused { _ = try await f.run(now: CRMFixture.now.addingTimeInterval(60)) }
         let verification = try await verify(f)
         #expect(verification.problems.contains { $0.message.contains("truncated") })
+    }
+
+    /// The trail names the head file that recorded its runs: removed, it is a finding (not "no head
+    /// yet"), and re-anchoring is the way on.
+    @Test(arguments: Backend.allCases)
+    func aHeadRemovedFromTheStateDirectoryThatRecordedItIsRefused(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise)
+        _ = try await f.run()
+        try FileManager.default.removeItem(atPath: StateFiles.headPath(stateDirectory: f.dir.path))
+        try await f.sql(["UPDATE people SET email = 'new@example.fr' WHERE id = 6"])
+        let before = try await f.snapshot()
+        await expectTamperingRefused { _ = try await f.run(now: CRMFixture.now.addingTimeInterval(60)) }
+        #expect(try await f.snapshot() == before, "nothing changed")
+        #expect(try await verify(f).anchorProblems.contains { $0.contains("is gone, but the trail") })
+        _ = try await AuditAnchor.reanchor(try await f.store(), stateDirectory: f.dir.path, key: try f.key, reason: "head lost", by: "ops", now: CRMFixture.now.addingTimeInterval(90))
+        #expect(try await verify(f).isValid)
+        #expect(try await f.run(now: CRMFixture.now.addingTimeInterval(120)).succeeded)
     }
 
     @Test(arguments: Backend.allCases)

@@ -224,7 +224,8 @@ struct Applier: Sendable {
     func recordCompletion(wallClock: Date, planNow: Date, mode: String, tallies: [RuleTally]?, failures: [RecordFailure],
                           closing queue: (any WorkQueueStore)? = nil) async throws {
         let f = ISO8601DateFormatter()
-        var detail = ["now": f.string(from: wallClock), "plan_now": f.string(from: planNow), "mode": mode]
+        var detail = ["now": f.string(from: wallClock), "plan_now": f.string(from: planNow), "mode": mode,
+                      "head_file": StateFiles.headFileIdentity(stateDirectory: policy.stateDirectory)]
         let failed = failures.reduce(into: [String: Int]()) { $0[$1.rule, default: 0] += 1 }
         for t in tallies ?? [] {
             detail["rule:\(t.rule)"] = "due=\(t.due) flagged=\(t.flagged) anonymised=\(t.anonymised) purged=\(t.purged) exempt=\(t.exemptTotal) stale=\(t.stale) gone=\(t.gone)"

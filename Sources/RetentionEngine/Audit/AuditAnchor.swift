@@ -33,6 +33,9 @@ public struct AuditAnchor: Sendable {
         public var macAtRecordedSeq: String?
         /// The newest entry's sequence number in the database (0 without a trail).
         public var lastSeq: Int64 = 0
+        /// No head file, but the trail says one was recorded here (`StateFiles.headFileIdentity`):
+        /// it was removed.
+        public var headRemoved = false
 
         /// The recorded head when it names this database's trail.
         public var head: StateFiles.RecordedHead? {
@@ -46,13 +49,20 @@ public struct AuditAnchor: Sendable {
     public func read() async throws -> Reading {
         let recorded = StateFiles.readHead(path: headPath)
         let location = store.location
+        // Only the state directory's own head is named in the trail (not a copy given with --head).
+        let (headPath, ownHead) = (self.headPath, self.headPath == StateFiles.headPath(stateDirectory: stateDirectory))
+        let identity = StateFiles.headFileIdentity(stateDirectory: stateDirectory)
         return try await store.read { session in
             let tables = try session.toolTables()
             guard tables.audit else { return Reading(tables: tables, recorded: recorded, location: location) }
             let genesis = try session.auditEntry(seq: 1)?.mac
             let mac = try recorded.flatMap { $0.seq > 0 ? try session.auditEntry(seq: $0.seq)?.mac : nil }
-            return Reading(tables: tables, genesis: genesis, recorded: recorded, macAtRecordedSeq: mac,
-                           lastSeq: try session.auditHead().seq, location: location)
+            var reading = Reading(tables: tables, genesis: genesis, recorded: recorded, macAtRecordedSeq: mac,
+                                  lastSeq: try session.auditHead().seq, location: location)
+            if genesis != nil, ownHead, case .missing = StateFiles.headFile(path: headPath) {
+                reading.headRemoved = try session.trailNamesHeadFile(identity)
+            }
+            return reading
         }
     }
 
@@ -131,6 +141,9 @@ public struct AuditAnchor: Sendable {
             throw EnforcementError.auditTampered(
                 "\(store.location) has \(tables.audit ? "retentiond_audit" : "retentiond_holds") but not \(tables.missing.joined(separator: ", ")): the tool's own tables were dropped by hand; nothing was changed. Restore the database from a backup (docs/operations.md, \"When the trail is not intact\")")
         }
+        if reading.headRemoved {
+            throw EnforcementError.auditTampered(Self.headRemoved(headPath, location: store.location) + "; nothing was changed. Restore the file from a copy kept elsewhere (`retentiond audit verify --head COPY` compares with one), or, after checking the trail, re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md, \"When the trail is not intact\")")
+        }
         guard let recorded = reading.recorded, recorded.seq > 0 else {
             return Standing(tables: tables, anchored: reading.genesis == nil)
         }
@@ -151,6 +164,10 @@ public struct AuditAnchor: Sendable {
                 "the audit trail of \(store.location) no longer extends the head recorded in \(headPath) (entry \(recorded.seq)): the database was restored from an older copy or the trail was truncated or rewritten; nothing was changed. After a legitimate restore, re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md)")
         }
         return Standing(tables: tables, anchored: true, entriesPastHead: max(0, reading.lastSeq - recorded.seq))
+    }
+
+    static func headRemoved(_ headPath: String, location: String) -> String {
+        "the audit head \(headPath) is gone, but the trail of \(location) records that its head was kept in that file on this host: it was removed, so a truncated or restored trail could not be detected"
     }
 
     /// Records where the trail now stands in the state directory (never behind what is recorded).
@@ -176,7 +193,7 @@ public struct AuditAnchor: Sendable {
             throw EnforcementError.refused("the audit trail of \(store.location) is intact and ends at the head recorded in \(headPath): there is nothing to re-anchor, and nothing was changed (`retentiond audit verify` checks it)")
         }
         let previous = StateFiles.readHead(path: headPath)
-        var detail = ["reason": reason, "database": store.location]
+        var detail = ["reason": reason, "database": store.location, "head_file": StateFiles.headFileIdentity(stateDirectory: stateDirectory)]
         if let previous {
             detail["previous_seq"] = String(previous.seq)
             detail["previous_mac"] = previous.mac

@@ -64,6 +64,7 @@ public struct AuditTrail: Sendable {
         if reading.tables.any, !reading.tables.complete {
             result.anchorProblems.append("the tool's table(s) \(reading.tables.missing.joined(separator: ", ")) were dropped")
         }
+        if reading.headRemoved { result.anchorProblems.append(AuditAnchor.headRemoved(anchor.headPath, location: store.location)) }
         if case .unreadable(let why) = StateFiles.headFile(path: anchor.headPath) {
             result.anchorProblems.append("the audit head \(anchor.headPath) cannot be read (\(why)): a truncated or restored trail could not be detected")
         }

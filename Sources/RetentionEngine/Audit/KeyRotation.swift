@@ -56,6 +56,7 @@ struct KeyRotation: Sendable {
         let newKey = AuditKey(bytes: bytes)
         let runID = "rotate-key-" + RunID.make(at: now)
         let (actor, location, fingerprint) = (self.actor, store.location, Self.fingerprint)
+        let headFile = StateFiles.headFileIdentity(stateDirectory: stateDirectory)
         let (position, sealed, holds) = try await store.transaction { session -> (TrailPosition, Int64, Int) in
             let head = try session.lockedAuditHead()
             var digest = AuditChain.SealDigest()
@@ -72,7 +73,7 @@ struct KeyRotation: Sendable {
             var drafts = [AuditDraft(runID: runID, actor: actor, policyHash: "", action: .keyRotated, detail: [
                 "reason": reason, "previous_seq": String(head.seq), "previous_mac": head.mac,
                 "sealed_entries": String(digest.count), "sealed_digest": digest.hex,
-                "previous_key": fingerprint(oldKey), "key": fingerprint(newKey),
+                "previous_key": fingerprint(oldKey), "key": fingerprint(newKey), "head_file": headFile,
             ])]
             let chain = AuditChain(key: newKey)
             let holds = try session.holds(includeReleased: true)

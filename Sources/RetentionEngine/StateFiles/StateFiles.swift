@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import RetentionCore
 
@@ -68,6 +69,20 @@ public enum StateFiles {
     }
 
     public static func headPath(stateDirectory: String) -> String { stateDirectory + "/audit-head.json" }
+
+    /// Names the head file of `stateDirectory` on this host (a digest of the host name and the
+    /// directory's real path, nothing readable), recorded in the trail by the entries that close a
+    /// run, a rotation and a re-anchoring: a trail that names it had its head recorded here, so a
+    /// head missing here was removed — not never written, as on a new host joining a shared run.
+    public static func headFileIdentity(stateDirectory: String) -> String {
+        // gethostname, not ProcessInfo.hostName, which may wait on a DNS lookup.
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count - 1)
+        let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let real = realpath(stateDirectory, nil).map { path -> String in defer { free(path) }; return String(cString: path) } ?? stateDirectory
+        let bytes = Array((host + "\u{0}" + real).utf8)
+        return String(SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined().prefix(16))
+    }
 
     /// The newest entry of one trail, kept outside its database.
     public struct RecordedHead: Codable, Sendable, Equatable {
