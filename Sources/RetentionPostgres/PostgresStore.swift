@@ -80,15 +80,41 @@ public final class PostgresStore: RecordStore {
                                   database: settings.database, tls: tls)
         }
         configuration.options.connectTimeout = .seconds(10)
-        // retentiond's statements are many and short, each with its own parameters: the server's
-        // JIT compiled them one by one (100-200 ms each where a plan's estimated cost is high),
-        // which cost more than it ever saved (docs/postgresql.md, "JIT"). Off for this session only.
-        configuration.options.additionalStartupParameters = [("jit", "off")]
+        let connection: PostgresConnection
         do {
-            return try await PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration,
-                                                        id: Int.random(in: 1...Int(Int32.max)), logger: logger)
+            connection = try await PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration,
+                                                              id: Int.random(in: 1...Int(Int32.max)), logger: logger)
         } catch {
             throw DatabaseUnavailable(location: settings.displayName, reason: PostgresSession.describe(error))
+        }
+        do {
+            // retentiond's statements are many and short, each with its own parameters: the server's
+            // JIT compiled them one by one (100-200 ms each where a plan's estimated cost is high),
+            // which cost more than it ever saved (docs/postgresql.md, "JIT"). Off for this session
+            // only — set once connected, not as a startup parameter, which PgBouncer refuses.
+            _ = try await connection.query(PostgresQuery(unsafeSQL: "SET jit = off"), logger: logger).get()
+        } catch {
+            try? await connection.close()
+            throw DatabaseUnavailable(location: settings.displayName, reason: PostgresSession.describe(error))
+        }
+        return connection
+    }
+
+    /// Refuses a connection pooler that shares server sessions between clients (PgBouncer's
+    /// `transaction` and `statement` modes): there, the run lock — a session-level advisory lock —
+    /// stays on a server session other clients then use, so two runs could both hold it. A second
+    /// connection that reaches the lock's own server process proves it.
+    static func sharedSessionProblem(location: String) -> String {
+        "the connections to \(location) go through a pooler that hands one server session to several clients (PgBouncer's pool_mode = transaction or statement): the run lock, a session-level advisory lock, cannot hold there, so nothing was changed. Connect retentiond to PostgreSQL directly, or through a pool in session mode (docs/postgresql.md, \"PgBouncer and other poolers\")"
+    }
+
+    private func refuseSharedSessions(lockPID: Int32) async throws {
+        let probe = try await Self.connect(settings, password: password, logger: logger)
+        defer { probe.close().whenComplete { _ in withExtendedLifetime(probe) {} } }
+        let rows = try await probe.query(PostgresQuery(unsafeSQL: "SELECT pg_backend_pid()"), logger: logger).get().rows
+        guard let row = rows.first else { return }
+        if try row.decode(Int32.self) == lockPID {
+            throw DatabaseUnavailable(location: location, reason: Self.sharedSessionProblem(location: location))
         }
     }
 
@@ -159,7 +185,14 @@ public final class PostgresStore: RecordStore {
             try? await lockConnection.close()
             throw RunLocked.held("another retentiond run holds the advisory lock on \(location); nothing was changed. Wait for it to finish, then run again")
         }
-        return AdvisoryLock(connection: lockConnection, backendPID: pid, location: location, key: key, logger: logger)
+        let lock = AdvisoryLock(connection: lockConnection, backendPID: pid, location: location, key: key, logger: logger)
+        do {
+            try await refuseSharedSessions(lockPID: pid)
+        } catch {
+            await lock.release()
+            throw error
+        }
+        return lock
     }
 }
 
@@ -196,9 +229,13 @@ final class AdvisoryLock: RunLockHandle {
     /// lock: a terminated or timed-out lock connection is noticed before the batch commits.
     func confirm(in session: any WritingSession) throws {
         guard let sql = session as? any SQLExecuting else { return }
-        let held = try sql.rows("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1", [.integer(Int64(backendPID))])
+        let held = try sql.rows("SELECT count(*), pg_backend_pid() FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1", [.integer(Int64(backendPID))])
         guard held.first?.first != .integer(0) else {
             throw RunLocked.lost("the run lock on \(location) was lost (its connection was closed: terminated, or a server timeout); this batch was rolled back and the run stopped, so no other run can overlap it")
+        }
+        // The batch on the lock's own server session: a pooler shares sessions (see `sharedSessionProblem`).
+        if held.first?.last == .integer(Int64(backendPID)) {
+            throw RunLocked.lost(PostgresStore.sharedSessionProblem(location: location) + "; this batch was rolled back")
         }
     }
 

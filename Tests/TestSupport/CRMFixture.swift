@@ -108,6 +108,12 @@ public final class CRMFixture: @unchecked Sendable {
         }
     }
 
+    /// Points the policy at the same PostgreSQL database through `pooler`. Call `write(policy:)` after.
+    public func reachThrough(_ pooler: PgBouncer) throws {
+        let server = try PostgresServer.shared.get()
+        databaseSection = databaseSection.replacingOccurrences(of: "port: \(server.port)", with: "port: \(pooler.port)")
+    }
+
     public func write(policy body: String, batchSize: Int? = nil) throws {
         try ("""
             version: 1
