@@ -144,7 +144,11 @@ struct PolicyOptions: ParsableArguments {
         writeMessage("retentiond: policy \(policy.path) (sha256 \(policy.hash.prefix(16))…), database \(store.location)", level: .notice)
         let (resolved, diagnostics) = try await validated(policy, parseWarnings: parseWarnings, store: store, advising: false)
         let key = loadingKey ? try await loadKey(policy: policy, store: store, create: true, logger: logger()) : nil
-        return (Enforcer(resolved: resolved, store: store, key: key, actor: actor, logger: logger()), diagnostics)
+        var enforcer = Enforcer(resolved: resolved, store: store, key: key, actor: actor, logger: logger())
+        // Under systemd (which sets INVOCATION_ID for every unit) each head is kept in the journal,
+        // a copy off the database; in a terminal it is one line of noise per run.
+        if ProcessInfo.processInfo.environment["INVOCATION_ID"] == nil { enforcer.headLogLevel = .info }
+        return (enforcer, diagnostics)
     }
 
     private func validated(_ policy: Policy, parseWarnings: [Diagnostic], store: any RecordReader,

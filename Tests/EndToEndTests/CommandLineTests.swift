@@ -250,6 +250,19 @@ import Testing
         #expect(try w.count("SELECT count(*) FROM retentiond_audit WHERE action = 'audit-reanchored' AND actor = 'ops'") == 1)
     }
 
+    /// Each head recorded is logged at `notice` under systemd (a copy in the journal), at `info` in a terminal.
+    @Test func theHeadRecordedIsLoggedForTheJournalOnlyUnderSystemd() async throws {
+        let w = try Workspace()
+        let terminal = try await w.run(["run"] + now)
+        #expect(terminal.status == 0 && !terminal.stderr.contains("audit head recorded"), "\(terminal.stderr)")
+        let unit = try await BinaryRunner.runProgram(URL(fileURLWithPath: "/usr/bin/env"), [
+            "INVOCATION_ID=0123456789abcdef", BinaryRunner.binary.path, "run", "--config", w.policy, "--now", "2026-06-02T00:00:00Z"])
+        #expect(unit.status == 0, "\(unit.stderr)")
+        let head = try JSONSerialization.jsonObject(with: Data(contentsOf: w.dir.appendingPathComponent("audit-head.json"))) as? [String: Any]
+        let (seq, mac) = (try #require(head?["seq"] as? Int), try #require(head?["mac"] as? String))
+        #expect(unit.stderr.contains("audit head recorded") && unit.stderr.contains("head=\(seq) mac=\(mac)"), "\(unit.stderr)")
+    }
+
     /// A head removed from the state directory that recorded it is a finding (exit 7) until it is
     /// restored or the trail re-anchored; a state directory that never recorded one (a new host
     /// joining a shared run) is only warned about, and records it.

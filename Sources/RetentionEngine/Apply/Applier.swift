@@ -15,6 +15,7 @@ struct Applier: Sendable {
     let logger: Logger
     var pacing = Pacing()
     var progress = ProgressOutput.log
+    var headLogLevel = Logger.Level.notice
 
     var policy: Policy { resolved.policy }
     var chain: AuditChain { AuditChain(key: key) }
@@ -245,7 +246,7 @@ struct Applier: Sendable {
             position = try await store.transaction { try writer.append([draft], in: $0) }
         }
         try anchor.record(position)
-        logger.notice("audit head recorded", metadata: ["head": "\(position.head.seq)", "mac": "\(position.head.mac)", "genesis": "\(position.genesis)"])
+        logger.log(level: headLogLevel, "audit head recorded", metadata: ["head": "\(position.head.seq)", "mac": "\(position.head.mac)", "genesis": "\(position.genesis)"])
     }
 }
 

@@ -27,6 +27,9 @@ public struct Enforcer: Sendable {
     public var pacing = Pacing()
     /// Where a run's progress goes: log lines (the journal) or one redrawn line on a terminal.
     public var progress = ProgressOutput.log
+    /// The level of the `audit head recorded` line: `notice` keeps a copy of each head in the
+    /// journal (under systemd); in a terminal the command line lowers it to `info`.
+    public var headLogLevel = Logger.Level.notice
 
     public var policy: Policy { resolved.policy }
     var anchor: AuditAnchor { AuditAnchor(store: store, stateDirectory: policy.stateDirectory) }
@@ -82,6 +85,7 @@ public struct Enforcer: Sendable {
         guard let key else { throw EnforcementError.auditKey("no audit key loaded") }
         var applier = Applier(resolved: resolved, store: store, key: key, actor: actor, runID: runID, logger: logger, pacing: pacing)
         applier.progress = progress
+        applier.headLogLevel = headLogLevel
         return applier
     }
 
