@@ -53,6 +53,10 @@ public protocol StoreSession {
     func forecast(_ query: RuleQuery, boundaries: [ClockPredicate]) throws -> [Int]
     /// One record's standing under a rule (`SQLBuilder.standing`), nil when it does not exist.
     func standing(_ query: RuleQuery, key: RecordKey, marksKept: Bool) throws -> [SQLValue]?
+    /// `columns` of the rows reached from the record `key` of `table` through `path` that meet
+    /// `conditions` (the rows a `related` exemption finds), at most `limit`.
+    func relatedRecords(_ path: [RelationStep], table: String, keyColumns: [String], key: RecordKey, conditions: [RowCondition],
+                        columns: [String], limit: Int) throws -> [[SQLValue]]
     /// Of these keys, those whose record still exists.
     func existingKeys(table: String, keyColumns: [String], keys: [RecordKey]) throws -> Set<RecordKey>
     /// Which of the tool's own tables exist: all of them, none, or (after tampering) some.

@@ -108,6 +108,11 @@ extension StoreSession where Self: SQLExecuting {
         try rows(builder.standing(query, key: key, marksKept: marksKept)).first
     }
 
+    public func relatedRecords(_ path: [RelationStep], table: String, keyColumns: [String], key: RecordKey, conditions: [RowCondition],
+                               columns: [String], limit: Int) throws -> [[SQLValue]] {
+        try rows(builder.relatedRecords(path, subjectTable: table, keyColumns: keyColumns, key: key, conditions: conditions, columns: columns, limit: limit))
+    }
+
     public func childRowCount(_ paths: [[ChildLink]], table: String, keyColumns: [String], keys: [RecordKey]) throws -> Int {
         guard !keys.isEmpty, !paths.isEmpty else { return 0 }
         guard case .integer(let count) = try rows(builder.countChildren(paths, subjectTable: table, keyColumns: keyColumns, keys: keys)).first?.first else { return 0 }

@@ -398,6 +398,9 @@ import Testing
             #expect(other == "NULL" || clock[0] >= other, "the latest is taken: \(line)")
         }
         #expect(fromEach == ["last_contact_at", "collected_at"], "both inputs win somewhere in the demo: \(fromEach)")
+        // A record kept by related records says where they are (`explain` names them).
+        let kept = plan.stdout.split(separator: "\n").filter { $0.hasPrefix("client-billing-identity\t") && $0.contains("related_record") }
+        #expect(!kept.isEmpty && kept.allSatisfy { $0.hasSuffix("\texempt (related_record: invoices)") }, "\(kept.prefix(3))")
     }
 
     /// An unreachable PostgreSQL says why: nothing listening on the port, or no such host.

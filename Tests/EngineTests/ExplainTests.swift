@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import RetentionCore
 import RetentionEngine
+import RetentionStore
 import TestSupport
 
 /// `explain`: for one record, each rule's clock, the day it is due, and what keeps it.
@@ -51,5 +52,50 @@ import TestSupport
         _ = try await f.run()
         await #expect(throws: (any Error).self) { _ = try await explainer.explain(subject: subject, keyText: "1", now: CRMFixture.now) }
         #expect(try await rule("3").dueOn == day(2028, 12, 1))
+    }
+
+    /// Kept by related records: the answer names each one, its date, and until when it keeps.
+    @Test(arguments: Backend.allCases)
+    func aRecordKeptByRelatedRecordsNamesThemAndUntilWhen(_ backend: Backend) async throws {
+        let policy = """
+            subjects:
+              people:
+                table: people
+                key: id
+                rules:
+                  - id: identity
+                    register: "Clients"
+                    legal_basis: "contract; accounting"
+                    clock: { latest: [last_seen, collected] }
+                    after: 3y
+                    action: anonymise
+                    fields: { name: { constant: "anonymised" } }
+                    exempt:
+                      related:
+                        - table: orders
+                          foreign_key: person_id
+                          clock: { column: ordered_on, anchor: fiscal_year_end }
+                          within: 5y
+            """
+        let f = try await CRMFixture(backend, data: CRMFixture.data + ["INSERT INTO orders VALUES (1002, 5, '2022-06-01')"], policy: policy)
+        let planner = try await f.planner()
+        let explainer = Explainer(resolved: planner.resolved, reader: planner.reader)
+        let subject = try f.policy().subjects[0]
+        var paris = Calendar(identifier: .gregorian)
+        paris.timeZone = TimeZone(identifier: "Europe/Paris")!
+        func day(_ y: Int, _ m: Int, _ d: Int) -> Date { paris.date(from: DateComponents(year: y, month: m, day: d))! }
+
+        // 5's orders: 2024-01-01 keeps it until its fiscal year's end (2025-01-01) + 5 years; 2022-06-01 until 2028-01-01.
+        let five = try #require(try await explainer.explain(subject: subject, keyText: "5", now: CRMFixture.now).rules.first)
+        #expect(five.keptBy == ["related_record"])
+        #expect(five.keptByRecords == [
+            Explanation.RelatedKeeper(table: "orders", key: "1000", clock: "2024-01-01", until: day(2030, 1, 1)),
+            Explanation.RelatedKeeper(table: "orders", key: "1002", clock: "2022-06-01", until: day(2028, 1, 1)),
+        ])
+        #expect(five.verdict.contains("a related record that must still be kept: `orders` 1000 (dated 2024-01-01, kept until 2030-01-01), `orders` 1002 (dated 2022-06-01, kept until 2028-01-01)"),
+                "\(five.verdict)")
+        // 6's order of 2019 kept it until 2025-01-01: it keeps nothing now.
+        let six = try #require(try await explainer.explain(subject: subject, keyText: "6", now: CRMFixture.now).rules.first)
+        #expect(six.due && six.keptBy.isEmpty && six.keptByRecords.isEmpty)
     }
 }

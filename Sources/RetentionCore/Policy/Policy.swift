@@ -352,6 +352,14 @@ public struct RelatedKeep: Sendable {
     public var keepUndated: Bool
     public var location: SourceLocation
 
+    /// Where the related rows are, in words: the relation's name, or the table's.
+    public var source: String {
+        switch rows {
+        case .relation(let name): return name.value
+        case .table(let name, _): return name.value
+        }
+    }
+
     public init(rows: Rows, clock: Clock?, within: RetentionDuration?, keepUndated: Bool, location: SourceLocation) {
         self.rows = rows
         self.clock = clock

@@ -22,6 +22,8 @@ public struct Explanation: Sendable, Codable {
         public var keptBy: [String]
         /// With `kept_by_rule`: the rules that keep it, or a row its deletion would take.
         public var keptByRules: [String]
+        /// With `related_record`: the related records that keep it, the latest kept first.
+        public var keptByRecords: [RelatedKeeper] = []
         /// The rule already flagged or anonymised it.
         public var done: Bool
         /// The answer in words.
@@ -32,6 +34,26 @@ public struct Explanation: Sendable, Codable {
     public var key: String
     public var now: Date
     public var rules: [RuleStanding]
+
+    /// A related record that keeps one under a `related` exemption: where it is, its clock, and
+    /// until when it keeps (its clock plus `within`; nil without a clock: while it exists).
+    public struct RelatedKeeper: Sendable, Codable, Hashable {
+        public var table: String
+        public var key: String
+        public var clock: String?
+        public var until: Date?
+
+        public init(table: String, key: String, clock: String?, until: Date?) {
+            self.table = table
+            self.key = key
+            self.clock = clock
+            self.until = until
+        }
+
+        func words(_ calendar: Calendar) -> String {
+            "`\(table)` \(key)" + (clock.map { " (dated \($0), kept until \(Explainer.day(until, calendar)))" } ?? " (while it exists)")
+        }
+    }
 }
 
 public struct Explainer: Sendable {
@@ -64,7 +86,17 @@ public struct Explainer: Sendable {
             guard let row = try await reader.read({ try $0.standing(query, key: key, marksKept: marksKept) }) else {
                 throw EnforcementError.invalidRequest("no record of `\(table)` has key \(keyText)")
             }
-            standings.append(standing(rule, SQLBuilder.decodeStanding(row, query: query), clockColumns: resolved.shape(of: rule).clock, now: now))
+            var ruleStanding = standing(rule, SQLBuilder.decodeStanding(row, query: query), clockColumns: resolved.shape(of: rule).clock, now: now)
+            if ruleStanding.keptBy.contains("related_record") {
+                ruleStanding.keptByRecords = try await relatedKeepers(rule, subject: subject, key: key, now: now)
+                let named = ruleStanding.keptByRecords.prefix(3).map { $0.words(resolved.policy.calendar) }
+                if !named.isEmpty {
+                    let more = ruleStanding.keptByRecords.count > 3 ? " and \(ruleStanding.keptByRecords.count - 3) more" : ""
+                    ruleStanding.verdict = ruleStanding.verdict.replacingOccurrences(
+                        of: Self.reason("related_record"), with: Self.reason("related_record") + ": " + named.joined(separator: ", ") + more)
+                }
+            }
+            standings.append(ruleStanding)
         }
         return Explanation(subject: subject.id, table: table, key: key.description, now: now, rules: standings)
     }
@@ -106,18 +138,54 @@ public struct Explainer: Sendable {
                                         keptByRules: applies && due ? record.keptByRules : [], done: done, verdict: verdict)
     }
 
+    /// The related records that keep the record `key` under the rule's `related` exemptions (those
+    /// the run's test finds: recent enough, or any without a clock), the latest kept first. A
+    /// clock read through relations of the related row is not dated here; its record is named.
+    func relatedKeepers(_ rule: RetentionRule, subject: Subject, key: RecordKey, now: Date) async throws -> [Explanation.RelatedKeeper] {
+        let policy = resolved.policy
+        let shape = resolved.shape(of: rule)
+        let related = try resolved.conditions(of: rule, now: now).related
+        var keepers: [Explanation.RelatedKeeper] = []
+        for ((keep, found), condition) in zip(zip(rule.exemptions.related, shape.related), related) {
+            guard case .related(let path, let tests, _) = condition, let last = path.last else { continue }
+            let primaryKey = resolved.schema.table(last.table)?.primaryKey ?? []
+            let keyColumns = primaryKey.isEmpty ? last.on.map(\.column) : primaryKey
+            let dated = (found.clock ?? []).allSatisfy { $0.path.isEmpty } ? found.clock ?? [] : []
+            let (table, subjectKey) = (subject.table.value, subject.key.map(\.value))
+            let rows = try await reader.read {
+                try $0.relatedRecords(path, table: table, keyColumns: subjectKey, key: key, conditions: tests,
+                                      columns: keyColumns + dated.map(\.name), limit: 100)
+            }
+            for row in rows {
+                let values = Array(row[keyColumns.count...])
+                let dates = zip(values, dated).map { DateCodec.parse($0, storage: $1.storage, calendar: policy.storageCalendar) }
+                let clock: Date? = keep.clock?.combination == .latest ? dates.compactMap { $0 }.max() : dates.first { $0 != nil } ?? nil
+                let clockText = zip(values, dates).first { $1 == clock && clock != nil }.map { $0.0.textValue ?? $0.0.description }
+                let until = clock.flatMap { clock in keep.within.flatMap { add($0, to: clock, fiscalYearEnd: keep.clock?.fiscalYearEnd ?? false) } }
+                keepers.append(Explanation.RelatedKeeper(table: last.table, key: RecordKey(Array(row[..<keyColumns.count])).description,
+                                                         clock: dated.isEmpty ? nil : clockText, until: until))
+            }
+        }
+        // Undated keepers keep for as long as they exist: first; then the latest kept.
+        return keepers.sorted { ($0.until ?? .distantFuture, $1.key) > ($1.until ?? .distantFuture, $0.key) }
+    }
+
     /// Clock plus the rule's duration (from the end of the clock's fiscal year when anchored), in
     /// the policy's calendar: the first moment the record is due.
     func dueDate(of rule: RetentionRule, clock: Date) -> Date? {
+        add(rule.after, to: clock, fiscalYearEnd: rule.clock.fiscalYearEnd)
+    }
+
+    /// `clock` plus `d`, counted from the end of the clock's fiscal year when `fiscalYearEnd`.
+    func add(_ d: RetentionDuration, to clock: Date, fiscalYearEnd: Bool) -> Date? {
         let policy = resolved.policy
         let calendar = policy.calendar
         var start = clock
-        if rule.clock.fiscalYearEnd {
+        if fiscalYearEnd {
             guard let yearStart = Cutoff.fiscalYearStart(containing: clock, start: policy.fiscalYearStart, calendar: calendar),
                   let next = calendar.date(byAdding: .year, value: 1, to: yearStart) else { return nil }
             start = next
         }
-        let d = rule.after
         return calendar.date(byAdding: DateComponents(year: d.years, month: d.months, day: d.days, hour: d.hours, minute: d.minutes, second: d.seconds), to: start)
     }
 

@@ -9,7 +9,9 @@ public struct DetailLine: Sendable {
     public var key: RecordKey
     public var clock: [SQLValue]
     public var decision: Decision
-    /// For `kept_by_rule`: the rules that keep the record or a row its deletion would take.
+    /// For `kept_by_rule`: the rules that keep the record or a row its deletion would take; for
+    /// `related_record`: where the rule's related records are (relations or tables; `explain`
+    /// names the records themselves).
     public var keptBy: [String] = []
     /// The clock's inputs by name (`last_contact_at`, `events.datep`), and which of them the
     /// clock took (the latest, or the first set), when any is set.
@@ -96,7 +98,8 @@ public struct PlanningPass: Sendable {
                     try writer?.write(.entry(PlanDocument.Entry(rule: rule.id, key: row.key, action: rule.action.auditAction.rawValue, clock: row.clockValues)))
                 }
                 if let detail {
-                    detail(DetailLine(rule: rule.id, key: row.key, clock: row.clockValues, decision: decision, keptBy: row.keptByRules,
+                    let keptBy = decision == .exempt(.relatedRecord) ? rule.exemptions.related.map(\.source) : row.keptByRules
+                    detail(DetailLine(rule: rule.id, key: row.key, clock: row.clockValues, decision: decision, keptBy: keptBy,
                                       clockNames: rule.clock.columns.map(\.value), clockUsed: clockUsed(rule, row.clockValues)))
                 }
             }

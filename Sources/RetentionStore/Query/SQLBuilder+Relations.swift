@@ -57,8 +57,10 @@ extension SQLBuilder {
         return false
     }
 
-    /// `FROM … WHERE …` over the rows reached from `alias` through `path`, and the alias of the last step.
-    func relatedRows(_ path: [RelationStep], from alias: String, level: Int) -> (rows: SQL, last: String) {
+    /// `FROM … WHERE …` over the rows reached from `alias` through `path`, and the alias of the last
+    /// step. `subjectTable`: `alias` is that table's row, listed first in the `FROM` (a statement of
+    /// its own rather than a subquery of one over that table).
+    func relatedRows(_ path: [RelationStep], from alias: String, level: Int, subjectTable: String? = nil) -> (rows: SQL, last: String) {
         var from: SQL = ""
         var conditions: [SQL] = []
         var previous = alias
@@ -66,7 +68,8 @@ extension SQLBuilder {
             let current = "r\(level)_\(i)"
             let join = Self.match(current, step.on.map(\.column), previous, step.on.map(\.parentColumn), caseInsensitive: step.caseInsensitive)
             if i == 0 {
-                from = "FROM \(ident: step.table) AS \(raw: current)"
+                let subject: SQL = subjectTable.map { "\(ident: $0) AS \(raw: alias), " } ?? ""
+                from = "FROM \(subject)\(ident: step.table) AS \(raw: current)"
                 conditions.append(SQL(stringLiteral: join))
             } else {
                 from += " JOIN \(ident: step.table) AS \(raw: current) ON \(raw: join)"
@@ -75,6 +78,16 @@ extension SQLBuilder {
             previous = current
         }
         return (from + " WHERE \(conditions.joined(separator: " AND "))", previous)
+    }
+
+    /// `columns` of the rows reached from the subject row `key` through `path` that meet
+    /// `conditions`, in the order of `columns`, at most `limit` (what `explain` names as keeping a record).
+    public func relatedRecords(_ path: [RelationStep], subjectTable: String, keyColumns: [String], key: RecordKey,
+                               conditions: [RowCondition], columns: [String], limit: Int) -> SQL {
+        let (rows, last) = relatedRows(path, from: "p", level: 0, subjectTable: subjectTable)
+        let tests = conditions.map { " AND \(condition($0, on: last, level: 1))" as SQL }.joined(separator: "")
+        let list = columns.map { SQL.qualified(last, $0) }.joined(separator: ", ")
+        return "SELECT \(raw: list) \(rows) AND \(keyIn("p", keyColumns, [key]))\(tests) ORDER BY \(raw: list) LIMIT \(.integer(Int64(limit)))"
     }
 
     /// `EXISTS` a row reached through `path` that also meets `extra` (tests on the last step's alias).

@@ -90,7 +90,7 @@ public struct ResolvedPolicy: Sendable {
     }
 
     /// A rule's due test and what keeps a due record (consent, related records), rendered at `now`.
-    func conditions(of rule: RetentionRule, now: Date) throws(Cutoff.Unavailable) -> (clock: ClockPredicate, consent: [RowCondition], related: [RowCondition]) {
+    public func conditions(of rule: RetentionRule, now: Date) throws(Cutoff.Unavailable) -> (clock: ClockPredicate, consent: [RowCondition], related: [RowCondition]) {
         let shape = shape(of: rule)
         let calendar = policy.calendar
         let storage = policy.storageCalendar

@@ -66,6 +66,7 @@ struct PlanCommand: AsyncParsableCommand {
         switch line.decision {
         case .act: decision = "due"
         case .exempt(.keptByRule): decision = "exempt (kept_by_rule: \(line.keptBy.joined(separator: ", ")))"
+        case .exempt(.relatedRecord): decision = "exempt (related_record: \(line.keptBy.joined(separator: ", ")))"
         case .exempt(let reason): decision = "exempt (\(reason.rawValue))"
         case .alreadyDone: decision = "already done"
         }
