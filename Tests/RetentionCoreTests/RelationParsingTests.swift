@@ -96,6 +96,44 @@ import Testing
         #expect(exempt("{ relation: state, undated: keep }").contains { $0.contains("`undated` needs a `clock`") })
     }
 
+    /// Relations declared once for a table at the top level: every subject and child on that table
+    /// has them, its own may start from them, a name declared twice is refused, and relations of a
+    /// table nothing governs are warned about.
+    @Test func relationsDeclaredOnceForATableAreEverySubjectsAndChilds() throws {
+        let shared = """
+            relations:
+              ticket:
+                state: { table: ticket_state, on: { id: ticket_state_id } }
+                state_type: { table: ticket_state_type, on: { id: state.type_id } }
+              article:
+                sender: { table: article_sender_type, on: { id: article_sender_type_id } }
+
+            """
+        let text = Self.policy(subject: """
+                relations:
+                  closing: { table: ticket_history, on: { ticket_id: id }, where: { state_type.name: closed } }
+            """, filter: "{ state_type.name: { in: [closed, merged] } }")
+            .replacingOccurrences(of: "subjects:", with: shared + "subjects:")
+            .replacingOccurrences(of: "        action: purge", with: """
+                    action: purge
+                    children:
+                      - { table: article, foreign_key: ticket_id, where: { sender.name: customer } }
+            """)
+        let policy = try parse(text)
+        let subject = policy.subjects[0]
+        #expect(subject.relations.map(\.name.value) == ["state", "state_type", "closing"], "the table's, then its own")
+        guard case .purge(.declared(let children)) = subject.rules[0].action else { Issue.record("no declared children"); return }
+        #expect(children[0].relations.map(\.name.value) == ["sender"])
+        #expect(children[0].conditions.map(\.column.value) == ["sender.name"])
+
+        let twice = errors(text.replacingOccurrences(of: "closing: { table: ticket_history", with: "state: { table: ticket_history"))
+        #expect(twice.contains { $0.contains("relation `state` is already declared for table `ticket` at the top level") }, "\(twice)")
+        let misspelt = text.replacingOccurrences(of: "  article:\n", with: "  articel:\n    owner: { table: users, on: { id: owner_id } }\n  article:\n")
+        let (_, warnings) = try PolicyParser(path: "/etc/retentiond/policy.yaml").parse(misspelt, hash: "h")
+        #expect(warnings.contains { $0.message.contains("relations are declared for table `articel`, which no subject or declared child has") && $0.hint?.contains("`article`") == true },
+                "\(warnings)")
+    }
+
     @Test func theStorageTimeZoneIsReadApartFromThePolicyZone() throws {
         let text = Self.policy(subject: "").replacingOccurrences(of: "time_zone: Europe/Paris", with: "time_zone: Europe/Paris\nstorage_time_zone: UTC")
         let policy = try parse(text)

@@ -117,7 +117,7 @@ extension PolicyReader {
             // A child's `where` reaches the child's own relations, not the subject's.
             let outer = relationNames
             relationNames = []
-            let relations = map.value("relations").map { self.relations($0) } ?? []
+            let relations = relations(map.value("relations"), of: table)
             let conditions = map.value("where").map { filterConditions($0, "child `\(table)`.where") } ?? []
             relationNames = outer
             let caseInsensitive = matchesCaseInsensitively(map.value("match"), "child `\(table)`.match")

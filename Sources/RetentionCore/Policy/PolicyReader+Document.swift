@@ -4,7 +4,7 @@ import Yams
 /// The top level of a policy: where things live, defaults, and the sections below.
 extension PolicyReader {
     static let topKeys = ["version", "time_zone", "storage_time_zone", "fiscal_year", "database", "state_dir", "audit", "reports",
-                          "batch_size", "safety", "date_formats", "schedule", "application_holds", "subjects"]
+                          "batch_size", "safety", "date_formats", "schedule", "application_holds", "relations", "subjects"]
 
     mutating func policy(_ map: Map, hash: String, stateDirectoryOverride: String?, credentialsDirectory: String?, policyPath: String) -> Policy? {
         checkKeys(map, allowed: Self.topKeys, in: "the policy")
@@ -112,6 +112,19 @@ extension PolicyReader {
             }
         }
 
+        // Relations declared once per table, before the subjects and children that use them.
+        if let node = map.value("relations"), let tables = mapping(node, "relations") {
+            for pair in tables.pairs {
+                guard Self.isIdentifier(pair.key) else {
+                    error(pair.keyNode, "`relations` at the top level is keyed by table name, not `\(pair.key)`",
+                          hint: "e.g. `relations: { ticket: { state: { table: ticket_state, on: { id: ticket_state_id } } } }`")
+                    continue
+                }
+                sharedRelations[pair.key] = relations(pair.value)
+                relationNames = []
+            }
+        }
+
         var subjects: [Subject] = []
         if let node = map.value("subjects"), let s = mapping(node, "subjects") {
             if s.pairs.isEmpty { error(node, "no subjects", hint: "declare at least one subject with its rules") }
@@ -126,6 +139,23 @@ extension PolicyReader {
             }
         } else if map.value("subjects") == nil {
             error(map.node, "missing `subjects`", hint: "declare the categories of people and their rules, see docs/policy.md")
+        }
+
+        // Relations shared by a table no subject or child has are most likely a misspelt table.
+        var governed = Set(subjects.map(\.table.value))
+        func visit(_ children: [ChildTable]) {
+            for child in children { governed.insert(child.table.value); visit(child.children) }
+        }
+        for rule in subjects.flatMap(\.rules) {
+            switch rule.action {
+            case .anonymise(_, let children), .purge(.declared(let children)): visit(children)
+            case .flag, .purge(.foreignKeys): break
+            }
+        }
+        for (table, relations) in sharedRelations.sorted(by: { $0.key < $1.key }) where !governed.contains(table) {
+            guard let first = relations.first else { continue }
+            diagnostics.append(.warning(first.name.location, "relations are declared for table `\(table)`, which no subject or declared child has",
+                                        hint: Suggestion.hint(for: table, among: governed.sorted(), listing: "tables")))
         }
 
         for reference in overrideReferences where ruleIDs[reference.value] == nil {

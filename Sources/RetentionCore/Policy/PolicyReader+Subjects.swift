@@ -14,7 +14,7 @@ extension PolicyReader {
         for column in key ?? [] where !seen.insert(column.value).inserted {
             diagnostics.append(.error(column.location, "key names `\(column.value)` twice", hint: "list each key column once, e.g. `key: [country, number]`"))
         }
-        let relations = map.value("relations").map { self.relations($0) } ?? []
+        let relations = relations(map.value("relations"), of: table)
         relationNames = Set(relations.map(\.name.value))
         defer { relationNames = [] }
         let filter = map.value("filter").map { filterConditions($0, "filter") } ?? []
@@ -40,11 +40,33 @@ extension PolicyReader {
         return subject
     }
 
-    /// `relations:`: a map from a relation's name to `{ table, on, where, match }`.
-    mutating func relations(_ node: Node) -> [Relation] {
+    /// A subject's or child's relations on `table`: those the top level declares for that table,
+    /// then its own `relations:` (`node`), which may start from the shared ones. A name declared in
+    /// both is refused rather than one silently replacing the other. Their names are then the ones
+    /// `name.column` may use (`relationNames`).
+    mutating func relations(_ node: Node?, of table: Name?) -> [Relation] {
+        let shared = table.flatMap { sharedRelations[$0.value] } ?? []
+        var all = shared
+        if let node {
+            for relation in relations(node, inheriting: shared) {
+                guard !shared.contains(where: { $0.name.value == relation.name.value }) else {
+                    diagnostics.append(.error(relation.name.location, "relation `\(relation.name.value)` is already declared for table `\(table?.value ?? "")` at the top level (`relations:`)",
+                                              hint: "use the shared one, or give this one another name"))
+                    continue
+                }
+                all.append(relation)
+            }
+        }
+        relationNames = Set(all.map(\.name.value))
+        return all
+    }
+
+    /// `relations:`: a map from a relation's name to `{ table, on, where, match }`. `inheriting`:
+    /// relations already declared for the same table, which these may start from.
+    mutating func relations(_ node: Node, inheriting shared: [Relation] = []) -> [Relation] {
         guard let map = mapping(node, "relations") else { return [] }
         // Every name is known before any `on` or `where` refers to it, in whatever order they are written.
-        relationNames = Set(map.pairs.map(\.key))
+        relationNames = Set(map.pairs.map(\.key) + shared.map(\.name.value))
         var result: [Relation] = []
         for pair in map.pairs {
             guard let name = name(pair.keyNode, "relation name"), let m = mapping(pair.value, "relation `\(pair.key)`") else { continue }

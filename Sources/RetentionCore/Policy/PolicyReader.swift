@@ -21,6 +21,8 @@ struct PolicyReader {
     var overrideReferences: [Name] = []
     /// The relations of the subject being read: `name.column` may name their columns.
     var relationNames: Set<String> = []
+    /// The top level's `relations:`, by table: every subject and child on that table has them.
+    var sharedRelations: [String: [Relation]] = [:]
 
     init(file: String) { self.file = file }
 
