@@ -46,6 +46,8 @@ public protocol StoreSession {
     func schema() throws -> SchemaSnapshot
     func sample(table: String, column: String, limit: Int) throws -> [SQLValue]
     func rowCount(table: String) throws -> Int
+    /// The rows of `table` that meet every condition of `filter` (a subject's records).
+    func rowCount(table: String, filter: [RowCondition]) throws -> Int
     func candidates(_ query: RuleQuery, after: RecordKey?, limit: Int) throws -> [CandidateRow]
     /// The candidates among `keys`; `lockingRows` (inside a batch's transaction) locks them until it ends.
     func candidates(_ query: RuleQuery, keys: [RecordKey], lockingRows: Bool) throws -> [CandidateRow]

@@ -32,6 +32,13 @@ extension StoreSession where Self: SQLExecuting {
         return Int(n)
     }
 
+    public func rowCount(table: String, filter: [RowCondition]) throws -> Int {
+        guard !filter.isEmpty else { return try rowCount(table: table) }
+        let conditions = filter.map { builder.condition($0, on: "p") }.joined(separator: " AND ")
+        guard case .integer(let n) = try rows("SELECT count(*) FROM \(ident: table) AS p WHERE \(conditions)").first?.first else { return 0 }
+        return Int(n)
+    }
+
     public func rowCount(table: String) throws -> Int {
         let sql: SQL = "SELECT count(*) FROM \(ident: table)"
         guard case .integer(let n) = try rows(sql).first?.first else { return 0 }

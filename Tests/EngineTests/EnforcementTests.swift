@@ -36,6 +36,18 @@ import TestSupport
         #expect(try await f.trail().verify().isValid)
     }
 
+    /// A dry run counts a subject's records (the rows its filter selects) beside the table's rows:
+    /// the register's and the report's "of how many".
+    @Test(arguments: Backend.allCases)
+    func aDryRunCountsTheSubjectsRecordsApartFromTheTablesRows(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
+        let report = try await f.plan()
+        // Five prospects and two clients (the fixture's data).
+        #expect(report.rules[0].subjectRecords == 5 && report.rules[0].tableRows == 7)
+        let all = try await CRMFixture(backend, policy: CRMPolicies.anonymise(filter: "{ kind: { in: [prospect, client] } }"))
+        #expect(try await all.plan().rules[0].subjectRecords == 7)
+    }
+
     /// A dry run counts the child rows of every due record, page after page, and none of an exempt
     /// record's: the figures the run then reports, and the rows it leaves. Each page is counted in
     /// one statement per child table (joined through the links' indexes, or, without them, through

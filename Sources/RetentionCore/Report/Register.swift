@@ -130,7 +130,9 @@ public struct Register: Sendable {
 
     static func figures(_ tally: RuleTally) -> String {
         let kept = tally.exempt.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key.replacingOccurrences(of: "_", with: " "))" }
-        return "\(tally.tableRows) rows in `\(tally.table)`; \(tally.due) due now" + (kept.isEmpty ? "" : "; kept: " + kept.joined(separator: ", "))
+        let records = tally.subjectRecords.map { "\($0) records of `\(tally.subject)` (of \(tally.tableRows) rows in `\(tally.table)`)" }
+            ?? "\(tally.tableRows) rows in `\(tally.table)`"
+        return "\(records); \(tally.due) due now" + (kept.isEmpty ? "" : "; kept: " + kept.joined(separator: ", "))
             + (tally.alreadyDone > 0 ? "; \(tally.alreadyDone) already done" : "")
     }
 

@@ -12,6 +12,9 @@ public struct RuleTally: Codable, Sendable, Hashable {
     public var clockBound: Date
     /// Rows of the table (for the percentage safety limit).
     public var tableRows: Int = 0
+    /// Records of the subject: the rows of the table its filter selects (all of them without a
+    /// filter). Nil in reports written before it was counted.
+    public var subjectRecords: Int?
     /// Records past the cutoff, before exemptions.
     public var pastCutoff: Int = 0
     /// Records the rule acts on (planned, or done in an enforcing run).

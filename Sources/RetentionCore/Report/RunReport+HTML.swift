@@ -33,7 +33,8 @@ extension RunReport {
                 out += "<p>Fields changed: " + Self.escape(fields.filter { $0.strategy != .keep }.map { "\($0.column.value) (\($0.strategy.name))" }.joined(separator: ", ")) + "</p>\n"
             }
             let done = tally.flagged + tally.anonymised + tally.purged
-            let figures: [(String, Int)] = [("rows in the table", tally.tableRows), ("past the cutoff", tally.pastCutoff),
+            let subject: [(String, Int)] = tally.subjectRecords.map { [("records of the subject", $0)] } ?? []
+            let figures: [(String, Int)] = subject + [("rows in the table", tally.tableRows), ("past the cutoff", tally.pastCutoff),
                                             (planned ? "due" : "done", planned ? tally.due : done), ("exempt", tally.exemptTotal),
                                             ("already done", tally.alreadyDone)] + (planned ? [] : [("stale", tally.stale), ("gone", tally.gone)])
             out += "<table class=\"figures\">" + figures.map { "<tr><th>\($0.0)</th><td class=\"n\">\($0.1)</td></tr>" }.joined() + "</table>\n"

@@ -104,6 +104,14 @@ public struct PlanningPass: Sendable {
                 }
             }
             tally.tableRows = try await reader.read { [table = tally.table] in try $0.rowCount(table: table) }
+            // Counted once per subject, whose rules share its filter.
+            if let counted = tallies.first(where: { $0.subject == tally.subject })?.subjectRecords {
+                tally.subjectRecords = counted
+            } else {
+                let filter = resolved.shape(of: rule).filter
+                tally.subjectRecords = filter.isEmpty ? tally.tableRows
+                    : try await reader.read { [table = tally.table] in try $0.rowCount(table: table, filter: filter) }
+            }
             tallies.append(tally)
         }
         try writer?.write(.trailer(PlanDocument.Trailer(complete: true, entries: entries, rules: tallies)))
