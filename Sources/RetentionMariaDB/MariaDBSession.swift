@@ -89,7 +89,7 @@ struct MariaDBSession: WritingSession, SQLExecuting {
         switch failure.code {
         // ER_LOCK_WAIT_TIMEOUT (innodb_lock_wait_timeout), ER_LOCK_DEADLOCK: the transaction is rolled back.
         case 1205: return DatabaseUnavailable(location: location, reason: lockWaitExceeded(lockWait, detail: "\(failure)"))
-        case 1213: return TransactionConflict(location: location, reason: "the server broke a deadlock by rolling this transaction back (\(failure))")
+        case 1213: return DatabaseUnavailable(location: location, reason: "the server broke a deadlock by rolling this transaction back (\(failure))", conflict: true)
         // ER_TABLE_DEF_CHANGED: a snapshot read reached a table another session created or altered since.
         case 1412: return SnapshotOutdated(failure: failure)
         // ER_TABLEACCESS_DENIED_ERROR, ER_COLUMNACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR, ER_SPECIFIC_ACCESS_DENIED_ERROR.

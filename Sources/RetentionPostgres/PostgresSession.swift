@@ -156,7 +156,7 @@ struct PostgresSession: WritingSession, SQLExecuting {
         }
         // deadlock_detected, serialization_failure: the transaction was rolled back, and may run again.
         if state == "40P01" || state == "40001" {
-            return TransactionConflict(location: location, reason: describe(psql))
+            return DatabaseUnavailable(location: location, reason: describe(psql), conflict: true)
         }
         if lost.contains(psql.code) || state.hasPrefix("08") || state.hasPrefix("57P") {
             return DatabaseUnavailable(location: location, reason: describe(psql))

@@ -273,23 +273,14 @@ public func serverPassword(given: String?, file: String?, environment: String?, 
 public struct DatabaseUnavailable: Error, CustomStringConvertible {
     public var location: String
     public var reason: String
-    public init(location: String, reason: String) {
+    /// The database rolled the transaction back to break a deadlock (or a serialisation conflict)
+    /// with another one: nothing of it stays, and running it again is the database's own remedy —
+    /// which the engine takes for its batches (`ConflictRetry`) before reporting it as unavailable.
+    public var conflict: Bool
+    public init(location: String, reason: String, conflict: Bool = false) {
         self.location = location
         self.reason = reason
-    }
-    public var description: String { "database \(location) is unavailable: \(reason)" }
-}
-
-/// The database rolled a transaction back to break a deadlock (or a serialisation conflict) with
-/// another transaction: nothing of it stays, and running it again is the database's own remedy —
-/// which the engine takes for its batches (`ConflictRetry`). Reported like `DatabaseUnavailable`
-/// once the attempts run out.
-public struct TransactionConflict: Error, CustomStringConvertible {
-    public var location: String
-    public var reason: String
-    public init(location: String, reason: String) {
-        self.location = location
-        self.reason = reason
+        self.conflict = conflict
     }
     public var description: String { "database \(location) is unavailable: \(reason)" }
 }

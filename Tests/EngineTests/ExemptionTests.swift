@@ -70,27 +70,7 @@ import TestSupport
 
     @Test(arguments: Backend.allCases)
     func aRecentRelatedRecordKeepsTheRecordAnOldOneDoesNot(_ backend: Backend) async throws {
-        let policy = """
-            subjects:
-              people:
-                table: people
-                key: id
-                rules:
-                  - id: identity
-                    register: "Clients"
-                    legal_basis: "contract; accounting"
-                    clock: { latest: [last_seen, collected] }
-                    after: 3y
-                    action: anonymise
-                    fields: { name: { constant: "anonymised" } }
-                    exempt:
-                      related:
-                        - table: orders
-                          foreign_key: person_id
-                          clock: { column: ordered_on, anchor: fiscal_year_end }
-                          within: 5y
-            """
-        let f = try await CRMFixture(backend, policy: policy)
+        let f = try await CRMFixture(backend, policy: CRMPolicies.identityKeptByOrders)
         let report = try await f.run()
         // 5 has an order of 2024 (kept); 6's order of 2019 ends its fiscal year 2019-12-31, +5y is past.
         #expect(report.rules[0].exempt == ["related_record": 1])

@@ -57,27 +57,7 @@ import TestSupport
     /// Kept by related records: the answer names each one, its date, and until when it keeps.
     @Test(arguments: Backend.allCases)
     func aRecordKeptByRelatedRecordsNamesThemAndUntilWhen(_ backend: Backend) async throws {
-        let policy = """
-            subjects:
-              people:
-                table: people
-                key: id
-                rules:
-                  - id: identity
-                    register: "Clients"
-                    legal_basis: "contract; accounting"
-                    clock: { latest: [last_seen, collected] }
-                    after: 3y
-                    action: anonymise
-                    fields: { name: { constant: "anonymised" } }
-                    exempt:
-                      related:
-                        - table: orders
-                          foreign_key: person_id
-                          clock: { column: ordered_on, anchor: fiscal_year_end }
-                          within: 5y
-            """
-        let f = try await CRMFixture(backend, data: CRMFixture.data + ["INSERT INTO orders VALUES (1002, 5, '2022-06-01')"], policy: policy)
+        let f = try await CRMFixture(backend, data: CRMFixture.data + ["INSERT INTO orders VALUES (1002, 5, '2022-06-01')"], policy: CRMPolicies.identityKeptByOrders)
         let planner = try await f.planner()
         let explainer = Explainer(resolved: planner.resolved, reader: planner.reader)
         let subject = try f.policy().subjects[0]

@@ -12,6 +12,11 @@ import TestSupport
     func stores(ttl: Duration = .seconds(3600)) async throws -> (MariaDBStore, MariaDBStore, database: String, nodes: (MariaDBServer, MariaDBServer)) {
         let nodes = try await MariaDBServer.startGaleraCluster()
         let database = try await nodes.0.createDatabase()
+        // Galera certifies a commit on every node at once but applies it on the others after:
+        // the second node has the database once its applier got there (a loaded machine lags).
+        // `wsrep_sync_wait` makes this read wait for everything committed before it.
+        let seen = try await nodes.1.sql("mysql", "SET SESSION wsrep_sync_wait = 1; SELECT count(*) FROM information_schema.schemata WHERE schema_name = '\(database)'")
+        #expect(seen == "1", "the second node has the database")
         func store(_ node: MariaDBServer) async throws -> MariaDBStore {
             try await MariaDBStore(settings: MariaDBLocation(host: "127.0.0.1", port: node.port, database: database, user: "root", tls: .disable),
                                    clusterLeaseTTL: ttl)

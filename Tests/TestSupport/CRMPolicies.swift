@@ -61,6 +61,29 @@ public enum CRMPolicies {
 
     public static let anonymise = anonymise()
 
+    /// People's names anonymised three years after they were last seen (or collected), unless an
+    /// order of theirs is younger than five years counted from the end of its fiscal year.
+    public static let identityKeptByOrders = """
+        subjects:
+          people:
+            table: people
+            key: id
+            rules:
+              - id: identity
+                register: "Clients"
+                legal_basis: "contract; accounting"
+                clock: { latest: [last_seen, collected] }
+                after: 3y
+                action: anonymise
+                fields: { name: { constant: "anonymised" } }
+                exempt:
+                  related:
+                    - table: orders
+                      foreign_key: person_id
+                      clock: { column: ordered_on, anchor: fiscal_year_end }
+                      within: 5y
+        """
+
     /// `contacts (id, email, last_seen)` with `total` rows, all last seen in 2019: every one due
     /// under `contactPurge`.
     public static func contacts(_ total: Int) -> [String] {

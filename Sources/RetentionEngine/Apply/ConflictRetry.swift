@@ -20,7 +20,7 @@ enum ConflictRetry {
         while true {
             do {
                 return try await transaction()
-            } catch let conflict as TransactionConflict where attempt < attempts {
+            } catch let conflict as DatabaseUnavailable where conflict.conflict && attempt < attempts {
                 logger.notice("the database rolled a batch back to break a deadlock; running it again", metadata: [
                     "attempt": "\(attempt + 1) of \(attempts)", "error": "\(conflict.reason)"])
                 // A pause that differs between the two sides and doubles with each attempt (at

@@ -62,7 +62,6 @@ public enum EnforcementError: Error, CustomStringConvertible {
         case let e as EnforcementError: return e
         case let e as PolicyInvalid: return .policyInvalid(e.diagnostics)
         case let e as DatabaseUnavailable: return .databaseUnavailable(e.description)
-        case let e as TransactionConflict: return .databaseUnavailable(e.description)
         case let e as StoreFailure: return .failed(e.description)
         case let e as AuditKey.LoadError: return .auditKey(e.description)
         case let e as Cutoff.Unavailable: return .failed(e.description)
