@@ -29,15 +29,16 @@ struct RegisterCommand: AsyncParsableCommand {
         try await reportingFailures {
             let policy: Policy
             var tallies: [String: RuleTally] = [:]
+            let now = options.currentTime()
             if figures {
                 let (planner, _) = try await options.loadPlanner(countingChildren: true)
                 policy = planner.policy
-                let report = try await planner.dryRun(now: options.currentTime(), mode: .plan, planPath: nil)
+                let report = try await planner.dryRun(now: now, mode: .plan, planPath: nil)
                 tallies = Dictionary(report.rules.map { ($0.rule, $0) }, uniquingKeysWith: { a, _ in a })
             } else {
                 policy = try options.loadPolicy().0
             }
-            let register = Register(policy: policy, tallies: tallies)
+            let register = Register(policy: policy, tallies: tallies, generatedAt: now)
             print(format == .md ? register.markdown() : register.html(), terminator: "")
             return .success
         }
