@@ -250,6 +250,43 @@ import Testing
         #expect(try w.count("SELECT count(*) FROM retentiond_audit WHERE action = 'audit-reanchored' AND actor = 'ops'") == 1)
     }
 
+    /// `plan --format csv|jsonl`: one line per record decided, the summary on standard error; the
+    /// keys listed due are the records the run then deletes.
+    @Test func planExportsOneLinePerRecordAsCSVAndJSONLines() async throws {
+        let w = try Workspace()
+        try w.execute("INSERT INTO contacts VALUES (4, 'held@example.fr', '0600000000', '2019-02-02')")
+        #expect(try await w.run(["hold", "add", "--table", "contacts", "--key", "4", "--reason", "case \"7\", 2026", "--by", "dpo"] + now).status == 0)
+        let csv = try await w.run(["plan", "--format", "csv"] + now)
+        #expect(csv.status == 2, "\(csv.stderr)")
+        #expect(csv.stdout == """
+            rule,action,key,decision,reason,kept_by,clock,clock_from
+            contact-purge,purge,1,due,,,2019-01-01,last_seen
+            contact-purge,purge,2,due,,,2020-06-01,last_seen
+            contact-purge,purge,4,exempt,legal_hold,,2019-02-02,last_seen
+
+            """, "\(csv.stdout)")
+        #expect(csv.stderr.contains("record(s) due; nothing was changed"), "the summary beside the lines")
+        let jsonl = try await w.run(["plan", "--format", "jsonl"] + now)
+        let objects = jsonl.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        #expect(objects.count == 3)
+        #expect(objects.map { $0["key"] as? [Int] } == [[1], [2], [4]])
+        #expect(objects.map { $0["decision"] as? String } == ["due", "due", "exempt"])
+        #expect(objects[2]["reason"] as? String == "legal_hold" && objects[0]["reason"] is NSNull && objects[0]["clock_from"] as? String == "last_seen")
+        #expect(try await w.run(["plan", "--format", "csv", "--detail"] + now).status == 64, "one list of lines at a time")
+        // A key holding a comma and quotes stays one CSV field, and one JSON string.
+        let coded = try Workspace(policyBody: Workspace.policy().replacingOccurrences(of: "table: contacts", with: "table: codes")
+            .replacingOccurrences(of: "key: id", with: "key: code"))
+        try coded.execute("CREATE TABLE codes (code TEXT PRIMARY KEY, last_seen TEXT NOT NULL); INSERT INTO codes VALUES ('a,\"b\"', '2019-01-01')")
+        let quoted = try await coded.run(["plan", "--format", "csv"] + now)
+        #expect(quoted.stdout.split(separator: "\n").last == "contact-purge,purge,\"a,\"\"b\"\"\",due,,,2019-01-01,last_seen", "\(quoted.stdout)")
+        let quotedJSON = try await coded.run(["plan", "--format", "jsonl"] + now)
+        let object = try JSONSerialization.jsonObject(with: Data(quotedJSON.stdout.utf8)) as? [String: Any]
+        #expect(object?["key"] as? [String] == ["a,\"b\""])
+        #expect(try await w.run(["run"] + now).status == 0)
+        #expect(try w.count("SELECT count(*) FROM contacts WHERE id IN (1, 2)") == 0 && w.count("SELECT count(*) FROM contacts") == 2,
+                "the run deletes the records listed due, and only those")
+    }
+
     /// Each head recorded is logged at `notice` under systemd (a copy in the journal), at `info` in a terminal.
     @Test func theHeadRecordedIsLoggedForTheJournalOnlyUnderSystemd() async throws {
         let w = try Workspace()

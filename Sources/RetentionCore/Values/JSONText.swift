@@ -2,8 +2,16 @@
 /// where asked, `/`) escaped with a backslash, `\b \t \n \f \r`, other control characters as
 /// `\u00xx`, everything else as UTF-8. For the two places whose cost per line matters: the audit
 /// chain's MAC input (which must stay byte-identical to what sealed every trail) and plan entries.
-enum JSONText {
+public enum JSONText {
     private static let digits: [UInt8] = Array("0123456789abcdef".utf8)
+
+    /// `text` as a JSON string, quotes included (`/` not escaped).
+    public static func quoted(_ text: String) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(text.utf8.count + 2)
+        appendString(text, to: &out, escapingSlash: false)
+        return String(decoding: out, as: UTF8.self)
+    }
 
     /// Runs of bytes that need no escape (nearly all of a MAC input: hex digits, ids, times)
     /// are copied whole; only the bytes that need one are written one by one.

@@ -22,28 +22,42 @@ struct PlanCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Print each record's rule, key, clock value and planned action (or exemption) as tab-separated lines under a header on standard output; the summary then goes to standard error.")
     var detail = false
 
-    @Option(name: .long, help: ArgumentHelp("text, or json: the report (docs/operations.md, \"Machine-readable output\") on standard output.", valueName: "format"))
-    var format: OutputFormat = .text
+    /// What `plan` prints on standard output.
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json, csv, jsonl
+        var export: PlanExport.Format? { self == .csv ? .csv : self == .jsonl ? .jsonl : nil }
+    }
+
+    @Option(name: .long, help: ArgumentHelp("text; json: the report (docs/operations.md, \"Machine-readable output\"); csv or jsonl: one line per record (rule, action, key, decision, reason, kept_by, clock, clock_from), written as the plan goes, the summary on standard error.", valueName: "format"))
+    var format: Format = .text
 
     func validate() throws {
         if detail && format == .json { throw ValidationError("--detail prints lines of text; with --format json, read the report's rules instead") }
+        if detail && format.export != nil { throw ValidationError("--format \(format.rawValue) already prints one line per record; leave out --detail") }
     }
 
     func run() async throws {
         try await reportingFailures {
             let (planner, diagnostics) = try await options.loadPlanner(countingChildren: true)
             noteWarnings(diagnostics)
-            if detail { print("rule\tkey\tclock\tdecision") }
-            let report = try await planner.dryRun(now: options.currentTime(), mode: .plan, planPath: out,
-                                                  detail: detail ? { print(PlanCommand.describe($0)) } : nil)
+            var lines: ((DetailLine) -> Void)?
+            if detail {
+                print("rule\tkey\tclock\tdecision")
+                lines = { print(PlanCommand.describe($0)) }
+            } else if let export = format.export {
+                if export == .csv { print(PlanExport.csvHeader) }
+                let actions = Dictionary(planner.policy.rules.map { ($0.id, $0.action.name) }, uniquingKeysWith: { a, _ in a })
+                lines = { print(PlanExport.line($0, action: actions[$0.rule] ?? "", format: export)) }
+            }
+            let report = try await planner.dryRun(now: options.currentTime(), mode: .plan, planPath: out, detail: lines)
             let forecast = await Forecaster(resolved: planner.resolved, reader: planner.reader).forReport(now: report.now, logger: options.logger())
             let paths = try StateFiles.writeReport(report, policy: planner.policy, forecast: forecast)
             if format == .json {
                 try printJSON(report)
                 return report.totalDue > 0 ? .changesPlanned : .success
             }
-            // With --detail, standard output holds the detail lines only; the summary goes beside them.
-            let say: (String) -> Void = detail ? { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } : { print($0) }
+            // With --detail (or csv, jsonl), standard output holds the lines only; the summary goes beside them.
+            let say: (String) -> Void = detail || format.export != nil ? { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } : { print($0) }
             say(Summary.table(report, enforcing: false))
             say("\n\(report.totalDue) record(s) due; nothing was changed.")
             let limits = SafetyCheck.violations(report.rules, policy: planner.policy)
