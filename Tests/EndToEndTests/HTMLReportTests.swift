@@ -53,5 +53,24 @@ import Testing
             #expect(page.contains("<figure class=\"forecast\" id=\"forecast-\(id)\" data-total=\"\(months.reduce(0, +))\">"), "forecast of \(id)")
         }
         #expect(!page.contains("src=\"http") && !page.contains("href=\"http") && !page.contains("<script"), "self-contained: no script, nothing fetched")
+        // The charts have axes: records (0 and the peak) up the side, the months along the bottom.
+        #expect(page.contains(">records</text>") && page.contains(">month the records become due</text>"))
+
+        // `forecast --format html`: the same charts on a page of their own, with the weekly counts.
+        let forecastPage = dir.appendingPathComponent("forecast.html").path
+        let html = try await BinaryRunner.run(["forecast", "--format", "html", "--config", "etc/retentiond/retentiond.yaml", "--state-dir", dir.path] + now)
+        #expect(html.status == 0, "\(html.stderr)")
+        try html.stdout.write(toFile: forecastPage, atomically: true, encoding: .utf8)
+        let shown = try await BinaryRunner.runProgram(URL(fileURLWithPath: browser),
+                                                      ["--headless", "--no-sandbox", "--disable-gpu", "--disable-crash-reporter", "--disable-breakpad", "--dump-dom", "file://" + forecastPage])
+        #expect(shown.status == 0, "\(shown.stderr)")
+        for rule in predicted {
+            let id = try #require(rule["rule"] as? String)
+            let months = try #require(rule["months"] as? [Int]), weeks = try #require(rule["weeks"] as? [Int])
+            #expect(shown.stdout.contains("<figure class=\"forecast\" id=\"forecast-\(id)\" data-total=\"\(months.reduce(0, +))\">"), "forecast page: \(id)")
+            #expect(shown.stdout.contains("<a href=\"#forecast-\(id)\">\(id)</a>"), "listed at the top")
+            #expect(shown.stdout.contains("<tr><th>records</th>" + weeks.map { "<td>\($0)</td>" }.joined() + "</tr>"), "weekly counts of \(id)")
+        }
+        #expect(shown.stdout.contains("Generated on ") && !shown.stdout.contains("<script"))
     }
 }

@@ -44,6 +44,31 @@ public struct Forecast: Sendable, Codable {
         }
     }
 
+    /// One self-contained page (inline CSS and SVG, nothing fetched): per rule, a chart of the
+    /// records becoming due each month and the weekly counts, with when it was made and from
+    /// which policy.
+    public func html(policyPath: String, policyHash: String, generatedAt: Date = Date()) -> String {
+        let e = RunReport.escape
+        let iso = ISO8601DateFormatter()
+        var out = """
+            <!DOCTYPE html>
+            <html lang="en"><head><meta charset="utf-8"><title>retentiond forecast</title>
+            <style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}th,td{border:1px solid #aaa;padding:.25em .5em}th{background:#eee}td{text-align:right}svg text{font-size:10px}</style>
+            </head><body>
+            <h1>retentiond forecast</h1>
+            <p>Generated on \(iso.string(from: generatedAt)) from <code>\(e(policyPath))</code> (sha256 <code>\(policyHash.prefix(16))…</code>), counting from \(iso.string(from: now)) (\(e(timeZone))). Records already due, already done or held now are not counted; consent and related records are decided when the time comes.</p>
+            <nav><ul>\(rules.map { "<li><a href=\"#forecast-\(e($0.rule))\">\(e($0.rule))</a></li>" }.joined())</ul></nav>
+
+            """
+        let labels = monthLabels
+        for rule in rules {
+            out += "<section><h2>\(e(rule.rule)) — \(e(rule.action)) on \(e(rule.table))</h2>\n" + RunReport.chart(rule, labels: labels)
+            out += "<table><tr><th>week ending</th>" + weekEnds.map { "<th>\(iso.string(from: $0).prefix(10))</th>" }.joined() + "</tr>"
+            out += "<tr><th>records</th>" + rule.weeks.map { "<td>\($0)</td>" }.joined() + "</tr></table></section>\n"
+        }
+        return out + "</body></html>\n"
+    }
+
     public func text() -> String {
         let labels = monthLabels
         var out = "rule\taction\t" + labels.joined(separator: "\t") + "\n"

@@ -101,16 +101,24 @@ extension RunReport {
         }
     }
 
-    /// A bar per month, with its count written above it.
+    /// A bar per month, with its count written above it, on axes: records (0 and the peak) up
+    /// the left, the months along the bottom.
     static func chart(_ forecast: Forecast.RuleForecast, labels: [String]) -> String {
         let peak = max(forecast.months.max() ?? 0, 1)
-        let width = 40, height = 120
+        let width = 40, height = 120, left = 45
         var svg = "<figure class=\"forecast\" id=\"forecast-\(escape(forecast.rule))\" data-total=\"\(forecast.months.reduce(0, +))\">"
         svg += "<figcaption>Forecast: records becoming due per month</figcaption>"
-        svg += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width * forecast.months.count + 10)\" height=\"\(height + 40)\" role=\"img\">"
+        svg += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(left + width * forecast.months.count + 10)\" height=\"\(height + 55)\" role=\"img\">"
+        // The axes, a tick at the peak, and what each one counts.
+        svg += "<line x1=\"\(left)\" y1=\"15\" x2=\"\(left)\" y2=\"\(height + 15)\" stroke=\"#333\"/>"
+        svg += "<line x1=\"\(left)\" y1=\"\(height + 15)\" x2=\"\(left + width * forecast.months.count + 5)\" y2=\"\(height + 15)\" stroke=\"#333\"/>"
+        svg += "<text x=\"\(left - 4)\" y=\"\(height + 18)\" text-anchor=\"end\" class=\"axis\">0</text>"
+        svg += "<text x=\"\(left - 4)\" y=\"18\" text-anchor=\"end\" class=\"axis\">\(peak)</text>"
+        svg += "<text x=\"\(left - 4)\" y=\"\(height / 2 + 15)\" text-anchor=\"end\" class=\"axis\">records</text>"
+        svg += "<text x=\"\(left + width * forecast.months.count / 2)\" y=\"\(height + 50)\" text-anchor=\"middle\" class=\"axis\">month the records become due</text>"
         for (i, count) in forecast.months.enumerated() {
             let h = count * height / peak
-            let x = 5 + i * width
+            let x = left + i * width
             svg += "<rect x=\"\(x + 5)\" y=\"\(height + 15 - h)\" width=\"\(width - 10)\" height=\"\(h)\" fill=\"#4a7\"/>"
             svg += "<text x=\"\(x + width / 2)\" y=\"\(height + 12 - h)\" text-anchor=\"middle\" class=\"count\">\(count)</text>"
             svg += "<text x=\"\(x + width / 2)\" y=\"\(height + 30)\" text-anchor=\"middle\">\(i < labels.count ? escape(labels[i]) : "")</text>"

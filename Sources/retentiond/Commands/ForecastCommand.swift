@@ -20,8 +20,13 @@ struct ForecastCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("How far ahead, in months: 1mo to 24mo (or 1y, 2y).", valueName: "duration"))
     var horizon = "12mo"
 
-    @Option(name: .long, help: ArgumentHelp("text (a table) or json.", valueName: "format"))
-    var format: OutputFormat = .text
+    /// What `forecast` prints.
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case text, json, html
+    }
+
+    @Option(name: .long, help: ArgumentHelp("text (a table), json, or html (one self-contained page with a chart per rule).", valueName: "format"))
+    var format: Format = .text
 
     func months() throws -> Int {
         guard let d = try? RetentionDuration(parsing: horizon), d.days == 0, d.hours == 0, d.minutes == 0, d.seconds == 0,
@@ -38,7 +43,11 @@ struct ForecastCommand: AsyncParsableCommand {
             let (planner, diagnostics) = try await options.loadPlanner()
             noteWarnings(diagnostics)
             let forecast = try await Forecaster(resolved: planner.resolved, reader: planner.reader).forecast(now: options.currentTime(), months: try months())
-            if format == .json { try printJSON(forecast) } else { print(forecast.text(), terminator: "") }
+            switch format {
+            case .json: try printJSON(forecast)
+            case .html: print(forecast.html(policyPath: planner.policy.path, policyHash: planner.policy.hash), terminator: "")
+            case .text: print(forecast.text(), terminator: "")
+            }
             return .success
         }
     }
