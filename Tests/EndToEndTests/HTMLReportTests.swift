@@ -39,6 +39,7 @@ import Testing
         for rule in rules {
             let id = try #require(rule["rule"] as? String)
             #expect(page.contains("<section class=\"rule\" id=\"rule-\(id)\">"), "rule \(id)")
+            #expect(page.contains("<li><a href=\"#rule-\(id)\">\(id)</a>"), "rule \(id) in the contents at the top")
         }
 
         // The forecast chart is drawn, with the totals `forecast` computes.

@@ -21,7 +21,9 @@ extension RunReport {
             <p class="summary" id="summary">\(Self.escape(summarySentence(planned: planned)))</p>
             <table><tr><th>run</th><td>\(Self.escape(runID))</td></tr><tr><th>status</th><td>\(status.rawValue)\(message.map { " — " + Self.escape($0) } ?? "")</td></tr>
             <tr><th>policy</th><td>\(Self.escape(policyPath)) (sha256 \(policyHash.prefix(16))…)</td></tr><tr><th>database</th><td>\(Self.escape(database))</td></tr>
-            <tr><th>now</th><td>\(when(now)) (\(Self.escape(policy.timeZone.identifier)))</td></tr></table>
+            <tr><th>now</th><td>\(when(now)) (\(Self.escape(policy.timeZone.identifier)))</td></tr>
+            <tr><th>generated</th><td>\(when(finishedAt)) (\(Self.escape(policy.timeZone.identifier)))</td></tr></table>
+            <nav id="contents"><h2>Rules</h2><ul>\(rules.map { "<li><a href=\"#rule-\(Self.escape($0.rule))\">\(Self.escape($0.rule))</a> — \(Self.escape($0.action)) on \(Self.escape($0.table))</li>" }.joined())</ul></nav>
 
             """
         for tally in rules {
