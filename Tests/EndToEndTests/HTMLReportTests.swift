@@ -35,6 +35,13 @@ import Testing
         let held = rules.reduce(0) { $0 + ((($1["exempt"] as? [String: Int])?["legal_hold"]) ?? 0) }
         #expect(held >= 1 && page.contains("\(held) kept because of a legal hold"), "the demo's hold is in the summary")
 
+        // Rows per table, as the JSON report counts them.
+        let tables = try #require(report["tables"] as? [String: [String: Int]])
+        #expect(!tables.isEmpty)
+        for (table, counts) in tables {
+            #expect(page.contains("<tr><td>\(table)</td><td class=\"n\">\(counts["deleted"] ?? -1)</td><td class=\"n\">\(counts["changed"] ?? -1)</td></tr>"), "\(table)")
+        }
+
         // Every rule has its section, with its figures.
         for rule in rules {
             let id = try #require(rule["rule"] as? String)

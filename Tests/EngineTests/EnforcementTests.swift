@@ -36,6 +36,29 @@ import TestSupport
         #expect(try await f.trail().verify().isValid)
     }
 
+    /// Reports count rows per table, whatever reached them (the records, their children): the dry
+    /// run's figures, the run's, and the rows the database lost, counted before and after, agree.
+    @Test(arguments: Backend.allCases)
+    func reportsCountTheRowsDeletedPerTableAsTheDatabaseLosesThem(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
+        let tables = ["people", "notes", "attachments", "orders"]
+        func counts() async throws -> [String: Int] {
+            var counts: [String: Int] = [:]
+            for table in tables { counts[table] = try await f.count("SELECT count(*) FROM \(table)") }
+            return counts
+        }
+        let before = try await counts()
+        let plan = try await f.plan()
+        let run = try await f.run()
+        let after = try await counts()
+        var lost: [String: RunReport.TableChange] = [:]
+        for table in tables where before[table]! > after[table]! { lost[table] = RunReport.TableChange(deleted: before[table]! - after[table]!) }
+        #expect(run.tables == lost, "\(String(describing: run.tables)) vs \(lost)")
+        #expect(plan.tables == run.tables, "the preview is what happens")
+        #expect(run.tables?["notes"]?.deleted == 3 && run.tables?["attachments"]?.deleted == 1, "prospects 1 and 2: three notes, one attachment")
+        #expect(run.markdown().contains("| `notes` | 3 | 0 |"))
+    }
+
     /// A dry run counts a subject's records (the rows its filter selects) beside the table's rows:
     /// the register's and the report's "of how many".
     @Test(arguments: Backend.allCases)

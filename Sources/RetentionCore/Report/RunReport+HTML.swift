@@ -23,6 +23,7 @@ extension RunReport {
             <tr><th>policy</th><td>\(Self.escape(policyPath)) (sha256 \(policyHash.prefix(16))…)</td></tr><tr><th>database</th><td>\(Self.escape(database))</td></tr>
             <tr><th>now</th><td>\(when(now)) (\(Self.escape(policy.timeZone.identifier)))</td></tr>
             <tr><th>generated</th><td>\(when(finishedAt)) (\(Self.escape(policy.timeZone.identifier)))</td></tr></table>
+            <h2>Rows per table</h2><table id="tables"><tr><th>table</th><th>\(planned ? "would be deleted" : "deleted")</th><th>\(planned ? "would be changed" : "changed")</th></tr>\((tables ?? [:]).sorted { $0.key < $1.key }.map { "<tr><td>\(Self.escape($0.key))</td><td class=\"n\">\($0.value.deleted)</td><td class=\"n\">\($0.value.changed)</td></tr>" }.joined())</table>
             <nav id="contents"><h2>Rules</h2><ul>\(rules.map { "<li><a href=\"#rule-\(Self.escape($0.rule))\">\(Self.escape($0.rule))</a> — \(Self.escape($0.action)) on \(Self.escape($0.table))</li>" }.joined())</ul></nav>
 
             """

@@ -25,6 +25,12 @@ extension RunReport {
         | started | \(iso.string(from: startedAt)) |
         | duration | \(String(format: "%.3f", durationSeconds)) s |
 
+        ## Rows per table
+
+        | table | \(planned ? "would be deleted" : "deleted") | \(planned ? "would be changed" : "changed") |
+        |---|---:|---:|
+        \((tables ?? [:]).sorted { $0.key < $1.key }.map { "| \(Markdown.code($0.key)) | \($0.value.deleted) | \($0.value.changed) |" }.joined(separator: "\n"))
+
         ## Rules
 
         | rule | subject | action | clock before | past cutoff | due | flagged | anonymised | purged | exempt | already done | stale | gone |

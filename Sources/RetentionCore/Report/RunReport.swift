@@ -24,7 +24,11 @@ public struct RunReport: Codable, Sendable {
     public var now: Date
     public var startedAt: Date
     public var finishedAt: Date
-    public var rules: [RuleTally]
+    public var rules: [RuleTally] { didSet { tables = Self.tables(rules, planned: planned) } }
+    /// Per table, the rows deleted and changed (planned, in a dry run), whatever reached them: a
+    /// rule's own records, its child rows. Nil in reports of versions before it was written. In a
+    /// dry run a row two rules reach is counted under each (the run changes it once).
+    public private(set) var tables: [String: TableChange]?
     /// Records a rule could not change (a constraint or trigger refused them): isolated from their
     /// batch, so the rest of the run went on. Named by rule and pseudonymous reference.
     public var failures: [RecordFailure] = []
@@ -42,6 +46,30 @@ public struct RunReport: Codable, Sendable {
         self.startedAt = startedAt
         self.finishedAt = finishedAt
         self.rules = rules
+        tables = Self.tables(rules, planned: planned)
+    }
+
+    /// Rows of one table a run deleted or changed (flagging changes no row).
+    public struct TableChange: Codable, Sendable, Hashable {
+        public var deleted = 0
+        public var changed = 0
+        public init(deleted: Int = 0, changed: Int = 0) {
+            self.deleted = deleted
+            self.changed = changed
+        }
+    }
+
+    var planned: Bool { mode == .plan || mode == .dryRun }
+
+    static func tables(_ rules: [RuleTally], planned: Bool) -> [String: TableChange] {
+        var tables: [String: TableChange] = [:]
+        for r in rules {
+            tables[r.table, default: TableChange()].deleted += planned ? (r.action == "purge" ? r.due : 0) : r.purged
+            tables[r.table, default: TableChange()].changed += planned ? (r.action == "anonymise" ? r.due : 0) : r.anonymised
+            for (table, rows) in r.childRowsPurged { tables[table, default: TableChange()].deleted += rows }
+            for (table, rows) in r.childRowsAnonymised { tables[table, default: TableChange()].changed += rows }
+        }
+        return tables.filter { $0.value.deleted > 0 || $0.value.changed > 0 }
     }
 
     public var durationSeconds: Double { finishedAt.timeIntervalSince(startedAt) }
