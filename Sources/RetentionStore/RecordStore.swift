@@ -51,8 +51,11 @@ public protocol StoreSession {
     func candidates(_ query: RuleQuery, after: RecordKey?, limit: Int) throws -> [CandidateRow]
     /// The candidates among `keys`; `lockingRows` (inside a batch's transaction) locks them until it ends.
     func candidates(_ query: RuleQuery, keys: [RecordKey], lockingRows: Bool) throws -> [CandidateRow]
-    /// For each boundary, how many records not yet due will have passed it (`SQLBuilder.forecast`).
-    func forecast(_ query: RuleQuery, boundaries: [ClockPredicate]) throws -> [Int]
+    /// For each boundary, how many records not yet due will have passed it (`SQLBuilder.forecast`),
+    /// and of those how many something would keep then (given `keptAt`, the query at each boundary).
+    func forecast(_ query: RuleQuery, boundaries: [ClockPredicate], keptAt: [RuleQuery]) throws -> (passed: [Int], kept: [Int])
+    /// How many records of the rule have no clock value yet (`SQLBuilder.forecastUndated`).
+    func forecastUndated(_ query: RuleQuery) throws -> Int
     /// One record's standing under a rule (`SQLBuilder.standing`), nil when it does not exist.
     func standing(_ query: RuleQuery, key: RecordKey, marksKept: Bool) throws -> [SQLValue]?
     /// `columns` of the rows reached from the record `key` of `table` through `path` that meet

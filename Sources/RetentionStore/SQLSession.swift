@@ -99,16 +99,26 @@ extension StoreSession where Self: SQLExecuting {
         return children
     }
 
-    public func forecast(_ query: RuleQuery, boundaries: [ClockPredicate]) throws -> [Int] {
-        guard !boundaries.isEmpty else { return [] }
+    public func forecast(_ query: RuleQuery, boundaries: [ClockPredicate], keptAt: [RuleQuery]) throws -> (passed: [Int], kept: [Int]) {
+        guard !boundaries.isEmpty else { return ([], []) }
         // Counted by first boundary passed; a boundary's total is every count up to it.
         var first = [Int](repeating: 0, count: boundaries.count)
-        for row in try rows(builder.forecast(query, boundaries: boundaries)) {
-            guard row.count == 2, case .integer(let bucket) = row[0], first.indices.contains(Int(bucket)), case .integer(let n) = row[1] else { continue }
+        var kept = first
+        for row in try rows(builder.forecast(query, boundaries: boundaries, keptAt: keptAt)) {
+            guard row.count == 3, case .integer(let bucket) = row[0], first.indices.contains(Int(bucket)), case .integer(let n) = row[2] else { continue }
             first[Int(bucket)] += Int(n)
+            if case .integer(let k) = row[1], k != 0 { kept[Int(bucket)] += Int(n) }
         }
-        var total = 0
-        return first.map { total += $0; return total }
+        func running(_ counts: [Int]) -> [Int] {
+            var total = 0
+            return counts.map { total += $0; return total }
+        }
+        return (running(first), running(kept))
+    }
+
+    public func forecastUndated(_ query: RuleQuery) throws -> Int {
+        guard case .integer(let n)? = try rows(builder.forecastUndated(query)).first?.first else { return 0 }
+        return Int(n)
     }
 
     public func standing(_ query: RuleQuery, key: RecordKey, marksKept: Bool) throws -> [SQLValue]? {

@@ -27,6 +27,41 @@ import TestSupport
         #expect(try await f.plan().rules[0].due == 2, "1 and 2 (4 has consent, 5 an order)")
     }
 
+    /// The forecast counts what will actually come due: a record whose consent or related record
+    /// will still keep it when its cutoff passes is counted apart, as kept; a record with no clock
+    /// value cannot be placed, and the note under the chart says so.
+    @Test(arguments: Backend.allCases)
+    func recordsKeptWhenTheirTimeComesAreCountedApart(_ backend: Backend) async throws {
+        // Cutoff passes in July 2026 for 11 and 12: 11's consent runs to 2027 (kept), 12's ends on
+        // 2026-07-05, before the July period ends (due).
+        let consent = try await CRMFixture(backend, data: CRMFixture.data + [
+            "INSERT INTO people VALUES (11, 'prospect', 'Kim', NULL, NULL, NULL, '2023-07-10', '2019-01-01', '2027-01-01', 0)",
+            "INSERT INTO people VALUES (12, 'prospect', 'Lou', NULL, NULL, NULL, '2023-07-10', '2019-01-01', '2026-07-05', 0)",
+        ], policy: CRMPolicies.prospectPurge)
+        let planner = try await consent.planner()
+        let prospects = try #require(try await Forecaster(resolved: planner.resolved, reader: planner.reader).forecast(now: CRMFixture.now).rules.first)
+        #expect(prospects.months == [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "12 in July")
+        #expect(prospects.keptMonths == [0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], "11 in July, kept by consent")
+        #expect(prospects.keptWeeks.reduce(0, +) == 1 && prospects.undated == 0)
+        #expect(prospects.note.contains("1 record(s) reach their cutoff in these months but would be kept"))
+
+        // Anonymised 3 years after last seen unless an order is younger than 5 years (fiscal year
+        // end): 14's cutoff passes in September 2026 but its 2025 order keeps it; 2 was never seen.
+        let related = try await CRMFixture(backend, data: CRMFixture.data + [
+            "INSERT INTO people VALUES (14, 'client', 'Max', NULL, NULL, NULL, '2023-09-01', '2019-01-01', NULL, 0)",
+            "INSERT INTO orders VALUES (1002, 14, '2025-01-01')",
+        ], policy: CRMPolicies.identityKeptByOrders.replacingOccurrences(of: "clock: { latest: [last_seen, collected] }", with: "clock: last_seen"))
+        let planner2 = try await related.planner()
+        let forecast = try await Forecaster(resolved: planner2.resolved, reader: planner2.reader).forecast(now: CRMFixture.now)
+        let identity = try #require(forecast.rules.first)
+        #expect(identity.months == Array(repeating: 0, count: 12))
+        #expect(identity.keptMonths == [0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0], "14, kept by its order")
+        #expect(identity.undated == 1, "person 2 has no last_seen")
+        #expect(identity.note.hasPrefix("Besides those shown, 1 record(s)") && identity.note.contains("1 record(s) have no clock value yet"))
+        #expect(forecast.text().contains("no clock value yet (cannot be forecast until it is set):\nidentity\t1"))
+        #expect(forecast.html(policyPath: "p", policyHash: "h").contains("<p class=\"forecast-note\">Besides those shown"))
+    }
+
     @Test func aPolicyCanLeaveTheForecastOutOfItsReports() async throws {
         let f = try await CRMFixture(.sqlite, policy: "reports: { forecast: false }\n" + CRMPolicies.prospectPurge)
         let planner = try await f.planner()

@@ -126,7 +126,10 @@ extension RunReport {
             svg += "<text x=\"\(x + width / 2)\" y=\"\(height + 12 - h)\" text-anchor=\"middle\" class=\"count\">\(count)</text>"
             svg += "<text x=\"\(x + width / 2)\" y=\"\(height + 30)\" text-anchor=\"middle\">\(i < labels.count ? escape(labels[i]) : "")</text>"
         }
-        return svg + "</svg></figure>\n"
+        svg += "</svg>"
+        let note = forecast.note
+        if !note.isEmpty { svg += "<p class=\"forecast-note\">\(escape(note))</p>" }
+        return svg + "</figure>\n"
     }
 
     static func escape(_ text: String) -> String {

@@ -28,8 +28,10 @@ public struct Forecaster: Sendable {
     }
 
     /// `months` calendar months ahead (and the weeks in them), from `now`. Records already due,
-    /// already done or held themselves now are not counted; holds on child rows, consent and related records are
-    /// decided when the time comes.
+    /// already done or held themselves now are not counted; those whose consent, related records,
+    /// undeclared references or another rule would keep them on their boundary's day are counted
+    /// apart (`kept…`), as are records with no clock value yet (`undated`). Holds on child rows
+    /// are decided when the time comes.
     public func forecast(now: Date, months: Int = 12, weeks: Bool = true) async throws -> Forecast {
         let policy = resolved.policy
         let calendar = policy.calendar
@@ -49,11 +51,15 @@ public struct Forecaster: Sendable {
             var query = try resolved.query(for: rule, now: now, toolTablesExist: tables.complete)
             query.excludeDone = marked.contains(rule.id) && rule.action.auditAction != .purge
             query.heldTables = heldTables
-            let predicates = try boundaries.map { try resolved.query(for: rule, now: $0, toolTablesExist: tables.complete).clock }
+            // The rule as a plan on each boundary's day would see it: its clock, and what keeps a record then.
+            let atBoundaries = try boundaries.map { try resolved.query(for: rule, now: $0, toolTablesExist: tables.complete) }
             let finalQuery = query
-            let sums = try await reader.read { try $0.forecast(finalQuery, boundaries: predicates) }
-            let byBoundary = Dictionary(zip(boundaries, sums), uniquingKeysWith: { a, _ in a })
-            func periods(_ ends: [Date]) -> [Int] {
+            let (passed, kept, undated) = try await reader.read { session in
+                let sums = try session.forecast(finalQuery, boundaries: atBoundaries.map(\.clock), keptAt: atBoundaries)
+                return (sums.passed, sums.kept, try session.forecastUndated(finalQuery))
+            }
+            func periods(_ sums: [Int], _ ends: [Date]) -> [Int] {
+                let byBoundary = Dictionary(zip(boundaries, sums), uniquingKeysWith: { a, _ in a })
                 var previous = 0
                 return ends.map { end in
                     let total = byBoundary[end] ?? previous
@@ -61,8 +67,10 @@ public struct Forecaster: Sendable {
                     return total - previous
                 }
             }
+            let due = zip(passed, kept).map { $0 - $1 }
             rules.append(Forecast.RuleForecast(rule: rule.id, action: rule.action.name, table: policy.subject(for: rule).table.value,
-                                               weeks: periods(weekEnds), months: periods(monthEnds)))
+                                               weeks: periods(due, weekEnds), months: periods(due, monthEnds),
+                                               keptWeeks: periods(kept, weekEnds), keptMonths: periods(kept, monthEnds), undated: undated))
         }
         return Forecast(now: now, timeZone: policy.timeZone.identifier, weekEnds: weekEnds, monthEnds: monthEnds, rules: rules)
     }

@@ -161,7 +161,7 @@ public struct SQLBuilder: Sendable {
     /// What keeps a record of the row `s`, as 0/1 columns: consent, a related record, a reference
     /// from an undeclared table, a legal hold (on the row or on a row a purge would take), then
     /// one per `q.keepers`: that subject keeps the record itself, or a row its deletion would take.
-    func keepingFacts(_ q: RuleQuery, childHolds: Bool = true) -> [SQL] {
+    func keepingFacts(_ q: RuleQuery, childHolds: Bool = true, keepers: Bool? = nil) -> [SQL] {
         let s = "s"
         var facts: [SQL] = [Self.flag(q.consent.map { condition($0, on: s) }), Self.flag(q.related.map { condition($0, on: s) })]
         facts.append(Self.flag(q.undeclaredReferences.map { fk in
@@ -181,7 +181,7 @@ public struct SQLBuilder: Sendable {
         }
         facts.append(Self.flag(held))
         // Owned rows another subject keeps stay behind (`deleteOwned`); they do not keep the record.
-        for keeper in childHolds ? q.keepers : [] {
+        for keeper in keepers ?? childHolds ? q.keepers : [] {
             var kept: [SQL] = q.subjectKeptBy.contains(keeper.subject) ? [keeps(keeper, on: s, level: 1)] : []
             for path in q.childPaths where !path[path.count - 1].owned && path[path.count - 1].keptBy.contains(keeper.subject) {
                 kept.append("EXISTS (SELECT 1 \(childRows(path, subjectAlias: s)) AND \(keeps(keeper, on: "c\(path.count - 1)", level: path.count + 1)))")
@@ -248,37 +248,6 @@ public struct SQLBuilder: Sendable {
             }
         }
         return tests
-    }
-
-    /// The rule's records not due at `q`'s cutoff, not done and not held themselves now, counted by
-    /// the first of `boundaries` (cutoffs at later moments, in order) each passes: one statement,
-    /// a row per boundary reached (`bucket`, `count`). A record past one boundary is past every
-    /// later one, and every record counted is past the last: its first is found by halving the
-    /// boundaries, four tests for a year of months and six for 64 weeks and months, instead of one
-    /// test per boundary up to it (a clock through a relation is an index probe or two per test).
-    public func forecast(_ q: RuleQuery, boundaries: [ClockPredicate]) -> SQL {
-        let s = "s"
-        // The first boundary passed among `lo..<hi`, knowing the record is past `hi - 1`.
-        func first(_ lo: Int, _ hi: Int) -> SQL {
-            guard hi - lo > 1 else { return SQL(stringLiteral: String(lo)) }
-            let mid = (lo + hi) / 2
-            return "CASE WHEN \(clockIsPast(s, boundaries[mid - 1])) THEN \(first(lo, mid)) ELSE \(first(mid, hi)) END"
-        }
-        let bucket = first(0, boundaries.count)
-        var conditions = q.filter.map { condition($0, on: s) }
-        conditions.append("NOT \(clockIsPast(s, q.clock))")
-        if let last = boundaries.last { conditions.append(clockIsPast(s, last)) }
-        // A clock that is one column of the row: the same range, written so its index serves it.
-        if q.clock.columns.count == 1, q.clock.columns[0].path.isEmpty, let last = boundaries.last {
-            let column = q.clock.columns[0]
-            conditions.append("\(column: column.name, of: s) >= \(bound(q.clock.bounds[0], for: column))")
-            conditions.append("\(column: column.name, of: s) < \(bound(last.bounds[0], for: column))")
-        }
-        // Records held themselves are left out; holds on their child rows are decided when the time comes.
-        conditions.append("\(keepingFacts(q, childHolds: false)[3]) = 0")
-        if q.excludeDone { conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }, probedPerRow: false))") }
-        return "SELECT f.bucket, count(*) FROM (SELECT \(bucket) AS bucket FROM \(ident: q.table) AS s WHERE \(conditions.joined(separator: " AND "))) AS f"
-            + " GROUP BY f.bucket"
     }
 
     /// One record's standing under a rule, whatever its clock: whether it is the rule's subject
