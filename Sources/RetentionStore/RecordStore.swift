@@ -113,6 +113,13 @@ public protocol StoreSession {
     /// How many rows of one child table belong to the records `keys` of `table` through any of
     /// `paths` (every path ending in that table): each row once, however many paths reach it.
     func childRowCount(_ paths: [[ChildLink]], table: String, keyColumns: [String], keys: [RecordKey]) throws -> Int
+    /// `columns` of the rows at the end of `path` that belong to the records `keys`, ordered by `order`.
+    func childRecords(_ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]) throws -> [[SQLValue]]
+    /// `columns` of the owned rows `keys` (values of `link.foreignKey`) that none of `keepers`
+    /// keeps: those `deleteOwned` would delete once nothing points at them.
+    func ownedRows(_ link: ChildLink, keys: [RecordKey], keepers: [RowKeeper], columns: [String]) throws -> [[SQLValue]]
+    /// `columns` of the rows of `reference.table` whose `reference.columns` hold one of `values`.
+    func referencingRows(_ reference: ForeignKey, values: [RecordKey], columns: [String]) throws -> [[SQLValue]]
     /// Which of `needs` the session's role lacks.
     func privileges(_ needs: [PrivilegeNeed]) throws -> PrivilegeReport
     /// Of `tables`, those that hold rows but have no planner statistics (PostgreSQL: never
@@ -133,8 +140,6 @@ public protocol WritingSession: StoreSession {
     func purge(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]], keepers: [RowKeeper]) throws -> (records: Int, children: [String: Int])
     /// Deletes the child rows of the records `keys` along `childPaths` (deepest first), leaving the records.
     func deleteChildren(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]], keepers: [RowKeeper]) throws -> [String: Int]
-    /// `columns` of the rows at the end of `path` that belong to the records `keys`, ordered by `order`.
-    func childRecords(_ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]) throws -> [[SQLValue]]
 
     /// Serialises appends to the audit chain until the transaction ends (several writers at once
     /// must each extend the head the previous one committed). Call before `auditHead()`.

@@ -141,6 +141,17 @@ extension StoreSession where Self: SQLExecuting {
         return try rows(builder.selectChildren(path, subjectTable: table, keyColumns: keyColumns, keys: keys, columns: columns, order: order))
     }
 
+    public func ownedRows(_ link: ChildLink, keys: [RecordKey], keepers: [RowKeeper], columns: [String]) throws -> [[SQLValue]] {
+        guard !keys.isEmpty else { return [] }
+        return try rows(builder.selectOwned(link, keys: keys, keepers: keepers, columns: columns))
+    }
+
+    public func referencingRows(_ reference: ForeignKey, values: [RecordKey], columns: [String]) throws -> [[SQLValue]] {
+        guard !values.isEmpty else { return [] }
+        let list = columns.map { SQL.qualified("r", $0) }.joined(separator: ", ")
+        return try rows("SELECT \(raw: list) FROM \(ident: reference.table) AS r WHERE \(builder.keyIn("r", reference.columns, values))")
+    }
+
     public func auditedReferences(ruleID: String, action: AuditAction, references: [String]) throws -> Set<String> {
         guard !references.isEmpty, try toolTables().audit else { return [] }
         let sql = builder.auditedReferences(rule: ruleID, action: action.rawValue, references: references, indexed: try auditRefsExist())

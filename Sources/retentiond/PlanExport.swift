@@ -6,11 +6,12 @@ import RetentionEngine
 /// the pass decides it (memory stays flat at any number of records), for a DPO to filter, sort
 /// and keep. The fields: the rule and its action, the record's key, the decision (`due`,
 /// `exempt`, `already done`), why it is kept, what keeps it (the rules, or where the related
-/// records are), the clock's value and the column it came from.
+/// records are), the clock's value and the column it came from, and for a due record an earlier
+/// rule deletes first, that rule (`taken_by`: counted there, not planned again).
 enum PlanExport {
     enum Format { case csv, jsonl }
 
-    static let csvHeader = "rule,action,key,decision,reason,kept_by,clock,clock_from"
+    static let csvHeader = "rule,action,key,decision,reason,kept_by,clock,clock_from,taken_by"
 
     struct Fields {
         var decision: String
@@ -40,7 +41,7 @@ enum PlanExport {
         switch format {
         case .csv:
             let key = detail.key.values.map(\.description).joined(separator: ",")
-            return [detail.rule, action, key, f.decision, f.reason ?? "", detail.keptBy.joined(separator: ";"), f.clock ?? "", f.clockFrom ?? ""]
+            return [detail.rule, action, key, f.decision, f.reason ?? "", detail.keptBy.joined(separator: ";"), f.clock ?? "", f.clockFrom ?? "", detail.takenBy ?? ""]
                 .map(csvField).joined(separator: ",")
         case .jsonl:
             let key = "[" + detail.key.values.map(jsonValue).joined(separator: ",") + "]"
@@ -48,7 +49,7 @@ enum PlanExport {
             let optional = { (text: String?) in text.map(JSONText.quoted) ?? "null" }
             return "{\"rule\":\(JSONText.quoted(detail.rule)),\"action\":\(JSONText.quoted(action)),\"key\":\(key),"
                 + "\"decision\":\(JSONText.quoted(f.decision)),\"reason\":\(optional(f.reason)),\"kept_by\":\(keptBy),"
-                + "\"clock\":\(optional(f.clock)),\"clock_from\":\(optional(f.clockFrom))}"
+                + "\"clock\":\(optional(f.clock)),\"clock_from\":\(optional(f.clockFrom)),\"taken_by\":\(optional(detail.takenBy))}"
         }
     }
 

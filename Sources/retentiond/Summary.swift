@@ -30,6 +30,13 @@ enum Summary {
             let anonymised = r.childRowsAnonymised.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
             if !deleted.isEmpty { lines.append("\(r.rule): child rows \(enforcing ? "deleted" : "to delete"): \(deleted.joined(separator: ", "))") }
             if !anonymised.isEmpty { lines.append("\(r.rule): child rows \(enforcing ? "anonymised" : "to anonymise"): \(anonymised.joined(separator: ", "))") }
+            if let taken = r.takenSummary {
+                lines.append("\(r.rule): of its due records, \(taken) (\(enforcing ? "deleted" : "to be deleted") there first, counted there)")
+            }
+        }
+        let became = report.rules.compactMap { r in r.becameDue.flatMap { $0 > 0 ? "\(r.rule): \($0)" : nil } }
+        if !became.isEmpty {
+            lines.append("\(report.totalBecameDue) record(s) became due through this run's changes (\(became.joined(separator: ", "))): the next run acts on them")
         }
         return lines.isEmpty ? "" : "\n\n" + lines.joined(separator: "\n")
     }

@@ -20,6 +20,11 @@ public struct RuleTally: Codable, Sendable, Hashable {
     /// Records the rule acts on (planned, or done in an enforcing run).
     public var due: Int = 0
     public var exempt: [String: Int] = [:]
+    /// Of the exempt records, per reason, those no earlier rule on the same table counted as
+    /// exempt for that reason: summed over the rules, each record kept once (the reports'
+    /// headline). Nil when the rule is alone on its table (then it is `exempt`), and in reports
+    /// of older versions.
+    public var exemptRecords: [String: Int]?
     /// Of the records exempt as `kept_by_rule`, how many each rule kept (a record kept by two
     /// rules counts under both). Nil in reports written before precedence was reported.
     public var keptByRule: [String: Int]?
@@ -34,8 +39,16 @@ public struct RuleTally: Codable, Sendable, Hashable {
     /// Planned records that still exist but were no longer due when re-checked (changed, held since):
     /// skipped, never forced.
     public var stale: Int = 0
-    /// Planned records that no longer exist when applied (deleted by an earlier rule of the same run, or by someone else).
+    /// Planned records that no longer exist when applied: deleted by someone else (never by this run).
     public var gone: Int = 0
+    /// Of the due records, those an earlier rule of the same run deletes (as its child or owned
+    /// rows, or as its own records), per rule: counted there, not planned again here. Nil in
+    /// reports written before it was counted.
+    public var takenBy: [String: Int]?
+    /// After a complete run: records of this rule that the run's own changes made due (a user
+    /// whose last ticket it purged), left for the next run. Nil when not measured (a dry run, a
+    /// rule no changed table decides, a report of an older version).
+    public var becameDue: Int?
     /// Records listed for review (only when the subject has review columns), capped.
     public var review: [ReviewLine] = []
     public var reviewTruncated: Bool = false
@@ -52,6 +65,22 @@ public struct RuleTally: Codable, Sendable, Hashable {
     }
 
     public var exemptTotal: Int { exempt.values.reduce(0, +) }
+
+    /// Due records an earlier rule of the run takes.
+    public var takenTotal: Int { (takenBy ?? [:]).values.reduce(0, +) }
+
+    /// "250 taken by rule prospect-purge", or nil when no record was.
+    public var takenSummary: String? {
+        guard let takenBy, !takenBy.isEmpty else { return nil }
+        return takenBy.sorted { $0.key < $1.key }.map { "\($0.value) taken by rule \($0.key)" }.joined(separator: ", ")
+    }
+
+    /// Counts a due record that an earlier rule of the run takes.
+    public mutating func countTaken(by rule: String) {
+        var taken = takenBy ?? [:]
+        taken[rule, default: 0] += 1
+        takenBy = taken
+    }
 
     /// "19 consent, 2 kept_by_rule (accounting: 2)", or "0": the exemptions for a table cell.
     public var exemptSummary: String {

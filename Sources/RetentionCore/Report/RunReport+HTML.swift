@@ -40,6 +40,8 @@ extension RunReport {
             let figures: [(String, Int)] = subject + [("rows in the table", tally.tableRows), ("past the cutoff", tally.pastCutoff),
                                             (planned ? "due" : "done", planned ? tally.due : done), ("exempt", tally.exemptTotal),
                                             ("already done", tally.alreadyDone)] + (planned ? [] : [("stale", tally.stale), ("gone", tally.gone)])
+                + (tally.takenTotal > 0 ? [("taken by an earlier rule", tally.takenTotal)] : [])
+                + (tally.becameDue.map { [("became due through this run", $0)] } ?? [])
             out += "<table class=\"figures\">" + figures.map { "<tr><th>\($0.0)</th><td class=\"n\">\($0.1)</td></tr>" }.joined() + "</table>\n"
             if !tally.exempt.isEmpty {
                 out += "<p>Kept: " + tally.exempt.sorted { $0.key < $1.key }.map { reason, count in
@@ -51,6 +53,9 @@ extension RunReport {
             if !children.isEmpty { out += "<p>Child rows \(planned ? "that would be deleted" : "deleted"): \(children.joined(separator: ", "))</p>\n" }
             let anonymisedChildren = tally.childRowsAnonymised.sorted { $0.key < $1.key }.map { "\($0.value) in \(Self.escape($0.key))" }
             if !anonymisedChildren.isEmpty { out += "<p>Child rows \(planned ? "that would be anonymised" : "anonymised"): \(anonymisedChildren.joined(separator: ", "))</p>\n" }
+            if let taken = tally.takenSummary {
+                out += "<p>Of the due records, \(Self.escape(taken)): \(planned ? "that rule would delete them first" : "that rule deleted them first") and counts them.</p>\n"
+            }
             if !tally.review.isEmpty {
                 let columns = Array(tally.review[0].columns.keys).sorted()
                 out += "<table class=\"review\"><tr><th>key</th><th>decision</th>" + columns.map { "<th>\(Self.escape($0))</th>" }.joined() + "</tr>"
@@ -73,6 +78,8 @@ extension RunReport {
             <dt>already done</dt><dd>flagged or anonymised by this rule on an earlier run; not done again.</dd>
             <dt>stale</dt><dd>planned, but no longer due when its batch ran (a new date, a hold): left alone.</dd>
             <dt>gone</dt><dd>planned, but deleted by someone else before its batch ran.</dd>
+            <dt>became due through this run</dt><dd>records this run's own changes made due (a user whose last ticket it deleted): not in the plan that ran, so the next run acts on them.</dd>
+            <dt>taken by an earlier rule</dt><dd>due, but an earlier rule of the same run deletes the record first (as a row of its own records' children, or as its own): counted under that rule, not planned again.</dd>
             </dl>
             """
         return out + "</body></html>\n"
@@ -80,17 +87,26 @@ extension RunReport {
 
     /// "305 records deleted, 381 anonymised; 12 kept because of a legal hold…"
     public func summarySentence(planned: Bool) -> String {
-        let purged = rules.reduce(0) { $0 + (planned ? ($1.action == "purge" ? $1.due : 0) : $1.purged) }
-        let anonymised = rules.reduce(0) { $0 + (planned ? ($1.action == "anonymise" ? $1.due : 0) : $1.anonymised) }
+        // A record another rule takes is that rule's row (child or owned): counted once, in `tables`.
+        let purged = rules.reduce(0) { $0 + (planned ? ($1.action == "purge" ? $1.due - $1.takenTotal : 0) : $1.purged) }
+        let anonymised = rules.reduce(0) { $0 + (planned ? ($1.action == "anonymise" ? $1.due - $1.takenTotal : 0) : $1.anonymised) }
         let flagged = rules.reduce(0) { $0 + (planned ? ($1.action == "flag" ? $1.due : 0) : $1.flagged) }
         var kept: [String: Int] = [:]
-        for tally in rules { for (reason, n) in tally.exempt { kept[reason, default: 0] += n } }
+        // Records, not rule actions: a record two rules keep for the same reason counts once.
+        for tally in rules { for (reason, n) in tally.exemptRecords ?? tally.exempt { kept[reason, default: 0] += n } }
+        kept = kept.filter { $0.value > 0 }
         let verb = planned ? "would be " : ""
         var text = "\(purged) record(s) \(verb)deleted, \(anonymised) \(verb)anonymised, \(flagged) \(verb)flagged"
         if !kept.isEmpty {
             text += "; " + kept.sorted { $0.key < $1.key }.map { "\($0.value) kept because of \(Self.reason($0.key))" }.joined(separator: ", ")
         }
-        return text + (planned ? ". Nothing was changed." : ".")
+        let rows = (tables ?? [:]).values.reduce(0) { $0 + $1.deleted }
+        if rows > 0 {
+            text += "; \(rows) row(s) \(verb)deleted in \((tables ?? [:]).values.filter { $0.deleted > 0 }.count) table(s), records and their child rows"
+        }
+        text += planned ? ". Nothing was changed." : "."
+        if totalBecameDue > 0 { text += " \(totalBecameDue) record(s) became due through this run's changes; the next run acts on them." }
+        return text
     }
 
     static func reason(_ code: String) -> String {

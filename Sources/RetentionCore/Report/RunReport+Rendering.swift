@@ -24,6 +24,7 @@ extension RunReport {
         | now | \(iso.string(from: now)) |
         | started | \(iso.string(from: startedAt)) |
         | duration | \(String(format: "%.3f", durationSeconds)) s |
+        | summary | \(Markdown.text(summarySentence(planned: planned))) |
 
         ## Rows per table
 
@@ -55,6 +56,12 @@ extension RunReport {
             }
             if !r.childRowsAnonymised.isEmpty {
                 out += (planned ? "- child rows that would be anonymised: " : "- child rows anonymised: ") + r.childRowsAnonymised.sorted { $0.key < $1.key }.map { "\($0.value) in \(Markdown.code($0.key))" }.joined(separator: ", ") + "\n"
+            }
+            if let n = r.becameDue, n > 0 {
+                out += "- **\(n) record(s) became due through this run's changes** (rows it deleted or changed decided them); the next run acts on them\n"
+            }
+            if let taken = r.takenSummary {
+                out += "- of its due records, \(Markdown.text(taken)): \(planned ? "that rule would delete them first" : "that rule deleted them first"), and counts them\n"
             }
             if !r.review.isEmpty {
                 let columns = r.review.first.map { Array($0.columns.keys).sorted() } ?? []

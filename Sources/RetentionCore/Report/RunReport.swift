@@ -26,8 +26,9 @@ public struct RunReport: Codable, Sendable {
     public var finishedAt: Date
     public var rules: [RuleTally] { didSet { tables = Self.tables(rules, planned: planned) } }
     /// Per table, the rows deleted and changed (planned, in a dry run), whatever reached them: a
-    /// rule's own records, its child rows. Nil in reports of versions before it was written. In a
-    /// dry run a row two rules reach is counted under each (the run changes it once).
+    /// rule's own records, its child and owned rows; a row two rules reach is counted once, under
+    /// the rule whose batch takes it (`RunSimulation`). Nil in reports of versions before it was
+    /// written. A row two anonymisations change counts twice (two changes).
     public private(set) var tables: [String: TableChange]?
     /// Records a rule could not change (a constraint or trigger refused them): isolated from their
     /// batch, so the rest of the run went on. Named by rule and pseudonymous reference.
@@ -61,11 +62,13 @@ public struct RunReport: Codable, Sendable {
 
     var planned: Bool { mode == .plan || mode == .dryRun }
 
-    static func tables(_ rules: [RuleTally], planned: Bool) -> [String: TableChange] {
+    public static func tables(_ rules: [RuleTally], planned: Bool) -> [String: TableChange] {
         var tables: [String: TableChange] = [:]
         for r in rules {
-            tables[r.table, default: TableChange()].deleted += planned ? (r.action == "purge" ? r.due : 0) : r.purged
-            tables[r.table, default: TableChange()].changed += planned ? (r.action == "anonymise" ? r.due : 0) : r.anonymised
+            // A record another rule takes is counted there, as a row of its children or its own.
+            let acted = r.due - r.takenTotal
+            tables[r.table, default: TableChange()].deleted += planned ? (r.action == "purge" ? acted : 0) : r.purged
+            tables[r.table, default: TableChange()].changed += planned ? (r.action == "anonymise" ? acted : 0) : r.anonymised
             for (table, rows) in r.childRowsPurged { tables[table, default: TableChange()].deleted += rows }
             for (table, rows) in r.childRowsAnonymised { tables[table, default: TableChange()].changed += rows }
         }
@@ -75,6 +78,8 @@ public struct RunReport: Codable, Sendable {
     public var durationSeconds: Double { finishedAt.timeIntervalSince(startedAt) }
 
     public var totalDue: Int { rules.reduce(0) { $0 + $1.due } }
+    /// Records the run's own changes made due, which the next run acts on (`RuleTally.becameDue`).
+    public var totalBecameDue: Int { rules.reduce(0) { $0 + ($1.becameDue ?? 0) } }
     public var totalChanged: Int { rules.reduce(0) { $0 + $1.flagged + $1.anonymised + $1.purged } }
 
     /// Complete, with no record refused: what `last_run_success` and the exit status 0 mean.

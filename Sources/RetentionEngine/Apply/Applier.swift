@@ -128,7 +128,7 @@ struct Applier: Sendable {
                 try await applyIsolating(work, keys: batch.keys[...], references: batch.references, lock: lock,
                                          tally: &tallies[index], failures: &failures)
                 let t = tallies[index]
-                meter.update(rule: t.rule, done: t.flagged + t.anonymised + t.purged + t.stale + t.gone, due: t.due)
+                meter.update(rule: t.rule, done: t.flagged + t.anonymised + t.purged + t.stale + t.gone + t.takenTotal, due: t.due)
             }
         } catch {
             stoppedBy = error

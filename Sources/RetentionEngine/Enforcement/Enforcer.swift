@@ -140,8 +140,30 @@ public struct Enforcer: Sendable {
             return outcome
         }
         if outcome.tallies.contains(where: { $0.purged > 0 }) { try await store.scrubFreedSpace() }
+        var tallies = outcome.tallies
+        if outcome.status == .complete { await countBecameDue(&tallies, now: header.now, failures: outcome.failures) }
         return context.report(runID: runID, mode: mode, status: outcome.status, message: outcome.message, now: header.now,
-                              startedAt: started, rules: outcome.tallies, failure: outcome.failure, failures: outcome.failures)
+                              startedAt: started, rules: tallies, failure: outcome.failure, failures: outcome.failures)
+    }
+
+    /// Measures, after a complete run, the records its own changes made due (`PlanningPass.becameDue`):
+    /// reported, left for the next run (the plan the operator previewed is what ran). A failure to
+    /// count is logged; the run stays what it was.
+    private func countBecameDue(_ tallies: inout [RuleTally], now: Date, failures: [RecordFailure]) async {
+        let changed = Set(RunReport.tables(tallies, planned: false).keys)
+        guard !changed.isEmpty else { return }
+        do {
+            let failed = failures.reduce(into: [String: Int]()) { $0[$1.rule, default: 0] += 1 }
+            let counts = try await planning.becameDue(now: now, changed: changed, failed: failed)
+            for i in tallies.indices { if let n = counts[tallies[i].rule] { tallies[i].becameDue = n } }
+            let total = counts.values.reduce(0, +)
+            if total > 0 {
+                logger.notice("\(total) record(s) became due through this run's changes; the next run acts on them", metadata: [
+                    "rules": "\(counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))"])
+            }
+        } catch {
+            logger.warning("could not count the records this run made due: \(error)")
+        }
     }
 
     /// Carries out a data subject's erasure request on the record of `subject` named by `keyText`

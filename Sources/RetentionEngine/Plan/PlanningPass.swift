@@ -17,6 +17,8 @@ public struct DetailLine: Sendable {
     /// clock took (the latest, or the first set), when any is set.
     public var clockNames: [String] = []
     public var clockUsed: Int?
+    /// For a due record: the earlier rule of the run that deletes it first (it is counted there).
+    public var takenBy: String?
 }
 
 /// The planning pass: streams every rule's due records, decides each, counts them, and (given a
@@ -90,19 +92,33 @@ public struct PlanningPass: Sendable {
         let heldTables = toolTables ? try await reader.read { try $0.heldTables(at: now) } : []
         var tallies: [RuleTally] = []
         var entries = 0
+        var simulation = RunSimulation(resolved: resolved)
+        // A record two rules of its table keep for the same reason (a held prospect, past both
+        // the flag's and the purge's cutoff) is one record kept: the keys are kept to count it once.
+        let tablesOfRules = policy.rules.map { policy.subject(for: $0).table.value }
+        var exemptSeen: [String: Set<RecordKey>] = [:]
         for rule in policy.rules {
+            let table = policy.subject(for: rule).table.value
+            let shared = tablesOfRules.filter { $0 == table }.count > 1
+            var firstExempt: [String: Int] = [:]
             var tally = try await plan(rule, now: now, toolTables: toolTables, heldTables: heldTables, marked: marked.contains(rule.id), chain: chain,
-                                       countChildren: countChildren, stop: stop) { row, decision in
-                if decision == .act {
+                                       countChildren: countChildren, simulation: &simulation, stop: stop) { row, decision, takenBy in
+                if shared, case .exempt(let reason) = decision,
+                   exemptSeen[reason.rawValue + "\u{0}" + table, default: []].insert(row.key).inserted {
+                    firstExempt[reason.rawValue, default: 0] += 1
+                }
+                // A record an earlier rule takes is not planned again: its batch would find it gone.
+                if decision == .act && takenBy == nil {
                     entries += 1
                     try writer?.write(.entry(PlanDocument.Entry(rule: rule.id, key: row.key, action: rule.action.auditAction.rawValue, clock: row.clockValues)))
                 }
                 if let detail {
                     let keptBy = decision == .exempt(.relatedRecord) ? rule.exemptions.related.map(\.source) : row.keptByRules
                     detail(DetailLine(rule: rule.id, key: row.key, clock: row.clockValues, decision: decision, keptBy: keptBy,
-                                      clockNames: rule.clock.columns.map(\.value), clockUsed: clockUsed(rule, row.clockValues)))
+                                      clockNames: rule.clock.columns.map(\.value), clockUsed: clockUsed(rule, row.clockValues), takenBy: takenBy))
                 }
             }
+            if shared { tally.exemptRecords = firstExempt }
             tally.tableRows = try await reader.read { [table = tally.table] in try $0.rowCount(table: table) }
             // Counted once per subject, whose rules share its filter.
             if let counted = tallies.first(where: { $0.subject == tally.subject })?.subjectRecords {
@@ -119,14 +135,40 @@ public struct PlanningPass: Sendable {
         return tallies
     }
 
+    /// After a run that planned at `now` and acted on every record due then: per rule whose due
+    /// records depend on a table the run `changed` (`RuleQuery.tablesDecidedBy`), how many of its
+    /// records are due now — records the run's own changes made due (a user whose last ticket it
+    /// purged), which the next run acts on. Records the database refused (`failed`) are not counted.
+    /// One counting pass per such rule; rules that depend on no changed table are not read.
+    func becameDue(now: Date, changed: Set<String>, failed: [String: Int]) async throws -> [String: Int] {
+        let toolTables = try await reader.read { try $0.toolTables() }.complete
+        let marked = toolTables ? try await reader.read { [ids = policy.rules.map(\.id)] in try $0.rulesWithCompleteMarks(among: ids) } : []
+        let heldTables = toolTables ? try await reader.read { try $0.heldTables(at: now) } : []
+        var counts: [String: Int] = [:]
+        var none = RunSimulation.none
+        for rule in policy.rules {
+            let query = try resolved.query(for: rule, now: now, toolTablesExist: toolTables)
+            guard !query.tablesDecidedBy.isDisjoint(with: changed) else { continue }
+            let tally = try await plan(rule, now: now, toolTables: toolTables, heldTables: heldTables, marked: marked.contains(rule.id),
+                                       chain: key.map(AuditChain.init), countChildren: false, simulation: &none, stop: StopRequest()) { _, _, _ in }
+            counts[rule.id] = max(0, tally.due - (failed[rule.id] ?? 0))
+        }
+        return counts
+    }
+
     /// Pages through one rule's candidates by key, deciding each; `each` sees every decision.
     ///
     /// When the rule's marks are complete (`marked`), the query leaves out what it already flagged or
     /// anonymised, so the pass reads what is due and what is exempt, not the rule's whole history;
     /// those records are counted from their marks. Without complete marks (a trail from before
     /// them, a dry run before the first run that marks), each record read is looked up in the trail.
-    private func plan(_ rule: RetentionRule, now: Date, toolTables: Bool, heldTables: Set<String>, marked: Bool, chain: AuditChain?, countChildren: Bool, stop: StopRequest,
-                      each: (Candidate, Decision) throws -> Void) async throws -> RuleTally {
+    ///
+    /// `simulation` follows the run batch by batch where counting apart would miscount (rows two
+    /// rules reach, owned rows): a record an earlier rule takes is counted as taken by it, and
+    /// `each` is told which rule.
+    private func plan(_ rule: RetentionRule, now: Date, toolTables: Bool, heldTables: Set<String>, marked: Bool, chain: AuditChain?, countChildren: Bool,
+                      simulation: inout RunSimulation, stop: StopRequest,
+                      each: (Candidate, Decision, String?) throws -> Void) async throws -> RuleTally {
         let subject = policy.subject(for: rule)
         let action = rule.action.auditAction
         var ruleQuery = try resolved.query(for: rule, now: now, toolTablesExist: toolTables)
@@ -135,7 +177,8 @@ public struct PlanningPass: Sendable {
         // A plan decides on facts, never on the values an anonymise rule replaces: the batch reads
         // those itself, in its transaction. Not reading them here saves transferring and decoding them.
         ruleQuery.fieldColumns = []
-        let childCounts = Self.countedChildren(rule, shape: resolved.shape(of: rule), counting: countChildren)
+        let shape = resolved.shape(of: rule)
+        let childCounts = Self.countedChildren(rule, shape: shape, counting: countChildren, following: simulation)
         let query = ruleQuery
         var tally = RuleTally(rule: rule, subject: subject, cutoff: try Cutoff(rule: rule, policy: policy, now: now))
         if query.excludeDone {
@@ -152,6 +195,17 @@ public struct PlanningPass: Sendable {
         var children = ChildCounter(groups: childCounts.map(\.paths), table: table, keyColumns: query.keyColumns,
                                     reader: reader, counters: counters)
         defer { children.cancel() }
+        // The records whose batches the simulation follows, in the run's batches: a batch is
+        // `policy.batchSize` consecutive records of the plan (`PlanBatches`).
+        let following = simulation.concerns(rule, shape: shape, table: table)
+        var unfollowed: [RecordKey] = []
+        func follow(_ keys: [RecordKey]) async throws {
+            let counted = try await naming(rule) {
+                try await simulation.follow(rule, shape: shape, keepers: query.keepers, table: table, keyColumns: query.keyColumns, keys: keys, reader: reader)
+            }
+            for (child, rows) in counted.deleted { tally.childRowsPurged[child, default: 0] += rows }
+            for (child, rows) in counted.changed { tally.childRowsAnonymised[child, default: 0] += rows }
+        }
         var after: RecordKey?
         while true {
             if stop.isRequested { throw StopRequest.Stopped() }
@@ -166,24 +220,36 @@ public struct PlanningPass: Sendable {
                 return (rows, Set(zip(rows, refs).filter { done.contains($0.1) }.map(\.0.candidate.key)))
             } }
             var acting: [RecordKey] = []
+            let taken = following ? simulation.taken(table: table, keys: rows.map(\.candidate.key)) : [:]
             for row in rows {
                 let alreadyDone = !doneKeys.isEmpty && doneKeys.contains(row.candidate.key)
                 let decision = Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: alreadyDone)
+                let takenBy = decision == .act ? taken[row.candidate.key] : nil
                 tally.pastCutoff += 1
                 switch decision {
-                case .act: tally.due += 1
+                case .act:
+                    tally.due += 1
+                    if let takenBy { tally.countTaken(by: takenBy) }
                 case .exempt(.keptByRule): tally.countKept(by: row.candidate.keptByRules)
                 case .exempt(let reason): tally.count(reason)
                 case .alreadyDone: tally.alreadyDone += 1
                 }
                 if decision != .alreadyDone { addReview(row.candidate, decision: decision, subject: subject, to: &tally) }
-                if decision == .act && !childCounts.isEmpty { acting.append(row.candidate.key) }
-                try each(row.candidate, decision)
+                if decision == .act && takenBy == nil {
+                    if !childCounts.isEmpty { acting.append(row.candidate.key) }
+                    if following { unfollowed.append(row.candidate.key) }
+                }
+                try each(row.candidate, decision, takenBy)
             }
             try await naming(rule) { try await children.count(acting) }
+            while unfollowed.count >= policy.batchSize {
+                try await follow(Array(unfollowed.prefix(policy.batchSize)))
+                unfollowed.removeFirst(policy.batchSize)
+            }
             guard rows.count == batchSize, let last = rows.last else { break }
             after = last.candidate.key
         }
+        try await follow(unfollowed)
         try await naming(rule) { try await children.finish() }
         for ((paths, purged), count) in zip(childCounts, children.totals) where count > 0 {
             let child = paths[0][paths[0].count - 1].table
@@ -194,29 +260,18 @@ public struct PlanningPass: Sendable {
 
     /// Whether a dry run of `resolved` has child rows to count (and `counters` to use).
     public static func countsChildren(_ resolved: ResolvedPolicy) -> Bool {
-        resolved.policy.rules.contains { !countedChildren($0, shape: resolved.shape(of: $0), counting: true).isEmpty }
+        let simulation = RunSimulation(resolved: resolved)
+        return resolved.policy.rules.contains { !countedChildren($0, shape: resolved.shape(of: $0), counting: true, following: simulation).isEmpty }
     }
 
     /// The child paths a dry run counts for `rule`, grouped by the table they end in (a table two
     /// declarations reach is counted once per row), and whether its rows would be deleted (or
-    /// anonymised). Owned rows go only when nothing else points at them: known when the batch runs,
-    /// not counted here.
-    static func countedChildren(_ rule: RetentionRule, shape: RuleShape, counting: Bool) -> [(paths: [[ChildLink]], purged: Bool)] {
+    /// anonymised). Owned rows, and rows of tables another rule also reaches, are left to
+    /// `following` (`RunSimulation`), which follows the run batch by batch.
+    static func countedChildren(_ rule: RetentionRule, shape: RuleShape, counting: Bool, following: RunSimulation) -> [(paths: [[ChildLink]], purged: Bool)] {
         guard counting else { return [] }
-        let counted: [(path: [ChildLink], purged: Bool)]
-        switch rule.action {
-        case .flag: return []
-        case .purge: counted = shape.childPaths.map { ($0, true) }
-        case .anonymise:
-            counted = shape.childWork.map { work -> (path: [ChildLink], purged: Bool) in
-                switch work {
-                case .purge(let path): return (path, true)
-                case .anonymise(let path, _, _, _): return (path, false)
-                }
-            }
-        }
         var groups: [(paths: [[ChildLink]], purged: Bool)] = []
-        for (path, purged) in counted where !path[path.count - 1].owned {
+        for (path, purged) in RunSimulation.paths(rule, shape) where !path[path.count - 1].owned && !following.follows(path) {
             let table = path[path.count - 1].table
             if let i = groups.firstIndex(where: { $0.purged == purged && $0.paths[0][$0.paths[0].count - 1].table == table }) {
                 groups[i].paths.append(path)

@@ -49,6 +49,10 @@ public enum MetricsFile {
         for (name, help, path) in perRule {
             metric(name, "gauge", help, rules.map { (label([("rule", $0.rule)]), String($0[keyPath: path])) })
         }
+        metric("retentiond_records_became_due", "gauge", "Records the last run's own changes made due (left for the next run), per rule whose due records depend on a table it changed.",
+               rules.compactMap { r in r.becameDue.map { (label([("rule", r.rule)]), String($0)) } })
+        metric("retentiond_records_taken", "gauge", "Due records of a rule that an earlier rule of the last run deleted first (counted there), per rule.",
+               rules.map { (label([("rule", $0.rule)]), String($0.takenTotal)) })
         let failed = report?.failedByRule ?? [:]
         metric("retentiond_records_failed", "gauge", "Records the database refused to change in the last run (isolated; the run went on), per rule.",
                rules.map { (label([("rule", $0.rule)]), String(failed[$0.rule] ?? 0)) })

@@ -238,3 +238,36 @@ public struct RecordStanding: Sendable {
     /// The rules that keep it or a row its deletion would take (see `RowKeeper`).
     public var keptByRules: [String]
 }
+
+extension RuleQuery {
+    /// The tables other than its own whose rows can change which records this rule finds due:
+    /// those its filter, clock, consent and related records reach, the undeclared references that
+    /// keep a record, and the tables of child rows other subjects keep. A run that deleted or
+    /// changed rows of one of them may have made records of this rule due (`becameDue`).
+    public var tablesDecidedBy: Set<String> {
+        var tables: Set<String> = Set(undeclaredReferences.map(\.table))
+        func visit(_ condition: RowCondition) {
+            switch condition {
+            case .column: break
+            case .related(let path, let conditions, _):
+                tables.formUnion(path.map(\.table))
+                conditions.forEach(visit)
+            case .recentClock(let clock, _): visit(clock)
+            }
+        }
+        func visit(_ clock: ClockPredicate) {
+            for column in clock.columns { tables.formUnion(column.path.map(\.table)) }
+        }
+        (filter + consent + related).forEach(visit)
+        visit(clock)
+        for path in childPaths where path.contains(where: { !$0.keptBy.isEmpty }) { tables.formUnion(path.map(\.table)) }
+        for keeper in keepers {
+            keeper.filter.forEach(visit)
+            for release in keeper.releases {
+                visit(release.clock)
+                release.keeps.forEach(visit)
+            }
+        }
+        return tables
+    }
+}

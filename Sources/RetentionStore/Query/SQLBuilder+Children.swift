@@ -60,6 +60,19 @@ extension SQLBuilder {
         for reference in link.stillReferencedBy {
             sql += " AND NOT EXISTS (SELECT 1 FROM \(ident: reference.table) AS r WHERE \(raw: Self.tuple("r", reference.columns)) = \(raw: Self.tuple("o", reference.referencedColumns)))"
         }
+        return sql + notKept(link, keepers: keepers)
+    }
+
+    /// `columns` of the owned rows `keys` that no keeper keeps, whatever still points at them (a
+    /// dry run works out what still does: `RunSimulation`).
+    public func selectOwned(_ link: ChildLink, keys: [RecordKey], keepers: [RowKeeper], columns: [String]) -> SQL {
+        let list = columns.map { SQL.qualified("o", $0) }.joined(separator: ", ")
+        return "SELECT \(raw: list) FROM \(ident: link.table) AS o WHERE \(keyIn("o", link.foreignKey, keys))" + notKept(link, keepers: keepers)
+    }
+
+    /// ` AND NOT …` for each subject of `keepers` governing the owned table (`link.keptBy`), on alias `o`.
+    private func notKept(_ link: ChildLink, keepers: [RowKeeper]) -> SQL {
+        var sql: SQL = ""
         for keeper in keepers where link.keptBy.contains(keeper.subject) {
             sql += " AND NOT \(keeps(keeper, on: "o", level: 1))"
         }

@@ -73,6 +73,15 @@ public struct TableInfo: Sendable {
         return indexes.contains { $0.unique && Set($0.columns) == set }
     }
 
+    /// Columns that name one row: the primary key, else a unique index of columns that cannot be
+    /// NULL (MariaDB tables of Znuny's have one instead of a primary key); empty without either.
+    public var rowIdentity: [String] {
+        if !primaryKey.isEmpty { return primaryKey }
+        return indexes.first { index in
+            index.unique && !index.columns.isEmpty && index.columns.allSatisfy { column($0)?.notNull == true }
+        }?.columns ?? []
+    }
+
     /// True when `column` alone must hold distinct values.
     public func isUniqueColumn(_ column: String) -> Bool {
         primaryKey == [column] || indexes.contains { $0.unique && $0.columns == [column] }

@@ -28,7 +28,7 @@ struct PlanCommand: AsyncParsableCommand {
         var export: PlanExport.Format? { self == .csv ? .csv : self == .jsonl ? .jsonl : nil }
     }
 
-    @Option(name: .long, help: ArgumentHelp("text; json: the report (docs/operations.md, \"Machine-readable output\"); csv or jsonl: one line per record (rule, action, key, decision, reason, kept_by, clock, clock_from), written as the plan goes, the summary on standard error.", valueName: "format"))
+    @Option(name: .long, help: ArgumentHelp("text; json: the report (docs/operations.md, \"Machine-readable output\"); csv or jsonl: one line per record (rule, action, key, decision, reason, kept_by, clock, clock_from, taken_by), written as the plan goes, the summary on standard error.", valueName: "format"))
     var format: Format = .text
 
     func validate() throws {
@@ -78,7 +78,7 @@ struct PlanCommand: AsyncParsableCommand {
     static func describe(_ line: DetailLine) -> String {
         let decision: String
         switch line.decision {
-        case .act: decision = "due"
+        case .act: decision = line.takenBy.map { "due (taken by rule \($0): deleted there first)" } ?? "due"
         case .exempt(.keptByRule): decision = "exempt (kept_by_rule: \(line.keptBy.joined(separator: ", ")))"
         case .exempt(.relatedRecord): decision = "exempt (related_record: \(line.keptBy.joined(separator: ", ")))"
         case .exempt(let reason): decision = "exempt (\(reason.rawValue))"
