@@ -113,6 +113,9 @@ public protocol StoreSession {
     /// How many rows of one child table belong to the records `keys` of `table` through any of
     /// `paths` (every path ending in that table): each row once, however many paths reach it.
     func childRowCount(_ paths: [[ChildLink]], table: String, keyColumns: [String], keys: [RecordKey]) throws -> Int
+    /// For each of the records `keys` of `table`, its child rows per group of paths (the paths
+    /// ending in one table), each row once (`SQLBuilder.childRowsPerRecord`).
+    func childRowsPerRecord(_ groups: [[[ChildLink]]], table: String, keyColumns: [String], keys: [RecordKey]) throws -> [RecordKey: [Int]]
     /// `columns` of the rows at the end of `path` that belong to the records `keys`, ordered by `order`.
     func childRecords(_ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]) throws -> [[SQLValue]]
     /// `columns` of the owned rows `keys` (values of `link.foreignKey`) that none of `keepers`

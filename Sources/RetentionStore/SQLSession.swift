@@ -141,6 +141,15 @@ extension StoreSession where Self: SQLExecuting {
         return try rows(builder.selectChildren(path, subjectTable: table, keyColumns: keyColumns, keys: keys, columns: columns, order: order))
     }
 
+    public func childRowsPerRecord(_ groups: [[[ChildLink]]], table: String, keyColumns: [String], keys: [RecordKey]) throws -> [RecordKey: [Int]] {
+        guard !keys.isEmpty, !groups.isEmpty else { return [:] }
+        var counts: [RecordKey: [Int]] = [:]
+        for row in try rows(builder.childRowsPerRecord(groups, subjectTable: table, keyColumns: keyColumns, keys: keys)) {
+            counts[RecordKey(Array(row[..<keyColumns.count]))] = row[keyColumns.count...].map { if case .integer(let n) = $0 { Int(n) } else { 0 } }
+        }
+        return counts
+    }
+
     public func ownedRows(_ link: ChildLink, keys: [RecordKey], keepers: [RowKeeper], columns: [String]) throws -> [[SQLValue]] {
         guard !keys.isEmpty else { return [] }
         return try rows(builder.selectOwned(link, keys: keys, keepers: keepers, columns: columns))

@@ -7,11 +7,13 @@ import RetentionEngine
 /// and keep. The fields: the rule and its action, the record's key, the decision (`due`,
 /// `exempt`, `already done`), why it is kept, what keeps it (the rules, or where the related
 /// records are), the clock's value and the column it came from, and for a due record an earlier
-/// rule deletes first, that rule (`taken_by`: counted there, not planned again).
+/// rule deletes first, that rule (`taken_by`: counted there, not planned again), and a due
+/// record's child rows per table (`child_rows`: the rows that belong to it, a row two records
+/// share under each; the report's per-table counts are the exact totals).
 enum PlanExport {
     enum Format { case csv, jsonl }
 
-    static let csvHeader = "rule,action,key,decision,reason,kept_by,clock,clock_from,taken_by"
+    static let csvHeader = "rule,action,key,decision,reason,kept_by,clock,clock_from,taken_by,child_rows"
 
     struct Fields {
         var decision: String
@@ -41,7 +43,8 @@ enum PlanExport {
         switch format {
         case .csv:
             let key = detail.key.values.map(\.description).joined(separator: ",")
-            return [detail.rule, action, key, f.decision, f.reason ?? "", detail.keptBy.joined(separator: ";"), f.clock ?? "", f.clockFrom ?? "", detail.takenBy ?? ""]
+            return [detail.rule, action, key, f.decision, f.reason ?? "", detail.keptBy.joined(separator: ";"), f.clock ?? "", f.clockFrom ?? "", detail.takenBy ?? "",
+                    detail.childRows.map { "\($0.table)=\($0.rows)" }.joined(separator: ";")]
                 .map(csvField).joined(separator: ",")
         case .jsonl:
             let key = "[" + detail.key.values.map(jsonValue).joined(separator: ",") + "]"
@@ -49,7 +52,8 @@ enum PlanExport {
             let optional = { (text: String?) in text.map(JSONText.quoted) ?? "null" }
             return "{\"rule\":\(JSONText.quoted(detail.rule)),\"action\":\(JSONText.quoted(action)),\"key\":\(key),"
                 + "\"decision\":\(JSONText.quoted(f.decision)),\"reason\":\(optional(f.reason)),\"kept_by\":\(keptBy),"
-                + "\"clock\":\(optional(f.clock)),\"clock_from\":\(optional(f.clockFrom)),\"taken_by\":\(optional(detail.takenBy))}"
+                + "\"clock\":\(optional(f.clock)),\"clock_from\":\(optional(f.clockFrom)),\"taken_by\":\(optional(detail.takenBy)),"
+                + "\"child_rows\":{" + detail.childRows.map { "\(JSONText.quoted($0.table)):\($0.rows)" }.joined(separator: ",") + "}}"
         }
     }
 

@@ -128,7 +128,17 @@ import TestSupport
             "INSERT INTO notes VALUES (40, NULL, 13, '2026-05-01'), (41, 4, 14, '2020-01-01'), (42, NULL, NULL, '2020-01-01'), (43, 1, NULL, '2020-01-01')",
         ]
         let f = try await CRMFixture(backend, schema: Self.ticketSchema, data: data, policy: Self.ticketPolicy, batchSize: 1)
-        let plan = try await f.plan()
+        var lines: [DetailLine] = []
+        let plan = try await f.planner().dryRun(now: CRMFixture.now, mode: .plan, planPath: nil, detail: { lines.append($0) }, childRowsPerRecord: true)
+        // An export's lines: each due ticket's own rows (owned appointments are not listed), and
+        // the notes the ticket purge takes named as taken by it.
+        func line(_ rule: String, _ id: Int64) -> DetailLine? { lines.first { $0.rule == rule && $0.key == RecordKey([.integer(id)]) } }
+        func rows(_ rule: String, _ id: Int64) -> [String: Int] {
+            Dictionary((line(rule, id)?.childRows ?? []).map { ($0.table, $0.rows) }, uniquingKeysWith: +)
+        }
+        #expect(rows("ticket-purge", 1) == ["links": 2, "notes": 1] && rows("ticket-purge", 2) == ["links": 2] && rows("ticket-purge", 4) == ["links": 2, "notes": 1])
+        #expect(line("ticket-purge", 3) == nil, "not past its cutoff")
+        #expect(line("note-purge", 41)?.takenBy == "ticket-purge" && line("note-purge", 43)?.takenBy == "ticket-purge" && line("note-purge", 42)?.takenBy == nil)
         let run = try await f.run()
 
         // Worked out from the data: 10 goes once both its tickets have gone, 12 and 14 with theirs

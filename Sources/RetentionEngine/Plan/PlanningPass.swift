@@ -19,6 +19,11 @@ public struct DetailLine: Sendable {
     public var clockUsed: Int?
     /// For a due record: the earlier rule of the run that deletes it first (it is counted there).
     public var takenBy: String?
+    /// For a due record, when asked for (`plan --format csv|jsonl`): the rows of each child table
+    /// that belong to it (deleted, or anonymised by an anonymise rule's declared children). A row
+    /// two due records share counts under each; owned rows, which go only once nothing points at
+    /// them, are not listed. The report's per-table counts are the exact totals.
+    public var childRows: [(table: String, rows: Int)] = []
 }
 
 /// The planning pass: streams every rule's due records, decides each, counts them, and (given a
@@ -48,11 +53,15 @@ public struct PlanningPass: Sendable {
     }
 
     /// A dry run: what would happen at `now`, changing nothing. Writes the plan when `planPath` is given.
-    public func dryRun(now: Date, mode: RunReport.Mode, planPath: String?, detail: ((DetailLine) -> Void)? = nil) async throws -> RunReport {
+    /// `childRowsPerRecord`: each due record's detail line lists its child rows per table (one
+    /// more statement per page, for an export).
+    public func dryRun(now: Date, mode: RunReport.Mode, planPath: String?, detail: ((DetailLine) -> Void)? = nil,
+                       childRowsPerRecord: Bool = false) async throws -> RunReport {
         let started = Date()
         let runID = RunID.make(at: started)
         let writer = try planPath.map { try PlanWriter(path: $0) }
-        let tallies = try await tallies(now: now, planID: runID, writer: writer, detail: detail, countChildren: true)
+        let tallies = try await tallies(now: now, planID: runID, writer: writer, detail: detail, countChildren: true,
+                                        childRowsPerRecord: childRowsPerRecord && detail != nil)
         return RunContext(policy: policy, database: reader.location)
             .report(runID: runID, mode: mode, status: .complete, now: now, startedAt: started, rules: tallies)
     }
@@ -62,7 +71,7 @@ public struct PlanningPass: Sendable {
     /// `countChildren` (dry runs), the child rows the due records would take with them are
     /// counted per table; an enforcing run counts what it does instead.
     func tallies(now: Date, planID: String, writer: PlanWriter?, detail: ((DetailLine) -> Void)?,
-                 countChildren: Bool = false, stop: StopRequest = StopRequest()) async throws -> [RuleTally] {
+                 countChildren: Bool = false, childRowsPerRecord: Bool = false, stop: StopRequest = StopRequest()) async throws -> [RuleTally] {
         let standing = try await anchor.check()
         if !standing.anchored {
             logger.warning("no head is recorded for the audit trail of \(reader.location) in \(anchor.headPath): a truncated or restored trail cannot be detected until this run records one; if the file was deleted, restore it from a copy kept elsewhere")
@@ -102,7 +111,8 @@ public struct PlanningPass: Sendable {
             let shared = tablesOfRules.filter { $0 == table }.count > 1
             var firstExempt: [String: Int] = [:]
             var tally = try await plan(rule, now: now, toolTables: toolTables, heldTables: heldTables, marked: marked.contains(rule.id), chain: chain,
-                                       countChildren: countChildren, simulation: &simulation, stop: stop) { row, decision, takenBy in
+                                       countChildren: countChildren, childRowsPerRecord: childRowsPerRecord, simulation: &simulation,
+                                       stop: stop) { row, decision, takenBy, childRows in
                 if shared, case .exempt(let reason) = decision,
                    exemptSeen[reason.rawValue + "\u{0}" + table, default: []].insert(row.key).inserted {
                     firstExempt[reason.rawValue, default: 0] += 1
@@ -115,7 +125,8 @@ public struct PlanningPass: Sendable {
                 if let detail {
                     let keptBy = decision == .exempt(.relatedRecord) ? rule.exemptions.related.map(\.source) : row.keptByRules
                     detail(DetailLine(rule: rule.id, key: row.key, clock: row.clockValues, decision: decision, keptBy: keptBy,
-                                      clockNames: rule.clock.columns.map(\.value), clockUsed: clockUsed(rule, row.clockValues), takenBy: takenBy))
+                                      clockNames: rule.clock.columns.map(\.value), clockUsed: clockUsed(rule, row.clockValues), takenBy: takenBy,
+                                      childRows: childRows))
                 }
             }
             if shared { tally.exemptRecords = firstExempt }
@@ -150,7 +161,7 @@ public struct PlanningPass: Sendable {
             let query = try resolved.query(for: rule, now: now, toolTablesExist: toolTables)
             guard !query.tablesDecidedBy.isDisjoint(with: changed) else { continue }
             let tally = try await plan(rule, now: now, toolTables: toolTables, heldTables: heldTables, marked: marked.contains(rule.id),
-                                       chain: key.map(AuditChain.init), countChildren: false, simulation: &none, stop: StopRequest()) { _, _, _ in }
+                                       chain: key.map(AuditChain.init), countChildren: false, simulation: &none, stop: StopRequest()) { _, _, _, _ in }
             counts[rule.id] = max(0, tally.due - (failed[rule.id] ?? 0))
         }
         return counts
@@ -167,8 +178,8 @@ public struct PlanningPass: Sendable {
     /// rules reach, owned rows): a record an earlier rule takes is counted as taken by it, and
     /// `each` is told which rule.
     private func plan(_ rule: RetentionRule, now: Date, toolTables: Bool, heldTables: Set<String>, marked: Bool, chain: AuditChain?, countChildren: Bool,
-                      simulation: inout RunSimulation, stop: StopRequest,
-                      each: (Candidate, Decision, String?) throws -> Void) async throws -> RuleTally {
+                      childRowsPerRecord: Bool = false, simulation: inout RunSimulation, stop: StopRequest,
+                      each: (Candidate, Decision, String?, [(table: String, rows: Int)]) throws -> Void) async throws -> RuleTally {
         let subject = policy.subject(for: rule)
         let action = rule.action.auditAction
         var ruleQuery = try resolved.query(for: rule, now: now, toolTablesExist: toolTables)
@@ -179,6 +190,9 @@ public struct PlanningPass: Sendable {
         ruleQuery.fieldColumns = []
         let shape = resolved.shape(of: rule)
         let childCounts = Self.countedChildren(rule, shape: shape, counting: countChildren, following: simulation)
+        // For an export's lines, every child table (none followed: a line says what belongs to its record).
+        let recordGroups = childRowsPerRecord ? Self.countedChildren(rule, shape: shape, counting: true, following: .none) : []
+        let recordTables: [String] = recordGroups.map { group in group.paths[0][group.paths[0].count - 1].table }
         let query = ruleQuery
         var tally = RuleTally(rule: rule, subject: subject, cutoff: try Cutoff(rule: rule, policy: policy, now: now))
         if query.excludeDone {
@@ -221,9 +235,16 @@ public struct PlanningPass: Sendable {
             } }
             var acting: [RecordKey] = []
             let taken = following ? simulation.taken(table: table, keys: rows.map(\.candidate.key)) : [:]
-            for row in rows {
-                let alreadyDone = !doneKeys.isEmpty && doneKeys.contains(row.candidate.key)
-                let decision = Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: alreadyDone)
+            let decisions = rows.map { row in
+                Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: !doneKeys.isEmpty && doneKeys.contains(row.candidate.key))
+            }
+            let perRecord: [RecordKey: [Int]] = recordGroups.isEmpty ? [:] : try await naming(rule) {
+                let due = zip(rows, decisions).filter { $0.1 == .act }.map(\.0.candidate.key)
+                return try await reader.read { [recordGroups] in
+                    try $0.childRowsPerRecord(recordGroups.map(\.paths), table: table, keyColumns: query.keyColumns, keys: due)
+                }
+            }
+            for (row, decision) in zip(rows, decisions) {
                 let takenBy = decision == .act ? taken[row.candidate.key] : nil
                 tally.pastCutoff += 1
                 switch decision {
@@ -239,7 +260,9 @@ public struct PlanningPass: Sendable {
                     if !childCounts.isEmpty { acting.append(row.candidate.key) }
                     if following { unfollowed.append(row.candidate.key) }
                 }
-                try each(row.candidate, decision, takenBy)
+                var childRows: [(table: String, rows: Int)] = []
+                for (table, rows) in zip(recordTables, perRecord[row.candidate.key] ?? []) where rows > 0 { childRows.append((table, rows)) }
+                try each(row.candidate, decision, takenBy, childRows)
             }
             try await naming(rule) { try await children.count(acting) }
             while unfollowed.count >= policy.batchSize {

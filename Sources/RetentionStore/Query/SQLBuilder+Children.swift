@@ -109,6 +109,26 @@ extension SQLBuilder {
         return "SELECT count(*) FROM \(ident: paths[0][paths[0].count - 1].table) AS x WHERE \(reached.joined(separator: " OR "))"
     }
 
+    /// Per record of `keys`: its key columns, then for each group of paths (the paths ending in one
+    /// child table) how many of that table's rows belong to it — each row once, however many of the
+    /// group's paths reach it, where the table has a primary key to tell them apart (without one,
+    /// the paths' counts are added). One correlated count per record and group, along the links'
+    /// indexes: for a page of an export (`plan --format csv`), not for the totals.
+    public func childRowsPerRecord(_ groups: [[[ChildLink]]], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
+        let counts = groups.map { paths -> SQL in
+            let last = paths[0][paths[0].count - 1]
+            guard paths.count > 1, !last.primaryKey.isEmpty else {
+                return paths.map { "(SELECT count(*) \(childRows($0, subjectAlias: "s")))" as SQL }.joined(separator: " + ")
+            }
+            let reached = paths.map { path -> SQL in
+                "EXISTS (SELECT 1 \(childRows(path, subjectAlias: "s")) AND \(raw: Self.tuple("c\(path.count - 1)", last.primaryKey)) = \(raw: Self.tuple("x", last.primaryKey)))"
+            }
+            return "(SELECT count(*) FROM \(ident: last.table) AS x WHERE \(reached.joined(separator: " OR ")))"
+        }
+        let columns = keyColumns.map { SQL.qualified("s", $0) }.joined(separator: ", ")
+        return "SELECT \(raw: columns), \(counts.joined(separator: ", ")) FROM \(ident: subjectTable) AS s WHERE \(keyIn("s", keyColumns, keys))"
+    }
+
     /// `columns` of one child table's rows that belong to the batch's subject rows, in `order`.
     public func selectChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]) -> SQL {
         let list = columns.map { SQL.qualified("x", $0) }.joined(separator: ", ")

@@ -28,7 +28,7 @@ struct PlanCommand: AsyncParsableCommand {
         var export: PlanExport.Format? { self == .csv ? .csv : self == .jsonl ? .jsonl : nil }
     }
 
-    @Option(name: .long, help: ArgumentHelp("text; json: the report (docs/operations.md, \"Machine-readable output\"); csv or jsonl: one line per record (rule, action, key, decision, reason, kept_by, clock, clock_from, taken_by), written as the plan goes, the summary on standard error.", valueName: "format"))
+    @Option(name: .long, help: ArgumentHelp("text; json: the report (docs/operations.md, \"Machine-readable output\"); csv or jsonl: one line per record (rule, action, key, decision, reason, kept_by, clock, clock_from, taken_by, child_rows), written as the plan goes, the summary on standard error.", valueName: "format"))
     var format: Format = .text
 
     func validate() throws {
@@ -49,7 +49,8 @@ struct PlanCommand: AsyncParsableCommand {
                 let actions = Dictionary(planner.policy.rules.map { ($0.id, $0.action.name) }, uniquingKeysWith: { a, _ in a })
                 lines = { print(PlanExport.line($0, action: actions[$0.rule] ?? "", format: export)) }
             }
-            let report = try await planner.dryRun(now: options.currentTime(), mode: .plan, planPath: out, detail: lines)
+            let report = try await planner.dryRun(now: options.currentTime(), mode: .plan, planPath: out, detail: lines,
+                                                  childRowsPerRecord: format.export != nil)
             let forecast = await Forecaster(resolved: planner.resolved, reader: planner.reader).forReport(now: report.now, logger: options.logger())
             let paths = try StateFiles.writeReport(report, policy: planner.policy, forecast: forecast)
             if format == .json {
