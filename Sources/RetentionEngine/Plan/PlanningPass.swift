@@ -210,8 +210,11 @@ public struct PlanningPass: Sendable {
                                     reader: reader, counters: counters)
         defer { children.cancel() }
         // The records whose batches the simulation follows, in the run's batches: a batch is
-        // `policy.batchSize` consecutive records of the plan (`PlanBatches`).
+        // `policy.batchSize` consecutive records of the plan (`PlanBatches`). Only owned rows
+        // depend on where one batch ends (an owned row goes with the batch that removes the last
+        // row pointing at it); without any, a page is followed at once, in one statement per path.
         let following = simulation.concerns(rule, shape: shape, table: table)
+        let followedAtOnce = RunSimulation.paths(rule, shape).contains { $0.path[$0.path.count - 1].owned } ? policy.batchSize : Int.max
         var unfollowed: [RecordKey] = []
         func follow(_ keys: [RecordKey]) async throws {
             let counted = try await naming(rule) {
@@ -265,9 +268,13 @@ public struct PlanningPass: Sendable {
                 try each(row.candidate, decision, takenBy, childRows)
             }
             try await naming(rule) { try await children.count(acting) }
-            while unfollowed.count >= policy.batchSize {
-                try await follow(Array(unfollowed.prefix(policy.batchSize)))
-                unfollowed.removeFirst(policy.batchSize)
+            if followedAtOnce == Int.max {
+                try await follow(unfollowed)
+                unfollowed.removeAll()
+            }
+            while unfollowed.count >= followedAtOnce {
+                try await follow(Array(unfollowed.prefix(followedAtOnce)))
+                unfollowed.removeFirst(followedAtOnce)
             }
             guard rows.count == batchSize, let last = rows.last else { break }
             after = last.candidate.key

@@ -20,7 +20,7 @@ struct RunSimulation {
     /// its rows are counted per rule, and owned rows pointed at from it are not counted.
     let identity: [String: [String]]
     /// Per followed table, the rows the rules followed so far delete, and the rule that takes each.
-    private var deleted: [String: [RecordKey: String]] = [:]
+    private var deleted: [String: DeletedRows] = [:]
 
     var isEmpty: Bool { identity.isEmpty }
 
@@ -94,7 +94,7 @@ struct RunSimulation {
     func taken(table: String, keys: [RecordKey]) -> [RecordKey: String] {
         guard let rows = deleted[table], !rows.isEmpty else { return [:] }
         var taken: [RecordKey: String] = [:]
-        for key in keys { if let rule = rows[key] { taken[key] = rule } }
+        for key in keys { if let rule = rows.rule(key) { taken[key] = rule } }
         return taken
     }
 
@@ -114,7 +114,7 @@ struct RunSimulation {
             let child = path[path.count - 1].table
             guard let columns = identity[child] else { continue }
             let rows = try await select(path, columns: columns)
-            counted.changed[child, default: 0] += rows.filter { deleted[child]?[RecordKey($0)] == nil }.count
+            counted.changed[child, default: 0] += rows.filter { deleted[child]?.contains($0[...]) != true }.count
         }
         // The rows pointing at owned rows, as the batch finds them before it deletes anything.
         var pointers: [(link: ChildLink, values: Set<RecordKey>)] = []
@@ -123,13 +123,13 @@ struct RunSimulation {
             let pointing = path[path.count - 2].table
             guard let columns = identity[pointing] else { continue }
             let rows = try await select(Array(path.dropLast()), columns: columns + link.referenced)
-            let present = rows.filter { deleted[pointing]?[RecordKey(Array($0[..<columns.count]))] == nil }
+            let present = rows.filter { deleted[pointing]?.contains($0[..<columns.count]) != true }
             pointers.append((link, Set(present.map { RecordKey(Array($0[columns.count...])) }.filter { !$0.values.contains(.null) })))
         }
         for (path, purged) in paths where purged && !path[path.count - 1].owned {
             let child = path[path.count - 1].table
             guard let columns = identity[child] else { continue }
-            for row in try await select(path, columns: columns) where take(RecordKey(row), table: child, rule: rule.id) {
+            for row in try await select(path, columns: columns) where take(row[...], table: child, rule: rule.id) {
                 counted.deleted[child, default: 0] += 1
             }
         }
@@ -139,7 +139,7 @@ struct RunSimulation {
                                                                              rule: rule.id, reader: reader)
         }
         if identity[table] != nil, case .purge = rule.action {
-            for key in keys { _ = take(key, table: table, rule: rule.id) }
+            for key in keys { _ = take(key.values[...], table: table, rule: rule.id) }
         }
         return counted
     }
@@ -160,7 +160,7 @@ struct RunSimulation {
             let rows = try await reader.read { try $0.referencingRows(reference, values: wanted, columns: (rowKey ?? []) + reference.columns) }
             let width = rowKey?.count ?? 0
             stillPointed.append(Set(rows.filter { row in
-                width == 0 || deleted[reference.table]?[RecordKey(Array(row[..<width]))] == nil
+                width == 0 || deleted[reference.table]?.contains(row[..<width]) != true
             }.map { RecordKey(Array($0[width...])) }))
         }
         var count = 0
@@ -168,15 +168,42 @@ struct RunSimulation {
             let free = zip(references, stillPointed).allSatisfy { reference, pointed in
                 !pointed.contains(RecordKey(reference.referencedColumns.map { row[columns.count + referenced.firstIndex(of: $0)!] }))
             }
-            if free, take(RecordKey(Array(row[..<columns.count])), table: link.table, rule: rule) { count += 1 }
+            if free, take(row[..<columns.count], table: link.table, rule: rule) { count += 1 }
         }
         return count
     }
 
-    /// Records `key` of `table` as deleted by `rule`; false when a rule already took it.
-    private mutating func take(_ key: RecordKey, table: String, rule: String) -> Bool {
-        guard deleted[table]?[key] == nil else { return false }
-        deleted[table, default: [:]][key] = rule
+    /// Records the row `key` of `table` as deleted by `rule`; false when a rule already took it.
+    private mutating func take(_ key: ArraySlice<SQLValue>, table: String, rule: String) -> Bool {
+        deleted[table, default: DeletedRows()].insert(key, rule: rule)
+    }
+}
+
+/// The rows of one table a simulated run deletes, each with the rule that takes it. A row named by
+/// one integer (most keys) is kept as that integer, not as an array of values: a dry run follows
+/// tens of thousands of them.
+struct DeletedRows {
+    private var integers: [Int64: UInt16] = [:]
+    private var others: [RecordKey: UInt16] = [:]
+    private var rules: [String] = []
+
+    var isEmpty: Bool { integers.isEmpty && others.isEmpty }
+
+    func contains(_ key: ArraySlice<SQLValue>) -> Bool { index(key) != nil }
+
+    func rule(_ key: RecordKey) -> String? { index(key.values[...]).map { rules[Int($0)] } }
+
+    private func index(_ key: ArraySlice<SQLValue>) -> UInt16? {
+        if key.count == 1, case .integer(let i) = key[key.startIndex] { return integers[i] }
+        return others[RecordKey(Array(key))]
+    }
+
+    /// False when the row was already taken.
+    mutating func insert(_ key: ArraySlice<SQLValue>, rule: String) -> Bool {
+        guard index(key) == nil else { return false }
+        let r: UInt16
+        if let i = rules.firstIndex(of: rule) { r = UInt16(i) } else { r = UInt16(rules.count); rules.append(rule) }
+        if key.count == 1, case .integer(let i) = key[key.startIndex] { integers[i] = r } else { others[RecordKey(Array(key))] = r }
         return true
     }
 }
