@@ -34,7 +34,7 @@ enum ExitStatus: Int32, Sendable, CaseIterable {
         case .locked: "locked by another run"
         case .databaseUnavailable: "database unavailable"
         case .auditInvalid: "audit trail tampered"
-        case .refused: "refused (clock, plan, audit key)"
+        case .refused: "refused (clock, plan, audit key, unindexed scan)"
         case .cannotWrite: "a state file cannot be written"
         case .recordsFailed: "the database refused some records"
         case .timeLimit: "stopped at --max-duration"

@@ -200,6 +200,22 @@ import Testing
         #expect(try w.count("SELECT count(*) FROM contacts") == 2, "contact 1 purged, 2 held, 3 not due")
     }
 
+    /// `run` refuses (exit 8, nothing changed) while a relation no index serves would scan a large
+    /// table for every record, naming the index to create; `--allow-unindexed` runs anyway.
+    @Test func runRefusesToScanALargeUnindexedTableForEveryRecord() async throws {
+        let policy = Workspace.policy().replacingOccurrences(of: "clock: last_seen", with: "clock: { latest: [last_seen, calls.at] }")
+            .replacingOccurrences(of: "    key: id\n", with: "    key: id\n    relations:\n      calls: { table: calls, on: { contact_id: id } }\n")
+        let w = try Workspace(policyBody: policy)
+        try w.execute("CREATE TABLE calls (id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, at TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10001) INSERT INTO calls SELECT i, 3, '2026-01-01' FROM n")
+        let refused = try await w.run(["run"] + now)
+        #expect(refused.status == 8, "\(refused.stderr)")
+        #expect(refused.stderr.contains("relation `calls` scans `calls` (10001 rows) for every record") && refused.stderr.contains("CREATE INDEX"), "\(refused.stderr)")
+        #expect(try w.count("SELECT count(*) FROM contacts") == 3, "nothing changed")
+        let forced = try await w.run(["run", "--allow-unindexed"] + now)
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(try w.count("SELECT count(*) FROM contacts") == 1, "contacts 1 and 2 purged")
+    }
+
     /// `plan --format csv|jsonl`: one line per record decided, the summary on standard error; the
     /// keys listed due are the records the run then deletes.
     @Test func planExportsOneLinePerRecordAsCSVAndJSONLines() async throws {

@@ -24,6 +24,7 @@ extension Enforcer {
             throw EnforcementError.failed("--worker needs a PostgreSQL or MariaDB database; on SQLite one run at a time is the only mode")
         }
         guard key != nil else { throw EnforcementError.auditKey("no audit key loaded") }
+        try await refuseUnindexedScans()
         let started = Date()
         let policyHash = policy.hash
         var lock: (any RunLockHandle)?

@@ -42,6 +42,10 @@ public struct ResolvedPolicy: Sendable {
     public var shapes: [String: RuleShape]
     /// The application's hold tables, checked against the schema (`until` rendered per query).
     var holdSources: [(source: ApplicationHoldSource, until: DateColumn?)] = []
+    /// The tables a relation or child is matched in with no index to serve it (`check` warns of
+    /// each): every record's probe scans them. An enforcing run refuses to start while one of them
+    /// is large (`Enforcer.refuseUnindexedScans`).
+    public var unindexedScans: [UnindexedScan] = []
 
     public init(policy: Policy, schema: SchemaSnapshot, shapes: [String: RuleShape]) {
         self.policy = policy
@@ -123,5 +127,23 @@ public struct ResolvedPolicy: Sendable {
             related.append(.related(resolved.path, recent, exists: true))
         }
         return (clock, consent, related)
+    }
+}
+
+/// A table a relation or child probes for every record without an index to serve it.
+public struct UnindexedScan: Sendable, Hashable {
+    public var table: String
+    /// What probes it (`relation \`events\``, `child \`notes\``) and where the policy says so.
+    public var what: String
+    public var location: SourceLocation
+    /// What to do: the `CREATE INDEX` to run, in this database's quoting (or, on MariaDB, how a
+    /// case-insensitive match can be served).
+    public var remedy: String
+
+    public init(table: String, what: String, location: SourceLocation, remedy: String) {
+        self.table = table
+        self.what = what
+        self.location = location
+        self.remedy = remedy
     }
 }

@@ -210,14 +210,18 @@ extension SchemaValidator {
             let message = "\(what) compares `\(table.name)`.(\(columns.joined(separator: ", "))) case-insensitively: only an index on LOWER(…) serves it"
             guard schema.indexesExpressions else {
                 // MariaDB indexes no expression; a case-insensitive collation makes `=` ignore case, and a plain index serves it.
-                diagnostics.append(.warning(location, message, hint: "MariaDB has no index on LOWER(…): if the application allows it, give the compared columns a case-insensitive collation (`ALTER TABLE \(schema.quotedForAdvice(table.name)) MODIFY … COLLATE utf8mb4_general_ci`, then index them); otherwise each probe scans the table"))
+                let hint = "MariaDB has no index on LOWER(…): if the application allows it, give the compared columns a case-insensitive collation (`ALTER TABLE \(schema.quotedForAdvice(table.name)) MODIFY … COLLATE utf8mb4_general_ci`, then index them); otherwise each probe scans the table"
+                diagnostics.append(.warning(location, message, hint: hint))
+                unindexedScans.append(UnindexedScan(table: table.name, what: what, location: location, remedy: hint))
                 return
             }
-            diagnostics.append(.warning(location, message,
-                                        hint: createIndex(table.name, columns, lower: true, suffix: columns.joined(separator: "_") + "_lower")))
+            let hint = createIndex(table.name, columns, lower: true, suffix: columns.joined(separator: "_") + "_lower")
+            diagnostics.append(.warning(location, message, hint: hint))
+            unindexedScans.append(UnindexedScan(table: table.name, what: what, location: location, remedy: hint))
         } else if !table.hasIndex(on: columns, fixed: fixed) {
-            diagnostics.append(.warning(location, "no index starts with `\(table.name).\(first)`: \(what) scans `\(table.name)` for every record",
-                                        hint: createIndex(table.name, columns, suffix: columns.joined(separator: "_"))))
+            let hint = createIndex(table.name, columns, suffix: columns.joined(separator: "_"))
+            diagnostics.append(.warning(location, "no index starts with `\(table.name).\(first)`: \(what) scans `\(table.name)` for every record", hint: hint))
+            unindexedScans.append(UnindexedScan(table: table.name, what: what, location: location, remedy: hint))
         }
     }
 

@@ -8,6 +8,8 @@ public struct SchemaValidator {
     /// Up to a few hundred stored values of each date column the policy uses, to check their format.
     public let samples: [String: [SQLValue]]
     var diagnostics: [Diagnostic] = []
+    /// What `warnWithoutIndex` warned of, for the engine (`ResolvedPolicy.unindexedScans`).
+    var unindexedScans: [UnindexedScan] = []
 
     public init(policy: Policy, schema: SchemaSnapshot, samples: [String: [SQLValue]]) {
         self.policy = policy
@@ -89,6 +91,8 @@ public struct SchemaValidator {
         }
         var resolved = ResolvedPolicy(policy: policy, schema: schema, shapes: shapes)
         resolved.holdSources = holdSources
+        var seen = Set<UnindexedScan>()
+        resolved.unindexedScans = unindexedScans.filter { seen.insert($0).inserted }
         refuseNonTransactionalChanges(resolved)
         let hasErrors = diagnostics.contains { $0.severity == .error }
         return (diagnostics, hasErrors ? nil : resolved)

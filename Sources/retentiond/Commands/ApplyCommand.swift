@@ -23,6 +23,9 @@ struct ApplyCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Proceed even when a rule exceeds its safety limits (max_records, max_percent).")
     var allowMore = false
 
+    @Flag(name: .long, help: "Enforce even when a relation or child that no index serves would scan a table of more than 10,000 rows for every record (refused otherwise, naming the CREATE INDEX to run).")
+    var allowUnindexed = false
+
     @Option(name: .long, help: ArgumentHelp("Who applies the plan, for the audit trail (default: the Unix user).", valueName: "name"))
     var actor: String?
 
@@ -30,6 +33,7 @@ struct ApplyCommand: AsyncParsableCommand {
         try await reportingFailures {
             var (enforcer, diagnostics) = try await options.loadEnforcer(actor: actor ?? defaultActor(), lockWait: pacing.lockWait.duration)
             enforcer.pacing = pacing.pacing
+            enforcer.allowUnindexed = allowUnindexed
             // A person watching a terminal sees one line per rule redrawn; the journal gets a line every few seconds.
             if isatty(STDERR_FILENO) == 1 && format == .text { enforcer.progress = .terminal }
             noteWarnings(diagnostics)

@@ -29,6 +29,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Proceed even when a rule exceeds its safety limits (max_records, max_percent).")
     var allowMore = false
 
+    @Flag(name: .long, help: "Enforce even when a relation or child that no index serves would scan a table of more than 10,000 rows for every record (refused otherwise, naming the CREATE INDEX to run).")
+    var allowUnindexed = false
+
     @Flag(name: .long, help: "PostgreSQL: share one run's batches with other `run --worker` processes (the first plans, all work).")
     var worker = false
 
@@ -78,6 +81,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             var (enforcer, diagnostics) = try await options.loadEnforcer(actor: who, lockWait: pacing.lockWait.duration)
             enforcer.pacing = pacing.pacing
+            enforcer.allowUnindexed = allowUnindexed
             // A person watching a terminal sees one line per rule redrawn; the journal gets a line every few seconds.
             if isatty(STDERR_FILENO) == 1 && format == .text { enforcer.progress = .terminal }
             noteWarnings(diagnostics)

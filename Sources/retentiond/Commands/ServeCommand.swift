@@ -22,6 +22,9 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Sharing the database") var pacing: PacingOptions
 
+    @Flag(name: .long, help: "Enforce even when a relation or child that no index serves would scan a table of more than 10,000 rows for every record (refused otherwise, naming the CREATE INDEX to run).")
+    var allowUnindexed = false
+
     @Option(name: .long, help: ArgumentHelp("After each run, write Prometheus metrics to this file (atomically; node_exporter textfile collector).", valueName: "file"))
     var metricsFile: String?
 
@@ -35,6 +38,7 @@ struct ServeCommand: AsyncParsableCommand {
             let load: EnforcementService.Loader = {
                 var (enforcer, diagnostics) = try await options.loadEnforcer(actor: "retentiond/serve", lockWait: pacing.lockWait.duration)
                 enforcer.pacing = pacing.pacing
+                enforcer.allowUnindexed = allowUnindexed
                 for d in diagnostics where d.severity == .warning { logger.warning("\(d.description)") }
                 return enforcer
             }
