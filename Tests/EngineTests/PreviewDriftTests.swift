@@ -168,6 +168,31 @@ import TestSupport
         #expect(try await f.trail().verify().isValid)
     }
 
+    /// A flag after a purge on the same records: the records the purge deletes first are taken
+    /// by it, neither planned for the flag nor "gone" when its batch comes.
+    @Test(arguments: Backend.allCases)
+    func aFlagAfterAPurgeOfTheSameRecordsFindsThemTakenNotGone(_ backend: Backend) async throws {
+        let policy = CRMPolicies.prospectPurge(children: CRMPolicies.declaredChildren + "\n") + """
+                  - id: prospect-review
+                    register: "Prospection"
+                    legal_basis: "legitimate interest, reviewed after 2 years"
+                    clock: { latest: [last_seen, collected] }
+                    after: 2y
+                    action: flag
+
+            """
+        let f = try await CRMFixture(backend, policy: policy)
+        let plan = try await f.plan()
+        let run = try await f.run()
+        // Prospects 1 and 2 are due for both; 5 only for the flag (its order keeps it from the
+        // purge, not from a review); 4 has consent, 3 was seen last winter.
+        let review = try #require(run.rules.first { $0.rule == "prospect-review" })
+        #expect(plan.rules.first { $0.rule == "prospect-review" }?.takenBy == ["prospect-purge": 2])
+        #expect(review.due == 3 && review.flagged == 1 && review.gone == 0 && review.takenBy == ["prospect-purge": 2], "\(review)")
+        #expect(try await f.ids("people") == [3, 4, 5, 6, 7])
+        #expect(try await f.audit(action: "flag").map(\.subjectRef) == [try f.reference("people", 5)])
+    }
+
     /// Every row of each table, as a multiset (a table need not have a key).
     func rows(_ f: CRMFixture, _ tables: [String]) async throws -> [String: [[SQLValue]: Int]] {
         var result: [String: [[SQLValue]: Int]] = [:]

@@ -5,7 +5,7 @@ import RetentionStore
 /// rows on its own would miscount — so that a dry run says exactly what the run does:
 ///
 /// - a table two rules reach (one deletes a row as a child, another as its record or its own
-///   child; one deletes what another anonymises): the row is counted once, under the rule whose
+///   child; one deletes what another anonymises or flags): the row is counted once, under the rule whose
 ///   batch comes first, and a later rule's record already taken is reported as taken by that rule
 ///   (`RuleTally.takenBy`), not planned again;
 /// - owned rows (`owns`), which go only once nothing points at them any more: the pointing rows
@@ -38,9 +38,9 @@ struct RunSimulation {
             let table = policy.subject(for: rule).table.value
             let shape = resolved.shape(of: rule)
             switch rule.action {
-            case .flag: continue
+            // A flag acts on its records too: one a purge deleted first is taken, not gone.
+            case .flag, .anonymise: changing[table, default: []].insert(rule.id)
             case .purge: deleting[table, default: []].insert(rule.id)
-            case .anonymise: changing[table, default: []].insert(rule.id)
             }
             for (path, purged) in Self.paths(rule, shape) {
                 let end = path[path.count - 1]
@@ -86,8 +86,7 @@ struct RunSimulation {
 
     /// Whether a batch of `rule` changes anything followed: its records' table, or a path.
     func concerns(_ rule: RetentionRule, shape: RuleShape, table: String) -> Bool {
-        if case .flag = rule.action { return false }
-        return identity[table] != nil || Self.paths(rule, shape).contains { follows($0.path) }
+        identity[table] != nil || Self.paths(rule, shape).contains { follows($0.path) }
     }
 
     /// Of `keys` (records of `table`), those a rule followed before took, with that rule.
