@@ -112,8 +112,19 @@ public final class MariaDBServer: @unchecked Sendable {
         try FileManager.default.createDirectory(at: temporary, withIntermediateDirectories: true)
         let user = getuid() == 0 ? ["--user=mysql"] : []
         if getuid() == 0 { try PostgresServer.run("/bin/chown", ["-R", "mysql:mysql", directory.path]) }
-        try PostgresServer.run("/usr/bin/mariadb-install-db", ["--no-defaults", "--datadir=\(data)", "--auth-root-authentication-method=normal",
-                                                                "--skip-test-db"] + user + installArguments)
+        // The bootstrap server mariadb-install-db starts has failed once in CI, with several
+        // servers starting beside the whole suite, leaving half its system tables: tried again
+        // on a fresh data directory, up to three times, before the suite is told.
+        for attempt in 1...3 {
+            do {
+                try PostgresServer.run("/usr/bin/mariadb-install-db", ["--no-defaults", "--datadir=\(data)", "--auth-root-authentication-method=normal",
+                                                                        "--skip-test-db"] + user + installArguments)
+                break
+            } catch let failure as PostgresServer.StartFailure where attempt < 3 {
+                try? FileManager.default.removeItem(atPath: data)
+                FileHandle.standardError.write(Data("mariadb-install-db failed (attempt \(attempt) of 3), trying again: \(failure.message.prefix(300))\n".utf8))
+            }
+        }
         // Every test at once, as for PostgreSQL: many sessions; durability is not what is tested here.
         var arguments = ["mariadbd", "--no-defaults", "--datadir=\(data)", "--port=\(port)", "--socket=\(socket)", "--bind-address=127.0.0.1",
                          "--skip-name-resolve", "--tmpdir=\(temporary.path)", "--max-connections=600", "--max-recursive-iterations=100000", "--innodb-flush-log-at-trx-commit=0", "--innodb-buffer-pool-size=256M",

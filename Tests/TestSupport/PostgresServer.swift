@@ -23,7 +23,7 @@ public final class PostgresServer: @unchecked Sendable {
 
     public struct StartFailure: Error, CustomStringConvertible {
         public var message: String
-        public var description: String { "cannot start the test PostgreSQL server: \(message)" }
+        public var description: String { "cannot start a test database server: \(message)" }
     }
 
     /// The shared server, started on first use without blocking the cooperative pool.
