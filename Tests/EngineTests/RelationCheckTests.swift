@@ -6,7 +6,8 @@ import TestSupport
 
 /// `check` on relations against the live schema: each mistake at its place, with what to do.
 @Suite struct RelationCheckTests {
-    func diagnostics(_ backend: Backend, subject: String, clock: String = "collected", filter: String = "{ kind: prospect }") async throws -> [Diagnostic] {
+    func diagnostics(_ backend: Backend, subject: String, clock: String = "collected", filter: String = "{ kind: prospect }",
+                     schema: [String] = RelationTests.schema) async throws -> [Diagnostic] {
         let policy = """
             subjects:
               prospects:
@@ -23,12 +24,13 @@ import TestSupport
                     action: flag
 
             """
-        let f = try await CRMFixture(backend, schema: RelationTests.schema, data: CRMFixture.data, policy: policy)
+        let f = try await CRMFixture(backend, schema: schema, data: CRMFixture.data, policy: policy)
         return try await f.validate().1
     }
 
-    func errors(_ backend: Backend, subject: String, clock: String = "collected", filter: String = "{ kind: prospect }") async throws -> [String] {
-        try await diagnostics(backend, subject: subject, clock: clock, filter: filter).filter { $0.severity == .error }.map(\.description)
+    func errors(_ backend: Backend, subject: String, clock: String = "collected", filter: String = "{ kind: prospect }",
+                schema: [String] = RelationTests.schema) async throws -> [String] {
+        try await diagnostics(backend, subject: subject, clock: clock, filter: filter, schema: schema).filter { $0.severity == .error }.map(\.description)
     }
 
     @Test(arguments: Backend.allCases)
@@ -244,5 +246,23 @@ import TestSupport
             """)
         #expect(found.contains { $0.contains("`contacts.person_id` (") && $0.contains("is compared with `people.name` (") && $0.contains("they hold different kinds of values") }, "\(found)")
         #expect(found.contains { $0.contains("`match: case_insensitive` compares text, but `mailings.id` is") }, "\(found)")
+    }
+
+    @Test(arguments: Backend.allCases)
+    func anEnteredClockNeedsASetAndAnOrder(_ backend: Backend) async throws {
+        let noSet = try await errors(backend, subject: """
+                relations:
+                  moved: { table: moves, on: { person_id: id } }
+            """, clock: "{ entered: moved.happened }")
+        #expect(noSet.contains { $0.contains("relation `moved` has no `where`") && $0.contains("give `moved` a `where`") }, "\(noSet)")
+        let noKey = try await errors(backend, subject: """
+                relations:
+                  closing: { table: loose_moves, on: { person_id: id }, where: { stage: closed } }
+            """, clock: "{ entered: closing.happened }",
+            schema: RelationTests.schema + ["CREATE TABLE loose_moves (person_id INTEGER NOT NULL, stage TEXT NOT NULL, happened TEXT)"])
+        #expect(noKey.contains { $0.contains("`loose_moves` has no single-column primary key or unique index") }, "\(noKey)")
+        await #expect { _ = try await errors(backend, subject: "", clock: "{ entered: collected }") } throws: { error in
+            "\(error)".contains("`entered` picks among the rows of a relation; `collected` is a column of the row itself")
+        }
     }
 }

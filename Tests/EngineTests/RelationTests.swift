@@ -18,6 +18,9 @@ import TestSupport
         "CREATE TABLE stamps (id INTEGER PRIMARY KEY, owner_kind TEXT NOT NULL, owner_id INTEGER NOT NULL, stamped TEXT NOT NULL)",
         "CREATE INDEX stamps_owner ON stamps (owner_id, owner_kind)",
         "CREATE INDEX events_element ON events (fk_element)",
+        "CREATE TABLE stages (id INTEGER PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL)",
+        "CREATE TABLE moves (id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL, stage_id INTEGER NOT NULL, happened TEXT)",
+        "CREATE INDEX moves_person ON moves (person_id)",
     ]
 
     /// One anonymise rule over the prospects (people 1–5) that marks what it changes: `subject` is
@@ -105,6 +108,41 @@ import TestSupport
                 after: 3y
             """)
         #expect(try await changed(backend, earliest, data: data) == [3, 5])
+    }
+
+    /// "Closed since": a record's history rows move it between stages; the clock is the last time
+    /// it entered a closed stage from outside them — a move between closed stages does not restart
+    /// it, a reopening does, and rows at the same time are ordered by their key.
+    @Test(arguments: Backend.allCases)
+    func anEnteredClockCountsFromTheLastEntryIntoTheSet(_ backend: Backend) async throws {
+        let data = [
+            "INSERT INTO stages VALUES (1, 'open', 'open')", "INSERT INTO stages VALUES (2, 'won', 'closed')",
+            "INSERT INTO stages VALUES (3, 'lost', 'closed')",
+            // 1: closed in 2020, moved from won to lost in 2025 (inside the set): closed since 2020.
+            "INSERT INTO moves VALUES (10, 1, 1, '2019-01-01 10:00:00')", "INSERT INTO moves VALUES (11, 1, 2, '2020-01-01 10:00:00')",
+            "INSERT INTO moves VALUES (12, 1, 3, '2025-06-01 10:00:00')",
+            // 2: closed in 2020, reopened in 2021, closed again in 2025: closed since 2025.
+            "INSERT INTO moves VALUES (20, 2, 2, '2020-01-01 10:00:00')", "INSERT INTO moves VALUES (21, 2, 1, '2021-01-01 10:00:00')",
+            "INSERT INTO moves VALUES (22, 2, 3, '2025-01-01 10:00:00')",
+            // 3: opened and closed in the same second, a second before the bound (2023-06-01 02:00 in Paris): the key orders them.
+            "INSERT INTO moves VALUES (30, 3, 1, '2023-06-01 01:59:59')", "INSERT INTO moves VALUES (31, 3, 2, '2023-06-01 01:59:59')",
+            // 4: closed at the bound (its first row, by key), then reopened in the same second.
+            "INSERT INTO moves VALUES (40, 4, 2, '2023-06-01 02:00:00')", "INSERT INTO moves VALUES (41, 4, 1, '2023-06-01 02:00:00')",
+            // 5: never closed.
+            "INSERT INTO moves VALUES (50, 5, 1, '2019-01-01 10:00:00')",
+        ]
+        let subject = """
+                relations:
+                  closing: { table: moves, on: { person_id: id }, where: { closing_stage.kind: closed } }
+                  closing_stage: { table: stages, on: { id: closing.stage_id } }
+            """
+        func clocked(_ clock: String) -> String { Self.policy(subject: subject, rule: "    clock: \(clock)\n    after: 3y") }
+        #expect(try await changed(backend, clocked("{ entered: closing.happened }"), data: data) == [1, 3])
+        #expect(try await changed(backend, clocked("{ column: { entered: closing.happened }, fallback: collected }"), data: data) == [1, 3, 5],
+                "without an entry (5 never closed) the fallback counts")
+        // What the other forms would say: the latest closed row keeps 1 a year too long; the earliest purges 2 early.
+        #expect(try await changed(backend, clocked("closing.happened"), data: data) == [3])
+        #expect(try await changed(backend, clocked("{ earliest: closing.happened }"), data: data) == [1, 2, 3])
     }
 
     @Test(arguments: Backend.allCases)

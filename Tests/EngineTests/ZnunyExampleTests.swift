@@ -29,6 +29,15 @@ import TestSupport
         var changed: String
         /// (state it moved into, when), oldest first.
         var history: [(Int, String)]
+        /// Notes added (when), each a history row in the state the ticket was in then.
+        var notes: [String] = []
+
+        /// Its history rows as Znuny writes them: (name, state, when), in the order of their ids.
+        var rows: [(String, Int, String)] {
+            let moves = history.map { ("StateUpdate", $0.0, $0.1) }
+            let noted = notes.map { at in ("AddNote", history.last { $0.1 <= at }!.0, at) }
+            return (moves + noted).sorted { $0.2 < $1.2 }
+        }
     }
     static let tickets = [
         Ticket(id: 1, state: 3, customer: "Alice", changed: "2023-01-01 00:00:00", history: [(1, "2022-12-01 08:00:00"), (3, "2023-01-01 00:00:00")]),
@@ -37,6 +46,9 @@ import TestSupport
         Ticket(id: 4, state: 2, customer: "bob", changed: "2020-02-01 00:00:00", history: [(1, "2019-12-01 08:00:00"), (3, "2020-01-01 00:00:00"), (2, "2020-02-01 00:00:00")]),
         Ticket(id: 5, state: 5, customer: "zoe", changed: "2021-01-01 00:00:00", history: [(1, "2020-12-01 08:00:00"), (5, "2021-01-01 00:00:00")]),
         Ticket(id: 6, state: 3, customer: "carol", changed: "2025-03-01 00:00:00", history: [(3, "2020-01-01 00:00:00"), (2, "2024-12-01 00:00:00"), (3, "2025-03-01 00:00:00")]),
+        // Closed in 2022, a note added while closed, moved to another closed state in 2025: closed since 2022.
+        Ticket(id: 7, state: 4, customer: "zoe", changed: "2025-01-01 00:00:00", history: [(1, "2021-12-01 08:00:00"), (3, "2022-01-01 00:00:00"), (4, "2025-01-01 00:00:00")],
+               notes: ["2022-06-01 00:00:00"]),
     ]
 
     struct CustomerUser { var id: Int; var login: String; var valid: Int; var changed: String }
@@ -62,9 +74,9 @@ import TestSupport
         var historyID = 100
         for t in tickets {
             rows.append("INSERT INTO ticket VALUES (\(t.id), '2026\(t.id)', 'ticket \(t.id)', \(t.state), '\(t.customer)', '\(t.history[0].1)', '\(t.changed)')")
-            for (state, at) in t.history {
+            for (name, state, at) in t.rows {
                 historyID += 1
-                rows.append("INSERT INTO ticket_history VALUES (\(historyID), 'StateUpdate', \(t.id), \(state), '\(at)')")
+                rows.append("INSERT INTO ticket_history VALUES (\(historyID), '\(name)', \(t.id), \(state), '\(at)')")
             }
             rows.append("INSERT INTO article VALUES (\(t.id * 10), \(t.id), '\(t.history[0].1)')")
             rows.append("INSERT INTO article_data_mime VALUES (\(t.id * 100), \(t.id * 10), 'customer\(t.id)@example.fr', 'help', 'body')")
@@ -86,7 +98,9 @@ import TestSupport
     static var purgedTickets: Set<Int> {
         Set(tickets.filter { t in
             guard closedTypes.contains(type(ofState: t.state)) else { return false }
-            let closings = t.history.filter { closedTypes.contains(type(ofState: $0.0)) }.map(\.1)
+            // Closed since: the last history row in a closed state whose previous row was not.
+            let closed = t.rows.map { closedTypes.contains(type(ofState: $0.1)) }
+            let closings = t.rows.indices.filter { closed[$0] && ($0 == 0 || !closed[$0 - 1]) }.map { t.rows[$0].2 }
             return closings.max().map { $0 < twoYearsAgo } ?? false
         }.map(\.id))
     }
@@ -111,7 +125,7 @@ import TestSupport
         // MariaDB, whose case-insensitive collation already compares as LOWER does (a plain index serves).
         #expect(diagnostics.filter { $0.message.contains("case-insensitively: only an index on LOWER") }.count == (backend == .mariadb ? 0 : 3), "\(diagnostics)")
 
-        #expect(Self.purgedTickets == [1, 2, 5], "ticket 3 is closed at the bound (UTC), 4 is open, 6 was closed again recently")
+        #expect(Self.purgedTickets == [1, 2, 5, 7], "ticket 3 is closed at the bound (UTC), 4 is open, 6 was closed again recently, 7 closed since 2022")
         #expect(Self.purgedCustomerUsers == [1, 5])
 
         let report = try await f.run()

@@ -80,9 +80,13 @@ extension PolicyReader {
 
     mutating func clock(_ node: Node?, _ what: String) -> Clock? {
         guard let node else { return nil }
-        var earliest = Set<String>()
-        if case .scalar = node { return clockColumn(node, &earliest).map { Clock(columns: [$0]) } }
+        var picks = ClockPicks()
+        if case .scalar = node { return clockColumn(node, &picks).map { Clock(columns: [$0]) } }
         guard let map = mapping(node, "\(what).clock") else { return nil }
+        // `clock: { entered: closing.create_time }`: one related column, read other than by its latest value.
+        if map.pairs.count == 1, ["earliest", "entered"].contains(map.pairs[0].key) {
+            return clockColumn(node, &picks).map { Clock(columns: [$0], earliest: picks.earliest, entered: picks.entered) }
+        }
         checkKeys(map, allowed: ["column", "fallback", "latest", "anchor"], in: "\(what).clock")
         var fiscal = false
         if let a = map.value("anchor"), let text = string(a, "anchor") {
@@ -95,40 +99,50 @@ extension PolicyReader {
                 error(node, "a clock has either `latest` or `column` (with an optional `fallback`), not both")
                 return nil
             }
-            guard let cols = clockColumns(latest, &earliest) else { return nil }
-            return Clock(columns: cols, combination: .latest, fiscalYearEnd: fiscal, earliest: earliest)
+            guard let cols = clockColumns(latest, &picks) else { return nil }
+            return Clock(columns: cols, combination: .latest, fiscalYearEnd: fiscal, earliest: picks.earliest, entered: picks.entered)
         }
         guard let c = map.value("column") else {
             error(node, "a clock needs `column` or `latest`", hint: "e.g. `clock: { column: last_contact_at, fallback: collected_at }`")
             return nil
         }
-        guard let column = clockColumn(c, &earliest) else { return nil }
-        let fallback = map.value("fallback").flatMap { clockColumns($0, &earliest) } ?? []
-        return Clock(columns: [column] + fallback, combination: .firstPresent, fiscalYearEnd: fiscal, earliest: earliest)
+        guard let column = clockColumn(c, &picks) else { return nil }
+        let fallback = map.value("fallback").flatMap { clockColumns($0, &picks) } ?? []
+        return Clock(columns: [column] + fallback, combination: .firstPresent, fiscalYearEnd: fiscal, earliest: picks.earliest, entered: picks.entered)
     }
 
     /// One clock column or a list of them.
-    private mutating func clockColumns(_ node: Node, _ earliest: inout Set<String>) -> [Name]? {
-        guard case .sequence(let seq) = node else { return clockColumn(node, &earliest).map { [$0] } }
-        let result = seq.compactMap { clockColumn($0, &earliest) }
+    private mutating func clockColumns(_ node: Node, _ picks: inout ClockPicks) -> [Name]? {
+        guard case .sequence(let seq) = node else { return clockColumn(node, &picks).map { [$0] } }
+        let result = seq.compactMap { clockColumn($0, &picks) }
         if result.isEmpty { error(node, "clock column list is empty") }
         return result.count == seq.count && !result.isEmpty ? result : nil
     }
 
-    /// `closed_at`, `events.datep` (the latest related value) or `{ earliest: events.datep }`.
-    private mutating func clockColumn(_ node: Node, _ earliest: inout Set<String>) -> Name? {
+    /// The related columns a clock reads other than by their latest value.
+    struct ClockPicks {
+        var earliest = Set<String>()
+        var entered = Set<String>()
+    }
+
+    /// `closed_at`, `events.datep` (the latest related value), `{ earliest: events.datep }` or
+    /// `{ entered: closing.create_time }` (the latest entry into the relation's `where`).
+    private mutating func clockColumn(_ node: Node, _ picks: inout ClockPicks) -> Name? {
         guard case .mapping = node else { return columnRef(node, "clock column") }
         guard let map = mapping(node, "a related clock column") else { return nil }
-        checkKeys(map, allowed: ["latest", "earliest"], in: "a related clock column")
+        checkKeys(map, allowed: ["latest", "earliest", "entered"], in: "a related clock column")
         guard map.pairs.count == 1, let pair = map.pairs.first, let column = columnRef(pair.value, "clock column") else {
-            if map.pairs.count != 1 { error(node, "a related clock column is `{ latest: relation.column }` or `{ earliest: relation.column }`") }
+            if map.pairs.count != 1 {
+                error(node, "a related clock column is `{ latest: relation.column }`, `{ earliest: relation.column }` or `{ entered: relation.column }`")
+            }
             return nil
         }
         guard column.value.contains(".") else {
             error(pair.value, "`\(pair.key)` picks among the rows of a relation; `\(column.value)` is a column of the row itself", hint: "write `\(column.value)` alone")
             return nil
         }
-        if pair.key == "earliest" { earliest.insert(column.value) }
+        if pair.key == "earliest" { picks.earliest.insert(column.value) }
+        if pair.key == "entered" { picks.entered.insert(column.value) }
         return column
     }
 }

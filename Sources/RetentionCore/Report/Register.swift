@@ -70,7 +70,7 @@ public struct Register: Sendable {
     }
 
     static func words(_ clock: Clock) -> String {
-        let names = clock.columns.map { clock.earliest.contains($0.value) ? "the earliest \($0.value)" : $0.value }
+        let names = clock.columns.map { clock.earliest.contains($0.value) || clock.entered.contains($0.value) ? "the " + clock.words(for: $0) : $0.value }
         var text: String
         switch (clock.combination, names.count) {
         case (_, 1): text = names[0]

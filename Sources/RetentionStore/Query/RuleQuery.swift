@@ -65,10 +65,33 @@ public indirect enum RowCondition: Sendable {
     case related([RelationStep], [RowCondition], exists: Bool)
     /// The row's clock is not yet past its bound; a NULL clock counts as recent only with `keepUndated`.
     case recentClock(ClockPredicate, keepUndated: Bool)
+    /// The row enters a set of rows from outside it: its previous row does not meet the set's
+    /// conditions (a clock's `entered`, see `RowEntry`).
+    case entersSet(RowEntry)
 
     /// `condition` on the row at the end of `path` (the row itself when the path is empty).
     public static func through(_ path: [RelationStep], _ condition: RowCondition) -> RowCondition {
         path.isEmpty ? condition : .related(path, [condition], exists: true)
+    }
+}
+
+/// What makes a row the entry into a set: the rows of `table` that share its `partition` columns
+/// (one record's history rows) are ordered by `order`, then `key`; the row is an entry when the one
+/// just before it does not meet `conditions` (or there is none). A ticket closed, moved between
+/// closed states, reopened and closed again entered the closed set twice; the last entry is its closure.
+public struct RowEntry: Sendable {
+    public var table: String
+    public var partition: [String]
+    public var order: String
+    public var key: String
+    public var conditions: [RowCondition]
+
+    public init(table: String, partition: [String], order: String, key: String, conditions: [RowCondition]) {
+        self.table = table
+        self.partition = partition
+        self.order = order
+        self.key = key
+        self.conditions = conditions
     }
 }
 
@@ -253,10 +276,14 @@ extension RuleQuery {
                 tables.formUnion(path.map(\.table))
                 conditions.forEach(visit)
             case .recentClock(let clock, _): visit(clock)
+            case .entersSet(let entry): entry.conditions.forEach(visit)
             }
         }
         func visit(_ clock: ClockPredicate) {
-            for column in clock.columns { tables.formUnion(column.path.map(\.table)) }
+            for column in clock.columns {
+                tables.formUnion(column.path.map(\.table))
+                column.path.flatMap(\.conditions).forEach(visit)
+            }
         }
         (filter + consent + related).forEach(visit)
         visit(clock)

@@ -21,7 +21,22 @@ extension SQLBuilder {
         case .recentClock(let clock, let keepUndated):
             let notPast: SQL = "NOT \(clockIsPast(alias, clock, level: level))"
             return keepUndated ? notPast : "(\(clockPresent(alias, clock, level: level)) AND \(notPast))"
+        case .entersSet(let entry):
+            return entersSet(entry, alias: alias, level: level)
         }
+    }
+
+    /// The row `alias` is an entry into the set: the row just before it (same partition, by order
+    /// then key) does not meet the set's conditions. The previous row is found by one ordered probe
+    /// (an index on the partition columns serves it) and tested by its key.
+    private func entersSet(_ entry: RowEntry, alias: String, level: Int) -> SQL {
+        let previous = "e\(level)", candidate = "e\(level)p"
+        let samePartition = entry.partition.map { "\(SQL.qualified(candidate, $0)) = \(SQL.qualified(alias, $0))" }
+        let (order, key) = (entry.order, entry.key)
+        let earlier = "(\(SQL.qualified(candidate, order)) < \(SQL.qualified(alias, order)) OR (\(SQL.qualified(candidate, order)) = \(SQL.qualified(alias, order)) AND \(SQL.qualified(candidate, key)) < \(SQL.qualified(alias, key))))"
+        let before: SQL = "SELECT \(column: key, of: candidate) FROM \(ident: entry.table) AS \(raw: candidate) WHERE \(raw: (samePartition + [earlier]).joined(separator: " AND ")) ORDER BY \(column: order, of: candidate) DESC, \(column: key, of: candidate) DESC LIMIT 1"
+        let inSet = entry.conditions.map { " AND \(condition($0, on: previous, level: level + 1))" as SQL }.joined(separator: "")
+        return "NOT EXISTS (SELECT 1 FROM \(ident: entry.table) AS \(raw: previous) WHERE \(column: key, of: previous) = (\(before))\(inSet))"
     }
 
     func columnTest(_ column: String, _ test: RowCondition.Test) -> SQL {

@@ -179,6 +179,8 @@ extension ResolvedPolicy {
                 conditions.forEach(read)
             case .recentClock(let clock, _):
                 clock.columns.forEach { read($0.path) }
+            case .entersSet(let entry):
+                entry.conditions.forEach(read)
             }
         }
         /// The tables a child path goes through, read to find its rows.
