@@ -35,7 +35,8 @@ extension SQLDialect {
         listsRowsAsValues: false,
         // A zero date (`0000-00-00`) is earlier than 0001-01-01, the first real date.
         holdsDate: { column in "(\(column) IS NOT NULL AND \(column) >= '0001-01-01')" },
-        locksKeysFirst: true
+        locksKeysFirst: true,
+        numberAsText: { column in "CAST(\(column) AS CHAR)" }
     )
 }
 

@@ -29,7 +29,8 @@ extension SQLDialect {
         // READ COMMITTED: lock the batch's subject rows, so the re-check and the change see the same data.
         lockRows: " FOR UPDATE OF s",
         matchesThroughArrays: true,
-        probeEachRow: " OFFSET 0"
+        probeEachRow: " OFFSET 0",
+        numberAsText: { column in "(\(column))::text" }
     )
 }
 

@@ -265,4 +265,28 @@ import TestSupport
             "\(error)".contains("`entered` picks among the rows of a relation; `collected` is a column of the row itself")
         }
     }
+
+    @Test(arguments: Backend.allCases)
+    func aTextColumnHoldingIdsIsLinkedAsTextInOneDirectionOnly(_ backend: Backend) async throws {
+        let plain = try await errors(backend, subject: """
+                relations:
+                  linked: { table: links, on: { source_key: id } }
+            """)
+        #expect(plain.contains { $0.contains("`links.source_key` (") && $0.contains("they hold different kinds of values") && $0.contains("add `as: text`") }, "\(plain)")
+        // From the text side, the numbers' column would be read as text: no index could find its rows.
+        let reversed = try await errors(backend, subject: """
+                relations:
+                  linked: { table: links, on: { source_key: id }, as: text }
+                  back: { table: people, on: { id: linked.source_key }, as: text }
+            """)
+        #expect(reversed.contains { $0.contains("`as: text` reads the starting row's `links.source_key`") && $0.contains("link from the table holding the numbers") }, "\(reversed)")
+        #expect(try await errors(backend, subject: """
+                relations:
+                  linked: { table: links, on: { source_key: id }, as: text }
+            """).isEmpty)
+        await #expect { _ = try await errors(backend, subject: """
+                relations:
+                  linked: { table: links, on: { source_key: id }, as: number }
+            """) } throws: { "\($0)".contains("unknown conversion `as: number`") }
+    }
 }

@@ -21,6 +21,8 @@ import TestSupport
         "CREATE TABLE stages (id INTEGER PRIMARY KEY, name TEXT NOT NULL, kind TEXT NOT NULL)",
         "CREATE TABLE moves (id INTEGER PRIMARY KEY, person_id INTEGER NOT NULL, stage_id INTEGER NOT NULL, happened TEXT)",
         "CREATE INDEX moves_person ON moves (person_id)",
+        "CREATE TABLE links (id INTEGER PRIMARY KEY, source_key TEXT NOT NULL, kind TEXT NOT NULL)",
+        "CREATE INDEX links_source ON links (source_key)",
     ]
 
     /// One anonymise rule over the prospects (people 1–5) that marks what it changes: `subject` is
@@ -143,6 +145,69 @@ import TestSupport
         // What the other forms would say: the latest closed row keeps 1 a year too long; the earliest purges 2 early.
         #expect(try await changed(backend, clocked("closing.happened"), data: data) == [3])
         #expect(try await changed(backend, clocked("{ earliest: closing.happened }"), data: data) == [1, 2, 3])
+    }
+
+    /// Znuny's `link_relation.source_key` is text holding a ticket's numeric id: `as: text` reads
+    /// the number as text, exactly (`'03'` is not 3's), and the text column's index finds the rows.
+    @Test(arguments: Backend.allCases)
+    func aLinkDeclaredAsTextComparesNumbersWithTheTextThatHoldsThem(_ backend: Backend) async throws {
+        let data = [
+            "INSERT INTO links VALUES (1, '1', 'person'), (2, '3', 'person'), (3, '03', 'person'), (4, '5', 'person'), (5, '2', 'ticket'), (6, '6', 'person')",
+        ]
+        let subject = """
+                relations:
+                  linked: { table: links, on: { source_key: id }, as: text, where: { kind: person } }
+            """
+        let rule = """
+                clock: collected
+                after: 0d
+            """
+        #expect(try await changed(backend, Self.policy(subject: subject, rule: rule, filter: "{ kind: prospect, linked: { exists: true } }"), data: data) == [1, 3, 5])
+        #expect(try await changed(backend, Self.policy(subject: subject, rule: rule, filter: "{ kind: prospect, linked: { exists: false } }"), data: data) == [2, 4])
+
+        // A purge deletes the links of its records, and only theirs, along the index on source_key.
+        let purge = """
+            subjects:
+              prospects:
+                table: people
+                key: id
+                filter: { kind: prospect }
+                rules:
+                  - id: purge
+                    register: "Test"
+                    legal_basis: "test"
+                    clock: collected
+                    after: 3y
+                    action: purge
+                    children:
+                      - { table: notes, foreign_key: person_id, children: [{ table: attachments, foreign_key: note_id }] }
+                      - { table: links, foreign_key: source_key, references: [id], as: text, where: { kind: person } }
+
+            """
+        let bulk = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) INSERT INTO links SELECT 100 + i, CAST(1000 + i AS \(backend == .mariadb ? "CHAR" : "TEXT")), 'ticket' FROM n"
+        let f = try await CRMFixture(backend, schema: Self.schema, data: CRMFixture.data + data + [bulk], policy: purge)
+        let (resolved, diagnostics) = try await f.validate()
+        try #require(resolved != nil, "\(diagnostics)")
+        try await f.gatherStatistics()
+        let policy = try f.policy()
+        let query = try #require(try resolved?.query(for: policy.rules[0], now: CRMFixture.now, toolTablesExist: true))
+        let builder = SQLBuilder(dialect: try await f.executing { $0.dialect })
+        let links = try #require(query.childPaths.first { $0.last?.table == "links" })
+        let keys = [RecordKey([.integer(1)]), RecordKey([.integer(3)])]
+        for sql in [builder.deleteChildren(links, subjectTable: "people", keyColumns: ["id"], keys: keys),
+                    builder.countChildren(links, subjectTable: "people", keyColumns: ["id"], keys: keys)] {
+            let lines = try await QueryPlanTests().plan(f, sql)
+            #expect(QueryPlanTests().scans(lines, backend: backend, includingSubject: true).isEmpty, "\(lines.joined(separator: "\n"))")
+        }
+
+        let report = try await f.run()
+        #expect(report.failure == nil)
+        // 5 has an order (not a declared child): kept, with its link.
+        #expect(try await f.rows("SELECT id FROM people ORDER BY id").map { $0[0].int } == [5, 6, 7])
+        #expect(try await f.rows("SELECT id FROM links WHERE id < 100 ORDER BY id").map { $0[0].int } == [3, 4, 5, 6],
+                "the links of 1 and 3 go; '03', another kind's and the kept records' stay")
+        #expect(try await f.rows("SELECT count(*) FROM links WHERE id >= 100").map { $0[0].int } == [20000])
+        #expect(try await f.audit(action: "purge").count == 4)
     }
 
     @Test(arguments: Backend.allCases)

@@ -46,6 +46,9 @@ public struct ChildTable: Sendable {
     public var conditions: [FilterCondition]
     /// Match `foreign_key` and `references` case-insensitively.
     public var caseInsensitive: Bool
+    /// Read the parent's referenced columns as text (`as: text`): a `foreign_key` of text holding
+    /// the parent's numeric ids.
+    public var asText = false
     /// Rows the child's rows point to that go with them once nothing else points to them
     /// (Znuny's `calendar_appointment` behind `calendar_appointment_ticket`).
     public var owns: [OwnedTable] = []

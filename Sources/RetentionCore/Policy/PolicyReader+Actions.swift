@@ -72,7 +72,7 @@ extension PolicyReader {
         var result: [ChildTable] = []
         for item in seq {
             guard let map = mapping(item, "a child table") else { continue }
-            checkKeys(map, allowed: ["table", "foreign_key", "references", "relations", "where", "match", "action", "fields", "owns", "children", "overrides"], in: "a child table")
+            checkKeys(map, allowed: ["table", "foreign_key", "references", "relations", "where", "match", "as", "action", "fields", "owns", "children", "overrides"], in: "a child table")
             guard let table = name(map.value("table"), "child table") else {
                 if map.value("table") == nil { error(item, "a child needs `table`") }
                 continue
@@ -124,6 +124,7 @@ extension PolicyReader {
             var child = ChildTable(table: table, foreignKey: fk, references: references, conditions: conditions,
                                    caseInsensitive: caseInsensitive, children: children)
             child.relations = relations
+            child.asText = readsAsText(map, "child `\(table)`")
             child.action = childAction
             if let o = map.value("overrides") {
                 if case .anonymise = childAction {

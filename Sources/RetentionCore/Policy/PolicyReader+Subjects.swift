@@ -71,7 +71,7 @@ extension PolicyReader {
         for pair in map.pairs {
             guard let name = name(pair.keyNode, "relation name"), let m = mapping(pair.value, "relation `\(pair.key)`") else { continue }
             let what = "relation `\(pair.key)`"
-            checkKeys(m, allowed: ["table", "on", "where", "match"], in: what)
+            checkKeys(m, allowed: ["table", "on", "where", "match", "as"], in: what)
             let table = self.name(m.value("table"), "\(what).table")
             if m.value("table") == nil { error(pair.value, "\(what) needs `table`") }
             var on: [(column: Name, parentColumn: Name)] = []
@@ -96,12 +96,29 @@ extension PolicyReader {
             let caseInsensitive = matchesCaseInsensitively(m.value("match"), "\(what).match")
             let conditions = m.value("where").map { filterConditions($0, "\(what).where") } ?? []
             guard let table, onComplete, parents.count == 1 else { continue }
-            result.append(Relation(name: name, table: table, on: on, parent: parents.first!, conditions: conditions, caseInsensitive: caseInsensitive))
+            var relation = Relation(name: name, table: table, on: on, parent: parents.first!, conditions: conditions, caseInsensitive: caseInsensitive)
+            relation.asText = readsAsText(m, what)
+            result.append(relation)
         }
         return result
     }
 
     /// `match: exact` (the default) or `match: case_insensitive`, for the columns a relation or a child is matched on.
+    /// `as: text`: the link reads the starting (parent) row's columns as text. Refused beside
+    /// `match: case_insensitive` (digits have no case).
+    mutating func readsAsText(_ map: Map, _ what: String) -> Bool {
+        guard let node = map.value("as"), let text = string(node, "\(what).as") else { return false }
+        guard text == "text" else {
+            error(node, "unknown conversion `as: \(text)`", hint: "`as: text` reads the other side's numbers as text; it is the only conversion")
+            return false
+        }
+        if case .scalar(let match) = map.value("match"), match.string == "case_insensitive" {
+            error(node, "`as: text` compares numbers written as text, which have no case", hint: "remove `match: case_insensitive`")
+            return false
+        }
+        return true
+    }
+
     mutating func matchesCaseInsensitively(_ node: Node?, _ what: String) -> Bool {
         guard let node, let text = string(node, what) else { return false }
         switch text {

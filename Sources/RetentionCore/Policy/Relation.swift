@@ -14,6 +14,9 @@ public struct Relation: Sendable {
     public var conditions: [FilterCondition]
     /// Compare the `on` columns case-insensitively, as an application comparing logins does.
     public var caseInsensitive: Bool
+    /// Read the starting row's `on` columns as text (`as: text`): a text column holding another
+    /// table's numeric ids (Znuny's `link_relation.source_key`).
+    public var asText = false
 
     public init(name: Name, table: Name, on: [(column: Name, parentColumn: Name)], parent: String?,
                 conditions: [FilterCondition] = [], caseInsensitive: Bool = false) {

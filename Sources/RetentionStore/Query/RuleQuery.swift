@@ -35,6 +35,8 @@ public struct RelationStep: Sendable {
     public var table: String
     public var on: [Pair]
     public var caseInsensitive: Bool
+    /// The starting row's `on` columns are read as text (`as: text`).
+    public var parentAsText = false
     public var conditions: [RowCondition]
     /// An index leads with the step's first `on` column (an exact match): a test through the step
     /// is then written as one index probe per record (see `SQLBuilder.exists`).
@@ -121,6 +123,8 @@ public struct ChildLink: Sendable {
     public var conditions: [RowCondition]
     /// Match the foreign key case-insensitively.
     public var caseInsensitive: Bool
+    /// The referenced (parent) columns are read as text (`as: text`).
+    public var parentAsText = false
     /// A row the previous link's rows point to (`OwnedTable`), joined the other way round:
     /// `foreignKey` are the owned table's columns, `referenced` the pointing columns. It is
     /// deleted after them, and only where none of `stillReferencedBy` points to it any more.

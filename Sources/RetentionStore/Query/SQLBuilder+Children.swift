@@ -15,8 +15,11 @@ extension SQLBuilder {
     /// case-insensitively) is matched against the batch's keys themselves: reading the records
     /// again to list the keys the batch already holds cost SQLite 10 % of a child delete.
     func belongsToBatch(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
-        func columns(_ alias: String, _ names: [String], lower: Bool) -> String {
-            names.map { lower ? "LOWER(\(SQL.qualified(alias, $0)))" : SQL.qualified(alias, $0) }.joined(separator: ", ")
+        func columns(_ alias: String, _ names: [String], lower: Bool, asText: Bool = false) -> String {
+            names.map { name in
+                let column = SQL.qualified(alias, name)
+                return lower ? "LOWER(\(column))" : asText ? dialect.numberAsText(column) : column
+            }.joined(separator: ", ")
         }
         func rowValue(_ alias: String, _ names: [String], lower: Bool) -> String {
             names.count == 1 ? columns(alias, names, lower: lower) : "(" + columns(alias, names, lower: lower) + ")"
@@ -28,13 +31,13 @@ extension SQLBuilder {
             return member(rowValue(alias, link.foreignKey, lower: link.caseInsensitive), of: above, columns: link.foreignKey.count)
         }
         let first = path[0]
-        var above: SQL? = first.referenced == keyColumns && !first.caseInsensitive ? nil
-            : "SELECT \(raw: columns("p", first.referenced, lower: first.caseInsensitive)) FROM \(ident: subjectTable) AS p WHERE \(keyIn("p", keyColumns, keys))"
+        var above: SQL? = first.referenced == keyColumns && !first.caseInsensitive && !first.parentAsText ? nil
+            : "SELECT \(raw: columns("p", first.referenced, lower: first.caseInsensitive, asText: first.parentAsText)) FROM \(ident: subjectTable) AS p WHERE \(keyIn("p", keyColumns, keys))"
         for depth in path.indices.dropFirst() {
             let parent = path[depth - 1]
             let link = path[depth]
             let tests = parent.conditions.map { c -> SQL in " AND \(condition(c, on: "c", level: 1))" }.joined(separator: "")
-            above = "SELECT \(raw: columns("c", link.referenced, lower: link.caseInsensitive)) FROM \(ident: parent.table) AS c"
+            above = "SELECT \(raw: columns("c", link.referenced, lower: link.caseInsensitive, asText: link.parentAsText)) FROM \(ident: parent.table) AS c"
                 + " WHERE \(belongs("c", parent, to: above))\(tests)"
         }
         let last = path[path.count - 1]
@@ -91,7 +94,7 @@ extension SQLBuilder {
             return "SELECT count(*) FROM \(ident: path[path.count - 1].table) AS x WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys))"
         }
         let first = path[0]
-        if first.referenced == keyColumns && !first.caseInsensitive {
+        if first.referenced == keyColumns && !first.caseInsensitive && !first.parentAsText {
             let (from, conditions) = childJoins(path, first: keyIn("c0", first.foreignKey, keys))
             return "SELECT count(*) FROM \(from) WHERE \(conditions.joined(separator: " AND "))"
         }

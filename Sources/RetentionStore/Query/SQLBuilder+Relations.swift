@@ -81,7 +81,8 @@ extension SQLBuilder {
         var previous = alias
         for (i, step) in path.enumerated() {
             let current = "r\(level)_\(i)"
-            let join = Self.match(current, step.on.map(\.column), previous, step.on.map(\.parentColumn), caseInsensitive: step.caseInsensitive)
+            let join = self.join(current, step.on.map(\.column), previous, step.on.map(\.parentColumn), caseInsensitive: step.caseInsensitive,
+                                 parentAsText: step.parentAsText)
             if i == 0 {
                 let subject: SQL = subjectTable.map { "\(ident: $0) AS \(raw: alias), " } ?? ""
                 from = "FROM \(subject)\(ident: step.table) AS \(raw: current)"
@@ -118,6 +119,14 @@ extension SQLBuilder {
         let more = extra(last)
         let probe = path.first?.indexed == true ? dialect.probeEachRow : ""
         return "EXISTS (SELECT 1 \(rows)\(more.isEmpty ? "" : " AND " + more.joined(separator: " AND "))\(raw: probe))"
+    }
+
+    /// `match`, or for a link declared `as: text`, `a.x = CAST(b.y AS TEXT) AND …`: the starting
+    /// row's (`otherAlias`) numbers read as text, so that an index on the text column `a.x` serves.
+    func join(_ alias: String, _ columns: [String], _ otherAlias: String, _ otherColumns: [String], caseInsensitive: Bool, parentAsText: Bool) -> String {
+        guard parentAsText else { return Self.match(alias, columns, otherAlias, otherColumns, caseInsensitive: caseInsensitive) }
+        return zip(columns, otherColumns).map { "\(SQL.qualified(alias, $0)) = \(dialect.numberAsText(SQL.qualified(otherAlias, $1)))" }
+            .joined(separator: " AND ")
     }
 
     /// `a.x = b.y AND …`, or with `caseInsensitive` `LOWER(a.x) = LOWER(b.y) AND …`; one tuple

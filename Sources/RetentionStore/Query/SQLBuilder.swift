@@ -49,6 +49,9 @@ public struct SQLDialect: Sendable {
     /// Whether several-column keys are listed as `IN (VALUES (…), …)` (SQLite, PostgreSQL) or as
     /// `IN ((…), …)` (MariaDB, whose `VALUES` table names its columns after the first row's values).
     public var listsRowsAsValues: Bool
+    /// A number column read as text, for a link declared `as: text` (a text column holding ids):
+    /// the number's side is converted, so the text column's index still serves the probe.
+    public var numberAsText: @Sendable (_ qualifiedColumn: String) -> String
 
     public init(numberedPlaceholders: Bool, flagIsSet: @escaping @Sendable (String) -> String,
                 canonicalKey: @escaping @Sendable ([String]) -> String,
@@ -59,7 +62,7 @@ public struct SQLDialect: Sendable {
                 exactly: @escaping @Sendable (String) -> String = { $0 },
                 ignoringDuplicates: String = " ON CONFLICT DO NOTHING", deletesNameTheirAlias: Bool = false, updatesByJoin: Bool = false,
                 listsRowsAsValues: Bool = true, holdsDate: @escaping @Sendable (String) -> String = { "\($0) IS NOT NULL" },
-                locksKeysFirst: Bool = false) {
+                locksKeysFirst: Bool = false, numberAsText: @escaping @Sendable (String) -> String = { "CAST(\($0) AS TEXT)" }) {
         self.numberedPlaceholders = numberedPlaceholders
         self.flagIsSet = flagIsSet
         self.canonicalKey = canonicalKey
@@ -76,6 +79,7 @@ public struct SQLDialect: Sendable {
         self.listsRowsAsValues = listsRowsAsValues
         self.holdsDate = holdsDate
         self.locksKeysFirst = locksKeysFirst
+        self.numberAsText = numberAsText
     }
 
     /// `value`, read as `type` when one is given (a native date column's).
@@ -134,7 +138,8 @@ public struct SQLBuilder: Sendable {
     /// `childJoins` with the first table tied to the subject row `subjectAlias` by its link.
     func childJoins(_ path: [ChildLink], below subjectAlias: String) -> (from: SQL, conditions: [SQL]) {
         let first = path[0]
-        return childJoins(path, first: SQL(stringLiteral: Self.match("c0", first.foreignKey, subjectAlias, first.referenced, caseInsensitive: first.caseInsensitive)))
+        return childJoins(path, first: SQL(stringLiteral: join("c0", first.foreignKey, subjectAlias, first.referenced, caseInsensitive: first.caseInsensitive,
+                                                               parentAsText: first.parentAsText)))
     }
 
     /// The joins down `path` from its first table (`c0`, which `first` ties to the subject rows) to
@@ -145,8 +150,8 @@ public struct SQLBuilder: Sendable {
         for (depth, link) in path.enumerated() {
             let alias = "c\(depth)"
             if depth > 0 {
-                let join = Self.match(alias, link.foreignKey, "c\(depth - 1)", link.referenced, caseInsensitive: link.caseInsensitive)
-                from += " JOIN \(ident: link.table) AS \(raw: alias) ON \(raw: join)"
+                let on = join(alias, link.foreignKey, "c\(depth - 1)", link.referenced, caseInsensitive: link.caseInsensitive, parentAsText: link.parentAsText)
+                from += " JOIN \(ident: link.table) AS \(raw: alias) ON \(raw: on)"
             }
             conditions += link.conditions.map { condition($0, on: alias, level: depth + 1) }
         }

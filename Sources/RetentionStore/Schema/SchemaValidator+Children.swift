@@ -43,7 +43,7 @@ extension SchemaValidator {
         var columns: [(ColumnInfo, ColumnInfo)] = []
         for (fk, ref) in zip(child.foreignKey, referenced) {
             guard let left = table.column(fk.value), let right = parent.column(ref) else { continue }
-            if !comparable(left, of: table, right, of: parent, at: fk.location, caseInsensitive: child.caseInsensitive) { return nil }
+            if !comparable(left, of: table, right, of: parent, at: fk.location, caseInsensitive: child.caseInsensitive, asText: child.asText) { return nil }
             columns.append((left, right))
         }
         let lower = Self.needsLower(child.caseInsensitive, columns)
@@ -52,6 +52,7 @@ extension SchemaValidator {
         var link = ChildLink(table: table.name, foreignKey: child.foreignKey.map(\.value), referenced: referenced, primaryKey: table.primaryKey,
                              conditions: conditions, caseInsensitive: lower,
                              indexed: table.serves(child.foreignKey.map(\.value), fixed: fixed, caseInsensitive: lower))
+        link.parentAsText = child.asText
         let below = deletion?.overriding(child.overrides)
         if let below {
             (link.keptBy, link.overrides) = keepers(of: table.name, conditions: child.conditions, deletion: below, at: child.table.location, owned: false)

@@ -70,7 +70,7 @@ extension SchemaValidator {
             for (column, parentColumn) in relation.on {
                 let parentName = Name(String(parentColumn.value.split(separator: ".").last!), at: parentColumn.location)
                 guard let left = self.column(related, column), let right = self.column(parent, parentName) else { ok = false; continue }
-                if !comparable(left, of: related, right, of: parent, at: column.location, caseInsensitive: relation.caseInsensitive) { ok = false }
+                if !comparable(left, of: related, right, of: parent, at: column.location, caseInsensitive: relation.caseInsensitive, asText: relation.asText) { ok = false }
                 pairs.append(.init(column: column.value, parentColumn: parentName.value))
                 columns.append((left, right))
             }
@@ -80,6 +80,7 @@ extension SchemaValidator {
             warnWithoutIndex(related, pairs.map(\.column), fixed: fixed, at: relation.table.location, what: "relation `\(relation.name.value)`", caseInsensitive: lower)
             resolved.steps[relation.name.value] = RelationStep(table: related.name, on: pairs, caseInsensitive: lower,
                                                                indexed: related.serves(pairs.map(\.column), fixed: fixed, caseInsensitive: lower))
+            resolved.steps[relation.name.value]!.parentAsText = relation.asText
         }
         guard ok else { return nil }
         // A relation's conditions may name relations chained from it: deepest first, so each
@@ -157,17 +158,34 @@ extension SchemaValidator {
     /// Two columns a relation or a child compares must hold the same kind of values: PostgreSQL
     /// refuses `integer = text` at plan time, and SQLite would compare them and never match.
     /// Reports the mismatch where it is written; true when they compare.
+    ///
+    /// With `asText` (`as: text`), `left` (the probed side: the related or child table's column)
+    /// must hold text and `right` (the starting row's) numbers: the numbers are read as text, so
+    /// an index on `left` serves. The other way round no index could: the link must be declared
+    /// from the other table.
     mutating func comparable(_ left: ColumnInfo, of leftTable: TableInfo, _ right: ColumnInfo, of rightTable: TableInfo,
-                             at location: SourceLocation, caseInsensitive: Bool) -> Bool {
+                             at location: SourceLocation, caseInsensitive: Bool, asText: Bool = false) -> Bool {
         let a = Self.typeFamily(left), b = Self.typeFamily(right)
+        if asText {
+            guard a == "text", b == "number" else {
+                let hint = a == "number" && b == "text"
+                    ? "here the starting row holds the text: reading `\(leftTable.name).\(left.name)` as text instead would leave no index to find its rows; link from the table holding the numbers to the one holding the text"
+                    : "`as: text` is for a text column holding the starting row's numbers; remove it"
+                error(location, "`as: text` reads the starting row's `\(rightTable.name).\(right.name)` (\(right.declaredType)) as text to compare it with `\(leftTable.name).\(left.name)` (\(left.declaredType)): it needs a number there and text here",
+                      hint: hint)
+                return false
+            }
+            return true
+        }
         if caseInsensitive, a != "text" || b != "text", a != nil, b != nil {
             error(location, "`match: case_insensitive` compares text, but `\(leftTable.name).\(left.name)` is \(left.declaredType) and `\(rightTable.name).\(right.name)` is \(right.declaredType)",
                   hint: "use `match: exact` for numbers and dates")
             return false
         }
         guard let a, let b, a != b else { return true }
+        let converts = a == "text" && b == "number" ? " — or, if this text column holds those numbers as text, add `as: text`" : ""
         error(location, "`\(leftTable.name).\(left.name)` (\(left.declaredType)) is compared with `\(rightTable.name).\(right.name)` (\(right.declaredType)): they hold different kinds of values",
-              hint: "link the columns that hold the same identifier (a \(a) column with a \(a) column)")
+              hint: "link the columns that hold the same identifier (a \(a) column with a \(a) column)\(converts)")
         return false
     }
 

@@ -145,7 +145,7 @@ struct CheckCommand: AsyncParsableCommand {
         let children = shape.childPaths.map { path -> Result.Child in
             let link = path[path.count - 1]
             let parent = path.count > 1 ? path[path.count - 2].table : table
-            return Result.Child(table: link.table, depth: path.count, links: zip(link.foreignKey, link.referenced).map { "\($0) = \(parent).\($1)" },
+            return Result.Child(table: link.table, depth: path.count, links: zip(link.foreignKey, link.referenced).map { "\($0) = \(parent).\($1)\(link.parentAsText ? " as text" : "")" },
                                 conditions: link.conditions.count, caseInsensitive: link.caseInsensitive, owned: link.owned,
                                 keptBy: link.keptBy, overrides: link.overrides)
         }
@@ -166,7 +166,7 @@ struct CheckCommand: AsyncParsableCommand {
         for path in shape.childPaths {
             let link = path[path.count - 1]
             let parent = path.count > 1 ? path[path.count - 2].table : table
-            let pairs = zip(link.foreignKey, link.referenced).map { "\($0) = \(parent).\($1)" }.joined(separator: ", ")
+            let pairs = zip(link.foreignKey, link.referenced).map { "\($0) = \(parent).\($1)\(link.parentAsText ? " as text" : "")" }.joined(separator: ", ")
             let extras = (link.caseInsensitive ? ", case-insensitive" : "") + (link.conditions.isEmpty ? "" : ", \(link.conditions.count) condition(s)")
                 + (link.owned ? ", once nothing else points at it" : "") + Self.precedence(link.keptBy, link.overrides, policy: resolved.policy)
             text += String(repeating: "  ", count: path.count) + "\(link.table) (\(pairs)\(extras))\n"
