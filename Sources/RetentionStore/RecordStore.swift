@@ -131,6 +131,29 @@ public protocol StoreSession {
     /// How many rows of a native date column hold a value that is no date (MariaDB's
     /// `0000-00-00`, read as missing); 0 where the database has no such values.
     func zeroDates(table: String, column: String) throws -> Int
+    /// For a key the database does not enforce (`key_uniqueness: checked`): how many of its values
+    /// name more than one row, and how many rows have no value (a NULL in a key column).
+    func ambiguousKeys(table: String, keyColumns: [String]) throws -> AmbiguousKeys
+}
+
+/// What makes a key unusable to name records: values on several rows, rows without a value.
+public struct AmbiguousKeys: Sendable, Equatable {
+    public var duplicated: Int
+    public var missing: Int
+    public init(duplicated: Int, missing: Int) {
+        self.duplicated = duplicated
+        self.missing = missing
+    }
+    public var isEmpty: Bool { duplicated == 0 && missing == 0 }
+
+    /// "3 key values name more than one row, and 2 rows have no key value".
+    public func describe(_ table: String, _ key: [String]) -> String {
+        let columns = key.map { "`\(table).\($0)`" }.joined(separator: ", ")
+        var parts: [String] = []
+        if duplicated > 0 { parts.append("\(duplicated) value(s) of \(columns) name more than one row") }
+        if missing > 0 { parts.append("\(missing) row(s) have no value in \(columns)") }
+        return parts.joined(separator: ", and ")
+    }
 }
 
 /// What one transaction of a writing store can do, on top of reading.

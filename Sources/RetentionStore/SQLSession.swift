@@ -32,6 +32,18 @@ extension StoreSession where Self: SQLExecuting {
         return Int(n)
     }
 
+    public func ambiguousKeys(table: String, keyColumns: [String]) throws -> AmbiguousKeys {
+        let columns = keyColumns.map(SQL.quote).joined(separator: ", ")
+        let present = keyColumns.map { "\(SQL.quote($0)) IS NOT NULL" }.joined(separator: " AND ")
+        let duplicated: SQL = "SELECT count(*) FROM (SELECT 1 AS one FROM \(ident: table) WHERE \(raw: present) GROUP BY \(raw: columns) HAVING count(*) > 1) AS d"
+        let missing: SQL = "SELECT count(*) FROM \(ident: table) WHERE NOT (\(raw: present))"
+        func count(_ sql: SQL) throws -> Int {
+            guard case .integer(let n) = try rows(sql).first?.first else { return 0 }
+            return Int(n)
+        }
+        return AmbiguousKeys(duplicated: try count(duplicated), missing: try count(missing))
+    }
+
     public func rowCount(table: String, filter: [RowCondition]) throws -> Int {
         guard !filter.isEmpty else { return try rowCount(table: table) }
         let conditions = filter.map { builder.condition($0, on: "p") }.joined(separator: " AND ")

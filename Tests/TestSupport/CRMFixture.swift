@@ -216,7 +216,9 @@ public final class CRMFixture: @unchecked Sendable {
 
     /// The hold registry of this fixture's database, with its audit key (created if need be).
     public func holds() async throws -> HoldRegistry {
-        HoldRegistry(store: try await store(), key: try AuditKey.load(path: try policy().keyFile, createIfMissing: true).key, stateDirectory: dir.path)
+        var registry = HoldRegistry(store: try await store(), key: try AuditKey.load(path: try policy().keyFile, createIfMissing: true).key, stateDirectory: dir.path)
+        registry.policy = try policy()
+        return registry
     }
 
     // MARK: Raw SQL, through the store's own session

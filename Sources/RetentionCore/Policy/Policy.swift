@@ -219,6 +219,10 @@ public struct Subject: Sendable {
     /// Columns an operator may see in reports and `plan --detail`; nothing else of a record is shown.
     public var reviewColumns: [Name]
     public var rules: [RetentionRule]
+    /// Set (`key_uniqueness: checked`) where the database does not enforce the key — no primary
+    /// key or unique index on it —: retentiond checks that it names one row per value at `check`
+    /// and before each plan, and refuses to act while it does not.
+    public var keyCheckedByRetentiond = false
 }
 
 /// Per-run limits that stop everything before any change when exceeded.

@@ -225,5 +225,5 @@ extension PolicyReader {
         if case .scalar = node { return true } else { return false }
     }
 
-    static let subjectKeys = ["table", "key", "relations", "filter", "review_columns", "exempt", "rules"]
+    static let subjectKeys = ["table", "key", "key_uniqueness", "relations", "filter", "review_columns", "exempt", "rules"]
 }

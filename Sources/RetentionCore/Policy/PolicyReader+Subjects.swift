@@ -37,6 +37,15 @@ extension PolicyReader {
         guard let table, let key else { return nil }
         var subject = Subject(id: id, location: at(keyNode), table: table, key: key, filter: filter, reviewColumns: review, rules: rules)
         subject.relations = relations
+        if let u = map.value("key_uniqueness"), let text = string(u, "key_uniqueness") {
+            switch text {
+            case "enforced": break
+            case "checked": subject.keyCheckedByRetentiond = true
+            default:
+                error(u, "unknown key_uniqueness `\(text)`",
+                      hint: "`enforced` (the default: a primary key or unique index) or `checked` (the database does not enforce it; retentiond checks it)")
+            }
+        }
         return subject
     }
 

@@ -76,6 +76,7 @@ struct Applier: Sendable {
     /// Throws (nothing changed) rather than reporting a run.
     func prepare() async throws {
         try await anchor.check()
+        try await resolved.refuseAmbiguousKeys(in: store)
         // What a run writes after its first change — the chain head after each batch, then its
         // reports — must be writable before it: a run that changed records and then could not
         // record them would leave its head behind its trail.

@@ -53,8 +53,10 @@ public struct Enforcer: Sendable {
     /// the date columns the policy reads (counted over whole tables).
     public static func validate(_ policy: Policy, store: any RecordReader, advising: Bool = true) async throws -> (ResolvedPolicy?, [Diagnostic]) {
         let columns = SchemaValidator.dateColumns(of: policy)
-        let (schema, samples, zeroDates) = try await store.read { session -> (SchemaSnapshot, [String: [SQLValue]], [String: Int]) in
-            let schema = try session.schema()
+        let (schema, samples, zeroDates, ambiguous) = try await store.read { session -> (SchemaSnapshot, [String: [SQLValue]], [String: Int], [String: AmbiguousKeys]) in
+            let schema = try session.schema().declaringKeys(of: policy)
+            var ambiguous: [String: AmbiguousKeys] = [:]
+            for (table, key) in schema.checkedKeys { ambiguous[table] = try session.ambiguousKeys(table: table, keyColumns: key) }
             let present = columns.filter { schema.table($0.table)?.column($0.column) != nil }
             // A table the role may not read is not sampled: `check` lists the SELECT it needs.
             let unreadable = Set(try session.privileges(Set(present.map(\.table)).map { PrivilegeNeed(table: $0, kind: .select) }).missing.map(\.table))
@@ -65,9 +67,9 @@ public struct Enforcer: Sendable {
                     zeroDates["\(table).\(column)"] = try session.zeroDates(table: table, column: column)
                 }
             }
-            return (schema, samples, zeroDates)
+            return (schema, samples, zeroDates, ambiguous)
         }
-        var validator = SchemaValidator(policy: policy, schema: schema, samples: samples)
+        var validator = SchemaValidator(policy: policy, schema: schema, samples: samples, ambiguousKeys: ambiguous)
         let (all, resolved) = validator.validate()
         // A child or relation shared through a YAML anchor is checked once per subject that uses it: said once.
         var said = Set<String>()

@@ -9,12 +9,15 @@ import RetentionStore
 /// refused with what to type instead.
 struct RecordLocator: Sendable {
     let reader: any RecordReader
+    /// The policy whose checked keys stand in for a primary key (`SchemaSnapshot.declaringKeys`).
+    var policy: Policy?
 
     /// The record of `table` whose `columns` hold `text`, as its key over `keyOf(table)`.
     /// `described` names the columns for messages ("subject `clients`'s key").
     func locate(table: String, text: String, columns: @Sendable (TableInfo) -> [String], described: String,
                 keyOf: @Sendable (TableInfo) -> [String]) async throws -> RecordKey {
-        let (schema, kindOf) = try await reader.read { (try $0.schema(), $0.keyValueKind) }
+        let (live, kindOf) = try await reader.read { (try $0.schema(), $0.keyValueKind) }
+        let schema = policy.map(live.declaringKeys(of:)) ?? live
         guard let info = schema.table(table), !table.hasPrefix("retentiond_") else {
             throw EnforcementError.invalidRequest("table `\(table)` does not exist in \(reader.location)")
         }

@@ -15,6 +15,9 @@ public struct HoldRegistry: Sendable {
     /// `lockHolds`), before the wait: the command line prints it, so that an operator knows why
     /// `hold add` has not returned.
     public var onWait: (@Sendable (String) -> Void)?
+    /// The policy whose checked keys (`key_uniqueness: checked`) name the rows of tables that
+    /// have no primary key (`SchemaSnapshot.declaringKeys`).
+    public var policy: Policy?
 
     public init(store: any RecordStore, key: AuditKey, stateDirectory: String) {
         self.store = store
@@ -43,10 +46,10 @@ public struct HoldRegistry: Sendable {
             let key = subject.key.map(\.value)
             (table, columns, described) = (subject.table.value, { _ in key }, "subject `\(subject.id)`'s key")
         }
-        if let info = try await store.read({ try $0.schema().table(table) }), info.primaryKey.isEmpty {
+        if let info = try await store.read({ [policy] in try policy.map($0.schema().declaringKeys(of:)) ?? $0.schema() }).table(table), info.primaryKey.isEmpty {
             throw EnforcementError.invalidRequest("table `\(table)` has no primary key, so its rows cannot be held individually")
         }
-        let key = try await RecordLocator(reader: store).locate(table: table, text: text, columns: columns, described: described, keyOf: { $0.primaryKey })
+        let key = try await RecordLocator(reader: store, policy: policy).locate(table: table, text: text, columns: columns, described: described, keyOf: { $0.primaryKey })
         return (table, key)
     }
 
@@ -87,9 +90,9 @@ public struct HoldRegistry: Sendable {
     /// gone, or the hold was placed by an older retentiond that stored a text key such as `10042`
     /// as a number (or the reverse), so it never matched. Compares text forms, which scans each
     /// held table once per hold: meant for `check`, not for every run.
-    public static func unmatched(in store: any RecordReader, at now: Date) async throws -> [String] {
+    public static func unmatched(in store: any RecordReader, at now: Date, policy: Policy? = nil) async throws -> [String] {
         try await store.read { session in
-            let schema = try session.schema()
+            let schema = try policy.map(session.schema().declaringKeys(of:)) ?? session.schema()
             var messages: [String] = []
             for hold in try session.holds(includeReleased: false) where hold.isActive(at: now) {
                 guard let table = schema.table(hold.table), table.primaryKey.count == hold.key.values.count else {

@@ -68,7 +68,7 @@ public struct Explainer: Sendable {
     /// The subject's key of the one record `keyText` names (typed by its columns' types).
     public func recordKey(subject: Subject, keyText: String) async throws -> RecordKey {
         let key = subject.key.map(\.value)
-        return try await RecordLocator(reader: reader).locate(table: subject.table.value, text: keyText, columns: { _ in key },
+        return try await RecordLocator(reader: reader, policy: resolved.policy).locate(table: subject.table.value, text: keyText, columns: { _ in key },
                                                               described: "subject `\(subject.id)`'s key", keyOf: { _ in key })
     }
 

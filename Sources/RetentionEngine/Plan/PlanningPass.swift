@@ -81,6 +81,7 @@ public struct PlanningPass: Sendable {
         }
         let toolTables = standing.tables.complete
         if key == nil { try await anchor.refuseMissingKey(path: policy.keyFile) }
+        try await resolved.refuseAmbiguousKeys(in: reader)
         let chain = key.map(AuditChain.init)
         if toolTables, let chain {
             let ledger = HoldLedger(chain: chain)

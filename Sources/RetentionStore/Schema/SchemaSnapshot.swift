@@ -22,6 +22,27 @@ public struct SchemaSnapshot: Sendable {
 
     public func table(_ name: String) -> TableInfo? { tables[name] }
 
+    /// The tables whose key the policy declares and retentiond checks (`key_uniqueness: checked`),
+    /// with that key: where the table has no primary key, the key stands in for one (holds, marks
+    /// and the audit name its rows by it), once `ambiguousKeys` finds each value on one row.
+    public private(set) var checkedKeys: [String: [String]] = [:]
+
+    /// This schema with the keys `policy` declares as checked by retentiond: the key of a table
+    /// that has no primary key becomes its primary key here (never in the database).
+    public func declaringKeys(of policy: Policy) -> SchemaSnapshot {
+        var schema = self
+        for subject in policy.subjects where subject.keyCheckedByRetentiond {
+            let name = subject.table.value, key = subject.key.map(\.value)
+            guard var table = schema.tables[name], !table.isUnique(key), key.allSatisfy({ table.column($0) != nil }) else { continue }
+            schema.checkedKeys[name] = key
+            if table.primaryKey.isEmpty {
+                table.primaryKey = key
+                schema.tables[name] = table
+            }
+        }
+        return schema
+    }
+
     /// Foreign keys of other tables that point at `table` (including self-references).
     public func references(to table: String) -> [ForeignKey] {
         tables.values.flatMap(\.foreignKeys).filter { $0.referencedTable == table }

@@ -10,11 +10,14 @@ public struct SchemaValidator {
     var diagnostics: [Diagnostic] = []
     /// What `warnWithoutIndex` warned of, for the engine (`ResolvedPolicy.unindexedScans`).
     var unindexedScans: [UnindexedScan] = []
+    /// For the keys retentiond checks (`SchemaSnapshot.checkedKeys`), what the data holds now.
+    public let ambiguousKeys: [String: AmbiguousKeys]
 
-    public init(policy: Policy, schema: SchemaSnapshot, samples: [String: [SQLValue]]) {
+    public init(policy: Policy, schema: SchemaSnapshot, samples: [String: [SQLValue]], ambiguousKeys: [String: AmbiguousKeys] = [:]) {
         self.policy = policy
         self.schema = schema
         self.samples = samples
+        self.ambiguousKeys = ambiguousKeys
     }
 
     /// `table.column` of every date column the policy compares, which the store should sample.
@@ -55,9 +58,19 @@ public struct SchemaValidator {
         for subject in policy.subjects {
             guard let table = tableNamed(subject.table) else { continue }
             let keyOK = subject.key.allSatisfy { column(table, $0) != nil }
-            if keyOK, !table.isUnique(subject.key.map(\.value)) {
-                error(subject.key[0].location, "key (\(subject.key.map(\.value).joined(separator: ", "))) does not identify one row of `\(table.name)`: it is neither the primary key nor a unique index",
-                      hint: "use the primary key\(table.primaryKey.isEmpty ? "" : " (\(table.primaryKey.joined(separator: ", ")))") or add a unique index")
+            let key = subject.key.map(\.value)
+            if keyOK, schema.checkedKeys[table.name] == key {
+                // The database does not enforce it: retentiond does, on the data as it is now.
+                if let found = ambiguousKeys[table.name], !found.isEmpty {
+                    error(subject.key[0].location, "key (\(key.joined(separator: ", "))) of subject `\(subject.id)` does not name one row per record: \(found.describe(table.name, key)); nothing is done to this table's records while it does not",
+                          hint: "find them with SELECT \(key.joined(separator: ", ")), count(*) FROM \(table.name) GROUP BY \(key.joined(separator: ", ")) HAVING count(*) <> 1, and correct those rows (or choose a key that is unique)")
+                }
+            } else if keyOK, !table.isUnique(key) {
+                error(subject.key[0].location, "key (\(key.joined(separator: ", "))) does not identify one row of `\(table.name)`: it is neither the primary key nor a unique index",
+                      hint: "use the primary key\(table.primaryKey.isEmpty ? "" : " (\(table.primaryKey.joined(separator: ", ")))") or add a unique index; if the product's schema has none and the column is unique all the same, declare `key_uniqueness: checked` and retentiond checks it instead")
+            } else if keyOK, subject.keyCheckedByRetentiond {
+                diagnostics.append(.warning(subject.key[0].location, "`key_uniqueness: checked` is not needed: the database already enforces (\(key.joined(separator: ", "))) as a key of `\(table.name)`",
+                                            hint: "remove `key_uniqueness`"))
             }
             if table.primaryKey.isEmpty {
                 diagnostics.append(.warning(subject.table.location, "`\(table.name)` has no primary key: legal holds name rows by their primary key, so its records cannot be held one by one",

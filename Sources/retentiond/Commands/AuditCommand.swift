@@ -136,7 +136,9 @@ struct AuditCommand: AsyncParsableCommand {
                     throw ValidationError("--subject `\(subject)` needs --key: the record's key")
                 }
                 if let named {
-                    let (schema, kindOf) = try await trail.store.read { (try $0.schema(), $0.keyValueKind) }
+                    let (found, kindOf) = try await trail.store.read { (try $0.schema(), $0.keyValueKind) }
+                    // A key retentiond checks stands in for the primary key of a table without one.
+                    let schema = (try? options.loadPolicy().0).map(found.declaringKeys(of:)) ?? found
                     // Typed by each key column's declared type, as `hold add` reads keys (the record
                     // itself may be gone): `10042` on a text key is the text, never the number.
                     guard let info = schema.table(named.table), !named.columns(info).isEmpty else {

@@ -168,7 +168,8 @@ struct DemoCommand: AsyncParsableCommand {
 
             let (enforcer, _) = try await options.loadEnforcer(actor: "retentiond/demo")
             if let heldCandidate {
-                let registry = HoldRegistry(store: enforcer.store, key: enforcer.key!, stateDirectory: policy.stateDirectory)
+                var registry = HoldRegistry(store: enforcer.store, key: enforcer.key!, stateDirectory: policy.stateDirectory)
+                registry.policy = policy
                 let hold = try await registry.add(table: heldCandidate.table, keyText: heldCandidate.key.description, reason: "demo: litigation case 2026-042",
                                                   by: "dpo@example.fr", until: nil, now: now)
                 print("\nlegal hold \(hold.id) placed on \(heldCandidate.table):\(hold.key) (it is due for purge; the run must keep it)")

@@ -17,7 +17,9 @@ struct HoldCommand: AsyncParsableCommand {
         guard let key = try await loadKey(policy: policy, store: store, create: true, logger: options.logger()) else {
             throw CommandFailure(.failure, "no audit key")
         }
-        return HoldRegistry(store: store, key: key, stateDirectory: policy.stateDirectory)
+        var registry = HoldRegistry(store: store, key: key, stateDirectory: policy.stateDirectory)
+        registry.policy = policy
+        return registry
     }
 
     struct Add: AsyncParsableCommand {
