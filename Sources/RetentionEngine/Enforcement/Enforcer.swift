@@ -51,10 +51,15 @@ public struct Enforcer: Sendable {
     /// `advising` (`check`): also read what only advice needs — tables PostgreSQL has no
     /// statistics on (an enforcing command analyzes them itself and says so), and zero dates in
     /// the date columns the policy reads (counted over whole tables).
-    public static func validate(_ policy: Policy, store: any RecordReader, advising: Bool = true) async throws -> (ResolvedPolicy?, [Diagnostic]) {
-        let columns = SchemaValidator.dateColumns(of: policy)
-        let (schema, samples, zeroDates, ambiguous) = try await store.read { session -> (SchemaSnapshot, [String: [SQLValue]], [String: Int], [String: AmbiguousKeys]) in
-            let schema = try session.schema().declaringKeys(of: policy)
+    public static func validate(_ written: Policy, store: any RecordReader, advising: Bool = true) async throws -> (ResolvedPolicy?, [Diagnostic]) {
+        // Names are resolved to the database's spelling first (`resolvingNames`): everything
+        // downstream, and the resolved policy, uses those.
+        let (policy, schema, renamedNote, samples, zeroDates, ambiguous) = try await store.read { session
+            -> (Policy, SchemaSnapshot, Diagnostic?, [String: [SQLValue]], [String: Int], [String: AmbiguousKeys]) in
+            let live = try session.schema()
+            let (policy, renamedNote) = live.resolvingNames(of: written)
+            let columns = SchemaValidator.dateColumns(of: policy)
+            let schema = live.declaringKeys(of: policy)
             var ambiguous: [String: AmbiguousKeys] = [:]
             for (table, key) in schema.checkedKeys { ambiguous[table] = try session.ambiguousKeys(table: table, keyColumns: key) }
             let present = columns.filter { schema.table($0.table)?.column($0.column) != nil }
@@ -67,13 +72,13 @@ public struct Enforcer: Sendable {
                     zeroDates["\(table).\(column)"] = try session.zeroDates(table: table, column: column)
                 }
             }
-            return (schema, samples, zeroDates, ambiguous)
+            return (policy, schema, renamedNote, samples, zeroDates, ambiguous)
         }
         var validator = SchemaValidator(policy: policy, schema: schema, samples: samples, ambiguousKeys: ambiguous)
         let (all, resolved) = validator.validate()
         // A child or relation shared through a YAML anchor is checked once per subject that uses it: said once.
         var said = Set<String>()
-        let diagnostics = all.filter { said.insert($0.description).inserted }
+        let diagnostics = ([renamedNote].compactMap { $0 } + all).filter { said.insert($0.description).inserted }
         guard let resolved else { return (nil, diagnostics) }
         guard advising else { return (resolved, diagnostics) }
         let missing = try await store.read { [tables = resolved.tablesRead] in try $0.tablesWithoutStatistics(among: tables) }

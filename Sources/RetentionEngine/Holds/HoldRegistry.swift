@@ -39,14 +39,18 @@ public struct HoldRegistry: Sendable {
         let table: String
         let columns: @Sendable (TableInfo) -> [String]
         let described: String
+        // Names as the database spells them (`SchemaSnapshot.resolvingNames`), the table typed too.
+        let live = try await store.read { try $0.schema() }
         switch name {
-        case .primaryKey(let t):
+        case .primaryKey(let typed):
+            let t = live.resolvedTableName(typed)
             (table, columns, described) = (t, { $0.primaryKey }, "`\(t)`'s primary key")
-        case .subjectKey(let subject):
+        case .subjectKey(let written):
+            let subject = policy.flatMap { live.resolvingNames(of: $0).0.subjects.first { $0.id == written.id } } ?? written
             let key = subject.key.map(\.value)
             (table, columns, described) = (subject.table.value, { _ in key }, "subject `\(subject.id)`'s key")
         }
-        if let info = try await store.read({ [policy] in try policy.map($0.schema().declaringKeys(of:)) ?? $0.schema() }).table(table), info.primaryKey.isEmpty {
+        if let info = (policy.map(live.declaringKeys(of:)) ?? live).table(table), info.primaryKey.isEmpty {
             throw EnforcementError.invalidRequest("table `\(table)` has no primary key, so its rows cannot be held individually")
         }
         let key = try await RecordLocator(reader: store, policy: policy).locate(table: table, text: text, columns: columns, described: described, keyOf: { $0.primaryKey })

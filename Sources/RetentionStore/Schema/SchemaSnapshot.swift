@@ -30,6 +30,7 @@ public struct SchemaSnapshot: Sendable {
     /// This schema with the keys `policy` declares as checked by retentiond: the key of a table
     /// that has no primary key becomes its primary key here (never in the database).
     public func declaringKeys(of policy: Policy) -> SchemaSnapshot {
+        let policy = resolvingNames(of: policy).0
         var schema = self
         for subject in policy.subjects where subject.keyCheckedByRetentiond {
             let name = subject.table.value, key = subject.key.map(\.value)
@@ -212,5 +213,45 @@ public struct IndexInfo: Sendable {
         self.name = name
         self.columns = columns
         self.unique = unique
+    }
+}
+
+extension SchemaSnapshot {
+    /// `policy` with each table or column name that the database does not hold as written, but
+    /// holds in exactly one other case, spelled as the database holds it — a product's tables
+    /// created unquoted on PostgreSQL (`CREATE TABLE Tickets`) are `tickets`, while its
+    /// documentation, and so the policy, says `Tickets` — and a warning naming them, once. A
+    /// column is resolved among every table's columns: `Created` becomes `created` where no table
+    /// has a column `Created` and every column spelled so in another case is `created`. A name that
+    /// two spellings fit is left as written, for `check` to report with both.
+    /// A table name as typed (`hold add --table Tickets`): as written when the database has it,
+    /// else the one table spelled so in another case, if there is one.
+    public func resolvedTableName(_ typed: String) -> String {
+        guard tables[typed] == nil else { return typed }
+        let fits = tables.keys.filter { !$0.hasPrefix("retentiond_") && $0.lowercased() == typed.lowercased() }
+        return fits.count == 1 ? fits[0] : typed
+    }
+
+    public func resolvingNames(of policy: Policy) -> (Policy, Diagnostic?) {
+        let userTables = tables.keys.filter { !$0.hasPrefix("retentiond_") }
+        let tableFolds = Dictionary(grouping: userTables, by: { $0.lowercased() })
+        let allColumns = Set(tables.filter { !$0.key.hasPrefix("retentiond_") }.values.flatMap { $0.columns.map(\.name) })
+        let columnFolds = Dictionary(grouping: allColumns, by: { $0.lowercased() })
+        let exactTables = Set(userTables)
+        func fold(_ name: String, exact: Set<String>, folds: [String: [String]]) -> String? {
+            guard !exact.contains(name), let fits = folds[name.lowercased()], fits.count == 1 else { return nil }
+            return fits[0]
+        }
+        final class Seen { var names: [(Name, String)] = [] }
+        let seen = Seen()
+        var renaming = PolicyRenaming(table: { fold($0, exact: exactTables, folds: tableFolds) },
+                                      column: { fold($0, exact: allColumns, folds: columnFolds) })
+        renaming.noticed = { seen.names.append(($0, $1)) }
+        let renamed = renaming.policy(policy)
+        guard let first = seen.names.first else { return (policy, nil) }
+        var said = Set<String>()
+        let pairs = seen.names.filter { said.insert($0.0.value).inserted }.map { "`\($0.0.value)` as `\($0.1)`" }
+        return (renamed, .warning(first.0.location, "the database spells these names otherwise, and retentiond uses its spelling: \(pairs.joined(separator: ", "))",
+                                  hint: "the policy works as written (the database folds unquoted names: PostgreSQL to lower case, MariaDB's tables with lower_case_table_names); write the names as the database holds them to silence this"))
     }
 }

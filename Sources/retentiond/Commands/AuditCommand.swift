@@ -121,10 +121,15 @@ struct AuditCommand: AsyncParsableCommand {
                 let (trail, _) = try await AuditCommand.trail(options)
                 var reference: String?
                 var named: (table: String, keyText: String, columns: (TableInfo) -> [String])?
+                let (live, kindOf) = try await trail.store.read { (try $0.schema(), $0.keyValueKind) }
+                // The policy's names as the database spells them; a key retentiond checks stands
+                // in for the primary key of a table without one.
+                let policy = try? live.resolvingNames(of: options.loadPolicy().0).0
+                let schema = policy.map(live.declaringKeys(of:)) ?? live
                 if let subject, let key {
-                    let (policy, _) = try options.loadPolicy()
-                    guard let found = policy.subjects.first(where: { $0.id == subject }) else {
-                        throw CommandFailure(.usage, "the policy \(policy.path) has no subject `\(subject)`; it has: \(policy.subjects.map(\.id).joined(separator: ", "))")
+                    let (written, _) = try options.loadPolicy()
+                    guard let found = (policy ?? written).subjects.first(where: { $0.id == subject }) else {
+                        throw CommandFailure(.usage, "the policy \(written.path) has no subject `\(subject)`; it has: \(written.subjects.map(\.id).joined(separator: ", "))")
                     }
                     named = (found.table.value, key, { _ in found.key.map(\.value) })
                 } else if let table, let key {
@@ -135,10 +140,8 @@ struct AuditCommand: AsyncParsableCommand {
                 } else if let subject {
                     throw ValidationError("--subject `\(subject)` needs --key: the record's key")
                 }
-                if let named {
-                    let (found, kindOf) = try await trail.store.read { (try $0.schema(), $0.keyValueKind) }
-                    // A key retentiond checks stands in for the primary key of a table without one.
-                    let schema = (try? options.loadPolicy().0).map(found.declaringKeys(of:)) ?? found
+                if var named {
+                    named.table = schema.resolvedTableName(named.table)
                     // Typed by each key column's declared type, as `hold add` reads keys (the record
                     // itself may be gone): `10042` on a text key is the text, never the number.
                     guard let info = schema.table(named.table), !named.columns(info).isEmpty else {

@@ -96,7 +96,7 @@ struct CheckCommand: AsyncParsableCommand {
             let privileges = try await store.read { try $0.privileges(needs) }
             // Holds are read only where the role may: otherwise the missing SELECT is what `check` reports.
             if !privileges.missing.contains(where: { $0.table == "retentiond_holds" && $0.kind == .select }) {
-                result.unmatchedHolds = try await HoldRegistry.unmatched(in: store, at: options.currentTime(), policy: policy)
+                result.unmatchedHolds = try await HoldRegistry.unmatched(in: store, at: options.currentTime(), policy: resolved.policy)
             }
             result.missingPrivileges = privileges.missing.map {
                 .init(table: $0.table, privilege: $0.kind.rawValue, column: $0.column, on: $0.object.rawValue.lowercased())

@@ -39,8 +39,10 @@ struct EraseCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let (policy, _) = try options.loadPolicy()
-            let found = try record.subject(in: policy)
+            _ = try record.subject(in: policy)
             let (enforcer, _) = try await options.loadEnforcer(actor: by)
+            // As validated: its names spelled as the database holds them.
+            let found = try record.subject(in: enforcer.resolved.policy)
             let report = try await enforcer.erase(subject: found, keyText: record.key, request: request, now: options.currentTime(), dryRun: dryRun)
             let paths = try StateFiles.writeErasure(report, policy: policy)
             print(report.markdown())

@@ -28,8 +28,10 @@ struct ExplainCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let (policy, _) = try options.loadPolicy()
-            let found = try record.subject(in: policy)
+            _ = try record.subject(in: policy)
             let (planner, _) = try await options.loadPlanner()
+            // As validated: its names spelled as the database holds them.
+            let found = try record.subject(in: planner.resolved.policy)
             let explanation = try await Explainer(resolved: planner.resolved, reader: planner.reader)
                 .explain(subject: found, keyText: record.key, now: options.currentTime())
             switch format {
