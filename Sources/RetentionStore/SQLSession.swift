@@ -103,7 +103,18 @@ extension StoreSession where Self: SQLExecuting {
         }
         // Paths list parents before their children: deleted in reverse, deepest first.
         for path in childPaths.reversed() where !path[path.count - 1].owned {
-            children[path.last!.table, default: 0] += try execute(builder.deleteChildren(path, subjectTable: table, keyColumns: keyColumns, keys: keys))
+            let last = path[path.count - 1]
+            // A level of a tree (its table reached again): the rows are read first, then deleted by
+            // key — MariaDB deletes from no table that the statement's own subquery reads (error 1093).
+            if path.dropLast().contains(where: { $0.table == last.table }), !last.primaryKey.isEmpty {
+                let found = try rows(builder.selectChildren(path, subjectTable: table, keyColumns: keyColumns, keys: keys,
+                                                             columns: last.primaryKey, order: last.primaryKey)).map(RecordKey.init)
+                if !found.isEmpty {
+                    children[last.table, default: 0] += try execute(builder.deleteRows(table: last.table, keyColumns: last.primaryKey, keys: found))
+                }
+                continue
+            }
+            children[last.table, default: 0] += try execute(builder.deleteChildren(path, subjectTable: table, keyColumns: keyColumns, keys: keys))
         }
         for (link, ownedKeys) in owned where !ownedKeys.isEmpty {
             children[link.table, default: 0] += try execute(builder.deleteOwned(link, keys: ownedKeys, keepers: keepers))

@@ -26,6 +26,25 @@ public struct OwnedTable: Sendable {
     }
 }
 
+/// Rows of a child table that hang off other rows of the same table (`parent_id`, `via`): a
+/// thread's replies, a group membership derived from another. They go with their root.
+public struct ChildTree: Sendable {
+    /// Columns of the table that point at another of its rows…
+    public var foreignKey: [Name]
+    /// …and the columns they hold (the self-referencing foreign key's, else the primary key) when empty.
+    public var references: [Name]
+    /// How many levels below a root are followed; nil: as many as the child's depth allows.
+    public var depth: Int?
+    public var location: SourceLocation
+
+    public init(foreignKey: [Name], references: [Name], depth: Int?, location: SourceLocation) {
+        self.foreignKey = foreignKey
+        self.references = references
+        self.depth = depth
+        self.location = location
+    }
+}
+
 /// What an anonymise rule does to a child's rows when it anonymises their parent.
 public enum ChildAction: Sendable {
     case purge
@@ -59,6 +78,10 @@ public struct ChildTable: Sendable {
     /// declared to override: without it, a row another rule keeps keeps its record (docs/policy.md, "Precedence").
     public var overrides: [Name] = []
     public var children: [ChildTable]
+    /// `children: auto` on the child: every table referencing it, recursively, as for a rule.
+    public var autoChildren = false
+    /// `tree:`: rows of this table reached through its self-reference go with their root.
+    public var tree: ChildTree?
 
     public init(table: Name, foreignKey: [Name], references: [Name] = [], conditions: [FilterCondition] = [],
                 caseInsensitive: Bool = false, children: [ChildTable] = []) {

@@ -93,6 +93,12 @@ public struct PolicyRenaming {
             return owned
         }
         if case .anonymise(let fields) = child.action { child.action = .anonymise(self.fields(fields)) }
+        child.tree = child.tree.map { tree in
+            var tree = tree
+            tree.foreignKey = columns(tree.foreignKey)
+            tree.references = columns(tree.references)
+            return tree
+        }
         child.children = child.children.map(self.child)
         return child
     }

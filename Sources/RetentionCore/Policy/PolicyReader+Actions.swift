@@ -72,7 +72,8 @@ extension PolicyReader {
         var result: [ChildTable] = []
         for item in seq {
             guard let map = mapping(item, "a child table") else { continue }
-            checkKeys(map, allowed: ["table", "foreign_key", "references", "relations", "where", "match", "as", "action", "fields", "owns", "children", "overrides"], in: "a child table")
+            checkKeys(map, allowed: ["table", "foreign_key", "references", "relations", "where", "match", "as", "action", "fields", "owns", "children", "overrides", "tree"],
+                      in: "a child table")
             guard let table = name(map.value("table"), "child table") else {
                 if map.value("table") == nil { error(item, "a child needs `table`") }
                 continue
@@ -113,7 +114,13 @@ extension PolicyReader {
                 error(c, "an anonymised child keeps its rows, so it has no `children` to delete", hint: "declare them as children of the rule, or anonymise them in a rule of their own")
                 continue
             }
-            let children = map.value("children").flatMap { childTables($0, what, anonymising: false) } ?? []
+            var autoChildren = false
+            let children: [ChildTable]
+            if case .scalar(let s) = map.value("children"), s.string == "auto" {
+                (autoChildren, children) = (true, [])
+            } else {
+                children = map.value("children").flatMap { childTables($0, what, anonymising: false) } ?? []
+            }
             // A child's `where` reaches the child's own relations, not the subject's.
             let outer = relationNames
             relationNames = []
@@ -124,7 +131,15 @@ extension PolicyReader {
             var child = ChildTable(table: table, foreignKey: fk, references: references, conditions: conditions,
                                    caseInsensitive: caseInsensitive, children: children)
             child.relations = relations
+            child.autoChildren = autoChildren
             child.asText = readsAsText(map, "child `\(table)`")
+            if let t = map.value("tree") {
+                if case .anonymise = childAction {
+                    error(t, "an anonymised child keeps its rows: `tree` is for rows that are deleted")
+                } else {
+                    child.tree = childTree(t, "child `\(table)`.tree")
+                }
+            }
             child.action = childAction
             if let o = map.value("overrides") {
                 if case .anonymise = childAction {
@@ -143,6 +158,21 @@ extension PolicyReader {
             result.append(child)
         }
         return result.count == seq.count ? result : nil
+    }
+
+    /// `tree: { foreign_key: parent_id, references: [id], depth: 5 }`.
+    mutating func childTree(_ node: Node, _ what: String) -> ChildTree? {
+        guard let map = mapping(node, what) else { return nil }
+        checkKeys(map, allowed: ["foreign_key", "references", "depth"], in: what)
+        guard let fk = names(map.value("foreign_key"), "foreign key column") else {
+            if map.value("foreign_key") == nil {
+                error(node, "\(what) needs `foreign_key`", hint: "the column(s) of the table that point at another of its rows, e.g. `tree: { foreign_key: parent_id }`")
+            }
+            return nil
+        }
+        let references = map.value("references").flatMap { names($0, "referenced column") } ?? []
+        let depth = map.value("depth").flatMap { int($0, "\(what).depth", min: 1, max: 8) }
+        return ChildTree(foreignKey: fk, references: references, depth: depth, location: at(node))
     }
 
     /// `overrides: [rule-id, …]`: rules named by id (checked to exist once every rule is read).

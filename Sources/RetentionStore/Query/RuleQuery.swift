@@ -171,6 +171,9 @@ public struct RuleQuery: Sendable {
     public var childPaths: [[ChildLink]]
     /// For purges: foreign keys pointing at the subject table that are not declared children.
     public var undeclaredReferences: [ForeignKey]
+    /// Paths to the rows one level below the deepest a `tree` follows (`RuleShape.treeLimits`):
+    /// a batch that finds rows there stops rather than leave them behind.
+    public var treeLimits: [[ChildLink]] = []
     /// The other subjects' say over the rows this rule deletes (`ChildLink.keptBy`,
     /// `subjectKeptBy`), each read as a fact of its own (`CandidateRow.candidate.keptByRules`).
     public var keepers: [RowKeeper] = []

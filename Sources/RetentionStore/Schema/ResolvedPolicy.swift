@@ -33,6 +33,10 @@ public struct RuleShape: Sendable {
         case anonymise([ChildLink], fields: [FieldStrategy], keyColumns: [String], fieldDates: [String: DateColumn])
     }
     public var childWork: [ChildWork] = []
+    /// For each `tree` a purge follows: the path to the rows one level below the deepest it
+    /// deletes. A batch that finds rows there stops (rolled back) rather than leave them pointing
+    /// at rows it deleted.
+    public var treeLimits: [[ChildLink]] = []
 }
 
 /// The policy checked against the schema: only this lets the engine build queries.
@@ -76,6 +80,7 @@ public struct ResolvedPolicy: Sendable {
                          toolTablesExist: toolTablesExist, holdTime: now)
         query.applicationHolds = applicationHolds
         query.subjectKeptBy = shape.subjectKeptBy
+        query.treeLimits = shape.treeLimits
         let governing = Set(shape.subjectKeptBy + shape.childPaths.flatMap { $0.flatMap(\.keptBy) })
         for subject in policy.subjects where governing.contains(subject.id) { query.keepers.append(try keeper(subject, now: now)) }
         return query

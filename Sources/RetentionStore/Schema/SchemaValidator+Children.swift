@@ -57,27 +57,94 @@ extension SchemaValidator {
         if let below {
             (link.keptBy, link.overrides) = keepers(of: table.name, conditions: child.conditions, deletion: below, at: child.table.location, owned: false)
         }
+        // The paths ending in this table: its rows, then (`tree`) each level of rows hanging off them.
+        var levels: [[ChildLink]] = [prefix + [link]]
+        if let tree = child.tree {
+            guard let selfLink = treeLink(tree, of: table, like: link) else { return nil }
+            let room = Self.maxChildDepth - prefix.count - 2 - Self.height(child)
+            guard room >= 1 else {
+                error(tree.location, "child `\(table.name)` is \(prefix.count + 1) levels below the subject with \(Self.height(child)) below it: no level is left for its `tree` (at most \(Self.maxChildDepth) levels in all)",
+                      hint: "declare the child nearer to the subject, or purge its rows with a rule of their own")
+                return nil
+            }
+            levels = unrolled(prefix + [link], selfLink, depth: min(tree.depth ?? room, room))
+        }
         var paths: [[ChildLink]] = []
         var ok = true
-        for owned in child.owns {
-            guard var ownedLink = ownedLink(owned, pointedFrom: table) else { ok = false; continue }
-            if let below {
-                (ownedLink.keptBy, ownedLink.overrides) = keepers(of: ownedLink.table, conditions: [], deletion: below.overriding(owned.overrides),
-                                                                   at: owned.table.location, owned: true)
+        for level in levels {
+            for owned in child.owns {
+                guard var ownedLink = ownedLink(owned, pointedFrom: table) else { ok = false; continue }
+                if let below {
+                    (ownedLink.keptBy, ownedLink.overrides) = keepers(of: ownedLink.table, conditions: [], deletion: below.overriding(owned.overrides),
+                                                                       at: owned.table.location, owned: true)
+                }
+                paths.append(level + [ownedLink])
             }
-            paths.append(prefix + [link, ownedLink])
+            for grandchild in child.children {
+                if let sub = declaredPaths(grandchild, parent: table, parentKey: table.primaryKey, prefix: level, deletion: below) { paths += sub } else { ok = false }
+            }
+            if child.autoChildren, let below {
+                paths += foreignKeyPaths(from: table, prefix: level, visited: Set(level.map(\.table)), deletion: below)
+            }
         }
-        for grandchild in child.children {
-            if let sub = declaredPaths(grandchild, parent: table, parentKey: table.primaryKey, prefix: prefix + [link], deletion: below) { paths += sub } else { ok = false }
-        }
-        let declared = Set(child.children.map { "\($0.table.value)(\($0.foreignKey.map(\.value).joined(separator: ",")))" })
-        for fk in schema.references(to: table.name) where !declared.contains("\(fk.table)(\(fk.columns.joined(separator: ",")))") {
-            error(child.table.location, "`\(fk.table)`.(\(fk.columns.joined(separator: ", "))) references child table `\(table.name)`, which this purge deletes from, but is not declared under its `children`",
-                  hint: "declare it (its rows go too) or use `children: auto`")
-            ok = false
+        if !child.autoChildren {
+            var declared = Set(child.children.map { "\($0.table.value)(\($0.foreignKey.map(\.value).joined(separator: ",")))" })
+            if let tree = child.tree { declared.insert("\(table.name)(\(tree.foreignKey.map(\.value).joined(separator: ",")))") }
+            for fk in schema.references(to: table.name) where !declared.contains("\(fk.table)(\(fk.columns.joined(separator: ",")))") {
+                let selfReference = fk.table == table.name
+                error(child.table.location, selfReference
+                        ? "`\(table.name)`.(\(fk.columns.joined(separator: ", "))) points at other rows of child table `\(table.name)`, which this purge deletes from: rows hanging off a deleted row would be left pointing at nothing (or stop the purge)"
+                        : "`\(fk.table)`.(\(fk.columns.joined(separator: ", "))) references child table `\(table.name)`, which this purge deletes from, but is not declared under its `children`",
+                      hint: selfReference
+                        ? "declare `tree: { foreign_key: \(fk.columns.count == 1 ? fk.columns[0] : "[" + fk.columns.joined(separator: ", ") + "]") }` on the child: rows hanging off its rows go with them, deepest first"
+                        : "declare it (its rows go too) or use `children: auto` on the child")
+                ok = false
+            }
         }
         // Children are deleted before their parent: deepest paths come first when executed in reverse.
-        return ok ? [prefix + [link]] + paths : nil
+        return ok ? levels + paths : nil
+    }
+
+    /// How many levels of declared children and owned tables a child has below it.
+    static func height(_ child: ChildTable) -> Int {
+        if child.autoChildren { return 1 }
+        let below = child.children.map { 1 + height($0) } + (child.owns.isEmpty ? [] : [1])
+        return below.max() ?? 0
+    }
+
+    /// The link from a row of a `tree` table to the rows hanging off it.
+    mutating func treeLink(_ tree: ChildTree, of table: TableInfo, like link: ChildLink) -> ChildLink? {
+        guard tree.foreignKey.allSatisfy({ column(table, $0) != nil }) else { return nil }
+        var referenced = tree.references.map(\.value)
+        if referenced.isEmpty {
+            let fk = table.foreignKeys.first { $0.referencedTable == table.name && $0.columns == tree.foreignKey.map(\.value) }
+            referenced = fk?.referencedColumns ?? table.primaryKey
+        } else if !tree.references.allSatisfy({ column(table, $0) != nil }) {
+            return nil
+        }
+        guard referenced.count == tree.foreignKey.count, !referenced.isEmpty else {
+            error(tree.location, "`tree` of `\(table.name)`: \(tree.foreignKey.count) column(s) pointing at \(referenced.count) column(s)",
+                  hint: "give `references` with as many columns as `foreign_key` (the columns of the row pointed at)")
+            return nil
+        }
+        for (fk, ref) in zip(tree.foreignKey, referenced) {
+            guard let left = table.column(fk.value), let right = table.column(ref) else { continue }
+            if !comparable(left, of: table, right, of: table, at: fk.location, caseInsensitive: false) { return nil }
+        }
+        warnWithoutIndex(table, tree.foreignKey.map(\.value), at: tree.location, what: "the `tree` of `\(table.name)`", caseInsensitive: false)
+        var selfLink = ChildLink(table: table.name, foreignKey: tree.foreignKey.map(\.value), referenced: referenced, primaryKey: table.primaryKey,
+                                 indexed: table.hasIndex(leadingWith: tree.foreignKey[0].value))
+        (selfLink.keptBy, selfLink.overrides) = (link.keptBy, link.overrides)
+        return selfLink
+    }
+
+    /// `root`, then the paths `depth` levels of `selfLink` below it; the path one level deeper is
+    /// recorded as the rule's tree limit.
+    mutating func unrolled(_ root: [ChildLink], _ selfLink: ChildLink, depth: Int) -> [[ChildLink]] {
+        var levels = [root]
+        for _ in 0..<depth { levels.append(levels[levels.count - 1] + [selfLink]) }
+        treeLimits.append(levels[levels.count - 1] + [selfLink])
+        return levels
     }
 
     /// The link to an owned table, joined from the child's pointing columns, with every foreign
@@ -118,8 +185,25 @@ extension SchemaValidator {
             var link = ChildLink(table: child.name, foreignKey: fk.columns, referenced: fk.referencedColumns, primaryKey: child.primaryKey,
                                  indexed: child.hasIndex(leadingWith: fk.columns[0]))
             (link.keptBy, link.overrides) = keepers(of: child.name, conditions: [], deletion: deletion, at: deletion.rule.location, owned: false)
-            paths.append(prefix + [link])
-            paths += foreignKeyPaths(from: child, prefix: prefix + [link], visited: visited.union([child.name]), deletion: deletion)
+            // A table whose rows point at its own (`parent_id`): the rows hanging off a row go with it,
+            // level by level, as a declared `tree` does (through its first such foreign key).
+            var levels = [prefix + [link]]
+            if let selfReference = child.foreignKeys.first(where: { $0.referencedTable == child.name }) {
+                var selfLink = ChildLink(table: child.name, foreignKey: selfReference.columns, referenced: selfReference.referencedColumns,
+                                         primaryKey: child.primaryKey, indexed: child.hasIndex(leadingWith: selfReference.columns[0]))
+                (selfLink.keptBy, selfLink.overrides) = (link.keptBy, link.overrides)
+                let room = Self.maxChildDepth - prefix.count - 3
+                if room >= 1 {
+                    levels = unrolled(prefix + [link], selfLink, depth: room)
+                } else {
+                    error(deletion.rule.location, "`children: auto` of rule `\(deletion.rule.id)` reaches `\(child.name)`, whose rows point at other rows of it, \(prefix.count + 1) levels below the subject: no level is left to follow them (at most \(Self.maxChildDepth) in all)",
+                          hint: "declare the children of the levels near the subject, with `tree:` on `\(child.name)`")
+                }
+            }
+            for level in levels {
+                paths.append(level)
+                paths += foreignKeyPaths(from: child, prefix: level, visited: visited.union([child.name]), deletion: deletion)
+            }
         }
         return paths
     }

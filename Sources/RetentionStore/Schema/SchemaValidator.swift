@@ -10,6 +10,9 @@ public struct SchemaValidator {
     var diagnostics: [Diagnostic] = []
     /// What `warnWithoutIndex` warned of, for the engine (`ResolvedPolicy.unindexedScans`).
     var unindexedScans: [UnindexedScan] = []
+    /// For the rule being validated: the paths one level below the deepest a `tree` follows
+    /// (`RuleShape.treeLimits`).
+    var treeLimits: [[ChildLink]] = []
     /// For the keys retentiond checks (`SchemaSnapshot.checkedKeys`), what the data holds now.
     public let ambiguousKeys: [String: AmbiguousKeys]
 
@@ -202,6 +205,7 @@ public struct SchemaValidator {
         let deletion = Deletion(rule: rule, overrides: Set(rule.overrides.map(\.value)))
         var subjectKeptBy: [String] = [], subjectOverrides: [String] = []
         var childPaths: [[ChildLink]] = []
+        treeLimits = []
         var childWork: [RuleShape.ChildWork] = []
         var undeclared: [ForeignKey] = []
         switch rule.action {
@@ -263,6 +267,7 @@ public struct SchemaValidator {
         var shape = RuleShape(filter: [], clock: clock, consent: consent, related: related, childPaths: childPaths,
                               undeclaredReferences: undeclared, fieldDates: fieldDates)
         shape.childWork = childWork
+        shape.treeLimits = treeLimits
         shape.subjectKeptBy = subjectKeptBy
         shape.subjectOverrides = subjectOverrides
         return shape
