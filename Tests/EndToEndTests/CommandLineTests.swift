@@ -216,6 +216,29 @@ import Testing
         #expect(try w.count("SELECT count(*) FROM contacts") == 1, "contacts 1 and 2 purged")
     }
 
+    /// A `tree` followed one level, over a chain two levels deep: `plan` warns that the run will
+    /// refuse the record, and the run does, changing nothing of it.
+    @Test func planWarnsOfRowsDeeperThanATreeFollows() async throws {
+        let policy = Workspace.policy().replacingOccurrences(of: "        action: purge", with: """
+                    action: purge
+                    children:
+                      - { table: replies, foreign_key: contact_id, tree: { foreign_key: parent_id, depth: 1 } }
+            """)
+        let w = try Workspace(policyBody: policy)
+        try w.execute("""
+            CREATE TABLE replies (id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL REFERENCES contacts (id), parent_id INTEGER REFERENCES replies (id));
+            CREATE INDEX replies_contact ON replies (contact_id); CREATE INDEX replies_parent ON replies (parent_id);
+            INSERT INTO replies VALUES (10, 1, NULL), (11, 3, 10), (12, 3, 11), (20, 2, NULL);
+            """)
+        let plan = try await w.run(["plan"] + now)
+        #expect(plan.stderr.contains("rule `contact-purge`: 1 row(s) of `replies` hang more than 1 level(s) below the rows its due records take"), "\(plan.stderr)")
+        let run = try await w.run(["run"] + now)
+        #expect(run.stderr.contains("hang more than 1 level(s) below"), "\(run.stderr)")
+        #expect(try w.count("SELECT count(*) FROM contacts WHERE id = 1") == 1, "contact 1 is refused")
+        #expect(try w.count("SELECT count(*) FROM contacts WHERE id = 2") == 0, "contact 2 goes, with its reply")
+        #expect(try w.count("SELECT count(*) FROM replies") == 3)
+    }
+
     /// `plan --format csv|jsonl`: one line per record decided, the summary on standard error; the
     /// keys listed due are the records the run then deletes.
     @Test func planExportsOneLinePerRecordAsCSVAndJSONLines() async throws {

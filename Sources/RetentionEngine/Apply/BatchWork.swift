@@ -130,27 +130,8 @@ extension BatchWork {
     /// would be left pointing at rows the batch deletes — or stop the delete halfway where the
     /// database enforces the reference. The batch stops first, rolled back, naming the table.
     func refuseDeeperTrees(_ keys: [RecordKey], in session: any WritingSession) throws {
-        for path in query.treeLimits {
-            let last = path[path.count - 1]
-            let tree = last.table
-            // The path is the roots' link, then the tree's link once per level followed, and once more.
-            let firstLevel = path.firstIndex { $0.table == tree && $0.foreignKey == last.foreignKey && $0.referenced == last.referenced } ?? (path.count - 1)
-            let followed = path.count - 1 - firstLevel
-            var deeper = try session.childRowCount([path], table: table, keyColumns: keyColumns, keys: keys)
-            if deeper > 0, !last.primaryKey.isEmpty {
-                // Rows that loop back (a chain that points at itself) are reached again at every
-                // level: only rows no level reached are left behind.
-                var reached = Set<RecordKey>()
-                for end in max(0, firstLevel - 1)..<(path.count - 1) {
-                    reached.formUnion(try session.childRecords(Array(path[...end]), table: table, keyColumns: keyColumns, keys: keys,
-                                                               columns: last.primaryKey, order: last.primaryKey).map(RecordKey.init))
-                }
-                let below = try session.childRecords(path, table: table, keyColumns: keyColumns, keys: keys, columns: last.primaryKey, order: last.primaryKey)
-                deeper = Set(below.map(RecordKey.init)).subtracting(reached).count
-            }
-            guard deeper > 0 else { continue }
-            throw StoreFailure("rule `\(rule.id)`: \(deeper) row(s) of `\(tree)` hang more than \(followed) level(s) below the rows deleted with the record, deeper than its `tree` follows; nothing was changed. Raise the tree's `depth` (at most 8, less where the child is deep), or remove those rows first")
-        }
+        guard let beyond = try TreeDepth.rowsBeyond(query, keys: keys, in: session).first else { return }
+        throw StoreFailure("rule `\(rule.id)`: \(beyond.rows) row(s) of `\(beyond.table)` hang more than \(beyond.followed) level(s) below the rows deleted with the record, deeper than its `tree` follows; nothing was changed. Raise the tree's `depth` (at most 8, less where the child is deep), or remove those rows first")
     }
 
     /// The audit must match the effect: a batch whose statement changed another number of rows

@@ -225,6 +225,7 @@ public struct PlanningPass: Sendable {
             for (child, rows) in counted.changed { tally.childRowsAnonymised[child, default: 0] += rows }
         }
         var after: RecordKey?
+        var beyondTrees: [String: (followed: Int, rows: Int)] = [:]
         while true {
             if stop.isRequested { throw StopRequest.Stopped() }
             let page = after
@@ -269,6 +270,12 @@ public struct PlanningPass: Sendable {
                 try each(row.candidate, decision, takenBy, childRows)
             }
             try await naming(rule) { try await children.count(acting) }
+            if !query.treeLimits.isEmpty {
+                let due = zip(rows, decisions).filter { $0.1 == .act }.map(\.0.candidate.key)
+                for beyond in try await reader.read({ try TreeDepth.rowsBeyond(query, keys: due, in: $0) }) {
+                    beyondTrees[beyond.table, default: (beyond.followed, 0)].rows += beyond.rows
+                }
+            }
             if followedAtOnce == Int.max {
                 try await follow(unfollowed)
                 unfollowed.removeAll()
@@ -281,6 +288,9 @@ public struct PlanningPass: Sendable {
             after = last.candidate.key
         }
         try await follow(unfollowed)
+        for (tree, beyond) in beyondTrees.sorted(by: { $0.key < $1.key }) {
+            logger.warning("rule `\(rule.id)`: \(beyond.rows) row(s) of `\(tree)` hang more than \(beyond.followed) level(s) below the rows its due records take, deeper than its `tree` follows: the run refuses those records (nothing of theirs changes); raise the tree's `depth`, or remove those rows first")
+        }
         try await naming(rule) { try await children.finish() }
         for ((paths, purged), count) in zip(childCounts, children.totals) where count > 0 {
             let child = paths[0][paths[0].count - 1].table
