@@ -100,7 +100,7 @@ import TestSupport
     /// With `lower_case_table_names = 1` the server stores table names in lower case: a policy
     /// written with the spelling the table was created with (`People`) is resolved to the stored
     /// name, said once, and enforces as on any server.
-    @Test func tablesOfAServerThatStoresNamesInLowerCaseAreNamedAsStored() async throws {
+    @Test func tablesOfAServerThatStoresNamesInLowerCaseResolveToTheStoredName() async throws {
         let server = try await MariaDBServer.startLowerCaseNames()
         let database = try await server.createDatabase()
         try await server.sql(database, (["CREATE TABLE People (id INTEGER PRIMARY KEY, kind VARCHAR(20) NOT NULL, name VARCHAR(50) NOT NULL, last_seen DATETIME, seen_at TIMESTAMP NULL)",

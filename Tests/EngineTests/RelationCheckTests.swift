@@ -284,6 +284,12 @@ import TestSupport
                 relations:
                   linked: { table: links, on: { source_key: id }, as: text }
             """).isEmpty)
+        // Without an index on the text column, `check` names the one to create.
+        let unindexed = try await diagnostics(backend, subject: """
+                relations:
+                  linked: { table: links, on: { kind: id }, as: text }
+            """)
+        #expect(unindexed.contains { $0.severity == .warning && $0.description.contains("relation `linked` scans `links`") && $0.description.contains("CREATE INDEX") && $0.description.contains("links_kind_idx") }, "\(unindexed)")
         await #expect { _ = try await errors(backend, subject: """
                 relations:
                   linked: { table: links, on: { source_key: id }, as: number }
