@@ -41,6 +41,19 @@ public final class MariaDBStore: RecordStore, WorkQueueStore {
     }
 
     /// Connects on `queue` (Connector/C blocks until the server answers or the timeout).
+    /// `KILL QUERY` of this store's connection, from a connection of its own (the statement under
+    /// way fails with error 1317; the connection stays open).
+    public func interrupt() async {
+        let id = current.withLock { $0.id }
+        let (settings, password) = (self.settings, self.password)
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async {
+                _ = try? MariaDBConnection(settings, password: password).execute("KILL QUERY \(id)")
+                continuation.resume()
+            }
+        }
+    }
+
     static func connect(_ settings: MariaDBLocation, password: String?, on queue: DispatchQueue) async throws -> MariaDBConnection {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {

@@ -36,10 +36,14 @@ protocol InFlight: AnyObject, Sendable {
 final class PostgresLink: Sendable {
     struct Closed: Error {}
     let connection: PostgresConnection
+    /// The server process serving the connection (`pg_backend_pid()`), whose statement
+    /// `PostgresStore.interrupt` cancels.
+    let backendPID: Int32?
     private let state = Mutex<(inFlight: (any InFlight)?, closed: Bool)>((nil, false))
 
-    init(_ connection: PostgresConnection) {
+    init(_ connection: PostgresConnection, backendPID: Int32? = nil) {
         self.connection = connection
+        self.backendPID = backendPID
         connection.closeFuture.whenComplete { [weak self] _ in self?.connectionClosed() }
     }
 

@@ -37,7 +37,24 @@ public final class PostgresStore: RecordStore {
         self.lockWait = lockWait
         password = try serverPassword(given: settings.password, file: settings.passwordFile, environment: settings.passwordEnvironment,
                                       credentialsDirectory: credentialsDirectory, location: settings.displayName)
-        current = Mutex(PostgresLink(try await Self.connect(settings, password: password, logger: logger)))
+        current = Mutex(try await Self.open(settings, password: password, logger: logger))
+    }
+
+    /// A connection, with the server process serving it.
+    static func open(_ settings: PostgresLocation, password: String?, logger: Logger) async throws -> PostgresLink {
+        let connection = try await connect(settings, password: password, logger: logger)
+        let rows = try? await connection.query(PostgresQuery(unsafeSQL: "SELECT pg_backend_pid()"), logger: logger).get().rows
+        return PostgresLink(connection, backendPID: try? rows?.first?.decode(Int32.self))
+    }
+
+    /// `pg_cancel_backend` of this store's connection, from a connection of its own: the statement
+    /// under way fails (57014, query_canceled); the connection stays open.
+    public func interrupt() async {
+        guard let pid = current.withLock({ $0.backendPID }),
+              let canceller = try? await Self.connect(settings, password: password, logger: logger) else { return }
+        _ = try? await canceller.query(PostgresQuery(unsafeSQL: "SELECT pg_cancel_backend(\(pid))"), logger: logger).get()
+        // The connection must outlive its close (PostgresNIO checks), so the completion holds it.
+        canceller.close().whenComplete { _ in withExtendedLifetime(canceller) {} }
     }
 
     /// A store that only reads (every session a READ ONLY transaction).
@@ -51,7 +68,7 @@ public final class PostgresStore: RecordStore {
         let existing = current.withLock { $0 }
         guard existing.isClosed else { return existing }
         logger.notice("reconnecting to PostgreSQL after a lost connection", metadata: ["database": "\(location)"])
-        let fresh = PostgresLink(try await Self.connect(settings, password: password, logger: logger))
+        let fresh = try await Self.open(settings, password: password, logger: logger)
         let replaced = current.withLock { link -> PostgresLink in
             defer { link = fresh }
             return link

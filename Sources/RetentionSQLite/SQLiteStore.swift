@@ -95,6 +95,9 @@ public final class SQLiteStore: RecordStore {
         try await translatingErrors { try await queue.read { db in try body(SQLiteSession(db: db)) } }
     }
 
+    /// `sqlite3_interrupt`: the statement under way fails with SQLITE_INTERRUPT.
+    public func interrupt() async { queue.interrupt() }
+
     /// GRDB's errors carry the SQL text; operators get the SQLite message and code, and the
     /// conditions that mean "the database is not usable now" become `DatabaseUnavailable`.
     private func translatingErrors<T>(_ body: () async throws -> T) async throws -> T {

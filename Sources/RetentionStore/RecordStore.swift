@@ -11,6 +11,10 @@ public protocol RecordReader: Sendable {
     var location: String { get }
     /// One read-only transaction: changes nothing, sees one consistent state.
     func read<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T
+    /// Cuts short the statement this reader's connection is running, from outside it: the
+    /// statement fails at once, and its read with it. Nothing happens when none is running. What a
+    /// stop requested while planning needs, when one statement can take minutes.
+    func interrupt() async
 }
 
 /// A database retentiond governs: it reads, and it writes in transactions (one per batch: the data
@@ -39,6 +43,7 @@ public struct ReadOnlyStore: RecordReader {
     public func read<T: Sendable>(_ body: @escaping @Sendable (any StoreSession) throws -> T) async throws -> T {
         try await base.read(body)
     }
+    public func interrupt() async { await base.interrupt() }
 }
 
 /// What one read can do: look, never change.

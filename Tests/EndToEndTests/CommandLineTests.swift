@@ -239,6 +239,33 @@ import Testing
         #expect(try w.count("SELECT count(*) FROM replies") == 3)
     }
 
+    /// SIGTERM while planning runs a statement that would take hours (a relation scanned for every
+    /// record, run with `--allow-unindexed`): the statement is cut short, the run ends at once,
+    /// stopped, nothing changed. (Were it not cut short, the test would outlast its time limit.)
+    @Test(.timeLimit(.minutes(5))) func sigtermWhilePlanningCutsTheStatementShort() async throws {
+        let policy = Workspace.policy().replacingOccurrences(of: "clock: last_seen", with: "clock: { latest: [last_seen, calls.at] }")
+            .replacingOccurrences(of: "    key: id\n", with: "    key: id\n    relations:\n      calls: { table: calls, on: { contact_id: id } }\n")
+        let w = try Workspace(policyBody: policy)
+        try w.execute("""
+            WITH RECURSIVE n(i) AS (SELECT 4 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) INSERT INTO contacts SELECT i, NULL, NULL, '2019-01-01' FROM n;
+            CREATE TABLE calls (id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, at TEXT);
+            WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000000) INSERT INTO calls SELECT i, 0, '2026-01-01' FROM n;
+            """)
+        let stderrPath = w.dir.appendingPathComponent("run.err").path
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        let process = BinaryRunner.process(["run", "--allow-unindexed", "--log-level", "debug", "--config", w.policy] + now, in: w.dir)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        try process.run()
+        func stderr() -> String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
+        while process.isRunning, !stderr().contains("planning rule") { try await Task.sleep(for: .milliseconds(20)) }
+        kill(process.processIdentifier, SIGTERM)
+        try await process.exited()
+        #expect(process.terminationStatus == 143, "\(stderr())")
+        #expect(stderr().contains("run stopped while planning; nothing was changed"), "\(stderr())")
+        #expect(try w.count("SELECT count(*) FROM contacts") == 20000)
+    }
+
     /// `plan --format csv|jsonl`: one line per record decided, the summary on standard error; the
     /// keys listed due are the records the run then deletes.
     @Test func planExportsOneLinePerRecordAsCSVAndJSONLines() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 import RetentionCore
 import RetentionEngine
@@ -27,6 +28,42 @@ import TestSupport
         let read = try await store.read { try $0.auditEntries(after: 0, limit: 2000, filter: AuditFilter()) }
         #expect(read.count == entries.count)
         #expect(read == entries)
+    }
+
+    /// `interrupt()` cuts short the statement a read is running, from another task: the read
+    /// fails instead of running for an hour (a stop asked while planning). Asked until the read has
+    /// ended, as the planning pass does: the statement may not have started when first asked.
+    @Test(arguments: Backend.allCases)
+    func interruptCutsShortTheStatementOfARead(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
+        let reader = try await f.reader()
+        let endless: String
+        switch backend {
+        case .sqlite: endless = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
+        case .postgres: endless = "SELECT pg_sleep(3600)"
+        case .mariadb: endless = "SELECT SLEEP(3600)"
+        }
+        let ended = Flag()
+        let read = Task {
+            defer { ended.set() }
+            return try await reader.read { session in
+                guard let executing = session as? any SQLExecuting else { throw StoreFailure("the session runs no SQL") }
+                return try executing.rows(endless, [])
+            }
+        }
+        while !ended.isSet {
+            await reader.interrupt()
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        await #expect(throws: (any Error).self) { try await read.value }
+        // The reader still reads.
+        #expect(try await reader.read { try $0.rowCount(table: "people") } == 7)
+    }
+
+    final class Flag: Sendable {
+        private let value = Mutex(false)
+        var isSet: Bool { value.withLock { $0 } }
+        func set() { value.withLock { $0 = true } }
     }
 
     @Test(arguments: Backend.allCases)

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Logging
 import RetentionCore
 import RetentionStore
@@ -107,40 +108,60 @@ public struct PlanningPass: Sendable {
         // the flag's and the purge's cutoff) is one record kept: the keys are kept to count it once.
         let tablesOfRules = policy.rules.map { policy.subject(for: $0).table.value }
         var exemptSeen: [String: Set<RecordKey>] = [:]
-        for rule in policy.rules {
-            let table = policy.subject(for: rule).table.value
-            let shared = tablesOfRules.filter { $0 == table }.count > 1
-            var firstExempt: [String: Int] = [:]
-            var tally = try await plan(rule, now: now, toolTables: toolTables, heldTables: heldTables, marked: marked.contains(rule.id), chain: chain,
-                                       countChildren: countChildren, childRowsPerRecord: childRowsPerRecord, simulation: &simulation,
-                                       stop: stop) { row, decision, takenBy, childRows in
-                if shared, case .exempt(let reason) = decision,
-                   exemptSeen[reason.rawValue + "\u{0}" + table, default: []].insert(row.key).inserted {
-                    firstExempt[reason.rawValue, default: 0] += 1
+        // A stop requested while a statement runs cuts it short (planning one rule without an index
+        // can take minutes): its read fails, and the pass ends as stopped.
+        // Asked again until the pass has ended: a statement that had not started when first asked
+        // would otherwise run to its end.
+        let readers = [reader] + counters
+        let planning = Running()
+        defer { planning.end() }
+        do {
+            try await stop.whileRunning(onRequest: {
+                Task {
+                    while planning.isRunning {
+                        for reader in readers { await reader.interrupt() }
+                        try? await Task.sleep(for: .milliseconds(200))
+                    }
                 }
-                // A record an earlier rule takes is not planned again: its batch would find it gone.
-                if decision == .act && takenBy == nil {
-                    entries += 1
-                    try writer?.write(.entry(PlanDocument.Entry(rule: rule.id, key: row.key, action: rule.action.auditAction.rawValue, clock: row.clockValues)))
+            }) {
+            for rule in policy.rules {
+                let table = policy.subject(for: rule).table.value
+                let shared = tablesOfRules.filter { $0 == table }.count > 1
+                var firstExempt: [String: Int] = [:]
+                var tally = try await plan(rule, now: now, toolTables: toolTables, heldTables: heldTables, marked: marked.contains(rule.id), chain: chain,
+                                           countChildren: countChildren, childRowsPerRecord: childRowsPerRecord, simulation: &simulation,
+                                           stop: stop) { row, decision, takenBy, childRows in
+                    if shared, case .exempt(let reason) = decision,
+                       exemptSeen[reason.rawValue + "\u{0}" + table, default: []].insert(row.key).inserted {
+                        firstExempt[reason.rawValue, default: 0] += 1
+                    }
+                    // A record an earlier rule takes is not planned again: its batch would find it gone.
+                    if decision == .act && takenBy == nil {
+                        entries += 1
+                        try writer?.write(.entry(PlanDocument.Entry(rule: rule.id, key: row.key, action: rule.action.auditAction.rawValue, clock: row.clockValues)))
+                    }
+                    if let detail {
+                        let keptBy = decision == .exempt(.relatedRecord) ? rule.exemptions.related.map(\.source) : row.keptByRules
+                        detail(DetailLine(rule: rule.id, key: row.key, clock: row.clockValues, decision: decision, keptBy: keptBy,
+                                          clockNames: rule.clock.columns.map(\.value), clockUsed: clockUsed(rule, row.clockValues), takenBy: takenBy,
+                                          childRows: childRows))
+                    }
                 }
-                if let detail {
-                    let keptBy = decision == .exempt(.relatedRecord) ? rule.exemptions.related.map(\.source) : row.keptByRules
-                    detail(DetailLine(rule: rule.id, key: row.key, clock: row.clockValues, decision: decision, keptBy: keptBy,
-                                      clockNames: rule.clock.columns.map(\.value), clockUsed: clockUsed(rule, row.clockValues), takenBy: takenBy,
-                                      childRows: childRows))
+                if shared { tally.exemptRecords = firstExempt }
+                tally.tableRows = try await reader.read { [table = tally.table] in try $0.rowCount(table: table) }
+                // Counted once per subject, whose rules share its filter.
+                if let counted = tallies.first(where: { $0.subject == tally.subject })?.subjectRecords {
+                    tally.subjectRecords = counted
+                } else {
+                    let filter = resolved.shape(of: rule).filter
+                    tally.subjectRecords = filter.isEmpty ? tally.tableRows
+                        : try await reader.read { [table = tally.table] in try $0.rowCount(table: table, filter: filter) }
                 }
+                tallies.append(tally)
             }
-            if shared { tally.exemptRecords = firstExempt }
-            tally.tableRows = try await reader.read { [table = tally.table] in try $0.rowCount(table: table) }
-            // Counted once per subject, whose rules share its filter.
-            if let counted = tallies.first(where: { $0.subject == tally.subject })?.subjectRecords {
-                tally.subjectRecords = counted
-            } else {
-                let filter = resolved.shape(of: rule).filter
-                tally.subjectRecords = filter.isEmpty ? tally.tableRows
-                    : try await reader.read { [table = tally.table] in try $0.rowCount(table: table, filter: filter) }
             }
-            tallies.append(tally)
+        } catch where stop.isRequested {
+            throw StopRequest.Stopped()
         }
         try writer?.write(.trailer(PlanDocument.Trailer(complete: true, entries: entries, rules: tallies)))
         try writer?.close()
@@ -183,6 +204,7 @@ public struct PlanningPass: Sendable {
                       each: (Candidate, Decision, String?, [(table: String, rows: Int)]) throws -> Void) async throws -> RuleTally {
         let subject = policy.subject(for: rule)
         let action = rule.action.auditAction
+        logger.debug("planning rule", metadata: ["rule": "\(rule.id)"])
         var ruleQuery = try resolved.query(for: rule, now: now, toolTablesExist: toolTables)
         ruleQuery.excludeDone = marked && action != .purge
         ruleQuery.heldTables = heldTables
@@ -357,4 +379,11 @@ public struct PlanningPass: Sendable {
         let columns = Dictionary(zip(subject.reviewColumns.map(\.value), candidate.reviewValues), uniquingKeysWith: { a, _ in a })
         tally.review.append(ReviewLine(key: candidate.key, decision: label, columns: columns))
     }
+}
+
+/// Whether something is still under way, told across tasks.
+final class Running: Sendable {
+    private let running = Mutex(true)
+    var isRunning: Bool { running.withLock { $0 } }
+    func end() { running.withLock { $0 = false } }
 }

@@ -42,7 +42,7 @@ struct ApplyCommand: AsyncParsableCommand {
             let report = try await reportingRefusal(enforcer, mode: .apply, now: now) {
                 try await enforcer.apply(planPath: plan, wallClock: now, allowMore: allowMore, stop: signals.stop)
             }
-            let status = try await finishEnforcement(report, enforcer: enforcer, format: format)
+            let status = try await finishEnforcement(report, enforcer: enforcer, format: format, stopped: signals.exitStatus != nil)
             if let stopped = signals.exitStatus { throw ExitCode(stopped) }
             return status
         }
@@ -68,8 +68,12 @@ func reportingRefusal(_ enforcer: Enforcer, mode: RunReport.Mode, now: Date, onR
 }
 
 /// Writes the report, prints the summary, and maps an incomplete run to its exit status.
-func finishEnforcement(_ report: RunReport, enforcer: Enforcer, format: OutputFormat = .text) async throws -> ExitStatus {
-    let paths = try StateFiles.writeReport(report, policy: enforcer.policy, forecast: await enforcer.reportForecast(now: report.now))
+/// Writes the run's report and says how it ended. `stopped`: a signal asked the command to end,
+/// so the report has no forecast — one statement per rule, which on a large table without the
+/// indexes `check` advises would keep the command from ending.
+func finishEnforcement(_ report: RunReport, enforcer: Enforcer, format: OutputFormat = .text, stopped: Bool = false) async throws -> ExitStatus {
+    let forecast = stopped ? nil : await enforcer.reportForecast(now: report.now)
+    let paths = try StateFiles.writeReport(report, policy: enforcer.policy, forecast: forecast)
     if format == .json {
         try printJSON(report)
     } else {

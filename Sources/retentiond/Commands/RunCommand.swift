@@ -90,7 +90,7 @@ struct RunCommand: AsyncParsableCommand {
                 worker ? try await enforcer.runAsWorker(now: now, allowMore: allowMore, stop: signals.stop)
                     : try await enforcer.run(now: now, allowMore: allowMore, stop: signals.stop)
             }
-            let status = try await finishEnforcement(report!, enforcer: enforcer, format: format)
+            let status = try await finishEnforcement(report!, enforcer: enforcer, format: format, stopped: signals.exitStatus != nil)
             if let stopped = signals.exitStatus { throw ExitCode(stopped) }
             return status
         }
