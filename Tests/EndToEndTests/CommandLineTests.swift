@@ -266,6 +266,20 @@ import Testing
         #expect(try w.count("SELECT count(*) FROM contacts") == 20000)
     }
 
+    /// `run --dry-run` is `plan`'s dry run: the same summary, the same safety-limit warning, the
+    /// same exit status (they were two copies, and the warning was missing from one).
+    @Test func runDryRunSaysWhatPlanSays() async throws {
+        let w = try Workspace(maxRecords: 1)
+        let plan = try await w.run(["plan"] + now)
+        let dry = try await w.run(["run", "--dry-run"] + now)
+        for result in [plan, dry] {
+            #expect(result.status == 2, "\(result.stderr)")
+            #expect(result.stdout.contains("a run would stop at its safety limits, before any change (exit 4)"), "\(result.stdout)")
+        }
+        #expect(dry.stdout.contains("dry run: 2 record(s) due; nothing was changed."), "\(dry.stdout)")
+        #expect(try w.count("SELECT count(*) FROM contacts") == 3)
+    }
+
     /// `plan --format csv|jsonl`: one line per record decided, the summary on standard error; the
     /// keys listed due are the records the run then deletes.
     @Test func planExportsOneLinePerRecordAsCSVAndJSONLines() async throws {

@@ -38,42 +38,48 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let (planner, diagnostics) = try await options.loadPlanner(countingChildren: true)
-            noteWarnings(diagnostics)
-            var lines: ((DetailLine) -> Void)?
-            if detail {
-                print("rule\tkey\tclock\tdecision")
-                lines = { print(PlanCommand.describe($0)) }
-            } else if let export = format.export {
-                if export == .csv { print(PlanExport.csvHeader) }
-                let actions = Dictionary(planner.policy.rules.map { ($0.id, $0.action.name) }, uniquingKeysWith: { a, _ in a })
-                lines = { print(PlanExport.line($0, action: actions[$0.rule] ?? "", format: export)) }
-            }
-            let report = try await planner.dryRun(now: options.currentTime(), mode: .plan, planPath: out, detail: lines,
-                                                  childRowsPerRecord: format.export != nil)
-            let forecast = await Forecaster(resolved: planner.resolved, reader: planner.reader).forReport(now: report.now, logger: options.logger())
-            let paths = try StateFiles.writeReport(report, policy: planner.policy, forecast: forecast)
-            if format == .json {
-                try printJSON(report)
-                return report.totalDue > 0 ? .changesPlanned : .success
-            }
-            // With --detail (or csv, jsonl), standard output holds the lines only; the summary goes beside them.
-            let say: (String) -> Void = detail || format.export != nil ? { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } : { print($0) }
-            say(Summary.table(report, enforcing: false))
-            say("\n\(report.totalDue) record(s) due; nothing was changed.")
-            let limits = SafetyCheck.violations(report.rules, policy: planner.policy)
-            if !limits.isEmpty {
-                say("a run would stop at its safety limits, before any change (exit 4):\n  " + limits.joined(separator: "\n  ")
-                    + "\nif this plan is right, run with --allow-more")
-            }
-            if let out {
-                let stateDir = options.stateDir.map { " --state-dir \($0)" } ?? ""
-                let database = options.databaseURL.map { " --database-url \($0)" } ?? ""
-                say("plan: \(out)  (apply with: retentiond apply \(out) --config \(planner.policy.path)\(stateDir)\(database))")
-            }
-            say("report: \(paths.markdown)\n        \(paths.json)")
+            try await Self.dryRun(options, mode: .plan, format: format, detail: detail, out: out)
+        }
+    }
+
+    /// The one dry run `plan` and `run --dry-run` share: the same pass, report, summary, safety
+    /// limit warning and exit status (2 when changes are planned).
+    static func dryRun(_ options: PolicyOptions, mode: RunReport.Mode, format: Format, detail: Bool = false, out: String? = nil) async throws -> ExitStatus {
+        let (planner, diagnostics) = try await options.loadPlanner(countingChildren: true)
+        noteWarnings(diagnostics)
+        var lines: ((DetailLine) -> Void)?
+        if detail {
+            print("rule\tkey\tclock\tdecision")
+            lines = { print(PlanCommand.describe($0)) }
+        } else if let export = format.export {
+            if export == .csv { print(PlanExport.csvHeader) }
+            let actions = Dictionary(planner.policy.rules.map { ($0.id, $0.action.name) }, uniquingKeysWith: { a, _ in a })
+            lines = { print(PlanExport.line($0, action: actions[$0.rule] ?? "", format: export)) }
+        }
+        let report = try await planner.dryRun(now: options.currentTime(), mode: mode, planPath: out, detail: lines,
+                                              childRowsPerRecord: format.export != nil)
+        let forecast = await Forecaster(resolved: planner.resolved, reader: planner.reader).forReport(now: report.now, logger: options.logger())
+        let paths = try StateFiles.writeReport(report, policy: planner.policy, forecast: forecast)
+        if format == .json {
+            try printJSON(report)
             return report.totalDue > 0 ? .changesPlanned : .success
         }
+        // With --detail (or csv, jsonl), standard output holds the lines only; the summary goes beside them.
+        let say: (String) -> Void = detail || format.export != nil ? { FileHandle.standardError.write(Data(($0 + "\n").utf8)) } : { print($0) }
+        say(Summary.table(report, enforcing: false))
+        say("\n\(mode == .dryRun ? "dry run: " : "")\(report.totalDue) record(s) due; nothing was changed.")
+        let limits = SafetyCheck.violations(report.rules, policy: planner.policy)
+        if !limits.isEmpty {
+            say("a run would stop at its safety limits, before any change (exit 4):\n  " + limits.joined(separator: "\n  ")
+                + "\nif this plan is right, run with --allow-more")
+        }
+        if let out {
+            let stateDir = options.stateDir.map { " --state-dir \($0)" } ?? ""
+            let database = options.databaseURL.map { " --database-url \($0)" } ?? ""
+            say("plan: \(out)  (apply with: retentiond apply \(out) --config \(planner.policy.path)\(stateDir)\(database))")
+        }
+        say("report: \(paths.markdown)\n        \(paths.json)")
+        return report.totalDue > 0 ? .changesPlanned : .success
     }
 
     static func describe(_ line: DetailLine) -> String {

@@ -66,18 +66,8 @@ struct RunCommand: AsyncParsableCommand {
             }
             let now = options.currentTime()
             if dryRun {
-                let (planner, diagnostics) = try await options.loadPlanner(countingChildren: true)
-                noteWarnings(diagnostics)
-                let report = try await planner.dryRun(now: now, mode: .dryRun, planPath: nil)
-                let forecast = await Forecaster(resolved: planner.resolved, reader: planner.reader).forReport(now: now, logger: options.logger())
-                let paths = try StateFiles.writeReport(report, policy: planner.policy, forecast: forecast)
-                if format == .json {
-                    try printJSON(report)
-                    return report.totalDue > 0 ? .changesPlanned : .success
-                }
-                print(Summary.table(report, enforcing: false))
-                print("\ndry run: \(report.totalDue) record(s) due; nothing was changed.\nreport: \(paths.markdown)\n        \(paths.json)")
-                return report.totalDue > 0 ? .changesPlanned : .success
+                // The same dry run as `plan`, labelled as `run`'s.
+                return try await PlanCommand.dryRun(options, mode: .dryRun, format: format == .json ? .json : .text)
             }
             var (enforcer, diagnostics) = try await options.loadEnforcer(actor: who, lockWait: pacing.lockWait.duration)
             enforcer.pacing = pacing.pacing
