@@ -117,7 +117,7 @@ struct DemoCommand: AsyncParsableCommand {
                 options.databaseURL = url
                 let first = data.tables[0].name
                 if try await store.read({ try $0.schema().table(first) != nil }) {
-                    throw CommandFailure(.failure, "\(name) already has a \(first) table; the demo only loads into an empty database")
+                    throw CommandFailure(.usage, "\(name) already has a \(first) table; the demo only loads into an empty database: give it an empty one")
                 }
                 replaceEarlierDemo()
                 try await store.transaction { try data.load(into: $0, mariadb: mariadb) }
