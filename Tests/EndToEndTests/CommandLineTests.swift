@@ -257,6 +257,8 @@ import Testing
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         try process.run()
+        // Were the statement not cut short, the process would outlive the test: it goes with it.
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
         func stderr() -> String { (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "" }
         while process.isRunning, !stderr().contains("planning rule") { try await Task.sleep(for: .milliseconds(20)) }
         kill(process.processIdentifier, SIGTERM)
