@@ -143,6 +143,18 @@ import Testing
         #expect(found.contains { $0.contains("rule id `prospect-purge` is already used at /etc/retentiond/policy.yaml:13:") })
     }
 
+    /// A batch size that makes a run more than twice as long as the default is said, not refused.
+    @Test func aCostlyBatchSizeIsWarnedAbout() throws {
+        func warnings(_ size: Int) throws -> [Diagnostic] {
+            try PolicyParser(path: "/etc/retentiond/policy.yaml").parse(Self.valid.replacingOccurrences(of: "state_dir:", with: "batch_size: \(size)\nstate_dir:"), hash: "h")
+                .1.filter { $0.message.hasPrefix("batch_size") }
+        }
+        let small = try warnings(100)
+        #expect(small.count == 1 && small[0].severity == .warning && small[0].message.contains("3.3 times"), "\(small)")
+        #expect(try warnings(Policy.costlyBatchSize).isEmpty)
+        #expect(try warnings(500).isEmpty)
+    }
+
     @Test func typesAreChecked() {
         let found = errors(Self.valid.replacingOccurrences(of: "state_dir:", with: "batch_size: lots\nstate_dir:"))
         #expect(found.contains { $0.contains("batch_size must be a whole number from 1 to 5000") })

@@ -26,6 +26,9 @@ public struct Policy: Sendable {
     /// about 0.15–0.3 s per batch.
     public static let defaultBatchSize = 5000
     public static let batchSizes = 1...5000
+    /// Below it, a run costs more than twice the default's time on SQLite (measured:
+    /// docs/operations.md, "Batch size"): `check` warns.
+    public static let costlyBatchSize = 300
     public var defaultSafety: SafetyLimits
     /// Storage formats declared for date columns, by `table.column`; others are introspected.
     public var dateFormats: [String: DateStorage]
