@@ -81,4 +81,20 @@ import TestSupport
         #expect(try await f.rows("SELECT count(*) FROM replies").map { $0[0].int } == [4])
         #expect(try await f.audit(action: "purge").isEmpty)
     }
+
+    /// A flag rule marks what it flagged by the checked key: the next run finds the marks and
+    /// flags nothing again.
+    @Test(arguments: Backend.allCases)
+    func aFlagRuleMarksRecordsByTheCheckedKey(_ backend: Backend) async throws {
+        let purge = Self.policy(checked: true, action: "flag")
+        let policy = String(purge[..<purge.range(of: "children:")!.lowerBound]) + "\n"
+        let f = try await CRMFixture(backend, schema: Self.schema, data: Self.data, policy: policy)
+        let first = try await f.run()
+        #expect(first.rules[0].flagged == 3, "tickets 1, 2 and 3 closed before 2024-06-01")
+        let second = try await f.run()
+        #expect(second.rules[0].flagged == 0)
+        #expect(second.rules[0].alreadyDone == 3)
+        #expect(try await f.audit(action: "flag").count == 3)
+        #expect(try await f.rows("SELECT count(*) FROM tickets").map { $0[0].int } == [5], "a flag changes nothing")
+    }
 }
