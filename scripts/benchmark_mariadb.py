@@ -1,4 +1,4 @@
-"""The MariaDB side of scripts/benchmark.py: the same database, contenders and checks as on
+"""The MariaDB side of scripts/benchmark.py: the same databases, contenders and checks as on
 PostgreSQL, on a throwaway MariaDB server started for the benchmark (mariadb-install-db, mariadbd
 on a free port, as the `mysql` user when started as root, stopped at the end). Each contender gets
 its own copy of the source database (CREATE TABLE … LIKE, INSERT … SELECT); the raw SQL, the
@@ -13,33 +13,38 @@ import time
 
 from benchmark import CLIENT_CUTOFF, TICKET_CUTOFF, Server, chunks
 
-TABLES = ("clients", "tickets", "messages", "attachments")
-
 SCHEMA = """
 CREATE TABLE clients (id INTEGER PRIMARY KEY, name VARCHAR(100), email VARCHAR(100), phone VARCHAR(40), last_contact VARCHAR(10) NOT NULL, KEY clients_last_contact (last_contact));
 CREATE TABLE tickets (id INTEGER PRIMARY KEY, client_id INTEGER REFERENCES clients(id), subject VARCHAR(100), closed_at VARCHAR(10) NOT NULL,
     KEY tickets_closed_at (closed_at), KEY tickets_client (client_id));
 CREATE TABLE messages (id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL REFERENCES tickets(id), body VARCHAR(200), KEY messages_ticket (ticket_id));
+"""
+
+ATTACHMENTS = """
 CREATE TABLE attachments (id INTEGER PRIMARY KEY, message_id INTEGER NOT NULL REFERENCES messages(id), filename VARCHAR(100), content BLOB,
     KEY attachments_message (message_id));
 """
 
-RAW = f"""
+def raw(shape):
+    attachments = ("DELETE a FROM attachments AS a JOIN messages AS m ON m.id = a.message_id JOIN tickets AS t ON t.id = m.ticket_id"
+                   f" WHERE t.closed_at < '{TICKET_CUTOFF}';\n" if shape.attachments else "")
+    return f"""
 START TRANSACTION;
-DELETE a FROM attachments AS a JOIN messages AS m ON m.id = a.message_id JOIN tickets AS t ON t.id = m.ticket_id WHERE t.closed_at < '{TICKET_CUTOFF}';
-DELETE m FROM messages AS m JOIN tickets AS t ON t.id = m.ticket_id WHERE t.closed_at < '{TICKET_CUTOFF}';
+{attachments}DELETE m FROM messages AS m JOIN tickets AS t ON t.id = m.ticket_id WHERE t.closed_at < '{TICKET_CUTOFF}';
 DELETE FROM tickets WHERE closed_at < '{TICKET_CUTOFF}';
 UPDATE clients SET name = 'anonymised', email = NULL, phone = NULL WHERE last_contact < '{CLIENT_CUTOFF}';
 COMMIT;
 """
 
-RAW_AUDIT = f"""
+
+def raw_audit(shape):
+    return f"""
 CREATE TABLE audit (seq BIGINT AUTO_INCREMENT PRIMARY KEY, action VARCHAR(20) NOT NULL, table_name VARCHAR(40) NOT NULL, ref VARCHAR(40) NOT NULL);
 START TRANSACTION;
 INSERT INTO audit (action, table_name, ref) SELECT 'purge', 'tickets', id FROM tickets WHERE closed_at < '{TICKET_CUTOFF}';
 INSERT INTO audit (action, table_name, ref) SELECT 'anonymise', 'clients', id FROM clients WHERE last_contact < '{CLIENT_CUTOFF}';
 COMMIT;
-""" + RAW
+""" + raw(shape)
 
 
 class MariaDB:
@@ -83,7 +88,7 @@ class MariaDB:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-def build(db, name, tickets):
+def build(db, name, tickets, shape):
     """The same shape and proportions as `benchmark.build`, generated in the server (deterministic)."""
     db.sql("mysql", f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
     clients = max(1, tickets // 2)
@@ -93,30 +98,32 @@ def build(db, name, tickets):
 
     def series(n):
         return f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {n}) "
+    attachments = ATTACHMENTS + f"""
+        INSERT INTO attachments {series(3 * tickets)} SELECT i, i, CONCAT('scan-', i, '.pdf'), CONCAT('%PDF', REPEAT('y', 60)) FROM n;
+    """ if shape.attachments else ""
     db.sql(name, script=SCHEMA + f"""
         INSERT INTO clients {series(clients)} SELECT i, CONCAT('Client ', i), CONCAT('client', i, '@example.fr'), CONCAT('+33 6 ', LPAD(i, 8, '0')),
                {day("CONCAT('c', i)")} FROM n;
         INSERT INTO tickets {series(tickets)} SELECT i, 1 + CRC32(CONCAT('t', i)) % {clients}, CONCAT('ticket ', i), {day("CONCAT('d', i)")} FROM n;
         INSERT INTO messages {series(3 * tickets)} SELECT i, (i - 1) DIV 3 + 1, CONCAT('message ', i, ' ', REPEAT('x', 80)) FROM n;
-        INSERT INTO attachments {series(3 * tickets)} SELECT i, i, CONCAT('scan-', i, '.pdf'), CONCAT('%PDF', REPEAT('y', 60)) FROM n;
-        ANALYZE TABLE clients, tickets, messages, attachments;
-    """)
+    """ + attachments + f"ANALYZE TABLE {', '.join(shape.tables)};")
 
 
-def copy(db, source, name):
+def copy(db, source, name, shape):
     db.sql("mysql", f"CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
     db.sql(name, script="SET foreign_key_checks = 0;\n" + "".join(
-        f"CREATE TABLE {t} LIKE {source}.{t}; INSERT INTO {t} SELECT * FROM {source}.{t};\n" for t in TABLES)
-        + "ANALYZE TABLE clients, tickets, messages, attachments;")
+        f"CREATE TABLE {t} LIKE {source}.{t}; INSERT INTO {t} SELECT * FROM {source}.{t};\n" for t in shape.tables)
+        + f"ANALYZE TABLE {', '.join(shape.tables)};")
 
 
-def row_by_row(db, database):
+def row_by_row(db, database, shape):
     tickets = db.sql(database, f"SELECT id FROM tickets WHERE closed_at < '{TICKET_CUTOFF}' ORDER BY id").split()
     clients = db.sql(database, f"SELECT id FROM clients WHERE last_contact < '{CLIENT_CUTOFF}' ORDER BY id").split()
     lines, done = ["START TRANSACTION;"], 0
     for ticket in tickets:
-        lines += [f"DELETE a FROM attachments AS a JOIN messages AS m ON m.id = a.message_id WHERE m.ticket_id = {ticket};",
-                  f"DELETE FROM messages WHERE ticket_id = {ticket};", f"DELETE FROM tickets WHERE id = {ticket};"]
+        if shape.attachments:
+            lines.append(f"DELETE a FROM attachments AS a JOIN messages AS m ON m.id = a.message_id WHERE m.ticket_id = {ticket};")
+        lines += [f"DELETE FROM messages WHERE ticket_id = {ticket};", f"DELETE FROM tickets WHERE id = {ticket};"]
         done += 1
         if done % 500 == 0:
             lines += ["COMMIT;", "START TRANSACTION;"]
@@ -129,7 +136,7 @@ def row_by_row(db, database):
     db.sql(database, script="\n".join(lines))
 
 
-def batched(db, database):
+def batched(db, database, shape):
     clients = db.sql(database, f"SELECT id FROM clients WHERE last_contact < '{CLIENT_CUTOFF}' ORDER BY id").split()
     tickets = db.sql(database, f"SELECT id FROM tickets WHERE closed_at < '{TICKET_CUTOFF}' ORDER BY id").split()
     lines = ["CREATE TABLE audit (seq BIGINT AUTO_INCREMENT PRIMARY KEY, action VARCHAR(20) NOT NULL, table_name VARCHAR(40) NOT NULL, ref VARCHAR(40) NOT NULL);"]
@@ -140,20 +147,22 @@ def batched(db, database):
                   "COMMIT;"]
     for keys in chunks(tickets):
         listed = ",".join(keys)
-        lines += ["START TRANSACTION;",
-                  f"DELETE a FROM attachments AS a JOIN messages AS m ON m.id = a.message_id WHERE m.ticket_id IN ({listed});",
-                  f"DELETE FROM messages WHERE ticket_id IN ({listed});", f"DELETE FROM tickets WHERE id IN ({listed});",
+        lines.append("START TRANSACTION;")
+        if shape.attachments:
+            lines.append(f"DELETE a FROM attachments AS a JOIN messages AS m ON m.id = a.message_id WHERE m.ticket_id IN ({listed});")
+        lines += [f"DELETE FROM messages WHERE ticket_id IN ({listed});", f"DELETE FROM tickets WHERE id IN ({listed});",
                   "INSERT INTO audit (action, table_name, ref) VALUES " + ",".join(f"('purge','tickets','{k}')" for k in keys) + ";",
                   "COMMIT;"]
     db.sql(database, script="\n".join(lines))
 
 
-def fingerprint(db, database):
-    return db.sql(database, "SET SESSION group_concat_max_len = 4294967295; SELECT SHA2(CONCAT_WS('#', "
-                  "(SELECT GROUP_CONCAT(CONCAT_WS('|', id, name, email, phone, last_contact) ORDER BY id SEPARATOR ';') FROM clients), "
-                  "(SELECT GROUP_CONCAT(CONCAT_WS('|', id, client_id, subject, closed_at) ORDER BY id SEPARATOR ';') FROM tickets), "
-                  "(SELECT GROUP_CONCAT(CONCAT_WS('|', id, ticket_id, body) ORDER BY id SEPARATOR ';') FROM messages), "
-                  "(SELECT GROUP_CONCAT(CONCAT_WS('|', id, message_id, filename, HEX(content)) ORDER BY id SEPARATOR ';') FROM attachments)), 256)")
+COLUMNS = {"clients": "id, name, email, phone, last_contact", "tickets": "id, client_id, subject, closed_at",
+           "messages": "id, ticket_id, body", "attachments": "id, message_id, filename, HEX(content)"}
+
+
+def fingerprint(db, database, shape):
+    tables = ", ".join(f"(SELECT GROUP_CONCAT(CONCAT_WS('|', {COLUMNS[t]}) ORDER BY id SEPARATOR ';') FROM {t})" for t in shape.tables)
+    return db.sql(database, f"SET SESSION group_concat_max_len = 4294967295; SELECT SHA2(CONCAT_WS('#', {tables}), 256)")
 
 
 def select_due(db, database):
@@ -163,15 +172,15 @@ def select_due(db, database):
 
 def server(db):
     """This server as `benchmark.measure_server` drives it; each round's copies dropped after it."""
-    def drop_copies(size):
-        for database in db.sql("mysql", f"SHOW DATABASES LIKE 'copy!_{size}!_%'".replace("!", "\\")).split():
+    def drop_copies(prefix):
+        for database in db.sql("mysql", f"SHOW DATABASES LIKE '{prefix.replace('_', '!_')}%'".replace("!", "\\")).split():
             db.sql("mysql", f"DROP DATABASE {database}")
     return Server(
-        build=lambda name, size: build(db, name, size),
+        build=lambda name, size, shape: build(db, name, size, shape),
         query=db.sql,
-        copy=lambda source, name: copy(db, source, name),
+        copy=lambda source, name, shape: copy(db, source, name, shape),
         database=lambda name: f"{{ mariadb: {{ host: 127.0.0.1, port: {db.port}, database: {name}, user: root, tls: disable }} }}",
-        raw=RAW, raw_audit=RAW_AUDIT,
-        batched=lambda name: batched(db, name), row_by_row=lambda name: row_by_row(db, name),
-        fingerprint=lambda name: fingerprint(db, name), select_due=lambda name: select_due(db, name),
+        raw=raw, raw_audit=raw_audit,
+        batched=lambda name, shape: batched(db, name, shape), row_by_row=lambda name, shape: row_by_row(db, name, shape),
+        fingerprint=lambda name, shape: fingerprint(db, name, shape), select_due=lambda name: select_due(db, name),
         end_round=drop_copies)
