@@ -10,11 +10,12 @@ import UnixSignals
 /// Each run is exactly `retentiond run`. On graceful shutdown (SIGTERM, SIGINT) a run under way
 /// ends at the next batch boundary. SIGHUP re-reads the policy; an invalid one is reported and the
 /// previous one kept. systemd is told READY, STATUS, WATCHDOG and STOPPING; every run writes its
-/// report and, when asked, the metrics file.
-public final class EnforcementService: Service, Sendable {
+/// report and, when asked, the metrics file. The time of each run comes from `clock`.
+public final class EnforcementService<Time: ServiceClock>: Service, Sendable {
     /// Parses and validates the policy again (for SIGHUP).
     public typealias Loader = @Sendable () async throws -> Enforcer
 
+    private let clock: Time
     private let current: Mutex<Enforcer>
     private let status = Mutex("starting")
     private let load: Loader
@@ -22,7 +23,8 @@ public final class EnforcementService: Service, Sendable {
     private let metricsPath: String?
     private let logger: Logger
 
-    public init(enforcer: Enforcer, load: @escaping Loader, notifier: SystemdNotifier, metricsPath: String?, logger: Logger) {
+    public init(enforcer: Enforcer, load: @escaping Loader, clock: Time, notifier: SystemdNotifier, metricsPath: String?, logger: Logger) {
+        self.clock = clock
         current = Mutex(enforcer)
         self.load = load
         self.notifier = notifier
@@ -68,20 +70,19 @@ public final class EnforcementService: Service, Sendable {
         logger.notice("stopped")
     }
 
-    private func schedulingLoop() async {
+    func schedulingLoop() async {
         var first = true
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let policy = enforcer.policy
-            let now = Date()
+            let now = clock.now
             let next = first && policy.schedule.runAtStart
                 ? now : policy.schedule.next(after: now, calendar: policy.calendar, jitter: Double.random(in: 0..<1))
             first = false
             let iso = ISO8601DateFormatter().string(from: next)
             notifier.send("STATUS=\(status.withLock { $0 }); next run \(iso)")
             logger.info("next run scheduled", metadata: ["at": "\(iso)"])
-            let delay = next.timeIntervalSince(now)
-            if delay > 0 {
-                try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .milliseconds(Int64(delay * 1000))) }
+            if next > now {
+                try? await cancelWhenGracefulShutdown { [clock] in try await clock.sleep(until: next) }
             }
             if Task.isShuttingDownGracefully || Task.isCancelled { break }
             await runOnce()
@@ -92,7 +93,7 @@ public final class EnforcementService: Service, Sendable {
     func runOnce() async {
         let enforcer = self.enforcer
         let stop = StopRequest()
-        let now = Date()
+        let now = clock.now
         notifier.send("STATUS=running")
         var report: RunReport?
         do {
@@ -120,7 +121,7 @@ public final class EnforcementService: Service, Sendable {
         }
         if let metricsPath {
             do {
-                try MetricsFile.write(report: report, succeeded: report?.succeeded == true, finishedAt: Date(), to: metricsPath)
+                try MetricsFile.write(report: report, succeeded: report?.succeeded == true, finishedAt: clock.now, to: metricsPath)
             } catch {
                 logger.error("cannot write the metrics file", metadata: ["path": "\(metricsPath)", "error": "\(error)"])
             }

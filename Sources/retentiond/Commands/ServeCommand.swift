@@ -35,14 +35,14 @@ struct ServeCommand: AsyncParsableCommand {
                 throw CommandFailure(.cannotWrite, problem)
             }
             let options = self.options
-            let load: EnforcementService.Loader = {
+            let load: EnforcementService<SystemServiceClock>.Loader = {
                 var (enforcer, diagnostics) = try await options.loadEnforcer(actor: "retentiond/serve", lockWait: pacing.lockWait.duration)
                 enforcer.pacing = pacing.pacing
                 enforcer.allowUnindexed = allowUnindexed
                 for d in diagnostics where d.severity == .warning { logger.warning("\(d.description)") }
                 return enforcer
             }
-            let service = EnforcementService(enforcer: try await load(), load: load, notifier: SystemdNotifier(),
+            let service = EnforcementService(enforcer: try await load(), load: load, clock: SystemServiceClock(), notifier: SystemdNotifier(),
                                              metricsPath: metricsFile, logger: logger)
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(
                 services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

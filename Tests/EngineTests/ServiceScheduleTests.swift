@@ -1,0 +1,89 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Synchronization
+import Testing
+import RetentionCore
+@testable import RetentionEngine
+import RetentionStore
+import TestSupport
+
+/// `serve`'s schedule, on a clock that jumps to each time the service waits for: which runs happen
+/// when, and what each run sees at its time — days of a schedule in a moment, without a process.
+@Suite struct ServiceScheduleTests {
+    /// Wall time that starts at `start` and jumps to each deadline waited for. After `waits`
+    /// waits it tells `exhausted` and waits until the service shuts down.
+    final class JumpingClock: ServiceClock {
+        private let state: Mutex<(now: Date, waits: Int)>
+        private let waits: Int
+        let exhausted = AsyncStream<Void>.makeStream()
+
+        init(start: Date, waits: Int) {
+            state = Mutex((start, 0))
+            self.waits = waits
+        }
+
+        var now: Date { state.withLock { $0.now } }
+
+        func sleep(until deadline: Date) async throws {
+            let waited = state.withLock { state -> Int in
+                state.waits += 1
+                return state.waits
+            }
+            if waited > waits {
+                exhausted.continuation.yield()
+                try await Task.sleep(for: .seconds(86_400))  // cancelled by the graceful shutdown
+            }
+            state.withLock { if deadline > $0.now { $0.now = deadline } }
+        }
+    }
+
+    /// Runs the service on `clock` in a service group until the clock has served its waits, then
+    /// shuts it down gracefully, as SIGTERM would.
+    func serve(_ f: CRMFixture, clock: JumpingClock) async throws {
+        let enforcer = try await f.enforcer()
+        let service = EnforcementService(enforcer: enforcer, load: { try await f.enforcer() }, clock: clock,
+                                         notifier: SystemdNotifier(), metricsPath: nil, logger: Logger(label: "test"))
+        let group = ServiceGroup(services: [service], logger: Logger(label: "test"))
+        let running = Task { try await group.run() }
+        for await _ in clock.exhausted.stream { break }
+        await group.triggerGracefulShutdown()
+        try await running.value
+    }
+
+    /// The `now` of each run, from the entries that close them.
+    func runTimes(_ f: CRMFixture) async throws -> [String] {
+        try await f.audit(action: "run-completed").map { entry in
+            let detail = try JSONSerialization.jsonObject(with: Data(entry.detail.utf8)) as? [String: String]
+            return detail?["now"] ?? ""
+        }
+    }
+
+    @Test func runsEveryTwoDaysFromTheStartAndEachActsOnWhatIsDueAtItsTime() async throws {
+        // 1 is past the three years from the start; 2 only from 2026-06-02 on.
+        let data = ["INSERT INTO people VALUES (1, 'prospect', 'Early', 'e@example.fr', NULL, NULL, '2020-01-01', '2019-01-01', NULL, 0)",
+                    "INSERT INTO people VALUES (2, 'prospect', 'Late', 'l@example.fr', NULL, NULL, '2023-06-02', '2019-01-01', NULL, 0)"]
+        let f = try await CRMFixture(.sqlite, data: data, policy: "schedule: { every: 2d, run_at_start: true }\n" + CRMPolicies.anonymise)
+        let start = ISO8601DateFormatter().date(from: "2026-06-01T12:00:00Z")!
+        try await serve(f, clock: JumpingClock(start: start, waits: 2))
+
+        #expect(try await runTimes(f) == ["2026-06-01T12:00:00Z", "2026-06-03T12:00:00Z", "2026-06-05T12:00:00Z"],
+                "at the start, then two days after each run")
+        let completed = try await f.audit(action: "run-completed").map(\.runID)
+        let anonymised = try await f.audit(action: "anonymise")
+        #expect(anonymised.map(\.subjectRef) == [try f.reference("people", 1), try f.reference("people", 2)])
+        #expect(anonymised.map(\.runID) == Array(completed.prefix(2)), "each record by the first run at whose time it is due")
+        #expect(try await f.rows("SELECT count(*) FROM people WHERE email IS NULL") == [[.integer(2)]])
+        let reports = try FileManager.default.contentsOfDirectory(atPath: f.dir.appendingPathComponent("reports").path)
+        #expect(reports.filter { $0.hasSuffix(".json") }.count == 3, "every run writes its report")
+    }
+
+    @Test func aDailyScheduleRunsAtItsTimeInThePolicysTimeZone() async throws {
+        // The fixture's policies are in Europe/Paris.
+        let f = try await CRMFixture(.sqlite, data: [], policy: "schedule: { daily: \"03:00\" }\n" + CRMPolicies.anonymise)
+        let start = ISO8601DateFormatter().date(from: "2026-06-01T12:00:00Z")!
+        try await serve(f, clock: JumpingClock(start: start, waits: 2))
+        // 03:00 in Paris in June is 01:00 UTC; no run at the start.
+        #expect(try await runTimes(f) == ["2026-06-02T01:00:00Z", "2026-06-03T01:00:00Z"])
+    }
+}
