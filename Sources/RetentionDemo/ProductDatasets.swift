@@ -6,7 +6,7 @@ import RetentionCore
 /// same data.
 extension DemoDataset {
     /// Wall-clock text (`YYYY-MM-DD HH:MM:SS`, or the day only) in a zone, as both products store it.
-    struct Clock {
+    struct WallClockText {
         var calendar: Calendar
         var now: Date
         init(zone: String, now: Date) {
@@ -25,7 +25,7 @@ extension DemoDataset {
     /// with extra fields, contacts, events, invoices and 150 tickets. Stored in Paris time.
     public static func dolibarr(seed: UInt64, now: Date, scale: Int = 1) -> DemoDataset {
         var rng = SplitMix64(seed: seed)
-        let clock = Clock(zone: "Europe/Paris", now: now)
+        let clock = WallClockText(zone: "Europe/Paris", now: now)
         func ago(_ maxDays: Int, atLeast minDays: Int = 0) -> Date {
             now.addingTimeInterval(-Double(minDays + rng.next(upTo: max(1, maxDays - minDays))) * 86_400 - Double(rng.next(upTo: 86_400)))
         }
@@ -96,7 +96,7 @@ extension DemoDataset {
     /// fields, 120 customer users with preferences. Stored in UTC.
     public static func znuny(seed: UInt64, now: Date, scale: Int = 1) -> DemoDataset {
         var rng = SplitMix64(seed: seed)
-        let clock = Clock(zone: "UTC", now: now)
+        let clock = WallClockText(zone: "UTC", now: now)
         func ago(_ maxDays: Int) -> Date { now.addingTimeInterval(-Double(rng.next(upTo: max(1, maxDays))) * 86_400 - Double(rng.next(upTo: 86_400))) }
         var types = Table(name: "ticket_state_type", columns: ["id", "name"])
         types.rows = ProductSchemas.znunyStateTypes.map { [.integer(Int64($0.0)), .text($0.1)] }

@@ -6,7 +6,7 @@ import Testing
     func rule(_ action: RuleAction) -> RetentionRule {
         let here = SourceLocation(file: "p.yaml", line: 1, column: 1)
         return RetentionRule(id: "r", subjectID: "s", location: here, register: "reg", legalBasis: "basis",
-                             clock: Clock(columns: [Name("c", at: here)]), after: RetentionDuration(years: 1), action: action,
+                             clock: RetentionClock(columns: [Name("c", at: here)]), after: RetentionDuration(years: 1), action: action,
                              exemptions: Exemptions(), safety: SafetyLimits())
     }
 

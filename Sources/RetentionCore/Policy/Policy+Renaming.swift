@@ -54,7 +54,7 @@ public struct PolicyRenaming {
         }
     }
 
-    func clock(_ clock: Clock) -> Clock {
+    func clock(_ clock: RetentionClock) -> RetentionClock {
         var clock = clock
         clock.columns = columns(clock.columns)
         clock.earliest = Set(clock.earliest.map(columnRef))

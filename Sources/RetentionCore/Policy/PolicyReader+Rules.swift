@@ -78,14 +78,14 @@ extension PolicyReader {
         return rule
     }
 
-    mutating func clock(_ node: Node?, _ what: String) -> Clock? {
+    mutating func clock(_ node: Node?, _ what: String) -> RetentionClock? {
         guard let node else { return nil }
         var picks = ClockPicks()
-        if case .scalar = node { return clockColumn(node, &picks).map { Clock(columns: [$0]) } }
+        if case .scalar = node { return clockColumn(node, &picks).map { RetentionClock(columns: [$0]) } }
         guard let map = mapping(node, "\(what).clock") else { return nil }
         // `clock: { entered: closing.create_time }`: one related column, read other than by its latest value.
         if map.pairs.count == 1, ["earliest", "entered"].contains(map.pairs[0].key) {
-            return clockColumn(node, &picks).map { Clock(columns: [$0], earliest: picks.earliest, entered: picks.entered) }
+            return clockColumn(node, &picks).map { RetentionClock(columns: [$0], earliest: picks.earliest, entered: picks.entered) }
         }
         checkKeys(map, allowed: ["column", "fallback", "latest", "anchor"], in: "\(what).clock")
         var fiscal = false
@@ -100,7 +100,7 @@ extension PolicyReader {
                 return nil
             }
             guard let cols = clockColumns(latest, &picks) else { return nil }
-            return Clock(columns: cols, combination: .latest, fiscalYearEnd: fiscal, earliest: picks.earliest, entered: picks.entered)
+            return RetentionClock(columns: cols, combination: .latest, fiscalYearEnd: fiscal, earliest: picks.earliest, entered: picks.entered)
         }
         guard let c = map.value("column") else {
             error(node, "a clock needs `column` or `latest`", hint: "e.g. `clock: { column: last_contact_at, fallback: collected_at }`")
@@ -108,7 +108,7 @@ extension PolicyReader {
         }
         guard let column = clockColumn(c, &picks) else { return nil }
         let fallback = map.value("fallback").flatMap { clockColumns($0, &picks) } ?? []
-        return Clock(columns: [column] + fallback, combination: .firstPresent, fiscalYearEnd: fiscal, earliest: picks.earliest, entered: picks.entered)
+        return RetentionClock(columns: [column] + fallback, combination: .firstPresent, fiscalYearEnd: fiscal, earliest: picks.earliest, entered: picks.entered)
     }
 
     /// One clock column or a list of them.

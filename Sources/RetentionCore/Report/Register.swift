@@ -69,7 +69,7 @@ public struct Register: Sendable {
         return parts.isEmpty ? "until the date (no delay)" : parts.joined(separator: " ")
     }
 
-    static func words(_ clock: Clock) -> String {
+    static func words(_ clock: RetentionClock) -> String {
         let names = clock.columns.map { clock.earliest.contains($0.value) || clock.entered.contains($0.value) ? "the " + clock.words(for: $0) : $0.value }
         var text: String
         switch (clock.combination, names.count) {

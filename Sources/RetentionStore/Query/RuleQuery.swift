@@ -100,11 +100,11 @@ public struct RowEntry: Sendable {
 /// `clock < bound` for a clock made of one or more date columns, with the bound rendered per column.
 public struct ClockPredicate: Sendable {
     public var columns: [DateColumn]
-    public var combination: Clock.Combination
+    public var combination: RetentionClock.Combination
     public var bounds: [SQLValue]
 
     /// `calendar` is the one dates are stored in (`Policy.storageCalendar`).
-    public init(columns: [DateColumn], combination: Clock.Combination, bound: Date, calendar: Calendar) {
+    public init(columns: [DateColumn], combination: RetentionClock.Combination, bound: Date, calendar: Calendar) {
         self.columns = columns
         self.combination = combination
         self.bounds = columns.map { DateCodec.render(bound, storage: $0.storage, layout: $0.layout, calendar: calendar) }

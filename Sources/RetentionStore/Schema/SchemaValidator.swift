@@ -303,7 +303,7 @@ public struct SchemaValidator {
     }
 
     /// The date columns of a clock seen from `scope`, each with the path to its related rows.
-    private mutating func clockColumns(_ clock: Clock, from scope: NameScope, relations: SubjectRelations, role: String) -> [DateColumn]? {
+    private mutating func clockColumns(_ clock: RetentionClock, from scope: NameScope, relations: SubjectRelations, role: String) -> [DateColumn]? {
         var result: [DateColumn] = []
         for name in clock.columns {
             guard let (path, table, column) = reach(name, from: scope, relations: relations),

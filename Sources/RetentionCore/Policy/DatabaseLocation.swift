@@ -1,0 +1,17 @@
+import Foundation
+
+/// Which database the policy governs.
+public enum DatabaseLocation: Sendable, Hashable {
+    case sqlite(path: String)
+    case postgres(PostgresLocation)
+    /// MariaDB, or MySQL (the same protocol): docs/mariadb.md.
+    case mariadb(MariaDBLocation)
+
+    public var displayName: String {
+        switch self {
+        case .sqlite(let path): return "sqlite:\(path)"
+        case .postgres(let location): return location.displayName
+        case .mariadb(let location): return location.displayName
+        }
+    }
+}
