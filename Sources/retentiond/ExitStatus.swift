@@ -5,7 +5,7 @@ import RetentionCore
 enum ExitStatus: Int32, Sendable, CaseIterable {
     case success = 0
     case failure = 1
-    /// A plan or dry run found records to change.
+    /// A plan or dry run found records to change; `diff`: the new policy makes more records due.
     case changesPlanned = 2
     case policyInvalid = 3
     case safetyLimit = 4
@@ -28,7 +28,7 @@ enum ExitStatus: Int32, Sendable, CaseIterable {
         switch self {
         case .success: "success"
         case .failure: "internal error"
-        case .changesPlanned: "changes planned (plan, dry run)"
+        case .changesPlanned: "changes planned (plan, dry run; diff: more records due)"
         case .policyInvalid: "policy invalid"
         case .safetyLimit: "safety limit hit"
         case .locked: "locked by another run"

@@ -17,7 +17,7 @@ struct Retentiond: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [DemoCommand.self, CheckCommand.self, PlanCommand.self, ApplyCommand.self, RunCommand.self, ServeCommand.self, FlaggedCommand.self, ExplainCommand.self, RegisterCommand.self, EraseCommand.self, ForecastCommand.self,
-                      AuditCommand.self, HoldCommand.self]
+                      DiffCommand.self, AuditCommand.self, HoldCommand.self]
     )
 
     /// As the argument parser runs a command, except that a first word that names no command is

@@ -117,6 +117,11 @@ public struct Register: Sendable {
     }
 
     static func exemptions(_ rule: RetentionRule) -> String {
+        exemptionReasons(rule).joined(separator: "; ")
+    }
+
+    /// What keeps a due record of `rule`, one reason each, in words.
+    static func exemptionReasons(_ rule: RetentionRule) -> [String] {
         var reasons = ["a legal hold"]
         for consent in rule.exemptions.consent {
             reasons.append(consent.kind == .until ? "the person's agreement to keep it until \(consent.column.value)" : "the person's agreement (\(consent.column.value))")
@@ -128,7 +133,7 @@ public struct Register: Sendable {
                 reasons.append("any related \(related.name)")
             }
         }
-        return reasons.joined(separator: "; ")
+        return reasons
     }
 
     static func figures(_ tally: RuleTally) -> String {

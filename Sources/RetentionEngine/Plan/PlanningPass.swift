@@ -57,11 +57,11 @@ public struct PlanningPass: Sendable {
     /// `childRowsPerRecord`: each due record's detail line lists its child rows per table (one
     /// more statement per page, for an export).
     public func dryRun(now: Date, mode: RunReport.Mode, planPath: String?, detail: ((DetailLine) -> Void)? = nil,
-                       childRowsPerRecord: Bool = false) async throws -> RunReport {
+                       childRowsPerRecord: Bool = false, countingChildren: Bool = true) async throws -> RunReport {
         let started = Date()
         let runID = RunID.make(at: started)
         let writer = try planPath.map { try PlanWriter(path: $0) }
-        let tallies = try await tallies(now: now, planID: runID, writer: writer, detail: detail, countChildren: true,
+        let tallies = try await tallies(now: now, planID: runID, writer: writer, detail: detail, countChildren: countingChildren,
                                         childRowsPerRecord: childRowsPerRecord && detail != nil)
         return RunContext(policy: policy, database: reader.location)
             .report(runID: runID, mode: mode, status: .complete, now: now, startedAt: started, rules: tallies)
