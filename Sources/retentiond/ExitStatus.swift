@@ -30,7 +30,7 @@ enum ExitStatus: Int32, Sendable, CaseIterable {
         case .failure: "internal error"
         case .changesPlanned: "changes planned (plan, dry run; diff: more records due)"
         case .policyInvalid: "policy invalid"
-        case .safetyLimit: "safety limit hit"
+        case .safetyLimit: "safety limit hit (or an unaccepted policy change)"
         case .locked: "locked by another run"
         case .databaseUnavailable: "database unavailable"
         case .auditInvalid: "audit trail tampered"

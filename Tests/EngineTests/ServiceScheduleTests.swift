@@ -1,6 +1,5 @@
 import Foundation
 import Logging
-import ServiceLifecycle
 import Synchronization
 import Testing
 import RetentionCore
@@ -32,23 +31,23 @@ import TestSupport
             }
             if waited > waits {
                 exhausted.continuation.yield()
-                try await Task.sleep(for: .seconds(86_400))  // cancelled by the graceful shutdown
+                try await Task.sleep(for: .seconds(86_400))  // until the test cancels the loop
             }
             state.withLock { if deadline > $0.now { $0.now = deadline } }
         }
     }
 
-    /// Runs the service on `clock` in a service group until the clock has served its waits, then
-    /// shuts it down gracefully, as SIGTERM would.
+    /// Runs the service's schedule on `clock` until the clock has served its waits, then cancels
+    /// it. The loop alone, not `run()`: that traps SIGHUP, which a test process shares with every
+    /// other test (the graceful shutdown and SIGHUP are ServiceTests', on the binary).
     func serve(_ f: CRMFixture, clock: JumpingClock) async throws {
         let enforcer = try await f.enforcer()
         let service = EnforcementService(enforcer: enforcer, load: { try await f.enforcer() }, clock: clock,
                                          notifier: SystemdNotifier(), metricsPath: nil, logger: Logger(label: "test"))
-        let group = ServiceGroup(services: [service], logger: Logger(label: "test"))
-        let running = Task { try await group.run() }
+        let running = Task { await service.schedulingLoop() }
         for await _ in clock.exhausted.stream { break }
-        await group.triggerGracefulShutdown()
-        try await running.value
+        running.cancel()
+        await running.value
     }
 
     /// The `now` of each run, from the entries that close them.

@@ -53,6 +53,9 @@ import Testing
         #expect(try rule(renamed, "accounting").status == .removed)
         #expect(try rule(renamed, "accounting").changes.map(\.direction) == [.moreKept])
         #expect(!renamed.makesMoreDue, "a new flag rule changes no data")
+        var flagCounted = renamed
+        flagCounted.rules[flagCounted.rules.firstIndex { $0.rule == "accounting-10y" }!].dueNow = PolicyDiff.Counts(old: nil, new: 5)
+        #expect(!flagCounted.makesMoreDue, "however many records it flags")
         let worded = try diff { $0.replacingOccurrences(of: "legal_basis: \"legal obligation\"", with: "legal_basis: \"legal obligation (Code de commerce L123-22)\"") }
         #expect(try rule(worded, "accounting").changes.map(\.direction) == [.wording])
         #expect(!worded.makesMoreDue)

@@ -14,4 +14,7 @@ public enum AuditAction: String, Sendable, CaseIterable {
     /// The audit key was replaced: this entry, the first sealed with the new key, seals every entry
     /// before it by their digest (so the trail verifies with the new key alone) and names the old head.
     case keyRotated = "audit-key-rotated"
+    /// An operator accepted a policy change that makes more records due (`run
+    /// --accept-policy-change`): the old and new policies' digests and each rule's counts.
+    case policyChangeAccepted = "policy-change-accepted"
 }

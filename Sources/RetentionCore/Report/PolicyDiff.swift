@@ -52,17 +52,25 @@ public struct PolicyDiff: Sendable, Codable, Equatable {
         public var changes: [Change]
         public var dueNow: Counts?
         public var dueWithin12Months: Counts?
+        /// The rule only flags (in the new policy): it changes no data, however many it finds due.
+        public var flagsOnly = false
 
         /// Whether this rule, changed as it is, makes records due that were not, or does more to
-        /// them: by one of its changes, or by its counts.
+        /// them: by one of its changes, or by its counts (not a flag rule's: it changes nothing).
         public var makesMoreDue: Bool {
-            changes.contains { $0.direction == .moreDue } || (dueNow?.more ?? 0) > 0 || (dueWithin12Months?.more ?? 0) > 0
+            changes.contains { $0.direction == .moreDue }
+                || (!flagsOnly && ((dueNow?.more ?? 0) > 0 || (dueWithin12Months?.more ?? 0) > 0))
         }
     }
 
     public struct PolicyName: Sendable, Codable, Equatable {
         public var path: String
         public var sha256: String
+
+        public init(path: String, sha256: String) {
+            self.path = path
+            self.sha256 = sha256
+        }
     }
 
     public var old: PolicyName
@@ -86,11 +94,13 @@ public struct PolicyDiff: Sendable, Codable, Equatable {
         for rule in new.rules {
             guard let before = oldRules[rule.id] else {
                 let direction: Direction = rule.action.auditAction == .flag ? .wording : .moreDue
-                rules.append(Rule(rule: rule.id, status: .added, changes: [Change(facet: "rule", old: nil, new: Self.summary(rule), direction: direction)]))
+                rules.append(Rule(rule: rule.id, status: .added, changes: [Change(facet: "rule", old: nil, new: Self.summary(rule), direction: direction)],
+                                  flagsOnly: rule.action.auditAction == .flag))
                 continue
             }
             let changes = Self.changes(from: before, in: old, to: rule, in: new)
-            rules.append(Rule(rule: rule.id, status: changes.isEmpty ? .unchanged : .changed, changes: changes))
+            rules.append(Rule(rule: rule.id, status: changes.isEmpty ? .unchanged : .changed, changes: changes,
+                              flagsOnly: rule.action.auditAction == .flag))
         }
         for rule in old.rules where !newIDs.contains(rule.id) {
             rules.append(Rule(rule: rule.id, status: .removed, changes: [Change(facet: "rule", old: Self.summary(rule), new: nil, direction: .moreKept)]))

@@ -72,10 +72,11 @@ extension Enforcer {
                 logger.notice("resuming an open worker run", metadata: ["run": "\(runID)"])
             } else {
                 try await refuseIfClockWentBack(now: now)
+                let accepted = try await PolicyChangeGuard(enforcer: self).check(now: now, accepted: acceptedPolicyChange)
                 runID = RunID.make(at: Date())
                 let planPath = policy.stateDirectory + "/plans/\(runID).plan"
                 defer { unlink(planPath) }
-                plan = try await planAndOpen(runID: runID, now: now, allowMore: allowMore, queue: queue, planPath: planPath)
+                plan = try await planAndOpen(runID: runID, now: now, allowMore: allowMore, queue: queue, planPath: planPath, policyChange: accepted)
                 try await fill(runID: runID, from: planPath, queue: queue)
             }
         } else if let found {
@@ -157,12 +158,16 @@ extension Enforcer {
 
     /// Plans to `planPath`, checks the safety limits on the whole plan, then opens the run, still
     /// empty: workers join it while `fill` queues its batches.
-    func planAndOpen(runID: String, now: Date, allowMore: Bool, queue: any WorkQueueStore, planPath: String) async throws -> SharedPlan {
+    /// `policyChange`: a change of policy the operator accepted (`PolicyChangeGuard`), recorded
+    /// once the safety limits let the run go ahead, with the policy's copy.
+    func planAndOpen(runID: String, now: Date, allowMore: Bool, queue: any WorkQueueStore, planPath: String,
+                     policyChange: PolicyChangeGuard.Accepted? = nil) async throws -> SharedPlan {
         let writer = try PlanWriter(path: planPath)
         _ = try await planning.tallies(now: now, planID: runID, writer: writer, detail: nil)
         let applier = try applier(runID: runID)
         let (header, trailer) = try applier.checkedPlan(writtenBy: writer)
         try applier.checkSafetyLimits(trailer.rules, allowMore: allowMore)
+        try await PolicyChangeGuard(enforcer: self).record(policyChange, runID: runID, in: store, chain: applier.chain, anchor: applier.anchor)
         let shared = SharedPlan(header: header, trailer: trailer)
         let data = try PlanDocument.encoder().encode(shared)
         let policyHash = policy.hash

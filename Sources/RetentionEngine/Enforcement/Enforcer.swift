@@ -33,6 +33,9 @@ public struct Enforcer: Sendable {
     /// How often, at most, the trail's head is recorded in the state directory while batches
     /// commit (always after the last one, and when a run stops or fails): `HeadRecorder`.
     public var headInterval = HeadRecorder.defaultInterval
+    /// The digest (or its first 12 hex digits) of a policy whose change the operator reviewed and
+    /// accepts (`run --accept-policy-change`): see `PolicyChangeGuard`.
+    public var acceptedPolicyChange: String?
     /// Enforce even while a large table is scanned for every record (`--allow-unindexed`).
     public var allowUnindexed = false
 
@@ -109,6 +112,7 @@ public struct Enforcer: Sendable {
         return try await store.withRunLock { lock in
             try await refuseIfClockWentBack(now: now)
             await analyzeTablesWithoutStatistics()
+            let accepted = try await PolicyChangeGuard(enforcer: self).check(now: now, accepted: acceptedPolicyChange)
             let runID = RunID.make(at: Date())
             let planPath = policy.stateDirectory + "/plans/\(runID).plan"
             defer { unlink(planPath) }
@@ -122,7 +126,7 @@ public struct Enforcer: Sendable {
                                       now: now, startedAt: stopped, finishedAt: stopped, rules: [])
             }
             return try await applyLocked(planPath: planPath, writtenBy: writer, runID: runID, mode: .run, wallClock: now, allowMore: allowMore,
-                                         lock: lock, stop: stop)
+                                         lock: lock, stop: stop, policyChange: .checked(accepted))
         }
     }
 
@@ -139,14 +143,25 @@ public struct Enforcer: Sendable {
 
     /// `writer`: the plan's writer when this process just made it (`run`), whose header and
     /// trailer need not be read back from the file.
+    /// Whether this run checked the policy against the one last enforced (`run`: then it keeps its
+    /// copy once it may change data, and records an accepted change); `apply` applies a plan the
+    /// operator reviewed, made from this very policy.
+    enum PolicyChangeCheck {
+        case checked(PolicyChangeGuard.Accepted?)
+        case notChecked
+    }
+
     private func applyLocked(planPath: String, writtenBy writer: PlanWriter? = nil, runID: String, mode: RunReport.Mode, wallClock: Date,
-                             allowMore: Bool, lock: any RunLockHandle, stop: StopRequest) async throws -> RunReport {
+                             allowMore: Bool, lock: any RunLockHandle, stop: StopRequest, policyChange: PolicyChangeCheck = .notChecked) async throws -> RunReport {
         let started = Date()
         let applier = try applier(runID: runID)
         let (header, trailer) = try writer.map(applier.checkedPlan(writtenBy:)) ?? applier.checkedPlan(at: planPath)
         try applier.checkSafetyLimits(trailer.rules, allowMore: allowMore)
         let outcome = try await store.inSuccession {
             try await applier.prepare()
+            if case .checked(let accepted) = policyChange {
+                try await PolicyChangeGuard(enforcer: self).record(accepted, runID: runID, in: store, chain: applier.chain, anchor: applier.anchor)
+            }
             let outcome = await applier.applyPlan(at: planPath, header: header, tallies: trailer.rules, lock: lock, stop: stop)
             if outcome.status == .complete {
                 try await applier.recordCompletion(wallClock: wallClock, planNow: header.now, mode: mode.rawValue,

@@ -7,6 +7,9 @@ public enum EnforcementError: Error, CustomStringConvertible {
     case policyInvalid([Diagnostic])
     /// The figures, and the planned counts per rule for the report of the refused run.
     case safetyLimit([String], [RuleTally])
+    /// The policy differs from the one the last run enforced and makes more records due; nothing
+    /// was changed until the change is accepted (`run --accept-policy-change`).
+    case policyChangeUnreviewed(String)
     case locked(String)
     case databaseUnavailable(String)
     case refused(String)
@@ -22,7 +25,7 @@ public enum EnforcementError: Error, CustomStringConvertible {
     public var kind: FailureKind {
         switch self {
         case .policyInvalid: return .policyInvalid
-        case .safetyLimit: return .safetyLimit
+        case .safetyLimit, .policyChangeUnreviewed: return .safetyLimit
         case .locked: return .locked
         case .databaseUnavailable: return .databaseUnavailable
         case .refused, .auditKey: return .refused
@@ -39,7 +42,7 @@ public enum EnforcementError: Error, CustomStringConvertible {
         case .safetyLimit(let lines, _):
             return "safety limit exceeded, nothing was changed:\n" + lines.map { "  \($0)" }.joined(separator: "\n")
                 + "\nreview the plan (`retentiond plan --detail`), then re-run with --allow-more if it is right"
-        case .locked(let m), .databaseUnavailable(let m), .refused(let m), .auditKey(let m), .auditTampered(let m), .cannotWrite(let m), .invalidRequest(let m), .failed(let m): return m
+        case .policyChangeUnreviewed(let m), .locked(let m), .databaseUnavailable(let m), .refused(let m), .auditKey(let m), .auditTampered(let m), .cannotWrite(let m), .invalidRequest(let m), .failed(let m): return m
         }
     }
 

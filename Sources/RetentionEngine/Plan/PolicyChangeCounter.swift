@@ -18,7 +18,8 @@ public struct PolicyChangeCounter: Sendable {
     /// `old` is counted with the new policy's database, state directory and audit key: where a
     /// policy runs is not what changed. When it does not validate against this database (a column
     /// it names is gone…), its counts are left out and `oldNotCounted` says why.
-    public func count(_ diff: inout PolicyDiff, old written: Policy, now: Date) async throws {
+    /// `withinTwelveMonths` false: only now (two dry runs instead of four), as the run's guard needs.
+    public func count(_ diff: inout PolicyDiff, old written: Policy, now: Date, withinTwelveMonths: Bool = true) async throws {
         let new = planner.policy
         var old = written
         old.database = new.database
@@ -40,11 +41,12 @@ public struct PolicyChangeCounter: Sendable {
             return Dictionary(report.rules.map { ($0.rule, $0.due) }, uniquingKeysWith: { first, _ in first })
         }
         let oldNow = try await due(oldPass, at: now), newNow = try await due(planner, at: now)
-        let oldLater = try await due(oldPass, at: later), newLater = try await due(planner, at: later)
+        let oldLater = withinTwelveMonths ? try await due(oldPass, at: later) : [:]
+        let newLater = withinTwelveMonths ? try await due(planner, at: later) : [:]
         for i in diff.rules.indices {
             let id = diff.rules[i].rule
             diff.rules[i].dueNow = PolicyDiff.Counts(old: oldNow[id], new: newNow[id])
-            diff.rules[i].dueWithin12Months = PolicyDiff.Counts(old: oldLater[id], new: newLater[id])
+            if withinTwelveMonths { diff.rules[i].dueWithin12Months = PolicyDiff.Counts(old: oldLater[id], new: newLater[id]) }
         }
         diff.countedAt = now
         diff.database = planner.reader.location

@@ -8,8 +8,10 @@ struct RunCommand: AsyncParsableCommand {
         commandName: "run",
         abstract: "Plan and apply in one go: what the systemd timer runs.",
         discussion: """
-            Takes the run lock, refuses if the clock is earlier than the last completed run, plans every rule, checks the safety limits \
-            (stopping before any change), then applies in batches, each batch and its audit entries in one transaction.
+            Takes the run lock, refuses if the clock is earlier than the last completed run, compares the policy with the one the last \
+            run enforced (a change that makes more records due stops the run before any change, exit 4, until accepted with \
+            --accept-policy-change; see `retentiond diff`), plans every rule, checks the safety limits (stopping before any change), \
+            then applies in batches, each batch and its audit entries in one transaction.
             --dry-run plans only (the database is opened read-only) and exits 2 when changes are planned.
             SIGTERM or SIGINT stop at the next batch boundary (committed batches stay), write the report and metrics of the \
             incomplete run, and exit with 128 + the signal (143, 130); a second signal stops at once.
@@ -35,8 +37,14 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "PostgreSQL: share one run's batches with other `run --worker` processes (the first plans, all work).")
     var worker = false
 
+    @Option(name: .long, help: ArgumentHelp("Accept a reviewed policy change that makes more records due: the new policy's sha256 (its first 12 hex digits are enough), as the refusal and `retentiond diff` print it. Recorded in the audit trail.", valueName: "sha256"))
+    var acceptPolicyChange: String?
+
     func validate() throws {
         if worker && dryRun { throw ValidationError("--worker enforces; it cannot be combined with --dry-run") }
+        if let acceptPolicyChange, acceptPolicyChange.count < 12 || !acceptPolicyChange.allSatisfy(\.isHexDigit) {
+            throw ValidationError("--accept-policy-change takes the new policy's sha256, at least its first 12 hex digits, not `\(acceptPolicyChange)`")
+        }
     }
 
     @Option(name: .long, help: ArgumentHelp("Who runs, for the audit trail (default: retentiond/<Unix user>).", valueName: "name"))
@@ -72,6 +80,7 @@ struct RunCommand: AsyncParsableCommand {
             var (enforcer, diagnostics) = try await options.loadEnforcer(actor: who, lockWait: pacing.lockWait.duration)
             enforcer.pacing = pacing.pacing
             enforcer.allowUnindexed = allowUnindexed
+            enforcer.acceptedPolicyChange = acceptPolicyChange
             // A person watching a terminal sees one line per rule redrawn; the journal gets a line every few seconds.
             if isatty(STDERR_FILENO) == 1 && format == .text { enforcer.progress = .terminal }
             noteWarnings(diagnostics)
