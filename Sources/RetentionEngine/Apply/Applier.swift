@@ -16,6 +16,7 @@ struct Applier: Sendable {
     var pacing = Pacing()
     var progress = ProgressOutput.log
     var headLogLevel = Logger.Level.notice
+    var headInterval = HeadRecorder.defaultInterval
 
     var policy: Policy { resolved.policy }
     var chain: AuditChain { AuditChain(key: key) }
@@ -107,6 +108,7 @@ struct Applier: Sendable {
         let deadline = pacing.deadline(from: .now)
         var meter = ProgressMeter(output: progress, logger: logger, runID: runID)
         defer { meter.finish() }
+        var head = HeadRecorder(anchor: anchor, interval: headInterval)
         do {
             let works = try batchWorks(planNow: header.now)
             let plan = PlanBatches(reader: try PlanReader(path: path), size: policy.batchSize,
@@ -127,11 +129,13 @@ struct Applier: Sendable {
                     throw EnforcementError.refused("the plan names rule `\(batch.rule)`, which the policy does not have")
                 }
                 try await applyIsolating(work, keys: batch.keys[...], references: batch.references, lock: lock,
-                                         tally: &tallies[index], failures: &failures)
+                                         tally: &tallies[index], failures: &failures, head: &head)
                 let t = tallies[index]
                 meter.update(rule: t.rule, done: t.flagged + t.anonymised + t.purged + t.stale + t.gone + t.takenTotal, due: t.due)
             }
+            try head.flush()
         } catch {
+            head.flushAfter(error, logger: logger)
             stoppedBy = error
         }
         var outcome = Outcome(tallies: tallies, failures: failures)
@@ -145,7 +149,7 @@ struct Applier: Sendable {
     /// A batch whose every record fails is not a record's problem (a missing grant, a broken
     /// table): the run stops there, naming the rule.
     func applyIsolating(_ work: BatchWork, keys: ArraySlice<RecordKey>, references: [RecordKey: String] = [:], lock: any RunLockHandle,
-                        tally: inout RuleTally, failures: inout [RecordFailure]) async throws {
+                        tally: inout RuleTally, failures: inout [RecordFailure], head: inout HeadRecorder) async throws {
         let before = failures.count
         do {
             let batch = Array(keys)
@@ -153,7 +157,7 @@ struct Applier: Sendable {
                 try await store.transaction { try work.apply(in: $0, keys: batch, references: references, lock: lock) }
             }
             tally.record(outcome, action: work.rule.action)
-            try anchor.record(outcome.position)
+            try head.committed(outcome.position)
             return
         } catch let refused as StoreFailure {
             if keys.count == 1, let key = keys.first {
@@ -164,8 +168,8 @@ struct Applier: Sendable {
                 return
             }
             let middle = keys.startIndex + keys.count / 2
-            try await applyIsolating(work, keys: keys[..<middle], references: references, lock: lock, tally: &tally, failures: &failures)
-            try await applyIsolating(work, keys: keys[middle...], references: references, lock: lock, tally: &tally, failures: &failures)
+            try await applyIsolating(work, keys: keys[..<middle], references: references, lock: lock, tally: &tally, failures: &failures, head: &head)
+            try await applyIsolating(work, keys: keys[middle...], references: references, lock: lock, tally: &tally, failures: &failures, head: &head)
             if failures.count - before == keys.count {
                 throw StoreFailure("rule `\(work.rule.id)` (table `\(work.table)`): the database refused every record of a batch, so the cause is not one record: \(refused.message)")
             }

@@ -101,6 +101,7 @@ extension Enforcer {
         let applier = try applier(runID: runID)
         var outcome = Applier.Outcome(tallies: tallies)
         let heldLock = lock
+        var head = HeadRecorder(anchor: applier.anchor, interval: applier.headInterval)
         do {
             let works = try applier.batchWorks(planNow: plan.header.now)
             let deadline = pacing.deadline(from: .now)
@@ -132,8 +133,9 @@ extension Enforcer {
                 if let index = outcome.tallies.firstIndex(where: { $0.rule == rule }), let action = works[rule]?.rule.action {
                     outcome.tallies[index].record(batch, action: action)
                 }
-                try applier.anchor.record(batch.position)
+                try head.committed(batch.position)
             }
+            try head.flush()
             if lock != nil {
                 // The planner closes the run once every claimed batch has committed.
                 while try await queue.readQueue({ try $0.remaining(runID: runID) }) > 0 {
@@ -144,6 +146,7 @@ extension Enforcer {
                                                    closing: queue)
             }
         } catch {
+            head.flushAfter(error, logger: logger)
             outcome.stopped(by: error, logger: logger, runID: runID,
                             resumeHint: error is StopRequest.Stopped ? "the shared run stays open for the other workers and the next run" : "the next worker run finishes the work")
         }

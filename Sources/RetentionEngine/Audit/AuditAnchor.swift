@@ -122,9 +122,10 @@ public struct AuditAnchor: Sendable {
         /// False when the database has a trail but no head is recorded for it: truncation and
         /// restores cannot be detected until one is (callers say so loudly).
         public var anchored: Bool
-        /// Entries the trail holds past the recorded head. Every batch records its head, so more
-        /// than a run's last batch means a run killed before recording it, or a head file replaced
-        /// by an older copy — which only a copy kept elsewhere can tell apart (callers say so).
+        /// Entries the trail holds past the recorded head. A run records its head at most once a
+        /// second and after its last batch (`HeadRecorder`), so entries past it mean a run killed
+        /// before recording them, or a head file replaced by an older copy — which only a copy
+        /// kept elsewhere can tell apart (callers say so).
         public var entriesPastHead: Int64 = 0
     }
 

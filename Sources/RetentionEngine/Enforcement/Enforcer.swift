@@ -30,6 +30,9 @@ public struct Enforcer: Sendable {
     /// The level of the `audit head recorded` line: `notice` keeps a copy of each head in the
     /// journal (under systemd); in a terminal the command line lowers it to `info`.
     public var headLogLevel = Logger.Level.notice
+    /// How often, at most, the trail's head is recorded in the state directory while batches
+    /// commit (always after the last one, and when a run stops or fails): `HeadRecorder`.
+    public var headInterval = HeadRecorder.defaultInterval
     /// The digest (or its first 12 hex digits) of a policy whose change the operator reviewed and
     /// accepts (`run --accept-policy-change`): see `PolicyChangeGuard`.
     public var acceptedPolicyChange: String?
@@ -98,6 +101,7 @@ public struct Enforcer: Sendable {
         var applier = Applier(resolved: resolved, store: store, key: key, actor: actor, runID: runID, logger: logger, pacing: pacing)
         applier.progress = progress
         applier.headLogLevel = headLogLevel
+        applier.headInterval = headInterval
         return applier
     }
 
