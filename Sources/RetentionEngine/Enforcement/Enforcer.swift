@@ -141,8 +141,6 @@ public struct Enforcer: Sendable {
         }
     }
 
-    /// `writer`: the plan's writer when this process just made it (`run`), whose header and
-    /// trailer need not be read back from the file.
     /// Whether this run checked the policy against the one last enforced (`run`: then it keeps its
     /// copy once it may change data, and records an accepted change); `apply` applies a plan the
     /// operator reviewed, made from this very policy.
@@ -151,6 +149,8 @@ public struct Enforcer: Sendable {
         case notChecked
     }
 
+    /// `writer`: the plan's writer when this process just made it (`run`), whose header and
+    /// trailer need not be read back from the file.
     private func applyLocked(planPath: String, writtenBy writer: PlanWriter? = nil, runID: String, mode: RunReport.Mode, wallClock: Date,
                              allowMore: Bool, lock: any RunLockHandle, stop: StopRequest, policyChange: PolicyChangeCheck = .notChecked) async throws -> RunReport {
         let started = Date()

@@ -58,6 +58,7 @@ struct PolicyChangeGuard {
         throw EnforcementError.policyChangeUnreviewed(
             "the policy changed since the last run (sha256 \(old.hash.prefix(12))… → \(policy.hash.prefix(12))…) and makes more records due, so nothing was changed: "
             + rules.joined(separator: "; ")
+            + (diff.oldNotCounted.map { " (\($0), so every record the new policy finds due counts as more)" } ?? "")
             + ". Review it with `retentiond diff \(copyPath)`, then run once with --accept-policy-change \(policy.hash.prefix(12)) (docs/operations.md, \"Changing a policy\")")
     }
 
