@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import Logging
 import RetentionCore
@@ -27,7 +28,10 @@ struct PolicyChangeGuard {
     /// Passes (nil), passes an accepted change, or throws `policyChangeUnreviewed`.
     /// `accepted`: the digest (at least its first 12 hex digits) of the policy the operator accepts.
     func check(now: Date, accepted: String?) async throws -> Accepted? {
-        guard FileManager.default.fileExists(atPath: copyPath) else { return nil }
+        // The same policy as last time (every run but the first after a change): its bytes' digest
+        // says so without parsing the copy.
+        guard let copy = FileManager.default.contents(atPath: copyPath) else { return nil }
+        if SHA256.hash(data: copy).hexEncoded == policy.hash { return nil }
         let old: Policy
         do {
             old = try PolicyParser(path: copyPath).parseFile().0
