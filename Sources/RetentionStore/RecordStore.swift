@@ -67,6 +67,9 @@ public protocol StoreSession {
     /// `conditions` (the rows a `related` exemption finds), at most `limit`.
     func relatedRecords(_ path: [RelationStep], table: String, keyColumns: [String], key: RecordKey, conditions: [RowCondition],
                         columns: [String], limit: Int) throws -> [[SQLValue]]
+    /// The keys (`keyColumns`' values) of `table`'s rows in key order after `after`, at most `limit`:
+    /// every record of a table, page by page (the erasure ledger's replay matches references).
+    func keys(table: String, keyColumns: [String], after: RecordKey?, limit: Int) throws -> [RecordKey]
     /// Of these keys, those whose record still exists.
     func existingKeys(table: String, keyColumns: [String], keys: [RecordKey]) throws -> Set<RecordKey>
     /// Which of the tool's own tables exist: all of them, none, or (after tampering) some.

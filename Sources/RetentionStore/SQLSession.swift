@@ -314,6 +314,14 @@ extension StoreSession where Self: SQLExecuting {
         return try rows(sql)
     }
 
+    public func keys(table: String, keyColumns: [String], after: RecordKey?, limit: Int) throws -> [RecordKey] {
+        let columns = keyColumns.map { SQL.qualified("k", $0) }.joined(separator: ", ")
+        var sql: SQL = "SELECT \(raw: columns) FROM \(ident: table) AS k"
+        if let after { sql += " WHERE \(builder.keyAfter("k", keyColumns, after))" }
+        sql += " ORDER BY \(raw: columns) LIMIT \(.integer(Int64(limit)))"
+        return try rows(sql).map(RecordKey.init)
+    }
+
     public func markDone(ruleID: String, table: String, keyColumns: [String], keys: [RecordKey]) throws {
         guard !keys.isEmpty else { return }
         try execute(builder.markDone(rule: ruleID, table: table, keyColumns: keyColumns, keys: keys))

@@ -96,6 +96,15 @@ import Testing
         #expect(policy.database == .sqlite(path: "/tmp/elsewhere/crm.sqlite"))
     }
 
+    /// `ledger.keep`: how long the erasure ledger remembers an erasure; absent, for ever.
+    @Test func theLedgerKeepsEntriesForItsDuration() throws {
+        #expect(try parse(Self.valid).ledgerKeep == nil)
+        let policy = try parse(Self.valid.replacingOccurrences(of: "state_dir:", with: "ledger: { keep: 13mo }\nstate_dir:"))
+        #expect(policy.ledgerKeep == (try RetentionDuration(parsing: "13mo")))
+        #expect(errors(Self.valid.replacingOccurrences(of: "state_dir:", with: "ledger: { kept: 13mo }\nstate_dir:"))
+            .contains { $0.contains("unknown key `kept` in ledger") }, "\(errors(Self.valid.replacingOccurrences(of: "state_dir:", with: "ledger: { kept: 13mo }\nstate_dir:")))")
+    }
+
     @Test func unknownKeysAreReportedWithTheirPositionAndASuggestion() {
         let text = Self.valid.replacingOccurrences(of: "        after: 10y", with: "        afterr: 10y")
         let found = errors(text)

@@ -24,6 +24,16 @@ import Testing
         #expect(!text.contains("| now |"), "no figures without a database")
     }
 
+    /// The register says how long what was erased is remembered, to erase it again after a restore.
+    @Test func theErasureLedgerIsSaidWithHowLongItKeepsEntries() throws {
+        var policy = try shippedPolicy()
+        #expect(Register(policy: policy).markdown().contains("## After erasure\n\nWhat is purged or anonymised is recorded, without personal data (a keyed reference to the record, the rule and the date), in an erasure ledger kept outside the database, for as long as retentiond enforces this policy: when a backup is restored, what was erased since it was made is erased again before anything else runs."))
+        policy.ledgerKeep = try RetentionDuration(parsing: "13mo")
+        let register = Register(policy: policy)
+        #expect(register.markdown().contains("in an erasure ledger kept outside the database, for 13 months (as long as the oldest backup that can be restored): when"))
+        #expect(register.html().contains("<h2>After erasure</h2>\n<p>What is purged"))
+    }
+
     @Test func figuresAreAddedWhenGivenAndHTMLIsEscaped() throws {
         var policy = try shippedPolicy()
         policy.subjects[0].rules[0].register = "<script>alert(1)</script>"

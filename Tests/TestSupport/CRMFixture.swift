@@ -301,6 +301,62 @@ public final class CRMFixture: @unchecked Sendable {
         return result
     }
 
+    // MARK: Backups
+
+    /// Backs the database up as its operators would — a copy of the SQLite file (and its
+    /// write-ahead log), `pg_dump`, `mariadb-dump` — into `name`.
+    public func backup(_ name: String = "backup") async throws -> String {
+        let path = dir.appendingPathComponent(name).path
+        switch backend {
+        case .sqlite:
+            // No store of the test is writing: the file and its write-ahead log are consistent.
+            for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: dbPath + suffix) {
+                try FileManager.default.copyItem(atPath: dbPath + suffix, toPath: path + suffix)
+            }
+        case .postgres:
+            let server = try PostgresServer.shared.get()
+            let done = try await Spawn.run(server.binDirectory + "/pg_dump", ["-h", "127.0.0.1", "-p", String(server.port), "-U", "postgres",
+                                                                              "-Fc", "-f", path, try databaseName()])
+            guard done.succeeded else { throw Spawn.Failure(description: "pg_dump: \(done.stderr)") }
+        case .mariadb:
+            let server = try MariaDBServer.shared.get()
+            let done = try await Spawn.run("/usr/bin/mariadb-dump", ["-h", "127.0.0.1", "-P", String(server.port), "-u", "root",
+                                                                    "--single-transaction", "--triggers", "--result-file=" + path, try databaseName()])
+            guard done.succeeded else { throw Spawn.Failure(description: "mariadb-dump: \(done.stderr)") }
+        }
+        return path
+    }
+
+    /// Restores a backup made by `backup` over the database: the SQLite file replaced, `pg_restore
+    /// --clean`, the dump read back by `mariadb`. No store of the test may be open (SQLite).
+    public func restore(_ path: String) async throws {
+        switch backend {
+        case .sqlite:
+            for suffix in ["", "-wal", "-shm"] { unlink(dbPath + suffix) }
+            for suffix in ["", "-wal"] where FileManager.default.fileExists(atPath: path + suffix) {
+                try FileManager.default.copyItem(atPath: path + suffix, toPath: dbPath + suffix)
+            }
+        case .postgres:
+            let server = try PostgresServer.shared.get()
+            let done = try await Spawn.run(server.binDirectory + "/pg_restore", ["-h", "127.0.0.1", "-p", String(server.port), "-U", "postgres",
+                                                                                 "--clean", "--if-exists", "--single-transaction", "-d", try databaseName(), path])
+            guard done.succeeded else { throw Spawn.Failure(description: "pg_restore: \(done.stderr)") }
+        case .mariadb:
+            let server = try MariaDBServer.shared.get()
+            let done = try await Spawn.run("/usr/bin/mariadb", ["-h", "127.0.0.1", "-P", String(server.port), "-u", "root", try databaseName(),
+                                                               "-e", "source \(path)"])
+            guard done.succeeded else { throw Spawn.Failure(description: "mariadb: \(done.stderr)") }
+        }
+    }
+
+    /// The server database's name (PostgreSQL, MariaDB).
+    func databaseName() throws -> String {
+        guard let range = databaseSection.range(of: #"database: (\w+)"#, options: .regularExpression) else {
+            throw Spawn.Failure(description: "no database name in \(databaseSection)")
+        }
+        return String(databaseSection[range].dropFirst("database: ".count))
+    }
+
     // MARK: What an attacker or a broken application does
 
     /// What an attacker with write access does first: remove the append-only protection.

@@ -10,6 +10,8 @@ public struct AuditKey: Sendable {
     public let chainKey: SymmetricKey
     public let referenceKey: SymmetricKey
     public let pseudonymKey: SymmetricKey
+    /// Seals the erasure ledger kept in the state directory (`ErasureLedger`).
+    public let ledgerKey: SymmetricKey
 
     public init(bytes: Data) {
         let master = SymmetricKey(data: bytes)
@@ -19,6 +21,13 @@ public struct AuditKey: Sendable {
         chainKey = derive("retentiond/audit-chain/v1")
         referenceKey = derive("retentiond/record-reference/v1")
         pseudonymKey = derive("retentiond/pseudonym/v1")
+        ledgerKey = derive("retentiond/erasure-ledger/v1")
+    }
+
+    /// A short public name for the key (16 hex digits), recorded in the trail and the erasure
+    /// ledger: which key sealed what, without revealing anything of it.
+    public var fingerprint: String {
+        String(AuditChain(key: self).reference(table: "retentiond", key: RecordKey([.text("key fingerprint")])).prefix(16))
     }
 
     public enum LoadError: Error, CustomStringConvertible {

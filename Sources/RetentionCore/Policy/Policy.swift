@@ -41,6 +41,9 @@ public struct Policy: Sendable {
     /// Tables in which the application keeps legal holds of its own, honoured like retentiond's.
     public var applicationHolds: [ApplicationHolds] = []
     public static let defaultReportsKeep = try! RetentionDuration(parsing: "400d")
+    /// How long the erasure ledger keeps an entry (`ledger.keep`): as long as the oldest backup
+    /// that can still be restored. Nil (the default): every entry is kept.
+    public var ledgerKeep: RetentionDuration?
     /// Whether reports carry a forecast (`reports.forecast`, true unless the policy says otherwise):
     /// one statement per rule over the coming year's records, which a very large table may not want
     /// on every run.

@@ -3,7 +3,7 @@ import Yams
 
 /// The top level of a policy: where things live, defaults, and the sections below.
 extension PolicyReader {
-    static let topKeys = ["version", "time_zone", "storage_time_zone", "fiscal_year", "database", "state_dir", "audit", "reports",
+    static let topKeys = ["version", "time_zone", "storage_time_zone", "fiscal_year", "database", "state_dir", "audit", "reports", "ledger",
                           "batch_size", "safety", "date_formats", "schedule", "application_holds", "relations", "subjects"]
 
     mutating func policy(_ map: Map, hash: String, stateDirectoryOverride: String?, credentialsDirectory: String?, policyPath: String) -> Policy? {
@@ -86,6 +86,12 @@ extension PolicyReader {
             }
             if let d = reports.value("dir"), let s = string(d, "reports.dir") { reportsDir = resolve(s, against: stateDir) }
             if let k = reports.value("keep"), let keep = duration(k, "reports.keep") { reportsKeep = keep }
+        }
+
+        var ledgerKeep: RetentionDuration?
+        if let node = map.value("ledger"), let ledger = mapping(node, "ledger") {
+            checkKeys(ledger, allowed: ["keep"], in: "ledger")
+            if let k = ledger.value("keep"), let keep = duration(k, "ledger.keep") { ledgerKeep = keep }
         }
 
         var batchSize = Policy.defaultBatchSize
@@ -177,6 +183,7 @@ extension PolicyReader {
         policy.storageTimeZone = storageTimeZone
         policy.applicationHolds = map.value("application_holds").map { applicationHolds($0) } ?? []
         policy.reportsKeep = reportsKeep
+        policy.ledgerKeep = ledgerKeep
         policy.reportsForecast = reportsForecast
         return policy
     }

@@ -26,6 +26,8 @@ public struct Register: Sendable {
     public var entries: [Entry]
     /// When it was generated (and the figures, if any, counted).
     public var generatedAt: Date
+    /// What the register says of erased records after a restore (the erasure ledger, `ledger.keep`).
+    public var afterErasure: String
 
     /// `tallies` (a dry run's at `generatedAt`, by rule id) adds the live figures.
     public init(policy: Policy, tallies: [String: RuleTally] = [:], generatedAt: Date = Date()) {
@@ -33,6 +35,9 @@ public struct Register: Sendable {
         policyPath = policy.path
         policyHash = policy.hash
         timeZone = policy.timeZone.identifier
+        afterErasure = "What is purged or anonymised is recorded, without personal data (a keyed reference to the record, the rule and the date), in an erasure ledger kept outside the database, "
+            + (policy.ledgerKeep.map { "for \(Self.words($0)) (as long as the oldest backup that can be restored)" } ?? "for as long as retentiond enforces this policy")
+            + ": when a backup is restored, what was erased since it was made is erased again before anything else runs."
         var entries: [Entry] = []
         for rule in policy.rules {
             let subject = policy.subject(for: rule)
@@ -165,7 +170,7 @@ public struct Register: Sendable {
                 out += "| " + cells(line).map(Markdown.cell).joined(separator: " | ") + " |\n"
             }
         }
-        return out
+        return out + "\n## After erasure\n\n" + afterErasure + "\n"
     }
 
     public func html() -> String {
@@ -190,6 +195,6 @@ public struct Register: Sendable {
             }
             out += "</table>\n"
         }
-        return out + "</body></html>\n"
+        return out + "<h2>After erasure</h2>\n<p>\(escape(afterErasure))</p>\n</body></html>\n"
     }
 }

@@ -21,6 +21,22 @@ struct Applier: Sendable {
     var policy: Policy { resolved.policy }
     var chain: AuditChain { AuditChain(key: key) }
     var anchor: AuditAnchor { AuditAnchor(store: store, stateDirectory: policy.stateDirectory) }
+    var ledger: ErasureLedger { ErasureLedger(stateDirectory: policy.stateDirectory, key: key) }
+
+    /// Brings the erasure ledger up to the trail: before a run changes anything (it refuses then
+    /// when a restore undid erasures the ledger records and they were not re-applied), and after.
+    func syncLedger() async throws {
+        try await ledger.sync(from: store, keep: policy.ledgerKeep, now: Date(), calendar: policy.calendar)
+    }
+
+    /// After the changes: a ledger that cannot be written is logged, not a failed run (the changes
+    /// are committed and audited; the next run copies them into the ledger before changing anything).
+    func syncLedgerAfterChanges() async {
+        do { try await syncLedger() } catch {
+            logger.error("the erasure ledger could not be brought up to date; the next run copies what it misses from the trail", metadata: [
+                "ledger": "\(ledger.path)", "error": "\(error)"])
+        }
+    }
 
     /// A plan file, checked before anything changes: whole (it has its trailer), made from this
     /// policy, for this database and its current schema.

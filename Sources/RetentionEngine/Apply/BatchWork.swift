@@ -21,6 +21,8 @@ struct BatchWork: Sendable {
     var markingRules: [String] = []
     /// Added to every audit entry of the batch (an erasure request's reference).
     var detail: [String: String] = [:]
+    /// Added to one record's own entry (the ledger entry an erasure re-applied after a restore comes from).
+    var recordDetail: [RecordKey: [String: String]] = [:]
 
     /// `lock`: the run lock this process holds (nil for a worker that joined a shared run), confirmed
     /// before anything changes. `references`: the keys' references when already computed.
@@ -66,7 +68,8 @@ struct BatchWork: Sendable {
         case .purge: fields = ["*"]
         }
         try refuseDeeperTrees(acting.map(\.candidate.key), in: session)
-        let early = try EarlySeal(acting.map { draft(rule.action.auditAction, ref: $0.ref, fields: fields) }, chain: chain, in: session)
+        let early = try EarlySeal(acting.map { draft(rule.action.auditAction, ref: $0.ref, fields: fields, detail: recordDetail[$0.candidate.key] ?? [:]) },
+                                  chain: chain, in: session)
         switch rule.action {
         case .flag:
             try session.markDone(ruleID: rule.id, table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key))

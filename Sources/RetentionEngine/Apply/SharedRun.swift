@@ -55,6 +55,7 @@ extension Enforcer {
                 try session.prepareWorkQueue()
             }
             try await applier(runID: "marks").completeMarks()
+            try await applier(runID: "ledger").syncLedger()
             // A run an older version opened queues records in a form this one cannot claim: what
             // its workers did stays done, the rest is planned again.
             try await queue.queueTransaction { try $0.closeRunsOfOtherQueueFormats() }
@@ -150,6 +151,7 @@ extension Enforcer {
             outcome.stopped(by: error, logger: logger, runID: runID,
                             resumeHint: error is StopRequest.Stopped ? "the shared run stays open for the other workers and the next run" : "the next worker run finishes the work")
         }
+        await applier.syncLedgerAfterChanges()
         await lock?.release()
         let message = outcome.message.map { "worker: \($0)" } ?? (lock == nil ? "worker joined the shared run" : "planned and worked the shared run")
         return context.report(runID: runID, mode: .run, status: outcome.status, message: message, now: plan.header.now,

@@ -28,8 +28,13 @@ public struct AuditTrail: Sendable {
         public var holdWarnings: [String] = []
         /// Entries past the recorded head (a run killed before recording it, or an older head file).
         public var entriesPastHead: Int64 = 0
-        public var isValid: Bool { problems.isEmpty && anchorProblems.isEmpty && holdProblems.isEmpty }
-        public var problemCount: Int { problems.count + anchorProblems.count + holdProblems.count }
+        /// The erasure ledger beside the head (`ErasureLedger`): its entries (nil without one), and
+        /// its problems — a seal that does not verify, or erasures a restore undid and that were
+        /// not re-applied yet.
+        public var ledgerEntries: Int?
+        public var ledgerProblems: [String] = []
+        public var isValid: Bool { problems.isEmpty && anchorProblems.isEmpty && holdProblems.isEmpty && ledgerProblems.isEmpty }
+        public var problemCount: Int { problems.count + anchorProblems.count + holdProblems.count + ledgerProblems.count }
     }
 
     /// Walks the whole chain in pages (constant memory), checking each entry against the previous one.
@@ -84,6 +89,12 @@ public struct AuditTrail: Sendable {
         }
         result.holdProblems = holdFindings.filter(\.failsClosed).map(\.message)
         result.holdWarnings = holdFindings.filter { !$0.failsClosed }.map(\.message)
+        let ledger = try await ErasureLedger(stateDirectory: stateDirectory, key: key).verification(against: store)
+        if ledger.exists {
+            result.ledgerEntries = ledger.entries
+            result.ledgerProblems = ledger.problems.map { "erasure ledger: " + $0 }
+            if ledger.replayPending { result.ledgerProblems.append(ErasureLedger.replayPendingMessage(path: ErasureLedger.path(stateDirectory: stateDirectory), location: store.location)) }
+        }
         return result
     }
 

@@ -42,7 +42,7 @@ struct KeyRotation: Sendable {
         let trail = AuditTrail(store: store, key: oldKey, stateDirectory: stateDirectory)
         let verification = try await trail.verify()
         guard verification.isValid else {
-            let first = (verification.problems.map(\.description) + verification.anchorProblems + verification.holdProblems).first ?? ""
+            let first = (verification.problems.map(\.description) + verification.anchorProblems + verification.holdProblems + verification.ledgerProblems).first ?? ""
             throw EnforcementError.auditTampered("the audit trail of \(store.location) is not intact (\(verification.problemCount) problem(s), first: \(first)); a rotation would seal it as it is, so nothing was changed. `retentiond audit verify` lists the problems")
         }
         guard verification.entries > 0 else {
@@ -90,6 +90,7 @@ struct KeyRotation: Sendable {
             }
             return (try AuditWriter(chain: chain).append(drafts, in: session), digest.count, holds.count)
         }
+        try ErasureLedger(stateDirectory: stateDirectory, key: oldKey).reseal(with: newKey)
         try finish(position)
         return Outcome(sealedEntries: sealed, rotationSeq: sealed + 1, restatedHolds: holds, retiredKey: retired, head: position.head)
     }
@@ -110,6 +111,7 @@ struct KeyRotation: Sendable {
             unlink(pending)
             return nil
         }
+        try ErasureLedger(stateDirectory: stateDirectory, key: try AuditKey.load(path: keyPath, createIfMissing: false).key).reseal(with: key)
         try finish(position)
         return Outcome(sealedEntries: entry.seq - 1, rotationSeq: entry.seq, restatedHolds: 0, retiredKey: nil, head: position.head)
     }
@@ -124,9 +126,7 @@ struct KeyRotation: Sendable {
 
     /// A short public name for a key, recorded in the trail: which key sealed from where, without
     /// revealing anything of it.
-    @Sendable static func fingerprint(_ key: AuditKey) -> String {
-        String(AuditChain(key: key).reference(table: "retentiond", key: RecordKey([.text("key fingerprint")])).prefix(16))
-    }
+    @Sendable static func fingerprint(_ key: AuditKey) -> String { key.fingerprint }
 }
 
 extension Enforcer {
@@ -144,7 +144,10 @@ extension Enforcer {
                 throw EnforcementError.auditKey("the audit key \(keyPath) does not match the audit trail of \(store.location); nothing was changed. Configure the key that sealed this trail")
             }
             // A rule whose marks are incomplete looks its records up in the trail by references of the old key.
-            try await Applier(resolved: resolved, store: store, key: key, actor: actor, runID: "rotate-key", logger: logger).prepare()
+            let applier = Applier(resolved: resolved, store: store, key: key, actor: actor, runID: "rotate-key", logger: logger)
+            try await applier.prepare()
+            // The ledger names what was erased under the old key's references before the rotation.
+            try await applier.syncLedger()
             let done = try await rotation.rotate(from: key, reason: reason, now: now)
             return (done.sealedEntries, done.rotationSeq, done.restatedHolds, done.retiredKey)
         }

@@ -159,6 +159,7 @@ public struct Enforcer: Sendable {
         try applier.checkSafetyLimits(trailer.rules, allowMore: allowMore)
         let outcome = try await store.inSuccession {
             try await applier.prepare()
+            try await applier.syncLedger()
             if case .checked(let accepted) = policyChange {
                 try await PolicyChangeGuard(enforcer: self).record(accepted, runID: runID, in: store, chain: applier.chain, anchor: applier.anchor)
             }
@@ -167,6 +168,7 @@ public struct Enforcer: Sendable {
                 try await applier.recordCompletion(wallClock: wallClock, planNow: header.now, mode: mode.rawValue,
                                                    tallies: outcome.tallies, failures: outcome.failures)
             }
+            await applier.syncLedgerAfterChanges()
             return outcome
         }
         if outcome.tallies.contains(where: { $0.purged > 0 }) { try await store.scrubFreedSpace() }
@@ -203,8 +205,12 @@ public struct Enforcer: Sendable {
             let key = try await Explainer(resolved: resolved, reader: store).recordKey(subject: subject, keyText: keyText)
             let runID = RunID.make(at: Date())
             let applier = try applier(runID: runID)
-            if !dryRun { try await applier.prepare() }
+            if !dryRun {
+                try await applier.prepare()
+                try await applier.syncLedger()
+            }
             let steps = try await applier.erase(subject, key: key, request: request, lock: lock, now: now, dryRun: dryRun)
+            if !dryRun { await applier.syncLedgerAfterChanges() }
             return ErasureReport(runID: runID, request: request, by: actor, subject: subject.id, table: subject.table.value, key: key.description,
                                  at: now, dryRun: dryRun, steps: steps)
         }

@@ -79,6 +79,7 @@ public struct HoldRegistry: Sendable {
             return (id, try writer.append([draft], in: session, confirmingKey: true))
         }
         try anchor.record(position)
+        await copyToLedger()
         hold.id = id
         return hold
     }
@@ -132,6 +133,14 @@ public struct HoldRegistry: Sendable {
         }
         guard let (hold, position) = released else { throw EnforcementError.invalidRequest("no active hold has id \(id); see `retentiond hold list`") }
         try anchor.record(position)
+        await copyToLedger()
         return hold
+    }
+
+    /// The hold's entry goes to the erasure ledger, which a restore does not take back: re-anchoring
+    /// after one places it again. The hold is placed whatever happens here — a ledger that cannot
+    /// be written now is brought up to date by the next run, before it changes anything.
+    func copyToLedger() async {
+        _ = try? await ErasureLedger(stateDirectory: stateDirectory, key: key).sync(from: store)
     }
 }

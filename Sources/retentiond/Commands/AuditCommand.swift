@@ -71,10 +71,12 @@ struct AuditCommand: AsyncParsableCommand {
                     for problem in result.problems { printError(problem.description) }
                     for problem in result.anchorProblems { printError(problem) }
                     for problem in result.holdProblems { printError("legal holds: " + problem) }
+                    for problem in result.ledgerProblems { printError(problem) }
                     printError("audit trail of \(trail.store.location) is NOT intact: \(result.problemCount) problem(s) in \(result.entries) entries")
                     return .auditInvalid
                 }
                 print("audit trail intact: \(result.entries) entries, head \(result.head.seq) \(result.head.mac.prefix(16))…")
+                if let entries = result.ledgerEntries { print("erasure ledger intact: \(entries) entries, following the trail") }
                 return .success
             }
         }
@@ -224,21 +226,36 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Reanchor: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "After a legitimate restore: accept the trail's current end as the recorded head (audited).",
+            abstract: "After a legitimate restore: accept the trail's end as the recorded head, and erase again what the restore brought back (audited).",
             discussion: """
                 When a database is restored from an older copy, its trail ends before the head recorded in the state \
                 directory, and enforcing commands refuse with exit 7. Once you have checked that the restore is \
                 legitimate, this appends an `audit-reanchored` entry (with the lost head and your reason) and records \
                 the new end. It refuses when the trail in the database does not verify on its own.
+
+                Then, under the run lock and before any rule runs, it re-applies what the erasure ledger \
+                (erasure-ledger.jsonl in the state directory) says was purged or anonymised since the backup: each \
+                record found again goes through the same rule, as an erasure request does, audited with the ledger \
+                entry it comes from; legal holds placed since the backup are placed again first, and holds, related \
+                records, other rules and references still keep what they keep. --dry-run says what both steps would \
+                do and changes nothing. Interrupted, run it again: enforcing runs refuse until the replay is done \
+                (docs/operations.md, "After a restore").
                 """
         )
         @OptionGroup var options: PolicyOptions
 
-        @Option(name: .long, help: "Why (e.g. the restore ticket), kept in the audit trail.")
-        var reason: String
+        @Option(name: .long, help: "Why (e.g. the restore ticket), kept in the audit trail. Required unless --dry-run.")
+        var reason: String?
 
-        @Option(name: .long, help: "Who re-anchors (recorded in the audit trail).")
-        var by: String
+        @Option(name: .long, help: "Who re-anchors (recorded in the audit trail). Required unless --dry-run.")
+        var by: String?
+
+        @Flag(name: .long, help: "Say what re-anchoring and re-applying the ledger would do; change nothing.")
+        var dryRun = false
+
+        func validate() throws {
+            if !dryRun, reason == nil || by == nil { throw ValidationError("give --reason (why, e.g. the restore ticket) and --by (who), or --dry-run to see what it would do") }
+        }
 
         func run() async throws {
             try await reportingFailures {
@@ -247,9 +264,42 @@ struct AuditCommand: AsyncParsableCommand {
                 guard let key = try await loadKey(policy: policy, store: store, create: false, logger: options.logger()) else {
                     throw CommandFailure(.failure, "no audit trail to re-anchor on \(store.location)")
                 }
-                let (previous, head) = try await AuditAnchor.reanchor(store, stateDirectory: policy.stateDirectory, key: key, reason: reason,
-                                                                      by: by, now: options.currentTime())
-                print("audit trail re-anchored at entry \(head.seq)" + (previous.map { " (the recorded head was entry \($0.seq))" } ?? ""))
+                let now = options.currentTime()
+                let ledger = ErasureLedger(stateDirectory: policy.stateDirectory, key: key)
+                // Without erasures to re-apply, the policy need not validate against the restored schema.
+                guard try await ledger.lost(in: store) != nil else {
+                    if dryRun {
+                        let standing = try? await AuditAnchor(store: store, stateDirectory: policy.stateDirectory).check()
+                        let end = try await store.read { try $0.auditHead().seq }
+                        let previous = StateFiles.readHead(stateDirectory: policy.stateDirectory)
+                        if let standing, standing.anchored, standing.entriesPastHead == 0, previous != nil {
+                            print("nothing to re-anchor: the audit trail is intact and ends at the recorded head (entry \(end))")
+                        } else {
+                            print("would re-anchor the audit trail at entry \(end + 1)" + (previous.map { " (the recorded head is entry \($0.seq))" } ?? ""))
+                        }
+                        print(FileManager.default.fileExists(atPath: ledger.path) ? "the erasure ledger holds nothing the database lost" : "no erasure ledger in \(policy.stateDirectory): nothing to re-apply")
+                        return .success
+                    }
+                    let (previous, head) = try await AuditAnchor.reanchor(store, stateDirectory: policy.stateDirectory, key: key, reason: reason ?? "",
+                                                                          by: by ?? "", now: now)
+                    try await ledger.sync(from: store, keep: policy.ledgerKeep, now: Date(), calendar: policy.calendar)
+                    print("audit trail re-anchored at entry \(head.seq)" + (previous.map { " (the recorded head was entry \($0.seq))" } ?? ""))
+                    return .success
+                }
+                let (loaded, _) = try await options.loadEnforcer(actor: by ?? defaultActor(), loadingKey: false)
+                let enforcer = Enforcer(resolved: loaded.resolved, store: loaded.store, key: key, actor: by ?? defaultActor(), logger: loaded.logger)
+                let done = try await enforcer.reanchor(reason: reason ?? "", now: now, dryRun: dryRun)
+                if dryRun {
+                    if done.needed { print("would re-anchor the audit trail at entry \(done.trailEnd + 1)" + (done.previous.map { " (the recorded head is entry \($0.seq))" } ?? "")) }
+                } else if let head = done.head {
+                    print("audit trail re-anchored at entry \(head.seq)" + (done.previous.map { " (the recorded head was entry \($0.seq))" } ?? ""))
+                }
+                if let replay = done.replay {
+                    print("erasure ledger: " + replay.text(), terminator: "")
+                    for missed in replay.notReapplied {
+                        printError("warning: \(missed.records) record(s) of rule `\(missed.rule)` were erased before the restore and are back: \(missed.outcome)", prefix: false)
+                    }
+                }
                 return .success
             }
         }

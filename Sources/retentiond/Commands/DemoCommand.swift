@@ -14,7 +14,7 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "Create a demo database (SQLite), run the matching policy on it, and print what happened.",
         discussion: """
             Writes into --dir (default ./retentiond-demo): the database (crm.sqlite, dolibarr.sqlite or znuny.sqlite), audit.key, \
-            audit-head.json and reports/. An earlier demo database there is replaced. With --dataset crm (the default) the shipped \
+            audit-head.json, erasure-ledger.jsonl and reports/. An earlier demo database there is replaced. With --dataset crm (the default) the shipped \
             policy etc/retentiond/retentiond.yaml is run unchanged, with --dir as its state directory; with --dataset dolibarr or \
             znuny, a database shaped like that product's is built and etc/examples/<dataset>.yaml is run on it (its database \
             replaced by the demo's). The data is synthetic; with --seed it is the same every time (for the same --now).
@@ -104,10 +104,11 @@ struct DemoCommand: AsyncParsableCommand {
             try StateFiles.ensureDirectory(dirURL.path)
             options.keyFileOverride = dirURL.appendingPathComponent("audit.key").path
             let dbPath = dirURL.appendingPathComponent(dataset.fileName).path
-            // The earlier demo's database and head go only once this one is sure to replace them.
+            // The earlier demo's database, head and erasure ledger go only once this one is sure to replace them.
             func replaceEarlierDemo() {
                 for suffix in ["", "-journal", "-wal", "-shm", ".retentiond-lock"] { try? fm.removeItem(atPath: dbPath + suffix) }
                 try? fm.removeItem(atPath: StateFiles.headPath(stateDirectory: dirURL.path))
+                try? fm.removeItem(atPath: ErasureLedger.path(stateDirectory: dirURL.path))
             }
 
             let data = dataset.build(seed: seed, now: now, scale: scale)
