@@ -40,6 +40,11 @@ import Testing
         #expect((rule["dueWithin12Months"] as? [String: Int]) == ["old": 2, "new": 3])
         #expect((rule["changes"] as? [[String: Any]])?.first?["direction"] as? String == "more-due")
         #expect((object["new"] as? [String: Any])?["sha256"] as? String != (object["old"] as? [String: Any])?["sha256"] as? String)
+
+        let html = try await w.run(["diff", before, "--format", "html"] + now)
+        #expect(html.status == 2)
+        #expect(html.stdout.hasPrefix("<!DOCTYPE html>") && html.stdout.contains("<td>kept for</td><td>3 years</td><td>1 year</td><td class=\"more-due\">more due</td>"), "\(html.stdout)")
+        #expect(html.stdout.contains("due now: 2 → 2; due within 12 months: 2 → 3 (+1)"))
     }
 
     @Test func aLongerPeriodTheSamePolicyAndABadFile() async throws {

@@ -74,4 +74,19 @@ import Testing
         #expect(text.contains("Makes more records due (or does more to them):\n  prospect-purge\n    kept for: 3 years → 2 years  [more due]\n    due now: 10 → 25 (+15)\n"), "\(text)")
         #expect(text.contains("Unchanged: prospect-anonymise, accounting"))
     }
+
+    /// The page for the people who sign a change off: the same sections, each change a row with
+    /// which way it goes, the counts under it, every value escaped.
+    @Test func theHTMLPageHasTheSameSectionsEscaped() throws {
+        var d = try diff { $0.replacingOccurrences(of: "after: 3y", with: "after: 2y").replacingOccurrences(of: "register: \"Prospection\"", with: "register: \"<b>Prospection</b>\"") }
+        d.rules[0].dueNow = PolicyDiff.Counts(old: 10, new: 25)
+        let html = d.html()
+        #expect(html.hasPrefix("<!DOCTYPE html>") && html.hasSuffix("</body></html>\n"))
+        #expect(html.contains("<h2>Makes more records due (or does more to them)</h2>"))
+        #expect(html.contains("<tr><td rowspan=\"3\"><code>prospect-purge</code></td><td>kept for</td><td>3 years</td><td>2 years</td><td class=\"more-due\">more due</td></tr>"), "\(html)")
+        #expect(html.contains("<tr><td>records</td><td colspan=\"3\">due now: 10 → 25 (+15)</td></tr>"))
+        #expect(html.contains("&lt;b&gt;Prospection&lt;/b&gt;") && !html.contains("<b>Prospection"))
+        #expect(html.contains("<h2>Changes wording only</h2>"), "prospect-anonymise: its register entry only")
+        #expect(html.contains("<p>Unchanged: <code>accounting</code></p>"), "\(html)")
+    }
 }

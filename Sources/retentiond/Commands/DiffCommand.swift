@@ -28,8 +28,10 @@ struct DiffCommand: AsyncParsableCommand {
 
     @OptionGroup var options: PolicyOptions
 
-    @Option(name: .long, help: ArgumentHelp("text, or json (the same, as one object).", valueName: "format"))
-    var format: OutputFormat = .text
+    enum Format: String, ExpressibleByArgument, CaseIterable, Sendable { case text, json, html }
+
+    @Option(name: .long, help: ArgumentHelp("text; json (the same, as one object); or html (one self-contained page, for the people who sign the change off).", valueName: "format"))
+    var format: Format = .text
 
     @Flag(name: .long, help: "List the changes only, without counting records on the database.")
     var noCounts = false
@@ -60,6 +62,7 @@ struct DiffCommand: AsyncParsableCommand {
             switch format {
             case .json: try printJSON(diff)
             case .text: print(diff.text(), terminator: "")
+            case .html: print(diff.html(), terminator: "")
             }
             return diff.makesMoreDue ? .changesPlanned : .success
         }
