@@ -77,6 +77,31 @@ import TestSupport
         #expect(reports.filter { $0.hasSuffix(".json") }.count == 3, "every run writes its report")
     }
 
+    /// A policy changed to make more records due is refused by every scheduled run (a report says
+    /// why and how to accept it), and the schedule goes on: `serve` never stops for it.
+    @Test func aPolicyChangeThatMakesMoreDueIsRefusedAndTheScheduleGoesOn() async throws {
+        let data = ["INSERT INTO people VALUES (1, 'prospect', 'Early', 'e@example.fr', NULL, NULL, '2020-01-01', '2019-01-01', NULL, 0)",
+                    "INSERT INTO people VALUES (2, 'prospect', 'Recent', 'r@example.fr', NULL, NULL, '2025-01-01', '2019-01-01', NULL, 0)"]
+        let schedule = "schedule: { every: 1d, run_at_start: true }\n"
+        let f = try await CRMFixture(.sqlite, data: data, policy: schedule + CRMPolicies.anonymise)
+        _ = try await f.run()
+        #expect(try await f.rows("SELECT id FROM people WHERE email IS NULL") == [[.integer(1)]])
+        // Three years become one: 2, seen in January 2025, becomes due.
+        try f.write(policy: schedule + CRMPolicies.anonymise.replacingOccurrences(of: "after: 3y", with: "after: 1y"))
+        let start = ISO8601DateFormatter().date(from: "2026-06-01T12:00:00Z")!
+        try await serve(f, clock: JumpingClock(start: start, waits: 2))
+
+        #expect(try await f.rows("SELECT id FROM people WHERE email IS NULL") == [[.integer(1)]], "nothing more changed")
+        #expect(try await runTimes(f).count == 1, "only the run before the change completed")
+        let reports = try FileManager.default.contentsOfDirectory(atPath: f.dir.appendingPathComponent("reports").path).filter { $0.hasSuffix(".json") }
+        let refused = try reports.compactMap { name -> String? in
+            let object = try JSONSerialization.jsonObject(with: Data(contentsOf: f.dir.appendingPathComponent("reports/" + name))) as? [String: Any]
+            return object?["status"] as? String == "refused" ? object?["message"] as? String : nil
+        }
+        #expect(refused.count == 3, "the run at the start and one each day after: \(reports)")
+        #expect(refused.allSatisfy { $0.contains("--accept-policy-change") }, "\(refused)")
+    }
+
     @Test func aDailyScheduleRunsAtItsTimeInThePolicysTimeZone() async throws {
         // The fixture's policies are in Europe/Paris.
         let f = try await CRMFixture(.sqlite, data: [], policy: "schedule: { daily: \"03:00\" }\n" + CRMPolicies.anonymise)
