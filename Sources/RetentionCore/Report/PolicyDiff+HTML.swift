@@ -22,10 +22,7 @@ extension PolicyDiff {
         }
         if let oldNotCounted { out += "<p>The old policy is not counted: \(escape(oldNotCounted))</p>\n" }
         if old.sha256 == new.sha256 { return out + "<p>The two files are the same policy: nothing changes.</p>\n</body></html>\n" }
-        let more = rules.filter(\.makesMoreDue)
-        let notMore = rules.filter { !$0.makesMoreDue && $0.changes.contains { $0.direction != .wording } }
-        let wording = rules.filter { !$0.makesMoreDue && !$0.changes.isEmpty && $0.changes.allSatisfy { $0.direction == .wording } }
-        let unchanged = rules.filter { $0.status == .unchanged && !$0.makesMoreDue }
+        let (more, notMore, wording, unchanged) = sections
         func section(_ title: String, _ list: [Rule]) {
             guard !list.isEmpty else { return }
             out += "<h2>\(escape(title))</h2>\n<table><tr><th>rule</th><th>what</th><th>before</th><th>after</th><th>which way</th></tr>\n"

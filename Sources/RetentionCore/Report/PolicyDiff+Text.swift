@@ -1,6 +1,15 @@
 import Foundation
 
 extension PolicyDiff {
+    /// The rules in the order a reader needs them: those that make more records due (or do more to
+    /// them), those that change otherwise, those whose wording only changes, and those unchanged.
+    var sections: (moreDue: [Rule], notMoreDue: [Rule], wording: [Rule], unchanged: [Rule]) {
+        (rules.filter(\.makesMoreDue),
+         rules.filter { !$0.makesMoreDue && $0.changes.contains { $0.direction != .wording } },
+         rules.filter { !$0.makesMoreDue && !$0.changes.isEmpty && $0.changes.allSatisfy { $0.direction == .wording } },
+         rules.filter { $0.status == .unchanged && !$0.makesMoreDue })
+    }
+
     /// What `retentiond diff` prints: the rules that make more records due first, then those that
     /// keep more, then changes of wording, then the rules unchanged — each change old → new.
     public func text() -> String {
@@ -11,10 +20,7 @@ extension PolicyDiff {
         if let oldNotCounted { out += "the old policy is not counted: \(oldNotCounted)\n" }
         if old.sha256 == new.sha256 { return out + "\nthe two files are the same policy: nothing changes\n" }
 
-        let more = rules.filter(\.makesMoreDue)
-        let notMore = rules.filter { !$0.makesMoreDue && $0.changes.contains { $0.direction != .wording } }
-        let wording = rules.filter { !$0.makesMoreDue && !$0.changes.isEmpty && $0.changes.allSatisfy { $0.direction == .wording } }
-        let unchanged = rules.filter { $0.status == .unchanged && !$0.makesMoreDue }
+        let (more, notMore, wording, unchanged) = sections
         func section(_ title: String, _ list: [Rule]) {
             guard !list.isEmpty else { return }
             out += "\n\(title):\n"
