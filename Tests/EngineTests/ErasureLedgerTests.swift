@@ -162,6 +162,21 @@ import TestSupport
         #expect(try await f.trail().verify().isValid)
     }
 
+    /// The ledger grows with what was erased, not with runs: a run that erases nothing moves the
+    /// last `through` line on instead of adding one.
+    @Test func runsThatEraseNothingDoNotGrowIt() async throws {
+        let f = try await CRMFixture(.sqlite, policy: CRMPolicies.prospectPurge)
+        _ = try await f.run()
+        let ledger = ErasureLedger(stateDirectory: f.dir.path, key: try f.key)
+        let first = try ledger.lines()
+        #expect(first.map(\.kind) == [.start, .entry, .entry, .through])
+        for minute in 1...3 { _ = try await f.run(now: CRMFixture.now.addingTimeInterval(Double(minute) * 60)) }
+        let after = try ledger.lines()
+        #expect(after.map(\.kind) == [.start, .entry, .entry, .through])
+        #expect(after.last?.seq == (try await f.reader().read { try $0.auditHead().seq }), "it follows the trail's end")
+        #expect(try await f.trail().verify().isValid)
+    }
+
     /// A key rotation seals the ledger again under the new key: it still verifies, and the runs
     /// after it go on copying the trail into it.
     @Test(arguments: [Backend.sqlite, .postgres])

@@ -220,8 +220,9 @@ public struct ErasureLedger: Sendable {
         defer { file.close() }
         // Only the end of the file is read: where the last sync stopped. Lines after its closing
         // line were cut short by a crash (the trail still has them, and they are copied again).
-        let (last, end) = try file.lastClosingLine()
-        if end < file.length { try file.truncate(to: end) }
+        let tail = try file.tail()
+        let last = tail.line
+        if tail.end < file.length { try file.truncate(to: tail.end) }
         let location = store.location
         let key = self.key
         // Copied page by page, each page sealed and written as it is read (memory stays flat
@@ -261,6 +262,12 @@ public struct ErasureLedger: Sendable {
                 if page.count < 5000 { break }
             }
             guard let newest else { return 0 }
+            if copied == 0, last?.kind == .through {
+                // Nothing erased since the last copy (a run that flagged or found nothing due):
+                // its `through` line is replaced, so the ledger grows with what was erased, not with runs.
+                try file.truncate(to: tail.start)
+                previous = tail.previousSeal
+            }
             var through = Line(kind: .through)
             through.seq = newest.seq
             through.tmac = newest.mac
@@ -378,8 +385,9 @@ public struct ErasureLedger: Sendable {
     func closeReplay(_ lost: Lost, replayed: Int, in store: any RecordReader) async throws {
         let file = try LockedFile(path: path)
         defer { file.close() }
-        let (last, end) = try file.lastClosingLine()
-        if end < file.length { try file.truncate(to: end) }
+        let tail = try file.tail()
+        let last = tail.line
+        if tail.end < file.length { try file.truncate(to: tail.end) }
         let additions = try await store.read { session -> [Line] in
             var additions: [Line] = []
             var cursor = lost.checkpoint.seq ?? 0
@@ -458,10 +466,20 @@ final class LockedFile: @unchecked Sendable {
         return (lines, start - data.startIndex)
     }
 
-    /// The last line that closes a sync (`Line.closes`) and the length of the file up to its
-    /// end, reading back from the end of the file only as far as that line; (nil, 0) when there
-    /// is none.
-    func lastClosingLine() throws -> (ErasureLedger.Line?, Int) {
+    /// Where the last sync ended.
+    struct Tail {
+        /// The last line that closes a sync (`Line.closes`), nil when there is none.
+        var line: ErasureLedger.Line?
+        /// The length of the file up to that line's start, and up to its end.
+        var start = 0
+        var end = 0
+        /// The seal of the line before it (`firstSeal` when it is the first).
+        var previousSeal = ErasureLedger.firstSeal
+    }
+
+    /// Reads back from the end of the file only as far as the last closing line and the line
+    /// before it.
+    func tail() throws -> Tail {
         let size = length
         var window = 1 << 16
         let decoder = JSONDecoder()
@@ -472,14 +490,22 @@ final class LockedFile: @unchecked Sendable {
             var ends: [Int] = []
             var index = data.startIndex
             while let newline = data[index...].firstIndex(of: 0x0A) { ends.append(newline); index = newline + 1 }
-            for (i, end) in ends.enumerated().reversed() {
-                let start = i == 0 ? data.startIndex : ends[i - 1] + 1
-                if i == 0 && from > 0 { break }
-                if let line = try? decoder.decode(ErasureLedger.Line.self, from: data[start..<end]), line.closes {
-                    return (line, from + (end - data.startIndex) + 1)
+            func start(_ i: Int) -> Int { i == 0 ? data.startIndex : ends[i - 1] + 1 }
+            func whole(_ i: Int) -> Bool { i > 0 || from == 0 }
+            search: for i in ends.indices.reversed() {
+                guard whole(i) else { break }
+                guard let line = try? decoder.decode(ErasureLedger.Line.self, from: data[start(i)..<ends[i]]), line.closes else { continue }
+                var tail = Tail(line: line, start: from + (start(i) - data.startIndex), end: from + (ends[i] - data.startIndex) + 1)
+                if i > 0 {
+                    guard whole(i - 1) else { break search }
+                    guard let before = try? decoder.decode(ErasureLedger.Line.self, from: data[start(i - 1)..<ends[i - 1]]), let seal = before.mac else {
+                        throw EnforcementError.auditTampered("the erasure ledger \(path) has a line that is not a ledger line before its last closing line: the file was edited or damaged; `retentiond audit verify` says where")
+                    }
+                    tail.previousSeal = seal
                 }
+                return tail
             }
-            if from == 0 { return (nil, 0) }
+            if from == 0 { return Tail() }
             window *= 4
         }
     }
