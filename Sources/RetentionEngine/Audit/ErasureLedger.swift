@@ -45,14 +45,19 @@ public struct ErasureLedger: Sendable {
         }
         public var kind: Kind
         public var seq: Int64?
+        /// The trail entry's MAC: whole on closing lines (the position a copy reached), its first
+        /// 16 hex digits on entries (enough to tell one entry from another; the seal covers them).
         public var tmac: String?
+        /// When the trail entry was made, and by which run: left out of an entry whose are those of
+        /// the entry before it, and read back into it.
         public var at: String?
         public var run: String?
         public var rule: String?
         public var action: String?
         public var table: String?
         public var ref: String?
-        /// The fingerprint of the audit key whose reference key made `ref` (`AuditKey.fingerprint`).
+        /// The fingerprint of the audit key whose reference key made the references (`AuditKey.fingerprint`):
+        /// written on closing lines, for the entries they close; read into each entry.
         public var kid: String?
         /// An erasure request's reference, or a hold's id.
         public var request: String?
@@ -66,76 +71,207 @@ public struct ErasureLedger: Sendable {
 
         public init(kind: Kind) { self.kind = kind }
 
+        /// The line as sealed: a JSON object of its members but `mac`, in name order — written by
+        /// hand (thousands of lines per run; Foundation's encoder was most of a run's time).
+        func body() -> [UInt8] {
+            var out: [UInt8] = [UInt8(ascii: "{")]
+            var first = true
+            func member(_ name: String, _ value: String?) {
+                guard let value else { return }
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                out.append(contentsOf: Array("\"\(name)\":".utf8))
+                Line.append(string: value, to: &out)
+            }
+            func member(_ name: String, _ value: Int64?) {
+                guard let value else { return }
+                if !first { out.append(UInt8(ascii: ",")) }
+                first = false
+                out.append(contentsOf: Array("\"\(name)\":\(value)".utf8))
+            }
+            member("action", action)
+            member("at", at)
+            member("before", before)
+            member("count", count.map(Int64.init))
+            member("genesis", genesis)
+            member("hold", hold)
+            member("kid", kid)
+            member("kind", kind.rawValue)
+            member("ref", ref)
+            member("request", request)
+            member("rule", rule)
+            member("run", run)
+            member("seq", seq)
+            member("table", table)
+            member("tmac", tmac)
+            member("until", until)
+            out.append(UInt8(ascii: "}"))
+            return out
+        }
+
+        /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
+        static func append(string: String, to out: inout [UInt8]) {
+            out.append(UInt8(ascii: "\""))
+            for byte in string.utf8 {
+                switch byte {
+                case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+                case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+                case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+                case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+                case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+                case ..<0x20: out.append(contentsOf: Array(String(format: "\\u%04x", byte).utf8))
+                default: out.append(byte)
+                }
+            }
+            out.append(UInt8(ascii: "\""))
+        }
+
         /// Lines a sync ends with: where the ledger stands in the trail.
         var closes: Bool { kind != .entry }
     }
 
     // MARK: Sealing
 
-    static let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
+    /// Seals lines as they are written. Only the lines that close a copy (`Line.closes`) carry a
+    /// seal: an HMAC, under a key derived from the audit key, of the previous seal and of every byte
+    /// written since — the entries copied and the closing line itself up to its `mac` member. One
+    /// seal per copy, not per entry: a run that erased a hundred thousand records hashes their
+    /// lines once and seals them once.
+    struct Sealer {
+        let key: SymmetricKey
+        private var mac: HMAC<SHA256>
+        /// The last seal made (or the one the sealer started after).
+        private(set) var previous: String
 
-    /// The seal of `line` (its `mac` left out) after the line sealed `previous`.
-    func seal(_ line: Line, after previous: String) throws -> String {
-        var body = line
-        body.mac = nil
-        var mac = HMAC<SHA256>(key: key.ledgerKey)
-        mac.update(data: Data((previous + "\n").utf8))
-        mac.update(data: try Self.encoder.encode(body))
-        return Data(mac.finalize()).hexEncoded
+        init(key: SymmetricKey, after previous: String) {
+            self.key = key
+            self.previous = previous
+            mac = HMAC(key: key)
+            mac.update(data: Array((previous + "\n").utf8))
+        }
+
+        /// The run and time of the last entry written: the next one leaves them out when they
+        /// are the same (as the key's fingerprint, which the closing line after them says).
+        private var lastRun: String?
+        private var lastAt: String?
+
+        /// The bytes of `line` as written, newline included.
+        mutating func bytes(of line: Line) -> [UInt8] {
+            var written = line
+            if !line.closes {
+                if line.run == lastRun { written.run = nil }
+                if line.at == lastAt { written.at = nil }
+                written.kid = nil
+                (lastRun, lastAt) = (line.run, line.at)
+            }
+            var bytes = written.body()
+            guard line.closes else {
+                bytes.append(0x0A)
+                mac.update(data: bytes)
+                return bytes
+            }
+            bytes.removeLast()
+            previous = close(covering: bytes)
+            bytes.append(contentsOf: Array(",\"mac\":\"\(previous)\"}\n".utf8))
+            return bytes
+        }
+
+        /// The seal of what was added since the last one, ending with `closing` (a closing
+        /// line's bytes before its `mac` member); starts the next block.
+        mutating func close(covering closing: some Sequence<UInt8>) -> String {
+            mac.update(data: Array(closing))
+            let seal = Data(mac.finalize()).hexEncoded
+            mac = HMAC(key: key)
+            mac.update(data: Array((seal + "\n").utf8))
+            return seal
+        }
+
+        /// Adds a line as read from the file (an entry, newline included) without sealing.
+        mutating func add(raw bytes: some Sequence<UInt8>) { mac.update(data: Array(bytes)) }
     }
 
-    /// `lines` sealed one after the other from `previous`, as the text to append.
-    func sealed(_ lines: [Line], after previous: String) throws -> (text: Data, last: String) {
-        var out = Data()
-        var previous = previous
-        for var line in lines {
-            line.mac = try seal(line, after: previous)
-            previous = line.mac!
-            out.append(try Self.encoder.encode(line))
-            out.append(0x0A)
-        }
-        return (out, previous)
+    /// `lines` as the text to append after the seal `previous`, and the last seal.
+    func sealed(_ lines: [Line], after previous: String) -> (text: Data, last: String) {
+        var sealer = Sealer(key: key.ledgerKey, after: previous)
+        var out: [UInt8] = []
+        for line in lines { out.append(contentsOf: sealer.bytes(of: line)) }
+        return (Data(out), sealer.previous)
     }
 
     static let firstSeal = String(repeating: "0", count: 64)
+    /// `,"mac":"` + 64 hex digits + `"}`: how a closing line ends.
+    static let sealSuffixLength = 74
 
     // MARK: Reading
 
-    /// Every line, in order; throws when a line is not one the ledger writes.
-    public func lines() throws -> [Line] {
+    /// The ledger's bytes (empty when there is none).
+    func contents() throws -> Data {
         guard let data = FileManager.default.contents(atPath: path) else {
             if FileManager.default.fileExists(atPath: path) { throw EnforcementError.cannotWrite("cannot read the erasure ledger \(path): give the user running retentiond read access") }
-            return []
+            return Data()
         }
+        return data
+    }
+
+    /// The sealed lines, in order (lines after the last seal — a copy cut short — left out); throws
+    /// when a line is not one the ledger writes.
+    public func lines() throws -> [Line] {
+        try Self.decode(try contents(), path: path).filter { $0.sealed }.map(\.line)
+    }
+
+    static func decode(_ data: Data, path: String) throws -> [(line: Line, raw: Data.SubSequence, sealed: Bool)] {
         let decoder = JSONDecoder()
-        var lines: [Line] = []
-        for (number, text) in data.split(separator: 0x0A, omittingEmptySubsequences: true).enumerated() {
-            guard let line = try? decoder.decode(Line.self, from: text) else {
+        var lines: [(line: Line, raw: Data.SubSequence, sealed: Bool)] = []
+        for (number, raw) in data.split(separator: 0x0A, omittingEmptySubsequences: true).enumerated() {
+            guard let line = try? decoder.decode(Line.self, from: raw) else {
                 throw EnforcementError.auditTampered("the erasure ledger \(path) line \(number + 1) is not a ledger line: the file was edited or damaged")
             }
-            lines.append(line)
+            lines.append((line, raw, false))
+        }
+        // An entry without `run` or `at` has those of the entry before it; its key is the one its
+        // block's closing line names.
+        var run: String?, at: String?, block: [Int] = []
+        for i in lines.indices {
+            if lines[i].line.closes {
+                for j in block { lines[j].line.kid = lines[i].line.kid }
+                block = []
+                continue
+            }
+            if lines[i].line.run == nil { lines[i].line.run = run } else { run = lines[i].line.run }
+            if lines[i].line.at == nil { lines[i].line.at = at } else { at = lines[i].line.at }
+            block.append(i)
+        }
+        if let last = lines.lastIndex(where: { $0.line.closes }) {
+            for i in 0...last { lines[i].sealed = true }
         }
         return lines
     }
 
-    /// Problems in the ledger's seals, first line first (empty when intact or absent).
-    public func verify(_ lines: [Line]) throws -> [String] {
-        var problems: [String] = []
+    /// Problems in the ledger's seals, first block first (empty when intact or absent).
+    public func verify(_ data: Data) throws -> [String] {
+        let lines = try Self.decode(data, path: path)
         guard let first = lines.first else { return [] }
-        if first.kind != .start && first.kind != .compacted {
-            problems.append("line 1 is a `\(first.kind.rawValue)` line: the ledger's beginning was removed")
+        var problems: [String] = []
+        if first.line.kind != .start && first.line.kind != .compacted {
+            problems.append("line 1 is a `\(first.line.kind.rawValue)` line: the ledger's beginning was removed")
         }
-        var previous = Self.firstSeal
-        for (i, line) in lines.enumerated() {
-            if try seal(line, after: previous) != line.mac {
-                problems.append("line \(i + 1) (\(line.kind.rawValue)\(line.seq.map { " of trail entry \($0)" } ?? "")) does not verify: it was changed, or a line before it was removed or reordered, or the ledger was sealed with another audit key")
-                if problems.count >= 20 { break }
+        var sealer = Sealer(key: key.ledgerKey, after: Self.firstSeal)
+        var blockStart = 1
+        for (i, (line, raw, _)) in lines.enumerated() {
+            guard line.closes else {
+                sealer.add(raw: raw)
+                sealer.add(raw: [0x0A])
+                continue
             }
-            previous = line.mac ?? ""
+            let expected = raw.count > Self.sealSuffixLength ? sealer.close(covering: raw.dropLast(Self.sealSuffixLength)) : ""
+            if expected != line.mac || !raw.suffix(Self.sealSuffixLength).starts(with: Array(",\"mac\":\"".utf8)) {
+                let lines = blockStart == i + 1 ? "line \(i + 1)" : "lines \(blockStart)–\(i + 1)"
+                problems.append("\(lines) (sealed by the `\(line.kind.rawValue)` line\(line.seq.map { " of trail entry \($0)" } ?? "")) do not verify: one was changed, removed or reordered, or the ledger was sealed with another audit key")
+                if problems.count >= 20 { break }
+                // Go on from the seal as written, so one bad block is not reported again for every block after it.
+                sealer = Sealer(key: key.ledgerKey, after: line.mac ?? "")
+            }
+            blockStart = i + 2
         }
         return problems
     }
@@ -152,13 +288,14 @@ public struct ErasureLedger: Sendable {
     public func verification(against store: any RecordReader) async throws -> Verification {
         guard FileManager.default.fileExists(atPath: path) else { return Verification() }
         var result = Verification(exists: true)
+        let data = try contents()
         let lines: [Line]
-        do { lines = try self.lines() } catch let failure as EnforcementError {
+        do { lines = try Self.decode(data, path: path).filter { $0.sealed }.map(\.line) } catch let failure as EnforcementError {
             result.problems = [failure.description]
             return result
         }
         result.entries = lines.filter { $0.kind == .entry }.count
-        result.problems = try verify(lines)
+        result.problems = try verify(data)
         if result.problems.isEmpty, let last = lines.last(where: \.closes) {
             result.replayPending = try await !store.read { try Self.stands(last, in: $0) }
         }
@@ -187,15 +324,16 @@ public struct ErasureLedger: Sendable {
         guard Self.copied.contains(entry.action), !entry.subjectRef.isEmpty else { return nil }
         var line = Line(kind: .entry)
         line.seq = entry.seq
-        line.tmac = entry.mac
+        // Enough of the trail entry's MAC to tell it from another (the ledger's seal covers it).
+        line.tmac = String(entry.mac.prefix(16))
         line.at = entry.at
         line.run = entry.runID
         line.rule = entry.ruleID.isEmpty ? nil : entry.ruleID
         line.action = entry.action
         line.table = entry.table
         line.ref = entry.subjectRef
-        line.kid = key.fingerprint
-        if let detail = try? JSONSerialization.jsonObject(with: Data(entry.detail.utf8)) as? [String: String] {
+        // A run's own entries carry no detail worth a parse.
+        if entry.detail.count > 2, let detail = try? JSONSerialization.jsonObject(with: Data(entry.detail.utf8)) as? [String: String] {
             line.request = detail["request"]
             line.hold = detail["hold_id"]
             line.until = detail["until"]
@@ -225,11 +363,12 @@ public struct ErasureLedger: Sendable {
         if tail.end < file.length { try file.truncate(to: tail.end) }
         let location = store.location
         let key = self.key
+        let kid = key.fingerprint
         // Copied page by page, each page sealed and written as it is read (memory stays flat
         // whatever the run erased); the closing `through` line, then one sync of the file.
         let copied = try await store.read { [path] session -> Int in
             guard let genesis = try session.auditEntry(seq: 1)?.mac else { return 0 }
-            var previous = last?.mac ?? Self.firstSeal
+            var sealer = Sealer(key: key.ledgerKey, after: last?.mac ?? Self.firstSeal)
             var pending: [Line] = []
             var after: Int64 = 0
             if let last {
@@ -243,7 +382,7 @@ public struct ErasureLedger: Sendable {
             } else {
                 var start = Line(kind: .start)
                 start.genesis = genesis
-                start.kid = key.fingerprint
+                start.kid = kid
                 pending.append(start)
             }
             var copied = 0
@@ -256,22 +395,23 @@ public struct ErasureLedger: Sendable {
                 guard let last = page.last else { break }
                 newest = last
                 after = last.seq
-                let (text, seal) = try self.sealed(pending, after: previous)
-                try file.write(text)
-                (previous, pending) = (seal, [])
+                try file.write(Data(pending.flatMap { sealer.bytes(of: $0) }))
+                pending = []
                 if page.count < 5000 { break }
             }
             guard let newest else { return 0 }
-            if copied == 0, last?.kind == .through {
-                // Nothing erased since the last copy (a run that flagged or found nothing due):
-                // its `through` line is replaced, so the ledger grows with what was erased, not with runs.
+            if copied == 0, last?.kind == .through, let before = tail.sealBefore {
+                // Nothing erased since the last copy (a run that flagged or found nothing due),
+                // which sealed nothing but its position: its `through` line is replaced, so the
+                // ledger grows with what was erased, not with runs.
                 try file.truncate(to: tail.start)
-                previous = tail.previousSeal
+                sealer = Sealer(key: key.ledgerKey, after: before)
             }
             var through = Line(kind: .through)
             through.seq = newest.seq
             through.tmac = newest.mac
-            try file.write(try self.sealed([through], after: previous).text)
+            through.kid = kid
+            try file.write(Data(sealer.bytes(of: through)))
             try file.sync()
             return copied
         }
@@ -296,7 +436,7 @@ public struct ErasureLedger: Sendable {
         let margin = (cutoff.timeIntervalSince1970 - (slack.before(cutoff, in: Calendar(identifier: .gregorian))?.timeIntervalSince1970 ?? cutoff.timeIntervalSince1970)) / 10
         // The oldest entry is among the first lines: the whole file is read only when some go.
         guard let oldest = try file.firstEntry().flatMap(date), oldest < cutoff.addingTimeInterval(-margin) else { return 0 }
-        let (lines, _) = try file.readLines()
+        let lines = try Self.decode(try file.contents(), path: path).filter { $0.sealed }.map(\.line)
         guard let genesis = lines.first(where: { $0.genesis != nil })?.genesis else { return 0 }
         // Everything up to the last entry older than the cutoff goes; the closing lines after it stay.
         guard let lastOld = lines.lastIndex(where: { $0.kind == .entry && (date($0).map { $0 < cutoff } ?? false) }) else { return 0 }
@@ -309,22 +449,23 @@ public struct ErasureLedger: Sendable {
         head.kid = key.fingerprint
         let kept = [head] + lines[(lastOld + 1)...]
         // Written whole and renamed into place: a crash leaves the old ledger or the new one.
-        try StateFiles.writePrivate(try sealed(Array(kept), after: Self.firstSeal).text, to: path)
+        try StateFiles.writePrivate(sealed(Array(kept), after: Self.firstSeal).text, to: path)
         return dropped
     }
 
     /// Seals the whole ledger again with `newKey` (an audit key rotation), after checking it with
     /// this one; nothing when there is no ledger or it is already sealed with `newKey`.
     func reseal(with newKey: AuditKey) throws {
-        let lines = try self.lines()
+        let data = try contents()
+        let lines = try Self.decode(data, path: path).filter { $0.sealed }.map(\.line)
         guard !lines.isEmpty else { return }
         let successor = ErasureLedger(path: path, key: newKey)
-        if try successor.verify(lines).isEmpty { return }
-        let problems = try verify(lines)
+        if try successor.verify(data).isEmpty { return }
+        let problems = try verify(data)
         guard problems.isEmpty else {
             throw EnforcementError.auditTampered("the erasure ledger \(path) is not intact (\(problems[0])); it was not sealed with the new key. `retentiond audit verify` lists the problems")
         }
-        try StateFiles.writePrivate(try successor.sealed(lines, after: Self.firstSeal).text, to: path)
+        try StateFiles.writePrivate(successor.sealed(lines, after: Self.firstSeal).text, to: path)
     }
 
     init(path: String, key: AuditKey) {
@@ -347,9 +488,10 @@ public struct ErasureLedger: Sendable {
     /// Nil when the trail still holds the ledger's last position (nothing to re-apply); throws
     /// when the ledger is not intact or follows another trail (it must not drive a deletion).
     public func lost(in store: any RecordReader) async throws -> Lost? {
-        let lines = try self.lines()
+        let data = try contents()
+        let lines = try Self.decode(data, path: path).filter { $0.sealed }.map(\.line)
         guard !lines.isEmpty else { return nil }
-        let problems = try verify(lines)
+        let problems = try verify(data)
         guard problems.isEmpty else {
             throw EnforcementError.auditTampered("the erasure ledger \(path) is not intact (\(problems.count) problem(s), first: \(problems[0])): it cannot be trusted to say what to erase again, so nothing was changed. Restore it from a copy kept elsewhere (docs/operations.md, \"After a restore\")")
         }
@@ -374,7 +516,7 @@ public struct ErasureLedger: Sendable {
                 guard let newest = page.last, page.count == 5000 else { break }
                 cursor = newest.seq
             }
-            let lost = after.filter { line in line.seq.map { macs[$0] != line.tmac } ?? false }
+            let lost = after.filter { line in line.seq.map { !(macs[$0]?.hasPrefix(line.tmac ?? "-") ?? false) } ?? false }
             return Lost(entries: lost, checkpoint: lines[checkpointIndex], copiedAfterCheckpoint: Set(after.compactMap(\.tmac)))
         }
     }
@@ -388,13 +530,14 @@ public struct ErasureLedger: Sendable {
         let tail = try file.tail()
         let last = tail.line
         if tail.end < file.length { try file.truncate(to: tail.end) }
+        let kid = key.fingerprint
         let additions = try await store.read { session -> [Line] in
             var additions: [Line] = []
             var cursor = lost.checkpoint.seq ?? 0
             var newest: AuditEntry?
             while true {
                 let page = try session.auditEntries(after: cursor, limit: 5000, filter: AuditFilter())
-                for entry in page where !lost.copiedAfterCheckpoint.contains(entry.mac) {
+                for entry in page where !lost.copiedAfterCheckpoint.contains(String(entry.mac.prefix(16))) {
                     if let line = self.line(copying: entry) { additions.append(line) }
                 }
                 guard let last = page.last else { break }
@@ -406,10 +549,11 @@ public struct ErasureLedger: Sendable {
             closing.count = replayed
             closing.seq = newest?.seq ?? lost.checkpoint.seq
             closing.tmac = newest?.mac ?? lost.checkpoint.tmac
+            closing.kid = kid
             closing.genesis = try session.auditEntry(seq: 1)?.mac
             return additions + [closing]
         }
-        try file.write(try sealed(additions, after: last?.mac ?? Self.firstSeal).text)
+        try file.write(sealed(additions, after: last?.mac ?? Self.firstSeal).text)
         try file.sync()
     }
 }
@@ -451,21 +595,6 @@ final class LockedFile: @unchecked Sendable {
         return data
     }
 
-    /// The lines that parse, up to the first that does not (a line cut short by a crash), and the
-    /// length of the file they take.
-    func readLines() throws -> ([ErasureLedger.Line], Int) {
-        let data = try contents()
-        let decoder = JSONDecoder()
-        var lines: [ErasureLedger.Line] = []
-        var start = data.startIndex
-        while let end = data[start...].firstIndex(of: 0x0A) {
-            guard let line = try? decoder.decode(ErasureLedger.Line.self, from: data[start..<end]) else { break }
-            lines.append(line)
-            start = end + 1
-        }
-        return (lines, start - data.startIndex)
-    }
-
     /// Where the last sync ended.
     struct Tail {
         /// The last line that closes a sync (`Line.closes`), nil when there is none.
@@ -473,8 +602,9 @@ final class LockedFile: @unchecked Sendable {
         /// The length of the file up to that line's start, and up to its end.
         var start = 0
         var end = 0
-        /// The seal of the line before it (`firstSeal` when it is the first).
-        var previousSeal = ErasureLedger.firstSeal
+        /// The seal of the line before it when that line closes a copy too (then the last one
+        /// seals nothing but its position, and may be replaced).
+        var sealBefore: String?
     }
 
     /// Reads back from the end of the file only as far as the last closing line and the line
@@ -498,10 +628,10 @@ final class LockedFile: @unchecked Sendable {
                 var tail = Tail(line: line, start: from + (start(i) - data.startIndex), end: from + (ends[i] - data.startIndex) + 1)
                 if i > 0 {
                     guard whole(i - 1) else { break search }
-                    guard let before = try? decoder.decode(ErasureLedger.Line.self, from: data[start(i - 1)..<ends[i - 1]]), let seal = before.mac else {
+                    guard let before = try? decoder.decode(ErasureLedger.Line.self, from: data[start(i - 1)..<ends[i - 1]]) else {
                         throw EnforcementError.auditTampered("the erasure ledger \(path) has a line that is not a ledger line before its last closing line: the file was edited or damaged; `retentiond audit verify` says where")
                     }
-                    tail.previousSeal = seal
+                    if before.closes { tail.sealBefore = before.mac }
                 }
                 return tail
             }
