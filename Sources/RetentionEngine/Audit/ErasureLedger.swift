@@ -395,7 +395,10 @@ public struct ErasureLedger: Sendable {
                 guard let last = page.last else { break }
                 newest = last
                 after = last.seq
-                try file.write(Data(pending.flatMap { sealer.bytes(of: $0) }))
+                var text: [UInt8] = []
+                text.reserveCapacity(pending.count * 200)
+                for line in pending { text.append(contentsOf: sealer.bytes(of: line)) }
+                try file.write(Data(text))
                 pending = []
                 if page.count < 5000 { break }
             }
