@@ -362,67 +362,74 @@ public struct ErasureLedger: Sendable {
         let last = tail.line
         if tail.end < file.length { try file.truncate(to: tail.end) }
         let location = store.location
-        let key = self.key
-        let kid = key.fingerprint
-        // Copied page by page, each page sealed and written as it is read (memory stays flat
-        // whatever the run erased); the closing `through` line, then one sync of the file.
-        let copied = try await store.read { [path] session -> Int in
-            guard let genesis = try session.auditEntry(seq: 1)?.mac else { return 0 }
-            var sealer = Sealer(key: key.ledgerKey, after: last?.mac ?? Self.firstSeal)
-            var pending: [Line] = []
-            var after: Int64 = 0
-            if let last {
-                guard try Self.stands(last, in: session) else {
-                    if last.kind == .start || last.kind == .compacted, try session.auditEntry(seq: 1)?.mac != last.genesis {
-                        throw EnforcementError.auditTampered("the erasure ledger \(path) follows another audit trail than the one in \(location) (their first entries differ): this state directory served another database, or the trail was replaced; nothing was changed. Use this database's own state directory (docs/operations.md, \"After a restore\")")
-                    }
-                    throw EnforcementError.auditTampered(Self.replayPendingMessage(path: path, location: location))
+        // Where the trail stands against the ledger, in one read; then the copy.
+        let (genesis, after) = try await store.read { [path] session -> (String?, Int64) in
+            guard let genesis = try session.auditEntry(seq: 1)?.mac else { return (nil, 0) }
+            guard let last else { return (genesis, 0) }
+            guard try Self.stands(last, in: session) else {
+                if last.kind == .start || last.kind == .compacted, try session.auditEntry(seq: 1)?.mac != last.genesis {
+                    throw EnforcementError.auditTampered("the erasure ledger \(path) follows another audit trail than the one in \(location) (their first entries differ): this state directory served another database, or the trail was replaced; nothing was changed. Use this database's own state directory (docs/operations.md, \"After a restore\")")
                 }
-                after = last.seq ?? 0
-            } else {
-                var start = Line(kind: .start)
-                start.genesis = genesis
-                start.kid = kid
-                pending.append(start)
+                throw EnforcementError.auditTampered(Self.replayPendingMessage(path: path, location: location))
             }
-            var copied = 0
-            var newest: AuditEntry?
-            while true {
-                let page = try session.auditEntries(after: after, limit: 5000, filter: AuditFilter())
-                for entry in page {
-                    if let line = self.line(copying: entry) { pending.append(line); copied += 1 }
-                }
-                guard let last = page.last else { break }
-                newest = last
-                after = last.seq
-                var text: [UInt8] = []
-                text.reserveCapacity(pending.count * 200)
-                for line in pending { text.append(contentsOf: sealer.bytes(of: line)) }
-                try file.write(Data(text))
-                pending = []
-                if page.count < 5000 { break }
-            }
-            guard let newest else { return 0 }
-            if copied == 0, last?.kind == .through, let before = tail.sealBefore {
-                // Nothing erased since the last copy (a run that flagged or found nothing due),
-                // which sealed nothing but its position: its `through` line is replaced, so the
-                // ledger grows with what was erased, not with runs.
-                try file.truncate(to: tail.start)
-                sealer = Sealer(key: key.ledgerKey, after: before)
-            }
-            var through = Line(kind: .through)
-            through.seq = newest.seq
-            through.tmac = newest.mac
-            through.kid = kid
-            try file.write(Data(sealer.bytes(of: through)))
-            try file.sync()
-            return copied
+            return (genesis, last.seq ?? 0)
         }
-        var outcome = SyncOutcome(copied: copied)
+        var outcome = SyncOutcome()
+        if let genesis { outcome.copied = try await copy(from: store, after: after, last: last, tail: tail, genesis: genesis, into: file) }
         if let keep, let cutoff = keep.before(now, in: calendar) {
             outcome.dropped = try compact(file, before: cutoff, slack: keep)
         }
         return outcome
+    }
+
+    /// Copies the trail past entry `after` into `file` (after its closing line `last`), page by
+    /// page, each page read on its own and sealed and written as it is read (memory stays flat
+    /// whatever a run erased), then the closing `through` line and one sync of the file; returns
+    /// the entries copied.
+    private func copy(from store: any RecordReader, after: Int64, last: Line?, tail: LockedFile.Tail, genesis: String,
+                      into file: LockedFile) async throws -> Int {
+        let kid = key.fingerprint
+        var sealer = Sealer(key: key.ledgerKey, after: last?.mac ?? Self.firstSeal)
+        var pending: [Line] = []
+        if last == nil {
+            var start = Line(kind: .start)
+            start.genesis = genesis
+            start.kid = kid
+            pending.append(start)
+        }
+        var copied = 0
+        var newest: AuditEntry?
+        var cursor = after
+        while true {
+            let page = try await store.read { [cursor] in try $0.auditEntries(after: cursor, limit: 5000, filter: AuditFilter()) }
+            for entry in page {
+                if let line = line(copying: entry) { pending.append(line); copied += 1 }
+            }
+            guard let lastEntry = page.last else { break }
+            newest = lastEntry
+            cursor = lastEntry.seq
+            var text: [UInt8] = []
+            text.reserveCapacity(pending.count * 200)
+            for line in pending { text.append(contentsOf: sealer.bytes(of: line)) }
+            try file.write(Data(text))
+            pending = []
+            if page.count < 5000 { break }
+        }
+        guard let newest else { return 0 }
+        if copied == 0, last?.kind == .through, let before = tail.sealBefore {
+            // Nothing erased since the last copy (a run that flagged or found nothing due), which
+            // sealed nothing but its position: its `through` line is replaced, so the ledger
+            // grows with what was erased, not with runs.
+            try file.truncate(to: tail.start)
+            sealer = Sealer(key: key.ledgerKey, after: before)
+        }
+        var through = Line(kind: .through)
+        through.seq = newest.seq
+        through.tmac = newest.mac
+        through.kid = kid
+        try file.write(Data(sealer.bytes(of: through)))
+        try file.sync()
+        return copied
     }
 
     static func replayPendingMessage(path: String, location: String) -> String {
