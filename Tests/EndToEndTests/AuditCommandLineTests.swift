@@ -55,6 +55,12 @@ import Testing
         #expect(preview.stdout.contains("erasure ledger: 1 ledger entry the restore undid (dry run: nothing changed):\n  contact-purge\tpurge\tcontacts\t1\twould be purged"), "\(preview.stdout)")
         #expect(try w.count("SELECT count(*) FROM contacts") == 3, "nothing changed")
         #expect(try await w.run(["audit", "reanchor", "--by", "ops"]).status == 64, "a reason is required")
+        let json = try await w.run(["audit", "reanchor", "--dry-run", "--format", "json", "--now", "2026-06-02T00:00:00Z"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [String: Any], "\(json.stdout)")
+        #expect(object["dryRun"] as? Bool == true && object["reanchored"] as? Bool == true && object["headSeq"] as? Int == 2 && object["previousSeq"] as? Int == 3)
+        let outcomes = try #require((object["replay"] as? [String: Any])?["outcomes"] as? [[String: Any]])
+        #expect(outcomes.count == 1 && outcomes[0]["rule"] as? String == "contact-purge" && outcomes[0]["outcome"] as? String == "would be purged"
+                && outcomes[0]["records"] as? Int == 1, "\(outcomes)")
 
         let reanchor = try await w.run(["audit", "reanchor", "--reason", "restore ticket 7", "--by", "ops", "--now", "2026-06-02T00:00:00Z"])
         #expect(reanchor.status == 0, "\(reanchor.stderr)")

@@ -253,6 +253,19 @@ struct AuditCommand: AsyncParsableCommand {
         @Flag(name: .long, help: "Say what re-anchoring and re-applying the ledger would do; change nothing.")
         var dryRun = false
 
+        @Option(name: .long, help: ArgumentHelp("text, or json (one object: docs/operations.md, \"Machine-readable output\").", valueName: "format"))
+        var format: OutputFormat = .text
+
+        /// `--format json`: what was (or would be) accepted and re-applied.
+        struct Outcome: Encodable {
+            var dryRun: Bool
+            /// Whether the trail's end is (or would be) accepted; false when only a replay was owed.
+            var reanchored: Bool
+            var previousSeq: Int64?
+            var headSeq: Int64?
+            var replay: ReplayReport?
+        }
+
         func validate() throws {
             if !dryRun, reason == nil || by == nil { throw ValidationError("give --reason (why, e.g. the restore ticket) and --by (who), or --dry-run to see what it would do") }
         }
@@ -272,10 +285,15 @@ struct AuditCommand: AsyncParsableCommand {
                         let standing = try? await AuditAnchor(store: store, stateDirectory: policy.stateDirectory).check()
                         let end = try await store.read { try $0.auditHead().seq }
                         let previous = StateFiles.readHead(stateDirectory: policy.stateDirectory)
-                        if let standing, standing.anchored, standing.entriesPastHead == 0, previous != nil {
-                            print("nothing to re-anchor: the audit trail is intact and ends at the recorded head (entry \(end))")
-                        } else {
+                        let needed = !(standing?.anchored == true && standing?.entriesPastHead == 0 && previous != nil)
+                        if format == .json {
+                            try printJSON(Outcome(dryRun: true, reanchored: needed, previousSeq: previous?.seq, headSeq: needed ? end + 1 : nil))
+                            return .success
+                        }
+                        if needed {
                             print("would re-anchor the audit trail at entry \(end + 1)" + (previous.map { " (the recorded head is entry \($0.seq))" } ?? ""))
+                        } else {
+                            print("nothing to re-anchor: the audit trail is intact and ends at the recorded head (entry \(end))")
                         }
                         print(FileManager.default.fileExists(atPath: ledger.path) ? "the erasure ledger holds nothing the database lost" : "no erasure ledger in \(policy.stateDirectory): nothing to re-apply")
                         return .success
@@ -283,23 +301,30 @@ struct AuditCommand: AsyncParsableCommand {
                     let (previous, head) = try await AuditAnchor.reanchor(store, stateDirectory: policy.stateDirectory, key: key, reason: reason ?? "",
                                                                           by: by ?? "", now: now)
                     try await ledger.sync(from: store, keep: policy.ledgerKeep, now: Date(), calendar: policy.calendar)
+                    if format == .json {
+                        try printJSON(Outcome(dryRun: false, reanchored: true, previousSeq: previous?.seq, headSeq: head.seq))
+                        return .success
+                    }
                     print("audit trail re-anchored at entry \(head.seq)" + (previous.map { " (the recorded head was entry \($0.seq))" } ?? ""))
                     return .success
                 }
                 let (loaded, _) = try await options.loadEnforcer(actor: by ?? defaultActor(), loadingKey: false)
                 let enforcer = Enforcer(resolved: loaded.resolved, store: loaded.store, key: key, actor: by ?? defaultActor(), logger: loaded.logger)
                 let done = try await enforcer.reanchor(reason: reason ?? "", now: now, dryRun: dryRun)
+                for missed in done.replay?.notReapplied ?? [] {
+                    printError("warning: \(missed.records) record(s) of rule `\(missed.rule)` were erased before the restore and are back: \(missed.outcome)", prefix: false)
+                }
+                if format == .json {
+                    try printJSON(Outcome(dryRun: dryRun, reanchored: done.needed, previousSeq: done.previous?.seq,
+                                          headSeq: dryRun ? (done.needed ? done.trailEnd + 1 : nil) : done.head?.seq, replay: done.replay))
+                    return .success
+                }
                 if dryRun {
                     if done.needed { print("would re-anchor the audit trail at entry \(done.trailEnd + 1)" + (done.previous.map { " (the recorded head is entry \($0.seq))" } ?? "")) }
                 } else if let head = done.head {
                     print("audit trail re-anchored at entry \(head.seq)" + (done.previous.map { " (the recorded head was entry \($0.seq))" } ?? ""))
                 }
-                if let replay = done.replay {
-                    print("erasure ledger: " + replay.text(), terminator: "")
-                    for missed in replay.notReapplied {
-                        printError("warning: \(missed.records) record(s) of rule `\(missed.rule)` were erased before the restore and are back: \(missed.outcome)", prefix: false)
-                    }
-                }
+                if let replay = done.replay { print("erasure ledger: " + replay.text(), terminator: "") }
                 return .success
             }
         }
