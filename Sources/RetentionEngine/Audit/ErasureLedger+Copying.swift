@@ -42,7 +42,7 @@ extension ErasureLedger {
     @discardableResult
     public func sync(from store: any RecordReader, keep: RetentionDuration? = nil, now: Date = Date(), calendar: Calendar = .current) async throws -> SyncOutcome {
         try StateFiles.ensureDirectory((path as NSString).deletingLastPathComponent)
-        let file = try LockedFile(path: path)
+        let file = try await LockedFile.locking(path)
         defer { file.close() }
         // Only the end of the file is read: where the last sync stopped. Lines after its closing
         // line were cut short by a crash (the trail still has them, and they are copied again).

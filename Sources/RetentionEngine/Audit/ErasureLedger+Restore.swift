@@ -55,7 +55,7 @@ extension ErasureLedger {
     /// restored trail and the replay added, each entry once), then a `replayed` line that the next
     /// `sync` continues from.
     func closeReplay(_ lost: Lost, replayed: Int, in store: any RecordReader) async throws {
-        let file = try LockedFile(path: path)
+        let file = try await LockedFile.locking(path)
         defer { file.close() }
         let tail = try file.tail()
         let last = tail.line

@@ -5,13 +5,26 @@ final class LockedFile: @unchecked Sendable {
     let path: String
     let fd: Int32
 
-    init(path: String) throws {
+    /// Opens and locks `path`, waiting while another holder has it — without blocking a thread:
+    /// the lock is held across awaits, and holders waiting in `flock` on every thread of the
+    /// cooperative pool (two workers in one process, on two cores) would keep the one holding it
+    /// from ever resuming to let it go.
+    static func locking(_ path: String) async throws -> LockedFile {
+        while true {
+            if let file = try LockedFile(path: path) { return file }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+    }
+
+    /// Nil when another holder has the lock.
+    private init?(path: String) throws {
         fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw StateFiles.cannotWrite(path, errno: errno) }
         self.path = path
-        guard flock(fd, LOCK_EX) == 0 else {
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
             Foundation.close(fd)
+            if code == EWOULDBLOCK { return nil }
             throw StateFiles.cannotWrite(path, errno: code)
         }
     }
