@@ -65,6 +65,13 @@ extension MariaDBSession {
         if refsFiled { try fileUnfiledAuditRefs() } else { try execute(builder.fileExistingAuditRefs) }
     }
 
+    /// Within InnoDB's 3072 bytes of a key: 200 + 16 + 500 characters of four bytes.
+    func prepareStatisticsTable(_ name: String) throws {
+        guard try !tableExists(name) else { return }
+        let definition = StatisticsTable.definition(text: "TEXT", key: ("VARCHAR(200)", "VARCHAR(16)", "VARCHAR(\(StatisticsTable.groupLimit))"), integer: "BIGINT")
+        _ = try connection.execute("CREATE TABLE IF NOT EXISTS \(SQL.quote(name)) (\(definition)) \(Self.toolTableOptions)")
+    }
+
     private func triggersComplete() throws -> Bool {
         try rows("SELECT count(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE() AND trigger_name LIKE 'retentiond!_%' ESCAPE '!'", []).first?.first == .integer(4)
     }

@@ -60,6 +60,11 @@ extension PostgresSession {
         if refsFiled { try fileUnfiledAuditRefs() } else { try execute(builder.fileExistingAuditRefs) }
     }
 
+    func prepareStatisticsTable(_ name: String) throws {
+        _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:ddl'))", [])
+        _ = try execute(Self.tableIfMissing(name, StatisticsTable.definition(text: "TEXT", key: ("TEXT", "TEXT", "TEXT"), integer: "BIGINT")), [])
+    }
+
     /// `CREATE TABLE IF NOT EXISTS` asks for `CREATE` on the schema even when the table exists:
     /// each table is created only when missing, so a role given the tables by their owner
     /// (docs/postgresql.md, a stricter separation) needs no `CREATE` at all.

@@ -224,6 +224,12 @@ struct SQLiteSession: WritingSession, SQLExecuting {
 }
 
 extension SQLiteSession {
+    func prepareStatisticsTable(_ name: String) throws {
+        try db.execute(sql: "CREATE TABLE IF NOT EXISTS \(SQL.quote(name)) (\(StatisticsTable.definition(text: "TEXT", key: ("TEXT", "TEXT", "TEXT"), integer: "INTEGER"))) WITHOUT ROWID")
+    }
+}
+
+extension SQLiteSession {
     /// SQLite has no roles: the file's permissions decide, and a file that cannot be written
     /// fails when it is opened for a run, before anything changes.
     func privileges(_ needs: [PrivilegeNeed]) throws -> PrivilegeReport { PrivilegeReport(role: nil, missing: []) }

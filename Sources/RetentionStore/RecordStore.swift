@@ -139,6 +139,9 @@ public protocol StoreSession {
     /// How many rows of a native date column hold a value that is no date (MariaDB's
     /// `0000-00-00`, read as missing); 0 where the database has no such values.
     func zeroDates(table: String, column: String) throws -> Int
+    /// The rows of the statistics table `table` for `ruleID` (of `periods` when given; only the
+    /// open ones with `openOnly`), by period and group; none while the table does not exist.
+    func statisticsRows(table: String, ruleID: String, periods: [String]?, openOnly: Bool) throws -> [StatisticsRow]
     /// For a key the database does not enforce (`key_uniqueness: checked`): how many of its values
     /// name more than one row, and how many rows have no value (a NULL in a key column).
     func ambiguousKeys(table: String, keyColumns: [String]) throws -> AmbiguousKeys
@@ -205,6 +208,10 @@ public protocol WritingSession: StoreSession {
     func clearDoneMarks() throws
     /// Files every entry of the trail again, as one segment (after a restore: `audit reanchor`).
     func refileAuditRefs() throws
+    /// Creates the statistics table `name` if absent (a policy whose rules keep statistics).
+    func prepareStatisticsTable(_ name: String) throws
+    /// Replaces the rows `removing` and `writing` name (by rule, period and group) with `writing`.
+    func writeStatistics(table: String, removing: [StatisticsRow], writing: [StatisticsRow]) throws
     /// Inserts a hold; call `lockHolds(exclusive: true)` first in the same transaction.
     func insertHold(_ hold: LegalHold) throws -> Int64
     func releaseHold(id: Int64, by: String, at: Date) throws -> LegalHold?

@@ -30,6 +30,9 @@ enum Summary {
             let anonymised = r.childRowsAnonymised.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
             if !deleted.isEmpty { lines.append("\(r.rule): child rows \(enforcing ? "deleted" : "to delete"): \(deleted.joined(separator: ", "))") }
             if !anonymised.isEmpty { lines.append("\(r.rule): child rows \(enforcing ? "anonymised" : "to anonymise"): \(anonymised.joined(separator: ", "))") }
+            if let counted = r.counted, !counted.isEmpty {
+                lines.append("\(r.rule): kept as statistics: \(counted.values.reduce(0, +)) record(s) counted in \(counted.count) period(s)")
+            }
             if let taken = r.takenSummary {
                 lines.append("\(r.rule): of its due records, \(taken) (\(enforcing ? "deleted" : "to be deleted") there first, counted there)")
             }

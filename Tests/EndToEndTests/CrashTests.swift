@@ -5,7 +5,8 @@ import Testing
 
 /// An enforcing run killed outright (SIGKILL) at random points never leaves a record half-changed,
 /// a change without its audit entry or an entry without its change; the chain verifies, and a
-/// re-run reaches exactly the state an uninterrupted run reaches.
+/// re-run reaches exactly the state an uninterrupted run reaches — statistics included: every
+/// purged ticket counted once, whatever was killed.
 @Suite(.tags(.slow), .timeLimit(.minutes(10))) struct CrashTests {
     static let policy = """
         version: 1
@@ -40,6 +41,7 @@ import Testing
                 action: purge
                 children:
                   - { table: messages, foreign_key: ticket_id }
+                statistics: { period: month, by: [queue], sum: [minutes], min_group: 3 }
         """
 
     /// A database where about half of the contacts and tickets are due.
@@ -49,14 +51,15 @@ import Testing
             try db.execute(sql: """
                 CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, phone TEXT, last_seen TEXT NOT NULL);
                 CREATE INDEX contacts_last_seen ON contacts(last_seen);
-                CREATE TABLE tickets (id INTEGER PRIMARY KEY, subject TEXT, closed_at TEXT NOT NULL);
+                CREATE TABLE tickets (id INTEGER PRIMARY KEY, subject TEXT, closed_at TEXT NOT NULL, queue TEXT NOT NULL, minutes INTEGER);
                 CREATE INDEX tickets_closed_at ON tickets(closed_at);
                 CREATE TABLE messages (id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL REFERENCES tickets(id), body TEXT);
                 CREATE INDEX messages_ticket ON messages(ticket_id);
                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)
                 INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', '+33 6 00 00 ' || i, CASE WHEN i % 2 = 0 THEN '2019-01-01' ELSE '2026-01-01' END FROM n;
                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)
-                INSERT INTO tickets SELECT i, 'ticket ' || i, CASE WHEN i % 3 = 0 THEN '2026-01-01' ELSE '2020-01-01' END FROM n;
+                INSERT INTO tickets SELECT i, 'ticket ' || i, CASE WHEN i % 3 = 0 THEN '2026-01-01' ELSE printf('2020-%02d-15', i % 12 + 1) END,
+                    CASE WHEN i % 7 = 0 THEN 'legal' ELSE 'support' || (i % 2) END, i % 50 FROM n;
                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1800)
                 INSERT INTO messages SELECT i, (i - 1) / 3 + 1, 'message ' || i FROM n;
                 """)
@@ -68,7 +71,11 @@ import Testing
         var contacts: [[String?]]
         var tickets: [Int64]
         var messages: [Int64]
+        var statistics: [String]
     }
+
+    /// The statistics table's rows, one line each, in order.
+    static let statisticsRows = "SELECT period || ' ' || group_values || ' ' || records || ' ' || sums || ' ' || period_open FROM retentiond_statistics ORDER BY period, group_values"
 
     static func state(of path: String) throws -> State {
         let queue = try DatabaseQueue(path: path)
@@ -76,7 +83,8 @@ import Testing
         return try queue.read { db in
             State(contacts: try Row.fetchAll(db, sql: "SELECT id, email, phone FROM contacts ORDER BY id").map { [String($0["id"] as Int64), $0["email"], $0["phone"]] },
                   tickets: try Int64.fetchAll(db, sql: "SELECT id FROM tickets ORDER BY id"),
-                  messages: try Int64.fetchAll(db, sql: "SELECT id FROM messages ORDER BY id"))
+                  messages: try Int64.fetchAll(db, sql: "SELECT id FROM messages ORDER BY id"),
+                  statistics: try db.tableExists("retentiond_statistics") ? try String.fetchAll(db, sql: statisticsRows) : [])
         }
     }
 
@@ -127,14 +135,16 @@ import Testing
 
             // Whatever was committed is whole and audited, and nothing else is.
             let queue = try DatabaseQueue(path: database)
-            let (contacts, tickets, orphans, anonymised, purged) = try queue.read { db in
+            let (contacts, tickets, orphans, anonymised, purged, counted) = try queue.read { db in
                 let trail = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'retentiond_audit'") == 1
+                let statistics = try db.tableExists("retentiond_statistics")
                 return (
                     try Row.fetchAll(db, sql: "SELECT id, email, phone FROM contacts"),
                     Set(try Int64.fetchAll(db, sql: "SELECT id FROM tickets")),
                     try Int.fetchOne(db, sql: "SELECT count(*) FROM messages WHERE ticket_id NOT IN (SELECT id FROM tickets)") ?? -1,
                     Set(trail ? try String.fetchAll(db, sql: "SELECT subject_ref FROM retentiond_audit WHERE action = 'anonymise'") : []),
-                    Set(trail ? try String.fetchAll(db, sql: "SELECT subject_ref FROM retentiond_audit WHERE action = 'purge'") : []))
+                    Set(trail ? try String.fetchAll(db, sql: "SELECT subject_ref FROM retentiond_audit WHERE action = 'purge'") : []),
+                    statistics ? try Int.fetchOne(db, sql: "SELECT coalesce(sum(records), 0) FROM retentiond_statistics") ?? -1 : 0)
             }
             try queue.close()
             var changed = Set<String>()
@@ -148,6 +158,7 @@ import Testing
             let gone = Set(Int64(1)...600).subtracting(tickets).map { chain.reference(table: "tickets", key: RecordKey([.integer($0)])) }
             #expect(Set(gone) == purged, "trial \(trial): every purged ticket has its entry, and no entry lacks its deletion")
             #expect(orphans == 0, "trial \(trial): no message outlives its ticket")
+            #expect(counted == purged.count, "trial \(trial): every purged ticket is counted in the statistics once, and nothing else is")
             if !anonymised.isEmpty || !purged.isEmpty, expected != (try Self.state(of: database)) { killedMidway += 1 }
 
             let verify = try await BinaryRunner.run(["audit", "verify", "--config", "policy.yaml"], in: dir)

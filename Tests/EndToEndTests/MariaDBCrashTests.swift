@@ -11,12 +11,14 @@ import TestSupport
     static let schema = """
         SET sql_mode = 'ANSI,STRICT_ALL_TABLES';
         CREATE TABLE contacts (id INTEGER PRIMARY KEY, email VARCHAR(100), phone VARCHAR(40), last_seen VARCHAR(10) NOT NULL, KEY contacts_last_seen (last_seen));
-        CREATE TABLE tickets (id INTEGER PRIMARY KEY, subject VARCHAR(100), closed_at VARCHAR(10) NOT NULL, KEY tickets_closed_at (closed_at));
+        CREATE TABLE tickets (id INTEGER PRIMARY KEY, subject VARCHAR(100), closed_at VARCHAR(10) NOT NULL, queue VARCHAR(20) NOT NULL, minutes INTEGER,
+            KEY tickets_closed_at (closed_at));
         CREATE TABLE messages (id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL REFERENCES tickets(id), body VARCHAR(100), KEY messages_ticket (ticket_id));
         INSERT INTO contacts WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)
             SELECT i, 'c' || i || '@example.fr', '+33 6 00 00 ' || i, CASE WHEN i % 2 = 0 THEN '2019-01-01' ELSE '2026-01-01' END FROM n;
         INSERT INTO tickets WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)
-            SELECT i, 'ticket ' || i, CASE WHEN i % 3 = 0 THEN '2026-01-01' ELSE '2020-01-01' END FROM n;
+            SELECT i, 'ticket ' || i, CASE WHEN i % 3 = 0 THEN '2026-01-01' ELSE '2020-' || LPAD(i % 12 + 1, 2, '0') || '-15' END,
+                CASE WHEN i % 7 = 0 THEN 'legal' ELSE 'support' || (i % 2) END, i % 50 FROM n;
         INSERT INTO messages WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1800)
             SELECT i, (i - 1) DIV 3 + 1, 'message ' || i FROM n
         """
@@ -25,12 +27,15 @@ import TestSupport
         var contacts: String
         var tickets: String
         var messages: String
+        var statistics: String
     }
 
     static func state(_ server: MariaDBServer, _ database: String) async throws -> State {
         State(contacts: try await server.sql(database, "SELECT id, email, coalesce(phone, 'NULL') FROM contacts ORDER BY id"),
               tickets: try await server.sql(database, "SELECT id FROM tickets ORDER BY id"),
-              messages: try await server.sql(database, "SELECT id FROM messages ORDER BY id"))
+              messages: try await server.sql(database, "SELECT id FROM messages ORDER BY id"),
+              statistics: try await server.sql(database, "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'retentiond_statistics'") == "1"
+                ? try await server.sql(database, "SELECT CONCAT_WS(' ', period, group_values, records, sums, period_open) FROM retentiond_statistics ORDER BY period, group_values") : "")
     }
 
     /// A workspace (policy, audit key) over a fresh database loaded with the data.
@@ -96,6 +101,10 @@ import TestSupport
             let gone = Set(Int64(1)...600).subtracting(tickets).map { chain.reference(table: "tickets", key: RecordKey([.integer($0)])) }
             #expect(Set(gone) == purged, "trial \(trial): every purged ticket has its entry, and no entry lacks its deletion")
             #expect(try await server.sql(database, "SELECT count(*) FROM messages WHERE ticket_id NOT IN (SELECT id FROM tickets)") == "0")
+            if try await server.sql(database, "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'retentiond_statistics'") == "1" {
+                #expect(try await server.sql(database, "SELECT coalesce(sum(records), 0) FROM retentiond_statistics") == String(purged.count),
+                        "trial \(trial): every purged ticket is counted in the statistics once, and nothing else is")
+            }
             if !anonymised.isEmpty || !purged.isEmpty, expected != (try await Self.state(server, database)) { killedMidway += 1 }
 
             let verify = try await BinaryRunner.run(["audit", "verify", "--config", "policy.yaml"], in: dir)

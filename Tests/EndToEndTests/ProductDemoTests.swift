@@ -48,6 +48,19 @@ import TestSupport
         #expect(register.status == 0, "\(register.stderr)")
         #expect(register.stdout.contains("## LoGeAs Assistance auprès des utilisateurs LoGeAs"))
         #expect(register.stdout.contains(" due now"))
+        if dataset == "znuny" {
+            // What the tickets' purge counted first: the run said it, the register shows it per month.
+            let counted = try await DatabaseQueue(path: database).read { db in
+                try Int.fetchOne(db, sql: "SELECT sum(records) FROM retentiond_statistics WHERE rule_id = 'znuny-tickets'") ?? 0
+            }
+            let ticketsPurged = try await DatabaseQueue(path: database).read { db in
+                try Int.fetchOne(db, sql: "SELECT count(*) FROM retentiond_audit WHERE action = 'purge' AND rule_id = 'znuny-tickets'") ?? -1
+            }
+            #expect(counted == ticketsPurged && counted > 0, "every purged ticket counted once")
+            #expect(result.stdout.contains("znuny-tickets: kept as statistics: \(counted) record(s) counted in "), "\(result.stdout)")
+            #expect(register.stdout.contains("## Kept as statistics: `znuny-tickets`\n\nWhat rule `znuny-tickets` counted of the `ticket` records it erased, per month of its clock"))
+            #expect(register.stdout.contains("| month | records |\n|---|---|\n| 2024-"), "\(register.stdout)")
+        }
         let html = try await BinaryRunner.run(["register", "--format", "html", "--config", "etc/examples/\(dataset).yaml"])
         #expect(html.status == 0 && html.stdout.hasPrefix("<!DOCTYPE html>"))
         // Why a ticket that is still there is kept, for scripts.

@@ -127,7 +127,7 @@ import TestSupport
     /// Two workers whose batches are each a large share of their tables: InnoDB deletes a long
     /// key list by scanning, locking the other worker's rows on its way, and breaks the deadlock by
     /// rolling one batch back. That batch is claimed and run again: both workers finish, every
-    /// record and child row is deleted once and audited once.
+    /// record and child row is deleted once, audited once and counted once in the statistics.
     @Test(arguments: [Backend.postgres, .mariadb]) func twoWorkersWhoseBatchesAreALargeShareOfTheirTablesBothFinish(_ backend: Backend) async throws {
         let total = 8000
         let schema = CRMPolicies.contacts(total) + [
@@ -135,7 +135,7 @@ import TestSupport
             "CREATE INDEX notes_contact ON notes(contact_id)",
             "INSERT INTO notes SELECT id * 2, id, 'a' FROM contacts UNION ALL SELECT id * 2 + 1, id, 'b' FROM contacts",
         ]
-        let policy = CRMPolicies.contactPurge + "\n        children:\n          - { table: notes, foreign_key: contact_id }\n"
+        let policy = CRMPolicies.contactPurge + "\n        children:\n          - { table: notes, foreign_key: contact_id }\n        statistics: { period: year }\n"
         let f = try await CRMFixture(backend, schema: schema, policy: policy, batchSize: 1000)
         let reports = try await withThrowingTaskGroup(of: RunReport.self) { group in
             for _ in 0..<2 { group.addTask { try await f.enforcer().runAsWorker(now: CRMFixture.now, allowMore: false) } }
@@ -152,6 +152,9 @@ import TestSupport
             return Int(detail["rows"] ?? "") ?? 0
         }
         #expect(rows.reduce(0, +) == 2 * total, "each note's deletion audited once")
+        // Both workers' batches add to the one row of 2019, one transaction at a time.
+        #expect(try await f.rows("SELECT period, group_values, records, period_open FROM retentiond_statistics").map { $0.map(\.description) }
+                == [["2019", "{}", "\(total)", "0"]], "each record counted once")
         #expect(try await f.trail().verify().isValid)
     }
 

@@ -95,14 +95,39 @@ import TestSupport
 
     static func type(ofState state: Int) -> String { stateTypes[states[state]!.1]! }
 
+    /// Closed since: the last history row in a closed state whose previous row was not (UTC text).
+    static func closedSince(_ t: Ticket) -> String? {
+        guard closedTypes.contains(type(ofState: t.state)) else { return nil }
+        let closed = t.rows.map { closedTypes.contains(type(ofState: $0.1)) }
+        return t.rows.indices.filter { closed[$0] && ($0 == 0 || !closed[$0 - 1]) }.map { t.rows[$0].2 }.max()
+    }
+
     static var purgedTickets: Set<Int> {
-        Set(tickets.filter { t in
-            guard closedTypes.contains(type(ofState: t.state)) else { return false }
-            // Closed since: the last history row in a closed state whose previous row was not.
-            let closed = t.rows.map { closedTypes.contains(type(ofState: $0.1)) }
-            let closings = t.rows.indices.filter { closed[$0] && ($0 == 0 || !closed[$0 - 1]) }.map { t.rows[$0].2 }
-            return closings.max().map { $0 < twoYearsAgo } ?? false
-        }.map(\.id))
+        Set(tickets.filter { t in closedSince(t).map { $0 < twoYearsAgo } ?? false }.map(\.id))
+    }
+
+    /// The statistics the example keeps of the purged tickets (`statistics: { period: month, by:
+    /// [ticket_state_id] }`, min_group 5): per month of closing in Paris; a month over at the cutoff
+    /// has its groups (one ticket each here) merged into `other`; one not over keeps them, open.
+    static var expectedStatistics: Set<[String]> {
+        let utc = DateFormatter(), paris = DateFormatter()
+        utc.locale = Locale(identifier: "en_US_POSIX")
+        utc.timeZone = TimeZone(identifier: "UTC")
+        utc.dateFormat = "yyyy-MM-dd HH:mm:ss"
+        paris.locale = Locale(identifier: "en_US_POSIX")
+        paris.timeZone = TimeZone(identifier: "Europe/Paris")
+        paris.dateFormat = "yyyy-MM"
+        // The cutoff, in Paris: 2024-06-01 02:00; May 2024 ended before it, June 2024 did not.
+        let cutoffMonth = paris.string(from: utc.date(from: twoYearsAgo)!)
+        var rows: [String: [String]] = [:]
+        for t in tickets where purgedTickets.contains(t.id) {
+            let month = paris.string(from: utc.date(from: closedSince(t)!)!)
+            let over = month < cutoffMonth
+            let group = over ? "other" : "{\"ticket_state_id\":\(t.state)}"
+            let count = (rows["\(month) \(group)"].flatMap { Int($0[2]) } ?? 0) + 1
+            rows["\(month) \(group)"] = [month, group, String(count), over ? "0" : "1"]
+        }
+        return Set(rows.values)
     }
 
     static var purgedCustomerUsers: Set<Int> {
@@ -158,6 +183,11 @@ import TestSupport
         #expect(audit.filter { $0.ruleID == "znuny-tickets" }.count == Self.purgedTickets.count)
         #expect(audit.filter { $0.ruleID == "znuny-customer-users" }.count == Self.purgedCustomerUsers.count)
         #expect(try await f.trail().verify().isValid)
+
+        // Tickets closed per month survive them.
+        let statistics = try await f.rows("SELECT period, group_values, records, period_open FROM retentiond_statistics WHERE rule_id = 'znuny-tickets'")
+        #expect(Set(statistics.map { $0.map(\.description) }) == Self.expectedStatistics)
+        #expect(Self.expectedStatistics.contains { $0[3] == "1" } && Self.expectedStatistics.contains { $0[1] == "other" }, "both kinds of month")
     }
 
     /// Every statement of a batch of either rule is served by indexes, with 40,000 history rows

@@ -59,6 +59,12 @@ import Testing
         let worded = try diff { $0.replacingOccurrences(of: "legal_basis: \"legal obligation\"", with: "legal_basis: \"legal obligation (Code de commerce L123-22)\"") }
         #expect(try rule(worded, "accounting").changes.map(\.direction) == [.wording])
         #expect(!worded.makesMoreDue)
+        let counting = try diff { $0.replacingOccurrences(of: "          - { table: events, foreign_key: third_party_id }\n",
+                                                          with: "          - { table: events, foreign_key: third_party_id }\n        statistics: { period: year, by: [country] }\n") }
+        #expect(try rule(counting, "prospect-purge").changes == [PolicyDiff.Change(
+            facet: "statistics", old: "none kept",
+            new: "counted per year and country, in `retentiond_statistics` (groups under 5 records merged into `other`)", direction: .wording)])
+        #expect(!counting.makesMoreDue, "what is counted of erased records changes no record")
         let clock = try diff { $0.replacingOccurrences(of: "clock: { column: last_contact_at, fallback: collected_at }", with: "clock: collected_at") }
         #expect(try rule(clock, "prospect-anonymise").changes.map(\.direction) == [.either], "the counts decide")
         #expect(!clock.makesMoreDue, "without counts")

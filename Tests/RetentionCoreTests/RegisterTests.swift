@@ -54,4 +54,25 @@ import Testing
         #expect(!html.contains("<script>"))
         #expect(html.hasPrefix("<!DOCTYPE html>") && !html.contains("http"), "one self-contained page")
     }
+
+    /// A rule's statistics are said with what it does, and, with figures, what they counted.
+    @Test func statisticsAreSaidAndTheirFiguresShown() throws {
+        var policy = try shippedPolicy()
+        let at = SourceLocation(file: "p", line: 1, column: 1)
+        let index = try #require(policy.subjects[0].rules.firstIndex { $0.id == "prospect-purge" })
+        policy.subjects[0].rules[index].statistics = RuleStatistics(by: [Name("country", at: at)], period: .year, sum: [Name("amount", at: at)], location: at)
+        let rule = "prospect-purge"
+        var text = Register(policy: policy).markdown()
+        #expect(text.contains("deleted, with `prospection_events`, `web_accounts`, `account_sessions`; first counted per year and country, with the sums of amount, in `retentiond_statistics` (groups under 5 records merged into `other`) |"), "\(text)")
+        #expect(!text.contains("Kept as statistics"), "no figures without a database")
+        let rows = [StatisticsRow(rule: rule, period: "2023", group: #"{"country":"FR"}"#, records: 12, sums: ["amount": Decimal(string: "100.5")!], open: false),
+                    StatisticsRow(rule: rule, period: "2023", group: "other", records: 3, sums: ["amount": 2], open: false),
+                    StatisticsRow(rule: rule, period: "2024", group: #"{"country":"<b>"}"#, records: 2, sums: [:], open: true)]
+        let register = Register(policy: policy, statistics: [rule: rows])
+        text = register.markdown()
+        #expect(text.contains("## Kept as statistics: `\(rule)`\n\nWhat rule `\(rule)` counted of the `third_parties` records it erased, per year of its clock (the latest 24 at most).\n\n| year | records | sum of amount |\n|---|---|---|\n| 2024 | 2 |  |\n| 2023 | 15 | 102.5 |\n"), "\(text)")
+        #expect(register.html().contains("<tr><td>2023</td><td>15</td><td>102.5</td></tr>"))
+        #expect(!register.html().contains("<b>"), "groups are added up, never shown")
+        #expect(Register(policy: policy, statistics: [rule: []]).markdown().contains("Nothing counted yet."))
+    }
 }

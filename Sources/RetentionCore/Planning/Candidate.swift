@@ -19,6 +19,8 @@ public struct Candidate: Sendable {
     public var fieldValues: [SQLValue]
     /// Values of the subject's review columns.
     public var reviewValues: [SQLValue]
+    /// Values of the rule's statistics columns (`RuleStatistics.columns`), read where a batch erases.
+    public var statisticsValues: [SQLValue] = []
 
     public init(key: RecordKey, clockValues: [SQLValue] = [], consented: Bool = false, keptByRelated: Bool = false,
                 referencedByUndeclared: Bool = false, fieldValues: [SQLValue] = [], reviewValues: [SQLValue] = []) {

@@ -44,6 +44,11 @@ public struct Policy: Sendable {
     /// How long the erasure ledger keeps an entry (`ledger.keep`): as long as the oldest backup
     /// that can still be restored. Nil (the default): every entry is kept.
     public var ledgerKeep: RetentionDuration?
+    /// The table the rules' `statistics` are written to (`statistics.table`), in the governed database.
+    public var statisticsTable = Policy.defaultStatisticsTable
+    public static let defaultStatisticsTable = "retentiond_statistics"
+    /// The rules that keep statistics of what they erase.
+    public var statisticsRules: [RetentionRule] { rules.filter { $0.statistics != nil } }
     /// Whether reports carry a forecast (`reports.forecast`, true unless the policy says otherwise):
     /// one statement per rule over the coming year's records, which a very large table may not want
     /// on every run.

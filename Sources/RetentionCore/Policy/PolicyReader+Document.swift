@@ -4,7 +4,7 @@ import Yams
 /// The top level of a policy: where things live, defaults, and the sections below.
 extension PolicyReader {
     static let topKeys = ["version", "time_zone", "storage_time_zone", "fiscal_year", "database", "state_dir", "audit", "reports", "ledger",
-                          "batch_size", "safety", "date_formats", "schedule", "application_holds", "relations", "subjects"]
+                          "statistics", "batch_size", "safety", "date_formats", "schedule", "application_holds", "relations", "subjects"]
 
     mutating func policy(_ map: Map, hash: String, stateDirectoryOverride: String?, credentialsDirectory: String?, policyPath: String) -> Policy? {
         checkKeys(map, allowed: Self.topKeys, in: "the policy")
@@ -92,6 +92,18 @@ extension PolicyReader {
         if let node = map.value("ledger"), let ledger = mapping(node, "ledger") {
             checkKeys(ledger, allowed: ["keep"], in: "ledger")
             if let k = ledger.value("keep"), let keep = duration(k, "ledger.keep") { ledgerKeep = keep }
+        }
+
+        var statisticsTable = Policy.defaultStatisticsTable
+        if let node = map.value("statistics"), let statistics = mapping(node, "statistics") {
+            checkKeys(statistics, allowed: ["table"], in: "statistics")
+            if let t = statistics.value("table"), let table = name(t, "statistics table name") {
+                if table.value != table.value.lowercased() {
+                    error(t, "the statistics table's name must be lower case", hint: "write `\(table.value.lowercased())`: PostgreSQL folds unquoted names to lower case")
+                } else {
+                    statisticsTable = table.value
+                }
+            }
         }
 
         var batchSize = Policy.defaultBatchSize
@@ -184,6 +196,7 @@ extension PolicyReader {
         policy.applicationHolds = map.value("application_holds").map { applicationHolds($0) } ?? []
         policy.reportsKeep = reportsKeep
         policy.ledgerKeep = ledgerKeep
+        policy.statisticsTable = statisticsTable
         policy.reportsForecast = reportsForecast
         return policy
     }

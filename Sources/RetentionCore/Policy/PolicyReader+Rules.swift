@@ -71,11 +71,52 @@ extension PolicyReader {
             if case .flag? = action { error(o, "`overrides` is for rules that delete (purge, or anonymise with children)") }
             overrides = ruleReferences(o, "\(what).overrides") ?? []
         }
+        var statistics: RuleStatistics?
+        if let node = map.value("statistics") {
+            if case .flag? = action {
+                error(node, "`statistics` is for rules that erase (purge or anonymise)", hint: "flagging erases nothing: the records stay to be counted")
+            } else {
+                statistics = self.statistics(node, what)
+            }
+        }
         guard let clock, let after, let action, let register, let legalBasis else { return nil }
         var rule = RetentionRule(id: id, subjectID: subjectID, location: at(idNode), register: register, legalBasis: legalBasis,
                                  clock: clock, after: after, action: action, exemptions: exemptions, safety: safety)
         rule.overrides = overrides
+        rule.statistics = statistics
         return rule
+    }
+
+    /// `statistics: { period: month, by: [queue_id], sum: [amount], min_group: 5 }`.
+    mutating func statistics(_ node: Node, _ what: String) -> RuleStatistics? {
+        guard let map = mapping(node, "\(what).statistics") else { return nil }
+        checkKeys(map, allowed: ["period", "by", "sum", "min_group"], in: "\(what).statistics")
+        var period: RuleStatistics.Period?
+        if let p = map.value("period"), let text = string(p, "\(what).statistics.period") {
+            period = RuleStatistics.Period(rawValue: text)
+            if period == nil {
+                error(p, "unknown period `\(text)`", hint: "use month, quarter or year (of the rule's clock, in the policy's time zone)")
+            }
+        } else if map.value("period") == nil {
+            error(node, "\(what).statistics has no `period`", hint: "count per `month`, `quarter` or `year` of the rule's clock")
+        }
+        var ok = true
+        var by: [Name] = [], sum: [Name] = []
+        if let b = map.value("by") { if let list = names(b, "\(what).statistics.by column") { by = list } else { ok = false } }
+        if let s = map.value("sum") { if let list = names(s, "\(what).statistics.sum column") { sum = list } else { ok = false } }
+        for (list, key) in [(by, "by"), (sum, "sum")] {
+            var seen = Set<String>()
+            for name in list where !seen.insert(name.value).inserted {
+                diagnostics.append(.error(name.location, "`\(name.value)` is listed twice in `statistics.\(key)`", hint: "keep one"))
+                ok = false
+            }
+        }
+        var minGroup = RuleStatistics.defaultMinGroup
+        if let m = map.value("min_group") {
+            if let value = int(m, "\(what).statistics.min_group", min: 2, max: 1_000_000) { minGroup = value } else { ok = false }
+        }
+        guard ok, let period else { return nil }
+        return RuleStatistics(by: by, period: period, sum: sum, minGroup: minGroup, location: at(node))
     }
 
     mutating func clock(_ node: Node?, _ what: String) -> RetentionClock? {

@@ -16,4 +16,6 @@ public struct RetentionRule: Sendable {
     /// Rules whose keeping every row this rule deletes (its records, their children, owned rows)
     /// is declared to override (docs/policy.md, "Precedence").
     public var overrides: [Name] = []
+    /// What the rule keeps of the records it erases, as counts and sums (docs/policy.md, "Statistics").
+    public var statistics: RuleStatistics?
 }

@@ -129,6 +129,11 @@ public struct PolicyDiff: Sendable, Codable, Equatable {
         compare("unless", oldReasons.joined(separator: "; "), newReasons.joined(separator: "; "), Self.compare(kept: oldReasons, newReasons))
         compare("legal basis", old.legalBasis, new.legalBasis, .wording)
         compare("register", old.register, new.register, .wording)
+        // What is counted of erased records changes no record: said, never stopping a run.
+        func statistics(_ rule: RetentionRule, _ policy: Policy) -> String {
+            rule.statistics.map { Register.words($0, table: policy.statisticsTable) } ?? "none kept"
+        }
+        compare("statistics", statistics(old, oldPolicy), statistics(new, newPolicy), .wording)
         return changes
     }
 

@@ -28,9 +28,24 @@ public struct Register: Sendable {
     public var generatedAt: Date
     /// What the register says of erased records after a restore (the erasure ledger, `ledger.keep`).
     public var afterErasure: String
+    /// With figures: what the rules that keep statistics have counted, per rule and period (the
+    /// groups added up), the latest periods first.
+    public var statistics: [Statistics] = []
+
+    public struct Statistics: Sendable {
+        public var rule: String
+        public var table: String
+        public var period: String
+        /// Per period: records, then the sums in the rule's `sum` order.
+        public var rows: [(period: String, records: Int64, sums: [Decimal?])]
+        public var sumColumns: [String]
+    }
+
+    /// The latest periods shown per rule.
+    public static let statisticsPeriods = 24
 
     /// `tallies` (a dry run's at `generatedAt`, by rule id) adds the live figures.
-    public init(policy: Policy, tallies: [String: RuleTally] = [:], generatedAt: Date = Date()) {
+    public init(policy: Policy, tallies: [String: RuleTally] = [:], statistics: [String: [StatisticsRow]] = [:], generatedAt: Date = Date()) {
         self.generatedAt = generatedAt
         policyPath = policy.path
         policyHash = policy.hash
@@ -42,7 +57,9 @@ public struct Register: Sendable {
         for rule in policy.rules {
             let subject = policy.subject(for: rule)
             let line = Line(rule: rule.id, data: Self.data(subject, rule), keptFor: Self.words(rule.after),
-                            countedFrom: Self.words(rule.clock), then: Self.words(rule.action), unless: Self.exemptions(rule),
+                            countedFrom: Self.words(rule.clock),
+                            then: Self.words(rule.action) + (rule.statistics.map { "; first " + Self.words($0, table: policy.statisticsTable) } ?? ""),
+                            unless: Self.exemptions(rule),
                             legalBasis: rule.legalBasis, figures: tallies[rule.id].map(Self.figures))
             if let i = entries.firstIndex(where: { $0.register == rule.register }) {
                 entries[i].lines.append(line)
@@ -51,6 +68,26 @@ public struct Register: Sendable {
             }
         }
         self.entries = entries
+        for rule in policy.statisticsRules {
+            guard let kept = rule.statistics, let rows = statistics[rule.id] else { continue }
+            let columns = kept.sum.map(\.value)
+            let periods = Dictionary(grouping: rows, by: \.period).sorted { $0.key > $1.key }.prefix(Self.statisticsPeriods).map { period, rows in
+                (period: period, records: rows.reduce(Int64(0)) { $0 + $1.records },
+                 sums: columns.map { column -> Decimal? in
+                     let values = rows.compactMap { $0.sums[column] }
+                     return values.isEmpty ? nil : values.reduce(0, +)
+                 })
+            }
+            self.statistics.append(Statistics(rule: rule.id, table: policy.subject(for: rule).table.value, period: kept.period.rawValue,
+                                              rows: periods, sumColumns: columns))
+        }
+    }
+
+    static func words(_ statistics: RuleStatistics, table: String) -> String {
+        var text = "counted per \(statistics.period.rawValue)"
+        if !statistics.by.isEmpty { text += " and " + statistics.by.map(\.value).joined(separator: ", ") }
+        if !statistics.sum.isEmpty { text += ", with the sums of " + statistics.sum.map(\.value).joined(separator: ", ") }
+        return text + ", in `\(table)` (groups under \(statistics.minGroup) records merged into `other`)"
     }
 
     // MARK: Words
@@ -170,7 +207,19 @@ public struct Register: Sendable {
                 out += "| " + cells(line).map(Markdown.cell).joined(separator: " | ") + " |\n"
             }
         }
+        for kept in statistics {
+            out += "\n## Kept as statistics: `\(kept.rule)`\n\n"
+            out += "What rule `\(kept.rule)` counted of the `\(kept.table)` records it erased, per \(kept.period) of its clock (the latest \(Self.statisticsPeriods) at most).\n\n"
+            guard !kept.rows.isEmpty else { out += "Nothing counted yet.\n"; continue }
+            let header = [kept.period, "records"] + kept.sumColumns.map { "sum of \($0)" }
+            out += "| " + header.joined(separator: " | ") + " |\n|" + header.map { _ in "---|" }.joined() + "\n"
+            for row in kept.rows { out += "| " + Self.cells(row).joined(separator: " | ") + " |\n" }
+        }
         return out + "\n## After erasure\n\n" + afterErasure + "\n"
+    }
+
+    static func cells(_ row: (period: String, records: Int64, sums: [Decimal?])) -> [String] {
+        [row.period, String(row.records)] + row.sums.map { $0.map { NSDecimalNumber(decimal: $0).stringValue } ?? "" }
     }
 
     public func html() -> String {
@@ -193,6 +242,14 @@ public struct Register: Sendable {
             for line in entry.lines {
                 out += "<tr>" + cells(line).map { "<td>\(escape($0))</td>" }.joined() + "</tr>\n"
             }
+            out += "</table>\n"
+        }
+        for kept in statistics {
+            out += "<h2>Kept as statistics: \(escape(kept.rule))</h2>\n<p>What rule \(escape(kept.rule)) counted of the \(escape(kept.table)) records it erased, per \(kept.period) of its clock (the latest \(Self.statisticsPeriods) at most).</p>\n"
+            guard !kept.rows.isEmpty else { out += "<p>Nothing counted yet.</p>\n"; continue }
+            let header = [kept.period, "records"] + kept.sumColumns.map { "sum of \($0)" }
+            out += "<table><tr>" + header.map { "<th>\(escape($0))</th>" }.joined() + "</tr>\n"
+            for row in kept.rows { out += "<tr>" + Self.cells(row).map { "<td>\(escape($0))</td>" }.joined() + "</tr>\n" }
             out += "</table>\n"
         }
         return out + "<h2>After erasure</h2>\n<p>\(escape(afterErasure))</p>\n</body></html>\n"

@@ -49,9 +49,21 @@ public struct RuleTally: Codable, Sendable, Hashable {
     /// whose last ticket it purged), left for the next run. Nil when not measured (a dry run, a
     /// rule no changed table decides, a report of an older version).
     public var becameDue: Int?
+    /// Of the records the run erased, those counted into the rule's statistics, per period of its
+    /// clock (`statistics`; docs/policy.md, "Statistics"). Nil for a rule without statistics, a
+    /// dry run, and reports of older versions.
+    public var counted: [String: Int]?
     /// Records listed for review (only when the subject has review columns), capped.
     public var review: [ReviewLine] = []
     public var reviewTruncated: Bool = false
+
+    /// "60 records: 2023-01 10, 2023-02 9, …" (the first periods, then how many more).
+    public var countedSummary: String? {
+        guard let counted, !counted.isEmpty else { return nil }
+        let periods = counted.sorted { $0.key < $1.key }
+        let shown = periods.prefix(12).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+        return "\(counted.values.reduce(0, +)) record(s): \(shown)" + (periods.count > 12 ? ", and \(periods.count - 12) more period(s)" : "")
+    }
 
     public init(rule: RetentionRule, subject: Subject, cutoff: Cutoff) {
         self.rule = rule.id

@@ -53,6 +53,9 @@ extension RunReport {
             if !children.isEmpty { out += "<p>Child rows \(planned ? "that would be deleted" : "deleted"): \(children.joined(separator: ", "))</p>\n" }
             let anonymisedChildren = tally.childRowsAnonymised.sorted { $0.key < $1.key }.map { "\($0.value) in \(Self.escape($0.key))" }
             if !anonymisedChildren.isEmpty { out += "<p>Child rows \(planned ? "that would be anonymised" : "anonymised"): \(anonymisedChildren.joined(separator: ", "))</p>\n" }
+            if let counted = tally.countedSummary {
+                out += "<p>Kept as statistics (counted per period, then erased): \(Self.escape(counted))</p>\n"
+            }
             if let taken = tally.takenSummary {
                 out += "<p>Of the due records, \(Self.escape(taken)): \(planned ? "that rule would delete them first" : "that rule deleted them first") and counts them.</p>\n"
             }

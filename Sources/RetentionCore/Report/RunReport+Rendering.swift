@@ -57,6 +57,9 @@ extension RunReport {
             if !r.childRowsAnonymised.isEmpty {
                 out += (planned ? "- child rows that would be anonymised: " : "- child rows anonymised: ") + r.childRowsAnonymised.sorted { $0.key < $1.key }.map { "\($0.value) in \(Markdown.code($0.key))" }.joined(separator: ", ") + "\n"
             }
+            if let counted = r.countedSummary {
+                out += "- kept as statistics (counted per period, then erased): \(Markdown.text(counted))\n"
+            }
             if let n = r.becameDue, n > 0 {
                 out += "- **\(n) record(s) became due through this run's changes** (rows it deleted or changed decided them); the next run acts on them\n"
             }

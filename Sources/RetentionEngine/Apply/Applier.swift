@@ -100,8 +100,31 @@ struct Applier: Sendable {
         let unwritable = [StateFiles.writeProblem(directory: policy.stateDirectory, holding: "the audit chain head and plans"),
                           StateFiles.writeProblem(directory: policy.reportsDirectory, holding: "reports")].compactMap { $0 }
         if !unwritable.isEmpty { throw EnforcementError.cannotWrite(unwritable.joined(separator: "; ") + "; nothing was changed") }
-        try await store.transaction { try $0.prepareToolTables() }
+        try await store.transaction { [policy] session in
+            try session.prepareToolTables()
+            if !policy.statisticsRules.isEmpty { try session.prepareStatisticsTable(policy.statisticsTable) }
+        }
         try await completeMarks()
+    }
+
+    /// How `rule`'s batches count what they erase; nil for a rule without statistics.
+    func statisticsWork(_ rule: RetentionRule) -> StatisticsWork? {
+        guard let statistics = rule.statistics else { return nil }
+        return StatisticsWork(rule: rule.id, statistics: statistics, table: policy.statisticsTable, clock: resolved.shape(of: rule).clock,
+                              combination: rule.clock.combination, storageCalendar: policy.storageCalendar, calendar: policy.calendar)
+    }
+
+    /// At the end of a completed run: each rule's periods that are over at `planNow` are closed
+    /// (their small groups merged), one transaction per rule, the chain locked as batches lock it.
+    func closeStatisticsPeriods(planNow: Date) async throws {
+        for rule in policy.statisticsRules {
+            guard let work = statisticsWork(rule) else { continue }
+            let cutoff = try Cutoff(rule: rule, policy: policy, now: planNow)
+            try await store.transaction { session in
+                try session.lockAuditChain()
+                try work.closePeriods(before: cutoff, in: session)
+            }
+        }
     }
 
     /// What applying a plan did, and why it stopped if it did.
@@ -202,6 +225,8 @@ struct Applier: Sendable {
                                  calendar: policy.calendar, actor: actor, policyHash: policy.hash, pseudonymKey: key.pseudonymKey,
                                  runID: runID, chain: chain)
             work.markingRules = markingRules.filter { policy.subject(for: $0).table.value == work.table }.map(\.id)
+            work.statistics = statisticsWork(rule)
+            work.query.statisticsColumns = rule.statistics?.columns ?? []
             // `prepare` completed every marking rule's marks before the first batch.
             work.query.excludeDone = rule.action.auditAction != .purge
             return (rule.id, work)
@@ -245,6 +270,7 @@ struct Applier: Sendable {
     /// `tallies` are given. A shared run is closed on its queue in the same transaction.
     func recordCompletion(wallClock: Date, planNow: Date, mode: String, tallies: [RuleTally]?, failures: [RecordFailure],
                           closing queue: (any WorkQueueStore)? = nil) async throws {
+        try await closeStatisticsPeriods(planNow: planNow)
         let f = ISO8601DateFormatter()
         var detail = ["now": f.string(from: wallClock), "plan_now": f.string(from: planNow), "mode": mode,
                       "head_file": StateFiles.headFileIdentity(stateDirectory: policy.stateDirectory)]

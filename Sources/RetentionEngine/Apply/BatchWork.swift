@@ -23,6 +23,8 @@ struct BatchWork: Sendable {
     var detail: [String: String] = [:]
     /// Added to one record's own entry (the ledger entry an erasure re-applied after a restore comes from).
     var recordDetail: [RecordKey: [String: String]] = [:]
+    /// The rule's statistics, counted from the records the batch erases.
+    var statistics: StatisticsWork?
 
     /// `lock`: the run lock this process holds (nil for a worker that joined a shared run), confirmed
     /// before anything changes. `references`: the keys' references when already computed.
@@ -124,6 +126,8 @@ struct BatchWork: Sendable {
             }
         }
         outcome.position = try AuditWriter(chain: chain).append(drafts, in: session, after: early)
+        // After the append, which locked the chain until this transaction ends.
+        if let statistics { outcome.counted = try statistics.count(acting.map(\.candidate), now: query.holdTime, in: session) }
         return outcome
     }
 }
@@ -154,6 +158,8 @@ struct BatchOutcome: Sendable {
     var gone: Int
     var children: [String: Int] = [:]
     var childrenAnonymised: [String: Int] = [:]
+    /// Records counted into the rule's statistics, per period (nil without statistics).
+    var counted: [String: Int]?
     var position = TrailPosition(head: .genesis, genesis: "")
 }
 
@@ -169,5 +175,8 @@ extension RuleTally {
         // Tables a batch reached without changing a row are left out, as a plan leaves them out.
         for (table, count) in outcome.children where count > 0 { childRowsPurged[table, default: 0] += count }
         for (table, count) in outcome.childrenAnonymised where count > 0 { childRowsAnonymised[table, default: 0] += count }
+        if let periods = outcome.counted {
+            for (period, count) in periods { counted = counted ?? [:]; counted![period, default: 0] += count }
+        }
     }
 }

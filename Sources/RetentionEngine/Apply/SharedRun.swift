@@ -52,6 +52,7 @@ extension Enforcer {
             await analyzeTablesWithoutStatistics()
             try await queue.queueTransaction { session in
                 try session.prepareToolTables()
+                if !policy.statisticsRules.isEmpty { try session.prepareStatisticsTable(policy.statisticsTable) }
                 try session.prepareWorkQueue()
             }
             try await applier(runID: "marks").completeMarks()

@@ -181,6 +181,9 @@ public struct RuleQuery: Sendable {
     public var subjectKeptBy: [String] = []
     public var fieldColumns: [String]
     public var reviewColumns: [String]
+    /// The columns the rule's statistics count by and sum (`RuleStatistics.columns`): read by a
+    /// batch's re-check, not by planning.
+    public var statisticsColumns: [String] = []
     /// Whether the tool's own tables exist yet (a never-enforced database has no holds or audit).
     public var toolTablesExist: Bool
     /// When known, the tables with a retentiond hold in force: hold tests are written for those

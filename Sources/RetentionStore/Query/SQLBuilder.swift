@@ -214,7 +214,7 @@ public struct SQLBuilder: Sendable {
         let markSelected = keys != nil && q.excludeDone
         var select: [SQL] = q.keyColumns.map { "\(column: $0, of: s)" } + q.clock.columns.map { clockValue($0, on: s) }
         select.append(Self.factMask(keepingFacts(q)))
-        select += (q.fieldColumns + q.reviewColumns).map { "\(column: $0, of: s)" }
+        select += (q.fieldColumns + q.reviewColumns + q.statisticsColumns).map { "\(column: $0, of: s)" }
         if markSelected { select.append(Self.flag([doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) })])) }
 
         var conditions = q.filter.map { condition($0, on: s) }
@@ -343,6 +343,7 @@ public struct SQLBuilder: Sendable {
         let review = take(q.reviewColumns.count)
         var candidate = Candidate(key: key, clockValues: clock, consented: consented, keptByRelated: related,
                                   referencedByUndeclared: referenced, fieldValues: fields, reviewValues: review)
+        candidate.statisticsValues = take(q.statisticsColumns.count)
         if facts >> 4 != 0 { candidate.keptByRules = Self.keptByRules(q, mask: facts >> 4) }
         var row = CandidateRow(candidate: candidate, held: held)
         if keys && q.excludeDone { row.markedDone = flag() }

@@ -50,9 +50,9 @@ public struct PrivilegeNeed: Sendable, Hashable, Comparable {
     /// The tool's own tables (docs/postgresql.md, "Privileges"): while one every enforcing command
     /// creates is missing, `CREATE` on the schema; for each that exists (created by this role or by
     /// another), what the commands do to it. `enforcing: false`: what `plan` reads, for a reviewing
-    /// role.
-    public static func toolTables(existing schema: SchemaSnapshot, enforcing: Bool) -> [PrivilegeNeed] {
-        let tables: [(name: String, enforcing: [Kind], planning: [Kind], createdByEveryRun: Bool)] = [
+    /// role. `statisticsTable`: the policy's, when its rules keep statistics.
+    public static func toolTables(existing schema: SchemaSnapshot, enforcing: Bool, statisticsTable: String? = nil) -> [PrivilegeNeed] {
+        var tables: [(name: String, enforcing: [Kind], planning: [Kind], createdByEveryRun: Bool)] = [
             ("retentiond_audit", [.select, .insert], [.select], true),
             ("retentiond_audit_refs", [.select, .insert, .delete], [.select], true),
             ("retentiond_holds", [.select, .insert, .update], [.select], true),
@@ -66,6 +66,8 @@ public struct PrivilegeNeed: Sendable, Hashable, Comparable {
             ("retentiond_locks", [.select], [.select], false),
             ("retentiond_run_lease", [.select, .insert, .update], [], false),
         ]
+        // Each batch replaces the rows it adds to (DELETE then INSERT).
+        if let statisticsTable { tables.append((statisticsTable, [.select, .insert, .delete], [.select], true)) }
         var needs: [PrivilegeNeed] = []
         for table in tables where schema.table(table.name) != nil {
             needs += (enforcing ? table.enforcing : table.planning).map { PrivilegeNeed(table: table.name, kind: $0) }

@@ -105,6 +105,7 @@ public struct SchemaValidator {
                                             hint: "hold its rows with `retentiond hold add`, which names every key column"))
             }
         }
+        validateStatisticsTable()
         var resolved = ResolvedPolicy(policy: policy, schema: schema, shapes: shapes)
         resolved.holdSources = holdSources
         var seen = Set<UnindexedScan>()
@@ -263,6 +264,7 @@ public struct SchemaValidator {
                   hint: "split the purge, or declare the intended deletions with `overrides`")
             ok = false
         }
+        if !validateStatistics(rule, subject: subject, table: table) { ok = false }
         guard ok, let clock else { return nil }
         var shape = RuleShape(filter: [], clock: clock, consent: consent, related: related, childPaths: childPaths,
                               undeclaredReferences: undeclared, fieldDates: fieldDates)

@@ -11,7 +11,7 @@ struct RegisterCommand: AsyncParsableCommand {
             Per register entry, each rule's data, how long it is kept (in words), counted from which date, what happens then, \
             what keeps a record anyway, and its legal basis — from the policy itself, so the register and the enforcement \
             cannot drift apart. --figures adds, from a dry run on the database (read-only), each rule's records, those due now \
-            and those kept and why. Prints to standard output (--format md or html); changes nothing. Exit 0.
+            and those kept and why, and what the rules that keep statistics have counted per period. Prints to standard output (--format md or html); changes nothing. Exit 0.
             """
     )
 
@@ -22,23 +22,28 @@ struct RegisterCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("md (Markdown) or html (one self-contained page).", valueName: "format"))
     var format: Format = .md
 
-    @Flag(name: .long, help: "Add live figures from a dry run on the database (records, due now, kept and why).")
+    @Flag(name: .long, help: "Add live figures from a dry run on the database (records, due now, kept and why; what rules with `statistics` counted).")
     var figures = false
 
     func run() async throws {
         try await reportingFailures {
             let policy: Policy
             var tallies: [String: RuleTally] = [:]
+            var statistics: [String: [StatisticsRow]] = [:]
             let now = options.currentTime()
             if figures {
                 let (planner, _) = try await options.loadPlanner(countingChildren: true)
                 policy = planner.policy
                 let report = try await planner.dryRun(now: now, mode: .plan, planPath: nil)
                 tallies = Dictionary(report.rules.map { ($0.rule, $0) }, uniquingKeysWith: { a, _ in a })
+                let (table, rules) = (policy.statisticsTable, policy.statisticsRules.map(\.id))
+                statistics = try await planner.reader.read { session in
+                    try Dictionary(uniqueKeysWithValues: rules.map { ($0, try session.statisticsRows(table: table, ruleID: $0, periods: nil, openOnly: false)) })
+                }
             } else {
                 policy = try options.loadPolicy().0
             }
-            let register = Register(policy: policy, tallies: tallies, generatedAt: now)
+            let register = Register(policy: policy, tallies: tallies, statistics: statistics, generatedAt: now)
             print(format == .md ? register.markdown() : register.html(), terminator: "")
             return .success
         }
