@@ -80,6 +80,15 @@ import Testing
         #expect(RuleStatistics.Period.year.end(of: "2024", calendar: paris) == Date.iso("2024-12-31T23:00:00Z"))
         #expect(RuleStatistics.Period.month.end(of: "2024-Q1", calendar: paris) == nil)
         #expect(RuleStatistics.Period.quarter.end(of: "2024-Q5", calendar: paris) == nil)
+        #expect(RuleStatistics.Period.year.label(of: Date.iso("0999-06-01T00:00:00Z"), calendar: paris) == "0999")
+        // A batch finds each record's period among those it met: the last minute of March in
+        // Paris, then the first of April, then March again.
+        let monthly = RuleStatistics(by: [], period: .month, sum: [], location: SourceLocation(file: "p", line: 1, column: 1))
+        var tally = StatisticsTally(rule: "r", statistics: monthly)
+        for instant in ["2024-03-31T21:59:59Z", "2024-03-31T22:00:00Z", "2024-03-01T00:00:00Z", "2024-02-29T22:59:59Z", "2024-04-30T21:59:59Z"] {
+            try tally.count(clock: Date.iso(instant), values: [], calendar: paris)
+        }
+        #expect(tally.recordsPerPeriod == ["2024-02": 1, "2024-03": 2, "2024-04": 2])
     }
 
     static let statistics = RuleStatistics(by: [Name("queue", at: SourceLocation(file: "p", line: 1, column: 1))], period: .month,

@@ -35,12 +35,26 @@ extension RuleStatistics.Period {
     /// `2024-03`, `2024-Q1`, `2024`: the period holding `date`, in the policy's calendar.
     public func label(of date: Date, calendar: Calendar) -> String {
         let parts = calendar.dateComponents([.year, .month], from: date)
-        let year = String(format: "%04d", parts.year ?? 0)
+        let (year, month) = (parts.year ?? 0, parts.month ?? 1)
+        let digits = String(year)
+        let yyyy = String(repeating: "0", count: max(0, 4 - digits.count)) + digits
         switch self {
-        case .month: return "\(year)-\(String(format: "%02d", parts.month ?? 1))"
-        case .quarter: return "\(year)-Q\(((parts.month ?? 1) - 1) / 3 + 1)"
-        case .year: return year
+        case .month: return "\(yyyy)-\(month < 10 ? "0" : "")\(month)"
+        case .quarter: return "\(yyyy)-Q\((month - 1) / 3 + 1)"
+        case .year: return yyyy
         }
+    }
+
+    /// The first instant of the period `label`.
+    public func start(of label: String, calendar: Calendar) -> Date? {
+        guard let end = end(of: label, calendar: calendar) else { return nil }
+        let length: DateComponents
+        switch self {
+        case .month: length = DateComponents(month: -1)
+        case .quarter: length = DateComponents(month: -3)
+        case .year: length = DateComponents(year: -1)
+        }
+        return calendar.date(byAdding: length, to: end)
     }
 
     /// The first instant after the period `label` (nil for a label of another period kind).

@@ -86,6 +86,9 @@ public struct StatisticsTally: Sendable {
         static func < (a: Slot, b: Slot) -> Bool { (a.period, a.group) < (b.period, b.group) }
     }
     private var counts: [Slot: (records: Int64, sums: [String: Decimal])] = [:]
+    /// The periods met so far, by start (a calendar computation per record costs more than the
+    /// rest of the count): each record's is found among them by a binary search.
+    private var periodsMet: [(start: Date, end: Date, label: String)] = []
 
     public init(rule: String, statistics: RuleStatistics) {
         self.rule = rule
@@ -105,8 +108,8 @@ public struct StatisticsTally: Sendable {
     /// `sum`). A `sum` value that is no number is an error naming the column (never the value).
     public mutating func count(clock: Date, values: [SQLValue], calendar: Calendar) throws(StatisticsError) {
         let by = statistics.by.map(\.value)
-        let slot = Slot(period: statistics.period.label(of: clock, calendar: calendar),
-                        group: StatisticsRow.group(columns: by, values: Array(values.prefix(by.count))))
+        let slot = Slot(period: period(of: clock, calendar: calendar),
+                        group: by.isEmpty ? "{}" : StatisticsRow.group(columns: by, values: Array(values.prefix(by.count))))
         var sums: [String: Decimal] = [:]
         for (name, value) in zip(statistics.sum, values.dropFirst(by.count)) {
             guard let decimal = StatisticsRow.decimal(value) else { throw StatisticsError(rule: rule, column: name.value) }
@@ -116,6 +119,21 @@ public struct StatisticsTally: Sendable {
         entry.records += 1
         for (column, value) in sums { entry.sums[column, default: 0] += value }
         counts[slot] = entry
+    }
+
+    private mutating func period(of date: Date, calendar: Calendar) -> String {
+        var low = 0, high = periodsMet.count
+        while low < high {
+            let middle = (low + high) / 2
+            if periodsMet[middle].end <= date { low = middle + 1 } else { high = middle }
+        }
+        if low < periodsMet.count, periodsMet[low].start <= date { return periodsMet[low].label }
+        let label = statistics.period.label(of: date, calendar: calendar)
+        if let start = statistics.period.start(of: label, calendar: calendar), let end = statistics.period.end(of: label, calendar: calendar),
+           start <= date, date < end {
+            periodsMet.insert((start, end, label), at: low)
+        }
+        return label
     }
 
     /// The rows to write once the batch's counts are added to `stored` (the rule's rows of the
