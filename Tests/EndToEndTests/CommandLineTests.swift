@@ -268,6 +268,33 @@ import Testing
         #expect(try w.count("SELECT count(*) FROM contacts") == 20000)
     }
 
+    /// SIGINT (Ctrl-C) during a run stops it at a batch boundary, as SIGTERM does: the batch under
+    /// way commits whole, the run says so, writes its report and ends with 130.
+    @Test(.timeLimit(.minutes(5))) func sigintStopsARunAtABatchBoundary() async throws {
+        let w = try Workspace(policyBody: Workspace.policy(batchSize: 2))
+        try w.execute("WITH RECURSIVE n(i) AS (SELECT 4 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) INSERT INTO contacts SELECT i, NULL, NULL, '2019-01-01' FROM n")
+        let stderrPath = w.dir.appendingPathComponent("run.err").path
+        _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
+        let process = BinaryRunner.process(["run", "--config", w.policy] + now, in: w.dir)
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle(forWritingAtPath: stderrPath)
+        try process.run()
+        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+        func purged() -> Int { (try? w.count("SELECT count(*) FROM retentiond_audit WHERE action = 'purge'")) ?? 0 }
+        while process.isRunning, purged() == 0 { try await Task.sleep(for: .milliseconds(10)) }
+        kill(process.processIdentifier, SIGINT)
+        try await process.exited()
+        let stderr = (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? ""
+        #expect(process.terminationStatus == 130, "\(stderr)")
+        #expect(stderr.contains("stopping at the next batch boundary (SIGINT)"), "\(stderr)")
+        let remaining = try w.count("SELECT count(*) FROM contacts")
+        #expect(remaining > 1 && remaining < 20000, "stopped in the middle (\(remaining) left)")
+        #expect(purged() == 20000 - remaining && purged() % 2 == 0, "only whole batches, each audited")
+        let reports = try FileManager.default.contentsOfDirectory(atPath: w.dir.appendingPathComponent("reports").path)
+        #expect(reports.contains { $0.hasSuffix(".json") }, "the stopped run's report is written")
+        #expect(try await w.run(["audit", "verify"]).status == 0)
+    }
+
     /// `run --dry-run` is `plan`'s dry run: the same summary, the same safety-limit warning, the
     /// same exit status (they were two copies, and the warning was missing from one).
     @Test func runDryRunSaysWhatPlanSays() async throws {

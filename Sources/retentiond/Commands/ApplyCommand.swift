@@ -38,13 +38,14 @@ struct ApplyCommand: AsyncParsableCommand {
             if isatty(STDERR_FILENO) == 1 && format == .text { enforcer.progress = .terminal }
             noteWarnings(diagnostics)
             let now = options.currentTime()
-            let signals = StopOnSignals()
-            let report = try await reportingRefusal(enforcer, mode: .apply, now: now) {
-                try await enforcer.apply(planPath: plan, wallClock: now, allowMore: allowMore, stop: signals.stop)
+            return try await watchingSignals { signals in
+                let report = try await reportingRefusal(enforcer, mode: .apply, now: now) {
+                    try await enforcer.apply(planPath: plan, wallClock: now, allowMore: allowMore, stop: signals.stop)
+                }
+                let status = try await finishEnforcement(report, enforcer: enforcer, format: format, stopped: signals.exitStatus != nil)
+                if let stopped = signals.exitStatus { throw ExitCode(stopped) }
+                return status
             }
-            let status = try await finishEnforcement(report, enforcer: enforcer, format: format, stopped: signals.exitStatus != nil)
-            if let stopped = signals.exitStatus { throw ExitCode(stopped) }
-            return status
         }
     }
 }

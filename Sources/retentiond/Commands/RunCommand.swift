@@ -84,14 +84,15 @@ struct RunCommand: AsyncParsableCommand {
             // A person watching a terminal sees one line per rule redrawn; the journal gets a line every few seconds.
             if isatty(STDERR_FILENO) == 1 && format == .text { enforcer.progress = .terminal }
             noteWarnings(diagnostics)
-            let signals = StopOnSignals()
-            report = try await reportingRefusal(enforcer, mode: .run, now: now, onRefusal: { report = $0 }) {
-                worker ? try await enforcer.runAsWorker(now: now, allowMore: allowMore, stop: signals.stop)
-                    : try await enforcer.run(now: now, allowMore: allowMore, stop: signals.stop)
+            return try await watchingSignals { signals in
+                report = try await reportingRefusal(enforcer, mode: .run, now: now, onRefusal: { report = $0 }) {
+                    worker ? try await enforcer.runAsWorker(now: now, allowMore: allowMore, stop: signals.stop)
+                        : try await enforcer.run(now: now, allowMore: allowMore, stop: signals.stop)
+                }
+                let status = try await finishEnforcement(report!, enforcer: enforcer, format: format, stopped: signals.exitStatus != nil)
+                if let stopped = signals.exitStatus { throw ExitCode(stopped) }
+                return status
             }
-            let status = try await finishEnforcement(report!, enforcer: enforcer, format: format, stopped: signals.exitStatus != nil)
-            if let stopped = signals.exitStatus { throw ExitCode(stopped) }
-            return status
         }
     }
 }
