@@ -153,10 +153,11 @@ struct Applier: Sendable {
             let plan = PlanBatches(reader: try PlanReader(path: path), size: policy.batchSize,
                                    tables: works.mapValues(\.table), chain: chain)
             var batches = 0
-            // The next batch is read (and its references hashed) while this one's transaction runs.
-            var next = Task { try plan.next() }
-            while let batch = try await next.value {
-                next = Task { try plan.next() }
+            var next = try plan.next()
+            while let batch = next {
+                // The next batch is read (and its references hashed) while this one's transaction
+                // runs, in a child task awaited below (or cancelled and awaited when this one throws).
+                async let following = plan.next()
                 if stop.isRequested { throw StopRequest.Stopped() }
                 // Every run makes progress: the first batch always starts; the pause comes before the check.
                 if batches > 0 {
@@ -171,6 +172,7 @@ struct Applier: Sendable {
                                          tally: &tallies[index], failures: &failures, head: &head)
                 let t = tallies[index]
                 meter.update(rule: t.rule, done: t.flagged + t.anonymised + t.purged + t.stale + t.gone + t.takenTotal, due: t.due)
+                next = try await following
             }
             try head.flush()
         } catch {
