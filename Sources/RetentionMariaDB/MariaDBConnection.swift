@@ -2,6 +2,7 @@ import CMariaDB
 import Foundation
 import RetentionCore
 import RetentionStore
+import Synchronization
 
 /// One connection to a MariaDB (or MySQL) server through MariaDB Connector/C. Every statement with
 /// values is a server-side prepared statement with bound parameters; values are never written into
@@ -14,8 +15,10 @@ final class MariaDBConnection: @unchecked Sendable {
     private let handle: UnsafeMutablePointer<MYSQL>
     /// The server's id for this connection (`CONNECTION_ID()`): whose the run lock is.
     private(set) var id: Int64 = 0
-    /// Set once the server or the network dropped the connection: the store opens a new one.
-    private(set) var isLost = false
+    /// Set once the server or the network dropped the connection: the store opens a new one. Set
+    /// on the connection's queue, read from any task deciding whether to reconnect: atomic.
+    var isLost: Bool { lost.load(ordering: .acquiring) }
+    private let lost = Atomic<Bool>(false)
     /// The node this connection reached when the server is a node of a Galera cluster
     /// (`wsrep_on`): its name and its UUID in the group (`wsrep_gcomm_uuid`, new at each start).
     private(set) var clusterNode: String?
@@ -120,7 +123,7 @@ final class MariaDBConnection: @unchecked Sendable {
     private func failure(of statement: UnsafeMutablePointer<MYSQL_STMT>) -> Failure {
         let failure = Failure(code: mysql_stmt_errno(statement), state: String(cString: mysql_stmt_sqlstate(statement)),
                               message: String(cString: mysql_stmt_error(statement)))
-        if failure.connectionLost { isLost = true }
+        if failure.connectionLost { lost.store(true, ordering: .releasing) }
         return failure
     }
 
@@ -130,7 +133,7 @@ final class MariaDBConnection: @unchecked Sendable {
     func execute(_ sql: String) throws -> (rows: [[SQLValue]], changed: Int) {
         guard mysql_real_query(handle, sql, UInt(sql.utf8.count)) == 0 else {
             let failure = Self.failure(of: handle)
-            if failure.connectionLost { isLost = true }
+            if failure.connectionLost { lost.store(true, ordering: .releasing) }
             throw failure
         }
         guard let result = mysql_store_result(handle) else {
