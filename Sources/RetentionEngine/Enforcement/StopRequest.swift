@@ -18,18 +18,62 @@ public final class StopRequest: Sendable {
         for hook in hooks { hook() }
     }
 
-    /// Runs `action` when a stop is requested while `body` runs (at once if it already was): how a
-    /// statement that could run for minutes is cut short (planning), where waiting for the next
-    /// boundary would not do.
-    func whileRunning<T>(onRequest action: @escaping @Sendable () -> Void, _ body: () async throws -> T) async rethrows -> T {
+    /// Runs `body`; once a stop is requested while it runs (at once if it already was),
+    /// `whenRequested` runs beside it in a child task, cancelled when `body` ends: how a statement
+    /// that could run for minutes is cut short (planning), where waiting for the next boundary
+    /// would not do.
+    func whileRunning<T>(_ whenRequested: @escaping @Sendable () async -> Void, _ body: () async throws -> T) async throws -> T {
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [self] in
+                await requested()
+                guard !Task.isCancelled else { return }
+                await whenRequested()
+            }
+            defer { group.cancelAll() }
+            return try await body()
+        }
+    }
+
+    /// Returns once a stop is requested (at once if it already was), or when the task is cancelled.
+    func requested() async {
+        let waiter = Waiter()
         let (id, already) = state.withLock { state -> (Int, Bool) in
             state.next += 1
-            if !state.requested { state.hooks[state.next] = action }
+            if !state.requested { state.hooks[state.next] = { waiter.resume() } }
             return (state.next, state.requested)
         }
         defer { _ = state.withLock { $0.hooks.removeValue(forKey: id) } }
-        if already { action() }
-        return try await body()
+        if already { return }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { waiter.wait(with: $0) }
+        } onCancel: {
+            waiter.resume()
+        }
+    }
+
+    /// One `requested()` call's continuation, resumed once: by the request or by cancellation,
+    /// whichever comes first, even before the continuation exists.
+    private final class Waiter: Sendable {
+        private let state = Mutex<(continuation: CheckedContinuation<Void, Never>?, resumed: Bool)>((nil, false))
+
+        func wait(with continuation: CheckedContinuation<Void, Never>) {
+            let now = state.withLock { state -> Bool in
+                if state.resumed { return true }
+                state.continuation = continuation
+                return false
+            }
+            if now { continuation.resume() }
+        }
+
+        func resume() {
+            let continuation = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard !state.resumed else { return nil }
+                state.resumed = true
+                defer { state.continuation = nil }
+                return state.continuation
+            }
+            continuation?.resume()
+        }
     }
 
     struct Stopped: Error {}

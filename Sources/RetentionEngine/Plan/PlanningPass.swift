@@ -1,5 +1,4 @@
 import Foundation
-import Synchronization
 import Logging
 import RetentionCore
 import RetentionStore
@@ -113,15 +112,11 @@ public struct PlanningPass: Sendable {
         // Asked again until the pass has ended: a statement that had not started when first asked
         // would otherwise run to its end.
         let readers = [reader] + counters
-        let planning = Running()
-        defer { planning.end() }
         do {
-            try await stop.whileRunning(onRequest: {
-                Task {
-                    while planning.isRunning {
-                        for reader in readers { await reader.interrupt() }
-                        try? await Task.sleep(for: .milliseconds(200))
-                    }
+            try await stop.whileRunning({
+                while !Task.isCancelled {
+                    for reader in readers { await reader.interrupt() }
+                    try? await Task.sleep(for: .milliseconds(200))
                 }
             }) {
             for rule in policy.rules {
@@ -379,11 +374,4 @@ public struct PlanningPass: Sendable {
         let columns = Dictionary(zip(subject.reviewColumns.map(\.value), candidate.reviewValues), uniquingKeysWith: { a, _ in a })
         tally.review.append(ReviewLine(key: candidate.key, decision: label, columns: columns))
     }
-}
-
-/// Whether something is still under way, told across tasks.
-final class Running: Sendable {
-    private let running = Mutex(true)
-    var isRunning: Bool { running.withLock { $0 } }
-    func end() { running.withLock { $0 = false } }
 }
