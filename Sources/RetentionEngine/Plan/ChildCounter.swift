@@ -10,8 +10,14 @@ import Synchronization
 /// the pass reads the next pages, each on the connection with the fewest statements not yet done
 /// (paths cost unlike amounts: a grandchild table's count probes every child row), at most
 /// `pagesAhead` pages behind the pass (so the keys held stay bounded). Without, each page is
-/// counted on the pass's own connection before the next is read.
+/// counted on the pass's own connection before the next is read. The statements run as child
+/// tasks of the rule's planning (its task group): awaited before it returns, cancelled and
+/// awaited when it throws.
 struct ChildCounter {
+    /// What one statement counted: the group of paths, and its rows.
+    typealias Counted = (group: Int, rows: Int)
+    typealias Statements = ThrowingTaskGroup<Counted, any Error>
+
     /// The paths to count, grouped by the table they end in.
     let groups: [[[ChildLink]]]
     let table: String
@@ -20,7 +26,8 @@ struct ChildCounter {
     private let pagesAhead: Int
     /// Rows per group, summed over the pages counted so far.
     private(set) var totals: [Int]
-    private var pending: [(group: Int, task: Task<Int, any Error>)] = []
+    /// Statements given to the group and not yet settled.
+    private var outstanding = 0
     /// Per connection, the statements given to it and not yet done.
     private let unfinished: Unfinished
 
@@ -34,33 +41,30 @@ struct ChildCounter {
         unfinished = Unfinished(connections: connections.count)
     }
 
-    /// Counts the child rows of the records `keys` (one page's due records).
-    mutating func count(_ keys: [RecordKey]) async throws {
+    /// Counts the child rows of the records `keys` (one page's due records), in `statements`.
+    mutating func count(_ keys: [RecordKey], in statements: inout Statements) async throws {
         guard !keys.isEmpty, !groups.isEmpty else { return }
         for (index, paths) in groups.enumerated() {
             let connection = unfinished.take()
             let (reader, table, keyColumns, unfinished) = (connections[connection], table, keyColumns, unfinished)
-            pending.append((index, Task {
+            statements.addTask {
                 defer { unfinished.done(connection) }
-                return try await reader.read { try $0.childRowCount(paths, table: table, keyColumns: keyColumns, keys: keys) }
-            }))
+                return (index, try await reader.read { try $0.childRowCount(paths, table: table, keyColumns: keyColumns, keys: keys) })
+            }
+            outstanding += 1
         }
-        while pending.count > groups.count * pagesAhead { try await settleOldest() }
+        while outstanding > groups.count * pagesAhead { try await settleOne(in: &statements) }
     }
 
     /// Waits for every count still running.
-    mutating func finish() async throws {
-        while !pending.isEmpty { try await settleOldest() }
+    mutating func finish(in statements: inout Statements) async throws {
+        while outstanding > 0 { try await settleOne(in: &statements) }
     }
 
-    /// Stops waiting for the counts still running (the pass failed or was stopped).
-    func cancel() {
-        for job in pending { job.task.cancel() }
-    }
-
-    private mutating func settleOldest() async throws {
-        let job = pending.removeFirst()
-        totals[job.group] += try await job.task.value
+    private mutating func settleOne(in statements: inout Statements) async throws {
+        guard let counted = try await statements.next() else { outstanding = 0; return }
+        totals[counted.group] += counted.rows
+        outstanding -= 1
     }
 
     /// The statements each connection has been given and not finished.

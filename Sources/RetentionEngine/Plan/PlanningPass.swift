@@ -197,6 +197,16 @@ public struct PlanningPass: Sendable {
     private func plan(_ rule: RetentionRule, now: Date, toolTables: Bool, heldTables: Set<String>, marked: Bool, chain: AuditChain?, countChildren: Bool,
                       childRowsPerRecord: Bool = false, simulation: inout RunSimulation, stop: StopRequest,
                       each: (Candidate, Decision, String?, [(table: String, rows: Int)]) throws -> Void) async throws -> RuleTally {
+        // The child counts' statements are child tasks of this group (`ChildCounter`).
+        try await withThrowingTaskGroup(of: ChildCounter.Counted.self) { statements in
+            try await plan(rule, now: now, toolTables: toolTables, heldTables: heldTables, marked: marked, chain: chain, countChildren: countChildren,
+                           childRowsPerRecord: childRowsPerRecord, simulation: &simulation, stop: stop, statements: &statements, each: each)
+        }
+    }
+
+    private func plan(_ rule: RetentionRule, now: Date, toolTables: Bool, heldTables: Set<String>, marked: Bool, chain: AuditChain?, countChildren: Bool,
+                      childRowsPerRecord: Bool, simulation: inout RunSimulation, stop: StopRequest, statements: inout ChildCounter.Statements,
+                      each: (Candidate, Decision, String?, [(table: String, rows: Int)]) throws -> Void) async throws -> RuleTally {
         let subject = policy.subject(for: rule)
         let action = rule.action.auditAction
         logger.debug("planning rule", metadata: ["rule": "\(rule.id)"])
@@ -226,7 +236,6 @@ public struct PlanningPass: Sendable {
         let checkDone = lookUp ? try await reader.read { try $0.hasAuditEntries(ruleID: rule.id, action: action) } : false
         var children = ChildCounter(groups: childCounts.map(\.paths), table: table, keyColumns: query.keyColumns,
                                     reader: reader, counters: counters)
-        defer { children.cancel() }
         // The records whose batches the simulation follows, in the run's batches: a batch is
         // `policy.batchSize` consecutive records of the plan (`PlanBatches`). Only owned rows
         // depend on where one batch ends (an owned row goes with the batch that removes the last
@@ -286,7 +295,7 @@ public struct PlanningPass: Sendable {
                 for (table, rows) in zip(recordTables, perRecord[row.candidate.key] ?? []) where rows > 0 { childRows.append((table, rows)) }
                 try each(row.candidate, decision, takenBy, childRows)
             }
-            try await naming(rule) { try await children.count(acting) }
+            try await naming(rule) { try await children.count(acting, in: &statements) }
             if !query.treeLimits.isEmpty {
                 let due = zip(rows, decisions).filter { $0.1 == .act }.map(\.0.candidate.key)
                 for beyond in try await reader.read({ try TreeDepth.rowsBeyond(query, keys: due, in: $0) }) {
@@ -308,7 +317,7 @@ public struct PlanningPass: Sendable {
         for (tree, beyond) in beyondTrees.sorted(by: { $0.key < $1.key }) {
             logger.warning("rule `\(rule.id)`: \(beyond.rows) row(s) of `\(tree)` hang more than \(beyond.followed) level(s) below the rows its due records take, deeper than its `tree` follows: the run refuses those records (nothing of theirs changes); raise the tree's `depth`, or remove those rows first")
         }
-        try await naming(rule) { try await children.finish() }
+        try await naming(rule) { try await children.finish(in: &statements) }
         for ((paths, purged), count) in zip(childCounts, children.totals) where count > 0 {
             let child = paths[0][paths[0].count - 1].table
             if purged { tally.childRowsPurged[child, default: 0] += count } else { tally.childRowsAnonymised[child, default: 0] += count }
