@@ -258,7 +258,7 @@ import TestSupport
         let (resolved, _) = try await f.validate()
         let policy = try #require(resolved)
         let report = try await f.reader().read {
-            try $0.privileges(policy.privilegesNeeded + PrivilegeNeed.toolTables(existing: policy.schema, enforcing: true))
+            try $0.privileges(policy.privilegesNeeded + policy.toolTablePrivileges(enforcing: true))
         }
         #expect(report.grants.contains("GRANT SELECT, UPDATE (\"email\", \"firstname\", \"lastname\", \"phone\"), DELETE ON \"llx_socpeople\" TO \"\(role)\";"),
                 "\(report.grants)")
@@ -302,7 +302,7 @@ extension DolibarrExampleTests {
             let (resolved, diagnostics) = try await f.validate()
             let policy = try #require(resolved, "\(diagnostics)")
             return try await f.reader().read {
-                try $0.privileges(policy.privilegesNeeded + PrivilegeNeed.toolTables(existing: policy.schema, enforcing: true))
+                try $0.privileges(policy.privilegesNeeded + policy.toolTablePrivileges(enforcing: true))
             }.grants
         }
         let listed = try await grants()

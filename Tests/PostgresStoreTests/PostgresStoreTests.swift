@@ -208,7 +208,7 @@ extension PostgresOnlyTests {
         let (resolved, _) = try await Enforcer.validate(try f.policy(), store: try await f.reader())
         let resolvedPolicy = try #require(resolved)
         let needs = resolvedPolicy.privilegesNeeded.filter { $0.kind == .select }
-            + PrivilegeNeed.toolTables(existing: resolvedPolicy.schema, enforcing: false)
+            + resolvedPolicy.toolTablePrivileges(enforcing: false)
         let report = try await f.reader().read { try $0.privileges(needs) }
         #expect(report.grants == ["retentiond_audit", "retentiond_audit_refs", "retentiond_done", "retentiond_holds"].map {
             "GRANT SELECT ON \"\($0)\" TO \"\(role)\";"
@@ -239,14 +239,17 @@ extension PostgresOnlyTests {
 }
 
 /// docs/postgresql.md's stricter separation: the tool's tables created by another role, the
-/// enforcing role given only the grants the page lists — runs, holds and the trail's check work.
+/// enforcing role given only the grants the page lists — runs, holds, statistics and the trail's
+/// check work.
 @Suite struct PostgresSeparateOwnerTests {
+    static let policy = CRMPolicies.prospectPurge + "\n        statistics: { period: year }\n"
+
     @Test func anEnforcingRoleWithTheDocumentedGrantsRunsOnTablesAnotherRoleCreated() async throws {
-        let owner = try await CRMFixture(.postgres, policy: CRMPolicies.prospectPurge)
+        let owner = try await CRMFixture(.postgres, policy: Self.policy)
         _ = try await owner.run()
         let expected = try await owner.ids("people")
 
-        let f = try await CRMFixture(.postgres, policy: CRMPolicies.prospectPurge)
+        let f = try await CRMFixture(.postgres, policy: Self.policy)
         let before = try await f.ids("people")
         let role = "enforcer_\(UInt32.random(in: 0...UInt32.max))"
         guard case .postgres(var location) = try f.policy().database else { Issue.record("not PostgreSQL"); return }
@@ -265,7 +268,7 @@ extension PostgresOnlyTests {
             let (resolved, _) = try await Enforcer.validate(try f.policy(), store: try await f.reader())
             let resolvedPolicy = try #require(resolved)
             return try await f.reader().read {
-                try $0.privileges(resolvedPolicy.privilegesNeeded + PrivilegeNeed.toolTables(existing: resolvedPolicy.schema, enforcing: true))
+                try $0.privileges(resolvedPolicy.privilegesNeeded + resolvedPolicy.toolTablePrivileges(enforcing: true))
             }
         }
         // Before the tool's tables exist: CREATE, for the first run to create them (PostgreSQL 15
@@ -274,7 +277,10 @@ extension PostgresOnlyTests {
 
         // Created by their owner instead: the grants docs/postgresql.md lists for the tool's tables,
         // and no CREATE (each is created only when missing).
-        try await f.store().transaction { try $0.prepareToolTables() }
+        try await f.store().transaction {
+            try $0.prepareToolTables()
+            try $0.prepareStatisticsTable(Policy.defaultStatisticsTable)
+        }
         try await (f.store() as! any WorkQueueStore).queueTransaction { try $0.prepareWorkQueue() }
         let report = try await missing()
         #expect(Set(report.missing.map { "\($0.kind.rawValue) \($0.table)" }) == [
@@ -284,6 +290,7 @@ extension PostgresOnlyTests {
             "SELECT retentiond_audit_refs", "INSERT retentiond_audit_refs", "DELETE retentiond_audit_refs",
             "SELECT retentiond_holds", "INSERT retentiond_holds", "UPDATE retentiond_holds", "USAGE retentiond_holds_id_seq",
             "SELECT retentiond_done", "INSERT retentiond_done", "DELETE retentiond_done",
+            "SELECT retentiond_statistics", "INSERT retentiond_statistics", "DELETE retentiond_statistics",
         ])
         try await f.sql(report.grants.map { String($0.dropLast()) })
         #expect(try await missing().missing.isEmpty)
@@ -297,6 +304,8 @@ extension PostgresOnlyTests {
         #expect(try await f.ids("people") == (expected + [1]).sorted(), "what the owner's run purged, but the held record")
         #expect(expected.count < before.count - 1, "the owner's run purged more than the held record")
         #expect(try await f.audit(action: "purge").count == before.count - expected.count - 1)
+        let counted = try await f.rows("SELECT CAST(sum(records) AS BIGINT) FROM retentiond_statistics").first?.first
+        #expect(counted == .integer(Int64(before.count - expected.count - 1)), "each purge counted, in the owner's table")
         #expect(try await f.trail().verify().isValid)
     }
 }

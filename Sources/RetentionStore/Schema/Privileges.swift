@@ -159,6 +159,13 @@ extension ResolvedPolicy {
         return needs.sorted()
     }
 
+    /// What the tool's own tables need of the role (`PrivilegeNeed.toolTables`), with the policy's
+    /// statistics table when its rules keep statistics.
+    public func toolTablePrivileges(enforcing: Bool) -> [PrivilegeNeed] {
+        PrivilegeNeed.toolTables(existing: schema, enforcing: enforcing,
+                                 statisticsTable: policy.statisticsRules.isEmpty ? nil : policy.statisticsTable)
+    }
+
     /// Every table the policy reads (`SELECT` in `privilegesNeeded`), in name order.
     public var tablesRead: [String] {
         Set(privilegesNeeded.filter { $0.kind == .select }.map(\.table)).sorted()

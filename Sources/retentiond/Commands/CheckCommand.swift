@@ -91,8 +91,7 @@ struct CheckCommand: AsyncParsableCommand {
                 if format == .json { try printJSON(result); return .policyInvalid }
                 throw EnforcementError.policyInvalid(all)
             }
-            let toolNeeds = PrivilegeNeed.toolTables(existing: resolved.schema, enforcing: !forPlanning,
-                                                     statisticsTable: policy.statisticsRules.isEmpty ? nil : policy.statisticsTable)
+            let toolNeeds = resolved.toolTablePrivileges(enforcing: !forPlanning)
             let needs = resolved.privilegesNeeded.filter { !forPlanning || $0.kind == .select } + toolNeeds
             let privileges = try await store.read { try $0.privileges(needs) }
             // Holds are read only where the role may: otherwise the missing SELECT is what `check` reports.
