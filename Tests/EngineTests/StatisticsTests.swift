@@ -188,6 +188,21 @@ import TestSupport
         #expect(try await f.trail().verify().isValid)
     }
 
+    /// A month left open when the policy's `period` became `quarter` is still closed — and its
+    /// small groups merged — once it is over.
+    @Test(arguments: [Backend.sqlite])
+    func aPeriodOfAnotherKindIsClosedToo(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, schema: Self.schema, data: Self.data, policy: Self.policy())
+        _ = try await f.run(now: Date.iso("2025-12-10T00:00:00Z"))
+        #expect(try await Self.figures(f).contains { $0.period == "2023-12" && $0.open })
+        try f.write(policy: Self.policy(statistics: "{ period: quarter, by: [queue], min_group: 3 }"))
+        _ = try await f.run(now: Date.iso("2026-01-05T00:00:00Z"))
+        let figures = try await Self.figures(f)
+        #expect(!figures.contains { $0.period == "2023-12" && $0.open }, "\(figures)")
+        #expect(!figures.contains { !$0.open && $0.group != "other" && $0.records < 3 }, "\(figures)")
+        #expect(figures.contains { $0.period == "2024-Q1" && $0.open }, "new counts follow the new declaration")
+    }
+
     @Test(arguments: Backend.allCases)
     func aStaleEntryOfASavedPlanCountsNothing(_ backend: Backend) async throws {
         // In a table the policy names.

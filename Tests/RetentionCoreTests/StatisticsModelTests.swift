@@ -80,6 +80,9 @@ import Testing
         #expect(RuleStatistics.Period.year.end(of: "2024", calendar: paris) == Date.iso("2024-12-31T23:00:00Z"))
         #expect(RuleStatistics.Period.month.end(of: "2024-Q1", calendar: paris) == nil)
         #expect(RuleStatistics.Period.quarter.end(of: "2024-Q5", calendar: paris) == nil)
+        #expect(RuleStatistics.Period.end(ofAny: "2024-Q1", calendar: paris) == Date.iso("2024-03-31T22:00:00Z"))
+        #expect(RuleStatistics.Period.end(ofAny: "2024-03", calendar: paris) == Date.iso("2024-03-31T22:00:00Z"))
+        #expect(RuleStatistics.Period.end(ofAny: "other", calendar: paris) == nil)
         #expect(RuleStatistics.Period.year.label(of: Date.iso("0999-06-01T00:00:00Z"), calendar: paris) == "0999")
         // A batch finds each record's period among those it met: the last minute of March in
         // Paris, then the first of April, then March again.

@@ -45,6 +45,12 @@ extension RuleStatistics.Period {
         }
     }
 
+    /// The first instant after the period `label`, whichever kind of period it names (`2024-03`,
+    /// `2024-Q1` and `2024` cannot be mistaken for one another).
+    public static func end(ofAny label: String, calendar: Calendar) -> Date? {
+        allCases.lazy.compactMap { $0.end(of: label, calendar: calendar) }.first
+    }
+
     /// The first instant of the period `label`.
     public func start(of label: String, calendar: Calendar) -> Date? {
         guard let end = end(of: label, calendar: calendar) else { return nil }

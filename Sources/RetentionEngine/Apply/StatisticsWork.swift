@@ -47,8 +47,10 @@ struct StatisticsWork: Sendable {
     /// `other`. Runs at the end of each completed run; a period closed once stays closed.
     func closePeriods(before cutoff: Cutoff, in session: any WritingSession) throws {
         let open = try session.statisticsRows(table: table, ruleID: rule, periods: nil, openOnly: true)
+        // A label of another kind of period (the policy's `period` changed since) is closed by
+        // its own end: left open, its small groups would never be merged.
         let over = Set(open.map(\.period)).filter { label in
-            statistics.period.end(of: label, calendar: calendar).map { $0 <= cutoff.clockBound } ?? false
+            RuleStatistics.Period.end(ofAny: label, calendar: calendar).map { $0 <= cutoff.clockBound } ?? false
         }
         guard !over.isEmpty else { return }
         let rows = try session.statisticsRows(table: table, ruleID: rule, periods: over.sorted(), openOnly: false)
