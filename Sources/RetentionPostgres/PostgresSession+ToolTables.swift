@@ -60,9 +60,10 @@ extension PostgresSession {
         if refsFiled { try fileUnfiledAuditRefs() } else { try execute(builder.fileExistingAuditRefs) }
     }
 
+    /// The policy names it (a lower-case identifier, which may be a reserved word): quoted.
     func prepareStatisticsTable(_ name: String) throws {
         _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:ddl'))", [])
-        _ = try execute(Self.tableIfMissing(name, StatisticsTable.definition(text: "TEXT", key: ("TEXT", "TEXT", "TEXT"), integer: "BIGINT")), [])
+        _ = try execute(Self.tableIfMissing(SQL.quote(name), StatisticsTable.definition(text: "TEXT", key: ("TEXT", "TEXT", "TEXT"), integer: "BIGINT")), [])
     }
 
     /// `CREATE TABLE IF NOT EXISTS` asks for `CREATE` on the schema even when the table exists:
