@@ -19,7 +19,7 @@ extension MariaDBSession {
         }
         var columns: [String: [ColumnInfo]] = [:]
         for row in try rows("""
-            SELECT table_name, column_name, data_type, is_nullable, collation_name, LOWER(extra) LIKE '%on update%' FROM information_schema.columns
+            SELECT table_name, column_name, data_type, is_nullable, collation_name, LOWER(extra) LIKE '%on update%', column_type FROM information_schema.columns
             WHERE table_schema = DATABASE() ORDER BY table_name, ordinal_position
             """, []) {
             let type = row[2].textValue?.lowercased() ?? ""
@@ -31,9 +31,10 @@ extension MariaDBSession {
             case "timestamp": .timestamptz
             default: nil
             }
-            columns[row[0].textValue ?? "", default: []].append(
-                ColumnInfo(name: row[1].textValue ?? "", declaredType: type, notNull: row[3].textValue == "NO", nativeDateStorage: native,
-                           comparesCaseInsensitively: row[4].textValue?.hasSuffix("_ci") == true, setOnUpdate: row[5] == .integer(1)))
+            var column = ColumnInfo(name: row[1].textValue ?? "", declaredType: type, notNull: row[3].textValue == "NO", nativeDateStorage: native,
+                                    comparesCaseInsensitively: row[4].textValue?.hasSuffix("_ci") == true, setOnUpdate: row[5] == .integer(1))
+            column.fullType = row[6].textValue
+            columns[row[0].textValue ?? "", default: []].append(column)
         }
         // A prefix index (`sub_part`) still finds rows by the column; a unique one keeps the whole column unique.
         var indexes: [String: [String: (unique: Bool, columns: [String])]] = [:]

@@ -36,7 +36,15 @@ extension SQLDialect {
         // A zero date (`0000-00-00`) is earlier than 0001-01-01, the first real date.
         holdsDate: { column in "(\(column) IS NOT NULL AND \(column) >= '0001-01-01')" },
         locksKeysFirst: true,
-        numberAsText: { column in "CAST(\(column) AS CHAR)" }
+        numberAsText: { column in "CAST(\(column) AS CHAR)" },
+        // Exact numbers, floats and dates as the server writes them (a DECIMAL read as a double
+        // would lose digits, a zero date would read as NULL); everything else as it is, bytes as bytes.
+        copyOut: { column, type in
+            switch type.lowercased() {
+            case "decimal", "numeric", "float", "double", "real", "date", "datetime", "timestamp", "time", "year": return "CAST(\(column) AS CHAR)"
+            default: return column
+            }
+        }
     )
 }
 

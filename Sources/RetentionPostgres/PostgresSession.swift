@@ -30,7 +30,9 @@ extension SQLDialect {
         lockRows: " FOR UPDATE OF s",
         matchesThroughArrays: true,
         probeEachRow: " OFFSET 0",
-        numberAsText: { column in "(\(column))::text" }
+        numberAsText: { column in "(\(column))::text" },
+        // Every type's text form is what its input function reads back: COPY writes the copy.
+        copyOut: { column, _ in "CAST(\(column) AS text)" }
     )
 }
 
@@ -190,7 +192,7 @@ struct PostgresSession: WritingSession, SQLExecuting {
             return DateCodec.render(try cell.decode(Date.self), storage: .iso8601, layout: .local(separator: " "), calendar: utc)
         case .timestamptz:
             return DateCodec.render(try cell.decode(Date.self), storage: .iso8601, layout: .utc(separator: "T"), calendar: utc)
-        case .bytea: return .blob(Data(try cell.decode([UInt8].self)))
+        case .bytea: return .blob(Data(try cell.decode(ByteBuffer.self).readableBytesView))
         default:
             if let text = try? cell.decode(String.self) { return .text(text) }
             return .text(cell.bytes.map { String(buffer: $0) } ?? "")
@@ -220,7 +222,9 @@ struct PostgresSession: WritingSession, SQLExecuting {
                    CASE WHEN b.typelem <> 0 AND b.typlen = -1 THEN 'ARRAY'
                         WHEN bn.nspname = 'pg_catalog' THEN format_type(b.oid, NULL)
                         ELSE 'USER-DEFINED' END,
-                   CASE WHEN a.attnotnull OR (t.typtype = 'd' AND t.typnotnull) THEN 'NO' ELSE 'YES' END
+                   CASE WHEN a.attnotnull OR (t.typtype = 'd' AND t.typnotnull) THEN 'NO' ELSE 'YES' END,
+                   CASE WHEN bn.nspname = 'pg_catalog' THEN format_type(b.oid, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END)
+                        ELSE 'text' END
             FROM pg_attribute AS a
             JOIN pg_class AS c ON c.oid = a.attrelid
             JOIN pg_namespace AS n ON n.oid = c.relnamespace
@@ -237,8 +241,10 @@ struct PostgresSession: WritingSession, SQLExecuting {
             case "timestamp with time zone": .timestamptz
             default: nil
             }
-            columns[row[0].textValue ?? "", default: []].append(
-                ColumnInfo(name: row[1].textValue ?? "", declaredType: type, notNull: row[3].textValue == "NO", nativeDateStorage: native))
+            var column = ColumnInfo(name: row[1].textValue ?? "", declaredType: type, notNull: row[3].textValue == "NO", nativeDateStorage: native)
+            // A type of the application's own (an enum, a composite) is archived as its text form.
+            column.fullType = row[4].textValue
+            columns[row[0].textValue ?? "", default: []].append(column)
         }
         var indexes: [String: [String: (unique: Bool, primary: Bool, columns: [String])]] = [:]
         for row in try rows("""

@@ -145,6 +145,11 @@ public protocol StoreSession {
     /// For a key the database does not enforce (`key_uniqueness: checked`): how many of its values
     /// name more than one row, and how many rows have no value (a NULL in a key column).
     func ambiguousKeys(table: String, keyColumns: [String]) throws -> AmbiguousKeys
+    /// The rows an archive rule moves for the records `keys`: theirs and their children's, every
+    /// column read as `SQLDialect.copyOut` reads it.
+    func rowsToArchive(_ shape: ArchiveShape, keys: [RecordKey]) throws -> ArchivedRows
+    /// In an archive: the records copied whose live batch's end is not yet recorded (`ArchivePending`).
+    func pendingArchived() throws -> [(rule: String, key: RecordKey)]
 }
 
 /// What makes a key unusable to name records: values on several rows, rows without a value.
@@ -212,6 +217,12 @@ public protocol WritingSession: StoreSession {
     func prepareStatisticsTable(_ name: String) throws
     /// Replaces the rows `removing` and `writing` name (by rule, period and group) with `writing`.
     func writeStatistics(table: String, removing: [StatisticsRow], writing: [StatisticsRow]) throws
+    /// In an archive: creates the archived tables that are missing, and the pending list.
+    func prepareArchive(_ tables: [ArchiveTable]) throws
+    /// In an archive: writes a batch's copies, replacing earlier ones, and lists them as pending.
+    func storeArchived(_ copies: ArchivedRows, shape: ArchiveShape, keys: [RecordKey], unmarking: [String]) throws
+    /// In an archive: removes the copies of `removing` and ends the pending state of `keys`.
+    func settleArchived(shape: ArchiveShape, keys: [RecordKey], removing: [RecordKey]) throws
     /// Inserts a hold; call `lockHolds(exclusive: true)` first in the same transaction.
     func insertHold(_ hold: LegalHold) throws -> Int64
     func releaseHold(id: Int64, by: String, at: Date) throws -> LegalHold?

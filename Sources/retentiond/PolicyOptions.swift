@@ -29,6 +29,12 @@ struct PolicyOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Log lines as text (under the journal: with syslog priorities, no timestamps) or json.", valueName: "format"))
     var logFormat: LogFormat = .text
 
+    @Flag(name: .long, help: ArgumentHelp("Act on the archive database (the policy's `archive`) and its rules (`phase: archive`) instead of the application's database: its plan, holds, audit trail, reports and state (state_dir/archive).", discussion: "`run` and `serve` enforce both phases without it; see docs/policy.md, \"Archive\"."))
+    var archive = false
+
+    /// The phase the command works on: the application's database, or the archive (`--archive`).
+    var phase: Phase { archive ? .archive : .active }
+
     /// Not an option: the demo's own key, whatever the policy's `audit.key_file` names (an
     /// installed policy names the production key).
     var keyFileOverride: String? = nil
@@ -56,8 +62,18 @@ struct PolicyOptions: ParsableArguments {
         }
     }
 
-    /// Parses the policy and applies the command-line overrides; throws with every error.
+    /// Parses the policy, applies the command-line overrides, and keeps the rules of the phase the
+    /// command works on (`--archive`); throws with every error.
     func loadPolicy() throws -> (Policy, [Diagnostic]) {
+        let (whole, diagnostics) = try loadWholePolicy()
+        if archive && whole.archive == nil {
+            throw CommandFailure(.policyInvalid, "--archive: the policy names no archive (`archive: { sqlite: PATH }`, docs/policy.md, \"Archive\")")
+        }
+        return (whole.enforced(in: phase), diagnostics)
+    }
+
+    /// The policy with both phases' rules: what `register` shows, and what a command splits itself.
+    func loadWholePolicy() throws -> (Policy, [Diagnostic]) {
         let path = try configPath()
         let override = stateDir ?? ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init)
         var (policy, diagnostics) = try PolicyParser(path: path, stateDirectoryOverride: override, credentialsDirectory: credentialsDirectory).parseFile()

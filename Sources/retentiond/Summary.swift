@@ -28,7 +28,8 @@ enum Summary {
         for r in report.rules {
             let deleted = r.childRowsPurged.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
             let anonymised = r.childRowsAnonymised.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }
-            if !deleted.isEmpty { lines.append("\(r.rule): child rows \(enforcing ? "deleted" : "to delete"): \(deleted.joined(separator: ", "))") }
+            let deleting = r.action == "archive" ? (enforcing ? "moved to the archive" : "to move to the archive") : (enforcing ? "deleted" : "to delete")
+            if !deleted.isEmpty { lines.append("\(r.rule): child rows \(deleting): \(deleted.joined(separator: ", "))") }
             if !anonymised.isEmpty { lines.append("\(r.rule): child rows \(enforcing ? "anonymised" : "to anonymise"): \(anonymised.joined(separator: ", "))") }
             if let counted = r.counted, !counted.isEmpty {
                 lines.append("\(r.rule): kept as statistics: \(counted.values.reduce(0, +)) record(s) counted in \(counted.count) period(s)")

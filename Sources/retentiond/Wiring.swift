@@ -36,6 +36,25 @@ extension PolicyOptions {
         }
     }
 
+    /// Whether the archive exists with every table its rules govern (`--archive`). Before the
+    /// first run that archives records it does not — that run creates it — and its rules have
+    /// nothing to act on.
+    func archiveIsMade() async throws -> Bool {
+        let policy = try loadPolicy().0
+        if case .sqlite(let path) = policy.database, !FileManager.default.fileExists(atPath: path) { return false }
+        let schema = try await openReader(policy).read { try $0.schema() }
+        let tables = Set(schema.tables.keys.map { $0.lowercased() })
+        return policy.subjects.allSatisfy { tables.contains($0.table.value.lowercased()) }
+    }
+
+    /// False (and said) for the archive's phase while the archive is not made yet; true otherwise.
+    func archiveIsReady() async throws -> Bool {
+        guard archive else { return true }
+        if try await archiveIsMade() { return true }
+        writeMessage("retentiond: the archive has no archived tables yet: the first run that archives a record creates them; its rules have nothing to do until then", level: .notice)
+        return false
+    }
+
     /// How many read-only connections a dry run opens beside its own to count child rows: two keep
     /// both cores of a small machine busy while the plan reads its pages (docs/operations.md).
     static let childCountingConnections = 2
@@ -73,6 +92,16 @@ extension PolicyOptions {
         let (resolved, diagnostics) = try await validated(policy, parseWarnings: parseWarnings, store: store, advising: false)
         let key = loadingKey ? try await loadKey(policy: policy, store: store, create: true, logger: logger()) : nil
         var enforcer = Enforcer(resolved: resolved, store: store, key: key, actor: actor, logger: logger())
+        // Rules that archive records write into the archive too (created on the first run).
+        if !policy.archivingRules.isEmpty {
+            let archived = try loadWholePolicy().0.enforced(in: .archive)
+            // A new SQLite archive is made readable by its owner only (docs/operations.md, "The archive").
+            if case .sqlite(let path) = archived.database, !FileManager.default.fileExists(atPath: path),
+               !FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) {
+                throw CommandFailure(.cannotWrite, "cannot create the archive \(path); nothing was changed. Create its directory, or name another place under `archive:`")
+            }
+            enforcer.archive = ArchiveTarget(store: try await openStore(archived, lockWait: lockWait), policy: archived)
+        }
         // Under systemd (which sets INVOCATION_ID for every unit) each head is kept in the journal,
         // a copy off the database; in a terminal it is one line of noise per run.
         if ProcessInfo.processInfo.environment["INVOCATION_ID"] == nil { enforcer.headLogLevel = .info }

@@ -145,15 +145,40 @@ public final class CRMFixture: @unchecked Sendable {
 
     // MARK: The engine over it
 
-    public func policy() throws -> Policy {
+    /// The phase the fixture's engine, store and SQL work on: the application's database, or the
+    /// archive (as `--archive` does).
+    public var phase: Phase = .active
+
+    /// The policy of `phase` (the whole file's rules of that phase).
+    public func policy() throws -> Policy { try wholePolicy().enforced(in: phase) }
+
+    public func wholePolicy() throws -> Policy {
         var policy = try PolicyParser(path: policyPath, stateDirectoryOverride: stateDirectoryOverride).parseFile().0
         if let databaseOverride { policy.database = databaseOverride }
         return policy
     }
 
+    /// An `archive:` line naming a new, empty database of the fixture's kind: a file beside the
+    /// database, or a database of the same server.
+    public func newArchiveSection() async throws -> String {
+        switch backend {
+        case .sqlite: return "archive: { sqlite: archive.sqlite }"
+        case .postgres:
+            let server = try await PostgresServer.start()
+            return "archive: { postgres: { host: 127.0.0.1, port: \(server.port), database: \(try await server.createDatabase()), user: postgres, tls: disable } }"
+        case .mariadb:
+            let server = try await MariaDBServer.start()
+            return "archive: { mariadb: { host: 127.0.0.1, port: \(server.port), database: \(try await server.createDatabase()), user: root, tls: disable } }"
+        }
+    }
+
     /// `lockWait`: how long its batches wait for a lock another session holds (`--lock-wait`).
     public func store(lockWait: Duration = defaultLockWait) async throws -> any RecordStore {
-        switch try policy().database {
+        try await Self.store(of: try policy(), lockWait: lockWait)
+    }
+
+    static func store(of policy: Policy, lockWait: Duration = defaultLockWait) async throws -> any RecordStore {
+        switch policy.database {
         case .sqlite(let path): return try SQLiteStore(path: path, lockWait: lockWait)
         case .postgres(let location): return try await PostgresStore(settings: location, lockWait: lockWait)
         case .mariadb(let location): return try await MariaDBStore(settings: location, lockWait: lockWait)
@@ -181,8 +206,17 @@ public final class CRMFixture: @unchecked Sendable {
     /// The engine on a writable store, with the audit key (created on first use, as a first run does).
     public func enforcer(lockWait: Duration = defaultLockWait) async throws -> Enforcer {
         let store = try await store(lockWait: lockWait)
-        return Enforcer(resolved: try await resolved(on: store), store: store, key: try AuditKey.load(path: try policy().keyFile, createIfMissing: true).key,
-                        actor: "test", logger: Logger(label: "test"))
+        var enforcer = Enforcer(resolved: try await resolved(on: store), store: store, key: try AuditKey.load(path: try policy().keyFile, createIfMissing: true).key,
+                                actor: "test", logger: Logger(label: "test"))
+        // As the command line does: the archive that archive rules move records into.
+        if !enforcer.policy.archivingRules.isEmpty {
+            let archive = try wholePolicy().enforced(in: .archive)
+            if case .sqlite(let path) = archive.database, !FileManager.default.fileExists(atPath: path) {
+                _ = FileManager.default.createFile(atPath: path, contents: Data())
+            }
+            enforcer.archive = ArchiveTarget(store: try await Self.store(of: archive, lockWait: lockWait), policy: archive)
+        }
+        return enforcer
     }
 
     /// The planning pass on a read-only store, as `plan` runs it: no key is created. `counters`:
@@ -211,12 +245,12 @@ public final class CRMFixture: @unchecked Sendable {
     }
 
     public func trail() async throws -> AuditTrail {
-        AuditTrail(store: try await reader(), key: try key, stateDirectory: dir.path)
+        AuditTrail(store: try await reader(), key: try key, stateDirectory: try policy().stateDirectory)
     }
 
     /// The hold registry of this fixture's database, with its audit key (created if need be).
     public func holds() async throws -> HoldRegistry {
-        var registry = HoldRegistry(store: try await store(), key: try AuditKey.load(path: try policy().keyFile, createIfMissing: true).key, stateDirectory: dir.path)
+        var registry = HoldRegistry(store: try await store(), key: try AuditKey.load(path: try policy().keyFile, createIfMissing: true).key, stateDirectory: try policy().stateDirectory)
         registry.policy = try policy()
         return registry
     }

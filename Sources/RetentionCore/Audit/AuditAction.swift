@@ -4,6 +4,10 @@ public enum AuditAction: String, Sendable, CaseIterable {
     case anonymise
     case purge
     case purgeChildren = "purge-children"
+    /// A record moved to the archive database (`action: archive`): copied there, then deleted here.
+    case archive
+    /// Child rows moved to the archive with their parent (a count per table, no keys).
+    case archiveChildren = "archive-children"
     /// Child rows anonymised with their parent by an anonymise rule (a count per table, no keys).
     case anonymiseChildren = "anonymise-children"
     case runCompleted = "run-completed"

@@ -7,6 +7,15 @@ public enum DatabaseLocation: Sendable, Hashable {
     /// MariaDB, or MySQL (the same protocol): docs/mariadb.md.
     case mariadb(MariaDBLocation)
 
+    /// The kind of database, as the policy names it.
+    public var kindName: String {
+        switch self {
+        case .sqlite: return "sqlite"
+        case .postgres: return "postgres"
+        case .mariadb: return "mariadb"
+        }
+    }
+
     public var displayName: String {
         switch self {
         case .sqlite(let path): return "sqlite:\(path)"

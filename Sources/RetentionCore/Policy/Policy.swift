@@ -53,8 +53,39 @@ public struct Policy: Sendable {
     /// one statement per rule over the coming year's records, which a very large table may not want
     /// on every run.
     public var reportsForecast = true
+    /// The intermediate archive (`archive:`): a separate database of the same kind that
+    /// `action: archive` moves records into and `phase: archive` rules govern. Nil: no archive.
+    public var archive: DatabaseLocation?
+    /// The phase whose rules this policy holds (`enforced(in:)`): the whole policy file is `.active`
+    /// with both phases' rules until split.
+    public private(set) var phase: Phase = .active
 
     public var rules: [RetentionRule] { subjects.flatMap(\.rules) }
+
+    /// The rules that move records into the archive.
+    public var archivingRules: [RetentionRule] { rules.filter(\.archives) }
+
+    /// The policy one database enforces: the application's database with the rules of the active
+    /// phase, or the archive with the rules of `phase: archive` — its own database, state
+    /// (`state_dir/archive`: trail head, erasure ledger, lock) and reports (`reports.dir/archive`),
+    /// the same audit key. Subjects without a rule in that phase are left out (they govern nothing
+    /// there); so are the application's own holds, whose tables are not archived.
+    public func enforced(in phase: Phase) -> Policy {
+        var policy = self
+        policy.phase = phase
+        policy.subjects = subjects.compactMap { subject in
+            var subject = subject
+            subject.rules = subject.rules.filter { $0.phase == phase }
+            return subject.rules.isEmpty ? nil : subject
+        }
+        if phase == .archive, let archive {
+            policy.database = archive
+            policy.stateDirectory = URL(fileURLWithPath: stateDirectory).appendingPathComponent("archive").path
+            policy.reportsDirectory = URL(fileURLWithPath: reportsDirectory).appendingPathComponent("archive").path
+            policy.applicationHolds = []
+        }
+        return policy
+    }
 
     public func subject(for rule: RetentionRule) -> Subject {
         subjects.first { $0.id == rule.subjectID }!

@@ -4,7 +4,7 @@ import Yams
 /// The top level of a policy: where things live, defaults, and the sections below.
 extension PolicyReader {
     static let topKeys = ["version", "time_zone", "storage_time_zone", "fiscal_year", "database", "state_dir", "audit", "reports", "ledger",
-                          "statistics", "batch_size", "safety", "date_formats", "schedule", "application_holds", "relations", "subjects"]
+                          "statistics", "archive", "batch_size", "safety", "date_formats", "schedule", "application_holds", "relations", "subjects"]
 
     mutating func policy(_ map: Map, hash: String, stateDirectoryOverride: String?, credentialsDirectory: String?, policyPath: String) -> Policy? {
         checkKeys(map, allowed: Self.topKeys, in: "the policy")
@@ -66,6 +66,9 @@ extension PolicyReader {
         } else if map.value("database") == nil {
             error(map.node, "missing `database`", hint: "add `database: { sqlite: crm.sqlite }`")
         }
+
+        var archive: DatabaseLocation?
+        if let node = map.value("archive") { archive = self.archive(node, database: database, stateDir: stateDir) }
 
         var keyFile = resolve("audit.key", against: stateDir)
         if let node = map.value("audit"), let audit = mapping(node, "audit") {
@@ -169,6 +172,10 @@ extension PolicyReader {
             for child in children { governed.insert(child.table.value); visit(child.children) }
         }
         for rule in subjects.flatMap(\.rules) {
+            if rule.archives || rule.phase == .archive, archive == nil {
+                diagnostics.append(.error(rule.location, "rule `\(rule.id)` \(rule.archives ? "archives records" : "governs the archive"), but the policy names no archive",
+                                          hint: "add `archive: { sqlite: archive.sqlite }` (or `postgres: {…}`, `mariadb: {…}`) at the top: the database archived records move to (docs/policy.md, \"Archive\")"))
+            }
             switch rule.action {
             case .anonymise(_, let children), .purge(.declared(let children)): visit(children)
             case .flag, .purge(.foreignKeys): break
@@ -198,7 +205,38 @@ extension PolicyReader {
         policy.ledgerKeep = ledgerKeep
         policy.statisticsTable = statisticsTable
         policy.reportsForecast = reportsForecast
+        policy.archive = archive
         return policy
+    }
+
+    /// `archive: { sqlite: PATH }`, `{ postgres: {…} }` or `{ mariadb: {…} }`: a database of the
+    /// same kind as `database`, and not the same one.
+    mutating func archive(_ node: Node, database: DatabaseLocation?, stateDir: String) -> DatabaseLocation? {
+        guard let map = mapping(node, "archive") else { return nil }
+        checkKeys(map, allowed: ["sqlite", "postgres", "mariadb"], in: "archive")
+        var archive: DatabaseLocation?
+        if map.pairs.count != 1 {
+            error(node, "archive is one of `sqlite: PATH`, `postgres: { … }` or `mariadb: { … }`", hint: "the same kind of database as `database`")
+        } else if let p = map.value("sqlite"), let s = string(p, "archive.sqlite") {
+            archive = .sqlite(path: resolve(s, against: stateDir))
+        } else if let p = map.value("postgres") {
+            archive = postgres(p, stateDir: stateDir).map(DatabaseLocation.postgres)
+        } else if let p = map.value("mariadb") {
+            archive = mariadb(p, stateDir: stateDir).map(DatabaseLocation.mariadb)
+        }
+        guard let archive, let database else { return archive }
+        switch (database, archive) {
+        case (.sqlite, .sqlite), (.postgres, .postgres), (.mariadb, .mariadb): break
+        default:
+            error(node, "the archive must be the same kind of database as `database` (\(database.kindName)), not \(archive.kindName)",
+                  hint: "archived rows keep their columns' types, which only the same kind of database holds as they are")
+            return nil
+        }
+        if archive == database {
+            error(node, "the archive is the governed database itself", hint: "name a separate database (or, on PostgreSQL, a separate schema with `search_path`)")
+            return nil
+        }
+        return archive
     }
 
     /// `application_holds:`: a list of `{ table, table_column, key_column, until, where }`.

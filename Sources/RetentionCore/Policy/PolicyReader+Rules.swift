@@ -46,8 +46,12 @@ extension PolicyReader {
                 } else {
                     error(a, "\(what) anonymises but lists no `fields`", hint: "add `fields: { email: null, … }`")
                 }
-            case "purge":
+            case "purge", "archive":
                 if let f = map.value("fields") { error(f, "`fields` is for anonymise rules") }
+                if text == "archive", let c = map.value("children"), case .scalar(let s) = c, s.string == "auto" {
+                    error(c, "`children: auto` is for purge rules", hint: "list the children archived with the record: they are copied into the archive by their primary keys")
+                    break
+                }
                 if let c = map.value("children") {
                     if case .scalar(let s) = c, s.string == "auto" {
                         action = .purge(.foreignKeys)
@@ -58,10 +62,10 @@ extension PolicyReader {
                     action = .purge(.declared([]))
                 }
             default:
-                error(a, "unknown action `\(text)`", hint: "use flag, anonymise or purge")
+                error(a, "unknown action `\(text)`", hint: "use flag, anonymise, purge or archive")
             }
         } else if map.value("action") == nil {
-            error(node, "\(what) has no `action`", hint: "use flag, anonymise or purge")
+            error(node, "\(what) has no `action`", hint: "use flag, anonymise, purge or archive")
         }
 
         let exemptions = subjectExemptions.merged(with: exemptionList(map.value("exempt"), "\(what).exempt") ?? Exemptions())
@@ -71,9 +75,22 @@ extension PolicyReader {
             if case .flag? = action { error(o, "`overrides` is for rules that delete (purge, or anonymise with children)") }
             overrides = ruleReferences(o, "\(what).overrides") ?? []
         }
+        let archives = (map.value("action").flatMap { string($0, "\(what).action") }) == "archive"
+        if archives, case .purge(.declared(let children))? = action, let a = map.value("action") { refuseUnarchivable(children, at: a, what) }
+        var phase = Phase.active
+        if let p = map.value("phase"), let text = string(p, "\(what).phase") {
+            if let value = Phase(rawValue: text) { phase = value } else {
+                error(p, "unknown phase `\(text)`", hint: "use active (the application's database, the default) or archive (the records `action: archive` moved)")
+            }
+            if phase == .archive && archives {
+                error(p, "\(what) archives records that are already in the archive", hint: "the archive is the last phase: purge or anonymise its records there")
+            }
+        }
         var statistics: RuleStatistics?
         if let node = map.value("statistics") {
-            if case .flag? = action {
+            if archives {
+                error(node, "`statistics` is for rules that erase (purge or anonymise)", hint: "archiving keeps the records: count them in the rule that purges them from the archive")
+            } else if case .flag? = action {
                 error(node, "`statistics` is for rules that erase (purge or anonymise)", hint: "flagging erases nothing: the records stay to be counted")
             } else {
                 statistics = self.statistics(node, what)
@@ -84,7 +101,27 @@ extension PolicyReader {
                                  clock: clock, after: after, action: action, exemptions: exemptions, safety: safety)
         rule.overrides = overrides
         rule.statistics = statistics
+        rule.archives = archives
+        rule.phase = phase
         return rule
+    }
+
+    /// The children an archive moves are copied row for row, found again by their primary keys
+    /// and by their own columns: rows they own, trees, `children: auto` and conditions through
+    /// other tables (which the archive does not have) are refused.
+    mutating func refuseUnarchivable(_ children: [ChildTable], at node: Node, _ what: String) {
+        for child in children {
+            let table = child.table.value
+            if !child.owns.isEmpty { error(node, "\(what): child `\(table)` owns rows, which an archive does not move", hint: "archive the owned table's rows with a rule of their own, or purge instead") }
+            if child.tree != nil { error(node, "\(what): child `\(table)` has a `tree`, which an archive does not move", hint: "list the levels as children, or purge instead") }
+            if child.autoChildren { error(node, "\(what): child `\(table)` has `children: auto`", hint: "list the children archived with it") }
+            let throughOthers = child.conditions.contains { condition in
+                if case .exists = condition.test { return true }
+                return condition.column.value.contains(".")
+            }
+            if !child.relations.isEmpty || throughOthers { error(node, "\(what): child `\(table)` is chosen through other tables, which the archive does not have", hint: "archive children chosen by their own columns only") }
+            refuseUnarchivable(child.children, at: node, what)
+        }
     }
 
     /// `statistics: { period: month, by: [queue_id], sum: [amount], min_group: 5 }`.

@@ -18,4 +18,21 @@ public struct RetentionRule: Sendable {
     public var overrides: [Name] = []
     /// What the rule keeps of the records it erases, as counts and sums (docs/policy.md, "Statistics").
     public var statistics: RuleStatistics?
+    /// `action: archive`: the records (and their declared children) are copied into the archive
+    /// database, then deleted here as a purge deletes them (`action` is that purge).
+    public var archives = false
+    /// The database whose records the rule governs (`phase`; docs/policy.md, "Archive").
+    public var phase: Phase = .active
+
+    /// What the trail records for each record the rule changes.
+    public var auditAction: AuditAction { archives ? .archive : action.auditAction }
+    /// The action as the policy names it: flag, anonymise, purge or archive.
+    public var actionName: String { auditAction.rawValue }
+}
+
+/// Where a record is in its life, as the CNIL's guide names the phases: in the application's
+/// database (active), or moved to the intermediate archive, read only by those who need it.
+public enum Phase: String, Sendable, CaseIterable {
+    case active
+    case archive
 }

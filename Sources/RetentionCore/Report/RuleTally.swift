@@ -57,6 +57,10 @@ public struct RuleTally: Codable, Sendable, Hashable {
     public var review: [ReviewLine] = []
     public var reviewTruncated: Bool = false
 
+    /// Whether the rule deletes its records from the database it governs: a purge, or an archive
+    /// (the records are then in the archive; `purged` counts them).
+    public var deletes: Bool { action == "purge" || action == "archive" }
+
     /// "60 records: 2023-01 10, 2023-02 9, …" (the first periods, then how many more).
     public var countedSummary: String? {
         guard let counted, !counted.isEmpty else { return nil }
@@ -69,7 +73,7 @@ public struct RuleTally: Codable, Sendable, Hashable {
         self.rule = rule.id
         self.subject = subject.id
         self.table = subject.table.value
-        self.action = rule.action.name
+        self.action = rule.actionName
         self.register = rule.register
         self.legalBasis = rule.legalBasis
         self.cutoff = cutoff.moment

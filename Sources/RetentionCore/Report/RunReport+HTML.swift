@@ -91,7 +91,8 @@ extension RunReport {
     /// "305 records deleted, 381 anonymised; 12 kept because of a legal hold…"
     public func summarySentence(planned: Bool) -> String {
         // A record another rule takes is that rule's row (child or owned): counted once, in `tables`.
-        let purged = rules.reduce(0) { $0 + (planned ? ($1.action == "purge" ? $1.due - $1.takenTotal : 0) : $1.purged) }
+        let purged = rules.reduce(0) { $0 + (planned ? ($1.action == "purge" ? $1.due - $1.takenTotal : 0) : $1.action == "archive" ? 0 : $1.purged) }
+        let archived = rules.reduce(0) { $0 + ($1.action == "archive" ? (planned ? $1.due - $1.takenTotal : $1.purged) : 0) }
         let anonymised = rules.reduce(0) { $0 + (planned ? ($1.action == "anonymise" ? $1.due - $1.takenTotal : 0) : $1.anonymised) }
         let flagged = rules.reduce(0) { $0 + (planned ? ($1.action == "flag" ? $1.due : 0) : $1.flagged) }
         var kept: [String: Int] = [:]
@@ -100,6 +101,7 @@ extension RunReport {
         kept = kept.filter { $0.value > 0 }
         let verb = planned ? "would be " : ""
         var text = "\(purged) record(s) \(verb)deleted, \(anonymised) \(verb)anonymised, \(flagged) \(verb)flagged"
+        if archived > 0 || rules.contains(where: { $0.action == "archive" }) { text += ", \(archived) \(verb)moved to the archive" }
         if !kept.isEmpty {
             text += "; " + kept.sorted { $0.key < $1.key }.map { "\($0.value) kept because of \(Self.reason($0.key))" }.joined(separator: ", ")
         }

@@ -67,7 +67,7 @@ public struct RunReport: Codable, Sendable {
         for r in rules {
             // A record another rule takes is counted there, as a row of its children or its own.
             let acted = r.due - r.takenTotal
-            tables[r.table, default: TableChange()].deleted += planned ? (r.action == "purge" ? acted : 0) : r.purged
+            tables[r.table, default: TableChange()].deleted += planned ? (r.deletes ? acted : 0) : r.purged
             tables[r.table, default: TableChange()].changed += planned ? (r.action == "anonymise" ? acted : 0) : r.anonymised
             for (table, rows) in r.childRowsPurged { tables[table, default: TableChange()].deleted += rows }
             for (table, rows) in r.childRowsAnonymised { tables[table, default: TableChange()].changed += rows }

@@ -17,6 +17,8 @@ struct Applier: Sendable {
     var progress = ProgressOutput.log
     var headLogLevel = Logger.Level.notice
     var headInterval = HeadRecorder.defaultInterval
+    /// The archive the policy's archive rules move records into (nil when it has none).
+    var archive: ArchiveTarget?
 
     var policy: Policy { resolved.policy }
     var chain: AuditChain { AuditChain(key: key) }
@@ -105,6 +107,9 @@ struct Applier: Sendable {
             if !policy.statisticsRules.isEmpty { try session.prepareStatisticsTable(policy.statisticsTable) }
         }
         try await completeMarks()
+        if let archive, !policy.archivingRules.isEmpty {
+            try await ArchiveMove.prepare(resolved, target: archive, live: store, logger: logger)
+        }
     }
 
     /// How `rule`'s batches count what they erase; nil for a rule without statistics.
@@ -193,10 +198,7 @@ struct Applier: Sendable {
                         tally: inout RuleTally, failures: inout [RecordFailure], head: inout HeadRecorder) async throws {
         let before = failures.count
         do {
-            let batch = Array(keys)
-            let outcome = try await ConflictRetry.run(logger: logger) {
-                try await store.transaction { try work.apply(in: $0, keys: batch, references: references, lock: lock) }
-            }
+            let outcome = try await applyBatch(work, keys: Array(keys), references: references, lock: lock)
             tally.record(outcome, action: work.rule.action)
             try head.committed(outcome.position)
             return
@@ -217,6 +219,36 @@ struct Applier: Sendable {
         }
     }
 
+    /// One batch of `work`: its transaction (re-check, change, audit), run again when the database
+    /// broke a deadlock. An archive rule's batch is copied into the archive first (committed there),
+    /// and the copies of the records the live batch did not delete are removed after it, whatever
+    /// happened (`ArchiveMove`).
+    func applyBatch(_ work: BatchWork, keys batch: [RecordKey], references: [RecordKey: String] = [:],
+                    lock: (any RunLockHandle)?) async throws -> BatchOutcome {
+        let copies = try await work.archive?.copy(batch, from: store)
+        let outcome: BatchOutcome
+        do {
+            outcome = try await ConflictRetry.run(logger: logger) {
+                try await store.transaction { try work.apply(in: $0, keys: batch, references: references, lock: lock, copies: copies) }
+            }
+        } catch {
+            // Whether the live batch committed is asked of the live database itself (a lost
+            // connection may hide a commit): only the copies of records still there are removed.
+            // When it cannot say, the records stay pending and the next run completes them.
+            if let archive = work.archive, let still = try? await store.read({ [shape = archive.shape] in
+                try $0.existingKeys(table: shape.table, keyColumns: shape.keyColumns, keys: batch)
+            }) {
+                try? await archive.settle(batch, removing: Array(still))
+            }
+            throw error
+        }
+        if let archive = work.archive {
+            let moved = Set(outcome.actedKeys)
+            try await archive.settle(batch, removing: batch.filter { !moved.contains($0) })
+        }
+        return outcome
+    }
+
     /// Everything each rule's batches need, prepared once, outside any transaction.
     func batchWorks(planNow: Date) throws -> [String: BatchWork] {
         let chain = self.chain
@@ -228,6 +260,10 @@ struct Applier: Sendable {
                                  runID: runID, chain: chain)
             work.markingRules = markingRules.filter { policy.subject(for: $0).table.value == work.table }.map(\.id)
             work.statistics = statisticsWork(rule)
+            if rule.archives {
+                guard let archive else { throw EnforcementError.refused("rule `\(rule.id)` archives records, but no archive database was opened") }
+                work.archive = ArchiveMove(shape: resolved.archiveShape(of: rule), target: archive)
+            }
             work.query.statisticsColumns = rule.statistics?.columns ?? []
             // `prepare` completed every marking rule's marks before the first batch.
             work.query.excludeDone = rule.action.auditAction != .purge

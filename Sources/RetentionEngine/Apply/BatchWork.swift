@@ -25,11 +25,14 @@ struct BatchWork: Sendable {
     var recordDetail: [RecordKey: [String: String]] = [:]
     /// The rule's statistics, counted from the records the batch erases.
     var statistics: StatisticsWork?
+    /// An archive rule's move: the batch deletes only records whose rows the archive holds as they are.
+    var archive: ArchiveMove?
 
     /// `lock`: the run lock this process holds (nil for a worker that joined a shared run), confirmed
     /// before anything changes. `references`: the keys' references when already computed.
+    /// `copies`: for an archive rule, the rows the archive committed for `keys`.
     func apply(in session: any WritingSession, keys: [RecordKey], references: [RecordKey: String] = [:],
-               lock: (any RunLockHandle)?) throws -> BatchOutcome {
+               lock: (any RunLockHandle)?, copies: ArchivedRows? = nil) throws -> BatchOutcome {
         // No hold can be placed from here until this transaction ends, so the holds read below are
         // the holds in force when the rows change: only the tables that have one are probed.
         try session.lockHolds(exclusive: false)
@@ -70,7 +73,7 @@ struct BatchWork: Sendable {
         case .purge: fields = ["*"]
         }
         try refuseDeeperTrees(acting.map(\.candidate.key), in: session)
-        let early = try EarlySeal(acting.map { draft(rule.action.auditAction, ref: $0.ref, fields: fields, detail: recordDetail[$0.candidate.key] ?? [:]) },
+        let early = try EarlySeal(acting.map { draft(rule.auditAction, ref: $0.ref, fields: fields, detail: recordDetail[$0.candidate.key] ?? [:]) },
                                   chain: chain, in: session)
         switch rule.action {
         case .flag:
@@ -116,15 +119,24 @@ struct BatchWork: Sendable {
             if !fields.isEmpty { try expectChanged(rowsChanged, audited: acting.count) }
             try session.markDone(ruleID: rule.id, table: table, keyColumns: keyColumns, keys: keys)
         case .purge:
+            if let archive {
+                // The archive committed the rows as they were when copied; the records whose rows
+                // changed since (or whose copy is missing) are not deleted: the batch is refused.
+                let current = try session.rowsToArchive(archive.shape, keys: acting.map(\.candidate.key))
+                guard let copies, copies.hold(current) else {
+                    throw StoreFailure("rule `\(rule.id)`: rows of the batch changed between their copy into the archive and their deletion here; nothing was deleted (the next attempt copies them again)")
+                }
+            }
             try session.unmarkDone(ruleIDs: markingRules, table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key))
             let result = try session.purge(table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key), childPaths: shape.childPaths,
                                          keepers: query.keepers)
             try expectChanged(result.records, audited: acting.count)
             outcome.children = result.children
             for (child, count) in result.children.sorted(by: { $0.key < $1.key }) where count > 0 {
-                drafts.append(draft(.purgeChildren, ref: "", fields: ["*"], detail: ["rows": String(count), "parent_table": table], table: child))
+                drafts.append(draft(rule.archives ? .archiveChildren : .purgeChildren, ref: "", fields: ["*"], detail: ["rows": String(count), "parent_table": table], table: child))
             }
         }
+        if rule.archives { outcome.actedKeys = acting.map(\.candidate.key) }
         outcome.position = try AuditWriter(chain: chain).append(drafts, in: session, after: early)
         // After the append, which locked the chain until this transaction ends.
         if let statistics { outcome.counted = try statistics.count(acting.map(\.candidate), now: query.holdTime, in: session) }
@@ -160,6 +172,8 @@ struct BatchOutcome: Sendable {
     var childrenAnonymised: [String: Int] = [:]
     /// Records counted into the rule's statistics, per period (nil without statistics).
     var counted: [String: Int]?
+    /// The records an archive rule's batch deleted (their copies stay in the archive).
+    var actedKeys: [RecordKey] = []
     var position = TrailPosition(head: .genesis, genesis: "")
 }
 

@@ -64,7 +64,7 @@ extension Applier {
             let query = work.query
             let marksKept = marked.contains(rule.id) && rule.action.auditAction != .purge
             func step(_ outcome: String, _ reason: String? = nil) -> ErasureReport.Step {
-                ErasureReport.Step(rule: rule.id, action: rule.action.name, outcome: outcome, reason: reason, legalBasis: rule.legalBasis)
+                ErasureReport.Step(rule: rule.id, action: rule.actionName, outcome: outcome, reason: reason, legalBasis: rule.legalBasis)
             }
             guard let row = try await store.read({ try $0.standing(query, key: key, marksKept: marksKept) }) else {
                 steps.append(step("gone", "the record no longer exists"))
@@ -78,18 +78,17 @@ extension Applier {
             if record.keptByRelated { steps.append(step("kept", Explainer.reason("related_record") + " (a legal obligation: see `retentiond explain`)")); continue }
             if !record.keptByRules.isEmpty { steps.append(step("kept", Explainer.keptByRules(record.keptByRules, policy: resolved.policy))); continue }
             if record.referencedByUndeclared && purges { steps.append(step("kept", Explainer.reason("referenced_by_undeclared_table"))); continue }
-            let verb = rule.action.auditAction == .purge ? "purged" : "anonymised"
-            if dryRun { steps.append(step("would be \(verb)")); if verb == "purged" { break } else { continue } }
-            let erasing = work
-            let outcome = try await ConflictRetry.run(logger: logger) {
-                try await store.transaction { try erasing.apply(in: $0, keys: [key], lock: lock) }
-            }
+            // An archive rule moves the record to the archive, where a legal obligation keeps it
+            // (docs/policy.md, "Archive"): a request erases it there (`erase --archive`) once nothing keeps it.
+            let verb = rule.archives ? "archived" : purges ? "purged" : "anonymised"
+            if dryRun { steps.append(step("would be \(verb)")); if purges { break } else { continue } }
+            let outcome = try await applyBatch(work, keys: [key], lock: lock)
             try anchor.record(outcome.position)
             var done = outcome.acted == 1 ? step(verb) : step("kept", "changed since it was read; run the request again")
             done.childRowsDeleted = outcome.children.filter { $0.value > 0 }
             done.childRowsAnonymised = outcome.childrenAnonymised.filter { $0.value > 0 }
             steps.append(done)
-            if verb == "purged", outcome.acted == 1 { break }
+            if purges, outcome.acted == 1 { break }
         }
         return steps
     }

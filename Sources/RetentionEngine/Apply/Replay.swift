@@ -62,7 +62,7 @@ extension Applier {
         // In a dry run the holds are not placed: the records they would protect are said kept all the same.
         let heldAgain = try await replayHolds(lost.entries, keys: keys, now: now, dryRun: dryRun, into: &report)
 
-        let erasures = lost.entries.filter { $0.action == AuditAction.purge.rawValue || $0.action == AuditAction.anonymise.rawValue }
+        let erasures = lost.entries.filter { [AuditAction.purge, .anonymise, .archive].map(\.rawValue).contains($0.action ?? "") }
         var order: [String] = []
         var byRule: [String: [ErasureLedger.Line]] = [:]
         for line in erasures {
@@ -90,8 +90,8 @@ extension Applier {
                 add("not re-applied: the rule is no longer in the policy; erase these records with `retentiond erase` if they must go", distinct(lines))
                 continue
             }
-            guard rule.action.auditAction.rawValue == action, work.table == table else {
-                add("not re-applied: the rule now \(rule.action.auditAction.rawValue)s `\(work.table)`; review it, then erase these records with `retentiond erase` if they must go", distinct(lines))
+            guard rule.auditAction.rawValue == action, work.table == table else {
+                add("not re-applied: the rule now \(rule.actionName)s `\(work.table)`; review it, then erase these records with `retentiond erase` if they must go", distinct(lines))
                 continue
             }
             // The records the ledger names, found by their references (with the key that made each).
@@ -132,14 +132,12 @@ extension Applier {
                 work.recordDetail[key] = detail
                 acting.append(key)
             }
-            let verb = rule.action.auditAction == .purge ? "purged" : "anonymised"
+            let verb = rule.archives ? "archived" : rule.action.auditAction == .purge ? "purged" : "anonymised"
             if dryRun { add("would be \(verb)", acting.count); continue }
             let applying = work
             for start in stride(from: 0, to: acting.count, by: policy.batchSize) {
                 let batch = Array(acting[start..<min(start + policy.batchSize, acting.count)])
-                let outcome = try await ConflictRetry.run(logger: logger) {
-                    try await store.transaction { try applying.apply(in: $0, keys: batch, lock: lock) }
-                }
+                let outcome = try await applyBatch(applying, keys: batch, lock: lock)
                 try anchor.record(outcome.position)
                 add(verb, outcome.acted)
                 add("kept: changed or held since it was read", outcome.stale)

@@ -24,6 +24,11 @@ extension Enforcer {
             throw EnforcementError.failed("--worker needs a PostgreSQL or MariaDB database; on SQLite one run at a time is the only mode")
         }
         guard key != nil else { throw EnforcementError.auditKey("no audit key loaded") }
+        // A batch's copy into the archive and its pending state are settled by the process that
+        // made them; a worker's start would complete another's batch still under way.
+        guard policy.archivingRules.isEmpty else {
+            throw EnforcementError.refused("rules that archive records run in one process: run without --worker (docs/policy.md, \"Archive\")")
+        }
         try await refuseUnindexedScans()
         let started = Date()
         let policyHash = policy.hash

@@ -6,7 +6,7 @@ import RetentionStore
 /// Following the trail: what a copy adds, when old entries go, and a new key.
 extension ErasureLedger {
     /// Entries of the trail the ledger copies.
-    static let copied: Set<String> = [AuditAction.purge, .anonymise, .holdAdd, .holdRelease].map(\.rawValue).reduce(into: []) { $0.insert($1) }
+    static let copied: Set<String> = [AuditAction.purge, .anonymise, .archive, .holdAdd, .holdRelease].map(\.rawValue).reduce(into: []) { $0.insert($1) }
 
     func line(copying entry: AuditEntry) -> Line? {
         guard Self.copied.contains(entry.action), !entry.subjectRef.isEmpty else { return nil }

@@ -38,6 +38,9 @@ public struct Enforcer: Sendable {
     public var acceptedPolicyChange: String?
     /// Enforce even while a large table is scanned for every record (`--allow-unindexed`).
     public var allowUnindexed = false
+    /// The archive database that `action: archive` moves records into (`Policy.archive`), opened
+    /// by the command line when the policy has such rules.
+    public var archive: ArchiveTarget?
 
     public var policy: Policy { resolved.policy }
     var anchor: AuditAnchor { AuditAnchor(store: store, stateDirectory: policy.stateDirectory) }
@@ -102,6 +105,7 @@ public struct Enforcer: Sendable {
         applier.progress = progress
         applier.headLogLevel = headLogLevel
         applier.headInterval = headInterval
+        applier.archive = archive
         return applier
     }
 
@@ -109,7 +113,7 @@ public struct Enforcer: Sendable {
     /// `stop` is asked before each batch: when it says yes, the run ends at that batch boundary.
     public func run(now: Date, allowMore: Bool, stop: StopRequest = StopRequest()) async throws -> RunReport {
         try await refuseUnindexedScans()
-        return try await store.withRunLock { lock in
+        return try await store.withRunLock { lock in try await holdingArchive {
             try await refuseIfClockWentBack(now: now)
             await analyzeTablesWithoutStatistics()
             let accepted = try await PolicyChangeGuard(enforcer: self).check(now: now, accepted: acceptedPolicyChange)
@@ -127,18 +131,26 @@ public struct Enforcer: Sendable {
             }
             return try await applyLocked(planPath: planPath, writtenBy: writer, runID: runID, mode: .run, wallClock: now, allowMore: allowMore,
                                          lock: lock, stop: stop, policyChange: .checked(accepted))
-        }
+        } }
+    }
+
+    /// Runs `body` holding the archive's run lock too when the policy archives records: no run of
+    /// the archive's own rules (`--archive`) works on it while records arrive.
+    func holdingArchive<T>(_ body: () async throws -> T) async throws -> T {
+        guard !policy.archivingRules.isEmpty else { return try await body() }
+        guard let archive else { throw EnforcementError.refused("the policy archives records, but no archive database was opened; nothing was changed") }
+        return try await archive.store.withRunLock { _ in try await body() }
     }
 
     /// Applies a saved plan: re-checks each entry, skips stale ones, refuses a plan made elsewhere.
     public func apply(planPath: String, wallClock: Date, allowMore: Bool, stop: StopRequest = StopRequest()) async throws -> RunReport {
         try await refuseUnindexedScans()
-        return try await store.withRunLock { lock in
+        return try await store.withRunLock { lock in try await holdingArchive {
             try await refuseIfClockWentBack(now: wallClock)
             await analyzeTablesWithoutStatistics()
             return try await applyLocked(planPath: planPath, runID: RunID.make(at: Date()), mode: .apply, wallClock: wallClock,
                                          allowMore: allowMore, lock: lock, stop: stop)
-        }
+        } }
     }
 
     /// Whether this run checked the policy against the one last enforced (`run`: then it keeps its
@@ -201,7 +213,7 @@ public struct Enforcer: Sendable {
     /// Carries out a data subject's erasure request on the record of `subject` named by `keyText`
     /// (the subject's key), under the run lock (see `Applier.erase`); `dryRun` says what it would do.
     public func erase(subject: Subject, keyText: String, request: String, now: Date, dryRun: Bool) async throws -> ErasureReport {
-        try await store.withRunLock { lock in
+        try await store.withRunLock { lock in try await holdingArchive {
             let key = try await Explainer(resolved: resolved, reader: store).recordKey(subject: subject, keyText: keyText)
             let runID = RunID.make(at: Date())
             let applier = try applier(runID: runID)
@@ -213,7 +225,7 @@ public struct Enforcer: Sendable {
             if !dryRun { await applier.syncLedgerAfterChanges() }
             return ErasureReport(runID: runID, request: request, by: actor, subject: subject.id, table: subject.table.value, key: key.description,
                                  at: now, dryRun: dryRun, steps: steps)
-        }
+        } }
     }
 
     /// The forecast for a report's chart (nil, logged, if it cannot be computed).

@@ -34,7 +34,7 @@ struct PolicyChangeGuard {
         if SHA256.hash(data: copy).hexEncoded == policy.hash { return nil }
         let old: Policy
         do {
-            old = try PolicyParser(path: copyPath).parseFile().0
+            old = try PolicyParser(path: copyPath).parseFile().0.enforced(in: policy.phase)
         } catch {
             // A copy that no longer parses (written by another version) cannot be compared: as with
             // any change that cannot be shown to keep as much, it waits for an operator.

@@ -117,7 +117,7 @@ public struct Explainer: Sendable {
         let clockText = zip(values, dates).first { $1 == clock && clock != nil }.map { $0.0.textValue ?? $0.0.description }
         let dueOn = clock.flatMap { dueDate(of: rule, clock: $0) }
 
-        let verb = rule.action.auditAction == .purge ? "purge" : rule.action.auditAction == .anonymise ? "anonymise" : "flag"
+        let verb = rule.actionName
         let verdict: String
         if !applies {
             verdict = "does not apply: the record is not a `\(rule.subjectID)` record under the subject's filter"
@@ -133,7 +133,7 @@ public struct Explainer: Sendable {
         } else {
             verdict = "due since \(Self.day(dueOn, policy.calendar)): the next run will \(verb) it"
         }
-        return Explanation.RuleStanding(rule: rule.id, action: rule.action.name, register: rule.register, legalBasis: rule.legalBasis,
+        return Explanation.RuleStanding(rule: rule.id, action: rule.actionName, register: rule.register, legalBasis: rule.legalBasis,
                                         applies: applies, clock: clockText, dueOn: dueOn, due: applies && due, keptBy: applies && due ? keptBy : [],
                                         keptByRules: applies && due ? record.keptByRules : [], done: done, verdict: verdict)
     }

@@ -90,7 +90,7 @@ public struct PlanningPass: Sendable {
             }
         }
         let headers = try policy.rules.map { rule in
-            PlanDocument.RuleHeader(id: rule.id, action: rule.action.name, table: policy.subject(for: rule).table.value,
+            PlanDocument.RuleHeader(id: rule.id, action: rule.actionName, table: policy.subject(for: rule).table.value,
                                     cutoff: try Cutoff(rule: rule, policy: policy, now: now))
         }
         try writer?.write(.header(PlanDocument.Header(planID: planID, createdAt: Date(), now: now, policyHash: policy.hash,
@@ -133,7 +133,7 @@ public struct PlanningPass: Sendable {
                     // A record an earlier rule takes is not planned again: its batch would find it gone.
                     if decision == .act && takenBy == nil {
                         entries += 1
-                        try writer?.write(.entry(PlanDocument.Entry(rule: rule.id, key: row.key, action: rule.action.auditAction.rawValue, clock: row.clockValues)))
+                        try writer?.write(.entry(PlanDocument.Entry(rule: rule.id, key: row.key, action: rule.auditAction.rawValue, clock: row.clockValues)))
                     }
                     if let detail {
                         let keptBy = decision == .exempt(.relatedRecord) ? rule.exemptions.related.map(\.source) : row.keptByRules

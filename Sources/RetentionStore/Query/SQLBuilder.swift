@@ -52,6 +52,10 @@ public struct SQLDialect: Sendable {
     /// A number column read as text, for a link declared `as: text` (a text column holding ids):
     /// the number's side is converted, so the text column's index still serves the probe.
     public var numberAsText: @Sendable (_ qualifiedColumn: String) -> String
+    /// A column as an archive copies it: read so that writing the value back into a column of the
+    /// same type gives the same value (PostgreSQL's text form, which `COPY` reads back by the
+    /// column's type; MariaDB's for exact numbers and dates; SQLite's values as they are).
+    public var copyOut: @Sendable (_ qualifiedColumn: String, _ declaredType: String) -> String
 
     public init(numberedPlaceholders: Bool, flagIsSet: @escaping @Sendable (String) -> String,
                 canonicalKey: @escaping @Sendable ([String]) -> String,
@@ -62,7 +66,9 @@ public struct SQLDialect: Sendable {
                 exactly: @escaping @Sendable (String) -> String = { $0 },
                 ignoringDuplicates: String = " ON CONFLICT DO NOTHING", deletesNameTheirAlias: Bool = false, updatesByJoin: Bool = false,
                 listsRowsAsValues: Bool = true, holdsDate: @escaping @Sendable (String) -> String = { "\($0) IS NOT NULL" },
-                locksKeysFirst: Bool = false, numberAsText: @escaping @Sendable (String) -> String = { "CAST(\($0) AS TEXT)" }) {
+                locksKeysFirst: Bool = false, numberAsText: @escaping @Sendable (String) -> String = { "CAST(\($0) AS TEXT)" },
+                copyOut: @escaping @Sendable (String, String) -> String = { column, _ in column }) {
+        self.copyOut = copyOut
         self.numberedPlaceholders = numberedPlaceholders
         self.flagIsSet = flagIsSet
         self.canonicalKey = canonicalKey

@@ -146,6 +146,9 @@ public struct ColumnInfo: Sendable {
     /// The database sets it on every UPDATE of its row (MariaDB's `ON UPDATE CURRENT_TIMESTAMP`):
     /// an anonymisation assigns it its own value to keep it, which takes UPDATE on it.
     public var setOnUpdate: Bool
+    /// The type as a `CREATE TABLE` of the same kind of database writes it, length and precision
+    /// included (`varchar(255)`, `numeric(24,8)`): what the archive's copy of the table is made with.
+    public var fullType: String?
 
     public init(name: String, declaredType: String, notNull: Bool, nativeDateStorage: DateStorage? = nil, comparesCaseInsensitively: Bool = false,
                 setOnUpdate: Bool = false) {

@@ -89,6 +89,7 @@ public struct SchemaValidator {
             let filter = rowConditions(subject.filter, in: relations.scope, relations: relations)
             for rule in subject.rules {
                 if var shape = validate(rule, subject: subject, relations: relations), let filter {
+                    validateArchive(rule, shape: shape)
                     shape.filter = filter
                     shapes[rule.id] = shape
                 }

@@ -161,7 +161,7 @@ struct CheckCommand: AsyncParsableCommand {
         guard case .purge = rule.action else { return "" }
         let table = resolved.policy.subject(for: rule).table.value
         let shape = resolved.shape(of: rule)
-        var text = "purge rule `\(rule.id)` deletes from \(table)"
+        var text = rule.archives ? "archive rule `\(rule.id)` moves from \(table) into the archive" : "purge rule `\(rule.id)` deletes from \(table)"
         text += shape.childPaths.isEmpty ? " only\n" : " and, first:\n"
         for path in shape.childPaths {
             let link = path[path.count - 1]
@@ -188,7 +188,7 @@ struct CheckCommand: AsyncParsableCommand {
         var rulesByTable: [String: Set<String>] = [:]
         for rule in policy.rules {
             let table = policy.subject(for: rule).table.value
-            byTable[table, default: []].append("`\(rule.id)` (\(rule.action.name), subject `\(rule.subjectID)`)")
+            byTable[table, default: []].append("`\(rule.id)` (\(rule.actionName), subject `\(rule.subjectID)`)")
             rulesByTable[table, default: []].insert(rule.id)
         }
         for rule in policy.rules {

@@ -46,7 +46,8 @@ struct DiffCommand: AsyncParsableCommand {
         try await reportingFailures {
             var options = self.options
             if let new { options.config = new }
-            let (old, oldWarnings) = try PolicyParser(path: self.old, credentialsDirectory: credentialsDirectory).parseFile()
+            let (whole, oldWarnings) = try PolicyParser(path: self.old, credentialsDirectory: credentialsDirectory).parseFile()
+            let old = whole.enforced(in: options.phase)
             noteWarnings(oldWarnings)
             var diff: PolicyDiff
             if noCounts {

@@ -34,7 +34,7 @@ struct FlaggedCommand: AsyncParsableCommand {
                 throw CommandFailure(.policyInvalid, "the policy \(policy.path) has no rule `\(rule)`" + (ids.isEmpty ? "" : "; its flag rules: \(ids)"))
             }
             guard found.action.auditAction == .flag else {
-                throw CommandFailure(.policyInvalid, "rule `\(rule)` \(found.action.name)s records, it does not flag them; `flagged` lists a flag rule's records")
+                throw CommandFailure(.policyInvalid, "rule `\(rule)` \(found.actionName)s records, it does not flag them; `flagged` lists a flag rule's records")
             }
             let subject = policy.subject(for: found)
             let store = try await options.openReader(policy)

@@ -53,7 +53,7 @@ struct PlanCommand: AsyncParsableCommand {
             lines = { print(PlanCommand.describe($0)) }
         } else if let export = format.export {
             if export == .csv { print(PlanExport.csvHeader) }
-            let actions = Dictionary(planner.policy.rules.map { ($0.id, $0.action.name) }, uniquingKeysWith: { a, _ in a })
+            let actions = Dictionary(planner.policy.rules.map { ($0.id, $0.actionName) }, uniquingKeysWith: { a, _ in a })
             lines = { print(PlanExport.line($0, action: actions[$0.rule] ?? "", format: export)) }
         }
         let report = try await planner.dryRun(now: options.currentTime(), mode: mode, planPath: out, detail: lines,

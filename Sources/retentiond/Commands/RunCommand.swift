@@ -13,6 +13,9 @@ struct RunCommand: AsyncParsableCommand {
             --accept-policy-change; see `retentiond diff`), plans every rule, checks the safety limits (stopping before any change), \
             then applies in batches, each batch and its audit entries in one transaction.
             --dry-run plans only (the database is opened read-only) and exits 2 when changes are planned.
+            A policy with an archive (`archive:`, docs/policy.md) is enforced in two steps: the application's database (its rules \
+            that archive records copy them into the archive first), then the archive's own rules (`phase: archive`), each with its \
+            own lock, trail and report (`--archive` runs only the second).
             SIGTERM or SIGINT stop at the next batch boundary (committed batches stay), write the report and metrics of the \
             incomplete run, and exit with 128 + the signal (143, 130); a second signal stops at once.
             """
@@ -72,27 +75,46 @@ struct RunCommand: AsyncParsableCommand {
                let problem = StateFiles.writeProblem(directory: (metricsFile as NSString).deletingLastPathComponent, holding: "the metrics file") {
                 throw CommandFailure(.cannotWrite, problem + "; nothing was changed")
             }
-            let now = options.currentTime()
+            // Without --archive, the archive's own rules run after the application's database's.
+            let phases = try options.archive || options.loadWholePolicy().0.enforced(in: .archive).rules.isEmpty ? [options]
+                : [options, { var o = options; o.archive = true; return o }()]
             if dryRun {
                 // The same dry run as `plan`, labelled as `run`'s.
-                return try await PlanCommand.dryRun(options, mode: .dryRun, format: format == .json ? .json : .text)
-            }
-            var (enforcer, diagnostics) = try await options.loadEnforcer(actor: who, lockWait: pacing.lockWait.duration)
-            enforcer.pacing = pacing.pacing
-            enforcer.allowUnindexed = allowUnindexed
-            enforcer.acceptedPolicyChange = acceptPolicyChange
-            // A person watching a terminal sees one line per rule redrawn; the journal gets a line every few seconds.
-            if isatty(STDERR_FILENO) == 1 && format == .text { enforcer.progress = .terminal }
-            noteWarnings(diagnostics)
-            return try await watchingSignals { signals in
-                report = try await reportingRefusal(enforcer, mode: .run, now: now, onRefusal: { report = $0 }) {
-                    worker ? try await enforcer.runAsWorker(now: now, allowMore: allowMore, stop: signals.stop)
-                        : try await enforcer.run(now: now, allowMore: allowMore, stop: signals.stop)
+                var status = ExitStatus.success
+                for phase in phases where try await phase.archiveIsReady() {
+                    let ran = try await PlanCommand.dryRun(phase, mode: .dryRun, format: format == .json ? .json : .text)
+                    if status == .success { status = ran }
                 }
-                let status = try await finishEnforcement(report!, enforcer: enforcer, format: format, stopped: signals.exitStatus != nil)
-                if let stopped = signals.exitStatus { throw ExitCode(stopped) }
+                return status
+            }
+            return try await watchingSignals { signals in
+                var status = ExitStatus.success
+                for (i, phase) in phases.enumerated() where try await phase.archiveIsReady() {
+                    let ran = try await enforce(phase, actor: who, signals: signals) { if i == 0 { report = $0 } }
+                    if let stopped = signals.exitStatus { throw ExitCode(stopped) }
+                    if status == .success { status = ran }
+                }
                 return status
             }
         }
+    }
+
+    /// Enforces the policy's rules on one database (`phase.archive`: the archive): plans, applies,
+    /// writes the report. `reported` gets the run's report, a refusal's included.
+    func enforce(_ phase: PolicyOptions, actor who: String, signals: SignalStop, reported: (RunReport) -> Void) async throws -> ExitStatus {
+        let now = phase.currentTime()
+        var (enforcer, diagnostics) = try await phase.loadEnforcer(actor: who, lockWait: pacing.lockWait.duration)
+        enforcer.pacing = pacing.pacing
+        enforcer.allowUnindexed = allowUnindexed
+        enforcer.acceptedPolicyChange = acceptPolicyChange
+        // A person watching a terminal sees one line per rule redrawn; the journal gets a line every few seconds.
+        if isatty(STDERR_FILENO) == 1 && format == .text { enforcer.progress = .terminal }
+        noteWarnings(diagnostics)
+        let report = try await reportingRefusal(enforcer, mode: .run, now: now, onRefusal: reported) {
+            worker ? try await enforcer.runAsWorker(now: now, allowMore: allowMore, stop: signals.stop)
+                : try await enforcer.run(now: now, allowMore: allowMore, stop: signals.stop)
+        }
+        reported(report)
+        return try await finishEnforcement(report, enforcer: enforcer, format: format, stopped: signals.exitStatus != nil)
     }
 }

@@ -1,0 +1,139 @@
+import Crypto
+import Foundation
+import RetentionCore
+
+/// One table as the archive holds it: the live table's columns with the types a `CREATE TABLE`
+/// of the same kind of database writes, its primary key (how an archived row is found again), and
+/// the columns its rows are reached by from their parent (indexed in the archive).
+public struct ArchiveTable: Sendable {
+    public var name: String
+    public var columns: [ColumnInfo]
+    public var primaryKey: [String]
+    public var lookups: [[String]]
+    /// The live table's foreign keys to tables archived before it: the archive keeps a child row
+    /// to its archived parent as the live database does.
+    public var foreignKeys: [ForeignKey] = []
+}
+
+/// What an archive rule moves per record: the record's row, and its declared children's rows along
+/// their paths (the same paths a purge deletes, on the same tables in the archive).
+public struct ArchiveShape: Sendable {
+    public var rule: String
+    public var table: String
+    public var keyColumns: [String]
+    public var childPaths: [[ChildLink]]
+    /// The subject's table first, then each child table once.
+    public var tables: [ArchiveTable]
+}
+
+/// The rows of a batch's records as copied, per table, each row's values in the table's column order.
+public struct ArchivedRows: Sendable, Equatable {
+    public var tables: [String: Set<[SQLValue]>]
+
+    public init(tables: [String: Set<[SQLValue]>] = [:]) { self.tables = tables }
+
+    /// Every row of `current` is among these, value for value: the copy holds the rows as they are now.
+    public func hold(_ current: ArchivedRows) -> Bool {
+        current.tables.allSatisfy { table, rows in rows.isSubset(of: tables[table] ?? []) }
+    }
+
+    public var rowCount: Int { tables.values.reduce(0) { $0 + $1.count } }
+}
+
+/// The records copied into the archive whose deletion from the live database is not yet known to
+/// have committed: written with the copy, removed once the live batch ended either way. A run
+/// that finds some (a crash between the two) completes them before anything else.
+public enum ArchivePending {
+    public static let table = "retentiond_archive_pending"
+
+    /// The text a record's key is kept as: its values as a JSON array.
+    public static func text(_ key: RecordKey) -> String {
+        String(decoding: (try? JSONEncoder().encode(key.values)) ?? Data("[]".utf8), as: UTF8.self)
+    }
+
+    public static func key(_ text: String) -> RecordKey? {
+        (try? JSONDecoder().decode([SQLValue].self, from: Data(text.utf8))).map(RecordKey.init)
+    }
+}
+
+extension StoreSession where Self: SQLExecuting {
+    public func rowsToArchive(_ shape: ArchiveShape, keys: [RecordKey]) throws -> ArchivedRows {
+        guard !keys.isEmpty else { return ArchivedRows() }
+        let tables = Dictionary(shape.tables.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+        func list(_ table: ArchiveTable) -> String {
+            table.columns.map { dialect.copyOut(SQL.qualified("x", $0.name), $0.declaredType) }.joined(separator: ", ")
+        }
+        var found = ArchivedRows()
+        guard let subject = tables[shape.table] else { return found }
+        found.tables[subject.name] = Set(try rows("SELECT \(raw: list(subject)) FROM \(ident: subject.name) AS x WHERE \(builder.keyIn("x", shape.keyColumns, keys))"))
+        for path in shape.childPaths {
+            guard let child = tables[path[path.count - 1].table] else { continue }
+            let sql: SQL = "SELECT \(raw: list(child)) FROM \(ident: child.name) AS x WHERE \(builder.belongsToBatch(path, subjectTable: shape.table, keyColumns: shape.keyColumns, keys: keys))"
+            found.tables[child.name, default: []].formUnion(try rows(sql))
+        }
+        return found
+    }
+
+    public func pendingArchived() throws -> [(rule: String, key: RecordKey)] {
+        guard try tableExists(ArchivePending.table) else { return [] }
+        return try rows("SELECT rule_id, record_key FROM \(ident: ArchivePending.table)").compactMap { row in
+            guard let rule = row[0].textValue, let text = row[1].textValue, let key = ArchivePending.key(text) else { return nil }
+            return (rule, key)
+        }
+    }
+}
+
+extension WritingSession where Self: SQLExecuting {
+    /// Creates the archived tables that are missing, with their primary keys and an index on each
+    /// lookup, and the pending list. An existing table must have every column the live one has.
+    public func prepareArchive(_ tables: [ArchiveTable]) throws {
+        let existing = try schema()
+        for table in tables {
+            if let there = existing.table(table.name) {
+                let missing = table.columns.filter { column in there.column(column.name) == nil }
+                if !missing.isEmpty {
+                    let add = missing.map { "ALTER TABLE \(existing.quotedForAdvice(table.name)) ADD COLUMN \(existing.quotedForAdvice($0.name)) \($0.fullType ?? $0.declaredType)" }
+                    throw StoreFailure("the archive's table `\(table.name)` lacks column(s) \(missing.map { "`\($0.name)`" }.joined(separator: ", ")) that the live table has (its schema changed since the archive was made); nothing was archived. Add them to the archive: \(add.joined(separator: "; "))")
+                }
+                continue
+            }
+            let columns = table.columns.map { "\(SQL.quote($0.name)) \($0.fullType ?? $0.declaredType)" }
+            let key = table.primaryKey.map(SQL.quote).joined(separator: ", ")
+            let references = table.foreignKeys.map { fk in
+                ", FOREIGN KEY (\(fk.columns.map(SQL.quote).joined(separator: ", "))) REFERENCES \(SQL.quote(fk.referencedTable)) (\(fk.referencedColumns.map(SQL.quote).joined(separator: ", ")))"
+            }
+            try execute("CREATE TABLE \(ident: table.name) (\(raw: columns.joined(separator: ", ")), PRIMARY KEY (\(raw: key))\(raw: references.joined()))")
+            for lookup in table.lookups where lookup != Array(table.primaryKey.prefix(lookup.count)) {
+                let digest = SHA256.hash(data: Data((table.name + "\u{0}" + lookup.joined(separator: "\u{0}")).utf8)).hexEncoded.prefix(16)
+                try execute("CREATE INDEX \(ident: "retentiond_archive_\(digest)") ON \(ident: table.name) (\(raw: lookup.map(SQL.quote).joined(separator: ", ")))")
+            }
+        }
+        if try !tableExists(ArchivePending.table) {
+            try execute("CREATE TABLE \(ident: ArchivePending.table) (rule_id VARCHAR(200) NOT NULL, record_key VARCHAR(2000) NOT NULL)")
+        }
+    }
+
+    /// Writes a batch's copies: any earlier copy of these records is replaced (removed with its
+    /// children, then inserted as the live rows are now), the archive's own rules see them as new
+    /// (`unmarking`), and the records are listed as pending until the live batch has ended.
+    public func storeArchived(_ copies: ArchivedRows, shape: ArchiveShape, keys: [RecordKey], unmarking: [String]) throws {
+        guard !keys.isEmpty else { return }
+        _ = try purge(table: shape.table, keyColumns: shape.keyColumns, keys: keys, childPaths: shape.childPaths, keepers: [])
+        if try doneTableExists() { try unmarkDone(ruleIDs: unmarking, table: shape.table, keyColumns: shape.keyColumns, keys: keys) }
+        for table in shape.tables {
+            guard let rows = copies.tables[table.name], !rows.isEmpty else { continue }
+            try insert(into: table.name, columns: table.columns.map(\.name), rows: Array(rows))
+        }
+        try insert(into: ArchivePending.table, columns: ["rule_id", "record_key"], rows: keys.map { [.text(shape.rule), .text(ArchivePending.text($0))] })
+    }
+
+    /// After the live batch ended: the copies of `removing` (records it did not delete) are
+    /// removed, and every record of `keys` is no longer pending.
+    public func settleArchived(shape: ArchiveShape, keys: [RecordKey], removing: [RecordKey]) throws {
+        _ = try purge(table: shape.table, keyColumns: shape.keyColumns, keys: removing, childPaths: shape.childPaths, keepers: [])
+        for chunk in stride(from: 0, to: keys.count, by: 1000).map({ keys[$0..<min(keys.count, $0 + 1000)] }) {
+            let texts = chunk.map { SQLValue.text(ArchivePending.text($0)) }
+            try execute("DELETE FROM \(ident: ArchivePending.table) WHERE rule_id = \(.text(shape.rule)) AND record_key IN (\(SQL.list(texts)))")
+        }
+    }
+}
