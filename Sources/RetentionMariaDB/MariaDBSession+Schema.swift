@@ -82,6 +82,25 @@ extension MariaDBSession {
     /// grants information_schema does not list: read from `SHOW GRANTS FOR CURRENT_ROLE`. MariaDB
     /// numbers rows with AUTO_INCREMENT (no sequence to grant), and locks rows with SELECT alone
     /// (no UPDATE asked for `FOR UPDATE`).
+    /// The accounts and roles granted SELECT on every table (globally), on this database or on one
+    /// of `tables`, as information_schema shows them to the connecting account (all of them to one
+    /// that may read the `mysql` database; its own grants only, otherwise).
+    func readers(of tables: [String]) throws -> [TableReader] {
+        guard !tables.isEmpty else { return [] }
+        let sql: SQL = """
+            SELECT GRANTEE, 1 FROM information_schema.USER_PRIVILEGES WHERE PRIVILEGE_TYPE = 'SELECT'
+            UNION SELECT GRANTEE, 0 FROM information_schema.SCHEMA_PRIVILEGES WHERE TABLE_SCHEMA = DATABASE() AND PRIVILEGE_TYPE = 'SELECT'
+            UNION SELECT GRANTEE, 0 FROM information_schema.TABLE_PRIVILEGES
+                WHERE TABLE_SCHEMA = DATABASE() AND PRIVILEGE_TYPE = 'SELECT' AND TABLE_NAME IN (\(SQL.list(tables.map(SQLValue.text))))
+            """
+        var found: [String: Bool] = [:]
+        for row in try rows(sql) {
+            guard let name = row[0].textValue else { continue }
+            found[name] = (found[name] ?? false) || row[1] == .integer(1)
+        }
+        return found.sorted { $0.key < $1.key }.map { TableReader(name: $0.key, everything: $0.value) }
+    }
+
     func privileges(_ needs: [PrivilegeNeed]) throws -> PrivilegeReport {
         var needs = needs.filter { !$0.anyColumn && $0.object != .sequence }
         // A done mark written twice is kept once by `INSERT … ON DUPLICATE KEY UPDATE`, which asks for UPDATE.

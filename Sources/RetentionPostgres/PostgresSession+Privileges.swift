@@ -24,4 +24,19 @@ extension PostgresSession {
         }
         return PrivilegeReport(role: role, missing: missing)
     }
+
+    /// The roles that can log in and may SELECT from one of `tables` (of the current schema), by
+    /// a grant, a membership or ownership; superusers, who may read everything, marked so.
+    func readers(of tables: [String]) throws -> [TableReader] {
+        guard !tables.isEmpty else { return [] }
+        let names = SQL.list(tables.map { SQLValue.text(SQL.quote($0)) })
+        let sql: SQL = """
+            SELECT r.rolname::text, r.rolsuper::int FROM pg_roles AS r
+            WHERE r.rolcanlogin AND (r.rolsuper OR EXISTS (
+                SELECT 1 FROM unnest(ARRAY[\(names)]::text[]) AS t(name)
+                WHERE to_regclass(t.name) IS NOT NULL AND has_table_privilege(r.oid, to_regclass(t.name), 'SELECT')))
+            ORDER BY r.rolname
+            """
+        return try rows(sql).map { TableReader(name: $0[0].textValue ?? "?", everything: $0[1] == .integer(1)) }
+    }
 }

@@ -237,5 +237,7 @@ extension SQLiteSession {
     /// SQLite's planner works from its indexes without statistics (no `sqlite_stat1` needed).
     func tablesWithoutStatistics(among tables: [String]) throws -> [String] { [] }
 
+    func readers(of tables: [String]) throws -> [TableReader] { [] }
+
     func analyze(tables: [String]) throws {}
 }

@@ -148,8 +148,23 @@ public protocol StoreSession {
     /// The rows an archive rule moves for the records `keys`: theirs and their children's, every
     /// column read as `SQLDialect.copyOut` reads it.
     func rowsToArchive(_ shape: ArchiveShape, keys: [RecordKey]) throws -> ArchivedRows
+    /// The accounts (roles, users) that may read any of `tables`, as far as the connecting one can
+    /// see, and whether each may do anything (a superuser): who can read an archive. Empty on
+    /// SQLite, whose access is the file's.
+    func readers(of tables: [String]) throws -> [TableReader]
     /// In an archive: the records copied whose live batch's end is not yet recorded (`ArchivePending`).
     func pendingArchived() throws -> [(rule: String, key: RecordKey)]
+}
+
+/// An account that may read a table.
+public struct TableReader: Sendable, Hashable, Codable {
+    public var name: String
+    /// A superuser (PostgreSQL), or an account with a global SELECT (MariaDB): it reads every table.
+    public var everything: Bool
+    public init(name: String, everything: Bool) {
+        self.name = name
+        self.everything = everything
+    }
 }
 
 /// What makes a key unusable to name records: values on several rows, rows without a value.

@@ -2,6 +2,7 @@ import Foundation
 import GRDB
 import RetentionCore
 import Testing
+import TestSupport
 
 /// A run that moves records into the archive, killed outright (SIGKILL) at random points: no
 /// record is ever in neither database, each archived copy is the record as it was, every record
@@ -154,5 +155,117 @@ import Testing
             #expect(try await BinaryRunner.run(["audit", "verify", "--config", "policy.yaml"], in: dir).status == 0)
         }
         print("archive crash test: \(killedMidway) of 8 kills landed between the first and the last batch")
+    }
+}
+
+/// The archive as an operator meets it: `check` says where it is and who may read it, `run`
+/// enforces both phases, `--archive` points any command at the archive.
+@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct ArchiveCommandLineTests {
+    static let policy = ArchiveCrashTests.policy.replacingOccurrences(of: "batch_size: 3\n", with: "") + """
+
+              - id: ticket-end
+                phase: archive
+                register: "Support"
+                legal_basis: "legal obligation: 5 years"
+                clock: closed_at
+                after: 5y
+                action: purge
+                children:
+                  - { table: messages, foreign_key: ticket_id }
+        """
+
+    /// The policy while the fixture loads its data, before the archive database is made.
+    static let loading = """
+        subjects:
+          tickets:
+            table: tickets
+            key: id
+            rules:
+              - { id: loading, register: "Support", legal_basis: "none", clock: closed_at, after: 100y, action: flag }
+
+        """
+
+    @Test func checkRunAndTheArchiveFlag() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-archive-cli-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try ArchiveCrashTests.makeDatabase(at: dir.appendingPathComponent("crm.sqlite").path)
+        try Self.policy.write(to: dir.appendingPathComponent("policy.yaml"), atomically: true, encoding: .utf8)
+        let archive = dir.appendingPathComponent("archive.sqlite").path
+
+        let before = try await BinaryRunner.run(["check", "--config", "policy.yaml"], in: dir)
+        #expect(before.status == 0, "\(before.stderr)")
+        #expect(before.stdout.contains("archive rule `ticket-archive` moves from tickets into the archive and, first:\n  messages (ticket_id = tickets.id)"))
+        #expect(before.stdout.contains("archive: sqlite:\(archive), 1 rule(s) of its own"))
+        #expect(before.stdout.contains("not made yet: the first run that archives a record creates its tables, in a file only its owner may read (mode 600)"))
+        // Before the first run the archive's rules have nothing to act on: a dry run says so and previews the move.
+        let dry = try await BinaryRunner.run(["run", "--config", "policy.yaml", "--dry-run"] + ArchiveCrashTests.now, in: dir)
+        #expect(dry.status == 2, "\(dry.stderr)")
+        #expect(dry.stdout.contains("ticket-archive: child rows to move to the archive: 1200 messages"))
+        #expect(dry.stderr.contains("the archive has no archived tables yet"))
+        #expect(!FileManager.default.fileExists(atPath: archive), "a dry run creates nothing")
+
+        // One run, both phases: 400 tickets move; those closed before June 2021 (5 years) end in the archive.
+        let run = try await BinaryRunner.run(["run", "--config", "policy.yaml"] + ArchiveCrashTests.now, in: dir)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdout.contains("ticket-archive  archive  2024-06-01"))
+        #expect(run.stdout.contains("ticket-end  purge   2021-06-01    400          400"))
+        #expect(run.stdout.contains("/reports/archive/"))
+        let attributes = try FileManager.default.attributesOfItem(atPath: archive)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let live = try ArchiveCrashTests.rows(of: dir.appendingPathComponent("crm.sqlite").path)
+        let archived = try ArchiveCrashTests.rows(of: archive)
+        #expect(live.tickets.count == 200)
+        // Every 2020 ticket is past 5 years at 1 June 2026 (closed by 15 December 2020): all ended.
+        #expect(archived.tickets.isEmpty && archived.messages.isEmpty)
+
+        // `--archive`: the archive's own trail and check.
+        let verify = try await BinaryRunner.run(["audit", "verify", "--config", "policy.yaml", "--archive"], in: dir)
+        #expect(verify.status == 0, "\(verify.stderr)")
+        #expect(verify.stdout.contains("audit trail intact"))
+        let checkArchive = try await BinaryRunner.run(["check", "--config", "policy.yaml", "--archive"], in: dir)
+        #expect(checkArchive.status == 0, "\(checkArchive.stderr)")
+        #expect(checkArchive.stdout.contains("database sqlite:\(archive)"))
+
+        // Readable by others: `check` warns, naming the command that restricts it.
+        chmod(archive, 0o644)
+        let after = try await BinaryRunner.run(["check", "--config", "policy.yaml"], in: dir)
+        #expect(after.status == 0)
+        #expect(after.stderr.contains("warning: the archive \(archive) may be read by its group and every user (mode 644), not only by its owner: `chmod 600 \(archive)`"))
+    }
+
+    /// On PostgreSQL, `check` names the roles that may read the archive, and warns of one that
+    /// may read the application's tables too.
+    @Test func checkNamesTheApplicationsRoleWhenItMayReadTheArchive() async throws {
+        let f = try await CRMFixture(.postgres, schema: [
+            "CREATE TABLE tickets (id INTEGER PRIMARY KEY, subject TEXT, closed_at TEXT NOT NULL)",
+            "CREATE INDEX tickets_closed_at ON tickets(closed_at)",
+            "INSERT INTO tickets VALUES (1, 'old', '2020-01-01'), (2, 'new', '2026-05-01')",
+        ], policy: Self.loading)
+        try f.write(policy: try await f.newArchiveSection() + """
+
+            subjects:
+              tickets:
+                table: tickets
+                key: id
+                rules:
+                  - { id: ticket-archive, register: "Support", legal_basis: "legal obligation", clock: closed_at, after: 2y, action: archive }
+
+            """)
+        let role = "app_" + UUID().uuidString.prefix(8).lowercased()
+        try await f.sql(["CREATE ROLE \(role) LOGIN", "GRANT SELECT ON tickets TO \(role)"])
+        let run = try await BinaryRunner.run(["run", "--config", f.policyPath, "--now", "2026-06-01T00:00:00Z"], in: f.dir)
+        #expect(run.status == 0, "\(run.stderr)")
+        let clean = try await BinaryRunner.run(["check", "--config", f.policyPath], in: f.dir)
+        #expect(clean.status == 0, "\(clean.stderr)")
+        #expect(clean.stdout.contains("  readable by: postgres (every table)"))
+        #expect(!clean.stderr.contains(role))
+
+        f.phase = .archive
+        try await f.sql(["GRANT SELECT ON tickets TO \(role)"])
+        let warned = try await BinaryRunner.run(["check", "--config", f.policyPath], in: f.dir)
+        #expect(warned.status == 0)
+        #expect(warned.stdout.contains("  readable by: \(role), postgres (every table)"), "\(warned.stdout)")
+        #expect(warned.stderr.contains("warning: `\(role)`, which may read the application's tables, may read the archive too: revoke its SELECT on the archive's tables"))
     }
 }

@@ -67,6 +67,8 @@ struct CheckCommand: AsyncParsableCommand {
         var purges: [Purge] = []
         /// Tables more than one rule acts on (as subject, child or owned rows), with how each does.
         var overlaps: [Overlap] = []
+        /// Where the archive is and who can read it (the policy's `archive`).
+        var archive: ArchiveAccess?
     }
     struct Overlap: Encodable {
         var table: String
@@ -111,6 +113,7 @@ struct CheckCommand: AsyncParsableCommand {
             result.valid = privileges.missing.isEmpty && result.writeAccess.isEmpty
             result.purges = policy.rules.compactMap { Self.purge($0, resolved: resolved) }
             result.overlaps = Self.overlaps(resolved)
+            if !options.archive { result.archive = try await archiveAccess(resolved, live: store) }
             if format == .json {
                 try printJSON(result)
                 return result.valid ? .success : .policyInvalid
@@ -120,6 +123,10 @@ struct CheckCommand: AsyncParsableCommand {
             if !result.overlaps.isEmpty {
                 print("tables more than one rule acts on (keeping wins: docs/policy.md, \"Precedence\"):")
                 for overlap in result.overlaps { print("  \(overlap.table): " + overlap.rules.joined(separator: "; ")) }
+            }
+            if let archive = result.archive {
+                print(Self.describe(archive), terminator: "")
+                for warning in archive.warnings { printError("warning: " + warning, prefix: false) }
             }
             for message in result.unmatchedHolds { printError("warning: " + message, prefix: false) }
             if !privileges.missing.isEmpty {
@@ -132,7 +139,7 @@ struct CheckCommand: AsyncParsableCommand {
             }
             for problem in result.writeAccess { printError("error: " + problem, prefix: false) }
             if !result.valid { return .policyInvalid }
-            let warnings = all.filter { $0.severity == .warning }.count + result.unmatchedHolds.count
+            let warnings = all.filter { $0.severity == .warning }.count + result.unmatchedHolds.count + (result.archive?.warnings.count ?? 0)
             print("\(policy.path): valid: \(policy.subjects.count) subjects, \(policy.rules.count) rules, \(warnings) warning(s), database \(store.location)")
             return .success
         }
