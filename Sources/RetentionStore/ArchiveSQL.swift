@@ -22,8 +22,32 @@ public struct ArchiveShape: Sendable {
     public var table: String
     public var keyColumns: [String]
     public var childPaths: [[ChildLink]]
-    /// The subject's table first, then each child table once.
+    /// Rows the records point to, copied with them and left in the live database (`copies`).
+    public var copied: [Copied] = []
+    /// The copied tables first, then the subject's table, then each child table once.
     public var tables: [ArchiveTable]
+
+    public struct Copied: Sendable {
+        public var table: String
+        /// Columns of the subject's table…
+        public var foreignKey: [String]
+        /// …pointing at these columns of the copied table.
+        public var references: [String]
+        /// The copied table's primary key, by which a copy already in the archive is found.
+        public var primaryKey: [String]
+    }
+
+    public init(rule: String, table: String, keyColumns: [String], childPaths: [[ChildLink]], copied: [Copied] = [], tables: [ArchiveTable]) {
+        self.rule = rule
+        self.table = table
+        self.keyColumns = keyColumns
+        self.childPaths = childPaths
+        self.copied = copied
+        self.tables = tables
+    }
+
+    /// The tables whose rows move (are deleted from the live database): all but the copied ones.
+    public var movedTables: [String] { tables.map(\.name).filter { name in !copied.contains { $0.table == name } } }
 }
 
 /// The rows of a batch's records as copied, per table, each row's values in the table's column order.
@@ -32,7 +56,11 @@ public struct ArchivedRows: Sendable, Equatable {
 
     public init(tables: [String: Set<[SQLValue]>] = [:]) { self.tables = tables }
 
-    /// Every row of `current` is among these, value for value: the copy holds the rows as they are now.
+    /// The rows of the copied tables (`ArchiveShape.copied`), by their primary key as the
+    /// database types it: they stay in the live database, and are not compared.
+    public var copiedRows: [String: [RecordKey: [SQLValue]]] = [:]
+
+    /// Every moved row of `current` is among these, value for value: the copy holds the rows as they are now.
     public func hold(_ current: ArchivedRows) -> Bool {
         current.tables.allSatisfy { table, rows in rows.isSubset(of: tables[table] ?? []) }
     }
@@ -66,6 +94,17 @@ extension StoreSession where Self: SQLExecuting {
         var found = ArchivedRows()
         guard let subject = tables[shape.table] else { return found }
         found.tables[subject.name] = Set(try rows("SELECT \(raw: list(subject)) FROM \(ident: subject.name) AS x WHERE \(builder.keyIn("x", shape.keyColumns, keys))"))
+        for copy in shape.copied {
+            guard let parent = tables[copy.table] else { continue }
+            let pointers = copy.foreignKey.map { SQL.qualified("s", $0) }.joined(separator: ", ")
+            let target = copy.references.count == 1 ? SQL.qualified("x", copy.references[0]) : "(" + copy.references.map { SQL.qualified("x", $0) }.joined(separator: ", ") + ")"
+            // The primary key as the database types it (to find a copy already in the archive), then the row.
+            let key = copy.primaryKey.map { SQL.qualified("x", $0) }.joined(separator: ", ")
+            let sql: SQL = "SELECT \(raw: key), \(raw: list(parent)) FROM \(ident: parent.name) AS x WHERE \(raw: target) IN (SELECT \(raw: pointers) FROM \(ident: shape.table) AS s WHERE \(builder.keyIn("s", shape.keyColumns, keys)))"
+            for row in try rows(sql) {
+                found.copiedRows[parent.name, default: [:]][RecordKey(Array(row[..<copy.primaryKey.count]))] = Array(row[copy.primaryKey.count...])
+            }
+        }
         for path in shape.childPaths {
             guard let child = tables[path[path.count - 1].table] else { continue }
             let sql: SQL = "SELECT \(raw: list(child)) FROM \(ident: child.name) AS x WHERE \(builder.belongsToBatch(path, subjectTable: shape.table, keyColumns: shape.keyColumns, keys: keys))"
@@ -121,6 +160,14 @@ extension WritingSession where Self: SQLExecuting {
         _ = try purge(table: shape.table, keyColumns: shape.keyColumns, keys: keys, childPaths: shape.childPaths, keepers: [])
         if try doneTableExists() { try unmarkDone(ruleIDs: unmarking, table: shape.table, keyColumns: shape.keyColumns, keys: keys) }
         for table in shape.tables {
+            if let copy = shape.copied.first(where: { $0.table == table.name }) {
+                // A copied row already in the archive (another record's) stays as it was first copied.
+                let found = copies.copiedRows[table.name] ?? [:]
+                let there = try existingKeys(table: table.name, keyColumns: copy.primaryKey, keys: Array(found.keys))
+                let rows = found.filter { !there.contains($0.key) }.sorted { $0.key < $1.key }.map(\.value)
+                if !rows.isEmpty { try insert(into: table.name, columns: table.columns.map(\.name), rows: rows) }
+                continue
+            }
             guard let rows = copies.tables[table.name], !rows.isEmpty else { continue }
             try insert(into: table.name, columns: table.columns.map(\.name), rows: Array(rows))
         }

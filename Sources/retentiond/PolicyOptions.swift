@@ -14,6 +14,9 @@ struct PolicyOptions: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Use this database instead of the policy's `database`: postgres://user@host:port/db?sslmode=disable|prefer|require|verify-full, mariadb://user@host:port/db?ssl-mode=… (or mysql://), or sqlite:PATH. A password in it is visible to other local users: prefer the policy's password_file.", valueName: "url"))
     var databaseURL: String?
 
+    @Option(name: .long, help: ArgumentHelp("Use this archive database instead of the policy's `archive` (the same forms as --database-url, and the same kind of database).", valueName: "url"))
+    var archiveURL: String?
+
     @Option(name: .long, help: ArgumentHelp("Write reports into this directory instead of the policy's reports.dir.", valueName: "dir"))
     var reportsDir: String?
 
@@ -62,6 +65,20 @@ struct PolicyOptions: ParsableArguments {
         }
     }
 
+    /// A database named on the command line: postgres://…, mariadb://… (or mysql://…) or sqlite:PATH.
+    static func location(_ url: String, option: String) throws -> DatabaseLocation {
+        if url.hasPrefix("sqlite:") {
+            let path = String(url.dropFirst("sqlite:".count))
+            guard !path.isEmpty else { throw ValidationError("\(option) sqlite:PATH needs the path of the database file") }
+            return .sqlite(path: URL(fileURLWithPath: path).standardizedFileURL.path)
+        }
+        if let location = MariaDBLocation(url: url) { return .mariadb(location) }
+        guard let location = PostgresLocation(url: url) else {
+            throw ValidationError("\(option) takes postgres://user@host:port/database (optionally ?sslmode=…), mariadb://user@host:port/database (or mysql://) or sqlite:PATH")
+        }
+        return .postgres(location)
+    }
+
     /// Parses the policy, applies the command-line overrides, and keeps the rules of the phase the
     /// command works on (`--archive`); throws with every error.
     func loadPolicy() throws -> (Policy, [Diagnostic]) {
@@ -79,17 +96,16 @@ struct PolicyOptions: ParsableArguments {
         var (policy, diagnostics) = try PolicyParser(path: path, stateDirectoryOverride: override, credentialsDirectory: credentialsDirectory).parseFile()
         if let batchSize { policy.batchSize = batchSize }
         if let keyFileOverride { policy.keyFile = keyFileOverride }
-        if let databaseURL, databaseURL.hasPrefix("sqlite:") {
-            let path = String(databaseURL.dropFirst("sqlite:".count))
-            guard !path.isEmpty else { throw ValidationError("--database-url sqlite:PATH needs the path of the database file") }
-            policy.database = .sqlite(path: URL(fileURLWithPath: path).standardizedFileURL.path)
-        } else if let databaseURL, let location = MariaDBLocation(url: databaseURL) {
-            policy.database = .mariadb(location)
-        } else if let databaseURL {
-            guard let location = PostgresLocation(url: databaseURL) else {
-                throw ValidationError("--database-url takes postgres://user@host:port/database (optionally ?sslmode=…), mariadb://user@host:port/database (or mysql://) or sqlite:PATH")
+        if let databaseURL { policy.database = try Self.location(databaseURL, option: "--database-url") }
+        if let archiveURL {
+            let archive = try Self.location(archiveURL, option: "--archive-url")
+            guard archive.kindName == policy.database.kindName else {
+                throw ValidationError("--archive-url names a \(archive.kindName) database; the archive must be the same kind as the database (\(policy.database.kindName))")
             }
-            policy.database = .postgres(location)
+            guard archive != policy.database else { throw ValidationError("--archive-url names the governed database itself; the archive is a separate one") }
+            policy.archive = archive
+        } else if let archive = policy.archive, archive.kindName != policy.database.kindName {
+            throw ValidationError("--database-url names a \(policy.database.kindName) database, and the policy's archive is \(archive.kindName): give the archive of the same kind with --archive-url")
         }
         if let reportsDir { policy.reportsDirectory = URL(fileURLWithPath: reportsDir).standardizedFileURL.path }
         return (policy, diagnostics)

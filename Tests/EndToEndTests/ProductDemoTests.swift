@@ -18,6 +18,12 @@ import TestSupport
 
         // What the run did is in the database it names, and the commands it suggests work on it.
         let database = dir.appendingPathComponent("\(dataset).sqlite").path
+        // The Dolibarr example archives its invoices: the demo keeps that archive beside its database.
+        let archive = dataset == "dolibarr" ? ["--archive-url", "sqlite:" + dir.appendingPathComponent("dolibarr-archive.sqlite").path] : []
+        if dataset == "dolibarr" {
+            #expect(result.stdout.contains("dolibarr-invoices-archive         archive"), "\(result.stdout)")
+            #expect(result.stdout.contains("--archive-url 'sqlite:\(dir.appendingPathComponent("dolibarr-archive.sqlite").path)'"), "the suggested commands name the demo's archive")
+        }
         let queue = try DatabaseQueue(path: database)
         let purged = try await queue.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") ?? 0 }
         #expect(purged > 0)
@@ -29,14 +35,14 @@ import TestSupport
         #expect(indexes == advised)
         try queue.close()
         let verify = try await BinaryRunner.run(["audit", "verify", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
-                                                 "--database-url", "sqlite:\(database)"])
+                                                 "--database-url", "sqlite:\(database)"] + archive)
         #expect(verify.status == 0, "\(verify.stderr)")
         // Outside `check`, the policy's warnings are one line; `check` lists them.
         let plan = try await BinaryRunner.run(["plan", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
-                                               "--database-url", "sqlite:\(database)", "--now", "2026-06-01T00:00:00Z"])
+                                               "--database-url", "sqlite:\(database)", "--now", "2026-06-01T00:00:00Z"] + archive)
         #expect(plan.stderr.contains("warning(s); `retentiond check` lists them") && !plan.stderr.contains(": warning: "), "\(plan.stderr)")
         let check = try await BinaryRunner.run(["check", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
-                                                "--database-url", "sqlite:\(database)"])
+                                                "--database-url", "sqlite:\(database)"] + archive)
         #expect(check.status == 0, "\(check.stderr)")
         #expect(check.stderr.contains(": warning: "), "check lists the warnings")
         #expect(check.stdout.contains(dataset == "dolibarr"
@@ -44,7 +50,7 @@ import TestSupport
             : "purge rule `znuny-tickets` deletes from ticket and, first:\n  article (ticket_id = ticket.id)\n    article_data_mime (article_id = article.id)\n"), "\(check.stdout)")
         // The register's retention section, from the policy, with the figures of this database.
         let register = try await BinaryRunner.run(["register", "--figures", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
-                                                   "--database-url", "sqlite:\(database)", "--now", "2026-06-01T00:00:00Z"])
+                                                   "--database-url", "sqlite:\(database)", "--now", "2026-06-01T00:00:00Z"] + archive)
         #expect(register.status == 0, "\(register.stderr)")
         #expect(register.stdout.contains("## LoGeAs Assistance auprès des utilisateurs LoGeAs"))
         #expect(register.stdout.contains(" due now"))
@@ -69,12 +75,12 @@ import TestSupport
         try reader.close()
         let explain = try await BinaryRunner.run(["explain", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
                                                   "--database-url", "sqlite:\(database)", "--subject", "tickets",
-                                                  "--key", String(remaining), "--format", "json", "--now", "2026-06-01T00:00:00Z"])
+                                                  "--key", String(remaining), "--format", "json", "--now", "2026-06-01T00:00:00Z"] + archive)
         #expect(explain.status == 0, "\(explain.stderr)")
         #expect(explain.stdout.contains("\"verdict\" : "))
         // An erasure request on that ticket, tried first, then carried out: it is gone, and the trail still verifies.
         let erase = ["erase", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path, "--database-url", "sqlite:\(database)",
-                     "--subject", "tickets", "--key", String(remaining), "--request", "DSR-2026-7", "--by", "dpo@example.fr", "--now", "2026-06-01T00:00:00Z"]
+                     "--subject", "tickets", "--key", String(remaining), "--request", "DSR-2026-7", "--by", "dpo@example.fr", "--now", "2026-06-01T00:00:00Z"] + archive
         let tried = try await BinaryRunner.run(erase + ["--dry-run"])
         #expect(tried.status == 0, "\(tried.stderr)")
         #expect(tried.stdout.contains("| `\(dataset)-tickets` | purge | **"), "\(tried.stdout)")
@@ -82,9 +88,9 @@ import TestSupport
         #expect(erased.status == 0, "\(erased.stderr)")
         #expect(erased.stdout.contains("# Erasure request DSR-2026-7"))
         #expect(try await BinaryRunner.run(["audit", "verify", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
-                                            "--database-url", "sqlite:\(database)"]).status == 0)
+                                            "--database-url", "sqlite:\(database)"] + archive).status == 0)
         let again = try await BinaryRunner.run(["run", "--config", "etc/examples/\(dataset).yaml", "--state-dir", dir.path,
-                                                "--database-url", "sqlite:\(database)", "--now", "2026-06-01T00:00:00Z"])
+                                                "--database-url", "sqlite:\(database)", "--now", "2026-06-01T00:00:00Z"] + archive)
         #expect(again.status == 0, "\(again.stderr)")
     }
 
@@ -94,10 +100,13 @@ import TestSupport
         let url = server.url(database: try await server.createDatabase())
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-pg\(dataset)-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let result = try await BinaryRunner.run(["demo", "--dataset", dataset, "--seed", "5", "--dir", dir.path, "--postgres", url, "--now", "2026-06-01T00:00:00Z"])
+        // The Dolibarr example archives its invoices into a second database of the server.
+        let archive = dataset == "dolibarr" ? ["--archive-url", server.url(database: try await server.createDatabase())] : []
+        let result = try await BinaryRunner.run(["demo", "--dataset", dataset, "--seed", "5", "--dir", dir.path, "--postgres", url, "--now", "2026-06-01T00:00:00Z"] + archive)
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("verified intact"))
         #expect(result.stdout.contains("complete"))
+        if dataset == "dolibarr" { #expect(result.stdout.contains("dolibarr-invoices-archive  archive")) }
     }
 }
 

@@ -217,4 +217,68 @@ import TestSupport
         #expect(try await Self.contents(f) == Self.rows(expected, of: [3, 4]))
         #expect(try await f.count("SELECT count(*) FROM retentiond_archive_pending") == 0)
     }
+
+    /// Keeping wins across the archive: rows another rule reads to keep its records (a `related`
+    /// exemption, here) may not be moved away from it — unless the archive rule copies that rule's
+    /// table into the archive with them.
+    @Test func aRuleKeptByRowsAnArchiveRuleMovesIsRefusedUnlessItsTableIsCopied() async throws {
+        let schema = [
+            "CREATE TABLE customers (id INTEGER PRIMARY KEY, name VARCHAR(40), ended_on DATE)",
+            "CREATE TABLE invoices (id INTEGER PRIMARY KEY, customer_id INTEGER NOT NULL REFERENCES customers(id), issued_on DATE NOT NULL)",
+            "CREATE INDEX invoices_customer ON invoices(customer_id)",
+            "CREATE INDEX invoices_issued_on ON invoices(issued_on)",
+            "INSERT INTO customers VALUES (1, 'Alice', '2015-01-01')",
+            "INSERT INTO invoices VALUES (10, 1, '2020-06-01')",
+        ]
+        func policy(copies: String) -> String {
+            """
+            archive: { sqlite: archive.sqlite }
+            subjects:
+              customers:
+                table: customers
+                key: id
+                rules:
+                  - id: customer-identity
+                    register: "Accounting"
+                    legal_basis: "legal obligation"
+                    clock: ended_on
+                    after: 3y
+                    action: anonymise
+                    fields: { name: null }
+                    exempt:
+                      related:
+                        - { table: invoices, foreign_key: customer_id, clock: { column: issued_on, anchor: fiscal_year_end }, within: 10y }
+              invoices:
+                table: invoices
+                key: id
+                rules:
+                  - id: invoices-to-archive
+                    register: "Accounting"
+                    legal_basis: "legal obligation"
+                    clock: { column: issued_on, anchor: fiscal_year_end }
+                    after: 1y
+                    action: archive
+            \(copies)
+
+            """
+        }
+        let f = try await CRMFixture(.sqlite, schema: schema, policy: Self.loading)
+        try f.write(policy: policy(copies: ""))
+        let (refused, diagnostics) = try await f.validate()
+        #expect(refused == nil)
+        #expect(diagnostics.contains { $0.severity == .error && $0.message.contains("rule `customer-identity` reads `invoices`") && $0.message.contains("rule `invoices-to-archive` moves to the archive") },
+                "\(diagnostics)")
+        try f.write(policy: policy(copies: "        copies: [{ table: customers, foreign_key: customer_id }]"))
+        let (accepted, more) = try await f.validate()
+        #expect(accepted != nil, "\(more)")
+        // The copy: the customer's row goes to the archive with the invoice (of 2020, which kept
+        // it here), and stays here too; the next run anonymises it here, not there.
+        _ = try await f.run(now: Date.iso("2026-06-01T00:00:00Z"))
+        #expect(try await f.texts("SELECT name FROM customers") == ["Alice"])
+        #expect(try await f.run(now: Date.iso("2026-06-01T00:10:00Z")).rules.first { $0.rule == "customer-identity" }?.anonymised == 1)
+        #expect(try await f.texts("SELECT name FROM customers") == [nil])
+        f.phase = .archive
+        #expect(try await f.texts("SELECT name FROM customers") == ["Alice"])
+        #expect(try await f.count("SELECT count(*) FROM invoices") == 1)
+    }
 }

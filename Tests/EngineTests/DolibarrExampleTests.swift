@@ -133,8 +133,38 @@ import TestSupport
         }.map(\.id))
     }
 
+    /// An invoice leaves Dolibarr for the archive once its fiscal year (calendar year) and the next
+    /// are over: one dated before 2025-01-01 has, at now. A draft (no date) never does.
+    static let archivedInvoicesBefore = "2025-01-01"
+
+    static var archivedInvoices: Set<Int> {
+        Set(invoices.filter { ($0.datef ?? "9999") < archivedInvoicesBefore }.map(\.id))
+    }
+
+    /// In the archive, an invoice ends 10 years after its fiscal year.
     static var purgedInvoices: Set<Int> {
         Set(invoices.filter { ($0.datef ?? "9999") < keptInvoicesFrom }.map(\.id))
+    }
+
+    // What the first run's moves make due for the next (each rule acts on what the database holds
+    // when it runs: the invoices moved after the clients' rules ran).
+    static func liveInvoices(of company: Int) -> [Invoice] {
+        invoices.filter { $0.company == company && !archivedInvoices.contains($0.id) }
+    }
+
+    static var purgedCompaniesLater: Set<Int> {
+        Set(companies.filter { c in
+            guard c.client == 2, !purgedCompanies.contains(c.id), liveInvoices(of: c.id).isEmpty, !consented(c) else { return false }
+            let ownEvents = events.filter { $0.elementtype == "societe" && $0.element == c.id }.map(\.datep)
+            return ([c.datec, c.tms] + ownEvents).max()! < threeYearsAgo
+        }.map(\.id))
+    }
+
+    static var billingIdentityGoneLater: Set<Int> {
+        Set(companies.filter { c in
+            guard isClient(c), !consented(c), !billingIdentityGone.contains(c.id), (c.finRelation ?? "9999") < threeYearsAgo else { return false }
+            return liveInvoices(of: c.id).filter { $0.datef == nil || $0.datef! >= keptInvoicesFrom }.isEmpty
+        }.map(\.id))
     }
 
     static var purgedTickets: Set<Int> {
@@ -156,6 +186,9 @@ import TestSupport
         #expect(Self.contactDataGone == [10, 11, 12, 15])
         #expect(Self.billingIdentityGone == [12])
         #expect(Self.purgedInvoices == [1200])
+        #expect(Self.archivedInvoices == [1100, 1200, 1600])
+        #expect(Self.purgedCompaniesLater == [4], "a prospect invoiced only in closed years")
+        #expect(Self.billingIdentityGoneLater == [11], "a client whose invoices are all in the archive")
         #expect(Self.purgedTickets == [2, 5])
 
         let report = try await f.run()
@@ -202,9 +235,9 @@ import TestSupport
                 "a polymorphic child goes only with the object its elementtype names")
         #expect(try await f.rows("SELECT fk_object FROM llx_societe_extrafields ORDER BY fk_object").map { $0[0].int }
                 == Self.companies.filter { ($0.finRelation != nil || $0.consentUntil != nil) && !Self.purgedCompanies.contains($0.id) }.map(\.id))
-        #expect(Set(try await f.rows("SELECT rowid FROM llx_facture").map { $0[0].int }) == Set(Self.invoices.map(\.id)).subtracting(Self.purgedInvoices))
+        #expect(Set(try await f.rows("SELECT rowid FROM llx_facture").map { $0[0].int }) == Set(Self.invoices.map(\.id)).subtracting(Self.archivedInvoices))
         #expect(Set(try await f.rows("SELECT rowid FROM llx_facturedet").map { $0[0].int })
-                == Set(Self.invoices.filter { !Self.purgedInvoices.contains($0.id) }.flatMap(\.lines)))
+                == Set(Self.invoices.filter { !Self.archivedInvoices.contains($0.id) }.flatMap(\.lines)))
         #expect(Set(try await f.rows("SELECT rowid FROM llx_ticket").map { $0[0].int }) == Set(Self.tickets.map(\.id)).subtracting(Self.purgedTickets))
 
         // The audit trail has one entry per record changed, under the rule that changed it.
@@ -217,13 +250,53 @@ import TestSupport
         let contactsEntries = audit.filter { $0.ruleID == "dolibarr-client-contact-data" && $0.action == "anonymise-children" }
         #expect(contactsEntries.map(\.table) == ["llx_socpeople"])
         #expect(contactsEntries.map { $0.detail.contains("\"rows\":\"\(Self.contacts.filter { Self.contactDataGone.contains($0.company) }.count)\"") } == [true], "\(contactsEntries.map(\.detail))")
-        #expect(audited("dolibarr-invoices") == Self.purgedInvoices.count)
+        #expect(audit.filter { $0.ruleID == "dolibarr-invoices-archive" && $0.action == "archive" }.count == Self.archivedInvoices.count)
         #expect(audited("dolibarr-tickets") == Self.purgedTickets.count)
         #expect(try await f.trail().verify().isValid)
 
-        // A second run finds nothing new.
+        // The archive: the moved invoices and lines, and their clients' rows as they were then
+        // (company 12 already anonymised by the run's earlier rule, the others as Dolibarr held them).
+        let moved = Self.invoices.filter { Self.archivedInvoices.contains($0.id) }
+        f.phase = .archive
+        #expect(Set(try await f.rows("SELECT rowid FROM llx_facture").map { $0[0].int }) == Self.archivedInvoices)
+        #expect(Set(try await f.rows("SELECT rowid FROM llx_facturedet").map { $0[0].int }) == Set(moved.flatMap(\.lines)))
+        let copied = try await f.rows("SELECT rowid, nom, address FROM llx_societe ORDER BY rowid")
+        #expect(copied.map { $0[0].int } == Set(moved.map(\.company)).sorted())
+        for row in copied where !Self.billingIdentityGone.contains(row[0].int) {
+            #expect(row[1] == .text("Société \(row[0].int)") && row[2] == .text("\(row[0].int) rue de la Paix"))
+        }
+
+        // The next run acts on what the moves made due: a prospect invoiced only in closed years, a
+        // client whose invoices are all archived — their identity kept in the archive.
+        f.phase = .active
+        let second = try await f.run()
+        #expect(second.rules.first { $0.rule == "dolibarr-prospect" }?.purged == Self.purgedCompaniesLater.count)
+        #expect(second.rules.first { $0.rule == "dolibarr-client-billing-identity" }?.anonymised == Self.billingIdentityGoneLater.count)
+        #expect(Set(try await f.rows("SELECT rowid FROM llx_societe").map { $0[0].int })
+                == Set(Self.companies.map(\.id)).subtracting(Self.purgedCompanies).subtracting(Self.purgedCompaniesLater))
+        let billing = try await f.rows("SELECT rowid FROM llx_societe WHERE address IS NULL ORDER BY rowid").map { $0[0].int }
+        #expect(Set(billing) == Self.billingIdentityGone.union(Self.billingIdentityGoneLater))
+        // A third finds nothing new.
         let again = try await f.run()
         #expect(again.rules.allSatisfy { $0.purged == 0 && $0.anonymised == 0 })
+
+        // The archive's own run: invoices past their ten years end there, with the clients' rows
+        // no archived invoice names any more; the others stay as they were copied.
+        f.phase = .archive
+        let archiveRun = try await f.run()
+        #expect(archiveRun.failure == nil)
+        let remaining = moved.filter { !Self.purgedInvoices.contains($0.id) }
+        // A client's row goes on the run after its last invoice (the run plans before it deletes).
+        let orphaned = Set(moved.map(\.company)).subtracting(remaining.map(\.company))
+        #expect(archiveRun.rules.first { $0.rule == "dolibarr-archived-clients" }?.becameDue == orphaned.count)
+        #expect(try await f.run().rules.first { $0.rule == "dolibarr-archived-clients" }?.purged == orphaned.count)
+        #expect(Set(try await f.rows("SELECT rowid FROM llx_facture").map { $0[0].int }) == Set(remaining.map(\.id)))
+        #expect(Set(try await f.rows("SELECT rowid FROM llx_facturedet").map { $0[0].int }) == Set(remaining.flatMap(\.lines)))
+        let kept = try await f.rows("SELECT rowid, nom, address FROM llx_societe ORDER BY rowid")
+        #expect(kept.map { $0[0].int } == Set(remaining.map(\.company)).sorted())
+        #expect(kept.allSatisfy { $0[1] == .text("Société \($0[0].int)") && $0[2] == .text("\($0[0].int) rue de la Paix") },
+                "the archive keeps the identity the invoices were issued to, although Dolibarr's is anonymised or gone")
+        #expect(try await f.trail().verify().isValid)
     }
 
     /// Dolibarr's MySQL keys index neither `llx_societe.datec` (a clock of the prospects),

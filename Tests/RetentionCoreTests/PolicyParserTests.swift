@@ -147,7 +147,7 @@ import Testing
         text = text.replacingOccurrences(of: "id: prospect-anonymise", with: "id: prospect-purge")
         let found = errors(text)
         #expect(found.contains { $0.contains(":2:12: error: unknown time zone `Mars/Olympus`") })
-        #expect(found.contains { $0.contains("unknown action `shred`; use flag, anonymise or purge") })
+        #expect(found.contains { $0.contains("unknown action `shred`; use flag, anonymise, purge or archive") })
         #expect(found.contains { $0.contains("unknown anonymisation strategy `blur`") })
         #expect(found.contains { $0.contains("rule id `prospect-purge` is already used at /etc/retentiond/policy.yaml:13:") })
     }

@@ -23,6 +23,8 @@ public final class CRMFixture: @unchecked Sendable {
     public let backend: Backend
     public let dir: URL
     public private(set) var databaseSection: String
+    /// The `archive:` line that replaces a whole policy's (an example's), when it has one.
+    public private(set) var archiveSection: String?
     public var policyPath: String { dir.appendingPathComponent("policy.yaml").path }
     /// The SQLite file (SQLite only).
     public var dbPath: String { dir.appendingPathComponent("crm.sqlite").path }
@@ -80,7 +82,13 @@ public final class CRMFixture: @unchecked Sendable {
             let name = try await server.createDatabase()
             databaseSection = "database: { mariadb: { host: 127.0.0.1, port: \(server.port), database: \(name), user: root, tls: disable } }"
         }
-        if let wholePolicy { try write(wholePolicy: wholePolicy) } else { try write(policy: policy, batchSize: batchSize) }
+        if let wholePolicy {
+            // An example's archive is made beside the fixture's database, of its kind.
+            if wholePolicy.split(separator: "\n").contains(where: { $0.hasPrefix("archive:") }) { archiveSection = try await newArchiveSection() }
+            try write(wholePolicy: wholePolicy)
+        } else {
+            try write(policy: policy, batchSize: batchSize)
+        }
         let data = data ?? (schema == CRMFixture.schema ? CRMFixture.data : [])
         if backend == .mariadb, let mariadbSchema {
             try await sql(mariadbSchema, asWritten: true)
@@ -131,6 +139,7 @@ public final class CRMFixture: @unchecked Sendable {
         let lines = text.split(separator: "\n", omittingEmptySubsequences: false).map { line -> String in
             if line.hasPrefix("database:") { return databaseSection }
             if line.hasPrefix("state_dir:") { return "state_dir: \(dir.path)" }
+            if line.hasPrefix("archive:"), let archiveSection { return archiveSection }
             return String(line)
         }
         try lines.joined(separator: "\n").write(toFile: policyPath, atomically: true, encoding: .utf8)

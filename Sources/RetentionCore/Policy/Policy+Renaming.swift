@@ -121,6 +121,9 @@ public struct PolicyRenaming {
         case .purge(.declared(let children)): rule.action = .purge(.declared(children.map(child)))
         case .purge(.foreignKeys): break
         }
+        rule.copies = rule.copies.map { copy in
+            ArchiveCopy(table: table(copy.table), foreignKey: columns(copy.foreignKey), references: copy.references.map { column($0) })
+        }
         return rule
     }
 

@@ -79,6 +79,9 @@ public struct Policy: Sendable {
             return subject.rules.isEmpty ? nil : subject
         }
         if phase == .archive, let archive {
+            // Relations declared for the whole table (`relations:`) that the archive's rules do not
+            // use would name tables the archive does not have.
+            policy.subjects = policy.subjects.map { $0.keepingUsedRelations() }
             policy.database = archive
             policy.stateDirectory = URL(fileURLWithPath: stateDirectory).appendingPathComponent("archive").path
             policy.reportsDirectory = URL(fileURLWithPath: reportsDirectory).appendingPathComponent("archive").path

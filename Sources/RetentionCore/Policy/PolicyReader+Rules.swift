@@ -86,6 +86,12 @@ extension PolicyReader {
                 error(p, "\(what) archives records that are already in the archive", hint: "the archive is the last phase: purge or anonymise its records there")
             }
         }
+        var copies: [ArchiveCopy] = []
+        if let node = map.value("copies") {
+            if archives { copies = archiveCopies(node, what) } else {
+                error(node, "`copies` is for rules that archive", hint: "it names rows copied into the archive with the records an `action: archive` rule moves")
+            }
+        }
         var statistics: RuleStatistics?
         if let node = map.value("statistics") {
             if archives {
@@ -103,7 +109,31 @@ extension PolicyReader {
         rule.statistics = statistics
         rule.archives = archives
         rule.phase = phase
+        rule.copies = copies
         return rule
+    }
+
+    /// `copies: [{ table: llx_societe, foreign_key: fk_soc }]` (`references` optional).
+    mutating func archiveCopies(_ node: Node, _ what: String) -> [ArchiveCopy] {
+        guard case .sequence(let items) = node else {
+            error(node, "`copies` is a list of `{ table, foreign_key, references }`", hint: "e.g. `copies: [{ table: llx_societe, foreign_key: fk_soc }]`")
+            return []
+        }
+        var copies: [ArchiveCopy] = []
+        for item in items {
+            guard let map = mapping(item, "\(what).copies item") else { continue }
+            checkKeys(map, allowed: ["table", "foreign_key", "references"], in: "\(what).copies item")
+            let table = name(map.value("table"), "\(what).copies table")
+            let foreignKey = map.value("foreign_key").flatMap { names($0, "\(what).copies foreign_key") }
+            let references = map.value("references").flatMap { names($0, "\(what).copies references") } ?? []
+            guard let table, let foreignKey else {
+                error(item, "a copied table needs `table` and `foreign_key` (the record's columns that point at its rows)",
+                      hint: "e.g. `{ table: llx_societe, foreign_key: fk_soc }`")
+                continue
+            }
+            copies.append(ArchiveCopy(table: table, foreignKey: foreignKey, references: references))
+        }
+        return copies
     }
 
     /// The children an archive moves are copied row for row, found again by their primary keys

@@ -214,5 +214,5 @@ extension PolicyReader {
         }
     }
 
-    static let ruleKeys = ["id", "register", "legal_basis", "clock", "after", "action", "fields", "children", "exempt", "safety", "overrides", "statistics", "phase"]
+    static let ruleKeys = ["id", "register", "legal_basis", "clock", "after", "action", "fields", "children", "exempt", "safety", "overrides", "statistics", "phase", "copies"]
 }

@@ -23,6 +23,9 @@ public struct RetentionRule: Sendable {
     public var archives = false
     /// The database whose records the rule governs (`phase`; docs/policy.md, "Archive").
     public var phase: Phase = .active
+    /// For an archive rule: rows the records point to, copied into the archive with them and left
+    /// here (`copies`: a client's row behind its invoices).
+    public var copies: [ArchiveCopy] = []
 
     /// What the trail records for each record the rule changes.
     public var auditAction: AuditAction { archives ? .archive : action.auditAction }
@@ -35,4 +38,20 @@ public struct RetentionRule: Sendable {
 public enum Phase: String, Sendable, CaseIterable {
     case active
     case archive
+}
+
+/// A table whose rows an archived record points to (`foreign_key` of the record → `references` of
+/// the table, its primary key when empty), copied into the archive with the record: the archive
+/// then holds what the record needs to be read (the client named on an invoice), while the row
+/// stays in the application's database for the records that still use it.
+public struct ArchiveCopy: Sendable {
+    public var table: Name
+    public var foreignKey: [Name]
+    public var references: [Name]
+
+    public init(table: Name, foreignKey: [Name], references: [Name]) {
+        self.table = table
+        self.foreignKey = foreignKey
+        self.references = references
+    }
 }

@@ -111,7 +111,7 @@ public struct PolicyDiff: Sendable, Codable, Equatable {
     /// A whole rule in a line: "counted from closed_at, kept for 2 years, then deleted, with `messages`".
     static func summary(_ rule: RetentionRule) -> String {
         let kept = rule.after == RetentionDuration() ? "kept until the date itself" : "kept for " + Register.words(rule.after)
-        return "counted from \(Register.words(rule.clock)), \(kept), then \(Register.words(rule.action))"
+        return "counted from \(Register.words(rule.clock)), \(kept), then \(Register.words(rule))"
     }
 
     /// The facets of one rule that differ, as the register words them.

@@ -58,7 +58,7 @@ public struct Register: Sendable {
             let subject = policy.subject(for: rule)
             let line = Line(rule: rule.id, data: Self.data(subject, rule), keptFor: Self.words(rule.after),
                             countedFrom: Self.words(rule.clock),
-                            then: Self.words(rule.action) + (rule.statistics.map { "; first " + Self.words($0, table: policy.statisticsTable) } ?? ""),
+                            then: Self.words(rule) + (rule.statistics.map { "; first " + Self.words($0, table: policy.statisticsTable) } ?? ""),
                             unless: Self.exemptions(rule),
                             legalBasis: rule.legalBasis, figures: tallies[rule.id].map(Self.figures))
             if let i = entries.firstIndex(where: { $0.register == rule.register }) {
@@ -121,6 +121,14 @@ public struct Register: Sendable {
         }
         if clock.fiscalYearEnd { text = "the end of the fiscal year of " + text }
         return text
+    }
+
+    /// What the rule does, in words, with the phase the record is in: moved to the archive, or
+    /// done there (the CNIL's active base → intermediate archive → deletion).
+    public static func words(_ rule: RetentionRule) -> String {
+        let text = words(rule.action)
+        if rule.archives { return "moved to the intermediate archive" + text.dropFirst("deleted".count) }
+        return rule.phase == .archive ? "in the intermediate archive: " + text : text
     }
 
     static func words(_ action: RuleAction) -> String {

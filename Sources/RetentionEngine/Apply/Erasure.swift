@@ -57,7 +57,10 @@ extension Applier {
             guard var work = works[rule.id] else { continue }
             // A dry run before the first run: no tool tables yet (so no holds, no marks) to read.
             if !toolTables { work.query = try resolved.query(for: rule, now: now, toolTablesExist: false) }
-            work.query.dueNow = true
+            // In the archive, the rules are the legal obligations that keep what was moved there:
+            // a request waits for their clocks (docs/policy.md, "Archive").
+            let waitsForClock = policy.phase == .archive
+            work.query.dueNow = !waitsForClock
             work.query.consent = []
             work.query.excludeDone = false
             work.detail = ["request": request]
@@ -78,6 +81,10 @@ extension Applier {
             if record.keptByRelated { steps.append(step("kept", Explainer.reason("related_record") + " (a legal obligation: see `retentiond explain`)")); continue }
             if !record.keptByRules.isEmpty { steps.append(step("kept", Explainer.keptByRules(record.keptByRules, policy: resolved.policy))); continue }
             if record.referencedByUndeclared && purges { steps.append(step("kept", Explainer.reason("referenced_by_undeclared_table"))); continue }
+            if waitsForClock && !record.past {
+                steps.append(step("kept", "in the archive, which keeps it until this rule's time is up (its legal basis: \(rule.legalBasis)); `retentiond explain` says when"))
+                continue
+            }
             // An archive rule moves the record to the archive, where a legal obligation keeps it
             // (docs/policy.md, "Archive"): a request erases it there (`erase --archive`) once nothing keeps it.
             let verb = rule.archives ? "archived" : purges ? "purged" : "anonymised"

@@ -33,6 +33,8 @@ public struct Explanation: Sendable, Codable {
     public var table: String
     public var key: String
     public var now: Date
+    /// Where the record is: `active` (the application's database) or `archive`.
+    public var phase = Phase.active.rawValue
     public var rules: [RuleStanding]
 
     /// A related record that keeps one under a `related` exemption: where it is, its clock, and
@@ -98,7 +100,9 @@ public struct Explainer: Sendable {
             }
             standings.append(ruleStanding)
         }
-        return Explanation(subject: subject.id, table: table, key: key.description, now: now, rules: standings)
+        var explanation = Explanation(subject: subject.id, table: table, key: key.description, now: now, rules: standings)
+        explanation.phase = resolved.policy.phase.rawValue
+        return explanation
     }
 
     func standing(_ rule: RetentionRule, _ record: RecordStanding, clockColumns: [DateColumn], now: Date) -> Explanation.RuleStanding {

@@ -107,6 +107,7 @@ public struct SchemaValidator {
             }
         }
         validateStatisticsTable()
+        validateArchiveReaders(shapes)
         var resolved = ResolvedPolicy(policy: policy, schema: schema, shapes: shapes)
         resolved.holdSources = holdSources
         var seen = Set<UnindexedScan>()

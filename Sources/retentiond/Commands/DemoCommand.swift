@@ -67,6 +67,9 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Load the demo into this empty MariaDB database instead (mariadb://user@host:port/db?ssl-mode=…, or mysql://); --dir still holds the key and reports.", valueName: "url"))
     var mariadb: String?
 
+    @Option(name: .long, help: ArgumentHelp("With --postgres or --mariadb and a dataset whose example policy archives records (dolibarr): an empty database of the same server for its archive (a SQLite demo keeps its archive in --dir).", valueName: "url"))
+    var archiveURL: String?
+
     func validate() throws {
         guard (1...500).contains(scale) else { throw ValidationError("--scale must be between 1 and 500") }
         guard postgres == nil || mariadb == nil else { throw ValidationError("--postgres and --mariadb each name the demo's one database: give one") }
@@ -134,9 +137,24 @@ struct DemoCommand: AsyncParsableCommand {
             }
             print("demo database: \(databaseName) (seed \(seed); " + data.tables.map { "\($0.rows.count) \($0.name)" }.joined(separator: ", ") + ")")
 
+            // An example that archives records (dolibarr) gets an archive of the demo's own.
+            if try options.loadWholePolicy().0.archive != nil {
+                // The earlier demo's archive state (its trail's head, its ledger) goes with it.
+                try? fm.removeItem(atPath: dirURL.appendingPathComponent("archive").path)
+                if server == nil {
+                    let archivePath = dirURL.appendingPathComponent(dataset.fileName.replacingOccurrences(of: ".sqlite", with: "-archive.sqlite")).path
+                    for suffix in ["", "-journal"] { try? fm.removeItem(atPath: archivePath + suffix) }
+                    options.archiveURL = "sqlite:" + archivePath
+                } else if let archiveURL {
+                    options.archiveURL = archiveURL
+                } else {
+                    throw CommandFailure(.usage, "the \(dataset.rawValue) example archives records into a second database: give an empty one of the same server with --archive-url")
+                }
+            }
             let (policy, _) = try options.loadPolicy()
             if noRun {
-                let database = dataset == .crm ? "" : " --database-url " + (server.map { "'\($0.url)'" } ?? "sqlite:\(dbPath)")
+                let database = (dataset == .crm ? "" : " --database-url " + (server.map { "'\($0.url)'" } ?? "sqlite:\(dbPath)"))
+                    + (options.archiveURL.map { " --archive-url '\($0)'" } ?? "")
                 print("policy to try: retentiond plan --config \(policy.path) --state-dir \(dir)\(database)")
                 return .success
             }
@@ -181,7 +199,8 @@ struct DemoCommand: AsyncParsableCommand {
 
             let trail = AuditTrail(store: enforcer.store, key: enforcer.key!, stateDirectory: policy.stateDirectory)
             let verification = try await trail.verify()
-            let urlOption = server.map { " --database-url '\($0.url)'" } ?? (dataset == .crm ? "" : " --database-url sqlite:\(dbPath)")
+            let urlOption = (server.map { " --database-url '\($0.url)'" } ?? (dataset == .crm ? "" : " --database-url sqlite:\(dbPath)"))
+                + (options.archiveURL.map { " --archive-url '\($0)'" } ?? "")
             print("""
 
                 audit trail: table retentiond_audit in \(databaseName), \(verification.entries) entries, \(verification.isValid ? "verified intact" : "NOT INTACT")

@@ -14,6 +14,8 @@ struct EraseCommand: AsyncParsableCommand {
             references still keep what they keep — and are reported as the reason. Children go as in a scheduled run. Every \
             change is audited with the request's reference and --by; a report for the DPO (what was erased, what was kept and \
             why) is printed and written to the reports directory. --dry-run says what would happen and changes nothing. \
+            With an archive (docs/policy.md, "Archive"), a rule that archives moves the record there, and the request then \
+            meets the archive's rules, which wait for their clocks: a legal obligation keeps what it keeps until its time is up. \
             Exit 0; 64 when the subject is not in the policy or no record has the key; 5 when a run holds the lock.
             """
     )
@@ -38,16 +40,45 @@ struct EraseCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let (policy, _) = try options.loadPolicy()
-            _ = try record.subject(in: policy)
-            let (enforcer, _) = try await options.loadEnforcer(actor: by)
-            // As validated: its names spelled as the database holds them.
-            let found = try record.subject(in: enforcer.resolved.policy)
-            let report = try await enforcer.erase(subject: found, keyText: record.key, request: request, now: options.currentTime(), dryRun: dryRun)
-            let paths = try StateFiles.writeErasure(report, policy: policy)
-            print(report.markdown())
-            print("report: \(paths.markdown)\n        \(paths.json)")
+            // The request reaches the archive too: a record moved there (before, or by this very
+            // request) meets the archive's rules, which wait for their clocks.
+            let whole = try options.loadWholePolicy().0
+            var phases = [options]
+            if !options.archive, whole.archive != nil, whole.enforced(in: .archive).subjects.contains(where: { $0.id == record.subject }) {
+                var archive = options
+                archive.archive = true
+                phases.append(archive)
+            }
+            var erased = 0
+            for (i, phase) in phases.enumerated() {
+                if i > 0, try await !phase.archiveIsMade() { break }
+                do {
+                    try await erase(in: phase)
+                    erased += 1
+                } catch let failure as CommandFailure where phases.count > 1 && failure.status == .usage {
+                    continue
+                } catch EnforcementError.invalidRequest where phases.count > 1 {
+                    continue
+                }
+            }
+            if erased == 0 {
+                throw CommandFailure(.usage, "no record of subject `\(record.subject)` has key \(record.key), in the application's database or in the archive")
+            }
             return .success
         }
+    }
+
+    /// The request carried out in one phase's database, its report printed and written.
+    func erase(in phase: PolicyOptions) async throws {
+        let (policy, _) = try phase.loadPolicy()
+        _ = try record.subject(in: policy)
+        let (enforcer, _) = try await phase.loadEnforcer(actor: by)
+        // As validated: its names spelled as the database holds them.
+        let found = try record.subject(in: enforcer.resolved.policy)
+        let report = try await enforcer.erase(subject: found, keyText: record.key, request: request, now: phase.currentTime(), dryRun: dryRun)
+        let paths = try StateFiles.writeErasure(report, policy: policy)
+        if policy.phase == .archive { print("in the archive (\(policy.database.displayName)):") }
+        print(report.markdown())
+        print("report: \(paths.markdown)\n        \(paths.json)")
     }
 }

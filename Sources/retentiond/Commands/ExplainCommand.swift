@@ -11,7 +11,8 @@ struct ExplainCommand: AsyncParsableCommand {
             The answer to a data subject's "why do you still have my data?" and "when will it go?": for the record of \
             --subject named by the subject's key, each rule's clock value, the day the rule's time is up, and what keeps it \
             (a legal hold, consent, a related record that must still be kept, a reference) — computed by the same queries as \
-            `plan`, at --now. Prints no personal data beyond the key given. Changes nothing; the database is opened read-only. \
+            `plan`, at --now. A record no longer in the application's database is looked for in the archive (the policy's \
+            `archive`), whose rules then say when it goes from there. Prints no personal data beyond the key given. Changes nothing; the database is opened read-only. \
             Exit 0; 64 when the subject is not in the policy or no record has the key.
             """
     )
@@ -27,13 +28,29 @@ struct ExplainCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let (policy, _) = try options.loadPolicy()
-            _ = try record.subject(in: policy)
-            let (planner, _) = try await options.loadPlanner()
-            // As validated: its names spelled as the database holds them.
-            let found = try record.subject(in: planner.resolved.policy)
-            let explanation = try await Explainer(resolved: planner.resolved, reader: planner.reader)
-                .explain(subject: found, keyText: record.key, now: options.currentTime())
+            // A record no longer in the application's database is looked for in the archive.
+            let whole = try options.loadWholePolicy().0
+            var phases = [options]
+            if !options.archive, whole.archive != nil, !whole.enforced(in: .archive).rules.isEmpty {
+                var archive = options
+                archive.archive = true
+                phases.append(archive)
+            }
+            var explanation: Explanation?
+            for (i, phase) in phases.enumerated() {
+                if i > 0, try await !phase.archiveIsMade() { break }
+                do {
+                    explanation = try await Self.explain(record, in: phase)
+                    break
+                } catch let failure as CommandFailure where i + 1 < phases.count && failure.status == .usage {
+                    continue
+                } catch EnforcementError.invalidRequest where i + 1 < phases.count {
+                    continue
+                }
+            }
+            guard let explanation else {
+                throw CommandFailure(.usage, "no record of subject `\(record.subject)` has key \(record.key), in the application's database or in the archive")
+            }
             switch format {
             case .json:
                 let encoder = JSONEncoder()
@@ -41,7 +58,7 @@ struct ExplainCommand: AsyncParsableCommand {
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 print(String(decoding: try encoder.encode(explanation), as: UTF8.self))
             case .text:
-                print("\(explanation.subject) \(explanation.table):\(explanation.key)")
+                print("\(explanation.subject) \(explanation.table):\(explanation.key)" + (explanation.phase == Phase.archive.rawValue ? " — in the archive" : ""))
                 for rule in explanation.rules {
                     print("\nrule \(rule.rule) (\(rule.action)) — \(rule.register)")
                     print("  legal basis: \(rule.legalBasis)")
@@ -51,5 +68,15 @@ struct ExplainCommand: AsyncParsableCommand {
             }
             return .success
         }
+    }
+
+    /// The explanation of the record in one phase's database.
+    static func explain(_ record: RecordOptions, in options: PolicyOptions) async throws -> Explanation {
+        let (policy, _) = try options.loadPolicy()
+        _ = try record.subject(in: policy)
+        let (planner, _) = try await options.loadPlanner()
+        // As validated: its names spelled as the database holds them.
+        let found = try record.subject(in: planner.resolved.policy)
+        return try await Explainer(resolved: planner.resolved, reader: planner.reader).explain(subject: found, keyText: record.key, now: options.currentTime())
     }
 }

@@ -31,17 +31,25 @@ struct RegisterCommand: AsyncParsableCommand {
             var tallies: [String: RuleTally] = [:]
             var statistics: [String: [StatisticsRow]] = [:]
             let now = options.currentTime()
+            // Both phases' rules (an archive's too), as the register of processing activities lists them.
+            let whole = try options.loadWholePolicy().0
+            policy = options.archive ? whole.enforced(in: .archive) : whole
             if figures {
-                let (planner, _) = try await options.loadPlanner(countingChildren: true)
-                policy = planner.policy
-                let report = try await planner.dryRun(now: now, mode: .plan, planPath: nil)
-                tallies = Dictionary(report.rules.map { ($0.rule, $0) }, uniquingKeysWith: { a, _ in a })
-                let (table, rules) = (policy.statisticsTable, policy.statisticsRules.map(\.id))
-                statistics = try await planner.reader.read { session in
-                    try Dictionary(uniqueKeysWithValues: rules.map { ($0, try session.statisticsRows(table: table, ruleID: $0, periods: nil, openOnly: false)) })
+                var phases = [options]
+                if !options.archive, whole.archive != nil, !whole.enforced(in: .archive).rules.isEmpty {
+                    var archive = options
+                    archive.archive = true
+                    if try await archive.archiveIsMade() { phases.append(archive) }
                 }
-            } else {
-                policy = try options.loadPolicy().0
+                for phase in phases {
+                    let (planner, _) = try await phase.loadPlanner(countingChildren: true)
+                    let report = try await planner.dryRun(now: now, mode: .plan, planPath: nil)
+                    for rule in report.rules { tallies[rule.rule] = rule }
+                    let (table, rules) = (planner.policy.statisticsTable, planner.policy.statisticsRules.map(\.id))
+                    statistics.merge(try await planner.reader.read { session in
+                        try Dictionary(uniqueKeysWithValues: rules.map { ($0, try session.statisticsRows(table: table, ruleID: $0, periods: nil, openOnly: false)) })
+                    }) { a, _ in a }
+                }
             }
             let register = Register(policy: policy, tallies: tallies, statistics: statistics, generatedAt: now)
             print(format == .md ? register.markdown() : register.html(), terminator: "")
