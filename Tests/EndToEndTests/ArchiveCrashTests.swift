@@ -268,4 +268,49 @@ import TestSupport
         #expect(warned.stdout.contains("  readable by: \(role), postgres (every table)"), "\(warned.stdout)")
         #expect(warned.stderr.contains("warning: `\(role)`, which may read the application's tables, may read the archive too: revoke its SELECT on the archive's tables"))
     }
+
+    /// explain, erase, register and hold follow records into the archive.
+    @Test func explainEraseRegisterAndHoldsReachTheArchive() async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-archive-follow-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try ArchiveCrashTests.makeDatabase(at: dir.appendingPathComponent("crm.sqlite").path)
+        // The archive keeps tickets 8 years after closing: those of 2020 until 2028.
+        try Self.policy.replacingOccurrences(of: "after: 5y", with: "after: 8y").write(to: dir.appendingPathComponent("policy.yaml"), atomically: true, encoding: .utf8)
+        func run(_ arguments: [String]) async throws -> BinaryRunner.Result {
+            try await BinaryRunner.run(arguments + ["--config", "policy.yaml", "--now", "2026-06-01T00:00:00Z"], in: dir)
+        }
+        // Ticket 1 (closed 2020-02-15) moves on the first run; ticket 3 (closed 2026-01-01) stays.
+        #expect(try await run(["run"]).status == 0)
+
+        let moved = try await run(["explain", "--subject", "tickets", "--key", "1"])
+        #expect(moved.status == 0, "\(moved.stderr)")
+        #expect(moved.stdout.contains("tickets tickets:1 — in the archive"))
+        #expect(moved.stdout.contains("rule ticket-end (purge)"))
+        #expect(moved.stdout.contains("not due yet: the next run after 2028-02-15 will purge it"), "\(moved.stdout)")
+        let live = try await run(["explain", "--subject", "tickets", "--key", "3"])
+        #expect(live.stdout.contains("tickets tickets:3\n") && live.stdout.contains("the next run after 2028-01-01 will archive it"), "\(live.stdout)")
+
+        // An erasure request: ticket 3 moves to the archive now, where its rule's clock keeps it.
+        let erase = try await run(["erase", "--subject", "tickets", "--key", "3", "--request", "DSR-9", "--by", "dpo"])
+        #expect(erase.status == 0, "\(erase.stderr)")
+        #expect(erase.stdout.contains("| `ticket-archive` | archive | **archived** |"), "\(erase.stdout)")
+        #expect(erase.stdout.contains("in the archive (sqlite:"))
+        #expect(erase.stdout.contains("| `ticket-end` | purge | **kept** |"))
+        let archive = try ArchiveCrashTests.rows(of: dir.appendingPathComponent("archive.sqlite").path)
+        #expect(archive.tickets[3] != nil && archive.pending == 0)
+        #expect(try ArchiveCrashTests.rows(of: dir.appendingPathComponent("crm.sqlite").path).tickets[3] == nil)
+
+        // A hold in the archive keeps an archived ticket past its time.
+        let hold = try await run(["hold", "add", "--archive", "--table", "tickets", "--key", "1", "--reason", "audit", "--by", "dpo"])
+        #expect(hold.status == 0, "\(hold.stderr)")
+        let late = try await BinaryRunner.run(["run", "--archive", "--config", "policy.yaml", "--now", "2029-01-01T00:00:00Z"], in: dir)
+        #expect(late.status == 0, "\(late.stderr)")
+        let after = try ArchiveCrashTests.rows(of: dir.appendingPathComponent("archive.sqlite").path)
+        #expect(Set(after.tickets.keys) == [1, 3], "ticket 1 held; 3 not yet due (2034); every other 2020 ticket ended")
+
+        let register = try await run(["register"])
+        #expect(register.stdout.contains("moved to the intermediate archive, with `messages`"), "\(register.stdout)")
+        #expect(register.stdout.contains("in the intermediate archive: deleted, with `messages`"))
+    }
 }

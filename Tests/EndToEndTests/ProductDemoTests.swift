@@ -106,7 +106,7 @@ import TestSupport
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("verified intact"))
         #expect(result.stdout.contains("complete"))
-        if dataset == "dolibarr" { #expect(result.stdout.contains("dolibarr-invoices-archive  archive")) }
+        if dataset == "dolibarr" { #expect(result.stdout.contains("dolibarr-invoices-archive         archive"), "\(result.stdout)") }
     }
 }
 

@@ -40,9 +40,9 @@ import TestSupport
     /// Runs the service's schedule on `clock` until the clock has served its waits, then cancels
     /// it. The loop alone, not `run()`: that traps SIGHUP, which a test process shares with every
     /// other test (the graceful shutdown and SIGHUP are ServiceTests', on the binary).
-    func serve(_ f: CRMFixture, clock: JumpingClock) async throws {
+    func serve(_ f: CRMFixture, clock: JumpingClock, archivePhase: EnforcementService<JumpingClock>.PhaseLoader? = nil) async throws {
         let enforcer = try await f.enforcer()
-        let service = EnforcementService(enforcer: enforcer, load: { try await f.enforcer() }, clock: clock,
+        let service = EnforcementService(enforcer: enforcer, load: { try await f.enforcer() }, archivePhase: archivePhase, clock: clock,
                                          notifier: SystemdNotifier(), metricsPath: nil, logger: Logger(label: "test"))
         let running = Task { await service.schedulingLoop() }
         for await _ in clock.exhausted.stream { break }
@@ -75,6 +75,42 @@ import TestSupport
         #expect(try await f.rows("SELECT count(*) FROM people WHERE email IS NULL") == [[.integer(2)]])
         let reports = try FileManager.default.contentsOfDirectory(atPath: f.dir.appendingPathComponent("reports").path)
         #expect(reports.filter { $0.hasSuffix(".json") }.count == 3, "every run writes its report")
+    }
+
+    /// With an archive, each scheduled run enforces the archive's rules after the application's
+    /// database's: what one run moves, a later one ends there.
+    @Test func eachRunEnforcesTheArchiveAfterTheApplicationsDatabase() async throws {
+        let data = ["INSERT INTO orders VALUES (1, NULL, '2019-03-01'), (2, NULL, '2024-02-01')"]
+        let f = try await CRMFixture(.sqlite, data: CRMFixture.data.filter { !$0.contains("INTO orders") } + data, policy: CRMPolicies.anonymise)
+        try f.write(policy: """
+            schedule: { every: 300d, run_at_start: true }
+            archive: { sqlite: archive.sqlite }
+            subjects:
+              orders:
+                table: orders
+                key: id
+                rules:
+                  - { id: order-archive, register: "Sales", legal_basis: "legal obligation", clock: ordered_on, after: 1y, action: archive }
+                  - { id: order-end, phase: archive, register: "Sales", legal_basis: "legal obligation", clock: ordered_on, after: 8y, action: purge }
+
+            """)
+        let fixture = f
+        // As `serve` loads it: the archive's phase, once the first run made the archive.
+        let loader: EnforcementService<JumpingClock>.PhaseLoader = {
+            guard FileManager.default.fileExists(atPath: fixture.dir.appendingPathComponent("archive.sqlite").path) else { return nil }
+            let archived = fixture.copy(phase: .archive)
+            return try await archived.enforcer()
+        }
+        try await serve(f, clock: JumpingClock(start: Date.iso("2026-06-01T12:00:00Z"), waits: 2), archivePhase: loader)
+
+        // Run 1 (2026): both orders are past a year: moved; order 1 (2019) past 8 years: ended in the archive.
+        // Order 2 (2024) ends there in 2032; runs 2 and 3 (2027, 2028) leave it.
+        #expect(try await f.ids("orders") == [])
+        let archived = f.copy(phase: .archive)
+        #expect(try await archived.ids("orders") == [2])
+        #expect(try await archived.audit(action: "purge").count == 1)
+        #expect(try await archived.audit(action: "run-completed").count == 3, "the archive's rules ran after each of the three runs")
+        #expect(try await f.audit(action: "archive").count == 2)
     }
 
     /// A policy changed to make more records due is refused by every scheduled run (a report says

@@ -98,7 +98,25 @@ public final class CRMFixture: @unchecked Sendable {
         }
     }
 
-    deinit { try? FileManager.default.removeItem(at: dir) }
+    /// The same fixture seen in another phase (the archive's database, state and rules), sharing
+    /// its directory: only the original removes it.
+    public func copy(phase: Phase) -> CRMFixture { CRMFixture(sharing: self, phase: phase) }
+
+    private init(sharing other: CRMFixture, phase: Phase) {
+        backend = other.backend
+        dir = other.dir
+        databaseSection = other.databaseSection
+        archiveSection = other.archiveSection
+        stateDirectoryOverride = other.stateDirectoryOverride
+        databaseOverride = other.databaseOverride
+        self.phase = phase
+        owner = other
+    }
+
+    /// The fixture whose directory this one shares (a copy in another phase), kept alive with it.
+    private var owner: CRMFixture?
+
+    deinit { if owner == nil { try? FileManager.default.removeItem(at: dir) } }
 
     /// Points the policy at the same database by another name: a symlink (SQLite) or another
     /// host name for the same server (PostgreSQL). Call `write(policy:)` after.

@@ -233,7 +233,7 @@ extension PolicyReader {
             return nil
         }
         if archive == database {
-            error(node, "the archive is the governed database itself", hint: "name a separate database (or, on PostgreSQL, a separate schema with `search_path`)")
+            error(node, "the archive is the governed database itself", hint: "name a separate database: the archive is read only by the few who need it")
             return nil
         }
         return archive

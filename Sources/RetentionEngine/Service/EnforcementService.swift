@@ -14,19 +14,25 @@ import UnixSignals
 public final class EnforcementService<Time: ServiceClock>: Service, Sendable {
     /// Parses and validates the policy again (for SIGHUP).
     public typealias Loader = @Sendable () async throws -> Enforcer
+    /// The archive's phase, loaded afresh after each run of the application's database (the run
+    /// that first archives makes it); nil while there is nothing to enforce there.
+    public typealias PhaseLoader = @Sendable () async throws -> Enforcer?
 
     private let clock: Time
     private let current: Mutex<Enforcer>
     private let status = Mutex("starting")
     private let load: Loader
+    private let archivePhase: PhaseLoader?
     private let notifier: SystemdNotifier
     private let metricsPath: String?
     private let logger: Logger
 
-    public init(enforcer: Enforcer, load: @escaping Loader, clock: Time, notifier: SystemdNotifier, metricsPath: String?, logger: Logger) {
+    public init(enforcer: Enforcer, load: @escaping Loader, archivePhase: PhaseLoader? = nil, clock: Time, notifier: SystemdNotifier,
+                metricsPath: String?, logger: Logger) {
         self.clock = clock
         current = Mutex(enforcer)
         self.load = load
+        self.archivePhase = archivePhase
         self.notifier = notifier
         self.metricsPath = metricsPath
         self.logger = logger
@@ -89,12 +95,35 @@ public final class EnforcementService<Time: ServiceClock>: Service, Sendable {
         }
     }
 
-    /// One enforcing run; failures are reported (log, status, metrics, report) and the schedule goes on.
+    /// One enforcing run — the application's database, then the archive's when the policy has
+    /// one; failures are reported (log, status, metrics, report) and the schedule goes on. The
+    /// metrics describe the application's database's run.
     func runOnce() async {
-        let enforcer = self.enforcer
         let stop = StopRequest()
         let now = clock.now
         notifier.send("STATUS=running")
+        let report = await runPhase(enforcer, now: now, stop: stop)
+        if let archivePhase, !stop.isRequested, !Task.isShuttingDownGracefully {
+            do {
+                if let archive = try await archivePhase() { _ = await runPhase(archive, now: now, stop: stop) }
+            } catch {
+                let failure = EnforcementError.from(error)
+                logger.error("the archive's run could not start", metadata: ["error": "\(failure.description)", "failure": "\(failure.kind.rawValue)"])
+                status.withLock { $0 = "the archive's last run failed (\(failure.kind.rawValue)): \(failure.summary)" }
+            }
+        }
+        if let metricsPath {
+            do {
+                try MetricsFile.write(report: report, succeeded: report?.succeeded == true, finishedAt: clock.now, to: metricsPath)
+            } catch {
+                logger.error("cannot write the metrics file", metadata: ["path": "\(metricsPath)", "error": "\(error)"])
+            }
+        }
+        notifier.send("STATUS=\(status.withLock { $0 })")
+    }
+
+    /// One database's run, its report written and said; nil when it could not even be refused with a report.
+    func runPhase(_ enforcer: Enforcer, now: Date, stop: StopRequest) async -> RunReport? {
         var report: RunReport?
         do {
             report = try await withGracefulShutdownHandler {
@@ -115,18 +144,11 @@ public final class EnforcementService<Time: ServiceClock>: Service, Sendable {
             }
             if report.status != .refused {
                 status.withLock { $0 = "last run \(report.runID) \(report.status.rawValue): \(report.totalChanged) changed" }
-                logger.notice("run finished", metadata: ["run": "\(report.runID)", "status": "\(report.status.rawValue)",
+                logger.notice("run finished", metadata: ["run": "\(report.runID)", "status": "\(report.status.rawValue)", "database": "\(enforcer.store.location)",
                                                          "changed": "\(report.totalChanged)", "seconds": "\(String(format: "%.3f", report.durationSeconds))"])
             }
         }
-        if let metricsPath {
-            do {
-                try MetricsFile.write(report: report, succeeded: report?.succeeded == true, finishedAt: clock.now, to: metricsPath)
-            } catch {
-                logger.error("cannot write the metrics file", metadata: ["path": "\(metricsPath)", "error": "\(error)"])
-            }
-        }
-        notifier.send("STATUS=\(status.withLock { $0 })")
+        return report
     }
 
     /// SIGHUP: load and validate the policy again; keep the current one unless the new one is valid.

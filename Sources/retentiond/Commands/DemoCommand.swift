@@ -138,7 +138,9 @@ struct DemoCommand: AsyncParsableCommand {
             print("demo database: \(databaseName) (seed \(seed); " + data.tables.map { "\($0.rows.count) \($0.name)" }.joined(separator: ", ") + ")")
 
             // An example that archives records (dolibarr) gets an archive of the demo's own.
-            if try options.loadWholePolicy().0.archive != nil {
+            var asWritten = options
+            (asWritten.databaseURL, asWritten.archiveURL) = (nil, nil)
+            if try asWritten.loadWholePolicy().0.archive != nil {
                 // The earlier demo's archive state (its trail's head, its ledger) goes with it.
                 try? fm.removeItem(atPath: dirURL.appendingPathComponent("archive").path)
                 if server == nil {

@@ -11,7 +11,8 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run as a long-lived service, enforcing the policy on the schedule it gives (systemd Type=notify).",
         discussion: """
             The policy's `schedule:` says when (default: daily at 03:00 in its time zone, up to 15 minutes later). Each run is exactly \
-            `retentiond run`. SIGTERM or SIGINT stop at the next batch boundary (committed batches stay); SIGHUP re-reads the policy, \
+            `retentiond run`: with an archive, the archive's rules run after the application's database's (the metrics describe the \
+            latter). SIGTERM or SIGINT stop at the next batch boundary (committed batches stay); SIGHUP re-reads the policy, \
             keeping the old one if the new one is invalid. Under systemd: READY=1 once the policy is valid and the database answers, \
             STATUS= after each run, WATCHDOG=1 at half of WatchdogSec=, STOPPING=1 on shutdown. A policy that is invalid at start \
             exits with status 3 before READY.
@@ -42,12 +43,33 @@ struct ServeCommand: AsyncParsableCommand {
                 for d in diagnostics where d.severity == .warning { logger.warning("\(d.description)") }
                 return enforcer
             }
-            let service = EnforcementService(enforcer: try await load(), load: load, clock: SystemServiceClock(), notifier: SystemdNotifier(),
-                                             metricsPath: metricsFile, logger: logger)
+            // The archive's rules run after each run of the application's database, once it is made.
+            let command = self
+            var archivePhase: EnforcementService<SystemServiceClock>.PhaseLoader?
+            if !options.archive {
+                archivePhase = { @Sendable () async throws -> Enforcer? in try await command.loadArchivePhase(options, logger: logger) }
+            }
+            let service = EnforcementService(enforcer: try await load(), load: load, archivePhase: archivePhase, clock: SystemServiceClock(),
+                                             notifier: SystemdNotifier(), metricsPath: metricsFile, logger: logger)
             let group = ServiceGroup(configuration: ServiceGroupConfiguration(
                 services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
             return .success
         }
+    }
+
+    /// The archive's phase as `run` enforces it after the application's database: nil while the
+    /// policy has no archive rules or the archive is not made yet.
+    func loadArchivePhase(_ options: PolicyOptions, logger: Logger) async throws -> Enforcer? {
+        var archive = options
+        archive.archive = true
+        let whole = try archive.loadWholePolicy().0
+        guard whole.archive != nil, !whole.enforced(in: .archive).rules.isEmpty else { return nil }
+        guard try await archive.archiveIsMade() else { return nil }
+        var (enforcer, diagnostics) = try await archive.loadEnforcer(actor: "retentiond/serve", lockWait: pacing.lockWait.duration)
+        enforcer.pacing = pacing.pacing
+        enforcer.allowUnindexed = allowUnindexed
+        for d in diagnostics where d.severity == .warning { logger.warning("\(d.description)") }
+        return enforcer
     }
 }
