@@ -49,21 +49,9 @@ extension PolicyReader {
         if let o = stateDirectoryOverride { stateDir = resolve(o, against: FileManager.default.currentDirectoryPath) }
 
         var database: DatabaseLocation?
-        if let node = map.value("database"), let db = mapping(node, "database") {
-            checkKeys(db, allowed: ["sqlite", "postgres", "mariadb"], in: "database")
-            if db.pairs.count != 1 {
-                error(node, "database is one of `sqlite: PATH`, `postgres: { … }` or `mariadb: { … }`")
-            } else if let p = db.value("sqlite"), let s = string(p, "database.sqlite") {
-                database = .sqlite(path: resolve(s, against: stateDir))
-            } else if let p = db.value("postgres") {
-                database = postgres(p, stateDir: stateDir).map(DatabaseLocation.postgres)
-            } else if let p = db.value("mariadb") {
-                database = mariadb(p, stateDir: stateDir).map(DatabaseLocation.mariadb)
-            } else if db.value("sqlite") == nil {
-                error(node, "database needs `sqlite: PATH`, `postgres: { host, database, user, … }` or `mariadb: { host, database, user, … }`",
-                      hint: "a relative path is taken from state_dir")
-            }
-        } else if map.value("database") == nil {
+        if let node = map.value("database") {
+            database = location(node, "database", stateDir: stateDir)
+        } else {
             error(map.node, "missing `database`", hint: "add `database: { sqlite: crm.sqlite }`")
         }
 
@@ -209,21 +197,30 @@ extension PolicyReader {
         return policy
     }
 
+    /// `{ sqlite: PATH }` (relative to state_dir), `{ postgres: {…} }` or `{ mariadb: {…} }`: where
+    /// `key` (database, archive) is.
+    mutating func location(_ node: Node, _ key: String, stateDir: String) -> DatabaseLocation? {
+        guard let map = mapping(node, key) else { return nil }
+        checkKeys(map, allowed: ["sqlite", "postgres", "mariadb"], in: key)
+        if map.pairs.count != 1 {
+            error(node, "\(key) is one of `sqlite: PATH`, `postgres: { … }` or `mariadb: { … }`")
+        } else if let p = map.value("sqlite"), let s = string(p, "\(key).sqlite") {
+            return .sqlite(path: resolve(s, against: stateDir))
+        } else if let p = map.value("postgres") {
+            return postgres(p, stateDir: stateDir).map(DatabaseLocation.postgres)
+        } else if let p = map.value("mariadb") {
+            return mariadb(p, stateDir: stateDir).map(DatabaseLocation.mariadb)
+        } else if map.value("sqlite") == nil {
+            error(node, "\(key) needs `sqlite: PATH`, `postgres: { host, database, user, … }` or `mariadb: { host, database, user, … }`",
+                  hint: "a relative path is taken from state_dir")
+        }
+        return nil
+    }
+
     /// `archive: { sqlite: PATH }`, `{ postgres: {…} }` or `{ mariadb: {…} }`: a database of the
     /// same kind as `database`, and not the same one.
     mutating func archive(_ node: Node, database: DatabaseLocation?, stateDir: String) -> DatabaseLocation? {
-        guard let map = mapping(node, "archive") else { return nil }
-        checkKeys(map, allowed: ["sqlite", "postgres", "mariadb"], in: "archive")
-        var archive: DatabaseLocation?
-        if map.pairs.count != 1 {
-            error(node, "archive is one of `sqlite: PATH`, `postgres: { … }` or `mariadb: { … }`", hint: "the same kind of database as `database`")
-        } else if let p = map.value("sqlite"), let s = string(p, "archive.sqlite") {
-            archive = .sqlite(path: resolve(s, against: stateDir))
-        } else if let p = map.value("postgres") {
-            archive = postgres(p, stateDir: stateDir).map(DatabaseLocation.postgres)
-        } else if let p = map.value("mariadb") {
-            archive = mariadb(p, stateDir: stateDir).map(DatabaseLocation.mariadb)
-        }
+        let archive = location(node, "archive", stateDir: stateDir)
         guard let archive, let database else { return archive }
         switch (database, archive) {
         case (.sqlite, .sqlite), (.postgres, .postgres), (.mariadb, .mariadb): break
