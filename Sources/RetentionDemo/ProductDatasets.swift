@@ -37,6 +37,10 @@ extension DemoDataset {
         var invoices = Table(name: "llx_facture", columns: ["rowid", "ref", "fk_soc", "datef", "fk_statut"])
         var lines = Table(name: "llx_facturedet", columns: ["rowid", "fk_facture", "description"])
         var tickets = Table(name: "llx_ticket", columns: ["rowid", "ref", "fk_soc", "origin_email", "subject", "fk_statut", "date_close"])
+        var payments = Table(name: "llx_paiement", columns: ["rowid", "ref", "datep", "amount"])
+        var paid = Table(name: "llx_paiement_facture", columns: ["rowid", "fk_paiement", "fk_facture", "amount"])
+        // Payments draw from a stream of their own: the rest of the data is as it was before they were added.
+        var paying = SplitMix64(seed: seed ^ 0x5041_5945_4D45_4E54)
 
         for id in 1...(400 * scale) {
             let roll = rng.next(upTo: 100)
@@ -75,6 +79,13 @@ extension DemoDataset {
                     for _ in 0..<(1 + rng.next(upTo: 3)) {
                         lines.rows.append([.integer(Int64(lines.rows.count + 1)), .integer(invoiceID), .text("service")])
                     }
+                    // Two invoices in three are paid, in one payment each.
+                    if !draft, paying.next(upTo: 3) > 0, case .text(let issued) = invoices.rows[invoices.rows.count - 1][3] {
+                        let paymentID = Int64(payments.rows.count + 1)
+                        let amount = SQLValue.real(Double(10_000 + paying.next(upTo: 500_000)) / 100)
+                        payments.rows.append([.integer(paymentID), .text(String(format: "PAY%06d", paymentID)), .text(issued + " 12:00:00"), amount])
+                        paid.rows.append([.integer(Int64(paid.rows.count + 1)), .integer(paymentID), .integer(invoiceID), amount])
+                    }
                 }
             }
         }
@@ -89,7 +100,7 @@ extension DemoDataset {
                 events.rows.append([.integer(Int64(events.rows.count + 1)), clock.text(ago(5 * 365)), .null, .text("ticket"), .integer(Int64(id)), .text("reply")])
             }
         }
-        return DemoDataset(schema: ProductSchemas.dolibarr, mariadbSchema: ProductSchemas.dolibarrMySQL, wallClockZone: clock.calendar.timeZone, tables: [societe, extra, contacts, events, invoices, lines, tickets])
+        return DemoDataset(schema: ProductSchemas.dolibarr, mariadbSchema: ProductSchemas.dolibarrMySQL, wallClockZone: clock.calendar.timeZone, tables: [societe, extra, contacts, events, invoices, lines, payments, paid, tickets])
     }
 
     /// A Znuny database: 400 tickets per unit of scale with their history, articles and dynamic

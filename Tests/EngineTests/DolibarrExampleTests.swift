@@ -73,6 +73,9 @@ import TestSupport
 
     static func sqlText(_ value: String?) -> String { value.map { "'\($0)'" } ?? "NULL" }
 
+    /// The row of `llx_paiement_facture` that pays invoice `id` (a dated one).
+    static func paymentLink(_ id: Int) -> Int { id + 50000 }
+
     /// `tms` is a TIMESTAMP in Dolibarr's MySQL schema: an instant, which MariaDB takes in the
     /// session's zone (UTC for retentiond and these statements). The Paris wall-clock time above is
     /// written as the instant it names, as Dolibarr's server in Paris would have stored it.
@@ -100,6 +103,11 @@ import TestSupport
         for i in invoices {
             rows.append("INSERT INTO llx_facture VALUES (\(i.id), 'FA\(i.id)', \(i.company), \(sqlText(i.datef)), \(i.datef == nil ? 0 : 1))")
             rows += i.lines.map { "INSERT INTO llx_facturedet VALUES (\($0), \(i.id), 'line \($0)')" }
+            // Every dated invoice is paid, in one payment of its own, linked as Dolibarr links it.
+            if let datef = i.datef {
+                rows.append("INSERT INTO llx_paiement VALUES (\(i.id + 90000), 'PAY\(i.id)', '\(datef) 12:00:00', 100.5)")
+                rows.append("INSERT INTO llx_paiement_facture VALUES (\(Self.paymentLink(i.id)), \(i.id + 90000), \(i.id), 100.5)")
+            }
         }
         rows += contacts.map { "INSERT INTO llx_socpeople VALUES (\($0.id), \($0.company), 'Nom\($0.id)', 'Prénom\($0.id)', 'p\($0.id)@example.fr', '+33 6 00 00 0\($0.id)')" }
         rows += tickets.map { "INSERT INTO llx_ticket VALUES (\($0.id), 'TS\($0.id)', 0, 'user\($0.id)@example.fr', 'help', \($0.status), \(sqlText($0.closed)))" }
@@ -238,6 +246,9 @@ import TestSupport
         #expect(Set(try await f.rows("SELECT rowid FROM llx_facture").map { $0[0].int }) == Set(Self.invoices.map(\.id)).subtracting(Self.archivedInvoices))
         #expect(Set(try await f.rows("SELECT rowid FROM llx_facturedet").map { $0[0].int })
                 == Set(Self.invoices.filter { !Self.archivedInvoices.contains($0.id) }.flatMap(\.lines)))
+        #expect(Set(try await f.rows("SELECT fk_facture FROM llx_paiement_facture").map { $0[0].int })
+                == Set(Self.invoices.filter { $0.datef != nil && !Self.archivedInvoices.contains($0.id) }.map(\.id)))
+        #expect(try await f.count("SELECT count(*) FROM llx_paiement") == Self.invoices.filter { $0.datef != nil }.count, "the payments themselves stay")
         #expect(Set(try await f.rows("SELECT rowid FROM llx_ticket").map { $0[0].int }) == Set(Self.tickets.map(\.id)).subtracting(Self.purgedTickets))
 
         // The audit trail has one entry per record changed, under the rule that changed it.
@@ -260,6 +271,8 @@ import TestSupport
         f.phase = .archive
         #expect(Set(try await f.rows("SELECT rowid FROM llx_facture").map { $0[0].int }) == Self.archivedInvoices)
         #expect(Set(try await f.rows("SELECT rowid FROM llx_facturedet").map { $0[0].int }) == Set(moved.flatMap(\.lines)))
+        #expect(Set(try await f.rows("SELECT rowid FROM llx_paiement_facture").map { $0[0].int }) == Set(moved.map { Self.paymentLink($0.id) }),
+                "what was paid on them moved with them")
         let copied = try await f.rows("SELECT rowid, nom, address FROM llx_societe ORDER BY rowid")
         #expect(copied.map { $0[0].int } == Set(moved.map(\.company)).sorted())
         for row in copied where !Self.billingIdentityGone.contains(row[0].int) {
@@ -292,6 +305,7 @@ import TestSupport
         #expect(try await f.run().rules.first { $0.rule == "dolibarr-archived-clients" }?.purged == orphaned.count)
         #expect(Set(try await f.rows("SELECT rowid FROM llx_facture").map { $0[0].int }) == Set(remaining.map(\.id)))
         #expect(Set(try await f.rows("SELECT rowid FROM llx_facturedet").map { $0[0].int }) == Set(remaining.flatMap(\.lines)))
+        #expect(Set(try await f.rows("SELECT rowid FROM llx_paiement_facture").map { $0[0].int }) == Set(remaining.map { Self.paymentLink($0.id) }))
         let kept = try await f.rows("SELECT rowid, nom, address FROM llx_societe ORDER BY rowid")
         #expect(kept.map { $0[0].int } == Set(remaining.map(\.company)).sorted())
         #expect(kept.allSatisfy { $0[1] == .text("Société \($0[0].int)") && $0[2] == .text("\($0[0].int) rue de la Paix") },
