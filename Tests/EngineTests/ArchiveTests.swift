@@ -281,4 +281,35 @@ import TestSupport
         #expect(try await f.texts("SELECT name FROM customers") == ["Alice"])
         #expect(try await f.count("SELECT count(*) FROM invoices") == 1)
     }
+
+    /// A backup of the application's database restored after records moved brings them back;
+    /// re-anchoring moves them again from the erasure ledger, their earlier copies replaced — each
+    /// record in one place again, the archive as before the restore.
+    @Test(arguments: Backend.allCases)
+    func aRestoreOfTheApplicationsDatabaseMovesTheRecordsAgain(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, schema: Self.schema(backend), data: Self.data(backend), policy: Self.loading)
+        try f.write(policy: Self.policy(archive: try await f.newArchiveSection()))
+        let before = try await Self.contents(f)
+        // A first run with nothing due yet makes the trail; the backup is taken after it.
+        #expect(try await f.run(now: Date.iso("2004-01-01T00:00:00Z")).totalChanged == 0)
+        let backup = try await f.backup()
+        let now = Date.iso("2026-06-01T00:00:00Z")
+        _ = try await f.run(now: now)
+        let moved = Set((1...21).map(Int64.init))
+        f.phase = .archive
+        let archived = try await Self.contents(f)
+        #expect(archived == Self.rows(before, of: moved))
+
+        f.phase = .active
+        try await f.restore(backup)
+        #expect(try await Self.contents(f) == before, "the restore brought the moved invoices back")
+        let done = try await f.enforcer().reanchor(reason: "restore", now: now.addingTimeInterval(60), dryRun: false)
+        let replay = try #require(done.replay)
+        #expect(replay.outcomes.contains(ReplayReport.Outcome(rule: "invoices-to-archive", action: "archive", table: "invoices", outcome: "archived", records: moved.count)),
+                "\(replay.outcomes)")
+        #expect(try await Self.contents(f) == Self.rows(before, of: moved, keeping: true))
+        f.phase = .archive
+        #expect(try await Self.contents(f) == archived, "each record in one place, as before the restore")
+        #expect(try await f.count("SELECT count(*) FROM retentiond_archive_pending") == 0)
+    }
 }

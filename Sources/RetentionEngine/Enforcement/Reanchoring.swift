@@ -23,7 +23,8 @@ extension Enforcer {
     /// nothing, says what both steps would do.
     public func reanchor(reason: String, now: Date, dryRun: Bool) async throws -> Reanchoring {
         guard let key else { throw EnforcementError.auditKey("no audit key loaded") }
-        return try await store.withRunLock { lock in
+        // A replay may archive again what the restore brought back: the archive's lock too.
+        return try await store.withRunLock { lock in try await holdingArchive {
             let stateDirectory = policy.stateDirectory
             let headPath = StateFiles.headPath(stateDirectory: stateDirectory)
             let standing = try? await anchor.check()
@@ -59,7 +60,7 @@ extension Enforcer {
             result.replay = report
             if report.reapplied > 0 { try await store.scrubFreedSpace() }
             return result
-        }
+        } }
     }
 
     /// The current audit key and the retired ones kept beside it (`<key file>.retired-<time>`, as
