@@ -97,13 +97,21 @@ public final class PostgresStore: RecordStore {
                                   database: settings.database, tls: tls)
         }
         configuration.options.connectTimeout = .seconds(10)
-        let connection: PostgresConnection
-        do {
-            connection = try await PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration,
-                                                              id: Int.random(in: 1...Int(Int32.max)), logger: logger)
-        } catch {
-            throw DatabaseUnavailable(location: settings.displayName, reason: PostgresSession.describe(error))
+        // A connection attempt that nothing answered in time is made again, twice: a busy host (a
+        // server forking backends under load, a SYN lost on the way) answers the next one. Any
+        // other failure (refused, authentication, TLS) is said at once.
+        var connection: PostgresConnection?
+        for attempt in 1...3 where connection == nil {
+            do {
+                connection = try await PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration,
+                                                                  id: Int.random(in: 1...Int(Int32.max)), logger: logger)
+            } catch ChannelError.connectTimeout where attempt < 3 {
+                logger.notice("no answer from PostgreSQL within 10 s; trying again", metadata: ["database": "\(settings.displayName)", "attempt": "\(attempt)"])
+            } catch {
+                throw DatabaseUnavailable(location: settings.displayName, reason: PostgresSession.describe(error))
+            }
         }
+        guard let connection else { throw DatabaseUnavailable(location: settings.displayName, reason: "no connection") }
         do {
             // retentiond's statements are many and short, each with its own parameters: the server's
             // JIT compiled them one by one (100-200 ms each where a plan's estimated cost is high),
