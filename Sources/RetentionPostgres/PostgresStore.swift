@@ -78,6 +78,12 @@ public final class PostgresStore: RecordStore {
         return fresh
     }
 
+    /// The event loops PostgreSQL connections run on, spread over them in turn: PostgresNIO reads
+    /// and decodes a connection's results on its loop, so a large result (a dry run's pages, a
+    /// child count) holds up every connection of that loop meanwhile — with a loop per core, a new
+    /// connection assigned to a busy one could not even finish connecting in time under load.
+    static let loops = MultiThreadedEventLoopGroup(numberOfThreads: max(4, System.coreCount * 2))
+
     static func connect(_ settings: PostgresLocation, password: String?, logger: Logger) async throws -> PostgresConnection {
         var configuration: PostgresConnection.Configuration
         if let directory = settings.socketDirectory {
@@ -103,7 +109,7 @@ public final class PostgresStore: RecordStore {
         var connection: PostgresConnection?
         for attempt in 1...3 where connection == nil {
             do {
-                connection = try await PostgresConnection.connect(on: MultiThreadedEventLoopGroup.singleton.any(), configuration: configuration,
+                connection = try await PostgresConnection.connect(on: Self.loops.next(), configuration: configuration,
                                                                   id: Int.random(in: 1...Int(Int32.max)), logger: logger)
             } catch ChannelError.connectTimeout where attempt < 3 {
                 logger.notice("no answer from PostgreSQL within 10 s; trying again", metadata: ["database": "\(settings.displayName)", "attempt": "\(attempt)"])
