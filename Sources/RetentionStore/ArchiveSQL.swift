@@ -45,9 +45,6 @@ public struct ArchiveShape: Sendable {
         self.copied = copied
         self.tables = tables
     }
-
-    /// The tables whose rows move (are deleted from the live database): all but the copied ones.
-    public var movedTables: [String] { tables.map(\.name).filter { name in !copied.contains { $0.table == name } } }
 }
 
 /// The rows of a batch's records as copied, per table, each row's values in the table's column order.
@@ -64,8 +61,6 @@ public struct ArchivedRows: Sendable, Equatable {
     public func hold(_ current: ArchivedRows) -> Bool {
         current.tables.allSatisfy { table, rows in rows.isSubset(of: tables[table] ?? []) }
     }
-
-    public var rowCount: Int { tables.values.reduce(0) { $0 + $1.count } }
 }
 
 /// The records copied into the archive whose deletion from the live database is not yet known to

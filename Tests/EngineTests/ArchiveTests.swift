@@ -82,6 +82,13 @@ import TestSupport
         """
     }
 
+    /// The invoices in `backend`'s database under `policy(archive:)`, with an empty archive of its kind.
+    static func fixture(_ backend: Backend) async throws -> CRMFixture {
+        let f = try await CRMFixture(backend, schema: schema(backend), data: data(backend), policy: loading)
+        try f.write(policy: policy(archive: try await f.newArchiveSection()))
+        return f
+    }
+
     /// Every row of the three tables, every value as the database writes it as text (bytes as they are).
     static func contents(_ f: CRMFixture) async throws -> [String: [[SQLValue]]] {
         [
@@ -165,8 +172,7 @@ import TestSupport
     /// there is in the archive for good.
     @Test(arguments: Backend.allCases)
     func aBatchInterruptedBetweenTheTwoDatabasesIsCompleted(_ backend: Backend) async throws {
-        let f = try await CRMFixture(backend, schema: Self.schema(backend), data: Self.data(backend), policy: Self.loading)
-        try f.write(policy: Self.policy(archive: try await f.newArchiveSection()))
+        let f = try await Self.fixture(backend)
         let before = try await Self.contents(f)
         let enforcer = try await f.enforcer()
         let archive = try #require(enforcer.archive)
@@ -192,8 +198,7 @@ import TestSupport
     /// the record moves on a later attempt as it is then.
     @Test(arguments: Backend.allCases)
     func aRecordChangedAfterItsCopyIsNotDeleted(_ backend: Backend) async throws {
-        let f = try await CRMFixture(backend, schema: Self.schema(backend), data: Self.data(backend), policy: Self.loading)
-        try f.write(policy: Self.policy(archive: try await f.newArchiveSection()))
+        let f = try await Self.fixture(backend)
         let before = try await Self.contents(f)
         let enforcer = try await f.enforcer()
         let applier = try enforcer.applier(runID: "test")
@@ -287,8 +292,7 @@ import TestSupport
     /// record in one place again, the archive as before the restore.
     @Test(arguments: Backend.allCases)
     func aRestoreOfTheApplicationsDatabaseMovesTheRecordsAgain(_ backend: Backend) async throws {
-        let f = try await CRMFixture(backend, schema: Self.schema(backend), data: Self.data(backend), policy: Self.loading)
-        try f.write(policy: Self.policy(archive: try await f.newArchiveSection()))
+        let f = try await Self.fixture(backend)
         let before = try await Self.contents(f)
         // A first run with nothing due yet makes the trail; the backup is taken after it.
         #expect(try await f.run(now: Date.iso("2004-01-01T00:00:00Z")).totalChanged == 0)
