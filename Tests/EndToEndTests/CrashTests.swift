@@ -98,6 +98,14 @@ import Testing
 
     static let now = ["--now", "2026-06-01T00:00:00Z"]
 
+    /// The trail entries the erasure ledger in `dir` copies, in its order.
+    static func ledgerEntries(in dir: URL) throws -> [Int64] {
+        try String(contentsOf: dir.appendingPathComponent("erasure-ledger.jsonl"), encoding: .utf8).split(separator: "\n").compactMap { line in
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], object["kind"] as? String == "entry" else { return nil }
+            return (object["seq"] as? NSNumber)?.int64Value
+        }
+    }
+
     @Test func killedRunsLeaveOnlyWholeAuditedChangesAndReRunsFinishTheSame() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-crash-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
@@ -167,6 +175,14 @@ import Testing
             #expect(rerun.status == 0, "trial \(trial): \(rerun.stderr)")
             #expect(try Self.state(of: database) == expected, "trial \(trial): the re-run reaches the uninterrupted run's state")
             #expect(try await BinaryRunner.run(["audit", "verify", "--config", "policy.yaml"], in: dir).status == 0)
+            // The erasure ledger, which a run writes as its batches commit, holds every erasure of
+            // the trail once, whatever the kill cut.
+            let trail = try DatabaseQueue(path: database)
+            let erasures = try await trail.read { db in
+                try Int64.fetchAll(db, sql: "SELECT seq FROM retentiond_audit WHERE action IN ('purge', 'anonymise') ORDER BY seq")
+            }
+            try trail.close()
+            #expect(try Self.ledgerEntries(in: dir) == erasures, "trial \(trial)")
         }
         // Not an assertion on speed: the kills are spread over the whole run, so most land in it.
         print("crash test: \(killedMidway) of 8 kills landed between the first and the last batch")

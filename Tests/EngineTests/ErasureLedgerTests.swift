@@ -1,7 +1,7 @@
 import Foundation
 import Testing
 import RetentionCore
-import RetentionEngine
+@testable import RetentionEngine
 import RetentionStore
 import TestSupport
 
@@ -160,6 +160,74 @@ import TestSupport
         #expect(outcome.copied == 600)
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == whole)
         #expect(try await f.trail().verify().isValid)
+    }
+
+    static let manyProspects = (1...250).map {
+        "INSERT INTO people VALUES (\(100 + $0), 'prospect', 'P\($0)', 'p\($0)@example.fr', NULL, NULL, '2020-01-01', '2019-01-01', NULL, 0)"
+    }
+
+    /// A run copies each batch's entries into the ledger as the batch commits and seals them at its
+    /// end: the ledger is, byte for byte, what one copy of the whole trail makes.
+    @Test(arguments: Backend.allCases)
+    func aRunCopiesItsBatchesAsTheyCommit(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, data: Self.manyProspects, policy: CRMPolicies.prospectPurge, batchSize: 40)
+        #expect(try await f.run().rules[0].purged == 250)
+        let path = ErasureLedger.path(stateDirectory: f.dir.path)
+        let other = f.dir.appendingPathComponent("other").path
+        let copied = try await ErasureLedger(stateDirectory: other, key: try f.key).sync(from: try await f.reader())
+        #expect(copied.copied == 250)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == Data(contentsOf: URL(fileURLWithPath: ErasureLedger.path(stateDirectory: other))))
+        let entries = try ErasureLedger(stateDirectory: f.dir.path, key: try f.key).lines().filter { $0.kind == .entry }
+        #expect(Set(entries.compactMap(\.seq)).count == 250)
+        #expect(try await f.trail().verify().isValid)
+    }
+
+    /// The copies a run makes as its batches commit: entries in hand go on after the last copy
+    /// without reading the file back; a gap before them (another writer's entries) is read from
+    /// the trail; when another process copied meanwhile (it cuts the lines left unsealed and copies
+    /// them from the trail itself), the next copy starts from where that one left the ledger and
+    /// copies nothing twice.
+    @Test(arguments: [Backend.sqlite, .postgres])
+    func batchCopiesGoOnWhereTheLedgerStands(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, data: Self.manyProspects, policy: CRMPolicies.prospectPurge, batchSize: 40)
+        _ = try await f.run()
+        let path = ErasureLedger.path(stateDirectory: f.dir.path)
+        let whole = try Data(contentsOf: URL(fileURLWithPath: path))
+        let reader = try await f.reader()
+        let trail = try await reader.read { try $0.auditEntries(after: 0, limit: 10_000, filter: AuditFilter()) }
+        #expect(trail.count > 250)
+        let ledger = ErasureLedger(stateDirectory: f.dir.path, key: try f.key)
+
+        try FileManager.default.removeItem(atPath: path)
+        var at = try await ledger.copy(from: reader, entries: Array(trail[0..<60]), closing: false).continuation
+        at = try await ledger.copy(from: reader, entries: Array(trail[60..<120]), continuing: at, closing: false).continuation
+        #expect(at?.unsealed == trail[0..<120].filter { ErasureLedger.copied.contains($0.action) && !$0.subjectRef.isEmpty }.count)
+        // Entries 120..<200 are not in hand: read from the trail.
+        at = try await ledger.copy(from: reader, entries: Array(trail[200...]), continuing: at, closing: false).continuation
+        _ = try await ledger.copy(from: reader, continuing: at, closing: true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == whole)
+
+        try FileManager.default.removeItem(atPath: path)
+        at = try await ledger.copy(from: reader, entries: Array(trail[0..<60]), closing: false).continuation
+        #expect(try await ledger.sync(from: reader).copied == 250, "another process: the unsealed lines are cut and copied again")
+        at = try await ledger.copy(from: reader, entries: Array(trail[60..<120]), continuing: at, closing: false).continuation
+        #expect(at?.unsealed == 0, "everything was copied already")
+        _ = try await ledger.copy(from: reader, continuing: at, closing: true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == whole)
+        #expect(try await f.trail().verify().isValid)
+
+        // A line being written when the ledger is read (or cut by a crash) is left out, and the
+        // next copy completes it.
+        try FileManager.default.removeItem(atPath: path)
+        at = try await ledger.copy(from: reader, entries: Array(trail[0..<60]), closing: false).continuation
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.seekToEnd()
+        try handle.write(contentsOf: Data(#"{"action":"purge","kind":"en"#.utf8))
+        try handle.close()
+        #expect(try ledger.lines().map(\.kind) == [.start], "the entries are not sealed yet")
+        #expect(try await f.trail().verify().isValid, "a copy under way is no damage")
+        _ = try await ledger.copy(from: reader, entries: Array(trail[60...]), continuing: at, closing: true)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == whole)
     }
 
     /// The ledger grows with what was erased, not with runs: a run that erases nothing moves the

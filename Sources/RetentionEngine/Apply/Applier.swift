@@ -31,10 +31,23 @@ struct Applier: Sendable {
         try await ledger.sync(from: store, keep: policy.ledgerKeep, now: Date(), calendar: policy.calendar)
     }
 
+    /// Brings the erasure ledger up to the trail before a run's batches, then copies each batch's
+    /// entries as it commits (`LedgerFollower`); `syncLedgerAfterChanges(following:)` seals them.
+    func followLedger() async throws -> LedgerFollower {
+        try await LedgerFollower.start(ledger, store: store, keep: policy.ledgerKeep, now: Date(), calendar: policy.calendar, logger: logger)
+    }
+
     /// After the changes: a ledger that cannot be written is logged, not a failed run (the changes
     /// are committed and audited; the next run copies them into the ledger before changing anything).
-    func syncLedgerAfterChanges() async {
-        do { try await syncLedger() } catch {
+    /// `follower`: the ledger followed the batches, and only seals what they added.
+    func syncLedgerAfterChanges(following follower: LedgerFollower? = nil) async {
+        do {
+            if let follower {
+                try await follower.finish(keep: policy.ledgerKeep, now: Date(), calendar: policy.calendar)
+            } else {
+                try await syncLedger()
+            }
+        } catch {
             logger.error("the erasure ledger could not be brought up to date; the next run copies what it misses from the trail", metadata: [
                 "ledger": "\(ledger.path)", "error": "\(error)"])
         }
@@ -144,7 +157,7 @@ struct Applier: Sendable {
     /// Applies every entry of the plan at `path`, batch by batch; a failure or a stop ends the
     /// run at a batch boundary (committed batches stay) and is reported, not thrown.
     func applyPlan(at path: String, header: PlanDocument.Header, tallies planned: [RuleTally], lock: any RunLockHandle,
-                   stop: StopRequest) async -> Outcome {
+                   stop: StopRequest, ledger: LedgerFollower? = nil) async -> Outcome {
         // Two variables, not one Outcome: a batch updates both through inout at once.
         var tallies = planned
         var failures: [RecordFailure] = []
@@ -153,6 +166,10 @@ struct Applier: Sendable {
         var meter = ProgressMeter(output: progress, logger: logger, runID: runID)
         defer { meter.finish() }
         var head = HeadRecorder(anchor: anchor, interval: headInterval)
+        // Each committed batch's entries are copied into the erasure ledger by a child task, in
+        // order, while the next batch runs.
+        let (committed, toLedger) = AsyncStream.makeStream(of: [AuditEntry].self)
+        async let ledgerCopies: Void = { for await entries in committed { await ledger?.committed(entries) } }()
         do {
             let works = try batchWorks(planNow: header.now)
             let plan = PlanBatches(reader: try PlanReader(path: path), size: policy.batchSize,
@@ -174,7 +191,7 @@ struct Applier: Sendable {
                     throw EnforcementError.refused("the plan names rule `\(batch.rule)`, which the policy does not have")
                 }
                 try await applyIsolating(work, keys: batch.keys[...], references: batch.references, lock: lock,
-                                         tally: &tallies[index], failures: &failures, head: &head)
+                                         tally: &tallies[index], failures: &failures, head: &head, ledger: ledger == nil ? nil : toLedger)
                 let t = tallies[index]
                 meter.update(rule: t.rule, done: t.flagged + t.anonymised + t.purged + t.stale + t.gone + t.takenTotal, due: t.due)
                 next = try await following
@@ -184,6 +201,8 @@ struct Applier: Sendable {
             head.flushAfter(error, logger: logger)
             stoppedBy = error
         }
+        toLedger.finish()
+        await ledgerCopies
         var outcome = Outcome(tallies: tallies, failures: failures)
         if let stoppedBy { outcome.stopped(by: stoppedBy, logger: logger, runID: runID, resumeHint: "the next run finishes the work") }
         return outcome
@@ -195,12 +214,14 @@ struct Applier: Sendable {
     /// A batch whose every record fails is not a record's problem (a missing grant, a broken
     /// table): the run stops there, naming the rule.
     func applyIsolating(_ work: BatchWork, keys: ArraySlice<RecordKey>, references: [RecordKey: String] = [:], lock: any RunLockHandle,
-                        tally: inout RuleTally, failures: inout [RecordFailure], head: inout HeadRecorder) async throws {
+                        tally: inout RuleTally, failures: inout [RecordFailure], head: inout HeadRecorder,
+                        ledger: AsyncStream<[AuditEntry]>.Continuation? = nil) async throws {
         let before = failures.count
         do {
             let outcome = try await applyBatch(work, keys: Array(keys), references: references, lock: lock)
             tally.record(outcome, action: work.rule.action)
             try head.committed(outcome.position)
+            ledger?.yield(outcome.entries)
             return
         } catch let refused as StoreFailure {
             if keys.count == 1, let key = keys.first {
@@ -211,8 +232,10 @@ struct Applier: Sendable {
                 return
             }
             let middle = keys.startIndex + keys.count / 2
-            try await applyIsolating(work, keys: keys[..<middle], references: references, lock: lock, tally: &tally, failures: &failures, head: &head)
-            try await applyIsolating(work, keys: keys[middle...], references: references, lock: lock, tally: &tally, failures: &failures, head: &head)
+            try await applyIsolating(work, keys: keys[..<middle], references: references, lock: lock, tally: &tally, failures: &failures,
+                                     head: &head, ledger: ledger)
+            try await applyIsolating(work, keys: keys[middle...], references: references, lock: lock, tally: &tally, failures: &failures,
+                                     head: &head, ledger: ledger)
             if failures.count - before == keys.count {
                 throw StoreFailure("rule `\(work.rule.id)` (table `\(work.table)`): the database refused every record of a batch, so the cause is not one record: \(refused.message)")
             }

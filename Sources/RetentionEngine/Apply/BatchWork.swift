@@ -137,7 +137,7 @@ struct BatchWork: Sendable {
             }
         }
         if rule.archives { outcome.actedKeys = acting.map(\.candidate.key) }
-        outcome.position = try AuditWriter(chain: chain).append(drafts, in: session, after: early)
+        (outcome.entries, outcome.position) = try AuditWriter(chain: chain).appending(drafts, in: session, after: early)
         // After the append, which locked the chain until this transaction ends.
         if let statistics { outcome.counted = try statistics.count(acting.map(\.candidate), now: query.holdTime, in: session) }
         return outcome
@@ -175,6 +175,8 @@ struct BatchOutcome: Sendable {
     /// The records an archive rule's batch deleted (their copies stay in the archive).
     var actedKeys: [RecordKey] = []
     var position = TrailPosition(head: .genesis, genesis: "")
+    /// The entries the batch appended to the trail (the erasure ledger copies them as they are).
+    var entries: [AuditEntry] = []
 }
 
 extension RuleTally {

@@ -33,6 +33,12 @@ struct AuditWriter: Sendable {
     /// could have overtaken since they loaded their key: once the chain is locked, refuse to append
     /// after a rotation this key did not seal.
     func append(_ drafts: [AuditDraft], in session: any WritingSession, after early: EarlySeal? = nil, confirmingKey: Bool = false) throws -> TrailPosition {
+        try appending(drafts, in: session, after: early, confirmingKey: confirmingKey).position
+    }
+
+    /// `append`, returning the entries as appended beside where the trail now stands.
+    func appending(_ drafts: [AuditDraft], in session: any WritingSession, after early: EarlySeal? = nil,
+                   confirmingKey: Bool = false) throws -> (entries: [AuditEntry], position: TrailPosition) {
         let locked = try session.lockedAuditHead()
         if confirmingKey, let rotation = try session.lastKeyRotation(), let entry = try session.auditEntry(seq: rotation), chain.mac(of: entry) != entry.mac {
             throw EnforcementError.auditKey("the audit key was rotated while this command ran, so its key no longer seals the trail; nothing was changed. Run the command again")
@@ -52,7 +58,7 @@ struct AuditWriter: Sendable {
         try session.appendAudit(entries)
         // The first entry is in this batch only once; afterwards one lookup by primary key.
         let genesis = try entries.first { $0.seq == 1 }?.mac ?? session.auditEntry(seq: 1)?.mac ?? ""
-        return TrailPosition(head: head, genesis: genesis)
+        return (entries, TrailPosition(head: head, genesis: genesis))
     }
 }
 

@@ -35,24 +35,136 @@ extension ErasureLedger {
         public var dropped = 0
     }
 
+    /// Where a copy by this process left the ledger: lets the next copy go on from there without
+    /// reading the file back or the trail again — only while nobody else wrote to the file since
+    /// (the same file, at the same length), which `copy` checks under the lock.
+    struct Continuation: Sendable {
+        var sealer: Sealer
+        /// The last trail entry copied or passed over, and its MAC.
+        var through: Int64
+        var throughMAC: String
+        /// Entries written since the last closing line: not sealed until the next closing line.
+        var unsealed: Int
+        var file: LockedFile.Identity
+    }
+
     /// Copies what the trail holds past the ledger's last position, under an exclusive lock on the
     /// ledger (two processes never append the same entries). Throws `auditTampered` when the
     /// trail no longer holds that position: erasures were undone by a restore and not re-applied.
     /// `keep`: entries older than it are dropped (`ledger.keep`), at most once a tenth of it late.
     @discardableResult
     public func sync(from store: any RecordReader, keep: RetentionDuration? = nil, now: Date = Date(), calendar: Calendar = .current) async throws -> SyncOutcome {
+        try await copy(from: store, closing: true, keep: keep, now: now, calendar: calendar).outcome
+    }
+
+    /// The one way lines join the ledger. Under the ledger's lock: where it stands — `continuing`
+    /// when nobody wrote to the file since, else read from its last closing line (lines after it
+    /// were cut short by a crash or belong to a copy that never closed: cut, and copied again from
+    /// the trail, whose position there is checked) —, then the trail's entries past that position:
+    /// those before `entries` read from the trail, `entries` (a batch just committed, in hand) as
+    /// they are, and with `closing` the rest of the trail, a closing `through` line and one sync of
+    /// the file. Without `closing` the lines written wait, unsealed, for a later closing copy.
+    /// Returns where the copy left the ledger.
+    func copy(from store: any RecordReader, entries: [AuditEntry] = [], continuing: Continuation? = nil, closing: Bool,
+              keep: RetentionDuration? = nil, now: Date = Date(), calendar: Calendar = .current) async throws -> (outcome: SyncOutcome, continuation: Continuation?) {
         try StateFiles.ensureDirectory((path as NSString).deletingLastPathComponent)
         let file = try await LockedFile.locking(path)
         defer { file.close() }
-        // Only the end of the file is read: where the last sync stopped. Lines after its closing
-        // line were cut short by a crash (the trail still has them, and they are copied again).
-        let tail = try file.tail()
-        let last = tail.line
-        if tail.end < file.length { try file.truncate(to: tail.end) }
+        var state: Continuation
+        var start: Line?
+        var tail: LockedFile.Tail?
+        if let continuing, continuing.file == file.identity {
+            state = continuing
+        } else {
+            let found = try file.tail()
+            tail = found
+            if found.end < file.length { try file.truncate(to: found.end) }
+            guard let position = try await position(of: found.line, in: store) else { return (SyncOutcome(), nil) }
+            state = Continuation(sealer: Sealer(key: key.ledgerKey, after: found.line?.mac ?? Self.firstSeal), through: position.through,
+                                 throughMAC: found.line?.tmac ?? "", unsealed: 0, file: file.identity)
+            if found.line == nil {
+                start = Line(kind: .start)
+                start?.genesis = position.genesis
+                start?.kid = key.fingerprint
+            }
+        }
+        var outcome = SyncOutcome()
+        var moved = false
+        var text: [UInt8] = []
+        // Appends the lines of `page`'s entries past the ledger's position.
+        func add(_ page: some Collection<AuditEntry>) {
+            text.reserveCapacity(text.count + page.count * 200)
+            for entry in page where entry.seq > state.through {
+                if let line = line(copying: entry) {
+                    state.sealer.write(line, into: &text)
+                    state.unsealed += 1
+                    outcome.copied += 1
+                }
+                (state.through, state.throughMAC) = (entry.seq, entry.mac)
+                moved = true
+            }
+        }
+        if let start { state.sealer.write(start, into: &text) }
+        // The trail before `entries` (nothing, when they follow the ledger's position), then them,
+        // then with `closing` the rest: a page at a time, written as read (memory stays flat).
+        let before = entries.first?.seq ?? (closing ? .max : state.through + 1)
+        while state.through + 1 < before {
+            let page = try await store.read { [through = state.through] in try $0.auditEntries(after: through, limit: 5000, filter: AuditFilter()) }
+            add(page.prefix { $0.seq < before })
+            try file.write(Data(text))
+            text = []
+            if page.count < 5000 || page.contains(where: { $0.seq >= before }) { break }
+        }
+        add(entries)
+        try file.write(Data(text))
+        text = []
+        if closing, !entries.isEmpty {
+            while true {
+                let page = try await store.read { [through = state.through] in try $0.auditEntries(after: through, limit: 5000, filter: AuditFilter()) }
+                add(page)
+                try file.write(Data(text))
+                text = []
+                if page.count < 5000 { break }
+            }
+        }
+        guard closing else {
+            state.file = file.identity
+            return (outcome, state)
+        }
+        guard moved || state.unsealed > 0 else {
+            // Nothing past the position: the ledger stands where it stood.
+            if let keep, let cutoff = keep.before(now, in: calendar) { outcome.dropped = try compact(file, before: cutoff, slack: keep) }
+            state.file = file.identity
+            return (outcome, outcome.dropped > 0 ? nil : state)
+        }
+        if state.unsealed == 0, start == nil, let tail, tail.line?.kind == .through, let before = tail.sealBefore {
+            // Nothing erased since the last copy (a run that flagged or found nothing due), which
+            // sealed nothing but its position: its `through` line is replaced, so the ledger
+            // grows with what was erased, not with runs.
+            try file.truncate(to: tail.start)
+            state.sealer = Sealer(key: key.ledgerKey, after: before)
+        }
+        var through = Line(kind: .through)
+        through.seq = state.through
+        through.tmac = state.throughMAC
+        through.kid = key.fingerprint
+        try file.write(Data(state.sealer.bytes(of: through)))
+        try file.sync()
+        state.unsealed = 0
+        if let keep, let cutoff = keep.before(now, in: calendar) {
+            outcome.dropped = try compact(file, before: cutoff, slack: keep)
+            if outcome.dropped > 0 { return (outcome, nil) }
+        }
+        state.file = file.identity
+        return (outcome, state)
+    }
+
+    /// The trail's first entry's MAC and the entry the ledger stands at, read in one go; nil when
+    /// the trail is empty. Throws when the trail no longer holds the ledger's position.
+    private func position(of last: Line?, in store: any RecordReader) async throws -> (genesis: String, through: Int64)? {
         let location = store.location
-        // Where the trail stands against the ledger, in one read; then the copy.
-        let (genesis, after) = try await store.read { [path] session -> (String?, Int64) in
-            guard let genesis = try session.auditEntry(seq: 1)?.mac else { return (nil, 0) }
+        return try await store.read { [path] session -> (String, Int64)? in
+            guard let genesis = try session.auditEntry(seq: 1)?.mac else { return nil }
             guard let last else { return (genesis, 0) }
             guard try Self.stands(last, in: session) else {
                 if last.kind == .start || last.kind == .compacted, try session.auditEntry(seq: 1)?.mac != last.genesis {
@@ -62,62 +174,6 @@ extension ErasureLedger {
             }
             return (genesis, last.seq ?? 0)
         }
-        var outcome = SyncOutcome()
-        if let genesis { outcome.copied = try await copy(from: store, after: after, last: last, tail: tail, genesis: genesis, into: file) }
-        if let keep, let cutoff = keep.before(now, in: calendar) {
-            outcome.dropped = try compact(file, before: cutoff, slack: keep)
-        }
-        return outcome
-    }
-
-    /// Copies the trail past entry `after` into `file` (after its closing line `last`), page by
-    /// page, each page read on its own and sealed and written as it is read (memory stays flat
-    /// whatever a run erased), then the closing `through` line and one sync of the file; returns
-    /// the entries copied.
-    private func copy(from store: any RecordReader, after: Int64, last: Line?, tail: LockedFile.Tail, genesis: String,
-                      into file: LockedFile) async throws -> Int {
-        let kid = key.fingerprint
-        var sealer = Sealer(key: key.ledgerKey, after: last?.mac ?? Self.firstSeal)
-        var pending: [Line] = []
-        if last == nil {
-            var start = Line(kind: .start)
-            start.genesis = genesis
-            start.kid = kid
-            pending.append(start)
-        }
-        var copied = 0
-        var newest: AuditEntry?
-        var cursor = after
-        while true {
-            let page = try await store.read { [cursor] in try $0.auditEntries(after: cursor, limit: 5000, filter: AuditFilter()) }
-            for entry in page {
-                if let line = line(copying: entry) { pending.append(line); copied += 1 }
-            }
-            guard let lastEntry = page.last else { break }
-            newest = lastEntry
-            cursor = lastEntry.seq
-            var text: [UInt8] = []
-            text.reserveCapacity(pending.count * 200)
-            for line in pending { text.append(contentsOf: sealer.bytes(of: line)) }
-            try file.write(Data(text))
-            pending = []
-            if page.count < 5000 { break }
-        }
-        guard let newest else { return 0 }
-        if copied == 0, last?.kind == .through, let before = tail.sealBefore {
-            // Nothing erased since the last copy (a run that flagged or found nothing due), which
-            // sealed nothing but its position: its `through` line is replaced, so the ledger
-            // grows with what was erased, not with runs.
-            try file.truncate(to: tail.start)
-            sealer = Sealer(key: key.ledgerKey, after: before)
-        }
-        var through = Line(kind: .through)
-        through.seq = newest.seq
-        through.tmac = newest.mac
-        through.kid = kid
-        try file.write(Data(sealer.bytes(of: through)))
-        try file.sync()
-        return copied
     }
 
     static func replayPendingMessage(path: String, location: String) -> String {

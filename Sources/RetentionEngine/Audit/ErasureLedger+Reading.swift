@@ -23,7 +23,10 @@ extension ErasureLedger {
     static func decode(_ data: Data, path: String) throws -> [(line: Line, raw: Data.SubSequence, sealed: Bool)] {
         let decoder = JSONDecoder()
         var lines: [(line: Line, raw: Data.SubSequence, sealed: Bool)] = []
-        for (number, raw) in data.split(separator: 0x0A, omittingEmptySubsequences: true).enumerated() {
+        // A last line without its newline is being written (a run copies its batches as they
+        // commit) or was cut short by a crash: it follows the last seal, and is left out.
+        let whole = data.last == 0x0A ? data[...] : data[..<(data.lastIndex(of: 0x0A).map { $0 + 1 } ?? data.startIndex)]
+        for (number, raw) in whole.split(separator: 0x0A, omittingEmptySubsequences: true).enumerated() {
             guard let line = try? decoder.decode(Line.self, from: raw) else {
                 throw EnforcementError.auditTampered("the erasure ledger \(path) line \(number + 1) is not a ledger line: the file was edited or damaged")
             }

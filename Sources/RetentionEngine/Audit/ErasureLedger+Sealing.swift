@@ -30,23 +30,25 @@ extension ErasureLedger {
 
         /// The bytes of `line` as written, newline included.
         mutating func bytes(of line: Line) -> [UInt8] {
-            var written = line
-            if !line.closes {
-                if line.run == lastRun { written.run = nil }
-                if line.at == lastAt { written.at = nil }
-                written.kid = nil
-                (lastRun, lastAt) = (line.run, line.at)
-            }
-            var bytes = written.body()
+            var out: [UInt8] = []
+            write(line, into: &out)
+            return out
+        }
+
+        /// Appends the bytes of `line` as written, newline included, to `out`.
+        mutating func write(_ line: Line, into out: inout [UInt8]) {
+            let start = out.count
             guard line.closes else {
-                bytes.append(0x0A)
-                mac.update(data: bytes)
-                return bytes
+                line.write(into: &out, run: line.run == lastRun ? nil : line.run, at: line.at == lastAt ? nil : line.at, kid: nil)
+                (lastRun, lastAt) = (line.run, line.at)
+                out.append(0x0A)
+                out.withUnsafeBytes { mac.update(data: UnsafeRawBufferPointer(rebasing: $0[start...])) }
+                return
             }
-            bytes.removeLast()
-            previous = close(covering: bytes)
-            bytes.append(contentsOf: Array(",\"mac\":\"\(previous)\"}\n".utf8))
-            return bytes
+            line.write(into: &out, run: line.run, at: line.at, kid: line.kid)
+            out.removeLast()
+            previous = out.withUnsafeBytes { close(covering: UnsafeRawBufferPointer(rebasing: $0[start...])) }
+            out.append(contentsOf: Array(",\"mac\":\"\(previous)\"}\n".utf8))
         }
 
         /// The seal of what was added since the last one, ending with `closing` (a closing
@@ -67,7 +69,7 @@ extension ErasureLedger {
     func sealed(_ lines: [Line], after previous: String) -> (text: Data, last: String) {
         var sealer = Sealer(key: key.ledgerKey, after: previous)
         var out: [UInt8] = []
-        for line in lines { out.append(contentsOf: sealer.bytes(of: line)) }
+        for line in lines { sealer.write(line, into: &out) }
         return (Data(out), sealer.previous)
     }
 

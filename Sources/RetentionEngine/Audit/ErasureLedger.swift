@@ -75,22 +75,34 @@ public struct ErasureLedger: Sendable {
         public init(kind: Kind) { self.kind = kind }
 
         /// The line as sealed: a JSON object of its members but `mac`, in name order — written by
-        /// hand (thousands of lines per run; Foundation's encoder was most of a run's time).
+        /// hand (a hundred thousand lines a run: Foundation's encoder was most of a run's time).
         func body() -> [UInt8] {
-            var out: [UInt8] = [UInt8(ascii: "{")]
+            var out: [UInt8] = []
+            write(into: &out, run: run, at: at, kid: kid)
+            return out
+        }
+
+        /// Appends the line's body to `out`, with `run`, `at` and `kid` in place of its own (an
+        /// entry leaves out what the entry before it or its closing line says).
+        func write(into out: inout [UInt8], run: String?, at: String?, kid: String?) {
+            out.append(UInt8(ascii: "{"))
             var first = true
-            func member(_ name: String, _ value: String?) {
-                guard let value else { return }
+            func name(_ name: StaticString) {
                 if !first { out.append(UInt8(ascii: ",")) }
                 first = false
-                out.append(contentsOf: Array("\"\(name)\":".utf8))
+                out.append(UInt8(ascii: "\""))
+                name.withUTF8Buffer { out.append(contentsOf: $0) }
+                out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+            }
+            func member(_ label: StaticString, _ value: String?) {
+                guard let value else { return }
+                name(label)
                 Line.append(string: value, to: &out)
             }
-            func member(_ name: String, _ value: Int64?) {
+            func member(_ label: StaticString, _ value: Int64?) {
                 guard let value else { return }
-                if !first { out.append(UInt8(ascii: ",")) }
-                first = false
-                out.append(contentsOf: Array("\"\(name)\":\(value)".utf8))
+                name(label)
+                out.append(contentsOf: String(value).utf8)
             }
             member("action", action)
             member("at", at)
@@ -109,21 +121,28 @@ public struct ErasureLedger: Sendable {
             member("tmac", tmac)
             member("until", until)
             out.append(UInt8(ascii: "}"))
-            return out
         }
 
         /// A JSON string: quotes, backslashes and control characters escaped, the rest as UTF-8.
         static func append(string: String, to out: inout [UInt8]) {
             out.append(UInt8(ascii: "\""))
-            for byte in string.utf8 {
-                switch byte {
-                case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
-                case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
-                case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
-                case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
-                case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
-                case ..<0x20: out.append(contentsOf: Array(String(format: "\\u%04x", byte).utf8))
-                default: out.append(byte)
+            var string = string
+            string.withUTF8 { bytes in
+                // References, MACs, names and times need no escaping: copied whole.
+                guard bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+                    out.append(contentsOf: bytes)
+                    return
+                }
+                for byte in bytes {
+                    switch byte {
+                    case UInt8(ascii: "\""): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\"")])
+                    case UInt8(ascii: "\\"): out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "\\")])
+                    case 0x0A: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "n")])
+                    case 0x0D: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "r")])
+                    case 0x09: out.append(contentsOf: [UInt8(ascii: "\\"), UInt8(ascii: "t")])
+                    case ..<0x20: out.append(contentsOf: Array(String(format: "\\u%04x", byte).utf8))
+                    default: out.append(byte)
+                    }
                 }
             }
             out.append(UInt8(ascii: "\""))

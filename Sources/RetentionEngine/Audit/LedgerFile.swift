@@ -31,6 +31,19 @@ final class LockedFile: @unchecked Sendable {
 
     func close() { Foundation.close(fd) }
 
+    /// The file as it stands: another process that wrote to it, or replaced it, changed this.
+    struct Identity: Sendable, Equatable {
+        var device: UInt64
+        var inode: UInt64
+        var length: Int
+    }
+
+    var identity: Identity {
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { return Identity(device: 0, inode: 0, length: -1) }
+        return Identity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino), length: Int(info.st_size))
+    }
+
     var length: Int {
         var info = stat()
         return fstat(fd, &info) == 0 ? Int(info.st_size) : 0

@@ -171,16 +171,16 @@ public struct Enforcer: Sendable {
         try applier.checkSafetyLimits(trailer.rules, allowMore: allowMore)
         let outcome = try await store.inSuccession {
             try await applier.prepare()
-            try await applier.syncLedger()
+            let ledger = try await applier.followLedger()
             if case .checked(let accepted) = policyChange {
                 try await PolicyChangeGuard(enforcer: self).record(accepted, runID: runID, in: store, chain: applier.chain, anchor: applier.anchor)
             }
-            let outcome = await applier.applyPlan(at: planPath, header: header, tallies: trailer.rules, lock: lock, stop: stop)
+            let outcome = await applier.applyPlan(at: planPath, header: header, tallies: trailer.rules, lock: lock, stop: stop, ledger: ledger)
             if outcome.status == .complete {
                 try await applier.recordCompletion(wallClock: wallClock, planNow: header.now, mode: mode.rawValue,
                                                    tallies: outcome.tallies, failures: outcome.failures)
             }
-            await applier.syncLedgerAfterChanges()
+            await applier.syncLedgerAfterChanges(following: ledger)
             return outcome
         }
         if outcome.tallies.contains(where: { $0.purged > 0 }) { try await store.scrubFreedSpace() }
