@@ -74,6 +74,7 @@ import Testing
             let line = try #require(PlanDocument.EntryLine.encode(entry))
             #expect(PlanDocument.EntryLine.decode(line)?.key == entry.key, "\(n)")
             #expect(PlanDocument.EntryLine.decode(line)?.clock == entry.clock, "\(n)")
+            #expect(String(decoding: line, as: UTF8.self).contains(#""key":[\#(n)]"#), "written as Swift writes it: \(n)")
         }
         for text in ["9223372036854775808", "-9223372036854775809", "-", "--1", "1-"] {
             #expect(PlanDocument.EntryLine.decode(Array(#"{"entry":{"action":"purge","clock":[],"key":[\#(text)],"rule":"r"}}"#.utf8)) == nil, "\(text)")
@@ -83,6 +84,10 @@ import Testing
     @Test func otherShapesAreLeftToCodable() throws {
         let real = PlanDocument.Entry(rule: "r", key: RecordKey([.real(2460000.5)]), action: "purge", clock: [])
         #expect(PlanDocument.EntryLine.encode(real) == nil)
+        // Written into a buffer holding earlier lines: the buffer is left as it was.
+        var buffer = Array("earlier line\n".utf8)
+        #expect(!PlanDocument.EntryLine.encode(real, into: &buffer))
+        #expect(buffer == Array("earlier line\n".utf8))
         for line in [#"{"entry": {"action":"purge","clock":[],"key":[1],"rule":"r"}}"#,
                      #"{"entry":{"action":"purge","clock":[1.5],"key":[1],"rule":"r"}}"#,
                      #"{"entry":{"rule":"r","action":"purge","clock":[],"key":[1]}}"#,

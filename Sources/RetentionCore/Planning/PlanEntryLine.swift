@@ -12,18 +12,25 @@ extension PlanDocument {
 
         /// `{"entry":{"action":…,"clock":[…],"key":[…],"rule":…}}`, or nil when a value is a real or a blob.
         public static func encode(_ entry: Entry) -> [UInt8]? {
-            var out = prefix
-            out.reserveCapacity(96)
-            out += Array(#""action":"#.utf8)
+            var out: [UInt8] = []
+            return encode(entry, into: &out) ? out : nil
+        }
+
+        /// Appends the line of `entry` to `out` (a plan holds a line per record: written without
+        /// building anything else); false, with `out` as it was, when a value is a real or a blob.
+        public static func encode(_ entry: Entry, into out: inout [UInt8]) -> Bool {
+            let start = out.count
+            func literal(_ text: StaticString) { text.withUTF8Buffer { out.append(contentsOf: $0) } }
+            literal(#"{"entry":{"action":"#)
             string(entry.action, into: &out)
-            out += Array(#","clock":"#.utf8)
-            guard values(entry.clock, into: &out) else { return nil }
-            out += Array(#","key":"#.utf8)
-            guard values(entry.key.values, into: &out) else { return nil }
-            out += Array(#","rule":"#.utf8)
+            literal(#","clock":"#)
+            guard values(entry.clock, into: &out) else { out.removeSubrange(start...); return false }
+            literal(#","key":"#)
+            guard values(entry.key.values, into: &out) else { out.removeSubrange(start...); return false }
+            literal(#","rule":"#)
             string(entry.rule, into: &out)
-            out += Array("}}".utf8)
-            return out
+            literal("}}")
+            return true
         }
 
         private static func values(_ values: [SQLValue], into out: inout [UInt8]) -> Bool {
@@ -31,14 +38,28 @@ extension PlanDocument {
             for (i, value) in values.enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
                 switch value {
-                case .null: out += Array("null".utf8)
-                case .integer(let n): out += Array(String(n).utf8)
+                case .null: out += [UInt8(ascii: "n"), UInt8(ascii: "u"), UInt8(ascii: "l"), UInt8(ascii: "l")]
+                case .integer(let n): decimal(n, into: &out)
                 case .text(let s): string(s, into: &out)
                 case .real, .blob: return false
                 }
             }
             out.append(UInt8(ascii: "]"))
             return true
+        }
+
+        /// `n` in decimal, as `String(n)` writes it.
+        static func decimal(_ n: Int64, into out: inout [UInt8]) {
+            if n < 0 { out.append(UInt8(ascii: "-")) }
+            // Digits of the magnitude, least significant first, read off a negative number
+            // (Int64.min has no positive counterpart).
+            var rest = n < 0 ? n : -n
+            let first = out.count
+            repeat {
+                out.append(UInt8(ascii: "0") + UInt8(-(rest % 10)))
+                rest /= 10
+            } while rest != 0
+            out[first...].reverse()
         }
 
         private static func string(_ s: String, into out: inout [UInt8]) {

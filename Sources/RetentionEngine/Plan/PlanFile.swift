@@ -5,7 +5,7 @@ import RetentionCore
 final class PlanWriter {
     private let handle: FileHandle
     private let encoder = PlanDocument.encoder()
-    private var buffer = Data()
+    private var buffer: [UInt8] = []
     let path: String
     /// The header and trailer written, so that the process that planned can apply its own plan
     /// without reading the file through once more to find them.
@@ -23,11 +23,11 @@ final class PlanWriter {
     func write(_ line: PlanDocument.Line) throws {
         if case .header(let h) = line { header = h }
         if case .trailer(let t) = line { trailer = t }
-        if case .entry(let entry) = line, let bytes = PlanDocument.EntryLine.encode(entry) {
-            buffer.append(contentsOf: bytes)
-        } else {
-            buffer.append(try encoder.encode(line))
-        }
+        // An entry line (one per record) is written by hand; the rest, and an entry holding a real
+        // or a blob, through the encoder.
+        var written = false
+        if case .entry(let entry) = line { written = PlanDocument.EntryLine.encode(entry, into: &buffer) }
+        if !written { buffer.append(contentsOf: try encoder.encode(line)) }
         buffer.append(0x0A)
         if buffer.count > 1 << 16 { try flush() }
     }
