@@ -8,7 +8,7 @@ import TestSupport
 /// record is ever in neither database, each archived copy is the record as it was, every record
 /// gone from the application's database has its `archive` entry, and the next run completes what
 /// was interrupted — each record then in exactly one place, as after an uninterrupted run.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct ArchiveCrashTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct ArchiveCrashTests {
     static let policy = """
         version: 1
         time_zone: Europe/Paris
@@ -163,7 +163,7 @@ import TestSupport
 
 /// The archive as an operator meets it: `check` says where it is and who may read it, `run`
 /// enforces both phases, `--archive` points any command at the archive.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct ArchiveCommandLineTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct ArchiveCommandLineTests {
     static let policy = ArchiveCrashTests.policy.replacingOccurrences(of: "batch_size: 3\n", with: "") + """
 
               - id: ticket-end

@@ -4,7 +4,7 @@ import Testing
 /// The audit trail from the command line: verification and its exit statuses, the head recorded
 /// outside the database (removed, restored, copied elsewhere, logged for the journal),
 /// re-anchoring after a restore, and the audit key.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct AuditCommandLineTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct AuditCommandLineTests {
     let now = ["--now", "2026-06-01T00:00:00Z"]
 
     @Test func auditVerifyExitsSevenWhenTheTrailWasTamperedWith() async throws {

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 
 /// The built binary: exit statuses, messages and files, as an operator meets them.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct CommandLineTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct CommandLineTests {
     let now = ["--now", "2026-06-01T00:00:00Z"]
 
     @Test func theDemoCreatesADatabaseRunsTheShippedPolicyAndVerifiesItsTrail() async throws {
@@ -462,7 +462,7 @@ import Testing
 }
 
 /// Records the database refuses, as an operator meets them: exit status, message, metrics.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct RecordFailureCommandLineTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct RecordFailureCommandLineTests {
     @Test func aRefusedRecordExitsTenAfterDoingEverythingElse() async throws {
         let w = try Workspace()
         try w.execute("CREATE TRIGGER keep_one BEFORE DELETE ON contacts WHEN old.id = 1 BEGIN SELECT RAISE(ABORT, 'kept by the CRM'); END")

@@ -7,7 +7,7 @@ import Testing
 /// a change without its audit entry or an entry without its change; the chain verifies, and a
 /// re-run reaches exactly the state an uninterrupted run reaches — statistics included: every
 /// purged ticket counted once, whatever was killed.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct CrashTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct CrashTests {
     static let policy = """
         version: 1
         time_zone: Europe/Paris

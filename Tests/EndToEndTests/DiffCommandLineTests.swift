@@ -3,7 +3,7 @@ import Testing
 
 /// `retentiond diff OLD [NEW]`: the rules' changes in the register's words with the live counts;
 /// exit 2 when the new policy makes more records due, 0 when not, 3 when a file is not a policy.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct DiffCommandLineTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct DiffCommandLineTests {
     let now = ["--now", "2026-06-01T00:00:00Z"]
 
     /// The workspace's policy (contacts purged 3 years after last seen) kept as `before.yaml`, and

@@ -15,7 +15,7 @@ import TestSupport
 /// machine and are not run here:
 /// scripts/install.sh is run into a temporary root by InstallTests, and CI checks the units with
 /// systemd-analyze.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct DocumentedCommandsTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct DocumentedCommandsTests {
     struct Command: CustomStringConvertible {
         var file: String
         var line: Int

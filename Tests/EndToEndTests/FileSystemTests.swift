@@ -4,7 +4,7 @@ import Testing
 
 /// Files an operator gets wrong — a FIFO for a database, a symlinked key or database, a state
 /// directory that cannot be written — give a message saying what to do and a documented status.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct FileSystemTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct FileSystemTests {
     let now = ["--now", "2026-06-01T00:00:00Z"]
 
     @Test func aDatabasePathThatIsNotARegularFileIsRefusedAtOnce() async throws {

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 
 /// `retentiond flagged --rule ID`: the records a flag rule flagged, for the people who act on them.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct FlaggedCommandLineTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct FlaggedCommandLineTests {
     static let policy = """
         version: 1
         time_zone: Europe/Paris

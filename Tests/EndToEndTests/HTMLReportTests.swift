@@ -4,7 +4,7 @@ import Testing
 /// The HTML report as a person sees it: opened in headless Chromium (Debian's package, which
 /// .ci/run installs), its rendered page has the summary, every rule and the forecast chart, with
 /// the figures of the JSON report and of `forecast` beside it.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct HTMLReportTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct HTMLReportTests {
     static let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
         .first { FileManager.default.isExecutableFile(atPath: $0) }
 

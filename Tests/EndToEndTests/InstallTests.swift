@@ -5,7 +5,7 @@ import TestSupport
 /// scripts/install.sh into a temporary root, and the man pages it installs kept in step with the
 /// commands. What it installs is a binary with the Swift runtime linked in, as install.sh builds
 /// it: built once per test run into a build folder of its own (minutes when cold).
-@Suite(.tags(.slow), .timeLimit(.minutes(20))) struct InstallTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct InstallTests {
     func mode(_ path: String) throws -> Int { (try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int) ?? -1 }
 
     /// `retentiond` built with `--static-swift-stdlib` (debug, to share nothing with the release

@@ -3,7 +3,7 @@ import Testing
 
 /// `--format json` on the commands scripts read: one JSON document on standard output, with the
 /// field names docs/operations.md lists.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct JSONOutputTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct JSONOutputTests {
     let now = ["--now", "2026-06-01T00:00:00Z"]
 
     func object(_ text: String) throws -> [String: Any] {

@@ -5,7 +5,7 @@ import TestSupport
 
 /// The binary against the suite's real MariaDB server, through the policy's `database: { mariadb: … }`
 /// and through `--database-url mariadb://…`.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct MariaDBCommandLineTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct MariaDBCommandLineTests {
     @Test func theCommandsEnforceThePolicyOnMariaDB() async throws {
         let f = try await CRMFixture(.mariadb, policy: CRMPolicies.prospectPurge)
         let server = try await MariaDBServer.start()
@@ -36,7 +36,7 @@ import TestSupport
 }
 
 /// `demo --mariadb`: each dataset loaded into an empty MariaDB database and run comes out as on SQLite.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct MariaDBDemoTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct MariaDBDemoTests {
     /// The run's summary table: its rules' counts, whatever the database.
     func summary(_ output: String) -> String {
         guard let start = output.range(of: "== run "), let end = output.range(of: "audit trail:") else { return "" }
@@ -92,7 +92,7 @@ import TestSupport
 
 /// `serve` on MariaDB, as on PostgreSQL: a lost connection costs one run, not every run after it;
 /// then the DPO's commands against the same database, `flagged` included.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct MariaDBServiceTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct MariaDBServiceTests {
     @Test func serveReconnectsAndTheDPOsCommandsWorkOnMariaDB() async throws {
         let server = try await MariaDBServer.start()
         let database = try await server.createDatabase()

@@ -6,7 +6,7 @@ import TestSupport
 /// `CrashTests` on MariaDB: an enforcing run killed outright (SIGKILL) at random points never
 /// leaves a record half-changed, a change without its audit entry or an entry without its change;
 /// the chain verifies, and a re-run reaches exactly the state an uninterrupted run reaches.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct MariaDBCrashTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct MariaDBCrashTests {
     /// The same data as `CrashTests.makeDatabase`, in MariaDB's terms.
     static let schema = """
         SET sql_mode = 'ANSI,STRICT_ALL_TABLES';

@@ -4,7 +4,7 @@ import TestSupport
 
 /// `--sleep` and `--max-duration`: a run that shares the database stops at a batch boundary when
 /// its time is up, says so with exit 11, and the next run finishes the work.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct PacingCommandLineTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct PacingCommandLineTests {
     let now = ["--now", "2026-06-01T00:00:00Z"]
 
     @Test func aRunPastItsMaximumDurationStopsAtABatchBoundaryAndExitsEleven() async throws {

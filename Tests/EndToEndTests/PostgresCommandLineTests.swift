@@ -29,7 +29,7 @@ final class PostgresDemo {
 }
 
 /// The binary against a real PostgreSQL server: the demo, and two runs started at once.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct PostgresCommandLineTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct PostgresCommandLineTests {
     func freshDatabase() async throws -> String {
         let server = try await PostgresServer.start()
         return server.url(database: try await server.createDatabase())
@@ -152,7 +152,7 @@ final class PostgresDemo {
 }
 
 /// `serve` on PostgreSQL: a lost connection costs one run, not every run after it.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct PostgresServiceTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct PostgresServiceTests {
     @Test func serveReconnectsAfterTheServerDropsItsConnection() async throws {
         let server = try await PostgresServer.start()
         let database = try await server.createDatabase()
@@ -181,7 +181,7 @@ final class PostgresDemo {
 }
 
 /// `run` stopped by systemd on PostgreSQL: whole batches, and its report.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct PostgresRunStopTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct PostgresRunStopTests {
     @Test func sigtermStopsARunAtABatchBoundary() async throws {
         let server = try await PostgresServer.start()
         let database = try await server.createDatabase()
@@ -214,7 +214,7 @@ final class PostgresDemo {
 }
 
 /// Several processes sharing one run's batches.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct WorkerTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct WorkerTests {
     @Test func threeWorkersProcessEachOf100kRecordsExactlyOnce() async throws {
         let server = try await PostgresServer.start()
         let database = try await server.createDatabase()

@@ -5,7 +5,7 @@ import TestSupport
 
 /// `demo --dataset dolibarr|znuny`: a database shaped like the product's, the example policy run
 /// on it as the demo runs the shipped one, the trail verified — on SQLite and on PostgreSQL.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct ProductDemoTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct ProductDemoTests {
     @Test(arguments: ["dolibarr", "znuny"])
     func theProductDemoRunsItsExamplePolicyOnSQLite(_ dataset: String) async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-\(dataset)-\(UUID().uuidString)")
@@ -111,7 +111,7 @@ import TestSupport
 }
 
 /// `demo` at a scale beyond the policy's safety limits says so, and `--allow-more` goes through.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct DemoSafetyLimitTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct DemoSafetyLimitTests {
     @Test func theDemoStopsAtASafetyLimitAndAllowMoreGoesThrough() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-demo-limit-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)

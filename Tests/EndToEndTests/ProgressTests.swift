@@ -3,7 +3,7 @@ import Testing
 
 /// A long run says where it is: a progress line per rule in the log at the default level (the
 /// shipped units' own), or one redrawn line per rule on a terminal.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct ProgressTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct ProgressTests {
     @Test func aRunLogsItsProgressPerRuleAndRedrawsItOnATerminal() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-progress-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }

@@ -4,7 +4,7 @@ import RetentionCore
 import Testing
 
 /// `retentiond serve` under a stand-in for systemd, and what a timer-run leaves for monitoring.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct ServiceTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct ServiceTests {
     static func policy(schedule: String, batchSize: Int = 500) -> String {
         Workspace.policy(batchSize: batchSize, schedule: schedule)
     }
@@ -232,7 +232,7 @@ import Testing
 }
 
 /// `run` (the timer's oneshot) stopped by systemd: whole batches, its report and metrics.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct RunStopTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct RunStopTests {
     @Test func sigtermStopsARunAtABatchBoundaryAndItStillReports() async throws {
         let w = try Workspace(policyBody: Workspace.policy(batchSize: 2))
         let total = 20_000

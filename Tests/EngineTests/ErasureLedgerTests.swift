@@ -187,7 +187,7 @@ import TestSupport
     /// the trail; when another process copied meanwhile (it cuts the lines left unsealed and copies
     /// them from the trail itself), the next copy starts from where that one left the ledger and
     /// copies nothing twice.
-    @Test(arguments: [Backend.sqlite, .postgres])
+    @Test(arguments: Backend.allCases)
     func batchCopiesGoOnWhereTheLedgerStands(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, data: Self.manyProspects, policy: CRMPolicies.prospectPurge, batchSize: 40)
         _ = try await f.run()

@@ -29,7 +29,7 @@ import TestSupport
 
 /// A batch that meets a lock the application holds waits `--lock-wait`, then is rolled back and
 /// the run stops (database unavailable): it never holds the run, or `hold add`, without end.
-@Suite(.timeLimit(.minutes(10))) struct LockWaitTests {
+@Suite(.timeLimit(.minutes(30))) struct LockWaitTests {
     /// Six prospects, all due (last seen in 2020), each with a note.
     static let data = (1...6).flatMap { id in [
         "INSERT INTO people VALUES (\(id), 'prospect', 'Prospect \(id)', 'p\(id)@example.fr', NULL, NULL, '2020-01-01', '2019-01-01', NULL, 0)",

@@ -8,7 +8,7 @@ import TestSupport
 /// `run --worker` on PostgreSQL: workers join a shared run as soon as it opens, while its planner
 /// is still filling the queue — and a run whose planner stopped mid-fill is never taken for done.
 /// The planner's steps are driven by hand here, so each state is reached for certain, not by timing.
-@Suite(.timeLimit(.minutes(10))) struct SharedRunTests {
+@Suite(.timeLimit(.minutes(30))) struct SharedRunTests {
     static let total = 40
 
     /// A planner's first steps: the run lock (in `lock`: the planner is alive while it is held),

@@ -7,7 +7,7 @@ import TestSupport
 
 /// On a Galera cluster (two nodes the suite starts), where `GET_LOCK` and row locks hold on one
 /// node only: the run lock is also the cluster's lease (docs/mariadb.md, "Galera clusters").
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct GaleraTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct GaleraTests {
     /// The same new database through each node; `ttl`: the lease's (a long one never lapses here).
     func stores(ttl: Duration = .seconds(3600)) async throws -> (MariaDBStore, MariaDBStore, database: String, nodes: (MariaDBServer, MariaDBServer)) {
         let nodes = try await MariaDBServer.startGaleraCluster()

@@ -8,7 +8,7 @@ import TestSupport
 
 /// What only a server does, on MariaDB: connections the server (or an administrator) kills
 /// mid-run, and row locks the application holds.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct MariaDBServerTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct MariaDBServerTests {
     /// The fixture's database name, for the `mariadb` client.
     func database(_ f: CRMFixture) throws -> String {
         try #require(f.databaseSection.split(separator: "database: ").last?.split(separator: ",").first).trimmingCharacters(in: .whitespaces)

@@ -7,7 +7,7 @@ import RetentionStore
 import TestSupport
 
 /// What only PostgreSQL has: native date types, and a server that can drop the connection mid-run.
-@Suite(.tags(.slow), .timeLimit(.minutes(10))) struct PostgresOnlyTests {
+@Suite(.tags(.slow), .timeLimit(.minutes(30))) struct PostgresOnlyTests {
     /// The server's JIT compiles statements one by one, which retentiond's many short statements
     /// pay for and never gain from: its sessions turn it off (for themselves only).
     @Test func retentiondsSessionsRunWithoutJIT() async throws {
