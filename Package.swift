@@ -5,7 +5,7 @@ let package = Package(
     name: "retentiond",
     platforms: [.macOS(.v14)],
     products: [
-        .executable(name: "retentiond", targets: ["retentiond"]),
+        .executable(name: "retentiond", targets: ["retentiond"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -75,7 +75,8 @@ let package = Package(
         .executableTarget(
             name: "retentiond",
             dependencies: [
-                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionMariaDB", "RetentionEngine", "RetentionDemo",
+                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionMariaDB",
+                "RetentionEngine", "RetentionDemo",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -86,7 +87,8 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionMariaDB", "RetentionEngine", "RetentionDemo",
+                "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionPostgres", "RetentionMariaDB",
+                "RetentionEngine", "RetentionDemo",
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -101,8 +103,12 @@ let package = Package(
             ]
         ),
         // What only SQLite has: its file (bytes left behind, a byte-identical dry run) and date storage formats.
-        .testTarget(name: "SQLiteStoreTests", dependencies: ["TestSupport", "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionEngine",
-                                                   .product(name: "GRDB", package: "GRDB.swift")]),
+        .testTarget(
+            name: "SQLiteStoreTests",
+            dependencies: [
+                "TestSupport", "RetentionCore", "RetentionStore", "RetentionSQLite", "RetentionEngine",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         // What only PostgreSQL has: native date types, lost connections, row and advisory locks.
         .testTarget(
             name: "PostgresStoreTests",

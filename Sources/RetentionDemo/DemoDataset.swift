@@ -28,7 +28,10 @@ public struct DemoDataset: Sendable {
     /// Tables in insertion order (parents before children).
     public var tables: [Table]
 
-    public init(schema: [String], mariadbSchema: [String]? = nil, wallClockZone: TimeZone = TimeZone(identifier: "UTC")!, tables: [Table]) {
+    public init(
+        schema: [String], mariadbSchema: [String]? = nil, wallClockZone: TimeZone = TimeZone(identifier: "UTC")!,
+        tables: [Table]
+    ) {
         schemaStatements = schema
         mariadbSchemaStatements = mariadbSchema
         self.wallClockZone = wallClockZone
@@ -41,8 +44,10 @@ public struct DemoDataset: Sendable {
         return mariadbSchemaStatements ?? schemaStatements.map(MariaDBTerms.statement)
     }
 
-    public static let tableOrder = ["third_parties", "prospection_events", "invoices", "invoice_lines", "web_accounts",
-                                    "account_sessions", "support_users", "tickets", "ticket_messages"]
+    public static let tableOrder = [
+        "third_parties", "prospection_events", "invoices", "invoice_lines", "web_accounts",
+        "account_sessions", "support_users", "tickets", "ticket_messages",
+    ]
 
     /// The demo schema, in SQL that SQLite and PostgreSQL both accept: what a small company's CRM
     /// looks like, with dates as ISO-8601 text (most tables) and as Unix seconds (web accounts).
@@ -173,17 +178,25 @@ public struct DemoDataset: Sendable {
     /// Creates the indexes `check` advises (its hints that are `CREATE INDEX` statements), as an
     /// operator following them would: on the demo's own database only. Returns their names.
     public static func createAdvisedIndexes(_ hints: [String], in store: any WritingSession) throws -> [String] {
-        guard let session = store as? any SQLExecuting else { throw StoreFailure("this store cannot create the advised indexes") }
+        guard let session = store as? any SQLExecuting else {
+            throw StoreFailure("this store cannot create the advised indexes")
+        }
         let prefix = "CREATE INDEX "
         let statements = Set(hints.filter { $0.hasPrefix(prefix) }).sorted()
-        for statement in statements { _ = try session.execute("CREATE INDEX IF NOT EXISTS " + statement.dropFirst(prefix.count), []) }
-        return statements.compactMap { $0.dropFirst(prefix.count).split(separator: " ").first.map { $0.filter { $0 != "\"" && $0 != "`" } } }
+        for statement in statements {
+            _ = try session.execute("CREATE INDEX IF NOT EXISTS " + statement.dropFirst(prefix.count), [])
+        }
+        return statements.compactMap {
+            $0.dropFirst(prefix.count).split(separator: " ").first.map { $0.filter { $0 != "\"" && $0 != "`" } }
+        }
     }
 
     /// Creates the schema and inserts every row through `store`, in multi-row INSERTs. `mariadb`:
     /// the database is MariaDB (see `schema(mariadb:)`).
     public func load(into store: any WritingSession, mariadb: Bool = false) throws {
-        guard let session = store as? any SQLExecuting else { throw StoreFailure("this store cannot load the demo data") }
+        guard let session = store as? any SQLExecuting else {
+            throw StoreFailure("this store cannot load the demo data")
+        }
         for statement in schema(mariadb: mariadb) { _ = try session.execute(statement, []) }
         let schema = try store.schema()
         for table in tables {
@@ -194,7 +207,8 @@ public struct DemoDataset: Sendable {
                 let values = table.rows[start..<min(start + 200, table.rows.count)].map { row -> SQL in
                     "(\(zip(row, storage).map { value, storage in session.dialect.bound(storage == .timestamptz ? instant(value) : value, as: storage?.sqlCast) }.joined(separator: ", ")))"
                 }
-                try session.execute("INSERT INTO \(ident: table.name) (\(raw: columns)) VALUES \(values.joined(separator: ", "))")
+                try session.execute(
+                    "INSERT INTO \(ident: table.name) (\(raw: columns)) VALUES \(values.joined(separator: ", "))")
             }
         }
     }
@@ -220,58 +234,98 @@ public struct DemoDataset: Sendable {
         var rng = SplitMix64(seed: seed)
         var calendar = Calendar(identifier: .gregorian)
         calendar.timeZone = TimeZone(identifier: "Europe/Paris")!
-        func daysAgo(_ days: Int) -> Date { now.addingTimeInterval(-Double(days) * 86_400 - Double(rng.next(upTo: 86_400))) }
+        func daysAgo(_ days: Int) -> Date {
+            now.addingTimeInterval(-Double(days) * 86_400 - Double(rng.next(upTo: 86_400)))
+        }
         func isoDate(_ d: Date) -> SQLValue {
             let c = calendar.dateComponents([.year, .month, .day], from: d)
             return .text(String(format: "%04d-%02d-%02d", c.year!, c.month!, c.day!))
         }
         func isoDateTime(_ d: Date) -> SQLValue {
             let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: d)
-            return .text(String(format: "%04d-%02d-%02d %02d:%02d:%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!))
+            return .text(
+                String(
+                    format: "%04d-%02d-%02d %02d:%02d:%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!))
         }
         func unix(_ d: Date) -> SQLValue { .integer(Int64(d.timeIntervalSince1970)) }
         func pick<T>(_ list: [T]) -> T { list[rng.next(upTo: list.count)] }
         func text(_ s: String) -> SQLValue { .text(s) }
 
-        var thirdParties = Table(name: "third_parties", columns: ["id", "kind", "company", "civility", "last_name", "first_name", "email", "phone",
-                                                                  "address", "billing_name", "billing_address", "source", "collected_at",
-                                                                  "last_contact_at", "relationship_ended_at", "retention_consent_until",
-                                                                  "marketing_opt_in", "interests", "birth_date"], rows: [])
-        var events = Table(name: "prospection_events", columns: ["id", "third_party_id", "channel", "happened_at", "notes"], rows: [])
-        var invoices = Table(name: "invoices", columns: ["id", "third_party_id", "number", "issued_on", "amount_cents", "billing_name", "billing_address"], rows: [])
-        var lines = Table(name: "invoice_lines", columns: ["id", "invoice_id", "description", "quantity", "unit_price_cents"], rows: [])
-        var accounts = Table(name: "web_accounts", columns: ["id", "third_party_id", "username", "email", "last_login_ip", "created_at", "deleted_at"], rows: [])
+        var thirdParties = Table(
+            name: "third_parties",
+            columns: [
+                "id", "kind", "company", "civility", "last_name", "first_name", "email", "phone",
+                "address", "billing_name", "billing_address", "source", "collected_at",
+                "last_contact_at", "relationship_ended_at", "retention_consent_until",
+                "marketing_opt_in", "interests", "birth_date",
+            ], rows: [])
+        var events = Table(
+            name: "prospection_events", columns: ["id", "third_party_id", "channel", "happened_at", "notes"], rows: [])
+        var invoices = Table(
+            name: "invoices",
+            columns: [
+                "id", "third_party_id", "number", "issued_on", "amount_cents", "billing_name", "billing_address",
+            ], rows: [])
+        var lines = Table(
+            name: "invoice_lines", columns: ["id", "invoice_id", "description", "quantity", "unit_price_cents"],
+            rows: [])
+        var accounts = Table(
+            name: "web_accounts",
+            columns: ["id", "third_party_id", "username", "email", "last_login_ip", "created_at", "deleted_at"],
+            rows: [])
         var sessions = Table(name: "account_sessions", columns: ["id", "account_id", "ip", "started_at"], rows: [])
-        var users = Table(name: "support_users", columns: ["id", "client_id", "name", "email", "phone", "job_title", "created_at", "removed_at"], rows: [])
-        var tickets = Table(name: "tickets", columns: ["id", "support_user_id", "subject", "body", "requester_email", "opened_at", "closed_at"], rows: [])
-        var messages = Table(name: "ticket_messages", columns: ["id", "ticket_id", "author", "body", "sent_at"], rows: [])
+        var users = Table(
+            name: "support_users",
+            columns: ["id", "client_id", "name", "email", "phone", "job_title", "created_at", "removed_at"], rows: [])
+        var tickets = Table(
+            name: "tickets",
+            columns: ["id", "support_user_id", "subject", "body", "requester_email", "opened_at", "closed_at"], rows: []
+        )
+        var messages = Table(
+            name: "ticket_messages", columns: ["id", "ticket_id", "author", "body", "sent_at"], rows: [])
 
-        let prospects = 600 * scale, clients = 450 * scale, suppliers = 150 * scale
+        let prospects = 600 * scale
+        let clients = 450 * scale
+        let suppliers = 150 * scale
         var invoiceNumber = 0
         for id in 1...(prospects + clients + suppliers) {
             let kind = id <= prospects ? "prospect" : id <= prospects + clients ? "client" : "supplier"
-            let first = pick(Self.firstNames), last = pick(Self.lastNames), company = pick(Self.companies)
-            let email = "\(first.lowercased()).\(last.lowercased().replacingOccurrences(of: " ", with: ""))\(id)@\(pick(Self.domains))"
-            let phone = String(format: "+33 6 %02d %02d %02d %02d", rng.next(upTo: 100), rng.next(upTo: 100), rng.next(upTo: 100), rng.next(upTo: 100))
+            let first = pick(Self.firstNames)
+            let last = pick(Self.lastNames)
+            let company = pick(Self.companies)
+            let email =
+                "\(first.lowercased()).\(last.lowercased().replacingOccurrences(of: " ", with: ""))\(id)@\(pick(Self.domains))"
+            let phone = String(
+                format: "+33 6 %02d %02d %02d %02d", rng.next(upTo: 100), rng.next(upTo: 100), rng.next(upTo: 100),
+                rng.next(upTo: 100))
             let address = "\(1 + rng.next(upTo: 120)) \(pick(Self.streets)), \(pick(Self.cities))"
             let collected = daysAgo(30 + rng.next(upTo: 12 * 365))
             let collectedDays = Int(now.timeIntervalSince(collected) / 86_400)
             // Prospects: some never contacted again (NULL), others contacted some time after collection.
-            let lastContact: Date? = kind == "prospect" && rng.next(upTo: 3) == 0 ? nil : daysAgo(rng.next(upTo: max(1, collectedDays)))
+            let lastContact: Date? =
+                kind == "prospect" && rng.next(upTo: 3) == 0 ? nil : daysAgo(rng.next(upTo: max(1, collectedDays)))
             var ended: Date?
             if kind != "prospect", rng.next(upTo: 2) == 0 { ended = daysAgo(rng.next(upTo: max(1, collectedDays))) }
-            let consent: SQLValue = rng.next(upTo: 15) == 0 ? isoDate(now.addingTimeInterval(Double(365 + rng.next(upTo: 700)) * 86_400)) : .null
+            let consent: SQLValue =
+                rng.next(upTo: 15) == 0
+                ? isoDate(now.addingTimeInterval(Double(365 + rng.next(upTo: 700)) * 86_400)) : .null
             let birth = daysAgo(365 * (22 + rng.next(upTo: 45)))
             thirdParties.rows.append([
-                .integer(Int64(id)), text(kind), text(company), text(pick(["M.", "Mme"])), text(last), text(first), text(email), text(phone),
-                text(address), kind == "client" ? text("\(first) \(last)") : .null, kind == "client" ? text(address) : .null,
+                .integer(Int64(id)), text(kind), text(company), text(pick(["M.", "Mme"])), text(last), text(first),
+                text(email), text(phone),
+                text(address), kind == "client" ? text("\(first) \(last)") : .null,
+                kind == "client" ? text(address) : .null,
                 text(pick(["salon", "site web", "recommandation", "démarchage"])), isoDate(collected),
                 lastContact.map(isoDate) ?? .null, ended.map(isoDate) ?? .null, consent,
-                .integer(Int64(rng.next(upTo: 2))), text(pick(["formation", "logiciel", "maintenance", "hébergement"])), isoDate(birth),
+                .integer(Int64(rng.next(upTo: 2))),
+                text(pick(["formation", "logiciel", "maintenance", "hébergement"])), isoDate(birth),
             ])
             for _ in 0..<rng.next(upTo: 4) {
-                events.rows.append([.integer(Int64(events.rows.count + 1)), .integer(Int64(id)), text(pick(["email", "téléphone", "salon", "courrier"])),
-                                    isoDateTime(daysAgo(rng.next(upTo: max(1, collectedDays)))), text("Échange avec \(first) \(last)")])
+                events.rows.append([
+                    .integer(Int64(events.rows.count + 1)), .integer(Int64(id)),
+                    text(pick(["email", "téléphone", "salon", "courrier"])),
+                    isoDateTime(daysAgo(rng.next(upTo: max(1, collectedDays)))), text("Échange avec \(first) \(last)"),
+                ])
             }
             if kind == "client" {
                 let activeDays = ended.map { Int(now.timeIntervalSince($0) / 86_400) } ?? 0
@@ -279,11 +333,17 @@ public struct DemoDataset: Sendable {
                     invoiceNumber += 1
                     let issued = daysAgo(activeDays + rng.next(upTo: max(1, collectedDays - activeDays)))
                     let invoiceID = Int64(invoices.rows.count + 1)
-                    invoices.rows.append([.integer(invoiceID), .integer(Int64(id)), text(String(format: "F%06d", invoiceNumber)), isoDate(issued),
-                                          .integer(Int64(5_000 + rng.next(upTo: 500_000))), text("\(first) \(last)"), text(address)])
+                    invoices.rows.append([
+                        .integer(invoiceID), .integer(Int64(id)), text(String(format: "F%06d", invoiceNumber)),
+                        isoDate(issued),
+                        .integer(Int64(5_000 + rng.next(upTo: 500_000))), text("\(first) \(last)"), text(address),
+                    ])
                     for _ in 0..<(1 + rng.next(upTo: 3)) {
-                        lines.rows.append([.integer(Int64(lines.rows.count + 1)), .integer(invoiceID), text(pick(["Licence LoGeAs WEB", "Formation", "Maintenance annuelle", "Hébergement"])),
-                                           .integer(Int64(1 + rng.next(upTo: 5))), .integer(Int64(10_000 + rng.next(upTo: 90_000)))])
+                        lines.rows.append([
+                            .integer(Int64(lines.rows.count + 1)), .integer(invoiceID),
+                            text(pick(["Licence LoGeAs WEB", "Formation", "Maintenance annuelle", "Hébergement"])),
+                            .integer(Int64(1 + rng.next(upTo: 5))), .integer(Int64(10_000 + rng.next(upTo: 90_000))),
+                        ])
                     }
                 }
                 for _ in 0..<rng.next(upTo: 3) {
@@ -291,21 +351,36 @@ public struct DemoDataset: Sendable {
                     let name = "\(pick(Self.firstNames)) \(pick(Self.lastNames))"
                     let created = daysAgo(rng.next(upTo: max(1, collectedDays)))
                     let removed: Date? = ended ?? (rng.next(upTo: 6) == 0 ? daysAgo(rng.next(upTo: 900)) : nil)
-                    users.rows.append([.integer(userID), .integer(Int64(id)), text(name),
-                                       text("\(name.lowercased().replacingOccurrences(of: " ", with: "."))\(userID)@\(pick(Self.domains))"),
-                                       text(phone), text(pick(["comptable", "secrétaire", "directrice", "gestionnaire"])), isoDateTime(created), removed.map(isoDateTime) ?? .null])
+                    users.rows.append([
+                        .integer(userID), .integer(Int64(id)), text(name),
+                        text(
+                            "\(name.lowercased().replacingOccurrences(of: " ", with: "."))\(userID)@\(pick(Self.domains))"
+                        ),
+                        text(phone), text(pick(["comptable", "secrétaire", "directrice", "gestionnaire"])),
+                        isoDateTime(created), removed.map(isoDateTime) ?? .null,
+                    ])
                     for _ in 0..<rng.next(upTo: 4) {
                         let ticketID = Int64(tickets.rows.count + 1)
                         let opened = daysAgo(rng.next(upTo: 6 * 365))
                         let openedDays = Int(now.timeIntervalSince(opened) / 86_400)
-                        let closed: Date? = rng.next(upTo: 8) == 0 ? nil : daysAgo(max(0, openedDays - 1 - rng.next(upTo: 30)))
-                        tickets.rows.append([.integer(ticketID), .integer(userID), text(pick(["Erreur à l'import", "Question facturation", "Accès MonEspace", "Mise à jour"])),
-                                             text("Bonjour, je suis \(name), \(pick(["je n'arrive pas à me connecter", "une facture est en double", "l'export plante"]))."),
-                                             text("\(name.lowercased().replacingOccurrences(of: " ", with: "."))@\(pick(Self.domains))"),
-                                             isoDateTime(opened), closed.map(isoDateTime) ?? .null])
+                        let closed: Date? =
+                            rng.next(upTo: 8) == 0 ? nil : daysAgo(max(0, openedDays - 1 - rng.next(upTo: 30)))
+                        tickets.rows.append([
+                            .integer(ticketID), .integer(userID),
+                            text(
+                                pick(["Erreur à l'import", "Question facturation", "Accès MonEspace", "Mise à jour"])),
+                            text(
+                                "Bonjour, je suis \(name), \(pick(["je n'arrive pas à me connecter", "une facture est en double", "l'export plante"]))."
+                            ),
+                            text("\(name.lowercased().replacingOccurrences(of: " ", with: "."))@\(pick(Self.domains))"),
+                            isoDateTime(opened), closed.map(isoDateTime) ?? .null,
+                        ])
                         for _ in 0..<(1 + rng.next(upTo: 3)) {
-                            messages.rows.append([.integer(Int64(messages.rows.count + 1)), .integer(ticketID), text(pick([name, "Support LoGeAs"])),
-                                                  text("Message concernant le ticket \(ticketID)"), isoDateTime(opened)])
+                            messages.rows.append([
+                                .integer(Int64(messages.rows.count + 1)), .integer(ticketID),
+                                text(pick([name, "Support LoGeAs"])),
+                                text("Message concernant le ticket \(ticketID)"), isoDateTime(opened),
+                            ])
                         }
                     }
                 }
@@ -314,25 +389,45 @@ public struct DemoDataset: Sendable {
                 let accountID = Int64(accounts.rows.count + 1)
                 let created = daysAgo(rng.next(upTo: max(1, collectedDays)))
                 let deleted: Date? = rng.next(upTo: 4) == 0 ? daysAgo(rng.next(upTo: 400)) : nil
-                accounts.rows.append([.integer(accountID), .integer(Int64(id)), text("\(first.lowercased())\(id)"), text(email),
-                                      text("192.0.2.\(rng.next(upTo: 255))"), unix(created), deleted.map(unix) ?? .null])
+                accounts.rows.append([
+                    .integer(accountID), .integer(Int64(id)), text("\(first.lowercased())\(id)"), text(email),
+                    text("192.0.2.\(rng.next(upTo: 255))"), unix(created), deleted.map(unix) ?? .null,
+                ])
                 for _ in 0..<rng.next(upTo: 4) {
-                    sessions.rows.append([.integer(Int64(sessions.rows.count + 1)), .integer(accountID), text("198.51.100.\(rng.next(upTo: 255))"),
-                                          unix(daysAgo(rng.next(upTo: 700)))])
+                    sessions.rows.append([
+                        .integer(Int64(sessions.rows.count + 1)), .integer(accountID),
+                        text("198.51.100.\(rng.next(upTo: 255))"),
+                        unix(daysAgo(rng.next(upTo: 700))),
+                    ])
                 }
             }
         }
         tables = [thirdParties, events, invoices, lines, accounts, sessions, users, tickets, messages]
     }
 
-    static let firstNames = ["Camille", "Léa", "Manon", "Chloé", "Inès", "Jade", "Louise", "Emma", "Lucas", "Hugo", "Louis", "Gabriel",
-                             "Arthur", "Jules", "Nathan", "Paul", "Claire", "Sophie", "Julien", "Thomas", "Nicolas", "Élodie", "Antoine", "Margaux"]
-    static let lastNames = ["Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau", "Simon",
-                            "Laurent", "Lefebvre", "Michel", "Garcia", "David", "Bertrand", "Roux", "Vincent", "Fournier", "Morel", "Girard", "Mercier", "Blanc"]
-    static let companies = ["SCOP Les Tisserands", "Mairie de Saint-Pierre", "Atelier Lumière", "Boulangerie du Port", "Coopérative Agricole du Val",
-                            "Cabinet Roux & Associés", "Transports Girard", "École Montessori Les Pins", "Association Horizon", "Garage Central"]
-    static let streets = ["rue de la République", "avenue Jean Jaurès", "place du Marché", "chemin des Vignes", "boulevard Victor Hugo", "rue des Écoles"]
-    static let cities = ["29200 Brest", "35000 Rennes", "44000 Nantes", "56100 Lorient", "22000 Saint-Brieuc", "29000 Quimper"]
+    static let firstNames = [
+        "Camille", "Léa", "Manon", "Chloé", "Inès", "Jade", "Louise", "Emma", "Lucas", "Hugo", "Louis", "Gabriel",
+        "Arthur", "Jules", "Nathan", "Paul", "Claire", "Sophie", "Julien", "Thomas", "Nicolas", "Élodie", "Antoine",
+        "Margaux",
+    ]
+    static let lastNames = [
+        "Martin", "Bernard", "Dubois", "Thomas", "Robert", "Richard", "Petit", "Durand", "Leroy", "Moreau", "Simon",
+        "Laurent", "Lefebvre", "Michel", "Garcia", "David", "Bertrand", "Roux", "Vincent", "Fournier", "Morel",
+        "Girard", "Mercier", "Blanc",
+    ]
+    static let companies = [
+        "SCOP Les Tisserands", "Mairie de Saint-Pierre", "Atelier Lumière", "Boulangerie du Port",
+        "Coopérative Agricole du Val",
+        "Cabinet Roux & Associés", "Transports Girard", "École Montessori Les Pins", "Association Horizon",
+        "Garage Central",
+    ]
+    static let streets = [
+        "rue de la République", "avenue Jean Jaurès", "place du Marché", "chemin des Vignes", "boulevard Victor Hugo",
+        "rue des Écoles",
+    ]
+    static let cities = [
+        "29200 Brest", "35000 Rennes", "44000 Nantes", "56100 Lorient", "22000 Saint-Brieuc", "29000 Quimper",
+    ]
     static let domains = ["example.fr", "example.com", "example.org"]
 }
 

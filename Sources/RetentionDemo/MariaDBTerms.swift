@@ -14,14 +14,21 @@ public enum MariaDBTerms {
         var statement = statement
         let upper = statement.uppercased()
         if upper.hasPrefix("CREATE TABLE") {
-            statement = statement.replacingOccurrences(of: #"\bTEXT\b"#, with: "VARCHAR(255)", options: [.regularExpression, .caseInsensitive])
-            statement = statement.replacingOccurrences(of: #"\bTIMESTAMP\b"#, with: "DATETIME", options: [.regularExpression, .caseInsensitive])
+            statement = statement.replacingOccurrences(
+                of: #"\bTEXT\b"#, with: "VARCHAR(255)", options: [.regularExpression, .caseInsensitive])
+            statement = statement.replacingOccurrences(
+                of: #"\bTIMESTAMP\b"#, with: "DATETIME", options: [.regularExpression, .caseInsensitive])
         }
         if upper.hasPrefix("CREATE INDEX") || upper.hasPrefix("CREATE UNIQUE INDEX") {
-            statement = statement.replacingOccurrences(of: #"\blower\((\w+)\)"#, with: "$1", options: [.regularExpression, .caseInsensitive])
+            statement = statement.replacingOccurrences(
+                of: #"\blower\((\w+)\)"#, with: "$1", options: [.regularExpression, .caseInsensitive])
         }
-        if upper.hasPrefix("WITH RECURSIVE"), let insert = statement.range(of: #"\s*INSERT INTO \w+\s*"#, options: .regularExpression) {
-            statement = statement[insert].trimmingCharacters(in: .whitespaces) + " " + statement[..<insert.lowerBound] + " " + statement[insert.upperBound...]
+        if upper.hasPrefix("WITH RECURSIVE"),
+            let insert = statement.range(of: #"\s*INSERT INTO \w+\s*"#, options: .regularExpression)
+        {
+            statement =
+                statement[insert].trimmingCharacters(in: .whitespaces) + " " + statement[..<insert.lowerBound] + " "
+                + statement[insert.upperBound...]
         }
         return statement.replacingOccurrences(of: " AS TEXT)", with: " AS CHAR)")
     }

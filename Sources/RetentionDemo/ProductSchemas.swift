@@ -56,10 +56,14 @@ public enum ProductSchemas {
     ]
 
     /// Znuny's state types and states (id → name, type), with one state an administrator added.
-    public static let znunyStateTypes: [(Int, String)] = [(1, "new"), (2, "open"), (3, "closed"), (4, "pending reminder"),
-                                                          (5, "pending auto"), (6, "removed"), (7, "merged")]
-    public static let znunyStates: [(Int, String, Int)] = [(1, "new", 1), (2, "open", 2), (3, "closed successful", 3), (4, "closed unsuccessful", 3),
-                                                           (5, "merged", 7), (6, "pending reminder", 4), (10, "closed by admin", 3)]
+    public static let znunyStateTypes: [(Int, String)] = [
+        (1, "new"), (2, "open"), (3, "closed"), (4, "pending reminder"),
+        (5, "pending auto"), (6, "removed"), (7, "merged"),
+    ]
+    public static let znunyStates: [(Int, String, Int)] = [
+        (1, "new", 1), (2, "open", 2), (3, "closed successful", 3), (4, "closed unsuccessful", 3),
+        (5, "merged", 7), (6, "pending reminder", 4), (10, "closed by admin", 3),
+    ]
 }
 
 /// The same subsets as each product's MySQL/MariaDB installer writes them — the column order above,

@@ -10,7 +10,8 @@ public enum SQLiteDemo {
     /// Writes a new database at `path` (which must not exist) holding `dataset`.
     public static func create(at path: String, dataset: DemoDataset) async throws {
         guard !FileManager.default.fileExists(atPath: path) else {
-            throw DatabaseUnavailable(location: "sqlite:\(path)", reason: "the file already exists; the demo only creates new databases")
+            throw DatabaseUnavailable(
+                location: "sqlite:\(path)", reason: "the file already exists; the demo only creates new databases")
         }
         let queue = try DatabaseQueue(path: path)
         try queue.close()

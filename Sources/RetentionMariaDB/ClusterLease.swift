@@ -29,11 +29,16 @@ struct ClusterLease: Sendable {
 
     /// Takes the lease on `connection` (which holds the node's `GET_LOCK`), or throws
     /// `RunLocked.held` naming the node whose run holds it.
-    static func take(on connection: MariaDBConnection, node: String, ttl: Duration, location: String) throws -> ClusterLease {
-        let exists = try connection.run("SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", [.text(table)])
+    static func take(on connection: MariaDBConnection, node: String, ttl: Duration, location: String) throws
+        -> ClusterLease
+    {
+        let exists = try connection.run(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+            [.text(table)])
         if exists.rows.first?.first == .integer(0) {
             // DDL: replicated to every node in total order, and committed at once.
-            try connection.execute("""
+            try connection.execute(
+                """
                 CREATE TABLE IF NOT EXISTS \(table) (name VARCHAR(40) PRIMARY KEY, holder VARCHAR(64), node VARCHAR(300), renewed_at DATETIME(6))
                 \(MariaDBSession.toolTableOptions)
                 """)
@@ -43,54 +48,70 @@ struct ClusterLease: Sendable {
         try connection.execute("COMMIT")
         let lease = ClusterLease(holder: UUID().uuidString, node: node, ttl: ttl)
         do {
-            let row = try connection.execute("""
+            let row = try connection.execute(
+                """
                 SELECT holder, node, TIMESTAMPDIFF(MICROSECOND, renewed_at, UTC_TIMESTAMP(6)) FROM \(table) WHERE name = 'run' FOR UPDATE
-                """).rows.first
+                """
+            ).rows.first
             if let row, row[0] != .null, let other = row[1].textValue, other != node,
-               case .integer(let age) = row[2], age < ttl.microseconds {
+                case .integer(let age) = row[2], age < ttl.microseconds
+            {
                 try connection.execute("ROLLBACK")
-                throw RunLocked.held("""
+                throw RunLocked.held(
+                    """
                     another retentiond run holds the run lock of \(location) on Galera node \(other) (renewed \(age / 1_000_000) s ago); \
                     nothing was changed. Wait for it to finish, then run again (docs/mariadb.md, "Galera clusters")
                     """)
             }
-            _ = try connection.run("UPDATE \(table) SET holder = ?, node = ?, renewed_at = UTC_TIMESTAMP(6) WHERE name = 'run'",
-                                   [.text(lease.holder), .text(node)])
+            _ = try connection.run(
+                "UPDATE \(table) SET holder = ?, node = ?, renewed_at = UTC_TIMESTAMP(6) WHERE name = 'run'",
+                [.text(lease.holder), .text(node)])
             try connection.execute("COMMIT")
         } catch let failure as MariaDBConnection.Failure where failure.code == 1213 {
             // Certification failed: another node took it at the same moment.
             _ = try? connection.execute("ROLLBACK")
-            throw RunLocked.held("another retentiond run took the run lock of \(location) on another Galera node at the same moment; nothing was changed. Run again once it has finished")
+            throw RunLocked.held(
+                "another retentiond run took the run lock of \(location) on another Galera node at the same moment; nothing was changed. Run again once it has finished"
+            )
         }
         return lease
     }
 
     /// Renews the lease from the lock's connection; false once another run holds it.
     func renew(on connection: MariaDBConnection) throws -> Bool {
-        let changed = try connection.run("UPDATE \(Self.table) SET renewed_at = UTC_TIMESTAMP(6) WHERE name = 'run' AND holder = ?", [.text(holder)]).changed
+        let changed = try connection.run(
+            "UPDATE \(Self.table) SET renewed_at = UTC_TIMESTAMP(6) WHERE name = 'run' AND holder = ?", [.text(holder)]
+        ).changed
         try connection.execute("COMMIT")
         return changed == 1
     }
 
     /// Writes the lease in the batch's transaction: the batch commits only while this run holds it.
     func confirm(in session: any SQLExecuting, location: String) throws {
-        let changed = try session.execute("UPDATE \(Self.table) SET renewed_at = UTC_TIMESTAMP(6) WHERE name = 'run' AND holder = ?", [.text(holder)])
+        let changed = try session.execute(
+            "UPDATE \(Self.table) SET renewed_at = UTC_TIMESTAMP(6) WHERE name = 'run' AND holder = ?", [.text(holder)])
         guard changed == 1 else {
-            throw RunLocked.lost("the run lock of \(location) was taken by a run on another Galera node (this run had not renewed it for \(ttl)); this batch was rolled back and the run stopped, so the two runs cannot overlap")
+            throw RunLocked.lost(
+                "the run lock of \(location) was taken by a run on another Galera node (this run had not renewed it for \(ttl)); this batch was rolled back and the run stopped, so the two runs cannot overlap"
+            )
         }
     }
 
     func release(on connection: MariaDBConnection) {
-        _ = try? connection.run("UPDATE \(Self.table) SET holder = NULL WHERE name = 'run' AND holder = ?", [.text(holder)])
+        _ = try? connection.run(
+            "UPDATE \(Self.table) SET holder = NULL WHERE name = 'run' AND holder = ?", [.text(holder)])
         _ = try? connection.execute("COMMIT")
     }
 
     /// A worker joining a run on a cluster must be on the node that holds the lease (its planner's).
     static func refuseAnotherNode(_ session: any SQLExecuting, node: String, location: String) throws {
         guard try session.tableExists(table),
-              let lease = try session.rows("SELECT node FROM \(table) WHERE name = 'run' AND holder IS NOT NULL", []).first,
-              let planner = lease[0].textValue, planner != node else { return }
-        throw RunLocked.held("""
+            let lease = try session.rows("SELECT node FROM \(table) WHERE name = 'run' AND holder IS NOT NULL", [])
+                .first,
+            let planner = lease[0].textValue, planner != node
+        else { return }
+        throw RunLocked.held(
+            """
             this worker reached Galera node \(node), and the run it would join is planned on node \(planner): the workers of a run \
             must all use the planner's node, whose row locks they share. Point every worker at one node (docs/mariadb.md, "Galera clusters")
             """)

@@ -57,21 +57,30 @@ final class MariaDBConnection: @unchecked Sendable {
             }
         }
         let flags = UInt(CLIENT_FOUND_ROWS)
-        guard mysql_real_connect(handle, location.socket == nil ? location.host : nil, location.user, password, location.database,
-                                 UInt32(location.port), location.socket, flags) != nil else {
+        guard
+            mysql_real_connect(
+                handle, location.socket == nil ? location.host : nil, location.user, password, location.database,
+                UInt32(location.port), location.socket, flags) != nil
+        else {
             throw Self.failure(of: handle)  // deinit closes the handle
         }
         id = Int64(mysql_thread_id(handle))
-        try execute("SET SESSION sql_mode = 'ANSI,NO_BACKSLASH_ESCAPES,STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'")
+        try execute(
+            "SET SESSION sql_mode = 'ANSI,NO_BACKSLASH_ESCAPES,STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
+        )
         try execute("SET SESSION time_zone = '+00:00'")
         try execute("SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED")
         try execute("SET SESSION autocommit = 0")
         // MariaDB turns an IN list of 1,000 values or more into a subquery over a VALUES table,
         // which it then cannot compare a row of several key columns with (error 1235): off.
-        do { try execute("SET SESSION in_predicate_conversion_threshold = 0") } catch let failure as Failure where failure.code == 1193 {}  // MySQL: no such variable
+        do { try execute("SET SESSION in_predicate_conversion_threshold = 0") } catch let failure as Failure
+            where failure.code == 1193
+        {}  // MySQL: no such variable
         // Nor may it rewrite an `EXISTS` as `IN` (which fails the same way with a correlated row):
         // each `EXISTS` stays the index probe per row it is written as, as PostgreSQL's `OFFSET 0` keeps it.
-        do { try execute("SET SESSION optimizer_switch = 'exists_to_in=off'") } catch let failure as Failure where failure.code == 1231 {}
+        do { try execute("SET SESSION optimizer_switch = 'exists_to_in=off'") } catch let failure as Failure
+            where failure.code == 1231
+        {}
         if try execute("SHOW VARIABLES LIKE 'wsrep_on'").rows.first?.last?.textValue == "ON" {
             let name = try execute("SELECT @@wsrep_node_name").rows.first?.first?.textValue ?? "?"
             let uuid = try execute("SHOW STATUS LIKE 'wsrep_gcomm_uuid'").rows.first?.last?.textValue ?? "?"
@@ -117,12 +126,15 @@ final class MariaDBConnection: @unchecked Sendable {
     }
 
     private static func failure(of handle: UnsafeMutablePointer<MYSQL>) -> Failure {
-        Failure(code: mysql_errno(handle), state: String(cString: mysql_sqlstate(handle)), message: String(cString: mysql_error(handle)))
+        Failure(
+            code: mysql_errno(handle), state: String(cString: mysql_sqlstate(handle)),
+            message: String(cString: mysql_error(handle)))
     }
 
     private func failure(of statement: UnsafeMutablePointer<MYSQL_STMT>) -> Failure {
-        let failure = Failure(code: mysql_stmt_errno(statement), state: String(cString: mysql_stmt_sqlstate(statement)),
-                              message: String(cString: mysql_stmt_error(statement)))
+        let failure = Failure(
+            code: mysql_stmt_errno(statement), state: String(cString: mysql_stmt_sqlstate(statement)),
+            message: String(cString: mysql_stmt_error(statement)))
         if failure.connectionLost { lost.store(true, ordering: .releasing) }
         return failure
     }
@@ -146,10 +158,11 @@ final class MariaDBConnection: @unchecked Sendable {
         var rows: [[SQLValue]] = []
         while let row = mysql_fetch_row(result) {
             guard let lengths = mysql_fetch_lengths(result) else { break }
-            rows.append((0..<count).map { i in
-                guard let cell = row[i] else { return .null }
-                return Self.value(UnsafeRawBufferPointer(start: cell, count: Int(lengths[i])), field: fields[i])
-            })
+            rows.append(
+                (0..<count).map { i in
+                    guard let cell = row[i] else { return .null }
+                    return Self.value(UnsafeRawBufferPointer(start: cell, count: Int(lengths[i])), field: fields[i])
+                })
         }
         return (rows, 0)
     }
@@ -174,7 +187,9 @@ final class MariaDBConnection: @unchecked Sendable {
         }
     }
 
-    private func run(_ statement: UnsafeMutablePointer<MYSQL_STMT>, _ bindings: [SQLValue]) throws -> (rows: [[SQLValue]], changed: Int) {
+    private func run(_ statement: UnsafeMutablePointer<MYSQL_STMT>, _ bindings: [SQLValue]) throws -> (
+        rows: [[SQLValue]], changed: Int
+    ) {
 
         // The values stay allocated until the statement has run.
         var storage: [UnsafeMutableRawPointer] = []
@@ -249,9 +264,14 @@ final class MariaDBConnection: @unchecked Sendable {
                     let status = mysql_stmt_fetch(statement)
                     if status == MYSQL_NO_DATA { break }
                     guard status == 0 || status == MYSQL_DATA_TRUNCATED else { throw failure(of: statement) }
-                    rows.append((0..<count).map { i in
-                        nulls[i] != 0 ? .null : Self.value(UnsafeRawBufferPointer(start: buffers[i], count: Int(resultLengths[i])), field: fields[i])
-                    })
+                    rows.append(
+                        (0..<count).map { i in
+                            nulls[i] != 0
+                                ? .null
+                                : Self.value(
+                                    UnsafeRawBufferPointer(start: buffers[i], count: Int(resultLengths[i])),
+                                    field: fields[i])
+                        })
                 }
             }
         }

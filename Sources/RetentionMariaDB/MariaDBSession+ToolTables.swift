@@ -9,28 +9,45 @@ extension MariaDBSession {
     static let toolTableOptions = "ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin"
 
     func prepareToolTables() throws {
-        let existing = Set(try rows("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'retentiond!_%' ESCAPE '!'", [])
+        let existing = Set(
+            try rows(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name LIKE 'retentiond!_%' ESCAPE '!'",
+                []
+            )
             .compactMap { $0.first?.textValue })
         let refsFiled = existing.contains("retentiond_audit_refs")
         let tables: [(name: String, definition: String)] = [
-            ("retentiond_audit", """
+            (
+                "retentiond_audit",
+                """
                 seq BIGINT PRIMARY KEY, run_id VARCHAR(64) NOT NULL, at VARCHAR(40) NOT NULL, actor TEXT NOT NULL, policy_hash VARCHAR(128) NOT NULL,
                 rule_id VARCHAR(200) NOT NULL, action VARCHAR(40) NOT NULL, table_name VARCHAR(200) NOT NULL, subject_ref VARCHAR(128) NOT NULL,
                 fields TEXT NOT NULL, detail MEDIUMTEXT NOT NULL, prev_mac VARCHAR(128) NOT NULL, mac VARCHAR(128) NOT NULL,
                 KEY retentiond_audit_action_rule (action, rule_id)
-                """),
-            ("retentiond_audit_refs", "segment BIGINT NOT NULL, ref VARCHAR(16) NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (segment, ref, seq)"),
-            ("retentiond_holds", """
+                """
+            ),
+            (
+                "retentiond_audit_refs",
+                "segment BIGINT NOT NULL, ref VARCHAR(16) NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (segment, ref, seq)"
+            ),
+            (
+                "retentiond_holds",
+                """
                 id BIGINT AUTO_INCREMENT PRIMARY KEY, table_name VARCHAR(200) NOT NULL, record_key VARCHAR(500) NOT NULL, reason TEXT NOT NULL,
                 placed_by TEXT NOT NULL, placed_at VARCHAR(40) NOT NULL, until VARCHAR(40), released_by TEXT, released_at VARCHAR(40),
                 KEY retentiond_holds_record (table_name, record_key)
-                """),
+                """
+            ),
             // rule_id and record_key within InnoDB's 3072 bytes of a key.
-            ("retentiond_done", "rule_id VARCHAR(200) NOT NULL, record_key VARCHAR(500) NOT NULL, PRIMARY KEY (rule_id, record_key)"),
+            (
+                "retentiond_done",
+                "rule_id VARCHAR(200) NOT NULL, record_key VARCHAR(500) NOT NULL, PRIMARY KEY (rule_id, record_key)"
+            ),
             ("retentiond_locks", "name VARCHAR(40) PRIMARY KEY"),
         ]
         for table in tables where !existing.contains(table.name) {
-            _ = try connection.execute("CREATE TABLE IF NOT EXISTS \(table.name) (\(table.definition)) \(Self.toolTableOptions)")
+            _ = try connection.execute(
+                "CREATE TABLE IF NOT EXISTS \(table.name) (\(table.definition)) \(Self.toolTableOptions)")
         }
         if !existing.contains("retentiond_locks") {
             _ = try execute("INSERT IGNORE INTO retentiond_locks (name) VALUES ('audit-chain'), ('holds')", [])
@@ -68,12 +85,18 @@ extension MariaDBSession {
     /// Within InnoDB's 3072 bytes of a key: 200 + 16 + 500 characters of four bytes.
     func prepareStatisticsTable(_ name: String) throws {
         guard try !tableExists(name) else { return }
-        let definition = StatisticsTable.definition(text: "TEXT", key: ("VARCHAR(200)", "VARCHAR(16)", "VARCHAR(\(StatisticsTable.groupLimit))"), integer: "BIGINT")
-        _ = try connection.execute("CREATE TABLE IF NOT EXISTS \(SQL.quote(name)) (\(definition)) \(Self.toolTableOptions)")
+        let definition = StatisticsTable.definition(
+            text: "TEXT", key: ("VARCHAR(200)", "VARCHAR(16)", "VARCHAR(\(StatisticsTable.groupLimit))"),
+            integer: "BIGINT")
+        _ = try connection.execute(
+            "CREATE TABLE IF NOT EXISTS \(SQL.quote(name)) (\(definition)) \(Self.toolTableOptions)")
     }
 
     private func triggersComplete() throws -> Bool {
-        try rows("SELECT count(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE() AND trigger_name LIKE 'retentiond!_%' ESCAPE '!'", []).first?.first == .integer(4)
+        try rows(
+            "SELECT count(*) FROM information_schema.triggers WHERE trigger_schema = DATABASE() AND trigger_name LIKE 'retentiond!_%' ESCAPE '!'",
+            []
+        ).first?.first == .integer(4)
     }
 }
 
@@ -83,15 +106,23 @@ extension MariaDBSession: WorkQueueSession {
 
     func prepareWorkQueue() throws {
         for (name, definition) in [
-            ("retentiond_runs", "run_id VARCHAR(64) PRIMARY KEY, policy_hash VARCHAR(128) NOT NULL, plan LONGTEXT NOT NULL, opened_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), filling BOOLEAN NOT NULL DEFAULT false, queue_format INTEGER NOT NULL DEFAULT 1"),
-            ("retentiond_batches", "run_id VARCHAR(64) NOT NULL, seq BIGINT NOT NULL, rule_id VARCHAR(200) NOT NULL, record_keys LONGTEXT NOT NULL, PRIMARY KEY (run_id, seq)"),
+            (
+                "retentiond_runs",
+                "run_id VARCHAR(64) PRIMARY KEY, policy_hash VARCHAR(128) NOT NULL, plan LONGTEXT NOT NULL, opened_at TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), filling BOOLEAN NOT NULL DEFAULT false, queue_format INTEGER NOT NULL DEFAULT 1"
+            ),
+            (
+                "retentiond_batches",
+                "run_id VARCHAR(64) NOT NULL, seq BIGINT NOT NULL, rule_id VARCHAR(200) NOT NULL, record_keys LONGTEXT NOT NULL, PRIMARY KEY (run_id, seq)"
+            ),
         ] where try !tableExists(name) {
             _ = try connection.execute("CREATE TABLE IF NOT EXISTS \(name) (\(definition)) \(Self.toolTableOptions)")
         }
     }
 
     func openRun(id: String, policyHash: String, plan: Data) throws {
-        try execute("INSERT INTO retentiond_runs (run_id, policy_hash, plan, filling, queue_format) VALUES (\(.text(id)), \(.text(policyHash)), \(.text(String(decoding: plan, as: UTF8.self))), true, \(.integer(Self.queueFormat)))")
+        try execute(
+            "INSERT INTO retentiond_runs (run_id, policy_hash, plan, filling, queue_format) VALUES (\(.text(id)), \(.text(policyHash)), \(.text(String(decoding: plan, as: UTF8.self))), true, \(.integer(Self.queueFormat)))"
+        )
     }
 
     func analyzeQueue() throws {}
@@ -102,36 +133,56 @@ extension MariaDBSession: WorkQueueSession {
 
     func openRun(policyHash: String) throws -> (id: String, plan: Data, filling: Bool)? {
         guard try tableExists("retentiond_runs"),
-              let row = try rows("SELECT run_id, plan, filling FROM retentiond_runs WHERE policy_hash = \(.text(policyHash)) AND queue_format = \(.integer(Self.queueFormat)) ORDER BY opened_at LIMIT 1").first,
-              let id = row[0].textValue, let plan = row[1].textValue else { return nil }
+            let row = try rows(
+                "SELECT run_id, plan, filling FROM retentiond_runs WHERE policy_hash = \(.text(policyHash)) AND queue_format = \(.integer(Self.queueFormat)) ORDER BY opened_at LIMIT 1"
+            ).first,
+            let id = row[0].textValue, let plan = row[1].textValue
+        else { return nil }
         return (id, Data(plan.utf8), row[2] == .integer(1))
     }
 
     func runFilling(id: String) throws -> Bool? {
-        guard try tableExists("retentiond_runs"), let row = try rows("SELECT filling FROM retentiond_runs WHERE run_id = \(.text(id))").first else { return nil }
+        guard try tableExists("retentiond_runs"),
+            let row = try rows("SELECT filling FROM retentiond_runs WHERE run_id = \(.text(id))").first
+        else { return nil }
         return row[0] == .integer(1)
     }
 
     func enqueue(runID: String, batches: [QueuedBatch]) throws {
         guard !batches.isEmpty else { return }
         let encoder = JSONEncoder()
-        try insert(into: "retentiond_batches", columns: ["run_id", "seq", "rule_id", "record_keys"], rows: batches.map { batch in
-            [.text(runID), .integer(batch.seq), .text(batch.rule), .text(String(decoding: try encoder.encode(batch.keys), as: UTF8.self))]
-        })
+        try insert(
+            into: "retentiond_batches", columns: ["run_id", "seq", "rule_id", "record_keys"],
+            rows: batches.map { batch in
+                [
+                    .text(runID), .integer(batch.seq), .text(batch.rule),
+                    .text(String(decoding: try encoder.encode(batch.keys), as: UTF8.self)),
+                ]
+            })
     }
 
     /// The earliest batch no other worker holds, locked (`SKIP LOCKED`), then deleted in this
     /// transaction: a rollback puts it back. On a Galera cluster, only on the planner's node.
     func claim(runID: String) throws -> QueuedBatch? {
-        if let node = connection.clusterNode { try ClusterLease.refuseAnotherNode(self, node: node, location: location) }
-        guard let row = try rows("SELECT seq, rule_id, record_keys FROM retentiond_batches WHERE run_id = \(.text(runID)) ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED").first,
-              case .integer(let seq) = row[0], let rule = row[1].textValue, let keys = row[2].textValue else { return nil }
+        if let node = connection.clusterNode {
+            try ClusterLease.refuseAnotherNode(self, node: node, location: location)
+        }
+        guard
+            let row = try rows(
+                "SELECT seq, rule_id, record_keys FROM retentiond_batches WHERE run_id = \(.text(runID)) ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED"
+            ).first,
+            case .integer(let seq) = row[0], let rule = row[1].textValue, let keys = row[2].textValue
+        else { return nil }
         try execute("DELETE FROM retentiond_batches WHERE run_id = \(.text(runID)) AND seq = \(.integer(seq))")
-        return QueuedBatch(seq: seq, rule: rule, keys: try JSONDecoder().decode([RecordKey].self, from: Data(keys.utf8)))
+        return QueuedBatch(
+            seq: seq, rule: rule, keys: try JSONDecoder().decode([RecordKey].self, from: Data(keys.utf8)))
     }
 
     func remaining(runID: String) throws -> Int {
-        guard case .integer(let n) = try rows("SELECT count(*) FROM retentiond_batches WHERE run_id = \(.text(runID))").first?.first else { return 0 }
+        guard
+            case .integer(let n) = try rows("SELECT count(*) FROM retentiond_batches WHERE run_id = \(.text(runID))")
+                .first?.first
+        else { return 0 }
         return Int(n)
     }
 

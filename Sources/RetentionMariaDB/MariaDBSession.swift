@@ -7,7 +7,9 @@ extension SQLDialect {
     /// literals): `?` placeholders like SQLite's, and the places its SQL still differs.
     public static let mariadb = SQLDialect(
         numberedPlaceholders: false,
-        flagIsSet: { column in "(\(column) IS NOT NULL AND CAST(\(column) AS CHAR) NOT IN ('0', 'false', 'f', 'no', 'n', ''))" },
+        flagIsSet: { column in
+            "(\(column) IS NOT NULL AND CAST(\(column) AS CHAR) NOT IN ('0', 'false', 'f', 'no', 'n', ''))"
+        },
         // No `typeof`: a value's JSON type tells an integer column's values from text ones. The
         // result is compared byte for byte (`utf8mb4_bin`), whatever the columns' collations.
         canonicalKey: { columns in
@@ -15,7 +17,8 @@ extension SQLDialect {
                 "CASE JSON_TYPE(JSON_EXTRACT(JSON_ARRAY(\(c)), '$[0]')) WHEN 'INTEGER' THEN CAST(\(c) AS CHAR) WHEN 'NULL' THEN 'null' "
                     + "ELSE '\"' || replace(replace(CAST(\(c) AS CHAR), '\\', '\\\\'), '\"', '\\\"') || '\"' END"
             }
-            return "(CONVERT('[' || " + parts.joined(separator: " || ',' || ") + " || ']' USING utf8mb4) COLLATE utf8mb4_bin)"
+            return "(CONVERT('[' || " + parts.joined(separator: " || ',' || ")
+                + " || ']' USING utf8mb4) COLLATE utf8mb4_bin)"
         },
         keyValueKind: { declaredType in
             switch declaredType.lowercased() {
@@ -27,7 +30,9 @@ extension SQLDialect {
         textOf: { column in "(CONVERT(\(column) USING utf8mb4) COLLATE utf8mb4_bin)" },
         // READ COMMITTED: a batch locks its subject rows by key first (`locksKeysFirst`).
         lockRows: "",
-        castValue: { value, type in type == "timestamptz" ? "STR_TO_DATE(\(value), '%Y-%m-%dT%H:%i:%sZ')" : "CAST(\(value) AS DATETIME)" },
+        castValue: { value, type in
+            type == "timestamptz" ? "STR_TO_DATE(\(value), '%Y-%m-%dT%H:%i:%sZ')" : "CAST(\(value) AS DATETIME)"
+        },
         exactly: { column in "CAST(CONVERT(\(column) USING utf8mb4) AS BINARY)" },
         ignoringDuplicates: " ON DUPLICATE KEY UPDATE rule_id = rule_id",
         deletesNameTheirAlias: true,
@@ -41,7 +46,8 @@ extension SQLDialect {
         // would lose digits, a zero date would read as NULL); everything else as it is, bytes as bytes.
         copyOut: { column, type in
             switch type.lowercased() {
-            case "decimal", "numeric", "float", "double", "real", "date", "datetime", "timestamp", "time", "year": return "CAST(\(column) AS CHAR)"
+            case "decimal", "numeric", "float", "double", "real", "date", "datetime", "timestamp", "time", "year":
+                return "CAST(\(column) AS CHAR)"
             default: return column
             }
         }
@@ -81,29 +87,41 @@ struct MariaDBSession: WritingSession, SQLExecuting {
         while start < values.count {
             let chunk = values[start..<min(values.count, start + perStatement)]
             let rows = chunk.map { "(\(SQL.list($0)))" as SQL }.joined(separator: ", ")
-            try execute("INSERT INTO \(ident: table) (\(raw: columns.map(SQL.quote).joined(separator: ", "))) VALUES \(rows)")
+            try execute(
+                "INSERT INTO \(ident: table) (\(raw: columns.map(SQL.quote).joined(separator: ", "))) VALUES \(rows)")
             start += perStatement
         }
     }
 
     func tableExists(_ name: String) throws -> Bool {
-        try rows("SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?", [.text(name)]).first?.first != .integer(0)
+        try rows(
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = ?",
+            [.text(name)]
+        ).first?.first != .integer(0)
     }
 
     /// The server's failures as operators read them: a lost connection or a lock wait that ran
     /// out as `DatabaseUnavailable`, a missing privilege with where to find the GRANTs.
     func translate(_ error: Error) -> Error {
         guard let failure = error as? MariaDBConnection.Failure else { return error }
-        if failure.connectionLost { return DatabaseUnavailable(location: location, reason: "the connection to the server was lost: \(failure)") }
+        if failure.connectionLost {
+            return DatabaseUnavailable(location: location, reason: "the connection to the server was lost: \(failure)")
+        }
         switch failure.code {
         // ER_LOCK_WAIT_TIMEOUT (innodb_lock_wait_timeout), ER_LOCK_DEADLOCK: the transaction is rolled back.
-        case 1205: return DatabaseUnavailable(location: location, reason: lockWaitExceeded(lockWait, detail: "\(failure)"))
-        case 1213: return DatabaseUnavailable(location: location, reason: "the server broke a deadlock by rolling this transaction back (\(failure))", conflict: true)
+        case 1205:
+            return DatabaseUnavailable(location: location, reason: lockWaitExceeded(lockWait, detail: "\(failure)"))
+        case 1213:
+            return DatabaseUnavailable(
+                location: location, reason: "the server broke a deadlock by rolling this transaction back (\(failure))",
+                conflict: true)
         // ER_TABLE_DEF_CHANGED: a snapshot read reached a table another session created or altered since.
         case 1412: return SnapshotOutdated(failure: failure)
         // ER_TABLEACCESS_DENIED_ERROR, ER_COLUMNACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR, ER_SPECIFIC_ACCESS_DENIED_ERROR.
         case 1142, 1143, 1044, 1227:
-            return StoreFailure("\(failure); `retentiond check` lists every privilege the user lacks, with the GRANT statements to run (docs/mariadb.md, \"Privileges\")")
+            return StoreFailure(
+                "\(failure); `retentiond check` lists every privilege the user lacks, with the GRANT statements to run (docs/mariadb.md, \"Privileges\")"
+            )
         default: return StoreFailure("\(failure)")
         }
     }
@@ -113,28 +131,43 @@ struct MariaDBSession: WritingSession, SQLExecuting {
     /// An anonymisation changes the fields the policy names and nothing else: a column MariaDB
     /// would set on every UPDATE (Dolibarr's `tms … ON UPDATE CURRENT_TIMESTAMP`) keeps its value,
     /// so that a clock the policy reads is not restarted by the policy's own change.
-    func anonymise(table: String, keyColumns: [String], fields: [String], rows updates: [(RecordKey, [SQLValue])]) throws -> Int {
+    func anonymise(table: String, keyColumns: [String], fields: [String], rows updates: [(RecordKey, [SQLValue])])
+        throws -> Int
+    {
         guard !updates.isEmpty, !fields.isEmpty else { return 0 }
-        let setOnUpdate = try rows("""
+        let setOnUpdate = try rows(
+            """
             SELECT column_name FROM information_schema.columns WHERE table_schema = DATABASE() AND table_name = \(.text(table))
             AND LOWER(extra) LIKE '%on update%' ORDER BY ordinal_position
-            """).compactMap { $0.first?.textValue }
-        return try execute(builder.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates, unchanged: setOnUpdate))
+            """
+        ).compactMap { $0.first?.textValue }
+        return try execute(
+            builder.anonymise(
+                table: table, keyColumns: keyColumns, fields: fields, rows: updates, unchanged: setOnUpdate))
     }
 
     /// MariaDB has no `UPDATE … RETURNING`: the hold is read back in the same transaction.
     func releaseHold(id: Int64, by: String, at: Date) throws -> LegalHold? {
-        let changed = try execute("UPDATE retentiond_holds SET released_by = \(.text(by)), released_at = \(.text(SQLBuilder.holdTime(at))) WHERE id = \(.integer(id)) AND released_at IS NULL")
+        let changed = try execute(
+            "UPDATE retentiond_holds SET released_by = \(.text(by)), released_at = \(.text(SQLBuilder.holdTime(at))) WHERE id = \(.integer(id)) AND released_at IS NULL"
+        )
         guard changed == 1 else { return nil }
-        return try rows("SELECT \(raw: Self.holdColumns) FROM retentiond_holds WHERE id = \(.integer(id))").first.flatMap(Self.hold)
+        return try rows("SELECT \(raw: Self.holdColumns) FROM retentiond_holds WHERE id = \(.integer(id))").first
+            .flatMap(Self.hold)
     }
 
     /// The new hold's id from `LAST_INSERT_ID()` (MySQL has no `INSERT … RETURNING`).
     func insertHold(_ hold: LegalHold) throws -> Int64 {
-        let values = [SQLValue.text(hold.table), .text(hold.key.canonical), .text(hold.reason), .text(hold.placedBy),
-                      .text(SQLBuilder.holdTime(hold.placedAt)), hold.until.map { .text(SQLBuilder.holdTime($0)) } ?? .null]
-        try execute("INSERT INTO retentiond_holds (table_name, record_key, reason, placed_by, placed_at, until) VALUES (\(SQL.list(values)))")
-        guard case .integer(let id) = try rows("SELECT LAST_INSERT_ID()", []).first?.first else { throw StoreFailure("the new hold has no id") }
+        let values = [
+            SQLValue.text(hold.table), .text(hold.key.canonical), .text(hold.reason), .text(hold.placedBy),
+            .text(SQLBuilder.holdTime(hold.placedAt)), hold.until.map { .text(SQLBuilder.holdTime($0)) } ?? .null,
+        ]
+        try execute(
+            "INSERT INTO retentiond_holds (table_name, record_key, reason, placed_by, placed_at, until) VALUES (\(SQL.list(values)))"
+        )
+        guard case .integer(let id) = try rows("SELECT LAST_INSERT_ID()", []).first?.first else {
+            throw StoreFailure("the new hold has no id")
+        }
         return id
     }
 
@@ -148,7 +181,9 @@ struct MariaDBSession: WritingSession, SQLExecuting {
 
     func lockAuditChain() throws { _ = try lockRow("audit-chain", " FOR UPDATE") }
 
-    func lockHolds(exclusive: Bool) throws { _ = try lockRow("holds", exclusive ? " FOR UPDATE" : " LOCK IN SHARE MODE") }
+    func lockHolds(exclusive: Bool) throws {
+        _ = try lockRow("holds", exclusive ? " FOR UPDATE" : " LOCK IN SHARE MODE")
+    }
 
     func tryLockHoldsExclusively() throws -> Bool { try lockRow("holds", " FOR UPDATE SKIP LOCKED") }
 
@@ -167,7 +202,11 @@ struct MariaDBSession: WritingSession, SQLExecuting {
     func tablesWithoutStatistics(among tables: [String]) throws -> [String] { [] }
 
     func toolTables() throws -> ToolTables {
-        let names = Set(try rows("SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN ('retentiond_audit', 'retentiond_holds')", [])
+        let names = Set(
+            try rows(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name IN ('retentiond_audit', 'retentiond_holds')",
+                []
+            )
             .compactMap { $0.first?.textValue })
         return ToolTables(audit: names.contains("retentiond_audit"), holds: names.contains("retentiond_holds"))
     }

@@ -22,22 +22,29 @@ public final class MariaDBStore: RecordStore, WorkQueueStore {
 
     public var location: String { settings.displayName }
 
-    public init(settings: MariaDBLocation, credentialsDirectory: String? = nil,
-                logger: Logger = Logger(label: "retentiond.mariadb"), lockWait: Duration = defaultLockWait,
-                clusterLeaseTTL: Duration = .seconds(60)) async throws {
+    public init(
+        settings: MariaDBLocation, credentialsDirectory: String? = nil,
+        logger: Logger = Logger(label: "retentiond.mariadb"), lockWait: Duration = defaultLockWait,
+        clusterLeaseTTL: Duration = .seconds(60)
+    ) async throws {
         self.settings = settings
         self.logger = logger
         self.lockWait = lockWait
         self.clusterLeaseTTL = clusterLeaseTTL
-        password = try serverPassword(given: settings.password, file: settings.passwordFile, environment: settings.passwordEnvironment,
-                                      credentialsDirectory: credentialsDirectory, location: settings.displayName)
+        password = try serverPassword(
+            given: settings.password, file: settings.passwordFile, environment: settings.passwordEnvironment,
+            credentialsDirectory: credentialsDirectory, location: settings.displayName)
         current = Mutex(try await Self.connect(settings, password: password, on: queue))
     }
 
     /// A store that only reads (every session a READ ONLY transaction).
-    public static func reader(settings: MariaDBLocation, credentialsDirectory: String? = nil,
-                              logger: Logger = Logger(label: "retentiond.mariadb")) async throws -> ReadOnlyStore {
-        ReadOnlyStore(opened: try await MariaDBStore(settings: settings, credentialsDirectory: credentialsDirectory, logger: logger))
+    public static func reader(
+        settings: MariaDBLocation, credentialsDirectory: String? = nil,
+        logger: Logger = Logger(label: "retentiond.mariadb")
+    ) async throws -> ReadOnlyStore {
+        ReadOnlyStore(
+            opened: try await MariaDBStore(
+                settings: settings, credentialsDirectory: credentialsDirectory, logger: logger))
     }
 
     /// Connects on `queue` (Connector/C blocks until the server answers or the timeout).
@@ -54,13 +61,16 @@ public final class MariaDBStore: RecordStore, WorkQueueStore {
         }
     }
 
-    static func connect(_ settings: MariaDBLocation, password: String?, on queue: DispatchQueue) async throws -> MariaDBConnection {
+    static func connect(_ settings: MariaDBLocation, password: String?, on queue: DispatchQueue) async throws
+        -> MariaDBConnection
+    {
         try await withCheckedThrowingContinuation { continuation in
             queue.async {
                 do {
                     continuation.resume(returning: try MariaDBConnection(settings, password: password))
                 } catch let failure as MariaDBConnection.Failure {
-                    continuation.resume(throwing: DatabaseUnavailable(location: settings.displayName, reason: Self.reason(failure)))
+                    continuation.resume(
+                        throwing: DatabaseUnavailable(location: settings.displayName, reason: Self.reason(failure)))
                 } catch {
                     continuation.resume(throwing: error)
                 }
@@ -73,7 +83,9 @@ public final class MariaDBStore: RecordStore, WorkQueueStore {
         switch failure.code {
         case 1045: return "the server refused the login (\(failure.message)): check `user` and the password file"
         case 1049: return "the database does not exist (\(failure.message))"
-        case 2002, 2003: return "no server answers there (\(failure.message)): check `host`, `port` or `socket`, and that MariaDB runs"
+        case 2002, 2003:
+            return
+                "no server answers there (\(failure.message)): check `host`, `port` or `socket`, and that MariaDB runs"
         case 2005: return "no such host (\(failure.message))"
         default: return "\(failure)"
         }
@@ -93,21 +105,27 @@ public final class MariaDBStore: RecordStore, WorkQueueStore {
         try await inTransaction(readOnly: true) { try body($0) }
     }
 
-    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any WritingSession) throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any WritingSession) throws -> T) async throws -> T
+    {
         try await inTransaction(readOnly: false) { try body($0) }
     }
 
-    public func readQueue<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueReading) throws -> T) async throws -> T {
+    public func readQueue<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueReading) throws -> T) async throws -> T
+    {
         try await inTransaction(readOnly: true) { try body($0) }
     }
 
-    public func queueTransaction<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueSession) throws -> T) async throws -> T {
+    public func queueTransaction<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueSession) throws -> T)
+        async throws -> T
+    {
         try await inTransaction(readOnly: false) { try body($0) }
     }
 
     /// A read that reached a table whose definition changed since its snapshot began is run again
     /// on a new snapshot (reads change nothing), a few times; the error then stays.
-    private func inTransaction<T: Sendable>(readOnly: Bool, _ body: @escaping @Sendable (MariaDBSession) throws -> T) async throws -> T {
+    private func inTransaction<T: Sendable>(readOnly: Bool, _ body: @escaping @Sendable (MariaDBSession) throws -> T)
+        async throws -> T
+    {
         var attempts = 0
         while true {
             do {
@@ -115,12 +133,15 @@ public final class MariaDBStore: RecordStore, WorkQueueStore {
             } catch let outdated as SnapshotOutdated where readOnly {
                 attempts += 1
                 guard attempts < 3 else { throw StoreFailure(outdated.description) }
-                logger.debug("a table changed definition during a read; reading again", metadata: ["error": "\(outdated)"])
+                logger.debug(
+                    "a table changed definition during a read; reading again", metadata: ["error": "\(outdated)"])
             }
         }
     }
 
-    private func inTransactionOnce<T: Sendable>(readOnly: Bool, _ body: @escaping @Sendable (MariaDBSession) throws -> T) async throws -> T {
+    private func inTransactionOnce<T: Sendable>(
+        readOnly: Bool, _ body: @escaping @Sendable (MariaDBSession) throws -> T
+    ) async throws -> T {
         let session = MariaDBSession(connection: try await connection(), location: location, lockWait: lockWait)
         let logger = self.logger
         return try await withCheckedThrowingContinuation { continuation in
@@ -167,11 +188,17 @@ public final class MariaDBStore: RecordStore, WorkQueueStore {
                 do {
                     // The lock connection sits idle for the whole run: the server's wait_timeout must not close it.
                     try connection.execute("SET SESSION wait_timeout = 31536000")
-                    guard try connection.run("SELECT GET_LOCK(?, 0)", [.text(name)]).rows.first?.first == .integer(1) else {
-                        throw RunLocked.held("another retentiond run holds the run lock on \(location); nothing was changed. Wait for it to finish, then run again")
+                    guard try connection.run("SELECT GET_LOCK(?, 0)", [.text(name)]).rows.first?.first == .integer(1)
+                    else {
+                        throw RunLocked.held(
+                            "another retentiond run holds the run lock on \(location); nothing was changed. Wait for it to finish, then run again"
+                        )
                     }
                     do {
-                        continuation.resume(returning: try connection.clusterNode.map { try ClusterLease.take(on: connection, node: $0, ttl: ttl, location: location) })
+                        continuation.resume(
+                            returning: try connection.clusterNode.map {
+                                try ClusterLease.take(on: connection, node: $0, ttl: ttl, location: location)
+                            })
                     } catch {
                         _ = try? connection.run("SELECT RELEASE_LOCK(?)", [.text(name)])
                         throw error
@@ -183,7 +210,9 @@ public final class MariaDBStore: RecordStore, WorkQueueStore {
                 }
             }
         }
-        if let lease { logger.info("Galera cluster: the run lock is also the cluster's lease", metadata: ["node": "\(lease.node)"]) }
+        if let lease {
+            logger.info("Galera cluster: the run lock is also the cluster's lease", metadata: ["node": "\(lease.node)"])
+        }
         return NamedLock(connection: connection, queue: lockQueue, name: name, location: location, lease: lease)
     }
 }
@@ -200,7 +229,9 @@ final class NamedLock: RunLockHandle, @unchecked Sendable {
     let lease: ClusterLease?
     private var renewal: Task<Void, Never>?
 
-    init(connection: MariaDBConnection, queue: DispatchQueue, name: String, location: String, lease: ClusterLease? = nil) {
+    init(
+        connection: MariaDBConnection, queue: DispatchQueue, name: String, location: String, lease: ClusterLease? = nil
+    ) {
         self.connection = connection
         self.queue = queue
         self.name = name
@@ -234,7 +265,9 @@ final class NamedLock: RunLockHandle, @unchecked Sendable {
         guard let sql = session as? any SQLExecuting else { return }
         let held = try sql.rows("SELECT IS_USED_LOCK(?)", [.text(name)]).first?.first
         guard held == .integer(holder) else {
-            throw RunLocked.lost("the run lock on \(location) was lost (its connection was closed: killed, or a server timeout); this batch was rolled back and the run stopped, so no other run can overlap it")
+            throw RunLocked.lost(
+                "the run lock on \(location) was lost (its connection was closed: killed, or a server timeout); this batch was rolled back and the run stopped, so no other run can overlap it"
+            )
         }
         try lease?.confirm(in: sql, location: location)
     }

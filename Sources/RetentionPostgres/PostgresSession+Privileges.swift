@@ -12,14 +12,16 @@ extension PostgresSession {
         var missing: [PrivilegeNeed] = []
         for var need in needs {
             if need.object == .schema && need.table.isEmpty { need.table = current?[1].textValue ?? "public" }
-            let name = SQLValue.text(SQL.quote(need.table)), kind = SQLValue.text(need.kind.rawValue)
-            let sql: SQL = switch (need.object, need.column) {
-            case (.table, _) where need.anyColumn: "SELECT has_any_column_privilege(\(name), \(kind))::int"
-            case (.table, let column?): "SELECT has_column_privilege(\(name), \(.text(column)), \(kind))::int"
-            case (.table, nil): "SELECT has_table_privilege(\(name), \(kind))::int"
-            case (.sequence, _): "SELECT has_sequence_privilege(\(name), \(kind))::int"
-            case (.schema, _): "SELECT has_schema_privilege(\(.text(need.table)), \(kind))::int"
-            }
+            let name = SQLValue.text(SQL.quote(need.table))
+            let kind = SQLValue.text(need.kind.rawValue)
+            let sql: SQL =
+                switch (need.object, need.column) {
+                case (.table, _) where need.anyColumn: "SELECT has_any_column_privilege(\(name), \(kind))::int"
+                case (.table, let column?): "SELECT has_column_privilege(\(name), \(.text(column)), \(kind))::int"
+                case (.table, nil): "SELECT has_table_privilege(\(name), \(kind))::int"
+                case (.sequence, _): "SELECT has_sequence_privilege(\(name), \(kind))::int"
+                case (.schema, _): "SELECT has_schema_privilege(\(.text(need.table)), \(kind))::int"
+                }
             if try rows(sql).first?.first != .integer(1) { missing.append(need) }
         }
         return PrivilegeReport(role: role, missing: missing)

@@ -10,15 +10,19 @@ extension PostgresSession {
     /// check names what is missing there.
     func tablesWithoutStatistics(among tables: [String]) throws -> [String] {
         guard !tables.isEmpty else { return [] }
-        let never = try rows("""
+        let never = try rows(
+            """
             SELECT c.relname::text FROM pg_class AS c JOIN pg_namespace AS n ON n.oid = c.relnamespace
             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND c.relname IN (\(SQL.list(tables.map { .text($0) })))
             AND has_any_column_privilege(c.oid, 'SELECT')
             AND NOT EXISTS (SELECT 1 FROM pg_stats AS s WHERE s.schemaname = n.nspname AND s.tablename = c.relname)
             ORDER BY 1
-            """).compactMap { $0.first?.textValue }
+            """
+        ).compactMap { $0.first?.textValue }
         // An empty table has no column statistics even once analyzed, and nothing to mislead with.
-        return try never.filter { try rows("SELECT EXISTS (SELECT 1 FROM \(ident: $0))::int").first?.first == .integer(1) }
+        return try never.filter {
+            try rows("SELECT EXISTS (SELECT 1 FROM \(ident: $0))::int").first?.first == .integer(1)
+        }
     }
 
     /// `ANALYZE`: reads a sample of each table and changes no row. Only a table's owner may; for

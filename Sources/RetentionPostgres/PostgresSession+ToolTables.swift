@@ -10,13 +10,17 @@ extension PostgresSession {
         _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:ddl'))", [])
         let refsFiled = try tableExists("retentiond_audit_refs")
         for statement in [
-            Self.tableIfMissing("retentiond_audit", """
+            Self.tableIfMissing(
+                "retentiond_audit",
+                """
                 seq BIGINT PRIMARY KEY, run_id TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL, policy_hash TEXT NOT NULL,
                 rule_id TEXT NOT NULL, action TEXT NOT NULL, table_name TEXT NOT NULL, subject_ref TEXT NOT NULL,
                 fields TEXT NOT NULL, detail TEXT NOT NULL, prev_mac TEXT NOT NULL, mac TEXT NOT NULL
                 """),
             Self.indexIfMissing("retentiond_audit_action_rule", on: "retentiond_audit(action, rule_id)"),
-            Self.tableIfMissing("retentiond_audit_refs", """
+            Self.tableIfMissing(
+                "retentiond_audit_refs",
+                """
                 segment BIGINT NOT NULL, ref TEXT COLLATE "C" NOT NULL, seq BIGINT NOT NULL, PRIMARY KEY (segment, ref, seq)
                 """),
             // The indexes an older version kept on the trail (the run's, written by every entry, served
@@ -28,19 +32,26 @@ extension PostgresSession {
             EXCEPTION WHEN insufficient_privilege THEN NULL;
             END $d$
             """,
-            Self.ownFunction("""
+            Self.ownFunction(
+                """
                 CREATE OR REPLACE FUNCTION retentiond_audit_append_only() RETURNS trigger LANGUAGE plpgsql
                 AS $f$ BEGIN RAISE EXCEPTION 'retentiond_audit is append-only'; END $f$
                 """),
-            Self.guardTriggers(on: "retentiond_audit", function: "retentiond_audit_append_only", rowTrigger: "retentiond_audit_append_only",
-                               truncateTrigger: "retentiond_audit_no_truncate"),
-            Self.tableIfMissing("retentiond_holds", """
+            Self.guardTriggers(
+                on: "retentiond_audit", function: "retentiond_audit_append_only",
+                rowTrigger: "retentiond_audit_append_only",
+                truncateTrigger: "retentiond_audit_no_truncate"),
+            Self.tableIfMissing(
+                "retentiond_holds",
+                """
                 id BIGSERIAL PRIMARY KEY, table_name TEXT NOT NULL, record_key TEXT NOT NULL, reason TEXT NOT NULL,
                 placed_by TEXT NOT NULL, placed_at TEXT NOT NULL, until TEXT, released_by TEXT, released_at TEXT
                 """),
             Self.indexIfMissing("retentiond_holds_record", on: "retentiond_holds(table_name, record_key)"),
-            Self.tableIfMissing("retentiond_done", "rule_id TEXT NOT NULL, record_key TEXT NOT NULL, PRIMARY KEY (rule_id, record_key)"),
-            Self.ownFunction("""
+            Self.tableIfMissing(
+                "retentiond_done", "rule_id TEXT NOT NULL, record_key TEXT NOT NULL, PRIMARY KEY (rule_id, record_key)"),
+            Self.ownFunction(
+                """
                 CREATE OR REPLACE FUNCTION retentiond_holds_release_only() RETURNS trigger LANGUAGE plpgsql
                 AS $f$ BEGIN
                     IF TG_OP = 'UPDATE' AND OLD.released_at IS NULL AND NEW.released_at IS NOT NULL AND NEW.released_by IS NOT NULL
@@ -51,8 +62,10 @@ extension PostgresSession {
                     RAISE EXCEPTION 'retentiond_holds keeps every hold, and a row changes only when released, once: use retentiond hold release';
                 END $f$
                 """),
-            Self.guardTriggers(on: "retentiond_holds", function: "retentiond_holds_release_only", rowTrigger: "retentiond_holds_release_only",
-                               truncateTrigger: "retentiond_holds_no_truncate"),
+            Self.guardTriggers(
+                on: "retentiond_holds", function: "retentiond_holds_release_only",
+                rowTrigger: "retentiond_holds_release_only",
+                truncateTrigger: "retentiond_holds_no_truncate"),
         ] {
             _ = try execute(statement, [])
         }
@@ -63,7 +76,10 @@ extension PostgresSession {
     /// The policy names it (a lower-case identifier, which may be a reserved word): quoted.
     func prepareStatisticsTable(_ name: String) throws {
         _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:ddl'))", [])
-        _ = try execute(Self.tableIfMissing(SQL.quote(name), StatisticsTable.definition(text: "TEXT", key: ("TEXT", "TEXT", "TEXT"), integer: "BIGINT")), [])
+        _ = try execute(
+            Self.tableIfMissing(
+                SQL.quote(name),
+                StatisticsTable.definition(text: "TEXT", key: ("TEXT", "TEXT", "TEXT"), integer: "BIGINT")), [])
     }
 
     /// `CREATE TABLE IF NOT EXISTS` asks for `CREATE` on the schema even when the table exists:
@@ -83,13 +99,15 @@ extension PostgresSession {
 
     /// The triggers that make `function` judge every `UPDATE` and `DELETE` (per row) and `TRUNCATE`
     /// of `table`, each created when missing.
-    static func guardTriggers(on table: String, function: String, rowTrigger: String, truncateTrigger: String) -> String {
+    static func guardTriggers(on table: String, function: String, rowTrigger: String, truncateTrigger: String) -> String
+    {
         func ifMissing(_ name: String, _ definition: String) -> String {
             "IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = '\(name)' AND tgrelid = '\(table)'::regclass) THEN CREATE TRIGGER \(name) \(definition); END IF;"
         }
         return "DO $d$ BEGIN "
             + ifMissing(rowTrigger, "BEFORE UPDATE OR DELETE ON \(table) FOR EACH ROW EXECUTE FUNCTION \(function)()")
-            + ifMissing(truncateTrigger, "BEFORE TRUNCATE ON \(table) FOR EACH STATEMENT EXECUTE FUNCTION \(function)()")
+            + ifMissing(
+                truncateTrigger, "BEFORE TRUNCATE ON \(table) FOR EACH STATEMENT EXECUTE FUNCTION \(function)()")
             + " END $d$"
     }
 

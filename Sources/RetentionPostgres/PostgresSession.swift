@@ -10,7 +10,8 @@ extension SQLDialect {
     /// PostgreSQL: `$n` placeholders; a key's canonical text built from the column's type.
     public static let postgres = SQLDialect(
         numberedPlaceholders: true,
-        flagIsSet: { column in "(\(column) IS NOT NULL AND (\(column))::text NOT IN ('0', 'false', 'f', 'no', 'n', ''))" },
+        flagIsSet: { column in "(\(column) IS NOT NULL AND (\(column))::text NOT IN ('0', 'false', 'f', 'no', 'n', ''))"
+        },
         canonicalKey: { columns in
             let parts = columns.map { c in
                 "CASE WHEN pg_typeof(\(c))::text IN ('smallint', 'integer', 'bigint') THEN (\(c))::text "
@@ -62,7 +63,9 @@ struct PostgresSession: WritingSession, SQLExecuting {
         // A query sent on a connection the server has just dropped may never complete: the link
         // fails the query in flight the moment its connection closes.
         return try waiting { outcome in
-            connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).whenComplete { outcome.set($0) }
+            connection.query(PostgresQuery(unsafeSQL: sql, binds: binds), logger: logger).whenComplete {
+                outcome.set($0)
+            }
         }
     }
 
@@ -97,11 +100,14 @@ struct PostgresSession: WritingSession, SQLExecuting {
             text.append(0x0A)
         }
         let data = ByteBuffer(bytes: text)
-        let connection = self.connection, logger = self.logger
+        let connection = self.connection
+        let logger = self.logger
         _ = try waiting { (outcome: Outcome<Bool>) in
             Task {
                 do {
-                    try await connection.copyFrom(table: table, columns: columns, logger: logger) { writer in try await writer.write(data) }
+                    try await connection.copyFrom(table: table, columns: columns, logger: logger) { writer in
+                        try await writer.write(data)
+                    }
                     outcome.set(.success(true))
                 } catch {
                     outcome.set(.failure(error))
@@ -151,7 +157,9 @@ struct PostgresSession: WritingSession, SQLExecuting {
     /// and a lost connection becomes `DatabaseUnavailable`.
     static func translate(_ error: Error, location: String, lockWait: Duration = defaultLockWait) -> Error {
         guard let psql = error as? PSQLError else { return error }
-        let lost: Set<PSQLError.Code> = [.serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .queryCancelled]
+        let lost: Set<PSQLError.Code> = [
+            .serverClosedConnection, .clientClosedConnection, .connectionError, .uncleanShutdown, .queryCancelled,
+        ]
         let state = psql.serverInfo?[.sqlState] ?? ""
         // lock_not_available: the batch's `lock_timeout` (retentiond never locks with NOWAIT).
         if state == "55P03" {
@@ -166,7 +174,10 @@ struct PostgresSession: WritingSession, SQLExecuting {
         }
         // insufficient_privilege: `check` lists everything the role lacks at once.
         if state == "42501" {
-            return StoreFailure(describe(psql) + "; `retentiond check` lists every privilege the role lacks, with the GRANT statements to run (docs/postgresql.md, \"Privileges\")")
+            return StoreFailure(
+                describe(psql)
+                    + "; `retentiond check` lists every privilege the role lacks, with the GRANT statements to run (docs/postgresql.md, \"Privileges\")"
+            )
         }
         return StoreFailure(describe(psql))
     }
@@ -189,9 +200,11 @@ struct PostgresSession: WritingSession, SQLExecuting {
         case .date:
             return DateCodec.render(try cell.decode(Date.self), storage: .iso8601, layout: .date, calendar: utc)
         case .timestamp:
-            return DateCodec.render(try cell.decode(Date.self), storage: .iso8601, layout: .local(separator: " "), calendar: utc)
+            return DateCodec.render(
+                try cell.decode(Date.self), storage: .iso8601, layout: .local(separator: " "), calendar: utc)
         case .timestamptz:
-            return DateCodec.render(try cell.decode(Date.self), storage: .iso8601, layout: .utc(separator: "T"), calendar: utc)
+            return DateCodec.render(
+                try cell.decode(Date.self), storage: .iso8601, layout: .utc(separator: "T"), calendar: utc)
         case .bytea: return .blob(Data(try cell.decode(ByteBuffer.self).readableBytesView))
         default:
             if let text = try? cell.decode(String.self) { return .text(text) }
@@ -204,20 +217,27 @@ struct PostgresSession: WritingSession, SQLExecuting {
     func schema() throws -> SchemaSnapshot {
         // The search path leaves out every schema the role may not use: without USAGE on the one
         // holding the tables, there is no current schema, and every table would seem missing.
-        let current = try rows("SELECT current_schema()::text, current_user::text, current_setting('search_path')", []).first
+        let current = try rows("SELECT current_schema()::text, current_user::text, current_setting('search_path')", [])
+            .first
         guard current?[0].textValue != nil else {
-            let role = current?[1].textValue ?? "?", path = current?[2].textValue ?? "?"
-            throw StoreFailure("role `\(role)` may use no schema of its search_path (\(path)), so it sees no table: grant it USAGE on the schema holding the tables, as their owner (`GRANT USAGE ON SCHEMA public TO \(SQL.quote(role))`), then run `retentiond check` for the rest")
+            let role = current?[1].textValue ?? "?"
+            let path = current?[2].textValue ?? "?"
+            throw StoreFailure(
+                "role `\(role)` may use no schema of its search_path (\(path)), so it sees no table: grant it USAGE on the schema holding the tables, as their owner (`GRANT USAGE ON SCHEMA public TO \(SQL.quote(role))`), then run `retentiond check` for the rest"
+            )
         }
-        let tableNames = try rows("""
+        let tableNames = try rows(
+            """
             SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') ORDER BY c.relname
-            """, []).compactMap { $0[0].textValue }
+            """, []
+        ).compactMap { $0[0].textValue }
         var columns: [String: [ColumnInfo]] = [:]
         // From the catalog, which every role may read: information_schema.columns hides the columns
         // of a table the role holds no privilege on, and `check` would report them missing instead of
         // listing the GRANT it needs. The type is named as information_schema's `data_type` names it.
-        for row in try rows("""
+        for row in try rows(
+            """
             SELECT c.relname::text, a.attname::text,
                    CASE WHEN b.typelem <> 0 AND b.typlen = -1 THEN 'ARRAY'
                         WHEN bn.nspname = 'pg_catalog' THEN format_type(b.oid, NULL)
@@ -233,21 +253,26 @@ struct PostgresSession: WritingSession, SQLExecuting {
             JOIN pg_namespace AS bn ON bn.oid = b.typnamespace
             WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
             ORDER BY c.relname, a.attnum
-            """, []) {
+            """, [])
+        {
             let type = row[2].textValue ?? ""
-            let native: DateStorage? = switch type {
-            case "date": .date
-            case "timestamp without time zone": .timestamp
-            case "timestamp with time zone": .timestamptz
-            default: nil
-            }
-            var column = ColumnInfo(name: row[1].textValue ?? "", declaredType: type, notNull: row[3].textValue == "NO", nativeDateStorage: native)
+            let native: DateStorage? =
+                switch type {
+                case "date": .date
+                case "timestamp without time zone": .timestamp
+                case "timestamp with time zone": .timestamptz
+                default: nil
+                }
+            var column = ColumnInfo(
+                name: row[1].textValue ?? "", declaredType: type, notNull: row[3].textValue == "NO",
+                nativeDateStorage: native)
             // A type of the application's own (an enum, a composite) is archived as its text form.
             column.fullType = row[4].textValue
             columns[row[0].textValue ?? "", default: []].append(column)
         }
         var indexes: [String: [String: (unique: Bool, primary: Bool, columns: [String])]] = [:]
-        for row in try rows("""
+        for row in try rows(
+            """
             SELECT t.relname::text, i.relname::text, ix.indisunique, ix.indisprimary, a.attname::text,
                    CASE WHEN k.attnum = 0 THEN pg_get_indexdef(ix.indexrelid, k.ord::int, true) END
             FROM pg_index ix
@@ -258,8 +283,10 @@ struct PostgresSession: WritingSession, SQLExecuting {
             LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = k.attnum AND k.attnum > 0
             WHERE n.nspname = current_schema()
             ORDER BY t.relname, i.relname, k.ord
-            """, []) {
-            let table = row[0].textValue ?? "", index = row[1].textValue ?? ""
+            """, [])
+        {
+            let table = row[0].textValue ?? ""
+            let index = row[1].textValue ?? ""
             var entry = indexes[table, default: [:]][index] ?? (row[2] == .integer(1), row[3] == .integer(1), [])
             // An expression key (attnum 0): only LOWER(column) is kept; the index's later keys are
             // then left out as well, since a key that is not kept ends what the index is known to serve.
@@ -273,7 +300,8 @@ struct PostgresSession: WritingSession, SQLExecuting {
             indexes[table, default: [:]][index] = entry
         }
         var foreignKeys: [String: [String: (referenced: String, from: [String], to: [String])]] = [:]
-        for row in try rows("""
+        for row in try rows(
+            """
             SELECT con.conname::text, t.relname::text, rt.relname::text, a.attname::text, ra.attname::text
             FROM pg_constraint con
             JOIN pg_class t ON t.oid = con.conrelid
@@ -284,33 +312,48 @@ struct PostgresSession: WritingSession, SQLExecuting {
             JOIN pg_attribute ra ON ra.attrelid = rt.oid AND ra.attnum = k.rattnum
             WHERE con.contype = 'f' AND n.nspname = current_schema()
             ORDER BY con.conname, k.ord
-            """, []) {
-            let name = row[0].textValue ?? "", table = row[1].textValue ?? ""
+            """, [])
+        {
+            let name = row[0].textValue ?? ""
+            let table = row[1].textValue ?? ""
             var entry = foreignKeys[table, default: [:]][name] ?? (row[2].textValue ?? "", [], [])
             entry.from.append(row[3].textValue ?? "")
             entry.to.append(row[4].textValue ?? "")
             foreignKeys[table, default: [:]][name] = entry
         }
-        return SchemaSnapshot(tables: tableNames.map { name in
-            let tableIndexes = indexes[name] ?? [:]
-            return TableInfo(
-                name: name, columns: columns[name] ?? [],
-                primaryKey: tableIndexes.values.first { $0.primary }?.columns ?? [],
-                foreignKeys: (foreignKeys[name] ?? [:]).sorted { $0.key < $1.key }.map {
-                    RetentionStore.ForeignKey(table: name, columns: $0.value.from, referencedTable: $0.value.referenced, referencedColumns: $0.value.to)
-                },
-                indexes: tableIndexes.sorted { $0.key < $1.key }.map { IndexInfo(name: $0.key, columns: $0.value.columns, unique: $0.value.unique) })
-        })
+        return SchemaSnapshot(
+            tables: tableNames.map { name in
+                let tableIndexes = indexes[name] ?? [:]
+                return TableInfo(
+                    name: name, columns: columns[name] ?? [],
+                    primaryKey: tableIndexes.values.first { $0.primary }?.columns ?? [],
+                    foreignKeys: (foreignKeys[name] ?? [:]).sorted { $0.key < $1.key }.map {
+                        RetentionStore.ForeignKey(
+                            table: name, columns: $0.value.from, referencedTable: $0.value.referenced,
+                            referencedColumns: $0.value.to)
+                    },
+                    indexes: tableIndexes.sorted { $0.key < $1.key }.map {
+                        IndexInfo(name: $0.key, columns: $0.value.columns, unique: $0.value.unique)
+                    })
+            })
     }
 
     // MARK: Changes
 
     /// Values travel as text or integers; each is cast back to its column's type.
-    func anonymise(table: String, keyColumns: [String], fields: [String], rows updates: [(RecordKey, [SQLValue])]) throws -> Int {
+    func anonymise(table: String, keyColumns: [String], fields: [String], rows updates: [(RecordKey, [SQLValue])])
+        throws -> Int
+    {
         guard !updates.isEmpty, !fields.isEmpty else { return 0 }
-        let typeQuery: SQL = "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE a.attrelid = to_regclass(\(.text(SQL.quote(table)))) AND a.attnum > 0"
-        let types = Dictionary(try rows(typeQuery).map { ($0[0].textValue ?? "", $0[1].textValue ?? "text") }, uniquingKeysWith: { a, _ in a })
-        return try execute(builder.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates, casts: fields.map { types[$0] ?? "text" }))
+        let typeQuery: SQL =
+            "SELECT a.attname::text, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a WHERE a.attrelid = to_regclass(\(.text(SQL.quote(table)))) AND a.attnum > 0"
+        let types = Dictionary(
+            try rows(typeQuery).map { ($0[0].textValue ?? "", $0[1].textValue ?? "text") },
+            uniquingKeysWith: { a, _ in a })
+        return try execute(
+            builder.anonymise(
+                table: table, keyColumns: keyColumns, fields: fields, rows: updates,
+                casts: fields.map { types[$0] ?? "text" }))
     }
 
     // MARK: The tool's own tables
@@ -337,7 +380,9 @@ struct PostgresSession: WritingSession, SQLExecuting {
     }
 
     func toolTables() throws -> ToolTables {
-        let row = try rows("SELECT to_regclass('retentiond_audit') IS NOT NULL, to_regclass('retentiond_holds') IS NOT NULL", []).first
+        let row = try rows(
+            "SELECT to_regclass('retentiond_audit') IS NOT NULL, to_regclass('retentiond_holds') IS NOT NULL", []
+        ).first
         return ToolTables(audit: row?[0] == .integer(1), holds: row?[1] == .integer(1))
     }
 
@@ -355,11 +400,21 @@ extension PostgresSession: WorkQueueSession {
 
     func prepareWorkQueue() throws {
         _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:ddl'))", [])
-        _ = try execute(Self.tableIfMissing("retentiond_runs", "run_id TEXT PRIMARY KEY, policy_hash TEXT NOT NULL, plan TEXT NOT NULL, opened_at TIMESTAMPTZ NOT NULL DEFAULT now(), filling BOOLEAN NOT NULL DEFAULT false, queue_format INTEGER NOT NULL DEFAULT 1"), [])
-        _ = try execute(Self.tableIfMissing("retentiond_batches", "run_id TEXT NOT NULL, seq BIGINT NOT NULL, rule_id TEXT NOT NULL, record_keys TEXT NOT NULL, PRIMARY KEY (run_id, seq)"), [])
+        _ = try execute(
+            Self.tableIfMissing(
+                "retentiond_runs",
+                "run_id TEXT PRIMARY KEY, policy_hash TEXT NOT NULL, plan TEXT NOT NULL, opened_at TIMESTAMPTZ NOT NULL DEFAULT now(), filling BOOLEAN NOT NULL DEFAULT false, queue_format INTEGER NOT NULL DEFAULT 1"
+            ), [])
+        _ = try execute(
+            Self.tableIfMissing(
+                "retentiond_batches",
+                "run_id TEXT NOT NULL, seq BIGINT NOT NULL, rule_id TEXT NOT NULL, record_keys TEXT NOT NULL, PRIMARY KEY (run_id, seq)"
+            ), [])
         // Made by older versions, whose runs opened only once filled, queued one row per record
         // (ALTER needs the table's owner: only when a column is missing).
-        for (column, definition) in [("filling", "BOOLEAN NOT NULL DEFAULT false"), ("queue_format", "INTEGER NOT NULL DEFAULT 1")] {
+        for (column, definition) in [
+            ("filling", "BOOLEAN NOT NULL DEFAULT false"), ("queue_format", "INTEGER NOT NULL DEFAULT 1"),
+        ] {
             if try !columnExists(column, of: "retentiond_runs") {
                 _ = try execute("ALTER TABLE retentiond_runs ADD COLUMN \(column) \(definition)", [])
             }
@@ -367,7 +422,9 @@ extension PostgresSession: WorkQueueSession {
     }
 
     func openRun(id: String, policyHash: String, plan: Data) throws {
-        try execute("INSERT INTO retentiond_runs (run_id, policy_hash, plan, filling, queue_format) VALUES (\(.text(id)), \(.text(policyHash)), \(.text(String(decoding: plan, as: UTF8.self))), true, \(.integer(Self.queueFormat)))")
+        try execute(
+            "INSERT INTO retentiond_runs (run_id, policy_hash, plan, filling, queue_format) VALUES (\(.text(id)), \(.text(policyHash)), \(.text(String(decoding: plan, as: UTF8.self))), true, \(.integer(Self.queueFormat)))"
+        )
     }
 
     /// Without fresh statistics, claims planned against an empty table scan and sort the whole queue.
@@ -382,38 +439,54 @@ extension PostgresSession: WorkQueueSession {
 
     func openRun(policyHash: String) throws -> (id: String, plan: Data, filling: Bool)? {
         guard try rows("SELECT to_regclass('retentiond_runs') IS NOT NULL", []).first?.first == .integer(1),
-              try columnExists("queue_format", of: "retentiond_runs"),
-              let row = try rows("SELECT run_id, plan, filling FROM retentiond_runs WHERE policy_hash = \(.text(policyHash)) AND queue_format = \(.integer(Self.queueFormat)) ORDER BY opened_at LIMIT 1").first,
-              let id = row[0].textValue, let plan = row[1].textValue else { return nil }
+            try columnExists("queue_format", of: "retentiond_runs"),
+            let row = try rows(
+                "SELECT run_id, plan, filling FROM retentiond_runs WHERE policy_hash = \(.text(policyHash)) AND queue_format = \(.integer(Self.queueFormat)) ORDER BY opened_at LIMIT 1"
+            ).first,
+            let id = row[0].textValue, let plan = row[1].textValue
+        else { return nil }
         return (id, Data(plan.utf8), row[2] == .integer(1))
     }
 
     func runFilling(id: String) throws -> Bool? {
         guard try rows("SELECT to_regclass('retentiond_runs') IS NOT NULL", []).first?.first == .integer(1),
-              let row = try rows("SELECT filling FROM retentiond_runs WHERE run_id = \(.text(id))").first else { return nil }
+            let row = try rows("SELECT filling FROM retentiond_runs WHERE run_id = \(.text(id))").first
+        else { return nil }
         return row[0] == .integer(1)
     }
 
     func enqueue(runID: String, batches: [QueuedBatch]) throws {
         guard !batches.isEmpty else { return }
         let encoder = JSONEncoder()
-        try insert(into: "retentiond_batches", columns: ["run_id", "seq", "rule_id", "record_keys"], rows: batches.map { batch in
-            [.text(runID), .integer(batch.seq), .text(batch.rule), .text(String(decoding: try encoder.encode(batch.keys), as: UTF8.self))]
-        })
+        try insert(
+            into: "retentiond_batches", columns: ["run_id", "seq", "rule_id", "record_keys"],
+            rows: batches.map { batch in
+                [
+                    .text(runID), .integer(batch.seq), .text(batch.rule),
+                    .text(String(decoding: try encoder.encode(batch.keys), as: UTF8.self)),
+                ]
+            })
     }
 
     func claim(runID: String) throws -> QueuedBatch? {
-        let claimed = try rows("""
+        let claimed = try rows(
+            """
             DELETE FROM retentiond_batches WHERE run_id = $1 AND seq = (
                 SELECT seq FROM retentiond_batches WHERE run_id = $1 ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED)
             RETURNING seq, rule_id, record_keys
             """, [.text(runID)])
-        guard let row = claimed.first, case .integer(let seq) = row[0], let rule = row[1].textValue, let keys = row[2].textValue else { return nil }
-        return QueuedBatch(seq: seq, rule: rule, keys: try JSONDecoder().decode([RecordKey].self, from: Data(keys.utf8)))
+        guard let row = claimed.first, case .integer(let seq) = row[0], let rule = row[1].textValue,
+            let keys = row[2].textValue
+        else { return nil }
+        return QueuedBatch(
+            seq: seq, rule: rule, keys: try JSONDecoder().decode([RecordKey].self, from: Data(keys.utf8)))
     }
 
     func remaining(runID: String) throws -> Int {
-        guard case .integer(let n) = try rows("SELECT count(*) FROM retentiond_batches WHERE run_id = \(.text(runID))").first?.first else { return 0 }
+        guard
+            case .integer(let n) = try rows("SELECT count(*) FROM retentiond_batches WHERE run_id = \(.text(runID))")
+                .first?.first
+        else { return 0 }
         return Int(n)
     }
 
@@ -430,6 +503,8 @@ extension PostgresSession: WorkQueueSession {
     }
 
     private func columnExists(_ column: String, of table: String) throws -> Bool {
-        try rows("SELECT count(*) FROM information_schema.columns WHERE table_name = \(.text(table)) AND column_name = \(.text(column)) AND table_schema = current_schema()").first?.first != .integer(0)
+        try rows(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = \(.text(table)) AND column_name = \(.text(column)) AND table_schema = current_schema()"
+        ).first?.first != .integer(0)
     }
 }

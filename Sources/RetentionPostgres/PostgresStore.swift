@@ -30,20 +30,24 @@ public final class PostgresStore: RecordStore {
     /// `credentialsDirectory`: systemd's (`$CREDENTIALS_DIRECTORY`, read by the command line), where
     /// a `db-password` credential is used when the policy names no password. `lockWait`: how long
     /// a batch's statements wait for a lock another session holds (`lock_timeout`).
-    public init(settings: PostgresLocation, credentialsDirectory: String? = nil,
-                logger: Logger = Logger(label: "retentiond.postgres"), lockWait: Duration = defaultLockWait) async throws {
+    public init(
+        settings: PostgresLocation, credentialsDirectory: String? = nil,
+        logger: Logger = Logger(label: "retentiond.postgres"), lockWait: Duration = defaultLockWait
+    ) async throws {
         self.settings = settings
         self.logger = logger
         self.lockWait = lockWait
-        password = try serverPassword(given: settings.password, file: settings.passwordFile, environment: settings.passwordEnvironment,
-                                      credentialsDirectory: credentialsDirectory, location: settings.displayName)
+        password = try serverPassword(
+            given: settings.password, file: settings.passwordFile, environment: settings.passwordEnvironment,
+            credentialsDirectory: credentialsDirectory, location: settings.displayName)
         current = Mutex(try await Self.open(settings, password: password, logger: logger))
     }
 
     /// A connection, with the server process serving it.
     static func open(_ settings: PostgresLocation, password: String?, logger: Logger) async throws -> PostgresLink {
         let connection = try await connect(settings, password: password, logger: logger)
-        let rows = try? await connection.query(PostgresQuery(unsafeSQL: "SELECT pg_backend_pid()"), logger: logger).get().rows
+        let rows = try? await connection.query(PostgresQuery(unsafeSQL: "SELECT pg_backend_pid()"), logger: logger)
+            .get().rows
         return PostgresLink(connection, backendPID: try? rows?.first?.decode(Int32.self))
     }
 
@@ -51,16 +55,22 @@ public final class PostgresStore: RecordStore {
     /// under way fails (57014, query_canceled); the connection stays open.
     public func interrupt() async {
         guard let pid = current.withLock({ $0.backendPID }),
-              let canceller = try? await Self.connect(settings, password: password, logger: logger) else { return }
-        _ = try? await canceller.query(PostgresQuery(unsafeSQL: "SELECT pg_cancel_backend(\(pid))"), logger: logger).get()
+            let canceller = try? await Self.connect(settings, password: password, logger: logger)
+        else { return }
+        _ = try? await canceller.query(PostgresQuery(unsafeSQL: "SELECT pg_cancel_backend(\(pid))"), logger: logger)
+            .get()
         // The connection must outlive its close (PostgresNIO checks), so the completion holds it.
         canceller.close().whenComplete { _ in withExtendedLifetime(canceller) {} }
     }
 
     /// A store that only reads (every session a READ ONLY transaction).
-    public static func reader(settings: PostgresLocation, credentialsDirectory: String? = nil,
-                              logger: Logger = Logger(label: "retentiond.postgres")) async throws -> ReadOnlyStore {
-        ReadOnlyStore(opened: try await PostgresStore(settings: settings, credentialsDirectory: credentialsDirectory, logger: logger))
+    public static func reader(
+        settings: PostgresLocation, credentialsDirectory: String? = nil,
+        logger: Logger = Logger(label: "retentiond.postgres")
+    ) async throws -> ReadOnlyStore {
+        ReadOnlyStore(
+            opened: try await PostgresStore(
+                settings: settings, credentialsDirectory: credentialsDirectory, logger: logger))
     }
 
     /// An open connection: the current one, or a new one when it was closed.
@@ -84,10 +94,14 @@ public final class PostgresStore: RecordStore {
     /// connection assigned to a busy one could not even finish connecting in time under load.
     static let loops = MultiThreadedEventLoopGroup(numberOfThreads: max(4, System.coreCount * 2))
 
-    static func connect(_ settings: PostgresLocation, password: String?, logger: Logger) async throws -> PostgresConnection {
+    static func connect(_ settings: PostgresLocation, password: String?, logger: Logger) async throws
+        -> PostgresConnection
+    {
         var configuration: PostgresConnection.Configuration
         if let directory = settings.socketDirectory {
-            configuration = .init(unixSocketPath: "\(directory)/.s.PGSQL.\(settings.port)", username: settings.user, password: password, database: settings.database)
+            configuration = .init(
+                unixSocketPath: "\(directory)/.s.PGSQL.\(settings.port)", username: settings.user, password: password,
+                database: settings.database)
         } else {
             let tls: PostgresConnection.Configuration.TLS
             switch settings.tls {
@@ -99,8 +113,9 @@ public final class PostgresStore: RecordStore {
                 let context = try NIOSSLContext(configuration: tlsConfiguration)
                 tls = settings.tls == .prefer ? .prefer(context) : .require(context)
             }
-            configuration = .init(host: settings.host, port: settings.port, username: settings.user, password: password,
-                                  database: settings.database, tls: tls)
+            configuration = .init(
+                host: settings.host, port: settings.port, username: settings.user, password: password,
+                database: settings.database, tls: tls)
         }
         configuration.options.connectTimeout = .seconds(10)
         // A connection attempt that nothing answered in time is made again, twice: a busy host (a
@@ -109,10 +124,13 @@ public final class PostgresStore: RecordStore {
         var connection: PostgresConnection?
         for attempt in 1...3 where connection == nil {
             do {
-                connection = try await PostgresConnection.connect(on: Self.loops.next(), configuration: configuration,
-                                                                  id: Int.random(in: 1...Int(Int32.max)), logger: logger)
+                connection = try await PostgresConnection.connect(
+                    on: Self.loops.next(), configuration: configuration,
+                    id: Int.random(in: 1...Int(Int32.max)), logger: logger)
             } catch ChannelError.connectTimeout where attempt < 3 {
-                logger.notice("no answer from PostgreSQL within 10 s; trying again", metadata: ["database": "\(settings.displayName)", "attempt": "\(attempt)"])
+                logger.notice(
+                    "no answer from PostgreSQL within 10 s; trying again",
+                    metadata: ["database": "\(settings.displayName)", "attempt": "\(attempt)"])
             } catch {
                 throw DatabaseUnavailable(location: settings.displayName, reason: PostgresSession.describe(error))
             }
@@ -159,11 +177,14 @@ public final class PostgresStore: RecordStore {
         try await inTransaction("BEGIN TRANSACTION READ ONLY") { try body($0) }
     }
 
-    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any WritingSession) throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any WritingSession) throws -> T) async throws -> T
+    {
         try await inTransaction("BEGIN") { try body($0) }
     }
 
-    private func inTransaction<T: Sendable>(_ begin: String, _ body: @escaping @Sendable (PostgresSession) throws -> T) async throws -> T {
+    private func inTransaction<T: Sendable>(_ begin: String, _ body: @escaping @Sendable (PostgresSession) throws -> T)
+        async throws -> T
+    {
         let session = PostgresSession(link: try await link(), logger: logger, location: location, lockWait: lockWait)
         let logger = self.logger
         return try await withCheckedThrowingContinuation { continuation in
@@ -203,9 +224,16 @@ public final class PostgresStore: RecordStore {
         let pid: Int32
         do {
             // The lock connection sits idle for the whole run: a server-wide idle_session_timeout must not close it.
-            _ = try await lockConnection.query(PostgresQuery(unsafeSQL: "SET idle_session_timeout = 0"), logger: logger).get()
-            let rows = try await lockConnection.query(PostgresQuery(unsafeSQL: "SELECT pg_try_advisory_lock(hashtext($1)), pg_backend_pid()", binds: bindings), logger: logger).get().rows
-            guard let row = rows.first else { throw DatabaseUnavailable(location: location, reason: "the advisory lock query returned nothing") }
+            _ = try await lockConnection.query(PostgresQuery(unsafeSQL: "SET idle_session_timeout = 0"), logger: logger)
+                .get()
+            let rows = try await lockConnection.query(
+                PostgresQuery(
+                    unsafeSQL: "SELECT pg_try_advisory_lock(hashtext($1)), pg_backend_pid()", binds: bindings),
+                logger: logger
+            ).get().rows
+            guard let row = rows.first else {
+                throw DatabaseUnavailable(location: location, reason: "the advisory lock query returned nothing")
+            }
             (acquired, pid) = try row.decode((Bool, Int32).self)
         } catch {
             // PostgresNIO asserts if a connection is freed before its close completes: close it on every way out.
@@ -214,9 +242,12 @@ public final class PostgresStore: RecordStore {
         }
         guard acquired else {
             try? await lockConnection.close()
-            throw RunLocked.held("another retentiond run holds the advisory lock on \(location); nothing was changed. Wait for it to finish, then run again")
+            throw RunLocked.held(
+                "another retentiond run holds the advisory lock on \(location); nothing was changed. Wait for it to finish, then run again"
+            )
         }
-        let lock = AdvisoryLock(connection: lockConnection, backendPID: pid, location: location, key: key, logger: logger)
+        let lock = AdvisoryLock(
+            connection: lockConnection, backendPID: pid, location: location, key: key, logger: logger)
         do {
             try await refuseSharedSessions(lockPID: pid)
         } catch {
@@ -228,11 +259,14 @@ public final class PostgresStore: RecordStore {
 }
 
 extension PostgresStore: WorkQueueStore {
-    public func readQueue<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueReading) throws -> T) async throws -> T {
+    public func readQueue<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueReading) throws -> T) async throws -> T
+    {
         try await inTransaction("BEGIN TRANSACTION READ ONLY") { try body($0) }
     }
 
-    public func queueTransaction<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueSession) throws -> T) async throws -> T {
+    public func queueTransaction<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueSession) throws -> T)
+        async throws -> T
+    {
         try await inTransaction("BEGIN") { try body($0) }
     }
 }
@@ -260,13 +294,18 @@ final class AdvisoryLock: RunLockHandle {
     /// lock: a terminated or timed-out lock connection is noticed before the batch commits.
     func confirm(in session: any WritingSession) throws {
         guard let sql = session as? any SQLExecuting else { return }
-        let held = try sql.rows("SELECT count(*), pg_backend_pid() FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1", [.integer(Int64(backendPID))])
+        let held = try sql.rows(
+            "SELECT count(*), pg_backend_pid() FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1",
+            [.integer(Int64(backendPID))])
         guard held.first?.first != .integer(0) else {
-            throw RunLocked.lost("the run lock on \(location) was lost (its connection was closed: terminated, or a server timeout); this batch was rolled back and the run stopped, so no other run can overlap it")
+            throw RunLocked.lost(
+                "the run lock on \(location) was lost (its connection was closed: terminated, or a server timeout); this batch was rolled back and the run stopped, so no other run can overlap it"
+            )
         }
         // The batch on the lock's own server session: a pooler shares sessions (see `sharedSessionProblem`).
         if held.first?.last == .integer(Int64(backendPID)) {
-            throw RunLocked.lost(PostgresStore.sharedSessionProblem(location: location) + "; this batch was rolled back")
+            throw RunLocked.lost(
+                PostgresStore.sharedSessionProblem(location: location) + "; this batch was rolled back")
         }
     }
 
@@ -279,7 +318,10 @@ final class AdvisoryLock: RunLockHandle {
         guard !connection.isClosed else { return }
         var bindings = PostgresBindings()
         bindings.append(key)
-        _ = await Self.answer(connection.query(PostgresQuery(unsafeSQL: "SELECT pg_advisory_unlock(hashtext($1))", binds: bindings), logger: logger), within: .seconds(5))
+        _ = await Self.answer(
+            connection.query(
+                PostgresQuery(unsafeSQL: "SELECT pg_advisory_unlock(hashtext($1))", binds: bindings), logger: logger),
+            within: .seconds(5))
         _ = await Self.answer(connection.close(), within: .seconds(5))
     }
 
@@ -287,7 +329,9 @@ final class AdvisoryLock: RunLockHandle {
     static func answer<T: Sendable>(_ future: EventLoopFuture<T>, within limit: Duration) async -> T? {
         let outcome = Outcome<T?>()
         future.whenComplete { outcome.set(.success(try? $0.get())) }
-        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(limit.milliseconds))) { outcome.set(.success(nil)) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(Int(limit.milliseconds))) {
+            outcome.set(.success(nil))
+        }
         return await withCheckedContinuation { continuation in
             DispatchQueue.global().async { continuation.resume(returning: (try? outcome.wait().get()) ?? nil) }
         }

@@ -17,12 +17,16 @@ public final class RunLock: RunLockHandle, @unchecked Sendable {
     /// Takes the lock or throws `RunLocked.held` at once if another process holds it.
     public static func acquire(path: String) throws -> RunLock {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw RunLocked.failed("cannot open the lock file \(path): \(String(cString: strerror(errno)))") }
+        guard fd >= 0 else {
+            throw RunLocked.failed("cannot open the lock file \(path): \(String(cString: strerror(errno)))")
+        }
         if flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let why = errno
             close(fd)
             if why == EWOULDBLOCK {
-                throw RunLocked.held("another retentiond run holds the lock \(path); nothing was changed. Wait for it to finish, then run again")
+                throw RunLocked.held(
+                    "another retentiond run holds the lock \(path); nothing was changed. Wait for it to finish, then run again"
+                )
             }
             throw RunLocked.failed("cannot lock \(path): \(String(cString: strerror(why)))")
         }

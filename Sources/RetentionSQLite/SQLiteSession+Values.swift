@@ -19,11 +19,19 @@ extension SQLiteSession {
             case .real(let d): code = sqlite3_bind_double(handle, index, d)
             case .text(var text):
                 // An empty buffer may have no address, which SQLite would bind as NULL.
-                code = text.isEmpty ? sqlite3_bind_text(handle, index, "", 0, Self.transient)
-                    : text.withUTF8 { sqlite3_bind_text(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
+                code =
+                    text.isEmpty
+                    ? sqlite3_bind_text(handle, index, "", 0, Self.transient)
+                    : text.withUTF8 {
+                        sqlite3_bind_text(handle, index, $0.baseAddress, Int32($0.count), Self.transient)
+                    }
             case .blob(let bytes):
-                code = bytes.isEmpty ? sqlite3_bind_zeroblob(handle, index, 0)
-                    : bytes.withUnsafeBytes { sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient) }
+                code =
+                    bytes.isEmpty
+                    ? sqlite3_bind_zeroblob(handle, index, 0)
+                    : bytes.withUnsafeBytes {
+                        sqlite3_bind_blob(handle, index, $0.baseAddress, Int32($0.count), Self.transient)
+                    }
             }
             try check(code, expected: SQLITE_OK, sql: sql)
         }
@@ -32,7 +40,9 @@ extension SQLiteSession {
     /// A failed call as GRDB reports one (`DatabaseError`), with the connection's message.
     func check(_ code: Int32, expected: Int32, sql: String) throws {
         guard code != expected else { return }
-        throw DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)), sql: sql)
+        throw DatabaseError(
+            resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
+            sql: sql)
     }
 
     /// Column `column` of the current row, converted as GRDB's `DatabaseValue` converts it.

@@ -40,16 +40,23 @@ public final class SQLiteStore: RecordStore {
         self.lockWait = lockWait
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw DatabaseUnavailable(location: "sqlite:\(path)", reason: errno == ENOENT
-                ? "no such file; check the path: `database.sqlite` in the policy (a relative path is taken from state_dir), or --database-url"
-                : "cannot read it: \(String(cString: strerror(errno)))")
+            throw DatabaseUnavailable(
+                location: "sqlite:\(path)",
+                reason: errno == ENOENT
+                    ? "no such file; check the path: `database.sqlite` in the policy (a relative path is taken from state_dir), or --database-url"
+                    : "cannot read it: \(String(cString: strerror(errno)))")
         }
         // Opening a FIFO or a device would block or read garbage: only a regular file is a database.
         guard info.st_mode & S_IFMT == S_IFREG else {
-            throw DatabaseUnavailable(location: "sqlite:\(path)", reason: "not a regular file (a FIFO, device or directory); `database.sqlite` must name the SQLite database file")
+            throw DatabaseUnavailable(
+                location: "sqlite:\(path)",
+                reason:
+                    "not a regular file (a FIFO, device or directory); `database.sqlite` must name the SQLite database file"
+            )
         }
         guard let resolved = realpath(path, nil) else {
-            throw DatabaseUnavailable(location: "sqlite:\(path)", reason: "cannot resolve the path: \(String(cString: strerror(errno)))")
+            throw DatabaseUnavailable(
+                location: "sqlite:\(path)", reason: "cannot resolve the path: \(String(cString: strerror(errno)))")
         }
         resolvedPath = String(cString: resolved)
         free(resolved)
@@ -75,8 +82,11 @@ public final class SQLiteStore: RecordStore {
                 try Self.open(path: path, configuration: writer).close()
                 queue = try Self.open(path: path, configuration: config)
             } catch let error as DatabaseError {
-                throw DatabaseUnavailable(location: "sqlite:\(path)", reason: (error.message ?? "\(error.resultCode)")
-                    + "; a crash left the database needing recovery, which needs write access: run any writing command (`retentiond run`) or `sqlite3 \(path) 'PRAGMA quick_check'` as a user who may write it")
+                throw DatabaseUnavailable(
+                    location: "sqlite:\(path)",
+                    reason: (error.message ?? "\(error.resultCode)")
+                        + "; a crash left the database needing recovery, which needs write access: run any writing command (`retentiond run`) or `sqlite3 \(path) 'PRAGMA quick_check'` as a user who may write it"
+                )
             }
         } catch let error as DatabaseError {
             throw DatabaseUnavailable(location: "sqlite:\(path)", reason: error.message ?? "\(error.resultCode)")
@@ -104,13 +114,15 @@ public final class SQLiteStore: RecordStore {
         do {
             return try await body()
         } catch let error as DatabaseError {
-            let message = "SQLite error \(error.resultCode.primaryResultCode.rawValue): \(error.message ?? "\(error.resultCode)")"
+            let message =
+                "SQLite error \(error.resultCode.primaryResultCode.rawValue): \(error.message ?? "\(error.resultCode)")"
             switch error.resultCode.primaryResultCode {
             case .SQLITE_BUSY:
                 throw DatabaseUnavailable(location: location, reason: lockWaitExceeded(lockWait, detail: message))
             case .SQLITE_READONLY, .SQLITE_PERM:
                 throw DatabaseUnavailable(location: location, reason: message + "; " + Self.writeAccessHint)
-            case .SQLITE_LOCKED, .SQLITE_CANTOPEN, .SQLITE_IOERR, .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_FULL, .SQLITE_AUTH:
+            case .SQLITE_LOCKED, .SQLITE_CANTOPEN, .SQLITE_IOERR, .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_FULL,
+                .SQLITE_AUTH:
                 throw DatabaseUnavailable(location: location, reason: message)
             default:
                 throw StoreFailure(message)
@@ -118,21 +130,25 @@ public final class SQLiteStore: RecordStore {
         }
     }
 
-    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any WritingSession) throws -> T) async throws -> T {
+    public func transaction<T: Sendable>(_ body: @escaping @Sendable (any WritingSession) throws -> T) async throws -> T
+    {
         // Unreachable from outside: a read-only store is only handed out as a `ReadOnlyStore`.
         guard !readOnly else { throw StoreFailure("internal error: a write through a read-only store") }
-        return try await translatingErrors { try await queue.writeWithoutTransaction { db in
-            var result: T?
-            // IMMEDIATE: take the write lock before reading, so the re-check and the change see the same data.
-            try db.inTransaction(.immediate) {
-                result = try body(SQLiteSession(db: db))
-                return .commit
+        return try await translatingErrors {
+            try await queue.writeWithoutTransaction { db in
+                var result: T?
+                // IMMEDIATE: take the write lock before reading, so the re-check and the change see the same data.
+                try db.inTransaction(.immediate) {
+                    result = try body(SQLiteSession(db: db))
+                    return .commit
+                }
+                return result!
             }
-            return result!
-        } }
+        }
     }
 
-    static let writeAccessHint = "the user running retentiond must be able to write the database file and its directory (SQLite writes its journal beside the file): grant it both (under systemd, ReadWritePaths=); `retentiond check` says which is missing"
+    static let writeAccessHint =
+        "the user running retentiond must be able to write the database file and its directory (SQLite writes its journal beside the file): grant it both (under systemd, ReadWritePaths=); `retentiond check` says which is missing"
 
     /// What keeps the current user from writing the database at `path`: the file, or its directory
     /// (the rollback journal and the run's lock file are created there). Empty when both are writable.
@@ -143,10 +159,14 @@ public final class SQLiteStore: RecordStore {
         let directory = (file as NSString).deletingLastPathComponent
         var problems: [String] = []
         if access(file, W_OK) != 0 {
-            problems.append("the database file \(file) is not writable by this user (uid \(getuid())): enforcing commands change it; grant write access to the user running retentiond")
+            problems.append(
+                "the database file \(file) is not writable by this user (uid \(getuid())): enforcing commands change it; grant write access to the user running retentiond"
+            )
         }
         if access(directory, W_OK) != 0 {
-            problems.append("the directory \(directory) is not writable by this user (uid \(getuid())): SQLite writes its rollback journal there, and retentiond its run lock; grant write access (under systemd, ReadWritePaths=)")
+            problems.append(
+                "the directory \(directory) is not writable by this user (uid \(getuid())): SQLite writes its rollback journal there, and retentiond its run lock; grant write access (under systemd, ReadWritePaths=)"
+            )
         }
         return problems
     }
@@ -157,7 +177,11 @@ public final class SQLiteStore: RecordStore {
             return try RunLock.acquire(path: resolvedPath + ".retentiond-lock")
         } catch RunLocked.failed(let message) {
             // SQLite writes its journal in the same directory: without write access there, no run could commit.
-            throw DatabaseUnavailable(location: location, reason: message + "; retentiond needs write access to the database's directory (SQLite writes its journal there too): grant it to the user running retentiond (under systemd, ReadWritePaths=)")
+            throw DatabaseUnavailable(
+                location: location,
+                reason: message
+                    + "; retentiond needs write access to the database's directory (SQLite writes its journal there too): grant it to the user running retentiond (under systemd, ReadWritePaths=)"
+            )
         }
     }
 
@@ -186,9 +210,12 @@ public final class SQLiteStore: RecordStore {
 
     /// The connection's journal mode, after setting it to `mode` when given (outside any transaction).
     private func journalMode(set mode: String? = nil) async throws -> String? {
-        try await translatingErrors { try await queue.writeWithoutTransaction { db in
-            try String.fetchOne(db, sql: mode.map { "PRAGMA journal_mode = \($0)" } ?? "PRAGMA journal_mode")?.lowercased()
-        } }
+        try await translatingErrors {
+            try await queue.writeWithoutTransaction { db in
+                try String.fetchOne(db, sql: mode.map { "PRAGMA journal_mode = \($0)" } ?? "PRAGMA journal_mode")?
+                    .lowercased()
+            }
+        }
     }
 
     public func scrubFreedSpace() async throws {

@@ -37,7 +37,10 @@ public struct ArchiveShape: Sendable {
         public var primaryKey: [String]
     }
 
-    public init(rule: String, table: String, keyColumns: [String], childPaths: [[ChildLink]], copied: [Copied] = [], tables: [ArchiveTable]) {
+    public init(
+        rule: String, table: String, keyColumns: [String], childPaths: [[ChildLink]], copied: [Copied] = [],
+        tables: [ArchiveTable]
+    ) {
         self.rule = rule
         self.table = table
         self.keyColumns = keyColumns
@@ -88,21 +91,30 @@ extension StoreSession where Self: SQLExecuting {
         }
         var found = ArchivedRows()
         guard let subject = tables[shape.table] else { return found }
-        found.tables[subject.name] = Set(try rows("SELECT \(raw: list(subject)) FROM \(ident: subject.name) AS x WHERE \(builder.keyIn("x", shape.keyColumns, keys))"))
+        found.tables[subject.name] = Set(
+            try rows(
+                "SELECT \(raw: list(subject)) FROM \(ident: subject.name) AS x WHERE \(builder.keyIn("x", shape.keyColumns, keys))"
+            ))
         for copy in shape.copied {
             guard let parent = tables[copy.table] else { continue }
             let pointers = copy.foreignKey.map { SQL.qualified("s", $0) }.joined(separator: ", ")
-            let target = copy.references.count == 1 ? SQL.qualified("x", copy.references[0]) : "(" + copy.references.map { SQL.qualified("x", $0) }.joined(separator: ", ") + ")"
+            let target =
+                copy.references.count == 1
+                ? SQL.qualified("x", copy.references[0])
+                : "(" + copy.references.map { SQL.qualified("x", $0) }.joined(separator: ", ") + ")"
             // The primary key as the database types it (to find a copy already in the archive), then the row.
             let key = copy.primaryKey.map { SQL.qualified("x", $0) }.joined(separator: ", ")
-            let sql: SQL = "SELECT \(raw: key), \(raw: list(parent)) FROM \(ident: parent.name) AS x WHERE \(raw: target) IN (SELECT \(raw: pointers) FROM \(ident: shape.table) AS s WHERE \(builder.keyIn("s", shape.keyColumns, keys)))"
+            let sql: SQL =
+                "SELECT \(raw: key), \(raw: list(parent)) FROM \(ident: parent.name) AS x WHERE \(raw: target) IN (SELECT \(raw: pointers) FROM \(ident: shape.table) AS s WHERE \(builder.keyIn("s", shape.keyColumns, keys)))"
             for row in try rows(sql) {
-                found.copiedRows[parent.name, default: [:]][RecordKey(Array(row[..<copy.primaryKey.count]))] = Array(row[copy.primaryKey.count...])
+                found.copiedRows[parent.name, default: [:]][RecordKey(Array(row[..<copy.primaryKey.count]))] = Array(
+                    row[copy.primaryKey.count...])
             }
         }
         for path in shape.childPaths {
             guard let child = tables[path[path.count - 1].table] else { continue }
-            let sql: SQL = "SELECT \(raw: list(child)) FROM \(ident: child.name) AS x WHERE \(builder.belongsToBatch(path, subjectTable: shape.table, keyColumns: shape.keyColumns, keys: keys))"
+            let sql: SQL =
+                "SELECT \(raw: list(child)) FROM \(ident: child.name) AS x WHERE \(builder.belongsToBatch(path, subjectTable: shape.table, keyColumns: shape.keyColumns, keys: keys))"
             found.tables[child.name, default: []].formUnion(try rows(sql))
         }
         return found
@@ -111,7 +123,9 @@ extension StoreSession where Self: SQLExecuting {
     public func pendingArchived() throws -> [(rule: String, key: RecordKey)] {
         guard try tableExists(ArchivePending.table) else { return [] }
         return try rows("SELECT rule_id, record_key FROM \(ident: ArchivePending.table)").compactMap { row in
-            guard let rule = row[0].textValue, let text = row[1].textValue, let key = ArchivePending.key(text) else { return nil }
+            guard let rule = row[0].textValue, let text = row[1].textValue, let key = ArchivePending.key(text) else {
+                return nil
+            }
             return (rule, key)
         }
     }
@@ -126,8 +140,12 @@ extension WritingSession where Self: SQLExecuting {
             if let there = existing.table(table.name) {
                 let missing = table.columns.filter { column in there.column(column.name) == nil }
                 if !missing.isEmpty {
-                    let add = missing.map { "ALTER TABLE \(existing.quotedForAdvice(table.name)) ADD COLUMN \(existing.quotedForAdvice($0.name)) \($0.fullType ?? $0.declaredType)" }
-                    throw StoreFailure("the archive's table `\(table.name)` lacks column(s) \(missing.map { "`\($0.name)`" }.joined(separator: ", ")) that the live table has (its schema changed since the archive was made); nothing was archived. Add them to the archive: \(add.joined(separator: "; "))")
+                    let add = missing.map {
+                        "ALTER TABLE \(existing.quotedForAdvice(table.name)) ADD COLUMN \(existing.quotedForAdvice($0.name)) \($0.fullType ?? $0.declaredType)"
+                    }
+                    throw StoreFailure(
+                        "the archive's table `\(table.name)` lacks column(s) \(missing.map { "`\($0.name)`" }.joined(separator: ", ")) that the live table has (its schema changed since the archive was made); nothing was archived. Add them to the archive: \(add.joined(separator: "; "))"
+                    )
                 }
                 continue
             }
@@ -136,24 +154,36 @@ extension WritingSession where Self: SQLExecuting {
             let references = table.foreignKeys.map { fk in
                 ", FOREIGN KEY (\(fk.columns.map(SQL.quote).joined(separator: ", "))) REFERENCES \(SQL.quote(fk.referencedTable)) (\(fk.referencedColumns.map(SQL.quote).joined(separator: ", ")))"
             }
-            try execute("CREATE TABLE \(ident: table.name) (\(raw: columns.joined(separator: ", ")), PRIMARY KEY (\(raw: key))\(raw: references.joined()))")
+            try execute(
+                "CREATE TABLE \(ident: table.name) (\(raw: columns.joined(separator: ", ")), PRIMARY KEY (\(raw: key))\(raw: references.joined()))"
+            )
             for lookup in table.lookups where lookup != Array(table.primaryKey.prefix(lookup.count)) {
-                let digest = SHA256.hash(data: Data((table.name + "\u{0}" + lookup.joined(separator: "\u{0}")).utf8)).hexEncoded.prefix(16)
-                try execute("CREATE INDEX \(ident: "retentiond_archive_\(digest)") ON \(ident: table.name) (\(raw: lookup.map(SQL.quote).joined(separator: ", ")))")
+                let digest = SHA256.hash(data: Data((table.name + "\u{0}" + lookup.joined(separator: "\u{0}")).utf8))
+                    .hexEncoded.prefix(16)
+                try execute(
+                    "CREATE INDEX \(ident: "retentiond_archive_\(digest)") ON \(ident: table.name) (\(raw: lookup.map(SQL.quote).joined(separator: ", ")))"
+                )
             }
         }
         if try !tableExists(ArchivePending.table) {
-            try execute("CREATE TABLE \(ident: ArchivePending.table) (rule_id VARCHAR(200) NOT NULL, record_key VARCHAR(2000) NOT NULL)")
+            try execute(
+                "CREATE TABLE \(ident: ArchivePending.table) (rule_id VARCHAR(200) NOT NULL, record_key VARCHAR(2000) NOT NULL)"
+            )
         }
     }
 
     /// Writes a batch's copies: any earlier copy of these records is replaced (removed with its
     /// children, then inserted as the live rows are now), the archive's own rules see them as new
     /// (`unmarking`), and the records are listed as pending until the live batch has ended.
-    public func storeArchived(_ copies: ArchivedRows, shape: ArchiveShape, keys: [RecordKey], unmarking: [String]) throws {
+    public func storeArchived(_ copies: ArchivedRows, shape: ArchiveShape, keys: [RecordKey], unmarking: [String])
+        throws
+    {
         guard !keys.isEmpty else { return }
-        _ = try purge(table: shape.table, keyColumns: shape.keyColumns, keys: keys, childPaths: shape.childPaths, keepers: [])
-        if try doneTableExists() { try unmarkDone(ruleIDs: unmarking, table: shape.table, keyColumns: shape.keyColumns, keys: keys) }
+        _ = try purge(
+            table: shape.table, keyColumns: shape.keyColumns, keys: keys, childPaths: shape.childPaths, keepers: [])
+        if try doneTableExists() {
+            try unmarkDone(ruleIDs: unmarking, table: shape.table, keyColumns: shape.keyColumns, keys: keys)
+        }
         for table in shape.tables {
             if let copy = shape.copied.first(where: { $0.table == table.name }) {
                 // A copied row already in the archive (another record's) stays as it was first copied.
@@ -166,16 +196,21 @@ extension WritingSession where Self: SQLExecuting {
             guard let rows = copies.tables[table.name], !rows.isEmpty else { continue }
             try insert(into: table.name, columns: table.columns.map(\.name), rows: Array(rows))
         }
-        try insert(into: ArchivePending.table, columns: ["rule_id", "record_key"], rows: keys.map { [.text(shape.rule), .text(ArchivePending.text($0))] })
+        try insert(
+            into: ArchivePending.table, columns: ["rule_id", "record_key"],
+            rows: keys.map { [.text(shape.rule), .text(ArchivePending.text($0))] })
     }
 
     /// After the live batch ended: the copies of `removing` (records it did not delete) are
     /// removed, and every record of `keys` is no longer pending.
     public func settleArchived(shape: ArchiveShape, keys: [RecordKey], removing: [RecordKey]) throws {
-        _ = try purge(table: shape.table, keyColumns: shape.keyColumns, keys: removing, childPaths: shape.childPaths, keepers: [])
+        _ = try purge(
+            table: shape.table, keyColumns: shape.keyColumns, keys: removing, childPaths: shape.childPaths, keepers: [])
         for chunk in stride(from: 0, to: keys.count, by: 1000).map({ keys[$0..<min(keys.count, $0 + 1000)] }) {
             let texts = chunk.map { SQLValue.text(ArchivePending.text($0)) }
-            try execute("DELETE FROM \(ident: ArchivePending.table) WHERE rule_id = \(.text(shape.rule)) AND record_key IN (\(SQL.list(texts)))")
+            try execute(
+                "DELETE FROM \(ident: ArchivePending.table) WHERE rule_id = \(.text(shape.rule)) AND record_key IN (\(SQL.list(texts)))"
+            )
         }
     }
 }

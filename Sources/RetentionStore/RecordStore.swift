@@ -58,15 +58,19 @@ public protocol StoreSession {
     func candidates(_ query: RuleQuery, keys: [RecordKey], lockingRows: Bool) throws -> [CandidateRow]
     /// For each boundary, how many records not yet due will have passed it (`SQLBuilder.forecast`),
     /// and of those how many something would keep then (given `keptAt`, the query at each boundary).
-    func forecast(_ query: RuleQuery, boundaries: [ClockPredicate], keptAt: [RuleQuery]) throws -> (passed: [Int], kept: [Int])
+    func forecast(_ query: RuleQuery, boundaries: [ClockPredicate], keptAt: [RuleQuery]) throws -> (
+        passed: [Int], kept: [Int]
+    )
     /// How many records of the rule have no clock value yet (`SQLBuilder.forecastUndated`).
     func forecastUndated(_ query: RuleQuery) throws -> Int
     /// One record's standing under a rule (`SQLBuilder.standing`), nil when it does not exist.
     func standing(_ query: RuleQuery, key: RecordKey, marksKept: Bool) throws -> [SQLValue]?
     /// `columns` of the rows reached from the record `key` of `table` through `path` that meet
     /// `conditions` (the rows a `related` exemption finds), at most `limit`.
-    func relatedRecords(_ path: [RelationStep], table: String, keyColumns: [String], key: RecordKey, conditions: [RowCondition],
-                        columns: [String], limit: Int) throws -> [[SQLValue]]
+    func relatedRecords(
+        _ path: [RelationStep], table: String, keyColumns: [String], key: RecordKey, conditions: [RowCondition],
+        columns: [String], limit: Int
+    ) throws -> [[SQLValue]]
     /// The keys (`keyColumns`' values) of `table`'s rows in key order after `after`, at most `limit`:
     /// every record of a table, page by page (the erasure ledger's replay matches references).
     func keys(table: String, keyColumns: [String], after: RecordKey?, limit: Int) throws -> [RecordKey]
@@ -117,15 +121,20 @@ public protocol StoreSession {
     func doneCount(ruleID: String) throws -> Int
     /// The records of `table` that `rule` marked (and that still exist), by key order after
     /// `after`: each row is the key columns' values then `columns`' values.
-    func markedRecords(ruleID: String, table: String, keyColumns: [String], columns: [String], after: RecordKey?, limit: Int) throws -> [[SQLValue]]
+    func markedRecords(
+        ruleID: String, table: String, keyColumns: [String], columns: [String], after: RecordKey?, limit: Int
+    ) throws -> [[SQLValue]]
     /// How many rows of one child table belong to the records `keys` of `table` through any of
     /// `paths` (every path ending in that table): each row once, however many paths reach it.
     func childRowCount(_ paths: [[ChildLink]], table: String, keyColumns: [String], keys: [RecordKey]) throws -> Int
     /// For each of the records `keys` of `table`, its child rows per group of paths (the paths
     /// ending in one table), each row once (`SQLBuilder.childRowsPerRecord`).
-    func childRowsPerRecord(_ groups: [[[ChildLink]]], table: String, keyColumns: [String], keys: [RecordKey]) throws -> [RecordKey: [Int]]
+    func childRowsPerRecord(_ groups: [[[ChildLink]]], table: String, keyColumns: [String], keys: [RecordKey]) throws
+        -> [RecordKey: [Int]]
     /// `columns` of the rows at the end of `path` that belong to the records `keys`, ordered by `order`.
-    func childRecords(_ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]) throws -> [[SQLValue]]
+    func childRecords(
+        _ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]
+    ) throws -> [[SQLValue]]
     /// `columns` of the owned rows `keys` (values of `link.foreignKey`) that none of `keepers`
     /// keeps: those `deleteOwned` would delete once nothing points at them.
     func ownedRows(_ link: ChildLink, keys: [RecordKey], keepers: [RowKeeper], columns: [String]) throws -> [[SQLValue]]
@@ -194,9 +203,12 @@ public protocol WritingSession: StoreSession {
     func anonymise(table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])]) throws -> Int
     /// Deletes child rows (deepest first) then the records; returns rows deleted per child table and records deleted.
     /// Owned rows that one of `keepers` keeps stay (see `RowKeeper`).
-    func purge(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]], keepers: [RowKeeper]) throws -> (records: Int, children: [String: Int])
+    func purge(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]], keepers: [RowKeeper])
+        throws -> (records: Int, children: [String: Int])
     /// Deletes the child rows of the records `keys` along `childPaths` (deepest first), leaving the records.
-    func deleteChildren(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]], keepers: [RowKeeper]) throws -> [String: Int]
+    func deleteChildren(
+        table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]], keepers: [RowKeeper]
+    ) throws -> [String: Int]
 
     /// Serialises appends to the audit chain until the transaction ends (several writers at once
     /// must each extend the head the previous one committed). Call before `auditHead()`.
@@ -286,8 +298,10 @@ public struct LegalHold: Sendable, Codable, Hashable {
     public var releasedBy: String?
     public var releasedAt: Date?
 
-    public init(id: Int64 = 0, table: String, key: RecordKey, reason: String, placedBy: String, placedAt: Date,
-                until: Date? = nil, releasedBy: String? = nil, releasedAt: Date? = nil) {
+    public init(
+        id: Int64 = 0, table: String, key: RecordKey, reason: String, placedBy: String, placedAt: Date,
+        until: Date? = nil, releasedBy: String? = nil, releasedAt: Date? = nil
+    ) {
         self.id = id
         self.table = table
         self.key = key
@@ -323,21 +337,27 @@ public func lockWaitExceeded(_ wait: Duration, detail: String) -> String {
 /// command-line URL gave, else a password file (or systemd's `db-password` credential in
 /// `credentialsDirectory`), else an environment variable; nil for none. `location` names the
 /// database in the error when the file or variable cannot be read.
-public func serverPassword(given: String?, file: String?, environment: String?, credentialsDirectory: String?, location: String) throws -> String? {
+public func serverPassword(
+    given: String?, file: String?, environment: String?, credentialsDirectory: String?, location: String
+) throws -> String? {
     if let given { return given }
     var file = file
-    if file == nil, let credentials = credentialsDirectory, FileManager.default.fileExists(atPath: credentials + "/db-password") {
+    if file == nil, let credentials = credentialsDirectory,
+        FileManager.default.fileExists(atPath: credentials + "/db-password")
+    {
         file = credentials + "/db-password"
     }
     if let file {
-        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else {
+        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8)
+        else {
             throw DatabaseUnavailable(location: location, reason: "cannot read the password file \(file)")
         }
         return text.trimmingCharacters(in: .newlines)
     }
     if let variable = environment {
         guard let value = ProcessInfo.processInfo.environment[variable] else {
-            throw DatabaseUnavailable(location: location, reason: "the environment variable \(variable) (password_env) is not set")
+            throw DatabaseUnavailable(
+                location: location, reason: "the environment variable \(variable) (password_env) is not set")
         }
         return value
     }

@@ -10,27 +10,38 @@ public enum StatisticsTable {
 
     /// The table's columns as each database declares them: text, the count, the sums as JSON
     /// text (exact decimals), `period_open` as 0 or 1.
-    public static func definition(text: String, key: (rule: String, period: String, group: String), integer: String) -> String {
+    public static func definition(text: String, key: (rule: String, period: String, group: String), integer: String)
+        -> String
+    {
         "rule_id \(key.rule) NOT NULL, period \(key.period) NOT NULL, group_values \(key.group) NOT NULL, records \(integer) NOT NULL, "
             + "sums \(text) NOT NULL, period_open \(integer) NOT NULL, PRIMARY KEY (rule_id, period, group_values)"
     }
 }
 
 extension StoreSession where Self: SQLExecuting {
-    public func statisticsRows(table: String, ruleID: String, periods: [String]?, openOnly: Bool) throws -> [StatisticsRow] {
+    public func statisticsRows(table: String, ruleID: String, periods: [String]?, openOnly: Bool) throws
+        -> [StatisticsRow]
+    {
         guard try tableExists(table) else { return [] }
         if let periods, periods.isEmpty { return [] }
-        var sql: SQL = "SELECT rule_id, period, group_values, records, sums, period_open FROM \(ident: table) WHERE rule_id = \(.text(ruleID))"
+        var sql: SQL =
+            "SELECT rule_id, period, group_values, records, sums, period_open FROM \(ident: table) WHERE rule_id = \(.text(ruleID))"
         if let periods { sql = sql + " AND period IN (\(SQL.list(periods.map { .text($0) })))" }
         if openOnly { sql = sql + " AND period_open = 1" }
         sql = sql + " ORDER BY period, group_values"
         return try rows(sql).map { row in
-            guard row.count == 6, case .text(let rule) = row[0], case .text(let period) = row[1], case .text(let group) = row[2],
-                  case .integer(let records) = row[3], let sumsText = row[4].textValue, let sums = StatisticsRow.sums(from: sumsText),
-                  case .integer(let open) = row[5] else {
-                throw StoreFailure("`\(table)` holds a row of rule `\(ruleID)` that retentiond did not write (its columns are not what statistics rows hold); restore the table or remove that row")
+            guard row.count == 6, case .text(let rule) = row[0], case .text(let period) = row[1],
+                case .text(let group) = row[2],
+                case .integer(let records) = row[3], let sumsText = row[4].textValue,
+                let sums = StatisticsRow.sums(from: sumsText),
+                case .integer(let open) = row[5]
+            else {
+                throw StoreFailure(
+                    "`\(table)` holds a row of rule `\(ruleID)` that retentiond did not write (its columns are not what statistics rows hold); restore the table or remove that row"
+                )
             }
-            return StatisticsRow(rule: rule, period: period, group: group, records: records, sums: sums, open: open != 0)
+            return StatisticsRow(
+                rule: rule, period: period, group: group, records: records, sums: sums, open: open != 0)
         }
     }
 }
@@ -40,13 +51,16 @@ extension WritingSession where Self: SQLExecuting {
         let gone = (removing + writing).map { RecordKey([.text($0.rule), .text($0.period), .text($0.group)]) }
         guard !gone.isEmpty else { return }
         if let long = writing.first(where: { $0.group.count > StatisticsTable.groupLimit }) {
-            throw StoreFailure("rule `\(long.rule)`: the values of its `statistics.by` columns take more than \(StatisticsTable.groupLimit) characters for one group, more than a statistics row holds; the batch was rolled back. Group by shorter, coarser columns")
+            throw StoreFailure(
+                "rule `\(long.rule)`: the values of its `statistics.by` columns take more than \(StatisticsTable.groupLimit) characters for one group, more than a statistics row holds; the batch was rolled back. Group by shorter, coarser columns"
+            )
         }
         try execute(builder.deleteRows(table: table, keyColumns: ["rule_id", "period", "group_values"], keys: gone))
         guard !writing.isEmpty else { return }
         let values = writing.map { row -> SQL in
             "(\(SQL.list([.text(row.rule), .text(row.period), .text(row.group), .integer(row.records), .text(row.sumsText), .integer(row.open ? 1 : 0)])))"
         }.joined(separator: ", ")
-        try execute("INSERT INTO \(ident: table) (\(raw: StatisticsTable.columns.joined(separator: ", "))) VALUES \(values)")
+        try execute(
+            "INSERT INTO \(ident: table) (\(raw: StatisticsTable.columns.joined(separator: ", "))) VALUES \(values)")
     }
 }

@@ -1,9 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
-import Synchronization
 import RetentionCore
 import RetentionEngine
+import Synchronization
 
 /// How a command ends: every failure becomes a message on stderr (a line, or JSON with
 /// `--log-format json`; with its syslog priority under the journal) and a documented exit status.
@@ -34,7 +34,11 @@ func reportingFailures(_ body: () async throws -> ExitStatus) async throws {
     } catch {
         let failure = EnforcementError.from(error)
         if case .policyInvalid(let diagnostics) = failure {
-            let ordered = diagnostics.sorted { ($0.location.file, $0.location.line, $0.location.column) < ($1.location.file, $1.location.line, $1.location.column) }
+            let ordered = diagnostics.sorted {
+                ($0.location.file, $0.location.line, $0.location.column) < (
+                    $1.location.file, $1.location.line, $1.location.column
+                )
+            }
             for d in ordered { printError(d.description, prefix: false) }
             let errors = diagnostics.filter { $0.severity == .error }.count
             printError("policy invalid: \(errors) error(s); nothing was changed")
@@ -55,8 +59,13 @@ let messagesAsJSON = Atomic<Bool>(false)
 /// `--log-format json`, one JSON object like the log's.
 func writeMessage(_ text: String, level: Logger.Level) {
     if messagesAsJSON.load(ordering: .relaxed) {
-        let object: [String: Any] = ["time": ISO8601DateFormatter().string(from: Date()), "level": level.rawValue, "label": "retentiond", "message": text]
-        let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+        let object: [String: Any] = [
+            "time": ISO8601DateFormatter().string(from: Date()), "level": level.rawValue, "label": "retentiond",
+            "message": text,
+        ]
+        let data =
+            (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+            ?? Data()
         FileHandle.standardError.write(data + Data("\n".utf8))
     } else {
         let priority = journalPrefixes ? "<\(LineLogHandler.priority(level))>" : ""

@@ -43,6 +43,8 @@ struct Instant: ExpressibleByArgument, Sendable {
     static var defaultValueDescription: String { "ISO-8601, e.g. 2026-01-31T00:00:00Z or 2026-01-31" }
 }
 
+// swift-format-ignore: AvoidRetroactiveConformances
+// A log level is an option's value; neither library declares it.
 extension Logger.Level: @retroactive ExpressibleByArgument {
     public static var allValueStrings: [String] { allCases.map(\.rawValue) }
 }
@@ -54,9 +56,15 @@ struct TimeSpan: Sendable {
 
     static func parse(_ argument: String) throws -> TimeSpan {
         let units: [(String, Int64)] = [("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000)]
-        guard let (unit, milliseconds) = units.first(where: { argument.hasSuffix($0.0) && Int64(argument.dropLast($0.0.count)) != nil }),
-              let count = Int64(argument.dropLast(unit.count)), count > 0, count <= 7 * 24 * 3_600_000 / milliseconds else {
-            throw ValidationError("`\(argument)` is not a length of time: give a whole number and ms, s, m or h, e.g. 250ms or 45m (at most 7 days)")
+        guard
+            let (unit, milliseconds) = units.first(where: {
+                argument.hasSuffix($0.0) && Int64(argument.dropLast($0.0.count)) != nil
+            }),
+            let count = Int64(argument.dropLast(unit.count)), count > 0, count <= 7 * 24 * 3_600_000 / milliseconds
+        else {
+            throw ValidationError(
+                "`\(argument)` is not a length of time: give a whole number and ms, s, m or h, e.g. 250ms or 45m (at most 7 days)"
+            )
         }
         return TimeSpan(duration: .milliseconds(count * milliseconds))
     }
@@ -64,16 +72,28 @@ struct TimeSpan: Sendable {
 
 /// `--sleep` and `--max-duration`: how a run shares a database in production use.
 struct PacingOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Pause after each batch, so the application's own transactions get their locks in between (e.g. 200ms).", valueName: "time"),
-            transform: TimeSpan.parse)
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Pause after each batch, so the application's own transactions get their locks in between (e.g. 200ms).",
+            valueName: "time"),
+        transform: TimeSpan.parse)
     var sleep: TimeSpan?
 
-    @Option(name: .long, help: ArgumentHelp("Start no batch after this much applying time (e.g. 45m; the first batch always runs): the run stops at a batch boundary, exit 11, and the next run continues.", valueName: "time"),
-            transform: TimeSpan.parse)
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Start no batch after this much applying time (e.g. 45m; the first batch always runs): the run stops at a batch boundary, exit 11, and the next run continues.",
+            valueName: "time"),
+        transform: TimeSpan.parse)
     var maxDuration: TimeSpan?
 
-    @Option(name: .long, help: ArgumentHelp("How long a batch waits for a lock another session holds (a row the application is changing; on SQLite, the database) before it is rolled back and the run stops, exit 6; the next run continues (default: 10s).", valueName: "time"),
-            transform: TimeSpan.parse)
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "How long a batch waits for a lock another session holds (a row the application is changing; on SQLite, the database) before it is rolled back and the run stops, exit 6; the next run continues (default: 10s).",
+            valueName: "time"),
+        transform: TimeSpan.parse)
     var lockWait: TimeSpan = TimeSpan(duration: defaultLockWait)
 
     var pacing: Pacing { Pacing(pause: sleep?.duration, maxDuration: maxDuration?.duration) }

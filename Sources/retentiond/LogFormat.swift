@@ -74,7 +74,8 @@ struct LineLogHandler: LogHandler {
         case .journal:
             let fields = all.sorted { $0.key < $1.key }.map { " \($0.key)=\($0.value)" }.joined()
             // One entry per line: newlines inside a message would split it into several entries.
-            line = "<\(Self.priority(event.level))>\(event.message.description.replacingOccurrences(of: "\n", with: " | "))\(fields)"
+            line =
+                "<\(Self.priority(event.level))>\(event.message.description.replacingOccurrences(of: "\n", with: " | "))\(fields)"
         case .json:
             var object: [String: Any] = [
                 "time": ISO8601DateFormatter().string(from: Date()),
@@ -83,7 +84,9 @@ struct LineLogHandler: LogHandler {
                 "message": event.message.description,
             ]
             if !all.isEmpty { object["metadata"] = all.mapValues { "\($0)" } }
-            let data = (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])) ?? Data()
+            let data =
+                (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes]))
+                ?? Data()
             line = String(decoding: data, as: UTF8.self)
         }
         FileHandle.standardError.write(Data((line + "\n").utf8))

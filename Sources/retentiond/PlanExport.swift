@@ -26,7 +26,9 @@ enum PlanExport {
         var fields = Fields(decision: "due")
         switch line.decision {
         case .act: break
-        case .exempt(let reason): fields.decision = "exempt"; fields.reason = reason.rawValue
+        case .exempt(let reason):
+            fields.decision = "exempt"
+            fields.reason = reason.rawValue
         case .alreadyDone: fields.decision = "already done"
         }
         // The value the clock took (the latest, or the first set) and where it came from.
@@ -43,9 +45,12 @@ enum PlanExport {
         switch format {
         case .csv:
             let key = detail.key.values.map(\.description).joined(separator: ",")
-            return [detail.rule, action, key, f.decision, f.reason ?? "", detail.keptBy.joined(separator: ";"), f.clock ?? "", f.clockFrom ?? "", detail.takenBy ?? "",
-                    detail.childRows.map { "\($0.table)=\($0.rows)" }.joined(separator: ";")]
-                .map(csvField).joined(separator: ",")
+            return [
+                detail.rule, action, key, f.decision, f.reason ?? "", detail.keptBy.joined(separator: ";"),
+                f.clock ?? "", f.clockFrom ?? "", detail.takenBy ?? "",
+                detail.childRows.map { "\($0.table)=\($0.rows)" }.joined(separator: ";"),
+            ]
+            .map(csvField).joined(separator: ",")
         case .jsonl:
             let key = "[" + detail.key.values.map(jsonValue).joined(separator: ",") + "]"
             let keptBy = "[" + detail.keptBy.map(JSONText.quoted).joined(separator: ",") + "]"
@@ -53,7 +58,8 @@ enum PlanExport {
             return "{\"rule\":\(JSONText.quoted(detail.rule)),\"action\":\(JSONText.quoted(action)),\"key\":\(key),"
                 + "\"decision\":\(JSONText.quoted(f.decision)),\"reason\":\(optional(f.reason)),\"kept_by\":\(keptBy),"
                 + "\"clock\":\(optional(f.clock)),\"clock_from\":\(optional(f.clockFrom)),\"taken_by\":\(optional(detail.takenBy)),"
-                + "\"child_rows\":{" + detail.childRows.map { "\(JSONText.quoted($0.table)):\($0.rows)" }.joined(separator: ",") + "}}"
+                + "\"child_rows\":{"
+                + detail.childRows.map { "\(JSONText.quoted($0.table)):\($0.rows)" }.joined(separator: ",") + "}}"
         }
     }
 

@@ -41,7 +41,9 @@ func watchingSignals<T>(_ body: (SignalStop) async throws -> T) async throws -> 
                     return
                 }
                 // Asked for, not an error: said at notice, as the run's own lines are.
-                writeMessage("retentiond: stopping at the next batch boundary (\(number == SIGTERM ? "SIGTERM" : "SIGINT")); send it again to stop at once", level: .notice)
+                writeMessage(
+                    "retentiond: stopping at the next batch boundary (\(number == SIGTERM ? "SIGTERM" : "SIGINT")); send it again to stop at once",
+                    level: .notice)
                 signals.stop.request()
             }
         }

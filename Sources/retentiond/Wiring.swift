@@ -18,9 +18,11 @@ extension PolicyOptions {
         switch policy.database {
         case .sqlite(let path): return try SQLiteStore.reader(path: path)
         case .postgres(let location):
-            return try await PostgresStore.reader(settings: location, credentialsDirectory: credentialsDirectory, logger: logger())
+            return try await PostgresStore.reader(
+                settings: location, credentialsDirectory: credentialsDirectory, logger: logger())
         case .mariadb(let location):
-            return try await MariaDBStore.reader(settings: location, credentialsDirectory: credentialsDirectory, logger: logger())
+            return try await MariaDBStore.reader(
+                settings: location, credentialsDirectory: credentialsDirectory, logger: logger())
         }
     }
 
@@ -30,9 +32,11 @@ extension PolicyOptions {
         switch policy.database {
         case .sqlite(let path): return try SQLiteStore(path: path, lockWait: lockWait)
         case .postgres(let location):
-            return try await PostgresStore(settings: location, credentialsDirectory: credentialsDirectory, logger: logger(), lockWait: lockWait)
+            return try await PostgresStore(
+                settings: location, credentialsDirectory: credentialsDirectory, logger: logger(), lockWait: lockWait)
         case .mariadb(let location):
-            return try await MariaDBStore(settings: location, credentialsDirectory: credentialsDirectory, logger: logger(), lockWait: lockWait)
+            return try await MariaDBStore(
+                settings: location, credentialsDirectory: credentialsDirectory, logger: logger(), lockWait: lockWait)
         }
     }
 
@@ -51,7 +55,9 @@ extension PolicyOptions {
     func archiveIsReady() async throws -> Bool {
         guard archive else { return true }
         if try await archiveIsMade() { return true }
-        writeMessage("retentiond: the archive has no archived tables yet: the first run that archives a record creates them; its rules have nothing to do until then", level: .notice)
+        writeMessage(
+            "retentiond: the archive has no archived tables yet: the first run that archives a record creates them; its rules have nothing to do until then",
+            level: .notice)
         return false
     }
 
@@ -74,22 +80,31 @@ extension PolicyOptions {
             do {
                 counters.append(try await openReader(policy))
             } catch {
-                logger().notice("child rows are counted on the plan's own connection: another could not be opened (\(error))")
+                logger().notice(
+                    "child rows are counted on the plan's own connection: another could not be opened (\(error))")
                 break
             }
         }
-        return (PlanningPass(resolved: resolved, reader: reader, key: key, logger: logger(), counters: counters), diagnostics)
+        return (
+            PlanningPass(resolved: resolved, reader: reader, key: key, logger: logger(), counters: counters),
+            diagnostics
+        )
     }
 
     /// Parses, opens for writing and validates: what every enforcing command starts with. The audit
     /// key is created on a database's first enforcing run (and said so).
     /// `loadingKey` false: the engine gets no key (`audit rotate-key` reads the key file itself).
-    func loadEnforcer(actor: String, lockWait: Duration = defaultLockWait, loadingKey: Bool = true) async throws -> (Enforcer, [Diagnostic]) {
+    func loadEnforcer(actor: String, lockWait: Duration = defaultLockWait, loadingKey: Bool = true) async throws -> (
+        Enforcer, [Diagnostic]
+    ) {
         let (policy, parseWarnings) = try loadPolicy()
         let store = try await openStore(policy, lockWait: lockWait)
         // The first thing a command that may change data says: what it reads and what it changes.
-        writeMessage("retentiond: policy \(policy.path) (sha256 \(policy.hash.prefix(16))…), database \(store.location)", level: .notice)
-        let (resolved, diagnostics) = try await validated(policy, parseWarnings: parseWarnings, store: store, advising: false)
+        writeMessage(
+            "retentiond: policy \(policy.path) (sha256 \(policy.hash.prefix(16))…), database \(store.location)",
+            level: .notice)
+        let (resolved, diagnostics) = try await validated(
+            policy, parseWarnings: parseWarnings, store: store, advising: false)
         let key = loadingKey ? try await loadKey(policy: policy, store: store, create: true, logger: logger()) : nil
         var enforcer = Enforcer(resolved: resolved, store: store, key: key, actor: actor, logger: logger())
         // Rules that archive records write into the archive too (created on the first run).
@@ -97,8 +112,12 @@ extension PolicyOptions {
             let archived = try loadWholePolicy().0.enforced(in: .archive)
             // A new SQLite archive is made readable by its owner only (docs/operations.md, "The archive").
             if case .sqlite(let path) = archived.database, !FileManager.default.fileExists(atPath: path),
-               !FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600]) {
-                throw CommandFailure(.cannotWrite, "cannot create the archive \(path); nothing was changed. Create its directory, or name another place under `archive:`")
+                !FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
+            {
+                throw CommandFailure(
+                    .cannotWrite,
+                    "cannot create the archive \(path); nothing was changed. Create its directory, or name another place under `archive:`"
+                )
             }
             enforcer.archive = ArchiveTarget(store: try await openStore(archived, lockWait: lockWait), policy: archived)
         }
@@ -108,8 +127,10 @@ extension PolicyOptions {
         return (enforcer, diagnostics)
     }
 
-    private func validated(_ policy: Policy, parseWarnings: [Diagnostic], store: any RecordReader,
-                           advising: Bool = true) async throws -> (ResolvedPolicy, [Diagnostic]) {
+    private func validated(
+        _ policy: Policy, parseWarnings: [Diagnostic], store: any RecordReader,
+        advising: Bool = true
+    ) async throws -> (ResolvedPolicy, [Diagnostic]) {
         let (resolved, diagnostics) = try await Enforcer.validate(policy, store: store, advising: advising)
         let all = parseWarnings + diagnostics
         guard let resolved else { throw EnforcementError.policyInvalid(all) }
@@ -123,9 +144,14 @@ let credentialsDirectory = ProcessInfo.processInfo.environment["CREDENTIALS_DIRE
 /// one was: it must be backed up with the database.
 func loadKey(policy: Policy, store: any RecordReader, create: Bool, logger: Logger) async throws -> AuditKey? {
     let anchor = AuditAnchor(store: store, stateDirectory: policy.stateDirectory)
-    guard let (key, created) = try await anchor.loadKey(path: policy.keyFile, create: create, credentialsDirectory: credentialsDirectory) else { return nil }
+    guard
+        let (key, created) = try await anchor.loadKey(
+            path: policy.keyFile, create: create, credentialsDirectory: credentialsDirectory)
+    else { return nil }
     if created {
-        logger.notice("created a new audit key at \(policy.keyFile): back it up now, with the same care as the database; without it the audit trail cannot be verified (docs/deployment.md)")
+        logger.notice(
+            "created a new audit key at \(policy.keyFile): back it up now, with the same care as the database; without it the audit trail cannot be verified (docs/deployment.md)"
+        )
     }
     return key
 }

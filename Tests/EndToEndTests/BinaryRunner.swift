@@ -11,7 +11,8 @@ struct BinaryRunner {
     }
 
     /// The package root, where the shipped policy lives.
-    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let packageRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent()
 
     /// The binary sits beside the test bundle in the build folder.
     static let binary: URL = {
@@ -33,7 +34,10 @@ struct BinaryRunner {
         process.arguments = arguments
         process.currentDirectoryURL = directory
         var environment = ProcessInfo.processInfo.environment
-        for name in ["STATE_DIRECTORY", "CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET", "WATCHDOG_USEC", "JOURNAL_STREAM", "INVOCATION_ID"] {
+        for name in [
+            "STATE_DIRECTORY", "CREDENTIALS_DIRECTORY", "NOTIFY_SOCKET", "WATCHDOG_USEC", "JOURNAL_STREAM",
+            "INVOCATION_ID",
+        ] {
             environment.removeValue(forKey: name)
         }
         process.environment = environment
@@ -48,7 +52,9 @@ struct BinaryRunner {
     private static func runTogetherBlocking(_ commands: [[String]], in directory: URL) throws -> [Result] {
         let started = try commands.map { arguments -> (Process, String, String) in
             let process = process(arguments, in: directory)
-            let base = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-together-\(UUID().uuidString.prefix(8))").path
+            let base = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "retentiond-together-\(UUID().uuidString.prefix(8))"
+            ).path
             _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
             _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
             process.standardOutput = FileHandle(forWritingAtPath: base + ".out")
@@ -58,9 +64,13 @@ struct BinaryRunner {
         }
         return started.map { process, out, err in
             process.waitUntilExit()
-            defer { unlink(out); unlink(err) }
-            return Result(status: process.terminationStatus, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
-                          stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
+            defer {
+                unlink(out)
+                unlink(err)
+            }
+            return Result(
+                status: process.terminationStatus, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
+                stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
         }
     }
 
@@ -96,21 +106,24 @@ final class Workspace {
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         let queue = try DatabaseQueue(path: database)
         try queue.write { db in
-            try db.execute(sql: """
-                CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, phone TEXT, last_seen TEXT NOT NULL);
-                CREATE INDEX contacts_last_seen ON contacts(last_seen);
-                INSERT INTO contacts VALUES (1, 'old.one@example.fr', '0611223344', '2019-01-01');
-                INSERT INTO contacts VALUES (2, 'old.two@example.fr', '0655667788', '2020-06-01');
-                INSERT INTO contacts VALUES (3, 'recent@example.fr', '0699887766', '2026-01-01');
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, phone TEXT, last_seen TEXT NOT NULL);
+                    CREATE INDEX contacts_last_seen ON contacts(last_seen);
+                    INSERT INTO contacts VALUES (1, 'old.one@example.fr', '0611223344', '2019-01-01');
+                    INSERT INTO contacts VALUES (2, 'old.two@example.fr', '0655667788', '2020-06-01');
+                    INSERT INTO contacts VALUES (3, 'recent@example.fr', '0699887766', '2026-01-01');
+                    """)
         }
         try queue.close()
         try (policyBody ?? Self.policy(maxRecords: maxRecords)).write(toFile: policy, atomically: true, encoding: .utf8)
     }
 
     /// `CRMPolicies.contactPurge` as a whole policy, with the options the tests vary.
-    static func policy(maxRecords: Int? = nil, batchSize: Int = 500, schedule: String? = nil,
-                       stateDir: String = ".", database: String = "{ sqlite: crm.sqlite }") -> String {
+    static func policy(
+        maxRecords: Int? = nil, batchSize: Int = 500, schedule: String? = nil,
+        stateDir: String = ".", database: String = "{ sqlite: crm.sqlite }"
+    ) -> String {
         let safety = maxRecords.map { "\n        safety: { max_records: \($0) }" } ?? ""
         return """
             version: 1

@@ -8,7 +8,9 @@ import Testing
     @Test func theDemoCreatesADatabaseRunsTheShippedPolicyAndVerifiesItsTrail() async throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-demo-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let first = try await BinaryRunner.run(["demo", "--seed", "7", "--dir", dir.path, "--now", "2026-11-23T10:00:00Z"])
+        let first = try await BinaryRunner.run([
+            "demo", "--seed", "7", "--dir", dir.path, "--now", "2026-11-23T10:00:00Z",
+        ])
         #expect(first.status == 0, "\(first.stderr)")
         #expect(first.stdout.contains("verified intact"))
         #expect(first.stdout.contains("legal hold 1 placed on third_parties:"))
@@ -16,46 +18,59 @@ import Testing
             #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(file).path), "\(file) missing")
         }
         // Same seed, same time: the same data and the same outcome.
-        let second = try await BinaryRunner.run(["demo", "--seed", "7", "--dir", dir.path, "--now", "2026-11-23T10:00:00Z"])
+        let second = try await BinaryRunner.run([
+            "demo", "--seed", "7", "--dir", dir.path, "--now", "2026-11-23T10:00:00Z",
+        ])
         func table(_ text: String) -> String {
-            text.split(separator: "\n").filter { !$0.contains("run ") && !$0.contains("report") && !$0.contains("reports/") }.joined(separator: "\n")
+            text.split(separator: "\n").filter {
+                !$0.contains("run ") && !$0.contains("report") && !$0.contains("reports/")
+            }.joined(separator: "\n")
         }
         #expect(second.status == 0)
         #expect(table(first.stdout) == table(second.stdout))
     }
 
     @Test func checkPointsAtEachProblemAndExitsThree() async throws {
-        let w = try Workspace(policyBody: """
-            version: 1
-            time_zone: Europe/Paris
-            state_dir: .
-            database: { sqlite: crm.sqlite }
-            subjects:
-              contacts:
-                table: contacts
-                key: id
-                rules:
-                  - id: contact-purge
-                    register: "Prospection"
-                    legal_basis: "legitimate interest"
-                    clock: last_sen
-                    after: 3 decades
-                    action: purge
-                    childrn: auto
-            """)
+        let w = try Workspace(
+            policyBody: """
+                version: 1
+                time_zone: Europe/Paris
+                state_dir: .
+                database: { sqlite: crm.sqlite }
+                subjects:
+                  contacts:
+                    table: contacts
+                    key: id
+                    rules:
+                      - id: contact-purge
+                        register: "Prospection"
+                        legal_basis: "legitimate interest"
+                        clock: last_sen
+                        after: 3 decades
+                        action: purge
+                        childrn: auto
+                """)
         let result = try await w.run(["check"])
         #expect(result.status == 3)
-        #expect(result.stderr.contains("\(w.policy):14:16: error: rule `contact-purge`.after: unknown duration unit `decades`"))
-        #expect(result.stderr.contains("\(w.policy):16:9: error: unknown key `childrn` in rule `contact-purge`; did you mean `children`?"))
+        #expect(
+            result.stderr.contains(
+                "\(w.policy):14:16: error: rule `contact-purge`.after: unknown duration unit `decades`"))
+        #expect(
+            result.stderr.contains(
+                "\(w.policy):16:9: error: unknown key `childrn` in rule `contact-purge`; did you mean `children`?"))
         #expect(result.stderr.contains("policy invalid"))
         #expect(result.stdout.isEmpty)
 
         try String(contentsOfFile: w.policy, encoding: .utf8).replacingOccurrences(of: "3 decades", with: "3y")
-            .replacingOccurrences(of: "        childrn: auto\n", with: "").replacingOccurrences(of: "childrn: auto", with: "")
+            .replacingOccurrences(of: "        childrn: auto\n", with: "").replacingOccurrences(
+                of: "childrn: auto", with: ""
+            )
             .write(toFile: w.policy, atomically: true, encoding: .utf8)
         let schema = try await w.run(["check"])
         #expect(schema.status == 3)
-        #expect(schema.stderr.contains("\(w.policy):13:16: error: table `contacts` has no column `last_sen`; did you mean `last_seen`?"))
+        #expect(
+            schema.stderr.contains(
+                "\(w.policy):13:16: error: table `contacts` has no column `last_sen`; did you mean `last_seen`?"))
     }
 
     @Test func aMissingDatabaseExitsSix() async throws {
@@ -72,8 +87,10 @@ import Testing
         let w = try Workspace()
         let plan = try await w.run(["plan", "--detail", "--batch-size", "1"] + now)
         #expect(plan.status == 2)
-        #expect(plan.stdout.hasPrefix("rule\tkey\tclock\tdecision\ncontact-purge\t1\t2019-01-01\tdue"), "\(plan.stdout)")
-        #expect(plan.stderr.contains("2 record(s) due; nothing was changed."), "the summary goes beside the detail lines")
+        #expect(
+            plan.stdout.hasPrefix("rule\tkey\tclock\tdecision\ncontact-purge\t1\t2019-01-01\tdue"), "\(plan.stdout)")
+        #expect(
+            plan.stderr.contains("2 record(s) due; nothing was changed."), "the summary goes beside the detail lines")
         #expect(try w.count("SELECT count(*) FROM contacts") == 3)
 
         let dry = try await w.run(["run", "--dry-run"] + now)
@@ -85,7 +102,9 @@ import Testing
         #expect(run.stdout.contains("complete, 2 record(s) changed"))
         // Its first word is what it read and changed.
         #expect(run.stderr.hasPrefix("retentiond: policy \(w.policy) (sha256 "), "\(run.stderr)")
-        #expect(run.stderr.split(separator: "\n").first?.hasSuffix("database sqlite:\(w.database)") == true, "\(run.stderr)")
+        #expect(
+            run.stderr.split(separator: "\n").first?.hasSuffix("database sqlite:\(w.database)") == true, "\(run.stderr)"
+        )
         #expect(try w.count("SELECT count(*) FROM contacts") == 1)
 
         let again = try await w.run(["run", "--now", "2026-06-02T00:00:00Z"])
@@ -123,7 +142,10 @@ import Testing
         // The dry run says so first.
         let planned = try await w.run(["plan"] + now)
         #expect(planned.status == 2)
-        #expect(planned.stdout.contains("a run would stop at its safety limits, before any change (exit 4):\n  rule `contact-purge`: 2 records due, more than max_records 1"), "\(planned.stdout)")
+        #expect(
+            planned.stdout.contains(
+                "a run would stop at its safety limits, before any change (exit 4):\n  rule `contact-purge`: 2 records due, more than max_records 1"
+            ), "\(planned.stdout)")
         let result = try await w.run(["run"] + now)
         #expect(result.status == 4)
         #expect(result.stderr.contains("rule `contact-purge`: 2 records due, more than max_records 1"))
@@ -160,7 +182,8 @@ import Testing
 
     @Test func holdsAreManagedFromTheCommandLine() async throws {
         let w = try Workspace()
-        let add = try await w.run(["hold", "add", "--table", "contacts", "--key", "1", "--reason", "case 7", "--by", "dpo"] + now)
+        let add = try await w.run(
+            ["hold", "add", "--table", "contacts", "--key", "1", "--reason", "case 7", "--by", "dpo"] + now)
         #expect(add.status == 0, "\(add.stderr)")
         #expect(add.stdout.contains("hold 1 placed on contacts:1"))
         let list = try await w.run(["hold", "list"] + now)
@@ -172,7 +195,9 @@ import Testing
         #expect(release.status == 0)
         #expect(try await w.run(["run", "--now", "2026-06-01T02:00:00Z"]).status == 0)
         #expect(try w.count("SELECT count(*) FROM contacts WHERE id = 1") == 0)
-        let missing = try await w.run(["hold", "add", "--table", "contacts", "--key", "99", "--reason", "x", "--by", "y"])
+        let missing = try await w.run([
+            "hold", "add", "--table", "contacts", "--key", "99", "--reason", "x", "--by", "y",
+        ])
         #expect(missing.status == 64, "a mistake in the request, not an internal error")
         #expect(missing.stderr.contains("no record of `contacts` has key 99"))
         let noHold = try await w.run(["hold", "release", "42", "--by", "dpo"])
@@ -185,15 +210,23 @@ import Testing
 
     @Test func aHoldKeyMustBeTypedAsStoredAndMayNameTheSubjectsKey() async throws {
         let w = try Workspace()
-        let fraction = try await w.run(["hold", "add", "--table", "contacts", "--key", "1.0", "--reason", "x", "--by", "y"] + now)
+        let fraction = try await w.run(
+            ["hold", "add", "--table", "contacts", "--key", "1.0", "--reason", "x", "--by", "y"] + now)
         #expect(fraction.status == 64)
-        #expect(fraction.stderr.contains("no record of `contacts` has key 1.0 (`contacts.id` holds whole numbers"), "\(fraction.stderr)")
-        let both = try await w.run(["hold", "add", "--table", "contacts", "--subject", "contacts", "--key", "1", "--reason", "x", "--by", "y"])
+        #expect(
+            fraction.stderr.contains("no record of `contacts` has key 1.0 (`contacts.id` holds whole numbers"),
+            "\(fraction.stderr)")
+        let both = try await w.run([
+            "hold", "add", "--table", "contacts", "--subject", "contacts", "--key", "1", "--reason", "x", "--by", "y",
+        ])
         #expect(both.status == 64)
-        let unknown = try await w.run(["hold", "add", "--subject", "nobody", "--key", "1", "--reason", "x", "--by", "y"])
+        let unknown = try await w.run([
+            "hold", "add", "--subject", "nobody", "--key", "1", "--reason", "x", "--by", "y",
+        ])
         #expect(unknown.status == 64)
         #expect(unknown.stderr.contains("the policy has no subject `nobody`; it has: contacts"))
-        let bySubject = try await w.run(["hold", "add", "--subject", "contacts", "--key", "2", "--reason", "case 9", "--by", "dpo"] + now)
+        let bySubject = try await w.run(
+            ["hold", "add", "--subject", "contacts", "--key", "2", "--reason", "case 9", "--by", "dpo"] + now)
         #expect(bySubject.status == 0, "\(bySubject.stderr)")
         #expect(bySubject.stdout.contains("hold 1 placed on contacts:2"))
         #expect(try await w.run(["run"] + now).status == 0)
@@ -203,13 +236,21 @@ import Testing
     /// `run` refuses (exit 8, nothing changed) while a relation no index serves would scan a large
     /// table for every record, naming the index to create; `--allow-unindexed` runs anyway.
     @Test func runRefusesToScanALargeUnindexedTableForEveryRecord() async throws {
-        let policy = Workspace.policy().replacingOccurrences(of: "clock: last_seen", with: "clock: { latest: [last_seen, calls.at] }")
-            .replacingOccurrences(of: "    key: id\n", with: "    key: id\n    relations:\n      calls: { table: calls, on: { contact_id: id } }\n")
+        let policy = Workspace.policy().replacingOccurrences(
+            of: "clock: last_seen", with: "clock: { latest: [last_seen, calls.at] }"
+        )
+        .replacingOccurrences(
+            of: "    key: id\n",
+            with: "    key: id\n    relations:\n      calls: { table: calls, on: { contact_id: id } }\n")
         let w = try Workspace(policyBody: policy)
-        try w.execute("CREATE TABLE calls (id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, at TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10001) INSERT INTO calls SELECT i, 3, '2026-01-01' FROM n")
+        try w.execute(
+            "CREATE TABLE calls (id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, at TEXT); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10001) INSERT INTO calls SELECT i, 3, '2026-01-01' FROM n"
+        )
         let refused = try await w.run(["run"] + now)
         #expect(refused.status == 8, "\(refused.stderr)")
-        #expect(refused.stderr.contains("relation `calls` scans `calls` (10001 rows) for every record") && refused.stderr.contains("CREATE INDEX"), "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("relation `calls` scans `calls` (10001 rows) for every record")
+                && refused.stderr.contains("CREATE INDEX"), "\(refused.stderr)")
         #expect(try w.count("SELECT count(*) FROM contacts") == 3, "nothing changed")
         let forced = try await w.run(["run", "--allow-unindexed"] + now)
         #expect(forced.status == 0, "\(forced.stderr)")
@@ -219,19 +260,25 @@ import Testing
     /// A `tree` followed one level, over a chain two levels deep: `plan` warns that the run will
     /// refuse the record, and the run does, changing nothing of it.
     @Test func planWarnsOfRowsDeeperThanATreeFollows() async throws {
-        let policy = Workspace.policy().replacingOccurrences(of: "        action: purge", with: """
-                    action: purge
-                    children:
-                      - { table: replies, foreign_key: contact_id, tree: { foreign_key: parent_id, depth: 1 } }
-            """)
+        let policy = Workspace.policy().replacingOccurrences(
+            of: "        action: purge",
+            with: """
+                        action: purge
+                        children:
+                          - { table: replies, foreign_key: contact_id, tree: { foreign_key: parent_id, depth: 1 } }
+                """)
         let w = try Workspace(policyBody: policy)
-        try w.execute("""
+        try w.execute(
+            """
             CREATE TABLE replies (id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL REFERENCES contacts (id), parent_id INTEGER REFERENCES replies (id));
             CREATE INDEX replies_contact ON replies (contact_id); CREATE INDEX replies_parent ON replies (parent_id);
             INSERT INTO replies VALUES (10, 1, NULL), (11, 3, 10), (12, 3, 11), (20, 2, NULL);
             """)
         let plan = try await w.run(["plan"] + now)
-        #expect(plan.stderr.contains("rule `contact-purge`: 1 row(s) of `replies` hang more than 1 level(s) below the rows its due records take"), "\(plan.stderr)")
+        #expect(
+            plan.stderr.contains(
+                "rule `contact-purge`: 1 row(s) of `replies` hang more than 1 level(s) below the rows its due records take"
+            ), "\(plan.stderr)")
         let run = try await w.run(["run"] + now)
         #expect(run.stderr.contains("hang more than 1 level(s) below"), "\(run.stderr)")
         #expect(try w.count("SELECT count(*) FROM contacts WHERE id = 1") == 1, "contact 1 is refused")
@@ -243,17 +290,23 @@ import Testing
     /// record, run with `--allow-unindexed`): the statement is cut short, the run ends at once,
     /// stopped, nothing changed. (Were it not cut short, the test would outlast its time limit.)
     @Test(.timeLimit(.minutes(5))) func sigtermWhilePlanningCutsTheStatementShort() async throws {
-        let policy = Workspace.policy().replacingOccurrences(of: "clock: last_seen", with: "clock: { latest: [last_seen, calls.at] }")
-            .replacingOccurrences(of: "    key: id\n", with: "    key: id\n    relations:\n      calls: { table: calls, on: { contact_id: id } }\n")
+        let policy = Workspace.policy().replacingOccurrences(
+            of: "clock: last_seen", with: "clock: { latest: [last_seen, calls.at] }"
+        )
+        .replacingOccurrences(
+            of: "    key: id\n",
+            with: "    key: id\n    relations:\n      calls: { table: calls, on: { contact_id: id } }\n")
         let w = try Workspace(policyBody: policy)
-        try w.execute("""
+        try w.execute(
+            """
             WITH RECURSIVE n(i) AS (SELECT 4 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) INSERT INTO contacts SELECT i, NULL, NULL, '2019-01-01' FROM n;
             CREATE TABLE calls (id INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, at TEXT);
             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000000) INSERT INTO calls SELECT i, 0, '2026-01-01' FROM n;
             """)
         let stderrPath = w.dir.appendingPathComponent("run.err").path
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
-        let process = BinaryRunner.process(["run", "--allow-unindexed", "--log-level", "debug", "--config", w.policy] + now, in: w.dir)
+        let process = BinaryRunner.process(
+            ["run", "--allow-unindexed", "--log-level", "debug", "--config", w.policy] + now, in: w.dir)
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle(forWritingAtPath: stderrPath)
         try process.run()
@@ -272,7 +325,9 @@ import Testing
     /// way commits whole, the run says so, writes its report and ends with 130.
     @Test(.timeLimit(.minutes(5))) func sigintStopsARunAtABatchBoundary() async throws {
         let w = try Workspace(policyBody: Workspace.policy(batchSize: 2))
-        try w.execute("WITH RECURSIVE n(i) AS (SELECT 4 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) INSERT INTO contacts SELECT i, NULL, NULL, '2019-01-01' FROM n")
+        try w.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 4 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) INSERT INTO contacts SELECT i, NULL, NULL, '2019-01-01' FROM n"
+        )
         let stderrPath = w.dir.appendingPathComponent("run.err").path
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         let process = BinaryRunner.process(["run", "--config", w.policy] + now, in: w.dir)
@@ -303,7 +358,9 @@ import Testing
         let dry = try await w.run(["run", "--dry-run"] + now)
         for result in [plan, dry] {
             #expect(result.status == 2, "\(result.stderr)")
-            #expect(result.stdout.contains("a run would stop at its safety limits, before any change (exit 4)"), "\(result.stdout)")
+            #expect(
+                result.stdout.contains("a run would stop at its safety limits, before any change (exit 4)"),
+                "\(result.stdout)")
         }
         #expect(dry.stdout.contains("dry run: 2 record(s) due; nothing was changed."), "\(dry.stdout)")
         #expect(try w.count("SELECT count(*) FROM contacts") == 3)
@@ -314,36 +371,53 @@ import Testing
     @Test func planExportsOneLinePerRecordAsCSVAndJSONLines() async throws {
         let w = try Workspace()
         try w.execute("INSERT INTO contacts VALUES (4, 'held@example.fr', '0600000000', '2019-02-02')")
-        #expect(try await w.run(["hold", "add", "--table", "contacts", "--key", "4", "--reason", "case \"7\", 2026", "--by", "dpo"] + now).status == 0)
+        #expect(
+            try await w.run(
+                ["hold", "add", "--table", "contacts", "--key", "4", "--reason", "case \"7\", 2026", "--by", "dpo"]
+                    + now
+            ).status == 0)
         let csv = try await w.run(["plan", "--format", "csv"] + now)
         #expect(csv.status == 2, "\(csv.stderr)")
-        #expect(csv.stdout == """
-            rule,action,key,decision,reason,kept_by,clock,clock_from,taken_by,child_rows
-            contact-purge,purge,1,due,,,2019-01-01,last_seen,,
-            contact-purge,purge,2,due,,,2020-06-01,last_seen,,
-            contact-purge,purge,4,exempt,legal_hold,,2019-02-02,last_seen,,
+        #expect(
+            csv.stdout == """
+                rule,action,key,decision,reason,kept_by,clock,clock_from,taken_by,child_rows
+                contact-purge,purge,1,due,,,2019-01-01,last_seen,,
+                contact-purge,purge,2,due,,,2020-06-01,last_seen,,
+                contact-purge,purge,4,exempt,legal_hold,,2019-02-02,last_seen,,
 
-            """, "\(csv.stdout)")
+                """, "\(csv.stdout)")
         #expect(csv.stderr.contains("record(s) due; nothing was changed"), "the summary beside the lines")
         let jsonl = try await w.run(["plan", "--format", "jsonl"] + now)
-        let objects = jsonl.stdout.split(separator: "\n").compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        let objects = jsonl.stdout.split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
         #expect(objects.count == 3)
         #expect(objects.map { $0["key"] as? [Int] } == [[1], [2], [4]])
         #expect(objects.map { $0["decision"] as? String } == ["due", "due", "exempt"])
-        #expect(objects[2]["reason"] as? String == "legal_hold" && objects[0]["reason"] is NSNull && objects[0]["clock_from"] as? String == "last_seen")
-        #expect(try await w.run(["plan", "--format", "csv", "--detail"] + now).status == 64, "one list of lines at a time")
+        #expect(
+            objects[2]["reason"] as? String == "legal_hold" && objects[0]["reason"] is NSNull
+                && objects[0]["clock_from"] as? String == "last_seen")
+        #expect(
+            try await w.run(["plan", "--format", "csv", "--detail"] + now).status == 64, "one list of lines at a time")
         // A key holding a comma and quotes stays one CSV field, and one JSON string.
-        let coded = try Workspace(policyBody: Workspace.policy().replacingOccurrences(of: "table: contacts", with: "table: codes")
-            .replacingOccurrences(of: "key: id", with: "key: code"))
-        try coded.execute("CREATE TABLE codes (code TEXT PRIMARY KEY, last_seen TEXT NOT NULL); INSERT INTO codes VALUES ('a,\"b\"', '2019-01-01')")
+        let coded = try Workspace(
+            policyBody: Workspace.policy().replacingOccurrences(of: "table: contacts", with: "table: codes")
+                .replacingOccurrences(of: "key: id", with: "key: code"))
+        try coded.execute(
+            "CREATE TABLE codes (code TEXT PRIMARY KEY, last_seen TEXT NOT NULL); INSERT INTO codes VALUES ('a,\"b\"', '2019-01-01')"
+        )
         let quoted = try await coded.run(["plan", "--format", "csv"] + now)
-        #expect(quoted.stdout.split(separator: "\n").last == "contact-purge,purge,\"a,\"\"b\"\"\",due,,,2019-01-01,last_seen,,", "\(quoted.stdout)")
+        #expect(
+            quoted.stdout.split(separator: "\n").last
+                == "contact-purge,purge,\"a,\"\"b\"\"\",due,,,2019-01-01,last_seen,,", "\(quoted.stdout)")
         let quotedJSON = try await coded.run(["plan", "--format", "jsonl"] + now)
         let object = try JSONSerialization.jsonObject(with: Data(quotedJSON.stdout.utf8)) as? [String: Any]
         #expect(object?["key"] as? [String] == ["a,\"b\""])
         #expect(try await w.run(["run"] + now).status == 0)
-        #expect(try w.count("SELECT count(*) FROM contacts WHERE id IN (1, 2)") == 0 && w.count("SELECT count(*) FROM contacts") == 2,
-                "the run deletes the records listed due, and only those")
+        #expect(
+            try w.count("SELECT count(*) FROM contacts WHERE id IN (1, 2)") == 0
+                && w.count("SELECT count(*) FROM contacts") == 2,
+            "the run deletes the records listed due, and only those")
     }
 
     /// What an operator types is shown as typed, never obeyed: a reason with terminal escapes is
@@ -351,11 +425,20 @@ import Testing
     @Test func textFromTheCommandLineCannotRewriteTheTerminalOrForgeReportRows() async throws {
         let w = try Workspace()
         let reason = "case 1\u{1B}[2J\u{1B}[31m cleared"
-        #expect(try await w.run(["hold", "add", "--table", "contacts", "--key", "2", "--reason", reason, "--by", "dpo"] + now).status == 0)
+        #expect(
+            try await w.run(
+                ["hold", "add", "--table", "contacts", "--key", "2", "--reason", reason, "--by", "dpo"] + now
+            ).status == 0)
         let list = try await w.run(["hold", "list"])
-        #expect(!list.stdout.contains("\u{1B}") && list.stdout.contains("case 1\u{FFFD}[2J\u{FFFD}[31m cleared"), "\(list.stdout)")
+        #expect(
+            !list.stdout.contains("\u{1B}") && list.stdout.contains("case 1\u{FFFD}[2J\u{FFFD}[31m cleared"),
+            "\(list.stdout)")
 
-        let erase = try await w.run(["erase", "--subject", "contacts", "--key", "1", "--request", "DSR-1\n| forged | row |", "--by", "dpo\u{1B}[0m"] + now)
+        let erase = try await w.run(
+            [
+                "erase", "--subject", "contacts", "--key", "1", "--request", "DSR-1\n| forged | row |", "--by",
+                "dpo\u{1B}[0m",
+            ] + now)
         #expect(erase.status == 0, "\(erase.stderr)")
         #expect(!erase.stdout.contains("\u{1B}"))
         let rows = erase.stdout.split(separator: "\n").filter { $0.hasPrefix("|") }
@@ -367,16 +450,31 @@ import Testing
     /// policy's time zone, and said so; a record held twice says so.
     @Test func aHoldsEndIsInTheFutureInThePolicysTimeZone() async throws {
         let w = try Workspace()
-        let past = try await w.run(["hold", "add", "--table", "contacts", "--key", "1", "--reason", "case 1", "--by", "dpo", "--until", "2020-01-01"] + now)
+        let past = try await w.run(
+            [
+                "hold", "add", "--table", "contacts", "--key", "1", "--reason", "case 1", "--by", "dpo", "--until",
+                "2020-01-01",
+            ] + now)
         #expect(past.status == 64)
-        #expect(past.stderr.contains("--until 2020-01-01T00:00:00+01:00 (Europe/Paris) is not in the future"), "\(past.stderr)")
-        #expect(try w.count("SELECT count(*) FROM sqlite_master WHERE name = 'retentiond_holds'") == 0 || (try w.count("SELECT count(*) FROM retentiond_holds")) == 0)
+        #expect(
+            past.stderr.contains("--until 2020-01-01T00:00:00+01:00 (Europe/Paris) is not in the future"),
+            "\(past.stderr)")
+        #expect(
+            try w.count("SELECT count(*) FROM sqlite_master WHERE name = 'retentiond_holds'") == 0
+                || (try w.count("SELECT count(*) FROM retentiond_holds")) == 0)
 
-        let first = try await w.run(["hold", "add", "--table", "contacts", "--key", "1", "--reason", "case 1", "--by", "dpo", "--until", "2030-01-01"] + now)
+        let first = try await w.run(
+            [
+                "hold", "add", "--table", "contacts", "--key", "1", "--reason", "case 1", "--by", "dpo", "--until",
+                "2030-01-01",
+            ] + now)
         #expect(first.status == 0, "\(first.stderr)")
-        #expect(first.stdout.contains("hold 1 placed on contacts:1 until 2030-01-01T00:00:00+01:00 (Europe/Paris)"), "\(first.stdout)")
+        #expect(
+            first.stdout.contains("hold 1 placed on contacts:1 until 2030-01-01T00:00:00+01:00 (Europe/Paris)"),
+            "\(first.stdout)")
         #expect(!first.stderr.contains("already held"))
-        let second = try await w.run(["hold", "add", "--table", "contacts", "--key", "1", "--reason", "case 2", "--by", "dpo"] + now)
+        let second = try await w.run(
+            ["hold", "add", "--table", "contacts", "--key", "1", "--reason", "case 2", "--by", "dpo"] + now)
         #expect(second.status == 0)
         #expect(second.stderr.contains("contacts:1 was already held by hold 1"), "\(second.stderr)")
     }
@@ -389,9 +487,12 @@ import Testing
         _ = FileManager.default.createFile(atPath: blocked, contents: Data("not a directory".utf8))
         let run = try await w.run(["run", "--reports-dir", blocked] + now)
         #expect(run.status == 9, "\(run.stderr)")
-        #expect(run.stderr.contains("reports-here is not a directory") && run.stderr.contains("nothing was changed"), "\(run.stderr)")
+        #expect(
+            run.stderr.contains("reports-here is not a directory") && run.stderr.contains("nothing was changed"),
+            "\(run.stderr)")
         #expect(try w.count("SELECT count(*) FROM contacts") == 3)
-        #expect(try w.count("SELECT count(*) FROM sqlite_master WHERE name = 'retentiond_audit'") == 0
+        #expect(
+            try w.count("SELECT count(*) FROM sqlite_master WHERE name = 'retentiond_audit'") == 0
                 || (try w.count("SELECT count(*) FROM retentiond_audit WHERE action = 'purge'")) == 0)
         let metrics = try await w.run(["run", "--metrics-file", blocked + "/retentiond.prom"] + now)
         #expect(metrics.status == 9 && metrics.stderr.contains("the metrics file"), "\(metrics.stderr)")
@@ -406,8 +507,10 @@ import Testing
         #expect(typo.stderr.contains("`plna` is not a retentiond command; did you mean `plan`?"), "\(typo.stderr)")
         let help = try await BinaryRunner.run(["--help"])
         let overview = help.stdout.replacingOccurrences(of: "\n", with: " ")
-        for status in ["0 success", "8 refused", "9 a state file cannot be written", "10 the database refused some records",
-                       "11 stopped at --max-duration", "64 bad command line"] {
+        for status in [
+            "0 success", "8 refused", "9 a state file cannot be written", "10 the database refused some records",
+            "11 stopped at --max-duration", "64 bad command line",
+        ] {
             #expect(overview.contains(status), "\(status) missing from --help")
         }
         #expect(help.stdout.split(separator: "\n").allSatisfy { $0.count <= 80 }, "the overview fits 80 columns")
@@ -419,9 +522,12 @@ import Testing
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-clock-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(try await BinaryRunner.run(["demo", "--seed", "3", "--dir", dir.path, "--no-run"] + now).status == 0)
-        let plan = try await BinaryRunner.run(["plan", "--detail", "--config", "etc/retentiond/retentiond.yaml", "--state-dir", dir.path] + now)
+        let plan = try await BinaryRunner.run(
+            ["plan", "--detail", "--config", "etc/retentiond/retentiond.yaml", "--state-dir", dir.path] + now)
         #expect(plan.status == 2, "\(plan.stderr)")
-        let lines = plan.stdout.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }.filter { $0.first == "prospect-purge" }
+        let lines = plan.stdout.split(separator: "\n").map { $0.split(separator: "\t").map(String.init) }.filter {
+            $0.first == "prospect-purge"
+        }
         #expect(!lines.isEmpty)
         var fromEach = Set<String>()
         for line in lines {
@@ -435,8 +541,12 @@ import Testing
         }
         #expect(fromEach == ["last_contact_at", "collected_at"], "both inputs win somewhere in the demo: \(fromEach)")
         // A record kept by related records says where they are (`explain` names them).
-        let kept = plan.stdout.split(separator: "\n").filter { $0.hasPrefix("client-billing-identity\t") && $0.contains("related_record") }
-        #expect(!kept.isEmpty && kept.allSatisfy { $0.hasSuffix("\texempt (related_record: invoices)") }, "\(kept.prefix(3))")
+        let kept = plan.stdout.split(separator: "\n").filter {
+            $0.hasPrefix("client-billing-identity\t") && $0.contains("related_record")
+        }
+        #expect(
+            !kept.isEmpty && kept.allSatisfy { $0.hasSuffix("\texempt (related_record: invoices)") },
+            "\(kept.prefix(3))")
     }
 
     /// An unreachable PostgreSQL says why: nothing listening on the port, or no such host.
@@ -444,14 +554,19 @@ import Testing
         let w = try Workspace()
         let refused = try await w.run(["check", "--database-url", "postgres://postgres@127.0.0.1:1/x"])
         #expect(refused.status == 6)
-        #expect(refused.stderr.contains("127.0.0.1:1") && refused.stderr.contains("refused: no server listens on that host and port"), "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("127.0.0.1:1")
+                && refused.stderr.contains("refused: no server listens on that host and port"), "\(refused.stderr)")
         let unknown = try await w.run(["check", "--database-url", "postgres://postgres@no-such-host.invalid:5432/x"])
         #expect(unknown.status == 6)
         #expect(unknown.stderr.contains("no such host `no-such-host.invalid`"), "\(unknown.stderr)")
     }
 
     @Test func everyCommandExplainsItself() async throws {
-        for command in [[], ["demo"], ["check"], ["plan"], ["apply"], ["run"], ["audit", "verify"], ["audit", "show"], ["audit", "reanchor"], ["hold", "add"], ["hold", "list"], ["hold", "release"], ["flagged"], ["serve"]] {
+        for command in [
+            [], ["demo"], ["check"], ["plan"], ["apply"], ["run"], ["audit", "verify"], ["audit", "show"],
+            ["audit", "reanchor"], ["hold", "add"], ["hold", "list"], ["hold", "release"], ["flagged"], ["serve"],
+        ] {
             let result = try await BinaryRunner.run(command + ["--help"])
             #expect(result.status == 0, "\(command)")
             #expect(result.stdout.contains("USAGE"), "\(command)")
@@ -465,7 +580,9 @@ import Testing
 @Suite(.tags(.slow), .timeLimit(.minutes(30))) struct RecordFailureCommandLineTests {
     @Test func aRefusedRecordExitsTenAfterDoingEverythingElse() async throws {
         let w = try Workspace()
-        try w.execute("CREATE TRIGGER keep_one BEFORE DELETE ON contacts WHEN old.id = 1 BEGIN SELECT RAISE(ABORT, 'kept by the CRM'); END")
+        try w.execute(
+            "CREATE TRIGGER keep_one BEFORE DELETE ON contacts WHEN old.id = 1 BEGIN SELECT RAISE(ABORT, 'kept by the CRM'); END"
+        )
         let metrics = w.dir.appendingPathComponent("retentiond.prom").path
         let run = try await w.run(["run", "--now", "2026-06-01T00:00:00Z", "--metrics-file", metrics])
         #expect(run.status == 10, "\(run.stderr)")
@@ -474,8 +591,12 @@ import Testing
         let text = try String(contentsOfFile: metrics, encoding: .utf8)
         #expect(text.contains("retentiond_records_failed{rule=\"contact-purge\"} 1"))
         #expect(text.contains("retentiond_last_run_success 0"))
-        let report = try #require(try FileManager.default.contentsOfDirectory(atPath: w.dir.appendingPathComponent("reports").path).first { $0.hasSuffix(".md") })
-        let markdown = try String(contentsOfFile: w.dir.appendingPathComponent("reports/\(report)").path, encoding: .utf8)
+        let report = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: w.dir.appendingPathComponent("reports").path).first {
+                $0.hasSuffix(".md")
+            })
+        let markdown = try String(
+            contentsOfFile: w.dir.appendingPathComponent("reports/\(report)").path, encoding: .utf8)
         #expect(markdown.contains("**failed: 1 record(s)**"))
         #expect(markdown.contains("kept by the CRM"))
     }

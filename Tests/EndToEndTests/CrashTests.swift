@@ -48,21 +48,22 @@ import Testing
     static func makeDatabase(at path: String) throws {
         let queue = try DatabaseQueue(path: path)
         try queue.write { db in
-            try db.execute(sql: """
-                CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, phone TEXT, last_seen TEXT NOT NULL);
-                CREATE INDEX contacts_last_seen ON contacts(last_seen);
-                CREATE TABLE tickets (id INTEGER PRIMARY KEY, subject TEXT, closed_at TEXT NOT NULL, queue TEXT NOT NULL, minutes INTEGER);
-                CREATE INDEX tickets_closed_at ON tickets(closed_at);
-                CREATE TABLE messages (id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL REFERENCES tickets(id), body TEXT);
-                CREATE INDEX messages_ticket ON messages(ticket_id);
-                WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)
-                INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', '+33 6 00 00 ' || i, CASE WHEN i % 2 = 0 THEN '2019-01-01' ELSE '2026-01-01' END FROM n;
-                WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)
-                INSERT INTO tickets SELECT i, 'ticket ' || i, CASE WHEN i % 3 = 0 THEN '2026-01-01' ELSE printf('2020-%02d-15', i % 12 + 1) END,
-                    CASE WHEN i % 7 = 0 THEN 'legal' ELSE 'support' || (i % 2) END, i % 50 FROM n;
-                WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1800)
-                INSERT INTO messages SELECT i, (i - 1) / 3 + 1, 'message ' || i FROM n;
-                """)
+            try db.execute(
+                sql: """
+                    CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, phone TEXT, last_seen TEXT NOT NULL);
+                    CREATE INDEX contacts_last_seen ON contacts(last_seen);
+                    CREATE TABLE tickets (id INTEGER PRIMARY KEY, subject TEXT, closed_at TEXT NOT NULL, queue TEXT NOT NULL, minutes INTEGER);
+                    CREATE INDEX tickets_closed_at ON tickets(closed_at);
+                    CREATE TABLE messages (id INTEGER PRIMARY KEY, ticket_id INTEGER NOT NULL REFERENCES tickets(id), body TEXT);
+                    CREATE INDEX messages_ticket ON messages(ticket_id);
+                    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)
+                    INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', '+33 6 00 00 ' || i, CASE WHEN i % 2 = 0 THEN '2019-01-01' ELSE '2026-01-01' END FROM n;
+                    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 600)
+                    INSERT INTO tickets SELECT i, 'ticket ' || i, CASE WHEN i % 3 = 0 THEN '2026-01-01' ELSE printf('2020-%02d-15', i % 12 + 1) END,
+                        CASE WHEN i % 7 = 0 THEN 'legal' ELSE 'support' || (i % 2) END, i % 50 FROM n;
+                    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1800)
+                    INSERT INTO messages SELECT i, (i - 1) / 3 + 1, 'message ' || i FROM n;
+                    """)
         }
         try queue.close()
     }
@@ -75,16 +76,21 @@ import Testing
     }
 
     /// The statistics table's rows, one line each, in order.
-    static let statisticsRows = "SELECT period || ' ' || group_values || ' ' || records || ' ' || sums || ' ' || period_open FROM retentiond_statistics ORDER BY period, group_values"
+    static let statisticsRows =
+        "SELECT period || ' ' || group_values || ' ' || records || ' ' || sums || ' ' || period_open FROM retentiond_statistics ORDER BY period, group_values"
 
     static func state(of path: String) throws -> State {
         let queue = try DatabaseQueue(path: path)
         defer { try? queue.close() }
         return try queue.read { db in
-            State(contacts: try Row.fetchAll(db, sql: "SELECT id, email, phone FROM contacts ORDER BY id").map { [String($0["id"] as Int64), $0["email"], $0["phone"]] },
-                  tickets: try Int64.fetchAll(db, sql: "SELECT id FROM tickets ORDER BY id"),
-                  messages: try Int64.fetchAll(db, sql: "SELECT id FROM messages ORDER BY id"),
-                  statistics: try db.tableExists("retentiond_statistics") ? try String.fetchAll(db, sql: statisticsRows) : [])
+            State(
+                contacts: try Row.fetchAll(db, sql: "SELECT id, email, phone FROM contacts ORDER BY id").map {
+                    [String($0["id"] as Int64), $0["email"], $0["phone"]]
+                },
+                tickets: try Int64.fetchAll(db, sql: "SELECT id FROM tickets ORDER BY id"),
+                messages: try Int64.fetchAll(db, sql: "SELECT id FROM messages ORDER BY id"),
+                statistics: try db.tableExists("retentiond_statistics")
+                    ? try String.fetchAll(db, sql: statisticsRows) : [])
         }
     }
 
@@ -100,14 +106,19 @@ import Testing
 
     /// The trail entries the erasure ledger in `dir` copies, in its order.
     static func ledgerEntries(in dir: URL) throws -> [Int64] {
-        try String(contentsOf: dir.appendingPathComponent("erasure-ledger.jsonl"), encoding: .utf8).split(separator: "\n").compactMap { line in
-            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], object["kind"] as? String == "entry" else { return nil }
+        try String(contentsOf: dir.appendingPathComponent("erasure-ledger.jsonl"), encoding: .utf8).split(
+            separator: "\n"
+        ).compactMap { line in
+            guard let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                object["kind"] as? String == "entry"
+            else { return nil }
             return (object["seq"] as? NSNumber)?.int64Value
         }
     }
 
     @Test func killedRunsLeaveOnlyWholeAuditedChangesAndReRunsFinishTheSame() async throws {
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-crash-\(UUID().uuidString)")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "retentiond-crash-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         let pristine = root.appendingPathComponent("pristine")
         try FileManager.default.createDirectory(at: pristine, withIntermediateDirectories: true)
@@ -144,42 +155,69 @@ import Testing
             // Whatever was committed is whole and audited, and nothing else is.
             let queue = try DatabaseQueue(path: database)
             let (contacts, tickets, orphans, anonymised, purged, counted) = try queue.read { db in
-                let trail = try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'retentiond_audit'") == 1
+                let trail =
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'retentiond_audit'") == 1
                 let statistics = try db.tableExists("retentiond_statistics")
                 return (
                     try Row.fetchAll(db, sql: "SELECT id, email, phone FROM contacts"),
                     Set(try Int64.fetchAll(db, sql: "SELECT id FROM tickets")),
-                    try Int.fetchOne(db, sql: "SELECT count(*) FROM messages WHERE ticket_id NOT IN (SELECT id FROM tickets)") ?? -1,
-                    Set(trail ? try String.fetchAll(db, sql: "SELECT subject_ref FROM retentiond_audit WHERE action = 'anonymise'") : []),
-                    Set(trail ? try String.fetchAll(db, sql: "SELECT subject_ref FROM retentiond_audit WHERE action = 'purge'") : []),
-                    statistics ? try Int.fetchOne(db, sql: "SELECT coalesce(sum(records), 0) FROM retentiond_statistics") ?? -1 : 0)
+                    try Int.fetchOne(
+                        db, sql: "SELECT count(*) FROM messages WHERE ticket_id NOT IN (SELECT id FROM tickets)") ?? -1,
+                    Set(
+                        trail
+                            ? try String.fetchAll(
+                                db, sql: "SELECT subject_ref FROM retentiond_audit WHERE action = 'anonymise'") : []),
+                    Set(
+                        trail
+                            ? try String.fetchAll(
+                                db, sql: "SELECT subject_ref FROM retentiond_audit WHERE action = 'purge'") : []),
+                    statistics
+                        ? try Int.fetchOne(db, sql: "SELECT coalesce(sum(records), 0) FROM retentiond_statistics") ?? -1
+                        : 0
+                )
             }
             try queue.close()
             var changed = Set<String>()
             for row in contacts {
                 let email: String = row["email"]
                 let isPseudonym = email.hasPrefix("p-")
-                #expect(isPseudonym == ((row["phone"] as String?) == nil), "trial \(trial): contact \(row["id"] as Int64) is half-changed")
-                if isPseudonym { changed.insert(chain.reference(table: "contacts", key: RecordKey([.integer(row["id"])]))) }
+                #expect(
+                    isPseudonym == ((row["phone"] as String?) == nil),
+                    "trial \(trial): contact \(row["id"] as Int64) is half-changed")
+                if isPseudonym {
+                    changed.insert(chain.reference(table: "contacts", key: RecordKey([.integer(row["id"])])))
+                }
             }
-            #expect(changed == anonymised, "trial \(trial): every anonymised contact has its entry, and no entry lacks its change")
-            let gone = Set(Int64(1)...600).subtracting(tickets).map { chain.reference(table: "tickets", key: RecordKey([.integer($0)])) }
-            #expect(Set(gone) == purged, "trial \(trial): every purged ticket has its entry, and no entry lacks its deletion")
+            #expect(
+                changed == anonymised,
+                "trial \(trial): every anonymised contact has its entry, and no entry lacks its change")
+            let gone = Set(Int64(1)...600).subtracting(tickets).map {
+                chain.reference(table: "tickets", key: RecordKey([.integer($0)]))
+            }
+            #expect(
+                Set(gone) == purged,
+                "trial \(trial): every purged ticket has its entry, and no entry lacks its deletion")
             #expect(orphans == 0, "trial \(trial): no message outlives its ticket")
-            #expect(counted == purged.count, "trial \(trial): every purged ticket is counted in the statistics once, and nothing else is")
+            #expect(
+                counted == purged.count,
+                "trial \(trial): every purged ticket is counted in the statistics once, and nothing else is")
             if !anonymised.isEmpty || !purged.isEmpty, expected != (try Self.state(of: database)) { killedMidway += 1 }
 
             let verify = try await BinaryRunner.run(["audit", "verify", "--config", "policy.yaml"], in: dir)
             #expect(verify.status == 0, "trial \(trial): \(verify.stderr)")
-            let rerun = try await BinaryRunner.run(["run", "--config", "policy.yaml", "--now", "2026-06-01T00:10:00Z"], in: dir)
+            let rerun = try await BinaryRunner.run(
+                ["run", "--config", "policy.yaml", "--now", "2026-06-01T00:10:00Z"], in: dir)
             #expect(rerun.status == 0, "trial \(trial): \(rerun.stderr)")
-            #expect(try Self.state(of: database) == expected, "trial \(trial): the re-run reaches the uninterrupted run's state")
+            #expect(
+                try Self.state(of: database) == expected,
+                "trial \(trial): the re-run reaches the uninterrupted run's state")
             #expect(try await BinaryRunner.run(["audit", "verify", "--config", "policy.yaml"], in: dir).status == 0)
             // The erasure ledger, which a run writes as its batches commit, holds every erasure of
             // the trail once, whatever the kill cut.
             let trail = try DatabaseQueue(path: database)
             let erasures = try await trail.read { db in
-                try Int64.fetchAll(db, sql: "SELECT seq FROM retentiond_audit WHERE action IN ('purge', 'anonymise') ORDER BY seq")
+                try Int64.fetchAll(
+                    db, sql: "SELECT seq FROM retentiond_audit WHERE action IN ('purge', 'anonymise') ORDER BY seq")
             }
             try trail.close()
             #expect(try Self.ledgerEntries(in: dir) == erasures, "trial \(trial)")

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// Every retentiond command shown in a shell block of README.md and docs/, run exactly as written,
 /// in the order of its document, by /bin/sh with the built binary first on PATH.
@@ -31,29 +31,45 @@ import TestSupport
         var subcommand: String { invocation.split(separator: " ").dropFirst().first.map(String.init) ?? "" }
     }
 
-    static let documents = ["README.md"] + ((try? FileManager.default.contentsOfDirectory(
-        atPath: BinaryRunner.packageRoot.appendingPathComponent("docs").path)) ?? []).filter { $0.hasSuffix(".md") }.sorted().map { "docs/" + $0 }
+    static let documents =
+        ["README.md"]
+        + ((try? FileManager.default.contentsOfDirectory(
+            atPath: BinaryRunner.packageRoot.appendingPathComponent("docs").path)) ?? []).filter { $0.hasSuffix(".md") }
+        .sorted().map { "docs/" + $0 }
 
     /// The retentiond command lines of a document's `sh` blocks, continuation lines joined and
     /// trailing comments removed.
     static func commands(in document: String) throws -> [Command] {
         let text = try String(contentsOf: BinaryRunner.packageRoot.appendingPathComponent(document), encoding: .utf8)
         var commands: [Command] = []
-        var inShellBlock = false, inOtherBlock = false
+        var inShellBlock = false
+        var inOtherBlock = false
         var pending: (line: Int, text: String)?
         for (index, raw) in text.components(separatedBy: "\n").enumerated() {
             let line = raw.trimmingCharacters(in: .whitespaces)
             if line.hasPrefix("```") {
-                if inShellBlock || inOtherBlock { inShellBlock = false; inOtherBlock = false } else if line == "```sh" { inShellBlock = true } else { inOtherBlock = true }
+                if inShellBlock || inOtherBlock {
+                    inShellBlock = false
+                    inOtherBlock = false
+                } else if line == "```sh" {
+                    inShellBlock = true
+                } else {
+                    inOtherBlock = true
+                }
                 continue
             }
             guard inShellBlock else { continue }
             let joined = (pending?.text ?? "") + line
             let start = pending?.line ?? index + 1
-            if joined.hasSuffix("\\") { pending = (start, String(joined.dropLast()) + " "); continue }
+            if joined.hasSuffix("\\") {
+                pending = (start, String(joined.dropLast()) + " ")
+                continue
+            }
             pending = nil
             let command = withoutComment(joined)
-            if command.range(of: #"^(sudo )?(swift run )?retentiond( |$)"#, options: .regularExpression) != nil || copiesInPlace(command) {
+            if command.range(of: #"^(sudo )?(swift run )?retentiond( |$)"#, options: .regularExpression) != nil
+                || copiesInPlace(command)
+            {
                 commands.append(Command(file: document, line: start, text: command))
             }
         }
@@ -74,7 +90,11 @@ import TestSupport
         var quote: Character?
         var previous: Character = " "
         for (offset, character) in line.enumerated() {
-            if let open = quote { if character == open { quote = nil } } else if character == "'" || character == "\"" { quote = character } else if character == "#", previous == " " {
+            if let open = quote {
+                if character == open { quote = nil }
+            } else if character == "'" || character == "\"" {
+                quote = character
+            } else if character == "#", previous == " " {
                 return String(line.prefix(offset)).trimmingCharacters(in: .whitespaces)
             }
             previous = character
@@ -90,19 +110,33 @@ import TestSupport
         var environment: [String] = []
 
         init(database: String? = nil) throws {
-            dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-docs-\(UUID().uuidString.prefix(8))")
-            try FileManager.default.createDirectory(at: dir.appendingPathComponent("etc/retentiond"), withIntermediateDirectories: true)
-            var policy = try String(contentsOf: BinaryRunner.packageRoot.appendingPathComponent("etc/retentiond/retentiond.yaml"), encoding: .utf8)
-            policy = policy.replacingOccurrences(of: "\nstate_dir: /var/lib/retentiond\n", with: "\nstate_dir: \(dir.path)/retentiond-demo\n")
-            if let database { policy = policy.replacingOccurrences(of: "\ndatabase: { sqlite: crm.sqlite }\n", with: "\ndatabase: \(database)\n") }
-            try policy.write(to: dir.appendingPathComponent("etc/retentiond/retentiond.yaml"), atomically: true, encoding: .utf8)
+            dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "retentiond-docs-\(UUID().uuidString.prefix(8))")
+            try FileManager.default.createDirectory(
+                at: dir.appendingPathComponent("etc/retentiond"), withIntermediateDirectories: true)
+            var policy = try String(
+                contentsOf: BinaryRunner.packageRoot.appendingPathComponent("etc/retentiond/retentiond.yaml"),
+                encoding: .utf8)
+            policy = policy.replacingOccurrences(
+                of: "\nstate_dir: /var/lib/retentiond\n", with: "\nstate_dir: \(dir.path)/retentiond-demo\n")
+            if let database {
+                policy = policy.replacingOccurrences(
+                    of: "\ndatabase: { sqlite: crm.sqlite }\n", with: "\ndatabase: \(database)\n")
+            }
+            try policy.write(
+                to: dir.appendingPathComponent("etc/retentiond/retentiond.yaml"), atomically: true, encoding: .utf8)
         }
 
         /// `/usr/bin/env` arguments that run `command` here as an operator's shell would.
         func shell(_ command: String, with extra: [String] = []) -> [String] {
-            ["-u", "STATE_DIRECTORY", "-u", "CREDENTIALS_DIRECTORY", "-u", "NOTIFY_SOCKET", "-u", "WATCHDOG_USEC", "-u", "JOURNAL_STREAM",
-             "PATH=\(BinaryRunner.binary.deletingLastPathComponent().path):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")"]
-                + environment + extra + ["/bin/sh", "-c", "cd '\(dir.path)' && " + (command.contains(" && ") ? command : "exec " + command)]
+            [
+                "-u", "STATE_DIRECTORY", "-u", "CREDENTIALS_DIRECTORY", "-u", "NOTIFY_SOCKET", "-u", "WATCHDOG_USEC",
+                "-u", "JOURNAL_STREAM",
+                "PATH=\(BinaryRunner.binary.deletingLastPathComponent().path):\(ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin")",
+            ]
+                + environment + extra + [
+                    "/bin/sh", "-c", "cd '\(dir.path)' && " + (command.contains(" && ") ? command : "exec " + command),
+                ]
         }
 
         /// Runs one documented command; `serve` until it is ready, then stopped as systemd stops it.
@@ -122,13 +156,16 @@ import TestSupport
                 #expect(ready != nil, "\(command) never became ready: \(stderr())")
                 kill(process.processIdentifier, SIGTERM)
                 try await process.exited()
-                #expect(process.terminationStatus == 0, "\(command) stopped with \(process.terminationStatus): \(stderr())")
+                #expect(
+                    process.terminationStatus == 0, "\(command) stopped with \(process.terminationStatus): \(stderr())")
                 return
             }
             let result = try await Spawn.run("/usr/bin/env", shell(command.invocation))
             // A dry run that finds work exits 2 ("changes planned"); re-anchoring the documents' intact
             // demo trail is refused as documented (exit 8: nothing to re-anchor); everything else succeeds.
-            let reanchoringIntact = command.invocation.hasPrefix("retentiond audit reanchor") && result.stderr.contains("there is nothing to re-anchor")
+            let reanchoringIntact =
+                command.invocation.hasPrefix("retentiond audit reanchor")
+                && result.stderr.contains("there is nothing to re-anchor")
             let accepted: Set<Int32> = command.subcommand == "plan" ? [0, 2] : reanchoringIntact ? [8] : [0]
             #expect(accepted.contains(result.status), "\(command) exited \(result.status): \(result.stderr)")
         }
@@ -141,11 +178,17 @@ import TestSupport
         #expect(readme.contains(#"retentiond hold add --table third_parties --key 702 --reason "case 12" --by dpo"#))
         #expect(try Self.commands(in: "docs/deployment.md").map(\.text).contains("sudo retentiond run --allow-more"))
         #expect(Self.withoutComment(#"retentiond x --reason "a # b"   # note"#) == #"retentiond x --reason "a # b""#)
-        #expect(readme.contains("mkdir -p offsite && cp retentiond-demo/audit-head.json offsite/"), "how the head's copy is made runs too")
-        #expect(!Self.copiesInPlace("cp retentiond-demo/audit-head.json /etc/") && !Self.copiesInPlace("sudo install -d /etc/retentiond"))
+        #expect(
+            readme.contains("mkdir -p offsite && cp retentiond-demo/audit-head.json offsite/"),
+            "how the head's copy is made runs too")
+        #expect(
+            !Self.copiesInPlace("cp retentiond-demo/audit-head.json /etc/")
+                && !Self.copiesInPlace("sudo install -d /etc/retentiond"))
         for document in Self.documents {
             for command in try Self.commands(in: document) {
-                #expect(!command.text.contains("…") && !command.text.contains("["), "\(command): a placeholder cannot be run as written")
+                #expect(
+                    !command.text.contains("…") && !command.text.contains("["),
+                    "\(command): a placeholder cannot be run as written")
             }
         }
     }
@@ -155,7 +198,8 @@ import TestSupport
         let sandbox = try Sandbox()
         defer { try? FileManager.default.removeItem(at: sandbox.dir) }
         let commands = try Self.commands(in: "README.md")
-        #expect(commands.first?.invocation == "retentiond demo", "README starts with the demo the other commands run on")
+        #expect(
+            commands.first?.invocation == "retentiond demo", "README starts with the demo the other commands run on")
         for command in commands { try await sandbox.run(command) }
     }
 
@@ -170,7 +214,10 @@ import TestSupport
                 let server = try await PostgresServer.start()
                 try await server.psql("postgres", "DROP DATABASE IF EXISTS crm_demo")
                 try await server.psql("postgres", "CREATE DATABASE crm_demo")
-                sandbox = try Sandbox(database: "{ postgres: { host: 127.0.0.1, port: \(server.port), database: crm_demo, user: postgres, tls: disable } }")
+                sandbox = try Sandbox(
+                    database:
+                        "{ postgres: { host: 127.0.0.1, port: \(server.port), database: crm_demo, user: postgres, tls: disable } }"
+                )
                 sandbox.environment = ["PGPORT=\(server.port)"]
             } else {
                 sandbox = try Sandbox()

@@ -11,7 +11,8 @@ import Testing
         let w = try Workspace()
         let fifo = w.dir.appendingPathComponent("fifo.sqlite").path
         #expect(mkfifo(fifo, 0o600) == 0)
-        try Workspace.policy(database: "{ sqlite: fifo.sqlite }").write(toFile: w.policy, atomically: true, encoding: .utf8)
+        try Workspace.policy(database: "{ sqlite: fifo.sqlite }").write(
+            toFile: w.policy, atomically: true, encoding: .utf8)
         let check = try await w.run(["check"])
         #expect(check.status == 6)
         #expect(check.stderr.contains("not a regular file (a FIFO, device or directory)"))
@@ -39,7 +40,8 @@ import Testing
         let lock = open(w.database + ".retentiond-lock", O_RDWR | O_CREAT, 0o600)
         #expect(flock(lock, LOCK_EX | LOCK_NB) == 0)
         defer { close(lock) }
-        try Workspace.policy(database: "{ sqlite: link.sqlite }").write(toFile: w.policy, atomically: true, encoding: .utf8)
+        try Workspace.policy(database: "{ sqlite: link.sqlite }").write(
+            toFile: w.policy, atomically: true, encoding: .utf8)
         let run = try await w.run(["run"] + now)
         #expect(run.status == 5, "\(run.stderr)")
         #expect(try w.count("SELECT count(*) FROM contacts") == 3)
@@ -47,7 +49,8 @@ import Testing
 
     @Test func aLockFileThatCannotBeOpenedSaysWhatToDo() async throws {
         let w = try Workspace()
-        try FileManager.default.createDirectory(atPath: w.database + ".retentiond-lock", withIntermediateDirectories: false)
+        try FileManager.default.createDirectory(
+            atPath: w.database + ".retentiond-lock", withIntermediateDirectories: false)
         let run = try await w.run(["run"] + now)
         #expect(run.status == 6)
         #expect(run.stderr.contains("needs write access to the database's directory"))
@@ -64,29 +67,41 @@ import Testing
         try FileManager.default.copyItem(atPath: BinaryRunner.binary.path, toPath: binary)
         func run(_ arguments: [String]) async throws -> BinaryRunner.Result {
             let command = [binary] + arguments + ["--config", w.policy, "--now", "2026-06-01T00:00:00Z"]
-            return asRoot ? try await BinaryRunner.runProgram(URL(fileURLWithPath: "/usr/sbin/runuser"), ["-u", "nobody", "--"] + command)
+            return asRoot
+                ? try await BinaryRunner.runProgram(
+                    URL(fileURLWithPath: "/usr/sbin/runuser"), ["-u", "nobody", "--"] + command)
                 : try await BinaryRunner.runProgram(URL(fileURLWithPath: binary), Array(command.dropFirst()))
         }
         if !asRoot { #expect(chmod(w.database, 0o444) == 0 && chmod(w.dir.path, 0o555) == 0) }
         defer { _ = chmod(w.dir.path, 0o755) }
         let check = try await run(["check"])
         #expect(check.status == 3, "\(check.stderr)")
-        #expect(check.stderr.contains("error: the database file \(w.database) is not writable by this user"), "\(check.stderr)")
-        #expect(check.stderr.contains("error: the directory \(w.dir.path) is not writable by this user"), "\(check.stderr)")
+        #expect(
+            check.stderr.contains("error: the database file \(w.database) is not writable by this user"),
+            "\(check.stderr)")
+        #expect(
+            check.stderr.contains("error: the directory \(w.dir.path) is not writable by this user"), "\(check.stderr)")
         #expect(check.stderr.contains("SQLite writes its rollback journal there"), "\(check.stderr)")
         #expect(check.stderr.contains("the audit chain head and plans go there"), "\(check.stderr)")
         // Planning reads the database, and writes only its report.
         let planning = try await run(["check", "--for-planning"])
         #expect(planning.status == 3)
-        #expect(planning.stderr.contains("error: the directory \(w.dir.path) (where \(w.dir.path)/reports would be created) is not writable by this user"), "\(planning.stderr)")
-        #expect(!planning.stderr.contains("database file") && !planning.stderr.contains("chain head"), "\(planning.stderr)")
-        #expect(try await run(["check", "--for-planning", "--reports-dir", "/tmp"]).status == 0, "reading is enough to plan")
+        #expect(
+            planning.stderr.contains(
+                "error: the directory \(w.dir.path) (where \(w.dir.path)/reports would be created) is not writable by this user"
+            ), "\(planning.stderr)")
+        #expect(
+            !planning.stderr.contains("database file") && !planning.stderr.contains("chain head"), "\(planning.stderr)")
+        #expect(
+            try await run(["check", "--for-planning", "--reports-dir", "/tmp"]).status == 0, "reading is enough to plan"
+        )
 
         // The directory writable (the audit key, the run lock, the journal go there), not the file.
         #expect(chmod(w.dir.path, 0o777) == 0)
         let enforce = try await run(["run"])
         #expect(enforce.status == 6, "\(enforce.stderr)")
-        #expect(enforce.stderr.contains("must be able to write the database file and its directory"), "\(enforce.stderr)")
+        #expect(
+            enforce.stderr.contains("must be able to write the database file and its directory"), "\(enforce.stderr)")
         #expect(try w.count("SELECT count(*) FROM contacts") == 3)
     }
 
@@ -103,7 +118,9 @@ import Testing
     @Test func readOnlyCommandsRecoverADatabaseACrashLeftMidCommit() async throws {
         let w = try Workspace()
         #expect(try await w.run(["run", "--now", "2026-06-01T00:00:00Z"]).status == 0)
-        try w.execute("WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO contacts SELECT 100 + i, printf('%.500c', 'x'), NULL, '2026-01-01' FROM n")
+        try w.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) INSERT INTO contacts SELECT 100 + i, printf('%.500c', 'x'), NULL, '2026-01-01' FROM n"
+        )
         // Freeze the files in the middle of a transaction, as a crash would leave them: the
         // database half-written (a one-page cache spills) beside its hot journal.
         let crashed = w.dir.appendingPathComponent("crashed")
@@ -115,24 +132,31 @@ import Testing
             try db.execute(sql: "BEGIN IMMEDIATE")
             try db.execute(sql: "UPDATE contacts SET email = upper(email)")
             for suffix in ["", "-journal"] {
-                try FileManager.default.copyItem(atPath: database + suffix, toPath: crashed.appendingPathComponent("crm.sqlite" + suffix).path)
+                try FileManager.default.copyItem(
+                    atPath: database + suffix, toPath: crashed.appendingPathComponent("crm.sqlite" + suffix).path)
             }
             try db.execute(sql: "ROLLBACK")
         }
         try queue.close()
         for file in ["policy.yaml", "audit.key", "audit-head.json"] {
-            try FileManager.default.copyItem(at: w.dir.appendingPathComponent(file), to: crashed.appendingPathComponent(file))
+            try FileManager.default.copyItem(
+                at: w.dir.appendingPathComponent(file), to: crashed.appendingPathComponent(file))
         }
         #expect(FileManager.default.fileExists(atPath: crashed.appendingPathComponent("crm.sqlite-journal").path))
 
         let verify = try await BinaryRunner.run(["audit", "verify", "--config", "policy.yaml"], in: crashed)
         #expect(verify.status == 0, "\(verify.stderr)")
-        let plan = try await BinaryRunner.run(["plan", "--config", "policy.yaml", "--now", "2026-06-01T00:00:00Z"], in: crashed)
+        let plan = try await BinaryRunner.run(
+            ["plan", "--config", "policy.yaml", "--now", "2026-06-01T00:00:00Z"], in: crashed)
         #expect(plan.status == 0, "\(plan.stderr)")
         let recovered = try DatabaseQueue(path: crashed.appendingPathComponent("crm.sqlite").path)
         defer { try? recovered.close() }
-        #expect(try await recovered.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM contacts WHERE email = upper(email) AND email LIKE '%X%'") } == 0,
-                "the interrupted transaction was rolled back")
+        #expect(
+            try await recovered.read {
+                try Int.fetchOne(
+                    $0, sql: "SELECT count(*) FROM contacts WHERE email = upper(email) AND email LIKE '%X%'")
+            } == 0,
+            "the interrupted transaction was rolled back")
     }
 
     @Test func aPlanSavedInTheCurrentDirectoryIsAppliedWithTheCommandItPrints() async throws {

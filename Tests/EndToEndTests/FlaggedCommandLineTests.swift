@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `retentiond flagged --rule ID`: the records a flag rule flagged, for the people who act on them.
 @Suite(.tags(.slow), .timeLimit(.minutes(30))) struct FlaggedCommandLineTests {
@@ -38,12 +38,17 @@ import TestSupport
         #expect(listed.status == 0, "\(listed.stderr)")
         // Contacts 1 (2019-01-01) and 2 (2020-06-01) are past 30 months on 2026-06-01; 3 (2026-01-01) is not.
         #expect(listed.stdout == "id\temail\n1\told.one@example.fr\n2\told.two@example.fr\n")
-        #expect(try await w.run(["flagged", "--rule", "contact-warning", "--limit", "1"]).stderr.contains("the first 1 records are shown"))
+        #expect(
+            try await w.run(["flagged", "--rule", "contact-warning", "--limit", "1"]).stderr.contains(
+                "the first 1 records are shown"))
 
         let purge = try await w.run(["flagged", "--rule", "contact-purge"])
-        #expect(purge.status == 3 && purge.stderr.contains("rule `contact-purge` purges records, it does not flag them"))
+        #expect(
+            purge.status == 3 && purge.stderr.contains("rule `contact-purge` purges records, it does not flag them"))
         let unknown = try await w.run(["flagged", "--rule", "contact-warn"])
-        #expect(unknown.status == 3 && unknown.stderr.contains("has no rule `contact-warn`; its flag rules: `contact-warning`"))
+        #expect(
+            unknown.status == 3
+                && unknown.stderr.contains("has no rule `contact-warn`; its flag rules: `contact-warning`"))
         #expect(try await w.run(["flagged", "--rule", "contact-warning", "--limit", "0"]).status == 64)
     }
 }

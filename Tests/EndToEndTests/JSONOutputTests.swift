@@ -31,9 +31,13 @@ import Testing
         let rules = try #require(planned["rules"] as? [[String: Any]])
         #expect(rules.first?["rule"] as? String == "contact-purge" && rules.first?["due"] as? Int == 2)
 
-        #expect(try await w.run(["hold", "add", "--table", "contacts", "--key", "1", "--reason", "case 9", "--by", "dpo"]).status == 0)
+        #expect(
+            try await w.run(["hold", "add", "--table", "contacts", "--key", "1", "--reason", "case 9", "--by", "dpo"])
+                .status == 0)
         let holds = try array(try await w.run(["hold", "list", "--format", "json"]).stdout)
-        #expect(holds.count == 1 && holds[0]["state"] as? String == "active" && holds[0]["key"] as? String == "1" && holds[0]["table"] as? String == "contacts")
+        #expect(
+            holds.count == 1 && holds[0]["state"] as? String == "active" && holds[0]["key"] as? String == "1"
+                && holds[0]["table"] as? String == "contacts")
 
         let run = try await w.run(["run", "--format", "json"] + now)
         #expect(run.status == 0, "\(run.stderr)")
@@ -50,7 +54,10 @@ import Testing
         #expect(invalid.status == 3)
         let verdict = try object(invalid.stdout)
         #expect(verdict["valid"] as? Bool == false)
-        #expect((verdict["diagnostics"] as? [[String: Any]])?.contains { ($0["message"] as? String)?.contains("missing `time_zone`") == true } == true, "\(invalid.stdout)")
+        #expect(
+            (verdict["diagnostics"] as? [[String: Any]])?.contains {
+                ($0["message"] as? String)?.contains("missing `time_zone`") == true
+            } == true, "\(invalid.stdout)")
     }
 
     @Test func withJSONLogsEveryLineOnStandardErrorIsAJSONObject() async throws {
@@ -62,7 +69,8 @@ import Testing
         #expect(lines.count >= 3)
         for line in lines {
             let object = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
-            #expect(object?["level"] as? String == "error" && (object?["message"] as? String)?.isEmpty == false, "\(line)")
+            #expect(
+                object?["level"] as? String == "error" && (object?["message"] as? String)?.isEmpty == false, "\(line)")
         }
     }
 }

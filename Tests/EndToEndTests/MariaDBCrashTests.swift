@@ -1,7 +1,7 @@
 import Foundation
 import RetentionCore
-import Testing
 import TestSupport
+import Testing
 
 /// `CrashTests` on MariaDB: an enforcing run killed outright (SIGKILL) at random points never
 /// leaves a record half-changed, a change without its audit entry or an entry without its change;
@@ -31,11 +31,19 @@ import TestSupport
     }
 
     static func state(_ server: MariaDBServer, _ database: String) async throws -> State {
-        State(contacts: try await server.sql(database, "SELECT id, email, coalesce(phone, 'NULL') FROM contacts ORDER BY id"),
-              tickets: try await server.sql(database, "SELECT id FROM tickets ORDER BY id"),
-              messages: try await server.sql(database, "SELECT id FROM messages ORDER BY id"),
-              statistics: try await server.sql(database, "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'retentiond_statistics'") == "1"
-                ? try await server.sql(database, "SELECT CONCAT_WS(' ', period, group_values, records, sums, period_open) FROM retentiond_statistics ORDER BY period, group_values") : "")
+        State(
+            contacts: try await server.sql(
+                database, "SELECT id, email, coalesce(phone, 'NULL') FROM contacts ORDER BY id"),
+            tickets: try await server.sql(database, "SELECT id FROM tickets ORDER BY id"),
+            messages: try await server.sql(database, "SELECT id FROM messages ORDER BY id"),
+            statistics: try await server.sql(
+                database,
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'retentiond_statistics'"
+            ) == "1"
+                ? try await server.sql(
+                    database,
+                    "SELECT CONCAT_WS(' ', period, group_values, records, sums, period_open) FROM retentiond_statistics ORDER BY period, group_values"
+                ) : "")
     }
 
     /// A workspace (policy, audit key) over a fresh database loaded with the data.
@@ -43,8 +51,11 @@ import TestSupport
         let database = try await server.createDatabase()
         try await server.sql(database, schema)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let policy = CrashTests.policy.replacingOccurrences(of: "database: { sqlite: crm.sqlite }",
-                                                            with: "database: { mariadb: { host: 127.0.0.1, port: \(server.port), database: \(database), user: root, tls: disable } }")
+        let policy = CrashTests.policy.replacingOccurrences(
+            of: "database: { sqlite: crm.sqlite }",
+            with:
+                "database: { mariadb: { host: 127.0.0.1, port: \(server.port), database: \(database), user: root, tls: disable } }"
+        )
         try policy.write(to: dir.appendingPathComponent("policy.yaml"), atomically: true, encoding: .utf8)
         try FileManager.default.copyItem(at: key, to: dir.appendingPathComponent("audit.key"))
         return database
@@ -52,7 +63,8 @@ import TestSupport
 
     @Test func killedRunsLeaveOnlyWholeAuditedChangesAndReRunsFinishTheSame() async throws {
         let server = try await MariaDBServer.start()
-        let root = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-mariadbcrash-\(UUID().uuidString)")
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "retentiond-mariadbcrash-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
         let keyFile = root.appendingPathComponent("audit.key")
@@ -83,35 +95,61 @@ import TestSupport
             try await process.exited()
 
             // Whatever was committed is whole and audited, and nothing else is.
-            let trail = try await server.sql(database, "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'retentiond_audit'") == "1"
+            let trail =
+                try await server.sql(
+                    database,
+                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'retentiond_audit'"
+                ) == "1"
             func lines(_ sql: String) async throws -> [String] {
                 try await server.sql(database, sql).split(separator: "\n").map(String.init)
             }
-            let anonymised = Set(trail ? try await lines("SELECT subject_ref FROM retentiond_audit WHERE action = 'anonymise'") : [])
-            let purged = Set(trail ? try await lines("SELECT subject_ref FROM retentiond_audit WHERE action = 'purge'") : [])
+            let anonymised = Set(
+                trail ? try await lines("SELECT subject_ref FROM retentiond_audit WHERE action = 'anonymise'") : [])
+            let purged = Set(
+                trail ? try await lines("SELECT subject_ref FROM retentiond_audit WHERE action = 'purge'") : [])
             var changed = Set<String>()
             for row in try await lines("SELECT id, email, coalesce(phone, 'NULL') FROM contacts") {
                 let fields = row.split(separator: "\t").map(String.init)
                 let isPseudonym = fields[1].hasPrefix("p-")
                 #expect(isPseudonym == (fields[2] == "NULL"), "trial \(trial): contact \(fields[0]) is half-changed")
-                if isPseudonym { changed.insert(chain.reference(table: "contacts", key: RecordKey([.integer(Int64(fields[0])!)]))) }
+                if isPseudonym {
+                    changed.insert(chain.reference(table: "contacts", key: RecordKey([.integer(Int64(fields[0])!)])))
+                }
             }
-            #expect(changed == anonymised, "trial \(trial): every anonymised contact has its entry, and no entry lacks its change")
+            #expect(
+                changed == anonymised,
+                "trial \(trial): every anonymised contact has its entry, and no entry lacks its change")
             let tickets = Set(try await lines("SELECT id FROM tickets").compactMap { Int64($0) })
-            let gone = Set(Int64(1)...600).subtracting(tickets).map { chain.reference(table: "tickets", key: RecordKey([.integer($0)])) }
-            #expect(Set(gone) == purged, "trial \(trial): every purged ticket has its entry, and no entry lacks its deletion")
-            #expect(try await server.sql(database, "SELECT count(*) FROM messages WHERE ticket_id NOT IN (SELECT id FROM tickets)") == "0")
-            if try await server.sql(database, "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'retentiond_statistics'") == "1" {
-                #expect(try await server.sql(database, "SELECT coalesce(sum(records), 0) FROM retentiond_statistics") == String(purged.count),
-                        "trial \(trial): every purged ticket is counted in the statistics once, and nothing else is")
+            let gone = Set(Int64(1)...600).subtracting(tickets).map {
+                chain.reference(table: "tickets", key: RecordKey([.integer($0)]))
             }
-            if !anonymised.isEmpty || !purged.isEmpty, expected != (try await Self.state(server, database)) { killedMidway += 1 }
+            #expect(
+                Set(gone) == purged,
+                "trial \(trial): every purged ticket has its entry, and no entry lacks its deletion")
+            #expect(
+                try await server.sql(
+                    database, "SELECT count(*) FROM messages WHERE ticket_id NOT IN (SELECT id FROM tickets)") == "0")
+            if try await server.sql(
+                database,
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'retentiond_statistics'"
+            ) == "1" {
+                #expect(
+                    try await server.sql(database, "SELECT coalesce(sum(records), 0) FROM retentiond_statistics")
+                        == String(purged.count),
+                    "trial \(trial): every purged ticket is counted in the statistics once, and nothing else is")
+            }
+            if !anonymised.isEmpty || !purged.isEmpty, expected != (try await Self.state(server, database)) {
+                killedMidway += 1
+            }
 
             let verify = try await BinaryRunner.run(["audit", "verify", "--config", "policy.yaml"], in: dir)
             #expect(verify.status == 0, "trial \(trial): \(verify.stderr)")
-            let rerun = try await BinaryRunner.run(["run", "--config", "policy.yaml", "--now", "2026-06-01T00:10:00Z"], in: dir)
+            let rerun = try await BinaryRunner.run(
+                ["run", "--config", "policy.yaml", "--now", "2026-06-01T00:10:00Z"], in: dir)
             #expect(rerun.status == 0, "trial \(trial): \(rerun.stderr)")
-            #expect(try await Self.state(server, database) == expected, "trial \(trial): the re-run reaches the uninterrupted run's state")
+            #expect(
+                try await Self.state(server, database) == expected,
+                "trial \(trial): the re-run reaches the uninterrupted run's state")
             #expect(try await BinaryRunner.run(["audit", "verify", "--config", "policy.yaml"], in: dir).status == 0)
         }
         print("MariaDB crash test: \(killedMidway) of 6 kills landed between the first and the last batch")

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `--sleep` and `--max-duration`: a run that shares the database stops at a batch boundary when
 /// its time is up, says so with exit 11, and the next run finishes the work.
@@ -29,7 +29,10 @@ import TestSupport
         for bad in ["5", "0ms", "1.5s", "2d", "169h", "1 h"] {
             let result = try await w.run(["run", "--max-duration", bad] + now)
             #expect(result.status == 64, "\(bad)")
-            #expect(result.stderr.contains("is not a length of time: give a whole number and ms, s, m or h, e.g. 250ms or 45m"), "\(bad): \(result.stderr)")
+            #expect(
+                result.stderr.contains(
+                    "is not a length of time: give a whole number and ms, s, m or h, e.g. 250ms or 45m"),
+                "\(bad): \(result.stderr)")
         }
         #expect(try await w.run(["run", "--sleep", "-1s"] + now).status == 64)
         #expect(try w.count("SELECT count(*) FROM contacts") == 3)

@@ -8,14 +8,18 @@ final class NotifySocket: @unchecked Sendable {
     private(set) var messages: [String] = []
 
     init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString.prefix(8)).sock").path
+        path =
+            FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString.prefix(8)).sock")
+            .path
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
         let bytes = Array(path.utf8)
         withUnsafeMutableBytes(of: &address.sun_path) { $0.copyBytes(from: bytes) }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard bound == 0 else { throw POSIXError(.EADDRINUSE) }
         var timeout = timeval(tv_sec: 0, tv_usec: 100_000)
@@ -30,7 +34,9 @@ final class NotifySocket: @unchecked Sendable {
     /// Receives until a message satisfies `predicate`, or `stillWaiting` says there is no point
     /// (the service exited); returns that message. Waits off the cooperative pool; the socket's
     /// 100 ms receive timeout is how often `stillWaiting` is asked, not a bound.
-    func waitFor(while stillWaiting: @escaping @Sendable () -> Bool, _ predicate: @escaping @Sendable (String) -> Bool) async throws -> String? {
+    func waitFor(while stillWaiting: @escaping @Sendable () -> Bool, _ predicate: @escaping @Sendable (String) -> Bool)
+        async throws -> String?
+    {
         try await offThePool { self.receive(while: stillWaiting, predicate) }
     }
 

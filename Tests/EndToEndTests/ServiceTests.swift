@@ -12,7 +12,8 @@ import Testing
     @Test func itTellsSystemdItIsReadyKeepsTheWatchdogFedAndStopsCleanly() async throws {
         let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h }"))
         let notify = try NotifySocket()
-        let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify, watchdogMicroseconds: 200_000)
+        let service = try ServiceProcess(
+            arguments: ["--config", w.policy], in: w.dir, notify: notify, watchdogMicroseconds: 200_000)
         #expect(try await service.notification { $0.contains("READY=1") } != nil, "no READY=1: \(service.stderr)")
         #expect(try await service.notification { $0.contains("WATCHDOG=1") } != nil)
         service.signal(SIGTERM)
@@ -31,25 +32,33 @@ import Testing
         #expect(try await w.run(["run", "--metrics-file", metrics, "--now", "2026-06-01T00:00:00Z"]).status == 0)
         let before = try Self.parseMetrics(try String(contentsOfFile: metrics, encoding: .utf8))
         try FileManager.default.removeItem(atPath: metrics)
-        try "retentiond_run_failures_total 2\nretentiond_last_success_timestamp_seconds \(before["retentiond_last_success_timestamp_seconds"] ?? 0)\n"
+        try
+            "retentiond_run_failures_total 2\nretentiond_last_success_timestamp_seconds \(before["retentiond_last_success_timestamp_seconds"] ?? 0)\n"
             .write(toFile: metrics, atomically: true, encoding: .utf8)
 
         let notify = try NotifySocket()
-        let service = try ServiceProcess(arguments: ["--config", w.policy, "--metrics-file", metrics], in: w.dir, notify: notify)
+        let service = try ServiceProcess(
+            arguments: ["--config", w.policy, "--metrics-file", metrics], in: w.dir, notify: notify)
         defer { service.signal(SIGTERM) }
         #expect(try await service.notification { $0.contains("READY=1") } != nil, "no READY=1: \(service.stderr)")
         let text = try String(contentsOfFile: metrics, encoding: .utf8)
-        #expect(text.contains("# TYPE retentiond_run_failures_total counter"), "written by the service at start: \(text)")
+        #expect(
+            text.contains("# TYPE retentiond_run_failures_total counter"), "written by the service at start: \(text)")
         let started = try Self.parseMetrics(text)
         #expect(started["retentiond_run_failures_total"] == 2, "carried over, not counted again")
-        #expect(started["retentiond_last_success_timestamp_seconds"] == before["retentiond_last_success_timestamp_seconds"])
-        #expect(started["retentiond_last_run_success"] == nil && started["retentiond_last_run_timestamp_seconds"] == nil, "no run claimed: \(started)")
+        #expect(
+            started["retentiond_last_success_timestamp_seconds"] == before["retentiond_last_success_timestamp_seconds"])
+        #expect(
+            started["retentiond_last_run_success"] == nil && started["retentiond_last_run_timestamp_seconds"] == nil,
+            "no run claimed: \(started)")
         service.signal(SIGTERM)
         #expect(try await service.exitStatus() == 0)
     }
 
     @Test func anInvalidPolicyAtStartExitsThreeBeforeReady() async throws {
-        let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h }").replacingOccurrences(of: "clock: last_seen", with: "clock: last_sen"))
+        let w = try Workspace(
+            policyBody: Self.policy(schedule: "{ every: 1h }").replacingOccurrences(
+                of: "clock: last_seen", with: "clock: last_sen"))
         let notify = try NotifySocket()
         let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify)
         #expect(try await service.exitStatus() == 3)
@@ -60,7 +69,9 @@ import Testing
     @Test func sigtermInTheMiddleOfALargeRunLeavesOnlyWholeBatchesAndTheNextRunFinishes() async throws {
         let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h, run_at_start: true }", batchSize: 2))
         let total = 20_000
-        try w.execute("DELETE FROM contacts; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(total)) INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', NULL, '2019-01-01' FROM n;")
+        try w.execute(
+            "DELETE FROM contacts; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(total)) INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', NULL, '2019-01-01' FROM n;"
+        )
         let notify = try NotifySocket()
         let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify)
         #expect(try await service.notification { $0.contains("STATUS=running") } != nil, "\(service.stderr)")
@@ -73,7 +84,9 @@ import Testing
         while service.process.isRunning {
             let purged = try await reader.read { db -> Int in
                 // sqlite_master itself, not GRDB's schema cache: the run creates the table meanwhile.
-                guard try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'retentiond_audit'") == 1 else { return 0 }
+                guard
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'retentiond_audit'") == 1
+                else { return 0 }
                 return try Int.fetchOne(db, sql: "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") ?? 0
             }
             if purged > 0 { break }
@@ -83,15 +96,20 @@ import Testing
         #expect(try await service.exitStatus() == 0, "\(service.stderr)")
 
         let remaining = try await reader.read { try Int64.fetchAll($0, sql: "SELECT id FROM contacts ORDER BY id") }
-        let refs = try await reader.read { try String.fetchAll($0, sql: "SELECT subject_ref FROM retentiond_audit WHERE action = 'purge'") }
+        let refs = try await reader.read {
+            try String.fetchAll($0, sql: "SELECT subject_ref FROM retentiond_audit WHERE action = 'purge'")
+        }
         try reader.close()
         let deleted = Set(Int64(1)...Int64(total)).subtracting(remaining)
-        #expect(!deleted.isEmpty && deleted.count < total, "the stop must land in the middle of the run (deleted \(deleted.count))")
+        #expect(
+            !deleted.isEmpty && deleted.count < total,
+            "the stop must land in the middle of the run (deleted \(deleted.count))")
         #expect(deleted.count % 2 == 0, "only whole batches of 2 are applied")
         let key = try AuditKey.load(path: w.dir.appendingPathComponent("audit.key").path, createIfMissing: false).key
         let chain = AuditChain(key: key)
-        #expect(Set(refs) == Set(deleted.map { chain.reference(table: "contacts", key: RecordKey([.integer($0)])) }),
-                "every deleted record has its audit entry and no other has one")
+        #expect(
+            Set(refs) == Set(deleted.map { chain.reference(table: "contacts", key: RecordKey([.integer($0)])) }),
+            "every deleted record has its audit entry and no other has one")
         #expect(service.stderr.contains("run stopped at a batch boundary"))
 
         let next = try await w.run(["run", "--batch-size", "1000"])
@@ -106,14 +124,16 @@ import Testing
         let service = try ServiceProcess(arguments: ["--config", w.policy], in: w.dir, notify: notify)
         #expect(try await service.notification { $0.contains("READY=1") } != nil)
         let valid = try String(contentsOfFile: w.policy, encoding: .utf8)
-        try valid.replacingOccurrences(of: "after: 3y", with: "after: 3 eons").write(toFile: w.policy, atomically: true, encoding: .utf8)
+        try valid.replacingOccurrences(of: "after: 3y", with: "after: 3 eons").write(
+            toFile: w.policy, atomically: true, encoding: .utf8)
         service.signal(SIGHUP)
         let failed = try await service.notification { $0.contains("policy reload failed") }
         #expect(failed?.contains("still enforcing the previous policy") == true)
         #expect(service.process.isRunning)
         #expect(service.stderr.contains("unknown duration unit `eons`"))
 
-        try valid.replacingOccurrences(of: "after: 3y", with: "after: 4y").write(toFile: w.policy, atomically: true, encoding: .utf8)
+        try valid.replacingOccurrences(of: "after: 3y", with: "after: 4y").write(
+            toFile: w.policy, atomically: true, encoding: .utf8)
         service.signal(SIGHUP)
         #expect(try await service.notification { $0.contains("STATUS=policy reloaded") } != nil)
         service.signal(SIGTERM)
@@ -124,7 +144,9 @@ import Testing
     static func parseMetrics(_ text: String) throws -> [String: Double] {
         var typed = Set<String>()
         var samples: [String: Double] = [:]
-        let sample = try Regex(#"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*")*\})? (-?[0-9.]+(?:[eE][-+]?[0-9]+)?)$"#)
+        let sample = try Regex(
+            #"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*"(?:,[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\]|\\.)*")*\})? (-?[0-9.]+(?:[eE][-+]?[0-9]+)?)$"#
+        )
         for line in text.split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
             if line.hasPrefix("# TYPE ") {
                 let parts = line.split(separator: " ")
@@ -136,7 +158,8 @@ import Testing
                 let match = try #require(try sample.wholeMatch(in: String(line)), "not a sample line: \(line)")
                 let name = String(match.output[1].substring!)
                 #expect(typed.contains(name), "\(name) has no TYPE line before it")
-                samples[name + (match.output[2].substring.map(String.init) ?? "")] = Double(String(match.output[3].substring!))
+                samples[name + (match.output[2].substring.map(String.init) ?? "")] = Double(
+                    String(match.output[3].substring!))
             }
         }
         #expect(text.hasSuffix("\n"))
@@ -147,7 +170,9 @@ import Testing
         let w = try Workspace()
         let metrics = w.dir.appendingPathComponent("retentiond.prom").path
         #expect(try await w.run(["run", "--metrics-file", metrics, "--now", "2026-06-01T00:00:00Z"]).status == 0)
-        #expect(try Self.parseMetrics(try String(contentsOfFile: metrics, encoding: .utf8))["retentiond_last_run_success"] == 1)
+        #expect(
+            try Self.parseMetrics(try String(contentsOfFile: metrics, encoding: .utf8))["retentiond_last_run_success"]
+                == 1)
         // The database goes away: the next run fails before it plans, and monitoring must see it.
         try FileManager.default.removeItem(atPath: w.database)
         #expect(try await w.run(["run", "--metrics-file", metrics, "--now", "2026-06-01T01:00:00Z"]).status == 6)
@@ -163,11 +188,16 @@ import Testing
         #expect(try await w.run(["run", "--metrics-file", metrics, "--now", "2026-06-01T00:00:00Z"]).status == 0)
         let samples = try Self.parseMetrics(try String(contentsOfFile: metrics, encoding: .utf8))
         let reports = w.dir.appendingPathComponent("reports")
-        let json = try #require(try FileManager.default.contentsOfDirectory(atPath: reports.path).first { $0.hasSuffix(".json") })
-        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: reports.appendingPathComponent(json))) as! [String: Any]
+        let json = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: reports.path).first { $0.hasSuffix(".json") })
+        let report =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: reports.appendingPathComponent(json)))
+            as! [String: Any]
         let rule = (report["rules"] as! [[String: Any]])[0]
         for field in ["due", "flagged", "anonymised", "purged", "stale"] {
-            #expect(samples["retentiond_records_\(field){rule=\"contact-purge\"}"] == Double(rule[field] as! Int), "\(field)")
+            #expect(
+                samples["retentiond_records_\(field){rule=\"contact-purge\"}"] == Double(rule[field] as! Int),
+                "\(field)")
         }
         #expect(samples["retentiond_records_purged{rule=\"contact-purge\"}"] == 2)
         #expect(samples["retentiond_run_failures_total"] == 0)
@@ -217,7 +247,8 @@ import Testing
     @Test func jsonLogsAreOneObjectPerLine() async throws {
         let w = try Workspace(policyBody: Self.policy(schedule: "{ every: 1h }"))
         let notify = try NotifySocket()
-        let service = try ServiceProcess(arguments: ["--config", w.policy, "--log-format", "json", "--log-level", "info"], in: w.dir, notify: notify)
+        let service = try ServiceProcess(
+            arguments: ["--config", w.policy, "--log-format", "json", "--log-level", "info"], in: w.dir, notify: notify)
         #expect(try await service.notification { $0.contains("READY=1") } != nil)
         service.signal(SIGTERM)
         #expect(try await service.exitStatus() == 0)
@@ -236,9 +267,12 @@ import Testing
     @Test func sigtermStopsARunAtABatchBoundaryAndItStillReports() async throws {
         let w = try Workspace(policyBody: Workspace.policy(batchSize: 2))
         let total = 20_000
-        try w.execute("DELETE FROM contacts; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(total)) INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', NULL, '2019-01-01' FROM n;")
+        try w.execute(
+            "DELETE FROM contacts; WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(total)) INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', NULL, '2019-01-01' FROM n;"
+        )
         let metrics = w.dir.appendingPathComponent("retentiond.prom").path
-        let process = BinaryRunner.process(["run", "--config", w.policy, "--now", "2026-06-01T00:00:00Z", "--metrics-file", metrics], in: w.dir)
+        let process = BinaryRunner.process(
+            ["run", "--config", w.policy, "--now", "2026-06-01T00:00:00Z", "--metrics-file", metrics], in: w.dir)
         let stderrPath = w.dir.appendingPathComponent("run.err").path
         _ = FileManager.default.createFile(atPath: stderrPath, contents: nil)
         process.standardOutput = FileHandle.nullDevice
@@ -253,7 +287,9 @@ import Testing
         while process.isRunning {
             let purged = try await reader.read { db -> Int in
                 // sqlite_master itself, not GRDB's schema cache: the run creates the table meanwhile.
-                guard try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'retentiond_audit'") == 1 else { return 0 }
+                guard
+                    try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_master WHERE name = 'retentiond_audit'") == 1
+                else { return 0 }
                 return try Int.fetchOne(db, sql: "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") ?? 0
             }
             if purged > 0 { break }
@@ -267,13 +303,18 @@ import Testing
         #expect(!stderr.contains("error: stopping"), "stopping on request is not an error")
 
         let remaining = try await reader.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM contacts") ?? -1 }
-        let purged = try await reader.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") ?? -1 }
+        let purged = try await reader.read {
+            try Int.fetchOne($0, sql: "SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") ?? -1
+        }
         try reader.close()
         #expect(remaining > 0 && remaining < total, "stopped in the middle (\(remaining) left)")
         #expect(purged == total - remaining && purged % 2 == 0, "only whole batches, each audited")
         let reports = w.dir.appendingPathComponent("reports").path
-        let json = try #require(try FileManager.default.contentsOfDirectory(atPath: reports).first { $0.hasSuffix(".json") })
-        let report = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reports + "/" + json))) as? [String: Any]
+        let json = try #require(
+            try FileManager.default.contentsOfDirectory(atPath: reports).first { $0.hasSuffix(".json") })
+        let report =
+            try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: reports + "/" + json)))
+            as? [String: Any]
         #expect(report?["status"] as? String == "incomplete")
         #expect(try String(contentsOfFile: metrics, encoding: .utf8).contains("retentiond_last_run_success 0"))
 

@@ -1,9 +1,10 @@
 import Foundation
-import Testing
 import RetentionCore
-@testable import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
+
+@testable import RetentionEngine
 
 /// The intermediate archive (docs/policy.md, "Archive"): invoices moved, with their lines and
 /// payments, from the application's database into a separate one at the end of the fiscal year
@@ -92,14 +93,20 @@ import TestSupport
     /// Every row of the three tables, every value as the database writes it as text (bytes as they are).
     static func contents(_ f: CRMFixture) async throws -> [String: [[SQLValue]]] {
         [
-            "invoices": try await f.rows("SELECT id, ref, CAST(issued_on AS TEXT), CAST(total AS TEXT), currency, scan FROM invoices ORDER BY id"),
-            "invoice_lines": try await f.rows("SELECT id, invoice_id, label, CAST(amount AS TEXT) FROM invoice_lines ORDER BY id"),
-            "payments": try await f.rows("SELECT id, invoice_id, CAST(paid_on AS TEXT), CAST(amount AS TEXT) FROM payments ORDER BY id"),
+            "invoices": try await f.rows(
+                "SELECT id, ref, CAST(issued_on AS TEXT), CAST(total AS TEXT), currency, scan FROM invoices ORDER BY id"
+            ),
+            "invoice_lines": try await f.rows(
+                "SELECT id, invoice_id, label, CAST(amount AS TEXT) FROM invoice_lines ORDER BY id"),
+            "payments": try await f.rows(
+                "SELECT id, invoice_id, CAST(paid_on AS TEXT), CAST(amount AS TEXT) FROM payments ORDER BY id"),
         ]
     }
 
     /// The rows of `contents` that belong to the invoices `ids` (or to none of them, `keeping`).
-    static func rows(_ contents: [String: [[SQLValue]]], of ids: Set<Int64>, keeping: Bool = false) -> [String: [[SQLValue]]] {
+    static func rows(_ contents: [String: [[SQLValue]]], of ids: Set<Int64>, keeping: Bool = false) -> [String:
+        [[SQLValue]]]
+    {
         contents.mapValues { rows in
             rows.filter { row in
                 let id: SQLValue = row.count == 6 ? row[0] : row[1]
@@ -111,11 +118,14 @@ import TestSupport
 
     @Test(arguments: Backend.allCases)
     func invoicesMoveWholeToTheArchiveAndEndThere(_ backend: Backend) async throws {
-        let f = try await CRMFixture(backend, schema: Self.schema(backend), data: Self.data(backend), policy: Self.loading)
+        let f = try await CRMFixture(
+            backend, schema: Self.schema(backend), data: Self.data(backend), policy: Self.loading)
         try f.write(policy: Self.policy(archive: try await f.newArchiveSection()), batchSize: 4)
         let before = try await Self.contents(f)
         // Invoice 5 (2008) is under a legal hold in the application's database.
-        let hold = try await f.holds().add(table: "invoices", keyText: "5", reason: "tax audit", by: "dpo", until: nil, now: Date.iso("2026-05-01T00:00:00Z"))
+        let hold = try await f.holds().add(
+            table: "invoices", keyText: "5", reason: "tax audit", by: "dpo", until: nil,
+            now: Date.iso("2026-05-01T00:00:00Z"))
 
         // 1 June 2026 (Paris): an invoice of 2024 or before has passed its fiscal year's end + 1 year.
         let now = Date.iso("2026-06-01T00:00:00Z")
@@ -125,9 +135,13 @@ import TestSupport
         #expect(report.rules[0].action == "archive")
         #expect(report.rules[0].purged == moved.count)
         #expect(report.rules[0].childRowsPurged == ["invoice_lines": moved.count * 2, "payments": moved.count])
-        #expect(try await Self.contents(f) == Self.rows(before, of: moved, keeping: true), "the application keeps what was not moved, as it was")
+        #expect(
+            try await Self.contents(f) == Self.rows(before, of: moved, keeping: true),
+            "the application keeps what was not moved, as it was")
         f.phase = .archive
-        #expect(try await Self.contents(f) == Self.rows(before, of: moved), "the archive holds what was moved, value for value")
+        #expect(
+            try await Self.contents(f) == Self.rows(before, of: moved),
+            "the archive holds what was moved, value for value")
         #expect(try await f.count("SELECT count(*) FROM retentiond_archive_pending") == 0)
 
         // The application's trail says what moved, record by record; no personal value in it.
@@ -135,7 +149,9 @@ import TestSupport
         let entries = try await f.audit()
         #expect(entries.filter { $0.action == "archive" }.count == moved.count)
         #expect(Set(entries.filter { $0.action == "archive-children" }.map(\.table)) == ["invoice_lines", "payments"])
-        #expect(Set(entries.filter { $0.action == "archive" }.map(\.subjectRef)) == Set(try moved.map { try f.reference("invoices", $0) }))
+        #expect(
+            Set(entries.filter { $0.action == "archive" }.map(\.subjectRef))
+                == Set(try moved.map { try f.reference("invoices", $0) }))
         #expect(try await f.trail().verify().isValid)
 
         // The archive's own rule, its own run: invoices of 2015 and before are 10 years past their year's end.
@@ -181,15 +197,24 @@ import TestSupport
         // 23's batch had committed in the application's database (deleted there by hand here).
         let keys = [RecordKey([.integer(22)]), RecordKey([.integer(23)])]
         let copies = try await enforcer.store.read { try $0.rowsToArchive(shape, keys: keys) }
-        try await archive.store.transaction { try $0.prepareArchive(enforcer.resolved.archivedTables(for: archive.policy)) }
+        try await archive.store.transaction {
+            try $0.prepareArchive(enforcer.resolved.archivedTables(for: archive.policy))
+        }
         try await archive.store.transaction { try $0.storeArchived(copies, shape: shape, keys: keys, unmarking: []) }
-        try await f.sql(["DELETE FROM invoice_lines WHERE invoice_id = 23", "DELETE FROM payments WHERE invoice_id = 23", "DELETE FROM invoices WHERE id = 23"])
+        try await f.sql([
+            "DELETE FROM invoice_lines WHERE invoice_id = 23", "DELETE FROM payments WHERE invoice_id = 23",
+            "DELETE FROM invoices WHERE id = 23",
+        ])
 
         _ = try await f.run(now: Date.iso("2026-06-01T00:00:00Z"))
         let moved = Set((1...21).map(Int64.init))
-        #expect(try await Self.contents(f) == Self.rows(before, of: moved.union([23]), keeping: true), "invoice 22 stays where it is due to stay")
+        #expect(
+            try await Self.contents(f) == Self.rows(before, of: moved.union([23]), keeping: true),
+            "invoice 22 stays where it is due to stay")
         f.phase = .archive
-        #expect(try await Self.contents(f) == Self.rows(before, of: moved.union([23])), "invoice 23 is in the archive, its copy only there; 22's copy is gone")
+        #expect(
+            try await Self.contents(f) == Self.rows(before, of: moved.union([23])),
+            "invoice 23 is in the archive, its copy only there; 22's copy is gone")
         #expect(try await f.count("SELECT count(*) FROM retentiond_archive_pending") == 0)
     }
 
@@ -203,7 +228,8 @@ import TestSupport
         let enforcer = try await f.enforcer()
         let applier = try enforcer.applier(runID: "test")
         try await applier.prepare()
-        let work = try #require(try applier.batchWorks(planNow: Date.iso("2026-06-01T00:00:00Z"))["invoices-to-archive"])
+        let work = try #require(
+            try applier.batchWorks(planNow: Date.iso("2026-06-01T00:00:00Z"))["invoices-to-archive"])
         let keys = [RecordKey([.integer(3)]), RecordKey([.integer(4)])]
         let copies = try await #require(work.archive).copy(keys, from: enforcer.store)
         // The application corrects a line of invoice 3 between the copy and the deletion.
@@ -212,7 +238,9 @@ import TestSupport
             try await enforcer.store.transaction { try work.apply(in: $0, keys: keys, lock: nil, copies: copies) }
         }
         var expected = before
-        expected["invoice_lines"] = expected["invoice_lines"]!.map { $0[0] == .integer(30) ? [$0[0], $0[1], .text("corrected"), $0[3]] : $0 }
+        expected["invoice_lines"] = expected["invoice_lines"]!.map {
+            $0[0] == .integer(30) ? [$0[0], $0[1], .text("corrected"), $0[3]] : $0
+        }
         #expect(try await Self.contents(f) == expected, "nothing was deleted")
 
         // Through the applier, the batch copies again first: both invoices move, 3 as corrected.
@@ -271,8 +299,12 @@ import TestSupport
         try f.write(policy: policy(copies: ""))
         let (refused, diagnostics) = try await f.validate()
         #expect(refused == nil)
-        #expect(diagnostics.contains { $0.severity == .error && $0.message.contains("rule `customer-identity` reads `invoices`") && $0.message.contains("rule `invoices-to-archive` moves to the archive") },
-                "\(diagnostics)")
+        #expect(
+            diagnostics.contains {
+                $0.severity == .error && $0.message.contains("rule `customer-identity` reads `invoices`")
+                    && $0.message.contains("rule `invoices-to-archive` moves to the archive")
+            },
+            "\(diagnostics)")
         try f.write(policy: policy(copies: "        copies: [{ table: customers, foreign_key: customer_id }]"))
         let (accepted, more) = try await f.validate()
         #expect(accepted != nil, "\(more)")
@@ -280,7 +312,9 @@ import TestSupport
         // it here), and stays here too; the next run anonymises it here, not there.
         _ = try await f.run(now: Date.iso("2026-06-01T00:00:00Z"))
         #expect(try await f.texts("SELECT name FROM customers") == ["Alice"])
-        #expect(try await f.run(now: Date.iso("2026-06-01T00:10:00Z")).rules.first { $0.rule == "customer-identity" }?.anonymised == 1)
+        #expect(
+            try await f.run(now: Date.iso("2026-06-01T00:10:00Z")).rules.first { $0.rule == "customer-identity" }?
+                .anonymised == 1)
         #expect(try await f.texts("SELECT name FROM customers") == [nil])
         f.phase = .archive
         #expect(try await f.texts("SELECT name FROM customers") == ["Alice"])
@@ -309,8 +343,12 @@ import TestSupport
         #expect(try await Self.contents(f) == before, "the restore brought the moved invoices back")
         let done = try await f.enforcer().reanchor(reason: "restore", now: now.addingTimeInterval(60), dryRun: false)
         let replay = try #require(done.replay)
-        #expect(replay.outcomes.contains(ReplayReport.Outcome(rule: "invoices-to-archive", action: "archive", table: "invoices", outcome: "archived", records: moved.count)),
-                "\(replay.outcomes)")
+        #expect(
+            replay.outcomes.contains(
+                ReplayReport.Outcome(
+                    rule: "invoices-to-archive", action: "archive", table: "invoices", outcome: "archived",
+                    records: moved.count)),
+            "\(replay.outcomes)")
         #expect(try await Self.contents(f) == Self.rows(before, of: moved, keeping: true))
         f.phase = .archive
         #expect(try await Self.contents(f) == archived, "each record in one place, as before the restore")

@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
 
 /// The audit trail stays anchored to the head recorded outside the database: whatever path the
 /// database is reached by, after a restore, a truncation or a dropped table. On both databases.
@@ -16,7 +16,9 @@ import TestSupport
         let anchor = AuditAnchor(store: try await f.store(), stateDirectory: f.dir.path)
         #expect(try await anchor.trailExists())
         await expectTamperingRefused { _ = try await f.run(now: CRMFixture.now.addingTimeInterval(60)) }
-        #expect(try await f.reader().read { try $0.toolTables() } == ToolTables(audit: true, holds: false), "not silently re-created")
+        #expect(
+            try await f.reader().read { try $0.toolTables() } == ToolTables(audit: true, holds: false),
+            "not silently re-created")
 
         try await f.dropAuditProtection()
         try await f.sql(["DROP TABLE retentiond_audit"])
@@ -37,29 +39,44 @@ import TestSupport
         try await f.sql(["UPDATE people SET name = 'Back From Backup' WHERE id = 4"])
         await expectTamperingRefused { _ = try await f.run(now: CRMFixture.now.addingTimeInterval(60)) }
         let registry = try await f.holds()
-        await expectTamperingRefused { _ = try await registry.add(table: "people", keyText: "3", reason: "x", by: "y", until: nil, now: CRMFixture.now) }
+        await expectTamperingRefused {
+            _ = try await registry.add(
+                table: "people", keyText: "3", reason: "x", by: "y", until: nil, now: CRMFixture.now)
+        }
         #expect(try await f.rows("SELECT count(*) FROM retentiond_audit") == [[.integer(2)]], "nothing appended")
-        #expect(try await f.rows("SELECT name FROM people WHERE id = 4") == [[.text("Back From Backup")]], "nothing changed")
+        #expect(
+            try await f.rows("SELECT name FROM people WHERE id = 4") == [[.text("Back From Backup")]], "nothing changed"
+        )
 
-        let (previous, head) = try await AuditAnchor.reanchor(try await f.store(), stateDirectory: f.dir.path, key: try f.key, reason: "restore ticket 7", by: "ops", now: CRMFixture.now.addingTimeInterval(90))
+        let (previous, head) = try await AuditAnchor.reanchor(
+            try await f.store(), stateDirectory: f.dir.path, key: try f.key, reason: "restore ticket 7", by: "ops",
+            now: CRMFixture.now.addingTimeInterval(90))
         #expect(previous?.seq == 5 && head.seq == 3)
         let entry = try #require(try await f.audit(action: "audit-reanchored").first)
         let detail = try JSONSerialization.jsonObject(with: Data((entry.detail).utf8)) as? [String: String]
-        #expect(detail == ["database": try await f.store().location, "previous_mac": previous?.mac ?? "", "previous_seq": "5",
-                           "previous_genesis": previous?.genesis ?? "", "reason": "restore ticket 7",
-                           "head_file": StateFiles.headFileIdentity(stateDirectory: f.dir.path)])
+        #expect(
+            detail == [
+                "database": try await f.store().location, "previous_mac": previous?.mac ?? "", "previous_seq": "5",
+                "previous_genesis": previous?.genesis ?? "", "reason": "restore ticket 7",
+                "head_file": StateFiles.headFileIdentity(stateDirectory: f.dir.path),
+            ])
         #expect(previous?.genesis?.count == 64)
         // The erasure ledger still names what the lost entries did: runs wait until it is re-applied.
         await expectTamperingRefused { _ = try await f.run(now: CRMFixture.now.addingTimeInterval(100)) }
-        let replay = try await f.enforcer().reanchor(reason: "restore ticket 7", now: CRMFixture.now.addingTimeInterval(110), dryRun: false).replay
+        let replay = try await f.enforcer().reanchor(
+            reason: "restore ticket 7", now: CRMFixture.now.addingTimeInterval(110), dryRun: false
+        ).replay
         #expect(replay?.reapplied == 2, "the two records whose audit entries were lost are done again")
         let next = try await f.run(now: CRMFixture.now.addingTimeInterval(120))
         #expect(next.rules[0].anonymised == 0)
-        #expect(try await AuditTrail(store: try await f.reader(), key: try f.key, stateDirectory: f.dir.path).verify().isValid)
+        #expect(
+            try await AuditTrail(store: try await f.reader(), key: try f.key, stateDirectory: f.dir.path).verify()
+                .isValid)
     }
 
     func verify(_ f: CRMFixture, headPath: String? = nil) async throws -> AuditTrail.Verification {
-        try await AuditTrail(store: try await f.reader(), key: try f.key, stateDirectory: f.dir.path).verify(headPath: headPath)
+        try await AuditTrail(store: try await f.reader(), key: try f.key, stateDirectory: f.dir.path).verify(
+            headPath: headPath)
     }
 
     @Test(arguments: Backend.allCases)
@@ -89,7 +106,9 @@ import TestSupport
         await expectTamperingRefused { _ = try await f.run(now: CRMFixture.now.addingTimeInterval(60)) }
         #expect(try await f.snapshot() == before, "nothing changed")
         #expect(try await verify(f).anchorProblems.contains { $0.contains("is gone, but the trail") })
-        _ = try await AuditAnchor.reanchor(try await f.store(), stateDirectory: f.dir.path, key: try f.key, reason: "head lost", by: "ops", now: CRMFixture.now.addingTimeInterval(90))
+        _ = try await AuditAnchor.reanchor(
+            try await f.store(), stateDirectory: f.dir.path, key: try f.key, reason: "head lost", by: "ops",
+            now: CRMFixture.now.addingTimeInterval(90))
         #expect(try await verify(f).isValid)
         #expect(try await f.run(now: CRMFixture.now.addingTimeInterval(120)).succeeded)
     }
@@ -117,11 +136,14 @@ import TestSupport
         // (and the references filed beside it), rewrites the local head to match it and removes
         // the erasure ledger (which would say the trail lost entries it copied).
         try await f.dropAuditProtection()
-        try await f.sql(["DELETE FROM retentiond_audit WHERE seq > 3", "DELETE FROM retentiond_audit_refs WHERE seq > 3"])
+        try await f.sql([
+            "DELETE FROM retentiond_audit WHERE seq > 3", "DELETE FROM retentiond_audit_refs WHERE seq > 3",
+        ])
         let three = try await f.rows("SELECT mac FROM retentiond_audit WHERE seq = 3")[0][0].textValue ?? ""
         let local = try #require(StateFiles.readHead(stateDirectory: f.dir.path))
-        try StateFiles.recordHead(TrailPosition(head: AuditHead(seq: 3, mac: three), genesis: local.genesis ?? ""), database: local.database,
-                                  stateDirectory: f.dir.path, replacing: true)
+        try StateFiles.recordHead(
+            TrailPosition(head: AuditHead(seq: 3, mac: three), genesis: local.genesis ?? ""), database: local.database,
+            stateDirectory: f.dir.path, replacing: true)
         #expect(try await !verify(f).isValid, "the ledger saw the lost entries")
         try FileManager.default.removeItem(atPath: ErasureLedger.path(stateDirectory: f.dir.path))
         #expect(try await verify(f).isValid, "locally consistent: this is what the external copy is for")
@@ -159,8 +181,12 @@ import TestSupport
         await expectTamperingRefused { _ = try await f.run(now: CRMFixture.now.addingTimeInterval(60)) }
         #expect(try await f.snapshot() == before, "nothing changed")
         let verification = try await verify(f)
-        #expect(!verification.isValid && verification.anchorProblems.contains { $0.contains("cannot be read (it does not hold a recorded head)") },
-                "\(verification.anchorProblems)")
+        #expect(
+            !verification.isValid
+                && verification.anchorProblems.contains {
+                    $0.contains("cannot be read (it does not hold a recorded head)")
+                },
+            "\(verification.anchorProblems)")
 
         try FileManager.default.removeItem(atPath: head)
         try FileManager.default.createDirectory(atPath: head, withIntermediateDirectories: false)
@@ -169,7 +195,9 @@ import TestSupport
 
         // Removed and re-anchored by the operator: the trail is anchored again and runs go on.
         try FileManager.default.removeItem(atPath: head)
-        _ = try await AuditAnchor.reanchor(try await f.store(), stateDirectory: f.dir.path, key: try f.key, reason: "head lost", by: "ops", now: CRMFixture.now.addingTimeInterval(90))
+        _ = try await AuditAnchor.reanchor(
+            try await f.store(), stateDirectory: f.dir.path, key: try f.key, reason: "head lost", by: "ops",
+            now: CRMFixture.now.addingTimeInterval(90))
         #expect(try await verify(f).isValid)
         #expect(try await f.run(now: CRMFixture.now.addingTimeInterval(120)).succeeded)
     }
@@ -182,7 +210,9 @@ import TestSupport
         _ = try await f.run()
         let entries = try await f.audit().count
         do {
-            _ = try await AuditAnchor.reanchor(try await f.store(), stateDirectory: f.dir.path, key: try f.key, reason: "why not", by: "ops", now: CRMFixture.now.addingTimeInterval(90))
+            _ = try await AuditAnchor.reanchor(
+                try await f.store(), stateDirectory: f.dir.path, key: try f.key, reason: "why not", by: "ops",
+                now: CRMFixture.now.addingTimeInterval(90))
             Issue.record("an intact trail was re-anchored")
         } catch {
             #expect(EnforcementError.from(error).kind == .refused, "\(error)")

@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
 
 /// `retentiond_audit_refs`: a record's entries are found by its pseudonymous reference in every
 /// segment the appends filed, in a trail written by an older version (upgraded in place), and
@@ -15,14 +15,17 @@ import TestSupport
     static let other = String(repeating: "b", count: 64)
 
     static func entry(_ seq: Int64, _ ref: String, rule: String = "r1", action: String = "anonymise") -> AuditEntry {
-        AuditEntry(seq: seq, runID: "run", at: "2026-06-01T00:00:00Z", actor: "test", policyHash: "p", ruleID: rule, action: action,
-                   table: "people", subjectRef: ref, fields: "", detail: "{}", prevMAC: "m\(seq - 1)", mac: "m\(seq)")
+        AuditEntry(
+            seq: seq, runID: "run", at: "2026-06-01T00:00:00Z", actor: "test", policyHash: "p", ruleID: rule,
+            action: action,
+            table: "people", subjectRef: ref, fields: "", detail: "{}", prevMAC: "m\(seq - 1)", mac: "m\(seq)")
     }
 
     /// The trail as the previous version laid it out: `subject_ref` indexed on the trail itself.
     static func olderLayout(_ backend: Backend) -> [String] {
         let seq = backend == .sqlite ? "INTEGER" : "BIGINT"
-        return ["""
+        return [
+            """
             CREATE TABLE retentiond_audit (seq \(seq) PRIMARY KEY, run_id TEXT NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL,
                 policy_hash TEXT NOT NULL, rule_id TEXT NOT NULL, action TEXT NOT NULL, table_name TEXT NOT NULL, subject_ref TEXT NOT NULL,
                 fields TEXT NOT NULL, detail TEXT NOT NULL, prev_mac TEXT NOT NULL, mac TEXT NOT NULL)
@@ -39,7 +42,8 @@ import TestSupport
     }
 
     func seqs(_ store: any RecordStore, _ ref: String, after: Int64 = 0, limit: Int = 100) async throws -> [Int64] {
-        try await store.read { try $0.auditEntries(after: after, limit: limit, filter: AuditFilter(subjectRef: ref)) }.map(\.seq)
+        try await store.read { try $0.auditEntries(after: after, limit: limit, filter: AuditFilter(subjectRef: ref)) }
+            .map(\.seq)
     }
 
     /// No older version ever wrote a trail on MariaDB: there is no older layout to upgrade from.
@@ -47,14 +51,18 @@ import TestSupport
     func aRecordsEntriesAreFoundInEverySegmentOfAnUpgradedTrail(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
         // Entries 1–4 written by the older version, without references filed.
-        let old = [Self.entry(1, ""), Self.entry(2, Self.a), Self.entry(3, Self.other), Self.entry(4, Self.a, rule: "r2")]
+        let old = [
+            Self.entry(1, ""), Self.entry(2, Self.a), Self.entry(3, Self.other), Self.entry(4, Self.a, rule: "r2"),
+        ]
         try await f.sql(Self.olderLayout(backend) + old.map(Self.insertWithoutFiling))
         let store = try await f.store()
         try await store.transaction { try $0.prepareToolTables() }
         // Then three appends: three segments.
-        let appends = [[Self.entry(5, Self.other), Self.entry(6, ""), Self.entry(7, Self.a)],
-                       [Self.entry(8, Self.twin, rule: "r2"), Self.entry(9, Self.other, rule: "r2")],
-                       [Self.entry(10, Self.a, action: "flag"), Self.entry(11, Self.twin, action: "flag")]]
+        let appends = [
+            [Self.entry(5, Self.other), Self.entry(6, ""), Self.entry(7, Self.a)],
+            [Self.entry(8, Self.twin, rule: "r2"), Self.entry(9, Self.other, rule: "r2")],
+            [Self.entry(10, Self.a, action: "flag"), Self.entry(11, Self.twin, action: "flag")],
+        ]
         for batch in appends { try await store.transaction { try $0.appendAudit(batch) } }
         // Then an older version again (a downgrade): entries appended without being filed.
         let unfiled = [Self.entry(12, Self.a, rule: "r3"), Self.entry(13, ""), Self.entry(14, Self.other)]
@@ -70,22 +78,37 @@ import TestSupport
         #expect(try await seqs(store, Self.a, limit: 2) == [2, 4])
         #expect(try await seqs(store, String(repeating: "c", count: 64)).isEmpty)
 
-        let acted = try await store.read { try $0.auditedReferences(ruleID: "r1", action: .anonymise, references: [Self.a, Self.twin, Self.other]) }
-        #expect(acted == Set(all.filter { $0.ruleID == "r1" && $0.action == "anonymise" }.map(\.subjectRef)).subtracting([""]))
+        let acted = try await store.read {
+            try $0.auditedReferences(ruleID: "r1", action: .anonymise, references: [Self.a, Self.twin, Self.other])
+        }
+        #expect(
+            acted
+                == Set(all.filter { $0.ruleID == "r1" && $0.action == "anonymise" }.map(\.subjectRef)).subtracting([""])
+        )
         #expect(acted == [Self.a, Self.other], "twin shares a's prefix, not its entries")
-        #expect(try await store.read { try $0.auditedReferences(ruleID: "r3", action: .anonymise, references: [Self.a, Self.twin]) } == [Self.a],
-                "an entry not yet filed")
+        #expect(
+            try await store.read {
+                try $0.auditedReferences(ruleID: "r3", action: .anonymise, references: [Self.a, Self.twin])
+            } == [Self.a],
+            "an entry not yet filed")
         #expect(try await store.read { try $0.hasAuditEntries(ruleID: "r2", action: .anonymise) })
         #expect(try await !store.read { try $0.hasAuditEntries(ruleID: "r2", action: .flag) })
 
         // The next writing command files them; then one row per entry with a reference, and the
         // trail's randomly ordered indexes are gone, as is the run's (written by every entry).
-        #expect(try await f.count("SELECT count(*) FROM retentiond_audit_refs") == all.filter { !$0.subjectRef.isEmpty }.count - 2)
+        #expect(
+            try await f.count("SELECT count(*) FROM retentiond_audit_refs") == all.filter { !$0.subjectRef.isEmpty }
+                .count - 2)
         try await store.transaction { try $0.prepareToolTables() }
-        #expect(try await f.count("SELECT count(*) FROM retentiond_audit_refs") == all.filter { !$0.subjectRef.isEmpty }.count)
-        #expect(try await f.count("SELECT count(DISTINCT segment) FROM retentiond_audit_refs") == 5, "segment 0, three appends, the catch-up")
+        #expect(
+            try await f.count("SELECT count(*) FROM retentiond_audit_refs")
+                == all.filter { !$0.subjectRef.isEmpty }.count)
+        #expect(
+            try await f.count("SELECT count(DISTINCT segment) FROM retentiond_audit_refs") == 5,
+            "segment 0, three appends, the catch-up")
         #expect(try await seqs(store, Self.a) == expected(Self.a))
-        let indexes = backend == .sqlite
+        let indexes =
+            backend == .sqlite
             ? "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'retentiond_audit'"
             : "SELECT indexname FROM pg_indexes WHERE tablename = 'retentiond_audit' AND indexname <> 'retentiond_audit_pkey'"
         #expect(Set(try await f.rows(indexes).compactMap { $0.first?.textValue }) == ["retentiond_audit_action_rule"])
@@ -94,7 +117,9 @@ import TestSupport
         try await f.sql(["DROP TABLE retentiond_audit_refs"])
         #expect(try await seqs(store, Self.a) == expected(Self.a), "without the table, the trail itself is searched")
         try await store.transaction { try $0.prepareToolTables() }
-        #expect(try await f.count("SELECT count(*) FROM retentiond_audit_refs") == all.filter { !$0.subjectRef.isEmpty }.count)
+        #expect(
+            try await f.count("SELECT count(*) FROM retentiond_audit_refs")
+                == all.filter { !$0.subjectRef.isEmpty }.count)
         #expect(try await seqs(store, Self.twin) == [8, 11])
     }
 }

@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
 
 /// The trail detects any tampering, and holds no personal value.
 @Suite struct AuditTrailTests {
@@ -36,7 +36,9 @@ import TestSupport
     @Test(arguments: Backend.allCases)
     func theTrailIsAppendOnlyInTheDatabase(_ backend: Backend) async throws {
         let f = try await enforced(backend)
-        await #expect(throws: (any Error).self) { try await f.sql(["UPDATE retentiond_audit SET action = 'flag' WHERE seq = 2"]) }
+        await #expect(throws: (any Error).self) {
+            try await f.sql(["UPDATE retentiond_audit SET action = 'flag' WHERE seq = 2"])
+        }
         await #expect(throws: (any Error).self) { try await f.sql(["DELETE FROM retentiond_audit WHERE seq = 2"]) }
         #expect(try await f.audit().count == 5)
     }
@@ -50,12 +52,19 @@ import TestSupport
         let result = try await f.trail().verify()
         #expect(!result.isValid)
         #expect(result.problems.isEmpty, "the chain itself is intact")
-        #expect(result.anchorProblems.count == 1 && result.anchorProblems[0].contains("retentiond_audit_refs") && result.anchorProblems[0].contains("1 entries missing"))
+        #expect(
+            result.anchorProblems.count == 1 && result.anchorProblems[0].contains("retentiond_audit_refs")
+                && result.anchorProblems[0].contains("1 entries missing"))
         // Another filing in its place, so that the counts agree, still leaves that entry unfiled.
-        try await f.sql(["INSERT INTO retentiond_audit_refs (segment, ref, seq) VALUES (0, '0123456789abcdef', 999999)"])
+        try await f.sql(["INSERT INTO retentiond_audit_refs (segment, ref, seq) VALUES (0, '0123456789abcdef', 999999)"]
+        )
         let swapped = try await f.trail().verify()
-        #expect(swapped.anchorProblems == [result.anchorProblems[0].replacingOccurrences(of: "1 entries missing from it", with: "1 entries missing from it, 1 rows that file no entry")],
-                "\(swapped.anchorProblems)")
+        #expect(
+            swapped.anchorProblems == [
+                result.anchorProblems[0].replacingOccurrences(
+                    of: "1 entries missing from it", with: "1 entries missing from it, 1 rows that file no entry")
+            ],
+            "\(swapped.anchorProblems)")
         try await f.sql(["DROP TABLE retentiond_audit_refs"])
         try await f.store().transaction { try $0.prepareToolTables() }
         #expect(try await f.trail().verify().isValid)
@@ -78,9 +87,10 @@ import TestSupport
     @Test(arguments: Backend.allCases)
     func reorderedEntriesAreDetected(_ backend: Backend) async throws {
         let f = try await enforced(backend)
-        try await tamper(f, "UPDATE retentiond_audit SET seq = 100 WHERE seq = 2",
-                         "UPDATE retentiond_audit SET seq = 2 WHERE seq = 3",
-                         "UPDATE retentiond_audit SET seq = 3 WHERE seq = 100")
+        try await tamper(
+            f, "UPDATE retentiond_audit SET seq = 100 WHERE seq = 2",
+            "UPDATE retentiond_audit SET seq = 2 WHERE seq = 3",
+            "UPDATE retentiond_audit SET seq = 3 WHERE seq = 100")
         #expect(!(try await problems(f)).isEmpty)
     }
 
@@ -94,7 +104,9 @@ import TestSupport
     @Test(arguments: Backend.allCases)
     func everyColumnOfAnEntryIsCoveredByTheChain(_ backend: Backend) async throws {
         let f = try await enforced(backend)
-        for column in ["run_id", "at", "actor", "policy_hash", "rule_id", "table_name", "subject_ref", "detail", "prev_mac"] {
+        for column in [
+            "run_id", "at", "actor", "policy_hash", "rule_id", "table_name", "subject_ref", "detail", "prev_mac",
+        ] {
             let g = try await enforced(backend)
             try await tamper(g, "UPDATE retentiond_audit SET \(column) = \(column) || 'x' WHERE seq = 1")
             #expect(!(try await problems(g)).isEmpty, "a change to \(column) went unnoticed")
@@ -107,9 +119,11 @@ import TestSupport
         let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
         let originals = try await f.rows("SELECT * FROM people").flatMap { $0.compactMap(\.textValue) }
             .filter { $0.count > 3 && $0 != "prospect" && $0 != "client" }
-        _ = try await f.holds().add(table: "people", keyText: "3", reason: "case", by: "dpo", until: nil, now: CRMFixture.now)
+        _ = try await f.holds().add(
+            table: "people", keyText: "3", reason: "case", by: "dpo", until: nil, now: CRMFixture.now)
         _ = try await f.run()
-        let trail = try await f.rows("SELECT * FROM retentiond_audit").flatMap { $0.compactMap(\.textValue) }.joined(separator: "\u{1}")
+        let trail = try await f.rows("SELECT * FROM retentiond_audit").flatMap { $0.compactMap(\.textValue) }.joined(
+            separator: "\u{1}")
         #expect(!trail.isEmpty)
         for value in originals {
             #expect(!trail.contains(value), "the audit trail contains a personal value")

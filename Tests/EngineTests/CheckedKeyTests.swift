@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
 
 /// A product whose table has no primary key nor unique index (`id INTEGER` and nothing more):
 /// `key_uniqueness: checked` makes retentiond check the key itself — at `check`, before each plan
@@ -41,18 +41,26 @@ import TestSupport
 
     @Test(arguments: Backend.allCases)
     func aKeyTheDatabaseDoesNotEnforceIsRefusedUnlessRetentiondChecksIt(_ backend: Backend) async throws {
-        let unchecked = try await CRMFixture(backend, schema: Self.schema, data: Self.data, policy: Self.policy(checked: false))
+        let unchecked = try await CRMFixture(
+            backend, schema: Self.schema, data: Self.data, policy: Self.policy(checked: false))
         let refused = try await unchecked.validate()
         #expect(refused.0 == nil)
-        #expect(refused.1.contains { $0.message.contains("neither the primary key nor a unique index") && ($0.hint ?? "").contains("key_uniqueness: checked") }, "\(refused.1)")
+        #expect(
+            refused.1.contains {
+                $0.message.contains("neither the primary key nor a unique index")
+                    && ($0.hint ?? "").contains("key_uniqueness: checked")
+            }, "\(refused.1)")
 
         let f = try await CRMFixture(backend, schema: Self.schema, data: Self.data, policy: Self.policy(checked: true))
         let (resolved, diagnostics) = try await f.validate()
         try #require(resolved != nil, "\(diagnostics)")
-        #expect(!diagnostics.contains { $0.message.contains("cannot be held") }, "the checked key names rows for holds: \(diagnostics)")
+        #expect(
+            !diagnostics.contains { $0.message.contains("cannot be held") },
+            "the checked key names rows for holds: \(diagnostics)")
 
         // A hold names the row by the checked key; the run keeps it and purges the others due.
-        _ = try await f.holds().add(table: "tickets", keyText: "2", reason: "dispute", by: "dpo", until: nil, now: CRMFixture.now)
+        _ = try await f.holds().add(
+            table: "tickets", keyText: "2", reason: "dispute", by: "dpo", until: nil, now: CRMFixture.now)
         let report = try await f.run()
         #expect(report.failure == nil)
         #expect(try await f.rows("SELECT id FROM tickets ORDER BY id").map { $0[0].int } == [2, 4, 5])
@@ -63,19 +71,29 @@ import TestSupport
 
     @Test(arguments: Backend.allCases)
     func aValueOnTwoRowsOrARowWithoutOneStopsEverythingBeforeAnyChange(_ backend: Backend) async throws {
-        let f = try await CRMFixture(backend, schema: ["CREATE TABLE tickets (id INTEGER, subject TEXT, closed TEXT NOT NULL)", Self.schema[1]],
-                                     data: Self.data + ["INSERT INTO tickets VALUES (3, 'copy of login', '2025-06-01 10:00:00'), (NULL, 'lost', '2019-01-01 10:00:00')"],
-                                     policy: Self.policy(checked: true))
+        let f = try await CRMFixture(
+            backend, schema: ["CREATE TABLE tickets (id INTEGER, subject TEXT, closed TEXT NOT NULL)", Self.schema[1]],
+            data: Self.data + [
+                "INSERT INTO tickets VALUES (3, 'copy of login', '2025-06-01 10:00:00'), (NULL, 'lost', '2019-01-01 10:00:00')"
+            ],
+            policy: Self.policy(checked: true))
         let (resolved, diagnostics) = try await f.validate()
         #expect(resolved == nil)
-        #expect(diagnostics.contains { $0.message.contains("1 value(s) of `tickets.id` name more than one row, and 1 row(s) have no value in `tickets.id`") }, "\(diagnostics)")
+        #expect(
+            diagnostics.contains {
+                $0.message.contains(
+                    "1 value(s) of `tickets.id` name more than one row, and 1 row(s) have no value in `tickets.id`")
+            }, "\(diagnostics)")
 
         // Valid when planned, a duplicate made since stops the run before any change.
-        try await f.sql(["DELETE FROM tickets WHERE id = 3 AND subject = 'copy of login'", "DELETE FROM tickets WHERE id IS NULL"])
+        try await f.sql([
+            "DELETE FROM tickets WHERE id = 3 AND subject = 'copy of login'", "DELETE FROM tickets WHERE id IS NULL",
+        ])
         let enforcer = try await f.enforcer()
         try await f.sql(["INSERT INTO tickets VALUES (1, 'copy of printer', '2026-01-01 10:00:00')"])
         await #expect { _ = try await enforcer.run(now: CRMFixture.now, allowMore: false) } throws: { error in
-            "\(error)".contains("1 value(s) of `tickets.id` name more than one row") && "\(error)".contains("nothing was changed")
+            "\(error)".contains("1 value(s) of `tickets.id` name more than one row")
+                && "\(error)".contains("nothing was changed")
         }
         #expect(try await f.rows("SELECT count(*) FROM tickets").map { $0[0].int } == [6], "nothing was deleted")
         #expect(try await f.rows("SELECT count(*) FROM replies").map { $0[0].int } == [4])

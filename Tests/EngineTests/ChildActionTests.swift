@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import TestSupport
+import Testing
 
 /// An anonymise rule's children: deleted or anonymised with their record, in its transaction,
 /// audited beside it.
@@ -40,8 +40,11 @@ import TestSupport
     // Prospect 3 (note 13, attachment 101) was seen recently; 6 and 7 are clients (order 1001 is 6's).
     @Test(arguments: Backend.allCases)
     func childrenAreDeletedOrAnonymisedWithTheirRecordAndAuditedBesideIt(_ backend: Backend) async throws {
-        let f = try await CRMFixture(backend, data: CRMFixture.data + ["UPDATE orders SET ordered_on = '2024-03-15' WHERE id = 1000"], policy: Self.policy)
-        _ = try await f.holds().add(table: "notes", keyText: "12", reason: "evidence", by: "dpo", until: nil, now: CRMFixture.now)
+        let f = try await CRMFixture(
+            backend, data: CRMFixture.data + ["UPDATE orders SET ordered_on = '2024-03-15' WHERE id = 1000"],
+            policy: Self.policy)
+        _ = try await f.holds().add(
+            table: "notes", keyText: "12", reason: "evidence", by: "dpo", until: nil, now: CRMFixture.now)
         // The dry run counts what would go with the records, per table.
         let plan = try await f.plan()
         #expect(plan.rules[0].childRowsPurged == ["notes": 2, "attachments": 1])
@@ -60,23 +63,36 @@ import TestSupport
 
         let audit = try await f.audit()
         #expect(audit.filter { $0.action == "anonymise" }.count == 3)
-        let children = audit.filter { $0.action.hasSuffix("-children") }.map { "\($0.action) \($0.table) \($0.fields)" }.sorted()
-        #expect(children == ["anonymise-children orders ordered_on", "purge-children attachments *", "purge-children notes *"], "\(children)")
-        #expect(audit.filter { $0.action.hasSuffix("-children") }.allSatisfy { $0.subjectRef.isEmpty }, "no key of a child in the trail")
+        let children = audit.filter { $0.action.hasSuffix("-children") }.map { "\($0.action) \($0.table) \($0.fields)" }
+            .sorted()
+        #expect(
+            children == [
+                "anonymise-children orders ordered_on", "purge-children attachments *", "purge-children notes *",
+            ], "\(children)")
+        #expect(
+            audit.filter { $0.action.hasSuffix("-children") }.allSatisfy { $0.subjectRef.isEmpty },
+            "no key of a child in the trail")
         #expect(try await f.trail().verify().isValid)
 
         // Done once: a second run changes nothing, children included.
         let again = try await f.run()
-        #expect(again.rules[0].anonymised == 0 && again.rules[0].childRowsPurged.isEmpty && again.rules[0].childRowsAnonymised.isEmpty)
+        #expect(
+            again.rules[0].anonymised == 0 && again.rules[0].childRowsPurged.isEmpty
+                && again.rules[0].childRowsAnonymised.isEmpty)
     }
 
     @Test func aChildOfAnAnonymiseRuleMustSayWhatHappensToIt() throws {
-        let text = "version: 1\ntime_zone: UTC\ndatabase: { sqlite: crm.sqlite }\n" + Self.policy.replacingOccurrences(of: "action: purge\n", with: "\n")
+        let text =
+            "version: 1\ntime_zone: UTC\ndatabase: { sqlite: crm.sqlite }\n"
+            + Self.policy.replacingOccurrences(of: "action: purge\n", with: "\n")
         do {
             _ = try PolicyParser(path: "policy.yaml").parse(text, hash: "h")
             Issue.record("a child without an action was accepted")
         } catch let invalid as PolicyInvalid {
-            #expect(invalid.diagnostics.contains { $0.description.contains("child `notes` of an anonymise rule needs an `action`") }, "\(invalid.diagnostics)")
+            #expect(
+                invalid.diagnostics.contains {
+                    $0.description.contains("child `notes` of an anonymise rule needs an `action`")
+                }, "\(invalid.diagnostics)")
         }
     }
 }

@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import TestSupport
+import Testing
 
 /// Fiscal-year anchors and composite text keys (quotes and backslashes included) on both databases.
 @Suite struct CompositeKeyTests {
@@ -39,7 +39,9 @@ import TestSupport
         let f = try await CRMFixture(backend, schema: Self.schema, data: Self.data, policy: Self.policy)
         // Now is 2026-06-01: invoices of fiscal years up to 2015 are past 10 years; 2016 is not.
         // Hold one of them, with a key holding quotes and a backslash, to check keys match in SQL and Swift alike.
-        _ = try await f.holds().add(table: "invoices", keyText: "FR,F-\"quoted\"\\1", reason: "tax audit", by: "cfo", until: nil, now: CRMFixture.now)
+        _ = try await f.holds().add(
+            table: "invoices", keyText: "FR,F-\"quoted\"\\1", reason: "tax audit", by: "cfo", until: nil,
+            now: CRMFixture.now)
         let report = try await f.run()
         #expect(report.rules[0].pastCutoff == 2)
         #expect(report.rules[0].exempt == ["legal_hold": 1])
@@ -53,18 +55,24 @@ import TestSupport
     /// A composite key whose text holds a comma is named as a JSON array: held, and kept by the run.
     @Test(arguments: Backend.allCases)
     func aKeyWhoseTextHoldsACommaIsNamedAsAJSONArray(_ backend: Backend) async throws {
-        let f = try await CRMFixture(backend, schema: Self.schema, data: Self.data + [
-            "INSERT INTO invoices VALUES ('FR', 'F-3,bis', '2010-05-01', 40)",
-        ], policy: Self.policy)
+        let f = try await CRMFixture(
+            backend, schema: Self.schema,
+            data: Self.data + [
+                "INSERT INTO invoices VALUES ('FR', 'F-3,bis', '2010-05-01', 40)"
+            ], policy: Self.policy)
         // `FR,F-3,bis` is three values for two columns: refused, never read as another record.
         await #expect(throws: (any Error).self) {
-            _ = try await f.holds().add(table: "invoices", keyText: "FR,F-3,bis", reason: "audit", by: "cfo", until: nil, now: CRMFixture.now)
+            _ = try await f.holds().add(
+                table: "invoices", keyText: "FR,F-3,bis", reason: "audit", by: "cfo", until: nil, now: CRMFixture.now)
         }
-        let hold = try await f.holds().add(table: "invoices", keyText: #"["FR", "F-3,bis"]"#, reason: "audit", by: "cfo", until: nil, now: CRMFixture.now)
+        let hold = try await f.holds().add(
+            table: "invoices", keyText: #"["FR", "F-3,bis"]"#, reason: "audit", by: "cfo", until: nil,
+            now: CRMFixture.now)
         #expect(hold.key == RecordKey([.text("FR"), .text("F-3,bis")]))
         let report = try await f.run()
         #expect(report.rules[0].exempt == ["legal_hold": 1])
         let left = try await f.texts("SELECT country || '/' || number AS k FROM invoices ORDER BY k")
-        #expect(left == ["FR/F-2", "FR/F-3,bis"], "the 2015 and 2014 invoices go; the held 2010 one stays, 2016 is not due")
+        #expect(
+            left == ["FR/F-2", "FR/F-3,bis"], "the 2015 and 2014 invoices go; the held 2010 one stays, 2016 is not due")
     }
 }

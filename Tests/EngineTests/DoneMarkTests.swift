@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
 
 /// What a flag or anonymise rule did is marked beside the trail (`retentiond_done`), so a run with
 /// nothing due reads what is due, not the rule's whole history — and a lost mark still never makes
@@ -18,7 +18,9 @@ import TestSupport
         let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise)
         _ = try await f.run()
         #expect(try await marks(f, "prospect-anonymise") == 4)
-        #expect(try await f.count("SELECT count(*) FROM retentiond_done WHERE record_key = '*'") == 1, "the rule's marks are complete")
+        #expect(
+            try await f.count("SELECT count(*) FROM retentiond_done WHERE record_key = '*'") == 1,
+            "the rule's marks are complete")
 
         // The next run's query leaves the marked records out: it reads none of them.
         let policy = try f.policy()
@@ -40,7 +42,8 @@ import TestSupport
         let planPath = f.dir.appendingPathComponent("review.plan").path
         #expect(try await f.plan(out: planPath).totalDue == 4)
         _ = try await f.run()
-        let report = try await f.enforcer().apply(planPath: planPath, wallClock: CRMFixture.now.addingTimeInterval(60), allowMore: false)
+        let report = try await f.enforcer().apply(
+            planPath: planPath, wallClock: CRMFixture.now.addingTimeInterval(60), allowMore: false)
         #expect(report.rules[0].anonymised == 0 && report.rules[0].stale == 4, "\(report.rules[0])")
         #expect(try await f.audit(action: "anonymise").count == 4)
         #expect(try await f.trail().verify().isValid)
@@ -56,7 +59,8 @@ import TestSupport
         try await f.sql(["DELETE FROM retentiond_done WHERE record_key <> '*' AND record_key LIKE '%1%'"])
         let second = try await f.run(now: CRMFixture.now.addingTimeInterval(86_400))
         #expect(second.rules[0].anonymised == 1 && second.rules[0].alreadyDone == 3)
-        #expect(try await f.texts("SELECT email FROM people WHERE id IN (1, 2, 4, 5) ORDER BY id") == [nil, nil, nil, nil])
+        #expect(
+            try await f.texts("SELECT email FROM people WHERE id IN (1, 2, 4, 5) ORDER BY id") == [nil, nil, nil, nil])
         #expect(try await marks(f, "prospect-anonymise") == 4)
         #expect(try await f.audit(action: "anonymise").count == 5)
         #expect(try await f.trail().verify().isValid)
@@ -111,7 +115,9 @@ import TestSupport
         let later = try await f.run(now: Date.iso("2028-06-01T00:00:00Z"))
         #expect(later.rules[1].purged == 4)
         #expect(try await marks(f, "prospect-flag") == 0)
-        try await f.sql(["INSERT INTO people VALUES (1, 'prospect', 'New Person', 'new@example.fr', NULL, NULL, '2021-01-01', '2021-01-01', NULL, 0)"])
+        try await f.sql([
+            "INSERT INTO people VALUES (1, 'prospect', 'New Person', 'new@example.fr', NULL, NULL, '2021-01-01', '2021-01-01', NULL, 0)"
+        ])
         let reused = try await f.run(now: Date.iso("2028-06-02T00:00:00Z"))
         #expect(reused.rules[0].flagged == 1, "a new record under a reused key is flagged as new")
     }
@@ -125,13 +131,21 @@ import TestSupport
         _ = try await f.run()
         try await f.sql(["DELETE FROM notes WHERE person_id = 2", "DELETE FROM people WHERE id = 2"])
         let rows = try await f.reader().read {
-            try $0.markedRecords(ruleID: "prospect-anonymise", table: "people", keyColumns: ["id"], columns: ["name", "last_seen"], after: nil, limit: 10)
+            try $0.markedRecords(
+                ruleID: "prospect-anonymise", table: "people", keyColumns: ["id"], columns: ["name", "last_seen"],
+                after: nil, limit: 10)
         }
         // Flagged: 1, 2, 4, 5; 2 is gone since.
-        #expect(rows == [[.integer(1), .text("Alice Martin"), .text("2020-01-01")], [.integer(4), .text("David Roux"), .text("2020-02-02")],
-                         [.integer(5), .text("Emma Blanc"), .text("2020-03-03")]])
+        #expect(
+            rows == [
+                [.integer(1), .text("Alice Martin"), .text("2020-01-01")],
+                [.integer(4), .text("David Roux"), .text("2020-02-02")],
+                [.integer(5), .text("Emma Blanc"), .text("2020-03-03")],
+            ])
         let page = try await f.reader().read {
-            try $0.markedRecords(ruleID: "prospect-anonymise", table: "people", keyColumns: ["id"], columns: [], after: RecordKey([.integer(1)]), limit: 1)
+            try $0.markedRecords(
+                ruleID: "prospect-anonymise", table: "people", keyColumns: ["id"], columns: [],
+                after: RecordKey([.integer(1)]), limit: 1)
         }
         #expect(page == [[.integer(4)]])
     }

@@ -1,16 +1,19 @@
 import Foundation
-import Testing
 import RetentionCore
-@testable import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
+
+@testable import RetentionEngine
 
 /// A batch seals its records' entries on another core while its statements run, after the head
 /// it read without the chain's lock: those entries are kept only if the head has not moved by the
 /// time the batch appends; otherwise everything is sealed again after the new head.
 @Suite struct EarlySealTests {
     func draft(_ ref: String) -> AuditDraft {
-        AuditDraft(runID: "run", actor: "test", policyHash: "hash", ruleID: "rule", action: .purge, table: "people", subjectRef: ref, fields: ["*"])
+        AuditDraft(
+            runID: "run", actor: "test", policyHash: "hash", ruleID: "rule", action: .purge, table: "people",
+            subjectRef: ref, fields: ["*"])
     }
 
     @Test(arguments: Backend.allCases)
@@ -32,7 +35,8 @@ import TestSupport
             return (moved, (early, kept))
         }
         let entries = try await f.audit()
-        #expect(entries.dropFirst(before).map(\.subjectRef) == ["other", "a", "b", "child", "c"], "in order, each once")
+        #expect(
+            entries.dropFirst(before).map(\.subjectRef) == ["other", "a", "b", "child", "c"], "in order, each once")
         #expect(moved.head.seq == Int64(before + 4))
         #expect(kept.1.head.seq == Int64(before + 5))
         #expect(kept.0.map(\.mac) == [entries.last?.mac], "the entry sealed early is the one appended")

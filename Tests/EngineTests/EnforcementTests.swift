@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
 
 /// Each action, checked row by row in the database and in the audit trail beside it.
 @Suite struct EnforcementTests {
@@ -30,8 +30,12 @@ import TestSupport
         #expect(purges.map(\.subjectRef) == [try f.reference("people", 1), try f.reference("people", 2)])
         #expect(purges.allSatisfy { $0.ruleID == "prospect-purge" && $0.runID == report.runID && $0.fields == "*" })
         let children = try await f.audit(action: "purge-children")
-        #expect(Set(children.map { "\($0.table):\($0.detail)" })
-                == ["notes:{\"parent_table\":\"people\",\"rows\":\"3\"}", "attachments:{\"parent_table\":\"people\",\"rows\":\"1\"}"])
+        #expect(
+            Set(children.map { "\($0.table):\($0.detail)" })
+                == [
+                    "notes:{\"parent_table\":\"people\",\"rows\":\"3\"}",
+                    "attachments:{\"parent_table\":\"people\",\"rows\":\"1\"}",
+                ])
         #expect(try await f.audit(action: "run-completed").count == 1)
         #expect(try await f.trail().verify().isValid)
     }
@@ -52,10 +56,14 @@ import TestSupport
         let run = try await f.run()
         let after = try await counts()
         var lost: [String: RunReport.TableChange] = [:]
-        for table in tables where before[table]! > after[table]! { lost[table] = RunReport.TableChange(deleted: before[table]! - after[table]!) }
+        for table in tables where before[table]! > after[table]! {
+            lost[table] = RunReport.TableChange(deleted: before[table]! - after[table]!)
+        }
         #expect(run.tables == lost, "\(String(describing: run.tables)) vs \(lost)")
         #expect(plan.tables == run.tables, "the preview is what happens")
-        #expect(run.tables?["notes"]?.deleted == 3 && run.tables?["attachments"]?.deleted == 1, "prospects 1 and 2: three notes, one attachment")
+        #expect(
+            run.tables?["notes"]?.deleted == 3 && run.tables?["attachments"]?.deleted == 1,
+            "prospects 1 and 2: three notes, one attachment")
         #expect(run.markdown().contains("| `notes` | 3 | 0 |"))
     }
 
@@ -67,7 +75,8 @@ import TestSupport
         let report = try await f.plan()
         // Five prospects and two clients (the fixture's data).
         #expect(report.rules[0].subjectRecords == 5 && report.rules[0].tableRows == 7)
-        let all = try await CRMFixture(backend, policy: CRMPolicies.anonymise(filter: "{ kind: { in: [prospect, client] } }"))
+        let all = try await CRMFixture(
+            backend, policy: CRMPolicies.anonymise(filter: "{ kind: { in: [prospect, client] } }"))
         #expect(try await all.plan().rules[0].subjectRecords == 7)
     }
 
@@ -123,14 +132,21 @@ import TestSupport
         // Prospects 100…4599, last seen in 2020, each with two notes and an attachment on each:
         // due, except every seventh, kept by consent until 2030. Pages of 2000 cut them in three.
         let series = "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i < 4499)"
-        let indexes = indexed ? ["CREATE INDEX notes_person ON notes(person_id)", "CREATE INDEX attachments_note ON attachments(note_id)"] : []
-        let f = try await CRMFixture(backend, schema: CRMFixture.schema + indexes, data: CRMFixture.data + [
-            "\(series) INSERT INTO people SELECT 100 + i, 'prospect', 'p', NULL, NULL, NULL, '2020-01-01', '2019-01-01', CASE WHEN i % 7 = 0 THEN '2030-01-01' END, 0 FROM n",
-            "\(series) INSERT INTO notes SELECT 10000 + 2 * i, 100 + i, 'a' FROM n",
-            "\(series) INSERT INTO notes SELECT 10001 + 2 * i, 100 + i, 'b' FROM n",
-            "\(series) INSERT INTO attachments SELECT 20000 + 2 * i, 10000 + 2 * i, 'x' FROM n",
-            "\(series) INSERT INTO attachments SELECT 20001 + 2 * i, 10001 + 2 * i, 'y' FROM n",
-        ], policy: CRMPolicies.prospectPurge)
+        let indexes =
+            indexed
+            ? [
+                "CREATE INDEX notes_person ON notes(person_id)",
+                "CREATE INDEX attachments_note ON attachments(note_id)",
+            ] : []
+        let f = try await CRMFixture(
+            backend, schema: CRMFixture.schema + indexes,
+            data: CRMFixture.data + [
+                "\(series) INSERT INTO people SELECT 100 + i, 'prospect', 'p', NULL, NULL, NULL, '2020-01-01', '2019-01-01', CASE WHEN i % 7 = 0 THEN '2030-01-01' END, 0 FROM n",
+                "\(series) INSERT INTO notes SELECT 10000 + 2 * i, 100 + i, 'a' FROM n",
+                "\(series) INSERT INTO notes SELECT 10001 + 2 * i, 100 + i, 'b' FROM n",
+                "\(series) INSERT INTO attachments SELECT 20000 + 2 * i, 10000 + 2 * i, 'x' FROM n",
+                "\(series) INSERT INTO attachments SELECT 20001 + 2 * i, 10001 + 2 * i, 'y' FROM n",
+            ], policy: CRMPolicies.prospectPurge)
         try f.write(policy: CRMPolicies.prospectPurge, batchSize: 1000)
         let kept = (0..<4500).filter { $0 % 7 == 0 }.count
         let due = 4500 - kept
@@ -151,7 +167,10 @@ import TestSupport
         #expect(try await f.count("SELECT count(*) FROM people WHERE id >= 100") == kept)
         #expect(try await f.count("SELECT count(*) FROM notes WHERE id >= 10000") == 2 * kept)
         #expect(try await f.count("SELECT count(*) FROM attachments WHERE id >= 20000") == 2 * kept)
-        #expect(try await f.count("SELECT count(*) FROM notes AS n WHERE NOT EXISTS (SELECT 1 FROM people AS p WHERE p.id = n.person_id)") == 0)
+        #expect(
+            try await f.count(
+                "SELECT count(*) FROM notes AS n WHERE NOT EXISTS (SELECT 1 FROM people AS p WHERE p.id = n.person_id)")
+                == 0)
         #expect(try await f.trail().verify().isValid)
     }
 
@@ -169,16 +188,19 @@ import TestSupport
                         children:
                           - { table: settings, foreign_key: preference_id }
             """
-        let f = try await CRMFixture(backend, schema: CRMFixture.schema + [
-            "CREATE TABLE preferences (id INTEGER PRIMARY KEY, address TEXT NOT NULL, value TEXT)",
-            "CREATE INDEX preferences_address ON preferences (LOWER(address))",
-            "CREATE TABLE settings (id INTEGER PRIMARY KEY, preference_id INTEGER NOT NULL REFERENCES preferences(id))",
-            "CREATE INDEX settings_preference ON settings (preference_id)",
-        ], data: CRMFixture.data + [
-            // Alice (due) has two, written in capitals once; Bruno (due) one; David (kept by consent) one.
-            "INSERT INTO preferences VALUES (1, 'ALICE.MARTIN@example.fr', 'a'), (2, 'alice.martin@example.fr', 'b'), (3, 'bruno.petit@example.fr', 'c'), (4, 'david.roux@example.fr', 'd')",
-            "INSERT INTO settings VALUES (10, 1), (11, 1), (12, 3), (13, 4)",
-        ], policy: CRMPolicies.prospectPurge(children: CRMPolicies.declaredChildren + "\n" + preferences))
+        let f = try await CRMFixture(
+            backend,
+            schema: CRMFixture.schema + [
+                "CREATE TABLE preferences (id INTEGER PRIMARY KEY, address TEXT NOT NULL, value TEXT)",
+                "CREATE INDEX preferences_address ON preferences (LOWER(address))",
+                "CREATE TABLE settings (id INTEGER PRIMARY KEY, preference_id INTEGER NOT NULL REFERENCES preferences(id))",
+                "CREATE INDEX settings_preference ON settings (preference_id)",
+            ],
+            data: CRMFixture.data + [
+                // Alice (due) has two, written in capitals once; Bruno (due) one; David (kept by consent) one.
+                "INSERT INTO preferences VALUES (1, 'ALICE.MARTIN@example.fr', 'a'), (2, 'alice.martin@example.fr', 'b'), (3, 'bruno.petit@example.fr', 'c'), (4, 'david.roux@example.fr', 'd')",
+                "INSERT INTO settings VALUES (10, 1), (11, 1), (12, 3), (13, 4)",
+            ], policy: CRMPolicies.prospectPurge(children: CRMPolicies.declaredChildren + "\n" + preferences))
         let expected = ["notes": 3, "attachments": 1, "preferences": 3, "settings": 3]
         for counters in [0, 2] {
             let plan = try await f.plan(counters: counters)
@@ -211,7 +233,10 @@ import TestSupport
         let after = try await f.records("people", CRMFixture.peopleColumns)
         #expect(after.count == 7)
         for (old, new) in zip(before, after) {
-            guard case .integer(let id)? = old["id"] else { Issue.record("no id"); continue }
+            guard case .integer(let id)? = old["id"] else {
+                Issue.record("no id")
+                continue
+            }
             if [1, 2, 4, 5].contains(id) {
                 #expect(new["email"] == .null)
                 let name = new["name"]?.textValue ?? ""
@@ -237,17 +262,23 @@ import TestSupport
     /// values: the keys alone name the rows, single or composite.
     @Test(arguments: Backend.allCases)
     func fieldsWithOneValueForEveryRecordAreSetThroughTheKeysAlone(_ backend: Backend) async throws {
-        let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise(action: """
-                    action: anonymise
-                    fields:
-                      email: null
-                      name: { constant: "gone" }
-            """))
+        let f = try await CRMFixture(
+            backend,
+            policy: CRMPolicies.anonymise(
+                action: """
+                            action: anonymise
+                            fields:
+                              email: null
+                              name: { constant: "gone" }
+                    """))
         let before = try await f.records("people", CRMFixture.peopleColumns)
         #expect(try await f.run().rules[0].anonymised == 4)
         let after = try await f.records("people", CRMFixture.peopleColumns)
         for (old, new) in zip(before, after) {
-            guard case .integer(let id)? = old["id"] else { Issue.record("no id"); continue }
+            guard case .integer(let id)? = old["id"] else {
+                Issue.record("no id")
+                continue
+            }
             var expected = old
             if [1, 2, 4, 5].contains(id) {
                 expected["email"] = .null
@@ -255,31 +286,41 @@ import TestSupport
             }
             #expect(new == expected, "record \(id)")
         }
-        #expect(try await f.audit(action: "anonymise").map(\.subjectRef).sorted() == (try [1, 2, 4, 5].map { try f.reference("people", $0) }).sorted())
+        #expect(
+            try await f.audit(action: "anonymise").map(\.subjectRef).sorted()
+                == (try [1, 2, 4, 5].map { try f.reference("people", $0) }).sorted())
 
         // A composite key, on a table whose name is a reserved word in mixed case: quoted everywhere.
-        let g = try await CRMFixture(backend, schema: [
-            "CREATE TABLE \"Order\" (country TEXT NOT NULL, number TEXT NOT NULL, issued_on TEXT NOT NULL, amount INTEGER, PRIMARY KEY (country, number))",
-        ], data: [
-            "INSERT INTO \"Order\" VALUES ('FR', 'F-\"quoted\"\\1', '2015-12-31', 10), ('FR', 'F-2', '2016-01-01', 20), ('DE', 'F-1', '2014-06-30', 30), ('FR', 'F-3', '2020-01-01', 40)",
-        ], policy: """
-            subjects:
-              orders:
-                table: Order
-                key: [country, number]
-                rules:
-                  - id: amounts
-                    register: "Comptabilité"
-                    legal_basis: "legal obligation, 10 years"
-                    clock: issued_on
-                    after: 10y
-                    action: anonymise
-                    fields: { amount: null }
-            """)
+        let g = try await CRMFixture(
+            backend,
+            schema: [
+                "CREATE TABLE \"Order\" (country TEXT NOT NULL, number TEXT NOT NULL, issued_on TEXT NOT NULL, amount INTEGER, PRIMARY KEY (country, number))"
+            ],
+            data: [
+                "INSERT INTO \"Order\" VALUES ('FR', 'F-\"quoted\"\\1', '2015-12-31', 10), ('FR', 'F-2', '2016-01-01', 20), ('DE', 'F-1', '2014-06-30', 30), ('FR', 'F-3', '2020-01-01', 40)"
+            ],
+            policy: """
+                subjects:
+                  orders:
+                    table: Order
+                    key: [country, number]
+                    rules:
+                      - id: amounts
+                        register: "Comptabilité"
+                        legal_basis: "legal obligation, 10 years"
+                        clock: issued_on
+                        after: 10y
+                        action: anonymise
+                        fields: { amount: null }
+                """)
         // Issued before 2016-06-01: the first three; the fourth keeps its amount.
         #expect(try await g.run().rules[0].anonymised == 3)
-        #expect(try await g.rows("SELECT country || '/' || number, amount FROM \"Order\" ORDER BY 1")
-                == [[.text("DE/F-1"), .null], [.text("FR/F-\"quoted\"\\1"), .null], [.text("FR/F-2"), .null], [.text("FR/F-3"), .integer(40)]])
+        #expect(
+            try await g.rows("SELECT country || '/' || number, amount FROM \"Order\" ORDER BY 1")
+                == [
+                    [.text("DE/F-1"), .null], [.text("FR/F-\"quoted\"\\1"), .null], [.text("FR/F-2"), .null],
+                    [.text("FR/F-3"), .integer(40)],
+                ])
         #expect(try await g.trail().verify().isValid)
     }
 

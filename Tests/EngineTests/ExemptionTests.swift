@@ -1,22 +1,25 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
 
 /// Legal holds, consent and related records keep what must be kept.
 @Suite struct ExemptionTests {
     @Test(arguments: Backend.allCases)
     func aLegalHoldKeepsTheRecordUntilReleased(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
-        let hold = try await f.holds().add(table: "people", keyText: "1", reason: "case 2026-042", by: "dpo@example.fr", until: nil, now: CRMFixture.now)
+        let hold = try await f.holds().add(
+            table: "people", keyText: "1", reason: "case 2026-042", by: "dpo@example.fr", until: nil,
+            now: CRMFixture.now)
         let first = try await f.run()
         #expect(first.rules[0].exempt["legal_hold"] == 1)
         #expect(try await f.ids("people").contains(1))
         #expect(try await f.ids("notes").contains(10), "the record's children are kept with it")
 
-        let released = try await f.holds().release(id: hold.id, by: "dpo@example.fr", now: CRMFixture.now.addingTimeInterval(60))
+        let released = try await f.holds().release(
+            id: hold.id, by: "dpo@example.fr", now: CRMFixture.now.addingTimeInterval(60))
         #expect(released.releasedBy == "dpo@example.fr")
         _ = try await f.run(now: CRMFixture.now.addingTimeInterval(120))
         #expect(!(try await f.ids("people").contains(1)))
@@ -30,7 +33,8 @@ import TestSupport
     @Test(arguments: Backend.allCases)
     func aHoldOnAChildRowKeepsTheParentFromBeingPurgedThroughIt(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
-        _ = try await f.holds().add(table: "attachments", keyText: "100", reason: "evidence", by: "legal", until: nil, now: CRMFixture.now)
+        _ = try await f.holds().add(
+            table: "attachments", keyText: "100", reason: "evidence", by: "legal", until: nil, now: CRMFixture.now)
         let report = try await f.run()
         #expect(report.rules[0].exempt["legal_hold"] == 1)
         #expect(try await f.ids("people").contains(1))
@@ -41,7 +45,9 @@ import TestSupport
     @Test(arguments: Backend.allCases)
     func aHoldThatHasLapsedNoLongerApplies(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
-        _ = try await f.holds().add(table: "people", keyText: "1", reason: "short", by: "legal", until: CRMFixture.now.addingTimeInterval(-1), now: CRMFixture.now.addingTimeInterval(-86_400))
+        _ = try await f.holds().add(
+            table: "people", keyText: "1", reason: "short", by: "legal", until: CRMFixture.now.addingTimeInterval(-1),
+            now: CRMFixture.now.addingTimeInterval(-86_400))
         _ = try await f.run()
         #expect(!(try await f.ids("people").contains(1)))
     }
@@ -50,16 +56,19 @@ import TestSupport
     func holdsNeedAnExistingRecordAndTheTablesKey(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
         await #expect(throws: EnforcementError.self) {
-            _ = try await f.holds().add(table: "people", keyText: "999", reason: "x", by: "y", until: nil, now: CRMFixture.now)
+            _ = try await f.holds().add(
+                table: "people", keyText: "999", reason: "x", by: "y", until: nil, now: CRMFixture.now)
         }
         await #expect(throws: EnforcementError.self) {
-            _ = try await f.holds().add(table: "nosuchtable", keyText: "1", reason: "x", by: "y", until: nil, now: CRMFixture.now)
+            _ = try await f.holds().add(
+                table: "nosuchtable", keyText: "1", reason: "x", by: "y", until: nil, now: CRMFixture.now)
         }
     }
 
     @Test(arguments: Backend.allCases)
     func aConsentFlagKeepsTheRecord(_ backend: Backend) async throws {
-        let policy = CRMPolicies.anonymise(filter: "{ kind: { in: [prospect, client] } }", exempt: "    exempt:\n      consent: { flag: opted }\n")
+        let policy = CRMPolicies.anonymise(
+            filter: "{ kind: { in: [prospect, client] } }", exempt: "    exempt:\n      consent: { flag: opted }\n")
         let f = try await CRMFixture(backend, policy: policy)
         let report = try await f.run()
         // Client 6 (last seen 2020) opted in; client 7 is recent.
@@ -74,7 +83,9 @@ import TestSupport
         let report = try await f.run()
         // 5 has an order of 2024 (kept); 6's order of 2019 ends its fiscal year 2019-12-31, +5y is past.
         #expect(report.rules[0].exempt == ["related_record": 1])
-        let names = try await f.texts("SELECT CAST(id AS TEXT) || '=' || name FROM people ORDER BY id").compactMap { $0 }
+        let names = try await f.texts("SELECT CAST(id AS TEXT) || '=' || name FROM people ORDER BY id").compactMap {
+            $0
+        }
         #expect(names.contains("5=Emma Blanc"))
         #expect(names.contains("6=anonymised"))
     }
@@ -83,7 +94,10 @@ import TestSupport
     func aRecordStillReferencedFromAnUndeclaredTableIsNeverPurged(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
         let (_, diagnostics) = try await f.validate()
-        #expect(diagnostics.contains { $0.severity == .warning && $0.message.contains("`orders`.(person_id) references `people`") })
+        #expect(
+            diagnostics.contains {
+                $0.severity == .warning && $0.message.contains("`orders`.(person_id) references `people`")
+            })
         let report = try await f.run()
         #expect(report.rules[0].exempt["referenced_by_undeclared_table"] == 1)
         #expect(try await f.ids("people").contains(5))

@@ -1,9 +1,10 @@
 import Foundation
-import Testing
 import RetentionCore
-@testable import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
+
+@testable import RetentionEngine
 
 /// While batches commit, the trail's head is recorded at most once per interval, and always
 /// after the last committed batch — also when the run stops or fails.
@@ -23,7 +24,8 @@ import TestSupport
         }
         func recordedSeq() -> Int64? { StateFiles.readHead(stateDirectory: f.dir.path)?.seq }
 
-        var head = HeadRecorder(anchor: AuditAnchor(store: try await f.reader(), stateDirectory: f.dir.path), interval: .seconds(3600))
+        var head = HeadRecorder(
+            anchor: AuditAnchor(store: try await f.reader(), stateDirectory: f.dir.path), interval: .seconds(3600))
         try head.committed(position(recorded.seq + 1))
         #expect(recordedSeq() == recorded.seq + 1, "the first batch of a run is recorded at once")
         try head.committed(position(recorded.seq + 2))
@@ -32,7 +34,8 @@ import TestSupport
         try head.flush()
         #expect(recordedSeq() == recorded.seq + 3, "flushing records the newest")
 
-        var everyBatch = HeadRecorder(anchor: AuditAnchor(store: try await f.reader(), stateDirectory: f.dir.path), interval: .zero)
+        var everyBatch = HeadRecorder(
+            anchor: AuditAnchor(store: try await f.reader(), stateDirectory: f.dir.path), interval: .zero)
         try everyBatch.committed(position(recorded.seq + 4))
         try everyBatch.committed(position(recorded.seq + 5))
         #expect(recordedSeq() == recorded.seq + 5)
@@ -46,25 +49,34 @@ import TestSupport
         let f = try await CRMFixture(backend, data: Self.data, policy: CRMPolicies.anonymise, batchSize: 2)
         switch backend {
         case .sqlite:
-            try await f.sql(["CREATE TRIGGER refuse BEFORE UPDATE ON people WHEN old.id IN (5, 6) BEGIN SELECT RAISE(ABORT, 'refused'); END"])
+            try await f.sql([
+                "CREATE TRIGGER refuse BEFORE UPDATE ON people WHEN old.id IN (5, 6) BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            ])
         case .postgres:
             try await f.sql([
                 "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN IF OLD.id IN (5, 6) THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $f$",
                 "CREATE TRIGGER refuse BEFORE UPDATE ON people FOR EACH ROW EXECUTE FUNCTION refuse()",
             ])
         case .mariadb:
-            try await f.sql(["CREATE TRIGGER refuse BEFORE UPDATE ON people FOR EACH ROW IF OLD.id IN (5, 6) THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'; END IF"])
+            try await f.sql([
+                "CREATE TRIGGER refuse BEFORE UPDATE ON people FOR EACH ROW IF OLD.id IN (5, 6) THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'; END IF"
+            ])
         }
         var enforcer = try await f.enforcer()
         enforcer.headInterval = .seconds(3600)
         let report = try await enforcer.run(now: CRMFixture.now, allowMore: false)
         #expect(report.status == .incomplete)
-        #expect(report.message?.contains("the database refused every record of a batch") == true, "\(report.message ?? "")")
-        #expect(try await f.rows("SELECT id FROM people WHERE email IS NULL ORDER BY id").map { $0[0] } == (1...4).map { .integer($0) })
+        #expect(
+            report.message?.contains("the database refused every record of a batch") == true, "\(report.message ?? "")")
+        #expect(
+            try await f.rows("SELECT id FROM people WHERE email IS NULL ORDER BY id").map { $0[0] }
+                == (1...4).map { .integer($0) })
 
         let anonymised = try await f.audit(action: "anonymise")
         #expect(anonymised.count == 4)
-        #expect(StateFiles.readHead(stateDirectory: f.dir.path)?.seq == anonymised.last?.seq, "the second batch's entries are anchored")
+        #expect(
+            StateFiles.readHead(stateDirectory: f.dir.path)?.seq == anonymised.last?.seq,
+            "the second batch's entries are anchored")
         let standing = try await AuditAnchor(store: try await f.reader(), stateDirectory: f.dir.path).check()
         #expect(standing.anchored && standing.entriesPastHead == 0)
         #expect(try await f.trail().verify().isValid)

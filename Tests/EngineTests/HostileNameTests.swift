@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import TestSupport
+import Testing
 
 /// Names are identifiers, never text: a table, column or index named with a quote, a backtick, a
 /// space, non-ASCII letters or a reserved word is read, probed and deleted from like any other,
@@ -64,7 +64,9 @@ import TestSupport
         #expect(schema.table("back`tick")?.primaryKey == ["id"])
         // The undeclared references are named in check's warnings as they are spelt.
         #expect(diagnostics.contains { $0.message.contains("`a\"b`.(we\"ird) references `order`") }, "\(diagnostics)")
-        #expect(!diagnostics.contains { $0.message.contains("no index starts with `order.select`") }, "the index on \"select\" serves the clock")
+        #expect(
+            !diagnostics.contains { $0.message.contains("no index starts with `order.select`") },
+            "the index on \"select\" serves the clock")
 
         let plan = try await f.plan()
         #expect(plan.rules[0].due == 2 && plan.rules[0].exempt == ["referenced_by_undeclared_table": 2])
@@ -80,7 +82,8 @@ import TestSupport
         #expect(try await f.trail().verify().isValid)
 
         // A hold names a row of a table whatever its name.
-        _ = try await f.holds().add(table: "order", keyText: "5", reason: "evidence", by: "dpo", until: nil, now: CRMFixture.now)
+        _ = try await f.holds().add(
+            table: "order", keyText: "5", reason: "evidence", by: "dpo", until: nil, now: CRMFixture.now)
         let later = try await f.run(now: .iso("2030-01-01T00:00:00Z"))
         #expect(later.rules[0].exempt["legal_hold"] == 1)
         #expect(try await f.ids("\"order\"") == [2, 3, 5])

@@ -1,15 +1,18 @@
 import Foundation
-import Testing
 import RetentionCore
-@testable import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
+
+@testable import RetentionEngine
 
 /// `retentiond audit rotate-key`: the trail verifies with the new key alone, holds and marks stay
 /// valid, a change to an entry sealed by the rotation is still found, and an interrupted rotation
 /// is finished (or started again) by the next one. On every database.
 @Suite struct KeyRotationTests {
-    func rotate(_ f: CRMFixture, reason: String = "yearly rotation") async throws -> (sealedEntries: Int64, rotationSeq: Int64, restatedHolds: Int, retiredKey: String?) {
+    func rotate(_ f: CRMFixture, reason: String = "yearly rotation") async throws -> (
+        sealedEntries: Int64, rotationSeq: Int64, restatedHolds: Int, retiredKey: String?
+    ) {
         try await f.enforcer().rotateKey(keyPath: try f.policy().keyFile, reason: reason, now: CRMFixture.now)
     }
 
@@ -25,11 +28,15 @@ import TestSupport
     func aRotatedTrailVerifiesWithTheNewKeyAloneAndKeepsHoldsAndMarks(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, policy: CRMPolicies.anonymise)
         let registry = try await f.holds()
-        _ = try await registry.add(table: "people", keyText: "2", reason: "case 12", by: "dpo", until: nil, now: CRMFixture.now)
-        let released = try await registry.add(table: "people", keyText: "1", reason: "case 13", by: "dpo", until: nil, now: CRMFixture.now)
+        _ = try await registry.add(
+            table: "people", keyText: "2", reason: "case 12", by: "dpo", until: nil, now: CRMFixture.now)
+        let released = try await registry.add(
+            table: "people", keyText: "1", reason: "case 13", by: "dpo", until: nil, now: CRMFixture.now)
         _ = try await registry.release(id: released.id, by: "dpo", now: CRMFixture.now)
         let first = try await f.run()
-        #expect(first.rules[0].anonymised == 3 && first.rules[0].exempt["legal_hold"] == 1, "prospects 1, 4 and 5; 2 is held")
+        #expect(
+            first.rules[0].anonymised == 3 && first.rules[0].exempt["legal_hold"] == 1,
+            "prospects 1, 4 and 5; 2 is held")
         let keyFile = try f.policy().keyFile
         let oldKey = try file(keyFile)
         let before = try await f.trail().verify()
@@ -39,7 +46,8 @@ import TestSupport
         let stale = try await f.holds()  // a `hold add` that loaded the key before the rotation
         let rotated = try await rotate(f)
         await #expect(throws: EnforcementError.self, "its key no longer seals the trail") {
-            _ = try await stale.add(table: "people", keyText: "3", reason: "late", by: "dpo", until: nil, now: CRMFixture.now)
+            _ = try await stale.add(
+                table: "people", keyText: "3", reason: "late", by: "dpo", until: nil, now: CRMFixture.now)
         }
         #expect(rotated.sealedEntries == Int64(before.entries) && rotated.rotationSeq == rotated.sealedEntries + 1)
         #expect(rotated.restatedHolds == 2)
@@ -53,7 +61,9 @@ import TestSupport
         #expect(after.entries == before.entries + 1 + 3, "the rotation, two holds placed and one released again")
         let entry = try #require(try await f.audit().first { $0.seq == rotated.rotationSeq })
         #expect(entry.action == "audit-key-rotated" && entry.actor == "test")
-        #expect(entry.detail.contains("\"previous_seq\":\"\(before.entries)\"") && entry.detail.contains("\"reason\":\"yearly rotation\""))
+        #expect(
+            entry.detail.contains("\"previous_seq\":\"\(before.entries)\"")
+                && entry.detail.contains("\"reason\":\"yearly rotation\""))
         // The old key no longer seals this trail: it is the wrong key now.
         let anchor = AuditAnchor(store: try await f.reader(), stateDirectory: f.dir.path)
         await #expect(throws: EnforcementError.self) { _ = try await anchor.loadKey(path: retired, create: false) }
@@ -64,7 +74,8 @@ import TestSupport
         #expect(next.succeeded, "\(next.message ?? "")")
         #expect(next.rules[0].anonymised == 0 && next.rules[0].exempt["legal_hold"] == 1)
         #expect(try await f.rows("SELECT id, name FROM people ORDER BY id") == names, "nothing changed again")
-        _ = try await f.holds().add(table: "people", keyText: "3", reason: "case 14", by: "dpo", until: nil, now: CRMFixture.now)
+        _ = try await f.holds().add(
+            table: "people", keyText: "3", reason: "case 14", by: "dpo", until: nil, now: CRMFixture.now)
         #expect(try await f.trail().verify().isValid)
     }
 
@@ -78,11 +89,15 @@ import TestSupport
         var entry = try #require(try await f.audit(action: "purge").first)
         entry.actor = "someone else"
         entry.mac = oldChain.mac(of: entry)
-        try await f.sql(["DROP TRIGGER retentiond_audit_append_only_update",
-                         "UPDATE retentiond_audit SET actor = '\(entry.actor)', mac = '\(entry.mac)' WHERE seq = \(entry.seq)"])
+        try await f.sql([
+            "DROP TRIGGER retentiond_audit_append_only_update",
+            "UPDATE retentiond_audit SET actor = '\(entry.actor)', mac = '\(entry.mac)' WHERE seq = \(entry.seq)",
+        ])
         let verification = try await f.trail().verify()
         #expect(!verification.isValid)
-        #expect(verification.problems.contains { $0.message.contains("no longer match its digest") }, "\(verification.problems)")
+        #expect(
+            verification.problems.contains { $0.message.contains("no longer match its digest") },
+            "\(verification.problems)")
     }
 
     @Test(arguments: Backend.allCases)
@@ -106,10 +121,13 @@ import TestSupport
             #expect(error.description.contains("`retentiond audit rotate-key` again"), "\(error)")
         }
         let finished = try await rotate(f)
-        #expect(finished.retiredKey == nil && finished.rotationSeq == rotated.rotationSeq, "finished, not rotated twice")
+        #expect(
+            finished.retiredKey == nil && finished.rotationSeq == rotated.rotationSeq, "finished, not rotated twice")
         #expect(try file(keyFile) == newKey && !FileManager.default.fileExists(atPath: keyFile + ".rotating"))
         let verification = try await f.trail().verify()
-        #expect(verification.isValid && verification.recordedHead?.seq == verification.head.seq, "\(verification.problems) \(verification.anchorProblems)")
+        #expect(
+            verification.isValid && verification.recordedHead?.seq == verification.head.seq,
+            "\(verification.problems) \(verification.anchorProblems)")
 
         // A pending key the database never saw (killed before the commit) is dropped, and the rotation starts again.
         try writeKey(String(repeating: "1", count: 64) + "\n", to: keyFile + ".rotating")

@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
 
 /// A product that creates its tables unquoted (`CREATE TABLE Tickets (Id …, Created …)`):
 /// PostgreSQL holds them as `tickets`, `id`, `created`; SQLite and MariaDB as written. A policy
@@ -47,8 +47,11 @@ import TestSupport
     }
 
     @Test(arguments: Backend.allCases, [true, false])
-    func aPolicyInTheProductsSpellingOrInLowerCaseEnforcesTheSameRows(_ backend: Backend, documented: Bool) async throws {
-        let f = try await CRMFixture(backend, schema: Self.schema, data: Self.data, policy: Self.policy(documented ? { $0 } : { $0.lowercased() }))
+    func aPolicyInTheProductsSpellingOrInLowerCaseEnforcesTheSameRows(_ backend: Backend, documented: Bool) async throws
+    {
+        let f = try await CRMFixture(
+            backend, schema: Self.schema, data: Self.data,
+            policy: Self.policy(documented ? { $0 } : { $0.lowercased() }))
         let (resolved, diagnostics) = try await f.validate()
         try #require(resolved != nil, "\(diagnostics)")
         // PostgreSQL folded the product's names; the others hold them as created.
@@ -64,20 +67,29 @@ import TestSupport
         #expect(report.rules[0].purged == 1)
         let ticketsTable = backend == .postgres ? "tickets" : "Tickets"
         let repliesTable = backend == .postgres ? "replies" : "Replies"
-        #expect(try await f.rows("SELECT \(backend == .postgres ? "id" : "Id") FROM \(ticketsTable) ORDER BY 1").map { $0[0].int } == [2, 3],
-                "ticket 1 (support, 2020) goes; 2 is sales, 3 is recent")
+        #expect(
+            try await f.rows("SELECT \(backend == .postgres ? "id" : "Id") FROM \(ticketsTable) ORDER BY 1").map {
+                $0[0].int
+            } == [2, 3],
+            "ticket 1 (support, 2020) goes; 2 is sales, 3 is recent")
         #expect(try await f.rows("SELECT count(*) FROM \(repliesTable)").map { $0[0].int } == [2])
         #expect(try await f.audit(action: "purge").count == 1)
     }
 
     @Test(arguments: Backend.allCases)
     func aNameTwoSpellingsFitIsReportedNotGuessed(_ backend: Backend) async throws {
-        guard backend != .mariadb else { return }   // MariaDB's columns ignore case: `SUBJECT` and `Subject` cannot both exist.
-        let f = try await CRMFixture(backend, schema: Self.schema + [
-            backend == .postgres ? "ALTER TABLE Tickets ADD COLUMN \"Subject\" TEXT" : "CREATE TABLE subject_copy (SUBJECT TEXT)",
-        ], data: Self.data, policy: Self.policy { $0 == "Subject" ? "sUbJeCt" : $0.lowercased() })
+        // MariaDB's columns ignore case: `SUBJECT` and `Subject` cannot both exist.
+        guard backend != .mariadb else { return }
+        let f = try await CRMFixture(
+            backend,
+            schema: Self.schema + [
+                backend == .postgres
+                    ? "ALTER TABLE Tickets ADD COLUMN \"Subject\" TEXT" : "CREATE TABLE subject_copy (SUBJECT TEXT)"
+            ], data: Self.data, policy: Self.policy { $0 == "Subject" ? "sUbJeCt" : $0.lowercased() })
         let (resolved, diagnostics) = try await f.validate()
         #expect(resolved == nil)
-        #expect(diagnostics.contains { $0.severity == .error && $0.message.contains("no column `sUbJeCt`") }, "\(diagnostics)")
+        #expect(
+            diagnostics.contains { $0.severity == .error && $0.message.contains("no column `sUbJeCt`") },
+            "\(diagnostics)")
     }
 }

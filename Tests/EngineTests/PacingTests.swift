@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
 
 /// A paced run stops at a batch boundary after its maximum duration, on both databases.
 @Suite struct PacingTests {
@@ -31,28 +31,34 @@ import TestSupport
 /// the run stops (database unavailable): it never holds the run, or `hold add`, without end.
 @Suite(.timeLimit(.minutes(30))) struct LockWaitTests {
     /// Six prospects, all due (last seen in 2020), each with a note.
-    static let data = (1...6).flatMap { id in [
-        "INSERT INTO people VALUES (\(id), 'prospect', 'Prospect \(id)', 'p\(id)@example.fr', NULL, NULL, '2020-01-01', '2019-01-01', NULL, 0)",
-        "INSERT INTO notes VALUES (\(10 + id), \(id), 'note \(id)')",
-    ] }
+    static let data = (1...6).flatMap { id in
+        [
+            "INSERT INTO people VALUES (\(id), 'prospect', 'Prospect \(id)', 'p\(id)@example.fr', NULL, NULL, '2020-01-01', '2019-01-01', NULL, 0)",
+            "INSERT INTO notes VALUES (\(10 + id), \(id), 'note \(id)')",
+        ]
+    }
 
     @Test(arguments: Backend.allCases)
     func aBatchBlockedByTheApplicationGivesUpAfterTheLockWait(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, data: Self.data, policy: CRMPolicies.prospectPurge, batchSize: 2)
-        _ = try await f.run(now: CRMFixture.now.addingTimeInterval(-86_400 * 3650))  // the tool's tables, nothing due yet
+        // the tool's tables, nothing due yet
+        _ = try await f.run(now: CRMFixture.now.addingTimeInterval(-86_400 * 3650))
 
         // The application changes prospect 3 and keeps its transaction open: on PostgreSQL it locks
         // that row (the second batch's), on SQLite the whole database.
         let application = try await f.store()
         let locked = Finished()
         let release = DispatchSemaphore(value: 0)
-        let open = Task { try await application.transaction { session in
-            _ = try (session as! any SQLExecuting).execute("UPDATE people SET phone = '+33 1 00 00 00 03' WHERE id = 3", [])
-            locked.set()
-            // Released once the run stopped; the minute is only a way out should the run wait
-            // without end (the bug this test is for), so that it fails instead of hanging.
-            _ = release.wait(timeout: .now() + 60)
-        } }
+        let open = Task {
+            try await application.transaction { session in
+                _ = try (session as! any SQLExecuting).execute(
+                    "UPDATE people SET phone = '+33 1 00 00 00 03' WHERE id = 3", [])
+                locked.set()
+                // Released once the run stopped; the minute is only a way out should the run wait
+                // without end (the bug this test is for), so that it fails instead of hanging.
+                _ = release.wait(timeout: .now() + 60)
+            }
+        }
         while !locked.isSet { try await Task.sleep(for: .milliseconds(20)) }
 
         // PostgreSQL: the second batch meets the row lock, and the run ends incomplete. SQLite: the

@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
 
 /// Saved plans, stale entries, refusals and the guards that stop a run before any change.
 @Suite struct PlanApplyTests {
@@ -16,7 +16,8 @@ import TestSupport
         // Between the review and the apply: Alice comes back (no longer due), Bruno gets a legal hold,
         // and Emma's record is deleted by someone else.
         try await f.sql(["UPDATE people SET last_seen = '2026-05-20' WHERE id = 1"])
-        _ = try await f.holds().add(table: "people", keyText: "2", reason: "case 12", by: "dpo", until: nil, now: CRMFixture.now)
+        _ = try await f.holds().add(
+            table: "people", keyText: "2", reason: "case 12", by: "dpo", until: nil, now: CRMFixture.now)
         try await f.sql(["DELETE FROM orders WHERE person_id = 5", "DELETE FROM people WHERE id = 5"])
 
         let report = try await f.enforcer().apply(planPath: planPath, wallClock: CRMFixture.now, allowMore: false)
@@ -24,7 +25,10 @@ import TestSupport
         #expect(tally.anonymised == 1)
         #expect(tally.stale == 2)
         #expect(tally.gone == 1)
-        #expect(try await f.texts("SELECT email FROM people WHERE id IN (1, 2, 4) ORDER BY id") == ["alice.martin@example.fr", "bruno.petit@example.fr", nil])
+        #expect(
+            try await f.texts("SELECT email FROM people WHERE id IN (1, 2, 4) ORDER BY id") == [
+                "alice.martin@example.fr", "bruno.petit@example.fr", nil,
+            ])
         #expect(try await f.audit(action: "anonymise").map(\.subjectRef) == [try f.reference("people", 4)])
     }
 
@@ -35,13 +39,15 @@ import TestSupport
         let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
         let registry = try await f.holds()
         // In force when the plan is made: a hold on `people` (a client, outside the rule), none on attachments.
-        _ = try await registry.add(table: "people", keyText: "7", reason: "case 1", by: "dpo", until: nil, now: CRMFixture.now)
+        _ = try await registry.add(
+            table: "people", keyText: "7", reason: "case 1", by: "dpo", until: nil, now: CRMFixture.now)
         let planPath = f.dir.appendingPathComponent("review.plan").path
         let plan = try await f.plan(out: planPath)
         // Alice (1) and Bruno (2) are past three years and kept by nothing (from the fixture's rows).
         #expect(plan.rules[0].due == 2)
         // Alice's note's attachment is held after the review.
-        _ = try await registry.add(table: "attachments", keyText: "100", reason: "case 2", by: "dpo", until: nil, now: CRMFixture.now)
+        _ = try await registry.add(
+            table: "attachments", keyText: "100", reason: "case 2", by: "dpo", until: nil, now: CRMFixture.now)
 
         let report = try await f.enforcer().apply(planPath: planPath, wallClock: CRMFixture.now, allowMore: false)
         #expect(report.rules[0].purged == 1)

@@ -1,16 +1,21 @@
 import Foundation
-import Testing
 import RetentionCore
+import Testing
+
 @testable import RetentionEngine
 
 /// How `apply` and the workers' queue cut a plan into batches: consecutive records of one rule, at
 /// most `batch_size` each, in plan order, every record once.
 @Suite struct PlanBatchesTests {
     func planFile(_ entries: [(rule: String, id: Int64)]) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("batches-\(UUID().uuidString).plan").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("batches-\(UUID().uuidString).plan")
+            .path
         let writer = try PlanWriter(path: path)
         for entry in entries {
-            try writer.write(.entry(PlanDocument.Entry(rule: entry.rule, key: RecordKey([.integer(entry.id)]), action: "purge", clock: [])))
+            try writer.write(
+                .entry(
+                    PlanDocument.Entry(
+                        rule: entry.rule, key: RecordKey([.integer(entry.id)]), action: "purge", clock: [])))
         }
         try writer.close()
         return path

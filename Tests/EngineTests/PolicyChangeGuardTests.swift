@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
 
 /// An enforcing run compares its policy with the one the last run enforced: a change that makes
 /// more records due stops it before any change until accepted, and the acceptance is audited.
@@ -36,14 +36,18 @@ import TestSupport
         enforcer.acceptedPolicyChange = String(changed.prefix(12))
         let accepted = try await enforcer.run(now: CRMFixture.now.addingTimeInterval(120), allowMore: false)
         #expect(accepted.succeeded && accepted.rules[0].anonymised == 2)
-        #expect(try await f.count("SELECT count(*) FROM people WHERE email IS NULL")
-                == (try await f.count("SELECT count(*) FROM people WHERE kind = 'prospect' AND last_seen < '2025-06-01'")))
+        #expect(
+            try await f.count("SELECT count(*) FROM people WHERE email IS NULL")
+                == (try await f.count(
+                    "SELECT count(*) FROM people WHERE kind = 'prospect' AND last_seen < '2025-06-01'")))
         let record = try #require(try await f.audit(action: "policy-change-accepted").first)
         let detail = try JSONSerialization.jsonObject(with: Data(record.detail.utf8)) as? [String: String]
         #expect(detail?["new_sha256"] == changed && detail?["old_sha256"] == first.policyHash)
         #expect(detail?["rule:prospect-anonymise"] == "due_now=0->2")
         #expect(record.runID == accepted.runID && record.policyHash == changed)
-        #expect(FileManager.default.contents(atPath: copy) == FileManager.default.contents(atPath: f.policyPath), "the accepted policy is the one enforced now")
+        #expect(
+            FileManager.default.contents(atPath: copy) == FileManager.default.contents(atPath: f.policyPath),
+            "the accepted policy is the one enforced now")
 
         let next = try await f.run(now: CRMFixture.now.addingTimeInterval(180))
         #expect(next.succeeded, "the same policy again: nothing to accept")
@@ -69,7 +73,9 @@ import TestSupport
 
     @Test(arguments: Backend.allCases)
     func aChangeThatMakesNoMoreRecordsDueRunsAtOnce(_ backend: Backend) async throws {
-        let f = try await CRMFixture(backend, data: Self.data, policy: CRMPolicies.anonymise.replacingOccurrences(of: "after: 3y", with: "after: 1y"))
+        let f = try await CRMFixture(
+            backend, data: Self.data,
+            policy: CRMPolicies.anonymise.replacingOccurrences(of: "after: 3y", with: "after: 1y"))
         #expect(try await f.run().rules[0].anonymised == 3, "the first run has no copy to compare with")
         try f.write(policy: CRMPolicies.anonymise)  // three years: keeps more
         let report = try await f.run(now: CRMFixture.now.addingTimeInterval(60))

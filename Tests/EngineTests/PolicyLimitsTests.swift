@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import TestSupport
+import Testing
 
 /// What `check` accepts runs: a policy past what the databases can execute (children nested too
 /// deep, a relation chain too long, an `in:` list too long) is refused at its line with the
@@ -13,7 +13,8 @@ import TestSupport
         var schema = ["CREATE TABLE t0 (id INTEGER PRIMARY KEY, closed_at TEXT)"]
         var data = ["INSERT INTO t0 VALUES (1, '2019-01-01'), (2, '2026-05-01')"]
         for level in 1...max(levels, 1) where levels > 0 {
-            schema.append("CREATE TABLE t\(level) (id INTEGER PRIMARY KEY, up INTEGER NOT NULL REFERENCES t\(level - 1)(id))")
+            schema.append(
+                "CREATE TABLE t\(level) (id INTEGER PRIMARY KEY, up INTEGER NOT NULL REFERENCES t\(level - 1)(id))")
             schema.append("CREATE INDEX t\(level)_up ON t\(level)(up)")
             data.append("INSERT INTO t\(level) VALUES (1, 1), (2, 2)")
         }
@@ -40,9 +41,10 @@ import TestSupport
 
     /// `children:` declared as a chain `t1 → t2 → … → t<levels>`, in flow style on one line.
     static func declared(_ levels: Int) -> String {
-        "[" + (1...levels).reversed().reduce("") { inner, level in
-            "{ table: t\(level), foreign_key: up" + (inner.isEmpty ? "" : ", children: [\(inner)]") + " }"
-        } + "]"
+        "["
+            + (1...levels).reversed().reduce("") { inner, level in
+                "{ table: t\(level), foreign_key: up" + (inner.isEmpty ? "" : ", children: [\(inner)]") + " }"
+            } + "]"
     }
 
     @Test(arguments: Backend.allCases)
@@ -59,18 +61,26 @@ import TestSupport
         let (resolved, diagnostics) = try await f.validate()
         #expect(resolved == nil)
         let error = diagnostics.first { $0.severity == .error }
-        #expect(error?.message.contains("`children: auto` of rule `root-purge` reaches `t11` 11 levels below the subject; at most 10") == true, "\(diagnostics)")
+        #expect(
+            error?.message.contains(
+                "`children: auto` of rule `root-purge` reaches `t11` 11 levels below the subject; at most 10") == true,
+            "\(diagnostics)")
         #expect(error?.location.line == 11, "at the rule's id: \(diagnostics)")
     }
 
     @Test func aDeclaredChildTooDeepIsRefusedAtItsLine() async throws {
         let (schema, data) = Self.tree(11)
-        let f = try await CRMFixture(.sqlite, schema: schema, data: data, policy: Self.policy(children: Self.declared(11)))
+        let f = try await CRMFixture(
+            .sqlite, schema: schema, data: data, policy: Self.policy(children: Self.declared(11)))
         let (resolved, diagnostics) = try await f.validate()
         #expect(resolved == nil)
-        #expect(diagnostics.contains { $0.severity == .error && $0.message.hasPrefix("child `t11` is 11 levels below the subject; at most 10") }, "\(diagnostics)")
+        #expect(
+            diagnostics.contains {
+                $0.severity == .error && $0.message.hasPrefix("child `t11` is 11 levels below the subject; at most 10")
+            }, "\(diagnostics)")
         let (ten, tenData) = Self.tree(10)
-        let accepted = try await CRMFixture(.sqlite, schema: ten, data: tenData, policy: Self.policy(children: Self.declared(10)))
+        let accepted = try await CRMFixture(
+            .sqlite, schema: ten, data: tenData, policy: Self.policy(children: Self.declared(10)))
         let (tenResolved, tenDiagnostics) = try await accepted.validate()
         #expect(tenResolved != nil, "ten levels declared are accepted: \(tenDiagnostics)")
     }
@@ -78,7 +88,10 @@ import TestSupport
     /// The errors of the policy whose subject filters `kind` on `condition`.
     static func errors(filteringKindOn condition: String) -> [Diagnostic] {
         let header = "version: 1\ntime_zone: UTC\ndatabase: { sqlite: crm.sqlite }\n"
-        let text = header + policy(children: "[]").replacingOccurrences(of: "    key: id\n", with: "    key: id\n    filter: { kind: \(condition) }\n")
+        let text =
+            header
+            + policy(children: "[]").replacingOccurrences(
+                of: "    key: id\n", with: "    key: id\n    filter: { kind: \(condition) }\n")
         do {
             _ = try PolicyParser(path: "policy.yaml").parse(text, hash: "h")
             return []
@@ -92,9 +105,12 @@ import TestSupport
     @Test func anInListTooLongOrHoldingAMappingIsRefusedAtItsLine() throws {
         func errors(_ list: String) -> [Diagnostic] { Self.errors(filteringKindOn: "{ in: \(list) }") }
         let long = "[" + (1...1001).map(String.init).joined(separator: ", ") + "]"
-        #expect(errors(long).first?.message.hasPrefix("`in` lists 1001 values; at most 1000") == true, "\(errors(long))")
+        #expect(
+            errors(long).first?.message.hasPrefix("`in` lists 1001 values; at most 1000") == true, "\(errors(long))")
         #expect(errors(long).first?.location.line == 8, "at the filter")
-        #expect(errors("[a, { b: c }]").first?.message.contains("this item is a mapping, which no value equals") == true, "\(errors("[a, { b: c }]"))")
+        #expect(
+            errors("[a, { b: c }]").first?.message.contains("this item is a mapping, which no value equals") == true,
+            "\(errors("[a, { b: c }]"))")
         let thousand = "[" + (1...1000).map(String.init).joined(separator: ", ") + "]"
         #expect(errors(thousand).isEmpty)
     }
@@ -104,9 +120,13 @@ import TestSupport
     @Test func anEqualsOrNotHoldingAListOrAMappingIsRefusedAtItsLine() throws {
         func errors(_ condition: String) -> [Diagnostic] { Self.errors(filteringKindOn: condition) }
         let list = errors("{ equals: [prospect, client] }")
-        #expect(list.first?.message == "`equals` takes one plain value; this is a list" && list.first?.hint?.contains("in: [a, b]") == true, "\(list)")
+        #expect(
+            list.first?.message == "`equals` takes one plain value; this is a list"
+                && list.first?.hint?.contains("in: [a, b]") == true, "\(list)")
         #expect(list.first?.location.line == 8, "at the filter")
-        #expect(errors("{ not: { a: b } }").first?.message == "`not` takes one plain value; this is a mapping", "\(errors("{ not: { a: b } }"))")
+        #expect(
+            errors("{ not: { a: b } }").first?.message == "`not` takes one plain value; this is a mapping",
+            "\(errors("{ not: { a: b } }"))")
         #expect(errors("{ equals: prospect }").isEmpty && errors("{ not: null }").isEmpty)
     }
 
@@ -118,12 +138,15 @@ import TestSupport
             schema.append("CREATE TABLE r\(step) (id INTEGER PRIMARY KEY, up INTEGER)")
             relations += "      r\(step): { table: r\(step), on: { up: \(step == 1 ? "id" : "r\(step - 1).id") } }\n"
         }
-        let policy = Self.policy(children: "[]").replacingOccurrences(of: "    key: id\n", with: "    key: id\n    relations:\n\(relations)")
+        let policy = Self.policy(children: "[]").replacingOccurrences(
+            of: "    key: id\n", with: "    key: id\n    relations:\n\(relations)")
         let f = try await CRMFixture(.sqlite, schema: schema, data: [], policy: policy)
         let (resolved, diagnostics) = try await f.validate()
         #expect(resolved == nil)
         let error = diagnostics.first { $0.severity == .error }
-        #expect(error?.message.hasPrefix("relation `r17` is 17 steps from the subject's row; at most 16") == true, "\(diagnostics)")
+        #expect(
+            error?.message.hasPrefix("relation `r17` is 17 steps from the subject's row; at most 16") == true,
+            "\(diagnostics)")
         #expect(error?.location.line == 27, "at the relation: \(diagnostics)")
     }
 }

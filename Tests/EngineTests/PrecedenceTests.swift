@@ -1,9 +1,9 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
 
 /// "Keeping wins": a row leaves the database only when every rule of the policy that governs its
 /// table lets it go, whichever path reaches it — subject, child (declared or `auto`), owned row,
@@ -47,7 +47,8 @@ import TestSupport
 
     @Test(arguments: Backend.allCases)
     func anOwnedRowThatIsNotDueUnderItsOwnRuleStays(_ backend: Backend) async throws {
-        let f = try await CRMFixture(backend, schema: Self.peopleSchema, data: Self.peopleData, policy: Self.peoplePolicy)
+        let f = try await CRMFixture(
+            backend, schema: Self.peopleSchema, data: Self.peopleData, policy: Self.peoplePolicy)
         let report = try await f.run()
         // Expected, from the data: 1–10 are due and go with their links; 11–20 closed a month ago
         // are not due before 2027, so their own rule keeps them although nothing points at them any more.
@@ -177,7 +178,8 @@ import TestSupport
 
     @Test(arguments: Backend.allCases)
     func aChildThatAnotherRuleKeepsKeepsItsRecordAndTheReportNamesTheRule(_ backend: Backend) async throws {
-        let f = try await CRMFixture(backend, schema: Self.ticketSchema, data: Self.ticketData, policy: Self.ticketPolicy())
+        let f = try await CRMFixture(
+            backend, schema: Self.ticketSchema, data: Self.ticketData, policy: Self.ticketPolicy())
         let (_, diagnostics) = try await f.validate()
         let warning = diagnostics.first { $0.message.contains("`invoices` that rule `ticket-purge` deletes") }
         #expect(warning?.severity == .warning && warning?.message.contains("`accounting`") == true, "\(diagnostics)")
@@ -204,11 +206,14 @@ import TestSupport
         let tickets = report.rules.first { $0.rule == "ticket-purge" }!
         #expect(tickets.purged == 2 && tickets.exempt == ["kept_by_rule": 2] && tickets.keptByRule == ["accounting": 2])
         #expect(tickets.childRowsPurged == ["invoices": 1, "invoice_lines": 1, "messages": 3])
-        let purged = try await f.audit(action: "purge").filter { $0.ruleID == "ticket-purge" }.map(\.subjectRef).sorted()
+        let purged = try await f.audit(action: "purge").filter { $0.ruleID == "ticket-purge" }.map(\.subjectRef)
+            .sorted()
         #expect(purged == [try f.reference("tickets", 2), try f.reference("tickets", 4)].sorted())
         #expect(try await f.trail().verify().isValid)
         #expect(report.markdown().contains("2 kept_by_rule (accounting: 2)"))
-        #expect(report.html(policy: try f.policy(), forecast: nil).contains("2 by another rule that keeps it or a row its deletion would take (accounting: 2)"))
+        #expect(
+            report.html(policy: try f.policy(), forecast: nil).contains(
+                "2 by another rule that keeps it or a row its deletion would take (accounting: 2)"))
 
         // `explain` names the rule that keeps ticket 1.
         let explanation = try await Explainer(resolved: try await f.validate().0!, reader: try await f.reader())
@@ -219,8 +224,9 @@ import TestSupport
 
     @Test(arguments: Backend.allCases)
     func aDeletionDeclaredWithOverridesGoesAndCheckSaysSo(_ backend: Backend) async throws {
-        let f = try await CRMFixture(backend, schema: Self.ticketSchema, data: Self.ticketData,
-                                     policy: Self.ticketPolicy(overrides: "\n        overrides: [accounting]"))
+        let f = try await CRMFixture(
+            backend, schema: Self.ticketSchema, data: Self.ticketData,
+            policy: Self.ticketPolicy(overrides: "\n        overrides: [accounting]"))
         let (resolved, diagnostics) = try await f.validate()
         #expect(!diagnostics.contains { $0.message.contains("keeping wins") }, "\(diagnostics)")
         let links = try #require(resolved).shape(of: try f.policy().rules[0]).childPaths.map { $0[$0.count - 1] }
@@ -236,7 +242,9 @@ import TestSupport
     }
 
     @Test func overridesMustNameARuleOfThePolicy() throws {
-        let text = "version: 1\ntime_zone: UTC\ndatabase: { sqlite: crm.sqlite }\n" + Self.ticketPolicy(overrides: "\n        overrides: [acounting]")
+        let text =
+            "version: 1\ntime_zone: UTC\ndatabase: { sqlite: crm.sqlite }\n"
+            + Self.ticketPolicy(overrides: "\n        overrides: [acounting]")
         do {
             _ = try PolicyParser(path: "policy.yaml").parse(text, hash: "h")
             Issue.record("an override of an unknown rule was accepted")
@@ -249,13 +257,16 @@ import TestSupport
 
     @Test(arguments: Backend.allCases)
     func anErasureRequestCannotRemoveWhatALongerRuleKeeps(_ backend: Backend) async throws {
-        let f = try await CRMFixture(backend, schema: Self.ticketSchema, data: Self.ticketData, policy: Self.ticketPolicy())
+        let f = try await CRMFixture(
+            backend, schema: Self.ticketSchema, data: Self.ticketData, policy: Self.ticketPolicy())
         let enforcer = try await f.enforcer()
         let tickets = try f.policy().subjects[0]
         // Ticket 5 is not due, but a request takes it now; ticket 1's invoice is inside its 10 years.
-        let five = try await enforcer.erase(subject: tickets, keyText: "5", request: "DSR-1", now: CRMFixture.now, dryRun: false)
+        let five = try await enforcer.erase(
+            subject: tickets, keyText: "5", request: "DSR-1", now: CRMFixture.now, dryRun: false)
         #expect(five.steps.map(\.outcome) == ["purged"])
-        let one = try await enforcer.erase(subject: tickets, keyText: "1", request: "DSR-2", now: CRMFixture.now, dryRun: false)
+        let one = try await enforcer.erase(
+            subject: tickets, keyText: "1", request: "DSR-2", now: CRMFixture.now, dryRun: false)
         #expect(one.steps.map(\.outcome) == ["kept"])
         #expect(one.steps[0].reason?.contains("`accounting` (invoices)") == true, "\(one.steps)")
         #expect(try await f.ids("tickets") == [1, 2, 3, 4])
@@ -331,10 +342,15 @@ import TestSupport
         #expect(cases.purged == 3 && cases.keptByRule == ["confidential-records": 1, "contract-records": 1])
         // The two document subjects share their table and overlap: each one's purge answers to the
         // other. Documents 1 and 4 went with their cases; 2 and 3 are each kept by the other rule.
-        let contracts = report.rules[1], confidential = report.rules[2]
+        let contracts = report.rules[1]
+        let confidential = report.rules[2]
         // Their due documents went first with their cases: taken by the case rule, not "gone".
-        #expect(contracts.purged == 0 && contracts.gone == 0 && contracts.takenBy == ["case-purge": 2] && contracts.keptByRule == ["confidential-records": 1])
-        #expect(confidential.purged == 0 && confidential.gone == 0 && confidential.takenBy == ["case-purge": 1] && confidential.keptByRule == ["contract-records": 1])
+        #expect(
+            contracts.purged == 0 && contracts.gone == 0 && contracts.takenBy == ["case-purge": 2]
+                && contracts.keptByRule == ["confidential-records": 1])
+        #expect(
+            confidential.purged == 0 && confidential.gone == 0 && confidential.takenBy == ["case-purge": 1]
+                && confidential.keptByRule == ["contract-records": 1])
     }
 
     /// Two subjects on one table whose filters overlap: a record purged by one is kept while the
@@ -385,7 +401,8 @@ import TestSupport
         // Prospects 1–5 and clients 6–7 were collected before 2020: all due. Prospect 4 and client 6
         // have opted in: the subscribers' rules only anonymise, so they keep those rows. Prospect 5's
         // order keeps it (an undeclared reference); client 7 goes.
-        let f = try await CRMFixture(backend, data: CRMFixture.data + ["UPDATE people SET opted = 1 WHERE id = 4"], policy: policy)
+        let f = try await CRMFixture(
+            backend, data: CRMFixture.data + ["UPDATE people SET opted = 1 WHERE id = 4"], policy: policy)
         let (resolved, _) = try await f.validate()
         let shapes = try #require(resolved).shapes
         #expect(shapes["lead-purge"]?.subjectKeptBy == ["subscribers"])
@@ -395,7 +412,9 @@ import TestSupport
         #expect(try await f.ids("notes") == [])
         #expect(try await f.ids("orders") == [1000, 1001])
         let leads = report.rules[0]
-        #expect(leads.purged == 3 && leads.keptByRule == ["newsletter": 1] && leads.exempt["referenced_by_undeclared_table"] == 1)
+        #expect(
+            leads.purged == 3 && leads.keptByRule == ["newsletter": 1]
+                && leads.exempt["referenced_by_undeclared_table"] == 1)
         #expect(report.rules[2].purged == 1 && report.rules[2].keptByRule == ["newsletter": 1])
     }
 }

@@ -1,10 +1,10 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionDemo
 import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
 
 /// What the DPO previews is what happens: on the demo databases (the shipped policy's CRM,
 /// Dolibarr's and Znuny's shapes with their example policies, two seeds and scales each), on every
@@ -30,7 +30,8 @@ import TestSupport
     func theDryRunCountsTheRowsTheRunChanges(_ backend: Backend, _ dataset: Dataset) async throws {
         for (seed, scale) in [(UInt64(3), 1), (UInt64(11), 2)] {
             let data = dataset.build(seed: seed, scale: scale)
-            let f = try await CRMFixture(backend, schema: [], data: [], wholePolicy: try CRMFixture.packageFile(dataset.policy))
+            let f = try await CRMFixture(
+                backend, schema: [], data: [], wholePolicy: try CRMFixture.packageFile(dataset.policy))
             try await f.store().transaction { try data.load(into: $0, mariadb: backend == .mariadb) }
             try await f.gatherStatistics()
             let tables = data.tables.map(\.name)
@@ -53,19 +54,26 @@ import TestSupport
                 #expect((run.tables?[table]?.deleted ?? 0) == lost[table], "\(context): rows of \(table) deleted")
                 // A row two rules anonymise is two changes; a changed row still differs after.
                 let changes = run.tables?[table]?.changed ?? 0
-                #expect(changedRows[table]! <= changes && (changes == 0) == (changedRows[table]! == 0), "\(context): rows of \(table) changed")
+                #expect(
+                    changedRows[table]! <= changes && (changes == 0) == (changedRows[table]! == 0),
+                    "\(context): rows of \(table) changed")
             }
             for rule in run.rules {
-                #expect(rule.gone == 0 && rule.stale == 0, "\(context): \(rule.rule) found planned records gone or stale")
+                #expect(
+                    rule.gone == 0 && rule.stale == 0, "\(context): \(rule.rule) found planned records gone or stale")
                 #expect(rule.takenBy == plan.rules.first { $0.rule == rule.rule }?.takenBy, "\(context): \(rule.rule)")
             }
             // The records the run made due are exactly those the next run (at the same moment) acts on.
             let next = try await f.run(allowMore: true)
             let acted = next.rules.reduce(0) { $0 + $1.flagged + $1.anonymised + $1.purged }
-            #expect(acted == run.totalBecameDue, "\(context): \(acted) changed by the next run, \(run.totalBecameDue) said to have become due")
+            #expect(
+                acted == run.totalBecameDue,
+                "\(context): \(acted) changed by the next run, \(run.totalBecameDue) said to have become due")
             for rule in next.rules {
                 let done = rule.flagged + rule.anonymised + rule.purged
-                #expect(done == (run.rules.first { $0.rule == rule.rule }?.becameDue ?? 0), "\(context): \(rule.rule) next run")
+                #expect(
+                    done == (run.rules.first { $0.rule == rule.rule }?.becameDue ?? 0),
+                    "\(context): \(rule.rule) next run")
             }
         }
     }
@@ -127,18 +135,26 @@ import TestSupport
             "INSERT INTO links VALUES (100, 1, 10), (101, 2, 10), (102, 1, 11), (103, 3, 11), (104, 2, 12), (105, 4, 13), (106, 4, 14)",
             "INSERT INTO notes VALUES (40, NULL, 13, '2026-05-01'), (41, 4, 14, '2020-01-01'), (42, NULL, NULL, '2020-01-01'), (43, 1, NULL, '2020-01-01')",
         ]
-        let f = try await CRMFixture(backend, schema: Self.ticketSchema, data: data, policy: Self.ticketPolicy, batchSize: 1)
+        let f = try await CRMFixture(
+            backend, schema: Self.ticketSchema, data: data, policy: Self.ticketPolicy, batchSize: 1)
         var lines: [DetailLine] = []
-        let plan = try await f.planner().dryRun(now: CRMFixture.now, mode: .plan, planPath: nil, detail: { lines.append($0) }, childRowsPerRecord: true)
+        let plan = try await f.planner().dryRun(
+            now: CRMFixture.now, mode: .plan, planPath: nil, detail: { lines.append($0) }, childRowsPerRecord: true)
         // An export's lines: each due ticket's own rows (owned appointments are not listed), and
         // the notes the ticket purge takes named as taken by it.
-        func line(_ rule: String, _ id: Int64) -> DetailLine? { lines.first { $0.rule == rule && $0.key == RecordKey([.integer(id)]) } }
+        func line(_ rule: String, _ id: Int64) -> DetailLine? {
+            lines.first { $0.rule == rule && $0.key == RecordKey([.integer(id)]) }
+        }
         func rows(_ rule: String, _ id: Int64) -> [String: Int] {
             Dictionary((line(rule, id)?.childRows ?? []).map { ($0.table, $0.rows) }, uniquingKeysWith: +)
         }
-        #expect(rows("ticket-purge", 1) == ["links": 2, "notes": 1] && rows("ticket-purge", 2) == ["links": 2] && rows("ticket-purge", 4) == ["links": 2, "notes": 1])
+        #expect(
+            rows("ticket-purge", 1) == ["links": 2, "notes": 1] && rows("ticket-purge", 2) == ["links": 2]
+                && rows("ticket-purge", 4) == ["links": 2, "notes": 1])
         #expect(line("ticket-purge", 3) == nil, "not past its cutoff")
-        #expect(line("note-purge", 41)?.takenBy == "ticket-purge" && line("note-purge", 43)?.takenBy == "ticket-purge" && line("note-purge", 42)?.takenBy == nil)
+        #expect(
+            line("note-purge", 41)?.takenBy == "ticket-purge" && line("note-purge", 43)?.takenBy == "ticket-purge"
+                && line("note-purge", 42)?.takenBy == nil)
         let run = try await f.run()
 
         // Worked out from the data: 10 goes once both its tickets have gone, 12 and 14 with theirs
@@ -147,18 +163,25 @@ import TestSupport
         #expect(try await f.ids("links") == [103])
         #expect(try await f.ids("appointments") == [11, 13])
         #expect(try await f.ids("notes") == [40])
-        let expected: [String: RunReport.TableChange] = ["tickets": .init(deleted: 3), "links": .init(deleted: 6),
-                                                          "appointments": .init(deleted: 3), "notes": .init(deleted: 3)]
+        let expected: [String: RunReport.TableChange] = [
+            "tickets": .init(deleted: 3), "links": .init(deleted: 6),
+            "appointments": .init(deleted: 3), "notes": .init(deleted: 3),
+        ]
         #expect(plan.tables == expected, "\(String(describing: plan.tables))")
         #expect(run.tables == expected, "\(String(describing: run.tables))")
         let notes = try #require(run.rules.first { $0.rule == "note-purge" })
         #expect(notes.due == 3 && notes.purged == 1 && notes.gone == 0 && notes.takenBy == ["ticket-purge": 2])
         #expect(plan.rules.first { $0.rule == "note-purge" }?.takenBy == ["ticket-purge": 2])
-        #expect(plan.rules.first { $0.rule == "ticket-purge" }?.childRowsPurged == ["appointments": 3, "links": 6, "notes": 2])
+        #expect(
+            plan.rules.first { $0.rule == "ticket-purge" }?.childRowsPurged == [
+                "appointments": 3, "links": 6, "notes": 2,
+            ])
         // The trail: the later rule's one record, the tickets, and the rows that went with them.
         let purges = try await f.audit(action: "purge")
         #expect(purges.filter { $0.ruleID == "note-purge" }.map(\.subjectRef) == [try f.reference("notes", 42)])
-        #expect(Set(purges.filter { $0.ruleID == "ticket-purge" }.map(\.subjectRef)) == Set(try [1, 2, 4].map { try f.reference("tickets", $0) }))
+        #expect(
+            Set(purges.filter { $0.ruleID == "ticket-purge" }.map(\.subjectRef))
+                == Set(try [1, 2, 4].map { try f.reference("tickets", $0) }))
         var children: [String: Int] = [:]
         for entry in try await f.audit(action: "purge-children") {
             let detail = try JSONDecoder().decode([String: String].self, from: Data(entry.detail.utf8))
@@ -172,15 +195,16 @@ import TestSupport
     /// by it, neither planned for the flag nor "gone" when its batch comes.
     @Test(arguments: Backend.allCases)
     func aFlagAfterAPurgeOfTheSameRecordsFindsThemTakenNotGone(_ backend: Backend) async throws {
-        let policy = CRMPolicies.prospectPurge(children: CRMPolicies.declaredChildren + "\n") + """
-                  - id: prospect-review
-                    register: "Prospection"
-                    legal_basis: "legitimate interest, reviewed after 2 years"
-                    clock: { latest: [last_seen, collected] }
-                    after: 2y
-                    action: flag
+        let policy =
+            CRMPolicies.prospectPurge(children: CRMPolicies.declaredChildren + "\n") + """
+                      - id: prospect-review
+                        register: "Prospection"
+                        legal_basis: "legitimate interest, reviewed after 2 years"
+                        clock: { latest: [last_seen, collected] }
+                        after: 2y
+                        action: flag
 
-            """
+                """
         let f = try await CRMFixture(backend, policy: policy)
         let plan = try await f.plan()
         let run = try await f.run()
@@ -188,7 +212,9 @@ import TestSupport
         // purge, not from a review); 4 has consent, 3 was seen last winter.
         let review = try #require(run.rules.first { $0.rule == "prospect-review" })
         #expect(plan.rules.first { $0.rule == "prospect-review" }?.takenBy == ["prospect-purge": 2])
-        #expect(review.due == 3 && review.flagged == 1 && review.gone == 0 && review.takenBy == ["prospect-purge": 2], "\(review)")
+        #expect(
+            review.due == 3 && review.flagged == 1 && review.gone == 0 && review.takenBy == ["prospect-purge": 2],
+            "\(review)")
         #expect(try await f.ids("people") == [3, 4, 5, 6, 7])
         #expect(try await f.audit(action: "flag").map(\.subjectRef) == [try f.reference("people", 5)])
     }

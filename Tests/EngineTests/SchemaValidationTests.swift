@@ -1,19 +1,24 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
 import TestSupport
+import Testing
 
 /// `check` against the live schema: every mismatch at its place in the file, with what to do.
 @Suite struct SchemaValidationTests {
-    func diagnostics(_ backend: Backend, _ policy: String, schema: [String] = CRMFixture.schema, data: [String] = CRMFixture.data) async throws -> [Diagnostic] {
+    func diagnostics(
+        _ backend: Backend, _ policy: String, schema: [String] = CRMFixture.schema, data: [String] = CRMFixture.data
+    ) async throws -> [Diagnostic] {
         let f = try await CRMFixture(backend, schema: schema, data: data, policy: policy)
         return try await f.validate().1
     }
 
-    func errors(_ backend: Backend, _ policy: String, schema: [String] = CRMFixture.schema, data: [String] = CRMFixture.data) async throws -> [String] {
-        try await diagnostics(backend, policy, schema: schema, data: data).filter { $0.severity == .error }.map(\.description)
+    func errors(
+        _ backend: Backend, _ policy: String, schema: [String] = CRMFixture.schema, data: [String] = CRMFixture.data
+    ) async throws -> [String] {
+        try await diagnostics(backend, policy, schema: schema, data: data).filter { $0.severity == .error }.map(
+            \.description)
     }
 
     @Test(arguments: Backend.allCases)
@@ -24,7 +29,8 @@ import TestSupport
 
     @Test(arguments: Backend.allCases)
     func anUnknownTableIsReportedAtItsLineWithASuggestion(_ backend: Backend) async throws {
-        let found = try await errors(backend, CRMPolicies.anonymise.replacingOccurrences(of: "table: people", with: "table: peple"))
+        let found = try await errors(
+            backend, CRMPolicies.anonymise.replacingOccurrences(of: "table: people", with: "table: peple"))
         #expect(found.count == 1)
         #expect(found[0].contains("policy.yaml:8:12: error: table `peple` does not exist"))
         #expect(found[0].hasSuffix("did you mean `people`?"))
@@ -32,31 +38,43 @@ import TestSupport
 
     @Test(arguments: Backend.allCases)
     func anUnknownColumnIsReportedWhereverItIsUsed(_ backend: Backend) async throws {
-        let found = try await errors(backend, CRMPolicies.anonymise.replacingOccurrences(of: "fallback: collected", with: "fallback: colected")
-            .replacingOccurrences(of: "born: year", with: "birthday: year"))
+        let found = try await errors(
+            backend,
+            CRMPolicies.anonymise.replacingOccurrences(of: "fallback: collected", with: "fallback: colected")
+                .replacingOccurrences(of: "born: year", with: "birthday: year"))
         #expect(found.contains { $0.contains("table `people` has no column `colected`; did you mean `collected`?") })
         #expect(found.contains { $0.contains("table `people` has no column `birthday`") })
     }
 
     @Test(arguments: Backend.allCases)
     func settingANotNullColumnToNullIsRefused(_ backend: Backend) async throws {
-        let found = try await errors(backend, CRMPolicies.anonymise.replacingOccurrences(of: "name: { pseudonym: { prefix: \"p-\", length: 10 } }", with: "name: null"))
+        let found = try await errors(
+            backend,
+            CRMPolicies.anonymise.replacingOccurrences(
+                of: "name: { pseudonym: { prefix: \"p-\", length: 10 } }", with: "name: null"))
         #expect(found.count == 1)
-        #expect(found[0].contains("`people.name` is NOT NULL, so it cannot be set to null; use `{ constant: \"…\" }` or `pseudonym`"))
+        #expect(
+            found[0].contains(
+                "`people.name` is NOT NULL, so it cannot be set to null; use `{ constant: \"…\" }` or `pseudonym`"))
     }
 
     @Test(arguments: Backend.allCases)
     func collidingStrategiesOnAUniqueColumnAreRefused(_ backend: Backend) async throws {
-        let found = try await errors(backend, CRMPolicies.anonymise.replacingOccurrences(of: "email: null", with: "email: { mask: { keep_first: 1, keep_domain: true } }"))
+        let found = try await errors(
+            backend,
+            CRMPolicies.anonymise.replacingOccurrences(
+                of: "email: null", with: "email: { mask: { keep_first: 1, keep_domain: true } }"))
         #expect(found.count == 1)
         #expect(found[0].contains("`people.email` has a unique index"))
     }
 
     @Test(arguments: Backend.allCases)
     func theKeyMustIdentifyOneRowAndCannotBeAnonymised(_ backend: Backend) async throws {
-        let notUnique = try await errors(backend, CRMPolicies.anonymise.replacingOccurrences(of: "key: id", with: "key: kind"))
+        let notUnique = try await errors(
+            backend, CRMPolicies.anonymise.replacingOccurrences(of: "key: id", with: "key: kind"))
         #expect(notUnique.contains { $0.contains("key (kind) does not identify one row of `people`") })
-        let keyField = try await errors(backend, CRMPolicies.anonymise.replacingOccurrences(of: "opted: keep", with: "id: null"))
+        let keyField = try await errors(
+            backend, CRMPolicies.anonymise.replacingOccurrences(of: "opted: keep", with: "id: null"))
         #expect(keyField.contains { $0.contains("`id` is part of the key of `prospects`") })
     }
 
@@ -65,7 +83,9 @@ import TestSupport
         let policy = "date_formats: { people.last_seen: unix }\n" + CRMPolicies.anonymise
         let found = try await errors(backend, policy)
         #expect(found.count == 1)
-        #expect(found[0].contains("6 of 6 sampled values of `people.last_seen` (clock of rule `prospect-anonymise`) are not unix dates"))
+        #expect(
+            found[0].contains(
+                "6 of 6 sampled values of `people.last_seen` (clock of rule `prospect-anonymise`) are not unix dates"))
         #expect(!found[0].contains("2020-01-01"))
     }
 
@@ -81,18 +101,28 @@ import TestSupport
         let schema = CRMFixture.schema.filter { !$0.hasPrefix("CREATE INDEX people_last_seen") }
         let found = try await diagnostics(backend, CRMPolicies.anonymise, schema: schema)
         #expect(found.filter { $0.severity == .error }.isEmpty)
-        #expect(found.contains { $0.severity == .warning && $0.description.contains("no index starts with `people.last_seen`") && $0.description.contains(backend == .mariadb ? "CREATE INDEX `people_last_seen_idx` ON `people` (`last_seen`)"
-                                                                                      : "CREATE INDEX \"people_last_seen_idx\" ON \"people\" (\"last_seen\")") })
+        #expect(
+            found.contains {
+                $0.severity == .warning && $0.description.contains("no index starts with `people.last_seen`")
+                    && $0.description.contains(
+                        backend == .mariadb
+                            ? "CREATE INDEX `people_last_seen_idx` ON `people` (`last_seen`)"
+                            : "CREATE INDEX \"people_last_seen_idx\" ON \"people\" (\"last_seen\")")
+            })
     }
 
     @Test(arguments: Backend.allCases)
     func aTableThatReferencesADeclaredChildMustBeDeclaredToo(_ backend: Backend) async throws {
-        let policy = CRMPolicies.prospectPurge(children: "        children:\n          - { table: notes, foreign_key: person_id }\n")
+        let policy = CRMPolicies.prospectPurge(
+            children: "        children:\n          - { table: notes, foreign_key: person_id }\n")
         let found = try await errors(backend, policy)
         #expect(found.contains { $0.contains("`attachments`.(note_id) references child table `notes`") })
         // The declared child with an error of its own is not also said to be undeclared.
         let all = try await diagnostics(backend, policy)
-        #expect(!all.contains { $0.description.contains("`notes`.(person_id) references `people` but is not a declared child") }, "\(all)")
+        #expect(
+            !all.contains {
+                $0.description.contains("`notes`.(person_id) references `people` but is not a declared child")
+            }, "\(all)")
     }
 }
 
@@ -100,32 +130,40 @@ import TestSupport
 /// order, a column list only where no need asks for the whole table.
 @Suite struct GrantStatementTests {
     @Test func oneStatementPerObjectWithColumnListsWhereNeeded() {
-        let report = PrivilegeReport(role: "ret", missing: [
-            PrivilegeNeed(table: "people", kind: .delete),
-            PrivilegeNeed(table: "people", kind: .update, column: "name"),
-            PrivilegeNeed(table: "people", kind: .select),
-            PrivilegeNeed(table: "people", kind: .update, column: "email"),
-            PrivilegeNeed(table: "retentiond_holds_id_seq", kind: .usage, object: .sequence),
-            PrivilegeNeed(table: "notes", kind: .update, column: "body"),
-            PrivilegeNeed(table: "notes", kind: .update),
-            PrivilegeNeed(table: "public", kind: .create, object: .schema),
-        ])
-        #expect(report.grants == [
-            "GRANT CREATE ON SCHEMA \"public\" TO \"ret\";",
-            "GRANT USAGE ON SEQUENCE \"retentiond_holds_id_seq\" TO \"ret\";",
-            "GRANT UPDATE ON \"notes\" TO \"ret\";",
-            "GRANT SELECT, UPDATE (\"email\", \"name\"), DELETE ON \"people\" TO \"ret\";",
-        ])
-        #expect(PrivilegeReport(role: nil, missing: report.missing).grants.isEmpty, "SQLite: no roles, nothing to grant")
+        let report = PrivilegeReport(
+            role: "ret",
+            missing: [
+                PrivilegeNeed(table: "people", kind: .delete),
+                PrivilegeNeed(table: "people", kind: .update, column: "name"),
+                PrivilegeNeed(table: "people", kind: .select),
+                PrivilegeNeed(table: "people", kind: .update, column: "email"),
+                PrivilegeNeed(table: "retentiond_holds_id_seq", kind: .usage, object: .sequence),
+                PrivilegeNeed(table: "notes", kind: .update, column: "body"),
+                PrivilegeNeed(table: "notes", kind: .update),
+                PrivilegeNeed(table: "public", kind: .create, object: .schema),
+            ])
+        #expect(
+            report.grants == [
+                "GRANT CREATE ON SCHEMA \"public\" TO \"ret\";",
+                "GRANT USAGE ON SEQUENCE \"retentiond_holds_id_seq\" TO \"ret\";",
+                "GRANT UPDATE ON \"notes\" TO \"ret\";",
+                "GRANT SELECT, UPDATE (\"email\", \"name\"), DELETE ON \"people\" TO \"ret\";",
+            ])
+        #expect(
+            PrivilegeReport(role: nil, missing: report.missing).grants.isEmpty, "SQLite: no roles, nothing to grant")
     }
 
     /// UPDATE on any one column (to lock rows) is granted on the key, unless another UPDATE the
     /// role lacks on the same table gives it already.
     @Test func anUpdateLockIsGrantedOnTheKeyOnlyWhenNothingElseGivesIt() {
         let lock = PrivilegeNeed(table: "tickets", kind: .update, column: "id", anyColumn: true)
-        #expect(PrivilegeReport(role: "ret", missing: [lock, PrivilegeNeed(table: "tickets", kind: .delete)]).grants
+        #expect(
+            PrivilegeReport(role: "ret", missing: [lock, PrivilegeNeed(table: "tickets", kind: .delete)]).grants
                 == ["GRANT UPDATE (\"id\"), DELETE ON \"tickets\" TO \"ret\";"])
-        #expect(PrivilegeReport(role: "ret", missing: [lock, PrivilegeNeed(table: "tickets", kind: .update, column: "email")]).grants
+        #expect(
+            PrivilegeReport(
+                role: "ret", missing: [lock, PrivilegeNeed(table: "tickets", kind: .update, column: "email")]
+            ).grants
                 == ["GRANT UPDATE (\"email\") ON \"tickets\" TO \"ret\";"])
         #expect(lock.description.contains("UPDATE any column of `tickets`"))
     }

@@ -1,7 +1,8 @@
 import Foundation
-import Testing
-@testable import RetentionEngine
 import TestSupport
+import Testing
+
+@testable import RetentionEngine
 
 /// A stop asked for while something long runs (planning) reaches it through a child task that
 /// ends with it: never left running, never missed, whenever the request comes.

@@ -1,10 +1,10 @@
 import Foundation
-import Synchronization
-import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
+import Synchronization
 import TestSupport
+import Testing
 
 /// What any store must give the engine, beyond running its statements: the schema as the
 /// validator sees it, and the single-run lock.
@@ -14,11 +14,15 @@ import TestSupport
     @Test(arguments: Backend.allCases)
     func auditTextsRoundTripExactly(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
-        let awkward = ["", "NULL", "a \"quoted\" word", "back\\slash \\\" end\\", "{braces},commas", "line\nbreak\ttab", "Chloé 日本 🙂", "  spaced  "]
+        let awkward = [
+            "", "NULL", "a \"quoted\" word", "back\\slash \\\" end\\", "{braces},commas", "line\nbreak\ttab",
+            "Chloé 日本 🙂", "  spaced  ",
+        ]
         let entries = (0..<1500).map { i in
             let t = awkward[i % awkward.count]
-            return AuditEntry(seq: Int64(i + 1), runID: "run-" + t, at: t, actor: t, policyHash: t, ruleID: t, action: t, table: t,
-                              subjectRef: "\(i)" + t, fields: t, detail: t, prevMAC: t, mac: t)
+            return AuditEntry(
+                seq: Int64(i + 1), runID: "run-" + t, at: t, actor: t, policyHash: t, ruleID: t, action: t, table: t,
+                subjectRef: "\(i)" + t, fields: t, detail: t, prevMAC: t, mac: t)
         }
         let store = try await f.store()
         try await store.transaction { session in
@@ -47,7 +51,9 @@ import TestSupport
         let read = Task {
             defer { ended.set() }
             return try await reader.read { session in
-                guard let executing = session as? any SQLExecuting else { throw StoreFailure("the session runs no SQL") }
+                guard let executing = session as? any SQLExecuting else {
+                    throw StoreFailure("the session runs no SQL")
+                }
                 return try executing.rows(endless, [])
             }
         }
@@ -116,7 +122,8 @@ import TestSupport
             // PostgreSQL: asked on another connection, the lock is gone the moment the call returns.
             if backend == .postgres {
                 let held = try await store.read {
-                    try ($0 as! any SQLExecuting).rows("""
+                    try ($0 as! any SQLExecuting).rows(
+                        """
                         SELECT count(*) FROM pg_locks
                         WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
                         """, [])
@@ -127,7 +134,8 @@ import TestSupport
         let enforcer = try await f.enforcer()
         let prospects = try f.policy().subjects[0]
         for key in ["1", "2", "3", "4"] {
-            _ = try await enforcer.erase(subject: prospects, keyText: key, request: "REQ-\(key)", now: CRMFixture.now, dryRun: true)
+            _ = try await enforcer.erase(
+                subject: prospects, keyText: key, request: "REQ-\(key)", now: CRMFixture.now, dryRun: true)
         }
     }
 }

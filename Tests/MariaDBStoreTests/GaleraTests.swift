@@ -1,25 +1,32 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionMariaDB
 import RetentionStore
 import TestSupport
+import Testing
 
 /// On a Galera cluster (two nodes the suite starts), where `GET_LOCK` and row locks hold on one
 /// node only: the run lock is also the cluster's lease (docs/mariadb.md, "Galera clusters").
 @Suite(.tags(.slow), .timeLimit(.minutes(30))) struct GaleraTests {
     /// The same new database through each node; `ttl`: the lease's (a long one never lapses here).
-    func stores(ttl: Duration = .seconds(3600)) async throws -> (MariaDBStore, MariaDBStore, database: String, nodes: (MariaDBServer, MariaDBServer)) {
+    func stores(ttl: Duration = .seconds(3600)) async throws -> (
+        MariaDBStore, MariaDBStore, database: String, nodes: (MariaDBServer, MariaDBServer)
+    ) {
         let nodes = try await MariaDBServer.startGaleraCluster()
         let database = try await nodes.0.createDatabase()
         // Galera certifies a commit on every node at once but applies it on the others after:
         // the second node has the database once its applier got there (a loaded machine lags).
         // `wsrep_sync_wait` makes this read wait for everything committed before it.
-        let seen = try await nodes.1.sql("mysql", "SET SESSION wsrep_sync_wait = 1; SELECT count(*) FROM information_schema.schemata WHERE schema_name = '\(database)'")
+        let seen = try await nodes.1.sql(
+            "mysql",
+            "SET SESSION wsrep_sync_wait = 1; SELECT count(*) FROM information_schema.schemata WHERE schema_name = '\(database)'"
+        )
         #expect(seen == "1", "the second node has the database")
         func store(_ node: MariaDBServer) async throws -> MariaDBStore {
-            try await MariaDBStore(settings: MariaDBLocation(host: "127.0.0.1", port: node.port, database: database, user: "root", tls: .disable),
-                                   clusterLeaseTTL: ttl)
+            try await MariaDBStore(
+                settings: MariaDBLocation(
+                    host: "127.0.0.1", port: node.port, database: database, user: "root", tls: .disable),
+                clusterLeaseTTL: ttl)
         }
         return (try await store(nodes.0), try await store(nodes.1), database, nodes)
     }
@@ -38,7 +45,9 @@ import TestSupport
         let lock = try await first.acquireRunLock()
         // node2's GET_LOCK is free (its own node's), the lease is not.
         let held = await refusal { _ = try await second.acquireRunLock() }
-        #expect(held?.contains("holds the run lock") == true && held?.contains("on Galera node node1") == true, "\(held ?? "taken")")
+        #expect(
+            held?.contains("holds the run lock") == true && held?.contains("on Galera node node1") == true,
+            "\(held ?? "taken")")
         await lock.release()
         let other = try await second.acquireRunLock()
         let back = await refusal { _ = try await first.acquireRunLock() }
@@ -55,8 +64,10 @@ import TestSupport
         let (first, second, database, nodes) = try await stores()
         let lock = try await first.acquireRunLock()
         // A second process on node1 is refused while the first holds GET_LOCK…
-        let sameNode = try await MariaDBStore(settings: MariaDBLocation(host: "127.0.0.1", port: nodes.0.port, database: database, user: "root", tls: .disable),
-                                              clusterLeaseTTL: .seconds(3600))
+        let sameNode = try await MariaDBStore(
+            settings: MariaDBLocation(
+                host: "127.0.0.1", port: nodes.0.port, database: database, user: "root", tls: .disable),
+            clusterLeaseTTL: .seconds(3600))
         #expect(await refusal { _ = try await sameNode.acquireRunLock() }?.contains("holds the run lock") == true)
         // …and takes over as soon as the first's lock connection is gone (its process died).
         let holder = try await nodes.0.sql("mysql", "SELECT IS_USED_LOCK('retentiond:\(database)')")
@@ -80,9 +91,13 @@ import TestSupport
         let (first, second, _, _) = try await stores()
         let lock = try await first.acquireRunLock()
         try await first.queueTransaction { try $0.prepareWorkQueue() }
-        #expect(try await first.queueTransaction { try $0.claim(runID: "r") } == nil, "on the planner's node a worker claims")
+        #expect(
+            try await first.queueTransaction { try $0.claim(runID: "r") } == nil,
+            "on the planner's node a worker claims")
         let refused = await refusal { _ = try await second.queueTransaction { try $0.claim(runID: "r") } }
-        #expect(refused?.contains("this worker reached Galera node node2") == true && refused?.contains("planned on node node1") == true, "\(refused ?? "claimed")")
+        #expect(
+            refused?.contains("this worker reached Galera node node2") == true
+                && refused?.contains("planned on node node1") == true, "\(refused ?? "claimed")")
         await lock.release()
     }
 }

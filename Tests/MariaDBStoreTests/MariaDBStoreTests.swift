@@ -1,28 +1,34 @@
 import Foundation
-import Synchronization
-import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
+import Synchronization
 import TestSupport
+import Testing
 
 /// What only a server does, on MariaDB: connections the server (or an administrator) kills
 /// mid-run, and row locks the application holds.
 @Suite(.tags(.slow), .timeLimit(.minutes(30))) struct MariaDBServerTests {
     /// The fixture's database name, for the `mariadb` client.
     func database(_ f: CRMFixture) throws -> String {
-        try #require(f.databaseSection.split(separator: "database: ").last?.split(separator: ",").first).trimmingCharacters(in: .whitespaces)
+        try #require(f.databaseSection.split(separator: "database: ").last?.split(separator: ",").first)
+            .trimmingCharacters(in: .whitespaces)
     }
 
     /// Runs `enforcer` until it has committed a purge batch, then calls `interrupt`; the run's report.
-    func interrupted(_ f: CRMFixture, _ enforcer: Enforcer, by interrupt: () async throws -> Void) async throws -> RunReport {
+    func interrupted(_ f: CRMFixture, _ enforcer: Enforcer, by interrupt: () async throws -> Void) async throws
+        -> RunReport
+    {
         let finished = Atomic(false)
         let running = Task {
             defer { finished.store(true, ordering: .releasing) }
             return try await enforcer.run(now: CRMFixture.now, allowMore: false)
         }
         while !finished.load(ordering: .acquiring) {
-            let trail = try await f.count("SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'retentiond_audit'") == 1
+            let trail =
+                try await f.count(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'retentiond_audit'"
+                ) == 1
             if trail, try await f.count("SELECT count(*) FROM retentiond_audit WHERE action = 'purge'") > 0 { break }
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -40,28 +46,38 @@ import TestSupport
         let next = try await f.run()
         #expect(next.status == .complete)
         #expect(try await f.ids("contacts").isEmpty)
-        #expect(try await AuditTrail(store: try await f.reader(), key: try f.key, stateDirectory: f.dir.path).verify().isValid)
+        #expect(
+            try await AuditTrail(store: try await f.reader(), key: try f.key, stateDirectory: f.dir.path).verify()
+                .isValid)
     }
 
     @Test func losingTheConnectionMidRunFailsCleanlyAndTheNextRunFinishes() async throws {
         let total = 4000
-        let f = try await CRMFixture(.mariadb, schema: CRMPolicies.contacts(total), policy: "batch_size: 2\n" + CRMPolicies.contactPurge)
+        let f = try await CRMFixture(
+            .mariadb, schema: CRMPolicies.contacts(total), policy: "batch_size: 2\n" + CRMPolicies.contactPurge)
         let server = try await MariaDBServer.start()
         let database = try database(f)
         let report = try await interrupted(f, try await f.enforcer()) {
             // The server drops every connection to the database (the run's and its lock's).
-            let ids = try await server.sql("mysql", "SELECT id FROM information_schema.processlist WHERE db = '\(database)'").split(separator: "\n")
+            let ids = try await server.sql(
+                "mysql", "SELECT id FROM information_schema.processlist WHERE db = '\(database)'"
+            ).split(separator: "\n")
             for id in ids { _ = try? await server.sql("mysql", "KILL \(id)") }
         }
         #expect(report.status == .incomplete)
-        #expect(report.failure == .databaseUnavailable || report.failure == .locked, "\(report.failure.map { "\($0)" } ?? "none")")
-        #expect(report.message?.contains("unavailable") == true || report.message?.contains("run lock") == true, "\(report.message ?? "")")
+        #expect(
+            report.failure == .databaseUnavailable || report.failure == .locked,
+            "\(report.failure.map { "\($0)" } ?? "none")")
+        #expect(
+            report.message?.contains("unavailable") == true || report.message?.contains("run lock") == true,
+            "\(report.message ?? "")")
         try await expectCommittedBatchesStayAndTheNextRunFinishes(f, total: total)
     }
 
     @Test func aRunThatLosesItsLockStopsBeforeItsNextBatchCommits() async throws {
         let total = 4000
-        let f = try await CRMFixture(.mariadb, schema: CRMPolicies.contacts(total), policy: "batch_size: 2\n" + CRMPolicies.contactPurge)
+        let f = try await CRMFixture(
+            .mariadb, schema: CRMPolicies.contacts(total), policy: "batch_size: 2\n" + CRMPolicies.contactPurge)
         let server = try await MariaDBServer.start()
         let database = try database(f)
         let report = try await interrupted(f, try await f.enforcer()) {
@@ -89,7 +105,12 @@ import TestSupport
                 commit.wait()
             }
         }
-        await withCheckedContinuation { continuation in DispatchQueue.global().async { updated.wait(); continuation.resume() } }
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                updated.wait()
+                continuation.resume()
+            }
+        }
 
         let finished = Atomic(false)
         let running = Task {
@@ -98,9 +119,16 @@ import TestSupport
         }
         // Wait until the run's batch waits for Alice's row, then let the application commit.
         // (The batch's re-check of the people, locking them, is the statement under way.)
-        while try await f.count("SELECT count(*) FROM information_schema.processlist WHERE info LIKE '%FROM \"people\" AS s %FOR UPDATE' AND id <> CONNECTION_ID()") == 0 {
+        while try await f.count(
+            "SELECT count(*) FROM information_schema.processlist WHERE info LIKE '%FROM \"people\" AS s %FOR UPDATE' AND id <> CONNECTION_ID()"
+        ) == 0 {
             let ended = finished.load(ordering: .acquiring)
-            if ended { Issue.record("the run ended without waiting for the row the application holds: \(try await running.value)"); commit.signal(); return }
+            if ended {
+                Issue.record(
+                    "the run ended without waiting for the row the application holds: \(try await running.value)")
+                commit.signal()
+                return
+            }
             try await Task.sleep(for: .milliseconds(10))
         }
         commit.signal()
@@ -125,8 +153,12 @@ import TestSupport
             attempts.add(1, ordering: .relaxed)
             guard let sql = session as? any SQLExecuting else { return -1 }
             // The snapshot has begun; another session creates the table now (no-op the second time).
-            let created = try Spawn.runBlocking("/usr/bin/mariadb", ["--no-defaults", "--socket=\(server.socket)", "--user=root", database, "-e",
-                                                                     "CREATE TABLE IF NOT EXISTS late (id INTEGER PRIMARY KEY); INSERT IGNORE INTO late VALUES (1)"])
+            let created = try Spawn.runBlocking(
+                "/usr/bin/mariadb",
+                [
+                    "--no-defaults", "--socket=\(server.socket)", "--user=root", database, "-e",
+                    "CREATE TABLE IF NOT EXISTS late (id INTEGER PRIMARY KEY); INSERT IGNORE INTO late VALUES (1)",
+                ])
             guard created.succeeded else { return -2 }
             return try sql.rows("SELECT id FROM late WHERE id = ?", [.integer(1)]).count
         }

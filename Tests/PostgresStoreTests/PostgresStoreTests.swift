@@ -1,10 +1,10 @@
 import Foundation
-import Synchronization
-import Testing
 import RetentionCore
 import RetentionEngine
 import RetentionStore
+import Synchronization
 import TestSupport
+import Testing
 
 /// What only PostgreSQL has: native date types, and a server that can drop the connection mid-run.
 @Suite(.tags(.slow), .timeLimit(.minutes(30))) struct PostgresOnlyTests {
@@ -58,7 +58,8 @@ import TestSupport
 
     @Test func losingTheConnectionMidRunFailsCleanlyAndTheNextRunFinishes() async throws {
         let total = 4000
-        let f = try await CRMFixture(.postgres, schema: CRMPolicies.contacts(total), policy: "batch_size: 2\n" + CRMPolicies.contactPurge)
+        let f = try await CRMFixture(
+            .postgres, schema: CRMPolicies.contacts(total), policy: "batch_size: 2\n" + CRMPolicies.contactPurge)
         let enforcer = try await f.enforcer()
         let finished = Atomic(false)
         let running = Task {
@@ -67,18 +68,25 @@ import TestSupport
         }
         // Once some batches are committed, the server drops every other connection to the database.
         while !finished.load(ordering: .acquiring) {
-            let purged = try await f.rows("SELECT count(*) FROM pg_class WHERE relname = 'retentiond_audit'").first?.first == .integer(1)
-                ? try await f.rows("SELECT count(*) FROM retentiond_audit WHERE action = 'purge'").first?.first : .integer(0)
+            let purged =
+                try await f.rows("SELECT count(*) FROM pg_class WHERE relname = 'retentiond_audit'").first?.first
+                == .integer(1)
+                ? try await f.rows("SELECT count(*) FROM retentiond_audit WHERE action = 'purge'").first?.first
+                : .integer(0)
             if case .integer(let n)? = purged, n > 0 { break }
             try await Task.sleep(for: .milliseconds(20))
         }
-        try await f.sql(["SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"])
+        try await f.sql([
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        ])
         let report = try await running.value
         #expect(report.status == .incomplete)
         // The run's connection and its lock connection are both gone: the batch under way fails on
         // the dead connection (database unavailable), or, if the store has already connected again,
         // finds its lock lost. Either way the run stops cleanly.
-        #expect(report.failure == .databaseUnavailable || report.failure == .locked, "\(report.failure.map { "\($0)" } ?? "none")")
+        #expect(
+            report.failure == .databaseUnavailable || report.failure == .locked,
+            "\(report.failure.map { "\($0)" } ?? "none")")
         #expect(report.message?.contains("unavailable") == true || report.message?.contains("run lock") == true)
 
         let remaining = try await f.ids("contacts")
@@ -101,18 +109,27 @@ import TestSupport
     /// analyzes them before planning.
     @Test func tablesWithoutStatisticsAreNamedThenAnalyzedByTheRun() async throws {
         // No orders: an empty table has no statistics even once analyzed, and is not named.
-        let f = try await CRMFixture(.postgres, data: CRMFixture.data.filter { !$0.hasPrefix("INSERT INTO orders") }, policy: CRMPolicies.prospectPurge)
+        let f = try await CRMFixture(
+            .postgres, data: CRMFixture.data.filter { !$0.hasPrefix("INSERT INTO orders") },
+            policy: CRMPolicies.prospectPurge)
         /// The tables the warning names: one warning for all, with one ANALYZE for all.
         func named() async throws -> [String] {
-            let warnings = try await f.validate().1.filter { $0.severity == .warning && $0.message.contains("no statistics on") }
+            let warnings = try await f.validate().1.filter {
+                $0.severity == .warning && $0.message.contains("no statistics on")
+            }
             #expect(warnings.count <= 1)
             guard let warning = warnings.first else { return [] }
-            let names = warning.message.components(separatedBy: " (never analyzed")[0].split(separator: "`").enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
-            #expect(warning.hint?.contains("ANALYZE " + names.map { "\"\($0)\"" }.joined(separator: ", ")) == true, "\(warning.hint ?? "")")
+            let names = warning.message.components(separatedBy: " (never analyzed")[0].split(separator: "`")
+                .enumerated().filter { $0.offset % 2 == 1 }.map { String($0.element) }
+            #expect(
+                warning.hint?.contains("ANALYZE " + names.map { "\"\($0)\"" }.joined(separator: ", ")) == true,
+                "\(warning.hint ?? "")")
             return names.sorted()
         }
         func analyzed() async throws -> Int {
-            try await f.count("SELECT count(DISTINCT tablename) FROM pg_stats WHERE schemaname = current_schema() AND tablename IN ('people', 'notes', 'attachments', 'orders')")
+            try await f.count(
+                "SELECT count(DISTINCT tablename) FROM pg_stats WHERE schemaname = current_schema() AND tablename IN ('people', 'notes', 'attachments', 'orders')"
+            )
         }
         #expect(try await named() == ["attachments", "notes", "people"])
         #expect(try await analyzed() == 0)
@@ -126,35 +143,47 @@ import TestSupport
     }
 
     @Test func everyMissingPrivilegeIsListedWithItsGrant() async throws {
-        let f = try await CRMFixture(.postgres, policy: CRMPolicies.prospectPurge + """
+        let f = try await CRMFixture(
+            .postgres,
+            policy: CRMPolicies.prospectPurge + """
 
-              clients:
-                table: people
-                key: id
-                filter: { kind: client }
-                rules:
-                  - id: client-anonymise
-                    register: "Clients"
-                    legal_basis: "contract"
-                    clock: last_seen
-                    after: 1y
-                    action: anonymise
-                    fields:
-                      email: null
-                      name: keep
+                  clients:
+                    table: people
+                    key: id
+                    filter: { kind: client }
+                    rules:
+                      - id: client-anonymise
+                        register: "Clients"
+                        legal_basis: "contract"
+                        clock: last_seen
+                        after: 1y
+                        action: anonymise
+                        fields:
+                          email: null
+                          name: keep
 
-            """)
-        try await f.sql(["CREATE ROLE limited LOGIN", "GRANT SELECT ON people, notes TO limited", "GRANT UPDATE (email) ON people TO limited"])
+                """)
+        try await f.sql([
+            "CREATE ROLE limited LOGIN", "GRANT SELECT ON people, notes TO limited",
+            "GRANT UPDATE (email) ON people TO limited",
+        ])
         let policy = try f.policy()
         let (resolved, _) = try await Enforcer.validate(policy, store: try await f.reader())
         let needs = try #require(resolved).privilegesNeeded
-        #expect(Set(needs.map { "\($0.kind.rawValue) \($0.table)\($0.column.map { ".\($0)" } ?? "")" })
-                == ["SELECT people", "SELECT notes", "SELECT attachments", "SELECT orders", "DELETE people", "DELETE notes", "DELETE attachments", "UPDATE people.email",
-                    "UPDATE people.id"])
+        #expect(
+            Set(needs.map { "\($0.kind.rawValue) \($0.table)\($0.column.map { ".\($0)" } ?? "")" })
+                == [
+                    "SELECT people", "SELECT notes", "SELECT attachments", "SELECT orders", "DELETE people",
+                    "DELETE notes", "DELETE attachments", "UPDATE people.email",
+                    "UPDATE people.id",
+                ])
         // The purge's batches lock the rows they re-check: UPDATE on any one column of `people` will do.
         #expect(needs.filter(\.anyColumn).map(\.table) == ["people"])
 
-        guard case .postgres(var location) = policy.database else { Issue.record("not PostgreSQL"); return }
+        guard case .postgres(var location) = policy.database else {
+            Issue.record("not PostgreSQL")
+            return
+        }
         location.user = "limited"
         f.databaseOverride = .postgres(location)
         // The role that may not read `attachments` and `orders` still sees their columns (the
@@ -163,7 +192,10 @@ import TestSupport
         let (asLimited, diagnostics) = try await Enforcer.validate(policy, store: try await f.reader())
         #expect(asLimited != nil)
         #expect(diagnostics.filter { $0.severity == .error }.map(\.message) == [])
-        #expect(!diagnostics.contains { $0.message.contains("statistics on `attachments`") || $0.message.contains("statistics on `orders`") })
+        #expect(
+            !diagnostics.contains {
+                $0.message.contains("statistics on `attachments`") || $0.message.contains("statistics on `orders`")
+            })
         let report = try await f.reader().read { try $0.privileges(needs) }
         #expect(report.role == "limited")
 
@@ -179,15 +211,22 @@ import TestSupport
         #expect(asNothing != nil)
         #expect(try await f.reader().read { try $0.privileges(needs) }.missing.filter { $0.kind == .select }.count == 4)
         f.databaseOverride = .postgres(location)
-        #expect(report.missing.map { "\($0.kind.rawValue) \($0.table)" }.sorted() == ["DELETE attachments", "DELETE notes", "DELETE people", "SELECT attachments", "SELECT orders"])
-        #expect(report.grants == [
-            "GRANT SELECT, DELETE ON \"attachments\" TO \"limited\";", "GRANT DELETE ON \"notes\" TO \"limited\";",
-            "GRANT SELECT ON \"orders\" TO \"limited\";", "GRANT DELETE ON \"people\" TO \"limited\";",
-        ])
+        #expect(
+            report.missing.map { "\($0.kind.rawValue) \($0.table)" }.sorted() == [
+                "DELETE attachments", "DELETE notes", "DELETE people", "SELECT attachments", "SELECT orders",
+            ])
+        #expect(
+            report.grants == [
+                "GRANT SELECT, DELETE ON \"attachments\" TO \"limited\";", "GRANT DELETE ON \"notes\" TO \"limited\";",
+                "GRANT SELECT ON \"orders\" TO \"limited\";", "GRANT DELETE ON \"people\" TO \"limited\";",
+            ])
 
         // Granted as told (by the owner), nothing is missing.
         f.databaseOverride = nil
-        try await f.sql(report.grants.map { String($0.dropLast()) }.map { $0.replacingOccurrences(of: "\"limited\"", with: "limited") })
+        try await f.sql(
+            report.grants.map { String($0.dropLast()) }.map {
+                $0.replacingOccurrences(of: "\"limited\"", with: "limited")
+            })
         f.databaseOverride = .postgres(location)
         #expect(try await f.reader().read { try $0.privileges(needs) }.missing.isEmpty)
     }
@@ -201,22 +240,29 @@ extension PostgresOnlyTests {
         let first = try await f.run()
         #expect(first.succeeded)
         let role = "reviewer_\(UInt32.random(in: 0...UInt32.max))"
-        guard case .postgres(var location) = try f.policy().database else { Issue.record("not PostgreSQL"); return }
+        guard case .postgres(var location) = try f.policy().database else {
+            Issue.record("not PostgreSQL")
+            return
+        }
         try await f.sql(["CREATE ROLE \(role) LOGIN", "GRANT SELECT ON people, notes, attachments, orders TO \(role)"])
         location.user = role
         f.databaseOverride = .postgres(location)
         let (resolved, _) = try await Enforcer.validate(try f.policy(), store: try await f.reader())
         let resolvedPolicy = try #require(resolved)
-        let needs = resolvedPolicy.privilegesNeeded.filter { $0.kind == .select }
+        let needs =
+            resolvedPolicy.privilegesNeeded.filter { $0.kind == .select }
             + resolvedPolicy.toolTablePrivileges(enforcing: false)
         let report = try await f.reader().read { try $0.privileges(needs) }
-        #expect(report.grants == ["retentiond_audit", "retentiond_audit_refs", "retentiond_done", "retentiond_holds"].map {
-            "GRANT SELECT ON \"\($0)\" TO \"\(role)\";"
-        })
+        #expect(
+            report.grants
+                == ["retentiond_audit", "retentiond_audit_refs", "retentiond_done", "retentiond_holds"].map {
+                    "GRANT SELECT ON \"\($0)\" TO \"\(role)\";"
+                })
         await #expect {
             _ = try await f.plan()
         } throws: { error in
-            "\(error)".contains("permission denied") && "\(error)".contains("`retentiond check` lists every privilege the role lacks")
+            "\(error)".contains("permission denied")
+                && "\(error)".contains("`retentiond check` lists every privilege the role lacks")
         }
 
         f.databaseOverride = nil
@@ -233,7 +279,8 @@ extension PostgresOnlyTests {
         await #expect {
             _ = try await Enforcer.validate(try f.policy(), store: try await f.reader())
         } throws: { error in
-            "\(error)".contains("role `\(role)` may use no schema of its search_path") && "\(error)".contains("GRANT USAGE ON SCHEMA public")
+            "\(error)".contains("role `\(role)` may use no schema of its search_path")
+                && "\(error)".contains("GRANT USAGE ON SCHEMA public")
         }
     }
 }
@@ -252,7 +299,10 @@ extension PostgresOnlyTests {
         let f = try await CRMFixture(.postgres, policy: Self.policy)
         let before = try await f.ids("people")
         let role = "enforcer_\(UInt32.random(in: 0...UInt32.max))"
-        guard case .postgres(var location) = try f.policy().database else { Issue.record("not PostgreSQL"); return }
+        guard case .postgres(var location) = try f.policy().database else {
+            Issue.record("not PostgreSQL")
+            return
+        }
         try await f.sql([
             "CREATE ROLE \(role) LOGIN",
             "GRANT CONNECT ON DATABASE \(location.database) TO \(role)",
@@ -283,36 +333,46 @@ extension PostgresOnlyTests {
         }
         try await (f.store() as! any WorkQueueStore).queueTransaction { try $0.prepareWorkQueue() }
         let report = try await missing()
-        #expect(Set(report.missing.map { "\($0.kind.rawValue) \($0.table)" }) == [
-            "SELECT retentiond_runs", "INSERT retentiond_runs", "UPDATE retentiond_runs", "DELETE retentiond_runs",
-            "SELECT retentiond_batches", "INSERT retentiond_batches", "UPDATE retentiond_batches", "DELETE retentiond_batches",
-            "SELECT retentiond_audit", "INSERT retentiond_audit",
-            "SELECT retentiond_audit_refs", "INSERT retentiond_audit_refs", "DELETE retentiond_audit_refs",
-            "SELECT retentiond_holds", "INSERT retentiond_holds", "UPDATE retentiond_holds", "USAGE retentiond_holds_id_seq",
-            "SELECT retentiond_done", "INSERT retentiond_done", "DELETE retentiond_done",
-            "SELECT retentiond_statistics", "INSERT retentiond_statistics", "DELETE retentiond_statistics",
-        ])
+        #expect(
+            Set(report.missing.map { "\($0.kind.rawValue) \($0.table)" }) == [
+                "SELECT retentiond_runs", "INSERT retentiond_runs", "UPDATE retentiond_runs", "DELETE retentiond_runs",
+                "SELECT retentiond_batches", "INSERT retentiond_batches", "UPDATE retentiond_batches",
+                "DELETE retentiond_batches",
+                "SELECT retentiond_audit", "INSERT retentiond_audit",
+                "SELECT retentiond_audit_refs", "INSERT retentiond_audit_refs", "DELETE retentiond_audit_refs",
+                "SELECT retentiond_holds", "INSERT retentiond_holds", "UPDATE retentiond_holds",
+                "USAGE retentiond_holds_id_seq",
+                "SELECT retentiond_done", "INSERT retentiond_done", "DELETE retentiond_done",
+                "SELECT retentiond_statistics", "INSERT retentiond_statistics", "DELETE retentiond_statistics",
+            ])
         try await f.sql(report.grants.map { String($0.dropLast()) })
         #expect(try await missing().missing.isEmpty)
         f.databaseOverride = .postgres(location)
-        _ = try await f.holds().add(table: "people", keyText: "1", reason: "case 1", by: "dpo", until: nil, now: CRMFixture.now)
+        _ = try await f.holds().add(
+            table: "people", keyText: "1", reason: "case 1", by: "dpo", until: nil, now: CRMFixture.now)
         // A worker run: the queue's tables, too, as their owner made them.
         let worked = try await f.enforcer().runAsWorker(now: CRMFixture.now, allowMore: false)
         #expect(worked.status == .complete, "\(worked.message ?? "")")
         // Only a table's owner may analyze it: the run went on without, and `check` still says so.
-        #expect(try await f.validate().1.contains { $0.message.contains("no statistics on") && $0.message.contains("`people`") })
-        #expect(try await f.ids("people") == (expected + [1]).sorted(), "what the owner's run purged, but the held record")
+        #expect(
+            try await f.validate().1.contains {
+                $0.message.contains("no statistics on") && $0.message.contains("`people`")
+            })
+        #expect(
+            try await f.ids("people") == (expected + [1]).sorted(), "what the owner's run purged, but the held record")
         #expect(expected.count < before.count - 1, "the owner's run purged more than the held record")
         #expect(try await f.audit(action: "purge").count == before.count - expected.count - 1)
         let counted = try await f.rows("SELECT CAST(sum(records) AS BIGINT) FROM retentiond_statistics").first?.first
-        #expect(counted == .integer(Int64(before.count - expected.count - 1)), "each purge counted, in the owner's table")
+        #expect(
+            counted == .integer(Int64(before.count - expected.count - 1)), "each purge counted, in the owner's table")
         #expect(try await f.trail().verify().isValid)
     }
 }
 
 /// A PostgreSQL run holds its lock where its loss is noticed, and locks the rows it re-checks.
 @Suite struct PostgresLockingTests {
-    static let anonymiseOneByOne = CRMPolicies.anonymise.replacingOccurrences(of: "subjects:", with: "batch_size: 1\nsubjects:")
+    static let anonymiseOneByOne = CRMPolicies.anonymise.replacingOccurrences(
+        of: "subjects:", with: "batch_size: 1\nsubjects:")
 
     @Test func aRunThatLosesItsLockStopsBeforeItsNextBatchCommits() async throws {
         let f = try await CRMFixture(.postgres, policy: Self.anonymiseOneByOne)
@@ -333,7 +393,9 @@ extension PostgresOnlyTests {
         #expect(report.status == .incomplete)
         #expect(report.failure == .locked)
         #expect(report.message?.contains("the run lock on") == true, "\(report.message ?? "")")
-        #expect(report.message?.lowercased().components(separatedBy: "committed batches stay").count == 2, "said once: \(report.message ?? "")")
+        #expect(
+            report.message?.lowercased().components(separatedBy: "committed batches stay").count == 2,
+            "said once: \(report.message ?? "")")
         #expect(try await f.audit(action: "anonymise").count == 1, "only the batch that ran under the lock")
         #expect(try await f.rows("SELECT count(*) FROM people WHERE email IS NULL") == [[.integer(1)]])
 
@@ -341,7 +403,9 @@ extension PostgresOnlyTests {
         let next = try await f.run(now: CRMFixture.now.addingTimeInterval(60))
         #expect(next.succeeded)
         #expect(next.rules[0].anonymised == 3)
-        #expect(try await AuditTrail(store: try await f.reader(), key: try f.key, stateDirectory: f.dir.path).verify().isValid)
+        #expect(
+            try await AuditTrail(store: try await f.reader(), key: try f.key, stateDirectory: f.dir.path).verify()
+                .isValid)
     }
 
     @Test func aConcurrentUpdateCannotSlipBetweenTheRecheckAndTheChange() async throws {
@@ -356,11 +420,19 @@ extension PostgresOnlyTests {
                 commit.wait()
             }
         }
-        await withCheckedContinuation { continuation in DispatchQueue.global().async { updated.wait(); continuation.resume() } }
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async {
+                updated.wait()
+                continuation.resume()
+            }
+        }
 
         let running = Task { try await f.run() }
         // Wait until the run's batch waits for Alice's row, then let the application commit.
-        while try await f.count("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'") == 0 {
+        while try await f.count(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+            == 0
+        {
             try await Task.sleep(for: .milliseconds(10))
         }
         commit.signal()

@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import Testing
+
 @testable import RetentionCore
 
 @Suite struct AnonymisationStrategyTests {
@@ -11,7 +12,9 @@ import Testing
         return c
     }()
 
-    func apply(_ s: AnonymisationStrategy, _ v: SQLValue, storage: DateStorage? = nil, key: SymmetricKey? = nil) -> SQLValue {
+    func apply(_ s: AnonymisationStrategy, _ v: SQLValue, storage: DateStorage? = nil, key: SymmetricKey? = nil)
+        -> SQLValue
+    {
         s.apply(to: v, pseudonymKey: key ?? self.key, dateStorage: storage, calendar: calendar)
     }
 
@@ -28,15 +31,22 @@ import Testing
         #expect(a == apply(s, .text("Dupont")))
         #expect(a != apply(s, .text("Durand")))
         #expect(a != apply(s, .text("Dupont"), key: SymmetricKey(data: Data(repeating: 8, count: 32))))
-        guard case .text(let text) = a else { Issue.record("not text"); return }
+        guard case .text(let text) = a else {
+            Issue.record("not text")
+            return
+        }
         #expect(text.hasPrefix("client-"))
         #expect(text.count == "client-".count + 12)
         #expect(!text.contains("Dupont"))
     }
 
     @Test func masksKeepOnlyWhatThePolicyAllowsAndNeverMoreThanAThird() {
-        #expect(apply(.mask(keepFirst: 1, keepLast: 0, character: "*", keepDomain: true), .text("jeanne.dupont@example.fr")) == .text("j************@example.fr"))
-        #expect(apply(.mask(keepFirst: 0, keepLast: 2, character: "*", keepDomain: false), .text("+33 6 12 34 56 78")) == .text("***************78"))
+        #expect(
+            apply(.mask(keepFirst: 1, keepLast: 0, character: "*", keepDomain: true), .text("jeanne.dupont@example.fr"))
+                == .text("j************@example.fr"))
+        #expect(
+            apply(.mask(keepFirst: 0, keepLast: 2, character: "*", keepDomain: false), .text("+33 6 12 34 56 78"))
+                == .text("***************78"))
         #expect(apply(.mask(keepFirst: 3, keepLast: 3, character: "#", keepDomain: false), .text("Jo")) == .text("##"))
     }
 
@@ -46,6 +56,7 @@ import Testing
         let june = Int64(ISO8601DateFormatter().date(from: "1984-06-17T10:00:00Z")!.timeIntervalSince1970)
         let january = Int64(ISO8601DateFormatter().date(from: "1983-12-31T23:00:00Z")!.timeIntervalSince1970)
         #expect(apply(.year, .integer(june), storage: .unix) == .integer(january))
-        #expect(apply(.year, .text("not a date"), storage: .iso8601) == .null, "an unreadable date is removed, not kept")
+        #expect(
+            apply(.year, .text("not a date"), storage: .iso8601) == .null, "an unreadable date is removed, not kept")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import RetentionCore
 
 /// The archive's keys (docs/policy.md, "Archive"): how a policy says it, each mistake refused at
@@ -27,7 +28,9 @@ import Testing
               - { id: end, phase: archive, register: "Accounting", legal_basis: "legal", clock: issued_on, after: 10y, action: purge }
         """
 
-    func parse(_ text: String) throws -> Policy { try PolicyParser(path: "/etc/retentiond/policy.yaml").parse(text, hash: "h").0 }
+    func parse(_ text: String) throws -> Policy {
+        try PolicyParser(path: "/etc/retentiond/policy.yaml").parse(text, hash: "h").0
+    }
 
     func errors(_ text: String) -> [String] {
         do {
@@ -61,12 +64,21 @@ import Testing
 
     @Test func eachMistakeIsRefusedAtItsLine() {
         let noArchive = errors(Self.policy(archive: "", rules: Self.moveAndEnd))
-        #expect(noArchive.contains { $0.contains("rule `to-archive` archives records, but the policy names no archive") })
+        #expect(
+            noArchive.contains { $0.contains("rule `to-archive` archives records, but the policy names no archive") })
         #expect(noArchive.contains { $0.contains("rule `end` governs the archive, but the policy names no archive") })
-        #expect(errors(Self.policy(archive: "archive: { postgres: { host: db, database: a, user: u } }", rules: Self.moveAndEnd))
-            .contains { $0.contains(":5:") && $0.contains("the archive must be the same kind of database as `database` (sqlite), not postgres") })
-        #expect(errors(Self.policy(archive: "archive: { sqlite: crm.sqlite }", rules: Self.moveAndEnd))
-            .contains { $0.contains("the archive is the governed database itself") })
+        #expect(
+            errors(
+                Self.policy(
+                    archive: "archive: { postgres: { host: db, database: a, user: u } }", rules: Self.moveAndEnd)
+            )
+            .contains {
+                $0.contains(":5:")
+                    && $0.contains("the archive must be the same kind of database as `database` (sqlite), not postgres")
+            })
+        #expect(
+            errors(Self.policy(archive: "archive: { sqlite: crm.sqlite }", rules: Self.moveAndEnd))
+                .contains { $0.contains("the archive is the governed database itself") })
         let wrong = """
                   - { id: a, register: "A", legal_basis: "l", clock: issued_on, after: 1y, action: archive, phase: archive }
                   - { id: b, register: "A", legal_basis: "l", clock: issued_on, after: 1y, action: archive, children: auto }
@@ -77,11 +89,19 @@ import Testing
                       children: [{ table: lines, foreign_key: invoice_id, tree: { foreign_key: parent_id } }] }
             """
         let found = errors(Self.policy(rules: wrong))
-        #expect(found.contains { $0.contains(":11:") && $0.contains("rule `a` archives records that are already in the archive") }, "\(found)")
-        #expect(found.contains { $0.contains(":12:") && $0.contains("`children: auto` is for purge rules") }, "\(found)")
-        #expect(found.contains { $0.contains(":13:") && $0.contains("`statistics` is for rules that erase") }, "\(found)")
+        #expect(
+            found.contains {
+                $0.contains(":11:") && $0.contains("rule `a` archives records that are already in the archive")
+            }, "\(found)")
+        #expect(
+            found.contains { $0.contains(":12:") && $0.contains("`children: auto` is for purge rules") }, "\(found)")
+        #expect(
+            found.contains { $0.contains(":13:") && $0.contains("`statistics` is for rules that erase") }, "\(found)")
         #expect(found.contains { $0.contains(":14:") && $0.contains("`copies` is for rules that archive") }, "\(found)")
         #expect(found.contains { $0.contains(":15:") && $0.contains("unknown phase `later`") }, "\(found)")
-        #expect(found.contains { $0.contains(":16:") && $0.contains("child `lines` has a `tree`, which an archive does not move") }, "\(found)")
+        #expect(
+            found.contains {
+                $0.contains(":16:") && $0.contains("child `lines` has a `tree`, which an archive does not move")
+            }, "\(found)")
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import RetentionCore
 
 @Suite struct AuditChainTests {
@@ -7,8 +8,9 @@ import Testing
 
     func entries(_ n: Int) -> [AuditEntry] {
         let drafts = (1...n).map { i in
-            AuditDraft(runID: "r1", actor: "test", policyHash: "p", ruleID: "rule", action: .purge, table: "t",
-                       subjectRef: chain.reference(table: "t", key: RecordKey([.integer(Int64(i))])), fields: ["*"])
+            AuditDraft(
+                runID: "r1", actor: "test", policyHash: "p", ruleID: "rule", action: .purge, table: "t",
+                subjectRef: chain.reference(table: "t", key: RecordKey([.integer(Int64(i))])), fields: ["*"])
         }
         return chain.seal(drafts, after: .genesis, at: Date(timeIntervalSince1970: 0)).entries
     }
@@ -16,7 +18,9 @@ import Testing
     func problems(_ entries: [AuditEntry], recorded: AuditHead? = nil) -> [AuditChain.Problem] {
         var verifier = AuditChain.Verifier(chain: chain)
         entries.forEach { verifier.check($0) }
-        verifier.finish(recordedHead: recorded, macAtRecordedSeq: recorded.flatMap { head in entries.first { $0.seq == head.seq }?.mac })
+        verifier.finish(
+            recordedHead: recorded,
+            macAtRecordedSeq: recorded.flatMap { head in entries.first { $0.seq == head.seq }?.mac })
         return verifier.problems
     }
 
@@ -59,7 +63,13 @@ import Testing
         let e = entries(5)
         let other = AuditChain(key: AuditKey(bytes: Data(repeating: 2, count: 32)))
         // Someone with another key rebuilds a consistent-looking chain: its MACs fail under the real key.
-        let forged = other.seal(e.map { AuditDraft(runID: $0.runID, actor: $0.actor, policyHash: $0.policyHash, action: AuditAction(rawValue: $0.action)!) }, after: .genesis, at: Date()).entries
+        let forged = other.seal(
+            e.map {
+                AuditDraft(
+                    runID: $0.runID, actor: $0.actor, policyHash: $0.policyHash,
+                    action: AuditAction(rawValue: $0.action)!)
+            }, after: .genesis, at: Date()
+        ).entries
         #expect(problems(forged, recorded: AuditHead(seq: 5, mac: e[4].mac)).count >= 5)
     }
 
@@ -68,7 +78,9 @@ import Testing
         let ref = chain.reference(table: "clients", key: key)
         #expect(ref == chain.reference(table: "clients", key: key))
         #expect(ref != chain.reference(table: "prospects", key: key))
-        #expect(ref != AuditChain(key: AuditKey(bytes: Data(repeating: 9, count: 32))).reference(table: "clients", key: key))
+        #expect(
+            ref != AuditChain(key: AuditKey(bytes: Data(repeating: 9, count: 32))).reference(table: "clients", key: key)
+        )
         #expect(ref.count == 64 && !ref.contains("42"))
     }
 
@@ -81,7 +93,9 @@ import Testing
         #expect(mode == 0o600)
         let (read, isNewAgain) = try AuditKey.load(path: path, createIfMissing: true)
         #expect(!isNewAgain)
-        #expect(AuditChain(key: created).reference(table: "t", key: RecordKey([.integer(1)])) == AuditChain(key: read).reference(table: "t", key: RecordKey([.integer(1)])))
+        #expect(
+            AuditChain(key: created).reference(table: "t", key: RecordKey([.integer(1)]))
+                == AuditChain(key: read).reference(table: "t", key: RecordKey([.integer(1)])))
         chmod(path, 0o644)
         #expect(throws: AuditKey.LoadError.self) { try AuditKey.load(path: path, createIfMissing: false) }
     }
@@ -96,7 +110,9 @@ import Testing
     @Test func everyASCIICharacterIsWrittenAsJSONSerializationWritesIt() {
         for byte in 0..<0x80 {
             let text = String(UnicodeScalar(UInt8(byte)))
-            #expect(AuditChain.macInput([text, "x" + text + "y"]) == Self.foundation([text, "x" + text + "y"]), "byte \(byte)")
+            #expect(
+                AuditChain.macInput([text, "x" + text + "y"]) == Self.foundation([text, "x" + text + "y"]),
+                "byte \(byte)")
         }
     }
 
@@ -107,7 +123,7 @@ import Testing
         ]
         var state: UInt64 = 42
         func next() -> Int {
-            state = state &* 6364136223846793005 &+ 1442695040888963407
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
             return Int(truncatingIfNeeded: state >> 33)
         }
         for _ in 0..<3000 {
@@ -119,7 +135,9 @@ import Testing
                 }
                 return String(text)
             }
-            #expect(AuditChain.macInput(fields) == Self.foundation(fields), "\(fields.map { $0.unicodeScalars.map(\.value) })")
+            #expect(
+                AuditChain.macInput(fields) == Self.foundation(fields),
+                "\(fields.map { $0.unicodeScalars.map(\.value) })")
         }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import RetentionCore
 
 @Suite struct DateCodecTests {
@@ -14,7 +15,9 @@ import Testing
         #expect(date == ISO8601DateFormatter().date(from: "2024-07-01T08:00:00Z"))
         #expect(DateCodec.parseISO("2024-07-01T08:00:00Z", calendar: paris) == date)
         #expect(DateCodec.parseISO("2024-07-01T10:00:00+02:00", calendar: paris) == date)
-        #expect(DateCodec.parseISO("2024-07-01", calendar: paris) == ISO8601DateFormatter().date(from: "2024-06-30T22:00:00Z"))
+        #expect(
+            DateCodec.parseISO("2024-07-01", calendar: paris)
+                == ISO8601DateFormatter().date(from: "2024-06-30T22:00:00Z"))
         #expect(DateCodec.parseISO("2024-07-01 10:00:00.250", calendar: paris) != nil)
     }
 
@@ -26,12 +29,22 @@ import Testing
 
     @Test func cutoffsRenderInTheColumnsOwnLayout() {
         let instant = ISO8601DateFormatter().date(from: "2024-07-01T08:00:00Z")!
-        #expect(DateCodec.render(instant, storage: .iso8601, layout: .local(separator: " "), calendar: paris) == .text("2024-07-01 10:00:00"))
-        #expect(DateCodec.render(instant, storage: .iso8601, layout: .local(separator: "T"), calendar: paris) == .text("2024-07-01T10:00:00"))
-        #expect(DateCodec.render(instant, storage: .iso8601, layout: .utc(separator: "T"), calendar: paris) == .text("2024-07-01T08:00:00Z"))
-        #expect(DateCodec.render(instant, storage: .iso8601, layout: .date, calendar: paris) == .text("2024-07-01 10:00:00"))
+        #expect(
+            DateCodec.render(instant, storage: .iso8601, layout: .local(separator: " "), calendar: paris)
+                == .text("2024-07-01 10:00:00"))
+        #expect(
+            DateCodec.render(instant, storage: .iso8601, layout: .local(separator: "T"), calendar: paris)
+                == .text("2024-07-01T10:00:00"))
+        #expect(
+            DateCodec.render(instant, storage: .iso8601, layout: .utc(separator: "T"), calendar: paris)
+                == .text("2024-07-01T08:00:00Z"))
+        #expect(
+            DateCodec.render(instant, storage: .iso8601, layout: .date, calendar: paris) == .text("2024-07-01 10:00:00")
+        )
         #expect(DateCodec.render(instant, storage: .unix, layout: .date, calendar: paris) == .integer(1_719_820_800))
-        #expect(DateCodec.render(instant, storage: .unixMilliseconds, layout: .date, calendar: paris) == .integer(1_719_820_800_000))
+        #expect(
+            DateCodec.render(instant, storage: .unixMilliseconds, layout: .date, calendar: paris)
+                == .integer(1_719_820_800_000))
     }
 
     /// Dates are rendered by arithmetic, not `Calendar`: the same fields as `Calendar` gives, in
@@ -43,28 +56,44 @@ import Testing
             c.timeZone = TimeZone(identifier: zone)!
             return c
         }
-        let zones = ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Pacific/Chatham", "Australia/Lord_Howe", "America/St_Johns"]
+        let zones = [
+            "UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Pacific/Chatham", "Australia/Lord_Howe",
+            "America/St_Johns",
+        ]
         let iso = ISO8601DateFormatter()
-        var instants = ["0001-01-01T00:00:00Z", "0999-03-01T00:00:00Z", "1582-10-15T00:00:00Z", "1583-01-01T00:00:00Z", "1600-02-29T12:00:00Z", "1899-12-31T23:59:59Z", "1911-03-10T23:50:00Z", "1969-12-31T23:59:59Z",
-                        "1970-01-01T00:00:00Z", "2000-02-29T23:30:00Z", "2024-03-31T00:59:59Z", "2024-03-31T01:00:00Z",
-                        "2024-10-27T00:59:59Z", "2024-10-27T01:00:00Z", "2024-12-31T23:59:59Z", "9999-12-31T12:00:00Z"]
-            .map { iso.date(from: $0)! }
+        var instants = [
+            "0001-01-01T00:00:00Z", "0999-03-01T00:00:00Z", "1582-10-15T00:00:00Z", "1583-01-01T00:00:00Z",
+            "1600-02-29T12:00:00Z", "1899-12-31T23:59:59Z", "1911-03-10T23:50:00Z", "1969-12-31T23:59:59Z",
+            "1970-01-01T00:00:00Z", "2000-02-29T23:30:00Z", "2024-03-31T00:59:59Z", "2024-03-31T01:00:00Z",
+            "2024-10-27T00:59:59Z", "2024-10-27T01:00:00Z", "2024-12-31T23:59:59Z", "9999-12-31T12:00:00Z",
+        ]
+        .map { iso.date(from: $0)! }
         instants += [-0.5, 0.999, 1_719_820_800.75, -2_208_988_800.25].map { Date(timeIntervalSince1970: $0) }
         // And a spread over 1800…2200, every 3,700,001 seconds (about 43 days, never on the same hour).
-        instants += stride(from: -5_364_662_400.0, to: 7_258_118_400.0, by: 3_700_001).map { Date(timeIntervalSince1970: $0) }
+        instants += stride(from: -5_364_662_400.0, to: 7_258_118_400.0, by: 3_700_001).map {
+            Date(timeIntervalSince1970: $0)
+        }
         for zone in zones {
             let cal = calendar(zone)
             for date in instants {
                 let c = cal.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-                let expected = DateCodec.CivilTime(year: c.year!, month: c.month!, day: c.day!, hour: c.hour!, minute: c.minute!, second: c.second!)
+                let expected = DateCodec.CivilTime(
+                    year: c.year!, month: c.month!, day: c.day!, hour: c.hour!, minute: c.minute!, second: c.second!)
                 #expect(DateCodec.CivilTime(date, calendar: cal) == expected, "\(zone) \(date.timeIntervalSince1970)")
             }
         }
         let paris = calendar("Europe/Paris")
-        #expect(DateCodec.render(iso.date(from: "1583-01-01T00:00:00Z")!, storage: .iso8601, layout: .utc(separator: "T"), calendar: paris)
+        #expect(
+            DateCodec.render(
+                iso.date(from: "1583-01-01T00:00:00Z")!, storage: .iso8601, layout: .utc(separator: "T"),
+                calendar: paris)
                 == .text("1583-01-01T00:00:00Z"))
-        #expect(DateCodec.render(iso.date(from: "2024-06-30T22:00:00Z")!, storage: .iso8601, layout: .date, calendar: paris) == .text("2024-07-01"))
-        #expect(DateCodec.digits(7, 2) == "07" && DateCodec.digits(12345, 4) == "12345" && DateCodec.digits(-5, 4) == "-005")
+        #expect(
+            DateCodec.render(iso.date(from: "2024-06-30T22:00:00Z")!, storage: .iso8601, layout: .date, calendar: paris)
+                == .text("2024-07-01"))
+        #expect(
+            DateCodec.digits(7, 2) == "07" && DateCodec.digits(12345, 4) == "12345" && DateCodec.digits(-5, 4) == "-005"
+        )
     }
 
     @Test func julianDaysRoundTrip() {

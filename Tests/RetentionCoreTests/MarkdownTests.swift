@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import RetentionCore
+import Testing
 
 /// Text from outside stays text in a report and on a terminal.
 @Suite struct MarkdownTests {
@@ -16,7 +16,9 @@ import RetentionCore
 
     @Test func rawHTMLLinksAndEmphasisAreEscaped() {
         #expect(Markdown.text("<script>alert(1)</script>") == #"\<script\>alert(1)\</script\>"#)
-        #expect(Markdown.text("[click](http://x) *bold* _it_ ~~s~~ &amp;") == #"\[click\](http://x) \*bold\* \_it\_ \~\~s\~\~ \&amp;"#)
+        #expect(
+            Markdown.text("[click](http://x) *bold* _it_ ~~s~~ &amp;")
+                == #"\[click\](http://x) \*bold\* \_it\_ \~\~s\~\~ \&amp;"#)
         #expect(Markdown.text(#"back\slash `tick`"#) == #"back\\slash \`tick\`"#)
     }
 

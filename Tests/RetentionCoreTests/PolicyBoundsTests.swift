@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import RetentionCore
 
 /// Every duration, count and size in a policy is bounded and refused at its place in the file;
@@ -17,19 +18,47 @@ import Testing
     }
 
     /// The hand-made cases that once passed `check` or crashed (issue: inputs are bounded).
-    @Test(arguments: [
-        ("after: 3y", "after: 5000y", ":17:16: error: rule `prospect-purge`.after: `5000y` is longer than 200 years"),
-        ("after: 3y", "after: 9223372036854775807y", ":17:16: error: rule `prospect-purge`.after: `9223372036854775807y` is longer than 200 years"),
-        ("after: 30 months", "after: 99999999999999999999 months", ":25:16: error: rule `prospect-anonymise`.after: `99999999999999999999 months` is longer than 200 years"),
-        ("state_dir:", "schedule: { every: 9223372036854775807s }\nstate_dir:", ":3:20: error: schedule.every: `9223372036854775807s` is longer than 200 years"),
-        ("state_dir:", "schedule: { every: 400d }\nstate_dir:", ":3:20: error: schedule.every must be a fixed length from one second to 366 days"),
-        ("state_dir:", "schedule: { daily: \"03:00\", jitter: 2562047788015215w }\nstate_dir:", ":3:37: error: schedule.jitter: `2562047788015215w` is longer than 200 years"),
-        ("state_dir:", "schedule: { daily: \"03:00\", jitter: 367d }\nstate_dir:", ":3:37: error: schedule.jitter must be a fixed length (days, hours, minutes, seconds) of at most 366 days"),
-        ("state_dir:", "safety: { max_records: 99999999999999999999 }\nstate_dir:", ":3:24: error: safety.max_records must be a whole number from 0 to 1000000000"),
-        ("length: 10", "length: 100000", ":29:54: error: length must be a whole number from 8 to 64"),
-        ("keep_last: 2", "keep_last: 9223372036854775807", ":30:39: error: keep_last must be a whole number from 0 to 1000"),
-        ("batch_size: 500", "batch_size: 500", nil),
-    ] as [(String, String, String?)])
+    @Test(
+        arguments: [
+            (
+                "after: 3y", "after: 5000y",
+                ":17:16: error: rule `prospect-purge`.after: `5000y` is longer than 200 years"
+            ),
+            (
+                "after: 3y", "after: 9223372036854775807y",
+                ":17:16: error: rule `prospect-purge`.after: `9223372036854775807y` is longer than 200 years"
+            ),
+            (
+                "after: 30 months", "after: 99999999999999999999 months",
+                ":25:16: error: rule `prospect-anonymise`.after: `99999999999999999999 months` is longer than 200 years"
+            ),
+            (
+                "state_dir:", "schedule: { every: 9223372036854775807s }\nstate_dir:",
+                ":3:20: error: schedule.every: `9223372036854775807s` is longer than 200 years"
+            ),
+            (
+                "state_dir:", "schedule: { every: 400d }\nstate_dir:",
+                ":3:20: error: schedule.every must be a fixed length from one second to 366 days"
+            ),
+            (
+                "state_dir:", "schedule: { daily: \"03:00\", jitter: 2562047788015215w }\nstate_dir:",
+                ":3:37: error: schedule.jitter: `2562047788015215w` is longer than 200 years"
+            ),
+            (
+                "state_dir:", "schedule: { daily: \"03:00\", jitter: 367d }\nstate_dir:",
+                ":3:37: error: schedule.jitter must be a fixed length (days, hours, minutes, seconds) of at most 366 days"
+            ),
+            (
+                "state_dir:", "safety: { max_records: 99999999999999999999 }\nstate_dir:",
+                ":3:24: error: safety.max_records must be a whole number from 0 to 1000000000"
+            ),
+            ("length: 10", "length: 100000", ":29:54: error: length must be a whole number from 8 to 64"),
+            (
+                "keep_last: 2", "keep_last: 9223372036854775807",
+                ":30:39: error: keep_last must be a whole number from 0 to 1000"
+            ),
+            ("batch_size: 500", "batch_size: 500", nil),
+        ] as [(String, String, String?)])
     func oversizedValuesAreRefusedWhereTheyStand(original: String, replacement: String, expected: String?) {
         let text = PolicyParserTests.valid.replacingOccurrences(of: original, with: replacement)
         let found = errors(text)
@@ -41,13 +70,18 @@ import Testing
     }
 
     @Test func aKeyThatRepeatsAColumnIsRefused() {
-        let found = errors(PolicyParserTests.valid.replacingOccurrences(of: "key: [country, number]", with: "key: [country, country]"))
+        let found = errors(
+            PolicyParserTests.valid.replacingOccurrences(of: "key: [country, number]", with: "key: [country, country]"))
         #expect(found.contains { $0.contains("error: key names `country` twice") }, "\(found)")
     }
 
     @Test func aListAsAFilterValueSuggestsIn() {
-        let found = errors(PolicyParserTests.valid.replacingOccurrences(of: "filter: { kind: prospect,", with: "filter: { kind: [prospect, lead],"))
-        #expect(found.contains { $0.contains("a filter value is one value, not a list") && $0.contains("`{ in: [ … ] }`") }, "\(found)")
+        let found = errors(
+            PolicyParserTests.valid.replacingOccurrences(
+                of: "filter: { kind: prospect,", with: "filter: { kind: [prospect, lead],"))
+        #expect(
+            found.contains { $0.contains("a filter value is one value, not a list") && $0.contains("`{ in: [ … ] }`") },
+            "\(found)")
     }
 
     /// A deterministic generator, so a failing mutant can be reproduced from the seed.
@@ -89,7 +123,8 @@ import Testing
     /// Seeded and bounded by count (not by time), so it is the same run on any machine. A crash of
     /// the parser ends the test process, which fails the suite.
     @Test func thousandsOfMutantsAreAnsweredWithoutACrash() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-fuzz-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "retentiond-fuzz-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("policy.yaml").path
@@ -112,7 +147,8 @@ import Testing
     @Test func anAliasBombIsRefusedOrReadWithoutBlowingUp() {
         var text = "a0: &a0 [x, x, x, x, x, x, x, x]\n"
         for level in 1...6 {
-            text += "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 8).joined(separator: ", ") + "]\n"
+            text +=
+                "a\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 8).joined(separator: ", ") + "]\n"
         }
         // Not a policy: every key is unknown, which the parser must say without expanding 8^7 nodes into memory.
         #expect(!errors(text).isEmpty)

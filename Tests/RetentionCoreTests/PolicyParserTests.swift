@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import RetentionCore
 
 @Suite struct PolicyParserTests {
@@ -78,13 +79,23 @@ import Testing
         #expect(purge.clock.columns.map(\.value) == ["last_contact_at", "collected_at"])
         #expect(purge.after == RetentionDuration(years: 3))
         #expect(purge.exemptions.consent.first?.column.value == "keep_until", "subject exemptions apply to every rule")
-        guard case .purge(.declared(let children)) = purge.action else { Issue.record("not a declared purge"); return }
+        guard case .purge(.declared(let children)) = purge.action else {
+            Issue.record("not a declared purge")
+            return
+        }
         #expect(children.map(\.table.value) == ["events"])
         let anonymise = policy.rules[1]
         #expect(anonymise.clock.combination == .firstPresent)
-        guard case .anonymise(let fields, _) = anonymise.action else { Issue.record("not anonymise"); return }
-        #expect(fields.map(\.strategy) == [.null, .pseudonym(prefix: "p-", length: 10), .mask(keepFirst: 0, keepLast: 2, character: "*", keepDomain: false),
-                                           .year, .keep, .constant(.text("removed"))])
+        guard case .anonymise(let fields, _) = anonymise.action else {
+            Issue.record("not anonymise")
+            return
+        }
+        #expect(
+            fields.map(\.strategy) == [
+                .null, .pseudonym(prefix: "p-", length: 10),
+                .mask(keepFirst: 0, keepLast: 2, character: "*", keepDomain: false),
+                .year, .keep, .constant(.text("removed")),
+            ])
         #expect(policy.rules[2].clock.fiscalYearEnd)
         #expect(policy.subjects[1].key.map(\.value) == ["country", "number"])
         #expect(policy.subjects[0].filter.count == 2)
@@ -92,40 +103,60 @@ import Testing
     }
 
     @Test func theStateDirectoryCanBeReplaced() throws {
-        let policy = try PolicyParser(path: "/x/p.yaml", stateDirectoryOverride: "/tmp/elsewhere").parse(Self.valid, hash: "h").0
+        let policy = try PolicyParser(path: "/x/p.yaml", stateDirectoryOverride: "/tmp/elsewhere").parse(
+            Self.valid, hash: "h"
+        ).0
         #expect(policy.database == .sqlite(path: "/tmp/elsewhere/crm.sqlite"))
     }
 
     /// `ledger.keep`: how long the erasure ledger remembers an erasure; absent, for ever.
     @Test func theLedgerKeepsEntriesForItsDuration() throws {
         #expect(try parse(Self.valid).ledgerKeep == nil)
-        let policy = try parse(Self.valid.replacingOccurrences(of: "state_dir:", with: "ledger: { keep: 13mo }\nstate_dir:"))
+        let policy = try parse(
+            Self.valid.replacingOccurrences(of: "state_dir:", with: "ledger: { keep: 13mo }\nstate_dir:"))
         #expect(policy.ledgerKeep == (try RetentionDuration(parsing: "13mo")))
-        #expect(errors(Self.valid.replacingOccurrences(of: "state_dir:", with: "ledger: { kept: 13mo }\nstate_dir:"))
-            .contains { $0.contains("unknown key `kept` in ledger") }, "\(errors(Self.valid.replacingOccurrences(of: "state_dir:", with: "ledger: { kept: 13mo }\nstate_dir:")))")
+        #expect(
+            errors(Self.valid.replacingOccurrences(of: "state_dir:", with: "ledger: { kept: 13mo }\nstate_dir:"))
+                .contains { $0.contains("unknown key `kept` in ledger") },
+            "\(errors(Self.valid.replacingOccurrences(of: "state_dir:", with: "ledger: { kept: 13mo }\nstate_dir:")))")
     }
 
     @Test func unknownKeysAreReportedWithTheirPositionAndASuggestion() {
         let text = Self.valid.replacingOccurrences(of: "        after: 10y", with: "        afterr: 10y")
         let found = errors(text)
-        #expect(found.contains("/etc/retentiond/policy.yaml:42:9: error: unknown key `afterr` in rule `accounting`; did you mean `after`?"))
+        #expect(
+            found.contains(
+                "/etc/retentiond/policy.yaml:42:9: error: unknown key `afterr` in rule `accounting`; did you mean `after`?"
+            ))
         #expect(found.contains { $0.contains("rule `accounting` has no `after`") })
     }
 
     /// A key given twice, or a character no text holds, is reported where it is, not at 1:1.
     @Test func aDuplicateKeyAndAControlCharacterPointAtTheirPlace() {
-        let twice = errors(Self.valid.replacingOccurrences(of: "        after: 10y", with: "        after: 10y\n        after: 1y"))
-        #expect(twice == ["/etc/retentiond/policy.yaml:43:9: error: `after` is given twice in the same mapping (first at line 42); keep one"], "\(twice)")
+        let twice = errors(
+            Self.valid.replacingOccurrences(of: "        after: 10y", with: "        after: 10y\n        after: 1y"))
+        #expect(
+            twice == [
+                "/etc/retentiond/policy.yaml:43:9: error: `after` is given twice in the same mapping (first at line 42); keep one"
+            ], "\(twice)")
         let nul = errors(Self.valid.replacingOccurrences(of: "        after: 10y", with: "        after: 1\u{0}0y"))
         // libyaml reports the position its decoder had reached: the character (as from the files
         // tried by hand), or in this longer document the one just before it.
-        #expect(nul.count == 1 && (nul[0].hasPrefix("/etc/retentiond/policy.yaml:42:17: error: YAML: control characters are not allowed")
-                                   || nul[0].hasPrefix("/etc/retentiond/policy.yaml:42:16: error: YAML: control characters are not allowed")), "\(nul)")
+        #expect(
+            nul.count == 1
+                && (nul[0].hasPrefix(
+                    "/etc/retentiond/policy.yaml:42:17: error: YAML: control characters are not allowed")
+                    || nul[0].hasPrefix(
+                        "/etc/retentiond/policy.yaml:42:16: error: YAML: control characters are not allowed")),
+            "\(nul)")
     }
 
     @Test func badDurationsPointAtTheValue() {
         let found = errors(Self.valid.replacingOccurrences(of: "after: 30 months", with: "after: 30 fortnights"))
-        #expect(found == ["/etc/retentiond/policy.yaml:25:16: error: rule `prospect-anonymise`.after: unknown duration unit `fortnights`; use y/years, mo/months, w/weeks, d/days, h/hours, min/minutes or s/seconds"])
+        #expect(
+            found == [
+                "/etc/retentiond/policy.yaml:25:16: error: rule `prospect-anonymise`.after: unknown duration unit `fortnights`; use y/years, mo/months, w/weeks, d/days, h/hours, min/minutes or s/seconds"
+            ])
     }
 
     @Test func yamlSyntaxErrorsCarryALine() {
@@ -149,14 +180,19 @@ import Testing
         #expect(found.contains { $0.contains(":2:12: error: unknown time zone `Mars/Olympus`") })
         #expect(found.contains { $0.contains("unknown action `shred`; use flag, anonymise, purge or archive") })
         #expect(found.contains { $0.contains("unknown anonymisation strategy `blur`") })
-        #expect(found.contains { $0.contains("rule id `prospect-purge` is already used at /etc/retentiond/policy.yaml:13:") })
+        #expect(
+            found.contains {
+                $0.contains("rule id `prospect-purge` is already used at /etc/retentiond/policy.yaml:13:")
+            })
     }
 
     /// A batch size that makes a run more than twice as long as the default is said, not refused.
     @Test func aCostlyBatchSizeIsWarnedAbout() throws {
         func warnings(_ size: Int) throws -> [Diagnostic] {
-            try PolicyParser(path: "/etc/retentiond/policy.yaml").parse(Self.valid.replacingOccurrences(of: "state_dir:", with: "batch_size: \(size)\nstate_dir:"), hash: "h")
-                .1.filter { $0.message.hasPrefix("batch_size") }
+            try PolicyParser(path: "/etc/retentiond/policy.yaml").parse(
+                Self.valid.replacingOccurrences(of: "state_dir:", with: "batch_size: \(size)\nstate_dir:"), hash: "h"
+            )
+            .1.filter { $0.message.hasPrefix("batch_size") }
         }
         let small = try warnings(100)
         #expect(small.count == 1 && small[0].severity == .warning && small[0].message.contains("3.3 times"), "\(small)")
@@ -172,18 +208,25 @@ import Testing
     }
 
     @Test func aClockIsEitherLatestOrAColumnWithFallback() {
-        let found = errors(Self.valid.replacingOccurrences(of: "clock: { latest: [last_contact_at, collected_at] }", with: "clock: { latest: [a], column: b }"))
+        let found = errors(
+            Self.valid.replacingOccurrences(
+                of: "clock: { latest: [last_contact_at, collected_at] }", with: "clock: { latest: [a], column: b }"))
         #expect(found.contains { $0.contains("either `latest` or `column`") })
     }
 
     @Test func anEmptyOrMissingFileIsAnError() {
-        #expect(errors("") == ["/etc/retentiond/policy.yaml:1:1: error: the policy is empty; start from etc/retentiond/retentiond.yaml and docs/policy.md"])
+        #expect(
+            errors("") == [
+                "/etc/retentiond/policy.yaml:1:1: error: the policy is empty; start from etc/retentiond/retentiond.yaml and docs/policy.md"
+            ])
         #expect(throws: PolicyInvalid.self) { try PolicyParser(path: "/nonexistent/p.yaml").parseFile() }
     }
 
     @Test func theShippedPolicyParses() throws {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-        let (policy, _) = try PolicyParser(path: root.appendingPathComponent("etc/retentiond/retentiond.yaml").path).parseFile()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let (policy, _) = try PolicyParser(path: root.appendingPathComponent("etc/retentiond/retentiond.yaml").path)
+            .parseFile()
         #expect(policy.rules.count >= 10)
         #expect(policy.rules.allSatisfy { !$0.register.isEmpty && !$0.legalBasis.isEmpty })
     }

@@ -1,11 +1,13 @@
 import Foundation
 import Testing
+
 @testable import RetentionCore
 
 /// The register's retention section, rendered from the shipped policy.
 @Suite struct RegisterTests {
     func shippedPolicy() throws -> Policy {
-        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
         return try PolicyParser(path: root.appendingPathComponent("etc/retentiond/retentiond.yaml").path).parseFile().0
     }
 
@@ -13,42 +15,72 @@ import Testing
         let policy = try shippedPolicy()
         let register = Register(policy: policy)
         #expect(register.entries.map(\.register).first == "Gestion des prospects, clients, fournisseurs — prospection")
-        #expect(register.entries.flatMap(\.lines).map(\.rule).sorted() == policy.rules.map(\.id).sorted(), "every rule of the shipped policy, once")
+        #expect(
+            register.entries.flatMap(\.lines).map(\.rule).sorted() == policy.rules.map(\.id).sorted(),
+            "every rule of the shipped policy, once")
         #expect(Set(register.entries.map(\.register)) == Set(policy.rules.map(\.register)))
         let text = register.markdown()
-        #expect(text.contains("| prospects: `third_parties` where kind = prospect | 3 years | the latest of last_contact_at and collected_at | deleted, with `prospection_events`, `web_accounts`, `account_sessions` | a legal hold; the person's agreement to keep it until retention_consent_until | legitimate interest (prospection), 3 years from collection or last contact | `prospect-purge` |"), "\(text)")
-        #expect(text.contains("| 33 months | the latest of last_contact_at and collected_at | flagged for review (nothing changed) |"))
-        #expect(text.contains("| invoices: `invoices` | 10 years | the end of the fiscal year of issued_on | deleted, with `invoice_lines` |"))
-        #expect(text.contains("a related invoices younger than 10 years (counted from the end of the fiscal year of issued_on)"))
-        #expect(text.contains("| until the date (no delay) | relationship_ended_at | anonymised: address (erased), birth_date (reduced to the year), civility (erased) |"))
+        #expect(
+            text.contains(
+                "| prospects: `third_parties` where kind = prospect | 3 years | the latest of last_contact_at and collected_at | deleted, with `prospection_events`, `web_accounts`, `account_sessions` | a legal hold; the person's agreement to keep it until retention_consent_until | legitimate interest (prospection), 3 years from collection or last contact | `prospect-purge` |"
+            ), "\(text)")
+        #expect(
+            text.contains(
+                "| 33 months | the latest of last_contact_at and collected_at | flagged for review (nothing changed) |")
+        )
+        #expect(
+            text.contains(
+                "| invoices: `invoices` | 10 years | the end of the fiscal year of issued_on | deleted, with `invoice_lines` |"
+            ))
+        #expect(
+            text.contains(
+                "a related invoices younger than 10 years (counted from the end of the fiscal year of issued_on)"))
+        #expect(
+            text.contains(
+                "| until the date (no delay) | relationship_ended_at | anonymised: address (erased), birth_date (reduced to the year), civility (erased) |"
+            ))
         #expect(!text.contains("| now |"), "no figures without a database")
     }
 
     /// The register says how long what was erased is remembered, to erase it again after a restore.
     @Test func theErasureLedgerIsSaidWithHowLongItKeepsEntries() throws {
         var policy = try shippedPolicy()
-        #expect(Register(policy: policy).markdown().contains("## After erasure\n\nWhat is purged or anonymised is recorded, without personal data (a keyed reference to the record, the rule and the date), in an erasure ledger kept outside the database, for as long as retentiond enforces this policy: when a backup is restored, what was erased since it was made is erased again before anything else runs."))
+        #expect(
+            Register(policy: policy).markdown().contains(
+                "## After erasure\n\nWhat is purged or anonymised is recorded, without personal data (a keyed reference to the record, the rule and the date), in an erasure ledger kept outside the database, for as long as retentiond enforces this policy: when a backup is restored, what was erased since it was made is erased again before anything else runs."
+            ))
         policy.ledgerKeep = try RetentionDuration(parsing: "13mo")
         let register = Register(policy: policy)
-        #expect(register.markdown().contains("in an erasure ledger kept outside the database, for 13 months (as long as the oldest backup that can be restored): when"))
+        #expect(
+            register.markdown().contains(
+                "in an erasure ledger kept outside the database, for 13 months (as long as the oldest backup that can be restored): when"
+            ))
         #expect(register.html().contains("<h2>After erasure</h2>\n<p>What is purged"))
     }
 
     @Test func figuresAreAddedWhenGivenAndHTMLIsEscaped() throws {
         var policy = try shippedPolicy()
         policy.subjects[0].rules[0].register = "<script>alert(1)</script>"
-        var tally = RuleTally(rule: policy.rules[1], subject: policy.subjects[0],
-                              cutoff: try Cutoff(rule: policy.rules[1], policy: policy, now: Date()))
+        var tally = RuleTally(
+            rule: policy.rules[1], subject: policy.subjects[0],
+            cutoff: try Cutoff(rule: policy.rules[1], policy: policy, now: Date()))
         tally.tableRows = 1200
         tally.due = 42
         tally.exempt = ["consent": 3, "legal_hold": 1]
-        #expect(Register(policy: policy, tallies: [policy.rules[1].id: tally]).markdown()
-            .contains("| 1200 rows in `third_parties`; 42 due now; kept: 3 consent, 1 legal hold |"), "a report of an older version")
+        #expect(
+            Register(policy: policy, tallies: [policy.rules[1].id: tally]).markdown()
+                .contains("| 1200 rows in `third_parties`; 42 due now; kept: 3 consent, 1 legal hold |"),
+            "a report of an older version")
         tally.subjectRecords = 700
-        let register = Register(policy: policy, tallies: [policy.rules[1].id: tally], generatedAt: Date(timeIntervalSince1970: 1_780_000_000))
+        let register = Register(
+            policy: policy, tallies: [policy.rules[1].id: tally],
+            generatedAt: Date(timeIntervalSince1970: 1_780_000_000))
         #expect(register.markdown().contains("Generated by retentiond on 2026-05-28T20:26:40Z from `"))
         #expect(register.html().contains("Generated by retentiond on 2026-05-28T20:26:40Z from <code>"))
-        #expect(register.markdown().contains("| 700 records of `\(tally.subject)` (of 1200 rows in `third_parties`); 42 due now; kept: 3 consent, 1 legal hold |"))
+        #expect(
+            register.markdown().contains(
+                "| 700 records of `\(tally.subject)` (of 1200 rows in `third_parties`); 42 due now; kept: 3 consent, 1 legal hold |"
+            ))
         let html = register.html()
         #expect(html.contains("<h2>&lt;script&gt;alert(1)&lt;/script&gt;</h2>"))
         #expect(!html.contains("<script>"))
@@ -60,17 +92,28 @@ import Testing
         var policy = try shippedPolicy()
         let at = SourceLocation(file: "p", line: 1, column: 1)
         let index = try #require(policy.subjects[0].rules.firstIndex { $0.id == "prospect-purge" })
-        policy.subjects[0].rules[index].statistics = RuleStatistics(by: [Name("country", at: at)], period: .year, sum: [Name("amount", at: at)], location: at)
+        policy.subjects[0].rules[index].statistics = RuleStatistics(
+            by: [Name("country", at: at)], period: .year, sum: [Name("amount", at: at)], location: at)
         let rule = "prospect-purge"
         var text = Register(policy: policy).markdown()
-        #expect(text.contains("deleted, with `prospection_events`, `web_accounts`, `account_sessions`; first counted per year and country, with the sums of amount, in `retentiond_statistics` (groups under 5 records merged into `other`) |"), "\(text)")
+        #expect(
+            text.contains(
+                "deleted, with `prospection_events`, `web_accounts`, `account_sessions`; first counted per year and country, with the sums of amount, in `retentiond_statistics` (groups under 5 records merged into `other`) |"
+            ), "\(text)")
         #expect(!text.contains("Kept as statistics"), "no figures without a database")
-        let rows = [StatisticsRow(rule: rule, period: "2023", group: #"{"country":"FR"}"#, records: 12, sums: ["amount": Decimal(string: "100.5")!], open: false),
-                    StatisticsRow(rule: rule, period: "2023", group: "other", records: 3, sums: ["amount": 2], open: false),
-                    StatisticsRow(rule: rule, period: "2024", group: #"{"country":"<b>"}"#, records: 2, sums: [:], open: true)]
+        let rows = [
+            StatisticsRow(
+                rule: rule, period: "2023", group: #"{"country":"FR"}"#, records: 12,
+                sums: ["amount": Decimal(string: "100.5")!], open: false),
+            StatisticsRow(rule: rule, period: "2023", group: "other", records: 3, sums: ["amount": 2], open: false),
+            StatisticsRow(rule: rule, period: "2024", group: #"{"country":"<b>"}"#, records: 2, sums: [:], open: true),
+        ]
         let register = Register(policy: policy, statistics: [rule: rows])
         text = register.markdown()
-        #expect(text.contains("## Kept as statistics: `\(rule)`\n\nWhat rule `\(rule)` counted of the `third_parties` records it erased, per year of its clock (the latest 24 at most).\n\n| year | records | sum of amount |\n|---|---|---|\n| 2024 | 2 |  |\n| 2023 | 15 | 102.5 |\n"), "\(text)")
+        #expect(
+            text.contains(
+                "## Kept as statistics: `\(rule)`\n\nWhat rule `\(rule)` counted of the `third_parties` records it erased, per year of its clock (the latest 24 at most).\n\n| year | records | sum of amount |\n|---|---|---|\n| 2024 | 2 |  |\n| 2023 | 15 | 102.5 |\n"
+            ), "\(text)")
         #expect(register.html().contains("<tr><td>2023</td><td>15</td><td>102.5</td></tr>"))
         #expect(!register.html().contains("<b>"), "groups are added up, never shown")
         #expect(Register(policy: policy, statistics: [rule: []]).markdown().contains("Nothing counted yet."))

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import RetentionCore
 
 /// How the policy language reads relations, and what it says when a relation is written wrong.
@@ -32,7 +33,9 @@ import Testing
               events: { table: llx_actioncomm, on: { fk_element: id }, where: { elementtype: ticket }, match: exact }
         """
 
-    func parse(_ text: String) throws -> Policy { try PolicyParser(path: "/etc/retentiond/policy.yaml").parse(text, hash: "h").0 }
+    func parse(_ text: String) throws -> Policy {
+        try PolicyParser(path: "/etc/retentiond/policy.yaml").parse(text, hash: "h").0
+    }
 
     func errors(_ text: String) -> [String] {
         do {
@@ -46,8 +49,10 @@ import Testing
     }
 
     @Test func relationsChainsAndAggregatesAreRead() throws {
-        let policy = try parse(Self.policy(subject: Self.relations, clock: "{ latest: [closed_at, { earliest: events.datep }] }",
-                                           filter: "{ state_type.name: { in: [closed, merged] }, events: { exists: true } }"))
+        let policy = try parse(
+            Self.policy(
+                subject: Self.relations, clock: "{ latest: [closed_at, { earliest: events.datep }] }",
+                filter: "{ state_type.name: { in: [closed, merged] }, events: { exists: true } }"))
         let subject = policy.subjects[0]
         #expect(subject.relations.map(\.name.value) == ["state", "state_type", "events"])
         #expect(subject.relations[1].parent == "state")
@@ -63,25 +68,45 @@ import Testing
     @Test func aColumnOfAnotherTableSaysThatRelationsReachIt() {
         let found = errors(Self.policy(subject: "", clock: "ticket_history.create_time"))
         #expect(found.count == 1)
-        #expect(found.first?.contains("policy.yaml:14:16: error: `ticket_history.create_time` names a column of another table, but `ticket_history` is not a relation of this subject") == true)
-        #expect(found.first?.contains("related tables are reached through relations: declare `relations: { ticket_history: { table: ticket_history, on:") == true)
+        #expect(
+            found.first?.contains(
+                "policy.yaml:14:16: error: `ticket_history.create_time` names a column of another table, but `ticket_history` is not a relation of this subject"
+            ) == true)
+        #expect(
+            found.first?.contains(
+                "related tables are reached through relations: declare `relations: { ticket_history: { table: ticket_history, on:"
+            ) == true)
     }
 
     @Test func existsTestsRelationsAndRelationsNeedAColumnOrExists() {
-        #expect(errors(Self.policy(subject: Self.relations, filter: "{ kind: { exists: true } }")).contains { $0.contains("`exists` tests a relation, and `kind` is not one") })
-        #expect(errors(Self.policy(subject: Self.relations, filter: "{ state: 3 }")).contains { $0.contains("`state` is a relation: test one of its columns (`state.COLUMN`) or whether it has rows") })
+        #expect(
+            errors(Self.policy(subject: Self.relations, filter: "{ kind: { exists: true } }")).contains {
+                $0.contains("`exists` tests a relation, and `kind` is not one")
+            })
+        #expect(
+            errors(Self.policy(subject: Self.relations, filter: "{ state: 3 }")).contains {
+                $0.contains("`state` is a relation: test one of its columns (`state.COLUMN`) or whether it has rows")
+            })
     }
 
     @Test func aRelationNeedsATableAndOnColumnsFromOneRow() {
-        let found = errors(Self.policy(subject: """
-                relations:
-                  a: { on: { x: id } }
-                  b: { table: t, on: { x: id, y: a.z } }
-                  c: { table: t, on: { x: nowhere.z }, match: sometimes }
-            """))
+        let found = errors(
+            Self.policy(
+                subject: """
+                        relations:
+                          a: { on: { x: id } }
+                          b: { table: t, on: { x: id, y: a.z } }
+                          c: { table: t, on: { x: nowhere.z }, match: sometimes }
+                    """))
         #expect(found.contains { $0.contains("relation `a` needs `table`") })
-        #expect(found.contains { $0.contains("relation `b`.on mixes columns of the subject's table and of other relations") })
-        #expect(found.contains { $0.contains("`nowhere.z` names a column of another table, but `nowhere` is not a relation") })
+        #expect(
+            found.contains {
+                $0.contains("relation `b`.on mixes columns of the subject's table and of other relations")
+            })
+        #expect(
+            found.contains {
+                $0.contains("`nowhere.z` names a column of another table, but `nowhere` is not a relation")
+            })
         #expect(found.contains { $0.contains("unknown match `sometimes`") })
     }
 
@@ -90,9 +115,18 @@ import Testing
             errors(Self.policy(subject: Self.relations + "\n    exempt:\n      related:\n        - \(item)"))
         }
         #expect(exempt("{ relation: state, clock: changed, within: 1y, undated: keep }").isEmpty)
-        #expect(exempt("{ relation: stat }").contains { $0.contains("`stat` is not a relation of this subject") && $0.contains("did you mean `state`?") })
-        #expect(exempt("{ relation: state, table: t, foreign_key: x }").contains { $0.contains("either a `relation` or a `table`") })
-        #expect(exempt("{ relation: state, clock: changed, within: 1y, undated: maybe }").contains { $0.contains("unknown value `maybe` for `undated`") })
+        #expect(
+            exempt("{ relation: stat }").contains {
+                $0.contains("`stat` is not a relation of this subject") && $0.contains("did you mean `state`?")
+            })
+        #expect(
+            exempt("{ relation: state, table: t, foreign_key: x }").contains {
+                $0.contains("either a `relation` or a `table`")
+            })
+        #expect(
+            exempt("{ relation: state, clock: changed, within: 1y, undated: maybe }").contains {
+                $0.contains("unknown value `maybe` for `undated`")
+            })
         #expect(exempt("{ relation: state, undated: keep }").contains { $0.contains("`undated` needs a `clock`") })
     }
 
@@ -109,37 +143,56 @@ import Testing
                 sender: { table: article_sender_type, on: { id: article_sender_type_id } }
 
             """
-        let text = Self.policy(subject: """
-                relations:
-                  closing: { table: ticket_history, on: { ticket_id: id }, where: { state_type.name: closed } }
-            """, filter: "{ state_type.name: { in: [closed, merged] } }")
-            .replacingOccurrences(of: "subjects:", with: shared + "subjects:")
-            .replacingOccurrences(of: "        action: purge", with: """
-                    action: purge
-                    children:
-                      - { table: article, foreign_key: ticket_id, where: { sender.name: customer } }
-            """)
+        let text = Self.policy(
+            subject: """
+                    relations:
+                      closing: { table: ticket_history, on: { ticket_id: id }, where: { state_type.name: closed } }
+                """, filter: "{ state_type.name: { in: [closed, merged] } }"
+        )
+        .replacingOccurrences(of: "subjects:", with: shared + "subjects:")
+        .replacingOccurrences(
+            of: "        action: purge",
+            with: """
+                        action: purge
+                        children:
+                          - { table: article, foreign_key: ticket_id, where: { sender.name: customer } }
+                """)
         let policy = try parse(text)
         let subject = policy.subjects[0]
         #expect(subject.relations.map(\.name.value) == ["state", "state_type", "closing"], "the table's, then its own")
-        guard case .purge(.declared(let children)) = subject.rules[0].action else { Issue.record("no declared children"); return }
+        guard case .purge(.declared(let children)) = subject.rules[0].action else {
+            Issue.record("no declared children")
+            return
+        }
         #expect(children[0].relations.map(\.name.value) == ["sender"])
         #expect(children[0].conditions.map(\.column.value) == ["sender.name"])
 
-        let twice = errors(text.replacingOccurrences(of: "closing: { table: ticket_history", with: "state: { table: ticket_history"))
-        #expect(twice.contains { $0.contains("relation `state` is already declared for table `ticket` at the top level") }, "\(twice)")
-        let misspelt = text.replacingOccurrences(of: "  article:\n", with: "  articel:\n    owner: { table: users, on: { id: owner_id } }\n  article:\n")
+        let twice = errors(
+            text.replacingOccurrences(of: "closing: { table: ticket_history", with: "state: { table: ticket_history"))
+        #expect(
+            twice.contains { $0.contains("relation `state` is already declared for table `ticket` at the top level") },
+            "\(twice)")
+        let misspelt = text.replacingOccurrences(
+            of: "  article:\n", with: "  articel:\n    owner: { table: users, on: { id: owner_id } }\n  article:\n")
         let (_, warnings) = try PolicyParser(path: "/etc/retentiond/policy.yaml").parse(misspelt, hash: "h")
-        #expect(warnings.contains { $0.message.contains("relations are declared for table `articel`, which no subject or declared child has") && $0.hint?.contains("`article`") == true },
-                "\(warnings)")
+        #expect(
+            warnings.contains {
+                $0.message.contains(
+                    "relations are declared for table `articel`, which no subject or declared child has")
+                    && $0.hint?.contains("`article`") == true
+            },
+            "\(warnings)")
     }
 
     @Test func theStorageTimeZoneIsReadApartFromThePolicyZone() throws {
-        let text = Self.policy(subject: "").replacingOccurrences(of: "time_zone: Europe/Paris", with: "time_zone: Europe/Paris\nstorage_time_zone: UTC")
+        let text = Self.policy(subject: "").replacingOccurrences(
+            of: "time_zone: Europe/Paris", with: "time_zone: Europe/Paris\nstorage_time_zone: UTC")
         let policy = try parse(text)
         #expect(policy.calendar.timeZone.identifier == "Europe/Paris")
         #expect(policy.storageCalendar.timeZone.secondsFromGMT() == 0)
         #expect(try parse(Self.policy(subject: "")).storageCalendar.timeZone.identifier == "Europe/Paris")
-        #expect(errors(text.replacingOccurrences(of: "storage_time_zone: UTC", with: "storage_time_zone: Mars/Olympus")).contains { $0.contains("unknown time zone `Mars/Olympus`") })
+        #expect(
+            errors(text.replacingOccurrences(of: "storage_time_zone: UTC", with: "storage_time_zone: Mars/Olympus"))
+                .contains { $0.contains("unknown time zone `Mars/Olympus`") })
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+
 @testable import RetentionCore
 
 @Suite struct RetentionDurationTests {
@@ -29,13 +30,17 @@ import Testing
 
     @Test func rejectsMalformedDurationsWithAHint() {
         #expect(throws: RetentionDuration.ParseError.ambiguousUnit("m")) { try RetentionDuration(parsing: "3m") }
-        #expect(throws: RetentionDuration.ParseError.unknownUnit("fortnights")) { try RetentionDuration(parsing: "3 fortnights") }
+        #expect(throws: RetentionDuration.ParseError.unknownUnit("fortnights")) {
+            try RetentionDuration(parsing: "3 fortnights")
+        }
         #expect(throws: RetentionDuration.ParseError.negative) { try RetentionDuration(parsing: "-1y") }
         #expect(throws: RetentionDuration.ParseError.empty) { try RetentionDuration(parsing: " ") }
         #expect(throws: RetentionDuration.ParseError.malformed("years")) { try RetentionDuration(parsing: "years") }
     }
 
-    @Test(arguments: ["201y", "5000y", "9223372036854775807y", "99999999999999999999d", "2401mo", "100y 101y", "73100d", "10000000w"])
+    @Test(arguments: [
+        "201y", "5000y", "9223372036854775807y", "99999999999999999999d", "2401mo", "100y 101y", "73100d", "10000000w",
+    ])
     func refusesDurationsLongerThanTwoHundredYears(text: String) {
         #expect(throws: RetentionDuration.ParseError.tooLong(text)) { try RetentionDuration(parsing: text) }
     }
@@ -51,7 +56,9 @@ import Testing
         let absurd = RetentionDuration(years: Int.max / 2)
         #expect(absurd.before(date("2026-01-01T00:00:00Z"), in: paris()) == nil)
         #expect(throws: Cutoff.Unavailable.self) {
-            try Cutoff(now: date("2026-01-01T00:00:00Z"), duration: absurd, fiscalYearEnd: false, fiscalYearStart: MonthDay(month: 1, day: 1), calendar: paris())
+            try Cutoff(
+                now: date("2026-01-01T00:00:00Z"), duration: absurd, fiscalYearEnd: false,
+                fiscalYearStart: MonthDay(month: 1, day: 1), calendar: paris())
         }
     }
 
@@ -62,8 +69,12 @@ import Testing
 
     @Test func oneMonthBeforeTheEndOfMarchIsTheEndOfFebruary() {
         // 12:00 in Paris (summer time, UTC+2) on 31 March; 12:00 in Paris (UTC+1) at the end of February.
-        #expect(RetentionDuration(months: 1).before(date("2023-03-31T10:00:00Z"), in: paris()) == date("2023-02-28T11:00:00Z"))
-        #expect(RetentionDuration(months: 1).before(date("2024-03-31T10:00:00Z"), in: paris()) == date("2024-02-29T11:00:00Z"))
+        #expect(
+            RetentionDuration(months: 1).before(date("2023-03-31T10:00:00Z"), in: paris())
+                == date("2023-02-28T11:00:00Z"))
+        #expect(
+            RetentionDuration(months: 1).before(date("2024-03-31T10:00:00Z"), in: paris())
+                == date("2024-02-29T11:00:00Z"))
     }
 
     @Test func threeYearsIsNotAFixedNumberOfDays() throws {
@@ -102,8 +113,9 @@ import Testing
     @Test func fiscalYearAnchorMovesTheBoundToTheStartOfTheFiscalYear() throws {
         let now = ISO8601DateFormatter().date(from: "2026-11-23T10:00:00Z")!
         let cal = calendar()
-        let cutoff = try Cutoff(now: now, duration: RetentionDuration(years: 10), fiscalYearEnd: true,
-                            fiscalYearStart: MonthDay(month: 1, day: 1), calendar: cal)
+        let cutoff = try Cutoff(
+            now: now, duration: RetentionDuration(years: 10), fiscalYearEnd: true,
+            fiscalYearStart: MonthDay(month: 1, day: 1), calendar: cal)
         // An invoice of 2016 ends its fiscal year on 31 December 2016, +10y = 2026-12-31: not due yet.
         // So only invoices before 1 January 2016 are due.
         #expect(cutoff.clockBound == cal.date(from: DateComponents(year: 2016, month: 1, day: 1))!)
@@ -113,15 +125,18 @@ import Testing
     @Test func fiscalYearsThatStartInAprilAreRespected() throws {
         let cal = calendar()
         let now = cal.date(from: DateComponents(year: 2026, month: 2, day: 10))!
-        let cutoff = try Cutoff(now: now, duration: RetentionDuration(years: 10), fiscalYearEnd: true,
-                            fiscalYearStart: MonthDay(month: 4, day: 1), calendar: cal)
+        let cutoff = try Cutoff(
+            now: now, duration: RetentionDuration(years: 10), fiscalYearEnd: true,
+            fiscalYearStart: MonthDay(month: 4, day: 1), calendar: cal)
         // 10 years before is 2016-02-10, inside the fiscal year that started 2015-04-01.
         #expect(cutoff.clockBound == cal.date(from: DateComponents(year: 2015, month: 4, day: 1))!)
     }
 
     @Test func withoutAnAnchorTheBoundIsTheMoment() throws {
         let now = Date(timeIntervalSince1970: 1_800_000_000)
-        let cutoff = try Cutoff(now: now, duration: RetentionDuration(days: 1), fiscalYearEnd: false, fiscalYearStart: MonthDay(month: 1, day: 1), calendar: calendar())
+        let cutoff = try Cutoff(
+            now: now, duration: RetentionDuration(days: 1), fiscalYearEnd: false,
+            fiscalYearStart: MonthDay(month: 1, day: 1), calendar: calendar())
         #expect(cutoff.clockBound == now.addingTimeInterval(-86_400))
     }
 }

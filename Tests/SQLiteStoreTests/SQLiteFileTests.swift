@@ -1,9 +1,9 @@
 import Foundation
 import GRDB
-import Testing
 import RetentionCore
 import RetentionEngine
 import TestSupport
+import Testing
 
 /// What SQLite keeps in its file: a dry run must not change a byte, and purged or anonymised
 /// values must not linger in free pages or journals (`secure_delete`, WAL checkpoint).
@@ -28,7 +28,8 @@ import TestSupport
         #expect(try f.rawBytes().range(of: Data("alice.martin@example.fr".utf8)) != nil)
         _ = try await f.run()
         let raw = try f.rawBytes()
-        for gone in ["alice.martin@example.fr", "bruno.petit@example.fr", "Alice asked for a quote", "quote-alice.pdf"] {
+        for gone in ["alice.martin@example.fr", "bruno.petit@example.fr", "Alice asked for a quote", "quote-alice.pdf"]
+        {
             #expect(raw.range(of: Data(gone.utf8)) == nil, "\(gone) is still in the database file")
         }
         #expect(raw.range(of: Data("chloe.durand@example.fr".utf8)) != nil, "kept records are still there")
@@ -48,7 +49,9 @@ import TestSupport
 
         // Also when a batch is refused and the run stops incomplete.
         let g = try await CRMFixture(.sqlite, policy: CRMPolicies.anonymise)
-        try await g.sql(["CREATE TRIGGER refuse_all BEFORE UPDATE ON people BEGIN SELECT RAISE(ABORT, 'no updates today'); END"])
+        try await g.sql([
+            "CREATE TRIGGER refuse_all BEFORE UPDATE ON people BEGIN SELECT RAISE(ABORT, 'no updates today'); END"
+        ])
         #expect(try await g.run().status == .incomplete)
         #expect(!FileManager.default.fileExists(atPath: g.dbPath + "-journal"))
     }
@@ -57,7 +60,9 @@ import TestSupport
     @Test func aWALDatabaseStaysInWALMode() async throws {
         let f = try await CRMFixture(.sqlite, policy: CRMPolicies.prospectPurge)
         // WAL is set outside a transaction, as an application would.
-        try await DatabaseQueue(path: f.dbPath).writeWithoutTransaction { try $0.execute(sql: "PRAGMA journal_mode = WAL") }
+        try await DatabaseQueue(path: f.dbPath).writeWithoutTransaction {
+            try $0.execute(sql: "PRAGMA journal_mode = WAL")
+        }
         let before = try await f.rows("SELECT count(*) FROM people")
         _ = try await f.run()
         #expect(try await f.rows("SELECT count(*) + 2 FROM people") == before)

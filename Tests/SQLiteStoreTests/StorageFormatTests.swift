@@ -1,8 +1,8 @@
 import Foundation
-import Testing
 import RetentionCore
 import RetentionEngine
 import TestSupport
+import Testing
 
 /// Dates as SQLite applications store them: Unix seconds in an INTEGER column, Julian days in a REAL one.
 @Suite struct StorageFormatTests {

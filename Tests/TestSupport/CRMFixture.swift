@@ -64,8 +64,10 @@ public final class CRMFixture: @unchecked Sendable {
     /// state directory, database, no percentage limit, and `batch_size` when given) — or
     /// `wholePolicy`, a complete policy (see `write(wholePolicy:)`). `mariadbSchema`, when given,
     /// replaces `schema` on MariaDB and runs as it is (a product's own MySQL DDL).
-    public init(_ backend: Backend, schema: [String] = CRMFixture.schema, mariadbSchema: [String]? = nil, data: [String]? = nil,
-                policy: String = "", wholePolicy: String? = nil, batchSize: Int? = nil) async throws {
+    public init(
+        _ backend: Backend, schema: [String] = CRMFixture.schema, mariadbSchema: [String]? = nil, data: [String]? = nil,
+        policy: String = "", wholePolicy: String? = nil, batchSize: Int? = nil
+    ) async throws {
         self.backend = backend
         dir = FileManager.default.temporaryDirectory.appendingPathComponent("retentiond-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -76,15 +78,19 @@ public final class CRMFixture: @unchecked Sendable {
         case .postgres:
             let server = try await PostgresServer.start()
             let name = try await server.createDatabase()
-            databaseSection = "database: { postgres: { host: 127.0.0.1, port: \(server.port), database: \(name), user: postgres, tls: disable } }"
+            databaseSection =
+                "database: { postgres: { host: 127.0.0.1, port: \(server.port), database: \(name), user: postgres, tls: disable } }"
         case .mariadb:
             let server = try await MariaDBServer.start()
             let name = try await server.createDatabase()
-            databaseSection = "database: { mariadb: { host: 127.0.0.1, port: \(server.port), database: \(name), user: root, tls: disable } }"
+            databaseSection =
+                "database: { mariadb: { host: 127.0.0.1, port: \(server.port), database: \(name), user: root, tls: disable } }"
         }
         if let wholePolicy {
             // An example's archive is made beside the fixture's database, of its kind.
-            if wholePolicy.split(separator: "\n").contains(where: { $0.hasPrefix("archive:") }) { archiveSection = try await newArchiveSection() }
+            if wholePolicy.split(separator: "\n").contains(where: { $0.hasPrefix("archive:") }) {
+                archiveSection = try await newArchiveSection()
+            }
             try write(wholePolicy: wholePolicy)
         } else {
             try write(policy: policy, batchSize: batchSize)
@@ -123,14 +129,16 @@ public final class CRMFixture: @unchecked Sendable {
     public func reachDatabaseByAnotherPath() throws {
         switch backend {
         case .sqlite:
-            try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("link.sqlite").path, withDestinationPath: dbPath)
+            try FileManager.default.createSymbolicLink(
+                atPath: dir.appendingPathComponent("link.sqlite").path, withDestinationPath: dbPath)
             databaseSection = "database: { sqlite: link.sqlite }"
         case .postgres:
             databaseSection = databaseSection.replacingOccurrences(of: "host: 127.0.0.1", with: "host: localhost")
         case .mariadb:
             // The server's Unix socket instead of TCP.
             let server = try MariaDBServer.shared.get()
-            databaseSection = databaseSection.replacingOccurrences(of: "host: 127.0.0.1, port: \(server.port)", with: "socket: \(server.socket)")
+            databaseSection = databaseSection.replacingOccurrences(
+                of: "host: 127.0.0.1, port: \(server.port)", with: "socket: \(server.socket)")
         }
     }
 
@@ -141,14 +149,16 @@ public final class CRMFixture: @unchecked Sendable {
     }
 
     public func write(policy body: String, batchSize: Int? = nil) throws {
-        try ("""
-            version: 1
-            time_zone: Europe/Paris
-            state_dir: \(dir.path)
-            \(databaseSection)
-            safety: { max_percent: 100 }
+        try
+            ("""
+        version: 1
+        time_zone: Europe/Paris
+        state_dir: \(dir.path)
+        \(databaseSection)
+        safety: { max_percent: 100 }
 
-            """ + (batchSize.map { "batch_size: \($0)\n" } ?? "") + body).write(toFile: policyPath, atomically: true, encoding: .utf8)
+        """ + (batchSize.map { "batch_size: \($0)\n" } ?? "") + body).write(
+            toFile: policyPath, atomically: true, encoding: .utf8)
     }
 
     /// Writes a complete policy (an example shipped in etc/examples/) pointed at this fixture's
@@ -166,7 +176,9 @@ public final class CRMFixture: @unchecked Sendable {
     /// The text of a file of the package (an example policy), found from this source file.
     public static func packageFile(_ relativePath: String, from source: String = #filePath) throws -> String {
         var dir = URL(fileURLWithPath: source).deletingLastPathComponent()
-        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) { dir.deleteLastPathComponent() }
+        while !FileManager.default.fileExists(atPath: dir.appendingPathComponent("Package.swift").path) {
+            dir.deleteLastPathComponent()
+        }
         return try String(contentsOf: dir.appendingPathComponent(relativePath), encoding: .utf8)
     }
 
@@ -192,10 +204,12 @@ public final class CRMFixture: @unchecked Sendable {
         case .sqlite: return "archive: { sqlite: archive.sqlite }"
         case .postgres:
             let server = try await PostgresServer.start()
-            return "archive: { postgres: { host: 127.0.0.1, port: \(server.port), database: \(try await server.createDatabase()), user: postgres, tls: disable } }"
+            return
+                "archive: { postgres: { host: 127.0.0.1, port: \(server.port), database: \(try await server.createDatabase()), user: postgres, tls: disable } }"
         case .mariadb:
             let server = try await MariaDBServer.start()
-            return "archive: { mariadb: { host: 127.0.0.1, port: \(server.port), database: \(try await server.createDatabase()), user: root, tls: disable } }"
+            return
+                "archive: { mariadb: { host: 127.0.0.1, port: \(server.port), database: \(try await server.createDatabase()), user: root, tls: disable } }"
         }
     }
 
@@ -233,15 +247,18 @@ public final class CRMFixture: @unchecked Sendable {
     /// The engine on a writable store, with the audit key (created on first use, as a first run does).
     public func enforcer(lockWait: Duration = defaultLockWait) async throws -> Enforcer {
         let store = try await store(lockWait: lockWait)
-        var enforcer = Enforcer(resolved: try await resolved(on: store), store: store, key: try AuditKey.load(path: try policy().keyFile, createIfMissing: true).key,
-                                actor: "test", logger: Logger(label: "test"))
+        var enforcer = Enforcer(
+            resolved: try await resolved(on: store), store: store,
+            key: try AuditKey.load(path: try policy().keyFile, createIfMissing: true).key,
+            actor: "test", logger: Logger(label: "test"))
         // As the command line does: the archive that archive rules move records into.
         if !enforcer.policy.archivingRules.isEmpty {
             let archive = try wholePolicy().enforced(in: .archive)
             if case .sqlite(let path) = archive.database, !FileManager.default.fileExists(atPath: path) {
                 _ = FileManager.default.createFile(atPath: path, contents: Data())
             }
-            enforcer.archive = ArchiveTarget(store: try await Self.store(of: archive, lockWait: lockWait), policy: archive)
+            enforcer.archive = ArchiveTarget(
+                store: try await Self.store(of: archive, lockWait: lockWait), policy: archive)
         }
         return enforcer
     }
@@ -251,10 +268,14 @@ public final class CRMFixture: @unchecked Sendable {
     public func planner(counters: Int = 0) async throws -> PlanningPass {
         let reader = try await reader()
         let keyFile = try policy().keyFile
-        let key = FileManager.default.fileExists(atPath: keyFile) ? try AuditKey.load(path: keyFile, createIfMissing: false).key : nil
+        let key =
+            FileManager.default.fileExists(atPath: keyFile)
+            ? try AuditKey.load(path: keyFile, createIfMissing: false).key : nil
         var others: [any RecordReader] = []
         for _ in 0..<counters { others.append(try await self.reader()) }
-        return PlanningPass(resolved: try await resolved(on: reader), reader: reader, key: key, logger: Logger(label: "test"), counters: others)
+        return PlanningPass(
+            resolved: try await resolved(on: reader), reader: reader, key: key, logger: Logger(label: "test"),
+            counters: others)
     }
 
     public func run(now: Date = CRMFixture.now, allowMore: Bool = false) async throws -> RunReport {
@@ -265,7 +286,9 @@ public final class CRMFixture: @unchecked Sendable {
         try await planner(counters: counters).dryRun(now: now, mode: .plan, planPath: out)
     }
 
-    public var key: AuditKey { get throws { try AuditKey.load(path: try policy().keyFile, createIfMissing: false).key } }
+    public var key: AuditKey {
+        get throws { try AuditKey.load(path: try policy().keyFile, createIfMissing: false).key }
+    }
 
     public func reference(_ table: String, _ id: Int64) throws -> String {
         AuditChain(key: try key).reference(table: table, key: RecordKey([.integer(id)]))
@@ -277,7 +300,9 @@ public final class CRMFixture: @unchecked Sendable {
 
     /// The hold registry of this fixture's database, with its audit key (created if need be).
     public func holds() async throws -> HoldRegistry {
-        var registry = HoldRegistry(store: try await store(), key: try AuditKey.load(path: try policy().keyFile, createIfMissing: true).key, stateDirectory: try policy().stateDirectory)
+        var registry = HoldRegistry(
+            store: try await store(), key: try AuditKey.load(path: try policy().keyFile, createIfMissing: true).key,
+            stateDirectory: try policy().stateDirectory)
         registry.policy = try policy()
         return registry
     }
@@ -292,7 +317,6 @@ public final class CRMFixture: @unchecked Sendable {
             for statement in statements { _ = try session.execute(statement, []) }
         }
     }
-
 
     public func rows(_ sql: String) async throws -> [[SQLValue]] {
         let backend = self.backend
@@ -311,7 +335,9 @@ public final class CRMFixture: @unchecked Sendable {
     }
 
     public func ids(_ table: String) async throws -> [Int64] {
-        try await rows("SELECT id FROM \(table) ORDER BY id").compactMap { if case .integer(let i) = $0[0] { return i } else { return nil } }
+        try await rows("SELECT id FROM \(table) ORDER BY id").compactMap {
+            if case .integer(let i) = $0[0] { return i } else { return nil }
+        }
     }
 
     /// The rows of `table` ordered by id, each as column name → value.
@@ -321,7 +347,9 @@ public final class CRMFixture: @unchecked Sendable {
         }
     }
 
-    public static let peopleColumns = ["id", "kind", "name", "email", "phone", "born", "last_seen", "collected", "keep_until", "opted"]
+    public static let peopleColumns = [
+        "id", "kind", "name", "email", "phone", "born", "last_seen", "collected", "keep_until", "opted",
+    ]
 
     /// The first column of every row, as text (NULL as nil).
     public func texts(_ sql: String) async throws -> [String?] {
@@ -336,7 +364,9 @@ public final class CRMFixture: @unchecked Sendable {
     /// The audit trail's entries, oldest first, of one action or all.
     public func audit(action: String? = nil) async throws -> [AuditEntry] {
         try await reader().read { session in
-            try session.auditEntries(after: 0, limit: Int.max / 2, filter: AuditFilter()).filter { action == nil || $0.action == action }
+            try session.auditEntries(after: 0, limit: Int.max / 2, filter: AuditFilter()).filter {
+                action == nil || $0.action == action
+            }
         }
     }
 
@@ -376,13 +406,21 @@ public final class CRMFixture: @unchecked Sendable {
             }
         case .postgres:
             let server = try PostgresServer.shared.get()
-            let done = try await Spawn.run(server.binDirectory + "/pg_dump", ["-h", "127.0.0.1", "-p", String(server.port), "-U", "postgres",
-                                                                              "-Fc", "-f", path, try databaseName()])
+            let done = try await Spawn.run(
+                server.binDirectory + "/pg_dump",
+                [
+                    "-h", "127.0.0.1", "-p", String(server.port), "-U", "postgres",
+                    "-Fc", "-f", path, try databaseName(),
+                ])
             guard done.succeeded else { throw Spawn.Failure(description: "pg_dump: \(done.stderr)") }
         case .mariadb:
             let server = try MariaDBServer.shared.get()
-            let done = try await Spawn.run("/usr/bin/mariadb-dump", ["-h", "127.0.0.1", "-P", String(server.port), "-u", "root",
-                                                                    "--single-transaction", "--triggers", "--result-file=" + path, try databaseName()])
+            let done = try await Spawn.run(
+                "/usr/bin/mariadb-dump",
+                [
+                    "-h", "127.0.0.1", "-P", String(server.port), "-u", "root",
+                    "--single-transaction", "--triggers", "--result-file=" + path, try databaseName(),
+                ])
             guard done.succeeded else { throw Spawn.Failure(description: "mariadb-dump: \(done.stderr)") }
         }
         return path
@@ -399,13 +437,21 @@ public final class CRMFixture: @unchecked Sendable {
             }
         case .postgres:
             let server = try PostgresServer.shared.get()
-            let done = try await Spawn.run(server.binDirectory + "/pg_restore", ["-h", "127.0.0.1", "-p", String(server.port), "-U", "postgres",
-                                                                                 "--clean", "--if-exists", "--single-transaction", "-d", try databaseName(), path])
+            let done = try await Spawn.run(
+                server.binDirectory + "/pg_restore",
+                [
+                    "-h", "127.0.0.1", "-p", String(server.port), "-U", "postgres",
+                    "--clean", "--if-exists", "--single-transaction", "-d", try databaseName(), path,
+                ])
             guard done.succeeded else { throw Spawn.Failure(description: "pg_restore: \(done.stderr)") }
         case .mariadb:
             let server = try MariaDBServer.shared.get()
-            let done = try await Spawn.run("/usr/bin/mariadb", ["-h", "127.0.0.1", "-P", String(server.port), "-u", "root", try databaseName(),
-                                                               "-e", "source \(path)"])
+            let done = try await Spawn.run(
+                "/usr/bin/mariadb",
+                [
+                    "-h", "127.0.0.1", "-P", String(server.port), "-u", "root", try databaseName(),
+                    "-e", "source \(path)",
+                ])
             guard done.succeeded else { throw Spawn.Failure(description: "mariadb: \(done.stderr)") }
         }
     }
@@ -424,7 +470,9 @@ public final class CRMFixture: @unchecked Sendable {
     public func dropAuditProtection() async throws {
         switch backend {
         case .sqlite:
-            try await sql(["DROP TRIGGER retentiond_audit_append_only_update", "DROP TRIGGER retentiond_audit_append_only_delete"])
+            try await sql([
+                "DROP TRIGGER retentiond_audit_append_only_update", "DROP TRIGGER retentiond_audit_append_only_delete",
+            ])
         case .postgres:
             try await sql(["DROP TRIGGER retentiond_audit_append_only ON retentiond_audit"])
         case .mariadb:
@@ -436,7 +484,9 @@ public final class CRMFixture: @unchecked Sendable {
     public func dropHoldProtection() async throws {
         switch backend {
         case .sqlite:
-            try await sql(["DROP TRIGGER retentiond_holds_keep_every_hold", "DROP TRIGGER retentiond_holds_release_only"])
+            try await sql([
+                "DROP TRIGGER retentiond_holds_keep_every_hold", "DROP TRIGGER retentiond_holds_release_only",
+            ])
         case .postgres:
             try await sql(["DROP TRIGGER retentiond_holds_release_only ON retentiond_holds"])
         case .mariadb:
@@ -448,14 +498,18 @@ public final class CRMFixture: @unchecked Sendable {
     public func refuseUpdates(of id: Int) async throws {
         switch backend {
         case .sqlite:
-            try await sql(["CREATE TRIGGER refuse BEFORE UPDATE ON people WHEN old.id = \(id) BEGIN SELECT RAISE(ABORT, 'refused'); END"])
+            try await sql([
+                "CREATE TRIGGER refuse BEFORE UPDATE ON people WHEN old.id = \(id) BEGIN SELECT RAISE(ABORT, 'refused'); END"
+            ])
         case .postgres:
             try await sql([
                 "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN IF OLD.id = \(id) THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $f$",
                 "CREATE TRIGGER refuse BEFORE UPDATE ON people FOR EACH ROW EXECUTE FUNCTION refuse()",
             ])
         case .mariadb:
-            try await sql(["CREATE TRIGGER refuse BEFORE UPDATE ON people FOR EACH ROW IF OLD.id = \(id) THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'; END IF"])
+            try await sql([
+                "CREATE TRIGGER refuse BEFORE UPDATE ON people FOR EACH ROW IF OLD.id = \(id) THEN SIGNAL SQLSTATE '45000' SET MESSAGE_TEXT = 'refused'; END IF"
+            ])
         }
     }
 
@@ -463,7 +517,9 @@ public final class CRMFixture: @unchecked Sendable {
     public func skipUpdates(of id: Int) async throws {
         switch backend {
         case .sqlite:
-            try await sql(["CREATE TRIGGER refuse BEFORE UPDATE ON people WHEN old.id = \(id) BEGIN SELECT RAISE(IGNORE); END"])
+            try await sql([
+                "CREATE TRIGGER refuse BEFORE UPDATE ON people WHEN old.id = \(id) BEGIN SELECT RAISE(IGNORE); END"
+            ])
         case .postgres:
             try await sql([
                 "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN IF OLD.id = \(id) THEN RETURN NULL; END IF; RETURN NEW; END $f$",
@@ -471,8 +527,11 @@ public final class CRMFixture: @unchecked Sendable {
             ])
         case .mariadb:
             // No trigger skips a row on MariaDB: this one puts every value back.
-            let columns = CRMFixture.peopleColumns.filter { $0 != "id" }.map { "SET NEW.\($0) = OLD.\($0);" }.joined(separator: " ")
-            try await sql(["CREATE TRIGGER refuse BEFORE UPDATE ON people FOR EACH ROW IF OLD.id = \(id) THEN \(columns) END IF"])
+            let columns = CRMFixture.peopleColumns.filter { $0 != "id" }.map { "SET NEW.\($0) = OLD.\($0);" }.joined(
+                separator: " ")
+            try await sql([
+                "CREATE TRIGGER refuse BEFORE UPDATE ON people FOR EACH ROW IF OLD.id = \(id) THEN \(columns) END IF"
+            ])
         }
     }
 

@@ -42,7 +42,9 @@ public enum CRMPolicies {
                   opted: keep
         """
 
-    public static func anonymise(action: String = anonymiseAction, filter: String = "{ kind: prospect }", exempt: String = "") -> String {
+    public static func anonymise(
+        action: String = anonymiseAction, filter: String = "{ kind: prospect }", exempt: String = ""
+    ) -> String {
         """
         subjects:
           prospects:
@@ -87,9 +89,11 @@ public enum CRMPolicies {
     /// `contacts (id, email, last_seen)` with `total` rows, all last seen in 2019: every one due
     /// under `contactPurge`.
     public static func contacts(_ total: Int) -> [String] {
-        ["CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, last_seen TEXT NOT NULL)",
-         "CREATE INDEX contacts_last_seen ON contacts(last_seen)",
-         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(total)) INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', '2019-01-01' FROM n"]
+        [
+            "CREATE TABLE contacts (id INTEGER PRIMARY KEY, email TEXT, last_seen TEXT NOT NULL)",
+            "CREATE INDEX contacts_last_seen ON contacts(last_seen)",
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(total)) INSERT INTO contacts SELECT i, 'c' || i || '@example.fr', '2019-01-01' FROM n",
+        ]
     }
 
     /// The smallest policy that deletes: contacts purged three years after they were last seen.

@@ -32,7 +32,10 @@ public final class MariaDBServer: @unchecked Sendable {
     }
 
     static func stopGalera() {
-        if case .success(let (first, second)) = galera { second.stop(); first.stop() }
+        if case .success(let (first, second)) = galera {
+            second.stop()
+            first.stop()
+        }
     }
 
     /// Two servers joined in one Galera cluster (galera-4, a dependency of Debian's
@@ -43,13 +46,15 @@ public final class MariaDBServer: @unchecked Sendable {
             let (first, second) = (try PostgresServer.freePort(), try PostgresServer.freePort())
             func node(_ n: Int, base: Int, joining: String) throws -> MariaDBServer {
                 let (ist, sst) = (try PostgresServer.freePort(), try PostgresServer.freePort())
-                return try MariaDBServer(arguments: [
-                    "--wsrep_on=ON", "--wsrep_provider=/usr/lib/galera/libgalera_smm.so", "--wsrep_cluster_address=gcomm://\(joining)",
-                    "--wsrep_node_name=node\(n)", "--wsrep_node_address=127.0.0.1:\(base)",
-                    "--wsrep_provider_options=base_port=\(base);ist.recv_addr=127.0.0.1:\(ist)",
-                    "--wsrep_sst_method=rsync", "--wsrep_sst_receive_address=127.0.0.1:\(sst)",
-                    "--binlog_format=ROW", "--innodb_autoinc_lock_mode=2",
-                ] + (joining.isEmpty ? ["--wsrep-new-cluster"] : []), label: "galera\(n)")
+                return try MariaDBServer(
+                    arguments: [
+                        "--wsrep_on=ON", "--wsrep_provider=/usr/lib/galera/libgalera_smm.so",
+                        "--wsrep_cluster_address=gcomm://\(joining)",
+                        "--wsrep_node_name=node\(n)", "--wsrep_node_address=127.0.0.1:\(base)",
+                        "--wsrep_provider_options=base_port=\(base);ist.recv_addr=127.0.0.1:\(ist)",
+                        "--wsrep_sst_method=rsync", "--wsrep_sst_receive_address=127.0.0.1:\(sst)",
+                        "--binlog_format=ROW", "--innodb_autoinc_lock_mode=2",
+                    ] + (joining.isEmpty ? ["--wsrep-new-cluster"] : []), label: "galera\(n)")
             }
             let starter = try node(1, base: first, joining: "")
             var joiner: MariaDBServer?
@@ -57,8 +62,12 @@ public final class MariaDBServer: @unchecked Sendable {
                 let second = try node(2, base: second, joining: "127.0.0.1:\(first)")
                 joiner = second
                 for _ in 0..<600 {
-                    let state = try Spawn.runBlocking("/usr/bin/mariadb", ["--no-defaults", "--socket=\(second.socket)", "--user=root", "--batch",
-                                                                            "--skip-column-names", "-e", "SHOW STATUS LIKE 'wsrep_local_state_comment'"])
+                    let state = try Spawn.runBlocking(
+                        "/usr/bin/mariadb",
+                        [
+                            "--no-defaults", "--socket=\(second.socket)", "--user=root", "--batch",
+                            "--skip-column-names", "-e", "SHOW STATUS LIKE 'wsrep_local_state_comment'",
+                        ])
                     if state.stdout.contains("Synced") {
                         atexit { MariaDBServer.stopGalera() }
                         return .success((starter, second))
@@ -82,7 +91,9 @@ public final class MariaDBServer: @unchecked Sendable {
     /// data directory is made, as on Windows and macOS servers and some Linux installations).
     public static let lowerCaseNames: Result<MariaDBServer, PostgresServer.StartFailure> = {
         do {
-            let server = try MariaDBServer(arguments: ["--lower-case-table-names=1"], installArguments: ["--lower-case-table-names=1"], label: "mariadb-lctn")
+            let server = try MariaDBServer(
+                arguments: ["--lower-case-table-names=1"], installArguments: ["--lower-case-table-names=1"],
+                label: "mariadb-lctn")
             atexit { if case .success(let server) = MariaDBServer.lowerCaseNames { server.stop() } }
             return .success(server)
         } catch let failure as PostgresServer.StartFailure {
@@ -103,7 +114,8 @@ public final class MariaDBServer: @unchecked Sendable {
     }
 
     private init(arguments extra: [String] = [], installArguments: [String] = [], label: String = "mariadb") throws {
-        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("retentiond-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "retentiond-\(label)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try PostgresServer.freePort()
         let data = directory.appendingPathComponent("data").path
@@ -117,18 +129,32 @@ public final class MariaDBServer: @unchecked Sendable {
         // on a fresh data directory, up to three times, before the suite is told.
         for attempt in 1...3 {
             do {
-                try PostgresServer.run("/usr/bin/mariadb-install-db", ["--no-defaults", "--datadir=\(data)", "--auth-root-authentication-method=normal",
-                                                                        "--skip-test-db"] + user + installArguments)
+                try PostgresServer.run(
+                    "/usr/bin/mariadb-install-db",
+                    [
+                        "--no-defaults", "--datadir=\(data)", "--auth-root-authentication-method=normal",
+                        "--skip-test-db",
+                    ] + user + installArguments)
                 break
             } catch let failure as PostgresServer.StartFailure where attempt < 3 {
                 try? FileManager.default.removeItem(atPath: data)
-                FileHandle.standardError.write(Data("mariadb-install-db failed (attempt \(attempt) of 3), trying again: \(failure.message.prefix(300))\n".utf8))
+                FileHandle.standardError.write(
+                    Data(
+                        "mariadb-install-db failed (attempt \(attempt) of 3), trying again: \(failure.message.prefix(300))\n"
+                            .utf8))
             }
         }
         // Every test at once, as for PostgreSQL: many sessions; durability is not what is tested here.
-        var arguments = ["mariadbd", "--no-defaults", "--datadir=\(data)", "--port=\(port)", "--socket=\(socket)", "--bind-address=127.0.0.1",
-                         "--skip-name-resolve", "--tmpdir=\(temporary.path)", "--max-connections=600", "--max-recursive-iterations=100000", "--innodb-flush-log-at-trx-commit=0", "--innodb-buffer-pool-size=256M",
-                         "--log-error=\(directory.appendingPathComponent("server.log").path)", "--pid-file=\(directory.appendingPathComponent("mariadbd.pid").path)"] + user + extra
+        var arguments =
+            [
+                "mariadbd", "--no-defaults", "--datadir=\(data)", "--port=\(port)", "--socket=\(socket)",
+                "--bind-address=127.0.0.1",
+                "--skip-name-resolve", "--tmpdir=\(temporary.path)", "--max-connections=600",
+                "--max-recursive-iterations=100000", "--innodb-flush-log-at-trx-commit=0",
+                "--innodb-buffer-pool-size=256M",
+                "--log-error=\(directory.appendingPathComponent("server.log").path)",
+                "--pid-file=\(directory.appendingPathComponent("mariadbd.pid").path)",
+            ] + user + extra
         var spawned: pid_t = 0
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
@@ -147,12 +173,16 @@ public final class MariaDBServer: @unchecked Sendable {
         // Ready once it answers a ping over its socket (each ping waits for the server's answer).
         var lastError = ""
         for _ in 0..<600 {
-            let result = try Spawn.runBlocking("/usr/bin/mariadb-admin", ["--no-defaults", "--socket=\(socket)", "--user=root", "--connect-timeout=2", "ping"])
+            let result = try Spawn.runBlocking(
+                "/usr/bin/mariadb-admin",
+                ["--no-defaults", "--socket=\(socket)", "--user=root", "--connect-timeout=2", "ping"])
             if result.succeeded { return }
             lastError = result.stdout + result.stderr
             var status: Int32 = 0
             if waitpid(spawned, &status, WNOHANG) == spawned {
-                let log = (try? String(contentsOfFile: directory.appendingPathComponent("server.log").path, encoding: .utf8)) ?? ""
+                let log =
+                    (try? String(contentsOfFile: directory.appendingPathComponent("server.log").path, encoding: .utf8))
+                    ?? ""
                 throw PostgresServer.StartFailure(message: "mariadbd exited (status \(status)): \(log.suffix(2000))")
             }
             usleep(100_000)
@@ -179,8 +209,13 @@ public final class MariaDBServer: @unchecked Sendable {
     public func sql(_ database: String, _ sql: String) async throws -> String {
         let (socket, database) = (self.socket, database)
         return try await offThePool {
-            try PostgresServer.run("/usr/bin/mariadb", ["--no-defaults", "--socket=\(socket)", "--user=root", "--batch", "--skip-column-names",
-                                                        database, "-e", sql]).trimmingCharacters(in: .whitespacesAndNewlines)
+            try PostgresServer.run(
+                "/usr/bin/mariadb",
+                [
+                    "--no-defaults", "--socket=\(socket)", "--user=root", "--batch", "--skip-column-names",
+                    database, "-e", sql,
+                ]
+            ).trimmingCharacters(in: .whitespacesAndNewlines)
         }
     }
 

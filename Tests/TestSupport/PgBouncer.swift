@@ -36,7 +36,8 @@ public final class PgBouncer: @unchecked Sendable {
     }
 
     private init(mode: PoolMode, server: PostgresServer) throws {
-        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("retentiond-pgbouncer-\(getpid())-\(mode.rawValue)")
+        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "retentiond-pgbouncer-\(getpid())-\(mode.rawValue)")
         try? FileManager.default.removeItem(at: directory)
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try PostgresServer.freePort()
@@ -63,7 +64,8 @@ public final class PgBouncer: @unchecked Sendable {
         if getuid() == 0 { try PostgresServer.run("/bin/chown", ["-R", "postgres:postgres", dir]) }
         let binary = "/usr/sbin/pgbouncer"
         guard FileManager.default.isExecutableFile(atPath: binary) else {
-            throw PostgresServer.StartFailure(message: "\(binary) is missing: install Debian's pgbouncer (.ci/run does)")
+            throw PostgresServer.StartFailure(
+                message: "\(binary) is missing: install Debian's pgbouncer (.ci/run does)")
         }
         // -d: it daemonizes once listening.
         if getuid() == 0 {
@@ -83,19 +85,23 @@ public final class PgBouncer: @unchecked Sendable {
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             address.sin_port = in_port_t(UInt16(port).bigEndian)
             let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+                }
             }
             close(fd)
             if connected { return }
             usleep(50_000)
         }
         let log = (try? String(contentsOfFile: directory.path + "/pgbouncer.log", encoding: .utf8)) ?? ""
-        throw PostgresServer.StartFailure(message: "pgbouncer did not listen on port \(port) within 20 s: \(log.suffix(2000))")
+        throw PostgresServer.StartFailure(
+            message: "pgbouncer did not listen on port \(port) within 20 s: \(log.suffix(2000))")
     }
 
     func stop() {
         if let text = try? String(contentsOfFile: directory.path + "/pgbouncer.pid", encoding: .utf8),
-           let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        {
             // Not SIGTERM: PgBouncer 1.18 catches it and was seen still running hours after the
             // suite ended. A test pooler has nothing to save.
             kill(pid, SIGKILL)

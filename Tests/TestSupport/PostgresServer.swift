@@ -37,29 +37,39 @@ public final class PostgresServer: @unchecked Sendable {
 
     private init() throws {
         binDirectory = Self.findBinDirectory()
-        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("retentiond-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
+        directory = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent(
+            "retentiond-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         port = try Self.freePort()
         if getuid() == 0 {
             _ = try Self.run("/bin/chown", ["-R", "postgres:postgres", directory.path])
         }
         let data = directory.appendingPathComponent("data").path
-        try runAsServerUser("initdb", ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "--locale=C"])
+        try runAsServerUser(
+            "initdb", ["-D", data, "-A", "trust", "-U", "postgres", "-E", "UTF8", "--no-sync", "--locale=C"])
         // Swift Testing runs every test at once and each PostgreSQL test holds a few sessions while
         // it waits: the engine's tests alone peaked at 188 sessions (268 tests), and the binary's
         // tests share this server too. Idle sessions cost this server little; refused ones fail tests.
-        let options = "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=600"
-        try runAsServerUser("pg_ctl", ["-D", data, "-o", options, "-l", directory.appendingPathComponent("server.log").path, "-w", "-t", "60", "start"])
+        let options =
+            "-p \(port) -k \(directory.path) -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=600"
+        try runAsServerUser(
+            "pg_ctl",
+            [
+                "-D", data, "-o", options, "-l", directory.appendingPathComponent("server.log").path, "-w", "-t", "60",
+                "start",
+            ])
     }
 
     func stop() {
-        _ = try? runAsServerUser("pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "immediate", "-w", "stop"])
+        _ = try? runAsServerUser(
+            "pg_ctl", ["-D", directory.appendingPathComponent("data").path, "-m", "immediate", "-w", "stop"])
         try? FileManager.default.removeItem(at: directory)
     }
 
     private func runAsServerUser(_ tool: String, _ arguments: [String]) throws {
         let path = "\(binDirectory)/\(tool)"
-        let output = getuid() == 0
+        let output =
+            getuid() == 0
             ? try Self.run("/usr/sbin/runuser", ["-u", "postgres", "--", path] + arguments)
             : try Self.run(path, arguments)
         _ = output
@@ -76,7 +86,10 @@ public final class PostgresServer: @unchecked Sendable {
             throw StartFailure(message: "\(error)")
         }
         guard result.succeeded else {
-            throw StartFailure(message: "\(executable) \(arguments.joined(separator: " ")) failed (status \(result.status)): \(result.stdout)\(result.stderr)")
+            throw StartFailure(
+                message:
+                    "\(executable) \(arguments.joined(separator: " ")) failed (status \(result.status)): \(result.stdout)\(result.stderr)"
+            )
         }
         return result.stdout + result.stderr
     }
@@ -112,7 +125,9 @@ public final class PostgresServer: @unchecked Sendable {
         address.sin_port = 0
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let ok = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
         }
         guard ok else { throw StartFailure(message: "no free port on 127.0.0.1") }
         return Int(UInt16(bigEndian: address.sin_port))
@@ -128,8 +143,13 @@ public final class PostgresServer: @unchecked Sendable {
     public func psql(_ database: String, _ sql: String) async throws -> String {
         let (binDirectory, port) = (self.binDirectory, self.port)
         return try await offThePool {
-            try Self.run("\(binDirectory)/psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database, "-q", "-t", "-A",
-                                                   "-v", "ON_ERROR_STOP=1", "-c", sql]).trimmingCharacters(in: .whitespacesAndNewlines)
+            try Self.run(
+                "\(binDirectory)/psql",
+                [
+                    "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", database, "-q", "-t", "-A",
+                    "-v", "ON_ERROR_STOP=1", "-c", sql,
+                ]
+            ).trimmingCharacters(in: .whitespacesAndNewlines)
         }
     }
 
@@ -138,8 +158,13 @@ public final class PostgresServer: @unchecked Sendable {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         let (binDirectory, port) = (self.binDirectory, self.port)
         _ = try await offThePool {
-            try Self.run("\(binDirectory)/psql", ["-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-q", "-v", "ON_ERROR_STOP=1",
-                                                   "-c", "CREATE DATABASE \(name)"])
+            try Self.run(
+                "\(binDirectory)/psql",
+                [
+                    "-h", "127.0.0.1", "-p", String(port), "-U", "postgres", "-d", "postgres", "-q", "-v",
+                    "ON_ERROR_STOP=1",
+                    "-c", "CREATE DATABASE \(name)",
+                ])
         }
         return name
     }

@@ -24,7 +24,10 @@ public enum Spawn {
     /// The same, on the calling thread (call it off the cooperative pool).
     public static func runBlocking(_ executable: String, _ arguments: [String]) throws -> Result {
         let base = NSTemporaryDirectory() + "retentiond-spawn-\(UUID().uuidString)"
-        defer { unlink(base + ".out"); unlink(base + ".err") }
+        defer {
+            unlink(base + ".out")
+            unlink(base + ".err")
+        }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -37,12 +40,15 @@ public enum Spawn {
         defer { argv.forEach { free($0) } }
         var pid = pid_t()
         let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw Failure(description: "cannot start \(executable): \(String(cString: strerror(spawned)))") }
+        guard spawned == 0 else {
+            throw Failure(description: "cannot start \(executable): \(String(cString: strerror(spawned)))")
+        }
         var status: Int32 = 0
         while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
         let exited = (status & 0x7f) == 0
-        return Result(status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f),
-                      stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
-                      stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
+        return Result(
+            status: exited ? (status >> 8) & 0xff : 128 + (status & 0x7f),
+            stdout: (try? String(contentsOfFile: base + ".out", encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: base + ".err", encoding: .utf8)) ?? "")
     }
 }

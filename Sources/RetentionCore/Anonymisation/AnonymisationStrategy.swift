@@ -52,17 +52,21 @@ public enum AnonymisationStrategy: Sendable, Hashable {
             return .text(prefix + String(hex.prefix(max(4, min(length, 64)))))
         case .mask(let keepFirst, let keepLast, let character, let keepDomain):
             guard let text = value.textValue else { return .null }
-            return .text(Self.mask(text, keepFirst: keepFirst, keepLast: keepLast, with: character, keepDomain: keepDomain))
+            return .text(
+                Self.mask(text, keepFirst: keepFirst, keepLast: keepLast, with: character, keepDomain: keepDomain))
         case .year:
             guard let storage = dateStorage,
-                  let date = DateCodec.parse(value, storage: storage, calendar: calendar) else { return .null }
+                let date = DateCodec.parse(value, storage: storage, calendar: calendar)
+            else { return .null }
             let year = calendar.component(.year, from: date)
             let start = calendar.date(from: DateComponents(year: year, month: 1, day: 1))!
             return DateCodec.render(start, storage: storage, layout: DateCodec.layout(of: value), calendar: calendar)
         }
     }
 
-    static func mask(_ text: String, keepFirst: Int, keepLast: Int, with character: Character, keepDomain: Bool) -> String {
+    static func mask(_ text: String, keepFirst: Int, keepLast: Int, with character: Character, keepDomain: Bool)
+        -> String
+    {
         var local = Substring(text)
         var domain = Substring("")
         if keepDomain, let at = text.lastIndex(of: "@") {

@@ -28,7 +28,9 @@ public struct AuditChain: Sendable {
     }
 
     /// Seals drafts after `head`, returning the entries and the new head.
-    public func seal(_ drafts: [AuditDraft], after head: AuditHead, at time: Date) -> (entries: [AuditEntry], head: AuditHead) {
+    public func seal(_ drafts: [AuditDraft], after head: AuditHead, at time: Date) -> (
+        entries: [AuditEntry], head: AuditHead
+    ) {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         let at = formatter.string(from: time)
@@ -36,10 +38,11 @@ public struct AuditChain: Sendable {
         var entries: [AuditEntry] = []
         entries.reserveCapacity(drafts.count)
         for draft in drafts {
-            var entry = AuditEntry(seq: previous.seq + 1, runID: draft.runID, at: at, actor: draft.actor, policyHash: draft.policyHash,
-                                   ruleID: draft.ruleID, action: draft.action.rawValue, table: draft.table, subjectRef: draft.subjectRef,
-                                   fields: draft.fields.joined(separator: ","), detail: Self.detailJSON(draft.detail),
-                                   prevMAC: previous.mac, mac: "")
+            var entry = AuditEntry(
+                seq: previous.seq + 1, runID: draft.runID, at: at, actor: draft.actor, policyHash: draft.policyHash,
+                ruleID: draft.ruleID, action: draft.action.rawValue, table: draft.table, subjectRef: draft.subjectRef,
+                fields: draft.fields.joined(separator: ","), detail: Self.detailJSON(draft.detail),
+                prevMAC: previous.mac, mac: "")
             entry.mac = mac(of: entry)
             entries.append(entry)
             previous = AuditHead(seq: entry.seq, mac: entry.mac)
@@ -48,8 +51,10 @@ public struct AuditChain: Sendable {
     }
 
     public func mac(of entry: AuditEntry) -> String {
-        let fields = [String(entry.seq), entry.runID, entry.at, entry.actor, entry.policyHash, entry.ruleID, entry.action,
-                      entry.table, entry.subjectRef, entry.fields, entry.detail, entry.prevMAC]
+        let fields = [
+            String(entry.seq), entry.runID, entry.at, entry.actor, entry.policyHash, entry.ruleID, entry.action,
+            entry.table, entry.subjectRef, entry.fields, entry.detail, entry.prevMAC,
+        ]
         var mac = chainMAC
         mac.update(data: Self.macInput(fields))
         return mac.finalize().hexEncoded
@@ -95,9 +100,12 @@ public struct AuditChain: Sendable {
         public init() {}
 
         public mutating func add(_ entry: AuditEntry) {
-            hash.update(data: AuditChain.macInput([String(entry.seq), entry.runID, entry.at, entry.actor, entry.policyHash, entry.ruleID,
-                                                   entry.action, entry.table, entry.subjectRef, entry.fields, entry.detail,
-                                                   entry.prevMAC, entry.mac]))
+            hash.update(
+                data: AuditChain.macInput([
+                    String(entry.seq), entry.runID, entry.at, entry.actor, entry.policyHash, entry.ruleID,
+                    entry.action, entry.table, entry.subjectRef, entry.fields, entry.detail,
+                    entry.prevMAC, entry.mac,
+                ]))
             count += 1
         }
 
@@ -143,12 +151,21 @@ public struct AuditChain: Sendable {
         private mutating func checkSeal(_ entry: AuditEntry) {
             let detail = (try? JSONSerialization.jsonObject(with: Data(entry.detail.utf8))) as? [String: String] ?? [:]
             guard entry.action == AuditAction.keyRotated.rawValue, let digest = detail["sealed_digest"],
-                  let entries = detail["sealed_entries"].flatMap({ Int64($0) }) else {
-                problems.append(Problem(seq: entry.seq, message: "is not the key rotation that sealed the entries before it (replaced)"))
+                let entries = detail["sealed_entries"].flatMap({ Int64($0) })
+            else {
+                problems.append(
+                    Problem(
+                        seq: entry.seq, message: "is not the key rotation that sealed the entries before it (replaced)")
+                )
                 return
             }
             if entries != sealed.count || digest != sealed.hex {
-                problems.append(Problem(seq: entry.seq, message: "the \(entries) entries this key rotation sealed no longer match its digest: an entry before it was modified, removed or added"))
+                problems.append(
+                    Problem(
+                        seq: entry.seq,
+                        message:
+                            "the \(entries) entries this key rotation sealed no longer match its digest: an entry before it was modified, removed or added"
+                    ))
             }
         }
 
@@ -156,13 +173,21 @@ public struct AuditChain: Sendable {
             count += 1
             if entry.seq != head.seq + 1 {
                 if entry.seq > head.seq + 1 {
-                    problems.append(Problem(seq: head.seq + 1, message: "entries \(head.seq + 1)…\(entry.seq - 1) are missing (deleted)"))
+                    problems.append(
+                        Problem(
+                            seq: head.seq + 1, message: "entries \(head.seq + 1)…\(entry.seq - 1) are missing (deleted)"
+                        ))
                 } else {
-                    problems.append(Problem(seq: entry.seq, message: "out of order after entry \(head.seq) (reordered or duplicated)"))
+                    problems.append(
+                        Problem(
+                            seq: entry.seq, message: "out of order after entry \(head.seq) (reordered or duplicated)"))
                 }
             }
             if entry.prevMAC != head.mac, entry.seq == head.seq + 1 {
-                problems.append(Problem(seq: entry.seq, message: "does not follow entry \(head.seq) (the chain was cut or reordered here)"))
+                problems.append(
+                    Problem(
+                        seq: entry.seq,
+                        message: "does not follow entry \(head.seq) (the chain was cut or reordered here)"))
             }
         }
 
@@ -170,9 +195,17 @@ public struct AuditChain: Sendable {
         public mutating func finish(recordedHead: AuditHead?, macAtRecordedSeq: String?) {
             guard let recorded = recordedHead, recorded.seq > 0 else { return }
             if head.seq < recorded.seq {
-                problems.append(Problem(seq: head.seq + 1, message: "the trail ends at entry \(head.seq) but entry \(recorded.seq) was recorded: entries were removed from the end (truncated)"))
+                problems.append(
+                    Problem(
+                        seq: head.seq + 1,
+                        message:
+                            "the trail ends at entry \(head.seq) but entry \(recorded.seq) was recorded: entries were removed from the end (truncated)"
+                    ))
             } else if let mac = macAtRecordedSeq, mac != recorded.mac {
-                problems.append(Problem(seq: recorded.seq, message: "differs from the head recorded in the state directory (rewritten)"))
+                problems.append(
+                    Problem(
+                        seq: recorded.seq, message: "differs from the head recorded in the state directory (rewritten)")
+                )
             }
         }
     }

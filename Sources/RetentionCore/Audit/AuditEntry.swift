@@ -19,8 +19,10 @@ public struct AuditEntry: Codable, Sendable, Hashable {
     public var prevMAC: String
     public var mac: String
 
-    public init(seq: Int64, runID: String, at: String, actor: String, policyHash: String, ruleID: String, action: String,
-                table: String, subjectRef: String, fields: String, detail: String, prevMAC: String, mac: String) {
+    public init(
+        seq: Int64, runID: String, at: String, actor: String, policyHash: String, ruleID: String, action: String,
+        table: String, subjectRef: String, fields: String, detail: String, prevMAC: String, mac: String
+    ) {
         self.seq = seq
         self.runID = runID
         self.at = at
@@ -49,8 +51,10 @@ public struct AuditDraft: Sendable, Hashable {
     public var fields: [String]
     public var detail: [String: String]
 
-    public init(runID: String, actor: String, policyHash: String, ruleID: String = "", action: AuditAction, table: String = "",
-                subjectRef: String = "", fields: [String] = [], detail: [String: String] = [:]) {
+    public init(
+        runID: String, actor: String, policyHash: String, ruleID: String = "", action: AuditAction, table: String = "",
+        subjectRef: String = "", fields: [String] = [], detail: [String: String] = [:]
+    ) {
         self.runID = runID
         self.actor = actor
         self.policyHash = policyHash
@@ -67,7 +71,10 @@ public struct AuditDraft: Sendable, Hashable {
 public struct AuditHead: Codable, Sendable, Hashable {
     public var seq: Int64
     public var mac: String
-    public init(seq: Int64, mac: String) { self.seq = seq; self.mac = mac }
+    public init(seq: Int64, mac: String) {
+        self.seq = seq
+        self.mac = mac
+    }
 
     /// The head of an empty trail.
     public static let genesis = AuditHead(seq: 0, mac: String(repeating: "0", count: 64))

@@ -27,7 +27,8 @@ public struct AuditKey: Sendable {
     /// A short public name for the key (16 hex digits), recorded in the trail and the erasure
     /// ledger: which key sealed what, without revealing anything of it.
     public var fingerprint: String {
-        String(AuditChain(key: self).reference(table: "retentiond", key: RecordKey([.text("key fingerprint")])).prefix(16))
+        String(
+            AuditChain(key: self).reference(table: "retentiond", key: RecordKey([.text("key fingerprint")])).prefix(16))
     }
 
     public enum LoadError: Error, CustomStringConvertible {
@@ -39,8 +40,10 @@ public struct AuditKey: Sendable {
         public var description: String {
             switch self {
             case .unreadable(let p): return "cannot read the audit key file \(p); check its owner and permissions"
-            case .malformed(let p): return "the audit key file \(p) does not hold 64 hexadecimal characters; restore it from your backup"
-            case .insecurePermissions(let p, let mode): return "the audit key file \(p) is readable by others (mode \(mode)); run `chmod 600 \(p)`"
+            case .malformed(let p):
+                return "the audit key file \(p) does not hold 64 hexadecimal characters; restore it from your backup"
+            case .insecurePermissions(let p, let mode):
+                return "the audit key file \(p) is readable by others (mode \(mode)); run `chmod 600 \(p)`"
             case .cannotCreate(let p, let why): return "cannot create the audit key file \(p): \(why)"
             }
         }
@@ -48,15 +51,18 @@ public struct AuditKey: Sendable {
 
     /// Reads the key file; creates it (0600, 32 random bytes) when `createIfMissing` and absent.
     /// A key inside `credentialsDirectory` (systemd's, which sets its own modes) is not mode-checked.
-    public static func load(path: String, createIfMissing: Bool, credentialsDirectory: String? = nil) throws -> (key: AuditKey, created: Bool) {
+    public static func load(path: String, createIfMissing: Bool, credentialsDirectory: String? = nil) throws -> (
+        key: AuditKey, created: Bool
+    ) {
         let fm = FileManager.default
         if !fm.fileExists(atPath: path) {
             guard createIfMissing else { throw LoadError.unreadable(path) }
             let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
             let hex = bytes.hexEncoded + "\n"
             do {
-                try fm.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
-                                       attributes: [.posixPermissions: 0o700])
+                try fm.createDirectory(
+                    atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true,
+                    attributes: [.posixPermissions: 0o700])
             } catch {
                 throw LoadError.cannotCreate(path, "\(error.localizedDescription)")
             }
@@ -71,16 +77,22 @@ public struct AuditKey: Sendable {
             let written = hex.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
             let synced = fsync(fd) == 0
             close(fd)
-            guard written == hex.utf8.count, synced else { throw LoadError.cannotCreate(path, String(cString: strerror(errno))) }
+            guard written == hex.utf8.count, synced else {
+                throw LoadError.cannotCreate(path, String(cString: strerror(errno)))
+            }
             guard link(temporary, path) == 0 else {
-                if errno == EEXIST { return try load(path: path, createIfMissing: false, credentialsDirectory: credentialsDirectory) }
+                if errno == EEXIST {
+                    return try load(path: path, createIfMissing: false, credentialsDirectory: credentialsDirectory)
+                }
                 throw LoadError.cannotCreate(path, String(cString: strerror(errno)))
             }
             return (AuditKey(bytes: bytes), true)
         }
         // stat, not lstat: a symbolic link's own mode is always 777; what matters is the key file it names.
         var info = stat()
-        if stat(path, &info) == 0, Int(info.st_mode) & 0o077 != 0, !path.hasPrefix((credentialsDirectory ?? "\u{0}") + "/") {
+        if stat(path, &info) == 0, Int(info.st_mode) & 0o077 != 0,
+            !path.hasPrefix((credentialsDirectory ?? "\u{0}") + "/")
+        {
             throw LoadError.insecurePermissions(path, String(Int(info.st_mode) & 0o777, radix: 8))
         }
         guard let data = fm.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {

@@ -5,12 +5,14 @@ public enum Suggestion {
     /// nothing is known.
     public static func hint(for name: String, among known: [String], listing: String) -> String? {
         guard let closest = known.min(by: { editDistance($0, name) < editDistance($1, name) }) else { return nil }
-        return editDistance(closest, name) <= 3 ? "did you mean `\(closest)`?" : "\(listing): \(known.joined(separator: ", "))"
+        return editDistance(closest, name) <= 3
+            ? "did you mean `\(closest)`?" : "\(listing): \(known.joined(separator: ", "))"
     }
 
     /// Levenshtein distance between two names.
     static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a), b = Array(b)
+        let a = Array(a)
+        let b = Array(b)
         if a.isEmpty { return b.count }
         if b.isEmpty { return a.count }
         var previous = Array(0...b.count)

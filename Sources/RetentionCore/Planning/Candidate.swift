@@ -22,8 +22,10 @@ public struct Candidate: Sendable {
     /// Values of the rule's statistics columns (`RuleStatistics.columns`), read where a batch erases.
     public var statisticsValues: [SQLValue] = []
 
-    public init(key: RecordKey, clockValues: [SQLValue] = [], consented: Bool = false, keptByRelated: Bool = false,
-                referencedByUndeclared: Bool = false, fieldValues: [SQLValue] = [], reviewValues: [SQLValue] = []) {
+    public init(
+        key: RecordKey, clockValues: [SQLValue] = [], consented: Bool = false, keptByRelated: Bool = false,
+        referencedByUndeclared: Bool = false, fieldValues: [SQLValue] = [], reviewValues: [SQLValue] = []
+    ) {
         self.key = key
         self.clockValues = clockValues
         self.consented = consented

@@ -18,8 +18,10 @@ public enum PlanDocument {
         public var schemaFingerprint: String
         public var rules: [RuleHeader]
 
-        public init(planID: String, createdAt: Date, now: Date, policyHash: String, policyPath: String,
-                    database: String, schemaFingerprint: String, rules: [RuleHeader]) {
+        public init(
+            planID: String, createdAt: Date, now: Date, policyHash: String, policyPath: String,
+            database: String, schemaFingerprint: String, rules: [RuleHeader]
+        ) {
             self.format = PlanDocument.format
             self.planID = planID
             self.createdAt = createdAt
@@ -81,10 +83,15 @@ public enum PlanDocument {
 
         public init(from decoder: Decoder) throws {
             let c = try decoder.container(keyedBy: CodingKeys.self)
-            if let h = try c.decodeIfPresent(Header.self, forKey: .header) { self = .header(h) }
-            else if let e = try c.decodeIfPresent(Entry.self, forKey: .entry) { self = .entry(e) }
-            else if let t = try c.decodeIfPresent(Trailer.self, forKey: .trailer) { self = .trailer(t) }
-            else { throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not a plan line")) }
+            if let h = try c.decodeIfPresent(Header.self, forKey: .header) {
+                self = .header(h)
+            } else if let e = try c.decodeIfPresent(Entry.self, forKey: .entry) {
+                self = .entry(e)
+            } else if let t = try c.decodeIfPresent(Trailer.self, forKey: .trailer) {
+                self = .trailer(t)
+            } else {
+                throw DecodingError.dataCorrupted(.init(codingPath: [], debugDescription: "not a plan line"))
+            }
         }
 
         public func encode(to encoder: Encoder) throws {

@@ -24,9 +24,15 @@ extension PlanDocument {
             literal(#"{"entry":{"action":"#)
             string(entry.action, into: &out)
             literal(#","clock":"#)
-            guard values(entry.clock, into: &out) else { out.removeSubrange(start...); return false }
+            guard values(entry.clock, into: &out) else {
+                out.removeSubrange(start...)
+                return false
+            }
             literal(#","key":"#)
-            guard values(entry.key.values, into: &out) else { out.removeSubrange(start...); return false }
+            guard values(entry.key.values, into: &out) else {
+                out.removeSubrange(start...)
+                return false
+            }
             literal(#","rule":"#)
             string(entry.rule, into: &out)
             literal("}}")
@@ -70,7 +76,10 @@ extension PlanDocument {
         public static func decode(_ line: some Collection<UInt8>) -> Entry? {
             var p = Parser(bytes: Array(line))
             guard p.literal(prefix) else { return nil }
-            var action: String?, clock: [SQLValue]?, key: [SQLValue]?, rule: String?
+            var action: String?
+            var clock: [SQLValue]?
+            var key: [SQLValue]?
+            var rule: String?
             for (i, name) in ["action", "clock", "key", "rule"].enumerated() {
                 if i > 0 { guard p.byte(UInt8(ascii: ",")) else { return nil } }
                 guard p.string() == name, p.byte(UInt8(ascii: ":")) else { return nil }
@@ -98,7 +107,9 @@ extension PlanDocument {
             }
 
             mutating func literal(_ text: [UInt8]) -> Bool {
-                guard bytes.count - i >= text.count, bytes[i..<(i + text.count)].elementsEqual(text) else { return false }
+                guard bytes.count - i >= text.count, bytes[i..<(i + text.count)].elementsEqual(text) else {
+                    return false
+                }
                 i += text.count
                 return true
             }
@@ -133,8 +144,10 @@ extension PlanDocument {
                         case UInt8(ascii: "b"): out.append(0x08)
                         case UInt8(ascii: "f"): out.append(0x0C)
                         case UInt8(ascii: "u"):
-                            guard bytes.count - i >= 4, let code = UInt8(String(decoding: bytes[i..<(i + 4)], as: UTF8.self), radix: 16),
-                                  code < 0x20 else { return nil }
+                            guard bytes.count - i >= 4,
+                                let code = UInt8(String(decoding: bytes[i..<(i + 4)], as: UTF8.self), radix: 16),
+                                code < 0x20
+                            else { return nil }
                             out.append(code)
                             i += 4
                         default: return nil

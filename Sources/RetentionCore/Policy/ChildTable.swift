@@ -83,8 +83,10 @@ public struct ChildTable: Sendable {
     /// `tree:`: rows of this table reached through its self-reference go with their root.
     public var tree: ChildTree?
 
-    public init(table: Name, foreignKey: [Name], references: [Name] = [], conditions: [FilterCondition] = [],
-                caseInsensitive: Bool = false, children: [ChildTable] = []) {
+    public init(
+        table: Name, foreignKey: [Name], references: [Name] = [], conditions: [FilterCondition] = [],
+        caseInsensitive: Bool = false, children: [ChildTable] = []
+    ) {
         self.table = table
         self.foreignKey = foreignKey
         self.references = references

@@ -18,8 +18,10 @@ public struct MariaDBLocation: Sendable, Hashable {
     public var password: String?
     public var tls: TLSMode
 
-    public init(host: String = "localhost", port: Int = 3306, socket: String? = nil, database: String, user: String,
-                passwordFile: String? = nil, passwordEnvironment: String? = nil, password: String? = nil, tls: TLSMode = .prefer) {
+    public init(
+        host: String = "localhost", port: Int = 3306, socket: String? = nil, database: String, user: String,
+        passwordFile: String? = nil, passwordEnvironment: String? = nil, password: String? = nil, tls: TLSMode = .prefer
+    ) {
         self.host = host
         self.port = port
         self.socket = socket
@@ -40,13 +42,16 @@ public struct MariaDBLocation: Sendable, Hashable {
     /// (or `mysql://`); `?socket=/run/mysqld/mysqld.sock` connects through the socket instead.
     public init?(url text: String) {
         guard let components = URLComponents(string: text), ["mariadb", "mysql"].contains(components.scheme),
-              let user = components.user, !user.isEmpty else { return nil }
+            let user = components.user, !user.isEmpty
+        else { return nil }
         let database = String(components.path.dropFirst())
         guard !database.isEmpty else { return nil }
         func item(_ names: String...) -> String? { components.queryItems?.first { names.contains($0.name) }?.value }
         let socket = item("socket")
         let mode = item("ssl-mode", "sslmode").flatMap { TLSMode(rawValue: $0.lowercased()) } ?? .prefer
-        self.init(host: components.host ?? "localhost", port: components.port ?? 3306, socket: socket, database: database, user: user,
-                  password: components.password, tls: socket == nil ? mode : .disable)
+        self.init(
+            host: components.host ?? "localhost", port: components.port ?? 3306, socket: socket, database: database,
+            user: user,
+            password: components.password, tls: socket == nil ? mode : .disable)
     }
 }

@@ -4,5 +4,8 @@ import Foundation
 public struct MonthDay: Sendable, Hashable, Codable {
     public var month: Int
     public var day: Int
-    public init(month: Int, day: Int) { self.month = month; self.day = day }
+    public init(month: Int, day: Int) {
+        self.month = month
+        self.day = day
+    }
 }

@@ -71,7 +71,9 @@ public struct PolicyRenaming {
         }
         exemptions.related = exemptions.related.map { related in
             var related = related
-            if case .table(let name, let foreignKey) = related.rows { related.rows = .table(table(name), foreignKey: columns(foreignKey)) }
+            if case .table(let name, let foreignKey) = related.rows {
+                related.rows = .table(table(name), foreignKey: columns(foreignKey))
+            }
             related.clock = related.clock.map(clock)
             return related
         }
@@ -117,12 +119,15 @@ public struct PolicyRenaming {
         rule.exemptions = exemptions(rule.exemptions)
         switch rule.action {
         case .flag: break
-        case .anonymise(let fields, let children): rule.action = .anonymise(self.fields(fields), children: children.map(child))
+        case .anonymise(let fields, let children):
+            rule.action = .anonymise(self.fields(fields), children: children.map(child))
         case .purge(.declared(let children)): rule.action = .purge(.declared(children.map(child)))
         case .purge(.foreignKeys): break
         }
         rule.copies = rule.copies.map { copy in
-            ArchiveCopy(table: table(copy.table), foreignKey: columns(copy.foreignKey), references: copy.references.map { column($0) })
+            ArchiveCopy(
+                table: table(copy.table), foreignKey: columns(copy.foreignKey),
+                references: copy.references.map { column($0) })
         }
         return rule
     }
@@ -150,11 +155,12 @@ public struct PolicyRenaming {
             holds.conditions = conditions(holds.conditions)
             return holds
         }
-        policy.dateFormats = Dictionary(policy.dateFormats.map { key, storage in
-            let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
-            guard parts.count == 2 else { return (key, storage) }
-            return ((table(parts[0]) ?? parts[0]) + "." + (column(parts[1]) ?? parts[1]), storage)
-        }, uniquingKeysWith: { a, _ in a })
+        policy.dateFormats = Dictionary(
+            policy.dateFormats.map { key, storage in
+                let parts = key.split(separator: ".", maxSplits: 1).map(String.init)
+                guard parts.count == 2 else { return (key, storage) }
+                return ((table(parts[0]) ?? parts[0]) + "." + (column(parts[1]) ?? parts[1]), storage)
+            }, uniquingKeysWith: { a, _ in a })
         return policy
     }
 }

@@ -23,11 +23,16 @@ public struct PolicyParser {
     /// Reads and parses the file; throws `PolicyInvalid` with every error found.
     public func parseFile() throws -> (Policy, [Diagnostic]) {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw PolicyInvalid([.error(SourceLocation(file: path, line: 1, column: 1),
-                                        "cannot read the policy file", hint: "check the path given to --config and its permissions")])
+            throw PolicyInvalid([
+                .error(
+                    SourceLocation(file: path, line: 1, column: 1),
+                    "cannot read the policy file", hint: "check the path given to --config and its permissions")
+            ])
         }
         guard let text = String(data: data, encoding: .utf8) else {
-            throw PolicyInvalid([.error(SourceLocation(file: path, line: 1, column: 1), "the policy file is not UTF-8 text")])
+            throw PolicyInvalid([
+                .error(SourceLocation(file: path, line: 1, column: 1), "the policy file is not UTF-8 text")
+            ])
         }
         let hash = SHA256.hash(data: data).hexEncoded
         return try parse(text, hash: hash)
@@ -42,11 +47,15 @@ public struct PolicyParser {
             throw PolicyInvalid([reader.yamlDiagnostic(error)])
         }
         guard let root, let map = reader.mapping(root, "the policy") else {
-            reader.diagnostics.append(.error(reader.at(nil), "the policy is empty",
-                                              hint: "start from etc/retentiond/retentiond.yaml and docs/policy.md"))
+            reader.diagnostics.append(
+                .error(
+                    reader.at(nil), "the policy is empty",
+                    hint: "start from etc/retentiond/retentiond.yaml and docs/policy.md"))
             throw PolicyInvalid(reader.diagnostics)
         }
-        let policy = reader.policy(map, hash: hash, stateDirectoryOverride: stateDirectoryOverride, credentialsDirectory: credentialsDirectory, policyPath: path)
+        let policy = reader.policy(
+            map, hash: hash, stateDirectoryOverride: stateDirectoryOverride, credentialsDirectory: credentialsDirectory,
+            policyPath: path)
         if let policy, !reader.diagnostics.contains(where: { $0.severity == .error }) {
             return (policy, reader.diagnostics)
         }

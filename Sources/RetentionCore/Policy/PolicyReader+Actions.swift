@@ -14,7 +14,8 @@ extension PolicyReader {
         return result.count == map.pairs.count ? result : nil
     }
 
-    static let strategyHint = "use null, keep, year, pseudonym, { constant: VALUE }, { pseudonym: { prefix: P, length: N } } or { mask: { keep_first: N, keep_last: N, keep_domain: BOOL } }"
+    static let strategyHint =
+        "use null, keep, year, pseudonym, { constant: VALUE }, { pseudonym: { prefix: P, length: N } } or { mask: { keep_first: N, keep_last: N, keep_domain: BOOL } }"
 
     mutating func strategy(_ node: Node) -> AnonymisationStrategy? {
         if case .scalar(let s) = node {
@@ -49,7 +50,11 @@ extension PolicyReader {
             let last = options.value("keep_last").flatMap { int($0, "keep_last", max: 1000) } ?? 0
             var keepDomain = false
             if let d = options.value("keep_domain") {
-                if case .scalar(let s) = d, let b = Bool(s.string) { keepDomain = b } else { error(d, "keep_domain takes true or false") }
+                if case .scalar(let s) = d, let b = Bool(s.string) {
+                    keepDomain = b
+                } else {
+                    error(d, "keep_domain takes true or false")
+                }
             }
             var character: Character = "*"
             if let c = options.value("character"), let text = string(c, "character") {
@@ -72,14 +77,23 @@ extension PolicyReader {
         var result: [ChildTable] = []
         for item in seq {
             guard let map = mapping(item, "a child table") else { continue }
-            checkKeys(map, allowed: ["table", "foreign_key", "references", "relations", "where", "match", "as", "action", "fields", "owns", "children", "overrides", "tree"],
-                      in: "a child table")
+            checkKeys(
+                map,
+                allowed: [
+                    "table", "foreign_key", "references", "relations", "where", "match", "as", "action", "fields",
+                    "owns", "children", "overrides", "tree",
+                ],
+                in: "a child table")
             guard let table = name(map.value("table"), "child table") else {
                 if map.value("table") == nil { error(item, "a child needs `table`") }
                 continue
             }
             guard let fk = names(map.value("foreign_key"), "foreign key column") else {
-                if map.value("foreign_key") == nil { error(item, "child `\(table)` needs `foreign_key`", hint: "the column(s) of \(table) that point at the parent row") }
+                if map.value("foreign_key") == nil {
+                    error(
+                        item, "child `\(table)` needs `foreign_key`",
+                        hint: "the column(s) of \(table) that point at the parent row")
+                }
                 continue
             }
             let references = map.value("references").flatMap { names($0, "referenced column") } ?? []
@@ -92,18 +106,26 @@ extension PolicyReader {
                         guard let fields = fieldStrategies(f, "child `\(table)`") else { continue }
                         childAction = .anonymise(fields)
                     } else {
-                        error(a, "child `\(table)` is anonymised but lists no `fields`", hint: "add `fields: { email: null, … }`")
+                        error(
+                            a, "child `\(table)` is anonymised but lists no `fields`",
+                            hint: "add `fields: { email: null, … }`")
                         continue
                     }
                 case ("anonymise", false), ("anonymize", false):
-                    error(a, "the children of a purge are deleted with it", hint: "anonymise them in a rule of their own, or remove `action`")
+                    error(
+                        a, "the children of a purge are deleted with it",
+                        hint: "anonymise them in a rule of their own, or remove `action`")
                     continue
                 default:
                     error(a, "unknown child action `\(text)`", hint: "use purge or anonymise")
                     continue
                 }
             } else if anonymising {
-                error(item, "child `\(table)` of an anonymise rule needs an `action`", hint: "`action: anonymise` with its `fields`, or `action: purge` to delete its rows with the anonymisation")
+                error(
+                    item, "child `\(table)` of an anonymise rule needs an `action`",
+                    hint:
+                        "`action: anonymise` with its `fields`, or `action: purge` to delete its rows with the anonymisation"
+                )
                 continue
             }
             if map.value("fields") != nil, case .purge = childAction {
@@ -111,7 +133,9 @@ extension PolicyReader {
             }
             // Below a deleted child everything is deleted; an anonymised child keeps its own children.
             if case .anonymise = childAction, let c = map.value("children") {
-                error(c, "an anonymised child keeps its rows, so it has no `children` to delete", hint: "declare them as children of the rule, or anonymise them in a rule of their own")
+                error(
+                    c, "an anonymised child keeps its rows, so it has no `children` to delete",
+                    hint: "declare them as children of the rule, or anonymise them in a rule of their own")
                 continue
             }
             var autoChildren = false
@@ -128,8 +152,9 @@ extension PolicyReader {
             let conditions = map.value("where").map { filterConditions($0, "child `\(table)`.where") } ?? []
             relationNames = outer
             let caseInsensitive = matchesCaseInsensitively(map.value("match"), "child `\(table)`.match")
-            var child = ChildTable(table: table, foreignKey: fk, references: references, conditions: conditions,
-                                   caseInsensitive: caseInsensitive, children: children)
+            var child = ChildTable(
+                table: table, foreignKey: fk, references: references, conditions: conditions,
+                caseInsensitive: caseInsensitive, children: children)
             child.relations = relations
             child.autoChildren = autoChildren
             child.asText = readsAsText(map, "child `\(table)`")
@@ -166,7 +191,11 @@ extension PolicyReader {
         checkKeys(map, allowed: ["foreign_key", "references", "depth"], in: what)
         guard let fk = names(map.value("foreign_key"), "foreign key column") else {
             if map.value("foreign_key") == nil {
-                error(node, "\(what) needs `foreign_key`", hint: "the column(s) of the table that point at another of its rows, e.g. `tree: { foreign_key: parent_id }`")
+                error(
+                    node, "\(what) needs `foreign_key`",
+                    hint:
+                        "the column(s) of the table that point at another of its rows, e.g. `tree: { foreign_key: parent_id }`"
+                )
             }
             return nil
         }
@@ -179,7 +208,11 @@ extension PolicyReader {
     mutating func ruleReferences(_ node: Node, _ what: String) -> [Name]? {
         let items: [Node]
         if case .sequence(let seq) = node { items = Array(seq) } else { items = [node] }
-        if items.isEmpty { error(node, "\(what) is empty", hint: "list the ids of the rules whose keeping this deletion overrides, or remove it") }
+        if items.isEmpty {
+            error(
+                node, "\(what) is empty",
+                hint: "list the ids of the rules whose keeping this deletion overrides, or remove it")
+        }
         let ids = items.compactMap { item in string(item, "a rule id in \(what)").map { Name($0, at: at(item)) } }
         guard ids.count == items.count, !ids.isEmpty else { return nil }
         overrideReferences += ids
@@ -189,20 +222,26 @@ extension PolicyReader {
     /// `owns:`: `[{ table, foreign_key, references }]`, rows the child's rows point to.
     mutating func ownedTables(_ node: Node) -> [OwnedTable]? {
         guard case .sequence(let seq) = node else {
-            error(node, "`owns` is a list of `{ table, foreign_key, references }`", hint: "foreign_key: the child's columns that point at the owned row")
+            error(
+                node, "`owns` is a list of `{ table, foreign_key, references }`",
+                hint: "foreign_key: the child's columns that point at the owned row")
             return nil
         }
         var result: [OwnedTable] = []
         for item in seq {
             guard let map = mapping(item, "an owned table") else { continue }
             checkKeys(map, allowed: ["table", "foreign_key", "references", "overrides"], in: "an owned table")
-            guard let table = name(map.value("table"), "owned table"), let fk = names(map.value("foreign_key"), "foreign key column") else {
+            guard let table = name(map.value("table"), "owned table"),
+                let fk = names(map.value("foreign_key"), "foreign key column")
+            else {
                 if map.value("table") == nil || map.value("foreign_key") == nil {
                     error(item, "an owned table needs `table` and `foreign_key` (the child's columns that point at it)")
                 }
                 continue
             }
-            var owned = OwnedTable(table: table, foreignKey: fk, references: map.value("references").flatMap { names($0, "referenced column") } ?? [])
+            var owned = OwnedTable(
+                table: table, foreignKey: fk,
+                references: map.value("references").flatMap { names($0, "referenced column") } ?? [])
             owned.overrides = map.value("overrides").flatMap { ruleReferences($0, "owned `\(table)`.overrides") } ?? []
             result.append(owned)
         }

@@ -3,29 +3,42 @@ import Yams
 
 /// The top level of a policy: where things live, defaults, and the sections below.
 extension PolicyReader {
-    static let topKeys = ["version", "time_zone", "storage_time_zone", "fiscal_year", "database", "state_dir", "audit", "reports", "ledger",
-                          "statistics", "archive", "batch_size", "safety", "date_formats", "schedule", "application_holds", "relations", "subjects"]
+    static let topKeys = [
+        "version", "time_zone", "storage_time_zone", "fiscal_year", "database", "state_dir", "audit", "reports",
+        "ledger",
+        "statistics", "archive", "batch_size", "safety", "date_formats", "schedule", "application_holds", "relations",
+        "subjects",
+    ]
 
-    mutating func policy(_ map: Map, hash: String, stateDirectoryOverride: String?, credentialsDirectory: String?, policyPath: String) -> Policy? {
+    mutating func policy(
+        _ map: Map, hash: String, stateDirectoryOverride: String?, credentialsDirectory: String?, policyPath: String
+    ) -> Policy? {
         checkKeys(map, allowed: Self.topKeys, in: "the policy")
         if let v = map.value("version") {
-            if int(v, "version", min: 1, max: 1) != 1 { error(v, "unsupported policy version", hint: "this retentiond reads `version: 1`") }
+            if int(v, "version", min: 1, max: 1) != 1 {
+                error(v, "unsupported policy version", hint: "this retentiond reads `version: 1`")
+            }
         } else {
             error(map.node, "missing `version`", hint: "add `version: 1` at the top")
         }
 
         var timeZone = TimeZone(identifier: "UTC")!
         if let node = map.value("time_zone"), let id = string(node, "time_zone") {
-            if let tz = TimeZone(identifier: id) { timeZone = tz } else {
+            if let tz = TimeZone(identifier: id) {
+                timeZone = tz
+            } else {
                 error(node, "unknown time zone `\(id)`", hint: "use an IANA name such as Europe/Paris or UTC")
             }
         } else {
-            error(map.node, "missing `time_zone`", hint: "add e.g. `time_zone: Europe/Paris`; cutoffs are computed in it")
+            error(
+                map.node, "missing `time_zone`", hint: "add e.g. `time_zone: Europe/Paris`; cutoffs are computed in it")
         }
 
         var storageTimeZone: TimeZone?
         if let node = map.value("storage_time_zone"), let id = string(node, "storage_time_zone") {
-            if let tz = TimeZone(identifier: id) { storageTimeZone = tz } else {
+            if let tz = TimeZone(identifier: id) {
+                storageTimeZone = tz
+            } else {
                 error(node, "unknown time zone `\(id)`", hint: "use an IANA name such as UTC or Europe/Paris")
             }
         }
@@ -45,7 +58,9 @@ extension PolicyReader {
 
         let configDir = URL(fileURLWithPath: policyPath).deletingLastPathComponent().path
         var stateDir = "/var/lib/retentiond"
-        if let node = map.value("state_dir"), let s = string(node, "state_dir") { stateDir = resolve(s, against: configDir) }
+        if let node = map.value("state_dir"), let s = string(node, "state_dir") {
+            stateDir = resolve(s, against: configDir)
+        }
         if let o = stateDirectoryOverride { stateDir = resolve(o, against: FileManager.default.currentDirectoryPath) }
 
         var database: DatabaseLocation?
@@ -61,7 +76,9 @@ extension PolicyReader {
         var keyFile = resolve("audit.key", against: stateDir)
         if let node = map.value("audit"), let audit = mapping(node, "audit") {
             checkKeys(audit, allowed: ["key_file"], in: "audit")
-            if let k = audit.value("key_file"), let s = string(k, "audit.key_file") { keyFile = resolve(s, against: stateDir) }
+            if let k = audit.value("key_file"), let s = string(k, "audit.key_file") {
+                keyFile = resolve(s, against: stateDir)
+            }
         }
         if let credentials = credentialsDirectory, FileManager.default.fileExists(atPath: credentials + "/audit.key") {
             keyFile = credentials + "/audit.key"
@@ -73,9 +90,15 @@ extension PolicyReader {
         if let node = map.value("reports"), let reports = mapping(node, "reports") {
             checkKeys(reports, allowed: ["dir", "keep", "forecast"], in: "reports")
             if let f = reports.value("forecast") {
-                if case .scalar(let v) = f, let b = Bool(v.string) { reportsForecast = b } else { error(f, "reports.forecast takes true or false") }
+                if case .scalar(let v) = f, let b = Bool(v.string) {
+                    reportsForecast = b
+                } else {
+                    error(f, "reports.forecast takes true or false")
+                }
             }
-            if let d = reports.value("dir"), let s = string(d, "reports.dir") { reportsDir = resolve(s, against: stateDir) }
+            if let d = reports.value("dir"), let s = string(d, "reports.dir") {
+                reportsDir = resolve(s, against: stateDir)
+            }
             if let k = reports.value("keep"), let keep = duration(k, "reports.keep") { reportsKeep = keep }
         }
 
@@ -90,7 +113,9 @@ extension PolicyReader {
             checkKeys(statistics, allowed: ["table"], in: "statistics")
             if let t = statistics.value("table"), let table = name(t, "statistics table name") {
                 if table.value != table.value.lowercased() {
-                    error(t, "the statistics table's name must be lower case", hint: "write `\(table.value.lowercased())`: PostgreSQL folds unquoted names to lower case")
+                    error(
+                        t, "the statistics table's name must be lower case",
+                        hint: "write `\(table.value.lowercased())`: PostgreSQL folds unquoted names to lower case")
                 } else {
                     statisticsTable = table.value
                 }
@@ -98,11 +123,18 @@ extension PolicyReader {
         }
 
         var batchSize = Policy.defaultBatchSize
-        if let node = map.value("batch_size"), let n = int(node, "batch_size", min: Policy.batchSizes.lowerBound, max: Policy.batchSizes.upperBound) {
+        if let node = map.value("batch_size"),
+            let n = int(node, "batch_size", min: Policy.batchSizes.lowerBound, max: Policy.batchSizes.upperBound)
+        {
             batchSize = n
             if n < Policy.costlyBatchSize {
-                diagnostics.append(.warning(at(node), "batch_size \(n) commits every \(n) records: at 100,000 records a run took 2.3 times as long at 250, and 3.3 times at 100, as at the default \(Policy.defaultBatchSize) on SQLite (1.6 times at 500; PostgreSQL is less sensitive: 1.35 times at 500)",
-                                            hint: "keep it only if an application writing to the same database cannot wait a tenth of a second for a batch's lock; otherwise remove `batch_size` (docs/operations.md, \"Batch size\")"))
+                diagnostics.append(
+                    .warning(
+                        at(node),
+                        "batch_size \(n) commits every \(n) records: at 100,000 records a run took 2.3 times as long at 250, and 3.3 times at 100, as at the default \(Policy.defaultBatchSize) on SQLite (1.6 times at 500; PostgreSQL is less sensitive: 1.35 times at 500)",
+                        hint:
+                            "keep it only if an application writing to the same database cannot wait a tenth of a second for a batch's lock; otherwise remove `batch_size` (docs/operations.md, \"Batch size\")"
+                    ))
             }
         }
 
@@ -118,7 +150,9 @@ extension PolicyReader {
                     continue
                 }
                 guard let text = string(pair.value, "date format"), let storage = DateStorage(rawValue: text) else {
-                    error(pair.value, "unknown date format", hint: "use one of: \(DateStorage.allCases.map(\.rawValue).joined(separator: ", "))")
+                    error(
+                        pair.value, "unknown date format",
+                        hint: "use one of: \(DateStorage.allCases.map(\.rawValue).joined(separator: ", "))")
                     continue
                 }
                 formats[pair.key] = storage
@@ -129,8 +163,11 @@ extension PolicyReader {
         if let node = map.value("relations"), let tables = mapping(node, "relations") {
             for pair in tables.pairs {
                 guard Self.isIdentifier(pair.key) else {
-                    error(pair.keyNode, "`relations` at the top level is keyed by table name, not `\(pair.key)`",
-                          hint: "e.g. `relations: { ticket: { state: { table: ticket_state, on: { id: ticket_state_id } } } }`")
+                    error(
+                        pair.keyNode, "`relations` at the top level is keyed by table name, not `\(pair.key)`",
+                        hint:
+                            "e.g. `relations: { ticket: { state: { table: ticket_state, on: { id: ticket_state_id } } } }`"
+                    )
                     continue
                 }
                 sharedRelations[pair.key] = relations(pair.value)
@@ -146,23 +183,35 @@ extension PolicyReader {
                     error(pair.keyNode, "subject names use letters, digits, `-` and `_`")
                     continue
                 }
-                if let subject = subject(id: pair.key, keyNode: pair.keyNode, node: pair.value, defaultSafety: defaultSafety) {
+                if let subject = subject(
+                    id: pair.key, keyNode: pair.keyNode, node: pair.value, defaultSafety: defaultSafety)
+                {
                     subjects.append(subject)
                 }
             }
         } else if map.value("subjects") == nil {
-            error(map.node, "missing `subjects`", hint: "declare the categories of people and their rules, see docs/policy.md")
+            error(
+                map.node, "missing `subjects`",
+                hint: "declare the categories of people and their rules, see docs/policy.md")
         }
 
         // Relations shared by a table no subject or child has are most likely a misspelt table.
         var governed = Set(subjects.map(\.table.value))
         func visit(_ children: [ChildTable]) {
-            for child in children { governed.insert(child.table.value); visit(child.children) }
+            for child in children {
+                governed.insert(child.table.value)
+                visit(child.children)
+            }
         }
         for rule in subjects.flatMap(\.rules) {
             if rule.archives || rule.phase == .archive, archive == nil {
-                diagnostics.append(.error(rule.location, "rule `\(rule.id)` \(rule.archives ? "archives records" : "governs the archive"), but the policy names no archive",
-                                          hint: "add `archive: { sqlite: archive.sqlite }` (or `postgres: {…}`, `mariadb: {…}`) at the top: the database archived records move to (docs/policy.md, \"Archive\")"))
+                diagnostics.append(
+                    .error(
+                        rule.location,
+                        "rule `\(rule.id)` \(rule.archives ? "archives records" : "governs the archive"), but the policy names no archive",
+                        hint:
+                            "add `archive: { sqlite: archive.sqlite }` (or `postgres: {…}`, `mariadb: {…}`) at the top: the database archived records move to (docs/policy.md, \"Archive\")"
+                    ))
             }
             switch rule.action {
             case .anonymise(_, let children), .purge(.declared(let children)): visit(children)
@@ -171,21 +220,28 @@ extension PolicyReader {
         }
         for (table, relations) in sharedRelations.sorted(by: { $0.key < $1.key }) where !governed.contains(table) {
             guard let first = relations.first else { continue }
-            diagnostics.append(.warning(first.name.location, "relations are declared for table `\(table)`, which no subject or declared child has",
-                                        hint: Suggestion.hint(for: table, among: governed.sorted(), listing: "tables")))
+            diagnostics.append(
+                .warning(
+                    first.name.location,
+                    "relations are declared for table `\(table)`, which no subject or declared child has",
+                    hint: Suggestion.hint(for: table, among: governed.sorted(), listing: "tables")))
         }
 
         for reference in overrideReferences where ruleIDs[reference.value] == nil {
-            diagnostics.append(.error(reference.location, "`overrides` names rule `\(reference.value)`, which the policy does not declare",
-                                      hint: Suggestion.hint(for: reference.value, among: ruleIDs.keys.sorted(), listing: "rules")))
+            diagnostics.append(
+                .error(
+                    reference.location,
+                    "`overrides` names rule `\(reference.value)`, which the policy does not declare",
+                    hint: Suggestion.hint(for: reference.value, among: ruleIDs.keys.sorted(), listing: "rules")))
         }
 
         let schedule: Schedule = map.value("schedule").flatMap { self.schedule($0) } ?? Schedule.default
 
         guard let database else { return nil }
-        var policy = Policy(path: policyPath, hash: hash, timeZone: timeZone, fiscalYearStart: fiscal, database: database,
-                            stateDirectory: stateDir, keyFile: keyFile, reportsDirectory: reportsDir, batchSize: batchSize,
-                            defaultSafety: defaultSafety, dateFormats: formats, subjects: subjects)
+        var policy = Policy(
+            path: policyPath, hash: hash, timeZone: timeZone, fiscalYearStart: fiscal, database: database,
+            stateDirectory: stateDir, keyFile: keyFile, reportsDirectory: reportsDir, batchSize: batchSize,
+            defaultSafety: defaultSafety, dateFormats: formats, subjects: subjects)
         policy.schedule = schedule
         policy.storageTimeZone = storageTimeZone
         policy.applicationHolds = map.value("application_holds").map { applicationHolds($0) } ?? []
@@ -211,8 +267,10 @@ extension PolicyReader {
         } else if let p = map.value("mariadb") {
             return mariadb(p, stateDir: stateDir).map(DatabaseLocation.mariadb)
         } else if map.value("sqlite") == nil {
-            error(node, "\(key) needs `sqlite: PATH`, `postgres: { host, database, user, … }` or `mariadb: { host, database, user, … }`",
-                  hint: "a relative path is taken from state_dir")
+            error(
+                node,
+                "\(key) needs `sqlite: PATH`, `postgres: { host, database, user, … }` or `mariadb: { host, database, user, … }`",
+                hint: "a relative path is taken from state_dir")
         }
         return nil
     }
@@ -225,12 +283,16 @@ extension PolicyReader {
         switch (database, archive) {
         case (.sqlite, .sqlite), (.postgres, .postgres), (.mariadb, .mariadb): break
         default:
-            error(node, "the archive must be the same kind of database as `database` (\(database.kindName)), not \(archive.kindName)",
-                  hint: "archived rows keep their columns' types, which only the same kind of database holds as they are")
+            error(
+                node,
+                "the archive must be the same kind of database as `database` (\(database.kindName)), not \(archive.kindName)",
+                hint: "archived rows keep their columns' types, which only the same kind of database holds as they are")
             return nil
         }
         if archive == database {
-            error(node, "the archive is the governed database itself", hint: "name a separate database: the archive is read only by the few who need it")
+            error(
+                node, "the archive is the governed database itself",
+                hint: "name a separate database: the archive is read only by the few who need it")
             return nil
         }
         return archive
@@ -245,18 +307,26 @@ extension PolicyReader {
         var result: [ApplicationHolds] = []
         for item in seq {
             guard let map = mapping(item, "an application hold table") else { continue }
-            checkKeys(map, allowed: ["table", "table_column", "key_column", "until", "where"], in: "an application hold table")
+            checkKeys(
+                map, allowed: ["table", "table_column", "key_column", "until", "where"], in: "an application hold table"
+            )
             let table = name(map.value("table"), "application hold table")
             let tableColumn = name(map.value("table_column"), "table_column")
             let keyColumn = name(map.value("key_column"), "key_column")
             let until = name(map.value("until"), "until column")
             let conditions = map.value("where").map { filterConditions($0, "application hold `where`") } ?? []
             guard let table, let tableColumn, let keyColumn else {
-                error(item, "an application hold table needs `table`, `table_column` (the held row's table name) and `key_column` (its primary key)",
-                      hint: "e.g. `{ table: litigation_holds, table_column: object_table, key_column: object_id, until: until }`")
+                error(
+                    item,
+                    "an application hold table needs `table`, `table_column` (the held row's table name) and `key_column` (its primary key)",
+                    hint:
+                        "e.g. `{ table: litigation_holds, table_column: object_table, key_column: object_id, until: until }`"
+                )
                 continue
             }
-            result.append(ApplicationHolds(table: table, tableColumn: tableColumn, keyColumn: keyColumn, until: until, conditions: conditions))
+            result.append(
+                ApplicationHolds(
+                    table: table, tableColumn: tableColumn, keyColumn: keyColumn, until: until, conditions: conditions))
         }
         return result
     }
@@ -269,8 +339,9 @@ extension PolicyReader {
     mutating func safetyLimits(_ node: Node?, _ what: String) -> SafetyLimits? {
         guard let node, let map = mapping(node, what) else { return nil }
         checkKeys(map, allowed: ["max_records", "max_percent"], in: what)
-        return SafetyLimits(maxRecords: int(map.value("max_records"), "\(what).max_records", min: 0, max: 1_000_000_000),
-                            maxPercent: double(map.value("max_percent"), "\(what).max_percent", range: 0...100))
+        return SafetyLimits(
+            maxRecords: int(map.value("max_records"), "\(what).max_records", min: 0, max: 1_000_000_000),
+            maxPercent: double(map.value("max_percent"), "\(what).max_percent", range: 0...100))
     }
 
     /// The most values an `in:` list may hold (see `filterCondition`).
@@ -284,5 +355,7 @@ extension PolicyReader {
         if case .scalar = node { return true } else { return false }
     }
 
-    static let subjectKeys = ["table", "key", "key_uniqueness", "relations", "filter", "review_columns", "exempt", "rules"]
+    static let subjectKeys = [
+        "table", "key", "key_uniqueness", "relations", "filter", "review_columns", "exempt", "rules",
+    ]
 }

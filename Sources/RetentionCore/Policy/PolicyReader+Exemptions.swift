@@ -28,22 +28,32 @@ extension PolicyReader {
             }
             for item in seq {
                 guard let m = mapping(item, "a related exemption") else { continue }
-                checkKeys(m, allowed: ["relation", "table", "foreign_key", "clock", "within", "undated"], in: "a related exemption")
+                checkKeys(
+                    m, allowed: ["relation", "table", "foreign_key", "clock", "within", "undated"],
+                    in: "a related exemption")
                 let rows: RelatedKeep.Rows
                 if let r = m.value("relation") {
                     if m.value("table") != nil || m.value("foreign_key") != nil {
-                        error(item, "a related exemption names either a `relation` or a `table` with its `foreign_key`, not both")
+                        error(
+                            item,
+                            "a related exemption names either a `relation` or a `table` with its `foreign_key`, not both"
+                        )
                         continue
                     }
                     guard let relation = name(r, "relation name") else { continue }
                     guard relationNames.contains(relation.value) else {
-                        error(r, "`\(relation.value)` is not a relation of this subject", hint: Suggestion.hint(for: relation.value, among: relationNames.sorted(), listing: "relations") ?? "declare it under the subject's `relations:`")
+                        error(
+                            r, "`\(relation.value)` is not a relation of this subject",
+                            hint: Suggestion.hint(
+                                for: relation.value, among: relationNames.sorted(), listing: "relations")
+                                ?? "declare it under the subject's `relations:`")
                         continue
                     }
                     rows = .relation(relation)
                 } else {
                     guard let table = name(m.value("table"), "related table"),
-                          let fk = names(m.value("foreign_key"), "foreign key column") else {
+                        let fk = names(m.value("foreign_key"), "foreign key column")
+                    else {
                         if m.value("table") == nil || m.value("foreign_key") == nil {
                             error(item, "a related exemption needs a `relation`, or a `table` and its `foreign_key`")
                         }
@@ -55,7 +65,10 @@ extension PolicyReader {
                 let clock = self.clock(m.value("clock"), label)
                 let within = duration(m.value("within"), "\(label).within")
                 if (clock == nil) != (within == nil) {
-                    error(item, "give both `clock` and `within` (keep while the related row is younger than within), or neither (keep while any related row exists)")
+                    error(
+                        item,
+                        "give both `clock` and `within` (keep while the related row is younger than within), or neither (keep while any related row exists)"
+                    )
                     continue
                 }
                 var keepUndated = false
@@ -63,11 +76,17 @@ extension PolicyReader {
                     switch text {
                     case "keep": keepUndated = true
                     case "ignore": keepUndated = false
-                    default: error(u, "unknown value `\(text)` for `undated`", hint: "`ignore` (the default: a related row without a date keeps nothing) or `keep`")
+                    default:
+                        error(
+                            u, "unknown value `\(text)` for `undated`",
+                            hint: "`ignore` (the default: a related row without a date keeps nothing) or `keep`")
                     }
-                    if clock == nil { error(u, "`undated` needs a `clock`: without one, any related row keeps the record") }
+                    if clock == nil {
+                        error(u, "`undated` needs a `clock`: without one, any related row keeps the record")
+                    }
                 }
-                result.related.append(RelatedKeep(rows: rows, clock: clock, within: within, keepUndated: keepUndated, location: at(item)))
+                result.related.append(
+                    RelatedKeep(rows: rows, clock: clock, within: within, keepUndated: keepUndated, location: at(item)))
             }
         }
         return result

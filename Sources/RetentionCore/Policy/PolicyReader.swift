@@ -37,11 +37,12 @@ struct PolicyReader {
     func yamlDiagnostic(_ error: YamlError) -> Diagnostic {
         switch error {
         case .scanner(let context, let problem, let mark, _),
-             .parser(let context, let problem, let mark, _),
-             .composer(let context, let problem, let mark, _):
-            let where_ = SourceLocation(file: file, line: mark.line, column: mark.column)
+            .parser(let context, let problem, let mark, _),
+            .composer(let context, let problem, let mark, _):
+            let position = SourceLocation(file: file, line: mark.line, column: mark.column)
             let ctx = context.map { "\($0.text) " } ?? ""
-            return .error(where_, "YAML syntax: \(ctx)\(problem)", hint: "fix the indentation or quoting at this position")
+            return .error(
+                position, "YAML syntax: \(ctx)\(problem)", hint: "fix the indentation or quoting at this position")
         case .duplicatedKeysInMapping(let duplicates, let context):
             // Yams marks the key's first occurrence; the mistake is the next one at the same indentation.
             let first = context.mark
@@ -50,15 +51,21 @@ struct PolicyReader {
             let again = duplicates.first.flatMap { key in
                 lines.indices.dropFirst(first.line).first { lines[$0].hasPrefix(indent + key + ":") }
             }
-            return .error(SourceLocation(file: file, line: again.map { $0 + 1 } ?? first.line, column: first.column),
-                          "\(duplicates.map { "`\($0)`" }.joined(separator: ", ")) is given twice in the same mapping (first at line \(first.line))", hint: "keep one")
+            return .error(
+                SourceLocation(file: file, line: again.map { $0 + 1 } ?? first.line, column: first.column),
+                "\(duplicates.map { "`\($0)`" }.joined(separator: ", ")) is given twice in the same mapping (first at line \(first.line))",
+                hint: "keep one")
         case .reader(let problem, let offset, _, let yaml):
             // The reader names a byte of the file: counted into a line and a column (in characters).
             let before = yaml.utf8.prefix(max(offset ?? 0, 0))
             let line = before.filter { $0 == UInt8(ascii: "\n") }.count + 1
-            let column = (String(decoding: before.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).last ?? [], as: UTF8.self)).count + 1
-            return .error(SourceLocation(file: file, line: line, column: column), "YAML: \(problem)",
-                          hint: "remove the character at this position (a policy is text: no NUL or other control character)")
+            let column =
+                (String(
+                    decoding: before.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false).last ?? [],
+                    as: UTF8.self)).count + 1
+            return .error(
+                SourceLocation(file: file, line: line, column: column), "YAML: \(problem)",
+                hint: "remove the character at this position (a policy is text: no NUL or other control character)")
         default:
             return .error(SourceLocation(file: file, line: 1, column: 1), "YAML: \(error)")
         }
@@ -89,7 +96,9 @@ struct PolicyReader {
 
     mutating func checkKeys(_ map: Map, allowed: [String], in what: String) {
         for pair in map.pairs where !allowed.contains(pair.key) {
-            error(pair.keyNode, "unknown key `\(pair.key)` in \(what)", hint: Suggestion.hint(for: pair.key, among: allowed, listing: "allowed keys"))
+            error(
+                pair.keyNode, "unknown key `\(pair.key)` in \(what)",
+                hint: Suggestion.hint(for: pair.key, among: allowed, listing: "allowed keys"))
         }
     }
 
@@ -105,7 +114,9 @@ struct PolicyReader {
     mutating func name(_ node: Node?, _ what: String) -> Name? {
         guard let node, let text = string(node, what) else { return nil }
         guard Self.isIdentifier(text) else {
-            error(node, "`\(text)` is not a valid \(what)", hint: "use letters, digits and underscores, starting with a letter or underscore")
+            error(
+                node, "`\(text)` is not a valid \(what)",
+                hint: "use letters, digits and underscores, starting with a letter or underscore")
             return nil
         }
         return Name(text, at: at(node))
@@ -117,20 +128,30 @@ struct PolicyReader {
         guard let node, let text = string(node, what) else { return nil }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard parts.count <= 2, parts.allSatisfy(Self.isIdentifier) else {
-            error(node, "`\(text)` is not a valid \(what)", hint: "a column (`closed_at`) or a relation's column (`state_type.name`): letters, digits and underscores")
+            error(
+                node, "`\(text)` is not a valid \(what)",
+                hint:
+                    "a column (`closed_at`) or a relation's column (`state_type.name`): letters, digits and underscores"
+            )
             return nil
         }
         if parts.count == 2, !relationNames.contains(parts[0]) {
-            error(node, "`\(text)` names a column of another table, but `\(parts[0])` is not a relation of this subject",
-                  hint: "related tables are reached through relations: declare `relations: { \(parts[0]): { table: \(parts[0]), on: { COLUMN_OF_\(parts[0]): COLUMN_OF_THIS_TABLE } } }` on the subject, then write `\(text)`")
+            error(
+                node, "`\(text)` names a column of another table, but `\(parts[0])` is not a relation of this subject",
+                hint:
+                    "related tables are reached through relations: declare `relations: { \(parts[0]): { table: \(parts[0]), on: { COLUMN_OF_\(parts[0]): COLUMN_OF_THIS_TABLE } } }` on the subject, then write `\(text)`"
+            )
             return nil
         }
         return Name(text, at: at(node))
     }
 
     static func isIdentifier(_ text: String) -> Bool {
-        guard let first = text.unicodeScalars.first, first == "_" || (first.isASCII && CharacterSet.letters.contains(first)) else { return false }
-        return text.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) } && text.count <= 63
+        guard let first = text.unicodeScalars.first,
+            first == "_" || (first.isASCII && CharacterSet.letters.contains(first))
+        else { return false }
+        return text.unicodeScalars.allSatisfy { $0 == "_" || ($0.isASCII && CharacterSet.alphanumerics.contains($0)) }
+            && text.count <= 63
     }
 
     /// A name or a list of names: `id` or `[country, number]`.
@@ -156,8 +177,10 @@ struct PolicyReader {
 
     mutating func double(_ node: Node?, _ what: String, range: ClosedRange<Double>) -> Double? {
         guard let node else { return nil }
-        guard case .scalar(let scalar) = node, let value = Double(scalar.string.replacingOccurrences(of: "%", with: "")),
-              range.contains(value) else {
+        guard case .scalar(let scalar) = node,
+            let value = Double(scalar.string.replacingOccurrences(of: "%", with: "")),
+            range.contains(value)
+        else {
             error(node, "\(what) must be a number from \(range.lowerBound) to \(range.upperBound)")
             return nil
         }

@@ -26,8 +26,10 @@ public struct PostgresLocation: Sendable, Hashable {
     public var password: String?
     public var tls: TLSMode
 
-    public init(host: String = "localhost", port: Int = 5432, socketDirectory: String? = nil, database: String, user: String,
-                passwordFile: String? = nil, passwordEnvironment: String? = nil, password: String? = nil, tls: TLSMode = .prefer) {
+    public init(
+        host: String = "localhost", port: Int = 5432, socketDirectory: String? = nil, database: String, user: String,
+        passwordFile: String? = nil, passwordEnvironment: String? = nil, password: String? = nil, tls: TLSMode = .prefer
+    ) {
         self.host = host
         self.port = port
         self.socketDirectory = socketDirectory
@@ -41,19 +43,23 @@ public struct PostgresLocation: Sendable, Hashable {
 
     /// Where the database is, without credentials: what plans, reports and audit entries name.
     public var displayName: String {
-        socketDirectory.map { "postgres://\(user)@[\($0)]:\(port)/\(database)" } ?? "postgres://\(user)@\(host):\(port)/\(database)"
+        socketDirectory.map { "postgres://\(user)@[\($0)]:\(port)/\(database)" }
+            ?? "postgres://\(user)@\(host):\(port)/\(database)"
     }
 
     /// Parses `postgres://user[:password]@host[:port]/database[?sslmode=disable|prefer|require|verify-full]`.
     public init?(url text: String) {
         guard let components = URLComponents(string: text), ["postgres", "postgresql"].contains(components.scheme),
-              let user = components.user, !user.isEmpty else { return nil }
+            let user = components.user, !user.isEmpty
+        else { return nil }
         let database = String(components.path.dropFirst())
         guard !database.isEmpty else { return nil }
-        let mode = components.queryItems?.first { $0.name == "sslmode" }?.value.flatMap(TLSMode.init(rawValue:)) ?? .prefer
+        let mode =
+            components.queryItems?.first { $0.name == "sslmode" }?.value.flatMap(TLSMode.init(rawValue:)) ?? .prefer
         let host = components.host ?? "localhost"
-        self.init(host: host.hasPrefix("/") ? "localhost" : host, port: components.port ?? 5432,
-                  socketDirectory: host.hasPrefix("/") ? host : nil, database: database, user: user,
-                  password: components.password, tls: host.hasPrefix("/") ? .disable : mode)
+        self.init(
+            host: host.hasPrefix("/") ? "localhost" : host, port: components.port ?? 5432,
+            socketDirectory: host.hasPrefix("/") ? host : nil, database: database, user: user,
+            password: components.password, tls: host.hasPrefix("/") ? .disable : mode)
     }
 }

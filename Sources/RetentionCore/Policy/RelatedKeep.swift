@@ -25,7 +25,9 @@ public struct RelatedKeep: Sendable {
         }
     }
 
-    public init(rows: Rows, clock: RetentionClock?, within: RetentionDuration?, keepUndated: Bool, location: SourceLocation) {
+    public init(
+        rows: Rows, clock: RetentionClock?, within: RetentionDuration?, keepUndated: Bool, location: SourceLocation
+    ) {
         self.rows = rows
         self.clock = clock
         self.within = within

@@ -18,8 +18,10 @@ public struct Relation: Sendable {
     /// table's numeric ids (Znuny's `link_relation.source_key`).
     public var asText = false
 
-    public init(name: Name, table: Name, on: [(column: Name, parentColumn: Name)], parent: String?,
-                conditions: [FilterCondition] = [], caseInsensitive: Bool = false) {
+    public init(
+        name: Name, table: Name, on: [(column: Name, parentColumn: Name)], parent: String?,
+        conditions: [FilterCondition] = [], caseInsensitive: Bool = false
+    ) {
         self.name = name
         self.table = table
         self.on = on

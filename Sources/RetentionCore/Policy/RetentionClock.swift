@@ -20,8 +20,11 @@ public struct RetentionClock: Sendable {
     /// its rows whose previous row (by this column, for the same record) does not meet it.
     public var entered: Set<String>
 
-    public init(columns: [Name], combination: Combination = .firstPresent, fiscalYearEnd: Bool = false, earliest: Set<String> = [],
-                entered: Set<String> = []) {
+    public init(
+        columns: [Name], combination: Combination = .firstPresent, fiscalYearEnd: Bool = false,
+        earliest: Set<String> = [],
+        entered: Set<String> = []
+    ) {
         self.columns = columns
         self.combination = combination
         self.fiscalYearEnd = fiscalYearEnd
@@ -32,13 +35,17 @@ public struct RetentionClock: Sendable {
     /// How one of the clock's columns is read, in words: `closing.create_time`, `earliest events.datep`.
     public func words(for column: Name) -> String {
         if earliest.contains(column.value) { return "earliest \(column.value)" }
-        if entered.contains(column.value) { return "last entry into \(column.value.split(separator: ".")[0]) (\(column.value))" }
+        if entered.contains(column.value) {
+            return "last entry into \(column.value.split(separator: ".")[0]) (\(column.value))"
+        }
         return column.value
     }
 
     public var description: String {
         let names = columns.map(words(for:))
-        var text = names.count == 1 ? names[0] : "\(combination == .latest ? "latest" : "first of")(\(names.joined(separator: ", ")))"
+        var text =
+            names.count == 1
+            ? names[0] : "\(combination == .latest ? "latest" : "first of")(\(names.joined(separator: ", ")))"
         if fiscalYearEnd { text = "end of fiscal year of \(text)" }
         return text
     }

@@ -36,13 +36,15 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
             case .malformed(let text):
                 return "`\(text)` is not a duration; write a number and a unit, e.g. `3y`, `24 months` or `90 days`"
             case .unknownUnit(let unit):
-                return "unknown duration unit `\(unit)`; use y/years, mo/months, w/weeks, d/days, h/hours, min/minutes or s/seconds"
+                return
+                    "unknown duration unit `\(unit)`; use y/years, mo/months, w/weeks, d/days, h/hours, min/minutes or s/seconds"
             case .ambiguousUnit(let unit):
                 return "`\(unit)` is ambiguous (months or minutes?); write `mo` or `months`"
             case .negative:
                 return "a retention duration cannot be negative"
             case .tooLong(let text):
-                return "`\(text)` is longer than \(RetentionDuration.maximumYears) years, the longest duration retentiond accepts"
+                return
+                    "`\(text)` is longer than \(RetentionDuration.maximumYears) years, the longest duration retentiond accepts"
             }
         }
     }
@@ -78,7 +80,10 @@ public struct RetentionDuration: Sendable, Hashable, Codable, CustomStringConver
             scalars = scalars.dropFirst(digits.count).drop(while: { $0 == " " })
             let unit = scalars.prefix(while: { $0.isLetter }).lowercased()
             guard !unit.isEmpty else {
-                if amount == 0 && !sawPart && scalars.isEmpty { self = result; return }
+                if amount == 0 && !sawPart && scalars.isEmpty {
+                    self = result
+                    return
+                }
                 throw .malformed(trimmed)
             }
             scalars = scalars.dropFirst(unit.count).drop(while: { $0 == " " || $0 == "," })

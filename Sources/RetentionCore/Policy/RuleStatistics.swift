@@ -19,7 +19,10 @@ public struct RuleStatistics: Sendable, Hashable {
 
     public static let defaultMinGroup = 5
 
-    public init(by: [Name], period: Period, sum: [Name], minGroup: Int = RuleStatistics.defaultMinGroup, location: SourceLocation) {
+    public init(
+        by: [Name], period: Period, sum: [Name], minGroup: Int = RuleStatistics.defaultMinGroup,
+        location: SourceLocation
+    ) {
         self.by = by
         self.period = period
         self.sum = sum
@@ -75,7 +78,9 @@ extension RuleStatistics.Period {
             start.month = month
             length = DateComponents(month: 1)
         case (.quarter, 2):
-            guard pieces[1].hasPrefix("Q"), let quarter = Int(pieces[1].dropFirst()), (1...4).contains(quarter) else { return nil }
+            guard pieces[1].hasPrefix("Q"), let quarter = Int(pieces[1].dropFirst()), (1...4).contains(quarter) else {
+                return nil
+            }
             start.month = (quarter - 1) * 3 + 1
             length = DateComponents(month: 3)
         case (.year, 1):

@@ -35,7 +35,9 @@ public struct Schedule: Sendable, Hashable {
             return date.addingTimeInterval(Double(seconds) + delay)
         case .daily(let hour, let minute):
             let match = DateComponents(hour: hour, minute: minute, second: 0)
-            let next = calendar.nextDate(after: date, matching: match, matchingPolicy: .nextTime) ?? date.addingTimeInterval(86_400)
+            let next =
+                calendar.nextDate(after: date, matching: match, matchingPolicy: .nextTime)
+                ?? date.addingTimeInterval(86_400)
             return next.addingTimeInterval(delay)
         }
     }

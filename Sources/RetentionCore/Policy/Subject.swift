@@ -25,7 +25,11 @@ extension Subject {
     func keepingUsedRelations() -> Subject {
         var names = Set<String>()
         func add(_ reference: String) {
-            if let dot = reference.firstIndex(of: ".") { names.insert(String(reference[..<dot])) } else { names.insert(reference) }
+            if let dot = reference.firstIndex(of: ".") {
+                names.insert(String(reference[..<dot]))
+            } else {
+                names.insert(reference)
+            }
         }
         func add(_ conditions: [FilterCondition]) { conditions.forEach { add($0.column.value) } }
         add(filter)
@@ -44,8 +48,17 @@ extension Subject {
         while changed {
             changed = false
             for relation in relations where !kept.contains(where: { $0.name.value == relation.name.value }) {
-                let needed = kept.contains { $0.parent == relation.name.value || $0.conditions.contains { $0.column.value.hasPrefix(relation.name.value + ".") || $0.column.value == relation.name.value } }
-                if needed { kept.append(relation); changed = true }
+                let needed = kept.contains {
+                    $0.parent == relation.name.value
+                        || $0.conditions.contains {
+                            $0.column.value.hasPrefix(relation.name.value + ".")
+                                || $0.column.value == relation.name.value
+                        }
+                }
+                if needed {
+                    kept.append(relation)
+                    changed = true
+                }
             }
         }
         var subject = self

@@ -21,8 +21,10 @@ public struct Forecast: Sendable, Codable {
         /// no forecast can say when they come due.
         public var undated: Int
 
-        public init(rule: String, action: String, table: String, weeks: [Int], months: [Int],
-                    keptWeeks: [Int] = [], keptMonths: [Int] = [], undated: Int = 0) {
+        public init(
+            rule: String, action: String, table: String, weeks: [Int], months: [Int],
+            keptWeeks: [Int] = [], keptMonths: [Int] = [], undated: Int = 0
+        ) {
             self.rule = rule
             self.action = action
             self.table = table
@@ -36,17 +38,24 @@ public struct Forecast: Sendable, Codable {
         /// Why the chart shows what it shows, in a sentence: the records kept beside those
         /// counted, and those no forecast can place.
         public var note: String {
-            let due = months.reduce(0, +), kept = keptMonths.reduce(0, +)
+            let due = months.reduce(0, +)
+            let kept = keptMonths.reduce(0, +)
             var parts: [String] = []
             if due == 0 && kept == 0 {
-                parts.append(undated > 0 ? "No record can be forecast to come due in these months."
-                                         : "No record reaches its cutoff in these months.")
+                parts.append(
+                    undated > 0
+                        ? "No record can be forecast to come due in these months."
+                        : "No record reaches its cutoff in these months.")
             }
             if kept > 0 {
-                parts.append("Besides those shown, \(kept) record(s) reach their cutoff in these months but would be kept then (consent, a related record, a reference, or another rule), as the data stands today.")
+                parts.append(
+                    "Besides those shown, \(kept) record(s) reach their cutoff in these months but would be kept then (consent, a related record, a reference, or another rule), as the data stands today."
+                )
             }
             if undated > 0 {
-                parts.append("\(undated) record(s) have no clock value yet (the date the rule counts from is not set), so no forecast can say when they come due: they come due once it is set and its period has passed.")
+                parts.append(
+                    "\(undated) record(s) have no clock value yet (the date the rule counts from is not set), so no forecast can say when they come due: they come due once it is set and its period has passed."
+                )
             }
             return parts.joined(separator: " ")
         }
@@ -94,8 +103,12 @@ public struct Forecast: Sendable, Codable {
             """
         let labels = monthLabels
         for rule in rules {
-            out += "<section><h2>\(e(rule.rule)) — \(e(rule.action)) on \(e(rule.table))</h2>\n" + RunReport.chart(rule, labels: labels)
-            out += "<table><tr><th>week ending</th>" + weekEnds.map { "<th>\(iso.string(from: $0).prefix(10))</th>" }.joined() + "</tr>"
+            out +=
+                "<section><h2>\(e(rule.rule)) — \(e(rule.action)) on \(e(rule.table))</h2>\n"
+                + RunReport.chart(rule, labels: labels)
+            out +=
+                "<table><tr><th>week ending</th>"
+                + weekEnds.map { "<th>\(iso.string(from: $0).prefix(10))</th>" }.joined() + "</tr>"
             out += "<tr><th>records</th>" + rule.weeks.map { "<td>\($0)</td>" }.joined() + "</tr>"
             if rule.keptWeeks.contains(where: { $0 > 0 }) {
                 out += "<tr><th>kept</th>" + rule.keptWeeks.map { "<td>\($0)</td>" }.joined() + "</tr>"
@@ -109,11 +122,14 @@ public struct Forecast: Sendable, Codable {
         let labels = monthLabels
         var out = "rule\taction\t" + labels.joined(separator: "\t") + "\n"
         for r in rules { out += "\(r.rule)\t\(r.action)\t" + r.months.map(String.init).joined(separator: "\t") + "\n" }
-        out += "\nweeks (ending " + weekEnds.prefix(1).map { ISO8601DateFormatter().string(from: $0) }.joined() + " and every 7 days):\n"
+        out +=
+            "\nweeks (ending " + weekEnds.prefix(1).map { ISO8601DateFormatter().string(from: $0) }.joined()
+            + " and every 7 days):\n"
         for r in rules { out += "\(r.rule)\t" + r.weeks.map(String.init).joined(separator: " ") + "\n" }
         let kept = rules.filter { $0.keptMonths.contains { $0 > 0 } }
         if !kept.isEmpty {
-            out += "\nkept (reach the cutoff, but consent, a related record, a reference or another rule would keep them then):\n"
+            out +=
+                "\nkept (reach the cutoff, but consent, a related record, a reference or another rule would keep them then):\n"
             for r in kept { out += "\(r.rule)\t" + r.keptMonths.map(String.init).joined(separator: "\t") + "\n" }
         }
         let undated = rules.filter { $0.undated > 0 }

@@ -37,7 +37,8 @@ public enum Markdown {
     /// `|` escaped so that it stays in its table cell.
     public static func code(_ text: String) -> String {
         var inner = ""
-        var run = 0, longest = 0
+        var run = 0
+        var longest = 0
         for scalar in text.unicodeScalars {
             run = scalar == "`" ? run + 1 : 0
             longest = max(longest, run)

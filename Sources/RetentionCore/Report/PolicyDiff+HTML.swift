@@ -18,22 +18,30 @@ extension PolicyDiff {
 
             """
         if let database, let countedAt {
-            out += "<p>Records counted on <code>\(escape(database))</code> at \(ISO8601DateFormatter().string(from: countedAt)), as <code>plan</code> counts them.</p>\n"
+            out +=
+                "<p>Records counted on <code>\(escape(database))</code> at \(ISO8601DateFormatter().string(from: countedAt)), as <code>plan</code> counts them.</p>\n"
         }
         if let oldNotCounted { out += "<p>The old policy is not counted: \(escape(oldNotCounted))</p>\n" }
-        if old.sha256 == new.sha256 { return out + "<p>The two files are the same policy: nothing changes.</p>\n</body></html>\n" }
+        if old.sha256 == new.sha256 {
+            return out + "<p>The two files are the same policy: nothing changes.</p>\n</body></html>\n"
+        }
         let (more, notMore, wording, unchanged) = sections
         func section(_ title: String, _ list: [Rule]) {
             guard !list.isEmpty else { return }
-            out += "<h2>\(escape(title))</h2>\n<table><tr><th>rule</th><th>what</th><th>before</th><th>after</th><th>which way</th></tr>\n"
+            out +=
+                "<h2>\(escape(title))</h2>\n<table><tr><th>rule</th><th>what</th><th>before</th><th>after</th><th>which way</th></tr>\n"
             for rule in list {
-                let name = rule.rule + (rule.status == .added ? " (new rule)" : rule.status == .removed ? " (removed)" : "")
-                let rows = rule.changes.map { change in
-                    "<td>\(escape(change.facet))</td><td>\(escape(change.old ?? "—"))</td><td>\(escape(change.new ?? "—"))</td>"
-                        + "<td class=\"\(change.direction.rawValue)\">\(escape(Self.words(change.direction)))</td>"
-                } + (Self.counts(rule).map { ["<td>records</td><td colspan=\"3\">\(escape($0))</td>"] } ?? [])
+                let name =
+                    rule.rule + (rule.status == .added ? " (new rule)" : rule.status == .removed ? " (removed)" : "")
+                let rows =
+                    rule.changes.map { change in
+                        "<td>\(escape(change.facet))</td><td>\(escape(change.old ?? "—"))</td><td>\(escape(change.new ?? "—"))</td>"
+                            + "<td class=\"\(change.direction.rawValue)\">\(escape(Self.words(change.direction)))</td>"
+                    } + (Self.counts(rule).map { ["<td>records</td><td colspan=\"3\">\(escape($0))</td>"] } ?? [])
                 for (index, row) in rows.enumerated() {
-                    out += "<tr>" + (index == 0 ? "<td rowspan=\"\(rows.count)\"><code>\(escape(name))</code></td>" : "") + row + "</tr>\n"
+                    out +=
+                        "<tr>" + (index == 0 ? "<td rowspan=\"\(rows.count)\"><code>\(escape(name))</code></td>" : "")
+                        + row + "</tr>\n"
                 }
             }
             out += "</table>\n"
@@ -42,10 +50,13 @@ extension PolicyDiff {
         section("Makes no more records due", notMore)
         section("Changes wording only", wording)
         if !unchanged.isEmpty {
-            out += "<p>Unchanged: " + unchanged.map { "<code>\(escape($0.rule))</code>" }.joined(separator: ", ") + "</p>\n"
+            out +=
+                "<p>Unchanged: " + unchanged.map { "<code>\(escape($0.rule))</code>" }.joined(separator: ", ")
+                + "</p>\n"
         }
         if rules.allSatisfy({ $0.changes.isEmpty }) {
-            out += "<p>No rule differs in what the register says; the files differ elsewhere (the database, the schedule, a relation's condition…): compare them with diff(1).</p>\n"
+            out +=
+                "<p>No rule differs in what the register says; the files differ elsewhere (the database, the schedule, a relation's condition…): compare them with diff(1).</p>\n"
         }
         return out + "</body></html>\n"
     }

@@ -94,39 +94,56 @@ public struct PolicyDiff: Sendable, Codable, Equatable {
         for rule in new.rules {
             guard let before = oldRules[rule.id] else {
                 let direction: Direction = rule.action.auditAction == .flag ? .wording : .moreDue
-                rules.append(Rule(rule: rule.id, status: .added, changes: [Change(facet: "rule", old: nil, new: Self.summary(rule), direction: direction)],
-                                  flagsOnly: rule.action.auditAction == .flag))
+                rules.append(
+                    Rule(
+                        rule: rule.id, status: .added,
+                        changes: [Change(facet: "rule", old: nil, new: Self.summary(rule), direction: direction)],
+                        flagsOnly: rule.action.auditAction == .flag))
                 continue
             }
             let changes = Self.changes(from: before, in: old, to: rule, in: new)
-            rules.append(Rule(rule: rule.id, status: changes.isEmpty ? .unchanged : .changed, changes: changes,
-                              flagsOnly: rule.action.auditAction == .flag))
+            rules.append(
+                Rule(
+                    rule: rule.id, status: changes.isEmpty ? .unchanged : .changed, changes: changes,
+                    flagsOnly: rule.action.auditAction == .flag))
         }
         for rule in old.rules where !newIDs.contains(rule.id) {
-            rules.append(Rule(rule: rule.id, status: .removed, changes: [Change(facet: "rule", old: Self.summary(rule), new: nil, direction: .moreKept)]))
+            rules.append(
+                Rule(
+                    rule: rule.id, status: .removed,
+                    changes: [Change(facet: "rule", old: Self.summary(rule), new: nil, direction: .moreKept)]))
         }
         self.rules = rules
     }
 
     /// A whole rule in a line: "counted from closed_at, kept for 2 years, then deleted, with `messages`".
     static func summary(_ rule: RetentionRule) -> String {
-        let kept = rule.after == RetentionDuration() ? "kept until the date itself" : "kept for " + Register.words(rule.after)
+        let kept =
+            rule.after == RetentionDuration() ? "kept until the date itself" : "kept for " + Register.words(rule.after)
         return "counted from \(Register.words(rule.clock)), \(kept), then \(Register.words(rule))"
     }
 
     /// The facets of one rule that differ, as the register words them.
-    static func changes(from old: RetentionRule, in oldPolicy: Policy, to new: RetentionRule, in newPolicy: Policy) -> [Change] {
+    static func changes(from old: RetentionRule, in oldPolicy: Policy, to new: RetentionRule, in newPolicy: Policy)
+        -> [Change]
+    {
         var changes: [Change] = []
         func compare(_ facet: String, _ a: String, _ b: String, _ direction: @autoclosure () -> Direction) {
             if a != b { changes.append(Change(facet: facet, old: a, new: b, direction: direction())) }
         }
-        compare("records", Register.data(oldPolicy.subject(for: old), old), Register.data(newPolicy.subject(for: new), new), .either)
-        compare("kept for", Register.words(old.after), Register.words(new.after),
-                Self.compare(old.after, new.after, calendar: newPolicy.calendar))
+        compare(
+            "records", Register.data(oldPolicy.subject(for: old), old), Register.data(newPolicy.subject(for: new), new),
+            .either)
+        compare(
+            "kept for", Register.words(old.after), Register.words(new.after),
+            Self.compare(old.after, new.after, calendar: newPolicy.calendar))
         compare("counted from", Register.words(old.clock), Register.words(new.clock), .either)
         compare("then", Register.words(old.action), Register.words(new.action), Self.compare(old.action, new.action))
-        let oldReasons = Register.exemptionReasons(old), newReasons = Register.exemptionReasons(new)
-        compare("unless", oldReasons.joined(separator: "; "), newReasons.joined(separator: "; "), Self.compare(kept: oldReasons, newReasons))
+        let oldReasons = Register.exemptionReasons(old)
+        let newReasons = Register.exemptionReasons(new)
+        compare(
+            "unless", oldReasons.joined(separator: "; "), newReasons.joined(separator: "; "),
+            Self.compare(kept: oldReasons, newReasons))
         compare("legal basis", old.legalBasis, new.legalBasis, .wording)
         compare("register", old.register, new.register, .wording)
         // What is counted of erased records changes no record: said, never stopping a run.
@@ -142,10 +159,13 @@ public struct PolicyDiff: Sendable, Codable, Equatable {
         // Added to the same moment, in the policy's calendar: the order of periods of mixed units.
         let origin = Date(timeIntervalSince1970: 946_684_800)  // 2000-01-01
         func end(_ d: RetentionDuration) -> Date {
-            calendar.date(byAdding: DateComponents(year: d.years, month: d.months, day: d.days, hour: d.hours, minute: d.minutes, second: d.seconds),
-                          to: origin) ?? origin
+            calendar.date(
+                byAdding: DateComponents(
+                    year: d.years, month: d.months, day: d.days, hour: d.hours, minute: d.minutes, second: d.seconds),
+                to: origin) ?? origin
         }
-        let a = end(old), b = end(new)
+        let a = end(old)
+        let b = end(new)
         return b < a ? .moreDue : b > a ? .moreKept : .either
     }
 
@@ -153,10 +173,15 @@ public struct PolicyDiff: Sendable, Codable, Equatable {
     /// tables or fields does more; with fewer, less; otherwise the counts say.
     static func compare(_ old: RuleAction, _ new: RuleAction) -> Direction {
         func rank(_ action: RuleAction) -> Int {
-            switch action { case .flag: 0; case .anonymise: 1; case .purge: 2 }
+            switch action {
+            case .flag: 0
+            case .anonymise: 1
+            case .purge: 2
+            }
         }
         if rank(new) != rank(old) { return rank(new) > rank(old) ? .moreDue : .moreKept }
-        let a = reach(old), b = reach(new)
+        let a = reach(old)
+        let b = reach(new)
         if a == b { return .either }
         if b.isSuperset(of: a) { return .moreDue }
         if b.isSubset(of: a) { return .moreKept }
@@ -167,7 +192,9 @@ public struct PolicyDiff: Sendable, Codable, Equatable {
     /// the record (`*` for every table that references it).
     static func reach(_ action: RuleAction) -> Set<String> {
         func tables(_ list: [ChildTable]) -> [String] {
-            list.flatMap { child in ["table:" + child.table.value] + tables(child.children) + child.owns.map { "table:" + $0.table.value } }
+            list.flatMap { child in
+                ["table:" + child.table.value] + tables(child.children) + child.owns.map { "table:" + $0.table.value }
+            }
         }
         switch action {
         case .flag: return []
@@ -180,7 +207,8 @@ public struct PolicyDiff: Sendable, Codable, Equatable {
 
     /// Fewer reasons to keep a record make more records due.
     static func compare(kept old: [String], _ new: [String]) -> Direction {
-        let a = Set(old), b = Set(new)
+        let a = Set(old)
+        let b = Set(new)
         if b.isSubset(of: a) { return .moreDue }
         if b.isSuperset(of: a) { return .moreKept }
         return .either

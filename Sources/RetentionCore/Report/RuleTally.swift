@@ -66,7 +66,8 @@ public struct RuleTally: Codable, Sendable, Hashable {
         guard let counted, !counted.isEmpty else { return nil }
         let periods = counted.sorted { $0.key < $1.key }
         let shown = periods.prefix(12).map { "\($0.key) \($0.value)" }.joined(separator: ", ")
-        return "\(counted.values.reduce(0, +)) record(s): \(shown)" + (periods.count > 12 ? ", and \(periods.count - 12) more period(s)" : "")
+        return "\(counted.values.reduce(0, +)) record(s): \(shown)"
+            + (periods.count > 12 ? ", and \(periods.count - 12) more period(s)" : "")
     }
 
     public init(rule: RetentionRule, subject: Subject, cutoff: Cutoff) {
@@ -102,13 +103,15 @@ public struct RuleTally: Codable, Sendable, Hashable {
     public var exemptSummary: String {
         guard !exempt.isEmpty else { return "0" }
         return exempt.sorted { $0.key < $1.key }.map { reason, count in
-            reason == ExemptionReason.keptByRule.rawValue ? "\(count) \(reason) (\(keptByRuleSummary))" : "\(count) \(reason)"
+            reason == ExemptionReason.keptByRule.rawValue
+                ? "\(count) \(reason) (\(keptByRuleSummary))" : "\(count) \(reason)"
         }.joined(separator: ", ")
     }
 
     /// "accounting: 2, contracts: 1": the rules that kept records, most first.
     public var keptByRuleSummary: String {
-        (keptByRule ?? [:]).sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key): \($0.value)" }.joined(separator: ", ")
+        (keptByRule ?? [:]).sorted { ($1.value, $0.key) < ($0.value, $1.key) }.map { "\($0.key): \($0.value)" }.joined(
+            separator: ", ")
     }
 
     public mutating func count(_ reason: ExemptionReason) { exempt[reason.rawValue, default: 0] += 1 }

@@ -10,7 +10,8 @@ extension RunReport {
         calendar.timeZone = policy.timeZone
         func when(_ date: Date) -> String {
             let c = calendar.dateComponents([.year, .month, .day, .hour, .minute], from: date)
-            return String(format: "%04d-%02d-%02d %02d:%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0, c.hour ?? 0, c.minute ?? 0)
+            return String(
+                format: "%04d-%02d-%02d %02d:%02d", c.year ?? 0, c.month ?? 0, c.day ?? 0, c.hour ?? 0, c.minute ?? 0)
         }
         var out = """
             <!DOCTYPE html>
@@ -29,42 +30,72 @@ extension RunReport {
             """
         for tally in rules {
             let rule = policy.rules.first { $0.id == tally.rule }
-            out += "<section class=\"rule\" id=\"rule-\(Self.escape(tally.rule))\"><h2>\(Self.escape(tally.rule)) — \(Self.escape(tally.action)) on \(Self.escape(tally.table))</h2>\n"
+            out +=
+                "<section class=\"rule\" id=\"rule-\(Self.escape(tally.rule))\"><h2>\(Self.escape(tally.rule)) — \(Self.escape(tally.action)) on \(Self.escape(tally.table))</h2>\n"
             out += "<p>Register: \(Self.escape(tally.register))<br>Legal basis: \(Self.escape(tally.legalBasis))<br>"
-            out += "Cutoff: records whose clock\(rule.map { " (" + Self.escape($0.clock.description) + ")" } ?? "") is before <b>\(when(tally.clockBound))</b> (\(Self.escape(policy.timeZone.identifier)))</p>\n"
+            out +=
+                "Cutoff: records whose clock\(rule.map { " (" + Self.escape($0.clock.description) + ")" } ?? "") is before <b>\(when(tally.clockBound))</b> (\(Self.escape(policy.timeZone.identifier)))</p>\n"
             if case .anonymise(let fields, _)? = rule?.action {
-                out += "<p>Fields changed: " + Self.escape(fields.filter { $0.strategy != .keep }.map { "\($0.column.value) (\($0.strategy.name))" }.joined(separator: ", ")) + "</p>\n"
+                out +=
+                    "<p>Fields changed: "
+                    + Self.escape(
+                        fields.filter { $0.strategy != .keep }.map { "\($0.column.value) (\($0.strategy.name))" }
+                            .joined(separator: ", ")) + "</p>\n"
             }
             let done = tally.flagged + tally.anonymised + tally.purged
             let subject: [(String, Int)] = tally.subjectRecords.map { [("records of the subject", $0)] } ?? []
-            let figures: [(String, Int)] = subject + [("rows in the table", tally.tableRows), ("past the cutoff", tally.pastCutoff),
-                                            (planned ? "due" : "done", planned ? tally.due : done), ("exempt", tally.exemptTotal),
-                                            ("already done", tally.alreadyDone)] + (planned ? [] : [("stale", tally.stale), ("gone", tally.gone)])
+            let figures: [(String, Int)] =
+                subject + [
+                    ("rows in the table", tally.tableRows), ("past the cutoff", tally.pastCutoff),
+                    (planned ? "due" : "done", planned ? tally.due : done), ("exempt", tally.exemptTotal),
+                    ("already done", tally.alreadyDone),
+                ] + (planned ? [] : [("stale", tally.stale), ("gone", tally.gone)])
                 + (tally.takenTotal > 0 ? [("taken by an earlier rule", tally.takenTotal)] : [])
                 + (tally.becameDue.map { [("became due through this run", $0)] } ?? [])
-            out += "<table class=\"figures\">" + figures.map { "<tr><th>\($0.0)</th><td class=\"n\">\($0.1)</td></tr>" }.joined() + "</table>\n"
+            out +=
+                "<table class=\"figures\">"
+                + figures.map { "<tr><th>\($0.0)</th><td class=\"n\">\($0.1)</td></tr>" }.joined() + "</table>\n"
             if !tally.exempt.isEmpty {
-                out += "<p>Kept: " + tally.exempt.sorted { $0.key < $1.key }.map { reason, count in
-                    let rules = reason == ExemptionReason.keptByRule.rawValue ? " (" + Self.escape(tally.keptByRuleSummary) + ")" : ""
-                    return "\(count) by \(Self.reason(reason))\(rules)"
-                }.joined(separator: "; ") + "</p>\n"
+                out +=
+                    "<p>Kept: "
+                    + tally.exempt.sorted { $0.key < $1.key }.map { reason, count in
+                        let rules =
+                            reason == ExemptionReason.keptByRule.rawValue
+                            ? " (" + Self.escape(tally.keptByRuleSummary) + ")" : ""
+                        return "\(count) by \(Self.reason(reason))\(rules)"
+                    }.joined(separator: "; ") + "</p>\n"
             }
-            let children = tally.childRowsPurged.sorted { $0.key < $1.key }.map { "\($0.value) in \(Self.escape($0.key))" }
-            if !children.isEmpty { out += "<p>Child rows \(planned ? "that would be deleted" : "deleted"): \(children.joined(separator: ", "))</p>\n" }
-            let anonymisedChildren = tally.childRowsAnonymised.sorted { $0.key < $1.key }.map { "\($0.value) in \(Self.escape($0.key))" }
-            if !anonymisedChildren.isEmpty { out += "<p>Child rows \(planned ? "that would be anonymised" : "anonymised"): \(anonymisedChildren.joined(separator: ", "))</p>\n" }
+            let children = tally.childRowsPurged.sorted { $0.key < $1.key }.map {
+                "\($0.value) in \(Self.escape($0.key))"
+            }
+            if !children.isEmpty {
+                out +=
+                    "<p>Child rows \(planned ? "that would be deleted" : "deleted"): \(children.joined(separator: ", "))</p>\n"
+            }
+            let anonymisedChildren = tally.childRowsAnonymised.sorted { $0.key < $1.key }.map {
+                "\($0.value) in \(Self.escape($0.key))"
+            }
+            if !anonymisedChildren.isEmpty {
+                out +=
+                    "<p>Child rows \(planned ? "that would be anonymised" : "anonymised"): \(anonymisedChildren.joined(separator: ", "))</p>\n"
+            }
             if let counted = tally.countedSummary {
                 out += "<p>Kept as statistics (counted per period, then erased): \(Self.escape(counted))</p>\n"
             }
             if let taken = tally.takenSummary {
-                out += "<p>Of the due records, \(Self.escape(taken)): \(planned ? "that rule would delete them first" : "that rule deleted them first") and counts them.</p>\n"
+                out +=
+                    "<p>Of the due records, \(Self.escape(taken)): \(planned ? "that rule would delete them first" : "that rule deleted them first") and counts them.</p>\n"
             }
             if !tally.review.isEmpty {
                 let columns = Array(tally.review[0].columns.keys).sorted()
-                out += "<table class=\"review\"><tr><th>key</th><th>decision</th>" + columns.map { "<th>\(Self.escape($0))</th>" }.joined() + "</tr>"
+                out +=
+                    "<table class=\"review\"><tr><th>key</th><th>decision</th>"
+                    + columns.map { "<th>\(Self.escape($0))</th>" }.joined() + "</tr>"
                 for line in tally.review {
-                    out += "<tr><td>\(Self.escape(line.key.description))</td><td>\(Self.escape(line.decision))</td>"
-                        + columns.map { "<td>\(Self.escape(line.columns[$0]?.description ?? ""))</td>" }.joined() + "</tr>"
+                    out +=
+                        "<tr><td>\(Self.escape(line.key.description))</td><td>\(Self.escape(line.decision))</td>"
+                        + columns.map { "<td>\(Self.escape(line.columns[$0]?.description ?? ""))</td>" }.joined()
+                        + "</tr>"
                 }
                 out += "</table>\n"
             }
@@ -91,9 +122,17 @@ extension RunReport {
     /// "305 records deleted, 381 anonymised; 12 kept because of a legal hold…"
     public func summarySentence(planned: Bool) -> String {
         // A record another rule takes is that rule's row (child or owned): counted once, in `tables`.
-        let purged = rules.reduce(0) { $0 + (planned ? ($1.action == "purge" ? $1.due - $1.takenTotal : 0) : $1.action == "archive" ? 0 : $1.purged) }
-        let archived = rules.reduce(0) { $0 + ($1.action == "archive" ? (planned ? $1.due - $1.takenTotal : $1.purged) : 0) }
-        let anonymised = rules.reduce(0) { $0 + (planned ? ($1.action == "anonymise" ? $1.due - $1.takenTotal : 0) : $1.anonymised) }
+        let purged = rules.reduce(0) {
+            $0
+                + (planned
+                    ? ($1.action == "purge" ? $1.due - $1.takenTotal : 0) : $1.action == "archive" ? 0 : $1.purged)
+        }
+        let archived = rules.reduce(0) {
+            $0 + ($1.action == "archive" ? (planned ? $1.due - $1.takenTotal : $1.purged) : 0)
+        }
+        let anonymised = rules.reduce(0) {
+            $0 + (planned ? ($1.action == "anonymise" ? $1.due - $1.takenTotal : 0) : $1.anonymised)
+        }
         let flagged = rules.reduce(0) { $0 + (planned ? ($1.action == "flag" ? $1.due : 0) : $1.flagged) }
         var kept: [String: Int] = [:]
         // Records, not rule actions: a record two rules keep for the same reason counts once.
@@ -101,16 +140,24 @@ extension RunReport {
         kept = kept.filter { $0.value > 0 }
         let verb = planned ? "would be " : ""
         var text = "\(purged) record(s) \(verb)deleted, \(anonymised) \(verb)anonymised, \(flagged) \(verb)flagged"
-        if archived > 0 || rules.contains(where: { $0.action == "archive" }) { text += ", \(archived) \(verb)moved to the archive" }
+        if archived > 0 || rules.contains(where: { $0.action == "archive" }) {
+            text += ", \(archived) \(verb)moved to the archive"
+        }
         if !kept.isEmpty {
-            text += "; " + kept.sorted { $0.key < $1.key }.map { "\($0.value) kept because of \(Self.reason($0.key))" }.joined(separator: ", ")
+            text +=
+                "; "
+                + kept.sorted { $0.key < $1.key }.map { "\($0.value) kept because of \(Self.reason($0.key))" }.joined(
+                    separator: ", ")
         }
         let rows = (tables ?? [:]).values.reduce(0) { $0 + $1.deleted }
         if rows > 0 {
-            text += "; \(rows) row(s) \(verb)deleted in \((tables ?? [:]).values.filter { $0.deleted > 0 }.count) table(s), records and their child rows"
+            text +=
+                "; \(rows) row(s) \(verb)deleted in \((tables ?? [:]).values.filter { $0.deleted > 0 }.count) table(s), records and their child rows"
         }
         text += planned ? ". Nothing was changed." : "."
-        if totalBecameDue > 0 { text += " \(totalBecameDue) record(s) became due through this run's changes; the next run acts on them." }
+        if totalBecameDue > 0 {
+            text += " \(totalBecameDue) record(s) became due through this run's changes; the next run acts on them."
+        }
         return text
     }
 
@@ -129,23 +176,32 @@ extension RunReport {
     /// the left, the months along the bottom.
     static func chart(_ forecast: Forecast.RuleForecast, labels: [String]) -> String {
         let peak = max(forecast.months.max() ?? 0, 1)
-        let width = 40, height = 120, left = 45
-        var svg = "<figure class=\"forecast\" id=\"forecast-\(escape(forecast.rule))\" data-total=\"\(forecast.months.reduce(0, +))\">"
+        let width = 40
+        let height = 120
+        let left = 45
+        var svg =
+            "<figure class=\"forecast\" id=\"forecast-\(escape(forecast.rule))\" data-total=\"\(forecast.months.reduce(0, +))\">"
         svg += "<figcaption>Forecast: records becoming due per month</figcaption>"
-        svg += "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(left + width * forecast.months.count + 10)\" height=\"\(height + 55)\" role=\"img\">"
+        svg +=
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(left + width * forecast.months.count + 10)\" height=\"\(height + 55)\" role=\"img\">"
         // The axes, a tick at the peak, and what each one counts.
         svg += "<line x1=\"\(left)\" y1=\"15\" x2=\"\(left)\" y2=\"\(height + 15)\" stroke=\"#333\"/>"
-        svg += "<line x1=\"\(left)\" y1=\"\(height + 15)\" x2=\"\(left + width * forecast.months.count + 5)\" y2=\"\(height + 15)\" stroke=\"#333\"/>"
+        svg +=
+            "<line x1=\"\(left)\" y1=\"\(height + 15)\" x2=\"\(left + width * forecast.months.count + 5)\" y2=\"\(height + 15)\" stroke=\"#333\"/>"
         svg += "<text x=\"\(left - 4)\" y=\"\(height + 18)\" text-anchor=\"end\" class=\"axis\">0</text>"
         svg += "<text x=\"\(left - 4)\" y=\"18\" text-anchor=\"end\" class=\"axis\">\(peak)</text>"
         svg += "<text x=\"\(left - 4)\" y=\"\(height / 2 + 15)\" text-anchor=\"end\" class=\"axis\">records</text>"
-        svg += "<text x=\"\(left + width * forecast.months.count / 2)\" y=\"\(height + 50)\" text-anchor=\"middle\" class=\"axis\">month the records become due</text>"
+        svg +=
+            "<text x=\"\(left + width * forecast.months.count / 2)\" y=\"\(height + 50)\" text-anchor=\"middle\" class=\"axis\">month the records become due</text>"
         for (i, count) in forecast.months.enumerated() {
             let h = count * height / peak
             let x = left + i * width
-            svg += "<rect x=\"\(x + 5)\" y=\"\(height + 15 - h)\" width=\"\(width - 10)\" height=\"\(h)\" fill=\"#4a7\"/>"
-            svg += "<text x=\"\(x + width / 2)\" y=\"\(height + 12 - h)\" text-anchor=\"middle\" class=\"count\">\(count)</text>"
-            svg += "<text x=\"\(x + width / 2)\" y=\"\(height + 30)\" text-anchor=\"middle\">\(i < labels.count ? escape(labels[i]) : "")</text>"
+            svg +=
+                "<rect x=\"\(x + 5)\" y=\"\(height + 15 - h)\" width=\"\(width - 10)\" height=\"\(h)\" fill=\"#4a7\"/>"
+            svg +=
+                "<text x=\"\(x + width / 2)\" y=\"\(height + 12 - h)\" text-anchor=\"middle\" class=\"count\">\(count)</text>"
+            svg +=
+                "<text x=\"\(x + width / 2)\" y=\"\(height + 30)\" text-anchor=\"middle\">\(i < labels.count ? escape(labels[i]) : "")</text>"
         }
         svg += "</svg>"
         let note = forecast.note

@@ -2,7 +2,11 @@ import Foundation
 
 /// What one run did or would do; written as JSON for machines and Markdown for people.
 public struct RunReport: Codable, Sendable {
-    public enum Mode: String, Codable, Sendable { case plan, dryRun = "dry-run", apply, run }
+    public enum Mode: String, Codable, Sendable {
+        case plan
+        case dryRun = "dry-run"
+        case apply, run
+    }
     public enum Status: String, Codable, Sendable {
         /// Every planned change was applied (or, for a dry run, planned).
         case complete
@@ -34,8 +38,10 @@ public struct RunReport: Codable, Sendable {
     /// batch, so the rest of the run went on. Named by rule and pseudonymous reference.
     public var failures: [RecordFailure] = []
 
-    public init(runID: String, mode: Mode, status: Status, message: String? = nil, policyPath: String, policyHash: String,
-                database: String, now: Date, startedAt: Date, finishedAt: Date, rules: [RuleTally]) {
+    public init(
+        runID: String, mode: Mode, status: Status, message: String? = nil, policyPath: String, policyHash: String,
+        database: String, now: Date, startedAt: Date, finishedAt: Date, rules: [RuleTally]
+    ) {
         self.runID = runID
         self.mode = mode
         self.status = status
@@ -68,7 +74,8 @@ public struct RunReport: Codable, Sendable {
             // A record another rule takes is counted there, as a row of its children or its own.
             let acted = r.due - r.takenTotal
             tables[r.table, default: TableChange()].deleted += planned ? (r.deletes ? acted : 0) : r.purged
-            tables[r.table, default: TableChange()].changed += planned ? (r.action == "anonymise" ? acted : 0) : r.anonymised
+            tables[r.table, default: TableChange()].changed +=
+                planned ? (r.action == "anonymise" ? acted : 0) : r.anonymised
             for (table, rows) in r.childRowsPurged { tables[table, default: TableChange()].deleted += rows }
             for (table, rows) in r.childRowsAnonymised { tables[table, default: TableChange()].changed += rows }
         }

@@ -17,7 +17,9 @@ public struct StatisticsRow: Sendable, Hashable {
     /// The group that small groups are merged into once their period is over.
     public static let other = "other"
 
-    public init(rule: String, period: String, group: String, records: Int64 = 0, sums: [String: Decimal] = [:], open: Bool) {
+    public init(
+        rule: String, period: String, group: String, records: Int64 = 0, sums: [String: Decimal] = [:], open: Bool
+    ) {
         self.rule = rule
         self.period = period
         self.group = group
@@ -34,12 +36,17 @@ public struct StatisticsRow: Sendable, Hashable {
 
     /// The sums as stored: a JSON object of decimal texts, keys sorted (`{"amount":"1234.5"}`).
     public var sumsText: String {
-        "{" + sums.keys.sorted().map { "\(JSONText.quoted($0)):\(JSONText.quoted(NSDecimalNumber(decimal: sums[$0]!).stringValue))" }.joined(separator: ",") + "}"
+        "{"
+            + sums.keys.sorted().map {
+                "\(JSONText.quoted($0)):\(JSONText.quoted(NSDecimalNumber(decimal: sums[$0]!).stringValue))"
+            }.joined(separator: ",") + "}"
     }
 
     /// Reads `sumsText` back; nil when the text is not what `sumsText` writes.
     public static func sums(from text: String) -> [String: Decimal]? {
-        guard let data = text.data(using: .utf8), let object = try? JSONSerialization.jsonObject(with: data) as? [String: String] else { return nil }
+        guard let data = text.data(using: .utf8),
+            let object = try? JSONSerialization.jsonObject(with: data) as? [String: String]
+        else { return nil }
         var sums: [String: Decimal] = [:]
         for (column, value) in object {
             guard let decimal = Decimal(string: value, locale: Locale(identifier: "en_US_POSIX")) else { return nil }
@@ -69,8 +76,11 @@ public struct StatisticsRow: Sendable, Hashable {
         switch value {
         case .null: return .some(nil)
         case .integer(let n): return Decimal(n)
-        case .real(let d): return d.isFinite ? Decimal(string: String(d), locale: Locale(identifier: "en_US_POSIX")) : nil
-        case .text(let s): return Decimal(string: s.trimmingCharacters(in: .whitespaces), locale: Locale(identifier: "en_US_POSIX")).map { .some($0) }
+        case .real(let d):
+            return d.isFinite ? Decimal(string: String(d), locale: Locale(identifier: "en_US_POSIX")) : nil
+        case .text(let s):
+            return Decimal(string: s.trimmingCharacters(in: .whitespaces), locale: Locale(identifier: "en_US_POSIX"))
+                .map { .some($0) }
         case .blob: return nil
         }
     }
@@ -108,11 +118,14 @@ public struct StatisticsTally: Sendable {
     /// `sum`). A `sum` value that is no number is an error naming the column (never the value).
     public mutating func count(clock: Date, values: [SQLValue], calendar: Calendar) throws(StatisticsError) {
         let by = statistics.by.map(\.value)
-        let slot = Slot(period: period(of: clock, calendar: calendar),
-                        group: by.isEmpty ? "{}" : StatisticsRow.group(columns: by, values: Array(values.prefix(by.count))))
+        let slot = Slot(
+            period: period(of: clock, calendar: calendar),
+            group: by.isEmpty ? "{}" : StatisticsRow.group(columns: by, values: Array(values.prefix(by.count))))
         var sums: [String: Decimal] = [:]
         for (name, value) in zip(statistics.sum, values.dropFirst(by.count)) {
-            guard let decimal = StatisticsRow.decimal(value) else { throw StatisticsError(rule: rule, column: name.value) }
+            guard let decimal = StatisticsRow.decimal(value) else {
+                throw StatisticsError(rule: rule, column: name.value)
+            }
             if let decimal { sums[name.value] = decimal }
         }
         var entry = counts[slot] ?? (0, [:])
@@ -122,15 +135,18 @@ public struct StatisticsTally: Sendable {
     }
 
     private mutating func period(of date: Date, calendar: Calendar) -> String {
-        var low = 0, high = periodsMet.count
+        var low = 0
+        var high = periodsMet.count
         while low < high {
             let middle = (low + high) / 2
             if periodsMet[middle].end <= date { low = middle + 1 } else { high = middle }
         }
         if low < periodsMet.count, periodsMet[low].start <= date { return periodsMet[low].label }
         let label = statistics.period.label(of: date, calendar: calendar)
-        if let start = statistics.period.start(of: label, calendar: calendar), let end = statistics.period.end(of: label, calendar: calendar),
-           start <= date, date < end {
+        if let start = statistics.period.start(of: label, calendar: calendar),
+            let end = statistics.period.end(of: label, calendar: calendar),
+            start <= date, date < end
+        {
             periodsMet.insert((start, end, label), at: low)
         }
         return label
@@ -141,13 +157,17 @@ public struct StatisticsTally: Sendable {
     /// own open row; a new group of a period already over (its small groups merged: a record kept
     /// by a hold until now) goes to `other`, since it would otherwise be a group of one.
     public func landing(on stored: [StatisticsRow]) -> [StatisticsRow] {
-        var rows = Dictionary(stored.map { (Slot(period: $0.period, group: $0.group), $0) }, uniquingKeysWith: { a, _ in a })
+        var rows = Dictionary(
+            stored.map { (Slot(period: $0.period, group: $0.group), $0) }, uniquingKeysWith: { a, _ in a })
         let over = Set(stored.filter { !$0.open }.map(\.period))
         var changed = Set<Slot>()
         for (slot, count) in counts.sorted(by: { $0.key < $1.key }) {
             var target = slot
             if rows[slot] == nil, over.contains(slot.period) { target.group = StatisticsRow.other }
-            var row = rows[target] ?? StatisticsRow(rule: rule, period: target.period, group: target.group, open: !over.contains(slot.period))
+            var row =
+                rows[target]
+                ?? StatisticsRow(
+                    rule: rule, period: target.period, group: target.group, open: !over.contains(slot.period))
             row.add(records: count.records, sums: count.sums)
             rows[target] = row
             changed.insert(target)
@@ -171,12 +191,17 @@ public struct StatisticsError: Error, Sendable, CustomStringConvertible {
 public enum StatisticsFolding {
     /// `rows`: every stored row of the periods to close. Returns the rows to remove (small groups)
     /// and the rows to write (groups kept, now closed, and each period's `other`).
-    public static func close(_ rows: [StatisticsRow], minGroup: Int, grouped: Bool) -> (removed: [StatisticsRow], written: [StatisticsRow]) {
-        var removed: [StatisticsRow] = [], written: [StatisticsRow] = []
+    public static func close(_ rows: [StatisticsRow], minGroup: Int, grouped: Bool) -> (
+        removed: [StatisticsRow], written: [StatisticsRow]
+    ) {
+        var removed: [StatisticsRow] = []
+        var written: [StatisticsRow] = []
         for (period, periodRows) in Dictionary(grouping: rows, by: \.period).sorted(by: { $0.key < $1.key }) {
             guard periodRows.contains(where: \.open) else { continue }
             let rule = periodRows[0].rule
-            var other = periodRows.first { $0.group == StatisticsRow.other } ?? StatisticsRow(rule: rule, period: period, group: StatisticsRow.other, open: false)
+            var other =
+                periodRows.first { $0.group == StatisticsRow.other }
+                ?? StatisticsRow(rule: rule, period: period, group: StatisticsRow.other, open: false)
             var merged = false
             for var row in periodRows.sorted(by: { $0.group < $1.group }) where row.group != StatisticsRow.other {
                 if grouped, row.open, row.records < Int64(minGroup) {

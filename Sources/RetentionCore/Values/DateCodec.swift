@@ -53,7 +53,9 @@ public enum DateCodec {
             let f = CivilTime(date, calendar: cal)
             var text = Self.digits(f.year, 4) + "-" + Self.digits(f.month, 2) + "-" + Self.digits(f.day, 2)
             if layout == .date, f.hour == 0, f.minute == 0, f.second == 0 { return .text(text) }
-            text += separator + Self.digits(f.hour, 2) + ":" + Self.digits(f.minute, 2) + ":" + Self.digits(f.second, 2) + suffix
+            text +=
+                separator + Self.digits(f.hour, 2) + ":" + Self.digits(f.minute, 2) + ":" + Self.digits(f.second, 2)
+                + suffix
             return .text(text)
         }
     }
@@ -75,7 +77,9 @@ public enum DateCodec {
         var year, month, day, hour, minute, second: Int
 
         init(_ date: Date, calendar: Calendar) {
-            if calendar.identifier == .gregorian, let fields = Self.gregorian(date, offset: calendar.timeZone.secondsFromGMT(for: date)) {
+            if calendar.identifier == .gregorian,
+                let fields = Self.gregorian(date, offset: calendar.timeZone.secondsFromGMT(for: date))
+            {
                 self = fields
                 return
             }
@@ -84,7 +88,9 @@ public enum DateCodec {
         }
 
         init(year: Int, month: Int, day: Int, hour: Int, minute: Int, second: Int) {
-            (self.year, self.month, self.day, self.hour, self.minute, self.second) = (year, month, day, hour, minute, second)
+            (self.year, self.month, self.day, self.hour, self.minute, self.second) = (
+                year, month, day, hour, minute, second
+            )
         }
 
         /// nil outside years 1583…9999 (and for moments no `Int` holds).
@@ -103,8 +109,9 @@ public enum DateCodec {
             let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
             let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
             guard (1583...9999).contains(year) else { return nil }
-            return CivilTime(year: year, month: month, day: dayOfYear - (153 * shiftedMonth + 2) / 5 + 1,
-                             hour: secondOfDay / 3600, minute: secondOfDay % 3600 / 60, second: secondOfDay % 60)
+            return CivilTime(
+                year: year, month: month, day: dayOfYear - (153 * shiftedMonth + 2) / 5 + 1,
+                hour: secondOfDay / 3600, minute: secondOfDay % 3600 / 60, second: secondOfDay % 60)
         }
     }
 
@@ -116,7 +123,8 @@ public enum DateCodec {
         case (.unixMilliseconds, .integer(let ms)): return Date(timeIntervalSince1970: TimeInterval(ms) / 1000)
         case (.julian, .real(let j)): return Date(timeIntervalSince1970: (j - 2_440_587.5) * 86_400)
         case (.julian, .integer(let j)): return Date(timeIntervalSince1970: (Double(j) - 2_440_587.5) * 86_400)
-        case (.iso8601, .text(let text)), (.date, .text(let text)), (.timestamp, .text(let text)), (.timestamptz, .text(let text)):
+        case (.iso8601, .text(let text)), (.date, .text(let text)), (.timestamp, .text(let text)),
+            (.timestamptz, .text(let text)):
             return parseISO(text, calendar: calendar)
         default: return nil
         }
@@ -136,15 +144,17 @@ public enum DateCodec {
             return n
         }
         guard chars.count >= 10, chars[4] == UInt8(ascii: "-"), chars[7] == UInt8(ascii: "-"),
-              let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
-              (1...12).contains(month), (1...31).contains(day) else { return nil }
+            let year = number(0, 4), let month = number(5, 2), let day = number(8, 2),
+            (1...12).contains(month), (1...31).contains(day)
+        else { return nil }
         var components = DateComponents(year: year, month: month, day: day, hour: 0, minute: 0, second: 0)
         var cal = calendar
         var index = 10
         if chars.count > 10 {
             guard chars[10] == UInt8(ascii: " ") || chars[10] == UInt8(ascii: "T"),
-                  let hour = number(11, 2), chars.count >= 16, chars[13] == UInt8(ascii: ":"),
-                  let minute = number(14, 2), hour < 24, minute < 60 else { return nil }
+                let hour = number(11, 2), chars.count >= 16, chars[13] == UInt8(ascii: ":"),
+                let minute = number(14, 2), hour < 24, minute < 60
+            else { return nil }
             components.hour = hour
             components.minute = minute
             index = 16
@@ -159,8 +169,9 @@ public enum DateCodec {
             if index < chars.count {
                 if chars[index] == UInt8(ascii: "Z") && index == chars.count - 1 {
                     cal.timeZone = TimeZone(identifier: "UTC")!
-                } else if (chars[index] == UInt8(ascii: "+") || chars[index] == UInt8(ascii: "-")),
-                          let oh = number(index + 1, 2), let om = number(index + 4, 2), chars.count == index + 6 {
+                } else if chars[index] == UInt8(ascii: "+") || chars[index] == UInt8(ascii: "-"),
+                    let oh = number(index + 1, 2), let om = number(index + 4, 2), chars.count == index + 6
+                {
                     let sign = chars[index] == UInt8(ascii: "+") ? 1 : -1
                     cal.timeZone = TimeZone(secondsFromGMT: sign * (oh * 3600 + om * 60))!
                 } else {
@@ -169,7 +180,8 @@ public enum DateCodec {
             }
         }
         guard let date = cal.date(from: components),
-              cal.component(.day, from: date) == day else { return nil }
+            cal.component(.day, from: date) == day
+        else { return nil }
         return date
     }
 }

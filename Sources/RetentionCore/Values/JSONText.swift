@@ -22,7 +22,10 @@ public enum JSONText {
             var clean = 0
             for i in bytes.indices {
                 let byte = bytes[i]
-                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || (escapingSlash && byte == UInt8(ascii: "/")) else { continue }
+                guard
+                    byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+                        || (escapingSlash && byte == UInt8(ascii: "/"))
+                else { continue }
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[clean..<i]))
                 switch byte {
                 case 0x08: out += [UInt8(ascii: "\\"), UInt8(ascii: "b")]

@@ -32,10 +32,22 @@ public enum SQLValue: Sendable, Hashable, Codable, CustomStringConvertible {
     // Codable as plain JSON scalars so plan files stay readable: 42, "abc", 1.5, null.
     public init(from decoder: Decoder) throws {
         let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null; return }
-        if let i = try? container.decode(Int64.self) { self = .integer(i); return }
-        if let d = try? container.decode(Double.self) { self = .real(d); return }
-        if let s = try? container.decode(String.self) { self = .text(s); return }
+        if container.decodeNil() {
+            self = .null
+            return
+        }
+        if let i = try? container.decode(Int64.self) {
+            self = .integer(i)
+            return
+        }
+        if let d = try? container.decode(Double.self) {
+            self = .real(d)
+            return
+        }
+        if let s = try? container.decode(String.self) {
+            self = .text(s)
+            return
+        }
         throw DecodingError.dataCorruptedError(in: container, debugDescription: "expected a JSON scalar")
     }
 
@@ -73,8 +85,10 @@ public struct RecordKey: Sendable, Hashable, Codable, Comparable, CustomStringCo
             case .null: return "null"
             case .integer(let i): return String(i)
             case .real(let d): return String(d)
-            case .text(let s): return "\"" + s.replacingOccurrences(of: "\\", with: "\\\\")
-                .replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            case .text(let s):
+                return "\""
+                    + s.replacingOccurrences(of: "\\", with: "\\\\")
+                    .replacingOccurrences(of: "\"", with: "\\\"") + "\""
             case .blob(let d): return "\"base64:" + d.base64EncodedString() + "\""
             }
         }
@@ -88,9 +102,9 @@ public struct RecordKey: Sendable, Hashable, Codable, Comparable, CustomStringCo
     public static func < (lhs: RecordKey, rhs: RecordKey) -> Bool {
         for (l, r) in zip(lhs.values, rhs.values) where l != r {
             switch (l, r) {
-            case let (.integer(a), .integer(b)): return a < b
-            case let (.text(a), .text(b)): return a < b
-            case let (.real(a), .real(b)): return a < b
+            case (.integer(let a), .integer(let b)): return a < b
+            case (.text(let a), .text(let b)): return a < b
+            case (.real(let a), .real(let b)): return a < b
             default: return l.description < r.description
             }
         }

@@ -34,7 +34,8 @@ struct Applier: Sendable {
     /// Brings the erasure ledger up to the trail before a run's batches, then copies each batch's
     /// entries as it commits (`LedgerFollower`); `syncLedgerAfterChanges(following:)` seals them.
     func followLedger() async throws -> LedgerFollower {
-        try await LedgerFollower.start(ledger, store: store, keep: policy.ledgerKeep, now: Date(), calendar: policy.calendar, logger: logger)
+        try await LedgerFollower.start(
+            ledger, store: store, keep: policy.ledgerKeep, now: Date(), calendar: policy.calendar, logger: logger)
     }
 
     /// After the changes: a ledger that cannot be written is logged, not a failed run (the changes
@@ -48,8 +49,11 @@ struct Applier: Sendable {
                 try await syncLedger()
             }
         } catch {
-            logger.error("the erasure ledger could not be brought up to date; the next run copies what it misses from the trail", metadata: [
-                "ledger": "\(ledger.path)", "error": "\(error)"])
+            logger.error(
+                "the erasure ledger could not be brought up to date; the next run copies what it misses from the trail",
+                metadata: [
+                    "ledger": "\(ledger.path)", "error": "\(error)",
+                ])
         }
     }
 
@@ -72,7 +76,9 @@ struct Applier: Sendable {
 
     /// The plan this process just wrote (`writer`), closed: its header and trailer as written, checked
     /// like a saved plan's but without reading the file through again.
-    func checkedPlan(writtenBy writer: PlanWriter) throws -> (header: PlanDocument.Header, trailer: PlanDocument.Trailer) {
+    func checkedPlan(writtenBy writer: PlanWriter) throws -> (
+        header: PlanDocument.Header, trailer: PlanDocument.Trailer
+    ) {
         guard let header = writer.header, let trailer = writer.trailer, trailer.complete else {
             throw EnforcementError.refused("\(writer.path) has no trailer: the plan was cut short; make a new one")
         }
@@ -80,7 +86,9 @@ struct Applier: Sendable {
     }
 
     /// Refuses a plan made from another policy or for another database or schema.
-    private func checked(_ header: PlanDocument.Header, _ trailer: PlanDocument.Trailer) throws -> (header: PlanDocument.Header, trailer: PlanDocument.Trailer) {
+    private func checked(_ header: PlanDocument.Header, _ trailer: PlanDocument.Trailer) throws -> (
+        header: PlanDocument.Header, trailer: PlanDocument.Trailer
+    ) {
         var trailer = trailer
         // Child rows a dry run predicted give way to those the batches actually change.
         for i in trailer.rules.indices {
@@ -88,10 +96,14 @@ struct Applier: Sendable {
             trailer.rules[i].childRowsAnonymised = [:]
         }
         guard header.policyHash == policy.hash else {
-            throw EnforcementError.refused("the plan was made from a different policy (sha256 \(header.policyHash.prefix(12))…, this one is \(policy.hash.prefix(12))…); nothing was changed. Make a new plan with this policy")
+            throw EnforcementError.refused(
+                "the plan was made from a different policy (sha256 \(header.policyHash.prefix(12))…, this one is \(policy.hash.prefix(12))…); nothing was changed. Make a new plan with this policy"
+            )
         }
         guard header.database == store.location, header.schemaFingerprint == resolved.schema.fingerprint else {
-            throw EnforcementError.refused("the plan was made for another database (\(header.database)) or its schema has changed since; nothing was changed. Make a new plan")
+            throw EnforcementError.refused(
+                "the plan was made for another database (\(header.database)) or its schema has changed since; nothing was changed. Make a new plan"
+            )
         }
         return (header, trailer)
     }
@@ -112,9 +124,13 @@ struct Applier: Sendable {
         // What a run writes after its first change — the chain head after each batch, then its
         // reports — must be writable before it: a run that changed records and then could not
         // record them would leave its head behind its trail.
-        let unwritable = [StateFiles.writeProblem(directory: policy.stateDirectory, holding: "the audit chain head and plans"),
-                          StateFiles.writeProblem(directory: policy.reportsDirectory, holding: "reports")].compactMap { $0 }
-        if !unwritable.isEmpty { throw EnforcementError.cannotWrite(unwritable.joined(separator: "; ") + "; nothing was changed") }
+        let unwritable = [
+            StateFiles.writeProblem(directory: policy.stateDirectory, holding: "the audit chain head and plans"),
+            StateFiles.writeProblem(directory: policy.reportsDirectory, holding: "reports"),
+        ].compactMap { $0 }
+        if !unwritable.isEmpty {
+            throw EnforcementError.cannotWrite(unwritable.joined(separator: "; ") + "; nothing was changed")
+        }
         try await store.transaction { [policy] session in
             try session.prepareToolTables()
             if !policy.statisticsRules.isEmpty { try session.prepareStatisticsTable(policy.statisticsTable) }
@@ -128,8 +144,9 @@ struct Applier: Sendable {
     /// How `rule`'s batches count what they erase; nil for a rule without statistics.
     func statisticsWork(_ rule: RetentionRule) -> StatisticsWork? {
         guard let statistics = rule.statistics else { return nil }
-        return StatisticsWork(rule: rule.id, statistics: statistics, table: policy.statisticsTable, clock: resolved.shape(of: rule).clock,
-                              combination: rule.clock.combination, storageCalendar: policy.storageCalendar, calendar: policy.calendar)
+        return StatisticsWork(
+            rule: rule.id, statistics: statistics, table: policy.statisticsTable, clock: resolved.shape(of: rule).clock,
+            combination: rule.clock.combination, storageCalendar: policy.storageCalendar, calendar: policy.calendar)
     }
 
     /// At the end of a completed run: each rule's periods that are over at `planNow` are closed
@@ -156,8 +173,10 @@ struct Applier: Sendable {
 
     /// Applies every entry of the plan at `path`, batch by batch; a failure or a stop ends the
     /// run at a batch boundary (committed batches stay) and is reported, not thrown.
-    func applyPlan(at path: String, header: PlanDocument.Header, tallies planned: [RuleTally], lock: any RunLockHandle,
-                   stop: StopRequest, ledger: LedgerFollower? = nil) async -> Outcome {
+    func applyPlan(
+        at path: String, header: PlanDocument.Header, tallies planned: [RuleTally], lock: any RunLockHandle,
+        stop: StopRequest, ledger: LedgerFollower? = nil
+    ) async -> Outcome {
         // Two variables, not one Outcome: a batch updates both through inout at once.
         var tallies = planned
         var failures: [RecordFailure] = []
@@ -172,8 +191,9 @@ struct Applier: Sendable {
         async let ledgerCopies: Void = { for await entries in committed { await ledger?.committed(entries) } }()
         do {
             let works = try batchWorks(planNow: header.now)
-            let plan = PlanBatches(reader: try PlanReader(path: path), size: policy.batchSize,
-                                   tables: works.mapValues(\.table), chain: chain)
+            let plan = PlanBatches(
+                reader: try PlanReader(path: path), size: policy.batchSize,
+                tables: works.mapValues(\.table), chain: chain)
             var batches = 0
             var next = try plan.next()
             while let batch = next {
@@ -187,13 +207,18 @@ struct Applier: Sendable {
                     if let deadline, ContinuousClock.now >= deadline { throw Pacing.TimeLimitReached() }
                 }
                 batches += 1
-                guard let index = tallies.firstIndex(where: { $0.rule == batch.rule }), let work = works[batch.rule] else {
-                    throw EnforcementError.refused("the plan names rule `\(batch.rule)`, which the policy does not have")
+                guard let index = tallies.firstIndex(where: { $0.rule == batch.rule }), let work = works[batch.rule]
+                else {
+                    throw EnforcementError.refused(
+                        "the plan names rule `\(batch.rule)`, which the policy does not have")
                 }
-                try await applyIsolating(work, keys: batch.keys[...], references: batch.references, lock: lock,
-                                         tally: &tallies[index], failures: &failures, head: &head, ledger: ledger == nil ? nil : toLedger)
+                try await applyIsolating(
+                    work, keys: batch.keys[...], references: batch.references, lock: lock,
+                    tally: &tallies[index], failures: &failures, head: &head, ledger: ledger == nil ? nil : toLedger)
                 let t = tallies[index]
-                meter.update(rule: t.rule, done: t.flagged + t.anonymised + t.purged + t.stale + t.gone + t.takenTotal, due: t.due)
+                meter.update(
+                    rule: t.rule, done: t.flagged + t.anonymised + t.purged + t.stale + t.gone + t.takenTotal,
+                    due: t.due)
                 next = try await following
             }
             try head.flush()
@@ -204,7 +229,9 @@ struct Applier: Sendable {
         toLedger.finish()
         await ledgerCopies
         var outcome = Outcome(tallies: tallies, failures: failures)
-        if let stoppedBy { outcome.stopped(by: stoppedBy, logger: logger, runID: runID, resumeHint: "the next run finishes the work") }
+        if let stoppedBy {
+            outcome.stopped(by: stoppedBy, logger: logger, runID: runID, resumeHint: "the next run finishes the work")
+        }
         return outcome
     }
 
@@ -213,9 +240,11 @@ struct Applier: Sendable {
     /// records, so one record cannot stop the run: it is recorded as failed and the rest goes on.
     /// A batch whose every record fails is not a record's problem (a missing grant, a broken
     /// table): the run stops there, naming the rule.
-    func applyIsolating(_ work: BatchWork, keys: ArraySlice<RecordKey>, references: [RecordKey: String] = [:], lock: any RunLockHandle,
-                        tally: inout RuleTally, failures: inout [RecordFailure], head: inout HeadRecorder,
-                        ledger: AsyncStream<[AuditEntry]>.Continuation? = nil) async throws {
+    func applyIsolating(
+        _ work: BatchWork, keys: ArraySlice<RecordKey>, references: [RecordKey: String] = [:], lock: any RunLockHandle,
+        tally: inout RuleTally, failures: inout [RecordFailure], head: inout HeadRecorder,
+        ledger: AsyncStream<[AuditEntry]>.Continuation? = nil
+    ) async throws {
         let before = failures.count
         do {
             let outcome = try await applyBatch(work, keys: Array(keys), references: references, lock: lock)
@@ -227,17 +256,24 @@ struct Applier: Sendable {
             if keys.count == 1, let key = keys.first {
                 let reference = references[key] ?? work.chain.reference(table: work.table, key: key)
                 failures.append(RecordFailure(rule: work.rule.id, reference: reference, reason: refused.message))
-                logger.error("record refused by the database; the run goes on", metadata: [
-                    "rule": "\(work.rule.id)", "reference": "\(reference)", "error": "\(refused.message)"])
+                logger.error(
+                    "record refused by the database; the run goes on",
+                    metadata: [
+                        "rule": "\(work.rule.id)", "reference": "\(reference)", "error": "\(refused.message)",
+                    ])
                 return
             }
             let middle = keys.startIndex + keys.count / 2
-            try await applyIsolating(work, keys: keys[..<middle], references: references, lock: lock, tally: &tally, failures: &failures,
-                                     head: &head, ledger: ledger)
-            try await applyIsolating(work, keys: keys[middle...], references: references, lock: lock, tally: &tally, failures: &failures,
-                                     head: &head, ledger: ledger)
+            try await applyIsolating(
+                work, keys: keys[..<middle], references: references, lock: lock, tally: &tally, failures: &failures,
+                head: &head, ledger: ledger)
+            try await applyIsolating(
+                work, keys: keys[middle...], references: references, lock: lock, tally: &tally, failures: &failures,
+                head: &head, ledger: ledger)
             if failures.count - before == keys.count {
-                throw StoreFailure("rule `\(work.rule.id)` (table `\(work.table)`): the database refused every record of a batch, so the cause is not one record: \(refused.message)")
+                throw StoreFailure(
+                    "rule `\(work.rule.id)` (table `\(work.table)`): the database refused every record of a batch, so the cause is not one record: \(refused.message)"
+                )
             }
         }
     }
@@ -246,21 +282,27 @@ struct Applier: Sendable {
     /// broke a deadlock. An archive rule's batch is copied into the archive first (committed there),
     /// and the copies of the records the live batch did not delete are removed after it, whatever
     /// happened (`ArchiveMove`).
-    func applyBatch(_ work: BatchWork, keys batch: [RecordKey], references: [RecordKey: String] = [:],
-                    lock: (any RunLockHandle)?) async throws -> BatchOutcome {
+    func applyBatch(
+        _ work: BatchWork, keys batch: [RecordKey], references: [RecordKey: String] = [:],
+        lock: (any RunLockHandle)?
+    ) async throws -> BatchOutcome {
         let copies = try await work.archive?.copy(batch, from: store)
         let outcome: BatchOutcome
         do {
             outcome = try await ConflictRetry.run(logger: logger) {
-                try await store.transaction { try work.apply(in: $0, keys: batch, references: references, lock: lock, copies: copies) }
+                try await store.transaction {
+                    try work.apply(in: $0, keys: batch, references: references, lock: lock, copies: copies)
+                }
             }
         } catch {
             // Whether the live batch committed is asked of the live database itself (a lost
             // connection may hide a commit): only the copies of records still there are removed.
             // When it cannot say, the records stay pending and the next run completes them.
-            if let archive = work.archive, let still = try? await store.read({ [shape = archive.shape] in
-                try $0.existingKeys(table: shape.table, keyColumns: shape.keyColumns, keys: batch)
-            }) {
+            if let archive = work.archive,
+                let still = try? await store.read({ [shape = archive.shape] in
+                    try $0.existingKeys(table: shape.table, keyColumns: shape.keyColumns, keys: batch)
+                })
+            {
                 try? await archive.settle(batch, removing: Array(still))
             }
             throw error
@@ -275,23 +317,28 @@ struct Applier: Sendable {
     /// Everything each rule's batches need, prepared once, outside any transaction.
     func batchWorks(planNow: Date) throws -> [String: BatchWork] {
         let chain = self.chain
-        return Dictionary(uniqueKeysWithValues: try policy.rules.map { rule in
-            let subject = policy.subject(for: rule)
-            var work = BatchWork(rule: rule, query: try resolved.query(for: rule, now: planNow, toolTablesExist: true),
-                                 shape: resolved.shape(of: rule), table: subject.table.value, keyColumns: subject.key.map(\.value),
-                                 calendar: policy.calendar, actor: actor, policyHash: policy.hash, pseudonymKey: key.pseudonymKey,
-                                 runID: runID, chain: chain)
-            work.markingRules = markingRules.filter { policy.subject(for: $0).table.value == work.table }.map(\.id)
-            work.statistics = statisticsWork(rule)
-            if rule.archives {
-                guard let archive else { throw EnforcementError.refused("rule `\(rule.id)` archives records, but no archive database was opened") }
-                work.archive = ArchiveMove(shape: resolved.archiveShape(of: rule), target: archive)
-            }
-            work.query.statisticsColumns = rule.statistics?.columns ?? []
-            // `prepare` completed every marking rule's marks before the first batch.
-            work.query.excludeDone = rule.action.auditAction != .purge
-            return (rule.id, work)
-        })
+        return Dictionary(
+            uniqueKeysWithValues: try policy.rules.map { rule in
+                let subject = policy.subject(for: rule)
+                var work = BatchWork(
+                    rule: rule, query: try resolved.query(for: rule, now: planNow, toolTablesExist: true),
+                    shape: resolved.shape(of: rule), table: subject.table.value, keyColumns: subject.key.map(\.value),
+                    calendar: policy.calendar, actor: actor, policyHash: policy.hash, pseudonymKey: key.pseudonymKey,
+                    runID: runID, chain: chain)
+                work.markingRules = markingRules.filter { policy.subject(for: $0).table.value == work.table }.map(\.id)
+                work.statistics = statisticsWork(rule)
+                if rule.archives {
+                    guard let archive else {
+                        throw EnforcementError.refused(
+                            "rule `\(rule.id)` archives records, but no archive database was opened")
+                    }
+                    work.archive = ArchiveMove(shape: resolved.archiveShape(of: rule), target: archive)
+                }
+                work.query.statisticsColumns = rule.statistics?.columns ?? []
+                // `prepare` completed every marking rule's marks before the first batch.
+                work.query.excludeDone = rule.action.auditAction != .purge
+                return (rule.id, work)
+            })
     }
 
     /// The rules that mark what they did (flag, anonymise): their queries leave marked records out.
@@ -301,12 +348,15 @@ struct Applier: Sendable {
     /// complete at once; one that acted before marks existed (an older version) has the records
     /// its trail names marked first — once, by reading its candidates and looking each up.
     func completeMarks() async throws {
-        let complete = try await store.read { [ids = markingRules.map(\.id)] in try $0.rulesWithCompleteMarks(among: ids) }
+        let complete = try await store.read { [ids = markingRules.map(\.id)] in
+            try $0.rulesWithCompleteMarks(among: ids)
+        }
         let chain = self.chain
         for rule in markingRules where !complete.contains(rule.id) {
             let action = rule.action.auditAction
             if try await store.read({ try $0.hasAuditEntries(ruleID: rule.id, action: action) }) {
-                logger.notice("marking the records rule `\(rule.id)` already processed (once: its trail predates the marks)")
+                logger.notice(
+                    "marking the records rule `\(rule.id)` already processed (once: its trail predates the marks)")
                 let subject = policy.subject(for: rule)
                 let table = subject.table.value
                 let keyColumns = subject.key.map(\.value)
@@ -316,9 +366,13 @@ struct Applier: Sendable {
                     let page = after
                     after = try await store.transaction { session -> RecordKey? in
                         let rows = try session.candidates(query, after: page, limit: 2000)
-                        let refs = Dictionary(rows.map { (chain.reference(table: table, key: $0.candidate.key), $0.candidate.key) }, uniquingKeysWith: { a, _ in a })
-                        let done = try session.auditedReferences(ruleID: rule.id, action: action, references: Array(refs.keys))
-                        try session.markDone(ruleID: rule.id, table: table, keyColumns: keyColumns, keys: done.compactMap { refs[$0] })
+                        let refs = Dictionary(
+                            rows.map { (chain.reference(table: table, key: $0.candidate.key), $0.candidate.key) },
+                            uniquingKeysWith: { a, _ in a })
+                        let done = try session.auditedReferences(
+                            ruleID: rule.id, action: action, references: Array(refs.keys))
+                        try session.markDone(
+                            ruleID: rule.id, table: table, keyColumns: keyColumns, keys: done.compactMap { refs[$0] })
                         return rows.count == 2000 ? rows.last?.candidate.key : nil
                     }
                 } while after != nil
@@ -329,18 +383,24 @@ struct Applier: Sendable {
 
     /// The `run-completed` entry that closes a run: its clocks, and per rule what the run did when
     /// `tallies` are given. A shared run is closed on its queue in the same transaction.
-    func recordCompletion(wallClock: Date, planNow: Date, mode: String, tallies: [RuleTally]?, failures: [RecordFailure],
-                          closing queue: (any WorkQueueStore)? = nil) async throws {
+    func recordCompletion(
+        wallClock: Date, planNow: Date, mode: String, tallies: [RuleTally]?, failures: [RecordFailure],
+        closing queue: (any WorkQueueStore)? = nil
+    ) async throws {
         try await closeStatisticsPeriods(planNow: planNow)
         let f = ISO8601DateFormatter()
-        var detail = ["now": f.string(from: wallClock), "plan_now": f.string(from: planNow), "mode": mode,
-                      "head_file": StateFiles.headFileIdentity(stateDirectory: policy.stateDirectory)]
+        var detail = [
+            "now": f.string(from: wallClock), "plan_now": f.string(from: planNow), "mode": mode,
+            "head_file": StateFiles.headFileIdentity(stateDirectory: policy.stateDirectory),
+        ]
         let failed = failures.reduce(into: [String: Int]()) { $0[$1.rule, default: 0] += 1 }
         for t in tallies ?? [] {
-            detail["rule:\(t.rule)"] = "due=\(t.due) flagged=\(t.flagged) anonymised=\(t.anonymised) purged=\(t.purged) exempt=\(t.exemptTotal) stale=\(t.stale) gone=\(t.gone)"
+            detail["rule:\(t.rule)"] =
+                "due=\(t.due) flagged=\(t.flagged) anonymised=\(t.anonymised) purged=\(t.purged) exempt=\(t.exemptTotal) stale=\(t.stale) gone=\(t.gone)"
                 + (failed[t.rule].map { " failed=\($0)" } ?? "")
         }
-        let draft = AuditDraft(runID: runID, actor: actor, policyHash: policy.hash, action: .runCompleted, detail: detail)
+        let draft = AuditDraft(
+            runID: runID, actor: actor, policyHash: policy.hash, action: .runCompleted, detail: detail)
         let writer = AuditWriter(chain: chain)
         let runID = self.runID
         let position: TrailPosition
@@ -354,7 +414,9 @@ struct Applier: Sendable {
             position = try await store.transaction { try writer.append([draft], in: $0) }
         }
         try anchor.record(position)
-        logger.log(level: headLogLevel, "audit head recorded", metadata: ["head": "\(position.head.seq)", "mac": "\(position.head.mac)", "genesis": "\(position.genesis)"])
+        logger.log(
+            level: headLogLevel, "audit head recorded",
+            metadata: ["head": "\(position.head.seq)", "mac": "\(position.head.mac)", "genesis": "\(position.genesis)"])
     }
 }
 
@@ -373,7 +435,8 @@ extension Applier.Outcome {
             let failed = EnforcementError.from(error)
             failure = failed.kind
             // Unlike a stop asked for, a failure comes back on the next run until its cause is gone.
-            message = "stopped: \(failed.description); committed batches stay, and once the cause is fixed \(resumeHint)"
+            message =
+                "stopped: \(failed.description); committed batches stay, and once the cause is fixed \(resumeHint)"
             logger.error("run incomplete", metadata: ["run": "\(runID)", "error": "\(failed.description)"])
         }
     }
@@ -385,14 +448,18 @@ public enum SafetyCheck {
     public static func violations(_ tallies: [RuleTally], policy: Policy) -> [String] {
         var lines: [String] = []
         for tally in tallies {
-            guard tally.action != "flag", let rule = policy.rules.first(where: { $0.id == tally.rule }) else { continue }
+            guard tally.action != "flag", let rule = policy.rules.first(where: { $0.id == tally.rule }) else {
+                continue
+            }
             if let max = rule.safety.maxRecords, tally.due > max {
                 lines.append("rule `\(tally.rule)`: \(tally.due) records due, more than max_records \(max)")
             }
             if let percent = rule.safety.maxPercent, tally.tableRows > 0 {
                 let share = Double(tally.due) * 100 / Double(tally.tableRows)
                 if share > percent {
-                    lines.append("rule `\(tally.rule)`: \(tally.due) of \(tally.tableRows) rows of `\(tally.table)` (\(String(format: "%.2f", share))%), more than max_percent \(percent.formatted())%")
+                    lines.append(
+                        "rule `\(tally.rule)`: \(tally.due) of \(tally.tableRows) rows of `\(tally.table)` (\(String(format: "%.2f", share))%), more than max_percent \(percent.formatted())%"
+                    )
                 }
             }
         }

@@ -31,8 +31,10 @@ struct BatchWork: Sendable {
     /// `lock`: the run lock this process holds (nil for a worker that joined a shared run), confirmed
     /// before anything changes. `references`: the keys' references when already computed.
     /// `copies`: for an archive rule, the rows the archive committed for `keys`.
-    func apply(in session: any WritingSession, keys: [RecordKey], references: [RecordKey: String] = [:],
-               lock: (any RunLockHandle)?, copies: ArchivedRows? = nil) throws -> BatchOutcome {
+    func apply(
+        in session: any WritingSession, keys: [RecordKey], references: [RecordKey: String] = [:],
+        lock: (any RunLockHandle)?, copies: ArchivedRows? = nil
+    ) throws -> BatchOutcome {
         // No hold can be placed from here until this transaction ends, so the holds read below are
         // the holds in force when the rows change: only the tables that have one are probed.
         try session.lockHolds(exclusive: false)
@@ -50,10 +52,14 @@ struct BatchWork: Sendable {
         let refs = rows.map { references[$0.candidate.key] ?? chain.reference(table: table, key: $0.candidate.key) }
         // Marked records come back flagged (`markedDone`); the trail is asked only where marks are not kept.
         let lookUp = rule.action.auditAction != .purge && !query.excludeDone
-        let done = lookUp ? try session.auditedReferences(ruleID: rule.id, action: rule.action.auditAction, references: refs) : []
+        let done =
+            lookUp
+            ? try session.auditedReferences(ruleID: rule.id, action: rule.action.auditAction, references: refs) : []
         var acting: [(candidate: Candidate, ref: String)] = []
         for (row, ref) in zip(rows, refs)
-        where Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: row.markedDone || done.contains(ref)) == .act {
+        where Planner.decide(
+            row.candidate, rule: rule, held: row.held, alreadyDone: row.markedDone || done.contains(ref)) == .act
+        {
             acting.append((row.candidate, ref))
         }
         let skipped = Set(keys).subtracting(acting.map(\.candidate.key))
@@ -61,9 +67,12 @@ struct BatchWork: Sendable {
         var outcome = BatchOutcome(acted: acting.count, stale: existing.count, gone: skipped.count - existing.count)
         // The entries for what the batch did to children, appended after the records' own.
         var drafts: [AuditDraft] = []
-        func draft(_ action: AuditAction, ref: String, fields: [String], detail: [String: String] = [:], table: String = table) -> AuditDraft {
-            AuditDraft(runID: runID, actor: actor, policyHash: policyHash, ruleID: rule.id, action: action, table: table,
-                       subjectRef: ref, fields: fields, detail: detail.merging(self.detail) { a, _ in a })
+        func draft(
+            _ action: AuditAction, ref: String, fields: [String], detail: [String: String] = [:], table: String = table
+        ) -> AuditDraft {
+            AuditDraft(
+                runID: runID, actor: actor, policyHash: policyHash, ruleID: rule.id, action: action, table: table,
+                subjectRef: ref, fields: fields, detail: detail.merging(self.detail) { a, _ in a })
         }
         // The records' own entries are known now: they are sealed on another core while the rows change.
         let fields: [String]
@@ -73,11 +82,15 @@ struct BatchWork: Sendable {
         case .purge: fields = ["*"]
         }
         try refuseDeeperTrees(acting.map(\.candidate.key), in: session)
-        let early = try EarlySeal(acting.map { draft(rule.auditAction, ref: $0.ref, fields: fields, detail: recordDetail[$0.candidate.key] ?? [:]) },
-                                  chain: chain, in: session)
+        let early = try EarlySeal(
+            acting.map {
+                draft(rule.auditAction, ref: $0.ref, fields: fields, detail: recordDetail[$0.candidate.key] ?? [:])
+            },
+            chain: chain, in: session)
         switch rule.action {
         case .flag:
-            try session.markDone(ruleID: rule.id, table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key))
+            try session.markDone(
+                ruleID: rule.id, table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key))
         case .anonymise(let strategies, _):
             let keys = acting.map(\.candidate.key)
             // Declared children first, in the same transaction: anonymised, or deleted (deepest first).
@@ -85,35 +98,55 @@ struct BatchWork: Sendable {
                 guard case .anonymise(let path, let childFields, let childKey, let dates) = work else { continue }
                 let child = path[path.count - 1].table
                 let changed = childFields.filter { $0.strategy != .keep }
-                let found = try session.childRecords(path, table: table, keyColumns: keyColumns, keys: keys,
-                                                     columns: childKey + changed.map(\.column.value), order: childKey)
+                let found = try session.childRecords(
+                    path, table: table, keyColumns: keyColumns, keys: keys,
+                    columns: childKey + changed.map(\.column.value), order: childKey)
                 let updates = found.map { row -> (RecordKey, [SQLValue]) in
-                    (RecordKey(Array(row[..<childKey.count])), changed.enumerated().map { i, field in
-                        field.strategy.apply(to: row[childKey.count + i], pseudonymKey: pseudonymKey,
-                                             dateStorage: dates[field.column.value]?.storage, calendar: calendar)
-                    })
+                    (
+                        RecordKey(Array(row[..<childKey.count])),
+                        changed.enumerated().map { i, field in
+                            field.strategy.apply(
+                                to: row[childKey.count + i], pseudonymKey: pseudonymKey,
+                                dateStorage: dates[field.column.value]?.storage, calendar: calendar)
+                        }
+                    )
                 }
-                let rowsChanged = try session.anonymise(table: child, keyColumns: childKey, fields: changed.map(\.column.value), rows: updates)
+                let rowsChanged = try session.anonymise(
+                    table: child, keyColumns: childKey, fields: changed.map(\.column.value), rows: updates)
                 if !changed.isEmpty, rowsChanged != updates.count {
-                    throw StoreFailure("rule `\(rule.id)`: the batch changed \(rowsChanged) row(s) of child `\(child)` but found \(updates.count); it was rolled back so the trail matches the data")
+                    throw StoreFailure(
+                        "rule `\(rule.id)`: the batch changed \(rowsChanged) row(s) of child `\(child)` but found \(updates.count); it was rolled back so the trail matches the data"
+                    )
                 }
                 if !updates.isEmpty {
                     outcome.childrenAnonymised[child, default: 0] += updates.count
-                    drafts.append(draft(.anonymiseChildren, ref: "", fields: changed.map(\.column.value),
-                                        detail: ["rows": String(updates.count), "parent_table": table], table: child))
+                    drafts.append(
+                        draft(
+                            .anonymiseChildren, ref: "", fields: changed.map(\.column.value),
+                            detail: ["rows": String(updates.count), "parent_table": table], table: child))
                 }
             }
-            let purged = shape.childWork.compactMap { work -> [ChildLink]? in if case .purge(let path) = work { return path } else { return nil } }
-            outcome.children = try session.deleteChildren(table: table, keyColumns: keyColumns, keys: keys, childPaths: purged, keepers: query.keepers)
+            let purged = shape.childWork.compactMap { work -> [ChildLink]? in
+                if case .purge(let path) = work { return path } else { return nil }
+            }
+            outcome.children = try session.deleteChildren(
+                table: table, keyColumns: keyColumns, keys: keys, childPaths: purged, keepers: query.keepers)
             for (child, count) in outcome.children.sorted(by: { $0.key < $1.key }) where count > 0 {
-                drafts.append(draft(.purgeChildren, ref: "", fields: ["*"], detail: ["rows": String(count), "parent_table": table], table: child))
+                drafts.append(
+                    draft(
+                        .purgeChildren, ref: "", fields: ["*"], detail: ["rows": String(count), "parent_table": table],
+                        table: child))
             }
             let changed = strategies.enumerated().filter { $0.element.strategy != .keep }
             let updates = acting.map { item -> (RecordKey, [SQLValue]) in
-                (item.candidate.key, changed.map { index, field in
-                    field.strategy.apply(to: item.candidate.fieldValues[index], pseudonymKey: pseudonymKey,
-                                         dateStorage: shape.fieldDates[field.column.value]?.storage, calendar: calendar)
-                })
+                (
+                    item.candidate.key,
+                    changed.map { index, field in
+                        field.strategy.apply(
+                            to: item.candidate.fieldValues[index], pseudonymKey: pseudonymKey,
+                            dateStorage: shape.fieldDates[field.column.value]?.storage, calendar: calendar)
+                    }
+                )
             }
             let rowsChanged = try session.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates)
             if !fields.isEmpty { try expectChanged(rowsChanged, audited: acting.count) }
@@ -124,22 +157,31 @@ struct BatchWork: Sendable {
                 // changed since (or whose copy is missing) are not deleted: the batch is refused.
                 let current = try session.rowsToArchive(archive.shape, keys: acting.map(\.candidate.key))
                 guard let copies, copies.hold(current) else {
-                    throw StoreFailure("rule `\(rule.id)`: rows of the batch changed between their copy into the archive and their deletion here; nothing was deleted (the next attempt copies them again)")
+                    throw StoreFailure(
+                        "rule `\(rule.id)`: rows of the batch changed between their copy into the archive and their deletion here; nothing was deleted (the next attempt copies them again)"
+                    )
                 }
             }
-            try session.unmarkDone(ruleIDs: markingRules, table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key))
-            let result = try session.purge(table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key), childPaths: shape.childPaths,
-                                         keepers: query.keepers)
+            try session.unmarkDone(
+                ruleIDs: markingRules, table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key))
+            let result = try session.purge(
+                table: table, keyColumns: keyColumns, keys: acting.map(\.candidate.key), childPaths: shape.childPaths,
+                keepers: query.keepers)
             try expectChanged(result.records, audited: acting.count)
             outcome.children = result.children
             for (child, count) in result.children.sorted(by: { $0.key < $1.key }) where count > 0 {
-                drafts.append(draft(rule.archives ? .archiveChildren : .purgeChildren, ref: "", fields: ["*"], detail: ["rows": String(count), "parent_table": table], table: child))
+                drafts.append(
+                    draft(
+                        rule.archives ? .archiveChildren : .purgeChildren, ref: "", fields: ["*"],
+                        detail: ["rows": String(count), "parent_table": table], table: child))
             }
         }
         if rule.archives { outcome.actedKeys = acting.map(\.candidate.key) }
         (outcome.entries, outcome.position) = try AuditWriter(chain: chain).appending(drafts, in: session, after: early)
         // After the append, which locked the chain until this transaction ends.
-        if let statistics { outcome.counted = try statistics.count(acting.map(\.candidate), now: query.holdTime, in: session) }
+        if let statistics {
+            outcome.counted = try statistics.count(acting.map(\.candidate), now: query.holdTime, in: session)
+        }
         return outcome
     }
 }
@@ -150,7 +192,9 @@ extension BatchWork {
     /// database enforces the reference. The batch stops first, rolled back, naming the table.
     func refuseDeeperTrees(_ keys: [RecordKey], in session: any WritingSession) throws {
         guard let beyond = try TreeDepth.rowsBeyond(query, keys: keys, in: session).first else { return }
-        throw StoreFailure("rule `\(rule.id)`: \(beyond.rows) row(s) of `\(beyond.table)` hang more than \(beyond.followed) level(s) below the rows deleted with the record, deeper than its `tree` follows; nothing was changed. Raise the tree's `depth` (at most 8, less where the child is deep), or remove those rows first")
+        throw StoreFailure(
+            "rule `\(rule.id)`: \(beyond.rows) row(s) of `\(beyond.table)` hang more than \(beyond.followed) level(s) below the rows deleted with the record, deeper than its `tree` follows; nothing was changed. Raise the tree's `depth` (at most 8, less where the child is deep), or remove those rows first"
+        )
     }
 
     /// The audit must match the effect: a batch whose statement changed another number of rows
@@ -158,7 +202,9 @@ extension BatchWork {
     /// changed the rows), and the run stops.
     func expectChanged(_ changed: Int, audited: Int) throws {
         guard changed == audited else {
-            throw StoreFailure("rule `\(rule.id)`: the batch changed \(changed) row(s) of `\(table)` but would audit \(audited); it was rolled back so the trail matches the data")
+            throw StoreFailure(
+                "rule `\(rule.id)`: the batch changed \(changed) row(s) of `\(table)` but would audit \(audited); it was rolled back so the trail matches the data"
+            )
         }
     }
 }
@@ -190,9 +236,14 @@ extension RuleTally {
         gone += outcome.gone
         // Tables a batch reached without changing a row are left out, as a plan leaves them out.
         for (table, count) in outcome.children where count > 0 { childRowsPurged[table, default: 0] += count }
-        for (table, count) in outcome.childrenAnonymised where count > 0 { childRowsAnonymised[table, default: 0] += count }
+        for (table, count) in outcome.childrenAnonymised where count > 0 {
+            childRowsAnonymised[table, default: 0] += count
+        }
         if let periods = outcome.counted {
-            for (period, count) in periods { counted = counted ?? [:]; counted![period, default: 0] += count }
+            for (period, count) in periods {
+                counted = counted ?? [:]
+                counted![period, default: 0] += count
+            }
         }
     }
 }

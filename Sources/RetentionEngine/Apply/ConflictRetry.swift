@@ -21,8 +21,11 @@ enum ConflictRetry {
             do {
                 return try await transaction()
             } catch let conflict as DatabaseUnavailable where conflict.conflict && attempt < attempts {
-                logger.notice("the database rolled a batch back to break a deadlock; running it again", metadata: [
-                    "attempt": "\(attempt + 1) of \(attempts)", "error": "\(conflict.reason)"])
+                logger.notice(
+                    "the database rolled a batch back to break a deadlock; running it again",
+                    metadata: [
+                        "attempt": "\(attempt + 1) of \(attempts)", "error": "\(conflict.reason)",
+                    ])
                 // A pause that differs between the two sides and doubles with each attempt (at
                 // most about 2.5 s), so the transactions that met do not start again in step.
                 try await Task.sleep(for: .milliseconds(Int.random(in: 10...50) << min(attempt - 1, 6)))

@@ -39,13 +39,21 @@ struct ProgressMeter {
         }
         guard now - last >= interval || done >= due else { return }
         last = now
-        let seconds = max(Double((now - ruleStarted).components.seconds) + Double((now - ruleStarted).components.attoseconds) / 1e18, 0.001)
+        let seconds = max(
+            Double((now - ruleStarted).components.seconds) + Double((now - ruleStarted).components.attoseconds) / 1e18,
+            0.001)
         let rate = Double(done) / seconds
         let left = rate > 0 ? Int((Double(max(due - done, 0)) / rate).rounded(.up)) : 0
         let text = "\(rule): \(done) of \(due) records (\(Int(rate))/s, \(left) s left)"
         switch output {
         case .terminal: FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
-        case .log: logger.notice("progress", metadata: ["run": "\(runID)", "rule": "\(rule)", "done": "\(done)", "due": "\(due)", "rate": "\(Int(rate))", "left_s": "\(left)"])
+        case .log:
+            logger.notice(
+                "progress",
+                metadata: [
+                    "run": "\(runID)", "rule": "\(rule)", "done": "\(done)", "due": "\(due)", "rate": "\(Int(rate))",
+                    "left_s": "\(left)",
+                ])
         }
     }
 

@@ -21,13 +21,15 @@ extension Enforcer {
     /// what it did; the planner's report also carries the plan's figures.
     public func runAsWorker(now: Date, allowMore: Bool, stop: StopRequest = StopRequest()) async throws -> RunReport {
         guard let queue = store as? any WorkQueueStore else {
-            throw EnforcementError.failed("--worker needs a PostgreSQL or MariaDB database; on SQLite one run at a time is the only mode")
+            throw EnforcementError.failed(
+                "--worker needs a PostgreSQL or MariaDB database; on SQLite one run at a time is the only mode")
         }
         guard key != nil else { throw EnforcementError.auditKey("no audit key loaded") }
         // A batch's copy into the archive and its pending state are settled by the process that
         // made them; a worker's start would complete another's batch still under way.
         guard policy.archivingRules.isEmpty else {
-            throw EnforcementError.refused("rules that archive records run in one process: run without --worker (docs/policy.md, \"Archive\")")
+            throw EnforcementError.refused(
+                "rules that archive records run in one process: run without --worker (docs/policy.md, \"Archive\")")
         }
         try await refuseUnindexedScans()
         let started = Date()
@@ -37,14 +39,17 @@ extension Enforcer {
         var waiting = false
         while lock == nil && found == nil {
             if stop.isRequested {
-                throw EnforcementError.locked("stopped on request while waiting to join the run that holds the lock; nothing was changed")
+                throw EnforcementError.locked(
+                    "stopped on request while waiting to join the run that holds the lock; nothing was changed")
             }
             do {
                 lock = try await store.acquireRunLock()
             } catch RunLocked.held {
                 found = try await queue.readQueue { try $0.openRun(policyHash: policyHash) }
                 if found == nil {
-                    if !waiting { logger.notice("waiting for the run that holds the lock to open a shared run, or to finish") }
+                    if !waiting {
+                        logger.notice("waiting for the run that holds the lock to open a shared run, or to finish")
+                    }
                     waiting = true
                     try await Task.sleep(for: .milliseconds(200))
                 }
@@ -69,7 +74,9 @@ extension Enforcer {
             if let stale = open, stale.filling {
                 // Its planner let the lock go before enqueuing the whole plan: it stopped. What its
                 // joiners did stays done; the rest is planned again.
-                logger.notice("closing a shared run whose planner stopped while filling its queue; planning again", metadata: ["run": "\(stale.id)"])
+                logger.notice(
+                    "closing a shared run whose planner stopped while filling its queue; planning again",
+                    metadata: ["run": "\(stale.id)"])
                 try await queue.queueTransaction { try $0.closeRun(id: stale.id) }
                 open = nil
             }
@@ -79,11 +86,14 @@ extension Enforcer {
                 logger.notice("resuming an open worker run", metadata: ["run": "\(runID)"])
             } else {
                 try await refuseIfClockWentBack(now: now)
-                let accepted = try await PolicyChangeGuard(enforcer: self).check(now: now, accepted: acceptedPolicyChange)
+                let accepted = try await PolicyChangeGuard(enforcer: self).check(
+                    now: now, accepted: acceptedPolicyChange)
                 runID = RunID.make(at: Date())
                 let planPath = policy.stateDirectory + "/plans/\(runID).plan"
                 defer { unlink(planPath) }
-                plan = try await planAndOpen(runID: runID, now: now, allowMore: allowMore, queue: queue, planPath: planPath, policyChange: accepted)
+                plan = try await planAndOpen(
+                    runID: runID, now: now, allowMore: allowMore, queue: queue, planPath: planPath,
+                    policyChange: accepted)
                 try await fill(runID: runID, from: planPath, queue: queue)
             }
         } else if let found {
@@ -127,7 +137,10 @@ extension Enforcer {
                 let claimed = try await ConflictRetry.run(logger: logger) {
                     try await queue.queueTransaction { session -> (String, BatchOutcome)? in
                         guard let batch = try session.claim(runID: runID) else { return nil }
-                        guard let work = works[batch.rule] else { throw EnforcementError.refused("the shared run names rule `\(batch.rule)`, which this policy does not have") }
+                        guard let work = works[batch.rule] else {
+                            throw EnforcementError.refused(
+                                "the shared run names rule `\(batch.rule)`, which this policy does not have")
+                        }
                         return (batch.rule, try work.apply(in: session, keys: batch.keys, lock: heldLock))
                     }
                 }
@@ -137,7 +150,9 @@ extension Enforcer {
                     filling = try await stillFilling(runID: runID, queue: queue)
                     continue
                 }
-                if let index = outcome.tallies.firstIndex(where: { $0.rule == rule }), let action = works[rule]?.rule.action {
+                if let index = outcome.tallies.firstIndex(where: { $0.rule == rule }),
+                    let action = works[rule]?.rule.action
+                {
                     outcome.tallies[index].record(batch, action: action)
                 }
                 try head.committed(batch.position)
@@ -149,33 +164,43 @@ extension Enforcer {
                     if stop.isRequested { throw StopRequest.Stopped() }
                     try await Task.sleep(for: .milliseconds(100))
                 }
-                try await applier.recordCompletion(wallClock: now, planNow: plan.header.now, mode: "workers", tallies: nil, failures: [],
-                                                   closing: queue)
+                try await applier.recordCompletion(
+                    wallClock: now, planNow: plan.header.now, mode: "workers", tallies: nil, failures: [],
+                    closing: queue)
             }
         } catch {
             head.flushAfter(error, logger: logger)
-            outcome.stopped(by: error, logger: logger, runID: runID,
-                            resumeHint: error is StopRequest.Stopped ? "the shared run stays open for the other workers and the next run" : "the next worker run finishes the work")
+            outcome.stopped(
+                by: error, logger: logger, runID: runID,
+                resumeHint: error is StopRequest.Stopped
+                    ? "the shared run stays open for the other workers and the next run"
+                    : "the next worker run finishes the work")
         }
         await applier.syncLedgerAfterChanges()
         await lock?.release()
-        let message = outcome.message.map { "worker: \($0)" } ?? (lock == nil ? "worker joined the shared run" : "planned and worked the shared run")
-        return context.report(runID: runID, mode: .run, status: outcome.status, message: message, now: plan.header.now,
-                              startedAt: started, rules: outcome.tallies, failure: outcome.failure)
+        let message =
+            outcome.message.map { "worker: \($0)" }
+            ?? (lock == nil ? "worker joined the shared run" : "planned and worked the shared run")
+        return context.report(
+            runID: runID, mode: .run, status: outcome.status, message: message, now: plan.header.now,
+            startedAt: started, rules: outcome.tallies, failure: outcome.failure)
     }
 
     /// Plans to `planPath`, checks the safety limits on the whole plan, then opens the run, still
     /// empty: workers join it while `fill` queues its batches.
     /// `policyChange`: a change of policy the operator accepted (`PolicyChangeGuard`), recorded
     /// once the safety limits let the run go ahead, with the policy's copy.
-    func planAndOpen(runID: String, now: Date, allowMore: Bool, queue: any WorkQueueStore, planPath: String,
-                     policyChange: PolicyChangeGuard.Accepted? = nil) async throws -> SharedPlan {
+    func planAndOpen(
+        runID: String, now: Date, allowMore: Bool, queue: any WorkQueueStore, planPath: String,
+        policyChange: PolicyChangeGuard.Accepted? = nil
+    ) async throws -> SharedPlan {
         let writer = try PlanWriter(path: planPath)
         _ = try await planning.tallies(now: now, planID: runID, writer: writer, detail: nil)
         let applier = try applier(runID: runID)
         let (header, trailer) = try applier.checkedPlan(writtenBy: writer)
         try applier.checkSafetyLimits(trailer.rules, allowMore: allowMore)
-        try await PolicyChangeGuard(enforcer: self).record(policyChange, runID: runID, in: store, chain: applier.chain, anchor: applier.anchor)
+        try await PolicyChangeGuard(enforcer: self).record(
+            policyChange, runID: runID, in: store, chain: applier.chain, anchor: applier.anchor)
         let shared = SharedPlan(header: header, trailer: trailer)
         let data = try PlanDocument.encoder().encode(shared)
         let policyHash = policy.hash
@@ -233,6 +258,8 @@ extension Enforcer {
             return true
         }
         guard closed else { return false }
-        throw EnforcementError.failed("the planner of shared run \(runID) stopped before enqueuing its whole plan; the run was closed (what was done stays done) and the next `run --worker` plans again")
+        throw EnforcementError.failed(
+            "the planner of shared run \(runID) stopped before enqueuing its whole plan; the run was closed (what was done stays done) and the next `run --worker` plans again"
+        )
     }
 }

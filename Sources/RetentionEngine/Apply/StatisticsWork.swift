@@ -23,7 +23,9 @@ struct StatisticsWork: Sendable {
         var tally = StatisticsTally(rule: rule, statistics: statistics)
         do {
             for candidate in erased {
-                try tally.count(clock: clockDate(candidate.clockValues) ?? now, values: candidate.statisticsValues, calendar: calendar)
+                try tally.count(
+                    clock: clockDate(candidate.clockValues) ?? now, values: candidate.statisticsValues,
+                    calendar: calendar)
             }
         } catch {
             throw StoreFailure(error.description)
@@ -54,7 +56,8 @@ struct StatisticsWork: Sendable {
         }
         guard !over.isEmpty else { return }
         let rows = try session.statisticsRows(table: table, ruleID: rule, periods: over.sorted(), openOnly: false)
-        let (removed, written) = StatisticsFolding.close(rows, minGroup: statistics.minGroup, grouped: !statistics.by.isEmpty)
+        let (removed, written) = StatisticsFolding.close(
+            rows, minGroup: statistics.minGroup, grouped: !statistics.by.isEmpty)
         try session.writeStatistics(table: table, removing: removed, writing: written)
     }
 }

@@ -33,9 +33,12 @@ struct ArchiveMove: Sendable {
 
     /// Reads the batch's rows from the live database and commits them into the archive.
     func copy(_ keys: [RecordKey], from live: any RecordStore) async throws -> ArchivedRows {
-        let shape = self.shape, unmarking = self.unmarking
+        let shape = self.shape
+        let unmarking = self.unmarking
         let copies = try await live.read { try $0.rowsToArchive(shape, keys: keys) }
-        try await target.store.transaction { try $0.storeArchived(copies, shape: shape, keys: keys, unmarking: unmarking) }
+        try await target.store.transaction {
+            try $0.storeArchived(copies, shape: shape, keys: keys, unmarking: unmarking)
+        }
         return copies
     }
 
@@ -48,24 +51,32 @@ struct ArchiveMove: Sendable {
     /// Before a run changes anything: the archived tables exist, and what a crash left pending is
     /// completed — a record still in the live database keeps it (its copy goes: the next batch
     /// copies it again if it is due), a record no longer there is in the archive for good.
-    static func prepare(_ resolved: ResolvedPolicy, target: ArchiveTarget, live: any RecordStore, logger: Logger) async throws {
+    static func prepare(_ resolved: ResolvedPolicy, target: ArchiveTarget, live: any RecordStore, logger: Logger)
+        async throws
+    {
         let tables = resolved.archivedTables(for: target.policy)
         try await target.store.transaction { try $0.prepareArchive(tables) }
         let pending = try await target.store.read { try $0.pendingArchived() }
         guard !pending.isEmpty else { return }
         let byRule = Dictionary(grouping: pending, by: \.rule).mapValues { $0.map(\.key) }
         for (ruleID, keys) in byRule.sorted(by: { $0.key < $1.key }) {
-            guard let rule = resolved.policy.archivingRules.first(where: { $0.id == ruleID }), resolved.shapes[ruleID] != nil else {
-                logger.warning("the archive lists \(keys.count) record(s) of rule `\(ruleID)` as pending, a rule this policy no longer has: they stay in both databases until it comes back",
-                               metadata: ["archive": "\(target.store.location)"])
+            guard let rule = resolved.policy.archivingRules.first(where: { $0.id == ruleID }),
+                resolved.shapes[ruleID] != nil
+            else {
+                logger.warning(
+                    "the archive lists \(keys.count) record(s) of rule `\(ruleID)` as pending, a rule this policy no longer has: they stay in both databases until it comes back",
+                    metadata: ["archive": "\(target.store.location)"])
                 continue
             }
             let move = ArchiveMove(shape: resolved.archiveShape(of: rule), target: target)
             let shape = move.shape
-            let still = try await live.read { try $0.existingKeys(table: shape.table, keyColumns: shape.keyColumns, keys: keys) }
+            let still = try await live.read {
+                try $0.existingKeys(table: shape.table, keyColumns: shape.keyColumns, keys: keys)
+            }
             try await move.settle(keys, removing: Array(still))
-            logger.notice("completed an interrupted archive batch: \(keys.count - still.count) record(s) were moved, \(still.count) stayed in the live database (their copies were removed)",
-                          metadata: ["rule": "\(ruleID)"])
+            logger.notice(
+                "completed an interrupted archive batch: \(keys.count - still.count) record(s) were moved, \(still.count) stayed in the live database (their copies were removed)",
+                metadata: ["rule": "\(ruleID)"])
         }
     }
 }

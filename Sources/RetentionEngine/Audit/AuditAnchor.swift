@@ -40,7 +40,8 @@ public struct AuditAnchor: Sendable {
         /// The recorded head when it names this database's trail.
         public var head: StateFiles.RecordedHead? {
             guard let recorded, recorded.seq > 0, genesis != nil,
-                  recorded.names(trailWithGenesis: genesis, at: location) else { return nil }
+                recorded.names(trailWithGenesis: genesis, at: location)
+            else { return nil }
             return recorded
         }
         var location: String
@@ -57,8 +58,9 @@ public struct AuditAnchor: Sendable {
             guard tables.audit else { return Reading(tables: tables, recorded: recorded, location: location) }
             let genesis = try session.auditEntry(seq: 1)?.mac
             let mac = try recorded.flatMap { $0.seq > 0 ? try session.auditEntry(seq: $0.seq)?.mac : nil }
-            var reading = Reading(tables: tables, genesis: genesis, recorded: recorded, macAtRecordedSeq: mac,
-                                  lastSeq: try session.auditHead().seq, location: location)
+            var reading = Reading(
+                tables: tables, genesis: genesis, recorded: recorded, macAtRecordedSeq: mac,
+                lastSeq: try session.auditHead().seq, location: location)
             if genesis != nil, ownHead, case .missing = StateFiles.headFile(path: headPath) {
                 reading.headRemoved = try session.trailNamesHeadFile(identity)
             }
@@ -81,14 +83,21 @@ public struct AuditAnchor: Sendable {
     /// key file, a database that has or had a trail is refused — a new key could not verify it and
     /// would pseudonymise again what is already pseudonymised; one that never had a trail gets a new
     /// key when `create` (`created` tells the caller to say so), else nil (a dry run).
-    public func loadKey(path: String, create: Bool, credentialsDirectory: String? = nil) async throws -> (key: AuditKey, created: Bool)? {
+    public func loadKey(path: String, create: Bool, credentialsDirectory: String? = nil) async throws -> (
+        key: AuditKey, created: Bool
+    )? {
         if FileManager.default.fileExists(atPath: path) {
             if FileManager.default.fileExists(atPath: KeyRotation.pendingPath(path)) {
-                throw EnforcementError.auditKey("a rotation of the audit key \(path) was interrupted (\(KeyRotation.pendingPath(path)) is still there); nothing was changed. Run `retentiond audit rotate-key` again: it finishes the rotation, or starts it afresh if it never reached the database")
+                throw EnforcementError.auditKey(
+                    "a rotation of the audit key \(path) was interrupted (\(KeyRotation.pendingPath(path)) is still there); nothing was changed. Run `retentiond audit rotate-key` again: it finishes the rotation, or starts it afresh if it never reached the database"
+                )
             }
-            let key = try AuditKey.load(path: path, createIfMissing: false, credentialsDirectory: credentialsDirectory).key
+            let key = try AuditKey.load(path: path, createIfMissing: false, credentialsDirectory: credentialsDirectory)
+                .key
             guard try await sealsTrail(key) else {
-                throw EnforcementError.auditKey("the audit key \(path) does not match the audit trail of \(store.location): none of its first entries (or its last key rotation) verifies with it. This is the wrong key, not tampering: configure the key that sealed this trail (docs/deployment.md, \"The audit key\")")
+                throw EnforcementError.auditKey(
+                    "the audit key \(path) does not match the audit trail of \(store.location): none of its first entries (or its last key rotation) verifies with it. This is the wrong key, not tampering: configure the key that sealed this trail (docs/deployment.md, \"The audit key\")"
+                )
             }
             return (key, false)
         }
@@ -102,7 +111,9 @@ public struct AuditAnchor: Sendable {
     func sealsTrail(_ key: AuditKey) async throws -> Bool {
         let chain = AuditChain(key: key)
         let entries = try await store.read { session -> [AuditEntry] in
-            if let rotation = try session.lastKeyRotation() { return try session.auditEntry(seq: rotation).map { [$0] } ?? [] }
+            if let rotation = try session.lastKeyRotation() {
+                return try session.auditEntry(seq: rotation).map { [$0] } ?? []
+            }
             return try session.auditEntries(after: 0, limit: 3, filter: AuditFilter())
         }
         return entries.isEmpty || entries.contains { chain.mac(of: $0) == $0.mac }
@@ -112,7 +123,9 @@ public struct AuditAnchor: Sendable {
     /// first enforcing run); the rule `loadKey` applies, for callers handed no key.
     func refuseMissingKey(path: String) async throws {
         if try await trailExists() {
-            throw EnforcementError.auditKey("the audit key file \(path) (the policy's audit.key_file) is missing but the database has an audit trail, and a new key could not verify it. If the key is kept elsewhere (an install keeps it in /etc/retentiond/credentials/audit.key, the file the units load as a credential), name that file in audit.key_file; otherwise restore the key from your backup (docs/deployment.md, \"The audit key\")")
+            throw EnforcementError.auditKey(
+                "the audit key file \(path) (the policy's audit.key_file) is missing but the database has an audit trail, and a new key could not verify it. If the key is kept elsewhere (an install keeps it in /etc/retentiond/credentials/audit.key, the file the units load as a credential), name that file in audit.key_file; otherwise restore the key from your backup (docs/deployment.md, \"The audit key\")"
+            )
         }
     }
 
@@ -134,16 +147,21 @@ public struct AuditAnchor: Sendable {
     public func check() async throws -> Standing {
         if case .unreadable(let why) = StateFiles.headFile(path: headPath) {
             throw EnforcementError.auditTampered(
-                "the audit head \(headPath) cannot be read (\(why)), so a truncated or restored trail could not be detected; nothing was changed. Restore the file from a copy kept elsewhere (`retentiond audit verify --head COPY` compares with one), or, after checking the trail, remove it and re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md, \"When the trail is not intact\")")
+                "the audit head \(headPath) cannot be read (\(why)), so a truncated or restored trail could not be detected; nothing was changed. Restore the file from a copy kept elsewhere (`retentiond audit verify --head COPY` compares with one), or, after checking the trail, remove it and re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md, \"When the trail is not intact\")"
+            )
         }
         let reading = try await read()
         let tables = reading.tables
         if tables.any, !tables.complete {
             throw EnforcementError.auditTampered(
-                "\(store.location) has \(tables.audit ? "retentiond_audit" : "retentiond_holds") but not \(tables.missing.joined(separator: ", ")): the tool's own tables were dropped by hand; nothing was changed. Restore the database from a backup (docs/operations.md, \"When the trail is not intact\")")
+                "\(store.location) has \(tables.audit ? "retentiond_audit" : "retentiond_holds") but not \(tables.missing.joined(separator: ", ")): the tool's own tables were dropped by hand; nothing was changed. Restore the database from a backup (docs/operations.md, \"When the trail is not intact\")"
+            )
         }
         if reading.headRemoved {
-            throw EnforcementError.auditTampered(Self.headRemoved(headPath, location: store.location) + "; nothing was changed. Restore the file from a copy kept elsewhere (`retentiond audit verify --head COPY` compares with one), or, after checking the trail, re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md, \"When the trail is not intact\")")
+            throw EnforcementError.auditTampered(
+                Self.headRemoved(headPath, location: store.location)
+                    + "; nothing was changed. Restore the file from a copy kept elsewhere (`retentiond audit verify --head COPY` compares with one), or, after checking the trail, re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md, \"When the trail is not intact\")"
+            )
         }
         guard let recorded = reading.recorded, recorded.seq > 0 else {
             return Standing(tables: tables, anchored: reading.genesis == nil)
@@ -153,16 +171,19 @@ public struct AuditAnchor: Sendable {
         guard let genesis = reading.genesis else {
             if legacyElsewhere { return Standing(tables: tables, anchored: true) }
             throw EnforcementError.auditTampered(
-                "\(store.location) has no audit trail, but \(headPath) records entry \(recorded.seq) of the trail of \(recorded.database): the trail was dropped, or this is a new database using the state directory of another; nothing was changed. Restore the database from a backup; for a new database, use a state directory of its own (docs/operations.md, \"When the trail is not intact\")")
+                "\(store.location) has no audit trail, but \(headPath) records entry \(recorded.seq) of the trail of \(recorded.database): the trail was dropped, or this is a new database using the state directory of another; nothing was changed. Restore the database from a backup; for a new database, use a state directory of its own (docs/operations.md, \"When the trail is not intact\")"
+            )
         }
         if legacyElsewhere { return Standing(tables: tables, anchored: false) }
         guard recorded.names(trailWithGenesis: genesis, at: store.location) else {
             throw EnforcementError.auditTampered(
-                "\(headPath) belongs to another audit trail than the one in \(store.location) (their first entries differ): this state directory served another database, or this database's trail was replaced; nothing was changed. Use this database's own state directory, or after checking, re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md)")
+                "\(headPath) belongs to another audit trail than the one in \(store.location) (their first entries differ): this state directory served another database, or this database's trail was replaced; nothing was changed. Use this database's own state directory, or after checking, re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md)"
+            )
         }
         if reading.macAtRecordedSeq != recorded.mac {
             throw EnforcementError.auditTampered(
-                "the audit trail of \(store.location) no longer extends the head recorded in \(headPath) (entry \(recorded.seq)): the database was restored from an older copy or the trail was truncated or rewritten; nothing was changed. After a legitimate restore, re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md)")
+                "the audit trail of \(store.location) no longer extends the head recorded in \(headPath) (entry \(recorded.seq)): the database was restored from an older copy or the trail was truncated or rewritten; nothing was changed. After a legitimate restore, re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md)"
+            )
         }
         return Standing(tables: tables, anchored: true, entriesPastHead: max(0, reading.lastSeq - recorded.seq))
     }
@@ -179,28 +200,39 @@ public struct AuditAnchor: Sendable {
     /// After a legitimate restore: records in the trail itself that history before its current end
     /// was lost (with the old head and the reason), then makes the new end the recorded head.
     /// Refuses when the trail in the database does not verify on its own.
-    public static func reanchor(_ store: any RecordStore, stateDirectory: String, key: AuditKey, reason: String, by actor: String,
-                                now: Date) async throws -> (previous: StateFiles.RecordedHead?, head: AuditHead) {
+    public static func reanchor(
+        _ store: any RecordStore, stateDirectory: String, key: AuditKey, reason: String, by actor: String,
+        now: Date
+    ) async throws -> (previous: StateFiles.RecordedHead?, head: AuditHead) {
         let headPath = StateFiles.headPath(stateDirectory: stateDirectory)
         let trail = AuditTrail(store: store, key: key, stateDirectory: stateDirectory)
         let own = try await trail.verifyEntries()
         guard own.problems.isEmpty else {
-            throw EnforcementError.auditTampered("the audit trail in the database is itself not intact (\(own.problems.count) problem(s), first: \(own.problems[0])); re-anchoring would vouch for it, so nothing was changed")
+            throw EnforcementError.auditTampered(
+                "the audit trail in the database is itself not intact (\(own.problems.count) problem(s), first: \(own.problems[0])); re-anchoring would vouch for it, so nothing was changed"
+            )
         }
         // Re-anchoring vouches for the trail's end: only when there is something to accept.
         if case .recorded = StateFiles.headFile(path: headPath),
-           let standing = try? await AuditAnchor(store: store, stateDirectory: stateDirectory).check(),
-           standing.anchored, standing.entriesPastHead == 0 {
-            throw EnforcementError.refused("the audit trail of \(store.location) is intact and ends at the head recorded in \(headPath): there is nothing to re-anchor, and nothing was changed (`retentiond audit verify` checks it)")
+            let standing = try? await AuditAnchor(store: store, stateDirectory: stateDirectory).check(),
+            standing.anchored, standing.entriesPastHead == 0
+        {
+            throw EnforcementError.refused(
+                "the audit trail of \(store.location) is intact and ends at the head recorded in \(headPath): there is nothing to re-anchor, and nothing was changed (`retentiond audit verify` checks it)"
+            )
         }
         let previous = StateFiles.readHead(path: headPath)
-        var detail = ["reason": reason, "database": store.location, "head_file": StateFiles.headFileIdentity(stateDirectory: stateDirectory)]
+        var detail = [
+            "reason": reason, "database": store.location,
+            "head_file": StateFiles.headFileIdentity(stateDirectory: stateDirectory),
+        ]
         if let previous {
             detail["previous_seq"] = String(previous.seq)
             detail["previous_mac"] = previous.mac
             if let genesis = previous.genesis { detail["previous_genesis"] = genesis }
         }
-        let draft = AuditDraft(runID: "reanchor-" + RunID.make(at: now), actor: actor, policyHash: "", action: .reanchored, detail: detail)
+        let draft = AuditDraft(
+            runID: "reanchor-" + RunID.make(at: now), actor: actor, policyHash: "", action: .reanchored, detail: detail)
         let writer = AuditWriter(chain: AuditChain(key: key))
         let position = try await store.transaction { session -> TrailPosition in
             try session.prepareToolTables()

@@ -33,8 +33,12 @@ public struct AuditTrail: Sendable {
         /// not re-applied yet.
         public var ledgerEntries: Int?
         public var ledgerProblems: [String] = []
-        public var isValid: Bool { problems.isEmpty && anchorProblems.isEmpty && holdProblems.isEmpty && ledgerProblems.isEmpty }
-        public var problemCount: Int { problems.count + anchorProblems.count + holdProblems.count + ledgerProblems.count }
+        public var isValid: Bool {
+            problems.isEmpty && anchorProblems.isEmpty && holdProblems.isEmpty && ledgerProblems.isEmpty
+        }
+        public var problemCount: Int {
+            problems.count + anchorProblems.count + holdProblems.count + ledgerProblems.count
+        }
     }
 
     /// Walks the whole chain in pages (constant memory), checking each entry against the previous one.
@@ -63,29 +67,44 @@ public struct AuditTrail: Sendable {
         let holdFindings = try await store.read { try HoldLedger(chain: AuditChain(key: key)).findings(in: $0) }
         let unfiled = try await store.read { try $0.auditRefsMismatch() }
         let head = reading.head
-        verifier.finish(recordedHead: head.map { AuditHead(seq: $0.seq, mac: $0.mac) }, macAtRecordedSeq: reading.macAtRecordedSeq)
-        var result = Verification(entries: verifier.count, head: verifier.head, recordedHead: head, problems: verifier.problems)
+        verifier.finish(
+            recordedHead: head.map { AuditHead(seq: $0.seq, mac: $0.mac) }, macAtRecordedSeq: reading.macAtRecordedSeq)
+        var result = Verification(
+            entries: verifier.count, head: verifier.head, recordedHead: head, problems: verifier.problems)
         if let head { result.entriesPastHead = max(0, verifier.head.seq - head.seq) }
         if reading.tables.any, !reading.tables.complete {
-            result.anchorProblems.append("the tool's table(s) \(reading.tables.missing.joined(separator: ", ")) were dropped")
+            result.anchorProblems.append(
+                "the tool's table(s) \(reading.tables.missing.joined(separator: ", ")) were dropped")
         }
-        if reading.headRemoved { result.anchorProblems.append(AuditAnchor.headRemoved(anchor.headPath, location: store.location)) }
+        if reading.headRemoved {
+            result.anchorProblems.append(AuditAnchor.headRemoved(anchor.headPath, location: store.location))
+        }
         if case .unreadable(let why) = StateFiles.headFile(path: anchor.headPath) {
-            result.anchorProblems.append("the audit head \(anchor.headPath) cannot be read (\(why)): a truncated or restored trail could not be detected")
+            result.anchorProblems.append(
+                "the audit head \(anchor.headPath) cannot be read (\(why)): a truncated or restored trail could not be detected"
+            )
         }
         if let recorded = reading.recorded, recorded.seq > 0, head == nil {
             if reading.genesis == nil, recorded.genesis != nil || recorded.database == store.location {
-                result.anchorProblems.append("\(anchor.headPath) records entry \(recorded.seq) of the trail, but the database has none: it was dropped")
+                result.anchorProblems.append(
+                    "\(anchor.headPath) records entry \(recorded.seq) of the trail, but the database has none: it was dropped"
+                )
             } else if reading.genesis != nil, recorded.genesis != nil {
-                result.anchorProblems.append("\(anchor.headPath) belongs to another audit trail (its first entry differs): this trail was replaced, or the head is another database's")
+                result.anchorProblems.append(
+                    "\(anchor.headPath) belongs to another audit trail (its first entry differs): this trail was replaced, or the head is another database's"
+                )
             }
         }
         if unfiled.missing != 0 || unfiled.extra != 0 {
-            let counts = [unfiled.missing > 0 ? "\(unfiled.missing) entries missing from it" : nil,
-                          unfiled.extra > 0 ? "\(unfiled.extra) rows that file no entry" : nil].compactMap { $0 }
-            result.anchorProblems.append("retentiond_audit_refs, where each entry's reference is filed, does not match the trail "
-                + "(\(counts.joined(separator: ", "))): `audit show --subject` and erasure requests may "
-                + "miss entries. It is derived from the trail: drop the table, and the next writing command (`retentiond run`) rebuilds it")
+            let counts = [
+                unfiled.missing > 0 ? "\(unfiled.missing) entries missing from it" : nil,
+                unfiled.extra > 0 ? "\(unfiled.extra) rows that file no entry" : nil,
+            ].compactMap { $0 }
+            result.anchorProblems.append(
+                "retentiond_audit_refs, where each entry's reference is filed, does not match the trail "
+                    + "(\(counts.joined(separator: ", "))): `audit show --subject` and erasure requests may "
+                    + "miss entries. It is derived from the trail: drop the table, and the next writing command (`retentiond run`) rebuilds it"
+            )
         }
         result.holdProblems = holdFindings.filter(\.failsClosed).map(\.message)
         result.holdWarnings = holdFindings.filter { !$0.failsClosed }.map(\.message)
@@ -93,7 +112,11 @@ public struct AuditTrail: Sendable {
         if ledger.exists {
             result.ledgerEntries = ledger.entries
             result.ledgerProblems = ledger.problems.map { "erasure ledger: " + $0 }
-            if ledger.replayPending { result.ledgerProblems.append(ErasureLedger.replayPendingMessage(path: ErasureLedger.path(stateDirectory: stateDirectory), location: store.location)) }
+            if ledger.replayPending {
+                result.ledgerProblems.append(
+                    ErasureLedger.replayPendingMessage(
+                        path: ErasureLedger.path(stateDirectory: stateDirectory), location: store.location))
+            }
         }
         return result
     }

@@ -32,16 +32,25 @@ struct AuditWriter: Sendable {
     /// `confirmingKey`: for writers that do not hold the run lock (holds), which a key rotation
     /// could have overtaken since they loaded their key: once the chain is locked, refuse to append
     /// after a rotation this key did not seal.
-    func append(_ drafts: [AuditDraft], in session: any WritingSession, after early: EarlySeal? = nil, confirmingKey: Bool = false) throws -> TrailPosition {
+    func append(
+        _ drafts: [AuditDraft], in session: any WritingSession, after early: EarlySeal? = nil,
+        confirmingKey: Bool = false
+    ) throws -> TrailPosition {
         try appending(drafts, in: session, after: early, confirmingKey: confirmingKey).position
     }
 
     /// `append`, returning the entries as appended beside where the trail now stands.
-    func appending(_ drafts: [AuditDraft], in session: any WritingSession, after early: EarlySeal? = nil,
-                   confirmingKey: Bool = false) throws -> (entries: [AuditEntry], position: TrailPosition) {
+    func appending(
+        _ drafts: [AuditDraft], in session: any WritingSession, after early: EarlySeal? = nil,
+        confirmingKey: Bool = false
+    ) throws -> (entries: [AuditEntry], position: TrailPosition) {
         let locked = try session.lockedAuditHead()
-        if confirmingKey, let rotation = try session.lastKeyRotation(), let entry = try session.auditEntry(seq: rotation), chain.mac(of: entry) != entry.mac {
-            throw EnforcementError.auditKey("the audit key was rotated while this command ran, so its key no longer seals the trail; nothing was changed. Run the command again")
+        if confirmingKey, let rotation = try session.lastKeyRotation(),
+            let entry = try session.auditEntry(seq: rotation), chain.mac(of: entry) != entry.mac
+        {
+            throw EnforcementError.auditKey(
+                "the audit key was rotated while this command ran, so its key no longer seals the trail; nothing was changed. Run the command again"
+            )
         }
         let at = early?.at ?? Date()
         var entries: [AuditEntry] = []

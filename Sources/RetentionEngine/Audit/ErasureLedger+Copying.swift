@@ -6,7 +6,8 @@ import RetentionStore
 /// Following the trail: what a copy adds, when old entries go, and a new key.
 extension ErasureLedger {
     /// Entries of the trail the ledger copies.
-    static let copied: Set<String> = [AuditAction.purge, .anonymise, .archive, .holdAdd, .holdRelease].map(\.rawValue).reduce(into: []) { $0.insert($1) }
+    static let copied: Set<String> = [AuditAction.purge, .anonymise, .archive, .holdAdd, .holdRelease].map(\.rawValue)
+        .reduce(into: []) { $0.insert($1) }
 
     func line(copying entry: AuditEntry) -> Line? {
         guard Self.copied.contains(entry.action), !entry.subjectRef.isEmpty else { return nil }
@@ -21,7 +22,9 @@ extension ErasureLedger {
         line.table = entry.table
         line.ref = entry.subjectRef
         // A run's own entries carry no detail worth a parse.
-        if entry.detail.count > 2, let detail = try? JSONSerialization.jsonObject(with: Data(entry.detail.utf8)) as? [String: String] {
+        if entry.detail.count > 2,
+            let detail = try? JSONSerialization.jsonObject(with: Data(entry.detail.utf8)) as? [String: String]
+        {
             line.request = detail["request"]
             line.hold = detail["hold_id"]
             line.until = detail["until"]
@@ -53,7 +56,9 @@ extension ErasureLedger {
     /// trail no longer holds that position: erasures were undone by a restore and not re-applied.
     /// `keep`: entries older than it are dropped (`ledger.keep`), at most once a tenth of it late.
     @discardableResult
-    public func sync(from store: any RecordReader, keep: RetentionDuration? = nil, now: Date = Date(), calendar: Calendar = .current) async throws -> SyncOutcome {
+    public func sync(
+        from store: any RecordReader, keep: RetentionDuration? = nil, now: Date = Date(), calendar: Calendar = .current
+    ) async throws -> SyncOutcome {
         try await copy(from: store, closing: true, keep: keep, now: now, calendar: calendar).outcome
     }
 
@@ -65,8 +70,10 @@ extension ErasureLedger {
     /// they are, and with `closing` the rest of the trail, a closing `through` line and one sync of
     /// the file. Without `closing` the lines written wait, unsealed, for a later closing copy.
     /// Returns where the copy left the ledger.
-    func copy(from store: any RecordReader, entries: [AuditEntry] = [], continuing: Continuation? = nil, closing: Bool,
-              keep: RetentionDuration? = nil, now: Date = Date(), calendar: Calendar = .current) async throws -> (outcome: SyncOutcome, continuation: Continuation?) {
+    func copy(
+        from store: any RecordReader, entries: [AuditEntry] = [], continuing: Continuation? = nil, closing: Bool,
+        keep: RetentionDuration? = nil, now: Date = Date(), calendar: Calendar = .current
+    ) async throws -> (outcome: SyncOutcome, continuation: Continuation?) {
         try StateFiles.ensureDirectory((path as NSString).deletingLastPathComponent)
         let file = try await LockedFile.locking(path)
         defer { file.close() }
@@ -80,8 +87,9 @@ extension ErasureLedger {
             tail = found
             if found.end < file.length { try file.truncate(to: found.end) }
             guard let position = try await position(of: found.line, in: store) else { return (SyncOutcome(), nil) }
-            state = Continuation(sealer: Sealer(key: key.ledgerKey, after: found.line?.mac ?? Self.firstSeal), through: position.through,
-                                 throughMAC: found.line?.tmac ?? "", unsealed: 0, file: file.identity)
+            state = Continuation(
+                sealer: Sealer(key: key.ledgerKey, after: found.line?.mac ?? Self.firstSeal), through: position.through,
+                throughMAC: found.line?.tmac ?? "", unsealed: 0, file: file.identity)
             if found.line == nil {
                 start = Line(kind: .start)
                 start?.genesis = position.genesis
@@ -109,7 +117,9 @@ extension ErasureLedger {
         // then with `closing` the rest: a page at a time, written as read (memory stays flat).
         let before = entries.first?.seq ?? (closing ? .max : state.through + 1)
         while state.through + 1 < before {
-            let page = try await store.read { [through = state.through] in try $0.auditEntries(after: through, limit: 5000, filter: AuditFilter()) }
+            let page = try await store.read { [through = state.through] in
+                try $0.auditEntries(after: through, limit: 5000, filter: AuditFilter())
+            }
             add(page.prefix { $0.seq < before })
             try file.write(Data(text))
             text = []
@@ -120,7 +130,9 @@ extension ErasureLedger {
         text = []
         if closing, !entries.isEmpty {
             while true {
-                let page = try await store.read { [through = state.through] in try $0.auditEntries(after: through, limit: 5000, filter: AuditFilter()) }
+                let page = try await store.read { [through = state.through] in
+                    try $0.auditEntries(after: through, limit: 5000, filter: AuditFilter())
+                }
                 add(page)
                 try file.write(Data(text))
                 text = []
@@ -133,7 +145,9 @@ extension ErasureLedger {
         }
         guard moved || state.unsealed > 0 else {
             // Nothing past the position: the ledger stands where it stood.
-            if let keep, let cutoff = keep.before(now, in: calendar) { outcome.dropped = try compact(file, before: cutoff, slack: keep) }
+            if let keep, let cutoff = keep.before(now, in: calendar) {
+                outcome.dropped = try compact(file, before: cutoff, slack: keep)
+            }
             state.file = file.identity
             return (outcome, outcome.dropped > 0 ? nil : state)
         }
@@ -161,14 +175,17 @@ extension ErasureLedger {
 
     /// The trail's first entry's MAC and the entry the ledger stands at, read in one go; nil when
     /// the trail is empty. Throws when the trail no longer holds the ledger's position.
-    private func position(of last: Line?, in store: any RecordReader) async throws -> (genesis: String, through: Int64)? {
+    private func position(of last: Line?, in store: any RecordReader) async throws -> (genesis: String, through: Int64)?
+    {
         let location = store.location
         return try await store.read { [path] session -> (String, Int64)? in
             guard let genesis = try session.auditEntry(seq: 1)?.mac else { return nil }
             guard let last else { return (genesis, 0) }
             guard try Self.stands(last, in: session) else {
                 if last.kind == .start || last.kind == .compacted, try session.auditEntry(seq: 1)?.mac != last.genesis {
-                    throw EnforcementError.auditTampered("the erasure ledger \(path) follows another audit trail than the one in \(location) (their first entries differ): this state directory served another database, or the trail was replaced; nothing was changed. Use this database's own state directory (docs/operations.md, \"After a restore\")")
+                    throw EnforcementError.auditTampered(
+                        "the erasure ledger \(path) follows another audit trail than the one in \(location) (their first entries differ): this state directory served another database, or the trail was replaced; nothing was changed. Use this database's own state directory (docs/operations.md, \"After a restore\")"
+                    )
                 }
                 throw EnforcementError.auditTampered(Self.replayPendingMessage(path: path, location: location))
             }
@@ -186,14 +203,23 @@ extension ErasureLedger {
     func compact(_ file: LockedFile, before cutoff: Date, slack: RetentionDuration) throws -> Int {
         let parser = ISO8601DateFormatter()
         parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        func date(_ line: Line) -> Date? { line.at.flatMap { parser.date(from: $0) ?? ISO8601DateFormatter().date(from: $0) } }
-        let margin = (cutoff.timeIntervalSince1970 - (slack.before(cutoff, in: Calendar(identifier: .gregorian))?.timeIntervalSince1970 ?? cutoff.timeIntervalSince1970)) / 10
+        func date(_ line: Line) -> Date? {
+            line.at.flatMap { parser.date(from: $0) ?? ISO8601DateFormatter().date(from: $0) }
+        }
+        let margin =
+            (cutoff.timeIntervalSince1970
+                - (slack.before(cutoff, in: Calendar(identifier: .gregorian))?.timeIntervalSince1970
+                    ?? cutoff.timeIntervalSince1970))
+            / 10
         // The oldest entry is among the first lines: the whole file is read only when some go.
-        guard let oldest = try file.firstEntry().flatMap(date), oldest < cutoff.addingTimeInterval(-margin) else { return 0 }
+        guard let oldest = try file.firstEntry().flatMap(date), oldest < cutoff.addingTimeInterval(-margin) else {
+            return 0
+        }
         let lines = try Self.decode(try file.contents(), path: path).filter { $0.sealed }.map(\.line)
         guard let genesis = lines.first(where: { $0.genesis != nil })?.genesis else { return 0 }
         // Everything up to the last entry older than the cutoff goes; the closing lines after it stay.
-        guard let lastOld = lines.lastIndex(where: { $0.kind == .entry && (date($0).map { $0 < cutoff } ?? false) }) else { return 0 }
+        guard let lastOld = lines.lastIndex(where: { $0.kind == .entry && (date($0).map { $0 < cutoff } ?? false) })
+        else { return 0 }
         let dropped = lines[...lastOld].filter { $0.kind == .entry }.count
         var head = Line(kind: .compacted)
         head.genesis = genesis
@@ -217,7 +243,9 @@ extension ErasureLedger {
         if try successor.verify(data).isEmpty { return }
         let problems = try verify(data)
         guard problems.isEmpty else {
-            throw EnforcementError.auditTampered("the erasure ledger \(path) is not intact (\(problems[0])); it was not sealed with the new key. `retentiond audit verify` lists the problems")
+            throw EnforcementError.auditTampered(
+                "the erasure ledger \(path) is not intact (\(problems[0])); it was not sealed with the new key. `retentiond audit verify` lists the problems"
+            )
         }
         try StateFiles.writePrivate(successor.sealed(lines, after: Self.firstSeal).text, to: path)
     }

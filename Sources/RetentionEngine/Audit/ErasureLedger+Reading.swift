@@ -8,7 +8,10 @@ extension ErasureLedger {
     /// The ledger's bytes (empty when there is none).
     func contents() throws -> Data {
         guard let data = FileManager.default.contents(atPath: path) else {
-            if FileManager.default.fileExists(atPath: path) { throw EnforcementError.cannotWrite("cannot read the erasure ledger \(path): give the user running retentiond read access") }
+            if FileManager.default.fileExists(atPath: path) {
+                throw EnforcementError.cannotWrite(
+                    "cannot read the erasure ledger \(path): give the user running retentiond read access")
+            }
             return Data()
         }
         return data
@@ -25,16 +28,21 @@ extension ErasureLedger {
         var lines: [(line: Line, raw: Data.SubSequence, sealed: Bool)] = []
         // A last line without its newline is being written (a run copies its batches as they
         // commit) or was cut short by a crash: it follows the last seal, and is left out.
-        let whole = data.last == 0x0A ? data[...] : data[..<(data.lastIndex(of: 0x0A).map { $0 + 1 } ?? data.startIndex)]
+        let whole =
+            data.last == 0x0A ? data[...] : data[..<(data.lastIndex(of: 0x0A).map { $0 + 1 } ?? data.startIndex)]
         for (number, raw) in whole.split(separator: 0x0A, omittingEmptySubsequences: true).enumerated() {
             guard let line = try? decoder.decode(Line.self, from: raw) else {
-                throw EnforcementError.auditTampered("the erasure ledger \(path) line \(number + 1) is not a ledger line: the file was edited or damaged")
+                throw EnforcementError.auditTampered(
+                    "the erasure ledger \(path) line \(number + 1) is not a ledger line: the file was edited or damaged"
+                )
             }
             lines.append((line, raw, false))
         }
         // An entry without `run` or `at` has those of the entry before it; its key is the one its
         // block's closing line names.
-        var run: String?, at: String?, block: [Int] = []
+        var run: String?
+        var at: String?
+        var block: [Int] = []
         for i in lines.indices {
             if lines[i].line.closes {
                 for j in block { lines[j].line.kid = lines[i].line.kid }
@@ -67,10 +75,13 @@ extension ErasureLedger {
                 sealer.add(raw: [0x0A])
                 continue
             }
-            let expected = raw.count > Self.sealSuffixLength ? sealer.close(covering: raw.dropLast(Self.sealSuffixLength)) : ""
+            let expected =
+                raw.count > Self.sealSuffixLength ? sealer.close(covering: raw.dropLast(Self.sealSuffixLength)) : ""
             if expected != line.mac || !raw.suffix(Self.sealSuffixLength).starts(with: Array(",\"mac\":\"".utf8)) {
                 let lines = blockStart == i + 1 ? "line \(i + 1)" : "lines \(blockStart)–\(i + 1)"
-                problems.append("\(lines) (sealed by the `\(line.kind.rawValue)` line\(line.seq.map { " of trail entry \($0)" } ?? "")) do not verify: one was changed, removed or reordered, or the ledger was sealed with another audit key")
+                problems.append(
+                    "\(lines) (sealed by the `\(line.kind.rawValue)` line\(line.seq.map { " of trail entry \($0)" } ?? "")) do not verify: one was changed, removed or reordered, or the ledger was sealed with another audit key"
+                )
                 if problems.count >= 20 { break }
                 // Go on from the seal as written, so one bad block is not reported again for every block after it.
                 sealer = Sealer(key: key.ledgerKey, after: line.mac ?? "")
@@ -94,7 +105,9 @@ extension ErasureLedger {
         var result = Verification(exists: true)
         let data = try contents()
         let lines: [Line]
-        do { lines = try Self.decode(data, path: path).filter { $0.sealed }.map(\.line) } catch let failure as EnforcementError {
+        do { lines = try Self.decode(data, path: path).filter { $0.sealed }.map(\.line) } catch let failure
+            as EnforcementError
+        {
             result.problems = [failure.description]
             return result
         }

@@ -23,16 +23,23 @@ extension ErasureLedger {
         guard !lines.isEmpty else { return nil }
         let problems = try verify(data)
         guard problems.isEmpty else {
-            throw EnforcementError.auditTampered("the erasure ledger \(path) is not intact (\(problems.count) problem(s), first: \(problems[0])): it cannot be trusted to say what to erase again, so nothing was changed. Restore it from a copy kept elsewhere (docs/operations.md, \"After a restore\")")
+            throw EnforcementError.auditTampered(
+                "the erasure ledger \(path) is not intact (\(problems.count) problem(s), first: \(problems[0])): it cannot be trusted to say what to erase again, so nothing was changed. Restore it from a copy kept elsewhere (docs/operations.md, \"After a restore\")"
+            )
         }
         let location = store.location
         return try await store.read { [path] session -> Lost? in
             var checkpoint: Int?
             for index in lines.indices.reversed() where lines[index].closes {
-                if try Self.stands(lines[index], in: session) { checkpoint = index; break }
+                if try Self.stands(lines[index], in: session) {
+                    checkpoint = index
+                    break
+                }
             }
             guard let checkpointIndex = checkpoint else {
-                throw EnforcementError.auditTampered("the erasure ledger \(path) follows another audit trail than the one in \(location) (their first entries differ); nothing was changed. Use this database's own state directory")
+                throw EnforcementError.auditTampered(
+                    "the erasure ledger \(path) follows another audit trail than the one in \(location) (their first entries differ); nothing was changed. Use this database's own state directory"
+                )
             }
             guard checkpointIndex != lines.indices.last(where: { lines[$0].closes }) else { return nil }
             let after = lines[(checkpointIndex + 1)...].filter { $0.kind == .entry }
@@ -46,8 +53,11 @@ extension ErasureLedger {
                 guard let newest = page.last, page.count == 5000 else { break }
                 cursor = newest.seq
             }
-            let lost = after.filter { line in line.seq.map { !(macs[$0]?.hasPrefix(line.tmac ?? "-") ?? false) } ?? false }
-            return Lost(entries: lost, checkpoint: lines[checkpointIndex], copiedAfterCheckpoint: Set(after.compactMap(\.tmac)))
+            let lost = after.filter { line in
+                line.seq.map { !(macs[$0]?.hasPrefix(line.tmac ?? "-") ?? false) } ?? false
+            }
+            return Lost(
+                entries: lost, checkpoint: lines[checkpointIndex], copiedAfterCheckpoint: Set(after.compactMap(\.tmac)))
         }
     }
 

@@ -39,7 +39,9 @@ extension ErasureLedger {
         mutating func write(_ line: Line, into out: inout [UInt8]) {
             let start = out.count
             guard line.closes else {
-                line.write(into: &out, run: line.run == lastRun ? nil : line.run, at: line.at == lastAt ? nil : line.at, kid: nil)
+                line.write(
+                    into: &out, run: line.run == lastRun ? nil : line.run, at: line.at == lastAt ? nil : line.at,
+                    kid: nil)
                 (lastRun, lastAt) = (line.run, line.at)
                 out.append(0x0A)
                 out.withUnsafeBytes { mac.update(data: UnsafeRawBufferPointer(rebasing: $0[start...])) }

@@ -129,7 +129,8 @@ public struct ErasureLedger: Sendable {
             var string = string
             string.withUTF8 { bytes in
                 // References, MACs, names and times need no escaping: copied whole.
-                guard bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else {
+                guard bytes.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") })
+                else {
                     out.append(contentsOf: bytes)
                     return
                 }

@@ -41,8 +41,11 @@ public struct HeadRecorder: Sendable {
     /// logged beside the error that ended the run (the next run says the trail is past its head).
     mutating func flushAfter(_ error: any Error, logger: Logger) {
         do { try flush() } catch let recording {
-            logger.error("the audit head could not be recorded after the run stopped", metadata: [
-                "error": "\(recording)", "stopped_by": "\(error)"])
+            logger.error(
+                "the audit head could not be recorded after the run stopped",
+                metadata: [
+                    "error": "\(recording)", "stopped_by": "\(error)",
+                ])
         }
     }
 }

@@ -42,11 +42,17 @@ struct KeyRotation: Sendable {
         let trail = AuditTrail(store: store, key: oldKey, stateDirectory: stateDirectory)
         let verification = try await trail.verify()
         guard verification.isValid else {
-            let first = (verification.problems.map(\.description) + verification.anchorProblems + verification.holdProblems + verification.ledgerProblems).first ?? ""
-            throw EnforcementError.auditTampered("the audit trail of \(store.location) is not intact (\(verification.problemCount) problem(s), first: \(first)); a rotation would seal it as it is, so nothing was changed. `retentiond audit verify` lists the problems")
+            let first =
+                (verification.problems.map(\.description) + verification.anchorProblems + verification.holdProblems
+                + verification.ledgerProblems).first ?? ""
+            throw EnforcementError.auditTampered(
+                "the audit trail of \(store.location) is not intact (\(verification.problemCount) problem(s), first: \(first)); a rotation would seal it as it is, so nothing was changed. `retentiond audit verify` lists the problems"
+            )
         }
         guard verification.entries > 0 else {
-            throw EnforcementError.invalidRequest("\(store.location) has no audit trail yet: there is nothing to rotate the key of (the first enforcing run creates the key)")
+            throw EnforcementError.invalidRequest(
+                "\(store.location) has no audit trail yet: there is nothing to rotate the key of (the first enforcing run creates the key)"
+            )
         }
         let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
         let retired = keyPath + ".retired-" + RunID.make(at: now).prefix(16)
@@ -68,31 +74,46 @@ struct KeyRotation: Sendable {
                 after = last.seq
             }
             guard digest.count == head.seq else {
-                throw EnforcementError.auditTampered("the audit trail of \(location) holds \(digest.count) entries up to entry \(head.seq); nothing was changed")
+                throw EnforcementError.auditTampered(
+                    "the audit trail of \(location) holds \(digest.count) entries up to entry \(head.seq); nothing was changed"
+                )
             }
-            var drafts = [AuditDraft(runID: runID, actor: actor, policyHash: "", action: .keyRotated, detail: [
-                "reason": reason, "previous_seq": String(head.seq), "previous_mac": head.mac,
-                "sealed_entries": String(digest.count), "sealed_digest": digest.hex,
-                "previous_key": fingerprint(oldKey), "key": fingerprint(newKey), "head_file": headFile,
-            ])]
+            var drafts = [
+                AuditDraft(
+                    runID: runID, actor: actor, policyHash: "", action: .keyRotated,
+                    detail: [
+                        "reason": reason, "previous_seq": String(head.seq), "previous_mac": head.mac,
+                        "sealed_entries": String(digest.count), "sealed_digest": digest.hex,
+                        "previous_key": fingerprint(oldKey), "key": fingerprint(newKey), "head_file": headFile,
+                    ])
+            ]
             let chain = AuditChain(key: newKey)
             let holds = try session.holds(includeReleased: true)
             for hold in holds {
-                var detail = ["hold_id": String(hold.id), "restated": "key rotation", "placed_at": ISO8601DateFormatter().string(from: hold.placedAt)]
+                var detail = [
+                    "hold_id": String(hold.id), "restated": "key rotation",
+                    "placed_at": ISO8601DateFormatter().string(from: hold.placedAt),
+                ]
                 if let until = hold.until { detail["until"] = ISO8601DateFormatter().string(from: until) }
-                drafts.append(AuditDraft(runID: runID, actor: actor, policyHash: "", action: .holdAdd, table: hold.table,
-                                         subjectRef: chain.reference(table: hold.table, key: hold.key), detail: detail))
+                drafts.append(
+                    AuditDraft(
+                        runID: runID, actor: actor, policyHash: "", action: .holdAdd, table: hold.table,
+                        subjectRef: chain.reference(table: hold.table, key: hold.key), detail: detail))
                 if hold.releasedAt != nil {
-                    drafts.append(AuditDraft(runID: runID, actor: actor, policyHash: "", action: .holdRelease, table: hold.table,
-                                             subjectRef: chain.reference(table: hold.table, key: hold.key),
-                                             detail: ["hold_id": String(hold.id), "restated": "key rotation"]))
+                    drafts.append(
+                        AuditDraft(
+                            runID: runID, actor: actor, policyHash: "", action: .holdRelease, table: hold.table,
+                            subjectRef: chain.reference(table: hold.table, key: hold.key),
+                            detail: ["hold_id": String(hold.id), "restated": "key rotation"]))
                 }
             }
             return (try AuditWriter(chain: chain).append(drafts, in: session), digest.count, holds.count)
         }
         try ErasureLedger(stateDirectory: stateDirectory, key: oldKey).reseal(with: newKey)
         try finish(position)
-        return Outcome(sealedEntries: sealed, rotationSeq: sealed + 1, restatedHolds: holds, retiredKey: retired, head: position.head)
+        return Outcome(
+            sealedEntries: sealed, rotationSeq: sealed + 1, restatedHolds: holds, retiredKey: retired,
+            head: position.head)
     }
 
     /// After an interruption: true when the trail's last rotation was sealed with the pending key
@@ -104,22 +125,29 @@ struct KeyRotation: Sendable {
         let chain = AuditChain(key: key)
         let rotation = try await store.read { session -> (AuditEntry, TrailPosition)? in
             guard let seq = try session.lastKeyRotation(), let entry = try session.auditEntry(seq: seq),
-                  let genesis = try session.auditEntry(seq: 1)?.mac else { return nil }
+                let genesis = try session.auditEntry(seq: 1)?.mac
+            else { return nil }
             return (entry, TrailPosition(head: try session.auditHead(), genesis: genesis))
         }
         guard let (entry, position) = rotation, chain.mac(of: entry) == entry.mac else {
             unlink(pending)
             return nil
         }
-        try ErasureLedger(stateDirectory: stateDirectory, key: try AuditKey.load(path: keyPath, createIfMissing: false).key).reseal(with: key)
+        try ErasureLedger(
+            stateDirectory: stateDirectory, key: try AuditKey.load(path: keyPath, createIfMissing: false).key
+        ).reseal(with: key)
         try finish(position)
-        return Outcome(sealedEntries: entry.seq - 1, rotationSeq: entry.seq, restatedHolds: 0, retiredKey: nil, head: position.head)
+        return Outcome(
+            sealedEntries: entry.seq - 1, rotationSeq: entry.seq, restatedHolds: 0, retiredKey: nil, head: position.head
+        )
     }
 
     /// The new key takes the old one's place; the head moves to the rotation's end.
     private func finish(_ position: TrailPosition) throws {
         guard rename(Self.pendingPath(keyPath), keyPath) == 0 else {
-            throw EnforcementError.cannotWrite("cannot move the new audit key \(Self.pendingPath(keyPath)) to \(keyPath): \(String(cString: strerror(errno))); the database already has the rotation: fix the cause and run `retentiond audit rotate-key` again to finish it")
+            throw EnforcementError.cannotWrite(
+                "cannot move the new audit key \(Self.pendingPath(keyPath)) to \(keyPath): \(String(cString: strerror(errno))); the database already has the rotation: fix the cause and run `retentiond audit rotate-key` again to finish it"
+            )
         }
         try StateFiles.recordHead(position, database: store.location, stateDirectory: stateDirectory)
     }
@@ -132,19 +160,27 @@ struct KeyRotation: Sendable {
 extension Enforcer {
     /// `retentiond audit rotate-key`, under the run lock: finishes an interrupted rotation, or
     /// checks the trail as a run would (anchor, tool tables, marks complete) and rotates.
-    public func rotateKey(keyPath: String, reason: String, now: Date) async throws -> (sealedEntries: Int64, rotationSeq: Int64, restatedHolds: Int, retiredKey: String?) {
+    public func rotateKey(keyPath: String, reason: String, now: Date) async throws -> (
+        sealedEntries: Int64, rotationSeq: Int64, restatedHolds: Int, retiredKey: String?
+    ) {
         try await store.withRunLock { _ in
-            let rotation = KeyRotation(store: store, keyPath: keyPath, stateDirectory: policy.stateDirectory, actor: actor)
-            if FileManager.default.fileExists(atPath: KeyRotation.pendingPath(keyPath)), let finished = try await rotation.finishInterrupted() {
+            let rotation = KeyRotation(
+                store: store, keyPath: keyPath, stateDirectory: policy.stateDirectory, actor: actor)
+            if FileManager.default.fileExists(atPath: KeyRotation.pendingPath(keyPath)),
+                let finished = try await rotation.finishInterrupted()
+            {
                 logger.notice("finished an interrupted key rotation", metadata: ["entry": "\(finished.rotationSeq)"])
                 return (finished.sealedEntries, finished.rotationSeq, finished.restatedHolds, nil)
             }
             let key = try AuditKey.load(path: keyPath, createIfMissing: false).key
             guard try await anchor.sealsTrail(key) else {
-                throw EnforcementError.auditKey("the audit key \(keyPath) does not match the audit trail of \(store.location); nothing was changed. Configure the key that sealed this trail")
+                throw EnforcementError.auditKey(
+                    "the audit key \(keyPath) does not match the audit trail of \(store.location); nothing was changed. Configure the key that sealed this trail"
+                )
             }
             // A rule whose marks are incomplete looks its records up in the trail by references of the old key.
-            let applier = Applier(resolved: resolved, store: store, key: key, actor: actor, runID: "rotate-key", logger: logger)
+            let applier = Applier(
+                resolved: resolved, store: store, key: key, actor: actor, runID: "rotate-key", logger: logger)
             try await applier.prepare()
             // The ledger names what was erased under the old key's references before the rotation.
             try await applier.syncLedger()

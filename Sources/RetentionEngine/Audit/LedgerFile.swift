@@ -87,17 +87,28 @@ final class LockedFile: @unchecked Sendable {
             // The first line of the window may be cut: it is read whole when the window grows.
             var ends: [Int] = []
             var index = data.startIndex
-            while let newline = data[index...].firstIndex(of: 0x0A) { ends.append(newline); index = newline + 1 }
+            while let newline = data[index...].firstIndex(of: 0x0A) {
+                ends.append(newline)
+                index = newline + 1
+            }
             func start(_ i: Int) -> Int { i == 0 ? data.startIndex : ends[i - 1] + 1 }
             func whole(_ i: Int) -> Bool { i > 0 || from == 0 }
             search: for i in ends.indices.reversed() {
                 guard whole(i) else { break }
-                guard let line = try? decoder.decode(ErasureLedger.Line.self, from: data[start(i)..<ends[i]]), line.closes else { continue }
-                var tail = Tail(line: line, start: from + (start(i) - data.startIndex), end: from + (ends[i] - data.startIndex) + 1)
+                guard let line = try? decoder.decode(ErasureLedger.Line.self, from: data[start(i)..<ends[i]]),
+                    line.closes
+                else { continue }
+                var tail = Tail(
+                    line: line, start: from + (start(i) - data.startIndex), end: from + (ends[i] - data.startIndex) + 1)
                 if i > 0 {
                     guard whole(i - 1) else { break search }
-                    guard let before = try? decoder.decode(ErasureLedger.Line.self, from: data[start(i - 1)..<ends[i - 1]]) else {
-                        throw EnforcementError.auditTampered("the erasure ledger \(path) has a line that is not a ledger line before its last closing line: the file was edited or damaged; `retentiond audit verify` says where")
+                    guard
+                        let before = try? decoder.decode(
+                            ErasureLedger.Line.self, from: data[start(i - 1)..<ends[i - 1]])
+                    else {
+                        throw EnforcementError.auditTampered(
+                            "the erasure ledger \(path) has a line that is not a ledger line before its last closing line: the file was edited or damaged; `retentiond audit verify` says where"
+                        )
                     }
                     if before.closes { tail.sealBefore = before.mac }
                 }
@@ -130,7 +141,9 @@ final class LockedFile: @unchecked Sendable {
         var buffer = [UInt8](repeating: 0, count: count)
         var done = 0
         while done < count {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, count - done, off_t(offset + done)) }
+            let n = buffer.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + done, count - done, off_t(offset + done))
+            }
             if n < 0 { throw StateFiles.cannotWrite(path, errno: errno) }
             if n == 0 { break }
             done += n

@@ -23,7 +23,9 @@ actor LedgerFollower {
     private var continuation: ErasureLedger.Continuation?
     private var following = true
 
-    private init(ledger: ErasureLedger, store: any RecordReader, logger: Logger, continuation: ErasureLedger.Continuation?) {
+    private init(
+        ledger: ErasureLedger, store: any RecordReader, logger: Logger, continuation: ErasureLedger.Continuation?
+    ) {
         self.ledger = ledger
         self.store = store
         self.logger = logger
@@ -32,8 +34,10 @@ actor LedgerFollower {
 
     /// Brings the ledger up to the trail before the run changes anything; throws as `sync` does
     /// (a restore whose erasures were not re-applied).
-    static func start(_ ledger: ErasureLedger, store: any RecordReader, keep: RetentionDuration?, now: Date, calendar: Calendar,
-                      logger: Logger) async throws -> LedgerFollower {
+    static func start(
+        _ ledger: ErasureLedger, store: any RecordReader, keep: RetentionDuration?, now: Date, calendar: Calendar,
+        logger: Logger
+    ) async throws -> LedgerFollower {
         let copied = try await ledger.copy(from: store, closing: true, keep: keep, now: now, calendar: calendar)
         return LedgerFollower(ledger: ledger, store: store, logger: logger, continuation: copied.continuation)
     }
@@ -42,12 +46,17 @@ actor LedgerFollower {
     func committed(_ entries: [AuditEntry]) async {
         guard following, !entries.isEmpty else { return }
         do {
-            continuation = try await ledger.copy(from: store, entries: entries, continuing: continuation, closing: false).continuation
+            continuation = try await ledger.copy(
+                from: store, entries: entries, continuing: continuation, closing: false
+            ).continuation
         } catch {
             following = false
             continuation = nil
-            logger.warning("the erasure ledger could not follow the run's batches; the run's end copies them from the trail", metadata: [
-                "ledger": "\(ledger.path)", "error": "\(error)"])
+            logger.warning(
+                "the erasure ledger could not follow the run's batches; the run's end copies them from the trail",
+                metadata: [
+                    "ledger": "\(ledger.path)", "error": "\(error)",
+                ])
         }
     }
 
@@ -56,6 +65,7 @@ actor LedgerFollower {
     /// line that sealed nothing but its position).
     func finish(keep: RetentionDuration?, now: Date, calendar: Calendar) async throws {
         let continuing = continuation.flatMap { $0.unsealed > 0 ? $0 : nil }
-        _ = try await ledger.copy(from: store, continuing: continuing, closing: true, keep: keep, now: now, calendar: calendar)
+        _ = try await ledger.copy(
+            from: store, continuing: continuing, closing: true, keep: keep, now: now, calendar: calendar)
     }
 }

@@ -10,14 +10,18 @@ extension ResolvedPolicy {
     func refuseAmbiguousKeys(in reader: any RecordReader) async throws {
         guard !schema.checkedKeys.isEmpty else { return }
         let found = try await reader.read { [keys = schema.checkedKeys] session in
-            try keys.sorted { $0.key < $1.key }.map { ($0.key, $0.value, try session.ambiguousKeys(table: $0.key, keyColumns: $0.value)) }
+            try keys.sorted { $0.key < $1.key }.map {
+                ($0.key, $0.value, try session.ambiguousKeys(table: $0.key, keyColumns: $0.value))
+            }
         }
         let problems = found.filter { !$0.2.isEmpty }.map { table, key, ambiguous in
             let subjects = policy.subjects.filter { $0.table.value == table }.map(\.id).joined(separator: ", ")
             return "subject \(subjects): \(ambiguous.describe(table, key))"
         }
         guard !problems.isEmpty else { return }
-        throw EnforcementError.refused("a key retentiond checks (key_uniqueness: checked) does not name one row per record, so nothing was changed: "
-            + problems.joined(separator: "; ") + ". Correct those rows, then run again (`retentiond check` shows the query that finds them)")
+        throw EnforcementError.refused(
+            "a key retentiond checks (key_uniqueness: checked) does not name one row per record, so nothing was changed: "
+                + problems.joined(separator: "; ")
+                + ". Correct those rows, then run again (`retentiond check` shows the query that finds them)")
     }
 }

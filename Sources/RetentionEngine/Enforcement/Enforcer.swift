@@ -60,21 +60,30 @@ public struct Enforcer: Sendable {
     /// `advising` (`check`): also read what only advice needs — tables PostgreSQL has no
     /// statistics on (an enforcing command analyzes them itself and says so), and zero dates in
     /// the date columns the policy reads (counted over whole tables).
-    public static func validate(_ written: Policy, store: any RecordReader, advising: Bool = true) async throws -> (ResolvedPolicy?, [Diagnostic]) {
+    public static func validate(_ written: Policy, store: any RecordReader, advising: Bool = true) async throws -> (
+        ResolvedPolicy?, [Diagnostic]
+    ) {
         // Names are resolved to the database's spelling first (`resolvingNames`): everything
         // downstream, and the resolved policy, uses those.
-        let (policy, schema, renamedNote, samples, zeroDates, ambiguous) = try await store.read { session
-            -> (Policy, SchemaSnapshot, Diagnostic?, [String: [SQLValue]], [String: Int], [String: AmbiguousKeys]) in
+        let (policy, schema, renamedNote, samples, zeroDates, ambiguous) = try await store.read {
+            session
+                -> (Policy, SchemaSnapshot, Diagnostic?, [String: [SQLValue]], [String: Int], [String: AmbiguousKeys])
+            in
             let live = try session.schema()
             let (policy, renamedNote) = live.resolvingNames(of: written)
             let columns = SchemaValidator.dateColumns(of: policy)
             let schema = live.declaringKeys(of: policy)
             var ambiguous: [String: AmbiguousKeys] = [:]
-            for (table, key) in schema.checkedKeys { ambiguous[table] = try session.ambiguousKeys(table: table, keyColumns: key) }
+            for (table, key) in schema.checkedKeys {
+                ambiguous[table] = try session.ambiguousKeys(table: table, keyColumns: key)
+            }
             let present = columns.filter { schema.table($0.table)?.column($0.column) != nil }
             // A table the role may not read is not sampled: `check` lists the SELECT it needs.
-            let unreadable = Set(try session.privileges(Set(present.map(\.table)).map { PrivilegeNeed(table: $0, kind: .select) }).missing.map(\.table))
-            var samples: [String: [SQLValue]] = [:], zeroDates: [String: Int] = [:]
+            let unreadable = Set(
+                try session.privileges(Set(present.map(\.table)).map { PrivilegeNeed(table: $0, kind: .select) })
+                    .missing.map(\.table))
+            var samples: [String: [SQLValue]] = [:]
+            var zeroDates: [String: Int] = [:]
             for (table, column) in present where !unreadable.contains(table) {
                 samples["\(table).\(column)"] = try session.sample(table: table, column: column, limit: 200)
                 if advising, schema.table(table)?.column(column)?.nativeDateStorage != nil {
@@ -90,18 +99,27 @@ public struct Enforcer: Sendable {
         let diagnostics = ([renamedNote].compactMap { $0 } + all).filter { said.insert($0.description).inserted }
         guard let resolved else { return (nil, diagnostics) }
         guard advising else { return (resolved, diagnostics) }
-        let missing = try await store.read { [tables = resolved.tablesRead] in try $0.tablesWithoutStatistics(among: tables) }
-        return (resolved, diagnostics + statisticsWarnings(resolved, missing: missing) + zeroDateWarnings(policy, schema: schema, counts: zeroDates))
+        let missing = try await store.read { [tables = resolved.tablesRead] in
+            try $0.tablesWithoutStatistics(among: tables)
+        }
+        return (
+            resolved,
+            diagnostics + statisticsWarnings(resolved, missing: missing)
+                + zeroDateWarnings(policy, schema: schema, counts: zeroDates)
+        )
     }
 
     /// A dry run on this store (see `PlanningPass.dryRun`).
-    public func plan(now: Date, mode: RunReport.Mode, planPath: String?, detail: ((DetailLine) -> Void)? = nil) async throws -> RunReport {
+    public func plan(now: Date, mode: RunReport.Mode, planPath: String?, detail: ((DetailLine) -> Void)? = nil)
+        async throws -> RunReport
+    {
         try await planning.dryRun(now: now, mode: mode, planPath: planPath, detail: detail)
     }
 
     func applier(runID: String) throws -> Applier {
         guard let key else { throw EnforcementError.auditKey("no audit key loaded") }
-        var applier = Applier(resolved: resolved, store: store, key: key, actor: actor, runID: runID, logger: logger, pacing: pacing)
+        var applier = Applier(
+            resolved: resolved, store: store, key: key, actor: actor, runID: runID, logger: logger, pacing: pacing)
         applier.progress = progress
         applier.headLogLevel = headLogLevel
         applier.headInterval = headInterval
@@ -113,44 +131,59 @@ public struct Enforcer: Sendable {
     /// `stop` is asked before each batch: when it says yes, the run ends at that batch boundary.
     public func run(now: Date, allowMore: Bool, stop: StopRequest = StopRequest()) async throws -> RunReport {
         try await refuseUnindexedScans()
-        return try await store.withRunLock { lock in try await holdingArchive {
-            try await refuseIfClockWentBack(now: now)
-            await analyzeTablesWithoutStatistics()
-            let accepted = try await PolicyChangeGuard(enforcer: self).check(now: now, accepted: acceptedPolicyChange)
-            let runID = RunID.make(at: Date())
-            let planPath = policy.stateDirectory + "/plans/\(runID).plan"
-            defer { unlink(planPath) }
-            let writer = try PlanWriter(path: planPath)
-            do {
-                _ = try await planning.tallies(now: now, planID: runID, writer: writer, detail: nil, stop: stop)
-            } catch is StopRequest.Stopped {
-                logger.notice("run stopped while planning; nothing was changed", metadata: ["run": "\(runID)"])
-                let stopped = Date()
-                return context.report(runID: runID, mode: .run, status: .incomplete, message: "stopped on request while planning; nothing was changed",
-                                      now: now, startedAt: stopped, finishedAt: stopped, rules: [])
+        return try await store.withRunLock { lock in
+            try await holdingArchive {
+                try await refuseIfClockWentBack(now: now)
+                await analyzeTablesWithoutStatistics()
+                let accepted = try await PolicyChangeGuard(enforcer: self).check(
+                    now: now, accepted: acceptedPolicyChange)
+                let runID = RunID.make(at: Date())
+                let planPath = policy.stateDirectory + "/plans/\(runID).plan"
+                defer { unlink(planPath) }
+                let writer = try PlanWriter(path: planPath)
+                do {
+                    _ = try await planning.tallies(now: now, planID: runID, writer: writer, detail: nil, stop: stop)
+                } catch is StopRequest.Stopped {
+                    logger.notice("run stopped while planning; nothing was changed", metadata: ["run": "\(runID)"])
+                    let stopped = Date()
+                    return context.report(
+                        runID: runID, mode: .run, status: .incomplete,
+                        message: "stopped on request while planning; nothing was changed",
+                        now: now, startedAt: stopped, finishedAt: stopped, rules: [])
+                }
+                return try await applyLocked(
+                    planPath: planPath, writtenBy: writer, runID: runID, mode: .run, wallClock: now,
+                    allowMore: allowMore,
+                    lock: lock, stop: stop, policyChange: .checked(accepted))
             }
-            return try await applyLocked(planPath: planPath, writtenBy: writer, runID: runID, mode: .run, wallClock: now, allowMore: allowMore,
-                                         lock: lock, stop: stop, policyChange: .checked(accepted))
-        } }
+        }
     }
 
     /// Runs `body` holding the archive's run lock too when the policy archives records: no run of
     /// the archive's own rules (`--archive`) works on it while records arrive.
     func holdingArchive<T>(_ body: () async throws -> T) async throws -> T {
         guard !policy.archivingRules.isEmpty else { return try await body() }
-        guard let archive else { throw EnforcementError.refused("the policy archives records, but no archive database was opened; nothing was changed") }
+        guard let archive else {
+            throw EnforcementError.refused(
+                "the policy archives records, but no archive database was opened; nothing was changed")
+        }
         return try await archive.store.withRunLock { _ in try await body() }
     }
 
     /// Applies a saved plan: re-checks each entry, skips stale ones, refuses a plan made elsewhere.
-    public func apply(planPath: String, wallClock: Date, allowMore: Bool, stop: StopRequest = StopRequest()) async throws -> RunReport {
+    public func apply(planPath: String, wallClock: Date, allowMore: Bool, stop: StopRequest = StopRequest())
+        async throws -> RunReport
+    {
         try await refuseUnindexedScans()
-        return try await store.withRunLock { lock in try await holdingArchive {
-            try await refuseIfClockWentBack(now: wallClock)
-            await analyzeTablesWithoutStatistics()
-            return try await applyLocked(planPath: planPath, runID: RunID.make(at: Date()), mode: .apply, wallClock: wallClock,
-                                         allowMore: allowMore, lock: lock, stop: stop)
-        } }
+        return try await store.withRunLock { lock in
+            try await holdingArchive {
+                try await refuseIfClockWentBack(now: wallClock)
+                await analyzeTablesWithoutStatistics()
+                return try await applyLocked(
+                    planPath: planPath, runID: RunID.make(at: Date()), mode: .apply, wallClock: wallClock,
+                    allowMore: allowMore, lock: lock, stop: stop)
+            }
+        }
     }
 
     /// Whether this run checked the policy against the one last enforced (`run`: then it keeps its
@@ -163,8 +196,10 @@ public struct Enforcer: Sendable {
 
     /// `writer`: the plan's writer when this process just made it (`run`), whose header and
     /// trailer need not be read back from the file.
-    private func applyLocked(planPath: String, writtenBy writer: PlanWriter? = nil, runID: String, mode: RunReport.Mode, wallClock: Date,
-                             allowMore: Bool, lock: any RunLockHandle, stop: StopRequest, policyChange: PolicyChangeCheck = .notChecked) async throws -> RunReport {
+    private func applyLocked(
+        planPath: String, writtenBy writer: PlanWriter? = nil, runID: String, mode: RunReport.Mode, wallClock: Date,
+        allowMore: Bool, lock: any RunLockHandle, stop: StopRequest, policyChange: PolicyChangeCheck = .notChecked
+    ) async throws -> RunReport {
         let started = Date()
         let applier = try applier(runID: runID)
         let (header, trailer) = try writer.map(applier.checkedPlan(writtenBy:)) ?? applier.checkedPlan(at: planPath)
@@ -173,12 +208,15 @@ public struct Enforcer: Sendable {
             try await applier.prepare()
             let ledger = try await applier.followLedger()
             if case .checked(let accepted) = policyChange {
-                try await PolicyChangeGuard(enforcer: self).record(accepted, runID: runID, in: store, chain: applier.chain, anchor: applier.anchor)
+                try await PolicyChangeGuard(enforcer: self).record(
+                    accepted, runID: runID, in: store, chain: applier.chain, anchor: applier.anchor)
             }
-            let outcome = await applier.applyPlan(at: planPath, header: header, tallies: trailer.rules, lock: lock, stop: stop, ledger: ledger)
+            let outcome = await applier.applyPlan(
+                at: planPath, header: header, tallies: trailer.rules, lock: lock, stop: stop, ledger: ledger)
             if outcome.status == .complete {
-                try await applier.recordCompletion(wallClock: wallClock, planNow: header.now, mode: mode.rawValue,
-                                                   tallies: outcome.tallies, failures: outcome.failures)
+                try await applier.recordCompletion(
+                    wallClock: wallClock, planNow: header.now, mode: mode.rawValue,
+                    tallies: outcome.tallies, failures: outcome.failures)
             }
             await applier.syncLedgerAfterChanges(following: ledger)
             return outcome
@@ -186,8 +224,9 @@ public struct Enforcer: Sendable {
         if outcome.tallies.contains(where: { $0.purged > 0 }) { try await store.scrubFreedSpace() }
         var tallies = outcome.tallies
         if outcome.status == .complete { await countBecameDue(&tallies, now: header.now, failures: outcome.failures) }
-        return context.report(runID: runID, mode: mode, status: outcome.status, message: outcome.message, now: header.now,
-                              startedAt: started, rules: tallies, failure: outcome.failure, failures: outcome.failures)
+        return context.report(
+            runID: runID, mode: mode, status: outcome.status, message: outcome.message, now: header.now,
+            startedAt: started, rules: tallies, failure: outcome.failure, failures: outcome.failures)
     }
 
     /// Measures, after a complete run, the records its own changes made due (`PlanningPass.becameDue`):
@@ -202,8 +241,12 @@ public struct Enforcer: Sendable {
             for i in tallies.indices { if let n = counts[tallies[i].rule] { tallies[i].becameDue = n } }
             let total = counts.values.reduce(0, +)
             if total > 0 {
-                logger.notice("\(total) record(s) became due through this run's changes; the next run acts on them", metadata: [
-                    "rules": "\(counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))"])
+                logger.notice(
+                    "\(total) record(s) became due through this run's changes; the next run acts on them",
+                    metadata: [
+                        "rules":
+                            "\(counts.filter { $0.value > 0 }.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ","))"
+                    ])
             }
         } catch {
             logger.warning("could not count the records this run made due: \(error)")
@@ -212,20 +255,28 @@ public struct Enforcer: Sendable {
 
     /// Carries out a data subject's erasure request on the record of `subject` named by `keyText`
     /// (the subject's key), under the run lock (see `Applier.erase`); `dryRun` says what it would do.
-    public func erase(subject: Subject, keyText: String, request: String, now: Date, dryRun: Bool) async throws -> ErasureReport {
-        try await store.withRunLock { lock in try await holdingArchive {
-            let key = try await Explainer(resolved: resolved, reader: store).recordKey(subject: subject, keyText: keyText)
-            let runID = RunID.make(at: Date())
-            let applier = try applier(runID: runID)
-            if !dryRun {
-                try await applier.prepare()
-                try await applier.syncLedger()
+    public func erase(subject: Subject, keyText: String, request: String, now: Date, dryRun: Bool) async throws
+        -> ErasureReport
+    {
+        try await store.withRunLock { lock in
+            try await holdingArchive {
+                let key = try await Explainer(resolved: resolved, reader: store).recordKey(
+                    subject: subject, keyText: keyText)
+                let runID = RunID.make(at: Date())
+                let applier = try applier(runID: runID)
+                if !dryRun {
+                    try await applier.prepare()
+                    try await applier.syncLedger()
+                }
+                let steps = try await applier.erase(
+                    subject, key: key, request: request, lock: lock, now: now, dryRun: dryRun)
+                if !dryRun { await applier.syncLedgerAfterChanges() }
+                return ErasureReport(
+                    runID: runID, request: request, by: actor, subject: subject.id, table: subject.table.value,
+                    key: key.description,
+                    at: now, dryRun: dryRun, steps: steps)
             }
-            let steps = try await applier.erase(subject, key: key, request: request, lock: lock, now: now, dryRun: dryRun)
-            if !dryRun { await applier.syncLedgerAfterChanges() }
-            return ErasureReport(runID: runID, request: request, by: actor, subject: subject.id, table: subject.table.value, key: key.description,
-                                 at: now, dryRun: dryRun, steps: steps)
-        } }
+        }
     }
 
     /// The forecast for a report's chart (nil, logged, if it cannot be computed).
@@ -248,14 +299,20 @@ public struct Enforcer: Sendable {
         let large = Dictionary(uniqueKeysWithValues: zip(tables, rows).filter { $0.1 > Self.unindexedScanLimit })
         let scans = resolved.unindexedScans.filter { large[$0.table] != nil }
         guard !scans.isEmpty else { return }
-        let lines = scans.map { "\($0.location): \($0.what) scans `\($0.table)` (\(large[$0.table]!) rows) for every record; \($0.remedy)" }
-        throw EnforcementError.refused("no index serves what the policy probes for every record in a large table, so planning would take hours; nothing was changed. Create the index(es), then run again (or enforce anyway with --allow-unindexed):\n  " + lines.joined(separator: "\n  "))
+        let lines = scans.map {
+            "\($0.location): \($0.what) scans `\($0.table)` (\(large[$0.table]!) rows) for every record; \($0.remedy)"
+        }
+        throw EnforcementError.refused(
+            "no index serves what the policy probes for every record in a large table, so planning would take hours; nothing was changed. Create the index(es), then run again (or enforce anyway with --allow-unindexed):\n  "
+                + lines.joined(separator: "\n  "))
     }
 
     func refuseIfClockWentBack(now: Date) async throws {
         if let last = try await store.read({ try $0.lastCompletedRunTime() }), now < last {
             let f = ISO8601DateFormatter()
-            throw EnforcementError.refused("the clock (\(f.string(from: now))) is earlier than the last completed run (\(f.string(from: last))); nothing was changed. Fix the system clock (or --now) before enforcing")
+            throw EnforcementError.refused(
+                "the clock (\(f.string(from: now))) is earlier than the last completed run (\(f.string(from: last))); nothing was changed. Fix the system clock (or --now) before enforcing"
+            )
         }
     }
 
@@ -266,7 +323,8 @@ public struct Enforcer: Sendable {
         var tallies: [RuleTally] = []
         if case .safetyLimit(_, let planned) = failure { tallies = planned }
         let started = Date()
-        return context.report(runID: RunID.make(at: started), mode: mode, status: .refused, message: failure.description,
-                              now: now, startedAt: started, finishedAt: started, rules: tallies)
+        return context.report(
+            runID: RunID.make(at: started), mode: mode, status: .refused, message: failure.description,
+            now: now, startedAt: started, finishedAt: started, rules: tallies)
     }
 }

@@ -42,7 +42,9 @@ public enum EnforcementError: Error, CustomStringConvertible {
         case .safetyLimit(let lines, _):
             return "safety limit exceeded, nothing was changed:\n" + lines.map { "  \($0)" }.joined(separator: "\n")
                 + "\nreview the plan (`retentiond plan --detail`), then re-run with --allow-more if it is right"
-        case .policyChangeUnreviewed(let m), .locked(let m), .databaseUnavailable(let m), .refused(let m), .auditKey(let m), .auditTampered(let m), .cannotWrite(let m), .invalidRequest(let m), .failed(let m): return m
+        case .policyChangeUnreviewed(let m), .locked(let m), .databaseUnavailable(let m), .refused(let m),
+            .auditKey(let m), .auditTampered(let m), .cannotWrite(let m), .invalidRequest(let m), .failed(let m):
+            return m
         }
     }
 

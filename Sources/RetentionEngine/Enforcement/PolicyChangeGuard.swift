@@ -44,26 +44,38 @@ struct PolicyChangeGuard {
                 return Accepted(diff: diff)
             }
             throw EnforcementError.policyChangeUnreviewed(
-                "the policy differs from the one the last run enforced, whose copy \(copyPath) cannot be read as a policy (\(EnforcementError.from(error).summary)); nothing was changed. Review the change, then run once with --accept-policy-change \(policy.hash.prefix(12)) (docs/operations.md, \"Changing a policy\")")
+                "the policy differs from the one the last run enforced, whose copy \(copyPath) cannot be read as a policy (\(EnforcementError.from(error).summary)); nothing was changed. Review the change, then run once with --accept-policy-change \(policy.hash.prefix(12)) (docs/operations.md, \"Changing a policy\")"
+            )
         }
         guard old.hash != policy.hash else { return nil }
         var diff = PolicyDiff(old: old, new: policy)
-        try await PolicyChangeCounter(planner: enforcer.planning).count(&diff, old: old, now: now, withinTwelveMonths: false)
+        try await PolicyChangeCounter(planner: enforcer.planning).count(
+            &diff, old: old, now: now, withinTwelveMonths: false)
         guard diff.makesMoreDue else {
-            enforcer.logger.notice("the policy changed since the last run (sha256 \(old.hash.prefix(12)) → \(policy.hash.prefix(12))) and makes no more records due", metadata: [
-                "changed_rules": "\(diff.rules.filter { $0.status != .unchanged }.map(\.rule).joined(separator: ","))"])
+            enforcer.logger.notice(
+                "the policy changed since the last run (sha256 \(old.hash.prefix(12)) → \(policy.hash.prefix(12))) and makes no more records due",
+                metadata: [
+                    "changed_rules":
+                        "\(diff.rules.filter { $0.status != .unchanged }.map(\.rule).joined(separator: ","))"
+                ])
             return nil
         }
         if Self.accepts(accepted, policy.hash) { return Accepted(diff: diff) }
         let rules = diff.rules.filter(\.makesMoreDue).map { rule -> String in
-            let counts = rule.dueNow.map { " (due now: \($0.old.map(String.init) ?? "—") → \($0.new.map(String.init) ?? "—"))" } ?? ""
-            return "`\(rule.rule)`: " + rule.changes.filter { $0.direction != .wording }.map { "\($0.facet) \($0.old ?? "—") → \($0.new ?? "—")" }.joined(separator: "; ") + counts
+            let counts =
+                rule.dueNow.map { " (due now: \($0.old.map(String.init) ?? "—") → \($0.new.map(String.init) ?? "—"))" }
+                ?? ""
+            return "`\(rule.rule)`: "
+                + rule.changes.filter { $0.direction != .wording }.map {
+                    "\($0.facet) \($0.old ?? "—") → \($0.new ?? "—")"
+                }.joined(separator: "; ") + counts
         }
         throw EnforcementError.policyChangeUnreviewed(
             "the policy changed since the last run (sha256 \(old.hash.prefix(12))… → \(policy.hash.prefix(12))…) and makes more records due, so nothing was changed: "
-            + rules.joined(separator: "; ")
-            + (diff.oldNotCounted.map { " (\($0), so every record the new policy finds due counts as more)" } ?? "")
-            + ". Review it with `retentiond diff \(copyPath)`, then run once with --accept-policy-change \(policy.hash.prefix(12)) (docs/operations.md, \"Changing a policy\")")
+                + rules.joined(separator: "; ")
+                + (diff.oldNotCounted.map { " (\($0), so every record the new policy finds due counts as more)" } ?? "")
+                + ". Review it with `retentiond diff \(copyPath)`, then run once with --accept-policy-change \(policy.hash.prefix(12)) (docs/operations.md, \"Changing a policy\")"
+        )
     }
 
     /// Whether `accepted` names `hash`: the whole digest or at least its first 12 hex digits.
@@ -74,20 +86,31 @@ struct PolicyChangeGuard {
 
     /// Once the run may change data: records an accepted change in the trail, then keeps a copy of
     /// the policy as the one enforced.
-    func record(_ accepted: Accepted?, runID: String, in store: any RecordStore, chain: AuditChain, anchor: AuditAnchor) async throws {
+    func record(_ accepted: Accepted?, runID: String, in store: any RecordStore, chain: AuditChain, anchor: AuditAnchor)
+        async throws
+    {
         if let accepted {
             var detail = ["old_sha256": accepted.diff.old.sha256, "new_sha256": accepted.diff.new.sha256]
             for rule in accepted.diff.rules where rule.makesMoreDue {
-                detail["rule:\(rule.rule)"] = "due_now=\(rule.dueNow?.old.map(String.init) ?? "-")->\(rule.dueNow?.new.map(String.init) ?? "-")"
+                detail["rule:\(rule.rule)"] =
+                    "due_now=\(rule.dueNow?.old.map(String.init) ?? "-")->\(rule.dueNow?.new.map(String.init) ?? "-")"
             }
-            let draft = AuditDraft(runID: runID, actor: enforcer.actor, policyHash: policy.hash, action: .policyChangeAccepted, detail: detail)
+            let draft = AuditDraft(
+                runID: runID, actor: enforcer.actor, policyHash: policy.hash, action: .policyChangeAccepted,
+                detail: detail)
             let writer = AuditWriter(chain: chain)
             let position = try await store.transaction { try writer.append([draft], in: $0) }
             try anchor.record(position)
-            enforcer.logger.notice("policy change accepted", metadata: ["old": "\(accepted.diff.old.sha256.prefix(12))", "new": "\(policy.hash.prefix(12))", "by": "\(enforcer.actor)"])
+            enforcer.logger.notice(
+                "policy change accepted",
+                metadata: [
+                    "old": "\(accepted.diff.old.sha256.prefix(12))", "new": "\(policy.hash.prefix(12))",
+                    "by": "\(enforcer.actor)",
+                ])
         }
         guard let data = FileManager.default.contents(atPath: policy.path) else {
-            throw EnforcementError.cannotWrite("cannot read \(policy.path) again to keep its copy as the policy enforced")
+            throw EnforcementError.cannotWrite(
+                "cannot read \(policy.path) again to keep its copy as the policy enforced")
         }
         do {
             try StateFiles.writePrivate(data, to: copyPath)

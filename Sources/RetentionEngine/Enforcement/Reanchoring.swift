@@ -24,43 +24,54 @@ extension Enforcer {
     public func reanchor(reason: String, now: Date, dryRun: Bool) async throws -> Reanchoring {
         guard let key else { throw EnforcementError.auditKey("no audit key loaded") }
         // A replay may archive again what the restore brought back: the archive's lock too.
-        return try await store.withRunLock { lock in try await holdingArchive {
-            let stateDirectory = policy.stateDirectory
-            let headPath = StateFiles.headPath(stateDirectory: stateDirectory)
-            let standing = try? await anchor.check()
-            let needed: Bool
-            if case .recorded = StateFiles.headFile(path: headPath), let standing, standing.anchored, standing.entriesPastHead == 0 {
-                needed = false
-            } else {
-                needed = true
-            }
-            let ledger = ErasureLedger(stateDirectory: stateDirectory, key: key)
-            let lost = try await ledger.lost(in: store)
-            guard needed || lost != nil else {
-                throw EnforcementError.refused("the audit trail of \(store.location) is intact and ends at the head recorded in \(headPath), and the erasure ledger holds nothing the database lost: there is nothing to re-anchor, and nothing was changed (`retentiond audit verify` checks it)")
-            }
-            var result = Reanchoring(previous: StateFiles.readHead(path: headPath), needed: needed)
-            result.trailEnd = try await store.read { try $0.auditHead().seq }
-            let runID = "reanchor-" + RunID.make(at: now)
-            let applier = try applier(runID: runID)
-            if dryRun {
-                if let lost { result.replay = try await applier.replay(lost, keys: auditKeys(key), lock: lock, now: now, dryRun: true) }
+        return try await store.withRunLock { lock in
+            try await holdingArchive {
+                let stateDirectory = policy.stateDirectory
+                let headPath = StateFiles.headPath(stateDirectory: stateDirectory)
+                let standing = try? await anchor.check()
+                let needed: Bool
+                if case .recorded = StateFiles.headFile(path: headPath), let standing, standing.anchored,
+                    standing.entriesPastHead == 0
+                {
+                    needed = false
+                } else {
+                    needed = true
+                }
+                let ledger = ErasureLedger(stateDirectory: stateDirectory, key: key)
+                let lost = try await ledger.lost(in: store)
+                guard needed || lost != nil else {
+                    throw EnforcementError.refused(
+                        "the audit trail of \(store.location) is intact and ends at the head recorded in \(headPath), and the erasure ledger holds nothing the database lost: there is nothing to re-anchor, and nothing was changed (`retentiond audit verify` checks it)"
+                    )
+                }
+                var result = Reanchoring(previous: StateFiles.readHead(path: headPath), needed: needed)
+                result.trailEnd = try await store.read { try $0.auditHead().seq }
+                let runID = "reanchor-" + RunID.make(at: now)
+                let applier = try applier(runID: runID)
+                if dryRun {
+                    if let lost {
+                        result.replay = try await applier.replay(
+                            lost, keys: auditKeys(key), lock: lock, now: now, dryRun: true)
+                    }
+                    return result
+                }
+                if needed {
+                    result.head = try await AuditAnchor.reanchor(
+                        store, stateDirectory: stateDirectory, key: key, reason: reason, by: actor, now: now
+                    ).head
+                }
+                guard let lost else {
+                    try await ledger.sync(from: store, keep: policy.ledgerKeep, now: now, calendar: policy.calendar)
+                    return result
+                }
+                try await applier.prepare()
+                let report = try await applier.replay(lost, keys: auditKeys(key), lock: lock, now: now, dryRun: false)
+                try await ledger.closeReplay(lost, replayed: report.reapplied, in: store)
+                result.replay = report
+                if report.reapplied > 0 { try await store.scrubFreedSpace() }
                 return result
             }
-            if needed {
-                result.head = try await AuditAnchor.reanchor(store, stateDirectory: stateDirectory, key: key, reason: reason, by: actor, now: now).head
-            }
-            guard let lost else {
-                try await ledger.sync(from: store, keep: policy.ledgerKeep, now: now, calendar: policy.calendar)
-                return result
-            }
-            try await applier.prepare()
-            let report = try await applier.replay(lost, keys: auditKeys(key), lock: lock, now: now, dryRun: false)
-            try await ledger.closeReplay(lost, replayed: report.reapplied, in: store)
-            result.replay = report
-            if report.reapplied > 0 { try await store.scrubFreedSpace() }
-            return result
-        } }
+        }
     }
 
     /// The current audit key and the retired ones kept beside it (`<key file>.retired-<time>`, as
@@ -70,8 +81,11 @@ extension Enforcer {
         var keys = [current.fingerprint: current]
         let directory = (policy.keyFile as NSString).deletingLastPathComponent
         let prefix = (policy.keyFile as NSString).lastPathComponent + ".retired-"
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? [] where name.hasPrefix(prefix) {
-            if let retired = try? AuditKey.load(path: directory + "/" + name, createIfMissing: false).key { keys[retired.fingerprint] = retired }
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? []
+        where name.hasPrefix(prefix) {
+            if let retired = try? AuditKey.load(path: directory + "/" + name, createIfMissing: false).key {
+                keys[retired.fingerprint] = retired
+            }
         }
         return keys
     }

@@ -14,8 +14,10 @@ struct RecordLocator: Sendable {
 
     /// The record of `table` whose `columns` hold `text`, as its key over `keyOf(table)`.
     /// `described` names the columns for messages ("subject `clients`'s key").
-    func locate(table: String, text: String, columns: @Sendable (TableInfo) -> [String], described: String,
-                keyOf: @Sendable (TableInfo) -> [String]) async throws -> RecordKey {
+    func locate(
+        table: String, text: String, columns: @Sendable (TableInfo) -> [String], described: String,
+        keyOf: @Sendable (TableInfo) -> [String]
+    ) async throws -> RecordKey {
         let (live, kindOf) = try await reader.read { (try $0.schema(), $0.keyValueKind) }
         let schema = policy.map(live.declaringKeys(of:)) ?? live
         guard let info = schema.table(table), !table.hasPrefix("retentiond_") else {
@@ -26,22 +28,42 @@ struct RecordLocator: Sendable {
         do {
             lookup = try KeyLookup.parse(text, columns: lookupColumns, of: info, kindOf: kindOf)
         } catch .count(let expected) {
-            throw EnforcementError.invalidRequest("\(described) is (\(lookupColumns.joined(separator: ", "))): give \(expected) value(s) separated by commas")
+            throw EnforcementError.invalidRequest(
+                "\(described) is (\(lookupColumns.joined(separator: ", "))): give \(expected) value(s) separated by commas"
+            )
         } catch .notAValue(let column, let value) {
-            throw EnforcementError.invalidRequest("`\(value)` is not a value of `\(table).\(column)`, which holds whole numbers: type the key exactly as stored, e.g. 42")
+            throw EnforcementError.invalidRequest(
+                "`\(value)` is not a value of `\(table).\(column)`, which holds whole numbers: type the key exactly as stored, e.g. 42"
+            )
         }
         let keyColumns = keyOf(info)
-        let found = try await reader.read { try $0.canonicalKeys(table: table, keyColumns: keyColumns, matching: lookup) }
+        let found = try await reader.read {
+            try $0.canonicalKeys(table: table, keyColumns: keyColumns, matching: lookup)
+        }
         guard found.count == 1, let canonical = found.first,
-              let key = try? JSONDecoder().decode(RecordKey.self, from: Data(canonical.utf8)),
-              key.values.count == keyColumns.count, !key.values.contains(where: \.isNull) else {
-            if found.count > 1 { throw EnforcementError.invalidRequest("`\(text)` names more than one record of `\(table)`: use its key (\(keyColumns.joined(separator: ", ")))") }
+            let key = try? JSONDecoder().decode(RecordKey.self, from: Data(canonical.utf8)),
+            key.values.count == keyColumns.count, !key.values.contains(where: \.isNull)
+        else {
+            if found.count > 1 {
+                throw EnforcementError.invalidRequest(
+                    "`\(text)` names more than one record of `\(table)`: use its key (\(keyColumns.joined(separator: ", ")))"
+                )
+            }
             if found.isEmpty {
                 // SQLite: `07` typed for an INTEGER column was looked up as text, which such a column cannot hold.
-                let numeric = lookup.filter { $0.kind == .integerOrText && $0.value?.textValue != nil }.map { "`\(table).\($0.column)` holds whole numbers" }
-                throw EnforcementError.invalidRequest("no record of `\(table)` has key \(text)" + (numeric.isEmpty ? "" : " (\(numeric.joined(separator: ", ")), and text only where a value does not read as one: type the key exactly as stored, e.g. 42)"))
+                let numeric = lookup.filter { $0.kind == .integerOrText && $0.value?.textValue != nil }.map {
+                    "`\(table).\($0.column)` holds whole numbers"
+                }
+                throw EnforcementError.invalidRequest(
+                    "no record of `\(table)` has key \(text)"
+                        + (numeric.isEmpty
+                            ? ""
+                            : " (\(numeric.joined(separator: ", ")), and text only where a value does not read as one: type the key exactly as stored, e.g. 42)")
+                )
             }
-            throw EnforcementError.invalidRequest("the record's key (\(keyColumns.joined(separator: ", "))) holds values that are neither integers nor text, so it cannot be named")
+            throw EnforcementError.invalidRequest(
+                "the record's key (\(keyColumns.joined(separator: ", "))) holds values that are neither integers nor text, so it cannot be named"
+            )
         }
         return key
     }

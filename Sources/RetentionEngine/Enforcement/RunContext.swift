@@ -18,11 +18,15 @@ struct RunContext: Sendable {
     let policy: Policy
     let database: String
 
-    func report(runID: String, mode: RunReport.Mode, status: RunReport.Status, message: String? = nil, now: Date,
-                startedAt: Date, finishedAt: Date = Date(), rules: [RuleTally], failure: FailureKind? = nil,
-                failures: [RecordFailure] = []) -> RunReport {
-        var report = RunReport(runID: runID, mode: mode, status: status, message: message, policyPath: policy.path, policyHash: policy.hash,
-                               database: database, now: now, startedAt: startedAt, finishedAt: finishedAt, rules: rules)
+    func report(
+        runID: String, mode: RunReport.Mode, status: RunReport.Status, message: String? = nil, now: Date,
+        startedAt: Date, finishedAt: Date = Date(), rules: [RuleTally], failure: FailureKind? = nil,
+        failures: [RecordFailure] = []
+    ) -> RunReport {
+        var report = RunReport(
+            runID: runID, mode: mode, status: status, message: message, policyPath: policy.path,
+            policyHash: policy.hash,
+            database: database, now: now, startedAt: startedAt, finishedAt: finishedAt, rules: rules)
         report.failure = failure
         report.failures = failures
         return report

@@ -22,7 +22,9 @@ public final class StopRequest: Sendable {
     /// `whenRequested` runs beside it in a child task, cancelled when `body` ends: how a statement
     /// that could run for minutes is cut short (planning), where waiting for the next boundary
     /// would not do.
-    func whileRunning<T>(_ whenRequested: @escaping @Sendable () async -> Void, _ body: () async throws -> T) async throws -> T {
+    func whileRunning<T>(_ whenRequested: @escaping @Sendable () async -> Void, _ body: () async throws -> T)
+        async throws -> T
+    {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { [self] in
                 await requested()

@@ -36,21 +36,30 @@ struct HoldLedger: Sendable {
         let rotation = entries.lastIndex { $0.action == AuditAction.keyRotated.rawValue }
         for entry in entries[(rotation.map { $0 + 1 } ?? 0)...] {
             guard chain.mac(of: entry) == entry.mac else {
-                findings.append(Finding(message: "audit entry \(entry.seq) (\(entry.action)) does not match its MAC: the record of holds was forged", failsClosed: true))
+                findings.append(
+                    Finding(
+                        message:
+                            "audit entry \(entry.seq) (\(entry.action)) does not match its MAC: the record of holds was forged",
+                        failsClosed: true))
                 continue
             }
             let detail = (try? JSONSerialization.jsonObject(with: Data(entry.detail.utf8))) as? [String: String] ?? [:]
             guard let id = detail["hold_id"].flatMap({ Int64($0) }) else {
-                findings.append(Finding(message: "audit entry \(entry.seq) (\(entry.action)) names no hold", failsClosed: true))
+                findings.append(
+                    Finding(message: "audit entry \(entry.seq) (\(entry.action)) names no hold", failsClosed: true))
                 continue
             }
             switch entry.action {
             case AuditAction.holdAdd.rawValue:
-                expected[id] = Expected(seq: entry.seq, table: entry.table, reference: entry.subjectRef,
-                                        until: detail["until"].flatMap { ISO8601DateFormatter().date(from: $0) })
+                expected[id] = Expected(
+                    seq: entry.seq, table: entry.table, reference: entry.subjectRef,
+                    until: detail["until"].flatMap { ISO8601DateFormatter().date(from: $0) })
             default:
                 if expected[id] == nil {
-                    findings.append(Finding(message: "audit entry \(entry.seq) releases hold \(id), which the trail never placed", failsClosed: true))
+                    findings.append(
+                        Finding(
+                            message: "audit entry \(entry.seq) releases hold \(id), which the trail never placed",
+                            failsClosed: true))
                 }
                 expected[id]?.released = true
             }
@@ -60,25 +69,45 @@ struct HoldLedger: Sendable {
             let placed = "hold \(id) on `\(hold.table)` (audit entry \(hold.seq))"
             guard let row = rows[id] else {
                 if !hold.released {
-                    findings.append(Finding(message: "\(placed) is missing from retentiond_holds: it was deleted by hand, without a release", failsClosed: true))
+                    findings.append(
+                        Finding(
+                            message:
+                                "\(placed) is missing from retentiond_holds: it was deleted by hand, without a release",
+                            failsClosed: true))
                 }
                 continue
             }
             if row.table != hold.table || chain.reference(table: row.table, key: row.key) != hold.reference {
-                findings.append(Finding(message: "\(placed) no longer names the record it was placed on: changed by hand", failsClosed: true))
+                findings.append(
+                    Finding(
+                        message: "\(placed) no longer names the record it was placed on: changed by hand",
+                        failsClosed: true))
             }
             if row.until?.timeIntervalSince1970.rounded() != hold.until?.timeIntervalSince1970.rounded() {
-                findings.append(Finding(message: "\(placed) has another end date than the one audited: changed by hand", failsClosed: true))
+                findings.append(
+                    Finding(
+                        message: "\(placed) has another end date than the one audited: changed by hand",
+                        failsClosed: true))
             }
             if row.releasedAt != nil, !hold.released {
-                findings.append(Finding(message: "\(placed) is marked released, but no release was audited: released by hand", failsClosed: true))
+                findings.append(
+                    Finding(
+                        message: "\(placed) is marked released, but no release was audited: released by hand",
+                        failsClosed: true))
             }
             if row.releasedAt == nil, hold.released {
-                findings.append(Finding(message: "\(placed) was released (audited) but is active again: changed by hand", failsClosed: true))
+                findings.append(
+                    Finding(
+                        message: "\(placed) was released (audited) but is active again: changed by hand",
+                        failsClosed: true))
             }
         }
         for row in holds where expected[row.id] == nil {
-            findings.append(Finding(message: "hold \(row.id) on `\(row.table)` has no audit entry: it was not placed through retentiond (it is honoured all the same)", failsClosed: false))
+            findings.append(
+                Finding(
+                    message:
+                        "hold \(row.id) on `\(row.table)` has no audit entry: it was not placed through retentiond (it is honoured all the same)",
+                    failsClosed: false))
         }
         return findings
     }
@@ -93,9 +122,10 @@ struct HoldLedger: Sendable {
         let all = try findings(in: session)
         let failing = all.filter(\.failsClosed)
         guard failing.isEmpty else {
-            throw EnforcementError.auditTampered("legal holds do not match the audit trail, so a held record could be touched; nothing was changed:\n"
-                + failing.map { "  \($0.message)" }.joined(separator: "\n")
-                + "\nrestore retentiond_holds from a backup (docs/operations.md, \"Legal holds\")")
+            throw EnforcementError.auditTampered(
+                "legal holds do not match the audit trail, so a held record could be touched; nothing was changed:\n"
+                    + failing.map { "  \($0.message)" }.joined(separator: "\n")
+                    + "\nrestore retentiond_holds from a backup (docs/operations.md, \"Legal holds\")")
         }
         return all
     }

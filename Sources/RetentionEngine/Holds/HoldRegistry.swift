@@ -46,18 +46,23 @@ public struct HoldRegistry: Sendable {
             let t = live.resolvedTableName(typed)
             (table, columns, described) = (t, { $0.primaryKey }, "`\(t)`'s primary key")
         case .subjectKey(let written):
-            let subject = policy.flatMap { live.resolvingNames(of: $0).0.subjects.first { $0.id == written.id } } ?? written
+            let subject =
+                policy.flatMap { live.resolvingNames(of: $0).0.subjects.first { $0.id == written.id } } ?? written
             let key = subject.key.map(\.value)
             (table, columns, described) = (subject.table.value, { _ in key }, "subject `\(subject.id)`'s key")
         }
         if let info = (policy.map(live.declaringKeys(of:)) ?? live).table(table), info.primaryKey.isEmpty {
-            throw EnforcementError.invalidRequest("table `\(table)` has no primary key, so its rows cannot be held individually")
+            throw EnforcementError.invalidRequest(
+                "table `\(table)` has no primary key, so its rows cannot be held individually")
         }
-        let key = try await RecordLocator(reader: store, policy: policy).locate(table: table, text: text, columns: columns, described: described, keyOf: { $0.primaryKey })
+        let key = try await RecordLocator(reader: store, policy: policy).locate(
+            table: table, text: text, columns: columns, described: described, keyOf: { $0.primaryKey })
         return (table, key)
     }
 
-    public func add(_ name: RecordName, keyText: String, reason: String, by actor: String, until: Date?, now: Date) async throws -> LegalHold {
+    public func add(_ name: RecordName, keyText: String, reason: String, by actor: String, until: Date?, now: Date)
+        async throws -> LegalHold
+    {
         let (table, recordKey) = try await record(name, text: keyText)
         try await anchor.check()
         let chain = AuditChain(key: key)
@@ -75,7 +80,9 @@ public struct HoldRegistry: Sendable {
             let id = try session.insertHold(pending)
             var detail = ["hold_id": String(id)]
             if let until { detail["until"] = ISO8601DateFormatter().string(from: until) }
-            let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: .holdAdd, table: table, subjectRef: ref, detail: detail)
+            let draft = AuditDraft(
+                runID: "hold-\(id)", actor: actor, policyHash: "", action: .holdAdd, table: table, subjectRef: ref,
+                detail: detail)
             return (id, try writer.append([draft], in: session, confirmingKey: true))
         }
         try anchor.record(position)
@@ -84,10 +91,13 @@ public struct HoldRegistry: Sendable {
         return hold
     }
 
-    static let waitingForABatch = "a run's batch is in progress: the hold is placed as soon as that batch commits (within a fraction of a second, unless the batch waits for rows an application keeps locked: then when that application's transaction ends)"
+    static let waitingForABatch =
+        "a run's batch is in progress: the hold is placed as soon as that batch commits (within a fraction of a second, unless the batch waits for rows an application keeps locked: then when that application's transaction ends)"
 
     /// Places a hold on the row of `table` whose primary key is `keyText`.
-    public func add(table: String, keyText: String, reason: String, by actor: String, until: Date?, now: Date) async throws -> LegalHold {
+    public func add(table: String, keyText: String, reason: String, by actor: String, until: Date?, now: Date)
+        async throws -> LegalHold
+    {
         try await add(.primaryKey(table: table), keyText: keyText, reason: reason, by: actor, until: until, now: now)
     }
 
@@ -95,21 +105,31 @@ public struct HoldRegistry: Sendable {
     /// gone, or the hold was placed by an older retentiond that stored a text key such as `10042`
     /// as a number (or the reverse), so it never matched. Compares text forms, which scans each
     /// held table once per hold: meant for `check`, not for every run.
-    public static func unmatched(in store: any RecordReader, at now: Date, policy: Policy? = nil) async throws -> [String] {
+    public static func unmatched(in store: any RecordReader, at now: Date, policy: Policy? = nil) async throws
+        -> [String]
+    {
         try await store.read { session in
             let schema = try policy.map(session.schema().declaringKeys(of:)) ?? session.schema()
             var messages: [String] = []
             for hold in try session.holds(includeReleased: false) where hold.isActive(at: now) {
                 guard let table = schema.table(hold.table), table.primaryKey.count == hold.key.values.count else {
-                    messages.append("hold \(hold.id) names table `\(hold.table)`, which has no such key any more: it protects nothing")
+                    messages.append(
+                        "hold \(hold.id) names table `\(hold.table)`, which has no such key any more: it protects nothing"
+                    )
                     continue
                 }
-                let lookup = zip(table.primaryKey, hold.key.values).map { KeyLookup(column: $0, kind: .other, text: $1.textValue ?? "") }
+                let lookup = zip(table.primaryKey, hold.key.values).map {
+                    KeyLookup(column: $0, kind: .other, text: $1.textValue ?? "")
+                }
                 let found = try session.canonicalKeys(table: hold.table, keyColumns: table.primaryKey, matching: lookup)
                 if found.isEmpty {
-                    messages.append("hold \(hold.id) on `\(hold.table)`:\(hold.key) names no existing record (deleted since it was placed?)")
+                    messages.append(
+                        "hold \(hold.id) on `\(hold.table)`:\(hold.key) names no existing record (deleted since it was placed?)"
+                    )
                 } else if !found.contains(hold.key.canonical) {
-                    messages.append("hold \(hold.id) on `\(hold.table)`:\(hold.key) does not match its record's key exactly (a number for a text key, or the reverse, as older versions stored it): the record is NOT protected; release the hold and place it again with `retentiond hold add`")
+                    messages.append(
+                        "hold \(hold.id) on `\(hold.table)`:\(hold.key) does not match its record's key exactly (a number for a text key, or the reverse, as older versions stored it): the record is NOT protected; release the hold and place it again with `retentiond hold add`"
+                    )
                 }
             }
             return messages
@@ -127,11 +147,14 @@ public struct HoldRegistry: Sendable {
         let released = try await store.transaction { session -> (LegalHold, TrailPosition)? in
             try session.prepareToolTables()
             guard let hold = try session.releaseHold(id: id, by: actor, at: now) else { return nil }
-            let draft = AuditDraft(runID: "hold-\(id)", actor: actor, policyHash: "", action: .holdRelease, table: hold.table,
-                                   subjectRef: chain.reference(table: hold.table, key: hold.key), detail: ["hold_id": String(id)])
+            let draft = AuditDraft(
+                runID: "hold-\(id)", actor: actor, policyHash: "", action: .holdRelease, table: hold.table,
+                subjectRef: chain.reference(table: hold.table, key: hold.key), detail: ["hold_id": String(id)])
             return (hold, try writer.append([draft], in: session, confirmingKey: true))
         }
-        guard let (hold, position) = released else { throw EnforcementError.invalidRequest("no active hold has id \(id); see `retentiond hold list`") }
+        guard let (hold, position) = released else {
+            throw EnforcementError.invalidRequest("no active hold has id \(id); see `retentiond hold list`")
+        }
         try anchor.record(position)
         await copyToLedger()
         return hold

@@ -31,7 +31,10 @@ struct ChildCounter {
     /// Per connection, the statements given to it and not yet done.
     private let unfinished: Unfinished
 
-    init(groups: [[[ChildLink]]], table: String, keyColumns: [String], reader: any RecordReader, counters: [any RecordReader]) {
+    init(
+        groups: [[[ChildLink]]], table: String, keyColumns: [String], reader: any RecordReader,
+        counters: [any RecordReader]
+    ) {
         self.groups = groups
         self.table = table
         self.keyColumns = keyColumns
@@ -49,7 +52,12 @@ struct ChildCounter {
             let (reader, table, keyColumns, unfinished) = (connections[connection], table, keyColumns, unfinished)
             statements.addTask {
                 defer { unfinished.done(connection) }
-                return (index, try await reader.read { try $0.childRowCount(paths, table: table, keyColumns: keyColumns, keys: keys) })
+                return (
+                    index,
+                    try await reader.read {
+                        try $0.childRowCount(paths, table: table, keyColumns: keyColumns, keys: keys)
+                    }
+                )
             }
             outstanding += 1
         }
@@ -62,7 +70,10 @@ struct ChildCounter {
     }
 
     private mutating func settleOne(in statements: inout Statements) async throws {
-        guard let counted = try await statements.next() else { outstanding = 0; return }
+        guard let counted = try await statements.next() else {
+            outstanding = 0
+            return
+        }
         totals[counted.group] += counted.rows
         outstanding -= 1
     }

@@ -53,7 +53,8 @@ public struct Explanation: Sendable, Codable {
         }
 
         func words(_ calendar: Calendar) -> String {
-            "`\(table)` \(key)" + (clock.map { " (dated \($0), kept until \(Explainer.day(until, calendar)))" } ?? " (while it exists)")
+            "`\(table)` \(key)"
+                + (clock.map { " (dated \($0), kept until \(Explainer.day(until, calendar)))" } ?? " (while it exists)")
         }
     }
 }
@@ -70,8 +71,9 @@ public struct Explainer: Sendable {
     /// The subject's key of the one record `keyText` names (typed by its columns' types).
     public func recordKey(subject: Subject, keyText: String) async throws -> RecordKey {
         let key = subject.key.map(\.value)
-        return try await RecordLocator(reader: reader, policy: resolved.policy).locate(table: subject.table.value, text: keyText, columns: { _ in key },
-                                                              described: "subject `\(subject.id)`'s key", keyOf: { _ in key })
+        return try await RecordLocator(reader: reader, policy: resolved.policy).locate(
+            table: subject.table.value, text: keyText, columns: { _ in key },
+            described: "subject `\(subject.id)`'s key", keyOf: { _ in key })
     }
 
     public func explain(subject: Subject, keyText: String, now: Date) async throws -> Explanation {
@@ -79,7 +81,10 @@ public struct Explainer: Sendable {
         let key = try await recordKey(subject: subject, keyText: keyText)
         let ids = subject.rules.map(\.id)
         let (tables, marked) = try await reader.read { session in
-            (try session.toolTables(), try session.doneTableExists() ? try session.rulesWithCompleteMarks(among: ids) : [])
+            (
+                try session.toolTables(),
+                try session.doneTableExists() ? try session.rulesWithCompleteMarks(among: ids) : []
+            )
         }
         var standings: [Explanation.RuleStanding] = []
         for rule in subject.rules {
@@ -88,37 +93,52 @@ public struct Explainer: Sendable {
             guard let row = try await reader.read({ try $0.standing(query, key: key, marksKept: marksKept) }) else {
                 throw EnforcementError.invalidRequest("no record of `\(table)` has key \(keyText)")
             }
-            var ruleStanding = standing(rule, SQLBuilder.decodeStanding(row, query: query), clockColumns: resolved.shape(of: rule).clock, now: now)
+            var ruleStanding = standing(
+                rule, SQLBuilder.decodeStanding(row, query: query), clockColumns: resolved.shape(of: rule).clock,
+                now: now)
             if ruleStanding.keptBy.contains("related_record") {
                 ruleStanding.keptByRecords = try await relatedKeepers(rule, subject: subject, key: key, now: now)
                 let named = ruleStanding.keptByRecords.prefix(3).map { $0.words(resolved.policy.calendar) }
                 if !named.isEmpty {
-                    let more = ruleStanding.keptByRecords.count > 3 ? " and \(ruleStanding.keptByRecords.count - 3) more" : ""
+                    let more =
+                        ruleStanding.keptByRecords.count > 3 ? " and \(ruleStanding.keptByRecords.count - 3) more" : ""
                     ruleStanding.verdict = ruleStanding.verdict.replacingOccurrences(
-                        of: Self.reason("related_record"), with: Self.reason("related_record") + ": " + named.joined(separator: ", ") + more)
+                        of: Self.reason("related_record"),
+                        with: Self.reason("related_record") + ": " + named.joined(separator: ", ") + more)
                 }
             }
             standings.append(ruleStanding)
         }
-        var explanation = Explanation(subject: subject.id, table: table, key: key.description, now: now, rules: standings)
+        var explanation = Explanation(
+            subject: subject.id, table: table, key: key.description, now: now, rules: standings)
         explanation.phase = resolved.policy.phase.rawValue
         return explanation
     }
 
-    func standing(_ rule: RetentionRule, _ record: RecordStanding, clockColumns: [DateColumn], now: Date) -> Explanation.RuleStanding {
+    func standing(_ rule: RetentionRule, _ record: RecordStanding, clockColumns: [DateColumn], now: Date)
+        -> Explanation.RuleStanding
+    {
         let policy = resolved.policy
         let applies = record.applies
         let values = record.clockValues
         let due = record.past
         let purges = rule.action.auditAction == .purge
         // In the planner's order; a purge's undeclared references only matter to purges (see Planner).
-        let kept = [("legal_hold", record.held), ("consent", record.consented), ("related_record", record.keptByRelated),
-                    ("kept_by_rule", !record.keptByRules.isEmpty), ("referenced_by_undeclared_table", record.referencedByUndeclared && purges)]
+        let kept = [
+            ("legal_hold", record.held), ("consent", record.consented), ("related_record", record.keptByRelated),
+            ("kept_by_rule", !record.keptByRules.isEmpty),
+            ("referenced_by_undeclared_table", record.referencedByUndeclared && purges),
+        ]
         let keptBy = kept.filter(\.1).map(\.0)
         let done = record.done
-        let dates = zip(values, clockColumns).map { DateCodec.parse($0, storage: $1.storage, calendar: policy.storageCalendar) }
-        let clock: Date? = rule.clock.combination == .latest ? dates.compactMap { $0 }.max() : dates.first { $0 != nil } ?? nil
-        let clockText = zip(values, dates).first { $1 == clock && clock != nil }.map { $0.0.textValue ?? $0.0.description }
+        let dates = zip(values, clockColumns).map {
+            DateCodec.parse($0, storage: $1.storage, calendar: policy.storageCalendar)
+        }
+        let clock: Date? =
+            rule.clock.combination == .latest ? dates.compactMap { $0 }.max() : dates.first { $0 != nil } ?? nil
+        let clockText = zip(values, dates).first { $1 == clock && clock != nil }.map {
+            $0.0.textValue ?? $0.0.description
+        }
         let dueOn = clock.flatMap { dueDate(of: rule, clock: $0) }
 
         let verb = rule.actionName
@@ -130,22 +150,29 @@ public struct Explainer: Sendable {
         } else if clock == nil {
             verdict = "never due while its clock (\(rule.clock.description)) is empty"
         } else if !due {
-            verdict = "not due yet: the next run after \(Self.day(dueOn, policy.calendar)) will \(verb) it, unless something keeps it then"
+            verdict =
+                "not due yet: the next run after \(Self.day(dueOn, policy.calendar)) will \(verb) it, unless something keeps it then"
         } else if !keptBy.isEmpty {
-            verdict = "due since \(Self.day(dueOn, policy.calendar)), but kept: "
-                + keptBy.map { $0 == "kept_by_rule" ? Self.keptByRules(record.keptByRules, policy: policy) : Self.reason($0) }.joined(separator: "; ")
+            verdict =
+                "due since \(Self.day(dueOn, policy.calendar)), but kept: "
+                + keptBy.map {
+                    $0 == "kept_by_rule" ? Self.keptByRules(record.keptByRules, policy: policy) : Self.reason($0)
+                }.joined(separator: "; ")
         } else {
             verdict = "due since \(Self.day(dueOn, policy.calendar)): the next run will \(verb) it"
         }
-        return Explanation.RuleStanding(rule: rule.id, action: rule.actionName, register: rule.register, legalBasis: rule.legalBasis,
-                                        applies: applies, clock: clockText, dueOn: dueOn, due: applies && due, keptBy: applies && due ? keptBy : [],
-                                        keptByRules: applies && due ? record.keptByRules : [], done: done, verdict: verdict)
+        return Explanation.RuleStanding(
+            rule: rule.id, action: rule.actionName, register: rule.register, legalBasis: rule.legalBasis,
+            applies: applies, clock: clockText, dueOn: dueOn, due: applies && due, keptBy: applies && due ? keptBy : [],
+            keptByRules: applies && due ? record.keptByRules : [], done: done, verdict: verdict)
     }
 
     /// The related records that keep the record `key` under the rule's `related` exemptions (those
     /// the run's test finds: recent enough, or any without a clock), the latest kept first. A
     /// clock read through relations of the related row is not dated here; its record is named.
-    func relatedKeepers(_ rule: RetentionRule, subject: Subject, key: RecordKey, now: Date) async throws -> [Explanation.RelatedKeeper] {
+    func relatedKeepers(_ rule: RetentionRule, subject: Subject, key: RecordKey, now: Date) async throws -> [Explanation
+        .RelatedKeeper]
+    {
         let policy = resolved.policy
         let shape = resolved.shape(of: rule)
         let related = try resolved.conditions(of: rule, now: now).related
@@ -157,17 +184,28 @@ public struct Explainer: Sendable {
             let dated = (found.clock ?? []).allSatisfy { $0.path.isEmpty } ? found.clock ?? [] : []
             let (table, subjectKey) = (subject.table.value, subject.key.map(\.value))
             let rows = try await reader.read {
-                try $0.relatedRecords(path, table: table, keyColumns: subjectKey, key: key, conditions: tests,
-                                      columns: keyColumns + dated.map(\.name), limit: 100)
+                try $0.relatedRecords(
+                    path, table: table, keyColumns: subjectKey, key: key, conditions: tests,
+                    columns: keyColumns + dated.map(\.name), limit: 100)
             }
             for row in rows {
                 let values = Array(row[keyColumns.count...])
-                let dates = zip(values, dated).map { DateCodec.parse($0, storage: $1.storage, calendar: policy.storageCalendar) }
-                let clock: Date? = keep.clock?.combination == .latest ? dates.compactMap { $0 }.max() : dates.first { $0 != nil } ?? nil
-                let clockText = zip(values, dates).first { $1 == clock && clock != nil }.map { $0.0.textValue ?? $0.0.description }
-                let until = clock.flatMap { clock in keep.within.flatMap { add($0, to: clock, fiscalYearEnd: keep.clock?.fiscalYearEnd ?? false) } }
-                keepers.append(Explanation.RelatedKeeper(table: last.table, key: RecordKey(Array(row[..<keyColumns.count])).description,
-                                                         clock: dated.isEmpty ? nil : clockText, until: until))
+                let dates = zip(values, dated).map {
+                    DateCodec.parse($0, storage: $1.storage, calendar: policy.storageCalendar)
+                }
+                let clock: Date? =
+                    keep.clock?.combination == .latest
+                    ? dates.compactMap { $0 }.max() : dates.first { $0 != nil } ?? nil
+                let clockText = zip(values, dates).first { $1 == clock && clock != nil }.map {
+                    $0.0.textValue ?? $0.0.description
+                }
+                let until = clock.flatMap { clock in
+                    keep.within.flatMap { add($0, to: clock, fiscalYearEnd: keep.clock?.fiscalYearEnd ?? false) }
+                }
+                keepers.append(
+                    Explanation.RelatedKeeper(
+                        table: last.table, key: RecordKey(Array(row[..<keyColumns.count])).description,
+                        clock: dated.isEmpty ? nil : clockText, until: until))
             }
         }
         // Undated keepers keep for as long as they exist: first; then the latest kept.
@@ -186,11 +224,17 @@ public struct Explainer: Sendable {
         let calendar = policy.calendar
         var start = clock
         if fiscalYearEnd {
-            guard let yearStart = Cutoff.fiscalYearStart(containing: clock, start: policy.fiscalYearStart, calendar: calendar),
-                  let next = calendar.date(byAdding: .year, value: 1, to: yearStart) else { return nil }
+            guard
+                let yearStart = Cutoff.fiscalYearStart(
+                    containing: clock, start: policy.fiscalYearStart, calendar: calendar),
+                let next = calendar.date(byAdding: .year, value: 1, to: yearStart)
+            else { return nil }
             start = next
         }
-        return calendar.date(byAdding: DateComponents(year: d.years, month: d.months, day: d.days, hour: d.hours, minute: d.minutes, second: d.seconds), to: start)
+        return calendar.date(
+            byAdding: DateComponents(
+                year: d.years, month: d.months, day: d.days, hour: d.hours, minute: d.minutes, second: d.seconds),
+            to: start)
     }
 
     static func day(_ date: Date?, _ calendar: Calendar) -> String {
@@ -205,7 +249,8 @@ public struct Explainer: Sendable {
             guard let rule = policy.rules.first(where: { $0.id == id }) else { return "`\(id)`" }
             return "`\(id)` (\(policy.subject(for: rule).table.value))"
         }
-        return "rule \(named.joined(separator: ", ")) keeps it or a row its deletion would take (docs/policy.md, \"Precedence\")"
+        return
+            "rule \(named.joined(separator: ", ")) keeps it or a row its deletion would take (docs/policy.md, \"Precedence\")"
     }
 
     static func reason(_ code: String) -> String {

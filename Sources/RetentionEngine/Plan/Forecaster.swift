@@ -22,7 +22,8 @@ public struct Forecaster: Sendable {
             // The chart shows months: the weeks' boundaries would only make the statement longer.
             return try await forecast(now: now, weeks: false)
         } catch {
-            logger.warning("the report's forecast could not be computed; the report has no chart", metadata: ["error": "\(error)"])
+            logger.warning(
+                "the report's forecast could not be computed; the report has no chart", metadata: ["error": "\(error)"])
             return nil
         }
     }
@@ -40,10 +41,15 @@ public struct Forecaster: Sendable {
         let monthEnds = (1...months).compactMap { calendar.date(byAdding: .month, value: $0, to: firstOfMonth) }
         let horizon = monthEnds.last ?? now
         var weekEnds: [Date] = []
-        while weeks, let next = calendar.date(byAdding: .day, value: 7 * (weekEnds.count + 1), to: now), next <= horizon { weekEnds.append(next) }
+        while weeks, let next = calendar.date(byAdding: .day, value: 7 * (weekEnds.count + 1), to: now), next <= horizon
+        { weekEnds.append(next) }
         let boundaries = (weekEnds + monthEnds).sorted()
         let tables = try await reader.read { try $0.toolTables() }
-        let marked = tables.complete ? try await reader.read { [ids = policy.rules.map(\.id)] in try $0.doneTableExists() ? try $0.rulesWithCompleteMarks(among: ids) : [] } : []
+        let marked =
+            tables.complete
+            ? try await reader.read { [ids = policy.rules.map(\.id)] in
+                try $0.doneTableExists() ? try $0.rulesWithCompleteMarks(among: ids) : []
+            } : []
         // As when planning, holds are probed only on the tables that have one in force.
         let heldTables = tables.complete ? try await reader.read { try $0.heldTables(at: now) } : []
         var rules: [Forecast.RuleForecast] = []
@@ -52,7 +58,9 @@ public struct Forecaster: Sendable {
             query.excludeDone = marked.contains(rule.id) && rule.action.auditAction != .purge
             query.heldTables = heldTables
             // The rule as a plan on each boundary's day would see it: its clock, and what keeps a record then.
-            let atBoundaries = try boundaries.map { try resolved.query(for: rule, now: $0, toolTablesExist: tables.complete) }
+            let atBoundaries = try boundaries.map {
+                try resolved.query(for: rule, now: $0, toolTablesExist: tables.complete)
+            }
             let finalQuery = query
             let (passed, kept, undated) = try await reader.read { session in
                 let sums = try session.forecast(finalQuery, boundaries: atBoundaries.map(\.clock), keptAt: atBoundaries)
@@ -68,10 +76,13 @@ public struct Forecaster: Sendable {
                 }
             }
             let due = zip(passed, kept).map { $0 - $1 }
-            rules.append(Forecast.RuleForecast(rule: rule.id, action: rule.actionName, table: policy.subject(for: rule).table.value,
-                                               weeks: periods(due, weekEnds), months: periods(due, monthEnds),
-                                               keptWeeks: periods(kept, weekEnds), keptMonths: periods(kept, monthEnds), undated: undated))
+            rules.append(
+                Forecast.RuleForecast(
+                    rule: rule.id, action: rule.actionName, table: policy.subject(for: rule).table.value,
+                    weeks: periods(due, weekEnds), months: periods(due, monthEnds),
+                    keptWeeks: periods(kept, weekEnds), keptMonths: periods(kept, monthEnds), undated: undated))
         }
-        return Forecast(now: now, timeZone: policy.timeZone.identifier, weekEnds: weekEnds, monthEnds: monthEnds, rules: rules)
+        return Forecast(
+            now: now, timeZone: policy.timeZone.identifier, weekEnds: weekEnds, monthEnds: monthEnds, rules: rules)
     }
 }

@@ -38,7 +38,8 @@ final class PlanWriter {
             try body()
         } catch {
             let underlying = (error as NSError).userInfo[NSUnderlyingErrorKey] as? NSError
-            throw StateFiles.cannotWrite(path, errno: underlying?.domain == NSPOSIXErrorDomain ? Int32(underlying!.code) : EIO)
+            throw StateFiles.cannotWrite(
+                path, errno: underlying?.domain == NSPOSIXErrorDomain ? Int32(underlying!.code) : EIO)
         }
     }
 
@@ -71,7 +72,8 @@ final class PlanReader {
     init(path: String) throws {
         self.path = path
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw EnforcementError.refused("cannot read the plan \(path); give the file written by `retentiond plan --out`")
+            throw EnforcementError.refused(
+                "cannot read the plan \(path); give the file written by `retentiond plan --out`")
         }
         self.handle = handle
     }
@@ -87,12 +89,14 @@ final class PlanReader {
                 do {
                     return try decoder.decode(PlanDocument.Line.self, from: Data(line))
                 } catch {
-                    throw EnforcementError.refused("\(path):\(lineNumber): not a retentiond plan line; the plan is damaged, make a new one")
+                    throw EnforcementError.refused(
+                        "\(path):\(lineNumber): not a retentiond plan line; the plan is damaged, make a new one")
                 }
             }
             if atEnd {
                 guard start == buffer.count else {
-                    throw EnforcementError.refused("\(path):\(lineNumber + 1): the plan ends in the middle of a line (truncated); make a new one")
+                    throw EnforcementError.refused(
+                        "\(path):\(lineNumber + 1): the plan ends in the middle of a line (truncated); make a new one")
                 }
                 return nil
             }
@@ -111,7 +115,8 @@ final class PlanReader {
     private func nextNewline() -> Int? {
         buffer.withUnsafeBufferPointer { bytes in
             guard start < bytes.count, let base = bytes.baseAddress,
-                  let hit = memchr(base + start, 0x0A, bytes.count - start) else { return nil }
+                let hit = memchr(base + start, 0x0A, bytes.count - start)
+            else { return nil }
             return base.distance(to: hit.assumingMemoryBound(to: UInt8.self))
         }
     }

@@ -44,7 +44,10 @@ public struct PlanningPass: Sendable {
     public var policy: Policy { resolved.policy }
     var anchor: AuditAnchor { AuditAnchor(store: reader, stateDirectory: policy.stateDirectory) }
 
-    public init(resolved: ResolvedPolicy, reader: any RecordReader, key: AuditKey?, logger: Logger, counters: [any RecordReader] = []) {
+    public init(
+        resolved: ResolvedPolicy, reader: any RecordReader, key: AuditKey?, logger: Logger,
+        counters: [any RecordReader] = []
+    ) {
         self.resolved = resolved
         self.reader = reader
         self.key = key
@@ -55,13 +58,16 @@ public struct PlanningPass: Sendable {
     /// A dry run: what would happen at `now`, changing nothing. Writes the plan when `planPath` is given.
     /// `childRowsPerRecord`: each due record's detail line lists its child rows per table (one
     /// more statement per page, for an export).
-    public func dryRun(now: Date, mode: RunReport.Mode, planPath: String?, detail: ((DetailLine) -> Void)? = nil,
-                       childRowsPerRecord: Bool = false, countingChildren: Bool = true) async throws -> RunReport {
+    public func dryRun(
+        now: Date, mode: RunReport.Mode, planPath: String?, detail: ((DetailLine) -> Void)? = nil,
+        childRowsPerRecord: Bool = false, countingChildren: Bool = true
+    ) async throws -> RunReport {
         let started = Date()
         let runID = RunID.make(at: started)
         let writer = try planPath.map { try PlanWriter(path: $0) }
-        let tallies = try await tallies(now: now, planID: runID, writer: writer, detail: detail, countChildren: countingChildren,
-                                        childRowsPerRecord: childRowsPerRecord && detail != nil)
+        let tallies = try await tallies(
+            now: now, planID: runID, writer: writer, detail: detail, countChildren: countingChildren,
+            childRowsPerRecord: childRowsPerRecord && detail != nil)
         return RunContext(policy: policy, database: reader.location)
             .report(runID: runID, mode: mode, status: .complete, now: now, startedAt: started, rules: tallies)
     }
@@ -70,14 +76,20 @@ public struct PlanningPass: Sendable {
     /// `stop` is asked between pages: a stopped pass throws `StopRequest.Stopped`. With
     /// `countChildren` (dry runs), the child rows the due records would take with them are
     /// counted per table; an enforcing run counts what it does instead.
-    func tallies(now: Date, planID: String, writer: PlanWriter?, detail: ((DetailLine) -> Void)?,
-                 countChildren: Bool = false, childRowsPerRecord: Bool = false, stop: StopRequest = StopRequest()) async throws -> [RuleTally] {
+    func tallies(
+        now: Date, planID: String, writer: PlanWriter?, detail: ((DetailLine) -> Void)?,
+        countChildren: Bool = false, childRowsPerRecord: Bool = false, stop: StopRequest = StopRequest()
+    ) async throws -> [RuleTally] {
         let standing = try await anchor.check()
         if !standing.anchored {
-            logger.warning("no head is recorded for the audit trail of \(reader.location) in \(anchor.headPath): a truncated or restored trail cannot be detected until this run records one; if the file was deleted, restore it from a copy kept elsewhere")
+            logger.warning(
+                "no head is recorded for the audit trail of \(reader.location) in \(anchor.headPath): a truncated or restored trail cannot be detected until this run records one; if the file was deleted, restore it from a copy kept elsewhere"
+            )
         }
         if standing.entriesPastHead > 0 {
-            logger.warning("the audit trail holds \(standing.entriesPastHead) entries past the head recorded in \(anchor.headPath): a run was killed before recording its last batch, or the file was replaced by an older copy; check with `retentiond audit verify --head COPY` against a copy kept elsewhere")
+            logger.warning(
+                "the audit trail holds \(standing.entriesPastHead) entries past the head recorded in \(anchor.headPath): a run was killed before recording its last batch, or the file was replaced by an older copy; check with `retentiond audit verify --head COPY` against a copy kept elsewhere"
+            )
         }
         let toolTables = standing.tables.complete
         if key == nil { try await anchor.refuseMissingKey(path: policy.keyFile) }
@@ -90,13 +102,19 @@ public struct PlanningPass: Sendable {
             }
         }
         let headers = try policy.rules.map { rule in
-            PlanDocument.RuleHeader(id: rule.id, action: rule.actionName, table: policy.subject(for: rule).table.value,
-                                    cutoff: try Cutoff(rule: rule, policy: policy, now: now))
+            PlanDocument.RuleHeader(
+                id: rule.id, action: rule.actionName, table: policy.subject(for: rule).table.value,
+                cutoff: try Cutoff(rule: rule, policy: policy, now: now))
         }
-        try writer?.write(.header(PlanDocument.Header(planID: planID, createdAt: Date(), now: now, policyHash: policy.hash,
-                                                      policyPath: policy.path, database: reader.location,
-                                                      schemaFingerprint: resolved.schema.fingerprint, rules: headers)))
-        let marked = toolTables ? try await reader.read { [ids = policy.rules.map(\.id)] in try $0.rulesWithCompleteMarks(among: ids) } : []
+        try writer?.write(
+            .header(
+                PlanDocument.Header(
+                    planID: planID, createdAt: Date(), now: now, policyHash: policy.hash,
+                    policyPath: policy.path, database: reader.location,
+                    schemaFingerprint: resolved.schema.fingerprint, rules: headers)))
+        let marked =
+            toolTables
+            ? try await reader.read { [ids = policy.rules.map(\.id)] in try $0.rulesWithCompleteMarks(among: ids) } : []
         // Holds are probed only on the tables that have some; each batch re-checks the tables
         // held then, in its own transaction, where no new hold can commit before it does.
         let heldTables = toolTables ? try await reader.read { try $0.heldTables(at: now) } : []
@@ -119,43 +137,61 @@ public struct PlanningPass: Sendable {
                     try? await Task.sleep(for: .milliseconds(200))
                 }
             }) {
-            for rule in policy.rules {
-                let table = policy.subject(for: rule).table.value
-                let shared = tablesOfRules.filter { $0 == table }.count > 1
-                var firstExempt: [String: Int] = [:]
-                var tally = try await plan(rule, now: now, toolTables: toolTables, heldTables: heldTables, marked: marked.contains(rule.id), chain: chain,
-                                           countChildren: countChildren, childRowsPerRecord: childRowsPerRecord, simulation: &simulation,
-                                           stop: stop) { row, decision, takenBy, childRows in
-                    if shared, case .exempt(let reason) = decision,
-                       exemptSeen[reason.rawValue + "\u{0}" + table, default: []].insert(row.key).inserted {
-                        firstExempt[reason.rawValue, default: 0] += 1
+                for rule in policy.rules {
+                    let table = policy.subject(for: rule).table.value
+                    let shared = tablesOfRules.filter { $0 == table }.count > 1
+                    var firstExempt: [String: Int] = [:]
+                    var tally = try await plan(
+                        rule, now: now, toolTables: toolTables, heldTables: heldTables,
+                        marked: marked.contains(rule.id), chain: chain,
+                        countChildren: countChildren, childRowsPerRecord: childRowsPerRecord, simulation: &simulation,
+                        stop: stop
+                    ) { row, decision, takenBy, childRows in
+                        if shared, case .exempt(let reason) = decision,
+                            exemptSeen[reason.rawValue + "\u{0}" + table, default: []].insert(row.key).inserted
+                        {
+                            firstExempt[reason.rawValue, default: 0] += 1
+                        }
+                        // A record an earlier rule takes is not planned again: its batch would find it gone.
+                        if decision == .act && takenBy == nil {
+                            entries += 1
+                            try writer?.write(
+                                .entry(
+                                    PlanDocument.Entry(
+                                        rule: rule.id, key: row.key, action: rule.auditAction.rawValue,
+                                        clock: row.clockValues)))
+                        }
+                        if let detail {
+                            let keptBy =
+                                decision == .exempt(.relatedRecord)
+                                ? rule.exemptions.related.map(\.source) : row.keptByRules
+                            detail(
+                                DetailLine(
+                                    rule: rule.id, key: row.key, clock: row.clockValues, decision: decision,
+                                    keptBy: keptBy,
+                                    clockNames: rule.clock.columns.map(\.value),
+                                    clockUsed: clockUsed(rule, row.clockValues), takenBy: takenBy,
+                                    childRows: childRows))
+                        }
                     }
-                    // A record an earlier rule takes is not planned again: its batch would find it gone.
-                    if decision == .act && takenBy == nil {
-                        entries += 1
-                        try writer?.write(.entry(PlanDocument.Entry(rule: rule.id, key: row.key, action: rule.auditAction.rawValue, clock: row.clockValues)))
+                    if shared { tally.exemptRecords = firstExempt }
+                    tally.tableRows = try await reader.read { [table = tally.table] in try $0.rowCount(table: table) }
+                    // Counted once per subject, whose rules share its filter.
+                    if let counted = tallies.first(where: { $0.subject == tally.subject })?.subjectRecords {
+                        tally.subjectRecords = counted
+                    } else {
+                        let filter = resolved.shape(of: rule).filter
+                        tally.subjectRecords =
+                            filter.isEmpty
+                            ? tally.tableRows
+                            : try await reader.read { [table = tally.table] in
+                                try $0.rowCount(table: table, filter: filter)
+                            }
                     }
-                    if let detail {
-                        let keptBy = decision == .exempt(.relatedRecord) ? rule.exemptions.related.map(\.source) : row.keptByRules
-                        detail(DetailLine(rule: rule.id, key: row.key, clock: row.clockValues, decision: decision, keptBy: keptBy,
-                                          clockNames: rule.clock.columns.map(\.value), clockUsed: clockUsed(rule, row.clockValues), takenBy: takenBy,
-                                          childRows: childRows))
-                    }
+                    tallies.append(tally)
                 }
-                if shared { tally.exemptRecords = firstExempt }
-                tally.tableRows = try await reader.read { [table = tally.table] in try $0.rowCount(table: table) }
-                // Counted once per subject, whose rules share its filter.
-                if let counted = tallies.first(where: { $0.subject == tally.subject })?.subjectRecords {
-                    tally.subjectRecords = counted
-                } else {
-                    let filter = resolved.shape(of: rule).filter
-                    tally.subjectRecords = filter.isEmpty ? tally.tableRows
-                        : try await reader.read { [table = tally.table] in try $0.rowCount(table: table, filter: filter) }
-                }
-                tallies.append(tally)
             }
-            }
-        } catch where stop.isRequested {
+        } catch  where stop.isRequested {
             throw StopRequest.Stopped()
         }
         try writer?.write(.trailer(PlanDocument.Trailer(complete: true, entries: entries, rules: tallies)))
@@ -170,15 +206,19 @@ public struct PlanningPass: Sendable {
     /// One counting pass per such rule; rules that depend on no changed table are not read.
     func becameDue(now: Date, changed: Set<String>, failed: [String: Int]) async throws -> [String: Int] {
         let toolTables = try await reader.read { try $0.toolTables() }.complete
-        let marked = toolTables ? try await reader.read { [ids = policy.rules.map(\.id)] in try $0.rulesWithCompleteMarks(among: ids) } : []
+        let marked =
+            toolTables
+            ? try await reader.read { [ids = policy.rules.map(\.id)] in try $0.rulesWithCompleteMarks(among: ids) } : []
         let heldTables = toolTables ? try await reader.read { try $0.heldTables(at: now) } : []
         var counts: [String: Int] = [:]
         var none = RunSimulation.none
         for rule in policy.rules {
             let query = try resolved.query(for: rule, now: now, toolTablesExist: toolTables)
             guard !query.tablesDecidedBy.isDisjoint(with: changed) else { continue }
-            let tally = try await plan(rule, now: now, toolTables: toolTables, heldTables: heldTables, marked: marked.contains(rule.id),
-                                       chain: key.map(AuditChain.init), countChildren: false, simulation: &none, stop: StopRequest()) { _, _, _, _ in }
+            let tally = try await plan(
+                rule, now: now, toolTables: toolTables, heldTables: heldTables, marked: marked.contains(rule.id),
+                chain: key.map(AuditChain.init), countChildren: false, simulation: &none, stop: StopRequest()
+            ) { _, _, _, _ in }
             counts[rule.id] = max(0, tally.due - (failed[rule.id] ?? 0))
         }
         return counts
@@ -194,19 +234,29 @@ public struct PlanningPass: Sendable {
     /// `simulation` follows the run batch by batch where counting apart would miscount (rows two
     /// rules reach, owned rows): a record an earlier rule takes is counted as taken by it, and
     /// `each` is told which rule.
-    private func plan(_ rule: RetentionRule, now: Date, toolTables: Bool, heldTables: Set<String>, marked: Bool, chain: AuditChain?, countChildren: Bool,
-                      childRowsPerRecord: Bool = false, simulation: inout RunSimulation, stop: StopRequest,
-                      each: (Candidate, Decision, String?, [(table: String, rows: Int)]) throws -> Void) async throws -> RuleTally {
+    private func plan(
+        _ rule: RetentionRule, now: Date, toolTables: Bool, heldTables: Set<String>, marked: Bool, chain: AuditChain?,
+        countChildren: Bool,
+        childRowsPerRecord: Bool = false, simulation: inout RunSimulation, stop: StopRequest,
+        each: (Candidate, Decision, String?, [(table: String, rows: Int)]) throws -> Void
+    ) async throws -> RuleTally {
         // The child counts' statements are child tasks of this group (`ChildCounter`).
         try await withThrowingTaskGroup(of: ChildCounter.Counted.self) { statements in
-            try await plan(rule, now: now, toolTables: toolTables, heldTables: heldTables, marked: marked, chain: chain, countChildren: countChildren,
-                           childRowsPerRecord: childRowsPerRecord, simulation: &simulation, stop: stop, statements: &statements, each: each)
+            try await plan(
+                rule, now: now, toolTables: toolTables, heldTables: heldTables, marked: marked, chain: chain,
+                countChildren: countChildren,
+                childRowsPerRecord: childRowsPerRecord, simulation: &simulation, stop: stop, statements: &statements,
+                each: each)
         }
     }
 
-    private func plan(_ rule: RetentionRule, now: Date, toolTables: Bool, heldTables: Set<String>, marked: Bool, chain: AuditChain?, countChildren: Bool,
-                      childRowsPerRecord: Bool, simulation: inout RunSimulation, stop: StopRequest, statements: inout ChildCounter.Statements,
-                      each: (Candidate, Decision, String?, [(table: String, rows: Int)]) throws -> Void) async throws -> RuleTally {
+    private func plan(
+        _ rule: RetentionRule, now: Date, toolTables: Bool, heldTables: Set<String>, marked: Bool, chain: AuditChain?,
+        countChildren: Bool,
+        childRowsPerRecord: Bool, simulation: inout RunSimulation, stop: StopRequest,
+        statements: inout ChildCounter.Statements,
+        each: (Candidate, Decision, String?, [(table: String, rows: Int)]) throws -> Void
+    ) async throws -> RuleTally {
         let subject = policy.subject(for: rule)
         let action = rule.action.auditAction
         logger.debug("planning rule", metadata: ["rule": "\(rule.id)"])
@@ -219,7 +269,8 @@ public struct PlanningPass: Sendable {
         let shape = resolved.shape(of: rule)
         let childCounts = Self.countedChildren(rule, shape: shape, counting: countChildren, following: simulation)
         // For an export's lines, every child table (none followed: a line says what belongs to its record).
-        let recordGroups = childRowsPerRecord ? Self.countedChildren(rule, shape: shape, counting: true, following: .none) : []
+        let recordGroups =
+            childRowsPerRecord ? Self.countedChildren(rule, shape: shape, counting: true, following: .none) : []
         let recordTables: [String] = recordGroups.map { group in group.paths[0][group.paths[0].count - 1].table }
         let query = ruleQuery
         var tally = RuleTally(rule: rule, subject: subject, cutoff: try Cutoff(rule: rule, policy: policy, now: now))
@@ -233,19 +284,24 @@ public struct PlanningPass: Sendable {
         let batchSize = max(policy.batchSize, 2000)
         // A rule that never acted has nothing to look up (a rule just added, before the run that marks).
         let lookUp = toolTables && action != .purge && !query.excludeDone
-        let checkDone = lookUp ? try await reader.read { try $0.hasAuditEntries(ruleID: rule.id, action: action) } : false
-        var children = ChildCounter(groups: childCounts.map(\.paths), table: table, keyColumns: query.keyColumns,
-                                    reader: reader, counters: counters)
+        let checkDone =
+            lookUp ? try await reader.read { try $0.hasAuditEntries(ruleID: rule.id, action: action) } : false
+        var children = ChildCounter(
+            groups: childCounts.map(\.paths), table: table, keyColumns: query.keyColumns,
+            reader: reader, counters: counters)
         // The records whose batches the simulation follows, in the run's batches: a batch is
         // `policy.batchSize` consecutive records of the plan (`PlanBatches`). Only owned rows
         // depend on where one batch ends (an owned row goes with the batch that removes the last
         // row pointing at it); without any, a page is followed at once, in one statement per path.
         let following = simulation.concerns(rule, shape: shape, table: table)
-        let followedAtOnce = RunSimulation.paths(rule, shape).contains { $0.path[$0.path.count - 1].owned } ? policy.batchSize : Int.max
+        let followedAtOnce =
+            RunSimulation.paths(rule, shape).contains { $0.path[$0.path.count - 1].owned } ? policy.batchSize : Int.max
         var unfollowed: [RecordKey] = []
         func follow(_ keys: [RecordKey]) async throws {
             let counted = try await naming(rule) {
-                try await simulation.follow(rule, shape: shape, keepers: query.keepers, table: table, keyColumns: query.keyColumns, keys: keys, reader: reader)
+                try await simulation.follow(
+                    rule, shape: shape, keepers: query.keepers, table: table, keyColumns: query.keyColumns, keys: keys,
+                    reader: reader)
             }
             for (child, rows) in counted.deleted { tally.childRowsPurged[child, default: 0] += rows }
             for (child, rows) in counted.changed { tally.childRowsAnonymised[child, default: 0] += rows }
@@ -257,24 +313,32 @@ public struct PlanningPass: Sendable {
             let page = after
             // Only a rule whose trail is looked up needs the records' references (one HMAC each): the
             // page's rows come with the keys of those the trail says were done.
-            let (rows, doneKeys) = try await naming(rule) { try await reader.read { session -> ([CandidateRow], Set<RecordKey>) in
-                let rows = try session.candidates(query, after: page, limit: batchSize)
-                guard checkDone, let chain else { return (rows, []) }
-                let refs = rows.map { chain.reference(table: table, key: $0.candidate.key) }
-                let done = try session.auditedReferences(ruleID: rule.id, action: action, references: refs)
-                return (rows, Set(zip(rows, refs).filter { done.contains($0.1) }.map(\.0.candidate.key)))
-            } }
+            let (rows, doneKeys) = try await naming(rule) {
+                try await reader.read { session -> ([CandidateRow], Set<RecordKey>) in
+                    let rows = try session.candidates(query, after: page, limit: batchSize)
+                    guard checkDone, let chain else { return (rows, []) }
+                    let refs = rows.map { chain.reference(table: table, key: $0.candidate.key) }
+                    let done = try session.auditedReferences(ruleID: rule.id, action: action, references: refs)
+                    return (rows, Set(zip(rows, refs).filter { done.contains($0.1) }.map(\.0.candidate.key)))
+                }
+            }
             var acting: [RecordKey] = []
             let taken = following ? simulation.taken(table: table, keys: rows.map(\.candidate.key)) : [:]
             let decisions = rows.map { row in
-                Planner.decide(row.candidate, rule: rule, held: row.held, alreadyDone: !doneKeys.isEmpty && doneKeys.contains(row.candidate.key))
+                Planner.decide(
+                    row.candidate, rule: rule, held: row.held,
+                    alreadyDone: !doneKeys.isEmpty && doneKeys.contains(row.candidate.key))
             }
-            let perRecord: [RecordKey: [Int]] = recordGroups.isEmpty ? [:] : try await naming(rule) {
-                let due = zip(rows, decisions).filter { $0.1 == .act }.map(\.0.candidate.key)
-                return try await reader.read { [recordGroups] in
-                    try $0.childRowsPerRecord(recordGroups.map(\.paths), table: table, keyColumns: query.keyColumns, keys: due)
+            let perRecord: [RecordKey: [Int]] =
+                recordGroups.isEmpty
+                ? [:]
+                : try await naming(rule) {
+                    let due = zip(rows, decisions).filter { $0.1 == .act }.map(\.0.candidate.key)
+                    return try await reader.read { [recordGroups] in
+                        try $0.childRowsPerRecord(
+                            recordGroups.map(\.paths), table: table, keyColumns: query.keyColumns, keys: due)
+                    }
                 }
-            }
             for (row, decision) in zip(rows, decisions) {
                 let takenBy = decision == .act ? taken[row.candidate.key] : nil
                 tally.pastCutoff += 1
@@ -286,13 +350,17 @@ public struct PlanningPass: Sendable {
                 case .exempt(let reason): tally.count(reason)
                 case .alreadyDone: tally.alreadyDone += 1
                 }
-                if decision != .alreadyDone { addReview(row.candidate, decision: decision, subject: subject, to: &tally) }
+                if decision != .alreadyDone {
+                    addReview(row.candidate, decision: decision, subject: subject, to: &tally)
+                }
                 if decision == .act && takenBy == nil {
                     if !childCounts.isEmpty { acting.append(row.candidate.key) }
                     if following { unfollowed.append(row.candidate.key) }
                 }
                 var childRows: [(table: String, rows: Int)] = []
-                for (table, rows) in zip(recordTables, perRecord[row.candidate.key] ?? []) where rows > 0 { childRows.append((table, rows)) }
+                for (table, rows) in zip(recordTables, perRecord[row.candidate.key] ?? []) where rows > 0 {
+                    childRows.append((table, rows))
+                }
                 try each(row.candidate, decision, takenBy, childRows)
             }
             try await naming(rule) { try await children.count(acting, in: &statements) }
@@ -315,12 +383,18 @@ public struct PlanningPass: Sendable {
         }
         try await follow(unfollowed)
         for (tree, beyond) in beyondTrees.sorted(by: { $0.key < $1.key }) {
-            logger.warning("rule `\(rule.id)`: \(beyond.rows) row(s) of `\(tree)` hang more than \(beyond.followed) level(s) below the rows its due records take, deeper than its `tree` follows: the run refuses those records (nothing of theirs changes); raise the tree's `depth`, or remove those rows first")
+            logger.warning(
+                "rule `\(rule.id)`: \(beyond.rows) row(s) of `\(tree)` hang more than \(beyond.followed) level(s) below the rows its due records take, deeper than its `tree` follows: the run refuses those records (nothing of theirs changes); raise the tree's `depth`, or remove those rows first"
+            )
         }
         try await naming(rule) { try await children.finish(in: &statements) }
         for ((paths, purged), count) in zip(childCounts, children.totals) where count > 0 {
             let child = paths[0][paths[0].count - 1].table
-            if purged { tally.childRowsPurged[child, default: 0] += count } else { tally.childRowsAnonymised[child, default: 0] += count }
+            if purged {
+                tally.childRowsPurged[child, default: 0] += count
+            } else {
+                tally.childRowsAnonymised[child, default: 0] += count
+            }
         }
         return tally
     }
@@ -328,19 +402,26 @@ public struct PlanningPass: Sendable {
     /// Whether a dry run of `resolved` has child rows to count (and `counters` to use).
     public static func countsChildren(_ resolved: ResolvedPolicy) -> Bool {
         let simulation = RunSimulation(resolved: resolved)
-        return resolved.policy.rules.contains { !countedChildren($0, shape: resolved.shape(of: $0), counting: true, following: simulation).isEmpty }
+        return resolved.policy.rules.contains {
+            !countedChildren($0, shape: resolved.shape(of: $0), counting: true, following: simulation).isEmpty
+        }
     }
 
     /// The child paths a dry run counts for `rule`, grouped by the table they end in (a table two
     /// declarations reach is counted once per row), and whether its rows would be deleted (or
     /// anonymised). Owned rows, and rows of tables another rule also reaches, are left to
     /// `following` (`RunSimulation`), which follows the run batch by batch.
-    static func countedChildren(_ rule: RetentionRule, shape: RuleShape, counting: Bool, following: RunSimulation) -> [(paths: [[ChildLink]], purged: Bool)] {
+    static func countedChildren(_ rule: RetentionRule, shape: RuleShape, counting: Bool, following: RunSimulation) -> [(
+        paths: [[ChildLink]], purged: Bool
+    )] {
         guard counting else { return [] }
         var groups: [(paths: [[ChildLink]], purged: Bool)] = []
-        for (path, purged) in RunSimulation.paths(rule, shape) where !path[path.count - 1].owned && !following.follows(path) {
+        for (path, purged) in RunSimulation.paths(rule, shape)
+        where !path[path.count - 1].owned && !following.follows(path) {
             let table = path[path.count - 1].table
-            if let i = groups.firstIndex(where: { $0.purged == purged && $0.paths[0][$0.paths[0].count - 1].table == table }) {
+            if let i = groups.firstIndex(where: {
+                $0.purged == purged && $0.paths[0][$0.paths[0].count - 1].table == table
+            }) {
                 groups[i].paths.append(path)
             } else {
                 groups.append(([path], purged))
@@ -353,7 +434,9 @@ public struct PlanningPass: Sendable {
     /// read in its column's storage), as the due test compares them.
     func clockUsed(_ rule: RetentionRule, _ values: [SQLValue]) -> Int? {
         let columns = resolved.shape(of: rule).clock
-        let dates = zip(values, columns).map { DateCodec.parse($0, storage: $1.storage, calendar: policy.storageCalendar) }
+        let dates = zip(values, columns).map {
+            DateCodec.parse($0, storage: $1.storage, calendar: policy.storageCalendar)
+        }
         switch rule.clock.combination {
         case .firstPresent: return dates.firstIndex { $0 != nil }
         case .latest: return dates.indices.filter { dates[$0] != nil }.max { dates[$0]! < dates[$1]! }
@@ -372,7 +455,10 @@ public struct PlanningPass: Sendable {
 
     private func addReview(_ candidate: Candidate, decision: Decision, subject: Subject, to tally: inout RuleTally) {
         guard !subject.reviewColumns.isEmpty else { return }
-        guard tally.review.count < 1000 else { tally.reviewTruncated = true; return }
+        guard tally.review.count < 1000 else {
+            tally.reviewTruncated = true
+            return
+        }
         let label: String
         switch decision {
         case .act: label = tally.action
@@ -380,7 +466,8 @@ public struct PlanningPass: Sendable {
         case .exempt(let reason): label = "exempt: \(reason.rawValue)"
         case .alreadyDone: label = "already done"
         }
-        let columns = Dictionary(zip(subject.reviewColumns.map(\.value), candidate.reviewValues), uniquingKeysWith: { a, _ in a })
+        let columns = Dictionary(
+            zip(subject.reviewColumns.map(\.value), candidate.reviewValues), uniquingKeysWith: { a, _ in a })
         tally.review.append(ReviewLine(key: candidate.key, decision: label, columns: columns))
     }
 }

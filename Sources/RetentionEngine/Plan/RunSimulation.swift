@@ -44,7 +44,11 @@ struct RunSimulation {
             }
             for (path, purged) in Self.paths(rule, shape) {
                 let end = path[path.count - 1]
-                if purged { deleting[end.table, default: []].insert(rule.id) } else { changing[end.table, default: []].insert(rule.id) }
+                if purged {
+                    deleting[end.table, default: []].insert(rule.id)
+                } else {
+                    changing[end.table, default: []].insert(rule.id)
+                }
                 guard end.owned else { continue }
                 needed.insert(end.table)
                 needed.insert(path[path.count - 2].table)
@@ -56,7 +60,9 @@ struct RunSimulation {
         }
         var identity: [String: [String]] = [:]
         for table in needed {
-            let key = policy.subjects.first { $0.table.value == table }.map { $0.key.map(\.value) } ?? resolved.schema.table(table)?.rowIdentity ?? []
+            let key =
+                policy.subjects.first { $0.table.value == table }.map { $0.key.map(\.value) } ?? resolved.schema.table(
+                    table)?.rowIdentity ?? []
             if !key.isEmpty { identity[table] = key }
         }
         self.identity = identity
@@ -101,13 +107,18 @@ struct RunSimulation {
     /// taken), in the order the batch works — rows anonymised, then rows deleted (the pointers to
     /// owned rows read first), owned rows, the records. Returns the child and owned rows deleted
     /// and changed per table, along the paths `follows` accepts.
-    mutating func follow(_ rule: RetentionRule, shape: RuleShape, keepers: [RowKeeper], table: String, keyColumns: [String],
-                         keys: [RecordKey], reader: any RecordReader) async throws -> (deleted: [String: Int], changed: [String: Int]) {
+    mutating func follow(
+        _ rule: RetentionRule, shape: RuleShape, keepers: [RowKeeper], table: String, keyColumns: [String],
+        keys: [RecordKey], reader: any RecordReader
+    ) async throws -> (deleted: [String: Int], changed: [String: Int]) {
         var counted: (deleted: [String: Int], changed: [String: Int]) = ([:], [:])
         guard !keys.isEmpty else { return counted }
         let paths = Self.paths(rule, shape).filter { follows($0.path) }
         func select(_ path: [ChildLink], columns: [String]) async throws -> [[SQLValue]] {
-            try await reader.read { try $0.childRecords(path, table: table, keyColumns: keyColumns, keys: keys, columns: columns, order: columns) }
+            try await reader.read {
+                try $0.childRecords(
+                    path, table: table, keyColumns: keyColumns, keys: keys, columns: columns, order: columns)
+            }
         }
         for (path, purged) in paths where !purged {
             let child = path[path.count - 1].table
@@ -123,7 +134,11 @@ struct RunSimulation {
             guard let columns = identity[pointing] else { continue }
             let rows = try await select(Array(path.dropLast()), columns: columns + link.referenced)
             let present = rows.filter { deleted[pointing]?.contains($0[..<columns.count]) != true }
-            pointers.append((link, Set(present.map { RecordKey(Array($0[columns.count...])) }.filter { !$0.values.contains(.null) })))
+            pointers.append(
+                (
+                    link,
+                    Set(present.map { RecordKey(Array($0[columns.count...])) }.filter { !$0.values.contains(.null) })
+                ))
         }
         for (path, purged) in paths where purged && !path[path.count - 1].owned {
             let child = path[path.count - 1].table
@@ -134,8 +149,9 @@ struct RunSimulation {
         }
         for (link, values) in pointers where !values.isEmpty {
             guard let columns = identity[link.table] else { continue }
-            counted.deleted[link.table, default: 0] += try await deleteOwned(link, values: Array(values), columns: columns, keepers: keepers,
-                                                                             rule: rule.id, reader: reader)
+            counted.deleted[link.table, default: 0] += try await deleteOwned(
+                link, values: Array(values), columns: columns, keepers: keepers,
+                rule: rule.id, reader: reader)
         }
         if identity[table] != nil, case .purge = rule.action {
             for key in keys { _ = take(key.values[...], table: table, rule: rule.id) }
@@ -145,27 +161,36 @@ struct RunSimulation {
 
     /// The owned rows `values` that no keeper keeps and that no row still points at once the rows
     /// deleted so far are gone: deleted by `rule`. Returns how many.
-    private mutating func deleteOwned(_ link: ChildLink, values: [RecordKey], columns: [String], keepers: [RowKeeper], rule: String,
-                                      reader: any RecordReader) async throws -> Int {
+    private mutating func deleteOwned(
+        _ link: ChildLink, values: [RecordKey], columns: [String], keepers: [RowKeeper], rule: String,
+        reader: any RecordReader
+    ) async throws -> Int {
         let references = link.stillReferencedBy
         let referenced = Array(Set(references.flatMap(\.referencedColumns))).sorted()
-        let owned = try await reader.read { try $0.ownedRows(link, keys: values, keepers: keepers, columns: columns + referenced) }
+        let owned = try await reader.read {
+            try $0.ownedRows(link, keys: values, keepers: keepers, columns: columns + referenced)
+        }
         // For each reference, the values of the owned rows' columns that a remaining row holds.
         var stillPointed: [Set<RecordKey>] = []
         for reference in references {
             let at = reference.referencedColumns.map { columns.count + referenced.firstIndex(of: $0)! }
             let wanted = Array(Set(owned.map { row in RecordKey(at.map { row[$0] }) }))
             let rowKey = identity[reference.table]
-            let rows = try await reader.read { try $0.referencingRows(reference, values: wanted, columns: (rowKey ?? []) + reference.columns) }
+            let rows = try await reader.read {
+                try $0.referencingRows(reference, values: wanted, columns: (rowKey ?? []) + reference.columns)
+            }
             let width = rowKey?.count ?? 0
-            stillPointed.append(Set(rows.filter { row in
-                width == 0 || deleted[reference.table]?.contains(row[..<width]) != true
-            }.map { RecordKey(Array($0[width...])) }))
+            stillPointed.append(
+                Set(
+                    rows.filter { row in
+                        width == 0 || deleted[reference.table]?.contains(row[..<width]) != true
+                    }.map { RecordKey(Array($0[width...])) }))
         }
         var count = 0
         for row in owned {
             let free = zip(references, stillPointed).allSatisfy { reference, pointed in
-                !pointed.contains(RecordKey(reference.referencedColumns.map { row[columns.count + referenced.firstIndex(of: $0)!] }))
+                !pointed.contains(
+                    RecordKey(reference.referencedColumns.map { row[columns.count + referenced.firstIndex(of: $0)!] }))
             }
             if free, take(row[..<columns.count], table: link.table, rule: rule) { count += 1 }
         }
@@ -201,8 +226,17 @@ struct DeletedRows {
     mutating func insert(_ key: ArraySlice<SQLValue>, rule: String) -> Bool {
         guard index(key) == nil else { return false }
         let r: UInt16
-        if let i = rules.firstIndex(of: rule) { r = UInt16(i) } else { r = UInt16(rules.count); rules.append(rule) }
-        if key.count == 1, case .integer(let i) = key[key.startIndex] { integers[i] = r } else { others[RecordKey(Array(key))] = r }
+        if let i = rules.firstIndex(of: rule) {
+            r = UInt16(i)
+        } else {
+            r = UInt16(rules.count)
+            rules.append(rule)
+        }
+        if key.count == 1, case .integer(let i) = key[key.startIndex] {
+            integers[i] = r
+        } else {
+            others[RecordKey(Array(key))] = r
+        }
         return true
     }
 }

@@ -27,8 +27,11 @@ public final class EnforcementService<Time: ServiceClock>: Service, Sendable {
     private let metricsPath: String?
     private let logger: Logger
 
-    public init(enforcer: Enforcer, load: @escaping Loader, archivePhase: PhaseLoader? = nil, clock: Time, notifier: SystemdNotifier,
-                metricsPath: String?, logger: Logger) {
+    public init(
+        enforcer: Enforcer, load: @escaping Loader, archivePhase: PhaseLoader? = nil, clock: Time,
+        notifier: SystemdNotifier,
+        metricsPath: String?, logger: Logger
+    ) {
         self.clock = clock
         current = Mutex(enforcer)
         self.load = load
@@ -62,11 +65,18 @@ public final class EnforcementService<Time: ServiceClock>: Service, Sendable {
                     do {
                         try MetricsFile.write(report: nil, succeeded: false, finishedAt: nil, to: metricsPath)
                     } catch {
-                        logger.error("cannot write the metrics file", metadata: ["path": "\(metricsPath)", "error": "\(error)"])
+                        logger.error(
+                            "cannot write the metrics file", metadata: ["path": "\(metricsPath)", "error": "\(error)"])
                     }
                 }
-                notifier.send("READY=1\nSTATUS=ready: \(enforcer.policy.rules.count) rules, \(enforcer.policy.schedule.description)")
-                logger.notice("ready", metadata: ["policy": "\(enforcer.policy.path)", "schedule": "\(enforcer.policy.schedule.description)"])
+                notifier.send(
+                    "READY=1\nSTATUS=ready: \(enforcer.policy.rules.count) rules, \(enforcer.policy.schedule.description)"
+                )
+                logger.notice(
+                    "ready",
+                    metadata: [
+                        "policy": "\(enforcer.policy.path)", "schedule": "\(enforcer.policy.schedule.description)",
+                    ])
                 await schedulingLoop()
                 group.cancelAll()
             }
@@ -81,7 +91,8 @@ public final class EnforcementService<Time: ServiceClock>: Service, Sendable {
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             let policy = enforcer.policy
             let now = clock.now
-            let next = first && policy.schedule.runAtStart
+            let next =
+                first && policy.schedule.runAtStart
                 ? now : policy.schedule.next(after: now, calendar: policy.calendar, jitter: Double.random(in: 0..<1))
             first = false
             let iso = ISO8601DateFormatter().string(from: next)
@@ -108,15 +119,19 @@ public final class EnforcementService<Time: ServiceClock>: Service, Sendable {
                 if let archive = try await archivePhase() { _ = await runPhase(archive, now: now, stop: stop) }
             } catch {
                 let failure = EnforcementError.from(error)
-                logger.error("the archive's run could not start", metadata: ["error": "\(failure.description)", "failure": "\(failure.kind.rawValue)"])
+                logger.error(
+                    "the archive's run could not start",
+                    metadata: ["error": "\(failure.description)", "failure": "\(failure.kind.rawValue)"])
                 status.withLock { $0 = "the archive's last run failed (\(failure.kind.rawValue)): \(failure.summary)" }
             }
         }
         if let metricsPath {
             do {
-                try MetricsFile.write(report: report, succeeded: report?.succeeded == true, finishedAt: clock.now, to: metricsPath)
+                try MetricsFile.write(
+                    report: report, succeeded: report?.succeeded == true, finishedAt: clock.now, to: metricsPath)
             } catch {
-                logger.error("cannot write the metrics file", metadata: ["path": "\(metricsPath)", "error": "\(error)"])
+                logger.error(
+                    "cannot write the metrics file", metadata: ["path": "\(metricsPath)", "error": "\(error)"])
             }
         }
         notifier.send("STATUS=\(status.withLock { $0 })")
@@ -134,7 +149,8 @@ public final class EnforcementService<Time: ServiceClock>: Service, Sendable {
         } catch {
             let failure = EnforcementError.from(error)
             report = enforcer.refusedReport(for: failure, mode: .run, now: now)
-            logger.error("run failed", metadata: ["error": "\(failure.description)", "failure": "\(failure.kind.rawValue)"])
+            logger.error(
+                "run failed", metadata: ["error": "\(failure.description)", "failure": "\(failure.kind.rawValue)"])
             status.withLock { $0 = "last run failed (\(failure.kind.rawValue)): \(failure.summary)" }
         }
         if let report {
@@ -143,9 +159,17 @@ public final class EnforcementService<Time: ServiceClock>: Service, Sendable {
                 logger.info("report written", metadata: ["report": "\(paths.json)"])
             }
             if report.status != .refused {
-                status.withLock { $0 = "last run \(report.runID) \(report.status.rawValue): \(report.totalChanged) changed" }
-                logger.notice("run finished", metadata: ["run": "\(report.runID)", "status": "\(report.status.rawValue)", "database": "\(enforcer.store.location)",
-                                                         "changed": "\(report.totalChanged)", "seconds": "\(String(format: "%.3f", report.durationSeconds))"])
+                status.withLock {
+                    $0 = "last run \(report.runID) \(report.status.rawValue): \(report.totalChanged) changed"
+                }
+                logger.notice(
+                    "run finished",
+                    metadata: [
+                        "run": "\(report.runID)", "status": "\(report.status.rawValue)",
+                        "database": "\(enforcer.store.location)",
+                        "changed": "\(report.totalChanged)",
+                        "seconds": "\(String(format: "%.3f", report.durationSeconds))",
+                    ])
             }
         }
         return report
@@ -157,16 +181,23 @@ public final class EnforcementService<Time: ServiceClock>: Service, Sendable {
         do {
             let fresh = try await load()
             current.withLock { $0 = fresh }
-            logger.notice("policy reloaded", metadata: ["policy": "\(fresh.policy.path)", "sha256": "\(fresh.policy.hash.prefix(12))"])
-            notifier.send("READY=1\nSTATUS=policy reloaded (sha256 \(fresh.policy.hash.prefix(12))); \(status.withLock { $0 })")
+            logger.notice(
+                "policy reloaded",
+                metadata: ["policy": "\(fresh.policy.path)", "sha256": "\(fresh.policy.hash.prefix(12))"])
+            notifier.send(
+                "READY=1\nSTATUS=policy reloaded (sha256 \(fresh.policy.hash.prefix(12))); \(status.withLock { $0 })")
         } catch {
             let failure = EnforcementError.from(error)
             if case .policyInvalid(let diagnostics) = failure {
                 for d in diagnostics where d.severity == .error { logger.error("\(d.description)") }
             }
             let kept = enforcer.policy.hash.prefix(12)
-            logger.error("policy reload failed; still enforcing the previous policy", metadata: ["sha256": "\(kept)", "error": "\(failure.summary)"])
-            notifier.send("READY=1\nSTATUS=policy reload failed: \(failure.summary); still enforcing the previous policy (sha256 \(kept))")
+            logger.error(
+                "policy reload failed; still enforcing the previous policy",
+                metadata: ["sha256": "\(kept)", "error": "\(failure.summary)"])
+            notifier.send(
+                "READY=1\nSTATUS=policy reload failed: \(failure.summary); still enforcing the previous policy (sha256 \(kept))"
+            )
         }
     }
 

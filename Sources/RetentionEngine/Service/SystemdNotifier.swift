@@ -11,7 +11,9 @@ public struct SystemdNotifier: Sendable {
     }
 
     /// Half of `$WATCHDOG_USEC`, when systemd asks for keep-alives (and they are meant for this process).
-    public static func watchdogInterval(environment: [String: String] = ProcessInfo.processInfo.environment) -> Duration? {
+    public static func watchdogInterval(environment: [String: String] = ProcessInfo.processInfo.environment)
+        -> Duration?
+    {
         guard let text = environment["WATCHDOG_USEC"], let usec = UInt64(text), usec > 0 else { return nil }
         if let pid = environment["WATCHDOG_PID"], pid != String(getpid()) { return nil }
         return .microseconds(Int64(usec / 2))

@@ -7,8 +7,12 @@ import RetentionCore
 public enum StateFiles {
     /// The error for a file retentiond could not write, with what to do about it.
     static func cannotWrite(_ path: String, errno code: Int32) -> EnforcementError {
-        .cannotWrite("cannot write \(path): \(String(cString: strerror(code))); "
-            + (code == ENOSPC || code == EDQUOT ? "free space on its file system" : "give the user running retentiond write access to its directory, or choose another with --state-dir / --reports-dir"))
+        .cannotWrite(
+            "cannot write \(path): \(String(cString: strerror(code))); "
+                + (code == ENOSPC || code == EDQUOT
+                    ? "free space on its file system"
+                    : "give the user running retentiond write access to its directory, or choose another with --state-dir / --reports-dir")
+        )
     }
 
     /// Why this user could not write into directory `path` (`what` says what goes there), or nil:
@@ -18,15 +22,20 @@ public enum StateFiles {
         var info = stat()
         while stat(candidate, &info) != 0 {
             let parent = (candidate as NSString).deletingLastPathComponent
-            if parent == candidate || parent.isEmpty { candidate = "."; break }
+            if parent == candidate || parent.isEmpty {
+                candidate = "."
+                break
+            }
             candidate = parent
         }
         let created = candidate == path ? "" : " (where \(path) would be created)"
         if stat(candidate, &info) == 0, info.st_mode & S_IFMT != S_IFDIR {
-            return "\(candidate)\(created) is not a directory: \(what) cannot be written; choose another with --state-dir / --reports-dir"
+            return
+                "\(candidate)\(created) is not a directory: \(what) cannot be written; choose another with --state-dir / --reports-dir"
         }
         guard access(candidate, W_OK) != 0 else { return nil }
-        return "the directory \(candidate)\(created) is not writable by this user (uid \(getuid())): \(what) go there; grant write access (under systemd, the unit's StateDirectory= or ReadWritePaths=), or choose another with --state-dir / --reports-dir"
+        return
+            "the directory \(candidate)\(created) is not writable by this user (uid \(getuid())): \(what) go there; grant write access (under systemd, the unit's StateDirectory= or ReadWritePaths=), or choose another with --state-dir / --reports-dir"
     }
 
     /// Creates `path` and its parents (0700); the current directory when `path` is empty.
@@ -55,7 +64,10 @@ public enum StateFiles {
             var offset = 0
             while offset < buffer.count {
                 let n = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
-                if n <= 0 { failure = n == 0 ? EIO : errno; return }
+                if n <= 0 {
+                    failure = n == 0 ? EIO : errno
+                    return
+                }
                 offset += n
             }
             if fsync(fd) != 0 { failure = errno }
@@ -79,7 +91,11 @@ public enum StateFiles {
         var buffer = [CChar](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count - 1)
         let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let real = realpath(stateDirectory, nil).map { path -> String in defer { free(path) }; return String(cString: path) } ?? stateDirectory
+        let real =
+            realpath(stateDirectory, nil).map { path -> String in
+                defer { free(path) }
+                return String(cString: path)
+            } ?? stateDirectory
         let bytes = Array((host + "\u{0}" + real).utf8)
         return String(SHA256.hash(data: bytes).map { String(format: "%02x", $0) }.joined().prefix(16))
     }
@@ -130,26 +146,38 @@ public enum StateFiles {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { return .missing }
         if isDirectory.boolValue { return .unreadable("it is a directory") }
-        guard let data = FileManager.default.contents(atPath: path) else { return .unreadable("this user may not read it") }
-        guard let head = try? JSONDecoder().decode(RecordedHead.self, from: data) else { return .unreadable("it does not hold a recorded head") }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            return .unreadable("this user may not read it")
+        }
+        guard let head = try? JSONDecoder().decode(RecordedHead.self, from: data) else {
+            return .unreadable("it does not hold a recorded head")
+        }
         return .recorded(head)
     }
 
     /// Records the newest audit entry outside the database, so a truncated trail is detected.
     /// A head behind the recorded one of the same trail is ignored, unless `replacing`
     /// (re-anchoring after a restore).
-    public static func recordHead(_ position: TrailPosition, database: String, stateDirectory: String, replacing: Bool = false) throws {
+    public static func recordHead(
+        _ position: TrailPosition, database: String, stateDirectory: String, replacing: Bool = false
+    ) throws {
         if !replacing, let current = readHead(stateDirectory: stateDirectory),
-           current.names(trailWithGenesis: position.genesis, at: database), current.seq >= position.head.seq { return }
+            current.names(trailWithGenesis: position.genesis, at: database), current.seq >= position.head.seq
+        {
+            return
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        let data = try encoder.encode(RecordedHead(database: database, genesis: position.genesis, seq: position.head.seq, mac: position.head.mac))
+        let data = try encoder.encode(
+            RecordedHead(database: database, genesis: position.genesis, seq: position.head.seq, mac: position.head.mac))
         try writePrivate(data, to: headPath(stateDirectory: stateDirectory))
     }
 
     /// Writes the JSON and Markdown forms of a report to the policy's reports directory, then
     /// deletes the reports older than `reports.keep`; returns the new report's paths.
-    public static func writeReport(_ report: RunReport, policy: Policy, forecast: Forecast? = nil, now: Date = Date()) throws -> (json: String, markdown: String, html: String) {
+    public static func writeReport(_ report: RunReport, policy: Policy, forecast: Forecast? = nil, now: Date = Date())
+        throws -> (json: String, markdown: String, html: String)
+    {
         let directory = policy.reportsDirectory
         let base = directory + "/" + report.runID
         try writePrivate(try report.json(), to: base + ".json")
@@ -163,7 +191,9 @@ public enum StateFiles {
 
     /// An erasure request's report, beside the run reports (`<run id>.erasure.json` and `.md`,
     /// 0600) and kept as long as they are: it names the record's key.
-    public static func writeErasure(_ report: ErasureReport, policy: Policy, now: Date = Date()) throws -> (json: String, markdown: String) {
+    public static func writeErasure(_ report: ErasureReport, policy: Policy, now: Date = Date()) throws -> (
+        json: String, markdown: String
+    ) {
         let base = policy.reportsDirectory + "/" + report.runID + ".erasure"
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
@@ -184,9 +214,12 @@ public enum StateFiles {
         parser.timeZone = TimeZone(identifier: "UTC")
         parser.dateFormat = "yyyyMMdd'T'HHmmss'Z'"
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [] {
-            guard name.hasSuffix(".json") || name.hasSuffix(".md") || name.hasSuffix(".html"), let dash = name.firstIndex(of: "-"),
-                  name.distance(from: name.startIndex, to: dash) == 16, let started = parser.date(from: String(name[..<dash])),
-                  started < cutoff else { continue }
+            guard name.hasSuffix(".json") || name.hasSuffix(".md") || name.hasSuffix(".html"),
+                let dash = name.firstIndex(of: "-"),
+                name.distance(from: name.startIndex, to: dash) == 16,
+                let started = parser.date(from: String(name[..<dash])),
+                started < cutoff
+            else { continue }
             let suffix = name[name.index(after: dash)...].split(separator: ".").first ?? ""
             guard !suffix.isEmpty, suffix.allSatisfy(\.isHexDigit) else { continue }
             unlink(directory + "/" + name)

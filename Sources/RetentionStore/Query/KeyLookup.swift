@@ -34,7 +34,9 @@ public struct KeyLookup: Sendable, Equatable {
         switch kind {
         case .integer, .integerOrText:
             // Strict: an optional minus sign and digits, no leading zeros, no spaces, no fraction.
-            guard let number = Int64(text), String(number) == text else { return kind == .integerOrText ? .text(text) : nil }
+            guard let number = Int64(text), String(number) == text else {
+                return kind == .integerOrText ? .text(text) : nil
+            }
             return .integer(number)
         case .text, .other:
             return .text(text)
@@ -54,18 +56,22 @@ extension KeyLookup {
     /// What an operator typed for the key `columns` of `table` (`A,B` for several columns, or a
     /// JSON array, `["a,b", 3]`, when a value holds a comma), each value read by its column's
     /// declared type: the one reading `hold add`, `explain`, `erase` and `audit show` share.
-    public static func parse(_ text: String, columns: [String], of table: TableInfo,
-                             kindOf: (String) -> KeyValueKind) throws(ParseError) -> [KeyLookup] {
+    public static func parse(
+        _ text: String, columns: [String], of table: TableInfo,
+        kindOf: (String) -> KeyValueKind
+    ) throws(ParseError) -> [KeyLookup] {
         let parts: [Substring]
         if columns.count > 1, text.hasPrefix("["), let array = jsonArray(text) {
             parts = array.map { Substring($0) }
         } else {
-            parts = columns.count == 1 ? [Substring(text)] : text.split(separator: ",", omittingEmptySubsequences: false)
+            parts =
+                columns.count == 1 ? [Substring(text)] : text.split(separator: ",", omittingEmptySubsequences: false)
         }
         guard parts.count == columns.count else { throw .count(expected: columns.count) }
         var lookups: [KeyLookup] = []
         for (column, part) in zip(columns, parts) {
-            let item = KeyLookup(column: column, kind: kindOf(table.column(column)?.declaredType ?? ""), text: String(part))
+            let item = KeyLookup(
+                column: column, kind: kindOf(table.column(column)?.declaredType ?? ""), text: String(part))
             guard item.value != nil else { throw .notAValue(column: column, text: item.text) }
             lookups.append(item)
         }
@@ -78,7 +84,11 @@ extension KeyLookup {
             let text: String
             init(from decoder: any Decoder) throws {
                 let value = try decoder.singleValueContainer()
-                if let string = try? value.decode(String.self) { text = string } else { text = String(try value.decode(Int64.self)) }
+                if let string = try? value.decode(String.self) {
+                    text = string
+                } else {
+                    text = String(try value.decode(Int64.self))
+                }
             }
         }
         return (try? JSONDecoder().decode([Element].self, from: Data(text.utf8)))?.map(\.text)

@@ -42,7 +42,9 @@ extension SQLBuilder {
             let kept = release.keeps.map { "NOT \(condition($0, on: alias, level: level))" as SQL }
             return "(\(([clockIsPast(alias, release.clock, level: level)] + kept).joined(separator: " AND ")))"
         }
-        if !releases.isEmpty { tests.append("NOT (CASE WHEN \(releases.joined(separator: " OR ")) THEN 1 ELSE 0 END = 1)") }
+        if !releases.isEmpty {
+            tests.append("NOT (CASE WHEN \(releases.joined(separator: " OR ")) THEN 1 ELSE 0 END = 1)")
+        }
         return tests.isEmpty ? "1 = 1" : "(\(tests.joined(separator: " AND ")))"
     }
 }

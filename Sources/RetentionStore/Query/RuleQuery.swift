@@ -12,7 +12,10 @@ public struct DateColumn: Sendable {
     /// …and whether the clock is their earliest value rather than their latest.
     public var earliest: Bool
 
-    public init(name: String, storage: DateStorage, layout: DateCodec.TextLayout, path: [RelationStep] = [], earliest: Bool = false) {
+    public init(
+        name: String, storage: DateStorage, layout: DateCodec.TextLayout, path: [RelationStep] = [],
+        earliest: Bool = false
+    ) {
         self.name = name
         self.storage = storage
         self.layout = layout
@@ -42,7 +45,9 @@ public struct RelationStep: Sendable {
     /// is then written as one index probe per record (see `SQLBuilder.exists`).
     public var indexed: Bool
 
-    public init(table: String, on: [Pair], caseInsensitive: Bool = false, conditions: [RowCondition] = [], indexed: Bool = false) {
+    public init(
+        table: String, on: [Pair], caseInsensitive: Bool = false, conditions: [RowCondition] = [], indexed: Bool = false
+    ) {
         self.table = table
         self.on = on
         self.caseInsensitive = caseInsensitive
@@ -107,7 +112,9 @@ public struct ClockPredicate: Sendable {
     public init(columns: [DateColumn], combination: RetentionClock.Combination, bound: Date, calendar: Calendar) {
         self.columns = columns
         self.combination = combination
-        self.bounds = columns.map { DateCodec.render(bound, storage: $0.storage, layout: $0.layout, calendar: calendar) }
+        self.bounds = columns.map {
+            DateCodec.render(bound, storage: $0.storage, layout: $0.layout, calendar: calendar)
+        }
     }
 }
 
@@ -141,8 +148,10 @@ public struct ChildLink: Sendable {
     /// per record only along such links).
     public var indexed: Bool
 
-    public init(table: String, foreignKey: [String], referenced: [String], primaryKey: [String],
-                conditions: [RowCondition] = [], caseInsensitive: Bool = false, indexed: Bool = false) {
+    public init(
+        table: String, foreignKey: [String], referenced: [String], primaryKey: [String],
+        conditions: [RowCondition] = [], caseInsensitive: Bool = false, indexed: Bool = false
+    ) {
         self.table = table
         self.foreignKey = foreignKey
         self.referenced = referenced
@@ -202,9 +211,13 @@ public struct RuleQuery: Sendable {
     /// `retentiond_done`): an idle run reads what is due, not the whole history.
     public var excludeDone = false
 
-    public init(ruleID: String, table: String, keyColumns: [String], holdKeyColumns: [String], filter: [RowCondition], clock: ClockPredicate,
-                consent: [RowCondition], related: [RowCondition], childPaths: [[ChildLink]],
-                undeclaredReferences: [ForeignKey], fieldColumns: [String], reviewColumns: [String], toolTablesExist: Bool, holdTime: Date) {
+    public init(
+        ruleID: String, table: String, keyColumns: [String], holdKeyColumns: [String], filter: [RowCondition],
+        clock: ClockPredicate,
+        consent: [RowCondition], related: [RowCondition], childPaths: [[ChildLink]],
+        undeclaredReferences: [ForeignKey], fieldColumns: [String], reviewColumns: [String], toolTablesExist: Bool,
+        holdTime: Date
+    ) {
         self.ruleID = ruleID
         self.table = table
         self.keyColumns = keyColumns
@@ -231,7 +244,10 @@ public struct ApplicationHoldSource: Sendable {
     public var until: (column: String, now: SQLValue, cast: String?)?
     public var conditions: [RowCondition]
 
-    public init(table: String, tableColumn: String, keyColumn: String, until: (column: String, now: SQLValue, cast: String?)?, conditions: [RowCondition]) {
+    public init(
+        table: String, tableColumn: String, keyColumn: String, until: (column: String, now: SQLValue, cast: String?)?,
+        conditions: [RowCondition]
+    ) {
         self.table = table
         self.tableColumn = tableColumn
         self.keyColumn = keyColumn
@@ -297,7 +313,9 @@ extension RuleQuery {
         }
         (filter + consent + related).forEach(visit)
         visit(clock)
-        for path in childPaths where path.contains(where: { !$0.keptBy.isEmpty }) { tables.formUnion(path.map(\.table)) }
+        for path in childPaths where path.contains(where: { !$0.keptBy.isEmpty }) {
+            tables.formUnion(path.map(\.table))
+        }
         for keeper in keepers {
             keeper.filter.forEach(visit)
             for release in keeper.releases {

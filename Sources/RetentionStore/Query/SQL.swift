@@ -106,8 +106,12 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
     }
 
     /// The text with `?` placeholders: for messages and tests.
-    public var description: String { text(for: .init(numberedPlaceholders: false, flagIsSet: { $0 }, canonicalKey: { $0.joined() },
-                                                      keyValueKind: { _ in .other }, textOf: { $0 }, lockRows: "")) }
+    public var description: String {
+        text(
+            for: .init(
+                numberedPlaceholders: false, flagIsSet: { $0 }, canonicalKey: { $0.joined() },
+                keyValueKind: { _ in .other }, textOf: { $0 }, lockRows: ""))
+    }
 }
 
 extension Sequence where Element == SQL {

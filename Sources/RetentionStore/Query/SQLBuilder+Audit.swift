@@ -26,7 +26,8 @@ extension SQLBuilder {
 
     /// `WITH RECURSIVE segments(segment)`: every segment of `retentiond_audit_refs`, each found by
     /// one probe of its primary key.
-    static let auditRefSegments: SQL = "WITH RECURSIVE segments(segment) AS (SELECT min(segment) FROM retentiond_audit_refs"
+    static let auditRefSegments: SQL =
+        "WITH RECURSIVE segments(segment) AS (SELECT min(segment) FROM retentiond_audit_refs"
         + " UNION ALL SELECT (SELECT min(r.segment) FROM retentiond_audit_refs AS r WHERE r.segment > g.segment) FROM segments AS g WHERE g.segment IS NOT NULL) "
 
     /// The entries that may have one of `references` (to be matched on the whole reference by the
@@ -35,7 +36,8 @@ extension SQLBuilder {
     /// an older version appended (after a downgrade) until the next writing command files them.
     static func seqOfReferences(_ references: [String]) -> SQL {
         let prefixes = Set(references.map { String($0.prefix(refPrefixLength)) }).sorted().map { SQLValue.text($0) }
-        return "(seq IN (SELECT r.seq FROM segments AS g JOIN retentiond_audit_refs AS r ON r.segment = g.segment AND r.ref IN (\(SQL.list(prefixes)))) OR seq > \(lastFiledSeq))"
+        return
+            "(seq IN (SELECT r.seq FROM segments AS g JOIN retentiond_audit_refs AS r ON r.segment = g.segment AND r.ref IN (\(SQL.list(prefixes)))) OR seq > \(lastFiledSeq))"
     }
 
     /// How many entries up to the last one filed have no filing of their own: their reference's
@@ -56,9 +58,12 @@ extension SQLBuilder {
 
     /// The `seq` of the last entry filed in `retentiond_audit_refs` (0 when none): the largest of
     /// the newest segment.
-    static let lastFiledSeq: SQL = "(SELECT coalesce(max(l.seq), 0) FROM retentiond_audit_refs AS l WHERE l.segment = (SELECT max(segment) FROM retentiond_audit_refs))"
+    static let lastFiledSeq: SQL =
+        "(SELECT coalesce(max(l.seq), 0) FROM retentiond_audit_refs AS l WHERE l.segment = (SELECT max(segment) FROM retentiond_audit_refs))"
 
-    static var auditColumns: String { "seq, run_id, at, actor, policy_hash, rule_id, action, table_name, subject_ref, fields, detail, prev_mac, mac" }
+    static var auditColumns: String {
+        "seq, run_id, at, actor, policy_hash, rule_id, action, table_name, subject_ref, fields, detail, prev_mac, mac"
+    }
 
     /// Entries with `seq > after`, ascending, at most `limit`, narrowed by `filter`; `indexed` as in
     /// `auditedReferences`.
@@ -76,8 +81,10 @@ extension SQLBuilder {
     /// Of `references`, those `rule` already acted on with `action`; `indexed`: whether
     /// `retentiond_audit_refs` exists (a trail not yet upgraded is searched on `subject_ref`).
     public func auditedReferences(rule: String, action: String, references: [String], indexed: Bool) -> SQL {
-        let match: SQL = "rule_id = \(.text(rule)) AND action = \(.text(action)) AND subject_ref IN (\(SQL.list(references.map { .text($0) })))"
+        let match: SQL =
+            "rule_id = \(.text(rule)) AND action = \(.text(action)) AND subject_ref IN (\(SQL.list(references.map { .text($0) })))"
         guard indexed else { return "SELECT subject_ref FROM retentiond_audit WHERE " + match }
-        return Self.auditRefSegments + "SELECT subject_ref FROM retentiond_audit WHERE \(Self.seqOfReferences(references)) AND " + match
+        return Self.auditRefSegments
+            + "SELECT subject_ref FROM retentiond_audit WHERE \(Self.seqOfReferences(references)) AND " + match
     }
 }

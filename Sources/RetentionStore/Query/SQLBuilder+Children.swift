@@ -28,16 +28,22 @@ extension SQLBuilder {
         // keys themselves where the first link references them as they are, else a subquery.
         func belongs(_ alias: String, _ link: ChildLink, to above: SQL?) -> SQL {
             guard let above else { return keyIn(alias, link.foreignKey, keys) }
-            return member(rowValue(alias, link.foreignKey, lower: link.caseInsensitive), of: above, columns: link.foreignKey.count)
+            return member(
+                rowValue(alias, link.foreignKey, lower: link.caseInsensitive), of: above, columns: link.foreignKey.count
+            )
         }
         let first = path[0]
-        var above: SQL? = first.referenced == keyColumns && !first.caseInsensitive && !first.parentAsText ? nil
+        var above: SQL? =
+            first.referenced == keyColumns && !first.caseInsensitive && !first.parentAsText
+            ? nil
             : "SELECT \(raw: columns("p", first.referenced, lower: first.caseInsensitive, asText: first.parentAsText)) FROM \(ident: subjectTable) AS p WHERE \(keyIn("p", keyColumns, keys))"
         for depth in path.indices.dropFirst() {
             let parent = path[depth - 1]
             let link = path[depth]
-            let tests = parent.conditions.map { c -> SQL in " AND \(condition(c, on: "c", level: 1))" }.joined(separator: "")
-            above = "SELECT \(raw: columns("c", link.referenced, lower: link.caseInsensitive, asText: link.parentAsText)) FROM \(ident: parent.table) AS c"
+            let tests = parent.conditions.map { c -> SQL in " AND \(condition(c, on: "c", level: 1))" }.joined(
+                separator: "")
+            above =
+                "SELECT \(raw: columns("c", link.referenced, lower: link.caseInsensitive, asText: link.parentAsText)) FROM \(ident: parent.table) AS c"
                 + " WHERE \(belongs("c", parent, to: above))\(tests)"
         }
         let last = path[path.count - 1]
@@ -48,11 +54,14 @@ extension SQLBuilder {
     /// `value IN (subquery)`, or `value = ANY (ARRAY(subquery))` for one column where the dialect
     /// matches through arrays.
     private func member(_ value: String, of subquery: SQL, columns: Int) -> SQL {
-        dialect.matchesThroughArrays && columns == 1 ? "\(raw: value) = ANY (ARRAY(\(subquery)))" : "\(raw: value) IN (\(subquery))"
+        dialect.matchesThroughArrays && columns == 1
+            ? "\(raw: value) = ANY (ARRAY(\(subquery)))" : "\(raw: value) IN (\(subquery))"
     }
 
     /// `DELETE` of one child table's rows that belong to the batch's subject rows.
-    public func deleteChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
+    public func deleteChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey])
+        -> SQL
+    {
         "\(dialect.deleteFrom(path[path.count - 1].table, as: "x")) WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys))"
     }
 
@@ -61,7 +70,8 @@ extension SQLBuilder {
     public func deleteOwned(_ link: ChildLink, keys: [RecordKey], keepers: [RowKeeper]) -> SQL {
         var sql: SQL = "\(dialect.deleteFrom(link.table, as: "o")) WHERE \(keyIn("o", link.foreignKey, keys))"
         for reference in link.stillReferencedBy {
-            sql += " AND NOT EXISTS (SELECT 1 FROM \(ident: reference.table) AS r WHERE \(raw: Self.tuple("r", reference.columns)) = \(raw: Self.tuple("o", reference.referencedColumns)))"
+            sql +=
+                " AND NOT EXISTS (SELECT 1 FROM \(ident: reference.table) AS r WHERE \(raw: Self.tuple("r", reference.columns)) = \(raw: Self.tuple("o", reference.referencedColumns)))"
         }
         return sql + notKept(link, keepers: keepers)
     }
@@ -70,7 +80,8 @@ extension SQLBuilder {
     /// dry run works out what still does: `RunSimulation`).
     public func selectOwned(_ link: ChildLink, keys: [RecordKey], keepers: [RowKeeper], columns: [String]) -> SQL {
         let list = columns.map { SQL.qualified("o", $0) }.joined(separator: ", ")
-        return "SELECT \(raw: list) FROM \(ident: link.table) AS o WHERE \(keyIn("o", link.foreignKey, keys))" + notKept(link, keepers: keepers)
+        return "SELECT \(raw: list) FROM \(ident: link.table) AS o WHERE \(keyIn("o", link.foreignKey, keys))"
+            + notKept(link, keepers: keepers)
     }
 
     /// ` AND NOT …` for each subject of `keepers` governing the owned table (`link.keptBy`), on alias `o`.
@@ -89,9 +100,11 @@ extension SQLBuilder {
     /// of a table that has no index for its link, and PostgreSQL keeps its `= ANY (ARRAY(…))`
     /// levels index probes, where it would hash-join a page of thousands of keys with a scan of a
     /// child table of a few hundred thousand rows (50–110 ms a page instead of 7).
-    public func countChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
+    public func countChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL
+    {
         guard path.allSatisfy(\.indexed), !dialect.matchesThroughArrays else {
-            return "SELECT count(*) FROM \(ident: path[path.count - 1].table) AS x WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys))"
+            return
+                "SELECT count(*) FROM \(ident: path[path.count - 1].table) AS x WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys))"
         }
         let first = path[0]
         if first.referenced == keyColumns && !first.caseInsensitive && !first.parentAsText {
@@ -99,17 +112,25 @@ extension SQLBuilder {
             return "SELECT count(*) FROM \(from) WHERE \(conditions.joined(separator: " AND "))"
         }
         let (from, conditions) = childJoins(path, below: "s")
-        return "SELECT count(*) FROM \(ident: subjectTable) AS s, \(from) WHERE \(([keyIn("s", keyColumns, keys)] + conditions).joined(separator: " AND "))"
+        return
+            "SELECT count(*) FROM \(ident: subjectTable) AS s, \(from) WHERE \(([keyIn("s", keyColumns, keys)] + conditions).joined(separator: " AND "))"
     }
 
     /// How many rows of one child table belong to the subject rows `keys` through any of `paths`
     /// (every path ending in that table, as a table reached by two declarations is): each row is
     /// counted once — the paths' conditions on the same row, joined by OR — as the deletes, one
     /// per path, delete it once.
-    public func countChildren(_ paths: [[ChildLink]], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
-        guard paths.count > 1 else { return countChildren(paths[0], subjectTable: subjectTable, keyColumns: keyColumns, keys: keys) }
-        let reached = paths.map { "(\(belongsToBatch($0, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys)))" as SQL }
-        return "SELECT count(*) FROM \(ident: paths[0][paths[0].count - 1].table) AS x WHERE \(reached.joined(separator: " OR "))"
+    public func countChildren(_ paths: [[ChildLink]], subjectTable: String, keyColumns: [String], keys: [RecordKey])
+        -> SQL
+    {
+        guard paths.count > 1 else {
+            return countChildren(paths[0], subjectTable: subjectTable, keyColumns: keyColumns, keys: keys)
+        }
+        let reached = paths.map {
+            "(\(belongsToBatch($0, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys)))" as SQL
+        }
+        return
+            "SELECT count(*) FROM \(ident: paths[0][paths[0].count - 1].table) AS x WHERE \(reached.joined(separator: " OR "))"
     }
 
     /// Per record of `keys`: its key columns, then for each group of paths (the paths ending in one
@@ -117,11 +138,14 @@ extension SQLBuilder {
     /// group's paths reach it, where the table has a primary key to tell them apart (without one,
     /// the paths' counts are added). One correlated count per record and group, along the links'
     /// indexes: for a page of an export (`plan --format csv`), not for the totals.
-    public func childRowsPerRecord(_ groups: [[[ChildLink]]], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
+    public func childRowsPerRecord(
+        _ groups: [[[ChildLink]]], subjectTable: String, keyColumns: [String], keys: [RecordKey]
+    ) -> SQL {
         let counts = groups.map { paths -> SQL in
             let last = paths[0][paths[0].count - 1]
             guard paths.count > 1, !last.primaryKey.isEmpty else {
-                return paths.map { "(SELECT count(*) \(childRows($0, subjectAlias: "s")))" as SQL }.joined(separator: " + ")
+                return paths.map { "(SELECT count(*) \(childRows($0, subjectAlias: "s")))" as SQL }.joined(
+                    separator: " + ")
             }
             let reached = paths.map { path -> SQL in
                 "EXISTS (SELECT 1 \(childRows(path, subjectAlias: "s")) AND \(raw: Self.tuple("c\(path.count - 1)", last.primaryKey)) = \(raw: Self.tuple("x", last.primaryKey)))"
@@ -129,14 +153,19 @@ extension SQLBuilder {
             return "(SELECT count(*) FROM \(ident: last.table) AS x WHERE \(reached.joined(separator: " OR ")))"
         }
         let columns = keyColumns.map { SQL.qualified("s", $0) }.joined(separator: ", ")
-        return "SELECT \(raw: columns), \(counts.joined(separator: ", ")) FROM \(ident: subjectTable) AS s WHERE \(keyIn("s", keyColumns, keys))"
+        return
+            "SELECT \(raw: columns), \(counts.joined(separator: ", ")) FROM \(ident: subjectTable) AS s WHERE \(keyIn("s", keyColumns, keys))"
     }
 
     /// `columns` of one child table's rows that belong to the batch's subject rows, in `order`.
-    public func selectChildren(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]) -> SQL {
+    public func selectChildren(
+        _ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey], columns: [String],
+        order: [String]
+    ) -> SQL {
         let list = columns.map { SQL.qualified("x", $0) }.joined(separator: ", ")
         let by = order.map { SQL.qualified("x", $0) }.joined(separator: ", ")
-        return "SELECT \(raw: list) FROM \(ident: path[path.count - 1].table) AS x WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys)) ORDER BY \(raw: by)"
+        return
+            "SELECT \(raw: list) FROM \(ident: path[path.count - 1].table) AS x WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys)) ORDER BY \(raw: by)"
     }
 
 }

@@ -28,8 +28,11 @@ extension SQLBuilder {
         if keptAt.count == boundaries.count {
             let branches = keptAt.enumerated().map { i, at -> SQL in
                 // Each fact is 0 or 1; their sum is not 0 when one keeps the row (the hold, fact 3, is left out).
-                let facts = keepingFacts(at, childHolds: false, keepers: true).enumerated().filter { $0.offset != 3 && $0.element.description != "0" }
-                return "WHEN \(raw: String(i)) THEN \(facts.isEmpty ? "0" : "(\(facts.map(\.element).joined(separator: " + ")))")"
+                let facts = keepingFacts(at, childHolds: false, keepers: true).enumerated().filter {
+                    $0.offset != 3 && $0.element.description != "0"
+                }
+                return
+                    "WHEN \(raw: String(i)) THEN \(facts.isEmpty ? "0" : "(\(facts.map(\.element).joined(separator: " + ")))")"
             }
             if !branches.isEmpty { kept = "CASE \(bucket) \(branches.joined(separator: " ")) ELSE 0 END" }
         }
@@ -44,8 +47,13 @@ extension SQLBuilder {
         }
         // Records held themselves are left out; holds on their child rows are decided when the time comes.
         conditions.append("\(keepingFacts(q, childHolds: false)[3]) = 0")
-        if q.excludeDone { conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }, probedPerRow: false))") }
-        return "SELECT f.bucket, f.kept, count(*) FROM (SELECT \(bucket) AS bucket, \(kept) AS kept FROM \(ident: q.table) AS s WHERE \(conditions.joined(separator: " AND "))) AS f"
+        if q.excludeDone {
+            conditions.append(
+                "NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }, probedPerRow: false))"
+            )
+        }
+        return
+            "SELECT f.bucket, f.kept, count(*) FROM (SELECT \(bucket) AS bucket, \(kept) AS kept FROM \(ident: q.table) AS s WHERE \(conditions.joined(separator: " AND "))) AS f"
             + " GROUP BY f.bucket, f.kept"
     }
 
@@ -54,8 +62,14 @@ extension SQLBuilder {
     public func forecastUndated(_ q: RuleQuery) -> SQL {
         let s = "s"
         var conditions = q.filter.map { condition($0, on: s) }
-        conditions += q.clock.columns.indices.map { dateTests(q.clock.columns[$0], bound: q.clock.bounds[$0], on: s, level: 0).isNull }
-        if q.excludeDone { conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }, probedPerRow: false))") }
+        conditions += q.clock.columns.indices.map {
+            dateTests(q.clock.columns[$0], bound: q.clock.bounds[$0], on: s, level: 0).isNull
+        }
+        if q.excludeDone {
+            conditions.append(
+                "NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }, probedPerRow: false))"
+            )
+        }
         return "SELECT count(*) FROM \(ident: q.table) AS s WHERE \(conditions.joined(separator: " AND "))"
     }
 }

@@ -57,17 +57,20 @@ public struct SQLDialect: Sendable {
     /// column's type; MariaDB's for exact numbers and dates; SQLite's values as they are).
     public var copyOut: @Sendable (_ qualifiedColumn: String, _ declaredType: String) -> String
 
-    public init(numberedPlaceholders: Bool, flagIsSet: @escaping @Sendable (String) -> String,
-                canonicalKey: @escaping @Sendable ([String]) -> String,
-                keyValueKind: @escaping @Sendable (String) -> KeyValueKind,
-                textOf: @escaping @Sendable (String) -> String, lockRows: String, matchesThroughArrays: Bool = false,
-                probeEachRow: String = "",
-                castValue: @escaping @Sendable (SQL, String) -> SQL = { value, type in "\(value)::\(raw: type)" },
-                exactly: @escaping @Sendable (String) -> String = { $0 },
-                ignoringDuplicates: String = " ON CONFLICT DO NOTHING", deletesNameTheirAlias: Bool = false, updatesByJoin: Bool = false,
-                listsRowsAsValues: Bool = true, holdsDate: @escaping @Sendable (String) -> String = { "\($0) IS NOT NULL" },
-                locksKeysFirst: Bool = false, numberAsText: @escaping @Sendable (String) -> String = { "CAST(\($0) AS TEXT)" },
-                copyOut: @escaping @Sendable (String, String) -> String = { column, _ in column }) {
+    public init(
+        numberedPlaceholders: Bool, flagIsSet: @escaping @Sendable (String) -> String,
+        canonicalKey: @escaping @Sendable ([String]) -> String,
+        keyValueKind: @escaping @Sendable (String) -> KeyValueKind,
+        textOf: @escaping @Sendable (String) -> String, lockRows: String, matchesThroughArrays: Bool = false,
+        probeEachRow: String = "",
+        castValue: @escaping @Sendable (SQL, String) -> SQL = { value, type in "\(value)::\(raw: type)" },
+        exactly: @escaping @Sendable (String) -> String = { $0 },
+        ignoringDuplicates: String = " ON CONFLICT DO NOTHING", deletesNameTheirAlias: Bool = false,
+        updatesByJoin: Bool = false,
+        listsRowsAsValues: Bool = true, holdsDate: @escaping @Sendable (String) -> String = { "\($0) IS NOT NULL" },
+        locksKeysFirst: Bool = false, numberAsText: @escaping @Sendable (String) -> String = { "CAST(\($0) AS TEXT)" },
+        copyOut: @escaping @Sendable (String, String) -> String = { column, _ in column }
+    ) {
         self.copyOut = copyOut
         self.numberedPlaceholders = numberedPlaceholders
         self.flagIsSet = flagIsSet
@@ -95,7 +98,9 @@ public struct SQLDialect: Sendable {
 
     /// `DELETE FROM table AS alias`, or `DELETE alias FROM table AS alias`.
     public func deleteFrom(_ table: String, as alias: String) -> SQL {
-        deletesNameTheirAlias ? "DELETE \(raw: alias) FROM \(ident: table) AS \(raw: alias)" : "DELETE FROM \(ident: table) AS \(raw: alias)"
+        deletesNameTheirAlias
+            ? "DELETE \(raw: alias) FROM \(ident: table) AS \(raw: alias)"
+            : "DELETE FROM \(ident: table) AS \(raw: alias)"
     }
 }
 
@@ -125,7 +130,8 @@ public struct SQLBuilder: Sendable {
 
     /// `key > after` (a row value for several columns): the page after `after` in key order.
     public func keyAfter(_ alias: String, _ columns: [String], _ after: RecordKey) -> SQL {
-        columns.count == 1 ? "\(column: columns[0], of: alias) > \(after.values[0])"
+        columns.count == 1
+            ? "\(column: columns[0], of: alias) > \(after.values[0])"
             : "\(raw: Self.tuple(alias, columns)) > (\(SQL.list(after.values)))"
     }
 
@@ -144,8 +150,12 @@ public struct SQLBuilder: Sendable {
     /// `childJoins` with the first table tied to the subject row `subjectAlias` by its link.
     func childJoins(_ path: [ChildLink], below subjectAlias: String) -> (from: SQL, conditions: [SQL]) {
         let first = path[0]
-        return childJoins(path, first: SQL(stringLiteral: join("c0", first.foreignKey, subjectAlias, first.referenced, caseInsensitive: first.caseInsensitive,
-                                                               parentAsText: first.parentAsText)))
+        return childJoins(
+            path,
+            first: SQL(
+                stringLiteral: join(
+                    "c0", first.foreignKey, subjectAlias, first.referenced, caseInsensitive: first.caseInsensitive,
+                    parentAsText: first.parentAsText)))
     }
 
     /// The joins down `path` from its first table (`c0`, which `first` ties to the subject rows) to
@@ -156,7 +166,9 @@ public struct SQLBuilder: Sendable {
         for (depth, link) in path.enumerated() {
             let alias = "c\(depth)"
             if depth > 0 {
-                let on = join(alias, link.foreignKey, "c\(depth - 1)", link.referenced, caseInsensitive: link.caseInsensitive, parentAsText: link.parentAsText)
+                let on = join(
+                    alias, link.foreignKey, "c\(depth - 1)", link.referenced, caseInsensitive: link.caseInsensitive,
+                    parentAsText: link.parentAsText)
                 from += " JOIN \(ident: link.table) AS \(raw: alias) ON \(raw: on)"
             }
             conditions += link.conditions.map { condition($0, on: alias, level: depth + 1) }
@@ -174,10 +186,14 @@ public struct SQLBuilder: Sendable {
     /// one per `q.keepers`: that subject keeps the record itself, or a row its deletion would take.
     func keepingFacts(_ q: RuleQuery, childHolds: Bool = true, keepers: Bool? = nil) -> [SQL] {
         let s = "s"
-        var facts: [SQL] = [Self.flag(q.consent.map { condition($0, on: s) }), Self.flag(q.related.map { condition($0, on: s) })]
-        facts.append(Self.flag(q.undeclaredReferences.map { fk in
-            "EXISTS (SELECT 1 FROM \(ident: fk.table) AS u WHERE \(raw: Self.tuple("u", fk.columns)) = \(raw: Self.tuple(s, fk.referencedColumns)))"
-        }))
+        var facts: [SQL] = [
+            Self.flag(q.consent.map { condition($0, on: s) }), Self.flag(q.related.map { condition($0, on: s) }),
+        ]
+        facts.append(
+            Self.flag(
+                q.undeclaredReferences.map { fk in
+                    "EXISTS (SELECT 1 FROM \(ident: fk.table) AS u WHERE \(raw: Self.tuple("u", fk.columns)) = \(raw: Self.tuple(s, fk.referencedColumns)))"
+                }))
         // A hold names a row by its table's primary key, whatever key the subject declares.
         var held: [SQL] = []
         func any(_ tests: [SQL]) -> SQL { tests.count == 1 ? tests[0] : "(\(tests.joined(separator: " OR ")))" }
@@ -194,8 +210,11 @@ public struct SQLBuilder: Sendable {
         // Owned rows another subject keeps stay behind (`deleteOwned`); they do not keep the record.
         for keeper in keepers ?? childHolds ? q.keepers : [] {
             var kept: [SQL] = q.subjectKeptBy.contains(keeper.subject) ? [keeps(keeper, on: s, level: 1)] : []
-            for path in q.childPaths where !path[path.count - 1].owned && path[path.count - 1].keptBy.contains(keeper.subject) {
-                kept.append("EXISTS (SELECT 1 \(childRows(path, subjectAlias: s)) AND \(keeps(keeper, on: "c\(path.count - 1)", level: path.count + 1)))")
+            for path in q.childPaths
+            where !path[path.count - 1].owned && path[path.count - 1].keptBy.contains(keeper.subject) {
+                kept.append(
+                    "EXISTS (SELECT 1 \(childRows(path, subjectAlias: s)) AND \(keeps(keeper, on: "c\(path.count - 1)", level: path.count + 1)))"
+                )
             }
             facts.append(Self.flag(kept))
         }
@@ -206,7 +225,9 @@ public struct SQLBuilder: Sendable {
     /// every candidate a plan or a batch reads is one value to decode instead of four or more, on
     /// most rules a constant 0 (`decodeCandidate` reads the bits back).
     static func factMask(_ facts: [SQL]) -> SQL {
-        let weighed = facts.enumerated().filter { $0.element.description != "0" }.map { "\($0.element) * \(raw: String(1 << $0.offset))" as SQL }
+        let weighed = facts.enumerated().filter { $0.element.description != "0" }.map {
+            "\($0.element) * \(raw: String(1 << $0.offset))" as SQL
+        }
         return weighed.isEmpty ? "0" : weighed.joined(separator: " + ")
     }
 
@@ -221,7 +242,9 @@ public struct SQLBuilder: Sendable {
         var select: [SQL] = q.keyColumns.map { "\(column: $0, of: s)" } + q.clock.columns.map { clockValue($0, on: s) }
         select.append(Self.factMask(keepingFacts(q)))
         select += (q.fieldColumns + q.reviewColumns + q.statisticsColumns).map { "\(column: $0, of: s)" }
-        if markSelected { select.append(Self.flag([doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) })])) }
+        if markSelected {
+            select.append(Self.flag([doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) })]))
+        }
 
         var conditions = q.filter.map { condition($0, on: s) }
         if !q.dueNow { conditions.append(clockIsPast(s, q.clock)) }
@@ -229,10 +252,13 @@ public struct SQLBuilder: Sendable {
             conditions.append(keyAfter(s, q.keyColumns, after))
         }
         if let keys { conditions.append(keyIn(s, q.keyColumns, keys)) }
-        if q.excludeDone && !markSelected { conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }))") }
+        if q.excludeDone && !markSelected {
+            conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }))")
+        }
 
         let order = q.keyColumns.map { SQL.qualified(s, $0) }.joined(separator: ", ")
-        var sql: SQL = "SELECT \(select.joined(separator: ", ")) FROM \(ident: q.table) AS s WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(raw: order)"
+        var sql: SQL =
+            "SELECT \(select.joined(separator: ", ")) FROM \(ident: q.table) AS s WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(raw: order)"
         if let limit { sql += " LIMIT \(.integer(Int64(limit)))" }
         return sql
     }
@@ -252,10 +278,12 @@ public struct SQLBuilder: Sendable {
                 ]
                 if let until = source.until {
                     let column = "ah." + SQL.quote(until.column)
-                    conditions.append("(\(raw: column) IS NULL OR \(raw: column) > \(dialect.bound(until.now, as: until.cast)))")
+                    conditions.append(
+                        "(\(raw: column) IS NULL OR \(raw: column) > \(dialect.bound(until.now, as: until.cast)))")
                 }
                 conditions += source.conditions.map { condition($0, on: "ah", level: 1) }
-                return "EXISTS (SELECT 1 FROM \(ident: source.table) AS ah WHERE \(conditions.joined(separator: " AND ")))"
+                return
+                    "EXISTS (SELECT 1 FROM \(ident: source.table) AS ah WHERE \(conditions.joined(separator: " AND ")))"
             }
         }
         return tests
@@ -271,9 +299,12 @@ public struct SQLBuilder: Sendable {
         var select: [SQL] = [filter.isEmpty ? "1" : Self.flag(["(\(filter.joined(separator: " AND ")))"])]
         select += q.clock.columns.map { clockValue($0, on: s) }
         select.append(Self.flag([clockIsPast(s, q.clock)]))
-        select.append(marksKept ? Self.flag([doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) })]) : "0")
+        select.append(
+            marksKept
+                ? Self.flag([doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) })]) : "0")
         select += keepingFacts(q)
-        return "SELECT \(select.joined(separator: ", ")) FROM \(ident: q.table) AS s WHERE \(keyIn(s, q.keyColumns, [key]))"
+        return
+            "SELECT \(select.joined(separator: ", ")) FROM \(ident: q.table) AS s WHERE \(keyIn(s, q.keyColumns, [key]))"
     }
 
     /// Decodes the row of `standing(q, …)`.
@@ -282,16 +313,18 @@ public struct SQLBuilder: Sendable {
         let clocks = q.clock.columns.count
         let facts = clocks + 3
         let keepers = q.keepers.indices.filter { flag(facts + 4 + $0) }.reduce(Int64(0)) { $0 | (1 << $1) }
-        return RecordStanding(applies: flag(0), clockValues: Array(row[1...clocks]), past: flag(clocks + 1), done: flag(clocks + 2),
-                              consented: flag(facts), keptByRelated: flag(facts + 1), referencedByUndeclared: flag(facts + 2),
-                              held: flag(facts + 3), keptByRules: keptByRules(q, mask: keepers))
+        return RecordStanding(
+            applies: flag(0), clockValues: Array(row[1...clocks]), past: flag(clocks + 1), done: flag(clocks + 2),
+            consented: flag(facts), keptByRelated: flag(facts + 1), referencedByUndeclared: flag(facts + 2),
+            held: flag(facts + 3), keptByRules: keptByRules(q, mask: keepers))
     }
 
     /// `EXISTS` an active legal hold on the row of `table` whose primary key columns are `keyColumns`
     /// (qualified): one probe of the holds index on (table_name, record_key).
     func activeHold(table: String, keyColumns: [String], at time: Date) -> SQL {
         let now = SQLValue.text(Self.holdTime(time))
-        return "EXISTS (SELECT 1 FROM retentiond_holds AS h WHERE h.table_name = \(.text(table)) AND h.record_key = \(raw: dialect.canonicalKey(keyColumns))"
+        return
+            "EXISTS (SELECT 1 FROM retentiond_holds AS h WHERE h.table_name = \(.text(table)) AND h.record_key = \(raw: dialect.canonicalKey(keyColumns))"
             + " AND h.released_at IS NULL AND (h.until IS NULL OR h.until > \(now)))"
     }
 
@@ -311,7 +344,8 @@ public struct SQLBuilder: Sendable {
     /// Marks the records `keys` of `table` as done by `rule`, in the same canonical form.
     public func markDone(rule: String, table: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
         let key = dialect.canonicalKey(keyColumns.map { SQL.qualified("p", $0) })
-        return "INSERT INTO retentiond_done (rule_id, record_key) SELECT \(.text(rule)), \(raw: key) FROM \(ident: table) AS p"
+        return
+            "INSERT INTO retentiond_done (rule_id, record_key) SELECT \(.text(rule)), \(raw: key) FROM \(ident: table) AS p"
             + " WHERE \(keyIn("p", keyColumns, keys))\(raw: dialect.ignoringDuplicates)"
     }
 
@@ -335,8 +369,15 @@ public struct SQLBuilder: Sendable {
     public static func decodeCandidate(_ row: [SQLValue], query q: RuleQuery, keys: Bool = false) -> CandidateRow {
         // Runs for every row a plan reads: no array is made for a value read alone, nor for none.
         var i = 0
-        func take(_ n: Int) -> [SQLValue] { defer { i += n }; return n == 0 ? [] : Array(row[i..<(i + n)]) }
-        func flag() -> Bool { defer { i += 1 }; if case .integer(let n) = row[i] { return n != 0 }; return false }
+        func take(_ n: Int) -> [SQLValue] {
+            defer { i += n }
+            return n == 0 ? [] : Array(row[i..<(i + n)])
+        }
+        func flag() -> Bool {
+            defer { i += 1 }
+            if case .integer(let n) = row[i] { return n != 0 }
+            return false
+        }
         let key = RecordKey(take(q.keyColumns.count))
         let clock = take(q.clock.columns.count)
         // `factMask`: consent 1, a related record 2, an undeclared reference 4, a legal hold 8,
@@ -344,11 +385,15 @@ public struct SQLBuilder: Sendable {
         var facts: Int64 = 0
         if case .integer(let n) = row[i] { facts = n }
         i += 1
-        let consented = facts & 1 != 0, related = facts & 2 != 0, referenced = facts & 4 != 0, held = facts & 8 != 0
+        let consented = facts & 1 != 0
+        let related = facts & 2 != 0
+        let referenced = facts & 4 != 0
+        let held = facts & 8 != 0
         let fields = take(q.fieldColumns.count)
         let review = take(q.reviewColumns.count)
-        var candidate = Candidate(key: key, clockValues: clock, consented: consented, keptByRelated: related,
-                                  referencedByUndeclared: referenced, fieldValues: fields, reviewValues: review)
+        var candidate = Candidate(
+            key: key, clockValues: clock, consented: consented, keptByRelated: related,
+            referencedByUndeclared: referenced, fieldValues: fields, reviewValues: review)
         candidate.statisticsValues = take(q.statisticsColumns.count)
         if facts >> 4 != 0 { candidate.keptByRules = Self.keptByRules(q, mask: facts >> 4) }
         var row = CandidateRow(candidate: candidate, held: held)
@@ -359,7 +404,9 @@ public struct SQLBuilder: Sendable {
     /// The rules of the keepers whose bits are set in `mask` (keeper k at bit k), each named once.
     static func keptByRules(_ q: RuleQuery, mask: Int64) -> [String] {
         var rules: [String] = []
-        for (k, keeper) in q.keepers.enumerated() where mask & (1 << k) != 0 && !rules.contains(keeper.rule) { rules.append(keeper.rule) }
+        for (k, keeper) in q.keepers.enumerated() where mask & (1 << k) != 0 && !rules.contains(keeper.rule) {
+            rules.append(keeper.rule)
+        }
         return rules
     }
 
@@ -370,34 +417,50 @@ public struct SQLBuilder: Sendable {
     /// field's column type: values travel as text or integers and are cast back to the column's type.
     /// `unchanged` columns are assigned their own value, first: MariaDB then leaves a column it
     /// would set on every UPDATE (`ON UPDATE CURRENT_TIMESTAMP`) as it was.
-    public func anonymise(table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])],
-                          casts: [String]? = nil, unchanged: [String] = []) -> SQL {
+    public func anonymise(
+        table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])],
+        casts: [String]? = nil, unchanged: [String] = []
+    ) -> SQL {
         func cast(_ i: Int) -> String { casts.map { "::\($0[i])" } ?? "" }
         let first = rows.first?.1 ?? []
         let varying = fields.indices.filter { i in rows.contains { $0.1[i] != first[i] } }
         let kept = unchanged.filter { !fields.contains($0) }
         guard !varying.isEmpty else {
-            let sets: [SQL] = kept.map { "p.\(ident: $0) = p.\(ident: $0)" } + fields.indices.map { i in "\(ident: fields[i]) = \(first[i])\(raw: cast(i))" }
-            return "UPDATE \(ident: table) AS p SET \(sets.joined(separator: ", ")) WHERE \(keyIn("p", keyColumns, rows.map(\.0)))"
+            let sets: [SQL] =
+                kept.map { "p.\(ident: $0) = p.\(ident: $0)" }
+                + fields.indices.map { i in "\(ident: fields[i]) = \(first[i])\(raw: cast(i))" }
+            return
+                "UPDATE \(ident: table) AS p SET \(sets.joined(separator: ", ")) WHERE \(keyIn("p", keyColumns, rows.map(\.0)))"
         }
         let k = keyColumns.count
-        func newValue(_ i: Int) -> SQL { varying.firstIndex(of: i).map { j in "v.column\(raw: String(k + j + 1))" } ?? "\(first[i])" }
+        func newValue(_ i: Int) -> SQL {
+            varying.firstIndex(of: i).map { j in "v.column\(raw: String(k + j + 1))" } ?? "\(first[i])"
+        }
         let t = SQL.quote(table)
-        let join = keyColumns.enumerated().map { i, c in "\(t).\(SQL.quote(c)) = v.column\(i + 1)" }.joined(separator: " AND ")
+        let join = keyColumns.enumerated().map { i, c in "\(t).\(SQL.quote(c)) = v.column\(i + 1)" }.joined(
+            separator: " AND ")
         if dialect.updatesByJoin {
             // Every column named with its table: the joined list's columns could share a name with
             // one. The list is a derived table of `SELECT`s, its columns named by the first.
-            let sets: [SQL] = kept.map { "\(raw: t).\(ident: $0) = \(raw: t).\(ident: $0)" } + fields.indices.map { i in "\(raw: t).\(ident: fields[i]) = \(newValue(i))" }
+            let sets: [SQL] =
+                kept.map { "\(raw: t).\(ident: $0) = \(raw: t).\(ident: $0)" }
+                + fields.indices.map { i in "\(raw: t).\(ident: fields[i]) = \(newValue(i))" }
             let names = (1...(k + varying.count)).map { " AS column\($0)" }
             let selects = rows.enumerated().map { n, row -> SQL in
                 let values = row.0.values + varying.map { row.1[$0] }
-                return "SELECT " + values.enumerated().map { i, v -> SQL in "\(v)\(raw: n == 0 ? names[i] : "")" }.joined(separator: ", ")
+                return "SELECT "
+                    + values.enumerated().map { i, v -> SQL in "\(v)\(raw: n == 0 ? names[i] : "")" }.joined(
+                        separator: ", ")
             }.joined(separator: " UNION ALL ")
             return "UPDATE \(ident: table) JOIN (\(selects)) AS v ON \(raw: join) SET \(sets.joined(separator: ", "))"
         }
-        let sets: [SQL] = kept.map { "\(ident: $0) = \(raw: t).\(ident: $0)" } + fields.indices.map { i in "\(ident: fields[i]) = \(newValue(i))\(raw: cast(i))" }
-        let values = rows.map { key, newValues -> SQL in "(\(SQL.list(key.values + varying.map { newValues[$0] })))" }.joined(separator: ", ")
-        return "UPDATE \(ident: table) SET \(sets.joined(separator: ", ")) FROM (VALUES \(values)) AS v WHERE \(raw: join)"
+        let sets: [SQL] =
+            kept.map { "\(ident: $0) = \(raw: t).\(ident: $0)" }
+            + fields.indices.map { i in "\(ident: fields[i]) = \(newValue(i))\(raw: cast(i))" }
+        let values = rows.map { key, newValues -> SQL in "(\(SQL.list(key.values + varying.map { newValues[$0] })))" }
+            .joined(separator: ", ")
+        return
+            "UPDATE \(ident: table) SET \(sets.joined(separator: ", ")) FROM (VALUES \(values)) AS v WHERE \(raw: join)"
     }
 
     public func deleteRows(table: String, keyColumns: [String], keys: [RecordKey]) -> SQL {

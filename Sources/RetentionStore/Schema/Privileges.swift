@@ -5,12 +5,19 @@ import RetentionCore
 public struct PrivilegeNeed: Sendable, Hashable, Comparable {
     /// In the order a `GRANT` lists them.
     public enum Kind: String, Sendable, Hashable, Comparable, CaseIterable {
-        case select = "SELECT", insert = "INSERT", update = "UPDATE", delete = "DELETE", create = "CREATE", usage = "USAGE"
+        case select = "SELECT"
+        case insert = "INSERT"
+        case update = "UPDATE"
+        case delete = "DELETE"
+        case create = "CREATE"
+        case usage = "USAGE"
         public static func < (a: Kind, b: Kind) -> Bool { allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)! }
     }
     /// What the privilege is granted on: a table, a sequence (`USAGE`), or a schema (`CREATE`).
     public enum Object: String, Sendable, Hashable, Comparable {
-        case table = "TABLE", sequence = "SEQUENCE", schema = "SCHEMA"
+        case table = "TABLE"
+        case sequence = "SEQUENCE"
+        case schema = "SCHEMA"
         public static func < (a: Object, b: Object) -> Bool { a.rawValue < b.rawValue }
     }
     /// The table's name (or the sequence's, or the schema's: empty for the connection's current schema).
@@ -40,7 +47,9 @@ public struct PrivilegeNeed: Sendable, Hashable, Comparable {
     /// "use sequence `retentiond_holds_id_seq` (USAGE)", "CREATE in schema `public`".
     public var description: String {
         switch object {
-        case .table where anyColumn: return "\(kind.rawValue) any column of `\(table)` (a batch locks the rows it re-checks: SELECT … FOR UPDATE)"
+        case .table where anyColumn:
+            return
+                "\(kind.rawValue) any column of `\(table)` (a batch locks the rows it re-checks: SELECT … FOR UPDATE)"
         case .table: return "\(kind.rawValue) \(column.map { "column `\($0)` of " } ?? "")`\(table)`"
         case .sequence: return "use sequence `\(table)` (\(kind.rawValue))"
         case .schema: return "\(kind.rawValue) in schema `\(table)`"
@@ -51,7 +60,9 @@ public struct PrivilegeNeed: Sendable, Hashable, Comparable {
     /// creates is missing, `CREATE` on the schema; for each that exists (created by this role or by
     /// another), what the commands do to it. `enforcing: false`: what `plan` reads, for a reviewing
     /// role. `statisticsTable`: the policy's, when its rules keep statistics.
-    public static func toolTables(existing schema: SchemaSnapshot, enforcing: Bool, statisticsTable: String? = nil) -> [PrivilegeNeed] {
+    public static func toolTables(existing schema: SchemaSnapshot, enforcing: Bool, statisticsTable: String? = nil)
+        -> [PrivilegeNeed]
+    {
         var tables: [(name: String, enforcing: [Kind], planning: [Kind], createdByEveryRun: Bool)] = [
             ("retentiond_audit", [.select, .insert], [.select], true),
             ("retentiond_audit_refs", [.select, .insert, .delete], [.select], true),
@@ -119,7 +130,8 @@ public struct PrivilegeReport: Sendable {
                 guard let needs = byKind[kind] else { return nil }
                 let columns = needs.compactMap(\.column)
                 // A column list only when no need asks for the whole table.
-                return columns.count < needs.count ? kind.rawValue : "\(kind.rawValue) (\(columns.map(quote).joined(separator: ", ")))"
+                return columns.count < needs.count
+                    ? kind.rawValue : "\(kind.rawValue) (\(columns.map(quote).joined(separator: ", ")))"
             }.joined(separator: ", ")
             return "GRANT \(what) ON \(object(needs[0])) TO \(grantee(role));"
         }
@@ -162,8 +174,9 @@ extension ResolvedPolicy {
     /// What the tool's own tables need of the role (`PrivilegeNeed.toolTables`), with the policy's
     /// statistics table when its rules keep statistics.
     public func toolTablePrivileges(enforcing: Bool) -> [PrivilegeNeed] {
-        PrivilegeNeed.toolTables(existing: schema, enforcing: enforcing,
-                                 statisticsTable: policy.statisticsRules.isEmpty ? nil : policy.statisticsTable)
+        PrivilegeNeed.toolTables(
+            existing: schema, enforcing: enforcing,
+            statisticsTable: policy.statisticsRules.isEmpty ? nil : policy.statisticsTable)
     }
 
     /// Every table the policy reads (`SELECT` in `privilegesNeeded`), in name order.
@@ -236,7 +249,8 @@ extension ResolvedPolicy {
                 case .anonymise(let path, let fields, _, _):
                     reach(path)
                     for field in fields where field.strategy != .keep {
-                        needs.insert(.init(table: path[path.count - 1].table, kind: .update, column: field.column.value))
+                        needs.insert(
+                            .init(table: path[path.count - 1].table, kind: .update, column: field.column.value))
                     }
                     keepsSetOnUpdate(path[path.count - 1].table)
                 }
@@ -249,7 +263,9 @@ extension ResolvedPolicy {
             }
             for reference in shape.undeclaredReferences { needs.insert(.init(table: reference.table, kind: .select)) }
         }
-        if !needs.contains(where: { $0.table == table && $0.kind == .update }), let key = policy.subject(for: rule).key.first {
+        if !needs.contains(where: { $0.table == table && $0.kind == .update }),
+            let key = policy.subject(for: rule).key.first
+        {
             needs.insert(.init(table: table, kind: .update, column: key.value, anyColumn: true))
         }
         return needs

@@ -60,29 +60,38 @@ public struct ResolvedPolicy: Sendable {
     public func shape(of rule: RetentionRule) -> RuleShape { shapes[rule.id]! }
 
     /// The store query for `rule` at `now`.
-    public func query(for rule: RetentionRule, now: Date, toolTablesExist: Bool) throws(Cutoff.Unavailable) -> RuleQuery {
+    public func query(for rule: RetentionRule, now: Date, toolTablesExist: Bool) throws(Cutoff.Unavailable) -> RuleQuery
+    {
         let subject = policy.subject(for: rule)
         let shape = shape(of: rule)
         let storage = policy.storageCalendar
         let (clock, consent, related) = try conditions(of: rule, now: now)
         let applicationHolds = holdSources.map { source, until -> ApplicationHoldSource in
             var rendered = source
-            rendered.until = until.map { ($0.name, DateCodec.render(now, storage: $0.storage, layout: $0.layout, calendar: storage), $0.storage.sqlCast) }
+            rendered.until = until.map {
+                (
+                    $0.name, DateCodec.render(now, storage: $0.storage, layout: $0.layout, calendar: storage),
+                    $0.storage.sqlCast
+                )
+            }
             return rendered
         }
         var fields: [String] = []
         if case .anonymise(let strategies, _) = rule.action { fields = strategies.map(\.column.value) }
-        var query = RuleQuery(ruleID: rule.id, table: subject.table.value, keyColumns: subject.key.map(\.value),
-                         holdKeyColumns: schema.table(subject.table.value)?.primaryKey ?? [], filter: shape.filter,
-                         clock: clock, consent: consent, related: related,
-                         childPaths: shape.childPaths, undeclaredReferences: shape.undeclaredReferences,
-                         fieldColumns: fields, reviewColumns: subject.reviewColumns.map(\.value),
-                         toolTablesExist: toolTablesExist, holdTime: now)
+        var query = RuleQuery(
+            ruleID: rule.id, table: subject.table.value, keyColumns: subject.key.map(\.value),
+            holdKeyColumns: schema.table(subject.table.value)?.primaryKey ?? [], filter: shape.filter,
+            clock: clock, consent: consent, related: related,
+            childPaths: shape.childPaths, undeclaredReferences: shape.undeclaredReferences,
+            fieldColumns: fields, reviewColumns: subject.reviewColumns.map(\.value),
+            toolTablesExist: toolTablesExist, holdTime: now)
         query.applicationHolds = applicationHolds
         query.subjectKeptBy = shape.subjectKeptBy
         query.treeLimits = shape.treeLimits
         let governing = Set(shape.subjectKeptBy + shape.childPaths.flatMap { $0.flatMap(\.keptBy) })
-        for subject in policy.subjects where governing.contains(subject.id) { query.keepers.append(try keeper(subject, now: now)) }
+        for subject in policy.subjects where governing.contains(subject.id) {
+            query.keepers.append(try keeper(subject, now: now))
+        }
         return query
     }
 
@@ -94,17 +103,23 @@ public struct ResolvedPolicy: Sendable {
             let (clock, consent, related) = try conditions(of: rule, now: now)
             releases.append(RowKeeper.Release(clock: clock, keeps: consent + related))
         }
-        let named = subject.rules.first { if case .purge = $0.action { return true } else { return false } } ?? subject.rules[subject.rules.count - 1]
-        return RowKeeper(subject: subject.id, rule: named.id, filter: shape(of: subject.rules[0]).filter, releases: releases)
+        let named =
+            subject.rules.first { if case .purge = $0.action { return true } else { return false } }
+            ?? subject.rules[subject.rules.count - 1]
+        return RowKeeper(
+            subject: subject.id, rule: named.id, filter: shape(of: subject.rules[0]).filter, releases: releases)
     }
 
     /// A rule's due test and what keeps a due record (consent, related records), rendered at `now`.
-    public func conditions(of rule: RetentionRule, now: Date) throws(Cutoff.Unavailable) -> (clock: ClockPredicate, consent: [RowCondition], related: [RowCondition]) {
+    public func conditions(of rule: RetentionRule, now: Date) throws(Cutoff.Unavailable) -> (
+        clock: ClockPredicate, consent: [RowCondition], related: [RowCondition]
+    ) {
         let shape = shape(of: rule)
         let calendar = policy.calendar
         let storage = policy.storageCalendar
         let cutoff = try Cutoff(rule: rule, policy: policy, now: now)
-        let clock = ClockPredicate(columns: shape.clock, combination: rule.clock.combination, bound: cutoff.clockBound, calendar: storage)
+        let clock = ClockPredicate(
+            columns: shape.clock, combination: rule.clock.combination, bound: cutoff.clockBound, calendar: storage)
         let consent = shape.consent.map { consent -> RowCondition in
             switch consent {
             case .until(let path, let date):
@@ -119,9 +134,12 @@ public struct ResolvedPolicy: Sendable {
             var recent: [RowCondition] = []
             if let columns = resolved.clock, let clock = keep.clock, let within = keep.within {
                 do {
-                    let bound = try Cutoff(now: now, duration: within, fiscalYearEnd: clock.fiscalYearEnd,
-                                           fiscalYearStart: policy.fiscalYearStart, calendar: calendar).clockBound
-                    let predicate = ClockPredicate(columns: columns, combination: clock.combination, bound: bound, calendar: storage)
+                    let bound = try Cutoff(
+                        now: now, duration: within, fiscalYearEnd: clock.fiscalYearEnd,
+                        fiscalYearStart: policy.fiscalYearStart, calendar: calendar
+                    ).clockBound
+                    let predicate = ClockPredicate(
+                        columns: columns, combination: clock.combination, bound: bound, calendar: storage)
                     recent = [.recentClock(predicate, keepUndated: resolved.keepUndated)]
                 } catch {
                     var named = error

@@ -33,8 +33,10 @@ public struct SchemaSnapshot: Sendable {
         let policy = resolvingNames(of: policy).0
         var schema = self
         for subject in policy.subjects where subject.keyCheckedByRetentiond {
-            let name = subject.table.value, key = subject.key.map(\.value)
-            guard var table = schema.tables[name], !table.isUnique(key), key.allSatisfy({ table.column($0) != nil }) else { continue }
+            let name = subject.table.value
+            let key = subject.key.map(\.value)
+            guard var table = schema.tables[name], !table.isUnique(key), key.allSatisfy({ table.column($0) != nil })
+            else { continue }
             schema.checkedKeys[name] = key
             if table.primaryKey.isEmpty {
                 table.primaryKey = key
@@ -55,10 +57,12 @@ public struct SchemaSnapshot: Sendable {
     public var fingerprint: String {
         var text = ""
         for table in tables.values.sorted(by: { $0.name < $1.name }) where !table.name.hasPrefix("retentiond_") {
-            text += table.name + "(" + table.columns.map { "\($0.name):\($0.declaredType)" }.joined(separator: ",") + ")"
+            text +=
+                table.name + "(" + table.columns.map { "\($0.name):\($0.declaredType)" }.joined(separator: ",") + ")"
             text += "pk(" + table.primaryKey.joined(separator: ",") + ")"
             for fk in table.foreignKeys.sorted(by: { $0.columns.joined() < $1.columns.joined() }) {
-                text += "fk(\(fk.columns.joined(separator: ","))->\(fk.referencedTable)(\(fk.referencedColumns.joined(separator: ","))))"
+                text +=
+                    "fk(\(fk.columns.joined(separator: ","))->\(fk.referencedTable)(\(fk.referencedColumns.joined(separator: ","))))"
             }
             text += ";"
         }
@@ -76,8 +80,10 @@ public struct TableInfo: Sendable {
     /// MEMORY…); nil where every change is transactional (InnoDB, and always on SQLite and PostgreSQL).
     public var nonTransactionalEngine: String?
 
-    public init(name: String, columns: [ColumnInfo], primaryKey: [String], foreignKeys: [ForeignKey], indexes: [IndexInfo],
-                nonTransactionalEngine: String? = nil) {
+    public init(
+        name: String, columns: [ColumnInfo], primaryKey: [String], foreignKeys: [ForeignKey], indexes: [IndexInfo],
+        nonTransactionalEngine: String? = nil
+    ) {
         self.name = name
         self.columns = columns
         self.primaryKey = primaryKey
@@ -119,7 +125,9 @@ public struct TableInfo: Sendable {
     /// them — `(elementtype, fk_element)` serves `fk_element = ? AND elementtype = 'societe'`.
     public func hasIndex(on columns: [String], fixed: Set<String>) -> Bool {
         let probed = fixed.union(columns)
-        return ([primaryKey] + indexes.map(\.columns)).contains { key in key.prefix { probed.contains($0) }.contains { columns.contains($0) } }
+        return ([primaryKey] + indexes.map(\.columns)).contains { key in
+            key.prefix { probed.contains($0) }.contains { columns.contains($0) }
+        }
     }
 
     /// True when an index starts with `LOWER(column)`, which serves a case-insensitive match.
@@ -150,8 +158,11 @@ public struct ColumnInfo: Sendable {
     /// included (`varchar(255)`, `numeric(24,8)`): what the archive's copy of the table is made with.
     public var fullType: String?
 
-    public init(name: String, declaredType: String, notNull: Bool, nativeDateStorage: DateStorage? = nil, comparesCaseInsensitively: Bool = false,
-                setOnUpdate: Bool = false) {
+    public init(
+        name: String, declaredType: String, notNull: Bool, nativeDateStorage: DateStorage? = nil,
+        comparesCaseInsensitively: Bool = false,
+        setOnUpdate: Bool = false
+    ) {
         self.name = name
         self.declaredType = declaredType
         self.notNull = notNull
@@ -208,7 +219,9 @@ public struct IndexInfo: Sendable {
         if text.hasPrefix("\""), text.hasSuffix("\""), text.count >= 2 {
             text = String(text.dropFirst().dropLast()).replacingOccurrences(of: "\"\"", with: "\"")
         }
-        guard !text.isEmpty, text.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "$" }) else { return nil }
+        guard !text.isEmpty, text.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "$" }) else {
+            return nil
+        }
         return text
     }
 
@@ -238,7 +251,8 @@ extension SchemaSnapshot {
     public func resolvingNames(of policy: Policy) -> (Policy, Diagnostic?) {
         let userTables = tables.keys.filter { !$0.hasPrefix("retentiond_") }
         let tableFolds = Dictionary(grouping: userTables, by: { $0.lowercased() })
-        let allColumns = Set(tables.filter { !$0.key.hasPrefix("retentiond_") }.values.flatMap { $0.columns.map(\.name) })
+        let allColumns = Set(
+            tables.filter { !$0.key.hasPrefix("retentiond_") }.values.flatMap { $0.columns.map(\.name) })
         let columnFolds = Dictionary(grouping: allColumns, by: { $0.lowercased() })
         let exactTables = Set(userTables)
         func fold(_ name: String, exact: Set<String>, folds: [String: [String]]) -> String? {
@@ -247,14 +261,22 @@ extension SchemaSnapshot {
         }
         final class Seen { var names: [(Name, String)] = [] }
         let seen = Seen()
-        var renaming = PolicyRenaming(table: { fold($0, exact: exactTables, folds: tableFolds) },
-                                      column: { fold($0, exact: allColumns, folds: columnFolds) })
+        var renaming = PolicyRenaming(
+            table: { fold($0, exact: exactTables, folds: tableFolds) },
+            column: { fold($0, exact: allColumns, folds: columnFolds) })
         renaming.noticed = { seen.names.append(($0, $1)) }
         let renamed = renaming.policy(policy)
         guard let first = seen.names.first else { return (policy, nil) }
         var said = Set<String>()
         let pairs = seen.names.filter { said.insert($0.0.value).inserted }.map { "`\($0.0.value)` as `\($0.1)`" }
-        return (renamed, .warning(first.0.location, "the database spells these names otherwise, and retentiond uses its spelling: \(pairs.joined(separator: ", "))",
-                                  hint: "the policy works as written (the database folds unquoted names: PostgreSQL to lower case, MariaDB's tables with lower_case_table_names); write the names as the database holds them to silence this"))
+        return (
+            renamed,
+            .warning(
+                first.0.location,
+                "the database spells these names otherwise, and retentiond uses its spelling: \(pairs.joined(separator: ", "))",
+                hint:
+                    "the policy works as written (the database folds unquoted names: PostgreSQL to lower case, MariaDB's tables with lower_case_table_names); write the names as the database holds them to silence this"
+            )
+        )
     }
 }

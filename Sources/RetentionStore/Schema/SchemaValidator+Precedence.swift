@@ -23,22 +23,36 @@ extension SchemaValidator {
     /// on the table whose filter may select the same rows as `conditions`, except `excluded` and
     /// those an override names — each with a warning at `location`. Overridden subjects are
     /// returned second, for `check` to say.
-    mutating func keepers(of table: String, conditions: [FilterCondition], deletion: Deletion, excluded: String? = nil,
-                          at location: SourceLocation, owned: Bool) -> (kept: [String], overridden: [String]) {
-        var kept: [String] = [], overridden: [String] = []
+    mutating func keepers(
+        of table: String, conditions: [FilterCondition], deletion: Deletion, excluded: String? = nil,
+        at location: SourceLocation, owned: Bool
+    ) -> (kept: [String], overridden: [String]) {
+        var kept: [String] = []
+        var overridden: [String] = []
         for subject in policy.subjects where subject.table.value == table && subject.id != excluded {
             guard !Self.disjoint(subject.filter, conditions) else { continue }
             let named = subject.rules.map(\.id).filter { deletion.overrides.contains($0) }
-            if !named.isEmpty { overridden += named; continue }
+            if !named.isEmpty {
+                overridden += named
+                continue
+            }
             kept.append(subject.id)
             let keeper = subject.rules.first { if case .purge = $0.action { return true } else { return false } }
-            let decides = keeper.map { "its rule `\($0.id)` (\($0.location)) lets a row go only once it is due there" }
+            let decides =
+                keeper.map { "its rule `\($0.id)` (\($0.location)) lets a row go only once it is due there" }
                 ?? "it has no purge rule, so its rules keep its rows (`\(subject.rules[subject.rules.count - 1].id)`, \(subject.rules[subject.rules.count - 1].location))"
-            let what = excluded != nil ? "records of `\(table)` that rule `\(deletion.rule.id)` purges may also be subject `\(subject.id)`'s"
+            let what =
+                excluded != nil
+                ? "records of `\(table)` that rule `\(deletion.rule.id)` purges may also be subject `\(subject.id)`'s"
                 : "rows of `\(table)` that rule `\(deletion.rule.id)` deletes \(owned ? "as owned rows" : "with its records") are also subject `\(subject.id)`'s"
-            let outcome = owned ? "an owned row it keeps stays" : "a record is kept (kept_by_rule) while one of those rows is"
-            diagnostics.append(.warning(location, "\(what): \(decides); keeping wins, so \(outcome)",
-                                        hint: "if `\(deletion.rule.id)` must delete them anyway, declare it: `overrides: [\(keeper?.id ?? subject.rules[0].id)]`"))
+            let outcome =
+                owned ? "an owned row it keeps stays" : "a record is kept (kept_by_rule) while one of those rows is"
+            diagnostics.append(
+                .warning(
+                    location, "\(what): \(decides); keeping wins, so \(outcome)",
+                    hint:
+                        "if `\(deletion.rule.id)` must delete them anyway, declare it: `overrides: [\(keeper?.id ?? subject.rules[0].id)]`"
+                ))
         }
         return (kept, overridden)
     }
@@ -49,8 +63,11 @@ extension SchemaValidator {
             guard let named = policy.rules.first(where: { $0.id == name.value }) else { continue }
             let table = policy.subject(for: named).table.value
             if !reached.contains(table) {
-                diagnostics.append(.warning(name.location, "rule `\(rule.id)` overrides `\(named.id)`, but deletes nothing from `\(table)`, the table `\(named.id)` governs",
-                                            hint: "remove it from `overrides`, or name the rule of a table the purge reaches"))
+                diagnostics.append(
+                    .warning(
+                        name.location,
+                        "rule `\(rule.id)` overrides `\(named.id)`, but deletes nothing from `\(table)`, the table `\(named.id)` governs",
+                        hint: "remove it from `overrides`, or name the rule of a table the purge reaches"))
             }
         }
     }

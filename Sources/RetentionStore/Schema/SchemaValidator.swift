@@ -16,7 +16,10 @@ public struct SchemaValidator {
     /// For the keys retentiond checks (`SchemaSnapshot.checkedKeys`), what the data holds now.
     public let ambiguousKeys: [String: AmbiguousKeys]
 
-    public init(policy: Policy, schema: SchemaSnapshot, samples: [String: [SQLValue]], ambiguousKeys: [String: AmbiguousKeys] = [:]) {
+    public init(
+        policy: Policy, schema: SchemaSnapshot, samples: [String: [SQLValue]],
+        ambiguousKeys: [String: AmbiguousKeys] = [:]
+    ) {
         self.policy = policy
         self.schema = schema
         self.samples = samples
@@ -27,7 +30,8 @@ public struct SchemaValidator {
     public static func dateColumns(of policy: Policy) -> [(table: String, column: String)] {
         var result: [(String, String)] = []
         for subject in policy.subjects {
-            let relationTables = Dictionary(subject.relations.map { ($0.name.value, $0.table.value) }, uniquingKeysWith: { a, _ in a })
+            let relationTables = Dictionary(
+                subject.relations.map { ($0.name.value, $0.table.value) }, uniquingKeysWith: { a, _ in a })
             /// `column` of `table`, or `relation.column` of the relation's table.
             func located(_ name: Name, in table: String) -> (String, String)? {
                 let parts = name.value.split(separator: ".").map(String.init)
@@ -36,7 +40,9 @@ public struct SchemaValidator {
             }
             for rule in subject.rules {
                 result += rule.clock.columns.compactMap { located($0, in: subject.table.value) }
-                result += rule.exemptions.consent.filter { $0.kind == .until }.compactMap { located($0.column, in: subject.table.value) }
+                result += rule.exemptions.consent.filter { $0.kind == .until }.compactMap {
+                    located($0.column, in: subject.table.value)
+                }
                 for related in rule.exemptions.related {
                     let table: String?
                     switch related.rows {
@@ -65,23 +71,42 @@ public struct SchemaValidator {
             if keyOK, schema.checkedKeys[table.name] == key {
                 // The database does not enforce it: retentiond does, on the data as it is now.
                 if let found = ambiguousKeys[table.name], !found.isEmpty {
-                    error(subject.key[0].location, "key (\(key.joined(separator: ", "))) of subject `\(subject.id)` does not name one row per record: \(found.describe(table.name, key)); nothing is done to this table's records while it does not",
-                          hint: "find them with SELECT \(key.joined(separator: ", ")), count(*) FROM \(table.name) GROUP BY \(key.joined(separator: ", ")) HAVING count(*) <> 1, and correct those rows (or choose a key that is unique)")
+                    error(
+                        subject.key[0].location,
+                        "key (\(key.joined(separator: ", "))) of subject `\(subject.id)` does not name one row per record: \(found.describe(table.name, key)); nothing is done to this table's records while it does not",
+                        hint:
+                            "find them with SELECT \(key.joined(separator: ", ")), count(*) FROM \(table.name) GROUP BY \(key.joined(separator: ", ")) HAVING count(*) <> 1, and correct those rows (or choose a key that is unique)"
+                    )
                 }
             } else if keyOK, !table.isUnique(key) {
-                error(subject.key[0].location, "key (\(key.joined(separator: ", "))) does not identify one row of `\(table.name)`: it is neither the primary key nor a unique index",
-                      hint: "use the primary key\(table.primaryKey.isEmpty ? "" : " (\(table.primaryKey.joined(separator: ", ")))") or add a unique index; if the product's schema has none and the column is unique all the same, declare `key_uniqueness: checked` and retentiond checks it instead")
+                error(
+                    subject.key[0].location,
+                    "key (\(key.joined(separator: ", "))) does not identify one row of `\(table.name)`: it is neither the primary key nor a unique index",
+                    hint:
+                        "use the primary key\(table.primaryKey.isEmpty ? "" : " (\(table.primaryKey.joined(separator: ", ")))") or add a unique index; if the product's schema has none and the column is unique all the same, declare `key_uniqueness: checked` and retentiond checks it instead"
+                )
             } else if keyOK, subject.keyCheckedByRetentiond {
-                diagnostics.append(.warning(subject.key[0].location, "`key_uniqueness: checked` is not needed: the database already enforces (\(key.joined(separator: ", "))) as a key of `\(table.name)`",
-                                            hint: "remove `key_uniqueness`"))
+                diagnostics.append(
+                    .warning(
+                        subject.key[0].location,
+                        "`key_uniqueness: checked` is not needed: the database already enforces (\(key.joined(separator: ", "))) as a key of `\(table.name)`",
+                        hint: "remove `key_uniqueness`"))
             }
             if table.primaryKey.isEmpty {
-                diagnostics.append(.warning(subject.table.location, "`\(table.name)` has no primary key: legal holds name rows by their primary key, so its records cannot be held one by one",
-                                            hint: "add a primary key to `\(table.name)` before relying on legal holds for subject `\(subject.id)`"))
+                diagnostics.append(
+                    .warning(
+                        subject.table.location,
+                        "`\(table.name)` has no primary key: legal holds name rows by their primary key, so its records cannot be held one by one",
+                        hint:
+                            "add a primary key to `\(table.name)` before relying on legal holds for subject `\(subject.id)`"
+                    ))
             }
             for key in subject.key {
                 if let c = table.column(key.value), c.inferredDateStorage == .julian {
-                    error(key.location, "key column `\(key.value)` holds real numbers, which cannot identify records reliably", hint: "use an integer or text key")
+                    error(
+                        key.location,
+                        "key column `\(key.value)` holds real numbers, which cannot identify records reliably",
+                        hint: "use an integer or text key")
                 }
             }
             for review in subject.reviewColumns { _ = column(table, review) }
@@ -102,8 +127,11 @@ public struct SchemaValidator {
             for shape in shapes.values { for path in shape.childPaths { tables.insert(path[path.count - 1].table) } }
             for name in tables.sorted() {
                 guard let table = schema.table(name), table.primaryKey.count > 1 else { continue }
-                diagnostics.append(.warning(first.table.location, "`\(name)` has a primary key of \(table.primaryKey.count) columns: the application's hold tables name one key value, so they cannot hold its rows",
-                                            hint: "hold its rows with `retentiond hold add`, which names every key column"))
+                diagnostics.append(
+                    .warning(
+                        first.table.location,
+                        "`\(name)` has a primary key of \(table.primaryKey.count) columns: the application's hold tables name one key value, so they cannot hold its rows",
+                        hint: "hold its rows with `retentiond hold add`, which names every key column"))
             }
         }
         validateStatisticsTable()
@@ -123,17 +151,26 @@ public struct SchemaValidator {
     /// transactional.
     private mutating func refuseNonTransactionalChanges(_ resolved: ResolvedPolicy) {
         for rule in policy.rules where resolved.shapes[rule.id] != nil {
-            let changed = Set(resolved.privilegesNeeded(by: rule).filter { ($0.kind == .delete || $0.kind == .update) && !$0.anyColumn }.map(\.table))
+            let changed = Set(
+                resolved.privilegesNeeded(by: rule).filter {
+                    ($0.kind == .delete || $0.kind == .update) && !$0.anyColumn
+                }.map(\.table))
             for name in changed.sorted() {
                 guard let engine = schema.table(name)?.nonTransactionalEngine else { continue }
-                error(rule.location, "rule `\(rule.id)` changes `\(name)`, a table on the \(engine) engine, which cannot roll back a failed batch: its rows could change with no audit entry",
-                      hint: "convert it to InnoDB first (`ALTER TABLE \(schema.quotedForAdvice(name)) ENGINE=InnoDB`, docs/mariadb.md), or leave it out of the policy")
+                error(
+                    rule.location,
+                    "rule `\(rule.id)` changes `\(name)`, a table on the \(engine) engine, which cannot roll back a failed batch: its rows could change with no audit entry",
+                    hint:
+                        "convert it to InnoDB first (`ALTER TABLE \(schema.quotedForAdvice(name)) ENGINE=InnoDB`, docs/mariadb.md), or leave it out of the policy"
+                )
             }
         }
     }
 
     /// An application's hold table: its columns exist, `until` is a date column.
-    private mutating func applicationHolds(_ holds: ApplicationHolds) -> (source: ApplicationHoldSource, until: DateColumn?)? {
+    private mutating func applicationHolds(_ holds: ApplicationHolds) -> (
+        source: ApplicationHoldSource, until: DateColumn?
+    )? {
         guard let table = tableNamed(holds.table) else { return nil }
         guard column(table, holds.tableColumn) != nil, column(table, holds.keyColumn) != nil else { return nil }
         var until: DateColumn?
@@ -141,30 +178,55 @@ public struct SchemaValidator {
             guard let date = dateColumn(table, name, role: "end of an application hold") else { return nil }
             until = date
         }
-        guard let conditions = rowConditions(holds.conditions, in: NameScope(table: table, relation: nil, reachesRelations: false), relations: nil) else { return nil }
-        if !table.hasIndex(leadingWith: holds.tableColumn.value) && !table.hasIndex(leadingWith: holds.keyColumn.value) {
-            diagnostics.append(.warning(holds.table.location, "no index on `\(table.name)`.(\(holds.tableColumn.value), \(holds.keyColumn.value)): every hold check reads the whole table",
-                                        hint: createIndex(table.name, [holds.tableColumn.value, holds.keyColumn.value],
-                                                               suffix: "\(holds.tableColumn.value)_\(holds.keyColumn.value)")))
+        guard
+            let conditions = rowConditions(
+                holds.conditions, in: NameScope(table: table, relation: nil, reachesRelations: false), relations: nil)
+        else { return nil }
+        if !table.hasIndex(leadingWith: holds.tableColumn.value) && !table.hasIndex(leadingWith: holds.keyColumn.value)
+        {
+            diagnostics.append(
+                .warning(
+                    holds.table.location,
+                    "no index on `\(table.name)`.(\(holds.tableColumn.value), \(holds.keyColumn.value)): every hold check reads the whole table",
+                    hint: createIndex(
+                        table.name, [holds.tableColumn.value, holds.keyColumn.value],
+                        suffix: "\(holds.tableColumn.value)_\(holds.keyColumn.value)")))
         }
-        return (ApplicationHoldSource(table: table.name, tableColumn: holds.tableColumn.value, keyColumn: holds.keyColumn.value, until: nil, conditions: conditions), until)
+        return (
+            ApplicationHoldSource(
+                table: table.name, tableColumn: holds.tableColumn.value, keyColumn: holds.keyColumn.value, until: nil,
+                conditions: conditions), until
+        )
     }
 
     private mutating func validate(_ rule: RetentionRule, subject: Subject, relations: SubjectRelations) -> RuleShape? {
         let table = relations.table
         var ok = true
-        let clock = clockColumns(rule.clock, from: relations.scope, relations: relations, role: "clock of rule `\(rule.id)`")
+        let clock = clockColumns(
+            rule.clock, from: relations.scope, relations: relations, role: "clock of rule `\(rule.id)`")
         if clock == nil { ok = false }
-        for (column, name) in zip(clock ?? [], rule.clock.columns) where column.path.isEmpty && !table.hasIndex(leadingWith: column.name) {
-            diagnostics.append(.warning(name.location, "no index starts with `\(table.name).\(column.name)`: finding due records scans the whole table",
-                                        hint: createIndex(table.name, [column.name], suffix: column.name)))
+        for (column, name) in zip(clock ?? [], rule.clock.columns)
+        where column.path.isEmpty && !table.hasIndex(leadingWith: column.name) {
+            diagnostics.append(
+                .warning(
+                    name.location,
+                    "no index starts with `\(table.name).\(column.name)`: finding due records scans the whole table",
+                    hint: createIndex(table.name, [column.name], suffix: column.name)))
         }
         var consent: [RuleShape.ConsentShape] = []
         for exemption in rule.exemptions.consent {
-            guard let (path, target, column) = reach(exemption.column, from: relations.scope, relations: relations) else { ok = false; continue }
+            guard let (path, target, column) = reach(exemption.column, from: relations.scope, relations: relations)
+            else {
+                ok = false
+                continue
+            }
             switch exemption.kind {
             case .until:
-                if let date = dateColumn(target, column, role: "consent of rule `\(rule.id)`") { consent.append(.until(path, date)) } else { ok = false }
+                if let date = dateColumn(target, column, role: "consent of rule `\(rule.id)`") {
+                    consent.append(.until(path, date))
+                } else {
+                    ok = false
+                }
             case .flag:
                 consent.append(.flag(path, column.value))
             }
@@ -175,26 +237,52 @@ public struct SchemaValidator {
             let scope: NameScope
             switch keep.rows {
             case .relation(let name):
-                guard let chain = relations.chain(to: name.value, from: relations.scope), let other = relations.tables[name.value] else { ok = false; continue }
+                guard let chain = relations.chain(to: name.value, from: relations.scope),
+                    let other = relations.tables[name.value]
+                else {
+                    ok = false
+                    continue
+                }
                 path = chain.map { relations.steps[$0]! }
                 scope = NameScope(table: other, relation: name.value)
             case .table(let name, let foreignKey):
-                guard let other = tableNamed(name) else { ok = false; continue }
-                guard foreignKey.allSatisfy({ column(other, $0) != nil }) else { ok = false; continue }
+                guard let other = tableNamed(name) else {
+                    ok = false
+                    continue
+                }
+                guard foreignKey.allSatisfy({ column(other, $0) != nil }) else {
+                    ok = false
+                    continue
+                }
                 if foreignKey.count != subject.key.count {
-                    error(keep.location, "`\(other.name)`.(\(foreignKey.map(\.value).joined(separator: ", "))) has \(foreignKey.count) column(s) but the key of `\(subject.id)` has \(subject.key.count)",
-                          hint: "list the related table's columns that hold the subject's key, in key order")
+                    error(
+                        keep.location,
+                        "`\(other.name)`.(\(foreignKey.map(\.value).joined(separator: ", "))) has \(foreignKey.count) column(s) but the key of `\(subject.id)` has \(subject.key.count)",
+                        hint: "list the related table's columns that hold the subject's key, in key order")
                     ok = false
                     continue
                 }
                 // The same kinds of values on both sides, as a relation's `on` (PostgreSQL refuses `varchar = integer` at plan time).
                 var kinds = true
                 for (fk, key) in zip(foreignKey, subject.key) {
-                    guard let left = other.column(fk.value), let right = relations.scope.table.column(key.value) else { continue }
-                    if !comparable(left, of: other, right, of: relations.scope.table, at: fk.location, caseInsensitive: false) { kinds = false }
+                    guard let left = other.column(fk.value), let right = relations.scope.table.column(key.value) else {
+                        continue
+                    }
+                    if !comparable(
+                        left, of: other, right, of: relations.scope.table, at: fk.location, caseInsensitive: false)
+                    {
+                        kinds = false
+                    }
                 }
-                guard kinds else { ok = false; continue }
-                path = [RelationStep(table: other.name, on: zip(foreignKey, subject.key).map { .init(column: $0.value, parentColumn: $1.value) })]
+                guard kinds else {
+                    ok = false
+                    continue
+                }
+                path = [
+                    RelationStep(
+                        table: other.name,
+                        on: zip(foreignKey, subject.key).map { .init(column: $0.value, parentColumn: $1.value) })
+                ]
                 scope = NameScope(table: other, relation: nil, reachesRelations: false)
             }
             var columns: [DateColumn]?
@@ -206,7 +294,8 @@ public struct SchemaValidator {
         }
         var fieldDates: [String: DateColumn] = [:]
         let deletion = Deletion(rule: rule, overrides: Set(rule.overrides.map(\.value)))
-        var subjectKeptBy: [String] = [], subjectOverrides: [String] = []
+        var subjectKeptBy: [String] = []
+        var subjectOverrides: [String] = []
         var childPaths: [[ChildLink]] = []
         treeLimits = []
         var childWork: [RuleShape.ChildWork] = []
@@ -215,11 +304,23 @@ public struct SchemaValidator {
         case .flag:
             break
         case .anonymise(let fields, let children):
-            if let dates = validateFields(fields, of: table, key: subject.key.map(\.value), owner: "the key of `\(subject.id)`") { fieldDates = dates } else { ok = false }
+            if let dates = validateFields(
+                fields, of: table, key: subject.key.map(\.value), owner: "the key of `\(subject.id)`")
+            {
+                fieldDates = dates
+            } else {
+                ok = false
+            }
             for child in children {
                 let deleted: Deletion?
                 if case .purge = child.action { deleted = deletion } else { deleted = nil }
-                guard let paths = declaredPaths(child, parent: table, parentKey: subject.key.map(\.value), prefix: [], deletion: deleted) else { ok = false; continue }
+                guard
+                    let paths = declaredPaths(
+                        child, parent: table, parentKey: subject.key.map(\.value), prefix: [], deletion: deleted)
+                else {
+                    ok = false
+                    continue
+                }
                 childPaths += paths
                 let link = paths[0][0]
                 switch child.action {
@@ -227,49 +328,80 @@ public struct SchemaValidator {
                     childWork += paths.map { .purge($0) }
                 case .anonymise(let childFields):
                     guard let childTable = schema.table(link.table), !childTable.primaryKey.isEmpty else {
-                        error(child.table.location, "child `\(link.table)` has no primary key, so its rows cannot be anonymised one by one", hint: "give it a primary key, or purge its rows")
+                        error(
+                            child.table.location,
+                            "child `\(link.table)` has no primary key, so its rows cannot be anonymised one by one",
+                            hint: "give it a primary key, or purge its rows")
                         ok = false
                         continue
                     }
-                    guard let dates = validateFields(childFields, of: childTable, key: childTable.primaryKey, owner: "the primary key of `\(childTable.name)`") else { ok = false; continue }
-                    childWork.append(.anonymise(paths[0], fields: childFields, keyColumns: childTable.primaryKey, fieldDates: dates))
+                    guard
+                        let dates = validateFields(
+                            childFields, of: childTable, key: childTable.primaryKey,
+                            owner: "the primary key of `\(childTable.name)`")
+                    else {
+                        ok = false
+                        continue
+                    }
+                    childWork.append(
+                        .anonymise(paths[0], fields: childFields, keyColumns: childTable.primaryKey, fieldDates: dates))
                 }
             }
         case .purge(let selection):
             switch selection {
             case .declared(let children):
                 for child in children {
-                    guard let paths = declaredPaths(child, parent: table, parentKey: subject.key.map(\.value), prefix: [], deletion: deletion) else { ok = false; continue }
+                    guard
+                        let paths = declaredPaths(
+                            child, parent: table, parentKey: subject.key.map(\.value), prefix: [], deletion: deletion)
+                    else {
+                        ok = false
+                        continue
+                    }
                     childPaths += paths
                 }
             case .foreignKeys:
                 childPaths = foreignKeyPaths(from: table, prefix: [], visited: [table.name], deletion: deletion)
             }
-            (subjectKeptBy, subjectOverrides) = keepers(of: table.name, conditions: subject.filter, deletion: deletion, excluded: subject.id,
-                                                        at: rule.location, owned: false)
+            (subjectKeptBy, subjectOverrides) = keepers(
+                of: table.name, conditions: subject.filter, deletion: deletion, excluded: subject.id,
+                at: rule.location, owned: false)
             // What the policy declares, whether or not it resolved: a declared child with an error of
             // its own is reported there, not also as an undeclared reference.
-            var direct = Set(childPaths.filter { $0.count == 1 }.map { "\($0[0].table)(\($0[0].foreignKey.joined(separator: ",")))" })
+            var direct = Set(
+                childPaths.filter { $0.count == 1 }.map { "\($0[0].table)(\($0[0].foreignKey.joined(separator: ",")))" }
+            )
             if case .declared(let children) = selection {
-                direct.formUnion(children.map { "\($0.table.value)(\($0.foreignKey.map(\.value).joined(separator: ",")))" })
+                direct.formUnion(
+                    children.map { "\($0.table.value)(\($0.foreignKey.map(\.value).joined(separator: ",")))" })
             }
-            undeclared = schema.references(to: table.name).filter { !direct.contains("\($0.table)(\($0.columns.joined(separator: ",")))") }
+            undeclared = schema.references(to: table.name).filter {
+                !direct.contains("\($0.table)(\($0.columns.joined(separator: ",")))")
+            }
             for fk in undeclared {
-                diagnostics.append(.warning(rule.location, "`\(fk.table)`.(\(fk.columns.joined(separator: ", "))) references `\(table.name)` but is not a declared child of purge rule `\(rule.id)`: records still referenced from it are kept, never purged",
-                                            hint: "declare it under `children` if its rows must go with the record, or leave it to protect them"))
+                diagnostics.append(
+                    .warning(
+                        rule.location,
+                        "`\(fk.table)`.(\(fk.columns.joined(separator: ", "))) references `\(table.name)` but is not a declared child of purge rule `\(rule.id)`: records still referenced from it are kept, never purged",
+                        hint:
+                            "declare it under `children` if its rows must go with the record, or leave it to protect them"
+                    ))
             }
         }
         checkOverrides(of: rule, reached: Set([table.name] + childPaths.map { $0[$0.count - 1].table }))
         let governing = Set(subjectKeptBy + childPaths.flatMap { $0.flatMap(\.keptBy) })
         if governing.count > Self.keepersPerRule {
-            error(rule.location, "rule `\(rule.id)` deletes rows that \(governing.count) other subjects govern; at most \(Self.keepersPerRule) can be weighed in one rule",
-                  hint: "split the purge, or declare the intended deletions with `overrides`")
+            error(
+                rule.location,
+                "rule `\(rule.id)` deletes rows that \(governing.count) other subjects govern; at most \(Self.keepersPerRule) can be weighed in one rule",
+                hint: "split the purge, or declare the intended deletions with `overrides`")
             ok = false
         }
         if !validateStatistics(rule, subject: subject, table: table) { ok = false }
         guard ok, let clock else { return nil }
-        var shape = RuleShape(filter: [], clock: clock, consent: consent, related: related, childPaths: childPaths,
-                              undeclaredReferences: undeclared, fieldDates: fieldDates)
+        var shape = RuleShape(
+            filter: [], clock: clock, consent: consent, related: related, childPaths: childPaths,
+            undeclaredReferences: undeclared, fieldDates: fieldDates)
         shape.childWork = childWork
         shape.treeLimits = treeLimits
         shape.subjectKeptBy = subjectKeptBy
@@ -279,39 +411,56 @@ public struct SchemaValidator {
 
     /// Anonymised fields of `table`: they exist, are not part of `key`, and their strategy fits
     /// the column (NOT NULL, unique, date). Returns the storage of the `year` fields.
-    private mutating func validateFields(_ fields: [FieldStrategy], of table: TableInfo, key: [String], owner: String) -> [String: DateColumn]? {
+    private mutating func validateFields(_ fields: [FieldStrategy], of table: TableInfo, key: [String], owner: String)
+        -> [String: DateColumn]?
+    {
         var ok = true
         var fieldDates: [String: DateColumn] = [:]
         for field in fields {
-            guard let c = column(table, field.column) else { ok = false; continue }
+            guard let c = column(table, field.column) else {
+                ok = false
+                continue
+            }
             if key.contains(field.column.value) {
-                error(field.column.location, "`\(field.column.value)` is part of \(owner) and cannot be anonymised",
-                      hint: "records are found by their key; purge the record instead")
+                error(
+                    field.column.location, "`\(field.column.value)` is part of \(owner) and cannot be anonymised",
+                    hint: "records are found by their key; purge the record instead")
                 ok = false
             }
             if c.notNull, field.strategy == .null {
-                error(field.column.location, "`\(table.name).\(field.column.value)` is NOT NULL, so it cannot be set to null",
-                      hint: "use `{ constant: \"…\" }` or `pseudonym`")
+                error(
+                    field.column.location,
+                    "`\(table.name).\(field.column.value)` is NOT NULL, so it cannot be set to null",
+                    hint: "use `{ constant: \"…\" }` or `pseudonym`")
                 ok = false
             }
             if table.isUniqueColumn(field.column.value), Self.collides(field.strategy) {
-                error(field.column.location, "`\(table.name).\(field.column.value)` has a unique index, and `\(field.strategy.name)` gives many records the same value, so the update would fail",
-                      hint: "use `null` or `pseudonym` for unique columns")
+                error(
+                    field.column.location,
+                    "`\(table.name).\(field.column.value)` has a unique index, and `\(field.strategy.name)` gives many records the same value, so the update would fail",
+                    hint: "use `null` or `pseudonym` for unique columns")
                 ok = false
             }
             if field.strategy == .year {
-                if let date = dateColumn(table, field.column, role: "year strategy") { fieldDates[field.column.value] = date } else { ok = false }
+                if let date = dateColumn(table, field.column, role: "year strategy") {
+                    fieldDates[field.column.value] = date
+                } else {
+                    ok = false
+                }
             }
         }
         return ok ? fieldDates : nil
     }
 
     /// The date columns of a clock seen from `scope`, each with the path to its related rows.
-    private mutating func clockColumns(_ clock: RetentionClock, from scope: NameScope, relations: SubjectRelations, role: String) -> [DateColumn]? {
+    private mutating func clockColumns(
+        _ clock: RetentionClock, from scope: NameScope, relations: SubjectRelations, role: String
+    ) -> [DateColumn]? {
         var result: [DateColumn] = []
         for name in clock.columns {
             guard let (path, table, column) = reach(name, from: scope, relations: relations),
-                  var date = dateColumn(table, column, role: role) else { continue }
+                var date = dateColumn(table, column, role: role)
+            else { continue }
             date.path = path
             date.earliest = clock.earliest.contains(name.value)
             if clock.entered.contains(name.value) {
@@ -326,19 +475,31 @@ public struct SchemaValidator {
     /// For `{ entered: relation.column }`: what makes a row of the relation's table an entry into
     /// its `where` — ordered by the clock column within the record's rows, ties broken by the
     /// table's key.
-    private mutating func entry(into path: [RelationStep], of table: TableInfo, by column: Name, at name: Name) -> RowEntry? {
+    private mutating func entry(into path: [RelationStep], of table: TableInfo, by column: Name, at name: Name)
+        -> RowEntry?
+    {
         let relation = name.value.split(separator: ".")[0]
         guard let step = path.last, !step.conditions.isEmpty else {
-            error(name.location, "`entered` reads when a record entered the rows its relation's `where` selects, and relation `\(relation)` has no `where`",
-                  hint: "give `\(relation)` a `where` naming the set (e.g. `where: { closing_type.name: { in: [closed] } }`), or write `\(name.value)` for its latest value")
+            error(
+                name.location,
+                "`entered` reads when a record entered the rows its relation's `where` selects, and relation `\(relation)` has no `where`",
+                hint:
+                    "give `\(relation)` a `where` naming the set (e.g. `where: { closing_type.name: { in: [closed] } }`), or write `\(name.value)` for its latest value"
+            )
             return nil
         }
         guard table.rowIdentity.count == 1, let key = table.rowIdentity.first else {
-            error(name.location, "`entered` orders the rows of `\(table.name)` by `\(column.value)`, then by their key, and `\(table.name)` has no single-column primary key or unique index",
-                  hint: "rows at the same time would have no order; add a key to `\(table.name)` or count from its latest value (`\(name.value)`)")
+            error(
+                name.location,
+                "`entered` orders the rows of `\(table.name)` by `\(column.value)`, then by their key, and `\(table.name)` has no single-column primary key or unique index",
+                hint:
+                    "rows at the same time would have no order; add a key to `\(table.name)` or count from its latest value (`\(name.value)`)"
+            )
             return nil
         }
-        return RowEntry(table: table.name, partition: step.on.map(\.column), order: column.value, key: key, conditions: step.conditions)
+        return RowEntry(
+            table: table.name, partition: step.on.map(\.column), order: column.value, key: key,
+            conditions: step.conditions)
     }
 
     /// Strategies that map different values to the same one.
@@ -354,8 +515,9 @@ public struct SchemaValidator {
     mutating func tableNamed(_ name: Name) -> TableInfo? {
         if let t = schema.table(name.value) { return t }
         let known = schema.tables.keys.filter { !$0.hasPrefix("retentiond_") }.sorted()
-        error(name.location, "table `\(name.value)` does not exist in \(policy.database.displayName)",
-              hint: Suggestion.hint(for: name.value, among: known, listing: "tables") ?? "the database has no tables")
+        error(
+            name.location, "table `\(name.value)` does not exist in \(policy.database.displayName)",
+            hint: Suggestion.hint(for: name.value, among: known, listing: "tables") ?? "the database has no tables")
         return nil
     }
 
@@ -363,12 +525,17 @@ public struct SchemaValidator {
         if let c = table.column(name.value) { return c }
         if table.columns.isEmpty {
             // Every table has a column: these are hidden (MariaDB lists only the columns a user holds a privilege on).
-            error(name.location, "the columns of `\(table.name)` are hidden from this database user: it holds no privilege on the table",
-                  hint: "grant it SELECT on the table (\(schema.advisesBackticks ? "GRANT SELECT ON `database`." + schema.quotedForAdvice(table.name) : "GRANT SELECT ON " + schema.quotedForAdvice(table.name)) TO …), then run `check` again: it lists every other privilege the policy needs")
+            error(
+                name.location,
+                "the columns of `\(table.name)` are hidden from this database user: it holds no privilege on the table",
+                hint:
+                    "grant it SELECT on the table (\(schema.advisesBackticks ? "GRANT SELECT ON `database`." + schema.quotedForAdvice(table.name) : "GRANT SELECT ON " + schema.quotedForAdvice(table.name)) TO …), then run `check` again: it lists every other privilege the policy needs"
+            )
             return nil
         }
-        error(name.location, "table `\(table.name)` has no column `\(name.value)`",
-              hint: Suggestion.hint(for: name.value, among: table.columns.map(\.name), listing: "columns") ?? "")
+        error(
+            name.location, "table `\(table.name)` has no column `\(name.value)`",
+            hint: Suggestion.hint(for: name.value, among: table.columns.map(\.name), listing: "columns") ?? "")
         return nil
     }
 
@@ -382,16 +549,25 @@ public struct SchemaValidator {
         let calendar = policy.storageCalendar
         let bad = values.filter { DateCodec.parse($0, storage: storage, calendar: calendar) == nil }.count
         if bad > 0 {
-            error(name.location, "\(bad) of \(values.count) sampled values of `\(ref)` (\(role)) are not \(storage.rawValue) dates",
-                  hint: "declare the real format under `date_formats: { \(ref): iso8601 | unix | unix_ms | julian }`, or fix the data")
+            error(
+                name.location,
+                "\(bad) of \(values.count) sampled values of `\(ref)` (\(role)) are not \(storage.rawValue) dates",
+                hint:
+                    "declare the real format under `date_formats: { \(ref): iso8601 | unix | unix_ms | julian }`, or fix the data"
+            )
             return nil
         }
         var layout = DateCodec.TextLayout.local(separator: " ")
         if storage == .iso8601 {
-            let layouts = Set(values.map { DateCodec.layout(of: $0) }.map { l -> DateCodec.TextLayout in l == .date ? .local(separator: " ") : l })
+            let layouts = Set(
+                values.map { DateCodec.layout(of: $0) }.map { l -> DateCodec.TextLayout in
+                    l == .date ? .local(separator: " ") : l
+                })
             if layouts.count > 1 {
-                error(name.location, "`\(ref)` mixes ISO-8601 layouts (`T` or space separators, with or without `Z`), which do not compare correctly as text",
-                      hint: "normalise the column to one layout")
+                error(
+                    name.location,
+                    "`\(ref)` mixes ISO-8601 layouts (`T` or space separators, with or without `Z`), which do not compare correctly as text",
+                    hint: "normalise the column to one layout")
                 return nil
             }
             layout = layouts.first ?? .local(separator: " ")

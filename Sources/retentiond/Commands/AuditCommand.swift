@@ -33,7 +33,11 @@ struct AuditCommand: AsyncParsableCommand {
         )
         @OptionGroup var options: PolicyOptions
 
-        @Option(name: .long, help: ArgumentHelp("Compare with this copy of audit-head.json (kept off the host, or taken from the journal) instead of the state directory's.", valueName: "file"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Compare with this copy of audit-head.json (kept off the host, or taken from the journal) instead of the state directory's.",
+                valueName: "file"))
         var head: String?
 
         func run() async throws {
@@ -41,18 +45,26 @@ struct AuditCommand: AsyncParsableCommand {
                 var copy: StateFiles.RecordedHead?
                 if let head {
                     switch StateFiles.headFile(path: head) {
-                    case .missing: throw ValidationError("--head \(head): no such file; give a copy of audit-head.json (docs/operations.md, \"What is detected, and what needs a copy kept elsewhere\")")
-                    case .unreadable(let why): throw ValidationError("--head \(head) is not a recorded head (\(why)); give a copy of audit-head.json")
+                    case .missing:
+                        throw ValidationError(
+                            "--head \(head): no such file; give a copy of audit-head.json (docs/operations.md, \"What is detected, and what needs a copy kept elsewhere\")"
+                        )
+                    case .unreadable(let why):
+                        throw ValidationError(
+                            "--head \(head) is not a recorded head (\(why)); give a copy of audit-head.json")
                     case .recorded(let recorded): copy = recorded
                     }
                 }
                 let (policy, _) = try options.loadPolicy()
                 let store = try await options.openReader(policy)
-                guard let key = try await loadKey(policy: policy, store: store, create: false, logger: options.logger()) else {
+                guard let key = try await loadKey(policy: policy, store: store, create: false, logger: options.logger())
+                else {
                     // No key and no trail: nothing was ever enforced — unless a head says otherwise.
                     let recorded = copy ?? StateFiles.readHead(stateDirectory: policy.stateDirectory)
                     if let recorded, recorded.seq > 0 {
-                        printError("\(head ?? StateFiles.headPath(stateDirectory: policy.stateDirectory)) records entry \(recorded.seq) of the audit trail of \(recorded.database), but \(store.location) has no audit trail and there is no audit key: the trail and its key were removed, or this is another database")
+                        printError(
+                            "\(head ?? StateFiles.headPath(stateDirectory: policy.stateDirectory)) records entry \(recorded.seq) of the audit trail of \(recorded.database), but \(store.location) has no audit trail and there is no audit key: the trail and its key were removed, or this is another database"
+                        )
                         printError("audit trail of \(store.location) is NOT intact")
                         return .auditInvalid
                     }
@@ -61,29 +73,40 @@ struct AuditCommand: AsyncParsableCommand {
                 let trail = AuditTrail(store: store, key: key, stateDirectory: policy.stateDirectory)
                 let result = try await trail.verify(headPath: head)
                 if result.recordedHead == nil, result.entries > 0 {
-                    printError("no head is recorded for this trail in \(head ?? StateFiles.headPath(stateDirectory: policy.stateDirectory)): truncation of the newest entries cannot be detected", prefix: true)
+                    printError(
+                        "no head is recorded for this trail in \(head ?? StateFiles.headPath(stateDirectory: policy.stateDirectory)): truncation of the newest entries cannot be detected",
+                        prefix: true)
                 }
                 for warning in result.holdWarnings { printError("warning: " + warning, prefix: false) }
                 if result.entriesPastHead > 0 {
-                    printError("warning: the trail holds \(result.entriesPastHead) entries past the recorded head: a run killed before recording it, or a head file replaced by an older copy; check against a copy kept elsewhere with --head", prefix: false)
+                    printError(
+                        "warning: the trail holds \(result.entriesPastHead) entries past the recorded head: a run killed before recording it, or a head file replaced by an older copy; check against a copy kept elsewhere with --head",
+                        prefix: false)
                 }
                 guard result.isValid else {
                     for problem in result.problems { printError(problem.description) }
                     for problem in result.anchorProblems { printError(problem) }
                     for problem in result.holdProblems { printError("legal holds: " + problem) }
                     for problem in result.ledgerProblems { printError(problem) }
-                    printError("audit trail of \(trail.store.location) is NOT intact: \(result.problemCount) problem(s) in \(result.entries) entries")
+                    printError(
+                        "audit trail of \(trail.store.location) is NOT intact: \(result.problemCount) problem(s) in \(result.entries) entries"
+                    )
                     return .auditInvalid
                 }
-                print("audit trail intact: \(result.entries) entries, head \(result.head.seq) \(result.head.mac.prefix(16))…")
-                if let entries = result.ledgerEntries { print("erasure ledger intact: \(entries) entries, following the trail") }
+                print(
+                    "audit trail intact: \(result.entries) entries, head \(result.head.seq) \(result.head.mac.prefix(16))…"
+                )
+                if let entries = result.ledgerEntries {
+                    print("erasure ledger intact: \(entries) entries, following the trail")
+                }
                 return .success
             }
         }
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print audit entries, oldest first, optionally narrowed.")
+        static let configuration = CommandConfiguration(
+            abstract: "Print audit entries, oldest first, optionally narrowed.")
         @OptionGroup var options: PolicyOptions
 
         @Option(name: .long, help: "Only entries of this run id.")
@@ -92,21 +115,37 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Only entries of this rule id.")
         var rule: String?
 
-        @Option(name: .long, help: ArgumentHelp("Only entries about one record of this policy subject, named by --key (as explain and erase name it). The older TABLE:KEY form still works.", valueName: "name"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Only entries about one record of this policy subject, named by --key (as explain and erase name it). The older TABLE:KEY form still works.",
+                valueName: "name"))
         var subject: String?
 
-        @Option(name: .long, help: ArgumentHelp("Or: only entries about one record of this table, named by --key (its primary key).", valueName: "table"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "Or: only entries about one record of this table, named by --key (its primary key).", valueName: "table"
+            ))
         var table: String?
 
-        @Option(name: .long, help: ArgumentHelp("The record's key, exactly as stored (KEY1,KEY2 for composite keys): the subject's key with --subject, the primary key with --table.", valueName: "key"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "The record's key, exactly as stored (KEY1,KEY2 for composite keys): the subject's key with --subject, the primary key with --table.",
+                valueName: "key"))
         var key: String?
 
         @Option(name: .long, help: "At most this many entries (a note on stderr says when more match).")
         var limit: Int = 1000
 
         func validate() throws {
-            guard (1...1_000_000).contains(limit) else { throw ValidationError("--limit must be between 1 and 1000000") }
-            if subject != nil && table != nil { throw ValidationError("give either --subject NAME or --table TABLE, with --key") }
+            guard (1...1_000_000).contains(limit) else {
+                throw ValidationError("--limit must be between 1 and 1000000")
+            }
+            if subject != nil && table != nil {
+                throw ValidationError("give either --subject NAME or --table TABLE, with --key")
+            }
             if (subject != nil || table != nil) != (key != nil) && !(subject?.contains(":") == true && key == nil) {
                 throw ValidationError("--key names the record: give it with --subject NAME or --table TABLE")
             }
@@ -115,7 +154,11 @@ struct AuditCommand: AsyncParsableCommand {
         @Flag(name: .long, help: "Print JSON lines instead of a table (one entry per line).")
         var json = false
 
-        @Option(name: .long, help: ArgumentHelp("text, or json: an array of entries (docs/operations.md, \"Machine-readable output\").", valueName: "format"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "text, or json: an array of entries (docs/operations.md, \"Machine-readable output\").",
+                valueName: "format"))
         var format: OutputFormat = .text
 
         func run() async throws {
@@ -131,14 +174,21 @@ struct AuditCommand: AsyncParsableCommand {
                 if let subject, let key {
                     let (written, _) = try options.loadPolicy()
                     guard let found = (policy ?? written).subjects.first(where: { $0.id == subject }) else {
-                        throw CommandFailure(.usage, "the policy \(written.path) has no subject `\(subject)`; it has: \(written.subjects.map(\.id).joined(separator: ", "))")
+                        throw CommandFailure(
+                            .usage,
+                            "the policy \(written.path) has no subject `\(subject)`; it has: \(written.subjects.map(\.id).joined(separator: ", "))"
+                        )
                     }
                     named = (found.table.value, key, { _ in found.key.map(\.value) })
                 } else if let table, let key {
                     named = (table, key, { $0.primaryKey })
                 } else if let subject, let colon = subject.firstIndex(of: ":") {
-                    writeMessage("retentiond: `--subject TABLE:KEY` is the older form; say `--table \(subject[..<colon]) --key \(subject[subject.index(after: colon)...])` (or `--subject NAME --key KEY`, as explain and erase do)", level: .notice)
-                    named = (String(subject[..<colon]), String(subject[subject.index(after: colon)...]), { $0.primaryKey })
+                    writeMessage(
+                        "retentiond: `--subject TABLE:KEY` is the older form; say `--table \(subject[..<colon]) --key \(subject[subject.index(after: colon)...])` (or `--subject NAME --key KEY`, as explain and erase do)",
+                        level: .notice)
+                    named = (
+                        String(subject[..<colon]), String(subject[subject.index(after: colon)...]), { $0.primaryKey }
+                    )
                 } else if let subject {
                     throw ValidationError("--subject `\(subject)` needs --key: the record's key")
                 }
@@ -147,16 +197,24 @@ struct AuditCommand: AsyncParsableCommand {
                     // Typed by each key column's declared type, as `hold add` reads keys (the record
                     // itself may be gone): `10042` on a text key is the text, never the number.
                     guard let info = schema.table(named.table), !named.columns(info).isEmpty else {
-                        throw CommandFailure(.usage, "`\(named.table)` does not name a table with a key: give a table of the database with its primary key, or a subject of the policy")
+                        throw CommandFailure(
+                            .usage,
+                            "`\(named.table)` does not name a table with a key: give a table of the database with its primary key, or a subject of the policy"
+                        )
                     }
                     let columns = named.columns(info)
-                    guard let lookup = try? KeyLookup.parse(named.keyText, columns: columns, of: info, kindOf: kindOf) else {
-                        throw CommandFailure(.usage, "`\(named.keyText)` is not a key of `\(named.table)`: give its key (\(columns.joined(separator: ", "))) exactly as stored")
+                    guard let lookup = try? KeyLookup.parse(named.keyText, columns: columns, of: info, kindOf: kindOf)
+                    else {
+                        throw CommandFailure(
+                            .usage,
+                            "`\(named.keyText)` is not a key of `\(named.table)`: give its key (\(columns.joined(separator: ", "))) exactly as stored"
+                        )
                     }
                     reference = trail.reference(table: named.table, key: RecordKey(lookup.compactMap(\.value)))
                 }
                 // One more than asked, to say when the list was cut.
-                var entries = try await trail.entries(filter: AuditFilter(runID: run, ruleID: rule, subjectRef: reference), limit: limit + 1)
+                var entries = try await trail.entries(
+                    filter: AuditFilter(runID: run, ruleID: rule, subjectRef: reference), limit: limit + 1)
                 let cut = entries.count > limit
                 if cut { entries.removeLast() }
                 if format == .json {
@@ -169,10 +227,14 @@ struct AuditCommand: AsyncParsableCommand {
                     print("seq\tat\trun\tactor\taction\trule\ttable\treference\tfields\tdetail")
                     for e in entries {
                         let ref = e.subjectRef.isEmpty ? "-" : String(e.subjectRef.prefix(16))
-                        print("\(e.seq)\t\(e.at)\t\(e.runID)\t\(e.actor)\t\(e.action)\t\(e.ruleID.isEmpty ? "-" : e.ruleID)\t\(e.table.isEmpty ? "-" : e.table)\t\(ref)\t\(e.fields.isEmpty ? "-" : e.fields)\t\(e.detail)")
+                        print(
+                            "\(e.seq)\t\(e.at)\t\(e.runID)\t\(e.actor)\t\(e.action)\t\(e.ruleID.isEmpty ? "-" : e.ruleID)\t\(e.table.isEmpty ? "-" : e.table)\t\(ref)\t\(e.fields.isEmpty ? "-" : e.fields)\t\(e.detail)"
+                        )
                     }
                 }
-                if cut { printError("the first \(limit) entries are shown; more match (--limit N shows more)", prefix: false) }
+                if cut {
+                    printError("the first \(limit) entries are shown; more match (--limit N shows more)", prefix: false)
+                }
                 return .success
             }
         }
@@ -194,7 +256,8 @@ struct AuditCommand: AsyncParsableCommand {
         )
         @OptionGroup var options: PolicyOptions
 
-        @Option(name: .long, help: "Why (e.g. the key's yearly rotation, or a suspected leak), kept in the audit trail.")
+        @Option(
+            name: .long, help: "Why (e.g. the key's yearly rotation, or a suspected leak), kept in the audit trail.")
         var reason: String
 
         @Option(name: .long, help: "Who rotates (recorded in the audit trail).")
@@ -205,20 +268,34 @@ struct AuditCommand: AsyncParsableCommand {
                 let (enforcer, _) = try await options.loadEnforcer(actor: by, loadingKey: false)
                 let keyFile = enforcer.policy.keyFile
                 if let credentialsDirectory, keyFile.hasPrefix(credentialsDirectory + "/") {
-                    throw CommandFailure(.usage, "the audit key is systemd's credential \(keyFile), which a unit cannot change: run `retentiond audit rotate-key` by hand (as root), where the policy's audit.key_file is the file the units load")
+                    throw CommandFailure(
+                        .usage,
+                        "the audit key is systemd's credential \(keyFile), which a unit cannot change: run `retentiond audit rotate-key` by hand (as root), where the policy's audit.key_file is the file the units load"
+                    )
                 }
-                guard FileManager.default.fileExists(atPath: keyFile) || FileManager.default.fileExists(atPath: keyFile + ".rotating") else {
-                    throw CommandFailure(.refused, "there is no audit key at \(keyFile) (the policy's audit.key_file) to rotate: restore it first, or name the right file (docs/deployment.md, \"The audit key\")")
+                guard
+                    FileManager.default.fileExists(atPath: keyFile)
+                        || FileManager.default.fileExists(atPath: keyFile + ".rotating")
+                else {
+                    throw CommandFailure(
+                        .refused,
+                        "there is no audit key at \(keyFile) (the policy's audit.key_file) to rotate: restore it first, or name the right file (docs/deployment.md, \"The audit key\")"
+                    )
                 }
                 let done = try await enforcer.rotateKey(keyPath: keyFile, reason: reason, now: options.currentTime())
-                print("audit key rotated: entry \(done.rotationSeq) seals entries 1…\(done.sealedEntries) under the new key in \(keyFile)"
-                      + (done.restatedHolds > 0 ? "; \(done.restatedHolds) hold(s) restated" : ""))
+                print(
+                    "audit key rotated: entry \(done.rotationSeq) seals entries 1…\(done.sealedEntries) under the new key in \(keyFile)"
+                        + (done.restatedHolds > 0 ? "; \(done.restatedHolds) hold(s) restated" : ""))
                 if let retired = done.retiredKey {
-                    print("the old key is kept at \(retired): the trail no longer needs it; keep it with your records or destroy it")
+                    print(
+                        "the old key is kept at \(retired): the trail no longer needs it; keep it with your records or destroy it"
+                    )
                 } else {
                     print("(an interrupted rotation was finished)")
                 }
-                print("back up the new key now, and copy \(StateFiles.headPath(stateDirectory: enforcer.policy.stateDirectory)) off the host as after every run")
+                print(
+                    "back up the new key now, and copy \(StateFiles.headPath(stateDirectory: enforcer.policy.stateDirectory)) off the host as after every run"
+                )
                 return .success
             }
         }
@@ -226,7 +303,8 @@ struct AuditCommand: AsyncParsableCommand {
 
     struct Reanchor: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "After a legitimate restore: accept the trail's end as the recorded head, and erase again what the restore brought back (audited).",
+            abstract:
+                "After a legitimate restore: accept the trail's end as the recorded head, and erase again what the restore brought back (audited).",
             discussion: """
                 When a database is restored from an older copy, its trail ends before the head recorded in the state \
                 directory, and enforcing commands refuse with exit 7. Once you have checked that the restore is \
@@ -253,7 +331,10 @@ struct AuditCommand: AsyncParsableCommand {
         @Flag(name: .long, help: "Say what re-anchoring and re-applying the ledger would do; change nothing.")
         var dryRun = false
 
-        @Option(name: .long, help: ArgumentHelp("text, or json (one object: docs/operations.md, \"Machine-readable output\").", valueName: "format"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp(
+                "text, or json (one object: docs/operations.md, \"Machine-readable output\").", valueName: "format"))
         var format: OutputFormat = .text
 
         /// `--format json`: what was (or would be) accepted and re-applied.
@@ -267,14 +348,18 @@ struct AuditCommand: AsyncParsableCommand {
         }
 
         func validate() throws {
-            if !dryRun, reason == nil || by == nil { throw ValidationError("give --reason (why, e.g. the restore ticket) and --by (who), or --dry-run to see what it would do") }
+            if !dryRun, reason == nil || by == nil {
+                throw ValidationError(
+                    "give --reason (why, e.g. the restore ticket) and --by (who), or --dry-run to see what it would do")
+            }
         }
 
         func run() async throws {
             try await reportingFailures {
                 let (policy, _) = try options.loadPolicy()
                 let store = try await options.openStore(policy)
-                guard let key = try await loadKey(policy: policy, store: store, create: false, logger: options.logger()) else {
+                guard let key = try await loadKey(policy: policy, store: store, create: false, logger: options.logger())
+                else {
                     throw CommandFailure(.failure, "no audit trail to re-anchor on \(store.location)")
                 }
                 let now = options.currentTime()
@@ -282,47 +367,75 @@ struct AuditCommand: AsyncParsableCommand {
                 // Without erasures to re-apply, the policy need not validate against the restored schema.
                 guard try await ledger.lost(in: store) != nil else {
                     if dryRun {
-                        let standing = try? await AuditAnchor(store: store, stateDirectory: policy.stateDirectory).check()
+                        let standing = try? await AuditAnchor(store: store, stateDirectory: policy.stateDirectory)
+                            .check()
                         let end = try await store.read { try $0.auditHead().seq }
                         let previous = StateFiles.readHead(stateDirectory: policy.stateDirectory)
                         let needed = !(standing?.anchored == true && standing?.entriesPastHead == 0 && previous != nil)
                         if format == .json {
-                            try printJSON(Outcome(dryRun: true, reanchored: needed, previousSeq: previous?.seq, headSeq: needed ? end + 1 : nil))
+                            try printJSON(
+                                Outcome(
+                                    dryRun: true, reanchored: needed, previousSeq: previous?.seq,
+                                    headSeq: needed ? end + 1 : nil))
                             return .success
                         }
                         if needed {
-                            print("would re-anchor the audit trail at entry \(end + 1)" + (previous.map { " (the recorded head is entry \($0.seq))" } ?? ""))
+                            print(
+                                "would re-anchor the audit trail at entry \(end + 1)"
+                                    + (previous.map { " (the recorded head is entry \($0.seq))" } ?? ""))
                         } else {
-                            print("nothing to re-anchor: the audit trail is intact and ends at the recorded head (entry \(end))")
+                            print(
+                                "nothing to re-anchor: the audit trail is intact and ends at the recorded head (entry \(end))"
+                            )
                         }
-                        print(FileManager.default.fileExists(atPath: ledger.path) ? "the erasure ledger holds nothing the database lost" : "no erasure ledger in \(policy.stateDirectory): nothing to re-apply")
+                        print(
+                            FileManager.default.fileExists(atPath: ledger.path)
+                                ? "the erasure ledger holds nothing the database lost"
+                                : "no erasure ledger in \(policy.stateDirectory): nothing to re-apply")
                         return .success
                     }
-                    let (previous, head) = try await AuditAnchor.reanchor(store, stateDirectory: policy.stateDirectory, key: key, reason: reason ?? "",
-                                                                          by: by ?? "", now: now)
+                    let (previous, head) = try await AuditAnchor.reanchor(
+                        store, stateDirectory: policy.stateDirectory, key: key, reason: reason ?? "",
+                        by: by ?? "", now: now)
                     try await ledger.sync(from: store, keep: policy.ledgerKeep, now: Date(), calendar: policy.calendar)
                     if format == .json {
-                        try printJSON(Outcome(dryRun: false, reanchored: true, previousSeq: previous?.seq, headSeq: head.seq))
+                        try printJSON(
+                            Outcome(dryRun: false, reanchored: true, previousSeq: previous?.seq, headSeq: head.seq))
                         return .success
                     }
-                    print("audit trail re-anchored at entry \(head.seq)" + (previous.map { " (the recorded head was entry \($0.seq))" } ?? ""))
+                    print(
+                        "audit trail re-anchored at entry \(head.seq)"
+                            + (previous.map { " (the recorded head was entry \($0.seq))" } ?? ""))
                     return .success
                 }
                 let (loaded, _) = try await options.loadEnforcer(actor: by ?? defaultActor(), loadingKey: false)
-                let enforcer = Enforcer(resolved: loaded.resolved, store: loaded.store, key: key, actor: by ?? defaultActor(), logger: loaded.logger)
+                let enforcer = Enforcer(
+                    resolved: loaded.resolved, store: loaded.store, key: key, actor: by ?? defaultActor(),
+                    logger: loaded.logger)
                 let done = try await enforcer.reanchor(reason: reason ?? "", now: now, dryRun: dryRun)
                 for missed in done.replay?.notReapplied ?? [] {
-                    printError("warning: \(missed.records) record(s) of rule `\(missed.rule)` were erased before the restore and are back: \(missed.outcome)", prefix: false)
+                    printError(
+                        "warning: \(missed.records) record(s) of rule `\(missed.rule)` were erased before the restore and are back: \(missed.outcome)",
+                        prefix: false)
                 }
                 if format == .json {
-                    try printJSON(Outcome(dryRun: dryRun, reanchored: done.needed, previousSeq: done.previous?.seq,
-                                          headSeq: dryRun ? (done.needed ? done.trailEnd + 1 : nil) : done.head?.seq, replay: done.replay))
+                    try printJSON(
+                        Outcome(
+                            dryRun: dryRun, reanchored: done.needed, previousSeq: done.previous?.seq,
+                            headSeq: dryRun ? (done.needed ? done.trailEnd + 1 : nil) : done.head?.seq,
+                            replay: done.replay))
                     return .success
                 }
                 if dryRun {
-                    if done.needed { print("would re-anchor the audit trail at entry \(done.trailEnd + 1)" + (done.previous.map { " (the recorded head is entry \($0.seq))" } ?? "")) }
+                    if done.needed {
+                        print(
+                            "would re-anchor the audit trail at entry \(done.trailEnd + 1)"
+                                + (done.previous.map { " (the recorded head is entry \($0.seq))" } ?? ""))
+                    }
                 } else if let head = done.head {
-                    print("audit trail re-anchored at entry \(head.seq)" + (done.previous.map { " (the recorded head was entry \($0.seq))" } ?? ""))
+                    print(
+                        "audit trail re-anchored at entry \(head.seq)"
+                            + (done.previous.map { " (the recorded head was entry \($0.seq))" } ?? ""))
                 }
                 if let replay = done.replay { print("erasure ledger: " + replay.text(), terminator: "") }
                 return .success

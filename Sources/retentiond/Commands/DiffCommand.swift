@@ -23,14 +23,19 @@ struct DiffCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("The policy as it was: the one enforced so far.", valueName: "old"))
     var old: String
 
-    @Argument(help: ArgumentHelp("The policy as changed (default: --config, else the installed policy).", valueName: "new"))
+    @Argument(
+        help: ArgumentHelp("The policy as changed (default: --config, else the installed policy).", valueName: "new"))
     var new: String?
 
     @OptionGroup var options: PolicyOptions
 
     enum Format: String, ExpressibleByArgument, CaseIterable, Sendable { case text, json, html }
 
-    @Option(name: .long, help: ArgumentHelp("text; json (the same, as one object); or html (one self-contained page, for the people who sign the change off).", valueName: "format"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "text; json (the same, as one object); or html (one self-contained page, for the people who sign the change off).",
+            valueName: "format"))
     var format: Format = .text
 
     @Flag(name: .long, help: "List the changes only, without counting records on the database.")
@@ -46,7 +51,8 @@ struct DiffCommand: AsyncParsableCommand {
         try await reportingFailures {
             var options = self.options
             if let new { options.config = new }
-            let (whole, oldWarnings) = try PolicyParser(path: self.old, credentialsDirectory: credentialsDirectory).parseFile()
+            let (whole, oldWarnings) = try PolicyParser(path: self.old, credentialsDirectory: credentialsDirectory)
+                .parseFile()
             let old = whole.enforced(in: options.phase)
             noteWarnings(oldWarnings)
             var diff: PolicyDiff

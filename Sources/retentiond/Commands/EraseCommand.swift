@@ -6,7 +6,8 @@ import RetentionEngine
 struct EraseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "erase",
-        abstract: "Carry out a data subject's erasure request (GDPR art. 17) on one record, through the policy's rules.",
+        abstract:
+            "Carry out a data subject's erasure request (GDPR art. 17) on one record, through the policy's rules.",
         discussion: """
             Applies now, in order, each rule of --subject that changes data (anonymise, purge) to the record named by the \
             subject's key, as if its time were up: the clock is not waited for and consent no longer keeps it (the request \
@@ -24,7 +25,10 @@ struct EraseCommand: AsyncParsableCommand {
 
     @OptionGroup var record: RecordOptions
 
-    @Option(name: .long, help: ArgumentHelp("The request's reference (a ticket or letter number), recorded in the audit trail.", valueName: "ref"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The request's reference (a ticket or letter number), recorded in the audit trail.", valueName: "ref"))
     var request: String
 
     @Option(name: .long, help: ArgumentHelp("Who carries it out (recorded as the actor).", valueName: "name"))
@@ -34,8 +38,12 @@ struct EraseCommand: AsyncParsableCommand {
     var dryRun = false
 
     func validate() throws {
-        guard !request.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--request needs the request's reference") }
-        guard !by.trimmingCharacters(in: .whitespaces).isEmpty else { throw ValidationError("--by needs who carries the request out") }
+        guard !request.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ValidationError("--request needs the request's reference")
+        }
+        guard !by.trimmingCharacters(in: .whitespaces).isEmpty else {
+            throw ValidationError("--by needs who carries the request out")
+        }
     }
 
     func run() async throws {
@@ -44,7 +52,9 @@ struct EraseCommand: AsyncParsableCommand {
             // request) meets the archive's rules, which wait for their clocks.
             let whole = try options.loadWholePolicy().0
             var phases = [options]
-            if !options.archive, whole.archive != nil, whole.enforced(in: .archive).subjects.contains(where: { $0.id == record.subject }) {
+            if !options.archive, whole.archive != nil,
+                whole.enforced(in: .archive).subjects.contains(where: { $0.id == record.subject })
+            {
                 var archive = options
                 archive.archive = true
                 phases.append(archive)
@@ -62,7 +72,10 @@ struct EraseCommand: AsyncParsableCommand {
                 }
             }
             if erased == 0 {
-                throw CommandFailure(.usage, "no record of subject `\(record.subject)` has key \(record.key), in the application's database or in the archive")
+                throw CommandFailure(
+                    .usage,
+                    "no record of subject `\(record.subject)` has key \(record.key), in the application's database or in the archive"
+                )
             }
             return .success
         }
@@ -75,7 +88,8 @@ struct EraseCommand: AsyncParsableCommand {
         let (enforcer, _) = try await phase.loadEnforcer(actor: by)
         // As validated: its names spelled as the database holds them.
         let found = try record.subject(in: enforcer.resolved.policy)
-        let report = try await enforcer.erase(subject: found, keyText: record.key, request: request, now: phase.currentTime(), dryRun: dryRun)
+        let report = try await enforcer.erase(
+            subject: found, keyText: record.key, request: request, now: phase.currentTime(), dryRun: dryRun)
         let paths = try StateFiles.writeErasure(report, policy: policy)
         if policy.phase == .archive { print("in the archive (\(policy.database.displayName)):") }
         print(report.markdown())

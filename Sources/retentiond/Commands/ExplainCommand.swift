@@ -6,7 +6,8 @@ import RetentionEngine
 struct ExplainCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "explain",
-        abstract: "Why one record is still kept, and when it will go: every rule of its subject, its clock, when it is due, what keeps it.",
+        abstract:
+            "Why one record is still kept, and when it will go: every rule of its subject, its clock, when it is due, what keeps it.",
         discussion: """
             The answer to a data subject's "why do you still have my data?" and "when will it go?": for the record of \
             --subject named by the subject's key, each rule's clock value, the day the rule's time is up, and what keeps it \
@@ -49,7 +50,10 @@ struct ExplainCommand: AsyncParsableCommand {
                 }
             }
             guard let explanation else {
-                throw CommandFailure(.usage, "no record of subject `\(record.subject)` has key \(record.key), in the application's database or in the archive")
+                throw CommandFailure(
+                    .usage,
+                    "no record of subject `\(record.subject)` has key \(record.key), in the application's database or in the archive"
+                )
             }
             switch format {
             case .json:
@@ -58,7 +62,9 @@ struct ExplainCommand: AsyncParsableCommand {
                 encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
                 print(String(decoding: try encoder.encode(explanation), as: UTF8.self))
             case .text:
-                print("\(explanation.subject) \(explanation.table):\(explanation.key)" + (explanation.phase == Phase.archive.rawValue ? " — in the archive" : ""))
+                print(
+                    "\(explanation.subject) \(explanation.table):\(explanation.key)"
+                        + (explanation.phase == Phase.archive.rawValue ? " — in the archive" : ""))
                 for rule in explanation.rules {
                     print("\nrule \(rule.rule) (\(rule.action)) — \(rule.register)")
                     print("  legal basis: \(rule.legalBasis)")
@@ -77,6 +83,7 @@ struct ExplainCommand: AsyncParsableCommand {
         let (planner, _) = try await options.loadPlanner()
         // As validated: its names spelled as the database holds them.
         let found = try record.subject(in: planner.resolved.policy)
-        return try await Explainer(resolved: planner.resolved, reader: planner.reader).explain(subject: found, keyText: record.key, now: options.currentTime())
+        return try await Explainer(resolved: planner.resolved, reader: planner.reader).explain(
+            subject: found, keyText: record.key, now: options.currentTime())
     }
 }

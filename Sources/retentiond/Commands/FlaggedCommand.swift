@@ -30,11 +30,17 @@ struct FlaggedCommand: AsyncParsableCommand {
         try await reportingFailures {
             let (policy, _) = try options.loadPolicy()
             guard let found = policy.rules.first(where: { $0.id == rule }) else {
-                let ids = policy.rules.filter { $0.action.auditAction == .flag }.map { "`\($0.id)`" }.joined(separator: ", ")
-                throw CommandFailure(.policyInvalid, "the policy \(policy.path) has no rule `\(rule)`" + (ids.isEmpty ? "" : "; its flag rules: \(ids)"))
+                let ids = policy.rules.filter { $0.action.auditAction == .flag }.map { "`\($0.id)`" }.joined(
+                    separator: ", ")
+                throw CommandFailure(
+                    .policyInvalid,
+                    "the policy \(policy.path) has no rule `\(rule)`" + (ids.isEmpty ? "" : "; its flag rules: \(ids)"))
             }
             guard found.action.auditAction == .flag else {
-                throw CommandFailure(.policyInvalid, "rule `\(rule)` \(found.actionName)s records, it does not flag them; `flagged` lists a flag rule's records")
+                throw CommandFailure(
+                    .policyInvalid,
+                    "rule `\(rule)` \(found.actionName)s records, it does not flag them; `flagged` lists a flag rule's records"
+                )
             }
             let subject = policy.subject(for: found)
             let store = try await options.openReader(policy)
@@ -44,7 +50,9 @@ struct FlaggedCommand: AsyncParsableCommand {
             let ruleID = rule
             let complete = try await store.read { try $0.rulesWithCompleteMarks(among: [ruleID]).contains(ruleID) }
             if !complete {
-                printError("rule `\(rule)` has no complete marks yet (no enforcing run since retentiond began marking): run `retentiond run` once, then list again", prefix: false)
+                printError(
+                    "rule `\(rule)` has no complete marks yet (no enforcing run since retentiond began marking): run `retentiond run` once, then list again",
+                    prefix: false)
             }
             print((keyColumns + columns).joined(separator: "\t"))
             var printed = 0
@@ -52,13 +60,20 @@ struct FlaggedCommand: AsyncParsableCommand {
             while printed < limit {
                 let page = after
                 let want = min(2000, limit - printed)
-                let rows = try await store.read { try $0.markedRecords(ruleID: ruleID, table: table, keyColumns: keyColumns, columns: columns, after: page, limit: want) }
+                let rows = try await store.read {
+                    try $0.markedRecords(
+                        ruleID: ruleID, table: table, keyColumns: keyColumns, columns: columns, after: page, limit: want
+                    )
+                }
                 for row in rows { print(row.map { $0.isNull ? "" : ($0.textValue ?? "") }.joined(separator: "\t")) }
                 printed += rows.count
                 guard rows.count == want, let last = rows.last else { break }
                 after = RecordKey(Array(last.prefix(keyColumns.count)))
             }
-            if printed == limit { printError("the first \(limit) records are shown; more may follow (--limit N shows more)", prefix: false) }
+            if printed == limit {
+                printError(
+                    "the first \(limit) records are shown; more may follow (--limit N shows more)", prefix: false)
+            }
             return .success
         }
     }

@@ -17,7 +17,8 @@ struct ForecastCommand: AsyncParsableCommand {
 
     @OptionGroup var options: PolicyOptions
 
-    @Option(name: .long, help: ArgumentHelp("How far ahead, in months: 1mo to 24mo (or 1y, 2y).", valueName: "duration"))
+    @Option(
+        name: .long, help: ArgumentHelp("How far ahead, in months: 1mo to 24mo (or 1y, 2y).", valueName: "duration"))
     var horizon = "12mo"
 
     /// What `forecast` prints.
@@ -25,12 +26,17 @@ struct ForecastCommand: AsyncParsableCommand {
         case text, json, html
     }
 
-    @Option(name: .long, help: ArgumentHelp("text (a table), json, or html (one self-contained page with a chart per rule).", valueName: "format"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "text (a table), json, or html (one self-contained page with a chart per rule).", valueName: "format"))
     var format: Format = .text
 
     func months() throws -> Int {
-        guard let d = try? RetentionDuration(parsing: horizon), d.days == 0, d.hours == 0, d.minutes == 0, d.seconds == 0,
-              (1...24).contains(d.years * 12 + d.months) else {
+        guard let d = try? RetentionDuration(parsing: horizon), d.days == 0, d.hours == 0, d.minutes == 0,
+            d.seconds == 0,
+            (1...24).contains(d.years * 12 + d.months)
+        else {
             throw ValidationError("--horizon takes whole months from 1mo to 24mo (or 1y, 2y), not `\(horizon)`")
         }
         return d.years * 12 + d.months
@@ -42,10 +48,12 @@ struct ForecastCommand: AsyncParsableCommand {
         try await reportingFailures {
             let (planner, diagnostics) = try await options.loadPlanner()
             noteWarnings(diagnostics)
-            let forecast = try await Forecaster(resolved: planner.resolved, reader: planner.reader).forecast(now: options.currentTime(), months: try months())
+            let forecast = try await Forecaster(resolved: planner.resolved, reader: planner.reader).forecast(
+                now: options.currentTime(), months: try months())
             switch format {
             case .json: try printJSON(forecast)
-            case .html: print(forecast.html(policyPath: planner.policy.path, policyHash: planner.policy.hash), terminator: "")
+            case .html:
+                print(forecast.html(policyPath: planner.policy.path, policyHash: planner.policy.hash), terminator: "")
             case .text: print(forecast.text(), terminator: "")
             }
             return .success

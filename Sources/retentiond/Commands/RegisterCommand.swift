@@ -6,7 +6,8 @@ import RetentionEngine
 struct RegisterCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "register",
-        abstract: "Render the retention section of the register of processing activities from the policy that is enforced.",
+        abstract:
+            "Render the retention section of the register of processing activities from the policy that is enforced.",
         discussion: """
             Per register entry, each rule's data, how long it is kept (in words), counted from which date, what happens then, \
             what keeps a record anyway, and its legal basis — from the policy itself, so the register and the enforcement \
@@ -22,7 +23,11 @@ struct RegisterCommand: AsyncParsableCommand {
     @Option(name: .long, help: ArgumentHelp("md (Markdown) or html (one self-contained page).", valueName: "format"))
     var format: Format = .md
 
-    @Flag(name: .long, help: "Add live figures from a dry run on the database (records, due now, kept and why; what rules with `statistics` counted).")
+    @Flag(
+        name: .long,
+        help:
+            "Add live figures from a dry run on the database (records, due now, kept and why; what rules with `statistics` counted)."
+    )
     var figures = false
 
     func run() async throws {
@@ -46,9 +51,18 @@ struct RegisterCommand: AsyncParsableCommand {
                     let report = try await planner.dryRun(now: now, mode: .plan, planPath: nil)
                     for rule in report.rules { tallies[rule.rule] = rule }
                     let (table, rules) = (planner.policy.statisticsTable, planner.policy.statisticsRules.map(\.id))
-                    statistics.merge(try await planner.reader.read { session in
-                        try Dictionary(uniqueKeysWithValues: rules.map { ($0, try session.statisticsRows(table: table, ruleID: $0, periods: nil, openOnly: false)) })
-                    }) { a, _ in a }
+                    statistics.merge(
+                        try await planner.reader.read { session in
+                            try Dictionary(
+                                uniqueKeysWithValues: rules.map {
+                                    (
+                                        $0,
+                                        try session.statisticsRows(
+                                            table: table, ruleID: $0, periods: nil, openOnly: false)
+                                    )
+                                })
+                        }
+                    ) { a, _ in a }
                 }
             }
             let register = Register(policy: policy, tallies: tallies, statistics: statistics, generatedAt: now)

@@ -28,32 +28,54 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Plan only; change nothing.")
     var dryRun = false
 
-    @Option(name: .long, help: ArgumentHelp("text, or json: the run's report (docs/operations.md, \"Machine-readable output\") on standard output.", valueName: "format"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "text, or json: the run's report (docs/operations.md, \"Machine-readable output\") on standard output.",
+            valueName: "format"))
     var format: OutputFormat = .text
 
     @Flag(name: .long, help: "Proceed even when a rule exceeds its safety limits (max_records, max_percent).")
     var allowMore = false
 
-    @Flag(name: .long, help: "Enforce even when a relation or child that no index serves would scan a table of more than 10,000 rows for every record (refused otherwise, naming the CREATE INDEX to run).")
+    @Flag(
+        name: .long,
+        help:
+            "Enforce even when a relation or child that no index serves would scan a table of more than 10,000 rows for every record (refused otherwise, naming the CREATE INDEX to run)."
+    )
     var allowUnindexed = false
 
-    @Flag(name: .long, help: "PostgreSQL: share one run's batches with other `run --worker` processes (the first plans, all work).")
+    @Flag(
+        name: .long,
+        help: "PostgreSQL: share one run's batches with other `run --worker` processes (the first plans, all work).")
     var worker = false
 
-    @Option(name: .long, help: ArgumentHelp("Accept a reviewed policy change that makes more records due: the new policy's sha256 (its first 12 hex digits are enough), as the refusal and `retentiond diff` print it. Recorded in the audit trail.", valueName: "sha256"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Accept a reviewed policy change that makes more records due: the new policy's sha256 (its first 12 hex digits are enough), as the refusal and `retentiond diff` print it. Recorded in the audit trail.",
+            valueName: "sha256"))
     var acceptPolicyChange: String?
 
     func validate() throws {
         if worker && dryRun { throw ValidationError("--worker enforces; it cannot be combined with --dry-run") }
         if let acceptPolicyChange, acceptPolicyChange.count < 12 || !acceptPolicyChange.allSatisfy(\.isHexDigit) {
-            throw ValidationError("--accept-policy-change takes the new policy's sha256, at least its first 12 hex digits, not `\(acceptPolicyChange)`")
+            throw ValidationError(
+                "--accept-policy-change takes the new policy's sha256, at least its first 12 hex digits, not `\(acceptPolicyChange)`"
+            )
         }
     }
 
-    @Option(name: .long, help: ArgumentHelp("Who runs, for the audit trail (default: retentiond/<Unix user>).", valueName: "name"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("Who runs, for the audit trail (default: retentiond/<Unix user>).", valueName: "name"))
     var actor: String?
 
-    @Option(name: .long, help: ArgumentHelp("After the run, write Prometheus metrics to this file (atomically; node_exporter textfile collector).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "After the run, write Prometheus metrics to this file (atomically; node_exporter textfile collector).",
+            valueName: "file"))
     var metricsFile: String?
 
     func run() async throws {
@@ -65,24 +87,37 @@ struct RunCommand: AsyncParsableCommand {
             defer {
                 if let metricsFile, !dryRun {
                     do {
-                        try MetricsFile.write(report: report, succeeded: report?.succeeded == true, finishedAt: Date(), to: metricsFile)
+                        try MetricsFile.write(
+                            report: report, succeeded: report?.succeeded == true, finishedAt: Date(), to: metricsFile)
                     } catch {
                         printError("cannot write the metrics file \(metricsFile): \(error)")
                     }
                 }
             }
             if let metricsFile, !dryRun,
-               let problem = StateFiles.writeProblem(directory: (metricsFile as NSString).deletingLastPathComponent, holding: "the metrics file") {
+                let problem = StateFiles.writeProblem(
+                    directory: (metricsFile as NSString).deletingLastPathComponent, holding: "the metrics file")
+            {
                 throw CommandFailure(.cannotWrite, problem + "; nothing was changed")
             }
             // Without --archive, the archive's own rules run after the application's database's.
-            let phases = try options.archive || options.loadWholePolicy().0.enforced(in: .archive).rules.isEmpty ? [options]
-                : [options, { var o = options; o.archive = true; return o }()]
+            let phases =
+                try options.archive || options.loadWholePolicy().0.enforced(in: .archive).rules.isEmpty
+                ? [options]
+                : [
+                    options,
+                    {
+                        var o = options
+                        o.archive = true
+                        return o
+                    }(),
+                ]
             if dryRun {
                 // The same dry run as `plan`, labelled as `run`'s.
                 var status = ExitStatus.success
                 for phase in phases where try await phase.archiveIsReady() {
-                    let ran = try await PlanCommand.dryRun(phase, mode: .dryRun, format: format == .json ? .json : .text)
+                    let ran = try await PlanCommand.dryRun(
+                        phase, mode: .dryRun, format: format == .json ? .json : .text)
                     if status == .success { status = ran }
                 }
                 return status
@@ -101,7 +136,9 @@ struct RunCommand: AsyncParsableCommand {
 
     /// Enforces the policy's rules on one database (`phase.archive`: the archive): plans, applies,
     /// writes the report. `reported` gets the run's report, a refusal's included.
-    func enforce(_ phase: PolicyOptions, actor who: String, signals: SignalStop, reported: (RunReport) -> Void) async throws -> ExitStatus {
+    func enforce(_ phase: PolicyOptions, actor who: String, signals: SignalStop, reported: (RunReport) -> Void)
+        async throws -> ExitStatus
+    {
         let now = phase.currentTime()
         var (enforcer, diagnostics) = try await phase.loadEnforcer(actor: who, lockWait: pacing.lockWait.duration)
         enforcer.pacing = pacing.pacing
@@ -111,10 +148,12 @@ struct RunCommand: AsyncParsableCommand {
         if isatty(STDERR_FILENO) == 1 && format == .text { enforcer.progress = .terminal }
         noteWarnings(diagnostics)
         let report = try await reportingRefusal(enforcer, mode: .run, now: now, onRefusal: reported) {
-            worker ? try await enforcer.runAsWorker(now: now, allowMore: allowMore, stop: signals.stop)
+            worker
+                ? try await enforcer.runAsWorker(now: now, allowMore: allowMore, stop: signals.stop)
                 : try await enforcer.run(now: now, allowMore: allowMore, stop: signals.stop)
         }
         reported(report)
-        return try await finishEnforcement(report, enforcer: enforcer, format: format, stopped: signals.exitStatus != nil)
+        return try await finishEnforcement(
+            report, enforcer: enforcer, format: format, stopped: signals.exitStatus != nil)
     }
 }

@@ -23,21 +23,33 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup(title: "Sharing the database") var pacing: PacingOptions
 
-    @Flag(name: .long, help: "Enforce even when a relation or child that no index serves would scan a table of more than 10,000 rows for every record (refused otherwise, naming the CREATE INDEX to run).")
+    @Flag(
+        name: .long,
+        help:
+            "Enforce even when a relation or child that no index serves would scan a table of more than 10,000 rows for every record (refused otherwise, naming the CREATE INDEX to run)."
+    )
     var allowUnindexed = false
 
-    @Option(name: .long, help: ArgumentHelp("After each run, write Prometheus metrics to this file (atomically; node_exporter textfile collector).", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "After each run, write Prometheus metrics to this file (atomically; node_exporter textfile collector).",
+            valueName: "file"))
     var metricsFile: String?
 
     func run() async throws {
         try await reportingFailures {
             let logger = options.logger()
-            if let metricsFile, let problem = StateFiles.writeProblem(directory: (metricsFile as NSString).deletingLastPathComponent, holding: "the metrics file") {
+            if let metricsFile,
+                let problem = StateFiles.writeProblem(
+                    directory: (metricsFile as NSString).deletingLastPathComponent, holding: "the metrics file")
+            {
                 throw CommandFailure(.cannotWrite, problem)
             }
             let options = self.options
             let load: EnforcementService<SystemServiceClock>.Loader = {
-                var (enforcer, diagnostics) = try await options.loadEnforcer(actor: "retentiond/serve", lockWait: pacing.lockWait.duration)
+                var (enforcer, diagnostics) = try await options.loadEnforcer(
+                    actor: "retentiond/serve", lockWait: pacing.lockWait.duration)
                 enforcer.pacing = pacing.pacing
                 enforcer.allowUnindexed = allowUnindexed
                 for d in diagnostics where d.severity == .warning { logger.warning("\(d.description)") }
@@ -47,12 +59,16 @@ struct ServeCommand: AsyncParsableCommand {
             let command = self
             var archivePhase: EnforcementService<SystemServiceClock>.PhaseLoader?
             if !options.archive {
-                archivePhase = { @Sendable () async throws -> Enforcer? in try await command.loadArchivePhase(options, logger: logger) }
+                archivePhase = { @Sendable () async throws -> Enforcer? in
+                    try await command.loadArchivePhase(options, logger: logger)
+                }
             }
-            let service = EnforcementService(enforcer: try await load(), load: load, archivePhase: archivePhase, clock: SystemServiceClock(),
-                                             notifier: SystemdNotifier(), metricsPath: metricsFile, logger: logger)
-            let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-                services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            let service = EnforcementService(
+                enforcer: try await load(), load: load, archivePhase: archivePhase, clock: SystemServiceClock(),
+                notifier: SystemdNotifier(), metricsPath: metricsFile, logger: logger)
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(
+                    services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
             return .success
         }
@@ -66,7 +82,8 @@ struct ServeCommand: AsyncParsableCommand {
         let whole = try archive.loadWholePolicy().0
         guard whole.archive != nil, !whole.enforced(in: .archive).rules.isEmpty else { return nil }
         guard try await archive.archiveIsMade() else { return nil }
-        var (enforcer, diagnostics) = try await archive.loadEnforcer(actor: "retentiond/serve", lockWait: pacing.lockWait.duration)
+        var (enforcer, diagnostics) = try await archive.loadEnforcer(
+            actor: "retentiond/serve", lockWait: pacing.lockWait.duration)
         enforcer.pacing = pacing.pacing
         enforcer.allowUnindexed = allowUnindexed
         for d in diagnostics where d.severity == .warning { logger.warning("\(d.description)") }
