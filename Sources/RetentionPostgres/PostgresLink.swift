@@ -25,7 +25,8 @@ final class Outcome<Value: Sendable>: InFlight {
     }
 }
 
-/// What a session waits on: a query's result, or the end of a COPY.
+/// What a session waits on (a query's `Outcome`, whatever its value's type), failed by the link
+/// when the connection closes.
 protocol InFlight: AnyObject, Sendable {
     func fail(_ error: any Error)
 }

@@ -115,3 +115,38 @@ extension PostgresSession {
         "DO $d$ BEGIN\n\(definition);\nEXCEPTION WHEN insufficient_privilege THEN NULL;\nEND $d$"
     }
 }
+
+/// The locks and checks every batch takes on the tool's tables.
+extension PostgresSession {
+    func lockAuditChain() throws {
+        _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:audit-chain'))", [])
+    }
+
+    /// READ COMMITTED lets another session commit between two statements, so batches (shared)
+    /// and hold placements (exclusive) meet on an advisory lock held until their commit.
+    func lockHolds(exclusive: Bool) throws {
+        let function = exclusive ? "pg_advisory_xact_lock" : "pg_advisory_xact_lock_shared"
+        _ = try execute("SELECT \(function)(hashtext('retentiond:holds'))", [])
+    }
+
+    func tryLockHoldsExclusively() throws -> Bool {
+        try rows("SELECT pg_try_advisory_xact_lock(hashtext('retentiond:holds'))", []).first?.first == .integer(1)
+    }
+
+    /// `lock_timeout` for the rest of the transaction; a statement that reaches it fails with
+    /// SQLSTATE 55P03, which `translate` turns into `DatabaseUnavailable`.
+    func limitLockWaits() throws {
+        _ = try execute("SET LOCAL lock_timeout = \(max(lockWait.milliseconds, 1))", [])
+    }
+
+    func toolTables() throws -> ToolTables {
+        let row = try rows(
+            "SELECT to_regclass('retentiond_audit') IS NOT NULL, to_regclass('retentiond_holds') IS NOT NULL", []
+        ).first
+        return ToolTables(audit: row?[0] == .integer(1), holds: row?[1] == .integer(1))
+    }
+
+    func tableExists(_ name: String) throws -> Bool {
+        try rows("SELECT to_regclass($1) IS NOT NULL", [.text(name)]).first?.first == .integer(1)
+    }
+}

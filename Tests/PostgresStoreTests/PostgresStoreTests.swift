@@ -102,6 +102,127 @@ import Testing
         #expect(try await trail.verify().isValid)
     }
 
+    /// Many rows at once (`insert(into:columns:rows:)`: the audit rows, the archive's copies, the
+    /// worker queue) are what an INSERT of the same values as literals makes, type modifiers
+    /// included; a value too long for its column is refused, never cut.
+    @Test func rowsInsertedManyAtOnceAreWhatAnInsertOfTheirLiteralsMakes() async throws {
+        let f = try await CRMFixture(.postgres, policy: CRMPolicies.anonymise)
+        let columns = """
+            id integer, c char(3), v varchar(4), b bit(3), vb varbit(5), n numeric(5,1), t timestamp(0), d date,
+            tz timestamptz, raw bytea, u uuid, j jsonb, a varchar(3)[], ca char(2)[], i integer, big bigint,
+            r double precision, txt text
+            """
+        try await f.sql(
+            ["CREATE TABLE many (\(columns))", "CREATE TABLE expected (\(columns))"], asWritten: true)
+        let names = [
+            "id", "c", "v", "b", "vb", "n", "t", "d", "tz", "raw", "u", "j", "a", "ca", "i", "big", "r", "txt",
+        ]
+        let rows: [[SQLValue]] = [
+            [
+                .integer(1), .text("EU"), .text("abcd"), .text("101"), .text("11"), .text("1.26"),
+                .text("2020-01-01 10:00:00.7"), .text("2020-02-29"), .text("2020-01-01 10:00:00+02"),
+                .blob(Data([0, 1, 0xFE])), .text("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"),
+                .text(#"{"k": [1, "\t"]}"#), .text(#"{ab,NULL,"c,d"}"#), .text("{x,yz}"), .integer(-2_147_483_648),
+                .integer(Int64.max), .real(0.1), .text("tab\there\nnew line \\ back 'quote' \"dq\" é 🎉 \r"),
+            ],
+            [.integer(2)] + Array(repeating: SQLValue.null, count: 17),
+            [
+                .integer(3), .text(""), .text(""), .text("000"), .text(""), .text("-0.04"), .text("infinity"),
+                .text("epoch"), .text("2020-06-01T00:00:00Z"), .blob(Data()), .text("A0EEBC999C0B4EF8BB6D6BB9BD380A11"),
+                .text("null"), .text("{}"), .text("{}"), .integer(0), .integer(Int64.min), .real(-1e-300), .text(""),
+            ],
+        ]
+        func literal(_ value: SQLValue) -> String {
+            switch value {
+            case .null: return "NULL"
+            case .integer(let n): return "'\(n)'"
+            case .real(let d): return "'\(d)'"
+            case .text(let s): return "'" + s.replacingOccurrences(of: "'", with: "''") + "'"
+            case .blob(let bytes): return "'\\x" + bytes.map { String(format: "%02x", $0) }.joined() + "'"
+            }
+        }
+        try await f.sql(
+            rows.map { "INSERT INTO expected VALUES (" + $0.map(literal).joined(separator: ", ") + ")" },
+            asWritten: true)
+        try await f.executing { try $0.insert(into: "many", columns: names, rows: rows) }
+        let written = try await f.rows("SELECT m::text FROM many m ORDER BY id")
+        #expect(written.count == 3)
+        #expect(written == (try await f.rows("SELECT e::text FROM expected e ORDER BY id")))
+
+        // Each too long for its column: refused, and the statement's other rows with it.
+        for (column, value) in [("c", "EURO"), ("v", "abcde"), ("b", "1011"), ("a", "{abcd}"), ("ca", "{abc}")] {
+            await #expect(throws: (any Error).self, "\(column) = \(value)") {
+                try await f.executing {
+                    try $0.insert(
+                        into: "many", columns: ["id", column],
+                        rows: [[.integer(8), .null], [.integer(9), .text(value)]])
+                }
+            }
+        }
+        #expect(try await f.rows("SELECT count(*) FROM many WHERE id > 3") == [[.integer(0)]])
+    }
+
+    /// A batch's audit rows go in by one statement: a server that drops the connection while they
+    /// are being written fails that transaction like any other statement, and the process goes on.
+    /// (Through PostgresNIO's COPY, the process stopped on a precondition — SIGILL — when the
+    /// connection closed mid-copy: this test then stopped the whole test run, in one run of two
+    /// with six rounds.)
+    @Test func aConnectionDroppedWhileAuditRowsAreWrittenFailsOnlyThatTransaction() async throws {
+        let f = try await CRMFixture(.postgres, policy: CRMPolicies.anonymise)
+        try await f.store().transaction { try $0.prepareToolTables() }
+        let watcher = try await f.reader()
+        /// Terminates the backends other than the watcher's that are running a statement on the trail.
+        @Sendable func terminateWriters() async throws -> Int {
+            try await watcher.read { session in
+                let rows = try (session as! any SQLExecuting).rows(
+                    """
+                    SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+                    WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'
+                      AND query LIKE '%retentiond_audit%'
+                    """, [])
+                guard case .integer(let n)? = rows.first?.first else { return 0 }
+                return Int(n)
+            }
+        }
+        let detail = String(repeating: "x", count: 2000)
+        var dropped = 0
+        for round in 0..<10 {
+            // About 40 MB in one statement: long enough to be caught while it runs.
+            let entries = (1...20_000).map { i in
+                AuditEntry(
+                    seq: Int64(round * 20_000 + i), runID: "run-\(round)", at: "2026-06-01T00:00:00Z", actor: "test",
+                    policyHash: "h", ruleID: "rule", action: "purge", table: "people", subjectRef: "\(i)",
+                    fields: "", detail: detail, prevMAC: "p", mac: "m")
+            }
+            let store = try await f.store()
+            let writing = Task { try await store.transaction { try $0.appendAudit(entries) } }
+            let finished = Atomic(false)
+            let watching = Task {
+                while !finished.load(ordering: .acquiring) {
+                    if try await terminateWriters() > 0 { return true }
+                }
+                return false
+            }
+            let result = await writing.result
+            finished.store(true, ordering: .releasing)
+            let terminated = try await watching.value
+            let written = try await watcher.read { session in
+                try (session as! any SQLExecuting).rows(
+                    "SELECT count(*) FROM retentiond_audit WHERE run_id = 'run-\(round)'", [])
+            }
+            switch result {
+            case .success:
+                #expect(written == [[.integer(20_000)]], "a transaction that committed keeps every row")
+            case .failure(let error):
+                dropped += 1
+                #expect(terminated, "only a dropped connection fails the insert: \(error)")
+                #expect(error is DatabaseUnavailable, "\(error)")
+                #expect(written == [[.integer(0)]], "the failed transaction left no row")
+            }
+        }
+        #expect(dropped > 0, "at least one insert was cut while it ran")
+    }
+
     /// `check`'s privilege test: a role that may read the people but not delete them or their
     /// children, nor update the anonymised columns, is told everything it lacks at once.
     /// A table PostgreSQL never analyzed (restored, bulk-loaded) gets plans that may scan a related
