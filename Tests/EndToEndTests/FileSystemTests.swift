@@ -64,7 +64,7 @@ import Testing
         let asRoot = getuid() == 0
         // A copy the other user can reach, wherever the build folder is (under /root, say).
         let binary = w.dir.appendingPathComponent("retentiond-copy").path
-        try FileManager.default.copyItem(atPath: BinaryRunner.binary.path, toPath: binary)
+        try Self.copyExecutable(BinaryRunner.binary.path, to: binary)
         func run(_ arguments: [String]) async throws -> BinaryRunner.Result {
             let command = [binary] + arguments + ["--config", w.policy, "--now", "2026-06-01T00:00:00Z"]
             return asRoot
@@ -168,5 +168,26 @@ import Testing
         let apply = try await w.run(["apply", "review.plan", "--state-dir", "."] + now)
         #expect(apply.status == 0, "\(apply.stderr)")
         #expect(try w.count("SELECT count(*) FROM contacts") == 1)
+    }
+
+    /// Makes `destination` run `source`: a hard link when both are on one file system, else a copy
+    /// written through a close-on-exec descriptor. A copy's write descriptor, open while another
+    /// test of this process starts a program, is inherited by the program until it executes (or
+    /// for its life): executing the copy then fails with ETXTBSY ("Text file busy"), as it did
+    /// once in five runs of the suite under load. A link writes nothing.
+    static func copyExecutable(_ source: String, to destination: String) throws {
+        if link(source, destination) == 0 { return }
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: source))
+        let fd = open(destination, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o755)
+        guard fd >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        defer { close(fd) }
+        try bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let written = write(fd, buffer.baseAddress! + offset, buffer.count - offset)
+                guard written > 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+                offset += written
+            }
+        }
     }
 }
