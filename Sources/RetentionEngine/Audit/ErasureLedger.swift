@@ -74,16 +74,10 @@ public struct ErasureLedger: Sendable {
 
         public init(kind: Kind) { self.kind = kind }
 
-        /// The line as sealed: a JSON object of its members but `mac`, in name order — written by
-        /// hand (a hundred thousand lines a run: Foundation's encoder was most of a run's time).
-        func body() -> [UInt8] {
-            var out: [UInt8] = []
-            write(into: &out, run: run, at: at, kid: kid)
-            return out
-        }
-
-        /// Appends the line's body to `out`, with `run`, `at` and `kid` in place of its own (an
-        /// entry leaves out what the entry before it or its closing line says).
+        /// Appends the line as sealed to `out` — a JSON object of its members but `mac`, in name
+        /// order, written by hand (a hundred thousand lines a run: Foundation's encoder was most of
+        /// a run's time) — with `run`, `at` and `kid` in place of its own (an entry leaves out what
+        /// the entry before it or its closing line says).
         func write(into out: inout [UInt8], run: String?, at: String?, kid: String?) {
             out.append(UInt8(ascii: "{"))
             var first = true

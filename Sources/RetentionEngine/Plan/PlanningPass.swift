@@ -3,29 +3,6 @@ import Logging
 import RetentionCore
 import RetentionStore
 
-/// One line of `plan --detail`: a record, its clock, and what the rule does to it.
-public struct DetailLine: Sendable {
-    public var rule: String
-    public var key: RecordKey
-    public var clock: [SQLValue]
-    public var decision: Decision
-    /// For `kept_by_rule`: the rules that keep the record or a row its deletion would take; for
-    /// `related_record`: where the rule's related records are (relations or tables; `explain`
-    /// names the records themselves).
-    public var keptBy: [String] = []
-    /// The clock's inputs by name (`last_contact_at`, `events.datep`), and which of them the
-    /// clock took (the latest, or the first set), when any is set.
-    public var clockNames: [String] = []
-    public var clockUsed: Int?
-    /// For a due record: the earlier rule of the run that deletes it first (it is counted there).
-    public var takenBy: String?
-    /// For a due record, when asked for (`plan --format csv|jsonl`): the rows of each child table
-    /// that belong to it (deleted, or anonymised by an anonymise rule's declared children). A row
-    /// two due records share counts under each; owned rows, which go only once nothing points at
-    /// them, are not listed. The report's per-table counts are the exact totals.
-    public var childRows: [(table: String, rows: Int)] = []
-}
-
 /// The planning pass: streams every rule's due records, decides each, counts them, and (given a
 /// writer) writes the plan. It only reads, so it runs on a read-only store: a dry run, `plan`, and
 /// the first half of every enforcing run are the same code.
@@ -199,31 +176,6 @@ public struct PlanningPass: Sendable {
         return tallies
     }
 
-    /// After a run that planned at `now` and acted on every record due then: per rule whose due
-    /// records depend on a table the run `changed` (`RuleQuery.tablesDecidedBy`), how many of its
-    /// records are due now — records the run's own changes made due (a user whose last ticket it
-    /// purged), which the next run acts on. Records the database refused (`failed`) are not counted.
-    /// One counting pass per such rule; rules that depend on no changed table are not read.
-    func becameDue(now: Date, changed: Set<String>, failed: [String: Int]) async throws -> [String: Int] {
-        let toolTables = try await reader.read { try $0.toolTables() }.complete
-        let marked =
-            toolTables
-            ? try await reader.read { [ids = policy.rules.map(\.id)] in try $0.rulesWithCompleteMarks(among: ids) } : []
-        let heldTables = toolTables ? try await reader.read { try $0.heldTables(at: now) } : []
-        var counts: [String: Int] = [:]
-        var none = RunSimulation.none
-        for rule in policy.rules {
-            let query = try resolved.query(for: rule, now: now, toolTablesExist: toolTables)
-            guard !query.tablesDecidedBy.isDisjoint(with: changed) else { continue }
-            let tally = try await plan(
-                rule, now: now, toolTables: toolTables, heldTables: heldTables, marked: marked.contains(rule.id),
-                chain: key.map(AuditChain.init), countChildren: false, simulation: &none, stop: StopRequest()
-            ) { _, _, _, _ in }
-            counts[rule.id] = max(0, tally.due - (failed[rule.id] ?? 0))
-        }
-        return counts
-    }
-
     /// Pages through one rule's candidates by key, deciding each; `each` sees every decision.
     ///
     /// When the rule's marks are complete (`marked`), the query leaves out what it already flagged or
@@ -234,7 +186,7 @@ public struct PlanningPass: Sendable {
     /// `simulation` follows the run batch by batch where counting apart would miscount (rows two
     /// rules reach, owned rows): a record an earlier rule takes is counted as taken by it, and
     /// `each` is told which rule.
-    private func plan(
+    func plan(
         _ rule: RetentionRule, now: Date, toolTables: Bool, heldTables: Set<String>, marked: Bool, chain: AuditChain?,
         countChildren: Bool,
         childRowsPerRecord: Bool = false, simulation: inout RunSimulation, stop: StopRequest,
@@ -250,7 +202,7 @@ public struct PlanningPass: Sendable {
         }
     }
 
-    private func plan(
+    func plan(
         _ rule: RetentionRule, now: Date, toolTables: Bool, heldTables: Set<String>, marked: Bool, chain: AuditChain?,
         countChildren: Bool,
         childRowsPerRecord: Bool, simulation: inout RunSimulation, stop: StopRequest,

@@ -1,0 +1,69 @@
+import Foundation
+import RetentionCore
+
+/// The done marks (`retentiond_done`) in SQL: which records a rule already anonymised or flagged.
+extension StoreSession where Self: SQLExecuting {
+    public func doneTableExists() throws -> Bool { try tableExists("retentiond_done") }
+
+    /// The row that says a rule's marks are complete; no canonical key is `*` (they start with `[`).
+    static var completeMark: SQLValue { .text("*") }
+
+    public func rulesWithCompleteMarks(among rules: [String]) throws -> Set<String> {
+        guard !rules.isEmpty, try doneTableExists() else { return [] }
+        // By rule: the key's first column (a scan of every mark otherwise).
+        let sql: SQL =
+            "SELECT rule_id FROM retentiond_done WHERE rule_id IN (\(SQL.list(rules.map { .text($0) }))) AND record_key = \(Self.completeMark)"
+        return Set(try rows(sql).compactMap { $0[0].textValue })
+    }
+
+    public func doneCount(ruleID: String) throws -> Int {
+        guard try doneTableExists(),
+            case .integer(let n)? = try rows(
+                "SELECT count(*) FROM retentiond_done WHERE rule_id = \(.text(ruleID)) AND record_key <> \(Self.completeMark)"
+            ).first?.first
+        else { return 0 }
+        return Int(n)
+    }
+
+    public func markedRecords(
+        ruleID: String, table: String, keyColumns: [String], columns: [String], after: RecordKey?, limit: Int
+    ) throws -> [[SQLValue]] {
+        guard try doneTableExists() else { return [] }
+        let s = "s"
+        let select = (keyColumns + columns).map { SQL.qualified(s, $0) }.joined(separator: ", ")
+        var sql: SQL =
+            "SELECT \(raw: select) FROM \(ident: table) AS s WHERE \(builder.doneMark(rule: ruleID, keyColumns: keyColumns.map { SQL.qualified(s, $0) }))"
+        if let after { sql += " AND \(builder.keyAfter(s, keyColumns, after))" }
+        sql +=
+            " ORDER BY \(raw: keyColumns.map { SQL.qualified(s, $0) }.joined(separator: ", ")) LIMIT \(.integer(Int64(limit)))"
+        return try rows(sql)
+    }
+
+    public func keys(table: String, keyColumns: [String], after: RecordKey?, limit: Int) throws -> [RecordKey] {
+        let columns = keyColumns.map { SQL.qualified("k", $0) }.joined(separator: ", ")
+        var sql: SQL = "SELECT \(raw: columns) FROM \(ident: table) AS k"
+        if let after { sql += " WHERE \(builder.keyAfter("k", keyColumns, after))" }
+        sql += " ORDER BY \(raw: columns) LIMIT \(.integer(Int64(limit)))"
+        return try rows(sql).map(RecordKey.init)
+    }
+
+    public func markDone(ruleID: String, table: String, keyColumns: [String], keys: [RecordKey]) throws {
+        guard !keys.isEmpty else { return }
+        try execute(builder.markDone(rule: ruleID, table: table, keyColumns: keyColumns, keys: keys))
+    }
+
+    public func unmarkDone(ruleIDs: [String], table: String, keyColumns: [String], keys: [RecordKey]) throws {
+        guard !keys.isEmpty, !ruleIDs.isEmpty else { return }
+        try execute(builder.unmarkDone(rules: ruleIDs, table: table, keyColumns: keyColumns, keys: keys))
+    }
+
+    public func clearDoneMarks() throws {
+        if try doneTableExists() { try execute("DELETE FROM retentiond_done") }
+    }
+
+    public func completeMarks(ruleID: String) throws {
+        try execute(
+            "INSERT INTO retentiond_done (rule_id, record_key) VALUES (\(.text(ruleID)), \(Self.completeMark))\(raw: dialect.ignoringDuplicates)"
+        )
+    }
+}
