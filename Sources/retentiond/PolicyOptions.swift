@@ -98,9 +98,10 @@ struct PolicyOptions: ParsableArguments {
     func validate() throws {
         // Messages written beside the log (errors, the warnings' count) follow its format.
         messagesAsJSON.store(logFormat == .json, ordering: .relaxed)
-        if let batchSize, !Policy.batchSizes.contains(batchSize) {
+        if let batchSize, !RunSettings.batchSizes.contains(batchSize) {
             throw ValidationError(
-                "--batch-size must be between \(Policy.batchSizes.lowerBound) and \(Policy.batchSizes.upperBound)")
+                "--batch-size must be between \(RunSettings.batchSizes.lowerBound) and \(RunSettings.batchSizes.upperBound)"
+            )
         }
     }
 
@@ -122,47 +123,54 @@ struct PolicyOptions: ParsableArguments {
         return .postgres(location)
     }
 
-    /// Parses the policy, applies the command-line overrides, and keeps the rules of the phase the
-    /// command works on (`--archive`); throws with every error.
-    func loadPolicy() throws -> (Policy, [Diagnostic]) {
-        let (whole, diagnostics) = try loadWholePolicy()
-        if archive && whole.archive == nil {
+    /// Parses the policy, applies the command-line overrides to its settings, and keeps the rules
+    /// (and the settings) of the phase the command works on (`--archive`); throws with every error.
+    func loadPolicy() throws -> PolicyParser.Parsed {
+        let whole = try loadWholePolicy()
+        if archive && whole.settings.archive == nil {
             throw CommandFailure(
                 .policyInvalid,
                 "--archive: the policy names no archive (`archive: { sqlite: PATH }`, docs/policy.md, \"Archive\")")
         }
-        return (whole.enforced(in: phase), diagnostics)
+        return (whole.policy.enforced(in: phase), whole.settings.enforced(in: phase), whole.diagnostics)
     }
 
-    /// The policy with both phases' rules: what `register` shows, and what a command splits itself.
-    func loadWholePolicy() throws -> (Policy, [Diagnostic]) {
+    /// The policy with both phases' rules, and the application's settings: what `register` shows,
+    /// and what a command splits itself.
+    func loadWholePolicy() throws -> PolicyParser.Parsed {
         let path = try configPath()
         let override =
             stateDir
             ?? ProcessInfo.processInfo.environment["STATE_DIRECTORY"]?.split(separator: ":").first.map(String.init)
-        var (policy, diagnostics) = try PolicyParser(
+        let (policy, written, diagnostics) = try PolicyParser(
             path: path, stateDirectoryOverride: override, credentialsDirectory: credentialsDirectory
         ).parseFile()
-        if let batchSize { policy.batchSize = batchSize }
-        if let keyFileOverride { policy.keyFile = keyFileOverride }
-        if let databaseURL { policy.database = try Self.location(databaseURL, option: "--database-url") }
+        return (policy, try overriding(written), diagnostics)
+    }
+
+    /// The policy file's settings with the command line's replacing them.
+    func overriding(_ written: RunSettings) throws -> RunSettings {
+        var settings = written
+        if let batchSize { settings.batchSize = batchSize }
+        if let keyFileOverride { settings.keyFile = keyFileOverride }
+        if let databaseURL { settings.database = try Self.location(databaseURL, option: "--database-url") }
         if let archiveURL {
             let archive = try Self.location(archiveURL, option: "--archive-url")
-            guard archive.kindName == policy.database.kindName else {
+            guard archive.kindName == settings.database.kindName else {
                 throw ValidationError(
-                    "--archive-url names a \(archive.kindName) database; the archive must be the same kind as the database (\(policy.database.kindName))"
+                    "--archive-url names a \(archive.kindName) database; the archive must be the same kind as the database (\(settings.database.kindName))"
                 )
             }
-            guard archive != policy.database else {
+            guard archive != settings.database else {
                 throw ValidationError("--archive-url names the governed database itself; the archive is a separate one")
             }
-            policy.archive = archive
-        } else if let archive = policy.archive, archive.kindName != policy.database.kindName {
+            settings.archive = archive
+        } else if let archive = settings.archive, archive.kindName != settings.database.kindName {
             throw ValidationError(
-                "--database-url names a \(policy.database.kindName) database, and the policy's archive is \(archive.kindName): give the archive of the same kind with --archive-url"
+                "--database-url names a \(settings.database.kindName) database, and the policy's archive is \(archive.kindName): give the archive of the same kind with --archive-url"
             )
         }
-        if let reportsDir { policy.reportsDirectory = URL(fileURLWithPath: reportsDir).standardizedFileURL.path }
-        return (policy, diagnostics)
+        if let reportsDir { settings.reportsDirectory = URL(fileURLWithPath: reportsDir).standardizedFileURL.path }
+        return settings
     }
 }

@@ -9,13 +9,13 @@ import RetentionSQLite
 import RetentionStore
 
 /// The composition root: how a command turns its options into the engine's parts — the policy
-/// read and overridden (`PolicyOptions.loadPolicy`), the database opened to read or to write, the
+/// read and its settings overridden (`PolicyOptions.loadPolicy`), the database opened to read or to write, the
 /// policy validated against it, the audit key loaded — and nothing else. Commands ask for a
 /// planner or an enforcer here; the engine never reads options, files or the environment itself.
 extension PolicyOptions {
-    /// Opens the policy's database to read only: what `check`, `plan`, `audit` and `hold list` use.
-    func openReader(_ policy: Policy) async throws -> ReadOnlyStore {
-        switch policy.database {
+    /// Opens the database to read only: what `check`, `plan`, `audit` and `hold list` use.
+    func openReader(_ database: DatabaseLocation) async throws -> ReadOnlyStore {
+        switch database {
         case .sqlite(let path): return try SQLiteStore.reader(path: path)
         case .postgres(let location):
             return try await PostgresStore.reader(
@@ -26,10 +26,12 @@ extension PolicyOptions {
         }
     }
 
-    /// Opens the policy's database to read and write; its batches wait `lockWait` at most for a
-    /// lock another session holds.
-    func openStore(_ policy: Policy, lockWait: Duration = defaultLockWait) async throws -> any RecordStore {
-        switch policy.database {
+    /// Opens the database to read and write; its batches wait `lockWait` at most for a lock
+    /// another session holds.
+    func openStore(_ database: DatabaseLocation, lockWait: Duration = defaultLockWait) async throws
+        -> any RecordStore
+    {
+        switch database {
         case .sqlite(let path): return try SQLiteStore(path: path, lockWait: lockWait)
         case .postgres(let location):
             return try await PostgresStore(
@@ -44,9 +46,9 @@ extension PolicyOptions {
     /// first run that archives records it does not — that run creates it — and its rules have
     /// nothing to act on.
     func archiveIsMade() async throws -> Bool {
-        let policy = try loadPolicy().0
-        if case .sqlite(let path) = policy.database, !FileManager.default.fileExists(atPath: path) { return false }
-        let schema = try await openReader(policy).read { try $0.schema() }
+        let (policy, settings, _) = try loadPolicy()
+        if case .sqlite(let path) = settings.database, !FileManager.default.fileExists(atPath: path) { return false }
+        let schema = try await openReader(settings.database).read { try $0.schema() }
         let tables = Set(schema.tables.keys.map { $0.lowercased() })
         return policy.subjects.allSatisfy { tables.contains($0.table.value.lowercased()) }
     }
@@ -70,15 +72,15 @@ extension PolicyOptions {
     /// read-only connections of their own for those counts (`PlanningPass.counters`), when a rule
     /// has child rows to count.
     func loadPlanner(countingChildren: Bool = false) async throws -> (PlanningPass, [Diagnostic]) {
-        let (policy, parseWarnings) = try loadPolicy()
-        let reader = try await openReader(policy)
+        let (policy, settings, parseWarnings) = try loadPolicy()
+        let reader = try await openReader(settings.database)
         let (resolved, diagnostics) = try await validated(policy, parseWarnings: parseWarnings, store: reader)
-        let key = try await loadKey(policy: policy, store: reader, create: false, logger: logger())
+        let key = try await loadKey(settings: settings, store: reader, create: false, logger: logger())
         let counted = countingChildren && PlanningPass.countsChildren(resolved)
         var counters: [any RecordReader] = []
         while counted && counters.count < Self.childCountingConnections {
             do {
-                counters.append(try await openReader(policy))
+                counters.append(try await openReader(settings.database))
             } catch {
                 logger().notice(
                     "child rows are counted on the plan's own connection: another could not be opened (\(error))")
@@ -86,7 +88,8 @@ extension PolicyOptions {
             }
         }
         return (
-            PlanningPass(resolved: resolved, reader: reader, key: key, logger: logger(), counters: counters),
+            PlanningPass(
+                resolved: resolved, settings: settings, reader: reader, key: key, logger: logger(), counters: counters),
             diagnostics
         )
     }
@@ -97,21 +100,25 @@ extension PolicyOptions {
     func loadEnforcer(actor: String, lockWait: Duration = defaultLockWait, loadingKey: Bool = true) async throws -> (
         Enforcer, [Diagnostic]
     ) {
-        let (policy, parseWarnings) = try loadPolicy()
-        let store = try await openStore(policy, lockWait: lockWait)
+        let (policy, settings, parseWarnings) = try loadPolicy()
+        let store = try await openStore(settings.database, lockWait: lockWait)
         // The first thing a command that may change data says: what it reads and what it changes.
         writeMessage(
             "retentiond: policy \(policy.path) (sha256 \(policy.hash.prefix(16))…), database \(store.location)",
             level: .notice)
         let (resolved, diagnostics) = try await validated(
             policy, parseWarnings: parseWarnings, store: store, advising: false)
-        let key = loadingKey ? try await loadKey(policy: policy, store: store, create: true, logger: logger()) : nil
-        var enforcer = Enforcer(resolved: resolved, store: store, key: key, actor: actor, logger: logger())
+        let key =
+            loadingKey ? try await loadKey(settings: settings, store: store, create: true, logger: logger()) : nil
+        var enforcer = Enforcer(
+            resolved: resolved, settings: settings, store: store, key: key, actor: actor, logger: logger())
         // Rules that archive records write into the archive too (created on the first run).
         if !policy.archivingRules.isEmpty {
-            let archived = try loadWholePolicy().0.enforced(in: .archive)
+            let whole = try loadWholePolicy()
+            let archived = whole.policy.enforced(in: .archive)
+            let database = whole.settings.enforced(in: .archive).database
             // A new SQLite archive is made readable by its owner only (docs/operations.md, "The archive").
-            if case .sqlite(let path) = archived.database, !FileManager.default.fileExists(atPath: path),
+            if case .sqlite(let path) = database, !FileManager.default.fileExists(atPath: path),
                 !FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
             {
                 throw CommandFailure(
@@ -119,7 +126,8 @@ extension PolicyOptions {
                     "cannot create the archive \(path); nothing was changed. Create its directory, or name another place under `archive:`"
                 )
             }
-            enforcer.archive = ArchiveTarget(store: try await openStore(archived, lockWait: lockWait), policy: archived)
+            enforcer.archive = ArchiveTarget(
+                store: try await openStore(database, lockWait: lockWait), policy: archived)
         }
         // Under systemd (which sets INVOCATION_ID for every unit) each head is kept in the journal,
         // a copy off the database; in a terminal it is one line of noise per run.
@@ -142,15 +150,15 @@ let credentialsDirectory = ProcessInfo.processInfo.environment["CREDENTIALS_DIRE
 
 /// Loads the audit key (AuditAnchor decides whether one may be created) and says so when a new
 /// one was: it must be backed up with the database.
-func loadKey(policy: Policy, store: any RecordReader, create: Bool, logger: Logger) async throws -> AuditKey? {
-    let anchor = AuditAnchor(store: store, stateDirectory: policy.stateDirectory)
+func loadKey(settings: RunSettings, store: any RecordReader, create: Bool, logger: Logger) async throws -> AuditKey? {
+    let anchor = AuditAnchor(store: store, stateDirectory: settings.stateDirectory)
     guard
         let (key, created) = try await anchor.loadKey(
-            path: policy.keyFile, create: create, credentialsDirectory: credentialsDirectory)
+            path: settings.keyFile, create: create, credentialsDirectory: credentialsDirectory)
     else { return nil }
     if created {
         logger.notice(
-            "created a new audit key at \(policy.keyFile): back it up now, with the same care as the database; without it the audit trail cannot be verified (docs/deployment.md)"
+            "created a new audit key at \(settings.keyFile): back it up now, with the same care as the database; without it the audit trail cannot be verified (docs/deployment.md)"
         )
     }
     return key

@@ -427,7 +427,7 @@ import Testing
                 "CREATE INDEX `llx_actioncomm_fk_element_idx` ON `llx_actioncomm` (`fk_element`)",
                 "CREATE INDEX `llx_ticket_date_close_idx` ON `llx_ticket` (`date_close`)",
             ], "\(diagnostics)")
-        guard case .mariadb(let location) = try f.policy().database else {
+        guard case .mariadb(let location) = try f.settings().database else {
             Issue.record("not MariaDB")
             return
         }
@@ -446,7 +446,7 @@ import Testing
             .postgres, schema: Self.schema, data: Self.data(.postgres),
             wholePolicy: try CRMFixture.packageFile("etc/examples/dolibarr.yaml"))
         let role = "dolibarr_\(UInt32.random(in: 0...UInt32.max))"
-        guard case .postgres(var location) = try f.policy().database else {
+        guard case .postgres(var location) = try f.settings().database else {
             Issue.record("not PostgreSQL")
             return
         }
@@ -490,7 +490,7 @@ extension DolibarrExampleTests {
             .mariadb, schema: Self.schema, mariadbSchema: Self.mariadbSchema, data: Self.data(.mariadb),
             wholePolicy: try CRMFixture.packageFile("etc/examples/dolibarr.yaml"))
         try await f.store().transaction { try $0.prepareToolTables() }
-        guard case .mariadb(var location) = try f.policy().database else {
+        guard case .mariadb(var location) = try f.settings().database else {
             Issue.record("not MariaDB")
             return
         }

@@ -374,7 +374,7 @@ import Testing
     func theReportIsWrittenForPeopleAndMachinesAndOnlyForTheOwner(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
         let report = try await f.run()
-        let paths = try StateFiles.writeReport(report, policy: try f.policy())
+        let paths = try StateFiles.writeReport(report, policy: try f.policy(), settings: try f.settings())
         for path in [paths.json, paths.markdown] {
             let mode = try FileManager.default.attributesOfItem(atPath: path)[.posixPermissions] as? Int
             #expect(mode == 0o600)

@@ -301,7 +301,7 @@ import Testing
         let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
         _ = try await f.run()
         let old = try f.key
-        _ = try await f.enforcer().rotateKey(keyPath: try f.policy().keyFile, reason: "yearly", now: CRMFixture.now)
+        _ = try await f.enforcer().rotateKey(keyPath: try f.settings().keyFile, reason: "yearly", now: CRMFixture.now)
         let new = try f.key
         #expect(old.fingerprint != new.fingerprint)
         let lines = try ErasureLedger(stateDirectory: f.dir.path, key: new).lines()

@@ -13,7 +13,7 @@ import Testing
     func rotate(_ f: CRMFixture, reason: String = "yearly rotation") async throws -> (
         sealedEntries: Int64, rotationSeq: Int64, restatedHolds: Int, retiredKey: String?
     ) {
-        try await f.enforcer().rotateKey(keyPath: try f.policy().keyFile, reason: reason, now: CRMFixture.now)
+        try await f.enforcer().rotateKey(keyPath: try f.settings().keyFile, reason: reason, now: CRMFixture.now)
     }
 
     func file(_ path: String) throws -> String { try String(contentsOfFile: path, encoding: .utf8) }
@@ -37,7 +37,7 @@ import Testing
         #expect(
             first.rules[0].anonymised == 3 && first.rules[0].exempt["legal_hold"] == 1,
             "prospects 1, 4 and 5; 2 is held")
-        let keyFile = try f.policy().keyFile
+        let keyFile = try f.settings().keyFile
         let oldKey = try file(keyFile)
         let before = try await f.trail().verify()
         #expect(before.isValid)
@@ -104,7 +104,7 @@ import Testing
     func anInterruptedRotationIsFinishedByTheNextAndRefusedByEveryOtherCommand(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, policy: CRMPolicies.prospectPurge)
         _ = try await f.run()
-        let keyFile = try f.policy().keyFile
+        let keyFile = try f.settings().keyFile
         let headFile = StateFiles.headPath(stateDirectory: f.dir.path)
         let (oldKey, oldHead) = (try file(keyFile), try file(headFile))
         let rotated = try await rotate(f)

@@ -14,7 +14,7 @@ import Testing
         let pooler = try await PgBouncer.start(.session)
         try f.reachThrough(pooler)
         try f.write(policy: CRMPolicies.prospectPurge)
-        guard case .postgres(let location) = try f.policy().database else {
+        guard case .postgres(let location) = try f.settings().database else {
             Issue.record("not PostgreSQL")
             return
         }

@@ -88,7 +88,7 @@ import Testing
         _ = try await f.plan(out: planPath)
         // The same policy file, pointed at another database (as --state-dir or --database-url do).
         let g = try await CRMFixture(backend, policy: CRMPolicies.anonymise)
-        g.databaseOverride = try g.policy().database
+        g.databaseOverride = try g.settings().database
         try FileManager.default.removeItem(atPath: g.policyPath)
         try FileManager.default.copyItem(atPath: f.policyPath, toPath: g.policyPath)
         g.stateDirectoryOverride = g.dir.path

@@ -343,7 +343,7 @@ import Testing
         let (resolved, _) = try await Enforcer.validate(policy, store: try await f.reader())
         let query = try #require(try resolved?.query(for: policy.rules[0], now: CRMFixture.now, toolTablesExist: false))
         let builder = SQLBuilder(dialect: try await f.executing { $0.dialect })
-        let keys = (101..<101 + Policy.defaultBatchSize).map { RecordKey([.integer(Int64($0))]) }
+        let keys = (101..<101 + RunSettings.defaultBatchSize).map { RecordKey([.integer(Int64($0))]) }
         #expect(query.childPaths.count == 3)
         for path in query.childPaths {
             for sql in [
@@ -385,7 +385,7 @@ import Testing
         query.excludeDone = true
         query.heldTables = []  // as a batch reads them: no hold in force
         let builder = SQLBuilder(dialect: try await f.executing { $0.dialect })
-        let keys = (40_101..<40_101 + Policy.defaultBatchSize).map { RecordKey([.integer(Int64($0))]) }
+        let keys = (40_101..<40_101 + RunSettings.defaultBatchSize).map { RecordKey([.integer(Int64($0))]) }
         let lines = try await plan(f, builder.candidates(query, after: nil, keys: keys, limit: nil), hinted: false)
         let plan = lines.joined(separator: "\n")
         #expect(
@@ -400,7 +400,7 @@ import Testing
         let rows = try await f.executing { try $0.rows(recheck) }
         #expect(
             rows.map { SQLBuilder.decodeCandidate($0, query: query, keys: true).markedDone }.filter { $0 }.count
-                == Policy.defaultBatchSize)
+                == RunSettings.defaultBatchSize)
     }
 
     /// A test through a relation whose first step an index serves stays one probe of that index per

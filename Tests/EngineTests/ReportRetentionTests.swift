@@ -8,9 +8,9 @@ import Testing
 @Suite struct ReportRetentionTests {
     @Test func writingAReportDeletesTheReportsOlderThanTheirRetentionAndNothingElse() async throws {
         let f = try await CRMFixture(.sqlite, policy: "reports: { keep: 30d }\n" + CRMPolicies.prospectPurge)
-        let policy = try f.policy()
-        #expect(policy.reportsKeep == (try RetentionDuration(parsing: "30d")))
-        let reports = policy.reportsDirectory
+        let settings = try f.settings()
+        #expect(settings.reportsKeep == (try RetentionDuration(parsing: "30d")))
+        let reports = settings.reportsDirectory
         try FileManager.default.createDirectory(atPath: reports, withIntermediateDirectories: true)
         let kept = [
             "20261101T000000Z-1a2b.json", "20261101T000000Z-1a2b.md", "notes.md", "20250101T000000Z-zz.json",
@@ -27,7 +27,8 @@ import Testing
 
         let report = try await f.plan()
         // Now is 2026-11-25T12:00Z in the test: 30 days before is 2026-10-26T12:00 (Paris, no DST change).
-        let paths = try StateFiles.writeReport(report, policy: policy, now: Date.iso("2026-11-25T12:00:00Z"))
+        let paths = try StateFiles.writeReport(
+            report, policy: try f.policy(), settings: settings, now: Date.iso("2026-11-25T12:00:00Z"))
         let left = Set(try FileManager.default.contentsOfDirectory(atPath: reports))
         #expect(
             left
@@ -37,7 +38,7 @@ import Testing
 
     @Test func theRetentionDefaultsTo400DaysAndMustBeADuration() async throws {
         let f = try await CRMFixture(.sqlite, policy: CRMPolicies.prospectPurge)
-        #expect(try f.policy().reportsKeep == (try RetentionDuration(parsing: "400d")))
+        #expect(try f.settings().reportsKeep == (try RetentionDuration(parsing: "400d")))
         try f.write(policy: "reports: { keep: forever }\n" + CRMPolicies.prospectPurge)
         do {
             _ = try PolicyParser(path: f.policyPath).parseFile()

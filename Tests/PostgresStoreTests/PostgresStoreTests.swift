@@ -301,7 +301,7 @@ import Testing
         // The purge's batches lock the rows they re-check: UPDATE on any one column of `people` will do.
         #expect(needs.filter(\.anyColumn).map(\.table) == ["people"])
 
-        guard case .postgres(var location) = policy.database else {
+        guard case .postgres(var location) = try f.settings().database else {
             Issue.record("not PostgreSQL")
             return
         }
@@ -361,7 +361,7 @@ extension PostgresOnlyTests {
         let first = try await f.run()
         #expect(first.succeeded)
         let role = "reviewer_\(UInt32.random(in: 0...UInt32.max))"
-        guard case .postgres(var location) = try f.policy().database else {
+        guard case .postgres(var location) = try f.settings().database else {
             Issue.record("not PostgreSQL")
             return
         }
@@ -420,7 +420,7 @@ extension PostgresOnlyTests {
         let f = try await CRMFixture(.postgres, policy: Self.policy)
         let before = try await f.ids("people")
         let role = "enforcer_\(UInt32.random(in: 0...UInt32.max))"
-        guard case .postgres(var location) = try f.policy().database else {
+        guard case .postgres(var location) = try f.settings().database else {
             Issue.record("not PostgreSQL")
             return
         }

@@ -44,22 +44,26 @@ import Testing
     }
 
     @Test func onePolicyFileIsTwoDatabasesPolicies() throws {
-        let whole = try parse(Self.policy(rules: Self.moveAndEnd))
-        #expect(whole.archive == .sqlite(path: "/srv/retention/archive.sqlite"))
+        let (whole, settings, _) = try PolicyParser(path: "/etc/retentiond/policy.yaml").parse(
+            Self.policy(rules: Self.moveAndEnd), hash: "h")
+        #expect(settings.archive == .sqlite(path: "/srv/retention/archive.sqlite"))
         #expect(whole.archivingRules.map(\.id) == ["to-archive"])
         #expect(whole.rules.first?.actionName == "archive" && whole.rules.first?.auditAction == .archive)
         #expect(whole.rules.first?.copies.map(\.table.value) == ["customers"])
 
         let active = whole.enforced(in: .active)
         #expect(active.rules.map(\.id) == ["to-archive"])
-        #expect(active.database == .sqlite(path: "/srv/retention/crm.sqlite"))
+        #expect(settings.enforced(in: .active) == settings)
+        #expect(settings.database == .sqlite(path: "/srv/retention/crm.sqlite"))
         let archive = whole.enforced(in: .archive)
         #expect(archive.rules.map(\.id) == ["end"])
         #expect(archive.phase == .archive)
-        #expect(archive.database == .sqlite(path: "/srv/retention/archive.sqlite"))
-        #expect(archive.stateDirectory == "/srv/retention/archive")
-        #expect(archive.keyFile == whole.keyFile, "one key: a record's reference is the same in both trails")
         #expect(archive.hash == whole.hash)
+        let archiveSettings = settings.enforced(in: .archive)
+        #expect(archiveSettings.database == .sqlite(path: "/srv/retention/archive.sqlite"))
+        #expect(archiveSettings.stateDirectory == "/srv/retention/archive")
+        #expect(archiveSettings.reportsDirectory == "/srv/retention/reports/archive")
+        #expect(archiveSettings.keyFile == settings.keyFile, "one key: a record's reference is the same in both trails")
     }
 
     @Test func eachMistakeIsRefusedAtItsLine() {

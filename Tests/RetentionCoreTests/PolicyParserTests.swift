@@ -66,12 +66,12 @@ import Testing
     }
 
     @Test func parsesEveryConstructOfTheLanguage() throws {
-        let policy = try parse(Self.valid)
+        let (policy, settings, _) = try PolicyParser(path: "/etc/retentiond/policy.yaml").parse(Self.valid, hash: "h")
         #expect(policy.timeZone.identifier == "Europe/Paris")
-        #expect(policy.database == .sqlite(path: "/srv/retention/crm.sqlite"))
-        #expect(policy.keyFile == "/srv/retention/audit.key")
-        #expect(policy.reportsDirectory == "/srv/retention/reports")
-        #expect(policy.batchSize == 5000, "the documented default")
+        #expect(settings.database == .sqlite(path: "/srv/retention/crm.sqlite"))
+        #expect(settings.keyFile == "/srv/retention/audit.key")
+        #expect(settings.reportsDirectory == "/srv/retention/reports")
+        #expect(settings.batchSize == 5000, "the documented default")
         #expect(policy.defaultSafety.maxPercent == 50)
         #expect(policy.rules.map(\.id) == ["prospect-purge", "prospect-anonymise", "accounting"])
         let purge = policy.rules[0]
@@ -103,10 +103,10 @@ import Testing
     }
 
     @Test func theStateDirectoryCanBeReplaced() throws {
-        let policy = try PolicyParser(path: "/x/p.yaml", stateDirectoryOverride: "/tmp/elsewhere").parse(
+        let settings = try PolicyParser(path: "/x/p.yaml", stateDirectoryOverride: "/tmp/elsewhere").parse(
             Self.valid, hash: "h"
-        ).0
-        #expect(policy.database == .sqlite(path: "/tmp/elsewhere/crm.sqlite"))
+        ).settings
+        #expect(settings.database == .sqlite(path: "/tmp/elsewhere/crm.sqlite"))
     }
 
     /// `ledger.keep`: how long the erasure ledger remembers an erasure; absent, for ever.
@@ -192,11 +192,11 @@ import Testing
             try PolicyParser(path: "/etc/retentiond/policy.yaml").parse(
                 Self.valid.replacingOccurrences(of: "state_dir:", with: "batch_size: \(size)\nstate_dir:"), hash: "h"
             )
-            .1.filter { $0.message.hasPrefix("batch_size") }
+            .diagnostics.filter { $0.message.hasPrefix("batch_size") }
         }
         let small = try warnings(100)
         #expect(small.count == 1 && small[0].severity == .warning && small[0].message.contains("3.3 times"), "\(small)")
-        #expect(try warnings(Policy.costlyBatchSize).isEmpty)
+        #expect(try warnings(RunSettings.costlyBatchSize).isEmpty)
         #expect(try warnings(500).isEmpty)
     }
 
@@ -225,7 +225,7 @@ import Testing
     @Test func theShippedPolicyParses() throws {
         let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent()
-        let (policy, _) = try PolicyParser(path: root.appendingPathComponent("etc/retentiond/retentiond.yaml").path)
+        let (policy, _, _) = try PolicyParser(path: root.appendingPathComponent("etc/retentiond/retentiond.yaml").path)
             .parseFile()
         #expect(policy.rules.count >= 10)
         #expect(policy.rules.allSatisfy { !$0.register.isEmpty && !$0.legalBasis.isEmpty })

@@ -174,7 +174,7 @@ import Testing
             "\(twice)")
         let misspelt = text.replacingOccurrences(
             of: "  article:\n", with: "  articel:\n    owner: { table: users, on: { id: owner_id } }\n  article:\n")
-        let (_, warnings) = try PolicyParser(path: "/etc/retentiond/policy.yaml").parse(misspelt, hash: "h")
+        let (_, _, warnings) = try PolicyParser(path: "/etc/retentiond/policy.yaml").parse(misspelt, hash: "h")
         #expect(
             warnings.contains {
                 $0.message.contains(

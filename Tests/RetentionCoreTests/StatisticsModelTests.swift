@@ -39,7 +39,7 @@ import Testing
     }
 
     @Test func aRuleDeclaresItsStatistics() throws {
-        let (policy, _) = try PolicyParser(path: "/p.yaml").parse(
+        let (policy, _, _) = try PolicyParser(path: "/p.yaml").parse(
             Self.policy(
                 "{ period: quarter, by: [queue, type], sum: [minutes], min_group: 10 }",
                 top: "statistics: { table: support_figures }\n"), hash: "h")

@@ -191,10 +191,15 @@ public final class CRMFixture: @unchecked Sendable {
     /// The policy of `phase` (the whole file's rules of that phase).
     public func policy() throws -> Policy { try wholePolicy().enforced(in: phase) }
 
-    public func wholePolicy() throws -> Policy {
-        var policy = try PolicyParser(path: policyPath, stateDirectoryOverride: stateDirectoryOverride).parseFile().0
-        if let databaseOverride { policy.database = databaseOverride }
-        return policy
+    /// Where the policy of `phase` runs: its database, state directory, key file…
+    public func settings() throws -> RunSettings { try parsed().settings.enforced(in: phase) }
+
+    public func wholePolicy() throws -> Policy { try parsed().policy }
+
+    private func parsed() throws -> PolicyParser.Parsed {
+        var parsed = try PolicyParser(path: policyPath, stateDirectoryOverride: stateDirectoryOverride).parseFile()
+        if let databaseOverride { parsed.settings.database = databaseOverride }
+        return parsed
     }
 
     /// An `archive:` line naming a new, empty database of the fixture's kind: a file beside the
@@ -215,11 +220,13 @@ public final class CRMFixture: @unchecked Sendable {
 
     /// `lockWait`: how long its batches wait for a lock another session holds (`--lock-wait`).
     public func store(lockWait: Duration = defaultLockWait) async throws -> any RecordStore {
-        try await Self.store(of: try policy(), lockWait: lockWait)
+        try await Self.store(of: try settings().database, lockWait: lockWait)
     }
 
-    static func store(of policy: Policy, lockWait: Duration = defaultLockWait) async throws -> any RecordStore {
-        switch policy.database {
+    static func store(of database: DatabaseLocation, lockWait: Duration = defaultLockWait) async throws
+        -> any RecordStore
+    {
+        switch database {
         case .sqlite(let path): return try SQLiteStore(path: path, lockWait: lockWait)
         case .postgres(let location): return try await PostgresStore(settings: location, lockWait: lockWait)
         case .mariadb(let location): return try await MariaDBStore(settings: location, lockWait: lockWait)
@@ -227,7 +234,7 @@ public final class CRMFixture: @unchecked Sendable {
     }
 
     public func reader() async throws -> any RecordReader {
-        switch try policy().database {
+        switch try settings().database {
         case .sqlite(let path): return try SQLiteStore.reader(path: path)
         case .postgres(let location): return try await PostgresStore.reader(settings: location)
         case .mariadb(let location): return try await MariaDBStore.reader(settings: location)
@@ -248,17 +255,18 @@ public final class CRMFixture: @unchecked Sendable {
     public func enforcer(lockWait: Duration = defaultLockWait) async throws -> Enforcer {
         let store = try await store(lockWait: lockWait)
         var enforcer = Enforcer(
-            resolved: try await resolved(on: store), store: store,
-            key: try AuditKey.load(path: try policy().keyFile, createIfMissing: true).key,
+            resolved: try await resolved(on: store), settings: try settings(), store: store,
+            key: try AuditKey.load(path: try settings().keyFile, createIfMissing: true).key,
             actor: "test", logger: Logger(label: "test"))
         // As the command line does: the archive that archive rules move records into.
         if !enforcer.policy.archivingRules.isEmpty {
             let archive = try wholePolicy().enforced(in: .archive)
-            if case .sqlite(let path) = archive.database, !FileManager.default.fileExists(atPath: path) {
+            let database = try parsed().settings.enforced(in: .archive).database
+            if case .sqlite(let path) = database, !FileManager.default.fileExists(atPath: path) {
                 _ = FileManager.default.createFile(atPath: path, contents: Data())
             }
             enforcer.archive = ArchiveTarget(
-                store: try await Self.store(of: archive, lockWait: lockWait), policy: archive)
+                store: try await Self.store(of: database, lockWait: lockWait), policy: archive)
         }
         return enforcer
     }
@@ -267,14 +275,15 @@ public final class CRMFixture: @unchecked Sendable {
     /// how many connections of their own count child rows (`plan` opens two).
     public func planner(counters: Int = 0) async throws -> PlanningPass {
         let reader = try await reader()
-        let keyFile = try policy().keyFile
+        let keyFile = try settings().keyFile
         let key =
             FileManager.default.fileExists(atPath: keyFile)
             ? try AuditKey.load(path: keyFile, createIfMissing: false).key : nil
         var others: [any RecordReader] = []
         for _ in 0..<counters { others.append(try await self.reader()) }
         return PlanningPass(
-            resolved: try await resolved(on: reader), reader: reader, key: key, logger: Logger(label: "test"),
+            resolved: try await resolved(on: reader), settings: try settings(), reader: reader, key: key,
+            logger: Logger(label: "test"),
             counters: others)
     }
 
@@ -287,7 +296,7 @@ public final class CRMFixture: @unchecked Sendable {
     }
 
     public var key: AuditKey {
-        get throws { try AuditKey.load(path: try policy().keyFile, createIfMissing: false).key }
+        get throws { try AuditKey.load(path: try settings().keyFile, createIfMissing: false).key }
     }
 
     public func reference(_ table: String, _ id: Int64) throws -> String {
@@ -295,14 +304,14 @@ public final class CRMFixture: @unchecked Sendable {
     }
 
     public func trail() async throws -> AuditTrail {
-        AuditTrail(store: try await reader(), key: try key, stateDirectory: try policy().stateDirectory)
+        AuditTrail(store: try await reader(), key: try key, stateDirectory: try settings().stateDirectory)
     }
 
     /// The hold registry of this fixture's database, with its audit key (created if need be).
     public func holds() async throws -> HoldRegistry {
         var registry = HoldRegistry(
-            store: try await store(), key: try AuditKey.load(path: try policy().keyFile, createIfMissing: true).key,
-            stateDirectory: try policy().stateDirectory)
+            store: try await store(), key: try AuditKey.load(path: try settings().keyFile, createIfMissing: true).key,
+            stateDirectory: try settings().stateDirectory)
         registry.policy = try policy()
         return registry
     }

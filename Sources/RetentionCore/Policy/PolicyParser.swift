@@ -2,7 +2,7 @@ import Crypto
 import Foundation
 import Yams
 
-/// Turns policy YAML into a `Policy`, reporting every problem as `file:line:column: error: …`.
+/// Turns policy YAML into a `Policy` and the `RunSettings` it runs with, reporting every problem as `file:line:column: error: …`.
 ///
 /// This checks the document on its own (syntax, unknown keys, types, durations, references between
 /// rules); `SchemaValidator` then checks it against the live database.
@@ -20,8 +20,11 @@ public struct PolicyParser {
         self.credentialsDirectory = credentialsDirectory
     }
 
+    /// What a policy file says: the policy, where and how it runs, and the warnings found.
+    public typealias Parsed = (policy: Policy, settings: RunSettings, diagnostics: [Diagnostic])
+
     /// Reads and parses the file; throws `PolicyInvalid` with every error found.
-    public func parseFile() throws -> (Policy, [Diagnostic]) {
+    public func parseFile() throws -> Parsed {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw PolicyInvalid([
                 .error(
@@ -38,7 +41,7 @@ public struct PolicyParser {
         return try parse(text, hash: hash)
     }
 
-    public func parse(_ text: String, hash: String) throws -> (Policy, [Diagnostic]) {
+    public func parse(_ text: String, hash: String) throws -> Parsed {
         var reader = PolicyReader(file: path)
         let root: Node?
         do {
@@ -53,11 +56,11 @@ public struct PolicyParser {
                     hint: "start from etc/retentiond/retentiond.yaml and docs/policy.md"))
             throw PolicyInvalid(reader.diagnostics)
         }
-        let policy = reader.policy(
+        let parsed = reader.policy(
             map, hash: hash, stateDirectoryOverride: stateDirectoryOverride, credentialsDirectory: credentialsDirectory,
             policyPath: path)
-        if let policy, !reader.diagnostics.contains(where: { $0.severity == .error }) {
-            return (policy, reader.diagnostics)
+        if let (policy, settings) = parsed, !reader.diagnostics.contains(where: { $0.severity == .error }) {
+            return (policy, settings, reader.diagnostics)
         }
         throw PolicyInvalid(reader.diagnostics)
     }

@@ -10,9 +10,10 @@ extension PolicyReader {
         "subjects",
     ]
 
+    /// The policy and the settings it runs with, nil after an error (said in `diagnostics`).
     mutating func policy(
         _ map: Map, hash: String, stateDirectoryOverride: String?, credentialsDirectory: String?, policyPath: String
-    ) -> Policy? {
+    ) -> (Policy, RunSettings)? {
         checkKeys(map, allowed: Self.topKeys, in: "the policy")
         if let v = map.value("version") {
             if int(v, "version", min: 1, max: 1) != 1 {
@@ -85,7 +86,7 @@ extension PolicyReader {
         }
 
         var reportsDir = resolve("reports", against: stateDir)
-        var reportsKeep = Policy.defaultReportsKeep
+        var reportsKeep = RunSettings.defaultReportsKeep
         var reportsForecast = true
         if let node = map.value("reports"), let reports = mapping(node, "reports") {
             checkKeys(reports, allowed: ["dir", "keep", "forecast"], in: "reports")
@@ -122,16 +123,17 @@ extension PolicyReader {
             }
         }
 
-        var batchSize = Policy.defaultBatchSize
+        var batchSize = RunSettings.defaultBatchSize
         if let node = map.value("batch_size"),
-            let n = int(node, "batch_size", min: Policy.batchSizes.lowerBound, max: Policy.batchSizes.upperBound)
+            let n = int(
+                node, "batch_size", min: RunSettings.batchSizes.lowerBound, max: RunSettings.batchSizes.upperBound)
         {
             batchSize = n
-            if n < Policy.costlyBatchSize {
+            if n < RunSettings.costlyBatchSize {
                 diagnostics.append(
                     .warning(
                         at(node),
-                        "batch_size \(n) commits every \(n) records: at 100,000 records a run took 2.3 times as long at 250, and 3.3 times at 100, as at the default \(Policy.defaultBatchSize) on SQLite (1.6 times at 500; PostgreSQL is less sensitive: 1.35 times at 500)",
+                        "batch_size \(n) commits every \(n) records: at 100,000 records a run took 2.3 times as long at 250, and 3.3 times at 100, as at the default \(RunSettings.defaultBatchSize) on SQLite (1.6 times at 500; PostgreSQL is less sensitive: 1.35 times at 500)",
                         hint:
                             "keep it only if an application writing to the same database cannot wait a tenth of a second for a batch's lock; otherwise remove `batch_size` (docs/operations.md, \"Batch size\")"
                     ))
@@ -239,18 +241,20 @@ extension PolicyReader {
 
         guard let database else { return nil }
         var policy = Policy(
-            path: policyPath, hash: hash, timeZone: timeZone, fiscalYearStart: fiscal, database: database,
-            stateDirectory: stateDir, keyFile: keyFile, reportsDirectory: reportsDir, batchSize: batchSize,
-            defaultSafety: defaultSafety, dateFormats: formats, subjects: subjects)
-        policy.schedule = schedule
+            path: policyPath, hash: hash, timeZone: timeZone, fiscalYearStart: fiscal, defaultSafety: defaultSafety,
+            dateFormats: formats, subjects: subjects)
         policy.storageTimeZone = storageTimeZone
         policy.applicationHolds = map.value("application_holds").map { applicationHolds($0) } ?? []
-        policy.reportsKeep = reportsKeep
         policy.ledgerKeep = ledgerKeep
         policy.statisticsTable = statisticsTable
-        policy.reportsForecast = reportsForecast
-        policy.archive = archive
-        return policy
+        var settings = RunSettings(
+            database: database, stateDirectory: stateDir, keyFile: keyFile, reportsDirectory: reportsDir)
+        settings.archive = archive
+        settings.reportsKeep = reportsKeep
+        settings.reportsForecast = reportsForecast
+        settings.batchSize = batchSize
+        settings.schedule = schedule
+        return (policy, settings)
     }
 
     /// `{ sqlite: PATH }` (relative to state_dir), `{ postgres: {…} }` or `{ mariadb: {…} }`: where

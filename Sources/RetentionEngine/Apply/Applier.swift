@@ -8,6 +8,7 @@ import RetentionStore
 /// the database refuses, and the `run-completed` entry that closes a run.
 struct Applier: Sendable {
     let resolved: ResolvedPolicy
+    let settings: RunSettings
     let store: any RecordStore
     let key: AuditKey
     let actor: String
@@ -22,8 +23,8 @@ struct Applier: Sendable {
 
     var policy: Policy { resolved.policy }
     var chain: AuditChain { AuditChain(key: key) }
-    var anchor: AuditAnchor { AuditAnchor(store: store, stateDirectory: policy.stateDirectory) }
-    var ledger: ErasureLedger { ErasureLedger(stateDirectory: policy.stateDirectory, key: key) }
+    var anchor: AuditAnchor { AuditAnchor(store: store, stateDirectory: settings.stateDirectory) }
+    var ledger: ErasureLedger { ErasureLedger(stateDirectory: settings.stateDirectory, key: key) }
 
     /// Brings the erasure ledger up to the trail: before a run changes anything (it refuses then
     /// when a restore undid erasures the ledger records and they were not re-applied), and after.
@@ -125,8 +126,8 @@ struct Applier: Sendable {
         // reports — must be writable before it: a run that changed records and then could not
         // record them would leave its head behind its trail.
         let unwritable = [
-            StateFiles.writeProblem(directory: policy.stateDirectory, holding: "the audit chain head and plans"),
-            StateFiles.writeProblem(directory: policy.reportsDirectory, holding: "reports"),
+            StateFiles.writeProblem(directory: settings.stateDirectory, holding: "the audit chain head and plans"),
+            StateFiles.writeProblem(directory: settings.reportsDirectory, holding: "reports"),
         ].compactMap { $0 }
         if !unwritable.isEmpty {
             throw EnforcementError.cannotWrite(unwritable.joined(separator: "; ") + "; nothing was changed")
@@ -192,7 +193,7 @@ struct Applier: Sendable {
         do {
             let works = try batchWorks(planNow: header.now)
             let plan = PlanBatches(
-                reader: try PlanReader(path: path), size: policy.batchSize,
+                reader: try PlanReader(path: path), size: settings.batchSize,
                 tables: works.mapValues(\.table), chain: chain)
             var batches = 0
             var next = try plan.next()
@@ -391,7 +392,7 @@ struct Applier: Sendable {
         let f = ISO8601DateFormatter()
         var detail = [
             "now": f.string(from: wallClock), "plan_now": f.string(from: planNow), "mode": mode,
-            "head_file": StateFiles.headFileIdentity(stateDirectory: policy.stateDirectory),
+            "head_file": StateFiles.headFileIdentity(stateDirectory: settings.stateDirectory),
         ]
         let failed = failures.reduce(into: [String: Int]()) { $0[$1.rule, default: 0] += 1 }
         for t in tallies ?? [] {

@@ -178,8 +178,8 @@ extension Applier {
                 continue
             }
             let applying = work
-            for start in stride(from: 0, to: acting.count, by: policy.batchSize) {
-                let batch = Array(acting[start..<min(start + policy.batchSize, acting.count)])
+            for start in stride(from: 0, to: acting.count, by: settings.batchSize) {
+                let batch = Array(acting[start..<min(start + settings.batchSize, acting.count)])
                 let outcome = try await applyBatch(applying, keys: batch, lock: lock)
                 try anchor.record(outcome.position)
                 add(verb, outcome.acted)

@@ -89,7 +89,7 @@ extension Enforcer {
                 let accepted = try await PolicyChangeGuard(enforcer: self).check(
                     now: now, accepted: acceptedPolicyChange)
                 runID = RunID.make(at: Date())
-                let planPath = policy.stateDirectory + "/plans/\(runID).plan"
+                let planPath = settings.stateDirectory + "/plans/\(runID).plan"
                 defer { unlink(planPath) }
                 plan = try await planAndOpen(
                     runID: runID, now: now, allowMore: allowMore, queue: queue, planPath: planPath,
@@ -212,7 +212,7 @@ extension Enforcer {
     /// each), about `fillChunk` records per transaction, each chunk claimable once committed; then
     /// marks the run filled.
     func fill(runID: String, from planPath: String, queue: any WorkQueueStore) async throws {
-        let plan = PlanBatches(reader: try PlanReader(path: planPath), size: policy.batchSize)
+        let plan = PlanBatches(reader: try PlanReader(path: planPath), size: settings.batchSize)
         var chunk: [QueuedBatch] = []
         var records = 0
         var seq: Int64 = 0

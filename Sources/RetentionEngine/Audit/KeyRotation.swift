@@ -165,7 +165,7 @@ extension Enforcer {
     ) {
         try await store.withRunLock { _ in
             let rotation = KeyRotation(
-                store: store, keyPath: keyPath, stateDirectory: policy.stateDirectory, actor: actor)
+                store: store, keyPath: keyPath, stateDirectory: settings.stateDirectory, actor: actor)
             if FileManager.default.fileExists(atPath: KeyRotation.pendingPath(keyPath)),
                 let finished = try await rotation.finishInterrupted()
             {
@@ -180,7 +180,8 @@ extension Enforcer {
             }
             // A rule whose marks are incomplete looks its records up in the trail by references of the old key.
             let applier = Applier(
-                resolved: resolved, store: store, key: key, actor: actor, runID: "rotate-key", logger: logger)
+                resolved: resolved, settings: settings, store: store, key: key, actor: actor, runID: "rotate-key",
+                logger: logger)
             try await applier.prepare()
             // The ledger names what was erased under the old key's references before the rotation.
             try await applier.syncLedger()

@@ -16,6 +16,8 @@ import RetentionStore
 /// operator saved and reviewed.
 public struct Enforcer: Sendable {
     public let resolved: ResolvedPolicy
+    /// Where the policy runs and how: the state directory, the key file, the batch size…
+    public let settings: RunSettings
     public let store: any RecordStore
     /// The key behind references and the chain; nil only before a database's first enforcing run
     /// has created one (`plan` then works without it).
@@ -38,18 +40,24 @@ public struct Enforcer: Sendable {
     public var acceptedPolicyChange: String?
     /// Enforce even while a large table is scanned for every record (`--allow-unindexed`).
     public var allowUnindexed = false
-    /// The archive database that `action: archive` moves records into (`Policy.archive`), opened
+    /// The archive database that `action: archive` moves records into (`RunSettings.archive`), opened
     /// by the command line when the policy has such rules.
     public var archive: ArchiveTarget?
 
     public var policy: Policy { resolved.policy }
-    var anchor: AuditAnchor { AuditAnchor(store: store, stateDirectory: policy.stateDirectory) }
+    var anchor: AuditAnchor { AuditAnchor(store: store, stateDirectory: settings.stateDirectory) }
     var context: RunContext { RunContext(policy: policy, database: store.location) }
     /// The planning pass on this store.
-    public var planning: PlanningPass { PlanningPass(resolved: resolved, reader: store, key: key, logger: logger) }
+    public var planning: PlanningPass {
+        PlanningPass(resolved: resolved, settings: settings, reader: store, key: key, logger: logger)
+    }
 
-    public init(resolved: ResolvedPolicy, store: any RecordStore, key: AuditKey?, actor: String, logger: Logger) {
+    public init(
+        resolved: ResolvedPolicy, settings: RunSettings, store: any RecordStore, key: AuditKey?, actor: String,
+        logger: Logger
+    ) {
         self.resolved = resolved
+        self.settings = settings
         self.store = store
         self.key = key
         self.actor = actor
@@ -92,7 +100,8 @@ public struct Enforcer: Sendable {
             }
             return (policy, schema, renamedNote, samples, zeroDates, ambiguous)
         }
-        var validator = SchemaValidator(policy: policy, schema: schema, samples: samples, ambiguousKeys: ambiguous)
+        var validator = SchemaValidator(
+            policy: policy, schema: schema, database: store.location, samples: samples, ambiguousKeys: ambiguous)
         let (all, resolved) = validator.validate()
         // A child or relation shared through a YAML anchor is checked once per subject that uses it: said once.
         var said = Set<String>()
@@ -119,7 +128,8 @@ public struct Enforcer: Sendable {
     func applier(runID: String) throws -> Applier {
         guard let key else { throw EnforcementError.auditKey("no audit key loaded") }
         var applier = Applier(
-            resolved: resolved, store: store, key: key, actor: actor, runID: runID, logger: logger, pacing: pacing)
+            resolved: resolved, settings: settings, store: store, key: key, actor: actor, runID: runID, logger: logger,
+            pacing: pacing)
         applier.progress = progress
         applier.headLogLevel = headLogLevel
         applier.headInterval = headInterval
@@ -138,7 +148,7 @@ public struct Enforcer: Sendable {
                 let accepted = try await PolicyChangeGuard(enforcer: self).check(
                     now: now, accepted: acceptedPolicyChange)
                 let runID = RunID.make(at: Date())
-                let planPath = policy.stateDirectory + "/plans/\(runID).plan"
+                let planPath = settings.stateDirectory + "/plans/\(runID).plan"
                 defer { unlink(planPath) }
                 let writer = try PlanWriter(path: planPath)
                 do {
@@ -281,7 +291,7 @@ public struct Enforcer: Sendable {
 
     /// The forecast for a report's chart (nil, logged, if it cannot be computed).
     public func reportForecast(now: Date) async -> Forecast? {
-        await Forecaster(resolved: resolved, reader: store).forReport(now: now, logger: logger)
+        await planning.reportForecast(now: now)
     }
 
     /// Tables of more rows than this, scanned once for every record, refuse an enforcing run.

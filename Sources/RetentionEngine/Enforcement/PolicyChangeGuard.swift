@@ -18,7 +18,7 @@ struct PolicyChangeGuard {
     var policy: Policy { enforcer.policy }
 
     static func copyPath(stateDirectory: String) -> String { stateDirectory + "/enforced-policy.yaml" }
-    var copyPath: String { Self.copyPath(stateDirectory: policy.stateDirectory) }
+    var copyPath: String { Self.copyPath(stateDirectory: enforcer.settings.stateDirectory) }
 
     /// A change that makes more records due, reviewed and accepted: recorded in the trail once the run starts.
     struct Accepted {

@@ -26,7 +26,7 @@ extension Enforcer {
         // A replay may archive again what the restore brought back: the archive's lock too.
         return try await store.withRunLock { lock in
             try await holdingArchive {
-                let stateDirectory = policy.stateDirectory
+                let stateDirectory = settings.stateDirectory
                 let headPath = StateFiles.headPath(stateDirectory: stateDirectory)
                 let standing = try? await anchor.check()
                 let needed: Bool
@@ -79,8 +79,8 @@ extension Enforcer {
     /// are matched with the key that made them.
     func auditKeys(_ current: AuditKey) -> [String: AuditKey] {
         var keys = [current.fingerprint: current]
-        let directory = (policy.keyFile as NSString).deletingLastPathComponent
-        let prefix = (policy.keyFile as NSString).lastPathComponent + ".retired-"
+        let directory = (settings.keyFile as NSString).deletingLastPathComponent
+        let prefix = (settings.keyFile as NSString).lastPathComponent + ".retired-"
         for name in (try? FileManager.default.contentsOfDirectory(atPath: directory.isEmpty ? "." : directory)) ?? []
         where name.hasPrefix(prefix) {
             if let retired = try? AuditKey.load(path: directory + "/" + name, createIfMissing: false).key {

@@ -16,8 +16,7 @@ public struct Forecaster: Sendable {
 
     /// The forecast for a report's chart: a failure is logged and leaves the chart out, it never
     /// fails the run whose report it is.
-    public func forReport(now: Date, logger: Logger) async -> Forecast? {
-        guard resolved.policy.reportsForecast else { return nil }
+    func forReport(now: Date, logger: Logger) async -> Forecast? {
         do {
             // The chart shows months: the weeks' boundaries would only make the statement longer.
             return try await forecast(now: now, weeks: false)

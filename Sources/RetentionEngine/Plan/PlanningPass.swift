@@ -8,6 +8,8 @@ import RetentionStore
 /// the first half of every enforcing run are the same code.
 public struct PlanningPass: Sendable {
     public let resolved: ResolvedPolicy
+    /// The state directory (the trail's head), the key file and the batch size.
+    public let settings: RunSettings
     public let reader: any RecordReader
     /// The key behind references; nil only on a database with no audit trail yet (nothing can be
     /// "already done" there).
@@ -19,13 +21,14 @@ public struct PlanningPass: Sendable {
     public let counters: [any RecordReader]
 
     public var policy: Policy { resolved.policy }
-    var anchor: AuditAnchor { AuditAnchor(store: reader, stateDirectory: policy.stateDirectory) }
+    var anchor: AuditAnchor { AuditAnchor(store: reader, stateDirectory: settings.stateDirectory) }
 
     public init(
-        resolved: ResolvedPolicy, reader: any RecordReader, key: AuditKey?, logger: Logger,
+        resolved: ResolvedPolicy, settings: RunSettings, reader: any RecordReader, key: AuditKey?, logger: Logger,
         counters: [any RecordReader] = []
     ) {
         self.resolved = resolved
+        self.settings = settings
         self.reader = reader
         self.key = key
         self.logger = logger
@@ -49,6 +52,13 @@ public struct PlanningPass: Sendable {
             .report(runID: runID, mode: mode, status: .complete, now: now, startedAt: started, rules: tallies)
     }
 
+    /// The forecast for a report's chart: nil when the policy turns it off (`reports.forecast`),
+    /// or (logged) when it cannot be computed.
+    public func reportForecast(now: Date) async -> Forecast? {
+        guard settings.reportsForecast else { return nil }
+        return await Forecaster(resolved: resolved, reader: reader).forReport(now: now, logger: logger)
+    }
+
     /// Decides every rule's due records at `now`; writes the plan to `writer` when given.
     /// `stop` is asked between pages: a stopped pass throws `StopRequest.Stopped`. With
     /// `countChildren` (dry runs), the child rows the due records would take with them are
@@ -69,7 +79,7 @@ public struct PlanningPass: Sendable {
             )
         }
         let toolTables = standing.tables.complete
-        if key == nil { try await anchor.refuseMissingKey(path: policy.keyFile) }
+        if key == nil { try await anchor.refuseMissingKey(path: settings.keyFile) }
         try await resolved.refuseAmbiguousKeys(in: reader)
         let chain = key.map(AuditChain.init)
         if toolTables, let chain {
@@ -233,7 +243,7 @@ public struct PlanningPass: Sendable {
         }
         let table = subject.table.value
         // Pages are read-only and hold no lock: at least 2000 rows each, whatever the batch size.
-        let batchSize = max(policy.batchSize, 2000)
+        let batchSize = max(settings.batchSize, 2000)
         // A rule that never acted has nothing to look up (a rule just added, before the run that marks).
         let lookUp = toolTables && action != .purge && !query.excludeDone
         let checkDone =
@@ -242,12 +252,13 @@ public struct PlanningPass: Sendable {
             groups: childCounts.map(\.paths), table: table, keyColumns: query.keyColumns,
             reader: reader, counters: counters)
         // The records whose batches the simulation follows, in the run's batches: a batch is
-        // `policy.batchSize` consecutive records of the plan (`PlanBatches`). Only owned rows
+        // `settings.batchSize` consecutive records of the plan (`PlanBatches`). Only owned rows
         // depend on where one batch ends (an owned row goes with the batch that removes the last
         // row pointing at it); without any, a page is followed at once, in one statement per path.
         let following = simulation.concerns(rule, shape: shape, table: table)
         let followedAtOnce =
-            RunSimulation.paths(rule, shape).contains { $0.path[$0.path.count - 1].owned } ? policy.batchSize : Int.max
+            RunSimulation.paths(rule, shape).contains { $0.path[$0.path.count - 1].owned }
+            ? settings.batchSize : Int.max
         var unfollowed: [RecordKey] = []
         func follow(_ keys: [RecordKey]) async throws {
             let counted = try await naming(rule) {

@@ -15,25 +15,21 @@ public struct PolicyChangeCounter: Sendable {
         self.planner = planner
     }
 
-    /// `old` is counted with the new policy's database, state directory and audit key: where a
-    /// policy runs is not what changed. When it does not validate against this database (a column
+    /// `old` is counted on the new policy's database, with its state directory and audit key (the
+    /// planner's settings): where a policy runs is not what changed. When it does not validate against this database (a column
     /// it names is gone…), its counts are left out and `oldNotCounted` says why.
     /// `withinTwelveMonths` false: only now (two dry runs instead of four), as the run's guard needs.
     public func count(_ diff: inout PolicyDiff, old written: Policy, now: Date, withinTwelveMonths: Bool = true)
         async throws
     {
         let new = planner.policy
-        var old = written
-        old.database = new.database
-        old.stateDirectory = new.stateDirectory
-        old.keyFile = new.keyFile
-        old.reportsDirectory = new.reportsDirectory
         let later = new.calendar.date(byAdding: .month, value: 12, to: now) ?? now
-        let (resolvedOld, diagnostics) = try await Enforcer.validate(old, store: planner.reader, advising: false)
+        let (resolvedOld, diagnostics) = try await Enforcer.validate(written, store: planner.reader, advising: false)
         var oldPass: PlanningPass?
         if let resolvedOld {
             oldPass = PlanningPass(
-                resolved: resolvedOld, reader: planner.reader, key: planner.key, logger: planner.logger)
+                resolved: resolvedOld, settings: planner.settings, reader: planner.reader, key: planner.key,
+                logger: planner.logger)
         } else {
             let errors = diagnostics.filter { $0.severity == .error }
             diff.oldNotCounted =

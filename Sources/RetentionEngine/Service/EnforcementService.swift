@@ -70,12 +70,12 @@ public final class EnforcementService<Time: ServiceClock>: Service, Sendable {
                     }
                 }
                 notifier.send(
-                    "READY=1\nSTATUS=ready: \(enforcer.policy.rules.count) rules, \(enforcer.policy.schedule.description)"
+                    "READY=1\nSTATUS=ready: \(enforcer.policy.rules.count) rules, \(enforcer.settings.schedule.description)"
                 )
                 logger.notice(
                     "ready",
                     metadata: [
-                        "policy": "\(enforcer.policy.path)", "schedule": "\(enforcer.policy.schedule.description)",
+                        "policy": "\(enforcer.policy.path)", "schedule": "\(enforcer.settings.schedule.description)",
                     ])
                 await schedulingLoop()
                 group.cancelAll()
@@ -89,11 +89,11 @@ public final class EnforcementService<Time: ServiceClock>: Service, Sendable {
     func schedulingLoop() async {
         var first = true
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            let policy = enforcer.policy
+            let (schedule, calendar) = (enforcer.settings.schedule, enforcer.policy.calendar)
             let now = clock.now
             let next =
-                first && policy.schedule.runAtStart
-                ? now : policy.schedule.next(after: now, calendar: policy.calendar, jitter: Double.random(in: 0..<1))
+                first && schedule.runAtStart
+                ? now : schedule.next(after: now, calendar: calendar, jitter: Double.random(in: 0..<1))
             first = false
             let iso = ISO8601DateFormatter().string(from: next)
             notifier.send("STATUS=\(status.withLock { $0 }); next run \(iso)")
@@ -155,7 +155,9 @@ public final class EnforcementService<Time: ServiceClock>: Service, Sendable {
         }
         if let report {
             let forecast = await enforcer.reportForecast(now: now)
-            if let paths = try? StateFiles.writeReport(report, policy: enforcer.policy, forecast: forecast) {
+            if let paths = try? StateFiles.writeReport(
+                report, policy: enforcer.policy, settings: enforcer.settings, forecast: forecast)
+            {
                 logger.info("report written", metadata: ["report": "\(paths.json)"])
             }
             if report.status != .refused {

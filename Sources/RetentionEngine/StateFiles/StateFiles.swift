@@ -173,17 +173,17 @@ public enum StateFiles {
         try writePrivate(data, to: headPath(stateDirectory: stateDirectory))
     }
 
-    /// Writes the JSON and Markdown forms of a report to the policy's reports directory, then
+    /// Writes the JSON, Markdown and HTML forms of a report to the reports directory, then
     /// deletes the reports older than `reports.keep`; returns the new report's paths.
-    public static func writeReport(_ report: RunReport, policy: Policy, forecast: Forecast? = nil, now: Date = Date())
-        throws -> (json: String, markdown: String, html: String)
-    {
-        let directory = policy.reportsDirectory
+    public static func writeReport(
+        _ report: RunReport, policy: Policy, settings: RunSettings, forecast: Forecast? = nil, now: Date = Date()
+    ) throws -> (json: String, markdown: String, html: String) {
+        let directory = settings.reportsDirectory
         let base = directory + "/" + report.runID
         try writePrivate(try report.json(), to: base + ".json")
         try writePrivate(Data(report.markdown().utf8), to: base + ".md")
         try writePrivate(Data(report.html(policy: policy, forecast: forecast).utf8), to: base + ".html")
-        if let cutoff = policy.reportsKeep.before(now, in: policy.calendar) {
+        if let cutoff = settings.reportsKeep.before(now, in: policy.calendar) {
             pruneReports(in: directory, before: cutoff)
         }
         return (base + ".json", base + ".md", base + ".html")
@@ -191,17 +191,17 @@ public enum StateFiles {
 
     /// An erasure request's report, beside the run reports (`<run id>.erasure.json` and `.md`,
     /// 0600) and kept as long as they are: it names the record's key.
-    public static func writeErasure(_ report: ErasureReport, policy: Policy, now: Date = Date()) throws -> (
-        json: String, markdown: String
-    ) {
-        let base = policy.reportsDirectory + "/" + report.runID + ".erasure"
+    public static func writeErasure(
+        _ report: ErasureReport, policy: Policy, settings: RunSettings, now: Date = Date()
+    ) throws -> (json: String, markdown: String) {
+        let base = settings.reportsDirectory + "/" + report.runID + ".erasure"
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         try writePrivate(try encoder.encode(report), to: base + ".json")
         try writePrivate(Data(report.markdown().utf8), to: base + ".md")
-        if let cutoff = policy.reportsKeep.before(now, in: policy.calendar) {
-            pruneReports(in: policy.reportsDirectory, before: cutoff)
+        if let cutoff = settings.reportsKeep.before(now, in: policy.calendar) {
+            pruneReports(in: settings.reportsDirectory, before: cutoff)
         }
         return (base + ".json", base + ".md")
     }

@@ -7,7 +7,7 @@ extension SchemaValidator {
         if let t = schema.table(name.value) { return t }
         let known = schema.tables.keys.filter { !$0.hasPrefix("retentiond_") }.sorted()
         error(
-            name.location, "table `\(name.value)` does not exist in \(policy.database.displayName)",
+            name.location, "table `\(name.value)` does not exist in \(database)",
             hint: Suggestion.hint(for: name.value, among: known, listing: "tables") ?? "the database has no tables")
         return nil
     }

@@ -5,6 +5,8 @@ import RetentionCore
 public struct SchemaValidator {
     public let policy: Policy
     public let schema: SchemaSnapshot
+    /// The database the schema is read from, as messages name it (`RecordReader.location`).
+    public let database: String
     /// Up to a few hundred stored values of each date column the policy uses, to check their format.
     public let samples: [String: [SQLValue]]
     var diagnostics: [Diagnostic] = []
@@ -17,11 +19,12 @@ public struct SchemaValidator {
     public let ambiguousKeys: [String: AmbiguousKeys]
 
     public init(
-        policy: Policy, schema: SchemaSnapshot, samples: [String: [SQLValue]],
+        policy: Policy, schema: SchemaSnapshot, database: String, samples: [String: [SQLValue]],
         ambiguousKeys: [String: AmbiguousKeys] = [:]
     ) {
         self.policy = policy
         self.schema = schema
+        self.database = database
         self.samples = samples
         self.ambiguousKeys = ambiguousKeys
     }

@@ -77,7 +77,8 @@ func reportingRefusal(
         if let report = enforcer.refusedReport(for: EnforcementError.from(error), mode: mode, now: now) {
             onRefusal(report)
             if let paths = try? StateFiles.writeReport(
-                report, policy: enforcer.policy, forecast: await enforcer.reportForecast(now: now))
+                report, policy: enforcer.policy, settings: enforcer.settings,
+                forecast: await enforcer.reportForecast(now: now))
             {
                 printError("refused; report: \(paths.markdown)")
             }
@@ -94,7 +95,8 @@ func finishEnforcement(_ report: RunReport, enforcer: Enforcer, format: OutputFo
     async throws -> ExitStatus
 {
     let forecast = stopped ? nil : await enforcer.reportForecast(now: report.now)
-    let paths = try StateFiles.writeReport(report, policy: enforcer.policy, forecast: forecast)
+    let paths = try StateFiles.writeReport(
+        report, policy: enforcer.policy, settings: enforcer.settings, forecast: forecast)
     if format == .json {
         try printJSON(report)
     } else {

@@ -12,13 +12,14 @@ struct AuditCommand: AsyncParsableCommand {
     )
 
     /// Opens the policy's database read-only with its audit key.
-    static func trail(_ options: PolicyOptions) async throws -> (AuditTrail, Policy) {
-        let (policy, _) = try options.loadPolicy()
-        let store = try await options.openReader(policy)
-        guard let key = try await loadKey(policy: policy, store: store, create: false, logger: options.logger()) else {
+    static func trail(_ options: PolicyOptions) async throws -> AuditTrail {
+        let settings = try options.loadPolicy().settings
+        let store = try await options.openReader(settings.database)
+        guard let key = try await loadKey(settings: settings, store: store, create: false, logger: options.logger())
+        else {
             throw CleanExit.message("no audit trail yet: nothing has been enforced on \(store.location)")
         }
-        return (AuditTrail(store: store, key: key, stateDirectory: policy.stateDirectory), policy)
+        return AuditTrail(store: store, key: key, stateDirectory: settings.stateDirectory)
     }
 
     struct Verify: AsyncParsableCommand {
@@ -55,26 +56,28 @@ struct AuditCommand: AsyncParsableCommand {
                     case .recorded(let recorded): copy = recorded
                     }
                 }
-                let (policy, _) = try options.loadPolicy()
-                let store = try await options.openReader(policy)
-                guard let key = try await loadKey(policy: policy, store: store, create: false, logger: options.logger())
+                let settings = try options.loadPolicy().settings
+                let store = try await options.openReader(settings.database)
+                guard
+                    let key = try await loadKey(
+                        settings: settings, store: store, create: false, logger: options.logger())
                 else {
                     // No key and no trail: nothing was ever enforced — unless a head says otherwise.
-                    let recorded = copy ?? StateFiles.readHead(stateDirectory: policy.stateDirectory)
+                    let recorded = copy ?? StateFiles.readHead(stateDirectory: settings.stateDirectory)
                     if let recorded, recorded.seq > 0 {
                         printError(
-                            "\(head ?? StateFiles.headPath(stateDirectory: policy.stateDirectory)) records entry \(recorded.seq) of the audit trail of \(recorded.database), but \(store.location) has no audit trail and there is no audit key: the trail and its key were removed, or this is another database"
+                            "\(head ?? StateFiles.headPath(stateDirectory: settings.stateDirectory)) records entry \(recorded.seq) of the audit trail of \(recorded.database), but \(store.location) has no audit trail and there is no audit key: the trail and its key were removed, or this is another database"
                         )
                         printError("audit trail of \(store.location) is NOT intact")
                         return .auditInvalid
                     }
                     throw CleanExit.message("no audit trail yet: nothing has been enforced on \(store.location)")
                 }
-                let trail = AuditTrail(store: store, key: key, stateDirectory: policy.stateDirectory)
+                let trail = AuditTrail(store: store, key: key, stateDirectory: settings.stateDirectory)
                 let result = try await trail.verify(headPath: head)
                 if result.recordedHead == nil, result.entries > 0 {
                     printError(
-                        "no head is recorded for this trail in \(head ?? StateFiles.headPath(stateDirectory: policy.stateDirectory)): truncation of the newest entries cannot be detected",
+                        "no head is recorded for this trail in \(head ?? StateFiles.headPath(stateDirectory: settings.stateDirectory)): truncation of the newest entries cannot be detected",
                         prefix: true)
                 }
                 for warning in result.holdWarnings { printError("warning: " + warning, prefix: false) }
@@ -163,16 +166,16 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let (trail, _) = try await AuditCommand.trail(options)
+                let trail = try await AuditCommand.trail(options)
                 var reference: String?
                 var named: (table: String, keyText: String, columns: (TableInfo) -> [String])?
                 let (live, kindOf) = try await trail.store.read { (try $0.schema(), $0.keyValueKind) }
                 // The policy's names as the database spells them; a key retentiond checks stands
                 // in for the primary key of a table without one.
-                let policy = try? live.resolvingNames(of: options.loadPolicy().0).0
+                let policy = try? live.resolvingNames(of: options.loadPolicy().policy).0
                 let schema = policy.map(live.declaringKeys(of:)) ?? live
                 if let subject, let key {
-                    let (written, _) = try options.loadPolicy()
+                    let written = try options.loadPolicy().policy
                     guard let found = (policy ?? written).subjects.first(where: { $0.id == subject }) else {
                         throw CommandFailure(
                             .usage,
@@ -266,7 +269,7 @@ struct AuditCommand: AsyncParsableCommand {
         func run() async throws {
             try await reportingFailures {
                 let (enforcer, _) = try await options.loadEnforcer(actor: by, loadingKey: false)
-                let keyFile = enforcer.policy.keyFile
+                let keyFile = enforcer.settings.keyFile
                 if let credentialsDirectory, keyFile.hasPrefix(credentialsDirectory + "/") {
                     throw CommandFailure(
                         .usage,
@@ -294,7 +297,7 @@ struct AuditCommand: AsyncParsableCommand {
                     print("(an interrupted rotation was finished)")
                 }
                 print(
-                    "back up the new key now, and copy \(StateFiles.headPath(stateDirectory: enforcer.policy.stateDirectory)) off the host as after every run"
+                    "back up the new key now, and copy \(StateFiles.headPath(stateDirectory: enforcer.settings.stateDirectory)) off the host as after every run"
                 )
                 return .success
             }
@@ -356,21 +359,23 @@ struct AuditCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let (policy, _) = try options.loadPolicy()
-                let store = try await options.openStore(policy)
-                guard let key = try await loadKey(policy: policy, store: store, create: false, logger: options.logger())
+                let (policy, settings, _) = try options.loadPolicy()
+                let store = try await options.openStore(settings.database)
+                guard
+                    let key = try await loadKey(
+                        settings: settings, store: store, create: false, logger: options.logger())
                 else {
                     throw CommandFailure(.failure, "no audit trail to re-anchor on \(store.location)")
                 }
                 let now = options.currentTime()
-                let ledger = ErasureLedger(stateDirectory: policy.stateDirectory, key: key)
+                let ledger = ErasureLedger(stateDirectory: settings.stateDirectory, key: key)
                 // Without erasures to re-apply, the policy need not validate against the restored schema.
                 guard try await ledger.lost(in: store) != nil else {
                     if dryRun {
-                        let standing = try? await AuditAnchor(store: store, stateDirectory: policy.stateDirectory)
+                        let standing = try? await AuditAnchor(store: store, stateDirectory: settings.stateDirectory)
                             .check()
                         let end = try await store.read { try $0.auditHead().seq }
-                        let previous = StateFiles.readHead(stateDirectory: policy.stateDirectory)
+                        let previous = StateFiles.readHead(stateDirectory: settings.stateDirectory)
                         let needed = !(standing?.anchored == true && standing?.entriesPastHead == 0 && previous != nil)
                         if format == .json {
                             try printJSON(
@@ -391,11 +396,11 @@ struct AuditCommand: AsyncParsableCommand {
                         print(
                             FileManager.default.fileExists(atPath: ledger.path)
                                 ? "the erasure ledger holds nothing the database lost"
-                                : "no erasure ledger in \(policy.stateDirectory): nothing to re-apply")
+                                : "no erasure ledger in \(settings.stateDirectory): nothing to re-apply")
                         return .success
                     }
                     let (previous, head) = try await AuditAnchor.reanchor(
-                        store, stateDirectory: policy.stateDirectory, key: key, reason: reason ?? "",
+                        store, stateDirectory: settings.stateDirectory, key: key, reason: reason ?? "",
                         by: by ?? "", now: now)
                     try await ledger.sync(from: store, keep: policy.ledgerKeep, now: Date(), calendar: policy.calendar)
                     if format == .json {
@@ -410,8 +415,8 @@ struct AuditCommand: AsyncParsableCommand {
                 }
                 let (loaded, _) = try await options.loadEnforcer(actor: by ?? defaultActor(), loadingKey: false)
                 let enforcer = Enforcer(
-                    resolved: loaded.resolved, store: loaded.store, key: key, actor: by ?? defaultActor(),
-                    logger: loaded.logger)
+                    resolved: loaded.resolved, settings: loaded.settings, store: loaded.store, key: key,
+                    actor: by ?? defaultActor(), logger: loaded.logger)
                 let done = try await enforcer.reanchor(reason: reason ?? "", now: now, dryRun: dryRun)
                 for missed in done.replay?.notReapplied ?? [] {
                     printError(

@@ -22,12 +22,12 @@ extension CheckCommand {
     /// Nil when the policy names no archive. `live`: the application's database, whose readers
     /// are the application's accounts.
     func archiveAccess(_ resolved: ResolvedPolicy, live: any RecordReader) async throws -> ArchiveAccess? {
-        let whole = try options.loadWholePolicy().0
-        guard whole.archive != nil else { return nil }
-        let policy = whole.enforced(in: .archive)
+        let whole = try options.loadWholePolicy()
+        guard let archive = whole.settings.archive else { return nil }
+        let rules = whole.policy.enforced(in: .archive).rules
         let tables = resolved.archivedTables.map(\.name)
-        var access = ArchiveAccess(database: policy.database.displayName, rules: policy.rules.count, exists: false)
-        if case .sqlite(let path) = policy.database {
+        var access = ArchiveAccess(database: archive.displayName, rules: rules.count, exists: false)
+        if case .sqlite(let path) = archive {
             var info = stat()
             guard stat(path, &info) == 0 else { return access }
             access.exists = true
@@ -44,7 +44,7 @@ extension CheckCommand {
             }
             return access
         }
-        let reader = try await options.openReader(policy)
+        let reader = try await options.openReader(archive)
         let (readers, present, role) = try await reader.read { session in
             let schema = try session.schema()
             return (

@@ -85,9 +85,10 @@ struct CheckCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             let policy: Policy
+            let settings: RunSettings
             let parseWarnings: [Diagnostic]
             do {
-                (policy, parseWarnings) = try options.loadPolicy()
+                (policy, settings, parseWarnings) = try options.loadPolicy()
             } catch let invalid as PolicyInvalid where format == .json {
                 try printJSON(
                     Result(
@@ -95,7 +96,7 @@ struct CheckCommand: AsyncParsableCommand {
                         diagnostics: invalid.diagnostics))
                 return .policyInvalid
             }
-            let store = try await options.openReader(policy)
+            let store = try await options.openReader(settings.database)
             let (resolved, diagnostics) = try await Enforcer.validate(policy, store: store)
             let all = parseWarnings + diagnostics
             var result = Result(
@@ -122,16 +123,16 @@ struct CheckCommand: AsyncParsableCommand {
                 )
             }
             result.grants = privileges.grants
-            if case .sqlite(let path) = policy.database, !forPlanning {
+            if case .sqlite(let path) = settings.database, !forPlanning {
                 result.writeAccess = SQLiteStore.writeAccessProblems(path: path)
             }
             // `plan` writes reports; an enforcing command also the chain head and its plans.
             result.writeAccess += [
-                StateFiles.writeProblem(directory: policy.reportsDirectory, holding: "reports"),
+                StateFiles.writeProblem(directory: settings.reportsDirectory, holding: "reports"),
                 forPlanning
                     ? nil
                     : StateFiles.writeProblem(
-                        directory: policy.stateDirectory, holding: "the audit chain head and plans"),
+                        directory: settings.stateDirectory, holding: "the audit chain head and plans"),
             ].compactMap { $0 }
             result.valid = privileges.missing.isEmpty && result.writeAccess.isEmpty
             result.purges = policy.rules.compactMap { Self.purge($0, resolved: resolved) }

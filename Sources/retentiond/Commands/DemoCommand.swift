@@ -185,7 +185,7 @@ struct DemoCommand: AsyncParsableCommand {
             // An example that archives records (dolibarr) gets an archive of the demo's own.
             var asWritten = options
             (asWritten.databaseURL, asWritten.archiveURL) = (nil, nil)
-            if try asWritten.loadWholePolicy().0.archive != nil {
+            if try asWritten.loadWholePolicy().settings.archive != nil {
                 // The earlier demo's archive state (its trail's head, its ledger) goes with it.
                 try? fm.removeItem(atPath: dirURL.appendingPathComponent("archive").path)
                 if server == nil {
@@ -203,7 +203,7 @@ struct DemoCommand: AsyncParsableCommand {
                     )
                 }
             }
-            let (policy, _) = try options.loadPolicy()
+            let (policy, settings, _) = try options.loadPolicy()
             if noRun {
                 let database =
                     (dataset == .crm ? "" : " --database-url " + (server.map { "'\($0.url)'" } ?? "sqlite:\(dbPath)"))
@@ -211,10 +211,10 @@ struct DemoCommand: AsyncParsableCommand {
                 print("policy to try: retentiond plan --config \(policy.path) --state-dir \(dir)\(database)")
                 return .success
             }
-            if dataset == .crm, case .sqlite(let configured) = policy.database, configured != dbPath {
+            if dataset == .crm, case .sqlite(let configured) = settings.database, configured != dbPath {
                 throw CommandFailure(
                     .policyInvalid,
-                    "the policy \(policy.path) names database \(policy.database.displayName); the demo needs `database: { sqlite: crm.sqlite }` (relative to state_dir)"
+                    "the policy \(policy.path) names database \(settings.database.displayName); the demo needs `database: { sqlite: crm.sqlite }` (relative to state_dir)"
                 )
             }
             print("policy: \(policy.path) (\(policy.subjects.count) subjects, \(policy.rules.count) rules)")
@@ -230,7 +230,7 @@ struct DemoCommand: AsyncParsableCommand {
             // `check` gives the statements, and the demo follows that advice on its own database.
             let advice = diagnostics.compactMap(\.hint)
             if advice.contains(where: { $0.hasPrefix("CREATE INDEX ") }) {
-                let created = try await options.openStore(policy).transaction {
+                let created = try await options.openStore(settings.database).transaction {
                     try DemoDataset.createAdvisedIndexes(advice, in: $0)
                 }
                 print(
@@ -247,9 +247,8 @@ struct DemoCommand: AsyncParsableCommand {
                     heldCandidate = (table, line.key)
                 }
             }
-            let forecast = await Forecaster(resolved: dry.resolved, reader: dry.reader).forReport(
-                now: now, logger: options.logger())
-            let planPaths = try StateFiles.writeReport(plan, policy: policy, forecast: forecast)
+            let planPaths = try StateFiles.writeReport(
+                plan, policy: policy, settings: settings, forecast: await dry.reportForecast(now: now))
             print(
                 "\n== dry run: \(plan.totalDue) record(s) due, nothing changed ==\n"
                     + Summary.table(plan, enforcing: false))
@@ -257,7 +256,7 @@ struct DemoCommand: AsyncParsableCommand {
             let (enforcer, _) = try await options.loadEnforcer(actor: "retentiond/demo")
             if let heldCandidate {
                 var registry = HoldRegistry(
-                    store: enforcer.store, key: enforcer.key!, stateDirectory: policy.stateDirectory)
+                    store: enforcer.store, key: enforcer.key!, stateDirectory: settings.stateDirectory)
                 registry.policy = policy
                 let hold = try await registry.add(
                     table: heldCandidate.table, keyText: heldCandidate.key.description,
@@ -269,12 +268,12 @@ struct DemoCommand: AsyncParsableCommand {
             }
             let report = try await enforcer.run(now: now, allowMore: allowMore)
             let paths = try StateFiles.writeReport(
-                report, policy: policy, forecast: await enforcer.reportForecast(now: now))
+                report, policy: policy, settings: settings, forecast: await enforcer.reportForecast(now: now))
             print(
                 "\n== run \(report.runID): \(report.status.rawValue), \(report.totalChanged) record(s) changed ==\n"
                     + Summary.table(report, enforcing: true))
 
-            let trail = AuditTrail(store: enforcer.store, key: enforcer.key!, stateDirectory: policy.stateDirectory)
+            let trail = AuditTrail(store: enforcer.store, key: enforcer.key!, stateDirectory: settings.stateDirectory)
             let verification = try await trail.verify()
             let urlOption =
                 (server.map { " --database-url '\($0.url)'" }
@@ -284,7 +283,7 @@ struct DemoCommand: AsyncParsableCommand {
                 """
 
                 audit trail: table retentiond_audit in \(databaseName), \(verification.entries) entries, \(verification.isValid ? "verified intact" : "NOT INTACT")
-                chain head:  \(StateFiles.headPath(stateDirectory: policy.stateDirectory))
+                chain head:  \(StateFiles.headPath(stateDirectory: settings.stateDirectory))
                 dry-run report: \(planPaths.markdown)
                 run report:     \(paths.markdown)
                                 \(paths.json)

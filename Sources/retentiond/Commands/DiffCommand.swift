@@ -51,13 +51,13 @@ struct DiffCommand: AsyncParsableCommand {
         try await reportingFailures {
             var options = self.options
             if let new { options.config = new }
-            let (whole, oldWarnings) = try PolicyParser(path: self.old, credentialsDirectory: credentialsDirectory)
+            let (whole, _, oldWarnings) = try PolicyParser(path: self.old, credentialsDirectory: credentialsDirectory)
                 .parseFile()
             let old = whole.enforced(in: options.phase)
             noteWarnings(oldWarnings)
             var diff: PolicyDiff
             if noCounts {
-                let (new, warnings) = try options.loadPolicy()
+                let (new, _, warnings) = try options.loadPolicy()
                 noteWarnings(warnings)
                 diff = PolicyDiff(old: old, new: new)
             } else {

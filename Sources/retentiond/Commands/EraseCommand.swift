@@ -50,10 +50,10 @@ struct EraseCommand: AsyncParsableCommand {
         try await reportingFailures {
             // The request reaches the archive too: a record moved there (before, or by this very
             // request) meets the archive's rules, which wait for their clocks.
-            let whole = try options.loadWholePolicy().0
+            let whole = try options.loadWholePolicy()
             var phases = [options]
-            if !options.archive, whole.archive != nil,
-                whole.enforced(in: .archive).subjects.contains(where: { $0.id == record.subject })
+            if !options.archive, whole.settings.archive != nil,
+                whole.policy.enforced(in: .archive).subjects.contains(where: { $0.id == record.subject })
             {
                 var archive = options
                 archive.archive = true
@@ -83,15 +83,15 @@ struct EraseCommand: AsyncParsableCommand {
 
     /// The request carried out in one phase's database, its report printed and written.
     func erase(in phase: PolicyOptions) async throws {
-        let (policy, _) = try phase.loadPolicy()
+        let (policy, settings, _) = try phase.loadPolicy()
         _ = try record.subject(in: policy)
         let (enforcer, _) = try await phase.loadEnforcer(actor: by)
         // As validated: its names spelled as the database holds them.
         let found = try record.subject(in: enforcer.resolved.policy)
         let report = try await enforcer.erase(
             subject: found, keyText: record.key, request: request, now: phase.currentTime(), dryRun: dryRun)
-        let paths = try StateFiles.writeErasure(report, policy: policy)
-        if policy.phase == .archive { print("in the archive (\(policy.database.displayName)):") }
+        let paths = try StateFiles.writeErasure(report, policy: policy, settings: settings)
+        if policy.phase == .archive { print("in the archive (\(settings.database.displayName)):") }
         print(report.markdown())
         print("report: \(paths.markdown)\n        \(paths.json)")
     }

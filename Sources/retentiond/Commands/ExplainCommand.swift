@@ -30,9 +30,9 @@ struct ExplainCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingFailures {
             // A record no longer in the application's database is looked for in the archive.
-            let whole = try options.loadWholePolicy().0
+            let whole = try options.loadWholePolicy()
             var phases = [options]
-            if !options.archive, whole.archive != nil, !whole.enforced(in: .archive).rules.isEmpty {
+            if !options.archive, whole.settings.archive != nil, !whole.policy.enforced(in: .archive).rules.isEmpty {
                 var archive = options
                 archive.archive = true
                 phases.append(archive)
@@ -78,8 +78,7 @@ struct ExplainCommand: AsyncParsableCommand {
 
     /// The explanation of the record in one phase's database.
     static func explain(_ record: RecordOptions, in options: PolicyOptions) async throws -> Explanation {
-        let (policy, _) = try options.loadPolicy()
-        _ = try record.subject(in: policy)
+        _ = try record.subject(in: try options.loadPolicy().policy)
         let (planner, _) = try await options.loadPlanner()
         // As validated: its names spelled as the database holds them.
         let found = try record.subject(in: planner.resolved.policy)

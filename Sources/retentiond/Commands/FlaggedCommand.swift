@@ -28,7 +28,7 @@ struct FlaggedCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures {
-            let (policy, _) = try options.loadPolicy()
+            let (policy, settings, _) = try options.loadPolicy()
             guard let found = policy.rules.first(where: { $0.id == rule }) else {
                 let ids = policy.rules.filter { $0.action.auditAction == .flag }.map { "`\($0.id)`" }.joined(
                     separator: ", ")
@@ -43,7 +43,7 @@ struct FlaggedCommand: AsyncParsableCommand {
                 )
             }
             let subject = policy.subject(for: found)
-            let store = try await options.openReader(policy)
+            let store = try await options.openReader(settings.database)
             let table = subject.table.value
             let keyColumns = subject.key.map(\.value)
             let columns = subject.reviewColumns.map(\.value)

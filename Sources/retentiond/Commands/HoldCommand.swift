@@ -12,12 +12,13 @@ struct HoldCommand: AsyncParsableCommand {
     )
 
     static func registry(_ options: PolicyOptions) async throws -> HoldRegistry {
-        let (policy, _) = try options.loadPolicy()
-        let store = try await options.openStore(policy)
-        guard let key = try await loadKey(policy: policy, store: store, create: true, logger: options.logger()) else {
+        let (policy, settings, _) = try options.loadPolicy()
+        let store = try await options.openStore(settings.database)
+        guard let key = try await loadKey(settings: settings, store: store, create: true, logger: options.logger())
+        else {
             throw CommandFailure(.failure, "no audit key")
         }
-        var registry = HoldRegistry(store: store, key: key, stateDirectory: policy.stateDirectory)
+        var registry = HoldRegistry(store: store, key: key, stateDirectory: settings.stateDirectory)
         registry.policy = policy
         return registry
     }
@@ -64,7 +65,7 @@ struct HoldCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let (policy, _) = try options.loadPolicy()
+                let policy = try options.loadPolicy().policy
                 let now = options.currentTime()
                 let untilDate = until?.date(in: policy.timeZone)
                 if let untilDate, untilDate <= now {
@@ -139,8 +140,7 @@ struct HoldCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await reportingFailures {
-                let (policy, _) = try options.loadPolicy()
-                let store = try await options.openReader(policy)
+                let store = try await options.openReader(try options.loadPolicy().settings.database)
                 let holds = try await store.read { try $0.holds(includeReleased: all) }
                 let f = ISO8601DateFormatter()
                 let now = options.currentTime()

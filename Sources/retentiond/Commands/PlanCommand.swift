@@ -76,9 +76,9 @@ struct PlanCommand: AsyncParsableCommand {
         let report = try await planner.dryRun(
             now: options.currentTime(), mode: mode, planPath: out, detail: lines,
             childRowsPerRecord: format.export != nil)
-        let forecast = await Forecaster(resolved: planner.resolved, reader: planner.reader).forReport(
-            now: report.now, logger: options.logger())
-        let paths = try StateFiles.writeReport(report, policy: planner.policy, forecast: forecast)
+        let paths = try StateFiles.writeReport(
+            report, policy: planner.policy, settings: planner.settings,
+            forecast: await planner.reportForecast(now: report.now))
         if format == .json {
             try printJSON(report)
             return report.totalDue > 0 ? .changesPlanned : .success

@@ -37,11 +37,11 @@ struct RegisterCommand: AsyncParsableCommand {
             var statistics: [String: [StatisticsRow]] = [:]
             let now = options.currentTime()
             // Both phases' rules (an archive's too), as the register of processing activities lists them.
-            let whole = try options.loadWholePolicy().0
+            let (whole, settings, _) = try options.loadWholePolicy()
             policy = options.archive ? whole.enforced(in: .archive) : whole
             if figures {
                 var phases = [options]
-                if !options.archive, whole.archive != nil, !whole.enforced(in: .archive).rules.isEmpty {
+                if !options.archive, settings.archive != nil, !whole.enforced(in: .archive).rules.isEmpty {
                     var archive = options
                     archive.archive = true
                     if try await archive.archiveIsMade() { phases.append(archive) }

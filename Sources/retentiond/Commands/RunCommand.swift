@@ -102,7 +102,7 @@ struct RunCommand: AsyncParsableCommand {
             }
             // Without --archive, the archive's own rules run after the application's database's.
             let phases =
-                try options.archive || options.loadWholePolicy().0.enforced(in: .archive).rules.isEmpty
+                try options.archive || options.loadWholePolicy().policy.enforced(in: .archive).rules.isEmpty
                 ? [options]
                 : [
                     options,

@@ -79,8 +79,8 @@ struct ServeCommand: AsyncParsableCommand {
     func loadArchivePhase(_ options: PolicyOptions, logger: Logger) async throws -> Enforcer? {
         var archive = options
         archive.archive = true
-        let whole = try archive.loadWholePolicy().0
-        guard whole.archive != nil, !whole.enforced(in: .archive).rules.isEmpty else { return nil }
+        let whole = try archive.loadWholePolicy()
+        guard whole.settings.archive != nil, !whole.policy.enforced(in: .archive).rules.isEmpty else { return nil }
         guard try await archive.archiveIsMade() else { return nil }
         var (enforcer, diagnostics) = try await archive.loadEnforcer(
             actor: "retentiond/serve", lockWait: pacing.lockWait.duration)
