@@ -179,7 +179,29 @@ struct MariaDBSession: WritingSession, SQLExecuting {
         try !rows("SELECT name FROM retentiond_locks WHERE name = \(.text(name))\(raw: mode)").isEmpty
     }
 
-    func lockAuditChain() throws { _ = try lockRow("audit-chain", " FOR UPDATE") }
+    /// Held by retentiond's own transactions only (batches, workers', holds placed), each bounded
+    /// itself: waited for without the batch's `innodb_lock_wait_timeout`, which is for the
+    /// application's locks (a worker behind a sibling's slow batch would otherwise stop its run).
+    /// InnoDB's deadlock detection still ends a cycle.
+    func lockAuditChain() throws {
+        let bound: Int64
+        switch try rows("SELECT @@SESSION.innodb_lock_wait_timeout", []).first?.first {
+        case .integer(let seconds): bound = seconds
+        case .text(let seconds): bound = Int64(seconds) ?? 50
+        default: bound = 50
+        }
+        _ = try execute("SET SESSION innodb_lock_wait_timeout = \(Self.longestLockWait)", [])
+        do {
+            _ = try lockRow("audit-chain", " FOR UPDATE")
+        } catch {
+            _ = try? execute("SET SESSION innodb_lock_wait_timeout = \(bound)", [])
+            throw error
+        }
+        _ = try execute("SET SESSION innodb_lock_wait_timeout = \(bound)", [])
+    }
+
+    /// A wait without a practical end (three years), which every MariaDB accepts (10.6 and later refuse more).
+    static let longestLockWait = 100_000_000
 
     func lockHolds(exclusive: Bool) throws {
         _ = try lockRow("holds", exclusive ? " FOR UPDATE" : " LOCK IN SHARE MODE")

@@ -118,8 +118,15 @@ extension PostgresSession {
 
 /// The locks and checks every batch takes on the tool's tables.
 extension PostgresSession {
+    /// Held by retentiond's own transactions only (batches, workers', holds placed), each bounded
+    /// itself: waited for without the batch's `lock_timeout`, which is for the application's locks
+    /// (a worker behind a sibling's slow batch would otherwise stop its run). PostgreSQL's deadlock
+    /// detector still ends a cycle.
     func lockAuditChain() throws {
+        let bound = try rows("SELECT current_setting('lock_timeout')", []).first?.first ?? .text("0")
+        _ = try execute("SET LOCAL lock_timeout = 0", [])
         _ = try execute("SELECT pg_advisory_xact_lock(hashtext('retentiond:audit-chain'))", [])
+        _ = try execute("SELECT set_config('lock_timeout', $1, true)", [bound])
     }
 
     /// READ COMMITTED lets another session commit between two statements, so batches (shared)

@@ -94,4 +94,55 @@ import Testing
         #expect(all == Set(try (1...6).map { try f.reference("people", Int64($0)) }))
         #expect(try await f.trail().verify().isValid)
     }
+
+    /// The lock wait bounds waits on the application's locks, not on retentiond's own: a batch
+    /// whose trail entries wait behind another retentiond transaction's — a worker's batch, a hold
+    /// placed — waits for its commit, however long, and the run completes (a worker of a shared run
+    /// had stopped, under load, because its sibling's batch took longer than the lock wait).
+    @Test(arguments: [Backend.postgres, .mariadb])
+    func aBatchWaitsForAnotherRetentiondTransactionOnTheTrailBeyondTheLockWait(_ backend: Backend) async throws {
+        let f = try await CRMFixture(backend, data: Self.data, policy: CRMPolicies.prospectPurge, batchSize: 2)
+        // the tool's tables, nothing due yet
+        _ = try await f.run(now: CRMFixture.now.addingTimeInterval(-86_400 * 3650))
+
+        // Another retentiond transaction appends to the trail and is slow to commit.
+        let other = try await f.store()
+        let locked = Finished()
+        let release = DispatchSemaphore(value: 0)
+        let open = Task {
+            try await other.transaction { session in
+                try session.lockAuditChain()
+                locked.set()
+                // Released below; the minute is only a way out should the test fail otherwise.
+                _ = release.wait(timeout: .now() + 60)
+            }
+        }
+        while !locked.isSet { try await Task.sleep(for: .milliseconds(20)) }
+
+        let lockWait = Duration.milliseconds(300)
+        let ended = Finished()
+        let run = Task {
+            defer { ended.set() }
+            return try await f.enforcer(lockWait: lockWait).run(now: CRMFixture.now, allowMore: false)
+        }
+        // The run's first batch waits for the trail (seen on the server), then longer than its
+        // lock wait (on MariaDB, whose wait is in whole seconds, one second).
+        let waiting =
+            backend == .postgres
+            ? "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            : "SELECT count(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'"
+        while !ended.isSet, try await f.count(waiting) == 0 { try await Task.sleep(for: .milliseconds(20)) }
+        if !ended.isSet { try await Task.sleep(for: .seconds(3)) }
+        #expect(try await f.ids("people") == [1, 2, 3, 4, 5, 6], "nothing changed while the batch waits")
+        release.signal()
+        try await open.value
+
+        let report = try await run.value
+        #expect(report.succeeded, "\(report.message ?? "")")
+        #expect(try await f.ids("people").isEmpty)
+        #expect(try await f.ids("notes").isEmpty)
+        let audited = Set(try await f.audit(action: "purge").map(\.subjectRef))
+        #expect(audited == Set(try (1...6).map { try f.reference("people", Int64($0)) }))
+        #expect(try await f.trail().verify().isValid)
+    }
 }
