@@ -89,6 +89,41 @@ import Testing
         #expect(!found[0].contains("2020-01-01"))
     }
 
+    /// What an anonymisation writes must fit its column: PostgreSQL would cut a longer value to fit
+    /// (a pseudonym shortened, a constant clipped), MariaDB refuse it and stop the run. SQLite
+    /// keeps a declared length as a comment, and stores the whole value.
+    @Test(arguments: Backend.allCases)
+    func aValueLongerThanItsColumnHoldsIsRefused(_ backend: Backend) async throws {
+        let schema = CRMFixture.schema.map {
+            $0.replacingOccurrences(of: "name TEXT NOT NULL", with: "name VARCHAR(8) NOT NULL")
+                .replacingOccurrences(of: "phone TEXT, born TEXT", with: "phone VARCHAR(12), born CHAR(7)")
+        }
+        let policy = CRMPolicies.anonymise(
+            action: """
+                        action: anonymise
+                        fields:
+                          name: { pseudonym: { prefix: "p-", length: 10 } }
+                          phone: { constant: "number removed" }
+                          born: { constant: "unknown" }
+                """)
+        let found = try await errors(backend, policy, schema: schema, data: [])
+        if backend == .sqlite {
+            #expect(found.isEmpty, "\(found)")
+            return
+        }
+        #expect(found.count == 2, "\(found)")
+        #expect(
+            found.contains {
+                $0.contains("`people.name` holds at most 8 characters") && $0.contains("`pseudonym` writes 12")
+                    && $0.contains("shorten the pseudonym's prefix or length")
+            }, "\(found)")
+        #expect(
+            found.contains {
+                $0.contains("`people.phone` holds at most 12 characters") && $0.contains("`constant` writes 14")
+            }, "\(found)")
+        #expect(!found.contains { $0.contains("people.born") }, "seven characters fit char(7)")
+    }
+
     @Test(arguments: Backend.allCases)
     func mixedTextLayoutsAreRefused(_ backend: Backend) async throws {
         let data = CRMFixture.data + ["UPDATE people SET last_seen = '2020-01-01T10:00:00Z' WHERE id = 1"]

@@ -158,6 +158,20 @@ public struct ColumnInfo: Sendable {
     /// included (`varchar(255)`, `numeric(24,8)`): what the archive's copy of the table is made with.
     public var fullType: String?
 
+    /// The most characters the column holds, when its type bounds them (`varchar(n)`, `char(n)`,
+    /// from `fullType`); nil when it does not, or the database does not say (SQLite keeps a
+    /// declared length as a comment).
+    public var maximumCharacters: Int? {
+        guard let type = fullType?.lowercased(), let open = type.firstIndex(of: "("), type.hasSuffix(")") else {
+            return nil
+        }
+        let base = type[..<open].trimmingCharacters(in: .whitespaces)
+        guard ["character varying", "varchar", "character", "char", "nvarchar", "nchar"].contains(base) else {
+            return nil
+        }
+        return Int(type[type.index(after: open)..<type.index(before: type.endIndex)])
+    }
+
     public init(
         name: String, declaredType: String, notNull: Bool, nativeDateStorage: DateStorage? = nil,
         comparesCaseInsensitively: Bool = false,

@@ -35,6 +35,17 @@ extension SchemaValidator {
                     hint: "use `null` or `pseudonym` for unique columns")
                 ok = false
             }
+            if let most = c.maximumCharacters, let written = Self.charactersWritten(by: field.strategy),
+                written > most
+            {
+                error(
+                    field.column.location,
+                    "`\(table.name).\(field.column.value)` holds at most \(most) characters (\(c.fullType ?? "")), and `\(field.strategy.name)` writes \(written): PostgreSQL would cut the value to fit, MariaDB refuse it and stop the run",
+                    hint: field.strategy.name == "pseudonym"
+                        ? "shorten the pseudonym's prefix or length to \(most) characters together, or widen the column"
+                        : "use a constant of at most \(most) characters, or `null`")
+                ok = false
+            }
             if field.strategy == .year {
                 if let date = dateColumn(table, field.column, role: "year strategy") {
                     fieldDates[field.column.value] = date
@@ -44,6 +55,15 @@ extension SchemaValidator {
             }
         }
         return ok ? fieldDates : nil
+    }
+
+    /// How many characters a strategy writes whatever the value it replaces, when that is fixed.
+    static func charactersWritten(by strategy: AnonymisationStrategy) -> Int? {
+        switch strategy {
+        case .constant(let value): return value.textValue.map { $0.unicodeScalars.count }
+        case .pseudonym(let prefix, let length): return prefix.unicodeScalars.count + length
+        case .null, .mask, .year, .keep: return nil
+        }
     }
 
     /// Strategies that map different values to the same one.
