@@ -229,7 +229,7 @@ import Testing
             policy: Self.ticketPolicy(overrides: "\n        overrides: [accounting]"))
         let (resolved, diagnostics) = try await f.validate()
         #expect(!diagnostics.contains { $0.message.contains("keeping wins") }, "\(diagnostics)")
-        let links = try #require(resolved).shape(of: try f.policy().rules[0]).childPaths.map { $0[$0.count - 1] }
+        let links = try #require(resolved).rules[0].shape.childPaths.map { $0[$0.count - 1] }
         #expect(links.first { $0.table == "invoices" }?.overrides == ["accounting"])
         #expect(links.allSatisfy { $0.keptBy.isEmpty })
 
@@ -404,9 +404,11 @@ import Testing
         let f = try await CRMFixture(
             backend, data: CRMFixture.data + ["UPDATE people SET opted = 1 WHERE id = 4"], policy: policy)
         let (resolved, _) = try await f.validate()
-        let shapes = try #require(resolved).shapes
-        #expect(shapes["lead-purge"]?.subjectKeptBy == ["subscribers"])
-        #expect(shapes["client-purge"]?.subjectKeptBy == ["subscribers"], "clients and leads are told apart by kind")
+        let rules = try #require(resolved)
+        #expect(rules.rule(id: "lead-purge")?.shape.subjectKeptBy == ["subscribers"])
+        #expect(
+            rules.rule(id: "client-purge")?.shape.subjectKeptBy == ["subscribers"],
+            "clients and leads are told apart by kind")
         let report = try await f.run()
         #expect(try await f.ids("people") == [4, 5, 6])
         #expect(try await f.ids("notes") == [])

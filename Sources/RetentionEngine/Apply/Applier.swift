@@ -146,7 +146,8 @@ struct Applier: Sendable {
     func statisticsWork(_ rule: RetentionRule) -> StatisticsWork? {
         guard let statistics = rule.statistics else { return nil }
         return StatisticsWork(
-            rule: rule.id, statistics: statistics, table: policy.statisticsTable, clock: resolved.shape(of: rule).clock,
+            rule: rule.id, statistics: statistics, table: policy.statisticsTable,
+            clock: resolved.rule(rule).shape.clock,
             combination: rule.clock.combination, storageCalendar: policy.storageCalendar, calendar: policy.calendar)
     }
 
@@ -319,14 +320,14 @@ struct Applier: Sendable {
     func batchWorks(planNow: Date) throws -> [String: BatchWork] {
         let chain = self.chain
         return Dictionary(
-            uniqueKeysWithValues: try policy.rules.map { rule in
-                let subject = policy.subject(for: rule)
+            uniqueKeysWithValues: try resolved.rules.map { resolvedRule in
+                let (rule, subject) = (resolvedRule.rule, resolvedRule.subject)
                 var work = BatchWork(
                     rule: rule, query: try resolved.query(for: rule, now: planNow, toolTablesExist: true),
-                    shape: resolved.shape(of: rule), table: subject.table.value, keyColumns: subject.key.map(\.value),
+                    shape: resolvedRule.shape, table: resolvedRule.table, keyColumns: subject.key.map(\.value),
                     calendar: policy.calendar, actor: actor, policyHash: policy.hash, pseudonymKey: key.pseudonymKey,
                     runID: runID, chain: chain)
-                work.markingRules = markingRules.filter { policy.subject(for: $0).table.value == work.table }.map(\.id)
+                work.markingRules = markingRules.filter { resolved.rule($0).table == work.table }.map(\.id)
                 work.statistics = statisticsWork(rule)
                 if rule.archives {
                     guard let archive else {
@@ -358,7 +359,7 @@ struct Applier: Sendable {
             if try await store.read({ try $0.hasAuditEntries(ruleID: rule.id, action: action) }) {
                 logger.notice(
                     "marking the records rule `\(rule.id)` already processed (once: its trail predates the marks)")
-                let subject = policy.subject(for: rule)
+                let subject = resolved.rule(rule).subject
                 let table = subject.table.value
                 let keyColumns = subject.key.map(\.value)
                 let query = try resolved.query(for: rule, now: Date(), toolTablesExist: true)

@@ -60,9 +60,7 @@ struct ArchiveMove: Sendable {
         guard !pending.isEmpty else { return }
         let byRule = Dictionary(grouping: pending, by: \.rule).mapValues { $0.map(\.key) }
         for (ruleID, keys) in byRule.sorted(by: { $0.key < $1.key }) {
-            guard let rule = resolved.policy.archivingRules.first(where: { $0.id == ruleID }),
-                resolved.shapes[ruleID] != nil
-            else {
+            guard let rule = resolved.rule(id: ruleID)?.rule, rule.archives else {
                 logger.warning(
                     "the archive lists \(keys.count) record(s) of rule `\(ruleID)` as pending, a rule this policy no longer has: they stay in both databases until it comes back",
                     metadata: ["archive": "\(target.store.location)"])

@@ -15,11 +15,10 @@ extension Enforcer {
     static func statisticsWarnings(_ resolved: ResolvedPolicy, missing: [String]) -> [Diagnostic] {
         guard let first = missing.first else { return [] }
         let policy = resolved.policy
-        let rule = policy.rules.first { rule in resolved.privilegesNeeded(by: rule).contains { $0.table == first } }
+        let rule = resolved.rules.first { resolved.privilegesNeeded(by: $0).contains { $0.table == first } }
         let location =
             rule.map { rule in
-                let subject = policy.subject(for: rule)
-                return subject.table.value == first ? subject.table.location : rule.location
+                rule.table == first ? rule.subject.table.location : rule.rule.location
             } ?? policy.subjects.first?.location ?? SourceLocation(file: policy.path, line: 1, column: 1)
         let tables = missing.map { "`\($0)`" }.joined(separator: ", ")
         return [

@@ -94,7 +94,7 @@ public struct Explainer: Sendable {
                 throw EnforcementError.invalidRequest("no record of `\(table)` has key \(keyText)")
             }
             var ruleStanding = standing(
-                rule, SQLBuilder.decodeStanding(row, query: query), clockColumns: resolved.shape(of: rule).clock,
+                rule, SQLBuilder.decodeStanding(row, query: query), clockColumns: resolved.rule(rule).shape.clock,
                 now: now)
             if ruleStanding.keptBy.contains("related_record") {
                 ruleStanding.keptByRecords = try await relatedKeepers(rule, subject: subject, key: key, now: now)
@@ -174,10 +174,12 @@ public struct Explainer: Sendable {
         .RelatedKeeper]
     {
         let policy = resolved.policy
-        let shape = resolved.shape(of: rule)
+        let shape = resolved.rule(rule).shape
         let related = try resolved.conditions(of: rule, now: now).related
         var keepers: [Explanation.RelatedKeeper] = []
-        for ((keep, found), condition) in zip(zip(rule.exemptions.related, shape.related), related) {
+        // `conditions` renders one condition per related keep, in order.
+        for (found, condition) in zip(shape.related, related) {
+            let keep = found.keep
             guard case .related(let path, let tests, _) = condition, let last = path.last else { continue }
             let primaryKey = resolved.schema.table(last.table)?.primaryKey ?? []
             let keyColumns = primaryKey.isEmpty ? last.on.map(\.column) : primaryKey

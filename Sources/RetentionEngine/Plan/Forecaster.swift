@@ -77,7 +77,7 @@ public struct Forecaster: Sendable {
             let due = zip(passed, kept).map { $0 - $1 }
             rules.append(
                 Forecast.RuleForecast(
-                    rule: rule.id, action: rule.actionName, table: policy.subject(for: rule).table.value,
+                    rule: rule.id, action: rule.actionName, table: resolved.rule(rule).table,
                     weeks: periods(due, weekEnds), months: periods(due, monthEnds),
                     keptWeeks: periods(kept, weekEnds), keptMonths: periods(kept, monthEnds), undated: undated))
         }

@@ -88,10 +88,10 @@ public struct PlanningPass: Sendable {
                 logger.warning("\(finding.message)")
             }
         }
-        let headers = try policy.rules.map { rule in
+        let headers = try resolved.rules.map {
             PlanDocument.RuleHeader(
-                id: rule.id, action: rule.actionName, table: policy.subject(for: rule).table.value,
-                cutoff: try Cutoff(rule: rule, policy: policy, now: now))
+                id: $0.id, action: $0.rule.actionName, table: $0.table,
+                cutoff: try Cutoff(rule: $0.rule, policy: policy, now: now))
         }
         try writer?.write(
             .header(
@@ -110,7 +110,7 @@ public struct PlanningPass: Sendable {
         var simulation = RunSimulation(resolved: resolved)
         // A record two rules of its table keep for the same reason (a held prospect, past both
         // the flag's and the purge's cutoff) is one record kept: the keys are kept to count it once.
-        let tablesOfRules = policy.rules.map { policy.subject(for: $0).table.value }
+        let tablesOfRules = resolved.rules.map(\.table)
         var exemptSeen: [String: Set<RecordKey>] = [:]
         // A stop requested while a statement runs cuts it short (planning one rule without an index
         // can take minutes): its read fails, and the pass ends as stopped.
@@ -124,8 +124,7 @@ public struct PlanningPass: Sendable {
                     try? await Task.sleep(for: .milliseconds(200))
                 }
             }) {
-                for rule in policy.rules {
-                    let table = policy.subject(for: rule).table.value
+                for (rule, table) in resolved.rules.map({ ($0.rule, $0.table) }) {
                     let shared = tablesOfRules.filter { $0 == table }.count > 1
                     var firstExempt: [String: Int] = [:]
                     var tally = try await plan(
@@ -167,7 +166,7 @@ public struct PlanningPass: Sendable {
                     if let counted = tallies.first(where: { $0.subject == tally.subject })?.subjectRecords {
                         tally.subjectRecords = counted
                     } else {
-                        let filter = resolved.shape(of: rule).filter
+                        let filter = resolved.rule(rule).shape.filter
                         tally.subjectRecords =
                             filter.isEmpty
                             ? tally.tableRows
@@ -219,7 +218,7 @@ public struct PlanningPass: Sendable {
         statements: inout ChildCounter.Statements,
         each: (Candidate, Decision, String?, [(table: String, rows: Int)]) throws -> Void
     ) async throws -> RuleTally {
-        let subject = policy.subject(for: rule)
+        let (subject, shape) = (resolved.rule(rule).subject, resolved.rule(rule).shape)
         let action = rule.action.auditAction
         logger.debug("planning rule", metadata: ["rule": "\(rule.id)"])
         var ruleQuery = try resolved.query(for: rule, now: now, toolTablesExist: toolTables)
@@ -228,7 +227,6 @@ public struct PlanningPass: Sendable {
         // A plan decides on facts, never on the values an anonymise rule replaces: the batch reads
         // those itself, in its transaction. Not reading them here saves transferring and decoding them.
         ruleQuery.fieldColumns = []
-        let shape = resolved.shape(of: rule)
         let childCounts = Self.countedChildren(rule, shape: shape, counting: countChildren, following: simulation)
         // For an export's lines, every child table (none followed: a line says what belongs to its record).
         let recordGroups =
@@ -365,8 +363,8 @@ public struct PlanningPass: Sendable {
     /// Whether a dry run of `resolved` has child rows to count (and `counters` to use).
     public static func countsChildren(_ resolved: ResolvedPolicy) -> Bool {
         let simulation = RunSimulation(resolved: resolved)
-        return resolved.policy.rules.contains {
-            !countedChildren($0, shape: resolved.shape(of: $0), counting: true, following: simulation).isEmpty
+        return resolved.rules.contains {
+            !countedChildren($0.rule, shape: $0.shape, counting: true, following: simulation).isEmpty
         }
     }
 
@@ -396,7 +394,7 @@ public struct PlanningPass: Sendable {
     /// Which of the clock's values the clock is: the first set, or the latest set (by date, each
     /// read in its column's storage), as the due test compares them.
     func clockUsed(_ rule: RetentionRule, _ values: [SQLValue]) -> Int? {
-        let columns = resolved.shape(of: rule).clock
+        let columns = resolved.rule(rule).shape.clock
         let dates = zip(values, columns).map {
             DateCodec.parse($0, storage: $1.storage, calendar: policy.storageCalendar)
         }

@@ -34,9 +34,8 @@ struct RunSimulation {
         var deleting: [String: Set<String>] = [:]
         var changing: [String: Set<String>] = [:]
         var needed: Set<String> = []
-        for rule in policy.rules {
-            let table = policy.subject(for: rule).table.value
-            let shape = resolved.shape(of: rule)
+        for resolvedRule in resolved.rules {
+            let (rule, table, shape) = (resolvedRule.rule, resolvedRule.table, resolvedRule.shape)
             switch rule.action {
             // A flag acts on its records too: one a purge deleted first is taken, not gone.
             case .flag, .anonymise: changing[table, default: []].insert(rule.id)

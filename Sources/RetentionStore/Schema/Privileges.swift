@@ -166,7 +166,7 @@ extension ResolvedPolicy {
     /// Everything the policy reads, deletes from and updates: every table a rule, a relation, a
     /// child (including what `children: auto` found) or an application hold table names.
     public var privilegesNeeded: [PrivilegeNeed] {
-        var needs = Set(policy.rules.flatMap(privilegesNeeded(by:)))
+        var needs = Set(rules.flatMap(privilegesNeeded(by:)))
         for source in holdSources { needs.insert(.init(table: source.source.table, kind: .select)) }
         return needs.sorted()
     }
@@ -185,7 +185,8 @@ extension ResolvedPolicy {
     }
 
     /// What one rule reads, deletes from and updates.
-    public func privilegesNeeded(by rule: RetentionRule) -> Set<PrivilegeNeed> {
+    public func privilegesNeeded(by resolved: ResolvedRule) -> Set<PrivilegeNeed> {
+        let (rule, shape, table) = (resolved.rule, resolved.shape, resolved.table)
         var needs = Set<PrivilegeNeed>()
         func read(_ path: [RelationStep]) {
             for step in path {
@@ -218,8 +219,6 @@ extension ResolvedPolicy {
                 needs.insert(.init(table: table, kind: .update, column: column.name))
             }
         }
-        let table = policy.subject(for: rule).table.value
-        let shape = shape(of: rule)
         needs.insert(.init(table: table, kind: .select))
         shape.filter.forEach(read)
         shape.clock.forEach { read($0.path) }
@@ -264,7 +263,7 @@ extension ResolvedPolicy {
             for reference in shape.undeclaredReferences { needs.insert(.init(table: reference.table, kind: .select)) }
         }
         if !needs.contains(where: { $0.table == table && $0.kind == .update }),
-            let key = policy.subject(for: rule).key.first
+            let key = resolved.subject.key.first
         {
             needs.insert(.init(table: table, kind: .update, column: key.value, anyColumn: true))
         }

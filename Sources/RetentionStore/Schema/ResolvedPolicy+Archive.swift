@@ -5,8 +5,7 @@ extension ResolvedPolicy {
     /// What the archive rule `rule` moves, from the live schema: the record's table and each of its
     /// declared children's, with their columns, primary keys and the columns they are found by.
     public func archiveShape(of rule: RetentionRule) -> ArchiveShape {
-        let subject = policy.subject(for: rule)
-        let shape = self.shape(of: rule)
+        let (subject, shape) = (self.rule(rule).subject, self.rule(rule).shape)
         let keyColumns = subject.key.map(\.value)
         var tables: [ArchiveTable] = []
         func add(_ name: String, lookup: [String]) {
@@ -64,8 +63,8 @@ extension ResolvedPolicy {
     /// Every table the policy's archive rules move, each once.
     public var archivedTables: [ArchiveTable] {
         var tables: [ArchiveTable] = []
-        for rule in policy.archivingRules where shapes[rule.id] != nil {
-            for table in archiveShape(of: rule).tables {
+        for resolved in rules where resolved.rule.archives {
+            for table in archiveShape(of: resolved.rule).tables {
                 if let i = tables.firstIndex(where: { $0.name == table.name }) {
                     for lookup in table.lookups where !tables[i].lookups.contains(lookup) {
                         tables[i].lookups.append(lookup)

@@ -14,8 +14,17 @@ public struct RuleShape: Sendable {
     public var filter: [RowCondition]
     public var clock: [DateColumn]
     public var consent: [ConsentShape]
-    /// Related rows that keep the record, with their clock's columns (seen from them).
-    public var related: [(path: [RelationStep], clock: [DateColumn]?, keepUndated: Bool)]
+    /// A related record that keeps this one (`exemptions.related`), found in the schema.
+    public struct Related: Sendable {
+        /// As the policy says it: the window (`clock`, `within`) and `undated`.
+        public var keep: RelatedKeep
+        /// From the record to the related rows.
+        public var path: [RelationStep]
+        /// The related rows' clock columns (seen from them); nil when any related row keeps.
+        public var clock: [DateColumn]?
+    }
+    /// Related rows that keep the record, one per `exemptions.related` entry.
+    public var related: [Related]
     public var childPaths: [[ChildLink]]
     public var undeclaredReferences: [ForeignKey]
     /// For purges: the other subjects on the same table whose rules must also let a record go.
@@ -39,11 +48,25 @@ public struct RuleShape: Sendable {
     public var treeLimits: [[ChildLink]] = []
 }
 
+/// A rule as the engine reads it: the rule, its subject, and its shape on the live schema — one
+/// value from the validator.
+public struct ResolvedRule: Sendable {
+    public let rule: RetentionRule
+    public let subject: Subject
+    public let shape: RuleShape
+
+    public var id: String { rule.id }
+    /// The subject's table, as the database spells it.
+    public var table: String { subject.table.value }
+}
+
 /// The policy checked against the schema: only this lets the engine build queries.
 public struct ResolvedPolicy: Sendable {
-    public var policy: Policy
-    public var schema: SchemaSnapshot
-    public var shapes: [String: RuleShape]
+    public let policy: Policy
+    public let schema: SchemaSnapshot
+    /// Every rule of the policy with its subject and shape, in the policy's order.
+    public let rules: [ResolvedRule]
+    private let positions: [String: Int]
     /// The application's hold tables, checked against the schema (`until` rendered per query).
     var holdSources: [(source: ApplicationHoldSource, until: DateColumn?)] = []
     /// The tables a relation or child is matched in with no index to serve it (`check` warns of
@@ -51,19 +74,28 @@ public struct ResolvedPolicy: Sendable {
     /// is large (`Enforcer.refuseUnindexedScans`).
     public var unindexedScans: [UnindexedScan] = []
 
+    /// `shapes`: each rule's, by rule id; a rule without one (the validator found errors in it)
+    /// is left out.
     public init(policy: Policy, schema: SchemaSnapshot, shapes: [String: RuleShape]) {
         self.policy = policy
         self.schema = schema
-        self.shapes = shapes
+        rules = policy.rules.compactMap { rule in
+            shapes[rule.id].map { ResolvedRule(rule: rule, subject: policy.subject(for: rule), shape: $0) }
+        }
+        positions = Dictionary(uniqueKeysWithValues: rules.enumerated().map { ($1.id, $0) })
     }
 
-    public func shape(of rule: RetentionRule) -> RuleShape { shapes[rule.id]! }
+    /// `rule` resolved; every rule of a policy the validator accepted is.
+    public func rule(_ rule: RetentionRule) -> ResolvedRule { rules[positions[rule.id]!] }
+
+    /// The rule of this id, if the policy has it and it resolved.
+    public func rule(id: String) -> ResolvedRule? { positions[id].map { rules[$0] } }
 
     /// The store query for `rule` at `now`.
     public func query(for rule: RetentionRule, now: Date, toolTablesExist: Bool) throws(Cutoff.Unavailable) -> RuleQuery
     {
-        let subject = policy.subject(for: rule)
-        let shape = shape(of: rule)
+        let resolved = self.rule(rule)
+        let (subject, shape) = (resolved.subject, resolved.shape)
         let storage = policy.storageCalendar
         let (clock, consent, related) = try conditions(of: rule, now: now)
         let applicationHolds = holdSources.map { source, until -> ApplicationHoldSource in
@@ -107,14 +139,14 @@ public struct ResolvedPolicy: Sendable {
             subject.rules.first { if case .purge = $0.action { return true } else { return false } }
             ?? subject.rules[subject.rules.count - 1]
         return RowKeeper(
-            subject: subject.id, rule: named.id, filter: shape(of: subject.rules[0]).filter, releases: releases)
+            subject: subject.id, rule: named.id, filter: self.rule(subject.rules[0]).shape.filter, releases: releases)
     }
 
     /// A rule's due test and what keeps a due record (consent, related records), rendered at `now`.
     public func conditions(of rule: RetentionRule, now: Date) throws(Cutoff.Unavailable) -> (
         clock: ClockPredicate, consent: [RowCondition], related: [RowCondition]
     ) {
-        let shape = shape(of: rule)
+        let shape = self.rule(rule).shape
         let calendar = policy.calendar
         let storage = policy.storageCalendar
         let cutoff = try Cutoff(rule: rule, policy: policy, now: now)
@@ -130,9 +162,9 @@ public struct ResolvedPolicy: Sendable {
             }
         }
         var related: [RowCondition] = []
-        for (keep, resolved) in zip(rule.exemptions.related, shape.related) {
+        for resolved in shape.related {
             var recent: [RowCondition] = []
-            if let columns = resolved.clock, let clock = keep.clock, let within = keep.within {
+            if let columns = resolved.clock, let clock = resolved.keep.clock, let within = resolved.keep.within {
                 do {
                     let bound = try Cutoff(
                         now: now, duration: within, fiscalYearEnd: clock.fiscalYearEnd,
@@ -140,7 +172,7 @@ public struct ResolvedPolicy: Sendable {
                     ).clockBound
                     let predicate = ClockPredicate(
                         columns: columns, combination: clock.combination, bound: bound, calendar: storage)
-                    recent = [.recentClock(predicate, keepUndated: resolved.keepUndated)]
+                    recent = [.recentClock(predicate, keepUndated: resolved.keep.keepUndated)]
                 } catch {
                     var named = error
                     named.rule = rule.id

@@ -153,9 +153,10 @@ public struct SchemaValidator {
     /// changed with no entry saying so. Every table a rule deletes from or updates must be
     /// transactional.
     private mutating func refuseNonTransactionalChanges(_ resolved: ResolvedPolicy) {
-        for rule in policy.rules where resolved.shapes[rule.id] != nil {
+        for resolvedRule in resolved.rules {
+            let rule = resolvedRule.rule
             let changed = Set(
-                resolved.privilegesNeeded(by: rule).filter {
+                resolved.privilegesNeeded(by: resolvedRule).filter {
                     ($0.kind == .delete || $0.kind == .update) && !$0.anyColumn
                 }.map(\.table))
             for name in changed.sorted() {
@@ -234,7 +235,7 @@ public struct SchemaValidator {
                 consent.append(.flag(path, column.value))
             }
         }
-        var related: [(path: [RelationStep], clock: [DateColumn]?, keepUndated: Bool)] = []
+        var related: [RuleShape.Related] = []
         for keep in rule.exemptions.related {
             let path: [RelationStep]
             let scope: NameScope
@@ -293,7 +294,7 @@ public struct SchemaValidator {
                 columns = clockColumns(c, from: scope, relations: relations, role: "related clock")
                 if columns == nil { ok = false }
             }
-            related.append((path, columns, keep.keepUndated))
+            related.append(RuleShape.Related(keep: keep, path: path, clock: columns))
         }
         var fieldDates: [String: DateColumn] = [:]
         let deletion = Deletion(rule: rule, overrides: Set(rule.overrides.map(\.value)))

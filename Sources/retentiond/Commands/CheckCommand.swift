@@ -135,7 +135,7 @@ struct CheckCommand: AsyncParsableCommand {
                         directory: settings.stateDirectory, holding: "the audit chain head and plans"),
             ].compactMap { $0 }
             result.valid = privileges.missing.isEmpty && result.writeAccess.isEmpty
-            result.purges = policy.rules.compactMap { Self.purge($0, resolved: resolved) }
+            result.purges = resolved.rules.compactMap(Self.purge)
             result.overlaps = Self.overlaps(resolved)
             if !options.archive { result.archive = try await archiveAccess(resolved, live: store) }
             if format == .json {
@@ -143,7 +143,7 @@ struct CheckCommand: AsyncParsableCommand {
                 return result.valid ? .success : .policyInvalid
             }
             printWarnings(all)
-            for rule in policy.rules { print(Self.childTree(rule, resolved: resolved), terminator: "") }
+            for rule in resolved.rules { print(Self.childTree(rule, resolved: resolved), terminator: "") }
             if !result.overlaps.isEmpty {
                 print("tables more than one rule acts on (keeping wins: docs/policy.md, \"Precedence\"):")
                 for overlap in result.overlaps { print("  \(overlap.table): " + overlap.rules.joined(separator: "; ")) }
@@ -179,10 +179,9 @@ struct CheckCommand: AsyncParsableCommand {
         }
     }
 
-    static func purge(_ rule: RetentionRule, resolved: ResolvedPolicy) -> Result.Purge? {
+    static func purge(_ resolved: ResolvedRule) -> Result.Purge? {
+        let (rule, shape, table) = (resolved.rule, resolved.shape, resolved.table)
         guard case .purge = rule.action else { return nil }
-        let table = resolved.policy.subject(for: rule).table.value
-        let shape = resolved.shape(of: rule)
         let children = shape.childPaths.map { path -> Result.Child in
             let link = path[path.count - 1]
             let parent = path.count > 1 ? path[path.count - 2].table : table
@@ -205,10 +204,9 @@ struct CheckCommand: AsyncParsableCommand {
     /// What a purge rule deletes, children before their parent: each child with the columns
     /// linking it to its parent, whether conditions (a discriminator) restrict it, and which other
     /// subjects' rules must also let its rows go (or which an `overrides` set aside).
-    static func childTree(_ rule: RetentionRule, resolved: ResolvedPolicy) -> String {
+    static func childTree(_ resolvedRule: ResolvedRule, resolved: ResolvedPolicy) -> String {
+        let (rule, shape, table) = (resolvedRule.rule, resolvedRule.shape, resolvedRule.table)
         guard case .purge = rule.action else { return "" }
-        let table = resolved.policy.subject(for: rule).table.value
-        let shape = resolved.shape(of: rule)
         var text =
             rule.archives
             ? "archive rule `\(rule.id)` moves from \(table) into the archive"
@@ -243,13 +241,13 @@ struct CheckCommand: AsyncParsableCommand {
         let policy = resolved.policy
         var byTable: [String: [String]] = [:]
         var rulesByTable: [String: Set<String>] = [:]
-        for rule in policy.rules {
-            let table = policy.subject(for: rule).table.value
-            byTable[table, default: []].append("`\(rule.id)` (\(rule.actionName), subject `\(rule.subjectID)`)")
-            rulesByTable[table, default: []].insert(rule.id)
+        for entry in resolved.rules {
+            let rule = entry.rule
+            byTable[entry.table, default: []].append("`\(rule.id)` (\(rule.actionName), subject `\(rule.subjectID)`)")
+            rulesByTable[entry.table, default: []].insert(rule.id)
         }
-        for rule in policy.rules {
-            let shape = resolved.shape(of: rule)
+        for entry in resolved.rules {
+            let (rule, shape) = (entry.rule, entry.shape)
             let anonymised = Set(
                 shape.childWork.compactMap { work -> String? in
                     if case .anonymise(let path, _, _, _) = work {
