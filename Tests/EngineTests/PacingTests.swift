@@ -38,6 +38,28 @@ import Testing
         ]
     }
 
+    /// Another session's transaction that does `body`, then stays open, holding its locks, until
+    /// `release` is signalled (or a minute has passed: a way out should the test otherwise hang,
+    /// so that it fails instead). Returns once `body` has run.
+    static func transactionKeptOpen(
+        on f: CRMFixture, _ body: @escaping @Sendable (any WritingSession) throws -> Void
+    ) async throws -> (release: DispatchSemaphore, open: Task<Void, Error>) {
+        let store = try await f.store()
+        let (locked, ended) = (Finished(), Finished())
+        let release = DispatchSemaphore(value: 0)
+        let open = Task {
+            defer { ended.set() }
+            try await store.transaction { session in
+                try body(session)
+                locked.set()
+                _ = release.wait(timeout: .now() + 60)
+            }
+        }
+        while !locked.isSet, !ended.isSet { try await Task.sleep(for: .milliseconds(20)) }
+        if !locked.isSet { try await open.value }  // `body` failed: its error
+        return (release, open)
+    }
+
     @Test(arguments: Backend.allCases)
     func aBatchBlockedByTheApplicationGivesUpAfterTheLockWait(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, data: Self.data, policy: CRMPolicies.prospectPurge, batchSize: 2)
@@ -46,20 +68,10 @@ import Testing
 
         // The application changes prospect 3 and keeps its transaction open: on PostgreSQL it locks
         // that row (the second batch's), on SQLite the whole database.
-        let application = try await f.store()
-        let locked = Finished()
-        let release = DispatchSemaphore(value: 0)
-        let open = Task {
-            try await application.transaction { session in
-                _ = try (session as! any SQLExecuting).execute(
-                    "UPDATE people SET phone = '+33 1 00 00 00 03' WHERE id = 3", [])
-                locked.set()
-                // Released once the run stopped; the minute is only a way out should the run wait
-                // without end (the bug this test is for), so that it fails instead of hanging.
-                _ = release.wait(timeout: .now() + 60)
-            }
+        let (release, open) = try await Self.transactionKeptOpen(on: f) { session in
+            _ = try (session as! any SQLExecuting).execute(
+                "UPDATE people SET phone = '+33 1 00 00 00 03' WHERE id = 3", [])
         }
-        while !locked.isSet { try await Task.sleep(for: .milliseconds(20)) }
 
         // PostgreSQL: the second batch meets the row lock, and the run ends incomplete. SQLite: the
         // run's first transaction meets the database's lock, and the run stops before any batch.
@@ -105,19 +117,10 @@ import Testing
         // the tool's tables, nothing due yet
         _ = try await f.run(now: CRMFixture.now.addingTimeInterval(-86_400 * 3650))
 
-        // Another retentiond transaction appends to the trail and is slow to commit.
-        let other = try await f.store()
-        let locked = Finished()
-        let release = DispatchSemaphore(value: 0)
-        let open = Task {
-            try await other.transaction { session in
-                try session.lockAuditChain()
-                locked.set()
-                // Released below; the minute is only a way out should the test fail otherwise.
-                _ = release.wait(timeout: .now() + 60)
-            }
-        }
-        while !locked.isSet { try await Task.sleep(for: .milliseconds(20)) }
+        // Another session holds the trail's lock, as a batch appending to it does until its commit:
+        // from a client process of the server's own, so that no thread of this process waits with it
+        // (a MariaDB session blocks the thread it runs on).
+        let holder = try await TrailLockHolder(f, backend)
 
         let lockWait = Duration.milliseconds(300)
         let ended = Finished()
@@ -125,17 +128,17 @@ import Testing
             defer { ended.set() }
             return try await f.enforcer(lockWait: lockWait).run(now: CRMFixture.now, allowMore: false)
         }
-        // The run's first batch waits for the trail (seen on the server), then longer than its
-        // lock wait (on MariaDB, whose wait is in whole seconds, one second).
+        // The run's first batch waits for the trail (seen on the server: on MariaDB, as the session
+        // running the lock's statement), then longer than its lock wait (on MariaDB, whose wait is
+        // in whole seconds, one second).
         let waiting =
             backend == .postgres
-            ? "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
-            : "SELECT count(*) FROM information_schema.innodb_trx WHERE trx_state = 'LOCK WAIT'"
+            ? "SELECT count(*) FROM pg_locks JOIN pg_database AS d ON d.oid = database WHERE locktype = 'advisory' AND NOT granted AND d.datname = current_database()"
+            : "SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE() AND info LIKE '%FROM retentiond_locks%FOR UPDATE'"
         while !ended.isSet, try await f.count(waiting) == 0 { try await Task.sleep(for: .milliseconds(20)) }
         if !ended.isSet { try await Task.sleep(for: .seconds(3)) }
-        #expect(try await f.ids("people") == [1, 2, 3, 4, 5, 6], "nothing changed while the batch waits")
-        release.signal()
-        try await open.value
+        #expect(!ended.isSet, "the run waits for the other session's commit")
+        try await holder.release()
 
         let report = try await run.value
         #expect(report.succeeded, "\(report.message ?? "")")
@@ -144,5 +147,75 @@ import Testing
         let audited = Set(try await f.audit(action: "purge").map(\.subjectRef))
         #expect(audited == Set(try (1...6).map { try f.reference("people", Int64($0)) }))
         #expect(try await f.trail().verify().isValid)
+    }
+}
+
+/// A session of another client process that holds retentiond's audit-chain lock (as a batch does
+/// while it appends to the trail) until `release` ends it.
+struct TrailLockHolder {
+    let backend: Backend
+    let database: String
+    let holding: Task<String, Error>
+    /// The session sleeps this many seconds holding the lock, unless released before.
+    static let marker = "600"
+
+    init(_ f: CRMFixture, _ backend: Backend) async throws {
+        self.backend = backend
+        let ended = Finished()
+        switch try f.settings().database {
+        case .postgres(let location):
+            database = location.database
+            let server = try await PostgresServer.start()
+            holding = Task { [database] in
+                defer { ended.set() }
+                return try await server.psql(
+                    database,
+                    "BEGIN; SELECT pg_advisory_xact_lock(hashtext('retentiond:audit-chain')); SELECT pg_sleep(\(Self.marker)); COMMIT;"
+                )
+            }
+        case .mariadb(let location):
+            database = location.database
+            let server = try await MariaDBServer.start()
+            holding = Task { [database] in
+                defer { ended.set() }
+                return try await server.sql(
+                    database,
+                    "START TRANSACTION; SELECT name FROM retentiond_locks WHERE name = 'audit-chain' FOR UPDATE; SELECT SLEEP(\(Self.marker)); COMMIT"
+                )
+            }
+        case .sqlite:
+            throw StoreFailure("SQLite has no lock of the trail apart from its database's")
+        }
+        // Held once the session sleeps, its lock taken.
+        while try await f.count(Self.sessions(backend)) == 0 {
+            if ended.isSet { _ = try await holding.value }  // the client failed: its error
+            try await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    static func sessions(_ backend: Backend) -> String {
+        backend == .postgres
+            ? "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(\(marker))%' AND pid <> pg_backend_pid()"
+            : "SELECT count(*) FROM information_schema.processlist WHERE db = DATABASE() AND info = 'SELECT SLEEP(\(marker))'"
+    }
+
+    /// Ends the holding session (its transaction rolls back, the lock is free).
+    func release() async throws {
+        switch backend {
+        case .postgres:
+            let server = try await PostgresServer.start()
+            try await server.psql(
+                database,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(\(Self.marker))%' AND pid <> pg_backend_pid()"
+            )
+        default:
+            let server = try await MariaDBServer.start()
+            let id = try await server.sql(
+                database,
+                "SELECT id FROM information_schema.processlist WHERE db = DATABASE() AND info = 'SELECT SLEEP(\(Self.marker))'"
+            )
+            for id in id.split(separator: "\n") { try await server.sql(database, "KILL \(id)") }
+        }
+        _ = try? await holding.value
     }
 }
