@@ -217,8 +217,8 @@ public final class MariaDBStore: RecordStore, WorkQueueStore {
     }
 }
 
-/// Holds a MariaDB named lock (`GET_LOCK`), and on a Galera node the cluster's lease, renewed
-/// until released; closing its connection releases the named lock.
+/// Holds a MariaDB named lock (`GET_LOCK`), and on a Galera node the cluster's lease, which its
+/// holder renews (`keepHeld`) until it releases both; closing its connection releases the named lock.
 final class NamedLock: RunLockHandle, @unchecked Sendable {
     private var connection: MariaDBConnection?
     private let queue: DispatchQueue
@@ -227,7 +227,6 @@ final class NamedLock: RunLockHandle, @unchecked Sendable {
     /// The lock connection's id: the lock is held while `IS_USED_LOCK` names it.
     let holder: Int64
     let lease: ClusterLease?
-    private var renewal: Task<Void, Never>?
 
     init(
         connection: MariaDBConnection, queue: DispatchQueue, name: String, location: String, lease: ClusterLease? = nil
@@ -238,14 +237,14 @@ final class NamedLock: RunLockHandle, @unchecked Sendable {
         self.location = location
         self.lease = lease
         holder = connection.id
-        if let lease {
-            renewal = Task.detached { [weak self] in
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: lease.renewalInterval)
-                    guard !Task.isCancelled, let self else { return }
-                    await self.onLockConnection { connection in _ = try? lease.renew(on: connection) }
-                }
-            }
+    }
+
+    /// Renews the cluster's lease every `renewalInterval` from the lock's connection, until
+    /// cancelled; the named lock itself lasts as long as its connection.
+    func keepHeld() async {
+        guard let lease else { return }
+        while (try? await Task.sleep(for: lease.renewalInterval)) != nil {
+            await onLockConnection { connection in _ = try? lease.renew(on: connection) }
         }
     }
 
@@ -273,7 +272,6 @@ final class NamedLock: RunLockHandle, @unchecked Sendable {
     }
 
     func release() async {
-        renewal?.cancel()
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             queue.async {
                 if let connection = self.connection, !connection.isLost {

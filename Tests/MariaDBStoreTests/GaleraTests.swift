@@ -86,6 +86,30 @@ import Testing
         await lock.release()
     }
 
+    /// A run longer than the lease's lifetime keeps it: its holder renews it beside the work
+    /// (`RunLockHandle.holding`), so another node is still refused once `ttl` has passed since it
+    /// was taken, and the renewal ends with the lock.
+    @Test func aRunLongerThanTheLeaseKeepsItRenewed() async throws {
+        let ttl = 12
+        let (first, second, database, nodes) = try await stores(ttl: .seconds(ttl))
+        try await first.withRunLock { _ in
+            let taken = try await nodes.0.sql(database, "SELECT renewed_at FROM retentiond_run_lease")
+            // Wait, on the server's clock, until the lease's lifetime has passed since it was taken.
+            let since = "SELECT TIMESTAMPDIFF(SECOND, '\(taken)', UTC_TIMESTAMP(6))"
+            while try await Int(nodes.0.sql(database, since)) ?? 0 <= ttl {
+                try await Task.sleep(for: .milliseconds(200))
+            }
+            let renewed = try await nodes.0.sql(database, "SELECT renewed_at FROM retentiond_run_lease")
+            #expect(renewed > taken, "renewed since it was taken at \(taken)")
+            let refused = await refusal { _ = try await second.acquireRunLock() }
+            #expect(refused?.contains("on Galera node node1") == true, "\(refused ?? "taken")")
+        }
+        let holder = try await nodes.0.sql(database, "SELECT COALESCE(holder, 'none') FROM retentiond_run_lease")
+        #expect(holder == "none", "released with the lock")
+        let next = try await second.acquireRunLock()
+        await next.release()
+    }
+
     /// The workers of a run share its planner's row locks: on another node they are refused.
     @Test func aWorkerOnAnotherNodeThanThePlannersIsRefused() async throws {
         let (first, second, _, _) = try await stores()

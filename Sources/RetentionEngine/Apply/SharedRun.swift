@@ -55,6 +55,23 @@ extension Enforcer {
                 }
             }
         }
+        if let lock {
+            return try await lock.holding {
+                try await workShared(
+                    lock: lock, found: nil, queue: queue, now: now, allowMore: allowMore, stop: stop, started: started)
+            }
+        }
+        return try await workShared(
+            lock: nil, found: found, queue: queue, now: now, allowMore: allowMore, stop: stop, started: started)
+    }
+
+    /// The shared run, once this worker holds the lock (it plans, or resumes a run left open) or
+    /// found a run to join.
+    private func workShared(
+        lock: (any RunLockHandle)?, found: (id: String, plan: Data, filling: Bool)?, queue: any WorkQueueStore,
+        now: Date, allowMore: Bool, stop: StopRequest, started: Date
+    ) async throws -> RunReport {
+        let policyHash = policy.hash
         let runID: String
         let plan: SharedPlan
         if lock != nil {
@@ -117,7 +134,6 @@ extension Enforcer {
         }
         let applier = try applier(runID: runID)
         var outcome = Applier.Outcome(tallies: tallies)
-        let heldLock = lock
         var head = HeadRecorder(anchor: applier.anchor, interval: applier.headInterval)
         do {
             let works = try applier.batchWorks(planNow: plan.header.now)
@@ -141,7 +157,7 @@ extension Enforcer {
                             throw EnforcementError.refused(
                                 "the shared run names rule `\(batch.rule)`, which this policy does not have")
                         }
-                        return (batch.rule, try work.apply(in: session, keys: batch.keys, lock: heldLock))
+                        return (batch.rule, try work.apply(in: session, keys: batch.keys, lock: lock))
                     }
                 }
                 guard let (rule, batch) = claimed else {
@@ -177,7 +193,6 @@ extension Enforcer {
                     : "the next worker run finishes the work")
         }
         await applier.syncLedgerAfterChanges()
-        await lock?.release()
         let message =
             outcome.message.map { "worker: \($0)" }
             ?? (lock == nil ? "worker joined the shared run" : "planned and worked the shared run")

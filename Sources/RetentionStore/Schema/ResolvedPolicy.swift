@@ -1,65 +1,6 @@
 import Foundation
 import RetentionCore
 
-/// A rule as it maps onto the live schema: its date columns' storage, the child tables a purge
-/// reaches, and the references a purge must respect.
-public struct RuleShape: Sendable {
-    public enum ConsentShape: Sendable {
-        /// A date column (at the end of a path), kept while it is after now.
-        case until([RelationStep], DateColumn)
-        /// A flag column (at the end of a path), kept while set.
-        case flag([RelationStep], String)
-    }
-    /// The subject's filter.
-    public var filter: [RowCondition]
-    public var clock: [DateColumn]
-    public var consent: [ConsentShape]
-    /// A related record that keeps this one (`exemptions.related`), found in the schema.
-    public struct Related: Sendable {
-        /// As the policy says it: the window (`clock`, `within`) and `undated`.
-        public var keep: RelatedKeep
-        /// From the record to the related rows.
-        public var path: [RelationStep]
-        /// The related rows' clock columns (seen from them); nil when any related row keeps.
-        public var clock: [DateColumn]?
-    }
-    /// Related rows that keep the record, one per `exemptions.related` entry.
-    public var related: [Related]
-    public var childPaths: [[ChildLink]]
-    public var undeclaredReferences: [ForeignKey]
-    /// For purges: the other subjects on the same table whose rules must also let a record go.
-    public var subjectKeptBy: [String] = []
-    /// The rules of those subjects that an `overrides` named (for `check`).
-    public var subjectOverrides: [String] = []
-    /// Storage of each anonymised field that is a date (for `year`).
-    public var fieldDates: [String: DateColumn]
-
-    /// What an anonymise rule does to its declared children, in the batch's transaction.
-    public enum ChildWork: Sendable {
-        /// Delete the rows at the end of this path.
-        case purge([ChildLink])
-        /// Anonymise the rows at the end of this path (one link), found by their primary key.
-        case anonymise([ChildLink], fields: [FieldStrategy], keyColumns: [String], fieldDates: [String: DateColumn])
-    }
-    public var childWork: [ChildWork] = []
-    /// For each `tree` a purge follows: the path to the rows one level below the deepest it
-    /// deletes. A batch that finds rows there stops (rolled back) rather than leave them pointing
-    /// at rows it deleted.
-    public var treeLimits: [[ChildLink]] = []
-}
-
-/// A rule as the engine reads it: the rule, its subject, and its shape on the live schema — one
-/// value from the validator.
-public struct ResolvedRule: Sendable {
-    public let rule: RetentionRule
-    public let subject: Subject
-    public let shape: RuleShape
-
-    public var id: String { rule.id }
-    /// The subject's table, as the database spells it.
-    public var table: String { subject.table.value }
-}
-
 /// The policy checked against the schema: only this lets the engine build queries.
 public struct ResolvedPolicy: Sendable {
     public let policy: Policy
@@ -182,23 +123,5 @@ public struct ResolvedPolicy: Sendable {
             related.append(.related(resolved.path, recent, exists: true))
         }
         return (clock, consent, related)
-    }
-}
-
-/// A table a relation or child probes for every record without an index to serve it.
-public struct UnindexedScan: Sendable, Hashable {
-    public var table: String
-    /// What probes it (`relation \`events\``, `child \`notes\``) and where the policy says so.
-    public var what: String
-    public var location: SourceLocation
-    /// What to do: the `CREATE INDEX` to run, in this database's quoting (or, on MariaDB, how a
-    /// case-insensitive match can be served).
-    public var remedy: String
-
-    public init(table: String, what: String, location: SourceLocation, remedy: String) {
-        self.table = table
-        self.what = what
-        self.location = location
-        self.remedy = remedy
     }
 }
