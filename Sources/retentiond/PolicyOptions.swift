@@ -84,7 +84,7 @@ struct PolicyOptions: ParsableArguments {
         where FileManager.default.fileExists(atPath: candidate) {
             return candidate
         }
-        throw CommandFailure(.policyInvalid, "no policy file found; give one with --config FILE (see docs/policy.md)")
+        throw CommandFailure.noPolicyFound()
     }
 
     func currentTime() -> Date { now?.date ?? Date() }
@@ -128,9 +128,7 @@ struct PolicyOptions: ParsableArguments {
     func loadPolicy() throws -> PolicyParser.Parsed {
         let whole = try loadWholePolicy()
         if archive && whole.settings.archive == nil {
-            throw CommandFailure(
-                .policyInvalid,
-                "--archive: the policy names no archive (`archive: { sqlite: PATH }`, docs/policy.md, \"Archive\")")
+            throw CommandFailure.noArchiveNamed()
         }
         return (whole.policy.enforced(in: phase), whole.settings.enforced(in: phase), whole.diagnostics)
     }

@@ -15,10 +15,7 @@ struct RecordOptions: ParsableArguments {
     /// The policy's subject of that name, or exit 3 naming the subjects it has.
     func subject(in policy: Policy) throws -> Subject {
         guard let found = policy.subjects.first(where: { $0.id == subject }) else {
-            throw CommandFailure(
-                .usage,
-                "the policy \(policy.path) has no subject `\(subject)`; it has: \(policy.subjects.map(\.id).joined(separator: ", "))"
-            )
+            throw CommandFailure.noSuchSubject(subject, in: policy)
         }
         return found
     }

@@ -121,10 +121,7 @@ extension PolicyOptions {
             if case .sqlite(let path) = database, !FileManager.default.fileExists(atPath: path),
                 !FileManager.default.createFile(atPath: path, contents: nil, attributes: [.posixPermissions: 0o600])
             {
-                throw CommandFailure(
-                    .cannotWrite,
-                    "cannot create the archive \(path); nothing was changed. Create its directory, or name another place under `archive:`"
-                )
+                throw CommandFailure.archiveNotCreated(path: path)
             }
             enforcer.archive = ArchiveTarget(
                 store: try await openStore(database, lockWait: lockWait), policy: archived)

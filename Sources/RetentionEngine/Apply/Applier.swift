@@ -63,14 +63,14 @@ struct Applier: Sendable {
     func checkedPlan(at path: String) throws -> (header: PlanDocument.Header, trailer: PlanDocument.Trailer) {
         let scan = try PlanReader(path: path)
         guard case .header(let header)? = try scan.next(), header.format == PlanDocument.format else {
-            throw EnforcementError.refused("\(path) is not a retentiond plan (no header line)")
+            throw EnforcementError.notAPlan(path: path)
         }
         var trailer: PlanDocument.Trailer?
         while let line = try scan.next() {
             if case .trailer(let t) = line { trailer = t }
         }
         guard let trailer, trailer.complete else {
-            throw EnforcementError.refused("\(path) has no trailer: the plan was cut short; make a new one")
+            throw EnforcementError.planCutShort(path: path)
         }
         return try checked(header, trailer)
     }
@@ -81,7 +81,7 @@ struct Applier: Sendable {
         header: PlanDocument.Header, trailer: PlanDocument.Trailer
     ) {
         guard let header = writer.header, let trailer = writer.trailer, trailer.complete else {
-            throw EnforcementError.refused("\(writer.path) has no trailer: the plan was cut short; make a new one")
+            throw EnforcementError.planCutShort(path: writer.path)
         }
         return try checked(header, trailer)
     }
@@ -97,14 +97,10 @@ struct Applier: Sendable {
             trailer.rules[i].childRowsAnonymised = [:]
         }
         guard header.policyHash == policy.hash else {
-            throw EnforcementError.refused(
-                "the plan was made from a different policy (sha256 \(header.policyHash.prefix(12))…, this one is \(policy.hash.prefix(12))…); nothing was changed. Make a new plan with this policy"
-            )
+            throw EnforcementError.planOfAnotherPolicy(planHash: header.policyHash, policyHash: policy.hash)
         }
         guard header.database == store.location, header.schemaFingerprint == resolved.schema.fingerprint else {
-            throw EnforcementError.refused(
-                "the plan was made for another database (\(header.database)) or its schema has changed since; nothing was changed. Make a new plan"
-            )
+            throw EnforcementError.planOfAnotherDatabase(database: header.database)
         }
         return (header, trailer)
     }
@@ -130,7 +126,7 @@ struct Applier: Sendable {
             StateFiles.writeProblem(directory: settings.reportsDirectory, holding: "reports"),
         ].compactMap { $0 }
         if !unwritable.isEmpty {
-            throw EnforcementError.cannotWrite(unwritable.joined(separator: "; ") + "; nothing was changed")
+            throw EnforcementError.stateNotWritable(unwritable)
         }
         try await store.transaction { [policy] session in
             try session.prepareToolTables()
@@ -211,8 +207,7 @@ struct Applier: Sendable {
                 batches += 1
                 guard let index = tallies.firstIndex(where: { $0.rule == batch.rule }), let work = works[batch.rule]
                 else {
-                    throw EnforcementError.refused(
-                        "the plan names rule `\(batch.rule)`, which the policy does not have")
+                    throw EnforcementError.planNamesUnknownRule(batch.rule)
                 }
                 try await applyIsolating(
                     work, keys: batch.keys[...], references: batch.references, lock: lock,
@@ -331,8 +326,7 @@ struct Applier: Sendable {
                 work.statistics = statisticsWork(rule)
                 if rule.archives {
                     guard let archive else {
-                        throw EnforcementError.refused(
-                            "rule `\(rule.id)` archives records, but no archive database was opened")
+                        throw EnforcementError.noArchiveOpened(for: rule.id)
                     }
                     work.archive = ArchiveMove(shape: resolved.archiveShape(of: rule), target: archive)
                 }

@@ -21,15 +21,13 @@ extension Enforcer {
     /// what it did; the planner's report also carries the plan's figures.
     public func runAsWorker(now: Date, allowMore: Bool, stop: StopRequest = StopRequest()) async throws -> RunReport {
         guard let queue = store as? any WorkQueueStore else {
-            throw EnforcementError.failed(
-                "--worker needs a PostgreSQL or MariaDB database; on SQLite one run at a time is the only mode")
+            throw EnforcementError.workersNeedASharedDatabase()
         }
-        guard key != nil else { throw EnforcementError.auditKey("no audit key loaded") }
+        guard key != nil else { throw EnforcementError.noAuditKeyLoaded() }
         // A batch's copy into the archive and its pending state are settled by the process that
         // made them; a worker's start would complete another's batch still under way.
         guard policy.archivingRules.isEmpty else {
-            throw EnforcementError.refused(
-                "rules that archive records run in one process: run without --worker (docs/policy.md, \"Archive\")")
+            throw EnforcementError.workersCannotArchive()
         }
         try await refuseUnindexedScans()
         let started = Date()
@@ -39,8 +37,7 @@ extension Enforcer {
         var waiting = false
         while lock == nil && found == nil {
             if stop.isRequested {
-                throw EnforcementError.locked(
-                    "stopped on request while waiting to join the run that holds the lock; nothing was changed")
+                throw EnforcementError.stoppedWhileWaitingToJoin()
             }
             do {
                 lock = try await store.acquireRunLock()
@@ -117,7 +114,7 @@ extension Enforcer {
             runID = found.id
             plan = try PlanDocument.decoder().decode(SharedPlan.self, from: found.plan)
         } else {
-            throw EnforcementError.failed("a worker has neither the lock nor a run to join")
+            throw EnforcementError.workerWithNothingToJoin()
         }
 
         // Work through the queue. A joiner's report counts only what it did.
@@ -154,8 +151,7 @@ extension Enforcer {
                     try await queue.queueTransaction { session -> (String, BatchOutcome)? in
                         guard let batch = try session.claim(runID: runID) else { return nil }
                         guard let work = works[batch.rule] else {
-                            throw EnforcementError.refused(
-                                "the shared run names rule `\(batch.rule)`, which this policy does not have")
+                            throw EnforcementError.sharedRunNamesUnknownRule(batch.rule)
                         }
                         return (batch.rule, try work.apply(in: session, keys: batch.keys, lock: lock))
                     }
@@ -273,8 +269,6 @@ extension Enforcer {
             return true
         }
         guard closed else { return false }
-        throw EnforcementError.failed(
-            "the planner of shared run \(runID) stopped before enqueuing its whole plan; the run was closed (what was done stays done) and the next `run --worker` plans again"
-        )
+        throw EnforcementError.plannerStoppedFilling(runID: runID)
     }
 }

@@ -88,16 +88,12 @@ public struct AuditAnchor: Sendable {
     )? {
         if FileManager.default.fileExists(atPath: path) {
             if FileManager.default.fileExists(atPath: KeyRotation.pendingPath(path)) {
-                throw EnforcementError.auditKey(
-                    "a rotation of the audit key \(path) was interrupted (\(KeyRotation.pendingPath(path)) is still there); nothing was changed. Run `retentiond audit rotate-key` again: it finishes the rotation, or starts it afresh if it never reached the database"
-                )
+                throw EnforcementError.rotationInterrupted(keyPath: path)
             }
             let key = try AuditKey.load(path: path, createIfMissing: false, credentialsDirectory: credentialsDirectory)
                 .key
             guard try await sealsTrail(key) else {
-                throw EnforcementError.auditKey(
-                    "the audit key \(path) does not match the audit trail of \(store.location): none of its first entries (or its last key rotation) verifies with it. This is the wrong key, not tampering: configure the key that sealed this trail (docs/deployment.md, \"The audit key\")"
-                )
+                throw EnforcementError.wrongAuditKey(keyPath: path, location: store.location)
             }
             return (key, false)
         }
@@ -123,9 +119,7 @@ public struct AuditAnchor: Sendable {
     /// first enforcing run); the rule `loadKey` applies, for callers handed no key.
     func refuseMissingKey(path: String) async throws {
         if try await trailExists() {
-            throw EnforcementError.auditKey(
-                "the audit key file \(path) (the policy's audit.key_file) is missing but the database has an audit trail, and a new key could not verify it. If the key is kept elsewhere (an install keeps it in /etc/retentiond/credentials/audit.key, the file the units load as a credential), name that file in audit.key_file; otherwise restore the key from your backup (docs/deployment.md, \"The audit key\")"
-            )
+            throw EnforcementError.auditKeyMissing(keyPath: path)
         }
     }
 
@@ -146,22 +140,17 @@ public struct AuditAnchor: Sendable {
     @discardableResult
     public func check() async throws -> Standing {
         if case .unreadable(let why) = StateFiles.headFile(path: headPath) {
-            throw EnforcementError.auditTampered(
-                "the audit head \(headPath) cannot be read (\(why)), so a truncated or restored trail could not be detected; nothing was changed. Restore the file from a copy kept elsewhere (`retentiond audit verify --head COPY` compares with one), or, after checking the trail, remove it and re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md, \"When the trail is not intact\")"
-            )
+            throw EnforcementError.headUnreadable(headPath: headPath, why: why)
         }
         let reading = try await read()
         let tables = reading.tables
         if tables.any, !tables.complete {
-            throw EnforcementError.auditTampered(
-                "\(store.location) has \(tables.audit ? "retentiond_audit" : "retentiond_holds") but not \(tables.missing.joined(separator: ", ")): the tool's own tables were dropped by hand; nothing was changed. Restore the database from a backup (docs/operations.md, \"When the trail is not intact\")"
-            )
+            throw EnforcementError.toolTablesDropped(
+                location: store.location, present: tables.audit ? "retentiond_audit" : "retentiond_holds",
+                missing: tables.missing)
         }
         if reading.headRemoved {
-            throw EnforcementError.auditTampered(
-                Self.headRemoved(headPath, location: store.location)
-                    + "; nothing was changed. Restore the file from a copy kept elsewhere (`retentiond audit verify --head COPY` compares with one), or, after checking the trail, re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md, \"When the trail is not intact\")"
-            )
+            throw EnforcementError.headRemoved(headPath: headPath, location: store.location)
         }
         guard let recorded = reading.recorded, recorded.seq > 0 else {
             return Standing(tables: tables, anchored: reading.genesis == nil)
@@ -170,20 +159,15 @@ public struct AuditAnchor: Sendable {
         let legacyElsewhere = recorded.genesis == nil && recorded.database != store.location
         guard let genesis = reading.genesis else {
             if legacyElsewhere { return Standing(tables: tables, anchored: true) }
-            throw EnforcementError.auditTampered(
-                "\(store.location) has no audit trail, but \(headPath) records entry \(recorded.seq) of the trail of \(recorded.database): the trail was dropped, or this is a new database using the state directory of another; nothing was changed. Restore the database from a backup; for a new database, use a state directory of its own (docs/operations.md, \"When the trail is not intact\")"
-            )
+            throw EnforcementError.trailDropped(
+                location: store.location, headPath: headPath, recorded: recorded.seq, of: recorded.database)
         }
         if legacyElsewhere { return Standing(tables: tables, anchored: false) }
         guard recorded.names(trailWithGenesis: genesis, at: store.location) else {
-            throw EnforcementError.auditTampered(
-                "\(headPath) belongs to another audit trail than the one in \(store.location) (their first entries differ): this state directory served another database, or this database's trail was replaced; nothing was changed. Use this database's own state directory, or after checking, re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md)"
-            )
+            throw EnforcementError.headOfAnotherTrail(headPath: headPath, location: store.location)
         }
         if reading.macAtRecordedSeq != recorded.mac {
-            throw EnforcementError.auditTampered(
-                "the audit trail of \(store.location) no longer extends the head recorded in \(headPath) (entry \(recorded.seq)): the database was restored from an older copy or the trail was truncated or rewritten; nothing was changed. After a legitimate restore, re-anchor with `retentiond audit reanchor --reason … --by …` (docs/operations.md)"
-            )
+            throw EnforcementError.trailBehindHead(location: store.location, headPath: headPath, recorded: recorded.seq)
         }
         return Standing(tables: tables, anchored: true, entriesPastHead: max(0, reading.lastSeq - recorded.seq))
     }
@@ -208,18 +192,14 @@ public struct AuditAnchor: Sendable {
         let trail = AuditTrail(store: store, key: key, stateDirectory: stateDirectory)
         let own = try await trail.verifyEntries()
         guard own.problems.isEmpty else {
-            throw EnforcementError.auditTampered(
-                "the audit trail in the database is itself not intact (\(own.problems.count) problem(s), first: \(own.problems[0])); re-anchoring would vouch for it, so nothing was changed"
-            )
+            throw EnforcementError.trailNotIntactToReanchor(problems: own.problems.map { "\($0)" })
         }
         // Re-anchoring vouches for the trail's end: only when there is something to accept.
         if case .recorded = StateFiles.headFile(path: headPath),
             let standing = try? await AuditAnchor(store: store, stateDirectory: stateDirectory).check(),
             standing.anchored, standing.entriesPastHead == 0
         {
-            throw EnforcementError.refused(
-                "the audit trail of \(store.location) is intact and ends at the head recorded in \(headPath): there is nothing to re-anchor, and nothing was changed (`retentiond audit verify` checks it)"
-            )
+            throw EnforcementError.nothingToReanchor(location: store.location, headPath: headPath)
         }
         let previous = StateFiles.readHead(path: headPath)
         var detail = [

@@ -48,9 +48,7 @@ struct AuditWriter: Sendable {
         if confirmingKey, let rotation = try session.lastKeyRotation(),
             let entry = try session.auditEntry(seq: rotation), chain.mac(of: entry) != entry.mac
         {
-            throw EnforcementError.auditKey(
-                "the audit key was rotated while this command ran, so its key no longer seals the trail; nothing was changed. Run the command again"
-            )
+            throw EnforcementError.keyRotatedMeanwhile()
         }
         let at = early?.at ?? Date()
         var entries: [AuditEntry] = []

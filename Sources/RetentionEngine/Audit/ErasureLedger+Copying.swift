@@ -183,11 +183,9 @@ extension ErasureLedger {
             guard let last else { return (genesis, 0) }
             guard try Self.stands(last, in: session) else {
                 if last.kind == .start || last.kind == .compacted, try session.auditEntry(seq: 1)?.mac != last.genesis {
-                    throw EnforcementError.auditTampered(
-                        "the erasure ledger \(path) follows another audit trail than the one in \(location) (their first entries differ): this state directory served another database, or the trail was replaced; nothing was changed. Use this database's own state directory (docs/operations.md, \"After a restore\")"
-                    )
+                    throw EnforcementError.ledgerOfAnotherTrail(path: path, location: location)
                 }
-                throw EnforcementError.auditTampered(Self.replayPendingMessage(path: path, location: location))
+                throw EnforcementError.erasuresToReplay(ledgerPath: path, location: location)
             }
             return (genesis, last.seq ?? 0)
         }
@@ -243,9 +241,7 @@ extension ErasureLedger {
         if try successor.verify(data).isEmpty { return }
         let problems = try verify(data)
         guard problems.isEmpty else {
-            throw EnforcementError.auditTampered(
-                "the erasure ledger \(path) is not intact (\(problems[0])); it was not sealed with the new key. `retentiond audit verify` lists the problems"
-            )
+            throw EnforcementError.ledgerNotIntactToRotate(path: path, first: "\(problems[0])")
         }
         try StateFiles.writePrivate(successor.sealed(lines, after: Self.firstSeal).text, to: path)
     }

@@ -9,8 +9,7 @@ extension ErasureLedger {
     func contents() throws -> Data {
         guard let data = FileManager.default.contents(atPath: path) else {
             if FileManager.default.fileExists(atPath: path) {
-                throw EnforcementError.cannotWrite(
-                    "cannot read the erasure ledger \(path): give the user running retentiond read access")
+                throw EnforcementError.ledgerUnreadable(path: path)
             }
             return Data()
         }
@@ -32,9 +31,7 @@ extension ErasureLedger {
             data.last == 0x0A ? data[...] : data[..<(data.lastIndex(of: 0x0A).map { $0 + 1 } ?? data.startIndex)]
         for (number, raw) in whole.split(separator: 0x0A, omittingEmptySubsequences: true).enumerated() {
             guard let line = try? decoder.decode(Line.self, from: raw) else {
-                throw EnforcementError.auditTampered(
-                    "the erasure ledger \(path) line \(number + 1) is not a ledger line: the file was edited or damaged"
-                )
+                throw EnforcementError.notALedgerLine(path: path, line: number + 1)
             }
             lines.append((line, raw, false))
         }

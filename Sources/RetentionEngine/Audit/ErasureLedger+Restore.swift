@@ -23,9 +23,7 @@ extension ErasureLedger {
         guard !lines.isEmpty else { return nil }
         let problems = try verify(data)
         guard problems.isEmpty else {
-            throw EnforcementError.auditTampered(
-                "the erasure ledger \(path) is not intact (\(problems.count) problem(s), first: \(problems[0])): it cannot be trusted to say what to erase again, so nothing was changed. Restore it from a copy kept elsewhere (docs/operations.md, \"After a restore\")"
-            )
+            throw EnforcementError.ledgerNotIntactToReplay(path: path, problems: problems.map { "\($0)" })
         }
         let location = store.location
         return try await store.read { [path] session -> Lost? in
@@ -37,9 +35,7 @@ extension ErasureLedger {
                 }
             }
             guard let checkpointIndex = checkpoint else {
-                throw EnforcementError.auditTampered(
-                    "the erasure ledger \(path) follows another audit trail than the one in \(location) (their first entries differ); nothing was changed. Use this database's own state directory"
-                )
+                throw EnforcementError.ledgerOfAnotherTrail(path: path, location: location)
             }
             guard checkpointIndex != lines.indices.last(where: { lines[$0].closes }) else { return nil }
             let after = lines[(checkpointIndex + 1)...].filter { $0.kind == .entry }

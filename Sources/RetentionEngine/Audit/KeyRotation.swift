@@ -45,14 +45,11 @@ struct KeyRotation: Sendable {
             let first =
                 (verification.problems.map(\.description) + verification.anchorProblems + verification.holdProblems
                 + verification.ledgerProblems).first ?? ""
-            throw EnforcementError.auditTampered(
-                "the audit trail of \(store.location) is not intact (\(verification.problemCount) problem(s), first: \(first)); a rotation would seal it as it is, so nothing was changed. `retentiond audit verify` lists the problems"
-            )
+            throw EnforcementError.trailNotIntactToRotate(
+                location: store.location, problemCount: verification.problemCount, first: first)
         }
         guard verification.entries > 0 else {
-            throw EnforcementError.invalidRequest(
-                "\(store.location) has no audit trail yet: there is nothing to rotate the key of (the first enforcing run creates the key)"
-            )
+            throw EnforcementError.noTrailToRotate(location: store.location)
         }
         let bytes = SymmetricKey(size: .bits256).withUnsafeBytes { Data($0) }
         let retired = keyPath + ".retired-" + RunID.make(at: now).prefix(16)
@@ -74,9 +71,7 @@ struct KeyRotation: Sendable {
                 after = last.seq
             }
             guard digest.count == head.seq else {
-                throw EnforcementError.auditTampered(
-                    "the audit trail of \(location) holds \(digest.count) entries up to entry \(head.seq); nothing was changed"
-                )
+                throw EnforcementError.trailEntriesMissing(location: location, count: digest.count, head: head.seq)
             }
             var drafts = [
                 AuditDraft(
@@ -145,9 +140,7 @@ struct KeyRotation: Sendable {
     /// The new key takes the old one's place; the head moves to the rotation's end.
     private func finish(_ position: TrailPosition) throws {
         guard rename(Self.pendingPath(keyPath), keyPath) == 0 else {
-            throw EnforcementError.cannotWrite(
-                "cannot move the new audit key \(Self.pendingPath(keyPath)) to \(keyPath): \(String(cString: strerror(errno))); the database already has the rotation: fix the cause and run `retentiond audit rotate-key` again to finish it"
-            )
+            throw EnforcementError.newKeyNotMoved(keyPath: keyPath, reason: String(cString: strerror(errno)))
         }
         try StateFiles.recordHead(position, database: store.location, stateDirectory: stateDirectory)
     }
@@ -174,9 +167,7 @@ extension Enforcer {
             }
             let key = try AuditKey.load(path: keyPath, createIfMissing: false).key
             guard try await anchor.sealsTrail(key) else {
-                throw EnforcementError.auditKey(
-                    "the audit key \(keyPath) does not match the audit trail of \(store.location); nothing was changed. Configure the key that sealed this trail"
-                )
+                throw EnforcementError.keyDoesNotMatch(keyPath: keyPath, location: store.location)
             }
             // A rule whose marks are incomplete looks its records up in the trail by references of the old key.
             let applier = Applier(

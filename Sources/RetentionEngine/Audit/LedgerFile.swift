@@ -106,9 +106,7 @@ final class LockedFile: @unchecked Sendable {
                         let before = try? decoder.decode(
                             ErasureLedger.Line.self, from: data[start(i - 1)..<ends[i - 1]])
                     else {
-                        throw EnforcementError.auditTampered(
-                            "the erasure ledger \(path) has a line that is not a ledger line before its last closing line: the file was edited or damaged; `retentiond audit verify` says where"
-                        )
+                        throw EnforcementError.ledgerDamaged(path: path)
                     }
                     if before.closes { tail.sealBefore = before.mac }
                 }

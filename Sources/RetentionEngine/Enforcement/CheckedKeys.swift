@@ -19,9 +19,6 @@ extension ResolvedPolicy {
             return "subject \(subjects): \(ambiguous.describe(table, key))"
         }
         guard !problems.isEmpty else { return }
-        throw EnforcementError.refused(
-            "a key retentiond checks (key_uniqueness: checked) does not name one row per record, so nothing was changed: "
-                + problems.joined(separator: "; ")
-                + ". Correct those rows, then run again (`retentiond check` shows the query that finds them)")
+        throw EnforcementError.keysNotUnique(problems)
     }
 }

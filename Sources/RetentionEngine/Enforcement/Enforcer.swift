@@ -126,7 +126,7 @@ public struct Enforcer: Sendable {
     }
 
     func applier(runID: String) throws -> Applier {
-        guard let key else { throw EnforcementError.auditKey("no audit key loaded") }
+        guard let key else { throw EnforcementError.noAuditKeyLoaded() }
         var applier = Applier(
             resolved: resolved, settings: settings, store: store, key: key, actor: actor, runID: runID, logger: logger,
             pacing: pacing)
@@ -174,8 +174,7 @@ public struct Enforcer: Sendable {
     func holdingArchive<T>(_ body: () async throws -> T) async throws -> T {
         guard !policy.archivingRules.isEmpty else { return try await body() }
         guard let archive else {
-            throw EnforcementError.refused(
-                "the policy archives records, but no archive database was opened; nothing was changed")
+            throw EnforcementError.noArchiveOpened()
         }
         return try await archive.store.withRunLock { _ in try await body() }
     }
@@ -312,17 +311,12 @@ public struct Enforcer: Sendable {
         let lines = scans.map {
             "\($0.location): \($0.what) scans `\($0.table)` (\(large[$0.table]!) rows) for every record; \($0.remedy)"
         }
-        throw EnforcementError.refused(
-            "no index serves what the policy probes for every record in a large table, so planning would take hours; nothing was changed. Create the index(es), then run again (or enforce anyway with --allow-unindexed):\n  "
-                + lines.joined(separator: "\n  "))
+        throw EnforcementError.unindexedScans(lines)
     }
 
     func refuseIfClockWentBack(now: Date) async throws {
         if let last = try await store.read({ try $0.lastCompletedRunTime() }), now < last {
-            let f = ISO8601DateFormatter()
-            throw EnforcementError.refused(
-                "the clock (\(f.string(from: now))) is earlier than the last completed run (\(f.string(from: last))); nothing was changed. Fix the system clock (or --now) before enforcing"
-            )
+            throw EnforcementError.clockWentBack(now: now, last: last)
         }
     }
 

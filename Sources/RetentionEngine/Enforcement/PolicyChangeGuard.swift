@@ -43,9 +43,8 @@ struct PolicyChangeGuard {
                 diff.old = PolicyDiff.PolicyName(path: copyPath, sha256: "unreadable")
                 return Accepted(diff: diff)
             }
-            throw EnforcementError.policyChangeUnreviewed(
-                "the policy differs from the one the last run enforced, whose copy \(copyPath) cannot be read as a policy (\(EnforcementError.from(error).summary)); nothing was changed. Review the change, then run once with --accept-policy-change \(policy.hash.prefix(12)) (docs/operations.md, \"Changing a policy\")"
-            )
+            throw EnforcementError.policyCopyUnreadable(
+                copyPath: copyPath, why: EnforcementError.from(error).summary, policyHash: policy.hash)
         }
         guard old.hash != policy.hash else { return nil }
         var diff = PolicyDiff(old: old, new: policy)
@@ -70,11 +69,8 @@ struct PolicyChangeGuard {
                     "\($0.facet) \($0.old ?? "—") → \($0.new ?? "—")"
                 }.joined(separator: "; ") + counts
         }
-        throw EnforcementError.policyChangeUnreviewed(
-            "the policy changed since the last run (sha256 \(old.hash.prefix(12))… → \(policy.hash.prefix(12))…) and makes more records due, so nothing was changed: "
-                + rules.joined(separator: "; ")
-                + (diff.oldNotCounted.map { " (\($0), so every record the new policy finds due counts as more)" } ?? "")
-                + ". Review it with `retentiond diff \(copyPath)`, then run once with --accept-policy-change \(policy.hash.prefix(12)) (docs/operations.md, \"Changing a policy\")"
+        throw EnforcementError.policyChangeMakesMoreDue(
+            oldHash: old.hash, newHash: policy.hash, rules: rules, oldNotCounted: diff.oldNotCounted, copyPath: copyPath
         )
     }
 
@@ -109,13 +105,12 @@ struct PolicyChangeGuard {
                 ])
         }
         guard let data = FileManager.default.contents(atPath: policy.path) else {
-            throw EnforcementError.cannotWrite(
-                "cannot read \(policy.path) again to keep its copy as the policy enforced")
+            throw EnforcementError.policyNotReadAgain(path: policy.path)
         }
         do {
             try StateFiles.writePrivate(data, to: copyPath)
         } catch {
-            throw EnforcementError.cannotWrite("cannot keep the enforced policy's copy \(copyPath): \(error)")
+            throw EnforcementError.policyCopyNotKept(copyPath: copyPath, error: error)
         }
     }
 }

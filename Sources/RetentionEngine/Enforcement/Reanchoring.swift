@@ -22,7 +22,7 @@ extension Enforcer {
     /// finished by running it again (the ledger says the replay is still owed). `dryRun`: changes
     /// nothing, says what both steps would do.
     public func reanchor(reason: String, now: Date, dryRun: Bool) async throws -> Reanchoring {
-        guard let key else { throw EnforcementError.auditKey("no audit key loaded") }
+        guard let key else { throw EnforcementError.noAuditKeyLoaded() }
         // A replay may archive again what the restore brought back: the archive's lock too.
         return try await store.withRunLock { lock in
             try await holdingArchive {
@@ -40,9 +40,8 @@ extension Enforcer {
                 let ledger = ErasureLedger(stateDirectory: stateDirectory, key: key)
                 let lost = try await ledger.lost(in: store)
                 guard needed || lost != nil else {
-                    throw EnforcementError.refused(
-                        "the audit trail of \(store.location) is intact and ends at the head recorded in \(headPath), and the erasure ledger holds nothing the database lost: there is nothing to re-anchor, and nothing was changed (`retentiond audit verify` checks it)"
-                    )
+                    throw EnforcementError.nothingToReanchor(
+                        location: store.location, headPath: headPath, ledgerChecked: true)
                 }
                 var result = Reanchoring(previous: StateFiles.readHead(path: headPath), needed: needed)
                 result.trailEnd = try await store.read { try $0.auditHead().seq }

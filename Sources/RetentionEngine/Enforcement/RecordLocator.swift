@@ -21,20 +21,16 @@ struct RecordLocator: Sendable {
         let (live, kindOf) = try await reader.read { (try $0.schema(), $0.keyValueKind) }
         let schema = policy.map(live.declaringKeys(of:)) ?? live
         guard let info = schema.table(table), !table.hasPrefix("retentiond_") else {
-            throw EnforcementError.invalidRequest("table `\(table)` does not exist in \(reader.location)")
+            throw EnforcementError.noSuchTable(table, in: reader.location)
         }
         let lookupColumns = columns(info)
         let lookup: [KeyLookup]
         do {
             lookup = try KeyLookup.parse(text, columns: lookupColumns, of: info, kindOf: kindOf)
         } catch .count(let expected) {
-            throw EnforcementError.invalidRequest(
-                "\(described) is (\(lookupColumns.joined(separator: ", "))): give \(expected) value(s) separated by commas"
-            )
+            throw EnforcementError.keyValueCount(described: described, columns: lookupColumns, expected: expected)
         } catch .notAValue(let column, let value) {
-            throw EnforcementError.invalidRequest(
-                "`\(value)` is not a value of `\(table).\(column)`, which holds whole numbers: type the key exactly as stored, e.g. 42"
-            )
+            throw EnforcementError.notAWholeNumber(value, table: table, column: column)
         }
         let keyColumns = keyOf(info)
         let found = try await reader.read {
@@ -45,25 +41,16 @@ struct RecordLocator: Sendable {
             key.values.count == keyColumns.count, !key.values.contains(where: \.isNull)
         else {
             if found.count > 1 {
-                throw EnforcementError.invalidRequest(
-                    "`\(text)` names more than one record of `\(table)`: use its key (\(keyColumns.joined(separator: ", ")))"
-                )
+                throw EnforcementError.namesSeveralRecords(text, table: table, keyColumns: keyColumns)
             }
             if found.isEmpty {
                 // SQLite: `07` typed for an INTEGER column was looked up as text, which such a column cannot hold.
                 let numeric = lookup.filter { $0.kind == .integerOrText && $0.value?.textValue != nil }.map {
                     "`\(table).\($0.column)` holds whole numbers"
                 }
-                throw EnforcementError.invalidRequest(
-                    "no record of `\(table)` has key \(text)"
-                        + (numeric.isEmpty
-                            ? ""
-                            : " (\(numeric.joined(separator: ", ")), and text only where a value does not read as one: type the key exactly as stored, e.g. 42)")
-                )
+                throw EnforcementError.noSuchRecord(table: table, key: text, numeric: numeric)
             }
-            throw EnforcementError.invalidRequest(
-                "the record's key (\(keyColumns.joined(separator: ", "))) holds values that are neither integers nor text, so it cannot be named"
-            )
+            throw EnforcementError.keyNotNameable(keyColumns: keyColumns)
         }
         return key
     }

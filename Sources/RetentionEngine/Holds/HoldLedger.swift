@@ -122,10 +122,7 @@ struct HoldLedger: Sendable {
         let all = try findings(in: session)
         let failing = all.filter(\.failsClosed)
         guard failing.isEmpty else {
-            throw EnforcementError.auditTampered(
-                "legal holds do not match the audit trail, so a held record could be touched; nothing was changed:\n"
-                    + failing.map { "  \($0.message)" }.joined(separator: "\n")
-                    + "\nrestore retentiond_holds from a backup (docs/operations.md, \"Legal holds\")")
+            throw EnforcementError.holdsDoNotMatchTrail(failing.map(\.message))
         }
         return all
     }

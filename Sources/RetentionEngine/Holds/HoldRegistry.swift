@@ -52,8 +52,7 @@ public struct HoldRegistry: Sendable {
             (table, columns, described) = (subject.table.value, { _ in key }, "subject `\(subject.id)`'s key")
         }
         if let info = (policy.map(live.declaringKeys(of:)) ?? live).table(table), info.primaryKey.isEmpty {
-            throw EnforcementError.invalidRequest(
-                "table `\(table)` has no primary key, so its rows cannot be held individually")
+            throw EnforcementError.cannotHoldRows(of: table)
         }
         let key = try await RecordLocator(reader: store, policy: policy).locate(
             table: table, text: text, columns: columns, described: described, keyOf: { $0.primaryKey })
@@ -153,7 +152,7 @@ public struct HoldRegistry: Sendable {
             return (hold, try writer.append([draft], in: session, confirmingKey: true))
         }
         guard let (hold, position) = released else {
-            throw EnforcementError.invalidRequest("no active hold has id \(id); see `retentiond hold list`")
+            throw EnforcementError.noActiveHold(id: id)
         }
         try anchor.record(position)
         await copyToLedger()

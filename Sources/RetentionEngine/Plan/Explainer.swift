@@ -91,7 +91,7 @@ public struct Explainer: Sendable {
             let query = try resolved.query(for: rule, now: now, toolTablesExist: tables.complete)
             let marksKept = marked.contains(rule.id) && rule.action.auditAction != .purge
             guard let row = try await reader.read({ try $0.standing(query, key: key, marksKept: marksKept) }) else {
-                throw EnforcementError.invalidRequest("no record of `\(table)` has key \(keyText)")
+                throw EnforcementError.noSuchRecord(table: table, key: keyText)
             }
             var ruleStanding = standing(
                 rule, SQLBuilder.decodeStanding(row, query: query), clockColumns: resolved.rule(rule).shape.clock,

@@ -72,8 +72,7 @@ final class PlanReader {
     init(path: String) throws {
         self.path = path
         guard let handle = FileHandle(forReadingAtPath: path) else {
-            throw EnforcementError.refused(
-                "cannot read the plan \(path); give the file written by `retentiond plan --out`")
+            throw EnforcementError.planUnreadable(path: path)
         }
         self.handle = handle
     }
@@ -89,14 +88,12 @@ final class PlanReader {
                 do {
                     return try decoder.decode(PlanDocument.Line.self, from: Data(line))
                 } catch {
-                    throw EnforcementError.refused(
-                        "\(path):\(lineNumber): not a retentiond plan line; the plan is damaged, make a new one")
+                    throw EnforcementError.notAPlanLine(path: path, line: lineNumber)
                 }
             }
             if atEnd {
                 guard start == buffer.count else {
-                    throw EnforcementError.refused(
-                        "\(path):\(lineNumber + 1): the plan ends in the middle of a line (truncated); make a new one")
+                    throw EnforcementError.planTruncated(path: path, line: lineNumber + 1)
                 }
                 return nil
             }

@@ -177,10 +177,7 @@ struct AuditCommand: AsyncParsableCommand {
                 if let subject, let key {
                     let written = try options.loadPolicy().policy
                     guard let found = (policy ?? written).subjects.first(where: { $0.id == subject }) else {
-                        throw CommandFailure(
-                            .usage,
-                            "the policy \(written.path) has no subject `\(subject)`; it has: \(written.subjects.map(\.id).joined(separator: ", "))"
-                        )
+                        throw CommandFailure.noSuchSubject(subject, in: written)
                     }
                     named = (found.table.value, key, { _ in found.key.map(\.value) })
                 } else if let table, let key {
@@ -200,18 +197,12 @@ struct AuditCommand: AsyncParsableCommand {
                     // Typed by each key column's declared type, as `hold add` reads keys (the record
                     // itself may be gone): `10042` on a text key is the text, never the number.
                     guard let info = schema.table(named.table), !named.columns(info).isEmpty else {
-                        throw CommandFailure(
-                            .usage,
-                            "`\(named.table)` does not name a table with a key: give a table of the database with its primary key, or a subject of the policy"
-                        )
+                        throw CommandFailure.notATableWithAKey(named.table)
                     }
                     let columns = named.columns(info)
                     guard let lookup = try? KeyLookup.parse(named.keyText, columns: columns, of: info, kindOf: kindOf)
                     else {
-                        throw CommandFailure(
-                            .usage,
-                            "`\(named.keyText)` is not a key of `\(named.table)`: give its key (\(columns.joined(separator: ", "))) exactly as stored"
-                        )
+                        throw CommandFailure.notAKey(named.keyText, of: named.table, columns: columns)
                     }
                     reference = trail.reference(table: named.table, key: RecordKey(lookup.compactMap(\.value)))
                 }
@@ -271,19 +262,13 @@ struct AuditCommand: AsyncParsableCommand {
                 let (enforcer, _) = try await options.loadEnforcer(actor: by, loadingKey: false)
                 let keyFile = enforcer.settings.keyFile
                 if let credentialsDirectory, keyFile.hasPrefix(credentialsDirectory + "/") {
-                    throw CommandFailure(
-                        .usage,
-                        "the audit key is systemd's credential \(keyFile), which a unit cannot change: run `retentiond audit rotate-key` by hand (as root), where the policy's audit.key_file is the file the units load"
-                    )
+                    throw CommandFailure.keyIsACredential(keyFile)
                 }
                 guard
                     FileManager.default.fileExists(atPath: keyFile)
                         || FileManager.default.fileExists(atPath: keyFile + ".rotating")
                 else {
-                    throw CommandFailure(
-                        .refused,
-                        "there is no audit key at \(keyFile) (the policy's audit.key_file) to rotate: restore it first, or name the right file (docs/deployment.md, \"The audit key\")"
-                    )
+                    throw CommandFailure.noKeyToRotate(keyFile)
                 }
                 let done = try await enforcer.rotateKey(keyPath: keyFile, reason: reason, now: options.currentTime())
                 print(
@@ -365,7 +350,7 @@ struct AuditCommand: AsyncParsableCommand {
                     let key = try await loadKey(
                         settings: settings, store: store, create: false, logger: options.logger())
                 else {
-                    throw CommandFailure(.failure, "no audit trail to re-anchor on \(store.location)")
+                    throw CommandFailure.noTrailToReanchor(on: store.location)
                 }
                 let now = options.currentTime()
                 let ledger = ErasureLedger(stateDirectory: settings.stateDirectory, key: key)

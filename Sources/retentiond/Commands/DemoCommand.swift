@@ -161,10 +161,7 @@ struct DemoCommand: AsyncParsableCommand {
                 options.databaseURL = url
                 let first = data.tables[0].name
                 if try await store.read({ try $0.schema().table(first) != nil }) {
-                    throw CommandFailure(
-                        .usage,
-                        "\(name) already has a \(first) table; the demo only loads into an empty database: give it an empty one"
-                    )
+                    throw CommandFailure.databaseNotEmpty(name, has: first)
                 }
                 replaceEarlierDemo()
                 try await store.transaction { try data.load(into: $0, mariadb: mariadb) }
@@ -197,10 +194,7 @@ struct DemoCommand: AsyncParsableCommand {
                 } else if let archiveURL {
                     options.archiveURL = archiveURL
                 } else {
-                    throw CommandFailure(
-                        .usage,
-                        "the \(dataset.rawValue) example archives records into a second database: give an empty one of the same server with --archive-url"
-                    )
+                    throw CommandFailure.archiveDatabaseNeeded(example: dataset.rawValue)
                 }
             }
             let (policy, settings, _) = try options.loadPolicy()
@@ -212,10 +206,8 @@ struct DemoCommand: AsyncParsableCommand {
                 return .success
             }
             if dataset == .crm, case .sqlite(let configured) = settings.database, configured != dbPath {
-                throw CommandFailure(
-                    .policyInvalid,
-                    "the policy \(policy.path) names database \(settings.database.displayName); the demo needs `database: { sqlite: crm.sqlite }` (relative to state_dir)"
-                )
+                throw CommandFailure.demoNeedsItsDatabase(
+                    policyPath: policy.path, database: settings.database.displayName)
             }
             print("policy: \(policy.path) (\(policy.subjects.count) subjects, \(policy.rules.count) rules)")
 
@@ -317,7 +309,6 @@ struct DemoCommand: AsyncParsableCommand {
         }
         candidates.append("/" + relative.replacingOccurrences(of: "etc/examples/", with: "etc/retentiond/examples/"))
         if let found = candidates.first(where: { FileManager.default.fileExists(atPath: $0) }) { return found }
-        throw CommandFailure(
-            .policyInvalid, "cannot find the shipped policy \(relative); run from the source tree or give --config")
+        throw CommandFailure.shippedPolicyMissing(relative)
     }
 }

@@ -72,10 +72,7 @@ struct EraseCommand: AsyncParsableCommand {
                 }
             }
             if erased == 0 {
-                throw CommandFailure(
-                    .usage,
-                    "no record of subject `\(record.subject)` has key \(record.key), in the application's database or in the archive"
-                )
+                throw CommandFailure.noSuchRecord(subject: record.subject, key: record.key)
             }
             return .success
         }

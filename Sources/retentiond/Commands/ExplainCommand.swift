@@ -50,10 +50,7 @@ struct ExplainCommand: AsyncParsableCommand {
                 }
             }
             guard let explanation else {
-                throw CommandFailure(
-                    .usage,
-                    "no record of subject `\(record.subject)` has key \(record.key), in the application's database or in the archive"
-                )
+                throw CommandFailure.noSuchRecord(subject: record.subject, key: record.key)
             }
             switch format {
             case .json:

@@ -32,15 +32,10 @@ struct FlaggedCommand: AsyncParsableCommand {
             guard let found = policy.rules.first(where: { $0.id == rule }) else {
                 let ids = policy.rules.filter { $0.action.auditAction == .flag }.map { "`\($0.id)`" }.joined(
                     separator: ", ")
-                throw CommandFailure(
-                    .policyInvalid,
-                    "the policy \(policy.path) has no rule `\(rule)`" + (ids.isEmpty ? "" : "; its flag rules: \(ids)"))
+                throw CommandFailure.noSuchRule(rule, in: policy.path, flagRules: ids)
             }
             guard found.action.auditAction == .flag else {
-                throw CommandFailure(
-                    .policyInvalid,
-                    "rule `\(rule)` \(found.actionName)s records, it does not flag them; `flagged` lists a flag rule's records"
-                )
+                throw CommandFailure.notAFlagRule(rule, action: found.actionName)
             }
             let subject = policy.subject(for: found)
             let store = try await options.openReader(settings.database)

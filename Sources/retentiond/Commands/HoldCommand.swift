@@ -16,7 +16,7 @@ struct HoldCommand: AsyncParsableCommand {
         let store = try await options.openStore(settings.database)
         guard let key = try await loadKey(settings: settings, store: store, create: true, logger: options.logger())
         else {
-            throw CommandFailure(.failure, "no audit key")
+            throw CommandFailure.noAuditKey()
         }
         var registry = HoldRegistry(store: store, key: key, stateDirectory: settings.stateDirectory)
         registry.policy = policy
