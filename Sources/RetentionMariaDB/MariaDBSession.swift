@@ -105,12 +105,12 @@ struct MariaDBSession: WritingSession, SQLExecuting {
     func translate(_ error: Error) -> Error {
         guard let failure = error as? MariaDBConnection.Failure else { return error }
         if failure.connectionLost {
-            return DatabaseUnavailable(location: location, reason: "the connection to the server was lost: \(failure)")
+            return DatabaseUnavailable.connectionLost(location: location, detail: "\(failure)")
         }
         switch failure.code {
         // ER_LOCK_WAIT_TIMEOUT (innodb_lock_wait_timeout), ER_LOCK_DEADLOCK: the transaction is rolled back.
         case 1205:
-            return DatabaseUnavailable(location: location, reason: lockWaitExceeded(lockWait, detail: "\(failure)"))
+            return DatabaseUnavailable.lockWaitExceeded(location: location, wait: lockWait, detail: "\(failure)")
         case 1213:
             return DatabaseUnavailable(
                 location: location, reason: "the server broke a deadlock by rolling this transaction back (\(failure))",
@@ -119,9 +119,7 @@ struct MariaDBSession: WritingSession, SQLExecuting {
         case 1412: return SnapshotOutdated(failure: failure)
         // ER_TABLEACCESS_DENIED_ERROR, ER_COLUMNACCESS_DENIED_ERROR, ER_DBACCESS_DENIED_ERROR, ER_SPECIFIC_ACCESS_DENIED_ERROR.
         case 1142, 1143, 1044, 1227:
-            return StoreFailure(
-                "\(failure); `retentiond check` lists every privilege the user lacks, with the GRANT statements to run (docs/mariadb.md, \"Privileges\")"
-            )
+            return StoreFailure.privilegeMissing("\(failure)", account: "user", guide: "docs/mariadb.md")
         default: return StoreFailure("\(failure)")
         }
     }

@@ -190,9 +190,7 @@ public final class MariaDBStore: RecordStore, WorkQueueStore {
                     try connection.execute("SET SESSION wait_timeout = 31536000")
                     guard try connection.run("SELECT GET_LOCK(?, 0)", [.text(name)]).rows.first?.first == .integer(1)
                     else {
-                        throw RunLocked.held(
-                            "another retentiond run holds the run lock on \(location); nothing was changed. Wait for it to finish, then run again"
-                        )
+                        throw RunLocked.heldByAnotherRun("the run lock on \(location)")
                     }
                     do {
                         continuation.resume(
@@ -264,9 +262,7 @@ final class NamedLock: RunLockHandle, @unchecked Sendable {
         guard let sql = session as? any SQLExecuting else { return }
         let held = try sql.rows("SELECT IS_USED_LOCK(?)", [.text(name)]).first?.first
         guard held == .integer(holder) else {
-            throw RunLocked.lost(
-                "the run lock on \(location) was lost (its connection was closed: killed, or a server timeout); this batch was rolled back and the run stopped, so no other run can overlap it"
-            )
+            throw RunLocked.connectionClosed(location: location, how: "killed")
         }
         try lease?.confirm(in: sql, location: location)
     }

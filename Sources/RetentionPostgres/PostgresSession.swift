@@ -77,14 +77,14 @@ struct PostgresSession: WritingSession, SQLExecuting {
     private func waiting<Value: Sendable>(_ start: (Outcome<Value>) -> Void) throws -> Value {
         let outcome = Outcome<Value>()
         guard link.track(outcome) else {
-            throw DatabaseUnavailable(location: location, reason: "the connection to the server was lost")
+            throw DatabaseUnavailable.connectionLost(location: location)
         }
         defer { link.untrack() }
         start(outcome)
         do {
             return try outcome.wait().get()
         } catch is PostgresLink.Closed {
-            throw DatabaseUnavailable(location: location, reason: "the connection to the server was lost")
+            throw DatabaseUnavailable.connectionLost(location: location)
         } catch {
             throw Self.translate(error, location: location, lockWait: lockWait)
         }
@@ -182,7 +182,7 @@ struct PostgresSession: WritingSession, SQLExecuting {
         let state = psql.serverInfo?[.sqlState] ?? ""
         // lock_not_available: the batch's `lock_timeout` (retentiond never locks with NOWAIT).
         if state == "55P03" {
-            return DatabaseUnavailable(location: location, reason: lockWaitExceeded(lockWait, detail: describe(psql)))
+            return DatabaseUnavailable.lockWaitExceeded(location: location, wait: lockWait, detail: describe(psql))
         }
         // deadlock_detected, serialization_failure: the transaction was rolled back, and may run again.
         if state == "40P01" || state == "40001" {
@@ -193,10 +193,7 @@ struct PostgresSession: WritingSession, SQLExecuting {
         }
         // insufficient_privilege: `check` lists everything the role lacks at once.
         if state == "42501" {
-            return StoreFailure(
-                describe(psql)
-                    + "; `retentiond check` lists every privilege the role lacks, with the GRANT statements to run (docs/postgresql.md, \"Privileges\")"
-            )
+            return StoreFailure.privilegeMissing(describe(psql), account: "role", guide: "docs/postgresql.md")
         }
         return StoreFailure(describe(psql))
     }

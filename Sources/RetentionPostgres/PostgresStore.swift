@@ -242,9 +242,7 @@ public final class PostgresStore: RecordStore {
         }
         guard acquired else {
             try? await lockConnection.close()
-            throw RunLocked.held(
-                "another retentiond run holds the advisory lock on \(location); nothing was changed. Wait for it to finish, then run again"
-            )
+            throw RunLocked.heldByAnotherRun("the advisory lock on \(location)")
         }
         let lock = AdvisoryLock(
             connection: lockConnection, backendPID: pid, location: location, key: key, logger: logger)
@@ -298,9 +296,7 @@ final class AdvisoryLock: RunLockHandle {
             "SELECT count(*), pg_backend_pid() FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1",
             [.integer(Int64(backendPID))])
         guard held.first?.first != .integer(0) else {
-            throw RunLocked.lost(
-                "the run lock on \(location) was lost (its connection was closed: terminated, or a server timeout); this batch was rolled back and the run stopped, so no other run can overlap it"
-            )
+            throw RunLocked.connectionClosed(location: location, how: "terminated")
         }
         // The batch on the lock's own server session: a pooler shares sessions (see `sharedSessionProblem`).
         if held.first?.last == .integer(Int64(backendPID)) {

@@ -24,9 +24,7 @@ public final class RunLock: RunLockHandle, @unchecked Sendable {
             let why = errno
             close(fd)
             if why == EWOULDBLOCK {
-                throw RunLocked.held(
-                    "another retentiond run holds the lock \(path); nothing was changed. Wait for it to finish, then run again"
-                )
+                throw RunLocked.heldByAnotherRun("the lock \(path)")
             }
             throw RunLocked.failed("cannot lock \(path): \(String(cString: strerror(why)))")
         }

@@ -118,7 +118,7 @@ public final class SQLiteStore: RecordStore {
                 "SQLite error \(error.resultCode.primaryResultCode.rawValue): \(error.message ?? "\(error.resultCode)")"
             switch error.resultCode.primaryResultCode {
             case .SQLITE_BUSY:
-                throw DatabaseUnavailable(location: location, reason: lockWaitExceeded(lockWait, detail: message))
+                throw DatabaseUnavailable.lockWaitExceeded(location: location, wait: lockWait, detail: message)
             case .SQLITE_READONLY, .SQLITE_PERM:
                 throw DatabaseUnavailable(location: location, reason: message + "; " + Self.writeAccessHint)
             case .SQLITE_LOCKED, .SQLITE_CANTOPEN, .SQLITE_IOERR, .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_FULL,

@@ -328,11 +328,6 @@ extension Duration {
     public var lockWaitText: String { milliseconds % 1000 == 0 ? "\(milliseconds / 1000)s" : "\(milliseconds)ms" }
 }
 
-/// Why a transaction gave up waiting for a lock: what the operator reads, on either database.
-public func lockWaitExceeded(_ wait: Duration, detail: String) -> String {
-    "another session held a lock this transaction needed (a row the application is changing; on SQLite, the database) for longer than the lock wait, \(wait.lockWaitText), and the transaction was rolled back; `run`, `apply` and `serve` wait longer with `--lock-wait` (\(detail))"
-}
-
 /// The password a server connection logs in with, whichever store opens it: the one a
 /// command-line URL gave, else a password file (or systemd's `db-password` credential in
 /// `credentialsDirectory`), else an environment variable; nil for none. `location` names the
@@ -362,22 +357,6 @@ public func serverPassword(
         return value
     }
     return nil
-}
-
-/// Thrown by stores when the database cannot be opened or answered.
-public struct DatabaseUnavailable: Error, CustomStringConvertible {
-    public var location: String
-    public var reason: String
-    /// The database rolled the transaction back to break a deadlock (or a serialisation conflict)
-    /// with another one: nothing of it stays, and running it again is the database's own remedy —
-    /// which the engine takes for its batches (`ConflictRetry`) before reporting it as unavailable.
-    public var conflict: Bool
-    public init(location: String, reason: String, conflict: Bool = false) {
-        self.location = location
-        self.reason = reason
-        self.conflict = conflict
-    }
-    public var description: String { "database \(location) is unavailable: \(reason)" }
 }
 
 extension StoreSession {

@@ -43,18 +43,3 @@ extension RecordStore {
         return try await lock.holding { try await body(lock) }
     }
 }
-
-/// Why a run lock could not be taken.
-public enum RunLocked: Error, CustomStringConvertible {
-    /// Another process holds it.
-    case held(String)
-    case failed(String)
-    /// It was held, and is no longer (its connection was closed).
-    case lost(String)
-
-    public var description: String {
-        switch self {
-        case .held(let m), .failed(let m), .lost(let m): return m
-        }
-    }
-}
