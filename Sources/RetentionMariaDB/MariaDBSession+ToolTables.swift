@@ -101,9 +101,6 @@ extension MariaDBSession {
 }
 
 extension MariaDBSession: WorkQueueSession {
-    /// As on PostgreSQL: one row per batch.
-    static let queueFormat: Int64 = 2
-
     func prepareWorkQueue() throws {
         for (name, definition) in [
             (
@@ -119,82 +116,16 @@ extension MariaDBSession: WorkQueueSession {
         }
     }
 
-    func openRun(id: String, policyHash: String, plan: Data) throws {
-        try execute(
-            "INSERT INTO retentiond_runs (run_id, policy_hash, plan, filling, queue_format) VALUES (\(.text(id)), \(.text(policyHash)), \(.text(String(decoding: plan, as: UTF8.self))), true, \(.integer(Self.queueFormat)))"
-        )
-    }
-
     func analyzeQueue() throws {}
 
-    func finishFilling(id: String) throws {
-        try execute("UPDATE retentiond_runs SET filling = false WHERE run_id = \(.text(id))")
-    }
+    func queueReadable() throws -> Bool { try tableExists("retentiond_runs") }
 
-    func openRun(policyHash: String) throws -> (id: String, plan: Data, filling: Bool)? {
-        guard try tableExists("retentiond_runs"),
-            let row = try rows(
-                "SELECT run_id, plan, filling FROM retentiond_runs WHERE policy_hash = \(.text(policyHash)) AND queue_format = \(.integer(Self.queueFormat)) ORDER BY opened_at LIMIT 1"
-            ).first,
-            let id = row[0].textValue, let plan = row[1].textValue
-        else { return nil }
-        return (id, Data(plan.utf8), row[2] == .integer(1))
-    }
-
-    func runFilling(id: String) throws -> Bool? {
-        guard try tableExists("retentiond_runs"),
-            let row = try rows("SELECT filling FROM retentiond_runs WHERE run_id = \(.text(id))").first
-        else { return nil }
-        return row[0] == .integer(1)
-    }
-
-    func enqueue(runID: String, batches: [QueuedBatch]) throws {
-        guard !batches.isEmpty else { return }
-        let encoder = JSONEncoder()
-        try insert(
-            into: "retentiond_batches", columns: ["run_id", "seq", "rule_id", "record_keys"],
-            rows: batches.map { batch in
-                [
-                    .text(runID), .integer(batch.seq), .text(batch.rule),
-                    .text(String(decoding: try encoder.encode(batch.keys), as: UTF8.self)),
-                ]
-            })
-    }
-
-    /// The earliest batch no other worker holds, locked (`SKIP LOCKED`), then deleted in this
-    /// transaction: a rollback puts it back. On a Galera cluster, only on the planner's node.
+    /// On a Galera cluster, batches are claimed only on the planner's node, whose row locks the
+    /// workers share.
     func claim(runID: String) throws -> QueuedBatch? {
         if let node = connection.clusterNode {
             try ClusterLease.refuseAnotherNode(self, node: node, location: location)
         }
-        guard
-            let row = try rows(
-                "SELECT seq, rule_id, record_keys FROM retentiond_batches WHERE run_id = \(.text(runID)) ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED"
-            ).first,
-            case .integer(let seq) = row[0], let rule = row[1].textValue, let keys = row[2].textValue
-        else { return nil }
-        try execute("DELETE FROM retentiond_batches WHERE run_id = \(.text(runID)) AND seq = \(.integer(seq))")
-        return QueuedBatch(
-            seq: seq, rule: rule, keys: try JSONDecoder().decode([RecordKey].self, from: Data(keys.utf8)))
-    }
-
-    func remaining(runID: String) throws -> Int {
-        guard
-            case .integer(let n) = try rows("SELECT count(*) FROM retentiond_batches WHERE run_id = \(.text(runID))")
-                .first?.first
-        else { return 0 }
-        return Int(n)
-    }
-
-    func closeRun(id: String) throws {
-        try execute("DELETE FROM retentiond_batches WHERE run_id = \(.text(id))")
-        try execute("DELETE FROM retentiond_runs WHERE run_id = \(.text(id))")
-    }
-
-    func closeRunsOfOtherQueueFormats() throws {
-        guard try tableExists("retentiond_runs") else { return }
-        for row in try rows("SELECT run_id FROM retentiond_runs WHERE queue_format <> \(.integer(Self.queueFormat))") {
-            if let id = row[0].textValue { try closeRun(id: id) }
-        }
+        return try claimEarliestBatch(runID: runID)
     }
 }

@@ -2,7 +2,7 @@ import Foundation
 import RetentionCore
 
 /// A queue of one run's planned batches that several worker processes empty together
-/// (`retentiond run --worker`, PostgreSQL). A batch is claimed by deleting its row in the batch's
+/// (`retentiond run --worker`, PostgreSQL and MariaDB; the statements in `WorkQueueSQL.swift`). A batch is claimed by deleting its row in the batch's
 /// own transaction, so each record is processed by exactly one worker, once: a failed batch rolls
 /// its claim back with its changes, and the batch returns to the queue.
 public protocol WorkQueueSession: WorkQueueReading, WritingSession {
@@ -40,6 +40,9 @@ public struct QueuedBatch: Sendable, Equatable {
 
 /// What a read of the queue can see.
 public protocol WorkQueueReading: StoreSession {
+    /// Whether this database has this version's queue tables, to read (a worker may look for a
+    /// run before any planner made them, or after an older version did).
+    func queueReadable() throws -> Bool
     /// The open run for this policy, if any, and whether its planner is still filling its queue.
     func openRun(policyHash: String) throws -> (id: String, plan: Data, filling: Bool)?
     /// Whether the run is still being filled; nil once it is closed.
@@ -48,7 +51,7 @@ public protocol WorkQueueReading: StoreSession {
     func remaining(runID: String) throws -> Int
 }
 
-/// A store whose sessions can also work a shared run's queue (PostgreSQL): the engine reaches the
+/// A store whose sessions can also work a shared run's queue (PostgreSQL, MariaDB): the engine reaches the
 /// queue through these, typed, instead of casting sessions.
 public protocol WorkQueueStore: RecordStore {
     func readQueue<T: Sendable>(_ body: @escaping @Sendable (any WorkQueueReading) throws -> T) async throws -> T
