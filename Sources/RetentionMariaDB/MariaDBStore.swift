@@ -144,29 +144,17 @@ public final class MariaDBStore: RecordStore, WorkQueueStore {
     ) async throws -> T {
         let session = MariaDBSession(connection: try await connection(), location: location, lockWait: lockWait)
         let logger = self.logger
-        return try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                do {
-                    if readOnly {
-                        // One snapshot for every statement of the read.
-                        _ = try session.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", [])
-                        _ = try session.execute("START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT", [])
-                    } else {
-                        _ = try session.execute("START TRANSACTION", [])
-                    }
-                    let result = try body(session)
-                    _ = try session.execute("COMMIT", [])
-                    continuation.resume(returning: result)
-                } catch {
-                    do {
-                        _ = try session.execute("ROLLBACK", [])
-                    } catch {
-                        logger.warning("ROLLBACK failed", metadata: ["error": "\(error)"])
-                    }
-                    continuation.resume(throwing: error)
-                }
-            }
-        }
+        // A read: one snapshot for every statement of it.
+        let begin =
+            readOnly
+            ? [
+                "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ",
+                "START TRANSACTION READ ONLY, WITH CONSISTENT SNAPSHOT",
+            ]
+            : ["START TRANSACTION"]
+        return try await session.transaction(
+            on: queue, begin: begin,
+            rollbackFailed: { logger.warning("ROLLBACK failed", metadata: ["error": "\($0)"]) }, body)
     }
 
     /// InnoDB reuses freed pages and purges old row versions itself; what stays on disk, and what

@@ -187,24 +187,12 @@ public final class PostgresStore: RecordStore {
     {
         let session = PostgresSession(link: try await link(), logger: logger, location: location, lockWait: lockWait)
         let logger = self.logger
-        return try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                do {
-                    _ = try session.execute(begin, [])
-                    let result = try body(session)
-                    _ = try session.execute("COMMIT", [])
-                    continuation.resume(returning: result)
-                } catch {
-                    do {
-                        _ = try session.execute("ROLLBACK", [])
-                    } catch {
-                        // The transaction is gone with the connection (the server rolls it back); say so.
-                        logger.warning("ROLLBACK failed", metadata: ["error": "\(PostgresSession.describe(error))"])
-                    }
-                    continuation.resume(throwing: error)
-                }
-            }
-        }
+        return try await session.transaction(
+            on: queue, begin: [begin],
+            rollbackFailed: {
+                // The transaction is gone with the connection (the server rolls it back); say so.
+                logger.warning("ROLLBACK failed", metadata: ["error": "\(PostgresSession.describe($0))"])
+            }, body)
     }
 
     /// PostgreSQL keeps deleted row versions until VACUUM; retentiond leaves that to autovacuum or

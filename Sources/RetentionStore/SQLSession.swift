@@ -246,3 +246,32 @@ extension StoreSession where Self: SQLExecuting {
         )
     }
 }
+
+extension SQLExecuting where Self: Sendable {
+    /// Runs `body` in a transaction on `queue`, the serial queue of the session's connection:
+    /// `begin`'s statements, `body`, `COMMIT`. When any of them throws: `ROLLBACK`, and the error
+    /// rethrown; a `ROLLBACK` that fails too (the transaction went with its connection, and the
+    /// server rolls it back) goes to `rollbackFailed`, to be logged.
+    public func transaction<T: Sendable>(
+        on queue: DispatchQueue, begin: [String], rollbackFailed: @escaping @Sendable (any Error) -> Void,
+        _ body: @escaping @Sendable (Self) throws -> T
+    ) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                do {
+                    for statement in begin { _ = try execute(statement, []) }
+                    let result = try body(self)
+                    _ = try execute("COMMIT", [])
+                    continuation.resume(returning: result)
+                } catch {
+                    do {
+                        _ = try execute("ROLLBACK", [])
+                    } catch {
+                        rollbackFailed(error)
+                    }
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+}
