@@ -57,11 +57,7 @@ struct ClusterLease: Sendable {
                 case .integer(let age) = row[2], age < ttl.microseconds
             {
                 try connection.execute("ROLLBACK")
-                throw RunLocked.held(
-                    """
-                    another retentiond run holds the run lock of \(location) on Galera node \(other) (renewed \(age / 1_000_000) s ago); \
-                    nothing was changed. Wait for it to finish, then run again (docs/mariadb.md, "Galera clusters")
-                    """)
+                throw RunLocked.leaseHeld(location: location, node: other, renewedSecondsAgo: age / 1_000_000)
             }
             _ = try connection.run(
                 "UPDATE \(table) SET holder = ?, node = ?, renewed_at = UTC_TIMESTAMP(6) WHERE name = 'run'",
@@ -70,9 +66,7 @@ struct ClusterLease: Sendable {
         } catch let failure as MariaDBConnection.Failure where failure.code == 1213 {
             // Certification failed: another node took it at the same moment.
             _ = try? connection.execute("ROLLBACK")
-            throw RunLocked.held(
-                "another retentiond run took the run lock of \(location) on another Galera node at the same moment; nothing was changed. Run again once it has finished"
-            )
+            throw RunLocked.leaseTakenMeanwhile(location: location)
         }
         return lease
     }
@@ -91,9 +85,7 @@ struct ClusterLease: Sendable {
         let changed = try session.execute(
             "UPDATE \(Self.table) SET renewed_at = UTC_TIMESTAMP(6) WHERE name = 'run' AND holder = ?", [.text(holder)])
         guard changed == 1 else {
-            throw RunLocked.lost(
-                "the run lock of \(location) was taken by a run on another Galera node (this run had not renewed it for \(ttl)); this batch was rolled back and the run stopped, so the two runs cannot overlap"
-            )
+            throw RunLocked.leaseLost(location: location, ttl: ttl)
         }
     }
 
@@ -110,10 +102,45 @@ struct ClusterLease: Sendable {
                 .first,
             let planner = lease[0].textValue, planner != node
         else { return }
-        throw RunLocked.held(
+        throw RunLocked.workerOnAnotherNode(node, planner: planner)
+    }
+}
+
+extension RunLocked {
+    /// Another Galera node's run holds the lease, renewed `age` ago.
+    static func leaseHeld(location: String, node: String, renewedSecondsAgo age: Int64) -> RunLocked {
+        .held(
             """
-            this worker reached Galera node \(node), and the run it would join is planned on node \(planner): the workers of a run \
-            must all use the planner's node, whose row locks they share. Point every worker at one node (docs/mariadb.md, "Galera clusters")
+            another retentiond run holds the run lock of \(location) on Galera node \(node) (renewed \(age) s ago); \
+            nothing was changed. Wait for it to finish, then run again (docs/mariadb.md, "Galera clusters")
+            """)
+    }
+
+    /// Two nodes took the lease at the same moment: Galera's certification refused this one.
+    static func leaseTakenMeanwhile(location: String) -> RunLocked {
+        .held(
+            """
+            another retentiond run took the run lock of \(location) on another Galera node at the same moment; nothing \
+            was changed. Run again once it has finished
+            """)
+    }
+
+    /// The lease lapsed (not renewed for `ttl`) and another node's run took it.
+    static func leaseLost(location: String, ttl: Duration) -> RunLocked {
+        .lost(
+            """
+            the run lock of \(location) was taken by a run on another Galera node (this run had not renewed it for \
+            \(ttl)); this batch was rolled back and the run stopped, so the two runs cannot overlap
+            """)
+    }
+
+    /// A worker that reached another node than its run's planner.
+    static func workerOnAnotherNode(_ node: String, planner: String) -> RunLocked {
+        .held(
+            """
+            this worker reached Galera node \(node), and the run it would join is planned on node \(planner): the \
+            workers of a run must all use the planner's node, whose row locks they share. Point every worker at one \
+            node (docs/mariadb.md, "Galera clusters")
             """)
     }
 }

@@ -268,9 +268,7 @@ struct Applier: Sendable {
                 work, keys: keys[middle...], references: references, lock: lock, tally: &tally, failures: &failures,
                 head: &head, ledger: ledger)
             if failures.count - before == keys.count {
-                throw StoreFailure(
-                    "rule `\(work.rule.id)` (table `\(work.table)`): the database refused every record of a batch, so the cause is not one record: \(refused.message)"
-                )
+                throw StoreFailure.everyRecordRefused(rule: work.rule.id, table: work.table, failure: refused)
             }
         }
     }

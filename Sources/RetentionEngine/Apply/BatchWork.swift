@@ -114,9 +114,8 @@ struct BatchWork: Sendable {
                 let rowsChanged = try session.anonymise(
                     table: child, keyColumns: childKey, fields: changed.map(\.column.value), rows: updates)
                 if !changed.isEmpty, rowsChanged != updates.count {
-                    throw StoreFailure(
-                        "rule `\(rule.id)`: the batch changed \(rowsChanged) row(s) of child `\(child)` but found \(updates.count); it was rolled back so the trail matches the data"
-                    )
+                    throw StoreFailure.childRowsMiscounted(
+                        rule: rule.id, child: child, changed: rowsChanged, found: updates.count)
                 }
                 if !updates.isEmpty {
                     outcome.childrenAnonymised[child, default: 0] += updates.count
@@ -157,9 +156,7 @@ struct BatchWork: Sendable {
                 // changed since (or whose copy is missing) are not deleted: the batch is refused.
                 let current = try session.rowsToArchive(archive.shape, keys: acting.map(\.candidate.key))
                 guard let copies, copies.hold(current) else {
-                    throw StoreFailure(
-                        "rule `\(rule.id)`: rows of the batch changed between their copy into the archive and their deletion here; nothing was deleted (the next attempt copies them again)"
-                    )
+                    throw StoreFailure.changedSinceArchived(rule: rule.id)
                 }
             }
             try session.unmarkDone(
@@ -192,9 +189,8 @@ extension BatchWork {
     /// database enforces the reference. The batch stops first, rolled back, naming the table.
     func refuseDeeperTrees(_ keys: [RecordKey], in session: any WritingSession) throws {
         guard let beyond = try TreeDepth.rowsBeyond(query, keys: keys, in: session).first else { return }
-        throw StoreFailure(
-            "rule `\(rule.id)`: \(beyond.rows) row(s) of `\(beyond.table)` hang more than \(beyond.followed) level(s) below the rows deleted with the record, deeper than its `tree` follows; nothing was changed. Raise the tree's `depth` (at most 8, less where the child is deep), or remove those rows first"
-        )
+        throw StoreFailure.treeDeeperThanFollowed(
+            rule: rule.id, table: beyond.table, rows: beyond.rows, followed: beyond.followed)
     }
 
     /// The audit must match the effect: a batch whose statement changed another number of rows
@@ -202,9 +198,7 @@ extension BatchWork {
     /// changed the rows), and the run stops.
     func expectChanged(_ changed: Int, audited: Int) throws {
         guard changed == audited else {
-            throw StoreFailure(
-                "rule `\(rule.id)`: the batch changed \(changed) row(s) of `\(table)` but would audit \(audited); it was rolled back so the trail matches the data"
-            )
+            throw StoreFailure.rowsMiscounted(rule: rule.id, table: table, changed: changed, audited: audited)
         }
     }
 }

@@ -410,7 +410,7 @@ public struct PlanningPass: Sendable {
         do {
             return try await body()
         } catch let failure as StoreFailure {
-            throw StoreFailure("rule `\(rule.id)` (\(rule.location)): \(failure.message)")
+            throw StoreFailure.inRule(rule, failure)
         }
     }
 
