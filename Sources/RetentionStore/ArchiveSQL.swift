@@ -143,9 +143,7 @@ extension WritingSession where Self: SQLExecuting {
                     let add = missing.map {
                         "ALTER TABLE \(existing.quotedForAdvice(table.name)) ADD COLUMN \(existing.quotedForAdvice($0.name)) \($0.fullType ?? $0.declaredType)"
                     }
-                    throw StoreFailure(
-                        "the archive's table `\(table.name)` lacks column(s) \(missing.map { "`\($0.name)`" }.joined(separator: ", ")) that the live table has (its schema changed since the archive was made); nothing was archived. Add them to the archive: \(add.joined(separator: "; "))"
-                    )
+                    throw StoreFailure.archiveLacksColumns(table: table.name, missing: missing.map(\.name), add: add)
                 }
                 continue
             }

@@ -36,9 +36,7 @@ extension StoreSession where Self: SQLExecuting {
                 let sums = StatisticsRow.sums(from: sumsText),
                 case .integer(let open) = row[5]
             else {
-                throw StoreFailure(
-                    "`\(table)` holds a row of rule `\(ruleID)` that retentiond did not write (its columns are not what statistics rows hold); restore the table or remove that row"
-                )
+                throw StoreFailure.foreignStatisticsRow(table: table, rule: ruleID)
             }
             return StatisticsRow(
                 rule: rule, period: period, group: group, records: records, sums: sums, open: open != 0)
@@ -51,9 +49,7 @@ extension WritingSession where Self: SQLExecuting {
         let gone = (removing + writing).map { RecordKey([.text($0.rule), .text($0.period), .text($0.group)]) }
         guard !gone.isEmpty else { return }
         if let long = writing.first(where: { $0.group.count > StatisticsTable.groupLimit }) {
-            throw StoreFailure(
-                "rule `\(long.rule)`: the values of its `statistics.by` columns take more than \(StatisticsTable.groupLimit) characters for one group, more than a statistics row holds; the batch was rolled back. Group by shorter, coarser columns"
-            )
+            throw StoreFailure.statisticsGroupTooLong(rule: long.rule)
         }
         try execute(builder.deleteRows(table: table, keyColumns: ["rule_id", "period", "group_values"], keys: gone))
         guard !writing.isEmpty else { return }

@@ -50,3 +50,33 @@ extension StoreFailure {
                 + "(\(guide), \"Privileges\")")
     }
 }
+
+extension StoreFailure {
+    /// The archive's copy of a table lacks columns the live table has; `add` are the statements
+    /// that add them.
+    public static func archiveLacksColumns(table: String, missing: [String], add: [String]) -> StoreFailure {
+        StoreFailure(
+            "the archive's table `\(table)` lacks column(s) \(missing.map { "`\($0)`" }.joined(separator: ", ")) that "
+                + "the live table has (its schema changed since the archive was made); nothing was archived. "
+                + "Add them to the archive: \(add.joined(separator: "; "))")
+    }
+
+    /// A row of the statistics table that retentiond did not write.
+    public static func foreignStatisticsRow(table: String, rule: String) -> StoreFailure {
+        StoreFailure(
+            """
+            `\(table)` holds a row of rule `\(rule)` that retentiond did not write (its columns are not what \
+            statistics rows hold); restore the table or remove that row
+            """)
+    }
+
+    /// A statistics group whose `by` values are longer than a statistics row holds.
+    public static func statisticsGroupTooLong(rule: String) -> StoreFailure {
+        StoreFailure(
+            """
+            rule `\(rule)`: the values of its `statistics.by` columns take more than \(StatisticsTable.groupLimit) \
+            characters for one group, more than a statistics row holds; the batch was rolled back. Group by shorter, \
+            coarser columns
+            """)
+    }
+}
