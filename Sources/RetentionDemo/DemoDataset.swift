@@ -177,10 +177,7 @@ public struct DemoDataset: Sendable {
 
     /// Creates the indexes `check` advises (its hints that are `CREATE INDEX` statements), as an
     /// operator following them would: on the demo's own database only. Returns their names.
-    public static func createAdvisedIndexes(_ hints: [String], in store: any WritingSession) throws -> [String] {
-        guard let session = store as? any SQLExecuting else {
-            throw StoreFailure("this store cannot create the advised indexes")
-        }
+    public static func createAdvisedIndexes(_ hints: [String], in session: any WritingSession) throws -> [String] {
         let prefix = "CREATE INDEX "
         let statements = Set(hints.filter { $0.hasPrefix(prefix) }).sorted()
         for statement in statements {
@@ -191,14 +188,11 @@ public struct DemoDataset: Sendable {
         }
     }
 
-    /// Creates the schema and inserts every row through `store`, in multi-row INSERTs. `mariadb`:
+    /// Creates the schema and inserts every row through `session`, in multi-row INSERTs. `mariadb`:
     /// the database is MariaDB (see `schema(mariadb:)`).
-    public func load(into store: any WritingSession, mariadb: Bool = false) throws {
-        guard let session = store as? any SQLExecuting else {
-            throw StoreFailure("this store cannot load the demo data")
-        }
+    public func load(into session: any WritingSession, mariadb: Bool = false) throws {
         for statement in schema(mariadb: mariadb) { _ = try session.execute(statement, []) }
-        let schema = try store.schema()
+        let schema = try session.schema()
         for table in tables {
             let columns = table.columns.map(SQL.quote).joined(separator: ", ")
             // Dates travel as text; native date columns take them through a cast.

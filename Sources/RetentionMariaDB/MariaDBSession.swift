@@ -62,7 +62,7 @@ struct SnapshotOutdated: Error, CustomStringConvertible {
 }
 
 /// One read or one transaction on a MariaDB connection, on the store's own queue.
-struct MariaDBSession: WritingSession, SQLExecuting {
+struct MariaDBSession: WritingSession {
     let connection: MariaDBConnection
     let location: String
     /// How long a batch's statements wait for a row lock another session holds (`limitLockWaits`).

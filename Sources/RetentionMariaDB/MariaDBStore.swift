@@ -247,12 +247,11 @@ final class NamedLock: RunLockHandle, @unchecked Sendable {
     /// lock: a killed or timed-out lock connection is noticed before the batch commits. On a
     /// cluster the batch also writes the lease, so that it cannot commit once another node's run took it.
     func confirm(in session: any WritingSession) throws {
-        guard let sql = session as? any SQLExecuting else { return }
-        let held = try sql.rows("SELECT IS_USED_LOCK(?)", [.text(name)]).first?.first
+        let held = try session.rows("SELECT IS_USED_LOCK(?)", [.text(name)]).first?.first
         guard held == .integer(holder) else {
             throw RunLocked.connectionClosed(location: location, how: "killed")
         }
-        try lease?.confirm(in: sql, location: location)
+        try lease?.confirm(in: session, location: location)
     }
 
     func release() async {

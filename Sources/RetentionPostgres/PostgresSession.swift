@@ -39,7 +39,7 @@ extension SQLDialect {
 
 /// One read or one transaction on a PostgreSQL connection. Runs on the store's own queue, never
 /// on an event loop or the cooperative pool, so waiting on a future is safe here.
-struct PostgresSession: WritingSession, SQLExecuting {
+struct PostgresSession: WritingSession {
     let link: PostgresLink
     var connection: PostgresConnection { link.connection }
     let logger: Logger

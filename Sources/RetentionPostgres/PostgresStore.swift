@@ -279,8 +279,7 @@ final class AdvisoryLock: RunLockHandle {
     /// Asks the server, in the batch's own transaction, whether the lock connection still holds the
     /// lock: a terminated or timed-out lock connection is noticed before the batch commits.
     func confirm(in session: any WritingSession) throws {
-        guard let sql = session as? any SQLExecuting else { return }
-        let held = try sql.rows(
+        let held = try session.rows(
             "SELECT count(*), pg_backend_pid() FROM pg_locks WHERE locktype = 'advisory' AND granted AND pid = $1",
             [.integer(Int64(backendPID))])
         guard held.first?.first != .integer(0) else {

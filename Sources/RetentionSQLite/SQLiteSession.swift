@@ -5,7 +5,7 @@ import RetentionCore
 import RetentionStore
 
 /// One read or one transaction on a SQLite database.
-struct SQLiteSession: WritingSession, SQLExecuting {
+struct SQLiteSession: WritingSession {
     let db: Database
 
     var dialect: SQLDialect { .sqlite }

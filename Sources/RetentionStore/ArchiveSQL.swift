@@ -82,7 +82,9 @@ public enum ArchivePending {
     }
 }
 
-extension StoreSession where Self: SQLExecuting {
+extension StoreSession {
+    /// The rows an archive rule moves for the records `keys`: theirs and their children's, every
+    /// column read as `SQLDialect.copyOut` reads it.
     public func rowsToArchive(_ shape: ArchiveShape, keys: [RecordKey]) throws -> ArchivedRows {
         guard !keys.isEmpty else { return ArchivedRows() }
         let tables = Dictionary(shape.tables.map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
@@ -120,6 +122,7 @@ extension StoreSession where Self: SQLExecuting {
         return found
     }
 
+    /// In an archive: the records copied whose live batch's end is not yet recorded (`ArchivePending`).
     public func pendingArchived() throws -> [(rule: String, key: RecordKey)] {
         guard try tableExists(ArchivePending.table) else { return [] }
         return try rows("SELECT rule_id, record_key FROM \(ident: ArchivePending.table)").compactMap { row in
@@ -131,7 +134,7 @@ extension StoreSession where Self: SQLExecuting {
     }
 }
 
-extension WritingSession where Self: SQLExecuting {
+extension WritingSession {
     /// Creates the archived tables that are missing, with their primary keys and an index on each
     /// lookup, and the pending list. An existing table must have every column the live one has.
     public func prepareArchive(_ tables: [ArchiveTable]) throws {

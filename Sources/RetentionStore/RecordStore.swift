@@ -46,123 +46,26 @@ public struct ReadOnlyStore: RecordReader {
     public func interrupt() async { await base.interrupt() }
 }
 
-/// What one read can do: look, never change.
-public protocol StoreSession {
+/// What a database must provide for a read: running queries (`SQLReading`) and the few
+/// things each database answers its own way. Every other operation — candidates, holds, the
+/// trail, marks, children, statistics, the archive — is plain SQL, written once in extensions of
+/// this protocol (`SQLSession*.swift`, `ArchiveSQL.swift`, `StatisticsSQL.swift`) from
+/// `SQLBuilder`'s statements in the session's dialect. A backend implements these eight
+/// requirements; the engine calls the extensions. Nothing here changes the database.
+public protocol StoreSession: SQLReading {
+    /// The tables, columns, keys, indexes and foreign keys the connection can see.
     func schema() throws -> SchemaSnapshot
-    func sample(table: String, column: String, limit: Int) throws -> [SQLValue]
-    func rowCount(table: String) throws -> Int
-    /// The rows of `table` that meet every condition of `filter` (a subject's records).
-    func rowCount(table: String, filter: [RowCondition]) throws -> Int
-    func candidates(_ query: RuleQuery, after: RecordKey?, limit: Int) throws -> [CandidateRow]
-    /// The candidates among `keys`; `lockingRows` (inside a batch's transaction) locks them until it ends.
-    func candidates(_ query: RuleQuery, keys: [RecordKey], lockingRows: Bool) throws -> [CandidateRow]
-    /// For each boundary, how many records not yet due will have passed it (`SQLBuilder.forecast`),
-    /// and of those how many something would keep then (given `keptAt`, the query at each boundary).
-    func forecast(_ query: RuleQuery, boundaries: [ClockPredicate], keptAt: [RuleQuery]) throws -> (
-        passed: [Int], kept: [Int]
-    )
-    /// How many records of the rule have no clock value yet (`SQLBuilder.forecastUndated`).
-    func forecastUndated(_ query: RuleQuery) throws -> Int
-    /// One record's standing under a rule (`SQLBuilder.standing`), nil when it does not exist.
-    func standing(_ query: RuleQuery, key: RecordKey, marksKept: Bool) throws -> [SQLValue]?
-    /// `columns` of the rows reached from the record `key` of `table` through `path` that meet
-    /// `conditions` (the rows a `related` exemption finds), at most `limit`.
-    func relatedRecords(
-        _ path: [RelationStep], table: String, keyColumns: [String], key: RecordKey, conditions: [RowCondition],
-        columns: [String], limit: Int
-    ) throws -> [[SQLValue]]
-    /// The keys (`keyColumns`' values) of `table`'s rows in key order after `after`, at most `limit`:
-    /// every record of a table, page by page (the erasure ledger's replay matches references).
-    func keys(table: String, keyColumns: [String], after: RecordKey?, limit: Int) throws -> [RecordKey]
-    /// Of these keys, those whose record still exists.
-    func existingKeys(table: String, keyColumns: [String], keys: [RecordKey]) throws -> Set<RecordKey>
     /// Which of the tool's own tables exist: all of them, none, or (after tampering) some.
     func toolTables() throws -> ToolTables
-    /// Whether `retentiond_done` exists (derived data, outside `ToolTables`: a database enforced by
-    /// an older version has a trail but no marks yet).
-    func doneTableExists() throws -> Bool
-
-    /// Of these references, those `rule` already acted on with `action` (flag or anonymise).
-    func auditedReferences(ruleID: String, action: AuditAction, references: [String]) throws -> Set<String>
-    /// Whether `rule` ever acted with `action` (one probe of the audit index).
-    func hasAuditEntries(ruleID: String, action: AuditAction) throws -> Bool
-    func auditHead() throws -> AuditHead
-    /// Entries with `seq > after`, ascending, at most `limit`, narrowed by `filter`.
-    func auditEntries(after: Int64, limit: Int, filter: AuditFilter) throws -> [AuditEntry]
-    func auditEntry(seq: Int64) throws -> AuditEntry?
-    /// How many of the trail's entries with a reference, up to the last one filed, have no filing
-    /// of their own in `retentiond_audit_refs`, and how many of its rows file no entry; zeros
-    /// without that table.
-    func auditRefsMismatch() throws -> (missing: Int, extra: Int)
-    /// `now` of the newest completed enforcing run, if any.
-    func lastCompletedRunTime() throws -> Date?
-    /// The sequence number of the newest `audit-key-rotated` entry, if the key was ever rotated.
-    func lastKeyRotation() throws -> Int64?
-    /// Whether an entry that recorded the head (`run-completed`, `audit-reanchored`,
-    /// `audit-key-rotated`) names the head file `identity` (`head_file` in its detail).
-    func trailNamesHeadFile(_ identity: String) throws -> Bool
-
-    /// How key values of a column with this declared type are typed.
-    var keyValueKind: @Sendable (_ declaredType: String) -> KeyValueKind { get }
-    /// The canonical key texts (`RecordKey.canonical` of `keyColumns`, computed by the database as
-    /// hold matching does) of the rows of `table` whose columns equal what an operator typed; at most two.
-    func canonicalKeys(table: String, keyColumns: [String], matching lookup: [KeyLookup]) throws -> [String]
-    /// Every `hold-add`, `hold-release` and `audit-key-rotated` entry of the trail, oldest first
-    /// (a rotation restates every hold after it, under the new key).
-    func holdAuditEntries() throws -> [AuditEntry]
-    func holds(includeReleased: Bool) throws -> [LegalHold]
-    /// The tables with a retentiond hold in force at `time` (none before the tool's tables exist).
-    func heldTables(at time: Date) throws -> Set<String>
-
-    /// Those of `rules` whose marks in `retentiond_done` are complete (every record they flagged
-    /// or anonymised is marked), so their queries may leave marked records out.
-    func rulesWithCompleteMarks(among rules: [String]) throws -> Set<String>
-    /// How many records `rule` has marked as done.
-    func doneCount(ruleID: String) throws -> Int
-    /// The records of `table` that `rule` marked (and that still exist), by key order after
-    /// `after`: each row is the key columns' values then `columns`' values.
-    func markedRecords(
-        ruleID: String, table: String, keyColumns: [String], columns: [String], after: RecordKey?, limit: Int
-    ) throws -> [[SQLValue]]
-    /// How many rows of one child table belong to the records `keys` of `table` through any of
-    /// `paths` (every path ending in that table): each row once, however many paths reach it.
-    func childRowCount(_ paths: [[ChildLink]], table: String, keyColumns: [String], keys: [RecordKey]) throws -> Int
-    /// For each of the records `keys` of `table`, its child rows per group of paths (the paths
-    /// ending in one table), each row once (`SQLBuilder.childRowsPerRecord`).
-    func childRowsPerRecord(_ groups: [[[ChildLink]]], table: String, keyColumns: [String], keys: [RecordKey]) throws
-        -> [RecordKey: [Int]]
-    /// `columns` of the rows at the end of `path` that belong to the records `keys`, ordered by `order`.
-    func childRecords(
-        _ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]
-    ) throws -> [[SQLValue]]
-    /// `columns` of the owned rows `keys` (values of `link.foreignKey`) that none of `keepers`
-    /// keeps: those `deleteOwned` would delete once nothing points at them.
-    func ownedRows(_ link: ChildLink, keys: [RecordKey], keepers: [RowKeeper], columns: [String]) throws -> [[SQLValue]]
-    /// `columns` of the rows of `reference.table` whose `reference.columns` hold one of `values`.
-    func referencingRows(_ reference: ForeignKey, values: [RecordKey], columns: [String]) throws -> [[SQLValue]]
     /// Which of `needs` the session's role lacks.
     func privileges(_ needs: [PrivilegeNeed]) throws -> PrivilegeReport
     /// Of `tables`, those that hold rows but have no planner statistics (PostgreSQL: never
     /// analyzed); SQLite plans without them.
     func tablesWithoutStatistics(among tables: [String]) throws -> [String]
-    /// How many rows of a native date column hold a value that is no date (MariaDB's
-    /// `0000-00-00`, read as missing); 0 where the database has no such values.
-    func zeroDates(table: String, column: String) throws -> Int
-    /// The rows of the statistics table `table` for `ruleID` (of `periods` when given; only the
-    /// open ones with `openOnly`), by period and group; none while the table does not exist.
-    func statisticsRows(table: String, ruleID: String, periods: [String]?, openOnly: Bool) throws -> [StatisticsRow]
-    /// For a key the database does not enforce (`key_uniqueness: checked`): how many of its values
-    /// name more than one row, and how many rows have no value (a NULL in a key column).
-    func ambiguousKeys(table: String, keyColumns: [String]) throws -> AmbiguousKeys
-    /// The rows an archive rule moves for the records `keys`: theirs and their children's, every
-    /// column read as `SQLDialect.copyOut` reads it.
-    func rowsToArchive(_ shape: ArchiveShape, keys: [RecordKey]) throws -> ArchivedRows
     /// The accounts (roles, users) that may read any of `tables`, as far as the connecting one can
     /// see, and whether each may do anything (a superuser): who can read an archive. Empty on
     /// SQLite, whose access is the file's.
     func readers(of tables: [String]) throws -> [TableReader]
-    /// In an archive: the records copied whose live batch's end is not yet recorded (`ArchivePending`).
-    func pendingArchived() throws -> [(rule: String, key: RecordKey)]
 }
 
 /// An account that may read a table.
@@ -196,20 +99,17 @@ public struct AmbiguousKeys: Sendable, Equatable {
     }
 }
 
-/// What one transaction of a writing store can do, on top of reading.
-public protocol WritingSession: StoreSession {
+/// What a database must provide for one writing transaction, on top of reading: running
+/// statements (`SQLExecuting`), its own tables' DDL, its locks, its statistics. The writes themselves (purges, the trail's entries, marks,
+/// statistics rows, archive copies) are extensions of this protocol, written once. Three
+/// requirements have such a shared implementation and are requirements only so that a database
+/// can replace it: `anonymise`, `insertHold`, `releaseHold` (MariaDB has no `RETURNING`, and
+/// keeps `ON UPDATE` columns unchanged; PostgreSQL casts values to their column's type).
+public protocol WritingSession: StoreSession, SQLExecuting {
     /// Creates the tool's own tables (audit, holds) if absent.
     func prepareToolTables() throws
-    func anonymise(table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])]) throws -> Int
-    /// Deletes child rows (deepest first) then the records; returns rows deleted per child table and records deleted.
-    /// Owned rows that one of `keepers` keeps stay (see `RowKeeper`).
-    func purge(table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]], keepers: [RowKeeper])
-        throws -> (records: Int, children: [String: Int])
-    /// Deletes the child rows of the records `keys` along `childPaths` (deepest first), leaving the records.
-    func deleteChildren(
-        table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]], keepers: [RowKeeper]
-    ) throws -> [String: Int]
-
+    /// Creates the statistics table `name` if absent (a policy whose rules keep statistics).
+    func prepareStatisticsTable(_ name: String) throws
     /// Serialises appends to the audit chain until the transaction ends (several writers at once
     /// must each extend the head the previous one committed). Call before `auditHead()`.
     func lockAuditChain() throws
@@ -229,29 +129,12 @@ public protocol WritingSession: StoreSession {
     func limitLockWaits() throws
     /// Gathers planner statistics on `tables` (PostgreSQL's `ANALYZE`; nothing on SQLite).
     func analyze(tables: [String]) throws
-    func appendAudit(_ entries: [AuditEntry]) throws
-    /// Marks records as done by a flag or anonymise rule (in the batch that changed them).
-    func markDone(ruleID: String, table: String, keyColumns: [String], keys: [RecordKey]) throws
-    /// Removes `rules`' marks on records about to be purged.
-    func unmarkDone(ruleIDs: [String], table: String, keyColumns: [String], keys: [RecordKey]) throws
-    /// Records that `rule`'s marks are complete from now on.
-    func completeMarks(ruleID: String) throws
-    /// Drops every mark (after a restore the trail, not the marks, says what was done).
-    func clearDoneMarks() throws
-    /// Files every entry of the trail again, as one segment (after a restore: `audit reanchor`).
-    func refileAuditRefs() throws
-    /// Creates the statistics table `name` if absent (a policy whose rules keep statistics).
-    func prepareStatisticsTable(_ name: String) throws
-    /// Replaces the rows `removing` and `writing` name (by rule, period and group) with `writing`.
-    func writeStatistics(table: String, removing: [StatisticsRow], writing: [StatisticsRow]) throws
-    /// In an archive: creates the archived tables that are missing, and the pending list.
-    func prepareArchive(_ tables: [ArchiveTable]) throws
-    /// In an archive: writes a batch's copies, replacing earlier ones, and lists them as pending.
-    func storeArchived(_ copies: ArchivedRows, shape: ArchiveShape, keys: [RecordKey], unmarking: [String]) throws
-    /// In an archive: removes the copies of `removing` and ends the pending state of `keys`.
-    func settleArchived(shape: ArchiveShape, keys: [RecordKey], removing: [RecordKey]) throws
-    /// Inserts a hold; call `lockHolds(exclusive: true)` first in the same transaction.
+
+    /// Sets `fields` of each record to its new values; returns the rows changed.
+    func anonymise(table: String, keyColumns: [String], fields: [String], rows: [(RecordKey, [SQLValue])]) throws -> Int
+    /// Inserts a hold and returns its id; call `lockHolds(exclusive: true)` first in the same transaction.
     func insertHold(_ hold: LegalHold) throws -> Int64
+    /// Releases the hold `id` if it is in force, and returns it as released; nil when it is not.
     func releaseHold(id: Int64, by: String, at: Date) throws -> LegalHold?
 }
 

@@ -2,7 +2,7 @@ import Foundation
 import RetentionCore
 
 /// Legal holds (`retentiond_holds`) in SQL.
-extension StoreSession where Self: SQLExecuting {
+extension StoreSession {
     public static var holdColumns: String {
         "id, table_name, record_key, reason, placed_by, placed_at, until, released_by, released_at"
     }
@@ -20,8 +20,11 @@ extension StoreSession where Self: SQLExecuting {
             releasedAt: row[8].textValue.flatMap { f.date(from: $0) })
     }
 
+    /// How key values of a column with this declared type are typed.
     public var keyValueKind: @Sendable (String) -> KeyValueKind { dialect.keyValueKind }
 
+    /// The canonical key texts (`RecordKey.canonical` of `keyColumns`, computed by the database as
+    /// hold matching does) of the rows of `table` whose columns equal what an operator typed; at most two.
     public func canonicalKeys(table: String, keyColumns: [String], matching lookup: [KeyLookup]) throws -> [String] {
         var conditions: [SQL] = []
         for item in lookup {
@@ -46,23 +49,14 @@ extension StoreSession where Self: SQLExecuting {
         .compactMap { $0.first?.textValue }
     }
 
+    /// Every `hold-add`, `hold-release` and `audit-key-rotated` entry of the trail, oldest first
+    /// (a rotation restates every hold after it, under the new key).
     public func holdAuditEntries() throws -> [AuditEntry] {
         guard try toolTables().audit else { return [] }
         let actions = SQL.list([AuditAction.holdAdd, .holdRelease, .keyRotated].map { .text($0.rawValue) })
         return try rows(
             "SELECT \(raw: Self.auditColumns) FROM retentiond_audit WHERE action IN (\(actions)) ORDER BY seq"
         ).compactMap(Self.auditEntry)
-    }
-
-    public func insertHold(_ hold: LegalHold) throws -> Int64 {
-        let values = [
-            SQLValue.text(hold.table), .text(hold.key.canonical), .text(hold.reason), .text(hold.placedBy),
-            .text(SQLBuilder.holdTime(hold.placedAt)), hold.until.map { .text(SQLBuilder.holdTime($0)) } ?? .null,
-        ]
-        let sql: SQL =
-            "INSERT INTO retentiond_holds (table_name, record_key, reason, placed_by, placed_at, until) VALUES (\(SQL.list(values))) RETURNING id"
-        guard case .integer(let id) = try rows(sql).first?.first else { throw StoreFailure("the new hold has no id") }
-        return id
     }
 
     public func holds(includeReleased: Bool) throws -> [LegalHold] {
@@ -73,12 +67,27 @@ extension StoreSession where Self: SQLExecuting {
         return try rows(sql, []).compactMap(Self.hold)
     }
 
+    /// The tables with a retentiond hold in force at `time` (none before the tool's tables exist).
     public func heldTables(at time: Date) throws -> Set<String> {
         guard try toolTables().holds else { return [] }
         let now = SQLValue.text(SQLBuilder.holdTime(time))
         let sql: SQL =
             "SELECT DISTINCT table_name FROM retentiond_holds WHERE released_at IS NULL AND (until IS NULL OR until > \(now))"
         return Set(try rows(sql).compactMap { $0[0].textValue })
+    }
+
+}
+
+extension WritingSession {
+    public func insertHold(_ hold: LegalHold) throws -> Int64 {
+        let values = [
+            SQLValue.text(hold.table), .text(hold.key.canonical), .text(hold.reason), .text(hold.placedBy),
+            .text(SQLBuilder.holdTime(hold.placedAt)), hold.until.map { .text(SQLBuilder.holdTime($0)) } ?? .null,
+        ]
+        let sql: SQL =
+            "INSERT INTO retentiond_holds (table_name, record_key, reason, placed_by, placed_at, until) VALUES (\(SQL.list(values))) RETURNING id"
+        guard case .integer(let id) = try rows(sql).first?.first else { throw StoreFailure("the new hold has no id") }
+        return id
     }
 
     public func releaseHold(id: Int64, by: String, at: Date) throws -> LegalHold? {

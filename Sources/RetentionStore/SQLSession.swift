@@ -1,16 +1,21 @@
 import Foundation
 import RetentionCore
 
-/// What a backend must provide to get every `StoreSession` operation that is plain SQL: running a
-/// statement with bound values. The SQL is built by `SQLBuilder` in the backend's dialect.
-public protocol SQLExecuting {
+/// What a backend must provide to read with the shared SQL: running a query with bound values.
+/// The SQL is built by `SQLBuilder` in the backend's dialect. (A read runs in a transaction the
+/// database itself keeps read-only: SQLITE_OPEN_READONLY, READ ONLY transactions.)
+public protocol SQLReading {
     var dialect: SQLDialect { get }
     /// Runs a query and returns its rows, values in select order.
     func rows(_ sql: String, _ bindings: [SQLValue]) throws -> [[SQLValue]]
-    /// Runs a statement and returns the number of rows it changed.
-    func execute(_ sql: String, _ bindings: [SQLValue]) throws -> Int
     /// Whether the table exists (the tool's own tables; unquoted names).
     func tableExists(_ name: String) throws -> Bool
+}
+
+/// What a backend must provide to write with the shared SQL, on top of reading.
+public protocol SQLExecuting: SQLReading {
+    /// Runs a statement and returns the number of rows it changed.
+    func execute(_ sql: String, _ bindings: [SQLValue]) throws -> Int
     /// Inserts `rows` (values in `columns` order) into `table`, the way the database takes many
     /// rows fastest (SQLite: one prepared statement stepped per row; PostgreSQL: one statement with
     /// an array per column). A value goes through its column's type as a literal of it would.
@@ -18,7 +23,7 @@ public protocol SQLExecuting {
 }
 
 /// The operations both databases share, written once.
-extension StoreSession where Self: SQLExecuting {
+extension StoreSession {
     public var builder: SQLBuilder { SQLBuilder(dialect: dialect) }
 
     public func sample(table: String, column: String, limit: Int) throws -> [SQLValue] {
@@ -27,6 +32,8 @@ extension StoreSession where Self: SQLExecuting {
         ).map { $0[0] }
     }
 
+    /// How many rows of a native date column hold a value that is no date (MariaDB's
+    /// `0000-00-00`, read as missing); 0 where the database has no such values.
     public func zeroDates(table: String, column: String) throws -> Int {
         let holds = dialect.holdsDate(SQL.quote(column))
         guard holds != "\(SQL.quote(column)) IS NOT NULL" else { return 0 }
@@ -35,6 +42,8 @@ extension StoreSession where Self: SQLExecuting {
         return Int(n)
     }
 
+    /// For a key the database does not enforce (`key_uniqueness: checked`): how many of its values
+    /// name more than one row, and how many rows have no value (a NULL in a key column).
     public func ambiguousKeys(table: String, keyColumns: [String]) throws -> AmbiguousKeys {
         let columns = keyColumns.map(SQL.quote).joined(separator: ", ")
         let present = keyColumns.map { "\(SQL.quote($0)) IS NOT NULL" }.joined(separator: " AND ")
@@ -48,6 +57,7 @@ extension StoreSession where Self: SQLExecuting {
         return AmbiguousKeys(duplicated: try count(duplicated), missing: try count(missing))
     }
 
+    /// The rows of `table` that meet every condition of `filter` (a subject's records).
     public func rowCount(table: String, filter: [RowCondition]) throws -> Int {
         guard !filter.isEmpty else { return try rowCount(table: table) }
         let conditions = filter.map { builder.condition($0, on: "p") }.joined(separator: " AND ")
@@ -64,6 +74,7 @@ extension StoreSession where Self: SQLExecuting {
         return Int(n)
     }
 
+    /// The candidates among `keys`; `lockingRows` (inside a batch's transaction) locks them until it ends.
     public func candidates(_ query: RuleQuery, after: RecordKey?, limit: Int) throws -> [CandidateRow] {
         try rows(builder.candidates(query, after: after, keys: nil, limit: limit)).map {
             SQLBuilder.decodeCandidate($0, query: query)
@@ -86,6 +97,7 @@ extension StoreSession where Self: SQLExecuting {
         return try rows(sql).map { SQLBuilder.decodeCandidate($0, query: query, keys: true) }
     }
 
+    /// Of these keys, those whose record still exists.
     public func existingKeys(table: String, keyColumns: [String], keys: [RecordKey]) throws -> Set<RecordKey> {
         guard !keys.isEmpty else { return [] }
         let columns = keyColumns.map { SQL.qualified("p", $0) }.joined(separator: ", ")
@@ -94,6 +106,145 @@ extension StoreSession where Self: SQLExecuting {
                 .map(RecordKey.init))
     }
 
+    /// For each boundary, how many records not yet due will have passed it (`SQLBuilder.forecast`),
+    /// and of those how many something would keep then (given `keptAt`, the query at each boundary).
+    public func forecast(_ query: RuleQuery, boundaries: [ClockPredicate], keptAt: [RuleQuery]) throws -> (
+        passed: [Int], kept: [Int]
+    ) {
+        guard !boundaries.isEmpty else { return ([], []) }
+        // Counted by first boundary passed; a boundary's total is every count up to it.
+        var first = [Int](repeating: 0, count: boundaries.count)
+        var kept = first
+        for row in try rows(builder.forecast(query, boundaries: boundaries, keptAt: keptAt)) {
+            guard row.count == 3, case .integer(let bucket) = row[0], first.indices.contains(Int(bucket)),
+                case .integer(let n) = row[2]
+            else { continue }
+            first[Int(bucket)] += Int(n)
+            if case .integer(let k) = row[1], k != 0 { kept[Int(bucket)] += Int(n) }
+        }
+        func running(_ counts: [Int]) -> [Int] {
+            var total = 0
+            return counts.map {
+                total += $0
+                return total
+            }
+        }
+        return (running(first), running(kept))
+    }
+
+    /// How many records of the rule have no clock value yet (`SQLBuilder.forecastUndated`).
+    public func forecastUndated(_ query: RuleQuery) throws -> Int {
+        guard case .integer(let n)? = try rows(builder.forecastUndated(query)).first?.first else { return 0 }
+        return Int(n)
+    }
+
+    /// One record's standing under a rule (`SQLBuilder.standing`), nil when it does not exist.
+    public func standing(_ query: RuleQuery, key: RecordKey, marksKept: Bool) throws -> [SQLValue]? {
+        try rows(builder.standing(query, key: key, marksKept: marksKept)).first
+    }
+
+    /// `columns` of the rows reached from the record `key` of `table` through `path` that meet
+    /// `conditions` (the rows a `related` exemption finds), at most `limit`.
+    public func relatedRecords(
+        _ path: [RelationStep], table: String, keyColumns: [String], key: RecordKey, conditions: [RowCondition],
+        columns: [String], limit: Int
+    ) throws -> [[SQLValue]] {
+        try rows(
+            builder.relatedRecords(
+                path, subjectTable: table, keyColumns: keyColumns, key: key, conditions: conditions, columns: columns,
+                limit: limit))
+    }
+
+    /// How many rows of one child table belong to the records `keys` of `table` through any of
+    /// `paths` (every path ending in that table): each row once, however many paths reach it.
+    public func childRowCount(_ paths: [[ChildLink]], table: String, keyColumns: [String], keys: [RecordKey]) throws
+        -> Int
+    {
+        guard !keys.isEmpty, !paths.isEmpty else { return 0 }
+        guard
+            case .integer(let count) = try rows(
+                builder.countChildren(paths, subjectTable: table, keyColumns: keyColumns, keys: keys)
+            ).first?.first
+        else { return 0 }
+        return Int(count)
+    }
+
+    /// `columns` of the rows at the end of `path` that belong to the records `keys`, ordered by `order`.
+    public func childRecords(
+        _ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]
+    ) throws -> [[SQLValue]] {
+        guard !keys.isEmpty else { return [] }
+        return try rows(
+            builder.selectChildren(
+                path, subjectTable: table, keyColumns: keyColumns, keys: keys, columns: columns, order: order))
+    }
+
+    /// For each of the records `keys` of `table`, its child rows per group of paths (the paths
+    /// ending in one table), each row once (`SQLBuilder.childRowsPerRecord`).
+    public func childRowsPerRecord(_ groups: [[[ChildLink]]], table: String, keyColumns: [String], keys: [RecordKey])
+        throws -> [RecordKey: [Int]]
+    {
+        guard !keys.isEmpty, !groups.isEmpty else { return [:] }
+        var counts: [RecordKey: [Int]] = [:]
+        for row in try rows(builder.childRowsPerRecord(groups, subjectTable: table, keyColumns: keyColumns, keys: keys))
+        {
+            counts[RecordKey(Array(row[..<keyColumns.count]))] = row[keyColumns.count...].map {
+                if case .integer(let n) = $0 { Int(n) } else { 0 }
+            }
+        }
+        return counts
+    }
+
+    /// `columns` of the owned rows `keys` (values of `link.foreignKey`) that none of `keepers`
+    /// keeps: those `deleteOwned` would delete once nothing points at them.
+    public func ownedRows(_ link: ChildLink, keys: [RecordKey], keepers: [RowKeeper], columns: [String]) throws
+        -> [[SQLValue]]
+    {
+        guard !keys.isEmpty else { return [] }
+        return try rows(builder.selectOwned(link, keys: keys, keepers: keepers, columns: columns))
+    }
+
+    /// `columns` of the rows of `reference.table` whose `reference.columns` hold one of `values`.
+    public func referencingRows(_ reference: ForeignKey, values: [RecordKey], columns: [String]) throws -> [[SQLValue]]
+    {
+        guard !values.isEmpty else { return [] }
+        let list = columns.map { SQL.qualified("r", $0) }.joined(separator: ", ")
+        return try rows(
+            "SELECT \(raw: list) FROM \(ident: reference.table) AS r WHERE \(builder.keyIn("r", reference.columns, values))"
+        )
+    }
+}
+
+extension SQLExecuting where Self: Sendable {
+    /// Runs `body` in a transaction on `queue`, the serial queue of the session's connection:
+    /// `begin`'s statements, `body`, `COMMIT`. When any of them throws: `ROLLBACK`, and the error
+    /// rethrown; a `ROLLBACK` that fails too (the transaction went with its connection, and the
+    /// server rolls it back) goes to `rollbackFailed`, to be logged.
+    public func transaction<T: Sendable>(
+        on queue: DispatchQueue, begin: [String], rollbackFailed: @escaping @Sendable (any Error) -> Void,
+        _ body: @escaping @Sendable (Self) throws -> T
+    ) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async {
+                do {
+                    for statement in begin { _ = try execute(statement, []) }
+                    let result = try body(self)
+                    _ = try execute("COMMIT", [])
+                    continuation.resume(returning: result)
+                } catch {
+                    do {
+                        _ = try execute("ROLLBACK", [])
+                    } catch {
+                        rollbackFailed(error)
+                    }
+                    continuation.resume(throwing: error)
+                }
+            }
+        }
+    }
+}
+
+extension WritingSession {
     public func anonymise(
         table: String, keyColumns: [String], fields: [String], rows updates: [(RecordKey, [SQLValue])]
     ) throws -> Int {
@@ -101,6 +252,8 @@ extension StoreSession where Self: SQLExecuting {
         return try execute(builder.anonymise(table: table, keyColumns: keyColumns, fields: fields, rows: updates))
     }
 
+    /// Deletes child rows (deepest first) then the records; returns rows deleted per child table and records deleted.
+    /// Owned rows that one of `keepers` keeps stay (see `RowKeeper`).
     public func purge(
         table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]], keepers: [RowKeeper]
     ) throws -> (records: Int, children: [String: Int]) {
@@ -110,6 +263,7 @@ extension StoreSession where Self: SQLExecuting {
         return (try execute(builder.deleteRows(table: table, keyColumns: keyColumns, keys: keys)), children)
     }
 
+    /// Deletes the child rows of the records `keys` along `childPaths` (deepest first), leaving the records.
     public func deleteChildren(
         table: String, keyColumns: [String], keys: [RecordKey], childPaths: [[ChildLink]], keepers: [RowKeeper]
     ) throws -> [String: Int] {
@@ -150,128 +304,5 @@ extension StoreSession where Self: SQLExecuting {
                 builder.deleteOwned(link, keys: ownedKeys, keepers: keepers))
         }
         return children
-    }
-
-    public func forecast(_ query: RuleQuery, boundaries: [ClockPredicate], keptAt: [RuleQuery]) throws -> (
-        passed: [Int], kept: [Int]
-    ) {
-        guard !boundaries.isEmpty else { return ([], []) }
-        // Counted by first boundary passed; a boundary's total is every count up to it.
-        var first = [Int](repeating: 0, count: boundaries.count)
-        var kept = first
-        for row in try rows(builder.forecast(query, boundaries: boundaries, keptAt: keptAt)) {
-            guard row.count == 3, case .integer(let bucket) = row[0], first.indices.contains(Int(bucket)),
-                case .integer(let n) = row[2]
-            else { continue }
-            first[Int(bucket)] += Int(n)
-            if case .integer(let k) = row[1], k != 0 { kept[Int(bucket)] += Int(n) }
-        }
-        func running(_ counts: [Int]) -> [Int] {
-            var total = 0
-            return counts.map {
-                total += $0
-                return total
-            }
-        }
-        return (running(first), running(kept))
-    }
-
-    public func forecastUndated(_ query: RuleQuery) throws -> Int {
-        guard case .integer(let n)? = try rows(builder.forecastUndated(query)).first?.first else { return 0 }
-        return Int(n)
-    }
-
-    public func standing(_ query: RuleQuery, key: RecordKey, marksKept: Bool) throws -> [SQLValue]? {
-        try rows(builder.standing(query, key: key, marksKept: marksKept)).first
-    }
-
-    public func relatedRecords(
-        _ path: [RelationStep], table: String, keyColumns: [String], key: RecordKey, conditions: [RowCondition],
-        columns: [String], limit: Int
-    ) throws -> [[SQLValue]] {
-        try rows(
-            builder.relatedRecords(
-                path, subjectTable: table, keyColumns: keyColumns, key: key, conditions: conditions, columns: columns,
-                limit: limit))
-    }
-
-    public func childRowCount(_ paths: [[ChildLink]], table: String, keyColumns: [String], keys: [RecordKey]) throws
-        -> Int
-    {
-        guard !keys.isEmpty, !paths.isEmpty else { return 0 }
-        guard
-            case .integer(let count) = try rows(
-                builder.countChildren(paths, subjectTable: table, keyColumns: keyColumns, keys: keys)
-            ).first?.first
-        else { return 0 }
-        return Int(count)
-    }
-
-    public func childRecords(
-        _ path: [ChildLink], table: String, keyColumns: [String], keys: [RecordKey], columns: [String], order: [String]
-    ) throws -> [[SQLValue]] {
-        guard !keys.isEmpty else { return [] }
-        return try rows(
-            builder.selectChildren(
-                path, subjectTable: table, keyColumns: keyColumns, keys: keys, columns: columns, order: order))
-    }
-
-    public func childRowsPerRecord(_ groups: [[[ChildLink]]], table: String, keyColumns: [String], keys: [RecordKey])
-        throws -> [RecordKey: [Int]]
-    {
-        guard !keys.isEmpty, !groups.isEmpty else { return [:] }
-        var counts: [RecordKey: [Int]] = [:]
-        for row in try rows(builder.childRowsPerRecord(groups, subjectTable: table, keyColumns: keyColumns, keys: keys))
-        {
-            counts[RecordKey(Array(row[..<keyColumns.count]))] = row[keyColumns.count...].map {
-                if case .integer(let n) = $0 { Int(n) } else { 0 }
-            }
-        }
-        return counts
-    }
-
-    public func ownedRows(_ link: ChildLink, keys: [RecordKey], keepers: [RowKeeper], columns: [String]) throws
-        -> [[SQLValue]]
-    {
-        guard !keys.isEmpty else { return [] }
-        return try rows(builder.selectOwned(link, keys: keys, keepers: keepers, columns: columns))
-    }
-
-    public func referencingRows(_ reference: ForeignKey, values: [RecordKey], columns: [String]) throws -> [[SQLValue]]
-    {
-        guard !values.isEmpty else { return [] }
-        let list = columns.map { SQL.qualified("r", $0) }.joined(separator: ", ")
-        return try rows(
-            "SELECT \(raw: list) FROM \(ident: reference.table) AS r WHERE \(builder.keyIn("r", reference.columns, values))"
-        )
-    }
-}
-
-extension SQLExecuting where Self: Sendable {
-    /// Runs `body` in a transaction on `queue`, the serial queue of the session's connection:
-    /// `begin`'s statements, `body`, `COMMIT`. When any of them throws: `ROLLBACK`, and the error
-    /// rethrown; a `ROLLBACK` that fails too (the transaction went with its connection, and the
-    /// server rolls it back) goes to `rollbackFailed`, to be logged.
-    public func transaction<T: Sendable>(
-        on queue: DispatchQueue, begin: [String], rollbackFailed: @escaping @Sendable (any Error) -> Void,
-        _ body: @escaping @Sendable (Self) throws -> T
-    ) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async {
-                do {
-                    for statement in begin { _ = try execute(statement, []) }
-                    let result = try body(self)
-                    _ = try execute("COMMIT", [])
-                    continuation.resume(returning: result)
-                } catch {
-                    do {
-                        _ = try execute("ROLLBACK", [])
-                    } catch {
-                        rollbackFailed(error)
-                    }
-                    continuation.resume(throwing: error)
-                }
-            }
-        }
     }
 }

@@ -18,7 +18,9 @@ public enum StatisticsTable {
     }
 }
 
-extension StoreSession where Self: SQLExecuting {
+extension StoreSession {
+    /// The rows of the statistics table `table` for `ruleID` (of `periods` when given; only the
+    /// open ones with `openOnly`), by period and group; none while the table does not exist.
     public func statisticsRows(table: String, ruleID: String, periods: [String]?, openOnly: Bool) throws
         -> [StatisticsRow]
     {
@@ -44,7 +46,8 @@ extension StoreSession where Self: SQLExecuting {
     }
 }
 
-extension WritingSession where Self: SQLExecuting {
+extension WritingSession {
+    /// Replaces the rows `removing` and `writing` name (by rule, period and group) with `writing`.
     public func writeStatistics(table: String, removing: [StatisticsRow], writing: [StatisticsRow]) throws {
         let gone = (removing + writing).map { RecordKey([.text($0.rule), .text($0.period), .text($0.group)]) }
         guard !gone.isEmpty else { return }

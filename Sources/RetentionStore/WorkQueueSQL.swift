@@ -11,7 +11,8 @@ extension QueuedBatch {
 /// The shared run's queue, the same statements on PostgreSQL and MariaDB. Each store creates the
 /// two tables in its own types (`prepareWorkQueue`), says whether they can be read yet
 /// (`queueReadable`), and refreshes their statistics if its planner needs them (`analyzeQueue`).
-extension WorkQueueReading where Self: SQLExecuting {
+extension WorkQueueReading {
+    /// The open run for this policy, if any, and whether its planner is still filling its queue.
     public func openRun(policyHash: String) throws -> (id: String, plan: Data, filling: Bool)? {
         guard try queueReadable(),
             let row = try rows(
@@ -25,6 +26,7 @@ extension WorkQueueReading where Self: SQLExecuting {
         return (id, Data(plan.utf8), row[2] == .integer(1))
     }
 
+    /// Whether the run is still being filled; nil once it is closed.
     public func runFilling(id: String) throws -> Bool? {
         guard try queueReadable(),
             let row = try rows("SELECT filling FROM retentiond_runs WHERE run_id = \(.text(id))").first
@@ -32,6 +34,7 @@ extension WorkQueueReading where Self: SQLExecuting {
         return row[0] == .integer(1)
     }
 
+    /// Batches not yet committed as done, including those other workers hold right now.
     public func remaining(runID: String) throws -> Int {
         guard
             case .integer(let n) = try rows("SELECT count(*) FROM retentiond_batches WHERE run_id = \(.text(runID))")
@@ -41,7 +44,9 @@ extension WorkQueueReading where Self: SQLExecuting {
     }
 }
 
-extension WorkQueueSession where Self: SQLExecuting {
+extension WorkQueueSession {
+    /// Makes a run visible to workers, who may join it at once: it is `filling` until
+    /// `finishFilling`. `plan` is the plan's header and trailer (JSON).
     public func openRun(id: String, policyHash: String, plan: Data) throws {
         try execute(
             """
@@ -51,6 +56,7 @@ extension WorkQueueSession where Self: SQLExecuting {
             """)
     }
 
+    /// Queues batches, in claim order: each the keys of one rule's records.
     public func enqueue(runID: String, batches: [QueuedBatch]) throws {
         guard !batches.isEmpty else { return }
         let encoder = JSONEncoder()
@@ -64,6 +70,7 @@ extension WorkQueueSession where Self: SQLExecuting {
             })
     }
 
+    /// Says that every batch of the run is queued: a worker that finds the queue empty then leaves.
     public func finishFilling(id: String) throws {
         try analyzeQueue()
         try execute("UPDATE retentiond_runs SET filling = false WHERE run_id = \(.text(id))")
@@ -88,11 +95,14 @@ extension WorkQueueSession where Self: SQLExecuting {
             seq: seq, rule: rule, keys: try JSONDecoder().decode([RecordKey].self, from: Data(keys.utf8)))
     }
 
+    /// Removes the run and whatever of its queue is left.
     public func closeRun(id: String) throws {
         try execute("DELETE FROM retentiond_batches WHERE run_id = \(.text(id))")
         try execute("DELETE FROM retentiond_runs WHERE run_id = \(.text(id))")
     }
 
+    /// Closes the open runs whose queue an older version wrote (one row per record), which this
+    /// version's workers cannot claim: called under the run lock, before planning.
     public func closeRunsOfOtherQueueFormats() throws {
         guard try tableExists("retentiond_runs") else { return }
         let others: SQL =

@@ -69,7 +69,7 @@ import Testing
         // The application changes prospect 3 and keeps its transaction open: on PostgreSQL it locks
         // that row (the second batch's), on SQLite the whole database.
         let (release, open) = try await Self.transactionKeptOpen(on: f) { session in
-            _ = try (session as! any SQLExecuting).execute(
+            _ = try session.execute(
                 "UPDATE people SET phone = '+33 1 00 00 00 03' WHERE id = 3", [])
         }
 

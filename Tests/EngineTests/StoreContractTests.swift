@@ -51,10 +51,7 @@ import Testing
         let read = Task {
             defer { ended.set() }
             return try await reader.read { session in
-                guard let executing = session as? any SQLExecuting else {
-                    throw StoreFailure("the session runs no SQL")
-                }
-                return try executing.rows(endless, [])
+                try session.rows(endless, [])
             }
         }
         while !ended.isSet {
@@ -122,7 +119,7 @@ import Testing
             // PostgreSQL: asked on another connection, the lock is gone the moment the call returns.
             if backend == .postgres {
                 let held = try await store.read {
-                    try ($0 as! any SQLExecuting).rows(
+                    try $0.rows(
                         """
                         SELECT count(*) FROM pg_locks
                         WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())

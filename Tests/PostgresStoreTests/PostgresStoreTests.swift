@@ -174,7 +174,7 @@ import Testing
         /// Terminates the backends other than the watcher's that are running a statement on the trail.
         @Sendable func terminateWriters() async throws -> Int {
             try await watcher.read { session in
-                let rows = try (session as! any SQLExecuting).rows(
+                let rows = try session.rows(
                     """
                     SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
                     WHERE datname = current_database() AND pid <> pg_backend_pid() AND state = 'active'
@@ -207,7 +207,7 @@ import Testing
             finished.store(true, ordering: .releasing)
             let terminated = try await watching.value
             let written = try await watcher.read { session in
-                try (session as! any SQLExecuting).rows(
+                try session.rows(
                     "SELECT count(*) FROM retentiond_audit WHERE run_id = 'run-\(round)'", [])
             }
             switch result {

@@ -330,17 +330,13 @@ public final class CRMFixture: @unchecked Sendable {
     public func rows(_ sql: String) async throws -> [[SQLValue]] {
         let backend = self.backend
         return try await reader().read { session in
-            guard let executing = session as? any SQLExecuting else { throw StoreFailure("the session runs no SQL") }
-            return try executing.rows(backend == .mariadb ? MariaDBTerms.statement(sql) : sql, [])
+            try session.rows(backend == .mariadb ? MariaDBTerms.statement(sql) : sql, [])
         }
     }
 
     /// Runs `body` in one writing transaction with raw SQL.
-    public func executing<T: Sendable>(_ body: @escaping @Sendable (any SQLExecuting) throws -> T) async throws -> T {
-        try await store().transaction { session in
-            guard let executing = session as? any SQLExecuting else { throw StoreFailure("the session runs no SQL") }
-            return try body(executing)
-        }
+    public func executing<T: Sendable>(_ body: @escaping @Sendable (any WritingSession) throws -> T) async throws -> T {
+        try await store().transaction(body)
     }
 
     public func ids(_ table: String) async throws -> [Int64] {

@@ -125,10 +125,12 @@ extension Sequence where Element == SQL {
     }
 }
 
-extension SQLExecuting {
+extension SQLReading {
     /// Runs a query built as `SQL` and returns its rows, values in select order.
     public func rows(_ sql: SQL) throws -> [[SQLValue]] { try rows(sql.text(for: dialect), sql.bindings) }
+}
 
+extension SQLExecuting {
     /// Runs a statement built as `SQL` and returns the number of rows it changed.
     @discardableResult
     public func execute(_ sql: SQL) throws -> Int { try execute(sql.text(for: dialect), sql.bindings) }
