@@ -98,7 +98,7 @@ public final class PostgresStore: RecordStore {
         -> PostgresConnection
     {
         var configuration: PostgresConnection.Configuration
-        if let directory = settings.socketDirectory {
+        if let directory = settings.socket {
             configuration = .init(
                 unixSocketPath: "\(directory)/.s.PGSQL.\(settings.port)", username: settings.user, password: password,
                 database: settings.database)
