@@ -40,19 +40,11 @@ public final class SQLiteStore: RecordStore {
         self.lockWait = lockWait
         var info = stat()
         guard stat(path, &info) == 0 else {
-            throw DatabaseUnavailable(
-                location: "sqlite:\(path)",
-                reason: errno == ENOENT
-                    ? "no such file; check the path: `database.sqlite` in the policy (a relative path is taken from state_dir), or --database-url"
-                    : "cannot read it: \(String(cString: strerror(errno)))")
+            throw DatabaseUnavailable.sqliteFileUnreadable(path: path, errno: errno)
         }
         // Opening a FIFO or a device would block or read garbage: only a regular file is a database.
         guard info.st_mode & S_IFMT == S_IFREG else {
-            throw DatabaseUnavailable(
-                location: "sqlite:\(path)",
-                reason:
-                    "not a regular file (a FIFO, device or directory); `database.sqlite` must name the SQLite database file"
-            )
+            throw DatabaseUnavailable.sqliteNotAFile(path: path)
         }
         guard let resolved = realpath(path, nil) else {
             throw DatabaseUnavailable(
@@ -82,11 +74,8 @@ public final class SQLiteStore: RecordStore {
                 try Self.open(path: path, configuration: writer).close()
                 queue = try Self.open(path: path, configuration: config)
             } catch let error as DatabaseError {
-                throw DatabaseUnavailable(
-                    location: "sqlite:\(path)",
-                    reason: (error.message ?? "\(error.resultCode)")
-                        + "; a crash left the database needing recovery, which needs write access: run any writing command (`retentiond run`) or `sqlite3 \(path) 'PRAGMA quick_check'` as a user who may write it"
-                )
+                throw DatabaseUnavailable.sqliteNeedsRecovery(
+                    path: path, detail: error.message ?? "\(error.resultCode)")
             }
         } catch let error as DatabaseError {
             throw DatabaseUnavailable(location: "sqlite:\(path)", reason: error.message ?? "\(error.resultCode)")
@@ -120,7 +109,7 @@ public final class SQLiteStore: RecordStore {
             case .SQLITE_BUSY:
                 throw DatabaseUnavailable.lockWaitExceeded(location: location, wait: lockWait, detail: message)
             case .SQLITE_READONLY, .SQLITE_PERM:
-                throw DatabaseUnavailable(location: location, reason: message + "; " + Self.writeAccessHint)
+                throw DatabaseUnavailable(location: location, reason: message + "; " + SQLiteAccess.writeAccessHint)
             case .SQLITE_LOCKED, .SQLITE_CANTOPEN, .SQLITE_IOERR, .SQLITE_CORRUPT, .SQLITE_NOTADB, .SQLITE_FULL,
                 .SQLITE_AUTH:
                 throw DatabaseUnavailable(location: location, reason: message)
@@ -147,9 +136,6 @@ public final class SQLiteStore: RecordStore {
         }
     }
 
-    static let writeAccessHint =
-        "the user running retentiond must be able to write the database file and its directory (SQLite writes its journal beside the file): grant it both (under systemd, ReadWritePaths=); `retentiond check` says which is missing"
-
     /// What keeps the current user from writing the database at `path`: the file, or its directory
     /// (the rollback journal and the run's lock file are created there). Empty when both are writable.
     public static func writeAccessProblems(path: String) -> [String] {
@@ -159,14 +145,10 @@ public final class SQLiteStore: RecordStore {
         let directory = (file as NSString).deletingLastPathComponent
         var problems: [String] = []
         if access(file, W_OK) != 0 {
-            problems.append(
-                "the database file \(file) is not writable by this user (uid \(getuid())): enforcing commands change it; grant write access to the user running retentiond"
-            )
+            problems.append(SQLiteAccess.fileNotWritable(file))
         }
         if access(directory, W_OK) != 0 {
-            problems.append(
-                "the directory \(directory) is not writable by this user (uid \(getuid())): SQLite writes its rollback journal there, and retentiond its run lock; grant write access (under systemd, ReadWritePaths=)"
-            )
+            problems.append(SQLiteAccess.directoryNotWritable(directory))
         }
         return problems
     }
@@ -177,11 +159,7 @@ public final class SQLiteStore: RecordStore {
             return try RunLock.acquire(path: resolvedPath + ".retentiond-lock")
         } catch RunLocked.failed(let message) {
             // SQLite writes its journal in the same directory: without write access there, no run could commit.
-            throw DatabaseUnavailable(
-                location: location,
-                reason: message
-                    + "; retentiond needs write access to the database's directory (SQLite writes its journal there too): grant it to the user running retentiond (under systemd, ReadWritePaths=)"
-            )
+            throw DatabaseUnavailable.sqliteLockFileRefused(location: location, detail: message)
         }
     }
 
