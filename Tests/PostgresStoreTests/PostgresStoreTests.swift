@@ -548,7 +548,12 @@ extension PostgresOnlyTests {
             }
         }
 
-        let running = Task { try await f.run() }
+        // The batch waits for Alice's row as long as the application takes to commit: on a loaded
+        // machine, seeing it wait and letting the application commit took more than the default
+        // lock wait (10 s), and the batch gave up first. How long a batch waits is PacingTests'.
+        let running = Task {
+            try await f.enforcer(lockWait: .seconds(3600)).run(now: CRMFixture.now, allowMore: false)
+        }
         // Wait until the run's batch waits for Alice's row, then let the application commit.
         while try await f.count(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
