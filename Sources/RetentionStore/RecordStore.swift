@@ -100,11 +100,12 @@ public struct AmbiguousKeys: Sendable, Equatable {
 }
 
 /// What a database must provide for one writing transaction, on top of reading: running
-/// statements (`SQLExecuting`), its own tables' DDL, its locks, its statistics. The writes themselves (purges, the trail's entries, marks,
-/// statistics rows, archive copies) are extensions of this protocol, written once. Three
-/// requirements have such a shared implementation and are requirements only so that a database
-/// can replace it: `anonymise`, `insertHold`, `releaseHold` (MariaDB has no `RETURNING`, and
-/// keeps `ON UPDATE` columns unchanged; PostgreSQL casts values to their column's type).
+/// statements (`SQLExecuting`), its own tables' DDL, its locks, its statistics. The writes
+/// themselves (purges, the trail's entries, marks, statistics rows, archive copies) are extensions
+/// of this protocol, written once. Three requirements have such a shared implementation and are
+/// requirements only so that a database can replace it: `anonymise`, `insertHold`, `releaseHold`
+/// (MariaDB has no `RETURNING`, and keeps `ON UPDATE` columns unchanged; PostgreSQL casts values
+/// to their column's type).
 public protocol WritingSession: StoreSession, SQLExecuting {
     /// Creates the tool's own tables (audit, holds) if absent.
     func prepareToolTables() throws
