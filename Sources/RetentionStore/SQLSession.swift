@@ -22,7 +22,7 @@ public protocol SQLExecuting: SQLReading {
     func insert(into table: String, columns: [String], rows: [[SQLValue]]) throws
 }
 
-/// The operations both databases share, written once.
+/// The reads every database shares, written once (the writes: `extension WritingSession` below).
 extension StoreSession {
     public var builder: SQLBuilder { SQLBuilder(dialect: dialect) }
 
@@ -74,13 +74,14 @@ extension StoreSession {
         return Int(n)
     }
 
-    /// The candidates among `keys`; `lockingRows` (inside a batch's transaction) locks them until it ends.
+    /// The rule's candidates in key order after `after`, at most `limit`: the plan's pages.
     public func candidates(_ query: RuleQuery, after: RecordKey?, limit: Int) throws -> [CandidateRow] {
         try rows(builder.candidates(query, after: after, keys: nil, limit: limit)).map {
             SQLBuilder.decodeCandidate($0, query: query)
         }
     }
 
+    /// The candidates among `keys`; `lockingRows` (inside a batch's transaction) locks them until it ends.
     public func candidates(_ query: RuleQuery, keys: [RecordKey], lockingRows: Bool) throws -> [CandidateRow] {
         guard !keys.isEmpty else { return [] }
         if lockingRows && dialect.locksKeysFirst {
