@@ -39,8 +39,11 @@ import Testing
     }
 
     /// Another session's transaction that does `body`, then stays open, holding its locks, until
-    /// `release` is signalled (or a minute has passed: a way out should the test otherwise hang,
-    /// so that it fails instead). Returns once `body` has run.
+    /// `release` is signalled (or ten minutes have passed: a way out should the test otherwise
+    /// hang, so that it fails instead — long enough that a run slowed down by a loaded machine
+    /// still meets the lock: under two suites and two busy loops, one run took a minute to reach
+    /// its first commit, and a one-minute way out let the application go before the run met it).
+    /// Returns once `body` has run.
     static func transactionKeptOpen(
         on f: CRMFixture, _ body: @escaping @Sendable (any WritingSession) throws -> Void
     ) async throws -> (release: DispatchSemaphore, open: Task<Void, Error>) {
@@ -52,7 +55,7 @@ import Testing
             try await store.transaction { session in
                 try body(session)
                 locked.set()
-                _ = release.wait(timeout: .now() + 60)
+                _ = release.wait(timeout: .now() + 600)
             }
         }
         while !locked.isSet, !ended.isSet { try await Task.sleep(for: .milliseconds(20)) }
