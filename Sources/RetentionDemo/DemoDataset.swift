@@ -194,7 +194,6 @@ public struct DemoDataset: Sendable {
         for statement in schema(mariadb: mariadb) { _ = try session.execute(statement, []) }
         let schema = try session.schema()
         for table in tables {
-            let columns = table.columns.map(SQL.quote).joined(separator: ", ")
             // Dates travel as text; native date columns take them through a cast.
             let storage = table.columns.map { name in schema.table(table.name)?.column(name)?.nativeDateStorage }
             for start in stride(from: 0, to: table.rows.count, by: 200) {
@@ -202,7 +201,8 @@ public struct DemoDataset: Sendable {
                     "(\(zip(row, storage).map { value, storage in session.dialect.bound(storage == .timestamptz ? instant(value) : value, as: storage?.sqlCast) }.joined(separator: ", ")))"
                 }
                 try session.execute(
-                    "INSERT INTO \(ident: table.name) (\(raw: columns)) VALUES \(values.joined(separator: ", "))")
+                    "INSERT INTO \(ident: table.name) (\(idents: table.columns)) VALUES \(values.joined(separator: ", "))"
+                )
             }
         }
     }

@@ -88,7 +88,7 @@ struct MariaDBSession: WritingSession {
             let chunk = values[start..<min(values.count, start + perStatement)]
             let rows = chunk.map { "(\(SQL.list($0)))" as SQL }.joined(separator: ", ")
             try execute(
-                "INSERT INTO \(ident: table) (\(raw: columns.map(SQL.quote).joined(separator: ", "))) VALUES \(rows)")
+                "INSERT INTO \(ident: table) (\(idents: columns)) VALUES \(rows)")
             start += perStatement
         }
     }
@@ -150,7 +150,7 @@ struct MariaDBSession: WritingSession {
             "UPDATE retentiond_holds SET released_by = \(.text(by)), released_at = \(.text(SQLBuilder.holdTime(at))) WHERE id = \(.integer(id)) AND released_at IS NULL"
         )
         guard changed == 1 else { return nil }
-        return try rows("SELECT \(raw: Self.holdColumns) FROM retentiond_holds WHERE id = \(.integer(id))").first
+        return try rows("SELECT \(idents: Self.holdColumns) FROM retentiond_holds WHERE id = \(.integer(id))").first
             .flatMap(Self.hold)
     }
 
@@ -173,8 +173,8 @@ struct MariaDBSession: WritingSession {
 
     /// The tool's locks are rows of `retentiond_locks`, locked until the transaction ends
     /// (`GET_LOCK` would outlive it).
-    private func lockRow(_ name: String, _ mode: String) throws -> Bool {
-        try !rows("SELECT name FROM retentiond_locks WHERE name = \(.text(name))\(raw: mode)").isEmpty
+    private func lockRow(_ name: String, _ mode: SQL) throws -> Bool {
+        try !rows("SELECT name FROM retentiond_locks WHERE name = \(.text(name))\(mode)").isEmpty
     }
 
     /// Held by retentiond's own transactions only (batches, workers', holds placed), each bounded

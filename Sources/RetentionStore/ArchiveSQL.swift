@@ -99,15 +99,9 @@ extension StoreSession {
             ))
         for copy in shape.copied {
             guard let parent = tables[copy.table] else { continue }
-            let pointers = copy.foreignKey.map { SQL.qualified("s", $0) }.joined(separator: ", ")
-            let target =
-                copy.references.count == 1
-                ? SQL.qualified("x", copy.references[0])
-                : "(" + copy.references.map { SQL.qualified("x", $0) }.joined(separator: ", ") + ")"
             // The primary key as the database types it (to find a copy already in the archive), then the row.
-            let key = copy.primaryKey.map { SQL.qualified("x", $0) }.joined(separator: ", ")
             let sql: SQL =
-                "SELECT \(raw: key), \(raw: list(parent)) FROM \(ident: parent.name) AS x WHERE \(raw: target) IN (SELECT \(raw: pointers) FROM \(ident: shape.table) AS s WHERE \(builder.keyIn("s", shape.keyColumns, keys)))"
+                "SELECT \(columns: copy.primaryKey, of: "x"), \(raw: list(parent)) FROM \(ident: parent.name) AS x WHERE \(row: copy.references, of: "x") IN (SELECT \(columns: copy.foreignKey, of: "s") FROM \(ident: shape.table) AS s WHERE \(builder.keyIn("s", shape.keyColumns, keys)))"
             for row in try rows(sql) {
                 found.copiedRows[parent.name, default: [:]][RecordKey(Array(row[..<copy.primaryKey.count]))] = Array(
                     row[copy.primaryKey.count...])
@@ -150,19 +144,19 @@ extension WritingSession {
                 }
                 continue
             }
-            let columns = table.columns.map { "\(SQL.quote($0.name)) \($0.fullType ?? $0.declaredType)" }
-            let key = table.primaryKey.map(SQL.quote).joined(separator: ", ")
-            let references = table.foreignKeys.map { fk in
-                ", FOREIGN KEY (\(fk.columns.map(SQL.quote).joined(separator: ", "))) REFERENCES \(SQL.quote(fk.referencedTable)) (\(fk.referencedColumns.map(SQL.quote).joined(separator: ", ")))"
+            // Each column with the type the live database declares for it.
+            let columns = table.columns.map { "\(ident: $0.name) \(raw: $0.fullType ?? $0.declaredType)" as SQL }
+            let references = table.foreignKeys.map { fk -> SQL in
+                ", FOREIGN KEY (\(idents: fk.columns)) REFERENCES \(ident: fk.referencedTable) (\(idents: fk.referencedColumns))"
             }
             try execute(
-                "CREATE TABLE \(ident: table.name) (\(raw: columns.joined(separator: ", ")), PRIMARY KEY (\(raw: key))\(raw: references.joined()))"
+                "CREATE TABLE \(ident: table.name) (\(columns.joined(separator: ", ")), PRIMARY KEY (\(idents: table.primaryKey))\(references.joined(separator: "")))"
             )
             for lookup in table.lookups where lookup != Array(table.primaryKey.prefix(lookup.count)) {
                 let digest = SHA256.hash(data: Data((table.name + "\u{0}" + lookup.joined(separator: "\u{0}")).utf8))
                     .hexEncoded.prefix(16)
                 try execute(
-                    "CREATE INDEX \(ident: "retentiond_archive_\(digest)") ON \(ident: table.name) (\(raw: lookup.map(SQL.quote).joined(separator: ", ")))"
+                    "CREATE INDEX \(ident: "retentiond_archive_\(digest)") ON \(ident: table.name) (\(idents: lookup))"
                 )
             }
         }

@@ -3,7 +3,7 @@ import RetentionCore
 
 /// The audit trail in SQL, written once for every database: its entries, head and references.
 extension StoreSession {
-    static var auditColumns: String { SQLBuilder.auditColumns }
+    static var auditColumnNames: [String] { SQLBuilder.auditColumnNames }
 
     static func auditEntry(_ row: [SQLValue]) -> AuditEntry? {
         guard row.count == 13, case .integer(let seq) = row[0] else { return nil }
@@ -31,7 +31,8 @@ extension StoreSession {
 
     public func auditEntry(seq: Int64) throws -> AuditEntry? {
         guard try toolTables().audit else { return nil }
-        return try rows("SELECT \(raw: Self.auditColumns) FROM retentiond_audit WHERE seq = \(.integer(seq))").first
+        return try rows("SELECT \(idents: Self.auditColumnNames) FROM retentiond_audit WHERE seq = \(.integer(seq))")
+            .first
             .flatMap(Self.auditEntry)
     }
 
@@ -109,7 +110,7 @@ extension WritingSession {
     /// The entries, then their references filed as one segment of `retentiond_audit_refs`.
     public func appendAudit(_ entries: [AuditEntry]) throws {
         try insert(
-            into: "retentiond_audit", columns: Self.auditColumns.components(separatedBy: ", "),
+            into: "retentiond_audit", columns: Self.auditColumnNames,
             rows: entries.map { e in
                 [.integer(e.seq)]
                     + [

@@ -3,8 +3,9 @@ import RetentionCore
 
 /// Legal holds (`retentiond_holds`) in SQL.
 extension StoreSession {
-    public static var holdColumns: String {
-        "id, table_name, record_key, reason, placed_by, placed_at, until, released_by, released_at"
+    /// The holds table's columns, in the order `hold(_:)` reads them.
+    public static var holdColumns: [String] {
+        ["id", "table_name", "record_key", "reason", "placed_by", "placed_at", "until", "released_by", "released_at"]
     }
 
     public static func hold(_ row: [SQLValue]) -> LegalHold? {
@@ -31,15 +32,16 @@ extension StoreSession {
             guard let value = item.value else {
                 throw StoreFailure("`\(item.text)` is not a value of the \(item.kind) column `\(item.column)`")
             }
-            let column = SQL.qualified("p", item.column)
+            let column: SQL = "\(column: item.column, of: "p")"
+            let asText: SQL = "\(raw: dialect.textOf(SQL.qualified("p", item.column)))"
             switch (item.kind, value) {
             case (.other, _):
-                conditions.append("\(raw: dialect.textOf(column)) = \(value)")
+                conditions.append("\(asText) = \(value)")
             case (.integerOrText, .text):
                 // SQLite compares `02` with an INTEGER column as the number 2: only text stored as typed names the row.
-                conditions.append("\(raw: column) = \(value) AND \(raw: dialect.textOf(column)) = \(value)")
+                conditions.append("\(column) = \(value) AND \(asText) = \(value)")
             default:
-                conditions.append("\(raw: column) = \(value)")
+                conditions.append("\(column) = \(value)")
             }
         }
         let key = dialect.canonicalKey(keyColumns.map { SQL.qualified("p", $0) })
@@ -55,16 +57,16 @@ extension StoreSession {
         guard try toolTables().audit else { return [] }
         let actions = SQL.list([AuditAction.holdAdd, .holdRelease, .keyRotated].map { .text($0.rawValue) })
         return try rows(
-            "SELECT \(raw: Self.auditColumns) FROM retentiond_audit WHERE action IN (\(actions)) ORDER BY seq"
+            "SELECT \(idents: Self.auditColumnNames) FROM retentiond_audit WHERE action IN (\(actions)) ORDER BY seq"
         ).compactMap(Self.auditEntry)
     }
 
     public func holds(includeReleased: Bool) throws -> [LegalHold] {
         guard try toolTables().holds else { return [] }
-        let sql =
-            "SELECT \(Self.holdColumns) FROM retentiond_holds" + (includeReleased ? "" : " WHERE released_at IS NULL")
-            + " ORDER BY id"
-        return try rows(sql, []).compactMap(Self.hold)
+        let sql: SQL =
+            "SELECT \(idents: Self.holdColumns) FROM retentiond_holds"
+            + (includeReleased ? "" : " WHERE released_at IS NULL") + " ORDER BY id"
+        return try rows(sql).compactMap(Self.hold)
     }
 
     /// The tables with a retentiond hold in force at `time` (none before the tool's tables exist).
@@ -93,7 +95,7 @@ extension WritingSession {
     public func releaseHold(id: Int64, by: String, at: Date) throws -> LegalHold? {
         let sql: SQL =
             "UPDATE retentiond_holds SET released_by = \(.text(by)), released_at = \(.text(SQLBuilder.holdTime(at)))"
-            + " WHERE id = \(.integer(id)) AND released_at IS NULL RETURNING \(raw: Self.holdColumns)"
+            + " WHERE id = \(.integer(id)) AND released_at IS NULL RETURNING \(idents: Self.holdColumns)"
         return try rows(sql).first.flatMap(Self.hold)
     }
 }

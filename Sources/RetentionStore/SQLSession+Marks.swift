@@ -37,22 +37,20 @@ extension StoreSession {
     ) throws -> [[SQLValue]] {
         guard try doneTableExists() else { return [] }
         let s = "s"
-        let select = (keyColumns + columns).map { SQL.qualified(s, $0) }.joined(separator: ", ")
         var sql: SQL =
-            "SELECT \(raw: select) FROM \(ident: table) AS s WHERE \(builder.doneMark(rule: ruleID, keyColumns: keyColumns.map { SQL.qualified(s, $0) }))"
+            "SELECT \(columns: keyColumns + columns, of: s) FROM \(ident: table) AS s WHERE \(builder.doneMark(rule: ruleID, keyColumns: keyColumns.map { SQL.qualified(s, $0) }))"
         if let after { sql += " AND \(builder.keyAfter(s, keyColumns, after))" }
         sql +=
-            " ORDER BY \(raw: keyColumns.map { SQL.qualified(s, $0) }.joined(separator: ", ")) LIMIT \(.integer(Int64(limit)))"
+            " ORDER BY \(columns: keyColumns, of: s) LIMIT \(.integer(Int64(limit)))"
         return try rows(sql)
     }
 
     /// The keys (`keyColumns`' values) of `table`'s rows in key order after `after`, at most `limit`:
     /// every record of a table, page by page (the erasure ledger's replay matches references).
     public func keys(table: String, keyColumns: [String], after: RecordKey?, limit: Int) throws -> [RecordKey] {
-        let columns = keyColumns.map { SQL.qualified("k", $0) }.joined(separator: ", ")
-        var sql: SQL = "SELECT \(raw: columns) FROM \(ident: table) AS k"
+        var sql: SQL = "SELECT \(columns: keyColumns, of: "k") FROM \(ident: table) AS k"
         if let after { sql += " WHERE \(builder.keyAfter("k", keyColumns, after))" }
-        sql += " ORDER BY \(raw: columns) LIMIT \(.integer(Int64(limit)))"
+        sql += " ORDER BY \(columns: keyColumns, of: "k") LIMIT \(.integer(Int64(limit)))"
         return try rows(sql).map(RecordKey.init)
     }
 

@@ -45,11 +45,10 @@ extension StoreSession {
     /// For a key the database does not enforce (`key_uniqueness: checked`): how many of its values
     /// name more than one row, and how many rows have no value (a NULL in a key column).
     public func ambiguousKeys(table: String, keyColumns: [String]) throws -> AmbiguousKeys {
-        let columns = keyColumns.map(SQL.quote).joined(separator: ", ")
-        let present = keyColumns.map { "\(SQL.quote($0)) IS NOT NULL" }.joined(separator: " AND ")
+        let present = keyColumns.map { "\(ident: $0) IS NOT NULL" as SQL }.joined(separator: " AND ")
         let duplicated: SQL =
-            "SELECT count(*) FROM (SELECT 1 AS one FROM \(ident: table) WHERE \(raw: present) GROUP BY \(raw: columns) HAVING count(*) > 1) AS d"
-        let missing: SQL = "SELECT count(*) FROM \(ident: table) WHERE NOT (\(raw: present))"
+            "SELECT count(*) FROM (SELECT 1 AS one FROM \(ident: table) WHERE \(present) GROUP BY \(idents: keyColumns) HAVING count(*) > 1) AS d"
+        let missing: SQL = "SELECT count(*) FROM \(ident: table) WHERE NOT (\(present))"
         func count(_ sql: SQL) throws -> Int {
             guard case .integer(let n) = try rows(sql).first?.first else { return 0 }
             return Int(n)
@@ -87,9 +86,8 @@ extension StoreSession {
         if lockingRows && dialect.locksKeysFirst {
             // Exactly the batch's rows, through the key's index, in key order; the re-check then
             // reads them as committed, and no one else can change them until this transaction ends.
-            let columns = query.keyColumns.map { SQL.qualified("s", $0) }.joined(separator: ", ")
             _ = try rows(
-                "SELECT \(raw: columns) FROM \(ident: query.table) AS s WHERE \(builder.keyIn("s", query.keyColumns, keys)) ORDER BY \(raw: columns) FOR UPDATE"
+                "SELECT \(columns: query.keyColumns, of: "s") FROM \(ident: query.table) AS s WHERE \(builder.keyIn("s", query.keyColumns, keys)) ORDER BY \(columns: query.keyColumns, of: "s") FOR UPDATE"
             )
         }
         let sql =
@@ -101,10 +99,11 @@ extension StoreSession {
     /// Of these keys, those whose record still exists.
     public func existingKeys(table: String, keyColumns: [String], keys: [RecordKey]) throws -> Set<RecordKey> {
         guard !keys.isEmpty else { return [] }
-        let columns = keyColumns.map { SQL.qualified("p", $0) }.joined(separator: ", ")
         return Set(
-            try rows("SELECT \(raw: columns) FROM \(ident: table) AS p WHERE \(builder.keyIn("p", keyColumns, keys))")
-                .map(RecordKey.init))
+            try rows(
+                "SELECT \(columns: keyColumns, of: "p") FROM \(ident: table) AS p WHERE \(builder.keyIn("p", keyColumns, keys))"
+            )
+            .map(RecordKey.init))
     }
 
     /// For each boundary, how many records not yet due will have passed it (`SQLBuilder.forecast`),
@@ -209,9 +208,8 @@ extension StoreSession {
     public func referencingRows(_ reference: ForeignKey, values: [RecordKey], columns: [String]) throws -> [[SQLValue]]
     {
         guard !values.isEmpty else { return [] }
-        let list = columns.map { SQL.qualified("r", $0) }.joined(separator: ", ")
         return try rows(
-            "SELECT \(raw: list) FROM \(ident: reference.table) AS r WHERE \(builder.keyIn("r", reference.columns, values))"
+            "SELECT \(columns: columns, of: "r") FROM \(ident: reference.table) AS r WHERE \(builder.keyIn("r", reference.columns, values))"
         )
     }
 }

@@ -60,6 +60,6 @@ extension WritingSession {
             "(\(SQL.list([.text(row.rule), .text(row.period), .text(row.group), .integer(row.records), .text(row.sumsText), .integer(row.open ? 1 : 0)])))"
         }.joined(separator: ", ")
         try execute(
-            "INSERT INTO \(ident: table) (\(raw: StatisticsTable.columns.joined(separator: ", "))) VALUES \(values)")
+            "INSERT INTO \(ident: table) (\(idents: StatisticsTable.columns)) VALUES \(values)")
     }
 }

@@ -5,11 +5,13 @@ import RetentionCore
 ///
 ///     let sql: SQL = "SELECT \(ident: "email") FROM \(ident: table) WHERE id = \(.integer(7))"
 ///
-/// Identifiers are quoted (`\(ident:)`, `\(column:)`); a `SQLValue` is bound, never written into
-/// the text; fragments nest (`\(other)`) and join. A plain `String` cannot be interpolated: text
-/// that is neither an identifier nor a value must be said to be trusted (`\(raw:)`, for SQL the
-/// code itself writes, such as a dialect's expression). The dialect numbers the placeholders when
-/// the statement is rendered, so fragments combine in any order.
+/// Identifiers are quoted (`\(ident:)`, `\(column:of:)`, and for lists `\(idents:)`,
+/// `\(columns:of:)`, `\(row:of:)`); the statement's own aliases and numbers say what they are
+/// (`\(alias:)`, `\(literal:)`); a `SQLValue` is bound, never written into the text; fragments
+/// nest (`\(other)`) and join. A plain `String` cannot be interpolated: the one text left that is
+/// neither is what a dialect renders (`SQLDialect`'s expressions and clauses, a column's declared
+/// type), said to be trusted with `\(raw:)`. The dialect numbers the placeholders when the
+/// statement is rendered, so fragments combine in any order.
 public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConvertible {
     enum Part: Sendable {
         case text(String)
@@ -48,7 +50,33 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
             parts.append(.text(SQL.qualified(alias, name)))
         }
 
-        /// Text the code wrote itself (never data, never a name from outside).
+        /// `alias."a", alias."b"`: columns of one row, in order.
+        public mutating func appendInterpolation(columns names: [String], of alias: String) {
+            parts.append(.text(names.map { SQL.qualified(alias, $0) }.joined(separator: ", ")))
+        }
+
+        /// `"a", "b"`: names, quoted, in order.
+        public mutating func appendInterpolation(idents names: [String]) {
+            parts.append(.text(names.map(SQL.quote).joined(separator: ", ")))
+        }
+
+        /// `alias."a"`, or `(alias."a", alias."b")`: a row value for one or several columns.
+        public mutating func appendInterpolation(row names: [String], of alias: String) {
+            parts.append(.text(SQL.row(alias, names)))
+        }
+
+        /// A name the code chose for a table in the statement (`s`, `r0_1`, `column2`): letters,
+        /// digits and `_` only, so it needs no quotes.
+        public mutating func appendInterpolation(alias: String) {
+            assert(SQL.isAlias(alias), "not an alias: \(alias)")
+            parts.append(.text(alias))
+        }
+
+        /// A number the code computed (a weight, a position), written into the text.
+        public mutating func appendInterpolation(literal number: Int) { parts.append(.text(String(number))) }
+
+        /// Text the code wrote itself, never data nor a name from outside: what a dialect renders
+        /// (`SQLDialect`'s expressions and clauses), whose parts were quoted where it built them.
         public mutating func appendInterpolation(raw text: String) { parts.append(.text(text)) }
     }
 
@@ -57,6 +85,16 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
     }
 
     public static func qualified(_ alias: String, _ column: String) -> String { "\(alias).\(quote(column))" }
+
+    /// `alias."a"`, or `(alias."a", alias."b")`.
+    public static func row(_ alias: String, _ columns: [String]) -> String {
+        let qualified = columns.map { SQL.qualified(alias, $0) }
+        return qualified.count == 1 ? qualified[0] : "(" + qualified.joined(separator: ", ") + ")"
+    }
+
+    static func isAlias(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.allSatisfy { ($0 >= 97 && $0 <= 122) || ($0 >= 48 && $0 <= 57) || $0 == 95 }
+    }
 
     /// One bound value per element, separated by `, `.
     public static func list(_ values: [SQLValue]) -> SQL {

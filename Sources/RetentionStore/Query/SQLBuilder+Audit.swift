@@ -13,14 +13,14 @@ extension SQLBuilder {
     /// write at the end, and a lookup probes each segment once (`segments`, a skip scan written
     /// out because neither database does one on its own), a few thousand probes for millions of entries.
     public func appendAuditRefs(from first: Int64, through last: Int64) -> SQL {
-        "INSERT INTO retentiond_audit_refs (segment, ref, seq) SELECT \(.integer(first)), substr(subject_ref, 1, \(raw: String(Self.refPrefixLength))), seq"
+        "INSERT INTO retentiond_audit_refs (segment, ref, seq) SELECT \(.integer(first)), substr(subject_ref, 1, \(literal: Self.refPrefixLength)), seq"
             + " FROM retentiond_audit WHERE seq >= \(.integer(first)) AND seq <= \(.integer(last)) AND subject_ref <> '' ORDER BY 2, 3"
     }
 
     /// Files every entry of an existing trail as one segment (0): the upgrade from a version that
     /// indexed `subject_ref` on the trail itself, or the rebuild of a dropped `retentiond_audit_refs`.
     public var fileExistingAuditRefs: SQL {
-        "INSERT INTO retentiond_audit_refs (segment, ref, seq) SELECT 0, substr(subject_ref, 1, \(raw: String(Self.refPrefixLength))), seq"
+        "INSERT INTO retentiond_audit_refs (segment, ref, seq) SELECT 0, substr(subject_ref, 1, \(literal: Self.refPrefixLength)), seq"
             + " FROM retentiond_audit WHERE subject_ref <> '' ORDER BY 2, 3"
     }
 
@@ -44,16 +44,16 @@ extension SQLBuilder {
     /// prefix and seq in the segment that covers their seq (the last one starting at or before
     /// it). Two key probes per entry; for `audit verify`.
     public var unfiledAuditEntries: SQL {
-        let prefix = "substr(a.subject_ref, 1, \(Self.refPrefixLength))"
+        let prefix: SQL = "substr(a.subject_ref, 1, \(literal: Self.refPrefixLength))"
         return "SELECT count(*) FROM retentiond_audit AS a WHERE a.subject_ref <> '' AND a.seq <= \(Self.lastFiledSeq)"
             + " AND NOT EXISTS (SELECT 1 FROM retentiond_audit_refs AS r WHERE r.segment = (SELECT max(g.segment) FROM retentiond_audit_refs AS g WHERE g.segment <= a.seq)"
-            + " AND r.ref = \(raw: prefix) AND r.seq = a.seq)"
+            + " AND r.ref = \(prefix) AND r.seq = a.seq)"
     }
 
     /// How many filings name no entry of the trail (its seq with that reference's prefix).
     public var strayAuditRefs: SQL {
         "SELECT count(*) FROM retentiond_audit_refs AS r WHERE NOT EXISTS (SELECT 1 FROM retentiond_audit AS a"
-            + " WHERE a.seq = r.seq AND substr(a.subject_ref, 1, \(raw: String(Self.refPrefixLength))) = r.ref)"
+            + " WHERE a.seq = r.seq AND substr(a.subject_ref, 1, \(literal: Self.refPrefixLength)) = r.ref)"
     }
 
     /// The `seq` of the last entry filed in `retentiond_audit_refs` (0 when none): the largest of
@@ -61,14 +61,16 @@ extension SQLBuilder {
     static let lastFiledSeq: SQL =
         "(SELECT coalesce(max(l.seq), 0) FROM retentiond_audit_refs AS l WHERE l.segment = (SELECT max(segment) FROM retentiond_audit_refs))"
 
-    static var auditColumns: String {
-        "seq, run_id, at, actor, policy_hash, rule_id, action, table_name, subject_ref, fields, detail, prev_mac, mac"
-    }
+    /// The trail's columns, in the order `auditEntry` reads them.
+    static let auditColumnNames = [
+        "seq", "run_id", "at", "actor", "policy_hash", "rule_id", "action", "table_name", "subject_ref", "fields",
+        "detail", "prev_mac", "mac",
+    ]
 
     /// Entries with `seq > after`, ascending, at most `limit`, narrowed by `filter`; `indexed` as in
     /// `auditedReferences`.
     public func auditEntries(after: Int64, limit: Int, filter: AuditFilter, indexed: Bool) -> SQL {
-        var sql: SQL = "SELECT \(raw: Self.auditColumns) FROM retentiond_audit WHERE seq > \(.integer(after))"
+        var sql: SQL = "SELECT \(idents: Self.auditColumnNames) FROM retentiond_audit WHERE seq > \(.integer(after))"
         if let run = filter.runID { sql += " AND run_id = \(.text(run))" }
         if let rule = filter.ruleID { sql += " AND rule_id = \(.text(rule))" }
         if let ref = filter.subjectRef {

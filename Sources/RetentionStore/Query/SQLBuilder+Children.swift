@@ -15,14 +15,15 @@ extension SQLBuilder {
     /// case-insensitively) is matched against the batch's keys themselves: reading the records
     /// again to list the keys the batch already holds cost SQLite 10 % of a child delete.
     func belongsToBatch(_ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey]) -> SQL {
-        func columns(_ alias: String, _ names: [String], lower: Bool, asText: Bool = false) -> String {
-            names.map { name in
-                let column = SQL.qualified(alias, name)
-                return lower ? "LOWER(\(column))" : asText ? dialect.numberAsText(column) : column
+        func columns(_ alias: String, _ names: [String], lower: Bool, asText: Bool = false) -> SQL {
+            names.map { name -> SQL in
+                lower
+                    ? "LOWER(\(column: name, of: alias))"
+                    : asText ? "\(raw: dialect.numberAsText(SQL.qualified(alias, name)))" : "\(column: name, of: alias)"
             }.joined(separator: ", ")
         }
-        func rowValue(_ alias: String, _ names: [String], lower: Bool) -> String {
-            names.count == 1 ? columns(alias, names, lower: lower) : "(" + columns(alias, names, lower: lower) + ")"
+        func rowValue(_ alias: String, _ names: [String], lower: Bool) -> SQL {
+            names.count == 1 ? columns(alias, names, lower: lower) : "(\(columns(alias, names, lower: lower)))"
         }
         // The rows of `link` (as `alias`) whose foreign key is among the level above's: the batch's
         // keys themselves where the first link references them as they are, else a subquery.
@@ -36,14 +37,14 @@ extension SQLBuilder {
         var above: SQL? =
             first.referenced == keyColumns && !first.caseInsensitive && !first.parentAsText
             ? nil
-            : "SELECT \(raw: columns("p", first.referenced, lower: first.caseInsensitive, asText: first.parentAsText)) FROM \(ident: subjectTable) AS p WHERE \(keyIn("p", keyColumns, keys))"
+            : "SELECT \(columns("p", first.referenced, lower: first.caseInsensitive, asText: first.parentAsText)) FROM \(ident: subjectTable) AS p WHERE \(keyIn("p", keyColumns, keys))"
         for depth in path.indices.dropFirst() {
             let parent = path[depth - 1]
             let link = path[depth]
             let tests = parent.conditions.map { c -> SQL in " AND \(condition(c, on: "c", level: 1))" }.joined(
                 separator: "")
             above =
-                "SELECT \(raw: columns("c", link.referenced, lower: link.caseInsensitive, asText: link.parentAsText)) FROM \(ident: parent.table) AS c"
+                "SELECT \(columns("c", link.referenced, lower: link.caseInsensitive, asText: link.parentAsText)) FROM \(ident: parent.table) AS c"
                 + " WHERE \(belongs("c", parent, to: above))\(tests)"
         }
         let last = path[path.count - 1]
@@ -53,9 +54,9 @@ extension SQLBuilder {
 
     /// `value IN (subquery)`, or `value = ANY (ARRAY(subquery))` for one column where the dialect
     /// matches through arrays.
-    private func member(_ value: String, of subquery: SQL, columns: Int) -> SQL {
+    private func member(_ value: SQL, of subquery: SQL, columns: Int) -> SQL {
         dialect.matchesThroughArrays && columns == 1
-            ? "\(raw: value) = ANY (ARRAY(\(subquery)))" : "\(raw: value) IN (\(subquery))"
+            ? "\(value) = ANY (ARRAY(\(subquery)))" : "\(value) IN (\(subquery))"
     }
 
     /// `DELETE` of one child table's rows that belong to the batch's subject rows.
@@ -71,7 +72,7 @@ extension SQLBuilder {
         var sql: SQL = "\(dialect.deleteFrom(link.table, as: "o")) WHERE \(keyIn("o", link.foreignKey, keys))"
         for reference in link.stillReferencedBy {
             sql +=
-                " AND NOT EXISTS (SELECT 1 FROM \(ident: reference.table) AS r WHERE \(raw: Self.tuple("r", reference.columns)) = \(raw: Self.tuple("o", reference.referencedColumns)))"
+                " AND NOT EXISTS (SELECT 1 FROM \(ident: reference.table) AS r WHERE \(row: reference.columns, of: "r") = \(row: reference.referencedColumns, of: "o"))"
         }
         return sql + notKept(link, keepers: keepers)
     }
@@ -79,8 +80,7 @@ extension SQLBuilder {
     /// `columns` of the owned rows `keys` that no keeper keeps, whatever still points at them (a
     /// dry run works out what still does: `RunSimulation`).
     public func selectOwned(_ link: ChildLink, keys: [RecordKey], keepers: [RowKeeper], columns: [String]) -> SQL {
-        let list = columns.map { SQL.qualified("o", $0) }.joined(separator: ", ")
-        return "SELECT \(raw: list) FROM \(ident: link.table) AS o WHERE \(keyIn("o", link.foreignKey, keys))"
+        "SELECT \(columns: columns, of: "o") FROM \(ident: link.table) AS o WHERE \(keyIn("o", link.foreignKey, keys))"
             + notKept(link, keepers: keepers)
     }
 
@@ -148,13 +148,12 @@ extension SQLBuilder {
                     separator: " + ")
             }
             let reached = paths.map { path -> SQL in
-                "EXISTS (SELECT 1 \(childRows(path, subjectAlias: "s")) AND \(raw: Self.tuple("c\(path.count - 1)", last.primaryKey)) = \(raw: Self.tuple("x", last.primaryKey)))"
+                "EXISTS (SELECT 1 \(childRows(path, subjectAlias: "s")) AND \(row: last.primaryKey, of: "c\(path.count - 1)") = \(row: last.primaryKey, of: "x"))"
             }
             return "(SELECT count(*) FROM \(ident: last.table) AS x WHERE \(reached.joined(separator: " OR ")))"
         }
-        let columns = keyColumns.map { SQL.qualified("s", $0) }.joined(separator: ", ")
         return
-            "SELECT \(raw: columns), \(counts.joined(separator: ", ")) FROM \(ident: subjectTable) AS s WHERE \(keyIn("s", keyColumns, keys))"
+            "SELECT \(columns: keyColumns, of: "s"), \(counts.joined(separator: ", ")) FROM \(ident: subjectTable) AS s WHERE \(keyIn("s", keyColumns, keys))"
     }
 
     /// `columns` of one child table's rows that belong to the batch's subject rows, in `order`.
@@ -162,10 +161,8 @@ extension SQLBuilder {
         _ path: [ChildLink], subjectTable: String, keyColumns: [String], keys: [RecordKey], columns: [String],
         order: [String]
     ) -> SQL {
-        let list = columns.map { SQL.qualified("x", $0) }.joined(separator: ", ")
-        let by = order.map { SQL.qualified("x", $0) }.joined(separator: ", ")
         return
-            "SELECT \(raw: list) FROM \(ident: path[path.count - 1].table) AS x WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys)) ORDER BY \(raw: by)"
+            "SELECT \(columns: columns, of: "x") FROM \(ident: path[path.count - 1].table) AS x WHERE \(belongsToBatch(path, subjectTable: subjectTable, keyColumns: keyColumns, keys: keys)) ORDER BY \(columns: order, of: "x")"
     }
 
 }

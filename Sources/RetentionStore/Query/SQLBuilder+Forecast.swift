@@ -19,7 +19,7 @@ extension SQLBuilder {
         let s = "s"
         // The first boundary passed among `lo..<hi`, knowing the record is past `hi - 1`.
         func first(_ lo: Int, _ hi: Int) -> SQL {
-            guard hi - lo > 1 else { return SQL(stringLiteral: String(lo)) }
+            guard hi - lo > 1 else { return "\(literal: lo)" }
             let mid = (lo + hi) / 2
             return "CASE WHEN \(clockIsPast(s, boundaries[mid - 1])) THEN \(first(lo, mid)) ELSE \(first(mid, hi)) END"
         }
@@ -32,7 +32,7 @@ extension SQLBuilder {
                     $0.offset != 3 && $0.element.description != "0"
                 }
                 return
-                    "WHEN \(raw: String(i)) THEN \(facts.isEmpty ? "0" : "(\(facts.map(\.element).joined(separator: " + ")))")"
+                    "WHEN \(literal: i) THEN \(facts.isEmpty ? "0" : "(\(facts.map(\.element).joined(separator: " + ")))")"
             }
             if !branches.isEmpty { kept = "CASE \(bucket) \(branches.joined(separator: " ")) ELSE 0 END" }
         }

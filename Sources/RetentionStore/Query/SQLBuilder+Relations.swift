@@ -12,7 +12,7 @@ extension SQLBuilder {
     public func condition(_ condition: RowCondition, on alias: String, level: Int = 0) -> SQL {
         switch condition {
         case .column(let column, let test):
-            return columnTest(SQL.qualified(alias, column), test)
+            return columnTest(column, of: alias, test)
         case .related(let path, let conditions, let exists):
             let probe = self.exists(path, from: alias, level: level) { last in
                 conditions.map { self.condition($0, on: last, level: level + 1) }
@@ -32,35 +32,39 @@ extension SQLBuilder {
     private func entersSet(_ entry: RowEntry, alias: String, level: Int) -> SQL {
         let previous = "e\(level)"
         let candidate = "e\(level)p"
-        let samePartition = entry.partition.map { "\(SQL.qualified(candidate, $0)) = \(SQL.qualified(alias, $0))" }
+        let samePartition = entry.partition.map { "\(column: $0, of: candidate) = \(column: $0, of: alias)" as SQL }
         let (order, key) = (entry.order, entry.key)
-        let earlier =
-            "(\(SQL.qualified(candidate, order)) < \(SQL.qualified(alias, order)) OR (\(SQL.qualified(candidate, order)) = \(SQL.qualified(alias, order)) AND \(SQL.qualified(candidate, key)) < \(SQL.qualified(alias, key))))"
+        let earlier: SQL =
+            "(\(column: order, of: candidate) < \(column: order, of: alias) OR (\(column: order, of: candidate) = \(column: order, of: alias) AND \(column: key, of: candidate) < \(column: key, of: alias)))"
         let before: SQL =
-            "SELECT \(column: key, of: candidate) FROM \(ident: entry.table) AS \(raw: candidate) WHERE \(raw: (samePartition + [earlier]).joined(separator: " AND ")) ORDER BY \(column: order, of: candidate) DESC, \(column: key, of: candidate) DESC LIMIT 1"
+            "SELECT \(column: key, of: candidate) FROM \(ident: entry.table) AS \(alias: candidate) WHERE \((samePartition + [earlier]).joined(separator: " AND ")) ORDER BY \(column: order, of: candidate) DESC, \(column: key, of: candidate) DESC LIMIT 1"
         let inSet = entry.conditions.map { " AND \(condition($0, on: previous, level: level + 1))" as SQL }.joined(
             separator: "")
         return
-            "NOT EXISTS (SELECT 1 FROM \(ident: entry.table) AS \(raw: previous) WHERE \(column: key, of: previous) = (\(before))\(inSet))"
+            "NOT EXISTS (SELECT 1 FROM \(ident: entry.table) AS \(alias: previous) WHERE \(column: key, of: previous) = (\(before))\(inSet))"
     }
 
-    func columnTest(_ column: String, _ test: RowCondition.Test) -> SQL {
+    /// The test on the column `name` of the row `alias`.
+    func columnTest(_ name: String, of alias: String, _ test: RowCondition.Test) -> SQL {
+        let column: SQL = "\(column: name, of: alias)"
+        // What the dialect's expressions take.
+        let qualified = SQL.qualified(alias, name)
         switch test {
-        case .filter(.equals(.null)), .filter(.isNull(true)), .filter(.exists(false)): return "\(raw: column) IS NULL"
+        case .filter(.equals(.null)), .filter(.isNull(true)), .filter(.exists(false)): return "\(column) IS NULL"
         case .filter(.notEquals(.null)), .filter(.isNull(false)), .filter(.exists(true)):
-            return "\(raw: column) IS NOT NULL"
-        case .filter(.equals(let v)): return equalsExactly(column, [v])
-        case .filter(.notEquals(let v)): return "(\(raw: column) IS NULL OR \(raw: exact(column, v)) <> \(v))"
-        case .filter(.oneOf(let values)): return equalsExactly(column, values)
+            return "\(column) IS NOT NULL"
+        case .filter(.equals(let v)): return equalsExactly(qualified, [v])
+        case .filter(.notEquals(let v)): return "(\(column) IS NULL OR \(exact(qualified, v)) <> \(v))"
+        case .filter(.oneOf(let values)): return equalsExactly(qualified, values)
         case .laterThan(let value, let cast):
-            return "(\(raw: column) IS NOT NULL AND \(raw: column) > \(dialect.bound(value, as: cast)))"
-        case .flagSet: return SQL(stringLiteral: dialect.flagIsSet(column))
+            return "(\(column) IS NOT NULL AND \(column) > \(dialect.bound(value, as: cast)))"
+        case .flagSet: return "\(raw: dialect.flagIsSet(qualified))"
         }
     }
 
     /// The column as compared with a text value: exactly, whatever the column's collation.
-    private func exact(_ column: String, _ value: SQLValue) -> String {
-        Self.isText(value) ? dialect.exactly(column) : column
+    private func exact(_ column: String, _ value: SQLValue) -> SQL {
+        "\(raw: Self.isText(value) ? dialect.exactly(column) : column)"
     }
 
     /// `column = value` (or `IN (values)`), text compared exactly. Where the dialect compares
@@ -97,11 +101,11 @@ extension SQLBuilder {
                 caseInsensitive: step.caseInsensitive,
                 parentAsText: step.parentAsText)
             if i == 0 {
-                let subject: SQL = subjectTable.map { "\(ident: $0) AS \(raw: alias), " } ?? ""
-                from = "FROM \(subject)\(ident: step.table) AS \(raw: current)"
-                conditions.append(SQL(stringLiteral: join))
+                let subject: SQL = subjectTable.map { "\(ident: $0) AS \(alias: alias), " } ?? ""
+                from = "FROM \(subject)\(ident: step.table) AS \(alias: current)"
+                conditions.append(join)
             } else {
-                from += " JOIN \(ident: step.table) AS \(raw: current) ON \(raw: join)"
+                from += " JOIN \(ident: step.table) AS \(alias: current) ON \(join)"
             }
             conditions += step.conditions.map { condition($0, on: current, level: level + 1) }
             previous = current
@@ -117,9 +121,8 @@ extension SQLBuilder {
     ) -> SQL {
         let (rows, last) = relatedRows(path, from: "p", level: 0, subjectTable: subjectTable)
         let tests = conditions.map { " AND \(condition($0, on: last, level: 1))" as SQL }.joined(separator: "")
-        let list = columns.map { SQL.qualified(last, $0) }.joined(separator: ", ")
         return
-            "SELECT \(raw: list) \(rows) AND \(keyIn("p", keyColumns, [key]))\(tests) ORDER BY \(raw: list) LIMIT \(.integer(Int64(limit)))"
+            "SELECT \(columns: columns, of: last) \(rows) AND \(keyIn("p", keyColumns, [key]))\(tests) ORDER BY \(columns: columns, of: last) LIMIT \(.integer(Int64(limit)))"
     }
 
     /// `EXISTS` a row reached through `path` that also meets `extra` (tests on the last step's alias).
@@ -144,12 +147,12 @@ extension SQLBuilder {
     func join(
         _ alias: String, _ columns: [String], _ otherAlias: String, _ otherColumns: [String], caseInsensitive: Bool,
         parentAsText: Bool
-    ) -> String {
+    ) -> SQL {
         guard parentAsText else {
             return Self.match(alias, columns, otherAlias, otherColumns, caseInsensitive: caseInsensitive)
         }
         return zip(columns, otherColumns).map {
-            "\(SQL.qualified(alias, $0)) = \(dialect.numberAsText(SQL.qualified(otherAlias, $1)))"
+            "\(column: $0, of: alias) = \(raw: dialect.numberAsText(SQL.qualified(otherAlias, $1)))" as SQL
         }
         .joined(separator: " AND ")
     }
@@ -158,10 +161,10 @@ extension SQLBuilder {
     /// comparison when exact, as the child joins have always been written.
     static func match(
         _ alias: String, _ columns: [String], _ otherAlias: String, _ otherColumns: [String], caseInsensitive: Bool
-    ) -> String {
-        guard caseInsensitive else { return "\(tuple(alias, columns)) = \(tuple(otherAlias, otherColumns))" }
+    ) -> SQL {
+        guard caseInsensitive else { return "\(row: columns, of: alias) = \(row: otherColumns, of: otherAlias)" }
         return zip(columns, otherColumns).map {
-            "LOWER(\(SQL.qualified(alias, $0))) = LOWER(\(SQL.qualified(otherAlias, $1)))"
+            "LOWER(\(column: $0, of: alias)) = LOWER(\(column: $1, of: otherAlias))" as SQL
         }
         .joined(separator: " AND ")
     }
@@ -177,20 +180,23 @@ extension SQLBuilder {
         let value = self.bound(bound, for: column)
         // A native date column may hold a value that is no date (MariaDB's zero date): it counts as none.
         let plain = column.storage.sqlCast == nil || dialect.holdsDate("c") == "c IS NOT NULL"
-        func holds(_ c: String) -> String { plain ? "\(c) IS NOT NULL" : dialect.holdsDate(c) }
+        // The column of row `a` holds a date (what the dialect renders).
+        func holds(_ a: String) -> SQL {
+            plain
+                ? "\(column: column.name, of: a) IS NOT NULL"
+                : "\(raw: dialect.holdsDate(SQL.qualified(a, column.name)))"
+        }
         guard !column.path.isEmpty else {
-            let c = SQL.qualified(alias, column.name)
-            guard !plain else { return ("\(raw: c) IS NULL", "\(raw: c) IS NOT NULL", "\(raw: c) < \(value)") }
-            return ("NOT \(raw: holds(c))", "\(raw: holds(c))", "(\(raw: holds(c)) AND \(raw: c) < \(value))")
+            let c: SQL = "\(column: column.name, of: alias)"
+            guard !plain else { return ("\(c) IS NULL", "\(c) IS NOT NULL", "\(c) < \(value)") }
+            return ("NOT \(holds(alias))", holds(alias), "(\(holds(alias)) AND \(c) < \(value))")
         }
-        let present = exists(column.path, from: alias, level: level) {
-            [SQL(stringLiteral: holds(SQL.qualified($0, column.name)))]
-        }
+        let present = exists(column.path, from: alias, level: level) { [holds($0)] }
         let past: SQL =
             column.earliest
             ? exists(column.path, from: alias, level: level) { last in
                 let before: SQL = "\(column: column.name, of: last) < \(value)"
-                return plain ? [before] : ["\(raw: holds(SQL.qualified(last, column.name)))", before]
+                return plain ? [before] : [holds(last), before]
             }
             : "NOT \(exists(column.path, from: alias, level: level) { ["\(column: column.name, of: $0) >= \(value)"] })"
         return ("NOT \(present)", present, past)
@@ -232,6 +238,7 @@ extension SQLBuilder {
     func clockValue(_ column: DateColumn, on alias: String) -> SQL {
         guard !column.path.isEmpty else { return "\(column: column.name, of: alias)" }
         let (rows, last) = relatedRows(column.path, from: alias, level: 0)
-        return "(SELECT \(raw: column.earliest ? "MIN" : "MAX")(\(column: column.name, of: last)) \(rows))"
+        let aggregate: SQL = column.earliest ? "MIN" : "MAX"
+        return "(SELECT \(aggregate)(\(column: column.name, of: last)) \(rows))"
     }
 }

@@ -10,26 +10,21 @@ public struct SQLBuilder: Sendable {
 
     public init(dialect: SQLDialect) { self.dialect = dialect }
 
-    /// `(a, b)` or `a`: a row value for one or several columns (identifiers only).
-    public static func tuple(_ alias: String, _ columns: [String]) -> String {
-        let cols = columns.map { SQL.qualified(alias, $0) }
-        return cols.count == 1 ? cols[0] : "(" + cols.joined(separator: ", ") + ")"
-    }
-
     /// `key IN (?, ?)` or `(k1, k2) IN (VALUES (?, ?), (?, ?))` (MariaDB: without `VALUES`).
     public func keyIn(_ alias: String, _ columns: [String], _ keys: [RecordKey]) -> SQL {
         if columns.count == 1 {
             return "\(column: columns[0], of: alias) IN (\(SQL.list(keys.map { $0.values[0] })))"
         }
         let rows = keys.map { key -> SQL in "(\(SQL.list(key.values)))" }.joined(separator: ", ")
-        return "\(raw: Self.tuple(alias, columns)) IN (\(raw: dialect.listsRowsAsValues ? "VALUES " : "")\(rows))"
+        let values: SQL = dialect.listsRowsAsValues ? "VALUES " : ""
+        return "\(row: columns, of: alias) IN (\(values)\(rows))"
     }
 
     /// `key > after` (a row value for several columns): the page after `after` in key order.
     public func keyAfter(_ alias: String, _ columns: [String], _ after: RecordKey) -> SQL {
         columns.count == 1
             ? "\(column: columns[0], of: alias) > \(after.values[0])"
-            : "\(raw: Self.tuple(alias, columns)) > (\(SQL.list(after.values)))"
+            : "\(row: columns, of: alias) > (\(SQL.list(after.values)))"
     }
 
     /// A bound value compared with `column`, read as the column's type where it is a native date.
@@ -49,10 +44,9 @@ public struct SQLBuilder: Sendable {
         let first = path[0]
         return childJoins(
             path,
-            first: SQL(
-                stringLiteral: join(
-                    "c0", first.foreignKey, subjectAlias, first.referenced, caseInsensitive: first.caseInsensitive,
-                    parentAsText: first.parentAsText)))
+            first: join(
+                "c0", first.foreignKey, subjectAlias, first.referenced, caseInsensitive: first.caseInsensitive,
+                parentAsText: first.parentAsText))
     }
 
     /// The joins down `path` from its first table (`c0`, which `first` ties to the subject rows) to
@@ -66,7 +60,7 @@ public struct SQLBuilder: Sendable {
                 let on = join(
                     alias, link.foreignKey, "c\(depth - 1)", link.referenced, caseInsensitive: link.caseInsensitive,
                     parentAsText: link.parentAsText)
-                from += " JOIN \(ident: link.table) AS \(raw: alias) ON \(raw: on)"
+                from += " JOIN \(ident: link.table) AS \(alias: alias) ON \(on)"
             }
             conditions += link.conditions.map { condition($0, on: alias, level: depth + 1) }
         }
@@ -89,7 +83,7 @@ public struct SQLBuilder: Sendable {
         facts.append(
             Self.flag(
                 q.undeclaredReferences.map { fk in
-                    "EXISTS (SELECT 1 FROM \(ident: fk.table) AS u WHERE \(raw: Self.tuple("u", fk.columns)) = \(raw: Self.tuple(s, fk.referencedColumns)))"
+                    "EXISTS (SELECT 1 FROM \(ident: fk.table) AS u WHERE \(row: fk.columns, of: "u") = \(row: fk.referencedColumns, of: s))"
                 }))
         // A hold names a row by its table's primary key, whatever key the subject declares.
         var held: [SQL] = []
@@ -123,7 +117,7 @@ public struct SQLBuilder: Sendable {
     /// most rules a constant 0 (`decodeCandidate` reads the bits back).
     static func factMask(_ facts: [SQL]) -> SQL {
         let weighed = facts.enumerated().filter { $0.element.description != "0" }.map {
-            "\($0.element) * \(raw: String(1 << $0.offset))" as SQL
+            "\($0.element) * \(literal: 1 << $0.offset)" as SQL
         }
         return weighed.isEmpty ? "0" : weighed.joined(separator: " + ")
     }
@@ -153,9 +147,8 @@ public struct SQLBuilder: Sendable {
             conditions.append("NOT \(doneMark(rule: q.ruleID, keyColumns: q.keyColumns.map { SQL.qualified(s, $0) }))")
         }
 
-        let order = q.keyColumns.map { SQL.qualified(s, $0) }.joined(separator: ", ")
         var sql: SQL =
-            "SELECT \(select.joined(separator: ", ")) FROM \(ident: q.table) AS s WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(raw: order)"
+            "SELECT \(select.joined(separator: ", ")) FROM \(ident: q.table) AS s WHERE \(conditions.joined(separator: " AND ")) ORDER BY \(columns: q.keyColumns, of: s)"
         if let limit { sql += " LIMIT \(.integer(Int64(limit)))" }
         return sql
     }
@@ -174,9 +167,9 @@ public struct SQLBuilder: Sendable {
                     "\(raw: dialect.textOf("ah." + SQL.quote(source.keyColumn))) = \(raw: dialect.textOf(keyColumns[0]))",
                 ]
                 if let until = source.until {
-                    let column = "ah." + SQL.quote(until.column)
                     conditions.append(
-                        "(\(raw: column) IS NULL OR \(raw: column) > \(dialect.bound(until.now, as: until.cast)))")
+                        "(ah.\(ident: until.column) IS NULL OR ah.\(ident: until.column) > \(dialect.bound(until.now, as: until.cast)))"
+                    )
                 }
                 conditions += source.conditions.map { condition($0, on: "ah", level: 1) }
                 return
@@ -331,33 +324,33 @@ public struct SQLBuilder: Sendable {
         }
         let k = keyColumns.count
         func newValue(_ i: Int) -> SQL {
-            varying.firstIndex(of: i).map { j in "v.column\(raw: String(k + j + 1))" } ?? "\(first[i])"
+            varying.firstIndex(of: i).map { j in "v.\(alias: "column\(k + j + 1)")" } ?? "\(first[i])"
         }
-        let t = SQL.quote(table)
-        let join = keyColumns.enumerated().map { i, c in "\(t).\(SQL.quote(c)) = v.column\(i + 1)" }.joined(
-            separator: " AND ")
+        let join = keyColumns.enumerated().map { i, c -> SQL in
+            "\(ident: table).\(ident: c) = v.\(alias: "column\(i + 1)")"
+        }
+        .joined(separator: " AND ")
         if dialect.updatesByJoin {
             // Every column named with its table: the joined list's columns could share a name with
             // one. The list is a derived table of `SELECT`s, its columns named by the first.
             let sets: [SQL] =
-                kept.map { "\(raw: t).\(ident: $0) = \(raw: t).\(ident: $0)" }
-                + fields.indices.map { i in "\(raw: t).\(ident: fields[i]) = \(newValue(i))" }
-            let names = (1...(k + varying.count)).map { " AS column\($0)" }
+                kept.map { "\(ident: table).\(ident: $0) = \(ident: table).\(ident: $0)" }
+                + fields.indices.map { i in "\(ident: table).\(ident: fields[i]) = \(newValue(i))" }
             let selects = rows.enumerated().map { n, row -> SQL in
                 let values = row.0.values + varying.map { row.1[$0] }
                 return "SELECT "
-                    + values.enumerated().map { i, v -> SQL in "\(v)\(raw: n == 0 ? names[i] : "")" }.joined(
-                        separator: ", ")
+                    + values.enumerated().map { i, v -> SQL in n == 0 ? "\(v) AS \(alias: "column\(i + 1)")" : "\(v)" }
+                    .joined(separator: ", ")
             }.joined(separator: " UNION ALL ")
-            return "UPDATE \(ident: table) JOIN (\(selects)) AS v ON \(raw: join) SET \(sets.joined(separator: ", "))"
+            return "UPDATE \(ident: table) JOIN (\(selects)) AS v ON \(join) SET \(sets.joined(separator: ", "))"
         }
         let sets: [SQL] =
-            kept.map { "\(ident: $0) = \(raw: t).\(ident: $0)" }
+            kept.map { "\(ident: $0) = \(ident: table).\(ident: $0)" }
             + fields.indices.map { i in "\(ident: fields[i]) = \(newValue(i))\(raw: cast(i))" }
         let values = rows.map { key, newValues -> SQL in "(\(SQL.list(key.values + varying.map { newValues[$0] })))" }
             .joined(separator: ", ")
         return
-            "UPDATE \(ident: table) SET \(sets.joined(separator: ", ")) FROM (VALUES \(values)) AS v WHERE \(raw: join)"
+            "UPDATE \(ident: table) SET \(sets.joined(separator: ", ")) FROM (VALUES \(values)) AS v WHERE \(join)"
     }
 
     public func deleteRows(table: String, keyColumns: [String], keys: [RecordKey]) -> SQL {

@@ -99,7 +99,7 @@ public struct SQLDialect: Sendable {
     /// `DELETE FROM table AS alias`, or `DELETE alias FROM table AS alias`.
     public func deleteFrom(_ table: String, as alias: String) -> SQL {
         deletesNameTheirAlias
-            ? "DELETE \(raw: alias) FROM \(ident: table) AS \(raw: alias)"
-            : "DELETE FROM \(ident: table) AS \(raw: alias)"
+            ? "DELETE \(alias: alias) FROM \(ident: table) AS \(alias: alias)"
+            : "DELETE FROM \(ident: table) AS \(alias: alias)"
     }
 }
