@@ -3,9 +3,10 @@ import RetentionCore
 import TestSupport
 import Testing
 
-/// `CrashTests` on MariaDB: an enforcing run killed outright (SIGKILL) at random points never
-/// leaves a record half-changed, a change without its audit entry or an entry without its change;
-/// the chain verifies, and a re-run reaches exactly the state an uninterrupted run reaches.
+/// `CrashTests` on MariaDB: an enforcing run killed outright (SIGKILL) at random points (half of
+/// them among its batches, once the first has committed) never leaves a record half-changed, a
+/// change without its audit entry or an entry without its change; the chain verifies, and a re-run
+/// reaches exactly the state an uninterrupted run reaches.
 @Suite(.tags(.slow), .timeLimit(.minutes(30))) struct MariaDBCrashTests {
     /// The same data as `CrashTests.makeDatabase`, in MariaDB's terms.
     static let schema = """
@@ -61,6 +62,28 @@ import Testing
         return database
     }
 
+    /// Whether the run on `database` has committed a batch: its trail holds a change's entry.
+    static func hasCommitted(_ server: MariaDBServer, _ database: String) async throws -> Bool {
+        guard
+            try await server.sql(
+                database,
+                "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'retentiond_audit'"
+            ) == "1"
+        else { return false }
+        return try await server.sql(
+            database, "SELECT count(*) FROM retentiond_audit WHERE action IN ('anonymise', 'purge')") != "0"
+    }
+
+    /// Waits (on the database) until the run in `process` has committed its first batch; false
+    /// if it exited first.
+    static func firstBatch(_ server: MariaDBServer, _ database: String, of process: Process) async throws -> Bool {
+        while process.isRunning {
+            if try await hasCommitted(server, database) { return true }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return false
+    }
+
     @Test func killedRunsLeaveOnlyWholeAuditedChangesAndReRunsFinishTheSame() async throws {
         let server = try await MariaDBServer.start()
         let root = FileManager.default.temporaryDirectory.appendingPathComponent(
@@ -71,14 +94,27 @@ import Testing
         let key = try AuditKey.load(path: keyFile.path, createIfMissing: true).key
         let chain = AuditChain(key: key)
 
-        // The uninterrupted run: the final state every killed run must reach again, and how long a
-        // run lasts here, so the kills land anywhere in it whatever the machine's speed.
+        // The uninterrupted run: the final state every killed run must reach again, how long a run
+        // lasts here, and how long its batches take after the first commits (most of a run on
+        // MariaDB is starting, connecting and planning), so the kills land anywhere in it, or
+        // among its batches, whatever the machine's speed.
         let reference = root.appendingPathComponent("reference")
         let referenceDatabase = try await Self.workspace(server, at: reference, key: keyFile)
         let started = Date()
-        let whole = try await BinaryRunner.run(["run", "--config", "policy.yaml"] + CrashTests.now, in: reference)
+        let whole = BinaryRunner.process(["run", "--config", "policy.yaml"] + CrashTests.now, in: reference)
+        let log = reference.appendingPathComponent("run.log")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        whole.standardOutput = FileHandle.nullDevice
+        whole.standardError = try FileHandle(forWritingTo: log)
+        try whole.run()
+        let committed = try await Self.firstBatch(server, referenceDatabase, of: whole)
+        let firstCommit = Date()
+        try await whole.exited()
         let duration = Date().timeIntervalSince(started)
-        #expect(whole.status == 0, "\(whole.stderr)")
+        let batches = Date().timeIntervalSince(firstCommit)
+        #expect(
+            whole.terminationStatus == 0 && committed,
+            "\((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
         let expected = try await Self.state(server, referenceDatabase)
 
         var generator = SystemRandomNumberGenerator()
@@ -90,7 +126,13 @@ import Testing
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            try await Task.sleep(for: .seconds(Double.random(in: 0...duration, using: &generator)))
+            // Even trials: anywhere in the run (starting, planning, batches, the end). Odd trials:
+            // among the batches, once the first has committed.
+            if trial % 2 == 0 {
+                try await Task.sleep(for: .seconds(Double.random(in: 0...duration, using: &generator)))
+            } else if try await Self.firstBatch(server, database, of: process) {
+                try await Task.sleep(for: .seconds(Double.random(in: 0...batches, using: &generator)))
+            }
             kill(process.processIdentifier, SIGKILL)
             try await process.exited()
 
