@@ -62,24 +62,14 @@ import Testing
         return database
     }
 
-    /// Whether the run on `database` has committed a batch: its trail holds a change's entry.
-    static func hasCommitted(_ server: MariaDBServer, _ database: String) async throws -> Bool {
-        guard
-            try await server.sql(
-                database,
-                "SELECT count(*) FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'retentiond_audit'"
-            ) == "1"
-        else { return false }
-        return try await server.sql(
-            database, "SELECT count(*) FROM retentiond_audit WHERE action IN ('anonymise', 'purge')") != "0"
-    }
-
-    /// Waits (on the database) until the run in `process` has committed its first batch; false
-    /// if it exited first.
+    /// Waits until the run in `process` has committed its first batch (its trail holds a change's
+    /// entry), asking the database through a connection of the test's own; false if the run
+    /// exited first.
     static func firstBatch(_ server: MariaDBServer, _ database: String, of process: Process) async throws -> Bool {
+        let reader = try await server.reader(database)
         while process.isRunning {
-            if try await hasCommitted(server, database) { return true }
-            try await Task.sleep(for: .milliseconds(20))
+            if try await reader.hasAuditedChange() { return true }
+            try await Task.sleep(for: .milliseconds(5))
         }
         return false
     }
@@ -105,7 +95,9 @@ import Testing
         let log = reference.appendingPathComponent("run.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         whole.standardOutput = FileHandle.nullDevice
-        whole.standardError = try FileHandle(forWritingTo: log)
+        let logHandle = try FileHandle(forWritingTo: log)
+        defer { try? logHandle.close() }
+        whole.standardError = logHandle
         try whole.run()
         let committed = try await Self.firstBatch(server, referenceDatabase, of: whole)
         let firstCommit = Date()

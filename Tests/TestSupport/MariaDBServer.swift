@@ -1,4 +1,7 @@
 import Foundation
+import RetentionCore
+import RetentionMariaDB
+import RetentionStore
 
 /// A throwaway MariaDB server for the test process: `mariadb-install-db` in a temporary directory,
 /// `mariadbd` on a free loopback port, stopped when the process exits. As root (CI), the server
@@ -219,11 +222,32 @@ public final class MariaDBServer: @unchecked Sendable {
         }
     }
 
+    /// A read-only store on `database`, in this process: for a test that asks the same question
+    /// again and again while a run works (a `mariadb` client spawned per question lags seconds
+    /// behind the run on a loaded machine).
+    public func reader(_ database: String) async throws -> any RecordReader {
+        try await MariaDBStore.reader(
+            settings: MariaDBLocation(host: "127.0.0.1", port: port, database: database, user: "root", tls: .disable))
+    }
+
     /// Creates an empty database for one test, with the server's usual default collation
     /// (case-insensitive, trailing spaces ignored), the one most applications run with.
     public func createDatabase() async throws -> String {
         let name = "t_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         try await sql("mysql", "CREATE DATABASE \(name) CHARACTER SET utf8mb4 COLLATE utf8mb4_general_ci")
         return name
+    }
+}
+
+extension RecordReader {
+    /// Whether the trail holds a change's entry (a purge or an anonymisation): a run has committed
+    /// its first batch.
+    public func hasAuditedChange() async throws -> Bool {
+        try await read { session in
+            guard try session.tableExists("retentiond_audit") else { return false }
+            return try session.rows(
+                "SELECT count(*) FROM retentiond_audit WHERE action IN ('anonymise', 'purge')", []
+            ).first?.first != .integer(0)
+        }
     }
 }
