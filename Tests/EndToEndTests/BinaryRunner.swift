@@ -50,20 +50,26 @@ struct BinaryRunner {
     }
 
     private static func runTogetherBlocking(_ commands: [[String]], in directory: URL) throws -> [Result] {
-        let started = try commands.map { arguments -> (Process, String, String) in
-            let process = process(arguments, in: directory)
-            let base = FileManager.default.temporaryDirectory.appendingPathComponent(
-                "retentiond-together-\(UUID().uuidString.prefix(8))"
-            ).path
-            _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
-            _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
-            process.standardOutput = FileHandle(forWritingAtPath: base + ".out")
-            process.standardError = FileHandle(forWritingAtPath: base + ".err")
-            try process.run()
-            return (process, base + ".out", base + ".err")
+        let started = try commands.map { try start($0, in: directory) }
+        return started.map { started in
+            started.process.waitUntilExit()
+            return started.collect()
         }
-        return started.map { process, out, err in
-            process.waitUntilExit()
+    }
+
+    /// The binary running, its output going to files (see `runBlocking`).
+    struct Started {
+        let process: Process
+        let out: String
+        let err: String
+
+        /// Waits for the process to exit (without holding a thread) and reads what it printed.
+        func result() async throws -> Result {
+            try await process.exited()
+            return collect()
+        }
+
+        fileprivate func collect() -> Result {
             defer {
                 unlink(out)
                 unlink(err)
@@ -72,6 +78,20 @@ struct BinaryRunner {
                 status: process.terminationStatus, stdout: (try? String(contentsOfFile: out, encoding: .utf8)) ?? "",
                 stderr: (try? String(contentsOfFile: err, encoding: .utf8)) ?? "")
         }
+    }
+
+    /// Starts the binary on `arguments` in `directory` and returns at once.
+    static func start(_ arguments: [String], in directory: URL = packageRoot) throws -> Started {
+        let process = process(arguments, in: directory)
+        let base = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "retentiond-together-\(UUID().uuidString.prefix(8))"
+        ).path
+        _ = FileManager.default.createFile(atPath: base + ".out", contents: nil)
+        _ = FileManager.default.createFile(atPath: base + ".err", contents: nil)
+        process.standardOutput = FileHandle(forWritingAtPath: base + ".out")
+        process.standardError = FileHandle(forWritingAtPath: base + ".err")
+        try process.run()
+        return Started(process: process, out: base + ".out", err: base + ".err")
     }
 
     /// Runs the binary and waits for it to exit, off the cooperative pool.

@@ -38,31 +38,6 @@ import Testing
         ]
     }
 
-    /// Another session's transaction that does `body`, then stays open, holding its locks, until
-    /// `release` is signalled (or ten minutes have passed: a way out should the test otherwise
-    /// hang, so that it fails instead — long enough that a run slowed down by a loaded machine
-    /// still meets the lock: under two suites and two busy loops, one run took a minute to reach
-    /// its first commit, and a one-minute way out let the application go before the run met it).
-    /// Returns once `body` has run.
-    static func transactionKeptOpen(
-        on f: CRMFixture, _ body: @escaping @Sendable (any WritingSession) throws -> Void
-    ) async throws -> (release: DispatchSemaphore, open: Task<Void, Error>) {
-        let store = try await f.store()
-        let (locked, ended) = (Finished(), Finished())
-        let release = DispatchSemaphore(value: 0)
-        let open = Task {
-            defer { ended.set() }
-            try await store.transaction { session in
-                try body(session)
-                locked.set()
-                _ = release.wait(timeout: .now() + 600)
-            }
-        }
-        while !locked.isSet, !ended.isSet { try await Task.sleep(for: .milliseconds(20)) }
-        if !locked.isSet { try await open.value }  // `body` failed: its error
-        return (release, open)
-    }
-
     @Test(arguments: Backend.allCases)
     func aBatchBlockedByTheApplicationGivesUpAfterTheLockWait(_ backend: Backend) async throws {
         let f = try await CRMFixture(backend, data: Self.data, policy: CRMPolicies.prospectPurge, batchSize: 2)
@@ -71,7 +46,7 @@ import Testing
 
         // The application changes prospect 3 and keeps its transaction open: on PostgreSQL it locks
         // that row (the second batch's), on SQLite the whole database.
-        let (release, open) = try await Self.transactionKeptOpen(on: f) { session in
+        let (release, open) = try await f.store().transactionKeptOpen { session in
             _ = try session.execute(
                 "UPDATE people SET phone = '+33 1 00 00 00 03' WHERE id = 3", [])
         }

@@ -43,7 +43,8 @@ import Testing
         #expect(!purged.isEmpty && remaining.count > 0)
         #expect(purged.count == total - remaining.count, "committed batches stay, each with its audit entries")
         #expect(purged.count % 2 == 0)
-        let next = try await f.run()
+        // In batches of the default size: small ones were for the interrupted run to be caught among them.
+        let next = try await f.run(batchSize: RunSettings.defaultBatchSize)
         #expect(next.status == .complete)
         #expect(try await f.ids("contacts").isEmpty)
         #expect(

@@ -252,11 +252,14 @@ public final class CRMFixture: @unchecked Sendable {
     }
 
     /// The engine on a writable store, with the audit key (created on first use, as a first run does).
-    public func enforcer(lockWait: Duration = defaultLockWait) async throws -> Enforcer {
+    /// `batchSize`: records per batch instead of the policy's (`--batch-size`).
+    public func enforcer(lockWait: Duration = defaultLockWait, batchSize: Int? = nil) async throws -> Enforcer {
         let store = try await store(lockWait: lockWait)
+        var settings = try settings()
+        if let batchSize { settings.batchSize = batchSize }
         var enforcer = Enforcer(
-            resolved: try await resolved(on: store), settings: try settings(), store: store,
-            key: try AuditKey.load(path: try settings().keyFile, createIfMissing: true).key,
+            resolved: try await resolved(on: store), settings: settings, store: store,
+            key: try AuditKey.load(path: settings.keyFile, createIfMissing: true).key,
             actor: "test", logger: Logger(label: "test"))
         // As the command line does: the archive that archive rules move records into.
         if !enforcer.policy.archivingRules.isEmpty {
@@ -287,8 +290,10 @@ public final class CRMFixture: @unchecked Sendable {
             counters: others)
     }
 
-    public func run(now: Date = CRMFixture.now, allowMore: Bool = false) async throws -> RunReport {
-        try await enforcer().run(now: now, allowMore: allowMore)
+    public func run(now: Date = CRMFixture.now, allowMore: Bool = false, batchSize: Int? = nil) async throws
+        -> RunReport
+    {
+        try await enforcer(batchSize: batchSize).run(now: now, allowMore: allowMore)
     }
 
     public func plan(now: Date = CRMFixture.now, out: String? = nil, counters: Int = 0) async throws -> RunReport {

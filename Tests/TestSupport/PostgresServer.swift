@@ -1,4 +1,7 @@
 import Foundation
+import RetentionCore
+import RetentionPostgres
+import RetentionStore
 
 /// A throwaway PostgreSQL server for the test process: initdb in a temporary directory, pg_ctl
 /// start on a free loopback port, stopped when the process exits. As root (CI), the server runs as
@@ -136,6 +139,13 @@ public final class PostgresServer: @unchecked Sendable {
     /// A URL for `--database-url` / `demo --postgres`.
     public func url(database: String) -> String {
         "postgres://postgres@127.0.0.1:\(port)/\(database)?sslmode=disable"
+    }
+
+    /// A store on `database` in this process, as the test's own application would hold one.
+    public func store(_ database: String) async throws -> any RecordStore {
+        try await PostgresStore(
+            settings: PostgresLocation(
+                host: "127.0.0.1", port: port, database: database, user: "postgres", tls: .disable))
     }
 
     /// Runs SQL with psql (off the cooperative pool) and returns its unaligned, tuples-only output.
