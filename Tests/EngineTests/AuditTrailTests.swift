@@ -103,15 +103,20 @@ import Testing
 
     @Test(arguments: Backend.allCases)
     func everyColumnOfAnEntryIsCoveredByTheChain(_ backend: Backend) async throws {
+        // One trail, each column changed then put back (every value here is ASCII, so the last
+        // character is the appended one on every database): the change alone is what is noticed.
         let f = try await enforced(backend)
+        try await f.dropAuditProtection()
         for column in [
             "run_id", "at", "actor", "policy_hash", "rule_id", "table_name", "subject_ref", "detail", "prev_mac",
         ] {
-            let g = try await enforced(backend)
-            try await tamper(g, "UPDATE retentiond_audit SET \(column) = \(column) || 'x' WHERE seq = 1")
-            #expect(!(try await problems(g)).isEmpty, "a change to \(column) went unnoticed")
+            try await f.sql(["UPDATE retentiond_audit SET \(column) = \(column) || 'x' WHERE seq = 1"])
+            #expect(!(try await problems(f)).isEmpty, "a change to \(column) went unnoticed")
+            try await f.sql([
+                "UPDATE retentiond_audit SET \(column) = substr(\(column), 1, length(\(column)) - 1) WHERE seq = 1"
+            ])
+            #expect(try await problems(f).isEmpty, "\(column) put back")
         }
-        #expect(try await problems(f).isEmpty)
     }
 
     @Test(arguments: Backend.allCases)
