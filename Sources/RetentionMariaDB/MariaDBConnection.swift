@@ -13,8 +13,11 @@ final class MariaDBConnection: @unchecked Sendable {
     private static let library: Void = { _ = mysql_server_init(0, nil, nil) }()
 
     private let handle: UnsafeMutablePointer<MYSQL>
-    /// The server's id for this connection (`CONNECTION_ID()`): whose the run lock is.
-    private(set) var id: Int64 = 0
+    /// The server's id for this connection (`CONNECTION_ID()`): whose the run lock is. Set once
+    /// when the connection opens, on the store's queue; read from any task (`interrupt()` names it
+    /// in `KILL QUERY`): atomic, like `isLost`.
+    var id: Int64 { serverID.load(ordering: .acquiring) }
+    private let serverID = Atomic<Int64>(0)
     /// Set once the server or the network dropped the connection: the store opens a new one. Set
     /// on the connection's queue, read from any task deciding whether to reconnect: atomic.
     var isLost: Bool { lost.load(ordering: .acquiring) }
@@ -64,7 +67,7 @@ final class MariaDBConnection: @unchecked Sendable {
         else {
             throw Self.failure(of: handle)  // deinit closes the handle
         }
-        id = Int64(mysql_thread_id(handle))
+        serverID.store(Int64(mysql_thread_id(handle)), ordering: .releasing)
         try execute(
             "SET SESSION sql_mode = 'ANSI,NO_BACKSLASH_ESCAPES,STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION'"
         )
