@@ -188,4 +188,12 @@ extension Process {
     func exited() async throws {
         while isRunning { try await Task.sleep(for: .milliseconds(10)) }
     }
+
+    /// Waits `seconds`, or until the process exits if it does sooner: a kill timed at random
+    /// within a run's length never waits past the run's end (the run that gave that length may
+    /// have shared the machine with the whole suite, and a run that follows it alone ends sooner).
+    func exited(orAfter seconds: Double) async throws {
+        let deadline = ContinuousClock.now + .seconds(seconds)
+        while isRunning, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(10)) }
+    }
 }

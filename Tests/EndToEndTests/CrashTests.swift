@@ -147,7 +147,7 @@ import Testing
             process.standardOutput = FileHandle.nullDevice
             process.standardError = FileHandle.nullDevice
             try process.run()
-            try await Task.sleep(for: .seconds(Double.random(in: 0...duration, using: &generator)))
+            try await process.exited(orAfter: Double.random(in: 0...duration, using: &generator))
             kill(process.processIdentifier, SIGKILL)
             try await process.exited()
             let database = dir.appendingPathComponent("crm.sqlite").path

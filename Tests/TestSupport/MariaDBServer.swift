@@ -238,16 +238,3 @@ public final class MariaDBServer: @unchecked Sendable {
         return name
     }
 }
-
-extension RecordReader {
-    /// Whether the trail holds a change's entry (a purge or an anonymisation): a run has committed
-    /// its first batch.
-    public func hasAuditedChange() async throws -> Bool {
-        try await read { session in
-            guard try session.tableExists("retentiond_audit") else { return false }
-            return try session.rows(
-                "SELECT count(*) FROM retentiond_audit WHERE action IN ('anonymise', 'purge')", []
-            ).first?.first != .integer(0)
-        }
-    }
-}
