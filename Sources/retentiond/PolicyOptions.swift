@@ -103,6 +103,13 @@ struct PolicyOptions: ParsableArguments {
                 "--batch-size must be between \(RunSettings.batchSizes.lowerBound) and \(RunSettings.batchSizes.upperBound)"
             )
         }
+        // As the policy's `batch_size` is warned about (`check`), said here on every command given it.
+        if let batchSize, batchSize < RunSettings.costlyBatchSize {
+            let warning = RunSettings.costlyBatchSizeWarning(batchSize)
+            writeMessage(
+                "retentiond: warning: --batch-size \(batchSize) \(warning.cost); \(warning.hint) (docs/operations.md, \"Batch size\")",
+                level: .warning)
+        }
     }
 
     /// A database named on the command line: postgres://…, mariadb://… (or mysql://…) or sqlite:PATH.

@@ -83,6 +83,24 @@ import Testing
         }
     }
 
+    /// `--batch-size` below what costs twice the default's time is said as the policy's
+    /// `batch_size` is, and still obeyed.
+    @Test func aCostlyBatchSizeOnTheCommandLineIsWarnedAbout() async throws {
+        let w = try Workspace()
+        let costly = try await w.run(["run", "--batch-size", "1"] + now)
+        #expect(costly.status == 0, "\(costly.stderr)")
+        #expect(
+            costly.stderr.contains(
+                "retentiond: warning: --batch-size 1 commits every 1 records: at 100,000 records a run took 2.3 times as long at 250"
+            ), "\(costly.stderr)")
+        #expect(try w.count("SELECT count(*) FROM contacts") == 1)
+        let purged = try w.count("SELECT count(*) FROM retentiond_audit WHERE action = 'purge'")
+        #expect(purged == 2, "both due contacts purged and audited")
+
+        let enough = try await w.run(["plan", "--batch-size", "300"] + now)
+        #expect(!enough.stderr.contains("--batch-size"), "\(enough.stderr)")
+    }
+
     @Test func planExitsTwoWhenChangesArePlannedAndRunEnforcesThem() async throws {
         let w = try Workspace()
         let plan = try await w.run(["plan", "--detail", "--batch-size", "1"] + now)

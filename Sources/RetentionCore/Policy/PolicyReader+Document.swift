@@ -130,13 +130,11 @@ extension PolicyReader {
         {
             batchSize = n
             if n < RunSettings.costlyBatchSize {
+                let warning = RunSettings.costlyBatchSizeWarning(n)
                 diagnostics.append(
                     .warning(
-                        at(node),
-                        "batch_size \(n) commits every \(n) records: at 100,000 records a run took 2.3 times as long at 250, and 3.3 times at 100, as at the default \(RunSettings.defaultBatchSize) on SQLite (1.6 times at 500; PostgreSQL is less sensitive: 1.35 times at 500)",
-                        hint:
-                            "keep it only if an application writing to the same database cannot wait a tenth of a second for a batch's lock; otherwise remove `batch_size` (docs/operations.md, \"Batch size\")"
-                    ))
+                        at(node), "batch_size \(n) \(warning.cost)",
+                        hint: "\(warning.hint); otherwise remove `batch_size` (docs/operations.md, \"Batch size\")"))
             }
         }
 
