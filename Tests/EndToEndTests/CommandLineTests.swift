@@ -84,7 +84,7 @@ import Testing
     }
 
     /// `--batch-size` below what costs twice the default's time is said as the policy's
-    /// `batch_size` is, and still obeyed.
+    /// `batch_size` is, and the run goes on.
     @Test func aCostlyBatchSizeOnTheCommandLineIsWarnedAbout() async throws {
         let w = try Workspace()
         let costly = try await w.run(["run", "--batch-size", "1"] + now)
